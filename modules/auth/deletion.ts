@@ -1,0 +1,78 @@
+import type { AppContext } from '../../src/context.ts'
+import { imageKeyPrefix } from '../../src/images/keys.ts'
+import type { JobRun } from '../../src/jobs/registry.ts'
+import * as lrepo from './lifecycle-repo.ts'
+
+const ACCOUNTS_PER_QUERY = 50
+const IMAGES_PER_BATCH = 100
+
+export interface DeletionCounts {
+  images: number
+  objects: number
+}
+
+/**
+ * Removes one due account completely, in an order that survives a crash at any point:
+ *   1. mark it deleting (blocked, tokens revoked, sessions and keys gone) in one transaction;
+ *   2. per batch of images: every object under the image's key prefix, then the rows (their
+ *      analytics cascade with them); a crash here leaves rows whose objects are listed and
+ *      deleted again next time, and deleting a missing object succeeds;
+ *   3. the user row, which cascades usage, tokens and OAuth links.
+ * Returns undefined when the account is not due (e.g. the deletion was cancelled in time).
+ */
+export async function deleteAccountNow(ctx: AppContext, userId: string, run?: JobRun): Promise<DeletionCounts | undefined> {
+  const now = ctx.clock.now()
+  const marked = await ctx.sql.begin((tx) => lrepo.markAccountDeleting(tx, userId, now))
+  if (!marked) return undefined
+  const counts: DeletionCounts = { images: 0, objects: 0 }
+  for (;;) {
+    run?.signal.throwIfAborted()
+    const images = await lrepo.imagesOfUser(ctx.sql, userId, IMAGES_PER_BATCH)
+    if (images.length === 0) break
+    for (const image of images) {
+      const keys = new Set<string>(image.variants.map((variant) => variant.key))
+      if (image.b2_file_name) keys.add(image.b2_file_name)
+      for await (const object of ctx.storage.list(imageKeyPrefix(image.id))) keys.add(object.key)
+      for (const key of keys) {
+        await ctx.storage.delete(key)
+        counts.objects++
+        if (run) run.counts.objects_deleted = (run.counts.objects_deleted ?? 0) + 1
+      }
+    }
+    const deleted = await lrepo.deleteImageRows(ctx.sql, images.map((image) => image.id))
+    counts.images += deleted
+    if (run) run.counts.images_deleted = (run.counts.images_deleted ?? 0) + deleted
+  }
+  await lrepo.deleteUserRow(ctx.sql, userId)
+  ctx.log.info({ msg: 'account deleted', user_id: userId, ...counts })
+  return counts
+}
+
+/**
+ * The daily job: every account past its grace period, and every account a previous run left
+ * half-deleted. One account failing (storage down) does not stop the others; the run then
+ * fails with the counts of what it did, and the next run picks the rest up.
+ */
+export async function cleanupDueAccounts(ctx: AppContext, run: JobRun) {
+  run.counts.accounts_deleted = 0
+  run.counts.images_deleted = 0
+  run.counts.objects_deleted = 0
+  const failed = new Map<string, string>()
+  for (;;) {
+    const ids = (await lrepo.dueAccountIds(ctx.sql, ctx.clock.now(), ACCOUNTS_PER_QUERY + failed.size)).filter((id) => !failed.has(id))
+    if (ids.length === 0) break
+    for (const id of ids) {
+      run.signal.throwIfAborted()
+      try {
+        if (await deleteAccountNow(ctx, id, run)) run.counts.accounts_deleted++
+      } catch (error) {
+        failed.set(id, String(error))
+        ctx.log.error({ msg: 'account deletion failed; the next run continues it', user_id: id, error: String(error) })
+      }
+    }
+  }
+  if (failed.size > 0) {
+    run.counts.accounts_failed = failed.size
+    throw new Error(`${failed.size} account(s) could not be fully deleted: ${[...failed.values()][0]}`)
+  }
+}

@@ -1,0 +1,154 @@
+import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
+import type { Config } from '../../src/config.ts'
+import { AppError, BadRequest, NotFound } from '../../src/errors.ts'
+
+/**
+ * Google and GitHub through arctic's generic OAuth2Client. Arctic's `Google` and `GitHub`
+ * classes hard-code the providers' endpoints; the generic client takes the endpoint on every
+ * call and does the same work (authorization URL, S256 PKCE, code exchange with HTTP Basic
+ * client credentials, token parsing and OAuth error mapping). That is what lets the endpoints
+ * come from config (GOOGLE_*_URL, GITHUB_*_URL), which tests point at a fake provider. Profiles
+ * are read with fetch from the configured endpoints only: no URL taken from provider data
+ * (avatars, profile links) is ever fetched.
+ */
+
+export const OAUTH_PROVIDERS = ['google', 'github'] as const
+export type OAuthProviderName = (typeof OAUTH_PROVIDERS)[number]
+
+export interface ProviderProfile {
+  /** The provider's stable user id. */
+  subject: string
+  email: string | null
+  /** Whether the provider says it verified `email`. Unverified emails never link accounts. */
+  emailVerified: boolean
+  firstName: string
+  lastName: string | null
+  /** A starting point for a username (GitHub login, or the email's local part). */
+  usernameHint: string
+}
+
+export interface OAuthProvider {
+  name: OAuthProviderName
+  label: string
+  usesPkce: boolean
+  authorizationUrl(state: string, codeVerifier: string | null): URL
+  /** Exchanges the code and reads the profile. Throws AppErrors only. */
+  signIn(code: string, codeVerifier: string | null): Promise<ProviderProfile>
+}
+
+const DEFAULTS = {
+  googleAuthorizeUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
+  googleTokenUrl: 'https://oauth2.googleapis.com/token',
+  googleUserinfoUrl: 'https://openidconnect.googleapis.com/v1/userinfo',
+  githubAuthorizeUrl: 'https://github.com/login/oauth/authorize',
+  githubTokenUrl: 'https://github.com/login/oauth/access_token',
+  githubApiUrl: 'https://api.github.com',
+}
+
+const PROVIDER_TIMEOUT_MS = 10_000
+
+const providerDown = (label: string, detail: string) =>
+  new AppError(502, 'oauth_provider_error', `${label} did not answer as expected (${detail}); try again later`)
+
+async function exchange(label: string, run: () => Promise<OAuth2Tokens>): Promise<string> {
+  try {
+    return (await run()).accessToken()
+  } catch (error) {
+    // invalid_grant and friends: the code was already used, expired, or never issued.
+    if (error instanceof OAuth2RequestError) throw new BadRequest(`${label} refused the sign-in code (${error.code}); start again`, 'oauth_code_rejected')
+    throw providerDown(label, error instanceof Error ? error.message : 'token exchange failed')
+  }
+}
+
+async function getJson(label: string, url: string, accessToken: string): Promise<unknown> {
+  let response: Response
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json', 'user-agent': 'imghost' },
+      redirect: 'error',
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    })
+  } catch (error) {
+    throw providerDown(label, String(error))
+  }
+  if (!response.ok) {
+    await response.body?.cancel()
+    throw providerDown(label, `HTTP ${response.status} from the profile endpoint`)
+  }
+  return response.json().catch(() => {
+    throw providerDown(label, 'the profile was not JSON')
+  })
+}
+
+const str = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : null)
+
+function google(config: Config, client: OAuth2Client): OAuthProvider {
+  const o = config.oauth
+  const label = 'Google'
+  return {
+    name: 'google',
+    label,
+    usesPkce: true,
+    authorizationUrl: (state, verifier) =>
+      client.createAuthorizationURLWithPKCE(o.googleAuthorizeUrl ?? DEFAULTS.googleAuthorizeUrl, state, CodeChallengeMethod.S256, verifier!, ['openid', 'email', 'profile']),
+    async signIn(code, verifier) {
+      const accessToken = await exchange(label, () => client.validateAuthorizationCode(o.googleTokenUrl ?? DEFAULTS.googleTokenUrl, code, verifier))
+      const info = (await getJson(label, o.googleUserinfoUrl ?? DEFAULTS.googleUserinfoUrl, accessToken)) as Record<string, unknown>
+      const subject = str(info.sub)
+      if (!subject) throw providerDown(label, 'the profile has no subject')
+      const email = str(info.email)
+      return {
+        subject,
+        email,
+        // OpenID Connect's claim; some providers send it as the string "true".
+        emailVerified: info.email_verified === true || info.email_verified === 'true',
+        firstName: str(info.given_name) ?? str(info.name) ?? email?.split('@')[0] ?? 'Google user',
+        lastName: str(info.family_name),
+        usernameHint: email?.split('@')[0] ?? 'user',
+      }
+    },
+  }
+}
+
+function github(config: Config, client: OAuth2Client): OAuthProvider {
+  const o = config.oauth
+  const label = 'GitHub'
+  const api = (o.githubApiUrl ?? DEFAULTS.githubApiUrl).replace(/\/+$/, '')
+  return {
+    name: 'github',
+    label,
+    usesPkce: false,
+    authorizationUrl: (state) => client.createAuthorizationURL(o.githubAuthorizeUrl ?? DEFAULTS.githubAuthorizeUrl, state, ['read:user', 'user:email']),
+    async signIn(code) {
+      const accessToken = await exchange(label, () => client.validateAuthorizationCode(o.githubTokenUrl ?? DEFAULTS.githubTokenUrl, code, null))
+      const user = (await getJson(label, `${api}/user`, accessToken)) as Record<string, unknown>
+      const subject = typeof user.id === 'number' || typeof user.id === 'string' ? String(user.id) : null
+      if (!subject) throw providerDown(label, 'the profile has no id')
+      // /user shows only a public email, with no word on verification; /user/emails says which are verified.
+      const emails = await getJson(label, `${api}/user/emails`, accessToken)
+      const list = Array.isArray(emails) ? (emails as { email?: unknown; primary?: unknown; verified?: unknown }[]) : []
+      const primary = list.find((e) => e.primary === true && typeof e.email === 'string')
+      const name = str(user.name)
+      const login = str(user.login) ?? 'github-user'
+      return {
+        subject,
+        email: primary ? String(primary.email) : null,
+        emailVerified: primary?.verified === true,
+        firstName: name?.split(/\s+/)[0] ?? login,
+        lastName: name && name.includes(' ') ? name.slice(name.indexOf(' ') + 1).trim() : null,
+        usernameHint: login,
+      }
+    },
+  }
+}
+
+/** The configured provider, or a 404 that says it is not configured here. */
+export function oauthProvider(config: Config, name: OAuthProviderName): OAuthProvider {
+  const credentials = config.oauth[name]
+  const label = name === 'google' ? 'Google' : 'GitHub'
+  if (!credentials) {
+    throw new NotFound(`Sign-in with ${label} is not configured on this server (set ${name.toUpperCase()}_CLIENT_ID and ${name.toUpperCase()}_CLIENT_SECRET)`, 'oauth_provider_not_configured')
+  }
+  const client = new OAuth2Client(credentials.clientId, credentials.clientSecret, `${config.publicUrls.auth}/api/v1/auth/${name}/callback`)
+  return name === 'google' ? google(config, client) : github(config, client)
+}

@@ -1,0 +1,144 @@
+import { generateCodeVerifier, generateState } from 'arctic'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { UserRow } from '../../src/auth/principal.ts'
+import type { Config } from '../../src/config.ts'
+import type { AppContext } from '../../src/context.ts'
+import { BadRequest, Conflict, Forbidden, Unauthorized } from '../../src/errors.ts'
+import * as lrepo from './lifecycle-repo.ts'
+import { type OAuthProviderName, type ProviderProfile, oauthProvider } from './oauth-providers.ts'
+import * as repo from './repo.ts'
+import { type RequestMeta, startSession } from './service.ts'
+
+/** A sign-in must come back from the provider within this; the state cookie lives as long. */
+export const OAUTH_STATE_TTL_SECONDS = 600
+export const OAUTH_STATE_COOKIE = 'oauth_state'
+
+const hashState = (state: string) => createHash('sha256').update(state).digest('hex')
+
+/**
+ * Where a browser may be sent after signing in: only the platform's own URLs (its three public
+ * URLs and FRONTEND_URL). Paths are resolved against the auth server first, so "//evil.example",
+ * "/\evil.example" and "javascript:" all end up with a foreign origin and are refused.
+ */
+export function safeRedirect(config: Config, value: string | undefined): string {
+  const fallback = config.frontendUrl ?? `${config.publicUrls.auth}/api/v1/account`
+  if (value === undefined || value.trim() === '') return fallback
+  let target: URL
+  try {
+    target = new URL(value.trim(), `${config.publicUrls.auth}/`)
+  } catch {
+    throw new BadRequest('redirect must be a URL of this platform', 'invalid_redirect')
+  }
+  const ownOrigins = new Set(
+    [config.publicUrls.auth, config.publicUrls.upload, config.publicUrls.view, config.frontendUrl]
+      .filter((url): url is string => !!url)
+      .map((url) => new URL(url).origin),
+  )
+  if ((target.protocol !== 'http:' && target.protocol !== 'https:') || !ownOrigins.has(target.origin)) {
+    throw new BadRequest('redirect must be a URL of this platform', 'invalid_redirect')
+  }
+  return target.href
+}
+
+/** Step one: remember the state (and PKCE verifier) server-side, bind it to this browser by cookie. */
+export async function beginSignIn(ctx: AppContext, name: OAuthProviderName, redirect: string | undefined) {
+  const provider = oauthProvider(ctx.config, name)
+  const redirectTo = safeRedirect(ctx.config, redirect)
+  const state = generateState()
+  const codeVerifier = provider.usesPkce ? generateCodeVerifier() : null
+  await lrepo.insertOAuthState(ctx.sql, {
+    stateHash: hashState(state),
+    provider: name,
+    codeVerifier,
+    redirectTo,
+    expiresAt: new Date(ctx.clock.now().getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
+  })
+  return { url: provider.authorizationUrl(state, codeVerifier).toString(), state }
+}
+
+const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+
+/**
+ * Step two, the callback: the state must match this browser's cookie and a live, unused
+ * server-side record (a replayed callback finds it gone); then the code is exchanged (with the
+ * PKCE verifier for Google) and the profile read; then the account is found or made.
+ */
+export async function finishSignIn(
+  ctx: AppContext,
+  name: OAuthProviderName,
+  query: { code?: string; state?: string; error?: string },
+  cookieState: string | undefined,
+  meta: RequestMeta,
+) {
+  const provider = oauthProvider(ctx.config, name)
+  if (query.error) throw new Unauthorized(`${provider.label} sign-in was not completed (${query.error.slice(0, 100)})`, 'oauth_denied')
+  if (!query.state || !cookieState || !sameState(query.state, cookieState)) {
+    throw new BadRequest('The sign-in state does not match this browser; start the sign-in again', 'invalid_oauth_state')
+  }
+  const pending = await lrepo.takeOAuthState(ctx.sql, hashState(query.state), name, ctx.clock.now())
+  if (!pending) throw new BadRequest('This sign-in has expired or was already used; start again', 'invalid_oauth_state')
+  if (!query.code) throw new BadRequest('The provider sent no code', 'invalid_oauth_callback')
+  const profile = await provider.signIn(query.code, pending.code_verifier)
+  const user = await findOrCreateAccount(ctx, name, profile)
+  const session = await startSession(ctx, user, meta)
+  return { user, ...session, redirectTo: pending.redirect_to ?? safeRedirect(ctx.config, undefined) }
+}
+
+async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile): Promise<UserRow> {
+  const usable = (user: UserRow & { deletion_started_at: Date | null }) => {
+    if (user.is_blocked || user.deletion_started_at) throw new Forbidden('This account is blocked', 'account_blocked')
+    const { deletion_started_at: _, ...row } = user
+    return row
+  }
+  const linked = await lrepo.findUserByIdentity(ctx.sql, name, profile.subject)
+  if (linked) return usable(linked)
+  // Linking or creating by email is only safe on an address the provider has verified.
+  if (!profile.email || !profile.emailVerified) {
+    throw new Forbidden(`Your ${name === 'google' ? 'Google' : 'GitHub'} account has no verified email address; verify it there first`, 'oauth_email_unverified')
+  }
+  const existing = await lrepo.findUserByEmail(ctx.sql, profile.email)
+  if (existing) {
+    // Someone may have registered this address without owning it; linking would hand them the owner's sign-in.
+    if (!existing.is_verified) {
+      throw new Conflict(
+        'An account with this email exists but its address is not verified yet. Sign in with its password and verify the address first.',
+        'account_email_unverified',
+      )
+    }
+    const user = usable(existing)
+    await lrepo.linkIdentity(ctx.sql, { provider: name, subject: profile.subject, userId: user.id, email: profile.email })
+    return user
+  }
+  return createOAuthAccount(ctx, name, profile, profile.email)
+}
+
+function usernameCandidates(hint: string): string[] {
+  const base = (hint.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 24) || 'user').padEnd(3, '0')
+  return [base, ...Array.from({ length: 5 }, () => `${base}_${Math.floor(1000 + Math.random() * 9000)}`)]
+}
+
+async function createOAuthAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile, email: string): Promise<UserRow> {
+  for (const username of usernameCandidates(profile.usernameHint)) {
+    const taken = await repo.findTakenIdentity(ctx.sql, username, email)
+    if (taken.email) return findOrCreateAccount(ctx, name, profile) // created meanwhile by a racing request
+    if (taken.username) continue
+    try {
+      return await ctx.sql.begin(async (tx) => {
+        const user = await repo.insertUser(tx, {
+          first_name: profile.firstName.slice(0, 100),
+          last_name: profile.lastName?.slice(0, 100) ?? null,
+          username,
+          email,
+          password: null,
+          provider: name,
+          is_verified: true,
+        })
+        await lrepo.linkIdentity(tx, { provider: name, subject: profile.subject, userId: user.id, email })
+        return user
+      })
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error
+    }
+  }
+  throw new Conflict('Could not find a free username; register with a password instead', 'username_taken')
+}

@@ -1,0 +1,123 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { Elysia, t } from 'elysia'
+import { authGuard } from '../../src/auth/guard.ts'
+import type { AppContext } from '../../src/context.ts'
+import { NotFound } from '../../src/errors.ts'
+import { isUuid } from '../../src/http/schemas.ts'
+import { isImageId } from '../../src/images/ids.ts'
+import { imageUrls } from '../../src/images/urls.ts'
+import { deleteImageOf } from './manage.ts'
+import * as repo from './repo.ts'
+
+/**
+ * Per-image delete links, as ShareX's DeletionURL and imgur's deletehash: whoever holds the link
+ * may delete that one image, without logging in. A plain GET (a browser, or ShareX opening the
+ * link) only shows a confirmation page; the page's button POSTs.
+ *
+ * The token is `<owner id, 16 bytes><HMAC(owner id : image id), 24 bytes>` in base64url: nothing
+ * is stored, it names its owner so the delete needs no lookup, and it is worth nothing for any
+ * other image or once the image is gone.
+ */
+
+const MAC_BYTES = 24
+const macOf = (ctx: AppContext, ownerId: string, imageId: string) =>
+  createHmac('sha256', ctx.hmacKey('image-delete-link')).update(`${ownerId}:${imageId}`).digest().subarray(0, MAC_BYTES)
+
+export function deleteToken(ctx: AppContext, ownerId: string, imageId: string): string {
+  const owner = Buffer.from(ownerId.replaceAll('-', ''), 'hex')
+  return Buffer.concat([owner, macOf(ctx, ownerId, imageId)]).toString('base64url')
+}
+
+/** The link that goes out as `deletion_url` in upload responses. */
+export const deletionUrl = (ctx: AppContext, ownerId: string, imageId: string) =>
+  `${ctx.config.publicUrls.upload}/images/${imageId}/delete?token=${deleteToken(ctx, ownerId, imageId)}`
+
+/** The owner the token names, if the token is genuine for this image. */
+function verifiedOwner(ctx: AppContext, imageId: string, token: string | undefined): string | undefined {
+  if (!token || !isImageId(imageId)) return undefined
+  const bytes = Buffer.from(token, 'base64url')
+  if (bytes.length !== 16 + MAC_BYTES) return undefined
+  const hex = bytes.subarray(0, 16).toString('hex')
+  const ownerId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  if (!isUuid(ownerId)) return undefined
+  return timingSafeEqual(bytes.subarray(16), macOf(ctx, ownerId, imageId)) ? ownerId : undefined
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+
+function page(ctx: AppContext, status: number, title: string, body: string): Response {
+  const imageOrigins = [ctx.config.publicUrls.view, ctx.config.cdnBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).origin)
+  return new Response(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
+      `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>` +
+      `<style>body{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}img{max-width:100%;max-height:16rem}` +
+      `button{font:inherit;padding:.5rem 1.5rem;background:#b00020;color:#fff;border:0;border-radius:4px;cursor:pointer}</style>` +
+      `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+    {
+      status,
+      headers: {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Security-Policy': `default-src 'none'; img-src ${imageOrigins.join(' ')}; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+        // The URL holds the token: never cache the page, never send it on as a Referer.
+        'Cache-Control': 'no-store',
+        'Referrer-Policy': 'no-referrer',
+      },
+    },
+  )
+}
+
+const unlessNotFound = (error: unknown): undefined => {
+  if (error instanceof NotFound) return undefined
+  throw error
+}
+
+const gone = (ctx: AppContext) => page(ctx, 404, 'Nothing to delete', '<p>This delete link is not valid, or the image is already gone.</p>')
+
+const Params = t.Object({ id: t.String({ maxLength: 64 }) })
+const Html = t.String({ description: 'An HTML page' })
+const detail = (summary: string, description: string) => ({ tags: ['images'], summary, description })
+
+export const deleteLinkRoutes = (ctx: AppContext) =>
+  new Elysia({ name: 'upload-delete-links', seed: ctx.id })
+    .use(authGuard(ctx))
+    .get(
+      '/images/:id/delete',
+      async ({ params, query }) => {
+        const ownerId = verifiedOwner(ctx, params.id, query.token)
+        const image = ownerId ? await repo.findOwnImage(ctx.sql, ownerId, params.id) : undefined
+        if (!ownerId || !image) return gone(ctx)
+        const { thumbnail } = imageUrls(ctx.config, image)
+        return page(
+          ctx,
+          200,
+          'Delete this image?',
+          `<p><img src="${escapeHtml(thumbnail)}" alt=""></p><p>${escapeHtml(image.original_name ?? image.filename)} will be deleted for good, with all its sizes.</p>` +
+            `<form method="post" action="/images/${escapeHtml(image.id)}/delete"><input type="hidden" name="token" value="${escapeHtml(query.token!)}">` +
+            `<button type="submit">Delete</button></form>`,
+        )
+      },
+      {
+        params: Params,
+        query: t.Object({ token: t.Optional(t.String({ maxLength: 128 })) }),
+        response: { 200: Html, 404: Html },
+        anonymous: true,
+        detail: detail('Confirmation page of a delete link (the deletion_url of an upload)', 'A GET never deletes anything: it shows the image and a button that POSTs.'),
+      },
+    )
+    .post(
+      '/images/:id/delete',
+      async ({ params, body }) => {
+        const ownerId = verifiedOwner(ctx, params.id, body.token)
+        const image = ownerId ? await deleteImageOf(ctx, ownerId, params.id).catch(unlessNotFound) : undefined
+        if (!image) return gone(ctx)
+        return page(ctx, 200, 'Deleted', '<p>The image and all its sizes are deleted.</p>')
+      },
+      {
+        params: Params,
+        body: t.Object({ token: t.String({ maxLength: 128 }) }),
+        response: { 200: Html, 404: Html },
+        anonymous: true,
+        detail: detail('Delete an image with its delete link token', 'The form on the confirmation page posts here (application/x-www-form-urlencoded).'),
+      },
+    )

@@ -1,0 +1,79 @@
+import { Elysia } from 'elysia'
+import { mkdirSync } from 'node:fs'
+import { authGuard } from '../../src/auth/guard.ts'
+import type { AppContext } from '../../src/context.ts'
+import { sweepStaleTempFiles } from '../../src/http/multipart.ts'
+import * as manage from './manage.ts'
+import { UploadModel } from './model.ts'
+import { ownImage, uploadedImage } from './present.ts'
+import { uploadImage, uploadTmpDir } from './service.ts'
+
+export const uploadModule = (ctx: AppContext) => {
+  mkdirSync(uploadTmpDir(ctx), { recursive: true })
+  void sweepStaleTempFiles(uploadTmpDir(ctx)).catch((error) => ctx.log.warn({ msg: 'temp sweep failed', error: String(error) }))
+
+  return new Elysia({ name: 'upload', seed: ctx.id })
+    .use(authGuard(ctx))
+    .post(
+      '/upload',
+      async ({ principal, request, set }) => {
+        const { created, image } = await uploadImage(ctx, principal, request)
+        set.status = created ? 201 : 200
+        return { success: true as const, image: uploadedImage(ctx.config, image) }
+      },
+      {
+        ...UploadModel.upload,
+        // The body is streamed to disk by the service; Elysia must not buffer it first.
+        parse: 'none',
+        auth: true,
+        detail: {
+          tags: ['upload'],
+          summary: 'Upload an image (multipart field "file"; optional is_public, title)',
+          description: 'JPEG, PNG, GIF, WebP, AVIF or BMP (stored as PNG). 201 with the new image; 200 with the existing one when the same bytes were uploaded before.',
+          // The body is read by the service, not by a TypeBox schema, so the document says it here.
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file'],
+                  properties: {
+                    file: { type: 'string', format: 'binary' },
+                    is_public: { type: 'string', enum: ['true', 'false'], description: "Default: the account's default_is_public" },
+                    title: { type: 'string', maxLength: 200 },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    )
+    .get(
+      '/upload/quota',
+      async ({ principal }) => ({ success: true as const, ...(await manage.quotaOf(ctx, principal)) }),
+      { ...UploadModel.quota, auth: true, detail: { tags: ['upload'], summary: 'Your plan, what is used of it, and when the daily count resets' } },
+    )
+    .get(
+      '/images',
+      async ({ principal, query }) => {
+        const { images, nextCursor } = await manage.listImages(ctx, principal, query)
+        return { success: true as const, images: images.map((image) => ownImage(ctx.config, image)), next_cursor: nextCursor }
+      },
+      { ...UploadModel.list, auth: true, detail: { tags: ['images'], summary: 'Your images, newest first (?limit, ?cursor)' } },
+    )
+    .get(
+      '/images/:id',
+      async ({ principal, params }) => ({ success: true as const, image: ownImage(ctx.config, await manage.getImage(ctx, principal, params.id)) }),
+      { ...UploadModel.get, auth: true, detail: { tags: ['images'], summary: 'One of your images' } },
+    )
+    .delete(
+      '/images/:id',
+      async ({ principal, params }) => {
+        const image = await manage.deleteImage(ctx, principal, params.id)
+        return { success: true as const, id: image.id, freed_bytes: image.stored_bytes }
+      },
+      { ...UploadModel.delete, auth: true, detail: { tags: ['images'], summary: 'Delete one of your images, its files and its CDN copies' } },
+    )
+}

@@ -1,0 +1,94 @@
+import type { Principal } from '../../src/auth/principal.ts'
+import { createCloudflarePurger } from '../../src/cdn/cloudflare.ts'
+import { PLAN_LIMITS } from '../../src/config.ts'
+import type { AppContext } from '../../src/context.ts'
+import { BadRequest, NotFound } from '../../src/errors.ts'
+import { isImageId } from '../../src/images/ids.ts'
+import { EXTENSION, imageKeyPrefix } from '../../src/images/keys.ts'
+import type { ImageRow } from '../../src/images/types.ts'
+import { notifyStorageThresholds } from '../../src/mail/quota.ts'
+import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
+import * as repo from './repo.ts'
+import { removeObjects } from './service.ts'
+
+const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')
+
+/** Opaque to clients: base64url of "<uploaded_at ms>.<id>". */
+export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) =>
+  Buffer.from(`${new Date(image.uploaded_at).getTime()}.${image.id}`).toString('base64url')
+
+function decodeCursor(cursor: string): repo.ImageCursor {
+  const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
+  if (!millis || !/^\d{1,15}$/.test(millis) || !id || !isImageId(id)) throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
+  return { uploadedAt: new Date(Number(millis)), id }
+}
+
+export async function listImages(ctx: AppContext, principal: Principal, query: { limit?: number; cursor?: string }) {
+  const limit = query.limit ?? 20
+  const after = query.cursor ? decodeCursor(query.cursor) : undefined
+  // One extra row says whether another page exists without a count query.
+  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, limit + 1, after)
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { images: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }
+}
+
+export async function getImage(ctx: AppContext, principal: Principal, imageId: string): Promise<ImageRow> {
+  const image = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
+  if (!image) throw imageNotFound()
+  return image
+}
+
+export const deleteImage = (ctx: AppContext, principal: Principal, imageId: string) => deleteImageOf(ctx, principal.user.id, imageId)
+
+/**
+ * Deletes one of `ownerId`'s images, for a caller proven to act for that owner (a principal, or
+ * a delete link). The row goes first (with its bytes given back, in one transaction), so the
+ * image stops being served at once; then every object under the image's prefix, then the
+ * CDN's copies.
+ */
+export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: string): Promise<ImageRow> {
+  if (!isImageId(imageId)) throw imageNotFound()
+  const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
+  if (!deleted) throw imageNotFound()
+  const { image, user } = deleted
+  await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))
+  const keys = new Set(image.variants.map((v) => v.key))
+  for await (const object of ctx.storage.list(imageKeyPrefix(image.id))) keys.add(object.key)
+  await removeObjects(ctx, [...keys])
+  if (ctx.config.cloudflare) {
+    await createCloudflarePurger(ctx.config.cloudflare, ctx.log).purgeUrls(cachedUrls(ctx, image))
+  }
+  return image
+}
+
+/** Every URL under which the view server (or the CDN in front of it) may have cached the image. */
+export function cachedUrls(ctx: AppContext, image: Pick<ImageRow, 'id' | 'format'>): string[] {
+  const ext = EXTENSION[image.format]
+  const bases = new Set([ctx.config.cdnBaseUrl, ctx.config.publicUrls.view].filter((b): b is string => !!b))
+  const paths = [
+    `/${image.id}.${ext}`,
+    `/${image.id}_thumb.${ext}`,
+    `/i/${image.id}`,
+    `/i/${image.id}.${ext}`,
+    `/i/${image.id}?size=thumb`,
+    `/i/${image.id}?size=medium`,
+  ]
+  return [...bases].flatMap((base) => paths.map((path) => `${base}${path}`))
+}
+
+export async function quotaOf(ctx: AppContext, principal: Principal) {
+  const { day, monthStart, resetsAt } = usageDay(ctx.clock.now())
+  const usage = await repo.usageSummary(ctx.sql, principal.user.id, day, monthStart)
+  if (!usage) throw new NotFound('Account not found')
+  return {
+    plan: usage.plan_type,
+    uploads_today: usage.uploads_today,
+    upload_limit_per_day: dailyUploadLimit(usage.plan_type, usage.upload_limit_per_day),
+    storage_used: usage.storage_used,
+    storage_limit: storageLimit(usage.plan_type),
+    bandwidth_used_month: usage.bandwidth_used_month,
+    bandwidth_limit_month: PLAN_LIMITS[usage.plan_type].bandwidthBytesPerMonth,
+    resets_at: resetsAt.toISOString(),
+  }
+}

@@ -1,0 +1,88 @@
+import { t } from 'elysia'
+import { ErrorResponse } from '../../src/http/schemas.ts'
+
+/** The seed's metadata, plus what a client may need to know about what was stored. */
+export const ImageMetadata = t.Object({
+  width: t.Number(),
+  height: t.Number(),
+  /** Bytes of the stored original (what `url` serves). */
+  size: t.Number(),
+  format: t.String(),
+  /** Set when the upload was stored in another format, e.g. 'bmp' stored as PNG. */
+  converted_from: t.Optional(t.String()),
+  /** Frames of an animation; absent for still images. */
+  frames: t.Optional(t.Number()),
+})
+
+/** Exactly the seed's upload response image. */
+export const UploadedImage = t.Object({
+  id: t.String(),
+  filename: t.String(),
+  url: t.String(),
+  thumbnail: t.String(),
+  view_url: t.String(),
+  metadata: ImageMetadata,
+})
+
+export const OwnImage = t.Object({
+  id: t.String(),
+  filename: t.String(),
+  original_name: t.Nullable(t.String()),
+  title: t.Nullable(t.String()),
+  url: t.String(),
+  thumbnail: t.String(),
+  view_url: t.String(),
+  is_public: t.Boolean(),
+  views: t.Number(),
+  uploaded_at: t.String(),
+  metadata: ImageMetadata,
+})
+
+const ImageParams = t.Object({ id: t.String({ maxLength: 64 }) })
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+
+export const UploadModel = {
+  upload: {
+    response: {
+      200: t.Object({ success: t.Literal(true), image: UploadedImage }, { description: 'The same bytes were uploaded before: the existing image' }),
+      201: t.Object({ success: t.Literal(true), image: UploadedImage }),
+      ...Errors,
+      413: ErrorResponse,
+      415: ErrorResponse,
+    },
+  },
+  list: {
+    query: t.Object({
+      limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+      cursor: t.Optional(t.String({ maxLength: 200 })),
+    }),
+    response: {
+      200: t.Object({ success: t.Literal(true), images: t.Array(OwnImage), next_cursor: t.Nullable(t.String()) }),
+      ...Errors,
+    },
+  },
+  get: {
+    params: ImageParams,
+    response: { 200: t.Object({ success: t.Literal(true), image: OwnImage }), ...Errors },
+  },
+  delete: {
+    params: ImageParams,
+    response: { 200: t.Object({ success: t.Literal(true), id: t.String(), freed_bytes: t.Number() }), ...Errors },
+  },
+  quota: {
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        plan: t.String(),
+        uploads_today: t.Number(),
+        upload_limit_per_day: t.Number(),
+        storage_used: t.Number(),
+        storage_limit: t.Number(),
+        bandwidth_used_month: t.Number(),
+        bandwidth_limit_month: t.Number(),
+        resets_at: t.String(),
+      }),
+      ...Errors,
+    },
+  },
+} as const

@@ -1,0 +1,36 @@
+import type { Config } from '../../src/config.ts'
+import { imageUrls } from '../../src/images/urls.ts'
+import type { ImageRow } from '../../src/images/types.ts'
+
+type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages'>
+
+export function imageMetadata(image: Shown) {
+  return {
+    width: image.width,
+    height: image.height,
+    size: image.file_size,
+    format: image.format,
+    ...(image.source_format !== image.format ? { converted_from: image.source_format } : {}),
+    ...(image.pages > 1 ? { frames: image.pages } : {}),
+  }
+}
+
+/** The seed's upload response shape, exactly. */
+export function uploadedImage(config: Config, image: Shown) {
+  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image) }
+}
+
+/** What the owner sees in their list and on GET /images/{id}. */
+export function ownImage(config: Config, image: ImageRow) {
+  return {
+    id: image.id,
+    filename: image.filename,
+    original_name: image.original_name,
+    title: image.title,
+    ...imageUrls(config, image),
+    is_public: image.is_public,
+    views: image.views,
+    uploaded_at: new Date(image.uploaded_at).toISOString(),
+    metadata: imageMetadata(image),
+  }
+}

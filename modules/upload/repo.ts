@@ -1,0 +1,108 @@
+import type postgres from 'postgres'
+import { PLAN_LIMITS, type Plan } from '../../src/config.ts'
+import type { Sql, TransactionSql } from '../../src/db/index.ts'
+import type { ImageRow } from '../../src/images/types.ts'
+
+type Db = Sql | TransactionSql
+
+export type NewImage = Omit<ImageRow, 'views' | 'updated_at' | 'b2_file_id'>
+
+/** The unique index that makes "same bytes, same user" one image even under a race. */
+export const DUPLICATE_IMAGE_CONSTRAINT = 'images_user_sha256_key'
+
+/** The plan's storage limit, computed from the locked row itself so a plan change mid-upload counts. */
+const storageLimitOf = (db: Db) => db`(case plan_type
+  when 'pro' then ${PLAN_LIMITS.pro.storageBytes}::int8
+  when 'enterprise' then ${PLAN_LIMITS.enterprise.storageBytes}::int8
+  else ${PLAN_LIMITS.free.storageBytes}::int8 end)`
+
+export async function findImageBySha256(db: Db, userId: string, sha256: string): Promise<ImageRow | undefined> {
+  const [row]: [ImageRow?] = await db`select * from images where user_id = ${userId} and sha256 = ${sha256}`
+  return row
+}
+
+export async function findOwnImage(db: Db, userId: string, imageId: string): Promise<ImageRow | undefined> {
+  const [row]: [ImageRow?] = await db`select * from images where id = ${imageId} and user_id = ${userId}`
+  return row
+}
+
+export interface ImageCursor {
+  uploadedAt: Date
+  id: string
+}
+
+/** Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row. */
+export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor): Promise<ImageRow[]> {
+  return db<ImageRow[]>`
+    select * from images
+    where user_id = ${userId}
+      ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
+    order by uploaded_at desc, id desc
+    limit ${limit}`
+}
+
+/**
+ * Adds the bytes to the user's storage only if the result stays within the plan's limit.
+ * Atomic: concurrent uploads queue on the row lock and each sees the other's bytes.
+ * Returns the row's limits, or undefined when the bytes do not fit.
+ */
+export async function reserveStorage(tx: TransactionSql, userId: string, bytes: number) {
+  const [row]: [{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number }?] = await tx`
+    update users set storage_used = storage_used + ${bytes}
+    where id = ${userId} and storage_used + ${bytes} <= ${storageLimitOf(tx)}
+    returning plan_type, upload_limit_per_day, storage_used`
+  return row
+}
+
+/**
+ * Counts one upload for the day only while under `limit`: the conditional upsert is one
+ * statement, so two requests cannot both take the last slot. Undefined when the day is full.
+ */
+export async function countUpload(tx: TransactionSql, userId: string, day: string, limit: number): Promise<number | undefined> {
+  const [row]: [{ uploads_count: number }?] = await tx`
+    insert into user_usage (user_id, date, uploads_count)
+    select ${userId}, ${day}::date, 1 where ${limit}::int >= 1
+    on conflict (user_id, date) do update set uploads_count = user_usage.uploads_count + 1
+      where user_usage.uploads_count < ${limit}::int
+    returning uploads_count`
+  return row?.uploads_count
+}
+
+export async function insertImage(tx: TransactionSql, image: NewImage): Promise<ImageRow> {
+  const { variants, ...columns } = image
+  const [row] = await tx<ImageRow[]>`
+    insert into images ${tx({ ...columns, variants: tx.json(variants as unknown as postgres.JSONValue) })}
+    returning *`
+  return row!
+}
+
+/** Deletes the row and gives its bytes back in the same transaction. */
+export async function deleteOwnImage(tx: TransactionSql, userId: string, imageId: string) {
+  const [image]: [ImageRow?] = await tx`delete from images where id = ${imageId} and user_id = ${userId} returning *`
+  if (!image) return undefined
+  const [user] = await tx<{ plan_type: Plan; storage_used: number }[]>`
+    update users set storage_used = greatest(0, storage_used - ${image.stored_bytes}) where id = ${userId}
+    returning plan_type, storage_used`
+  return { image, user: user! }
+}
+
+export async function storageOf(db: Db, userId: string) {
+  const [row] = await db<{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number }[]>`
+    select plan_type, upload_limit_per_day, storage_used from users where id = ${userId}`
+  return row!
+}
+
+export async function uploadsOn(db: Db, userId: string, day: string): Promise<number> {
+  const [row]: [{ uploads_count: number }?] = await db`
+    select uploads_count from user_usage where user_id = ${userId} and date = ${day}::date`
+  return row?.uploads_count ?? 0
+}
+
+export async function usageSummary(db: Db, userId: string, day: string, monthStart: string) {
+  const [row] = await db<{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; uploads_today: number; bandwidth_used_month: number }[]>`
+    select u.plan_type, u.upload_limit_per_day, u.storage_used,
+      coalesce((select uploads_count from user_usage where user_id = u.id and date = ${day}::date), 0) as uploads_today,
+      coalesce((select sum(bandwidth_used) from user_usage where user_id = u.id and date >= ${monthStart}::date), 0)::int8 as bandwidth_used_month
+    from users u where u.id = ${userId}`
+  return row
+}

@@ -1,0 +1,180 @@
+import { join } from 'node:path'
+import type { Principal, UserRow } from '../../src/auth/principal.ts'
+import type { AppContext } from '../../src/context.ts'
+import { BadRequest, ServiceUnavailable } from '../../src/errors.ts'
+import { type ReceivedFile, receiveMultipart } from '../../src/http/multipart.ts'
+import { newImageId } from '../../src/images/ids.ts'
+import { EXTENSION, variantKey } from '../../src/images/keys.ts'
+import type { ImageRow, StoredVariant } from '../../src/images/types.ts'
+import { notifyStorageThresholds } from '../../src/mail/quota.ts'
+import type { ProcessedImage } from '../../src/media/types.ts'
+import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
+import * as repo from './repo.ts'
+
+export const uploadTmpDir = (ctx: AppContext) => join(ctx.config.dataDir, 'tmp')
+
+const TITLE_MAX_LENGTH = 200
+const NAME_MAX_LENGTH = 255
+
+export interface UploadResult {
+  /** False when the same bytes were already stored for this user: `image` is that one. */
+  created: boolean
+  image: ImageRow
+}
+
+/**
+ * POST /upload, top to bottom:
+ * 1. refuse at once when a quota is already used up, before reading a byte of the body;
+ * 2. stream the body to a temp file (413 past MAX_UPLOAD_BYTES);
+ * 3. validate the form; the same bytes again return the image already stored;
+ * 4. process (probe, limits, orient, strip, variants) in the media pool;
+ * 5. write every object, then commit the row and both quota counters in one transaction.
+ * Whatever fails, the objects written so far and every temp file are removed, and usage is
+ * unchanged: the quota counters only move in the transaction that records the image.
+ */
+export async function uploadImage(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
+  const user = principal.user
+  await refuseWhenQuotaUsedUp(ctx, user)
+  const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
+  try {
+    const file = upload.file
+    if (!file) throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
+    if (file.size === 0) throw new BadRequest('The file is empty', 'empty_file')
+    const form = readFormFields(upload.fields, user)
+
+    const existing = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
+    if (existing) return { created: false, image: existing }
+
+    const processed = await ctx.media.process(file.path)
+    try {
+      return await storeAndRecord(ctx, user, file, form, processed)
+    } finally {
+      await processed.cleanup()
+    }
+  } finally {
+    await upload.discard()
+  }
+}
+
+/** A cheap early answer; the conditional updates at commit are what really enforce the quotas. */
+async function refuseWhenQuotaUsedUp(ctx: AppContext, user: UserRow) {
+  const now = ctx.clock.now()
+  const limit = dailyUploadLimit(user.plan_type, user.upload_limit_per_day)
+  const uploadsToday = await repo.uploadsOn(ctx.sql, user.id, usageDay(now).day)
+  if (uploadsToday >= limit) throw uploadLimitReached(limit, uploadsToday, now)
+  if (user.storage_used >= storageLimit(user.plan_type)) {
+    throw storageQuotaExceeded(user.plan_type, user.storage_used, 0, { limit, used: uploadsToday }, now)
+  }
+}
+
+interface FormFields {
+  isPublic: boolean
+  title: string | null
+}
+
+function readFormFields(fields: Record<string, string>, user: UserRow): FormFields {
+  const title = fields.title?.trim() || null
+  if (title && title.length > TITLE_MAX_LENGTH) throw new BadRequest(`title is longer than ${TITLE_MAX_LENGTH} characters`, 'invalid_title')
+  return { isPublic: parseBooleanField('is_public', fields.is_public, user.default_is_public), title }
+}
+
+function parseBooleanField(name: string, value: string | undefined, fallback: boolean): boolean {
+  const normalised = value?.trim().toLowerCase()
+  if (!normalised) return fallback
+  if (['true', '1', 'yes', 'on'].includes(normalised)) return true
+  if (['false', '0', 'no', 'off'].includes(normalised)) return false
+  throw new BadRequest(`${name} must be true or false`, `invalid_${name}`)
+}
+
+/** The client's file name is shown back to its owner only; it never becomes a key or a path. */
+const displayName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, NAME_MAX_LENGTH) || null
+
+async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile, form: FormFields, processed: ProcessedImage): Promise<UploadResult> {
+  const id = newImageId()
+  const variants = plannedVariants(id, processed)
+  try {
+    // One at a time, so a failure leaves a known prefix of the list written.
+    for (const variant of variants) await putObject(ctx, variant)
+    const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
+    const { image, storage } = await commitImage(ctx, user, {
+      id,
+      user_id: user.id,
+      filename: `${id}.${EXTENSION[processed.format]}`,
+      original_name: displayName(file.filename),
+      title: form.title,
+      b2_file_name: original.key,
+      mime_type: original.content_type,
+      format: processed.format,
+      source_format: processed.sourceFormat,
+      file_size: original.size,
+      stored_bytes: variants.reduce((sum, v) => sum + v.size, 0),
+      width: processed.width,
+      height: processed.height,
+      pages: processed.pages,
+      sha256: file.sha256,
+      variants: variants.map(({ path: _path, ...stored }) => stored),
+      is_public: form.isPublic,
+      // Millisecond precision, like the JS Date that list cursors carry.
+      uploaded_at: ctx.clock.now(),
+    })
+    await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit)
+    return { created: true, image }
+  } catch (error) {
+    await removeObjects(ctx, variants.map((v) => v.key))
+    // Two identical uploads raced past the duplicate check: the loser answers with the winner.
+    if (isDuplicateImage(error)) {
+      const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
+      if (winner) return { created: false, image: winner }
+    }
+    throw error
+  }
+}
+
+function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { path: string })[] {
+  const byKey = new Map<string, StoredVariant & { path: string }>()
+  for (const v of processed.variants) {
+    const key = variantKey(id, v.name, v.format)
+    if (!byKey.has(key)) byKey.set(key, { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size, path: v.path })
+  }
+  return [...byKey.values()]
+}
+
+async function putObject(ctx: AppContext, variant: StoredVariant & { path: string }) {
+  try {
+    await ctx.storage.put(variant.key, { path: variant.path }, variant.content_type)
+  } catch (error) {
+    ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
+    throw new ServiceUnavailable('The image store did not accept the file; nothing was kept, try again shortly', 'storage_unavailable')
+  }
+}
+
+/** The row and both quota counters move together or not at all. */
+async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number } }> {
+  const now = ctx.clock.now()
+  return ctx.sql.begin(async (tx) => {
+    const limits = await repo.reserveStorage(tx, user.id, image.stored_bytes)
+    if (!limits) {
+      const [current, uploadsToday] = await Promise.all([repo.storageOf(tx, user.id), repo.uploadsOn(tx, user.id, usageDay(now).day)])
+      const dailyLimit = dailyUploadLimit(current.plan_type, current.upload_limit_per_day)
+      throw storageQuotaExceeded(current.plan_type, current.storage_used, image.stored_bytes, { limit: dailyLimit, used: uploadsToday }, now)
+    }
+    const dailyLimit = dailyUploadLimit(limits.plan_type, limits.upload_limit_per_day)
+    const counted = await repo.countUpload(tx, user.id, usageDay(now).day, dailyLimit)
+    if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
+    const inserted = await repo.insertImage(tx, image)
+    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type) } }
+  })
+}
+
+const isDuplicateImage = (error: unknown) =>
+  (error as { code?: string; constraint_name?: string })?.code === '23505' &&
+  (error as { constraint_name?: string }).constraint_name === repo.DUPLICATE_IMAGE_CONSTRAINT
+
+/** Best effort per key (deletes are idempotent); a key that cannot be removed is logged for the operator. */
+export async function removeObjects(ctx: AppContext, keys: string[]) {
+  await Promise.all(
+    keys.map((key) =>
+      ctx.storage.delete(key).catch((error) => ctx.log.error({ msg: 'object left behind', key, error: String(error) })),
+    ),
+  )
+}

@@ -1,0 +1,80 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { authenticate, readCredentials } from '../../src/auth/guard.ts'
+import type { AppContext } from '../../src/context.ts'
+import { AppError, TooManyRequests } from '../../src/errors.ts'
+import { rateLimitHeaders, stateOf } from '../../src/rate-limit.ts'
+
+const SIGNED_LINK_PURPOSE = 'view:signed-link'
+
+/** A signature over the image id and the expiry (unix seconds): neither can be changed. */
+export function signLink(ctx: AppContext, imageId: string, expiresAt: number): string {
+  return createHmac('sha256', ctx.hmacKey(SIGNED_LINK_PURPOSE)).update(`${imageId}:${expiresAt}`).digest('base64url')
+}
+
+export function verifySignedLink(ctx: AppContext, imageId: string, expires: string | undefined, sig: string | undefined): boolean {
+  if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return false
+  const expiresAt = Number(expires)
+  if (expiresAt * 1000 <= ctx.clock.now().getTime()) return false
+  const expected = Buffer.from(signLink(ctx, imageId, expiresAt))
+  const given = Buffer.from(sig)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/**
+ * Whether the caller owns the image. Credentials are read only when present (public images
+ * never get here), and bad or foreign credentials are simply "not the owner": the image then
+ * 404s like any private image, never revealing that it exists. A rate-limited owner is a 429.
+ */
+export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string): Promise<boolean> {
+  const credentials = readCredentials(headers)
+  if (!credentials.apiKey && !credentials.bearer && !credentials.cookieToken) return false
+  let principal
+  try {
+    principal = await authenticate(ctx, credentials)
+  } catch (error) {
+    if (error instanceof AppError) return false
+    throw error
+  }
+  if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return false
+  const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
+  if (!state.allowed) {
+    const now = ctx.clock.now()
+    throw new TooManyRequests(`Rate limit of ${state.limit} requests per hour exceeded`, (state.resetAt.getTime() - now.getTime()) / 1000, 'rate_limited', rateLimitHeaders(state, now))
+  }
+  return true
+}
+
+/** "Example.com", "https://example.com/x", "*.example.com" → "example.com". */
+export function normaliseReferrerEntry(entry: string): string {
+  let host = entry.trim().toLowerCase()
+  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '').split(/[/?#]/)[0] ?? ''
+  host = host.replace(/^\*?\./, '').replace(/:\d+$/, '').replace(/\.$/, '')
+  return host
+}
+
+/** The host of a Referer header, or null when absent or not a URL. */
+export function referrerHost(referer: string | null): string | null {
+  if (!referer) return null
+  try {
+    const host = new URL(referer).hostname.toLowerCase()
+    return host === '' ? null : host
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Hotlink protection: with a non-empty list, a Referer must name a listed host or a subdomain
+ * of one. No Referer passes (privacy settings and apps strip it; blocking them blocks people,
+ * not leechers). `ownHosts` are this platform's own pages (the embed page, the front end).
+ */
+export function refererAllowed(referer: string | null, allowed: string[], ownHosts: Set<string>): boolean {
+  if (allowed.length === 0 || referer === null || referer === '') return true
+  const host = referrerHost(referer)
+  if (host === null) return false
+  if (ownHosts.has(host)) return true
+  return allowed.some((entry) => {
+    const base = normaliseReferrerEntry(entry)
+    return base !== '' && (host === base || host.endsWith(`.${base}`))
+  })
+}

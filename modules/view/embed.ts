@@ -1,0 +1,125 @@
+import type { Config } from '../../src/config.ts'
+import { imageUrls } from '../../src/images/urls.ts'
+import type { StoredVariant } from '../../src/images/types.ts'
+import type { ViewableImage } from './repo.ts'
+import { parseImageFile } from './variants.ts'
+
+const PROVIDER_NAME = 'imghost'
+
+/** Escapes for HTML text and double- or single-quoted attributes alike. */
+export const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+
+/** Markdown alt text: brackets and backslashes would end or bend the link. */
+const escapeMarkdown = (value: string) => value.replace(/[\\[\]]/g, '\\$&').replace(/[\r\n]+/g, ' ')
+
+export const displayTitle = (image: Pick<ViewableImage, 'title' | 'original_name' | 'filename'>) => image.title ?? image.original_name ?? image.filename
+
+export const embedPageUrl = (config: Config, id: string) => `${config.publicUrls.view}/embed/${id}`
+
+const thumbOf = (image: ViewableImage): StoredVariant | undefined =>
+  image.variants.find((v) => v.name === 'thumb' && v.format === image.format)
+
+/**
+ * The embed page: the image, OpenGraph/Twitter cards for link previews, oEmbed discovery, and
+ * snippets to copy. User text (title, file name) only ever reaches the page through
+ * escapeHtml; the snippets are escaped for their own syntax first, then for HTML.
+ */
+export function renderEmbedPage(config: Config, image: ViewableImage): string {
+  const { url: imageUrl } = imageUrls(config, image)
+  const pageUrl = embedPageUrl(config, image.id)
+  const title = displayTitle(image)
+  const oembedUrl = `${config.publicUrls.view}/oembed?url=${encodeURIComponent(pageUrl)}&format=json`
+  const alt = title.replace(/[\r\n]+/g, ' ')
+  const snippets: [string, string][] = [
+    ['Direct link', imageUrl],
+    ['HTML', `<img src="${escapeHtml(imageUrl)}" alt="${escapeHtml(alt)}" width="${image.width}" height="${image.height}">`],
+    ['Markdown', `![${escapeMarkdown(alt)}](${imageUrl})`],
+    ['BBCode', `[url=${pageUrl}][img]${imageUrl}[/img][/url]`],
+  ]
+  const e = escapeHtml
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(title)} - ${PROVIDER_NAME}</title>
+<meta property="og:type" content="website">
+<meta property="og:site_name" content="${PROVIDER_NAME}">
+<meta property="og:title" content="${e(title)}">
+<meta property="og:url" content="${e(pageUrl)}">
+<meta property="og:image" content="${e(imageUrl)}">
+<meta property="og:image:type" content="${e(image.mime_type)}">
+<meta property="og:image:width" content="${image.width}">
+<meta property="og:image:height" content="${image.height}">
+<meta property="og:image:alt" content="${e(alt)}">
+<meta name="twitter:card" content="summary_large_image">
+<meta name="twitter:title" content="${e(title)}">
+<meta name="twitter:image" content="${e(imageUrl)}">
+<meta name="twitter:image:alt" content="${e(alt)}">
+<link rel="alternate" type="application/json+oembed" href="${e(oembedUrl)}" title="${e(title)}">
+<style>
+body{margin:0;font:16px/1.4 system-ui,sans-serif;background:#111;color:#eee}
+main{max-width:960px;margin:0 auto;padding:16px}
+figure{margin:0 0 16px;text-align:center}
+img{max-width:100%;height:auto}
+label{display:block;margin:12px 0 4px;font-weight:600}
+textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace;background:#222;color:#eee;border:1px solid #444;padding:6px;resize:vertical}
+</style>
+</head>
+<body>
+<main>
+<h1>${e(title)}</h1>
+<figure><a href="${e(imageUrl)}"><img src="${e(imageUrl)}" alt="${e(alt)}" width="${image.width}" height="${image.height}"></a></figure>
+${snippets.map(([label, text], i) => `<label for="s${i}">${label}</label>\n<textarea id="s${i}" rows="2" readonly>${e(text)}</textarea>`).join('\n')}
+</main>
+</body>
+</html>
+`
+}
+
+/**
+ * The id named by a URL of ours (`/embed/{id}`, `/i/{id}…`, `/{id}.{ext}`), or null for any
+ * other URL: an oEmbed provider only answers for its own URL schemes.
+ */
+export function imageIdFromUrl(config: Config, url: string): string | null {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  const ours = [config.publicUrls.view, config.cdnBaseUrl].filter((u): u is string => u !== undefined).map((u) => new URL(u).host)
+  if (!ours.includes(parsed.host)) return null
+  const segments = parsed.pathname.split('/').filter(Boolean)
+  if (segments.length === 2 && segments[0] === 'embed') return parseImageFile(segments[1], false)?.id ?? null
+  if (segments.length === 2 && segments[0] === 'i') return parseImageFile(segments[1], false)?.id ?? null
+  if (segments.length === 1) return parseImageFile(segments[0], true)?.id ?? null
+  return null
+}
+
+/**
+ * An oEmbed 1.0 `photo` response (oembed.com §2.3.4). The photo must fit maxwidth/maxheight, so
+ * the largest stored size that does is chosen (the thumbnail when none does).
+ */
+export function oembedFor(config: Config, image: ViewableImage, maxWidth?: number, maxHeight?: number) {
+  const fits = (v: { width: number; height: number }) => (!maxWidth || v.width <= maxWidth) && (!maxHeight || v.height <= maxHeight)
+  const sameFormat = image.variants.filter((v) => v.format === image.format).sort((a, b) => b.width - a.width)
+  const photo = sameFormat.find(fits) ?? sameFormat.at(-1)
+  const base = config.cdnBaseUrl ?? config.publicUrls.view
+  const { url, thumbnail } = imageUrls(config, image)
+  const photoUrl = !photo || photo.name === 'original' ? url : photo.name === 'thumb' ? thumbnail : `${base}/i/${image.id}?size=${photo.name}`
+  const thumb = thumbOf(image)
+  return {
+    version: '1.0' as const,
+    type: 'photo' as const,
+    title: displayTitle(image),
+    url: photoUrl,
+    width: photo?.width ?? image.width,
+    height: photo?.height ?? image.height,
+    provider_name: PROVIDER_NAME,
+    provider_url: config.publicUrls.view,
+    cache_age: 3600,
+    ...(thumb ? { thumbnail_url: thumbnail, thumbnail_width: thumb.width, thumbnail_height: thumb.height } : {}),
+  }
+}

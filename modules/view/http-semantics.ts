@@ -1,0 +1,97 @@
+import type { ByteRange } from '../../src/storage/types.ts'
+
+/** RFC 9110 §8.8.3.2: If-None-Match uses the weak comparison, so W/"x" matches "x". */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  if (ifNoneMatch.trim() === '*') return true
+  const bare = etag.replace(/^W\//, '')
+  for (const candidate of ifNoneMatch.split(',')) {
+    if (candidate.trim().replace(/^W\//, '') === bare) return true
+  }
+  return false
+}
+
+/**
+ * RFC 9110 §13.2.2: If-None-Match decides when present; only without it does
+ * If-Modified-Since count. HTTP dates have whole seconds, so compare at that precision.
+ */
+export function isNotModified(headers: Headers, etag: string, lastModified: Date): boolean {
+  const ifNoneMatch = headers.get('if-none-match')
+  if (ifNoneMatch !== null) return etagMatches(ifNoneMatch, etag)
+  const ifModifiedSince = headers.get('if-modified-since')
+  if (ifModifiedSince === null) return false
+  const since = Date.parse(ifModifiedSince)
+  if (Number.isNaN(since)) return false
+  return Math.floor(lastModified.getTime() / 1000) <= Math.floor(since / 1000)
+}
+
+export type RangeDecision = { kind: 'full' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' }
+
+/**
+ * RFC 9110 §14.2 for one representation of `size` bytes. A malformed header, several ranges
+ * (we do not build multipart/byteranges) or a failed If-Range all mean: send it whole, which
+ * the RFC allows. Only a well-formed single range that starts past the end is a 416.
+ */
+export function decideRange(headers: Headers, size: number, etag: string, lastModified: Date): RangeDecision {
+  const header = headers.get('range')
+  if (header === null) return { kind: 'full' }
+  const ifRange = headers.get('if-range')
+  if (ifRange !== null && !ifRangeHolds(ifRange.trim(), etag, lastModified)) return { kind: 'full' }
+  const match = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
+  if (!match) return { kind: 'full' }
+  const [, first = '', last = ''] = match
+  if (first === '' && last === '') return { kind: 'full' }
+  if (first === '') {
+    // A suffix range: the last N bytes.
+    const length = Number(last)
+    if (length === 0) return { kind: 'unsatisfiable' }
+    return { kind: 'partial', range: { start: Math.max(0, size - length), end: size - 1 } }
+  }
+  const start = Number(first)
+  const end = last === '' ? Number.MAX_SAFE_INTEGER : Number(last)
+  // last < first is syntactically invalid (§14.1.1): ignore the header, like any other garbage.
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return { kind: 'full' }
+  if (start >= size) return { kind: 'unsatisfiable' }
+  return { kind: 'partial', range: { start, end: Math.min(end, size - 1) } }
+}
+
+/** If-Range needs a strong ETag match or the exact Last-Modified date (RFC 9110 §13.1.5). */
+function ifRangeHolds(ifRange: string, etag: string, lastModified: Date): boolean {
+  if (ifRange.startsWith('"') || ifRange.startsWith('W/')) return ifRange === etag
+  const date = Date.parse(ifRange)
+  return !Number.isNaN(date) && Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000)
+}
+
+/** Does the Accept header name WebP with a non-zero quality? Wildcards are not enough: old clients send them too. */
+export function acceptsWebp(accept: string | null): boolean {
+  if (accept === null || !accept.includes('image/webp')) return false
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';')
+    if (type.trim().toLowerCase() !== 'image/webp') continue
+    const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined)
+    return q === undefined || Number(q) > 0
+  }
+  return false
+}
+
+/** RFC 5987 attr-char: everything else is percent-encoded in filename*. */
+const encodeRfc5987 = (value: string) =>
+  encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+/**
+ * A Content-Disposition value per RFC 6266: the name in full as UTF-8 in `filename*`, and an
+ * ASCII-only `filename` for old clients with quotes, backslashes, separators, `%` and
+ * control characters replaced, so user text can never break out of the header.
+ */
+export function contentDisposition(kind: 'inline' | 'attachment', filename: string): string {
+  const fallback = filename
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e]|["\\/%;]/g, '_')
+    .trim()
+  const safeFallback = fallback.replace(/^\.+/, '') || 'image'
+  if (safeFallback === filename) return `${kind}; filename="${filename}"`
+  return `${kind}; filename="${safeFallback}"; filename*=UTF-8''${encodeRfc5987(filename)}`
+}
+
+/** The HTTP-date of RFC 9110 §5.6.7. */
+export const httpDate = (date: Date) => date.toUTCString()

@@ -1,0 +1,191 @@
+import { join } from 'node:path'
+import type { AppContext } from '../../src/context.ts'
+import { AppError, Forbidden, NotFound } from '../../src/errors.ts'
+import type { StoredVariant } from '../../src/images/types.ts'
+import type { ByteRange } from '../../src/storage/types.ts'
+import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
+import { createBytesCache } from './bytes-cache.ts'
+import { createDiskCache } from './disk-cache.ts'
+import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified } from './http-semantics.ts'
+import { createLookupCache } from './lookup-cache.ts'
+import type { ViewRecorder } from './recorder.ts'
+import { type ViewableImage, findViewableImage } from './repo.ts'
+import { chooseVariant, downloadName, extensionOf, parseImageFile, requestedSize } from './variants.ts'
+
+/** Every process sees a deleted or privatised image within this long (see lookup-cache.ts). */
+export const LOOKUP_TTL_MS = 1_000
+
+const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
+/** Hotlink-protected images: a shared cache would hand the allowed copy to anyone. */
+const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
+/** Private images go to the owner or a signed link's holder only; browsers revalidate each use. */
+const PRIVATE_CACHE = 'private, no-cache'
+/** An image is shown, never run: no scripts even if a browser were to sniff an SVG or HTML. */
+const IMAGE_CSP = "default-src 'none'; sandbox"
+
+export class RangeNotSatisfiable extends AppError {
+  constructor(size: number) {
+    super(416, 'range_not_satisfiable', `The requested range is outside the ${size} bytes of this image`, { 'Content-Range': `bytes */${size}` })
+  }
+}
+
+export interface ImageRequest {
+  file: string | null | undefined
+  /** The seed's CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
+  requireExtension: boolean
+  query: { size?: string; download?: string; expires?: string; sig?: string }
+  request: Request
+  ip: string
+}
+
+const notFound = () => new NotFound('Image not found', 'image_not_found')
+const wantsDownload = (value: string | undefined) => value === 'true' || value === '1' || value === 'yes'
+
+/** Precomputed per image so the hot path only picks strings. */
+interface CachedImage extends ViewableImage {
+  lastModified: string
+}
+
+export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
+  const lookups = createLookupCache<CachedImage>({
+    ttlMs: LOOKUP_TTL_MS,
+    maxEntries: 50_000,
+    load: async (id) => {
+      const image = await findViewableImage(ctx.sql, id)
+      return image && { ...image, lastModified: httpDate(new Date(image.uploaded_at)) }
+    },
+  })
+  // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
+  const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })
+  const ownHosts = new Set(
+    [...Object.values(ctx.config.publicUrls), ctx.config.cdnBaseUrl, ctx.config.frontendUrl]
+      .filter((url): url is string => url !== undefined)
+      .map((url) => new URL(url).hostname.toLowerCase()),
+  )
+  const storage = ctx.storage
+  const diskCache = storage.localPath
+    ? undefined
+    : createDiskCache({ root: join(ctx.config.dataDir, 'cache'), processId: ctx.id, maxBytes: ctx.config.viewCache.diskBytes, log: ctx.log })
+  if (diskCache) ctx.onClose(() => diskCache.close())
+
+  /** The whole object's bytes when small enough to keep, else null (stream it instead). */
+  function cachedBytes(variant: StoredVariant): Promise<Uint8Array | null> | null {
+    if (!bytesCache.accepts(variant.size)) return null
+    const hit = bytesCache.peek(variant.key)
+    if (hit) return Promise.resolve(hit)
+    return bytesCache.load(variant.key, async () => {
+      if (storage.localPath) return Bun.file(storage.localPath(variant.key)).bytes().catch(() => null)
+      const object = await storage.get(variant.key)
+      return object ? new Uint8Array(await new Response(object.body).arrayBuffer()) : null
+    })
+  }
+
+  async function body(variant: StoredVariant, range: ByteRange | undefined): Promise<BodyInit | null> {
+    const small = cachedBytes(variant)
+    if (small) {
+      const bytes = await small
+      if (!bytes) return null
+      // Bun sends typed arrays as they are; the cast only narrows ArrayBufferLike for lib.dom.
+      return (range ? bytes.subarray(range.start, range.end + 1) : bytes) as Uint8Array<ArrayBuffer>
+    }
+    if (storage.localPath) {
+      const file = Bun.file(storage.localPath(variant.key))
+      // The row can outlive its files by up to a lookup TTL while an image is being deleted.
+      if (!(await file.exists())) return null
+      return range ? file.slice(range.start, range.end + 1) : file
+    }
+    if (diskCache?.accepts(variant.size)) {
+      const path = await diskCache.path(variant.key, () => storage.get(variant.key))
+      if (path === null) return null
+      const file = Bun.file(path)
+      return range ? file.slice(range.start, range.end + 1) : file
+    }
+    // Only with the disk cache off: Bun then sends the stream chunked, without Content-Length.
+    const object = await storage.get(variant.key, range)
+    return object ? object.body : null
+  }
+
+  async function authorise(image: CachedImage, req: ImageRequest): Promise<{ owner: boolean }> {
+    const headers = req.request.headers
+    let owner = false
+    if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig)) {
+      owner = await isOwner(ctx, headers, image.user_id)
+      if (!owner) throw notFound()
+    }
+    if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownHosts)) {
+      throw new Forbidden('This image may only be embedded on the sites its owner allows', 'hotlink_forbidden')
+    }
+    return { owner }
+  }
+
+  async function serve(req: ImageRequest): Promise<Response> {
+    const file = parseImageFile(req.file, req.requireExtension)
+    if (!file || file.unknownExtension) throw notFound()
+    const size = requestedSize(req.query.size, file.thumb)
+    const image = await lookups.get(file.id)
+    if (!image) throw notFound()
+    await authorise(image, req)
+
+    const headers = req.request.headers
+    const download = wantsDownload(req.query.download)
+    // A download is "the original file": no format swap behind the user's back.
+    const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
+    if (!choice) throw notFound()
+    const { variant } = choice
+    const etag = `"${image.id}-${variant.name}-${extensionOf(variant.format)}-${variant.size.toString(36)}"`
+    const protectedByReferrer = image.allowed_referrers.length > 0
+    const vary = [choice.negotiated ? 'Accept' : '', protectedByReferrer ? 'Referer' : ''].filter(Boolean).join(', ')
+    const responseHeaders: Record<string, string> = {
+      'Content-Type': variant.content_type,
+      ETag: etag,
+      'Last-Modified': image.lastModified,
+      'Cache-Control': !image.is_public ? PRIVATE_CACHE : protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE,
+      'Accept-Ranges': 'bytes',
+      'Content-Security-Policy': IMAGE_CSP,
+      'Cross-Origin-Resource-Policy': 'cross-origin',
+      'Content-Disposition': download
+        ? contentDisposition('attachment', downloadName(image, variant))
+        : `inline; filename="${image.id}${variant.name === 'original' ? '' : `_${variant.name}`}.${extensionOf(variant.format)}"`,
+    }
+    if (vary) responseHeaders.Vary = vary
+
+    if (isNotModified(headers, etag, new Date(image.uploaded_at))) {
+      const { 'Content-Type': _type, 'Content-Disposition': _disposition, 'Accept-Ranges': _ranges, ...notModified } = responseHeaders
+      return new Response(null, { status: 304, headers: notModified })
+    }
+    const decision = decideRange(headers, variant.size, etag, new Date(image.uploaded_at))
+    if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(variant.size)
+    const range = decision.kind === 'partial' ? decision.range : undefined
+    const length = range ? range.end - range.start + 1 : variant.size
+    responseHeaders['Content-Length'] = String(length)
+    if (range) responseHeaders['Content-Range'] = `bytes ${range.start}-${range.end}/${variant.size}`
+    const status = range ? 206 : 200
+
+    // HEAD: the headers GET would send, no storage access at all.
+    if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
+    const content = await body(variant, range)
+    if (content === null) throw notFound()
+    recorder.record({
+      imageId: image.id,
+      at: ctx.clock.now(),
+      isView: range === undefined || range.start === 0,
+      ip: req.ip,
+      userAgent: headers.get('user-agent') ?? '',
+      referrerHost: referrerHost(headers.get('referer')),
+      country: countryOf(headers.get('cf-ipcountry')),
+      bytes: length,
+    })
+    return new Response(content, { status, headers: responseHeaders })
+  }
+
+  return { serve, lookup: (id: string) => lookups.get(id) }
+}
+
+/** Cloudflare's two-letter code; XX (unknown) and T1 (Tor) say nothing about a country. */
+function countryOf(header: string | null): string | null {
+  if (header === null) return null
+  const code = header.trim().toUpperCase()
+  return /^[A-Z]{2}$/.test(code) && code !== 'XX' ? code : null
+}
+
+export type ImageServer = ReturnType<typeof createImageServer>

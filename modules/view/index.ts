@@ -1,0 +1,68 @@
+import { Elysia } from 'elysia'
+import { authGuard } from '../../src/auth/guard.ts'
+import type { AppContext } from '../../src/context.ts'
+import { AppError } from '../../src/errors.ts'
+import { clientIp } from '../../src/http/client-ip.ts'
+import { createImageServer } from './image-server.ts'
+import { ViewModel } from './model.ts'
+import { createViewRecorder, noopRecorder } from './recorder.ts'
+import * as service from './service.ts'
+
+const EMBED_PAGE_HEADERS = {
+  'Content-Type': 'text/html; charset=utf-8',
+  // The page shows one image and some text: no scripts, no plugins, nothing else loaded.
+  'Cache-Control': 'public, max-age=300',
+  'Referrer-Policy': 'strict-origin-when-cross-origin',
+}
+
+export const viewModule = (ctx: AppContext) => {
+  const recorder = ctx.config.analyticsEnabled ? createViewRecorder(ctx) : noopRecorder
+  ctx.onClose(() => recorder.close())
+  const images = createImageServer(ctx, recorder)
+  const imageOrigins = [ctx.config.publicUrls.view, ctx.config.cdnBaseUrl].filter(Boolean).map((u) => new URL(u!).origin)
+  const embedCsp = `default-src 'none'; img-src 'self' ${imageOrigins.join(' ')}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'`
+
+  const image = (requireExtension: boolean) =>
+    ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
+      images.serve({ file: params.file, requireExtension, query, request, ip: clientIp(request, server, ctx.config.trustProxy) })
+  const imageDetail = (summary: string) => ({ tags: ['view'], summary, description: 'HEAD works too. Conditional (ETag, Last-Modified) and Range requests are honoured.' })
+
+  return new Elysia({ name: 'view', seed: ctx.id })
+    .use(authGuard(ctx))
+    .decorate('viewRecorder', recorder)
+    .get('/i/:file', image(false), { ...ViewModel.image, detail: imageDetail('An image: /i/{id} or /i/{id}.{ext}, ?size=thumb|medium, ?download=true') })
+    .get('/info/:id', ({ params }) => service.publicInfo(ctx, params.id ?? ''), {
+      ...ViewModel.info,
+      detail: { tags: ['view'], summary: 'Public facts about a public image (the seed shape)' },
+    })
+    .get(
+      '/stats/:id',
+      async ({ params, principal }) => ({ success: true as const, ...(await service.imageStats(ctx, principal, params.id ?? '')) }),
+      { ...ViewModel.stats, auth: true, detail: { tags: ['view'], summary: 'Views, visitors, bandwidth and breakdowns of your image' } },
+    )
+    .get(
+      '/embed/:id',
+      async ({ params }) => new Response(await service.embedPage(ctx, images, params.id ?? ''), { headers: { ...EMBED_PAGE_HEADERS, 'Content-Security-Policy': embedCsp } }),
+      { ...ViewModel.embed, detail: { tags: ['view'], summary: 'An HTML page for the image with link-preview cards and embed snippets' } },
+    )
+    .get(
+      '/oembed',
+      async ({ query }) => {
+        if (query.format !== undefined && query.format !== 'json') {
+          throw new AppError(501, 'format_not_implemented', 'Only format=json is implemented')
+        }
+        return service.oembed(ctx, images, query.url, query.maxwidth, query.maxheight)
+      },
+      { ...ViewModel.oembed, detail: { tags: ['view'], summary: 'oEmbed 1.0 (JSON) for an image or embed page URL' } },
+    )
+    .post(
+      '/api/v1/images/:id/signed-url',
+      async ({ params, body, principal, set }) => {
+        set.status = 201
+        return { success: true as const, ...(await service.mintSignedUrl(ctx, principal, params.id ?? '', body?.expires_in ?? 3600)) }
+      },
+      { ...ViewModel.signedUrl, auth: true, detail: { tags: ['view'], summary: 'A time-limited link to one of your (private) images' } },
+    )
+    // The seed's CDN-origin paths. Last and one segment deep, so every static route above wins.
+    .get('/:file', image(true), { ...ViewModel.image, detail: imageDetail('CDN-origin path: /{id}.{ext} or /{id}_thumb.{ext}') })
+}

@@ -1,0 +1,119 @@
+import { t } from 'elysia'
+import { ErrorResponse } from '../../src/http/schemas.ts'
+
+/**
+ * Path segments that name an image file. Elysia hands over null for a segment whose
+ * %-escapes do not decode; that must be a 404 like any other unknown file, not a 422.
+ */
+const FileParams = t.Object({ file: t.Nullable(t.String()) })
+const IdParams = t.Object({ id: t.Nullable(t.String()) })
+
+/** Image bytes are a raw Response: the schema documents them, it does not validate them. */
+const ImageBytes = t.Any({ description: 'The image bytes' })
+
+export const ViewModel = {
+  image: {
+    params: FileParams,
+    query: t.Object({
+      size: t.Optional(t.String({ description: 'original (default), medium or thumb' })),
+      download: t.Optional(t.String({ description: 'true: Content-Disposition attachment with the original name' })),
+      expires: t.Optional(t.String({ description: 'signed links: expiry, unix seconds' })),
+      sig: t.Optional(t.String({ description: 'signed links: signature' })),
+    }),
+    response: {
+      200: ImageBytes,
+      206: ImageBytes,
+      304: t.Any({ description: 'Not modified' }),
+      400: ErrorResponse,
+      403: ErrorResponse,
+      404: ErrorResponse,
+      416: ErrorResponse,
+      429: ErrorResponse,
+    },
+  },
+  info: {
+    params: IdParams,
+    response: {
+      200: t.Object({
+        id: t.String(),
+        filename: t.String(),
+        size: t.Number(),
+        dimensions: t.Object({ width: t.Number(), height: t.Number() }),
+        mime_type: t.String(),
+        views: t.Number(),
+        uploaded_at: t.String(),
+      }),
+      404: ErrorResponse,
+    },
+  },
+  stats: {
+    params: IdParams,
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        id: t.String(),
+        views: t.Object({
+          human: t.Object({ total: t.Number(), unique: t.Number() }),
+          bot: t.Object({ total: t.Number(), unique: t.Number() }),
+        }),
+        counter: t.Number({ description: 'images.views: human views, as /info shows' }),
+        bandwidth: t.Object({ bytes: t.Number() }),
+        daily: t.Array(t.Object({ date: t.String(), views: t.Number(), unique_views: t.Number(), bot_views: t.Number() })),
+        top: t.Object(
+          Object.fromEntries(
+            ['referrers', 'devices', 'browsers', 'oses', 'countries'].map((d) => [d, t.Array(t.Object({ name: t.Nullable(t.String()), views: t.Number() }))]),
+          ),
+        ),
+      }),
+      401: ErrorResponse,
+      403: ErrorResponse,
+      404: ErrorResponse,
+      429: ErrorResponse,
+    },
+  },
+  embed: {
+    params: IdParams,
+    response: { 200: t.String({ description: 'An HTML page' }), 404: ErrorResponse },
+  },
+  oembed: {
+    query: t.Object({
+      url: t.String({ maxLength: 2048 }),
+      format: t.Optional(t.String()),
+      maxwidth: t.Optional(t.Numeric({ minimum: 1 })),
+      maxheight: t.Optional(t.Numeric({ minimum: 1 })),
+    }),
+    response: {
+      200: t.Object({
+        version: t.Literal('1.0'),
+        type: t.Literal('photo'),
+        title: t.String(),
+        url: t.String(),
+        width: t.Number(),
+        height: t.Number(),
+        provider_name: t.String(),
+        provider_url: t.String(),
+        cache_age: t.Number(),
+        thumbnail_url: t.Optional(t.String()),
+        thumbnail_width: t.Optional(t.Number()),
+        thumbnail_height: t.Optional(t.Number()),
+      }),
+      404: ErrorResponse,
+      422: ErrorResponse,
+      501: ErrorResponse,
+    },
+  },
+  signedUrl: {
+    params: IdParams,
+    body: t.Object({
+      expires_in: t.Optional(t.Integer({ minimum: 60, maximum: 30 * 24 * 3600, default: 3600, description: 'seconds the link works (60 s to 30 days)' })),
+    }),
+    response: {
+      201: t.Object({ success: t.Literal(true), url: t.String(), expires_at: t.String() }),
+      401: ErrorResponse,
+      403: ErrorResponse,
+      404: ErrorResponse,
+      422: ErrorResponse,
+      429: ErrorResponse,
+    },
+  },
+} as const

@@ -1,0 +1,148 @@
+import { createHmac } from 'node:crypto'
+import type { AppContext } from '../../src/context.ts'
+import { type ViewRow, saltsFor, writeViews } from './analytics-repo.ts'
+import { createUserAgentClassifier } from './user-agent.ts'
+
+/** What the request path hands over: raw facts only, everything costly happens at flush. */
+export interface ServedResponse {
+  imageId: string
+  at: Date
+  /** False for a range that did not start at byte 0: bandwidth, but not a view. */
+  isView: boolean
+  ip: string
+  userAgent: string
+  referrerHost: string | null
+  country: string | null
+  bytes: number
+}
+
+export interface ViewRecorder {
+  /** Synchronous and allocation-light: the view path only pushes onto an array. */
+  record(served: ServedResponse): void
+  /** Writes everything buffered so far (tests, shutdown). */
+  flush(): Promise<void>
+  close(): Promise<void>
+  readonly pending: number
+}
+
+/** "At least every second": half a second keeps batches large and stats fresh. */
+const FLUSH_INTERVAL_MS = 500
+/** Rows per statement; a burst beyond it is written in several. */
+const BATCH_SIZE = 5_000
+/** Past this many unwritten records (the database has been down a while) new ones are dropped. */
+const MAX_BUFFERED = 200_000
+/** A batch that failed this often is dropped (and logged), so one bad row cannot block the rest. */
+const MAX_ATTEMPTS = 5
+const USER_AGENT_MAX_LENGTH = 512
+
+export const noopRecorder: ViewRecorder = { record() {}, async flush() {}, async close() {}, pending: 0 }
+
+/**
+ * Views buffered in memory and written in batches, together with the counters they move.
+ * A batch is written by one statement: it is counted entirely or (on failure) not at all and
+ * retried, so no view is counted twice. Flushes never overlap within a process.
+ */
+export function createViewRecorder(ctx: AppContext): ViewRecorder {
+  const classify = createUserAgentClassifier()
+  const salts = new Map<string, Buffer>()
+  let buffer: ServedResponse[] = []
+  let retry: { rows: ServedResponse[]; attempts: number } | undefined
+  let running: Promise<void> | undefined
+  let dropped = 0
+
+  async function saltOf(days: string[]): Promise<Map<string, Buffer>> {
+    const missing = days.filter((day) => !salts.has(day))
+    if (missing.length > 0) {
+      for (const [day, salt] of await saltsFor(ctx.sql, missing)) salts.set(day, salt)
+      // Only today's and yesterday's are ever needed again.
+      const newest = days.reduce((a, b) => (a > b ? a : b))
+      for (const day of salts.keys()) if (day < newest && salts.size > 2) salts.delete(day)
+    }
+    return salts
+  }
+
+  async function toRows(served: ServedResponse[]): Promise<ViewRow[]> {
+    const days = [...new Set(served.map((s) => s.at.toISOString().slice(0, 10)))]
+    const saltByDay = await saltOf(days)
+    return served.map((s) => {
+      const day = s.at.toISOString().slice(0, 10)
+      const kind = classify(s.userAgent)
+      return {
+        image_id: s.imageId,
+        viewed_at: s.at.toISOString(),
+        is_view: s.isView,
+        viewer_ip: ctx.config.storeViewerIp ? s.ip : null,
+        visitor_key: createHmac('sha256', saltByDay.get(day)!).update(`${s.ip}\n${s.userAgent}`).digest('base64url').slice(0, 22),
+        referrer: s.referrerHost,
+        user_agent: s.userAgent.slice(0, USER_AGENT_MAX_LENGTH),
+        device_type: kind.device,
+        browser: kind.browser,
+        os: kind.os,
+        country: s.country,
+        bytes_sent: s.bytes,
+        is_bot: kind.isBot,
+      }
+    })
+  }
+
+  async function writeOnce(): Promise<void> {
+    const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, BATCH_SIZE), attempts: 0 } : undefined)
+    if (!batch) return
+    retry = undefined
+    try {
+      await writeViews(ctx.sql, await toRows(batch.rows))
+    } catch (error) {
+      batch.attempts++
+      if (batch.attempts >= MAX_ATTEMPTS) {
+        ctx.log.error({ msg: 'view batch dropped after repeated failures', views: batch.rows.length, error: String(error) })
+      } else {
+        retry = batch
+        ctx.log.warn({ msg: 'view batch not written, will retry', views: batch.rows.length, attempt: batch.attempts, error: String(error) })
+      }
+      throw error
+    }
+  }
+
+  /** Writes until the buffer is empty or a write fails (the failed batch waits for the next tick). */
+  function flush(): Promise<void> {
+    running ??= (async () => {
+      try {
+        while (retry || buffer.length > 0) await writeOnce()
+      } catch {
+        // Logged in writeOnce; the batch is kept for the next flush.
+      } finally {
+        running = undefined
+      }
+    })()
+    return running
+  }
+
+  const timer = setInterval(() => void flush(), FLUSH_INTERVAL_MS)
+  timer.unref?.()
+
+  return {
+    record(served) {
+      if (buffer.length >= MAX_BUFFERED) {
+        if (dropped++ % 10_000 === 0) ctx.log.error({ msg: 'view buffer full, views dropped', dropped })
+        return
+      }
+      buffer.push(served)
+      if (buffer.length === BATCH_SIZE) void flush()
+    },
+    async flush() {
+      // A flush already running may have started before the caller's last record().
+      await running
+      await flush()
+    },
+    async close() {
+      clearInterval(timer)
+      await running
+      // Shutdown: give a failing batch its remaining attempts rather than the next tick.
+      for (let i = 0; i < MAX_ATTEMPTS && (retry || buffer.length > 0); i++) await flush()
+      if (retry || buffer.length > 0) ctx.log.error({ msg: 'views lost at shutdown', views: buffer.length + (retry?.rows.length ?? 0) })
+    },
+    get pending() {
+      return buffer.length + (retry?.rows.length ?? 0)
+    },
+  }
+}

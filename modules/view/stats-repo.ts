@@ -1,0 +1,71 @@
+import type { Sql } from '../../src/db/index.ts'
+
+export const DIMENSIONS = ['referrers', 'devices', 'browsers', 'oses', 'countries'] as const
+export type Dimension = (typeof DIMENSIONS)[number]
+
+export interface DayTotals {
+  date: string
+  views: number
+  unique_views: number
+  bot_views: number
+  bot_unique_views: number
+  bytes: number
+}
+
+/**
+ * Raw rows of one image that no daily roll-up covers yet. Once image_view_daily holds a day,
+ * its raw rows are ignored (sql/00003_view.sql states the contract), so a day is never counted
+ * twice, whether or not the job has pruned it yet.
+ */
+const unrolled = (sql: Sql, imageId: string) => sql`
+  select r.* from image_analytics r
+  where r.image_id = ${imageId}
+    and not exists (
+      select 1 from image_view_daily d
+      where d.image_id = r.image_id and d.date = (r.viewed_at at time zone 'UTC')::date)`
+
+/**
+ * Per UTC day, from both sources. Unique visitors are counted per day because visitor keys
+ * are salted per day: the same person on two days is two visitor-days, by design.
+ */
+export async function dailyTotals(sql: Sql, imageId: string): Promise<DayTotals[]> {
+  return sql<DayTotals[]>`
+    with raw as (${unrolled(sql, imageId)}),
+    raw_days as (
+      select (viewed_at at time zone 'UTC')::date as date,
+        count(*) filter (where not is_bot) as views,
+        count(distinct visitor_key) filter (where not is_bot) as unique_views,
+        count(*) filter (where is_bot) as bot_views,
+        count(distinct visitor_key) filter (where is_bot) as bot_unique_views,
+        coalesce(sum(bytes_sent), 0) as bytes
+      from raw group by 1
+    )
+    select date::text, views::int8, unique_views::int8, bot_views::int8, bot_unique_views::int8, bytes::int8 from raw_days
+    union all
+    select date::text, views, unique_views, bot_views, bot_unique_views, bytes from image_view_daily where image_id = ${imageId}
+    order by date`
+}
+
+/** Counts per value of every breakdown, both sources summed; '' stands for unknown/none. */
+export async function breakdowns(sql: Sql, imageId: string): Promise<{ dimension: Dimension; value: string; views: number }[]> {
+  return sql`
+    with raw as (${unrolled(sql, imageId)}),
+    counts as (
+      select 'referrers' as dimension, coalesce(referrer, '') as value, count(*) as n from raw group by 2
+      union all select 'devices', coalesce(device_type, ''), count(*) from raw group by 2
+      union all select 'browsers', coalesce(browser, ''), count(*) from raw group by 2
+      union all select 'oses', coalesce(os, ''), count(*) from raw group by 2
+      union all select 'countries', coalesce(country, ''), count(*) from raw group by 2
+      union all select 'referrers', key, value::int8 from image_view_daily d, jsonb_each_text(d.referrers) where d.image_id = ${imageId}
+      union all select 'devices', key, value::int8 from image_view_daily d, jsonb_each_text(d.devices) where d.image_id = ${imageId}
+      union all select 'browsers', key, value::int8 from image_view_daily d, jsonb_each_text(d.browsers) where d.image_id = ${imageId}
+      union all select 'oses', key, value::int8 from image_view_daily d, jsonb_each_text(d.oses) where d.image_id = ${imageId}
+      union all select 'countries', key, value::int8 from image_view_daily d, jsonb_each_text(d.countries) where d.image_id = ${imageId}
+    )
+    select dimension, value, sum(n)::int8 as views from counts group by 1, 2 order by 1, 3 desc, 2`
+}
+
+export async function ownerOf(sql: Sql, imageId: string): Promise<{ user_id: string; views: number } | null> {
+  const [row]: [{ user_id: string; views: number }?] = await sql`select user_id, views from images where id = ${imageId}`
+  return row ?? null
+}

@@ -1,0 +1,12 @@
+// ua-parser-js 1.x (MIT) ships no type declarations; this is the slice the view module uses.
+declare module 'ua-parser-js' {
+  export interface UAParserResult {
+    browser: { name?: string; version?: string }
+    os: { name?: string; version?: string }
+    device: { type?: string; vendor?: string; model?: string }
+  }
+  export class UAParser {
+    constructor(userAgent?: string)
+    getResult(): UAParserResult
+  }
+}

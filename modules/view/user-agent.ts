@@ -1,0 +1,49 @@
+import { isbot } from 'isbot'
+import { UAParser } from 'ua-parser-js'
+
+export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot'
+
+export interface ClientKind {
+  device: DeviceType
+  browser: string | null
+  os: string | null
+  isBot: boolean
+}
+
+/**
+ * Link-preview fetchers named explicitly, on top of isbot's crawler list: they fetch an image
+ * once per share, and counting them as people would make every shared link look popular.
+ */
+const LINK_PREVIEW_BOTS =
+  /discordbot|slackbot|slack-imgproxy|twitterbot|facebookexternalhit|facebot|whatsapp|telegrambot|linkedinbot|skypeuripreview|redditbot|embedly|iframely|mastodon|pleroma|misskey|cardyb|bitlybot|google-pagerenderer|applebot|pinterestbot|vkshare/i
+
+/** ua-parser-js reports phones and tablets; every other kind (TVs, consoles…) counts as desktop. */
+const DEVICE_OF: Record<string, DeviceType> = { mobile: 'mobile', wearable: 'mobile', tablet: 'tablet' }
+
+/**
+ * What kind of client a User-Agent names. Every browser sends one, so an empty one is a script.
+ * Parsing costs tens of microseconds, so callers classify off the request path and cache.
+ */
+export function classifyUserAgent(userAgent: string): ClientKind {
+  const isBot = userAgent.trim() === '' || isbot(userAgent) || LINK_PREVIEW_BOTS.test(userAgent)
+  const { browser, os, device } = new UAParser(userAgent).getResult()
+  return {
+    device: isBot ? 'bot' : (DEVICE_OF[device.type ?? ''] ?? 'desktop'),
+    browser: browser.name ?? null,
+    os: os.name ?? null,
+    isBot,
+  }
+}
+
+/** A small LRU of classifications: real traffic repeats the same few hundred user agents. */
+export function createUserAgentClassifier(maxEntries = 2000) {
+  const cache = new Map<string, ClientKind>()
+  return (userAgent: string): ClientKind => {
+    const hit = cache.get(userAgent)
+    if (hit) return hit
+    const kind = classifyUserAgent(userAgent)
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!)
+    cache.set(userAgent, kind)
+    return kind
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * `bun run build`: the whole platform as one executable, dist/imghost (Linux x64).
+ *
+ * What makes it self-contained is in src/native.ts (libvips, PGlite's wasm and data). Here:
+ * - `sharp` resolves to its CommonJS entry: the ESM one loads the addon through createRequire,
+ *   which the bundler cannot follow, while the CommonJS one names it literally and gets it embedded.
+ * - the SQL migrations are embedded as files named `NNNNN_name.sql`.
+ */
+import { readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join, relative, resolve } from 'node:path'
+
+const ROOT = resolve(import.meta.dir, '..')
+const OUTFILE = join(ROOT, 'dist', 'imghost')
+const require = createRequire(join(ROOT, 'package.json'))
+
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  console.error(`the single binary embeds Linux x64 natives; this is ${process.platform}-${process.arch}`)
+  process.exit(1)
+}
+
+const migrations = readdirSync(join(ROOT, 'sql'))
+  .filter((file) => /^\d{5}_[\w-]+\.sql$/.test(file))
+  .map((file) => join(ROOT, 'sql', file))
+
+const started = performance.now()
+const result = await Bun.build({
+  throw: false,
+  entrypoints: [join(ROOT, 'src', 'main.ts'), ...migrations],
+  compile: { outfile: OUTFILE, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false },
+  // Embedded files keep their names (src/native.ts finds migrations by name).
+  naming: { asset: '[name].[ext]' },
+  minify: { syntax: true, whitespace: true },
+  plugins: [
+    {
+      name: 'sharp-commonjs-entry',
+      setup(build) {
+        build.onResolve({ filter: /^sharp$/ }, () => ({ path: require.resolve('sharp') }))
+      },
+    },
+  ],
+})
+
+if (!result.success) {
+  for (const log of result.logs) console.error(log)
+  process.exit(1)
+}
+const seconds = ((performance.now() - started) / 1000).toFixed(1)
+const megabytes = (statSync(OUTFILE).size / 1024 / 1024).toFixed(1)
+console.log(`built ${relative(process.cwd(), OUTFILE)}: ${megabytes} MB in ${seconds} s (${migrations.length} migrations embedded)`)

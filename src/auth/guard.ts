@@ -1,0 +1,127 @@
+import { Elysia } from 'elysia'
+import type { AppContext } from '../context.ts'
+import { Forbidden, TooManyRequests, Unauthorized } from '../errors.ts'
+import { clientIp } from '../http/client-ip.ts'
+import { rateLimitHeaders, stateOf } from '../rate-limit.ts'
+import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
+import { looksLikeApiKey } from './tokens.ts'
+
+export const SESSION_COOKIE = 'token'
+
+export interface Credentials {
+  apiKey?: string
+  bearer?: string
+  cookieToken?: string
+}
+
+export function readCredentials(headers: Headers): Credentials {
+  const authorization = headers.get('authorization') ?? ''
+  const bearer = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
+  const cookieToken = /(?:^|;\s*)token=([^;]+)/.exec(headers.get('cookie') ?? '')?.[1]
+  return {
+    apiKey: headers.get('x-api-key')?.trim() || undefined,
+    // A ShareX-style client may also send the key as a bearer token.
+    bearer,
+    cookieToken: cookieToken ? decodeURIComponent(cookieToken) : undefined,
+  }
+}
+
+/**
+ * Who is calling: an API key (X-API-Key, or a Bearer that looks like one) or a session JWT
+ * (Bearer or the `token` cookie). A credential that is present but wrong is a 401, never a
+ * silent fall-through to anonymous.
+ */
+export async function authenticate(ctx: AppContext, credentials: Credentials): Promise<Principal | null> {
+  const now = ctx.clock.now()
+  const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
+  if (apiKey) {
+    const principal = looksLikeApiKey(apiKey) ? await principalFromApiKey(ctx.sql, apiKey, now) : null
+    if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+    return principal
+  }
+  const token = credentials.bearer ?? credentials.cookieToken
+  if (!token) return null
+  const claims = await ctx.tokens.verify(token)
+  const principal = claims ? await principalFromSession(ctx.sql, claims, now) : null
+  if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
+  return principal
+}
+
+type HeaderBag = Record<string, string | number>
+
+function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
+  if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
+  const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
+  const limitHeaders = rateLimitHeaders(state, ctx.clock.now())
+  Object.assign(headers, limitHeaders)
+  if (!state.allowed) {
+    ctx.metrics.rateLimited(principal.via)
+    const retryAfter = (state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000
+    throw new TooManyRequests(`Rate limit of ${state.limit} requests per hour exceeded`, retryAfter, 'rate_limited', limitHeaders)
+  }
+}
+
+/** Per-IP budget for calls that carry no credentials. */
+export async function limitAnonymous(ctx: AppContext, ip: string, headers: HeaderBag) {
+  const state = await ctx.limiter.hit(`ip:${ip}`, ctx.config.anonymousRequestsPerHour, 3600)
+  const limitHeaders = rateLimitHeaders(state, ctx.clock.now())
+  Object.assign(headers, limitHeaders)
+  if (!state.allowed) {
+    ctx.metrics.rateLimited('ip')
+    const retryAfter = (state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000
+    throw new TooManyRequests('Too many requests from this address', retryAfter, 'rate_limited', limitHeaders)
+  }
+}
+
+/**
+ * The one auth guard of every module. Routes opt in with a macro:
+ * - `auth: true`      any valid credential (API key or session)
+ * - `session: true`   a logged-in session only (account and key management)
+ * - `admin: true`     a session of an admin
+ * - `optionalAuth: true` the principal if credentials are given, else anonymous (IP-limited)
+ * - `anonymous: true` no credentials read; IP-limited
+ */
+export const authGuard = (ctx: AppContext) =>
+  new Elysia({ name: 'auth-guard', seed: ctx.id })
+    .macro({
+      auth: {
+        async resolve({ request, set }) {
+          const principal = await authenticate(ctx, readCredentials(request.headers))
+          if (!principal) throw new Unauthorized()
+          enforce(ctx, principal, set.headers as HeaderBag)
+          return { principal }
+        },
+      },
+      session: {
+        async resolve({ request, set }) {
+          const principal = await authenticate(ctx, readCredentials(request.headers))
+          if (!principal) throw new Unauthorized()
+          if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
+          enforce(ctx, principal, set.headers as HeaderBag)
+          return { principal }
+        },
+      },
+      admin: {
+        async resolve({ request, set }) {
+          const principal = await authenticate(ctx, readCredentials(request.headers))
+          if (!principal) throw new Unauthorized()
+          enforce(ctx, principal, set.headers as HeaderBag)
+          if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
+          return { principal }
+        },
+      },
+      optionalAuth: {
+        async resolve({ request, set, server }) {
+          const principal = await authenticate(ctx, readCredentials(request.headers))
+          if (principal) enforce(ctx, principal, set.headers as HeaderBag)
+          else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+          return { principal: principal ?? undefined }
+        },
+      },
+      anonymous: {
+        async beforeHandle({ request, set, server }) {
+          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+        },
+      },
+    })
+    .as('scoped')

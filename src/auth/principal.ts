@@ -1,0 +1,102 @@
+import { PLAN_LIMITS, type Plan } from '../config.ts'
+import type { Sql } from '../db/index.ts'
+import { windowOf } from '../rate-limit.ts'
+import { hashApiKey } from './tokens.ts'
+
+/** The user columns every module may need about the caller. */
+export interface UserRow {
+  id: string
+  first_name: string
+  last_name: string | null
+  username: string
+  email: string
+  provider: string
+  is_admin: boolean
+  is_verified: boolean
+  is_blocked: boolean
+  plan_type: Plan
+  upload_limit_per_day: number | null
+  storage_used: number
+  delete_scheduled_for: Date | null
+  token_version: number
+  allowed_referrers: string[]
+  default_is_public: boolean
+  created_at: Date
+}
+
+export interface Principal {
+  user: UserRow
+  via: 'api_key' | 'session'
+  apiKeyId?: string
+  sessionId?: string
+  /** This caller's hourly request budget and what is left of it. */
+  rateLimit: { limit: number; count: number; resetAt: Date }
+}
+
+export const USER_COLUMNS = [
+  'id', 'first_name', 'last_name', 'username', 'email', 'provider', 'is_admin', 'is_verified', 'is_blocked',
+  'plan_type', 'upload_limit_per_day', 'storage_used', 'delete_scheduled_for', 'token_version',
+  'allowed_referrers', 'default_is_public', 'created_at',
+] as const
+
+const HOUR = 3600
+
+export const effectiveRequestsPerHour = (plan: Plan, override: number | null) => override ?? PLAN_LIMITS[plan].requestsPerHour
+
+/**
+ * One round trip: finds the active key by its hash, counts the request on it, and counts it in
+ * the key's hourly rate-limit window. An unknown key touches nothing.
+ */
+export async function principalFromApiKey(sql: Sql, apiKey: string, now: Date): Promise<Principal | null> {
+  const keyHash = hashApiKey(apiKey)
+  const { start, resetAt } = windowOf(now, HOUR)
+  const [row] = await sql<(UserRow & { api_key_id: string; key_limit: number | null; rl_count: number })[]>`
+    with key as (
+      update api_keys set requests_count = requests_count + 1, last_used_at = ${now}
+      where key_hash = ${keyHash} and is_active
+      returning id, user_id, rate_limit_per_hour
+    ), counted as (
+      insert into rate_limits (bucket, window_start, count)
+      select 'key:' || key.id, ${start}, 1 from key
+      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
+      returning count
+    )
+    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, key.id as api_key_id, key.rate_limit_per_hour as key_limit,
+           (select count from counted) as rl_count
+    from key join users u on u.id = key.user_id`
+  if (!row) return null
+  const { api_key_id, key_limit, rl_count, ...user } = row
+  return {
+    user,
+    via: 'api_key',
+    apiKeyId: api_key_id,
+    rateLimit: { limit: effectiveRequestsPerHour(user.plan_type, key_limit), count: rl_count, resetAt },
+  }
+}
+
+export async function principalFromSession(
+  sql: Sql,
+  claims: { sub: string; sid: string; ver: number },
+  now: Date,
+): Promise<Principal | null> {
+  const { start, resetAt } = windowOf(now, HOUR)
+  const [row] = await sql<(UserRow & { rl_count: number })[]>`
+    with session as (
+      select s.user_id from sessions s where s.id = ${claims.sid} and s.user_id = ${claims.sub} and s.expires_at > ${now}
+    ), counted as (
+      insert into rate_limits (bucket, window_start, count)
+      select 'user:' || session.user_id, ${start}, 1 from session
+      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
+      returning count
+    )
+    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, (select count from counted) as rl_count
+    from session join users u on u.id = session.user_id`
+  if (!row || row.token_version !== claims.ver) return null
+  const { rl_count, ...user } = row
+  return {
+    user,
+    via: 'session',
+    sessionId: claims.sid,
+    rateLimit: { limit: effectiveRequestsPerHour(user.plan_type, null), count: rl_count, resetAt },
+  }
+}

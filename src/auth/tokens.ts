@@ -1,0 +1,66 @@
+import { jwt } from '@elysiajs/jwt'
+import { createHash, randomBytes } from 'node:crypto'
+
+export interface SessionClaims {
+  /** User id. */
+  sub: string
+  /** Session id: one logout ends one session. */
+  sid: string
+  /** users.token_version at issue: bumping it revokes every token at once. */
+  ver: number
+}
+
+export interface TokenService {
+  sign(claims: SessionClaims): Promise<string>
+  verify(token: string): Promise<SessionClaims | null>
+  readonly ttlSeconds: number
+}
+
+export function createTokenService(secret: string, ttlSeconds: number): TokenService {
+  const signer = jwt({ name: 'jwt', secret, alg: 'HS256', exp: `${ttlSeconds}s` }).decorator.jwt
+  return {
+    ttlSeconds,
+    sign: (claims) => signer.sign({ ...claims }),
+    async verify(token) {
+      // Only HS256: "none" and every other algorithm are refused before any key is used.
+      const payload = await signer.verify(token, { algorithms: ['HS256'] })
+      if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.ver !== 'number') {
+        return null
+      }
+      return { sub: payload.sub, sid: payload.sid, ver: payload.ver }
+    },
+  }
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** Uniform base62 by rejection sampling (bytes ≥ 248 would bias the modulo). */
+export function randomBase62(length: number): string {
+  let out = ''
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62]
+    }
+  }
+  return out
+}
+
+export const API_KEY_PREFIX = 'ih_'
+/** 40 base62 characters ≈ 238 bits. */
+const API_KEY_RANDOM_LENGTH = 40
+/** "ih_" plus 8 characters: enough for a person to tell keys apart, far too little to guess the rest. */
+const VISIBLE_PREFIX_LENGTH = 11
+
+export function generateApiKey() {
+  const key = API_KEY_PREFIX + randomBase62(API_KEY_RANDOM_LENGTH)
+  return { key, prefix: key.slice(0, VISIBLE_PREFIX_LENGTH), hash: hashApiKey(key) }
+}
+
+export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex')
+
+export function looksLikeApiKey(value: string): boolean {
+  return value.startsWith(API_KEY_PREFIX) && value.length <= 200
+}
+
+/** Argon2id at OWASP's first recommended setting: 19 MiB, 2 iterations, 1 lane. */
+export const PASSWORD_HASH_OPTIONS = { algorithm: 'argon2id', memoryCost: 19_456, timeCost: 2 } as const

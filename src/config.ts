@@ -1,0 +1,281 @@
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+
+/**
+ * The whole environment, parsed once at start into one frozen object.
+ * Nothing else in the code base reads process.env.
+ */
+
+export const MODULE_NAMES = ['auth', 'upload', 'view'] as const
+export type ModuleName = (typeof MODULE_NAMES)[number]
+
+export const PLANS = ['free', 'pro', 'enterprise'] as const
+export type Plan = (typeof PLANS)[number]
+
+const GiB = 1024 ** 3
+const TiB = 1024 ** 4
+
+/** The seed's plan table. */
+export const PLAN_LIMITS: Record<Plan, { uploadsPerDay: number; requestsPerHour: number; storageBytes: number; bandwidthBytesPerMonth: number }> = {
+  free: { uploadsPerDay: 100, requestsPerHour: 1_000, storageBytes: 1 * GiB, bandwidthBytesPerMonth: 10 * GiB },
+  pro: { uploadsPerDay: 1_000, requestsPerHour: 5_000, storageBytes: 50 * GiB, bandwidthBytesPerMonth: 500 * GiB },
+  enterprise: { uploadsPerDay: 10_000, requestsPerHour: 20_000, storageBytes: 500 * GiB, bandwidthBytesPerMonth: 5 * TiB },
+}
+
+export type StorageSettings =
+  | { driver: 'local'; rootDir: string }
+  | {
+      driver: 's3'
+      bucket: string
+      endpoint?: string
+      region: string
+      accessKeyId?: string
+      secretAccessKey?: string
+      forcePathStyle: boolean
+    }
+
+export interface Config {
+  nodeEnv: string
+  isDevelopment: boolean
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  modules: ModuleName[]
+  host: string
+  ports: Record<ModuleName, number>
+  publicUrls: Record<ModuleName, string>
+  frontendUrl?: string
+  cdnBaseUrl?: string
+  dataDir: string
+  databaseUrl?: string
+  databasePoolMax: number
+  /** Undefined means: generate one and keep it in DATA_DIR. */
+  jwtSecret?: string
+  jwtTtlSeconds: number
+  cookieSecret?: string
+  cronSecretToken?: string
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string
+  trustProxy: boolean
+  storage: StorageSettings
+  maxUploadBytes: number
+  maxImagePixels: number
+  maxImageFrames: number
+  processingConcurrency: number
+  deletionGracePeriodSeconds: number
+  analyticsRetentionDays: number
+  storeViewerIp: boolean
+  /** Record views (analytics, view counters, bandwidth). Off only to measure what recording costs. */
+  analyticsEnabled: boolean
+  /** The view module's copies of image files: small hot ones in memory, big S3 ones on local disk; 0 turns either off. */
+  viewCache: { maxObjectBytes: number; totalBytes: number; diskBytes: number }
+  anonymousRequestsPerHour: number
+  loginMaxFailures: number
+  loginFailureWindowSeconds: number
+  cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
+  smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
+  mailFrom: string
+  oauth: {
+    google?: { clientId: string; clientSecret: string }
+    github?: { clientId: string; clientSecret: string }
+    /** Overridable so tests can run a fake provider on loopback. */
+    googleAuthorizeUrl?: string
+    googleTokenUrl?: string
+    googleUserinfoUrl?: string
+    githubAuthorizeUrl?: string
+    githubTokenUrl?: string
+    githubApiUrl?: string
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, expectation: string, value?: string) {
+    super(`${variable}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${expectation}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+
+/** "7d", "12h", "30m", "45s" or a bare number of seconds. */
+export function parseDurationSeconds(value: string): number | undefined {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim())
+  if (!match) return undefined
+  const seconds = Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1)
+  return seconds > 0 ? seconds : undefined
+}
+
+/** Small typed readers: each failure names its variable and what it must be. */
+function reader(env: Env) {
+  const raw = (name: string): string | undefined => {
+    const value = env[name]
+    return value === undefined || value.trim() === '' ? undefined : value.trim()
+  }
+  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const value = raw(name)
+    if (value === undefined) return fallback
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max}`, value)
+    }
+    return Number(value)
+  }
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const value = raw(name)?.toLowerCase()
+    if (value === undefined) return fallback
+    if (['true', '1', 'yes', 'on'].includes(value)) return true
+    if (['false', '0', 'no', 'off'].includes(value)) return false
+    throw new ConfigError(name, 'must be true or false', value)
+  }
+  const url = (name: string, fallback?: string): string | undefined => {
+    const value = raw(name) ?? fallback
+    if (value === undefined) return undefined
+    try {
+      const parsed = new URL(value)
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error()
+    } catch {
+      throw new ConfigError(name, 'must be an http(s) URL', value)
+    }
+    return value.replace(/\/+$/, '')
+  }
+  const duration = (name: string, fallback: string): number => {
+    const value = raw(name) ?? fallback
+    const seconds = parseDurationSeconds(value)
+    if (seconds === undefined) throw new ConfigError(name, 'must be a duration such as 45s, 30m, 12h or 7d', value)
+    return seconds
+  }
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const value = raw(name) ?? fallback
+    if (!allowed.includes(value as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}`, value)
+    return value as T
+  }
+  return { raw, integer, boolean, url, duration, oneOf }
+}
+
+function parseModules(value: string | undefined): ModuleName[] {
+  if (value === undefined || value.toLowerCase() === 'all') return [...MODULE_NAMES]
+  const names = value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean)
+  const unknown = names.filter((name) => !MODULE_NAMES.includes(name as ModuleName))
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ConfigError('SERVER_MODE', 'must be all, auth, upload, view, or a comma list of them', value)
+  }
+  return MODULE_NAMES.filter((name) => names.includes(name))
+}
+
+function parseStorage(read: ReturnType<typeof reader>, dataDir: string): StorageSettings {
+  // The seed's B2_* names are aliases for Backblaze B2's S3-compatible API.
+  const bucket = read.raw('S3_BUCKET') ?? read.raw('B2_BUCKET_NAME')
+  if (!bucket) return { driver: 'local', rootDir: resolve(dataDir, 'objects') }
+  const endpoint = read.url('S3_ENDPOINT') ?? read.url('B2_S3_ENDPOINT')
+  const accessKeyId = read.raw('S3_ACCESS_KEY_ID') ?? read.raw('B2_APPLICATION_KEY_ID')
+  const secretAccessKey = read.raw('S3_SECRET_ACCESS_KEY') ?? read.raw('B2_APPLICATION_KEY')
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together')
+  }
+  // B2 endpoints look like https://s3.us-west-004.backblazeb2.com: the region is in the host.
+  const regionFromEndpoint = endpoint ? /s3\.([a-z0-9-]+)\.backblazeb2\.com/.exec(endpoint)?.[1] : undefined
+  return {
+    driver: 's3',
+    bucket,
+    endpoint,
+    region: read.raw('S3_REGION') ?? regionFromEndpoint ?? 'us-east-1',
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
+  }
+}
+
+export function parseConfig(env: Env): Config {
+  const read = reader(env)
+  const nodeEnv = read.raw('NODE_ENV') ?? 'production'
+  const dataDir = resolve(read.raw('DATA_DIR') ?? './data')
+  const host = read.raw('HOST') ?? '0.0.0.0'
+  const ports = {
+    auth: read.integer('AUTH_PORT', 5001, 0, 65535),
+    upload: read.integer('UPLOAD_PORT', 5002, 0, 65535),
+    view: read.integer('VIEW_PORT', 5003, 0, 65535),
+  }
+  const local = (port: number) => `http://localhost:${port}`
+  const jwtSecret = read.raw('JWT_SECRET')
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (or unset, to generate one in DATA_DIR)')
+  }
+  const zoneId = read.raw('CLOUDFLARE_ZONE_ID')
+  const apiToken = read.raw('CLOUDFLARE_API_TOKEN')
+  const smtpHost = read.raw('SMTP_HOST')
+  const smtpPort = read.integer('SMTP_PORT', 587, 1, 65535)
+  const pair = (idName: string, secretName: string) => {
+    const clientId = read.raw(idName)
+    const clientSecret = read.raw(secretName)
+    if ((clientId === undefined) !== (clientSecret === undefined)) {
+      throw new ConfigError(secretName, `${idName} and ${secretName} must be set together`)
+    }
+    return clientId && clientSecret ? { clientId, clientSecret } : undefined
+  }
+
+  const config: Config = {
+    nodeEnv,
+    isDevelopment: nodeEnv === 'development',
+    logLevel: read.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    modules: parseModules(read.raw('SERVER_MODE')),
+    host,
+    ports,
+    publicUrls: {
+      auth: read.url('AUTH_SERVER_URL', local(ports.auth))!,
+      upload: read.url('UPLOAD_SERVER_URL', local(ports.upload))!,
+      view: read.url('VIEW_SERVER_URL', local(ports.view))!,
+    },
+    frontendUrl: read.url('FRONTEND_URL'),
+    cdnBaseUrl: read.url('CDN_BASE_URL'),
+    dataDir,
+    databaseUrl: read.raw('DATABASE_URL'),
+    databasePoolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000),
+    jwtSecret,
+    jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
+    cookieSecret: read.raw('COOKIE_SECRET'),
+    cronSecretToken: read.raw('CRON_SECRET_TOKEN'),
+    metricsToken: read.raw('METRICS_TOKEN'),
+    trustProxy: read.boolean('TRUST_PROXY', false),
+    storage: parseStorage(read, dataDir),
+    maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 ** 3),
+    maxImagePixels: read.integer('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
+    maxImageFrames: read.integer('MAX_IMAGE_FRAMES', 300, 1, 100_000),
+    processingConcurrency: read.integer('PROCESSING_CONCURRENCY', Math.max(1, availableParallelism()), 1, 64),
+    deletionGracePeriodSeconds: read.duration('DELETION_GRACE_PERIOD', '7d'),
+    analyticsRetentionDays: read.integer('ANALYTICS_RETENTION_DAYS', 90, 1, 36500),
+    storeViewerIp: read.boolean('STORE_VIEWER_IP', false),
+    analyticsEnabled: read.boolean('ANALYTICS_ENABLED', true),
+    viewCache: {
+      maxObjectBytes: read.integer('VIEW_CACHE_MAX_OBJECT_BYTES', 512 * 1024, 0, 64 * 1024 * 1024),
+      totalBytes: read.integer('VIEW_CACHE_BYTES', 64 * 1024 * 1024, 0, 64 * 1024 ** 3),
+      diskBytes: read.integer('VIEW_DISK_CACHE_BYTES', 1024 ** 3, 0, 1024 ** 4),
+    },
+    anonymousRequestsPerHour: read.integer('ANONYMOUS_REQUESTS_PER_HOUR', 1_000, 1),
+    loginMaxFailures: read.integer('LOGIN_MAX_FAILURES', 10, 1, 10_000),
+    loginFailureWindowSeconds: read.duration('LOGIN_FAILURE_WINDOW', '15m'),
+    cloudflare:
+      zoneId && apiToken
+        ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }
+        : undefined,
+    smtp: smtpHost
+      ? {
+          host: smtpHost,
+          port: smtpPort,
+          user: read.raw('SMTP_USER'),
+          pass: read.raw('SMTP_PASS'),
+          secure: read.boolean('SMTP_SECURE', smtpPort === 465),
+        }
+      : undefined,
+    mailFrom: read.raw('SMTP_FROM') ?? 'imghost <no-reply@localhost>',
+    oauth: {
+      google: pair('GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET'),
+      github: pair('GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET'),
+      googleAuthorizeUrl: read.url('GOOGLE_AUTHORIZE_URL'),
+      googleTokenUrl: read.url('GOOGLE_TOKEN_URL'),
+      googleUserinfoUrl: read.url('GOOGLE_USERINFO_URL'),
+      githubAuthorizeUrl: read.url('GITHUB_AUTHORIZE_URL'),
+      githubTokenUrl: read.url('GITHUB_TOKEN_URL'),
+      githubApiUrl: read.url('GITHUB_API_URL'),
+    },
+  }
+  return Object.freeze(config)
+}

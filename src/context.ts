@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createHmac } from 'node:crypto'
+import { join } from 'node:path'
+import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
+import { type Clock, systemClock } from './clock.ts'
+import type { Config } from './config.ts'
+import { type Database, type Sql, openDatabase } from './db/index.ts'
+import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
+import { type Logger, createLogger } from './logger.ts'
+import { type Mailer, createMailer } from './mail/index.ts'
+import { createMediaProcessor } from './media/index.ts'
+import { embeddedMigrations } from './native.ts'
+import { type Metrics, createMetrics } from './observability/metrics.ts'
+import type { MediaProcessor } from './media/types.ts'
+import { type RateLimiter, createRateLimiter } from './rate-limit.ts'
+import { createStorage } from './storage/index.ts'
+import type { ObjectStorage } from './storage/types.ts'
+
+/** Everything a module needs, built once by the composition root and passed down explicitly. */
+export interface AppContext {
+  /** Distinguishes contexts so Elysia does not dedupe plugins across two apps in one process. */
+  id: string
+  config: Config
+  db: Database
+  sql: Sql
+  storage: ObjectStorage
+  media: MediaProcessor
+  limiter: RateLimiter
+  /** Outgoing mail: SMTP, or .eml files under DATA_DIR/mail. Sending never throws. */
+  mailer: Mailer
+  tokens: TokenService
+  /** Derives a purpose-bound HMAC key from the server secret (signed links, visitor keys, …). */
+  hmacKey(purpose: string): Buffer
+  clock: Clock
+  log: Logger
+  /** Prometheus counters and histograms of this process (GET /metrics). */
+  metrics: Metrics
+  /** Registers work to run at shutdown, before storage and the database close (e.g. flushing buffers). */
+  onClose(hook: () => Promise<void> | void): void
+}
+
+export interface ContextOptions {
+  /** Use this database instead of opening one from config (tests share one per run). */
+  database?: Database
+  storage?: ObjectStorage
+  clock?: Clock
+  log?: Logger
+  /** Skip applying migrations (already applied by whoever opened `database`). */
+  skipMigrations?: boolean
+}
+
+/** JWT_SECRET, or one generated on first start and kept in DATA_DIR so sessions survive restarts. */
+export function resolveJwtSecret(config: Config): string {
+  if (config.jwtSecret) return config.jwtSecret
+  const file = join(config.dataDir, 'jwt-secret')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(config.dataDir, { recursive: true })
+  const secret = randomBase62(64)
+  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' })
+  return secret
+}
+
+export async function createContext(config: Config, options: ContextOptions = {}) {
+  const log = options.log ?? createLogger(config.logLevel)
+  const clock = options.clock ?? systemClock
+  const db =
+    options.database ??
+    (await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pg'), poolMax: config.databasePoolMax }))
+  if (!options.skipMigrations) {
+    const applied = await migrate(db.sql, (await embeddedMigrations()) ?? readMigrations(SQL_DIR))
+    if (applied.length) log.info({ msg: 'migrations applied', applied })
+  }
+  const storage = options.storage ?? createStorage(config.storage)
+  const media = createMediaProcessor({
+    limits: { maxPixels: config.maxImagePixels, maxFrames: config.maxImageFrames },
+    concurrency: config.processingConcurrency,
+    tmpDir: join(config.dataDir, 'tmp'),
+  })
+  const serverSecret = resolveJwtSecret(config)
+  const closeHooks: (() => Promise<void> | void)[] = []
+  const ctx: AppContext = {
+    id: crypto.randomUUID(),
+    config,
+    db,
+    sql: db.sql,
+    storage,
+    media,
+    limiter: createRateLimiter(db.sql, clock),
+    mailer: createMailer(config, log),
+    tokens: createTokenService(serverSecret, config.jwtTtlSeconds),
+    // One secret, separate keys: a signature made for one purpose never verifies for another.
+    hmacKey: (purpose) => createHmac('sha256', serverSecret).update(`imghost:${purpose}`).digest(),
+    clock,
+    log,
+    metrics: createMetrics(),
+    onClose: (hook) => void closeHooks.push(hook),
+  }
+  const close = async () => {
+    for (const hook of closeHooks.reverse()) await hook()
+    await ctx.mailer.close()
+    if (!options.storage) await storage.close()
+    if (!options.database) await db.close()
+  }
+  return { ctx, close }
+}

@@ -1,0 +1,106 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { embeddedPgliteOptions } from '../native.ts'
+
+export type Sql = postgres.Sql<{ bigint: number }>
+export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
+
+export interface Database {
+  sql: Sql
+  kind: 'embedded' | 'postgres'
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL URL; without it the embedded PGlite is used. */
+  url?: string
+  /** Where PGlite keeps its files; `null` keeps the embedded database in memory (tests). */
+  embeddedDir: string | null
+  poolMax: number
+  /** Start the embedded database from a PGlite data-dir dump instead of running initdb (tests). */
+  embeddedSnapshot?: Blob
+}
+
+/** int8 columns (sizes, counters) come back as JS numbers: exact up to 2^53, far beyond any byte count here. */
+const clientOptions = {
+  onnotice: () => {},
+  types: {
+    bigint: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (value: string) => Number(value) },
+  },
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database & { dump?(): Promise<Blob> }> {
+  if (options.url) {
+    const sql = postgres(options.url, { ...clientOptions, max: options.poolMax }) as unknown as Sql
+    await sql`select 1`
+    return { sql, kind: 'postgres', close: () => sql.end({ timeout: 5 }) }
+  }
+  return openEmbedded(options.embeddedDir, options.embeddedSnapshot)
+}
+
+/**
+ * PGlite is one PostgreSQL session. Several socket connections would interleave their
+ * extended-protocol messages inside it ("portal does not exist"), so postgres.js gets exactly
+ * one connection and pipelines every query through it. A transaction then holds the only
+ * connection: everyone else queues behind it, and code inside `sql.begin` must use its `tx`.
+ */
+async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Database & { dump(): Promise<Blob> }> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+  if (dir) mkdirSync(dir, { recursive: true })
+  const unlock = dir ? lockDataDir(dir) : () => {}
+  const db = await PGlite.create(dir ?? 'memory://', { ...(await embeddedPgliteOptions()), ...(snapshot ? { loadDataDir: snapshot } : {}) })
+  // A private 0700 directory for the socket: no TCP port, nothing another local user can reach.
+  const socketDir = mkdtempSync(join(tmpdir(), 'imghost-pg-'))
+  const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 4 })
+  await server.start()
+  const sql = postgres({ ...clientOptions, host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max: 1 }) as unknown as Sql
+  await sql`select 1`
+  return {
+    sql,
+    kind: 'embedded',
+    dump: () => db.dumpDataDir('none') as Promise<Blob>,
+    async close() {
+      await sql.end({ timeout: 5 })
+      await server.stop()
+      await db.close()
+      rmSync(socketDir, { recursive: true, force: true })
+      unlock()
+    },
+  }
+}
+
+export class DatabaseInUse extends Error {}
+
+/**
+ * PGlite does not lock its directory, and two processes writing one data directory corrupt it
+ * (say `imghost admin create` while the server runs). A pid file beside it refuses the second;
+ * one left by a process that died is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const lockFile = `${dir}.lock`
+  const isAlive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' })
+      return () => rmSync(lockFile, { force: true })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10)
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new DatabaseInUse(`the embedded database in ${dir} is in use by process ${pid}: stop it first, or use DATABASE_URL to share a database`)
+      }
+      rmSync(lockFile, { force: true })
+    }
+  }
+  throw new DatabaseInUse(`could not lock the embedded database in ${dir}`)
+}

@@ -1,0 +1,122 @@
+import { Elysia } from 'elysia'
+
+/**
+ * Every failure a client can cause is an AppError: a stable `code` clients can
+ * branch on, an HTTP status, and a message safe to show. Anything else that
+ * escapes a handler is a bug and is answered as 500 with an error id.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Extra response headers, e.g. Retry-After on 429. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class BadRequest extends AppError {
+  constructor(message: string, code = 'bad_request') { super(400, code, message) }
+}
+export class Unauthorized extends AppError {
+  constructor(message = 'Authentication required', code = 'unauthorized') { super(401, code, message) }
+}
+export class Forbidden extends AppError {
+  constructor(message = 'Forbidden', code = 'forbidden') { super(403, code, message) }
+}
+export class NotFound extends AppError {
+  constructor(message = 'Not found', code = 'not_found') { super(404, code, message) }
+}
+export class Conflict extends AppError {
+  constructor(message: string, code = 'conflict') { super(409, code, message) }
+}
+export class PayloadTooLarge extends AppError {
+  constructor(message: string, code = 'payload_too_large', headers: Record<string, string> = {}) { super(413, code, message, headers) }
+}
+export class UnsupportedMediaType extends AppError {
+  constructor(message: string, code = 'unsupported_media_type') { super(415, code, message) }
+}
+export class Unprocessable extends AppError {
+  constructor(message: string, code = 'unprocessable') { super(422, code, message) }
+}
+export class TooManyRequests extends AppError {
+  constructor(message: string, retryAfterSeconds: number, code = 'rate_limited', headers: Record<string, string> = {}) {
+    super(429, code, message, { ...headers, 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) })
+  }
+}
+export class ServiceUnavailable extends AppError {
+  constructor(message: string, code = 'service_unavailable') { super(503, code, message) }
+}
+
+export interface ErrorBody {
+  success: false
+  error: { code: string; message: string; error_id?: string; details?: unknown }
+}
+
+export const errorBody = (code: string, message: string, extra: Partial<ErrorBody['error']> = {}): ErrorBody => ({
+  success: false,
+  error: { code, message, ...extra },
+})
+
+const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
+  })
+
+/** Describes TypeBox validation failures field by field, without echoing values back. */
+function validationDetails(error: unknown): { field: string; message: string }[] {
+  const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? []
+  const seen = new Set<string>()
+  const out: { field: string; message: string }[] = []
+  for (const e of all) {
+    const field = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.') || 'body'
+    if (seen.has(field)) continue
+    seen.add(field)
+    out.push({ field, message: e.summary ?? e.message ?? 'invalid' })
+  }
+  return out
+}
+
+export interface ErrorHandlerOptions {
+  exposeStack: boolean
+  log: (entry: Record<string, unknown>) => void
+}
+
+/** The one place errors become responses: `{success:false, error:{code,message}}`. */
+export const errorHandler = (options: ErrorHandlerOptions) =>
+  new Elysia({ name: 'error-handler' })
+    .onError({ as: 'global' }, ({ code, error }) => {
+      if (error instanceof AppError) {
+        return json(error.status, errorBody(error.code, error.message), error.headers)
+      }
+      switch (code) {
+        case 'VALIDATION': {
+          const details = validationDetails(error)
+          const fields = details.map((d) => d.field).join(', ')
+          return json(422, errorBody('validation_failed', `Invalid input: ${fields || 'request'}`, { details }))
+        }
+        case 'NOT_FOUND':
+          return json(404, errorBody('not_found', 'Route not found'))
+        case 'PARSE':
+          return json(400, errorBody('invalid_body', 'The request body could not be parsed'))
+        case 'INVALID_COOKIE_SIGNATURE':
+          return json(401, errorBody('unauthorized', 'Invalid session cookie'))
+      }
+      const status = (error as { status?: number })?.status
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        return json(status, errorBody('bad_request', 'The request could not be processed'))
+      }
+      const errorId = crypto.randomUUID()
+      options.log({ level: 'error', msg: 'unhandled error', error_id: errorId, error: String(error), stack: (error as Error)?.stack })
+      return json(
+        500,
+        errorBody('internal_error', 'Something went wrong on our side', {
+          error_id: errorId,
+          ...(options.exposeStack ? { details: (error as Error)?.stack } : {}),
+        }),
+      )
+    })

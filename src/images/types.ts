@@ -1,0 +1,36 @@
+import type { StoredFormat, VariantName } from '../media/types.ts'
+
+/** One stored object of an image, as recorded in images.variants (jsonb). */
+export interface StoredVariant {
+  name: VariantName
+  format: StoredFormat
+  key: string
+  content_type: string
+  width: number
+  height: number
+  size: number
+}
+
+export interface ImageRow {
+  id: string
+  user_id: string
+  filename: string
+  original_name: string | null
+  title: string | null
+  b2_file_id: string | null
+  b2_file_name: string | null
+  mime_type: string
+  format: StoredFormat
+  source_format: string
+  file_size: number
+  stored_bytes: number
+  width: number
+  height: number
+  pages: number
+  sha256: string
+  variants: StoredVariant[]
+  views: number
+  is_public: boolean
+  uploaded_at: Date
+  updated_at: Date
+}

@@ -1,0 +1,61 @@
+// First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
+import './native.ts'
+import { createModuleApp, serverBodyLimit } from './app.ts'
+import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
+import type { Config } from './config.ts'
+import { createContext } from './context.ts'
+import { DatabaseInUse } from './db/index.ts'
+import { AppError } from './errors.ts'
+
+async function serve(config: Config) {
+  const { ctx, close } = await createContext(config)
+
+  const servers = config.modules.map((module) => {
+    const app = createModuleApp(ctx, module).listen({
+      hostname: config.host,
+      port: config.ports[module],
+      maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
+    })
+    ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module] })
+    return app
+  })
+
+  let stopping = false
+  async function shutdown(signal: string) {
+    if (stopping) return
+    stopping = true
+    ctx.log.info({ msg: 'shutting down', signal })
+    // stop(false): no new connections, in-flight requests run to completion.
+    await Promise.all(servers.map((app) => app.server?.stop(false)))
+    await close()
+    ctx.log.info({ msg: 'stopped' })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+function parseArgs(): Command {
+  try {
+    return parseCommand(process.argv.slice(2))
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`imghost: ${error.message} (see imghost --help)`)
+    process.exit(2)
+  }
+}
+
+/** Failures an operator can fix get one line; anything else is a bug and keeps its stack. */
+function exitOnOperatorError(error: unknown): never {
+  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse)) throw error
+  console.error(`imghost: ${error.message}`)
+  process.exit(error instanceof UsageError ? 2 : 1)
+}
+
+const command = parseArgs()
+try {
+  if (command.name === 'serve') await serve(loadConfig())
+  else process.exit(await runCommand(command))
+} catch (error) {
+  exitOnOperatorError(error)
+}

@@ -1,0 +1,171 @@
+/**
+ * The only importer of sharp. Everything here works on paths: the upload, the decoded
+ * intermediates (libvips' own `.v` format) and the encoded variants.
+ */
+import sharp, { type OutputInfo, type Sharp } from 'sharp'
+import type { StoredFormat } from './types'
+
+/**
+ * Loaders no upload may reach. Bytes are sniffed before sharp sees them, so this is the second
+ * lock: SVG (scripts, external entities, billion laughs), PDF, TIFF and friends stay shut even if
+ * a sniffing bug let one through. Blocking a class blocks its file/buffer/source subclasses.
+ */
+const BLOCKED_LOADERS = [
+  'VipsForeignLoadSvg',
+  'VipsForeignLoadPdf',
+  'VipsForeignLoadTiff',
+  'VipsForeignLoadJxl',
+  'VipsForeignLoadJp2k',
+  'VipsForeignLoadMagick',
+  'VipsForeignLoadOpenslide',
+  'VipsForeignLoadFits',
+  'VipsForeignLoadPpm',
+  'VipsForeignLoadRad',
+  'VipsForeignLoadMatrix',
+  'VipsForeignLoadCsv',
+  'VipsForeignLoadAnalyze',
+]
+
+/** A ceiling for any single libvips call, so a pathological file cannot pin a worker forever. */
+const TIMEOUT = { seconds: 120 }
+
+/** libvips' own format: uncompressed, memory-mapped on read, and it carries the ICC profile. */
+export const INTERMEDIATE_EXTENSION = 'v'
+
+/**
+ * Global libvips settings; idempotent. The operation cache only holds memory for pipelines that
+ * never repeat here. One libvips thread per image, because parallelism comes from the job pool
+ * and from encoding each job's variants side by side; more threads per image mostly grow glibc
+ * malloc arenas (the RSS numbers in STACK-NOTES).
+ */
+export function configureSharp(): void {
+  sharp.cache(false)
+  sharp.concurrency(1)
+  sharp.block({ operation: BLOCKED_LOADERS })
+}
+
+export interface Probe {
+  /** sharp's decoder name: jpeg, png, gif, webp, or heif (with `av1` for AVIF). */
+  decoder: string
+  av1: boolean
+  /** Stored dimensions, before EXIF orientation. */
+  width: number
+  height: number
+  pages: number
+  /** An embedded profile for RGB data: worth keeping as is (wide gamut survives untouched). */
+  rgbProfile: boolean
+}
+
+/** Header only: no pixel is decoded, so a lying header costs a millisecond. */
+export async function probe(path: string, maxPixels: number): Promise<Probe> {
+  const m = await sharp(path, { limitInputPixels: maxPixels, failOn: 'error' }).metadata()
+  return {
+    decoder: m.format,
+    av1: m.compression === 'av1',
+    width: m.width,
+    height: m.height,
+    pages: m.pages ?? 1,
+    rgbProfile: !!m.icc && m.icc.length >= 20 && m.icc.toString('latin1', 16, 20) === 'RGB ',
+  }
+}
+
+export type DecodeSource =
+  | { kind: 'file'; path: string; animated: boolean; keepIcc: boolean }
+  | { kind: 'raw'; data: Buffer; width: number; height: number; channels: 3 | 4 }
+  | { kind: 'blank'; width: number; height: number }
+
+export interface Frame {
+  /** Upright size of one frame. */
+  width: number
+  height: number
+  pages: number
+}
+
+/**
+ * The one full decode of a job: upright, metadata dropped except an RGB ICC profile, written as
+ * a `.v` every variant is then cut from. For a file this is where a corrupt or truncated body
+ * shows up (`failOn: 'error'`: truncation and decoder errors, not mere warnings).
+ */
+export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number): Promise<Frame> {
+  let image: Sharp
+  let animated = false
+  switch (source.kind) {
+    case 'file':
+      animated = source.animated
+      image = sharp(source.path, { failOn: 'error', limitInputPixels: maxPixels, animated })
+      // EXIF orientation belongs to stills; frames of an animation are stored upright.
+      if (!animated) image = image.autoOrient()
+      // Kept as is, an RGB profile spares sharp's conversion to sRGB, which is slow and clips wide
+      // gamut. A grey or CMYK profile cannot describe the RGB pixels we store: those convert.
+      if (source.keepIcc) image = image.keepIccProfile()
+      break
+    case 'raw':
+      image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } })
+      break
+    case 'blank':
+      image = sharp({ create: { width: source.width, height: source.height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      break
+  }
+  return frameOf(await image.timeout(TIMEOUT).toFile(outPath), animated)
+}
+
+/** A smaller intermediate, so the smaller variants are not each resized from full size. */
+export async function shrinkIntermediate(fromPath: string, outPath: string, box: number, animated: boolean): Promise<Frame> {
+  const info = await openIntermediate(fromPath, animated)
+    .resize(box, box, { fit: 'inside', withoutEnlargement: true })
+    .keepIccProfile()
+    .timeout(TIMEOUT)
+    .toFile(outPath)
+  return frameOf(info, animated)
+}
+
+export interface Encoded {
+  width: number
+  height: number
+  size: number
+}
+
+/** One stored variant: the intermediate, fitted inside `box` when given, in `format`. */
+export async function encodeVariant(
+  fromPath: string,
+  outPath: string,
+  format: StoredFormat,
+  box: number | null,
+  animated: boolean,
+): Promise<Encoded> {
+  let image = openIntermediate(fromPath, animated)
+  if (box !== null) image = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
+  // keepIccProfile attaches the intermediate's profile without converting pixels; every other
+  // piece of metadata (EXIF, GPS, XMP, IPTC, comments) is dropped, which is sharp's default.
+  const info = await encoder(image.keepIccProfile(), format).timeout(TIMEOUT).toFile(outPath)
+  const frame = frameOf(info, animated)
+  return { width: frame.width, height: frame.height, size: info.size }
+}
+
+/**
+ * Quality and effort favour throughput: WebP effort 2 encodes about twice as fast as 4 for a
+ * couple of percent in size, mozjpeg's trellis search is skipped, zlib-ng at level 6 is as fast
+ * as lower levels here.
+ */
+function encoder(image: Sharp, format: StoredFormat): Sharp {
+  switch (format) {
+    case 'jpeg':
+      return image.jpeg({ quality: 85, mozjpeg: false })
+    case 'png':
+      return image.png({ compressionLevel: 6 })
+    case 'webp':
+      return image.webp({ quality: 80, effort: 2 })
+    case 'gif':
+      return image.gif({ effort: 4 })
+    case 'avif':
+      return image.avif({ quality: 50, effort: 2 })
+  }
+}
+
+/** Our own file, already bounded by the limits: no pixel limit of its own to trip over. */
+const openIntermediate = (path: string, animated: boolean) => sharp(path, { limitInputPixels: false, animated })
+
+const frameOf = (info: OutputInfo, animated: boolean): Frame => {
+  const pages = animated ? (info.pages ?? 1) : 1
+  return { width: info.width, height: animated && info.pageHeight ? info.pageHeight : info.height, pages }
+}

@@ -1,0 +1,51 @@
+/** Formats we store and serve. BMP is accepted on upload but stored as PNG. */
+export type StoredFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif'
+export type AcceptedFormat = StoredFormat | 'bmp'
+export type VariantName = 'original' | 'medium' | 'thumb'
+
+export interface ProcessedVariant {
+  name: VariantName
+  /** The stored format: the original's format, or 'webp' for the WebP twin. */
+  format: StoredFormat
+  contentType: string
+  /** A temp file holding the encoded bytes; removed by ProcessedImage.cleanup(). */
+  path: string
+  width: number
+  height: number
+  size: number
+}
+
+export interface ProcessedImage {
+  /** The format the upload really is, from its bytes (e.g. 'bmp'). */
+  sourceFormat: AcceptedFormat
+  /** The format the original is stored in ('png' for a BMP upload). */
+  format: StoredFormat
+  /** Upright (post-EXIF-orientation) dimensions of the original. */
+  width: number
+  height: number
+  pages: number
+  /** SHA-256 hex of the uploaded bytes, for duplicate detection. */
+  sha256: string
+  /** Bytes of the uploaded file. */
+  inputSize: number
+  /** Every file to store: original + medium (when smaller) + thumb, each in `format` and in webp. */
+  variants: ProcessedVariant[]
+  /** Removes every temp file this processing made. Safe to call twice. */
+  cleanup(): Promise<void>
+}
+
+export interface MediaLimits {
+  maxPixels: number
+  maxFrames: number
+}
+
+export interface MediaProcessor {
+  /**
+   * Probes the file at `inputPath` from its bytes, refuses what is unsupported or too big
+   * (UnsupportedMediaType 415, Unprocessable 422 from src/errors.ts), and produces every variant.
+   * Runs in a bounded pool: callers beyond the pool size wait their turn.
+   */
+  process(inputPath: string): Promise<ProcessedImage>
+  /** Jobs waiting + running, for metrics and back-pressure. */
+  readonly pending: number
+}

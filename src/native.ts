@@ -1,0 +1,69 @@
+import { dlopen } from 'bun:ffi'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import libvipsPath from '@img/sharp-libvips-linux-x64/binary' with { type: 'file' }
+import initdbWasmPath from '../node_modules/@electric-sql/pglite/dist/initdb.wasm' with { type: 'file' }
+import pgliteDataPath from '../node_modules/@electric-sql/pglite/dist/pglite.data' with { type: 'file' }
+import pgliteWasmPath from '../node_modules/@electric-sql/pglite/dist/pglite.wasm' with { type: 'file' }
+import type { Migration } from './db/migrate.ts'
+
+/**
+ * What the single binary (`bun run build`, scripts/build.ts) needs to run from one file.
+ * The imports above embed the files in the executable; under `bun src/main.ts` they are
+ * plain paths into node_modules and everything here is a no-op.
+ *
+ * - sharp's addon needs libvips-cpp.so beside it, and the dynamic linker cannot read inside the
+ *   executable. Once a library with the same soname is loaded, the addon's dependency is met by
+ *   it, so libvips is written to a private temp file, dlopen'ed, and the file removed (the
+ *   mapping stays). This must happen before sharp is first required: src/main.ts imports this
+ *   module first. The build resolves `sharp` to its CommonJS entry, whose literal
+ *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
+ * - PGlite looks for its wasm and data files next to its own module; in the binary they are
+ *   handed over as compiled modules and a blob instead.
+ * - The SQL migrations are embedded by the build and read from here instead of sql/.
+ */
+
+const EMBEDDED_PREFIX = '/$bunfs/'
+export const isCompiledBinary = pgliteWasmPath.startsWith(EMBEDDED_PREFIX)
+
+function preloadLibvips() {
+  const dir = mkdtempSync(join(tmpdir(), 'imghost-libvips-'))
+  try {
+    const file = join(dir, 'libvips-cpp.so')
+    // Read then write: copyFileSync cannot read from the executable's embedded file system.
+    writeFileSync(file, readFileSync(libvipsPath), { mode: 0o500 })
+    // One declared symbol is enough for dlopen; the handle is kept open for the process lifetime.
+    dlopen(file, { vips_version: { args: ['i32'], returns: 'i32' } })
+  } catch (error) {
+    throw new Error(`imghost: could not load the embedded libvips from ${tmpdir()} (is it mounted noexec? set TMPDIR): ${error}`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (isCompiledBinary) preloadLibvips()
+
+/** Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files. */
+export async function embeddedPgliteOptions(): Promise<{
+  pgliteWasmModule?: WebAssembly.Module
+  initdbWasmModule?: WebAssembly.Module
+  fsBundle?: Blob
+}> {
+  if (!isCompiledBinary) return {}
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+    WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer()),
+    WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()),
+  ])
+  return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(pgliteDataPath) }
+}
+
+/** The migrations embedded by scripts/build.ts (as `NNNNN_name.sql`), or undefined under `bun`. */
+export async function embeddedMigrations(): Promise<Migration[] | undefined> {
+  if (!isCompiledBinary) return undefined
+  const files = (Bun.embeddedFiles as (Blob & { name: string })[]).filter((file) => /^\d{5}_[\w-]+\.sql$/.test(file.name))
+  files.sort((a, b) => a.name.localeCompare(b.name))
+  return Promise.all(
+    files.map(async (file) => ({ version: Number(file.name.slice(0, 5)), name: file.name.replace(/\.sql$/, ''), text: await file.text() })),
+  )
+}

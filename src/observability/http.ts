@@ -1,0 +1,101 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { Elysia, StatusMap, t } from 'elysia'
+import type { AppContext } from '../context.ts'
+import { Unauthorized } from '../errors.ts'
+import { ErrorResponse } from '../http/schemas.ts'
+
+/**
+ * Per request: an id echoed in X-Request-Id, one JSON log line, and the request metrics;
+ * and GET /metrics for the module it is part of.
+ */
+
+/** An id a proxy or client sent is kept only if it cannot smuggle anything into a log line or header. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{8,128}$/
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+/** Requests too routine to log at info: probes and scrapes would drown the rest. */
+const QUIET_ROUTES = new Set(['/health', '/metrics'])
+
+export function requestIdFrom(headers: Headers): string {
+  const incoming = headers.get('x-request-id')?.trim()
+  return incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID()
+}
+
+/**
+ * The status that went out. Elysia's after-response hook sees the handler's value: a Response
+ * (what the error handler returns), a `status()` result, or a plain value with `set.status`.
+ */
+function sentStatus(response: unknown, setStatus: unknown, code: unknown): number {
+  if (response instanceof Response) return response.status
+  if (response && typeof response === 'object' && 'code' in response && typeof response.code === 'number' && 'response' in response) {
+    return response.code
+  }
+  if (code === 'NOT_FOUND') return 404
+  if (typeof setStatus === 'number') return setStatus
+  if (typeof setStatus === 'string' && setStatus in StatusMap) return StatusMap[setStatus as keyof typeof StatusMap]
+  return 200
+}
+
+/** Constant-time comparison; hashing first makes the lengths equal. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest()
+  return timingSafeEqual(digest(given), digest(expected))
+}
+
+export const requestObservability = (ctx: AppContext, service: string) => {
+  // Keyed by the request object itself, so nothing outlives the request.
+  const started = new WeakMap<Request, { at: number; id: string }>()
+  return new Elysia({ name: 'request-observability', seed: `${ctx.id}:${service}` })
+    .onRequest(({ request, set }) => {
+      const id = requestIdFrom(request.headers)
+      started.set(request, { at: performance.now(), id })
+      set.headers['x-request-id'] = id
+    })
+    .onAfterResponse((context) => {
+      const { request, set } = context
+      const start = started.get(request)
+      if (!start) return
+      started.delete(request)
+      const seconds = (performance.now() - start.at) / 1000
+      const extra = context as { route?: string; response?: unknown; code?: unknown }
+      // The route template, never the raw path: image ids would make one series per image.
+      const route = extra.route || 'unmatched'
+      const method = KNOWN_METHODS.has(request.method) ? request.method : 'OTHER'
+      const status = sentStatus(extra.response, set.status, extra.code)
+      ctx.metrics.httpRequest({ service, method, route, status, seconds })
+      const entry = {
+        msg: 'request',
+        service,
+        request_id: start.id,
+        method,
+        route,
+        // Path only: query strings can carry tokens (verification links, delete links).
+        path: new URL(request.url).pathname,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+      }
+      if (status >= 500) ctx.log.error(entry)
+      else if (QUIET_ROUTES.has(route)) ctx.log.debug(entry)
+      else ctx.log.info(entry)
+    })
+    .as('global')
+}
+
+/** GET /metrics: the process's metrics (in SERVER_MODE=all, one registry behind all three modules). */
+export const metricsRoute = (ctx: AppContext, service: string) =>
+  new Elysia({ name: 'metrics-route', seed: `${ctx.id}:${service}` }).get(
+    '/metrics',
+    async ({ request, set }) => {
+      const token = ctx.config.metricsToken
+      if (token && !sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`)) {
+        throw new Unauthorized('This needs the metrics token', 'metrics_token_required')
+      }
+      set.headers['content-type'] = ctx.metrics.contentType
+      return ctx.metrics.render()
+    },
+    {
+      response: { 200: t.String({ description: 'Prometheus text exposition format 0.0.4' }), 401: ErrorResponse },
+      detail: { tags: ['operations'], summary: 'Prometheus metrics of this process (Bearer METRICS_TOKEN when set)' },
+    },
+  )

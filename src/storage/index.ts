@@ -1,0 +1,26 @@
+import { createLocalStorage } from './local'
+import { createS3Storage, type S3StorageConfig } from './s3'
+import type { ObjectStorage } from './types'
+
+export type * from './types'
+export { InvalidKeyError, ObjectExistsError } from './errors'
+export { InjectedStorageFault, withFaults, type FaultyStorage, type StorageFaults } from './faults'
+export { contentTypeForKey } from './keys'
+export { createLocalStorage } from './local'
+export { createS3Storage, type S3StorageConfig } from './s3'
+
+export type StorageConfig =
+  | { driver: 'local'; rootDir: string }
+  | ({ driver: 's3' } & S3StorageConfig)
+
+/** Chooses the driver once, at start-up; everything else sees only ObjectStorage. */
+export function createStorage(config: StorageConfig): ObjectStorage {
+  switch (config.driver) {
+    case 'local':
+      return createLocalStorage(config.rootDir)
+    case 's3': {
+      const { driver: _driver, ...s3 } = config
+      return createS3Storage(s3)
+    }
+  }
+}

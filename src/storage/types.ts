@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream'
+
+export interface StoredObjectInfo {
+  key: string
+  size: number
+  contentType: string
+  lastModified: Date
+}
+
+/** Inclusive byte range, as in HTTP Range (RFC 9110 §14.1.2). */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+export interface StoredObject extends StoredObjectInfo {
+  /** The bytes of `range` (or the whole object), streamed. */
+  body: ReadableStream<Uint8Array>
+  range?: ByteRange
+}
+
+export type PutSource =
+  | { path: string }
+  | { stream: Readable | ReadableStream<Uint8Array>; size: number }
+  | { bytes: Uint8Array }
+
+export interface ObjectStorage {
+  readonly kind: 'local' | 's3'
+  /** Streams the source in. Keys are server-made; an existing key is never overwritten (throws). */
+  put(key: string, source: PutSource, contentType: string): Promise<void>
+  /** Null when the key does not exist. A range past the end is clamped by the caller, not here. */
+  get(key: string, range?: ByteRange): Promise<StoredObject | null>
+  head(key: string): Promise<StoredObjectInfo | null>
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>
+  list(prefix: string): AsyncIterable<StoredObjectInfo>
+  /** Local disk only: the file path, so the view server can answer with Bun.file (sendfile). */
+  localPath?(key: string): string
+  /** Releases clients, sockets. */
+  close(): Promise<void>
+}

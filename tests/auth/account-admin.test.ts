@@ -1,0 +1,121 @@
+import { expect, test } from 'bun:test'
+import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+
+describeEachBackend('account', (app) => {
+  test('GET shows profile and settings; PUT updates them', async () => {
+    const user = await registerUser(app().auth)
+    const [response, body] = await call(app().auth, 'PUT', '/api/v1/account', {
+      token: user.token,
+      body: { first_name: 'Grace', last_name: null, settings: { allowed_referrers: ['Example.COM', 'blog.example.org.', 'example.com'], default_is_public: false } },
+    })
+    expect(response.status).toBe(200)
+    expect(body.user.first_name).toBe('Grace')
+    expect(body.user.last_name).toBeNull()
+    expect(body.user.settings).toEqual({ allowed_referrers: ['example.com', 'blog.example.org'], default_is_public: false })
+    const [, again] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(again.user.settings.default_is_public).toBe(false)
+  })
+
+  test('username and email changes: conflicts are 409, a new email must be verified again', async () => {
+    const user = await registerUser(app().auth)
+    const other = await registerUser(app().auth)
+    const [taken, takenBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { username: other.username } })
+    expect(taken.status).toBe(409)
+    expect(takenBody.error.code).toBe('username_taken')
+    const newName = `${user.username}x`
+    const [changed, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { username: newName, email: `${newName}@example.org` } })
+    expect(changed.status).toBe(200)
+    expect(body.user.username).toBe(newName)
+    expect(body.user.is_verified).toBe(false)
+  })
+
+  test('PUT cannot raise admin, plan or limits', async () => {
+    const first = await registerUser(app().auth) // may be the admin of this database
+    const user = await registerUser(app().auth)
+    expect(first.id).not.toBe(user.id)
+    const [response] = await call(app().auth, 'PUT', '/api/v1/account', {
+      token: user.token,
+      body: { first_name: 'Mallory', is_admin: true, plan_type: 'enterprise', upload_limit_per_day: 999999, storage_used: 0 },
+    })
+    expect([200, 422]).toContain(response.status)
+    const [rows] = await app().ctx.sql`select is_admin, plan_type, upload_limit_per_day from users where id = ${user.id}`
+    expect(rows).toEqual({ is_admin: false, plan_type: 'free', upload_limit_per_day: null })
+  })
+
+  test('delete-request schedules after the grace period; DELETE cancels it', async () => {
+    const user = await registerUser(app().auth)
+    const before = Date.now()
+    const [scheduled, body] = await call(app().auth, 'POST', '/api/v1/account/delete-request', { token: user.token })
+    expect(scheduled.status).toBe(200)
+    const at = new Date(body.delete_scheduled_for).getTime()
+    expect(at - before).toBeGreaterThanOrEqual(2 * 3600_000 - 5_000)
+    expect(at - before).toBeLessThanOrEqual(2 * 3600_000 + 5_000)
+    const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(account.user.delete_scheduled_for).not.toBeNull()
+    const [cancelled, cancelBody] = await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token: user.token })
+    expect(cancelled.status).toBe(200)
+    expect(cancelBody.delete_scheduled_for).toBeNull()
+  })
+}, { env: { DELETION_GRACE_PERIOD: '2h' } })
+
+describeEachBackend('admin', (app) => {
+  test('only admins list and change users; search and pagination work', async () => {
+    const admin = await registerUser(app().auth, { username: 'admin_root' })
+    expect(admin.user.is_admin).toBe(true)
+    const users = await Promise.all([1, 2, 3].map((n) => registerUser(app().auth, { username: `findme_${n}` })))
+    const plain = users[0]!
+    expect((await call(app().auth, 'GET', '/api/v1/admin/users', { token: plain.token }))[0].status).toBe(403)
+    const { key: adminKey } = await createApiKey(app().auth, admin.token)
+    expect((await call(app().auth, 'GET', '/api/v1/admin/users', { apiKey: adminKey }))[0].status).toBe(403)
+
+    const [page1, body1] = await call(app().auth, 'GET', '/api/v1/admin/users?limit=2&page=1&q=findme', { token: admin.token })
+    expect(page1.status).toBe(200)
+    expect(body1.total).toBe(3)
+    expect(body1.users).toHaveLength(2)
+    const [, body2] = await call(app().auth, 'GET', '/api/v1/admin/users?limit=2&page=2&q=FINDME', { token: admin.token })
+    expect(body2.users).toHaveLength(1)
+    const seen = [...body1.users, ...body2.users].map((u: any) => u.username).sort()
+    expect(seen).toEqual(['findme_1', 'findme_2', 'findme_3'])
+    const [, byEmail] = await call(app().auth, 'GET', `/api/v1/admin/users?q=${encodeURIComponent('findme_2@')}`, { token: admin.token })
+    expect(byEmail.users.map((u: any) => u.username)).toEqual(['findme_2'])
+    const [, wildcard] = await call(app().auth, 'GET', `/api/v1/admin/users?q=%25`, { token: admin.token })
+    expect(wildcard.total).toBe(0)
+  })
+
+  test('PATCH changes plan and limits; a block revokes tokens and refuses keys and login with 403', async () => {
+    const [, list] = await call(app().auth, 'GET', '/api/v1/admin/users?q=admin_root', { token: (await loginAdmin()).token })
+    expect(list.users).toHaveLength(1)
+    const admin = await loginAdmin()
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token)
+
+    const [planned, plannedBody] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, {
+      token: admin.token,
+      body: { plan_type: 'pro', upload_limit_per_day: 7 },
+    })
+    expect(planned.status).toBe(200)
+    expect(plannedBody.user).toMatchObject({ plan_type: 'pro', upload_limit_per_day: 7 })
+    const [whoami] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+    expect(whoami.headers.get('ratelimit-limit')).toBe('5000')
+
+    const [bad] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body: { plan_type: 'platinum' } })
+    expect(bad.status).toBe(422)
+    expect((await call(app().auth, 'PATCH', `/api/v1/admin/users/not-a-uuid`, { token: admin.token, body: { is_blocked: true } }))[0].status).toBe(404)
+    expect((await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: user.token, body: { is_admin: true } }))[0].status).toBe(403)
+
+    const [blocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body: { is_blocked: true } })
+    expect(blocked.status).toBe(200)
+    expect((await call(app().auth, 'GET', '/api/v1/account', { token: user.token }))[0].status).toBe(401)
+    const [keyed, keyedBody] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+    expect(keyed.status).toBe(403)
+    expect(keyedBody.error.code).toBe('account_blocked')
+    const [login, loginBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } })
+    expect(login.status).toBe(403)
+    expect(loginBody.error.code).toBe('account_blocked')
+  })
+
+  async function loginAdmin() {
+    const [, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'admin_root', password: 'correct horse battery' } })
+    return { token: body.token as string }
+  }
+})

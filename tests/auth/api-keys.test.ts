@@ -1,0 +1,90 @@
+import { expect, test } from 'bun:test'
+import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+
+describeEachBackend('API keys', (app) => {
+  test('created keys are ih_ + 40 base62, shown once, stored only as a hash', async () => {
+    const user = await registerUser(app().auth)
+    const [created, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'ShareX' } })
+    expect(created.status).toBe(201)
+    const key: string = body.api_key.key
+    expect(key).toMatch(/^ih_[0-9A-Za-z]{40}$/)
+    expect(body.api_key.prefix).toBe(key.slice(0, 11))
+    expect(body.api_key.rate_limit_per_hour).toBe(1000)
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.api_keys).toHaveLength(1)
+    expect(list.api_keys[0]).toMatchObject({ key_name: 'ShareX', prefix: key.slice(0, 11), requests_count: 0, last_used_at: null })
+    expect(JSON.stringify(list)).not.toContain(key)
+    const rows = await app().ctx.sql`select * from api_keys where user_id = ${user.id}`
+    expect(JSON.stringify(rows)).not.toContain(key)
+    expect(rows[0]!.key_hash).toHaveLength(64)
+  })
+
+  test('a key authenticates X-API-Key and Bearer, counts usage and carries rate-limit headers', async () => {
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token)
+    const [viaHeader, body] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+    expect(viaHeader.status).toBe(200)
+    expect(body.via).toBe('api_key')
+    expect(body.user.id).toBe(user.id)
+    expect(viaHeader.headers.get('ratelimit-limit')).toBe('1000')
+    expect(viaHeader.headers.get('ratelimit-remaining')).toBe('999')
+    expect(Number(viaHeader.headers.get('ratelimit-reset'))).toBeGreaterThan(0)
+    const [viaBearer] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: key })
+    expect(viaBearer.status).toBe(200)
+    expect(viaBearer.headers.get('ratelimit-remaining')).toBe('998')
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.api_keys[0].requests_count).toBe(2)
+    expect(list.api_keys[0].last_used_at).not.toBeNull()
+  })
+
+  test('account management needs a session, not a key', async () => {
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token)
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { apiKey: key, body: { key_name: 'escalate' } })
+    expect(response.status).toBe(403)
+    expect(body.error.code).toBe('session_required')
+  })
+
+  test('the per-key hourly limit gives 429 with Retry-After', async () => {
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token, { key_name: 'tight', rate_limit_per_hour: 3 })
+    const statuses: number[] = []
+    let last: Response | undefined
+    for (let i = 0; i < 5; i++) {
+      const [response] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+      statuses.push(response.status)
+      last = response
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429])
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(last!.headers.get('ratelimit-remaining')).toBe('0')
+  })
+
+  test('a key above the plan limit is refused', async () => {
+    const user = await registerUser(app().auth)
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'x', rate_limit_per_hour: 999999 } })
+    expect(response.status).toBe(400)
+    expect(body.error.code).toBe('rate_limit_above_plan')
+  })
+
+  test('a deleted key fails at once; others cannot see or delete your keys', async () => {
+    const owner = await registerUser(app().auth)
+    const stranger = await registerUser(app().auth)
+    const { id, key } = await createApiKey(app().auth, owner.token)
+    const [, strangerList] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: stranger.token })
+    expect(strangerList.api_keys).toHaveLength(0)
+    expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: stranger.token }))[0].status).toBe(404)
+    expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+    expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: owner.token }))[0].status).toBe(200)
+    const [revoked, revokedBody] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+    expect(revoked.status).toBe(401)
+    expect(revokedBody.error.code).toBe('invalid_api_key')
+    expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/not-a-uuid`, { token: owner.token }))[0].status).toBe(404)
+  })
+
+  test('an unknown key is a 401, never anonymous', async () => {
+    const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: 'ih_' + 'A'.repeat(40) })
+    expect(response.status).toBe(401)
+    expect(body.error.code).toBe('invalid_api_key')
+  })
+})

@@ -1,0 +1,144 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+
+describeEachBackend('register and login', (app) => {
+  test('the first account becomes admin, later ones do not, and no password leaks', async () => {
+    const first = await registerUser(app().auth)
+    const second = await registerUser(app().auth)
+    expect(first.user.is_admin).toBe(true)
+    expect(second.user.is_admin).toBe(false)
+    for (const user of [first.user, second.user]) {
+      expect(user).not.toHaveProperty('password')
+      expect(JSON.stringify(user)).not.toContain('argon2')
+      expect(user.plan_type).toBe('free')
+      expect(user.upload_limit_per_day).toBe(100)
+    }
+  })
+
+  test('register answers 201 with a token that works, and sets the session cookie', async () => {
+    const username = unique()
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: 'Ada', username, email: `${username}@example.com`, password: 'x'.repeat(128) },
+    })
+    expect(response.status).toBe(201)
+    expect(body.success).toBe(true)
+    expect(body.user.username).toBe(username)
+    expect(body.user.last_name).toBeNull()
+    expect(response.headers.get('set-cookie')).toContain('token=')
+    const [me, meBody] = await call(app().auth, 'GET', '/api/v1/account', { token: body.token })
+    expect(me.status).toBe(200)
+    expect(meBody.user.id).toBe(body.user.id)
+  })
+
+  test('invalid input gets 422 naming each bad field', async () => {
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: '', username: 'a b', email: 'not-an-email', password: 'short' },
+    })
+    expect(response.status).toBe(422)
+    expect(body.success).toBe(false)
+    expect(body.error.code).toBe('validation_failed')
+    for (const field of ['first_name', 'username', 'email', 'password']) expect(body.error.message).toContain(field)
+    expect(JSON.stringify(body)).not.toContain('at ')
+  })
+
+  test('duplicate username or email (any case) gets 409', async () => {
+    const existing = await registerUser(app().auth)
+    const [sameName, nameBody] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: 'X', username: existing.username.toUpperCase(), email: `${unique()}@example.com`, password: 'long enough pw' },
+    })
+    expect(sameName.status).toBe(409)
+    expect(nameBody.error.code).toBe('username_taken')
+    const [sameEmail, emailBody] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: 'X', username: unique(), email: existing.email.toUpperCase(), password: 'long enough pw' },
+    })
+    expect(sameEmail.status).toBe(409)
+    expect(emailBody.error.code).toBe('email_taken')
+  })
+
+  test('two racing registrations of one username: exactly one wins', async () => {
+    const username = unique()
+    const attempt = (n: number) =>
+      call(app().auth, 'POST', '/api/v1/auth/register', {
+        body: { first_name: 'R', username, email: `${username}${n}@example.com`, password: 'long enough pw' },
+      })
+    const statuses = (await Promise.all([attempt(1), attempt(2), attempt(3)])).map(([r]) => r.status).sort()
+    expect(statuses).toEqual([201, 409, 409])
+  })
+
+  test('login by email or username: token, HttpOnly SameSite=Lax cookie', async () => {
+    const user = await registerUser(app().auth)
+    for (const identifier of [user.email, user.username.toUpperCase()]) {
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier, password: user.password } })
+      expect(response.status).toBe(200)
+      expect(body.success).toBe(true)
+      expect(body.user.id).toBe(user.id)
+      const cookie = response.headers.get('set-cookie') ?? ''
+      expect(cookie).toContain(`token=${body.token}`)
+      expect(cookie).toContain('HttpOnly')
+      expect(cookie).toMatch(/SameSite=Lax/i)
+      expect(cookie).not.toContain('Secure')
+      const [viaCookie] = await call(app().auth, 'GET', '/api/v1/account', { headers: { cookie: `token=${body.token}` } })
+      expect(viaCookie.status).toBe(200)
+    }
+  })
+
+  test('the cookie is Secure when the request came over https', async () => {
+    const user = await registerUser(app().auth)
+    const response = await app().auth.handle(
+      new Request('https://localhost/api/v1/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identifier: user.email, password: user.password }),
+      }),
+    )
+    expect(response.status).toBe(200)
+    expect(response.headers.get('set-cookie')).toContain('Secure')
+  })
+
+  test('unknown user and wrong password get the identical 401', async () => {
+    const user = await registerUser(app().auth)
+    const [wrong, wrongBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: 'wrong password' } })
+    const [unknown, unknownBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: `${unique()}@example.com`, password: 'wrong password' } })
+    expect(wrong.status).toBe(401)
+    expect(unknown.status).toBe(401)
+    expect(wrongBody).toEqual(unknownBody)
+  })
+})
+
+describeEachBackend(
+  'login throttling',
+  (app) => {
+    test('repeated failures on one account get 429 with Retry-After, even with the right password', async () => {
+      const user = await registerUser(app().auth)
+      for (let i = 0; i < 3; i++) {
+        const [response] = await call(app().auth, 'POST', '/api/v1/auth/login', {
+          body: { identifier: user.email, password: 'nope nope' },
+          headers: { 'x-forwarded-for': `10.0.0.${i}` },
+        })
+        expect(response.status).toBe(401)
+      }
+      const [blocked, body] = await call(app().auth, 'POST', '/api/v1/auth/login', {
+        body: { identifier: user.email, password: user.password },
+        headers: { 'x-forwarded-for': '10.0.0.99' },
+      })
+      expect(blocked.status).toBe(429)
+      expect(body.error.code).toBe('too_many_login_attempts')
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    })
+
+    test('repeated failures from one IP across accounts get 429', async () => {
+      const ip = '192.0.2.77'
+      const statuses: number[] = []
+      for (let i = 0; i < 16; i++) {
+        const [response] = await call(app().auth, 'POST', '/api/v1/auth/login', {
+          body: { identifier: `${unique()}@example.com`, password: 'nope nope' },
+          headers: { 'x-forwarded-for': ip },
+        })
+        statuses.push(response.status)
+      }
+      expect(statuses.slice(0, 15).every((s) => s === 401)).toBe(true)
+      expect(statuses[15]).toBe(429)
+    })
+  },
+  { env: { LOGIN_MAX_FAILURES: '3', TRUST_PROXY: 'true' } },
+)

@@ -1,0 +1,75 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, parseConfig, parseDurationSeconds } from '../../src/config.ts'
+
+const expectConfigError = (env: Record<string, string>, variable: string) => {
+  try {
+    parseConfig(env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).variable).toBe(variable)
+    expect((error as Error).message.split('\n')).toHaveLength(1)
+    expect((error as Error).message).toStartWith(variable)
+    return
+  }
+  throw new Error(`expected ${variable} to be refused`)
+}
+
+describe('config', () => {
+  test('defaults: all modules, seed ports, local storage under DATA_DIR', () => {
+    const config = parseConfig({ DATA_DIR: '/tmp/x' })
+    expect(config.modules).toEqual(['auth', 'upload', 'view'])
+    expect(config.ports).toEqual({ auth: 5001, upload: 5002, view: 5003 })
+    expect(config.publicUrls.view).toBe('http://localhost:5003')
+    expect(config.storage).toEqual({ driver: 'local', rootDir: '/tmp/x/objects' })
+    expect(config.maxUploadBytes).toBe(20 * 1024 * 1024)
+    expect(config.deletionGracePeriodSeconds).toBe(7 * 86400)
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  test('SERVER_MODE takes one module or a comma list', () => {
+    expect(parseConfig({ SERVER_MODE: 'view' }).modules).toEqual(['view'])
+    expect(parseConfig({ SERVER_MODE: 'view, auth' }).modules).toEqual(['auth', 'view'])
+    expectConfigError({ SERVER_MODE: 'viewer' }, 'SERVER_MODE')
+  })
+
+  test('bad values name their variable', () => {
+    expectConfigError({ AUTH_PORT: 'abc' }, 'AUTH_PORT')
+    expectConfigError({ UPLOAD_PORT: '70000' }, 'UPLOAD_PORT')
+    expectConfigError({ JWT_SECRET: 'short' }, 'JWT_SECRET')
+    expectConfigError({ MAX_UPLOAD_BYTES: '-1' }, 'MAX_UPLOAD_BYTES')
+    expectConfigError({ DELETION_GRACE_PERIOD: '7 weeks' }, 'DELETION_GRACE_PERIOD')
+    expectConfigError({ VIEW_SERVER_URL: 'ftp://x' }, 'VIEW_SERVER_URL')
+    expectConfigError({ STORE_VIEWER_IP: 'maybe' }, 'STORE_VIEWER_IP')
+    expectConfigError({ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'only-id' }, 'S3_SECRET_ACCESS_KEY')
+    expectConfigError({ GOOGLE_CLIENT_ID: 'id' }, 'GOOGLE_CLIENT_SECRET')
+  })
+
+  test('durations accept s, m, h, d', () => {
+    expect(parseDurationSeconds('45s')).toBe(45)
+    expect(parseDurationSeconds('30m')).toBe(1800)
+    expect(parseDurationSeconds('12h')).toBe(43200)
+    expect(parseDurationSeconds('7d')).toBe(604800)
+    expect(parseDurationSeconds('0d')).toBeUndefined()
+    expect(parseConfig({ DELETION_GRACE_PERIOD: '90m' }).deletionGracePeriodSeconds).toBe(5400)
+  })
+
+  test('the seed B2 variables configure S3-compatible storage', () => {
+    const config = parseConfig({
+      B2_APPLICATION_KEY_ID: 'kid',
+      B2_APPLICATION_KEY: 'secret',
+      B2_BUCKET_NAME: 'pics',
+      B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com',
+    })
+    expect(config.storage).toEqual({
+      driver: 's3',
+      bucket: 'pics',
+      endpoint: 'https://s3.us-west-004.backblazeb2.com',
+      region: 'us-west-004',
+      accessKeyId: 'kid',
+      secretAccessKey: 'secret',
+      forcePathStyle: true,
+    })
+    const s3 = parseConfig({ S3_BUCKET: 'b', S3_REGION: 'eu-central-1', S3_FORCE_PATH_STYLE: 'false' })
+    expect(s3.storage).toMatchObject({ driver: 's3', bucket: 'b', region: 'eu-central-1', forcePathStyle: false })
+  })
+})

@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, setDefaultTimeout } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { createModuleApp, type ModuleApp } from '../../src/app.ts'
+import type { Clock } from '../../src/clock.ts'
+import { type Config, parseConfig } from '../../src/config.ts'
+import { type AppContext, createContext } from '../../src/context.ts'
+import { type Database, openDatabase } from '../../src/db/index.ts'
+import { SQL_DIR, migrate, readMigrations } from '../../src/db/migrate.ts'
+import { createStorage } from '../../src/storage/index.ts'
+import type { ObjectStorage } from '../../src/storage/types.ts'
+import { startS3rver } from './s3rver.ts'
+
+export interface Backend {
+  name: string
+  database: 'embedded' | 'postgres'
+  storage: 'local' | 's3'
+}
+
+const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL
+
+/**
+ * Every suite runs on both databases and both stores: embedded PGlite with local disk always,
+ * and real PostgreSQL (when TEST_DATABASE_URL is set) with a real S3 server on loopback.
+ * Without PostgreSQL the S3 pass runs on the embedded database instead.
+ */
+export const BACKENDS: Backend[] = [
+  { name: 'embedded+local', database: 'embedded', storage: 'local' },
+  TEST_DATABASE_URL
+    ? { name: 'postgres+s3', database: 'postgres', storage: 's3' }
+    : { name: 'embedded+s3', database: 'embedded', storage: 's3' },
+]
+
+/** A fresh PostgreSQL database per context, dropped at close. */
+async function createPostgresDatabase(poolMax: number): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+  const name = `imghost_test_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`
+  await admin.unsafe(`create database "${name}"`)
+  const url = new URL(TEST_DATABASE_URL!)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`)
+      await admin.end()
+    },
+  }
+}
+
+/**
+ * initdb costs PGlite 3 to 8 seconds; restoring a dump of an already-migrated database costs
+ * about one. Each embedded test database starts from this one template.
+ */
+let embeddedTemplate: Promise<Blob> | undefined
+export function migratedEmbeddedSnapshot(): Promise<Blob> {
+  embeddedTemplate ??= (async () => {
+    const db = await openDatabase({ embeddedDir: null, poolMax: 1 })
+    await migrate(db.sql, readMigrations(SQL_DIR))
+    const snapshot = await db.dump!()
+    await db.close()
+    return snapshot
+  })()
+  return embeddedTemplate
+}
+
+/** A fresh, migrated database of the given kind; `drop()` closes and removes it. */
+export async function createTestDatabase(kind: Backend['database']): Promise<{ database: Database; drop(): Promise<void> }> {
+  if (kind === 'postgres') {
+    const pg = await createPostgresDatabase(5)
+    const database = await openDatabase({ url: pg.url, embeddedDir: null, poolMax: 5 })
+    return { database, drop: async () => (await database.close(), await pg.drop()) }
+  }
+  const database = await openDatabase({ embeddedDir: null, poolMax: 1, embeddedSnapshot: await migratedEmbeddedSnapshot() })
+  return { database, drop: () => database.close() }
+}
+
+export interface TestApp {
+  ctx: AppContext
+  config: Config
+  backend: Backend
+  auth: ModuleApp
+  upload: ModuleApp
+  view: ModuleApp
+  dataDir: string
+  close(): Promise<void>
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>
+  clock?: Clock
+  /** Wraps the configured store before the context gets it, e.g. with withFaults from src/storage/faults.ts. */
+  wrapStorage?: (storage: ObjectStorage) => ObjectStorage
+}
+
+export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'imghost-test-'))
+  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dataDir, { recursive: true, force: true })]
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    PROCESSING_CONCURRENCY: '2',
+    ...options.env,
+  }
+  if (backend.storage === 's3') {
+    const s3 = await startS3rver()
+    cleanups.push(() => s3.stop())
+    Object.assign(env, {
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_FORCE_PATH_STYLE: 'true',
+      ...options.env,
+    })
+  }
+  const { database, drop } = await createTestDatabase(backend.database)
+  cleanups.push(drop)
+  const config = parseConfig(env)
+  let storage: ObjectStorage | undefined
+  if (options.wrapStorage) {
+    const inner = createStorage(config.storage)
+    cleanups.push(() => inner.close())
+    storage = options.wrapStorage(inner)
+  }
+  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage })
+  return {
+    ctx,
+    config,
+    backend,
+    dataDir,
+    auth: createModuleApp(ctx, 'auth'),
+    upload: createModuleApp(ctx, 'upload'),
+    view: createModuleApp(ctx, 'view'),
+    async close() {
+      await close()
+      for (const cleanup of cleanups.reverse()) await cleanup()
+    },
+  }
+}
+
+/**
+ * Bun's 5 s default is too short for database start-up and image processing on a shared 2-core
+ * machine. setDefaultTimeout applies to the file being loaded, so every suite calls this.
+ */
+export const useSlowTestTimeout = () => setDefaultTimeout(60_000)
+
+/**
+ * `describe` once per backend, with a fresh app for the block. The body gets a getter because
+ * the app only exists once beforeAll has run.
+ */
+export function describeEachBackend(name: string, body: (app: () => TestApp) => void, options: TestAppOptions = {}) {
+  useSlowTestTimeout()
+  for (const backend of BACKENDS) {
+    describe(`${name} [${backend.name}]`, () => {
+      let app: TestApp | undefined
+      beforeAll(async () => {
+        app = await createTestApp(backend, options)
+      })
+      afterAll(async () => {
+        await app?.close()
+      })
+      body(() => {
+        if (!app) throw new Error('test app not started')
+        return app
+      })
+    })
+  }
+}

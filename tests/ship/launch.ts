@@ -1,0 +1,72 @@
+import type { Subprocess } from 'bun'
+
+/**
+ * Runs a command with exactly the given environment and working directory (the binary test
+ * needs an empty environment and a folder holding nothing but the binary, which
+ * tests/helpers/process.ts does not offer), and reads the "listening" log lines.
+ */
+export interface Launched {
+  process: Subprocess<'ignore', 'pipe', 'pipe'>
+  urls: Record<string, string>
+  output: string[]
+  /** Milliseconds from spawn until every expected module listened. */
+  readyMs: number
+  stop(signal?: NodeJS.Signals): Promise<number>
+}
+
+export async function launch(command: string[], options: { cwd: string; env: Record<string, string>; expect: string[]; timeoutMs?: number }): Promise<Launched> {
+  const started = performance.now()
+  const child = Bun.spawn(command, { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  const output: string[] = []
+  const urls: Record<string, string> = {}
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder()
+    let buffered = ''
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let newline: number
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline)
+        buffered = buffered.slice(newline + 1)
+        output.push(line)
+        const match = /"msg":"(\w+)-server listening","url":"(http:\/\/[^"]+)"/.exec(line)
+        if (match) urls[match[1]!] = match[2]!
+      }
+    }
+  }
+  void collect(child.stdout)
+  void collect(child.stderr)
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000)
+  while (!options.expect.every((module) => urls[module])) {
+    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode}:\n${output.join('\n')}`)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`${command.join(' ')} did not start in time:\n${output.join('\n')}`)
+    }
+    await Bun.sleep(20)
+  }
+  return {
+    process: child,
+    urls,
+    output,
+    readyMs: performance.now() - started,
+    async stop(signal = 'SIGTERM') {
+      child.kill(signal)
+      return child.exited
+    },
+  }
+}
+
+/** Runs a command to completion and returns its exit code and output. */
+export async function run(command: string[], options: { cwd: string; env: Record<string, string>; stdin?: string; timeoutMs?: number }) {
+  const child = Bun.spawn(command, {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin === undefined ? 'ignore' : new TextEncoder().encode(options.stdin),
+    stdout: 'pipe',
+    stderr: 'pipe',
+    timeout: options.timeoutMs ?? 120_000,
+  })
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited])
+  return { code, stdout, stderr }
+}

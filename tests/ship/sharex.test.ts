@@ -1,0 +1,130 @@
+import { expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ModuleApp } from '../../src/app.ts'
+import { type TestApp, call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { CORPUS } from '../helpers/images.ts'
+
+/** ShareX's `{json:a.b}` syntax, applied to a response body. */
+function fillTemplate(template: string, body: unknown): string {
+  return template.replace(/\{json:([^}]+)\}/g, (_, path: string) => {
+    const value = path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], body)
+    if (typeof value !== 'string') throw new Error(`{json:${path}} is not a string in ${JSON.stringify(body)}`)
+    return value
+  })
+}
+
+/** Sends a request for a public URL to the module app that owns that origin (what DNS would do). */
+function viaPublicUrl(app: TestApp, url: string, init: RequestInit = {}): Promise<Response> {
+  const origin = new URL(url).origin
+  const module = (['auth', 'upload', 'view'] as const).find((name) => new URL(app.config.publicUrls[name]).origin === origin)
+  if (!module) throw new Error(`${url} is on none of the modules' public URLs`)
+  return (app[module] as ModuleApp).handle(new Request(url, init))
+}
+
+/** The confirmation page's form: where it posts, and its fields. */
+function readForm(html: string) {
+  const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html)
+  if (!form) throw new Error(`no form in ${html}`)
+  const fields = Object.fromEntries([...form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!]))
+  return { action: form[1]!.replaceAll('&amp;', '&'), fields }
+}
+
+const untilGone = async (app: TestApp, url: string) => {
+  // The view servers cache lookups for up to a second.
+  for (let i = 0; i < 40; i++) {
+    const response = await viaPublicUrl(app, url)
+    if (response.status === 404) return response
+    await Bun.sleep(100)
+  }
+  return viaPublicUrl(app, url)
+}
+
+describeEachBackend('ShareX uploader', (app) => {
+  test('the .sxcu for a key, followed template by template against a real upload, down to its delete link', async () => {
+    const user = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token, { key_name: 'ShareX' })
+    const [response, sxcu] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex`, { apiKey: key.key })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="imghost-[^"]+\.sxcu"$/)
+    expect(sxcu).toMatchObject({
+      DestinationType: 'ImageUploader',
+      RequestMethod: 'POST',
+      RequestURL: `${app().config.publicUrls.upload}/upload`,
+      Headers: { 'X-API-Key': key.key },
+      Body: 'MultipartFormData',
+      FileFormName: 'file',
+      URL: '{json:image.url}',
+      ThumbnailURL: '{json:image.thumbnail}',
+      DeletionURL: '{json:image.deletion_url}',
+    })
+
+    // What ShareX does with it: a multipart POST with the file under FileFormName.
+    const jpeg = join(CORPUS, 'gps', 'DSCN0012.jpg')
+    const form = new FormData()
+    form.append(sxcu.FileFormName, new Blob([readFileSync(jpeg)], { type: 'image/jpeg' }), 'DSCN0012.jpg')
+    const uploaded = await viaPublicUrl(app(), sxcu.RequestURL, { method: sxcu.RequestMethod, headers: sxcu.Headers, body: form })
+    const result = await uploaded.json()
+    expect(uploaded.status, JSON.stringify(result)).toBe(201)
+
+    const imageUrl = fillTemplate(sxcu.URL, result)
+    const thumbnailUrl = fillTemplate(sxcu.ThumbnailURL, result)
+    const deletionUrl = fillTemplate(sxcu.DeletionURL, result)
+    for (const url of [imageUrl, thumbnailUrl]) {
+      const image = await viaPublicUrl(app(), url)
+      expect(image.status, url).toBe(200)
+      expect(image.headers.get('content-type')).toStartWith('image/jpeg')
+    }
+
+    // A plain GET of the delete link (a browser, or ShareX) only asks.
+    const confirm = await viaPublicUrl(app(), deletionUrl)
+    expect(confirm.status).toBe(200)
+    expect(confirm.headers.get('content-type')).toStartWith('text/html')
+    expect(confirm.headers.get('cache-control')).toBe('no-store')
+    expect(confirm.headers.get('referrer-policy')).toBe('no-referrer')
+    expect(confirm.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    const { action, fields } = readForm(await confirm.text())
+    expect((await viaPublicUrl(app(), imageUrl)).status).toBe(200)
+
+    // A forged token deletes nothing.
+    const postForm = (token: string) =>
+      viaPublicUrl(app(), new URL(action, deletionUrl).toString(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, token }).toString(),
+      })
+    const forged = fields.token!.slice(0, -4) + (fields.token!.endsWith('AAAA') ? 'BBBB' : 'AAAA')
+    expect((await postForm(forged)).status).toBe(404)
+    expect((await viaPublicUrl(app(), imageUrl)).status).toBe(200)
+
+    const deleted = await postForm(fields.token!)
+    expect(deleted.status).toBe(200)
+    expect(await deleted.text()).toContain('Deleted')
+    expect((await untilGone(app(), imageUrl)).status).toBe(404)
+    expect((await untilGone(app(), thumbnailUrl)).status).toBe(404)
+    expect((await viaPublicUrl(app(), deletionUrl)).status).toBe(404)
+    // The delete gave the bytes back, as DELETE /images/{id} does.
+    const [, usage] = await call(app().upload, 'GET', '/upload/quota', { apiKey: key.key })
+    expect(usage.storage_used).toBe(0)
+
+    // ErrorMessage reads the error body of a refused upload.
+    const refused = new FormData()
+    refused.append(sxcu.FileFormName, new Blob([readFileSync(join(CORPUS, 'small', 'html5.html'))]), 'page.html')
+    const failure = await viaPublicUrl(app(), sxcu.RequestURL, { method: 'POST', headers: sxcu.Headers, body: refused })
+    expect(failure.status).toBe(415)
+    expect(fillTemplate(sxcu.ErrorMessage, await failure.json())).toMatch(/JPEG/i)
+  })
+
+  test('only the key itself gets its .sxcu: a session, another key or nobody does not', async () => {
+    const user = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token)
+    const other = await createApiKey(app().auth, user.token)
+    const [session, sessionBody] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex`, { token: user.token })
+    expect(session.status).toBe(400)
+    expect(sessionBody.error.code).toBe('api_key_required')
+    const [wrongKey] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex`, { apiKey: other.key })
+    expect(wrongKey.status).toBe(404)
+    const [anonymous] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex`)
+    expect(anonymous.status).toBe(401)
+  })
+})

@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { isImageId } from '../../src/images/ids.ts'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
+import { footprint, signUp, storedVariants } from './support.ts'
+
+let generated: string
+const file = (name: string) => join(generated, name)
+
+beforeAll(async () => {
+  generated = mkdtempSync(join(tmpdir(), 'imghost-upload-formats-'))
+  const solid = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: { r: 200, g: 40, b: 10 } } })
+  await solid(640, 480).avif().toFile(file('photo.avif'))
+  await solid(320, 200).webp({ lossless: true }).toFile(file('photo.webp'))
+  await solid(1500, 1000).jpeg().toFile(file('large.jpg'))
+  await solid(1200, 900).webp().toFile(file('large.webp'))
+  const frames = await Promise.all([0, 120, 250].map((r) => sharp({ create: { width: 40, height: 30, channels: 3, background: { r, g: 0, b: 255 - r } } }).png().toBuffer()))
+  await sharp(frames, { join: { animated: true } }).gif({ delay: [100, 100, 100], loop: 0 }).toFile(file('animated.gif'))
+})
+afterAll(() => rmSync(generated, { recursive: true, force: true }))
+
+describeEachBackend('POST /upload', (app) => {
+  test('answers 201 with exactly the seed shape and stores every variant', async () => {
+    const user = await signUp(app())
+    const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('large.jpg'))
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(Object.keys(body).sort()).toEqual(['image', 'success'])
+    expect(Object.keys(body.image).sort()).toEqual(['filename', 'id', 'metadata', 'thumbnail', 'url', 'view_url'])
+    const { id } = body.image
+    expect(isImageId(id)).toBe(true)
+    expect(body.image.filename).toBe(`${id}.jpg`)
+    const view = app().config.publicUrls.view
+    expect(body.image.url).toBe(`${view}/${id}.jpg`)
+    expect(body.image.thumbnail).toBe(`${view}/${id}_thumb.jpg`)
+    expect(body.image.view_url).toBe(`${view}/i/${id}`)
+    expect(body.image.metadata).toMatchObject({ width: 1500, height: 1000, format: 'jpeg' })
+
+    const variants = await storedVariants(app(), id)
+    const names = variants.map((v) => `${v.name}.${v.format}`).sort()
+    expect(names).toEqual(['medium.jpeg', 'medium.webp', 'original.jpeg', 'original.webp', 'thumb.jpeg', 'thumb.webp'])
+    for (const variant of variants) {
+      const meta = await sharp(variant.bytes).metadata()
+      expect(meta.format as string).toBe(variant.format)
+      expect([meta.width, meta.height]).toEqual([variant.width, variant.height])
+      expect(variant.bytes.byteLength).toBe(variant.size)
+    }
+    const byName = Object.fromEntries(variants.filter((v) => v.format === 'jpeg').map((v) => [v.name, v]))
+    expect([byName.thumb!.width, byName.thumb!.height]).toEqual([256, 171])
+    expect([byName.medium!.width, byName.medium!.height]).toEqual([1024, 683])
+    expect(body.image.metadata.size).toBe(byName.original!.size)
+
+    const after = await footprint(app(), user.id)
+    expect(after.images).toBe(1)
+    expect(after.uploads).toBe(1)
+    expect(after.storage_used).toBe(variants.reduce((sum, v) => sum + v.size, 0))
+    expect(after.tempFiles).toEqual([])
+  })
+
+  test('every URL in the response serves the image from the view server', async () => {
+    const user = await signUp(app())
+    const [, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('large.jpg'))
+    const expected: Record<string, [number, number]> = { url: [1500, 1000], thumbnail: [256, 171], view_url: [1500, 1000] }
+    for (const [field, size] of Object.entries(expected)) {
+      const url = new URL(body.image[field])
+      const response = await app().view.handle(new Request(`http://localhost${url.pathname}`, { headers: { accept: 'image/jpeg' } }))
+      expect(response.status, `${field} ${url}`).toBe(200)
+      expect(response.headers.get('content-type'), field).toStartWith('image/')
+      const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata()
+      expect([meta.width, meta.height], field).toEqual(size)
+    }
+  })
+
+  test('accepts every supported format, checked from the bytes', async () => {
+    const user = await signUp(app())
+    const cases: [string, string, [number, number]][] = [
+      [join(CORPUS, 'small/jpeg.jpg'), 'jpeg', [1, 1]],
+      [join(CORPUS, 'small/png-transparent.png'), 'png', [1, 1]],
+      [join(CORPUS, 'small/gif-transparent.gif'), 'gif', [1, 1]],
+      // small/webp.webp is not in the list: libwebp cannot decode its pixels (see the corpus test).
+      [file('photo.webp'), 'webp', [320, 200]],
+      [file('photo.avif'), 'avif', [640, 480]],
+      [join(CORPUS, 'pngsuite/bmp/basn2c08.bmp'), 'png', [32, 32]],
+    ]
+    for (const [path, format, [width, height]] of cases) {
+      const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, path)
+      expect(response.status, `${path}: ${JSON.stringify(body)}`).toBe(201)
+      expect(body.image.metadata, path).toMatchObject({ format, width, height })
+    }
+  })
+
+  test('the extension and the declared type are ignored: a PNG named .jpg is stored as PNG', async () => {
+    const user = await signUp(app())
+    const form = new FormData()
+    form.append('file', new File([await Bun.file(join(CORPUS, 'pngsuite/png/basn2c08.png')).bytes()], 'holiday.jpg', { type: 'image/jpeg' }))
+    const [response, body] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form })
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(body.image.metadata.format).toBe('png')
+    expect(body.image.filename).toEndWith('.png')
+  })
+
+  test('BMP is stored as PNG and the response says so', async () => {
+    const user = await signUp(app())
+    const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/bmp/basn6a08.bmp'))
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(body.image.metadata).toMatchObject({ format: 'png', converted_from: 'bmp', width: 32, height: 32 })
+    for (const variant of await storedVariants(app(), body.image.id)) {
+      expect(['png', 'webp']).toContain((await sharp(variant.bytes).metadata()).format)
+    }
+  })
+
+  test('animated GIFs keep their frames in every variant', async () => {
+    const user = await signUp(app())
+    const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('animated.gif'))
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(body.image.metadata).toMatchObject({ format: 'gif', width: 40, height: 30, frames: 3 })
+    for (const variant of await storedVariants(app(), body.image.id)) {
+      expect((await sharp(variant.bytes, { animated: true }).metadata()).pages, variant.key).toBe(3)
+    }
+  })
+
+  test('medium is skipped when the original is smaller; a WebP original has no second twin', async () => {
+    const user = await signUp(app())
+    const [, small] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'orientation/landscape_1.jpg'))
+    const smallNames = (await storedVariants(app(), small.image.id)).map((v) => v.name)
+    expect(smallNames).not.toContain('medium')
+    expect(smallNames).toContain('thumb')
+    const [, webp] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('large.webp'))
+    const webpVariants = (await storedVariants(app(), webp.image.id)).map((v) => `${v.name}.${v.format}`).sort()
+    expect(webpVariants).toEqual(['medium.webp', 'original.webp', 'thumb.webp'])
+  })
+
+  test('is_public defaults to the account setting; is_public and title are taken from the form', async () => {
+    const user = await signUp(app())
+    const publicFlag = async (id: string) => (await app().ctx.sql`select is_public, title from images where id = ${id}`)[0]!
+    const [, byDefault] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g01.png'))
+    expect(await publicFlag(byDefault.image.id)).toEqual({ is_public: true, title: null })
+    const [, explicit] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g02.png'), { is_public: 'false', title: '  Sunset  ' })
+    expect(await publicFlag(explicit.image.id)).toEqual({ is_public: false, title: 'Sunset' })
+    await app().ctx.sql`update users set default_is_public = false where id = ${user.id}`
+    const [, privateDefault] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g04.png'))
+    expect((await publicFlag(privateDefault.image.id)).is_public).toBe(false)
+    const [bad, badBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g08.png'), { is_public: 'maybe' })
+    expect(bad.status).toBe(400)
+    expect(badBody.error.code).toBe('invalid_is_public')
+  })
+
+  test('the same bytes again return the existing image (200, same id) and store nothing', async () => {
+    const user = await signUp(app())
+    const path = join(CORPUS, 'pngsuite/png/basn3p08.png')
+    const [first, created] = await uploadFile(app().upload, { apiKey: user.apiKey }, path)
+    expect(first.status).toBe(201)
+    const before = await footprint(app(), user.id)
+    const [again, duplicate] = await uploadFile(app().upload, { token: user.token }, path)
+    expect(again.status, JSON.stringify(duplicate)).toBe(200)
+    expect(duplicate).toEqual(created)
+    expect(await footprint(app(), user.id)).toEqual(before)
+    // Another user's identical bytes are their own image.
+    const other = await signUp(app())
+    const [theirs, theirBody] = await uploadFile(app().upload, { apiKey: other.apiKey }, path)
+    expect(theirs.status).toBe(201)
+    expect(theirBody.image.id).not.toBe(created.image.id)
+  })
+
+  test('two identical uploads racing each other end as one image', async () => {
+    const user = await signUp(app())
+    const path = join(CORPUS, 'pngsuite/png/basn6a16.png')
+    const before = await footprint(app(), user.id)
+    const results = await Promise.all([1, 2, 3].map(() => uploadFile(app().upload, { apiKey: user.apiKey }, path)))
+    const ids = [...new Set(results.map(([, body]) => body.image?.id))]
+    expect(ids).toHaveLength(1)
+    expect(results.map(([r]) => r.status).filter((s) => s === 201)).toHaveLength(1)
+    expect(results.map(([r]) => r.status).filter((s) => s === 200)).toHaveLength(2)
+    const winnerKeys = (await storedVariants(app(), ids[0]!)).map((v) => v.key)
+    const after = await footprint(app(), user.id)
+    expect(after.images).toBe(1)
+    expect(after.uploads).toBe(1)
+    expect(after.objects).toEqual([...before.objects, ...winnerKeys].sort())
+    expect(after.tempFiles).toEqual([])
+  })
+
+  test('a missing file field is 400; a body that is not multipart is 415', async () => {
+    const user = await signUp(app())
+    const form = new FormData()
+    form.append('title', 'no file')
+    const [missing, missingBody] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form })
+    expect(missing.status).toBe(400)
+    expect(missingBody.error.code).toBe('file_required')
+    const [raw, rawBody] = await call(app().upload, 'POST', '/upload', {
+      apiKey: user.apiKey,
+      body: await Bun.file(join(CORPUS, 'small/png-transparent.png')).bytes(),
+      headers: { 'content-type': 'image/png' },
+    })
+    expect(raw.status).toBe(415)
+    expect(rawBody.error.code).toBe('multipart_required')
+    const [cut, cutBody] = await call(app().upload, 'POST', '/upload', {
+      apiKey: user.apiKey,
+      body: '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG',
+      headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
+    })
+    expect(cut.status).toBe(400)
+    expect(cutBody.error.code).toBe('invalid_multipart')
+    expect((await footprint(app(), user.id)).tempFiles).toEqual([])
+  })
+
+  test('needs credentials; a session works; a deleted API key is 401 at once', async () => {
+    const user = await signUp(app())
+    const path = join(CORPUS, 'pngsuite/png/basn2c16.png')
+    const [anonymous, anonymousBody] = await uploadFile(app().upload, {}, path)
+    expect(anonymous.status).toBe(401)
+    expect(anonymousBody.success).toBe(false)
+    const [bySession] = await uploadFile(app().upload, { token: user.token }, path)
+    expect(bySession.status).toBe(201)
+    const [, keys] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    const [deleted] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${keys.api_keys[0].id}`, { token: user.token })
+    expect(deleted.status).toBe(200)
+    const before = await footprint(app(), user.id)
+    for (const [method, path2] of [['GET', '/images'], ['GET', '/upload/quota']] as const) {
+      const [response, body] = await call(app().upload, method, path2, { apiKey: user.apiKey })
+      expect(response.status, path2).toBe(401)
+      expect(body.error.code).toBe('invalid_api_key')
+    }
+    const [revoked, revokedBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn3p01.png'))
+    expect(revoked.status).toBe(401)
+    expect(revokedBody.error.code).toBe('invalid_api_key')
+    expect(await footprint(app(), user.id)).toEqual(before)
+  })
+})

@@ -1,0 +1,261 @@
+import { beforeAll, describe, expect, test } from 'bun:test'
+import type { StoredVariant } from '../../src/images/types.ts'
+import { describeEachBackend } from '../helpers/index.ts'
+import { join } from 'node:path'
+import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, makePhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
+
+const IMAGE_CSP = "default-src 'none'; sandbox"
+
+describeEachBackend('view delivery', (app) => {
+  let owner: Viewer
+  let photo: Uploaded
+  let variants: StoredVariant[]
+
+  beforeAll(async () => {
+    owner = await signUp(app())
+    photo = await upload(app(), owner, LANDSCAPE)
+    variants = await variantsOf(app(), photo.id)
+  })
+
+  test('GET /i/{id} sends the original with every delivery header', async () => {
+    const original = variant(variants, 'original', 'jpeg')
+    const [response, body] = await fetchView(app().view, `/i/${photo.id}`, { cookie: 'token=whatever', accept: 'image/png,image/*;q=0.8' })
+    expect(response.status).toBe(200)
+    expect(body).toEqual(await storedBytes(app(), original.key))
+    const h = response.headers
+    expect(h.get('content-type')).toBe('image/jpeg')
+    expect(h.get('content-length')).toBe(String(original.size))
+    expect(h.get('etag')).toMatch(/^"[^"]+"$/)
+    expect(new Date(h.get('last-modified')!).getTime()).toBeGreaterThan(Date.now() - 3_600_000)
+    expect(h.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(h.get('x-content-type-options')).toBe('nosniff')
+    expect(h.get('content-security-policy')).toBe(IMAGE_CSP)
+    expect(h.get('accept-ranges')).toBe('bytes')
+    expect(h.get('vary')).toBe('Accept')
+    expect(h.get('set-cookie')).toBeNull()
+    expect(h.get('content-disposition')).toBe(`inline; filename="${photo.id}.jpg"`)
+  })
+
+  test('the seed URLs from the upload response, and every other form, serve the right file', async () => {
+    const thumb = variant(variants, 'thumb', 'jpeg')
+    const original = variant(variants, 'original', 'jpeg')
+    const webp = variant(variants, 'original', 'webp')
+    const cases: [string, StoredVariant][] = [
+      [new URL(photo.url).pathname, original],
+      [new URL(photo.thumbnail).pathname, thumb],
+      [new URL(photo.view_url).pathname, original],
+      [`/i/${photo.id}.jpg`, original],
+      [`/i/${photo.id}.JPEG`, original],
+      [`/${photo.id}.jpeg`, original],
+      [`/i/${photo.id}?size=thumb`, thumb],
+      [`/i/${photo.id}_thumb.jpg`, thumb],
+      [`/i/${photo.id}.webp`, webp],
+      [`/${photo.id}_thumb.webp`, variant(variants, 'thumb', 'webp')],
+      [`/i/${photo.id}.jpg?size=original&v=2`, original],
+    ]
+    for (const [path, expected] of cases) {
+      const [response, body] = await fetchView(app().view, path)
+      expect(response.status, path).toBe(200)
+      expect(response.headers.get('content-type'), path).toBe(expected.content_type)
+      expect(body.byteLength, path).toBe(expected.size)
+      // An explicit extension is one exact representation: nothing to negotiate.
+      if (path.includes('.')) expect(response.headers.get('vary'), path).toBeNull()
+    }
+  })
+
+  test('a medium size exists only for big images; smaller ones fall back to the original', async () => {
+    const wide = await upload(app(), owner, await makePhoto(1600, 1000))
+    const wideVariants = await variantsOf(app(), wide.id)
+    const medium = variant(wideVariants, 'medium', 'jpeg')
+    expect(medium.width).toBe(1024)
+    const [mediumResponse, mediumBody] = await fetchView(app().view, `/i/${wide.id}?size=medium`)
+    expect(mediumResponse.status).toBe(200)
+    expect(mediumBody).toEqual(await storedBytes(app(), medium.key))
+    const [fallback, fallbackBody] = await fetchView(app().view, `/i/${photo.id}.jpg?size=medium`)
+    expect(fallback.status).toBe(200)
+    expect(fallbackBody.byteLength).toBe(variant(variants, 'original', 'jpeg').size)
+  })
+
+  test('unknown sizes are a 400 naming the valid ones', async () => {
+    const [response, body] = await fetchView(app().view, `/i/${photo.id}?size=huge`)
+    expect(response.status).toBe(400)
+    const error = JSON.parse(text(body))
+    expect(error).toMatchObject({ success: false, error: { code: 'invalid_size' } })
+    expect(error.error.message).toContain('original, medium, thumb')
+  })
+
+  test('WebP is served when accepted and smaller, with Vary: Accept', async () => {
+    const jpeg = variant(variants, 'original', 'jpeg')
+    const webp = variant(variants, 'original', 'webp')
+    expect(webp.size).toBeLessThan(jpeg.size)
+    const [accepted, acceptedBody] = await fetchView(app().view, `/i/${photo.id}`, { accept: 'image/avif,image/webp,*/*' })
+    expect(accepted.headers.get('content-type')).toBe('image/webp')
+    expect(accepted.headers.get('vary')).toBe('Accept')
+    expect(acceptedBody).toEqual(await storedBytes(app(), webp.key))
+    const [refused] = await fetchView(app().view, `/i/${photo.id}`, { accept: 'image/webp;q=0, */*' })
+    expect(refused.headers.get('content-type')).toBe('image/jpeg')
+    const [wildcard] = await fetchView(app().view, `/i/${photo.id}`, { accept: '*/*' })
+    expect(wildcard.headers.get('content-type')).toBe('image/jpeg')
+    expect(wildcard.headers.get('etag')).not.toBe(accepted.headers.get('etag'))
+    // A download is the original file, whatever the browser would accept.
+    const [download] = await fetchView(app().view, `/i/${photo.id}?download=true`, { accept: 'image/webp' })
+    expect(download.headers.get('content-type')).toBe('image/jpeg')
+  })
+
+  test('a WebP twin that is larger than the original is not served', async () => {
+    const png = await upload(app(), owner, PNG_WITH_ALPHA)
+    const pngVariants = await variantsOf(app(), png.id)
+    const [response] = await fetchView(app().view, `/i/${png.id}`, { accept: 'image/webp' })
+    const twin = pngVariants.find((v) => v.name === 'original' && v.format === 'webp')
+    const base = variant(pngVariants, 'original', 'png')
+    expect(response.headers.get('content-type')).toBe(twin && twin.size < base.size ? 'image/webp' : 'image/png')
+  })
+
+  test('?download=true names the file per RFC 6266, never with raw user text', async () => {
+    const named = await uploadNamed(app(), owner, join(CORPUS, 'orientation/landscape_2.jpg'), 'Ünïcödé "quoted"; 100% name.jpg')
+    const [row] = await app().ctx.sql<{ original_name: string }[]>`select original_name from images where id = ${named.id}`
+    const stored = row!.original_name
+    expect(stored).toMatch(/[^\x00-\x7f]/)
+    const [response] = await fetchView(app().view, `/i/${named.id}?download=true`)
+    expect(response.status).toBe(200)
+    const disposition = response.headers.get('content-disposition')!
+    expect(disposition).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''[A-Za-z0-9%!#$&+\-.^_`|~]+$/)
+    // The full name, exactly as the upload kept it, travels percent-encoded as UTF-8.
+    expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(disposition)![1]!)).toBe(stored)
+    const fallback = /filename="([^"]*)"/.exec(disposition)![1]!
+    expect(fallback).not.toMatch(/[\\/%";]/)
+    const [thumb] = await fetchView(app().view, `/${named.id}_thumb.jpg?download=1`)
+    expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(thumb.headers.get('content-disposition')!)![1]!)).toMatch(/_thumb\.jpg$/)
+    const [plain] = await fetchView(app().view, `/i/${photo.id}.jpg?download=true`)
+    expect(plain.headers.get('content-disposition')).toBe('attachment; filename="landscape_1.jpg"')
+  })
+
+  test('conditional requests get 304 without a body', async () => {
+    const [first] = await fetchView(app().view, `/i/${photo.id}.jpg`)
+    const etag = first.headers.get('etag')!
+    const lastModified = first.headers.get('last-modified')!
+    const cases: [Record<string, string>, number][] = [
+      [{ 'if-none-match': etag }, 304],
+      [{ 'if-none-match': `W/${etag}` }, 304],
+      [{ 'if-none-match': `"other", ${etag}` }, 304],
+      [{ 'if-none-match': '*' }, 304],
+      [{ 'if-none-match': '"other"' }, 200],
+      [{ 'if-modified-since': lastModified }, 304],
+      [{ 'if-modified-since': new Date(Date.now() + 86_400_000).toUTCString() }, 304],
+      [{ 'if-modified-since': new Date(Date.parse(lastModified) - 86_400_000).toUTCString() }, 200],
+      [{ 'if-modified-since': 'not a date' }, 200],
+      // If-None-Match decides when present (RFC 9110 §13.2.2).
+      [{ 'if-none-match': '"other"', 'if-modified-since': lastModified }, 200],
+    ]
+    for (const [headers, status] of cases) {
+      const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, headers)
+      expect(response.status, JSON.stringify(headers)).toBe(status)
+      if (status === 304) {
+        expect(body.byteLength).toBe(0)
+        expect(response.headers.get('etag')).toBe(etag)
+        expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      }
+    }
+  })
+
+  test('the hot paths stay 404 for unknown ids, whatever bytes the path holds', async () => {
+    const paths = [
+      '/i/AAAAAAAAAAAAAAAAAAAAAA', '/AAAAAAAAAAAAAAAAAAAAAA.jpg', '/AAAAAAAAAAAAAAAAAAAAAA_thumb.jpg', '/i/short', '/i/x.jpg',
+      `/i/${photo.id}x`, `/i/${photo.id}.exe`, `/i/${photo.id}.png`, `/${photo.id}`, `/${photo.id}.`, `/i/${photo.id}%00.jpg`,
+      '/i/%E0%A4%A', '/i/%ff%fe%fd', '/i/%00', '/i/..%2F..%2Fetc%2Fpasswd', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/i/%25',
+      '/i/' + 'A'.repeat(5000), '/' + 'B'.repeat(300) + '.jpg', '/i/%3Cscript%3Ealert(1)%3C%2Fscript%3E', '/i/🙂🙂🙂', '/i/%F0%9F%99%82',
+      `/i/${photo.id.slice(0, 21)}%C3`, '/info/%E0%A4%A', '/embed/%00', '/stats/%ff', '/i/' + encodeURIComponent("' OR 1=1 --"),
+    ]
+    for (let i = 0; i < 200; i++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(1 + (i % 40)))
+      paths.push(`/i/${[...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`)
+      paths.push(`/${[...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}.jpg`)
+    }
+    for (const path of paths) {
+      const [response, body] = await fetchView(app().view, path)
+      // /stats needs credentials first; every other route says "no such image".
+      const expected = path.startsWith('/stats/') ? 401 : 404
+      expect(response.status, path).toBe(expected)
+      expect(JSON.parse(text(body)).success, path).toBe(false)
+    }
+  })
+})
+
+/** The same contract when files are streamed from the store instead of served from memory. */
+describe('view delivery, streamed', () => {
+  for (const mode of ['memory cache', 'streamed from the store'] as const) {
+    describeEachBackend(`ranges and bodies (${mode})`, (app) => {
+      let photo: Uploaded
+      let original: StoredVariant
+      let bytes: Uint8Array
+
+      beforeAll(async () => {
+        const owner = await signUp(app())
+        photo = await upload(app(), owner, LANDSCAPE)
+        original = variant(await variantsOf(app(), photo.id), 'original', 'jpeg')
+        bytes = await storedBytes(app(), original.key)
+      })
+
+      test('the whole file, twice (cold and warm)', async () => {
+        for (let i = 0; i < 2; i++) {
+          const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`)
+          expect(response.status).toBe(200)
+          expect(response.headers.get('content-length')).toBe(String(bytes.byteLength))
+          expect(body).toEqual(bytes)
+        }
+      })
+
+      test('Range gets 206 with exactly the asked bytes; past the end gets 416', async () => {
+        const size = bytes.byteLength
+        const cases: [string, number, number][] = [
+          ['bytes=0-99', 0, 99],
+          ['bytes=100-', 100, size - 1],
+          ['bytes=-50', size - 50, size - 1],
+          [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1],
+          ['bytes=0-0', 0, 0],
+          [`bytes=-${size * 2}`, 0, size - 1],
+        ]
+        for (const [range, start, end] of cases) {
+          const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, { range })
+          expect(response.status, range).toBe(206)
+          expect(response.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${size}`)
+          expect(response.headers.get('content-length'), range).toBe(String(end - start + 1))
+          expect(body, range).toEqual(bytes.subarray(start, end + 1))
+          expect(response.headers.get('content-type')).toBe('image/jpeg')
+        }
+        for (const range of [`bytes=${size}-`, `bytes=${size + 5}-${size + 10}`, 'bytes=-0']) {
+          const [response] = await fetchView(app().view, `/i/${photo.id}.jpg`, { range })
+          expect(response.status, range).toBe(416)
+          expect(response.headers.get('content-range'), range).toBe(`bytes */${size}`)
+        }
+        // Several ranges, nonsense, or a failed If-Range: the whole file, as the RFC allows.
+        const ignored: Record<string, string>[] = [{ range: 'bytes=0-1,5-9' }, { range: 'items=0-5' }, { range: 'bytes=9-3' }, { range: 'bytes=0-9', 'if-range': '"stale"' }]
+        for (const headers of ignored) {
+          const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, headers)
+          expect(response.status, JSON.stringify(headers)).toBe(200)
+          expect(body.byteLength).toBe(size)
+        }
+        const [first] = await fetchView(app().view, `/i/${photo.id}.jpg`)
+        const [matching] = await fetchView(app().view, `/i/${photo.id}.jpg`, { range: 'bytes=0-9', 'if-range': first.headers.get('etag')! })
+        expect(matching.status).toBe(206)
+      })
+
+      test('HEAD over a real socket: the GET headers and no body', async () => {
+        const server = app().view.listen({ hostname: '127.0.0.1', port: 0 })
+        try {
+          const url = `http://127.0.0.1:${server.server!.port}/i/${photo.id}.jpg`
+          const [get, head] = [await fetch(url), await fetch(url, { method: 'HEAD' })]
+          await get.arrayBuffer()
+          expect(head.status).toBe(200)
+          for (const name of ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'content-security-policy', 'x-content-type-options', 'accept-ranges']) {
+            expect(head.headers.get(name), name).toBe(get.headers.get(name))
+          }
+          expect(head.headers.get('content-length')).toBe(String(bytes.byteLength))
+          expect((await head.arrayBuffer()).byteLength).toBe(0)
+        } finally {
+          server.stop(true)
+        }
+      })
+    }, { env: mode === 'memory cache' ? {} : { VIEW_CACHE_MAX_OBJECT_BYTES: '0' } })
+  }
+})
