@@ -1,7 +1,6 @@
--- View module: analytics aggregates, the daily visitor salts, and the indexes stats read by.
-
--- Stats count unique visitors per day; this serves both the count and the per-day split.
-create index image_analytics_image_visitor_idx on image_analytics (image_id, viewed_at, visitor_key);
+-- View module: the daily visitor salts and the daily analytics roll-up.
+-- image_analytics gets no index beyond 00001's: it takes a row per view, and every index is
+-- paid for on each of them; stats read one image at a time through (image_id, viewed_at).
 
 -- One random salt per UTC day for visitor keys: visitor_key = HMAC-SHA256(salt of the day,
 -- ip + user agent). Salts older than yesterday are deleted by the view module itself, after

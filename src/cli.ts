@@ -32,6 +32,7 @@ const ENVIRONMENT: [string, string][] = [
   ['PROCESSING_CONCURRENCY', 'images processed at once (cores)'],
   ['DELETION_GRACE_PERIOD', 'delay between a delete request and the deletion (7d)'],
   ['ANALYTICS_ENABLED, ANALYTICS_RETENTION_DAYS, STORE_VIEWER_IP', 'record views (true); raw views kept, days (90); keep viewer IPs (false)'],
+  ['VIEW_CACHE_BYTES, VIEW_CACHE_MAX_OBJECT_BYTES, VIEW_DISK_CACHE_BYTES', "view server's memory cache (64 MiB, objects up to 512 KiB) and disk cache (1 GiB)"],
   ['ANONYMOUS_REQUESTS_PER_HOUR', 'per-IP budget without credentials (1000)'],
   ['LOGIN_MAX_FAILURES, LOGIN_FAILURE_WINDOW', 'failed logins before 429 (10 per 15m)'],
   ['CLOUDFLARE_ZONE_ID, CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_BASE_URL', 'purge deleted images from Cloudflare'],

@@ -6,6 +6,7 @@ import type { Config } from './config.ts'
 import { createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
+import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
   const { ctx, close } = await createContext(config)
@@ -19,6 +20,8 @@ async function serve(config: Config) {
     ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module] })
     return app
   })
+  // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
+  const stopJobs = startJobs(ctx)
 
   let stopping = false
   async function shutdown(signal: string) {
@@ -27,6 +30,7 @@ async function serve(config: Config) {
     ctx.log.info({ msg: 'shutting down', signal })
     // stop(false): no new connections, in-flight requests run to completion.
     await Promise.all(servers.map((app) => app.server?.stop(false)))
+    await stopJobs()
     await close()
     ctx.log.info({ msg: 'stopped' })
     process.exit(0)

@@ -27,14 +27,14 @@ import type { Migration } from './db/migrate.ts'
 const EMBEDDED_PREFIX = '/$bunfs/'
 export const isCompiledBinary = pgliteWasmPath.startsWith(EMBEDDED_PREFIX)
 
-function preloadLibvips() {
+function preloadLibvips(): ReturnType<typeof dlopen> {
   const dir = mkdtempSync(join(tmpdir(), 'imghost-libvips-'))
   try {
     const file = join(dir, 'libvips-cpp.so')
     // Read then write: copyFileSync cannot read from the executable's embedded file system.
     writeFileSync(file, readFileSync(libvipsPath), { mode: 0o500 })
-    // One declared symbol is enough for dlopen; the handle is kept open for the process lifetime.
-    dlopen(file, { vips_version: { args: ['i32'], returns: 'i32' } })
+    // One declared symbol is enough for dlopen.
+    return dlopen(file, { vips_version: { args: ['i32'], returns: 'i32' } })
   } catch (error) {
     throw new Error(`imghost: could not load the embedded libvips from ${tmpdir()} (is it mounted noexec? set TMPDIR): ${error}`)
   } finally {
@@ -42,7 +42,8 @@ function preloadLibvips() {
   }
 }
 
-if (isCompiledBinary) preloadLibvips()
+/** Held for the life of the process, so the library can never be closed under the addon. */
+export const libvips = isCompiledBinary ? preloadLibvips() : undefined
 
 /** Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files. */
 export async function embeddedPgliteOptions(): Promise<{

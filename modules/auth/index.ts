@@ -7,6 +7,7 @@ import { lifecycleRoutes } from './lifecycle-routes.ts'
 import { AuthModel } from './model.ts'
 import { opsRoutes } from './ops-routes.ts'
 import * as service from './service.ts'
+import { sharexRoutes } from './sharex.ts'
 
 export const authModule = (ctx: AppContext) => {
   const meta = (request: Request, server: Parameters<typeof clientIp>[1]) => requestMeta(ctx, request, server)
@@ -20,6 +21,7 @@ export const authModule = (ctx: AppContext) => {
     .use(authGuard(ctx))
     .use(lifecycleRoutes(ctx))
     .use(opsRoutes(ctx))
+    .use(sharexRoutes(ctx))
     .group('/api/v1', (api) =>
       api
         .post(

@@ -15,6 +15,13 @@ const FORGOT_ANSWER = 'If an account has this address, a link to reset its passw
 
 /** Email verification, password reset, OAuth sign-in and the GDPR export. */
 export const lifecycleRoutes = (ctx: AppContext) => {
+  const stateCookieOptions = (request: Request) => ({
+    httpOnly: true,
+    // Lax: the provider sends the browser back with a top-level GET, which carries Lax cookies.
+    sameSite: 'lax' as const,
+    secure: isHttps(request, ctx.config.trustProxy),
+    path: '/api/v1/auth',
+  })
   let app = new Elysia({ name: 'auth-lifecycle', seed: ctx.id })
     .use(authGuard(ctx))
     .get(
@@ -110,15 +117,7 @@ export const lifecycleRoutes = (ctx: AppContext) => {
         `/api/v1/auth/${name}`,
         async ({ query, cookie, request, redirect }) => {
           const { url, state } = await beginSignIn(ctx, name, query.redirect)
-          cookie[OAUTH_STATE_COOKIE]!.set({
-            value: state,
-            httpOnly: true,
-            // Lax: the provider sends the browser back with a top-level GET, which carries Lax cookies.
-            sameSite: 'lax',
-            secure: isHttps(request, ctx.config.trustProxy),
-            path: '/api/v1/auth',
-            maxAge: OAUTH_STATE_TTL_SECONDS,
-          })
+          cookie[OAUTH_STATE_COOKIE]!.set({ ...stateCookieOptions(request), value: state, maxAge: OAUTH_STATE_TTL_SECONDS })
           return redirect(url, 302)
         },
         { ...LifecycleModel.oauthStart, anonymous: true, detail: { tags: ['auth'], summary: `Sign in with ${name}: redirects to the provider` } },
@@ -127,8 +126,10 @@ export const lifecycleRoutes = (ctx: AppContext) => {
         `/api/v1/auth/${name}/callback`,
         async ({ query, cookie, request, server, redirect }) => {
           const stateCookie = cookie[OAUTH_STATE_COOKIE]!
-          const signedIn = await finishSignIn(ctx, name, query, stateCookie.value as string | undefined, requestMeta(ctx, request, server))
-          stateCookie.remove()
+          const browserState = stateCookie.value === undefined ? undefined : String(stateCookie.value)
+          const signedIn = await finishSignIn(ctx, name, query, browserState, requestMeta(ctx, request, server))
+          // Same path as when it was set, or the browser keeps it.
+          stateCookie.set({ ...stateCookieOptions(request), value: '', maxAge: 0 })
           cookie[SESSION_COOKIE]!.set({ value: signedIn.token, ...sessionCookieOptions(ctx, request, signedIn.expiresAt) })
           return redirect(signedIn.redirectTo, 302)
         },

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { authGuard } from '../../src/auth/guard.ts'
 import type { AppContext } from '../../src/context.ts'
 import { sweepStaleTempFiles } from '../../src/http/multipart.ts'
+import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
 import * as manage from './manage.ts'
 import { UploadModel } from './model.ts'
 import { ownImage, uploadedImage } from './present.ts'
@@ -14,12 +15,13 @@ export const uploadModule = (ctx: AppContext) => {
 
   return new Elysia({ name: 'upload', seed: ctx.id })
     .use(authGuard(ctx))
+    .use(deleteLinkRoutes(ctx))
     .post(
       '/upload',
       async ({ principal, request, set }) => {
         const { created, image } = await uploadImage(ctx, principal, request)
         set.status = created ? 201 : 200
-        return { success: true as const, image: uploadedImage(ctx.config, image) }
+        return { success: true as const, image: { ...uploadedImage(ctx.config, image), deletion_url: deletionUrl(ctx, principal.user.id, image.id) } }
       },
       {
         ...UploadModel.upload,

@@ -14,13 +14,14 @@ export const ImageMetadata = t.Object({
   frames: t.Optional(t.Number()),
 })
 
-/** Exactly the seed's upload response image. */
+/** The seed's upload response image, plus the image's delete link (ShareX's DeletionURL). */
 export const UploadedImage = t.Object({
   id: t.String(),
   filename: t.String(),
   url: t.String(),
   thumbnail: t.String(),
   view_url: t.String(),
+  deletion_url: t.String({ description: 'Deletes this one image without logging in: a GET shows a confirmation page' }),
   metadata: ImageMetadata,
 })
 

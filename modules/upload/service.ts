@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Principal, UserRow } from '../../src/auth/principal.ts'
 import type { AppContext } from '../../src/context.ts'
-import { BadRequest, ServiceUnavailable } from '../../src/errors.ts'
+import { AppError, BadRequest, ServiceUnavailable } from '../../src/errors.ts'
 import { type ReceivedFile, receiveMultipart } from '../../src/http/multipart.ts'
 import { newImageId } from '../../src/images/ids.ts'
 import { EXTENSION, variantKey } from '../../src/images/keys.ts'
@@ -20,10 +20,25 @@ export interface UploadResult {
   /** False when the same bytes were already stored for this user: `image` is that one. */
   created: boolean
   image: ImageRow
+  /** Bytes of the uploaded file. */
+  receivedBytes: number
+}
+
+/** POST /upload, counted in the metrics: stored uploads by bytes and time, refusals by error code. */
+export async function uploadImage(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
+  const started = performance.now()
+  try {
+    const result = await receiveAndStore(ctx, principal, request)
+    if (result.created) ctx.metrics.uploadProcessed(result.receivedBytes, (performance.now() - started) / 1000)
+    return result
+  } catch (error) {
+    ctx.metrics.uploadRejected(error instanceof AppError ? error.code : 'internal_error')
+    throw error
+  }
 }
 
 /**
- * POST /upload, top to bottom:
+ * The upload, top to bottom:
  * 1. refuse at once when a quota is already used up, before reading a byte of the body;
  * 2. stream the body to a temp file (413 past MAX_UPLOAD_BYTES);
  * 3. validate the form; the same bytes again return the image already stored;
@@ -32,7 +47,7 @@ export interface UploadResult {
  * Whatever fails, the objects written so far and every temp file are removed, and usage is
  * unchanged: the quota counters only move in the transaction that records the image.
  */
-export async function uploadImage(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
+async function receiveAndStore(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
   const user = principal.user
   await refuseWhenQuotaUsedUp(ctx, user)
   const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
@@ -43,11 +58,11 @@ export async function uploadImage(ctx: AppContext, principal: Principal, request
     const form = readFormFields(upload.fields, user)
 
     const existing = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
-    if (existing) return { created: false, image: existing }
+    if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
     const processed = await ctx.media.process(file.path)
     try {
-      return await storeAndRecord(ctx, user, file, form, processed)
+      return { ...(await storeAndRecord(ctx, user, file, form, processed)), receivedBytes: file.size }
     } finally {
       await processed.cleanup()
     }
@@ -89,14 +104,15 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 /** The client's file name is shown back to its owner only; it never becomes a key or a path. */
 const displayName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, NAME_MAX_LENGTH) || null
 
-async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile, form: FormFields, processed: ProcessedImage): Promise<UploadResult> {
+async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile, form: FormFields, processed: ProcessedImage): Promise<Omit<UploadResult, 'receivedBytes'>> {
   const id = newImageId()
   const variants = plannedVariants(id, processed)
+  let committed: Awaited<ReturnType<typeof commitImage>>
   try {
     // One at a time, so a failure leaves a known prefix of the list written.
     for (const variant of variants) await putObject(ctx, variant)
     const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
-    const { image, storage } = await commitImage(ctx, user, {
+    committed = await commitImage(ctx, user, {
       id,
       user_id: user.id,
       filename: `${id}.${EXTENSION[processed.format]}`,
@@ -117,8 +133,6 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
       // Millisecond precision, like the JS Date that list cursors carry.
       uploaded_at: ctx.clock.now(),
     })
-    await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit)
-    return { created: true, image }
   } catch (error) {
     await removeObjects(ctx, variants.map((v) => v.key))
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
@@ -128,6 +142,9 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
     }
     throw error
   }
+  const { image, storage } = committed
+  await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit)
+  return { created: true, image }
 }
 
 function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { path: string })[] {

@@ -35,7 +35,8 @@ export interface ImageRequest {
   requireExtension: boolean
   query: { size?: string; download?: string; expires?: string; sig?: string }
   request: Request
-  ip: string
+  /** Only read when the view is recorded. */
+  clientIp: () => string
 }
 
 const notFound = () => new NotFound('Image not found', 'image_not_found')
@@ -44,6 +45,19 @@ const wantsDownload = (value: string | undefined) => value === 'true' || value =
 /** Precomputed per image so the hot path only picks strings. */
 interface CachedImage extends ViewableImage {
   lastModified: string
+  uploadedAt: Date
+  representations: Map<string, Representation>
+}
+
+interface Representation {
+  variant: StoredVariant
+  etag: string
+  /** The headers of any response with a body, less its length. */
+  content: Record<string, string>
+  /** A 200's headers, ready to hand to Response. */
+  whole: Headers
+  /** A 304 carries the validators and caching headers only (RFC 9110 §15.4.5). */
+  notModified: Headers
 }
 
 export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
@@ -52,7 +66,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     maxEntries: 50_000,
     load: async (id) => {
       const image = await findViewableImage(ctx.sql, id)
-      return image && { ...image, lastModified: httpDate(new Date(image.uploaded_at)) }
+      if (!image) return null
+      const uploadedAt = new Date(image.uploaded_at)
+      return { ...image, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
     },
   })
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
@@ -118,6 +134,45 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     return { owner }
   }
 
+  /**
+   * Everything about one way of sending a variant that does not depend on the request, built
+   * once per lookup (a second) rather than per request: building Headers is a good part of
+   * the cost of a small response.
+   */
+  function representation(image: CachedImage, variant: StoredVariant, negotiated: boolean, download: boolean): Representation {
+    const memoKey = `${variant.key}|${negotiated ? 1 : 0}|${download ? 1 : 0}`
+    const memo = image.representations.get(memoKey)
+    if (memo) return memo
+    const etag = `"${image.id}-${variant.name}-${extensionOf(variant.format)}-${variant.size.toString(36)}"`
+    const protectedByReferrer = image.allowed_referrers.length > 0
+    const vary = [negotiated ? 'Accept' : '', protectedByReferrer ? 'Referer' : ''].filter(Boolean).join(', ')
+    const caching: Record<string, string> = {
+      ETag: etag,
+      'Last-Modified': image.lastModified,
+      'Cache-Control': !image.is_public ? PRIVATE_CACHE : protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE,
+      'Content-Security-Policy': IMAGE_CSP,
+      ...(vary ? { Vary: vary } : {}),
+    }
+    const content: Record<string, string> = {
+      ...caching,
+      'Content-Type': variant.content_type,
+      'Accept-Ranges': 'bytes',
+      'Cross-Origin-Resource-Policy': 'cross-origin',
+      'Content-Disposition': download
+        ? contentDisposition('attachment', downloadName(image, variant))
+        : `inline; filename="${image.id}${variant.name === 'original' ? '' : `_${variant.name}`}.${extensionOf(variant.format)}"`,
+    }
+    const built: Representation = {
+      variant,
+      etag,
+      content,
+      whole: new Headers({ ...content, 'Content-Length': String(variant.size) }),
+      notModified: new Headers(caching),
+    }
+    image.representations.set(memoKey, built)
+    return built
+  }
+
   async function serve(req: ImageRequest): Promise<Response> {
     const file = parseImageFile(req.file, req.requireExtension)
     if (!file || file.unknownExtension) throw notFound()
@@ -131,51 +186,35 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     // A download is "the original file": no format swap behind the user's back.
     const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
     if (!choice) throw notFound()
-    const { variant } = choice
-    const etag = `"${image.id}-${variant.name}-${extensionOf(variant.format)}-${variant.size.toString(36)}"`
-    const protectedByReferrer = image.allowed_referrers.length > 0
-    const vary = [choice.negotiated ? 'Accept' : '', protectedByReferrer ? 'Referer' : ''].filter(Boolean).join(', ')
-    const responseHeaders: Record<string, string> = {
-      'Content-Type': variant.content_type,
-      ETag: etag,
-      'Last-Modified': image.lastModified,
-      'Cache-Control': !image.is_public ? PRIVATE_CACHE : protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE,
-      'Accept-Ranges': 'bytes',
-      'Content-Security-Policy': IMAGE_CSP,
-      'Cross-Origin-Resource-Policy': 'cross-origin',
-      'Content-Disposition': download
-        ? contentDisposition('attachment', downloadName(image, variant))
-        : `inline; filename="${image.id}${variant.name === 'original' ? '' : `_${variant.name}`}.${extensionOf(variant.format)}"`,
-    }
-    if (vary) responseHeaders.Vary = vary
+    const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
 
-    if (isNotModified(headers, etag, new Date(image.uploaded_at))) {
-      const { 'Content-Type': _type, 'Content-Disposition': _disposition, 'Accept-Ranges': _ranges, ...notModified } = responseHeaders
-      return new Response(null, { status: 304, headers: notModified })
-    }
-    const decision = decideRange(headers, variant.size, etag, new Date(image.uploaded_at))
+    if (isNotModified(headers, etag, image.uploadedAt)) return new Response(null, { status: 304, headers: notModified })
+    const decision = decideRange(headers, variant.size, etag, image.uploadedAt)
     if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(variant.size)
     const range = decision.kind === 'partial' ? decision.range : undefined
     const length = range ? range.end - range.start + 1 : variant.size
-    responseHeaders['Content-Length'] = String(length)
-    if (range) responseHeaders['Content-Range'] = `bytes ${range.start}-${range.end}/${variant.size}`
     const status = range ? 206 : 200
+    const responseHeaders = range
+      ? new Headers({ ...content, 'Content-Length': String(length), 'Content-Range': `bytes ${range.start}-${range.end}/${variant.size}` })
+      : whole
 
     // HEAD: the headers GET would send, no storage access at all.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
-    const content = await body(variant, range)
-    if (content === null) throw notFound()
-    recorder.record({
-      imageId: image.id,
-      at: ctx.clock.now(),
-      isView: range === undefined || range.start === 0,
-      ip: req.ip,
-      userAgent: headers.get('user-agent') ?? '',
-      referrerHost: referrerHost(headers.get('referer')),
-      country: countryOf(headers.get('cf-ipcountry')),
-      bytes: length,
-    })
-    return new Response(content, { status, headers: responseHeaders })
+    const bytes = await body(variant, range)
+    if (bytes === null) throw notFound()
+    if (recorder.enabled) {
+      recorder.record({
+        imageId: image.id,
+        at: ctx.clock.now(),
+        isView: range === undefined || range.start === 0,
+        ip: req.clientIp(),
+        userAgent: headers.get('user-agent') ?? '',
+        referrerHost: referrerHost(headers.get('referer')),
+        country: countryOf(headers.get('cf-ipcountry')),
+        bytes: length,
+      })
+    }
+    return new Response(bytes, { status, headers: responseHeaders })
   }
 
   return { serve, lookup: (id: string) => lookups.get(id) }

@@ -24,7 +24,7 @@ export const viewModule = (ctx: AppContext) => {
 
   const image = (requireExtension: boolean) =>
     ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
-      images.serve({ file: params.file, requireExtension, query, request, ip: clientIp(request, server, ctx.config.trustProxy) })
+      images.serve({ file: params.file, requireExtension, query, request, clientIp: () => clientIp(request, server, ctx.config.trustProxy) })
   const imageDetail = (summary: string) => ({ tags: ['view'], summary, description: 'HEAD works too. Conditional (ETag, Last-Modified) and Range requests are honoured.' })
 
   return new Elysia({ name: 'view', seed: ctx.id })

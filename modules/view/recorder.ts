@@ -17,6 +17,8 @@ export interface ServedResponse {
 }
 
 export interface ViewRecorder {
+  /** False when ANALYTICS_ENABLED=false: callers skip gathering what would not be kept. */
+  readonly enabled: boolean
   /** Synchronous and allocation-light: the view path only pushes onto an array. */
   record(served: ServedResponse): void
   /** Writes everything buffered so far (tests, shutdown). */
@@ -34,8 +36,9 @@ const MAX_BUFFERED = 200_000
 /** A batch that failed this often is dropped (and logged), so one bad row cannot block the rest. */
 const MAX_ATTEMPTS = 5
 const USER_AGENT_MAX_LENGTH = 512
+const VISITOR_KEY_CACHE = 10_000
 
-export const noopRecorder: ViewRecorder = { record() {}, async flush() {}, async close() {}, pending: 0 }
+export const noopRecorder: ViewRecorder = { enabled: false, record() {}, async flush() {}, async close() {}, pending: 0 }
 
 /**
  * Views buffered in memory and written in batches, together with the counters they move.
@@ -45,6 +48,18 @@ export const noopRecorder: ViewRecorder = { record() {}, async flush() {}, async
 export function createViewRecorder(ctx: AppContext): ViewRecorder {
   const classify = createUserAgentClassifier()
   const salts = new Map<string, Buffer>()
+  // A visitor's views repeat within a day; their key need not be recomputed for each.
+  const visitorKeys = new Map<string, string>()
+  const visitorKey = (day: string, salt: Buffer, ip: string, userAgent: string) => {
+    const id = `${day}\n${ip}\n${userAgent}`
+    let key = visitorKeys.get(id)
+    if (key === undefined) {
+      key = createHmac('sha256', salt).update(`${ip}\n${userAgent}`).digest('base64url').slice(0, 22)
+      if (visitorKeys.size >= VISITOR_KEY_CACHE) visitorKeys.delete(visitorKeys.keys().next().value!)
+      visitorKeys.set(id, key)
+    }
+    return key
+  }
   let buffer: ServedResponse[] = []
   let retry: { rows: ServedResponse[]; attempts: number } | undefined
   let running: Promise<void> | undefined
@@ -72,7 +87,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
         viewed_at: s.at.toISOString(),
         is_view: s.isView,
         viewer_ip: ctx.config.storeViewerIp ? s.ip : null,
-        visitor_key: createHmac('sha256', saltByDay.get(day)!).update(`${s.ip}\n${s.userAgent}`).digest('base64url').slice(0, 22),
+        visitor_key: visitorKey(day, saltByDay.get(day)!, s.ip, s.userAgent),
         referrer: s.referrerHost,
         user_agent: s.userAgent.slice(0, USER_AGENT_MAX_LENGTH),
         device_type: kind.device,
@@ -91,6 +106,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     retry = undefined
     try {
       await writeViews(ctx.sql, await toRows(batch.rows))
+      ctx.metrics.viewsFlushed(batch.rows.length)
     } catch (error) {
       batch.attempts++
       if (batch.attempts >= MAX_ATTEMPTS) {
@@ -105,28 +121,34 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
 
   /** Writes until the buffer is empty or a write fails (the failed batch waits for the next tick). */
   function flush(): Promise<void> {
-    running ??= (async () => {
+    if (running) return running
+    const run = (async () => {
       try {
         while (retry || buffer.length > 0) await writeOnce()
       } catch {
         // Logged in writeOnce; the batch is kept for the next flush.
-      } finally {
-        running = undefined
       }
     })()
-    return running
+    // Cleared after the fact: with nothing to write, `run` has already settled by now.
+    running = run
+    void run.finally(() => {
+      if (running === run) running = undefined
+    })
+    return run
   }
 
   const timer = setInterval(() => void flush(), FLUSH_INTERVAL_MS)
   timer.unref?.()
 
   return {
+    enabled: true,
     record(served) {
       if (buffer.length >= MAX_BUFFERED) {
         if (dropped++ % 10_000 === 0) ctx.log.error({ msg: 'view buffer full, views dropped', dropped })
         return
       }
       buffer.push(served)
+      ctx.metrics.viewsBuffered(1)
       if (buffer.length === BATCH_SIZE) void flush()
     },
     async flush() {

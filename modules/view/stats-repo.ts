@@ -62,7 +62,7 @@ export async function breakdowns(sql: Sql, imageId: string): Promise<{ dimension
       union all select 'oses', key, value::int8 from image_view_daily d, jsonb_each_text(d.oses) where d.image_id = ${imageId}
       union all select 'countries', key, value::int8 from image_view_daily d, jsonb_each_text(d.countries) where d.image_id = ${imageId}
     )
-    select dimension, value, sum(n)::int8 as views from counts group by 1, 2 order by 1, 3 desc, 2`
+    select dimension, value, sum(n)::int8 as views from counts group by 1, 2 order by 1, 3 desc, value = '', 2`
 }
 
 export async function ownerOf(sql: Sql, imageId: string): Promise<{ user_id: string; views: number } | null> {

@@ -33,6 +33,7 @@ export async function runJob(ctx: AppContext, name: JobName, options: RunOptions
   const holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
   if (!(await repo.acquireLease(ctx.sql, name, holder, LEASE_SECONDS, options.slot ?? null))) {
     ctx.log.debug({ msg: 'job skipped: another process holds it or ran this slot', job: name })
+    ctx.metrics.jobRun(name, 'skipped')
     return { status: 'skipped', reason: 'already_running_or_done' }
   }
   const controller = new AbortController()
@@ -50,15 +51,18 @@ export async function runJob(ctx: AppContext, name: JobName, options: RunOptions
     await repo.failAbandonedRuns(ctx.sql, name)
     const started = await repo.startRun(ctx.sql, name, options.trigger, holder)
     ctx.log.info({ msg: 'job started', job: name, run_id: started.id, trigger: options.trigger })
+    const startedAt = performance.now()
     try {
       controller.signal.throwIfAborted()
       await JOBS[name].run(ctx, { signal: controller.signal, counts })
       const run = await repo.finishRun(ctx.sql, started.id, 'succeeded', counts, null)
+      ctx.metrics.jobRun(name, 'succeeded', (performance.now() - startedAt) / 1000)
       ctx.log.info({ msg: 'job succeeded', job: name, run_id: run.id, counts })
       return { status: 'succeeded', run }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       const run = await repo.finishRun(ctx.sql, started.id, 'failed', counts, message.slice(0, 2000))
+      ctx.metrics.jobRun(name, 'failed', (performance.now() - startedAt) / 1000)
       ctx.log.error({ msg: 'job failed', job: name, run_id: run.id, counts, error: message, stack: (error as Error)?.stack })
       return { status: 'failed', run }
     }

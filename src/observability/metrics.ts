@@ -11,7 +11,7 @@ export interface Metrics {
   httpRequest(entry: { service: string; method: string; route: string; status: number; seconds: number }): void
   /** One stored upload: bytes received and time spent validating, processing and storing it. */
   uploadProcessed(bytes: number, seconds: number): void
-  /** One refused or failed upload, by error code (`unsupported_media_type`, `upload_limit_reached`, …). */
+  /** One refused or failed upload, by error code (`unsupported_format`, `upload_limit_reached`, …). */
   uploadRejected(code: string): void
   /** Views counted in a process's buffer, waiting for the next flush. */
   viewsBuffered(count: number): void
@@ -103,7 +103,8 @@ export function createMetrics(): Metrics {
       jobRuns.inc({ job: name, status })
       if (seconds !== undefined) jobSeconds.observe({ job: name }, seconds)
     },
-    render: () => registry.metrics(),
+    // prom-client writes NaN as "Nan" (event-loop lag before its first sample); the text format spells it "NaN".
+    render: async () => (await registry.metrics()).replace(/ Nan$/gm, ' NaN'),
     contentType: registry.contentType,
   }
 }

@@ -51,6 +51,11 @@ describeEachBackend(
       const [done] = await callback(back, stateCookie)
       expect(done.status).toBe(302)
       expect(done.headers.get('location')).toBe('http://localhost:5001/api/v1/account')
+      // The state cookie is cleared on the path it was set on.
+      const cleared = done.headers.getSetCookie().find((c) => c.startsWith('oauth_state='))!
+      expect(cleared).toStartWith('oauth_state=;')
+      expect(cleared).toContain('Max-Age=0')
+      expect(cleared).toContain('Path=/api/v1/auth;')
       const session = cookieValue(done, 'token')!
       const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: session })
       expect(account.user).toMatchObject({ email, provider: 'google', is_verified: true, first_name: 'Gina', last_name: 'Ng' })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { runJob } from '../../src/jobs/index.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { family, scrape, total } from './prometheus.ts'
+import { histogramSeries, scrape, total } from './prometheus.ts'
 
 const MODULES = ['auth', 'upload', 'view'] as const
 
@@ -12,21 +12,24 @@ describeEachBackend('GET /metrics', (app) => {
   test('every module serves the Prometheus text format, read back by a real parser', async () => {
     for (const module of MODULES) {
       await call(app()[module], 'GET', '/health')
-      const families = await scrape(app()[module])
-      expect(family(families, 'imghost_http_requests_total')?.type).toBe('COUNTER')
-      const latency = family(families, 'imghost_http_request_duration_seconds')
-      expect(latency?.type).toBe('HISTOGRAM')
-      const health = latency!.metrics.find((m) => m.labels?.route === '/health' && m.labels?.service === `${module}-server`)
+      const metrics = await scrape(app()[module])
+      expect(metrics.imghost_http_requests_total?.type).toBe('counter')
+      expect(metrics.imghost_http_request_duration_seconds?.type).toBe('histogram')
+      const health = histogramSeries(metrics, 'imghost_http_request_duration_seconds', { route: '/health', service: `${module}-server`, method: 'GET', status: '200' })
       expect(health).toBeDefined()
       // Cumulative buckets: never decreasing, and +Inf holds every observation.
-      const counts = Object.entries(health!.buckets!).map(([, count]) => Number(count))
+      const counts = Object.entries(health!.buckets)
+        .sort(([a], [b]) => Number(a.replace('+Inf', 'Infinity')) - Number(b.replace('+Inf', 'Infinity')))
+        .map(([, count]) => count)
+      expect(counts.length).toBeGreaterThan(5)
       expect(counts).toEqual([...counts].sort((a, b) => a - b))
-      expect(Number(health!.count)).toBeGreaterThanOrEqual(1)
-      for (const name of ['imghost_upload_bytes_total', 'imghost_views_buffered_total', 'imghost_views_flushed_total', 'imghost_rate_limit_rejections_total', 'imghost_job_runs_total']) {
-        expect(family(families, name)?.type).toBe('COUNTER')
+      expect(health!.buckets['+Inf']).toBe(health!.count)
+      expect(health!.count).toBeGreaterThanOrEqual(1)
+      for (const name of ['imghost_upload_bytes_total', 'imghost_upload_rejections_total', 'imghost_views_buffered_total', 'imghost_views_flushed_total', 'imghost_rate_limit_rejections_total', 'imghost_job_runs_total']) {
+        expect(metrics[name]?.type, name).toBe('counter')
       }
-      expect(family(families, 'imghost_upload_processing_seconds')?.type).toBe('HISTOGRAM')
-      expect(family(families, 'imghost_process_resident_memory_bytes')?.type).toBe('GAUGE')
+      expect(metrics.imghost_upload_processing_seconds?.type).toBe('histogram')
+      expect(metrics.imghost_process_resident_memory_bytes?.type).toBe('gauge')
     }
   })
 
@@ -51,7 +54,7 @@ describeEachBackend('GET /metrics', (app) => {
     expect(total(after, 'imghost_http_requests_total', unmatched) - total(before, 'imghost_http_requests_total', unmatched)).toBe(1)
     const validation = { route: '/api/v1/auth/login', method: 'POST', status: '422' }
     expect(total(after, 'imghost_http_requests_total', validation) - total(before, 'imghost_http_requests_total', validation)).toBe(1)
-    const labelValues = family(after, 'imghost_http_requests_total')!.metrics.flatMap((m) => Object.values(m.labels ?? {}))
+    const labelValues = (after.imghost_http_requests_total!.data as { labels: Record<string, string> }[]).flatMap((series) => Object.values(series.labels))
     for (const id of ids) expect(labelValues.some((value) => value.includes(id))).toBe(false)
   })
 
@@ -78,7 +81,7 @@ describeEachBackend('GET /metrics', (app) => {
     const [refused] = await uploadFile(app().upload, { token: user.token }, join(CORPUS, 'small', 'html5.html'))
     expect(refused.status).toBe(415)
     const afterRefusal = await scrape(app().upload)
-    expect(total(afterRefusal, 'imghost_upload_rejections_total', { code: 'unsupported_media_type' }) - total(after, 'imghost_upload_rejections_total', { code: 'unsupported_media_type' })).toBe(1)
+    expect(total(afterRefusal, 'imghost_upload_rejections_total', { code: 'unsupported_format' }) - total(after, 'imghost_upload_rejections_total', { code: 'unsupported_format' })).toBe(1)
 
     const viewsBefore = await scrape(app().view)
     const [viewed] = await call(app().view, 'GET', `/i/${body.image.id}`)

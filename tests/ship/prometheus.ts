@@ -1,38 +1,38 @@
-import parsePrometheusTextFormat from 'parse-prometheus-text-format'
+import { type PromHistogramData, type PromMetrics, getMetricsFromIterator } from 'prom2javascript'
 import type { ModuleApp } from '../../src/app.ts'
 
-/** What parse-prometheus-text-format returns (prom2json's shape): every value is a string. */
-export interface MetricFamily {
-  name: string
-  help: string
-  type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED'
-  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string; sum?: string }[]
+export type { PromMetrics }
+
+/** Parses the Prometheus text format with a real parser (prom2javascript), which rejects malformed lines. */
+export function parseMetrics(text: string): Promise<PromMetrics> {
+  return getMetricsFromIterator(text.split('\n')[Symbol.iterator]())
 }
 
-/** GET /metrics and parse it with a real Prometheus text-format parser (which throws on bad input). */
-export async function scrape(app: ModuleApp, headers: Record<string, string> = {}): Promise<MetricFamily[]> {
-  // Elysia runs after-response hooks (where requests are counted) in a setImmediate.
-  await new Promise((resolve) => setImmediate(resolve))
+/** GET /metrics and parse it. */
+export async function scrape(app: ModuleApp, headers: Record<string, string> = {}): Promise<PromMetrics> {
+  // Elysia counts requests in after-response hooks, run in a setImmediate. And the event-loop lag
+  // gauges are NaN until their monitor's first 10 ms sample after the previous scrape: valid in
+  // the text format, but prom2javascript cannot read NaN.
+  await Bun.sleep(25)
   const response = await app.handle(new Request('http://localhost/metrics', { headers }))
   if (response.status !== 200) throw new Error(`GET /metrics: ${response.status} ${await response.text()}`)
   if (!response.headers.get('content-type')?.startsWith('text/plain; version=0.0.4')) {
     throw new Error(`GET /metrics content-type: ${response.headers.get('content-type')}`)
   }
-  return parsePrometheusTextFormat(await response.text()) as MetricFamily[]
+  return parseMetrics(await response.text())
 }
 
-export function family(families: MetricFamily[], name: string): MetricFamily | undefined {
-  return families.find((f) => f.name === name)
+const matches = (labels: Record<string, string>, wanted: Record<string, string>) => Object.entries(wanted).every(([key, value]) => labels[key] === value)
+
+/** Sum of a counter's values (or a histogram's counts) over the series whose labels include `wanted`. */
+export function total(metrics: PromMetrics, name: string, wanted: Record<string, string> = {}): number {
+  const metric = metrics[name]
+  if (!metric) return 0
+  return (metric.data as { labels: Record<string, string>; value?: number; count?: number }[])
+    .filter((series) => matches(series.labels, wanted))
+    .reduce((sum, series) => sum + (metric.type === 'histogram' ? series.count! : series.value!), 0)
 }
 
-const matches = (labels: Record<string, string> | undefined, wanted: Record<string, string>) =>
-  Object.entries(wanted).every(([key, value]) => labels?.[key] === value)
-
-/** Sum of a counter's (or a histogram's count's) series whose labels include `wanted`. */
-export function total(families: MetricFamily[], name: string, wanted: Record<string, string> = {}): number {
-  const found = family(families, name)
-  if (!found) return 0
-  return found.metrics
-    .filter((m) => matches(m.labels, wanted))
-    .reduce((sum, m) => sum + Number(found.type === 'HISTOGRAM' ? m.count : m.value), 0)
+export function histogramSeries(metrics: PromMetrics, name: string, wanted: Record<string, string>): PromHistogramData | undefined {
+  return (metrics[name]?.data as PromHistogramData[] | undefined)?.find((series) => matches(series.labels, wanted))
 }

@@ -1,18 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import parsePrometheusTextFormat from 'parse-prometheus-text-format'
-import postgres from 'postgres'
 import { CORPUS } from '../helpers/images.ts'
-import { PROJECT_ROOT, type RunningServer, startServer } from '../helpers/process.ts'
-import { type RunningS3rver, startS3rver } from '../helpers/s3rver.ts'
-import { renderNginxConfig, startNginx, type RunningNginx } from './nginx.ts'
-import { type MetricFamily, total } from './prometheus.ts'
+import type { RunningServer } from '../helpers/process.ts'
+import { type Cluster, startCluster } from './cluster.ts'
+import { parseMetrics, total } from './prometheus.ts'
 
 /**
- * Split mode as deployed: one auth process, two upload and two view replicas (`bun src/main.ts`
- * with SERVER_MODE), one PostgreSQL, one S3 store, and nginx in front with deploy/nginx.conf.
+ * Split mode as deployed (./cluster.ts): one auth process, two upload and two view replicas,
+ * one PostgreSQL, one S3 store, and nginx in front with deploy/nginx.conf.
  */
 const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL
 const NGINX = '/usr/sbin/nginx'
@@ -22,106 +18,6 @@ const skipReason = !TEST_DATABASE_URL
     ? `${NGINX} is missing (apt-get install -y nginx)`
     : undefined
 if (skipReason) console.warn(`split-mode test skipped: ${skipReason}`)
-
-interface Cluster {
-  auth: RunningServer
-  uploads: [RunningServer, RunningServer]
-  views: [RunningServer, RunningServer]
-  nginx: RunningNginx
-  s3: RunningS3rver
-  /** Public (nginx) base URLs. */
-  public: { auth: string; upload: string; view: string }
-  close(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = probe.port!
-  probe.stop(true)
-  return port
-}
-
-async function startCluster(): Promise<Cluster> {
-  const startedAt = performance.now()
-  const cleanups: (() => Promise<unknown> | unknown)[] = []
-  const workDir = mkdtempSync(join(tmpdir(), 'imghost-split-'))
-  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }))
-  const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-  const dbName = `imghost_split_${Date.now()}`
-  await admin.unsafe(`create database "${dbName}"`)
-  cleanups.push(async () => (await admin.unsafe(`drop database if exists "${dbName}" with (force)`), await admin.end()))
-  const databaseUrl = new URL(TEST_DATABASE_URL!)
-  databaseUrl.pathname = `/${dbName}`
-
-  try {
-    const s3 = await startS3rver()
-    cleanups.push(() => s3.stop())
-    const ports = { auth: await freePort(), upload: await freePort(), view: await freePort() }
-    const publicUrls = { auth: `http://127.0.0.1:${ports.auth}`, upload: `http://127.0.0.1:${ports.upload}`, view: `http://127.0.0.1:${ports.view}` }
-    const env = (module: string, index: number) => {
-      const dataDir = join(workDir, `${module}-${index}`)
-      mkdirSync(dataDir)
-      return {
-        SERVER_MODE: module,
-        DATA_DIR: dataDir,
-        DATABASE_URL: databaseUrl.toString(),
-        DATABASE_POOL_MAX: '4',
-        S3_BUCKET: s3.bucket,
-        S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
-        JWT_SECRET: 'split-mode-shared-secret-0123456789abcdef',
-        AUTH_SERVER_URL: publicUrls.auth,
-        UPLOAD_SERVER_URL: publicUrls.upload,
-        VIEW_SERVER_URL: publicUrls.view,
-        TRUST_PROXY: 'true',
-        PROCESSING_CONCURRENCY: '1',
-        LOG_LEVEL: 'info',
-      }
-    }
-    const track = (server: RunningServer) => (cleanups.push(() => server.stop('SIGKILL')), server)
-    // The first process applies the migrations; the rest start together and find nothing to do.
-    const auth = track(await startServer(env('auth', 1), ['auth'], undefined, 120_000))
-    const [upload1, upload2, view1, view2] = await Promise.all([
-      startServer(env('upload', 1), ['upload'], undefined, 120_000).then(track),
-      startServer(env('upload', 2), ['upload'], undefined, 120_000).then(track),
-      startServer(env('view', 1), ['view'], undefined, 120_000).then(track),
-      startServer(env('view', 2), ['view'], undefined, 120_000).then(track),
-    ])
-    const hostPort = (url: string) => new URL(url).host
-    const config = renderNginxConfig(readFileSync(join(PROJECT_ROOT, 'deploy', 'nginx.conf'), 'utf8'), {
-      IMGHOST_AUTH_1: hostPort(auth.urls.auth!),
-      IMGHOST_UPLOAD_1: hostPort(upload1.urls.upload!),
-      IMGHOST_UPLOAD_2: hostPort(upload2.urls.upload!),
-      IMGHOST_VIEW_1: hostPort(view1.urls.view!),
-      IMGHOST_VIEW_2: hostPort(view2.urls.view!),
-      IMGHOST_AUTH_LISTEN: `127.0.0.1:${ports.auth}`,
-      IMGHOST_UPLOAD_LISTEN: `127.0.0.1:${ports.upload}`,
-      IMGHOST_VIEW_LISTEN: `127.0.0.1:${ports.view}`,
-      IMGHOST_AUTH_HOST: '127.0.0.1',
-      IMGHOST_UPLOAD_HOST: '127.0.0.1',
-      IMGHOST_VIEW_HOST: '127.0.0.1',
-    })
-    const nginx = await startNginx(NGINX, join(workDir, 'nginx'), config, Object.values(publicUrls))
-    cleanups.push(() => nginx.stop())
-    console.log(`split cluster (5 processes, nginx, s3rver, PostgreSQL) up in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)
-    return {
-      auth,
-      uploads: [upload1, upload2],
-      views: [view1, view2],
-      nginx,
-      s3,
-      public: publicUrls,
-      async close() {
-        for (const cleanup of cleanups.reverse()) await cleanup()
-      },
-    }
-  } catch (error) {
-    for (const cleanup of cleanups.reverse()) await cleanup()
-    throw error
-  }
-}
 
 async function json(response: Response) {
   const text = await response.text()
@@ -162,7 +58,7 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
   const suiteStarted = performance.now()
 
   beforeAll(async () => {
-    cluster = await startCluster()
+    cluster = await startCluster(NGINX, TEST_DATABASE_URL!)
   }, 300_000)
   afterAll(async () => {
     await cluster?.close()
@@ -273,8 +169,8 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
   test('one view replica killed mid-load: nginx fails over, nothing is lost but what was in flight', async () => {
     const url = image.url // through nginx
     const servedBy = async (server: RunningServer) => {
-      const families = parsePrometheusTextFormat(await (await fetch(`${server.urls.view}/metrics`)).text()) as MetricFamily[]
-      return total(families, 'imghost_http_requests_total', { route: '/:file', status: '200' })
+      const metrics = await parseMetrics(await (await fetch(`${server.urls.view}/metrics`)).text())
+      return total(metrics, 'imghost_http_requests_total', { route: '/:file', status: '200' })
     }
     const survivorBefore = await servedBy(cluster.views[1])
     const requestCount = 240

@@ -29,7 +29,9 @@ describeEachBackend('POST /upload', (app) => {
     const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('large.jpg'))
     expect(response.status, JSON.stringify(body)).toBe(201)
     expect(Object.keys(body).sort()).toEqual(['image', 'success'])
-    expect(Object.keys(body.image).sort()).toEqual(['filename', 'id', 'metadata', 'thumbnail', 'url', 'view_url'])
+    // The seed's keys, plus the delete link ShareX-style clients need.
+    expect(Object.keys(body.image).sort()).toEqual(['deletion_url', 'filename', 'id', 'metadata', 'thumbnail', 'url', 'view_url'])
+    expect(body.image.deletion_url).toStartWith(`${app().config.publicUrls.upload}/images/${body.image.id}/delete?token=`)
     const { id } = body.image
     expect(isImageId(id)).toBe(true)
     expect(body.image.filename).toBe(`${id}.jpg`)

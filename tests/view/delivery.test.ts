@@ -181,9 +181,9 @@ describeEachBackend('view delivery', (app) => {
   })
 })
 
-/** The same contract when files are streamed from the store instead of served from memory. */
+/** The same contract when files come from disk (sendfile) or S3 (through the disk copy) instead of memory. */
 describe('view delivery, streamed', () => {
-  for (const mode of ['memory cache', 'streamed from the store'] as const) {
+  for (const mode of ['memory cache', 'no memory cache'] as const) {
     describeEachBackend(`ranges and bodies (${mode})`, (app) => {
       let photo: Uploaded
       let original: StoredVariant

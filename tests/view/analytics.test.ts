@@ -1,0 +1,217 @@
+import { beforeAll, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { TestApp } from '../helpers/context.ts'
+import { describeEachBackend } from '../helpers/index.ts'
+import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, upload, variant, variantsOf } from './support.ts'
+
+interface AnalyticsRow {
+  image_id: string
+  viewer_ip: string | null
+  visitor_key: string
+  referrer: string | null
+  user_agent: string
+  device_type: string
+  browser: string | null
+  os: string | null
+  country: string | null
+  bytes_sent: number
+  is_bot: boolean
+}
+
+const rowsOf = (app: TestApp, id: string) =>
+  app.ctx.sql<AnalyticsRow[]>`select * from image_analytics where image_id = ${id} order by id`
+
+async function usageOf(app: TestApp, userId: string) {
+  const [row] = await app.ctx.sql<{ views: number; bandwidth: number }[]>`
+    select coalesce(sum(views_count), 0)::int8 as views, coalesce(sum(bandwidth_used), 0)::int8 as bandwidth
+    from user_usage where user_id = ${userId}`
+  return row!
+}
+
+const human = (ip: string, extra: Record<string, string> = {}) => ({ 'user-agent': UA.windowsChrome, 'x-forwarded-for': ip, ...extra })
+
+describeEachBackend('view analytics', (app) => {
+  let owner: Viewer
+  let photo: Uploaded
+  let thumbSize: number
+  let originalSize: number
+
+  beforeAll(async () => {
+    owner = await signUp(app())
+    photo = await upload(app(), owner, join(CORPUS, 'orientation/landscape_4.jpg'))
+    const variants = await variantsOf(app(), photo.id)
+    thumbSize = variant(variants, 'thumb', 'jpeg').size
+    originalSize = variant(variants, 'original', 'jpeg').size
+  })
+
+  test('1,000 concurrent views count exactly 1,000, written by the recorder on its own', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_5.jpg'))
+    const before = await usageOf(app(), owner.id)
+    const responses = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => fetchView(app().view, `/${image.id}_thumb.jpg`, human(`10.1.${i >> 8}.${i & 255}`))),
+    )
+    expect(responses.every(([r]) => r.status === 200)).toBe(true)
+    // No manual flush: the timer writes within a second or so.
+    await eventually(async () => (await imageViews(app(), image.id)) >= 1000, 10_000)
+    await Bun.sleep(1_200)
+    expect(await imageViews(app(), image.id)).toBe(1000)
+    expect((await rowsOf(app(), image.id)).length).toBe(1000)
+    const after = await usageOf(app(), owner.id)
+    const size = variant(await variantsOf(app(), image.id), 'thumb', 'jpeg').size
+    expect(after.views - before.views).toBe(1000)
+    expect(after.bandwidth - before.bandwidth).toBe(1000 * size)
+  })
+
+  test('two replicas recording at once still count exactly', async () => {
+    const replica = await secondReplica(app())
+    try {
+      const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_6.jpg'))
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => fetchView(i % 2 ? replica.view : app().view, `/i/${image.id}?size=thumb`, human(`10.2.${i >> 8}.${i & 255}`))),
+      )
+      await Promise.all([flushViews(app()), flushViews(replica)])
+      expect(await imageViews(app(), image.id)).toBe(1000)
+      expect((await rowsOf(app(), image.id)).length).toBe(1000)
+    } finally {
+      await replica.close()
+    }
+  })
+
+  test('a graceful shutdown writes what is still buffered', async () => {
+    const replica = await secondReplica(app())
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_7.jpg'))
+    await Promise.all(Array.from({ length: 25 }, (_, i) => fetchView(replica.view, `/i/${image.id}.jpg`, human(`10.3.0.${i}`))))
+    expect(await imageViews(app(), image.id)).toBe(0)
+    await replica.close()
+    expect(await imageViews(app(), image.id)).toBe(25)
+  })
+
+  test('crawlers and link-preview bots are recorded as bots and kept out of the view count', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_8.jpg'))
+    const bots = [UA.discord, UA.slack, UA.twitter, UA.facebook, UA.googlebot, UA.curl, '']
+    for (const [i, ua] of bots.entries()) await fetchView(app().view, `/i/${image.id}.jpg`, { 'user-agent': ua, 'x-forwarded-for': `10.4.0.${i}` })
+    for (const ua of [UA.windowsChrome, UA.iphone, UA.linuxFirefox]) await fetchView(app().view, `/i/${image.id}.jpg`, { 'user-agent': ua, 'x-forwarded-for': '10.4.1.1' })
+    await flushViews(app())
+    expect(await imageViews(app(), image.id)).toBe(3)
+    const rows = await rowsOf(app(), image.id)
+    expect(rows.filter((r) => r.is_bot).map((r) => r.user_agent)).toEqual(bots)
+    expect(rows.filter((r) => r.is_bot).every((r) => r.device_type === 'bot')).toBe(true)
+    expect(rows.filter((r) => !r.is_bot).length).toBe(3)
+    const [stats, body] = await statsOf(app(), image.id, owner)
+    expect(stats.status).toBe(200)
+    expect(body.views).toEqual({ human: { total: 3, unique: 3 }, bot: { total: bots.length, unique: bots.length } })
+    expect(body.counter).toBe(3)
+  })
+
+  test('each view records its time, referrer host, device, browser, OS, country, bytes and visitor key', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_6.jpg'))
+    const path = `/i/${image.id}.jpg`
+    await fetchView(app().view, path, { 'user-agent': UA.iphone, 'x-forwarded-for': '203.0.113.7', referer: 'https://forum.example.net/thread/1?token=secret', 'cf-ipcountry': 'de' })
+    await fetchView(app().view, path, { 'user-agent': UA.ipad, 'x-forwarded-for': '203.0.113.7', 'cf-ipcountry': 'XX' })
+    await fetchView(app().view, path, { 'user-agent': UA.windowsChrome, 'x-forwarded-for': '203.0.113.8' })
+    await fetchView(app().view, path, { 'user-agent': UA.windowsChrome, 'x-forwarded-for': '203.0.113.8' })
+    await flushViews(app())
+    const rows = await rowsOf(app(), image.id)
+    const size = variant(await variantsOf(app(), image.id), 'original', 'jpeg').size
+    expect(rows.map(({ referrer, device_type, browser, os, country, bytes_sent }) => ({ referrer, device_type, browser, os, country, bytes_sent }))).toEqual([
+      { referrer: 'forum.example.net', device_type: 'mobile', browser: 'Mobile Safari', os: 'iOS', country: 'DE', bytes_sent: size },
+      { referrer: null, device_type: 'tablet', browser: 'Mobile Safari', os: 'iOS', country: null, bytes_sent: size },
+      { referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: size },
+      { referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: size },
+    ])
+    // Raw IPs are kept only with STORE_VIEWER_IP=true; the visitor key is a keyed hash, not the IP.
+    expect(rows.every((r) => r.viewer_ip === null)).toBe(true)
+    expect(JSON.stringify(rows)).not.toContain('203.0.113')
+    expect(rows[2]!.visitor_key).toBe(rows[3]!.visitor_key)
+    expect(new Set(rows.map((r) => r.visitor_key)).size).toBe(3)
+    const [, body] = await statsOf(app(), image.id, owner)
+    expect(body.views.human).toEqual({ total: 4, unique: 3 })
+  })
+
+  test('a view is a 200 or a 206 from byte 0; other ranges count bandwidth only; 304, HEAD and errors count nothing', async () => {
+    const path = `/i/${photo.id}.jpg`
+    const views = await imageViews(app(), photo.id)
+    const rows = (await rowsOf(app(), photo.id)).length
+    const usage = await usageOf(app(), owner.id)
+    const [first] = await fetchView(app().view, path, human('10.5.0.1'))
+    expect(first.status).toBe(200)
+    expect((await fetchView(app().view, path, human('10.5.0.2', { range: 'bytes=0-99' })))[0].status).toBe(206)
+    expect((await fetchView(app().view, path, human('10.5.0.2', { range: 'bytes=100-199' })))[0].status).toBe(206)
+    expect((await fetchView(app().view, path, human('10.5.0.3', { 'if-none-match': first.headers.get('etag')! })))[0].status).toBe(304)
+    expect((await fetchView(app().view, path, human('10.5.0.4'), 'HEAD'))[0].status).toBe(200)
+    expect((await fetchView(app().view, `${path}?size=nope`, human('10.5.0.5')))[0].status).toBe(400)
+    expect((await fetchView(app().view, `/i/${photo.id}.png`, human('10.5.0.6')))[0].status).toBe(404)
+    expect((await fetchView(app().view, path, human('10.5.0.7', { range: `bytes=${originalSize}-` })))[0].status).toBe(416)
+    await flushViews(app())
+    expect(await imageViews(app(), photo.id)).toBe(views + 2)
+    expect((await rowsOf(app(), photo.id)).length).toBe(rows + 2)
+    const after = await usageOf(app(), owner.id)
+    expect(after.views - usage.views).toBe(2)
+    expect(after.bandwidth - usage.bandwidth).toBe(originalSize + 100 + 100)
+  })
+
+  test('stats are the owner\'s alone', async () => {
+    const stranger = await signUp(app())
+    expect((await statsOf(app(), photo.id, stranger))[0].status).toBe(404)
+    expect((await fetchView(app().view, `/stats/${photo.id}`))[0].status).toBe(401)
+    expect((await statsOf(app(), 'AAAAAAAAAAAAAAAAAAAAAA', owner))[0].status).toBe(404)
+  })
+
+  test('stats: totals, 30 days, top breakdowns and bandwidth', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_7.jpg'))
+    const path = `/${image.id}_thumb.jpg`
+    const hits: Record<string, string>[] = [
+      { 'user-agent': UA.iphone, referer: 'https://a.example/1', 'cf-ipcountry': 'FR' },
+      { 'user-agent': UA.iphone, referer: 'https://a.example/2', 'cf-ipcountry': 'FR' },
+      { 'user-agent': UA.linuxFirefox, referer: 'https://b.example/', 'cf-ipcountry': 'JP' },
+      { 'user-agent': UA.windowsChrome },
+      { 'user-agent': UA.discord, referer: 'https://a.example/3' },
+    ]
+    for (const [i, headers] of hits.entries()) await fetchView(app().view, path, { ...headers, 'x-forwarded-for': `10.6.0.${i}` })
+    await flushViews(app())
+    const [response, body] = await statsOf(app(), image.id, owner)
+    expect(response.status).toBe(200)
+    const size = variant(await variantsOf(app(), image.id), 'thumb', 'jpeg').size
+    expect(body).toMatchObject({
+      success: true,
+      id: image.id,
+      views: { human: { total: 4, unique: 4 }, bot: { total: 1, unique: 1 } },
+      counter: 4,
+      bandwidth: { bytes: 5 * size },
+    })
+    expect(body.daily).toHaveLength(30)
+    expect(body.daily.at(-1)).toEqual({ date: new Date().toISOString().slice(0, 10), views: 4, unique_views: 4, bot_views: 1 })
+    expect(body.daily.slice(0, -1).every((d: { views: number }) => d.views === 0)).toBe(true)
+    expect(body.top.referrers).toEqual([{ name: 'a.example', views: 3 }, { name: 'b.example', views: 1 }, { name: null, views: 1 }])
+    expect(body.top.devices).toEqual([{ name: 'mobile', views: 2 }, { name: 'bot', views: 1 }, { name: 'desktop', views: 2 }].sort((a, b) => b.views - a.views || a.name.localeCompare(b.name)))
+    expect(body.top.countries).toEqual([{ name: 'FR', views: 2 }, { name: null, views: 2 }, { name: 'JP', views: 1 }])
+    expect(body.top.browsers[0]).toEqual({ name: 'Mobile Safari', views: 2 })
+    expect(body.top.oses.map((o: { name: string }) => o.name)).toContain('iOS')
+  })
+}, { env: { TRUST_PROXY: 'true' } })
+
+describeEachBackend('view analytics with STORE_VIEWER_IP', (app) => {
+  test('raw viewer IPs are kept only when asked for', async () => {
+    const owner = await signUp(app())
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_8.jpg'))
+    await fetchView(app().view, `/i/${image.id}`, human('198.51.100.23'))
+    await flushViews(app())
+    expect((await rowsOf(app(), image.id)).map((r) => r.viewer_ip)).toEqual(['198.51.100.23'])
+  })
+}, { env: { TRUST_PROXY: 'true', STORE_VIEWER_IP: 'true' } })
+
+describeEachBackend('view analytics turned off', (app) => {
+  test('ANALYTICS_ENABLED=false serves the same and records nothing', async () => {
+    const owner = await signUp(app())
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_8.jpg'))
+    for (let i = 0; i < 5; i++) expect((await fetchView(app().view, `/i/${image.id}`, human('10.7.0.1')))[0].status).toBe(200)
+    await flushViews(app())
+    await Bun.sleep(700)
+    expect(await imageViews(app(), image.id)).toBe(0)
+    expect((await rowsOf(app(), image.id)).length).toBe(0)
+  })
+}, { env: { TRUST_PROXY: 'true', ANALYTICS_ENABLED: 'false' } })
+
+function statsOf(app: TestApp, id: string, who: Viewer) {
+  return fetchView(app.view, `/stats/${id}`, { 'x-api-key': who.apiKey }).then(([response, bytes]) => [response, JSON.parse(new TextDecoder().decode(bytes))] as const)
+}

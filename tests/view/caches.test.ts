@@ -1,0 +1,89 @@
+import { describe, expect, test } from 'bun:test'
+import { createBytesCache } from '../../modules/view/bytes-cache.ts'
+import { LOOKUP_TTL_MS } from '../../modules/view/image-server.ts'
+import { createLookupCache } from '../../modules/view/lookup-cache.ts'
+
+describe('image lookup cache', () => {
+  const setup = () => {
+    let now = 1_000_000
+    const loads: string[] = []
+    let answer: string | null = 'row v1'
+    const cache = createLookupCache<string>({
+      ttlMs: LOOKUP_TTL_MS,
+      maxEntries: 10,
+      now: () => now,
+      load: async (key) => {
+        loads.push(key)
+        return answer
+      },
+    })
+    return { cache, loads, advance: (ms: number) => (now += ms), set: (value: string | null) => (answer = value) }
+  }
+
+  test('a change in the database is seen within one second, never later', async () => {
+    expect(LOOKUP_TTL_MS).toBeLessThanOrEqual(1_000)
+    const { cache, loads, advance, set } = setup()
+    expect(await cache.get('a')).toBe('row v1')
+    set(null) // the image is deleted
+    advance(LOOKUP_TTL_MS - 1)
+    expect(await cache.get('a')).toBe('row v1')
+    advance(1)
+    expect(await cache.get('a')).toBeNull()
+    expect(loads).toEqual(['a', 'a'])
+  })
+
+  test('concurrent lookups share one query, and misses are cached too', async () => {
+    const { cache, loads, set } = setup()
+    set(null)
+    const results = await Promise.all(Array.from({ length: 100 }, () => cache.get('missing')))
+    expect(results.every((r) => r === null)).toBe(true)
+    expect(loads).toEqual(['missing'])
+  })
+
+  test('a failed lookup is not remembered', async () => {
+    let fail = true
+    const cache = createLookupCache<string>({ ttlMs: 1000, maxEntries: 10, load: async () => {
+      if (fail) throw new Error('database down')
+      return 'row'
+    } })
+    await expect(cache.get('a')).rejects.toThrow('database down')
+    fail = false
+    expect(await cache.get('a')).toBe('row')
+  })
+
+  test('it stays bounded', async () => {
+    const { cache } = setup()
+    for (let i = 0; i < 50; i++) await cache.get(`k${i}`)
+    expect(cache.size).toBeLessThanOrEqual(10)
+  })
+})
+
+describe('hot bytes cache', () => {
+  test('keeps small objects up to its budget, least recently used out first', async () => {
+    const cache = createBytesCache({ maxEntryBytes: 100, maxTotalBytes: 250 })
+    const read = (size: number) => async () => new Uint8Array(size)
+    expect(cache.accepts(101)).toBe(false)
+    await cache.load('a', read(100))
+    await cache.load('b', read(100))
+    cache.peek('a') // a is now the most recently used
+    await cache.load('c', read(100))
+    expect(cache.peek('b')).toBeUndefined()
+    expect(cache.peek('a')?.byteLength).toBe(100)
+    expect(cache.peek('c')?.byteLength).toBe(100)
+    expect(cache.totalBytes).toBe(200)
+  })
+
+  test('one read per key however many ask at once; a missing object is not cached', async () => {
+    const cache = createBytesCache({ maxEntryBytes: 100, maxTotalBytes: 1000 })
+    let reads = 0
+    const all = await Promise.all(Array.from({ length: 20 }, () => cache.load('k', async () => (reads++, new Uint8Array(10)))))
+    expect(reads).toBe(1)
+    expect(all.every((b) => b?.byteLength === 10)).toBe(true)
+    expect(await cache.load('gone', async () => null)).toBeNull()
+    expect(cache.peek('gone')).toBeUndefined()
+  })
+
+  test('a zero budget turns it off', () => {
+    expect(createBytesCache({ maxEntryBytes: 512 * 1024, maxTotalBytes: 0 }).accepts(1)).toBe(false)
+  })
+})
