@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import type { StorageConfig } from './storage/index.ts'
 
 /**
  * The whole environment, parsed once at start into one frozen object.
@@ -22,17 +23,8 @@ export const PLAN_LIMITS: Record<Plan, { uploadsPerDay: number; requestsPerHour:
   enterprise: { uploadsPerDay: 10_000, requestsPerHour: 20_000, storageBytes: 500 * GiB, bandwidthBytesPerMonth: 5 * TiB },
 }
 
-export type StorageSettings =
-  | { driver: 'local'; rootDir: string }
-  | {
-      driver: 's3'
-      bucket: string
-      endpoint?: string
-      region: string
-      accessKeyId?: string
-      secretAccessKey?: string
-      forcePathStyle: boolean
-    }
+/** Which object store to use; the storage module owns its shape. */
+export type StorageSettings = StorageConfig
 
 export interface Config {
   nodeEnv: string

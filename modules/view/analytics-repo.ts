@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type postgres from 'postgres'
-import type { Sql } from '../../src/db/index.ts'
+import type { Database, Sql, TransactionSql } from '../../src/db/index.ts'
 
 /** One served response as written: a view (a row in image_analytics) or bandwidth only. */
 export interface ViewRow {
@@ -39,13 +41,83 @@ export async function saltsFor(sql: Sql, days: string[]): Promise<Map<string, Bu
 }
 
 /**
- * Writes a batch in ONE statement (the rows travel as one jsonb parameter, however many), hence one transaction: the view rows, each image's human
- * view counter, and each owner's daily usage (human views, and bytes of every response). Rows
- * of images deleted meanwhile are dropped together with their counters. If the statement fails
- * nothing of it stays, so the caller can retry the same batch without counting anything twice.
+ * Writes a batch in one transaction: the view rows, each image's human view counter, and each
+ * owner's daily usage (human views, and the bytes of every response). Rows of images deleted
+ * meanwhile are dropped with their counters. On failure nothing of it stays, so the caller can
+ * retry the same batch without counting anything twice.
+ *
+ * PostgreSQL gets the rows through COPY, its cheapest way in (a third of the cost of an
+ * INSERT … SELECT per row); the embedded PGlite cannot take COPY over its socket, so there the
+ * batch is one statement reading the rows from a single jsonb parameter.
  */
-export async function writeViews(sql: Sql, rows: ViewRow[]): Promise<number> {
-  const [result] = await sql<{ inserted: number }[]>`
+export function writeViews(db: Database, rows: ViewRow[]): Promise<void> {
+  return db.kind === 'postgres' ? copyViews(db.sql, rows) : insertViews(db.sql, rows)
+}
+
+const COPY_COLUMNS = ['image_id', 'viewed_at', 'viewer_ip', 'visitor_key', 'referrer', 'user_agent', 'device_type', 'browser', 'os', 'country', 'bytes_sent', 'is_bot'] as const
+
+/** COPY text format: \N is null; backslash, tab and line breaks are escaped. */
+const copyText = (value: string | null) =>
+  value === null ? '\\N' : /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : value
+
+async function copyViews(sql: Sql, rows: ViewRow[]): Promise<void> {
+  const imageIds = [...new Set(rows.map((row) => row.image_id))]
+  await sql.begin(async (tx) => {
+    // Locks the images (a concurrent delete waits for this batch), and names their owners.
+    const owners = new Map(
+      (await tx<{ id: string; user_id: string }[]>`select id, user_id from images where id = any(${imageIds}) order by id for key share`).map((r) => [r.id, r.user_id]),
+    )
+    const live = rows.filter((row) => owners.has(row.image_id))
+    const views = live.filter((row) => row.is_view)
+    if (views.length > 0) {
+      let text = ''
+      for (const r of views) {
+        text += `${r.image_id}\t${r.viewed_at}\t${copyText(r.viewer_ip)}\t${r.visitor_key}\t${copyText(r.referrer)}\t${copyText(r.user_agent)}\t${r.device_type}\t${copyText(r.browser)}\t${copyText(r.os)}\t${copyText(r.country)}\t${r.bytes_sent}\t${r.is_bot ? 't' : 'f'}\n`
+      }
+      const writable = await tx`copy image_analytics (${tx.unsafe(COPY_COLUMNS.join(', '))}) from stdin`.writable()
+      await pipeline(Readable.from([text]), writable)
+    }
+    await addCounters(tx, live, owners)
+  })
+}
+
+/** The counters a batch moves, summed here so each image and owner-day is one small update. */
+async function addCounters(tx: TransactionSql, live: ViewRow[], owners: Map<string, string>): Promise<void> {
+  const humanViews = new Map<string, number>()
+  const usage = new Map<string, { user_id: string; date: string; views: number; bytes: number }>()
+  for (const row of live) {
+    const counted = row.is_view && !row.is_bot
+    if (counted) humanViews.set(row.image_id, (humanViews.get(row.image_id) ?? 0) + 1)
+    const userId = owners.get(row.image_id)!
+    const date = row.viewed_at.slice(0, 10)
+    const key = `${userId}|${date}`
+    const entry = usage.get(key) ?? { user_id: userId, date, views: 0, bytes: 0 }
+    entry.views += counted ? 1 : 0
+    entry.bytes += row.bytes_sent
+    usage.set(key, entry)
+  }
+  // Sorted, so two processes flushing at once lock rows in the same order.
+  const images = [...humanViews].sort(([a], [b]) => (a < b ? -1 : 1))
+  if (images.length > 0) {
+    await tx`
+      update images i set views = i.views + c.views
+      from unnest(${images.map(([id]) => id)}::text[], ${images.map(([, n]) => n)}::int8[]) as c(id, views)
+      where i.id = c.id`
+  }
+  const days = [...usage.values()].sort((a, b) => (a.user_id + a.date < b.user_id + b.date ? -1 : 1))
+  if (days.length > 0) {
+    await tx`
+      insert into user_usage (user_id, date, views_count, bandwidth_used)
+      select * from unnest(${days.map((d) => d.user_id)}::uuid[], ${days.map((d) => d.date)}::date[], ${days.map((d) => d.views)}::int4[], ${days.map((d) => d.bytes)}::int8[])
+      on conflict (user_id, date) do update set
+        views_count = user_usage.views_count + excluded.views_count,
+        bandwidth_used = user_usage.bandwidth_used + excluded.bandwidth_used`
+  }
+}
+
+/** The same in ONE statement, the rows travelling as one jsonb parameter however many there are. */
+async function insertViews(sql: Sql, rows: ViewRow[]): Promise<void> {
+  await sql`
     with batch as (
       select b.*, i.user_id as owner_id
       from jsonb_to_recordset(${sql.json(rows as unknown as postgres.JSONValue)}) as b(
@@ -56,22 +128,15 @@ export async function writeViews(sql: Sql, rows: ViewRow[]): Promise<number> {
       insert into image_analytics (image_id, viewed_at, viewer_ip, visitor_key, referrer, user_agent, device_type, browser, os, country, bytes_sent, is_bot)
       select image_id, viewed_at, viewer_ip, visitor_key, referrer, user_agent, device_type, browser, os, country, bytes_sent, is_bot
       from batch where is_view
-      returning 1
     ), counted as (
       update images i set views = i.views + c.views
       from (select image_id, count(*) as views from batch where is_view and not is_bot group by image_id order by image_id) c
       where i.id = c.image_id
-      returning 1
-    ), usage as (
-      insert into user_usage (user_id, date, views_count, bandwidth_used)
-      select owner_id, (viewed_at at time zone 'UTC')::date, count(*) filter (where is_view and not is_bot), sum(bytes_sent)
-      from batch group by 1, 2 order by 1, 2
-      on conflict (user_id, date) do update set
-        views_count = user_usage.views_count + excluded.views_count,
-        bandwidth_used = user_usage.bandwidth_used + excluded.bandwidth_used
-      returning 1
     )
-    select (select count(*) from inserted)::int as inserted, (select count(*) from counted)::int as images,
-           (select count(*) from usage)::int as owners`
-  return result?.inserted ?? 0
+    insert into user_usage (user_id, date, views_count, bandwidth_used)
+    select owner_id, (viewed_at at time zone 'UTC')::date, count(*) filter (where is_view and not is_bot), sum(bytes_sent)
+    from batch group by 1, 2 order by 1, 2
+    on conflict (user_id, date) do update set
+      views_count = user_usage.views_count + excluded.views_count,
+      bandwidth_used = user_usage.bandwidth_used + excluded.bandwidth_used`
 }

