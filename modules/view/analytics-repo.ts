@@ -63,6 +63,9 @@ const copyText = (value: string | null) =>
 async function copyViews(sql: Sql, rows: ViewRow[]): Promise<void> {
   const imageIds = [...new Set(rows.map((row) => row.image_id))]
   await sql.begin(async (tx) => {
+    // Views still in memory are lost in a crash anyway; not waiting for this commit to reach
+    // the disk costs at most the same (the last fraction of a second) and frees the flush sooner.
+    await tx`set local synchronous_commit = off`
     // Locks the images (a concurrent delete waits for this batch), and names their owners.
     const owners = new Map(
       (await tx<{ id: string; user_id: string }[]>`select id, user_id from images where id = any(${imageIds}) order by id for key share`).map((r) => [r.id, r.user_id]),

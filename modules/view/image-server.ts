@@ -205,7 +205,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     if (recorder.enabled) {
       recorder.record({
         imageId: image.id,
-        at: ctx.clock.now(),
+        at: ctx.clock.now().getTime(),
         isView: range === undefined || range.start === 0,
         ip: req.clientIp(),
         userAgent: headers.get('user-agent') ?? '',

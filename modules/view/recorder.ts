@@ -1,12 +1,13 @@
 import { createHmac } from 'node:crypto'
 import type { AppContext } from '../../src/context.ts'
 import { type ViewRow, saltsFor, writeViews } from './analytics-repo.ts'
-import { createUserAgentClassifier } from './user-agent.ts'
+import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 
 /** What the request path hands over: raw facts only, everything costly happens at flush. */
 export interface ServedResponse {
   imageId: string
-  at: Date
+  /** Epoch milliseconds. */
+  at: number
   /** False for a range that did not start at byte 0: bandwidth, but not a view. */
   isView: boolean
   ip: string
@@ -29,36 +30,49 @@ export interface ViewRecorder {
 
 /** "At least every second": half a second keeps batches large and stats fresh. */
 const FLUSH_INTERVAL_MS = 500
-/** Rows per statement; a burst beyond it is written in several. */
-const BATCH_SIZE = 5_000
+/**
+ * Rows per write; a burst beyond it is written in several. The embedded database has one
+ * connection, which a write holds: smaller batches there keep image lookups from waiting.
+ */
+const BATCH_SIZE = { postgres: 20_000, embedded: 2_000 } as const
 /** Past this many unwritten records (the database has been down a while) new ones are dropped. */
 const MAX_BUFFERED = 200_000
 /** A batch that failed this often is dropped (and logged), so one bad row cannot block the rest. */
 const MAX_ATTEMPTS = 5
 const USER_AGENT_MAX_LENGTH = 512
-const VISITOR_KEY_CACHE = 10_000
+const VISITOR_CACHE = 50_000
 
 export const noopRecorder: ViewRecorder = { enabled: false, record() {}, async flush() {}, async close() {}, pending: 0 }
 
 /**
  * Views buffered in memory and written in batches, together with the counters they move.
- * A batch is written by one statement: it is counted entirely or (on failure) not at all and
- * retried, so no view is counted twice. Flushes never overlap within a process.
+ * A batch is written in one transaction: it is counted entirely or (on failure) not at all and
+ * retried, so no view is counted twice. Flushes never overlap within a process; processes
+ * write their own batches side by side (row locks keep each counter exact).
  */
 export function createViewRecorder(ctx: AppContext): ViewRecorder {
-  const classify = createUserAgentClassifier()
+  const batchSize = BATCH_SIZE[ctx.db.kind]
   const salts = new Map<string, Buffer>()
-  // A visitor's views repeat within a day; their key need not be recomputed for each.
-  const visitorKeys = new Map<string, string>()
-  const visitorKey = (day: string, salt: Buffer, ip: string, userAgent: string) => {
-    const id = `${day}\n${ip}\n${userAgent}`
-    let key = visitorKeys.get(id)
+  /**
+   * The day's visitors by user agent, then IP: each agent is classified once and each
+   * visitor's key computed once a day, however many views they make. Forgotten at midnight
+   * (the salt changes) or when it grows past VISITOR_CACHE entries.
+   */
+  let visitors = { day: '', size: 0, byAgent: new Map<string, { kind: ClientKind; keyByIp: Map<string, string> }>() }
+  const visitorOf = (day: string, salt: Buffer, ip: string, userAgent: string) => {
+    if (visitors.day !== day || visitors.size >= VISITOR_CACHE) visitors = { day, size: 0, byAgent: new Map() }
+    let agent = visitors.byAgent.get(userAgent)
+    if (agent === undefined) {
+      agent = { kind: classifyUserAgent(userAgent), keyByIp: new Map() }
+      visitors.byAgent.set(userAgent, agent)
+    }
+    let key = agent.keyByIp.get(ip)
     if (key === undefined) {
       key = createHmac('sha256', salt).update(`${ip}\n${userAgent}`).digest('base64url').slice(0, 22)
-      if (visitorKeys.size >= VISITOR_KEY_CACHE) visitorKeys.delete(visitorKeys.keys().next().value!)
-      visitorKeys.set(id, key)
+      agent.keyByIp.set(ip, key)
+      visitors.size++
     }
-    return key
+    return { kind: agent.kind, key }
   }
   let buffer: ServedResponse[] = []
   let retry: { rows: ServedResponse[]; attempts: number } | undefined
@@ -76,19 +90,33 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     return salts
   }
 
+  // Views of the same second share the formatting of its date and time.
+  let second = Number.NaN
+  let secondPrefix = ''
+  let secondDay = ''
+  const timeOf = (ms: number) => {
+    const s = Math.floor(ms / 1000)
+    if (s !== second) {
+      second = s
+      secondPrefix = new Date(s * 1000).toISOString().slice(0, 19)
+      secondDay = secondPrefix.slice(0, 10)
+    }
+    return { day: secondDay, at: `${secondPrefix}.${String(ms - s * 1000).padStart(3, '0')}Z` }
+  }
+
   async function toRows(served: ServedResponse[]): Promise<ViewRow[]> {
-    const days = [...new Set(served.map((s) => s.at.toISOString().slice(0, 10)))]
-    const saltByDay = await saltOf(days)
+    const days = new Set<string>()
+    for (const s of served) days.add(timeOf(s.at).day)
+    const saltByDay = await saltOf([...days])
     return served.map((s) => {
-      const at = s.at.toISOString()
-      const day = at.slice(0, 10)
-      const kind = classify(s.userAgent)
+      const { day, at } = timeOf(s.at)
+      const { kind, key } = visitorOf(day, saltByDay.get(day)!, s.ip, s.userAgent)
       return {
         image_id: s.imageId,
         viewed_at: at,
         is_view: s.isView,
         viewer_ip: ctx.config.storeViewerIp ? s.ip : null,
-        visitor_key: visitorKey(day, saltByDay.get(day)!, s.ip, s.userAgent),
+        visitor_key: key,
         referrer: s.referrerHost,
         user_agent: s.userAgent.slice(0, USER_AGENT_MAX_LENGTH),
         device_type: kind.device,
@@ -102,15 +130,11 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   }
 
   async function writeOnce(): Promise<void> {
-    const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, BATCH_SIZE), attempts: 0 } : undefined)
+    const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, batchSize), attempts: 0 } : undefined)
     if (!batch) return
     retry = undefined
     try {
-      const mode = process.env.XREC
-      if (mode === 'drop') return
-      const rows = await toRows(batch.rows)
-      if (mode === 'rows') return
-      await writeViews(ctx.db, rows)
+      await writeViews(ctx.db, await toRows(batch.rows))
       ctx.metrics.viewsFlushed(batch.rows.length)
     } catch (error) {
       batch.attempts++
@@ -154,7 +178,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
       }
       buffer.push(served)
       ctx.metrics.viewsBuffered(1)
-      if (buffer.length === BATCH_SIZE) void flush()
+      if (buffer.length === batchSize) void flush()
     },
     async flush() {
       // A flush already running may have started before the caller's last record().
