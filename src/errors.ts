@@ -93,7 +93,9 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       if (error instanceof AppError) {
         return json(error.status, errorBody(error.code, error.message), error.headers)
       }
-      switch (code) {
+      // A response that breaks its own schema is our bug, not the client's input.
+      const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
+      switch (badResponse ? 'BAD_RESPONSE' : code) {
         case 'VALIDATION': {
           const details = validationDetails(error)
           const fields = details.map((d) => d.field).join(', ')
@@ -107,7 +109,7 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
           return json(401, errorBody('unauthorized', 'Invalid session cookie'))
       }
       const status = (error as { status?: number })?.status
-      if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (!badResponse && typeof status === 'number' && status >= 400 && status < 500) {
         return json(status, errorBody('bad_request', 'The request could not be processed'))
       }
       const errorId = crypto.randomUUID()

@@ -22,7 +22,8 @@ const DEVICE_OF: Record<string, DeviceType> = { mobile: 'mobile', wearable: 'mob
 
 /**
  * What kind of client a User-Agent names. Every browser sends one, so an empty one is a script.
- * Parsing costs tens of microseconds, so callers classify off the request path and cache.
+ * Parsing costs tens of microseconds, so the recorder classifies off the request path, once
+ * per distinct user agent.
  */
 export function classifyUserAgent(userAgent: string): ClientKind {
   const isBot = userAgent.trim() === '' || isbot(userAgent) || LINK_PREVIEW_BOTS.test(userAgent)
@@ -32,18 +33,5 @@ export function classifyUserAgent(userAgent: string): ClientKind {
     browser: browser.name ?? null,
     os: os.name ?? null,
     isBot,
-  }
-}
-
-/** A small LRU of classifications: real traffic repeats the same few hundred user agents. */
-export function createUserAgentClassifier(maxEntries = 2000) {
-  const cache = new Map<string, ClientKind>()
-  return (userAgent: string): ClientKind => {
-    const hit = cache.get(userAgent)
-    if (hit) return hit
-    const kind = classifyUserAgent(userAgent)
-    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!)
-    cache.set(userAgent, kind)
-    return kind
   }
 }

@@ -1,22 +1,12 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
+import type { ViewRow } from '../../modules/view/analytics-repo.ts'
 import type { TestApp } from '../helpers/context.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, upload, variant, variantsOf } from './support.ts'
 
-interface AnalyticsRow {
-  image_id: string
-  viewer_ip: string | null
-  visitor_key: string
-  referrer: string | null
-  user_agent: string
-  device_type: string
-  browser: string | null
-  os: string | null
-  country: string | null
-  bytes_sent: number
-  is_bot: boolean
-}
+/** A stored view as the recorder writes it (the buffer-only fields are not columns). */
+type AnalyticsRow = Omit<ViewRow, 'viewed_at' | 'is_view'>
 
 const rowsOf = (app: TestApp, id: string) =>
   app.ctx.sql<AnalyticsRow[]>`select * from image_analytics where image_id = ${id} order by id`
