@@ -10,7 +10,7 @@ import * as service from './service.ts'
 
 const EMBED_PAGE_HEADERS = {
   'Content-Type': 'text/html; charset=utf-8',
-  // The page shows one image and some text: no scripts, no plugins, nothing else loaded.
+  // A title can change; five minutes is how stale a shared page may be.
   'Cache-Control': 'public, max-age=300',
   'Referrer-Policy': 'strict-origin-when-cross-origin',
 }
@@ -20,6 +20,7 @@ export const viewModule = (ctx: AppContext) => {
   ctx.onClose(() => recorder.close())
   const images = createImageServer(ctx, recorder)
   const imageOrigins = [ctx.config.publicUrls.view, ctx.config.cdnBaseUrl].filter(Boolean).map((u) => new URL(u!).origin)
+  // The page shows one image and some text: no scripts, no plugins, nothing else loaded.
   const embedCsp = `default-src 'none'; img-src 'self' ${imageOrigins.join(' ')}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'`
 
   const image = (requireExtension: boolean) =>
@@ -29,6 +30,7 @@ export const viewModule = (ctx: AppContext) => {
 
   return new Elysia({ name: 'view', seed: ctx.id })
     .use(authGuard(ctx))
+    // Reachable as app.decorator.viewRecorder, so tests and tools can flush on demand.
     .decorate('viewRecorder', recorder)
     .get('/i/:file', image(false), { ...ViewModel.image, detail: imageDetail('An image: /i/{id} or /i/{id}.{ext}, ?size=thumb|medium, ?download=true') })
     .get('/info/:id', ({ params }) => service.publicInfo(ctx, params.id ?? ''), {

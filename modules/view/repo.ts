@@ -13,10 +13,7 @@ export async function findViewableImage(sql: Sql, id: string): Promise<ViewableI
            i.file_size, i.variants, i.is_public, i.uploaded_at, u.allowed_referrers
     from images i join users u on u.id = i.user_id
     where i.id = ${id}`
-  if (!row) return null
-  // Tolerates rows whose jsonb holds the array as a JSON string (written by JSON.stringify into a text parameter).
-  if (typeof row.variants === 'string') row.variants = JSON.parse(row.variants)
-  return row
+  return row ?? null
 }
 
 export type PublicInfoRow = Pick<ImageRow, 'id' | 'filename' | 'file_size' | 'width' | 'height' | 'mime_type' | 'views' | 'uploaded_at'>

@@ -89,6 +89,8 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   try {
     parser = busboy({
       headers,
+      // RFC 7578 §4.2: file names are UTF-8; busboy's default (latin1) garbles anything non-ASCII.
+      defParamCharset: 'utf8',
       limits: { files: 1, fields: maxFields, parts: maxFields + 1, fieldSize: maxFieldBytes, fileSize: maxFileBytes + 1 },
     })
   } catch {

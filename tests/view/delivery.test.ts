@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from 'bun:test'
 import type { StoredVariant } from '../../src/images/types.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { join } from 'node:path'
-import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, makePhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
+import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
 
 const IMAGE_CSP = "default-src 'none'; sandbox"
 
@@ -64,7 +64,7 @@ describeEachBackend('view delivery', (app) => {
   })
 
   test('a medium size exists only for big images; smaller ones fall back to the original', async () => {
-    const wide = await upload(app(), owner, await makePhoto(1600, 1000))
+    const wide = await uploadPhoto(app(), owner, 1600, 1000)
     const wideVariants = await variantsOf(app(), wide.id)
     const medium = variant(wideVariants, 'medium', 'jpeg')
     expect(medium.width).toBe(1024)
@@ -182,7 +182,7 @@ describeEachBackend('view delivery', (app) => {
 })
 
 /** The same contract when files come from disk (sendfile) or S3 (through the disk copy) instead of memory. */
-describe('view delivery, streamed', () => {
+describe('view delivery, every body path', () => {
   for (const mode of ['memory cache', 'no memory cache'] as const) {
     describeEachBackend(`ranges and bodies (${mode})`, (app) => {
       let photo: Uploaded

@@ -1,7 +1,7 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { call, describeEachBackend } from '../helpers/index.ts'
-import { CORPUS, type Uploaded, type Viewer, fetchView, flushViews, makePhoto, signUp, text, upload, variant, variantsOf } from './support.ts'
+import { CORPUS, type Uploaded, type Viewer, fetchView, flushViews, uploadPhoto, signUp, text, upload, variant, variantsOf } from './support.ts'
 
 const EVIL_TITLE = `<script>alert("x")</script> & 'quotes' "double" [md](link) </textarea>`
 
@@ -103,7 +103,7 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
   })
 
   test('oEmbed picks the medium size when the original does not fit', async () => {
-    const big = await upload(app(), owner, await makePhoto(1800, 1200))
+    const big = await uploadPhoto(app(), owner, 1800, 1200)
     const [response, body] = await call(app().view, 'GET', `/oembed?url=${encodeURIComponent(big.view_url)}&maxwidth=1200`)
     expect(response.status).toBe(200)
     expect(body).toMatchObject({ width: 1024, height: 683, url: `${app().config.publicUrls.view}/i/${big.id}?size=medium` })

@@ -1,5 +1,6 @@
 import { expect } from 'bun:test'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -52,9 +53,8 @@ export async function uploadNamed(app: TestApp, owner: Viewer, file: string, nam
 
 /** The image's variants as recorded (read-only look at the row the upload wrote). */
 export async function variantsOf(app: TestApp, id: string): Promise<StoredVariant[]> {
-  const [row] = await app.ctx.sql<{ variants: StoredVariant[] | string }[]>`select variants from images where id = ${id}`
-  const variants = row!.variants
-  return typeof variants === 'string' ? JSON.parse(variants) : variants
+  const [row] = await app.ctx.sql<{ variants: StoredVariant[] }[]>`select variants from images where id = ${id}`
+  return row!.variants
 }
 
 export function variant(variants: StoredVariant[], name: string, format: string): StoredVariant {
@@ -125,7 +125,7 @@ export const UA = {
  * A photo-like JPEG (gradients plus grain) of any size, for what the corpus lacks: no corpus
  * image is larger than the 1024 px medium box. Random grain makes every call a new file.
  */
-export async function makePhoto(width: number, height: number, grain = 24): Promise<string> {
+async function makePhoto(width: number, height: number, grain = 24): Promise<string> {
   const pixels = Buffer.alloc(width * height * 3)
   const noise = randomBytes(pixels.length)
   for (let y = 0; y < height; y++) {
@@ -140,4 +140,14 @@ export async function makePhoto(width: number, height: number, grain = 24): Prom
   const path = join(tmpdir(), `imghost-view-${width}x${height}-${randomBytes(6).toString('hex')}.jpg`)
   await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toFile(path)
   return path
+}
+
+/** Uploads a fresh makePhoto() image through the real route, then removes the temp file. */
+export async function uploadPhoto(app: TestApp, owner: Viewer, width: number, height: number): Promise<Uploaded> {
+  const path = await makePhoto(width, height)
+  try {
+    return await upload(app, owner, path)
+  } finally {
+    rmSync(path, { force: true })
+  }
 }
