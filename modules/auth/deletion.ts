@@ -1,6 +1,6 @@
-import type { AppContext } from '../../src/context.ts'
-import { imageKeyPrefix } from '../../src/images/keys.ts'
-import type { JobRun } from '../../src/jobs/registry.ts'
+import type { AppContext } from '#core/context.ts'
+import { imageKeyPrefix } from '#core/images/keys.ts'
+import type { JobRun } from '#core/jobs/registry.ts'
 import * as lrepo from './lifecycle-repo.ts'
 
 const ACCOUNTS_PER_QUERY = 50

@@ -1,6 +1,6 @@
-import type { AppContext } from '../../src/context.ts'
-import { clientIp, isHttps } from '../../src/http/client-ip.ts'
-import { escapeHtml } from '../../src/mail/templates.ts'
+import type { AppContext } from '#core/context.ts'
+import { clientIp, isHttps } from '#core/http/client-ip.ts'
+import { escapeHtml } from '#core/mail/templates.ts'
 import type { RequestMeta } from './service.ts'
 
 /** Shared by the auth module's route files: who is asking, and how session cookies are set. */

@@ -1,5 +1,5 @@
-import type { Sql, TransactionSql } from '../../src/db/index.ts'
-import type { ImageRow } from '../../src/images/types.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 

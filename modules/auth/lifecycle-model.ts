@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '../../src/http/schemas.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
 
 const Ok = t.Object({ success: t.Literal(true) })
 const Errors = {

@@ -1,6 +1,6 @@
-import { USER_COLUMNS, type UserRow } from '../../src/auth/principal.ts'
-import type { Sql, TransactionSql } from '../../src/db/index.ts'
-import type { StoredVariant } from '../../src/images/types.ts'
+import { USER_COLUMNS, type UserRow } from '#core/auth/principal.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { StoredVariant } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 

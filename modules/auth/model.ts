@@ -1,6 +1,6 @@
 import { t } from 'elysia'
-import { PLANS } from '../../src/config.ts'
-import { ErrorResponse } from '../../src/http/schemas.ts'
+import { PLANS } from '#core/config.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })

@@ -1,6 +1,6 @@
 import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
-import type { Config } from '../../src/config.ts'
-import { AppError, BadRequest, NotFound } from '../../src/errors.ts'
+import type { Config } from '#core/config.ts'
+import { AppError, BadRequest, NotFound } from '#core/errors.ts'
 
 /**
  * Google and GitHub through arctic's generic OAuth2Client. Arctic's `Google` and `GitHub`

@@ -1,6 +1,6 @@
-import type { Plan } from '../../src/config.ts'
-import type { Sql, TransactionSql } from '../../src/db/index.ts'
-import { USER_COLUMNS, type UserRow } from '../../src/auth/principal.ts'
+import type { Plan } from '#core/config.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { USER_COLUMNS, type UserRow } from '#core/auth/principal.ts'
 
 type Db = Sql | TransactionSql
 

@@ -1,8 +1,8 @@
 import { Elysia, t } from 'elysia'
-import { authGuard, readCredentials } from '../../src/auth/guard.ts'
-import type { AppContext } from '../../src/context.ts'
-import { BadRequest, NotFound } from '../../src/errors.ts'
-import { ErrorResponse } from '../../src/http/schemas.ts'
+import { authGuard, readCredentials } from '#core/auth/guard.ts'
+import type { AppContext } from '#core/context.ts'
+import { BadRequest, NotFound } from '#core/errors.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
 
 /**
  * GET /api/v1/api-keys/{id}/sharex: a ShareX custom uploader (.sxcu) for that key.

@@ -1,5 +1,5 @@
-import { PLANS } from '../../src/config.ts'
-import type { AppContext } from '../../src/context.ts'
+import { PLANS } from '#core/config.ts'
+import type { AppContext } from '#core/context.ts'
 import * as insights from './insights-repo.ts'
 
 export const STATS_DAYS = 30

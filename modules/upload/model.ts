@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '../../src/http/schemas.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
 
 /** The seed's metadata, plus what a client may need to know about what was stored. */
 export const ImageMetadata = t.Object({

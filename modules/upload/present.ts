@@ -1,6 +1,6 @@
-import type { Config } from '../../src/config.ts'
-import { imageUrls } from '../../src/images/urls.ts'
-import type { ImageRow } from '../../src/images/types.ts'
+import type { Config } from '#core/config.ts'
+import { imageUrls } from '#core/images/urls.ts'
+import type { ImageRow } from '#core/images/types.ts'
 
 type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages'>
 

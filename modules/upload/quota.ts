@@ -1,7 +1,7 @@
-import { PLAN_LIMITS, type Plan } from '../../src/config.ts'
-import { PayloadTooLarge, TooManyRequests } from '../../src/errors.ts'
-import { formatBytes } from '../../src/http/multipart.ts'
-import { rateLimitHeaders, stateOf } from '../../src/rate-limit.ts'
+import { PLAN_LIMITS, type Plan } from '#core/config.ts'
+import { PayloadTooLarge, TooManyRequests } from '#core/errors.ts'
+import { formatBytes } from '#core/http/multipart.ts'
+import { rateLimitHeaders, stateOf } from '#core/rate-limit.ts'
 
 /** Daily counters roll over at midnight UTC, whatever the server's time zone. */
 export function usageDay(now: Date) {

@@ -1,7 +1,7 @@
 import type postgres from 'postgres'
-import { PLAN_LIMITS, type Plan } from '../../src/config.ts'
-import type { Sql, TransactionSql } from '../../src/db/index.ts'
-import type { ImageRow } from '../../src/images/types.ts'
+import { PLAN_LIMITS, type Plan } from '#core/config.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { authenticate, readCredentials } from '../../src/auth/guard.ts'
-import type { AppContext } from '../../src/context.ts'
-import { AppError, TooManyRequests } from '../../src/errors.ts'
-import { rateLimitHeaders, stateOf } from '../../src/rate-limit.ts'
+import { authenticate, readCredentials } from '#core/auth/guard.ts'
+import type { AppContext } from '#core/context.ts'
+import { AppError, TooManyRequests } from '#core/errors.ts'
+import { rateLimitHeaders, stateOf } from '#core/rate-limit.ts'
 
 const SIGNED_LINK_PURPOSE = 'view:signed-link'
 

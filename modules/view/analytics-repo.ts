@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type postgres from 'postgres'
-import type { Database, Sql, TransactionSql } from '../../src/db/index.ts'
+import type { Database, Sql, TransactionSql } from '#core/db/index.ts'
 
 /** One served response as written: a view (a row in image_analytics) or bandwidth only. */
 export interface ViewRow {

@@ -2,9 +2,9 @@ import { createWriteStream, mkdirSync } from 'node:fs'
 import { readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { Logger } from '../../src/logger.ts'
-import { toNodeReadable } from '../../src/storage/streams.ts'
-import type { StoredObject } from '../../src/storage/types.ts'
+import type { Logger } from '#core/logger.ts'
+import { toNodeReadable } from '#core/storage/streams.ts'
+import type { StoredObject } from '#core/storage/types.ts'
 
 /** Files of a crashed process's cache are removed by the next start after this long. */
 const STALE_DIR_MS = 7 * 24 * 3600 * 1000

@@ -1,6 +1,6 @@
-import type { Config } from '../../src/config.ts'
-import { imageUrls } from '../../src/images/urls.ts'
-import type { StoredVariant } from '../../src/images/types.ts'
+import type { Config } from '#core/config.ts'
+import { imageUrls } from '#core/images/urls.ts'
+import type { StoredVariant } from '#core/images/types.ts'
 import type { ViewableImage } from './repo.ts'
 import { parseImageFile } from './variants.ts'
 

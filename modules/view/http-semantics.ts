@@ -1,4 +1,4 @@
-import type { ByteRange } from '../../src/storage/types.ts'
+import type { ByteRange } from '#core/storage/types.ts'
 
 /** RFC 9110 §8.8.3.2: If-None-Match uses the weak comparison, so W/"x" matches "x". */
 export function etagMatches(ifNoneMatch: string, etag: string): boolean {

@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '../../src/http/schemas.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
 
 /**
  * Path segments that name an image file. Elysia hands over null for a segment whose

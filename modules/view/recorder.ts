@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import type { AppContext } from '../../src/context.ts'
+import type { AppContext } from '#core/context.ts'
 import { type ViewRow, saltsFor, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 

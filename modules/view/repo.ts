@@ -1,5 +1,5 @@
-import type { Sql } from '../../src/db/index.ts'
-import type { ImageRow } from '../../src/images/types.ts'
+import type { Sql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
 
 /** What serving an image needs: the row's delivery columns and the owner's hotlink list. */
 export type ViewableImage = Pick<

@@ -1,4 +1,4 @@
-import type { Sql } from '../../src/db/index.ts'
+import type { Sql } from '#core/db/index.ts'
 
 /**
  * Rolls raw views of every UTC day before `before` ('YYYY-MM-DD', or a Date's UTC day) up into image_view_daily,

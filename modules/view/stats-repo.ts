@@ -1,4 +1,4 @@
-import type { Sql } from '../../src/db/index.ts'
+import type { Sql } from '#core/db/index.ts'
 
 export const DIMENSIONS = ['referrers', 'devices', 'browsers', 'oses', 'countries'] as const
 export type Dimension = (typeof DIMENSIONS)[number]

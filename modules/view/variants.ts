@@ -1,8 +1,8 @@
-import { BadRequest } from '../../src/errors.ts'
-import { isImageId } from '../../src/images/ids.ts'
-import { EXTENSION } from '../../src/images/keys.ts'
-import type { StoredVariant } from '../../src/images/types.ts'
-import type { StoredFormat, VariantName } from '../../src/media/types.ts'
+import { BadRequest } from '#core/errors.ts'
+import { isImageId } from '#core/images/ids.ts'
+import { EXTENSION } from '#core/images/keys.ts'
+import type { StoredVariant } from '#core/images/types.ts'
+import type { StoredFormat, VariantName } from '#core/media/types.ts'
 
 export const SIZES = ['original', 'medium', 'thumb'] as const satisfies readonly VariantName[]
 

@@ -1,4 +1,4 @@
-import { rollUpDailyViews } from '../../modules/view/rollup.ts'
+import { rollUpDailyViews } from '#modules/view/rollup.ts'
 import type { AppContext } from '../context.ts'
 import type { JobRun } from './registry.ts'
 

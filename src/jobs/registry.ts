@@ -1,4 +1,4 @@
-import { cleanupDueAccounts } from '../../modules/auth/deletion.ts'
+import { cleanupDueAccounts } from '#modules/auth/deletion.ts'
 import type { AppContext } from '../context.ts'
 import { pruneAnalytics } from './analytics.ts'
 import { housekeeping, rollOverUsage } from './housekeeping.ts'

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, parseConfig, parseDurationSeconds } from '../../src/config.ts'
+import { ConfigError, parseConfig, parseDurationSeconds } from '#core/config.ts'
 
 const expectConfigError = (env: Record<string, string>, variable: string) => {
   try {

@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test'
 import { Elysia, t } from 'elysia'
-import { errorHandler } from '../../src/errors.ts'
+import { errorHandler } from '#core/errors.ts'
 
 test('a response breaking its own schema is a logged 500; bad input stays a 422', async () => {
   const logged: Record<string, unknown>[] = []

@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import postgres from 'postgres'
-import { type Sql, openDatabase } from '../../src/db/index.ts'
-import { SQL_DIR, migrate, readMigrations } from '../../src/db/migrate.ts'
+import { type Sql, openDatabase } from '#core/db/index.ts'
+import { SQL_DIR, migrate, readMigrations } from '#core/db/migrate.ts'
 
 setDefaultTimeout(60_000)
 

@@ -1,4 +1,4 @@
-import type { ModuleApp } from '../../src/app.ts'
+import type { ModuleApp } from '#core/app.ts'
 
 export interface CallOptions {
   body?: unknown
@@ -57,6 +57,6 @@ export async function createApiKey(auth: ModuleApp, token: string, body: Record<
 }
 
 /** Turns a user into an admin directly in the database (tests that need one beyond the first). */
-export async function makeAdmin(sql: import('../../src/db/index.ts').Sql, userId: string) {
+export async function makeAdmin(sql: import('#core/db/index.ts').Sql, userId: string) {
   await sql`update users set is_admin = true where id = ${userId}`
 }

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path'
-import type { ModuleApp } from '../../src/app.ts'
+import type { ModuleApp } from '#core/app.ts'
 import { PROJECT_ROOT } from './process.ts'
 
 /** The shared real-file corpus; never copied into the repo. */

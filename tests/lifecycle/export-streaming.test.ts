@@ -1,8 +1,8 @@
 import { expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { newImageId } from '../../src/images/ids.ts'
-import { variantKey } from '../../src/images/keys.ts'
+import { newImageId } from '#core/images/ids.ts'
+import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, registerUser } from '../helpers/index.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big export. */

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from 'bun:test'
-import { manualClock } from '../../src/clock.ts'
+import { manualClock } from '#core/clock.ts'
 import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
 import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
 import { followLink } from './support.ts'

@@ -1,6 +1,6 @@
-import { type AppContext, createContext } from '../../src/context.ts'
-import { type Database, openDatabase } from '../../src/db/index.ts'
-import type { ObjectStorage } from '../../src/storage/types.ts'
+import { type AppContext, createContext } from '#core/context.ts'
+import { type Database, openDatabase } from '#core/db/index.ts'
+import type { ObjectStorage } from '#core/storage/types.ts'
 import type { TestApp } from '../helpers/context.ts'
 
 /**

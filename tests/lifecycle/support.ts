@@ -1,4 +1,4 @@
-import type { Logger, LogEntry } from '../../src/logger.ts'
+import type { Logger, LogEntry } from '#core/logger.ts'
 import type { TestApp } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 

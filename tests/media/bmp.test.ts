@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import sharp from 'sharp'
-import { AppError } from '../../src/errors.ts'
-import { decodeBmp } from '../../src/media/bmp.ts'
+import { AppError } from '#core/errors.ts'
+import { decodeBmp } from '#core/media/bmp.ts'
 import { createHarness, expectRefusal, variant, withProcessed, type Harness } from './helpers.ts'
 
 type Rgb = [number, number, number]

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
-import { AppError } from '../../src/errors.ts'
-import { SUPPORTED_FORMATS_MESSAGE } from '../../src/media/index.ts'
-import type { StoredFormat } from '../../src/media/types.ts'
+import { AppError } from '#core/errors.ts'
+import { SUPPORTED_FORMATS_MESSAGE } from '#core/media/index.ts'
+import type { StoredFormat } from '#core/media/types.ts'
 import { corpus, createHarness, expectRefusal, refusal, timed, variant, withProcessed, type Harness } from './helpers.ts'
 
 // Real encodes on a machine that may be busy with other work.

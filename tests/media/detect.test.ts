@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { framelessGifSize, looksLikeDamagedPng, sniffFormat } from '../../src/media/detect.ts'
+import { framelessGifSize, looksLikeDamagedPng, sniffFormat } from '#core/media/detect.ts'
 
 const bytes = (...parts: (string | number[])[]) =>
   new Uint8Array(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)))

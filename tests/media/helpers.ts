@@ -2,9 +2,9 @@ import { expect } from 'bun:test'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { AppError } from '../../src/errors.ts'
-import { createMediaProcessor, type PooledMediaProcessor } from '../../src/media/index.ts'
-import type { MediaLimits, ProcessedImage } from '../../src/media/types.ts'
+import { AppError } from '#core/errors.ts'
+import { createMediaProcessor, type PooledMediaProcessor } from '#core/media/index.ts'
+import type { MediaLimits, ProcessedImage } from '#core/media/types.ts'
 
 /** The shared real-file corpus, read in place and never copied. */
 export const CORPUS = resolve(import.meta.dir, '../../../shared/corpus')

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync, statSync } from 'node:fs'
 import sharp from 'sharp'
-import { contentTypeFor } from '../../src/media/index.ts'
-import { processImage } from '../../src/media/process-image.ts'
-import { encodeVariant } from '../../src/media/sharp-pipeline.ts'
+import { contentTypeFor } from '#core/media/index.ts'
+import { processImage } from '#core/media/process-image.ts'
+import { encodeVariant } from '#core/media/sharp-pipeline.ts'
 import { createHarness, DEFAULT_TEST_LIMITS, expectRefusal, refusal, variant, withProcessed, type Harness } from './helpers.ts'
 
 // Real encodes on a machine that may be busy with other work.

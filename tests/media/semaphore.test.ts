@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { Semaphore } from '../../src/media/semaphore.ts'
+import { Semaphore } from '#core/media/semaphore.ts'
 
 /** A task that runs until the test lets it go. */
 const gate = () => {

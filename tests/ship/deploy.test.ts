@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseConfig } from '../../src/config.ts'
+import { parseConfig } from '#core/config.ts'
 import { PROJECT_ROOT } from '../helpers/process.ts'
 
 const deploy = (...parts: string[]) => join(PROJECT_ROOT, 'deploy', ...parts)

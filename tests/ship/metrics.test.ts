@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { runJob } from '../../src/jobs/index.ts'
+import { runJob } from '#core/jobs/index.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { histogramSeries, scrape, total } from './prometheus.ts'

@@ -1,5 +1,5 @@
 import { type PromHistogramData, type PromMetrics, getMetricsFromIterator } from 'prom2javascript'
-import type { ModuleApp } from '../../src/app.ts'
+import type { ModuleApp } from '#core/app.ts'
 
 export type { PromMetrics }
 

@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ModuleApp } from '../../src/app.ts'
+import type { ModuleApp } from '#core/app.ts'
 import { type TestApp, call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { CORPUS } from '../helpers/images.ts'
 

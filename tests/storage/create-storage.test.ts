@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { contentTypeForKey, createStorage } from '../../src/storage'
+import { contentTypeForKey, createStorage } from '#core/storage/index.ts'
 
 describe('createStorage', () => {
   test('picks the driver named in the config', async () => {

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, relative } from 'node:path'
 import { Readable } from 'node:stream'
-import { createLocalStorage, InvalidKeyError, ObjectExistsError, type ObjectStorage } from '../../src/storage'
+import { createLocalStorage, InvalidKeyError, ObjectExistsError, type ObjectStorage } from '#core/storage/index.ts'
 
 /** What only the disk driver promises: paths for sendfile, atomic write-once, a tidy tree. */
 describe('local storage on disk', () => {

@@ -13,7 +13,7 @@ import {
   withFaults,
   type ObjectStorage,
   type StoredObjectInfo,
-} from '../../src/storage'
+} from '#core/storage/index.ts'
 import { startS3rver } from '../helpers/s3rver'
 
 /**

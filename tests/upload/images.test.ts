@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, expect, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { imageKeyPrefix } from '../../src/images/keys.ts'
+import { imageKeyPrefix } from '#core/images/keys.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { type Uploader, footprint, listKeys, signUp } from './support.ts'

@@ -1,5 +1,5 @@
 import { beforeAll, expect, test } from 'bun:test'
-import { manualClock } from '../../src/clock.ts'
+import { manualClock } from '#core/clock.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, LANDSCAPE, type Uploaded, type Viewer, eventually, fetchView, secondReplica, signUp, text, upload } from './support.ts'
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import type { ViewRow } from '../../modules/view/analytics-repo.ts'
+import type { ViewRow } from '#modules/view/analytics-repo.ts'
 import type { TestApp } from '../helpers/context.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, upload, variant, variantsOf } from './support.ts'

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { createBytesCache } from '../../modules/view/bytes-cache.ts'
-import { LOOKUP_TTL_MS } from '../../modules/view/image-server.ts'
-import { createLookupCache } from '../../modules/view/lookup-cache.ts'
+import { createBytesCache } from '#modules/view/bytes-cache.ts'
+import { LOOKUP_TTL_MS } from '#modules/view/image-server.ts'
+import { createLookupCache } from '#modules/view/lookup-cache.ts'
 
 describe('image lookup cache', () => {
   const setup = () => {

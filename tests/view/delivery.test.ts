@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
-import type { StoredVariant } from '../../src/images/types.ts'
+import type { StoredVariant } from '#core/images/types.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { join } from 'node:path'
 import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'

@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { rollUpDailyViews } from '../../modules/view/rollup.ts'
-import { manualClock } from '../../src/clock.ts'
+import { rollUpDailyViews } from '#modules/view/rollup.ts'
+import { manualClock } from '#core/clock.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, UA, fetchView, flushViews, signUp, text, upload } from './support.ts'
 
