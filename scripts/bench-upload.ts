@@ -18,7 +18,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSy
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
-import { startServer, type RunningServer } from '../tests/helpers/process.ts'
+import { startServer, type RunningServer } from './lib/process.ts'
 import { withInFlight } from './bench-sharp-bare.ts'
 
 const PROJECT_ROOT = resolve(import.meta.dir, '..')

@@ -1,19 +1,29 @@
 import { Elysia } from 'elysia'
+import { accountModule } from '#modules/account/index.ts'
+import { accountJobs } from '#modules/account/deletion.ts'
+import { adminModule } from '#modules/admin/index.ts'
 import { authModule } from '#modules/auth/index.ts'
+import { authJobs } from '#modules/auth/jobs.ts'
 import { uploadModule } from '#modules/upload/index.ts'
+import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
+import { viewJobs } from '#modules/view/jobs.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
+import { coreJobs } from './jobs/housekeeping.ts'
+import { mergeJobs } from './jobs/registry.ts'
 import { HealthResponse } from './http/schemas.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
-const MODULES: Record<ModuleName, (ctx: AppContext) => Elysia<any, any, any, any, any, any, any>> = {
-  auth: authModule,
-  upload: uploadModule,
-  view: viewModule,
-}
+/**
+ * The composition root: which feature modules each server runs, and every module's jobs. This
+ * file and main.ts are the only places in src/ that know the modules.
+ */
+
+/** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
+export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs)
 
 /** Headers every response of every module carries. */
 const securityHeaders = (ctx: AppContext) =>
@@ -22,11 +32,10 @@ const securityHeaders = (ctx: AppContext) =>
   }).as('global')
 
 /**
- * One module as one Elysia app, with the core plugins it needs: request ids, logs and metrics,
- * /health, /metrics, the OpenAPI document and docs UI, the error handler and security headers.
- * main.ts listens each on its own port; tests call `.handle(new Request(...))` on it.
+ * The core plugins every server carries: request ids, logs and metrics, /health, /metrics, the
+ * OpenAPI document and docs UI, the error handler and security headers.
  */
-export function createModuleApp(ctx: AppContext, module: ModuleName) {
+function serverShell(ctx: AppContext, module: ModuleName) {
   const service = `${module}-server`
   return new Elysia({ name: service, seed: ctx.id })
     .use(requestObservability(ctx, service))
@@ -38,7 +47,21 @@ export function createModuleApp(ctx: AppContext, module: ModuleName) {
       detail: { tags: ['health'], summary: 'Liveness' },
     })
     .use(metricsRoute(ctx, service))
-    .use(MODULES[module](ctx))
+}
+
+/** The auth server: sign-in, the account and the admin pages. */
+export const createAuthServer = (ctx: AppContext) => serverShell(ctx, 'auth').use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
+export const createUploadServer = (ctx: AppContext) => serverShell(ctx, 'upload').use(uploadModule(ctx))
+export const createViewServer = (ctx: AppContext) => serverShell(ctx, 'view').use(viewModule(ctx))
+
+const SERVERS = { auth: createAuthServer, upload: createUploadServer, view: createViewServer } satisfies Record<ModuleName, unknown>
+
+/**
+ * One server (SERVER_MODE names them: auth, upload, view) as one Elysia app. main.ts listens
+ * each on its own port; tests call `.handle(new Request(...))` on it.
+ */
+export function createModuleApp(ctx: AppContext, module: ModuleName) {
+  return SERVERS[module](ctx)
 }
 
 export type ModuleApp = ReturnType<typeof createModuleApp>

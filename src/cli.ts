@@ -1,9 +1,5 @@
 import { join } from 'node:path'
-import { Value } from '@sinclair/typebox/value'
 import pkg from '../package.json'
-import * as authRepo from '#modules/auth/repo.ts'
-import { AuthModel } from '#modules/auth/model.ts'
-import * as authService from '#modules/auth/service.ts'
 import { type Config, ConfigError, parseConfig } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
@@ -117,11 +113,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 }
 
-async function readPasswordFromStdin(): Promise<string> {
-  const text = await Bun.stdin.text()
-  return text.replace(/\r?\n$/, '')
-}
-
 async function runMigrate(config: Config): Promise<void> {
   const db = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pg'), poolMax: 1 })
   try {
@@ -132,40 +123,11 @@ async function runMigrate(config: Config): Promise<void> {
   }
 }
 
-async function runAdminCommand(command: Extract<Command, { name: 'admin-create' | 'admin-promote' }>, config: Config): Promise<void> {
-  // The full context: registration goes through the same service (hashing, checks) as the API.
-  const { createContext } = await import('./context.ts')
-  const { ctx, close } = await createContext(config)
-  try {
-    if (command.name === 'admin-promote') {
-      const user = await authRepo.findUserByIdentifier(ctx.sql, command.options.email!)
-      if (!user || user.email.toLowerCase() !== command.options.email!.toLowerCase()) throw new UsageError(`no account with email ${command.options.email}`)
-      await authRepo.updateUser(ctx.sql, user.id, { is_admin: true })
-      console.log(`${user.username} <${user.email}> is now an administrator`)
-      return
-    }
-    const input = {
-      first_name: command.options['first-name'] ?? command.options.username!,
-      username: command.options.username!,
-      email: command.options.email!,
-      password: command.options.password ?? (await readPasswordFromStdin()),
-    }
-    const problems = [...Value.Errors(AuthModel.register.body, input)].map((error) => `${error.path.slice(1) || 'input'}: ${error.message}`)
-    if (problems.length) throw new UsageError(problems.join('; '))
-    const { user } = await authService.register(ctx, input, { ip: '127.0.0.1', userAgent: 'imghost admin create' })
-    // The session register() opened belongs to nobody: revoke it with the promotion.
-    await ctx.sql.begin(async (tx) => {
-      await authRepo.updateUser(tx, user.id, { is_admin: true, is_verified: true })
-      await authRepo.revokeAllSessions(tx, user.id)
-    })
-    console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
-  } finally {
-    await close()
-  }
-}
-
 /** Runs a non-serve command; returns the exit code. */
-export async function runCommand(command: Exclude<Command, { name: 'serve' }>): Promise<number> {
+export type AdminCommand = Extract<Command, { name: 'admin-create' | 'admin-promote' }>
+
+/** Runs a command that needs no feature module; the composition root (main.ts) runs the others. */
+export async function runCommand(command: Exclude<Command, { name: 'serve' } | AdminCommand>): Promise<number> {
   switch (command.name) {
     case 'help':
       console.log(HELP)
@@ -175,10 +137,6 @@ export async function runCommand(command: Exclude<Command, { name: 'serve' }>): 
       return 0
     case 'migrate':
       await runMigrate(loadConfig())
-      return 0
-    case 'admin-create':
-    case 'admin-promote':
-      await runAdminCommand(command, loadConfig())
       return 0
   }
 }

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
+import { type Cdn, createCdn } from './cdn/index.ts'
 import { type Database, type Sql, openDatabase } from './db/index.ts'
+import type { JobDefinitions } from './jobs/registry.ts'
 import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
 import { type Logger, createLogger } from './logger.ts'
 import { type Mailer, createMailer } from './mail/index.ts'
@@ -35,6 +37,10 @@ export interface AppContext {
   log: Logger
   /** Prometheus counters and histograms of this process (GET /metrics). */
   metrics: Metrics
+  /** Every module's scheduled jobs, merged by the composition root (src/app.ts). */
+  jobs: Readonly<JobDefinitions>
+  /** Purges deleted images from the CDN in front of the view server; does nothing without one. */
+  cdn: Cdn
   /** Registers work to run at shutdown, before storage and the database close (e.g. flushing buffers). */
   onClose(hook: () => Promise<void> | void): void
 }
@@ -45,6 +51,8 @@ export interface ContextOptions {
   storage?: ObjectStorage
   clock?: Clock
   log?: Logger
+  /** The scheduled jobs this context knows (runJob refuses any other name). */
+  jobs?: Readonly<JobDefinitions>
   /** Skip applying migrations (already applied by whoever opened `database`). */
   skipMigrations?: boolean
 }
@@ -93,6 +101,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     clock,
     log,
     metrics: createMetrics(),
+    jobs: options.jobs ?? {},
+    cdn: createCdn(config, log),
     onClose: (hook) => void closeHooks.push(hook),
   }
   const close = async () => {

@@ -1,7 +1,8 @@
 // First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
 import './native.ts'
-import { createModuleApp, serverBodyLimit } from './app.ts'
+import { JOBS, createModuleApp, serverBodyLimit } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
+import { runAdminCommand } from '#modules/auth/cli.ts'
 import type { Config } from './config.ts'
 import { createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
@@ -9,7 +10,7 @@ import { AppError } from './errors.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
-  const { ctx, close } = await createContext(config)
+  const { ctx, close } = await createContext(config, { jobs: JOBS })
 
   const servers = config.modules.map((module) => {
     const app = createModuleApp(ctx, module).listen({
@@ -21,7 +22,7 @@ async function serve(config: Config) {
     return app
   })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
-  const stopJobs = startJobs(ctx)
+  const jobs = startJobs(ctx)
 
   let stopping = false
   async function shutdown(signal: string) {
@@ -30,7 +31,7 @@ async function serve(config: Config) {
     ctx.log.info({ msg: 'shutting down', signal })
     // stop(false): no new connections, in-flight requests run to completion.
     await Promise.all(servers.map((app) => app.server?.stop(false)))
-    await stopJobs()
+    await jobs.stop()
     await close()
     ctx.log.info({ msg: 'stopped' })
     process.exit(0)
@@ -59,7 +60,10 @@ function exitOnOperatorError(error: unknown): never {
 const command = parseArgs()
 try {
   if (command.name === 'serve') await serve(loadConfig())
-  else process.exit(await runCommand(command))
+  else if (command.name === 'admin-create' || command.name === 'admin-promote') {
+    await runAdminCommand(command, loadConfig())
+    process.exit(0)
+  } else process.exit(await runCommand(command))
 } catch (error) {
   exitOnOperatorError(error)
 }

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts'
 import type { Sql } from './db/index.ts'
+import { TooManyRequests } from './errors.ts'
 
 export interface RateLimitState {
   allowed: boolean
@@ -55,6 +56,11 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
   }
 }
 
+/** Windows that ended before `before` count nothing any more. */
+export async function pruneRateLimitWindows(sql: Sql, before: Date): Promise<number> {
+  return (await sql`delete from rate_limits where window_start < ${before}`).count
+}
+
 /** IETF draft-ietf-httpapi-ratelimit-headers fields. */
 export function rateLimitHeaders(state: RateLimitState, now: Date): Record<string, string> {
   return {
@@ -62,4 +68,9 @@ export function rateLimitHeaders(state: RateLimitState, now: Date): Record<strin
     'RateLimit-Remaining': String(state.remaining),
     'RateLimit-Reset': String(Math.max(0, Math.ceil((state.resetAt.getTime() - now.getTime()) / 1000))),
   }
+}
+
+/** The 429 for a bucket that is full: Retry-After until its window resets, and the RateLimit-* fields. */
+export function tooManyRequests(state: RateLimitState, now: Date, message = `Rate limit of ${state.limit} requests per hour exceeded`, code = 'rate_limited') {
+  return new TooManyRequests(message, (state.resetAt.getTime() - now.getTime()) / 1000, code, rateLimitHeaders(state, now))
 }

@@ -1,140 +1,166 @@
 import { Elysia } from 'elysia'
 import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
+import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import type { clientIp } from '#core/http/client-ip.ts'
-import { requestMeta, sessionCookieOptions } from './http.ts'
-import { lifecycleRoutes } from './lifecycle-routes.ts'
+import { AppError } from '#core/errors.ts'
+import { isHttps } from '#core/http/client-ip.ts'
+import { escapeHtml, htmlPage } from '#core/http/html.ts'
+import { publicUser } from '#core/users/public.ts'
+import * as flows from './email-flows.ts'
 import { AuthModel } from './model.ts'
-import { opsRoutes } from './ops-routes.ts'
+import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
+import { OAUTH_PROVIDERS } from './oauth-providers.ts'
 import * as service from './service.ts'
-import { sharexRoutes } from './sharex.ts'
 
+const FORGOT_ANSWER = 'If an account has this address, a link to reset its password is on its way.'
+
+/** Register, log in and out, sessions, OAuth sign-in, email verification and password reset. */
 export const authModule = (ctx: AppContext) => {
-  const meta = (request: Request, server: Parameters<typeof clientIp>[1]) => requestMeta(ctx, request, server)
-  const cookieOptions = (request: Request, expires: Date) => sessionCookieOptions(ctx, request, expires)
-
+  const page = (title: string, bodyHtml: string, status?: number) => htmlPage({ title, bodyHtml, status })
   // remove() only emits Set-Cookie when the request sent the cookie; a bearer logout must clear it too.
   const clearSessionCookie = (cookie: Record<string, { set(options: object): unknown }>, request: Request) =>
-    cookie[SESSION_COOKIE]!.set({ value: '', ...cookieOptions(request, new Date(0)), maxAge: 0 })
+    cookie[SESSION_COOKIE]!.set({ value: '', ...sessionCookieOptions(ctx, request, new Date(0)), maxAge: 0 })
+  const stateCookieOptions = (request: Request) => ({
+    httpOnly: true,
+    // Lax: the provider sends the browser back with a top-level GET, which carries Lax cookies.
+    sameSite: 'lax' as const,
+    secure: isHttps(request, ctx.config.trustProxy),
+    path: '/api/v1/auth',
+  })
 
-  return new Elysia({ name: 'auth', seed: ctx.id })
+  let app = new Elysia({ name: 'auth', seed: ctx.id })
     .use(authGuard(ctx))
-    .use(lifecycleRoutes(ctx))
-    .use(opsRoutes(ctx))
-    .use(sharexRoutes(ctx))
-    .group('/api/v1', (api) =>
-      api
-        .post(
-          '/auth/register',
-          async ({ body, request, server, cookie, set }) => {
-            const { user, token, expiresAt } = await service.register(ctx, body, meta(request, server))
-            cookie[SESSION_COOKIE]!.set({ value: token, ...cookieOptions(request, expiresAt) })
-            set.status = 201
-            return { success: true as const, token, user: service.publicUser(user) }
-          },
-          { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin)' } },
-        )
-        .post(
-          '/auth/login',
-          async ({ body, request, server, cookie }) => {
-            const { user, token, expiresAt } = await service.login(ctx, body, meta(request, server))
-            cookie[SESSION_COOKIE]!.set({ value: token, ...cookieOptions(request, expiresAt) })
-            return { success: true as const, token, user: service.publicUser(user) }
-          },
-          { ...AuthModel.login, anonymous: true, detail: { tags: ['auth'], summary: 'Log in with email or username' } },
-        )
-        .post(
-          '/auth/logout',
-          async ({ principal, cookie, request }) => {
-            await service.logout(ctx, principal)
-            clearSessionCookie(cookie, request)
-            return { success: true as const }
-          },
-          { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End this session' } },
-        )
-        .post(
-          '/auth/logout-all',
-          async ({ principal, cookie, request }) => {
-            await service.logoutEverywhere(ctx, principal)
-            clearSessionCookie(cookie, request)
-            return { success: true as const }
-          },
-          { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
-        )
-        .get(
-          '/auth/whoami',
-          ({ principal }) => ({ success: true as const, via: principal.via, user: service.publicUser(principal.user) }),
-          { ...AuthModel.whoami, auth: true, detail: { tags: ['auth'], summary: 'Who the credentials belong to (API key or session)' } },
-        )
-        .get('/account', ({ principal }) => ({ success: true as const, user: service.publicUser(principal.user) }), {
-          ...AuthModel.account,
-          session: true,
-          detail: { tags: ['account'], summary: 'The logged-in account and its settings' },
-        })
-        .put(
-          '/account',
-          async ({ principal, body, request, server, cookie }) => {
-            const { user, session } = await service.updateAccount(ctx, principal, body, meta(request, server))
-            if (session) cookie[SESSION_COOKIE]!.set({ value: session.token, ...cookieOptions(request, session.expiresAt) })
-            return { success: true as const, user: service.publicUser(user), ...(session ? { token: session.token } : {}) }
-          },
-          { ...AuthModel.updateAccount, session: true, detail: { tags: ['account'], summary: 'Update profile, password or settings' } },
-        )
-        .post(
-          '/account/delete-request',
-          async ({ principal }) => {
-            const user = await service.requestDeletion(ctx, principal)
-            return { success: true as const, delete_scheduled_for: user.delete_scheduled_for }
-          },
-          { ...AuthModel.deleteRequest, session: true, detail: { tags: ['account'], summary: 'Schedule account deletion after the grace period' } },
-        )
-        .delete(
-          '/account/delete-request',
-          async ({ principal }) => {
-            const user = await service.cancelDeletion(ctx, principal)
-            return { success: true as const, delete_scheduled_for: user.delete_scheduled_for }
-          },
-          { ...AuthModel.deleteRequest, session: true, detail: { tags: ['account'], summary: 'Cancel a scheduled deletion' } },
-        )
-        .get(
-          '/api-keys',
-          async ({ principal }) => ({ success: true as const, api_keys: await service.listApiKeys(ctx, principal) }),
-          { ...AuthModel.listKeys, session: true, detail: { tags: ['api-keys'], summary: 'Your API keys (never the keys themselves)' } },
-        )
-        .post(
-          '/api-keys',
-          async ({ principal, body, set }) => {
-            const api_key = await service.createApiKey(ctx, principal, body)
-            set.status = 201
-            return { success: true as const, api_key }
-          },
-          { ...AuthModel.createKey, session: true, detail: { tags: ['api-keys'], summary: 'Create a key; the full key is shown only here' } },
-        )
-        .delete(
-          '/api-keys/:id',
-          async ({ principal, params }) => {
-            await service.deleteApiKey(ctx, principal, params.id)
-            return { success: true as const }
-          },
-          { ...AuthModel.deleteKey, params: AuthModel.keyParams, session: true, detail: { tags: ['api-keys'], summary: 'Delete one of your keys' } },
-        )
-        .get(
-          '/admin/users',
-          async ({ query }) => {
-            const page = query.page ?? 1
-            const limit = query.limit ?? 20
-            const { users, total } = await service.adminListUsers(ctx, { search: query.q, page, limit })
-            return { success: true as const, users: users.map(service.publicUser), page, limit, total }
-          },
-          { ...AuthModel.adminListUsers, admin: true, detail: { tags: ['admin'], summary: 'Users, paginated, searchable by email or username' } },
-        )
-        .patch(
-          '/admin/users/:id',
-          async ({ principal, params, body }) => ({
-            success: true as const,
-            user: service.publicUser(await service.adminUpdateUser(ctx, principal, params.id, body)),
-          }),
-          { ...AuthModel.adminUpdateUser, admin: true, detail: { tags: ['admin'], summary: 'Block, promote, change plan or limits' } },
-        ),
+    .post(
+      '/api/v1/auth/register',
+      async ({ body, request, server, cookie, set }) => {
+        const { user, token, expiresAt } = await service.register(ctx, body, requestMeta(ctx, request, server))
+        cookie[SESSION_COOKIE]!.set({ value: token, ...sessionCookieOptions(ctx, request, expiresAt) })
+        set.status = 201
+        return { success: true as const, token, user: publicUser(user) }
+      },
+      { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin)' } },
     )
+    .post(
+      '/api/v1/auth/login',
+      async ({ body, request, server, cookie }) => {
+        const { user, token, expiresAt } = await service.login(ctx, body, requestMeta(ctx, request, server))
+        cookie[SESSION_COOKIE]!.set({ value: token, ...sessionCookieOptions(ctx, request, expiresAt) })
+        return { success: true as const, token, user: publicUser(user) }
+      },
+      { ...AuthModel.login, anonymous: true, detail: { tags: ['auth'], summary: 'Log in with email or username' } },
+    )
+    .post(
+      '/api/v1/auth/logout',
+      async ({ principal, cookie, request }) => {
+        await service.logout(ctx, principal)
+        clearSessionCookie(cookie, request)
+        return { success: true as const }
+      },
+      { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End this session' } },
+    )
+    .post(
+      '/api/v1/auth/logout-all',
+      async ({ principal, cookie, request }) => {
+        await service.logoutEverywhere(ctx, principal)
+        clearSessionCookie(cookie, request)
+        return { success: true as const }
+      },
+      { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
+    )
+    .get(
+      '/api/v1/auth/whoami',
+      ({ principal }) => ({ success: true as const, via: principal.via, user: publicUser(principal.user) }),
+      { ...AuthModel.whoami, auth: true, detail: { tags: ['auth'], summary: 'Who the credentials belong to (API key or session)' } },
+    )
+    .get(
+      '/api/v1/auth/verify-email',
+      async ({ query }) =>
+        (await flows.verifyEmail(ctx, query.token ?? ''))
+          ? page('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
+          : page('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400),
+      { ...AuthModel.verifyEmail, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
+    )
+    .post(
+      '/api/v1/auth/verify-email/resend',
+      async ({ principal }) => {
+        await flows.resendVerification(ctx, principal)
+        return { success: true as const, message: `A new verification link was sent to ${principal.user.email}.` }
+      },
+      { ...AuthModel.resendVerification, session: true, detail: { tags: ['auth'], summary: 'Send the verification mail again' } },
+    )
+    .post(
+      '/api/v1/auth/forgot-password',
+      async ({ body, request, server, set }) => {
+        await flows.requestPasswordReset(ctx, body.email, requestMeta(ctx, request, server).ip)
+        set.status = 202
+        return { success: true as const, message: FORGOT_ANSWER }
+      },
+      { ...AuthModel.forgotPassword, anonymous: true, detail: { tags: ['auth'], summary: 'Mail a password reset link (same answer for any address)' } },
+    )
+    .get(
+      '/api/v1/auth/reset-password',
+      async ({ query }) => {
+        const token = query.token ?? ''
+        if (!(await flows.resetTokenUsable(ctx, token))) {
+          return page('Link not valid', '<p>This reset link is invalid, expired or already used. Ask for a new one.</p>', 400)
+        }
+        return page(
+          'Choose a new password',
+          `<form method="post" action="/api/v1/auth/reset-password/form">
+<input type="hidden" name="token" value="${escapeHtml(token)}">
+<p><label>New password<br><input type="password" name="password" minlength="8" maxlength="1024" required autocomplete="new-password"></label></p>
+<p><button type="submit">Set password</button></p></form>
+<p>Setting it signs you out everywhere.</p>`,
+        )
+      },
+      { ...AuthModel.resetPasswordForm, anonymous: true, detail: { tags: ['auth'], summary: 'The mailed reset link: a form (does not use the token up)' } },
+    )
+    .post(
+      '/api/v1/auth/reset-password',
+      async ({ body }) => {
+        await flows.resetPassword(ctx, body.token, body.password)
+        return { success: true as const }
+      },
+      { ...AuthModel.resetPassword, anonymous: true, detail: { tags: ['auth'], summary: 'Set a new password with a mailed token; burns it and signs out every session' } },
+    )
+    .post(
+      '/api/v1/auth/reset-password/form',
+      async ({ body }) => {
+        try {
+          await flows.resetPassword(ctx, body.token, body.password)
+        } catch (error) {
+          if (error instanceof AppError) return page('Password not changed', `<p>${escapeHtml(error.message)}</p>`, error.status)
+          throw error
+        }
+        return page('Password changed', '<p>You can now sign in with your new password.</p>')
+      },
+      { ...AuthModel.resetPasswordFormPost, anonymous: true, detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' } },
+    )
+
+  for (const name of OAUTH_PROVIDERS) {
+    app = app
+      .get(
+        `/api/v1/auth/${name}`,
+        async ({ query, cookie, request, redirect }) => {
+          const { url, state } = await beginSignIn(ctx, name, query.redirect)
+          cookie[OAUTH_STATE_COOKIE]!.set({ ...stateCookieOptions(request), value: state, maxAge: OAUTH_STATE_TTL_SECONDS })
+          return redirect(url, 302)
+        },
+        { ...AuthModel.oauthStart, anonymous: true, detail: { tags: ['auth'], summary: `Sign in with ${name}: redirects to the provider` } },
+      )
+      .get(
+        `/api/v1/auth/${name}/callback`,
+        async ({ query, cookie, request, server, redirect }) => {
+          const stateCookie = cookie[OAUTH_STATE_COOKIE]!
+          const browserState = stateCookie.value === undefined ? undefined : String(stateCookie.value)
+          const signedIn = await finishSignIn(ctx, name, query, browserState, requestMeta(ctx, request, server))
+          // Same path as when it was set, or the browser keeps it.
+          stateCookie.set({ ...stateCookieOptions(request), value: '', maxAge: 0 })
+          cookie[SESSION_COOKIE]!.set({ value: signedIn.token, ...sessionCookieOptions(ctx, request, signedIn.expiresAt) })
+          return redirect(signedIn.redirectTo, 302)
+        },
+        { ...AuthModel.oauthCallback, anonymous: true, detail: { tags: ['auth'], summary: `Where ${name} sends the browser back` } },
+      ) as unknown as typeof app
+  }
+  return app
 }

@@ -1,52 +1,21 @@
 import { t } from 'elysia'
-import { PLANS } from '#core/config.ts'
 import { ErrorResponse } from '#core/http/schemas.ts'
+import { User } from '#core/users/public.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
 // 128 characters must fit; the upper bound only stops hashing megabytes.
 const Password = t.String({ minLength: 8, maxLength: 1024 })
 const Name = t.String({ minLength: 1, maxLength: 100 })
-const Plan = t.Union(PLANS.map((plan) => t.Literal(plan)))
-const Timestamp = t.Union([t.Date(), t.String()])
-const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' })
-
-export const Settings = t.Object({
-  allowed_referrers: t.Array(t.String()),
-  default_is_public: t.Boolean(),
-})
-
-export const User = t.Object({
-  id: t.String(),
-  first_name: t.String(),
-  last_name: t.Nullable(t.String()),
-  username: t.String(),
-  email: t.String(),
-  provider: t.String(),
-  is_admin: t.Boolean(),
-  is_verified: t.Boolean(),
-  is_blocked: t.Boolean(),
-  plan_type: t.String(),
-  upload_limit_per_day: t.Number(),
-  storage_used: t.Number(),
-  delete_scheduled_for: t.Nullable(Timestamp),
-  created_at: Timestamp,
-  settings: Settings,
-})
-
-export const ApiKey = t.Object({
-  id: t.String(),
-  key_name: t.String(),
-  prefix: t.String(),
-  is_active: t.Boolean(),
-  rate_limit_per_hour: t.Number(),
-  requests_count: t.Number(),
-  last_used_at: t.Nullable(Timestamp),
-  created_at: Timestamp,
-})
+const Html = t.String({ description: 'A small HTML page for people arriving from a mail client' })
+const MailToken = t.String({ maxLength: 200 })
 
 const Ok = t.Object({ success: t.Literal(true) })
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+const Errors = {
+  400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse,
+  422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse,
+}
+const ResetBody = t.Object({ token: MailToken, password: Password })
 
 export const AuthModel = {
   register: {
@@ -67,64 +36,31 @@ export const AuthModel = {
   whoami: {
     response: { 200: t.Object({ success: t.Literal(true), via: t.Union([t.Literal('api_key'), t.Literal('session')]), user: User }), ...Errors },
   },
-  account: { response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors } },
-  updateAccount: {
-    body: t.Object({
-      first_name: t.Optional(Name),
-      last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
-      username: t.Optional(Username),
-      email: t.Optional(Email),
-      password: t.Optional(Password),
-      current_password: t.Optional(t.String({ maxLength: 1024 })),
-      allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
-      default_is_public: t.Optional(t.Boolean()),
-      settings: t.Optional(
-        t.Object({
-          allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
-          default_is_public: t.Optional(t.Boolean()),
-        }),
-      ),
-    }),
-    response: { 200: t.Object({ success: t.Literal(true), user: User, token: t.Optional(t.String()) }), ...Errors },
+  verifyEmail: {
+    query: t.Object({ token: t.Optional(MailToken) }),
+    response: { ...Errors, 200: Html, 400: Html },
   },
-  deleteRequest: {
-    response: { 200: t.Object({ success: t.Literal(true), delete_scheduled_for: t.Nullable(Timestamp) }), ...Errors },
+  resendVerification: { response: { 200: t.Object({ success: t.Literal(true), message: t.String() }), ...Errors } },
+  forgotPassword: {
+    body: t.Object({ email: t.String({ minLength: 3, maxLength: 254 }) }),
+    response: { 202: t.Object({ success: t.Literal(true), message: t.String() }), ...Errors },
   },
-  listKeys: { response: { 200: t.Object({ success: t.Literal(true), api_keys: t.Array(ApiKey) }), ...Errors } },
-  createKey: {
-    body: t.Object({
-      key_name: t.String({ minLength: 1, maxLength: 100 }),
-      rate_limit_per_hour: t.Optional(t.Integer({ minimum: 1, maximum: 1_000_000 })),
-    }),
-    response: {
-      201: t.Object({ success: t.Literal(true), api_key: t.Composite([ApiKey, t.Object({ key: t.String() })]) }),
-      ...Errors,
-    },
+  resetPasswordForm: {
+    query: t.Object({ token: t.Optional(MailToken) }),
+    response: { ...Errors, 200: Html, 400: Html },
   },
-  keyParams: t.Object({ id: t.String({ maxLength: 64 }) }),
-  deleteKey: { response: { 200: Ok, ...Errors } },
-  adminListUsers: {
+  resetPassword: { body: ResetBody, response: { 200: Ok, ...Errors } },
+  resetPasswordFormPost: { body: ResetBody, response: { ...Errors, 200: Html, 400: Html } },
+  oauthStart: {
+    query: t.Object({ redirect: t.Optional(t.String({ maxLength: 2048 })) }),
+    response: { 302: t.Any(), ...Errors },
+  },
+  oauthCallback: {
     query: t.Object({
-      page: t.Optional(t.Integer({ minimum: 1, default: 1 })),
-      limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
-      q: t.Optional(t.String({ maxLength: 254 })),
+      code: t.Optional(t.String({ maxLength: 2048 })),
+      state: t.Optional(t.String({ maxLength: 512 })),
+      error: t.Optional(t.String({ maxLength: 512 })),
     }),
-    response: {
-      200: t.Object({ success: t.Literal(true), users: t.Array(User), page: t.Number(), limit: t.Number(), total: t.Number() }),
-      ...Errors,
-    },
-  },
-  adminUpdateUser: {
-    params: t.Object({ id: t.String({ maxLength: 64 }) }),
-    body: t.Object(
-      {
-        is_blocked: t.Optional(t.Boolean()),
-        is_admin: t.Optional(t.Boolean()),
-        plan_type: t.Optional(Plan),
-        upload_limit_per_day: t.Optional(t.Nullable(t.Integer({ minimum: 0, maximum: 10_000_000 }))),
-      },
-      { minProperties: 1 },
-    ),
-    response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors },
+    response: { 302: t.Any(), ...Errors },
   },
 } as const

@@ -4,10 +4,11 @@ import type { UserRow } from '#core/auth/principal.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
-import * as lrepo from './lifecycle-repo.ts'
+import { isUniqueViolation } from '#core/db/errors.ts'
+import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { findTakenIdentity } from '#core/users/repo.ts'
 import { type OAuthProviderName, type ProviderProfile, oauthProvider } from './oauth-providers.ts'
 import * as repo from './repo.ts'
-import { type RequestMeta, startSession } from './service.ts'
 
 /** A sign-in must come back from the provider within this; the state cookie lives as long. */
 export const OAUTH_STATE_TTL_SECONDS = 600
@@ -46,7 +47,7 @@ export async function beginSignIn(ctx: AppContext, name: OAuthProviderName, redi
   const redirectTo = safeRedirect(ctx.config, redirect)
   const state = generateState()
   const codeVerifier = provider.usesPkce ? generateCodeVerifier() : null
-  await lrepo.insertOAuthState(ctx.sql, {
+  await repo.insertOAuthState(ctx.sql, {
     stateHash: hashState(state),
     provider: name,
     codeVerifier,
@@ -75,7 +76,7 @@ export async function finishSignIn(
   if (!query.state || !cookieState || !sameState(query.state, cookieState)) {
     throw new BadRequest('The sign-in state does not match this browser; start the sign-in again', 'invalid_oauth_state')
   }
-  const pending = await lrepo.takeOAuthState(ctx.sql, hashState(query.state), name, ctx.clock.now())
+  const pending = await repo.takeOAuthState(ctx.sql, hashState(query.state), name, ctx.clock.now())
   if (!pending) throw new BadRequest('This sign-in has expired or was already used; start again', 'invalid_oauth_state')
   if (!query.code) throw new BadRequest('The provider sent no code', 'invalid_oauth_callback')
   const profile = await provider.signIn(query.code, pending.code_verifier)
@@ -90,13 +91,13 @@ async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, pro
     const { deletion_started_at: _, ...row } = user
     return row
   }
-  const linked = await lrepo.findUserByIdentity(ctx.sql, name, profile.subject)
+  const linked = await repo.findUserByIdentity(ctx.sql, name, profile.subject)
   if (linked) return usable(linked)
   // Linking or creating by email is only safe on an address the provider has verified.
   if (!profile.email || !profile.emailVerified) {
     throw new Forbidden(`Your ${name === 'google' ? 'Google' : 'GitHub'} account has no verified email address; verify it there first`, 'oauth_email_unverified')
   }
-  const existing = await lrepo.findUserByEmail(ctx.sql, profile.email)
+  const existing = await repo.findUserByEmail(ctx.sql, profile.email)
   if (existing) {
     // Someone may have registered this address without owning it; linking would hand them the owner's sign-in.
     if (!existing.is_verified) {
@@ -106,7 +107,7 @@ async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, pro
       )
     }
     const user = usable(existing)
-    await lrepo.linkIdentity(ctx.sql, { provider: name, subject: profile.subject, userId: user.id, email: profile.email })
+    await repo.linkIdentity(ctx.sql, { provider: name, subject: profile.subject, userId: user.id, email: profile.email })
     return user
   }
   return createOAuthAccount(ctx, name, profile, profile.email)
@@ -119,7 +120,7 @@ function usernameCandidates(hint: string): string[] {
 
 async function createOAuthAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile, email: string): Promise<UserRow> {
   for (const username of usernameCandidates(profile.usernameHint)) {
-    const taken = await repo.findTakenIdentity(ctx.sql, username, email)
+    const taken = await findTakenIdentity(ctx.sql, username, email)
     if (taken.email) return findOrCreateAccount(ctx, name, profile) // created meanwhile by a racing request
     if (taken.username) continue
     try {
@@ -133,11 +134,11 @@ async function createOAuthAccount(ctx: AppContext, name: OAuthProviderName, prof
           provider: name,
           is_verified: true,
         })
-        await lrepo.linkIdentity(tx, { provider: name, subject: profile.subject, userId: user.id, email })
+        await repo.linkIdentity(tx, { provider: name, subject: profile.subject, userId: user.id, email })
         return user
       })
     } catch (error) {
-      if ((error as { code?: string }).code !== '23505') throw error
+      if (!isUniqueViolation(error)) throw error
     }
   }
   throw new Conflict('Could not find a free username; register with a password instead', 'username_taken')

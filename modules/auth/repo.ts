@@ -1,12 +1,9 @@
-import type { Plan } from '#core/config.ts'
-import type { Sql, TransactionSql } from '#core/db/index.ts'
 import { USER_COLUMNS, type UserRow } from '#core/auth/principal.ts'
+import type { TokenPurpose } from '#core/auth/email-verification.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { USER_FIELDS, type UserWithPassword } from '#core/users/repo.ts'
 
 type Db = Sql | TransactionSql
-
-export type UserWithPassword = UserRow & { password: string | null }
-
-const USER_FIELDS = USER_COLUMNS as unknown as string[]
 
 /** Serialises first-account creation so exactly one account becomes the admin. */
 const FIRST_USER_LOCK_ID = 7_346_551_022
@@ -24,15 +21,6 @@ export async function insertUser(
   return row!
 }
 
-export async function findTakenIdentity(db: Db, username: string, email: string, exceptUserId?: string) {
-  const rows = await db<{ username_taken: boolean; email_taken: boolean }[]>`
-    select lower(username) = lower(${username}) as username_taken, lower(email) = lower(${email}) as email_taken
-    from users
-    where (lower(username) = lower(${username}) or lower(email) = lower(${email}))
-      ${exceptUserId ? db`and id <> ${exceptUserId}` : db``}`
-  return { username: rows.some((r) => r.username_taken), email: rows.some((r) => r.email_taken) }
-}
-
 export async function findUserByIdentifier(db: Db, identifier: string): Promise<UserWithPassword | undefined> {
   const [row] = await db<UserWithPassword[]>`
     select ${db(USER_FIELDS)}, password from users
@@ -41,77 +29,103 @@ export async function findUserByIdentifier(db: Db, identifier: string): Promise<
   return row
 }
 
-export async function findUserById(db: Db, id: string): Promise<UserWithPassword | undefined> {
-  const [row] = await db<UserWithPassword[]>`select ${db(USER_FIELDS)}, password from users where id = ${id}`
+export async function findUserByEmail(db: Db, email: string) {
+  const [row] = await db<(UserRow & { deletion_started_at: Date | null })[]>`
+    select ${db(USER_FIELDS)}, deletion_started_at from users where lower(email) = lower(${email})`
   return row
-}
-
-export async function updateUser(db: Db, id: string, changes: Record<string, any>): Promise<UserRow | undefined> {
-  const columns = Object.keys(changes)
-  if (columns.length === 0) return findUserById(db, id)
-  const [row] = await db<UserRow[]>`
-    update users set ${db(changes, columns)}, updated_at = now() where id = ${id}
-    returning ${db(USER_FIELDS)}`
-  return row
-}
-
-export async function createSession(db: Db, userId: string, expiresAt: Date, userAgent: string | null, ip: string) {
-  const [row] = await db<{ id: string }[]>`
-    insert into sessions (user_id, expires_at, user_agent, ip) values (${userId}, ${expiresAt}, ${userAgent}, ${ip})
-    returning id`
-  return row!.id
 }
 
 export async function deleteSession(db: Db, sessionId: string) {
   await db`delete from sessions where id = ${sessionId}`
 }
 
-/** Revokes every token of the user at once: old JWTs carry the old version. */
-export async function revokeAllSessions(db: Db, userId: string) {
-  await db`update users set token_version = token_version + 1, updated_at = now() where id = ${userId}`
-  await db`delete from sessions where user_id = ${userId}`
+// Mailed links
+
+/** Burns the token if it is unused and unexpired: one statement, so two clicks cannot both win. */
+export async function consumeMailToken(db: Db, hash: string, purpose: TokenPurpose, now: Date) {
+  const [row] = await db<{ user_id: string; email: string }[]>`
+    update auth_tokens set used_at = ${now}
+    where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}
+    returning user_id, email`
+  return row
 }
 
-export interface ApiKeyRow {
-  id: string
-  key_name: string
-  key_prefix: string
-  is_active: boolean
-  rate_limit_per_hour: number | null
-  requests_count: number
-  last_used_at: Date | null
-  created_at: Date
-}
-
-const API_KEY_FIELDS = ['id', 'key_name', 'key_prefix', 'is_active', 'rate_limit_per_hour', 'requests_count', 'last_used_at', 'created_at']
-
-export async function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
-  return db<ApiKeyRow[]>`select ${db(API_KEY_FIELDS)} from api_keys where user_id = ${userId} order by created_at, id`
-}
-
-export async function insertApiKey(
-  db: Db,
-  input: { userId: string; name: string; prefix: string; hash: string; rateLimitPerHour: number | null },
-): Promise<ApiKeyRow> {
-  const [row] = await db<ApiKeyRow[]>`
-    insert into api_keys (user_id, key_name, key_prefix, key_hash, rate_limit_per_hour)
-    values (${input.userId}, ${input.name}, ${input.prefix}, ${input.hash}, ${input.rateLimitPerHour})
-    returning ${db(API_KEY_FIELDS)}`
-  return row!
-}
-
-export async function deleteApiKey(db: Db, userId: string, keyId: string): Promise<boolean> {
-  const rows = await db`delete from api_keys where id = ${keyId} and user_id = ${userId} returning id`
+export async function mailTokenUsable(db: Db, hash: string, purpose: TokenPurpose, now: Date): Promise<boolean> {
+  const rows = await db`
+    select 1 from auth_tokens where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}`
   return rows.length > 0
 }
 
-export async function listUsers(db: Db, options: { search?: string; limit: number; offset: number }) {
-  const pattern = options.search ? `%${options.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined
-  const where = pattern ? db`where lower(email) like ${pattern} or lower(username) like ${pattern}` : db``
-  const users = await db<UserRow[]>`
-    select ${db(USER_FIELDS)} from users ${where} order by created_at, id limit ${options.limit} offset ${options.offset}`
-  const [count] = await db<{ total: number }[]>`select count(*)::int as total from users ${where}`
-  return { users, total: count?.total ?? 0 }
+/** Voids every outstanding token of this purpose (a reset ends all other reset links). */
+export async function burnMailTokens(db: Db, userId: string, purpose: TokenPurpose, now: Date) {
+  await db`update auth_tokens set used_at = ${now} where user_id = ${userId} and purpose = ${purpose} and used_at is null`
 }
 
-export type AdminChanges = Partial<{ is_blocked: boolean; is_admin: boolean; plan_type: Plan; upload_limit_per_day: number | null }>
+/** Verified only if the account still has the address the link was sent to. */
+export async function markEmailVerified(db: Db, userId: string, email: string): Promise<boolean> {
+  const rows = await db`
+    update users set is_verified = true, updated_at = now()
+    where id = ${userId} and lower(email) = lower(${email}) and deletion_started_at is null
+    returning id`
+  return rows.length > 0
+}
+
+/**
+ * A reset link proves the address it was mailed to: it works only while the account still has
+ * that address, and it verifies it.
+ */
+export async function setPasswordByMailedLink(tx: TransactionSql, userId: string, passwordHash: string, mailedTo: string): Promise<boolean> {
+  const rows = await tx`
+    update users set password = ${passwordHash}, is_verified = true, updated_at = now()
+    where id = ${userId} and lower(email) = lower(${mailedTo}) and deletion_started_at is null
+    returning id`
+  return rows.length > 0
+}
+
+// OAuth
+
+export async function insertOAuthState(
+  db: Db,
+  input: { stateHash: string; provider: string; codeVerifier: string | null; redirectTo: string | null; expiresAt: Date },
+) {
+  await db`
+    insert into oauth_states (state_hash, provider, code_verifier, redirect_to, expires_at)
+    values (${input.stateHash}, ${input.provider}, ${input.codeVerifier}, ${input.redirectTo}, ${input.expiresAt})`
+}
+
+/** Deletes and returns the sign-in in progress: a state works once. */
+export async function takeOAuthState(db: Db, stateHash: string, provider: string, now: Date) {
+  const [row] = await db<{ code_verifier: string | null; redirect_to: string | null; expires_at: Date }[]>`
+    delete from oauth_states where state_hash = ${stateHash} and provider = ${provider}
+    returning code_verifier, redirect_to, expires_at`
+  return row && row.expires_at > now ? row : undefined
+}
+
+export async function findUserByIdentity(db: Db, provider: string, subject: string) {
+  const [row] = await db<(UserRow & { deletion_started_at: Date | null })[]>`
+    select ${db(USER_COLUMNS.map((c) => `u.${c}`))}, u.deletion_started_at
+    from oauth_identities i join users u on u.id = i.user_id
+    where i.provider = ${provider} and i.subject = ${subject}`
+  return row
+}
+
+export async function linkIdentity(db: Db, input: { provider: string; subject: string; userId: string; email: string }) {
+  await db`
+    insert into oauth_identities (provider, subject, user_id, email)
+    values (${input.provider}, ${input.subject}, ${input.userId}, ${input.email})
+    on conflict (provider, subject) do nothing`
+}
+
+// Housekeeping
+
+export async function pruneExpiredSessions(db: Db, now: Date) {
+  return (await db`delete from sessions where expires_at < ${now}`).count
+}
+
+export async function pruneMailTokens(db: Db, usedOrExpiredBefore: Date) {
+  return (await db`delete from auth_tokens where expires_at < ${usedOrExpiredBefore} or used_at < ${usedOrExpiredBefore}`).count
+}
+
+export async function pruneOAuthStates(db: Db, now: Date) {
+  return (await db`delete from oauth_states where expires_at < ${now}`).count
+}

@@ -1,15 +1,13 @@
 import type { Principal } from '#core/auth/principal.ts'
-import { createCloudflarePurger } from '#core/cdn/cloudflare.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
-import { EXTENSION, imageKeyPrefix } from '#core/images/keys.ts'
+import { deleteImages } from '#core/images/delete.ts'
 import type { ImageRow } from '#core/images/types.ts'
-import { notifyStorageThresholds } from '#core/mail/quota.ts'
+import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
 import * as repo from './repo.ts'
-import { removeObjects } from './service.ts'
 
 const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')
 
@@ -44,8 +42,7 @@ export const deleteImage = (ctx: AppContext, principal: Principal, imageId: stri
 /**
  * Deletes one of `ownerId`'s images, for a caller proven to act for that owner (a principal, or
  * a delete link). The row goes first (with its bytes given back, in one transaction), so the
- * image stops being served at once; then every object under the image's prefix, then the
- * CDN's copies.
+ * image stops being served at once; then its objects and the CDN's copies.
  */
 export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: string): Promise<ImageRow> {
   if (!isImageId(imageId)) throw imageNotFound()
@@ -53,28 +50,8 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   if (!deleted) throw imageNotFound()
   const { image, user } = deleted
   await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))
-  const keys = new Set(image.variants.map((v) => v.key))
-  for await (const object of ctx.storage.list(imageKeyPrefix(image.id))) keys.add(object.key)
-  await removeObjects(ctx, [...keys])
-  if (ctx.config.cloudflare) {
-    await createCloudflarePurger(ctx.config.cloudflare, ctx.log).purgeUrls(cachedUrls(ctx, image))
-  }
+  await deleteImages(ctx, [image])
   return image
-}
-
-/** Every URL under which the view server (or the CDN in front of it) may have cached the image. */
-export function cachedUrls(ctx: AppContext, image: Pick<ImageRow, 'id' | 'format'>): string[] {
-  const ext = EXTENSION[image.format]
-  const bases = new Set([ctx.config.cdnBaseUrl, ctx.config.publicUrls.view].filter((b): b is string => !!b))
-  const paths = [
-    `/${image.id}.${ext}`,
-    `/${image.id}_thumb.${ext}`,
-    `/i/${image.id}`,
-    `/i/${image.id}.${ext}`,
-    `/i/${image.id}?size=thumb`,
-    `/i/${image.id}?size=medium`,
-  ]
-  return [...bases].flatMap((base) => paths.map((path) => `${base}${path}`))
 }
 
 export async function quotaOf(ctx: AppContext, principal: Principal) {

@@ -1,7 +1,7 @@
 import { PLAN_LIMITS, type Plan } from '#core/config.ts'
-import { PayloadTooLarge, TooManyRequests } from '#core/errors.ts'
+import { PayloadTooLarge } from '#core/errors.ts'
 import { formatBytes } from '#core/http/multipart.ts'
-import { rateLimitHeaders, stateOf } from '#core/rate-limit.ts'
+import { rateLimitHeaders, stateOf, tooManyRequests } from '#core/rate-limit.ts'
 
 /** Daily counters roll over at midnight UTC, whatever the server's time zone. */
 export function usageDay(now: Date) {
@@ -23,11 +23,11 @@ function dailyHeaders(limit: number, used: number, resetsAt: Date, now: Date) {
 
 export function uploadLimitReached(limit: number, used: number, now: Date) {
   const { resetsAt } = usageDay(now)
-  return new TooManyRequests(
+  return tooManyRequests(
+    stateOf(Math.max(used, limit), limit, resetsAt),
+    now,
     `Daily upload limit of ${limit} reached; it resets at ${resetsAt.toISOString()} (midnight UTC)`,
-    (resetsAt.getTime() - now.getTime()) / 1000,
     'upload_limit_reached',
-    dailyHeaders(limit, Math.max(used, limit), resetsAt, now),
   )
 }
 

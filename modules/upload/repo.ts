@@ -5,7 +5,7 @@ import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 
-export type NewImage = Omit<ImageRow, 'views' | 'updated_at' | 'b2_file_id'>
+export type NewImage = Omit<ImageRow, 'views' | 'updated_at'>
 
 /** The unique index that makes "same bytes, same user" one image even under a race. */
 export const DUPLICATE_IMAGE_CONSTRAINT = 'images_user_sha256_key'
@@ -105,4 +105,31 @@ export async function usageSummary(db: Db, userId: string, day: string, monthSta
       coalesce((select sum(bandwidth_used) from user_usage where user_id = u.id and date >= ${monthStart}::date), 0)::int8 as bandwidth_used_month
     from users u where u.id = ${userId}`
   return row
+}
+
+/** Usage fell under the first warning level: the next crossing mails again. */
+export async function rearmStorageWarnings(db: Db, userId: string) {
+  await db`update users set storage_warned_percent = 0 where id = ${userId} and storage_warned_percent > 0`
+}
+
+/** Records `level` as mailed unless it (or a higher one) already was; the recipient when this call won. */
+export async function claimStorageWarning(db: Db, userId: string, level: number) {
+  const [user]: [{ email: string; first_name: string }?] = await db`
+    update users set storage_warned_percent = ${level}
+    where id = ${userId} and storage_warned_percent < ${level}
+    returning email, first_name`
+  return user
+}
+
+/** Platform totals of one usage day, for the usage roll-over's run record. */
+export async function usageDayTotals(db: Db, day: string) {
+  const [totals]: [{ users: number; uploads: number; views: number; bandwidth: number }?] = await db`
+    select count(*)::int as users, coalesce(sum(uploads_count), 0)::int as uploads,
+           coalesce(sum(views_count), 0)::int as views, coalesce(sum(bandwidth_used), 0)::int8 as bandwidth
+    from user_usage where date = ${day}::date`
+  return totals
+}
+
+export async function pruneUsageDays(db: Db, before: string): Promise<number> {
+  return (await db`delete from user_usage where date < ${before}::date`).count
 }

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, TooManyRequests } from '#core/errors.ts'
-import { rateLimitHeaders, stateOf } from '#core/rate-limit.ts'
+import { AppError } from '#core/errors.ts'
+import { stateOf, tooManyRequests } from '#core/rate-limit.ts'
 
 const SIGNED_LINK_PURPOSE = 'view:signed-link'
 
@@ -37,10 +37,7 @@ export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string
   }
   if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return false
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
-  if (!state.allowed) {
-    const now = ctx.clock.now()
-    throw new TooManyRequests(`Rate limit of ${state.limit} requests per hour exceeded`, (state.resetAt.getTime() - now.getTime()) / 1000, 'rate_limited', rateLimitHeaders(state, now))
-  }
+  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now())
   return true
 }
 

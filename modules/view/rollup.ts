@@ -55,3 +55,24 @@ const breakdown = (sql: Sql, name: string, column: string) => sql`
     from (select image_id, day, coalesce(${sql(column)}, '') as value, count(*) as n from src group by 1, 2, 3) x
     group by 1, 2
   )`
+
+/** The earliest raw view older than `cutoff`, if any. */
+export async function oldestRawViewBefore(sql: Sql, cutoff: Date): Promise<Date | null> {
+  const [oldest] = await sql<{ viewed_at: Date | null }[]>`select min(viewed_at) as viewed_at from image_analytics where viewed_at < ${cutoff}`
+  return oldest?.viewed_at ?? null
+}
+
+/** Deletes the raw views in [from, to) of one UTC day whose roll-up row exists; the others stay. */
+export async function deleteRolledUpRawViews(sql: Sql, day: string, from: Date, to: Date): Promise<number> {
+  return (
+    await sql`
+      delete from image_analytics a
+      where a.viewed_at >= ${from} and a.viewed_at < ${to}
+        and exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = ${day}::date)`
+  ).count
+}
+
+export async function countRawViews(sql: Sql, from: Date, to: Date): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from image_analytics where viewed_at >= ${from} and viewed_at < ${to}`
+  return row?.n ?? 0
+}

@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context.ts'
-import { Forbidden, TooManyRequests, Unauthorized } from '../errors.ts'
+import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { rateLimitHeaders, stateOf } from '../rate-limit.ts'
+import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
 import { looksLikeApiKey } from './tokens.ts'
 
@@ -52,24 +52,20 @@ type HeaderBag = Record<string, string | number>
 function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
-  const limitHeaders = rateLimitHeaders(state, ctx.clock.now())
-  Object.assign(headers, limitHeaders)
+  Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))
   if (!state.allowed) {
     ctx.metrics.rateLimited(principal.via)
-    const retryAfter = (state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000
-    throw new TooManyRequests(`Rate limit of ${state.limit} requests per hour exceeded`, retryAfter, 'rate_limited', limitHeaders)
+    throw tooManyRequests(state, ctx.clock.now())
   }
 }
 
 /** Per-IP budget for calls that carry no credentials. */
 export async function limitAnonymous(ctx: AppContext, ip: string, headers: HeaderBag) {
   const state = await ctx.limiter.hit(`ip:${ip}`, ctx.config.anonymousRequestsPerHour, 3600)
-  const limitHeaders = rateLimitHeaders(state, ctx.clock.now())
-  Object.assign(headers, limitHeaders)
+  Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))
   if (!state.allowed) {
     ctx.metrics.rateLimited('ip')
-    const retryAfter = (state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000
-    throw new TooManyRequests('Too many requests from this address', retryAfter, 'rate_limited', limitHeaders)
+    throw tooManyRequests(state, ctx.clock.now(), 'Too many requests from this address')
   }
 }
 

@@ -5,8 +5,8 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
+import { toNodeReadable } from '../storage/streams.ts'
 
 export interface ReceivedFile {
   /** Temp file holding exactly the uploaded bytes. */
@@ -139,7 +139,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
 
   // The whole body is metered too, so a chunked request cannot stream forever in parts we drop.
   const body = byteMeter(maxBodyBytes, () => uploadTooLarge(maxFileBytes))
-  const source = Readable.fromWeb(request.body as unknown as NodeWebReadableStream<Uint8Array>)
+  const source = toNodeReadable(request.body)
   try {
     await pipeline(source, body.meter, parser, { signal: abort.signal })
     const file = await fileWritten

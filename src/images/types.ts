@@ -17,7 +17,6 @@ export interface ImageRow {
   filename: string
   original_name: string | null
   title: string | null
-  b2_file_id: string | null
   b2_file_name: string | null
   mime_type: string
   format: StoredFormat

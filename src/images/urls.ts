@@ -3,9 +3,9 @@ import { EXTENSION } from './keys.ts'
 import type { ImageRow } from './types.ts'
 
 /**
- * Public URLs of an image. `url` and `thumbnail` use the seed's CDN-origin paths
- * (`/{id}.{ext}`, `/{id}_thumb.{ext}`), which the view server serves too, so the same path
- * works behind CDN_BASE_URL or straight from the view server. `view_url` is the canonical page.
+ * Public URLs of an image. `url` and `thumbnail` use the CDN-origin paths (`/{id}.{ext}`,
+ * `/{id}_thumb.{ext}`), which the view server serves too, so the same path works behind
+ * CDN_BASE_URL or straight from the view server. `view_url` is the canonical page.
  */
 export function imageUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>) {
   const ext = EXTENSION[image.format]
@@ -15,4 +15,22 @@ export function imageUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>
     thumbnail: `${base}/${image.id}_thumb.${ext}`,
     view_url: `${config.publicUrls.view}/i/${image.id}`,
   }
+}
+
+/**
+ * Every URL under which the view server (or the CDN in front of it) may have cached the image:
+ * the view module's routes, under the CDN base and the view server's own URL.
+ */
+export function cachedUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>): string[] {
+  const ext = EXTENSION[image.format]
+  const bases = new Set([config.cdnBaseUrl, config.publicUrls.view].filter((b): b is string => !!b))
+  const paths = [
+    `/${image.id}.${ext}`,
+    `/${image.id}_thumb.${ext}`,
+    `/i/${image.id}`,
+    `/i/${image.id}.${ext}`,
+    `/i/${image.id}?size=thumb`,
+    `/i/${image.id}?size=medium`,
+  ]
+  return [...bases].flatMap((base) => paths.map((path) => `${base}${path}`))
 }

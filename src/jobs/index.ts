@@ -1,11 +1,10 @@
 import { cron } from '@elysiajs/cron'
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context.ts'
-import { JOBS, JOB_NAMES, type JobName } from './registry.ts'
 import { runJob } from './runner.ts'
 
-export { JOBS, JOB_NAMES, type JobName } from './registry.ts'
-export { isJobName, runJob, type JobOutcome } from './runner.ts'
+export { mergeJobs, type JobDefinition, type JobDefinitions, type JobRun } from './registry.ts'
+export { runJob, type JobOutcome } from './runner.ts'
 
 const TIMEZONE = 'Etc/UTC'
 
@@ -15,20 +14,22 @@ type CronHandle = { stop(): void; nextRun(prev?: Date): Date | null; currentRun(
 const slotOf = (date: Date) => new Date(Math.floor(date.getTime() / 60_000) * 60_000)
 
 /**
- * Starts every job's timer in this process and returns the function that stops them: runs in
- * progress are told to stop at their next batch, and waited for. Every process may start them: the lease in runJob makes each slot run
+ * Starts every job's timer in this process. Returns what was scheduled (each job's next run)
+ * and the function that stops the timers: runs in progress are told to stop at their next
+ * batch, and waited for. Every process may start them: the lease in runJob makes each slot run
  * in exactly one.
  */
-export function startJobs(ctx: AppContext): () => Promise<void> {
+export function startJobs(ctx: AppContext): { scheduled: { job: string; nextRunAt: Date | null }[]; stop(): Promise<void> } {
   const inProgress = new Set<Promise<unknown>>()
   const shutdown = new AbortController()
   // The plugin's store type grows with each job; the handles are read back untyped below.
   let scheduler: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'jobs', seed: ctx.id })
-  for (const name of JOB_NAMES) {
+  const names = Object.keys(ctx.jobs)
+  for (const name of names) {
     scheduler = scheduler.use(
       cron({
         name,
-        pattern: JOBS[name].schedule,
+        pattern: ctx.jobs[name]!.schedule,
         timezone: TIMEZONE,
         // A slow run must not overlap the next tick in this process either.
         protect: true,
@@ -45,17 +46,21 @@ export function startJobs(ctx: AppContext): () => Promise<void> {
     )
   }
   const handles = (scheduler.store as { cron?: Record<string, CronHandle> }).cron ?? {}
-  ctx.log.info({ msg: 'jobs scheduled', jobs: JOB_NAMES.map((name) => ({ job: name, next_run_at: handles[name]?.nextRun() })) })
-  return async () => {
-    for (const handle of Object.values(handles)) handle.stop()
-    shutdown.abort()
-    await Promise.allSettled([...inProgress])
+  const scheduled = names.map((name) => ({ job: name, nextRunAt: handles[name]?.nextRun() ?? null }))
+  ctx.log.info({ msg: 'jobs scheduled', jobs: scheduled })
+  return {
+    scheduled,
+    async stop() {
+      for (const handle of Object.values(handles)) handle.stop()
+      shutdown.abort()
+      await Promise.allSettled([...inProgress])
+    },
   }
 }
 
-/** When a job's schedule fires next after `from` (a paused timer that never runs). */
-export function nextRunAt(name: JobName, from: Date): Date | null {
-  const probe = new Elysia().use(cron({ name: 'probe', pattern: JOBS[name].schedule, timezone: TIMEZONE, paused: true, run: () => {} }))
+/** When a cron schedule fires next after `from` (a paused timer that never runs). */
+export function nextRunAt(schedule: string, from: Date): Date | null {
+  const probe = new Elysia().use(cron({ name: 'probe', pattern: schedule, timezone: TIMEZONE, paused: true, run: () => {} }))
   const handle = (probe.store as { cron: Record<string, CronHandle> }).cron.probe!
   try {
     return handle.nextRun(from)

@@ -1,8 +1,4 @@
-import { cleanupDueAccounts } from '#modules/auth/deletion.ts'
 import type { AppContext } from '../context.ts'
-import { pruneAnalytics } from './analytics.ts'
-import { housekeeping, rollOverUsage } from './housekeeping.ts'
-import { sweepOrphanedObjects } from './orphans.ts'
 
 export interface JobRun {
   /** Aborted when this process loses the lease; jobs check it between batches. */
@@ -18,34 +14,34 @@ export interface JobDefinition {
   run(ctx: AppContext, run: JobRun): Promise<void>
 }
 
-/** Every scheduled job, by name. The name is the `{job}` of POST /api/v1/cron/{job}. */
-export const JOBS = {
-  'account-cleanup': {
-    schedule: '0 3 * * *',
-    description: 'Deletes accounts whose deletion grace period has passed: images, variants, rows, keys, sessions, analytics',
-    run: cleanupDueAccounts,
-  },
-  'orphan-sweep': {
-    schedule: '15 * * * *',
-    description: 'Deletes stored image objects that have no images row and are older than one hour',
-    run: sweepOrphanedObjects,
-  },
-  'usage-reset': {
-    schedule: '0 0 * * *',
-    description: 'Daily usage rollover at midnight UTC: counters are per date, so this prunes old user_usage days',
-    run: rollOverUsage,
-  },
-  'analytics-prune': {
-    schedule: '30 1 * * *',
-    description: 'Rolls raw views older than ANALYTICS_RETENTION_DAYS into image_view_daily, then deletes them',
-    run: pruneAnalytics,
-  },
-  housekeeping: {
-    schedule: '45 * * * *',
-    description: 'Prunes old rate-limit windows, expired sessions, used or expired mail tokens, OAuth states and old job runs',
-    run: housekeeping,
-  },
-} satisfies Record<string, JobDefinition>
+/** Jobs by name, as a module contributes them. The name is the `{job}` of POST /api/v1/cron/{job}. */
+export type JobDefinitions = Record<string, JobDefinition>
 
-export type JobName = keyof typeof JOBS
-export const JOB_NAMES = Object.keys(JOBS) as JobName[]
+/**
+ * One registry from every module's jobs. A name several modules contribute to (housekeeping:
+ * each prunes its own tables) becomes one job on one schedule that runs each part in turn and
+ * records their counts together.
+ */
+export function mergeJobs(...contributions: JobDefinitions[]): Readonly<JobDefinitions> {
+  const merged: JobDefinitions = {}
+  for (const jobs of contributions) {
+    for (const [name, job] of Object.entries(jobs)) {
+      const earlier = merged[name]
+      if (!earlier) {
+        merged[name] = job
+        continue
+      }
+      if (earlier.schedule !== job.schedule) throw new Error(`job ${name} is contributed with two schedules: ${earlier.schedule} and ${job.schedule}`)
+      merged[name] = {
+        schedule: job.schedule,
+        description: `${earlier.description}; ${job.description}`,
+        async run(ctx, run) {
+          await earlier.run(ctx, run)
+          run.signal.throwIfAborted()
+          await job.run(ctx, run)
+        },
+      }
+    }
+  }
+  return Object.freeze(merged)
+}

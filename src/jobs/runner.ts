@@ -1,7 +1,13 @@
 import { hostname } from 'node:os'
 import type { AppContext } from '../context.ts'
-import { JOBS, type JobName } from './registry.ts'
+import { NotFound } from '../errors.ts'
 import * as repo from './repo.ts'
+
+export class UnknownJob extends NotFound {
+  constructor(name: string, known: string[]) {
+    super(`No job named ${name}; jobs: ${known.join(', ')}`, 'unknown_job')
+  }
+}
 
 /** Long enough for a slow sweep step; renewed while the job runs, so only a dead holder loses it. */
 const LEASE_SECONDS = 600
@@ -22,14 +28,14 @@ export interface RunOptions {
   signal?: AbortSignal
 }
 
-export const isJobName = (name: string): name is JobName => Object.hasOwn(JOBS, name)
-
 /**
  * Runs one job here if no other process is running it (or already ran this slot), and records
  * the run: start, end, status, counts, error. Never throws for a job's own failure: that is
- * recorded and returned.
+ * recorded and returned. A name the registry does not know is refused before anything runs.
  */
-export async function runJob(ctx: AppContext, name: JobName, options: RunOptions): Promise<JobOutcome> {
+export async function runJob(ctx: AppContext, name: string, options: RunOptions): Promise<JobOutcome> {
+  const job = Object.hasOwn(ctx.jobs, name) ? ctx.jobs[name] : undefined
+  if (!job) throw new UnknownJob(name, Object.keys(ctx.jobs))
   const holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
   if (!(await repo.acquireLease(ctx.sql, name, holder, LEASE_SECONDS, options.slot ?? null))) {
     ctx.log.debug({ msg: 'job skipped: another process holds it or ran this slot', job: name })
@@ -54,7 +60,7 @@ export async function runJob(ctx: AppContext, name: JobName, options: RunOptions
     const startedAt = performance.now()
     try {
       controller.signal.throwIfAborted()
-      await JOBS[name].run(ctx, { signal: controller.signal, counts })
+      await job.run(ctx, { signal: controller.signal, counts })
       const run = await repo.finishRun(ctx.sql, started.id, 'succeeded', counts, null)
       ctx.metrics.jobRun(name, 'succeeded', (performance.now() - startedAt) / 1000)
       ctx.log.info({ msg: 'job succeeded', job: name, run_id: run.id, counts })

@@ -1,14 +1,10 @@
+import { escapeHtml } from '../http/html.ts'
 import type { OutgoingMail } from './index.ts'
-
-/** Every piece of user text goes through this before it reaches HTML. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
 
 /** Names are user text: in the plain-text part, keep them on one line and short. */
 const plainName = (name: string) => name.replace(/[\r\n\t]+/g, ' ').slice(0, 100)
 
-interface Parts {
+export interface MailParts {
   to: string
   name: string
   subject: string
@@ -18,7 +14,8 @@ interface Parts {
   footer?: string
 }
 
-function render(parts: Parts): OutgoingMail {
+/** One mail in the house layout, as plain text and as HTML; each module writes its own on top of it. */
+export function renderMail(parts: MailParts): OutgoingMail {
   const greeting = `Hello ${plainName(parts.name)},`
   const text = [
     greeting,
@@ -44,68 +41,3 @@ export interface Recipient {
   first_name: string
 }
 
-export const verificationMail = (user: Recipient, url: string, validHours: number) =>
-  render({
-    to: user.email,
-    name: user.first_name,
-    subject: 'Confirm your email address',
-    paragraphs: [`Please confirm that ${user.email} is your address. The link works for ${validHours} hours.`],
-    action: { label: 'Confirm my email', url },
-    footer: 'If you did not create an imghost account, ignore this mail.',
-  })
-
-export const passwordResetMail = (user: Recipient, url: string) =>
-  render({
-    to: user.email,
-    name: user.first_name,
-    subject: 'Reset your password',
-    paragraphs: [
-      'Someone (hopefully you) asked to reset the password of your imghost account.',
-      'The link works once, for one hour. Setting a new password signs you out everywhere.',
-    ],
-    action: { label: 'Choose a new password', url },
-    footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
-  })
-
-export const deletionScheduledMail = (user: Recipient, deleteAt: Date, accountUrl: string) =>
-  render({
-    to: user.email,
-    name: user.first_name,
-    subject: 'Your account is scheduled for deletion',
-    paragraphs: [
-      `Your imghost account and every image in it will be deleted for good on ${deleteAt.toUTCString()}.`,
-      'Changed your mind? Sign in before then and cancel the deletion (DELETE /api/v1/account/delete-request).',
-    ],
-    action: { label: 'Your account', url: accountUrl },
-  })
-
-export const deletionCancelledMail = (user: Recipient) =>
-  render({
-    to: user.email,
-    name: user.first_name,
-    subject: 'Account deletion cancelled',
-    paragraphs: ['The scheduled deletion of your imghost account was cancelled. Your account and images stay as they are.'],
-    footer: 'If you did not cancel it yourself, change your password.',
-  })
-
-const formatBytes = (bytes: number) => {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) (value /= 1024), unit++
-  return `${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]}`
-}
-
-export const storageWarningMail = (user: Recipient, percent: number, used: number, limit: number, accountUrl: string) =>
-  render({
-    to: user.email,
-    name: user.first_name,
-    subject: percent >= 100 ? 'Your storage is full' : `You have used ${percent}% of your storage`,
-    paragraphs: [
-      `Your images use ${formatBytes(used)} of your plan's ${formatBytes(limit)}.`,
-      percent >= 100
-        ? 'New uploads are refused until you delete images or move to a bigger plan.'
-        : 'When it is full, new uploads are refused. Delete images you no longer need, or move to a bigger plan.',
-    ],
-    action: { label: 'Your account', url: accountUrl },
-  })

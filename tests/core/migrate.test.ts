@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import postgres from 'postgres'
 import { type Sql, openDatabase } from '#core/db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from '#core/db/migrate.ts'
+import { createPostgresDatabase } from '../helpers/context.ts'
 
 setDefaultTimeout(60_000)
 
@@ -38,22 +38,17 @@ describe('migrations', () => {
   })
 
   test.skipIf(!process.env.TEST_DATABASE_URL)('three processes migrating one PostgreSQL at once do not race', async () => {
-    const admin = postgres(process.env.TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-    const name = `imghost_migrate_${Date.now()}`
-    await admin.unsafe(`create database "${name}"`)
-    const url = new URL(process.env.TEST_DATABASE_URL!)
-    url.pathname = `/${name}`
+    const database = await createPostgresDatabase('imghost_migrate')
     const clients: { sql: Sql; close(): Promise<void> }[] = []
     try {
-      for (let i = 0; i < 3; i++) clients.push(await openDatabase({ url: url.toString(), embeddedDir: null, poolMax: 2 }))
+      for (let i = 0; i < 3; i++) clients.push(await openDatabase({ url: database.url, embeddedDir: null, poolMax: 2 }))
       const results = await Promise.all(clients.map((c) => migrate(c.sql, migrations)))
       expect(results.flat().sort()).toEqual(migrations.map((m) => m.name).sort())
       const rows = await clients[0]!.sql`select count(*)::int as n from schema_migrations`
       expect(rows[0]!.n).toBe(migrations.length)
     } finally {
       for (const c of clients) await c.close()
-      await admin.unsafe(`drop database if exists "${name}" with (force)`)
-      await admin.end()
+      await database.drop()
     }
   })
 })

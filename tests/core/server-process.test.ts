@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PROJECT_ROOT, startServer } from '../helpers/process.ts'
+import { PROJECT_ROOT, startServer } from '../../scripts/lib/process.ts'
 
 setDefaultTimeout(60_000)
 

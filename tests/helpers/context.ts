@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { createModuleApp, type ModuleApp } from '#core/app.ts'
+import { JOBS, createModuleApp, type ModuleApp } from '#core/app.ts'
 import type { Clock } from '#core/clock.ts'
 import { type Config, parseConfig } from '#core/config.ts'
 import { type AppContext, createContext } from '#core/context.ts'
@@ -33,10 +33,10 @@ export const BACKENDS: Backend[] = [
     : { name: 'embedded+s3', database: 'embedded', storage: 's3' },
 ]
 
-/** A fresh PostgreSQL database per context, dropped at close. */
-async function createPostgresDatabase(poolMax: number): Promise<{ url: string; drop(): Promise<void> }> {
+/** A fresh database on TEST_DATABASE_URL's server; `drop()` removes it (forcing its connections off). */
+export async function createPostgresDatabase(prefix = 'imghost_test'): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-  const name = `imghost_test_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`
+  const name = `${prefix}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`
   await admin.unsafe(`create database "${name}"`)
   const url = new URL(TEST_DATABASE_URL!)
   url.pathname = `/${name}`
@@ -68,7 +68,7 @@ export function migratedEmbeddedSnapshot(): Promise<Blob> {
 /** A fresh, migrated database of the given kind; `drop()` closes and removes it. */
 export async function createTestDatabase(kind: Backend['database']): Promise<{ database: Database; drop(): Promise<void> }> {
   if (kind === 'postgres') {
-    const pg = await createPostgresDatabase(5)
+    const pg = await createPostgresDatabase()
     const database = await openDatabase({ url: pg.url, embeddedDir: null, poolMax: 5 })
     return { database, drop: async () => (await database.close(), await pg.drop()) }
   }
@@ -125,7 +125,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     cleanups.push(() => inner.close())
     storage = options.wrapStorage(inner)
   }
-  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage })
+  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, jobs: JOBS })
   return {
     ctx,
     config,
@@ -168,4 +168,11 @@ export function describeEachBackend(name: string, body: (app: () => TestApp) => 
       })
     })
   }
+}
+
+/** An object's bytes, read back through the context's store; fails the test when it is missing. */
+export async function readStoredObject(app: TestApp, key: string): Promise<Buffer> {
+  const object = await app.ctx.storage.get(key)
+  if (!object) throw new Error(`object ${key} is missing`)
+  return Buffer.from(await new Response(object.body).arrayBuffer())
 }

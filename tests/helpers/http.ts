@@ -60,3 +60,14 @@ export async function createApiKey(auth: ModuleApp, token: string, body: Record<
 export async function makeAdmin(sql: import('#core/db/index.ts').Sql, userId: string) {
   await sql`update users set is_admin = true where id = ${userId}`
 }
+
+export interface UserWithKey extends TestUser {
+  apiKey: string
+}
+
+/** A fresh account with an API key, through the real register and key routes. */
+export async function signUpWithKey(auth: ModuleApp): Promise<UserWithKey> {
+  const user = await registerUser(auth)
+  const { key } = await createApiKey(auth, user.token)
+  return { ...user, apiKey: key }
+}

@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path'
 import type { ModuleApp } from '#core/app.ts'
-import { PROJECT_ROOT } from './process.ts'
+import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
 
 /** The shared real-file corpus; never copied into the repo. */
 export const CORPUS = resolve(PROJECT_ROOT, '../shared/corpus')

@@ -1,13 +1,13 @@
 import { expect } from 'bun:test'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { CORPUS } from '../helpers/images.ts'
 import { AppError } from '#core/errors.ts'
 import { createMediaProcessor, type PooledMediaProcessor } from '#core/media/index.ts'
 import type { MediaLimits, ProcessedImage } from '#core/media/types.ts'
 
-/** The shared real-file corpus, read in place and never copied. */
-export const CORPUS = resolve(import.meta.dir, '../../../shared/corpus')
+export { CORPUS }
 export const corpus = (...parts: string[]) => join(CORPUS, ...parts)
 
 export const DEFAULT_TEST_LIMITS: MediaLimits = { maxPixels: 100_000_000, maxFrames: 300 }

@@ -1,28 +1,14 @@
 import { expect } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { TestApp } from '../helpers/context.ts'
-import { createApiKey, registerUser, type TestUser } from '../helpers/http.ts'
+import { type TestApp, readStoredObject } from '../helpers/context.ts'
+import { type UserWithKey, signUpWithKey } from '../helpers/http.ts'
 
-export interface Uploader extends TestUser {
-  apiKey: string
-}
-
-/** A fresh account with an API key. */
-export async function signUp(app: TestApp): Promise<Uploader> {
-  const user = await registerUser(app.auth)
-  const { key } = await createApiKey(app.auth, user.token)
-  return { ...user, apiKey: key }
-}
+export type Uploader = UserWithKey
+export const signUp = (app: TestApp): Promise<Uploader> => signUpWithKey(app.auth)
 
 export async function setDailyLimit(app: TestApp, userId: string, limit: number | null) {
   await app.ctx.sql`update users set upload_limit_per_day = ${limit} where id = ${userId}`
-}
-
-export async function readObject(app: TestApp, key: string): Promise<Buffer> {
-  const object = await app.ctx.storage.get(key)
-  if (!object) throw new Error(`object ${key} is missing`)
-  return Buffer.from(await new Response(object.body).arrayBuffer())
 }
 
 export async function listKeys(app: TestApp, prefix = 'images/'): Promise<string[]> {
@@ -36,7 +22,7 @@ export async function storedVariants(app: TestApp, imageId: string) {
   const [row] = await app.ctx.sql<{ variants: { key: string; name: string; format: string; width: number; height: number; size: number }[] }[]>`
     select variants from images where id = ${imageId}`
   if (!row) throw new Error(`no row for image ${imageId}`)
-  return Promise.all(row.variants.map(async (variant) => ({ ...variant, bytes: await readObject(app, variant.key) })))
+  return Promise.all(row.variants.map(async (variant) => ({ ...variant, bytes: await readStoredObject(app, variant.key) })))
 }
 
 /** Everything an upload can leave behind: rows, objects, temp files, usage counters. */

@@ -5,25 +5,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { createModuleApp, type ModuleApp } from '#core/app.ts'
-import { createContext } from '#core/context.ts'
+import { secondProcess } from '../helpers/replicas.ts'
 import type { StoredVariant } from '#core/images/types.ts'
-import type { TestApp } from '../helpers/context.ts'
-import { createApiKey, registerUser, type TestUser } from '../helpers/http.ts'
+import { type TestApp, readStoredObject } from '../helpers/context.ts'
+import { type UserWithKey, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 
 export { CORPUS }
 export const LANDSCAPE = join(CORPUS, 'orientation/landscape_1.jpg')
 export const PNG_WITH_ALPHA = join(CORPUS, 'pngsuite/png/basn6a16.png')
 
-export interface Viewer extends TestUser {
-  apiKey: string
-}
-
-export async function signUp(app: TestApp): Promise<Viewer> {
-  const user = await registerUser(app.auth)
-  const { key } = await createApiKey(app.auth, user.token)
-  return { ...user, apiKey: key }
-}
+export type Viewer = UserWithKey
+export const signUp = (app: TestApp): Promise<Viewer> => signUpWithKey(app.auth)
 
 export interface Uploaded {
   id: string
@@ -63,11 +56,7 @@ export function variant(variants: StoredVariant[], name: string, format: string)
   return found
 }
 
-export async function storedBytes(app: TestApp, key: string): Promise<Uint8Array> {
-  const object = await app.ctx.storage.get(key)
-  if (!object) throw new Error(`object ${key} is missing`)
-  return new Uint8Array(await new Response(object.body).arrayBuffer())
-}
+export const storedBytes = readStoredObject
 
 /** GET (or another method) on the view app; returns the response and its body bytes. */
 export async function fetchView(view: ModuleApp, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<[Response, Uint8Array]> {
@@ -104,7 +93,7 @@ export async function eventually(probe: () => Promise<boolean>, timeoutMs: numbe
  * database and store, as a replica behind a load balancer would be.
  */
 export async function secondReplica(app: TestApp) {
-  const { ctx, close } = await createContext(app.config, { database: app.ctx.db, storage: app.ctx.storage, skipMigrations: true })
+  const { ctx, close } = await secondProcess(app)
   return { ctx, view: createModuleApp(ctx, 'view'), upload: createModuleApp(ctx, 'upload'), close }
 }
 

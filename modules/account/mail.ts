@@ -1,0 +1,22 @@
+import { type Recipient, renderMail } from '#core/mail/templates.ts'
+
+export const deletionScheduledMail = (user: Recipient, deleteAt: Date, accountUrl: string) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Your account is scheduled for deletion',
+    paragraphs: [
+      `Your imghost account and every image in it will be deleted for good on ${deleteAt.toUTCString()}.`,
+      'Changed your mind? Sign in before then and cancel the deletion (DELETE /api/v1/account/delete-request).',
+    ],
+    action: { label: 'Your account', url: accountUrl },
+  })
+
+export const deletionCancelledMail = (user: Recipient) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Account deletion cancelled',
+    paragraphs: ['The scheduled deletion of your imghost account was cancelled. Your account and images stay as they are.'],
+    footer: 'If you did not cancel it yourself, change your password.',
+  })

@@ -1,0 +1,63 @@
+import { t } from 'elysia'
+import { ErrorResponse } from '#core/http/schemas.ts'
+import { User } from '#core/users/public.ts'
+
+const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, _ . -' })
+const Email = t.String({ format: 'email', maxLength: 254 })
+const Password = t.String({ minLength: 8, maxLength: 1024 })
+const Name = t.String({ minLength: 1, maxLength: 100 })
+const Timestamp = t.Union([t.Date(), t.String()])
+const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' })
+
+export const ApiKey = t.Object({
+  id: t.String(),
+  key_name: t.String(),
+  prefix: t.String(),
+  is_active: t.Boolean(),
+  rate_limit_per_hour: t.Number(),
+  requests_count: t.Number(),
+  last_used_at: t.Nullable(Timestamp),
+  created_at: Timestamp,
+})
+
+const Ok = t.Object({ success: t.Literal(true) })
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+
+export const AccountModel = {
+  account: { response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors } },
+  updateAccount: {
+    body: t.Object({
+      first_name: t.Optional(Name),
+      last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
+      username: t.Optional(Username),
+      email: t.Optional(Email),
+      password: t.Optional(Password),
+      current_password: t.Optional(t.String({ maxLength: 1024 })),
+      allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
+      default_is_public: t.Optional(t.Boolean()),
+      settings: t.Optional(
+        t.Object({
+          allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
+          default_is_public: t.Optional(t.Boolean()),
+        }),
+      ),
+    }),
+    response: { 200: t.Object({ success: t.Literal(true), user: User, token: t.Optional(t.String()) }), ...Errors },
+  },
+  deleteRequest: {
+    response: { 200: t.Object({ success: t.Literal(true), delete_scheduled_for: t.Nullable(Timestamp) }), ...Errors },
+  },
+  listKeys: { response: { 200: t.Object({ success: t.Literal(true), api_keys: t.Array(ApiKey) }), ...Errors } },
+  createKey: {
+    body: t.Object({
+      key_name: t.String({ minLength: 1, maxLength: 100 }),
+      rate_limit_per_hour: t.Optional(t.Integer({ minimum: 1, maximum: 1_000_000 })),
+    }),
+    response: {
+      201: t.Object({ success: t.Literal(true), api_key: t.Composite([ApiKey, t.Object({ key: t.String() })]) }),
+      ...Errors,
+    },
+  },
+  deleteKey: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: Ok, ...Errors } },
+  export: { response: { 200: t.Any({ description: 'application/zip, streamed' }), ...Errors } },
+} as const

@@ -1,0 +1,143 @@
+import { type UserRow } from '#core/auth/principal.ts'
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import { USER_FIELDS } from '#core/users/repo.ts'
+
+type Db = Sql | TransactionSql
+
+// API keys
+
+export interface ApiKeyRow {
+  id: string
+  key_name: string
+  key_prefix: string
+  is_active: boolean
+  rate_limit_per_hour: number | null
+  requests_count: number
+  last_used_at: Date | null
+  created_at: Date
+}
+
+const API_KEY_FIELDS = ['id', 'key_name', 'key_prefix', 'is_active', 'rate_limit_per_hour', 'requests_count', 'last_used_at', 'created_at']
+
+export async function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
+  return db<ApiKeyRow[]>`select ${db(API_KEY_FIELDS)} from api_keys where user_id = ${userId} order by created_at, id`
+}
+
+export async function insertApiKey(
+  db: Db,
+  input: { userId: string; name: string; prefix: string; hash: string; rateLimitPerHour: number | null },
+): Promise<ApiKeyRow> {
+  const [row] = await db<ApiKeyRow[]>`
+    insert into api_keys (user_id, key_name, key_prefix, key_hash, rate_limit_per_hour)
+    values (${input.userId}, ${input.name}, ${input.prefix}, ${input.hash}, ${input.rateLimitPerHour})
+    returning ${db(API_KEY_FIELDS)}`
+  return row!
+}
+
+export async function deleteApiKey(db: Db, userId: string, keyId: string): Promise<boolean> {
+  const rows = await db`delete from api_keys where id = ${keyId} and user_id = ${userId} returning id`
+  return rows.length > 0
+}
+
+// Export
+
+/**
+ * Keyset pages by id alone: a timestamp cursor would round-trip through a JS Date, which drops
+ * PostgreSQL's microseconds, and then find the same row again forever.
+ */
+export async function exportImagesPage(db: Db, userId: string, limit: number, afterId?: string) {
+  return db<
+    Pick<ImageRow, 'id' | 'filename' | 'original_name' | 'title' | 'mime_type' | 'format' | 'file_size' | 'width' | 'height' | 'views' | 'is_public' | 'uploaded_at' | 'b2_file_name' | 'variants'>[]
+  >`
+    select id, filename, original_name, title, mime_type, format, file_size, width, height, views, is_public, uploaded_at, b2_file_name, variants
+    from images
+    where user_id = ${userId} ${afterId ? db`and id > ${afterId}` : db``}
+    order by id
+    limit ${limit}`
+}
+
+export async function identitiesOf(db: Db, userId: string) {
+  return db<{ provider: string; email: string | null; created_at: Date }[]>`
+    select provider, email, created_at from oauth_identities where user_id = ${userId} order by created_at`
+}
+
+export interface DailyViews {
+  date: string
+  views: number
+  unique_views: number
+  bot_views: number
+  bytes: number
+}
+
+/**
+ * Per image, per UTC day, by sql/00003_view.sql's contract: a day with an image_view_daily row
+ * is read from that row and its raw rows are ignored; other days are counted from the raw rows.
+ */
+export async function dailyViewsOf(db: Db, imageIds: string[]): Promise<{ image_id: string; total_views: number; days: DailyViews[] }[]> {
+  if (imageIds.length === 0) return []
+  const rows = await db<(DailyViews & { image_id: string })[]>`
+    select image_id, to_char(date, 'YYYY-MM-DD') as date, sum(views)::int8 as views, sum(unique_views)::int8 as unique_views,
+           sum(bot_views)::int8 as bot_views, sum(bytes)::int8 as bytes
+    from (
+      select image_id, date, views, unique_views, bot_views, bytes from image_view_daily where image_id = any(${imageIds})
+      union all
+      select image_id, (viewed_at at time zone 'UTC')::date as date,
+             count(*) filter (where not is_bot) as views,
+             count(distinct visitor_key) filter (where not is_bot) as unique_views,
+             count(*) filter (where is_bot) as bot_views,
+             coalesce(sum(bytes_sent), 0) as bytes
+      from image_analytics a where image_id = any(${imageIds})
+        and not exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = (a.viewed_at at time zone 'UTC')::date)
+      group by 1, 2
+    ) per_day
+    group by image_id, date
+    order by image_id, date`
+  const byImage = new Map<string, DailyViews[]>(imageIds.map((id) => [id, []]))
+  for (const { image_id, ...day } of rows) byImage.get(image_id)?.push(day)
+  return imageIds.map((id) => {
+    const days = byImage.get(id) ?? []
+    return { image_id: id, total_views: days.reduce((sum, day) => sum + day.views, 0), days }
+  })
+}
+
+// Deletion
+
+/**
+ * Step one of a deletion, in one transaction: the account is blocked and marked as deleting,
+ * every token is revoked, sessions and API keys are gone. From here on it cannot sign in, and
+ * the cleanup job will finish it even after a crash. Only a due (or already deleting) account.
+ */
+export async function markAccountDeleting(tx: TransactionSql, userId: string, now: Date) {
+  const [row] = await tx<{ id: string; email: string }[]>`
+    update users set deletion_started_at = coalesce(deletion_started_at, ${now}), is_blocked = true,
+      token_version = token_version + 1, updated_at = now()
+    where id = ${userId} and (deletion_started_at is not null or delete_scheduled_for <= ${now})
+    returning id, email`
+  if (!row) return undefined
+  await tx`delete from sessions where user_id = ${userId}`
+  await tx`delete from api_keys where user_id = ${userId}`
+  return row
+}
+
+export async function dueAccountIds(db: Db, now: Date, limit: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select id from users
+    where deletion_started_at is not null or delete_scheduled_for <= ${now}
+    order by coalesce(deletion_started_at, delete_scheduled_for), id
+    limit ${limit}`
+  return rows.map((row) => row.id)
+}
+
+export async function deleteUserRow(db: Db, userId: string): Promise<boolean> {
+  return (await db`delete from users where id = ${userId} and deletion_started_at is not null`).count > 0
+}
+
+export async function cancelScheduledDeletion(db: Db, userId: string) {
+  const [row] = await db<UserRow[]>`
+    update users set delete_scheduled_for = null, updated_at = now()
+    where id = ${userId} and deletion_started_at is null
+    returning ${db(USER_FIELDS)}`
+  return row
+}
+

@@ -1,0 +1,80 @@
+import type { Principal } from '#core/auth/principal.ts'
+import { sendVerificationMailQuietly } from '#core/auth/email-verification.ts'
+import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
+import type { AppContext } from '#core/context.ts'
+import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
+import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
+import { findUserById, revokeAllSessions, updateUser } from '#core/users/repo.ts'
+import { deletionCancelledMail, deletionScheduledMail } from './mail.ts'
+import type { AccountModel } from './model.ts'
+import * as repo from './repo.ts'
+
+export type AccountChanges = typeof AccountModel.updateAccount.body.static
+
+const normaliseHost = (host: string) => host.trim().toLowerCase().replace(/^\.+|\.+$/g, '')
+
+export async function updateAccount(ctx: AppContext, principal: Principal, input: AccountChanges, meta: RequestMeta) {
+  const current = await findUserById(ctx.sql, principal.user.id)
+  if (!current) throw new NotFound('Account not found')
+  const changes: Record<string, unknown> = {}
+  if (input.first_name !== undefined) changes.first_name = input.first_name.trim()
+  if (input.last_name !== undefined) changes.last_name = input.last_name?.trim() || null
+  const username = input.username ?? current.username
+  const email = input.email?.trim() ?? current.email
+  if (username !== current.username || email.toLowerCase() !== current.email.toLowerCase()) {
+    await assertIdentityFree(ctx.sql, username, email, current.id)
+    changes.username = username
+    if (email.toLowerCase() !== current.email.toLowerCase()) {
+      changes.email = email
+      changes.is_verified = false
+    }
+  }
+  const referrers = input.settings?.allowed_referrers ?? input.allowed_referrers
+  if (referrers !== undefined) changes.allowed_referrers = [...new Set(referrers.map(normaliseHost).filter(Boolean))]
+  const defaultPublic = input.settings?.default_is_public ?? input.default_is_public
+  if (defaultPublic !== undefined) changes.default_is_public = defaultPublic
+
+  let passwordChanged = false
+  if (input.password !== undefined) {
+    if (current.password) {
+      if (!input.current_password) throw new BadRequest('Changing the password needs current_password', 'current_password_required')
+      if (!(await Bun.password.verify(input.current_password, current.password))) {
+        throw new Forbidden('current_password is wrong', 'invalid_current_password')
+      }
+    }
+    changes.password = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
+    passwordChanged = true
+  }
+  const updated = await ctx.sql
+    .begin(async (tx) => {
+      const user = await updateUser(tx, current.id, changes)
+      // A new password ends every other session, and this one too: the client logs in again.
+      if (passwordChanged) await revokeAllSessions(tx, current.id)
+      return user
+    })
+    .catch(conflictOnUniqueViolation)
+  if (!updated) throw new NotFound('Account not found')
+  if (changes.email) await sendVerificationMailQuietly(ctx, updated)
+  if (!passwordChanged) return { user: updated }
+  // Every old token is dead now; the caller gets a fresh session so it stays logged in.
+  const user = (await findUserById(ctx.sql, current.id)) ?? updated
+  return { user, session: await startSession(ctx, user, meta) }
+}
+
+export async function requestDeletion(ctx: AppContext, principal: Principal) {
+  const at = new Date(ctx.clock.now().getTime() + ctx.config.deletionGracePeriodSeconds * 1000)
+  const user = await updateUser(ctx.sql, principal.user.id, { delete_scheduled_for: at })
+  if (!user) throw new NotFound('Account not found')
+  ctx.mailer.send(deletionScheduledMail(user, at, `${ctx.config.publicUrls.auth}/api/v1/account`))
+  return user
+}
+
+export async function cancelDeletion(ctx: AppContext, principal: Principal) {
+  // Once the cleanup has started there is nothing left to cancel (the account is blocked by then).
+  const user = await repo.cancelScheduledDeletion(ctx.sql, principal.user.id)
+  if (!user) throw new Conflict('The deletion of this account is already under way', 'deletion_in_progress')
+  if (principal.user.delete_scheduled_for) ctx.mailer.send(deletionCancelledMail(user))
+  return user
+}
+

@@ -1,0 +1,82 @@
+import { Elysia } from 'elysia'
+import { timingSafeEqual } from 'node:crypto'
+import { authGuard } from '#core/auth/guard.ts'
+import type { AppContext } from '#core/context.ts'
+import { AppError, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
+import { nextRunAt, runJob } from '#core/jobs/index.ts'
+import { recentRuns } from '#core/jobs/repo.ts'
+import { publicUser } from '#core/users/public.ts'
+import { AdminModel } from './model.ts'
+import * as service from './service.ts'
+import { adminStats } from './stats.ts'
+
+/** Constant-time: the cron token is a password. */
+function checkCronToken(expected: string, authorization: string | null) {
+  const given = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim()
+  if (!given) throw new Unauthorized('This route needs Authorization: Bearer <CRON_SECRET_TOKEN>', 'cron_token_required')
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new Forbidden('Wrong cron token', 'invalid_cron_token')
+}
+
+/** POST /api/v1/cron/{job}: runs a job now, for an external scheduler. Only exists when CRON_SECRET_TOKEN is set. */
+const cronRoute = (ctx: AppContext, token: string) =>
+  new Elysia({ name: 'admin-cron', seed: ctx.id }).post(
+    '/api/v1/cron/:job',
+    async ({ params, request }) => {
+      checkCronToken(token, request.headers.get('authorization'))
+      const outcome = await runJob(ctx, params.job, { trigger: 'manual' })
+      if (outcome.status === 'skipped') throw new Conflict('This job is running in another process right now', 'job_running')
+      if (outcome.status === 'failed') throw new AppError(500, 'job_failed', `Run ${outcome.run.id} of ${params.job} failed: ${outcome.run.error}`)
+      return { success: true as const, run: outcome.run }
+    },
+    { ...AdminModel.runJob, detail: { tags: ['jobs'], summary: 'Run a scheduled job now (Bearer CRON_SECRET_TOKEN)' } },
+  )
+
+/** The administrators' pages: users, platform stats, jobs, and the cron route. */
+export const adminModule = (ctx: AppContext) =>
+  new Elysia({ name: 'admin', seed: ctx.id })
+    .use(authGuard(ctx))
+    .get(
+      '/api/v1/admin/users',
+      async ({ query }) => {
+        const page = query.page ?? 1
+        const limit = query.limit ?? 20
+        const { users, total } = await service.listUsers(ctx, { search: query.q, page, limit })
+        return { success: true as const, users: users.map(publicUser), page, limit, total }
+      },
+      { ...AdminModel.listUsers, admin: true, detail: { tags: ['admin'], summary: 'Users, paginated, searchable by email or username' } },
+    )
+    .patch(
+      '/api/v1/admin/users/:id',
+      async ({ principal, params, body }) => ({ success: true as const, user: publicUser(await service.updateUser(ctx, principal, params.id, body)) }),
+      { ...AdminModel.updateUser, admin: true, detail: { tags: ['admin'], summary: 'Block, promote, change plan or limits' } },
+    )
+    .get('/api/v1/admin/stats', async () => ({ success: true as const, ...(await adminStats(ctx)) }), {
+      ...AdminModel.stats,
+      admin: true,
+      detail: { tags: ['admin'], summary: 'Users by plan, images, storage, uploads and views per day (30 days)' },
+    })
+    .get(
+      '/api/v1/admin/jobs',
+      async ({ query }) => {
+        const now = ctx.clock.now()
+        const names = Object.keys(ctx.jobs)
+        const runs = await recentRuns(ctx.sql, query.limit ?? 50, query.job)
+        const lastRuns = await Promise.all(names.map(async (name) => (await recentRuns(ctx.sql, 1, name))[0] ?? null))
+        return {
+          success: true as const,
+          jobs: names.map((name, i) => ({
+            name,
+            description: ctx.jobs[name]!.description,
+            schedule: ctx.jobs[name]!.schedule,
+            timezone: 'UTC',
+            next_run_at: nextRunAt(ctx.jobs[name]!.schedule, now),
+            last_run: lastRuns[i]!,
+          })),
+          runs,
+        }
+      },
+      { ...AdminModel.jobs, admin: true, detail: { tags: ['admin'], summary: 'Recent job runs and when each job runs next' } },
+    )
+    .use(ctx.config.cronSecretToken ? cronRoute(ctx, ctx.config.cronSecretToken) : new Elysia({ name: 'admin-cron-off', seed: ctx.id }))

@@ -1,0 +1,89 @@
+import { t } from 'elysia'
+import { PLANS } from '#core/config.ts'
+import { ErrorResponse } from '#core/http/schemas.ts'
+import { User } from '#core/users/public.ts'
+
+const Plan = t.Union(PLANS.map((plan) => t.Literal(plan)))
+const Timestamp = t.Union([t.Date(), t.String()])
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+
+const JobRun = t.Object({
+  id: t.Number(),
+  job: t.String(),
+  trigger: t.String(),
+  status: t.String(),
+  holder: t.String(),
+  started_at: Timestamp,
+  finished_at: t.Nullable(Timestamp),
+  counts: t.Record(t.String(), t.Number()),
+  error: t.Nullable(t.String()),
+})
+
+const Day = t.Object({ date: t.String(), count: t.Number() })
+
+export const AdminModel = {
+  listUsers: {
+    query: t.Object({
+      page: t.Optional(t.Integer({ minimum: 1, default: 1 })),
+      limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+      q: t.Optional(t.String({ maxLength: 254 })),
+    }),
+    response: {
+      200: t.Object({ success: t.Literal(true), users: t.Array(User), page: t.Number(), limit: t.Number(), total: t.Number() }),
+      ...Errors,
+    },
+  },
+  updateUser: {
+    params: t.Object({ id: t.String({ maxLength: 64 }) }),
+    body: t.Object(
+      {
+        is_blocked: t.Optional(t.Boolean()),
+        is_admin: t.Optional(t.Boolean()),
+        plan_type: t.Optional(Plan),
+        upload_limit_per_day: t.Optional(t.Nullable(t.Integer({ minimum: 0, maximum: 10_000_000 }))),
+      },
+      { minProperties: 1 },
+    ),
+    response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors },
+  },
+  stats: {
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        users: t.Object({ total: t.Number(), by_plan: t.Record(t.String(), t.Number()), deletion_scheduled: t.Number() }),
+        images: t.Object({ total: t.Number() }),
+        storage: t.Object({ used_bytes: t.Number() }),
+        days: t.Number(),
+        uploads_per_day: t.Array(Day),
+        views_per_day: t.Array(Day),
+      }),
+      ...Errors,
+    },
+  },
+  jobs: {
+    query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 50 })), job: t.Optional(t.String({ maxLength: 64 })) }),
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        jobs: t.Array(
+          t.Object({
+            name: t.String(),
+            description: t.String(),
+            schedule: t.String(),
+            timezone: t.String(),
+            next_run_at: t.Nullable(Timestamp),
+            last_run: t.Nullable(JobRun),
+          }),
+        ),
+        runs: t.Array(JobRun),
+      }),
+      ...Errors,
+    },
+  },
+  runJob: {
+    params: t.Object({ job: t.String({ maxLength: 64 }) }),
+    response: { 200: t.Object({ success: t.Literal(true), run: JobRun }), ...Errors, 500: ErrorResponse },
+  },
+} as const
+
+export type UserChanges = typeof AdminModel.updateUser.body.static

@@ -1,0 +1,46 @@
+import { Value } from '@sinclair/typebox/value'
+import { type AdminCommand, UsageError } from '#core/cli.ts'
+import type { Config } from '#core/config.ts'
+import { createContext } from '#core/context.ts'
+import { revokeAllSessions, updateUser } from '#core/users/repo.ts'
+import { AuthModel } from './model.ts'
+import * as repo from './repo.ts'
+import { register } from './service.ts'
+
+async function readPasswordFromStdin(): Promise<string> {
+  const text = await Bun.stdin.text()
+  return text.replace(/\r?\n$/, '')
+}
+
+/** `imghost admin create|promote`: through the same registration service (hashing, checks) as the API. */
+export async function runAdminCommand(command: AdminCommand, config: Config): Promise<void> {
+  // The full context: registration goes through the same service (hashing, checks) as the API.
+  const { ctx, close } = await createContext(config)
+  try {
+    if (command.name === 'admin-promote') {
+      const user = await repo.findUserByIdentifier(ctx.sql, command.options.email!)
+      if (!user || user.email.toLowerCase() !== command.options.email!.toLowerCase()) throw new UsageError(`no account with email ${command.options.email}`)
+      await updateUser(ctx.sql, user.id, { is_admin: true })
+      console.log(`${user.username} <${user.email}> is now an administrator`)
+      return
+    }
+    const input = {
+      first_name: command.options['first-name'] ?? command.options.username!,
+      username: command.options.username!,
+      email: command.options.email!,
+      password: command.options.password ?? (await readPasswordFromStdin()),
+    }
+    const problems = [...Value.Errors(AuthModel.register.body, input)].map((error) => `${error.path.slice(1) || 'input'}: ${error.message}`)
+    if (problems.length) throw new UsageError(problems.join('; '))
+    const { user } = await register(ctx, input, { ip: '127.0.0.1', userAgent: 'imghost admin create' })
+    // The session register() opened belongs to nobody: revoke it with the promotion.
+    await ctx.sql.begin(async (tx) => {
+      await updateUser(tx, user.id, { is_admin: true, is_verified: true })
+      await revokeAllSessions(tx, user.id)
+    })
+    console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
+  } finally {
+    await close()
+  }
+}
+

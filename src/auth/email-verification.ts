@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto'
+import type { AppContext } from '../context.ts'
+import type { Sql, TransactionSql } from '../db/index.ts'
+import { type Recipient, renderMail } from '../mail/templates.ts'
+import { randomBase62 } from './tokens.ts'
+
+/**
+ * Mailed single-use links (email verification, password reset). Verification is sent by the
+ * auth module on registration and by the account module on an email change; the auth module
+ * owns the route the link leads to.
+ */
+
+export type TokenPurpose = 'verify_email' | 'reset_password'
+
+const VERIFY_TTL_HOURS = 48
+
+/** ~256 bits; only its SHA-256 is stored, so a database leak holds no usable link. */
+export const newMailToken = () => randomBase62(43)
+export const hashMailToken = (token: string) => createHash('sha256').update(token).digest('hex')
+/** Anything that is not one of our tokens is refused before a lookup. */
+export const plausibleMailToken = (token: string) => /^[0-9A-Za-z]{20,100}$/.test(token)
+
+export async function insertMailToken(
+  db: Sql | TransactionSql,
+  input: { hash: string; userId: string; purpose: TokenPurpose; email: string; expiresAt: Date },
+) {
+  await db`
+    insert into auth_tokens (token_hash, user_id, purpose, email, expires_at)
+    values (${input.hash}, ${input.userId}, ${input.purpose}, ${input.email}, ${input.expiresAt})`
+}
+
+const verificationMail = (user: Recipient, url: string, validHours: number) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Confirm your email address',
+    paragraphs: [`Please confirm that ${user.email} is your address. The link works for ${validHours} hours.`],
+    action: { label: 'Confirm my email', url },
+    footer: 'If you did not create an imghost account, ignore this mail.',
+  })
+
+export async function sendVerificationMail(ctx: AppContext, user: Recipient & { id: string }) {
+  const token = newMailToken()
+  const expiresAt = new Date(ctx.clock.now().getTime() + VERIFY_TTL_HOURS * 3_600_000)
+  await insertMailToken(ctx.sql, { hash: hashMailToken(token), userId: user.id, purpose: 'verify_email', email: user.email, expiresAt })
+  const url = `${ctx.config.publicUrls.auth}/api/v1/auth/verify-email?token=${token}`
+  ctx.mailer.send(verificationMail(user, url, VERIFY_TTL_HOURS))
+}
+
+/** After register or an email change: a mail that fails is logged, never the caller's failure. */
+export async function sendVerificationMailQuietly(ctx: AppContext, user: Recipient & { id: string }) {
+  await sendVerificationMail(ctx, user).catch((error) =>
+    ctx.log.error({ msg: 'could not queue the verification mail', user_id: user.id, error: String(error) }),
+  )
+}

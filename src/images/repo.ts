@@ -1,0 +1,22 @@
+import type { Sql, TransactionSql } from '../db/index.ts'
+import type { DeletableImage } from './delete.ts'
+
+/** Image SQL that more than one module needs; each module's own queries stay in its repo. */
+
+type Db = Sql | TransactionSql
+
+/** A batch of a user's images, with what deleteImages needs to remove their objects. */
+export async function imagesOfUser(db: Db, userId: string, limit: number): Promise<DeletableImage[]> {
+  return db<DeletableImage[]>`
+    select id, format, variants, b2_file_name from images where user_id = ${userId} order by id limit ${limit}`
+}
+
+/** Analytics rows go with the images (foreign keys cascade). */
+export async function deleteImageRows(db: Db, imageIds: string[]): Promise<number> {
+  return (await db`delete from images where id = any(${imageIds})`).count
+}
+
+/** Which of these ids still have a row: the orphan sweep deletes objects of the others. */
+export async function existingImageIds(db: Db, ids: string[]): Promise<Set<string>> {
+  return new Set((await db<{ id: string }[]>`select id from images where id = any(${ids})`).map((row) => row.id))
+}

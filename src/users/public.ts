@@ -1,0 +1,50 @@
+import { t } from 'elysia'
+import type { UserRow } from '../auth/principal.ts'
+import { PLAN_LIMITS } from '../config.ts'
+
+const Timestamp = t.Union([t.Date(), t.String()])
+
+export const Settings = t.Object({
+  allowed_referrers: t.Array(t.String()),
+  default_is_public: t.Boolean(),
+})
+
+/** A user as every module's API shows it. */
+export const User = t.Object({
+  id: t.String(),
+  first_name: t.String(),
+  last_name: t.Nullable(t.String()),
+  username: t.String(),
+  email: t.String(),
+  provider: t.String(),
+  is_admin: t.Boolean(),
+  is_verified: t.Boolean(),
+  is_blocked: t.Boolean(),
+  plan_type: t.String(),
+  upload_limit_per_day: t.Number(),
+  storage_used: t.Number(),
+  delete_scheduled_for: t.Nullable(Timestamp),
+  created_at: Timestamp,
+  settings: Settings,
+})
+
+/** What the API shows of a user: never the password hash or the token version. */
+export function publicUser(user: UserRow): typeof User.static {
+  return {
+    id: user.id,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    username: user.username,
+    email: user.email,
+    provider: user.provider,
+    is_admin: user.is_admin,
+    is_verified: user.is_verified,
+    is_blocked: user.is_blocked,
+    plan_type: user.plan_type,
+    upload_limit_per_day: user.upload_limit_per_day ?? PLAN_LIMITS[user.plan_type].uploadsPerDay,
+    storage_used: user.storage_used,
+    delete_scheduled_for: user.delete_scheduled_for,
+    created_at: user.created_at,
+    settings: { allowed_referrers: user.allowed_referrers, default_is_public: user.default_is_public },
+  }
+}

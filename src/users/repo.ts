@@ -1,0 +1,46 @@
+import { USER_COLUMNS, type UserRow } from '../auth/principal.ts'
+import type { Sql, TransactionSql } from '../db/index.ts'
+
+/** The users table as several modules read and change it; each module's own queries stay in its repo. */
+
+type Db = Sql | TransactionSql
+
+export type UserWithPassword = UserRow & { password: string | null }
+
+export const USER_FIELDS = USER_COLUMNS as unknown as string[]
+
+export async function findUserById(db: Db, id: string): Promise<UserWithPassword | undefined> {
+  const [row] = await db<UserWithPassword[]>`select ${db(USER_FIELDS)}, password from users where id = ${id}`
+  return row
+}
+
+export async function updateUser(db: Db, id: string, changes: Record<string, unknown>): Promise<UserRow | undefined> {
+  const columns = Object.keys(changes)
+  if (columns.length === 0) return findUserById(db, id)
+  const [row] = await db<UserRow[]>`
+    update users set ${db(changes as Record<string, any>, columns)}, updated_at = now() where id = ${id}
+    returning ${db(USER_FIELDS)}`
+  return row
+}
+
+export async function findTakenIdentity(db: Db, username: string, email: string, exceptUserId?: string) {
+  const rows = await db<{ username_taken: boolean; email_taken: boolean }[]>`
+    select lower(username) = lower(${username}) as username_taken, lower(email) = lower(${email}) as email_taken
+    from users
+    where (lower(username) = lower(${username}) or lower(email) = lower(${email}))
+      ${exceptUserId ? db`and id <> ${exceptUserId}` : db``}`
+  return { username: rows.some((r) => r.username_taken), email: rows.some((r) => r.email_taken) }
+}
+
+/** Revokes every token of the user at once: old JWTs carry the old version. */
+export async function revokeAllSessions(db: Db, userId: string) {
+  await db`update users set token_version = token_version + 1, updated_at = now() where id = ${userId}`
+  await db`delete from sessions where user_id = ${userId}`
+}
+
+export async function createSession(db: Db, userId: string, expiresAt: Date, userAgent: string | null, ip: string) {
+  const [row] = await db<{ id: string }[]>`
+    insert into sessions (user_id, expires_at, user_agent, ip) values (${userId}, ${expiresAt}, ${userAgent}, ${ip})
+    returning id`
+  return row!.id
+}

@@ -1,0 +1,82 @@
+import { afterAll, expect, test } from 'bun:test'
+import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
+import { followLink } from '../helpers/flows.ts'
+
+const smtp = await startSmtpSink()
+afterAll(() => smtp.stop())
+
+const verifyLink = (links: string[]) => links.find((link) => link.includes('/api/v1/auth/verify-email?token='))!
+
+describeEachBackend(
+  'email verification',
+  (app) => {
+    test('registering mails a link; following it (a plain GET) verifies the address, once', async () => {
+      const user = await registerUser(app().auth)
+      expect(user.user.is_verified).toBe(false)
+      const mail = await smtp.waitFor(mailTo(user.email, /Confirm your email/))
+      expect(mail.html).toContain('<a href="http://localhost:5001/api/v1/auth/verify-email?token=')
+      const link = verifyLink(mail.links)
+      expect(link.startsWith('http://localhost:5001/api/v1/auth/verify-email?token=')).toBe(true)
+
+      const page = await followLink(app().auth, link)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toContain('text/html')
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer')
+      expect(await page.text()).toContain('Email verified')
+      const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(account.user.is_verified).toBe(true)
+
+      const again = await followLink(app().auth, link)
+      expect(again.status).toBe(400)
+      expect(await again.text()).toContain('already used')
+    })
+
+    test('a forged or malformed token is refused without changing anything', async () => {
+      for (const token of ['', 'x', 'A'.repeat(43), '<script>', 'a'.repeat(300)]) {
+        const response = await app().auth.handle(new Request(`http://localhost/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`))
+        expect([400, 422]).toContain(response.status)
+      }
+    })
+
+    test('resend sends a fresh working link; once verified it answers 409', async () => {
+      const user = await registerUser(app().auth)
+      await smtp.waitFor(mailTo(user.email, /Confirm your email/))
+      const [resent, body] = await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token })
+      expect(resent.status).toBe(200)
+      expect(body.message).toContain(user.email)
+      const mails = await smtp.waitForCount(mailTo(user.email, /Confirm your email/), 2)
+      const [first, second] = mails.map((m) => verifyLink(m.links))
+      expect(first).not.toBe(second)
+      expect((await followLink(app().auth, second!)).status).toBe(200)
+      const [again, againBody] = await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token })
+      expect(again.status).toBe(409)
+      expect(againBody.error.code).toBe('already_verified')
+    })
+
+    test('changing the email mails the new address; the old address link no longer verifies anything', async () => {
+      const user = await registerUser(app().auth)
+      const oldLink = verifyLink((await smtp.waitFor(mailTo(user.email, /Confirm your email/))).links)
+      const newEmail = `${unique('moved')}@example.org`
+      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: newEmail } })
+      expect(changed.status).toBe(200)
+      expect((await followLink(app().auth, oldLink)).status).toBe(400)
+      const [, stillUnverified] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(stillUnverified.user.is_verified).toBe(false)
+      const newLink = verifyLink((await smtp.waitFor(mailTo(newEmail, /Confirm your email/))).links)
+      expect((await followLink(app().auth, newLink)).status).toBe(200)
+      const [, verified] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(verified.user).toMatchObject({ email: newEmail, is_verified: true })
+    })
+
+    test('a mail the relay refuses never fails the request: register answers 201 and the retry delivers it', async () => {
+      smtp.failNext(1)
+      const refusedBefore = smtp.refused
+      const user = await registerUser(app().auth) // throws unless 201
+      const mail = await smtp.waitFor(mailTo(user.email, /Confirm your email/), 20_000)
+      expect(smtp.refused).toBe(refusedBefore + 1)
+      expect((await followLink(app().auth, verifyLink(mail.links))).status).toBe(200)
+    })
+  },
+  { env: smtp.env },
+)

@@ -1,0 +1,122 @@
+import { afterAll, expect, test } from 'bun:test'
+import { manualClock } from '#core/clock.ts'
+import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
+import { followLink } from '../helpers/flows.ts'
+
+const smtp = await startSmtpSink()
+afterAll(() => smtp.stop())
+const clock = manualClock()
+
+const resetLink = (links: string[]) => links.find((link) => link.includes('/api/v1/auth/reset-password?token='))!
+const tokenOf = (link: string) => new URL(link).searchParams.get('token')!
+
+describeEachBackend(
+  'password reset',
+  (app) => {
+    async function requestReset(email: string) {
+      return call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email } })
+    }
+
+    test('known and unknown addresses get the identical answer; only the account owner gets a mail', async () => {
+      const user = await registerUser(app().auth)
+      const stranger = `${unique('nobody')}@example.com`
+      const [known, knownBody] = await requestReset(user.email.toUpperCase())
+      const [unknown, unknownBody] = await requestReset(stranger)
+      expect(known.status).toBe(202)
+      expect(unknown.status).toBe(202)
+      expect(knownBody).toEqual(unknownBody)
+      const mail = await smtp.waitFor(mailTo(user.email, /Reset your password/))
+      expect(resetLink(mail.links)).toMatch(/^http:\/\/localhost:5001\/api\/v1\/auth\/reset-password\?token=[0-9A-Za-z]+$/)
+      await Bun.sleep(200)
+      expect(smtp.messages.some((m) => m.to.includes(stranger))).toBe(false)
+    })
+
+    test('the link opens a form; the new password works, every old session is revoked, the link works once', async () => {
+      const user = await registerUser(app().auth)
+      const second = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password } })
+      const otherSession = second[1].token as string
+      await requestReset(user.email)
+      const link = resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links)
+
+      const form = await followLink(app().auth, link)
+      expect(form.status).toBe(200)
+      const html = await form.text()
+      expect(html).toContain('<form method="post" action="/api/v1/auth/reset-password/form">')
+      expect(html).toContain(`name="token" value="${tokenOf(link)}"`)
+
+      const [reset, resetBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: tokenOf(link), password: 'a brand new passphrase' } })
+      expect(reset.status).toBe(200)
+      expect(resetBody).toEqual({ success: true })
+
+      for (const token of [user.token, otherSession]) {
+        expect((await call(app().auth, 'GET', '/api/v1/account', { token }))[0].status).toBe(401)
+      }
+      expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } }))[0].status).toBe(401)
+      const [login, loginBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: 'a brand new passphrase' } })
+      expect(login.status).toBe(200)
+      // The reset proved the mailbox, so the address is verified now.
+      expect(loginBody.user.is_verified).toBe(true)
+
+      const [replay, replayBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: tokenOf(link), password: 'attacker password 1' } })
+      expect(replay.status).toBe(400)
+      expect(replayBody.error.code).toBe('invalid_reset_token')
+      expect((await followLink(app().auth, link)).status).toBe(400)
+    })
+
+    test('the HTML form posts urlencoded and gets a page back', async () => {
+      const user = await registerUser(app().auth)
+      await requestReset(user.email)
+      const token = tokenOf(resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links))
+      const post = (password: string) =>
+        app().auth.handle(
+          new Request('http://localhost/api/v1/auth/reset-password/form', {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ token, password }).toString(),
+          }),
+        )
+      const done = await post('changed by form 123')
+      expect(done.status).toBe(200)
+      expect(await done.text()).toContain('Password changed')
+      const again = await post('changed by form 456')
+      expect(again.status).toBe(400)
+      expect(await again.text()).toContain('invalid, expired or already used')
+      expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: 'changed by form 123' } }))[0].status).toBe(200)
+    })
+
+    test('a link expires after one hour', async () => {
+      const user = await registerUser(app().auth)
+      await requestReset(user.email)
+      const token = tokenOf(resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links))
+      clock.advance(61 * 60_000)
+      const [late, body] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token, password: 'too late for this' } })
+      expect(late.status).toBe(400)
+      expect(body.error.code).toBe('invalid_reset_token')
+      expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } }))[0].status).toBe(200)
+    })
+
+    test('using one link voids every other outstanding reset link', async () => {
+      const user = await registerUser(app().auth)
+      await requestReset(user.email)
+      await requestReset(user.email)
+      const [first, second] = (await smtp.waitForCount(mailTo(user.email, /Reset your password/), 2)).map((m) => tokenOf(resetLink(m.links)))
+      expect(first).not.toBe(second)
+      expect((await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: second, password: 'second link wins' } }))[0].status).toBe(200)
+      expect((await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: first, password: 'first link loses' } }))[0].status).toBe(400)
+    })
+
+    test('throttled per address: the sixth request within an hour is 429 with Retry-After, known or not', async () => {
+      const user = await registerUser(app().auth)
+      for (const email of [user.email, `${unique('ghost')}@example.com`]) {
+        for (let i = 0; i < 5; i++) expect((await requestReset(email))[0].status).toBe(202)
+        const [limited, body] = await requestReset(email)
+        expect(limited.status).toBe(429)
+        expect(body.error.code).toBe('too_many_requests')
+        expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+      }
+      expect((await smtp.waitForCount(mailTo(user.email, /Reset your password/), 5)).length).toBe(5)
+    })
+  },
+  { env: smtp.env, clock },
+)

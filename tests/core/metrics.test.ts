@@ -1,0 +1,146 @@
+import { expect, test } from 'bun:test'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { runJob } from '#core/jobs/index.ts'
+import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
+import { histogramSeries, scrape, total } from '../helpers/prometheus.ts'
+
+const MODULES = ['auth', 'upload', 'view'] as const
+
+describeEachBackend('GET /metrics', (app) => {
+  test('every module serves the Prometheus text format, read back by a real parser', async () => {
+    for (const module of MODULES) {
+      await call(app()[module], 'GET', '/health')
+      const metrics = await scrape(app()[module])
+      expect(metrics.imghost_http_requests_total?.type).toBe('counter')
+      expect(metrics.imghost_http_request_duration_seconds?.type).toBe('histogram')
+      const health = histogramSeries(metrics, 'imghost_http_request_duration_seconds', { route: '/health', service: `${module}-server`, method: 'GET', status: '200' })
+      expect(health).toBeDefined()
+      // Cumulative buckets: never decreasing, and +Inf holds every observation.
+      const counts = Object.entries(health!.buckets)
+        .sort(([a], [b]) => Number(a.replace('+Inf', 'Infinity')) - Number(b.replace('+Inf', 'Infinity')))
+        .map(([, count]) => count)
+      expect(counts.length).toBeGreaterThan(5)
+      expect(counts).toEqual([...counts].sort((a, b) => a - b))
+      expect(health!.buckets['+Inf']).toBe(health!.count)
+      expect(health!.count).toBeGreaterThanOrEqual(1)
+      for (const name of ['imghost_upload_bytes_total', 'imghost_upload_rejections_total', 'imghost_views_buffered_total', 'imghost_views_flushed_total', 'imghost_rate_limit_rejections_total', 'imghost_job_runs_total']) {
+        expect(metrics[name]?.type, name).toBe('counter')
+      }
+      expect(metrics.imghost_upload_processing_seconds?.type).toBe('histogram')
+      expect(metrics.imghost_process_resident_memory_bytes?.type).toBe('gauge')
+    }
+  })
+
+  test('requests are counted by route template and status, never by raw path', async () => {
+    const user = await registerUser(app().auth)
+    const before = await scrape(app().auth)
+    const ids = [crypto.randomUUID(), crypto.randomUUID()]
+    for (const id of ids) {
+      const [response] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token })
+      expect(response.status).toBe(404)
+    }
+    const [missing] = await call(app().auth, 'GET', `/no-such-route-${ids[0]}`)
+    expect(missing.status).toBe(404)
+    const [invalid] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'x' } })
+    expect(invalid.status).toBe(422)
+
+    const after = await scrape(app().auth)
+    const keyRoute = { service: 'auth-server', method: 'DELETE', route: '/api/v1/api-keys/:id', status: '404' }
+    expect(total(after, 'imghost_http_requests_total', keyRoute) - total(before, 'imghost_http_requests_total', keyRoute)).toBe(2)
+    expect(total(after, 'imghost_http_request_duration_seconds', keyRoute) - total(before, 'imghost_http_request_duration_seconds', keyRoute)).toBe(2)
+    const unmatched = { route: 'unmatched', status: '404' }
+    expect(total(after, 'imghost_http_requests_total', unmatched) - total(before, 'imghost_http_requests_total', unmatched)).toBe(1)
+    const validation = { route: '/api/v1/auth/login', method: 'POST', status: '422' }
+    expect(total(after, 'imghost_http_requests_total', validation) - total(before, 'imghost_http_requests_total', validation)).toBe(1)
+    const labelValues = (after.imghost_http_requests_total!.data as { labels: Record<string, string> }[]).flatMap((series) => Object.values(series.labels))
+    for (const id of ids) expect(labelValues.some((value) => value.includes(id))).toBe(false)
+  })
+
+  test('rate-limit rejections are counted by budget', async () => {
+    const user = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token, { key_name: 'tight', rate_limit_per_hour: 2 })
+    const before = total(await scrape(app().upload), 'imghost_rate_limit_rejections_total', { kind: 'api_key' })
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) statuses.push((await call(app().upload, 'GET', '/upload/quota', { apiKey: key.key }))[0].status)
+    expect(statuses).toEqual([200, 200, 429])
+    expect(total(await scrape(app().upload), 'imghost_rate_limit_rejections_total', { kind: 'api_key' }) - before).toBe(1)
+  })
+
+  test('an upload counts its bytes and processing time; a view is buffered, then flushed', async () => {
+    const user = await registerUser(app().auth)
+    const file = join(CORPUS, 'orientation', 'landscape_3.jpg')
+    const before = await scrape(app().upload)
+    const [uploaded, body] = await uploadFile(app().upload, { token: user.token }, file)
+    expect(uploaded.status).toBe(201)
+    const after = await scrape(app().upload)
+    expect(total(after, 'imghost_upload_bytes_total') - total(before, 'imghost_upload_bytes_total')).toBe(statSync(file).size)
+    expect(total(after, 'imghost_upload_processing_seconds') - total(before, 'imghost_upload_processing_seconds')).toBe(1)
+
+    const [refused] = await uploadFile(app().upload, { token: user.token }, join(CORPUS, 'small', 'html5.html'))
+    expect(refused.status).toBe(415)
+    const afterRefusal = await scrape(app().upload)
+    expect(total(afterRefusal, 'imghost_upload_rejections_total', { code: 'unsupported_format' }) - total(after, 'imghost_upload_rejections_total', { code: 'unsupported_format' })).toBe(1)
+
+    const viewsBefore = await scrape(app().view)
+    const [viewed] = await call(app().view, 'GET', `/i/${body.image.id}`)
+    expect(viewed.status).toBe(200)
+    await (app().view.decorator as { viewRecorder: { flush(): Promise<void> } }).viewRecorder.flush()
+    const viewsAfter = await scrape(app().view)
+    expect(total(viewsAfter, 'imghost_views_buffered_total') - total(viewsBefore, 'imghost_views_buffered_total')).toBe(1)
+    expect(total(viewsAfter, 'imghost_views_flushed_total') - total(viewsBefore, 'imghost_views_flushed_total')).toBe(1)
+  })
+
+  test('a job run is counted by job and outcome', async () => {
+    const labels = { job: 'housekeeping', status: 'succeeded' }
+    const before = await scrape(app().auth)
+    const outcome = await runJob(app().ctx, 'housekeeping', { trigger: 'manual' })
+    expect(outcome.status).toBe('succeeded')
+    const after = await scrape(app().auth)
+    expect(total(after, 'imghost_job_runs_total', labels) - total(before, 'imghost_job_runs_total', labels)).toBe(1)
+    expect(total(after, 'imghost_job_duration_seconds', { job: 'housekeeping' }) - total(before, 'imghost_job_duration_seconds', { job: 'housekeeping' })).toBe(1)
+  })
+})
+
+describeEachBackend(
+  'GET /metrics with METRICS_TOKEN',
+  (app) => {
+    test('needs the bearer token; anonymous rate limiting is counted as kind ip', async () => {
+      const [refused, body] = await call(app().view, 'GET', '/metrics')
+      expect(refused.status).toBe(401)
+      expect(body.error.code).toBe('metrics_token_required')
+      const [wrong] = await call(app().view, 'GET', '/metrics', { headers: { authorization: 'Bearer not-it' } })
+      expect(wrong.status).toBe(401)
+      const headers = { authorization: 'Bearer scrape-secret-0123' }
+      const before = total(await scrape(app().auth, headers), 'imghost_rate_limit_rejections_total', { kind: 'ip' })
+      const statuses: number[] = []
+      for (let i = 0; i < 3; i++) {
+        statuses.push((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'x', password: 'y' }, headers: { 'x-forwarded-for': '203.0.113.9' } }))[0].status)
+      }
+      expect(statuses).toEqual([401, 401, 429])
+      expect(total(await scrape(app().auth, headers), 'imghost_rate_limit_rejections_total', { kind: 'ip' }) - before).toBe(1)
+    })
+  },
+  { env: { METRICS_TOKEN: 'scrape-secret-0123', ANONYMOUS_REQUESTS_PER_HOUR: '2', TRUST_PROXY: 'true' } },
+)
+
+describeEachBackend('X-Request-Id', (app) => {
+  test('a sane incoming id is echoed; a missing or unsafe one is replaced by a fresh UUID', async () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    const [echoed] = await call(app().auth, 'GET', '/health', { headers: { 'x-request-id': 'edge-7f3a9c01b2' } })
+    expect(echoed.headers.get('x-request-id')).toBe('edge-7f3a9c01b2')
+    const [fresh] = await call(app().upload, 'GET', '/health')
+    const [another] = await call(app().upload, 'GET', '/health')
+    expect(fresh.headers.get('x-request-id')).toMatch(uuid)
+    expect(another.headers.get('x-request-id')).not.toBe(fresh.headers.get('x-request-id'))
+    for (const unsafe of ['short', 'has space in it', 'x'.repeat(200), 'a"b{c}d<e>f']) {
+      const [replaced] = await call(app().view, 'GET', '/health', { headers: { 'x-request-id': unsafe } })
+      expect(replaced.headers.get('x-request-id')).toMatch(uuid)
+    }
+    // Errors carry it too: that is when someone needs to find the log line.
+    const [missing] = await call(app().view, 'GET', '/i/nothing-here-at-all', { headers: { 'x-request-id': 'trace-0000000042' } })
+    expect(missing.status).toBe(404)
+    expect(missing.headers.get('x-request-id')).toBe('trace-0000000042')
+  })
+})

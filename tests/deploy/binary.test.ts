@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CORPUS } from '../helpers/images.ts'
+import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+import { type Launched, launch, run } from './launch.ts'
+
+/**
+ * `bun run build`, then the binary alone in an empty folder, with an empty environment (only
+ * DATA_DIR, and loopback with free ports so parallel test files cannot collide): it must run
+ * the whole platform from that one file.
+ */
+const canCompile = process.platform === 'linux' && process.arch === 'x64'
+if (!canCompile) console.warn(`binary test skipped: the single binary embeds Linux x64 natives, this is ${process.platform}-${process.arch}`)
+
+const MIB = 1024 * 1024
+let workDir: string
+let binary: string
+
+describe.skipIf(!canCompile)('the single binary', () => {
+  beforeAll(async () => {
+    const built = await run(['bun', 'run', 'build'], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, timeoutMs: 400_000 })
+    if (built.code !== 0) throw new Error(`bun run build failed (${built.code}):\n${built.stdout}\n${built.stderr}`)
+    workDir = mkdtempSync(join(tmpdir(), 'imghost-binary-'))
+    binary = join(workDir, 'imghost')
+    copyFileSync(join(PROJECT_ROOT, 'dist', 'imghost'), binary)
+  }, 420_000)
+  afterAll(() => rmSync(workDir, { recursive: true, force: true }))
+
+  test('--help runs with no environment at all', async () => {
+    const { code, stdout } = await run([binary, '--help'], { cwd: workDir, env: {} })
+    expect(code).toBe(0)
+    expect(stdout).toContain('imghost migrate')
+    expect(stdout).toContain('DATABASE_URL')
+  }, 60_000)
+
+  test('from an empty folder and an empty environment: register, upload a JPEG, view it, stop cleanly; restart warm', async () => {
+    const dataDir = join(workDir, 'data')
+    const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' }
+    const start = () => launch([binary], { cwd: workDir, env, expect: ['auth', 'upload', 'view'], timeoutMs: 240_000 })
+    expect(readdirSync(workDir)).toEqual(['imghost'])
+
+    let server: Launched = await start()
+    const firstStartMs = server.readyMs
+    let imageUrl: string
+    let apiKey: string
+    try {
+      const register = await fetch(`${server.urls.auth}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ first_name: 'Bin', username: 'binary', email: 'binary@example.com', password: 'from one file only' }),
+      })
+      expect(register.status).toBe(201)
+      const { token } = await register.json()
+      const key = await fetch(`${server.urls.auth}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ key_name: 'binary test' }),
+      })
+      expect(key.status).toBe(201)
+      apiKey = (await key.json()).api_key.key
+
+      const jpeg = join(CORPUS, 'orientation', 'portrait_6.jpg')
+      const form = new FormData()
+      form.append('file', Bun.file(jpeg), 'portrait_6.jpg')
+      const upload = await fetch(`${server.urls.upload}/upload`, { method: 'POST', headers: { 'x-api-key': apiKey }, body: form })
+      const uploaded = await upload.json()
+      expect(upload.status, JSON.stringify(uploaded)).toBe(201)
+      expect(uploaded.image.metadata.format).toBe('jpeg')
+      // portrait_6 is stored sideways with Orientation 6: sharp (libvips) turned it upright.
+      expect(uploaded.image.metadata.height).toBeGreaterThan(uploaded.image.metadata.width)
+
+      // The public URLs point at localhost:<configured port>; the process listens on a free one.
+      const onServer = (publicUrl: string) => new URL(new URL(publicUrl).pathname + new URL(publicUrl).search, server.urls.view).toString()
+      imageUrl = onServer(uploaded.image.url)
+      for (const url of [imageUrl, onServer(uploaded.image.thumbnail), onServer(uploaded.image.view_url)]) {
+        const viewed = await fetch(url)
+        expect(viewed.status, url).toBe(200)
+        expect(viewed.headers.get('content-type')).toStartWith('image/jpeg')
+        const bytes = new Uint8Array(await viewed.arrayBuffer())
+        expect([bytes[0], bytes[1], bytes[2]]).toEqual([0xff, 0xd8, 0xff])
+      }
+      const metrics = await (await fetch(`${server.urls.upload}/metrics`)).text()
+      expect(metrics).toContain('imghost_http_requests_total{service="upload-server",method="POST",route="/upload",status="201"} 1')
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+
+    // Warm start: the data directory exists, so no initdb; the image is still there.
+    server = await start()
+    const warmStartMs = server.readyMs
+    try {
+      const again = await fetch(new URL(new URL(imageUrl).pathname, server.urls.view))
+      expect(again.status).toBe(200)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+
+    const sizeMb = statSync(binary).size / MIB
+    console.log(
+      `single binary: ${sizeMb.toFixed(1)} MB, first start (fresh DATA_DIR, initdb) ${(firstStartMs / 1000).toFixed(2)} s, ` +
+        `warm start ${(warmStartMs / 1000).toFixed(2)} s (spawn until all three modules listen)`,
+    )
+    // The folder still holds only the binary and the data directory it was told to use.
+    expect(readdirSync(workDir).sort()).toEqual(['data', 'imghost'])
+    expect(readFileSync(join(dataDir, 'jwt-secret'), 'utf8').trim().length).toBeGreaterThanOrEqual(32)
+  }, 600_000)
+})

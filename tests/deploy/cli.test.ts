@@ -1,0 +1,151 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+import { launch, run } from './launch.ts'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'imghost-cli-'))
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+const baseEnv = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' }
+const imghost = (args: string[], extra: { stdin?: string; env?: Record<string, string> } = {}) =>
+  run(['bun', 'src/main.ts', ...args], { cwd: PROJECT_ROOT, env: { ...baseEnv, ...extra.env }, stdin: extra.stdin })
+
+/** Every variable src/config.ts reads: the quoted upper-case names passed to its readers. */
+const configVariables = () => [...new Set(readFileSync(join(PROJECT_ROOT, 'src/config.ts'), 'utf8').match(/'[A-Z][A-Z0-9_]+'/g)!.map((q) => q.slice(1, -1)))]
+
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return [response, await response.json()] as const
+}
+
+describe('the imghost command line', () => {
+  test('--help names every environment variable and every subcommand', async () => {
+    const { code, stdout } = await imghost(['--help'])
+    expect(code).toBe(0)
+    for (const variable of configVariables()) expect(stdout).toContain(variable)
+    for (const command of ['migrate', 'admin create', 'admin promote', '--version']) expect(stdout).toContain(command)
+    // The README's table abbreviates pairs: `GOOGLE_CLIENT_ID`/`_SECRET`.
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8').replace(/`([A-Z0-9_]+)_ID`\/`_SECRET`/g, '`$1_ID` `$1_SECRET`')
+    const undocumented = configVariables().filter((variable) => !readme.includes(`\`${variable}\``))
+    expect(undocumented).toEqual([])
+  }, 60_000)
+
+  test('a wrong command or option is a usage error (exit 2) that points at --help', async () => {
+    for (const args of [['frobnicate'], ['admin', 'create', '--email', 'a@b.c'], ['admin', 'promote', '--emial', 'a@b.c'], ['serve', 'now']]) {
+      const { code, stderr } = await imghost(args)
+      expect(code).toBe(2)
+      expect(stderr).toContain('imghost: ')
+    }
+  }, 120_000)
+
+  test('migrate, admin create and admin promote work on the embedded database, and refuse while a server holds it', async () => {
+    const migrations = readdirSync(join(PROJECT_ROOT, 'sql')).filter((f) => /^\d{5}_.*\.sql$/.test(f)).map((f) => f.replace(/\.sql$/, ''))
+    const first = await imghost(['migrate'])
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    for (const name of migrations) expect(first.stdout).toContain(name)
+    expect((await imghost(['migrate'])).stdout).toContain('up to date')
+
+    const created = await imghost(['admin', 'create', '--email', 'root@example.com', '--username', 'root'], { stdin: 'a long admin password\n' })
+    expect(created.stderr).toBe('')
+    expect(created.stdout).toContain('created administrator root <root@example.com>')
+    const duplicate = await imghost(['admin', 'create', '--email', 'root@example.com', '--username', 'root2', '--password', 'another long one'])
+    expect(duplicate.code).toBe(1)
+    expect(duplicate.stderr).toMatch(/^imghost: .*(taken|exists|registered)/i)
+    const weak = await imghost(['admin', 'create', '--email', 'weak@example.com', '--username', 'weak', '--password', 'short'])
+    expect(weak.code).toBe(2)
+    expect(weak.stderr).toContain('password')
+
+    const server = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...baseEnv, SERVER_MODE: 'auth', LOG_LEVEL: 'info' }, expect: ['auth'] })
+    try {
+      const [registered] = await postJson(`${server.urls.auth}/api/v1/auth/register`, {
+        first_name: 'Bea', username: 'bea', email: 'bea@example.com', password: 'bea long password',
+      })
+      expect(registered.status).toBe(201)
+      // One process at a time on an embedded database: a second writer would corrupt it.
+      const refused = await imghost(['admin', 'promote', '--email', 'bea@example.com'])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain('in use by process')
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+
+    const promoted = await imghost(['admin', 'promote', '--email', 'BEA@example.com'])
+    expect(promoted.stdout).toContain('bea <bea@example.com> is now an administrator')
+    expect((await imghost(['admin', 'promote', '--email', 'nobody@example.com'])).code).toBe(2)
+
+    const again = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...baseEnv, SERVER_MODE: 'auth' }, expect: ['auth'] })
+    try {
+      for (const [identifier, password] of [['root', 'a long admin password'], ['bea', 'bea long password']]) {
+        const [login, body] = await postJson(`${again.urls.auth}/api/v1/auth/login`, { identifier, password })
+        expect(login.status).toBe(200)
+        expect(body.user.is_admin).toBe(true)
+      }
+    } finally {
+      await again.stop()
+    }
+  }, 300_000)
+})
+
+describe('structured request logs', () => {
+  test('one JSON line per request with method, route, status, duration and the echoed request id; LOG_LEVEL filters', async () => {
+    const logDir = mkdtempSync(join(tmpdir(), 'imghost-logs-'))
+    const env = { ...baseEnv, DATA_DIR: logDir, SERVER_MODE: 'auth' }
+    try {
+      const server = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...env, LOG_LEVEL: 'info' }, expect: ['auth'] })
+      let requestId: string
+      try {
+        await fetch(`${server.urls.auth}/health`)
+        const [registered] = await postJson(
+          `${server.urls.auth}/api/v1/auth/register`,
+          { first_name: 'L', username: 'logger', email: 'logger@example.com', password: 'long enough password' },
+          { 'x-request-id': 'req-from-the-edge-01' },
+        )
+        expect(registered.headers.get('x-request-id')).toBe('req-from-the-edge-01')
+        const whoami = await fetch(`${server.urls.auth}/api/v1/auth/whoami`)
+        expect(whoami.status).toBe(401)
+        requestId = whoami.headers.get('x-request-id')!
+        await Bun.sleep(200)
+      } finally {
+        await server.stop()
+      }
+      const entries = server.output.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+      const requests = entries.filter((entry) => entry.msg === 'request')
+      expect(requests.map((entry) => `${entry.method} ${entry.route} ${entry.status}`)).toEqual(['POST /api/v1/auth/register 201', 'GET /api/v1/auth/whoami 401'])
+      expect(requests[0]).toMatchObject({ level: 'info', service: 'auth-server', request_id: 'req-from-the-edge-01', path: '/api/v1/auth/register' })
+      expect(requests[1].request_id).toBe(requestId)
+      for (const entry of requests) {
+        expect(typeof entry.duration_ms).toBe('number')
+        expect(new Date(entry.time).toISOString()).toBe(entry.time)
+      }
+
+      // Nothing logs "listening" at warn: give it a port known in advance and wait for it to answer.
+      const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+      const port = probe.port!
+      probe.stop(true)
+      const quiet = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...env, LOG_LEVEL: 'warn', AUTH_PORT: String(port) }, expect: [] })
+      try {
+        let health: Response | undefined
+        for (let i = 0; i < 1200 && !health?.ok; i++) health = await fetch(`http://127.0.0.1:${port}/health`).catch(async () => void (await Bun.sleep(100)))
+        expect(health?.ok).toBe(true)
+        expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/whoami`)).status).toBe(401)
+        await Bun.sleep(200)
+      } finally {
+        await quiet.stop()
+      }
+      const debug = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...env, LOG_LEVEL: 'debug' }, expect: ['auth'] })
+      try {
+        await fetch(`${debug.urls.auth}/health`)
+        await Bun.sleep(200)
+      } finally {
+        await debug.stop()
+      }
+      expect(quiet.output.filter((line) => line.includes('"msg":"request"'))).toEqual([])
+      expect(debug.output.some((line) => line.includes('"msg":"request"') && line.includes('"route":"/health"') && line.includes('"level":"debug"'))).toBe(true)
+    } finally {
+      rmSync(logDir, { recursive: true, force: true })
+    }
+  }, 300_000)
+})
