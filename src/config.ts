@@ -16,7 +16,7 @@ export type Plan = (typeof PLANS)[number]
 const GiB = 1024 ** 3
 const TiB = 1024 ** 4
 
-/** The seed's plan table. */
+/** What each plan allows: uploads per day, storage, monthly bandwidth, API requests per hour. */
 export const PLAN_LIMITS: Record<Plan, { uploadsPerDay: number; requestsPerHour: number; storageBytes: number; bandwidthBytesPerMonth: number }> = {
   free: { uploadsPerDay: 100, requestsPerHour: 1_000, storageBytes: 1 * GiB, bandwidthBytesPerMonth: 10 * GiB },
   pro: { uploadsPerDay: 1_000, requestsPerHour: 5_000, storageBytes: 50 * GiB, bandwidthBytesPerMonth: 500 * GiB },
@@ -42,7 +42,6 @@ export interface Config {
   /** Undefined means: generate one and keep it in DATA_DIR. */
   jwtSecret?: string
   jwtTtlSeconds: number
-  cookieSecret?: string
   cronSecretToken?: string
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string
@@ -154,7 +153,7 @@ function parseModules(value: string | undefined): ModuleName[] {
 }
 
 function parseStorage(read: ReturnType<typeof reader>, dataDir: string): StorageSettings {
-  // The seed's B2_* names are aliases for Backblaze B2's S3-compatible API.
+  // The B2_* names are aliases for Backblaze B2's S3-compatible API (older deployments use them).
   const bucket = read.raw('S3_BUCKET') ?? read.raw('B2_BUCKET_NAME')
   if (!bucket) return { driver: 'local', rootDir: resolve(dataDir, 'objects') }
   const endpoint = read.url('S3_ENDPOINT') ?? read.url('B2_S3_ENDPOINT')
@@ -223,7 +222,6 @@ export function parseConfig(env: Env): Config {
     databasePoolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000),
     jwtSecret,
     jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
-    cookieSecret: read.raw('COOKIE_SECRET'),
     cronSecretToken: read.raw('CRON_SECRET_TOKEN'),
     metricsToken: read.raw('METRICS_TOKEN'),
     trustProxy: read.boolean('TRUST_PROXY', false),

@@ -1,7 +1,7 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
 
-/** The seed's metadata, plus what a client may need to know about what was stored. */
+/** The image's metadata, plus what a client may need to know about what was stored. */
 export const ImageMetadata = t.Object({
   width: t.Number(),
   height: t.Number(),
@@ -14,7 +14,7 @@ export const ImageMetadata = t.Object({
   frames: t.Optional(t.Number()),
 })
 
-/** The seed's upload response image, plus the image's delete link (ShareX's DeletionURL). */
+/** The uploaded image as the response shows it, with its delete link (ShareX's DeletionURL). */
 export const UploadedImage = t.Object({
   id: t.String(),
   filename: t.String(),

@@ -15,7 +15,7 @@ export function imageMetadata(image: Shown) {
   }
 }
 
-/** The seed's upload response shape, exactly. */
+/** The upload response shape that clients (ShareX presets, scripts) parse: keep it stable. */
 export function uploadedImage(config: Config, image: Shown) {
   return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image) }
 }

@@ -31,7 +31,7 @@ export class RangeNotSatisfiable extends AppError {
 
 export interface ImageRequest {
   file: string | null | undefined
-  /** The seed's CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
+  /** The CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
   requireExtension: boolean
   query: { size?: string; download?: string; expires?: string; sig?: string }
   request: Request

@@ -35,7 +35,7 @@ export const viewModule = (ctx: AppContext) => {
     .get('/i/:file', image(false), { ...ViewModel.image, detail: imageDetail('An image: /i/{id} or /i/{id}.{ext}, ?size=thumb|medium, ?download=true') })
     .get('/info/:id', ({ params }) => service.publicInfo(ctx, params.id ?? ''), {
       ...ViewModel.info,
-      detail: { tags: ['view'], summary: 'Public facts about a public image (the seed shape)' },
+      detail: { tags: ['view'], summary: 'Public facts about a public image' },
     })
     .get(
       '/stats/:id',
@@ -65,6 +65,6 @@ export const viewModule = (ctx: AppContext) => {
       },
       { ...ViewModel.signedUrl, auth: true, detail: { tags: ['view'], summary: 'A time-limited link to one of your (private) images' } },
     )
-    // The seed's CDN-origin paths. Last and one segment deep, so every static route above wins.
+    // The CDN-origin paths (/{id}.{ext}, /{id}_thumb.{ext}). Last and one segment deep, so every static route above wins.
     .get('/:file', image(true), { ...ViewModel.image, detail: imageDetail('CDN-origin path: /{id}.{ext} or /{id}_thumb.{ext}') })
 }

@@ -13,7 +13,7 @@ const notFound = () => new NotFound('Image not found', 'image_not_found')
 const TOP_N = 10
 const STATS_DAYS = 30
 
-/** The seed's GET /info shape, for public images only; nothing about the owner. */
+/** GET /info: public facts about public images only; nothing about the owner. */
 export async function publicInfo(ctx: AppContext, id: string) {
   const row = isImageId(id) ? await findPublicInfo(ctx.sql, id) : null
   if (!row) throw notFound()

@@ -53,7 +53,7 @@ describe('config', () => {
     expect(parseConfig({ DELETION_GRACE_PERIOD: '90m' }).deletionGracePeriodSeconds).toBe(5400)
   })
 
-  test('the seed B2 variables configure S3-compatible storage', () => {
+  test('the B2_* variables configure S3-compatible storage', () => {
     const config = parseConfig({
       B2_APPLICATION_KEY_ID: 'kid',
       B2_APPLICATION_KEY: 'secret',

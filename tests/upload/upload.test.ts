@@ -24,12 +24,12 @@ beforeAll(async () => {
 afterAll(() => rmSync(generated, { recursive: true, force: true }))
 
 describeEachBackend('POST /upload', (app) => {
-  test('answers 201 with exactly the seed shape and stores every variant', async () => {
+  test('answers 201 with exactly the documented shape and stores every variant', async () => {
     const user = await signUp(app())
     const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('large.jpg'))
     expect(response.status, JSON.stringify(body)).toBe(201)
     expect(Object.keys(body).sort()).toEqual(['image', 'success'])
-    // The seed's keys, plus the delete link ShareX-style clients need.
+    // The documented keys, plus the delete link ShareX-style clients need.
     expect(Object.keys(body.image).sort()).toEqual(['deletion_url', 'filename', 'id', 'metadata', 'thumbnail', 'url', 'view_url'])
     expect(body.image.deletion_url).toStartWith(`${app().config.publicUrls.upload}/images/${body.image.id}/delete?token=`)
     const { id } = body.image

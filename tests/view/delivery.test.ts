@@ -36,7 +36,7 @@ describeEachBackend('view delivery', (app) => {
     expect(h.get('content-disposition')).toBe(`inline; filename="${photo.id}.jpg"`)
   })
 
-  test('the seed URLs from the upload response, and every other form, serve the right file', async () => {
+  test('the URLs from the upload response, and every other form, serve the right file', async () => {
     const thumb = variant(variants, 'thumb', 'jpeg')
     const original = variant(variants, 'original', 'jpeg')
     const webp = variant(variants, 'original', 'webp')

@@ -18,7 +18,7 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
     page = text(body)
   })
 
-  test('GET /info/{id} is the seed shape, with the human view count and nothing about the owner', async () => {
+  test('GET /info/{id} is the documented shape, with the human view count and nothing about the owner', async () => {
     await fetchView(app().view, `/i/${photo.id}`, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0' })
     await flushViews(app())
     const [response, body] = await call(app().view, 'GET', `/info/${photo.id}`)
