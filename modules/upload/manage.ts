@@ -7,6 +7,7 @@ import { deleteImages } from '#core/images/delete.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
+import type { UploadModel } from './model.ts'
 import * as repo from './repo.ts'
 
 const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')
@@ -21,7 +22,7 @@ function decodeCursor(cursor: string): repo.ImageCursor {
   return { uploadedAt: new Date(Number(millis)), id }
 }
 
-export async function listImages(ctx: AppContext, principal: Principal, query: { limit?: number; cursor?: string }) {
+export async function listImages(ctx: AppContext, principal: Principal, query: typeof UploadModel.list.query.static) {
   const limit = query.limit ?? 20
   const after = query.cursor ? decodeCursor(query.cursor) : undefined
   // One extra row says whether another page exists without a count query.

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
+import { isUniqueViolation } from '#core/db/errors.ts'
 import { AppError, BadRequest, ServiceUnavailable } from '#core/errors.ts'
 import { type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
@@ -183,9 +184,7 @@ async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage)
   })
 }
 
-const isDuplicateImage = (error: unknown) =>
-  (error as { code?: string; constraint_name?: string })?.code === '23505' &&
-  (error as { constraint_name?: string }).constraint_name === repo.DUPLICATE_IMAGE_CONSTRAINT
+const isDuplicateImage = (error: unknown) => isUniqueViolation(error, repo.DUPLICATE_IMAGE_CONSTRAINT)
 
 /** Best effort per key (deletes are idempotent); a key that cannot be removed is logged for the operator. */
 export async function removeObjects(ctx: AppContext, keys: string[]) {
