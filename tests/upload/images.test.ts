@@ -3,29 +3,15 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { imageKeyPrefix } from '#core/images/keys.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
+import { startFakeCloudflare } from '../helpers/fake-cloudflare.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { type Uploader, footprint, listKeys, signUp } from './support.ts'
 
 const PNGS = readdirSync(join(CORPUS, 'pngsuite/png')).filter((name) => name.startsWith('bas')).sort().map((name) => join(CORPUS, 'pngsuite/png', name))
 
-/** A stand-in for Cloudflare's API on loopback: records purge calls, answers like Cloudflare. */
-interface PurgeCall {
-  path: string
-  authorization: string | null
-  files: string[]
-}
-const purges: PurgeCall[] = []
-let purgeStatus = 200
-const fakeCloudflare = Bun.serve({
-  hostname: '127.0.0.1',
-  port: 0,
-  async fetch(request) {
-    const body = (await request.json()) as { files: string[] }
-    purges.push({ path: new URL(request.url).pathname, authorization: request.headers.get('authorization'), files: body.files })
-    return Response.json({ success: purgeStatus === 200, errors: [], messages: [], result: { id: 'zone' } }, { status: purgeStatus })
-  },
-})
-afterAll(() => fakeCloudflare.stop(true))
+const fakeCloudflare = startFakeCloudflare()
+const purges = fakeCloudflare.calls
+afterAll(() => fakeCloudflare.stop())
 
 const CDN = 'https://cdn.example.test'
 
@@ -44,7 +30,7 @@ describeEachBackend(
   (app) => {
     beforeEach(() => {
       purges.length = 0
-      purgeStatus = 200
+      fakeCloudflare.answerWith(200)
     })
 
     test('GET /images: your own, newest first, cursor pages that never skip or repeat', async () => {
@@ -141,7 +127,7 @@ describeEachBackend(
     test('a refused purge does not fail the delete', async () => {
       const user = await signUp(app())
       const [id] = await uploadSome(app, user, PNGS.slice(10, 11))
-      purgeStatus = 500
+      fakeCloudflare.answerWith(500)
       const [response] = await call(app().upload, 'DELETE', `/images/${id}`, { apiKey: user.apiKey })
       expect(response.status).toBe(200)
       expect(purges).toHaveLength(1)
@@ -159,9 +145,7 @@ describeEachBackend(
   {
     env: {
       CDN_BASE_URL: CDN,
-      CLOUDFLARE_ZONE_ID: 'zone-123',
-      CLOUDFLARE_API_TOKEN: 'cf-token',
-      CLOUDFLARE_API_BASE_URL: `http://127.0.0.1:${fakeCloudflare.port}/client/v4`,
+      ...fakeCloudflare.env,
     },
   },
 )
