@@ -35,7 +35,8 @@ export async function deleteAccountNow(ctx: AppContext, userId: string, run?: Jo
     counts.objects += removed.objects
     if (run) run.counts.objects_deleted = (run.counts.objects_deleted ?? 0) + removed.objects
     // Rows stay until their objects are gone, so the next run finds and retries them.
-    if (removed.failed.length) throw new Error(`${removed.failed.length} object(s) could not be deleted, first ${removed.failed[0]}`)
+    const [firstFailure] = removed.failed
+    if (firstFailure) throw new Error(`${removed.failed.length} object(s) could not be deleted, first ${firstFailure.key}: ${firstFailure.error}`)
     const deleted = await deleteImageRows(ctx.sql, images.map((image) => image.id))
     counts.images += deleted
     if (run) run.counts.images_deleted = (run.counts.images_deleted ?? 0) + deleted

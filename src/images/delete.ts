@@ -7,8 +7,8 @@ export type DeletableImage = Pick<ImageRow, 'id' | 'format' | 'variants' | 'b2_f
 export interface ImageObjectsDeleted {
   /** Objects removed (or already gone). */
   objects: number
-  /** Keys the store refused to delete; the orphan sweep retries objects whose row is gone. */
-  failed: string[]
+  /** Keys the store refused to delete, with why; the orphan sweep retries objects whose row is gone. */
+  failed: { key: string; error: string }[]
 }
 
 /**
@@ -33,7 +33,7 @@ export async function deleteImages(ctx: AppContext, images: DeletableImage[]): P
         ctx.storage.delete(key).then(
           () => void result.objects++,
           (error) => {
-            result.failed.push(key)
+            result.failed.push({ key, error: String(error) })
             ctx.log.error({ msg: 'object left behind', key, error: String(error) })
           },
         ),
