@@ -26,7 +26,8 @@ describeEachBackend(
       expect(warningsTo(user.email)).toHaveLength(0)
       await notify(0.79, 0.8)
       const first = await smtp.waitFor(mailTo(user.email, /used 80% of your storage/))
-      expect(first.text).toContain('of your plan\'s 1.0 GB')
+      // Sizes read as everywhere else (the 413 messages too): binary units, one formatter.
+      expect(first.text).toContain("use 819.2 MiB of your plan's 1 GiB")
       // The link leads to the account (it needs the user's session).
       const account = await followLink(app().auth, first.links[0]!, { headers: { authorization: `Bearer ${user.token}` } })
       expect(account.status).toBe(200)
