@@ -5,7 +5,7 @@ import { viewModule } from '#modules/view/index.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
-import { HealthResponse } from './http/schemas.ts'
+import { healthRoutes } from './http/health.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
@@ -33,10 +33,7 @@ export function createModuleApp(ctx: AppContext, module: ModuleName) {
     .use(apiDocs(ctx, module))
     .use(securityHeaders(ctx))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
-    .get('/health', () => ({ status: 'ok' as const, service, time: ctx.clock.now().toISOString() }), {
-      response: HealthResponse,
-      detail: { tags: ['health'], summary: 'Liveness' },
-    })
+    .use(healthRoutes(ctx, service))
     .use(metricsRoute(ctx, service))
     .use(MODULES[module](ctx))
 }

@@ -65,7 +65,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const clock = options.clock ?? systemClock
   const db =
     options.database ??
-    (await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pg'), poolMax: config.databasePoolMax }))
+    (await openDatabase({
+      url: config.databaseUrl,
+      embeddedDir: join(config.dataDir, 'pg'),
+      poolMax: config.databasePoolMax,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      log: (entry) => log.warn(entry),
+    }))
   if (!options.skipMigrations) {
     const applied = await migrate(db.sql, (await embeddedMigrations()) ?? readMigrations(SQL_DIR))
     if (applied.length) log.info({ msg: 'migrations applied', applied })

@@ -4,12 +4,14 @@ import { createModuleApp, serverBodyLimit } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
 import type { Config } from './config.ts'
 import { createContext } from './context.ts'
+import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
   const { ctx, close } = await createContext(config)
+  installConnectionCrashGuard((entry) => ctx.log.error(entry))
 
   const servers = config.modules.map((module) => {
     const app = createModuleApp(ctx, module).listen({
