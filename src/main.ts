@@ -7,10 +7,15 @@ import { createContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
+import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, diskSpaceReason } from './storage/disk.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
-  const { ctx, close } = await createContext(config)
+  const { ctx, close } = await createContext(config).catch((error: unknown) => {
+    // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
+    const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
+    throw disk ? new InsufficientDiskSpace(`${disk}: ${error instanceof Error ? error.message : String(error)}`, error) : error
+  })
   installConnectionCrashGuard((entry) => ctx.log.error(entry))
 
   const servers = config.modules.map((module) => {
@@ -53,7 +58,7 @@ function parseArgs(): Command {
 
 /** Failures an operator can fix get one line; anything else is a bug and keeps its stack. */
 function exitOnOperatorError(error: unknown): never {
-  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse)) throw error
+  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse || error instanceof InsufficientDiskSpace)) throw error
   console.error(`imghost: ${error.message}`)
   process.exit(error instanceof UsageError ? 2 : 1)
 }

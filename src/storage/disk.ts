@@ -1,6 +1,9 @@
 import { mkdirSync, statfsSync } from 'node:fs'
 import { InsufficientStorage } from '../errors.ts'
 
+/** PostgreSQL's (and PGlite's) WAL segment: the database may need one more at any moment. */
+export const WAL_SEGMENT_BYTES = 16 * 1024 * 1024
+
 export interface DiskSpace {
   /** Bytes an unprivileged process may still write (statfs bavail × bsize). */
   freeBytes: number
@@ -28,6 +31,14 @@ export function ensureDiskHeadroom(dir: string, minFreeBytes: number, incomingBy
   const { freeBytes } = diskSpace(dir, minFreeBytes)
   if (freeBytes - 2 * Math.max(0, incomingBytes) < minFreeBytes) {
     throw new InsufficientStorage('The server is low on disk space and cannot take uploads now; try again later')
+  }
+}
+
+/** A start-up failure that free space on DATA_DIR explains; main.ts prints its message as one line. */
+export class InsufficientDiskSpace extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause })
+    this.name = 'InsufficientDiskSpace'
   }
 }
 
