@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, BadRequest, ServiceUnavailable } from '#core/errors.ts'
+import { AppError, BadRequest, StorageUnavailable } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
 import { type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
@@ -164,7 +164,7 @@ async function putObject(ctx: AppContext, variant: StoredVariant & { path: strin
     await ctx.storage.put(variant.key, { path: variant.path }, variant.content_type)
   } catch (error) {
     ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
-    throw new ServiceUnavailable('The image store did not accept the file; nothing was kept, try again shortly', 'storage_unavailable')
+    throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
   }
 }
 

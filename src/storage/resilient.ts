@@ -47,6 +47,13 @@ const MIN_PUT_BYTES_PER_SECOND = 1024 * 1024
 export function withResilience(inner: ObjectStorage, options: ResilienceOptions): ObjectStorage {
   let availability: StorageAvailability = { status: 'up' }
   const deadlineMs = options.timeoutMs * options.maxAttempts + 250
+  /**
+   * After a failure, calls fail at once for a short while instead of each waiting out its own
+   * deadline (an upload's clean-up deletes after its failed put, say); then calls go through
+   * again, and the first that succeeds marks the store up.
+   */
+  const coolOffMs = Math.min(options.timeoutMs, 1000)
+  let failFastUntil = 0
 
   const mark = (status: StorageAvailability['status'], reason?: string) => {
     if (availability.status === status) return
@@ -55,6 +62,9 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
   }
 
   async function guarded<T>(operation: string, call: () => Promise<T>, limitMs = deadlineMs): Promise<T> {
+    if (availability.status === 'down' && Date.now() < failFastUntil) {
+      throw new StorageUnavailableError(operation, new Error(availability.reason ?? 'the store failed just now'))
+    }
     let timer: ReturnType<typeof setTimeout> | undefined
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StorageUnavailableError(operation, new Error(`no answer within ${limitMs} ms`))), limitMs)
@@ -67,6 +77,7 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
       if (!isStoreUnreachable(error)) throw error
       const failure = error instanceof StorageUnavailableError ? error : new StorageUnavailableError(operation, error)
       mark('down', failure.message)
+      failFastUntil = Date.now() + coolOffMs
       throw failure
     } finally {
       clearTimeout(timer)
