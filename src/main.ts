@@ -14,7 +14,8 @@ async function serve(config: Config) {
   const { ctx, close } = await createContext(config).catch((error: unknown) => {
     // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
     const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
-    throw disk ? new InsufficientDiskSpace(`${disk}: ${error instanceof Error ? error.message : String(error)}`, error) : error
+    const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0]
+    throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
   })
   installConnectionCrashGuard((entry) => ctx.log.error(entry))
 
