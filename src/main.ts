@@ -7,14 +7,14 @@ import { createContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
-import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, diskSpaceReason } from './storage/disk.ts'
+import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, describeFailure, diskSpaceReason } from './storage/disk.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
   const { ctx, close } = await createContext(config).catch((error: unknown) => {
     // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
     const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
-    const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0]
+    const cause = describeFailure(error).split('\n')[0]
     throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
   })
   installConnectionCrashGuard((entry) => ctx.log.error(entry))

@@ -53,5 +53,15 @@ export function diskSpaceReason(dir: string, minFreeBytes: number): string | und
   }
 }
 
+/** PGlite's file-system failures are Emscripten ErrnoError objects, not Errors: say what they hold. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof Error) return error.message
+  if (typeof error !== 'object' || error === null) return String(error)
+  const { message, name, code, errno } = error as { message?: unknown; name?: unknown; code?: unknown; errno?: unknown }
+  if (typeof message === 'string' && message) return message
+  const parts = [name, code, errno !== undefined ? `errno ${String(errno)}` : undefined].filter((part) => part !== undefined && part !== '')
+  return parts.length > 0 ? parts.map(String).join(' ') : JSON.stringify(error).slice(0, 200)
+}
+
 export const formatBytes = (bytes: number): string =>
   bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`

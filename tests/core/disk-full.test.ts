@@ -107,6 +107,7 @@ describe.skipIf(Boolean(unavailable))('a small tmpfs as DATA_DIR', () => {
       expect(code).toBe(1)
       const lines = stderr.trim().split('\n')
       console.info(`disk-full start-up: ${lines.at(-1)}`)
+      expect(lines.at(-1)).not.toContain('[object Object]')
       expect(lines.at(-1)).toMatch(/^imghost: not enough free space on DATA_DIR \(.+ free, at least .+ needed; MIN_FREE_DISK_BYTES\)/)
     } finally {
       rmSync(filler)
