@@ -13,7 +13,7 @@ import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
-import { HealthResponse } from './http/schemas.ts'
+import { healthRoutes } from './http/health.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
@@ -42,10 +42,7 @@ function serverShell(ctx: AppContext, module: ModuleName) {
     .use(apiDocs(ctx, module))
     .use(securityHeaders(ctx))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
-    .get('/health', () => ({ status: 'ok' as const, service, time: ctx.clock.now().toISOString() }), {
-      response: HealthResponse,
-      detail: { tags: ['health'], summary: 'Liveness' },
-    })
+    .use(healthRoutes(ctx, service))
     .use(metricsRoute(ctx, service))
 }
 

@@ -39,6 +39,14 @@ export interface Config {
   dataDir: string
   databaseUrl?: string
   databasePoolMax: number
+  /** Connecting to DATABASE_URL may take this long before requests fail with 503 database_unavailable. */
+  databaseConnectTimeoutMs: number
+  /** Each storage call may take this long (per attempt, without data moving) before it fails with 503 storage_unavailable. */
+  storageTimeoutMs: number
+  /** Attempts per storage call, the first included; transport failures and timeouts are retried. */
+  storageMaxAttempts: number
+  /** Uploads are refused (507) when they would leave less than this free on DATA_DIR's filesystem. */
+  minFreeDiskBytes: number
   /** Undefined means: generate one and keep it in DATA_DIR. */
   jwtSecret?: string
   jwtTtlSeconds: number
@@ -220,6 +228,11 @@ export function parseConfig(env: Env): Config {
     dataDir,
     databaseUrl: read.raw('DATABASE_URL'),
     databasePoolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000),
+    databaseConnectTimeoutMs: read.integer('DATABASE_CONNECT_TIMEOUT_MS', 1500, 100, 60_000),
+    storageTimeoutMs: read.integer('STORAGE_TIMEOUT_MS', 10_000, 100, 600_000),
+    storageMaxAttempts: read.integer('STORAGE_MAX_ATTEMPTS', 2, 1, 10),
+    // A 16 MiB WAL segment the database may need at any moment, plus room for work in flight.
+    minFreeDiskBytes: read.integer('MIN_FREE_DISK_BYTES', 64 * 1024 * 1024, 0),
     jwtSecret,
     jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
     cronSecretToken: read.raw('CRON_SECRET_TOKEN'),

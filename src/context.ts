@@ -15,7 +15,7 @@ import { embeddedMigrations } from './native.ts'
 import { type Metrics, createMetrics } from './observability/metrics.ts'
 import type { MediaProcessor } from './media/types.ts'
 import { type RateLimiter, createRateLimiter } from './rate-limit.ts'
-import { createStorage } from './storage/index.ts'
+import { createStorage, withResilience } from './storage/index.ts'
 import type { ObjectStorage } from './storage/types.ts'
 
 /** Everything a module needs, built once by the composition root and passed down explicitly. */
@@ -73,12 +73,20 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const clock = options.clock ?? systemClock
   const db =
     options.database ??
-    (await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pg'), poolMax: config.databasePoolMax }))
+    (await openDatabase({
+      url: config.databaseUrl,
+      embeddedDir: join(config.dataDir, 'pg'),
+      poolMax: config.databasePoolMax,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      log: (entry) => log.warn(entry),
+    }))
   if (!options.skipMigrations) {
     const applied = await migrate(db.sql, (await embeddedMigrations()) ?? readMigrations(SQL_DIR))
     if (applied.length) log.info({ msg: 'migrations applied', applied })
   }
-  const storage = options.storage ?? createStorage(config.storage)
+  const limits = { timeoutMs: config.storageTimeoutMs, maxAttempts: config.storageMaxAttempts }
+  const innerStorage = options.storage ?? createStorage(config.storage, limits)
+  const storage = withResilience(innerStorage, { ...limits, log: (entry) => log.warn(entry) })
   const media = createMediaProcessor({
     limits: { maxPixels: config.maxImagePixels, maxFrames: config.maxImageFrames },
     concurrency: config.processingConcurrency,

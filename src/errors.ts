@@ -1,4 +1,6 @@
 import { Elysia } from 'elysia'
+import { isDatabaseUnreachable } from './db/health.ts'
+import { StorageUnavailableError } from './storage/errors.ts'
 
 /**
  * Every failure a client can cause is an AppError: a stable `code` clients can
@@ -51,6 +53,32 @@ export class ServiceUnavailable extends AppError {
   constructor(message: string, code = 'service_unavailable') { super(503, code, message) }
 }
 
+/** The database cannot be reached; the client should retry shortly (RFC 9110 §10.2.3 Retry-After). */
+export class DatabaseUnavailable extends AppError {
+  constructor(message = 'The database is unreachable; try again shortly', retryAfterSeconds = 2) {
+    super(503, 'database_unavailable', message, { 'Retry-After': String(retryAfterSeconds) })
+  }
+}
+/** The object store did not answer in time or refused; nothing the client did. */
+export class StorageUnavailable extends AppError {
+  constructor(message = 'The image store is unreachable; try again shortly', retryAfterSeconds = 2) {
+    super(503, 'storage_unavailable', message, { 'Retry-After': String(retryAfterSeconds) })
+  }
+}
+/** DATA_DIR is too full to take more without endangering the database (RFC 4918 §11.5). */
+export class InsufficientStorage extends AppError {
+  constructor(message = 'The server is low on disk space and cannot take uploads now') {
+    super(507, 'insufficient_storage', message, { 'Retry-After': '60' })
+  }
+}
+
+/** Failures of a dependency, wherever they surface, become their typed 503 rather than a 500. */
+function dependencyFailure(error: unknown): AppError | undefined {
+  if (isDatabaseUnreachable(error)) return new DatabaseUnavailable()
+  if (error instanceof StorageUnavailableError) return new StorageUnavailable()
+  return undefined
+}
+
 export interface ErrorBody {
   success: false
   error: { code: string; message: string; error_id?: string; details?: unknown }
@@ -90,9 +118,8 @@ export interface ErrorHandlerOptions {
 export const errorHandler = (options: ErrorHandlerOptions) =>
   new Elysia({ name: 'error-handler' })
     .onError({ as: 'global' }, ({ code, error }) => {
-      if (error instanceof AppError) {
-        return json(error.status, errorBody(error.code, error.message), error.headers)
-      }
+      const known = error instanceof AppError ? error : dependencyFailure(error)
+      if (known) return json(known.status, errorBody(known.code, known.message), known.headers)
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : code) {

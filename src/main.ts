@@ -5,12 +5,20 @@ import { type Command, UsageError, loadConfig, parseCommand, runCommand } from '
 import { runAdminCommand } from '#modules/auth/cli.ts'
 import type { Config } from './config.ts'
 import { createContext } from './context.ts'
+import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
+import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, describeFailure, diskSpaceReason } from './storage/disk.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
-  const { ctx, close } = await createContext(config, { jobs: JOBS })
+  const { ctx, close } = await createContext(config, { jobs: JOBS }).catch((error: unknown) => {
+    // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
+    const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
+    const cause = describeFailure(error).split('\n')[0]
+    throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
+  })
+  installConnectionCrashGuard((entry) => ctx.log.error(entry))
 
   const servers = config.modules.map((module) => {
     const app = createModuleApp(ctx, module).listen({
@@ -52,7 +60,7 @@ function parseArgs(): Command {
 
 /** Failures an operator can fix get one line; anything else is a bug and keeps its stack. */
 function exitOnOperatorError(error: unknown): never {
-  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse)) throw error
+  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse || error instanceof InsufficientDiskSpace)) throw error
   console.error(`imghost: ${error.message}`)
   process.exit(error instanceof UsageError ? 2 : 1)
 }

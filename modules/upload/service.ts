@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
-import { AppError, BadRequest, ServiceUnavailable } from '#core/errors.ts'
+import { AppError, BadRequest, StorageUnavailable } from '#core/errors.ts'
+import { ensureDiskHeadroom } from '#core/storage/disk.ts'
 import { type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION, variantKey } from '#core/images/keys.ts'
@@ -50,6 +51,8 @@ export async function uploadImage(ctx: AppContext, principal: Principal, request
  */
 async function receiveAndStore(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
   const user = principal.user
+  // 507 before a byte is read when the upload could leave DATA_DIR too full for the database.
+  ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, Number(request.headers.get('content-length')) || ctx.config.maxUploadBytes)
   await refuseWhenQuotaUsedUp(ctx, user)
   const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
   try {
@@ -162,7 +165,7 @@ async function putObject(ctx: AppContext, variant: StoredVariant & { path: strin
     await ctx.storage.put(variant.key, { path: variant.path }, variant.content_type)
   } catch (error) {
     ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
-    throw new ServiceUnavailable('The image store did not accept the file; nothing was kept, try again shortly', 'storage_unavailable')
+    throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
   }
 }
 

@@ -37,8 +37,14 @@ const FLUSH_INTERVAL_MS = 500
 const BATCH_SIZE = { postgres: 20_000, embedded: 2_000 } as const
 /** Past this many unwritten records (the database has been down a while) new ones are dropped. */
 const MAX_BUFFERED = 200_000
-/** A batch that failed this often is dropped (and logged), so one bad row cannot block the rest. */
+/**
+ * A batch the database refuses for its content (see isBadBatch) is dropped after this many
+ * attempts, counted and logged, so one bad row cannot block the rest. Any other failure (the
+ * database unreachable, a full disk) is retried until it succeeds: MAX_BUFFERED bounds the memory.
+ */
 const MAX_ATTEMPTS = 5
+/** SQLSTATE classes that blame the rows themselves: data exception, integrity violation, syntax or access rule. */
+const isBadBatch = (error: unknown): boolean => /^(22|23|42)/.test(String((error as { code?: unknown })?.code ?? ''))
 const USER_AGENT_MAX_LENGTH = 512
 const VISITOR_CACHE = 50_000
 
@@ -132,17 +138,21 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   async function writeOnce(): Promise<void> {
     const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, batchSize), attempts: 0 } : undefined)
     if (!batch) return
-    retry = undefined
+    // Held here until written, so `pending` and the memory bound count a batch in flight too.
+    retry = batch
     try {
       await writeViews(ctx.db, await toRows(batch.rows))
+      retry = undefined
       ctx.metrics.viewsFlushed(batch.rows.length)
     } catch (error) {
       batch.attempts++
-      if (batch.attempts >= MAX_ATTEMPTS) {
+      if (isBadBatch(error) && batch.attempts >= MAX_ATTEMPTS) {
+        retry = undefined
+        ctx.metrics.viewsDropped(batch.rows.length, 'bad_batch')
         ctx.log.error({ msg: 'view batch dropped after repeated failures', views: batch.rows.length, error: String(error) })
       } else {
-        retry = batch
-        ctx.log.warn({ msg: 'view batch not written, will retry', views: batch.rows.length, attempt: batch.attempts, error: String(error) })
+        // An outage fails every tick; a line on the first failure and then every 100th is enough.
+        if (batch.attempts % 100 === 1) ctx.log.warn({ msg: 'view batch not written, will retry', views: batch.rows.length, attempt: batch.attempts, error: String(error) })
       }
       throw error
     }
@@ -172,7 +182,8 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   return {
     enabled: true,
     record(served) {
-      if (buffer.length >= MAX_BUFFERED) {
+      if (buffer.length + (retry?.rows.length ?? 0) >= MAX_BUFFERED) {
+        ctx.metrics.viewsDropped(1, 'buffer_full')
         if (dropped++ % 10_000 === 0) ctx.log.error({ msg: 'view buffer full, views dropped', dropped })
         return
       }

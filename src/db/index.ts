@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { embeddedPgliteOptions } from '../native.ts'
+import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
 
 export type Sql = postgres.Sql<{ bigint: number }>
 export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
@@ -10,6 +11,8 @@ export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
 export interface Database {
   sql: Sql
   kind: 'embedded' | 'postgres'
+  /** Whether the server answers; /health and /ready report it. */
+  health: DatabaseHealth
   close(): Promise<void>
 }
 
@@ -21,6 +24,9 @@ export interface DatabaseOptions {
   poolMax: number
   /** Start the embedded database from a PGlite data-dir dump instead of running initdb (tests). */
   embeddedSnapshot?: Blob
+  /** How long connecting may take before queries fail as unreachable (default 1500 ms). */
+  connectTimeoutMs?: number
+  log?: (entry: { msg: string; [field: string]: unknown }) => void
 }
 
 /** int8 columns (sizes, counters) come back as JS numbers: exact up to 2^53, far beyond any byte count here. */
@@ -33,9 +39,27 @@ const clientOptions = {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database & { dump?(): Promise<Blob> }> {
   if (options.url) {
-    const sql = postgres(options.url, { ...clientOptions, max: options.poolMax }) as unknown as Sql
+    const connectTimeoutMs = options.connectTimeoutMs ?? 1500
+    const health = createDatabaseHealth(() => sql, { probeTimeoutMs: connectTimeoutMs + 500, retryMs: 500, log: options.log })
+    const sql = postgres(options.url, {
+      ...clientOptions,
+      max: options.poolMax,
+      // postgres.js waits 30 s for a connection by default, and its backoff between attempts grows
+      // to 20 s: requests hung 21–42 s in an outage. Both bounded, a request fails within about 2 s.
+      connect_timeout: connectTimeoutMs / 1000,
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.3),
+      onclose: () => health.suspect(),
+    }) as unknown as Sql
     await sql`select 1`
-    return { sql, kind: 'postgres', close: () => sql.end({ timeout: 5 }) }
+    return {
+      sql,
+      kind: 'postgres',
+      health,
+      close: async () => {
+        health.stop()
+        await sql.end({ timeout: 5 })
+      },
+    }
   }
   return openEmbedded(options.embeddedDir, options.embeddedSnapshot)
 }
@@ -58,11 +82,14 @@ async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Databa
   await server.start()
   const sql = postgres({ ...clientOptions, host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max: 1 }) as unknown as Sql
   await sql`select 1`
+  const health = createDatabaseHealth(() => sql, { probeTimeoutMs: 5000, retryMs: 1000 })
   return {
     sql,
     kind: 'embedded',
+    health,
     dump: () => db.dumpDataDir('none') as Promise<Blob>,
     async close() {
+      health.stop()
       await sql.end({ timeout: 5 })
       await server.stop()
       await db.close()

@@ -11,12 +11,6 @@ export const ErrorResponse = t.Object({
   }),
 })
 
-export const HealthResponse = t.Object({
-  status: t.Literal('ok'),
-  service: t.String(),
-  time: t.String(),
-})
-
 /** Route params that reach SQL as uuid: anything else is a plain 404, never a cast error. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export const isUuid = (value: string) => UUID_PATTERN.test(value)

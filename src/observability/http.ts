@@ -15,7 +15,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{8,128}$/
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
 /** Requests too routine to log at info: probes and scrapes would drown the rest. */
-const QUIET_ROUTES = new Set(['/health', '/metrics'])
+const QUIET_ROUTES = new Set(['/health', '/ready', '/metrics'])
 
 export function requestIdFrom(headers: Headers): string {
   const incoming = headers.get('x-request-id')?.trim()
@@ -75,7 +75,8 @@ export const requestObservability = (ctx: AppContext, service: string) => {
         status,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
       }
-      if (status >= 500) ctx.log.error(entry)
+      // /ready's 503 is its answer, not a failure: the database's state is logged once when it changes.
+      if (status >= 500 && !(route === '/ready' && status === 503)) ctx.log.error(entry)
       else if (QUIET_ROUTES.has(route)) ctx.log.debug(entry)
       else ctx.log.info(entry)
     })

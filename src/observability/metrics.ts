@@ -17,6 +17,8 @@ export interface Metrics {
   viewsBuffered(count: number): void
   /** Views written from the buffer to the database. */
   viewsFlushed(count: number): void
+  /** Views given up on: `buffer_full` (outage outlasted the memory bound) or `bad_batch` (rows the database refuses). */
+  viewsDropped(count: number, reason: 'buffer_full' | 'bad_batch'): void
   /** A request refused by a rate limit; `kind` says which budget (`api_key`, `session`, `ip`, `login`, …). */
   rateLimited(kind: string): void
   /** One run of a scheduled job. */
@@ -65,6 +67,12 @@ export function createMetrics(): Metrics {
   })
   const viewsBuffered = new Counter({ name: `${PREFIX}views_buffered_total`, help: 'Views counted in memory before a flush', registers })
   const viewsFlushed = new Counter({ name: `${PREFIX}views_flushed_total`, help: 'Buffered views written to the database', registers })
+  const viewsDropped = new Counter({
+    name: `${PREFIX}views_dropped_total`,
+    help: 'Views never written, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  })
   const rateLimited = new Counter({
     name: `${PREFIX}rate_limit_rejections_total`,
     help: 'Requests refused with 429, by budget',
@@ -98,6 +106,7 @@ export function createMetrics(): Metrics {
     uploadRejected: (code) => uploadRejections.inc({ code }),
     viewsBuffered: (count) => viewsBuffered.inc(count),
     viewsFlushed: (count) => viewsFlushed.inc(count),
+    viewsDropped: (count, reason) => viewsDropped.inc({ reason }, count),
     rateLimited: (kind) => rateLimited.inc({ kind }),
     jobRun(name, status, seconds) {
       jobRuns.inc({ job: name, status })

@@ -20,3 +20,15 @@ export class InvalidKeyError extends Error {
     this.name = 'InvalidKeyError'
   }
 }
+
+/**
+ * The store did not answer within STORAGE_TIMEOUT_MS, or failed at the transport level, after
+ * the bounded retries. Unlike the errors above this is not a bug: callers answer 503.
+ */
+export class StorageUnavailableError extends Error {
+  readonly code = 'storage_unavailable'
+  constructor(readonly operation: string, cause?: unknown) {
+    super(`Storage unavailable during ${operation}: ${cause instanceof Error ? cause.message : String(cause ?? 'timeout')}`, { cause })
+    this.name = 'StorageUnavailableError'
+  }
+}

@@ -8,19 +8,27 @@ export { InjectedStorageFault, withFaults, type FaultyStorage, type StorageFault
 export { contentTypeForKey } from './keys'
 export { createLocalStorage } from './local'
 export { createS3Storage, type S3StorageConfig } from './s3'
+export { StorageUnavailableError } from './errors'
+export { isStoreUnreachable, withResilience } from './resilient'
 
 export type StorageConfig =
   | { driver: 'local'; rootDir: string }
   | ({ driver: 's3' } & S3StorageConfig)
 
+/** Per-call limits for the S3 client (STORAGE_TIMEOUT_MS, STORAGE_MAX_ATTEMPTS). */
+export interface StorageLimits {
+  timeoutMs: number
+  maxAttempts: number
+}
+
 /** Chooses the driver once, at start-up; everything else sees only ObjectStorage. */
-export function createStorage(config: StorageConfig): ObjectStorage {
+export function createStorage(config: StorageConfig, limits?: StorageLimits): ObjectStorage {
   switch (config.driver) {
     case 'local':
       return createLocalStorage(config.rootDir)
     case 's3': {
       const { driver: _driver, ...s3 } = config
-      return createS3Storage(s3)
+      return createS3Storage({ ...s3, ...limits })
     }
   }
 }

@@ -27,6 +27,10 @@ export interface S3StorageConfig {
   forcePathStyle: boolean
   /** ListObjectsV2 MaxKeys (S3 caps it at 1000). Tests lower it to exercise pagination. */
   listPageSize?: number
+  /** Per attempt: connecting, and any wait for bytes in either direction (a frozen store). */
+  timeoutMs?: number
+  /** Attempts per call, the first included; the SDK retries transport failures with backoff. */
+  maxAttempts?: number
 }
 
 interface AwsError {
@@ -95,6 +99,14 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
     // checksum; servers without that encoding (s3rver) store the framing as object bytes.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without these a frozen store held uploads and views for 19–21 s (the OS's own timeouts).
+    maxAttempts: cfg.maxAttempts ?? 2,
+    // socketTimeout is an idle limit, so a large upload on a slow but moving link is not cut;
+    // the whole call's deadline is withResilience's (src/storage/resilient.ts).
+    requestHandler: {
+      connectionTimeout: Math.min(cfg.timeoutMs ?? 10_000, 5_000),
+      socketTimeout: cfg.timeoutMs ?? 10_000,
+    },
   })
   const Bucket = cfg.bucket
 

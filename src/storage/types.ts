@@ -36,6 +36,8 @@ export interface ObjectStorage {
   list(prefix: string): AsyncIterable<StoredObjectInfo>
   /** Local disk only: the file path, so the view server can answer with Bun.file (sendfile). */
   localPath?(key: string): string
+  /** Whether the store answered lately (set by the timeout/retry wrapper); /health reports it. */
+  availability?(): { status: 'up' | 'down'; since?: string; reason?: string }
   /** Releases clients, sockets. */
   close(): Promise<void>
 }

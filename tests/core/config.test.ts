@@ -72,4 +72,14 @@ describe('config', () => {
     const s3 = parseConfig({ S3_BUCKET: 'b', S3_REGION: 'eu-central-1', S3_FORCE_PATH_STYLE: 'false' })
     expect(s3.storage).toMatchObject({ driver: 's3', bucket: 'b', region: 'eu-central-1', forcePathStyle: false })
   })
+
+  test('fault limits: database connect timeout, storage timeout and attempts, disk margin', () => {
+    const defaults = parseConfig({})
+    expect(defaults).toMatchObject({ databaseConnectTimeoutMs: 1500, storageTimeoutMs: 10_000, storageMaxAttempts: 2, minFreeDiskBytes: 64 * 1024 * 1024 })
+    const set = parseConfig({ DATABASE_CONNECT_TIMEOUT_MS: '500', STORAGE_TIMEOUT_MS: '250', STORAGE_MAX_ATTEMPTS: '1', MIN_FREE_DISK_BYTES: '0' })
+    expect(set).toMatchObject({ databaseConnectTimeoutMs: 500, storageTimeoutMs: 250, storageMaxAttempts: 1, minFreeDiskBytes: 0 })
+    expect(() => parseConfig({ STORAGE_MAX_ATTEMPTS: '0' })).toThrow(ConfigError)
+    expect(() => parseConfig({ STORAGE_TIMEOUT_MS: '10' })).toThrow(/STORAGE_TIMEOUT_MS/)
+    expect(() => parseConfig({ MIN_FREE_DISK_BYTES: '-1' })).toThrow(/MIN_FREE_DISK_BYTES/)
+  })
 })
