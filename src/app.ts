@@ -2,9 +2,11 @@ import { Elysia } from 'elysia'
 import { authModule } from '#modules/auth/index.ts'
 import { uploadModule } from '#modules/upload/index.ts'
 import { viewModule } from '#modules/view/index.ts'
+import { webModule } from '#modules/web/index.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
+import { cors } from './http/cors.ts'
 import { HealthResponse } from './http/schemas.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
@@ -32,6 +34,8 @@ export function createModuleApp(ctx: AppContext, module: ModuleName) {
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, module))
     .use(securityHeaders(ctx))
+    // The web app (on the auth origin) calls these two cross-origin with a bearer token.
+    .use(module === 'upload' || module === 'view' ? cors(ctx) : new Elysia())
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .get('/health', () => ({ status: 'ok' as const, service, time: ctx.clock.now().toISOString() }), {
       response: HealthResponse,
@@ -39,6 +43,7 @@ export function createModuleApp(ctx: AppContext, module: ModuleName) {
     })
     .use(metricsRoute(ctx, service))
     .use(MODULES[module](ctx))
+    .use(module === 'auth' ? webModule(ctx) : new Elysia())
 }
 
 export type ModuleApp = ReturnType<typeof createModuleApp>

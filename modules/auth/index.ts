@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import type { clientIp } from '#core/http/client-ip.ts'
+import { accessTokenRoutes } from './access-token.ts'
 import { requestMeta, sessionCookieOptions } from './http.ts'
 import { lifecycleRoutes } from './lifecycle-routes.ts'
 import { AuthModel } from './model.ts'
@@ -22,6 +23,7 @@ export const authModule = (ctx: AppContext) => {
     .use(lifecycleRoutes(ctx))
     .use(opsRoutes(ctx))
     .use(sharexRoutes(ctx))
+    .use(accessTokenRoutes(ctx))
     .group('/api/v1', (api) =>
       api
         .post(

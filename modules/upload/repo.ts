@@ -32,11 +32,14 @@ export interface ImageCursor {
 }
 
 /** Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row. */
-export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor): Promise<ImageRow[]> {
+export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor, search?: string): Promise<ImageRow[]> {
+  // LIKE's own wildcards in the search text match themselves.
+  const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined
   return db<ImageRow[]>`
     select * from images
     where user_id = ${userId}
       ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
+      ${pattern ? db`and (original_name ilike ${pattern} or filename ilike ${pattern} or title ilike ${pattern})` : db``}
     order by uploaded_at desc, id desc
     limit ${limit}`
 }
@@ -104,5 +107,17 @@ export async function usageSummary(db: Db, userId: string, day: string, monthSta
       coalesce((select uploads_count from user_usage where user_id = u.id and date = ${day}::date), 0) as uploads_today,
       coalesce((select sum(bandwidth_used) from user_usage where user_id = u.id and date >= ${monthStart}::date), 0)::int8 as bandwidth_used_month
     from users u where u.id = ${userId}`
+  return row
+}
+
+/** Changes the title and/or visibility of one of the user's images; undefined when it is not theirs. */
+export async function updateOwnImage(db: Db, userId: string, imageId: string, changes: { title?: string | null; is_public?: boolean }) {
+  const [row]: [ImageRow?] = await db`
+    update images set
+      title = ${changes.title === undefined ? db`title` : changes.title},
+      is_public = ${changes.is_public === undefined ? db`is_public` : changes.is_public},
+      updated_at = now()
+    where id = ${imageId} and user_id = ${userId}
+    returning *`
   return row
 }
