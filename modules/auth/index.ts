@@ -3,6 +3,7 @@ import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import type { clientIp } from '#core/http/client-ip.ts'
 import { accessTokenRoutes } from './access-token.ts'
+import { adminRunJobRoute } from './admin-run-job.ts'
 import { requestMeta, sessionCookieOptions } from './http.ts'
 import { lifecycleRoutes } from './lifecycle-routes.ts'
 import { AuthModel } from './model.ts'
@@ -24,6 +25,7 @@ export const authModule = (ctx: AppContext) => {
     .use(opsRoutes(ctx))
     .use(sharexRoutes(ctx))
     .use(accessTokenRoutes(ctx))
+    .use(adminRunJobRoute(ctx))
     .group('/api/v1', (api) =>
       api
         .post(

@@ -37,6 +37,7 @@ export async function loadWebBundle(page: HTMLBundle): Promise<WebBundle> {
     target: 'browser',
     minify: true,
     publicPath: ASSET_PREFIX,
+    splitting: true,
     naming: { entry: '[name]-[hash].[ext]', chunk: '[name]-[hash].[ext]', asset: '[name]-[hash].[ext]' },
     define: { 'process.env.NODE_ENV': '"production"' },
   })
