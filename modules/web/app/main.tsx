@@ -68,9 +68,9 @@ function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   const route = useRoute()
   const session: Session = { api, user, setUser }
   let page: preact.JSX.Element
-  const publicPage = PUBLIC[route.path]
+  const PublicPage = PUBLIC[route.path]
   const privateMatch = PRIVATE.map(([pattern, Page]) => [match(pattern, route.path), Page] as const).find(([params]) => params)
-  if (publicPage) page = publicPage()
+  if (PublicPage) page = <PublicPage />
   else if (privateMatch) {
     const [params, Page] = privateMatch
     if (!user) {
