@@ -76,7 +76,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
 
   test('uploads by file picker with visible progress, by drop and by paste', async () => {
     // A photo-sized JPEG and a throttled uplink, so the progress bar is seen moving.
-    const noise = await sharp({ create: { width: 1600, height: 1200, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer()
+    const noise = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer()
     const cdp = await context.newCDPSession(page)
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 })
     await page.setInputFiles('#file-input', { name: 'holiday-photo.jpg', mimeType: 'image/jpeg', buffer: noise })
