@@ -30,10 +30,12 @@ export const cors = (ctx: AppContext) => {
   return new Elysia({ name: 'cors', seed: ctx.id })
     .onRequest(({ request, set }) => {
       const origin = request.headers.get('origin')
-      // Caches must not hand one origin's answer to another (RFC 9110 §12.5.5).
-      set.headers['vary'] = 'Origin'
       if (!origin || !origins.has(origin)) return
       set.headers['access-control-allow-origin'] = origin
+      // Caches must not hand this origin's answer to another (RFC 9110 §12.5.5). Only answers
+      // with CORS headers say so: public images (no Origin from an <img>) keep their own Vary,
+      // and the page's cross-origin calls hit private, uncacheable answers (API, private images).
+      set.headers['vary'] = 'Origin'
       set.headers['access-control-expose-headers'] = EXPOSED_HEADERS
       if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
         set.headers['access-control-allow-methods'] = ALLOWED_METHODS

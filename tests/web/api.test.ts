@@ -93,6 +93,8 @@ describeEachBackend('web app API', (app) => {
       expect(health.headers.get('vary')).toContain('Origin')
       const [foreign] = await call(app()[module], 'GET', '/health', { headers: { origin: EVIL } })
       expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
+      const [plain] = await call(app()[module], 'GET', '/health')
+      expect(plain.headers.get('vary')).toBeNull()
       const foreignPreflight = await app()[module].handle(
         new Request('http://localhost/images', { method: 'OPTIONS', headers: { origin: EVIL, 'access-control-request-method': 'DELETE' } }),
       )
