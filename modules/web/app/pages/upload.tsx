@@ -100,11 +100,14 @@ export function UploadPage() {
         onDrop={onDrop}
       >
         <p>Drop images here, paste from the clipboard (Ctrl+V), or</p>
-        <label class="button" for="file-input">Choose files</label>
+        {/* A real button (focusable, visible focus ring) opens the hidden picker. */}
+        <button type="button" onClick={() => input.current?.click()}>Choose files</button>
         <input
           id="file-input"
           ref={input}
           class="visually-hidden"
+          tabIndex={-1}
+          aria-label="Choose files to upload"
           type="file"
           multiple
           accept="image/jpeg,image/png,image/gif,image/webp,image/avif,image/bmp"
