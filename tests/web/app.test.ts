@@ -145,6 +145,10 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     // No waiting for the view lookup's TTL: the change is seen by this process at once.
     expect((await fetch(link)).status).toBe(404)
     expect((await fetch(link.replace(/\.\w+$/, '_thumb$&'))).status).toBe(404)
+    // Its owner still sees it: the thumbnail is fetched cross-origin with the bearer token.
+    await go('/gallery')
+    await page.locator('[data-testid=gallery-card] img[src^="blob:"]').waitFor()
+    expect(await page.locator('.badge.private').count()).toBe(1)
   })
 
   test('creates an API key and uploads with it through the API', async () => {

@@ -18,7 +18,9 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className }: { sr
       if (!entries.some((entry) => entry.isIntersecting)) return
       observer.disconnect()
       try {
-        const response = await fetch(src, { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit' })
+        // no-store: an <img> may have cached this URL while the image was public (immutable, and
+        // without CORS headers), and that copy would fail the CORS check of this request.
+        const response = await fetch(src, { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit', cache: 'no-store' })
         if (!response.ok || !live) return
         url = URL.createObjectURL(await response.blob())
         setBlobUrl(url)
