@@ -64,6 +64,11 @@ describeEachBackend('web app API', (app) => {
     const lifetime = Date.parse(body.expires_at) - Date.now()
     expect(lifetime).toBeGreaterThan(14 * 60_000)
     expect(lifetime).toBeLessThanOrEqual(15 * 60_000)
+    // The JWT itself expires then, not at the session's 7 days.
+    const claims = JSON.parse(Buffer.from(body.token.split('.')[1], 'base64url').toString())
+    expect(claims.exp - claims.iat).toBeGreaterThanOrEqual(15 * 60 - 1)
+    expect(claims.exp - claims.iat).toBeLessThanOrEqual(15 * 60)
+    expect(claims.sub).toBe(user.id)
     const [list] = await call(app().upload, 'GET', '/images', { token: body.token })
     expect(list.status).toBe(200)
     // Revoked with the session.
