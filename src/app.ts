@@ -14,6 +14,8 @@ import { errorHandler } from './errors.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
 import { healthRoutes } from './http/health.ts'
+import { cors } from './http/cors.ts'
+import { webModule } from '#modules/web/index.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
@@ -41,13 +43,16 @@ function serverShell(ctx: AppContext, module: ModuleName) {
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, module))
     .use(securityHeaders(ctx))
+    // The web app (on the auth origin) calls these two cross-origin with a bearer token.
+    .use(module === 'upload' || module === 'view' ? cors(ctx) : new Elysia({ name: 'no-cors', seed: ctx.id }))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .use(healthRoutes(ctx, service))
     .use(metricsRoute(ctx, service))
 }
 
-/** The auth server: sign-in, the account and the admin pages. */
-export const createAuthServer = (ctx: AppContext) => serverShell(ctx, 'auth').use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
+/** The auth server: sign-in, the account and the admin pages, and the web app. */
+export const createAuthServer = (ctx: AppContext) =>
+  serverShell(ctx, 'auth').use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx))
 export const createUploadServer = (ctx: AppContext) => serverShell(ctx, 'upload').use(uploadModule(ctx))
 export const createViewServer = (ctx: AppContext) => serverShell(ctx, 'view').use(viewModule(ctx))
 

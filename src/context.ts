@@ -11,6 +11,7 @@ import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
 import { type Logger, createLogger } from './logger.ts'
 import { type Mailer, createMailer } from './mail/index.ts'
 import { createMediaProcessor } from './media/index.ts'
+import { type ImageChanges, createImageChanges } from './images/changes.ts'
 import { embeddedMigrations } from './native.ts'
 import { type Metrics, createMetrics } from './observability/metrics.ts'
 import type { MediaProcessor } from './media/types.ts'
@@ -35,6 +36,8 @@ export interface AppContext {
   hmacKey(purpose: string): Buffer
   clock: Clock
   log: Logger
+  /** In-process announcements of changed images (the view module drops its cached lookup). */
+  imageChanges: ImageChanges
   /** Prometheus counters and histograms of this process (GET /metrics). */
   metrics: Metrics
   /** Every module's scheduled jobs, merged by the composition root (src/app.ts). */
@@ -108,6 +111,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     hmacKey: (purpose) => createHmac('sha256', serverSecret).update(`imghost:${purpose}`).digest(),
     clock,
     log,
+    imageChanges: createImageChanges(),
     metrics: createMetrics(),
     jobs: options.jobs ?? {},
     cdn: createCdn(config, log),

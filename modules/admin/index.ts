@@ -19,16 +19,21 @@ function checkCronToken(expected: string, authorization: string | null) {
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw new Forbidden('Wrong cron token', 'invalid_cron_token')
 }
 
+/** Runs a job now, for the cron route and the admin page's "run now" button alike. */
+async function runJobNow(ctx: AppContext, job: string) {
+  const outcome = await runJob(ctx, job, { trigger: 'manual' })
+  if (outcome.status === 'skipped') throw new Conflict('This job is running in another process right now', 'job_running')
+  if (outcome.status === 'failed') throw new AppError(500, 'job_failed', `Run ${outcome.run.id} of ${job} failed: ${outcome.run.error}`)
+  return { success: true as const, run: outcome.run }
+}
+
 /** POST /api/v1/cron/{job}: runs a job now, for an external scheduler. Only exists when CRON_SECRET_TOKEN is set. */
 const cronRoute = (ctx: AppContext, token: string) =>
   new Elysia({ name: 'admin-cron', seed: ctx.id }).post(
     '/api/v1/cron/:job',
     async ({ params, request }) => {
       checkCronToken(token, request.headers.get('authorization'))
-      const outcome = await runJob(ctx, params.job, { trigger: 'manual' })
-      if (outcome.status === 'skipped') throw new Conflict('This job is running in another process right now', 'job_running')
-      if (outcome.status === 'failed') throw new AppError(500, 'job_failed', `Run ${outcome.run.id} of ${params.job} failed: ${outcome.run.error}`)
-      return { success: true as const, run: outcome.run }
+      return runJobNow(ctx, params.job)
     },
     { ...AdminModel.runJob, detail: { tags: ['jobs'], summary: 'Run a scheduled job now (Bearer CRON_SECRET_TOKEN)' } },
   )
@@ -79,4 +84,9 @@ export const adminModule = (ctx: AppContext) =>
       },
       { ...AdminModel.jobs, admin: true, detail: { tags: ['admin'], summary: 'Recent job runs and when each job runs next' } },
     )
+    .post('/api/v1/admin/jobs/:job/run', ({ params }) => runJobNow(ctx, params.job), {
+      ...AdminModel.runJob,
+      admin: true,
+      detail: { tags: ['admin'], summary: 'Run a scheduled job now (admin session)' },
+    })
     .use(ctx.config.cronSecretToken ? cronRoute(ctx, ctx.config.cronSecretToken) : new Elysia({ name: 'admin-cron-off', seed: ctx.id }))

@@ -6,6 +6,7 @@ import { AppError } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
 import { escapeHtml, htmlPage } from '#core/http/html.ts'
 import { publicUser } from '#core/users/public.ts'
+import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
 import { AuthModel } from './model.ts'
 import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
@@ -30,6 +31,7 @@ export const authModule = (ctx: AppContext) => {
 
   let app = new Elysia({ name: 'auth', seed: ctx.id })
     .use(authGuard(ctx))
+    .use(accessTokenRoutes(ctx))
     .post(
       '/api/v1/auth/register',
       async ({ body, request, server, cookie, set }) => {

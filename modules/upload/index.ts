@@ -4,6 +4,7 @@ import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { sweepStaleTempFiles } from '#core/http/multipart.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
+import { editImage } from './edit.ts'
 import * as manage from './manage.ts'
 import { UploadModel } from './model.ts'
 import { ownImage, uploadedImage } from './present.ts'
@@ -69,6 +70,11 @@ export const uploadModule = (ctx: AppContext) => {
       '/images/:id',
       async ({ principal, params }) => ({ success: true as const, image: ownImage(ctx.config, await manage.getImage(ctx, principal, params.id)) }),
       { ...UploadModel.get, auth: true, detail: { tags: ['images'], summary: 'One of your images' } },
+    )
+    .patch(
+      '/images/:id',
+      async ({ principal, params, body }) => ({ success: true as const, image: ownImage(ctx.config, await editImage(ctx, principal, params.id, body)) }),
+      { ...UploadModel.edit, auth: true, detail: { tags: ['images'], summary: 'Change the title or visibility of one of your images (takes effect at once)' } },
     )
     .delete(
       '/images/:id',

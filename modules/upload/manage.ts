@@ -26,7 +26,7 @@ export async function listImages(ctx: AppContext, principal: Principal, query: t
   const limit = query.limit ?? 20
   const after = query.cursor ? decodeCursor(query.cursor) : undefined
   // One extra row says whether another page exists without a count query.
-  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, limit + 1, after)
+  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, limit + 1, after, query.q?.trim() || undefined)
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   return { images: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }
@@ -50,6 +50,7 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
   if (!deleted) throw imageNotFound()
   const { image, user } = deleted
+  ctx.imageChanges.changed(image.id)
   await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))
   await deleteImages(ctx, [image])
   return image

@@ -56,6 +56,7 @@ export const UploadModel = {
     query: t.Object({
       limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
       cursor: t.Optional(t.String({ maxLength: 200 })),
+      q: t.Optional(t.String({ maxLength: 200, description: 'Only images whose file name or title contains this (case-insensitive)' })),
     }),
     response: {
       200: t.Object({ success: t.Literal(true), images: t.Array(OwnImage), next_cursor: t.Nullable(t.String()) }),
@@ -64,6 +65,17 @@ export const UploadModel = {
   },
   get: {
     params: ImageParams,
+    response: { 200: t.Object({ success: t.Literal(true), image: OwnImage }), ...Errors },
+  },
+  edit: {
+    params: ImageParams,
+    body: t.Object(
+      {
+        title: t.Optional(t.Nullable(t.String({ maxLength: 200 }))),
+        is_public: t.Optional(t.Boolean()),
+      },
+      { minProperties: 1 },
+    ),
     response: { 200: t.Object({ success: t.Literal(true), image: OwnImage }), ...Errors },
   },
   delete: {

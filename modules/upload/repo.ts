@@ -32,11 +32,14 @@ export interface ImageCursor {
 }
 
 /** Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row. */
-export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor): Promise<ImageRow[]> {
+export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor, search?: string): Promise<ImageRow[]> {
+  // LIKE's own wildcards in the search text match themselves.
+  const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined
   return db<ImageRow[]>`
     select * from images
     where user_id = ${userId}
       ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
+      ${pattern ? db`and (original_name ilike ${pattern} or filename ilike ${pattern} or title ilike ${pattern})` : db``}
     order by uploaded_at desc, id desc
     limit ${limit}`
 }
@@ -132,4 +135,16 @@ export async function usageDayTotals(db: Db, day: string) {
 
 export async function pruneUsageDays(db: Db, before: string): Promise<number> {
   return (await db`delete from user_usage where date < ${before}::date`).count
+}
+
+/** Changes the title and/or visibility of one of the user's images; undefined when it is not theirs. */
+export async function updateOwnImage(db: Db, userId: string, imageId: string, changes: { title?: string | null; is_public?: boolean }) {
+  const [row]: [ImageRow?] = await db`
+    update images set
+      title = ${changes.title === undefined ? db`title` : changes.title},
+      is_public = ${changes.is_public === undefined ? db`is_public` : changes.is_public},
+      updated_at = now()
+    where id = ${imageId} and user_id = ${userId}
+    returning *`
+  return row
 }

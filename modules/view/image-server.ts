@@ -71,6 +71,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       return { ...image, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
     },
   })
+  // A PATCH or delete in this process is seen at once; other processes within LOOKUP_TTL_MS.
+  ctx.imageChanges.subscribe((id) => lookups.delete(id))
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
   const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })
   const ownHosts = new Set(

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../context.ts'
 import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
+import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
 import { looksLikeApiKey } from './tokens.ts'
@@ -47,6 +48,13 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
   return principal
 }
 
+/** authenticate(), plus the CSRF check when the session cookie is the only credential. */
+export function authenticateRequest(ctx: AppContext, request: Request): Promise<Principal | null> {
+  const credentials = readCredentials(request.headers)
+  if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
+  return authenticate(ctx, credentials)
+}
+
 type HeaderBag = Record<string, string | number>
 
 function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
@@ -82,7 +90,7 @@ export const authGuard = (ctx: AppContext) =>
     .macro({
       auth: {
         async resolve({ request, set }) {
-          const principal = await authenticate(ctx, readCredentials(request.headers))
+          const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           return { principal }
@@ -90,7 +98,7 @@ export const authGuard = (ctx: AppContext) =>
       },
       session: {
         async resolve({ request, set }) {
-          const principal = await authenticate(ctx, readCredentials(request.headers))
+          const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
           if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
           enforce(ctx, principal, set.headers as HeaderBag)
@@ -99,7 +107,7 @@ export const authGuard = (ctx: AppContext) =>
       },
       admin: {
         async resolve({ request, set }) {
-          const principal = await authenticate(ctx, readCredentials(request.headers))
+          const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
@@ -108,7 +116,7 @@ export const authGuard = (ctx: AppContext) =>
       },
       optionalAuth: {
         async resolve({ request, set, server }) {
-          const principal = await authenticate(ctx, readCredentials(request.headers))
+          const principal = await authenticateRequest(ctx, request)
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
           else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
           return { principal: principal ?? undefined }

@@ -11,7 +11,8 @@ export interface SessionClaims {
 }
 
 export interface TokenService {
-  sign(claims: SessionClaims): Promise<string>
+  /** `ttlSeconds` shortens the lifetime (the web app's access tokens); default: the session's. */
+  sign(claims: SessionClaims, ttlSeconds?: number): Promise<string>
   verify(token: string): Promise<SessionClaims | null>
   readonly ttlSeconds: number
 }
@@ -20,7 +21,8 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
   const signer = jwt({ name: 'jwt', secret, alg: 'HS256', exp: `${ttlSeconds}s` }).decorator.jwt
   return {
     ttlSeconds,
-    sign: (claims) => signer.sign({ ...claims }),
+    // A relative "Ns" exp is what the signer's default uses too; its type only names numbers.
+    sign: (claims, ttl) => signer.sign({ ...claims, ...(ttl ? { exp: `${ttl}s` as unknown as number } : {}) }),
     async verify(token) {
       // Only HS256: "none" and every other algorithm are refused before any key is used.
       const payload = await signer.verify(token, { algorithms: ['HS256'] })

@@ -1,0 +1,24 @@
+import type { Principal } from '#core/auth/principal.ts'
+import type { AppContext } from '#core/context.ts'
+import { NotFound } from '#core/errors.ts'
+import { isImageId } from '#core/images/ids.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import * as repo from './repo.ts'
+
+/**
+ * PATCH /images/{id}: the owner changes the title or visibility. The row is the truth every
+ * view process reads; this process's view lookup is dropped at once (ctx.imageChanges), and
+ * other processes serve the old visibility for at most their lookup TTL (one second).
+ */
+export async function editImage(
+  ctx: AppContext,
+  principal: Principal,
+  imageId: string,
+  changes: { title?: string | null; is_public?: boolean },
+): Promise<ImageRow> {
+  const title = typeof changes.title === 'string' ? changes.title.trim() || null : changes.title
+  const image = isImageId(imageId) ? await repo.updateOwnImage(ctx.sql, principal.user.id, imageId, { title, is_public: changes.is_public }) : undefined
+  if (!image) throw new NotFound('No image with that id in your account', 'image_not_found')
+  ctx.imageChanges.changed(image.id)
+  return image
+}

@@ -1,0 +1,126 @@
+/**
+ * The page's one door to the servers. Calls to the auth server (this page's own origin) carry
+ * the HttpOnly session cookie; calls to the upload and view servers carry a short-lived bearer
+ * token minted from that cookie (POST /api/v1/auth/access-token) and kept in this closure only,
+ * never in localStorage, so a script injected elsewhere cannot find it at rest.
+ */
+export interface WebConfig {
+  auth_url: string
+  upload_url: string
+  view_url: string
+  oauth_providers: string[]
+  max_upload_bytes: number
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Headers) {
+    super(message)
+  }
+}
+
+export interface Api {
+  config: WebConfig
+  /** Same-origin call to the auth server, with the session cookie. */
+  auth<T = any>(method: string, path: string, body?: unknown): Promise<T>
+  /** Cross-origin call to the upload or view server, with the bearer token. */
+  remote<T = any>(server: 'upload' | 'view', method: string, path: string, body?: unknown): Promise<{ data: T; headers: Headers }>
+  accessToken(): Promise<string>
+  /** Forget the token (logout). */
+  reset(): void
+}
+
+async function parse(response: Response) {
+  const text = await response.text()
+  let body: any = null
+  try {
+    body = text ? JSON.parse(text) : null
+  } catch {
+    body = null
+  }
+  if (!response.ok) {
+    const fallback = response.status === 413 ? 'The file is too large for this server.' : `The server answered ${response.status}.`
+    throw new ApiError(response.status, body?.error?.code ?? `http_${response.status}`, body?.error?.message ?? fallback, response.headers)
+  }
+  return body
+}
+
+const jsonInit = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method,
+  headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+  body: body === undefined ? undefined : JSON.stringify(body),
+})
+
+export function createApi(config: WebConfig): Api {
+  let token: { value: string; expiresAt: number } | null = null
+  let pending: Promise<string> | null = null
+
+  const auth = async (method: string, path: string, body?: unknown) =>
+    parse(await fetch(path, { ...jsonInit(method, body), credentials: 'same-origin' }))
+
+  const accessToken = () => {
+    // Renewed a minute before it runs out, so a long upload never starts with a dying token.
+    if (token && token.expiresAt - Date.now() > 60_000) return Promise.resolve(token.value)
+    pending ??= auth('POST', '/api/v1/auth/access-token')
+      .then((answer) => {
+        token = { value: answer.token, expiresAt: Date.parse(answer.expires_at) }
+        return answer.token as string
+      })
+      .finally(() => {
+        pending = null
+      })
+    return pending
+  }
+
+  const remote = async (server: 'upload' | 'view', method: string, path: string, body?: unknown) => {
+    const base = server === 'upload' ? config.upload_url : config.view_url
+    const send = async () => {
+      const init = jsonInit(method, body, { authorization: `Bearer ${await accessToken()}` })
+      return fetch(base + path, { ...init, credentials: 'omit' })
+    }
+    let response = await send()
+    if (response.status === 401) {
+      token = null
+      response = await send()
+    }
+    return { data: await parse(response), headers: response.headers }
+  }
+
+  return { config, auth, remote, accessToken, reset: () => void (token = null) }
+}
+
+export interface UploadProgress {
+  loaded: number
+  total: number
+}
+
+/** XMLHttpRequest, not fetch: only it reports upload progress. */
+export function uploadFile(
+  api: Api,
+  file: File,
+  options: { isPublic?: boolean; onProgress: (progress: UploadProgress) => void; signal?: AbortSignal },
+): Promise<any> {
+  return api.accessToken().then(
+    (bearer) =>
+      new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest()
+        xhr.open('POST', `${api.config.upload_url}/upload`)
+        xhr.setRequestHeader('authorization', `Bearer ${bearer}`)
+        xhr.responseType = 'text'
+        xhr.upload.onprogress = (event) => options.onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size })
+        xhr.onload = () => {
+          let body: any = null
+          try {
+            body = JSON.parse(xhr.responseText)
+          } catch {}
+          if (xhr.status >= 200 && xhr.status < 300) resolve(body)
+          else reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)))
+        }
+        xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload server could not be reached.'))
+        options.signal?.addEventListener('abort', () => xhr.abort())
+        const form = new FormData()
+        if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
+        form.append('file', file, file.name)
+        xhr.send(form)
+      }),
+  )
+}

@@ -1,0 +1,111 @@
+import { render } from 'preact'
+import { useState } from 'preact/hooks'
+import 'uplot/dist/uPlot.min.css'
+import './styles.css'
+import { type Api, ApiError, type WebConfig, createApi } from './api.ts'
+import { AccountPage } from './pages/account.tsx'
+import { AdminPage } from './pages/admin.tsx'
+import { GalleryPage } from './pages/gallery.tsx'
+import { ImagePage } from './pages/image.tsx'
+import { KeysPage } from './pages/keys.tsx'
+import { ForgotPage, LandingPage, LoginPage, NotFoundPage, ResetPage, SignupPage, VerifyEmailPage } from './pages/public.tsx'
+import { UploadPage } from './pages/upload.tsx'
+import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
+import { type Session, SessionContext, type User } from './ui.tsx'
+
+const PUBLIC: Record<string, () => preact.JSX.Element> = {
+  '/': LandingPage,
+  '/login': LoginPage,
+  '/signup': SignupPage,
+  '/forgot-password': ForgotPage,
+  '/reset-password': ResetPage,
+  '/verify-email': VerifyEmailPage,
+}
+const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
+  ['/upload', UploadPage],
+  ['/gallery', GalleryPage],
+  ['/gallery/:id', ImagePage],
+  ['/keys', KeysPage],
+  ['/account', AccountPage],
+  ['/admin', AdminPage],
+  ['/admin/:tab', AdminPage],
+]
+
+function Nav({ session }: { session: Session }) {
+  const logout = async () => {
+    await session.api.auth('POST', '/api/v1/auth/logout').catch(() => {})
+    session.api.reset()
+    session.setUser(null)
+    navigate('/login')
+  }
+  const user = session.user
+  return (
+    <header class="top">
+      <nav aria-label="Main">
+        <Link href="/" class="brand">imghost</Link>
+        {user ? (
+          <>
+            <Link href="/upload">Upload</Link>
+            <Link href="/gallery">Gallery</Link>
+            <Link href="/keys">API keys</Link>
+            <Link href="/account">Account</Link>
+            {user.is_admin ? <Link href="/admin">Admin</Link> : null}
+            <button type="button" class="link" onClick={logout}>Log out</button>
+          </>
+        ) : (
+          <>
+            <Link href="/login">Log in</Link>
+            <Link href="/signup">Sign up</Link>
+          </>
+        )}
+      </nav>
+    </header>
+  )
+}
+
+function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
+  const [user, setUser] = useState(initialUser)
+  const route = useRoute()
+  const session: Session = { api, user, setUser }
+  let page: preact.JSX.Element
+  const PublicPage = PUBLIC[route.path]
+  const privateMatch = PRIVATE.map(([pattern, Page]) => [match(pattern, route.path), Page] as const).find(([params]) => params)
+  if (PublicPage) page = <PublicPage />
+  else if (privateMatch) {
+    const [params, Page] = privateMatch
+    if (!user) {
+      queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(route.path + location.search)}`, true))
+      page = <p>Redirecting to the login page…</p>
+    } else page = <Page key={route.path} {...params} />
+  } else page = <NotFoundPage />
+  return (
+    <SessionContext.Provider value={session}>
+      <RouteContext.Provider value={route}>
+        <a href="#main" class="skip">Skip to content</a>
+        <Nav session={session} />
+        <main id="main" key={route.path}>{page}</main>
+      </RouteContext.Provider>
+    </SessionContext.Provider>
+  )
+}
+
+async function start() {
+  const root = document.getElementById('app')!
+  try {
+    const config: WebConfig = await (await fetch('/api/v1/web/config')).json()
+    const api = createApi(config)
+    const user = await api.auth('GET', '/api/v1/account').then(
+      (answer) => answer.user as User,
+      (error) => {
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return null
+        throw error
+      },
+    )
+    root.textContent = ''
+    render(<App api={api} initialUser={user} />, root)
+  } catch (error) {
+    root.textContent = `imghost could not start: ${error instanceof Error ? error.message : String(error)}`
+  }
+}
+
+void start()

@@ -1,0 +1,165 @@
+import { useState } from 'preact/hooks'
+import { Field, Meter, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+
+interface Quota {
+  plan: string
+  uploads_today: number
+  upload_limit_per_day: number
+  storage_used: number
+  storage_limit: number
+  bandwidth_used_month: number
+  bandwidth_limit_month: number
+  resets_at: string
+}
+
+const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
+
+function Usage() {
+  const { api } = useSession()
+  const usage = useLoad(async () => {
+    const { data, headers } = await api.remote<Quota>('upload', 'GET', '/upload/quota')
+    const limit = Number(headers.get('ratelimit-limit') ?? 0)
+    const remaining = Number(headers.get('ratelimit-remaining') ?? 0)
+    return { quota: data, requests: { limit, used: Math.max(0, limit - remaining) } }
+  })
+  if (usage.error) return <Status error={usage.error} />
+  if (!usage.data) return <p>Loading usage…</p>
+  const { quota, requests } = usage.data
+  return (
+    <div class="meters">
+      <p>Plan: <strong>{quota.plan}</strong>. The daily count starts over {formatDate(quota.resets_at)}.</p>
+      <Meter label="Uploads today" used={quota.uploads_today} limit={quota.upload_limit_per_day} />
+      <Meter label="Storage" used={quota.storage_used} limit={quota.storage_limit} format={formatBytes} />
+      <Meter label="Bandwidth this month" used={quota.bandwidth_used_month} limit={quota.bandwidth_limit_month} format={formatBytes} />
+      {requests.limit ? <Meter label="API requests this hour" used={requests.used} limit={requests.limit} /> : null}
+    </div>
+  )
+}
+
+export function AccountPage() {
+  const { api, user, setUser } = useSession()
+  const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
+  if (!user) return null
+  const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
+  const save = async (part: string, body: Record<string, unknown>, message: string) => {
+    try {
+      const answer = await api.auth<{ user: User }>('PUT', '/api/v1/account', body)
+      setUser(answer.user)
+      say(part, { message })
+      return true
+    } catch (e) {
+      say(part, { error: messageOf(e) })
+      return false
+    }
+  }
+
+  const profile = (event: Event) => {
+    event.preventDefault()
+    const v = values(event)
+    void save('profile', { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }, 'Profile saved.')
+  }
+  const password = async (event: Event) => {
+    event.preventDefault()
+    const form = event.currentTarget as HTMLFormElement
+    const v = values(event)
+    if (v.password !== v.confirm) return say('password', { error: 'The two new passwords differ.' })
+    // The server revokes every other session and sets a fresh cookie for this one.
+    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.')) {
+      api.reset()
+      form.reset()
+    }
+  }
+  const settings = (event: Event) => {
+    event.preventDefault()
+    const form = event.currentTarget as HTMLFormElement
+    const referrers = String(new FormData(form).get('allowed_referrers') ?? '')
+      .split(/[\s,]+/)
+      .map((host) => host.trim().toLowerCase())
+      .filter(Boolean)
+    const isPublic = (form.elements.namedItem('default_is_public') as HTMLInputElement).checked
+    void save('settings', { settings: { allowed_referrers: referrers, default_is_public: isPublic } }, 'Settings saved.')
+  }
+  const deletion = async (cancel: boolean) => {
+    if (!cancel && !confirm('Schedule the deletion of your account and every image?')) return
+    try {
+      await api.auth(cancel ? 'DELETE' : 'POST', '/api/v1/account/delete-request')
+      setUser((await api.auth<{ user: User }>('GET', '/api/v1/account')).user)
+      say('delete', { message: cancel ? 'Deletion cancelled.' : 'Deletion scheduled.' })
+    } catch (e) {
+      say('delete', { error: messageOf(e) })
+    }
+  }
+  const resend = async () => {
+    try {
+      say('verify', { message: (await api.auth('POST', '/api/v1/auth/verify-email/resend')).message })
+    } catch (e) {
+      say('verify', { error: messageOf(e) })
+    }
+  }
+
+  return (
+    <section class="account">
+      <PageTitle>Account</PageTitle>
+      <div class="panels">
+        <form class="panel" onSubmit={profile} aria-labelledby="h-profile">
+          <h2 id="h-profile">Profile</h2>
+          <div class="row">
+            <Field label="First name" name="first_name" defaultValue={user.first_name} required />
+            <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} />
+          </div>
+          <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} />
+          <Field label="Email" name="email" type="email" defaultValue={user.email} required />
+          <p class="small muted">
+            {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <button type="button" class="link" onClick={resend}>Send the link again</button></>}
+          </p>
+          <Status {...status.verify} />
+          <Status {...status.profile} />
+          <button type="submit">Save profile</button>
+        </form>
+        <form class="panel" onSubmit={password} aria-labelledby="h-password">
+          <h2 id="h-password">Password</h2>
+          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'local'} />
+          <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={8} />
+          <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={8} />
+          <Status {...status.password} />
+          <button type="submit">Change password</button>
+        </form>
+        <form class="panel" onSubmit={settings} aria-labelledby="h-settings">
+          <h2 id="h-settings">Sharing</h2>
+          <div class="field">
+            <label for="f-referrers">Sites allowed to embed your images</label>
+            <textarea id="f-referrers" name="allowed_referrers" rows={3} aria-describedby="f-referrers-hint">{user.settings.allowed_referrers.join('\n')}</textarea>
+            <small id="f-referrers-hint">One host per line (example.com also allows its subdomains). Empty: any site.</small>
+          </div>
+          <label class="check">
+            <input type="checkbox" name="default_is_public" defaultChecked={user.settings.default_is_public} /> New uploads are public
+          </label>
+          <Status {...status.settings} />
+          <button type="submit">Save settings</button>
+        </form>
+        <div class="panel">
+          <h2>Usage</h2>
+          <Usage />
+        </div>
+        <div class="panel">
+          <h2>Your data</h2>
+          <p>A ZIP of your account, keys (never the keys themselves), images and their statistics.</p>
+          <a class="button secondary" href="/api/v1/account/export" download>Export my data</a>
+          <h2>Delete account</h2>
+          {user.delete_scheduled_for ? (
+            <>
+              <p class="warning">Your account and every image will be deleted on <strong>{formatDate(user.delete_scheduled_for)}</strong>.</p>
+              <button type="button" onClick={() => deletion(true)}>Cancel the deletion</button>
+            </>
+          ) : (
+            <>
+              <p>Deletion happens after a grace period, during which you can cancel it.</p>
+              <button type="button" class="danger" onClick={() => deletion(false)}>Delete my account</button>
+            </>
+          )}
+          <Status {...status.delete} />
+        </div>
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,201 @@
+import { useState } from 'preact/hooks'
+import { Chart } from '../chart.tsx'
+import { Link } from '../router.tsx'
+import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+
+const PLANS = ['free', 'pro', 'enterprise']
+const PAGE_SIZE = 20
+
+function Users() {
+  const { api, user: me } = useSession()
+  const [query, setQuery] = useState('')
+  const [page, setPage] = useState(1)
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const list = useLoad(
+    async () => api.auth<{ users: User[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
+    [page, query],
+  )
+  const change = async (user: User, body: Record<string, unknown>, message: string) => {
+    try {
+      await api.auth('PATCH', `/api/v1/admin/users/${user.id}`, body)
+      setStatus({ message })
+      list.reload()
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
+  const pages = Math.max(1, Math.ceil((list.data?.total ?? 0) / PAGE_SIZE))
+  return (
+    <>
+      <form
+        class="toolbar"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault()
+          setQuery(String(new FormData(event.currentTarget).get('q') ?? '').trim())
+          setPage(1)
+        }}
+      >
+        <label for="user-search" class="visually-hidden">Search users by email or username</label>
+        <input id="user-search" name="q" type="search" placeholder="Email or username" />
+        <button type="submit" class="secondary">Search</button>
+      </form>
+      <Status error={status.error ?? list.error} message={status.message} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Plan</th>
+              <th scope="col">Uploads / day</th>
+              <th scope="col">Storage</th>
+              <th scope="col">Status</th>
+              <th scope="col"><span class="visually-hidden">Actions</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            {(list.data?.users ?? []).map((user) => (
+              <tr data-testid="admin-user-row">
+                <td>
+                  <strong>{user.username}</strong>
+                  <br />
+                  <span class="small muted">{user.email}</span>
+                </td>
+                <td>
+                  <select aria-label={`Plan of ${user.username}`} value={user.plan_type} onChange={(e) => change(user, { plan_type: (e.currentTarget as HTMLSelectElement).value }, `${user.username} is now on ${(e.currentTarget as HTMLSelectElement).value}.`)}>
+                    {PLANS.map((plan) => <option value={plan}>{plan}</option>)}
+                  </select>
+                </td>
+                <td>
+                  <form
+                    class="inline"
+                    onSubmit={(event) => {
+                      event.preventDefault()
+                      const raw = String(new FormData(event.currentTarget).get('limit') ?? '')
+                      void change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`)
+                    }}
+                  >
+                    <input name="limit" type="number" min={0} class="narrow-input" defaultValue={String(user.upload_limit_per_day)} aria-label={`Daily upload limit of ${user.username}`} />
+                    <button type="submit" class="secondary small">Set</button>
+                  </form>
+                </td>
+                <td>{formatBytes(user.storage_used)}</td>
+                <td>
+                  {user.is_blocked ? <span class="badge private">Blocked</span> : <span class="badge public">Active</span>} {user.is_admin ? <span class="badge">Admin</span> : null}
+                </td>
+                <td class="actions">
+                  {user.id !== me?.id ? (
+                    <>
+                      <button type="button" class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
+                        {user.is_blocked ? 'Unblock' : 'Block'}
+                        <span class="visually-hidden"> {user.username}</span>
+                      </button>
+                      <button type="button" class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`)}>
+                        {user.is_admin ? 'Demote' : 'Promote'}
+                        <span class="visually-hidden"> {user.username}</span>
+                      </button>
+                    </>
+                  ) : <span class="small muted">you</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <nav class="pager" aria-label="Pages">
+        <button type="button" class="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>Previous</button>
+        <span>Page {page} of {pages} ({list.data?.total ?? 0} users)</span>
+        <button type="button" class="secondary" disabled={page >= pages} onClick={() => setPage(page + 1)}>Next</button>
+      </nav>
+    </>
+  )
+}
+
+function Stats() {
+  const { api } = useSession()
+  const stats = useLoad(() => api.auth('GET', '/api/v1/admin/stats'))
+  if (stats.error) return <Status error={stats.error} />
+  const s = stats.data
+  if (!s) return <p>Loading…</p>
+  return (
+    <>
+      <ul class="figures">
+        <li><strong>{s.users.total}</strong> users</li>
+        {Object.entries(s.users.by_plan as Record<string, number>).map(([plan, count]) => <li><strong>{count}</strong> on {plan}</li>)}
+        <li><strong>{s.images.total}</strong> images</li>
+        <li><strong>{formatBytes(s.storage.used_bytes)}</strong> stored</li>
+        <li><strong>{s.users.deletion_scheduled}</strong> deletions scheduled</li>
+      </ul>
+      <Chart title={`Uploads per day, last ${s.days} days`} dates={s.uploads_per_day.map((d: any) => d.date)} series={[{ label: 'Uploads', values: s.uploads_per_day.map((d: any) => d.count) }]} />
+      <Chart title={`Views per day, last ${s.days} days`} dates={s.views_per_day.map((d: any) => d.date)} series={[{ label: 'Views', values: s.views_per_day.map((d: any) => d.count) }]} />
+    </>
+  )
+}
+
+function Jobs() {
+  const { api } = useSession()
+  const jobs = useLoad(() => api.auth('GET', '/api/v1/admin/jobs?limit=20'))
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const [running, setRunning] = useState<string | null>(null)
+  const run = async (name: string) => {
+    setRunning(name)
+    try {
+      const answer = await api.auth('POST', `/api/v1/admin/jobs/${name}/run`)
+      setStatus({ message: `${name}: ${answer.run.status}.` })
+      jobs.reload()
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    } finally {
+      setRunning(null)
+    }
+  }
+  return (
+    <>
+      <Status error={status.error ?? jobs.error} message={status.message} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Job</th>
+              <th scope="col">Schedule (UTC)</th>
+              <th scope="col">Last run</th>
+              <th scope="col">Next run</th>
+              <th scope="col"><span class="visually-hidden">Actions</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            {(jobs.data?.jobs ?? []).map((job: any) => (
+              <tr>
+                <td><strong>{job.name}</strong><br /><span class="small muted">{job.description}</span></td>
+                <td><code>{job.schedule}</code></td>
+                <td>{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
+                <td>{formatDate(job.next_run_at)}</td>
+                <td><button type="button" class="secondary small" disabled={running === job.name} onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  )
+}
+
+const TABS = { users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs] } as const
+
+export function AdminPage({ tab = 'users' }: { tab?: string }) {
+  const { user } = useSession()
+  if (!user?.is_admin) return <><PageTitle>Administrators only</PageTitle><p>This page is for administrators.</p></>
+  const current = (tab in TABS ? tab : 'users') as keyof typeof TABS
+  const [, Panel] = TABS[current]
+  return (
+    <section>
+      <PageTitle>Admin</PageTitle>
+      <nav class="tabs" aria-label="Admin sections">
+        {Object.entries(TABS).map(([key, [label]]) => (
+          <Link href={`/admin/${key}`} aria-current={key === current ? 'page' : undefined}>{label}</Link>
+        ))}
+      </nav>
+      <Panel />
+    </section>
+  )
+}

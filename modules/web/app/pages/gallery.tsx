@@ -1,0 +1,109 @@
+import { useState } from 'preact/hooks'
+import { Link } from '../router.tsx'
+import { Thumb } from '../thumb.tsx'
+import { PageTitle, Status, formatBytes, useLoad, useSession } from '../ui.tsx'
+
+export interface OwnImage {
+  id: string
+  filename: string
+  original_name: string | null
+  title: string | null
+  url: string
+  thumbnail: string
+  view_url: string
+  is_public: boolean
+  views: number
+  uploaded_at: string
+  metadata: { width: number; height: number; size: number; format: string }
+}
+
+const PAGE_SIZE = 60
+
+export function GalleryPage() {
+  const { api } = useSession()
+  const [query, setQuery] = useState('')
+  // Cursor paging: the stack holds the cursor of each page shown so far (null = first page).
+  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const [selected, setSelected] = useState<Set<string>>(new Set())
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const cursor = cursors.at(-1) ?? null
+  const page = useLoad(async () => {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
+    if (cursor) params.set('cursor', cursor)
+    if (query) params.set('q', query)
+    return (await api.remote<{ images: OwnImage[]; next_cursor: string | null }>('upload', 'GET', `/images?${params}`)).data
+  }, [cursor, query])
+
+  const toggle = (id: string) =>
+    setSelected((all) => {
+      const next = new Set(all)
+      if (next.has(id)) next.delete(id)
+      else next.add(id)
+      return next
+    })
+
+  const deleteSelected = async () => {
+    if (!selected.size || !confirm(`Delete ${selected.size} image${selected.size > 1 ? 's' : ''}? This cannot be undone.`)) return
+    let failed = 0
+    for (const id of selected) await api.remote('upload', 'DELETE', `/images/${id}`).catch(() => failed++)
+    setStatus(failed ? { error: `${failed} could not be deleted.` } : { message: `${selected.size} deleted.` })
+    setSelected(new Set())
+    page.reload()
+  }
+
+  const images = page.data?.images ?? []
+  return (
+    <section>
+      <PageTitle>Gallery</PageTitle>
+      <form
+        class="toolbar"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault()
+          setQuery(String(new FormData(event.currentTarget).get('q') ?? '').trim())
+          setCursors([null])
+        }}
+      >
+        <label for="gallery-search" class="visually-hidden">Search by file name</label>
+        <input id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
+        <button type="submit" class="secondary">Search</button>
+        <button type="button" class="danger" disabled={!selected.size} onClick={deleteSelected}>
+          Delete selected{selected.size ? ` (${selected.size})` : ''}
+        </button>
+      </form>
+      <Status error={status.error ?? page.error} message={status.message} />
+      {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
+      {page.data && !images.length ? (
+        <p>{query ? `No image matches “${query}”.` : <>No images yet. <Link href="/upload">Upload some</Link>.</>}</p>
+      ) : null}
+      <ul class="grid" aria-label="Your images" data-testid="gallery-grid">
+        {images.map((image) => {
+          const name = image.title || image.original_name || image.filename
+          return (
+            <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
+              <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
+                <Thumb src={image.thumbnail} isPublic={image.is_public} alt="" />
+              </Link>
+              <div class="card-body">
+                <label class="check">
+                  <input type="checkbox" checked={selected.has(image.id)} onChange={() => toggle(image.id)} aria-label={`Select ${name}`} />
+                  <span class="card-name" title={name}>{name}</span>
+                </label>
+                <p class="muted small">
+                  {formatBytes(image.metadata.size)} · {image.metadata.width}×{image.metadata.height} · {image.views} view{image.views === 1 ? '' : 's'} ·{' '}
+                  <span class={image.is_public ? 'badge public' : 'badge private'}>{image.is_public ? 'Public' : 'Private'}</span>
+                </p>
+              </div>
+            </li>
+          )
+        })}
+      </ul>
+      <nav class="pager" aria-label="Pages">
+        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
+        <span>Page {cursors.length}</span>
+        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => setCursors((c) => [...c, page.data!.next_cursor])}>Next</button>
+      </nav>
+    </section>
+  )
+}
+

@@ -1,0 +1,170 @@
+import { useState } from 'preact/hooks'
+import { Chart } from '../chart.tsx'
+import { navigate } from '../router.tsx'
+import { Thumb } from '../thumb.tsx'
+import { CopyButton, PageTitle, Status, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import type { OwnImage } from './gallery.tsx'
+
+interface Stats {
+  views: { human: { total: number; unique: number }; bot: { total: number; unique: number } }
+  bandwidth: { bytes: number }
+  daily: { date: string; views: number; unique_views: number; bot_views: number }[]
+  top: Record<'referrers' | 'devices' | 'browsers' | 'oses' | 'countries', { name: string | null; views: number }[]>
+}
+
+const EXPIRIES = [
+  [3600, '1 hour'],
+  [86400, '1 day'],
+  [7 * 86400, '7 days'],
+  [30 * 86400, '30 days'],
+] as const
+
+function TopList({ title, rows }: { title: string; rows: { name: string | null; views: number }[] }) {
+  return (
+    <div class="top-list">
+      <h3>{title}</h3>
+      {rows.length ? (
+        <ol>
+          {rows.map((row) => (
+            <li>
+              <span>{row.name ?? '(none)'}</span> <span class="muted">{row.views}</span>
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <p class="muted">No views yet.</p>
+      )}
+    </div>
+  )
+}
+
+export function ImagePage({ id }: { id: string }) {
+  const { api } = useSession()
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
+  const loaded = useLoad(async () => (await api.remote<{ image: OwnImage }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
+  const stats = useLoad(async () => (await api.remote<Stats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
+  const [image, setImage] = useState<OwnImage | null>(null)
+  const shown = image ?? loaded.data
+
+  if (loaded.error) return <><PageTitle>Image not found</PageTitle><Status error={loaded.error} /></>
+  if (!shown) return <p aria-live="polite">Loading…</p>
+  const name = shown.title || shown.original_name || shown.filename
+
+  const edit = async (changes: { is_public?: boolean; title?: string | null }) => {
+    try {
+      const answer = await api.remote<{ image: OwnImage }>('upload', 'PATCH', `/images/${shown.id}`, changes)
+      setImage(answer.data.image)
+      setStatus({ message: changes.is_public === undefined ? 'Saved.' : answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.' })
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
+  const sign = async (event: Event) => {
+    event.preventDefault()
+    const expires_in = Number(new FormData(event.currentTarget as HTMLFormElement).get('expires_in'))
+    try {
+      setSigned((await api.remote('view', 'POST', `/api/v1/images/${shown.id}/signed-url`, { expires_in })).data)
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
+  const remove = async () => {
+    if (!confirm(`Delete ${name}? This cannot be undone.`)) return
+    try {
+      await api.remote('upload', 'DELETE', `/images/${shown.id}`)
+      navigate('/gallery')
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
+  const snippets: [string, string][] = [
+    ['Link', shown.url],
+    ['HTML', `<img src="${shown.url}" alt="${name.replace(/"/g, '&quot;')}">`],
+    ['Markdown', `![${name.replace(/[[\]]/g, '')}](${shown.url})`],
+    ['BBCode', `[img]${shown.url}[/img]`],
+  ]
+  return (
+    <section class="image-page">
+      <PageTitle>{name}</PageTitle>
+      <div class="image-layout">
+        <div class="image-view">
+          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public} alt={name} size={1024} class="full" />
+          <p class="muted">
+            {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {shown.views} views
+          </p>
+        </div>
+        <div class="image-side">
+          <Status error={status.error} message={status.message} />
+          <h2>Share</h2>
+          <dl class="snippets">
+            {snippets.map(([label, text]) => (
+              <div class="snippet">
+                <dt>{label}</dt>
+                <dd>
+                  <input readOnly value={text} aria-label={`${label} for this image`} />
+                  <CopyButton text={text} what={label} />
+                </dd>
+              </div>
+            ))}
+          </dl>
+          <label class="check switch">
+            <input type="checkbox" role="switch" checked={shown.is_public} onChange={(event) => edit({ is_public: (event.currentTarget as HTMLInputElement).checked })} />
+            Public
+          </label>
+          <form
+            class="inline"
+            onSubmit={(event) => {
+              event.preventDefault()
+              void edit({ title: String(new FormData(event.currentTarget).get('title') ?? '') || null })
+            }}
+          >
+            <label for="image-title">Title</label>
+            <input id="image-title" name="title" defaultValue={shown.title ?? ''} maxLength={200} />
+            <button type="submit" class="secondary">Save title</button>
+          </form>
+          <h2>Signed link</h2>
+          <form class="inline" onSubmit={sign}>
+            <label for="expires-in">Works for</label>
+            <select id="expires-in" name="expires_in">
+              {EXPIRIES.map(([seconds, label]) => <option value={seconds}>{label}</option>)}
+            </select>
+            <button type="submit" class="secondary">Create signed link</button>
+          </form>
+          {signed ? (
+            <div class="snippet">
+              <input readOnly value={signed.url} aria-label="Signed link" />
+              <CopyButton text={signed.url} what="signed link" />
+              <p class="muted small">Expires {formatDate(signed.expires_at)}.</p>
+            </div>
+          ) : null}
+          <h2>Danger zone</h2>
+          <button type="button" class="danger" onClick={remove}>Delete image</button>
+        </div>
+      </div>
+      <h2>Views</h2>
+      {stats.error ? <Status error={stats.error} /> : null}
+      {stats.data ? (
+        <>
+          <p>
+            {stats.data.views.human.total} views by people ({stats.data.views.human.unique} unique), {stats.data.views.bot.total} by bots, {formatBytes(stats.data.bandwidth.bytes)} sent.
+          </p>
+          <Chart
+            title="Views per day, last 30 days"
+            dates={stats.data.daily.map((d) => d.date)}
+            series={[
+              { label: 'Views', values: stats.data.daily.map((d) => d.views) },
+              { label: 'Unique', values: stats.data.daily.map((d) => d.unique_views) },
+            ]}
+          />
+          <div class="tops">
+            <TopList title="Referrers" rows={stats.data.top.referrers} />
+            <TopList title="Countries" rows={stats.data.top.countries} />
+            <TopList title="Devices" rows={stats.data.top.devices} />
+            <TopList title="Browsers" rows={stats.data.top.browsers} />
+          </div>
+        </>
+      ) : null}
+    </section>
+  )
+}

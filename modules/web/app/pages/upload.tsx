@@ -1,0 +1,153 @@
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { ApiError, uploadFile } from '../api.ts'
+import { Link } from '../router.tsx'
+import { Thumb } from '../thumb.tsx'
+import { CopyButton, PageTitle, formatBytes, useSession } from '../ui.tsx'
+
+interface Item {
+  key: number
+  file: File
+  loaded: number
+  status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error'
+  error?: string
+  image?: { id: string; url: string; thumbnail: string }
+}
+
+/** Two at a time: the server processes two images at once by default; more would only queue there. */
+const PARALLEL = 2
+
+function describeError(error: unknown, file: File, maxBytes: number): string {
+  if (!(error instanceof ApiError)) return 'The upload failed.'
+  switch (error.code) {
+    case 'file_too_large':
+    case 'http_413':
+      return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`
+    case 'unsupported_format':
+      return `Unsupported format. ${error.message}`
+    case 'upload_limit_reached':
+      return `Daily upload quota reached. ${error.message}`
+    case 'storage_quota_exceeded':
+      return `Storage full. ${error.message}`
+    default:
+      return error.message
+  }
+}
+
+export function UploadPage() {
+  const { api, user } = useSession()
+  const [items, setItems] = useState<Item[]>([])
+  const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
+  const [dragging, setDragging] = useState(false)
+  const nextKey = useRef(1)
+  const input = useRef<HTMLInputElement>(null)
+  const update = (key: number, change: Partial<Item>) => setItems((all) => all.map((item) => (item.key === key ? { ...item, ...change } : item)))
+
+  const add = (files: Iterable<File>) => {
+    const added: Item[] = [...files].map((file) => ({ key: nextKey.current++, file, loaded: 0, status: 'waiting' }))
+    if (added.length) setItems((all) => [...added, ...all])
+  }
+
+  // The queue: whenever fewer than PARALLEL are in flight, start the oldest waiting file.
+  useEffect(() => {
+    const active = items.filter((item) => item.status === 'uploading' || item.status === 'processing').length
+    const waiting = items.filter((item) => item.status === 'waiting').reverse().slice(0, Math.max(0, PARALLEL - active))
+    for (const item of waiting) {
+      if (item.file.size > api.config.max_upload_bytes) {
+        update(item.key, { status: 'error', error: describeError(new ApiError(413, 'file_too_large', ''), item.file, api.config.max_upload_bytes) })
+        continue
+      }
+      update(item.key, { status: 'uploading' })
+      uploadFile(api, item.file, {
+        isPublic,
+        onProgress: ({ loaded, total }) => update(item.key, { loaded, status: loaded >= total ? 'processing' : 'uploading' }),
+      }).then(
+        (answer) => update(item.key, { status: 'done', loaded: item.file.size, image: answer.image }),
+        (error) => update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) }),
+      )
+    }
+  }, [items])
+
+  // Paste anywhere on the page: screenshots go straight up.
+  useEffect(() => {
+    const onPaste = (event: ClipboardEvent) => {
+      const files = [...(event.clipboardData?.files ?? [])]
+      if (files.length) {
+        event.preventDefault()
+        add(files)
+      }
+    }
+    document.addEventListener('paste', onPaste)
+    return () => document.removeEventListener('paste', onPaste)
+  }, [])
+
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault()
+    setDragging(false)
+    add(event.dataTransfer?.files ?? [])
+  }
+
+  return (
+    <section>
+      <PageTitle>Upload</PageTitle>
+      <div
+        class={`dropzone${dragging ? ' dragging' : ''}`}
+        data-testid="dropzone"
+        onDragOver={(event) => {
+          event.preventDefault()
+          setDragging(true)
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+      >
+        <p>Drop images here, paste from the clipboard (Ctrl+V), or</p>
+        {/* A real button (focusable, visible focus ring) opens the hidden picker. */}
+        <button type="button" onClick={() => input.current?.click()}>Choose files</button>
+        <input
+          id="file-input"
+          ref={input}
+          class="visually-hidden"
+          tabIndex={-1}
+          aria-label="Choose files to upload"
+          type="file"
+          multiple
+          accept="image/jpeg,image/png,image/gif,image/webp,image/avif,image/bmp"
+          onChange={(event) => {
+            add((event.currentTarget as HTMLInputElement).files ?? [])
+            ;(event.currentTarget as HTMLInputElement).value = ''
+          }}
+        />
+        <p class="hint">JPEG, PNG, GIF, WebP, AVIF or BMP, up to {formatBytes(api.config.max_upload_bytes)} each.</p>
+      </div>
+      <label class="check">
+        <input type="checkbox" checked={isPublic} onChange={(event) => setIsPublic((event.currentTarget as HTMLInputElement).checked)} />
+        Public (anyone with the link can see new uploads)
+      </label>
+      <ul class="uploads" aria-label="Uploads" aria-live="polite">
+        {items.map((item) => (
+          <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item">
+            <div class="upload-name">
+              <strong>{item.file.name || 'pasted image'}</strong> <span class="muted">{formatBytes(item.file.size)}</span>
+            </div>
+            {item.status === 'uploading' || item.status === 'processing' || item.status === 'waiting' ? (
+              <div>
+                <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${item.file.name}`} />
+                <span class="muted">
+                  {item.status === 'waiting' ? 'Waiting…' : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
+                </span>
+              </div>
+            ) : null}
+            {item.status === 'error' ? <p class="error" role="alert">{item.error}</p> : null}
+            {item.status === 'done' && item.image ? (
+              <div class="upload-done">
+                <Thumb src={item.image.thumbnail} isPublic={isPublic} alt="" size={64} />
+                <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
+                <CopyButton text={item.image.url} what={`link to ${item.file.name}`} label="Copy link" />
+                <Link href={`/gallery/${item.image.id}`}>Open</Link>
+              </div>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
+}

@@ -1,0 +1,51 @@
+import { createContext } from 'preact'
+import type { AnchorHTMLAttributes, ComponentChildren } from 'preact'
+import { useContext, useEffect, useState } from 'preact/hooks'
+
+export interface Route {
+  path: string
+  query: URLSearchParams
+}
+
+const current = (): Route => ({ path: location.pathname.replace(/\/+$/, '') || '/', query: new URLSearchParams(location.search) })
+
+export function navigate(to: string, replace = false) {
+  if (replace) history.replaceState(null, '', to)
+  else history.pushState(null, '', to)
+  dispatchEvent(new PopStateEvent('popstate'))
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(current)
+  useEffect(() => {
+    const update = () => setRoute(current())
+    addEventListener('popstate', update)
+    return () => removeEventListener('popstate', update)
+  }, [])
+  return route
+}
+
+/** `/gallery/:id` against `/gallery/abc` → { id: 'abc' }, or null. */
+export function match(pattern: string, path: string): Record<string, string> | null {
+  const want = pattern.split('/')
+  const got = path.split('/')
+  if (want.length !== got.length) return null
+  const params: Record<string, string> = {}
+  for (let i = 0; i < want.length; i++) {
+    if (want[i]!.startsWith(':')) params[want[i]!.slice(1)] = decodeURIComponent(got[i]!)
+    else if (want[i] !== got[i]) return null
+  }
+  return params
+}
+
+export function Link(props: AnchorHTMLAttributes & { href: string; children: ComponentChildren }) {
+  const onClick = (event: MouseEvent) => {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return
+    event.preventDefault()
+    navigate(props.href)
+  }
+  return <a {...props} onClick={onClick} />
+}
+
+export const RouteContext = createContext<Route>(current())
+export const useRouteContext = () => useContext(RouteContext)

@@ -1,0 +1,42 @@
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { useSession } from './ui.tsx'
+
+/**
+ * An image from the view server. Public ones are plain lazy <img>s. Private ones need the
+ * owner's credentials, which an <img> cannot send cross-origin, so they are fetched with the
+ * bearer token once scrolled near, and shown from a blob: URL.
+ */
+export function Thumb({ src, isPublic, alt, size = 256, class: className }: { src: string; isPublic: boolean; alt: string; size?: number; class?: string }) {
+  const { api } = useSession()
+  const [blobUrl, setBlobUrl] = useState<string | null>(null)
+  const holder = useRef<HTMLSpanElement>(null)
+  useEffect(() => {
+    if (isPublic || !holder.current) return
+    let url: string | null = null
+    let live = true
+    const observer = new IntersectionObserver(async (entries) => {
+      if (!entries.some((entry) => entry.isIntersecting)) return
+      observer.disconnect()
+      try {
+        // no-store: an <img> may have cached this URL while the image was public (immutable, and
+        // without CORS headers), and that copy would fail the CORS check of this request.
+        const response = await fetch(src, { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit', cache: 'no-store' })
+        if (!response.ok || !live) return
+        url = URL.createObjectURL(await response.blob())
+        setBlobUrl(url)
+      } catch {}
+    }, { rootMargin: '200px' })
+    observer.observe(holder.current)
+    return () => {
+      live = false
+      observer.disconnect()
+      if (url) URL.revokeObjectURL(url)
+    }
+  }, [src, isPublic])
+  if (isPublic) return <img class={className} src={src} alt={alt} width={size} height={size} loading="lazy" decoding="async" />
+  return (
+    <span ref={holder} class={`thumb-holder ${className ?? ''}`}>
+      {blobUrl ? <img class={className} src={blobUrl} alt={alt} width={size} height={size} /> : <span class="muted">Private</span>}
+    </span>
+  )
+}

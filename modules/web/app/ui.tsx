@@ -1,0 +1,142 @@
+import { createContext } from 'preact'
+import type { ComponentChildren, InputHTMLAttributes } from 'preact'
+import { useContext, useEffect, useRef, useState } from 'preact/hooks'
+import { type Api, ApiError } from './api.ts'
+
+export interface User {
+  id: string
+  first_name: string
+  last_name: string | null
+  username: string
+  email: string
+  provider: string
+  is_admin: boolean
+  is_verified: boolean
+  is_blocked: boolean
+  plan_type: string
+  upload_limit_per_day: number
+  storage_used: number
+  delete_scheduled_for: string | null
+  created_at: string
+  settings: { allowed_referrers: string[]; default_is_public: boolean }
+}
+
+export interface Session {
+  api: Api
+  user: User | null
+  setUser(user: User | null): void
+}
+
+export const SessionContext = createContext<Session>(null as unknown as Session)
+export const useSession = () => useContext(SessionContext)
+
+export const formatBytes = (bytes: number) => {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ['KB', 'MB', 'GB', 'TB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+}
+
+export const formatDate = (value: string | Date | null | undefined) =>
+  value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–'
+
+export const messageOf = (error: unknown) =>
+  error instanceof ApiError ? error.message : error instanceof Error ? error.message : 'Something went wrong.'
+
+/** The page's heading: focused on arrival so a screen reader announces the new page. */
+export function PageTitle({ children }: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null)
+  useEffect(() => {
+    ref.current?.focus()
+    document.title = `${ref.current?.textContent ?? ''} · imghost`
+  }, [])
+  return (
+    <h1 tabIndex={-1} ref={ref}>
+      {children}
+    </h1>
+  )
+}
+
+/** A message region that screen readers read out when it changes. */
+export function Status({ error, message }: { error?: string | null; message?: string | null }) {
+  return (
+    <div class="status" aria-live="polite" role="status">
+      {error ? <p class="error" role="alert">{error}</p> : null}
+      {message ? <p class="ok">{message}</p> : null}
+    </div>
+  )
+}
+
+export function Field(props: InputHTMLAttributes & { label: string; hint?: string }) {
+  const { label, hint, id, ...input } = props
+  const fieldId = id ?? `f-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`
+  return (
+    <div class="field">
+      <label for={fieldId}>{label}</label>
+      <input id={fieldId} {...input} aria-describedby={hint ? `${fieldId}-hint` : undefined} />
+      {hint ? <small id={`${fieldId}-hint`}>{hint}</small> : null}
+    </div>
+  )
+}
+
+export function CopyButton({ text, label, what }: { text: string; label?: string; what?: string }) {
+  const [done, setDone] = useState(false)
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text)
+    } catch {
+      // Clipboard API refused (http on a non-local host): select-and-copy fallback.
+      const area = document.createElement('textarea')
+      area.value = text
+      document.body.append(area)
+      area.select()
+      document.execCommand('copy')
+      area.remove()
+    }
+    setDone(true)
+    setTimeout(() => setDone(false), 1500)
+  }
+  return (
+    <button type="button" class="secondary" onClick={copy} aria-label={`Copy ${what ?? label ?? 'text'}`}>
+      {done ? 'Copied' : (label ?? 'Copy')}
+    </button>
+  )
+}
+
+export function Meter({ label, used, limit, format = String }: { label: string; used: number; limit: number; format?: (n: number) => string }) {
+  const ratio = limit > 0 ? Math.min(1, used / limit) : 0
+  return (
+    <div class="meter">
+      <div class="meter-label">
+        <span>{label}</span>
+        <span>
+          {format(used)} of {format(limit)}
+        </span>
+      </div>
+      <progress max={limit || 1} value={Math.min(used, limit)} aria-label={label} class={ratio > 0.9 ? 'high' : ''} />
+    </div>
+  )
+}
+
+/** Runs `load` on mount and whenever `deps` change; gives data, error and a reload. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
+  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true })
+  const [tick, setTick] = useState(0)
+  useEffect(() => {
+    let live = true
+    setState((s) => ({ ...s, loading: true }))
+    load().then(
+      (data) => live && setState({ data, loading: false }),
+      (error) => live && setState({ error: messageOf(error), loading: false }),
+    )
+    return () => {
+      live = false
+    }
+  }, [...deps, tick])
+  return { ...state, reload: () => setTick((n) => n + 1) }
+}

@@ -1,0 +1,78 @@
+import { Elysia, t } from 'elysia'
+import type { AppContext } from '#core/context.ts'
+import { NotFound } from '#core/errors.ts'
+import page from './app/index.html'
+import { ASSET_PREFIX, type WebBundle, loadWebBundle } from './bundle.ts'
+import { appHeaders } from './headers.ts'
+
+/**
+ * The app's client-side routes: each serves the same HTML and the page picks the view. Listed
+ * (not a wildcard) so they win over other modules' parameter routes when modules share a
+ * listener. `/gallery/:id` rather than `/images/:id`, which is the upload API's.
+ */
+export const APP_ROUTES = [
+  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id',
+  '/keys', '/account', '/admin', '/admin/users', '/admin/stats', '/admin/jobs',
+] as const
+
+const WebConfig = t.Object({
+  success: t.Literal(true),
+  auth_url: t.String(),
+  upload_url: t.String(),
+  view_url: t.String(),
+  oauth_providers: t.Array(t.String(), { description: 'Providers with a client id and secret configured' }),
+  max_upload_bytes: t.Number(),
+})
+
+/** The person-facing web app, served by the auth server at `/`. */
+export const webModule = (ctx: AppContext) => {
+  // Bundled once per app, on first request or when the server starts listening.
+  let bundle: Promise<WebBundle> | undefined
+  const load = () => (bundle ??= loadWebBundle(page).catch((error) => {
+    bundle = undefined
+    throw error
+  }))
+  const headers = appHeaders(ctx.config)
+  const html = async (status: number) => new Response((await load()).html, { status, headers })
+
+  const app = new Elysia({ name: 'web', seed: ctx.id })
+    .onStart(() => void load().catch((error) => ctx.log.error({ msg: 'web app bundle failed', error: String(error) })))
+    .get(
+      '/api/v1/web/config',
+      () => ({
+        success: true as const,
+        auth_url: ctx.config.publicUrls.auth,
+        upload_url: ctx.config.publicUrls.upload,
+        view_url: ctx.config.publicUrls.view,
+        oauth_providers: Object.entries(ctx.config.oauth)
+          .filter(([name, value]) => (name === 'google' || name === 'github') && value)
+          .map(([name]) => name),
+        max_upload_bytes: ctx.config.maxUploadBytes,
+      }),
+      { response: { 200: WebConfig }, detail: { tags: ['web'], summary: 'What the web app needs to know: server URLs, OAuth providers, upload limit' } },
+    )
+    .get(
+      `${ASSET_PREFIX}:name`,
+      async ({ params }) => {
+        const asset = (await load()).assets.get(params.name)
+        if (!asset) throw new NotFound('No such asset')
+        // Names carry a content hash: a changed file is a new URL.
+        return new Response(asset.body, {
+          headers: { 'content-type': asset.contentType, 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' },
+        })
+      },
+      { params: t.Object({ name: t.String({ maxLength: 200 }) }), detail: { hide: true } },
+    )
+    // Anything else: the API keeps its JSON 404; a browser asking for a page gets the app's 404 page.
+    .get(
+      '/*',
+      ({ request }) => {
+        const path = new URL(request.url).pathname
+        if (path.startsWith('/api/') || !(request.headers.get('accept') ?? '').includes('text/html')) throw new NotFound('Route not found')
+        return html(404)
+      },
+      { detail: { hide: true } },
+    )
+  for (const route of APP_ROUTES) app.get(route, () => html(200), { detail: { hide: true } })
+  return app
+}

@@ -1,0 +1,23 @@
+import type { Config } from '../config.ts'
+import { Forbidden } from '../errors.ts'
+import { trustedOrigins } from './cors.ts'
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * Cookies ride along on requests another site makes the browser send (a form post, a fetch in
+ * no-cors mode), so a state change authenticated by the session cookie alone must prove it
+ * comes from one of the platform's own pages. Browsers send `Origin` on every POST, PUT, PATCH
+ * and DELETE (Fetch standard, "append a request Origin header"), and no page can forge it.
+ * A request without `Origin` (an old client, curl) is judged by `Sec-Fetch-Site` when present.
+ * Bearer tokens and API keys are never sent by a browser on its own, so they need no check.
+ */
+export function rejectForeignCookieRequest(config: Config, request: Request): void {
+  if (SAFE_METHODS.has(request.method)) return
+  const origin = request.headers.get('origin')
+  const fetchSite = request.headers.get('sec-fetch-site')
+  const trusted = origin !== null ? trustedOrigins(config).has(origin) : fetchSite !== 'cross-site'
+  if (!trusted) {
+    throw new Forbidden('Cross-site request refused: send it from the imghost app, or use a bearer token or API key', 'csrf_rejected')
+  }
+}

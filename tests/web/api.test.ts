@@ -1,0 +1,182 @@
+import { expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { call, createApiKey, describeEachBackend, makeAdmin, registerUser } from '../helpers/index.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
+
+const APP = 'http://localhost:5001'
+const EVIL = 'https://evil.example'
+const JPEG = join(CORPUS, 'orientation/landscape_1.jpg')
+
+/** The HTTP side of the web app: its pages, the access token, CORS, CSRF and image edits. */
+describeEachBackend('web app API', (app) => {
+  test('the app is served at / and at its routes with a strict CSP; other pages are an HTML 404, the API keeps JSON', async () => {
+    for (const path of ['/', '/login', '/gallery', '/gallery/abcdefghijklmnopqrstuv', '/admin/jobs']) {
+      const [response, html] = await call(app().auth, 'GET', path, { headers: { accept: 'text/html' } })
+      expect({ path, status: response.status }).toEqual({ path, status: 200 })
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      const csp = response.headers.get('content-security-policy')!
+      expect(csp).toContain("script-src 'self'")
+      expect(csp).toContain("frame-ancestors 'none'")
+      expect(csp).not.toContain('unsafe-inline')
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/)
+    }
+    const [page] = await call(app().auth, 'GET', '/', { headers: { accept: 'text/html' } })
+    const html = await (await app().auth.handle(new Request('http://localhost/'))).text()
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!
+    const asset = await app().auth.handle(new Request(`http://localhost${script}`))
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toContain('javascript')
+    expect(asset.headers.get('cache-control')).toContain('immutable')
+    expect(page.status).toBe(200)
+
+    const [missing, missingHtml] = await call(app().auth, 'GET', '/no/such/page', { headers: { accept: 'text/html' } })
+    expect(missing.status).toBe(404)
+    expect(missing.headers.get('content-type')).toContain('text/html')
+    expect(missingHtml).toContain('<div id="app">')
+    const [api, apiBody] = await call(app().auth, 'GET', '/api/v1/nothing', { headers: { accept: 'text/html' } })
+    expect(api.status).toBe(404)
+    expect(apiBody.error.code).toBe('not_found')
+    const [noAsset] = await call(app().auth, 'GET', '/assets/nope.js')
+    expect(noAsset.status).toBe(404)
+    // Other modules serve no app.
+    const [upload] = await call(app().upload, 'GET', '/login', { headers: { accept: 'text/html' } })
+    expect(upload.status).toBe(404)
+  })
+
+  test('GET /api/v1/web/config names the servers and only the configured OAuth providers', async () => {
+    const [response, body] = await call(app().auth, 'GET', '/api/v1/web/config')
+    expect(response.status).toBe(200)
+    expect(body).toEqual({
+      success: true,
+      auth_url: app().config.publicUrls.auth,
+      upload_url: app().config.publicUrls.upload,
+      view_url: app().config.publicUrls.view,
+      oauth_providers: [],
+      max_upload_bytes: app().config.maxUploadBytes,
+    })
+  })
+
+  test('the session cookie buys a short-lived bearer token that the upload and view servers accept', async () => {
+    const user = await registerUser(app().auth)
+    const cookie = `token=${user.token}`
+    const [minted, body] = await call(app().auth, 'POST', '/api/v1/auth/access-token', { headers: { cookie, origin: APP } })
+    expect(minted.status).toBe(200)
+    const lifetime = Date.parse(body.expires_at) - Date.now()
+    expect(lifetime).toBeGreaterThan(14 * 60_000)
+    expect(lifetime).toBeLessThanOrEqual(15 * 60_000)
+    // The JWT itself expires then, not at the session's 7 days.
+    const claims = JSON.parse(Buffer.from(body.token.split('.')[1], 'base64url').toString())
+    expect(claims.exp - claims.iat).toBeGreaterThanOrEqual(15 * 60 - 1)
+    expect(claims.exp - claims.iat).toBeLessThanOrEqual(15 * 60)
+    expect(claims.sub).toBe(user.id)
+    const [list] = await call(app().upload, 'GET', '/images', { token: body.token })
+    expect(list.status).toBe(200)
+    // Revoked with the session.
+    await call(app().auth, 'POST', '/api/v1/auth/logout', { token: user.token })
+    const [after, afterBody] = await call(app().upload, 'GET', '/images', { token: body.token })
+    expect(after.status).toBe(401)
+    expect(afterBody.error.code).toBe('invalid_token')
+    const key = await createApiKey(app().auth, (await registerUser(app().auth)).token)
+    const [withKey] = await call(app().auth, 'POST', '/api/v1/auth/access-token', { apiKey: key.key })
+    expect(withKey.status).toBe(403)
+    const [anonymous] = await call(app().auth, 'POST', '/api/v1/auth/access-token')
+    expect(anonymous.status).toBe(401)
+  })
+
+  test('CORS on upload and view answers the platform origins only, never * and never with credentials', async () => {
+    for (const module of ['upload', 'view'] as const) {
+      const preflight = await app()[module].handle(
+        new Request('http://localhost/images', { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization' } }),
+      )
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(APP)
+      expect(preflight.headers.get('access-control-allow-methods')).toContain('PATCH')
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization')
+      expect(preflight.headers.get('access-control-allow-credentials')).toBeNull()
+      const [health] = await call(app()[module], 'GET', '/health', { headers: { origin: APP } })
+      expect(health.headers.get('access-control-allow-origin')).toBe(APP)
+      expect(health.headers.get('vary')).toContain('Origin')
+      const [foreign] = await call(app()[module], 'GET', '/health', { headers: { origin: EVIL } })
+      expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
+      const [plain] = await call(app()[module], 'GET', '/health')
+      expect(plain.headers.get('vary')).toBeNull()
+      const foreignPreflight = await app()[module].handle(
+        new Request('http://localhost/images', { method: 'OPTIONS', headers: { origin: EVIL, 'access-control-request-method': 'DELETE' } }),
+      )
+      expect(foreignPreflight.headers.get('access-control-allow-origin')).toBeNull()
+    }
+  })
+
+  test('cookie-authenticated changes from another site are refused with 403 csrf_rejected; tokens and keys are not', async () => {
+    const user = await registerUser(app().auth)
+    const cookie = `token=${user.token}`
+    const body = { key_name: 'k' }
+    const [foreign, foreignBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: EVIL } })
+    expect(foreign.status).toBe(403)
+    expect(foreignBody.error.code).toBe('csrf_rejected')
+    const [nullOrigin] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: 'null' } })
+    expect(nullOrigin.status).toBe(403)
+    const [crossSite] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, 'sec-fetch-site': 'cross-site' } })
+    expect(crossSite.status).toBe(403)
+    const [own] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: APP } })
+    expect(own.status).toBe(201)
+    const [sameSite] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, 'sec-fetch-site': 'same-origin' } })
+    expect(sameSite.status).toBe(201)
+    const [read] = await call(app().auth, 'GET', '/api/v1/api-keys', { headers: { cookie, origin: EVIL } })
+    expect(read.status).toBe(200)
+    const [bearer] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, token: user.token, headers: { origin: EVIL } })
+    expect(bearer.status).toBe(201)
+    const [deleteByCookie, deleteBody] = await call(app().upload, 'DELETE', '/images/abcdefghijklmnopqrstuv', { headers: { cookie, origin: EVIL } })
+    expect(deleteByCookie.status).toBe(403)
+    expect(deleteBody.error.code).toBe('csrf_rejected')
+  })
+
+  test('PATCH /images/{id}: the owner retitles and privatises; anonymous viewers get 404 at once', async () => {
+    const owner = await registerUser(app().auth)
+    const [, uploaded] = await uploadFile(app().upload, { token: owner.token }, JPEG)
+    const id = uploaded.image.id
+    const [seen] = await call(app().view, 'GET', `/i/${id}`)
+    expect(seen.status).toBe(200)
+    const [edited, body] = await call(app().upload, 'PATCH', `/images/${id}`, { token: owner.token, body: { is_public: false, title: '  Waterfall  ' } })
+    expect(edited.status).toBe(200)
+    expect(body.image).toMatchObject({ id, is_public: false, title: 'Waterfall' })
+    // Within the lookup cache's TTL: the change must still show.
+    const [hidden] = await call(app().view, 'GET', `/i/${id}`)
+    expect(hidden.status).toBe(404)
+    const [ownerSees] = await call(app().view, 'GET', `/i/${id}`, { token: owner.token })
+    expect(ownerSees.status).toBe(200)
+    const [found, foundBody] = await call(app().upload, 'GET', '/images?q=waterf', { token: owner.token })
+    expect(found.status).toBe(200)
+    expect(foundBody.images.map((image: { id: string }) => image.id)).toEqual([id])
+    const [none, noneBody] = await call(app().upload, 'GET', '/images?q=100%25', { token: owner.token })
+    expect(none.status).toBe(200)
+    expect(noneBody.images).toEqual([])
+
+    const stranger = await registerUser(app().auth)
+    const [foreign, foreignBody] = await call(app().upload, 'PATCH', `/images/${id}`, { token: stranger.token, body: { is_public: true } })
+    expect(foreign.status).toBe(404)
+    expect(foreignBody.error.code).toBe('image_not_found')
+    const [empty] = await call(app().upload, 'PATCH', `/images/${id}`, { token: owner.token, body: {} })
+    expect(empty.status).toBeGreaterThanOrEqual(400)
+    expect(empty.status).toBeLessThan(500)
+    const key = await createApiKey(app().auth, owner.token)
+    const [byKey, byKeyBody] = await call(app().upload, 'PATCH', `/images/${id}`, { apiKey: key.key, body: { is_public: true, title: null } })
+    expect(byKey.status).toBe(200)
+    expect(byKeyBody.image).toMatchObject({ is_public: true, title: null })
+    const [shown] = await call(app().view, 'GET', `/i/${id}`)
+    expect(shown.status).toBe(200)
+  })
+
+  test('POST /api/v1/admin/jobs/{job}/run runs a job for an admin session only', async () => {
+    const admin = await registerUser(app().auth)
+    await makeAdmin(app().ctx.sql, admin.id)
+    const [ran, body] = await call(app().auth, 'POST', '/api/v1/admin/jobs/housekeeping/run', { token: admin.token })
+    expect(ran.status).toBe(200)
+    expect(body.run).toMatchObject({ job: 'housekeeping', status: 'succeeded', trigger: 'manual' })
+    const [unknown] = await call(app().auth, 'POST', '/api/v1/admin/jobs/nope/run', { token: admin.token })
+    expect(unknown.status).toBe(404)
+    const user = await registerUser(app().auth)
+    const [refused] = await call(app().auth, 'POST', '/api/v1/admin/jobs/housekeeping/run', { token: user.token })
+    expect(refused.status).toBe(403)
+  })
+})

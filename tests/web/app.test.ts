@@ -1,0 +1,306 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import sharp from 'sharp'
+import { newImageId } from '#core/images/ids.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { CORPUS } from '../helpers/images.ts'
+import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+const PASSWORD = 'correct horse battery'
+const JPEG = join(CORPUS, 'orientation/landscape_1.jpg')
+const JPEG_2 = join(CORPUS, 'orientation/landscape_2.jpg')
+
+describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  const cspViolations: string[] = []
+  const shots: string[] = []
+
+  const shot = async (name: string, target: Page = page) => {
+    const path = join(SCREENSHOTS, `${name}.png`)
+    await target.screenshot({ path, fullPage: true })
+    shots.push(path)
+  }
+  const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
+  const watch = (target: Page) =>
+    target.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    browser = await launchBrowser()
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    page = await context.newPage()
+    watch(page)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+    console.log(`tests/web: ${shots.length} screenshots in ${SCREENSHOTS}`)
+  })
+
+  test('landing page, strict CSP, and an HTML 404 for unknown pages', async () => {
+    const response = await go('/')
+    expect(response!.status()).toBe(200)
+    const csp = response!.headers()['content-security-policy']!
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(await page.locator('h1').textContent()).toContain('Your images')
+    await shot('landing')
+    const missing = await go('/no-such-page')
+    expect(missing!.status()).toBe(404)
+    expect(missing!.headers()['content-type']).toContain('text/html')
+    await expect(page.locator('h1').textContent()).resolves.toBe('Page not found')
+    await shot('not-found')
+    await go('/login')
+    await page.getByLabel('Email or username').waitFor()
+    await shot('login')
+    await go('/reset-password?token=not-a-real-token')
+    await page.getByLabel('New password').fill('a new password here')
+    await page.getByLabel('Repeat it').fill('a new password here')
+    await page.getByRole('button', { name: 'Set password' }).click()
+    await page.getByRole('alert').waitFor()
+    await shot('reset-password-bad-token')
+  })
+
+  test('signs up (the first account is the admin) and lands on the upload page', async () => {
+    await go('/signup')
+    await shot('signup')
+    await page.getByLabel('First name').fill('Ada')
+    await page.getByLabel('Username').fill('ada')
+    await page.getByLabel('Email').fill('ada@example.com')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL('**/upload')
+    await expect(page.getByRole('link', { name: 'Admin' }).count()).resolves.toBe(1)
+  })
+
+  test('uploads by file picker with visible progress, by drop and by paste', async () => {
+    // A photo-sized JPEG and a throttled uplink, so the progress bar is seen moving.
+    const noise = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer()
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 })
+    await page.setInputFiles('#file-input', { name: 'holiday-photo.jpg', mimeType: 'image/jpeg', buffer: noise })
+    const progress = page.locator('[data-testid=upload-item] progress').first()
+    await progress.waitFor({ timeout: 10_000 })
+    const seen = Number(await progress.getAttribute('value'))
+    expect(Number(await progress.getAttribute('max'))).toBe(noise.length)
+    await shot('upload-progress')
+    await page.locator('[data-testid=upload-item].done').first().waitFor({ timeout: 60_000 })
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+    expect(seen).toBeLessThan(noise.length)
+
+    const bytesOf = async (path: string) => [...new Uint8Array(await Bun.file(path).arrayBuffer())]
+    await page.evaluate(async ([bytes]) => {
+      const data = new DataTransfer()
+      data.items.add(new File([new Uint8Array(bytes as number[])], 'dropped-cat.jpg', { type: 'image/jpeg' }))
+      document.querySelector('[data-testid=dropzone]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }))
+    }, [await bytesOf(JPEG)])
+    await page.evaluate(async ([bytes]) => {
+      const data = new DataTransfer()
+      data.items.add(new File([new Uint8Array(bytes as number[])], 'pasted-screenshot.jpg', { type: 'image/jpeg' }))
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+    }, [await bytesOf(JPEG_2)])
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=upload-item].done').length === 3, null, { timeout: 60_000 })
+    const names = await page.locator('[data-testid=upload-item].done strong').allTextContents()
+    expect(names.sort()).toEqual(['dropped-cat.jpg', 'holiday-photo.jpg', 'pasted-screenshot.jpg'])
+  })
+
+  test('a bad file gets its own error in words, beside it', async () => {
+    await page.setInputFiles('#file-input', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are not the pixels you are looking for') })
+    const failed = page.locator('[data-testid=upload-item].error', { hasText: 'notes.png' })
+    await failed.waitFor()
+    expect(await failed.locator('[role=alert]').textContent()).toMatch(/^Unsupported format\./)
+    await shot('upload')
+  })
+
+  test('finds the image in the gallery, copies its link, and makes it private (anonymous 404 at once)', async () => {
+    await go('/gallery')
+    await page.locator('[data-testid=gallery-card]').first().waitFor()
+    expect(await page.locator('[data-testid=gallery-card]').count()).toBe(3)
+    await shot('gallery')
+    await page.getByLabel('Search by file name').fill('dropped')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=gallery-card]').length === 1)
+    await page.getByRole('link', { name: 'Open dropped-cat.jpg' }).click()
+    await page.waitForURL('**/gallery/*')
+    await page.locator('.image-view img').waitFor()
+    await page.getByRole('button', { name: 'Copy Link' }).click()
+    const link = await page.evaluate(() => navigator.clipboard.readText())
+    expect(link).toStartWith(servers.urls.view + '/')
+    expect((await fetch(link)).status).toBe(200)
+    await page.locator('.chart canvas').first().waitFor()
+    await shot('image')
+
+    await page.getByRole('switch', { name: 'Public' }).uncheck()
+    await page.getByText('The image is private').waitFor()
+    // No waiting for the view lookup's TTL: the change is seen by this process at once.
+    expect((await fetch(link)).status).toBe(404)
+    expect((await fetch(link.replace(/\.\w+$/, '_thumb$&'))).status).toBe(404)
+    // Its owner still sees it: the thumbnail is fetched cross-origin with the bearer token.
+    await go('/gallery')
+    await page.locator('[data-testid=gallery-card] img[src^="blob:"]').waitFor()
+    expect(await page.locator('.badge.private').count()).toBe(1)
+  })
+
+  test('creates an API key and uploads with it through the API', async () => {
+    await go('/keys')
+    await page.getByLabel('Name').fill('laptop')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    const key = await page.locator('[data-testid=new-key]').inputValue()
+    expect(key).toMatch(/^ih_/)
+    await shot('keys')
+    const form = new FormData()
+    form.append('file', Bun.file(JPEG_2), 'via-key.jpg')
+    const response = await fetch(`${servers.urls.upload}/upload`, { method: 'POST', headers: { 'x-api-key': key }, body: form })
+    expect(response.status).toBeLessThan(300)
+    await page.reload()
+    await page.getByRole('cell', { name: 'laptop', exact: true }).waitFor()
+    expect(await page.locator('tbody tr td').nth(3).textContent()).toBe('1')
+  })
+
+  test('changes the password: the old one stops working, the new one logs in', async () => {
+    await go('/account')
+    await page.locator('.meters progress').first().waitFor()
+    await shot('account')
+    await page.getByLabel('Current password').fill(PASSWORD)
+    await page.getByLabel('New password', { exact: true }).fill('an even better passphrase')
+    await page.getByLabel('Repeat the new password').fill('an even better passphrase')
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.getByText('Password changed.').waitFor()
+    const login = (password: string) =>
+      fetch(`${servers.urls.auth}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'ada', password }) })
+    expect((await login(PASSWORD)).status).toBe(401)
+    expect((await login('an even better passphrase')).status).toBe(200)
+    // This tab keeps working: the server handed it a fresh session.
+    await go('/gallery')
+    await page.locator('[data-testid=gallery-card]').first().waitFor()
+  })
+
+  test('the admin blocks a user, whose next request fails', async () => {
+    const register = await fetch(`${servers.urls.auth}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first_name: 'Bob', username: 'bob', email: 'bob@example.com', password: PASSWORD }),
+    })
+    const { token } = (await register.json()) as { token: string }
+    const whoami = () => fetch(`${servers.urls.upload}/images`, { headers: { authorization: `Bearer ${token}` } })
+    expect((await whoami()).status).toBe(200)
+    await go('/admin/users')
+    await page.getByLabel('Search users by email or username').fill('bob')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
+    await page.getByRole('button', { name: 'Block bob' }).click()
+    await page.getByText('bob blocked.').waitFor()
+    await shot('admin-users')
+    const blocked = await whoami()
+    expect([401, 403]).toContain(blocked.status)
+    await go('/admin/stats')
+    await page.locator('.chart canvas').nth(1).waitFor()
+    await shot('admin-stats')
+    await go('/admin/jobs')
+    await page.getByRole('button', { name: 'Run now housekeeping' }).click()
+    await page.getByText('housekeeping: succeeded.').waitFor()
+    await shot('admin-jobs')
+  })
+
+  test('a gallery of 500 images opens quickly, showing 256 px thumbnails only', async () => {
+    const [me] = await servers.app.ctx.sql<{ id: string }[]>`select id from users where username = 'ada'`
+    // 497 copies of an uploaded image's row (same stored files, new ids), plus the 3 left: 500.
+    const [source] = await servers.app.ctx.sql<{ id: string }[]>`select id from images where user_id = ${me!.id} and is_public order by uploaded_at limit 1`
+    const ids = Array.from({ length: 497 }, () => newImageId())
+    await servers.app.ctx.sql`
+      insert into images (id, user_id, filename, original_name, title, b2_file_name, mime_type, format, source_format, file_size, stored_bytes, width, height, pages, sha256, variants, is_public, uploaded_at)
+      select n.id, i.user_id, n.id || '.jpg', 'bulk-' || n.ord || '.jpg', null, i.b2_file_name, i.mime_type, i.format, i.source_format, i.file_size, 0, i.width, i.height, i.pages,
+             md5(n.id), i.variants, true, i.uploaded_at - make_interval(secs => n.ord)
+      from images i, unnest(${ids}::text[]) with ordinality as n(id, ord)
+      where i.id = ${source!.id}`
+    expect((await servers.app.ctx.sql`select count(*)::int as n from images where user_id = ${me!.id}`)[0]!.n).toBe(500)
+
+    const thumbnails: string[] = []
+    page.on('request', (request) => {
+      if (request.resourceType() === 'image' && !request.url().startsWith('blob:')) thumbnails.push(request.url())
+    })
+    const cardsMs: number[] = []
+    const thumbsMs: number[] = []
+    for (let round = 0; round < 3; round++) {
+      // From a settled page (its own requests done), as a person clicking "Gallery" would.
+      await go('/account')
+      await page.waitForLoadState('networkidle')
+      // Timed inside the page (from the click to the DOM), so the test driver's own latency on
+      // this loaded machine is not counted.
+      const [cards, thumbs] = await page.evaluate(
+        () =>
+          new Promise<[number, number]>((resolve) => {
+            const started = performance.now()
+            let cardsAt = 0
+            const check = () => {
+              const shown = document.querySelectorAll('[data-testid=gallery-card]').length >= 60
+              if (shown && !cardsAt) cardsAt = performance.now() - started
+              const visible = [...document.querySelectorAll<HTMLImageElement>('[data-testid=gallery-card] img')].filter((img) => img.getBoundingClientRect().top < innerHeight)
+              if (shown && visible.length > 0 && visible.every((img) => img.complete && img.naturalWidth > 0)) resolve([cardsAt, performance.now() - started])
+              else requestAnimationFrame(check)
+            }
+            document.querySelector<HTMLAnchorElement>('header a[href="/gallery"]')!.click()
+            requestAnimationFrame(check)
+          }),
+      )
+      cardsMs.push(cards)
+      thumbsMs.push(thumbs)
+    }
+    // A cold open too: the address typed in, so the page, config, session and token all load first.
+    // performance.now() counts from the navigation's start.
+    await go('/gallery')
+    const coldHandle = await page.waitForFunction(() => document.querySelectorAll('[data-testid=gallery-card]').length >= 60 && performance.now(), null, { polling: 'raf' })
+    const coldMs = (await coldHandle.jsonValue()) as number
+    // The list request alone, as the browser timed it (preflight excluded: it is cached).
+    const apiMs = await page.evaluate(() =>
+      performance.getEntriesByType('resource').filter((e) => e.name.includes('/images?')).map((e) => Math.round(e.duration)),
+    )
+    const median = (values: number[]) => values.sort((a, b) => a - b)[1]!.toFixed(0)
+    const load = (await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')
+    console.log(
+      `tests/web: gallery of 500 images, 3 openings: cards shown in ${cardsMs.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(cardsMs)}), ` +
+        `thumbnails in view decoded in ${thumbsMs.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(thumbsMs)}); ` +
+        `GET /images?limit=60 took ${apiMs.join(", ")} ms; cold open (page load to cards) ${coldMs.toFixed(0)} ms; load average ${load}`,
+    )
+    await shot('gallery-500')
+    expect(thumbnails.length).toBeGreaterThan(0)
+    for (const url of thumbnails) expect(url).toMatch(/_thumb\.\w+$|size=thumb/)
+    await page.getByRole('button', { name: 'Next' }).click()
+    await page.getByText('Page 2').waitFor()
+    expect(await page.locator('[data-testid=gallery-card]').count()).toBe(60)
+  })
+
+  test('at 390 px every page fits without horizontal scroll, in light and dark', async () => {
+    const phone = await context.newPage()
+    watch(phone)
+    await phone.setViewportSize({ width: 390, height: 844 })
+    for (const scheme of ['light', 'dark'] as const) {
+      await phone.emulateMedia({ colorScheme: scheme })
+      for (const path of ['/', '/upload', '/gallery', '/keys', '/account', '/admin/users', '/admin/jobs']) {
+        await go(path, phone)
+        await phone.locator('h1').waitFor()
+        await phone.waitForLoadState('networkidle')
+        const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+        // Names the widest element, should one stick out.
+        const culprit = overflow ? await phone.evaluate(() => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth).map((e) => e.tagName + '.' + e.className).slice(-3).join(' ')) : ''
+        expect({ path, scheme, overflow, culprit }).toEqual({ path, scheme, overflow: 0, culprit: '' })
+        if (path === '/gallery' || path === '/account' || (scheme === 'dark' && path === '/upload')) await shot(`phone-${scheme}${path.replace(/\//g, '-')}`, phone)
+      }
+    }
+    await phone.close()
+  })
+
+  test('no Content-Security-Policy violation on any page', () => {
+    expect(cspViolations).toEqual([])
+  })
+})

@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { serverBodyLimit } from '#core/app.ts'
+import { type Backend, type TestApp, createTestApp } from '../helpers/context.ts'
+
+export const CHROMIUM = '/usr/bin/chromium'
+export const hasChromium = existsSync(CHROMIUM)
+export const SCREENSHOTS = resolve(import.meta.dir, '_screenshots')
+
+export async function launchBrowser(): Promise<Browser> {
+  const { chromium } = await import('playwright-core')
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+}
+
+/** A port free right now (the kernel picks it); the public URLs must name the real ports before the config is parsed. */
+function freePort(): number {
+  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = server.port
+  server.stop(true)
+  return port
+}
+
+export interface WebServers {
+  app: TestApp
+  urls: { auth: string; upload: string; view: string }
+  close(): Promise<void>
+}
+
+/**
+ * The three modules of one test app, each listening on its own loopback port (three origins,
+ * as in the default deployment), with public URLs that name those ports so CORS, CSRF and the
+ * page's CSP see the real origins. The test keeps `app.ctx.sql` for quick fixtures.
+ */
+export async function startWebServers(env: Record<string, string> = {}): Promise<WebServers> {
+  const ports = { auth: freePort(), upload: freePort(), view: freePort() }
+  const urls = {
+    auth: `http://127.0.0.1:${ports.auth}`,
+    upload: `http://127.0.0.1:${ports.upload}`,
+    view: `http://127.0.0.1:${ports.view}`,
+  }
+  // Real PostgreSQL when the run has one (it starts in a fraction of the embedded one's time).
+  const backend: Backend = process.env.TEST_DATABASE_URL
+    ? { name: 'postgres+local', database: 'postgres', storage: 'local' }
+    : { name: 'embedded+local', database: 'embedded', storage: 'local' }
+  const app = await createTestApp(backend, {
+    env: {
+      AUTH_PORT: String(ports.auth),
+      UPLOAD_PORT: String(ports.upload),
+      VIEW_PORT: String(ports.view),
+      AUTH_SERVER_URL: urls.auth,
+      UPLOAD_SERVER_URL: urls.upload,
+      VIEW_SERVER_URL: urls.view,
+      ...env,
+    },
+  })
+  const listening = (['auth', 'upload', 'view'] as const).map((module) =>
+    app[module].listen({ hostname: '127.0.0.1', port: ports[module], reusePort: false, maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes) }),
+  )
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  return {
+    app,
+    urls,
+    async close() {
+      await Promise.all(listening.map((server) => server.stop(true)))
+      await app.close()
+    },
+  }
+}
