@@ -47,9 +47,9 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
   return principal
 }
 
-type HeaderBag = Record<string, string | number>
+export type HeaderBag = Record<string, string | number>
 
-function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
+export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
   const limitHeaders = rateLimitHeaders(state, ctx.clock.now())
