@@ -140,7 +140,10 @@ async function peek(source: Readable): Promise<{ head: Buffer; stream: Readable 
     if (head.length) yield head
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield Buffer.from(next.value)
   }
-  return { head, stream: Readable.from(all(), { objectMode: false }) }
+  const stream = Readable.from(all(), { objectMode: false })
+  // A failed pipeline destroys `stream`; the request body under it must be let go too.
+  stream.once('close', () => source.destroy())
+  return { head, stream }
 }
 
 /**

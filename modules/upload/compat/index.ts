@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '#core/context.ts'
 import { cheveretoRoutes } from './chevereto.ts'
+import { imgurRoutes } from './imgur.ts'
 
 /**
  * Upload endpoints of foreign APIs, so the clients people already have work unchanged. Each is
@@ -11,3 +12,4 @@ import { cheveretoRoutes } from './chevereto.ts'
 export const compatRoutes = (ctx: AppContext) =>
   new Elysia({ name: 'upload-compat', seed: ctx.id })
     .use(cheveretoRoutes(ctx))
+    .use(imgurRoutes(ctx))
