@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '#core/context.ts'
 import { cheveretoRoutes } from './chevereto.ts'
 import { imgurRoutes } from './imgur.ts'
+import { lskyRoutes } from './lsky.ts'
 
 /**
  * Upload endpoints of foreign APIs, so the clients people already have work unchanged. Each is
@@ -13,3 +14,4 @@ export const compatRoutes = (ctx: AppContext) =>
   new Elysia({ name: 'upload-compat', seed: ctx.id })
     .use(cheveretoRoutes(ctx))
     .use(imgurRoutes(ctx))
+    .use(lskyRoutes(ctx))
