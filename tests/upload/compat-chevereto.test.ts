@@ -202,6 +202,29 @@ describeEachBackend(
       expect(response.headers.get('ratelimit-limit')).toBe('1')
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
     })
+
+    test('every compatible route is in /openapi.json: tag, summary, the body it reads, its error shape', async () => {
+      const [, doc] = await call(app().upload, 'GET', '/openapi.json')
+      const routes = [
+        ['post', '/api/1/upload', 'source', 'status_code'],
+        ['get', '/api/1/upload', undefined, 'status_code'],
+        ['post', '/3/image', 'image', 'data'],
+        ['post', '/3/upload', 'image', 'data'],
+        ['post', '/3/upload.xml', 'image', undefined],
+        ['delete', '/3/image/{deletehash}', undefined, 'data'],
+        ['post', '/api/v1/upload', 'file', 'status'],
+        ['delete', '/api/v1/images/{key}', undefined, 'status'],
+      ] as const
+      for (const [method, path, fileField, errorField] of routes) {
+        const operation = doc.paths[path]?.[method]
+        expect(operation, `${method} ${path}`).toBeDefined()
+        expect(operation.tags).toEqual(['compatible APIs'])
+        expect(operation.summary.length).toBeGreaterThan(10)
+        if (fileField) expect(operation.requestBody.content['multipart/form-data'].schema.required).toEqual([fileField])
+        const unauthorized = operation.responses['401'].content
+        if (errorField) expect(Object.values(unauthorized)[0]).toMatchObject({ schema: { properties: { [errorField]: expect.anything() } } })
+      }
+    })
   },
   { env: COMPAT_ENV },
 )

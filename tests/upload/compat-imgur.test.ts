@@ -76,10 +76,10 @@ describeEachBackend(
       await expectServes(app(), b4.data.link, text)
     })
 
-    test('/3/upload.xml answers Imgur XML, errors included', async () => {
+    test('/3/upload.xml answers Imgur XML, errors included (ksnip: raw PNG labelled urlencoded)', async () => {
       const user = await signUp(app())
       const bytes = await distinctPng()
-      const [response, text] = await call(app().upload, 'POST', '/3/upload.xml', { headers: clientId(user.apiKey), body: form({ image: png(bytes) }) })
+      const [response, text] = await call(app().upload, 'POST', '/3/upload.xml', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: bytes })
       expect(response.status).toBe(200)
       expect(response.headers.get('content-type')).toStartWith('application/xml')
       expect(text).toStartWith('<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="1" status="200"><id>')
