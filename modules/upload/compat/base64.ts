@@ -7,6 +7,8 @@ export const remoteUrlRefused = () =>
 
 /** Longest `data:<mime>;base64,` prefix looked for before the payload. */
 const MAX_DATA_URI_PREFIX = 256
+/** What the first characters may still turn out to be, so they are held until they can be told apart. */
+const PREFIXES = ['http:', 'https:', 'data:']
 const BASE64_CHARS = /^[A-Za-z0-9+/_-]*$/
 const WHITESPACE = /[\s]/g
 
@@ -50,7 +52,8 @@ export class Base64Decoder extends Transform {
   #skipPrefix(text: string, final: boolean): string {
     const start = text.trimStart()
     if (/^https?:/i.test(start)) throw remoteUrlRefused()
-    if (start.length < 5 && !final) {
+    const lower = start.slice(0, 6).toLowerCase()
+    if (!final && (start.length === 0 || PREFIXES.some((prefix) => lower.length < prefix.length && prefix.startsWith(lower)))) {
       this.#head = text
       return ''
     }

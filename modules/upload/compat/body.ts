@@ -152,7 +152,7 @@ async function peek(source: Readable): Promise<{ head: Buffer; stream: Readable 
  * most) and parsed once the body has ended. In the file's value a `+` stays a `+`: base64 has
  * no spaces, and many clients do not escape it.
  */
-class FormFieldSplitter extends Transform {
+export class FormFieldSplitter extends Transform {
   sawFile = false
   #inFile = false
   #pair = ''

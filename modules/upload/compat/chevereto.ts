@@ -1,11 +1,12 @@
 import { Elysia, t } from 'elysia'
-import type { HeaderBag } from '#core/auth/guard.ts'
+import { type HeaderBag, limitAnonymous } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { type AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { clientIp } from '#core/http/client-ip.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
 import { deletionUrl } from '../delete-token.ts'
 import { uploadReceived } from '../service.ts'
@@ -143,7 +144,7 @@ const NO_SOURCE = 'Send the image as "source": a file, or base64 in a form field
  * The key may come in the query or a header, then a spent quota or a bad key is answered before
  * the body is read; or in the body itself (`key=` next to `source=`), then only after it.
  */
-async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag) {
+async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
   const readSource = async (): Promise<MultipartUpload> => {
     if (query.source !== undefined) return imageFromText(ctx, query.source)
     if (request.method === 'GET') return { fields: {}, discard: async () => {} }
@@ -167,6 +168,8 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     principal = await apiKeyPrincipal(ctx, key, headers)
     receive = async () => prepare(await requireFile(await readSource(), NO_SOURCE))
   } else {
+    // The body is read before anyone is known to be calling: it comes out of the address's anonymous budget.
+    await limitAnonymous(ctx, ip(), headers)
     const body = await readSource()
     try {
       principal = await apiKeyPrincipal(ctx, body.fields.key, headers)
@@ -181,11 +184,11 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
 }
 
 export const cheveretoRoutes = (ctx: AppContext) => {
-  const handler = async ({ request, query, set }: { request: Request; query: typeof Query.static; set: { status?: number | string; headers: HeaderBag } }) => {
+  const handler = async ({ request, query, set, server }: { request: Request; query: typeof Query.static; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     const format = query.format ?? 'json'
     try {
       if (!(FORMATS as readonly string[]).includes(format)) throw new BadRequest(`format must be one of ${FORMATS.join(', ')}`, 'invalid_format')
-      const image = await upload(ctx, request, query, set.headers)
+      const image = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
       if (format === 'txt') {
         set.headers['content-type'] = 'text/plain; charset=utf-8'
         return image.url
