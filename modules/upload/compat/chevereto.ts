@@ -1,6 +1,5 @@
 import { Elysia, t } from 'elysia'
 import { type HeaderBag, limitAnonymous } from '#core/auth/guard.ts'
-import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { type AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
@@ -162,25 +161,22 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   }
 
   const key = query.key ?? request.headers.get('x-api-key') ?? undefined
-  let principal: Principal
-  let receive: () => Promise<MultipartUpload>
   if (key) {
-    principal = await apiKeyPrincipal(ctx, key, headers)
-    receive = async () => prepare(await requireFile(await readSource(), NO_SOURCE))
-  } else {
-    // The body is read before anyone is known to be calling: it comes out of the address's anonymous budget.
-    await limitAnonymous(ctx, ip(), headers)
-    const body = await readSource()
-    try {
-      principal = await apiKeyPrincipal(ctx, body.fields.key, headers)
-    } catch (error) {
-      await body.discard()
-      throw error
-    }
-    receive = async () => prepare(await requireFile(body, NO_SOURCE))
+    const principal = await apiKeyPrincipal(ctx, key, headers)
+    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
+    return present(ctx, image, md5)
   }
-  const { image } = await uploadReceived(ctx, principal, receive)
-  return present(ctx, image, md5)
+  // The body is read before anyone is known to be calling: it comes out of the address's anonymous budget.
+  await limitAnonymous(ctx, ip(), headers)
+  const body = await readSource()
+  try {
+    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers)
+    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, NO_SOURCE)))
+    return present(ctx, image, md5)
+  } finally {
+    // Already read: removed here too when a quota refuses the upload before the service takes it.
+    await body.discard()
+  }
 }
 
 export const cheveretoRoutes = (ctx: AppContext) => {
