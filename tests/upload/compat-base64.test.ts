@@ -13,7 +13,6 @@ async function run(text: string, size: number, stages: () => NodeJS.ReadWriteStr
   const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size))
   const out: Buffer[] = []
   const sink = new Writable({ write: (chunk, _e, done) => (out.push(chunk), done()) })
-  // @ts-expect-error: a spread of stages, as in body.ts
   await pipeline(Readable.from(chunks), ...stages(), sink)
   return Buffer.concat(out)
 }
