@@ -33,7 +33,7 @@ export const deletionUrl = (ctx: AppContext, ownerId: string, imageId: string) =
   `${ctx.config.publicUrls.upload}/images/${imageId}/delete?token=${deleteToken(ctx, ownerId, imageId)}`
 
 /** The owner the token names, if the token is genuine for this image. */
-function verifiedOwner(ctx: AppContext, imageId: string, token: string | undefined): string | undefined {
+export function verifiedOwner(ctx: AppContext, imageId: string, token: string | undefined): string | undefined {
   if (!token || !isImageId(imageId)) return undefined
   const bytes = Buffer.from(token, 'base64url')
   if (bytes.length !== 16 + MAC_BYTES) return undefined

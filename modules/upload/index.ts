@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { sweepStaleTempFiles } from '#core/http/multipart.ts'
+import { compatRoutes } from './compat/index.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
 import { editImage } from './edit.ts'
 import * as manage from './manage.ts'
@@ -17,6 +18,7 @@ export const uploadModule = (ctx: AppContext) => {
   return new Elysia({ name: 'upload', seed: ctx.id })
     .use(authGuard(ctx))
     .use(deleteLinkRoutes(ctx))
+    .use(compatRoutes(ctx))
     .post(
       '/upload',
       async ({ principal, request, set }) => {

@@ -4,7 +4,7 @@ import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { AppError, BadRequest, StorageUnavailable } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
-import { type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
+import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION, variantKey } from '#core/images/keys.ts'
 import type { ImageRow, StoredVariant } from '#core/images/types.ts'
@@ -26,11 +26,32 @@ export interface UploadResult {
   receivedBytes: number
 }
 
-/** POST /upload, counted in the metrics: stored uploads by bytes and time, refusals by error code. */
-export async function uploadImage(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
+/** POST /upload: the multipart body's field "file". */
+export const uploadImage = (ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> =>
+  uploadReceived(ctx, principal, async () => {
+    const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
+    if (!upload.file) {
+      await upload.discard()
+      throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
+    }
+    return upload
+  }, Number(request.headers.get('content-length')) || undefined)
+
+/**
+ * Every upload, native or through a compatible API (modules/upload/compat), counted in the
+ * metrics: stored uploads by bytes and time, refusals by error code. `receive` reads the body to
+ * a temp file; it runs after the early quota check, so a spent quota costs no body read.
+ * `declaredBytes` (the request's Content-Length, when known) sizes the free-disk check.
+ */
+export async function uploadReceived(
+  ctx: AppContext,
+  principal: Principal,
+  receive: () => Promise<MultipartUpload>,
+  declaredBytes = ctx.config.maxUploadBytes,
+): Promise<UploadResult> {
   const started = performance.now()
   try {
-    const result = await receiveAndStore(ctx, principal, request)
+    const result = await receiveAndStore(ctx, principal, receive, declaredBytes)
     if (result.created) ctx.metrics.uploadProcessed(result.receivedBytes, (performance.now() - started) / 1000)
     return result
   } catch (error) {
@@ -49,15 +70,15 @@ export async function uploadImage(ctx: AppContext, principal: Principal, request
  * Whatever fails, the objects written so far and every temp file are removed, and usage is
  * unchanged: the quota counters only move in the transaction that records the image.
  */
-async function receiveAndStore(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
+async function receiveAndStore(ctx: AppContext, principal: Principal, receive: () => Promise<MultipartUpload>, declaredBytes: number): Promise<UploadResult> {
   const user = principal.user
   // 507 before a byte is read when the upload could leave DATA_DIR too full for the database.
-  ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, Number(request.headers.get('content-length')) || ctx.config.maxUploadBytes)
+  ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, declaredBytes)
   await refuseWhenQuotaUsedUp(ctx, user)
-  const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
+  const upload = await receive()
   try {
     const file = upload.file
-    if (!file) throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
+    if (!file) throw new BadRequest('The request carries no image', 'file_required')
     if (file.size === 0) throw new BadRequest('The file is empty', 'empty_file')
     const form = readFormFields(upload.fields, user)
 

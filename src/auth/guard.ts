@@ -55,9 +55,9 @@ export function authenticateRequest(ctx: AppContext, request: Request): Promise<
   return authenticate(ctx, credentials)
 }
 
-type HeaderBag = Record<string, string | number>
+export type HeaderBag = Record<string, string | number>
 
-function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
+export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
   Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))

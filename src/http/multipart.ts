@@ -52,7 +52,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Fails the stream with `error()` once more than `max` bytes have passed; feeds `onChunk` otherwise. */
-function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buffer) => void = () => {}) {
+export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buffer) => void = () => {}) {
   let seen = 0
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {

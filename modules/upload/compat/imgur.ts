@@ -1,0 +1,194 @@
+import { Elysia, t } from 'elysia'
+import { limitAnonymous, type HeaderBag } from '#core/auth/guard.ts'
+import type { AppContext } from '#core/context.ts'
+import { type AppError, BadRequest, NotFound } from '#core/errors.ts'
+import { clientIp } from '#core/http/client-ip.ts'
+import { isImageId } from '#core/images/ids.ts'
+import { EXTENSION } from '#core/images/keys.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import { deleteToken, verifiedOwner } from '../delete-token.ts'
+import { deleteImageOf } from '../manage.ts'
+import { uploadReceived } from '../service.ts'
+import { remoteUrlRefused } from './base64.ts'
+import { readImageBody } from './body.ts'
+import { apiKeyPrincipal, applyError, clientError, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
+
+/**
+ * Imgur API v3: `POST /3/image`, `/3/upload` (JSON), `/3/upload.xml` (XML), and
+ * `DELETE /3/image/{deletehash}`. https://apidocs.imgur.com/#c85c9dfc-7487-4de2-9ecd-66f727cf3139
+ *
+ * The deletehash is the image id followed by the image's delete-link token (delete-token.ts):
+ * whoever holds it may delete that one image, with no other credential, as on Imgur.
+ */
+
+const ImgurImage = t.Object({
+  id: t.String(),
+  title: t.Nullable(t.String()),
+  description: t.Nullable(t.String({ description: 'Echoed back; imghost images have no description' })),
+  datetime: t.Number({ description: 'Unix seconds' }),
+  type: t.String(),
+  animated: t.Boolean(),
+  width: t.Number(),
+  height: t.Number(),
+  size: t.Number(),
+  views: t.Number(),
+  bandwidth: t.Number(),
+  nsfw: t.Null(),
+  in_gallery: t.Literal(false),
+  deletehash: t.String(),
+  name: t.String(),
+  link: t.String({ description: '/i/{id}.{ext}; /i/{id} serves the same image' }),
+})
+
+export const ImgurError = t.Object({
+  data: t.Object({ error: t.String(), code: t.String(), request: t.String(), method: t.String() }),
+  success: t.Literal(false),
+  status: t.Number(),
+})
+
+const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
+const XML_PATHS = new Set(['/3/upload.xml', '/3/image.xml'])
+const errorStatuses = [400, 401, 403, 404, 413, 415, 422, 429, 503]
+
+const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
+
+function present(ctx: AppContext, image: ImageRow, description: string | null) {
+  const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
+  return {
+    id: image.id,
+    title: image.title,
+    description,
+    datetime: Math.floor(new Date(image.uploaded_at).getTime() / 1000),
+    type: image.mime_type,
+    animated: image.pages > 1,
+    width: image.width,
+    height: image.height,
+    size: image.file_size,
+    views: image.views,
+    bandwidth: 0,
+    nsfw: null,
+    in_gallery: false as const,
+    deletehash: deletehashOf(ctx, image),
+    name: image.original_name ?? '',
+    link: `${base}/i/${image.id}.${EXTENSION[image.format]}`,
+  }
+}
+
+const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
+
+/** Imgur's XML: `<data success="1" status="200">` with one element per field. */
+function xml(status: number, success: boolean, fields: Record<string, unknown>): Response {
+  const inner = Object.entries(fields)
+    .map(([name, value]) => (value === null || value === undefined ? `<${name}/>` : `<${name}>${escapeXml(String(value))}</${name}>`))
+    .join('')
+  return new Response(`<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="${success ? 1 : 0}" status="${status}">${inner}</data>`, {
+    status,
+    headers: { 'content-type': 'application/xml; charset=utf-8' },
+  })
+}
+
+const errorData = (error: AppError, request: Request) => ({
+  error: error.message,
+  code: error.code,
+  request: new URL(request.url).pathname,
+  method: request.method,
+})
+
+const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
+
+async function upload(ctx: AppContext, request: Request, headers: HeaderBag) {
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers)
+  let description: string | null = null
+  const { image } = await uploadReceived(ctx, principal, async () => {
+    const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
+    const { type, title, name } = body.fields
+    if (type?.toLowerCase() === 'url') {
+      await body.discard()
+      throw remoteUrlRefused()
+    }
+    description = body.fields.description?.slice(0, 1000) ?? null
+    // Imgur's `name` is the file's name; a multipart file's own name is the fallback.
+    const file = { ...body.file!, filename: name || body.file!.filename }
+    return { ...body, file, fields: nativeFields(title) }
+  })
+  return present(ctx, image, description)
+}
+
+/** DELETE /3/image/{deletehash}; an owner's key also deletes by plain image id, as on Imgur. */
+async function remove(ctx: AppContext, request: Request, server: Parameters<typeof clientIp>[1], hash: string, headers: HeaderBag) {
+  const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
+  const key = keyFromAuthorization(request.headers.get('authorization'))
+  if (isImageId(hash) && key) {
+    const principal = await apiKeyPrincipal(ctx, key, headers)
+    await deleteImageOf(ctx, principal.user.id, hash)
+    return
+  }
+  await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), headers)
+  const id = hash.slice(0, 22)
+  const owner = verifiedOwner(ctx, id, hash.slice(22))
+  if (!owner) throw gone()
+  await deleteImageOf(ctx, owner, id).catch((error) => {
+    throw error instanceof NotFound ? gone() : error
+  })
+}
+
+export const imgurRoutes = (ctx: AppContext) => {
+  const handler = async ({ request, set }: { request: Request; set: { status?: number | string; headers: HeaderBag } }) => {
+    const asXml = XML_PATHS.has(new URL(request.url).pathname)
+    try {
+      const data = await upload(ctx, request, set.headers)
+      return asXml ? (xml(200, true, data) as never) : { data, success: true as const, status: 200 as const }
+    } catch (error) {
+      const appError = clientError(error)
+      applyError(set, appError)
+      if (asXml) return xml(appError.status, false, errorData(appError, request)) as never
+      return { data: errorData(appError, request), success: false as const, status: appError.status } as never
+    }
+  }
+  const uploadOptions = (summary: string, xmlResponse: boolean) => ({
+    headers: Headers,
+    response: {
+      200: xmlResponse ? t.String({ description: 'application/xml: <data success="1" status="200"><id/>…<deletehash/><link/></data>' }) : t.Object({ data: ImgurImage, success: t.Literal(true), status: t.Literal(200) }),
+      ...Object.fromEntries(errorStatuses.map((status) => [status, xmlResponse ? t.String() : ImgurError])),
+    },
+    parse: 'none' as const,
+    detail: {
+      tags: ['compatible APIs'],
+      summary,
+      description:
+        'Authorization: `Client-ID ih_…` or `Bearer ih_…` (one of your own API keys). The image is `image` (a multipart file or base64), ' +
+        'urlencoded `image=` base64, or the raw body whatever the Content-Type says. `title` and `name` are kept; `description` is echoed. ' +
+        'Errors: `{data:{error, code, request, method}, success:false, status}` with the same HTTP status.',
+      requestBody: formBodyDoc('image', { title: 'kept as the title', name: 'kept as the file name', description: 'echoed', type: 'file or base64; url is refused' }),
+    },
+  })
+  return new Elysia({ name: 'upload-compat-imgur', seed: ctx.id })
+    .post('/3/image', handler, uploadOptions('Imgur API v3 image upload (JSON)', false))
+    .post('/3/upload', handler, uploadOptions('Imgur API v3 image upload (JSON), older path', false))
+    .post('/3/upload.xml', handler, uploadOptions('Imgur API v3 image upload (XML)', true))
+    .post('/3/image.xml', handler, uploadOptions('Imgur API v3 image upload (XML)', true))
+    .delete(
+      '/3/image/:deletehash',
+      async ({ request, server, params, set }) => {
+        try {
+          if (params.deletehash.length > 200) throw new BadRequest('That is no deletehash', 'invalid_deletehash')
+          await remove(ctx, request, server, params.deletehash, set.headers as HeaderBag)
+          return { data: true as const, success: true as const, status: 200 as const }
+        } catch (error) {
+          const appError = clientError(error)
+          applyError(set, appError)
+          return { data: errorData(appError, request), success: false as const, status: appError.status } as never
+        }
+      },
+      {
+        params: t.Object({ deletehash: t.String() }),
+        headers: Headers,
+        response: { 200: t.Object({ data: t.Literal(true), success: t.Literal(true), status: t.Literal(200) }), ...Object.fromEntries(errorStatuses.map((s) => [s, ImgurError])) },
+        detail: {
+          tags: ['compatible APIs'],
+          summary: 'Imgur API v3: delete an image by its deletehash',
+          description: 'The deletehash of an upload deletes that image with no other credential. With your API key, the plain image id works too.',
+        },
+      },
+    )
+}

@@ -1,0 +1,17 @@
+import { Elysia } from 'elysia'
+import type { AppContext } from '#core/context.ts'
+import { cheveretoRoutes } from './chevereto.ts'
+import { imgurRoutes } from './imgur.ts'
+import { lskyRoutes } from './lsky.ts'
+
+/**
+ * Upload endpoints of foreign APIs, so the clients people already have work unchanged. Each is
+ * a thin adapter: it reads the request its API's way and answers in its API's shape, and the
+ * upload itself is the one service POST /upload uses (same processing, quotas, rate limits,
+ * dedup and metrics).
+ */
+export const compatRoutes = (ctx: AppContext) =>
+  new Elysia({ name: 'upload-compat', seed: ctx.id })
+    .use(cheveretoRoutes(ctx))
+    .use(imgurRoutes(ctx))
+    .use(lskyRoutes(ctx))

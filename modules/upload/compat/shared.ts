@@ -1,0 +1,101 @@
+import { authenticate, enforce, type HeaderBag } from '#core/auth/guard.ts'
+import type { Principal } from '#core/auth/principal.ts'
+import type { AppContext } from '#core/context.ts'
+import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
+import type { MultipartUpload } from '#core/http/multipart.ts'
+import type { ImageRow } from '#core/images/types.ts'
+
+/**
+ * What the three adapters share: the caller is always one of the user's own `ih_` API keys
+ * (never a session), checked and rate-limited exactly as the guard does for POST /upload; and
+ * every failure is an AppError whose status and code each adapter dresses in its API's shape.
+ */
+
+/** The key from `Authorization: Client-ID ih_…` (Imgur), `Bearer ih_…`, or a bare `ih_…` (some Lsky clients). */
+export function keyFromAuthorization(header: string | null): string | undefined {
+  const value = header?.trim()
+  if (!value) return undefined
+  return /^(?:Client-ID|Bearer)\s+(.+)$/i.exec(value)?.[1]?.trim() ?? value
+}
+
+export async function apiKeyPrincipal(ctx: AppContext, key: string | undefined, headers: HeaderBag): Promise<Principal> {
+  if (!key) throw new Unauthorized('An imghost API key (ih_…) is required', 'api_key_required')
+  // An API key is looked up as one, whatever it looks like: a session token is refused here.
+  const principal = await authenticate(ctx, { apiKey: key })
+  if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+  enforce(ctx, principal, headers)
+  return principal
+}
+
+/** The upload as read, or a 400 naming the field this API expects the image in. */
+export async function requireFile(upload: MultipartUpload, message: string): Promise<MultipartUpload> {
+  if (upload.file) return upload
+  await upload.discard()
+  throw new BadRequest(message, 'file_required')
+}
+
+/**
+ * A client mistake as an AppError. Anything else is our bug: it goes on to the one error
+ * handler, which logs it with an error id (a 500 in the platform's own shape).
+ */
+export function clientError(error: unknown): AppError {
+  if (error instanceof AppError) return error
+  throw error
+}
+
+/** Sets the status and extra headers (Retry-After, RateLimit-*) of an error response. */
+export function applyError(set: { status?: number | string; headers: HeaderBag }, error: AppError) {
+  set.status = error.status
+  Object.assign(set.headers, error.headers)
+}
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+}
+
+/** `YYYY-MM-DD HH:MM:SS` in UTC, as Chevereto and Lsky print dates. */
+export const sqlDateTime = (date: Date) => new Date(date).toISOString().slice(0, 19).replace('T', ' ')
+
+export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
+  image.variants.find((v) => v.name === name && v.format === image.format) ?? image.variants.find((v) => v.name === name)
+
+/**
+ * Foreign clients' text fields, reduced to what POST /upload reads: a title (trimmed to what
+ * imghost keeps rather than refused) and, where the API has one, visibility. Anything else is
+ * ignored.
+ */
+export function nativeFields(title: string | undefined, isPublic?: boolean): Record<string, string> {
+  const fields: Record<string, string> = {}
+  const trimmed = title?.trim()
+  if (trimmed) fields.title = trimmed.slice(0, 200)
+  if (isPublic !== undefined) fields.is_public = String(isPublic)
+  return fields
+}
+
+type FieldDoc = { type: 'string'; format?: 'binary' | 'byte'; description?: string }
+
+/** The OpenAPI requestBody of a form these routes read themselves (parse: 'none'). */
+export function formBodyDoc(fileField: string, fields: Record<string, string>, fileAsBase64Too = true) {
+  const text = Object.fromEntries(Object.entries(fields).map(([name, description]) => [name, { type: 'string', description } as FieldDoc]))
+  const schema = (format: 'binary' | 'byte') => ({
+    type: 'object' as const,
+    required: [fileField],
+    properties: { [fileField]: { type: 'string', format, description: format === 'byte' ? 'base64 or a data: URI' : 'the image file' } as FieldDoc, ...text },
+  })
+  return {
+    required: true,
+    content: {
+      'multipart/form-data': { schema: schema('binary') },
+      ...(fileAsBase64Too ? { 'application/x-www-form-urlencoded': { schema: schema('byte') } } : {}),
+    },
+  }
+}

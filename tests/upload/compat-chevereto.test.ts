@@ -1,0 +1,233 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import {
+  COMPAT_ENV,
+  COMPAT_MAX_UPLOAD_BYTES,
+  distinctPng,
+  expectServes,
+  form,
+  limitKeyTo,
+  md5,
+  noisePng,
+  png,
+  uploadMetrics,
+  URLENCODED,
+  urlencoded,
+  usage,
+} from './compat-support.ts'
+import { expectNothingLeftBehind, setDailyLimit, signUp } from './support.ts'
+
+const expectCheveretoError = (response: Response, body: any, status: number, context: string) => {
+  expect(response.status, JSON.stringify(body)).toBe(status)
+  expect(body).toEqual({ status_code: status, error: { message: expect.any(String), code: status, context }, status_txt: expect.any(String) })
+}
+
+describeEachBackend(
+  'Chevereto API v1 (POST|GET /api/1/upload)',
+  (app) => {
+    test('multipart file, key in the query: the documented shape, field by field, and the URL serves the image', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng(48, 32)
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes), title: 'Holiday', album_id: 'ignored' }) })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body.status_code).toBe(200)
+      expect(body.success).toEqual({ message: 'image uploaded', code: 200 })
+      expect(body.status_txt).toBe('OK')
+      const image = body.image
+      const [row] = await app().ctx.sql<any[]>`select * from images where id = ${image.id_encoded}`
+      const view = app().config.publicUrls.view
+      expect(image).toMatchObject({
+        id_encoded: row.id,
+        name: row.id,
+        extension: 'png',
+        filename: `${row.id}.png`,
+        original_filename: 'upload.png',
+        mime: 'image/png',
+        size: Number(row.file_size),
+        width: 48,
+        height: 32,
+        ratio: 1.5,
+        title: 'Holiday',
+        description: null,
+        nsfw: 0,
+        md5: md5(bytes),
+        storage: 'remote',
+        views: 0,
+        is_animated: 0,
+        frames: 1,
+        url: `${view}/${row.id}.png`,
+        url_viewer: `${view}/i/${row.id}`,
+        display_url: `${view}/i/${row.id}.png?size=medium`,
+      })
+      expect(image.date).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+      expect(image.date_gmt).toBe(new Date(row.uploaded_at).toISOString().slice(0, 19).replace('T', ' '))
+      expect(image.thumb).toMatchObject({ url: `${view}/${row.id}_thumb.png`, extension: 'png', mime: 'image/png' })
+      expect(image.medium.url).toBe(image.display_url)
+      expect(image.delete_url).toStartWith(`${app().config.publicUrls.upload}/images/${row.id}/delete?token=`)
+      await expectServes(app(), image.url, bytes)
+      expect((await call(app().upload, 'GET', new URL(image.delete_url).pathname + new URL(image.delete_url).search))[0].status).toBe(200)
+    })
+
+    test('base64 in a urlencoded body with the key beside it; in a multipart text field with X-API-Key; a data: URI; GET ?source=', async () => {
+      const user = await signUp(app())
+      const one = await distinctPng()
+      const [r1, b1] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, source: one.toString('base64'), format: 'json' }) })
+      expect(r1.status, JSON.stringify(b1)).toBe(200)
+      await expectServes(app(), b1.image.url, one)
+      expect(b1.image.md5).toBe(md5(one))
+
+      // Unescaped "+" and MIME line breaks, as hand-written scripts send them.
+      const two = await distinctPng()
+      const wrapped = two.toString('base64').replace(/.{76}/g, '$&\r\n')
+      const raw = `key=${user.apiKey}&source=${wrapped.replace(/\r\n/g, '%0D%0A')}`
+      const [r2, b2] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: raw })
+      expect(r2.status, JSON.stringify(b2)).toBe(200)
+      await expectServes(app(), b2.image.url, two)
+
+      const three = await distinctPng()
+      const [r3, b3] = await call(app().upload, 'POST', '/api/1/upload', { apiKey: user.apiKey, body: form({ source: `data:image/png;base64,${three.toString('base64')}` }) })
+      expect(r3.status, JSON.stringify(b3)).toBe(200)
+      await expectServes(app(), b3.image.url, three)
+
+      const four = await distinctPng(8, 8)
+      const [r4, b4] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&source=${encodeURIComponent(four.toString('base64url'))}`)
+      expect(r4.status, JSON.stringify(b4)).toBe(200)
+      await expectServes(app(), b4.image.url, four)
+    })
+
+    test('format=txt answers the URL alone', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const [response, text] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&format=txt`, { body: form({ source: png(bytes) }) })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toStartWith('text/plain')
+      expect(text).toMatch(new RegExp(`^${app().config.publicUrls.view}/[A-Za-z0-9_-]{22}\\.png$`))
+      await expectServes(app(), text, bytes)
+    })
+
+    test('no key, a bad key, a session token: 401 in Chevereto shape, nothing kept', async () => {
+      const user = await signUp(app())
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const bytes = await distinctPng()
+        const [r1, b1] = await call(app().upload, 'POST', '/api/1/upload', { body: form({ source: png(bytes) }) })
+        expectCheveretoError(r1, b1, 401, 'api_key_required')
+        const [r2, b2] = await call(app().upload, 'POST', '/api/1/upload?key=ih_notakey', { body: form({ source: png(bytes) }) })
+        expectCheveretoError(r2, b2, 401, 'invalid_api_key')
+        const [r3, b3] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.token, source: bytes.toString('base64') }) })
+        expectCheveretoError(r3, b3, 401, 'invalid_api_key')
+        expect(b3.status_txt).toBe('Unauthorized')
+      })
+    })
+
+    test('no source, bad base64, a URL, a wrong format, an unknown format=: 4xx in Chevereto shape, nothing kept', async () => {
+      const user = await signUp(app())
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const post = (body: FormData | string, query = '') =>
+          call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}${query}`, { body, headers: typeof body === 'string' ? URLENCODED : {} })
+        let [response, body] = await post(form({ title: 'no image' }))
+        expectCheveretoError(response, body, 400, 'file_required')
+        ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}`)
+        expectCheveretoError(response, body, 400, 'file_required')
+        ;[response, body] = await post(urlencoded({ source: 'iVBORw0K!!!not*base64' }))
+        expectCheveretoError(response, body, 400, 'invalid_base64')
+        ;[response, body] = await post(form({ source: 'abcde' }))
+        expectCheveretoError(response, body, 400, 'invalid_base64')
+        ;[response, body] = await post(urlencoded({ source: 'https://example.com/cat.png' }))
+        expectCheveretoError(response, body, 400, 'remote_url_refused')
+        expect(body.error.message).toContain('remote URLs are not fetched')
+        ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&source=${encodeURIComponent('http://127.0.0.1/x.png')}`)
+        expectCheveretoError(response, body, 400, 'remote_url_refused')
+        ;[response, body] = await post(form({ source: new Blob(['%PDF-1.4 this is no image at all'], { type: 'application/pdf' }) }))
+        expectCheveretoError(response, body, 415, 'unsupported_format')
+        ;[response, body] = await post(form({ source: png(await distinctPng()) }), '&format=redirect')
+        expectCheveretoError(response, body, 400, 'invalid_format')
+      })
+    })
+
+    test('too large: 413 for a file or a decoded base64 over MAX_UPLOAD_BYTES, while its larger base64 is read', async () => {
+      const user = await signUp(app())
+      const big = await noisePng(COMPAT_MAX_UPLOAD_BYTES * 1.2)
+      expect(big.byteLength).toBeGreaterThan(COMPAT_MAX_UPLOAD_BYTES)
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const [r1, b1] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(big) }) })
+        expectCheveretoError(r1, b1, 413, 'file_too_large')
+        expect(b1.error.message).toContain('64 KiB')
+        const [r2, b2] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { headers: URLENCODED, body: urlencoded({ source: big.toString('base64') }) })
+        expectCheveretoError(r2, b2, 413, 'file_too_large')
+      })
+      // Just under the limit decoded, so its base64 (about 1.37 times) is over it: accepted.
+      const fits = await noisePng(COMPAT_MAX_UPLOAD_BYTES * 0.9)
+      expect(fits.byteLength).toBeLessThan(COMPAT_MAX_UPLOAD_BYTES)
+      const encoded = fits.toString('base64').replace(/.{76}/g, '$&\n')
+      expect(encoded.length).toBeGreaterThan(COMPAT_MAX_UPLOAD_BYTES)
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: encoded }) })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body.image.md5).toBe(md5(fits))
+    })
+
+    test('quotas, rate limit, dedup and metrics are those of POST /upload', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const before = await uploadMetrics(app().upload)
+      const [r1, b1] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes) }) })
+      expect(r1.status).toBe(200)
+      const once = await usage(app(), user.id)
+      expect(once.images).toBe(1)
+      expect(once.uploads).toBe(1)
+      // The same bytes again, even as base64: the same image, nothing counted twice.
+      const [r2, b2] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, source: bytes.toString('base64') }) })
+      expect(r2.status).toBe(200)
+      expect(b2.image.id_encoded).toBe(b1.image.id_encoded)
+      expect(await usage(app(), user.id)).toEqual(once)
+      // And the native endpoint sees it as the same image too.
+      const [r3, b3] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: (() => { const f = new FormData(); f.append('file', png(bytes), 'a.png'); return f })() })
+      expect(r3.status).toBe(200)
+      expect(b3.image.id).toBe(b1.image.id_encoded)
+      const after = await uploadMetrics(app().upload)
+      expect(after.stored).toBe(before.stored + 1)
+      expect(after.bytes).toBe(before.bytes + bytes.byteLength)
+
+      await setDailyLimit(app(), user.id, 1)
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()) }) })
+        expectCheveretoError(response, body, 429, 'upload_limit_reached')
+        expect(response.headers.get('retry-after')).toMatch(/^\d+$/)
+        // With the key in the body, the body is read first: its temp file goes all the same.
+        const [r2, b2] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, source: (await distinctPng()).toString('base64') }) })
+        expectCheveretoError(r2, b2, 429, 'upload_limit_reached')
+      })
+      expect((await uploadMetrics(app().upload)).rejected('upload_limit_reached')).toBe(after.rejected('upload_limit_reached') + 2)
+
+      await setDailyLimit(app(), user.id, null)
+      await limitKeyTo(app(), user, 1)
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()) }) })
+      expectCheveretoError(response, body, 429, 'rate_limited')
+      expect(response.headers.get('ratelimit-limit')).toBe('1')
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
+    })
+
+    test('every compatible route is in /openapi.json: tag, summary, the body it reads, its error shape', async () => {
+      const [, doc] = await call(app().upload, 'GET', '/openapi.json')
+      const routes = [
+        ['post', '/api/1/upload', 'source', 'status_code'],
+        ['get', '/api/1/upload', undefined, 'status_code'],
+        ['post', '/3/image', 'image', 'data'],
+        ['post', '/3/upload', 'image', 'data'],
+        ['post', '/3/upload.xml', 'image', undefined],
+        ['delete', '/3/image/{deletehash}', undefined, 'data'],
+        ['post', '/api/v1/upload', 'file', 'status'],
+        ['delete', '/api/v1/images/{key}', undefined, 'status'],
+      ] as const
+      for (const [method, path, fileField, errorField] of routes) {
+        const operation = doc.paths[path]?.[method]
+        expect(operation, `${method} ${path}`).toBeDefined()
+        expect(operation.tags).toEqual(['compatible APIs'])
+        expect(operation.summary.length).toBeGreaterThan(10)
+        if (fileField) expect(operation.requestBody.content['multipart/form-data'].schema.required).toEqual([fileField])
+        const unauthorized = operation.responses['401'].content
+        if (errorField) expect(Object.values(unauthorized)[0]).toMatchObject({ schema: { properties: { [errorField]: expect.anything() } } })
+      }
+    })
+  },
+  { env: COMPAT_ENV },
+)

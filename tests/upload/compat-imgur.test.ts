@@ -1,0 +1,182 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import { COMPAT_ENV, distinctPng, expectServes, fetchPublic, form, limitKeyTo, noisePng, png, uploadMetrics, URLENCODED, urlencoded, usage } from './compat-support.ts'
+import { expectNothingLeftBehind, listKeys, setDailyLimit, signUp } from './support.ts'
+
+const clientId = (key: string) => ({ authorization: `Client-ID ${key}` })
+
+const expectImgurError = (response: Response, body: any, status: number, code: string, path = '/3/image', method = 'POST') => {
+  expect(response.status, JSON.stringify(body)).toBe(status)
+  expect(body).toEqual({ data: { error: expect.any(String), code, request: path, method }, success: false, status })
+}
+
+describeEachBackend(
+  'Imgur API v3 (/3/image, /3/upload, /3/upload.xml, DELETE /3/image/{deletehash})',
+  (app) => {
+    test('multipart file: the documented shape, field by field; link works with and without its extension', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng(50, 20)
+      const [response, body] = await call(app().upload, 'POST', '/3/image', {
+        headers: clientId(user.apiKey),
+        body: form({ image: png(bytes), type: 'file', title: 'Screenshot', description: 'from ksnip', name: 'shot.png', album: 'ignored' }),
+      })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body.success).toBe(true)
+      expect(body.status).toBe(200)
+      const [row] = await app().ctx.sql<any[]>`select * from images where id = ${body.data.id}`
+      const view = app().config.publicUrls.view
+      expect(body.data).toEqual({
+        id: row.id,
+        title: 'Screenshot',
+        description: 'from ksnip',
+        datetime: Math.floor(new Date(row.uploaded_at).getTime() / 1000),
+        type: 'image/png',
+        animated: false,
+        width: 50,
+        height: 20,
+        size: Number(row.file_size),
+        views: 0,
+        bandwidth: 0,
+        nsfw: null,
+        in_gallery: false,
+        deletehash: expect.stringMatching(new RegExp(`^${row.id}[A-Za-z0-9_-]{54}$`)),
+        name: 'shot.png',
+        link: `${view}/i/${row.id}.png`,
+      })
+      expect(row.original_name).toBe('shot.png')
+      expect(row.title).toBe('Screenshot')
+      await expectServes(app(), body.data.link, bytes)
+      await expectServes(app(), body.data.link.replace(/\.png$/, ''), bytes)
+    })
+
+    test('raw PNG labelled urlencoded (ksnip), raw with no type, urlencoded image=base64, Bearer, /3/upload', async () => {
+      const user = await signUp(app())
+      const raw = await distinctPng()
+      const [r1, b1] = await call(app().upload, 'POST', '/3/image', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: raw })
+      expect(r1.status, JSON.stringify(b1)).toBe(200)
+      await expectServes(app(), b1.data.link, raw)
+
+      const bare = await distinctPng()
+      const [r2, b2] = await call(app().upload, 'POST', '/3/upload', { headers: { authorization: `Bearer ${user.apiKey}` }, body: bare })
+      expect(r2.status, JSON.stringify(b2)).toBe(200)
+      await expectServes(app(), b2.data.link, bare)
+
+      const encoded = await distinctPng()
+      const [r3, b3] = await call(app().upload, 'POST', '/3/image', {
+        headers: { ...clientId(user.apiKey), ...URLENCODED },
+        body: urlencoded({ image: encoded.toString('base64'), type: 'base64', title: 'b64' }),
+      })
+      expect(r3.status, JSON.stringify(b3)).toBe(200)
+      expect(b3.data.title).toBe('b64')
+      await expectServes(app(), b3.data.link, encoded)
+
+      const text = await distinctPng()
+      const [r4, b4] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: text.toString('base64') })
+      expect(r4.status, JSON.stringify(b4)).toBe(200)
+      await expectServes(app(), b4.data.link, text)
+    })
+
+    test('/3/upload.xml answers Imgur XML, errors included (ksnip: raw PNG labelled urlencoded)', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const [response, text] = await call(app().upload, 'POST', '/3/upload.xml', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: bytes })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toStartWith('application/xml')
+      expect(text).toStartWith('<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="1" status="200"><id>')
+      const id = /<id>([^<]+)<\/id>/.exec(text)![1]!
+      expect(text).toContain(`<deletehash>${id}`)
+      expect(text).toContain('<animated>false</animated>')
+      const link = /<link>([^<]+)<\/link>/.exec(text)![1]!
+      expect(link).toBe(`${app().config.publicUrls.view}/i/${id}.png`)
+      await expectServes(app(), link, bytes)
+      const [bad, error] = await call(app().upload, 'POST', '/3/upload.xml', { headers: clientId('ih_wrong'), body: form({ image: png(bytes) }) })
+      expect(bad.status).toBe(401)
+      expect(error).toMatch(/^<\?xml[^>]*>\n<data type="array" success="0" status="401"><error>[^<]+<\/error><code>invalid_api_key<\/code><request>\/3\/upload.xml<\/request><method>POST<\/method><\/data>$/)
+    })
+
+    test('DELETE /3/image/{deletehash} deletes with no other credential; a wrong or spent hash is 404', async () => {
+      const user = await signUp(app())
+      const [, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ image: png(await distinctPng()) }) })
+      const { id, deletehash } = body.data
+      // A character inside the MAC (the last one also holds padding bits that decode to nothing).
+      const at = deletehash.length - 10
+      const tampered = `${deletehash.slice(0, at)}${deletehash[at] === 'A' ? 'B' : 'A'}${deletehash.slice(at + 1)}`
+      const [r0, b0] = await call(app().upload, 'DELETE', `/3/image/${tampered}`)
+      expectImgurError(r0, b0, 404, 'image_not_found', `/3/image/${tampered}`, 'DELETE')
+      const [r1, b1] = await call(app().upload, 'DELETE', `/3/image/${deletehash}`)
+      expect(r1.status, JSON.stringify(b1)).toBe(200)
+      expect(b1).toEqual({ data: true, success: true, status: 200 })
+      expect((await listKeys(app(), `images/${id}/`)).length).toBe(0)
+      expect((await fetchPublic(app(), body.data.link)).status).toBe(404)
+      expect((await usage(app(), user.id)).storage_used).toBe(0)
+      const [r2, b2] = await call(app().upload, 'DELETE', `/3/image/${deletehash}`)
+      expectImgurError(r2, b2, 404, 'image_not_found', `/3/image/${deletehash}`, 'DELETE')
+      // The owner's key deletes by plain id; another user's key does not.
+      const [, second] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ image: png(await distinctPng()) }) })
+      const other = await signUp(app())
+      const [r3, b3] = await call(app().upload, 'DELETE', `/3/image/${second.data.id}`, { headers: clientId(other.apiKey) })
+      expectImgurError(r3, b3, 404, 'image_not_found', `/3/image/${second.data.id}`, 'DELETE')
+      const [r4] = await call(app().upload, 'DELETE', `/3/image/${second.data.id}`, { headers: clientId(user.apiKey) })
+      expect(r4.status).toBe(200)
+      expect((await usage(app(), user.id)).images).toBe(0)
+    })
+
+    test('no key, bad key, no image, bad base64, a URL, a wrong format, too large: Imgur shape, nothing kept', async () => {
+      const user = await signUp(app())
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const bytes = await distinctPng()
+        let [response, body] = await call(app().upload, 'POST', '/3/image', { body: form({ image: png(bytes) }) })
+        expectImgurError(response, body, 401, 'api_key_required')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId('ih_nope'), body: form({ image: png(bytes) }) })
+        expectImgurError(response, body, 401, 'invalid_api_key')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: { authorization: `Bearer ${user.token}` }, body: form({ image: png(bytes) }) })
+        expectImgurError(response, body, 401, 'invalid_api_key')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ title: 'nothing' }) })
+        expectImgurError(response, body, 400, 'file_required')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey) })
+        expectImgurError(response, body, 400, 'file_required')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: urlencoded({ image: 'not base64 at all!' }) })
+        expectImgurError(response, body, 400, 'invalid_base64')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: urlencoded({ image: 'https://i.imgur.com/x.png', type: 'url' }) })
+        expectImgurError(response, body, 400, 'remote_url_refused')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ image: 'QUJD', type: 'URL' }) })
+        expectImgurError(response, body, 400, 'remote_url_refused')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: new TextEncoder().encode('%PDF-1.4 no image at all \u0000\u0001') })
+        expectImgurError(response, body, 415, 'unsupported_format')
+        const big = await noisePng(80 * 1024)
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: big })
+        expectImgurError(response, body, 413, 'file_too_large')
+        ;[response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: big.toString('base64') })
+        expectImgurError(response, body, 413, 'file_too_large')
+      })
+    })
+
+    test('quotas, rate limit, dedup and metrics are those of POST /upload', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const before = await uploadMetrics(app().upload)
+      const [, first] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: bytes })
+      const [, again] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ image: bytes.toString('base64') }) })
+      expect(again.data.id).toBe(first.data.id)
+      expect(await usage(app(), user.id)).toMatchObject({ images: 1, uploads: 1 })
+      expect((await uploadMetrics(app().upload)).stored).toBe(before.stored + 1)
+
+      await setDailyLimit(app(), user.id, 1)
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const [response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: await distinctPng() })
+        expectImgurError(response, body, 429, 'upload_limit_reached')
+      })
+      await setDailyLimit(app(), user.id, null)
+      await app().ctx.sql`update users set storage_used = 1024 * 1024 * 1024 where id = ${user.id}`
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const [response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: await distinctPng() })
+        expectImgurError(response, body, 413, 'storage_quota_exceeded')
+      })
+      await limitKeyTo(app(), user, 1)
+      const [response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: await distinctPng() })
+      expectImgurError(response, body, 429, 'rate_limited')
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/)
+    })
+  },
+  { env: COMPAT_ENV },
+)
