@@ -7,6 +7,7 @@ import { isUuid } from '#core/http/schemas.ts'
 import { deletionCancelledMail, deletionScheduledMail } from '#core/mail/templates.ts'
 import { rateLimitHeaders } from '#core/rate-limit.ts'
 import { sendVerificationMailQuietly } from './email-flows.ts'
+import { countLoginAttempt } from './login-throttle.ts'
 import * as lrepo from './lifecycle-repo.ts'
 import * as repo from './repo.ts'
 
@@ -88,29 +89,14 @@ export async function register(
 const TIMING_DUMMY_HASH = Bun.password.hash('timing-equaliser', PASSWORD_HASH_OPTIONS)
 
 export async function login(ctx: AppContext, input: { identifier: string; password: string }, meta: RequestMeta) {
-  const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
-  const accountBucket = `login:account:${input.identifier.toLowerCase()}`
-  const ipBucket = `login:ip:${meta.ip}`
-  const [account, address] = await Promise.all([
-    ctx.limiter.peek(accountBucket, loginMaxFailures, window),
-    ctx.limiter.peek(ipBucket, loginMaxFailures * 5, window),
-  ])
-  for (const state of [account, address]) {
-    if (!state.allowed) {
-      const retryAfter = (state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000
-      throw new TooManyRequests('Too many failed logins; try again later', retryAfter, 'too_many_login_attempts', rateLimitHeaders(state, ctx.clock.now()))
-    }
-  }
+  const attempt = await countLoginAttempt(ctx, { identifier: input.identifier }, meta.ip)
   const user = await repo.findUserByIdentifier(ctx.sql, input.identifier)
   const valid = user?.password
     ? await Bun.password.verify(input.password, user.password)
     : (await Bun.password.verify(input.password, await TIMING_DUMMY_HASH), false)
-  if (!user || !valid) {
-    await Promise.all([ctx.limiter.hit(accountBucket, loginMaxFailures, window), ctx.limiter.hit(ipBucket, loginMaxFailures * 5, window)])
-    throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')
-  }
+  if (!user || !valid) throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')
   if (user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
-  await ctx.limiter.reset(accountBucket, window)
+  await attempt.succeeded()
   const { password: _, ...safeUser } = user
   const session = await startSession(ctx, safeUser, meta)
   return { user: safeUser, ...session }
