@@ -2,10 +2,9 @@ import type { Principal, UserRow } from '#core/auth/principal.ts'
 import { PASSWORD_HASH_OPTIONS, generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { deletionCancelledMail, deletionScheduledMail } from '#core/mail/templates.ts'
-import { rateLimitHeaders } from '#core/rate-limit.ts'
 import { sendVerificationMailQuietly } from './email-flows.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import * as lrepo from './lifecycle-repo.ts'
@@ -89,8 +88,8 @@ export async function register(
 const TIMING_DUMMY_HASH = Bun.password.hash('timing-equaliser', PASSWORD_HASH_OPTIONS)
 
 export async function login(ctx: AppContext, input: { identifier: string; password: string }, meta: RequestMeta) {
-  const attempt = await countLoginAttempt(ctx, { identifier: input.identifier }, meta.ip)
   const user = await repo.findUserByIdentifier(ctx.sql, input.identifier)
+  const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier: input.identifier }, meta.ip)
   const valid = user?.password
     ? await Bun.password.verify(input.password, user.password)
     : (await Bun.password.verify(input.password, await TIMING_DUMMY_HASH), false)

@@ -18,6 +18,27 @@ describeEachBackend(
       expect(checked.every((status) => status === 401 || status === 200)).toBe(true)
       expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(31)
     })
+
+    test('throttle per account, not per identifier typed: failures by email and by username share one budget', async () => {
+      const user = await registerUser(app().auth)
+      for (let i = 0; i < 10; i++) {
+        const identifier = i % 2 === 0 ? user.email : user.username.toUpperCase()
+        const [response] = await login(app().auth, identifier, 'not the password', `203.0.113.${i + 1}`)
+        expect(response.status).toBe(401)
+      }
+      for (const identifier of [user.username, user.email]) {
+        const [response, body] = await login(app().auth, identifier, user.password, '203.0.113.100')
+        expect(response.status, JSON.stringify(body)).toBe(429)
+        expect(body.error.code).toBe('too_many_login_attempts')
+      }
+    })
+
+    test('an unknown identifier keeps a bucket of its own, by its lowercased form', async () => {
+      const ghost = `Nobody${Date.now()}@Example.com`
+      const statuses: number[] = []
+      for (let i = 0; i < 11; i++) statuses.push((await login(app().auth, i % 2 ? ghost : ghost.toLowerCase(), 'whatever pw', `203.0.114.${i + 1}`))[0].status)
+      expect(statuses).toEqual([...Array(10).fill(401), 429])
+    })
   },
   { env: { LOGIN_MAX_FAILURES: '10', TRUST_PROXY: 'true' } },
 )
