@@ -6,6 +6,7 @@ import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/e
 import { isUuid } from '#core/http/schemas.ts'
 import { deletionCancelledMail, deletionScheduledMail } from '#core/mail/templates.ts'
 import { sendVerificationMailQuietly } from './email-flows.ts'
+import { tellBlockedOwner } from './blocked-sign-in.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import * as lrepo from './lifecycle-repo.ts'
 import * as repo from './repo.ts'
@@ -93,8 +94,11 @@ export async function login(ctx: AppContext, input: { identifier: string; passwo
   const valid = user?.password
     ? await Bun.password.verify(input.password, user.password)
     : (await Bun.password.verify(input.password, await TIMING_DUMMY_HASH), false)
-  if (!user || !valid) throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')
-  if (user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
+  if (!user || !valid || user.is_blocked) {
+    // A blocked account learns of it by mail: the answer stays the one a wrong password gets.
+    if (user && valid) tellBlockedOwner(ctx, user)
+    throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')
+  }
   await attempt.succeeded()
   const { password: _, ...safeUser } = user
   const session = await startSession(ctx, safeUser, meta)

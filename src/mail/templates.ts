@@ -109,3 +109,16 @@ export const storageWarningMail = (user: Recipient, percent: number, used: numbe
     ],
     action: { label: 'Your account', url: accountUrl },
   })
+
+/** Sent instead of a 403 at login, so only the mailbox owner learns the password was right. */
+export const blockedSignInMail = (user: Recipient) =>
+  render({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Your account is blocked',
+    paragraphs: [
+      'Someone signed in to your imghost account with its correct password, but the account is blocked, so no session was started.',
+      'If you think this is a mistake, contact the administrator of this imghost instance.',
+    ],
+    footer: 'If this was not you, your password is known to someone else: change it once the account is unblocked.',
+  })

@@ -1,5 +1,12 @@
-import { expect, test } from 'bun:test'
-import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { afterAll, expect, test } from 'bun:test'
+import { call, describeEachBackend, makeAdmin, registerUser } from '../helpers/index.ts'
+import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
+
+const smtp = await startSmtpSink()
+afterAll(() => smtp.stop())
+
+/** What a client can tell apart: status, body and which headers came (not their per-request values). */
+const visible = ([response, body]: [Response, unknown]) => ({ status: response.status, body, headers: [...response.headers.keys()].sort() })
 
 const login = (app: Parameters<typeof call>[0], identifier: string, password: string, ip: string) =>
   call(app, 'POST', '/api/v1/auth/login', { body: { identifier, password }, headers: { 'x-forwarded-for': ip } })
@@ -39,6 +46,28 @@ describeEachBackend(
       for (let i = 0; i < 11; i++) statuses.push((await login(app().auth, i % 2 ? ghost : ghost.toLowerCase(), 'whatever pw', `203.0.114.${i + 1}`))[0].status)
       expect(statuses).toEqual([...Array(10).fill(401), 429])
     })
+
+    test('blocked account is no password oracle: right and wrong password get the 401 a wrong password gets; the owner is told by mail', async () => {
+      const admin = await registerUser(app().auth)
+      await makeAdmin(app().ctx.sql, admin.id)
+      const [victim, control] = [await registerUser(app().auth), await registerUser(app().auth)]
+      const [blocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${victim.id}`, { token: admin.token, body: { is_blocked: true } })
+      expect(blocked.status).toBe(200)
+
+      const wrongOnControl = visible(await login(app().auth, control.email, 'not the password', '192.0.2.10'))
+      const wrongOnBlocked = visible(await login(app().auth, victim.email, 'not the password', '192.0.2.11'))
+      const rightOnBlocked = visible(await login(app().auth, victim.email, victim.password, '192.0.2.12'))
+      expect(wrongOnControl.status).toBe(401)
+      expect(wrongOnBlocked).toEqual(wrongOnControl)
+      expect(rightOnBlocked).toEqual(wrongOnControl)
+      const notice = await smtp.waitFor(mailTo(victim.email, /account is blocked/))
+      expect(notice.text).toContain('correct password')
+
+      // The right password counts like a wrong one, so the throttle tells nothing either.
+      for (let i = 0; i < 8; i++) await login(app().auth, victim.email, victim.password, `192.0.2.${20 + i}`)
+      expect((await login(app().auth, victim.email, victim.password, '192.0.2.40'))[0].status).toBe(429)
+      expect(smtp.messages.filter(mailTo(victim.email, /account is blocked/))).toHaveLength(1)
+    })
   },
-  { env: { LOGIN_MAX_FAILURES: '10', TRUST_PROXY: 'true' } },
+  { env: { LOGIN_MAX_FAILURES: '10', TRUST_PROXY: 'true', ...smtp.env } },
 )
