@@ -11,6 +11,7 @@ import { type Database, openDatabase } from '#core/db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from '#core/db/migrate.ts'
 import { createStorage } from '#core/storage/index.ts'
 import type { ObjectStorage } from '#core/storage/types.ts'
+import type { Logger } from '#core/logger.ts'
 import { startS3rver } from './s3rver.ts'
 
 export interface Backend {
@@ -92,6 +93,8 @@ export interface TestAppOptions {
   clock?: Clock
   /** Wraps the configured store before the context gets it, e.g. with withFaults from src/storage/faults.ts. */
   wrapStorage?: (storage: ObjectStorage) => ObjectStorage
+  /** Replaces the silent logger, e.g. with one that records what was logged. */
+  log?: Logger
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -125,7 +128,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     cleanups.push(() => inner.close())
     storage = options.wrapStorage(inner)
   }
-  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage })
+  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, log: options.log })
   return {
     ctx,
     config,
