@@ -1,4 +1,5 @@
 import type { Principal, UserRow } from '#core/auth/principal.ts'
+import { throttleEmailChange } from '#core/auth/email-change-throttle.ts'
 import { PASSWORD_HASH_OPTIONS, generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
@@ -139,6 +140,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     await conflictIfTaken(ctx, username, email, current.id)
     changes.username = username
     if (email.toLowerCase() !== current.email.toLowerCase()) {
+      await throttleEmailChange(ctx, current.id)
       changes.email = email
       changes.is_verified = false
     }
