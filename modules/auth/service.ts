@@ -1,4 +1,4 @@
-import type { Principal, UserRow } from '#core/auth/principal.ts'
+import { type Principal, type UserRow, effectiveRequestsPerHour } from '#core/auth/principal.ts'
 import { throttleEmailChange } from '#core/auth/email-change-throttle.ts'
 import { PASSWORD_HASH_OPTIONS, generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
@@ -199,7 +199,7 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
     key_name: key.key_name,
     prefix: key.key_prefix,
     is_active: key.is_active,
-    rate_limit_per_hour: key.rate_limit_per_hour ?? PLAN_LIMITS[principal.user.plan_type].requestsPerHour,
+    rate_limit_per_hour: effectiveRequestsPerHour(principal.user.plan_type, key.rate_limit_per_hour),
     requests_count: key.requests_count,
     last_used_at: key.last_used_at,
     created_at: key.created_at,
