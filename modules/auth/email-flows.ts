@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Principal } from '#core/auth/principal.ts'
 import { PASSWORD_HASH_OPTIONS, randomBase62 } from '#core/auth/tokens.ts'
+import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, TooManyRequests } from '#core/errors.ts'
 import { passwordResetMail, verificationMail, type Recipient } from '#core/mail/templates.ts'
@@ -88,8 +89,9 @@ export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolea
 
 /**
  * Sets the password, burns this and every other reset link, and revokes every session and
- * token issued before (API keys are left alone: they are credentials the user made on purpose
- * and can delete). The token is burnt in the same transaction as the password is set.
+ * token issued before. API keys are left alone (credentials the user made on purpose and can
+ * delete), unless the address was not verified: then they were made before the mailbox owner
+ * proved it, possibly by a squatter, and go too. The token is burnt in the same transaction.
  */
 export async function resetPassword(ctx: AppContext, token: string, password: string) {
   const invalid = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
@@ -98,7 +100,9 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
   const now = ctx.clock.now()
   const userId = await ctx.sql.begin(async (tx) => {
     const used = await lrepo.consumeAuthToken(tx, hashToken(token), 'reset_password', now)
-    if (!used || !(await lrepo.setPasswordByMailedLink(tx, used.user_id, passwordHash, used.email))) return undefined
+    if (!used) return undefined
+    await revokeKeysOfUnverifiedAccount(tx, used.user_id, used.email)
+    if (!(await lrepo.setPasswordByMailedLink(tx, used.user_id, passwordHash, used.email))) return undefined
     await lrepo.burnAuthTokens(tx, used.user_id, 'reset_password', now)
     await repo.revokeAllSessions(tx, used.user_id)
     return used.user_id

@@ -1,6 +1,7 @@
 import { type Principal, type UserRow, effectiveRequestsPerHour } from '#core/auth/principal.ts'
 import { throttleEmailChange } from '#core/auth/email-change-throttle.ts'
 import { PASSWORD_HASH_OPTIONS, generateApiKey } from '#core/auth/tokens.ts'
+import { assertMayCreateApiKey } from '#core/auth/unverified-policy.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
@@ -210,6 +211,7 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
 const MAX_KEYS_PER_USER = 50
 
 export async function createApiKey(ctx: AppContext, principal: Principal, input: { key_name: string; rate_limit_per_hour?: number }) {
+  assertMayCreateApiKey(principal.user)
   const existing = await repo.listApiKeys(ctx.sql, principal.user.id)
   if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
   const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour

@@ -97,6 +97,14 @@ export interface TestAppOptions {
   log?: Logger
 }
 
+/** Which context an auth app runs on, for helpers that only get the app (see markVerified). */
+const contextOfApp = new WeakMap<ModuleApp, AppContext>()
+export function contextOf(app: ModuleApp): AppContext {
+  const ctx = contextOfApp.get(app)
+  if (!ctx) throw new Error('this app was not made by createTestApp')
+  return ctx
+}
+
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'imghost-test-'))
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dataDir, { recursive: true, force: true })]
@@ -129,12 +137,14 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     storage = options.wrapStorage(inner)
   }
   const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, log: options.log })
+  const auth = createModuleApp(ctx, 'auth')
+  contextOfApp.set(auth, ctx)
   return {
     ctx,
     config,
     backend,
     dataDir,
-    auth: createModuleApp(ctx, 'auth'),
+    auth,
     upload: createModuleApp(ctx, 'upload'),
     view: createModuleApp(ctx, 'view'),
     async close() {
