@@ -42,11 +42,11 @@ export async function sendVerificationMailQuietly(ctx: AppContext, user: Recipie
   )
 }
 
-/** The link in the mail. True when the address is now verified. */
-export async function verifyEmail(ctx: AppContext, token: string): Promise<boolean> {
-  if (!plausibleToken(token)) return false
+/** The link in the mail. The account's id when the address is now verified, else undefined. */
+export async function verifyEmail(ctx: AppContext, token: string): Promise<string | undefined> {
+  if (!plausibleToken(token)) return undefined
   const used = await lrepo.consumeAuthToken(ctx.sql, hashToken(token), 'verify_email', ctx.clock.now())
-  return used ? lrepo.markEmailVerified(ctx.sql, used.user_id, used.email) : false
+  return used && (await lrepo.markEmailVerified(ctx.sql, used.user_id, used.email)) ? used.user_id : undefined
 }
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {

@@ -8,6 +8,7 @@ import { AuthModel } from './model.ts'
 import { opsRoutes } from './ops-routes.ts'
 import * as service from './service.ts'
 import { sharexRoutes } from './sharex.ts'
+import { VERIFY_FIRST_ANSWER, registerVerifyFirst } from './verify-first.ts'
 
 export const authModule = (ctx: AppContext) => {
   const meta = (request: Request, server: Parameters<typeof clientIp>[1]) => requestMeta(ctx, request, server)
@@ -27,12 +28,17 @@ export const authModule = (ctx: AppContext) => {
         .post(
           '/auth/register',
           async ({ body, request, server, cookie, set }) => {
+            if (ctx.config.registrationVerifyFirst) {
+              await registerVerifyFirst(ctx, body)
+              set.status = 202
+              return { success: true as const, message: VERIFY_FIRST_ANSWER }
+            }
             const { user, token, expiresAt } = await service.register(ctx, body, meta(request, server))
             cookie[SESSION_COOKIE]!.set({ value: token, ...cookieOptions(request, expiresAt) })
             set.status = 201
             return { success: true as const, token, user: service.publicUser(user) }
           },
-          { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin)' } },
+          { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin); 202 and no session with REGISTRATION_VERIFY_FIRST' } },
         )
         .post(
           '/auth/login',

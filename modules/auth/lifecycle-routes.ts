@@ -10,6 +10,7 @@ import { htmlPage, requestMeta, sessionCookieOptions } from './http.ts'
 import { LifecycleModel } from './lifecycle-model.ts'
 import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
 import { OAUTH_PROVIDERS } from './oauth-providers.ts'
+import { signInAfterVerification } from './verify-first.ts'
 
 const FORGOT_ANSWER = 'If an account has this address, a link to reset its password is on its way.'
 
@@ -26,10 +27,16 @@ export const lifecycleRoutes = (ctx: AppContext) => {
     .use(authGuard(ctx))
     .get(
       '/api/v1/auth/verify-email',
-      async ({ query }) =>
-        (await flows.verifyEmail(ctx, query.token ?? ''))
-          ? htmlPage('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
-          : htmlPage('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400),
+      async ({ query, cookie, request, server, redirect }) => {
+        const userId = await flows.verifyEmail(ctx, query.token ?? '')
+        if (!userId) return htmlPage('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400)
+        // Verify-first registration starts no session at register: this link does.
+        const session = ctx.config.registrationVerifyFirst ? await signInAfterVerification(ctx, userId, requestMeta(ctx, request, server)) : undefined
+        if (!session) return htmlPage('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
+        cookie[SESSION_COOKIE]!.set({ value: session.token, ...sessionCookieOptions(ctx, request, session.expiresAt) })
+        if (ctx.config.frontendUrl) return redirect(ctx.config.frontendUrl, 303)
+        return htmlPage('Email verified', '<p>Thank you: your email address is confirmed and you are signed in.</p>')
+      },
       { ...LifecycleModel.verifyEmail, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
     )
     .post(

@@ -62,11 +62,11 @@ export async function startSession(ctx: AppContext, user: UserRow, meta: Request
   return { token, expiresAt }
 }
 
-export async function register(
+/** Register without the session: checks, hashes, inserts, and mails the verification link. */
+export async function createFormAccount(
   ctx: AppContext,
   input: { first_name: string; last_name?: string | null; username: string; email: string; password: string },
-  meta: RequestMeta,
-) {
+): Promise<UserRow> {
   await conflictIfTaken(ctx, input.username, input.email)
   const passwordHash = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
   const user = await ctx.sql
@@ -83,6 +83,11 @@ export async function register(
     )
     .catch(mapUniqueViolation)
   await sendVerificationMailQuietly(ctx, user)
+  return user
+}
+
+export async function register(ctx: AppContext, input: Parameters<typeof createFormAccount>[1], meta: RequestMeta) {
+  const user = await createFormAccount(ctx, input)
   const session = await startSession(ctx, user, meta)
   return { user, ...session }
 }

@@ -122,3 +122,17 @@ export const blockedSignInMail = (user: Recipient) =>
     ],
     footer: 'If this was not you, your password is known to someone else: change it once the account is unblocked.',
   })
+
+/** Verify-first registration: what the owner of an address that already has an account is told. */
+export const addressTakenMail = (user: Recipient, signInUrl?: string) =>
+  render({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Someone tried to sign up with your address',
+    paragraphs: [
+      `Someone asked to create an imghost account for ${user.email}, but this address already has one, so nothing was created.`,
+      'If it was you: sign in instead, or use "forgot password" with this address to set a new password (that also takes the account over if you never finished signing up).',
+    ],
+    action: signInUrl ? { label: 'Sign in', url: signInUrl } : undefined,
+    footer: 'If it was not you, ignore this mail: your account is unchanged.',
+  })

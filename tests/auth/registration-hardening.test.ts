@@ -59,3 +59,54 @@ describeEachBackend(
   },
   { env: smtp.env },
 )
+
+/** What a client can tell apart: status, body and which headers came (not their per-request values). */
+function visible([response, body]: [Response, unknown]) {
+  const headers: string[] = []
+  response.headers.forEach((_, name) => headers.push(name))
+  return { status: response.status, body, headers: headers.sort() }
+}
+
+describeEachBackend(
+  'verify-first registration',
+  (app) => {
+    const register = (body: Record<string, string>) => call(app().auth, 'POST', '/api/v1/auth/register', { body })
+
+    test('account enumeration through register: a new and a taken address get the same 202, the owner is told, the link signs in', async () => {
+      const username = unique()
+      const email = `${username}@example.com`
+      const fresh = await register({ first_name: 'Owner', username, email, password: 'owner password 1' })
+      const taken = await register({ first_name: 'Mallory', username: unique(), email: email.toUpperCase(), password: 'attacker password' })
+      expect(fresh[0].status).toBe(202)
+      expect(fresh[1]).toEqual({ success: true, message: expect.stringContaining('Check your email') })
+      expect(visible(taken)).toEqual(visible(fresh))
+      expect(fresh[0].headers.get('set-cookie')).toBeNull()
+
+      const notice = await smtp.waitFor(mailTo(email, /tried to sign up/))
+      expect(notice.text).toContain('already has one')
+      expect(notice.text).not.toContain('Mallory')
+      const accounts = await app().ctx.sql`select first_name, is_verified from users where lower(email) = lower(${email})`
+      expect([...accounts]).toEqual([{ first_name: 'Owner', is_verified: false }])
+
+      const verification = await smtp.waitFor(mailTo(email, /Confirm your email/))
+      const page = await followLink(app().auth, linkTo('/api/v1/auth/verify-email', verification.links))
+      expect(page.status).toBe(200)
+      expect(await page.text()).toContain('signed in')
+      const token = /(?:^|[;,]\s*)token=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')?.[1]
+      expect(token).toBeString()
+      const [account, accountBody] = await call(app().auth, 'GET', '/api/v1/account', { headers: { cookie: `token=${token}` } })
+      expect(account.status).toBe(200)
+      expect(accountBody.user).toMatchObject({ username, is_verified: true })
+    })
+
+    test('verify-first: a taken username is still a 409 (usernames are public, addresses are not)', async () => {
+      const username = unique()
+      const [first] = await register({ first_name: 'A', username, email: `${unique()}@example.com`, password: 'long enough pw' })
+      expect(first.status).toBe(202)
+      const [sameName, body] = await register({ first_name: 'B', username: username.toUpperCase(), email: `${unique()}@example.com`, password: 'long enough pw' })
+      expect(sameName.status).toBe(409)
+      expect(body.error.code).toBe('username_taken')
+    })
+  },
+  { env: { ...smtp.env, REGISTRATION_VERIFY_FIRST: 'true' } },
+)
