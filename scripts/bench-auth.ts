@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startServer } from './lib/process.ts'
+import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '32' } },
@@ -90,6 +91,7 @@ try {
   // The first account is the admin: move it to enterprise so the per-key budget is 20,000/h,
   // and spread the load over several keys so the limiter is exercised but rarely says no.
   await fetch(`${base}/api/v1/admin/users/${registered.user.id}`, { ...json({ plan_type: 'enterprise' }, { authorization: `Bearer ${token}` }), method: 'PATCH' })
+  await verifyFromMailDir(dataDir, account.email, base)
   const keys: string[] = []
   for (let i = 0; i < 16; i++) {
     const created = await (await fetch(`${base}/api/v1/api-keys`, json({ key_name: `bench ${i}` }, { authorization: `Bearer ${token}` }))).json()

@@ -20,6 +20,7 @@ import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
 import { startServer, type RunningServer } from './lib/process.ts'
 import { withInFlight } from './bench-sharp-bare.ts'
+import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const PROJECT_ROOT = resolve(import.meta.dir, '..')
 const IN_FLIGHT = availableParallelism()
@@ -103,6 +104,7 @@ async function startUploadServer(extraEnv: Record<string, string> = {}): Promise
     200,
     'raise limits',
   )
+  await verifyFromMailDir(dataDir, account.email, auth)
   const key = await json(await fetch(`${auth}/api/v1/api-keys`, { method: 'POST', headers: session, body: JSON.stringify({ key_name: 'bench', rate_limit_per_hour: 20_000 }) }), 201, 'api key')
   return { server, base: server.urls.upload!, apiKey: key.api_key.key, dataDir, pid: server.process.pid }
 }

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import postgres from 'postgres'
 import sharp from 'sharp'
+import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
@@ -119,12 +120,13 @@ async function json(url: string, init: RequestInit = {}): Promise<any> {
 }
 
 /** An account, a key and the files, through the real routes; returns the key and the image ids. */
-async function seed(urls: Record<'auth' | 'upload', string>, files: { label: string; bytes: Uint8Array }[]) {
+async function seed(urls: Record<'auth' | 'upload', string>, dataDir: string, files: { label: string; bytes: Uint8Array }[]) {
   const { token } = await json(`${urls.auth}/api/v1/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ first_name: 'Bench', username: 'bench', email: 'bench@example.com', password: 'bench password 123' }),
   })
+  await verifyFromMailDir(dataDir, 'bench@example.com', urls.auth)
   const { api_key } = await json(`${urls.auth}/api/v1/api-keys`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -200,8 +202,8 @@ async function main() {
   ]
   const on = await startImghost('recording-on', true)
   const off = await startImghost('recording-off', false)
-  const seededOn = await seed(on.urls, files)
-  const seededOff = await seed(off.urls, files)
+  const seededOn = await seed(on.urls, on.dataDir, files)
+  const seededOff = await seed(off.urls, off.dataDir, files)
 
   const nginxPort = await freePort()
   const nginxDir = join(work, 'nginx')

@@ -69,6 +69,8 @@ export interface Config {
   anonymousRequestsPerHour: number
   loginMaxFailures: number
   loginFailureWindowSeconds: number
+  /** Register answers 202 "check your email" whether or not the address has an account; the link signs in. */
+  registrationVerifyFirst: boolean
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
@@ -255,6 +257,7 @@ export function parseConfig(env: Env): Config {
     anonymousRequestsPerHour: read.integer('ANONYMOUS_REQUESTS_PER_HOUR', 1_000, 1),
     loginMaxFailures: read.integer('LOGIN_MAX_FAILURES', 10, 1, 10_000),
     loginFailureWindowSeconds: read.duration('LOGIN_FAILURE_WINDOW', '15m'),
+    registrationVerifyFirst: read.boolean('REGISTRATION_VERIFY_FIRST', false),
     cloudflare:
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }

@@ -16,6 +16,8 @@ export interface RateLimiter {
   /** Reads the current count without counting. */
   peek(bucket: string, limit: number, windowSeconds: number): Promise<RateLimitState>
   reset(bucket: string, windowSeconds: number): Promise<void>
+  /** Gives back one counted request (it turned out not to be what the bucket limits). */
+  release(bucket: string, windowSeconds: number): Promise<void>
 }
 
 export function windowOf(now: Date, windowSeconds: number) {
@@ -52,6 +54,10 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
     async reset(bucket, windowSeconds) {
       const { start } = windowOf(clock.now(), windowSeconds)
       await sql`delete from rate_limits where bucket = ${bucket} and window_start = ${start}`
+    },
+    async release(bucket, windowSeconds) {
+      const { start } = windowOf(clock.now(), windowSeconds)
+      await sql`update rate_limits set count = count - 1 where bucket = ${bucket} and window_start = ${start} and count > 0`
     },
   }
 }

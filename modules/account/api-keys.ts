@@ -1,4 +1,5 @@
-import type { Principal } from '#core/auth/principal.ts'
+import { type Principal, effectiveRequestsPerHour } from '#core/auth/principal.ts'
+import { assertMayCreateApiKey } from '#core/auth/unverified-policy.ts'
 import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
@@ -13,7 +14,7 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
     key_name: key.key_name,
     prefix: key.key_prefix,
     is_active: key.is_active,
-    rate_limit_per_hour: key.rate_limit_per_hour ?? PLAN_LIMITS[principal.user.plan_type].requestsPerHour,
+    rate_limit_per_hour: effectiveRequestsPerHour(principal.user.plan_type, key.rate_limit_per_hour),
     requests_count: key.requests_count,
     last_used_at: key.last_used_at,
     created_at: key.created_at,
@@ -24,6 +25,7 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
 const MAX_KEYS_PER_USER = 50
 
 export async function createApiKey(ctx: AppContext, principal: Principal, input: typeof AccountModel.createKey.body.static) {
+  assertMayCreateApiKey(principal.user)
   const existing = await repo.listApiKeys(ctx.sql, principal.user.id)
   if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
   const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour

@@ -1,4 +1,5 @@
 import type { Principal } from '#core/auth/principal.ts'
+import { throttleEmailChange } from '#core/auth/email-change-throttle.ts'
 import { sendVerificationMailQuietly } from '#core/auth/email-verification.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
@@ -26,6 +27,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     await assertIdentityFree(ctx.sql, username, email, current.id)
     changes.username = username
     if (email.toLowerCase() !== current.email.toLowerCase()) {
+      await throttleEmailChange(ctx, current.id)
       changes.email = email
       changes.is_verified = false
     }

@@ -1,6 +1,8 @@
 import type { Principal } from '#core/auth/principal.ts'
 import { hashMailToken, insertMailToken, newMailToken, plausibleMailToken, sendVerificationMail } from '#core/auth/email-verification.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
+import { verificationMailBucket } from '#core/auth/email-change-throttle.ts'
+import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict } from '#core/errors.ts'
 import { tooManyRequests } from '#core/rate-limit.ts'
@@ -14,16 +16,16 @@ const HOUR = 3600
 const MAILS_PER_ADDRESS_PER_HOUR = 5
 const RESET_REQUESTS_PER_IP_PER_HOUR = 20
 
-/** The link in the mail. True when the address is now verified. */
-export async function verifyEmail(ctx: AppContext, token: string): Promise<boolean> {
-  if (!plausibleMailToken(token)) return false
+/** The link in the mail. The account's id when the address is now verified, else undefined. */
+export async function verifyEmail(ctx: AppContext, token: string): Promise<string | undefined> {
+  if (!plausibleMailToken(token)) return undefined
   const used = await repo.consumeMailToken(ctx.sql, hashMailToken(token), 'verify_email', ctx.clock.now())
-  return used ? repo.markEmailVerified(ctx.sql, used.user_id, used.email) : false
+  return used && (await repo.markEmailVerified(ctx.sql, used.user_id, used.email)) ? used.user_id : undefined
 }
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {
   if (principal.user.is_verified) throw new Conflict('This email address is already verified', 'already_verified')
-  const state = await ctx.limiter.hit(`mail:verify:${principal.user.id}`, MAILS_PER_ADDRESS_PER_HOUR, HOUR)
+  const state = await ctx.limiter.hit(verificationMailBucket(principal.user.id), MAILS_PER_ADDRESS_PER_HOUR, HOUR)
   if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many verification mails; try again later', 'too_many_requests')
   await sendVerificationMail(ctx, principal.user)
 }
@@ -63,8 +65,9 @@ export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolea
 
 /**
  * Sets the password, burns this and every other reset link, and revokes every session and
- * token issued before (API keys are left alone: they are credentials the user made on purpose
- * and can delete). The token is burnt in the same transaction as the password is set.
+ * token issued before. API keys are left alone (credentials the user made on purpose and can
+ * delete), unless the address was not verified: then they were made before the mailbox owner
+ * proved it, possibly by a squatter, and go too. The token is burnt in the same transaction.
  */
 export async function resetPassword(ctx: AppContext, token: string, password: string) {
   const invalid = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
@@ -73,7 +76,9 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
   const now = ctx.clock.now()
   const userId = await ctx.sql.begin(async (tx) => {
     const used = await repo.consumeMailToken(tx, hashMailToken(token), 'reset_password', now)
-    if (!used || !(await repo.setPasswordByMailedLink(tx, used.user_id, passwordHash, used.email))) return undefined
+    if (!used) return undefined
+    await revokeKeysOfUnverifiedAccount(tx, used.user_id, used.email)
+    if (!(await repo.setPasswordByMailedLink(tx, used.user_id, passwordHash, used.email))) return undefined
     await repo.burnMailTokens(tx, used.user_id, 'reset_password', now)
     await revokeAllSessions(tx, used.user_id)
     return used.user_id

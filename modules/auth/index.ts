@@ -12,6 +12,7 @@ import { AuthModel } from './model.ts'
 import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
 import { OAUTH_PROVIDERS } from './oauth-providers.ts'
 import * as service from './service.ts'
+import { VERIFY_FIRST_ANSWER, registerVerifyFirst, signInAfterVerification } from './verify-first.ts'
 
 const FORGOT_ANSWER = 'If an account has this address, a link to reset its password is on its way.'
 
@@ -35,12 +36,17 @@ export const authModule = (ctx: AppContext) => {
     .post(
       '/api/v1/auth/register',
       async ({ body, request, server, cookie, set }) => {
+        if (ctx.config.registrationVerifyFirst) {
+          await registerVerifyFirst(ctx, body)
+          set.status = 202
+          return { success: true as const, message: VERIFY_FIRST_ANSWER }
+        }
         const { user, token, expiresAt } = await service.register(ctx, body, requestMeta(ctx, request, server))
         cookie[SESSION_COOKIE]!.set({ value: token, ...sessionCookieOptions(ctx, request, expiresAt) })
         set.status = 201
         return { success: true as const, token, user: publicUser(user) }
       },
-      { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin)' } },
+      { ...AuthModel.register, anonymous: true, detail: { tags: ['auth'], summary: 'Create an account (the first one becomes admin); 202 and no session with REGISTRATION_VERIFY_FIRST' } },
     )
     .post(
       '/api/v1/auth/login',
@@ -76,10 +82,16 @@ export const authModule = (ctx: AppContext) => {
     )
     .get(
       '/api/v1/auth/verify-email',
-      async ({ query }) =>
-        (await flows.verifyEmail(ctx, query.token ?? ''))
-          ? page('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
-          : page('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400),
+      async ({ query, cookie, request, server, redirect }) => {
+        const userId = await flows.verifyEmail(ctx, query.token ?? '')
+        if (!userId) return page('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400)
+        // Verify-first registration starts no session at register: this link does.
+        const session = ctx.config.registrationVerifyFirst ? await signInAfterVerification(ctx, userId, requestMeta(ctx, request, server)) : undefined
+        if (!session) return page('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
+        cookie[SESSION_COOKIE]!.set({ value: session.token, ...sessionCookieOptions(ctx, request, session.expiresAt) })
+        if (ctx.config.frontendUrl) return redirect(ctx.config.frontendUrl, 303)
+        return page('Email verified', '<p>Thank you: your email address is confirmed and you are signed in.</p>')
+      },
       { ...AuthModel.verifyEmail, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
     )
     .post(

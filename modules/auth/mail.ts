@@ -12,3 +12,30 @@ export const passwordResetMail = (user: Recipient, url: string) =>
     action: { label: 'Choose a new password', url },
     footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
   })
+
+/** Sent instead of a 403 at login, so only the mailbox owner learns the password was right. */
+export const blockedSignInMail = (user: Recipient) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Your account is blocked',
+    paragraphs: [
+      'Someone signed in to your imghost account with its correct password, but the account is blocked, so no session was started.',
+      'If you think this is a mistake, contact the administrator of this imghost instance.',
+    ],
+    footer: 'If this was not you, your password is known to someone else: change it once the account is unblocked.',
+  })
+
+/** Verify-first registration: what the owner of an address that already has an account is told. */
+export const addressTakenMail = (user: Recipient, signInUrl?: string) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Someone tried to sign up with your address',
+    paragraphs: [
+      `Someone asked to create an imghost account for ${user.email}, but this address already has one, so nothing was created.`,
+      'If it was you: sign in instead, or use "forgot password" with this address to set a new password (that also takes the account over if you never finished signing up).',
+    ],
+    action: signInUrl ? { label: 'Sign in', url: signInUrl } : undefined,
+    footer: 'If it was not you, ignore this mail: your account is unchanged.',
+  })

@@ -26,7 +26,12 @@ export const AuthModel = {
       email: Email,
       password: Password,
     }),
-    response: { 201: t.Object({ success: t.Literal(true), token: t.String(), user: User }), ...Errors },
+    response: {
+      201: t.Object({ success: t.Literal(true), token: t.String(), user: User }),
+      // REGISTRATION_VERIFY_FIRST: the same answer for a new and a taken address.
+      202: t.Object({ success: t.Literal(true), message: t.String() }),
+      ...Errors,
+    },
   },
   login: {
     body: t.Object({ identifier: t.String({ minLength: 1, maxLength: 254 }), password: t.String({ minLength: 1, maxLength: 1024 }) }),

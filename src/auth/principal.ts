@@ -41,37 +41,54 @@ export const USER_COLUMNS = [
 
 const HOUR = 3600
 
-export const effectiveRequestsPerHour = (plan: Plan, override: number | null) => override ?? PLAN_LIMITS[plan].requestsPerHour
+/** A key's own limit may only lower the plan's, never raise it (the plan may have shrunk since). */
+export const effectiveRequestsPerHour = (plan: Plan, override: number | null) =>
+  Math.min(override ?? Number.POSITIVE_INFINITY, PLAN_LIMITS[plan].requestsPerHour)
+
+/**
+ * Of two budgets a request is counted in, the one that binds: the first exhausted, else the one
+ * with less left. Its figures are the ones the client sees in the RateLimit headers.
+ */
+function bindingBudget(a: Principal['rateLimit'], b: Principal['rateLimit'] | null): Principal['rateLimit'] {
+  if (!b) return a
+  const over = (x: Principal['rateLimit']) => x.count > x.limit
+  if (over(a) !== over(b)) return over(a) ? a : b
+  return b.limit - b.count < a.limit - a.count ? b : a
+}
 
 /**
  * One round trip: finds the active key by its hash, counts the request on it, and counts it in
- * the key's hourly rate-limit window. An unknown key touches nothing.
+ * the account's hourly window (the plan's limit, across all keys and sessions) and, for a key
+ * with a limit of its own, in the key's window too. An unknown key touches nothing.
  */
 export async function principalFromApiKey(sql: Sql, apiKey: string, now: Date): Promise<Principal | null> {
   const keyHash = hashApiKey(apiKey)
   const { start, resetAt } = windowOf(now, HOUR)
-  const [row] = await sql<(UserRow & { api_key_id: string; key_limit: number | null; rl_count: number })[]>`
+  const [row] = await sql<(UserRow & { api_key_id: string; key_limit: number | null; account_count: number; key_count: number | null })[]>`
     with key as (
       update api_keys set requests_count = requests_count + 1, last_used_at = ${now}
       where key_hash = ${keyHash} and is_active
       returning id, user_id, rate_limit_per_hour
-    ), counted as (
+    ), account_counted as (
+      -- The account's bucket, shared with its sessions (principalFromSession).
       insert into rate_limits (bucket, window_start, count)
-      select 'key:' || key.id, ${start}, 1 from key
+      select 'user:' || key.user_id, ${start}, 1 from key
+      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
+      returning count
+    ), key_counted as (
+      insert into rate_limits (bucket, window_start, count)
+      select 'key:' || key.id, ${start}, 1 from key where key.rate_limit_per_hour is not null
       on conflict (bucket, window_start) do update set count = rate_limits.count + 1
       returning count
     )
     select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, key.id as api_key_id, key.rate_limit_per_hour as key_limit,
-           (select count from counted) as rl_count
+           (select count from account_counted) as account_count, (select count from key_counted) as key_count
     from key join users u on u.id = key.user_id`
   if (!row) return null
-  const { api_key_id, key_limit, rl_count, ...user } = row
-  return {
-    user,
-    via: 'api_key',
-    apiKeyId: api_key_id,
-    rateLimit: { limit: effectiveRequestsPerHour(user.plan_type, key_limit), count: rl_count, resetAt },
-  }
+  const { api_key_id, key_limit, account_count, key_count, ...user } = row
+  const account = { limit: PLAN_LIMITS[user.plan_type].requestsPerHour, count: account_count, resetAt }
+  const ownLimit = key_limit === null || key_count === null ? null : { limit: effectiveRequestsPerHour(user.plan_type, key_limit), count: key_count, resetAt }
+  return { user, via: 'api_key', apiKeyId: api_key_id, rateLimit: bindingBudget(account, ownLimit) }
 }
 
 export async function principalFromSession(

@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
-/** One rendered mail: both bodies, and the links in it (logged when mail is written to disk). */
+/** One rendered mail: both bodies, and the links in it (never logged: they carry live tokens). */
 export interface OutgoingMail {
   to: string
   subject: string
@@ -55,8 +55,9 @@ function smtpDelivery(config: Config, smtp: NonNullable<Config['smtp']>): { deli
 }
 
 /**
- * Without SMTP a self-hoster still gets the mail: the full message as an .eml file, and its
- * subject and links in the log (so a first admin can verify their address from the console).
+ * Without SMTP a self-hoster still gets the mail: the full message as an .eml file (mode 0600).
+ * The log says where it is, never its links: they are live reset and verification tokens, and
+ * logs travel to places (shippers, support tickets) an owner-only file does not.
  */
 function fileDelivery(config: Config, log: Logger): { deliver: Deliver; close(): void } {
   const dir = join(config.dataDir, 'mail')
@@ -67,7 +68,7 @@ function fileDelivery(config: Config, log: Logger): { deliver: Deliver; close():
       mkdirSync(dir, { recursive: true })
       const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomUUID().slice(0, 8)}.eml`)
       writeFileSync(file, info.message as Buffer, { mode: 0o600 })
-      log.info({ msg: 'mail written to disk (no SMTP configured)', to: mail.to, subject: mail.subject, links: mail.links, file })
+      log.info({ msg: 'mail written to disk (no SMTP configured)', to: mail.to, subject: mail.subject, file })
     },
     close: () => transporter.close(),
   }

@@ -157,8 +157,8 @@ describeEachBackend(
       const [row] = await app().ctx.sql`select is_blocked, deletion_started_at from users where id = ${user.id}`
       expect(row).toMatchObject({ is_blocked: true, deletion_started_at: expect.any(Date) })
       const [login, loginBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } })
-      expect(login.status).toBe(403)
-      expect(loginBody.error.code).toBe('account_blocked')
+      expect(login.status).toBe(401)
+      expect(loginBody.error.code).toBe('invalid_credentials')
       expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(401)
       expect((await call(app().auth, 'GET', '/api/v1/account', { token: user.token }))[0].status).toBe(401)
       const [unblock, unblockBody] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body: { is_blocked: false } })

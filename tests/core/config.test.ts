@@ -44,6 +44,12 @@ describe('config', () => {
     expectConfigError({ GOOGLE_CLIENT_ID: 'id' }, 'GOOGLE_CLIENT_SECRET')
   })
 
+  test('REGISTRATION_VERIFY_FIRST is off unless set, and must be a boolean', () => {
+    expect(parseConfig({}).registrationVerifyFirst).toBe(false)
+    expect(parseConfig({ REGISTRATION_VERIFY_FIRST: 'true' }).registrationVerifyFirst).toBe(true)
+    expectConfigError({ REGISTRATION_VERIFY_FIRST: 'sometimes' }, 'REGISTRATION_VERIFY_FIRST')
+  })
+
   test('durations accept s, m, h, d', () => {
     expect(parseDurationSeconds('45s')).toBe(45)
     expect(parseDurationSeconds('30m')).toBe(1800)

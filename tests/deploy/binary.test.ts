@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { CORPUS } from '../helpers/images.ts'
 import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
 import { type Launched, launch, run } from './launch.ts'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 
 /**
  * `bun run build`, then the binary alone in an empty folder, with an empty environment (only
@@ -53,6 +54,7 @@ describe.skipIf(!canCompile)('the single binary', () => {
       })
       expect(register.status).toBe(201)
       const { token } = await register.json()
+      await verifyFromMailDir(dataDir, 'binary@example.com', server.urls.auth!)
       const key = await fetch(`${server.urls.auth}/api/v1/api-keys`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -13,6 +13,8 @@ import { type RunningNginx, renderNginxConfig, startNginx } from './nginx.ts'
  */
 export interface Cluster {
   auth: RunningServer
+  /** The auth process's DATA_DIR: without SMTP its mail is written under `mail/` there. */
+  authDataDir: string
   uploads: [RunningServer, RunningServer]
   views: [RunningServer, RunningServer]
   nginx: RunningNginx
@@ -93,6 +95,7 @@ export async function startCluster(nginxBinary: string, testDatabaseUrl: string)
     console.log(`split cluster (5 processes, nginx, s3rver, PostgreSQL) up in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)
     return {
       auth,
+      authDataDir: join(workDir, 'auth-1'),
       uploads: [upload1, upload2],
       views: [view1, view2],
       nginx,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { CORPUS } from '../helpers/images.ts'
 import type { RunningServer } from '../../scripts/lib/process.ts'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 import { type Cluster, startCluster } from './cluster.ts'
 import { parseMetrics, total } from '../helpers/prometheus.ts'
 
@@ -76,6 +77,7 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
     const [login, session] = await postJson(`${cluster.public.auth}/api/v1/auth/login`, { identifier: 'ada@example.com', password: 'split mode admin' })
     expect(login.status).toBe(200)
     adminToken = session.token
+    await verifyFromMailDir(cluster.authDataDir, 'ada@example.com', cluster.public.auth)
     const [created, key] = await postJson(`${cluster.public.auth}/api/v1/api-keys`, { key_name: 'split' }, adminToken)
     expect(created.status).toBe(201)
     apiKey = key.api_key.key
@@ -152,6 +154,7 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
     expect(registered.status).toBe(201)
     const [patched] = await postJson(`${cluster.public.auth}/api/v1/admin/users/${account.user.id}`, { upload_limit_per_day: 3 }, adminToken, 'PATCH')
     expect(patched.status).toBe(200)
+    await verifyFromMailDir(cluster.authDataDir, 'quota@example.com', cluster.public.auth)
     const [, key] = await postJson(`${cluster.public.auth}/api/v1/api-keys`, { key_name: 'quota' }, account.token)
     const files = ['basn0g08.png', 'basn2c08.png', 'basn3p08.png', 'basn4a08.png', 'basn6a08.png', 'basi0g08.png', 'basi2c08.png', 'basi6a08.png']
     const results = await Promise.all(

@@ -11,6 +11,7 @@ import { type Database, openDatabase } from '#core/db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from '#core/db/migrate.ts'
 import { createStorage } from '#core/storage/index.ts'
 import type { ObjectStorage } from '#core/storage/types.ts'
+import type { Logger } from '#core/logger.ts'
 import { startS3rver } from './s3rver.ts'
 
 export interface Backend {
@@ -92,6 +93,16 @@ export interface TestAppOptions {
   clock?: Clock
   /** Wraps the configured store before the context gets it, e.g. with withFaults from src/storage/faults.ts. */
   wrapStorage?: (storage: ObjectStorage) => ObjectStorage
+  /** Replaces the silent logger, e.g. with one that records what was logged. */
+  log?: Logger
+}
+
+/** Which context an auth app runs on, for helpers that only get the app (see markVerified). */
+const contextOfApp = new WeakMap<ModuleApp, AppContext>()
+export function contextOf(app: ModuleApp): AppContext {
+  const ctx = contextOfApp.get(app)
+  if (!ctx) throw new Error('this app was not made by createTestApp')
+  return ctx
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -125,13 +136,15 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     cleanups.push(() => inner.close())
     storage = options.wrapStorage(inner)
   }
-  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, jobs: JOBS })
+  const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, log: options.log, jobs: JOBS })
+  const auth = createModuleApp(ctx, 'auth')
+  contextOfApp.set(auth, ctx)
   return {
     ctx,
     config,
     backend,
     dataDir,
-    auth: createModuleApp(ctx, 'auth'),
+    auth,
     upload: createModuleApp(ctx, 'upload'),
     view: createModuleApp(ctx, 'view'),
     async close() {

@@ -1,4 +1,5 @@
 import type { ModuleApp } from '#core/app.ts'
+import { contextOf } from './context.ts'
 
 export interface CallOptions {
   body?: unknown
@@ -50,7 +51,18 @@ export async function registerUser(auth: ModuleApp, overrides: Record<string, st
   return { id: body.user.id, username: input.username, email: input.email, password: input.password, token: body.token, user: body.user }
 }
 
+/**
+ * Marks the session's account verified, straight in the database, as following the mailed link
+ * would (tests/lifecycle/email-verification.test.ts covers the link itself).
+ */
+export async function markVerified(auth: ModuleApp, token: string) {
+  const userId = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).sub as string
+  await contextOf(auth).sql`update users set is_verified = true where id = ${userId}`
+}
+
+/** Keys need a verified address, so the account is verified first. */
 export async function createApiKey(auth: ModuleApp, token: string, body: Record<string, unknown> = { key_name: 'test key' }): Promise<{ id: string; key: string }> {
+  await markVerified(auth, token)
   const [response, result] = await call(auth, 'POST', '/api/v1/api-keys', { token, body })
   if (response.status !== 201) throw new Error(`api key failed: ${response.status} ${JSON.stringify(result)}`)
   return { id: result.api_key.id, key: result.api_key.key }

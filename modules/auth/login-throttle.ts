@@ -1,0 +1,31 @@
+import type { AppContext } from '#core/context.ts'
+import { tooManyRequests } from '#core/rate-limit.ts'
+
+/**
+ * The failed-login throttle. Every attempt is counted before its password is checked, in one
+ * atomic upsert, so a burst of concurrent guesses cannot all slip in under the limit (counting
+ * after a slow argon2 check let 40 simultaneous guesses through). A success gives its count back.
+ *
+ * The account bucket is keyed by the account id, so its email and its username share one budget;
+ * an identifier that names no account keeps a bucket of its own (lowercased), which behaves the
+ * same and so reveals nothing.
+ */
+export async function countLoginAttempt(ctx: AppContext, account: { userId?: string; identifier: string }, ip: string) {
+  const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
+  const accountBucket = account.userId ? `login:user:${account.userId}` : `login:account:${account.identifier.trim().toLowerCase()}`
+  const ipBucket = `login:ip:${ip}`
+  const states = await Promise.all([
+    ctx.limiter.hit(accountBucket, loginMaxFailures, window),
+    ctx.limiter.hit(ipBucket, loginMaxFailures * 5, window),
+  ])
+  const now = ctx.clock.now()
+  for (const state of states) {
+    if (!state.allowed) throw tooManyRequests(state, now, 'Too many failed logins; try again later', 'too_many_login_attempts')
+  }
+  return {
+    /** The password was right: the account starts afresh, and the address gets its attempt back. */
+    async succeeded() {
+      await Promise.all([ctx.limiter.reset(accountBucket, window), ctx.limiter.release(ipBucket, window)])
+    },
+  }
+}

@@ -1,0 +1,58 @@
+import { expect, test } from 'bun:test'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import PostalMime from 'postal-mime'
+import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { recordingLogger } from '../helpers/flows.ts'
+
+// No SMTP here: mail goes to .eml files under DATA_DIR/mail, the case where links used to be logged.
+const log = recordingLogger()
+
+describeEachBackend(
+  'mail hardening',
+  (app) => {
+    test('reset links in logs: a mail written to disk is logged by file, subject and recipient, never by its links', async () => {
+      const user = await registerUser(app().auth)
+      const [asked] = await call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: user.email } })
+      expect(asked.status).toBe(202)
+      await app().ctx.mailer.idle()
+
+      const dir = join(app().dataDir, 'mail')
+      const mails = await Promise.all(readdirSync(dir).map(async (name) => ({ file: join(dir, name), mail: await PostalMime.parse(readFileSync(join(dir, name))) })))
+      const reset = mails.find(({ mail }) => mail.subject === 'Reset your password' && mail.to?.[0]?.address === user.email)
+      expect(reset).toBeDefined()
+      const token = /reset-password\?token=([0-9A-Za-z]+)/.exec(reset!.mail.text ?? '')?.[1]
+      expect(token).toBeString()
+
+      expect(log.entries).toContainEqual(
+        expect.objectContaining({ level: 'info', msg: 'mail written to disk (no SMTP configured)', to: user.email, subject: 'Reset your password', file: reset!.file }),
+      )
+      const logged = JSON.stringify(log.entries)
+      expect(logged).not.toContain(token!)
+      expect(logged).not.toContain('token=')
+    })
+
+    test('email change floods mail: at most 5 verification mails an hour per account, shared with resend, then 429', async () => {
+      const user = await registerUser(app().auth)
+      const change = (n: number) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: `${user.username}.${n}@example.net` } })
+      for (let n = 1; n <= 5; n++) expect((await change(n))[0].status).toBe(200)
+      const [refused, body] = await change(6)
+      expect(refused.status).toBe(429)
+      expect(body.error.code).toBe('too_many_requests')
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+      const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(account.user.email).toBe(`${user.username}.5@example.net`)
+      // Resend draws on the same hourly budget.
+      expect((await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token }))[0].status).toBe(429)
+      // Other changes are not throttled.
+      expect((await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: 'Still' } }))[0].status).toBe(200)
+
+      await app().ctx.mailer.idle()
+      const dir = join(app().dataDir, 'mail')
+      const mails = await Promise.all(readdirSync(dir).map(async (name) => PostalMime.parse(readFileSync(join(dir, name)))))
+      const sentToNew = mails.filter((mail) => mail.subject === 'Confirm your email address' && mail.to?.[0]?.address?.startsWith(`${user.username}.`))
+      expect(sentToNew).toHaveLength(5)
+    })
+  },
+  { log },
+)
