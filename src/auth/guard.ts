@@ -22,7 +22,19 @@ export function readCredentials(headers: Headers): Credentials {
     apiKey: headers.get('x-api-key')?.trim() || undefined,
     // A ShareX-style client may also send the key as a bearer token.
     bearer,
-    cookieToken: cookieToken ? decodeURIComponent(cookieToken) : undefined,
+    cookieToken: cookieToken ? decodeCookieValue(cookieToken) : undefined,
+  }
+}
+
+/**
+ * A cookie value that is not valid percent-encoding (`%E0%A4%A`) is kept as sent rather than
+ * thrown on: it then fails verification like any other bad token (401), never a 500.
+ */
+function decodeCookieValue(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
   }
 }
 
