@@ -5,6 +5,7 @@ import { viewModule } from '#modules/view/index.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
+import { bodyLimits } from './http/body-limit.ts'
 import { HealthResponse } from './http/schemas.ts'
 import { apiDocs } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
@@ -28,7 +29,9 @@ const securityHeaders = (ctx: AppContext) =>
  */
 export function createModuleApp(ctx: AppContext, module: ModuleName) {
   const service = `${module}-server`
-  return new Elysia({ name: service, seed: ctx.id })
+  const bodies = bodyLimits()
+  const app = new Elysia({ name: service, seed: ctx.id })
+    .use(bodies.plugin)
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, module))
     .use(securityHeaders(ctx))
@@ -39,6 +42,8 @@ export function createModuleApp(ctx: AppContext, module: ModuleName) {
     })
     .use(metricsRoute(ctx, service))
     .use(MODULES[module](ctx))
+  bodies.index(app.routes)
+  return app
 }
 
 export type ModuleApp = ReturnType<typeof createModuleApp>

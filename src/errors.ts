@@ -90,6 +90,8 @@ export interface ErrorHandlerOptions {
 export const errorHandler = (options: ErrorHandlerOptions) =>
   new Elysia({ name: 'error-handler' })
     .onError({ as: 'global' }, ({ code, error }) => {
+      // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
+      if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       if (error instanceof AppError) {
         return json(error.status, errorBody(error.code, error.message), error.headers)
       }

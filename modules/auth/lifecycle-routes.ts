@@ -92,6 +92,8 @@ export const lifecycleRoutes = (ctx: AppContext) => {
       },
       {
         ...LifecycleModel.resetPasswordFormPost,
+        // An HTML form posts here: the only type this route takes (src/http/body-limit.ts).
+        parse: 'urlencoded',
         anonymous: true,
         detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' },
       },
