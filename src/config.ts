@@ -33,6 +33,8 @@ export interface Config {
   modules: ModuleName[]
   host: string
   ports: Record<ModuleName, number>
+  /** PORT: every enabled module on this one listener (one origin). Undefined: one port per module. */
+  singlePort?: number
   publicUrls: Record<ModuleName, string>
   frontendUrl?: string
   cdnBaseUrl?: string
@@ -153,6 +155,23 @@ function parseModules(value: string | undefined): ModuleName[] {
   return MODULE_NAMES.filter((name) => names.includes(name))
 }
 
+/**
+ * Two modules on one port would either fail to listen or (with SO_REUSEPORT) split requests
+ * between them at random; one listener for several modules is what PORT is for.
+ */
+function refuseSharedPorts(modules: ModuleName[], ports: Record<ModuleName, number>) {
+  const seen = new Map<number, ModuleName>()
+  for (const module of modules) {
+    const port = ports[module]
+    const other = seen.get(port)
+    if (port !== 0 && other) {
+      const name = (m: ModuleName) => `${m.toUpperCase()}_PORT`
+      throw new ConfigError(name(module), `must differ from ${name(other)} (set PORT instead to run every module on one port)`, String(port))
+    }
+    seen.set(port, module)
+  }
+}
+
 function parseStorage(read: ReturnType<typeof reader>, dataDir: string): StorageSettings {
   // The seed's B2_* names are aliases for Backblaze B2's S3-compatible API.
   const bucket = read.raw('S3_BUCKET') ?? read.raw('B2_BUCKET_NAME')
@@ -186,7 +205,10 @@ export function parseConfig(env: Env): Config {
     upload: read.integer('UPLOAD_PORT', 5002, 0, 65535),
     view: read.integer('VIEW_PORT', 5003, 0, 65535),
   }
-  const local = (port: number) => `http://localhost:${port}`
+  const singlePort = read.raw('PORT') === undefined ? undefined : read.integer('PORT', 0, 0, 65535)
+  const modules = parseModules(read.raw('SERVER_MODE'))
+  if (singlePort === undefined) refuseSharedPorts(modules, ports)
+  const local = (port: number) => `http://localhost:${singlePort ?? port}`
   const jwtSecret = read.raw('JWT_SECRET')
   if (jwtSecret !== undefined && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (or unset, to generate one in DATA_DIR)')
@@ -208,9 +230,10 @@ export function parseConfig(env: Env): Config {
     nodeEnv,
     isDevelopment: nodeEnv === 'development',
     logLevel: read.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
-    modules: parseModules(read.raw('SERVER_MODE')),
+    modules,
     host,
     ports,
+    singlePort,
     publicUrls: {
       auth: read.url('AUTH_SERVER_URL', local(ports.auth))!,
       upload: read.url('UPLOAD_SERVER_URL', local(ports.upload))!,

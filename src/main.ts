@@ -6,13 +6,15 @@ import type { Config } from './config.ts'
 import { createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
+import { PortInUse, assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
 
 async function serve(config: Config) {
+  assertPortsFree(config.host, listenerPlan(config))
   const { ctx, close } = await createContext(config)
 
   const servers = config.modules.map((module) => {
-    const app = createModuleApp(ctx, module).listen({
+    const app = listenExclusive(createModuleApp(ctx, module), `${module}-server`, {
       hostname: config.host,
       port: config.ports[module],
       maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
@@ -51,7 +53,7 @@ function parseArgs(): Command {
 
 /** Failures an operator can fix get one line; anything else is a bug and keeps its stack. */
 function exitOnOperatorError(error: unknown): never {
-  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse)) throw error
+  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse || error instanceof PortInUse)) throw error
   console.error(`imghost: ${error.message}`)
   process.exit(error instanceof UsageError ? 2 : 1)
 }
