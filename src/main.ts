@@ -1,6 +1,6 @@
 // First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
 import './native.ts'
-import { createModuleApp, serverBodyLimit } from './app.ts'
+import { createApp, serverBodyLimit, serviceName } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
 import type { Config } from './config.ts'
 import { createContext } from './context.ts'
@@ -13,13 +13,16 @@ async function serve(config: Config) {
   assertPortsFree(config.host, listenerPlan(config))
   const { ctx, close } = await createContext(config)
 
-  const servers = config.modules.map((module) => {
-    const app = listenExclusive(createModuleApp(ctx, module), `${module}-server`, {
+  const servers = listenerPlan(config).map(({ port, modules }) => {
+    const app = listenExclusive(createApp(ctx, modules), serviceName(modules), {
       hostname: config.host,
-      port: config.ports[module],
+      port,
       maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
     })
-    ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module] })
+    // One line per module, even when they share a listener: operators and tests look for these.
+    for (const module of modules) {
+      ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
+    }
     return app
   })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.

@@ -14,6 +14,8 @@ export const ErrorResponse = t.Object({
 export const HealthResponse = t.Object({
   status: t.Literal('ok'),
   service: t.String(),
+  /** Single-port mode: every module behind this listener. */
+  modules: t.Optional(t.Array(t.Object({ module: t.String(), service: t.String(), status: t.Literal('ok') }))),
   time: t.String(),
 })
 

@@ -13,15 +13,19 @@ const SUMMARIES: Record<ModuleName, string> = {
  * The module's OpenAPI 3 document at /openapi.json and a reference UI at /docs, both generated
  * from the routes' TypeBox schemas. Each module documents its own routes and its own server URL.
  */
-export const apiDocs = (ctx: AppContext, module: ModuleName) =>
+export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) =>
   openapi({
     path: '/docs',
     specPath: '/openapi.json',
     // Route paths with a dot (say /oembed.json) are API routes here, not static files.
     exclude: { staticFile: false },
     documentation: {
-      info: { title: `imghost ${module} server`, version: pkg.version, description: SUMMARIES[module] },
-      servers: [{ url: ctx.config.publicUrls[module] }],
+      info: {
+        title: modules.length === 1 ? `imghost ${modules[0]} server` : 'imghost',
+        version: pkg.version,
+        description: modules.map((module) => SUMMARIES[module]).join(' '),
+      },
+      servers: [{ url: ctx.config.publicUrls[modules[0]!] }],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'ih_… key from POST /api/v1/api-keys' },

@@ -96,8 +96,8 @@ describe('bodies parsed before anything else, in a real process', () => {
   let server: RunningServer
   const dataDir = mkdtempSync(join(tmpdir(), 'imghost-body-'))
   beforeAll(async () => {
-    server = await startServer({ DATA_DIR: dataDir, SERVER_MODE: 'auth' }, ['auth'])
-  }, 60_000)
+    server = await startServer({ DATA_DIR: dataDir, SERVER_MODE: 'auth' }, ['auth'], undefined, 150_000)
+  }, 170_000)
   afterAll(async () => {
     await server?.stop()
     rmSync(dataDir, { recursive: true, force: true })
