@@ -7,7 +7,7 @@ import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { HealthResponse } from './http/schemas.ts'
-import { apiDocs } from './observability/docs.ts'
+import { apiDocs, declareOpenRoutes } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
 const MODULES: Record<ModuleName, (ctx: AppContext) => Elysia<any, any, any, any, any, any, any>> = {
@@ -53,6 +53,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[]) {
     .use(metricsRoute(ctx, service))
   const app = modules.reduce((composed, module) => composed.use(MODULES[module](ctx)) as unknown as typeof core, core)
   bodies.index(app.routes)
+  declareOpenRoutes(app.routes)
   return app
 }
 

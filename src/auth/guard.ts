@@ -85,6 +85,23 @@ export async function limitAnonymous(ctx: AppContext, ip: string, headers: Heade
   }
 }
 
+type SecurityRequirements = Record<string, string[]>[]
+
+/**
+ * The credentials each guard accepts, as OpenAPI security requirements (the schemes are in
+ * src/observability/docs.ts). Each macro puts its own in the route's `detail`, so the document
+ * says what the guard really takes, and "try it" sends it.
+ */
+export const SECURITY: Record<'any' | 'session' | 'optional' | 'none', SecurityRequirements> = {
+  /** Any credential: an API key (header or bearer), a session JWT (bearer) or the session cookie. */
+  any: [{ apiKey: [] }, { bearer: [] }, { cookie: [] }],
+  /** A logged-in session only. */
+  session: [{ bearer: [] }, { cookie: [] }],
+  /** Credentials if given, else anonymous (`{}` is "none" in OpenAPI). */
+  optional: [{}, { apiKey: [] }, { bearer: [] }, { cookie: [] }],
+  none: [],
+}
+
 /**
  * The one auth guard of every module. Routes opt in with a macro:
  * - `auth: true`      any valid credential (API key or session)
@@ -97,6 +114,7 @@ export const authGuard = (ctx: AppContext) =>
   new Elysia({ name: 'auth-guard', seed: ctx.id })
     .macro({
       auth: {
+        detail: { security: SECURITY.any },
         async resolve({ request, set }) {
           const principal = await authenticate(ctx, readCredentials(request.headers))
           if (!principal) throw new Unauthorized()
@@ -105,6 +123,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       session: {
+        detail: { security: SECURITY.session },
         async resolve({ request, set }) {
           const principal = await authenticate(ctx, readCredentials(request.headers))
           if (!principal) throw new Unauthorized()
@@ -114,6 +133,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       admin: {
+        detail: { security: SECURITY.session },
         async resolve({ request, set }) {
           const principal = await authenticate(ctx, readCredentials(request.headers))
           if (!principal) throw new Unauthorized()
@@ -123,6 +143,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       optionalAuth: {
+        detail: { security: SECURITY.optional },
         async resolve({ request, set, server }) {
           const principal = await authenticate(ctx, readCredentials(request.headers))
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
@@ -131,6 +152,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       anonymous: {
+        detail: { security: SECURITY.none },
         async beforeHandle({ request, set, server }) {
           await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
         },
