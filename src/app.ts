@@ -6,6 +6,7 @@ import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
+import type { RequestGate } from './http/gate.ts'
 import { HealthResponse } from './http/schemas.ts'
 import { apiDocs, declareOpenRoutes } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
@@ -31,10 +32,11 @@ export const serviceName = (modules: readonly ModuleName[]) => (modules.length =
  * and security headers). Several modules make single-port mode: the core routes are mounted
  * once, before the modules, so they win over the view module's catch-all image route.
  */
-export function createApp(ctx: AppContext, modules: readonly ModuleName[]) {
+export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
   const service = serviceName(modules)
-  const bodies = bodyLimits()
+  const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
   const core = new Elysia({ name: service, seed: ctx.id })
+    .use(options.gate?.plugin ?? new Elysia())
     .use(bodies.plugin)
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, modules))

@@ -33,6 +33,12 @@ export interface Config {
   modules: ModuleName[]
   host: string
   ports: Record<ModuleName, number>
+  /** After SIGTERM: how long in-flight requests may run before they are cut and the process exits. */
+  shutdownTimeoutSeconds: number
+  /** Requests in flight per process past which new ones are shed with a 503. */
+  maxInflightRequests: number
+  /** A request body that sends nothing for this long is cut with a 408 (a slow but steady one is not). */
+  bodyTimeoutSeconds: number
   /** PORT: every enabled module on this one listener (one origin). Undefined: one port per module. */
   singlePort?: number
   publicUrls: Record<ModuleName, string>
@@ -234,6 +240,9 @@ export function parseConfig(env: Env): Config {
     host,
     ports,
     singlePort,
+    shutdownTimeoutSeconds: read.duration('SHUTDOWN_TIMEOUT', '25s'),
+    maxInflightRequests: read.integer('MAX_INFLIGHT_REQUESTS', 1024, 1, 1_000_000),
+    bodyTimeoutSeconds: read.duration('BODY_TIMEOUT', '20s'),
     publicUrls: {
       auth: read.url('AUTH_SERVER_URL', local(ports.auth))!,
       upload: read.url('UPLOAD_SERVER_URL', local(ports.upload))!,

@@ -6,6 +6,7 @@ import type { Config } from './config.ts'
 import { createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
+import { createRequestGate } from './http/gate.ts'
 import { PortInUse, assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
 
@@ -13,18 +14,22 @@ async function serve(config: Config) {
   assertPortsFree(config.host, listenerPlan(config))
   const { ctx, close } = await createContext(config)
 
-  const servers = listenerPlan(config).map(({ port, modules }) => {
-    const app = listenExclusive(createApp(ctx, modules), serviceName(modules), {
+  const listening: ReturnType<typeof createApp>[] = []
+  const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
+  for (const { port, modules } of listenerPlan(config)) {
+    const app = listenExclusive(createApp(ctx, modules, { gate }), serviceName(modules), {
       hostname: config.host,
       port,
       maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
+      // Between requests and for requests without a body; bodies have their own stall timer (BODY_TIMEOUT).
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
     })
+    listening.push(app)
     // One line per module, even when they share a listener: operators and tests look for these.
     for (const module of modules) {
       ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
     }
-    return app
-  })
+  }
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const stopJobs = startJobs(ctx)
 
@@ -32,9 +37,23 @@ async function serve(config: Config) {
   async function shutdown(signal: string) {
     if (stopping) return
     stopping = true
-    ctx.log.info({ msg: 'shutting down', signal })
-    // stop(false): no new connections, in-flight requests run to completion.
-    await Promise.all(servers.map((app) => app.server?.stop(false)))
+    const deadline = config.shutdownTimeoutSeconds * 1000
+    ctx.log.info({ msg: 'shutting down', signal, timeout_seconds: config.shutdownTimeoutSeconds })
+    // Whatever happens below, the process is gone by the deadline (systemd's own comes later).
+    setTimeout(() => {
+      ctx.log.error({ msg: 'shutdown deadline passed; exiting now', timeout_seconds: config.shutdownTimeoutSeconds })
+      process.exit(1)
+    }, deadline).unref()
+    // New requests (also on kept-alive connections) get a 503; no new connections are accepted;
+    // in-flight ones get most of the time left, then are cut, so the rest can close cleanly.
+    gate.startDraining()
+    const drained = Promise.all(listening.map((app) => app.server?.stop(false)))
+    const graceExpired = Bun.sleep(deadline * DRAIN_SHARE).then(() => 'expired' as const)
+    if ((await Promise.race([drained, graceExpired])) === 'expired') {
+      const cut = listening.reduce((sum, app) => sum + (app.server?.pendingRequests ?? 0), 0)
+      ctx.log.warn({ msg: 'requests still running at the shutdown deadline; cutting them', requests: cut })
+      await Promise.all(listening.map((app) => app.server?.stop(true)))
+    }
     await stopJobs()
     await close()
     ctx.log.info({ msg: 'stopped' })
@@ -43,6 +62,11 @@ async function serve(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
+
+/** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */
+const IDLE_TIMEOUT_SECONDS = 30
+/** Share of SHUTDOWN_TIMEOUT in-flight requests get; the rest is for jobs, buffers and the database. */
+const DRAIN_SHARE = 0.7
 
 function parseArgs(): Command {
   try {
