@@ -50,7 +50,7 @@ export async function uploadImage(ctx: AppContext, principal: Principal, request
 async function receiveAndStore(ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> {
   const user = principal.user
   await refuseWhenQuotaUsedUp(ctx, user)
-  const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
+  const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes, stallSeconds: ctx.config.bodyTimeoutSeconds })
   try {
     const file = upload.file
     if (!file) throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
