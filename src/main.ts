@@ -3,16 +3,19 @@ import './native.ts'
 import { createApp, serverBodyLimit, serviceName } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
 import type { Config } from './config.ts'
-import { createContext } from './context.ts'
+import { type AppContext, createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
 import { createRequestGate } from './http/gate.ts'
 import { PortInUse, assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
+import { ORPHAN_MIN_AGE_MS } from './jobs/orphans.ts'
+import { leftoverDirs, sweepLeftovers } from './storage/leftovers.ts'
 
 async function serve(config: Config) {
   assertPortsFree(config.host, listenerPlan(config))
   const { ctx, close } = await createContext(config)
+  await sweepCrashLeftovers(ctx)
 
   const listening: ReturnType<typeof createApp>[] = []
   const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
@@ -61,6 +64,21 @@ async function serve(config: Config) {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+/**
+ * Partial files a crash left behind. With the embedded database DATA_DIR belongs to this
+ * process alone (it is locked), so all of them go; a shared DATA_DIR (DATABASE_URL, several
+ * processes) keeps the last hour's, which another process may still be writing.
+ */
+async function sweepCrashLeftovers(ctx: AppContext) {
+  const shared = ctx.config.databaseUrl !== undefined
+  const cutoff = shared ? new Date(ctx.clock.now().getTime() - ORPHAN_MIN_AGE_MS) : ctx.clock.now()
+  const removed = await sweepLeftovers(leftoverDirs(ctx.config), cutoff).catch((error) => {
+    ctx.log.warn({ msg: 'sweeping temp files failed', error: String(error) })
+    return 0
+  })
+  if (removed > 0) ctx.log.info({ msg: 'temp files of an earlier run removed', count: removed })
 }
 
 /** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */

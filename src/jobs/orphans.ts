@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.ts'
 import { IMAGE_KEY_ROOT, imageIdFromKey } from '../images/keys.ts'
+import { leftoverDirs, sweepLeftovers } from '../storage/leftovers.ts'
 import type { StoredObjectInfo } from '../storage/types.ts'
 import type { JobRun } from './registry.ts'
 
@@ -48,4 +49,6 @@ export async function sweepOrphanedObjects(ctx: AppContext, run: JobRun) {
     if (batch.length >= BATCH) await flush()
   }
   await flush()
+  // Partial files of crashed uploads and store writes, by the same one-hour rule.
+  run.counts.temp_files_deleted = await sweepLeftovers(leftoverDirs(ctx.config), new Date(cutoff))
 }
