@@ -52,8 +52,10 @@ export interface Config {
   jwtTtlSeconds: number
   cookieSecret?: string
   cronSecretToken?: string
-  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  /** When set, GET /metrics on every listener needs `Authorization: Bearer <token>`. */
   metricsToken?: string
+  /** METRICS_PORT: a listener on 127.0.0.1 serving only /metrics. Without it and without a token, no metrics are served. */
+  metricsPort?: number
   trustProxy: boolean
   storage: StorageSettings
   maxUploadBytes: number
@@ -258,6 +260,7 @@ export function parseConfig(env: Env): Config {
     cookieSecret: read.raw('COOKIE_SECRET'),
     cronSecretToken: read.raw('CRON_SECRET_TOKEN'),
     metricsToken: read.raw('METRICS_TOKEN'),
+    metricsPort: read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535),
     trustProxy: read.boolean('TRUST_PROXY', false),
     storage: parseStorage(read, dataDir),
     maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 ** 3),

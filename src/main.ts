@@ -7,6 +7,7 @@ import { type AppContext, createContext } from './context.ts'
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
 import { createRequestGate } from './http/gate.ts'
+import { metricsListener } from './observability/http.ts'
 import { PortInUse, assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
 import { ORPHAN_MIN_AGE_MS } from './jobs/orphans.ts'
@@ -32,6 +33,14 @@ async function serve(config: Config) {
     for (const module of modules) {
       ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
     }
+  }
+  if (config.metricsPort !== undefined) {
+    // Loopback only, whatever HOST says: metrics are for a scraper on this machine (or a tunnel).
+    const metrics = listenExclusive(metricsListener(ctx), 'metrics', { hostname: '127.0.0.1', port: config.metricsPort })
+    listening.push(metrics as unknown as ReturnType<typeof createApp>)
+    ctx.log.info({ msg: 'metrics listening', url: `http://127.0.0.1:${metrics.server?.port}/metrics` })
+  } else if (!config.metricsToken) {
+    ctx.log.info({ msg: 'metrics are not served: set METRICS_PORT (loopback listener) or METRICS_TOKEN (bearer on every port)' })
   }
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const stopJobs = startJobs(ctx)

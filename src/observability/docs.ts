@@ -60,6 +60,7 @@ export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) => {
               apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'ih_… key from POST /api/v1/api-keys' },
               bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Session token from login; an API key works here too' },
               cookie: { type: 'apiKey', in: 'cookie', name: 'token', description: 'Session cookie set by login' },
+              metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics' },
             },
           },
         },
