@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
-import { accountModule } from '#modules/account/index.ts'
 import { accountJobs } from '#modules/account/deletion.ts'
+import { accountModule } from '#modules/account/index.ts'
 import { adminModule } from '#modules/admin/index.ts'
 import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
@@ -8,15 +8,17 @@ import { uploadModule } from '#modules/upload/index.ts'
 import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
 import { viewJobs } from '#modules/view/jobs.ts'
+import { webModule } from '#modules/web/index.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
+import { bodyLimits } from './http/body-limit.ts'
+import { cors } from './http/cors.ts'
+import type { RequestGate } from './http/gate.ts'
+import { healthRoutes } from './http/health.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
-import { healthRoutes } from './http/health.ts'
-import { cors } from './http/cors.ts'
-import { webModule } from '#modules/web/index.ts'
-import { apiDocs } from './observability/docs.ts'
+import { apiDocs, declareOpenRoutes } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
 /**
@@ -27,49 +29,59 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
 export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs)
 
+/**
+ * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,
+ * the admin pages and the web app; the web app calls the other two cross-origin (src/http/cors.ts).
+ */
+const SERVERS = {
+  auth: (ctx: AppContext) =>
+    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx)),
+  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
+  view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(viewModule(ctx)),
+} satisfies Record<ModuleName, (ctx: AppContext) => unknown>
+
 /** Headers every response of every module carries. */
 const securityHeaders = (ctx: AppContext) =>
   new Elysia({ name: 'security-headers', seed: ctx.id }).onRequest(({ set }) => {
     set.headers['x-content-type-options'] = 'nosniff'
   }).as('global')
 
+/** The service name in logs, metrics and /health: `auth-server`, or `imghost` for several servers on one listener. */
+export const serviceName = (modules: readonly ModuleName[]) => (modules.length === 1 ? `${modules[0]}-server` : 'imghost')
+
 /**
- * The core plugins every server carries: request ids, logs and metrics, /health, /metrics, the
- * OpenAPI document and docs UI, the error handler and security headers.
+ * One listener's app: the given servers' modules with the core plugins once (request ids, logs
+ * and metrics, body limits, /health and /ready, /metrics, the OpenAPI document and docs UI, the
+ * error handler and security headers). Several servers make single-port mode: the core routes
+ * are mounted once, before the modules, so they win over the view module's catch-all image route.
  */
-function serverShell(ctx: AppContext, module: ModuleName) {
-  const service = `${module}-server`
-  return new Elysia({ name: service, seed: ctx.id })
+export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
+  const service = serviceName(modules)
+  const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
+  const core = new Elysia({ name: service, seed: ctx.id })
+    .use(options.gate?.plugin ?? new Elysia())
+    .use(bodies.plugin)
     .use(requestObservability(ctx, service))
-    .use(apiDocs(ctx, module))
+    .use(apiDocs(ctx, modules))
     .use(securityHeaders(ctx))
-    // The web app (on the auth origin) calls these two cross-origin with a bearer token.
-    .use(module === 'upload' || module === 'view' ? cors(ctx) : new Elysia({ name: 'no-cors', seed: ctx.id }))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
-    .use(healthRoutes(ctx, service))
+    .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))
+  // The list is chosen at run time, so the composed app's route types are those of the core.
+  const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx)) as unknown as typeof core, core)
+  bodies.index(app.routes)
+  declareOpenRoutes(app.routes)
+  return app
 }
 
-/** The auth server: sign-in, the account and the admin pages, and the web app. */
-export const createAuthServer = (ctx: AppContext) =>
-  serverShell(ctx, 'auth').use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx))
-export const createUploadServer = (ctx: AppContext) => serverShell(ctx, 'upload').use(uploadModule(ctx))
-export const createViewServer = (ctx: AppContext) => serverShell(ctx, 'view').use(viewModule(ctx))
-
-const SERVERS = { auth: createAuthServer, upload: createUploadServer, view: createViewServer } satisfies Record<ModuleName, unknown>
-
-/**
- * One server (SERVER_MODE names them: auth, upload, view) as one Elysia app. main.ts listens
- * each on its own port; tests call `.handle(new Request(...))` on it.
- */
-export function createModuleApp(ctx: AppContext, module: ModuleName) {
-  return SERVERS[module](ctx)
-}
+/** One server as one Elysia app; main.ts listens each on its own port, tests call `.handle(new Request(...))`. */
+export const createModuleApp = (ctx: AppContext, module: ModuleName) => createApp(ctx, [module])
 
 export type ModuleApp = ReturnType<typeof createModuleApp>
 
 /**
  * Bun refuses bodies over this with an empty 413 before any handler runs; it sits above
- * MAX_UPLOAD_BYTES so the upload route can answer its own JSON 413 instead.
+ * MAX_UPLOAD_BYTES so the upload route can answer its own JSON 413 instead. Every other route
+ * has its own, much smaller cap (src/http/body-limit.ts).
  */
 export const serverBodyLimit = (maxUploadBytes: number) => maxUploadBytes * 2 + 1024 * 1024

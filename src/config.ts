@@ -33,6 +33,14 @@ export interface Config {
   modules: ModuleName[]
   host: string
   ports: Record<ModuleName, number>
+  /** After SIGTERM: how long in-flight requests may run before they are cut and the process exits. */
+  shutdownTimeoutSeconds: number
+  /** Requests in flight per process past which new ones are shed with a 503. */
+  maxInflightRequests: number
+  /** A request body that sends nothing for this long is cut with a 408 (a slow but steady one is not). */
+  bodyTimeoutSeconds: number
+  /** PORT: every enabled module on this one listener (one origin). Undefined: one port per module. */
+  singlePort?: number
   publicUrls: Record<ModuleName, string>
   frontendUrl?: string
   cdnBaseUrl?: string
@@ -51,8 +59,10 @@ export interface Config {
   jwtSecret?: string
   jwtTtlSeconds: number
   cronSecretToken?: string
-  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  /** When set, GET /metrics on every listener needs `Authorization: Bearer <token>`. */
   metricsToken?: string
+  /** METRICS_PORT: a listener on 127.0.0.1 serving only /metrics. Without it and without a token, no metrics are served. */
+  metricsPort?: number
   trustProxy: boolean
   storage: StorageSettings
   maxUploadBytes: number
@@ -162,6 +172,23 @@ function parseModules(value: string | undefined): ModuleName[] {
   return MODULE_NAMES.filter((name) => names.includes(name))
 }
 
+/**
+ * Two modules on one port would either fail to listen or (with SO_REUSEPORT) split requests
+ * between them at random; one listener for several modules is what PORT is for.
+ */
+function refuseSharedPorts(modules: ModuleName[], ports: Record<ModuleName, number>) {
+  const seen = new Map<number, ModuleName>()
+  for (const module of modules) {
+    const port = ports[module]
+    const other = seen.get(port)
+    if (port !== 0 && other) {
+      const name = (m: ModuleName) => `${m.toUpperCase()}_PORT`
+      throw new ConfigError(name(module), `must differ from ${name(other)} (set PORT instead to run every module on one port)`, String(port))
+    }
+    seen.set(port, module)
+  }
+}
+
 function parseStorage(read: ReturnType<typeof reader>, dataDir: string): StorageSettings {
   // The B2_* names are aliases for Backblaze B2's S3-compatible API (older deployments use them).
   const bucket = read.raw('S3_BUCKET') ?? read.raw('B2_BUCKET_NAME')
@@ -195,7 +222,10 @@ export function parseConfig(env: Env): Config {
     upload: read.integer('UPLOAD_PORT', 5002, 0, 65535),
     view: read.integer('VIEW_PORT', 5003, 0, 65535),
   }
-  const local = (port: number) => `http://localhost:${port}`
+  const singlePort = read.raw('PORT') === undefined ? undefined : read.integer('PORT', 0, 0, 65535)
+  const modules = parseModules(read.raw('SERVER_MODE'))
+  if (singlePort === undefined) refuseSharedPorts(modules, ports)
+  const local = (port: number) => `http://localhost:${singlePort ?? port}`
   const jwtSecret = read.raw('JWT_SECRET')
   if (jwtSecret !== undefined && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (or unset, to generate one in DATA_DIR)')
@@ -217,9 +247,13 @@ export function parseConfig(env: Env): Config {
     nodeEnv,
     isDevelopment: nodeEnv === 'development',
     logLevel: read.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
-    modules: parseModules(read.raw('SERVER_MODE')),
+    modules,
     host,
     ports,
+    singlePort,
+    shutdownTimeoutSeconds: read.duration('SHUTDOWN_TIMEOUT', '25s'),
+    maxInflightRequests: read.integer('MAX_INFLIGHT_REQUESTS', 1024, 1, 1_000_000),
+    bodyTimeoutSeconds: read.duration('BODY_TIMEOUT', '20s'),
     publicUrls: {
       auth: read.url('AUTH_SERVER_URL', local(ports.auth))!,
       upload: read.url('UPLOAD_SERVER_URL', local(ports.upload))!,
@@ -239,6 +273,7 @@ export function parseConfig(env: Env): Config {
     jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
     cronSecretToken: read.raw('CRON_SECRET_TOKEN'),
     metricsToken: read.raw('METRICS_TOKEN'),
+    metricsPort: read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535),
     trustProxy: read.boolean('TRUST_PROXY', false),
     storage: parseStorage(read, dataDir),
     maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 ** 3),

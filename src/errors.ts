@@ -118,6 +118,8 @@ export interface ErrorHandlerOptions {
 export const errorHandler = (options: ErrorHandlerOptions) =>
   new Elysia({ name: 'error-handler' })
     .onError({ as: 'global' }, ({ code, error }) => {
+      // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
+      if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       const known = error instanceof AppError ? error : dependencyFailure(error)
       if (known) return json(known.status, errorBody(known.code, known.message), known.headers)
       // A response that breaks its own schema is our bug, not the client's input.

@@ -24,7 +24,8 @@ const Day = t.Object({ date: t.String(), count: t.Number() })
 export const AdminModel = {
   listUsers: {
     query: t.Object({
-      page: t.Optional(t.Integer({ minimum: 1, default: 1 })),
+      // The bound keeps the OFFSET inside bigint whatever the limit (1e17 was a 500 from PostgreSQL).
+      page: t.Optional(t.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
       limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
       q: t.Optional(t.String({ maxLength: 254 })),
     }),

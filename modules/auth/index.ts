@@ -148,7 +148,12 @@ export const authModule = (ctx: AppContext) => {
         }
         return page('Password changed', '<p>You can now sign in with your new password.</p>')
       },
-      { ...AuthModel.resetPasswordFormPost, anonymous: true, detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' } },
+      {
+        ...AuthModel.resetPasswordFormPost,
+        anonymous: true,
+        // An HTML form posts here: the only type this route takes (src/http/body-limit.ts).
+        parse: 'urlencoded',
+        detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' } },
     )
 
   for (const name of OAUTH_PROVIDERS) {

@@ -116,6 +116,8 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
       {
         params: Params,
         body: t.Object({ token: t.String({ maxLength: 128 }) }),
+        // The confirmation page's form posts here: the only type this route takes (src/http/body-limit.ts).
+        parse: 'urlencoded',
         response: { 200: Html, 404: Html },
         anonymous: true,
         detail: detail('Delete an image with its delete link token', 'The form on the confirmation page posts here (application/x-www-form-urlencoded).'),

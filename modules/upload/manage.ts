@@ -16,9 +16,12 @@ const imageNotFound = () => new NotFound('No image with that id in your account'
 export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) =>
   Buffer.from(`${new Date(image.uploaded_at).getTime()}.${image.id}`).toString('base64url')
 
+/** 9999-12-31T23:59:59.999Z: PostgreSQL cannot parse the ISO string of anything later (400, not a 500). */
+const LATEST_CURSOR_MS = 253_402_300_799_999
+
 function decodeCursor(cursor: string): repo.ImageCursor {
   const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
-  if (!millis || !/^\d{1,15}$/.test(millis) || !id || !isImageId(id)) throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
+  if (!millis || !/^\d{1,15}$/.test(millis) || Number(millis) > LATEST_CURSOR_MS || !id || !isImageId(id)) throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
   return { uploadedAt: new Date(Number(millis)), id }
 }
 

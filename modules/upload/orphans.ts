@@ -3,12 +3,10 @@ import type { JobRun } from '#core/jobs/registry.ts'
 import { IMAGE_KEY_ROOT, imageIdFromKey } from '#core/images/keys.ts'
 import { existingImageIds } from '#core/images/repo.ts'
 import type { StoredObjectInfo } from '#core/storage/types.ts'
+import { IN_FLIGHT_MAX_AGE_MS, leftoverDirs, sweepLeftovers } from '#core/storage/leftovers.ts'
 
-/**
- * An upload stores its objects before it inserts the row; an hour is far longer than any
- * upload takes, so nothing younger is ever touched.
- */
-export const ORPHAN_MIN_AGE_MS = 3_600_000
+/** An upload stores its objects before it inserts the row; nothing young enough to be in flight is touched. */
+export const ORPHAN_MIN_AGE_MS = IN_FLIGHT_MAX_AGE_MS
 const BATCH = 500
 
 /**
@@ -49,4 +47,6 @@ export async function sweepOrphanedObjects(ctx: AppContext, run: JobRun) {
     if (batch.length >= BATCH) await flush()
   }
   await flush()
+  // Partial files of crashed uploads and store writes, by the same one-hour rule.
+  run.counts.temp_files_deleted = await sweepLeftovers(leftoverDirs(ctx.config), new Date(cutoff))
 }

@@ -29,7 +29,12 @@ export interface UploadResult {
 /** POST /upload: the multipart body's field "file". */
 export const uploadImage = (ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> =>
   uploadReceived(ctx, principal, async () => {
-    const upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField: 'file', maxFileBytes: ctx.config.maxUploadBytes })
+    const upload = await receiveMultipart(request, {
+      tmpDir: uploadTmpDir(ctx),
+      fileField: 'file',
+      maxFileBytes: ctx.config.maxUploadBytes,
+      stallSeconds: ctx.config.bodyTimeoutSeconds,
+    })
     if (!upload.file) {
       await upload.discard()
       throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')

@@ -23,7 +23,19 @@ export function readCredentials(headers: Headers): Credentials {
     apiKey: headers.get('x-api-key')?.trim() || undefined,
     // A ShareX-style client may also send the key as a bearer token.
     bearer,
-    cookieToken: cookieToken ? decodeURIComponent(cookieToken) : undefined,
+    cookieToken: cookieToken ? decodeCookieValue(cookieToken) : undefined,
+  }
+}
+
+/**
+ * A cookie value that is not valid percent-encoding (`%E0%A4%A`) is kept as sent rather than
+ * thrown on: it then fails verification like any other bad token (401), never a 500.
+ */
+function decodeCookieValue(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
   }
 }
 
@@ -77,6 +89,23 @@ export async function limitAnonymous(ctx: AppContext, ip: string, headers: Heade
   }
 }
 
+type SecurityRequirements = Record<string, string[]>[]
+
+/**
+ * The credentials each guard accepts, as OpenAPI security requirements (the schemes are in
+ * src/observability/docs.ts). Each macro puts its own in the route's `detail`, so the document
+ * says what the guard really takes, and "try it" sends it.
+ */
+export const SECURITY: Record<'any' | 'session' | 'optional' | 'none', SecurityRequirements> = {
+  /** Any credential: an API key (header or bearer), a session JWT (bearer) or the session cookie. */
+  any: [{ apiKey: [] }, { bearer: [] }, { cookie: [] }],
+  /** A logged-in session only. */
+  session: [{ bearer: [] }, { cookie: [] }],
+  /** Credentials if given, else anonymous (`{}` is "none" in OpenAPI). */
+  optional: [{}, { apiKey: [] }, { bearer: [] }, { cookie: [] }],
+  none: [],
+}
+
 /**
  * The one auth guard of every module. Routes opt in with a macro:
  * - `auth: true`      any valid credential (API key or session)
@@ -89,6 +118,7 @@ export const authGuard = (ctx: AppContext) =>
   new Elysia({ name: 'auth-guard', seed: ctx.id })
     .macro({
       auth: {
+        detail: { security: SECURITY.any },
         async resolve({ request, set }) {
           const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
@@ -97,6 +127,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       session: {
+        detail: { security: SECURITY.session },
         async resolve({ request, set }) {
           const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
@@ -106,6 +137,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       admin: {
+        detail: { security: SECURITY.session },
         async resolve({ request, set }) {
           const principal = await authenticateRequest(ctx, request)
           if (!principal) throw new Unauthorized()
@@ -115,6 +147,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       optionalAuth: {
+        detail: { security: SECURITY.optional },
         async resolve({ request, set, server }) {
           const principal = await authenticateRequest(ctx, request)
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
@@ -123,6 +156,7 @@ export const authGuard = (ctx: AppContext) =>
         },
       },
       anonymous: {
+        detail: { security: SECURITY.none },
         async beforeHandle({ request, set, server }) {
           await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
         },

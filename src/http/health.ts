@@ -13,6 +13,8 @@ export const HealthResponse = t.Object({
   /** `degraded`: the process lives but a dependency is down or the disk is low; see `checks`. */
   status: t.Union([t.Literal('ok'), t.Literal('degraded')]),
   service: t.String(),
+  /** Single-port mode: every server behind this listener. */
+  modules: t.Optional(t.Array(t.Object({ module: t.String(), service: t.String() }))),
   time: t.String(),
   checks: t.Object({
     database: DependencyStatus,
@@ -46,14 +48,14 @@ function checks(ctx: AppContext) {
  * /ready is for load balancers: 503 while the database is unreachable, so traffic goes elsewhere
  * until this process can serve it again.
  */
-export const healthRoutes = (ctx: AppContext, service: string) =>
+export const healthRoutes = (ctx: AppContext, service: string, modules?: { module: string; service: string }[]) =>
   new Elysia({ name: 'health', seed: `${ctx.id}:${service}` })
     .get(
       '/health',
       () => {
         const current = checks(ctx)
         const degraded = current.database.status === 'down' || current.storage.status === 'down' || current.disk.status === 'low'
-        return { status: degraded ? ('degraded' as const) : ('ok' as const), service, time: ctx.clock.now().toISOString(), checks: current }
+        return { status: degraded ? ('degraded' as const) : ('ok' as const), service, ...(modules ? { modules } : {}), time: ctx.clock.now().toISOString(), checks: current }
       },
       { response: HealthResponse, detail: { tags: ['health'], summary: 'Liveness, with the state of the database, the store and the disk' } },
     )

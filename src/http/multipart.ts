@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
 import { toNodeReadable } from '../storage/streams.ts'
+import { withStallTimeout } from './body-limit.ts'
 
 export interface ReceivedFile {
   /** Temp file holding exactly the uploaded bytes. */
@@ -32,6 +33,8 @@ export interface MultipartOptions {
   maxFileBytes: number
   maxFields?: number
   maxFieldBytes?: number
+  /** Seconds without a byte before the upload is cut with a 408 (see withStallTimeout). */
+  stallSeconds?: number
 }
 
 /** Room for boundaries, part headers and small text fields around the file itself. */
@@ -72,7 +75,7 @@ export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buff
  * caller never sees it. Elysia must not have parsed the body (route option `parse: 'none'`).
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
-  const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096 } = options
+  const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20 } = options
   if (!/^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '')) {
     throw new UnsupportedMediaType('Send the image as multipart/form-data with a field named "file"', 'multipart_required')
   }
@@ -139,7 +142,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
 
   // The whole body is metered too, so a chunked request cannot stream forever in parts we drop.
   const body = byteMeter(maxBodyBytes, () => uploadTooLarge(maxFileBytes))
-  const source = toNodeReadable(request.body)
+  const source = toNodeReadable(withStallTimeout(request.body, stallSeconds))
   try {
     await pipeline(source, body.meter, parser, { signal: abort.signal })
     const file = await fileWritten

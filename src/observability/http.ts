@@ -83,12 +83,18 @@ export const requestObservability = (ctx: AppContext, service: string) => {
     .as('global')
 }
 
-/** GET /metrics: the process's metrics (in SERVER_MODE=all, one registry behind all three modules). */
-export const metricsRoute = (ctx: AppContext, service: string) =>
-  new Elysia({ name: 'metrics-route', seed: `${ctx.id}:${service}` }).get(
+/**
+ * GET /metrics: the process's metrics (in SERVER_MODE=all, one registry behind all modules).
+ * Never public by default: on the module listeners it exists only with METRICS_TOKEN (bearer);
+ * otherwise metrics are served by metricsListener on METRICS_PORT, on loopback only.
+ */
+export const metricsRoute = (ctx: AppContext, service: string, options: { loopbackListener?: boolean } = {}) => {
+  const plugin = new Elysia({ name: 'metrics-route', seed: `${ctx.id}:${service}` })
+  const token = ctx.config.metricsToken
+  if (!token && !options.loopbackListener) return plugin
+  return plugin.get(
     '/metrics',
     async ({ request, set }) => {
-      const token = ctx.config.metricsToken
       if (token && !sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`)) {
         throw new Unauthorized('This needs the metrics token', 'metrics_token_required')
       }
@@ -97,6 +103,16 @@ export const metricsRoute = (ctx: AppContext, service: string) =>
     },
     {
       response: { 200: t.String({ description: 'Prometheus text exposition format 0.0.4' }), 401: ErrorResponse },
-      detail: { tags: ['operations'], summary: 'Prometheus metrics of this process (Bearer METRICS_TOKEN when set)' },
+      detail: { tags: ['operations'], summary: 'Prometheus metrics of this process (Bearer METRICS_TOKEN)', security: token ? [{ metricsToken: [] }] : [] },
     },
   )
+}
+
+/** The METRICS_PORT listener's app: /metrics and nothing else, with JSON errors. */
+export const metricsListener = (ctx: AppContext) =>
+  new Elysia({ name: 'metrics-listener', seed: ctx.id })
+    .onError(({ code, error }) => {
+      const status = code === 'NOT_FOUND' ? 404 : error instanceof Unauthorized ? 401 : 500
+      return Response.json({ success: false, error: { code: status === 404 ? 'not_found' : status === 401 ? 'metrics_token_required' : 'internal_error', message: String(status === 404 ? 'Only /metrics is served here' : (error as Error).message) } }, { status })
+    })
+    .use(metricsRoute(ctx, 'metrics', { loopbackListener: true }))

@@ -89,3 +89,25 @@ describe('config', () => {
     expect(() => parseConfig({ MIN_FREE_DISK_BYTES: '-1' })).toThrow(/MIN_FREE_DISK_BYTES/)
   })
 })
+
+describe('config: hardening settings', () => {
+  test('defaults, and each refuses what it cannot be', () => {
+    const config = parseConfig({})
+    expect(config).toMatchObject({ shutdownTimeoutSeconds: 25, maxInflightRequests: 1024, bodyTimeoutSeconds: 20 })
+    expect(config.singlePort).toBeUndefined()
+    expect(config.metricsPort).toBeUndefined()
+    expect(parseConfig({ SHUTDOWN_TIMEOUT: '3s', BODY_TIMEOUT: '1m', MAX_INFLIGHT_REQUESTS: '10', PORT: '8080', METRICS_PORT: '9464' })).toMatchObject({
+      shutdownTimeoutSeconds: 3,
+      bodyTimeoutSeconds: 60,
+      maxInflightRequests: 10,
+      singlePort: 8080,
+      metricsPort: 9464,
+    })
+    expectConfigError({ SHUTDOWN_TIMEOUT: 'soon' }, 'SHUTDOWN_TIMEOUT')
+    expectConfigError({ BODY_TIMEOUT: '0' }, 'BODY_TIMEOUT')
+    expectConfigError({ MAX_INFLIGHT_REQUESTS: '0' }, 'MAX_INFLIGHT_REQUESTS')
+    expectConfigError({ PORT: '70000' }, 'PORT')
+    expectConfigError({ METRICS_PORT: 'x' }, 'METRICS_PORT')
+    expectConfigError({ AUTH_PORT: '7001', UPLOAD_PORT: '7001' }, 'UPLOAD_PORT')
+  })
+})

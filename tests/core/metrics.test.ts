@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { runJob } from '#core/jobs/index.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { histogramSeries, scrape, total } from '../helpers/prometheus.ts'
+import { TEST_METRICS_TOKEN, histogramSeries, scrape, total } from '../helpers/prometheus.ts'
 
 const MODULES = ['auth', 'upload', 'view'] as const
 
@@ -101,7 +101,7 @@ describeEachBackend('GET /metrics', (app) => {
     expect(total(after, 'imghost_job_runs_total', labels) - total(before, 'imghost_job_runs_total', labels)).toBe(1)
     expect(total(after, 'imghost_job_duration_seconds', { job: 'housekeeping' }) - total(before, 'imghost_job_duration_seconds', { job: 'housekeeping' })).toBe(1)
   })
-})
+}, { env: { METRICS_TOKEN: TEST_METRICS_TOKEN } })
 
 describeEachBackend(
   'GET /metrics with METRICS_TOKEN',

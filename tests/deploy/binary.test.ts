@@ -38,7 +38,8 @@ describe.skipIf(!canCompile)('the single binary', () => {
 
   test('from an empty folder and an empty environment: register, upload a JPEG, view it, stop cleanly; restart warm', async () => {
     const dataDir = join(workDir, 'data')
-    const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' }
+    // /metrics is served on the module ports only with METRICS_TOKEN.
+    const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', METRICS_TOKEN: 'binary-metrics-token' }
     const start = () => launch([binary], { cwd: workDir, env, expect: ['auth', 'upload', 'view'], timeoutMs: 240_000 })
     expect(readdirSync(workDir)).toEqual(['imghost'])
 
@@ -83,7 +84,7 @@ describe.skipIf(!canCompile)('the single binary', () => {
         const bytes = new Uint8Array(await viewed.arrayBuffer())
         expect([bytes[0], bytes[1], bytes[2]]).toEqual([0xff, 0xd8, 0xff])
       }
-      const metrics = await (await fetch(`${server.urls.upload}/metrics`)).text()
+      const metrics = await (await fetch(`${server.urls.upload}/metrics`, { headers: { authorization: 'Bearer binary-metrics-token' } })).text()
       expect(metrics).toContain('imghost_http_requests_total{service="upload-server",method="POST",route="/upload",status="201"} 1')
     } finally {
       expect(await server.stop()).toBe(0)

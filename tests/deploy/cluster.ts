@@ -53,6 +53,8 @@ export async function startCluster(nginxBinary: string, testDatabaseUrl: string)
         DATA_DIR: dataDir,
         DATABASE_URL: databaseUrl.toString(),
         DATABASE_POOL_MAX: '4',
+        // /metrics is served on the module ports only with a token (split.test.ts scrapes the replicas).
+        METRICS_TOKEN: SPLIT_METRICS_TOKEN,
         S3_BUCKET: s3.bucket,
         S3_ENDPOINT: s3.endpoint,
         S3_ACCESS_KEY_ID: s3.accessKeyId,
@@ -111,3 +113,4 @@ export async function startCluster(nginxBinary: string, testDatabaseUrl: string)
   }
 }
 
+export const SPLIT_METRICS_TOKEN = 'split-metrics-token-0123'

@@ -4,8 +4,10 @@ import { basename, join } from 'node:path'
 import { CORPUS } from '../helpers/images.ts'
 import type { RunningServer } from '../../scripts/lib/process.ts'
 import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
-import { type Cluster, startCluster } from './cluster.ts'
+import { type Cluster, SPLIT_METRICS_TOKEN, startCluster } from './cluster.ts'
 import { parseMetrics, total } from '../helpers/prometheus.ts'
+
+const scrapeHeaders = { authorization: `Bearer ${SPLIT_METRICS_TOKEN}` }
 
 /**
  * Split mode as deployed (./cluster.ts): one auth process, two upload and two view replicas,
@@ -92,7 +94,7 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
       expect(quota.status).toBe(200)
     }
     for (const base of Object.values(cluster.public)) expect((await fetch(`${base}/metrics`)).status).toBe(403)
-    expect((await fetch(`${cluster.uploads[0].urls.upload}/metrics`)).status).toBe(200)
+    expect((await fetch(`${cluster.uploads[0].urls.upload}/metrics`, { headers: scrapeHeaders })).status).toBe(200)
   }, 60_000)
 
   test('upload through one upload replica, view through the other view replica', async () => {
@@ -172,7 +174,7 @@ describe.skipIf(skipReason !== undefined)('split mode behind nginx', () => {
   test('one view replica killed mid-load: nginx fails over, nothing is lost but what was in flight', async () => {
     const url = image.url // through nginx
     const servedBy = async (server: RunningServer) => {
-      const metrics = await parseMetrics(await (await fetch(`${server.urls.view}/metrics`)).text())
+      const metrics = await parseMetrics(await (await fetch(`${server.urls.view}/metrics`, { headers: scrapeHeaders })).text())
       return total(metrics, 'imghost_http_requests_total', { route: '/:file', status: '200' })
     }
     const survivorBefore = await servedBy(cluster.views[1])

@@ -8,8 +8,11 @@ export function parseMetrics(text: string): Promise<PromMetrics> {
   return getMetricsFromIterator(text.split('\n')[Symbol.iterator]())
 }
 
+/** The METRICS_TOKEN suites set: without a token /metrics is not on the module listeners at all. */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123'
+
 /** GET /metrics and parse it. */
-export async function scrape(app: ModuleApp, headers: Record<string, string> = {}): Promise<PromMetrics> {
+export async function scrape(app: ModuleApp, headers: Record<string, string> = { authorization: `Bearer ${TEST_METRICS_TOKEN}` }): Promise<PromMetrics> {
   // Elysia counts requests in after-response hooks, run in a setImmediate. And the event-loop lag
   // gauges are NaN until their monitor's first 10 ms sample after the previous scrape: valid in
   // the text format, but prom2javascript cannot read NaN.

@@ -1,0 +1,140 @@
+import { Elysia } from 'elysia'
+import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
+
+/**
+ * The one body parser of every route, run before validation, auth and rate limits: nothing
+ * reaches Elysia's default parsers, which would read any type (JSON, urlencoded, multipart) up
+ * to Bun's server-wide limit (about 2× MAX_UPLOAD_BYTES, sized for uploads).
+ *
+ * What a route takes follows from how it is declared:
+ * - `parse: 'none'`: the handler streams the body itself (uploads, with their own limits);
+ * - `parse: 'urlencoded'`: an HTML form, application/x-www-form-urlencoded only;
+ * - anything else: JSON only.
+ * JSON and forms are capped at SMALL_BODY_BYTES: a declared Content-Length over it is refused
+ * before a byte is read, and a body without one is cut off as soon as it passes the cap.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024
+
+type BodyKind = 'json' | 'form' | 'stream'
+
+const CONTENT_TYPES: Record<Exclude<BodyKind, 'stream'>, string> = {
+  json: 'application/json',
+  form: 'application/x-www-form-urlencoded',
+}
+
+interface RouteLike {
+  method: string
+  path: string
+  hooks?: { parse?: unknown }
+}
+
+/** The parser names a route declared through `parse` (a string, or hooks with string `fn`s). */
+function declaredParsers(route: RouteLike): string[] {
+  const parse = route.hooks?.parse
+  const list = Array.isArray(parse) ? parse : parse === undefined ? [] : [parse]
+  return list.map((entry) => (typeof entry === 'string' ? entry : (entry as { fn?: unknown })?.fn)).filter((name): name is string => typeof name === 'string')
+}
+
+export function bodyKindOf(route: RouteLike): BodyKind {
+  const parsers = declaredParsers(route)
+  if (parsers.includes('none')) return 'stream'
+  if (parsers.some((name) => name === 'urlencoded' || name === CONTENT_TYPES.form)) return 'form'
+  return 'json'
+}
+
+const tooLarge = () => new PayloadTooLarge(`The request body is larger than ${SMALL_BODY_BYTES / 1024} KiB`, 'payload_too_large')
+
+/** RFC 9110 §15.5.9: the client did not send the rest of its request in time. */
+export class RequestTimeout extends AppError {
+  constructor(seconds: number) {
+    super(408, 'request_timeout', `The request body stalled: nothing arrived for ${seconds} s`, { Connection: 'close' })
+  }
+}
+
+/**
+ * The body as a stream that fails with a 408 when the client sends nothing for `seconds` while
+ * it is being read. Bun's own idleTimeout cannot do this: it cuts a request whose body is still
+ * arriving, slowly but steadily, once the timeout has passed (seen with Bun 1.4.4), so for
+ * requests with a body it is turned off (`server.timeout(request, 0)`) and this guards instead.
+ */
+export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: Timer | undefined
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RequestTimeout(seconds)), seconds * 1000)
+      })
+      try {
+        const { done, value } = await Promise.race([reader.read(), stalled])
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (error) {
+        reader.cancel().catch(() => {})
+        controller.error(error)
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+}
+
+/** Reads at most `max` bytes; past that the stream is cancelled and the request refused. */
+async function readCapped(request: Request, max: number, stallSeconds: number): Promise<string> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > max) throw tooLarge()
+  const reader = withStallTimeout(request.body!, stallSeconds).getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > max) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks, total).toString('utf8')
+}
+
+function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
+  if (text.trim() === '') return null
+  if (kind === 'form') return Object.fromEntries(new URLSearchParams(text))
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new BadRequest('The request body is not valid JSON', 'invalid_body')
+  }
+}
+
+/**
+ * `plugin` goes first in an app; `index(app.routes)` runs once the app has all its routes, so
+ * each request's route template finds its kind. Errors thrown here reach the error handler
+ * wrapped in Elysia's ParseError, which unwraps them.
+ */
+export function bodyLimits(stallSeconds: number) {
+  const kinds = new Map<string, BodyKind>()
+  const plugin = new Elysia().onParse({ as: 'global' }, async ({ request, route, server }) => {
+    const kind = kinds.get(`${request.method} ${route}`) ?? 'json'
+    // The body's own stall timer (withStallTimeout) replaces Bun's idle timeout for this request.
+    if (request.body) server?.timeout(request, 0)
+    // Returning a value stops Elysia's own parsers; null leaves the stream to the handler.
+    if (kind === 'stream') return null
+    if (!request.body) return undefined
+    if (request.headers.get('content-length') === '0') return null
+    const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== CONTENT_TYPES[kind]) {
+      throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]}`, 'unsupported_media_type')
+    }
+    return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds))
+  })
+  return {
+    plugin,
+    index(routes: readonly RouteLike[]) {
+      for (const route of routes) kinds.set(`${route.method} ${route.path}`, bodyKindOf(route))
+    },
+  }
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SMALL_BODY_BYTES } from '#core/http/body-limit.ts'
+import { type RunningServer, startServer } from '../../scripts/lib/process.ts'
+import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+
+// Issue 10 #1: bodies were parsed (any type, up to ~2× MAX_UPLOAD_BYTES) before validation, auth or limits.
+
+/** A body that never ends and says nothing of its length: only a reader that stops at the cap can answer. */
+function endlessJson(pulled: { bytes: number }) {
+  const chunk = new TextEncoder().encode(`"${'a'.repeat(16 * 1024 - 2)}",`)
+  let first = true
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = first ? new TextEncoder().encode('{"identifier":[') : chunk
+      first = false
+      pulled.bytes += next.byteLength
+      controller.enqueue(next)
+    },
+  })
+}
+
+function manyFields(count: number, boundary: string) {
+  const part = `--${boundary}\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n`
+  return part.repeat(count) + `--${boundary}--\r\n`
+}
+
+describeEachBackend('bodies parsed before anything else', (app) => {
+  test('JSON routes still take JSON, and refuse form-urlencoded and text with 415', async () => {
+    const user = await registerUser(app().auth)
+    const [ok] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password } })
+    expect(ok.status).toBe(200)
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/login', {
+        body: `identifier=${user.username}&password=${encodeURIComponent(user.password)}`,
+        headers: { 'content-type': type },
+      })
+      expect(response.status, `${type}: ${JSON.stringify(body)}`).toBe(415)
+      expect(body.error.code).toBe('unsupported_media_type')
+    }
+    // Also behind a guard: a cookie-authenticated JSON route does not take a form either.
+    const [form] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: 'key_name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    expect(form.status).toBe(415)
+  })
+
+  test(`a JSON body over ${SMALL_BODY_BYTES / 1024} KiB is a 413 payload_too_large, declared or streamed`, async () => {
+    const big = JSON.stringify({ identifier: 'x'.repeat(SMALL_BODY_BYTES), password: 'y' })
+    const [declared, declaredBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: big, headers: { 'content-type': 'application/json' } })
+    expect(declared.status, JSON.stringify(declaredBody)).toBe(413)
+    expect(declaredBody.error.code).toBe('payload_too_large')
+    const pulled = { bytes: 0 }
+    const response = await app().auth.handle(
+      new Request('http://localhost/api/v1/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: endlessJson(pulled),
+        // @ts-expect-error: Bun accepts duplex for streamed request bodies; lib.dom's RequestInit lacks it.
+        duplex: 'half',
+      }),
+    )
+    expect(response.status).toBe(413)
+    expect(pulled.bytes).toBeLessThan(SMALL_BODY_BYTES * 4)
+  })
+
+  test('form routes take only their form type', async () => {
+    const [form, formBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/form', {
+      body: 'token=not-a-real-token-but-long-enough-0123456789&password=long%20enough%20pw',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    expect(form.status, String(formBody)).toBe(400)
+    expect(String(formBody)).toContain('Password not changed')
+    const [json] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/form', { body: { token: 'x'.repeat(40), password: 'long enough pw' } })
+    expect(json.status).toBe(415)
+  })
+
+  test('400k multipart fields: refused by a JSON route at once, and by the upload route after its field limit', async () => {
+    const boundary = 'b0undary'
+    const body = manyFields(400_000, boundary)
+    const started = performance.now()
+    const [login] = await call(app().auth, 'POST', '/api/v1/auth/login', { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
+    expect(login.status).toBe(415)
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token)
+    const [upload, uploadBody] = await call(app().upload, 'POST', '/upload', { apiKey: key, body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
+    expect(upload.status, JSON.stringify(uploadBody)).toBe(400)
+    expect(uploadBody.error.code).toBe('too_many_parts')
+    expect(performance.now() - started).toBeLessThan(10_000)
+  })
+})
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
+
+describe('bodies parsed before anything else, in a real process', () => {
+  let server: RunningServer
+  const dataDir = mkdtempSync(join(tmpdir(), 'imghost-body-'))
+  beforeAll(async () => {
+    server = await startServer({ DATA_DIR: dataDir, SERVER_MODE: 'auth' }, ['auth'], undefined, 150_000)
+  }, 170_000)
+  afterAll(async () => {
+    await server?.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  test('an anonymous 40 MiB JSON body to login is refused fast with 413, and RSS does not jump', async () => {
+    const url = `${server.urls.auth}/api/v1/auth/login`
+    // Warm up the route, so the first request's compilation is not counted.
+    await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"identifier":"a","password":"b"}' })
+    const before = rssOf(server.process.pid)
+    const body = new Uint8Array(40 * 1024 * 1024).fill(0x20)
+    body.set(new TextEncoder().encode('{"identifier":"'), 0)
+    const started = performance.now()
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).catch((error: Error) => error)
+      // The server may close the connection before the client has sent everything; then there is no status to read.
+      statuses.push(response instanceof Response ? response.status : 0)
+      if (response instanceof Response) expect((await response.json()).error.code).toBe('payload_too_large')
+    }
+    const elapsed = performance.now() - started
+    const grown = rssOf(server.process.pid) - before
+    expect(statuses.filter((status) => status === 413).length).toBeGreaterThan(0)
+    expect(statuses.every((status) => status === 413 || status === 0)).toBe(true)
+    expect(grown, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(32 * 2 ** 20)
+    expect(elapsed).toBeLessThan(5_000)
+    // And the process still answers.
+    expect((await fetch(`${server.urls.auth}/health`)).status).toBe(200)
+  })
+})

@@ -1,0 +1,62 @@
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseConfig } from '#core/config.ts'
+import { PROJECT_ROOT, startServer } from '../../scripts/lib/process.ts'
+
+setDefaultTimeout(180_000)
+
+// Issue 10 #19: listen() set SO_REUSEPORT, so a second instance on the same ports started silently.
+const dirs: string[] = []
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imghost-port-'))
+  dirs.push(dir)
+  return dir
+}
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+
+async function runToExit(env: Record<string, string>) {
+  const child = Bun.spawn(['bun', 'src/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000)
+  const code = await child.exited
+  clearTimeout(timer)
+  return { code, stderr: (await new Response(child.stderr).text()).trim() }
+}
+
+describe('a second process on the same ports', () => {
+  test('refuses to start, with one line naming the port, and the first keeps serving', async () => {
+    const first = await startServer({ DATA_DIR: freshDir(), SERVER_MODE: 'auth' }, ['auth'], undefined, 150_000)
+    try {
+      const port = new URL(first.urls.auth!).port
+      const second = await runToExit({ DATA_DIR: freshDir(), SERVER_MODE: 'auth', AUTH_PORT: port })
+      expect(second.code, second.stderr).toBe(1)
+      expect(second.stderr.split('\n')).toHaveLength(1)
+      expect(second.stderr).toContain(`port ${port}`)
+      expect(second.stderr).toContain('auth-server')
+      // Every request still reaches the first process, its database and its users.
+      for (let i = 0; i < 5; i++) expect((await fetch(`${first.urls.auth}/health`)).status).toBe(200)
+    } finally {
+      await first.stop()
+    }
+  })
+
+  test('two modules configured on one port are refused at start (outside single-port mode)', async () => {
+    const { code, stderr } = await runToExit({ DATA_DIR: freshDir(), AUTH_PORT: '45123', UPLOAD_PORT: '45123' })
+    expect(code, stderr).toBe(1)
+    expect(stderr.split('\n')).toHaveLength(1)
+    expect(stderr).toContain('UPLOAD_PORT')
+  })
+
+  test('config: shared ports are refused unless PORT asks for one listener, or the other module is not run', () => {
+    expect(() => parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000' })).toThrow(/VIEW_PORT.*AUTH_PORT/)
+    expect(parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000', SERVER_MODE: 'auth,upload' }).modules).toEqual(['auth', 'upload'])
+    expect(parseConfig({ AUTH_PORT: '0', VIEW_PORT: '0' }).ports.view).toBe(0)
+    expect(parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000', PORT: '8080' }).singlePort).toBe(8080)
+  })
+})
