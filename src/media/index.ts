@@ -12,6 +12,7 @@
  * animation's page layout, and is memory-mapped on read rather than held on the JS heap;
  * keepIccProfile() spares the sRGB conversion (about 180 ms, and it clips P3).
  */
+import { MemoryBudget } from './memory-budget'
 import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
 import { configureSharp } from './sharp-pipeline'
@@ -27,6 +28,12 @@ export interface MediaProcessorOptions {
   limits: MediaLimits
   /** Jobs processed at once; the rest wait in arrival order. */
   concurrency: number
+  /**
+   * Bytes the running jobs' decodes may hold together (pixels x bands x bytes per sample, plus
+   * the upload read whole); a job that does not fit waits its turn, one bigger than all of it
+   * runs alone.
+   */
+  memoryBudgetBytes: number
   /** Where variant files and intermediates are written; created when missing. */
   tmpDir: string
 }
@@ -34,6 +41,9 @@ export interface MediaProcessorOptions {
 export interface PooledMediaProcessor extends MediaProcessor {
   /** Jobs running now (at most `concurrency`). */
   readonly running: number
+  /** Bytes reserved by running decodes, and jobs waiting for their share (for metrics and tests). */
+  readonly memoryReserved: number
+  readonly memoryWaiting: number
 }
 
 export function createMediaProcessor(options: MediaProcessorOptions): PooledMediaProcessor {
@@ -43,13 +53,20 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
     maxFrames: options.limits.maxFrames ?? DEFAULT_LIMITS.maxFrames,
   }
   const pool = new Semaphore(options.concurrency)
+  const memory = new MemoryBudget(options.memoryBudgetBytes)
   return {
-    process: (inputPath) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir })),
+    process: (inputPath) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir, memory })),
     get pending() {
       return pool.pending
     },
     get running() {
       return pool.running
+    },
+    get memoryReserved() {
+      return memory.reserved
+    },
+    get memoryWaiting() {
+      return memory.waiting
     },
   }
 }

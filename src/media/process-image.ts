@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeBmp } from './bmp'
+import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
 import { asDecodeFailure, imageTooLarge, invalidImage, tooManyFrames, unsupportedFormat } from './refusals'
 import { decodeToIntermediate, encodeOriginal, encodeVariant, INTERMEDIATE_EXTENSION, probe, type DecodeSource } from './sharp-pipeline'
@@ -88,7 +88,7 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
   try {
     const bytes = await readFile(inputPath)
     const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
-    const variants = await render(bytes, examined, options, outputs, scratch)
+    const variants = await render(inputPath, bytes, examined, options, outputs, scratch)
     return {
       sourceFormat,
       format: examined.format,
@@ -153,10 +153,10 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
  * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
  * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
  */
-async function render(bytes: Buffer, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
+async function render(inputPath: string, bytes: Buffer, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(bytes, maxPixels) : examined.source
+  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(inputPath, maxPixels) : examined.source
   const animated = source.kind === 'file' && source.animated
   const original = outputs.next(EXTENSIONS[format])
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -211,12 +211,12 @@ const variantOf = (name: VariantName, format: StoredFormat, path: string, encode
   ...encoded,
 })
 
-async function decodeBmpSource(bytes: Buffer, maxPixels: number): Promise<DecodeSource> {
-  try {
-    return { kind: 'raw', ...decodeBmp(bytes, maxPixels) }
-  } catch (error) {
-    throw asDecodeFailure(error, maxPixels)
-  }
+/**
+ * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
+ * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
+ */
+async function decodeBmpSource(path: string, maxPixels: number): Promise<DecodeSource> {
+  return { kind: 'raw', ...(await decodeBmpOffThread(path, maxPixels)) }
 }
 
 /** Width and height from a BMP header (OS/2 core or Windows), before the file is read whole. */
