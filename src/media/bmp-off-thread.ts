@@ -1,13 +1,14 @@
 import { AppError } from '../errors'
-import type { DecodedBitmap } from './bmp'
 
 export interface BmpRequest {
   path: string
+  /** Where the worker writes the decoded pixels, as a libvips `.v` file. */
+  outPath: string
   maxPixels: number
 }
 
 export type BmpReply =
-  | { ok: true; pixels: ArrayBuffer; width: number; height: number; channels: 3 | 4 }
+  | { ok: true; width: number; height: number; channels: 3 | 4 }
   | { ok: false; refusal: { status: number; code: string; message: string } }
 
 /**
@@ -23,19 +24,19 @@ const WORKER_URL = import.meta.url.startsWith('file:///$bunfs/')
 class BmpRefusal extends AppError {}
 
 /**
- * Decodes the BMP at `path` in a worker of its own, so the event loop keeps serving while it
- * runs. One worker per job, ended afterwards: BMP uploads are rare, a worker starts in tens of
- * milliseconds, and ending it hands its whole heap back at once.
+ * Decodes the BMP at `path` in a worker of its own into a `.v` file at `outPath`, so the event
+ * loop keeps serving while it runs. One worker per job, ended afterwards: BMP uploads are rare,
+ * a worker starts in tens of milliseconds, and ending it hands its whole heap back at once.
  */
-export async function decodeBmpOffThread(path: string, maxPixels: number): Promise<DecodedBitmap> {
+export async function decodeBmpOffThread(path: string, outPath: string, maxPixels: number): Promise<{ width: number; height: number }> {
   const worker = new Worker(WORKER_URL)
   try {
     const reply = await new Promise<BmpReply>((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<BmpReply>) => resolve(event.data)
       worker.onerror = (event) => reject(new Error(`BMP worker failed: ${event.message}`))
-      worker.postMessage({ path, maxPixels } satisfies BmpRequest)
+      worker.postMessage({ path, outPath, maxPixels } satisfies BmpRequest)
     })
-    if (reply.ok) return { data: Buffer.from(reply.pixels), width: reply.width, height: reply.height, channels: reply.channels }
+    if (reply.ok) return { width: reply.width, height: reply.height }
     throw new BmpRefusal(reply.refusal.status, reply.refusal.code, reply.refusal.message)
   } finally {
     worker.terminate()

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeBmpOffThread } from './bmp-off-thread'
@@ -81,14 +82,15 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
   if (!sourceFormat) throw looksLikeDamagedPng(head) ? invalidImage() : unsupportedFormat()
   const examined = await examine(inputPath, sourceFormat, head, inputSize, options.limits)
 
-  // The upload is read whole (for the byte-level strip and the hash), so it counts too.
+  // The upload is read whole for the byte-level strip, so it counts too.
   const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
   const outputs = new TempFiles(options.tmpDir)
   const scratch = new TempFiles(options.tmpDir)
   try {
-    const bytes = await readFile(inputPath)
-    const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
-    const variants = await render(inputPath, bytes, examined, options, outputs, scratch)
+    // Streamed, chunk by chunk: hashing 20 MB in one call held the event loop for 100-200 ms.
+    const [sha256, variants] = await settledValues<string | ProcessedVariant[]>(
+      await Promise.allSettled([sha256File(inputPath), render(inputPath, examined, options, outputs, scratch)]),
+    ) as [string, ProcessedVariant[]]
     return {
       sourceFormat,
       format: examined.format,
@@ -115,8 +117,9 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
     const { width, height } = bmpHeaderSize(head)
     const pixels = width * height
     if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
-    // The decoder holds the file, its rows as ABGR and the RGB(A) result: 4 + 4 bytes a pixel.
-    return { source: { kind: 'bmp' }, format: 'png', width, height, pages: 1, orientation: 1, decodedBytes: pixels * 8 }
+    // The worker holds the pixels as ABGR (4 bytes each, turned into RGB(A) in place), then
+    // libvips maps the `.v` it wrote: 4 + 3 bytes a pixel at worst.
+    return { source: { kind: 'bmp' }, format: 'png', width, height, pages: 1, orientation: 1, decodedBytes: pixels * 7 }
   }
 
   const blank = sourceFormat === 'gif' ? framelessGifSize(head, inputSize) : null
@@ -153,10 +156,10 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
  * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
  * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
  */
-async function render(inputPath: string, bytes: Buffer, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
+async function render(inputPath: string, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(inputPath, maxPixels) : examined.source
+  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels) : examined.source
   const animated = source.kind === 'file' && source.animated
   const original = outputs.next(EXTENSIONS[format])
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -164,8 +167,8 @@ async function render(inputPath: string, bytes: Buffer, examined: Examined, opti
 
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
-    if (isStrippable(format) && source.kind !== 'raw') {
-      const stripped = stripMetadata(bytes, format, examined.orientation)
+    if (isStrippable(format) && examined.source.kind !== 'bmp') {
+      const stripped = stripMetadata(await readFile(inputPath), format, examined.orientation)
       await writeFile(original, stripped)
       return variantOf('original', format, original, { ...upright, size: stripped.length })
     }
@@ -215,8 +218,9 @@ const variantOf = (name: VariantName, format: StoredFormat, path: string, encode
  * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
  * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
  */
-async function decodeBmpSource(path: string, maxPixels: number): Promise<DecodeSource> {
-  return { kind: 'raw', ...(await decodeBmpOffThread(path, maxPixels)) }
+async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
+  await decodeBmpOffThread(path, decodedPath, maxPixels)
+  return { kind: 'file', path: decodedPath, animated: false, keepIcc: false }
 }
 
 /** Width and height from a BMP header (OS/2 core or Windows), before the file is read whole. */
@@ -228,6 +232,12 @@ function bmpHeaderSize(head: Uint8Array): { width: number; height: number } {
   const height = Math.abs(core ? view.getUint16(20, true) : view.getInt32(22, true))
   if (width <= 0 || height === 0) throw invalidImage()
   return { width, height }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {

@@ -77,7 +77,6 @@ export async function probe(path: string, maxPixels: number): Promise<Probe> {
 
 export type DecodeSource =
   | { kind: 'file'; path: string; animated: boolean; keepIcc: boolean }
-  | { kind: 'raw'; data: Buffer; width: number; height: number; channels: 3 | 4 }
   | { kind: 'blank'; width: number; height: number }
 
 export interface Frame {
@@ -115,16 +114,14 @@ function openSource(source: DecodeSource, maxPixels: number): Sharp {
       if (source.keepIcc) image = image.keepIccProfile()
       return image
     }
-    case 'raw':
-      return sharp(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } })
     case 'blank':
       return sharp({ create: { width: source.width, height: source.height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
   }
 }
 
 /**
- * A full-size original for the formats that cannot be kept byte for byte: BMP (stored as PNG)
- * and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
+ * A full-size original for the formats that cannot be kept byte for byte: BMP (stored as PNG,
+ * from the `.v` its worker decoded it to) and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
  */
 export async function encodeOriginal(source: DecodeSource, outPath: string, format: StoredFormat, maxPixels: number): Promise<Encoded> {
   const info = await encoder(openSource(source, maxPixels), format).timeout(TIMEOUT).toFile(outPath)
