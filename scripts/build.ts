@@ -29,6 +29,8 @@ const result = await Bun.build({
   throw: false,
   // Worker entries are bundled as entrypoints of their own; `new Worker(new URL(...))` finds them.
   entrypoints: [join(ROOT, 'src', 'main.ts'), join(ROOT, 'src', 'media', 'bmp-worker.ts'), ...migrations],
+  // Embedded entries are named by their path from here; src/media/bmp-off-thread.ts relies on it.
+  root: ROOT,
   compile: { outfile: OUTFILE, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false },
   // Embedded files keep their names (src/native.ts finds migrations by name).
   naming: { asset: '[name].[ext]' },

@@ -13,11 +13,11 @@ export type BmpReply =
 
 /**
  * Under `bun src/main.ts` the entry sits beside this file. In the single binary every module is
- * bundled into one whose URL is the executable's, at the build root (src/), and the worker entry
- * was embedded under its path from there (scripts/build.ts lists it as an entrypoint).
+ * bundled into one whose URL is the executable's, at the build root (the project root, pinned in
+ * scripts/build.ts), and the worker entry is embedded under its path from there.
  */
 const WORKER_URL = import.meta.url.startsWith('file:///$bunfs/')
-  ? new URL('./media/bmp-worker.ts', import.meta.url).href
+  ? new URL('./src/media/bmp-worker.ts', import.meta.url).href
   : new URL('./bmp-worker.ts', import.meta.url).href
 
 /** A refusal raised in the worker, rebuilt on this side with the same status, code and message. */
