@@ -1,13 +1,15 @@
 /**
  * Bare sharp, no HTTP, no database, no storage: the yardstick for scripts/bench-upload.ts.
- * Does the processing an upload needs (probe, decode once, auto-orient, strip all but ICC,
- * original + medium + thumb, each in the original's format and as WebP, sha256) on the given
- * files with a fixed number of images in flight, and prints `{ images, seconds, imagesPerSecond }`.
+ * Does only the work an upload cannot avoid (issue 12 §2): read the file once (and hash it),
+ * one shrink-on-load decode to the medium size (upright, ICC kept), then medium and thumb, each
+ * in the original's format and as WebP, on the given files with a fixed number of images in
+ * flight, and prints `{ images, seconds, imagesPerSecond }`.
  *
  *   bun scripts/bench-sharp-bare.ts [--warm-up] --in-flight 2 a.jpg b.jpg …
  *
- * The steps and encoder settings mirror src/media, so the ratio measures what the upload path
- * adds around them: HTTP, multipart streaming to disk, storage writes and the database.
+ * Encoder settings mirror src/media, so the ratio measures what the upload path adds around
+ * them: HTTP, multipart streaming to disk, the byte-level metadata strip of the original,
+ * storage writes and the database.
  */
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -32,39 +34,31 @@ const encode = (image: Sharp, format: Encoded) => {
 
 const sha256Of = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
 
-/**
- * One image, the way src/media does it: a header probe, one full decode (upright, metadata
- * dropped but the ICC profile) into libvips' `.v` format, one shrink to the medium size, then
- * every variant encoded side by side from the nearest intermediate. (Decoding to a raw buffer
- * instead measured slower here: 0.5-0.7 against 0.75-0.9 images/s.)
- */
+/** One image: the file read once, one decode shrunk on load into a `.v`, four encodes side by side. */
 export async function processBare(path: string, outDir: string, id: string) {
-  const [sha256] = await Promise.all([
-    sha256Of(path),
-    (async () => {
-      const probe = await sharp(path, { limitInputPixels: 100_000_000, failOn: 'error' }).metadata()
-      const format: Encoded = probe.format === 'jpeg' ? 'jpeg' : probe.format === 'webp' ? 'webp' : 'png'
-      const full = join(outDir, `${id}-full.v`)
-      const info = await sharp(path, { failOn: 'error', limitInputPixels: 100_000_000 }).autoOrient().keepIccProfile().toFile(full)
-      const wantsMedium = info.width > MEDIUM || info.height > MEDIUM
-      const medium = wantsMedium ? join(outDir, `${id}-medium.v`) : full
-      if (wantsMedium) await sharp(full).resize(MEDIUM, MEDIUM, { fit: 'inside' }).keepIccProfile().toFile(medium)
-      const sizes: [string, string, number | null][] = [
-        ['original', full, null],
-        ...(wantsMedium ? [['medium', medium, null] as [string, string, null]] : []),
-        ['thumb', medium, THUMB],
-      ]
-      const formats: Encoded[] = format === 'webp' ? ['webp'] : [format, 'webp']
-      await Promise.all(
-        sizes.flatMap(([name, from, box]) =>
-          formats.map((f) => {
-            const image = box ? sharp(from).resize(box, box, { fit: 'inside', withoutEnlargement: true }) : sharp(from)
-            return encode(image.keepIccProfile(), f).toFile(join(outDir, `${id}-${name}.${f}`))
-          }),
-        ),
-      )
-    })(),
-  ])
+  const bytes = await readFile(path)
+  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  const probe = await sharp(bytes, { limitInputPixels: 100_000_000 }).metadata()
+  const format: Encoded = probe.format === 'jpeg' ? 'jpeg' : probe.format === 'webp' ? 'webp' : 'png'
+  const medium = join(outDir, `${id}-medium.v`)
+  await sharp(bytes, { failOn: 'error', limitInputPixels: 100_000_000, sequentialRead: true })
+    .autoOrient()
+    .keepIccProfile()
+    .resize(MEDIUM, MEDIUM, { fit: 'inside', withoutEnlargement: true })
+    .toFile(medium)
+  const formats: Encoded[] = format === 'webp' ? ['webp'] : [format, 'webp']
+  const sizes: [string, number | null][] = [
+    ['medium', null],
+    ['thumb', THUMB],
+  ]
+  await Promise.all(
+    sizes.flatMap(([name, box]) =>
+      formats.map((f) => {
+        const image = box ? sharp(medium).resize(box, box, { fit: 'inside', withoutEnlargement: true }) : sharp(medium)
+        return encode(image.keepIccProfile(), f).toFile(join(outDir, `${id}-${name}.${f}`))
+      }),
+    ),
+  )
   return sha256
 }
 

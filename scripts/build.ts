@@ -5,6 +5,7 @@
  * - `sharp` resolves to its CommonJS entry: the ESM one loads the addon through createRequire,
  *   which the bundler cannot follow, while the CommonJS one names it literally and gets it embedded.
  * - the SQL migrations are embedded as files named `NNNNN_name.sql`.
+ * - src/media/bmp-worker.ts is a second entrypoint: a worker's code is not reached by imports.
  */
 import { readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -26,7 +27,10 @@ const migrations = readdirSync(join(ROOT, 'sql'))
 const started = performance.now()
 const result = await Bun.build({
   throw: false,
-  entrypoints: [join(ROOT, 'src', 'main.ts'), ...migrations],
+  // Worker entries are bundled as entrypoints of their own; `new Worker(new URL(...))` finds them.
+  entrypoints: [join(ROOT, 'src', 'main.ts'), join(ROOT, 'src', 'media', 'bmp-worker.ts'), ...migrations],
+  // Embedded entries are named by their path from here; src/media/bmp-off-thread.ts relies on it.
+  root: ROOT,
   compile: { outfile: OUTFILE, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false },
   // Embedded files keep their names (src/native.ts finds migrations by name).
   naming: { asset: '[name].[ext]' },

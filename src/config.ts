@@ -15,6 +15,13 @@ export type Plan = (typeof PLANS)[number]
 
 const GiB = 1024 ** 3
 const TiB = 1024 ** 4
+/**
+ * Decodes in flight may together reserve this much (pixels x bands x bytes per sample). One
+ * 100-megapixel RGBA image is 400 MB by that count and runs alone; the estimate is an upper
+ * bound (sequential, shrink-on-load decodes mostly stream), which keeps the process under the
+ * 1 GiB peak of issue 10 with the bomb mix of scripts/bench-upload.ts.
+ */
+const DEFAULT_PROCESSING_MEMORY_BUDGET = 384 * 1024 * 1024
 
 /** What each plan allows: uploads per day, storage, monthly bandwidth, API requests per hour. */
 export const PLAN_LIMITS: Record<Plan, { uploadsPerDay: number; requestsPerHour: number; storageBytes: number; bandwidthBytesPerMonth: number }> = {
@@ -69,6 +76,8 @@ export interface Config {
   maxImagePixels: number
   maxImageFrames: number
   processingConcurrency: number
+  /** What image decodes running together may hold (src/media/memory-budget.ts). */
+  processingMemoryBudgetBytes: number
   deletionGracePeriodSeconds: number
   analyticsRetentionDays: number
   storeViewerIp: boolean
@@ -280,6 +289,7 @@ export function parseConfig(env: Env): Config {
     maxImagePixels: read.integer('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     maxImageFrames: read.integer('MAX_IMAGE_FRAMES', 300, 1, 100_000),
     processingConcurrency: read.integer('PROCESSING_CONCURRENCY', Math.max(1, availableParallelism()), 1, 64),
+    processingMemoryBudgetBytes: read.integer('PROCESSING_MEMORY_BUDGET_BYTES', DEFAULT_PROCESSING_MEMORY_BUDGET, 16 * 1024 * 1024, 1024 ** 4),
     deletionGracePeriodSeconds: read.duration('DELETION_GRACE_PERIOD', '7d'),
     analyticsRetentionDays: read.integer('ANALYTICS_RETENTION_DAYS', 90, 1, 36500),
     storeViewerIp: read.boolean('STORE_VIEWER_IP', false),

@@ -93,6 +93,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const media = createMediaProcessor({
     limits: { maxPixels: config.maxImagePixels, maxFrames: config.maxImageFrames },
     concurrency: config.processingConcurrency,
+    memoryBudgetBytes: config.processingMemoryBudgetBytes,
     tmpDir: join(config.dataDir, 'tmp'),
   })
   const serverSecret = resolveJwtSecret(config)

@@ -51,16 +51,21 @@ export function decodeBmp(file: Buffer, maxPixels: number): DecodedBitmap {
   }
   const hasAlpha = layout.masks[3] !== 0 && hasVisibleAlpha(decoded.data)
   const channels = hasAlpha ? 4 : 3
-  // bmp-ts hands back ABGR; sharp wants RGB(A).
+  // bmp-ts hands back ABGR; sharp wants RGB(A). Rewritten in place (the write position never
+  // passes the read position), so a 100-megapixel image needs one 400 MB buffer, not two.
   const abgr = decoded.data
-  const out = Buffer.allocUnsafe(decoded.width * decoded.height * channels)
-  for (let i = 0, o = 0; i < abgr.length; i += 4) {
-    out[o++] = abgr[i + 3]!
-    out[o++] = abgr[i + 2]!
-    out[o++] = abgr[i + 1]!
-    if (hasAlpha) out[o++] = abgr[i]!
+  let o = 0
+  for (let i = 0; i < abgr.length; i += 4) {
+    const a = abgr[i]!
+    const b = abgr[i + 1]!
+    const g = abgr[i + 2]!
+    const r = abgr[i + 3]!
+    abgr[o++] = r
+    abgr[o++] = g
+    abgr[o++] = b
+    if (hasAlpha) abgr[o++] = a
   }
-  return { data: out, width: decoded.width, height: decoded.height, channels }
+  return { data: abgr.subarray(0, o), width: decoded.width, height: decoded.height, channels }
 }
 
 function readLayout(file: Buffer, maxPixels: number): BmpLayout {

@@ -1,28 +1,18 @@
 /**
- * Media: sniff, probe, refuse, decode once, encode the variants. sharp is imported only by
- * ./sharp-pipeline.ts.
+ * Media: sniff, probe, refuse, keep the original, encode the smaller sizes. sharp is imported
+ * only by ./sharp-pipeline.ts.
  *
- * Why one decode into a `.v` intermediate. Measured on this 2-core machine (sharp 0.35.5,
- * libvips 8.18.7, one libvips thread per image; the machine was shared with other work, load
- * 6-11, so read +-10%), 4000x3000 JPEG in, original + medium 1024 + thumb 256 out, each as
- * JPEG q85 and WebP q80 effort 2, CPU ms per image (median of 10 / 6 runs):
- *                                                       photo-like, P3 profile   sensor-noise, no profile
- *   six separate pipelines from the file .................. 1243                      1492
- *   decode once to a raw buffer, six pipelines from it ..... 1288                      1313
- *   this code (decode once to `.v`, medium `.v` from it,
- *   thumb from the medium, encodes side by side) ........... 1212                      1346
- * Decoding once saves about 10% when the decode is heavy and is a wash otherwise: the full-size
- * WebP encode alone is about 670 ms and the full-size JPEG encode 220 ms, while the decode is
- * about 150 ms and JPEG shrink-on-load makes the separate medium/thumb decodes cheap. Wall
- * time for one image with the six encodes side by side was 0.75-0.9 s at load 1.5. Without
- * keepIccProfile (sharp's default, converting through the profile to sRGB) the raw-buffer
- * pipeline cost 1470-1660 ms for the P3 photo.
- * What decided between the two decode-once forms is what each keeps: sharp cannot attach a
- * profile to raw input without converting the pixels (converting to sRGB costs about 180 ms and
- * clips P3), while libvips' `.v` carries the ICC profile and an animation's page layout, and is
- * memory-mapped on read rather than held on the JS heap. keepIccProfile() also skips the sRGB
- * conversion altogether.
+ * The original is the uploaded file with its metadata cut out byte by byte (./strip/): no
+ * generational loss, never bigger than the upload. Before this, re-encoding the full-size
+ * original as JPEG (about 220 ms for 12 MP) and as a WebP twin (about 670 ms) was most of an
+ * upload's CPU, and the result was often bigger than the upload. What is encoded now is the
+ * medium (1024) and thumb (256), each in the image's format and as WebP, from one decode that
+ * libvips shrinks on load and streams (sequential access) into a `.v` intermediate of at most
+ * 1024 pixels a side. `.v` rather than a raw buffer because it carries the ICC profile and an
+ * animation's page layout, and is memory-mapped on read rather than held on the JS heap;
+ * keepIccProfile() spares the sRGB conversion (about 180 ms, and it clips P3).
  */
+import { MemoryBudget } from './memory-budget'
 import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
 import { configureSharp } from './sharp-pipeline'
@@ -38,6 +28,12 @@ export interface MediaProcessorOptions {
   limits: MediaLimits
   /** Jobs processed at once; the rest wait in arrival order. */
   concurrency: number
+  /**
+   * Bytes the running jobs' decodes may hold together (pixels x bands x bytes per sample, plus
+   * the upload read whole); a job that does not fit waits its turn, one bigger than all of it
+   * runs alone.
+   */
+  memoryBudgetBytes: number
   /** Where variant files and intermediates are written; created when missing. */
   tmpDir: string
 }
@@ -45,6 +41,9 @@ export interface MediaProcessorOptions {
 export interface PooledMediaProcessor extends MediaProcessor {
   /** Jobs running now (at most `concurrency`). */
   readonly running: number
+  /** Bytes reserved by running decodes, and jobs waiting for their share (for metrics and tests). */
+  readonly memoryReserved: number
+  readonly memoryWaiting: number
 }
 
 export function createMediaProcessor(options: MediaProcessorOptions): PooledMediaProcessor {
@@ -54,13 +53,20 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
     maxFrames: options.limits.maxFrames ?? DEFAULT_LIMITS.maxFrames,
   }
   const pool = new Semaphore(options.concurrency)
+  const memory = new MemoryBudget(options.memoryBudgetBytes)
   return {
-    process: (inputPath) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir })),
+    process: (inputPath) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir, memory })),
     get pending() {
       return pool.pending
     },
     get running() {
       return pool.running
+    },
+    get memoryReserved() {
+      return memory.reserved
+    },
+    get memoryWaiting() {
+      return memory.waiting
     },
   }
 }

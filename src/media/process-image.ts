@@ -1,24 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readFile, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeBmp } from './bmp'
+import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
 import { asDecodeFailure, imageTooLarge, invalidImage, tooManyFrames, unsupportedFormat } from './refusals'
-import {
-  decodeToIntermediate,
-  encodeVariant,
-  INTERMEDIATE_EXTENSION,
-  probe,
-  shrinkIntermediate,
-  type DecodeSource,
-  type Frame,
-} from './sharp-pipeline'
+import { decodeToIntermediate, encodeOriginal, encodeVariant, INTERMEDIATE_EXTENSION, probe, type DecodeSource } from './sharp-pipeline'
+import { isStrippable, stripMetadata } from './strip/index'
 import type { AcceptedFormat, MediaLimits, ProcessedImage, ProcessedVariant, StoredFormat, VariantName } from './types'
 
 export const MEDIUM_BOX = 1024
 export const THUMB_BOX = 256
-const WEBP_MAX_SIDE = 16383
 
 const CONTENT_TYPES: Record<AcceptedFormat, string> = {
   jpeg: 'image/jpeg',
@@ -45,6 +37,8 @@ const DECODER_FOR: Record<Exclude<AcceptedFormat, 'bmp'>, string> = {
 export interface ProcessOptions {
   limits: MediaLimits
   tmpDir: string
+  /** Holds a job back until its decoded size fits the memory budget; none in unit tests. */
+  memory?: { reserve(bytes: number): Promise<() => void> }
   /** A seam for tests that need an encode to fail part-way; the real encoder otherwise. */
   encodeVariant?: typeof encodeVariant
 }
@@ -67,10 +61,18 @@ class TempFiles {
   }
 }
 
-interface Rendered {
+/** What the headers say, before a pixel is decoded: enough to refuse, budget and plan. */
+interface Examined {
+  /** How the pixels are decoded; a BMP is decoded by us once its turn comes. */
+  source: DecodeSource | { kind: 'bmp' }
   format: StoredFormat
-  frame: Frame
-  variants: ProcessedVariant[]
+  /** Upright size of one frame. */
+  width: number
+  height: number
+  pages: number
+  orientation: number
+  /** Bytes the decode may hold at once, at worst: what the job reserves from the budget. */
+  decodedBytes: number
 }
 
 export async function processImage(inputPath: string, options: ProcessOptions): Promise<ProcessedImage> {
@@ -78,26 +80,24 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
   const { head, size: inputSize } = await readHead(inputPath)
   const sourceFormat = sniffFormat(head)
   if (!sourceFormat) throw looksLikeDamagedPng(head) ? invalidImage() : unsupportedFormat()
+  const examined = await examine(inputPath, sourceFormat, head, inputSize, options.limits)
 
+  // The upload is read whole for the byte-level strip, so it counts too.
+  const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
   const outputs = new TempFiles(options.tmpDir)
   const scratch = new TempFiles(options.tmpDir)
   try {
-    // Hashing reads the file from the page cache while libvips decodes it. Both settle before
-    // anything is removed, so a failure in one cannot race files the other is still writing.
-    const [hashed, rendered] = await Promise.allSettled([
-      sha256File(inputPath),
-      render(inputPath, sourceFormat, head, inputSize, options, outputs, scratch),
-    ])
-    if (rendered.status === 'rejected') throw rendered.reason
-    if (hashed.status === 'rejected') throw hashed.reason
-    const { format, frame, variants } = rendered.value
+    // Streamed, chunk by chunk: hashing 20 MB in one call held the event loop for 100-200 ms.
+    const [sha256, variants] = await settledValues<string | ProcessedVariant[]>(
+      await Promise.allSettled([sha256File(inputPath), render(inputPath, examined, options, outputs, scratch)]),
+    ) as [string, ProcessedVariant[]]
     return {
       sourceFormat,
-      format,
-      width: frame.width,
-      height: frame.height,
-      pages: frame.pages,
-      sha256: hashed.value,
+      format: examined.format,
+      width: examined.width,
+      height: examined.height,
+      pages: examined.pages,
+      sha256,
       inputSize,
       variants,
       cleanup: () => outputs.removeAll(),
@@ -107,36 +107,26 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
     throw error
   } finally {
     await scratch.removeAll()
+    release?.()
   }
 }
 
-async function render(
-  inputPath: string,
-  sourceFormat: AcceptedFormat,
-  head: Uint8Array,
-  inputSize: number,
-  options: ProcessOptions,
-  outputs: TempFiles,
-  scratch: TempFiles,
-): Promise<Rendered> {
-  const { maxPixels, maxFrames } = options.limits
+async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Uint8Array, inputSize: number, limits: MediaLimits): Promise<Examined> {
+  const { maxPixels, maxFrames } = limits
   if (sourceFormat === 'bmp') {
-    // A BMP is at most MAX_UPLOAD_BYTES; bmp-ts needs it whole anyway.
-    const file = await readFile(inputPath)
-    let bitmap
-    try {
-      bitmap = decodeBmp(file, maxPixels)
-    } catch (error) {
-      throw asDecodeFailure(error, maxPixels)
-    }
-    return renderFrom({ kind: 'raw', ...bitmap }, 'png', options, outputs, scratch)
+    const { width, height } = bmpHeaderSize(head)
+    const pixels = width * height
+    if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
+    // The worker holds the pixels as ABGR (4 bytes each, turned into RGB(A) in place), then
+    // libvips maps the `.v` it wrote: 4 + 3 bytes a pixel at worst.
+    return { source: { kind: 'bmp' }, format: 'png', width, height, pages: 1, orientation: 1, decodedBytes: pixels * 7 }
   }
 
   const blank = sourceFormat === 'gif' ? framelessGifSize(head, inputSize) : null
   if (blank) {
     const pixels = blank.width * blank.height
     if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
-    return renderFrom({ kind: 'blank', ...blank }, 'gif', options, outputs, scratch)
+    return { source: { kind: 'blank', ...blank }, format: 'gif', ...blank, pages: 1, orientation: 1, decodedBytes: pixels * 4 }
   }
 
   const header = await probe(inputPath, maxPixels).catch((error) => {
@@ -147,66 +137,107 @@ async function render(
   // decode the primary one.
   const animated = (sourceFormat === 'gif' || sourceFormat === 'webp') && header.pages > 1
   if (animated && header.pages > maxFrames) throw tooManyFrames(header.pages, maxFrames)
-  const pixels = header.width * header.height * (animated ? header.pages : 1)
+  const pages = animated ? header.pages : 1
+  const pixels = header.width * header.height * pages
   if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
-
-  const source: DecodeSource = { kind: 'file', path: inputPath, animated, keepIcc: header.rgbProfile }
-  return renderFrom(source, sourceFormat, options, outputs, scratch)
+  const turned = !animated && header.orientation >= 5
+  return {
+    source: { kind: 'file', path: inputPath, animated, keepIcc: header.rgbProfile },
+    format: sourceFormat,
+    width: turned ? header.height : header.width,
+    height: turned ? header.width : header.height,
+    pages,
+    orientation: header.orientation,
+    decodedBytes: pixels * header.bytesPerPixel,
+  }
 }
 
 /**
- * Decode once into an intermediate, shrink once more when a medium is due, and encode every
- * variant from the nearest intermediate, side by side.
+ * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
+ * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
  */
-async function renderFrom(
-  source: DecodeSource,
-  format: StoredFormat,
-  options: ProcessOptions,
-  outputs: TempFiles,
-  scratch: TempFiles,
-): Promise<Rendered> {
+async function render(inputPath: string, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
+  const { format } = examined
+  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels) : examined.source
   const animated = source.kind === 'file' && source.animated
-  const full = scratch.next(INTERMEDIATE_EXTENSION)
-  const frame = await decodeToIntermediate(source, full, maxPixels).catch((error) => {
-    throw asDecodeFailure(error, maxPixels)
-  })
-
-  const wantsMedium = frame.width > MEDIUM_BOX || frame.height > MEDIUM_BOX
-  const medium = wantsMedium ? scratch.next(INTERMEDIATE_EXTENSION) : full
-  if (wantsMedium) await shrinkIntermediate(full, medium, MEDIUM_BOX, animated)
-
-  const plan = planVariants(format, frame, wantsMedium)
+  const original = outputs.next(EXTENSIONS[format])
+  const medium = scratch.next(INTERMEDIATE_EXTENSION)
   const encode = options.encodeVariant ?? encodeVariant
-  // allSettled, not all: on a failure the sibling encodes must finish before their files are
-  // removed, or they would write into tmpDir after the cleanup.
-  const settled = await Promise.allSettled(
-    plan.map(async ({ name, format: variantFormat }): Promise<ProcessedVariant> => {
-      const path = outputs.next(EXTENSIONS[variantFormat])
-      const from = name === 'original' ? full : medium
-      const box = name === 'thumb' ? THUMB_BOX : null
-      const encoded = await encode(from, path, variantFormat, box, animated)
-      return { name, format: variantFormat, contentType: contentTypeFor(variantFormat), path, ...encoded }
-    }),
-  )
+
+  const storeOriginal = async (): Promise<ProcessedVariant> => {
+    const upright = { width: examined.width, height: examined.height }
+    if (isStrippable(format) && examined.source.kind !== 'bmp') {
+      const stripped = stripMetadata(await readFile(inputPath), format, examined.orientation)
+      await writeFile(original, stripped)
+      return variantOf('original', format, original, { ...upright, size: stripped.length })
+    }
+    const encoded = await encodeOriginal(source, original, format, maxPixels)
+    return variantOf('original', format, original, encoded)
+  }
+
+  const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
+    await decodeToIntermediate(source, medium, maxPixels, MEDIUM_BOX).catch((error) => {
+      throw asDecodeFailure(error, maxPixels)
+    })
+    // A medium only when it is smaller than the original; a WebP twin of each size for browsers
+    // that take it, unless the image is WebP already.
+    const wantsMedium = examined.width > MEDIUM_BOX || examined.height > MEDIUM_BOX
+    const formats: StoredFormat[] = format === 'webp' ? [format] : [format, 'webp']
+    const plan = (wantsMedium ? (['medium', 'thumb'] as const) : (['thumb'] as const)).flatMap((name) => formats.map((f) => ({ name, format: f })))
+    // allSettled, not all: on a failure the sibling encodes must finish before their files are
+    // removed, or they would write into tmpDir after the cleanup.
+    const settled = await Promise.allSettled(
+      plan.map(async ({ name, format: variantFormat }) => {
+        const path = outputs.next(EXTENSIONS[variantFormat])
+        const encoded = await encode(medium, path, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated)
+        return variantOf(name, variantFormat, path, encoded)
+      }),
+    )
+    return settledValues(settled)
+  }
+
+  return settledValues(await Promise.allSettled([storeOriginal(), encodeSmaller()])).flat()
+}
+
+function settledValues<T>(settled: PromiseSettledResult<T>[]): T[] {
   const failed = settled.find((result) => result.status === 'rejected')
   if (failed) throw failed.reason
-  const variants = settled.map((result) => (result as PromiseFulfilledResult<ProcessedVariant>).value)
-  return { format, frame, variants }
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value)
 }
 
+const variantOf = (name: VariantName, format: StoredFormat, path: string, encoded: { width: number; height: number; size: number }): ProcessedVariant => ({
+  name,
+  format,
+  contentType: contentTypeFor(format),
+  path,
+  ...encoded,
+})
+
 /**
- * Each size in the stored format and as WebP; a WebP original is its own twin. WebP cannot
- * exceed 16383 pixels a side, so a wider panorama gets no full-size WebP twin (its medium and
- * thumb still have one).
+ * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
+ * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
  */
-function planVariants(format: StoredFormat, frame: Frame, withMedium: boolean): { name: VariantName; format: StoredFormat }[] {
-  const names: VariantName[] = withMedium ? ['original', 'medium', 'thumb'] : ['original', 'thumb']
-  const fitsWebp = frame.width <= WEBP_MAX_SIDE && frame.height <= WEBP_MAX_SIDE
-  return names.flatMap((name) => {
-    if (format === 'webp') return [{ name, format }]
-    return name === 'original' && !fitsWebp ? [{ name, format }] : [{ name, format }, { name, format: 'webp' as const }]
-  })
+async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
+  await decodeBmpOffThread(path, decodedPath, maxPixels)
+  return { kind: 'file', path: decodedPath, animated: false, keepIcc: false }
+}
+
+/** Width and height from a BMP header (OS/2 core or Windows), before the file is read whole. */
+function bmpHeaderSize(head: Uint8Array): { width: number; height: number } {
+  if (head.length < 26) throw invalidImage()
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  const core = view.getUint32(14, true) === 12
+  const width = core ? view.getUint16(18, true) : view.getInt32(18, true)
+  const height = Math.abs(core ? view.getUint16(20, true) : view.getInt32(22, true))
+  if (width <= 0 || height === 0) throw invalidImage()
+  return { width, height }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
@@ -219,10 +250,4 @@ async function readHead(path: string): Promise<{ head: Uint8Array; size: number 
   } finally {
     await file.close()
   }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
 }

@@ -54,6 +54,10 @@ export interface Probe {
   pages: number
   /** An embedded profile for RGB data: worth keeping as is (wide gamut survives untouched). */
   rgbProfile: boolean
+  /** EXIF orientation, 1 to 8 (1 when absent). */
+  orientation: number
+  /** Decoded bytes per pixel: bands times bytes per sample. */
+  bytesPerPixel: number
 }
 
 /** Header only: no pixel is decoded, so a lying header costs a millisecond. */
@@ -66,12 +70,13 @@ export async function probe(path: string, maxPixels: number): Promise<Probe> {
     height: m.height,
     pages: m.pages ?? 1,
     rgbProfile: !!m.icc && m.icc.length >= 20 && m.icc.toString('latin1', 16, 20) === 'RGB ',
+    orientation: m.orientation ?? 1,
+    bytesPerPixel: (m.channels ?? 4) * (m.depth === 'uchar' || m.depth === 'char' ? 1 : m.depth === 'ushort' || m.depth === 'short' ? 2 : 4),
   }
 }
 
 export type DecodeSource =
   | { kind: 'file'; path: string; animated: boolean; keepIcc: boolean }
-  | { kind: 'raw'; data: Buffer; width: number; height: number; channels: 3 | 4 }
   | { kind: 'blank'; width: number; height: number }
 
 export interface Frame {
@@ -82,41 +87,45 @@ export interface Frame {
 }
 
 /**
- * The one full decode of a job: upright, metadata dropped except an RGB ICC profile, written as
- * a `.v` every variant is then cut from. For a file this is where a corrupt or truncated body
- * shows up (`failOn: 'error'`: truncation and decoder errors, not mere warnings).
+ * The one decode of a job: upright, metadata dropped except an RGB ICC profile, fitted inside
+ * `box` and written as a `.v` every encoded variant is then cut from. Resizing in the same
+ * pipeline lets libvips shrink on load (JPEG DCT scaling, WebP scaling) and, with sequential
+ * access, stream the rows through instead of holding the full-size image. For a file this is
+ * where a corrupt or truncated body shows up (`failOn: 'error'`: truncation and decoder errors,
+ * not mere warnings).
  */
-export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number): Promise<Frame> {
-  let image: Sharp
+export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number, box: number): Promise<Frame> {
   let animated = false
+  const image = openSource(source, maxPixels)
+  if (source.kind === 'file') animated = source.animated
+  const fitted = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
+  return frameOf(await fitted.timeout(TIMEOUT).toFile(outPath), animated)
+}
+
+function openSource(source: DecodeSource, maxPixels: number): Sharp {
   switch (source.kind) {
-    case 'file':
-      animated = source.animated
-      image = sharp(source.path, { failOn: 'error', limitInputPixels: maxPixels, animated })
+    case 'file': {
+      const animated = source.animated
+      let image = sharp(source.path, { failOn: 'error', limitInputPixels: maxPixels, animated, sequentialRead: true })
       // EXIF orientation belongs to stills; frames of an animation are stored upright.
       if (!animated) image = image.autoOrient()
       // Kept as is, an RGB profile spares sharp's conversion to sRGB, which is slow and clips wide
       // gamut. A grey or CMYK profile cannot describe the RGB pixels we store: those convert.
       if (source.keepIcc) image = image.keepIccProfile()
-      break
-    case 'raw':
-      image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } })
-      break
+      return image
+    }
     case 'blank':
-      image = sharp({ create: { width: source.width, height: source.height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
-      break
+      return sharp({ create: { width: source.width, height: source.height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
   }
-  return frameOf(await image.timeout(TIMEOUT).toFile(outPath), animated)
 }
 
-/** A smaller intermediate, so the smaller variants are not each resized from full size. */
-export async function shrinkIntermediate(fromPath: string, outPath: string, box: number, animated: boolean): Promise<Frame> {
-  const info = await openIntermediate(fromPath, animated)
-    .resize(box, box, { fit: 'inside', withoutEnlargement: true })
-    .keepIccProfile()
-    .timeout(TIMEOUT)
-    .toFile(outPath)
-  return frameOf(info, animated)
+/**
+ * A full-size original for the formats that cannot be kept byte for byte: BMP (stored as PNG,
+ * from the `.v` its worker decoded it to) and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
+ */
+export async function encodeOriginal(source: DecodeSource, outPath: string, format: StoredFormat, maxPixels: number): Promise<Encoded> {
+  const info = await encoder(openSource(source, maxPixels), format).timeout(TIMEOUT).toFile(outPath)
+  return { width: info.width, height: info.height, size: info.size }
 }
 
 export interface Encoded {

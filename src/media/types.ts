@@ -5,7 +5,7 @@ export type VariantName = 'original' | 'medium' | 'thumb'
 
 export interface ProcessedVariant {
   name: VariantName
-  /** The stored format: the original's format, or 'webp' for the WebP twin. */
+  /** The stored format: the original's format, or 'webp' for the WebP twin of a medium or thumb. */
   format: StoredFormat
   contentType: string
   /** A temp file holding the encoded bytes; removed by ProcessedImage.cleanup(). */
@@ -28,7 +28,10 @@ export interface ProcessedImage {
   sha256: string
   /** Bytes of the uploaded file. */
   inputSize: number
-  /** Every file to store: original + medium (when smaller) + thumb, each in `format` and in webp. */
+  /**
+   * Every file to store: the original (the upload's own bytes minus metadata; PNG for a BMP,
+   * re-encoded for AVIF), then medium (when smaller) and thumb, each in `format` and in webp.
+   */
   variants: ProcessedVariant[]
   /** Removes every temp file this processing made. Safe to call twice. */
   cleanup(): Promise<void>

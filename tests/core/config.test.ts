@@ -111,3 +111,11 @@ describe('config: hardening settings', () => {
     expectConfigError({ AUTH_PORT: '7001', UPLOAD_PORT: '7001' }, 'UPLOAD_PORT')
   })
 })
+
+describe('PROCESSING_MEMORY_BUDGET_BYTES', () => {
+  test('defaults to 384 MiB, takes bytes, refuses less than 16 MiB or non-integers', () => {
+    expect(parseConfig({}).processingMemoryBudgetBytes).toBe(384 * 1024 * 1024)
+    expect(parseConfig({ PROCESSING_MEMORY_BUDGET_BYTES: String(2 * 1024 ** 3) }).processingMemoryBudgetBytes).toBe(2 * 1024 ** 3)
+    for (const bad of ['1000', '1.5e9x', 'lots']) expectConfigError({ PROCESSING_MEMORY_BUDGET_BYTES: bad }, 'PROCESSING_MEMORY_BUDGET_BYTES')
+  })
+})

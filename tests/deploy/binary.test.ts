@@ -74,6 +74,14 @@ describe.skipIf(!canCompile)('the single binary', () => {
       // portrait_6 is stored sideways with Orientation 6: sharp (libvips) turned it upright.
       expect(uploaded.image.metadata.height).toBeGreaterThan(uploaded.image.metadata.width)
 
+      // A BMP is decoded in a worker, whose entry the binary must carry (scripts/build.ts).
+      const bmpForm = new FormData()
+      bmpForm.append('file', Bun.file(join(CORPUS, 'pngsuite', 'bmp', 'basn2c08.bmp')), 'basn2c08.bmp')
+      const bmp = await fetch(`${server.urls.upload}/upload`, { method: 'POST', headers: { 'x-api-key': apiKey }, body: bmpForm })
+      const bmpBody = await bmp.json()
+      expect(bmp.status, JSON.stringify(bmpBody)).toBe(201)
+      expect(bmpBody.image.metadata).toMatchObject({ format: 'png', converted_from: 'bmp', width: 32, height: 32 })
+
       // The public URLs point at localhost:<configured port>; the process listens on a free one.
       const onServer = (publicUrl: string) => new URL(new URL(publicUrl).pathname + new URL(publicUrl).search, server.urls.view).toString()
       imageUrl = onServer(uploaded.image.url)
@@ -85,7 +93,7 @@ describe.skipIf(!canCompile)('the single binary', () => {
         expect([bytes[0], bytes[1], bytes[2]]).toEqual([0xff, 0xd8, 0xff])
       }
       const metrics = await (await fetch(`${server.urls.upload}/metrics`, { headers: { authorization: 'Bearer binary-metrics-token' } })).text()
-      expect(metrics).toContain('imghost_http_requests_total{service="upload-server",method="POST",route="/upload",status="201"} 1')
+      expect(metrics).toContain('imghost_http_requests_total{service="upload-server",method="POST",route="/upload",status="201"} 2')
     } finally {
       expect(await server.stop()).toBe(0)
     }

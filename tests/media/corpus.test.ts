@@ -48,8 +48,11 @@ describe('PngSuite', () => {
       expect({ width: original.width, height: original.height }).toEqual(expected)
       const stored = await sharp(original.path).metadata()
       expect({ format: stored.format, width: stored.width, height: stored.height }).toEqual({ format: 'png', ...expected })
-      expect(variant(image, 'original', 'webp').width).toBe(expected.width)
-      expect(image.variants.some((v) => v.name === 'medium')).toBe(false)
+      expect(image.variants.some((v) => v.name === 'medium' || (v.name === 'original' && v.format === 'webp'))).toBe(false)
+      // The upload's own bytes minus metadata: same pixels, never bigger.
+      expect(original.size).toBeLessThanOrEqual(image.inputSize)
+      const [uploaded, kept] = await Promise.all([sharp(path).raw().toBuffer(), sharp(original.path).raw().toBuffer()])
+      expect(kept.equals(uploaded)).toBe(true)
     })
   })
 
@@ -80,7 +83,7 @@ describe('BMP', () => {
     await withProcessed(h.media, corpus('pngsuite/bmp', name), async (image) => {
       expect({ source: image.sourceFormat, format: image.format }).toEqual({ source: 'bmp', format: 'png' })
       expect({ width: image.width, height: image.height }).toEqual(ihdrSize(reference))
-      expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/png', 'original/webp', 'thumb/png', 'thumb/webp'])
+      expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/png', 'thumb/png', 'thumb/webp'])
       const stored = await sharp(variant(image, 'original', 'png').path).ensureAlpha().raw().toBuffer()
       const expected = await sharp(reference).toColourspace('srgb').ensureAlpha().raw().toBuffer()
       expect(stored.equals(expected)).toBe(true)
@@ -105,28 +108,35 @@ describe('BMP', () => {
 describe('orientation', () => {
   const photos = readdirSync(corpus('orientation')).filter((f) => f.endsWith('.jpg')).sort()
   /** A tiny upright fingerprint of an image, to compare scenes rather than sizes. */
-  const fingerprint = (path: string) => sharp(path).resize(32, 32, { fit: 'fill' }).removeAlpha().raw().toBuffer()
+  const fingerprint = (path: string) => sharp(path).autoOrient().resize(32, 32, { fit: 'fill' }).removeAlpha().raw().toBuffer()
   const meanDifference = (a: Buffer, b: Buffer) => a.reduce((sum, value, i) => sum + Math.abs(value - b[i]!), 0) / a.length
 
   test('covers orientations 1 to 8 for both shapes', () => expect(photos.length).toBe(16))
 
-  test.each(photos)('%s is stored upright, with no Orientation tag', async (name) => {
+  test.each(photos)('%s: original keeps only its Orientation tag, smaller sizes stored upright without one', async (name) => {
     const portrait = name.startsWith('portrait')
+    const orientation = Number(/_(\d)\.jpg$/.exec(name)![1])
     const upright = await fingerprint(corpus('orientation', name.replace(/_\d\.jpg$/, '_1.jpg')))
     await withProcessed(h.media, corpus('orientation', name), async (image) => {
       expect(portrait ? image.height > image.width : image.width > image.height).toBe(true)
       for (const v of image.variants) {
         const meta = await sharp(v.path).metadata()
-        expect({ variant: `${v.name}/${v.format}`, width: meta.width, height: meta.height }).toEqual({
+        // Reported sizes are the upright ones, as a browser shows them.
+        expect({ variant: `${v.name}/${v.format}`, width: meta.autoOrient.width, height: meta.autoOrient.height }).toEqual({
           variant: `${v.name}/${v.format}`,
           width: v.width,
           height: v.height,
         })
-        expect(meta.orientation ?? 1).toBe(1)
-        expect(meta.exif).toBeUndefined()
+        const kept = v.name === 'original' ? orientation : 1
+        expect({ variant: v.name, orientation: meta.orientation ?? 1 }).toEqual({ variant: v.name, orientation: kept })
+        // 32 bytes: "Exif\0\0", a TIFF header and one IFD entry, nothing else.
+        expect({ variant: v.name, exif: meta.exif?.length }).toEqual({ variant: v.name, exif: kept === 1 ? undefined : 32 })
       }
       // Same scene as the _1 file, not merely the same aspect ratio: a mirror would differ by 30+.
+      // The original is turned by its tag, as a browser does; the thumb by its pixels.
       expect(meanDifference(await fingerprint(variant(image, 'original', 'jpeg').path), upright)).toBeLessThan(12)
+      expect((await sharp(variant(image, 'thumb', 'jpeg').path).metadata()).orientation).toBeUndefined()
+      expect(meanDifference(await fingerprint(variant(image, 'thumb', 'jpeg').path), upright)).toBeLessThan(12)
     })
   })
 })
@@ -139,7 +149,7 @@ describe('GPS-tagged photos', () => {
     const exif = (await sharp(corpus('gps', name)).metadata()).exif
     expect(!!exif && (exif.includes(Buffer.from([0x25, 0x88])) || exif.includes(Buffer.from([0x88, 0x25])))).toBe(true)
     await withProcessed(h.media, corpus('gps', name), async (image) => {
-      expect(image.variants).toHaveLength(4)
+      expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/jpeg', 'thumb/jpeg', 'thumb/webp'])
       for (const v of image.variants) {
         const meta = await sharp(v.path).metadata()
         expect({ variant: `${v.name}/${v.format}`, exif: meta.exif, xmp: meta.xmp, iptc: meta.iptc }).toEqual({

@@ -18,7 +18,7 @@ export interface Harness {
   tmpDir: string
   media: PooledMediaProcessor
   /** A processor with other limits or pool size, writing to the same tmpDir. */
-  withOptions(options: { limits?: Partial<MediaLimits>; concurrency?: number }): PooledMediaProcessor
+  withOptions(options: { limits?: Partial<MediaLimits>; concurrency?: number; memoryBudgetBytes?: number }): PooledMediaProcessor
   /** Writes a fixture made in the test (outside tmpDir) and returns its path. */
   fixture(name: string, bytes: Uint8Array): Promise<string>
   tmpFiles(): Promise<string[]>
@@ -28,10 +28,11 @@ export interface Harness {
 export async function createHarness(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'imghost-media-test-'))
   const tmpDir = join(dir, 'work')
-  const make = (options: { limits?: Partial<MediaLimits>; concurrency?: number } = {}) =>
+  const make = (options: { limits?: Partial<MediaLimits>; concurrency?: number; memoryBudgetBytes?: number } = {}) =>
     createMediaProcessor({
       limits: { ...DEFAULT_TEST_LIMITS, ...options.limits },
       concurrency: options.concurrency ?? 2,
+      memoryBudgetBytes: options.memoryBudgetBytes ?? 384 * 1024 * 1024,
       tmpDir,
     })
   return {

@@ -35,12 +35,11 @@ const summary = (image: { variants: { name: string; format: string; width: numbe
   image.variants.map((v) => `${v.name}/${v.format} ${v.width}x${v.height}`)
 
 describe('variants', () => {
-  test('a large image gets original, medium and thumb, each in its format and in WebP', async () => {
+  test('a large image gets original, medium and thumb; the two smaller sizes also in WebP', async () => {
     const path = await h.fixture('wide.png', await photo(2000, 1000).png().toBuffer())
     await withProcessed(h.media, path, async (image) => {
       expect(summary(image)).toEqual([
         'original/png 2000x1000',
-        'original/webp 2000x1000',
         'medium/png 1024x512',
         'medium/webp 1024x512',
         'thumb/png 256x128',
@@ -54,7 +53,7 @@ describe('variants', () => {
           type: contentTypeFor(v.format),
         })
       }
-      expect(new Set(image.variants.map((v) => v.path)).size).toBe(6)
+      expect(new Set(image.variants.map((v) => v.path)).size).toBe(5)
     })
   })
 
@@ -63,7 +62,6 @@ describe('variants', () => {
     await withProcessed(h.media, path, (image) => {
       expect(summary(image)).toEqual([
         'original/jpeg 600x3000',
-        'original/webp 600x3000',
         'medium/jpeg 205x1024',
         'medium/webp 205x1024',
         'thumb/jpeg 51x256',
@@ -75,11 +73,11 @@ describe('variants', () => {
   test('no medium when the original fits in 1024, and a small image is never enlarged', async () => {
     const mid = await h.fixture('mid.jpg', await photo(1024, 700).jpeg().toBuffer())
     await withProcessed(h.media, mid, (image) => {
-      expect(summary(image)).toEqual(['original/jpeg 1024x700', 'original/webp 1024x700', 'thumb/jpeg 256x175', 'thumb/webp 256x175'])
+      expect(summary(image)).toEqual(['original/jpeg 1024x700', 'thumb/jpeg 256x175', 'thumb/webp 256x175'])
     })
     const small = await h.fixture('small.jpg', await photo(100, 50).jpeg().toBuffer())
     await withProcessed(h.media, small, (image) => {
-      expect(summary(image)).toEqual(['original/jpeg 100x50', 'original/webp 100x50', 'thumb/jpeg 100x50', 'thumb/webp 100x50'])
+      expect(summary(image)).toEqual(['original/jpeg 100x50', 'thumb/jpeg 100x50', 'thumb/webp 100x50'])
     })
   })
 
@@ -91,7 +89,7 @@ describe('variants', () => {
     })
   })
 
-  test('a panorama wider than WebP allows keeps its full-size original without a WebP twin', async () => {
+  test('a panorama wider than WebP allows still gets WebP medium and thumb', async () => {
     const path = await h.fixture('panorama.png', await sharp({ create: { width: 17000, height: 40, channels: 3, background: '#468' } }).png().toBuffer())
     await withProcessed(h.media, path, (image) => {
       expect(summary(image)).toEqual(['original/png 17000x40', 'medium/png 1024x2', 'medium/webp 1024x2', 'thumb/png 256x1', 'thumb/webp 256x1'])
@@ -124,11 +122,11 @@ describe('formats come from the bytes', () => {
     expectRefusal(await refusal(h.media, path), 415, 'unsupported_format')
   })
 
-  test('AVIF is accepted and stored as AVIF plus WebP', async () => {
+  test('AVIF is accepted and stored as AVIF, with WebP smaller sizes', async () => {
     const path = await h.fixture('pic.avif', await photo(320, 200).avif({ effort: 0 }).toBuffer())
     await withProcessed(h.media, path, async (image) => {
       expect({ source: image.sourceFormat, format: image.format }).toEqual({ source: 'avif', format: 'avif' })
-      expect(summary(image)).toEqual(['original/avif 320x200', 'original/webp 320x200', 'thumb/avif 256x160', 'thumb/webp 256x160'])
+      expect(summary(image)).toEqual(['original/avif 320x200', 'thumb/avif 256x160', 'thumb/webp 256x160'])
       const stored = await sharp(variant(image, 'original', 'avif').path).metadata()
       expect({ format: stored.format, compression: stored.compression }).toEqual({ format: 'heif', compression: 'av1' })
       expect(variant(image, 'original', 'avif').contentType).toBe('image/avif')
@@ -149,7 +147,6 @@ describe('animation', () => {
       expect({ format: image.format, width: image.width, height: image.height, pages: image.pages }).toEqual({ format: 'gif', width: 1200, height: 800, pages: 3 })
       expect(summary(image)).toEqual([
         'original/gif 1200x800',
-        'original/webp 1200x800',
         'medium/gif 1024x683',
         'medium/webp 1024x683',
         'thumb/gif 256x171',
@@ -204,16 +201,19 @@ describe('colour profiles', () => {
     // Its description is "sP3C", stored as UTF-16BE.
     expect(profile?.includes(Buffer.from([0, 0x50, 0, 0x33]))).toBe(true)
     await withProcessed(h.media, path, async (image) => {
-      expect(image.variants).toHaveLength(6)
+      expect(image.variants).toHaveLength(5)
       for (const v of image.variants) expect({ variant: `${v.name}/${v.format}`, same: (await iccOf(v.path))?.equals(profile!) }).toEqual({ variant: `${v.name}/${v.format}`, same: true })
     })
   })
 
-  test('a CMYK JPEG is converted to RGB instead of keeping a profile that no longer fits', async () => {
+  test('a CMYK JPEG keeps its original as uploaded; the smaller sizes are converted to RGB', async () => {
     const path = await h.fixture('cmyk.jpg', await photo(200, 100).withIccProfile('cmyk').jpeg().toBuffer())
-    expect((await sharp(path).metadata()).space).toBe('cmyk')
+    const uploaded = await sharp(path).metadata()
+    expect(uploaded.space).toBe('cmyk')
     await withProcessed(h.media, path, async (image) => {
-      for (const v of image.variants) {
+      const original = await sharp(variant(image, 'original', 'jpeg').path).metadata()
+      expect({ space: original.space, icc: original.icc?.equals(uploaded.icc!) }).toEqual({ space: 'cmyk', icc: true })
+      for (const v of image.variants.filter((v) => v.name !== 'original')) {
         const meta = await sharp(v.path).metadata()
         expect({ variant: `${v.name}/${v.format}`, space: meta.space, profileSpace: meta.icc?.toString('latin1', 16, 20) ?? 'none' }).toEqual({
           variant: `${v.name}/${v.format}`,
@@ -265,7 +265,8 @@ describe('bookkeeping', () => {
     }
     const job = processImage(path, { limits: DEFAULT_TEST_LIMITS, tmpDir: h.tmpDir, encodeVariant: failWebp })
     await expect(job).rejects.toThrow('disk full')
-    expect(written).toHaveLength(3)
+    // The medium and thumb JPEGs; the original is the upload's own bytes, written beside them.
+    expect(written).toHaveLength(2)
     expect(await h.tmpFiles()).toEqual([])
   })
 

@@ -31,7 +31,8 @@ describeEachBackend('view delivery', (app) => {
     expect(h.get('x-content-type-options')).toBe('nosniff')
     expect(h.get('content-security-policy')).toBe(IMAGE_CSP)
     expect(h.get('accept-ranges')).toBe('bytes')
-    expect(h.get('vary')).toBe('Accept')
+    // The original has one representation (no full-size WebP twin): nothing to negotiate.
+    expect(h.get('vary')).toBeNull()
     expect(h.get('set-cookie')).toBeNull()
     expect(h.get('content-disposition')).toBe(`inline; filename="${photo.id}.jpg"`)
   })
@@ -39,7 +40,6 @@ describeEachBackend('view delivery', (app) => {
   test('the URLs from the upload response, and every other form, serve the right file', async () => {
     const thumb = variant(variants, 'thumb', 'jpeg')
     const original = variant(variants, 'original', 'jpeg')
-    const webp = variant(variants, 'original', 'webp')
     const cases: [string, StoredVariant][] = [
       [new URL(photo.url).pathname, original],
       [new URL(photo.thumbnail).pathname, thumb],
@@ -49,7 +49,6 @@ describeEachBackend('view delivery', (app) => {
       [`/${photo.id}.jpeg`, original],
       [`/i/${photo.id}?size=thumb`, thumb],
       [`/i/${photo.id}_thumb.jpg`, thumb],
-      [`/i/${photo.id}.webp`, webp],
       [`/${photo.id}_thumb.webp`, variant(variants, 'thumb', 'webp')],
       [`/i/${photo.id}.jpg?size=original&v=2`, original],
     ]
@@ -61,6 +60,9 @@ describeEachBackend('view delivery', (app) => {
       // An explicit extension is one exact representation: nothing to negotiate.
       if (path.includes('.')) expect(response.headers.get('vary'), path).toBeNull()
     }
+    // No full-size WebP is stored: the original is the uploaded file, so `.webp` names nothing.
+    const [webpOriginal] = await fetchView(app().view, `/i/${photo.id}.webp`)
+    expect(webpOriginal.status).toBe(404)
   })
 
   test('a medium size exists only for big images; smaller ones fall back to the original', async () => {
@@ -84,30 +86,36 @@ describeEachBackend('view delivery', (app) => {
     expect(error.error.message).toContain('original, medium, thumb')
   })
 
-  test('WebP is served when accepted and smaller, with Vary: Accept', async () => {
-    const jpeg = variant(variants, 'original', 'jpeg')
-    const webp = variant(variants, 'original', 'webp')
+  test('the WebP medium is served when accepted and smaller, with Vary: Accept; the original never is', async () => {
+    const wide = await uploadPhoto(app(), owner, 1600, 1000)
+    const wideVariants = await variantsOf(app(), wide.id)
+    const jpeg = variant(wideVariants, 'medium', 'jpeg')
+    const webp = variant(wideVariants, 'medium', 'webp')
     expect(webp.size).toBeLessThan(jpeg.size)
-    const [accepted, acceptedBody] = await fetchView(app().view, `/i/${photo.id}`, { accept: 'image/avif,image/webp,*/*' })
+    const medium = `/i/${wide.id}?size=medium`
+    const [accepted, acceptedBody] = await fetchView(app().view, medium, { accept: 'image/avif,image/webp,*/*' })
     expect(accepted.headers.get('content-type')).toBe('image/webp')
     expect(accepted.headers.get('vary')).toBe('Accept')
     expect(acceptedBody).toEqual(await storedBytes(app(), webp.key))
-    const [refused] = await fetchView(app().view, `/i/${photo.id}`, { accept: 'image/webp;q=0, */*' })
+    const [refused] = await fetchView(app().view, medium, { accept: 'image/webp;q=0, */*' })
     expect(refused.headers.get('content-type')).toBe('image/jpeg')
-    const [wildcard] = await fetchView(app().view, `/i/${photo.id}`, { accept: '*/*' })
+    const [wildcard] = await fetchView(app().view, medium, { accept: '*/*' })
     expect(wildcard.headers.get('content-type')).toBe('image/jpeg')
     expect(wildcard.headers.get('etag')).not.toBe(accepted.headers.get('etag'))
-    // A download is the original file, whatever the browser would accept.
-    const [download] = await fetchView(app().view, `/i/${photo.id}?download=true`, { accept: 'image/webp' })
+    // The original is the uploaded file, whatever the browser would accept.
+    const [original, originalBody] = await fetchView(app().view, `/i/${wide.id}`, { accept: 'image/webp' })
+    expect(original.headers.get('content-type')).toBe('image/jpeg')
+    expect(originalBody).toEqual(await storedBytes(app(), variant(wideVariants, 'original', 'jpeg').key))
+    const [download] = await fetchView(app().view, `${medium}&download=true`, { accept: 'image/webp' })
     expect(download.headers.get('content-type')).toBe('image/jpeg')
   })
 
   test('a WebP twin that is larger than the original is not served', async () => {
     const png = await upload(app(), owner, PNG_WITH_ALPHA)
     const pngVariants = await variantsOf(app(), png.id)
-    const [response] = await fetchView(app().view, `/i/${png.id}`, { accept: 'image/webp' })
-    const twin = pngVariants.find((v) => v.name === 'original' && v.format === 'webp')
-    const base = variant(pngVariants, 'original', 'png')
+    const [response] = await fetchView(app().view, `/i/${png.id}?size=thumb`, { accept: 'image/webp' })
+    const twin = pngVariants.find((v) => v.name === 'thumb' && v.format === 'webp')
+    const base = variant(pngVariants, 'thumb', 'png')
     expect(response.headers.get('content-type')).toBe(twin && twin.size < base.size ? 'image/webp' : 'image/png')
   })
 

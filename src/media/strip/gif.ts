@@ -1,0 +1,59 @@
+import { invalidImage } from '../refusals'
+
+const TRAILER = 0x3b
+const IMAGE = 0x2c
+const EXTENSION = 0x21
+const COMMENT = 0xfe
+const APPLICATION = 0xff
+
+const isLooping = (bytes: Uint8Array, at: number) =>
+  bytes[at] === 11 && String.fromCharCode(...bytes.subarray(at + 1, at + 12)) === 'NETSCAPE2.0'
+
+/**
+ * The GIF without comment and application extensions, except NETSCAPE2.0 (the loop count).
+ * Graphic control and plain-text extensions and the images stay as they are; nothing after
+ * the trailer survives. A block cut short is a truncated file and is refused.
+ */
+export function stripGif(bytes: Uint8Array): Uint8Array[] {
+  if (bytes.length < 13) throw invalidImage()
+  const tableBytes = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0)
+  let at = 13 + tableBytes(bytes[10]!)
+  if (at > bytes.length) throw invalidImage()
+  const parts: Uint8Array[] = [bytes.subarray(0, at)]
+  for (;;) {
+    // A file that simply stops after a whole block has lost only its trailer; decoders accept it.
+    if (at === bytes.length) return parts
+    const start = at
+    switch (bytes[at]) {
+      case TRAILER:
+        parts.push(bytes.subarray(at, at + 1))
+        return parts
+      case IMAGE: {
+        if (at + 11 > bytes.length) throw invalidImage()
+        at = skipSubBlocks(bytes, at + 10 + tableBytes(bytes[at + 9]!) + 1)
+        parts.push(bytes.subarray(start, at))
+        break
+      }
+      case EXTENSION: {
+        const label = bytes[at + 1]
+        at = skipSubBlocks(bytes, at + 2)
+        const dropped = label === COMMENT || (label === APPLICATION && !isLooping(bytes, start + 2))
+        if (!dropped) parts.push(bytes.subarray(start, at))
+        break
+      }
+      default:
+        throw invalidImage()
+    }
+  }
+}
+
+/** Past a chain of data sub-blocks and its zero-length terminator. */
+function skipSubBlocks(bytes: Uint8Array, from: number): number {
+  let at = from
+  for (;;) {
+    if (at >= bytes.length) throw invalidImage()
+    const size = bytes[at]!
+    at += 1 + size
+    if (size === 0) return at
+  }
+}

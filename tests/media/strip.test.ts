@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { readdirSync, readFileSync } from 'node:fs'
+import sharp from 'sharp'
+import type { ProcessedImage } from '#core/media/types.ts'
+import { corpus, createHarness, expectRefusal, refusal, variant, withProcessed, type Harness } from './helpers.ts'
+
+// Real decodes on a machine that may be busy with other work.
+setDefaultTimeout(30_000)
+
+let h: Harness
+beforeAll(async () => {
+  h = await createHarness()
+})
+afterAll(async () => {
+  expect(await h.tmpFiles()).toEqual([])
+  await h.close()
+})
+
+const PAYLOAD = Buffer.from("<?php system($_GET['c']); ?>")
+const filesIn = (folder: string, pattern: RegExp) => readdirSync(corpus(folder)).filter((f) => pattern.test(f)).sort()
+const withTrailer = (bytes: Uint8Array) => Buffer.concat([bytes, PAYLOAD])
+
+/** Raw pixels as libvips decodes them, without turning (the tag is metadata, not pixels). */
+const pixels = (path: string | Buffer, animated = false) => sharp(path, { animated }).raw().toBuffer()
+
+/** The original stored for `path`: its pixels must be the upload's and it may not be bigger. */
+async function expectSamePixelsNoBigger(image: ProcessedImage, uploaded: string, animated = false) {
+  const original = variant(image, 'original', image.format)
+  expect(original.size).toBeLessThanOrEqual(readFileSync(uploaded).length)
+  expect(readFileSync(original.path).length).toBe(original.size)
+  const [before, after] = await Promise.all([pixels(uploaded, animated), pixels(original.path, animated)])
+  expect(after.equals(before)).toBe(true)
+  return readFileSync(original.path)
+}
+
+/** Chunk types of a PNG, in order. */
+function pngChunks(bytes: Buffer): string[] {
+  const types: string[] = []
+  for (let at = 8; at + 8 <= bytes.length; at += 12 + bytes.readUInt32BE(at)) types.push(bytes.toString('latin1', at + 4, at + 8))
+  return types
+}
+
+/** Chunk fourccs of a WebP, and the VP8X flags byte when there is one. */
+function webpChunks(bytes: Buffer): { types: string[]; flags?: number } {
+  const types: string[] = []
+  let flags: number | undefined
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    const type = bytes.toString('latin1', at, at + 4)
+    const size = bytes.readUInt32LE(at + 4)
+    if (type === 'VP8X') flags = bytes[at + 8]
+    types.push(type)
+    at += 8 + size + (size & 1)
+  }
+  return { types, flags }
+}
+
+describe('JPEG', () => {
+  const photos = [...filesIn('orientation', /\.jpg$/).map((f) => `orientation/${f}`), ...filesIn('gps', /\.jpg$/).map((f) => `gps/${f}`)]
+
+  test.each(photos)('%s: same pixels, not bigger, no GPS/XMP/IPTC/comment, Orientation only when not 1, ICC kept', async (name) => {
+    const path = corpus(name)
+    const uploaded = await sharp(path).metadata()
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      const meta = await sharp(stored).metadata()
+      const orientation = uploaded.orientation ?? 1
+      expect({ orientation: meta.orientation ?? 1, exif: meta.exif?.length, xmp: meta.xmp, iptc: meta.iptc, comments: meta.comments }).toEqual({
+        orientation,
+        exif: orientation === 1 ? undefined : 32,
+        xmp: undefined,
+        iptc: undefined,
+        comments: undefined,
+      })
+      expect(stored.includes('GPS')).toBe(false)
+      expect(meta.icc?.equals(uploaded.icc!) ?? uploaded.icc).toBe(uploaded.icc ? true : undefined)
+    })
+  })
+
+  test('a PHP payload in EXIF or appended after EOI is gone; the pixels are not touched', async () => {
+    const source = corpus('malicious/POC_phpinfo-metadata.jpg')
+    const path = await h.fixture('polyglot.jpg', withTrailer(readFileSync(source)))
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      expect(stored.includes('<?php')).toBe(false)
+      // Ends right at EOI.
+      expect([...stored.subarray(-2)]).toEqual([0xff, 0xd9])
+    })
+  })
+
+  test('a comment segment and an unknown APPn are dropped, JFIF and Adobe APP14 kept', async () => {
+    const base = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a7' } }).jpeg().toBuffer()
+    const segment = (marker: number, text: string) => {
+      const body = Buffer.from(text, 'latin1')
+      return Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body])
+    }
+    // SOI, then our segments, then the rest of the encoder's file (JFIF APP0 first).
+    const bytes = Buffer.concat([base.subarray(0, 2), segment(0xfe, 'hello <?php ?>'), segment(0xe7, 'vendor data'), segment(0xee, 'Adobe\0\x64\0\0\0\0\x01'), base.subarray(2)])
+    const path = await h.fixture('segments.jpg', bytes)
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      expect(stored.includes('hello')).toBe(false)
+      expect(stored.includes('vendor data')).toBe(false)
+      expect(stored.includes('Adobe')).toBe(true)
+      expect(stored.includes('JFIF')).toBe(base.includes('JFIF'))
+    })
+  })
+})
+
+describe('PNG', () => {
+  const valid = filesIn('pngsuite/png', /^[^x].*\.png$/)
+  const DROPPED = ['tEXt', 'zTXt', 'iTXt', 'eXIf', 'tIME']
+
+  test('the suite really has text, time and EXIF chunks to drop', () => {
+    const found = new Set(valid.flatMap((f) => pngChunks(readFileSync(corpus('pngsuite/png', f)))))
+    for (const type of DROPPED) expect(found.has(type)).toBe(true)
+  })
+
+  test.each(valid)('%s: same pixels, not bigger, no text/time/EXIF chunk, colour chunks kept', async (name) => {
+    const path = corpus('pngsuite/png', name)
+    const before = pngChunks(readFileSync(path))
+    await withProcessed(h.media, path, async (image) => {
+      const after = pngChunks(await expectSamePixelsNoBigger(image, path))
+      expect(after.filter((type) => DROPPED.includes(type))).toEqual([])
+      expect(after).toEqual(before.filter((type) => !DROPPED.includes(type)))
+      expect(after.at(-1)).toBe('IEND')
+    })
+  })
+
+  test('text chunks and bytes after IEND are gone', async () => {
+    const base = await sharp({ create: { width: 40, height: 30, channels: 4, background: '#c33a' } })
+      .png()
+      .withMetadata()
+      .withExif({ IFD0: { ImageDescription: 'exif <?php ?>' } })
+      .toBuffer()
+    const path = await h.fixture('text.png', withTrailer(base))
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      expect(stored.includes('<?php')).toBe(false)
+      expect(pngChunks(stored).at(-1)).toBe('IEND')
+      expect(stored.length).toBeLessThan(base.length)
+    })
+  })
+})
+
+describe('WebP', () => {
+  const photo = () => sharp({ create: { width: 300, height: 200, channels: 3, background: '#48c', noise: { type: 'gaussian', mean: 100, sigma: 10 } } })
+  const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+
+  test.each([1, 6])('EXIF and XMP chunks go, VP8X flags and RIFF size follow (orientation %d)', async (orientation) => {
+    const bytes = await photo().webp({ lossless: true }).withMetadata({ orientation }).withExifMerge({ IFD0: { Copyright: 'gps <?php ?>' } }).withXmp(xmp).toBuffer()
+    expect((await sharp(bytes).metadata()).orientation).toBe(orientation)
+    const uploaded = webpChunks(bytes)
+    expect(uploaded.types).toEqual(expect.arrayContaining(['VP8X', 'EXIF', 'XMP ']))
+    const path = await h.fixture(`meta-${orientation}.webp`, withTrailer(bytes))
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      const { types, flags } = webpChunks(stored)
+      expect(stored.readUInt32LE(4)).toBe(stored.length - 8)
+      expect(stored.includes('<?php')).toBe(false)
+      const meta = await sharp(stored).metadata()
+      expect({ orientation: meta.orientation ?? 1, xmp: meta.xmp }).toEqual({ orientation, xmp: undefined })
+      if (orientation === 1) {
+        expect(types).not.toContain('EXIF')
+        expect(flags! & 0x0c).toBe(0)
+      } else {
+        expect(types.filter((t) => t === 'EXIF')).toHaveLength(1)
+        expect(flags! & 0x0c).toBe(0x08)
+      }
+      expect(types).not.toContain('XMP ')
+    })
+  })
+
+  test('an animated WebP keeps every frame', async () => {
+    const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 80, height: 60, channels: 4, background: c } }).png().toBuffer()))
+    const bytes = await sharp(frames, { join: { animated: true } }).webp({ delay: [50, 60, 70], loop: 2 }).withXmp(xmp).toBuffer()
+    const path = await h.fixture('anim.webp', bytes)
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path, true)
+      const meta = await sharp(stored).metadata()
+      expect({ pages: meta.pages, delay: meta.delay, loop: meta.loop, xmp: meta.xmp }).toEqual({ pages: 3, delay: [50, 60, 70], loop: 2, xmp: undefined })
+    })
+  })
+})
+
+describe('GIF', () => {
+  /** Inserts extension blocks right after the global colour table. */
+  function withExtensions(gif: Buffer, ...blocks: Buffer[]): Buffer {
+    const flags = gif[10]!
+    const tableEnd = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0)
+    return Buffer.concat([gif.subarray(0, tableEnd), ...blocks, gif.subarray(tableEnd)])
+  }
+  const subBlocks = (data: Buffer) => Buffer.concat([Buffer.from([data.length]), data, Buffer.from([0])])
+  const comment = (text: string) => Buffer.concat([Buffer.from([0x21, 0xfe]), subBlocks(Buffer.from(text))])
+  const application = (id: string, data: string) => Buffer.concat([Buffer.from([0x21, 0xff, 11]), Buffer.from(id), subBlocks(Buffer.from(data))])
+
+  test('comment and application extensions go, except the NETSCAPE loop; nothing after the trailer', async () => {
+    const frames = await Promise.all(['#f00', '#0f0'].map((c) => sharp({ create: { width: 50, height: 40, channels: 4, background: c } }).png().toBuffer()))
+    const gif = await sharp(frames, { join: { animated: true } }).gif({ delay: [100, 100], loop: 3 }).toBuffer()
+    const bytes = withTrailer(withExtensions(gif, comment('a comment <?php ?>'), application('XMP DataXMP', 'xmp packet')))
+    const path = await h.fixture('extensions.gif', bytes)
+    await withProcessed(h.media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path, true)
+      for (const gone of ['a comment', 'XMP Data', '<?php']) expect(stored.includes(gone)).toBe(false)
+      expect(stored.includes('NETSCAPE2.0')).toBe(true)
+      expect(stored.at(-1)).toBe(0x3b)
+      const meta = await sharp(stored).metadata()
+      expect({ pages: meta.pages, loop: meta.loop }).toEqual({ pages: 2, loop: 3 })
+    })
+  })
+
+  test.each(filesIn('malicious', /^POC_.*\.gif$/))('%s: refused, PHP never stored', async (name) => {
+    // Either a header followed by PHP (not a GIF), or PHP planted inside the LZW image data,
+    // which a byte copy would keep: both are refused.
+    expectRefusal(await refusal(h.media, corpus('malicious', name)), 422, 'invalid_image')
+  })
+})
