@@ -1,4 +1,5 @@
 import type { AppContext } from '#core/context.ts'
+import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { imageKeyPrefix } from '#core/images/keys.ts'
 import type { JobRun } from '#core/jobs/registry.ts'
 import * as lrepo from './lifecycle-repo.ts'
@@ -24,6 +25,7 @@ export async function deleteAccountNow(ctx: AppContext, userId: string, run?: Jo
   const now = ctx.clock.now()
   const marked = await ctx.sql.begin((tx) => lrepo.markAccountDeleting(tx, userId, now))
   if (!marked) return undefined
+  await notifyUserChanged(ctx.sql, userId)
   const counts: DeletionCounts = { images: 0, objects: 0 }
   for (;;) {
     run?.signal.throwIfAborted()

@@ -4,6 +4,7 @@ import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
+import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { deletionCancelledMail, deletionScheduledMail } from '#core/mail/templates.ts'
 import { rateLimitHeaders } from '#core/rate-limit.ts'
 import { sendVerificationMailQuietly } from './email-flows.ts'
@@ -179,6 +180,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     })
     .catch(mapUniqueViolation)
   if (!updated) throw new NotFound('Account not found')
+  if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
   if (changes.email) await sendVerificationMailQuietly(ctx, updated)
   if (!passwordChanged) return { user: updated }
   // Every old token is dead now; the caller gets a fresh session so it stays logged in.
@@ -255,6 +257,7 @@ export async function adminUpdateUser(ctx: AppContext, admin: Principal, userId:
     return updated
   })
   if (!user) throw new NotFound('User not found')
+  await notifyUserChanged(ctx.sql, userId)
   return user
 }
 

@@ -4,6 +4,7 @@ import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
+import { notifyImageChanged } from '#core/images/invalidate.ts'
 import { EXTENSION, imageKeyPrefix } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { notifyStorageThresholds } from '#core/mail/quota.ts'
@@ -51,6 +52,7 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   if (!isImageId(imageId)) throw imageNotFound()
   const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
   if (!deleted) throw imageNotFound()
+  await notifyImageChanged(ctx.sql, imageId)
   const { image, user } = deleted
   await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))
   const keys = new Set(image.variants.map((v) => v.key))
