@@ -46,9 +46,9 @@ export async function dailyViewsOf(db: Db, imageIds: string[]): Promise<{ image_
       select image_id, date, views, unique_views, bot_views, bytes from image_view_daily where image_id = any(${imageIds})
       union all
       select image_id, (viewed_at at time zone 'UTC')::date as date,
-             count(*) filter (where not is_bot) as views,
+             coalesce(sum(views) filter (where not is_bot), 0) as views,
              count(distinct visitor_key) filter (where not is_bot) as unique_views,
-             count(*) filter (where is_bot) as bot_views,
+             coalesce(sum(views) filter (where is_bot), 0) as bot_views,
              coalesce(sum(bytes_sent), 0) as bytes
       from image_analytics a where image_id = any(${imageIds})
         and not exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = (a.viewed_at at time zone 'UTC')::date)
@@ -97,7 +97,7 @@ export async function viewsPerDay(db: Db, from: Date) {
     from (
       select date, views from image_view_daily where date >= ${from.toISOString().slice(0, 10)}::date
       union all
-      select (viewed_at at time zone 'UTC')::date as date, 1 as views
+      select (viewed_at at time zone 'UTC')::date as date, views
       from image_analytics a where viewed_at >= ${from} and not is_bot
         and not exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = (a.viewed_at at time zone 'UTC')::date)
     ) per_day

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { AppContext } from '#core/context.ts'
 import { type ViewRow, saltsFor, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
+import { type ViewAggregate, createViewAggregator } from './view-aggregate.ts'
 
 /** What the request path hands over: raw facts only, everything costly happens at flush. */
 export interface ServedResponse {
@@ -20,7 +21,7 @@ export interface ServedResponse {
 export interface ViewRecorder {
   /** False when ANALYTICS_ENABLED=false: callers skip gathering what would not be kept. */
   readonly enabled: boolean
-  /** Synchronous and allocation-light: the view path only pushes onto an array. */
+  /** Synchronous and allocation-light: the view path only counts into an aggregate in memory. */
   record(served: ServedResponse): void
   /** Writes everything buffered so far (tests, shutdown). */
   flush(): Promise<void>
@@ -35,7 +36,7 @@ const FLUSH_INTERVAL_MS = 500
  * connection, which a write holds: smaller batches there keep image lookups from waiting.
  */
 const BATCH_SIZE = { postgres: 20_000, embedded: 2_000 } as const
-/** Past this many unwritten records (the database has been down a while) new ones are dropped. */
+/** Past this many unwritten aggregates (the database has been down a while) new ones are dropped. */
 const MAX_BUFFERED = 200_000
 /** A batch that failed this often is dropped (and logged), so one bad row cannot block the rest. */
 const MAX_ATTEMPTS = 5
@@ -96,8 +97,9 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     }
     return { kind: agent.kind, key }
   }
-  let buffer: ServedResponse[] = []
-  let retry: { rows: ServedResponse[]; attempts: number } | undefined
+  const aggregator = createViewAggregator()
+  let buffer: ViewAggregate[] = []
+  let retry: { rows: ViewAggregate[]; attempts: number } | undefined
   let running: Promise<void> | undefined
   let dropped = 0
 
@@ -112,44 +114,46 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     return salts
   }
 
-  // Views of the same second share the formatting of its date and time.
-  let second = Number.NaN
-  let secondPrefix = ''
-  let secondDay = ''
+  // Aggregates of the same minute share the formatting of its date and time.
+  let minute = Number.NaN
+  let minuteAt = ''
   const timeOf = (ms: number) => {
-    const s = Math.floor(ms / 1000)
-    if (s !== second) {
-      second = s
-      secondPrefix = new Date(s * 1000).toISOString().slice(0, 19)
-      secondDay = secondPrefix.slice(0, 10)
+    if (ms !== minute) {
+      minute = ms
+      minuteAt = new Date(ms).toISOString()
     }
-    return { day: secondDay, at: `${secondPrefix}.${String(ms - s * 1000).padStart(3, '0')}Z` }
+    return { day: minuteAt.slice(0, 10), at: minuteAt }
   }
 
-  async function toRows(served: ServedResponse[]): Promise<ViewRow[]> {
+  async function toRows(aggregates: ViewAggregate[]): Promise<ViewRow[]> {
+    // Before any await: from here on a new response with the same key opens a new aggregate.
+    aggregator.detach(aggregates)
     const days = new Set<string>()
-    for (const s of served) days.add(timeOf(s.at).day)
+    for (const a of aggregates) days.add(timeOf(a.minute).day)
     const saltByDay = await saltOf([...days])
-    return served.map((s) => {
-      const { day, at } = timeOf(s.at)
-      const { kind, key } = visitorOf(day, saltByDay.get(day)!, s.ip, s.userAgent)
+    return aggregates.map((a) => {
+      const { day, at } = timeOf(a.minute)
+      const { kind, key } = visitorOf(day, saltByDay.get(day)!, a.ip, a.userAgent)
       return {
-        image_id: s.imageId,
+        image_id: a.imageId,
         viewed_at: at,
-        is_view: s.isView,
-        viewer_ip: ctx.config.storeViewerIp ? s.ip : null,
+        views: a.views,
+        viewer_ip: ctx.config.storeViewerIp ? a.ip : null,
         visitor_key: key,
-        referrer: s.referrerHost,
-        user_agent: s.userAgent,
+        referrer: a.referrerHost,
+        user_agent: a.userAgent,
         device_type: kind.device,
         browser: kind.browser,
         os: kind.os,
-        country: s.country,
-        bytes_sent: s.bytes,
+        country: a.country,
+        bytes_sent: a.viewBytes,
+        bandwidth: a.bytes,
         is_bot: kind.isBot,
       }
     })
   }
+
+  const viewsIn = (aggregates: ViewAggregate[]) => aggregates.reduce((sum, a) => sum + a.views, 0)
 
   async function writeOnce(): Promise<void> {
     const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, batchSize), attempts: 0 } : undefined)
@@ -157,7 +161,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     retry = undefined
     try {
       await writeViews(ctx.db, await toRows(batch.rows))
-      ctx.metrics.viewsFlushed(batch.rows.length)
+      ctx.metrics.viewsFlushed(viewsIn(batch.rows))
     } catch (error) {
       batch.attempts++
       if (batch.attempts >= MAX_ATTEMPTS) {
@@ -194,11 +198,12 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   return {
     enabled: true,
     record(served) {
-      if (buffer.length >= MAX_BUFFERED) {
+      const opened = aggregator.add(capped(served), buffer.length < MAX_BUFFERED)
+      if (opened === null) {
         if (dropped++ % 10_000 === 0) ctx.log.error({ msg: 'view buffer full, views dropped', dropped })
         return
       }
-      buffer.push(capped(served))
+      if (opened) buffer.push(opened)
       ctx.metrics.viewsBuffered(1)
       if (buffer.length === batchSize) void flush()
     },
@@ -212,7 +217,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
       await running
       // Shutdown: give a failing batch its remaining attempts rather than the next tick.
       for (let i = 0; i < MAX_ATTEMPTS && (retry || buffer.length > 0); i++) await flush()
-      if (retry || buffer.length > 0) ctx.log.error({ msg: 'views lost at shutdown', views: buffer.length + (retry?.rows.length ?? 0) })
+      if (retry || buffer.length > 0) ctx.log.error({ msg: 'views lost at shutdown', views: viewsIn(buffer) + viewsIn(retry?.rows ?? []) })
     },
     get pending() {
       return buffer.length + (retry?.rows.length ?? 0)

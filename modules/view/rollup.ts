@@ -21,9 +21,9 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
     ),
     totals as (
       select image_id, day,
-        count(*) filter (where not is_bot) as views,
+        coalesce(sum(views) filter (where not is_bot), 0) as views,
         count(distinct visitor_key) filter (where not is_bot) as unique_views,
-        count(*) filter (where is_bot) as bot_views,
+        coalesce(sum(views) filter (where is_bot), 0) as bot_views,
         count(distinct visitor_key) filter (where is_bot) as bot_unique_views,
         coalesce(sum(bytes_sent), 0) as bytes
       from src group by 1, 2
@@ -52,6 +52,6 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
 const breakdown = (sql: Sql, name: string, column: string) => sql`
   ${sql(name)} as (
     select image_id, day, jsonb_object_agg(value, n) as counts
-    from (select image_id, day, coalesce(${sql(column)}, '') as value, count(*) as n from src group by 1, 2, 3) x
+    from (select image_id, day, coalesce(${sql(column)}, '') as value, sum(views) as n from src group by 1, 2, 3) x
     group by 1, 2
   )`

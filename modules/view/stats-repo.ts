@@ -33,9 +33,9 @@ export async function dailyTotals(sql: Sql, imageId: string): Promise<DayTotals[
     with raw as (${unrolled(sql, imageId)}),
     raw_days as (
       select (viewed_at at time zone 'UTC')::date as date,
-        count(*) filter (where not is_bot) as views,
+        coalesce(sum(views) filter (where not is_bot), 0) as views,
         count(distinct visitor_key) filter (where not is_bot) as unique_views,
-        count(*) filter (where is_bot) as bot_views,
+        coalesce(sum(views) filter (where is_bot), 0) as bot_views,
         count(distinct visitor_key) filter (where is_bot) as bot_unique_views,
         coalesce(sum(bytes_sent), 0) as bytes
       from raw group by 1
@@ -51,11 +51,11 @@ export async function breakdowns(sql: Sql, imageId: string): Promise<{ dimension
   return sql`
     with raw as (${unrolled(sql, imageId)}),
     counts as (
-      select 'referrers' as dimension, coalesce(referrer, '') as value, count(*) as n from raw group by 2
-      union all select 'devices', coalesce(device_type, ''), count(*) from raw group by 2
-      union all select 'browsers', coalesce(browser, ''), count(*) from raw group by 2
-      union all select 'oses', coalesce(os, ''), count(*) from raw group by 2
-      union all select 'countries', coalesce(country, ''), count(*) from raw group by 2
+      select 'referrers' as dimension, coalesce(referrer, '') as value, sum(views) as n from raw group by 2
+      union all select 'devices', coalesce(device_type, ''), sum(views) from raw group by 2
+      union all select 'browsers', coalesce(browser, ''), sum(views) from raw group by 2
+      union all select 'oses', coalesce(os, ''), sum(views) from raw group by 2
+      union all select 'countries', coalesce(country, ''), sum(views) from raw group by 2
       union all select 'referrers', key, value::int8 from image_view_daily d, jsonb_each_text(d.referrers) where d.image_id = ${imageId}
       union all select 'devices', key, value::int8 from image_view_daily d, jsonb_each_text(d.devices) where d.image_id = ${imageId}
       union all select 'browsers', key, value::int8 from image_view_daily d, jsonb_each_text(d.browsers) where d.image_id = ${imageId}
