@@ -29,8 +29,12 @@ export interface ViewRecorder {
   readonly pending: number
 }
 
-/** "At least every second": half a second keeps batches large and stats fresh. */
-const FLUSH_INTERVAL_MS = 500
+/**
+ * "At least every second". Each flush is a statement or two whatever its size (views are
+ * aggregated), and on the embedded database a statement runs on this thread: flushing more
+ * often would take turns from serving.
+ */
+const FLUSH_INTERVAL_MS = 1_000
 /**
  * Rows per write; a burst beyond it is written in several. The embedded database has one
  * connection, which a write holds: smaller batches there keep image lookups from waiting.
@@ -174,12 +178,17 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     }
   }
 
-  /** Writes until the buffer is empty or a write fails (the failed batch waits for the next tick). */
+  /**
+   * Writes what is buffered when it starts, or until a write fails (the failed batch waits for
+   * the next tick). Views arriving meanwhile wait for the next tick too: under steady traffic
+   * there always are some, and draining them as well kept a busy server writing back to back.
+   */
   function flush(): Promise<void> {
     if (running) return running
     const run = (async () => {
       try {
-        while (retry || buffer.length > 0) await writeOnce()
+        let batches = Math.ceil(buffer.length / batchSize)
+        while (retry || (batches-- > 0 && buffer.length > 0)) await writeOnce()
       } catch {
         // Logged in writeOnce; the batch is kept for the next flush.
       }
