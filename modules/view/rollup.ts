@@ -1,7 +1,7 @@
 import type { Sql } from '#core/db/index.ts'
 
 /**
- * Rolls raw views of every UTC day before `before` ('YYYY-MM-DD', or a Date's UTC day) up into image_view_daily,
+ * Rolls raw views (those no daily row covers yet: sql/00008_view_unrolled.sql) of every UTC day before `before` ('YYYY-MM-DD', or a Date's UTC day) up into image_view_daily,
  * one row per image and day, for days not rolled up yet; returns how many rows it wrote.
  * For the analytics job, which then may delete raw rows of those days (see the contract in
  * sql/00003_view.sql). Pass a day at least one full day back (e.g. yesterday's date) so that
@@ -12,12 +12,8 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
   const beforeDay = typeof before === 'string' ? before : before.toISOString().slice(0, 10)
   const rows = await sql`
     with src as (
-      select (r.viewed_at at time zone 'UTC')::date as day, r.*
-      from image_analytics r
-      where r.viewed_at < (${beforeDay}::date)::timestamp at time zone 'UTC'
-        and not exists (
-          select 1 from image_view_daily d
-          where d.image_id = r.image_id and d.date = (r.viewed_at at time zone 'UTC')::date)
+      select * from image_views_unrolled
+      where viewed_at < (${beforeDay}::date)::timestamp at time zone 'UTC'
     ),
     totals as (
       select image_id, day,

@@ -14,15 +14,10 @@ export interface DayTotals {
 
 /**
  * Raw rows of one image that no daily roll-up covers yet. Once image_view_daily holds a day,
- * its raw rows are ignored (sql/00003_view.sql states the contract), so a day is never counted
- * twice, whether or not the job has pruned it yet.
+ * its raw rows are ignored (the image_views_unrolled view states the rule, sql/00008), so a
+ * day is never counted twice, whether or not the job has pruned it yet.
  */
-const unrolled = (sql: Sql, imageId: string) => sql`
-  select r.* from image_analytics r
-  where r.image_id = ${imageId}
-    and not exists (
-      select 1 from image_view_daily d
-      where d.image_id = r.image_id and d.date = (r.viewed_at at time zone 'UTC')::date)`
+const unrolled = (sql: Sql, imageId: string) => sql`select * from image_views_unrolled where image_id = ${imageId}`
 
 /**
  * Per UTC day, from both sources. Unique visitors are counted per day because visitor keys
@@ -32,7 +27,7 @@ export async function dailyTotals(sql: Sql, imageId: string): Promise<DayTotals[
   return sql<DayTotals[]>`
     with raw as (${unrolled(sql, imageId)}),
     raw_days as (
-      select (viewed_at at time zone 'UTC')::date as date,
+      select day as date,
         coalesce(sum(views) filter (where not is_bot), 0) as views,
         count(distinct visitor_key) filter (where not is_bot) as unique_views,
         coalesce(sum(views) filter (where is_bot), 0) as bot_views,
