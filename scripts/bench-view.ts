@@ -1,22 +1,24 @@
 /**
- * GET /i/{id}: requests/s and p99 latency for a ~30 KB and a ~300 KB JPEG, served by
- *   - nginx, from the files on disk (temp config, one worker, sendfile, open_file_cache);
- *   - a bare Bun.serve returning Bun.file for the same files;
- *   - imghost with view recording on, and imghost with it off (ANALYTICS_ENABLED=false).
+ * View delivery against nginx serving the same bytes (issue 12 §1): requests/s of
+ *   - a thumbnail (`/i/{id}?size=thumb`, about 19 KB, made by the upload pipeline from a real
+ *     camera photo of ../shared/corpus) and a ~300 KB photo-like original (`/i/{id}`);
+ *   - nginx (one worker, sendfile, open_file_cache, no access log) reading the stored files;
+ *   - imghost with view recording on and off (ANALYTICS_ENABLED), at the default log level,
+ *     on embedded PGlite and, with BENCH_DATABASE_URL, on PostgreSQL.
  *
  *   bun scripts/bench-view.ts
- *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 bun scripts/bench-view.ts
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bun scripts/bench-view.ts
- *     (imghost on PostgreSQL: two scratch databases are created there and dropped after)
+ *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 bun scripts/bench-view.ts
  *
- * The two imghost processes run side by side (each with its own data directory and
- * database, holding the same two files), so the four servers are measured in alternation,
- * round after round, and each figure is the median of its rounds: on a shared machine the
- * load of the moment moves every server alike. Needs nginx and wrk
- * (`apt-get install -y nginx wrk`). Everything listens on 127.0.0.1 and is stopped at the end.
+ * Every imghost runs as its own process with its own data directory and database, all
+ * modules in one process, holding the same two files. Servers are measured in alternation,
+ * round after round in a rotating order, and each figure is the median of its rounds: on a
+ * shared machine the load of the moment moves every server alike. The load average is printed
+ * before and after. Needs nginx and wrk (`apt-get install -y nginx wrk`); everything listens on
+ * 127.0.0.1 and is stopped at the end.
  */
 import type { Subprocess } from 'bun'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -25,9 +27,10 @@ import sharp from 'sharp'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const THREADS = Number(process.env.BENCH_THREADS ?? 1)
 const DATABASE_URL = process.env.BENCH_DATABASE_URL
 const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
@@ -68,10 +71,11 @@ function spawn(command: string[], env: Record<string, string> = {}) {
 
 /** Until `url` answers at all (any status: it only shows the server is listening). */
 async function waitFor(url: string, child: Subprocess) {
-  const deadline = Date.now() + 60_000
+  // A first start runs initdb for the embedded database: slow on a loaded machine.
+  const deadline = Date.now() + 180_000
   while (!(await fetch(url).then(() => true, () => false))) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited: ${await new Response(child.stderr as ReadableStream).text()}`)
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within 60 s`)
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within 180 s`)
     await Bun.sleep(100)
   }
 }
@@ -91,18 +95,18 @@ async function scratchDatabase(label: string): Promise<string | undefined> {
   return url.toString()
 }
 
-/** imghost, all modules in one process, on free ports; per-request log lines off, like nginx's access_log. */
-async function startImghost(label: string, analytics: boolean) {
+/** imghost, all modules in one process, on free ports, at the default log level (BENCH_LOG_LEVEL to change it). */
+async function startImghost(label: string, analytics: boolean, postgres: boolean) {
   const dataDir = join(work, label)
   const ports = { auth: await freePort(), upload: await freePort(), view: await freePort() }
-  const databaseUrl = await scratchDatabase(label)
+  const databaseUrl = postgres ? await scratchDatabase(label) : undefined
   const child = spawn(['bun', 'src/main.ts'], {
     DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     AUTH_PORT: String(ports.auth),
     UPLOAD_PORT: String(ports.upload),
     VIEW_PORT: String(ports.view),
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
     ANALYTICS_ENABLED: String(analytics),
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-00',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
@@ -132,12 +136,12 @@ async function seed(urls: Record<'auth' | 'upload', string>, dataDir: string, fi
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ key_name: 'bench' }),
   })
-  const ids: Record<string, { id: string; size: number }> = {}
+  const ids: Record<string, string> = {}
   for (const file of files) {
     const form = new FormData()
-    form.append('file', new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), `${file.label.replace(' ', '')}.jpg`)
+    form.append('file', new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), `${file.label}.jpg`)
     const { image } = await json(`${urls.upload}/upload`, { method: 'POST', headers: { 'x-api-key': api_key.key }, body: form })
-    ids[file.label] = { id: image.id, size: image.metadata.size }
+    ids[file.label] = image.id
   }
   return { apiKey: api_key.key as string, ids }
 }
@@ -165,12 +169,39 @@ interface WrkResult {
   p50ms: number
   p99ms: number
   errors: number
+  /** CPU time the server (with its child processes, e.g. nginx's worker) spent per 1,000 responses: steadier than requests/s on a loaded machine. */
+  cpuMsPer1000?: number
+}
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** utime + stime of `pid` and its direct children, in milliseconds (Linux /proc). */
+function cpuMs(pid: number): number {
+  let ticks = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // After the command: state ppid ... utime is field 14, stime 15 of the whole line.
+      if (Number(entry) === pid || Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND
+}
+
+async function measure(url: string, pid: number, seconds: number): Promise<WrkResult> {
+  const before = cpuMs(pid)
+  const result = await wrk(url, seconds)
+  return { ...result, cpuMsPer1000: ((cpuMs(pid) - before) / result.requests) * 1000 }
 }
 
 const toMs = (value: string, unit: string) => Number(value) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
-  const child = Bun.spawn([wrkBin!, '-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `User-Agent: ${BROWSER_UA}`, url], { stdout: 'pipe', stderr: 'pipe' })
+  const child = Bun.spawn([wrkBin!, `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `User-Agent: ${BROWSER_UA}`, url], { stdout: 'pipe', stderr: 'pipe' })
   const out = await new Response(child.stdout).text()
   await child.exited
   const latency = (pct: string) => {
@@ -194,23 +225,39 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+/** What is measured: the stored thumbnail of a big photo, and a ~300 KB original. */
+const SIZES = [
+  { label: 'thumbnail', upload: 'photo', path: (id: string) => `/i/${id}?size=thumb`, key: (id: string) => `images/${id}/thumb.jpg` },
+  { label: '300 KB original', upload: 'original', path: (id: string) => `/i/${id}`, key: (id: string) => `images/${id}/original.jpg` },
+] as const
+
 async function main() {
-  console.log(`bench-view: ${ROUNDS} rounds x ${SECONDS} s per server and file, ${CONNECTIONS} connections, wrk -t2, 127.0.0.1; imghost on ${DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`)
+  const variants = [
+    { label: 'PGlite', postgres: false },
+    ...(DATABASE_URL ? [{ label: 'PostgreSQL', postgres: true }] : []),
+  ].flatMap((db) => [true, false].map((recording) => ({ name: `imghost ${db.label}, recording ${recording ? 'on' : 'off'}`, db: db.label, recording, postgres: db.postgres })))
+  console.log(`bench-view: ${ROUNDS} rounds x ${SECONDS} s per server and size, wrk -t${THREADS} -c${CONNECTIONS}, 127.0.0.1; ${variants.length} imghost processes; load average ${loadAverage()}`)
+  // A real camera photo, so its 256 px thumbnail has a realistic size (about 19 KB), and a ~300 KB original.
+  const cameraPhoto = join(ROOT, '../shared/corpus/gps/DSCN0010.jpg')
   const files = [
-    { label: '30 KB', bytes: await photoNear(36_000, 400, 300) },
-    { label: '300 KB', bytes: await photoNear(360_000, 1000, 750) },
+    { label: 'photo', bytes: existsSync(cameraPhoto) ? await Bun.file(cameraPhoto).bytes() : await photoNear(1_200_000, 2000, 1500) },
+    { label: 'original', bytes: await photoNear(300_000, 1100, 825) },
   ]
-  const on = await startImghost('recording-on', true)
-  const off = await startImghost('recording-off', false)
-  const seededOn = await seed(on.urls, on.dataDir, files)
-  const seededOff = await seed(off.urls, off.dataDir, files)
+  const servers: ((typeof variants)[number] & Awaited<ReturnType<typeof startImghost>> & { seeded: Awaited<ReturnType<typeof seed>> })[] = []
+  for (const variant of variants) {
+    const server = await startImghost(variant.name.replace(/[^a-z0-9]+/gi, '-'), variant.recording, variant.postgres)
+    servers.push({ ...variant, ...server, seeded: await seed(server.urls, server.dataDir, files) })
+  }
+  const objects = join(servers[0]!.dataDir, 'objects')
 
   const nginxPort = await freePort()
   const nginxDir = join(work, 'nginx')
   mkdirSync(join(nginxDir, 'tmp'), { recursive: true })
   writeFileSync(join(nginxDir, 'nginx.conf'), `
 daemon off;
-user root;
+${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 pid ${nginxDir}/nginx.pid;
 error_log ${nginxDir}/error.log warn;
@@ -223,73 +270,70 @@ http {
   open_file_cache max=1000 inactive=60s;
   types { image/jpeg jpg; }
   client_body_temp_path ${nginxDir}/tmp; proxy_temp_path ${nginxDir}/tmp; fastcgi_temp_path ${nginxDir}/tmp; uwsgi_temp_path ${nginxDir}/tmp; scgi_temp_path ${nginxDir}/tmp;
-  server { listen 127.0.0.1:${nginxPort}; root ${join(on.dataDir, 'objects')}; }
+  server { listen 127.0.0.1:${nginxPort}; root ${objects}; }
 }
 `)
   const nginx = spawn([nginxBin!, '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')])
-  const barePort = await freePort()
-  writeFileSync(join(work, 'bare.ts'), `
-const root = ${JSON.stringify(join(on.dataDir, 'objects'))}
-Bun.serve({ hostname: '127.0.0.1', port: ${barePort}, fetch: (req) => new Response(Bun.file(root + new URL(req.url).pathname)) })
-`)
-  const bare = spawn(['bun', join(work, 'bare.ts')])
   await waitFor(`http://127.0.0.1:${nginxPort}/`, nginx)
-  await waitFor(`http://127.0.0.1:${barePort}/x`, bare)
 
-  const targets = (label: string) => {
-    const key = `/images/${seededOn.ids[label]!.id}/original.jpg`
-    return {
-      nginx: `http://127.0.0.1:${nginxPort}${key}`,
-      'Bun.serve + Bun.file': `http://127.0.0.1:${barePort}${key}`,
-      'imghost, recording on': `${on.urls.view}/i/${seededOn.ids[label]!.id}`,
-      'imghost, recording off': `${off.urls.view}/i/${seededOff.ids[label]!.id}`,
-    }
+  const pids: Record<string, number> = { nginx: nginx.pid, ...Object.fromEntries(servers.map((server) => [server.name, server.child.pid])) }
+  const sizes: Record<string, number> = {}
+  const targets = (size: (typeof SIZES)[number]) => {
+    const firstId = servers[0]!.seeded.ids[size.upload]!
+    sizes[size.label] = Bun.file(join(objects, size.key(firstId))).size
+    return [
+      ['nginx', `http://127.0.0.1:${nginxPort}/${size.key(firstId)}`],
+      ...servers.map((server) => [server.name, `${server.urls.view}${size.path(server.seeded.ids[size.upload]!)}`]),
+    ] as [string, string][]
   }
   const samples: Record<string, Record<string, WrkResult[]>> = {}
-  const sentToRecorder: Record<string, number> = {}
   for (let round = 0; round < ROUNDS; round++) {
-    for (const { label } of files) {
-      const entries = Object.entries(targets(label))
+    for (const size of SIZES) {
+      const entries = targets(size)
       // Rotate the order each round, so no server always runs right after another.
       for (const [name, url] of [...entries.slice(round % entries.length), ...entries.slice(0, round % entries.length)]) {
-        const warm = await wrk(url, 1)
-        const result = await wrk(url, SECONDS)
-        ;((samples[label] ??= {})[name] ??= []).push(result)
-        if (name === 'imghost, recording on') {
-          sentToRecorder[label] = (sentToRecorder[label] ?? 0) + warm.requests + result.requests
-          // Its buffered views are written before the next server is measured.
-          await Bun.sleep(1_500)
-        }
+        await wrk(url, 1)
+        ;((samples[size.label] ??= {})[name] ??= []).push(await measure(url, pids[name]!, SECONDS))
+        // Buffered views are written before the next server is measured.
+        if (name.includes('recording on')) await Bun.sleep(1_000)
       }
-      process.stdout.write(`  round ${round + 1}/${ROUNDS}, ${label} done\n`)
+      process.stdout.write(`  round ${round + 1}/${ROUNDS}, ${size.label} done (load average ${loadAverage()})\n`)
     }
   }
 
-  // Every served view recorded once: compare the recorder's totals with what wrk received.
-  await Bun.sleep(2_000)
-  for (const { label } of files) {
-    const stats = await json(`${on.urls.view}/stats/${seededOn.ids[label]!.id}`, { headers: { 'x-api-key': seededOn.apiKey } })
-    console.log(`  ${label}: wrk received ${sentToRecorder[label]} responses from imghost (recording on); it recorded ${stats.views.human.total} views (the difference is requests still in flight when wrk stopped)`)
-  }
-
-  console.log(`\nfiles: ${files.map((f) => `${f.label} = ${seededOn.ids[f.label]!.size} bytes as stored`).join(', ')}; medians of ${ROUNDS} rounds\n`)
-  console.log('| file | server | requests/s | p50 ms | p99 ms | vs nginx | errors |')
-  console.log('|---|---|---:|---:|---:|---:|---:|')
+  console.log(`\nfiles: thumbnail ${sizes.thumbnail} bytes, original ${sizes['300 KB original']} bytes; medians of ${ROUNDS} rounds; load average at the end ${loadAverage()}\n`)
+  console.log('| size | server | requests/s | p50 ms | p99 ms | vs nginx | CPU ms per 1,000 | nginx CPU / its CPU | errors |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
   const medians: Record<string, Record<string, number>> = {}
-  for (const [file, byServer] of Object.entries(samples)) {
-    for (const [name, runs] of Object.entries(byServer)) (medians[file] ??= {})[name] = median(runs.map((r) => r.rps))
-    const nginxRps = medians[file]!.nginx!
+  for (const [size, byServer] of Object.entries(samples)) {
+    for (const [name, runs] of Object.entries(byServer)) (medians[size] ??= {})[name] = median(runs.map((r) => r.rps))
+    const nginxRps = medians[size]!.nginx!
+    const nginxCpu = median(byServer.nginx!.map((r) => r.cpuMsPer1000!))
     for (const [name, runs] of Object.entries(byServer)) {
-      const rps = medians[file]![name]!
+      const rps = medians[size]![name]!
       const errors = runs.reduce((sum, r) => sum + r.errors, 0)
-      console.log(`| ${file} | ${name} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50ms)).toFixed(2)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} | ${(rps / nginxRps).toFixed(2)} | ${errors} |`)
+      const cpu = median(runs.map((r) => r.cpuMsPer1000!))
+      console.log(`| ${size} | ${name} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50ms)).toFixed(2)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} | ${(rps / nginxRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(nginxCpu / cpu).toFixed(2)} | ${errors} |`)
     }
   }
   console.log()
-  for (const [file, byServer] of Object.entries(medians)) {
-    const withRecording = byServer['imghost, recording on']!
-    const without = byServer['imghost, recording off']!
-    console.log(`${file}: recording views costs ${(((without - withRecording) / without) * 100).toFixed(1)}% of requests/s (${withRecording.toFixed(0)} with, ${without.toFixed(0)} without)`)
+  for (const [size, byServer] of Object.entries(medians)) {
+    for (const db of new Set(servers.map((server) => server.db))) {
+      const on = byServer[`imghost ${db}, recording on`]!
+      const off = byServer[`imghost ${db}, recording off`]!
+      console.log(`${size}, ${db}: ${(on / byServer.nginx!).toFixed(2)} of nginx with recording, ${(off / byServer.nginx!).toFixed(2)} without; recording costs ${(((off - on) / off) * 100).toFixed(1)}%`)
+    }
+  }
+  // Every served view recorded: the recorder's totals against the responses wrk counted.
+  await Bun.sleep(1_500)
+  for (const server of servers.filter((s) => s.recording)) {
+    const counts = []
+    for (const size of SIZES) {
+      const stats = await json(`${server.urls.view}/stats/${server.seeded.ids[size.upload]!}`, { headers: { 'x-api-key': server.seeded.apiKey } })
+      const served = samples[size.label]![server.name]!.reduce((sum, r) => sum + r.requests, 0)
+      counts.push(`${size.label} ${stats.views.human.total} views recorded for ${served}+ measured responses`)
+    }
+    console.log(`${server.name}: ${counts.join('; ')}`)
   }
 }
 

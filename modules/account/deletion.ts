@@ -1,5 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import { deleteImages } from '#core/images/delete.ts'
+import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { deleteImageRows, imagesOfUser } from '#core/images/repo.ts'
 import type { JobDefinitions, JobRun } from '#core/jobs/registry.ts'
 import * as repo from './repo.ts'
@@ -26,6 +27,7 @@ export async function deleteAccountNow(ctx: AppContext, userId: string, run?: Jo
   const now = ctx.clock.now()
   const marked = await ctx.sql.begin((tx) => repo.markAccountDeleting(tx, userId, now))
   if (!marked) return undefined
+  await notifyUserChanged(ctx.sql, userId)
   const counts: DeletionCounts = { images: 0, objects: 0 }
   for (;;) {
     run?.signal.throwIfAborted()

@@ -82,13 +82,13 @@ export async function dailyViewsOf(db: Db, imageIds: string[]): Promise<{ image_
     from (
       select image_id, date, views, unique_views, bot_views, bytes from image_view_daily where image_id = any(${imageIds})
       union all
-      select image_id, (viewed_at at time zone 'UTC')::date as date,
-             count(*) filter (where not is_bot) as views,
+      -- Raw views of days not rolled up yet (the view module's image_views_unrolled states the rule).
+      select image_id, day as date,
+             coalesce(sum(views) filter (where not is_bot), 0) as views,
              count(distinct visitor_key) filter (where not is_bot) as unique_views,
-             count(*) filter (where is_bot) as bot_views,
+             coalesce(sum(views) filter (where is_bot), 0) as bot_views,
              coalesce(sum(bytes_sent), 0) as bytes
-      from image_analytics a where image_id = any(${imageIds})
-        and not exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = (a.viewed_at at time zone 'UTC')::date)
+      from image_views_unrolled where image_id = any(${imageIds})
       group by 1, 2
     ) per_day
     group by image_id, date

@@ -6,6 +6,7 @@ import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
+import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { findUserById, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { deletionCancelledMail, deletionScheduledMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
@@ -57,6 +58,8 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     })
     .catch(conflictOnUniqueViolation)
   if (!updated) throw new NotFound('Account not found')
+  // Allowed referrers decide who may view the images: every view process must know at once.
+  if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
   if (changes.email) await sendVerificationMailQuietly(ctx, updated)
   if (!passwordChanged) return { user: updated }
   // Every old token is dead now; the caller gets a fresh session so it stays logged in.

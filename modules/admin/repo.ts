@@ -40,9 +40,8 @@ export async function viewsPerDay(db: Db, from: Date) {
     from (
       select date, views from image_view_daily where date >= ${from.toISOString().slice(0, 10)}::date
       union all
-      select (viewed_at at time zone 'UTC')::date as date, 1 as views
-      from image_analytics a where viewed_at >= ${from} and not is_bot
-        and not exists (select 1 from image_view_daily d where d.image_id = a.image_id and d.date = (a.viewed_at at time zone 'UTC')::date)
+      -- Raw views of days not rolled up yet (the view module's image_views_unrolled states the rule).
+      select day as date, views from image_views_unrolled where viewed_at >= ${from} and not is_bot
     ) per_day
     group by date`
 }

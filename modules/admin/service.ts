@@ -2,6 +2,7 @@ import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
+import { notifyUserChanged } from '#core/images/invalidate.ts'
 import * as users from '#core/users/repo.ts'
 import type { UserChanges } from './model.ts'
 import * as repo from './repo.ts'
@@ -21,6 +22,8 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     return updated
   })
   if (!user) throw new NotFound('User not found')
+  // A block hides the user's images on every view process at once.
+  await notifyUserChanged(ctx.sql, userId)
   return user
 }
 

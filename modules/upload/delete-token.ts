@@ -43,6 +43,13 @@ export function verifiedOwner(ctx: AppContext, imageId: string, token: string | 
   return timingSafeEqual(bytes.subarray(16), macOf(ctx, ownerId, imageId)) ? ownerId : undefined
 }
 
+/** A blocked account's images are hidden, their delete links included, until it is unblocked. */
+async function unblocked(ctx: AppContext, ownerId: string | undefined): Promise<string | undefined> {
+  if (!ownerId) return undefined
+  const [row]: [{ is_blocked: boolean }?] = await ctx.sql`select is_blocked from users where id = ${ownerId}`
+  return row && !row.is_blocked ? ownerId : undefined
+}
+
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
@@ -84,7 +91,7 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
     .get(
       '/images/:id/delete',
       async ({ params, query }) => {
-        const ownerId = verifiedOwner(ctx, params.id, query.token)
+        const ownerId = await unblocked(ctx, verifiedOwner(ctx, params.id, query.token))
         const image = ownerId ? await repo.findOwnImage(ctx.sql, ownerId, params.id) : undefined
         if (!ownerId || !image) return gone(ctx)
         const { thumbnail } = imageUrls(ctx.config, image)
@@ -108,7 +115,7 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
     .post(
       '/images/:id/delete',
       async ({ params, body }) => {
-        const ownerId = verifiedOwner(ctx, params.id, body.token)
+        const ownerId = await unblocked(ctx, verifiedOwner(ctx, params.id, body.token))
         const image = ownerId ? await deleteImageOf(ctx, ownerId, params.id).catch(unlessNotFound) : undefined
         if (!image) return gone(ctx)
         return page(ctx, 200, 'Deleted', '<p>The image and all its sizes are deleted.</p>')

@@ -2,13 +2,14 @@ import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
+import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import * as repo from './repo.ts'
 
 /**
  * PATCH /images/{id}: the owner changes the title or visibility. The row is the truth every
  * view process reads; this process's view lookup is dropped at once (ctx.imageChanges), and
- * other processes serve the old visibility for at most their lookup TTL (one second).
+ * every other view process drops its own on the NOTIFY (src/images/invalidate.ts).
  */
 export async function editImage(
   ctx: AppContext,
@@ -20,5 +21,6 @@ export async function editImage(
   const image = isImageId(imageId) ? await repo.updateOwnImage(ctx.sql, principal.user.id, imageId, { title, is_public: changes.is_public }) : undefined
   if (!image) throw new NotFound('No image with that id in your account', 'image_not_found')
   ctx.imageChanges.changed(image.id)
+  await notifyImageChanged(ctx.sql, image.id)
   return image
 }

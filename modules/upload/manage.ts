@@ -4,6 +4,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { deleteImages } from '#core/images/delete.ts'
+import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
@@ -52,6 +53,7 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   if (!isImageId(imageId)) throw imageNotFound()
   const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
   if (!deleted) throw imageNotFound()
+  await notifyImageChanged(ctx.sql, imageId)
   const { image, user } = deleted
   ctx.imageChanges.changed(image.id)
   await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))

@@ -3,6 +3,7 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, Forbidden, NotFound } from '#core/errors.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
+import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL } from '#core/images/invalidate.ts'
 import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
@@ -12,7 +13,10 @@ import type { ViewRecorder } from './recorder.ts'
 import { type ViewableImage, findViewableImage } from './repo.ts'
 import { chooseVariant, downloadName, extensionOf, parseImageFile, requestedSize } from './variants.ts'
 
-/** Every process sees a deleted or privatised image within this long (see lookup-cache.ts). */
+/**
+ * A deleted, privatised or blocked image stops being served at once through a notification
+ * (src/images/invalidate.ts); this is how long a process that missed one may still serve it.
+ */
 export const LOOKUP_TTL_MS = 1_000
 
 const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
@@ -61,18 +65,28 @@ interface Representation {
 }
 
 export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
+  const listening = listenForChanges(ctx, {
+    image: (id) => lookups.invalidate(id),
+    // A miss may be an image of that account (a blocked one's images are misses).
+    user: (userId) => lookups.invalidateWhere((image) => image === null || image.user_id === userId),
+    // After a reconnect, notifications may have been missed: start afresh.
+    missed: () => lookups.invalidateWhere(() => true),
+  })
   const lookups = createLookupCache<CachedImage>({
     ttlMs: LOOKUP_TTL_MS,
     maxEntries: 50_000,
+    clock: ctx.clock,
     load: async (id) => {
+      // Nothing is cached before this process listens, or it could miss that entry's change.
+      await listening
       const image = await findViewableImage(ctx.sql, id)
       if (!image) return null
       const uploadedAt = new Date(image.uploaded_at)
       return { ...image, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
     },
   })
-  // A PATCH or delete in this process is seen at once; other processes within LOOKUP_TTL_MS.
-  ctx.imageChanges.subscribe((id) => lookups.delete(id))
+  // A PATCH or delete in this process is seen before its NOTIFY comes back.
+  ctx.imageChanges.subscribe((id) => lookups.invalidate(id))
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
   const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })
   const ownHosts = new Set(
@@ -181,7 +195,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const size = requestedSize(req.query.size, file.thumb)
     const image = await lookups.get(file.id)
     if (!image) throw notFound()
-    await authorise(image, req)
+    // A public image nobody restricted is everyone's: nothing to check, nothing to await.
+    if (!image.is_public || image.allowed_referrers.length > 0) await authorise(image, req)
 
     const headers = req.request.headers
     const download = wantsDownload(req.query.download)
@@ -202,7 +217,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
     // HEAD: the headers GET would send, no storage access at all.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
-    const bytes = await body(variant, range)
+    // A hit in the hot bytes cache is sent as it is, with nothing to await.
+    const bytes = (range === undefined && (bytesCache.peek(variant.key) as Uint8Array<ArrayBuffer> | undefined)) || (await body(variant, range))
     if (bytes === null) throw notFound()
     if (recorder.enabled) {
       recorder.record({
@@ -220,6 +236,22 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   }
 
   return { serve, lookup: (id: string) => lookups.get(id) }
+}
+
+/**
+ * Subscribes to image and account changes for as long as the context lives. If LISTEN fails,
+ * serving goes on and changes are seen through the lookup lifetime alone (logged once).
+ */
+async function listenForChanges(ctx: AppContext, on: { image(id: string): void; user(id: string): void; missed(): void }): Promise<void> {
+  try {
+    const unlisten = await Promise.all([
+      ctx.db.listen(IMAGE_CHANGED_CHANNEL, on.image, on.missed),
+      ctx.db.listen(USER_CHANGED_CHANNEL, on.user, on.missed),
+    ])
+    ctx.onClose(() => Promise.all(unlisten.map((stop) => stop())).then(() => undefined))
+  } catch (error) {
+    ctx.log.error({ msg: 'view: LISTEN failed, changes to images are seen within the lookup lifetime only', ttl_ms: LOOKUP_TTL_MS, error: String(error) })
+  }
 }
 
 /** Cloudflare's two-letter code; XX (unknown) and T1 (Tor) say nothing about a country. */

@@ -1,18 +1,21 @@
+import type { Clock } from '#core/clock.ts'
+
 /**
  * A short-lived cache of lookups, shared by concurrent callers: a thousand requests for the
- * same image in the same instant make one query. Entries live `ttlMs` from when their query
- * started, so a change committed to the database is seen by every process within `ttlMs`
- * (that is how a deleted or privatised image stops being served within a second, with no
- * cross-process messaging). Misses are cached too, so random ids cannot hammer the database.
+ * same image in the same instant make one query. Changes reach it two ways: a notification
+ * (src/images/invalidate.ts) makes the owner of the cache forget an entry at once; and, should
+ * a notification be missed (a lost connection), every entry lives only `ttlMs` from when its
+ * query started, so a change committed to the database is seen by every process within `ttlMs`
+ * anyway. Misses are cached too, so random ids cannot hammer the database. Time comes from
+ * `clock`, so tests move it instead of sleeping.
  */
-export function createLookupCache<T>(options: { ttlMs: number; maxEntries: number; load: (key: string) => Promise<T | null>; now?: () => number }) {
-  const { ttlMs, maxEntries, load } = options
-  const now = options.now ?? Date.now
-  const entries = new Map<string, { expiresAt: number; value: Promise<T | null> }>()
+export function createLookupCache<T>(options: { ttlMs: number; maxEntries: number; load: (key: string) => Promise<T | null>; clock: Clock }) {
+  const { ttlMs, maxEntries, load, clock } = options
+  /** `settled` is the value once the query answered, for invalidateWhere. */
+  const entries = new Map<string, { expiresAt: number; value: Promise<T | null>; settled?: T | null }>()
 
-  const evictIfFull = () => {
+  const evictIfFull = (at: number) => {
     if (entries.size < maxEntries) return
-    const at = now()
     for (const [key, entry] of entries) if (entry.expiresAt <= at) entries.delete(key)
     // Everything still fresh: drop the oldest tenth (Map iteration is insertion order).
     let excess = entries.size - Math.floor(maxEntries * 0.9)
@@ -24,23 +27,35 @@ export function createLookupCache<T>(options: { ttlMs: number; maxEntries: numbe
 
   return {
     get(key: string): Promise<T | null> {
-      const at = now()
+      const at = clock.now().getTime()
       const cached = entries.get(key)
       if (cached && cached.expiresAt > at) return cached.value
       if (cached) entries.delete(key)
-      evictIfFull()
+      evictIfFull(at)
       const value = load(key)
-      const entry = { expiresAt: at + ttlMs, value }
+      const entry: { expiresAt: number; value: Promise<T | null>; settled?: T | null } = { expiresAt: at + ttlMs, value }
       entries.set(key, entry)
-      // A failed lookup is not remembered: the next request asks the database again.
-      value.catch(() => {
-        if (entries.get(key) === entry) entries.delete(key)
-      })
+      value.then(
+        (settled) => void (entry.settled = settled),
+        // A failed lookup is not remembered: the next request asks the database again.
+        () => {
+          if (entries.get(key) === entry) entries.delete(key)
+        },
+      )
       return value
     },
-    /** Forgets one key in this process (other processes still see the change within ttlMs). */
-    delete(key: string) {
+    /**
+     * Forgets one key. A query already under way keeps answering the callers waiting on it,
+     * but its answer is not kept: the next caller asks the database again.
+     */
+    invalidate(key: string) {
       entries.delete(key)
+    },
+    /** Forgets every entry whose value (null for a miss) matches, and every one still loading (it may match). */
+    invalidateWhere(matches: (value: T | null) => boolean) {
+      for (const [key, entry] of entries) {
+        if (entry.settled === undefined || matches(entry.settled)) entries.delete(key)
+      }
     },
     get size() {
       return entries.size

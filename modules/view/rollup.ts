@@ -1,7 +1,7 @@
 import type { Sql } from '#core/db/index.ts'
 
 /**
- * Rolls raw views of every UTC day before `before` ('YYYY-MM-DD', or a Date's UTC day) up into image_view_daily,
+ * Rolls raw views (those no daily row covers yet: sql/00008_view_unrolled.sql) of every UTC day before `before` ('YYYY-MM-DD', or a Date's UTC day) up into image_view_daily,
  * one row per image and day, for days not rolled up yet; returns how many rows it wrote.
  * For the analytics job, which then may delete raw rows of those days (see the contract in
  * sql/00003_view.sql). Pass a day at least one full day back (e.g. yesterday's date) so that
@@ -12,18 +12,14 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
   const beforeDay = typeof before === 'string' ? before : before.toISOString().slice(0, 10)
   const rows = await sql`
     with src as (
-      select (r.viewed_at at time zone 'UTC')::date as day, r.*
-      from image_analytics r
-      where r.viewed_at < (${beforeDay}::date)::timestamp at time zone 'UTC'
-        and not exists (
-          select 1 from image_view_daily d
-          where d.image_id = r.image_id and d.date = (r.viewed_at at time zone 'UTC')::date)
+      select * from image_views_unrolled
+      where viewed_at < (${beforeDay}::date)::timestamp at time zone 'UTC'
     ),
     totals as (
       select image_id, day,
-        count(*) filter (where not is_bot) as views,
+        coalesce(sum(views) filter (where not is_bot), 0) as views,
         count(distinct visitor_key) filter (where not is_bot) as unique_views,
-        count(*) filter (where is_bot) as bot_views,
+        coalesce(sum(views) filter (where is_bot), 0) as bot_views,
         count(distinct visitor_key) filter (where is_bot) as bot_unique_views,
         coalesce(sum(bytes_sent), 0) as bytes
       from src group by 1, 2
@@ -52,7 +48,7 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
 const breakdown = (sql: Sql, name: string, column: string) => sql`
   ${sql(name)} as (
     select image_id, day, jsonb_object_agg(value, n) as counts
-    from (select image_id, day, coalesce(${sql(column)}, '') as value, count(*) as n from src group by 1, 2, 3) x
+    from (select image_id, day, coalesce(${sql(column)}, '') as value, sum(views) as n from src group by 1, 2, 3) x
     group by 1, 2
   )`
 

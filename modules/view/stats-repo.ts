@@ -14,15 +14,10 @@ export interface DayTotals {
 
 /**
  * Raw rows of one image that no daily roll-up covers yet. Once image_view_daily holds a day,
- * its raw rows are ignored (sql/00003_view.sql states the contract), so a day is never counted
- * twice, whether or not the job has pruned it yet.
+ * its raw rows are ignored (the image_views_unrolled view states the rule, sql/00008), so a
+ * day is never counted twice, whether or not the job has pruned it yet.
  */
-const unrolled = (sql: Sql, imageId: string) => sql`
-  select r.* from image_analytics r
-  where r.image_id = ${imageId}
-    and not exists (
-      select 1 from image_view_daily d
-      where d.image_id = r.image_id and d.date = (r.viewed_at at time zone 'UTC')::date)`
+const unrolled = (sql: Sql, imageId: string) => sql`select * from image_views_unrolled where image_id = ${imageId}`
 
 /**
  * Per UTC day, from both sources. Unique visitors are counted per day because visitor keys
@@ -32,10 +27,10 @@ export async function dailyTotals(sql: Sql, imageId: string): Promise<DayTotals[
   return sql<DayTotals[]>`
     with raw as (${unrolled(sql, imageId)}),
     raw_days as (
-      select (viewed_at at time zone 'UTC')::date as date,
-        count(*) filter (where not is_bot) as views,
+      select day as date,
+        coalesce(sum(views) filter (where not is_bot), 0) as views,
         count(distinct visitor_key) filter (where not is_bot) as unique_views,
-        count(*) filter (where is_bot) as bot_views,
+        coalesce(sum(views) filter (where is_bot), 0) as bot_views,
         count(distinct visitor_key) filter (where is_bot) as bot_unique_views,
         coalesce(sum(bytes_sent), 0) as bytes
       from raw group by 1
@@ -51,11 +46,11 @@ export async function breakdowns(sql: Sql, imageId: string): Promise<{ dimension
   return sql`
     with raw as (${unrolled(sql, imageId)}),
     counts as (
-      select 'referrers' as dimension, coalesce(referrer, '') as value, count(*) as n from raw group by 2
-      union all select 'devices', coalesce(device_type, ''), count(*) from raw group by 2
-      union all select 'browsers', coalesce(browser, ''), count(*) from raw group by 2
-      union all select 'oses', coalesce(os, ''), count(*) from raw group by 2
-      union all select 'countries', coalesce(country, ''), count(*) from raw group by 2
+      select 'referrers' as dimension, coalesce(referrer, '') as value, sum(views) as n from raw group by 2
+      union all select 'devices', coalesce(device_type, ''), sum(views) from raw group by 2
+      union all select 'browsers', coalesce(browser, ''), sum(views) from raw group by 2
+      union all select 'oses', coalesce(os, ''), sum(views) from raw group by 2
+      union all select 'countries', coalesce(country, ''), sum(views) from raw group by 2
       union all select 'referrers', key, value::int8 from image_view_daily d, jsonb_each_text(d.referrers) where d.image_id = ${imageId}
       union all select 'devices', key, value::int8 from image_view_daily d, jsonb_each_text(d.devices) where d.image_id = ${imageId}
       union all select 'browsers', key, value::int8 from image_view_daily d, jsonb_each_text(d.browsers) where d.image_id = ${imageId}

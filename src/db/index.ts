@@ -13,6 +13,11 @@ export interface Database {
   kind: 'embedded' | 'postgres'
   /** Whether the server answers; /health and /ready report it. */
   health: DatabaseHealth
+  /**
+   * LISTEN on `channel`: `onNotify` gets each NOTIFY's payload; `onListen` runs whenever the
+   * listening connection (re)connects, when notifications may have been missed. Returns unlisten.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
 
@@ -51,10 +56,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       onclose: () => health.suspect(),
     }) as unknown as Sql
     await sql`select 1`
+    const listen: Database['listen'] = async (channel, onNotify, onListen) => {
+      // postgres.js keeps one connection for every LISTEN of this client, and listens again after a reconnect.
+      const { unlisten } = await sql.listen(channel, onNotify, onListen)
+      return unlisten
+    }
     return {
       sql,
       kind: 'postgres',
       health,
+      listen,
       close: async () => {
         health.stop()
         await sql.end({ timeout: 5 })
@@ -80,13 +91,37 @@ async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Databa
   const socketDir = mkdtempSync(join(tmpdir(), 'imghost-pg-'))
   const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 4 })
   await server.start()
-  const sql = postgres({ ...clientOptions, host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max: 1 }) as unknown as Sql
+  /**
+   * PGlite is one session, so a LISTEN made on any connection is that session's, and its
+   * notifications come back with the reply of whichever query runs next: here, always the
+   * NOTIFY's own (every writer is in this process and uses this one connection). They are
+   * dispatched from that connection's `onnotify`.
+   */
+  const listeners = new Map<string, Set<(payload: string) => void>>()
+  const onnotify = (channel: string, payload: string) => {
+    for (const listener of listeners.get(channel) ?? []) listener(payload)
+  }
+  // `onnotify` is a postgres.js option its type declarations leave out.
+  const options = { ...clientOptions, onnotify, host: socketDir, port: 5432, user: 'postgres', database: 'postgres', max: 1 }
+  const sql = postgres(options as typeof options & postgres.Options<{}>) as unknown as Sql
   await sql`select 1`
   const health = createDatabaseHealth(() => sql, { probeTimeoutMs: 5000, retryMs: 1000 })
+
+  const listen: Database['listen'] = async (channel, onNotify, onListen) => {
+    let set = listeners.get(channel)
+    if (!set) {
+      listeners.set(channel, (set = new Set()))
+      await sql`listen ${sql(channel)}`
+    }
+    set.add(onNotify)
+    onListen?.()
+    return async () => void set.delete(onNotify)
+  }
   return {
     sql,
     kind: 'embedded',
     health,
+    listen,
     dump: () => db.dumpDataDir('none') as Promise<Blob>,
     async close() {
       health.stop()

@@ -14,8 +14,13 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{8,128}$/
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
-/** Requests too routine to log at info: probes and scrapes would drown the rest. */
-const QUIET_ROUTES = new Set(['/health', '/ready', '/metrics'])
+/**
+ * Requests too routine to log at info: probes and scrapes, and image delivery (a line per image
+ * served would cost a good part of serving it and drown the rest). They are counted in the
+ * metrics all the same, and logged at info when they fail or are slow.
+ */
+const QUIET_ROUTES = new Set(['/health', '/ready', '/metrics', '/i/:file', '/:file'])
+const SLOW_SECONDS = 1
 
 export function requestIdFrom(headers: Headers): string {
   const incoming = headers.get('x-request-id')?.trim()
@@ -52,18 +57,22 @@ export const requestObservability = (ctx: AppContext, service: string) => {
       started.set(request, { at: performance.now(), id })
       set.headers['x-request-id'] = id
     })
+    // Fields read one by one, never the context whole: Elysia then parses only what a hook
+    // names, not every request's cookies and body for nothing.
     .onAfterResponse((context) => {
-      const { request, set } = context
+      const request = context.request
       const start = started.get(request)
       if (!start) return
       started.delete(request)
       const seconds = (performance.now() - start.at) / 1000
-      const extra = context as { route?: string; response?: unknown; code?: unknown }
       // The route template, never the raw path: image ids would make one series per image.
-      const route = extra.route || 'unmatched'
+      const route = (context as { route?: string }).route || 'unmatched'
       const method = KNOWN_METHODS.has(request.method) ? request.method : 'OTHER'
-      const status = sentStatus(extra.response, set.status, extra.code)
+      const status = sentStatus((context as { response?: unknown }).response, context.set.status, (context as { code?: unknown }).code)
       ctx.metrics.httpRequest({ service, method, route, status, seconds })
+      const routine = status < 400 && seconds < SLOW_SECONDS && QUIET_ROUTES.has(route)
+      // Not even built when it would not be written.
+      if (routine && ctx.config.logLevel !== 'debug') return
       const entry = {
         msg: 'request',
         service,
@@ -77,7 +86,7 @@ export const requestObservability = (ctx: AppContext, service: string) => {
       }
       // /ready's 503 is its answer, not a failure: the database's state is logged once when it changes.
       if (status >= 500 && !(route === '/ready' && status === 503)) ctx.log.error(entry)
-      else if (QUIET_ROUTES.has(route)) ctx.log.debug(entry)
+      else if (routine) ctx.log.debug(entry)
       else ctx.log.info(entry)
     })
     .as('global')

@@ -93,11 +93,20 @@ export function createMetrics(): Metrics {
     registers,
   })
 
+  // Label sets resolved once: hashing the labels on every request cost more than the counting.
+  const httpSeries = new Map<string, { count: ReturnType<typeof httpRequests.labels>; duration: ReturnType<typeof httpDuration.labels> }>()
+
   return {
     httpRequest({ service, method, route, status, seconds }) {
-      const labels = { service, method, route, status: String(status) }
-      httpRequests.inc(labels)
-      httpDuration.observe(labels, seconds)
+      const key = `${service} ${method} ${status} ${route}`
+      let series = httpSeries.get(key)
+      if (!series) {
+        const labels = { service, method, route, status: String(status) }
+        series = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) }
+        httpSeries.set(key, series)
+      }
+      series.count.inc()
+      series.duration.observe(seconds)
     },
     uploadProcessed(bytes, seconds) {
       uploadBytes.inc(bytes)

@@ -5,8 +5,8 @@ import type { TestApp } from '../helpers/context.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, upload, variant, variantsOf } from './support.ts'
 
-/** A stored view as the recorder writes it (the buffer-only fields are not columns). */
-type AnalyticsRow = Omit<ViewRow, 'viewed_at' | 'is_view'>
+/** A stored row as the recorder writes it (bandwidth goes to user_usage, not to a column). */
+type AnalyticsRow = Omit<ViewRow, 'viewed_at' | 'bandwidth'> & { viewed_at: Date }
 
 const rowsOf = (app: TestApp, id: string) =>
   app.ctx.sql<AnalyticsRow[]>`select * from image_analytics where image_id = ${id} order by id`
@@ -103,19 +103,40 @@ describeEachBackend('view analytics', (app) => {
     await flushViews(app())
     const rows = await rowsOf(app(), image.id)
     const size = variant(await variantsOf(app(), image.id), 'original', 'jpeg').size
-    expect(rows.map(({ referrer, device_type, browser, os, country, bytes_sent }) => ({ referrer, device_type, browser, os, country, bytes_sent }))).toEqual([
-      { referrer: 'forum.example.net', device_type: 'mobile', browser: 'Mobile Safari', os: 'iOS', country: 'DE', bytes_sent: size },
-      { referrer: null, device_type: 'tablet', browser: 'Mobile Safari', os: 'iOS', country: null, bytes_sent: size },
-      { referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: size },
-      { referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: size },
+    // The same visitor's two identical views of the same minute are one row counting two.
+    expect(rows.map(({ views, referrer, device_type, browser, os, country, bytes_sent }) => ({ views, referrer, device_type, browser, os, country, bytes_sent }))).toEqual([
+      { views: 1, referrer: 'forum.example.net', device_type: 'mobile', browser: 'Mobile Safari', os: 'iOS', country: 'DE', bytes_sent: size },
+      { views: 1, referrer: null, device_type: 'tablet', browser: 'Mobile Safari', os: 'iOS', country: null, bytes_sent: size },
+      { views: 2, referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: 2 * size },
     ])
     // Raw IPs are kept only with STORE_VIEWER_IP=true; the visitor key is a keyed hash, not the IP.
     expect(rows.every((r) => r.viewer_ip === null)).toBe(true)
     expect(JSON.stringify(rows)).not.toContain('203.0.113')
-    expect(rows[2]!.visitor_key).toBe(rows[3]!.visitor_key)
     expect(new Set(rows.map((r) => r.visitor_key)).size).toBe(3)
+    expect(rows.every((r) => r.viewed_at.getTime() % 60_000 === 0)).toBe(true)
     const [, body] = await statsOf(app(), image.id, owner)
     expect(body.views.human).toEqual({ total: 4, unique: 3 })
+  })
+
+  test('identical views are stored as one row with a count; counters and stats count every view', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_5.jpg'))
+    const before = await usageOf(app(), owner.id)
+    for (let i = 0; i < 40; i++) await fetchView(app().view, `/i/${image.id}?size=thumb`, human('10.8.0.1'))
+    for (let i = 0; i < 10; i++) await fetchView(app().view, `/i/${image.id}?size=thumb`, human('10.8.0.1', { referer: 'https://c.example/' }))
+    await flushViews(app())
+    const rows = await rowsOf(app(), image.id)
+    // One row per referrer host (unless the minute turned in between, which makes one more).
+    expect(rows.length).toBeGreaterThanOrEqual(2)
+    expect(rows.length).toBeLessThanOrEqual(4)
+    expect(rows.reduce((sum, r) => sum + r.views, 0)).toBe(50)
+    expect(await imageViews(app(), image.id)).toBe(50)
+    const size = variant(await variantsOf(app(), image.id), 'thumb', 'jpeg').size
+    const after = await usageOf(app(), owner.id)
+    expect({ views: after.views - before.views, bandwidth: after.bandwidth - before.bandwidth }).toEqual({ views: 50, bandwidth: 50 * size })
+    const [, body] = await statsOf(app(), image.id, owner)
+    expect(body.views.human).toEqual({ total: 50, unique: 1 })
+    expect(body.top.referrers).toEqual([{ name: null, views: 40 }, { name: 'c.example', views: 10 }])
+    expect(body.bandwidth.bytes).toBe(50 * size)
   })
 
   test('a view is a 200 or a 206 from byte 0; other ranges count bandwidth only; 304, HEAD and errors count nothing', async () => {

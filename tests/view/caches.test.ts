@@ -1,23 +1,24 @@
 import { describe, expect, test } from 'bun:test'
+import { manualClock } from '#core/clock.ts'
 import { createBytesCache } from '#modules/view/bytes-cache.ts'
 import { LOOKUP_TTL_MS } from '#modules/view/image-server.ts'
 import { createLookupCache } from '#modules/view/lookup-cache.ts'
 
 describe('image lookup cache', () => {
   const setup = () => {
-    let now = 1_000_000
+    const clock = manualClock(new Date(1_000_000))
     const loads: string[] = []
     let answer: string | null = 'row v1'
     const cache = createLookupCache<string>({
       ttlMs: LOOKUP_TTL_MS,
       maxEntries: 10,
-      now: () => now,
+      clock,
       load: async (key) => {
         loads.push(key)
         return answer
       },
     })
-    return { cache, loads, advance: (ms: number) => (now += ms), set: (value: string | null) => (answer = value) }
+    return { cache, loads, advance: (ms: number) => clock.advance(ms), set: (value: string | null) => (answer = value) }
   }
 
   test('a change in the database is seen within one second, never later', async () => {
@@ -42,13 +43,39 @@ describe('image lookup cache', () => {
 
   test('a failed lookup is not remembered', async () => {
     let fail = true
-    const cache = createLookupCache<string>({ ttlMs: 1000, maxEntries: 10, load: async () => {
+    const cache = createLookupCache<string>({ ttlMs: 1000, maxEntries: 10, clock: manualClock(), load: async () => {
       if (fail) throw new Error('database down')
       return 'row'
     } })
     await expect(cache.get('a')).rejects.toThrow('database down')
     fail = false
     expect(await cache.get('a')).toBe('row')
+  })
+
+  test('invalidate forgets a key at once; a query under way still answers its callers but is not kept', async () => {
+    const { cache, loads, set } = setup()
+    expect(await cache.get('a')).toBe('row v1')
+    set('row v2')
+    cache.invalidate('a')
+    expect(await cache.get('a')).toBe('row v2')
+    const pending = cache.get('b')
+    cache.invalidate('b')
+    expect(await pending).toBe('row v2')
+    await cache.get('b')
+    expect(loads).toEqual(['a', 'a', 'b', 'b'])
+  })
+
+  test('invalidateWhere forgets matching values and anything still loading', async () => {
+    const { cache, loads } = setup()
+    await cache.get('a')
+    await cache.get('b')
+    const loading = cache.get('c')
+    cache.invalidateWhere((value) => value === 'nothing matches this')
+    expect(cache.size).toBe(2)
+    await loading
+    cache.invalidateWhere((value) => value === 'row v1')
+    expect(cache.size).toBe(0)
+    expect(loads).toEqual(['a', 'b', 'c'])
   })
 
   test('it stays bounded', async () => {

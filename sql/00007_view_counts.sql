@@ -1,0 +1,12 @@
+-- View module: identical views are stored once, with a count.
+-- The recorder aggregates the views of one image, one minute and one visitor (address and
+-- User-Agent, hence one device, browser and OS), with the same referrer host and country, into
+-- ONE image_analytics row: `views` says how many views it stands for, `bytes_sent` their bytes
+-- together, and `viewed_at` is the start of their minute. Rows written before this migration
+-- (and rows inserted by hand) stand for one view each, hence the default.
+--
+-- Every reader therefore counts sum(views), never count(*); count(distinct visitor_key) is
+-- unchanged. The roll-up contract of 00003_view.sql reads accordingly: `views` = sum(views) of
+-- rows with is_bot = false, `bot_views` = sum(views) of rows with is_bot = true, and each
+-- breakdown value maps to sum(views).
+alter table image_analytics add column views integer not null default 1 check (views > 0);
