@@ -4,30 +4,11 @@ import { join } from 'node:path'
 import { BACKENDS, createTestApp, type TestApp } from '../helpers/index.ts'
 import { uploadFile } from '../helpers/images.ts'
 import { signUp } from '../upload/support.ts'
+import { hundredMegapixelBmp } from '../../scripts/lib/bench-upload-support.ts'
 
 // Database start-up plus a 100 MP decode on a shared 2-core machine.
 setDefaultTimeout(180_000)
 
-/** 10000 x 10000 at 1 bit a pixel, stripes from a two-colour palette: 12.5 MB, 100 MP. */
-function hundredMegapixelBmp(path: string) {
-  const width = 10_000
-  const height = 10_000
-  const rowBytes = Math.ceil(width / 32) * 4
-  const pixelOffset = 14 + 40 + 8
-  const file = Buffer.alloc(pixelOffset + rowBytes * height)
-  file.write('BM', 0, 'latin1')
-  file.writeUInt32LE(file.length, 2)
-  file.writeUInt32LE(pixelOffset, 10)
-  file.writeUInt32LE(40, 14)
-  file.writeInt32LE(width, 18)
-  file.writeInt32LE(height, 22)
-  file.writeUInt16LE(1, 26)
-  file.writeUInt16LE(1, 28)
-  file.writeUInt32LE(2, 46)
-  file.set([0, 0, 0, 0, 255, 255, 255, 0], 54)
-  for (let y = 0; y < height; y++) file.fill(y % 64 < 32 ? 0xf0 : 0x0f, pixelOffset + y * rowBytes, pixelOffset + (y + 1) * rowBytes)
-  writeFileSync(path, file)
-}
 
 // Not a speed benchmark: a blocked event loop stalls for seconds (3 to 7 s measured before the
 // decode moved to a worker), so a 200 ms bound tells the two apart even on a loaded machine.
