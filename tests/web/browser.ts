@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Browser } from 'playwright-core'
-import { serverBodyLimit } from '#core/app.ts'
+import { createApp, serverBodyLimit } from '#core/app.ts'
 import { type Backend, type TestApp, createTestApp } from '../helpers/context.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -67,6 +67,34 @@ export async function startWebServers(env: Record<string, string> = {}): Promise
     urls,
     async close() {
       await Promise.all(listening.map((server) => server.stop(true)))
+      await app.close()
+    },
+  }
+}
+
+/**
+ * Single-port mode (PORT): every module behind one listener and one origin, as a self-hoster
+ * behind one domain and one certificate runs it.
+ */
+export async function startSinglePortServer(env: Record<string, string> = {}): Promise<WebServers> {
+  const port = freePort()
+  const origin = `http://127.0.0.1:${port}`
+  const backend: Backend = process.env.TEST_DATABASE_URL
+    ? { name: 'postgres+local', database: 'postgres', storage: 'local' }
+    : { name: 'embedded+local', database: 'embedded', storage: 'local' }
+  const app = await createTestApp(backend, { env: { PORT: String(port), AUTH_SERVER_URL: origin, UPLOAD_SERVER_URL: origin, VIEW_SERVER_URL: origin, ...env } })
+  const server = createApp(app.ctx, ['auth', 'upload', 'view']).listen({
+    hostname: '127.0.0.1',
+    port,
+    reusePort: false,
+    maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes),
+  })
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  return {
+    app,
+    urls: { auth: origin, upload: origin, view: origin },
+    async close() {
+      await server.stop(true)
       await app.close()
     },
   }
