@@ -26,6 +26,7 @@ export interface ViewRecorder {
   /** Writes everything buffered so far (tests, shutdown). */
   flush(): Promise<void>
   close(): Promise<void>
+  /** Views recorded and not written yet (identical ones are held as one row with a count). */
   readonly pending: number
 }
 
@@ -240,7 +241,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
       if (retry || buffer.length > 0) ctx.log.error({ msg: 'views lost at shutdown', views: viewsIn(buffer) + viewsIn(retry?.rows ?? []) })
     },
     get pending() {
-      return buffer.length + (retry?.rows.length ?? 0)
+      return viewsIn(buffer) + viewsIn(retry?.rows ?? [])
     },
   }
 }

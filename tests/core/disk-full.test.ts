@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CORPUS } from '../helpers/images.ts'
 import { PROJECT_ROOT, type RunningServer, startServer } from '../../scripts/lib/process.ts'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 
 // Issue 10, item 23: keep headroom on DATA_DIR so the embedded database never wedges on a full disk.
 setDefaultTimeout(180_000)
@@ -66,6 +67,8 @@ describe.skipIf(Boolean(unavailable))('a small tmpfs as DATA_DIR', () => {
     })
     expect(registered.status).toBe(201)
     const { token } = (await registered.json()) as { token: string }
+    // Keys need a verified address: follow the mailed link (an .eml under DATA_DIR/mail).
+    await verifyFromMailDir(join(mountPoint, 'data'), 'diskfull@example.com', auth)
     const keyResponse = await fetch(`${auth}/api/v1/api-keys`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -41,7 +41,8 @@ describeEachBackend('GET /metrics', (app) => {
       const [response] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token })
       expect(response.status).toBe(404)
     }
-    const [missing] = await call(app().auth, 'GET', `/no-such-route-${ids[0]}`)
+    // On the upload server: the auth server's web app answers every other path (its HTML 404 included).
+    const [missing] = await call(app().upload, 'GET', `/no-such-route-${ids[0]}`)
     expect(missing.status).toBe(404)
     const [invalid] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'x' } })
     expect(invalid.status).toBe(422)

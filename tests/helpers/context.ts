@@ -101,8 +101,15 @@ export interface TestAppOptions {
 const contextOfApp = new WeakMap<ModuleApp, AppContext>()
 export function contextOf(app: ModuleApp): AppContext {
   const ctx = contextOfApp.get(app)
-  if (!ctx) throw new Error('this app was not made by createTestApp')
+  if (!ctx) throw new Error('this app was not made by createTestApp (or given to authAppOf)')
   return ctx
+}
+
+/** The auth server of a context a test built itself, known to the helpers that need its context. */
+export function authAppOf(ctx: AppContext): ModuleApp {
+  const auth = createModuleApp(ctx, 'auth')
+  contextOfApp.set(auth, ctx)
+  return auth
 }
 
 export async function createTestApp(backend: Backend, options: TestAppOptions = {}): Promise<TestApp> {
@@ -137,8 +144,7 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
     storage = options.wrapStorage(inner)
   }
   const { ctx, close } = await createContext(config, { database, clock: options.clock, storage, log: options.log, jobs: JOBS })
-  const auth = createModuleApp(ctx, 'auth')
-  contextOfApp.set(auth, ctx)
+  const auth = authAppOf(ctx)
   return {
     ctx,
     config,

@@ -1,3 +1,4 @@
+import { TEST_METRICS_TOKEN } from '../helpers/prometheus.ts'
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
 import sharp from 'sharp'
@@ -8,7 +9,8 @@ import { footprint, type Uploader } from './support.ts'
 
 /** Test limit: small enough that "too large" is cheap, large enough for every fixture below. */
 export const COMPAT_MAX_UPLOAD_BYTES = 64 * 1024
-export const COMPAT_ENV = { MAX_UPLOAD_BYTES: String(COMPAT_MAX_UPLOAD_BYTES) }
+// /metrics is served only behind METRICS_TOKEN: the metric checks scrape it with the test token.
+export const COMPAT_ENV = { MAX_UPLOAD_BYTES: String(COMPAT_MAX_UPLOAD_BYTES), METRICS_TOKEN: TEST_METRICS_TOKEN }
 
 let colour = 0
 /** A small PNG whose bytes no other call returns (so no accidental dedup between tests). */
@@ -65,7 +67,7 @@ export async function expectServes(app: TestApp, url: string, sent: Uint8Array) 
 
 /** Counter values from /metrics: stored uploads and refusals by code. */
 export async function uploadMetrics(upload: ModuleApp) {
-  const [, text] = await call(upload, 'GET', '/metrics')
+  const [, text] = await call(upload, 'GET', '/metrics', { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })
   const value = (pattern: RegExp) => Number(pattern.exec(text as string)?.[1] ?? 0)
   return {
     bytes: value(/^imghost_upload_bytes_total (\d+)/m),
@@ -74,8 +76,17 @@ export async function uploadMetrics(upload: ModuleApp) {
   }
 }
 
-export const limitKeyTo = (app: TestApp, user: Uploader, perHour: number) =>
-  app.ctx.sql`update api_keys set rate_limit_per_hour = ${perHour} where user_id = ${user.id}`
+/**
+ * Gives the user's keys a limit of `perHour` requests an hour and spends it, so the next request
+ * with the key is over it (a key's own bucket counts from the moment it has a limit).
+ */
+export async function limitKeyTo(app: TestApp, user: Uploader, perHour: number) {
+  await app.ctx.sql`update api_keys set rate_limit_per_hour = ${perHour} where user_id = ${user.id}`
+  for (let i = 0; i < perHour; i++) {
+    const [response] = await call(app.upload, 'GET', '/images', { apiKey: user.apiKey })
+    expect(response.status).toBe(200)
+  }
+}
 
 export async function usage(app: TestApp, userId: string) {
   const { images, storage_used, uploads } = await footprint(app, userId)

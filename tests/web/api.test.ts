@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { call, createApiKey, describeEachBackend, makeAdmin, registerUser } from '../helpers/index.ts'
+import { call, createApiKey, describeEachBackend, makeAdmin, markVerified, registerUser } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 
 const APP = 'http://localhost:5001'
@@ -109,6 +109,8 @@ describeEachBackend('web app API', (app) => {
 
   test('cookie-authenticated changes from another site are refused with 403 csrf_rejected; tokens and keys are not', async () => {
     const user = await registerUser(app().auth)
+    // Keys need a verified address; this test is about where the request comes from.
+    await markVerified(app().auth, user.token)
     const cookie = `token=${user.token}`
     const body = { key_name: 'k' }
     const [foreign, foreignBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: EVIL } })

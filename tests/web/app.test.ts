@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import sharp from 'sharp'
 import { newImageId } from '#core/images/ids.ts'
+import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
 import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
@@ -151,7 +152,10 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     expect(await page.locator('.badge.private').count()).toBe(1)
   })
 
-  test('creates an API key and uploads with it through the API', async () => {
+  test('follows the mailed verification link, then creates an API key and uploads with it through the API', async () => {
+    // Keys need a verified address: the person opens the link from their mail.
+    await page.goto(await findVerificationLink(servers.app.dataDir, 'ada@example.com'))
+    await expect(page.locator('h1').textContent()).resolves.toContain('Email verified')
     await go('/keys')
     await page.getByLabel('Name').fill('laptop')
     await page.getByRole('button', { name: 'Create key' }).click()
