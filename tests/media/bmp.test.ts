@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import sharp from 'sharp'
 import { AppError } from '#core/errors.ts'
 import { decodeBmp } from '#core/media/bmp.ts'
-import { createHarness, expectRefusal, variant, withProcessed, type Harness } from './helpers.ts'
+import { useHarness, expectRefusal, variant, withProcessed } from './helpers.ts'
 
 type Rgb = [number, number, number]
 
@@ -164,18 +164,11 @@ describe('decodeBmp', () => {
 })
 
 describe('BMP uploads', () => {
-  let h: Harness
-  beforeAll(async () => {
-    h = await createHarness()
-  })
-  afterAll(async () => {
-    expect(await h.tmpFiles()).toEqual([])
-    await h.close()
-  })
+  const h = useHarness()
 
   test('are stored as PNG with the pixels they hold', async () => {
-    const path = await h.fixture('odd.bmp', buildBmp({ width: 3, height: 2, bpp: 4, palette: [BLACK, RED, GREEN, BLUE, WHITE], rows: [[0x43, 0x20], [0x12, 0x30]] }))
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('odd.bmp', buildBmp({ width: 3, height: 2, bpp: 4, palette: [BLACK, RED, GREEN, BLUE, WHITE], rows: [[0x43, 0x20], [0x12, 0x30]] }))
+    await withProcessed(h().media, path, async (image) => {
       expect({ source: image.sourceFormat, format: image.format, width: image.width, height: image.height }).toEqual({ source: 'bmp', format: 'png', width: 3, height: 2 })
       const original = variant(image, 'original', 'png')
       expect(original.contentType).toBe('image/png')
@@ -186,9 +179,9 @@ describe('BMP uploads', () => {
   })
 
   test('a BMP whose header is over the limit is refused', async () => {
-    const path = await h.fixture('huge.bmp', buildBmp({ width: 20_000, height: 20_000, bpp: 1, palette: [BLACK, WHITE], rows: [] }))
+    const path = await h().fixture('huge.bmp', buildBmp({ width: 20_000, height: 20_000, bpp: 1, palette: [BLACK, WHITE], rows: [] }))
     let error: unknown
-    await h.media.process(path).then((image) => image.cleanup(), (e) => (error = e))
+    await h().media.process(path).then((image) => image.cleanup(), (e) => (error = e))
     expect(error).toBeInstanceOf(AppError)
     expectRefusal(error as AppError, 422, 'image_too_large')
   })

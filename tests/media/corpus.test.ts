@@ -1,23 +1,15 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import { AppError } from '#core/errors.ts'
 import { SUPPORTED_FORMATS_MESSAGE } from '#core/media/index.ts'
 import type { StoredFormat } from '#core/media/types.ts'
-import { corpus, createHarness, expectRefusal, refusal, timed, variant, withProcessed, type Harness } from './helpers.ts'
+import { corpus, useHarness, expectRefusal, refusal, timed, variant, withProcessed } from './helpers.ts'
 
 // Real encodes on a machine that may be busy with other work.
 setDefaultTimeout(30_000)
 
-let h: Harness
-beforeAll(async () => {
-  h = await createHarness()
-})
-afterAll(async () => {
-  // Every job below cleans up after itself, accepted or refused: nothing may be left behind.
-  expect(await h.tmpFiles()).toEqual([])
-  await h.close()
-})
+const h = useHarness()
 
 const pngSuite = readdirSync(corpus('pngsuite/png')).filter((f) => f.endsWith('.png')).sort()
 const validPngs = pngSuite.filter((f) => !f.startsWith('x'))
@@ -38,7 +30,7 @@ describe('PngSuite', () => {
   test.each(validPngs)('accepts %s with its IHDR dimensions', async (name) => {
     const path = corpus('pngsuite/png', name)
     const expected = ihdrSize(path)
-    await withProcessed(h.media, path, async (image) => {
+    await withProcessed(h().media, path, async (image) => {
       expect({ source: image.sourceFormat, format: image.format, width: image.width, height: image.height }).toEqual({
         source: 'png',
         format: 'png',
@@ -60,7 +52,7 @@ describe('PngSuite', () => {
     const path = corpus('pngsuite/png', name)
     let accepted = false
     try {
-      await withProcessed(h.media, path, async (image) => {
+      await withProcessed(h().media, path, async (image) => {
         accepted = true
         for (const v of image.variants) {
           // A clean re-encode decodes strictly, without a warning.
@@ -80,7 +72,7 @@ describe('BMP', () => {
 
   test.each(bmps)('%s is stored as PNG, pixel for pixel the PngSuite original', async (name) => {
     const reference = corpus('pngsuite/png', name.replace(/\.bmp$/, '.png'))
-    await withProcessed(h.media, corpus('pngsuite/bmp', name), async (image) => {
+    await withProcessed(h().media, corpus('pngsuite/bmp', name), async (image) => {
       expect({ source: image.sourceFormat, format: image.format }).toEqual({ source: 'bmp', format: 'png' })
       expect({ width: image.width, height: image.height }).toEqual(ihdrSize(reference))
       expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/png', 'thumb/png', 'thumb/webp'])
@@ -91,7 +83,7 @@ describe('BMP', () => {
   })
 
   test('small/bmp.bmp (OS/2 core header, which bmp-ts alone refuses) is accepted', async () => {
-    await withProcessed(h.media, corpus('small/bmp.bmp'), async (image) => {
+    await withProcessed(h().media, corpus('small/bmp.bmp'), async (image) => {
       expect({ source: image.sourceFormat, format: image.format, width: image.width, height: image.height }).toEqual({
         source: 'bmp',
         format: 'png',
@@ -117,7 +109,7 @@ describe('orientation', () => {
     const portrait = name.startsWith('portrait')
     const orientation = Number(/_(\d)\.jpg$/.exec(name)![1])
     const upright = await fingerprint(corpus('orientation', name.replace(/_\d\.jpg$/, '_1.jpg')))
-    await withProcessed(h.media, corpus('orientation', name), async (image) => {
+    await withProcessed(h().media, corpus('orientation', name), async (image) => {
       expect(portrait ? image.height > image.width : image.width > image.height).toBe(true)
       for (const v of image.variants) {
         const meta = await sharp(v.path).metadata()
@@ -148,7 +140,7 @@ describe('GPS-tagged photos', () => {
     // The fixture really carries GPS: its EXIF holds the GPSInfo IFD pointer, tag 0x8825.
     const exif = (await sharp(corpus('gps', name)).metadata()).exif
     expect(!!exif && (exif.includes(Buffer.from([0x25, 0x88])) || exif.includes(Buffer.from([0x88, 0x25])))).toBe(true)
-    await withProcessed(h.media, corpus('gps', name), async (image) => {
+    await withProcessed(h().media, corpus('gps', name), async (image) => {
       expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/jpeg', 'thumb/jpeg', 'thumb/webp'])
       for (const v of image.variants) {
         const meta = await sharp(v.path).metadata()
@@ -166,13 +158,13 @@ describe('GPS-tagged photos', () => {
 
 describe('malicious files', () => {
   test('lottapixel.jpg (64250 x 64250 header) is refused in well under a second', async () => {
-    const [error, ms] = await timed(() => refusal(h.media, corpus('malicious/lottapixel.jpg')))
+    const [error, ms] = await timed(() => refusal(h().media, corpus('malicious/lottapixel.jpg')))
     expectRefusal(error, 422, 'image_too_large')
     expect(ms).toBeLessThan(1000)
   })
 
   test('uber.gif (40,000 frames) is refused in well under a second', async () => {
-    const [error, ms] = await timed(() => refusal(h.media, corpus('malicious/uber.gif')))
+    const [error, ms] = await timed(() => refusal(h().media, corpus('malicious/uber.gif')))
     expectRefusal(error, 422, 'too_many_frames')
     expect(error.message).toContain('40000')
     expect(ms).toBeLessThan(1000)
@@ -183,7 +175,7 @@ describe('malicious files', () => {
     const path = corpus('malicious', name)
     expect(readFileSync(path).includes('<?php')).toBe(true)
     try {
-      await withProcessed(h.media, path, async (image) => {
+      await withProcessed(h().media, path, async (image) => {
         for (const v of image.variants) expect(readFileSync(v.path).includes('<?php')).toBe(false)
       })
     } catch (error) {
@@ -192,7 +184,7 @@ describe('malicious files', () => {
   })
 
   test('PHP in JPEG metadata is re-encoded away (the file itself is a valid image)', async () => {
-    await withProcessed(h.media, corpus('malicious/POC_phpinfo-metadata.jpg'), (image) => {
+    await withProcessed(h().media, corpus('malicious/POC_phpinfo-metadata.jpg'), (image) => {
       expect(image.variants.length).toBeGreaterThan(0)
     })
   })
@@ -206,7 +198,7 @@ describe('small files of many formats', () => {
     // No image block at all, which is valid GIF; it is stored as the empty canvas it describes.
     ['gif.gif', 'gif'],
   ])('accepts %s as %s', async (name, format) => {
-    await withProcessed(h.media, corpus('small', name), (image) => {
+    await withProcessed(h().media, corpus('small', name), (image) => {
       expect({ source: image.sourceFormat, format: image.format, width: image.width, height: image.height }).toEqual({
         source: format,
         format,
@@ -217,18 +209,18 @@ describe('small files of many formats', () => {
   })
 
   test.each(['svg.svg', 'tiff.tif', 'ico.ico', 'jxl.jxl', 'pdf.pdf', 'html5.html'])('refuses %s with 415 naming the formats', async (name) => {
-    const error = await refusal(h.media, corpus('small', name))
+    const error = await refusal(h().media, corpus('small', name))
     expectRefusal(error, 415, 'unsupported_format')
     expect(error.message).toBe(SUPPORTED_FORMATS_MESSAGE)
     for (const format of ['JPEG', 'PNG', 'GIF', 'WebP', 'AVIF', 'BMP']) expect(error.message).toContain(format)
   })
 
   test('png-truncated.png is refused as invalid', async () => {
-    expectRefusal(await refusal(h.media, corpus('small/png-truncated.png')), 422, 'invalid_image')
+    expectRefusal(await refusal(h().media, corpus('small/png-truncated.png')), 422, 'invalid_image')
   })
 
   // A 26-byte VP8L stream declaring 11330 x 446 that libwebp itself cannot decode.
   test('webp.webp, which libwebp cannot decode, is refused as invalid rather than crashing', async () => {
-    expectRefusal(await refusal(h.media, corpus('small/webp.webp')), 422, 'invalid_image')
+    expectRefusal(await refusal(h().media, corpus('small/webp.webp')), 422, 'invalid_image')
   })
 })

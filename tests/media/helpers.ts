@@ -1,4 +1,4 @@
-import { expect } from 'bun:test'
+import { afterAll, beforeAll, expect } from 'bun:test'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -92,4 +92,20 @@ export const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => 
   const started = performance.now()
   const result = await work()
   return [result, performance.now() - started]
+}
+
+/**
+ * A harness for the enclosing suite, made before its tests and closed after them, checking that
+ * every job cleaned up after itself (accepted or refused, nothing may be left in tmpDir).
+ */
+export function useHarness(): () => Harness {
+  let harness: Harness | undefined
+  beforeAll(async () => {
+    harness = await createHarness()
+  })
+  afterAll(async () => {
+    expect(await harness!.tmpFiles()).toEqual([])
+    await harness!.close()
+  })
+  return () => harness!
 }

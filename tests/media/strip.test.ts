@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import type { ProcessedImage } from '#core/media/types.ts'
-import { corpus, createHarness, expectRefusal, refusal, variant, withProcessed, type Harness } from './helpers.ts'
+import { corpus, useHarness, expectRefusal, refusal, variant, withProcessed } from './helpers.ts'
 
 // Real decodes on a machine that may be busy with other work.
 setDefaultTimeout(30_000)
 
-let h: Harness
-beforeAll(async () => {
-  h = await createHarness()
-})
-afterAll(async () => {
-  expect(await h.tmpFiles()).toEqual([])
-  await h.close()
-})
+const h = useHarness()
 
 const PAYLOAD = Buffer.from("<?php system($_GET['c']); ?>")
 const filesIn = (folder: string, pattern: RegExp) => readdirSync(corpus(folder)).filter((f) => pattern.test(f)).sort()
@@ -60,7 +53,7 @@ describe('JPEG', () => {
   test.each(photos)('%s: same pixels, not bigger, no GPS/XMP/IPTC/comment, Orientation only when not 1, ICC kept', async (name) => {
     const path = corpus(name)
     const uploaded = await sharp(path).metadata()
-    await withProcessed(h.media, path, async (image) => {
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path)
       const meta = await sharp(stored).metadata()
       const orientation = uploaded.orientation ?? 1
@@ -78,8 +71,8 @@ describe('JPEG', () => {
 
   test('a PHP payload in EXIF or appended after EOI is gone; the pixels are not touched', async () => {
     const source = corpus('malicious/POC_phpinfo-metadata.jpg')
-    const path = await h.fixture('polyglot.jpg', withTrailer(readFileSync(source)))
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('polyglot.jpg', withTrailer(readFileSync(source)))
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path)
       expect(stored.includes('<?php')).toBe(false)
       // Ends right at EOI.
@@ -95,8 +88,8 @@ describe('JPEG', () => {
     }
     // SOI, then our segments, then the rest of the encoder's file (JFIF APP0 first).
     const bytes = Buffer.concat([base.subarray(0, 2), segment(0xfe, 'hello <?php ?>'), segment(0xe7, 'vendor data'), segment(0xee, 'Adobe\0\x64\0\0\0\0\x01'), base.subarray(2)])
-    const path = await h.fixture('segments.jpg', bytes)
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('segments.jpg', bytes)
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path)
       expect(stored.includes('hello')).toBe(false)
       expect(stored.includes('vendor data')).toBe(false)
@@ -118,7 +111,7 @@ describe('PNG', () => {
   test.each(valid)('%s: same pixels, not bigger, no text/time/EXIF chunk, colour chunks kept', async (name) => {
     const path = corpus('pngsuite/png', name)
     const before = pngChunks(readFileSync(path))
-    await withProcessed(h.media, path, async (image) => {
+    await withProcessed(h().media, path, async (image) => {
       const after = pngChunks(await expectSamePixelsNoBigger(image, path))
       expect(after.filter((type) => DROPPED.includes(type))).toEqual([])
       expect(after).toEqual(before.filter((type) => !DROPPED.includes(type)))
@@ -132,8 +125,8 @@ describe('PNG', () => {
       .withMetadata()
       .withExif({ IFD0: { ImageDescription: 'exif <?php ?>' } })
       .toBuffer()
-    const path = await h.fixture('text.png', withTrailer(base))
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('text.png', withTrailer(base))
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path)
       expect(stored.includes('<?php')).toBe(false)
       expect(pngChunks(stored).at(-1)).toBe('IEND')
@@ -151,8 +144,8 @@ describe('WebP', () => {
     expect((await sharp(bytes).metadata()).orientation).toBe(orientation)
     const uploaded = webpChunks(bytes)
     expect(uploaded.types).toEqual(expect.arrayContaining(['VP8X', 'EXIF', 'XMP ']))
-    const path = await h.fixture(`meta-${orientation}.webp`, withTrailer(bytes))
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture(`meta-${orientation}.webp`, withTrailer(bytes))
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path)
       const { types, flags } = webpChunks(stored)
       expect(stored.readUInt32LE(4)).toBe(stored.length - 8)
@@ -173,8 +166,8 @@ describe('WebP', () => {
   test('an animated WebP keeps every frame', async () => {
     const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 80, height: 60, channels: 4, background: c } }).png().toBuffer()))
     const bytes = await sharp(frames, { join: { animated: true } }).webp({ delay: [50, 60, 70], loop: 2 }).withXmp(xmp).toBuffer()
-    const path = await h.fixture('anim.webp', bytes)
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('anim.webp', bytes)
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path, true)
       const meta = await sharp(stored).metadata()
       expect({ pages: meta.pages, delay: meta.delay, loop: meta.loop, xmp: meta.xmp }).toEqual({ pages: 3, delay: [50, 60, 70], loop: 2, xmp: undefined })
@@ -197,8 +190,8 @@ describe('GIF', () => {
     const frames = await Promise.all(['#f00', '#0f0'].map((c) => sharp({ create: { width: 50, height: 40, channels: 4, background: c } }).png().toBuffer()))
     const gif = await sharp(frames, { join: { animated: true } }).gif({ delay: [100, 100], loop: 3 }).toBuffer()
     const bytes = withTrailer(withExtensions(gif, comment('a comment <?php ?>'), application('XMP DataXMP', 'xmp packet')))
-    const path = await h.fixture('extensions.gif', bytes)
-    await withProcessed(h.media, path, async (image) => {
+    const path = await h().fixture('extensions.gif', bytes)
+    await withProcessed(h().media, path, async (image) => {
       const stored = await expectSamePixelsNoBigger(image, path, true)
       for (const gone of ['a comment', 'XMP Data', '<?php']) expect(stored.includes(gone)).toBe(false)
       expect(stored.includes('NETSCAPE2.0')).toBe(true)
@@ -211,6 +204,6 @@ describe('GIF', () => {
   test.each(filesIn('malicious', /^POC_.*\.gif$/))('%s: refused, PHP never stored', async (name) => {
     // Either a header followed by PHP (not a GIF), or PHP planted inside the LZW image data,
     // which a byte copy would keep: both are refused.
-    expectRefusal(await refusal(h.media, corpus('malicious', name)), 422, 'invalid_image')
+    expectRefusal(await refusal(h().media, corpus('malicious', name)), 422, 'invalid_image')
   })
 })
