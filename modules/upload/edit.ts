@@ -8,8 +8,8 @@ import * as repo from './repo.ts'
 
 /**
  * PATCH /images/{id}: the owner changes the title or visibility. The row is the truth every
- * view process reads; this process's view lookup is dropped at once (ctx.imageChanges), and
- * every other view process drops its own on the NOTIFY (src/images/invalidate.ts).
+ * view process reads; every view process, this one first, drops its cached lookup at once
+ * (src/images/invalidate.ts).
  */
 export async function editImage(
   ctx: AppContext,
@@ -20,7 +20,6 @@ export async function editImage(
   const title = typeof changes.title === 'string' ? changes.title.trim() || null : changes.title
   const image = isImageId(imageId) ? await repo.updateOwnImage(ctx.sql, principal.user.id, imageId, { title, is_public: changes.is_public }) : undefined
   if (!image) throw new NotFound('No image with that id in your account', 'image_not_found')
-  ctx.imageChanges.changed(image.id)
-  await notifyImageChanged(ctx.sql, image.id)
+  await notifyImageChanged(ctx, image.id)
   return image
 }

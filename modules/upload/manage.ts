@@ -53,9 +53,8 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   if (!isImageId(imageId)) throw imageNotFound()
   const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
   if (!deleted) throw imageNotFound()
-  await notifyImageChanged(ctx.sql, imageId)
+  await notifyImageChanged(ctx, imageId)
   const { image, user } = deleted
-  ctx.imageChanges.changed(image.id)
   await notifyStorageThresholds(ctx, ownerId, user.storage_used + image.stored_bytes, user.storage_used, storageLimit(user.plan_type))
   await deleteImages(ctx, [image])
   return image

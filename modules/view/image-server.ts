@@ -85,7 +85,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       return { ...image, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
     },
   })
-  // A PATCH or delete in this process is seen before its NOTIFY comes back.
+  // A change made by this process is seen before its NOTIFY comes back (notifyImageChanged).
   ctx.imageChanges.subscribe((id) => lookups.invalidate(id))
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
   const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })

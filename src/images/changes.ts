@@ -1,7 +1,7 @@
 /**
- * Tells the modules of one process that an image's visibility changed, so the view module can
- * drop its cached lookup at once instead of after its TTL. Other processes (replicas, split
- * mode) have no such signal: they see the change when their lookup expires (one second).
+ * Tells the modules of one process that an image changed, synchronously, so the view module drops
+ * its cached lookup before the change's request answers. Other processes learn it by NOTIFY
+ * (notifyImageChanged in invalidate.ts, the one caller of changed()).
  */
 export interface ImageChanges {
   /** Announce that an image's row changed (privatised, deleted, retitled). */

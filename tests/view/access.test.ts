@@ -1,6 +1,5 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { manualClock } from '#core/clock.ts'
-import { notifyImageChanged } from '#core/images/invalidate.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, LANDSCAPE, type Uploaded, type Viewer, eventually, fetchView, secondReplica, signUp, text, upload } from './support.ts'
 import { join } from 'node:path'
@@ -153,9 +152,8 @@ describeEachBackend('view access', (app) => {
     try {
       const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_5.jpg'))
       for (const view of [app().view, replica.view]) expect((await fetchView(view, `/${image.id}.jpg`))[0].status).toBe(200)
-      // No route flips is_public on an existing image yet; this is what such a route would do.
-      await app().ctx.sql`update images set is_public = false where id = ${image.id}`
-      await notifyImageChanged(app().ctx.sql, image.id)
+      const [patched, patchedBody] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: owner.apiKey, body: { is_public: false } })
+      expect(patched.status, JSON.stringify(patchedBody)).toBe(200)
       const hidden = async () => {
         const statuses = await Promise.all([app().view, replica.view].map(async (view) => (await fetchView(view, `/${image.id}.jpg`))[0].status))
         return statuses.every((status) => status === 404)

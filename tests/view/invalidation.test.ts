@@ -66,7 +66,7 @@ describeEachBackend('invalidation across processes', (app) => {
     // Privatising through the notifier takes effect at once the other way round too.
     await app().ctx.sql`update images set is_public = true where id = ${image.id}`
     expect(await status(otherView, `/i/${image.id}`)).toBe(404)
-    await notifyImageChanged(app().ctx.sql, image.id)
+    await notifyImageChanged(app().ctx, image.id)
     await eventually(async () => (await status(otherView, `/i/${image.id}`)) === 200, 250, 5)
   })
 }, { clock })
