@@ -1,11 +1,35 @@
 import { useEffect, useState } from 'preact/hooks'
 import { Link, navigate, useRouteContext } from '../router.tsx'
+import type { Api } from '../api.ts'
 import { Field, PageTitle, Status, type User, messageOf, useSession } from '../ui.tsx'
 
 /** Only paths on this page's own origin: never bounce a person to another site after login. */
 const safeNext = (next: string | null) => (next && next.startsWith('/') && !next.startsWith('//') ? next : '/gallery')
 
 const formValues = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
+
+/** A form that signs in (login, sign-up): busy while it runs, its error shown, then the session starts and the page moves on. */
+function useSignIn(signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string }>) {
+  const { api, setUser } = useSession()
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const submit = async (event: Event) => {
+    event.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      const { user, next } = await signIn(api, formValues(event))
+      api.reset()
+      setUser(user)
+      navigate(next, true)
+    } catch (e) {
+      setError(messageOf(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return { busy, error, submit }
+}
 
 export function LandingPage() {
   const { user } = useSession()
@@ -49,26 +73,11 @@ function OAuthButtons() {
 }
 
 export function LoginPage() {
-  const { api, setUser } = useSession()
   const route = useRouteContext()
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const submit = async (event: Event) => {
-    event.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      const { identifier, password } = formValues(event)
-      const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
-      api.reset()
-      setUser(answer.user as User)
-      navigate(safeNext(route.query.get('next')), true)
-    } catch (e) {
-      setError(messageOf(e))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { busy, error, submit } = useSignIn(async (api, { identifier, password }) => {
+    const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
+    return { user: answer.user as User, next: safeNext(route.query.get('next')) }
+  })
   return (
     <section class="narrow">
       <PageTitle>Log in</PageTitle>
@@ -85,25 +94,10 @@ export function LoginPage() {
 }
 
 export function SignupPage() {
-  const { api, setUser } = useSession()
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const submit = async (event: Event) => {
-    event.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      const { first_name, last_name, username, email, password } = formValues(event)
-      const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password })
-      api.reset()
-      setUser(answer.user as User)
-      navigate('/upload', true)
-    } catch (e) {
-      setError(messageOf(e))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { busy, error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password }) => {
+    const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password })
+    return { user: answer.user as User, next: '/upload' }
+  })
   return (
     <section class="narrow">
       <PageTitle>Create an account</PageTitle>
