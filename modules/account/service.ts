@@ -1,6 +1,5 @@
 import type { Principal } from '#core/auth/principal.ts'
-import { throttleEmailChange } from '#core/auth/email-change-throttle.ts'
-import { sendVerificationMailQuietly } from '#core/auth/email-verification.ts'
+import { sendVerificationMailQuietly, throttleVerificationMails } from '#core/auth/email-verification.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
@@ -28,7 +27,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     await assertIdentityFree(ctx.sql, username, email, current.id)
     changes.username = username
     if (email.toLowerCase() !== current.email.toLowerCase()) {
-      await throttleEmailChange(ctx, current.id)
+      await throttleVerificationMails(ctx, current.id, 'Too many email changes; each sends a verification mail. Try again later')
       changes.email = email
       changes.is_verified = false
     }

@@ -1,7 +1,6 @@
 import type { Principal } from '#core/auth/principal.ts'
-import { hashMailToken, insertMailToken, newMailToken, plausibleMailToken, sendVerificationMail } from '#core/auth/email-verification.ts'
+import { hashMailToken, insertMailToken, newMailToken, plausibleMailToken, sendVerificationMail, throttleVerificationMails } from '#core/auth/email-verification.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
-import { verificationMailBucket } from '#core/auth/email-change-throttle.ts'
 import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict } from '#core/errors.ts'
@@ -25,8 +24,7 @@ export async function verifyEmail(ctx: AppContext, token: string): Promise<strin
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {
   if (principal.user.is_verified) throw new Conflict('This email address is already verified', 'already_verified')
-  const state = await ctx.limiter.hit(verificationMailBucket(principal.user.id), MAILS_PER_ADDRESS_PER_HOUR, HOUR)
-  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many verification mails; try again later', 'too_many_requests')
+  await throttleVerificationMails(ctx, principal.user.id, 'Too many verification mails; try again later')
   await sendVerificationMail(ctx, principal.user)
 }
 

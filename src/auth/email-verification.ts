@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { AppContext } from '../context.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
 import { type Recipient, renderMail } from '../mail/templates.ts'
+import { tooManyRequests } from '../rate-limit.ts'
 import { randomBase62 } from './tokens.ts'
 
 /**
@@ -13,6 +14,17 @@ import { randomBase62 } from './tokens.ts'
 export type TokenPurpose = 'verify_email' | 'reset_password'
 
 const VERIFY_TTL_HOURS = 48
+/**
+ * Verification mails one account may cause per hour, by a resend or by an email change alike, so
+ * neither can send mail (greeting with a name of the caller's choosing) to a stream of addresses.
+ */
+const VERIFICATION_MAILS_PER_HOUR = 5
+
+/** Counts one verification mail for the account; past the budget, a 429 with `message` and nothing sent. */
+export async function throttleVerificationMails(ctx: AppContext, userId: string, message: string) {
+  const state = await ctx.limiter.hit(`mail:verify:${userId}`, VERIFICATION_MAILS_PER_HOUR, 3600)
+  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), message, 'too_many_requests')
+}
 
 /** ~256 bits; only its SHA-256 is stored, so a database leak holds no usable link. */
 export const newMailToken = () => randomBase62(43)
