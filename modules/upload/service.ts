@@ -216,7 +216,7 @@ async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage)
 const isDuplicateImage = (error: unknown) => isUniqueViolation(error, repo.DUPLICATE_IMAGE_CONSTRAINT)
 
 /** Best effort per key (deletes are idempotent); a key that cannot be removed is logged for the operator. */
-export async function removeObjects(ctx: AppContext, keys: string[]) {
+async function removeObjects(ctx: AppContext, keys: string[]) {
   await Promise.all(
     keys.map((key) =>
       ctx.storage.delete(key).catch((error) => ctx.log.error({ msg: 'object left behind', key, error: String(error) })),
