@@ -4,6 +4,9 @@ import { accountModule } from '#modules/account/index.ts'
 import { adminModule } from '#modules/admin/index.ts'
 import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
+import { auditModule } from '#modules/audit/index.ts'
+import { auditJobs } from '#modules/audit/jobs.ts'
+import { moderationAdminModule, moderationReportsModule } from '#modules/moderation/index.ts'
 import { uploadModule } from '#modules/upload/index.ts'
 import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
@@ -27,7 +30,7 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
  */
 
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
-export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs)
+export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs, auditJobs)
 
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,
@@ -35,9 +38,11 @@ export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJ
  */
 const SERVERS = {
   auth: (ctx: AppContext) =>
-    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx)),
+    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
+      .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webModule(ctx)),
   upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
-  view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(viewModule(ctx)),
+  // Reports are filed where viewers are; mounted before the view module's catch-all image route.
+  view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
 
 /** Headers every response of every module carries. */

@@ -37,6 +37,8 @@ const ENVIRONMENT: [string, string][] = [
   ['VIEW_CACHE_BYTES, VIEW_CACHE_MAX_OBJECT_BYTES, VIEW_DISK_CACHE_BYTES', "view server's memory cache (64 MiB, objects up to 512 KiB) and disk cache (1 GiB)"],
   ['ANONYMOUS_REQUESTS_PER_HOUR', 'per-IP budget without credentials (1000)'],
   ['LOGIN_MAX_FAILURES, LOGIN_FAILURE_WINDOW', 'failed logins before 429 (10 per 15m)'],
+  ['AUDIT_RETENTION_DAYS', 'audit log entries kept, days (365)'],
+  ['REPORTS_PER_HOUR, REPORT_AUTOHIDE_THRESHOLD', 'abuse reports per address per hour (10); distinct reporters that hide an image until reviewed (0 = off)'],
   ['REGISTRATION_VERIFY_FIRST', 'register answers 202 for new and taken addresses; the mailed link signs in (false)'],
   ['CLOUDFLARE_ZONE_ID, CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_BASE_URL', 'purge deleted images from Cloudflare'],
   ['SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS, SMTP_SECURE, SMTP_FROM', 'outgoing mail (unset: .eml files in DATA_DIR/mail)'],

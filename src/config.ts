@@ -90,6 +90,12 @@ export interface Config {
   loginFailureWindowSeconds: number
   /** Register answers 202 "check your email" whether or not the address has an account; the link signs in. */
   registrationVerifyFirst: boolean
+  /** Audit log entries older than this many days are pruned by the housekeeping job. */
+  auditRetentionDays: number
+  /** Abuse reports one address may file per hour. */
+  reportsPerHour: number
+  /** Distinct reporters after which an image is hidden until an admin reviews it; 0 = never. */
+  reportAutohideThreshold: number
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
@@ -303,6 +309,9 @@ export function parseConfig(env: Env): Config {
     loginMaxFailures: read.integer('LOGIN_MAX_FAILURES', 10, 1, 10_000),
     loginFailureWindowSeconds: read.duration('LOGIN_FAILURE_WINDOW', '15m'),
     registrationVerifyFirst: read.boolean('REGISTRATION_VERIFY_FIRST', false),
+    auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, 1, 36500),
+    reportsPerHour: read.integer('REPORTS_PER_HOUR', 10, 1, 100_000),
+    reportAutohideThreshold: read.integer('REPORT_AUTOHIDE_THRESHOLD', 0, 0, 1_000_000),
     cloudflare:
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }

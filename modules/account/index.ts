@@ -32,16 +32,16 @@ export const accountModule = (ctx: AppContext) =>
         )
         .post(
           '/account/delete-request',
-          async ({ principal }) => {
-            const user = await service.requestDeletion(ctx, principal)
+          async ({ principal, request, server }) => {
+            const user = await service.requestDeletion(ctx, principal, requestMeta(ctx, request, server))
             return { success: true as const, delete_scheduled_for: user.delete_scheduled_for }
           },
           { ...AccountModel.deleteRequest, session: true, detail: { tags: ['account'], summary: 'Schedule account deletion after the grace period' } },
         )
         .delete(
           '/account/delete-request',
-          async ({ principal }) => {
-            const user = await service.cancelDeletion(ctx, principal)
+          async ({ principal, request, server }) => {
+            const user = await service.cancelDeletion(ctx, principal, requestMeta(ctx, request, server))
             return { success: true as const, delete_scheduled_for: user.delete_scheduled_for }
           },
           { ...AccountModel.deleteRequest, session: true, detail: { tags: ['account'], summary: 'Cancel a scheduled deletion' } },

@@ -1,3 +1,4 @@
+import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { sendVerificationMailQuietly, throttleVerificationMails } from '#core/auth/email-verification.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
@@ -57,6 +58,8 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     })
     .catch(conflictOnUniqueViolation)
   if (!updated) throw new NotFound('Account not found')
+  if (changes.email) await audit(ctx, { action: 'auth.email_changed', userId: current.id, detail: { from: current.email, to: updated.email } }, meta)
+  if (passwordChanged) await audit(ctx, { action: 'auth.password_changed', userId: current.id }, meta)
   // Allowed referrers decide who may view the images: every view process must know at once.
   if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
   if (changes.email) await sendVerificationMailQuietly(ctx, updated)
@@ -66,19 +69,23 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   return { user, session: await startSession(ctx, user, meta) }
 }
 
-export async function requestDeletion(ctx: AppContext, principal: Principal) {
+export async function requestDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {
   const at = new Date(ctx.clock.now().getTime() + ctx.config.deletionGracePeriodSeconds * 1000)
   const user = await updateUser(ctx.sql, principal.user.id, { delete_scheduled_for: at })
   if (!user) throw new NotFound('Account not found')
   ctx.mailer.send(deletionScheduledMail(user, at, `${ctx.config.publicUrls.auth}/api/v1/account`))
+  await audit(ctx, { action: 'account.deletion_scheduled', userId: user.id, detail: { delete_scheduled_for: at.toISOString() } }, meta)
   return user
 }
 
-export async function cancelDeletion(ctx: AppContext, principal: Principal) {
+export async function cancelDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {
   // Once the cleanup has started there is nothing left to cancel (the account is blocked by then).
   const user = await repo.cancelScheduledDeletion(ctx.sql, principal.user.id)
   if (!user) throw new Conflict('The deletion of this account is already under way', 'deletion_in_progress')
-  if (principal.user.delete_scheduled_for) ctx.mailer.send(deletionCancelledMail(user))
+  if (principal.user.delete_scheduled_for) {
+    ctx.mailer.send(deletionCancelledMail(user))
+    await audit(ctx, { action: 'account.deletion_cancelled', userId: user.id }, meta)
+  }
   return user
 }
 

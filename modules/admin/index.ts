@@ -1,6 +1,8 @@
 import { Elysia } from 'elysia'
 import { timingSafeEqual } from 'node:crypto'
+import { audit } from '#core/audit/record.ts'
 import { authGuard } from '#core/auth/guard.ts'
+import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { nextRunAt, runJob } from '#core/jobs/index.ts'
@@ -19,9 +21,12 @@ function checkCronToken(expected: string, authorization: string | null) {
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw new Forbidden('Wrong cron token', 'invalid_cron_token')
 }
 
-/** Runs a job now, for the cron route and the admin page's "run now" button alike. */
-async function runJobNow(ctx: AppContext, job: string) {
+/** Runs a job now, for the cron route and the admin page's "run now" button alike; recorded with who asked. */
+async function runJobNow(ctx: AppContext, job: string, by: { actorId: string | null; meta: RequestMeta }) {
   const outcome = await runJob(ctx, job, { trigger: 'manual' })
+  if (outcome.status !== 'skipped') {
+    await audit(ctx, { action: 'admin.job_run', userId: null, actorId: by.actorId, detail: { job, run_id: outcome.run.id, status: outcome.run.status, via: by.actorId ? 'admin' : 'cron' } }, by.meta)
+  }
   if (outcome.status === 'skipped') throw new Conflict('This job is running in another process right now', 'job_running')
   if (outcome.status === 'failed') throw new AppError(500, 'job_failed', `Run ${outcome.run.id} of ${job} failed: ${outcome.run.error}`)
   return { success: true as const, run: outcome.run }
@@ -31,9 +36,9 @@ async function runJobNow(ctx: AppContext, job: string) {
 const cronRoute = (ctx: AppContext, token: string) =>
   new Elysia({ name: 'admin-cron', seed: ctx.id }).post(
     '/api/v1/cron/:job',
-    async ({ params, request }) => {
+    async ({ params, request, server }) => {
       checkCronToken(token, request.headers.get('authorization'))
-      return runJobNow(ctx, params.job)
+      return runJobNow(ctx, params.job, { actorId: null, meta: requestMeta(ctx, request, server) })
     },
     { ...AdminModel.runJob, detail: { tags: ['jobs'], summary: 'Run a scheduled job now (Bearer CRON_SECRET_TOKEN)' } },
   )
@@ -54,7 +59,10 @@ export const adminModule = (ctx: AppContext) =>
     )
     .patch(
       '/api/v1/admin/users/:id',
-      async ({ principal, params, body }) => ({ success: true as const, user: publicUser(await service.updateUser(ctx, principal, params.id, body)) }),
+      async ({ principal, params, body, request, server }) => ({
+        success: true as const,
+        user: publicUser(await service.updateUser(ctx, principal, params.id, body, requestMeta(ctx, request, server))),
+      }),
       { ...AdminModel.updateUser, admin: true, detail: { tags: ['admin'], summary: 'Block, promote, change plan or limits' } },
     )
     .get('/api/v1/admin/stats', async () => ({ success: true as const, ...(await adminStats(ctx)) }), {
@@ -84,7 +92,7 @@ export const adminModule = (ctx: AppContext) =>
       },
       { ...AdminModel.jobs, admin: true, detail: { tags: ['admin'], summary: 'Recent job runs and when each job runs next' } },
     )
-    .post('/api/v1/admin/jobs/:job/run', ({ params }) => runJobNow(ctx, params.job), {
+    .post('/api/v1/admin/jobs/:job/run', ({ params, principal, request, server }) => runJobNow(ctx, params.job, { actorId: principal.user.id, meta: requestMeta(ctx, request, server) }), {
       ...AdminModel.runJob,
       admin: true,
       detail: { tags: ['admin'], summary: 'Run a scheduled job now (admin session)' },

@@ -1,4 +1,6 @@
+import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
@@ -7,7 +9,7 @@ import * as users from '#core/users/repo.ts'
 import type { UserChanges } from './model.ts'
 import * as repo from './repo.ts'
 
-export async function updateUser(ctx: AppContext, admin: Principal, userId: string, changes: UserChanges) {
+export async function updateUser(ctx: AppContext, admin: Principal, userId: string, changes: UserChanges, meta?: RequestMeta) {
   if (!isUuid(userId)) throw new NotFound('User not found')
   if (userId === admin.user.id && (changes.is_admin === false || changes.is_blocked === true)) {
     throw new BadRequest('Administrators cannot demote or block themselves', 'cannot_modify_self')
@@ -15,6 +17,7 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
   if (changes.is_blocked === false && (await repo.isDeleting(ctx.sql, userId))) {
     throw new Conflict('This account is being deleted; it cannot be unblocked', 'deletion_in_progress')
   }
+  const before = await users.findUserById(ctx.sql, userId)
   const user = await ctx.sql.begin(async (tx) => {
     const updated = await users.updateUser(tx, userId, changes)
     // A block takes effect at once on every token, not at their expiry.
@@ -24,7 +27,20 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
   if (!user) throw new NotFound('User not found')
   // A block hides the user's images on every view process at once.
   await notifyUserChanged(ctx.sql, userId)
+  for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
+}
+
+/** One audit entry per kind of change an admin made, with the value before and after. */
+function auditEntriesOf(before: { is_blocked: boolean; is_admin: boolean; plan_type: string; upload_limit_per_day: number | null } | undefined | null, changes: UserChanges) {
+  const entries: { action: string; detail?: Record<string, unknown> }[] = []
+  if (changes.is_blocked !== undefined && changes.is_blocked !== before?.is_blocked) entries.push({ action: changes.is_blocked ? 'admin.user_blocked' : 'admin.user_unblocked' })
+  if (changes.is_admin !== undefined && changes.is_admin !== before?.is_admin) entries.push({ action: changes.is_admin ? 'admin.user_promoted' : 'admin.user_demoted' })
+  if (changes.plan_type !== undefined && changes.plan_type !== before?.plan_type) entries.push({ action: 'admin.plan_changed', detail: { from: before?.plan_type ?? null, to: changes.plan_type } })
+  if (changes.upload_limit_per_day !== undefined && changes.upload_limit_per_day !== before?.upload_limit_per_day) {
+    entries.push({ action: 'admin.upload_limit_changed', detail: { from: before?.upload_limit_per_day ?? null, to: changes.upload_limit_per_day } })
+  }
+  return entries
 }
 
 export function listUsers(ctx: AppContext, options: { search?: string; page: number; limit: number }) {

@@ -1,4 +1,6 @@
+import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
 import { hashMailToken, insertMailToken, newMailToken, plausibleMailToken, sendVerificationMail, throttleVerificationMails } from '#core/auth/email-verification.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
@@ -67,7 +69,7 @@ export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolea
  * delete), unless the address was not verified: then they were made before the mailbox owner
  * proved it, possibly by a squatter, and go too. The token is burnt in the same transaction.
  */
-export async function resetPassword(ctx: AppContext, token: string, password: string) {
+export async function resetPassword(ctx: AppContext, token: string, password: string, meta?: RequestMeta) {
   const invalid = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
   if (!plausibleMailToken(token)) throw invalid()
   const passwordHash = await Bun.password.hash(password, PASSWORD_HASH_OPTIONS)
@@ -83,4 +85,5 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
   })
   if (!userId) throw invalid()
   ctx.log.info({ msg: 'password reset', user_id: userId })
+  await audit(ctx, { action: 'auth.password_reset', userId, detail: { via: 'mailed_link' } }, meta)
 }

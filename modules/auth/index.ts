@@ -59,8 +59,8 @@ export const authModule = (ctx: AppContext) => {
     )
     .post(
       '/api/v1/auth/logout',
-      async ({ principal, cookie, request }) => {
-        await service.logout(ctx, principal)
+      async ({ principal, cookie, request, server }) => {
+        await service.logout(ctx, principal, requestMeta(ctx, request, server))
         clearSessionCookie(cookie, request)
         return { success: true as const }
       },
@@ -68,8 +68,8 @@ export const authModule = (ctx: AppContext) => {
     )
     .post(
       '/api/v1/auth/logout-all',
-      async ({ principal, cookie, request }) => {
-        await service.logoutEverywhere(ctx, principal)
+      async ({ principal, cookie, request, server }) => {
+        await service.logoutEverywhere(ctx, principal, requestMeta(ctx, request, server))
         clearSessionCookie(cookie, request)
         return { success: true as const }
       },
@@ -131,17 +131,17 @@ export const authModule = (ctx: AppContext) => {
     )
     .post(
       '/api/v1/auth/reset-password',
-      async ({ body }) => {
-        await flows.resetPassword(ctx, body.token, body.password)
+      async ({ body, request, server }) => {
+        await flows.resetPassword(ctx, body.token, body.password, requestMeta(ctx, request, server))
         return { success: true as const }
       },
       { ...AuthModel.resetPassword, anonymous: true, detail: { tags: ['auth'], summary: 'Set a new password with a mailed token; burns it and signs out every session' } },
     )
     .post(
       '/api/v1/auth/reset-password/form',
-      async ({ body }) => {
+      async ({ body, request, server }) => {
         try {
-          await flows.resetPassword(ctx, body.token, body.password)
+          await flows.resetPassword(ctx, body.token, body.password, requestMeta(ctx, request, server))
         } catch (error) {
           if (error instanceof AppError) return page('Password not changed', `<p>${escapeHtml(error.message)}</p>`, error.status)
           throw error

@@ -5,6 +5,7 @@ import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
+import { audit } from '#core/audit/record.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
 import { type OAuthProviderName, type ProviderProfile, oauthProvider } from './oauth-providers.ts'
@@ -82,6 +83,7 @@ export async function finishSignIn(
   const profile = await provider.signIn(query.code, pending.code_verifier)
   const user = await findOrCreateAccount(ctx, name, profile)
   const session = await startSession(ctx, user, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: name } }, meta)
   return { user, ...session, redirectTo: pending.redirect_to ?? safeRedirect(ctx.config, undefined) }
 }
 

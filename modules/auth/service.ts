@@ -1,3 +1,4 @@
+import { audit } from '#core/audit/record.ts'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
 import { sendVerificationMailQuietly } from '#core/auth/email-verification.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
@@ -56,18 +57,24 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   if (!user || !valid || user.is_blocked) {
     // A blocked account learns of it by mail: the answer stays the one a wrong password gets.
     if (user && valid) tellBlockedOwner(ctx, user)
+    // An identifier naming no account is not kept: people type passwords into that field.
+    const reason = !user ? 'unknown_account' : !valid ? 'wrong_password' : 'account_blocked'
+    await audit(ctx, { action: 'auth.login_failed', userId: user?.id ?? null, actorId: null, detail: { reason } }, meta)
     throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')
   }
   await attempt.succeeded()
   const { password: _, ...safeUser } = user
   const session = await startSession(ctx, safeUser, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: 'password' } }, meta)
   return { user: safeUser, ...session }
 }
 
-export async function logout(ctx: AppContext, principal: Principal) {
+export async function logout(ctx: AppContext, principal: Principal, meta: RequestMeta) {
   if (principal.sessionId) await repo.deleteSession(ctx.sql, principal.sessionId)
+  await audit(ctx, { action: 'auth.logout', userId: principal.user.id }, meta)
 }
 
-export async function logoutEverywhere(ctx: AppContext, principal: Principal) {
+export async function logoutEverywhere(ctx: AppContext, principal: Principal, meta: RequestMeta) {
   await revokeAllSessions(ctx.sql, principal.user.id)
+  await audit(ctx, { action: 'auth.sessions_revoked', userId: principal.user.id, detail: { reason: 'logout_all' } }, meta)
 }

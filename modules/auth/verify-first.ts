@@ -1,6 +1,7 @@
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { Conflict } from '#core/errors.ts'
+import { audit } from '#core/audit/record.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { findTakenIdentity, findUserById } from '#core/users/repo.ts'
 import { addressTakenMail } from './mail.ts'
@@ -44,5 +45,7 @@ export async function signInAfterVerification(ctx: AppContext, userId: string, m
   const user = await findUserById(ctx.sql, userId)
   if (!user || user.is_blocked) return undefined
   const { password: _, ...safeUser } = user
-  return startSession(ctx, safeUser, meta)
+  const session = await startSession(ctx, safeUser, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: 'verification_link' } }, meta)
+  return session
 }

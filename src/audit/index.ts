@@ -11,6 +11,8 @@ export interface AuditEntry {
   ip?: string | null
   userAgent?: string | null
   detail?: Record<string, unknown>
+  /** When it happened; the database's now() if not given (callers with a context pass ctx.clock's time). */
+  at?: Date
 }
 
 /**
@@ -20,9 +22,10 @@ export interface AuditEntry {
 export async function recordAudit(sql: Sql | TransactionSql, entry: AuditEntry, onError?: (error: unknown) => void): Promise<void> {
   try {
     await sql`
-      insert into audit_log (user_id, actor_id, action, ip, user_agent, detail)
+      insert into audit_log (user_id, actor_id, action, ip, user_agent, detail, created_at)
       values (${entry.userId}, ${entry.actorId === undefined ? entry.userId : entry.actorId}, ${entry.action},
-              ${entry.ip ?? null}, ${entry.userAgent?.slice(0, 512) ?? null}, ${sql.json((entry.detail ?? {}) as never)})`
+              ${entry.ip ?? null}, ${entry.userAgent?.slice(0, 512) ?? null}, ${sql.json((entry.detail ?? {}) as never)},
+              coalesce(${entry.at ?? null}::timestamptz, now()))`
   } catch (error) {
     onError?.(error)
   }

@@ -1,0 +1,96 @@
+import { Elysia } from 'elysia'
+import { authGuard } from '#core/auth/guard.ts'
+import { requestMeta } from '#core/auth/sessions.ts'
+import type { AppContext } from '#core/context.ts'
+import { AppError } from '#core/errors.ts'
+import { isImageId } from '#core/images/ids.ts'
+import { NOTE_MAX_LENGTH, ModerationModel, REPORT_REASONS, type ReportReason } from './model.ts'
+import { reportQueue, reportThumbnail } from './queue.ts'
+import { reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
+import * as service from './service.ts'
+import { TARGETS } from './targets.ts'
+
+/**
+ * Filing reports, on the view server: that is where viewers are (the image's page links to the
+ * form), it needs no account, and the web app can call the JSON route cross-origin (CORS).
+ */
+export const moderationReportsModule = (ctx: AppContext) =>
+  new Elysia({ name: 'moderation-reports', seed: ctx.id })
+    .use(authGuard(ctx))
+    .post(
+      '/api/v1/reports',
+      async ({ body, request, server, set }) => {
+        const outcome = await service.fileReport(ctx, body, requestMeta(ctx, request, server))
+        set.status = outcome.duplicate ? 200 : 201
+        return { success: true as const, ...outcome }
+      },
+      { ...ModerationModel.report, anonymous: true, detail: { tags: ['moderation'], summary: 'Report an image (no account needed); one report per address and target' } },
+    )
+    .get(
+      '/report/:id',
+      async ({ params }) => {
+        const id = params.id ?? ''
+        if (!isImageId(id) || !(await TARGETS.image.find(ctx, id))) return reportErrorPage('Image not found', 'There is no image with this address.', 404)
+        return reportFormPage(ctx.config, id)
+      },
+      { ...ModerationModel.reportForm, anonymous: true, detail: { tags: ['moderation'], summary: 'The HTML report form for an image' } },
+    )
+    .post(
+      '/report/:id',
+      async ({ params, body, request, server }) => {
+        const id = params.id ?? ''
+        const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
+        const note = body.note ?? ''
+        if (!reason) return reportFormPage(ctx.config, id, { error: 'Choose a reason.', status: 400, note })
+        if (note.length > NOTE_MAX_LENGTH) return reportFormPage(ctx.config, id, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
+        try {
+          const outcome = await service.fileReport(ctx, { target: { type: 'image', id }, reason, note }, requestMeta(ctx, request, server))
+          return reportSentPage(id, outcome.duplicate)
+        } catch (error) {
+          if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
+          throw error
+        }
+      },
+      {
+        ...ModerationModel.reportFormPost,
+        anonymous: true,
+        // The HTML form posts here: the only type this route takes (src/http/body-limit.ts).
+        parse: 'urlencoded',
+        detail: { tags: ['moderation'], summary: 'The report form, posted' },
+      },
+    )
+
+/** The admin queue and its actions, on the auth server with the other admin pages. */
+export const moderationAdminModule = (ctx: AppContext) =>
+  new Elysia({ name: 'moderation-admin', seed: ctx.id })
+    .use(authGuard(ctx))
+    .get(
+      '/api/v1/admin/reports',
+      async ({ query }) => {
+        const page = query.page ?? 1
+        const limit = query.limit ?? 20
+        const { targets, total } = await reportQueue(ctx, { status: query.status ?? 'all', page, limit })
+        return { success: true as const, targets, total, page, limit }
+      },
+      { ...ModerationModel.queue, admin: true, detail: { tags: ['moderation'], summary: 'Reported content grouped per target, open first, with counts per reason' } },
+    )
+    .get('/api/v1/admin/reports/:id/thumbnail', ({ params }) => reportThumbnail(ctx, params.id), {
+      ...ModerationModel.thumbnail,
+      admin: true,
+      detail: { tags: ['moderation'], summary: 'The reported image’s thumbnail, whatever its visibility' },
+    })
+    .post('/api/v1/admin/reports/:id/dismiss', ({ principal, params, request, server }) => service.dismiss(ctx, principal, params.id, requestMeta(ctx, request, server)), {
+      ...ModerationModel.action,
+      admin: true,
+      detail: { tags: ['moderation'], summary: 'Close the target’s open reports; unhide it if it was hidden' },
+    })
+    .post('/api/v1/admin/reports/:id/remove', ({ principal, params, request, server }) => service.removeContent(ctx, principal, params.id, requestMeta(ctx, request, server)), {
+      ...ModerationModel.action,
+      admin: true,
+      detail: { tags: ['moderation'], summary: 'Delete the reported content (rows, objects, CDN copies) and close its reports' },
+    })
+    .post('/api/v1/admin/reports/:id/block-uploader', ({ principal, params, request, server }) => service.blockUploader(ctx, principal, params.id, requestMeta(ctx, request, server)), {
+      ...ModerationModel.action,
+      admin: true,
+      detail: { tags: ['moderation'], summary: 'Block the uploader (as the users page does) and close the reports of their content' },
+    })

@@ -1,0 +1,82 @@
+import type { AppContext } from '#core/context.ts'
+import { NotFound } from '#core/errors.ts'
+import { imageUrls } from '#core/images/urls.ts'
+import * as repo from './repo.ts'
+
+type Status = 'open' | 'resolved' | 'all'
+
+const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
+
+/**
+ * The admin queue: one entry per reported target (open ones first), with its report count,
+ * the count per reason, its recent reports, the image and its uploader.
+ */
+export async function reportQueue(ctx: AppContext, options: { status: Status; page: number; limit: number }) {
+  const { groups, total } = await repo.queueGroups(ctx.sql, options.status, options.limit, (options.page - 1) * options.limit)
+  const reports = await repo.reportsOfTargets(ctx.sql, groups, options.status)
+  const images = new Map((await repo.imagesByIds(ctx.sql, groups.filter((g) => g.target_type === 'image').map((g) => g.target_id))).map((i) => [i.id, i]))
+  const owners = new Map((await repo.usersByIds(ctx.sql, [...new Set(groups.map((g) => g.owner_id).filter((id): id is string => !!id))])).map((u) => [u.id, u]))
+  const targets = groups.map((group) => {
+    const own = reports.filter((r) => r.target_type === group.target_type && r.target_id === group.target_id)
+    const reasons: Record<string, number> = {}
+    for (const report of own) reasons[report.reason] = (reasons[report.reason] ?? 0) + 1
+    const image = group.target_type === 'image' ? images.get(group.target_id) : undefined
+    const owner = group.owner_id ? owners.get(group.owner_id) : undefined
+    return {
+      target: { type: group.target_type, id: group.target_id },
+      status: group.open_count > 0 ? ('open' as const) : ('resolved' as const),
+      report_id: group.report_id,
+      count: group.count,
+      open_count: group.open_count,
+      reasons,
+      first_reported_at: iso(group.first_reported_at)!,
+      last_reported_at: iso(group.last_reported_at)!,
+      reports: own.slice(0, 20).map((r) => ({
+        id: r.id,
+        reason: r.reason,
+        note: r.note,
+        status: r.status,
+        resolution: r.resolution,
+        resolved_by: r.resolved_by,
+        resolved_at: iso(r.resolved_at),
+        created_at: iso(r.created_at)!,
+      })),
+      image: image
+        ? {
+            id: image.id,
+            title: image.title,
+            is_public: image.is_public,
+            hidden: image.hidden_at !== null,
+            width: image.width,
+            height: image.height,
+            thumbnail_path: `/api/v1/admin/reports/${group.report_id}/thumbnail`,
+            view_url: imageUrls(ctx.config, image).view_url,
+          }
+        : null,
+      uploader: owner ? { id: owner.id, username: owner.username, email: owner.email, is_blocked: owner.is_blocked } : null,
+    }
+  })
+  return { targets, total }
+}
+
+/**
+ * The reported image's thumbnail, read from the store for the admin, whatever the image's
+ * visibility: a hidden or private image is a 404 on the view server, but the admin must see
+ * what they judge.
+ */
+export async function reportThumbnail(ctx: AppContext, reportId: string): Promise<Response> {
+  const report = await repo.findReport(ctx.sql, Number(reportId))
+  const image = report?.target_type === 'image' ? await repo.findImage(ctx.sql, report.target_id) : undefined
+  const variant = image && (image.variants.find((v) => v.name === 'thumb' && v.format === image.format) ?? image.variants.find((v) => v.name === 'thumb'))
+  const object = variant ? await ctx.storage.get(variant.key) : null
+  if (!variant || !object) throw new NotFound('No thumbnail for this report', 'thumbnail_not_found')
+  return new Response(object.body, {
+    headers: {
+      'content-type': variant.content_type,
+      'content-length': String(object.size),
+      // Reported content may be illegal: never kept by a shared cache, nor by the browser for long.
+      'cache-control': 'private, no-store',
+      'content-security-policy': "default-src 'none'",
+    },
+  })
+}

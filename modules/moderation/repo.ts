@@ -1,0 +1,159 @@
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import type { ReportReason } from './model.ts'
+
+type Db = Sql | TransactionSql
+
+export interface ReportRow {
+  id: number
+  target_type: string
+  target_id: string
+  target_owner_id: string | null
+  reason: ReportReason
+  note: string | null
+  status: 'open' | 'resolved'
+  resolution: string | null
+  resolved_by: string | null
+  resolved_at: Date | null
+  created_at: Date
+}
+
+const REPORT_FIELDS = ['id', 'target_type', 'target_id', 'target_owner_id', 'reason', 'note', 'status', 'resolution', 'resolved_by', 'resolved_at', 'created_at'] as const
+
+export type ReportedImage = Pick<ImageRow, 'id' | 'user_id' | 'title' | 'format' | 'variants' | 'b2_file_name' | 'is_public' | 'width' | 'height' | 'stored_bytes'> & {
+  hidden_at: Date | null
+}
+
+export async function findImage(db: Db, id: string): Promise<ReportedImage | undefined> {
+  const [row]: [ReportedImage?] = await db`
+    select id, user_id, title, format, variants, b2_file_name, is_public, width, height, stored_bytes, hidden_at
+    from images where id = ${id}`
+  return row
+}
+
+export async function imagesByIds(db: Db, ids: string[]): Promise<ReportedImage[]> {
+  if (ids.length === 0) return []
+  return db<ReportedImage[]>`
+    select id, user_id, title, format, variants, b2_file_name, is_public, width, height, stored_bytes, hidden_at
+    from images where id = any(${ids})`
+}
+
+export async function usersByIds(db: Db, ids: string[]) {
+  if (ids.length === 0) return []
+  return db<{ id: string; username: string; email: string; is_blocked: boolean }[]>`
+    select id, username, email, is_blocked from users where id = any(${ids})`
+}
+
+export interface NewReport {
+  targetType: string
+  targetId: string
+  targetOwnerId: string | null
+  reason: ReportReason
+  note: string | null
+  reporterKey: string
+  at: Date
+}
+
+/** The new report's id, or undefined when this reporter already reported this target. */
+export async function insertReport(db: Db, report: NewReport): Promise<number | undefined> {
+  const [row]: [{ id: number }?] = await db`
+    insert into abuse_reports (target_type, target_id, target_owner_id, reason, note, reporter_key, created_at)
+    values (${report.targetType}, ${report.targetId}, ${report.targetOwnerId}, ${report.reason}, ${report.note}, ${report.reporterKey}, ${report.at})
+    on conflict (target_type, target_id, reporter_key) do nothing
+    returning id`
+  return row?.id
+}
+
+export async function findReportBy(db: Db, targetType: string, targetId: string, reporterKey: string) {
+  const [row]: [{ id: number; status: string }?] = await db`
+    select id, status from abuse_reports where target_type = ${targetType} and target_id = ${targetId} and reporter_key = ${reporterKey}`
+  return row
+}
+
+/** Reports are unique per reporter and target, so open reports count distinct reporters. */
+export async function openReporterCount(db: Db, targetType: string, targetId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(*)::int as n from abuse_reports where target_type = ${targetType} and target_id = ${targetId} and status = 'open'`
+  return row?.n ?? 0
+}
+
+export async function findReport(db: Db, id: number): Promise<ReportRow | undefined> {
+  const [row]: [ReportRow?] = await db`select ${db(REPORT_FIELDS)} from abuse_reports where id = ${id}`
+  return row
+}
+
+/** True when this call hid it (it was visible). */
+export async function hideImage(db: Db, id: string, at: Date): Promise<boolean> {
+  return (await db`update images set hidden_at = ${at} where id = ${id} and hidden_at is null`).count > 0
+}
+
+export async function unhideImage(db: Db, id: string): Promise<boolean> {
+  return (await db`update images set hidden_at = null where id = ${id} and hidden_at is not null`).count > 0
+}
+
+export interface Resolution {
+  resolution: 'dismissed' | 'removed' | 'uploader_blocked'
+  by: string
+  at: Date
+}
+
+export async function resolveTarget(db: Db, targetType: string, targetId: string, r: Resolution): Promise<number> {
+  const result = await db`
+    update abuse_reports set status = 'resolved', resolution = ${r.resolution}, resolved_by = ${r.by}, resolved_at = ${r.at}
+    where target_type = ${targetType} and target_id = ${targetId} and status = 'open'`
+  return result.count
+}
+
+/** Every open report of anything this uploader owns: a blocked account's content is no longer served. */
+export async function resolveOwner(db: Db, ownerId: string, r: Resolution): Promise<number> {
+  const result = await db`
+    update abuse_reports set status = 'resolved', resolution = ${r.resolution}, resolved_by = ${r.by}, resolved_at = ${r.at}
+    where target_owner_id = ${ownerId} and status = 'open'`
+  return result.count
+}
+
+/** Deletes the row and gives its bytes back to the owner, as the owner's own delete does. */
+export async function deleteImageRow(tx: TransactionSql, id: string): Promise<ReportedImage | undefined> {
+  const [image]: [ReportedImage?] = await tx`
+    delete from images where id = ${id}
+    returning id, user_id, title, format, variants, b2_file_name, is_public, width, height, stored_bytes, hidden_at`
+  if (!image) return undefined
+  await tx`update users set storage_used = greatest(0, storage_used - ${image.stored_bytes}) where id = ${image.user_id}`
+  return image
+}
+
+export interface QueueGroup {
+  target_type: string
+  target_id: string
+  count: number
+  open_count: number
+  first_reported_at: Date
+  last_reported_at: Date
+  report_id: number
+  owner_id: string | null
+}
+
+/** One row per reported target: those with open reports first, then the most recently reported. */
+export async function queueGroups(db: Db, status: 'open' | 'resolved' | 'all', limit: number, offset: number) {
+  const where = status === 'all' ? db`` : db`where status = ${status}`
+  const groups = await db<QueueGroup[]>`
+    select target_type, target_id, count(*)::int as count,
+           count(*) filter (where status = 'open')::int as open_count,
+           min(created_at) as first_reported_at, max(created_at) as last_reported_at,
+           coalesce(max(id) filter (where status = 'open'), max(id))::int8 as report_id,
+           (array_agg(target_owner_id order by id desc))[1] as owner_id
+    from abuse_reports ${where}
+    group by target_type, target_id
+    order by count(*) filter (where status = 'open') > 0 desc, max(created_at) desc, target_id
+    limit ${limit} offset ${offset}`
+  const [total] = await db<{ n: number }[]>`select count(*)::int as n from (select 1 from abuse_reports ${where} group by target_type, target_id) g`
+  return { groups, total: total?.n ?? 0 }
+}
+
+export async function reportsOfTargets(db: Db, targets: { target_type: string; target_id: string }[], status: 'open' | 'resolved' | 'all') {
+  if (targets.length === 0) return []
+  const ids = targets.map((target) => target.target_id)
+  const statusFilter = status === 'all' ? db`` : db`and status = ${status}`
+  return db<ReportRow[]>`
+    select ${db(REPORT_FIELDS)} from abuse_reports where target_id = any(${ids}) ${statusFilter} order by id desc`
+}

@@ -1,0 +1,55 @@
+import type { Config } from '#core/config.ts'
+import { escapeHtml, htmlPage } from '#core/http/html.ts'
+import { NOTE_MAX_LENGTH, REPORT_REASONS, type ReportReason } from './model.ts'
+
+export const REASON_LABELS: Record<ReportReason, string> = {
+  illegal: 'Illegal content',
+  copyright: 'Copyright infringement',
+  harassment: 'Harassment or hateful content',
+  spam: 'Spam or scam',
+  nsfw: 'Sexual or graphic content',
+  other: 'Something else',
+}
+
+const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;margin:.25rem 0}textarea{width:100%;box-sizing:border-box;font:inherit}.error{color:#b00020}'
+
+/**
+ * The report form on the view server, reached from the image's page. A plain HTML form posted
+ * urlencoded to the same origin: it works without an account, without JavaScript, and under the
+ * page CSP of src/http/html.ts (form-action 'self').
+ */
+export function reportFormPage(config: Config, imageId: string, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
+  const imageOrigins = [config.publicUrls.view, config.cdnBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).origin)
+  const e = escapeHtml
+  const reasons = REPORT_REASONS.map(
+    (reason) =>
+      `<label><input type="radio" name="reason" value="${reason}" required${options.reason === reason ? ' checked' : ''}> ${e(REASON_LABELS[reason])}</label>`,
+  ).join('\n')
+  return htmlPage({
+    title: 'Report this image',
+    status: options.status,
+    imageOrigins,
+    style: STYLE,
+    bodyHtml: `${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
+<p><a href="/embed/${e(imageId)}">Back to the image</a></p>
+<form method="post" action="/report/${e(imageId)}">
+<fieldset><legend>Why should an administrator look at this image?</legend>
+${reasons}
+</fieldset>
+<p><label for="note">Details (optional)</label><textarea id="note" name="note" rows="4" maxlength="${NOTE_MAX_LENGTH}">${e(options.note ?? '')}</textarea></p>
+<p><button type="submit">Send report</button></p>
+</form>
+<p><small>No account needed. Your address is not stored; a keyed hash of it is kept so each address can report an image once.</small></p>`,
+  })
+}
+
+export const reportSentPage = (imageId: string, duplicate: boolean) =>
+  htmlPage({
+    title: 'Report sent',
+    status: duplicate ? 200 : 201,
+    bodyHtml: `<p>${duplicate ? 'You had already reported this image; your first report stands.' : 'Thank you. An administrator will review the image.'}</p>
+<p><a href="/embed/${escapeHtml(imageId)}">Back to the image</a></p>`,
+  })
+
+export const reportErrorPage = (title: string, message: string, status: number) =>
+  htmlPage({ title, status, bodyHtml: `<p>${escapeHtml(message)}</p>` })

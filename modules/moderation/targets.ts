@@ -1,0 +1,56 @@
+import type { AppContext } from '#core/context.ts'
+import type { TransactionSql } from '#core/db/index.ts'
+import { publishEvent } from '#core/events/index.ts'
+import { deleteImages } from '#core/images/delete.ts'
+import { isImageId } from '#core/images/ids.ts'
+import { notifyImageChanged } from '#core/images/invalidate.ts'
+import type { ReportTargetType } from './model.ts'
+import * as repo from './repo.ts'
+
+/**
+ * What the moderation flow needs to know about a kind of reported thing. Reports, the queue
+ * and the admin actions only talk to this interface, so a new kind (albums) is one more entry
+ * in TARGETS and one more literal in REPORT_TARGET_TYPES, with no change to the flow.
+ */
+export interface ReportTarget {
+  /** The owner of an existing target; undefined when there is no such target. */
+  find(ctx: AppContext, id: string): Promise<{ ownerId: string; hidden: boolean } | undefined>
+  /** Stops (hidden=true) or resumes serving it everywhere at once; true when the state changed. */
+  setHidden(ctx: AppContext, id: string, hidden: boolean): Promise<boolean>
+  /**
+   * Deletes it for good. `inTransaction` runs in the same transaction as the row's deletion
+   * (the caller resolves the reports there). False when it was already gone.
+   */
+  remove(ctx: AppContext, id: string, inTransaction: (tx: TransactionSql) => Promise<void>): Promise<boolean>
+}
+
+const imageTarget: ReportTarget = {
+  async find(ctx, id) {
+    const image = isImageId(id) ? await repo.findImage(ctx.sql, id) : undefined
+    return image ? { ownerId: image.user_id, hidden: image.hidden_at !== null } : undefined
+  },
+  async setHidden(ctx, id, hidden) {
+    const changed = hidden ? await repo.hideImage(ctx.sql, id, ctx.clock.now()) : await repo.unhideImage(ctx.sql, id)
+    if (changed) await notifyImageChanged(ctx, id)
+    return changed
+  },
+  async remove(ctx, id, inTransaction) {
+    // The row first (the image stops being served at once), then its objects and CDN copies,
+    // the order of an owner's own delete.
+    const image = await ctx.sql.begin(async (tx) => {
+      const deleted = await repo.deleteImageRow(tx, id)
+      if (!deleted) return undefined
+      await publishEvent(tx, { type: 'image.deleted', userId: deleted.user_id, data: { id, reason: 'moderation' } })
+      await inTransaction(tx)
+      return deleted
+    })
+    if (!image) return false
+    await notifyImageChanged(ctx, id)
+    await deleteImages(ctx, [image])
+    return true
+  },
+}
+
+export const TARGETS: Record<ReportTargetType, ReportTarget> = { image: imageTarget }
+
+export const targetOf = (type: string): ReportTarget | undefined => TARGETS[type as ReportTargetType]
