@@ -1,0 +1,205 @@
+import { beforeAll, expect, test } from 'bun:test'
+import type { TestUser } from '../helpers/http.ts'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
+
+describeEachBackend('abuse reports', (app) => {
+  let admin: TestUser
+  beforeAll(async () => {
+    admin = await firstAdmin(app())
+  })
+
+  test('anyone can report an image; bad input is a 4xx naming the problem', async () => {
+    const { image } = await uploadedImage(app())
+    const [created, body] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'spam', note: 'selling pills' })
+    expect(created.status, JSON.stringify(body)).toBe(201)
+    expect(body).toMatchObject({ success: true, duplicate: false, report: { status: 'open' } })
+
+    const [unknownReason] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
+    expect(unknownReason.status).toBe(422)
+    const [album, albumBody] = await report(app(), '198.51.100.1', { target: { type: 'album', id: 'x' }, reason: 'spam' })
+    expect(album.status).toBe(422)
+    expect(albumBody.success).toBe(false)
+    const [longNote] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'other', note: 'x'.repeat(1001) })
+    expect(longNote.status).toBe(422)
+    const [missing, missingBody] = await report(app(), '198.51.100.1', { target: { type: 'image', id: 'A'.repeat(22) }, reason: 'spam' })
+    expect(missing.status).toBe(404)
+    expect(missingBody.error.code).toBe('target_not_found')
+  })
+
+  test('one report per address and target: a repeat answers with the first', async () => {
+    const { image } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    const [first, firstBody] = await report(app(), '198.51.100.2', { target, reason: 'copyright' })
+    expect(first.status).toBe(201)
+    const [again, againBody] = await report(app(), '198.51.100.2', { target, reason: 'spam' })
+    expect(again.status).toBe(200)
+    expect(againBody).toMatchObject({ duplicate: true, report: { id: firstBody.report.id } })
+    const [[row]] = [await app().ctx.sql`select count(*)::int as n from abuse_reports where target_id = ${image.id}`]
+    expect(row!.n).toBe(1)
+    // The address is not stored, only its keyed hash.
+    const stored = await app().ctx.sql`select reporter_key from abuse_reports where target_id = ${image.id}`
+    expect(JSON.stringify(stored)).not.toContain('198.51.100.2')
+  })
+
+  test('reports are throttled per address (REPORTS_PER_HOUR=5): the sixth is 429 with Retry-After', async () => {
+    const images = await Promise.all([1, 2, 3, 4, 5, 6].map(() => uploadedImage(app())))
+    const statuses: number[] = []
+    let last: Response | undefined
+    for (const { image } of images) {
+      const [response] = await report(app(), '198.51.100.3', { target: { type: 'image', id: image.id }, reason: 'spam' })
+      statuses.push(response.status)
+      last = response
+    }
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 429])
+    expect(last!.headers.get('retry-after')).toBeTruthy()
+    // Another address is not affected.
+    const [other] = await report(app(), '198.51.100.4', { target: { type: 'image', id: images[5]!.image.id }, reason: 'spam' })
+    expect(other.status).toBe(201)
+  })
+
+  test('the HTML form: linked from the image page, works without an account or script', async () => {
+    const { image } = await uploadedImage(app())
+    const embed = await (await app().view.handle(new Request(`http://localhost/embed/${image.id}`))).text()
+    expect(embed).toContain(`href="/report/${image.id}"`)
+    const form = await app().view.handle(new Request(`http://localhost/report/${image.id}`))
+    expect(form.status).toBe(200)
+    const html = await form.text()
+    expect(html).toContain(`action="/report/${image.id}"`)
+    for (const reason of ['illegal', 'copyright', 'harassment', 'spam', 'nsfw', 'other']) expect(html).toContain(`value="${reason}"`)
+    expect(form.headers.get('content-security-policy')).toContain("form-action 'self'")
+
+    const post = (body: string, ip = '198.51.100.5') =>
+      app().view.handle(new Request(`http://localhost/report/${image.id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip }, body }))
+    const noReason = await post('note=hello')
+    expect(noReason.status).toBe(400)
+    expect(await noReason.text()).toContain('Choose a reason')
+    const sent = await post('reason=harassment&note=targets+a+person')
+    expect(sent.status).toBe(201)
+    expect(await sent.text()).toContain('Thank you')
+    const [row] = await app().ctx.sql`select reason, note from abuse_reports where target_id = ${image.id}`
+    expect(row).toEqual({ reason: 'harassment', note: 'targets a person' })
+    expect((await app().view.handle(new Request('http://localhost/report/not-an-id'))).status).toBe(404)
+  })
+
+  test('the admin queue groups per target, open first, with counts and reasons; non-admins are refused', async () => {
+    const { image, owner } = await uploadedImage(app())
+    for (const [ip, reason] of [['203.0.113.1', 'spam'], ['203.0.113.2', 'spam'], ['203.0.113.3', 'nsfw']] as const) {
+      const [response] = await report(app(), ip, { target: { type: 'image', id: image.id }, reason })
+      expect(response.status).toBe(201)
+    }
+    const [refused] = await call(app().auth, 'GET', '/api/v1/admin/reports', { token: owner.token })
+    expect(refused.status).toBe(403)
+    const [response, body] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open&limit=100', { token: admin.token })
+    expect(response.status, JSON.stringify(body)).toBe(200)
+    const entry = body.targets.find((t: any) => t.target.id === image.id)
+    expect(entry).toMatchObject({ status: 'open', count: 3, open_count: 3, reasons: { spam: 2, nsfw: 1 }, uploader: { id: owner.id, is_blocked: false }, image: { id: image.id, hidden: false } })
+    const thumb = await app().auth.handle(new Request(`http://localhost${entry.image.thumbnail_path}`, { headers: { authorization: `Bearer ${admin.token}` } }))
+    expect(thumb.status).toBe(200)
+    expect(thumb.headers.get('content-type')).toStartWith('image/')
+    expect(thumb.headers.get('cache-control')).toContain('no-store')
+  })
+
+  test('dismiss closes the target’s reports and records who did it', async () => {
+    const { image, owner } = await uploadedImage(app())
+    const [, filed] = await report(app(), '203.0.113.10', { target: { type: 'image', id: image.id }, reason: 'other' })
+    const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/dismiss`, { token: admin.token, headers: { 'x-forwarded-for': '192.0.2.50' } })
+    expect(response.status, JSON.stringify(body)).toBe(200)
+    expect(body).toMatchObject({ action: 'dismissed', resolved: 1 })
+    const [row] = await app().ctx.sql`select status, resolution, resolved_by, resolved_at from abuse_reports where id = ${filed.report.id}`
+    expect(row).toMatchObject({ status: 'resolved', resolution: 'dismissed', resolved_by: admin.id })
+    expect(row!.resolved_at).toBeInstanceOf(Date)
+    const [again] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/dismiss`, { token: admin.token })
+    expect(again.status).toBe(409)
+    const [entry] = await app().ctx.sql`select actor_id, user_id, detail from audit_log where action = 'admin.report_dismissed' and detail->>'target_id' = ${image.id}`
+    expect(entry).toMatchObject({ actor_id: admin.id, user_id: owner.id })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+  })
+
+  test('remove deletes the image (row, objects, bytes given back) and it is 404 at once', async () => {
+    const { image, owner } = await uploadedImage(app())
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+    const [before] = await app().ctx.sql`select storage_used from users where id = ${owner.id}`
+    expect(Number(before!.storage_used)).toBeGreaterThan(0)
+    const [, filed] = await report(app(), '203.0.113.20', { target: { type: 'image', id: image.id }, reason: 'illegal' })
+    const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/remove`, { token: admin.token })
+    expect(response.status, JSON.stringify(body)).toBe(200)
+    expect(body).toMatchObject({ action: 'removed', resolved: 1 })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    expect(await viewStatus(app(), `/embed/${image.id}`)).toBe(404)
+    expect(await app().ctx.sql`select 1 from images where id = ${image.id}`).toHaveLength(0)
+    const left = []
+    for await (const object of app().ctx.storage.list(`images/${image.id}/`)) left.push(object.key)
+    expect(left).toEqual([])
+    const [after] = await app().ctx.sql`select storage_used from users where id = ${owner.id}`
+    expect(Number(after!.storage_used)).toBe(0)
+    const [event] = await app().ctx.sql`select type from domain_events where data->>'id' = ${image.id}`
+    expect(event).toEqual({ type: 'image.deleted' })
+    const [gone] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/remove`, { token: admin.token })
+    expect(gone.status).toBe(404)
+  })
+
+  test('block-uploader blocks the account like the users page: sessions end, images 404, reports closed', async () => {
+    const { image, owner } = await uploadedImage(app())
+    const [, filed] = await report(app(), '203.0.113.30', { target: { type: 'image', id: image.id }, reason: 'harassment' })
+    const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/block-uploader`, { token: admin.token })
+    expect(response.status, JSON.stringify(body)).toBe(200)
+    expect(body).toMatchObject({ action: 'uploader_blocked', resolved: 1 })
+    const [who] = await call(app().auth, 'GET', '/api/v1/account', { token: owner.token })
+    expect(who.status).toBe(401)
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    const actions = (await app().ctx.sql`select action from audit_log where user_id = ${owner.id} and actor_id = ${admin.id} order by id`).map((r) => r.action)
+    expect(actions).toEqual(['admin.user_blocked', 'admin.report_uploader_blocked'])
+    const [self] = await report(app(), '203.0.113.31', { target: { type: 'image', id: (await uploadedImage(app())).image.id }, reason: 'spam' })
+    expect(self.status).toBe(201)
+  })
+
+  test('actions on unknown reports are 404; a non-numeric id is a 4xx', async () => {
+    const [unknown] = await call(app().auth, 'POST', '/api/v1/admin/reports/999999999/dismiss', { token: admin.token })
+    expect(unknown.status).toBe(404)
+    const [bad] = await call(app().auth, 'POST', '/api/v1/admin/reports/abc/remove', { token: admin.token })
+    expect(bad.status).toBe(422)
+  })
+}, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5' } })
+
+describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app) => {
+  let admin: TestUser
+  beforeAll(async () => {
+    admin = await firstAdmin(app())
+  })
+
+  test('the third distinct address hides the image everywhere; dismiss shows it again', async () => {
+    const { image, owner } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    await report(app(), '198.51.100.1', { target, reason: 'nsfw' })
+    await report(app(), '198.51.100.1', { target, reason: 'nsfw' }) // the same address twice counts once
+    await report(app(), '198.51.100.2', { target, reason: 'nsfw' })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+    const [, third] = await report(app(), '198.51.100.3', { target, reason: 'spam' })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    expect(await viewStatus(app(), `/embed/${image.id}`)).toBe(404)
+    expect(await viewStatus(app(), `/info/${image.id}`)).toBe(404)
+    // Hidden from its owner too, until reviewed.
+    const ownerView = await app().view.handle(new Request(`http://localhost/i/${image.id}`, { headers: { 'x-api-key': owner.apiKey } }))
+    expect(ownerView.status).toBe(404)
+    const [hidden] = await app().ctx.sql`select action, actor_id from audit_log where action = 'moderation.target_hidden' and user_id = ${owner.id}`
+    expect(hidden).toEqual({ action: 'moderation.target_hidden', actor_id: null })
+    const [, queue] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open', { token: admin.token })
+    expect(queue.targets.find((t: any) => t.target.id === image.id).image.hidden).toBe(true)
+
+    const [dismissed] = await call(app().auth, 'POST', `/api/v1/admin/reports/${third.report.id}/dismiss`, { token: admin.token })
+    expect(dismissed.status).toBe(200)
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+  })
+
+  test('remove deletes a hidden image for good', async () => {
+    const { image } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    let last: any
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) [, last] = await report(app(), ip, { target, reason: 'illegal' })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    const [removed] = await call(app().auth, 'POST', `/api/v1/admin/reports/${last.report.id}/remove`, { token: admin.token })
+    expect(removed.status).toBe(200)
+    expect(await app().ctx.sql`select 1 from images where id = ${image.id}`).toHaveLength(0)
+  })
+}, { env: { TRUST_PROXY: 'true', REPORT_AUTOHIDE_THRESHOLD: '3' } })
