@@ -1,7 +1,10 @@
 import { beforeAll, expect, test } from 'bun:test'
 import type { TestUser } from '../helpers/http.ts'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, describeEachBackend, migratedEmbeddedSnapshot } from '../helpers/index.ts'
 import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
+
+// The embedded template takes over a minute to build on a loaded 2-core machine: built before any hook's timeout runs.
+await migratedEmbeddedSnapshot()
 
 describeEachBackend('abuse reports', (app) => {
   let admin: TestUser
