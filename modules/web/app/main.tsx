@@ -4,6 +4,7 @@ import 'uplot/dist/uPlot.min.css'
 import './styles.css'
 import { type Api, ApiError, type WebConfig, createApi } from './api.ts'
 import { AccountPage } from './pages/account.tsx'
+import { ActivityPage } from './pages/activity.tsx'
 import { AdminPage } from './pages/admin.tsx'
 import { GalleryPage } from './pages/gallery.tsx'
 import { ImagePage } from './pages/image.tsx'
@@ -27,6 +28,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/gallery/:id', ImagePage],
   ['/keys', KeysPage],
   ['/account', AccountPage],
+  ['/activity', ActivityPage],
   ['/admin', AdminPage],
   ['/admin/:tab', AdminPage],
 ]
@@ -49,6 +51,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/gallery">Gallery</Link>
             <Link href="/keys">API keys</Link>
             <Link href="/account">Account</Link>
+            <Link href="/activity">Activity</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
             <button type="button" class="link" onClick={logout}>Log out</button>
           </>

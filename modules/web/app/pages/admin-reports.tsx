@@ -1,0 +1,120 @@
+import { useState } from 'preact/hooks'
+import { Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+
+const REASONS: Record<string, string> = {
+  illegal: 'Illegal',
+  copyright: 'Copyright',
+  harassment: 'Harassment',
+  spam: 'Spam',
+  nsfw: 'Sexual / graphic',
+  other: 'Other',
+}
+
+interface QueueEntry {
+  target: { type: string; id: string }
+  status: 'open' | 'resolved'
+  report_id: number
+  count: number
+  open_count: number
+  reasons: Record<string, number>
+  last_reported_at: string
+  reports: { id: number; reason: string; note: string | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
+  image: { id: string; title: string | null; is_public: boolean; hidden: boolean; width: number; height: number; thumbnail_path: string; view_url: string } | null
+  uploader: { id: string; username: string; email: string; is_blocked: boolean } | null
+}
+
+type Action = 'dismiss' | 'remove' | 'block-uploader'
+
+const CONFIRM: Record<Action, (entry: QueueEntry) => string> = {
+  dismiss: () => 'Dismiss these reports? The image stays (and is shown again if it was hidden).',
+  remove: () => 'Remove this image for good? Its files are deleted; this cannot be undone.',
+  'block-uploader': (entry) => `Block ${entry.uploader?.username ?? 'the uploader'}? They are signed out and none of their images is served until unblocked.`,
+}
+
+const DONE: Record<Action, string> = { dismiss: 'Reports dismissed.', remove: 'Image removed.', 'block-uploader': 'Uploader blocked.' }
+
+/** The moderation queue: reported images, open ones first, with what was said about them. */
+export function AdminReports() {
+  const { api } = useSession()
+  const [showResolved, setShowResolved] = useState(false)
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const [busy, setBusy] = useState<string | null>(null)
+  const queue = useLoad(() => api.auth<{ targets: QueueEntry[]; total: number }>('GET', `/api/v1/admin/reports?status=${showResolved ? 'all' : 'open'}&limit=50`), [showResolved])
+
+  const act = async (entry: QueueEntry, action: Action) => {
+    if (!confirm(CONFIRM[action](entry))) return
+    setBusy(`${entry.target.id}:${action}`)
+    try {
+      await api.auth('POST', `/api/v1/admin/reports/${entry.report_id}/${action}`)
+      setStatus({ message: DONE[action] })
+      queue.reload()
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  const entries = queue.data?.targets ?? []
+  return (
+    <>
+      <div class="toolbar">
+        <label>
+          <input type="checkbox" checked={showResolved} onChange={(e) => setShowResolved((e.currentTarget as HTMLInputElement).checked)} /> Show resolved reports too
+        </label>
+      </div>
+      <Status error={status.error ?? queue.error} message={status.message} />
+      {entries.length === 0 && !queue.loading ? <p>No {showResolved ? '' : 'open '}reports.</p> : null}
+      <ul class="report-list">
+        {entries.map((entry) => {
+          const label = entry.image?.title ?? entry.target.id
+          return (
+            <li class="report-card" data-testid="report-entry" data-target={entry.target.id}>
+              <div class="report-thumb">
+                {entry.image ? <img src={entry.image.thumbnail_path} alt={`Reported image ${label}`} loading="lazy" /> : <span class="muted small">{entry.target.type} gone</span>}
+              </div>
+              <div class="report-body">
+                <p>
+                  <strong>{label}</strong>{' '}
+                  {entry.status === 'open' ? <span class="badge private">{entry.open_count} open</span> : <span class="badge">resolved</span>}{' '}
+                  {entry.image?.hidden ? <span class="badge private">hidden</span> : null}{' '}
+                  {entry.image && !entry.image.is_public ? <span class="badge">private</span> : null}
+                </p>
+                <p class="small">
+                  {entry.count} report{entry.count === 1 ? '' : 's'}, last {formatDate(entry.last_reported_at)} ·{' '}
+                  {Object.entries(entry.reasons).map(([reason, n]) => `${REASONS[reason] ?? reason} ×${n}`).join(', ')}
+                </p>
+                <p class="small">
+                  Uploader: {entry.uploader ? <>{entry.uploader.username} ({entry.uploader.email}){entry.uploader.is_blocked ? <> <span class="badge private">blocked</span></> : null}</> : 'unknown'}
+                </p>
+                {entry.reports.some((r) => r.note) ? (
+                  <ul class="small report-notes">
+                    {entry.reports.filter((r) => r.note).slice(0, 5).map((r) => <li>“{r.note}” <span class="muted">({REASONS[r.reason] ?? r.reason})</span></li>)}
+                  </ul>
+                ) : null}
+                {entry.status === 'resolved' ? <p class="small muted">Resolved: {entry.reports[0]?.resolution ?? '–'} {formatDate(entry.reports[0]?.resolved_at)}</p> : null}
+                <div class="actions">
+                  {entry.status === 'open' ? (
+                    <button type="button" class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss')}>
+                      Dismiss<span class="visually-hidden"> reports of {label}</span>
+                    </button>
+                  ) : null}
+                  {entry.image ? (
+                    <button type="button" class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove')}>
+                      Remove image<span class="visually-hidden"> {label}</span>
+                    </button>
+                  ) : null}
+                  {entry.uploader && !entry.uploader.is_blocked ? (
+                    <button type="button" class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader')}>
+                      Block uploader<span class="visually-hidden"> {entry.uploader.username}</span>
+                    </button>
+                  ) : null}
+                </div>
+              </div>
+            </li>
+          )
+        })}
+      </ul>
+    </>
+  )
+}

@@ -1,0 +1,81 @@
+import { formatDate } from '../ui.tsx'
+
+/** What each recorded action means, in words; unknown ones are shown by name. */
+const LABELS: Record<string, string> = {
+  'auth.login': 'Signed in',
+  'auth.login_failed': 'Failed sign-in',
+  'auth.logout': 'Signed out',
+  'auth.sessions_revoked': 'Signed out everywhere',
+  'auth.password_changed': 'Password changed',
+  'auth.password_reset': 'Password reset by mailed link',
+  'auth.email_changed': 'Email address changed',
+  'account.deletion_scheduled': 'Account deletion scheduled',
+  'account.deletion_cancelled': 'Account deletion cancelled',
+  'admin.user_blocked': 'Account blocked by an administrator',
+  'admin.user_unblocked': 'Account unblocked by an administrator',
+  'admin.user_promoted': 'Made an administrator',
+  'admin.user_demoted': 'No longer an administrator',
+  'admin.plan_changed': 'Plan changed by an administrator',
+  'admin.upload_limit_changed': 'Daily upload limit changed by an administrator',
+  'admin.job_run': 'Job run by hand',
+  'admin.report_dismissed': 'Report dismissed',
+  'admin.report_removed': 'Reported content removed',
+  'admin.report_uploader_blocked': 'Uploader blocked after a report',
+  'moderation.target_hidden': 'Content hidden after reports, pending review',
+}
+
+export const actionLabel = (action: string) => LABELS[action] ?? action
+
+export interface AuditEvent {
+  id: number
+  action: string
+  user: { id: string; username: string | null } | null
+  actor: { id: string; username: string | null } | null
+  ip: string | null
+  user_agent: string | null
+  detail: Record<string, unknown>
+  created_at: string
+}
+
+const detailText = (detail: Record<string, unknown>) =>
+  Object.entries(detail)
+    .map(([key, value]) => `${key.replace(/_/g, ' ')}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+    .join(' · ')
+
+/** The events as a table; `showUser` adds the account column (the admin page). */
+export function AuditTable({ events, showUser = false }: { events: AuditEvent[]; showUser?: boolean }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">What</th>
+            {showUser ? <th scope="col">Account</th> : null}
+            <th scope="col">By</th>
+            <th scope="col">From</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((event) => (
+            <tr data-testid="audit-row" data-action={event.action}>
+              <td class="nowrap">{formatDate(event.created_at)}</td>
+              <td>
+                <strong>{actionLabel(event.action)}</strong>
+                <br />
+                <code class="small">{event.action}</code>
+                {Object.keys(event.detail).length ? <><br /><span class="small muted">{detailText(event.detail)}</span></> : null}
+              </td>
+              {showUser ? <td>{event.user ? (event.user.username ?? event.user.id) : '–'}</td> : null}
+              <td>{event.actor ? (event.actor.username ?? event.actor.id) : <span class="muted">system / unknown</span>}</td>
+              <td>
+                {event.ip ?? '–'}
+                {event.user_agent ? <><br /><span class="small muted ua">{event.user_agent}</span></> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}

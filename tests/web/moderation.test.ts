@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { type TestUser, type UserWithKey, registerUser, signUpWithKey } from '../helpers/http.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
+import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/moderation: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+const JPEG = join(CORPUS, 'orientation/landscape_1.jpg')
+
+describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the admin removes', () => {
+  let servers: WebServers
+  let browser: Browser
+  let admin: TestUser
+  let adminContext: BrowserContext
+  let adminPage: Page
+  let imageId: string
+  let uploader: UserWithKey
+  const cspViolations: string[] = []
+  const watch = (page: Page) =>
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    browser = await launchBrowser()
+    admin = await registerUser(servers.app.auth)
+    expect(admin.user.is_admin).toBe(true)
+    uploader = await signUpWithKey(servers.app.auth)
+    const [uploaded, body] = await uploadFile(servers.app.upload, { apiKey: uploader.apiKey }, JPEG)
+    expect(uploaded.status, JSON.stringify(body)).toBe(201)
+    imageId = body.image.id
+    adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await adminContext.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    adminPage = await adminContext.newPage()
+    watch(adminPage)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  test('a visitor without an account reports the image from its page', async () => {
+    const visitor = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const page = await visitor.newPage()
+    watch(page)
+    await page.goto(`${servers.urls.view}/embed/${imageId}`)
+    await page.getByRole('link', { name: 'Report this image' }).click()
+    await page.waitForURL(`**/report/${imageId}`)
+    await page.getByLabel('Spam or scam').check()
+    await page.getByLabel('Details (optional)').fill('Posted in every forum thread I read')
+    await shot(page, 'moderation-report-form')
+    await page.getByRole('button', { name: 'Send report' }).click()
+    await page.getByText('Thank you').waitFor()
+    await shot(page, 'moderation-report-sent')
+    await visitor.close()
+    const [row] = await servers.app.ctx.sql`select reason, note, status from abuse_reports where target_id = ${imageId}`
+    expect(row).toEqual({ reason: 'spam', note: 'Posted in every forum thread I read', status: 'open' })
+  })
+
+  test('the admin sees it in the queue with its thumbnail and reason, and removes the image', async () => {
+    await adminPage.goto(`${servers.urls.auth}/admin`)
+    await adminPage.getByRole('link', { name: 'Reports' }).click()
+    const entry = adminPage.locator(`[data-testid=report-entry][data-target="${imageId}"]`)
+    await entry.waitFor()
+    await expect(entry.textContent()).resolves.toContain('Spam ×1')
+    await expect(entry.textContent()).resolves.toContain('Posted in every forum thread I read')
+    const thumb = entry.locator('img')
+    // The thumbnail comes from the auth server (the view server would 404 a hidden or private image).
+    await adminPage.waitForFunction((img) => img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0, await thumb.elementHandle())
+    expect(await thumb.getAttribute('src')).toStartWith('/api/v1/admin/reports/')
+    await shot(adminPage, 'moderation-queue')
+
+    adminPage.once('dialog', (dialog) => {
+      expect(dialog.message()).toContain('Remove this image for good')
+      void dialog.accept()
+    })
+    await entry.getByRole('button', { name: /Remove image/ }).click()
+    await adminPage.getByText('Image removed.').waitFor()
+    await entry.waitFor({ state: 'detached' })
+    // Gone on the view server at once: page, file, and the CDN-origin path.
+    for (const path of [`/i/${imageId}`, `/embed/${imageId}`, `/${imageId}.jpg`]) expect((await fetch(`${servers.urls.view}${path}`)).status).toBe(404)
+  })
+
+  test('the admin audit page shows the removal, and the uploader sees it on their Activity page', async () => {
+    await adminPage.getByRole('link', { name: 'Audit log' }).click()
+    await adminPage.getByLabel('Action or its start').fill('admin.report_')
+    await adminPage.getByRole('button', { name: 'Filter' }).click()
+    const row = adminPage.locator('[data-testid=audit-row][data-action="admin.report_removed"]')
+    await row.waitFor()
+    await expect(row.textContent()).resolves.toContain(admin.username)
+    await shot(adminPage, 'moderation-admin-audit')
+    const owner = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await owner.addCookies([{ name: 'token', value: uploader.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    const page = await owner.newPage()
+    watch(page)
+    await page.goto(`${servers.urls.auth}/upload`)
+    await page.getByRole('link', { name: 'Activity' }).click()
+    const removed = page.locator('[data-testid=audit-row][data-action="admin.report_removed"]')
+    await removed.waitFor()
+    await expect(removed.textContent()).resolves.toContain('Reported content removed')
+    await shot(page, 'moderation-activity')
+    await owner.close()
+  })
+
+  test('at 390 px the new pages fit without horizontal scroll; no CSP violation anywhere', async () => {
+    const phone = await adminContext.newPage()
+    watch(phone)
+    await phone.setViewportSize({ width: 390, height: 844 })
+    for (const path of ['/admin/reports', '/admin/audit', '/activity']) {
+      await phone.goto(`${servers.urls.auth}${path}`)
+      await phone.locator('h1').waitFor()
+      await phone.waitForLoadState('networkidle')
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      expect(overflow, path).toBeLessThanOrEqual(0)
+    }
+    expect(cspViolations).toEqual([])
+  })
+})
