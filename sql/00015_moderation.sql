@@ -27,4 +27,5 @@ create table abuse_reports (
 create unique index abuse_reports_reporter_target_idx on abuse_reports (target_type, target_id, reporter_key);
 create index abuse_reports_target_idx on abuse_reports (target_type, target_id, status);
 create index abuse_reports_open_idx on abuse_reports (status, created_at desc);
-create index audit_log_action_idx on audit_log (action, created_at desc);
+-- The audit pages read one account's entries newest first by id (the cursor).
+create index audit_log_user_id_idx on audit_log (user_id, id desc);

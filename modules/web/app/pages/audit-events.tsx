@@ -22,6 +22,12 @@ const LABELS: Record<string, string> = {
   'admin.report_removed': 'Reported content removed',
   'admin.report_uploader_blocked': 'Uploader blocked after a report',
   'moderation.target_hidden': 'Content hidden after reports, pending review',
+  // Recorded by other features (2FA, keys, invites); named here so they read the same way.
+  'auth.2fa_enabled': 'Two-factor authentication turned on',
+  'auth.2fa_disabled': 'Two-factor authentication turned off',
+  'key.created': 'API key created',
+  'key.revoked': 'API key revoked',
+  'admin.invite_created': 'Invitation created',
 }
 
 export const actionLabel = (action: string) => LABELS[action] ?? action
