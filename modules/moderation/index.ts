@@ -31,7 +31,7 @@ export const moderationReportsModule = (ctx: AppContext) =>
       async ({ params }) => {
         const id = params.id ?? ''
         if (!isImageId(id) || !(await TARGETS.image.find(ctx, id))) return reportErrorPage('Image not found', 'There is no image with this address.', 404)
-        return reportFormPage(ctx.config, id)
+        return reportFormPage(id)
       },
       { ...ModerationModel.reportForm, anonymous: true, detail: { tags: ['moderation'], summary: 'The HTML report form for an image' } },
     )
@@ -41,8 +41,8 @@ export const moderationReportsModule = (ctx: AppContext) =>
         const id = params.id ?? ''
         const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
         const note = body.note ?? ''
-        if (!reason) return reportFormPage(ctx.config, id, { error: 'Choose a reason.', status: 400, note })
-        if (note.length > NOTE_MAX_LENGTH) return reportFormPage(ctx.config, id, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
+        if (!reason) return reportFormPage(id, { error: 'Choose a reason.', status: 400, note })
+        if (note.length > NOTE_MAX_LENGTH) return reportFormPage(id, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
         try {
           const outcome = await service.fileReport(ctx, { target: { type: 'image', id }, reason, note }, requestMeta(ctx, request, server))
           return reportSentPage(id, outcome.duplicate)

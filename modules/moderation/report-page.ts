@@ -1,4 +1,3 @@
-import type { Config } from '#core/config.ts'
 import { escapeHtml, htmlPage } from '#core/http/html.ts'
 import { NOTE_MAX_LENGTH, REPORT_REASONS, type ReportReason } from './model.ts'
 
@@ -18,8 +17,7 @@ const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;m
  * urlencoded to the same origin: it works without an account, without JavaScript, and under the
  * page CSP of src/http/html.ts (form-action 'self').
  */
-export function reportFormPage(config: Config, imageId: string, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
-  const imageOrigins = [config.publicUrls.view, config.cdnBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).origin)
+export function reportFormPage(imageId: string, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
   const e = escapeHtml
   const reasons = REPORT_REASONS.map(
     (reason) =>
@@ -28,7 +26,6 @@ export function reportFormPage(config: Config, imageId: string, options: { error
   return htmlPage({
     title: 'Report this image',
     status: options.status,
-    imageOrigins,
     style: STYLE,
     bodyHtml: `${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
 <p><a href="/embed/${e(imageId)}">Back to the image</a></p>
