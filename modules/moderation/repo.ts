@@ -133,27 +133,39 @@ export interface QueueGroup {
   owner_id: string | null
 }
 
-/** One row per reported target: those with open reports first, then the most recently reported. */
+/**
+ * One row per reported target: those with open reports first, then the most recently reported.
+ * One scan: the number of targets comes with each row (a window over the groups).
+ */
 export async function queueGroups(db: Db, status: 'open' | 'resolved' | 'all', limit: number, offset: number) {
   const where = status === 'all' ? db`` : db`where status = ${status}`
-  const groups = await db<QueueGroup[]>`
+  const rows = await db<(QueueGroup & { total: number })[]>`
     select target_type, target_id, count(*)::int as count,
            count(*) filter (where status = 'open')::int as open_count,
            min(created_at) as first_reported_at, max(created_at) as last_reported_at,
            coalesce(max(id) filter (where status = 'open'), max(id))::int8 as report_id,
-           (array_agg(target_owner_id order by id desc))[1] as owner_id
+           -- Every report of a target names the same uploader.
+           max(target_owner_id::text) as owner_id,
+           (count(*) over ())::int as total
     from abuse_reports ${where}
     group by target_type, target_id
     order by count(*) filter (where status = 'open') > 0 desc, max(created_at) desc, target_id
     limit ${limit} offset ${offset}`
-  const [total] = await db<{ n: number }[]>`select count(*)::int as n from (select 1 from abuse_reports ${where} group by target_type, target_id) g`
-  return { groups, total: total?.n ?? 0 }
+  let total = rows[0]?.total
+  // A page past the end has no row to carry the total.
+  if (total === undefined) {
+    const [count] = await db<{ n: number }[]>`select count(distinct (target_type, target_id))::int as n from abuse_reports ${where}`
+    total = count?.n ?? 0
+  }
+  return { groups: rows.map(({ total: _, ...group }) => group), total }
 }
 
 export async function reportsOfTargets(db: Db, targets: { target_type: string; target_id: string }[], status: 'open' | 'resolved' | 'all') {
   if (targets.length === 0) return []
   const ids = targets.map((target) => target.target_id)
+  const types = [...new Set(targets.map((target) => target.target_type))]
   const statusFilter = status === 'all' ? db`` : db`and status = ${status}`
   return db<ReportRow[]>`
-    select ${db(REPORT_FIELDS)} from abuse_reports where target_id = any(${ids}) ${statusFilter} order by id desc`
+    select ${db(REPORT_FIELDS)} from abuse_reports
+    where target_type = any(${types}) and target_id = any(${ids}) ${statusFilter} order by id desc`
 }
