@@ -64,8 +64,7 @@ main{max-width:960px;margin:0 auto;padding:16px}
 figure{margin:0 0 16px;text-align:center}
 img{max-width:100%;height:auto}
 label{display:block;margin:12px 0 4px;font-weight:600}
-.report{margin-top:24px;font-size:14px}
-.report a{color:#aaa}
+.report{display:block;margin-top:24px;font-size:14px;color:#aaa}
 textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace;background:#222;color:#eee;border:1px solid #444;padding:6px;resize:vertical}
 </style>
 </head>
@@ -74,7 +73,7 @@ textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace;backg
 <h1>${e(title)}</h1>
 <figure><a href="${e(imageUrl)}"><img src="${e(imageUrl)}" alt="${e(alt)}" width="${image.width}" height="${image.height}"></a></figure>
 ${snippets.map(([label, text], i) => `<label for="s${i}">${label}</label>\n<textarea id="s${i}" rows="2" readonly>${e(text)}</textarea>`).join('\n')}
-<p class="report"><a href="/report/${e(image.id)}" rel="nofollow">Report this image</a></p>
+<a class="report" href="/report/${e(image.id)}" rel="nofollow">Report this image</a>
 </main>
 </body>
 </html>
