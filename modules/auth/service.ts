@@ -7,6 +7,7 @@ import { Unauthorized } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
 import { tellBlockedOwner } from './blocked-sign-in.ts'
+import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -60,6 +61,9 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   }
   await attempt.succeeded()
   const { password: _, ...safeUser } = user
+  // With 2FA the right password only earns the second step, never a session.
+  const secondStep = await beginSecondStep(ctx, safeUser)
+  if (secondStep) return { secondStep }
   const session = await startSession(ctx, safeUser, meta)
   return { user: safeUser, ...session }
 }
