@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
+import { Secret, TOTP } from 'otpauth'
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
+import { renderSVG } from 'uqr'
 import { serverBodyLimit } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
 import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
+import { startFakeOAuth } from '../helpers/fake-oauth.ts'
 import { totpCode } from '../helpers/two-factor.ts'
 import { SCREENSHOTS, hasChromium, launchBrowser } from './browser.ts'
 
@@ -22,7 +25,7 @@ function freePort(): number {
  * The three servers on http://localhost:<port>: WebAuthn needs a secure context and a domain
  * for its RP ID; localhost is both, an IP address (what tests/web/browser.ts uses) is not an RP ID.
  */
-async function startLocalhostServers(clock: ReturnType<typeof manualClock>) {
+async function startLocalhostServers(clock: ReturnType<typeof manualClock>, extraEnv: Record<string, string>) {
   const ports = { auth: freePort(), upload: freePort(), view: freePort() }
   const urls = { auth: `http://localhost:${ports.auth}`, upload: `http://localhost:${ports.upload}`, view: `http://localhost:${ports.view}` }
   const backend: Backend = process.env.TEST_DATABASE_URL
@@ -34,6 +37,7 @@ async function startLocalhostServers(clock: ReturnType<typeof manualClock>) {
       AUTH_PORT: String(ports.auth), UPLOAD_PORT: String(ports.upload), VIEW_PORT: String(ports.view),
       AUTH_SERVER_URL: urls.auth, UPLOAD_SERVER_URL: urls.upload, VIEW_SERVER_URL: urls.view,
       REQUIRE_ADMIN_2FA: 'true',
+      ...extraEnv,
     },
   })
   const listening = (['auth', 'upload', 'view'] as const).map((module) =>
@@ -51,6 +55,7 @@ async function startLocalhostServers(clock: ReturnType<typeof manualClock>) {
 
 describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, recovery codes, passkeys)', () => {
   const clock = manualClock(new Date())
+  const provider = startFakeOAuth()
   let servers: Awaited<ReturnType<typeof startLocalhostServers>>
   let browser: Browser
   let context: BrowserContext
@@ -80,7 +85,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
   }
 
   beforeAll(async () => {
-    servers = await startLocalhostServers(clock)
+    servers = await startLocalhostServers(clock, provider.env)
     browser = await launchBrowser()
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
@@ -99,6 +104,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
   afterAll(async () => {
     await browser?.close()
     await servers?.close()
+    provider.stop()
   })
 
   test('an admin without 2FA is sent from the admin pages to the security page (REQUIRE_ADMIN_2FA)', async () => {
@@ -122,6 +128,9 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     expect(await qr.getAttribute('src')).toStartWith('data:image/svg+xml')
     secret = (await page.getByTestId('totp-secret').textContent())!.trim()
     expect(secret).toMatch(/^[A-Z2-7]{32}$/)
+    // The QR code is the otpauth:// URI of this secret (the encoder is deterministic).
+    const uri = new TOTP({ issuer: 'imghost', label: 'grace@example.com', secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).toString()
+    expect(decodeURIComponent((await qr.getAttribute('src'))!.replace('data:image/svg+xml;utf8,', ''))).toBe(renderSVG(uri, { border: 2 }))
     await shot('enrol')
     await page.getByLabel('Code from the app').fill('000000')
     await page.getByRole('button', { name: 'Turn on' }).click()
@@ -193,6 +202,21 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await logOut()
     await passwordStep()
     await page.getByRole('button', { name: 'Use a passkey' }).click()
+    await signedInAt('/gallery')
+  })
+
+  test('a Google sign-in of this account stops at the second step on the login page', async () => {
+    // Linking by email needs the address verified here first.
+    await servers.app.ctx.sql`update users set is_verified = true where username = ${username}`
+    provider.nextGoogle({ sub: 'grace-google', email: 'grace@example.com', email_verified: true, given_name: 'Grace' })
+    await logOut()
+    await page.getByRole('link', { name: 'Google' }).click()
+    await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor()
+    expect(new URL(page.url()).hash).toBe('')
+    await expect(page.getByRole('button', { name: 'Log out' }).count()).resolves.toBe(0)
+    clock.advance(30_000)
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Verify' }).click()
     await signedInAt('/gallery')
   })
 
