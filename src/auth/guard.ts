@@ -4,7 +4,7 @@ import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
-import { hasSecondFactor } from './second-factor.ts'
+import { hasSecondFactor } from './second-factor-repo.ts'
 import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
 import { looksLikeApiKey } from './tokens.ts'
 
