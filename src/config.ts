@@ -96,6 +96,10 @@ export interface Config {
   reportsPerHour: number
   /** Distinct reporters after which an image is hidden until an admin reviews it; 0 = never. */
   reportAutohideThreshold: number
+  /** WebAuthn relying party: the domain passkeys are bound to, and the page origins allowed to use them. */
+  webauthn: { rpId: string; rpName: string; origins: string[] }
+  /** Admin routes answer 403 two_factor_required to an admin without a second factor. */
+  requireAdmin2fa: boolean
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
@@ -227,6 +231,31 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
   }
 }
 
+/**
+ * Passkeys are bound to a domain (the RP ID) and only work on pages whose origin is that domain
+ * or under it. Defaults come from AUTH_SERVER_URL, where the web app lives. An IP address is not
+ * a valid RP ID: browsers refuse it, so a deployment reached by IP has to set a name.
+ */
+function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config['webauthn'] {
+  const given = read.raw('WEBAUTHN_RP_ID')
+  const rpId = (given ?? new URL(authUrl).hostname).toLowerCase()
+  if (given !== undefined && !/^[a-z0-9.-]+$/.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name such as example.com', rpId)
+  const origins = (read.raw('WEBAUTHN_ORIGIN') ?? new URL(authUrl).origin).split(',').map((value) => value.trim()).filter(Boolean)
+  for (const origin of origins) {
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new ConfigError('WEBAUTHN_ORIGIN', 'must be a comma list of http(s) origins', origin)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('WEBAUTHN_ORIGIN', 'must be a comma list of http(s) origins', origin)
+    if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) {
+      throw new ConfigError('WEBAUTHN_ORIGIN', `each origin must be on WEBAUTHN_RP_ID (${rpId}) or a subdomain of it`, origin)
+    }
+  }
+  return { rpId, rpName: read.raw('WEBAUTHN_RP_NAME') ?? 'imghost', origins: origins.map((origin) => new URL(origin).origin) }
+}
+
 export function parseConfig(env: Env): Config {
   const read = reader(env)
   const nodeEnv = read.raw('NODE_ENV') ?? 'production'
@@ -258,6 +287,7 @@ export function parseConfig(env: Env): Config {
     return clientId && clientSecret ? { clientId, clientSecret } : undefined
   }
 
+  const authUrl = read.url('AUTH_SERVER_URL', local(ports.auth))!
   const config: Config = {
     nodeEnv,
     isDevelopment: nodeEnv === 'development',
@@ -270,7 +300,7 @@ export function parseConfig(env: Env): Config {
     maxInflightRequests: read.integer('MAX_INFLIGHT_REQUESTS', 1024, 1, 1_000_000),
     bodyTimeoutSeconds: read.duration('BODY_TIMEOUT', '20s'),
     publicUrls: {
-      auth: read.url('AUTH_SERVER_URL', local(ports.auth))!,
+      auth: authUrl,
       upload: read.url('UPLOAD_SERVER_URL', local(ports.upload))!,
       view: read.url('VIEW_SERVER_URL', local(ports.view))!,
     },
@@ -312,6 +342,8 @@ export function parseConfig(env: Env): Config {
     auditRetentionDays: read.integer('AUDIT_RETENTION_DAYS', 365, 1, 36500),
     reportsPerHour: read.integer('REPORTS_PER_HOUR', 10, 1, 100_000),
     reportAutohideThreshold: read.integer('REPORT_AUTOHIDE_THRESHOLD', 0, 0, 1_000_000),
+    webauthn: parseWebAuthn(read, authUrl),
+    requireAdmin2fa: read.boolean('REQUIRE_ADMIN_2FA', false),
     cloudflare:
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }

@@ -12,6 +12,8 @@ import { AuthModel } from './model.ts'
 import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
 import { OAUTH_PROVIDERS } from './oauth-providers.ts'
 import * as service from './service.ts'
+import type { SecondStepAnswer } from './two-factor-model.ts'
+import { twoFactorRoutes } from './two-factor-routes.ts'
 import { VERIFY_FIRST_ANSWER, registerVerifyFirst, signInAfterVerification } from './verify-first.ts'
 
 const FORGOT_ANSWER = 'If an account has this address, a link to reset its password is on its way.'
@@ -33,6 +35,7 @@ export const authModule = (ctx: AppContext) => {
   let app = new Elysia({ name: 'auth', seed: ctx.id })
     .use(authGuard(ctx))
     .use(accessTokenRoutes(ctx))
+    .use(twoFactorRoutes(ctx))
     .post(
       '/api/v1/auth/register',
       async ({ body, request, server, cookie, set }) => {
@@ -51,11 +54,23 @@ export const authModule = (ctx: AppContext) => {
     .post(
       '/api/v1/auth/login',
       async ({ body, request, server, cookie }) => {
-        const { user, token, expiresAt } = await service.login(ctx, body, requestMeta(ctx, request, server))
+        const outcome = await service.login(ctx, body, requestMeta(ctx, request, server))
+        if (outcome.secondStep) {
+          const answer: typeof SecondStepAnswer.static = { success: true, ...outcome.secondStep }
+          return answer
+        }
+        const { user, token, expiresAt } = outcome as Required<typeof outcome>
         cookie[SESSION_COOKIE]!.set({ value: token, ...sessionCookieOptions(ctx, request, expiresAt) })
         return { success: true as const, token, user: publicUser(user) }
       },
-      { ...AuthModel.login, anonymous: true, detail: { tags: ['auth'], summary: 'Log in with email or username' } },
+      {
+        ...AuthModel.login,
+        anonymous: true,
+        detail: {
+          tags: ['auth'],
+          summary: 'Log in with email or username; with 2FA on, the answer is a challenge token for POST /api/v1/auth/login/2fa, not a session',
+        },
+      },
     )
     .post(
       '/api/v1/auth/logout',
@@ -175,7 +190,8 @@ export const authModule = (ctx: AppContext) => {
           const signedIn = await finishSignIn(ctx, name, query, browserState, requestMeta(ctx, request, server))
           // Same path as when it was set, or the browser keeps it.
           stateCookie.set({ ...stateCookieOptions(request), value: '', maxAge: 0 })
-          cookie[SESSION_COOKIE]!.set({ value: signedIn.token, ...sessionCookieOptions(ctx, request, signedIn.expiresAt) })
+          // An account with 2FA gets no session here: the login page's second step starts it.
+          if (!signedIn.secondStep) cookie[SESSION_COOKIE]!.set({ value: signedIn.token, ...sessionCookieOptions(ctx, request, signedIn.expiresAt) })
           return redirect(signedIn.redirectTo, 302)
         },
         { ...AuthModel.oauthCallback, anonymous: true, detail: { tags: ['auth'], summary: `Where ${name} sends the browser back` } },

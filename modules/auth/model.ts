@@ -1,6 +1,7 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
 import { User } from '#core/users/public.ts'
+import { SecondStepAnswer } from './two-factor-model.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
@@ -35,7 +36,7 @@ export const AuthModel = {
   },
   login: {
     body: t.Object({ identifier: t.String({ minLength: 1, maxLength: 254 }), password: t.String({ minLength: 1, maxLength: 1024 }) }),
-    response: { 200: t.Object({ success: t.Literal(true), token: t.String(), user: User }), ...Errors },
+    response: { 200: t.Union([t.Object({ success: t.Literal(true), token: t.String(), user: User }), SecondStepAnswer]), ...Errors },
   },
   logout: { response: { 200: Ok, ...Errors } },
   whoami: {

@@ -9,6 +9,7 @@ import { audit } from '#core/audit/record.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
 import { type OAuthProviderName, type ProviderProfile, oauthProvider } from './oauth-providers.ts'
+import { beginSecondStep } from './login-second-step.ts'
 import * as repo from './repo.ts'
 
 /** A sign-in must come back from the provider within this; the state cookie lives as long. */
@@ -40,6 +41,15 @@ export function safeRedirect(config: Config, value: string | undefined): string 
     throw new BadRequest('redirect must be a URL of this platform', 'invalid_redirect')
   }
   return target.href
+}
+
+/** The web app's login page, which shows the second step, then goes on to where the sign-in was headed. */
+function secondStepPage(config: Config, redirectTo: string, token: string) {
+  const page = new URL('/login', config.publicUrls.auth)
+  const target = new URL(redirectTo)
+  if (target.origin === page.origin) page.searchParams.set('next', target.pathname + target.search)
+  page.hash = `two_factor=${token}`
+  return page.href
 }
 
 /** Step one: remember the state (and PKCE verifier) server-side, bind it to this browser by cookie. */
@@ -82,9 +92,14 @@ export async function finishSignIn(
   if (!query.code) throw new BadRequest('The provider sent no code', 'invalid_oauth_callback')
   const profile = await provider.signIn(query.code, pending.code_verifier)
   const user = await findOrCreateAccount(ctx, name, profile)
+  const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
+  // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
+  // which browsers send to no server and put in no Referer.
+  const secondStep = await beginSecondStep(ctx, user)
+  if (secondStep) return { secondStep, redirectTo: secondStepPage(ctx.config, redirectTo, secondStep.challenge_token) }
   const session = await startSession(ctx, user, meta)
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: name } }, meta)
-  return { user, ...session, redirectTo: pending.redirect_to ?? safeRedirect(ctx.config, undefined) }
+  return { user, ...session, redirectTo }
 }
 
 async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile): Promise<UserRow> {

@@ -8,6 +8,7 @@ import { Unauthorized } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
 import { tellBlockedOwner } from './blocked-sign-in.ts'
+import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -64,6 +65,9 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   }
   await attempt.succeeded()
   const { password: _, ...safeUser } = user
+  // With 2FA the right password only earns the second step, never a session.
+  const secondStep = await beginSecondStep(ctx, safeUser)
+  if (secondStep) return { secondStep }
   const session = await startSession(ctx, safeUser, meta)
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: 'password' } }, meta)
   return { user: safeUser, ...session }

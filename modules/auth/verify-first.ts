@@ -2,6 +2,7 @@ import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { Conflict } from '#core/errors.ts'
 import { audit } from '#core/audit/record.ts'
+import { hasSecondFactor } from '#core/auth/second-factor-repo.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { findTakenIdentity, findUserById } from '#core/users/repo.ts'
 import { addressTakenMail } from './mail.ts'
@@ -40,10 +41,13 @@ async function tellOwnerOfTakenAddress(ctx: AppContext, input: { email: string; 
   if (state.allowed) ctx.mailer.send(addressTakenMail(owner, ctx.config.frontendUrl))
 }
 
-/** The verification link, followed: it proved the mailbox, so it signs in (not a blocked account). */
+/**
+ * The verification link, followed: it proved the mailbox, so it signs in (not a blocked account,
+ * and not one with 2FA, which a mailbox alone must never open).
+ */
 export async function signInAfterVerification(ctx: AppContext, userId: string, meta: RequestMeta) {
   const user = await findUserById(ctx.sql, userId)
-  if (!user || user.is_blocked) return undefined
+  if (!user || user.is_blocked || (await hasSecondFactor(ctx.sql, user.id))) return undefined
   const { password: _, ...safeUser } = user
   const session = await startSession(ctx, safeUser, meta)
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: 'verification_link' } }, meta)

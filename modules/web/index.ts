@@ -12,7 +12,7 @@ import { appHeaders } from './headers.ts'
  */
 export const APP_ROUTES = [
   '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id',
-  '/keys', '/account', '/admin', '/admin/users', '/admin/stats', '/admin/jobs',
+  '/keys', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs',
   '/activity', '/admin/reports', '/admin/audit',
 ] as const
 

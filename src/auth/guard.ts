@@ -4,6 +4,7 @@ import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
+import { hasSecondFactor } from './second-factor-repo.ts'
 import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
 import { looksLikeApiKey } from './tokens.ts'
 
@@ -143,6 +144,9 @@ export const authGuard = (ctx: AppContext) =>
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
+          if (ctx.config.requireAdmin2fa && !(await hasSecondFactor(ctx.sql, principal.user.id))) {
+            throw new Forbidden('This instance requires administrators to turn on two-factor authentication first', 'two_factor_required')
+          }
           return { principal }
         },
       },

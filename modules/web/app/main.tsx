@@ -10,6 +10,7 @@ import { GalleryPage } from './pages/gallery.tsx'
 import { ImagePage } from './pages/image.tsx'
 import { KeysPage } from './pages/keys.tsx'
 import { ForgotPage, LandingPage, LoginPage, NotFoundPage, ResetPage, SignupPage, VerifyEmailPage } from './pages/public.tsx'
+import { SecurityPage } from './pages/security.tsx'
 import { UploadPage } from './pages/upload.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
@@ -29,6 +30,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/keys', KeysPage],
   ['/account', AccountPage],
   ['/activity', ActivityPage],
+  ['/security', SecurityPage],
   ['/admin', AdminPage],
   ['/admin/:tab', AdminPage],
 ]
@@ -52,6 +54,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/keys">API keys</Link>
             <Link href="/account">Account</Link>
             <Link href="/activity">Activity</Link>
+            <Link href="/security">Security</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
             <button type="button" class="link" onClick={logout}>Log out</button>
           </>

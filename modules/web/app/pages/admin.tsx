@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
-import { Link } from '../router.tsx'
+import { Link, navigate } from '../router.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
@@ -185,7 +185,11 @@ function Jobs() {
 const TABS = { users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs], reports: ['Reports', AdminReports], audit: ['Audit log', AdminAudit] } as const
 
 export function AdminPage({ tab = 'users' }: { tab?: string }) {
-  const { user } = useSession()
+  const { api, user } = useSession()
+  // REQUIRE_ADMIN_2FA: an admin without a second factor is sent to set one up.
+  useEffect(() => {
+    if (user?.is_admin) api.auth('GET', '/api/v1/auth/2fa').then((s) => s.required && !s.enabled && navigate('/security?required=1', true), () => {})
+  }, [])
   if (!user?.is_admin) return <><PageTitle>Administrators only</PageTitle><p>This page is for administrators.</p></>
   const current = (tab in TABS ? tab : 'users') as keyof typeof TABS
   const [, Panel] = TABS[current]

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, navigate, useRouteContext } from '../router.tsx'
 import type { Api } from '../api.ts'
 import { Field, PageTitle, Status, type User, messageOf, useSession } from '../ui.tsx'
+import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Only paths on this page's own origin: never bounce a person to another site after login. */
 const safeNext = (next: string | null) => (next && next.startsWith('/') && !next.startsWith('//') ? next : '/gallery')
@@ -9,7 +10,7 @@ const safeNext = (next: string | null) => (next && next.startsWith('/') && !next
 const formValues = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
 /** A form that signs in (login, sign-up): busy while it runs, its error shown, then the session starts and the page moves on. */
-function useSignIn(signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string }>) {
+function useSignIn(signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>) {
   const { api, setUser } = useSession()
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
@@ -18,7 +19,10 @@ function useSignIn(signIn: (api: Api, values: Record<string, string>) => Promise
     setBusy(true)
     setError(null)
     try {
-      const { user, next } = await signIn(api, formValues(event))
+      const signedIn = await signIn(api, formValues(event))
+      // null: a second step follows (two-factor authentication).
+      if (!signedIn) return
+      const { user, next } = signedIn
       api.reset()
       setUser(user)
       navigate(next, true)
@@ -74,19 +78,35 @@ function OAuthButtons() {
 
 export function LoginPage() {
   const route = useRouteContext()
+  const { api, setUser } = useSession()
+  const [step, setStep] = useState<SecondStep | null>(null)
+  const [stepError, setStepError] = useState<string | null>(null)
+  const next = safeNext(route.query.get('next'))
+  const signedIn = (user: User) => {
+    api.reset()
+    setUser(user)
+    navigate(next, true)
+  }
+  useEffect(() => {
+    const token = secondStepTokenFromHash()
+    if (token) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
+  }, [])
   const { busy, error, submit } = useSignIn(async (api, { identifier, password }) => {
     const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
-    return { user: answer.user as User, next: safeNext(route.query.get('next')) }
+    if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
+    return { user: answer.user as User, next }
   })
+  if (step) return <SecondStepForm step={step} onSignedIn={signedIn} onCancel={() => setStep(null)} />
   return (
     <section class="narrow">
       <PageTitle>Log in</PageTitle>
       <form onSubmit={submit}>
         <Field label="Email or username" name="identifier" autocomplete="username" required />
         <Field label="Password" name="password" type="password" autocomplete="current-password" required />
-        <Status error={error} />
+        <Status error={error ?? stepError} />
         <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
       </form>
+      <PasskeySignInButton onSignedIn={signedIn} />
       <OAuthButtons />
       <p><Link href="/forgot-password">Forgot your password?</Link> · <Link href="/signup">Create an account</Link></p>
     </section>

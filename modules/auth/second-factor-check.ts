@@ -1,0 +1,64 @@
+import { audit } from '#core/audit/record.ts'
+import type { UserRow } from '#core/auth/principal.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
+import type { AppContext } from '#core/context.ts'
+import { Unauthorized } from '#core/errors.ts'
+import { tooManyRequests } from '#core/rate-limit.ts'
+import { decryptTotpSecret, hashRecoveryCode, matchTotpStep } from './totp.ts'
+import * as repo from './two-factor-repo.ts'
+
+/** Wrong codes an account may send in a window, across every sign-in and settings change: 5 per 15 minutes. */
+export const CODE_MAX_FAILURES = 5
+export const CODE_FAILURE_WINDOW_SECONDS = 15 * 60
+
+/**
+ * The per-account guess budget. Every guess is counted before it is checked (one atomic upsert,
+ * so a burst cannot slip in under the limit), and a right one gives its count back.
+ */
+export async function countCodeGuess(ctx: AppContext, userId: string) {
+  const bucket = `2fa:user:${userId}`
+  const state = await ctx.limiter.hit(bucket, CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
+  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many wrong codes; try again later', 'too_many_2fa_attempts')
+  return { succeeded: () => ctx.limiter.release(bucket, CODE_FAILURE_WINDOW_SECONDS) }
+}
+
+export type CodeKind = 'totp' | 'recovery_code'
+
+/** A TOTP code (accepted once per time step) or an unused recovery code (burned here). */
+async function codeMatches(ctx: AppContext, userId: string, code: string, kinds: CodeKind[]): Promise<CodeKind | null> {
+  if (kinds.includes('totp') && /^\s*\d{3}\s?\d{3}\s*$/.test(code)) {
+    const totp = await repo.findTotp(ctx.sql, userId)
+    if (!totp?.confirmed_at) return null
+    const step = matchTotpStep(ctx, decryptTotpSecret(ctx, totp.secret_encrypted), code)
+    return step !== null && (await repo.takeTotpStep(ctx.sql, userId, step)) ? 'totp' : null
+  }
+  if (kinds.includes('recovery_code')) {
+    return (await repo.useRecoveryCode(ctx.sql, userId, hashRecoveryCode(ctx, code), ctx.clock.now())) ? 'recovery_code' : null
+  }
+  return null
+}
+
+/**
+ * Checks a code against the account, throttled; a wrong one is audited (auth.2fa_failed) and
+ * answered 401 invalid_code, a recovery code that worked is audited (auth.recovery_code_used).
+ */
+export async function checkCode(
+  ctx: AppContext,
+  user: Pick<UserRow, 'id'>,
+  code: string,
+  meta: RequestMeta | undefined,
+  context: { stage: string; kinds?: CodeKind[] },
+): Promise<CodeKind> {
+  const guess = await countCodeGuess(ctx, user.id)
+  const kind = await codeMatches(ctx, user.id, code, context.kinds ?? ['totp', 'recovery_code'])
+  if (!kind) {
+    await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage: context.stage } }, meta)
+    throw new Unauthorized('That code is not right, or was already used', 'invalid_code')
+  }
+  await guess.succeeded()
+  if (kind === 'recovery_code') {
+    const left = await repo.countUnusedRecoveryCodes(ctx.sql, user.id)
+    await audit(ctx, { action: 'auth.recovery_code_used', userId: user.id, detail: { stage: context.stage, left } }, meta)
+  }
+  return kind
+}

@@ -1,0 +1,203 @@
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+
+type Db = Sql | TransactionSql
+
+// Authenticator app (TOTP)
+
+export interface TotpRow {
+  secret_encrypted: string
+  confirmed_at: Date | null
+  last_used_step: number | null
+}
+
+export async function findTotp(db: Db, userId: string): Promise<TotpRow | undefined> {
+  const [row] = await db<TotpRow[]>`
+    select secret_encrypted, confirmed_at, last_used_step::float8 as last_used_step from user_totp where user_id = ${userId}`
+  return row
+}
+
+/** A new enrolment replaces one that was never confirmed; a confirmed one is left alone (returns false). */
+export async function startTotpEnrolment(db: Db, userId: string, secretEncrypted: string): Promise<boolean> {
+  const rows = await db`
+    insert into user_totp (user_id, secret_encrypted) values (${userId}, ${secretEncrypted})
+    on conflict (user_id) do update set secret_encrypted = excluded.secret_encrypted, created_at = now(), last_used_step = null
+      where user_totp.confirmed_at is null
+    returning user_id`
+  return rows.length > 0
+}
+
+export async function confirmTotp(db: Db, userId: string, now: Date) {
+  await db`update user_totp set confirmed_at = ${now} where user_id = ${userId} and confirmed_at is null`
+}
+
+/**
+ * Takes a time step if no later or equal step was accepted before: one statement, so a code
+ * replayed concurrently is accepted once.
+ */
+export async function takeTotpStep(db: Db, userId: string, step: number): Promise<boolean> {
+  const rows = await db`
+    update user_totp set last_used_step = ${step}
+    where user_id = ${userId} and (last_used_step is null or last_used_step < ${step})
+    returning user_id`
+  return rows.length > 0
+}
+
+export async function deleteTotp(db: Db, userId: string) {
+  await db`delete from user_totp where user_id = ${userId}`
+}
+
+// Recovery codes
+
+export async function replaceRecoveryCodes(tx: TransactionSql, userId: string, hashes: string[]) {
+  await tx`delete from recovery_codes where user_id = ${userId}`
+  await tx`insert into recovery_codes ${tx(hashes.map((code_hash) => ({ user_id: userId, code_hash })))}`
+}
+
+/** Burns one unused code: one statement, so two requests with the same code cannot both win. */
+export async function useRecoveryCode(db: Db, userId: string, hash: string, now: Date): Promise<boolean> {
+  const rows = await db`
+    update recovery_codes set used_at = ${now}
+    where id = (select id from recovery_codes where user_id = ${userId} and code_hash = ${hash} and used_at is null limit 1)
+      and used_at is null
+    returning id`
+  return rows.length > 0
+}
+
+export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`select count(*)::int as n from recovery_codes where user_id = ${userId} and used_at is null`
+  return row?.n ?? 0
+}
+
+export async function deleteRecoveryCodes(db: Db, userId: string) {
+  await db`delete from recovery_codes where user_id = ${userId}`
+}
+
+// Passkeys
+
+export interface PasskeyRow {
+  id: string
+  user_id: string
+  credential_id: string
+  public_key: Uint8Array
+  counter: number
+  transports: string[]
+  name: string
+  device_type: string
+  backed_up: boolean
+  created_at: Date
+  last_used_at: Date | null
+}
+
+export async function listPasskeys(db: Db, userId: string): Promise<PasskeyRow[]> {
+  return db<PasskeyRow[]>`
+    select id, user_id, credential_id, public_key, counter::float8 as counter, transports, name, device_type, backed_up, created_at, last_used_at
+    from passkeys where user_id = ${userId} order by created_at`
+}
+
+export async function findPasskeyByCredential(db: Db, credentialId: string): Promise<PasskeyRow | undefined> {
+  const [row] = await db<PasskeyRow[]>`
+    select id, user_id, credential_id, public_key, counter::float8 as counter, transports, name, device_type, backed_up, created_at, last_used_at
+    from passkeys where credential_id = ${credentialId}`
+  return row
+}
+
+export async function insertPasskey(
+  db: Db,
+  input: { userId: string; credentialId: string; publicKey: Uint8Array; counter: number; transports: string[]; name: string; deviceType: string; backedUp: boolean },
+): Promise<PasskeyRow> {
+  const [row] = await db<PasskeyRow[]>`
+    insert into passkeys (user_id, credential_id, public_key, counter, transports, name, device_type, backed_up)
+    values (${input.userId}, ${input.credentialId}, ${Buffer.from(input.publicKey)}, ${input.counter}, ${input.transports},
+            ${input.name}, ${input.deviceType}, ${input.backedUp})
+    returning id, user_id, credential_id, public_key, counter::float8 as counter, transports, name, device_type, backed_up, created_at, last_used_at`
+  return row!
+}
+
+/**
+ * Records a use. The signature counter must grow when the authenticator keeps one (0 means it
+ * does not, as synced passkeys do); a counter that went backwards hints at a cloned key.
+ */
+export async function recordPasskeyUse(db: Db, id: string, newCounter: number, now: Date): Promise<boolean> {
+  const rows = await db`
+    update passkeys set counter = ${newCounter}, last_used_at = ${now}
+    where id = ${id} and (${newCounter} = 0 and counter = 0 or counter < ${newCounter})
+    returning id`
+  return rows.length > 0
+}
+
+export async function renamePasskey(db: Db, userId: string, id: string, name: string): Promise<PasskeyRow | undefined> {
+  const [row] = await db<PasskeyRow[]>`
+    update passkeys set name = ${name} where id = ${id} and user_id = ${userId}
+    returning id, user_id, credential_id, public_key, counter::float8 as counter, transports, name, device_type, backed_up, created_at, last_used_at`
+  return row
+}
+
+export async function deletePasskey(db: Db, userId: string, id: string): Promise<PasskeyRow | undefined> {
+  const [row] = await db<PasskeyRow[]>`
+    delete from passkeys where id = ${id} and user_id = ${userId}
+    returning id, user_id, credential_id, public_key, counter::float8 as counter, transports, name, device_type, backed_up, created_at, last_used_at`
+  return row
+}
+
+export async function deletePasskeys(db: Db, userId: string): Promise<number> {
+  return (await db`delete from passkeys where user_id = ${userId}`).count
+}
+
+/** What a sign-in needs to know: which second factors this account has. */
+export async function secondFactors(db: Db, userId: string) {
+  const [row] = await db<{ totp: boolean; passkeys: number; recovery_codes: number }[]>`
+    select exists (select 1 from user_totp where user_id = ${userId} and confirmed_at is not null) as totp,
+           (select count(*)::int from passkeys where user_id = ${userId}) as passkeys,
+           (select count(*)::int from recovery_codes where user_id = ${userId} and used_at is null) as recovery_codes`
+  return row ?? { totp: false, passkeys: 0, recovery_codes: 0 }
+}
+
+// Challenges between the steps of a sign-in or a registration
+
+export type ChallengePurpose = 'login_2fa' | 'passkey_login' | 'passkey_register'
+
+export interface ChallengeRow {
+  id: string
+  user_id: string | null
+  webauthn_challenge: string | null
+  attempts: number
+  expires_at: Date
+}
+
+export async function insertChallenge(
+  db: Db,
+  input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date },
+) {
+  await db`
+    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at)
+    values (${input.tokenHash}, ${input.purpose}, ${input.userId}, ${input.webauthnChallenge}, ${input.expiresAt})`
+}
+
+/** Reads a live challenge and counts one attempt on it, in one statement. */
+export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
+  const [row] = await db<ChallengeRow[]>`
+    update auth_challenges set attempts = attempts + 1
+    where token_hash = ${tokenHash} and purpose = ${purpose} and expires_at > ${now}
+    returning id, user_id, webauthn_challenge, attempts, expires_at`
+  return row
+}
+
+export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
+  const [row] = await db<ChallengeRow[]>`
+    select id, user_id, webauthn_challenge, attempts, expires_at from auth_challenges
+    where token_hash = ${tokenHash} and purpose = ${purpose} and expires_at > ${now}`
+  return row
+}
+
+/** Deletes a challenge; true only for the one caller that deleted it (a challenge completes once). */
+export async function deleteChallenge(db: Db, id: string): Promise<boolean> {
+  return (await db`delete from auth_challenges where id = ${id}`).count > 0
+}
+
+export async function pruneChallenges(db: Db, now: Date) {
+  return (await db`delete from auth_challenges where expires_at < ${now}`).count
+}
+
+export async function setChallengeWebAuthn(db: Db, id: string, webauthnChallenge: string) {
+  await db`update auth_challenges set webauthn_challenge = ${webauthnChallenge} where id = ${id}`
+}

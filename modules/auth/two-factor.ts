@@ -1,0 +1,110 @@
+import { audit } from '#core/audit/record.ts'
+import type { UserRow } from '#core/auth/principal.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
+import type { AppContext } from '#core/context.ts'
+import type { TransactionSql } from '#core/db/index.ts'
+import { Conflict, Unauthorized } from '#core/errors.ts'
+import { findUserById } from '#core/users/repo.ts'
+import { checkCode, countCodeGuess } from './second-factor-check.ts'
+import { decryptTotpSecret, encryptTotpSecret, hashRecoveryCode, matchTotpStep, newRecoveryCodes, newTotpSecret } from './totp.ts'
+import * as repo from './two-factor-repo.ts'
+
+/**
+ * Two-factor authentication: an authenticator app (TOTP), passkeys (passkeys.ts) and recovery
+ * codes. An account "has 2FA" while it has a confirmed app or at least one passkey; then every
+ * password or OAuth sign-in needs a second step (login-second-step.ts).
+ */
+
+export async function twoFactorStatus(ctx: AppContext, user: UserRow) {
+  const factors = await repo.secondFactors(ctx.sql, user.id)
+  return {
+    enabled: factors.totp || factors.passkeys > 0,
+    totp: factors.totp,
+    passkeys: factors.passkeys,
+    recovery_codes_left: factors.recovery_codes,
+    /** This account must turn it on before the admin pages open (REQUIRE_ADMIN_2FA). */
+    required: ctx.config.requireAdmin2fa && user.is_admin,
+  }
+}
+
+/** Fresh recovery codes in the transaction: the old ones stop working. Returns the codes, to be shown once. */
+export async function issueRecoveryCodes(ctx: AppContext, tx: TransactionSql, userId: string): Promise<string[]> {
+  const codes = newRecoveryCodes()
+  await repo.replaceRecoveryCodes(tx, userId, codes.map((code) => hashRecoveryCode(ctx, code)))
+  return codes
+}
+
+/**
+ * Step one of enrolment: a new secret, kept encrypted and unconfirmed. This is the only answer
+ * that ever carries the secret; a second call replaces an unconfirmed one.
+ */
+export async function startTotpEnrolment(ctx: AppContext, user: UserRow) {
+  const { base32, uri } = newTotpSecret(ctx, user.email)
+  const started = await repo.startTotpEnrolment(ctx.sql, user.id, encryptTotpSecret(ctx, base32))
+  if (!started) throw new Conflict('An authenticator app is already set up; turn two-factor authentication off first to replace it', 'totp_already_enabled')
+  return { secret: base32, otpauth_uri: uri }
+}
+
+/**
+ * Step two: a code from the app proves it holds the secret, and turns TOTP on. When this turns
+ * 2FA on for the account, ten recovery codes come back, once.
+ */
+export async function confirmTotpEnrolment(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta) {
+  const totp = await repo.findTotp(ctx.sql, user.id)
+  if (!totp) throw new Conflict('Start the authenticator app setup first', 'totp_not_started')
+  if (totp.confirmed_at) throw new Conflict('The authenticator app is already confirmed', 'totp_already_enabled')
+  const guess = await countCodeGuess(ctx, user.id)
+  const step = matchTotpStep(ctx, decryptTotpSecret(ctx, totp.secret_encrypted), code)
+  if (step === null || !(await repo.takeTotpStep(ctx.sql, user.id, step))) {
+    await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage: 'totp_confirm' } }, meta)
+    throw new Unauthorized('That code is not right; check the time on your phone and try the next one', 'invalid_code')
+  }
+  await guess.succeeded()
+  const before = await repo.secondFactors(ctx.sql, user.id)
+  const recoveryCodes = await ctx.sql.begin(async (tx) => {
+    await repo.confirmTotp(tx, user.id, ctx.clock.now())
+    return before.passkeys === 0 || before.recovery_codes === 0 ? issueRecoveryCodes(ctx, tx, user.id) : null
+  })
+  await audit(ctx, { action: 'auth.2fa_enabled', userId: user.id, detail: { method: 'totp' } }, meta)
+  return { recovery_codes: recoveryCodes }
+}
+
+/**
+ * The password proves who is at the keyboard, a code that a second factor is at hand. Accounts
+ * made through OAuth have no password; for them the code alone is asked.
+ */
+async function confirmPasswordAndCode(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta, stage: string) {
+  const withPassword = await findUserById(ctx.sql, user.id)
+  if (withPassword?.password) {
+    const guess = await countCodeGuess(ctx, user.id)
+    if (!input.password || !(await Bun.password.verify(input.password, withPassword.password))) {
+      await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage, reason: 'password' } }, meta)
+      throw new Unauthorized('Wrong password', 'invalid_password')
+    }
+    await guess.succeeded()
+  }
+  await checkCode(ctx, user, input.code, meta, { stage })
+}
+
+/** Turns 2FA off: the app, the recovery codes and every passkey go. */
+export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta) {
+  const factors = await repo.secondFactors(ctx.sql, user.id)
+  if (!factors.totp && factors.passkeys === 0) throw new Conflict('Two-factor authentication is not on', 'two_factor_not_enabled')
+  await confirmPasswordAndCode(ctx, user, input, meta, 'disable')
+  const removedPasskeys = await ctx.sql.begin(async (tx) => {
+    await repo.deleteTotp(tx, user.id)
+    await repo.deleteRecoveryCodes(tx, user.id)
+    return repo.deletePasskeys(tx, user.id)
+  })
+  await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { removed_passkeys: removedPasskeys } }, meta)
+}
+
+/** New recovery codes (the old ones stop working), for someone who used or lost theirs. */
+export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta) {
+  const factors = await repo.secondFactors(ctx.sql, user.id)
+  if (!factors.totp && factors.passkeys === 0) throw new Conflict('Two-factor authentication is not on', 'two_factor_not_enabled')
+  await confirmPasswordAndCode(ctx, user, input, meta, 'recovery_codes')
+  const codes = await ctx.sql.begin((tx) => issueRecoveryCodes(ctx, tx, user.id))
+  await audit(ctx, { action: 'auth.recovery_codes_regenerated', userId: user.id }, meta)
+  return { recovery_codes: codes }
+}

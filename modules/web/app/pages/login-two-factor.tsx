@@ -1,0 +1,103 @@
+import { startAuthentication } from '@simplewebauthn/browser'
+import { useState } from 'preact/hooks'
+import { Field, PageTitle, Status, type User, messageOf, useSession } from '../ui.tsx'
+import { passkeyError } from './security-passkeys.tsx'
+
+/** The answer of a right password for an account with 2FA (POST /api/v1/auth/login). */
+export interface SecondStep {
+  two_factor_required: true
+  challenge_token: string
+  expires_at: string
+  methods: ('totp' | 'recovery_code' | 'passkey')[]
+  webauthn: any
+}
+
+/** An OAuth sign-in of a 2FA account lands on /login#two_factor=<token>: the fragment never reaches a server. */
+export function secondStepTokenFromHash(): string | null {
+  const token = new URLSearchParams(location.hash.slice(1)).get('two_factor')
+  if (token) history.replaceState(null, '', location.pathname + location.search)
+  return token
+}
+
+/** The sign-in's second step: a code from the app, a recovery code, or a passkey. */
+export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondStep; onSignedIn: (user: User) => void; onCancel: () => void }) {
+  const { api } = useSession()
+  const [useRecovery, setUseRecovery] = useState(!step.methods.includes('totp'))
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const finish = async (proof: Record<string, unknown>) => {
+    setBusy(true)
+    setError(null)
+    try {
+      const answer = await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...proof })
+      onSignedIn(answer.user as User)
+    } catch (e) {
+      setError(messageOf(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  const submit = (event: Event) => {
+    event.preventDefault()
+    const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '')
+    void finish(useRecovery ? { recovery_code: value } : { code: value })
+  }
+  const withPasskey = async () => {
+    try {
+      await finish({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) })
+    } catch (e) {
+      setError(passkeyError(e))
+    }
+  }
+  return (
+    <section class="narrow">
+      <PageTitle>Two-factor authentication</PageTitle>
+      {step.methods.includes('passkey') ? (
+        <p><button type="button" onClick={withPasskey} disabled={busy}>Use a passkey</button></p>
+      ) : null}
+      {step.methods.includes('totp') || step.methods.includes('recovery_code') ? (
+        <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'}>
+          {useRecovery ? (
+            <Field label="Recovery code" name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" />
+          ) : (
+            <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
+          )}
+          <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Verify'}</button>
+        </form>
+      ) : null}
+      <Status error={error} />
+      <p>
+        {step.methods.includes('totp') && step.methods.includes('recovery_code') ? (
+          <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
+            {useRecovery ? 'Use a code from your app instead' : 'Use a recovery code instead'}
+          </button>
+        ) : null}{' '}
+        · <button type="button" class="link" onClick={onCancel}>Start over</button>
+      </p>
+    </section>
+  )
+}
+
+/** Passwordless: any passkey of this site that verifies its user (PIN, fingerprint, face). */
+export function PasskeySignInButton({ onSignedIn }: { onSignedIn: (user: User) => void }) {
+  const { api } = useSession()
+  const [error, setError] = useState<string | null>(null)
+  if (typeof PublicKeyCredential === 'undefined') return null
+  const signIn = async () => {
+    setError(null)
+    try {
+      const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/login/passkey/options')
+      const response = await startAuthentication({ optionsJSON: options })
+      const answer = await api.auth('POST', '/api/v1/auth/login/passkey', { challenge_token, response })
+      onSignedIn(answer.user as User)
+    } catch (e) {
+      setError(passkeyError(e))
+    }
+  }
+  return (
+    <div class="passkey-sign-in">
+      <button type="button" class="secondary" onClick={signIn}>Sign in with a passkey</button>
+      <Status error={error} />
+    </div>
+  )
+}

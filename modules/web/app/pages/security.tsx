@@ -1,0 +1,173 @@
+import { useState } from 'preact/hooks'
+import { renderSVG } from 'uqr'
+import { useRouteContext } from '../router.tsx'
+import { CopyButton, Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { PasskeysPanel } from './security-passkeys.tsx'
+
+export interface TwoFactorStatus {
+  enabled: boolean
+  totp: boolean
+  passkeys: number
+  recovery_codes_left: number
+  required: boolean
+}
+
+const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
+
+/** Recovery codes, shown once: copy, download as a text file, then put away. */
+export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const text = `imghost recovery codes (${location.host})\nEach works once, instead of a code from your app.\n\n${codes.join('\n')}\n`
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
+    const link = Object.assign(document.createElement('a'), { href: url, download: 'imghost-recovery-codes.txt' })
+    link.click()
+    setTimeout(() => URL.revokeObjectURL(url), 1000)
+  }
+  return (
+    <div class="new-key" data-testid="recovery-codes" role="region" aria-label="Recovery codes">
+      <h3>Your recovery codes</h3>
+      <p>Keep them somewhere safe. Each one signs you in once if you lose your phone or passkey. <strong>They are shown only now.</strong></p>
+      <ol class="codes">{codes.map((code) => <li><code>{code}</code></li>)}</ol>
+      <p class="actions">
+        <CopyButton text={codes.join('\n')} label="Copy codes" what="recovery codes" />{' '}
+        <button type="button" class="secondary" onClick={download}>Download</button>{' '}
+        <button type="button" onClick={onDone}>I have saved them</button>
+      </p>
+    </div>
+  )
+}
+
+function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStatus; reload: () => void; showCodes: (codes: string[]) => void }) {
+  const { api } = useSession()
+  const [enrolment, setEnrolment] = useState<{ secret: string; otpauth_uri: string } | null>(null)
+  const [state, setState] = useState<{ error?: string; message?: string }>({})
+  const start = async () => {
+    try {
+      setEnrolment(await api.auth('POST', '/api/v1/auth/2fa/totp'))
+      setState({})
+    } catch (e) {
+      setState({ error: messageOf(e) })
+    }
+  }
+  const confirm = async (event: Event) => {
+    event.preventDefault()
+    try {
+      const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code: values(event).code })
+      setEnrolment(null)
+      setState({ message: 'Authenticator app turned on.' })
+      if (answer.recovery_codes) showCodes(answer.recovery_codes)
+      reload()
+    } catch (e) {
+      setState({ error: messageOf(e) })
+    }
+  }
+  // An SVG image from the bundled encoder: the secret never leaves the page, no remote QR service.
+  const qr = enrolment ? `data:image/svg+xml;utf8,${encodeURIComponent(renderSVG(enrolment.otpauth_uri, { border: 2 }))}` : null
+  return (
+    <div class="panel">
+      <h2>Authenticator app</h2>
+      {status.totp ? <p class="ok">On: sign-ins ask for a 6-digit code from your app.</p> : null}
+      {!status.totp && !enrolment ? (
+        <>
+          <p>Use an app such as Aegis, Google Authenticator or 1Password for a 6-digit code at each sign-in.</p>
+          <button type="button" onClick={start}>Set up an authenticator app</button>
+        </>
+      ) : null}
+      {enrolment ? (
+        <form onSubmit={confirm}>
+          <p>Scan this code with your app, then type the 6-digit code it shows.</p>
+          <img class="qr" src={qr!} alt="QR code for your authenticator app" width={200} height={200} />
+          <p class="small">Cannot scan? Enter this key: <code data-testid="totp-secret">{enrolment.secret}</code></p>
+          <Field label="Code from the app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
+          <button type="submit">Turn on</button>
+        </form>
+      ) : null}
+      <Status error={state.error} message={state.message} />
+    </div>
+  )
+}
+
+/** Turning 2FA off and getting new recovery codes both need the password and a code. */
+function PasswordAndCodeForm({ action, label, danger, onDone }: { action: string; label: string; danger?: boolean; onDone: (answer: any) => void }) {
+  const { api, user } = useSession()
+  const [error, setError] = useState<string | null>(null)
+  const submit = async (event: Event) => {
+    event.preventDefault()
+    const { password, code } = values(event)
+    try {
+      onDone(await api.auth('POST', action, { password: password || undefined, code }))
+      setError(null)
+      ;(event.target as HTMLFormElement).reset()
+    } catch (e) {
+      setError(messageOf(e))
+    }
+  }
+  const id = action.split('/').pop()
+  return (
+    <form onSubmit={submit} aria-label={label}>
+      {user?.provider === 'form' ? <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required /> : null}
+      <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required />
+      <Status error={error} />
+      <button type="submit" class={danger ? 'danger' : undefined}>{label}</button>
+    </form>
+  )
+}
+
+export function SecurityPage() {
+  const { api } = useSession()
+  const route = useRouteContext()
+  const status = useLoad(() => api.auth<TwoFactorStatus>('GET', '/api/v1/auth/2fa'))
+  const [codes, setCodes] = useState<string[] | null>(null)
+  const [message, setMessage] = useState<string | null>(null)
+  // Turning 2FA off removes the passkeys too: a new key remounts their panel, which reloads its list.
+  const [generation, setGeneration] = useState(0)
+  const data = status.data
+  return (
+    <section>
+      <PageTitle>Security</PageTitle>
+      {data?.required && !data.enabled ? (
+        <p class="warning" role="alert">This instance requires administrators to use two-factor authentication. Turn it on to open the admin pages.</p>
+      ) : route.query.get('required') && !data?.enabled ? (
+        <p class="warning">Two-factor authentication is needed for the admin pages.</p>
+      ) : null}
+      <Status error={status.error} message={message} />
+      {data ? (
+        <>
+          <p data-testid="two-factor-state">
+            Two-factor authentication is <strong>{data.enabled ? 'on' : 'off'}</strong>
+            {data.enabled ? `, ${data.recovery_codes_left} recovery codes left.` : '.'}
+          </p>
+          {codes ? <RecoveryCodes codes={codes} onDone={() => setCodes(null)} /> : null}
+          <div class="panels">
+            <AuthenticatorApp status={data} reload={status.reload} showCodes={setCodes} />
+            <PasskeysPanel key={generation} reload={status.reload} showCodes={setCodes} />
+          </div>
+          {data.enabled ? (
+            <div class="panels">
+              <div class="panel">
+                <h2>New recovery codes</h2>
+                <p>The old ones stop working.</p>
+                <PasswordAndCodeForm action="/api/v1/auth/2fa/recovery-codes" label="Make new recovery codes" onDone={(answer) => setCodes(answer.recovery_codes)} />
+              </div>
+              <div class="panel">
+                <h2>Turn two-factor authentication off</h2>
+                <p>Removes the authenticator app, the recovery codes and every passkey.</p>
+                <PasswordAndCodeForm
+                  action="/api/v1/auth/2fa/disable"
+                  label="Turn off"
+                  danger
+                  onDone={() => {
+                    setMessage('Two-factor authentication is off.')
+                    setCodes(null)
+                    setGeneration((n) => n + 1)
+                    status.reload()
+                  }}
+                />
+              </div>
+            </div>
+          ) : null}
+        </>
+      ) : null}
+    </section>
+  )
+}

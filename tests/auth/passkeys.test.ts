@@ -1,0 +1,170 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { auditActions, passwordStep } from '../helpers/two-factor.ts'
+import { softAuthenticator } from '../helpers/webauthn.ts'
+
+describeEachBackend('passkeys (WebAuthn)', (app) => {
+  const origin = () => app().config.webauthn.origins[0]!
+
+  async function addPasskey(token: string, authenticator: ReturnType<typeof softAuthenticator>, name?: string) {
+    const [, start] = await call(app().auth, 'POST', '/api/v1/auth/passkeys/options', { token })
+    const response = authenticator.create(start.options)
+    const [added, body] = await call(app().auth, 'POST', '/api/v1/auth/passkeys', { token, body: { challenge_token: start.challenge_token, name, response } })
+    expect(added.status, JSON.stringify(body)).toBe(201)
+    return body
+  }
+
+  test('registering: options from the config, a discoverable credential, recovery codes with the first factor', async () => {
+    const user = await registerUser(app().auth)
+    const [, start] = await call(app().auth, 'POST', '/api/v1/auth/passkeys/options', { token: user.token })
+    expect(start.options.rp).toEqual({ id: 'localhost', name: 'imghost' })
+    expect(start.options.authenticatorSelection).toMatchObject({ residentKey: 'required', requireResidentKey: true })
+    expect(start.options.attestation).toBe('none')
+    expect(start.options.user.name).toBe(user.username)
+    const authenticator = softAuthenticator({ origin: origin() })
+    const throwaway = softAuthenticator({ origin: origin() })
+
+    // An answer made for another site is refused.
+    const [foreign, foreignBody] = await call(app().auth, 'POST', '/api/v1/auth/passkeys', {
+      token: user.token,
+      body: { challenge_token: start.challenge_token, response: throwaway.create(start.options, { origin: 'https://evil.example' }) },
+    })
+    expect(foreign.status).toBe(400)
+    expect(foreignBody.error.code).toBe('invalid_passkey')
+    // Someone else's session cannot finish this registration.
+    const other = await registerUser(app().auth)
+    const [stolen, stolenBody] = await call(app().auth, 'POST', '/api/v1/auth/passkeys', {
+      token: other.token,
+      body: { challenge_token: start.challenge_token, response: throwaway.create(start.options) },
+    })
+    expect(stolen.status).toBe(401)
+    expect(stolenBody.error.code).toBe('invalid_challenge')
+
+    const first = await addPasskey(user.token, authenticator, 'Laptop')
+    expect(first.passkey).toMatchObject({ name: 'Laptop', device_type: 'singleDevice', backed_up: false, last_used_at: null })
+    expect(first.recovery_codes).toHaveLength(10)
+    const second = await addPasskey(user.token, authenticator)
+    expect(second.passkey.name).toBe('Passkey 2')
+    expect(second.recovery_codes).toBeNull()
+    const [, status] = await call(app().auth, 'GET', '/api/v1/auth/2fa', { token: user.token })
+    expect(status).toMatchObject({ enabled: true, totp: false, passkeys: 2, recovery_codes_left: 10 })
+    // The next registration excludes both credentials.
+    const [, next] = await call(app().auth, 'POST', '/api/v1/auth/passkeys/options', { token: user.token })
+    expect(next.options.excludeCredentials.map((c: { id: string }) => c.id).sort()).toEqual(authenticator.credentials.map((c) => Buffer.from(c.id).toString('base64url')).sort())
+
+    const [renamed, renamedBody] = await call(app().auth, 'PATCH', `/api/v1/auth/passkeys/${second.passkey.id}`, { token: user.token, body: { name: 'Phone' } })
+    expect(renamed.status).toBe(200)
+    expect(renamedBody.passkey.name).toBe('Phone')
+    const [, list] = await call(app().auth, 'GET', '/api/v1/auth/passkeys', { token: user.token })
+    expect(list.passkeys.map((p: { name: string }) => p.name)).toEqual(['Laptop', 'Phone'])
+    expect(JSON.stringify(list)).not.toContain('public_key')
+    const [otherRename] = await call(app().auth, 'PATCH', `/api/v1/auth/passkeys/${second.passkey.id}`, { token: other.token, body: { name: 'Mine' } })
+    expect(otherRename.status).toBe(404)
+    expect(await auditActions(app().ctx.sql, user.id)).toEqual(['auth.passkey_added', 'auth.2fa_enabled', 'auth.passkey_added'])
+  })
+
+  test('a passkey is the second step of a password sign-in', async () => {
+    const user = await registerUser(app().auth)
+    const authenticator = softAuthenticator({ origin: origin(), userVerified: false })
+    await addPasskey(user.token, authenticator)
+    const { body } = await passwordStep(app().auth, user.username, user.password)
+    expect(body.methods).toEqual(['recovery_code', 'passkey'])
+    expect(body.webauthn.allowCredentials).toHaveLength(1)
+    expect(body.webauthn.rpId).toBe('localhost')
+    // Signed for another origin: refused, and counted.
+    const [wrongOrigin, wrongBody] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', {
+      body: { challenge_token: body.challenge_token, webauthn: authenticator.get(body.webauthn, { origin: 'http://localhost:9999' }) },
+    })
+    expect(wrongOrigin.status).toBe(401)
+    expect(wrongBody.error.code).toBe('invalid_passkey')
+    const [done, session] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: body.challenge_token, webauthn: authenticator.get(body.webauthn) } })
+    expect(done.status, JSON.stringify(session)).toBe(200)
+    expect(session.user.id).toBe(user.id)
+    const [, list] = await call(app().auth, 'GET', '/api/v1/auth/passkeys', { token: session.token })
+    expect(list.passkeys[0].last_used_at).not.toBeNull()
+    // A passkey of another account does not pass for this one.
+    const other = await registerUser(app().auth)
+    const otherKey = softAuthenticator({ origin: origin() })
+    await addPasskey(other.token, otherKey)
+    const again = await passwordStep(app().auth, user.username, user.password)
+    const [foreign] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', {
+      body: { challenge_token: again.body.challenge_token, webauthn: otherKey.get({ ...again.body.webauthn, allowCredentials: [] }) },
+    })
+    expect(foreign.status).toBe(401)
+  })
+
+  test('passwordless: a discoverable passkey with user verification signs in; replays, clones and unverified users do not', async () => {
+    const user = await registerUser(app().auth)
+    const authenticator = softAuthenticator({ origin: origin() })
+    await addPasskey(user.token, authenticator)
+    const [, start] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey/options')
+    expect(start.options.allowCredentials).toEqual([])
+    expect(start.options.userVerification).toBe('required')
+    const assertion = authenticator.get(start.options)
+    const [done, session] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: start.challenge_token, response: assertion } })
+    expect(done.status, JSON.stringify(session)).toBe(200)
+    expect(session.user.id).toBe(user.id)
+    expect(done.headers.getSetCookie().some((c) => c.startsWith('token='))).toBe(true)
+    const [me] = await call(app().auth, 'GET', '/api/v1/account', { token: session.token })
+    expect(me.status).toBe(200)
+    // The same signed answer again: its challenge is used up.
+    const [replayed, replayedBody] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: start.challenge_token, response: assertion } })
+    expect(replayed.status).toBe(401)
+    expect(replayedBody.error.code).toBe('invalid_challenge')
+    // A signature counter that goes backwards (a cloned key) is refused.
+    const [, fresh] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey/options')
+    authenticator.credentials[0]!.signCount = 0
+    const [cloned, clonedBody] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: fresh.challenge_token, response: authenticator.get(fresh.options) } })
+    expect(cloned.status).toBe(401)
+    expect(clonedBody.error.code).toBe('invalid_passkey')
+    // Without user verification a passkey is one factor only: no passwordless sign-in.
+    const presenceOnly = softAuthenticator({ origin: origin(), userVerified: false })
+    await addPasskey(user.token, presenceOnly)
+    const [, third] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey/options')
+    const [unverified] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: third.challenge_token, response: presenceOnly.get(third.options) } })
+    expect(unverified.status).toBe(401)
+    // An unknown credential.
+    const stranger = softAuthenticator({ origin: origin() })
+    stranger.create({ challenge: 'x', rp: { id: 'localhost' }, user: { id: 'AAAA' } })
+    const [, fourth] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey/options')
+    const [unknown, unknownBody] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: fourth.challenge_token, response: stranger.get(fourth.options) } })
+    expect(unknown.status).toBe(401)
+    expect(unknownBody.error.code).toBe('invalid_passkey')
+  })
+
+  test('removing a passkey needs the password; the last one gone turns 2FA off', async () => {
+    const user = await registerUser(app().auth)
+    const authenticator = softAuthenticator({ origin: origin() })
+    const { passkey } = await addPasskey(user.token, authenticator)
+    const [wrong, wrongBody] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: 'not the password' } })
+    expect(wrong.status).toBe(401)
+    expect(wrongBody.error.code).toBe('invalid_password')
+    const [none] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token })
+    expect(none.status).toBe(401)
+    const [removed] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: user.password } })
+    expect(removed.status).toBe(200)
+    const [missing] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: user.password } })
+    expect(missing.status).toBe(404)
+    const [, status] = await call(app().auth, 'GET', '/api/v1/auth/2fa', { token: user.token })
+    expect(status).toMatchObject({ enabled: false, passkeys: 0, recovery_codes_left: 0 })
+    const [login, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password } })
+    expect(login.status).toBe(200)
+    expect(body.token).toBeString()
+    // A removed passkey signs in no more.
+    const [, start] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey/options')
+    const [gone] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: start.challenge_token, response: authenticator.get(start.options) } })
+    expect(gone.status).toBe(401)
+    expect(await auditActions(app().ctx.sql, user.id)).toEqual([
+      'auth.passkey_added', 'auth.2fa_enabled', 'auth.2fa_failed', 'auth.2fa_failed', 'auth.passkey_removed', 'auth.2fa_disabled',
+    ])
+  })
+
+  test('turning 2FA off removes the passkeys too (password and a recovery code)', async () => {
+    const user = await registerUser(app().auth)
+    const { recovery_codes } = await addPasskey(user.token, softAuthenticator({ origin: origin() }))
+    const [off, body] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: recovery_codes[0] } })
+    expect(off.status, JSON.stringify(body)).toBe(200)
+    const [, list] = await call(app().auth, 'GET', '/api/v1/auth/passkeys', { token: user.token })
+    expect(list.passkeys).toEqual([])
+  })
+})

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { Secret, TOTP } from 'otpauth'
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
+import { renderSVG } from 'uqr'
+import { serverBodyLimit } from '#core/app.ts'
+import { manualClock } from '#core/clock.ts'
+import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
+import { startFakeOAuth } from '../helpers/fake-oauth.ts'
+import { totpCode } from '../helpers/two-factor.ts'
+import { SCREENSHOTS, hasChromium, launchBrowser } from './browser.ts'
+
+useSlowTestTimeout()
+
+const PASSWORD = 'correct horse battery'
+
+function freePort(): number {
+  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = server.port
+  server.stop(true)
+  return port
+}
+
+/**
+ * The three servers on http://localhost:<port>: WebAuthn needs a secure context and a domain
+ * for its RP ID; localhost is both, an IP address (what tests/web/browser.ts uses) is not an RP ID.
+ */
+async function startLocalhostServers(clock: ReturnType<typeof manualClock>, extraEnv: Record<string, string>) {
+  const ports = { auth: freePort(), upload: freePort(), view: freePort() }
+  const urls = { auth: `http://localhost:${ports.auth}`, upload: `http://localhost:${ports.upload}`, view: `http://localhost:${ports.view}` }
+  const backend: Backend = process.env.TEST_DATABASE_URL
+    ? { name: 'postgres+local', database: 'postgres', storage: 'local' }
+    : { name: 'embedded+local', database: 'embedded', storage: 'local' }
+  const app: TestApp = await createTestApp(backend, {
+    clock,
+    env: {
+      AUTH_PORT: String(ports.auth), UPLOAD_PORT: String(ports.upload), VIEW_PORT: String(ports.view),
+      AUTH_SERVER_URL: urls.auth, UPLOAD_SERVER_URL: urls.upload, VIEW_SERVER_URL: urls.view,
+      REQUIRE_ADMIN_2FA: 'true',
+      ...extraEnv,
+    },
+  })
+  const listening = (['auth', 'upload', 'view'] as const).map((module) =>
+    app[module].listen({ hostname: 'localhost', port: ports[module], reusePort: false, maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes) }),
+  )
+  return {
+    app,
+    urls,
+    async close() {
+      await Promise.all(listening.map((server) => server.stop(true)))
+      await app.close()
+    },
+  }
+}
+
+describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, recovery codes, passkeys)', () => {
+  const clock = manualClock(new Date())
+  const provider = startFakeOAuth()
+  let servers: Awaited<ReturnType<typeof startLocalhostServers>>
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let cdp: CDPSession
+  let authenticatorId: string
+  let secret = ''
+  let recoveryCodes: string[] = []
+  const cspViolations: string[] = []
+  const username = 'grace'
+
+  const go = (path: string) => page.goto(servers.urls.auth + path)
+  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `two-factor-${name}.png`), fullPage: true })
+  const logOut = async () => {
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL('**/login')
+  }
+  const passwordStep = async () => {
+    await page.getByLabel('Email or username').fill(username)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor()
+  }
+  const signedInAt = async (path: string) => {
+    await page.waitForURL(`**${path}`)
+    await page.getByRole('button', { name: 'Log out' }).waitFor()
+  }
+
+  beforeAll(async () => {
+    servers = await startLocalhostServers(clock, provider.env)
+    browser = await launchBrowser()
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    page = await context.newPage()
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+    // Chromium's virtual authenticator: a platform authenticator with resident keys and user verification.
+    cdp = await context.newCDPSession(page)
+    await cdp.send('WebAuthn.enable', { enableUI: false })
+    const added = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    })
+    authenticatorId = added.authenticatorId
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+    provider.stop()
+  })
+
+  test('an admin without 2FA is sent from the admin pages to the security page (REQUIRE_ADMIN_2FA)', async () => {
+    await go('/signup')
+    await page.getByLabel('First name').fill('Grace')
+    await page.getByLabel('Username').fill(username)
+    await page.getByLabel('Email').fill('grace@example.com')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL('**/upload')
+    await go('/admin')
+    await page.waitForURL('**/security?required=1')
+    await page.getByRole('alert').filter({ hasText: 'requires administrators' }).waitFor()
+    await page.getByTestId('two-factor-state').filter({ hasText: 'off' }).waitFor()
+  })
+
+  test('turns on an authenticator app from a QR code, and shows the recovery codes once', async () => {
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
+    const qr = page.getByRole('img', { name: 'QR code for your authenticator app' })
+    await qr.waitFor()
+    expect(await qr.getAttribute('src')).toStartWith('data:image/svg+xml')
+    secret = (await page.getByTestId('totp-secret').textContent())!.trim()
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/)
+    // The QR code is the otpauth:// URI of this secret (the encoder is deterministic).
+    const uri = new TOTP({ issuer: 'imghost', label: 'grace@example.com', secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).toString()
+    expect(decodeURIComponent((await qr.getAttribute('src'))!.replace('data:image/svg+xml;utf8,', ''))).toBe(renderSVG(uri, { border: 2 }))
+    await shot('enrol')
+    await page.getByLabel('Code from the app').fill('000000')
+    await page.getByRole('button', { name: 'Turn on' }).click()
+    await page.getByRole('alert').filter({ hasText: 'not right' }).waitFor()
+    await page.getByLabel('Code from the app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Turn on' }).click()
+    const codes = page.getByTestId('recovery-codes')
+    await codes.waitFor()
+    recoveryCodes = await codes.locator('code').allTextContents()
+    expect(recoveryCodes).toHaveLength(10)
+    await page.getByRole('button', { name: 'Copy recovery codes' }).click()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(recoveryCodes.join('\n'))
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+    expect(download.suggestedFilename()).toBe('imghost-recovery-codes.txt')
+    await shot('recovery-codes')
+    await page.getByRole('button', { name: 'I have saved them' }).click()
+    await expect(codes.count()).resolves.toBe(0)
+    await page.getByTestId('two-factor-state').filter({ hasText: 'on, 10 recovery codes left' }).waitFor()
+    // The admin pages open now.
+    await go('/admin')
+    await page.getByRole('heading', { name: 'Admin' }).waitFor()
+    await page.getByTestId('admin-user-row').first().waitFor()
+  })
+
+  test('signs in with the password, then a code from the app; then with a recovery code', async () => {
+    await logOut()
+    await passwordStep()
+    await shot('second-step')
+    clock.advance(30_000)
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await signedInAt('/gallery')
+
+    await logOut()
+    await passwordStep()
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click()
+    await page.getByLabel('Recovery code').fill(recoveryCodes[0]!)
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await signedInAt('/gallery')
+    await go('/security')
+    await page.getByTestId('two-factor-state').filter({ hasText: '9 recovery codes left' }).waitFor()
+  })
+
+  test('adds a passkey through the virtual authenticator, renames it, and signs in with it, passwordless', async () => {
+    await page.getByLabel('Name for the new passkey (optional)').fill('Test laptop')
+    await page.getByRole('button', { name: 'Add a passkey' }).click()
+    await page.getByTestId('passkey-row').filter({ hasText: 'Test laptop' }).waitFor()
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+    expect(credentials).toHaveLength(1)
+    expect(credentials[0]!.isResidentCredential).toBe(true)
+    expect(credentials[0]!.rpId).toBe('localhost')
+    await page.getByRole('button', { name: 'Rename Test laptop' }).click()
+    await page.getByLabel('New name').fill('Work laptop')
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByTestId('passkey-row').filter({ hasText: 'Work laptop' }).waitFor()
+    await page.setViewportSize({ width: 390, height: 844 })
+    await shot('security-390')
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await page.setViewportSize({ width: 1280, height: 900 })
+
+    await logOut()
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+    await signedInAt('/gallery')
+    const { credentials: after } = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+    expect(after[0]!.signCount).toBeGreaterThan(0)
+  })
+
+  test('the passkey is the second step of a password sign-in too', async () => {
+    await logOut()
+    await passwordStep()
+    await page.getByRole('button', { name: 'Use a passkey' }).click()
+    await signedInAt('/gallery')
+  })
+
+  test('a Google sign-in of this account stops at the second step on the login page', async () => {
+    // Linking by email needs the address verified here first.
+    await servers.app.ctx.sql`update users set is_verified = true where username = ${username}`
+    provider.nextGoogle({ sub: 'grace-google', email: 'grace@example.com', email_verified: true, given_name: 'Grace' })
+    await logOut()
+    await page.getByRole('link', { name: 'Google' }).click()
+    await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor()
+    expect(new URL(page.url()).hash).toBe('')
+    await expect(page.getByRole('button', { name: 'Log out' }).count()).resolves.toBe(0)
+    clock.advance(30_000)
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await signedInAt('/gallery')
+  })
+
+  test('turns 2FA off with the password and a code; the next login is one step', async () => {
+    await go('/security')
+    clock.advance(30_000)
+    const form = page.getByRole('form', { name: 'Turn off' })
+    await form.getByLabel('Password').fill(PASSWORD)
+    await form.getByLabel('Code from the app, or a recovery code').fill(totpCode(secret, clock))
+    await form.getByRole('button', { name: 'Turn off' }).click()
+    await page.getByRole('status').filter({ hasText: 'Two-factor authentication is off.' }).waitFor()
+    await page.getByTestId('two-factor-state').filter({ hasText: 'off' }).waitFor()
+    await page.getByText('No passkeys yet.').waitFor()
+    await logOut()
+    await page.getByLabel('Email or username').fill(username)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await signedInAt('/gallery')
+    expect(cspViolations).toEqual([])
+  })
+})
