@@ -11,6 +11,10 @@ export const MODULE_NAMES = ['auth', 'upload', 'view'] as const
 export type ModuleName = (typeof MODULE_NAMES)[number]
 
 export const PLANS = ['free', 'pro', 'enterprise'] as const
+
+/** Who may create an account: anyone, holders of an admin's invite, or nobody (the first account always may). */
+export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number]
 export type Plan = (typeof PLANS)[number]
 
 const GiB = 1024 ** 3
@@ -90,6 +94,8 @@ export interface Config {
   loginFailureWindowSeconds: number
   /** Register answers 202 "check your email" whether or not the address has an account; the link signs in. */
   registrationVerifyFirst: boolean
+  /** REGISTRATION: open, invite or closed. Existing accounts sign in whatever it says. */
+  registration: RegistrationMode
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
@@ -103,6 +109,8 @@ export interface Config {
     githubAuthorizeUrl?: string
     githubTokenUrl?: string
     githubApiUrl?: string
+    /** A generic OpenID Connect provider, found by discovery from its issuer URL. */
+    oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string }
   }
 }
 
@@ -221,6 +229,16 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
   }
 }
 
+function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: string; clientSecret: string } | undefined): Config['oauth']['oidc'] {
+  const issuer = read.url('OIDC_ISSUER')
+  if (!issuer && !credentials) return undefined
+  if (!issuer) throw new ConfigError('OIDC_ISSUER', 'must be set with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the provider\'s issuer URL)')
+  if (!credentials) throw new ConfigError('OIDC_CLIENT_ID', 'OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER')
+  const scopes = (read.raw('OIDC_SCOPES') ?? 'openid email profile').split(/[\s,]+/).filter(Boolean)
+  if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid', scopes.join(' '))
+  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on' }
+}
+
 export function parseConfig(env: Env): Config {
   const read = reader(env)
   const nodeEnv = read.raw('NODE_ENV') ?? 'production'
@@ -303,6 +321,7 @@ export function parseConfig(env: Env): Config {
     loginMaxFailures: read.integer('LOGIN_MAX_FAILURES', 10, 1, 10_000),
     loginFailureWindowSeconds: read.duration('LOGIN_FAILURE_WINDOW', '15m'),
     registrationVerifyFirst: read.boolean('REGISTRATION_VERIFY_FIRST', false),
+    registration: read.oneOf('REGISTRATION', REGISTRATION_MODES, 'open'),
     cloudflare:
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }
@@ -326,6 +345,7 @@ export function parseConfig(env: Env): Config {
       githubAuthorizeUrl: read.url('GITHUB_AUTHORIZE_URL'),
       githubTokenUrl: read.url('GITHUB_TOKEN_URL'),
       githubApiUrl: read.url('GITHUB_API_URL'),
+      oidc: parseOidc(read, pair('OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET')),
     },
   }
   return Object.freeze(config)
