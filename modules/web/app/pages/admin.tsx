@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
 import { Link } from '../router.tsx'
+import { InvitesPanel } from './invites.tsx'
 import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
@@ -180,7 +181,7 @@ function Jobs() {
   )
 }
 
-const TABS = { users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs] } as const
+const TABS = { users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs], invites: ['Invites', InvitesPanel] } as const
 
 export function AdminPage({ tab = 'users' }: { tab?: string }) {
   const { user } = useSession()
