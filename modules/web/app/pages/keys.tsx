@@ -150,7 +150,7 @@ export function KeysPage() {
       {keys.data && !keys.data.length ? <p>No keys yet.</p> : null}
       {keys.data?.length ? (
         <div class="table-wrap">
-          <table>
+          <table class="keys">
             <thead>
               <tr>
                 <th scope="col">Name</th>
