@@ -155,11 +155,11 @@ export function KeysPage() {
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">Key</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Expires</th>
                 <th scope="col">Limit / hour</th>
                 <th scope="col">Requests</th>
                 <th scope="col">Last used</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Expires</th>
                 <th scope="col"><span class="visually-hidden">Actions</span></th>
               </tr>
             </thead>
@@ -168,14 +168,14 @@ export function KeysPage() {
                 <tr data-testid="key-row">
                   <td>{key.key_name}</td>
                   <td><code>{key.prefix}…</code></td>
+                  <td>{key.rate_limit_per_hour}</td>
+                  <td>{key.requests_count}</td>
+                  <td>{key.last_used_at ? formatDate(key.last_used_at) : 'never'}</td>
                   <td>
                     {key.scopes.length === SCOPES.length ? 'all' : key.scopes.join(', ')}
                     {key.allowed_ips ? <><br /><small>from {key.allowed_ips.join(', ')}</small></> : null}
                   </td>
                   <td>{key.is_expired ? <span class="badge expired">expired</span> : key.expires_at ? formatDate(key.expires_at) : 'never'}</td>
-                  <td>{key.rate_limit_per_hour}</td>
-                  <td>{key.requests_count}</td>
-                  <td>{key.last_used_at ? formatDate(key.last_used_at) : 'never'}</td>
                   <td><button type="button" class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name}`}>Revoke</button></td>
                 </tr>
               ))}
