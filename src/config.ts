@@ -11,6 +11,10 @@ export const MODULE_NAMES = ['auth', 'upload', 'view'] as const
 export type ModuleName = (typeof MODULE_NAMES)[number]
 
 export const PLANS = ['free', 'pro', 'enterprise'] as const
+
+/** Who may create an account: anyone, holders of an admin's invite, or nobody (the first account always may). */
+export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number]
 export type Plan = (typeof PLANS)[number]
 
 const GiB = 1024 ** 3
@@ -100,6 +104,8 @@ export interface Config {
   webauthn: { rpId: string; rpName: string; origins: string[] }
   /** Admin routes answer 403 two_factor_required to an admin without a second factor. */
   requireAdmin2fa: boolean
+  /** REGISTRATION: open, invite or closed. Existing accounts sign in whatever it says. */
+  registration: RegistrationMode
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
@@ -113,6 +119,8 @@ export interface Config {
     githubAuthorizeUrl?: string
     githubTokenUrl?: string
     githubApiUrl?: string
+    /** A generic OpenID Connect provider, found by discovery from its issuer URL. */
+    oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string }
   }
 }
 
@@ -256,6 +264,16 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
   return { rpId, rpName: read.raw('WEBAUTHN_RP_NAME') ?? 'imghost', origins: origins.map((origin) => new URL(origin).origin) }
 }
 
+function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: string; clientSecret: string } | undefined): Config['oauth']['oidc'] {
+  const issuer = read.url('OIDC_ISSUER')
+  if (!issuer && !credentials) return undefined
+  if (!issuer) throw new ConfigError('OIDC_ISSUER', 'must be set with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the provider\'s issuer URL)')
+  if (!credentials) throw new ConfigError('OIDC_CLIENT_ID', 'OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER')
+  const scopes = (read.raw('OIDC_SCOPES') ?? 'openid email profile').split(/[\s,]+/).filter(Boolean)
+  if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid', scopes.join(' '))
+  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on' }
+}
+
 export function parseConfig(env: Env): Config {
   const read = reader(env)
   const nodeEnv = read.raw('NODE_ENV') ?? 'production'
@@ -344,6 +362,7 @@ export function parseConfig(env: Env): Config {
     reportAutohideThreshold: read.integer('REPORT_AUTOHIDE_THRESHOLD', 0, 0, 1_000_000),
     webauthn: parseWebAuthn(read, authUrl),
     requireAdmin2fa: read.boolean('REQUIRE_ADMIN_2FA', false),
+    registration: read.oneOf('REGISTRATION', REGISTRATION_MODES, 'open'),
     cloudflare:
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }
@@ -367,6 +386,7 @@ export function parseConfig(env: Env): Config {
       githubAuthorizeUrl: read.url('GITHUB_AUTHORIZE_URL'),
       githubTokenUrl: read.url('GITHUB_TOKEN_URL'),
       githubApiUrl: read.url('GITHUB_API_URL'),
+      oidc: parseOidc(read, pair('OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET')),
     },
   }
   return Object.freeze(config)

@@ -1,4 +1,7 @@
+import { recordAudit } from '#core/audit/index.ts'
 import { type Principal, effectiveRequestsPerHour } from '#core/auth/principal.ts'
+import { API_KEY_SCOPES, parseCidr } from '#core/auth/scopes.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
 import { assertMayCreateApiKey } from '#core/auth/unverified-policy.ts'
 import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
@@ -8,7 +11,7 @@ import { isUuid } from '#core/http/schemas.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
 
-export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
+export function publicApiKey(key: repo.ApiKeyRow, principal: Principal, now: Date) {
   return {
     id: key.id,
     key_name: key.key_name,
@@ -18,14 +21,42 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal) {
     requests_count: key.requests_count,
     last_used_at: key.last_used_at,
     created_at: key.created_at,
+    scopes: API_KEY_SCOPES.filter((scope) => key.scopes.includes(scope)),
+    expires_at: key.expires_at,
+    is_expired: key.expires_at !== null && key.expires_at.getTime() <= now.getTime(),
+    allowed_ips: key.allowed_ips,
   }
 }
 
 /** A user may keep at most this many keys; more is almost always a leak in a script. */
 const MAX_KEYS_PER_USER = 50
 
-export async function createApiKey(ctx: AppContext, principal: Principal, input: typeof AccountModel.createKey.body.static) {
+type CreateKeyInput = typeof AccountModel.createKey.body.static
+
+/** Each range in CIDR form, or a 400 naming the first that is not one. */
+function allowedRanges(input: CreateKeyInput['allowed_ips']): string[] | null {
+  if (!input || input.length === 0) return null
+  return input.map((value) => {
+    const range = parseCidr(value)
+    if (!range) throw new BadRequest(`allowed_ips: "${value.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR range (e.g. 203.0.113.0/24, 2001:db8::/32)`, 'invalid_cidr')
+    return range
+  })
+}
+
+function expiry(input: CreateKeyInput['expires_at'], now: Date): Date | null {
+  if (input === undefined || input === null) return null
+  const at = new Date(input)
+  if (Number.isNaN(at.getTime())) throw new BadRequest('expires_at must be an ISO 8601 date and time', 'invalid_expires_at')
+  if (at.getTime() <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
+  return at
+}
+
+export async function createApiKey(ctx: AppContext, principal: Principal, input: CreateKeyInput, meta: RequestMeta) {
   assertMayCreateApiKey(principal.user)
+  const now = ctx.clock.now()
+  const allowedIps = allowedRanges(input.allowed_ips)
+  const expiresAt = expiry(input.expires_at, now)
+  const scopes = input.scopes ? API_KEY_SCOPES.filter((scope) => input.scopes!.includes(scope)) : [...API_KEY_SCOPES]
   const existing = await repo.listApiKeys(ctx.sql, principal.user.id)
   if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
   const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour
@@ -39,16 +70,29 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
     prefix: generated.prefix,
     hash: generated.hash,
     rateLimitPerHour: input.rate_limit_per_hour ?? null,
+    scopes,
+    expiresAt,
+    allowedIps,
   })
-  return { ...publicApiKey(row, principal), key: generated.key }
+  await recordAudit(ctx.sql, {
+    action: 'key.created',
+    userId: principal.user.id,
+    ...meta,
+    detail: { key_id: row.id, prefix: row.key_prefix, scopes, expires_at: expiresAt, allowed_ips: row.allowed_ips },
+  }, auditFailed(ctx))
+  return { ...publicApiKey(row, principal, now), key: generated.key }
 }
 
-export async function deleteApiKey(ctx: AppContext, principal: Principal, keyId: string) {
-  if (!isUuid(keyId) || !(await repo.deleteApiKey(ctx.sql, principal.user.id, keyId))) throw new NotFound('API key not found')
+export async function deleteApiKey(ctx: AppContext, principal: Principal, keyId: string, meta: RequestMeta) {
+  const removed = isUuid(keyId) ? await repo.deleteApiKey(ctx.sql, principal.user.id, keyId) : undefined
+  if (!removed) throw new NotFound('API key not found')
+  await recordAudit(ctx.sql, { action: 'key.revoked', userId: principal.user.id, ...meta, detail: { key_id: removed.id, prefix: removed.key_prefix } }, auditFailed(ctx))
 }
 
 export async function listApiKeys(ctx: AppContext, principal: Principal) {
   const keys = await repo.listApiKeys(ctx.sql, principal.user.id)
-  return keys.map((key) => publicApiKey(key, principal))
+  const now = ctx.clock.now()
+  return keys.map((key) => publicApiKey(key, principal, now))
 }
 
+const auditFailed = (ctx: AppContext) => (error: unknown) => ctx.log.warn({ msg: 'audit write failed', error: String(error) })

@@ -110,7 +110,7 @@ export async function exportAccount(ctx: AppContext, principal: Principal): Prom
   }
   const json = (value: unknown) => Buffer.from(JSON.stringify(value, null, 2) + '\n')
   zip.addBuffer(json({ exported_at: now, user: publicUser(user), oauth_identities: identities }), 'account.json', { mtime: now })
-  zip.addBuffer(json(keys.map((key) => publicApiKey(key, principal))), 'api-keys.json', { mtime: now })
+  zip.addBuffer(json(keys.map((key) => publicApiKey(key, principal, now))), 'api-keys.json', { mtime: now })
   zip.addReadStreamLazy('images.json', { mtime: now }, (done) =>
     done(
       null,

@@ -67,17 +67,17 @@ export const accountModule = (ctx: AppContext) =>
         )
         .post(
           '/api-keys',
-          async ({ principal, body, set }) => {
-            const api_key = await keys.createApiKey(ctx, principal, body)
+          async ({ principal, body, set, request, server }) => {
+            const api_key = await keys.createApiKey(ctx, principal, body, requestMeta(ctx, request, server))
             set.status = 201
             return { success: true as const, api_key }
           },
-          { ...AccountModel.createKey, session: true, detail: { tags: ['api-keys'], summary: 'Create a key; the full key is shown only here' } },
+          { ...AccountModel.createKey, session: true, detail: { tags: ['api-keys'], summary: 'Create a key (scopes, expiry, IP ranges); the full key is shown only here' } },
         )
         .delete(
           '/api-keys/:id',
-          async ({ principal, params }) => {
-            await keys.deleteApiKey(ctx, principal, params.id)
+          async ({ principal, params, request, server }) => {
+            await keys.deleteApiKey(ctx, principal, params.id, requestMeta(ctx, request, server))
             return { success: true as const }
           },
           { ...AccountModel.deleteKey, session: true, detail: { tags: ['api-keys'], summary: 'Delete one of your keys' } },

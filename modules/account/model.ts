@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { ErrorResponse } from '#core/http/schemas.ts'
 import { User } from '#core/users/public.ts'
 
@@ -9,6 +10,8 @@ const Name = t.String({ minLength: 1, maxLength: 100 })
 const Timestamp = t.Union([t.Date(), t.String()])
 const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' })
 
+const Scope = t.UnionEnum(API_KEY_SCOPES)
+
 export const ApiKey = t.Object({
   id: t.String(),
   key_name: t.String(),
@@ -18,6 +21,10 @@ export const ApiKey = t.Object({
   requests_count: t.Number(),
   last_used_at: t.Nullable(Timestamp),
   created_at: Timestamp,
+  scopes: t.Array(Scope),
+  expires_at: t.Nullable(Timestamp),
+  is_expired: t.Boolean(),
+  allowed_ips: t.Nullable(t.Array(t.String(), { description: 'CIDR ranges the key works from; null: any address' })),
 })
 
 const Ok = t.Object({ success: t.Literal(true) })
@@ -52,6 +59,11 @@ export const AccountModel = {
     body: t.Object({
       key_name: t.String({ minLength: 1, maxLength: 100 }),
       rate_limit_per_hour: t.Optional(t.Integer({ minimum: 1, maximum: 1_000_000 })),
+      scopes: t.Optional(t.Array(Scope, { minItems: 1, maxItems: API_KEY_SCOPES.length * 2, description: `Default: all (${API_KEY_SCOPES.join(', ')})` })),
+      expires_at: t.Optional(t.Nullable(t.String({ format: 'date-time', description: 'ISO 8601; the key stops working then. Default: never' }))),
+      allowed_ips: t.Optional(
+        t.Nullable(t.Array(t.String({ minLength: 1, maxLength: 64 }), { maxItems: 50, description: 'IPv4/IPv6 CIDR ranges (or single addresses) the key may be used from. Default: any' })),
+      ),
     }),
     response: {
       201: t.Object({ success: t.Literal(true), api_key: t.Composite([ApiKey, t.Object({ key: t.String() })]) }),

@@ -66,6 +66,8 @@ export const sharexRoutes = (ctx: AppContext) =>
     {
       params: t.Object({ id: t.String({ maxLength: 64 }) }),
       auth: true,
+      // The file is for uploading; a key that may not upload gets no ShareX config.
+      scope: 'upload',
       response: { 200: SharexUploader, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse },
       detail: {
         tags: ['api-keys'],

@@ -8,6 +8,7 @@ import { AppError, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { nextRunAt, runJob } from '#core/jobs/index.ts'
 import { recentRuns } from '#core/jobs/repo.ts'
 import { publicUser } from '#core/users/public.ts'
+import { inviteRoutes } from './invites.ts'
 import { AdminModel } from './model.ts'
 import * as service from './service.ts'
 import { adminStats } from './stats.ts'
@@ -47,6 +48,7 @@ const cronRoute = (ctx: AppContext, token: string) =>
 export const adminModule = (ctx: AppContext) =>
   new Elysia({ name: 'admin', seed: ctx.id })
     .use(authGuard(ctx))
+    .use(inviteRoutes(ctx))
     .get(
       '/api/v1/admin/users',
       async ({ query }) => {

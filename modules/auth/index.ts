@@ -10,7 +10,7 @@ import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
 import { AuthModel } from './model.ts'
 import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
-import { OAUTH_PROVIDERS } from './oauth-providers.ts'
+import { OAUTH_PROVIDERS, oauthProviders } from './oauth-providers.ts'
 import * as service from './service.ts'
 import type { SecondStepAnswer } from './two-factor-model.ts'
 import { twoFactorRoutes } from './two-factor-routes.ts'
@@ -31,6 +31,8 @@ export const authModule = (ctx: AppContext) => {
     secure: isHttps(request, ctx.config.trustProxy),
     path: '/api/v1/auth',
   })
+
+  const providers = oauthProviders(ctx.config, ctx.clock)
 
   let app = new Elysia({ name: 'auth', seed: ctx.id })
     .use(authGuard(ctx))
@@ -176,18 +178,22 @@ export const authModule = (ctx: AppContext) => {
       .get(
         `/api/v1/auth/${name}`,
         async ({ query, cookie, request, redirect }) => {
-          const { url, state } = await beginSignIn(ctx, name, query.redirect)
+          const { url, state } = await beginSignIn(ctx, providers(name), query.redirect, query.invite)
           cookie[OAUTH_STATE_COOKIE]!.set({ ...stateCookieOptions(request), value: state, maxAge: OAUTH_STATE_TTL_SECONDS })
           return redirect(url, 302)
         },
-        { ...AuthModel.oauthStart, anonymous: true, detail: { tags: ['auth'], summary: `Sign in with ${name}: redirects to the provider` } },
+        {
+          ...AuthModel.oauthStart,
+          anonymous: true,
+          detail: { tags: ['auth'], summary: `Sign in with ${name === 'oidc' ? 'the OpenID Connect provider (OIDC_ISSUER)' : name}: redirects to the provider` },
+        },
       )
       .get(
         `/api/v1/auth/${name}/callback`,
         async ({ query, cookie, request, server, redirect }) => {
           const stateCookie = cookie[OAUTH_STATE_COOKIE]!
           const browserState = stateCookie.value === undefined ? undefined : String(stateCookie.value)
-          const signedIn = await finishSignIn(ctx, name, query, browserState, requestMeta(ctx, request, server))
+          const signedIn = await finishSignIn(ctx, providers(name), query, browserState, requestMeta(ctx, request, server))
           // Same path as when it was set, or the browser keeps it.
           stateCookie.set({ ...stateCookieOptions(request), value: '', maxAge: 0 })
           // An account with 2FA gets no session here: the login page's second step starts it.

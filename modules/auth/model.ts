@@ -26,6 +26,7 @@ export const AuthModel = {
       username: Username,
       email: Email,
       password: Password,
+      invite_code: t.Optional(t.String({ maxLength: 100, description: 'The code of an admin\'s invite link; needed when REGISTRATION=invite' })),
     }),
     response: {
       201: t.Object({ success: t.Literal(true), token: t.String(), user: User }),
@@ -58,7 +59,10 @@ export const AuthModel = {
   resetPassword: { body: ResetBody, response: { 200: Ok, ...Errors } },
   resetPasswordFormPost: { body: ResetBody, response: { ...Errors, 200: Html, 400: Html } },
   oauthStart: {
-    query: t.Object({ redirect: t.Optional(t.String({ maxLength: 2048 })) }),
+    query: t.Object({
+      redirect: t.Optional(t.String({ maxLength: 2048 })),
+      invite: t.Optional(t.String({ maxLength: 100, description: 'An invite code, for a new account when REGISTRATION=invite' })),
+    }),
     response: { 302: t.Any(), ...Errors },
   },
   oauthCallback: {

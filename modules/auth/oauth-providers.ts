@@ -1,6 +1,8 @@
 import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
+import type { Clock } from '#core/clock.ts'
 import type { Config } from '#core/config.ts'
 import { AppError, BadRequest, NotFound } from '#core/errors.ts'
+import { createOidcProvider } from './oidc.ts'
 
 /**
  * Google and GitHub through arctic's generic OAuth2Client. Arctic's `Google` and `GitHub`
@@ -12,7 +14,7 @@ import { AppError, BadRequest, NotFound } from '#core/errors.ts'
  * (avatars, profile links) is ever fetched.
  */
 
-export const OAUTH_PROVIDERS = ['google', 'github'] as const
+export const OAUTH_PROVIDERS = ['google', 'github', 'oidc'] as const
 export type OAuthProviderName = (typeof OAUTH_PROVIDERS)[number]
 
 export interface ProviderProfile {
@@ -31,9 +33,11 @@ export interface OAuthProvider {
   name: OAuthProviderName
   label: string
   usesPkce: boolean
-  authorizationUrl(state: string, codeVerifier: string | null): URL
+  /** OpenID Connect: a nonce goes out with the request and must come back in the ID token. */
+  usesNonce?: boolean
+  authorizationUrl(state: string, codeVerifier: string | null, nonce: string | null): URL | Promise<URL>
   /** Exchanges the code and reads the profile. Throws AppErrors only. */
-  signIn(code: string, codeVerifier: string | null): Promise<ProviderProfile>
+  signIn(code: string, codeVerifier: string | null, nonce: string | null): Promise<ProviderProfile>
 }
 
 const DEFAULTS = {
@@ -142,13 +146,28 @@ function github(config: Config, client: OAuth2Client): OAuthProvider {
   }
 }
 
-/** The configured provider, or a 404 that says it is not configured here. */
-export function oauthProvider(config: Config, name: OAuthProviderName): OAuthProvider {
+const notConfigured = (label: string, variables: string) =>
+  new NotFound(`Sign-in with ${label} is not configured on this server (set ${variables})`, 'oauth_provider_not_configured')
+
+function oauthProvider(config: Config, name: 'google' | 'github'): OAuthProvider {
   const credentials = config.oauth[name]
   const label = name === 'google' ? 'Google' : 'GitHub'
-  if (!credentials) {
-    throw new NotFound(`Sign-in with ${label} is not configured on this server (set ${name.toUpperCase()}_CLIENT_ID and ${name.toUpperCase()}_CLIENT_SECRET)`, 'oauth_provider_not_configured')
-  }
+  if (!credentials) throw notConfigured(label, `${name.toUpperCase()}_CLIENT_ID and ${name.toUpperCase()}_CLIENT_SECRET`)
   const client = new OAuth2Client(credentials.clientId, credentials.clientSecret, `${config.publicUrls.auth}/api/v1/auth/${name}/callback`)
   return name === 'google' ? google(config, client) : github(config, client)
+}
+
+export type OAuthProviders = (name: OAuthProviderName) => OAuthProvider
+
+/**
+ * The configured providers of one app, each looked up by name; a name not configured is a 404
+ * saying so. The OIDC provider is made once, so its discovery document and keys are reused.
+ */
+export function oauthProviders(config: Config, clock: Clock): OAuthProviders {
+  const oidc = config.oauth.oidc ? createOidcProvider(config, clock) : undefined
+  return (name) => {
+    if (name !== 'oidc') return oauthProvider(config, name)
+    if (!oidc) throw notConfigured('OpenID Connect', 'OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET')
+    return oidc
+  }
 }

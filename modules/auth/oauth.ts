@@ -7,8 +7,9 @@ import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { audit } from '#core/audit/record.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
-import { type OAuthProviderName, type ProviderProfile, oauthProvider } from './oauth-providers.ts'
+import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import * as repo from './repo.ts'
 
@@ -52,20 +53,27 @@ function secondStepPage(config: Config, redirectTo: string, token: string) {
   return page.href
 }
 
-/** Step one: remember the state (and PKCE verifier) server-side, bind it to this browser by cookie. */
-export async function beginSignIn(ctx: AppContext, name: OAuthProviderName, redirect: string | undefined) {
-  const provider = oauthProvider(ctx.config, name)
+/**
+ * Step one: remember the state (and PKCE verifier, OIDC nonce, invite) server-side, bind it to
+ * this browser by cookie. The invite is only looked at if the sign-in makes a new account.
+ */
+export async function beginSignIn(ctx: AppContext, provider: OAuthProvider, redirect: string | undefined, invite: string | undefined) {
   const redirectTo = safeRedirect(ctx.config, redirect)
   const state = generateState()
   const codeVerifier = provider.usesPkce ? generateCodeVerifier() : null
+  // Same entropy as the state; it travels in the ID token, never in a cookie.
+  const nonce = provider.usesNonce ? generateState() : null
+  const url = await provider.authorizationUrl(state, codeVerifier, nonce)
   await repo.insertOAuthState(ctx.sql, {
     stateHash: hashState(state),
-    provider: name,
+    provider: provider.name,
     codeVerifier,
     redirectTo,
     expiresAt: new Date(ctx.clock.now().getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
+    nonce,
+    inviteHash: invite?.trim() ? hashInviteCode(invite) : null,
   })
-  return { url: provider.authorizationUrl(state, codeVerifier).toString(), state }
+  return { url: url.toString(), state }
 }
 
 const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
@@ -77,21 +85,20 @@ const sameState = (a: string, b: string) => a.length === b.length && timingSafeE
  */
 export async function finishSignIn(
   ctx: AppContext,
-  name: OAuthProviderName,
+  provider: OAuthProvider,
   query: { code?: string; state?: string; error?: string },
   cookieState: string | undefined,
   meta: RequestMeta,
 ) {
-  const provider = oauthProvider(ctx.config, name)
   if (query.error) throw new Unauthorized(`${provider.label} sign-in was not completed (${query.error.slice(0, 100)})`, 'oauth_denied')
   if (!query.state || !cookieState || !sameState(query.state, cookieState)) {
     throw new BadRequest('The sign-in state does not match this browser; start the sign-in again', 'invalid_oauth_state')
   }
-  const pending = await repo.takeOAuthState(ctx.sql, hashState(query.state), name, ctx.clock.now())
+  const pending = await repo.takeOAuthState(ctx.sql, hashState(query.state), provider.name, ctx.clock.now())
   if (!pending) throw new BadRequest('This sign-in has expired or was already used; start again', 'invalid_oauth_state')
   if (!query.code) throw new BadRequest('The provider sent no code', 'invalid_oauth_callback')
-  const profile = await provider.signIn(query.code, pending.code_verifier)
-  const user = await findOrCreateAccount(ctx, name, profile)
+  const profile = await provider.signIn(query.code, pending.code_verifier, pending.nonce)
+  const user = await findOrCreateAccount(ctx, provider, profile, pending.invite_hash)
   const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
   // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
   // which browsers send to no server and put in no Referer.
@@ -102,7 +109,8 @@ export async function finishSignIn(
   return { user, ...session, redirectTo }
 }
 
-async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile): Promise<UserRow> {
+async function findOrCreateAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, inviteHash: string | null): Promise<UserRow> {
+  const name = provider.name
   const usable = (user: UserRow & { deletion_started_at: Date | null }) => {
     if (user.is_blocked || user.deletion_started_at) throw new Forbidden('This account is blocked', 'account_blocked')
     const { deletion_started_at: _, ...row } = user
@@ -112,7 +120,7 @@ async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, pro
   if (linked) return usable(linked)
   // Linking or creating by email is only safe on an address the provider has verified.
   if (!profile.email || !profile.emailVerified) {
-    throw new Forbidden(`Your ${name === 'google' ? 'Google' : 'GitHub'} account has no verified email address; verify it there first`, 'oauth_email_unverified')
+    throw new Forbidden(`Your ${provider.label} account has no verified email address; verify it there first`, 'oauth_email_unverified')
   }
   const existing = await repo.findUserByEmail(ctx.sql, profile.email)
   if (existing) {
@@ -127,7 +135,7 @@ async function findOrCreateAccount(ctx: AppContext, name: OAuthProviderName, pro
     await repo.linkIdentity(ctx.sql, { provider: name, subject: profile.subject, userId: user.id, email: profile.email })
     return user
   }
-  return createOAuthAccount(ctx, name, profile, profile.email)
+  return createOAuthAccount(ctx, provider, profile, profile.email, inviteHash)
 }
 
 function usernameCandidates(hint: string): string[] {
@@ -135,13 +143,18 @@ function usernameCandidates(hint: string): string[] {
   return [base, ...Array.from({ length: 5 }, () => `${base}_${Math.floor(1000 + Math.random() * 9000)}`)]
 }
 
-async function createOAuthAccount(ctx: AppContext, name: OAuthProviderName, profile: ProviderProfile, email: string): Promise<UserRow> {
+/** A new account from a provider obeys REGISTRATION like the form does; existing accounts never get here. */
+async function createOAuthAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, email: string, inviteHash: string | null): Promise<UserRow> {
+  const name = provider.name
+  const applicant = { email, inviteHash }
+  await assertMayRegister(ctx.sql, ctx.config.registration, applicant, ctx.clock.now())
   for (const username of usernameCandidates(profile.usernameHint)) {
     const taken = await findTakenIdentity(ctx.sql, username, email)
-    if (taken.email) return findOrCreateAccount(ctx, name, profile) // created meanwhile by a racing request
+    if (taken.email) return findOrCreateAccount(ctx, provider, profile, inviteHash) // created meanwhile by a racing request
     if (taken.username) continue
     try {
       return await ctx.sql.begin(async (tx) => {
+        const admitted = await admitAccount(tx, ctx.config.registration, applicant, ctx.clock.now())
         const user = await repo.insertUser(tx, {
           first_name: profile.firstName.slice(0, 100),
           last_name: profile.lastName?.slice(0, 100) ?? null,
@@ -150,7 +163,9 @@ async function createOAuthAccount(ctx: AppContext, name: OAuthProviderName, prof
           password: null,
           provider: name,
           is_verified: true,
+          plan_type: admitted.plan,
         })
+        await admitted.used(user.id)
         await repo.linkIdentity(tx, { provider: name, subject: profile.subject, userId: user.id, email })
         return user
       })

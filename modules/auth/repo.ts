@@ -1,22 +1,26 @@
 import { USER_COLUMNS, type UserRow } from '#core/auth/principal.ts'
 import type { TokenPurpose } from '#core/auth/email-verification.ts'
+import type { Plan } from '#core/config.ts'
 import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { lockAccountCreation } from '#core/registration/repo.ts'
 import { USER_FIELDS, type UserWithPassword } from '#core/users/repo.ts'
 
 type Db = Sql | TransactionSql
 
-/** Serialises first-account creation so exactly one account becomes the admin. */
-const FIRST_USER_LOCK_ID = 7_346_551_022
-
 export async function insertUser(
   tx: TransactionSql,
-  input: { first_name: string; last_name: string | null; username: string; email: string; password: string | null; provider: string; is_verified: boolean },
+  input: {
+    first_name: string; last_name: string | null; username: string; email: string; password: string | null; provider: string; is_verified: boolean
+    /** An invite's plan; default the table's ('free'). */
+    plan_type?: Plan | null
+  },
 ): Promise<UserRow> {
-  await tx`select pg_advisory_xact_lock(${FIRST_USER_LOCK_ID})`
+  // Serialises first-account creation so exactly one account becomes the admin.
+  await lockAccountCreation(tx)
   const [row] = await tx<UserRow[]>`
-    insert into users (first_name, last_name, username, email, password, provider, is_verified, is_admin)
+    insert into users (first_name, last_name, username, email, password, provider, is_verified, is_admin, plan_type)
     values (${input.first_name}, ${input.last_name}, ${input.username}, ${input.email}, ${input.password},
-            ${input.provider}, ${input.is_verified}, not exists (select 1 from users))
+            ${input.provider}, ${input.is_verified}, not exists (select 1 from users), ${input.plan_type ?? 'free'})
     returning ${tx(USER_FIELDS)}`
   return row!
 }
@@ -86,18 +90,21 @@ export async function setPasswordByMailedLink(tx: TransactionSql, userId: string
 
 export async function insertOAuthState(
   db: Db,
-  input: { stateHash: string; provider: string; codeVerifier: string | null; redirectTo: string | null; expiresAt: Date },
+  input: {
+    stateHash: string; provider: string; codeVerifier: string | null; redirectTo: string | null; expiresAt: Date
+    nonce: string | null; inviteHash: string | null
+  },
 ) {
   await db`
-    insert into oauth_states (state_hash, provider, code_verifier, redirect_to, expires_at)
-    values (${input.stateHash}, ${input.provider}, ${input.codeVerifier}, ${input.redirectTo}, ${input.expiresAt})`
+    insert into oauth_states (state_hash, provider, code_verifier, redirect_to, expires_at, nonce, invite_hash)
+    values (${input.stateHash}, ${input.provider}, ${input.codeVerifier}, ${input.redirectTo}, ${input.expiresAt}, ${input.nonce}, ${input.inviteHash})`
 }
 
 /** Deletes and returns the sign-in in progress: a state works once. */
 export async function takeOAuthState(db: Db, stateHash: string, provider: string, now: Date) {
-  const [row] = await db<{ code_verifier: string | null; redirect_to: string | null; expires_at: Date }[]>`
+  const [row] = await db<{ code_verifier: string | null; redirect_to: string | null; expires_at: Date; nonce: string | null; invite_hash: string | null }[]>`
     delete from oauth_states where state_hash = ${stateHash} and provider = ${provider}
-    returning code_verifier, redirect_to, expires_at`
+    returning code_verifier, redirect_to, expires_at, nonce, invite_hash`
   return row && row.expires_at > now ? row : undefined
 }
 

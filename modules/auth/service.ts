@@ -4,6 +4,7 @@ import { sendVerificationMailQuietly } from '#core/auth/email-verification.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
+import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { Unauthorized } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
@@ -17,11 +18,14 @@ export type RegistrationInput = typeof AuthModel.register.body.static
 
 /** Register without the session: checks, hashes, inserts, and mails the verification link. */
 export async function createFormAccount(ctx: AppContext, input: RegistrationInput): Promise<UserRow> {
+  const applicant = applicantOf(input)
+  await assertMayRegister(ctx.sql, ctx.config.registration, applicant, ctx.clock.now())
   await assertIdentityFree(ctx.sql, input.username, input.email)
   const passwordHash = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
   const user = await ctx.sql
-    .begin((tx) =>
-      repo.insertUser(tx, {
+    .begin(async (tx) => {
+      const admitted = await admitAccount(tx, ctx.config.registration, applicant, ctx.clock.now())
+      const user = await repo.insertUser(tx, {
         first_name: input.first_name.trim(),
         last_name: input.last_name?.trim() || null,
         username: input.username,
@@ -29,12 +33,20 @@ export async function createFormAccount(ctx: AppContext, input: RegistrationInpu
         password: passwordHash,
         provider: 'form',
         is_verified: false,
-      }),
-    )
+        plan_type: admitted.plan,
+      })
+      await admitted.used(user.id)
+      return user
+    })
     .catch(conflictOnUniqueViolation)
   await sendVerificationMailQuietly(ctx, user)
   return user
 }
+
+export const applicantOf = (input: { email: string; invite_code?: string }) => ({
+  email: input.email.trim(),
+  inviteHash: input.invite_code?.trim() ? hashInviteCode(input.invite_code) : null,
+})
 
 export async function register(ctx: AppContext, input: RegistrationInput, meta: RequestMeta) {
   const user = await createFormAccount(ctx, input)

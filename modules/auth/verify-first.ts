@@ -7,7 +7,8 @@ import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { findTakenIdentity, findUserById } from '#core/users/repo.ts'
 import { addressTakenMail } from './mail.ts'
 import * as repo from './repo.ts'
-import { type RegistrationInput, createFormAccount } from './service.ts'
+import { type RegistrationInput, applicantOf, createFormAccount } from './service.ts'
+import { assertMayRegister } from '#core/registration/index.ts'
 
 /**
  * REGISTRATION_VERIFY_FIRST: registration that does not tell who has an account. A new address
@@ -21,6 +22,8 @@ export const VERIFY_FIRST_ANSWER = 'Check your email: a link to confirm your add
 const TAKEN_NOTICES_PER_HOUR = 5
 
 export async function registerVerifyFirst(ctx: AppContext, input: RegistrationInput): Promise<void> {
+  // Before the address is looked at: a closed server answers every address alike.
+  await assertMayRegister(ctx.sql, ctx.config.registration, applicantOf(input), ctx.clock.now())
   const taken = await findTakenIdentity(ctx.sql, input.username, input.email.trim())
   if (taken.email) return tellOwnerOfTakenAddress(ctx, input)
   try {

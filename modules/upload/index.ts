@@ -31,6 +31,7 @@ export const uploadModule = (ctx: AppContext) => {
         // The body is streamed to disk by the service; Elysia must not buffer it first.
         parse: 'none',
         auth: true,
+        scope: 'upload',
         detail: {
           tags: ['upload'],
           summary: 'Upload an image (multipart field "file"; optional is_public, title)',
@@ -58,7 +59,7 @@ export const uploadModule = (ctx: AppContext) => {
     .get(
       '/upload/quota',
       async ({ principal }) => ({ success: true as const, ...(await manage.quotaOf(ctx, principal)) }),
-      { ...UploadModel.quota, auth: true, detail: { tags: ['upload'], summary: 'Your plan, what is used of it, and when the daily count resets' } },
+      { ...UploadModel.quota, auth: true, scope: 'upload', detail: { tags: ['upload'], summary: 'Your plan, what is used of it, and when the daily count resets' } },
     )
     .get(
       '/images',
@@ -66,17 +67,17 @@ export const uploadModule = (ctx: AppContext) => {
         const { images, nextCursor } = await manage.listImages(ctx, principal, query)
         return { success: true as const, images: images.map((image) => ownImage(ctx.config, image)), next_cursor: nextCursor }
       },
-      { ...UploadModel.list, auth: true, detail: { tags: ['images'], summary: 'Your images, newest first (?limit, ?cursor)' } },
+      { ...UploadModel.list, auth: true, scope: 'images:read', detail: { tags: ['images'], summary: 'Your images, newest first (?limit, ?cursor)' } },
     )
     .get(
       '/images/:id',
       async ({ principal, params }) => ({ success: true as const, image: ownImage(ctx.config, await manage.getImage(ctx, principal, params.id)) }),
-      { ...UploadModel.get, auth: true, detail: { tags: ['images'], summary: 'One of your images' } },
+      { ...UploadModel.get, auth: true, scope: 'images:read', detail: { tags: ['images'], summary: 'One of your images' } },
     )
     .patch(
       '/images/:id',
       async ({ principal, params, body }) => ({ success: true as const, image: ownImage(ctx.config, await editImage(ctx, principal, params.id, body)) }),
-      { ...UploadModel.edit, auth: true, detail: { tags: ['images'], summary: 'Change the title or visibility of one of your images (takes effect at once)' } },
+      { ...UploadModel.edit, auth: true, scope: 'images:write', detail: { tags: ['images'], summary: 'Change the title or visibility of one of your images (takes effect at once)' } },
     )
     .delete(
       '/images/:id',
@@ -84,6 +85,6 @@ export const uploadModule = (ctx: AppContext) => {
         const image = await manage.deleteImage(ctx, principal, params.id)
         return { success: true as const, id: image.id, freed_bytes: image.stored_bytes }
       },
-      { ...UploadModel.delete, auth: true, detail: { tags: ['images'], summary: 'Delete one of your images, its files and its CDN copies' } },
+      { ...UploadModel.delete, auth: true, scope: 'images:write', detail: { tags: ['images'], summary: 'Delete one of your images, its files and its CDN copies' } },
     )
 }

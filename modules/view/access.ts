@@ -25,17 +25,19 @@ export function verifySignedLink(ctx: AppContext, imageId: string, expires: stri
  * never get here), and bad or foreign credentials are simply "not the owner": the image then
  * 404s like any private image, never revealing that it exists. A rate-limited owner is a 429.
  */
-export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string): Promise<boolean> {
+export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<boolean> {
   const credentials = readCredentials(headers)
   if (!credentials.apiKey && !credentials.bearer && !credentials.cookieToken) return false
   let principal
   try {
-    principal = await authenticate(ctx, credentials)
+    principal = await authenticate(ctx, { ...credentials, ip })
   } catch (error) {
     if (error instanceof AppError) return false
     throw error
   }
   if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return false
+  // A key that may not read images is no owner here either.
+  if (!principal.scopes.includes('images:read')) return false
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
   if (!state.allowed) throw tooManyRequests(state, ctx.clock.now())
   return true

@@ -141,7 +141,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const headers = req.request.headers
     let owner = false
     if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig)) {
-      owner = await isOwner(ctx, headers, image.user_id)
+      owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
       if (!owner) throw notFound()
     }
     if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownHosts)) {

@@ -40,7 +40,7 @@ export const viewModule = (ctx: AppContext) => {
     .get(
       '/stats/:id',
       async ({ params, principal }) => ({ success: true as const, ...(await service.imageStats(ctx, principal, params.id ?? '')) }),
-      { ...ViewModel.stats, auth: true, detail: { tags: ['view'], summary: 'Views, visitors, bandwidth and breakdowns of your image' } },
+      { ...ViewModel.stats, auth: true, scope: 'stats', detail: { tags: ['view'], summary: 'Views, visitors, bandwidth and breakdowns of your image' } },
     )
     .get(
       '/embed/:id',
@@ -63,7 +63,7 @@ export const viewModule = (ctx: AppContext) => {
         set.status = 201
         return { success: true as const, ...(await service.mintSignedUrl(ctx, principal, params.id ?? '', body?.expires_in ?? 3600)) }
       },
-      { ...ViewModel.signedUrl, auth: true, detail: { tags: ['view'], summary: 'A time-limited link to one of your (private) images' } },
+      { ...ViewModel.signedUrl, auth: true, scope: 'images:read', detail: { tags: ['view'], summary: 'A time-limited link to one of your (private) images' } },
     )
     // The CDN-origin paths (/{id}.{ext}, /{id}_thumb.{ext}). Last and one segment deep, so every static route above wins.
     .get('/:file', image(true), { ...ViewModel.image, detail: imageDetail('CDN-origin path: /{id}.{ext} or /{id}_thumb.{ext}') })

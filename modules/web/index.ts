@@ -12,7 +12,7 @@ import { appHeaders } from './headers.ts'
  */
 export const APP_ROUTES = [
   '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id',
-  '/keys', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs',
+  '/keys', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs', '/admin/invites',
   '/activity', '/admin/reports', '/admin/audit',
 ] as const
 
@@ -21,7 +21,9 @@ const WebConfig = t.Object({
   auth_url: t.String(),
   upload_url: t.String(),
   view_url: t.String(),
-  oauth_providers: t.Array(t.String(), { description: 'Providers with a client id and secret configured' }),
+  oauth_providers: t.Array(t.String(), { description: 'Providers with a client id and secret configured (google, github, oidc)' }),
+  oidc_name: t.Nullable(t.String({ description: 'The label of the OpenID Connect button (OIDC_NAME)' })),
+  registration: t.UnionEnum(['open', 'invite', 'closed'] as const, { description: 'Who may create an account (REGISTRATION)' }),
   max_upload_bytes: t.Number(),
 })
 
@@ -46,8 +48,10 @@ export const webModule = (ctx: AppContext) => {
         upload_url: ctx.config.publicUrls.upload,
         view_url: ctx.config.publicUrls.view,
         oauth_providers: Object.entries(ctx.config.oauth)
-          .filter(([name, value]) => (name === 'google' || name === 'github') && value)
+          .filter(([name, value]) => (name === 'google' || name === 'github' || name === 'oidc') && value)
           .map(([name]) => name),
+        oidc_name: ctx.config.oauth.oidc?.name ?? null,
+        registration: ctx.config.registration,
         max_upload_bytes: ctx.config.maxUploadBytes,
       }),
       { response: { 200: WebConfig }, detail: { tags: ['web'], summary: 'What the web app needs to know: server URLs, OAuth providers, upload limit' } },

@@ -5,7 +5,8 @@ import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
-import { type Principal, principalFromApiKey, principalFromSession } from './principal.ts'
+import { type Principal, principalFromApiKey, principalFromSession, refusedApiKey } from './principal.ts'
+import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
 import { looksLikeApiKey } from './tokens.ts'
 
 export const SESSION_COOKIE = 'token'
@@ -14,6 +15,8 @@ export interface Credentials {
   apiKey?: string
   bearer?: string
   cookieToken?: string
+  /** The caller's address, for keys limited to IP ranges; without it such a key is refused. */
+  ip?: string
 }
 
 export function readCredentials(headers: Headers): Credentials {
@@ -49,8 +52,8 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
   const now = ctx.clock.now()
   const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
   if (apiKey) {
-    const principal = looksLikeApiKey(apiKey) ? await principalFromApiKey(ctx.sql, apiKey, now) : null
-    if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+    const principal = looksLikeApiKey(apiKey) ? await principalFromApiKey(ctx.sql, apiKey, now, normaliseClientIp(credentials.ip)) : null
+    if (!principal) throw await apiKeyRefusal(ctx, apiKey, now, credentials.ip)
     return principal
   }
   const token = credentials.bearer ?? credentials.cookieToken
@@ -61,11 +64,22 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
   return principal
 }
 
+async function apiKeyRefusal(ctx: AppContext, apiKey: string, now: Date, ip: string | undefined) {
+  const reason = looksLikeApiKey(apiKey) ? await refusedApiKey(ctx.sql, apiKey, now) : null
+  if (reason === 'expired') return new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
+  if (reason === 'address_not_allowed') {
+    return new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
+  }
+  return new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+}
+
+type BunServer = Parameters<typeof clientIp>[1]
+
 /** authenticate(), plus the CSRF check when the session cookie is the only credential. */
-export function authenticateRequest(ctx: AppContext, request: Request): Promise<Principal | null> {
+export function authenticateRequest(ctx: AppContext, request: Request, server?: BunServer): Promise<Principal | null> {
   const credentials = readCredentials(request.headers)
   if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
-  return authenticate(ctx, credentials)
+  return authenticate(ctx, { ...credentials, ip: clientIp(request, server, ctx.config.trustProxy) })
 }
 
 export type HeaderBag = Record<string, string | number>
@@ -110,6 +124,8 @@ export const SECURITY: Record<'any' | 'session' | 'optional' | 'none', SecurityR
 /**
  * The one auth guard of every module. Routes opt in with a macro:
  * - `auth: true`      any valid credential (API key or session)
+ * - `scope: 'upload'` the same, and an API key must have that scope (403 insufficient_scope);
+ *                     implies `auth: true`, so `auth: true, scope: …` resolves the caller once
  * - `session: true`   a logged-in session only (account and key management)
  * - `admin: true`     a session of an admin
  * - `optionalAuth: true` the principal if credentials are given, else anonymous (IP-limited)
@@ -120,8 +136,8 @@ export const authGuard = (ctx: AppContext) =>
     .macro({
       auth: {
         detail: { security: SECURITY.any },
-        async resolve({ request, set }) {
-          const principal = await authenticateRequest(ctx, request)
+        async resolve({ request, set, server }) {
+          const principal = await authenticateRequest(ctx, request, server)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           return { principal }
@@ -129,8 +145,8 @@ export const authGuard = (ctx: AppContext) =>
       },
       session: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set }) {
-          const principal = await authenticateRequest(ctx, request)
+        async resolve({ request, set, server }) {
+          const principal = await authenticateRequest(ctx, request, server)
           if (!principal) throw new Unauthorized()
           if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
           enforce(ctx, principal, set.headers as HeaderBag)
@@ -139,8 +155,8 @@ export const authGuard = (ctx: AppContext) =>
       },
       admin: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set }) {
-          const principal = await authenticateRequest(ctx, request)
+        async resolve({ request, set, server }) {
+          const principal = await authenticateRequest(ctx, request, server)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
@@ -153,7 +169,7 @@ export const authGuard = (ctx: AppContext) =>
       optionalAuth: {
         detail: { security: SECURITY.optional },
         async resolve({ request, set, server }) {
-          const principal = await authenticateRequest(ctx, request)
+          const principal = await authenticateRequest(ctx, request, server)
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
           else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
           return { principal: principal ?? undefined }
@@ -165,5 +181,16 @@ export const authGuard = (ctx: AppContext) =>
           await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
         },
       },
+    })
+    .macro({
+      /** The document names the scope in `x-required-scope` (OpenAPI 3.0 allows scopes only for OAuth schemes). */
+      scope: (scope: ApiKeyScope) => ({
+        auth: true,
+        detail: { 'x-required-scope': scope, 'x-required-scope-description': SCOPE_DESCRIPTIONS[scope] } as { description?: string },
+        // `auth` above resolved the caller first; Elysia's types do not carry it across macros.
+        resolve(context) {
+          requireScope((context as unknown as { principal: Principal }).principal, scope)
+        },
+      }),
     })
     .as('scoped')

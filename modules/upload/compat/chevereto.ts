@@ -162,7 +162,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
 
   const key = query.key ?? request.headers.get('x-api-key') ?? undefined
   if (key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers)
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
     return present(ctx, image, md5)
   }
@@ -170,7 +170,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   await limitAnonymous(ctx, ip(), headers)
   const body = await readSource()
   try {
-    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers)
+    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, NO_SOURCE)))
     return present(ctx, image, md5)
   } finally {

@@ -96,8 +96,8 @@ const errorData = (error: AppError, request: Request) => ({
 
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
-async function upload(ctx: AppContext, request: Request, headers: HeaderBag) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers)
+async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
   let description: string | null = null
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
@@ -119,7 +119,7 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
   const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
   const key = keyFromAuthorization(request.headers.get('authorization'))
   if (isImageId(hash) && key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers)
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy) })
     await deleteImageOf(ctx, principal.user.id, hash)
     return
   }
@@ -133,10 +133,10 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
 }
 
 export const imgurRoutes = (ctx: AppContext) => {
-  const handler = async ({ request, set }: { request: Request; set: { status?: number | string; headers: HeaderBag } }) => {
+  const handler = async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     const asXml = XML_PATHS.has(new URL(request.url).pathname)
     try {
-      const data = await upload(ctx, request, set.headers)
+      const data = await upload(ctx, request, set.headers, clientIp(request, server, ctx.config.trustProxy))
       return asXml ? (xml(200, true, data) as never) : { data, success: true as const, status: 200 as const }
     } catch (error) {
       const appError = clientError(error)

@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { HeaderBag } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
+import { clientIp } from '#core/http/client-ip.ts'
 import type { AppError } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -77,8 +78,8 @@ function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1:
 /** Lsky's permission: 1 public, 0 private; anything else leaves the account's default. */
 const visibility = (permission: string | undefined) => (permission === '1' ? true : permission === '0' ? false : undefined)
 
-async function upload(ctx: AppContext, request: Request, headers: HeaderBag) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers)
+async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
   let digests = { md5: '', sha1: '' }
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
@@ -97,9 +98,10 @@ export const lskyRoutes = (ctx: AppContext) =>
   new Elysia({ name: 'upload-compat-lsky', seed: ctx.id })
     .post(
       '/api/v1/upload',
-      async ({ request, set }) => {
+      async ({ request, set, server }) => {
         try {
-          return { status: true as const, message: 'Upload succeeded', data: await upload(ctx, request, set.headers as HeaderBag) }
+          const ip = clientIp(request, server, ctx.config.trustProxy)
+          return { status: true as const, message: 'Upload succeeded', data: await upload(ctx, request, set.headers as HeaderBag, ip) }
         } catch (error) {
           const appError = clientError(error)
           applyError(set, appError)
@@ -122,9 +124,10 @@ export const lskyRoutes = (ctx: AppContext) =>
     )
     .delete(
       '/api/v1/images/:key',
-      async ({ request, params, set }) => {
+      async ({ request, params, set, server }) => {
         try {
-          const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), set.headers as HeaderBag)
+          const key = keyFromAuthorization(request.headers.get('authorization'))
+          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy) })
           await deleteImageOf(ctx, principal.user.id, params.key)
           return { status: true as const, message: 'Deleted', data: {} }
         } catch (error) {

@@ -1,5 +1,6 @@
 import { authenticate, enforce, type HeaderBag } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
+import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
@@ -18,12 +19,19 @@ export function keyFromAuthorization(header: string | null): string | undefined 
   return /^(?:Client-ID|Bearer)\s+(.+)$/i.exec(value)?.[1]?.trim() ?? value
 }
 
-export async function apiKeyPrincipal(ctx: AppContext, key: string | undefined, headers: HeaderBag): Promise<Principal> {
+/** The key's principal, as the guard's `auth: true, scope` would give it: `ip` is the caller's address (for keys with ranges). */
+export async function apiKeyPrincipal(
+  ctx: AppContext,
+  key: string | undefined,
+  headers: HeaderBag,
+  need: { scope: ApiKeyScope; ip: string },
+): Promise<Principal> {
   if (!key) throw new Unauthorized('An imghost API key (ih_…) is required', 'api_key_required')
   // An API key is looked up as one, whatever it looks like: a session token is refused here.
-  const principal = await authenticate(ctx, { apiKey: key })
+  const principal = await authenticate(ctx, { apiKey: key, ip: need.ip })
   if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
   enforce(ctx, principal, headers)
+  requireScope(principal, need.scope)
   return principal
 }
 

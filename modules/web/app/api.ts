@@ -9,6 +9,9 @@ export interface WebConfig {
   upload_url: string
   view_url: string
   oauth_providers: string[]
+  /** The OpenID Connect button's label, when that provider is configured. */
+  oidc_name: string | null
+  registration: 'open' | 'invite' | 'closed'
   max_upload_bytes: number
 }
 

@@ -3,6 +3,7 @@ import { Chart } from '../chart.tsx'
 import { Link, navigate } from '../router.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
+import { InvitesPanel } from './invites.tsx'
 import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
@@ -182,7 +183,10 @@ function Jobs() {
   )
 }
 
-const TABS = { users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs], reports: ['Reports', AdminReports], audit: ['Audit log', AdminAudit] } as const
+const TABS = {
+  users: ['Users', Users], stats: ['Statistics', Stats], jobs: ['Jobs', Jobs], invites: ['Invites', InvitesPanel],
+  reports: ['Reports', AdminReports], audit: ['Audit log', AdminAudit],
+} as const
 
 export function AdminPage({ tab = 'users' }: { tab?: string }) {
   const { api, user } = useSession()

@@ -10,7 +10,21 @@ interface ApiKey {
   requests_count: number
   last_used_at: string | null
   created_at: string
+  scopes: string[]
+  expires_at: string | null
+  is_expired: boolean
+  allowed_ips: string[] | null
 }
+
+/** The server's scopes (src/auth/scopes.ts), with what each lets a key do. */
+const SCOPES: [string, string][] = [
+  ['upload', 'Upload images (ShareX, scripts, compatible apps)'],
+  ['images:read', 'List and read your images'],
+  ['images:write', 'Edit and delete your images'],
+  ['albums', 'Manage albums'],
+  ['stats', 'Read view statistics'],
+]
+const EXPIRY_DAYS: [string, string][] = [['', 'Never'], ['1', '1 day'], ['7', '7 days'], ['30', '30 days'], ['90', '90 days'], ['365', '1 year']]
 
 /** The .sxcu can only be made by presenting the key itself, so it is offered right after creation. */
 async function downloadShareX(key: ApiKey & { key: string }) {
@@ -54,10 +68,17 @@ export function KeysPage() {
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const limit = Number(values.get('rate_limit_per_hour'))
+    const scopes = values.getAll('scopes').map(String)
+    const days = Number(values.get('expires_in_days'))
+    const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
+    if (!scopes.length) return setStatus({ error: 'Choose at least one thing the key may do.' })
     try {
       const answer = await api.auth('POST', '/api/v1/api-keys', {
         key_name: String(values.get('key_name')),
         ...(limit ? { rate_limit_per_hour: limit } : {}),
+        scopes,
+        ...(days ? { expires_at: new Date(Date.now() + days * 86_400_000).toISOString() } : {}),
+        ...(ranges.length ? { allowed_ips: ranges } : {}),
       })
       setCreated(answer.api_key)
       setStatus({ message: `Key “${answer.api_key.key_name}” created.` })
@@ -89,6 +110,27 @@ export function KeysPage() {
           <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />
           <Field label="Requests per hour (optional)" id="f-key-limit" name="rate_limit_per_hour" type="number" min={1} hint="Empty: your plan's limit" />
         </div>
+        <fieldset class="scopes">
+          <legend>What the key may do</legend>
+          {SCOPES.map(([scope, description]) => (
+            <label class="check">
+              <input type="checkbox" name="scopes" value={scope} defaultChecked /> <code>{scope}</code> {description}
+            </label>
+          ))}
+        </fieldset>
+        <div class="row">
+          <div class="field">
+            <label for="f-key-expiry">Expires</label>
+            <select id="f-key-expiry" name="expires_in_days">
+              {EXPIRY_DAYS.map(([value, label]) => <option value={value}>{label}</option>)}
+            </select>
+          </div>
+          <div class="field">
+            <label for="f-key-ips">Allowed IP ranges (optional)</label>
+            <textarea id="f-key-ips" name="allowed_ips" rows={2} placeholder="203.0.113.0/24, 2001:db8::/32" aria-describedby="f-key-ips-hint" />
+            <small id="f-key-ips-hint">One per line or comma-separated, IPv4 or IPv6. Empty: any address.</small>
+          </div>
+        </div>
         <button type="submit">Create key</button>
       </form>
       <Status error={status.error} message={status.message} />
@@ -108,7 +150,7 @@ export function KeysPage() {
       {keys.data && !keys.data.length ? <p>No keys yet.</p> : null}
       {keys.data?.length ? (
         <div class="table-wrap">
-          <table>
+          <table class="keys">
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -116,17 +158,24 @@ export function KeysPage() {
                 <th scope="col">Limit / hour</th>
                 <th scope="col">Requests</th>
                 <th scope="col">Last used</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Expires</th>
                 <th scope="col"><span class="visually-hidden">Actions</span></th>
               </tr>
             </thead>
             <tbody>
               {keys.data.map((key) => (
-                <tr>
+                <tr data-testid="key-row">
                   <td>{key.key_name}</td>
                   <td><code>{key.prefix}…</code></td>
                   <td>{key.rate_limit_per_hour}</td>
                   <td>{key.requests_count}</td>
                   <td>{key.last_used_at ? formatDate(key.last_used_at) : 'never'}</td>
+                  <td>
+                    {key.scopes.length === SCOPES.length ? 'all' : key.scopes.join(', ')}
+                    {key.allowed_ips ? <><br /><small>from {key.allowed_ips.join(', ')}</small></> : null}
+                  </td>
+                  <td>{key.is_expired ? <span class="badge expired">expired</span> : key.expires_at ? formatDate(key.expires_at) : 'never'}</td>
                   <td><button type="button" class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name}`}>Revoke</button></td>
                 </tr>
               ))}

@@ -61,16 +61,18 @@ export function LandingPage() {
   )
 }
 
-function OAuthButtons() {
+/** `invite` rides along so that a new account made through a provider can use it. */
+function OAuthButtons({ invite }: { invite?: string }) {
   const { api } = useSession()
   if (!api.config.oauth_providers.length) return null
   const redirect = encodeURIComponent(`${location.origin}/gallery`)
-  const names: Record<string, string> = { google: 'Google', github: 'GitHub' }
+  const names: Record<string, string> = { google: 'Google', github: 'GitHub', oidc: api.config.oidc_name ?? 'Single sign-on' }
+  const extra = invite ? `&invite=${encodeURIComponent(invite)}` : ''
   return (
     <div class="oauth">
       <p>Or continue with</p>
       {api.config.oauth_providers.map((provider) => (
-        <a class="button secondary" href={`/api/v1/auth/${provider}?redirect=${redirect}`}>{names[provider] ?? provider}</a>
+        <a class="button secondary" href={`/api/v1/auth/${provider}?redirect=${redirect}${extra}`}>{names[provider] ?? provider}</a>
       ))}
     </div>
   )
@@ -114,13 +116,22 @@ export function LoginPage() {
 }
 
 export function SignupPage() {
-  const { busy, error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password }) => {
-    const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password })
+  const { api } = useSession()
+  const route = useRouteContext()
+  const linkInvite = route.query.get('invite') ?? ''
+  const [invite, setInvite] = useState(linkInvite)
+  const mode = api.config.registration
+  const { busy, error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
+    const code = invite_code?.trim()
+    const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password, ...(code ? { invite_code: code } : {}) })
     return { user: answer.user as User, next: '/upload' }
   })
   return (
     <section class="narrow">
       <PageTitle>Create an account</PageTitle>
+      {mode === 'closed' ? <p class="warning">This server is not taking new accounts.</p> : null}
+      {mode === 'invite' && !linkInvite ? <p>New accounts need an invite: use the link an administrator sent you, or enter its code below.</p> : null}
+      {linkInvite ? <p>You were invited: the code is filled in below.</p> : null}
       <form onSubmit={submit}>
         <div class="row">
           <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} />
@@ -129,10 +140,14 @@ export function SignupPage() {
         <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern="[A-Za-z0-9_.\-]+" hint="3 to 32 letters, digits, _ . -" />
         <Field label="Email" name="email" type="email" autocomplete="email" required />
         <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={8} hint="At least 8 characters" />
+        {mode !== 'open' || linkInvite ? (
+          <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
+            onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} />
+        ) : null}
         <Status error={error} />
         <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create account'}</button>
       </form>
-      <OAuthButtons />
+      <OAuthButtons invite={invite.trim() || undefined} />
       <p>Already have an account? <Link href="/login">Log in</Link></p>
     </section>
   )

@@ -1,0 +1,177 @@
+import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
+import { type JWTPayload, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose'
+import type { Clock } from '#core/clock.ts'
+import type { Config } from '#core/config.ts'
+import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
+import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
+
+/**
+ * A generic OpenID Connect provider (Keycloak, Authentik, Authelia, Zitadel, Okta, …) through
+ * arctic's generic OAuth2Client: discovery from `${OIDC_ISSUER}/.well-known/openid-configuration`
+ * (cached), authorization code with S256 PKCE, state (the caller's) and a nonce, and an ID token
+ * whose signature is checked against the provider's JWKS (jose, which caches keys and refetches
+ * on an unknown key id), with iss, aud, azp, exp and nonce checked. Nothing the provider names
+ * is fetched except the endpoints of its own discovery document.
+ */
+
+interface Discovery {
+  issuer: string
+  authorization_endpoint: string
+  token_endpoint: string
+  jwks_uri: string
+  userinfo_endpoint?: string
+}
+
+/** How long a discovery document is reused before it is read again. */
+const DISCOVERY_TTL_MS = 3_600_000
+const PROVIDER_TIMEOUT_MS = 10_000
+/** Clocks differ a little between us and the provider. */
+const CLOCK_TOLERANCE_SECONDS = 60
+/** Asymmetric algorithms only: an HMAC-signed ID token would be signed with our own client secret. */
+const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+
+const providerDown = (label: string, detail: string) =>
+  new AppError(502, 'oauth_provider_error', `${label} did not answer as expected (${detail}); try again later`)
+const badIdToken = (label: string, reason: string) => new Unauthorized(`${label} sent an ID token that is not valid (${reason}); start the sign-in again`, 'oidc_invalid_id_token')
+
+const sameIssuer = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
+const str = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : null)
+
+async function fetchJson(label: string, url: string, init: RequestInit = {}): Promise<Record<string, unknown>> {
+  let response: Response
+  try {
+    response = await fetch(url, { ...init, headers: { accept: 'application/json', ...init.headers }, redirect: 'error', signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS) })
+  } catch (error) {
+    throw providerDown(label, String(error))
+  }
+  if (!response.ok) {
+    await response.body?.cancel()
+    throw providerDown(label, `HTTP ${response.status} from ${new URL(url).pathname}`)
+  }
+  const body = await response.json().catch(() => null)
+  if (!body || typeof body !== 'object') throw providerDown(label, `${new URL(url).pathname} did not return a JSON object`)
+  return body as Record<string, unknown>
+}
+
+function readDiscovery(label: string, configuredIssuer: string, doc: Record<string, unknown>): Discovery {
+  const issuer = str(doc.issuer)
+  // OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one we asked.
+  if (!issuer || !sameIssuer(issuer, configuredIssuer)) throw providerDown(label, `the discovery document names issuer ${JSON.stringify(issuer)}, not ${configuredIssuer}`)
+  const endpoint = (name: string) => {
+    const value = str(doc[name])
+    if (!value || !/^https?:\/\//.test(value)) throw providerDown(label, `the discovery document has no ${name}`)
+    return value
+  }
+  const userinfo = str(doc.userinfo_endpoint)
+  return {
+    issuer,
+    authorization_endpoint: endpoint('authorization_endpoint'),
+    token_endpoint: endpoint('token_endpoint'),
+    jwks_uri: endpoint('jwks_uri'),
+    userinfo_endpoint: userinfo && /^https?:\/\//.test(userinfo) ? userinfo : undefined,
+  }
+}
+
+function profileFrom(claims: Record<string, unknown>): Omit<ProviderProfile, 'subject'> {
+  const email = str(claims.email)
+  const name = str(claims.name)
+  const username = str(claims.preferred_username)
+  return {
+    email,
+    // Some providers send the claim as the string "true".
+    emailVerified: claims.email_verified === true || claims.email_verified === 'true',
+    firstName: str(claims.given_name) ?? name?.split(/\s+/)[0] ?? username ?? email?.split('@')[0] ?? 'user',
+    lastName: str(claims.family_name) ?? (name && name.includes(' ') ? name.slice(name.indexOf(' ') + 1).trim() : null),
+    usernameHint: username ?? email?.split('@')[0] ?? 'user',
+  }
+}
+
+/** One per app: it keeps the discovery document and the key set between sign-ins. */
+export function createOidcProvider(config: Config, clock: Clock): OAuthProvider {
+  const settings = config.oauth.oidc!
+  const label = settings.name
+  const client = new OAuth2Client(settings.clientId, settings.clientSecret, `${config.publicUrls.auth}/api/v1/auth/oidc/callback`)
+  let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
+
+  const discover = () => {
+    const now = clock.now().getTime()
+    if (!cached || now - cached.at > DISCOVERY_TTL_MS) {
+      const discovery = fetchJson(label, `${settings.issuer}/.well-known/openid-configuration`).then((raw) => {
+        const doc = readDiscovery(label, settings.issuer, raw)
+        return { doc, keys: createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: PROVIDER_TIMEOUT_MS }) }
+      })
+      // A failed discovery is not kept: the next sign-in asks again.
+      discovery.catch(() => {
+        if (cached?.discovery === discovery) cached = undefined
+      })
+      cached = { at: now, discovery }
+    }
+    return cached.discovery
+  }
+
+  async function verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload> {
+    const { doc, keys } = await discover()
+    let payload: JWTPayload
+    try {
+      ;({ payload } = await jwtVerify(idToken, keys, {
+        issuer: doc.issuer,
+        audience: settings.clientId,
+        algorithms: ID_TOKEN_ALGORITHMS,
+        currentDate: clock.now(),
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }))
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw badIdToken(label, 'it has expired')
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw badIdToken(label, `claim ${error.claim}: ${error.reason}`)
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw badIdToken(label, 'its signature does not match the provider\'s keys')
+      if (error instanceof joseErrors.JWKSNoMatchingKey) throw badIdToken(label, 'no key of the provider matches its signature')
+      if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) throw providerDown(label, 'its key set could not be read')
+      if (error instanceof joseErrors.JOSEError) throw badIdToken(label, error.code)
+      throw providerDown(label, String(error))
+    }
+    // OpenID Connect Core §3.1.3.7: several audiences need azp naming us.
+    if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== settings.clientId) throw badIdToken(label, 'azp is not this client')
+    // The nonce ties the token to this browser's sign-in: a token made for another one is refused.
+    if (typeof payload.nonce !== 'string' || payload.nonce !== nonce) throw badIdToken(label, 'the nonce does not match this sign-in')
+    return payload
+  }
+
+  return {
+    name: 'oidc',
+    label,
+    usesPkce: true,
+    usesNonce: true,
+    async authorizationUrl(state, verifier, nonce) {
+      const { doc } = await discover()
+      const url = client.createAuthorizationURLWithPKCE(doc.authorization_endpoint, state, CodeChallengeMethod.S256, verifier!, settings.scopes)
+      url.searchParams.set('nonce', nonce!)
+      return url
+    },
+    async signIn(code, verifier, nonce) {
+      const { doc } = await discover()
+      let tokens: OAuth2Tokens
+      try {
+        tokens = await client.validateAuthorizationCode(doc.token_endpoint, code, verifier)
+      } catch (error) {
+        if (error instanceof OAuth2RequestError) throw new BadRequest(`${label} refused the sign-in code (${error.code}); start again`, 'oauth_code_rejected')
+        throw providerDown(label, error instanceof Error ? error.message : 'token exchange failed')
+      }
+      let idToken: string
+      try {
+        idToken = tokens.idToken()
+      } catch {
+        throw providerDown(label, 'the token response has no id_token (is "openid" in OIDC_SCOPES?)')
+      }
+      const claims: Record<string, unknown> = { ...(await verifyIdToken(idToken, nonce!)) }
+      const subject = String(claims.sub)
+      // Many providers leave email out of the ID token and put it in userinfo (same subject required).
+      if (!str(claims.email) && doc.userinfo_endpoint) {
+        const info = await fetchJson(label, doc.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.accessToken()}` } })
+        // The ID token's own claims win; userinfo only fills gaps.
+        if (info.sub === subject) for (const [claim, value] of Object.entries(info)) if (claims[claim] === undefined) claims[claim] = value
+      }
+      return { subject, ...profileFrom(claims) }
+    },
+  }
+}

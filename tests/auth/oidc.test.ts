@@ -1,0 +1,142 @@
+import { afterAll, expect, test } from 'bun:test'
+import { ConfigError, parseConfig } from '#core/config.ts'
+import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { type FakeOidcSignIn, startFakeOidc } from '../helpers/fake-oidc.ts'
+
+const provider = await startFakeOidc()
+afterAll(() => provider.stop())
+
+const cookieValue = (response: Response, name: string) =>
+  response.headers.getSetCookie().map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1]).find((v) => v !== undefined)
+
+describeEachBackend(
+  'OpenID Connect sign-in',
+  (app) => {
+    /** The whole browser round trip: start, the provider approves `signIn`, the callback. */
+    async function signInWith(signIn: FakeOidcSignIn) {
+      provider.next(signIn)
+      const start = await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
+      expect(start.status).toBe(302)
+      const state = cookieValue(start, 'oauth_state')!
+      const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' })
+      expect(atProvider.status, await atProvider.clone().text()).toBe(302)
+      const back = new URL(atProvider.headers.get('location')!)
+      const [response, body] = await call(app().auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
+      return { start, response, body, session: cookieValue(response, 'token') }
+    }
+    const accountOf = async (session: string) => (await call(app().auth, 'GET', '/api/v1/account', { token: session }))[1].user
+    const usersWithEmail = async (email: string) =>
+      (await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from users where lower(email) = lower(${email})`)[0]!.n
+
+    const expectRefusedToken = async (signIn: FakeOidcSignIn, reason: RegExp) => {
+      const { response, body, session } = await signInWith(signIn)
+      expect(response.status, JSON.stringify(body)).toBe(401)
+      expect(body.error.code).toBe('oidc_invalid_id_token')
+      expect(body.error.message).toMatch(reason)
+      expect(session).toBeFalsy()
+      if (signIn.email) expect(await usersWithEmail(signIn.email)).toBe(0)
+    }
+
+    test('a new verified user: PKCE, state and nonce go out, a signed ID token comes back, the account is made; next time it is found', async () => {
+      const email = `${unique('ada')}@sso.test`
+      const sub = unique('sub')
+      const discoveries = provider.hits['/.well-known/openid-configuration'] ?? 0
+      const first = await signInWith({ sub, email, email_verified: true, given_name: 'Ada', family_name: 'Lovelace', preferred_username: 'ada' })
+      const authorize = new URL(first.start.headers.get('location')!)
+      expect(authorize.origin + authorize.pathname).toBe(`${provider.issuer}/authorize`)
+      expect(authorize.searchParams.get('scope')).toBe('openid email profile')
+      expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
+      expect(authorize.searchParams.get('nonce')).toMatch(/^[\w-]{20,}$/)
+      expect(authorize.searchParams.get('redirect_uri')).toBe('http://localhost:5001/api/v1/auth/oidc/callback')
+      expect(first.response.status, JSON.stringify(first.body)).toBe(302)
+      const account = await accountOf(first.session!)
+      expect(account).toMatchObject({ email, provider: 'oidc', is_verified: true, first_name: 'Ada', last_name: 'Lovelace' })
+
+      const second = await signInWith({ sub, email: `${unique('moved')}@sso.test`, email_verified: true })
+      expect(second.response.status).toBe(302)
+      expect((await accountOf(second.session!)).id).toBe(account.id)
+      // Two sign-ins, one discovery: the document is cached.
+      expect(provider.hits['/.well-known/openid-configuration']! - discoveries).toBe(1)
+    })
+
+    test('an ID token with the wrong nonce is refused (a token minted for another sign-in)', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('n')}@sso.test`, email_verified: true, tamper: { nonce: 'someone-elses-nonce' } }, /nonce/)
+    })
+
+    test('an ID token for another client (audience) is refused', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('a')}@sso.test`, email_verified: true, tamper: { aud: 'another-client' } }, /aud/)
+    })
+
+    test('several audiences without azp naming us are refused', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('z')}@sso.test`, email_verified: true, tamper: { aud: ['oidc-test-client', 'other'], azp: 'other' } }, /azp/)
+    })
+
+    test('an ID token signed with a key the provider does not publish is refused', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('s')}@sso.test`, email_verified: true, tamper: { badSignature: true } }, /signature/)
+    })
+
+    test('an HS256 token made with the client secret is refused (only the provider\'s asymmetric keys count)', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('h')}@sso.test`, email_verified: true, tamper: { hmacWithSecret: true } }, /not valid/)
+    })
+
+    test('an expired ID token is refused', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('e')}@sso.test`, email_verified: true, tamper: { expiresIn: -3600 } }, /expired/)
+    })
+
+    test('an ID token from another issuer is refused', async () => {
+      await expectRefusedToken({ sub: unique('sub'), email: `${unique('i')}@sso.test`, email_verified: true, tamper: { iss: 'https://evil.example' } }, /iss/)
+    })
+
+    test('an unverified email never links to the existing account with that address, nor makes one', async () => {
+      const user = await registerUser(app().auth)
+      await app().ctx.sql`update users set is_verified = true where id = ${user.id}`
+      const { response, body } = await signInWith({ sub: unique('sub'), email: user.email, email_verified: false })
+      expect(response.status).toBe(403)
+      expect(body.error.code).toBe('oauth_email_unverified')
+      expect(body.error.message).toContain('Test SSO')
+      expect(await usersWithEmail(user.email)).toBe(1)
+      // Verified: the same address links to the existing account.
+      const linked = await signInWith({ sub: unique('sub'), email: user.email, email_verified: 'true' })
+      expect(linked.response.status).toBe(302)
+      expect((await accountOf(linked.session!)).id).toBe(user.id)
+    })
+
+    test('an email only in userinfo is read from there, for the same subject', async () => {
+      const email = `${unique('ui')}@sso.test`
+      const { response, session } = await signInWith({ sub: unique('sub'), email, email_verified: true, emailOnlyInUserinfo: true })
+      expect(response.status).toBe(302)
+      expect((await accountOf(session!)).email).toBe(email)
+    })
+
+    test('a replayed callback finds its state used, and the code is single-use at the provider', async () => {
+      provider.next({ sub: unique('sub'), email: `${unique('r')}@sso.test`, email_verified: true })
+      const start = await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
+      const state = cookieValue(start, 'oauth_state')!
+      const back = new URL((await fetch(start.headers.get('location')!, { redirect: 'manual' })).headers.get('location')!)
+      const go = () => call(app().auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
+      expect((await go())[0].status).toBe(302)
+      const [again, body] = await go()
+      expect(again.status).toBe(400)
+      expect(body.error.code).toBe('invalid_oauth_state')
+    })
+
+    test('the web app learns the provider and its button label', async () => {
+      const [, config] = await call(app().auth, 'GET', '/api/v1/web/config')
+      expect(config.oauth_providers).toContain('oidc')
+      expect(config.oidc_name).toBe('Test SSO')
+    })
+  },
+  { env: provider.env },
+)
+
+test('OIDC settings: the issuer and the client go together, and openid must be among the scopes', () => {
+  const base = { DATA_DIR: '/tmp/x' }
+  expect(() => parseConfig({ ...base, OIDC_ISSUER: 'https://id.example' })).toThrow(ConfigError)
+  expect(() => parseConfig({ ...base, OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' })).toThrow(/OIDC_ISSUER/)
+  expect(() => parseConfig({ ...base, OIDC_ISSUER: 'not a url', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' })).toThrow(/OIDC_ISSUER/)
+  expect(() => parseConfig({ ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b', OIDC_SCOPES: 'email profile' })).toThrow(/OIDC_SCOPES/)
+  const config = parseConfig({ ...base, OIDC_ISSUER: 'https://id.example/realms/x/', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b', OIDC_SCOPES: 'openid email groups' })
+  expect(config.oauth.oidc).toEqual({ issuer: 'https://id.example/realms/x', clientId: 'a', clientSecret: 'b', scopes: ['openid', 'email', 'groups'], name: 'Single sign-on' })
+  expect(parseConfig(base).oauth.oidc).toBeUndefined()
+  expect(() => parseConfig({ ...base, REGISTRATION: 'maybe' })).toThrow(/REGISTRATION/)
+})

@@ -1,0 +1,195 @@
+import { expect, test } from 'bun:test'
+import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
+import { hashApiKey } from '#core/auth/tokens.ts'
+import { manualClock } from '#core/clock.ts'
+import { call, createApiKey, describeEachBackend, registerUser, type TestUser } from '../helpers/index.ts'
+import { distinctPng, form, png } from '../upload/compat-support.ts'
+
+const clock = manualClock()
+const HOUR = 3_600_000
+
+/** A form upload with the key, from the given client address (TRUST_PROXY is on in this suite). */
+async function upload(app: { handle(r: Request): Promise<Response> | Response }, key: string, ip?: string): Promise<[Response, any]> {
+  const body = form({ file: png(await distinctPng()) })
+  const headers: Record<string, string> = { 'x-api-key': key, ...(ip ? { 'x-forwarded-for': ip } : {}) }
+  const response = await app.handle(new Request('http://localhost/upload', { method: 'POST', headers, body }))
+  return [response, await response.json()]
+}
+
+const expectScopeRefused = (response: Response, body: any, scope: string) => {
+  expect(response.status, JSON.stringify(body)).toBe(403)
+  expect(body.error.code).toBe('insufficient_scope')
+  expect(body.error.message).toContain(`"${scope}"`)
+}
+
+describeEachBackend(
+  'Scoped, expiring, address-bound API keys',
+  (app) => {
+    let owner: TestUser
+    let imageId: string
+
+    const keyWith = async (body: Record<string, unknown>) => (await createApiKey(app().auth, owner.token, { key_name: 'k', ...body })).key
+
+    test('a key made without scopes has them all; the list shows scopes and expiry', async () => {
+      owner = await registerUser(app().auth)
+      const key = await keyWith({})
+      const [uploaded, image] = await upload(app().upload, key)
+      expect(uploaded.status, JSON.stringify(image)).toBe(201)
+      imageId = image.image.id
+      const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+      expect(list.api_keys[0]).toMatchObject({ scopes: [...API_KEY_SCOPES], expires_at: null, is_expired: false, allowed_ips: null })
+    })
+
+    test('keys made before scopes existed keep every scope (the migration default)', async () => {
+      const key = `ih_${'L'.repeat(40)}`
+      await app().ctx.sql`insert into api_keys (user_id, key_name, key_prefix, key_hash) values (${owner.id}, 'legacy', ${key.slice(0, 11)}, ${hashApiKey(key)})`
+      for (const [method, path, status] of [['GET', '/images', 200], ['GET', `/images/${imageId}`, 200], ['GET', `/stats/${imageId}`, 200]] as const) {
+        const target = path.startsWith('/stats') ? app().view : app().upload
+        const [response, body] = await call(target, method, path, { apiKey: key })
+        expect(response.status, `${path} ${JSON.stringify(body)}`).toBe(status)
+      }
+    })
+
+    test('an upload-only key uploads, and each other route refuses it naming the missing scope', async () => {
+      const key = await keyWith({ scopes: ['upload'] })
+      const [uploaded] = await upload(app().upload, key)
+      expect(uploaded.status).toBe(201)
+      expectScopeRefused(...(await call(app().upload, 'GET', '/images', { apiKey: key })), 'images:read')
+      expectScopeRefused(...(await call(app().upload, 'GET', `/images/${imageId}`, { apiKey: key })), 'images:read')
+      expectScopeRefused(...(await call(app().upload, 'PATCH', `/images/${imageId}`, { apiKey: key, body: { title: 'x' } })), 'images:write')
+      expectScopeRefused(...(await call(app().upload, 'DELETE', `/images/${imageId}`, { apiKey: key })), 'images:write')
+      expectScopeRefused(...(await call(app().view, 'GET', `/stats/${imageId}`, { apiKey: key })), 'stats')
+      // Who the key belongs to needs no scope.
+      const [whoami] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+      expect(whoami.status).toBe(200)
+    })
+
+    test('a read-only key lists and reads but may neither upload (native, compatible APIs, ShareX) nor edit', async () => {
+      const { id, key } = await createApiKey(app().auth, owner.token, { key_name: 'reader', scopes: ['images:read'] })
+      expect((await call(app().upload, 'GET', '/images', { apiKey: key }))[0].status).toBe(200)
+      expect((await call(app().upload, 'GET', `/images/${imageId}`, { apiKey: key }))[0].status).toBe(200)
+      expectScopeRefused(...(await upload(app().upload, key)), 'upload')
+      expectScopeRefused(...(await call(app().upload, 'PATCH', `/images/${imageId}`, { apiKey: key, body: { title: 'x' } })), 'images:write')
+      expectScopeRefused(...(await call(app().auth, 'GET', `/api/v1/api-keys/${id}/sharex`, { apiKey: key })), 'upload')
+
+      const image = () => png(Buffer.alloc(0))
+      const [lsky, lskyBody] = await call(app().upload, 'POST', '/api/v1/upload', { headers: { authorization: `Bearer ${key}` }, body: form({ file: image() }) })
+      expect(lsky.status, JSON.stringify(lskyBody)).toBe(403)
+      expect(lskyBody.data.code).toBe('insufficient_scope')
+      const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image', { headers: { authorization: `Client-ID ${key}` }, body: form({ image: image() }) })
+      expect(imgur.status).toBe(403)
+      expect(imgurBody.data.code).toBe('insufficient_scope')
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${key}`, { body: form({ source: image() }) })
+      expect(chevereto.status).toBe(403)
+      expect(cheveretoBody.error.context).toBe('insufficient_scope')
+      expect(cheveretoBody.error.message).toContain('"upload"')
+      const [lskyDelete, lskyDeleteBody] = await call(app().upload, 'DELETE', `/api/v1/images/${imageId}`, { headers: { authorization: `Bearer ${key}` } })
+      expect(lskyDelete.status).toBe(403)
+      expect(lskyDeleteBody.data.code).toBe('insufficient_scope')
+      // Nothing was deleted by the refused calls.
+      expect((await call(app().upload, 'GET', `/images/${imageId}`, { apiKey: key }))[0].status).toBe(200)
+    })
+
+    test('images:write edits and deletes; stats reads statistics; a session may do everything', async () => {
+      const writer = await keyWith({ scopes: ['images:write', 'upload'] })
+      const [, made] = await upload(app().upload, writer)
+      const [edited] = await call(app().upload, 'PATCH', `/images/${made.image.id}`, { apiKey: writer, body: { title: 'renamed' } })
+      expect(edited.status).toBe(200)
+      const stats = await keyWith({ scopes: ['stats'] })
+      expect((await call(app().view, 'GET', `/stats/${made.image.id}`, { apiKey: stats }))[0].status).toBe(200)
+      expect((await call(app().upload, 'GET', '/images', { token: owner.token }))[0].status).toBe(200)
+      const [deleted] = await call(app().upload, 'DELETE', `/images/${made.image.id}`, { apiKey: writer })
+      expect(deleted.status).toBe(200)
+    })
+
+    test('an expired key is a 401 api_key_expired, is not counted, and is marked expired in the list', async () => {
+      const { id, key } = await createApiKey(app().auth, owner.token, { key_name: 'short', expires_at: new Date(clock.now().getTime() + HOUR).toISOString() })
+      expect((await call(app().upload, 'GET', '/images', { apiKey: key }))[0].status).toBe(200)
+      clock.advance(HOUR + 1000)
+      const [late, body] = await call(app().upload, 'GET', '/images', { apiKey: key })
+      expect(late.status).toBe(401)
+      expect(body.error.code).toBe('api_key_expired')
+      const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+      const listed = list.api_keys.find((k: any) => k.id === id)
+      expect(listed).toMatchObject({ is_expired: true, requests_count: 1 })
+      // Other keys are unaffected.
+      expect(list.api_keys.filter((k: any) => k.is_expired)).toHaveLength(1)
+    })
+
+    test('expires_at in the past, or not a date, is a 400', async () => {
+      const [past, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', expires_at: new Date(clock.now().getTime() - 1000).toISOString() } })
+      expect(past.status).toBe(400)
+      expect(body.error.code).toBe('invalid_expires_at')
+      const [garbage] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', expires_at: 'tomorrow' } })
+      expect(garbage.status).toBeGreaterThanOrEqual(400)
+      expect(garbage.status).toBeLessThan(500)
+    })
+
+    test('allowed IP ranges, IPv4 and IPv6: inside works, outside is a 403 ip_not_allowed', async () => {
+      const key = await keyWith({ allowed_ips: ['203.0.113.0/24', '2001:db8::/32', '198.51.100.7'] })
+      const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+      expect(list.api_keys.at(-1).allowed_ips).toEqual(['203.0.113.0/24', '2001:db8::/32', '198.51.100.7/32'])
+      const from = (ip: string) => call(app().upload, 'GET', '/images', { apiKey: key, headers: { 'x-forwarded-for': ip } })
+      for (const ip of ['203.0.113.9', '2001:db8::5', '2001:db8:ffff::1', '198.51.100.7', '::ffff:203.0.113.20']) {
+        const [response, body] = await from(ip)
+        expect(response.status, `${ip}: ${JSON.stringify(body)}`).toBe(200)
+      }
+      for (const ip of ['203.0.114.1', '2001:db9::1', '198.51.100.8', '127.0.0.1', 'not-an-address']) {
+        const [response, body] = await from(ip)
+        expect(response.status, ip).toBe(403)
+        expect(body.error.code).toBe('ip_not_allowed')
+      }
+      // The compatible APIs check the address too.
+      const [lsky, lskyBody] = await call(app().upload, 'POST', '/api/v1/upload', {
+        headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': '192.0.2.1' },
+        body: form({ file: png(await distinctPng()) }),
+      })
+      expect(lsky.status).toBe(403)
+      expect(lskyBody.data.code).toBe('ip_not_allowed')
+      const [uploaded] = await upload(app().upload, key, '203.0.113.50')
+      expect(uploaded.status).toBe(201)
+      // Host bits are dropped: the range is what is stored.
+      const widened = await keyWith({ allowed_ips: ['10.1.2.3/8'] })
+      expect((await call(app().upload, 'GET', '/images', { apiKey: widened, headers: { 'x-forwarded-for': '10.200.0.1' } }))[0].status).toBe(200)
+    })
+
+    test('a bad CIDR is a 400 naming it; nothing is created', async () => {
+      const [, before] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+      for (const bad of ['10.0.0.0/33', 'not-an-ip', '2001:db8::/129', 'fe80::1%eth0', '10.0.0.0/8/8', '300.1.1.1']) {
+        const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', allowed_ips: [bad] } })
+        expect(response.status, bad).toBe(400)
+        expect(body.error.code).toBe('invalid_cidr')
+        expect(body.error.message).toContain(bad)
+      }
+      const [unknownScope] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: ['admin'] } })
+      expect(unknownScope.status).toBe(422)
+      const [noScope] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: [] } })
+      expect(noScope.status).toBe(422)
+      const [, after] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+      expect(after.api_keys).toHaveLength(before.api_keys.length)
+    })
+
+    test('creating and revoking a key is recorded in the audit log', async () => {
+      const user = await registerUser(app().auth)
+      const { id } = await createApiKey(app().auth, user.token, { key_name: 'audited', scopes: ['upload', 'stats'] })
+      const [revoked] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token, headers: { 'user-agent': 'scoped-test' } })
+      expect(revoked.status).toBe(200)
+      const rows = await app().ctx.sql<{ action: string; actor_id: string; user_agent: string | null; detail: any }[]>`
+        select action, actor_id, user_agent, detail from audit_log where user_id = ${user.id} and action like 'key.%' order by id`
+      expect(rows.map((r) => r.action)).toEqual(['key.created', 'key.revoked'])
+      expect(rows[0]!.detail).toMatchObject({ key_id: id, scopes: ['upload', 'stats'] })
+      expect(rows[1]!).toMatchObject({ actor_id: user.id, user_agent: 'scoped-test', detail: { key_id: id } })
+    })
+
+    test('the OpenAPI document names the scope each route needs', async () => {
+      const upload = await (await app().upload.handle(new Request('http://localhost/openapi.json'))).json()
+      expect(upload.paths['/upload'].post['x-required-scope']).toBe('upload')
+      expect(upload.paths['/images'].get['x-required-scope']).toBe('images:read')
+      expect(upload.paths['/images/{id}'].patch['x-required-scope']).toBe('images:write')
+      expect(upload.paths['/images/{id}'].delete['x-required-scope']).toBe('images:write')
+      const view = await (await app().view.handle(new Request('http://localhost/openapi.json'))).json()
+      expect(view.paths['/stats/{id}'].get['x-required-scope']).toBe('stats')
+    })
+  },
+  { clock, env: { TRUST_PROXY: 'true' } },
+)

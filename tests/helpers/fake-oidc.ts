@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
+
+/** Who signs in next, and what the provider should get wrong about it (to test the checks). */
+export interface FakeOidcSignIn {
+  sub: string
+  email?: string
+  email_verified?: boolean | string
+  given_name?: string
+  family_name?: string
+  preferred_username?: string
+  /** Put the email only in userinfo, not in the ID token. */
+  emailOnlyInUserinfo?: boolean
+  tamper?: {
+    nonce?: string
+    aud?: string | string[]
+    azp?: string
+    iss?: string
+    /** Seconds from now; negative is an expired token. */
+    expiresIn?: number
+    /** Signed with another key under the provider's key id. */
+    badSignature?: boolean
+    /** An HS256 token made with the client secret, which a verifier must not accept. */
+    hmacWithSecret?: boolean
+  }
+}
+
+export interface FakeOidcProvider {
+  issuer: string
+  env: Record<string, string>
+  next(signIn: FakeOidcSignIn): void
+  /** How often each path was asked for (discovery caching shows here). */
+  hits: Record<string, number>
+  /** The last /authorize request's query. */
+  lastAuthorize(): URLSearchParams | undefined
+  refusals: string[]
+  stop(): void
+}
+
+const CLIENT = { id: 'oidc-test-client', secret: 'oidc-test-secret' }
+const KID = 'test-key-1'
+
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
+
+interface Issued {
+  redirectUri: string
+  challenge: string
+  nonce: string
+  signIn: FakeOidcSignIn
+  used: boolean
+}
+
+/**
+ * An OpenID Connect provider on loopback, strict like a real one: discovery, /authorize (needs
+ * S256 PKCE, a nonce and the openid scope), /token (client_secret_basic, single-use codes, the
+ * verifier), an RS256-signed ID token with a real key published at /jwks, and /userinfo.
+ */
+export async function startFakeOidc(): Promise<FakeOidcProvider> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256')
+  const { privateKey: otherKey } = await generateKeyPair('RS256')
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: KID, alg: 'RS256', use: 'sig' }
+  const codes = new Map<string, Issued>()
+  const accessTokens = new Map<string, FakeOidcSignIn>()
+  const hits: Record<string, number> = {}
+  const refusals: string[] = []
+  let upcoming: FakeOidcSignIn | undefined
+  let lastAuthorize: URLSearchParams | undefined
+  let issuer = ''
+
+  async function idToken(issued: Issued): Promise<string> {
+    const { signIn } = issued
+    const tamper = signIn.tamper ?? {}
+    const claims: Record<string, unknown> = {
+      nonce: tamper.nonce ?? issued.nonce,
+      ...(tamper.azp ? { azp: tamper.azp } : {}),
+      ...(signIn.emailOnlyInUserinfo ? {} : { email: signIn.email, email_verified: signIn.email_verified }),
+      given_name: signIn.given_name,
+      family_name: signIn.family_name,
+      preferred_username: signIn.preferred_username,
+    }
+    const now = Math.floor(Date.now() / 1000)
+    const jwt = new SignJWT(claims)
+      .setSubject(signIn.sub)
+      .setIssuer(tamper.iss ?? issuer)
+      .setAudience(tamper.aud ?? CLIENT.id)
+      .setIssuedAt(now - 5)
+      .setExpirationTime(now + (tamper.expiresIn ?? 300))
+    if (tamper.hmacWithSecret) return jwt.setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode(CLIENT.secret))
+    return jwt.setProtectedHeader({ alg: 'RS256', kid: KID }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
+  }
+
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url)
+      hits[url.pathname] = (hits[url.pathname] ?? 0) + 1
+      const refuse = (error: string) => (refusals.push(error), json({ error, error_description: error }, 400))
+      switch (`${request.method} ${url.pathname}`) {
+        case 'GET /.well-known/openid-configuration':
+          return json({
+            issuer,
+            authorization_endpoint: `${issuer}/authorize`,
+            token_endpoint: `${issuer}/token`,
+            jwks_uri: `${issuer}/jwks`,
+            userinfo_endpoint: `${issuer}/userinfo`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['RS256'],
+            code_challenge_methods_supported: ['S256'],
+          })
+        case 'GET /jwks':
+          return json({ keys: [jwk] })
+        case 'GET /authorize': {
+          const q = url.searchParams
+          lastAuthorize = q
+          const redirectUri = q.get('redirect_uri')
+          if (q.get('client_id') !== CLIENT.id || !redirectUri || q.get('response_type') !== 'code') return refuse('invalid_request')
+          if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) return refuse('invalid_request')
+          if (!q.get('nonce') || !(q.get('scope') ?? '').split(' ').includes('openid')) return refuse('invalid_request')
+          if (!upcoming) return refuse('access_denied')
+          const code = randomBytes(16).toString('hex')
+          codes.set(code, { redirectUri, challenge: q.get('code_challenge')!, nonce: q.get('nonce')!, signIn: upcoming, used: false })
+          const back = new URL(redirectUri)
+          back.searchParams.set('code', code)
+          back.searchParams.set('state', q.get('state') ?? '')
+          return new Response(null, { status: 302, headers: { location: back.toString() } })
+        }
+        case 'POST /token': {
+          const basic = Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')
+          if (request.headers.get('authorization') !== `Basic ${basic}`) return refuse('invalid_client')
+          const form = new URLSearchParams(await request.text())
+          const issued = codes.get(form.get('code') ?? '')
+          if (!issued || issued.used || form.get('grant_type') !== 'authorization_code') return refuse('invalid_grant')
+          issued.used = true
+          if (form.get('redirect_uri') !== issued.redirectUri || s256(form.get('code_verifier') ?? '') !== issued.challenge) return refuse('invalid_grant')
+          const accessToken = randomBytes(16).toString('hex')
+          accessTokens.set(accessToken, issued.signIn)
+          return json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: await idToken(issued) })
+        }
+        case 'GET /userinfo': {
+          const signIn = accessTokens.get(/^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? '')
+          if (!signIn) return json({ error: 'invalid_token' }, 401)
+          return json({ sub: signIn.sub, email: signIn.email, email_verified: signIn.email_verified })
+        }
+      }
+      return json({ error: 'not_found' }, 404)
+    },
+  })
+  issuer = `http://127.0.0.1:${server.port}`
+  return {
+    issuer,
+    env: { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: CLIENT.id, OIDC_CLIENT_SECRET: CLIENT.secret, OIDC_NAME: 'Test SSO' },
+    next: (signIn) => void (upcoming = signIn),
+    hits,
+    lastAuthorize: () => lastAuthorize,
+    refusals,
+    stop: () => void server.stop(true),
+  }
+}

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
+import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+const PASSWORD = 'correct horse battery'
+
+describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATION=invite)', () => {
+  let servers: WebServers
+  let oidc: FakeOidcProvider
+  let browser: Browser
+  let admin: BrowserContext
+  let page: Page
+  let inviteLink = ''
+  let keyValue = ''
+  const cspViolations: string[] = []
+
+  const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
+  const watch = (target: Page) =>
+    target.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+
+  beforeAll(async () => {
+    oidc = await startFakeOidc()
+    servers = await startWebServers({ REGISTRATION: 'invite', ...oidc.env })
+    browser = await launchBrowser()
+    admin = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await admin.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    page = await admin.newPage()
+    watch(page)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+    oidc?.stop()
+  })
+
+  test('the first account needs no invite; the sign-up page says invites are needed and offers the SSO button', async () => {
+    await go('/signup')
+    await page.getByText('New accounts need an invite').waitFor()
+    expect(await page.getByRole('link', { name: 'Test SSO' }).getAttribute('href')).toStartWith('/api/v1/auth/oidc?redirect=')
+    await page.getByLabel('First name').fill('Ada')
+    await page.getByLabel('Username').fill('ada')
+    await page.getByLabel('Email').fill('ada@example.com')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL('**/upload')
+    await servers.app.ctx.sql`update users set is_verified = true where username = 'ada'`
+  })
+
+  test('creates a key that may only upload and read, from one address, expiring in 7 days', async () => {
+    await go('/keys')
+    await page.getByLabel('Name').fill('Laptop uploader')
+    for (const scope of ['images:write', 'albums', 'stats']) await page.getByRole('checkbox', { name: new RegExp(`^${scope}`) }).uncheck()
+    await page.getByLabel('Expires').selectOption({ label: '7 days' })
+    await page.getByLabel('Allowed IP ranges (optional)').fill('127.0.0.1\n::1')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    keyValue = await page.getByTestId('new-key').inputValue()
+    expect(keyValue).toMatch(/^ih_/)
+    const row = page.getByTestId('key-row').filter({ hasText: 'Laptop uploader' })
+    await expect(row.textContent()).resolves.toContain('upload, images:read')
+    await expect(row.textContent()).resolves.toContain('from 127.0.0.1/32, ::1/128')
+    // The Expires column: a date a week out, not "never".
+    const expires = await row.locator('td').nth(6).textContent()
+    expect(expires).not.toBe('never')
+    expect(new Date(expires!).getTime()).toBeGreaterThan(Date.now() + 6 * 86_400_000)
+    await shot('keys-scoped')
+
+    // The key the page made does what it says, and no more.
+    const list = await fetch(`${servers.urls.upload}/images`, { headers: { 'x-api-key': keyValue } })
+    expect(list.status).toBe(200)
+    const edit = await fetch(`${servers.urls.upload}/images/AAAAAAAAAAAAAAAAAAAAAA`, { method: 'PATCH', headers: { 'x-api-key': keyValue, 'content-type': 'application/json' }, body: '{"title":"x"}' })
+    expect(edit.status).toBe(403)
+    expect((await edit.json()).error.code).toBe('insufficient_scope')
+  })
+
+  test('an expired key is marked so in the list', async () => {
+    await servers.app.ctx.sql`update api_keys set expires_at = now() - interval '1 minute' where key_name = 'Laptop uploader'`
+    await page.reload()
+    const row = page.getByTestId('key-row').filter({ hasText: 'Laptop uploader' })
+    await row.locator('.badge.expired').waitFor()
+    const gone = await fetch(`${servers.urls.upload}/images`, { headers: { 'x-api-key': keyValue } })
+    expect(gone.status).toBe(401)
+  })
+
+  test('the keys page fits a 390 px screen', async () => {
+    const narrow = await admin.newPage()
+    await narrow.setViewportSize({ width: 390, height: 844 })
+    await go('/keys', narrow)
+    await narrow.getByLabel('Name').waitFor()
+    const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    await shot('keys-390', narrow)
+    await narrow.close()
+  })
+
+  test('an admin makes an invite for an address with a plan, and copies its link', async () => {
+    await go('/admin/invites')
+    await page.getByLabel('Only for this email (optional)').fill('bob@example.com')
+    await page.getByLabel('Plan').selectOption('pro')
+    await page.getByRole('button', { name: 'Create invite' }).click()
+    inviteLink = await page.getByTestId('invite-link').inputValue()
+    expect(inviteLink).toStartWith(`${servers.urls.auth}/signup?invite=`)
+    await page.getByRole('button', { name: 'Copy invite link' }).click()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(inviteLink)
+    await expect(page.getByTestId('invite-row').first().textContent()).resolves.toContain('pending')
+    await shot('admin-invites')
+  })
+
+  test('someone opening the link signs up with the code filled in, and gets the plan', async () => {
+    const guest = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const signup = await guest.newPage()
+    watch(signup)
+    await signup.goto(inviteLink)
+    await signup.getByText('You were invited').waitFor()
+    expect(await signup.getByLabel('Invite code').inputValue()).toBe(new URL(inviteLink).searchParams.get('invite')!)
+    await signup.getByLabel('First name').fill('Bob')
+    await signup.getByLabel('Username').fill('bob')
+    await signup.getByLabel('Email').fill('bob@example.com')
+    await signup.getByLabel('Password').fill(PASSWORD)
+    await shot('signup-invited', signup)
+    await signup.getByRole('button', { name: 'Create account' }).click()
+    await signup.waitForURL('**/upload')
+    const [bob] = await servers.app.ctx.sql<{ plan_type: string }[]>`select plan_type from users where username = 'bob'`
+    expect(bob!.plan_type).toBe('pro')
+
+    // Used up: the same link again is refused with a clear message.
+    const again = await (await browser.newContext()).newPage()
+    await again.goto(inviteLink)
+    await again.getByLabel('First name').fill('Eve')
+    await again.getByLabel('Username').fill('eve')
+    await again.getByLabel('Email').fill('bob@example.com')
+    await again.getByLabel('Password').fill(PASSWORD)
+    await again.getByRole('button', { name: 'Create account' }).click()
+    await expect(again.getByRole('alert').textContent()).resolves.toContain('already been used')
+    await guest.close()
+  })
+
+  test('the admin sees the invite used, and revokes another', async () => {
+    await go('/admin/invites')
+    await page.getByTestId('invite-row').filter({ hasText: 'used by bob' }).waitFor({ timeout: 60_000 })
+    await page.getByRole('button', { name: 'Create invite' }).click()
+    await page.getByTestId('invite-row').nth(1).waitFor()
+    expect(await page.getByTestId('invite-row').count()).toBe(2)
+    page.once('dialog', (dialog) => dialog.accept())
+    await page.getByRole('button', { name: /^Revoke invite/ }).click()
+    await page.getByText(/revoked/).waitFor()
+    expect(await page.getByTestId('invite-row').count()).toBe(1)
+    expect(cspViolations).toEqual([])
+  })
+})
