@@ -9,6 +9,9 @@ import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
 import { viewJobs } from '#modules/view/jobs.ts'
 import { webModule } from '#modules/web/index.ts'
+import { webhooksModule } from '#modules/webhooks/index.ts'
+import { webhookJobs } from '#modules/webhooks/jobs.ts'
+import { startWebhookWorker } from '#modules/webhooks/worker.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
@@ -27,7 +30,7 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
  */
 
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
-export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs)
+export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs, webhookJobs)
 
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,
@@ -35,10 +38,19 @@ export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJ
  */
 const SERVERS = {
   auth: (ctx: AppContext) =>
-    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx)),
+    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
   upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
   view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
+
+/**
+ * Background workers besides the scheduled jobs: the webhook delivery worker runs in every
+ * process that serves the auth server (the queue is shared, so replicas split the work).
+ */
+export function startWorkers(ctx: AppContext, modules: readonly ModuleName[]): { stop(): Promise<void> } {
+  const webhooks = modules.includes('auth') ? startWebhookWorker(ctx) : undefined
+  return { stop: async () => void (await webhooks?.stop()) }
+}
 
 /** Headers every response of every module carries. */
 const securityHeaders = (ctx: AppContext) =>
