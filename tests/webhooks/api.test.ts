@@ -29,7 +29,7 @@ describeEachBackend(
       expect(rotated.status).toBe(200)
       expect(fresh.webhook.secret).toMatch(/^whsec_/)
       expect(fresh.webhook.secret).not.toBe(body.webhook.secret)
-      const [{ secret }] = await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${body.webhook.id}`
+      const secret = (await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${body.webhook.id}`)[0]?.secret
       expect(secret).toBe(fresh.webhook.secret)
     })
 

@@ -54,7 +54,7 @@ describeEachBackend(
       expect([unresolvable.status, body.error.code]).toEqual([400, 'webhook_url_unresolvable'])
       // The exempted address is accepted: the refusals above are the policy, not a broken check.
       await createWebhook(app(), { apiKey: user.apiKey }, { url: `${outside.url}/ok`, events: ['image.uploaded'] })
-      const [{ n }] = await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from webhooks where user_id = ${user.id}`
+      const n = (await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from webhooks where user_id = ${user.id}`)[0]?.n
       expect(n).toBe(1)
     })
 
