@@ -10,6 +10,7 @@ import { ImagePage } from './pages/image.tsx'
 import { KeysPage } from './pages/keys.tsx'
 import { ForgotPage, LandingPage, LoginPage, NotFoundPage, ResetPage, SignupPage, VerifyEmailPage } from './pages/public.tsx'
 import { UploadPage } from './pages/upload.tsx'
+import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
 
@@ -26,6 +27,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/gallery', GalleryPage],
   ['/gallery/:id', ImagePage],
   ['/keys', KeysPage],
+  ['/webhooks', WebhooksPage],
   ['/account', AccountPage],
   ['/admin', AdminPage],
   ['/admin/:tab', AdminPage],
@@ -48,6 +50,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/upload">Upload</Link>
             <Link href="/gallery">Gallery</Link>
             <Link href="/keys">API keys</Link>
+            <Link href="/webhooks">Webhooks</Link>
             <Link href="/account">Account</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
             <button type="button" class="link" onClick={logout}>Log out</button>
