@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test'
+import { runJob } from '#core/jobs/index.ts'
 import { call, describeEachBackend, signUpWithKey } from '../helpers/index.ts'
 import { createWebhook, deliveriesOf } from './support.ts'
 
@@ -117,6 +118,21 @@ describeEachBackend(
       const [, second] = await call(app().auth, 'GET', `/api/v1/webhooks/${hook.id}/deliveries?limit=2&cursor=${first.next_cursor}`, { apiKey: user.apiKey })
       expect(second.deliveries.map((d: any) => d.id)).toEqual([ids[0]])
       expect(second.next_cursor).toBeNull()
+    })
+
+    test('housekeeping prunes finished deliveries after 30 days, never pending ones', async () => {
+      const user = await signUpWithKey(app().auth)
+      const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: TARGET, events: ['image.uploaded'] })
+      const old = new Date(app().ctx.clock.now().getTime() - 40 * 86_400_000)
+      await app().ctx.sql`
+        insert into webhook_deliveries (webhook_id, message_id, event_type, body, status, next_attempt_at, created_at, finished_at)
+        values (${hook.id}, 'msg_old', 'image.uploaded', '{}', 'delivered', ${old}, ${old}, ${old}),
+               (${hook.id}, 'msg_stuck', 'image.uploaded', '{}', 'pending', ${old}, ${old}, null)`
+      const outcome = await runJob(app().ctx, 'housekeeping', { trigger: 'manual' })
+      expect(outcome.status).toBe('succeeded')
+      if (outcome.status !== 'skipped') expect(outcome.run.counts.webhook_deliveries).toBe(1)
+      const left = await app().ctx.sql<{ message_id: string }[]>`select message_id from webhook_deliveries where webhook_id = ${hook.id}`
+      expect(left.map((r) => r.message_id)).toEqual(['msg_stuck'])
     })
   },
   { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } },
