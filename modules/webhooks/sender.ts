@@ -38,7 +38,7 @@ export interface SendRequest {
  * - refused: the target is not allowed (private address, too many redirects, bad redirect): final.
  */
 export type SendOutcome =
-  | { kind: 'answered'; status: number; snippet: string; latencyMs: number }
+  | { kind: 'answered'; status: number; snippet: string; latencyMs: number; retryAfterMs?: number }
   | { kind: 'network' | 'refused'; error: string; latencyMs: number }
 
 const USER_AGENT = 'imghost-webhooks/1 (+https://www.standardwebhooks.com)'
@@ -65,7 +65,7 @@ export async function sendSigned(request: SendRequest): Promise<SendOutcome> {
   }
   for (let hop = 0; ; hop++) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return { kind: 'refused', error: `redirected to a ${url.protocol} URL`, latencyMs: latencyMs() }
-    let answer: { status: number; location?: string; snippet: string }
+    let answer: Answer
     try {
       const target = await resolveChecked(request.policy, url.hostname)
       answer = await post(url, target, headers, request.body, signal)
@@ -77,7 +77,7 @@ export async function sendSigned(request: SendRequest): Promise<SendOutcome> {
       return { kind: 'network', error: describe(error), latencyMs: latencyMs() }
     }
     const isRedirect = [301, 302, 303, 307, 308].includes(answer.status) && answer.location
-    if (!isRedirect) return { kind: 'answered', status: answer.status, snippet: answer.snippet, latencyMs: latencyMs() }
+    if (!isRedirect) return { kind: 'answered', status: answer.status, snippet: answer.snippet, latencyMs: latencyMs(), retryAfterMs: retryAfterMs(answer.retryAfter) }
     if (hop >= MAX_REDIRECTS) return { kind: 'refused', error: `more than ${MAX_REDIRECTS} redirects`, latencyMs: latencyMs() }
     try {
       url = new URL(answer.location!, url)
@@ -86,6 +86,16 @@ export async function sendSigned(request: SendRequest): Promise<SendOutcome> {
     }
   }
 }
+
+interface Answer {
+  status: number
+  location?: string
+  retryAfter?: string
+  snippet: string
+}
+
+/** Retry-After in delay-seconds form (RFC 9110 §10.2.3); the HTTP-date form is left to the normal backoff. */
+const retryAfterMs = (value: string | undefined) => (value && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) * 1000 : undefined)
 
 const describe = (error: unknown) => {
   const code = (error as { code?: string })?.code
@@ -103,7 +113,7 @@ function post(url: URL, target: { address: string; family: 4 | 6 }, headers: Rec
     else callback(null, target.address, target.family)
   }
   const transport = url.protocol === 'https:' ? https : http
-  return new Promise<{ status: number; location?: string; snippet: string }>((resolve, reject) => {
+  return new Promise<Answer>((resolve, reject) => {
     const req = transport.request(
       url,
       { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: pinned, signal, agent: false },
@@ -112,7 +122,8 @@ function post(url: URL, target: { address: string; family: 4 | 6 }, headers: Rec
         let size = 0
         const done = () => {
           res.destroy()
-          resolve({ status: res.statusCode ?? 0, location: res.headers.location, snippet: Buffer.concat(chunks).subarray(0, SNIPPET_BYTES).toString('utf8') })
+          const retryAfter = res.headers['retry-after']
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, snippet: Buffer.concat(chunks).subarray(0, SNIPPET_BYTES).toString('utf8') })
         }
         res.on('data', (chunk: Buffer) => {
           chunks.push(chunk)

@@ -35,7 +35,9 @@ export function verdictOf(outcome: SendOutcome, delivery: Pick<repo.DeliveryRow,
   if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) return { status: 'delivered' }
   const retryable = outcome.kind === 'network' || (outcome.kind === 'answered' && isRetryableStatus(outcome.status))
   if (!retryable) return { status: 'failed' }
-  const at = new Date(now.getTime() + backoffMs(delivery.attempts))
+  // A receiver asking for more time (429/503 with Retry-After) gets it, up to the usual ceiling.
+  const asked = outcome.kind === 'answered' ? (outcome.retryAfterMs ?? 0) : 0
+  const at = new Date(now.getTime() + Math.max(backoffMs(delivery.attempts), Math.min(asked, MAX_BACKOFF_MS)))
   return at.getTime() <= new Date(delivery.created_at).getTime() + retryWindowMs ? { status: 'pending', at } : { status: 'failed' }
 }
 
