@@ -47,8 +47,8 @@ export async function notifyStorageThresholds(ctx: AppContext, userId: string, b
     }
     const user = await repo.claimStorageWarning(ctx.sql, userId, level)
     if (!user) return
-    await publishEvent(ctx.sql, { type: 'quota.warning', userId, data: { resource: 'storage', level_percent: level, used_bytes: after, limit_bytes: limit } })
     ctx.mailer.send(storageWarningMail(user, level, after, limit, `${ctx.config.publicUrls.auth}/api/v1/account`))
+    await publishEvent(ctx.sql, { type: 'quota.warning', userId, data: { resource: 'storage', level_percent: level, used_bytes: after, limit_bytes: limit } })
   } catch (error) {
     ctx.log.warn({ msg: 'storage warning check failed', user_id: userId, before, after, error: String(error) })
   }
