@@ -12,6 +12,9 @@ import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
 import { viewJobs } from '#modules/view/jobs.ts'
 import { webModule } from '#modules/web/index.ts'
+import { webhooksModule } from '#modules/webhooks/index.ts'
+import { webhookJobs } from '#modules/webhooks/jobs.ts'
+import { startWebhookWorker } from '#modules/webhooks/worker.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
@@ -30,7 +33,7 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
  */
 
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
-export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs, auditJobs)
+export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs, auditJobs, webhookJobs)
 
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,
@@ -39,11 +42,20 @@ export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJ
 const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
-      .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webModule(ctx)),
+      .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
   upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
   // Reports are filed where viewers are; mounted before the view module's catch-all image route.
   view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
+
+/**
+ * Background workers besides the scheduled jobs: the webhook delivery worker runs in every
+ * process that serves the auth server (the queue is shared, so replicas split the work).
+ */
+export function startWorkers(ctx: AppContext, modules: readonly ModuleName[]): { stop(): Promise<void> } {
+  const webhooks = modules.includes('auth') ? startWebhookWorker(ctx) : undefined
+  return { stop: async () => void (await webhooks?.stop()) }
+}
 
 /** Headers every response of every module carries. */
 const securityHeaders = (ctx: AppContext) =>

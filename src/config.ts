@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import type { StorageConfig } from './storage/index.ts'
@@ -109,6 +110,7 @@ export interface Config {
   cloudflare?: { zoneId: string; apiToken: string; apiBaseUrl: string }
   smtp?: { host: string; port: number; user?: string; pass?: string; secure: boolean }
   mailFrom: string
+  webhooks: WebhookSettings
   oauth: {
     google?: { clientId: string; clientSecret: string }
     github?: { clientId: string; clientSecret: string }
@@ -122,6 +124,22 @@ export interface Config {
     /** A generic OpenID Connect provider, found by discovery from its issuer URL. */
     oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string }
   }
+}
+
+/** Outgoing webhook deliveries (modules/webhooks). */
+export interface WebhookSettings {
+  /** WEBHOOK_ALLOW_PRIVATE: let targets resolve to private, loopback, link-local … addresses. */
+  allowPrivate: boolean
+  /** WEBHOOK_ALLOWED_NETWORKS: CIDRs exempt from the private-address refusal (an internal receiver), the rest stays refused. */
+  allowedNetworks: string[]
+  /** One attempt (connect, send, first bytes of the answer) may take this long. */
+  timeoutMs: number
+  /** Deliveries in flight per process. */
+  concurrency: number
+  /** How often a process looks for due deliveries. */
+  pollIntervalMs: number
+  /** A delivery is retried until this long after its event, then marked failed. */
+  retryWindowSeconds: number
 }
 
 export class ConfigError extends Error {
@@ -306,6 +324,16 @@ export function parseConfig(env: Env): Config {
   }
 
   const authUrl = read.url('AUTH_SERVER_URL', local(ports.auth))!
+  const allowedNetworks = (read.raw('WEBHOOK_ALLOWED_NETWORKS') ?? '').split(',').map((part) => part.trim()).filter(Boolean)
+  for (const network of allowedNetworks) {
+    const [address, bits, extra] = network.split('/')
+    const family = isIP(address ?? '')
+    const max = family === 6 ? 128 : 32
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+      throw new ConfigError('WEBHOOK_ALLOWED_NETWORKS', 'must be a comma list of IP addresses or CIDRs such as 10.0.5.0/24', network)
+    }
+  }
+
   const config: Config = {
     nodeEnv,
     isDevelopment: nodeEnv === 'development',
@@ -377,6 +405,14 @@ export function parseConfig(env: Env): Config {
         }
       : undefined,
     mailFrom: read.raw('SMTP_FROM') ?? 'imghost <no-reply@localhost>',
+    webhooks: {
+      allowPrivate: read.boolean('WEBHOOK_ALLOW_PRIVATE', false),
+      allowedNetworks,
+      timeoutMs: read.duration('WEBHOOK_TIMEOUT', '10s') * 1000,
+      concurrency: read.integer('WEBHOOK_CONCURRENCY', 8, 1, 256),
+      pollIntervalMs: read.integer('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 3_600_000),
+      retryWindowSeconds: read.duration('WEBHOOK_RETRY_WINDOW', '1d'),
+    },
     oauth: {
       google: pair('GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET'),
       github: pair('GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET'),

@@ -1,6 +1,6 @@
 // First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
 import './native.ts'
-import { JOBS, createApp, serverBodyLimit, serviceName } from './app.ts'
+import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
 import { runAdminCommand } from '#modules/auth/cli.ts'
 import type { Config } from './config.ts'
@@ -53,6 +53,7 @@ async function serve(config: Config) {
   if (config.modules.includes('auth')) ctx.log.info({ msg: 'web app: open this URL in a browser', web_app: `${config.publicUrls.auth}/` })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const jobs = startJobs(ctx)
+  const workers = startWorkers(ctx, config.modules)
 
   let stopping = false
   async function shutdown(signal: string) {
@@ -76,6 +77,7 @@ async function serve(config: Config) {
       await Promise.all(listening.map((app) => app.server?.stop(true)))
     }
     await jobs.stop()
+    await workers.stop()
     await close()
     ctx.log.info({ msg: 'stopped' })
     process.exit(0)

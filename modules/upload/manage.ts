@@ -5,6 +5,7 @@ import { BadRequest, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { deleteImages } from '#core/images/delete.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
+import { publishEvent } from '#core/events/index.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
@@ -51,7 +52,11 @@ export const deleteImage = (ctx: AppContext, principal: Principal, imageId: stri
  */
 export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: string): Promise<ImageRow> {
   if (!isImageId(imageId)) throw imageNotFound()
-  const deleted = await ctx.sql.begin((tx) => repo.deleteOwnImage(tx, ownerId, imageId))
+  const deleted = await ctx.sql.begin(async (tx) => {
+    const removed = await repo.deleteOwnImage(tx, ownerId, imageId)
+    if (removed) await publishEvent(tx, { type: 'image.deleted', userId: ownerId, data: deletedImage(removed.image, ctx.clock.now()) })
+    return removed
+  })
   if (!deleted) throw imageNotFound()
   await notifyImageChanged(ctx, imageId)
   const { image, user } = deleted
@@ -59,6 +64,14 @@ export async function deleteImageOf(ctx: AppContext, ownerId: string, imageId: s
   await deleteImages(ctx, [image])
   return image
 }
+
+const deletedImage = (image: ImageRow, at: Date) => ({
+  id: image.id,
+  filename: image.filename,
+  original_name: image.original_name,
+  title: image.title,
+  deleted_at: at.toISOString(),
+})
 
 export async function quotaOf(ctx: AppContext, principal: Principal) {
   const { day, monthStart, resetsAt } = usageDay(ctx.clock.now())

@@ -1,4 +1,5 @@
 import type { AppContext } from '#core/context.ts'
+import { publishEvent } from '#core/events/index.ts'
 import { formatBytes } from '#core/http/multipart.ts'
 import { type Recipient, renderMail } from '#core/mail/templates.ts'
 import * as repo from './repo.ts'
@@ -47,6 +48,7 @@ export async function notifyStorageThresholds(ctx: AppContext, userId: string, b
     const user = await repo.claimStorageWarning(ctx.sql, userId, level)
     if (!user) return
     ctx.mailer.send(storageWarningMail(user, level, after, limit, `${ctx.config.publicUrls.auth}/api/v1/account`))
+    await publishEvent(ctx.sql, { type: 'quota.warning', userId, data: { resource: 'storage', level_percent: level, used_bytes: after, limit_bytes: limit } })
   } catch (error) {
     ctx.log.warn({ msg: 'storage warning check failed', user_id: userId, before, after, error: String(error) })
   }

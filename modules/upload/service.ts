@@ -2,12 +2,14 @@ import { join } from 'node:path'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
+import { publishEvent } from '#core/events/index.ts'
 import { AppError, BadRequest, StorageUnavailable } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
 import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION, variantKey } from '#core/images/keys.ts'
 import type { ImageRow, StoredVariant } from '#core/images/types.ts'
+import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import type { ProcessedImage } from '#core/media/types.ts'
 import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
@@ -209,6 +211,7 @@ async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage)
     const counted = await repo.countUpload(tx, user.id, usageDay(now).day, dailyLimit)
     if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
     const inserted = await repo.insertImage(tx, image)
+    await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
     return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type) } }
   })
 }

@@ -15,8 +15,16 @@ export interface DomainEvent {
 /**
  * Writes a domain event to the outbox. Call it with the transaction that makes the change when
  * there is one, so the event exists exactly when the change does. Consumers (the webhooks
- * module) read the outbox; the feature that publishes knows nothing about them.
+ * module) read the outbox and delete what they consumed; the feature that publishes knows
+ * nothing about them.
+ *
+ * Only events someone listens for are written: the insert carries its own check for an enabled
+ * webhook of the user subscribed to the type (one index probe on webhooks_user_idx), so an
+ * upload by a user without webhooks costs that probe and nothing more.
  */
 export async function publishEvent(sql: Sql | TransactionSql, event: DomainEvent): Promise<void> {
-  await sql`insert into domain_events (type, user_id, data) values (${event.type}, ${event.userId}, ${sql.json(event.data as never)})`
+  await sql`
+    insert into domain_events (type, user_id, data)
+    select ${event.type}, ${event.userId}, ${sql.json(event.data as never)}
+    where exists (select 1 from webhooks where user_id = ${event.userId} and enabled and ${event.type} = any(events))`
 }

@@ -12,6 +12,7 @@ import { KeysPage } from './pages/keys.tsx'
 import { ForgotPage, LandingPage, LoginPage, NotFoundPage, ResetPage, SignupPage, VerifyEmailPage } from './pages/public.tsx'
 import { SecurityPage } from './pages/security.tsx'
 import { UploadPage } from './pages/upload.tsx'
+import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
 
@@ -28,6 +29,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/gallery', GalleryPage],
   ['/gallery/:id', ImagePage],
   ['/keys', KeysPage],
+  ['/webhooks', WebhooksPage],
   ['/account', AccountPage],
   ['/activity', ActivityPage],
   ['/security', SecurityPage],
@@ -52,6 +54,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/upload">Upload</Link>
             <Link href="/gallery">Gallery</Link>
             <Link href="/keys">API keys</Link>
+            <Link href="/webhooks">Webhooks</Link>
             <Link href="/account">Account</Link>
             <Link href="/activity">Activity</Link>
             <Link href="/security">Security</Link>

@@ -1,0 +1,199 @@
+import { useState } from 'preact/hooks'
+import { CopyButton, Field, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+
+/** Kept in step with DOMAIN_EVENT_TYPES in src/events/index.ts (the API refuses anything else). */
+const EVENTS: [string, string][] = [
+  ['image.uploaded', 'An image is uploaded'],
+  ['image.deleted', 'An image is deleted'],
+  ['image.expired', 'An image expires'],
+  ['album.created', 'An album is created'],
+  ['quota.warning', 'Storage passes 80% or 100%'],
+]
+
+interface Webhook {
+  id: string
+  url: string
+  description: string
+  events: string[]
+  enabled: boolean
+  disabled_reason: string | null
+  created_at: string
+}
+
+interface Delivery {
+  id: string
+  event_type: string
+  status: 'pending' | 'delivered' | 'failed'
+  attempts: number
+  last_status_code: number | null
+  last_latency_ms: number | null
+  last_response: string | null
+  last_error: string | null
+  next_attempt_at: string
+  created_at: string
+}
+
+function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { error?: string; message?: string }) => void }) {
+  const { api } = useSession()
+  const log = useLoad(async () => (await api.auth<{ deliveries: Delivery[] }>('GET', `/api/v1/webhooks/${webhook.id}/deliveries?limit=20`)).deliveries, [webhook.id])
+  const replay = async (delivery: Delivery) => {
+    try {
+      await api.auth('POST', `/api/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/replay`)
+      onStatus({ message: `${delivery.event_type} queued again.` })
+      setTimeout(log.reload, 1500)
+      log.reload()
+    } catch (e) {
+      onStatus({ error: messageOf(e) })
+    }
+  }
+  return (
+    <div class="table-wrap" role="region" aria-label={`Deliveries to ${webhook.url}`}>
+      <div class="toolbar">
+        <button type="button" class="secondary small" onClick={log.reload}>Refresh log</button>
+      </div>
+      {log.error ? <Status error={log.error} /> : null}
+      {log.data && !log.data.length ? <p>No deliveries yet.</p> : null}
+      {log.data?.length ? (
+        <table class="deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">Status</th>
+              <th scope="col">Answer</th>
+              <th scope="col">Latency</th>
+              <th scope="col">Attempts</th>
+              <th scope="col">When</th>
+              <th scope="col"><span class="visually-hidden">Actions</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            {log.data.map((d) => (
+              <tr data-testid="delivery">
+                <td>{d.event_type}</td>
+                <td><span class={`badge ${d.status === 'delivered' ? 'public' : d.status === 'failed' ? 'private' : ''}`}>{d.status}</span></td>
+                <td>
+                  {d.last_status_code ?? '–'}
+                  {d.last_error ? <div class="small muted">{d.last_error}</div> : null}
+                  {d.last_response ? <details><summary class="small">Response</summary><pre tabIndex={0}>{d.last_response}</pre></details> : null}
+                </td>
+                <td>{d.last_latency_ms === null ? '–' : `${d.last_latency_ms} ms`}</td>
+                <td>{d.attempts}</td>
+                <td>{formatDate(d.created_at)}</td>
+                <td><button type="button" class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${d.event_type} of ${formatDate(d.created_at)}`}>Replay</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
+  )
+}
+
+function WebhookItem({ webhook, reload, onStatus }: { webhook: Webhook; reload: () => void; onStatus: (s: { error?: string; message?: string }) => void }) {
+  const { api } = useSession()
+  const [showLog, setShowLog] = useState(false)
+  const [logKey, setLogKey] = useState(0)
+  const act = async (work: () => Promise<unknown>, message: string) => {
+    try {
+      await work()
+      onStatus({ message })
+      reload()
+    } catch (e) {
+      onStatus({ error: messageOf(e) })
+    }
+  }
+  const toggle = (enabled: boolean) => act(() => api.auth('PATCH', `/api/v1/webhooks/${webhook.id}`, { enabled }), enabled ? 'Webhook enabled.' : 'Webhook disabled.')
+  const ping = () =>
+    act(async () => {
+      await api.auth('POST', `/api/v1/webhooks/${webhook.id}/test`)
+      setShowLog(true)
+      // The worker sends within a second or two; show the result without a manual refresh.
+      setTimeout(() => setLogKey((n) => n + 1), 2000)
+    }, 'Test ping queued; it appears in the delivery log.')
+  const remove = () => {
+    if (!confirm(`Delete the webhook to ${webhook.url} and its delivery log?`)) return
+    void act(() => api.auth('DELETE', `/api/v1/webhooks/${webhook.id}`), 'Webhook deleted.')
+  }
+  return (
+    <li class="panel webhook" data-testid="webhook">
+      <p><code>{webhook.url}</code>{webhook.description ? <span class="muted"> — {webhook.description}</span> : null}</p>
+      <p class="small">Events: {webhook.events.join(', ')}</p>
+      {webhook.disabled_reason === 'failing_for_a_day' ? <p class="warning small">Switched off after a day of failed deliveries. Fix the endpoint, then enable it again.</p> : null}
+      <div class="toolbar">
+        <label class="check">
+          <input type="checkbox" role="switch" checked={webhook.enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
+        </label>
+        <button type="button" class="secondary small" onClick={ping} disabled={!webhook.enabled}>Send test ping</button>
+        <button type="button" class="secondary small" aria-expanded={showLog} onClick={() => setShowLog(!showLog)}>{showLog ? 'Hide' : 'Show'} deliveries</button>
+        <button type="button" class="danger small" onClick={remove} aria-label={`Delete webhook to ${webhook.url}`}>Delete</button>
+      </div>
+      {showLog ? <DeliveryLog key={logKey} webhook={webhook} onStatus={onStatus} /> : null}
+    </li>
+  )
+}
+
+export function WebhooksPage() {
+  const { api } = useSession()
+  const hooks = useLoad(async () => (await api.auth<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks')).webhooks)
+  const [secret, setSecret] = useState<string | null>(null)
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+
+  const create = async (event: Event) => {
+    event.preventDefault()
+    const form = event.currentTarget as HTMLFormElement
+    const values = new FormData(form)
+    const events = values.getAll('events').map(String)
+    if (!events.length) return setStatus({ error: 'Choose at least one event.' })
+    try {
+      const answer = await api.auth('POST', '/api/v1/webhooks', { url: String(values.get('url')), events, description: String(values.get('description') ?? '') })
+      setSecret(answer.webhook.secret)
+      setStatus({ message: 'Webhook created.' })
+      form.reset()
+      hooks.reload()
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
+
+  return (
+    <section>
+      <PageTitle>Webhooks</PageTitle>
+      <p>
+        A webhook POSTs a JSON event to your URL when something happens in your account, signed in the{' '}
+        <a href="https://www.standardwebhooks.com/" rel="noreferrer">Standard Webhooks</a> format. Failed deliveries are retried for a day.
+      </p>
+      <form class="card-form" onSubmit={create}>
+        <h2>New webhook</h2>
+        <div class="row">
+          <Field label="Endpoint URL" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/imghost" />
+          <Field label="Description (optional)" name="description" maxLength={200} />
+        </div>
+        <fieldset>
+          <legend>Events</legend>
+          {EVENTS.map(([type, label]) => (
+            <label class="check">
+              <input type="checkbox" name="events" value={type} defaultChecked={type === 'image.uploaded'} /> {label} <code class="small">{type}</code>
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit">Create webhook</button>
+      </form>
+      <Status error={status.error} message={status.message} />
+      {secret ? (
+        <div class="new-key" role="region" aria-label="Your webhook secret">
+          <p class="warning"><strong>Copy this signing secret now.</strong> It is shown only once; use it to verify the webhook-signature header.</p>
+          <div class="snippet">
+            <input readOnly value={secret} aria-label="The webhook signing secret" data-testid="webhook-secret" />
+            <CopyButton text={secret} what="signing secret" />
+          </div>
+        </div>
+      ) : null}
+      <h2>Your webhooks</h2>
+      {hooks.error ? <Status error={hooks.error} /> : null}
+      {hooks.data && !hooks.data.length ? <p>No webhooks yet.</p> : null}
+      <ul class="webhooks">
+        {hooks.data?.map((webhook) => <WebhookItem key={webhook.id} webhook={webhook} reload={hooks.reload} onStatus={setStatus} />)}
+      </ul>
+    </section>
+  )
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { Webhook } from 'standardwebhooks'
+import { type WebhookWorker, startWebhookWorker } from '#modules/webhooks/worker.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { startReceiver } from '../webhooks/support.ts'
+import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+
+useSlowTestTimeout()
+
+describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  let page: Page
+  let worker: WebhookWorker
+  const receiver = startReceiver()
+  const cspViolations: string[] = []
+  const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
+
+  beforeAll(async () => {
+    servers = await startWebServers({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_POLL_INTERVAL_MS: '100' })
+    // As main.ts does for a process that serves the auth server.
+    worker = startWebhookWorker(servers.app.ctx)
+    browser = await launchBrowser()
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    page = await context.newPage()
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+  }, 240_000)
+  afterAll(async () => {
+    await worker?.stop()
+    await browser?.close()
+    await servers?.close()
+    receiver.stop()
+  })
+
+  test('creates a webhook, shows the secret once, pings it, reads the log, replays, and switches it off', async () => {
+    await go('/signup')
+    await page.getByLabel('First name').fill('Grace')
+    await page.getByLabel('Username').fill('grace')
+    await page.getByLabel('Email').fill('grace@example.com')
+    await page.getByLabel('Password').fill('correct horse battery')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL('**/upload')
+
+    await page.getByRole('link', { name: 'Webhooks' }).click()
+    await page.waitForURL('**/webhooks')
+    await page.getByText('No webhooks yet.').waitFor()
+    await page.getByLabel('Endpoint URL').fill(`${receiver.url}/hook`)
+    await page.getByLabel('Description (optional)').fill('my bot')
+    await page.getByLabel('An image is deleted').check()
+    await page.getByRole('button', { name: 'Create webhook' }).click()
+    const secret = await page.locator('[data-testid=webhook-secret]').inputValue()
+    expect(secret).toMatch(/^whsec_/)
+    await page.getByRole('button', { name: 'Copy signing secret' }).click()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret)
+    const item = page.locator('[data-testid=webhook]')
+    await expect(item.textContent()).resolves.toContain('image.uploaded, image.deleted')
+    await page.screenshot({ path: join(SCREENSHOTS, 'webhooks-created.png'), fullPage: true })
+
+    // After a reload the secret is gone for good.
+    await page.reload()
+    await item.waitFor()
+    expect(await page.locator('[data-testid=webhook-secret]').count()).toBe(0)
+
+    await page.getByRole('button', { name: 'Send test ping' }).click()
+    const [ping] = await receiver.waitFor(1)
+    expect(new Webhook(secret).verify(ping!.body, ping!.headers)).toMatchObject({ type: 'webhook.test' })
+    const row = page.locator('[data-testid=delivery]').first()
+    await row.getByText('delivered').waitFor({ timeout: 10_000 })
+    await expect(row.textContent()).resolves.toMatch(/webhook\.test.*200.*\d+ ms/)
+    await page.screenshot({ path: join(SCREENSHOTS, 'webhooks-log.png'), fullPage: true })
+
+    await row.getByRole('button', { name: /^Replay/ }).click()
+    await receiver.waitFor(2)
+    expect(receiver.received[1]!.headers['webhook-id']).toBe(ping!.headers['webhook-id'])
+    await page.getByRole('button', { name: 'Refresh log' }).click()
+    // The replay is the newest row; the log reloads on its own too.
+    await page.locator('[data-testid=delivery]').nth(1).waitFor()
+    await page.locator('[data-testid=delivery]').first().getByText('delivered').waitFor({ timeout: 10_000 })
+
+    await page.getByRole('switch').uncheck()
+    await page.getByText('Webhook disabled.').waitFor()
+    const rows = await servers.app.ctx.sql<{ enabled: boolean }[]>`select enabled from webhooks`
+    expect(rows.map((r) => r.enabled)).toEqual([false])
+    // The list reloads after the change: the ping button turns off with it.
+    await page.locator('button:disabled', { hasText: 'Send test ping' }).waitFor()
+  })
+
+  test('a refused URL is explained in words', async () => {
+    await go('/webhooks')
+    await page.getByLabel('Endpoint URL').fill('ftp://example.com/hook')
+    await page.getByRole('button', { name: 'Create webhook' }).click()
+    // The browser's own url check passes ftp:, the server refuses it.
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('http:// or https://')
+  })
+
+  test('usable at 390 px without horizontal scroll, by keyboard', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await go('/webhooks')
+    await page.getByRole('button', { name: 'Show deliveries' }).click()
+    await page.locator('[data-testid=delivery]').first().waitFor()
+    await page.waitForLoadState('networkidle')
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow).toBe(0)
+    await page.screenshot({ path: join(SCREENSHOTS, 'phone-webhooks.png'), fullPage: true })
+    // The form can be filled and sent by keyboard alone.
+    await page.getByLabel('Endpoint URL').focus()
+    await page.keyboard.type(`${receiver.url}/keyboard`)
+    await page.keyboard.press('Enter')
+    await page.locator('[data-testid=webhook-secret]').waitFor()
+    await page.locator('[data-testid=webhook]').nth(1).waitFor()
+    await expect(page.locator('[data-testid=webhook]').nth(1).textContent()).resolves.toContain('/keyboard')
+    expect(cspViolations).toEqual([])
+  })
+})

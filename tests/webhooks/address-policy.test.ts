@@ -1,0 +1,58 @@
+import { describe, expect, test } from 'bun:test'
+import { addressPolicy, refusalOf, resolveChecked } from '#modules/webhooks/address-policy.ts'
+
+const strict = addressPolicy({ allowPrivate: false, allowedNetworks: [] })
+
+describe('webhook address policy', () => {
+  test('refuses special-purpose IPv4 and IPv6 ranges, including IPv4 hidden in IPv6', () => {
+    const refused: [string, string][] = [
+      ['127.0.0.1', 'loopback'],
+      ['127.255.255.254', 'loopback'],
+      ['10.0.0.1', 'private'],
+      ['172.16.0.1', 'private'],
+      ['172.31.255.255', 'private'],
+      ['192.168.1.1', 'private'],
+      ['169.254.169.254', 'link-local'],
+      ['100.64.0.1', 'cgnat'],
+      ['100.127.255.255', 'cgnat'],
+      ['0.0.0.0', 'unspecified'],
+      ['224.0.0.251', 'multicast'],
+      ['255.255.255.255', 'reserved'],
+      ['::', 'unspecified'],
+      ['::1', 'loopback'],
+      ['[::1]', 'loopback'],
+      ['fe80::1%eth0', 'link-local'],
+      ['fd00::1', 'unique-local'],
+      ['fc00::1', 'unique-local'],
+      ['ff02::1', 'multicast'],
+      ['::ffff:127.0.0.1', 'loopback'],
+      ['::ffff:7f00:1', 'loopback'],
+      ['::ffff:10.1.1.1', 'private'],
+      ['::ffff:169.254.169.254', 'link-local'],
+      ['64:ff9b::a9fe:a9fe', 'link-local'], // NAT64 of 169.254.169.254
+      ['2002:7f00:1::', 'loopback'], // 6to4 of 127.0.0.1
+      ['::127.0.0.1', 'reserved'],
+    ]
+    for (const [address, reason] of refused) expect({ address, reason: refusalOf(strict, address) }).toEqual({ address, reason })
+  })
+
+  test('allows public addresses, and private ones only when told to', () => {
+    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) {
+      expect({ address, reason: refusalOf(strict, address) }).toEqual({ address, reason: undefined })
+    }
+    const open = addressPolicy({ allowPrivate: true, allowedNetworks: [] })
+    expect(refusalOf(open, '127.0.0.1')).toBeUndefined()
+    const oneNet = addressPolicy({ allowPrivate: false, allowedNetworks: ['10.0.5.0/24', 'fd00:1::/32'] })
+    expect(refusalOf(oneNet, '10.0.5.77')).toBeUndefined()
+    expect(refusalOf(oneNet, '10.0.6.1')).toBe('private')
+    expect(refusalOf(oneNet, 'fd00:1:2::3')).toBeUndefined()
+    expect(refusalOf(oneNet, 'fd00:2::3')).toBe('unique-local')
+  })
+
+  test('checks every address a name resolves to', async () => {
+    await expect(resolveChecked(strict, 'localhost')).rejects.toThrow(/loopback address/)
+    await expect(resolveChecked(strict, '[::ffff:127.0.0.1]')).rejects.toThrow(/loopback/)
+    await expect(resolveChecked(strict, 'no-such-host.invalid')).rejects.toThrow(/could not be resolved/)
+    expect(await resolveChecked(strict, '8.8.8.8')).toEqual({ address: '8.8.8.8', family: 4 })
+  })
+})
