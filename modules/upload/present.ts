@@ -1,8 +1,9 @@
 import type { Config } from '#core/config.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { lifetimeOf } from './lifetime.ts'
 
-type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages'>
+type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages' | 'expires_at' | 'max_views' | 'views_served'>
 
 export function imageMetadata(image: Shown) {
   return {
@@ -17,7 +18,7 @@ export function imageMetadata(image: Shown) {
 
 /** The upload response shape that clients (ShareX presets, scripts) parse: keep it stable. */
 export function uploadedImage(config: Config, image: Shown) {
-  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image) }
+  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...lifetimeOf(image) }
 }
 
 /** What the owner sees in their list and on GET /images/{id}. */
@@ -27,10 +28,12 @@ export function ownImage(config: Config, image: ImageRow) {
     filename: image.filename,
     original_name: image.original_name,
     title: image.title,
+    description: image.description,
     ...imageUrls(config, image),
     is_public: image.is_public,
     views: image.views,
     uploaded_at: new Date(image.uploaded_at).toISOString(),
     metadata: imageMetadata(image),
+    ...lifetimeOf(image),
   }
 }
