@@ -10,7 +10,7 @@ import { createDiskCache } from './disk-cache.ts'
 import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified } from './http-semantics.ts'
 import { createLookupCache } from './lookup-cache.ts'
 import type { ViewRecorder } from './recorder.ts'
-import { type ViewableImage, findViewableImage, spendView } from './repo.ts'
+import { type ViewableImage, findViewableImage, spendView, viewsLeft } from './repo.ts'
 import { isPreviewFetcher } from './user-agent.ts'
 import { chooseVariant, downloadName, extensionOf, parseImageFile, requestedSize } from './variants.ts'
 
@@ -215,14 +215,14 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    */
   async function spendViewOf(image: CachedImage, req: ImageRequest, owner: boolean): Promise<void> {
     const headers = req.request.headers
-    if (owner || isPreviewFetcher(headers.get('user-agent') ?? '')) return
-    if (await isOwner(ctx, headers, image.user_id)) return
-    const left = await spendView(ctx.sql, image.id)
+    const free = owner || isPreviewFetcher(headers.get('user-agent') ?? '') || (await isOwner(ctx, headers, image.user_id))
+    // Free views are still checked against the row: another process may have spent the last one.
+    const left = free ? await viewsLeft(ctx.sql, image.id) : await spendView(ctx.sql, image.id)
     if (left === null) {
       lookups.invalidate(image.id)
       throw notFound()
     }
-    if (left === 0) {
+    if (left === 0 && !free) {
       void notifyImageChanged(ctx, image.id).catch((error) => ctx.log.warn({ msg: 'view: could not announce a spent image', image_id: image.id, error: String(error) }))
     }
   }

@@ -42,3 +42,11 @@ export async function spendView(sql: Sql, id: string): Promise<number | null> {
     returning max_views - views_served as views_left`
   return row ? row.views_left : null
 }
+
+/** The views an image with a view budget has left, without spending one; null when none are. */
+export async function viewsLeft(sql: Sql, id: string): Promise<number | null> {
+  const [row]: [{ views_left: number }?] = await sql`
+    select max_views - views_served as views_left from images
+    where id = ${id} and max_views is not null and views_served < max_views`
+  return row ? row.views_left : null
+}
