@@ -31,7 +31,10 @@ export const UploadedImage = t.Object({
   view_url: t.String(),
   deletion_url: t.String({ description: 'Deletes this one image without logging in: a GET shows a confirmation page' }),
   metadata: ImageMetadata,
-  ...Lifetime,
+  // Present only when the image ends by itself.
+  expires_at: t.Optional(Lifetime.expires_at),
+  max_views: t.Optional(Lifetime.max_views),
+  views_left: t.Optional(Lifetime.views_left),
 })
 
 export const OwnImage = t.Object({

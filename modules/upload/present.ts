@@ -18,7 +18,9 @@ export function imageMetadata(image: Shown) {
 
 /** The upload response shape that clients (ShareX presets, scripts) parse: keep it stable. */
 export function uploadedImage(config: Config, image: Shown) {
-  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...lifetimeOf(image) }
+  // The end of an image that has one; others keep the seed's exact shape, which clients parse.
+  const ends = image.expires_at !== null || image.max_views !== null
+  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...(ends ? lifetimeOf(image) : {}) }
 }
 
 /** What the owner sees in their list and on GET /images/{id}. */
