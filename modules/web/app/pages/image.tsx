@@ -91,7 +91,7 @@ export function ImagePage({ id }: { id: string }) {
       <PageTitle>{name}</PageTitle>
       <div class="image-layout">
         <div class="image-view">
-          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public} alt={name} size={1024} class="full" />
+          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />
           <p class="muted">
             {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {shown.views} views
           </p>

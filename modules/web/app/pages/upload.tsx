@@ -145,7 +145,8 @@ export function UploadPage() {
             {item.status === 'error' ? <p class="error" role="alert">{item.error}</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
-                <Thumb src={item.image.thumbnail} isPublic={isPublic} alt="" size={64} />
+                {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
+                <Thumb src={item.image.thumbnail} isPublic={isPublic && item.image.max_views == null} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
                 <CopyButton text={item.image.url} what={`link to ${item.file.name}`} label="Copy link" />
                 <Link href={`/gallery/${item.image.id}`}>Open</Link>
