@@ -144,6 +144,35 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(after).toBe(before)
     })
 
+    test('the compatible APIs (Chevereto, Imgur, Lsky) take ?expires_in= and ?max_views= too, and refuse bad ones in their own shape', async () => {
+      const endOf = async (id: string) => (await app().ctx.sql<{ expires_at: Date | null; max_views: number | null }[]>`select expires_at, max_views from images where id = ${id}`)[0]!
+      const form = async (field: string) => {
+        const body = new FormData()
+        body.append(field, new Blob([(await freshPng()) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'compat.png')
+        return body
+      }
+      const now = clock.now().getTime()
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=1h&max_views=2`, { body: await form('source') })
+      expect(chevereto.status, JSON.stringify(cheveretoBody)).toBe(200)
+      const cheveretoEnd = await endOf(cheveretoBody.image.name)
+      expect([new Date(cheveretoEnd.expires_at!).getTime(), cheveretoEnd.max_views]).toEqual([now + HOUR, 2])
+
+      const bearer = { authorization: `Bearer ${owner.apiKey}` }
+      const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image?max_views=4', { headers: bearer, body: await form('image') })
+      expect(imgur.status, JSON.stringify(imgurBody)).toBe(200)
+      expect((await endOf(imgurBody.data.id)).max_views).toBe(4)
+      const [lsky, lskyBody] = await call(app().upload, 'POST', '/api/v1/upload?expires_in=30m', { headers: bearer, body: await form('file') })
+      expect(lsky.status, JSON.stringify(lskyBody)).toBe(200)
+      expect(new Date((await endOf(lskyBody.data.key)).expires_at!).getTime()).toBe(now + 30 * 60_000)
+
+      const [badImgur, badImgurBody] = await call(app().upload, 'POST', '/3/image?max_views=0', { headers: bearer, body: await form('image') })
+      expect(badImgur.status).toBe(400)
+      expect(badImgurBody).toMatchObject({ success: false, status: 400 })
+      const [badChevereto, badCheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=forever`, { body: await form('source') })
+      expect(badChevereto.status).toBe(400)
+      expect(badCheveretoBody.error.context).toBe('invalid_expires_in')
+    })
+
     test('the same bytes again: 409 when the upload asks for an end, a fresh image when the old one has ended', async () => {
       const bytes = await freshPng()
       const [first, firstBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '', bytes)
