@@ -1,25 +1,42 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
-import { NotFound } from '#core/errors.ts'
+import { AppError, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { type LifetimeInput, isGone, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
+export interface ImageEdit extends LifetimeInput {
+  title?: string | null
+  description?: string | null
+  is_public?: boolean
+}
+
+/** Blank text is no text: the field is cleared rather than stored empty. */
+const text = (value: string | null | undefined) => (typeof value === 'string' ? value.trim() || null : value)
+
 /**
- * PATCH /images/{id}: the owner changes the title or visibility. The row is the truth every
- * view process reads; every view process, this one first, drops its cached lookup at once
- * (src/images/invalidate.ts).
+ * PATCH /images/{id}: the owner changes the title, description, visibility, expiry or view
+ * budget. The row is the truth every view process reads; every view process, this one first,
+ * drops its cached lookup at once (src/images/invalidate.ts). An image that has already expired
+ * or spent its views is gone (410) and cannot be brought back: viewers were already told 404.
  */
-export async function editImage(
-  ctx: AppContext,
-  principal: Principal,
-  imageId: string,
-  changes: { title?: string | null; is_public?: boolean },
-): Promise<ImageRow> {
-  const title = typeof changes.title === 'string' ? changes.title.trim() || null : changes.title
-  const image = isImageId(imageId) ? await repo.updateOwnImage(ctx.sql, principal.user.id, imageId, { title, is_public: changes.is_public }) : undefined
-  if (!image) throw new NotFound('No image with that id in your account', 'image_not_found')
+export async function editImage(ctx: AppContext, principal: Principal, imageId: string, changes: ImageEdit): Promise<ImageRow> {
+  const now = ctx.clock.now()
+  const lifetime = parseLifetime(changes, now)
+  const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
+  if (!current) throw imageNotFound()
+  if (isGone(current, now)) throw new AppError(410, 'image_expired', 'This image has expired or used up its views; it is being deleted')
+  const image = await repo.updateOwnImage(ctx.sql, principal.user.id, current.id, {
+    title: text(changes.title),
+    description: text(changes.description),
+    is_public: changes.is_public,
+    ...lifetime,
+  })
+  if (!image) throw imageNotFound()
   await notifyImageChanged(ctx, image.id)
   return image
 }
+
+const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')

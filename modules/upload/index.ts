@@ -34,7 +34,7 @@ export const uploadModule = (ctx: AppContext) => {
         scope: 'upload',
         detail: {
           tags: ['upload'],
-          summary: 'Upload an image (multipart field "file"; optional is_public, title)',
+          summary: 'Upload an image (multipart field "file"; optional is_public, title, description, expires_in or expires_at, max_views)',
           description: 'JPEG, PNG, GIF, WebP, AVIF or BMP (stored as PNG). 201 with the new image; 200 with the existing one when the same bytes were uploaded before.',
           // The body is read by the service, not by a TypeBox schema, so the document says it here.
           requestBody: {
@@ -48,6 +48,10 @@ export const uploadModule = (ctx: AppContext) => {
                     file: { type: 'string', format: 'binary' },
                     is_public: { type: 'string', enum: ['true', 'false'], description: "Default: the account's default_is_public" },
                     title: { type: 'string', maxLength: 200 },
+                    description: { type: 'string', maxLength: 2000 },
+                    expires_at: { type: 'string', description: 'ISO 8601, up to 365 days ahead; or ?expires_at= in the query' },
+                    expires_in: { type: 'string', description: '30m, 1h, 7d, 2w (1 minute to 365 days); or ?expires_in= in the query. Not with expires_at' },
+                    max_views: { type: 'string', description: 'Views by others (not the owner, not link-preview bots) before the image is gone; or ?max_views= in the query' },
                   },
                 },
               },
@@ -77,7 +81,7 @@ export const uploadModule = (ctx: AppContext) => {
     .patch(
       '/images/:id',
       async ({ principal, params, body }) => ({ success: true as const, image: ownImage(ctx.config, await editImage(ctx, principal, params.id, body)) }),
-      { ...UploadModel.edit, auth: true, scope: 'images:write', detail: { tags: ['images'], summary: 'Change the title or visibility of one of your images (takes effect at once)' } },
+      { ...UploadModel.edit, auth: true, scope: 'images:write', detail: { tags: ['images'], summary: 'Change the title, description, visibility, expiry or view limit of one of your images (takes effect at once)' } },
     )
     .delete(
       '/images/:id',

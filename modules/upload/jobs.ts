@@ -1,5 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import type { JobDefinitions, JobRun } from '#core/jobs/registry.ts'
+import { expireImages } from './expiry.ts'
 import { sweepOrphanedObjects } from './orphans.ts'
 import * as repo from './repo.ts'
 
@@ -32,6 +33,12 @@ export const uploadJobs = {
     schedule: '15 * * * *',
     description: 'Deletes stored image objects that have no images row and are older than one hour',
     run: sweepOrphanedObjects,
+  },
+  'image-expiry': {
+    // Viewers get 404 the instant an image ends; this only gives the space back, so minutes are fine.
+    schedule: '*/5 * * * *',
+    description: 'Deletes images past their expires_at or with every allowed view served: rows, objects, CDN copies, storage',
+    run: expireImages,
   },
   'usage-reset': {
     schedule: '0 0 * * *',

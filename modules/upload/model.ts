@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
+import { DESCRIPTION_MAX_LENGTH, MAX_VIEWS_LIMIT } from './lifetime.ts'
 
 /** The image's metadata, plus what a client may need to know about what was stored. */
 export const ImageMetadata = t.Object({
@@ -14,6 +15,13 @@ export const ImageMetadata = t.Object({
   frames: t.Optional(t.Number()),
 })
 
+/** Issue 14: when the image ends by itself; null when it does not. */
+const Lifetime = {
+  expires_at: t.Nullable(t.String({ description: 'ISO 8601; after it every URL of the image is 404 and the image is deleted' })),
+  max_views: t.Nullable(t.Number({ description: 'Views by people other than the owner after which the image is gone' })),
+  views_left: t.Nullable(t.Number({ description: 'max_views less the views already served' })),
+}
+
 /** The uploaded image as the response shows it, with its delete link (ShareX's DeletionURL). */
 export const UploadedImage = t.Object({
   id: t.String(),
@@ -23,6 +31,10 @@ export const UploadedImage = t.Object({
   view_url: t.String(),
   deletion_url: t.String({ description: 'Deletes this one image without logging in: a GET shows a confirmation page' }),
   metadata: ImageMetadata,
+  // Present only when the image ends by itself.
+  expires_at: t.Optional(Lifetime.expires_at),
+  max_views: t.Optional(Lifetime.max_views),
+  views_left: t.Optional(Lifetime.views_left),
 })
 
 export const OwnImage = t.Object({
@@ -30,6 +42,7 @@ export const OwnImage = t.Object({
   filename: t.String(),
   original_name: t.Nullable(t.String()),
   title: t.Nullable(t.String()),
+  description: t.Nullable(t.String()),
   url: t.String(),
   thumbnail: t.String(),
   view_url: t.String(),
@@ -37,10 +50,11 @@ export const OwnImage = t.Object({
   views: t.Number(),
   uploaded_at: t.String(),
   metadata: ImageMetadata,
+  ...Lifetime,
 })
 
 const ImageParams = t.Object({ id: t.String({ maxLength: 64 }) })
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 410: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
 
 export const UploadModel = {
   upload: {
@@ -72,7 +86,12 @@ export const UploadModel = {
     body: t.Object(
       {
         title: t.Optional(t.Nullable(t.String({ maxLength: 200 }))),
+        description: t.Optional(t.Nullable(t.String({ maxLength: DESCRIPTION_MAX_LENGTH }))),
         is_public: t.Optional(t.Boolean()),
+        // Range checks are the service's (400 with a named code), not the schema's (422).
+        expires_at: t.Optional(t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601, in the future (at most 365 days); null: never' }))),
+        expires_in: t.Optional(t.Nullable(t.String({ maxLength: 32, description: '30m, 1h, 7d, 2w (1 minute to 365 days); null: never' }))),
+        max_views: t.Optional(t.Nullable(t.Number({ description: `1 to ${MAX_VIEWS_LIMIT}: views by others before the image is gone; setting it starts the count afresh; null: unlimited` }))),
       },
       { minProperties: 1 },
     ),

@@ -1,8 +1,9 @@
 import type { Config } from '#core/config.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { lifetimeOf } from './lifetime.ts'
 
-type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages'>
+type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages' | 'expires_at' | 'max_views' | 'views_served'>
 
 export function imageMetadata(image: Shown) {
   return {
@@ -17,7 +18,9 @@ export function imageMetadata(image: Shown) {
 
 /** The upload response shape that clients (ShareX presets, scripts) parse: keep it stable. */
 export function uploadedImage(config: Config, image: Shown) {
-  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image) }
+  // The end of an image that has one; others keep the seed's exact shape, which clients parse.
+  const ends = image.expires_at !== null || image.max_views !== null
+  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...(ends ? lifetimeOf(image) : {}) }
 }
 
 /** What the owner sees in their list and on GET /images/{id}. */
@@ -27,10 +30,12 @@ export function ownImage(config: Config, image: ImageRow) {
     filename: image.filename,
     original_name: image.original_name,
     title: image.title,
+    description: image.description,
     ...imageUrls(config, image),
     is_public: image.is_public,
     views: image.views,
     uploaded_at: new Date(image.uploaded_at).toISOString(),
     metadata: imageMetadata(image),
+    ...lifetimeOf(image),
   }
 }

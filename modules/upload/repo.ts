@@ -5,7 +5,7 @@ import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 
-export type NewImage = Omit<ImageRow, 'views' | 'updated_at'>
+export type NewImage = Omit<ImageRow, 'views' | 'views_served' | 'updated_at'>
 
 /** The unique index that makes "same bytes, same user" one image even under a race. */
 export const DUPLICATE_IMAGE_CONSTRAINT = 'images_user_sha256_key'
@@ -137,14 +137,52 @@ export async function pruneUsageDays(db: Db, before: string): Promise<number> {
   return (await db`delete from user_usage where date < ${before}::date`).count
 }
 
-/** Changes the title and/or visibility of one of the user's images; undefined when it is not theirs. */
-export async function updateOwnImage(db: Db, userId: string, imageId: string, changes: { title?: string | null; is_public?: boolean }) {
+/**
+ * Changes what is given (undefined keeps a column) of one of the user's images; undefined when
+ * it is not theirs. A new view budget, or none, starts the count of served views afresh.
+ */
+export async function updateOwnImage(
+  db: Db,
+  userId: string,
+  imageId: string,
+  changes: { title?: string | null; description?: string | null; is_public?: boolean; expiresAt?: Date | null; maxViews?: number | null },
+) {
+  const keep = (value: string | boolean | number | Date | null | undefined, column: string) => (value === undefined ? db(column) : db`${value}`)
   const [row]: [ImageRow?] = await db`
     update images set
-      title = ${changes.title === undefined ? db`title` : changes.title},
-      is_public = ${changes.is_public === undefined ? db`is_public` : changes.is_public},
+      title = ${keep(changes.title, 'title')},
+      description = ${keep(changes.description, 'description')},
+      is_public = ${keep(changes.is_public, 'is_public')},
+      expires_at = ${keep(changes.expiresAt, 'expires_at')},
+      max_views = ${keep(changes.maxViews, 'max_views')},
+      views_served = ${changes.maxViews === undefined ? db`views_served` : db`0`},
       updated_at = now()
     where id = ${imageId} and user_id = ${userId}
     returning *`
   return row
+}
+
+/** A batch of ended images (expired by `now`, or every allowed view served), deleted and returned. */
+export async function deleteEndedImageRows(tx: TransactionSql, now: Date, limit: number, onlyIds?: string[]): Promise<ImageRow[]> {
+  return tx<ImageRow[]>`
+    delete from images where id in (
+      select id from images
+      where ((expires_at is not null and expires_at <= ${now}) or (max_views is not null and views_served >= max_views))
+        ${onlyIds ? tx`and id = any(${onlyIds})` : tx``}
+      order by id limit ${limit})
+    returning *`
+}
+
+/** Gives the deleted images' bytes back to their owners; each owner's usage after, and what was freed. */
+export async function releaseStorage(tx: TransactionSql, images: Pick<ImageRow, 'user_id' | 'stored_bytes'>[]) {
+  const freed = new Map<string, number>()
+  for (const image of images) freed.set(image.user_id, (freed.get(image.user_id) ?? 0) + Number(image.stored_bytes))
+  const owners: { id: string; plan_type: Plan; storage_used: number; freed: number }[] = []
+  for (const [userId, bytes] of freed) {
+    const [user]: [{ plan_type: Plan; storage_used: number }?] = await tx`
+      update users set storage_used = greatest(0, storage_used - ${bytes}) where id = ${userId}
+      returning plan_type, storage_used`
+    if (user) owners.push({ id: userId, plan_type: user.plan_type, storage_used: Number(user.storage_used), freed: bytes })
+  }
+  return owners
 }

@@ -3,7 +3,7 @@ import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
-import { AppError, BadRequest, StorageUnavailable } from '#core/errors.ts'
+import { AppError, BadRequest, Conflict, StorageUnavailable } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
 import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
@@ -13,6 +13,8 @@ import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import type { ProcessedImage } from '#core/media/types.ts'
 import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
+import { deleteEndedImages } from './expiry.ts'
+import { DESCRIPTION_MAX_LENGTH, isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
 export const uploadTmpDir = (ctx: AppContext) => join(ctx.config.dataDir, 'tmp')
@@ -41,8 +43,15 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
       await upload.discard()
       throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
     }
-    return upload
+    // For clients that cannot send fields (a ShareX URL, curl --data-binary scripts): ?expires_in=, ?max_views=.
+    return { ...upload, fields: { ...lifetimeQuery(request.url), ...upload.fields } }
   }, Number(request.headers.get('content-length')) || undefined)
+
+/** The lifetime settings a query string may carry; the form's own fields win over them. */
+export function lifetimeQuery(url: string): Record<string, string> {
+  const query = new URL(url).searchParams
+  return Object.fromEntries(['expires_in', 'expires_at', 'max_views'].flatMap((name) => (query.get(name) ? [[name, query.get(name)!]] : [])))
+}
 
 /**
  * Every upload, native or through a compatible API (modules/upload/compat), counted in the
@@ -87,9 +96,9 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     const file = upload.file
     if (!file) throw new BadRequest('The request carries no image', 'file_required')
     if (file.size === 0) throw new BadRequest('The file is empty', 'empty_file')
-    const form = readFormFields(upload.fields, user)
+    const form = readFormFields(upload.fields, user, ctx.clock.now())
 
-    const existing = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
+    const existing = await sameBytesUploaded(ctx, user.id, file.sha256, form)
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
     const processed = await ctx.media.process(file.path)
@@ -117,12 +126,43 @@ async function refuseWhenQuotaUsedUp(ctx: AppContext, user: UserRow) {
 interface FormFields {
   isPublic: boolean
   title: string | null
+  description: string | null
+  expiresAt: Date | null
+  maxViews: number | null
 }
 
-function readFormFields(fields: Record<string, string>, user: UserRow): FormFields {
+function readFormFields(fields: Record<string, string>, user: UserRow, now: Date): FormFields {
   const title = fields.title?.trim() || null
   if (title && title.length > TITLE_MAX_LENGTH) throw new BadRequest(`title is longer than ${TITLE_MAX_LENGTH} characters`, 'invalid_title')
-  return { isPublic: parseBooleanField('is_public', fields.is_public, user.default_is_public), title }
+  const description = fields.description?.trim() || null
+  if (description && description.length > DESCRIPTION_MAX_LENGTH) throw new BadRequest(`description is longer than ${DESCRIPTION_MAX_LENGTH} characters`, 'invalid_description')
+  const lifetime = parseLifetime(lifetimeFromText(fields), now)
+  return {
+    isPublic: parseBooleanField('is_public', fields.is_public, user.default_is_public),
+    title,
+    description,
+    expiresAt: lifetime.expiresAt ?? null,
+    maxViews: lifetime.maxViews ?? null,
+  }
+}
+
+/**
+ * The same bytes again answer the image already stored. Not when that one has ended (expired or
+ * its views spent): it is deleted now and the upload stored afresh, or the answer would be a dead
+ * link. Nor silently when this upload asks for an end of its own: the stored image would keep
+ * living, so the client is told to set it on that image instead.
+ */
+async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
+  const existing = await repo.findImageBySha256(ctx.sql, userId, sha256)
+  if (!existing) return undefined
+  if (isGone(existing, ctx.clock.now())) {
+    await deleteEndedImages(ctx, [existing.id])
+    return undefined
+  }
+  if (form.expiresAt !== null || form.maxViews !== null) {
+    throw new Conflict(`You uploaded this image before (${existing.id}); set its expiry or view limit with PATCH /images/${existing.id}`, 'duplicate_image')
+  }
+  return existing
 }
 
 function parseBooleanField(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -150,6 +190,9 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
       filename: `${id}.${EXTENSION[processed.format]}`,
       original_name: displayName(file.filename),
       title: form.title,
+      description: form.description,
+      expires_at: form.expiresAt,
+      max_views: form.maxViews,
       b2_file_name: original.key,
       mime_type: original.content_type,
       format: processed.format,

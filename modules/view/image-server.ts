@@ -3,14 +3,15 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, Forbidden, NotFound } from '#core/errors.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
-import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL } from '#core/images/invalidate.ts'
+import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
 import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
 import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified } from './http-semantics.ts'
 import { createLookupCache } from './lookup-cache.ts'
 import type { ViewRecorder } from './recorder.ts'
-import { type ViewableImage, findViewableImage } from './repo.ts'
+import { type ViewableImage, findViewableImage, spendView, viewsLeft } from './repo.ts'
+import { isPreviewFetcher } from './user-agent.ts'
 import { chooseVariant, downloadName, extensionOf, parseImageFile, requestedSize } from './variants.ts'
 
 /**
@@ -24,6 +25,8 @@ const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
 const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
 /** Private images go to the owner or a signed link's holder only; browsers revalidate each use. */
 const PRIVATE_CACHE = 'private, no-cache'
+/** An image with a view budget: every copy kept anywhere would be a view nobody counted. */
+const SELF_DESTRUCT_CACHE = 'private, no-store'
 /** An image is shown, never run: no scripts even if a browser were to sniff an SVG or HTML. */
 const IMAGE_CSP = "default-src 'none'; sandbox"
 
@@ -48,6 +51,8 @@ const wantsDownload = (value: string | undefined) => value === 'true' || value =
 
 /** Precomputed per image so the hot path only picks strings. */
 interface CachedImage extends ViewableImage {
+  /** expires_at in epoch ms, or null: compared with ctx.clock on every request, so expiry needs no notification. */
+  endsAt: number | null
   lastModified: string
   uploadedAt: Date
   representations: Map<string, Representation>
@@ -82,7 +87,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       const image = await findViewableImage(ctx.sql, id)
       if (!image) return null
       const uploadedAt = new Date(image.uploaded_at)
-      return { ...image, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
+      const endsAt = image.expires_at === null ? null : new Date(image.expires_at).getTime()
+      return { ...image, endsAt, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
     },
   })
   // A change made by this process is seen before its NOTIFY comes back (notifyImageChanged).
@@ -165,7 +171,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const caching: Record<string, string> = {
       ETag: etag,
       'Last-Modified': image.lastModified,
-      'Cache-Control': !image.is_public ? PRIVATE_CACHE : protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE,
+      'Cache-Control': cacheControl(image, protectedByReferrer),
       'Content-Security-Policy': IMAGE_CSP,
       ...(vary ? { Vary: vary } : {}),
     }
@@ -189,14 +195,46 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     return built
   }
 
+  /** Caches may keep a copy no longer than the image lives, and none at all of one with a view budget. */
+  function cacheControl(image: CachedImage, protectedByReferrer: boolean): string {
+    if (!image.is_public) return PRIVATE_CACHE
+    if (image.max_views !== null) return SELF_DESTRUCT_CACHE
+    if (image.endsAt === null) return protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE
+    // Built once per lookup lifetime, so a lookup's age is taken off too.
+    const seconds = Math.max(0, Math.floor((image.endsAt - ctx.clock.now().getTime() - LOOKUP_TTL_MS) / 1000))
+    return `${protectedByReferrer ? 'private' : 'public'}, max-age=${seconds}`
+  }
+
+  /** Expired: gone for every viewer at this instant, whatever the expiry job has done yet. */
+  const hasEnded = (image: CachedImage) => image.endsAt !== null && image.endsAt <= ctx.clock.now().getTime()
+
+  /**
+   * Counts a view against the image's budget, unless the owner or a link-preview fetcher asks.
+   * The budget lives in the row (spendView), so replicas share it; a refusal means the last view
+   * went elsewhere, and the one that spent it tells every process to forget the image.
+   */
+  async function spendViewOf(image: CachedImage, req: ImageRequest, owner: boolean): Promise<void> {
+    const headers = req.request.headers
+    const free = owner || isPreviewFetcher(headers.get('user-agent') ?? '') || (await isOwner(ctx, headers, image.user_id, req.clientIp()))
+    // Free views are still checked against the row: another process may have spent the last one.
+    const left = free ? await viewsLeft(ctx.sql, image.id) : await spendView(ctx.sql, image.id)
+    if (left === null) {
+      lookups.invalidate(image.id)
+      throw notFound()
+    }
+    if (left === 0 && !free) {
+      void notifyImageChanged(ctx, image.id).catch((error) => ctx.log.warn({ msg: 'view: could not announce a spent image', image_id: image.id, error: String(error) }))
+    }
+  }
+
   async function serve(req: ImageRequest): Promise<Response> {
     const file = parseImageFile(req.file, req.requireExtension)
     if (!file || file.unknownExtension) throw notFound()
     const size = requestedSize(req.query.size, file.thumb)
     const image = await lookups.get(file.id)
-    if (!image) throw notFound()
+    if (!image || hasEnded(image)) throw notFound()
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
-    if (!image.is_public || image.allowed_referrers.length > 0) await authorise(image, req)
+    const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
 
     const headers = req.request.headers
     const download = wantsDownload(req.query.download)
@@ -217,6 +255,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
     // HEAD: the headers GET would send, no storage access at all.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
+    // One download is one view: a range continuing it (start > 0) spends nothing.
+    if (image.max_views !== null && (range === undefined || range.start === 0)) await spendViewOf(image, req, owner)
     // A hit in the hot bytes cache is sent as it is, with nothing to await.
     const bytes = (range === undefined && (bytesCache.peek(variant.key) as Uint8Array<ArrayBuffer> | undefined)) || (await body(variant, range))
     if (bytes === null) throw notFound()
@@ -235,7 +275,13 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     return new Response(bytes, { status, headers: responseHeaders })
   }
 
-  return { serve, lookup: (id: string) => lookups.get(id) }
+  /** The live image behind an embed or oEmbed request: an expired one is as missing as a deleted one. */
+  async function lookup(id: string): Promise<CachedImage | null> {
+    const image = await lookups.get(id)
+    return image && !hasEnded(image) ? image : null
+  }
+
+  return { serve, lookup }
 }
 
 /**

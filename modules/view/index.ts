@@ -10,8 +10,6 @@ import * as service from './service.ts'
 
 const EMBED_PAGE_HEADERS = {
   'Content-Type': 'text/html; charset=utf-8',
-  // A title can change; five minutes is how stale a shared page may be.
-  'Cache-Control': 'public, max-age=300',
   'Referrer-Policy': 'strict-origin-when-cross-origin',
 }
 
@@ -44,7 +42,10 @@ export const viewModule = (ctx: AppContext) => {
     )
     .get(
       '/embed/:id',
-      async ({ params }) => new Response(await service.embedPage(ctx, images, params.id ?? ''), { headers: { ...EMBED_PAGE_HEADERS, 'Content-Security-Policy': embedCsp } }),
+      async ({ params }) => {
+        const page = await service.embedPage(ctx, images, params.id ?? '')
+        return new Response(page.html, { headers: { ...EMBED_PAGE_HEADERS, 'Cache-Control': page.cacheControl, 'Content-Security-Policy': embedCsp } })
+      },
       { ...ViewModel.embed, detail: { tags: ['view'], summary: 'An HTML page for the image with link-preview cards and embed snippets' } },
     )
     .get(

@@ -42,6 +42,10 @@ export const ViewModel = {
         mime_type: t.String(),
         views: t.Number(),
         uploaded_at: t.String(),
+        // Only for images that end by themselves (issue 14); others keep the seed's shape.
+        expires_at: t.Optional(t.Nullable(t.String())),
+        max_views: t.Optional(t.Nullable(t.Number())),
+        views_left: t.Optional(t.Nullable(t.Number())),
       }),
       404: ErrorResponse,
     },

@@ -11,12 +11,19 @@ import { extensionOf } from './variants.ts'
 
 const notFound = () => new NotFound('Image not found', 'image_not_found')
 const TOP_N = 10
+/** How stale a shared embed page may be: a title can change. */
+const EMBED_CACHE_SECONDS = 300
 const STATS_DAYS = 30
 
-/** GET /info: public facts about public images only; nothing about the owner. */
+/**
+ * GET /info: public facts about public images only; nothing about the owner. An image that ends
+ * by itself also shows when (expires_at) or after how many more views (views_left); others keep
+ * the seed's exact shape.
+ */
 export async function publicInfo(ctx: AppContext, id: string) {
   const row = isImageId(id) ? await findPublicInfo(ctx.sql, id) : null
-  if (!row) throw notFound()
+  if (!row || (row.expires_at !== null && new Date(row.expires_at).getTime() <= ctx.clock.now().getTime())) throw notFound()
+  const ends = row.expires_at !== null || row.max_views !== null
   return {
     id: row.id,
     filename: row.filename,
@@ -25,7 +32,21 @@ export async function publicInfo(ctx: AppContext, id: string) {
     mime_type: row.mime_type,
     views: row.views,
     uploaded_at: new Date(row.uploaded_at).toISOString(),
+    ...(ends
+      ? {
+          expires_at: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+          max_views: row.max_views,
+          views_left: row.max_views === null ? null : Math.max(0, row.max_views - row.views_served),
+        }
+      : {}),
   }
+}
+
+/** A shared page may be five minutes stale, but never outlive its image nor be kept when views are counted. */
+function pageCacheSeconds(ctx: AppContext, image: { expires_at: Date | null; max_views: number | null }): number {
+  if (image.max_views !== null) return 0
+  if (image.expires_at === null) return EMBED_CACHE_SECONDS
+  return Math.max(0, Math.min(EMBED_CACHE_SECONDS, Math.floor((new Date(image.expires_at).getTime() - ctx.clock.now().getTime()) / 1000)))
 }
 
 /** The image behind an embed or oEmbed request: public ones only (a private one does not exist here). */
@@ -35,13 +56,16 @@ async function publicImage(images: ImageServer, id: string | null) {
   return image
 }
 
-export async function embedPage(ctx: AppContext, images: ImageServer, id: string): Promise<string> {
-  return renderEmbedPage(ctx.config, await publicImage(images, id))
+export async function embedPage(ctx: AppContext, images: ImageServer, id: string): Promise<{ html: string; cacheControl: string }> {
+  const image = await publicImage(images, id)
+  const seconds = pageCacheSeconds(ctx, image)
+  return { html: renderEmbedPage(ctx.config, image), cacheControl: seconds > 0 ? `public, max-age=${seconds}` : 'no-store' }
 }
 
 export async function oembed(ctx: AppContext, images: ImageServer, url: string, maxWidth?: number, maxHeight?: number) {
   const image = await publicImage(images, imageIdFromUrl(ctx.config, url))
-  return oembedFor(ctx.config, image, maxWidth, maxHeight)
+  const answer = oembedFor(ctx.config, image, maxWidth, maxHeight)
+  return image.expires_at === null && image.max_views === null ? answer : { ...answer, cache_age: pageCacheSeconds(ctx, image) }
 }
 
 /** A link to a private image that works without credentials until `expiresIn` seconds from now. */

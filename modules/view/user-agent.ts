@@ -35,3 +35,10 @@ export function classifyUserAgent(userAgent: string): ClientKind {
     isBot,
   }
 }
+
+/**
+ * Crawlers and link-preview fetchers, by their own say-so: they get an image with a view budget
+ * without spending it, so a shared self-destructing link still shows its preview. An empty User-Agent
+ * is not one of them here (unlike in analytics): scripts would otherwise read such images freely.
+ */
+export const isPreviewFetcher = (userAgent: string) => userAgent !== '' && (LINK_PREVIEW_BOTS.test(userAgent) || isbot(userAgent))

@@ -30,6 +30,11 @@ export interface ImageRow {
   variants: StoredVariant[]
   views: number
   is_public: boolean
+  /** Issue 14: free text of the owner's; the image ends at expires_at or after max_views counted views. */
+  description: string | null
+  expires_at: Date | null
+  max_views: number | null
+  views_served: number
   uploaded_at: Date
   updated_at: Date
 }

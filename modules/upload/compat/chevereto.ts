@@ -8,7 +8,7 @@ import { imageUrls } from '#core/images/urls.ts'
 import { clientIp } from '#core/http/client-ip.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
 import { deletionUrl } from '../delete-token.ts'
-import { uploadReceived } from '../service.ts'
+import { lifetimeQuery, uploadReceived } from '../service.ts'
 import { imageFromText, legacyDigests, readImageBody } from './body.ts'
 import { apiKeyPrincipal, applyError, clientError, formBodyDoc, nativeFields, requireFile, STATUS_TEXT, sqlDateTime, variantOf } from './shared.ts'
 
@@ -76,6 +76,8 @@ const Query = t.Object({
   source: t.Optional(t.String({ description: 'Base64 image (GET); an http(s) URL is refused' })),
   format: t.Optional(t.String({ description: 'json (default) or txt (the image URL alone)' })),
   title: t.Optional(t.String()),
+  expires_in: t.Optional(t.String({ description: 'imghost: 30m, 1h, 7d, 2w; the image is deleted after it' })),
+  max_views: t.Optional(t.String({ description: 'imghost: views by others before the image is gone' })),
 })
 
 const FORMATS = ['json', 'txt'] as const
@@ -157,7 +159,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
       await upload.discard()
       throw error
     }
-    return { ...upload, fields: nativeFields(upload.fields.title ?? query.title) }
+    return { ...upload, fields: { ...lifetimeQuery(request.url), ...nativeFields(upload.fields.title ?? query.title) } }
   }
 
   const key = query.key ?? request.headers.get('x-api-key') ?? undefined

@@ -8,7 +8,7 @@ import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { deleteToken, verifiedOwner } from '../delete-token.ts'
 import { deleteImageOf } from '../manage.ts'
-import { uploadReceived } from '../service.ts'
+import { lifetimeQuery, uploadReceived } from '../service.ts'
 import { remoteUrlRefused } from './base64.ts'
 import { readImageBody } from './body.ts'
 import { apiKeyPrincipal, applyError, clientError, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
@@ -109,7 +109,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
     description = body.fields.description?.slice(0, 1000) ?? null
     // Imgur's `name` is the file's name; a multipart file's own name is the fallback.
     const file = { ...body.file!, filename: name || body.file!.filename }
-    return { ...body, file, fields: nativeFields(title) }
+    return { ...body, file, fields: { ...lifetimeQuery(request.url), ...nativeFields(title) } }
   })
   return present(ctx, image, description)
 }

@@ -8,7 +8,7 @@ import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { deletionUrl } from '../delete-token.ts'
 import { deleteImageOf } from '../manage.ts'
-import { uploadReceived } from '../service.ts'
+import { lifetimeQuery, uploadReceived } from '../service.ts'
 import { legacyDigests, readImageBody } from './body.ts'
 import { apiKeyPrincipal, applyError, clientError, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
 
@@ -89,7 +89,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
       await body.discard()
       throw error
     }
-    return { ...body, fields: nativeFields(undefined, visibility(body.fields.permission)) }
+    return { ...body, fields: { ...lifetimeQuery(request.url), ...nativeFields(undefined, visibility(body.fields.permission)) } }
   })
   return present(ctx, image, digests)
 }

@@ -100,7 +100,7 @@ export interface UploadProgress {
 export function uploadFile(
   api: Api,
   file: File,
-  options: { isPublic?: boolean; onProgress: (progress: UploadProgress) => void; signal?: AbortSignal },
+  options: { isPublic?: boolean; fields?: Record<string, string>; onProgress: (progress: UploadProgress) => void; signal?: AbortSignal },
 ): Promise<any> {
   return api.accessToken().then(
     (bearer) =>
@@ -122,6 +122,7 @@ export function uploadFile(
         options.signal?.addEventListener('abort', () => xhr.abort())
         const form = new FormData()
         if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
+        for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value)
         form.append('file', file, file.name)
         xhr.send(form)
       }),

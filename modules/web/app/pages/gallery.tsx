@@ -15,6 +15,8 @@ export interface OwnImage {
   views: number
   uploaded_at: string
   metadata: { width: number; height: number; size: number; format: string }
+  /** Set when the image self-destructs after that many views: the owner's own look must not spend one. */
+  max_views?: number | null
 }
 
 const PAGE_SIZE = 60
@@ -82,7 +84,7 @@ export function GalleryPage() {
           return (
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
-                <Thumb src={image.thumbnail} isPublic={image.is_public} alt="" />
+                <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} alt="" />
               </Link>
               <div class="card-body">
                 <label class="check">

@@ -3,7 +3,7 @@ import { Chart } from '../chart.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, PageTitle, Status, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
-import type { OwnImage } from './gallery.tsx'
+import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Stats {
   views: { human: { total: number; unique: number }; bot: { total: number; unique: number } }
@@ -42,24 +42,26 @@ export function ImagePage({ id }: { id: string }) {
   const { api } = useSession()
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
-  const loaded = useLoad(async () => (await api.remote<{ image: OwnImage }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
+  const loaded = useLoad(async () => (await api.remote<{ image: ImageWithLifetime }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
   const stats = useLoad(async () => (await api.remote<Stats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
-  const [image, setImage] = useState<OwnImage | null>(null)
+  const [image, setImage] = useState<ImageWithLifetime | null>(null)
   const shown = image ?? loaded.data
 
   if (loaded.error) return <><PageTitle>Image not found</PageTitle><Status error={loaded.error} /></>
   if (!shown) return <p aria-live="polite">Loading…</p>
   const name = shown.title || shown.original_name || shown.filename
 
-  const edit = async (changes: { is_public?: boolean; title?: string | null }) => {
+  const save = async (changes: Record<string, unknown>, message?: string) => {
     try {
-      const answer = await api.remote<{ image: OwnImage }>('upload', 'PATCH', `/images/${shown.id}`, changes)
+      const answer = await api.remote<{ image: ImageWithLifetime }>('upload', 'PATCH', `/images/${shown.id}`, changes)
       setImage(answer.data.image)
-      setStatus({ message: changes.is_public === undefined ? 'Saved.' : answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.' })
+      setStatus({ message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
     } catch (e) {
       setStatus({ error: messageOf(e) })
     }
   }
+  const edit = (changes: { is_public: boolean }) => save(changes)
+  const ends = lifetimeSummary(shown)
   const sign = async (event: Event) => {
     event.preventDefault()
     const expires_in = Number(new FormData(event.currentTarget as HTMLFormElement).get('expires_in'))
@@ -89,10 +91,12 @@ export function ImagePage({ id }: { id: string }) {
       <PageTitle>{name}</PageTitle>
       <div class="image-layout">
         <div class="image-view">
-          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public} alt={name} size={1024} class="full" />
+          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />
           <p class="muted">
             {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {shown.views} views
           </p>
+          {shown.description ? <p class="image-description">{shown.description}</p> : null}
+          {ends ? <p class="lifetime-badge" data-testid="lifetime-badge">{ends}</p> : null}
         </div>
         <div class="image-side">
           <Status error={status.error} message={status.message} />
@@ -112,17 +116,10 @@ export function ImagePage({ id }: { id: string }) {
             <input type="checkbox" role="switch" checked={shown.is_public} onChange={(event) => edit({ is_public: (event.currentTarget as HTMLInputElement).checked })} />
             Public
           </label>
-          <form
-            class="inline"
-            onSubmit={(event) => {
-              event.preventDefault()
-              void edit({ title: String(new FormData(event.currentTarget).get('title') ?? '') || null })
-            }}
-          >
-            <label for="image-title">Title</label>
-            <input id="image-title" name="title" defaultValue={shown.title ?? ''} maxLength={200} />
-            <button type="submit" class="secondary">Save title</button>
-          </form>
+          {/* Keyed by the saved values, so the forms start from what the server answered. */}
+          <DetailsForm key={`${shown.title}|${shown.description}`} image={shown} save={save} />
+          <h2>Expiry</h2>
+          <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={save} />
           <h2>Signed link</h2>
           <form class="inline" onSubmit={sign}>
             <label for="expires-in">Works for</label>

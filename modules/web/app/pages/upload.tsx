@@ -3,6 +3,7 @@ import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, PageTitle, formatBytes, useSession } from '../ui.tsx'
+import { UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Item {
   key: number
@@ -10,7 +11,7 @@ interface Item {
   loaded: number
   status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error'
   error?: string
-  image?: { id: string; url: string; thumbnail: string }
+  image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
 }
 
 /** Two at a time: the server processes two images at once by default; more would only queue there. */
@@ -28,6 +29,8 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
       return `Daily upload quota reached. ${error.message}`
     case 'storage_quota_exceeded':
       return `Storage full. ${error.message}`
+    case 'duplicate_image':
+      return 'You uploaded this image before: open it from the gallery to set its expiry or view limit.'
     default:
       return error.message
   }
@@ -38,6 +41,7 @@ export function UploadPage() {
   const [items, setItems] = useState<Item[]>([])
   const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
   const [dragging, setDragging] = useState(false)
+  const [lifetime, setLifetime] = useState<Record<string, string>>({})
   const nextKey = useRef(1)
   const input = useRef<HTMLInputElement>(null)
   const update = (key: number, change: Partial<Item>) => setItems((all) => all.map((item) => (item.key === key ? { ...item, ...change } : item)))
@@ -59,6 +63,7 @@ export function UploadPage() {
       update(item.key, { status: 'uploading' })
       uploadFile(api, item.file, {
         isPublic,
+        fields: lifetime,
         onProgress: ({ loaded, total }) => update(item.key, { loaded, status: loaded >= total ? 'processing' : 'uploading' }),
       }).then(
         (answer) => update(item.key, { status: 'done', loaded: item.file.size, image: answer.image }),
@@ -122,6 +127,7 @@ export function UploadPage() {
         <input type="checkbox" checked={isPublic} onChange={(event) => setIsPublic((event.currentTarget as HTMLInputElement).checked)} />
         Public (anyone with the link can see new uploads)
       </label>
+      <UploadLifetimeChoices onChange={setLifetime} />
       <ul class="uploads" aria-label="Uploads" aria-live="polite">
         {items.map((item) => (
           <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item">
@@ -139,10 +145,12 @@ export function UploadPage() {
             {item.status === 'error' ? <p class="error" role="alert">{item.error}</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
-                <Thumb src={item.image.thumbnail} isPublic={isPublic} alt="" size={64} />
+                {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
+                <Thumb src={item.image.thumbnail} isPublic={isPublic && item.image.max_views == null} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
                 <CopyButton text={item.image.url} what={`link to ${item.file.name}`} label="Copy link" />
                 <Link href={`/gallery/${item.image.id}`}>Open</Link>
+                {lifetimeSummary(item.image) ? <span class="muted small">{lifetimeSummary(item.image)}</span> : null}
               </div>
             ) : null}
           </li>

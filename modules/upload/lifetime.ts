@@ -1,0 +1,95 @@
+import { BadRequest } from '#core/errors.ts'
+import type { ImageRow } from '#core/images/types.ts'
+
+/**
+ * How long an image may live and how often it may be seen (issue 14): `expires_at` (ISO 8601)
+ * or `expires_in` (`30m`, `1h`, `7d`), and `max_views`. Shared by PATCH /images/{id} and the
+ * upload routes, so both refuse the same inputs with the same 400s.
+ */
+
+const MINUTE_MS = 60_000
+/** Shorter would expire before most people open the link; longer is what "never" is for. */
+const MIN_LIFETIME_MS = MINUTE_MS
+export const MAX_LIFETIME_MS = 365 * 86_400_000
+/** More than anyone means by "self-destruct", and far from the integer column's limit. */
+export const MAX_VIEWS_LIMIT = 1_000_000
+export const DESCRIPTION_MAX_LENGTH = 2000
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: MINUTE_MS, h: 60 * MINUTE_MS, d: 86_400_000, w: 7 * 86_400_000 }
+const DURATION = /^(\d{1,9})\s*([smhdw])$/
+/** A calendar date, or a date and time with a zone: a zone-less time would mean the server's. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i
+
+export interface LifetimeInput {
+  expires_at?: string | null
+  expires_in?: string | null
+  max_views?: number | string | null
+}
+
+/** What to change; `undefined` leaves a setting as it is, `null` clears it. */
+export interface LifetimeChanges {
+  expiresAt?: Date | null
+  maxViews?: number | null
+}
+
+export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges {
+  if (input.expires_at !== undefined && input.expires_in !== undefined) {
+    throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict')
+  }
+  const changes: LifetimeChanges = {}
+  if (input.expires_at !== undefined) changes.expiresAt = input.expires_at === null ? null : parseExpiresAt(input.expires_at, now)
+  if (input.expires_in !== undefined) changes.expiresAt = input.expires_in === null ? null : new Date(now.getTime() + parseDuration(input.expires_in))
+  if (input.max_views !== undefined) changes.maxViews = input.max_views === null ? null : parseMaxViews(input.max_views)
+  return changes
+}
+
+function parseExpiresAt(value: string, now: Date): Date {
+  const text = value.trim()
+  const at = ISO_INSTANT.test(text) ? Date.parse(text) : Number.NaN
+  if (Number.isNaN(at)) throw new BadRequest('expires_at must be an ISO 8601 date, or date and time with a zone (2030-01-31T12:00:00Z)', 'invalid_expires_at')
+  if (at <= now.getTime()) throw new BadRequest('expires_at is in the past', 'invalid_expires_at')
+  if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
+  return new Date(at)
+}
+
+/** `30m`, `1h`, `7d`, `2w` (also `s`): from one minute to 365 days. */
+export function parseDuration(value: string): number {
+  const match = DURATION.exec(value.trim().toLowerCase())
+  const ms = match ? Number(match[1]) * UNIT_MS[match[2]!]! : Number.NaN
+  if (Number.isNaN(ms)) throw new BadRequest('expires_in must be a number and a unit: 30m, 1h, 7d, 2w', 'invalid_expires_in')
+  if (ms < MIN_LIFETIME_MS || ms > MAX_LIFETIME_MS) throw new BadRequest('expires_in must be from 1 minute to 365 days', 'invalid_expires_in')
+  return ms
+}
+
+function parseMaxViews(value: number | string): number {
+  const views = typeof value === 'string' ? (/^\s*-?\d{1,12}\s*$/.test(value) ? Number(value) : Number.NaN) : value
+  if (!Number.isInteger(views) || views < 1 || views > MAX_VIEWS_LIMIT) {
+    throw new BadRequest(`max_views must be a whole number from 1 to ${MAX_VIEWS_LIMIT}`, 'invalid_max_views')
+  }
+  return views
+}
+
+/** Form fields and query values: an empty one means "not given". */
+export function lifetimeFromText(...sources: Record<string, string | undefined>[]): LifetimeInput {
+  const pick = (name: keyof LifetimeInput) => {
+    for (const source of sources) {
+      const value = source[name]?.trim()
+      if (value) return value
+    }
+    return undefined
+  }
+  return { expires_at: pick('expires_at'), expires_in: pick('expires_in'), max_views: pick('max_views') }
+}
+
+/** Gone for every viewer: expired, or its view budget spent. The expiry job deletes such images. */
+export const isGone = (image: Pick<ImageRow, 'expires_at' | 'max_views' | 'views_served'>, now: Date) =>
+  (image.expires_at !== null && new Date(image.expires_at).getTime() <= now.getTime()) || (image.max_views !== null && image.views_served >= image.max_views)
+
+/** What responses show about an image's end. */
+export function lifetimeOf(image: Pick<ImageRow, 'expires_at' | 'max_views' | 'views_served'>) {
+  return {
+    expires_at: image.expires_at === null ? null : new Date(image.expires_at).toISOString(),
+    max_views: image.max_views,
+    views_left: image.max_views === null ? null : Math.max(0, image.max_views - image.views_served),
+  }
+}

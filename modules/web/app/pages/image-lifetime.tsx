@@ -1,0 +1,156 @@
+import { useState } from 'preact/hooks'
+import { formatDate } from '../ui.tsx'
+import type { OwnImage } from './gallery.tsx'
+
+/**
+ * Issue 14 on the image page and the upload panel: a description, when the image expires, and
+ * after how many views it destroys itself. The server checks every value (400 with a message);
+ * these forms only offer sensible choices.
+ */
+
+/** What GET /images/{id} adds to the gallery's image (issue 14). */
+export interface ImageLifetime {
+  description?: string | null
+  expires_at?: string | null
+  max_views?: number | null
+  views_left?: number | null
+}
+
+export type ImageWithLifetime = OwnImage & ImageLifetime
+
+/** The durations the server takes as expires_in. */
+export const EXPIRY_CHOICES = [
+  ['1h', '1 hour'],
+  ['1d', '1 day'],
+  ['7d', '7 days'],
+  ['30d', '30 days'],
+] as const
+
+/** "Expires …, 3 of 10 views left": the image's end in words, or null when it has none. */
+export function lifetimeSummary(image: ImageLifetime): string | null {
+  const parts = [
+    image.expires_at ? `Expires ${formatDate(image.expires_at)}` : null,
+    image.max_views != null ? `${image.views_left ?? 0} of ${image.max_views} views left` : null,
+  ].filter(Boolean)
+  return parts.length ? parts.join(' · ') : null
+}
+
+interface EditProps {
+  image: ImageWithLifetime
+  /** PATCH /images/{id} with these changes; resolves once the page shows the answer. */
+  save(changes: Record<string, unknown>, message: string): Promise<void>
+}
+
+/** Title and description, saved together. */
+export function DetailsForm({ image, save }: EditProps) {
+  const submit = (event: Event) => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    void save({ title: String(form.get('title') ?? '') || null, description: String(form.get('description') ?? '') || null }, 'Saved.')
+  }
+  return (
+    <form class="details-form" onSubmit={submit}>
+      <div class="field">
+        <label for="image-title">Title</label>
+        <input id="image-title" name="title" defaultValue={image.title ?? ''} maxLength={200} />
+      </div>
+      <div class="field">
+        <label for="image-description">Description</label>
+        <textarea id="image-description" name="description" rows={3} maxLength={2000} defaultValue={image.description ?? ''} />
+      </div>
+      <button type="submit" class="secondary">Save title and description</button>
+    </form>
+  )
+}
+
+/** `<input type="datetime-local">` wants local time without a zone. */
+const localInputValue = (date: Date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
+
+/** Expiry (never, a duration, or a date) and the view limit, with what is left of them. */
+export function LifetimeForm({ image, save }: EditProps) {
+  const [expiry, setExpiry] = useState<string>(image.expires_at ? 'keep' : 'never')
+  const [error, setError] = useState<string | null>(null)
+  const summary = lifetimeSummary(image)
+
+  const submit = (event: Event) => {
+    event.preventDefault()
+    setError(null)
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const changes: Record<string, unknown> = {}
+    if (expiry === 'never' && image.expires_at) changes.expires_at = null
+    else if (expiry === 'custom') {
+      const at = new Date(String(form.get('expires_at') ?? ''))
+      if (Number.isNaN(at.getTime())) return setError('Choose the date and time it should expire.')
+      changes.expires_at = at.toISOString()
+    } else if (expiry !== 'keep' && expiry !== 'never') changes.expires_in = expiry
+    const views = String(form.get('max_views') ?? '').trim()
+    const maxViews = views === '' ? null : Number(views)
+    // The same limit again would start the count afresh: only a change is sent.
+    if (maxViews !== (image.max_views ?? null)) changes.max_views = maxViews
+    if (Object.keys(changes).length === 0) return setError('Nothing to change.')
+    void save(changes, 'Expiry and view limit saved.')
+  }
+
+  return (
+    <form class="lifetime-form" onSubmit={submit} aria-describedby="lifetime-summary">
+      <p id="lifetime-summary" class="muted" data-testid="lifetime-summary">
+        {summary ?? 'Never expires, no view limit.'}
+      </p>
+      <div class="field">
+        <label for="image-expiry">Expires</label>
+        <select id="image-expiry" name="expiry" value={expiry} onChange={(e) => setExpiry((e.currentTarget as HTMLSelectElement).value)}>
+          {image.expires_at ? <option value="keep">Keep: {formatDate(image.expires_at)}</option> : null}
+          <option value="never">Never</option>
+          {EXPIRY_CHOICES.map(([value, label]) => (
+            <option value={value}>In {label}</option>
+          ))}
+          <option value="custom">On a date…</option>
+        </select>
+      </div>
+      {expiry === 'custom' ? (
+        <div class="field">
+          <label for="image-expires-at">Expiry date and time</label>
+          <input id="image-expires-at" name="expires_at" type="datetime-local" min={localInputValue(new Date())} required />
+        </div>
+      ) : null}
+      <div class="field">
+        <label for="image-max-views">Self-destruct after (views)</label>
+        <input id="image-max-views" name="max_views" type="number" min={1} max={1000000} step={1} inputMode="numeric" placeholder="No limit" defaultValue={image.max_views != null ? String(image.max_views) : ''} aria-describedby="image-max-views-hint" />
+        <small id="image-max-views-hint">Views by others; yours and link previews do not count. A new limit starts the count afresh.</small>
+      </div>
+      {error ? <p class="error" role="alert">{error}</p> : null}
+      <button type="submit" class="secondary">Save expiry and view limit</button>
+    </form>
+  )
+}
+
+/** The upload panel's choices, as the form fields POST /upload takes. */
+export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<string, string>): void }) {
+  const [expiresIn, setExpiresIn] = useState('')
+  const [maxViews, setMaxViews] = useState('')
+  const update = (nextExpiry: string, nextViews: string) => {
+    setExpiresIn(nextExpiry)
+    setMaxViews(nextViews)
+    const fields: Record<string, string> = {}
+    if (nextExpiry) fields.expires_in = nextExpiry
+    if (nextViews.trim()) fields.max_views = nextViews.trim()
+    onChange(fields)
+  }
+  return (
+    <div class="upload-lifetime">
+      <div class="field">
+        <label for="upload-expiry">Expire in</label>
+        <select id="upload-expiry" value={expiresIn} onChange={(e) => update((e.currentTarget as HTMLSelectElement).value, maxViews)}>
+          <option value="">Never</option>
+          {EXPIRY_CHOICES.map(([value, label]) => (
+            <option value={value}>{label}</option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="upload-max-views">Self-destruct after N views</label>
+        <input id="upload-max-views" type="number" min={1} max={1000000} step={1} inputMode="numeric" placeholder="Never" value={maxViews} onInput={(e) => update(expiresIn, (e.currentTarget as HTMLInputElement).value)} />
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,285 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { type ModuleApp, createModuleApp } from '#core/app.ts'
+import { manualClock } from '#core/clock.ts'
+import { describeEachBackend } from '../helpers/index.ts'
+import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
+import { call, makeAdmin, registerUser } from '../helpers/http.ts'
+import { secondProcess } from '../helpers/replicas.ts'
+import { type Viewer, eventually, fetchView, signUp } from '../view/support.ts'
+
+const HOUR = 3_600_000
+const clock = manualClock()
+
+describeEachBackend('image expiry and edits (issue 14)', (app) => {
+  describe('with a second view process', () => {
+    let owner: Viewer
+    let stranger: Viewer
+    let admin: Awaited<ReturnType<typeof registerUser>>
+    let other: Awaited<ReturnType<typeof secondProcess>>
+    let otherView: ModuleApp
+
+    beforeAll(async () => {
+      owner = await signUp(app())
+      stranger = await signUp(app())
+      admin = await registerUser(app().auth)
+      await makeAdmin(app().ctx.sql, admin.id)
+      other = await secondProcess(app())
+      otherView = createModuleApp(other.ctx, 'view')
+    })
+    // Before the outer block closes the app (and, on PostgreSQL, drops the database under this pool).
+    afterAll(async () => {
+      await other?.close()
+    })
+
+    const uploaded = async (fields: Record<string, string> = {}, query = '') => {
+      const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, fields, query)
+      expect(response.status, JSON.stringify(body)).toBe(201)
+      return body.image as { id: string; url: string; thumbnail: string; expires_at: string | null; max_views: number | null; views_left: number | null }
+    }
+    const patch = (id: string, body: unknown, who: { apiKey?: string; token?: string } = { apiKey: owner.apiKey }) => call(app().upload, 'PATCH', `/images/${id}`, { ...who, body })
+    const status = async (view: ModuleApp, path: string) => (await fetchView(view, path))[0].status
+    const everyUrl = (id: string) => [
+      `/${id}.png`,
+      `/${id}_thumb.png`,
+      `/i/${id}`,
+      `/i/${id}?size=thumb`,
+      `/info/${id}`,
+      `/embed/${id}`,
+      `/oembed?url=${encodeURIComponent(`${app().config.publicUrls.view}/embed/${id}`)}`,
+    ]
+
+    test('PATCH sets description, expiry and view limit; GET shows them; null clears them', async () => {
+      const image = await uploaded()
+      // An image without an end keeps the seed's upload response shape; GET shows the nulls.
+      expect(Object.keys(image)).not.toContain('expires_at')
+      const [, plain] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      expect(plain.image).toMatchObject({ description: null, expires_at: null, max_views: null, views_left: null })
+      const now = clock.now().getTime()
+      const [edited, body] = await patch(image.id, { description: '  A cat, asleep  ', expires_in: '7d', max_views: 25 })
+      expect(edited.status, JSON.stringify(body)).toBe(200)
+      expect(body.image).toMatchObject({ description: 'A cat, asleep', max_views: 25, views_left: 25 })
+      expect(Date.parse(body.image.expires_at)).toBe(now + 7 * 24 * HOUR)
+
+      const at = new Date(now + 2 * HOUR).toISOString()
+      const [, byDate] = await patch(image.id, { expires_at: at })
+      expect(byDate.image.expires_at).toBe(at)
+      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      expect(shown.image).toMatchObject({ description: 'A cat, asleep', expires_at: at, max_views: 25, views_left: 25 })
+      const [, listed] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: owner.apiKey })
+      expect(listed.images.find((i: { id: string }) => i.id === image.id)).toMatchObject({ expires_at: at, max_views: 25 })
+
+      const [, cleared] = await patch(image.id, { expires_at: null, max_views: null, description: null })
+      expect(cleared.image).toMatchObject({ description: null, expires_at: null, max_views: null, views_left: null })
+    })
+
+    test('PATCH refuses bad values with a 400 naming the problem, and changes nothing', async () => {
+      const image = await uploaded()
+      const now = clock.now().getTime()
+      const cases: [unknown, string][] = [
+        [{ expires_at: new Date(now + HOUR).toISOString(), expires_in: '1h' }, 'expiry_conflict'],
+        [{ expires_at: null, expires_in: '1h' }, 'expiry_conflict'],
+        [{ expires_at: new Date(now - 1000).toISOString() }, 'invalid_expires_at'],
+        [{ expires_at: new Date(now + 400 * 24 * HOUR).toISOString() }, 'invalid_expires_at'],
+        [{ expires_at: 'next tuesday' }, 'invalid_expires_at'],
+        [{ expires_at: '2031-01-01T10:00:00' }, 'invalid_expires_at'],
+        [{ expires_in: '0m' }, 'invalid_expires_in'],
+        [{ expires_in: '30s' }, 'invalid_expires_in'],
+        [{ expires_in: '400d' }, 'invalid_expires_in'],
+        [{ expires_in: '99999999w' }, 'invalid_expires_in'],
+        [{ expires_in: '1 fortnight' }, 'invalid_expires_in'],
+        [{ max_views: 0 }, 'invalid_max_views'],
+        [{ max_views: -5 }, 'invalid_max_views'],
+        [{ max_views: 2.5 }, 'invalid_max_views'],
+        [{ max_views: 10_000_000 }, 'invalid_max_views'],
+      ]
+      for (const [body, code] of cases) {
+        const [response, answer] = await patch(image.id, body)
+        expect(response.status, JSON.stringify([body, answer])).toBe(400)
+        expect(answer.error.code).toBe(code)
+      }
+      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      expect(shown.image).toMatchObject({ expires_at: null, max_views: null })
+      // The short forms that are allowed.
+      for (const expires_in of ['30m', '1h', '7d', '2w', '365d']) expect((await patch(image.id, { expires_in }))[0].status).toBe(200)
+    })
+
+    test("PATCH is the owner's alone, by API key or session; anyone else gets the same 404 as a missing image", async () => {
+      const image = await uploaded()
+      const [byStranger, refused] = await patch(image.id, { max_views: 1 }, { apiKey: stranger.apiKey })
+      expect(byStranger.status).toBe(404)
+      expect(refused.error.code).toBe('image_not_found')
+      expect((await patch(image.id, { max_views: 1 }, { token: stranger.token }))[0].status).toBe(404)
+      expect((await call(app().upload, 'PATCH', `/images/${image.id}`, { body: { max_views: 1 } }))[0].status).toBe(401)
+      const [bySession, body] = await patch(image.id, { max_views: 3 }, { token: owner.token })
+      expect(bySession.status).toBe(200)
+      expect(body.image.views_left).toBe(3)
+    })
+
+    test('upload takes the same settings as multipart fields, or in the query for clients that cannot send fields', async () => {
+      const now = clock.now().getTime()
+      const byFields = await uploaded({ expires_in: '1h', max_views: '3', description: 'from a form' })
+      expect(Date.parse(byFields.expires_at!)).toBe(now + HOUR)
+      expect(byFields).toMatchObject({ max_views: 3, views_left: 3 })
+      const byQuery = await uploaded({}, '?expires_in=7d&max_views=5')
+      expect(Date.parse(byQuery.expires_at!)).toBe(now + 7 * 24 * HOUR)
+      expect(byQuery).toMatchObject({ max_views: 5, views_left: 5 })
+      const at = new Date(now + 3 * HOUR).toISOString()
+      expect((await uploaded({ expires_at: at })).expires_at).toBe(at)
+      const [, shown] = await call(app().upload, 'GET', `/images/${byFields.id}`, { apiKey: owner.apiKey })
+      expect(shown.image.description).toBe('from a form')
+
+      const before = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n
+      for (const [fields, query, code] of [
+        [{}, '?max_views=0', 'invalid_max_views'],
+        [{ max_views: 'lots' }, '', 'invalid_max_views'],
+        [{ expires_in: '1h', expires_at: at }, '', 'expiry_conflict'],
+        [{}, '?expires_in=1y', 'invalid_expires_in'],
+        [{ expires_at: '2001-01-01T00:00:00Z' }, '', 'invalid_expires_at'],
+      ] as const) {
+        const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, fields, query)
+        expect(response.status, JSON.stringify(body)).toBe(400)
+        expect(body.error.code).toBe(code)
+      }
+      const after = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n
+      expect(after).toBe(before)
+    })
+
+    test('the compatible APIs (Chevereto, Imgur, Lsky) take ?expires_in= and ?max_views= too, and refuse bad ones in their own shape', async () => {
+      const endOf = async (id: string) => (await app().ctx.sql<{ expires_at: Date | null; max_views: number | null }[]>`select expires_at, max_views from images where id = ${id}`)[0]!
+      const form = async (field: string) => {
+        const body = new FormData()
+        body.append(field, new Blob([(await freshPng()) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'compat.png')
+        return body
+      }
+      const now = clock.now().getTime()
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=1h&max_views=2`, { body: await form('source') })
+      expect(chevereto.status, JSON.stringify(cheveretoBody)).toBe(200)
+      const cheveretoEnd = await endOf(cheveretoBody.image.name)
+      expect([new Date(cheveretoEnd.expires_at!).getTime(), cheveretoEnd.max_views]).toEqual([now + HOUR, 2])
+
+      const bearer = { authorization: `Bearer ${owner.apiKey}` }
+      const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image?max_views=4', { headers: bearer, body: await form('image') })
+      expect(imgur.status, JSON.stringify(imgurBody)).toBe(200)
+      expect((await endOf(imgurBody.data.id)).max_views).toBe(4)
+      const [lsky, lskyBody] = await call(app().upload, 'POST', '/api/v1/upload?expires_in=30m', { headers: bearer, body: await form('file') })
+      expect(lsky.status, JSON.stringify(lskyBody)).toBe(200)
+      expect(new Date((await endOf(lskyBody.data.key)).expires_at!).getTime()).toBe(now + 30 * 60_000)
+
+      const [badImgur, badImgurBody] = await call(app().upload, 'POST', '/3/image?max_views=0', { headers: bearer, body: await form('image') })
+      expect(badImgur.status).toBe(400)
+      expect(badImgurBody).toMatchObject({ success: false, status: 400 })
+      const [badChevereto, badCheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=forever`, { body: await form('source') })
+      expect(badChevereto.status).toBe(400)
+      expect(badCheveretoBody.error.context).toBe('invalid_expires_in')
+    })
+
+    test('the same bytes again: 409 when the upload asks for an end, a fresh image when the old one has ended', async () => {
+      const bytes = await freshPng()
+      const [first, firstBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '', bytes)
+      expect(first.status).toBe(201)
+      const [again, conflict] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '?expires_in=1h', bytes)
+      expect(again.status).toBe(409)
+      expect(conflict.error.code).toBe('duplicate_image')
+      expect((await patch(firstBody.image.id, { expires_in: '1h' }))[0].status).toBe(200)
+      clock.advance(HOUR)
+      const [renewed, renewedBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '', bytes)
+      expect(renewed.status, JSON.stringify(renewedBody)).toBe(201)
+      expect(renewedBody.image.id).not.toBe(firstBody.image.id)
+      expect(renewedBody.image.expires_at).toBeUndefined()
+      expect(await status(app().view, `/i/${renewedBody.image.id}`)).toBe(200)
+      expect((await app().ctx.sql`select 1 from images where id = ${firstBody.image.id}`).length).toBe(0)
+    })
+
+    test('after expires_at every URL of the image is 404 at once on every view process; caches may not outlive it', async () => {
+      const image = await uploaded({ expires_in: '1h' })
+      for (const view of [app().view, otherView]) {
+        for (const path of everyUrl(image.id)) expect(await status(view, path), path).toBe(200)
+      }
+      const [original] = await fetchView(app().view, `/${image.id}.png`)
+      const maxAge = Number(/^public, max-age=(\d+)$/.exec(original.headers.get('cache-control') ?? '')?.[1])
+      expect(maxAge).toBeGreaterThan(3500)
+      expect(maxAge).toBeLessThanOrEqual(3600)
+      const [embed] = await fetchView(app().view, `/embed/${image.id}`)
+      expect(embed.headers.get('cache-control')).toBe('public, max-age=300')
+      const [, info] = await fetchView(app().view, `/info/${image.id}`)
+      expect(JSON.parse(new TextDecoder().decode(info))).toMatchObject({ expires_at: image.expires_at, max_views: null, views_left: null })
+
+      clock.advance(HOUR - 60_000)
+      const [late] = await fetchView(app().view, `/embed/${image.id}`)
+      expect(late.headers.get('cache-control')).toBe('public, max-age=60')
+      clock.advance(60_000)
+      // The very next request on each process, no waiting: both compare with the clock.
+      for (const view of [app().view, otherView]) {
+        for (const path of everyUrl(image.id)) expect(await status(view, path), path).toBe(404)
+      }
+      // The owner still sees it listed until the job deletes it, but cannot revive it.
+      const [revive, refused] = await patch(image.id, { expires_in: '7d' })
+      expect(revive.status).toBe(410)
+      expect(refused.error.code).toBe('image_expired')
+    })
+
+    test('an expiry set by PATCH reaches the other view process within a second, through its notification', async () => {
+      const image = await uploaded()
+      const [cached] = await fetchView(otherView, `/${image.id}.png`)
+      expect(cached.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      expect((await patch(image.id, { expires_in: '30m' }))[0].status).toBe(200)
+      // The clock stands still, so the other process's cached lookup never runs out by itself.
+      const elapsed = await eventually(async () => (await fetchView(otherView, `/${image.id}.png`))[0].headers.get('cache-control')?.startsWith('public, max-age=1') ?? false, 1_000, 5)
+      console.log(`expiry set → seen by the other process after ${elapsed.toFixed(0)} ms [${app().backend.name}]`)
+      expect(elapsed).toBeLessThan(1_000)
+      clock.advance(30 * 60_000)
+      expect(await status(otherView, `/${image.id}.png`)).toBe(404)
+    })
+
+    test('the image-expiry job deletes ended images (rows, objects, storage, events) and records its run', async () => {
+      const user = await signUp(app())
+      const up = async (fields: Record<string, string>) => {
+        const [response, body] = await uploadFresh(app().upload, { apiKey: user.apiKey }, fields)
+        expect(response.status).toBe(201)
+        return body.image.id as string
+      }
+      const expiring = await up({ expires_in: '1h' })
+      const selfDestructing = await up({ max_views: '1' })
+      const lasting = await up({ expires_in: '2h' })
+      const ordinary = await up({})
+      const storageBefore = Number((await app().ctx.sql`select storage_used from users where id = ${user.id}`)[0]!.storage_used)
+      const [endedBytes] = await app().ctx.sql<{ sum: string }[]>`select sum(stored_bytes)::text as sum from images where id in (${expiring}, ${selfDestructing})`
+      expect((await objectKeysOf(app(), expiring)).length).toBeGreaterThan(0)
+
+      expect(await status(app().view, `/i/${selfDestructing}`)).toBe(200)
+      expect(await status(app().view, `/i/${selfDestructing}`)).toBe(404)
+      clock.advance(HOUR)
+
+      const run = await runExpiryJob(app(), admin.token)
+      expect(run).toMatchObject({ job: 'image-expiry', status: 'succeeded' })
+      expect(run.counts.images_deleted).toBeGreaterThanOrEqual(2)
+      expect(run.counts.objects_deleted).toBeGreaterThan(0)
+      expect(run.counts.objects_failed).toBe(0)
+
+      const left = await app().ctx.sql<{ id: string }[]>`select id from images where user_id = ${user.id} order by id`
+      expect(left.map((r) => r.id).sort()).toEqual([lasting, ordinary].sort())
+      expect(await objectKeysOf(app(), expiring)).toEqual([])
+      expect(await objectKeysOf(app(), selfDestructing)).toEqual([])
+      expect((await objectKeysOf(app(), lasting)).length).toBeGreaterThan(0)
+      const storageAfter = Number((await app().ctx.sql`select storage_used from users where id = ${user.id}`)[0]!.storage_used)
+      expect(storageAfter).toBe(storageBefore - Number(endedBytes!.sum))
+
+      const events = await app().ctx.sql<{ data: { id: string; reason: string } }[]>`
+        select data from domain_events where type = 'image.expired' and user_id = ${user.id}`
+      expect(events.map((e) => [e.data.id, e.data.reason]).sort()).toEqual(
+        [
+          [expiring, 'expired'],
+          [selfDestructing, 'views_spent'],
+        ].sort(),
+      )
+      const [, jobs] = await call(app().auth, 'GET', '/api/v1/admin/jobs?job=image-expiry', { token: admin.token })
+      const job = jobs.jobs.find((j: { name: string }) => j.name === 'image-expiry')
+      expect(job.last_run).toMatchObject({ status: 'succeeded' })
+      expect(job.schedule).toBe('*/5 * * * *')
+
+      // A second run finds nothing more to do.
+      const again = await runExpiryJob(app(), admin.token)
+      expect(again.counts.images_deleted).toBe(0)
+    })
+  })
+}, { clock })

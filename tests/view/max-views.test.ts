@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { type ModuleApp, createModuleApp } from '#core/app.ts'
+import { describeEachBackend } from '../helpers/index.ts'
+import { makeAdmin, registerUser, call } from '../helpers/http.ts'
+import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
+import { secondProcess } from '../helpers/replicas.ts'
+import { UA, type Viewer, fetchView, signUp } from './support.ts'
+
+const PERSON = { 'user-agent': UA.windowsChrome }
+
+describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
+  describe('with a second view process', () => {
+    let owner: Viewer
+    let admin: Awaited<ReturnType<typeof registerUser>>
+    let other: Awaited<ReturnType<typeof secondProcess>>
+    let otherView: ModuleApp
+
+    beforeAll(async () => {
+      owner = await signUp(app())
+      admin = await registerUser(app().auth)
+      await makeAdmin(app().ctx.sql, admin.id)
+      other = await secondProcess(app())
+      otherView = createModuleApp(other.ctx, 'view')
+    })
+    // Before the outer block closes the app (and, on PostgreSQL, drops the database under this pool).
+    afterAll(async () => {
+      await other?.close()
+    })
+
+    const selfDestructing = async (maxViews: number, fields: Record<string, string> = {}, bytes?: Uint8Array) => {
+      const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { max_views: String(maxViews), ...fields }, '', bytes)
+      expect(response.status, JSON.stringify(body)).toBe(201)
+      expect(body.image).toMatchObject({ max_views: maxViews, views_left: maxViews })
+      return body.image as { id: string }
+    }
+    const viewsLeft = async (id: string) => {
+      const [response, body] = await call(app().upload, 'GET', `/images/${id}`, { apiKey: owner.apiKey })
+      expect(response.status).toBe(200)
+      return body.image.views_left as number
+    }
+    const status = async (view: ModuleApp, path: string, headers: Record<string, string> = PERSON, method = 'GET') => (await fetchView(view, path, headers, method))[0].status
+
+    test('1,000 concurrent requests over two view processes to max_views=100: exactly 100 × 200 and 900 × 404', async () => {
+      const image = await selfDestructing(100)
+      const views = [app().view, otherView]
+      const started = performance.now()
+      const statuses = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => fetchView(views[i % 2]!, `/${image.id}.png`, PERSON).then(([response, bytes]) => [response.status, bytes.length] as const)),
+      )
+      const elapsed = performance.now() - started
+      const served = statuses.filter(([s]) => s === 200)
+      const refused = statuses.filter(([s]) => s === 404)
+      console.log(`1000 requests, max_views=100: ${served.length} × 200, ${refused.length} × 404 in ${elapsed.toFixed(0)} ms [${app().backend.name}]`)
+      expect(served.length).toBe(100)
+      expect(refused.length).toBe(900)
+      // Every 200 carried the whole image, not an empty body.
+      expect(new Set(served.map(([, length]) => length)).size).toBe(1)
+      expect(served[0]![1]).toBeGreaterThan(0)
+      const [row] = await app().ctx.sql<{ views_served: number }[]>`select views_served from images where id = ${image.id}`
+      expect(row!.views_served).toBe(100)
+      // Gone everywhere, for every URL, the owner and bots included.
+      for (const view of views) {
+        for (const path of [`/${image.id}.png`, `/${image.id}_thumb.png`, `/i/${image.id}`, `/info/${image.id}`, `/embed/${image.id}`]) {
+          expect(await status(view, path), path).toBe(404)
+        }
+        expect(await status(view, `/i/${image.id}`, { 'x-api-key': owner.apiKey })).toBe(404)
+        expect(await status(view, `/i/${image.id}`, { 'user-agent': UA.discord })).toBe(404)
+      }
+      expect(await viewsLeft(image.id)).toBe(0)
+
+      // Then the expiry job deletes it like an expired one.
+      const run = await runExpiryJob(app(), admin.token)
+      expect(run.counts.views_spent).toBeGreaterThanOrEqual(1)
+      expect((await app().ctx.sql`select 1 from images where id = ${image.id}`).length).toBe(0)
+      expect(await objectKeysOf(app(), image.id)).toEqual([])
+    })
+
+    test("the owner's own requests (key, bearer, session cookie) spend no views", async () => {
+      const image = await selfDestructing(2)
+      const credentials: Record<string, string>[] = [{ 'x-api-key': owner.apiKey }, { authorization: `Bearer ${owner.token}` }, { cookie: `token=${owner.token}` }]
+      for (const headers of credentials) {
+        for (let i = 0; i < 3; i++) expect(await status(app().view, `/i/${image.id}`, { ...PERSON, ...headers })).toBe(200)
+      }
+      expect(await viewsLeft(image.id)).toBe(2)
+      // Someone else's credentials are just a viewer.
+      const stranger = await signUp(app())
+      expect(await status(app().view, `/i/${image.id}`, { ...PERSON, 'x-api-key': stranger.apiKey })).toBe(200)
+      expect(await viewsLeft(image.id)).toBe(1)
+    })
+
+    test('bots and link-preview fetchers get the image and the embed page without spending views', async () => {
+      const image = await selfDestructing(1)
+      for (const agent of [UA.discord, UA.slack, UA.twitter, UA.facebook, UA.googlebot]) {
+        for (const path of [`/${image.id}.png`, `/i/${image.id}?size=thumb`, `/embed/${image.id}`]) {
+          expect(await status(otherView, path, { 'user-agent': agent }), `${agent} ${path}`).toBe(200)
+        }
+      }
+      const [embed, page] = await fetchView(app().view, `/embed/${image.id}`, { 'user-agent': UA.discord })
+      expect(embed.headers.get('cache-control')).toBe('no-store')
+      expect(new TextDecoder().decode(page)).toContain('og:image')
+      expect(await viewsLeft(image.id)).toBe(1)
+      // A person then spends the one view; after it the image is gone for the bots too.
+      expect(await status(app().view, `/${image.id}.png`)).toBe(200)
+      expect(await status(app().view, `/${image.id}.png`)).toBe(404)
+      expect(await status(otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(404)
+    })
+
+    test('a range continuation (start > 0) is part of one download: it spends nothing; HEAD and 304 spend nothing', async () => {
+      const image = await selfDestructing(3, {}, await freshPng(300, 200))
+      const [first] = await fetchView(app().view, `/${image.id}.png`, { ...PERSON, range: 'bytes=0-99' })
+      expect(first.status).toBe(206)
+      expect(await viewsLeft(image.id)).toBe(2)
+      for (const range of ['bytes=100-', 'bytes=100-199', 'bytes=200-']) {
+        const [rest] = await fetchView(otherView, `/${image.id}.png`, { ...PERSON, range })
+        expect(rest.status, range).toBe(206)
+      }
+      expect(await status(app().view, `/${image.id}.png`, PERSON, 'HEAD')).toBe(200)
+      const etag = first.headers.get('etag')!
+      expect(await status(app().view, `/${image.id}.png`, { ...PERSON, 'if-none-match': etag })).toBe(304)
+      expect(await viewsLeft(image.id)).toBe(2)
+      // A whole download is a view.
+      expect(await status(app().view, `/${image.id}.png`)).toBe(200)
+      expect(await viewsLeft(image.id)).toBe(1)
+    })
+
+    test('no cache may keep a self-destructing image: private, no-store on every answer', async () => {
+      const image = await selfDestructing(5)
+      for (const [path, headers] of [
+        [`/${image.id}.png`, PERSON],
+        [`/i/${image.id}?size=thumb`, PERSON],
+        [`/i/${image.id}`, { 'x-api-key': owner.apiKey }],
+      ] as const) {
+        const [response] = await fetchView(app().view, path, headers)
+        expect(response.headers.get('cache-control'), path).toBe('private, no-store')
+      }
+      const [, info] = await fetchView(app().view, `/info/${image.id}`)
+      expect(JSON.parse(new TextDecoder().decode(info))).toMatchObject({ max_views: 5, views_left: 3, expires_at: null })
+    })
+
+    test('a private self-destructing image: a signed link spends views, its owner does not', async () => {
+      const image = await selfDestructing(1, { is_public: 'false' })
+      const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: owner.apiKey, body: {} })
+      expect(minted.status).toBe(201)
+      const path = new URL(link.url).pathname + new URL(link.url).search
+      expect(await status(app().view, `/i/${image.id}`)).toBe(404)
+      expect(await status(app().view, `/i/${image.id}`, { 'x-api-key': owner.apiKey })).toBe(200)
+      expect(await status(otherView, path)).toBe(200)
+      expect(await status(app().view, path)).toBe(404)
+      expect(await viewsLeft(image.id)).toBe(0)
+    })
+
+    test('a new limit set by PATCH starts the count afresh and reaches the other process at once', async () => {
+      const image = await selfDestructing(1)
+      expect(await status(otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(200)
+      const [edited, body] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: owner.apiKey, body: { max_views: 2 } })
+      expect(edited.status).toBe(200)
+      expect(body.image.views_left).toBe(2)
+      expect(await status(otherView, `/${image.id}.png`)).toBe(200)
+      expect(await status(app().view, `/${image.id}.png`)).toBe(200)
+      expect(await status(otherView, `/${image.id}.png`)).toBe(404)
+      // Lifting the limit on a spent image is refused: viewers were already told it is gone.
+      const [revive] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: owner.apiKey, body: { max_views: null } })
+      expect(revive.status).toBe(410)
+    })
+  })
+})
