@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { accountJobs } from '#modules/account/deletion.ts'
 import { accountModule } from '#modules/account/index.ts'
 import { adminModule } from '#modules/admin/index.ts'
+import { albumPages, albumsApi } from '#modules/albums/index.ts'
 import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
 import { uploadModule } from '#modules/upload/index.ts'
@@ -36,8 +37,9 @@ export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJ
 const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx)),
-  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
-  view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(viewModule(ctx)),
+  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)).use(albumsApi(ctx)),
+  view: (ctx: AppContext) => // Album pages before the view module and its catch-all image route.
+    new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(albumPages(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
 
 /** Headers every response of every module carries. */
