@@ -64,8 +64,9 @@ export async function listOwnAlbums(db: Db, userId: string, limit: number, after
 
 export async function updateOwnAlbum(db: Db, userId: string, id: string, changes: AlbumChanges): Promise<boolean> {
   const columns = Object.keys(changes)
-  const set = columns.length ? db`${db(changes as Record<string, any>, columns)},` : db``
-  const rows = await db`update albums set ${set} updated_at = now() where id = ${id} and user_id = ${userId} returning id`
+  const rows = columns.length
+    ? await db`update albums set ${db(changes as Record<string, any>, columns)}, updated_at = now() where id = ${id} and user_id = ${userId} returning id`
+    : await db`update albums set updated_at = now() where id = ${id} and user_id = ${userId} returning id`
   return rows.length > 0
 }
 

@@ -159,6 +159,7 @@ type Membership = 'replace' | 'append'
 /** PUT sets membership and order at once; POST appends. The album row is locked meanwhile. */
 export async function changeImages(ctx: AppContext, principal: Principal, id: string, imageIds: string[], how: Membership) {
   const userId = principal.user.id
+  if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   await checkImageIds(ctx, userId, imageIds)
   await ctx.sql.begin(async (tx) => {
     if (!(await repo.lockOwnAlbum(tx, userId, id))) throw albumNotFound()
