@@ -122,7 +122,7 @@ export const albumPages = (ctx: AppContext) => {
           }
         }
       },
-      { ...SharePagesModel.unlock, detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
+      { ...SharePagesModel.unlock, parse: 'urlencoded', detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
     )
     .get(
       '/u/:username',
