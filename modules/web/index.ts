@@ -11,7 +11,7 @@ import { appHeaders } from './headers.ts'
  * listener. `/gallery/:id` rather than `/images/:id`, which is the upload API's.
  */
 export const APP_ROUTES = [
-  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id',
+  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id', '/albums', '/albums/:id',
   '/keys', '/account', '/admin', '/admin/users', '/admin/stats', '/admin/jobs',
 ] as const
 

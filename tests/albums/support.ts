@@ -26,7 +26,7 @@ export interface Uploaded {
 export async function uploadImage(app: TestApp, owner: Owner, options: { isPublic?: boolean; name?: string; bytes?: Buffer } = {}): Promise<Uploaded> {
   const form = new FormData()
   if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
-  form.append('file', new Blob([options.bytes ?? (await distinctPng())], { type: 'image/png' }), options.name ?? 'picture.png')
+  form.append('file', new Blob([new Uint8Array(options.bytes ?? (await distinctPng()))], { type: 'image/png' }), options.name ?? 'picture.png')
   const response = await app.upload.handle(new Request('http://localhost/upload', { method: 'POST', headers: { 'x-api-key': owner.apiKey }, body: form }))
   const body = (await response.json()) as { image: Uploaded }
   expect(response.status, JSON.stringify(body)).toBe(201)

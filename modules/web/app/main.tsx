@@ -5,6 +5,8 @@ import './styles.css'
 import { type Api, ApiError, type WebConfig, createApi } from './api.ts'
 import { AccountPage } from './pages/account.tsx'
 import { AdminPage } from './pages/admin.tsx'
+import { AlbumPage } from './pages/album.tsx'
+import { AlbumsPage } from './pages/albums.tsx'
 import { GalleryPage } from './pages/gallery.tsx'
 import { ImagePage } from './pages/image.tsx'
 import { KeysPage } from './pages/keys.tsx'
@@ -25,6 +27,8 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/upload', UploadPage],
   ['/gallery', GalleryPage],
   ['/gallery/:id', ImagePage],
+  ['/albums', AlbumsPage],
+  ['/albums/:id', AlbumPage],
   ['/keys', KeysPage],
   ['/account', AccountPage],
   ['/admin', AdminPage],
@@ -47,6 +51,7 @@ function Nav({ session }: { session: Session }) {
           <>
             <Link href="/upload">Upload</Link>
             <Link href="/gallery">Gallery</Link>
+            <Link href="/albums">Albums</Link>
             <Link href="/keys">API keys</Link>
             <Link href="/account">Account</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
