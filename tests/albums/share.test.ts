@@ -156,7 +156,7 @@ describeEachBackend(
         const id = newImageId()
         await app().ctx.sql`
           insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants, uploaded_at)
-          values (${id}, ${person.id}, ${id + '.png'}, 'image/png', 'png', 'png', 10, 10, 4, 4, ${randomBytes(32).toString('hex')}, '[]', ${new Date(Date.now() + (i + 1) * 1000)})`
+          values (${id}, ${person.id}, ${id + '.png'}, 'image/png', 'png', 'png', 10, 10, 4, 4, ${randomBytes(32).toString('hex')}, '[]', ${new Date(clock.now().getTime() + (i + 1) * 1000)})`
       }
       const [, first] = await page(app().view, `/u/${person.username}`)
       const [, second] = await page(app().view, `/u/${person.username}?page=2`)
