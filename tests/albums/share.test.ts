@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createApp } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
 import { newImageId } from '#core/images/ids.ts'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, describeEachBackend, makeAdmin } from '../helpers/index.ts'
 import { type Owner, type Uploaded, createAlbum, imageSources, metaContent, page, pathOf, setImages, signUp, uploadImage } from './support.ts'
 
 const clock = manualClock()
@@ -108,6 +108,13 @@ describeEachBackend(
 
     test('album views are counted for people, not for bots and link previews, and shown in the API', async () => {
       const counted = await createAlbum(app(), owner, { title: 'Counted', visibility: 'public' })
+      await makeAdmin(app().ctx.sql, owner.id)
+      const adminStats = async () => {
+        const [response, body] = await call(app().auth, 'GET', '/api/v1/admin/stats', { token: owner.token })
+        expect(response.status, JSON.stringify(body)).toBe(200)
+        return body.album_views_per_day as { date: string; count: number }[]
+      }
+      const before = await adminStats()
       await page(app().view, `/a/${counted.id}`)
       await page(app().view, `/a/${counted.id}`, { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1' })
       for (const bot of ['Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)', 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'Googlebot/2.1', '']) {
@@ -120,6 +127,11 @@ describeEachBackend(
       expect(body.views).toBe(2)
       expect(body.daily).toHaveLength(30)
       expect(body.daily.at(-1)).toEqual({ date: clock.now().toISOString().slice(0, 10), views: 2 })
+      // Next to image views in the platform statistics.
+      const after = await adminStats()
+      expect(after).toHaveLength(30)
+      expect(after.at(-1)!.date).toBe(clock.now().toISOString().slice(0, 10))
+      expect(after.at(-1)!.count - before.at(-1)!.count).toBe(2)
     })
 
     test('public profile: 404 until turned on, then public images and public albums only, paged', async () => {
