@@ -38,7 +38,8 @@ const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx)).use(webModule(ctx)),
   upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)).use(albumsApi(ctx)),
-  view: (ctx: AppContext) => // Album pages before the view module and its catch-all image route.
+  // The album pages come before the view module and its catch-all image route.
+  view: (ctx: AppContext) =>
     new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(albumPages(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
 
