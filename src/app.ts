@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { accountJobs } from '#modules/account/deletion.ts'
 import { accountModule } from '#modules/account/index.ts'
 import { adminModule } from '#modules/admin/index.ts'
+import { albumPages, albumsApi } from '#modules/albums/index.ts'
 import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
 import { auditModule } from '#modules/audit/index.ts'
@@ -43,9 +44,11 @@ const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
       .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
-  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)),
-  // Reports are filed where viewers are; mounted before the view module's catch-all image route.
-  view: (ctx: AppContext) => new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(viewModule(ctx)),
+  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)).use(albumsApi(ctx)),
+  // Reports are filed where viewers are; album pages are shown there. Both come before the view
+  // module's catch-all image route.
+  view: (ctx: AppContext) =>
+    new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(albumPages(ctx)).use(viewModule(ctx)),
 } satisfies Record<ModuleName, (ctx: AppContext) => unknown>
 
 /**

@@ -46,6 +46,7 @@ export const AccountModel = {
         t.Object({
           allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
           default_is_public: t.Optional(t.Boolean()),
+          public_profile: t.Optional(t.Boolean()),
         }),
       ),
     }),

@@ -37,6 +37,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   if (referrers !== undefined) changes.allowed_referrers = [...new Set(referrers.map(normaliseHost).filter(Boolean))]
   const defaultPublic = input.settings?.default_is_public ?? input.default_is_public
   if (defaultPublic !== undefined) changes.default_is_public = defaultPublic
+  if (input.settings?.public_profile !== undefined) changes.public_profile = input.settings.public_profile
 
   let passwordChanged = false
   if (input.password !== undefined) {

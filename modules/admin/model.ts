@@ -57,6 +57,7 @@ export const AdminModel = {
         days: t.Number(),
         uploads_per_day: t.Array(Day),
         views_per_day: t.Array(Day),
+        album_views_per_day: t.Array(Day, { description: 'Human views of album share pages' }),
       }),
       ...Errors,
     },

@@ -46,6 +46,13 @@ export async function viewsPerDay(db: Db, from: Date) {
     group by date`
 }
 
+/** Human views of album share pages per day (the albums module counts them in album_view_daily). */
+export async function albumViewsPerDay(db: Db, from: Date) {
+  return db<{ date: string; count: number }[]>`
+    select to_char(date, 'YYYY-MM-DD') as date, sum(views)::int8 as count
+    from album_view_daily where date >= ${from.toISOString().slice(0, 10)}::date group by date`
+}
+
 export async function listUsers(db: Db, options: { search?: string; limit: number; offset: number }) {
   const pattern = options.search ? `%${options.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined
   const where = pattern ? db`where lower(email) like ${pattern} or lower(username) like ${pattern}` : db``

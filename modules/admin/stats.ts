@@ -16,10 +16,11 @@ function series(today: Date, days: number, rows: { date: string; count: number }
 export async function adminStats(ctx: AppContext) {
   const now = ctx.clock.now()
   const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (STATS_DAYS - 1)))
-  const [totals, uploads, views] = await Promise.all([
+  const [totals, uploads, views, albumViews] = await Promise.all([
     repo.platformTotals(ctx.sql),
     repo.uploadsPerDay(ctx.sql, from),
     repo.viewsPerDay(ctx.sql, from),
+    repo.albumViewsPerDay(ctx.sql, from),
   ])
   const byPlan = Object.fromEntries(PLANS.map((plan) => [plan, 0])) as Record<string, number>
   for (const row of totals.plans) byPlan[row.plan_type] = row.count
@@ -30,5 +31,6 @@ export async function adminStats(ctx: AppContext) {
     days: STATS_DAYS,
     uploads_per_day: series(now, STATS_DAYS, uploads),
     views_per_day: series(now, STATS_DAYS, views),
+    album_views_per_day: series(now, STATS_DAYS, albumViews),
   }
 }

@@ -4,6 +4,7 @@ import { AppError, Forbidden, NotFound } from '#core/errors.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
+import { verifyAlbumImageLink } from '#core/images/album-links.ts'
 import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
@@ -146,7 +147,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   async function authorise(image: CachedImage, req: ImageRequest): Promise<{ owner: boolean }> {
     const headers = req.request.headers
     let owner = false
-    if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig)) {
+    // An owner's signed link, or an album page's (a private image shown to that album's viewers).
+    if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig) && !verifyAlbumImageLink(ctx, image.id, req.query.expires, req.query.sig)) {
       owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
       if (!owner) throw notFound()
     }

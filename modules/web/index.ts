@@ -11,8 +11,8 @@ import { appHeaders } from './headers.ts'
  * listener. `/gallery/:id` rather than `/images/:id`, which is the upload API's.
  */
 export const APP_ROUTES = [
-  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id',
-  '/keys', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs', '/admin/invites',
+  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id', '/albums', '/albums/:id',
+  '/keys', '/webhooks', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs', '/admin/invites',
   '/activity', '/admin/reports', '/admin/audit',
 ] as const
 

@@ -22,6 +22,8 @@ export interface UserRow {
   token_version: number
   allowed_referrers: string[]
   default_is_public: boolean
+  /** Whether /u/{username} lists the public images and albums. */
+  public_profile: boolean
   created_at: Date
 }
 
@@ -39,7 +41,7 @@ export interface Principal {
 export const USER_COLUMNS = [
   'id', 'first_name', 'last_name', 'username', 'email', 'provider', 'is_admin', 'is_verified', 'is_blocked',
   'plan_type', 'upload_limit_per_day', 'storage_used', 'delete_scheduled_for', 'token_version',
-  'allowed_referrers', 'default_is_public', 'created_at',
+  'allowed_referrers', 'default_is_public', 'public_profile', 'created_at',
 ] as const
 
 const HOUR = 3600

@@ -7,6 +7,7 @@ const Timestamp = t.Union([t.Date(), t.String()])
 export const Settings = t.Object({
   allowed_referrers: t.Array(t.String()),
   default_is_public: t.Boolean(),
+  public_profile: t.Boolean({ description: 'Whether /u/{username} on the view server lists your public images and albums' }),
 })
 
 /** A user as every module's API shows it. */
@@ -45,6 +46,6 @@ export function publicUser(user: UserRow): typeof User.static {
     storage_used: user.storage_used,
     delete_scheduled_for: user.delete_scheduled_for,
     created_at: user.created_at,
-    settings: { allowed_referrers: user.allowed_referrers, default_is_public: user.default_is_public },
+    settings: { allowed_referrers: user.allowed_referrers, default_is_public: user.default_is_public, public_profile: user.public_profile },
   }
 }

@@ -11,7 +11,7 @@ describeEachBackend('account', (app) => {
     expect(response.status).toBe(200)
     expect(body.user.first_name).toBe('Grace')
     expect(body.user.last_name).toBeNull()
-    expect(body.user.settings).toEqual({ allowed_referrers: ['example.com', 'blog.example.org'], default_is_public: false })
+    expect(body.user.settings).toEqual({ allowed_referrers: ['example.com', 'blog.example.org'], default_is_public: false, public_profile: false })
     const [, again] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
     expect(again.user.settings.default_is_public).toBe(false)
   })

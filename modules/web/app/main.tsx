@@ -6,6 +6,8 @@ import { type Api, ApiError, type WebConfig, createApi } from './api.ts'
 import { AccountPage } from './pages/account.tsx'
 import { ActivityPage } from './pages/activity.tsx'
 import { AdminPage } from './pages/admin.tsx'
+import { AlbumPage } from './pages/album.tsx'
+import { AlbumsPage } from './pages/albums.tsx'
 import { GalleryPage } from './pages/gallery.tsx'
 import { ImagePage } from './pages/image.tsx'
 import { KeysPage } from './pages/keys.tsx'
@@ -28,6 +30,8 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/upload', UploadPage],
   ['/gallery', GalleryPage],
   ['/gallery/:id', ImagePage],
+  ['/albums', AlbumsPage],
+  ['/albums/:id', AlbumPage],
   ['/keys', KeysPage],
   ['/webhooks', WebhooksPage],
   ['/account', AccountPage],
@@ -53,6 +57,7 @@ function Nav({ session }: { session: Session }) {
           <>
             <Link href="/upload">Upload</Link>
             <Link href="/gallery">Gallery</Link>
+            <Link href="/albums">Albums</Link>
             <Link href="/keys">API keys</Link>
             <Link href="/webhooks">Webhooks</Link>
             <Link href="/account">Account</Link>

@@ -18,7 +18,7 @@ export interface User {
   storage_used: number
   delete_scheduled_for: string | null
   created_at: string
-  settings: { allowed_referrers: string[]; default_is_public: boolean }
+  settings: { allowed_referrers: string[]; default_is_public: boolean; public_profile?: boolean }
 }
 
 export interface Session {

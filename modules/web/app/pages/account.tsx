@@ -77,7 +77,8 @@ export function AccountPage() {
       .map((host) => host.trim().toLowerCase())
       .filter(Boolean)
     const isPublic = (form.elements.namedItem('default_is_public') as HTMLInputElement).checked
-    void save('settings', { settings: { allowed_referrers: referrers, default_is_public: isPublic } }, 'Settings saved.')
+    const publicProfile = (form.elements.namedItem('public_profile') as HTMLInputElement).checked
+    void save('settings', { settings: { allowed_referrers: referrers, default_is_public: isPublic, public_profile: publicProfile } }, 'Settings saved.')
   }
   const deletion = async (cancel: boolean) => {
     if (!cancel && !confirm('Schedule the deletion of your account and every image?')) return
@@ -134,6 +135,13 @@ export function AccountPage() {
           <label class="check">
             <input type="checkbox" name="default_is_public" defaultChecked={user.settings.default_is_public} /> New uploads are public
           </label>
+          <label class="check">
+            <input type="checkbox" name="public_profile" defaultChecked={user.settings.public_profile ?? false} aria-describedby="f-profile-hint" /> Public profile
+          </label>
+          <small id="f-profile-hint" class="muted small">
+            {' '}Lists your public images and public albums at{' '}
+            <a href={`${api.config.view_url}/u/${encodeURIComponent(user.username)}`}>{`${api.config.view_url}/u/${user.username}`}</a>.
+          </small>
           <Status {...status.settings} />
           <button type="submit">Save settings</button>
         </form>

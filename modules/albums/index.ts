@@ -1,0 +1,143 @@
+import { Elysia } from 'elysia'
+import { authGuard } from '#core/auth/guard.ts'
+import type { AppContext } from '#core/context.ts'
+import { AppError } from '#core/errors.ts'
+import { clientIp, isHttps } from '#core/http/client-ip.ts'
+import { AlbumsModel, SharePagesModel } from './model.ts'
+import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderProfilePage } from './pages.ts'
+import { albumOembed, profileView } from './profile.ts'
+import * as service from './service.ts'
+import { albumForPage, openAlbum, unlockAlbum } from './share.ts'
+import { albumZip, zipFilename } from './zip.ts'
+
+const tags = ['albums']
+
+/** The albums API, on the upload server next to /images. Every route acts on the caller's own albums only. */
+export const albumsApi = (ctx: AppContext) =>
+  new Elysia({ name: 'albums', seed: ctx.id }).use(authGuard(ctx)).group('/api/v1/albums', (api) =>
+    api
+      .post(
+        '',
+        async ({ principal, body, set }) => {
+          set.status = 201
+          return { success: true as const, album: await service.createAlbum(ctx, principal, body) }
+        },
+        { ...AlbumsModel.create, auth: true, detail: { tags, summary: 'Create an album (private unless visibility says otherwise)' } },
+      )
+      .get(
+        '',
+        async ({ principal, query }) => {
+          const { albums, nextCursor } = await service.listAlbums(ctx, principal, query)
+          return { success: true as const, albums, next_cursor: nextCursor }
+        },
+        { ...AlbumsModel.list, auth: true, detail: { tags, summary: 'Your albums, newest first (?limit, ?cursor)' } },
+      )
+      .get('/:id', async ({ principal, params }) => ({ success: true as const, album: await service.getAlbum(ctx, principal, params.id) }), {
+        ...AlbumsModel.get,
+        auth: true,
+        detail: { tags, summary: 'One of your albums with its images in order' },
+      })
+      .patch(
+        '/:id',
+        async ({ principal, params, body }) => ({ success: true as const, album: await service.updateAlbum(ctx, principal, params.id, body) }),
+        { ...AlbumsModel.update, auth: true, detail: { tags, summary: 'Change title, description, visibility, password, expiry or cover' } },
+      )
+      .delete('/:id', async ({ principal, params }) => ({ success: true as const, ...(await service.deleteAlbum(ctx, principal, params.id)) }), {
+        ...AlbumsModel.delete,
+        auth: true,
+        detail: { tags, summary: 'Delete an album (its images stay)' },
+      })
+      .put(
+        '/:id/images',
+        async ({ principal, params, body }) => ({ success: true as const, album: await service.changeImages(ctx, principal, params.id, body.image_ids, 'replace') }),
+        { ...AlbumsModel.setImages, auth: true, detail: { tags, summary: 'Set the album’s images and their order (your own images only)' } },
+      )
+      .post(
+        '/:id/images',
+        async ({ principal, params, body }) => ({ success: true as const, album: await service.changeImages(ctx, principal, params.id, body.image_ids, 'append') }),
+        { ...AlbumsModel.addImages, auth: true, detail: { tags, summary: 'Add images at the end (those already in it stay where they are)' } },
+      )
+      .delete(
+        '/:id/images/:imageId',
+        async ({ principal, params }) => ({ success: true as const, album: await service.removeImage(ctx, principal, params.id, params.imageId) }),
+        { ...AlbumsModel.removeImage, auth: true, detail: { tags, summary: 'Take one image out of the album (the image stays)' } },
+      )
+      .get('/:id/stats', async ({ principal, params }) => ({ success: true as const, ...(await service.albumStats(ctx, principal, params.id)) }), {
+        ...AlbumsModel.stats,
+        auth: true,
+        detail: { tags, summary: 'Views of the album page: total and per day for 30 days' },
+      }),
+  )
+
+/**
+ * The share pages, on the view server: `/a/{id}` (HTML), `/a/{id}.zip`, the password form's
+ * POST, `/u/{username}` and the album oEmbed. Mounted before the view module, whose
+ * one-segment catch-all they do not overlap anyway.
+ */
+export const albumPages = (ctx: AppContext) => {
+  const html = (status: number, body: string, extra: Record<string, string> = {}) => new Response(body, { status, headers: pageHeaders(ctx.config, extra) })
+  const detail = (summary: string) => ({ tags: ['album pages'], summary })
+
+  return new Elysia({ name: 'album-pages', seed: ctx.id })
+    .get(
+      '/a/:file',
+      async ({ params, request }) => {
+        const file = params.file ?? ''
+        const zip = file.endsWith('.zip')
+        const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'))
+        if (access.kind === 'gone') return html(404, renderNotFoundPage())
+        if (zip) {
+          if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
+          return new Response(albumZip(ctx, access.album), {
+            headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
+          })
+        }
+        if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album))
+        const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), request.method === 'GET')
+        return html(200, renderAlbumPage(ctx.config, access.album, images, cover))
+      },
+      { ...SharePagesModel.page, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },
+    )
+    .post(
+      '/a/:file',
+      async ({ params, body, request, server }) => {
+        const result = await unlockAlbum(ctx, params.file ?? '', body.password, clientIp(request, server, ctx.config.trustProxy))
+        switch (result.kind) {
+          case 'gone':
+            return html(404, renderNotFoundPage())
+          case 'throttled': {
+            const seconds = Math.max(1, Math.ceil((result.state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000))
+            const message = `Too many wrong passwords. Try again in ${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}.`
+            return html(429, renderPasswordPage(ctx.config, result.album, message), { 'retry-after': String(seconds) })
+          }
+          case 'wrong':
+            return html(403, renderPasswordPage(ctx.config, result.album, 'That password is not right.'))
+          case 'unlocked': {
+            const { name, value, maxAge } = result.cookie
+            const secure = isHttps(request, ctx.config.trustProxy) ? '; Secure' : ''
+            return new Response(null, {
+              status: 303,
+              headers: { location: `/a/${result.album.id}`, 'set-cookie': `${name}=${value}; Path=/a/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`, 'cache-control': 'no-store' },
+            })
+          }
+        }
+      },
+      { ...SharePagesModel.unlock, parse: 'urlencoded', detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
+    )
+    .get(
+      '/u/:username',
+      async ({ params, query }) => {
+        const view = await profileView(ctx, params.username ?? '', query.page ?? 1)
+        return view ? html(200, renderProfilePage(ctx.config, view)) : html(404, renderNotFoundPage('profile'))
+      },
+      { ...SharePagesModel.profile, detail: detail('A public profile: the public images and albums of an account that turned it on') },
+    )
+    .get(
+      '/oembed/album',
+      async ({ query }) => {
+        if (query.format !== undefined && query.format !== 'json') throw new AppError(501, 'format_not_implemented', 'Only format=json is implemented')
+        return albumOembed(ctx, query.url, query.maxwidth, query.maxheight)
+      },
+      { ...SharePagesModel.oembed, detail: detail('oEmbed 1.0 (JSON) for an album page URL') },
+    )
+}

@@ -1,0 +1,152 @@
+import { t } from 'elysia'
+import { ErrorResponse } from '#core/http/schemas.ts'
+
+export const VISIBILITIES = ['private', 'unlisted', 'public'] as const
+export type Visibility = (typeof VISIBILITIES)[number]
+
+/** How many images one album holds at most: one PUT carries the whole order. */
+export const MAX_ALBUM_IMAGES = 1000
+
+const Visibility = t.Union([t.Literal('private'), t.Literal('unlisted'), t.Literal('public')], {
+  description: 'private: only you; unlisted: anyone with the link; public: also listed on your public profile',
+})
+const Title = t.String({ minLength: 1, maxLength: 200 })
+const Description = t.Nullable(t.String({ maxLength: 5000 }))
+const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, description: 'Viewers must enter it; null removes it. Never returned.' }))
+const ExpiresAt = t.Nullable(t.String({ format: 'date-time', description: 'After this instant the share page and ZIP are gone (404); null: never' }))
+const ImageId = t.String({ maxLength: 64 })
+const CoverId = t.Nullable(t.String({ maxLength: 64, description: 'One of your images; null: the first image of the album' }))
+
+export const Album = t.Object({
+  id: t.String(),
+  title: t.String(),
+  description: t.Nullable(t.String()),
+  visibility: Visibility,
+  has_password: t.Boolean(),
+  expires_at: t.Nullable(t.String()),
+  cover_image_id: t.Nullable(t.String()),
+  image_count: t.Number(),
+  views: t.Number({ description: 'Human views of the share page (bots are not counted)' }),
+  share_url: t.String(),
+  zip_url: t.String(),
+  created_at: t.String(),
+  updated_at: t.String(),
+})
+
+export const AlbumImage = t.Object({
+  id: t.String(),
+  title: t.Nullable(t.String()),
+  original_name: t.Nullable(t.String()),
+  filename: t.String(),
+  is_public: t.Boolean(),
+  width: t.Number(),
+  height: t.Number(),
+  url: t.String(),
+  thumbnail: t.String(),
+  view_url: t.String(),
+})
+
+const AlbumWithImages = t.Composite([Album, t.Object({ images: t.Array(AlbumImage) })])
+const Params = t.Object({ id: t.String({ maxLength: 64 }) })
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+const One = { 200: t.Object({ success: t.Literal(true), album: AlbumWithImages }), ...Errors }
+const ImageIds = t.Object({
+  image_ids: t.Array(ImageId, { maxItems: MAX_ALBUM_IMAGES, description: 'Ids of your own images, in the order to show them' }),
+})
+
+export const AlbumsModel = {
+  create: {
+    body: t.Object({
+      title: Title,
+      description: t.Optional(Description),
+      visibility: t.Optional(Visibility),
+      password: t.Optional(Password),
+      expires_at: t.Optional(ExpiresAt),
+      cover_image_id: t.Optional(CoverId),
+    }),
+    response: { 201: t.Object({ success: t.Literal(true), album: AlbumWithImages }), ...Errors },
+  },
+  list: {
+    query: t.Object({
+      limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+      cursor: t.Optional(t.String({ maxLength: 200 })),
+    }),
+    response: { 200: t.Object({ success: t.Literal(true), albums: t.Array(Album), next_cursor: t.Nullable(t.String()) }), ...Errors },
+  },
+  get: { params: Params, response: One },
+  update: {
+    params: Params,
+    body: t.Object(
+      {
+        title: t.Optional(Title),
+        description: t.Optional(Description),
+        visibility: t.Optional(Visibility),
+        password: t.Optional(Password),
+        expires_at: t.Optional(ExpiresAt),
+        cover_image_id: t.Optional(CoverId),
+      },
+      { minProperties: 1 },
+    ),
+    response: One,
+  },
+  delete: { params: Params, response: { 200: t.Object({ success: t.Literal(true), id: t.String() }), ...Errors } },
+  setImages: { params: Params, body: ImageIds, response: One },
+  addImages: { params: Params, body: ImageIds, response: One },
+  removeImage: { params: t.Object({ id: t.String({ maxLength: 64 }), imageId: ImageId }), response: One },
+  stats: {
+    params: Params,
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        id: t.String(),
+        views: t.Number(),
+        daily: t.Array(t.Object({ date: t.String(), views: t.Number() })),
+      }),
+      ...Errors,
+    },
+  },
+} as const
+
+export type CreateAlbumInput = typeof AlbumsModel.create.body.static
+export type UpdateAlbumInput = typeof AlbumsModel.update.body.static
+
+/** The share pages: HTML, or a ZIP, or a form post. */
+const Html = t.String({ description: 'An HTML page' })
+export const SharePagesModel = {
+  page: { params: t.Object({ file: t.Nullable(t.String()) }), response: { 200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }), 403: Html, 404: Html } },
+  unlock: {
+    params: t.Object({ file: t.Nullable(t.String()) }),
+    body: t.Object({ password: t.String({ maxLength: 1024 }) }),
+    response: { 303: t.Any({ description: 'Unlocked: back to the album page with its cookie' }), 403: Html, 404: Html, 422: ErrorResponse, 429: Html },
+  },
+  profile: {
+    params: t.Object({ username: t.Nullable(t.String()) }),
+    query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 1 })) }),
+    response: { 200: Html, 404: Html, 422: ErrorResponse },
+  },
+  oembed: {
+    query: t.Object({
+      url: t.String({ maxLength: 2048 }),
+      format: t.Optional(t.String()),
+      maxwidth: t.Optional(t.Numeric({ minimum: 1 })),
+      maxheight: t.Optional(t.Numeric({ minimum: 1 })),
+    }),
+    response: {
+      200: t.Object({
+        version: t.Literal('1.0'),
+        type: t.Union([t.Literal('photo'), t.Literal('link')]),
+        title: t.String(),
+        url: t.Optional(t.String()),
+        width: t.Optional(t.Number()),
+        height: t.Optional(t.Number()),
+        provider_name: t.String(),
+        provider_url: t.String(),
+        author_name: t.String(),
+        cache_age: t.Number(),
+      }),
+      404: ErrorResponse,
+      422: ErrorResponse,
+      501: ErrorResponse,
+    },
+  },
+} as const

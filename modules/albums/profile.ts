@@ -1,0 +1,74 @@
+import type { Config } from '#core/config.ts'
+import type { AppContext } from '#core/context.ts'
+import { NotFound } from '#core/errors.ts'
+import { isImageId } from '#core/images/ids.ts'
+import { type ProfileView, albumPageUrl } from './pages.ts'
+import * as repo from './repo.ts'
+import { openAlbum, shownImage } from './share.ts'
+
+const IMAGES_PER_PAGE = 30
+const MAX_ALBUMS = 100
+
+/** /u/{username}: null unless the account exists, is not blocked and has its profile turned on. */
+export async function profileView(ctx: AppContext, username: string, page: number): Promise<ProfileView | null> {
+  const user = await repo.findProfileUser(ctx.sql, username)
+  if (!user) return null
+  const [rows, albums] = await Promise.all([
+    repo.publicImagesPage(ctx.sql, user.id, IMAGES_PER_PAGE + 1, (page - 1) * IMAGES_PER_PAGE),
+    page === 1 ? repo.publicAlbums(ctx.sql, user.id, ctx.clock.now(), MAX_ALBUMS) : Promise.resolve([]),
+  ])
+  const albumCards = await Promise.all(
+    albums.map(async (album) => {
+      // A password protects the pictures too, the cover included.
+      const cover = album.password_hash ? undefined : await repo.coverOf(ctx.sql, album)
+      return { url: albumPageUrl(ctx.config, album.id), title: album.title, count: album.image_count, cover: cover ? shownImage(ctx, cover, 'thumb') : undefined }
+    }),
+  )
+  return {
+    username: user.username,
+    displayName: user.username,
+    albums: albumCards,
+    images: rows.slice(0, IMAGES_PER_PAGE).map((image) => shownImage(ctx, image, 'thumb')),
+    page,
+    hasNext: rows.length > IMAGES_PER_PAGE,
+  }
+}
+
+/** The album id named by one of our album page URLs, or null for any other URL. */
+function albumIdFromUrl(config: Config, url: string): string | null {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  if (parsed.host !== new URL(config.publicUrls.view).host) return null
+  const match = /^\/a\/([A-Za-z0-9_-]{22})\/?$/.exec(parsed.pathname)
+  return match && isImageId(match[1]!) ? match[1]! : null
+}
+
+/**
+ * oEmbed 1.0 for an album page: a `photo` of the cover (oembed.com §2.3.4), fitted to
+ * maxwidth/maxheight when the medium size does not fit, or a `link` when there is nothing to
+ * show (empty, or protected by a password).
+ */
+export async function albumOembed(ctx: AppContext, url: string, maxWidth?: number, maxHeight?: number) {
+  const id = albumIdFromUrl(ctx.config, url)
+  const access = id ? await openAlbum(ctx, id, null) : { kind: 'gone' as const }
+  if (access.kind === 'gone') throw new NotFound('No such album', 'album_not_found')
+  const album = access.album
+  const common = {
+    version: '1.0' as const,
+    title: album.title,
+    provider_name: 'imghost',
+    provider_url: ctx.config.publicUrls.view,
+    author_name: album.username,
+    cache_age: 3600,
+  }
+  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album) : undefined
+  if (!cover) return { ...common, type: 'link' as const }
+  const fits = (size: { width: number; height: number }) => (!maxWidth || size.width <= maxWidth) && (!maxHeight || size.height <= maxHeight)
+  const medium = shownImage(ctx, cover, 'medium')
+  const photo = fits(medium) ? medium : shownImage(ctx, cover, 'thumb')
+  return { ...common, type: 'photo' as const, url: photo.src, width: photo.width, height: photo.height }
+}

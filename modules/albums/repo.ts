@@ -1,0 +1,190 @@
+import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import type { Visibility } from './model.ts'
+
+type Db = Sql | TransactionSql
+
+export interface AlbumRow {
+  id: string
+  user_id: string
+  title: string
+  description: string | null
+  visibility: Visibility
+  password_hash: string | null
+  expires_at: Date | null
+  cover_image_id: string | null
+  views: number
+  created_at: Date
+  updated_at: Date
+  image_count: number
+}
+
+export type AlbumImageRow = Pick<
+  ImageRow,
+  'id' | 'user_id' | 'title' | 'original_name' | 'filename' | 'is_public' | 'format' | 'width' | 'height' | 'variants' | 'b2_file_name' | 'uploaded_at'
+> & { position: number }
+
+export type AlbumChanges = Partial<Pick<AlbumRow, 'title' | 'description' | 'visibility' | 'password_hash' | 'expires_at' | 'cover_image_id'>>
+
+const ALBUM_FIELDS = (db: Db) => db`
+  a.id, a.user_id, a.title, a.description, a.visibility, a.password_hash, a.expires_at, a.cover_image_id,
+  a.views::float8 as views, a.created_at, a.updated_at,
+  (select count(*)::int from album_images m where m.album_id = a.id) as image_count`
+
+const IMAGE_FIELDS = (db: Db) => db`
+  i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, m.position`
+
+export async function insertAlbum(tx: Db, album: { id: string; user_id: string } & Required<AlbumChanges>): Promise<void> {
+  await tx`insert into albums ${tx(album)}`
+}
+
+export async function findOwnAlbum(db: Db, userId: string, id: string): Promise<AlbumRow | undefined> {
+  const [row]: [AlbumRow?] = await db`select ${ALBUM_FIELDS(db)} from albums a where a.id = ${id} and a.user_id = ${userId}`
+  return row
+}
+
+/** Locks the album row for the membership change (two concurrent PUTs apply one after the other). */
+export async function lockOwnAlbum(tx: TransactionSql, userId: string, id: string): Promise<boolean> {
+  const rows = await tx`select id from albums where id = ${id} and user_id = ${userId} for update`
+  return rows.length > 0
+}
+
+export interface AlbumCursor {
+  createdAt: Date
+  id: string
+}
+
+/** Newest first, keyset paged like the image list. */
+export async function listOwnAlbums(db: Db, userId: string, limit: number, after?: AlbumCursor): Promise<AlbumRow[]> {
+  const where = after ? db`and (a.created_at, a.id) < (${after.createdAt}, ${after.id})` : db``
+  return db<AlbumRow[]>`
+    select ${ALBUM_FIELDS(db)} from albums a where a.user_id = ${userId} ${where}
+    order by a.created_at desc, a.id desc limit ${limit}`
+}
+
+export async function updateOwnAlbum(db: Db, userId: string, id: string, changes: AlbumChanges): Promise<boolean> {
+  const columns = Object.keys(changes)
+  const rows = columns.length
+    ? await db`update albums set ${db(changes as Record<string, any>, columns)}, updated_at = now() where id = ${id} and user_id = ${userId} returning id`
+    : await db`update albums set updated_at = now() where id = ${id} and user_id = ${userId} returning id`
+  return rows.length > 0
+}
+
+export async function deleteOwnAlbum(db: Db, userId: string, id: string): Promise<boolean> {
+  return (await db`delete from albums where id = ${id} and user_id = ${userId}`).count > 0
+}
+
+/** Which of `ids` are images of `userId`. */
+export async function ownImageIds(db: Db, userId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await db<{ id: string }[]>`select id from images where user_id = ${userId} and id = any(${ids})`
+  return new Set(rows.map((row) => row.id))
+}
+
+export async function replaceMembers(tx: TransactionSql, albumId: string, imageIds: string[]): Promise<void> {
+  await tx`delete from album_images where album_id = ${albumId}`
+  if (imageIds.length === 0) return
+  await tx`
+    insert into album_images (album_id, image_id, position)
+    select ${albumId}, image_id, ordinality::int from unnest(${imageIds}::text[]) with ordinality as given(image_id, ordinality)`
+}
+
+/** Appends the ids not in the album yet, after its last image, in the given order. */
+export async function appendMembers(tx: TransactionSql, albumId: string, imageIds: string[]): Promise<void> {
+  if (imageIds.length === 0) return
+  await tx`
+    insert into album_images (album_id, image_id, position)
+    select ${albumId}, image_id, (select coalesce(max(position), 0) from album_images where album_id = ${albumId}) + ordinality::int
+    from unnest(${imageIds}::text[]) with ordinality as given(image_id, ordinality)
+    on conflict (album_id, image_id) do nothing`
+}
+
+export async function removeMember(db: Db, albumId: string, imageId: string): Promise<void> {
+  await db`delete from album_images where album_id = ${albumId} and image_id = ${imageId}`
+}
+
+export async function countMembers(db: Db, albumId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`select count(*)::int as n from album_images where album_id = ${albumId}`
+  return row?.n ?? 0
+}
+
+/** The album's images in order. Only the owner's own images are ever members, but the join says so too. */
+export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, limit = 1000, afterPosition = 0): Promise<AlbumImageRow[]> {
+  return db<AlbumImageRow[]>`
+    select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
+    where m.album_id = ${album.id} and i.user_id = ${album.user_id} and m.position > ${afterPosition}
+    order by m.position limit ${limit}`
+}
+
+export async function findImage(db: Db, userId: string, imageId: string): Promise<AlbumImageRow | undefined> {
+  const [row]: [AlbumImageRow?] = await db`
+    select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
+    from images i where i.id = ${imageId} and i.user_id = ${userId}`
+  return row
+}
+
+export type SharedAlbum = AlbumRow & { username: string }
+
+/** An album anyone with the link may see: not private, not expired, its owner not blocked. */
+export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
+  const [row]: [SharedAlbum?] = await db`
+    select ${ALBUM_FIELDS(db)}, u.username from albums a join users u on u.id = a.user_id
+    where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and not u.is_blocked`
+  return row
+}
+
+/** One human view of the share page: the day's counter and the album's total, in one statement. */
+export async function recordAlbumView(db: Db, albumId: string, day: string): Promise<void> {
+  await db`
+    with daily as (
+      insert into album_view_daily (album_id, date, views) values (${albumId}, ${day}, 1)
+      on conflict (album_id, date) do update set views = album_view_daily.views + 1
+    )
+    update albums set views = views + 1 where id = ${albumId}`
+}
+
+export async function dailyViews(db: Db, albumId: string, since: string): Promise<{ date: string; views: number }[]> {
+  return db<{ date: string; views: number }[]>`
+    select to_char(date, 'YYYY-MM-DD') as date, views::float8 as views from album_view_daily
+    where album_id = ${albumId} and date >= ${since} order by date`
+}
+
+export interface ProfileUser {
+  id: string
+  username: string
+  first_name: string
+}
+
+/** The account behind /u/{username}, only when its owner turned the profile on. */
+export async function findProfileUser(db: Db, username: string): Promise<ProfileUser | undefined> {
+  const [row]: [ProfileUser?] = await db`
+    select id, username, first_name from users
+    where lower(username) = lower(${username}) and public_profile and not is_blocked`
+  return row
+}
+
+export async function publicImagesPage(db: Db, userId: string, limit: number, offset: number): Promise<AlbumImageRow[]> {
+  return db<AlbumImageRow[]>`
+    select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
+    from images i where i.user_id = ${userId} and i.is_public
+    order by i.uploaded_at desc, i.id desc limit ${limit} offset ${offset}`
+}
+
+export type ProfileAlbum = AlbumRow & { cover: AlbumImageRow | null }
+
+export async function publicAlbums(db: Db, userId: string, now: Date, limit: number): Promise<AlbumRow[]> {
+  return db<AlbumRow[]>`
+    select ${ALBUM_FIELDS(db)} from albums a
+    where a.user_id = ${userId} and a.visibility = 'public' and (a.expires_at is null or a.expires_at > ${now})
+    order by a.created_at desc, a.id desc limit ${limit}`
+}
+
+/** The cover shown for an album: the chosen one, else the first image. */
+export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'cover_image_id'>): Promise<AlbumImageRow | undefined> {
+  if (album.cover_image_id) {
+    const chosen = await findImage(db, album.user_id, album.cover_image_id)
+    if (chosen) return chosen
+  }
+  const [first] = await albumImages(db, album, 1)
+  return first
+}

@@ -1,0 +1,193 @@
+import type { Principal } from '#core/auth/principal.ts'
+import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
+import type { Config } from '#core/config.ts'
+import type { AppContext } from '#core/context.ts'
+import { BadRequest, NotFound } from '#core/errors.ts'
+import { publishEvent } from '#core/events/index.ts'
+import { isImageId, newImageId } from '#core/images/ids.ts'
+import { imageUrls } from '#core/images/urls.ts'
+import { type CreateAlbumInput, MAX_ALBUM_IMAGES, type UpdateAlbumInput } from './model.ts'
+import * as repo from './repo.ts'
+
+const albumNotFound = () => new NotFound('No album with that id in your account', 'album_not_found')
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
+
+export const shareUrl = (config: Config, id: string) => `${config.publicUrls.view}/a/${id}`
+
+export function presentAlbum(config: Config, album: repo.AlbumRow) {
+  return {
+    id: album.id,
+    title: album.title,
+    description: album.description,
+    visibility: album.visibility,
+    has_password: album.password_hash !== null,
+    expires_at: iso(album.expires_at),
+    cover_image_id: album.cover_image_id,
+    image_count: album.image_count,
+    views: Number(album.views),
+    share_url: shareUrl(config, album.id),
+    zip_url: `${shareUrl(config, album.id)}.zip`,
+    created_at: iso(album.created_at)!,
+    updated_at: iso(album.updated_at)!,
+  }
+}
+
+function presentImage(config: Config, image: repo.AlbumImageRow) {
+  return {
+    id: image.id,
+    title: image.title,
+    original_name: image.original_name,
+    filename: image.filename,
+    is_public: image.is_public,
+    width: image.width,
+    height: image.height,
+    ...imageUrls(config, image),
+  }
+}
+
+/** The album as its owner sees it: every field and its images in order. */
+async function ownAlbumWithImages(ctx: AppContext, userId: string, id: string) {
+  const album = await repo.findOwnAlbum(ctx.sql, userId, id)
+  if (!album) throw albumNotFound()
+  const images = await repo.albumImages(ctx.sql, album)
+  return { ...presentAlbum(ctx.config, album), images: images.map((image) => presentImage(ctx.config, image)) }
+}
+
+export const getAlbum = (ctx: AppContext, principal: Principal, id: string) => ownAlbumWithImages(ctx, principal.user.id, id)
+
+/** expires_at must lie ahead: an album that is gone on creation is a client mistake. */
+function parseExpiry(ctx: AppContext, value: string | null): Date | null {
+  if (value === null) return null
+  const at = new Date(value)
+  if (Number.isNaN(at.getTime())) throw new BadRequest('expires_at is not a date', 'invalid_expires_at')
+  if (at.getTime() <= ctx.clock.now().getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
+  return at
+}
+
+async function checkCover(ctx: AppContext, userId: string, coverId: string | null): Promise<string | null> {
+  if (coverId === null) return null
+  if (!isImageId(coverId) || !(await repo.ownImageIds(ctx.sql, userId, [coverId])).has(coverId)) {
+    throw new BadRequest('cover_image_id must be one of your images', 'invalid_cover_image')
+  }
+  return coverId
+}
+
+const hashPassword = (password: string | null) => (password === null ? null : Bun.password.hash(password, PASSWORD_HASH_OPTIONS))
+
+/** Checks and converts what the client sent into columns; only the fields given are touched. */
+async function changesFrom(ctx: AppContext, userId: string, input: UpdateAlbumInput): Promise<repo.AlbumChanges> {
+  const changes: repo.AlbumChanges = {}
+  if (input.title !== undefined) {
+    changes.title = input.title.trim()
+    if (!changes.title) throw new BadRequest('title must not be blank', 'invalid_title')
+  }
+  if (input.description !== undefined) changes.description = input.description?.trim() || null
+  if (input.visibility !== undefined) changes.visibility = input.visibility
+  if (input.expires_at !== undefined) changes.expires_at = parseExpiry(ctx, input.expires_at)
+  if (input.cover_image_id !== undefined) changes.cover_image_id = await checkCover(ctx, userId, input.cover_image_id)
+  if (input.password !== undefined) changes.password_hash = await hashPassword(input.password)
+  return changes
+}
+
+export async function createAlbum(ctx: AppContext, principal: Principal, input: CreateAlbumInput) {
+  const userId = principal.user.id
+  const changes = await changesFrom(ctx, userId, input)
+  const id = newImageId()
+  await ctx.sql.begin(async (tx) => {
+    await repo.insertAlbum(tx, {
+      id,
+      user_id: userId,
+      title: changes.title!,
+      description: changes.description ?? null,
+      visibility: changes.visibility ?? 'private',
+      password_hash: changes.password_hash ?? null,
+      expires_at: changes.expires_at ?? null,
+      cover_image_id: changes.cover_image_id ?? null,
+    })
+    await publishEvent(tx, {
+      type: 'album.created',
+      userId,
+      data: { id, title: changes.title!, visibility: changes.visibility ?? 'private', share_url: shareUrl(ctx.config, id) },
+    })
+  })
+  return ownAlbumWithImages(ctx, userId, id)
+}
+
+export async function updateAlbum(ctx: AppContext, principal: Principal, id: string, input: UpdateAlbumInput) {
+  const userId = principal.user.id
+  if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
+  await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
+  return ownAlbumWithImages(ctx, userId, id)
+}
+
+/** The images stay: only the album and its membership rows go. */
+export async function deleteAlbum(ctx: AppContext, principal: Principal, id: string) {
+  if (!(await repo.deleteOwnAlbum(ctx.sql, principal.user.id, id))) throw albumNotFound()
+  return { id }
+}
+
+export async function listAlbums(ctx: AppContext, principal: Principal, query: { limit?: number; cursor?: string }) {
+  const limit = query.limit ?? 20
+  const after = query.cursor ? decodeCursor(query.cursor) : undefined
+  const rows = await repo.listOwnAlbums(ctx.sql, principal.user.id, limit + 1, after)
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return {
+    albums: page.map((album) => presentAlbum(ctx.config, album)),
+    nextCursor: rows.length > limit && last ? Buffer.from(`${new Date(last.created_at).getTime()}.${last.id}`).toString('base64url') : null,
+  }
+}
+
+function decodeCursor(cursor: string): repo.AlbumCursor {
+  const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
+  // 253402300799999 is the last millisecond PostgreSQL can parse back (year 9999).
+  if (!millis || !/^\d{1,15}$/.test(millis) || Number(millis) > 253_402_300_799_999 || !id || !isImageId(id)) {
+    throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
+  }
+  return { createdAt: new Date(Number(millis)), id }
+}
+
+/** Every id must be one of the caller's images, each named once; anything else is a 400 naming none of them. */
+async function checkImageIds(ctx: AppContext, userId: string, ids: string[]) {
+  if (new Set(ids).size !== ids.length) throw new BadRequest('image_ids names an image more than once', 'duplicate_image')
+  const own = await repo.ownImageIds(ctx.sql, userId, ids.filter(isImageId))
+  if (ids.some((id) => !own.has(id))) throw new BadRequest('image_ids may only name your own images', 'invalid_image')
+}
+
+type Membership = 'replace' | 'append'
+
+/** PUT sets membership and order at once; POST appends. The album row is locked meanwhile. */
+export async function changeImages(ctx: AppContext, principal: Principal, id: string, imageIds: string[], how: Membership) {
+  const userId = principal.user.id
+  if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
+  await checkImageIds(ctx, userId, imageIds)
+  await ctx.sql.begin(async (tx) => {
+    if (!(await repo.lockOwnAlbum(tx, userId, id))) throw albumNotFound()
+    if (how === 'replace') await repo.replaceMembers(tx, id, imageIds)
+    else await repo.appendMembers(tx, id, imageIds)
+    if ((await repo.countMembers(tx, id)) > MAX_ALBUM_IMAGES) throw new BadRequest(`An album holds at most ${MAX_ALBUM_IMAGES} images`, 'album_full')
+    await repo.updateOwnAlbum(tx, userId, id, {})
+  })
+  return ownAlbumWithImages(ctx, userId, id)
+}
+
+export async function removeImage(ctx: AppContext, principal: Principal, id: string, imageId: string) {
+  const userId = principal.user.id
+  if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
+  await repo.removeMember(ctx.sql, id, imageId)
+  return ownAlbumWithImages(ctx, userId, id)
+}
+
+const STATS_DAYS = 30
+const utcDay = (date: Date) => date.toISOString().slice(0, 10)
+
+export async function albumStats(ctx: AppContext, principal: Principal, id: string) {
+  const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
+  if (!album) throw albumNotFound()
+  const today = ctx.clock.now()
+  const days = Array.from({ length: STATS_DAYS }, (_, i) =>
+    utcDay(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - (STATS_DAYS - 1 - i)))),
+  )
+  const counted = new Map((await repo.dailyViews(ctx.sql, id, days[0]!)).map((row) => [row.date, Number(row.views)]))
+  return { id, views: Number(album.views), daily: days.map((date) => ({ date, views: counted.get(date) ?? 0 })) }
+}

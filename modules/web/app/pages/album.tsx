@@ -1,0 +1,232 @@
+import { useEffect, useState } from 'preact/hooks'
+import { Link, navigate } from '../router.tsx'
+import { Thumb } from '../thumb.tsx'
+import { CopyButton, Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { type Album, VISIBILITY_LABELS, type Visibility, VisibilityBadge } from './albums.tsx'
+import type { OwnImage } from './gallery.tsx'
+
+interface AlbumImage {
+  id: string
+  title: string | null
+  original_name: string | null
+  filename: string
+  is_public: boolean
+  thumbnail: string
+}
+
+type FullAlbum = Album & { images: AlbumImage[] }
+type Message = { error?: string; message?: string }
+
+const nameOf = (image: { title: string | null; original_name: string | null; filename: string }) => image.title || image.original_name || image.filename
+
+/** A datetime-local value (local time, minutes) for an ISO instant, and back. */
+const toLocalInput = (iso: string | null) => {
+  if (!iso) return ''
+  const date = new Date(iso)
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
+}
+
+/** /albums/:id: edit one album, its images and their order, and share it. */
+export function AlbumPage({ id }: { id: string }) {
+  const { api } = useSession()
+  const loaded = useLoad(async () => (await api.remote<{ album: FullAlbum }>('upload', 'GET', `/api/v1/albums/${id}`)).data.album, [id])
+  const [album, setAlbum] = useState<FullAlbum | null>(null)
+  const [status, setStatus] = useState<Record<string, Message>>({})
+  const [focus, setFocus] = useState<{ id: string; action: string } | null>(null)
+  const say = (part: string, value: Message) => setStatus((all) => ({ ...all, [part]: value }))
+  useEffect(() => void (loaded.data && setAlbum(loaded.data)), [loaded.data])
+  // A moved row is a moved DOM node, which loses focus: give it back to the same button.
+  useEffect(() => {
+    if (!focus) return
+    const row = document.querySelector(`[data-image="${focus.id}"]`)
+    const button = row?.querySelector<HTMLButtonElement>(`[data-action="${focus.action}"]:not(:disabled)`) ?? row?.querySelector<HTMLButtonElement>('[data-action]:not(:disabled)')
+    button?.focus()
+    setFocus(null)
+  }, [album])
+
+  if (loaded.error) return <section><PageTitle>Album</PageTitle><Status error={loaded.error} /><Link href="/albums">All albums</Link></section>
+  if (!album) return <p aria-live="polite">Loading…</p>
+
+  const call = async (part: string, method: string, path: string, body: unknown, message?: string) => {
+    try {
+      const { data } = await api.remote<{ album: FullAlbum }>('upload', method, path, body)
+      setAlbum(data.album)
+      say(part, { message })
+      return true
+    } catch (error) {
+      say(part, { error: messageOf(error) })
+      return false
+    }
+  }
+  const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, message)
+  const ids = album.images.map((image) => image.id)
+
+  const move = (from: number, to: number, action?: string) => {
+    if (to < 0 || to >= ids.length || from === to) return
+    const next = [...ids]
+    const [moved] = next.splice(from, 1)
+    next.splice(to, 0, moved!)
+    // Shown at once; the server's answer replaces it (or the error says why not).
+    setAlbum({ ...album, images: next.map((imageId) => album.images.find((image) => image.id === imageId)!) })
+    if (action) setFocus({ id: moved!, action })
+    void setOrder(next, `${nameOf(album.images[from]!)} moved to position ${to + 1} of ${ids.length}.`)
+  }
+
+  const save = async (event: Event) => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const expires = String(form.get('expires_at') ?? '')
+    const body: Record<string, unknown> = {
+      title: String(form.get('title') ?? ''),
+      description: String(form.get('description') ?? '') || null,
+      visibility: String(form.get('visibility')),
+      expires_at: expires ? new Date(expires).toISOString() : null,
+    }
+    const password = String(form.get('password') ?? '')
+    if (password) body.password = password
+    else if (form.get('remove_password')) body.password = null
+    // The form is keyed by updated_at: a saved album renders a fresh one (the password field empty).
+    await call('settings', 'PATCH', `/api/v1/albums/${id}`, body, 'Album saved.')
+  }
+
+  const remove = async () => {
+    if (!confirm(`Delete the album “${album.title}”? Its images stay in your gallery.`)) return
+    try {
+      await api.remote('upload', 'DELETE', `/api/v1/albums/${id}`)
+      navigate('/albums')
+    } catch (error) {
+      say('delete', { error: messageOf(error) })
+    }
+  }
+
+  /** A drop on a row: an image from the picker is added there, a row from the list moves there. */
+  const drop = (event: DragEvent, index: number) => {
+    event.preventDefault()
+    const data = event.dataTransfer?.getData('text/plain') ?? ''
+    if (data.startsWith('move:')) return move(ids.indexOf(data.slice(5)), index)
+    if (data.startsWith('add:') && !ids.includes(data.slice(4))) {
+      const next = [...ids]
+      next.splice(index, 0, data.slice(4))
+      void setOrder(next, 'Image added.')
+    }
+  }
+  const allowDrop = (event: DragEvent) => event.preventDefault()
+
+  return (
+    <section class="album-editor">
+      <PageTitle>{album.title}</PageTitle>
+      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {album.views} view{album.views === 1 ? '' : 's'}</p>
+      <div class="panels">
+        <form class="panel" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
+          <h2 id="h-album-settings">Settings</h2>
+          <Field label="Title" name="title" defaultValue={album.title} required maxLength={200} />
+          <div class="field">
+            <label for="f-description">Description</label>
+            <textarea id="f-description" name="description" rows={3} maxLength={5000}>{album.description ?? ''}</textarea>
+          </div>
+          <div class="field">
+            <label for="f-visibility">Who can see it</label>
+            <select id="f-visibility" name="visibility">
+              {(Object.keys(VISIBILITY_LABELS) as Visibility[]).map((v) => <option value={v} selected={v === album.visibility}>{VISIBILITY_LABELS[v]}</option>)}
+            </select>
+          </div>
+          <Field label={album.has_password ? 'New password' : 'Password'} name="password" type="password" autocomplete="new-password" minLength={4} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} />
+          {album.has_password ? <label class="check"><input type="checkbox" name="remove_password" /> Remove the password</label> : null}
+          <Field label="Expires" name="expires_at" type="datetime-local" defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." />
+          <Status {...status.settings} />
+          <button type="submit">Save settings</button>
+        </form>
+        <div class="panel">
+          <h2>Share</h2>
+          {album.visibility === 'private' ? <p class="warning">This album is private: the link works only once you make it unlisted or public.</p> : null}
+          <div class="snippet">
+            <label for="f-share" class="visually-hidden">Share link</label>
+            <input id="f-share" readOnly value={album.share_url} data-testid="share-url" />
+            <CopyButton text={album.share_url} what="share link" />
+          </div>
+          <p><a href={album.share_url} target="_blank" rel="noopener">Open the album page</a> · <a href={album.zip_url}>Download as ZIP</a></p>
+          <h2>Delete</h2>
+          <button type="button" class="danger" onClick={remove}>Delete album</button>
+          <Status {...status.delete} />
+        </div>
+      </div>
+
+      <h2 id="h-album-images">Images ({album.images.length})</h2>
+      <p class="muted small">Drag to reorder, or use the arrow buttons. Drag images from your gallery below onto the list to add them.</p>
+      <Status {...status.images} />
+      <ol class="album-images" aria-labelledby="h-album-images" data-testid="album-images" onDragOver={allowDrop} onDrop={(event) => drop(event, ids.length)}>
+        {album.images.map((image, index) => {
+          const name = nameOf(image)
+          const isCover = album.cover_image_id === image.id || (!album.cover_image_id && index === 0)
+          return (
+            <li
+              key={image.id}
+              data-image={image.id}
+              class="album-image"
+              draggable
+              onDragStart={(event) => event.dataTransfer?.setData('text/plain', `move:${image.id}`)}
+              onDragOver={allowDrop}
+              onDrop={(event) => (event.stopPropagation(), drop(event, index))}
+            >
+              <Thumb src={image.thumbnail} isPublic={image.is_public} alt="" size={64} />
+              <span class="album-image-name" title={name}>{index + 1}. {name}{isCover ? <span class="badge"> cover</span> : null}</span>
+              <span class="album-image-actions">
+                <button type="button" class="small secondary" data-action="up" disabled={index === 0} onClick={() => move(index, index - 1, 'up')} aria-label={`Move ${name} up`}>↑</button>
+                <button type="button" class="small secondary" data-action="down" disabled={index === ids.length - 1} onClick={() => move(index, index + 1, 'down')} aria-label={`Move ${name} down`}>↓</button>
+                <button type="button" class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, `${name} is the cover.`)} aria-label={`Use ${name} as cover`}>Cover</button>
+                <button type="button" class="small danger" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, `${name} removed.`)} aria-label={`Remove ${name} from the album`}>Remove</button>
+              </span>
+            </li>
+          )
+        })}
+      </ol>
+      {!album.images.length ? <p class="dropzone">No images yet: add some from your gallery below.</p> : null}
+      <Picker inAlbum={new Set(ids)} onAdd={(add) => call('images', 'POST', `/api/v1/albums/${id}/images`, { image_ids: add }, `${add.length} image${add.length === 1 ? '' : 's'} added.`)} />
+    </section>
+  )
+}
+
+/** Your gallery, to pick images from: tick and add, or drag onto the album's list. */
+function Picker({ inAlbum, onAdd }: { inAlbum: Set<string>; onAdd: (ids: string[]) => Promise<boolean> }) {
+  const { api } = useSession()
+  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const [selected, setSelected] = useState<string[]>([])
+  const cursor = cursors.at(-1) ?? null
+  const page = useLoad(async () => {
+    const params = new URLSearchParams({ limit: '30' })
+    if (cursor) params.set('cursor', cursor)
+    return (await api.remote<{ images: OwnImage[]; next_cursor: string | null }>('upload', 'GET', `/images?${params}`)).data
+  }, [cursor])
+  const toggle = (imageId: string) => setSelected((all) => (all.includes(imageId) ? all.filter((x) => x !== imageId) : [...all, imageId]))
+  const add = async () => {
+    if (await onAdd(selected)) setSelected([])
+  }
+  return (
+    <section class="picker" aria-labelledby="h-picker">
+      <h2 id="h-picker">Add from your gallery</h2>
+      <Status error={page.error} />
+      <ul class="grid" aria-label="Your images" data-testid="picker">
+        {(page.data?.images ?? []).map((image) => {
+          const name = image.title || image.original_name || image.filename
+          const already = inAlbum.has(image.id)
+          return (
+            <li key={image.id} class={`card${selected.includes(image.id) ? ' selected' : ''}`} draggable={!already} onDragStart={(event) => event.dataTransfer?.setData('text/plain', `add:${image.id}`)}>
+              <span class="card-image"><Thumb src={image.thumbnail} isPublic={image.is_public} alt="" /></span>
+              <div class="card-body">
+                <label class="check">
+                  <input type="checkbox" disabled={already} checked={already || selected.includes(image.id)} onChange={() => toggle(image.id)} aria-label={already ? `${name} is in the album` : `Add ${name}`} />
+                  <span class="card-name" title={name}>{name}</span>
+                </label>
+              </div>
+            </li>
+          )
+        })}
+      </ul>
+      <div class="toolbar">
+        <button type="button" disabled={!selected.length} onClick={add}>Add selected{selected.length ? ` (${selected.length})` : ''}</button>
+        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
+        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => setCursors((c) => [...c, page.data!.next_cursor])}>Next</button>
+      </div>
+    </section>
+  )
+}

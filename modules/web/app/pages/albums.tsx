@@ -1,0 +1,99 @@
+import { useState } from 'preact/hooks'
+import { Link, navigate } from '../router.tsx'
+import { Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+
+export type Visibility = 'private' | 'unlisted' | 'public'
+
+export interface Album {
+  id: string
+  title: string
+  description: string | null
+  visibility: Visibility
+  has_password: boolean
+  expires_at: string | null
+  cover_image_id: string | null
+  image_count: number
+  views: number
+  share_url: string
+  zip_url: string
+  created_at: string
+  updated_at: string
+}
+
+export const VISIBILITY_LABELS: Record<Visibility, string> = {
+  private: 'Private (only you)',
+  unlisted: 'Unlisted (anyone with the link)',
+  public: 'Public (listed on your profile)',
+}
+
+export function VisibilityBadge({ visibility }: { visibility: Visibility }) {
+  return <span class={visibility === 'private' ? 'badge private' : 'badge public'}>{visibility[0]!.toUpperCase() + visibility.slice(1)}</span>
+}
+
+const PAGE_SIZE = 50
+
+/** /albums: your albums, and a form to start a new one (which then opens in the editor). */
+export function AlbumsPage() {
+  const { api } = useSession()
+  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const [status, setStatus] = useState<{ error?: string }>({})
+  const cursor = cursors.at(-1) ?? null
+  const list = useLoad(async () => {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
+    if (cursor) params.set('cursor', cursor)
+    return (await api.remote<{ albums: Album[]; next_cursor: string | null }>('upload', 'GET', `/api/v1/albums?${params}`)).data
+  }, [cursor])
+
+  const create = async (event: Event) => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    try {
+      const { data } = await api.remote<{ album: Album }>('upload', 'POST', '/api/v1/albums', {
+        title: String(form.get('title') ?? ''),
+        visibility: String(form.get('visibility') ?? 'private'),
+      })
+      navigate(`/albums/${data.album.id}`)
+    } catch (error) {
+      setStatus({ error: messageOf(error) })
+    }
+  }
+
+  const albums = list.data?.albums ?? []
+  return (
+    <section>
+      <PageTitle>Albums</PageTitle>
+      <form class="panel inline" onSubmit={create} aria-labelledby="h-new-album">
+        <h2 id="h-new-album" class="visually-hidden">New album</h2>
+        <Field label="New album title" name="title" required maxLength={200} />
+        <div class="field">
+          <label for="f-new-visibility">Who can see it</label>
+          <select id="f-new-visibility" name="visibility">
+            {(Object.keys(VISIBILITY_LABELS) as Visibility[]).map((v) => <option value={v}>{VISIBILITY_LABELS[v]}</option>)}
+          </select>
+        </div>
+        <button type="submit">Create album</button>
+      </form>
+      <Status error={status.error ?? list.error} />
+      {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
+      {list.data && !albums.length ? <p>No albums yet.</p> : null}
+      <ul class="album-list" aria-label="Your albums" data-testid="album-list">
+        {albums.map((album) => (
+          <li key={album.id} class="card album-row">
+            <Link href={`/albums/${album.id}`} class="album-title">{album.title}</Link>
+            <span class="muted small">
+              {album.image_count} image{album.image_count === 1 ? '' : 's'} · {album.views} view{album.views === 1 ? '' : 's'}
+              {album.has_password ? ' · password' : ''}
+              {album.expires_at ? ` · expires ${new Date(album.expires_at).toLocaleDateString()}` : ''}
+            </span>
+            <VisibilityBadge visibility={album.visibility} />
+          </li>
+        ))}
+      </ul>
+      <nav class="pager" aria-label="Pages">
+        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
+        <span>Page {cursors.length}</span>
+        <button type="button" class="secondary" disabled={!list.data?.next_cursor} onClick={() => setCursors((c) => [...c, list.data!.next_cursor])}>Next</button>
+      </nav>
+    </section>
+  )
+}

@@ -1,0 +1,47 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { AppContext } from '../context.ts'
+import { EXTENSION } from './keys.ts'
+import type { ImageRow } from './types.ts'
+
+/**
+ * Links that show a private image to the viewers of an album it is in, for a while. The albums
+ * module signs them; the view module accepts them next to its own signed links. A key of its
+ * own: an album link never verifies as an owner-minted one and the other way round.
+ */
+const PURPOSE = 'album-image'
+
+/** How long a page's links keep working after the page was rendered, at least. */
+export const ALBUM_LINK_TTL_SECONDS = 3600
+
+const signature = (ctx: Pick<AppContext, 'hmacKey'>, imageId: string, expiresAt: number) =>
+  createHmac('sha256', ctx.hmacKey(PURPOSE)).update(`${imageId}:${expiresAt}`).digest('base64url')
+
+/**
+ * The expiry of links made now: the end of the next whole TTL window, so every rendering within
+ * one window gives the same URLs and browsers can reuse what they fetched.
+ */
+export function albumLinkExpiry(now: Date): number {
+  const seconds = Math.floor(now.getTime() / 1000)
+  return (Math.floor(seconds / ALBUM_LINK_TTL_SECONDS) + 2) * ALBUM_LINK_TTL_SECONDS
+}
+
+/** `/i/{id}.{ext}?expires=…&sig=…` (or `/i/{id}?size=…&…`) on the view server (never the CDN: the answer is private). */
+export function signedAlbumImageUrl(
+  ctx: Pick<AppContext, 'hmacKey' | 'config'>,
+  image: Pick<ImageRow, 'id' | 'format'>,
+  size: 'original' | 'medium' | 'thumb',
+  expiresAt: number,
+): string {
+  // Smaller sizes without an extension, so the view server may answer with their WebP twin.
+  const path = size === 'original' ? `${image.id}.${EXTENSION[image.format]}?` : `${image.id}?size=${size}&`
+  return `${ctx.config.publicUrls.view}/i/${path}expires=${expiresAt}&sig=${signature(ctx, image.id, expiresAt)}`
+}
+
+export function verifyAlbumImageLink(ctx: Pick<AppContext, 'hmacKey' | 'clock'>, imageId: string, expires: string | undefined, sig: string | undefined): boolean {
+  if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return false
+  const expiresAt = Number(expires)
+  if (expiresAt * 1000 <= ctx.clock.now().getTime()) return false
+  const expected = Buffer.from(signature(ctx, imageId, expiresAt))
+  const given = Buffer.from(sig)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}

@@ -1,0 +1,201 @@
+import { beforeAll, expect, test } from 'bun:test'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import { type Owner, type Uploaded, createAlbum, setImages, signUp, uploadImage } from './support.ts'
+
+describeEachBackend('albums API', (app) => {
+  let owner: Owner
+  let stranger: Owner
+  let images: Uploaded[]
+  let strangersImage: Uploaded
+
+  beforeAll(async () => {
+    owner = await signUp(app())
+    stranger = await signUp(app())
+    images = []
+    for (let i = 0; i < 4; i++) images.push(await uploadImage(app(), owner, { isPublic: i % 2 === 0 }))
+    strangersImage = await uploadImage(app(), stranger)
+  })
+
+  test('create with every field; the password is never returned; album.created goes to the outbox', async () => {
+    const expires = new Date(Date.now() + 86_400_000).toISOString()
+    const album = await createAlbum(app(), owner, {
+      title: '  Holiday  ',
+      description: 'Beach days',
+      visibility: 'unlisted',
+      password: 'open sesame',
+      expires_at: expires,
+      cover_image_id: images[1]!.id,
+    })
+    expect(album).toMatchObject({
+      title: 'Holiday',
+      description: 'Beach days',
+      visibility: 'unlisted',
+      has_password: true,
+      expires_at: expires,
+      cover_image_id: images[1]!.id,
+      image_count: 0,
+      views: 0,
+      images: [],
+    })
+    expect(album.id).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(album.share_url).toBe(`${app().config.publicUrls.view}/a/${album.id}`)
+    expect(album.zip_url).toBe(`${album.share_url}.zip`)
+    expect(JSON.stringify(album)).not.toContain('open sesame')
+    expect(JSON.stringify(album)).not.toContain('argon2')
+    const [row] = await app().ctx.sql<{ password_hash: string }[]>`select password_hash from albums where id = ${album.id}`
+    expect(row!.password_hash).toStartWith('$argon2id$')
+    const events = await app().ctx.sql<{ type: string; data: any }[]>`select type, data from domain_events where user_id = ${owner.id} and type = 'album.created'`
+    expect(events.some((event) => event.data.id === album.id && event.data.title === 'Holiday')).toBe(true)
+  })
+
+  test('defaults: private, no password, no expiry; a session works as well as a key', async () => {
+    const [response, body] = await call(app().upload, 'POST', '/api/v1/albums', { token: owner.token, body: { title: 'Plain' } })
+    expect(response.status).toBe(201)
+    expect(body.album).toMatchObject({ visibility: 'private', has_password: false, expires_at: null, cover_image_id: null, description: null })
+  })
+
+  test('bad input is a clear 4xx, never a 5xx', async () => {
+    const attempts: [Record<string, unknown>, number, string?][] = [
+      [{}, 422],
+      [{ title: '' }, 422],
+      [{ title: '   ' }, 400, 'invalid_title'],
+      [{ title: 'x', visibility: 'secret' }, 422],
+      [{ title: 'x', password: 'abc' }, 422],
+      [{ title: 'x', expires_at: 'tomorrow' }, 422],
+      [{ title: 'x', expires_at: '2001-01-01T00:00:00Z' }, 400, 'invalid_expires_at'],
+      [{ title: 'x', cover_image_id: strangersImage.id }, 400, 'invalid_cover_image'],
+      [{ title: 'x', cover_image_id: 'not-an-image' }, 400, 'invalid_cover_image'],
+    ]
+    for (const [body, status, code] of attempts) {
+      const [response, result] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body })
+      expect(response.status, JSON.stringify([body, result])).toBe(status)
+      if (code) expect(result.error.code).toBe(code)
+    }
+    const [anonymous] = await call(app().upload, 'POST', '/api/v1/albums', { body: { title: 'x' } })
+    expect(anonymous.status).toBe(401)
+  })
+
+  test('every route checks the owner: a stranger gets 404, exactly like a missing album', async () => {
+    const album = await createAlbum(app(), owner, { title: 'Mine' })
+    const routes: [string, string, unknown?][] = [
+      ['GET', `/api/v1/albums/${album.id}`],
+      ['PATCH', `/api/v1/albums/${album.id}`, { title: 'Stolen' }],
+      ['DELETE', `/api/v1/albums/${album.id}`],
+      ['PUT', `/api/v1/albums/${album.id}/images`, { image_ids: [strangersImage.id] }],
+      ['POST', `/api/v1/albums/${album.id}/images`, { image_ids: [strangersImage.id] }],
+      ['DELETE', `/api/v1/albums/${album.id}/images/${images[0]!.id}`],
+      ['GET', `/api/v1/albums/${album.id}/stats`],
+    ]
+    for (const [method, path, body] of routes) {
+      const [response, result] = await call(app().upload, method, path, { apiKey: stranger.apiKey, body })
+      expect(response.status, `${method} ${path}`).toBe(404)
+      expect(result.error.code).toBe('album_not_found')
+      const [missing] = await call(app().upload, method, path.replace(album.id, 'AAAAAAAAAAAAAAAAAAAAAA'), { apiKey: owner.apiKey, body })
+      expect(missing.status, `${method} missing`).toBe(404)
+    }
+    const [list, listed] = await call(app().upload, 'GET', '/api/v1/albums', { apiKey: stranger.apiKey })
+    expect(list.status).toBe(200)
+    expect(listed.albums.map((a: { id: string }) => a.id)).not.toContain(album.id)
+    const [still, unchanged] = await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+    expect(still.status).toBe(200)
+    expect(unchanged.album.title).toBe('Mine')
+  })
+
+  test('PATCH changes only the fields given; null clears password, expiry, cover and description', async () => {
+    const album = await createAlbum(app(), owner, { title: 'Edit me', description: 'd', password: 'hunter22', cover_image_id: images[0]!.id, expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+    const patch = async (body: Record<string, unknown>) => {
+      const [response, result] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body })
+      expect(response.status, JSON.stringify(result)).toBe(200)
+      return result.album
+    }
+    expect(await patch({ visibility: 'public' })).toMatchObject({ title: 'Edit me', visibility: 'public', has_password: true, cover_image_id: images[0]!.id })
+    expect(await patch({ password: null, expires_at: null, cover_image_id: null, description: null })).toMatchObject({
+      has_password: false,
+      expires_at: null,
+      cover_image_id: null,
+      description: null,
+      visibility: 'public',
+    })
+    const [empty] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: {} })
+    expect(empty.status).toBe(422)
+    const [foreignCover, body] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { cover_image_id: strangersImage.id } })
+    expect(foreignCover.status).toBe(400)
+    expect(body.error.code).toBe('invalid_cover_image')
+  })
+
+  test('PUT /images sets membership and order; only the owner’s own images, each once', async () => {
+    const album = await createAlbum(app(), owner, { title: 'Ordered' })
+    const order = [images[2]!.id, images[0]!.id, images[3]!.id]
+    const set = await setImages(app(), owner, album.id, order)
+    expect(set.images.map((i: { id: string }) => i.id)).toEqual(order)
+    expect(set.image_count).toBe(3)
+    const reordered = await setImages(app(), owner, album.id, [images[3]!.id, images[2]!.id])
+    expect(reordered.images.map((i: { id: string }) => i.id)).toEqual([images[3]!.id, images[2]!.id])
+
+    for (const [ids, code] of [
+      [[images[0]!.id, strangersImage.id], 'invalid_image'],
+      [['AAAAAAAAAAAAAAAAAAAAAA'], 'invalid_image'],
+      [['../../etc'], 'invalid_image'],
+      [[images[0]!.id, images[0]!.id], 'duplicate_image'],
+    ] as const) {
+      const [response, result] = await call(app().upload, 'PUT', `/api/v1/albums/${album.id}/images`, { apiKey: owner.apiKey, body: { image_ids: ids } })
+      expect(response.status, JSON.stringify(ids)).toBe(400)
+      expect(result.error.code).toBe(code)
+    }
+    // A refused change leaves the album as it was.
+    const [, after] = await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+    expect(after.album.images.map((i: { id: string }) => i.id)).toEqual([images[3]!.id, images[2]!.id])
+
+    const [added, withAdded] = await call(app().upload, 'POST', `/api/v1/albums/${album.id}/images`, { apiKey: owner.apiKey, body: { image_ids: [images[2]!.id, images[1]!.id] } })
+    expect(added.status).toBe(200)
+    expect(withAdded.album.images.map((i: { id: string }) => i.id)).toEqual([images[3]!.id, images[2]!.id, images[1]!.id])
+    const [removed, withRemoved] = await call(app().upload, 'DELETE', `/api/v1/albums/${album.id}/images/${images[2]!.id}`, { apiKey: owner.apiKey })
+    expect(removed.status).toBe(200)
+    expect(withRemoved.album.images.map((i: { id: string }) => i.id)).toEqual([images[3]!.id, images[1]!.id])
+    const [strangerAdd] = await call(app().upload, 'POST', `/api/v1/albums/${album.id}/images`, { apiKey: owner.apiKey, body: { image_ids: [strangersImage.id] } })
+    expect(strangerAdd.status).toBe(400)
+  })
+
+  test('deleting an album keeps its images; deleting an image takes it out of its albums and off the cover', async () => {
+    const victim = await uploadImage(app(), owner)
+    const album = await createAlbum(app(), owner, { title: 'Doomed', cover_image_id: victim.id })
+    const other = await createAlbum(app(), owner, { title: 'Survivor', cover_image_id: victim.id })
+    await setImages(app(), owner, album.id, [victim.id, images[0]!.id])
+    await setImages(app(), owner, other.id, [images[1]!.id, victim.id])
+
+    const [deleted, body] = await call(app().upload, 'DELETE', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+    expect(deleted.status).toBe(200)
+    expect(body).toEqual({ success: true, id: album.id })
+    expect((await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey }))[0].status).toBe(404)
+    for (const image of [victim, images[0]!]) {
+      expect((await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey }))[0].status).toBe(200)
+    }
+    const [[membership]] = [await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from album_images where album_id = ${album.id}`]
+    expect(membership!.n).toBe(0)
+
+    expect((await call(app().upload, 'DELETE', `/images/${victim.id}`, { apiKey: owner.apiKey }))[0].status).toBe(200)
+    const [, survivor] = await call(app().upload, 'GET', `/api/v1/albums/${other.id}`, { apiKey: owner.apiKey })
+    expect(survivor.album.images.map((i: { id: string }) => i.id)).toEqual([images[1]!.id])
+    expect(survivor.album.cover_image_id).toBeNull()
+  })
+
+  test('the list is paged newest first with an opaque cursor, like GET /images', async () => {
+    const pager = await signUp(app())
+    const made: string[] = []
+    for (let i = 0; i < 5; i++) made.push((await createAlbum(app(), pager, { title: `Album ${i}` })).id)
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const query: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2'
+      const [response, body] = await call(app().upload, 'GET', `/api/v1/albums${query}`, { apiKey: pager.apiKey })
+      expect(response.status).toBe(200)
+      expect(body.albums.length).toBeLessThanOrEqual(2)
+      seen.push(...body.albums.map((a: { id: string }) => a.id))
+      cursor = body.next_cursor
+    } while (cursor)
+    expect(seen).toEqual([...made].reverse())
+    const [bad, badBody] = await call(app().upload, 'GET', '/api/v1/albums?cursor=garbage', { apiKey: pager.apiKey })
+    expect(bad.status).toBe(400)
+    expect(badBody.error.code).toBe('invalid_cursor')
+  })
+})

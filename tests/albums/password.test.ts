@@ -1,0 +1,119 @@
+import { beforeAll, expect, test } from 'bun:test'
+import { call, describeEachBackend } from '../helpers/index.ts'
+import { type Owner, type Uploaded, createAlbum, imageSources, metaContent, page, pathOf, readZip, setImages, signUp, uploadImage } from './support.ts'
+
+const PASSWORD = 'correct horse'
+
+describeEachBackend(
+  'password-protected albums',
+  (app) => {
+    let owner: Owner
+    let images: Uploaded[]
+    let album: any
+
+    beforeAll(async () => {
+      owner = await signUp(app())
+      images = [await uploadImage(app(), owner, { isPublic: false }), await uploadImage(app(), owner, { isPublic: true })]
+      album = await createAlbum(app(), owner, { title: 'Locked', visibility: 'unlisted', password: PASSWORD, cover_image_id: images[0]!.id })
+      await setImages(app(), owner, album.id, images.map((image) => image.id))
+    })
+
+    const submit = (id: string, password: string, ip = '198.51.100.7', headers: Record<string, string> = {}) =>
+      page(app().view, `/a/${id}`, { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip, ...headers }, {
+        method: 'POST',
+        body: new URLSearchParams({ password }).toString(),
+      })
+
+    const unlock = async (id: string, password = PASSWORD, ip?: string) => {
+      const [response] = await submit(id, password, ip)
+      expect(response.status).toBe(303)
+      expect(response.headers.get('location')).toBe(`/a/${id}`)
+      const cookie = response.headers.get('set-cookie')!
+      expect(cookie).toContain('Path=/a/')
+      expect(cookie).toContain('HttpOnly')
+      expect(cookie).toContain('SameSite=Lax')
+      return cookie.split(';')[0]!
+    }
+
+    test('without the password: a form, no pictures, no cover in the cards, no ZIP, an oEmbed link only', async () => {
+      const [response, html] = await page(app().view, `/a/${album.id}`)
+      expect(response.status).toBe(403)
+      expect(html).toContain('<form method="post"')
+      expect(html).toContain('type="password"')
+      expect(imageSources(html)).toEqual([])
+      expect(metaContent(html, 'og:image')).toBeUndefined()
+      for (const image of images) expect(html).not.toContain(image.id)
+      const [zip, zipHtml] = await page(app().view, `/a/${album.id}.zip`)
+      expect(zip.status).toBe(403)
+      expect(zip.headers.get('content-type')).toContain('text/html')
+      expect(zipHtml).toContain('Password required')
+      const [oembed, body] = await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(album.share_url)}`)
+      expect(oembed.status).toBe(200)
+      expect(body.type).toBe('link')
+      expect(body.url).toBeUndefined()
+      // Views of the form do not count as views of the album.
+      const [, got] = await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+      expect(got.album.views).toBe(0)
+    })
+
+    test('a wrong password is refused; the right one sets a cookie that opens the page and the ZIP', async () => {
+      const [wrong, wrongHtml] = await submit(album.id, 'not it')
+      expect(wrong.status).toBe(403)
+      expect(wrong.headers.get('set-cookie')).toBeNull()
+      expect(wrongHtml).toContain('not right')
+      const cookie = await unlock(album.id)
+      const [opened, html] = await page(app().view, `/a/${album.id}`, { cookie })
+      expect(opened.status).toBe(200)
+      expect(imageSources(html)).toHaveLength(2)
+      for (const src of imageSources(html)) expect((await page(app().view, pathOf(src)))[0].status).toBe(200)
+      const zip = await app().view.handle(new Request(`http://localhost/a/${album.id}.zip`, { headers: { cookie } }))
+      expect(zip.status).toBe(200)
+      expect(zip.headers.get('content-type')).toBe('application/zip')
+      const entries = await readZip(Buffer.from(await zip.arrayBuffer()))
+      expect(entries.size).toBe(2)
+    })
+
+    test('the cookie belongs to one album and one password: another album, a forged value or a new password refuse it', async () => {
+      const twin = await createAlbum(app(), owner, { title: 'Twin', visibility: 'unlisted', password: PASSWORD })
+      const cookie = await unlock(album.id)
+      const [, value] = cookie.split('=') as [string, string]
+      expect((await page(app().view, `/a/${twin.id}`, { cookie: `album_${twin.id}=${value}` }))[0].status).toBe(403)
+      const [expires, sig] = value.split('.') as [string, string]
+      expect((await page(app().view, `/a/${album.id}`, { cookie: `album_${album.id}=${Number(expires) + 86400}.${sig}` }))[0].status).toBe(403)
+      expect((await page(app().view, `/a/${album.id}`, { cookie: `album_${album.id}=garbage` }))[0].status).toBe(403)
+
+      const changed = await createAlbum(app(), owner, { title: 'Changing', visibility: 'unlisted', password: PASSWORD })
+      const changedCookie = await unlock(changed.id)
+      expect((await page(app().view, `/a/${changed.id}`, { cookie: changedCookie }))[0].status).toBe(200)
+      await call(app().upload, 'PATCH', `/api/v1/albums/${changed.id}`, { apiKey: owner.apiKey, body: { password: 'another one' } })
+      expect((await page(app().view, `/a/${changed.id}`, { cookie: changedCookie }))[0].status).toBe(403)
+      await call(app().upload, 'PATCH', `/api/v1/albums/${changed.id}`, { apiKey: owner.apiKey, body: { password: null } })
+      expect((await page(app().view, `/a/${changed.id}`))[0].status).toBe(200)
+    })
+
+    test('guesses are throttled per album and address: 429 with Retry-After, even for the right password', async () => {
+      const target = await createAlbum(app(), owner, { title: 'Target', visibility: 'public', password: PASSWORD })
+      const attacker = '203.0.113.66'
+      for (let i = 0; i < 5; i++) expect((await submit(target.id, `guess ${i}`, attacker))[0].status).toBe(403)
+      const [blocked, html] = await submit(target.id, 'guess 6', attacker)
+      expect(blocked.status).toBe(429)
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(html).toContain('Too many wrong passwords')
+      expect((await submit(target.id, PASSWORD, attacker))[0].status).toBe(429)
+      // Another address, and the same address on another album, are not held up.
+      await unlock(target.id, PASSWORD, '203.0.113.67')
+      await unlock(album.id, PASSWORD, attacker)
+      // Right passwords do not use up the budget.
+      for (let i = 0; i < 8; i++) await unlock(album.id, PASSWORD, '203.0.113.68')
+    })
+
+    test('concurrent guesses cannot slip past the limit', async () => {
+      const target = await createAlbum(app(), owner, { title: 'Stampede', visibility: 'unlisted', password: PASSWORD })
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(target.id, `guess ${i}`, '203.0.113.99')))
+      const statuses = results.map(([response]) => response.status)
+      expect(statuses.filter((s) => s === 403)).toHaveLength(5)
+      expect(statuses.filter((s) => s === 429)).toHaveLength(15)
+    })
+  },
+  { env: { TRUST_PROXY: 'true' } },
+)

@@ -1,0 +1,198 @@
+import { beforeAll, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { createApp } from '#core/app.ts'
+import { manualClock } from '#core/clock.ts'
+import { newImageId } from '#core/images/ids.ts'
+import { call, describeEachBackend, makeAdmin } from '../helpers/index.ts'
+import { type Owner, type Uploaded, createAlbum, imageSources, metaContent, page, pathOf, setImages, signUp, uploadImage } from './support.ts'
+
+const clock = manualClock()
+const HOUR = 3_600_000
+
+describeEachBackend(
+  'album share pages',
+  (app) => {
+    let owner: Owner
+    let publicImage: Uploaded
+    let privateImage: Uploaded
+    let album: any
+    let otherPrivate: Uploaded
+
+    beforeAll(async () => {
+      owner = await signUp(app())
+      publicImage = await uploadImage(app(), owner, { isPublic: true, name: 'sunset <b>.png' })
+      privateImage = await uploadImage(app(), owner, { isPublic: false, name: 'secret.png' })
+      otherPrivate = await uploadImage(app(), owner, { isPublic: false })
+      album = await createAlbum(app(), owner, { title: 'Trip "2026" <script>', description: 'Days & nights', visibility: 'unlisted', cover_image_id: privateImage.id })
+      await setImages(app(), owner, album.id, [privateImage.id, publicImage.id])
+    })
+
+    test('the page: a grid of medium variants in album order, each linking to its image page, user text escaped', async () => {
+      const [response, html] = await page(app().view, `/a/${album.id}`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toContain('text/html')
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'")
+      expect(html).toContain('Trip &quot;2026&quot; &lt;script&gt;')
+      expect(html).not.toContain('<script')
+      expect(html).toContain('Days &amp; nights')
+      expect(html).toContain('<meta name="robots" content="noindex">')
+      const sources = imageSources(html)
+      expect(sources).toHaveLength(2)
+      expect(sources[0]).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(sources[1]).toBe(`${app().config.publicUrls.view}/i/${publicImage.id}?size=medium`)
+      expect(html).toContain(`href="${app().config.publicUrls.view}/embed/${publicImage.id}"`)
+      for (const src of sources) {
+        const [image] = await page(app().view, pathOf(src), { accept: 'image/*' })
+        expect(image.status, src).toBe(200)
+        expect(image.headers.get('content-type')).toStartWith('image/')
+      }
+    })
+
+    test('OpenGraph and Twitter cards of the cover, and an oEmbed that names the album', async () => {
+      const [, html] = await page(app().view, `/a/${album.id}`)
+      expect(metaContent(html, 'og:title')).toBe('Trip &quot;2026&quot; &lt;script&gt;')
+      expect(metaContent(html, 'og:url')).toBe(album.share_url)
+      expect(metaContent(html, 'og:image')).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(metaContent(html, 'twitter:card')).toBe('summary_large_image')
+      expect(metaContent(html, 'twitter:image')).toBe(metaContent(html, 'og:image'))
+      const oembedHref = /<link rel="alternate" type="application\/json\+oembed" href="([^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&')
+      expect(oembedHref).toBeDefined()
+      const [response, body] = await call(app().view, 'GET', pathOf(oembedHref!))
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body).toMatchObject({ version: '1.0', type: 'photo', title: album.title, provider_name: 'imghost', author_name: owner.username })
+      expect((await page(app().view, pathOf(body.url), { accept: 'image/*' }))[0].status).toBe(200)
+      for (const [url, status] of [
+        [`${app().config.publicUrls.view}/a/AAAAAAAAAAAAAAAAAAAAAA`, 404],
+        ['https://elsewhere.example/a/' + album.id, 404],
+        ['not a url', 404],
+      ] as const) {
+        expect((await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(url)}`))[0].status, url).toBe(status)
+      }
+      expect((await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(album.share_url)}&format=xml`))[0].status).toBe(501)
+    })
+
+    test('private, unknown and expired albums are an HTML 404, and so is their ZIP', async () => {
+      const hidden = await createAlbum(app(), owner, { title: 'Hidden', visibility: 'private' })
+      const expiring = await createAlbum(app(), owner, { title: 'Soon gone', visibility: 'public', expires_at: new Date(clock.now().getTime() + HOUR).toISOString() })
+      expect((await page(app().view, `/a/${expiring.id}`))[0].status).toBe(200)
+      clock.advance(HOUR + 1000)
+      for (const path of [`/a/${hidden.id}`, `/a/${expiring.id}`, '/a/AAAAAAAAAAAAAAAAAAAAAA', '/a/nonsense', `/a/${hidden.id}.zip`, `/a/${expiring.id}.zip`]) {
+        const [response, html] = await page(app().view, path)
+        expect(response.status, path).toBe(404)
+        expect(response.headers.get('content-type')).toContain('text/html')
+        expect(html).toContain('Not found')
+      }
+    })
+
+    test('signed links of private images: valid ones serve, tampered and expired ones are 404', async () => {
+      const [, html] = await page(app().view, `/a/${album.id}`)
+      const signed = imageSources(html)[0]!
+      expect((await page(app().view, pathOf(signed)))[0].status).toBe(200)
+      // The image itself stays private: without a signature it is a 404.
+      expect((await page(app().view, `/i/${privateImage.id}?size=medium`))[0].status).toBe(404)
+      const url = new URL(signed)
+      const sig = url.searchParams.get('sig')!
+      const tampered = [
+        signed.replace(`sig=${sig}`, `sig=${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`),
+        signed.replace(/expires=(\d+)/, (_, n) => `expires=${Number(n) + 3600}`),
+        signed.replace(privateImage.id, otherPrivate.id),
+        signed.replace(/&sig=[^&]+/, ''),
+      ]
+      for (const path of tampered) expect((await page(app().view, pathOf(path)))[0].status, path).toBe(404)
+      clock.advance(3 * HOUR)
+      expect((await page(app().view, pathOf(signed)))[0].status).toBe(404)
+      // A fresh page gives fresh links.
+      const [, again] = await page(app().view, `/a/${album.id}`)
+      expect((await page(app().view, pathOf(imageSources(again)[0]!)))[0].status).toBe(200)
+    })
+
+    test('album views are counted for people, not for bots and link previews, and shown in the API', async () => {
+      const counted = await createAlbum(app(), owner, { title: 'Counted', visibility: 'public' })
+      await makeAdmin(app().ctx.sql, owner.id)
+      const adminStats = async () => {
+        const [response, body] = await call(app().auth, 'GET', '/api/v1/admin/stats', { token: owner.token })
+        expect(response.status, JSON.stringify(body)).toBe(200)
+        return body.album_views_per_day as { date: string; count: number }[]
+      }
+      const before = await adminStats()
+      await page(app().view, `/a/${counted.id}`)
+      await page(app().view, `/a/${counted.id}`, { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1' })
+      for (const bot of ['Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)', 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'Googlebot/2.1', '']) {
+        expect((await page(app().view, `/a/${counted.id}`, { 'user-agent': bot }))[0].status).toBe(200)
+      }
+      const [, got] = await call(app().upload, 'GET', `/api/v1/albums/${counted.id}`, { apiKey: owner.apiKey })
+      expect(got.album.views).toBe(2)
+      const [stats, body] = await call(app().upload, 'GET', `/api/v1/albums/${counted.id}/stats`, { apiKey: owner.apiKey })
+      expect(stats.status).toBe(200)
+      expect(body.views).toBe(2)
+      expect(body.daily).toHaveLength(30)
+      expect(body.daily.at(-1)).toEqual({ date: clock.now().toISOString().slice(0, 10), views: 2 })
+      // Next to image views in the platform statistics.
+      const after = await adminStats()
+      expect(after).toHaveLength(30)
+      expect(after.at(-1)!.date).toBe(clock.now().toISOString().slice(0, 10))
+      expect(after.at(-1)!.count - before.at(-1)!.count).toBe(2)
+    })
+
+    test('public profile: 404 until turned on, then public images and public albums only, paged', async () => {
+      const person = await signUp(app())
+      const shown = await uploadImage(app(), person, { isPublic: true })
+      const hiddenImage = await uploadImage(app(), person, { isPublic: false })
+      const listed = await createAlbum(app(), person, { title: 'Listed album', visibility: 'public' })
+      await setImages(app(), person, listed.id, [hiddenImage.id])
+      await createAlbum(app(), person, { title: 'Unlisted album', visibility: 'unlisted' })
+      await createAlbum(app(), person, { title: 'Private album', visibility: 'private' })
+
+      expect((await page(app().view, `/u/${person.username}`))[0].status).toBe(404)
+      const [account] = await call(app().auth, 'GET', '/api/v1/account', { token: person.token })
+      expect(account.status).toBe(200)
+      const [, before] = await call(app().auth, 'GET', '/api/v1/account', { token: person.token })
+      expect(before.user.settings.public_profile).toBe(false)
+      const [turnedOn, after] = await call(app().auth, 'PUT', '/api/v1/account', { token: person.token, body: { settings: { public_profile: true } } })
+      expect(turnedOn.status, JSON.stringify(after)).toBe(200)
+      expect(after.user.settings.public_profile).toBe(true)
+
+      const [response, html] = await page(app().view, `/u/${person.username.toUpperCase()}`)
+      expect(response.status).toBe(200)
+      expect(html).toContain(shown.id)
+      expect(html).not.toContain(`/${hiddenImage.id}_thumb`)
+      expect(html).toContain('Listed album')
+      expect(html).toContain(listed.share_url)
+      expect(html).not.toContain('Unlisted album')
+      expect(html).not.toContain('Private album')
+      // The private image is the public album's cover: shown through a signed thumbnail only.
+      expect(imageSources(html).some((src) => src.includes(`/i/${hiddenImage.id}?size=thumb&expires=`))).toBe(true)
+
+      // 31 more public images: page 1 shows 30, page 2 the rest.
+      for (let i = 0; i < 31; i++) {
+        const id = newImageId()
+        await app().ctx.sql`
+          insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants, uploaded_at)
+          values (${id}, ${person.id}, ${id + '.png'}, 'image/png', 'png', 'png', 10, 10, 4, 4, ${randomBytes(32).toString('hex')}, '[]', ${new Date(clock.now().getTime() + (i + 1) * 1000)})`
+      }
+      const [, first] = await page(app().view, `/u/${person.username}`)
+      const [, second] = await page(app().view, `/u/${person.username}?page=2`)
+      expect(imageSources(first).length).toBe(30 + 1) // 30 images and the album's cover
+      expect(first).toContain('?page=2')
+      expect(imageSources(second).length).toBe(2)
+      expect(second).toContain(shown.id)
+      expect(second).not.toContain('Listed album')
+      expect((await page(app().view, `/u/${person.username}?page=0`))[0].status).toBe(422)
+
+      await call(app().auth, 'PUT', '/api/v1/account', { token: person.token, body: { settings: { public_profile: false } } })
+      expect((await page(app().view, `/u/${person.username}`))[0].status).toBe(404)
+      expect((await page(app().view, '/u/nobody-has-this-name'))[0].status).toBe(404)
+    })
+
+    test('single-port mode: the album and profile pages win over the view catch-all', async () => {
+      const all = createApp(app().ctx, ['auth', 'upload', 'view'])
+      const [response, html] = await page(all, `/a/${album.id}`)
+      expect(response.status).toBe(200)
+      expect(html).toContain('<ul class="grid"')
+      const [missing, missingHtml] = await page(all, '/a/AAAAAAAAAAAAAAAAAAAAAA')
+      expect(missing.status).toBe(404)
+      expect(missingHtml).toContain('no such album')
+    })
+  },
+  { clock },
+)

@@ -1,0 +1,89 @@
+import { expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { newImageId } from '#core/images/ids.ts'
+import { variantKey } from '#core/images/keys.ts'
+import { describeEachBackend, readStoredObject } from '../helpers/index.ts'
+import { createAlbum, readZip, setImages, signUp, uploadImage } from './support.ts'
+
+/** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big album. */
+const OBJECT_BYTES = 16 * 1024 * 1024
+const OBJECTS = 12
+
+/** Random bytes, streamed: the test itself never holds an object either. */
+function randomStream(size: number): Readable {
+  let left = size
+  return new Readable({
+    read() {
+      const n = Math.min(left, 1024 * 1024)
+      left -= n
+      this.push(n > 0 ? randomBytes(n) : null)
+    },
+  })
+}
+
+describeEachBackend('album ZIP', (app) => {
+  test('the originals, in album order, named after the images, byte for byte', async () => {
+    const owner = await signUp(app())
+    const first = await uploadImage(app(), owner, { isPublic: false, name: 'Zebra: crossing?.png' })
+    const second = await uploadImage(app(), owner, { isPublic: true, name: 'apple.png' })
+    const album = await createAlbum(app(), owner, { title: 'Zoo / 2026', visibility: 'unlisted' })
+    await setImages(app(), owner, album.id, [first.id, second.id])
+
+    const response = await app().view.handle(new Request(`http://localhost/a/${album.id}.zip`))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/zip')
+    expect(response.headers.get('content-disposition')).toBe('attachment; filename="Zoo_2026.zip"')
+    const entries = await readZip(Buffer.from(await response.arrayBuffer()))
+    expect([...entries.keys()]).toEqual(['0001-Zebra_ crossing_.png', '0002-apple.png'])
+    for (const [name, image] of [['0001-Zebra_ crossing_.png', first], ['0002-apple.png', second]] as const) {
+      const [row] = await app().ctx.sql<{ b2_file_name: string }[]>`select b2_file_name from images where id = ${image.id}`
+      expect(entries.get(name)!.equals(await readStoredObject(app(), row!.b2_file_name))).toBe(true)
+    }
+    const empty = await createAlbum(app(), owner, { title: 'Empty', visibility: 'public' })
+    const emptyZip = await app().view.handle(new Request(`http://localhost/a/${empty.id}.zip`))
+    expect(emptyZip.status).toBe(200)
+    expect((await readZip(Buffer.from(await emptyZip.arrayBuffer()))).size).toBe(0)
+  })
+
+  test(`${OBJECTS} × ${OBJECT_BYTES / 2 ** 20} MB of originals stream out with memory well below the album size`, async () => {
+    const owner = await signUp(app())
+    const ids: string[] = []
+    for (let i = 0; i < OBJECTS; i++) {
+      const id = newImageId()
+      const key = variantKey(id, 'original', 'jpeg')
+      await app().ctx.storage.put(key, { stream: randomStream(OBJECT_BYTES), size: OBJECT_BYTES }, 'image/jpeg')
+      const variants = [{ name: 'original', format: 'jpeg', key, content_type: 'image/jpeg', width: 8000, height: 6000, size: OBJECT_BYTES }]
+      await app().ctx.sql`
+        insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants)
+        values (${id}, ${owner.id}, ${id + '.jpg'}, 'image/jpeg', 'jpeg', 'jpeg', ${OBJECT_BYTES}, ${OBJECT_BYTES}, 8000, 6000, ${randomBytes(32).toString('hex')}, ${app().ctx.sql.json(variants)})`
+      ids.push(id)
+    }
+    const album = await createAlbum(app(), owner, { title: 'Heavy', visibility: 'unlisted' })
+    await setImages(app(), owner, album.id, ids)
+
+    // Live memory: RSS right after a full collection, so garbage not yet collected does not count.
+    const live = () => (Bun.gc(true), process.memoryUsage().rss)
+    const baseline = live()
+    let peak = baseline
+    const response = await app().view.handle(new Request(`http://localhost/a/${album.id}.zip`))
+    expect(response.status).toBe(200)
+    let received = 0
+    let nextSample = 0
+    const reader = response.body!.getReader()
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      received += value.byteLength
+      if (received >= nextSample) {
+        peak = Math.max(peak, live())
+        nextSample += 16 * 2 ** 20
+      }
+    }
+    const growthMb = (peak - baseline) / 2 ** 20
+    console.log(`[${app().backend.name}] album ZIP of ${(received / 2 ** 20).toFixed(0)} MB: peak live RSS growth ${growthMb.toFixed(0)} MB`)
+    expect(received).toBeGreaterThan(OBJECTS * OBJECT_BYTES)
+    // Holding the archive would need all of it (192 MB); streaming needs about one object's worth of buffers.
+    expect(growthMb).toBeLessThan((OBJECTS * OBJECT_BYTES) / 2 ** 20 / 3)
+  }, 180_000)
+})

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { call } from '../helpers/http.ts'
+import { type Owner, type Uploaded, signUp, uploadImage } from '../albums/support.ts'
+import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/albums: SKIPPED, /usr/bin/chromium is missing')
+
+describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let owner: Owner
+  let images: Uploaded[]
+  let albumId: string
+  const cspViolations: string[] = []
+
+  const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const albumOrder = async () => {
+    const [, body] = await call(servers.app.upload, 'GET', `/api/v1/albums/${albumId}`, { apiKey: owner.apiKey })
+    return body.album.images.map((image: { id: string }) => image.id) as string[]
+  }
+  const waitForOrder = async (expected: string[]) => {
+    for (let i = 0; i < 50 && JSON.stringify(await albumOrder()) !== JSON.stringify(expected); i++) await Bun.sleep(100)
+    expect(await albumOrder()).toEqual(expected)
+  }
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    owner = await signUp(servers.app)
+    images = [
+      await uploadImage(servers.app, owner, { name: 'alpha.png', isPublic: true }),
+      await uploadImage(servers.app, owner, { name: 'bravo.png', isPublic: false }),
+      await uploadImage(servers.app, owner, { name: 'charlie.png', isPublic: true }),
+    ]
+    browser = await launchBrowser()
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    await context.addCookies([{ name: 'token', value: owner.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    page = await context.newPage()
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  test('creates an album from the albums page', async () => {
+    await page.goto(`${servers.urls.auth}/albums`)
+    await page.getByRole('link', { name: 'Albums' }).waitFor()
+    await page.getByLabel('New album title').fill('Road trip')
+    await page.getByLabel('Who can see it').selectOption('unlisted')
+    await page.getByRole('button', { name: 'Create album' }).click()
+    await page.waitForURL('**/albums/*')
+    albumId = page.url().split('/').pop()!
+    expect(albumId).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    await page.getByRole('heading', { name: 'Road trip' }).waitFor()
+  })
+
+  test('adds images by ticking them and by dragging one in from the gallery', async () => {
+    await page.getByRole('checkbox', { name: 'Add alpha.png' }).check()
+    await page.getByRole('checkbox', { name: 'Add bravo.png' }).check()
+    await page.getByRole('button', { name: 'Add selected (2)' }).click()
+    await page.getByRole('checkbox', { name: 'bravo.png is in the album' }).waitFor()
+    await waitForOrder([images[0]!.id, images[1]!.id])
+    // Dragged onto the first row: inserted before it.
+    await page.locator('[data-testid=picker] li', { hasText: 'charlie.png' }).dragTo(page.locator(`[data-image="${images[0]!.id}"]`))
+    await waitForOrder([images[2]!.id, images[0]!.id, images[1]!.id])
+    await page.locator(`[data-testid=album-images] li`).nth(2).waitFor()
+    await shot('album-editor')
+  })
+
+  test('reorders by keyboard (focus stays on the moved image) and by drag and drop', async () => {
+    const down = page.getByRole('button', { name: 'Move charlie.png down' })
+    await down.focus()
+    await page.keyboard.press('Enter')
+    await waitForOrder([images[0]!.id, images[2]!.id, images[1]!.id])
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Move charlie.png down')
+    await page.keyboard.press('Enter')
+    await waitForOrder([images[0]!.id, images[1]!.id, images[2]!.id])
+    await expect(page.getByRole('status').filter({ hasText: 'moved to position 3' }).count()).resolves.toBeGreaterThan(0)
+    await page.locator(`[data-image="${images[2]!.id}"]`).dragTo(page.locator(`[data-image="${images[0]!.id}"]`))
+    await waitForOrder([images[2]!.id, images[0]!.id, images[1]!.id])
+    const shown = await page.locator('[data-testid=album-images] li').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-image')))
+    expect(shown).toEqual([images[2]!.id, images[0]!.id, images[1]!.id])
+    await page.getByRole('button', { name: 'Use bravo.png as cover' }).click()
+    await page.getByRole('button', { name: 'Use bravo.png as cover', pressed: true }).waitFor()
+  })
+
+  test('copies the share link, which opens in a fresh browser with every image, the private one too', async () => {
+    await page.getByRole('button', { name: 'Copy share link' }).click()
+    const link = await page.evaluate(() => navigator.clipboard.readText())
+    expect(link).toBe(`${servers.urls.view}/a/${albumId}`)
+    const stranger = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const visitor = await stranger.newPage()
+    const response = await visitor.goto(link)
+    expect(response!.status()).toBe(200)
+    await visitor.locator('ul.grid img').nth(2).waitFor()
+    await visitor.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('ul.grid img')].every((img) => img.complete && img.naturalWidth > 0))
+    const alts = await visitor.locator('ul.grid img').evaluateAll((imgs) => imgs.map((img) => img.getAttribute('alt')))
+    expect(alts).toEqual(['charlie.png', 'alpha.png', 'bravo.png'])
+    expect(await visitor.locator('meta[property="og:image"]').getAttribute('content')).toContain(`/i/${images[1]!.id}?size=medium&expires=`)
+    // The page fits a phone: nothing wider than the screen.
+    expect(await visitor.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await shot('album-share-390', visitor)
+    await stranger.close()
+  })
+
+  test('a password, then the public profile toggle in the account settings', async () => {
+    await page.getByLabel('Password', { exact: true }).fill('sesame street')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByText('Album saved.').waitFor()
+    const stranger = await browser.newContext()
+    const visitor = await stranger.newPage()
+    expect((await visitor.goto(`${servers.urls.view}/a/${albumId}`))!.status()).toBe(403)
+    await visitor.getByLabel('Password').fill('sesame street')
+    await visitor.getByRole('button', { name: 'View album' }).click()
+    await visitor.locator('ul.grid img').nth(2).waitFor()
+
+    expect((await visitor.goto(`${servers.urls.view}/u/${owner.username}`))!.status()).toBe(404)
+    await page.goto(`${servers.urls.auth}/account`)
+    await page.getByRole('checkbox', { name: 'Public profile' }).check()
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByText('Settings saved.').waitFor()
+    expect((await visitor.goto(`${servers.urls.view}/u/${owner.username}`))!.status()).toBe(200)
+    await stranger.close()
+    expect(cspViolations).toEqual([])
+  })
+})
