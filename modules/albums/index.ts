@@ -22,7 +22,7 @@ export const albumsApi = (ctx: AppContext) =>
           set.status = 201
           return { success: true as const, album: await service.createAlbum(ctx, principal, body) }
         },
-        { ...AlbumsModel.create, auth: true, detail: { tags, summary: 'Create an album (private unless visibility says otherwise)' } },
+        { ...AlbumsModel.create, auth: true, scope: 'albums', detail: { tags, summary: 'Create an album (private unless visibility says otherwise)' } },
       )
       .get(
         '',
@@ -30,41 +30,44 @@ export const albumsApi = (ctx: AppContext) =>
           const { albums, nextCursor } = await service.listAlbums(ctx, principal, query)
           return { success: true as const, albums, next_cursor: nextCursor }
         },
-        { ...AlbumsModel.list, auth: true, detail: { tags, summary: 'Your albums, newest first (?limit, ?cursor)' } },
+        { ...AlbumsModel.list, auth: true, scope: 'albums', detail: { tags, summary: 'Your albums, newest first (?limit, ?cursor)' } },
       )
       .get('/:id', async ({ principal, params }) => ({ success: true as const, album: await service.getAlbum(ctx, principal, params.id) }), {
         ...AlbumsModel.get,
         auth: true,
+        scope: 'albums',
         detail: { tags, summary: 'One of your albums with its images in order' },
       })
       .patch(
         '/:id',
         async ({ principal, params, body }) => ({ success: true as const, album: await service.updateAlbum(ctx, principal, params.id, body) }),
-        { ...AlbumsModel.update, auth: true, detail: { tags, summary: 'Change title, description, visibility, password, expiry or cover' } },
+        { ...AlbumsModel.update, auth: true, scope: 'albums', detail: { tags, summary: 'Change title, description, visibility, password, expiry or cover' } },
       )
       .delete('/:id', async ({ principal, params }) => ({ success: true as const, ...(await service.deleteAlbum(ctx, principal, params.id)) }), {
         ...AlbumsModel.delete,
         auth: true,
+        scope: 'albums',
         detail: { tags, summary: 'Delete an album (its images stay)' },
       })
       .put(
         '/:id/images',
         async ({ principal, params, body }) => ({ success: true as const, album: await service.changeImages(ctx, principal, params.id, body.image_ids, 'replace') }),
-        { ...AlbumsModel.setImages, auth: true, detail: { tags, summary: 'Set the album’s images and their order (your own images only)' } },
+        { ...AlbumsModel.setImages, auth: true, scope: 'albums', detail: { tags, summary: 'Set the album’s images and their order (your own images only)' } },
       )
       .post(
         '/:id/images',
         async ({ principal, params, body }) => ({ success: true as const, album: await service.changeImages(ctx, principal, params.id, body.image_ids, 'append') }),
-        { ...AlbumsModel.addImages, auth: true, detail: { tags, summary: 'Add images at the end (those already in it stay where they are)' } },
+        { ...AlbumsModel.addImages, auth: true, scope: 'albums', detail: { tags, summary: 'Add images at the end (those already in it stay where they are)' } },
       )
       .delete(
         '/:id/images/:imageId',
         async ({ principal, params }) => ({ success: true as const, album: await service.removeImage(ctx, principal, params.id, params.imageId) }),
-        { ...AlbumsModel.removeImage, auth: true, detail: { tags, summary: 'Take one image out of the album (the image stays)' } },
+        { ...AlbumsModel.removeImage, auth: true, scope: 'albums', detail: { tags, summary: 'Take one image out of the album (the image stays)' } },
       )
       .get('/:id/stats', async ({ principal, params }) => ({ success: true as const, ...(await service.albumStats(ctx, principal, params.id)) }), {
         ...AlbumsModel.stats,
         auth: true,
+        scope: 'albums',
         detail: { tags, summary: 'Views of the album page: total and per day for 30 days' },
       }),
   )

@@ -50,6 +50,18 @@ describeEachBackend(
       }
     })
 
+    test('the albums API needs the albums scope; a key with it manages albums', async () => {
+      const uploadOnly = await keyWith({ scopes: ['upload'] })
+      expectScopeRefused(...(await call(app().upload, 'POST', '/api/v1/albums', { apiKey: uploadOnly, body: { title: 'No' } })), 'albums')
+      expectScopeRefused(...(await call(app().upload, 'GET', '/api/v1/albums', { apiKey: uploadOnly })), 'albums')
+      const albumsKey = await keyWith({ scopes: ['albums'] })
+      const [created, album] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: albumsKey, body: { title: 'Yes' } })
+      expect(created.status, JSON.stringify(album)).toBe(201)
+      const [listed, list] = await call(app().upload, 'GET', '/api/v1/albums', { apiKey: albumsKey })
+      expect(listed.status).toBe(200)
+      expect(list.albums.map((a: { id: string }) => a.id)).toContain(album.album.id)
+    })
+
     test('an upload-only key uploads, and each other route refuses it naming the missing scope', async () => {
       const key = await keyWith({ scopes: ['upload'] })
       const [uploaded] = await upload(app().upload, key)
