@@ -52,6 +52,8 @@ describeEachBackend('web app API', (app) => {
       upload_url: app().config.publicUrls.upload,
       view_url: app().config.publicUrls.view,
       oauth_providers: [],
+      oidc_name: null,
+      registration: 'open',
       max_upload_bytes: app().config.maxUploadBytes,
     })
   })

@@ -152,6 +152,8 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     page.once('dialog', (dialog) => dialog.accept())
     await page.getByRole('button', { name: /^Revoke invite/ }).click()
     await page.getByText(/revoked/).waitFor()
+    // The message comes first; the list reloads after it.
+    await page.getByTestId('invite-row').nth(1).waitFor({ state: 'detached' })
     expect(await page.getByTestId('invite-row').count()).toBe(1)
     expect(cspViolations).toEqual([])
   })
