@@ -105,7 +105,7 @@ export async function finishSignIn(
   const secondStep = await beginSecondStep(ctx, user)
   if (secondStep) return { secondStep, redirectTo: secondStepPage(ctx.config, redirectTo, secondStep.challenge_token) }
   const session = await startSession(ctx, user, meta)
-  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: name } }, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: provider.name } }, meta)
   return { user, ...session, redirectTo }
 }
 
