@@ -1,6 +1,7 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import { type Owner, type Uploaded, createAlbum, setImages, signUp, uploadImage } from './support.ts'
+import { listenForEvents } from '../helpers/events.ts'
 
 describeEachBackend('albums API', (app) => {
   let owner: Owner
@@ -17,6 +18,7 @@ describeEachBackend('albums API', (app) => {
   })
 
   test('create with every field; the password is never returned; album.created goes to the outbox', async () => {
+    await listenForEvents(app().ctx.sql, owner.id, ['album.created'])
     const expires = new Date(Date.now() + 86_400_000).toISOString()
     const album = await createAlbum(app(), owner, {
       title: '  Holiday  ',

@@ -155,7 +155,7 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     const [gone] = await call(app().auth, 'POST', '/api/v1/auth/login/passkey', { body: { challenge_token: start.challenge_token, response: authenticator.get(start.options) } })
     expect(gone.status).toBe(401)
     expect(await auditActions(app().ctx.sql, user.id)).toEqual([
-      'auth.passkey_added', 'auth.2fa_enabled', 'auth.2fa_failed', 'auth.2fa_failed', 'auth.passkey_removed', 'auth.2fa_disabled',
+      'auth.passkey_added', 'auth.2fa_enabled', 'auth.2fa_failed', 'auth.2fa_failed', 'auth.passkey_removed', 'auth.2fa_disabled', 'auth.login',
     ])
   })
 

@@ -175,7 +175,7 @@ describeEachBackend(
       const [again, againBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: '123456' } })
       expect(again.status).toBe(409)
       expect(againBody.error.code).toBe('two_factor_not_enabled')
-      expect(await auditActions(app().ctx.sql, user.id)).toEqual(['auth.2fa_enabled', 'auth.2fa_failed', 'auth.2fa_failed', 'auth.2fa_disabled'])
+      expect(await auditActions(app().ctx.sql, user.id)).toEqual(['auth.2fa_enabled', 'auth.2fa_failed', 'auth.2fa_failed', 'auth.2fa_disabled', 'auth.login'])
     })
 
     test('new recovery codes replace the old ones (password and a code needed)', async () => {

@@ -2,6 +2,7 @@ import { beforeAll, expect, test } from 'bun:test'
 import type { TestUser } from '../helpers/http.ts'
 import { call, describeEachBackend, migratedEmbeddedSnapshot } from '../helpers/index.ts'
 import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
+import { listenForEvents } from '../helpers/events.ts'
 
 // The embedded template takes over a minute to build on a loaded 2-core machine: built before any hook's timeout runs.
 await migratedEmbeddedSnapshot()
@@ -124,6 +125,7 @@ describeEachBackend('abuse reports', (app) => {
     expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
     const [before] = await app().ctx.sql`select storage_used from users where id = ${owner.id}`
     expect(Number(before!.storage_used)).toBeGreaterThan(0)
+    await listenForEvents(app().ctx.sql, owner.id, ['image.deleted'])
     const [, filed] = await report(app(), '203.0.113.20', { target: { type: 'image', id: image.id }, reason: 'illegal' })
     const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/remove`, { token: admin.token })
     expect(response.status, JSON.stringify(body)).toBe(200)

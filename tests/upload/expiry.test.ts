@@ -6,6 +6,7 @@ import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/en
 import { call, makeAdmin, registerUser } from '../helpers/http.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 import { type Viewer, eventually, fetchView, signUp } from '../view/support.ts'
+import { listenForEvents } from '../helpers/events.ts'
 
 const HOUR = 3_600_000
 const clock = manualClock()
@@ -233,6 +234,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
 
     test('the image-expiry job deletes ended images (rows, objects, storage, events) and records its run', async () => {
       const user = await signUp(app())
+      await listenForEvents(app().ctx.sql, user.id, ['image.expired'])
       const up = async (fields: Record<string, string>) => {
         const [response, body] = await uploadFresh(app().upload, { apiKey: user.apiKey }, fields)
         expect(response.status).toBe(201)
