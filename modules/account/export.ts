@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import yazl from 'yazl'
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
+import { pullFrom } from '#core/http/pull-stream.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -48,38 +49,6 @@ async function* analyticsPages(ctx: AppContext, userId: string) {
   for await (const page of imagePages(ctx, userId)) {
     yield await repo.dailyViewsOf(ctx.sql, page.map((image) => image.id))
   }
-}
-
-/**
- * A web stream that reads the next chunk only when the consumer asks for one (highWaterMark 0),
- * so a slow client slows the whole chain down to storage instead of queueing the archive.
- */
-function pullFrom(source: Readable): ReadableStream<Uint8Array> {
-  const nextEvent = () =>
-    new Promise<void>((resolve) => {
-      const wake = () => {
-        source.off('readable', wake).off('end', wake).off('close', wake)
-        resolve()
-      }
-      source.on('readable', wake).on('end', wake).on('close', wake)
-    })
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          const chunk = source.read() as Buffer | null
-          if (chunk) return controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-          if (source.errored) return controller.error(source.errored)
-          if (source.readableEnded || source.destroyed) return controller.close()
-          await nextEvent()
-        }
-      },
-      cancel() {
-        source.destroy()
-      },
-    },
-    { highWaterMark: 0 },
-  )
 }
 
 /**
