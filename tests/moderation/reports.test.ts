@@ -20,9 +20,9 @@ describeEachBackend('abuse reports', (app) => {
 
     const [unknownReason] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
     expect(unknownReason.status).toBe(422)
-    const [album, albumBody] = await report(app(), '198.51.100.1', { target: { type: 'album', id: 'x' }, reason: 'spam' })
-    expect(album.status).toBe(422)
-    expect(albumBody.success).toBe(false)
+    const [unknownType, unknownTypeBody] = await report(app(), '198.51.100.1', { target: { type: 'gallery', id: image.id }, reason: 'spam' })
+    expect(unknownType.status).toBe(422)
+    expect(unknownTypeBody.success).toBe(false)
     const [longNote] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'other', note: 'x'.repeat(1001) })
     expect(longNote.status).toBe(422)
     const [missing, missingBody] = await report(app(), '198.51.100.1', { target: { type: 'image', id: 'A'.repeat(22) }, reason: 'spam' })
