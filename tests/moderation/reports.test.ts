@@ -1,6 +1,7 @@
 import { beforeAll, expect, test } from 'bun:test'
 import type { TestUser } from '../helpers/http.ts'
 import { call, describeEachBackend, migratedEmbeddedSnapshot } from '../helpers/index.ts'
+import { createWebhook } from '../webhooks/support.ts'
 import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
 
 // The embedded template takes over a minute to build on a loaded 2-core machine: built before any hook's timeout runs.
@@ -124,6 +125,8 @@ describeEachBackend('abuse reports', (app) => {
     expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
     const [before] = await app().ctx.sql`select storage_used from users where id = ${owner.id}`
     expect(Number(before!.storage_used)).toBeGreaterThan(0)
+    // Events are written only for someone who listens (publishEvent): the owner subscribes (no worker runs here, nothing is sent).
+    await createWebhook(app(), { token: owner.token }, { url: 'http://127.0.0.1:9/hook', events: ['image.deleted'] })
     const [, filed] = await report(app(), '203.0.113.20', { target: { type: 'image', id: image.id }, reason: 'illegal' })
     const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/remove`, { token: admin.token })
     expect(response.status, JSON.stringify(body)).toBe(200)
@@ -163,7 +166,7 @@ describeEachBackend('abuse reports', (app) => {
     const [bad] = await call(app().auth, 'POST', '/api/v1/admin/reports/abc/remove', { token: admin.token })
     expect(bad.status).toBe(422)
   })
-}, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5' } })
+}, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5', WEBHOOK_ALLOW_PRIVATE: 'true' } })
 
 describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app) => {
   let admin: TestUser
