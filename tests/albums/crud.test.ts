@@ -1,5 +1,6 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { call, describeEachBackend } from '../helpers/index.ts'
+import { createWebhook } from '../webhooks/support.ts'
 import { type Owner, type Uploaded, createAlbum, setImages, signUp, uploadImage } from './support.ts'
 
 describeEachBackend('albums API', (app) => {
@@ -17,6 +18,8 @@ describeEachBackend('albums API', (app) => {
   })
 
   test('create with every field; the password is never returned; album.created goes to the outbox', async () => {
+    // Events are written only for someone who listens (publishEvent): the owner subscribes (no worker runs here, nothing is sent).
+    await createWebhook(app(), { token: owner.token }, { url: 'http://127.0.0.1:9/hook', events: ['album.created'] })
     const expires = new Date(Date.now() + 86_400_000).toISOString()
     const album = await createAlbum(app(), owner, {
       title: '  Holiday  ',
@@ -198,4 +201,4 @@ describeEachBackend('albums API', (app) => {
     expect(bad.status).toBe(400)
     expect(badBody.error.code).toBe('invalid_cursor')
   })
-})
+}, { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } })
