@@ -35,7 +35,11 @@ const CONFIRM: Record<Action, (entry: QueueEntry) => string> = {
   'block-uploader': (entry) => `Block ${entry.uploader?.username ?? 'the uploader'}? They are signed out and none of their images is served until unblocked.`,
 }
 
-const DONE: Record<Action, string> = { dismiss: 'Reports dismissed.', remove: 'Removed.', 'block-uploader': 'Uploader blocked.' }
+const DONE: Record<Action, (entry: QueueEntry) => string> = {
+  dismiss: () => 'Reports dismissed.',
+  remove: (entry) => (entry.target.type === 'album' ? 'Album removed.' : 'Image removed.'),
+  'block-uploader': () => 'Uploader blocked.',
+}
 
 /** The moderation queue: reported images and albums, open ones first, with what was said about them. */
 export function AdminReports() {
@@ -50,7 +54,7 @@ export function AdminReports() {
     setBusy(`${entry.target.id}:${action}`)
     try {
       await api.auth('POST', `/api/v1/admin/reports/${entry.report_id}/${action}`)
-      setStatus({ message: DONE[action] })
+      setStatus({ message: DONE[action](entry) })
       queue.reload()
     } catch (e) {
       setStatus({ error: messageOf(e) })
