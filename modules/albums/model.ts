@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '#core/http/schemas.ts'
+import { ErrorResponse, OembedQuery } from '#core/http/schemas.ts'
 
 export const VISIBILITIES = ['private', 'unlisted', 'public'] as const
 export type Visibility = (typeof VISIBILITIES)[number]
@@ -125,12 +125,7 @@ export const SharePagesModel = {
     response: { 200: Html, 404: Html, 422: ErrorResponse },
   },
   oembed: {
-    query: t.Object({
-      url: t.String({ maxLength: 2048 }),
-      format: t.Optional(t.String()),
-      maxwidth: t.Optional(t.Numeric({ minimum: 1 })),
-      maxheight: t.Optional(t.Numeric({ minimum: 1 })),
-    }),
+    query: OembedQuery,
     response: {
       200: t.Object({
         version: t.Literal('1.0'),

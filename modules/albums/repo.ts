@@ -125,11 +125,14 @@ export async function findImage(db: Db, userId: string, imageId: string): Promis
 
 export type SharedAlbum = AlbumRow & { username: string }
 
-/** An album anyone with the link may see: not private, not expired, its owner not blocked. */
+/**
+ * An album anyone with the link may see: not private, not expired, not hidden by moderation
+ * (abuse reports), its owner not blocked.
+ */
 export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
     select ${ALBUM_FIELDS(db)}, u.username from albums a join users u on u.id = a.user_id
-    where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and not u.is_blocked`
+    where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row
 }
 
@@ -175,7 +178,7 @@ export type ProfileAlbum = AlbumRow & { cover: AlbumImageRow | null }
 export async function publicAlbums(db: Db, userId: string, now: Date, limit: number): Promise<AlbumRow[]> {
   return db<AlbumRow[]>`
     select ${ALBUM_FIELDS(db)} from albums a
-    where a.user_id = ${userId} and a.visibility = 'public' and (a.expires_at is null or a.expires_at > ${now})
+    where a.user_id = ${userId} and a.visibility = 'public' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null
     order by a.created_at desc, a.id desc limit ${limit}`
 }
 

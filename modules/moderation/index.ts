@@ -1,12 +1,12 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
-import { requestMeta } from '#core/auth/sessions.ts'
+import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { NOTE_MAX_LENGTH, ModerationModel, REPORT_REASONS, type ReportReason } from './model.ts'
 import { reportQueue, reportThumbnail } from './queue.ts'
-import { reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
+import { type FormTarget, reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
 import * as service from './service.ts'
 import { TARGETS } from './targets.ts'
 
@@ -24,41 +24,52 @@ export const moderationReportsModule = (ctx: AppContext) =>
         set.status = outcome.duplicate ? 200 : 201
         return { success: true as const, ...outcome }
       },
-      { ...ModerationModel.report, anonymous: true, detail: { tags: ['moderation'], summary: 'Report an image (no account needed); one report per address and target' } },
+      { ...ModerationModel.report, anonymous: true, detail: { tags: ['moderation'], summary: 'Report an image or an album (no account needed); one report per address and target' } },
     )
-    .get(
-      '/report/:id',
-      async ({ params }) => {
-        const id = params.id ?? ''
-        if (!isImageId(id) || !(await TARGETS.image.find(ctx, id))) return reportErrorPage('Image not found', 'There is no image with this address.', 404)
-        return reportFormPage(id)
-      },
-      { ...ModerationModel.reportForm, anonymous: true, detail: { tags: ['moderation'], summary: 'The HTML report form for an image' } },
-    )
-    .post(
-      '/report/:id',
-      async ({ params, body, request, server }) => {
-        const id = params.id ?? ''
-        const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
-        const note = body.note ?? ''
-        if (!reason) return reportFormPage(id, { error: 'Choose a reason.', status: 400, note })
-        if (note.length > NOTE_MAX_LENGTH) return reportFormPage(id, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
-        try {
-          const outcome = await service.fileReport(ctx, { target: { type: 'image', id }, reason, note }, requestMeta(ctx, request, server))
-          return reportSentPage(id, outcome.duplicate)
-        } catch (error) {
-          if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
-          throw error
-        }
-      },
-      {
-        ...ModerationModel.reportFormPost,
-        anonymous: true,
-        // The HTML form posts here: the only type this route takes (src/http/body-limit.ts).
-        parse: 'urlencoded',
-        detail: { tags: ['moderation'], summary: 'The report form, posted' },
-      },
-    )
+    .get('/report/:id', ({ params }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }), {
+      ...ModerationModel.reportForm,
+      anonymous: true,
+      detail: { tags: ['moderation'], summary: 'The HTML report form for an image' },
+    })
+    .post('/report/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
+      ...ModerationModel.reportFormPost,
+      anonymous: true,
+      // The HTML form posts here: the only type this route takes (src/http/body-limit.ts).
+      parse: 'urlencoded',
+      detail: { tags: ['moderation'], summary: 'The image report form, posted' },
+    })
+    .get('/report/album/:id', ({ params }) => reportForm(ctx, { type: 'album', id: params.id ?? '' }), {
+      ...ModerationModel.reportForm,
+      anonymous: true,
+      detail: { tags: ['moderation'], summary: 'The HTML report form for an album (linked from its share page)' },
+    })
+    .post('/report/album/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
+      ...ModerationModel.reportFormPost,
+      anonymous: true,
+      parse: 'urlencoded',
+      detail: { tags: ['moderation'], summary: 'The album report form, posted' },
+    })
+
+async function reportForm(ctx: AppContext, target: FormTarget) {
+  if (!isImageId(target.id) || !(await TARGETS[target.type].find(ctx, target.id))) {
+    return reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404)
+  }
+  return reportFormPage(target)
+}
+
+async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta) {
+  const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
+  const note = body.note ?? ''
+  if (!reason) return reportFormPage(target, { error: 'Choose a reason.', status: 400, note })
+  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
+  try {
+    const outcome = await service.fileReport(ctx, { target, reason, note }, meta)
+    return reportSentPage(target, outcome.duplicate)
+  } catch (error) {
+    if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
+    throw error
+  }
+}
 
 /** The admin queue and its actions, on the auth server with the other admin pages. */
 export const moderationAdminModule = (ctx: AppContext) =>

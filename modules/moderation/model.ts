@@ -5,8 +5,8 @@ import { ErrorResponse } from '#core/http/schemas.ts'
 export const REPORT_REASONS = ['illegal', 'copyright', 'harassment', 'spam', 'nsfw', 'other'] as const
 export type ReportReason = (typeof REPORT_REASONS)[number]
 
-/** What can be reported. Albums join by adding 'album' here and a target in targets.ts. */
-export const REPORT_TARGET_TYPES = ['image'] as const
+/** What can be reported; each has an entry in targets.ts. */
+export const REPORT_TARGET_TYPES = ['image', 'album'] as const
 export type ReportTargetType = (typeof REPORT_TARGET_TYPES)[number]
 
 export const NOTE_MAX_LENGTH = 1000
@@ -49,6 +49,18 @@ const QueueEntry = t.Object({
       height: t.Number(),
       /** Served to admins by the auth server, whatever the image's visibility. */
       thumbnail_path: t.String(),
+      view_url: t.String(),
+    }),
+  ),
+  album: t.Nullable(
+    t.Object({
+      id: t.String(),
+      title: t.String(),
+      visibility: t.String(),
+      hidden: t.Boolean(),
+      image_count: t.Number(),
+      /** The cover (or first image), served to admins by the auth server; null for an empty album. */
+      thumbnail_path: t.Nullable(t.String()),
       view_url: t.String(),
     }),
   ),

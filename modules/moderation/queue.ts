@@ -14,13 +14,16 @@ const iso = (value: Date | null) => (value ? new Date(value).toISOString() : nul
 export async function reportQueue(ctx: AppContext, options: { status: Status; page: number; limit: number }) {
   const { groups, total } = await repo.queueGroups(ctx.sql, options.status, options.limit, (options.page - 1) * options.limit)
   const reports = await repo.reportsOfTargets(ctx.sql, groups, options.status)
-  const images = new Map((await repo.imagesByIds(ctx.sql, groups.filter((g) => g.target_type === 'image').map((g) => g.target_id))).map((i) => [i.id, i]))
+  const idsOf = (type: string) => groups.filter((g) => g.target_type === type).map((g) => g.target_id)
+  const images = new Map((await repo.imagesByIds(ctx.sql, idsOf('image'))).map((i) => [i.id, i]))
+  const albums = new Map((await repo.albumsByIds(ctx.sql, idsOf('album'))).map((a) => [a.id, a]))
   const owners = new Map((await repo.usersByIds(ctx.sql, [...new Set(groups.map((g) => g.owner_id).filter((id): id is string => !!id))])).map((u) => [u.id, u]))
   const targets = groups.map((group) => {
     const own = reports.filter((r) => r.target_type === group.target_type && r.target_id === group.target_id)
     const reasons: Record<string, number> = {}
     for (const report of own) reasons[report.reason] = (reasons[report.reason] ?? 0) + 1
     const image = group.target_type === 'image' ? images.get(group.target_id) : undefined
+    const album = group.target_type === 'album' ? albums.get(group.target_id) : undefined
     const owner = group.owner_id ? owners.get(group.owner_id) : undefined
     return {
       target: { type: group.target_type, id: group.target_id },
@@ -53,20 +56,37 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
             view_url: imageUrls(ctx.config, image).view_url,
           }
         : null,
+      album: album
+        ? {
+            id: album.id,
+            title: album.title,
+            visibility: album.visibility,
+            hidden: album.hidden_at !== null,
+            image_count: album.image_count,
+            thumbnail_path: album.image_count > 0 ? `/api/v1/admin/reports/${group.report_id}/thumbnail` : null,
+            // The albums module's share page (/a/{id}); 404 to everyone else while it is hidden or private.
+            view_url: `${ctx.config.publicUrls.view}/a/${album.id}`,
+          }
+        : null,
       uploader: owner ? { id: owner.id, username: owner.username, email: owner.email, is_blocked: owner.is_blocked } : null,
     }
   })
   return { targets, total }
 }
 
+async function reportedPicture(ctx: AppContext, report: repo.ReportRow | undefined) {
+  if (report?.target_type === 'image') return repo.findImage(ctx.sql, report.target_id)
+  if (report?.target_type === 'album') return repo.albumCover(ctx.sql, report.target_id)
+  return undefined
+}
+
 /**
- * The reported image's thumbnail, read from the store for the admin, whatever the image's
- * visibility: a hidden or private image is a 404 on the view server, but the admin must see
- * what they judge.
+ * The reported image's thumbnail (an album's: its cover), read from the store for the admin,
+ * whatever its visibility: a hidden or private image is a 404 on the view server, but the admin
+ * must see what they judge.
  */
 export async function reportThumbnail(ctx: AppContext, reportId: string): Promise<Response> {
-  const report = await repo.findReport(ctx.sql, Number(reportId))
-  const image = report?.target_type === 'image' ? await repo.findImage(ctx.sql, report.target_id) : undefined
+  const image = await reportedPicture(ctx, await repo.findReport(ctx.sql, Number(reportId)))
   const variant = image && (image.variants.find((v) => v.name === 'thumb' && v.format === image.format) ?? image.variants.find((v) => v.name === 'thumb'))
   const object = variant ? await ctx.storage.get(variant.key) : null
   if (!variant || !object) throw new NotFound('No thumbnail for this report', 'thumbnail_not_found')

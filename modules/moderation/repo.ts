@@ -38,6 +38,56 @@ export async function imagesByIds(db: Db, ids: string[]): Promise<ReportedImage[
     from images where id = any(${ids})`
 }
 
+export interface ReportedAlbum {
+  id: string
+  user_id: string
+  title: string
+  visibility: string
+  hidden_at: Date | null
+  image_count: number
+}
+
+/** Albums are the albums module's tables, read here with moderation's own SQL (modules do not import each other). */
+export async function findAlbum(db: Db, id: string): Promise<ReportedAlbum | undefined> {
+  const [row]: [ReportedAlbum?] = await db`
+    select a.id, a.user_id, a.title, a.visibility, a.hidden_at, (select count(*)::int from album_images m where m.album_id = a.id) as image_count
+    from albums a where a.id = ${id}`
+  return row
+}
+
+export async function albumsByIds(db: Db, ids: string[]): Promise<ReportedAlbum[]> {
+  if (ids.length === 0) return []
+  return db<ReportedAlbum[]>`
+    select a.id, a.user_id, a.title, a.visibility, a.hidden_at, (select count(*)::int from album_images m where m.album_id = a.id) as image_count
+    from albums a where a.id = any(${ids})`
+}
+
+/** The picture that stands for an album in the queue: its cover, else its first image. */
+export async function albumCover(db: Db, albumId: string): Promise<ReportedImage | undefined> {
+  const [row]: [ReportedImage?] = await db`
+    select i.id, i.user_id, i.title, i.format, i.variants, i.b2_file_name, i.is_public, i.width, i.height, i.stored_bytes, i.hidden_at
+    from albums a join images i on i.user_id = a.user_id
+    where a.id = ${albumId}
+      and (i.id = a.cover_image_id or i.id = (select m.image_id from album_images m where m.album_id = a.id order by m.position limit 1))
+    order by i.id = a.cover_image_id desc limit 1`
+  return row
+}
+
+/** True when this call hid it (it was visible). */
+export async function hideAlbum(db: Db, id: string, at: Date): Promise<boolean> {
+  return (await db`update albums set hidden_at = ${at} where id = ${id} and hidden_at is null`).count > 0
+}
+
+export async function unhideAlbum(db: Db, id: string): Promise<boolean> {
+  return (await db`update albums set hidden_at = null where id = ${id} and hidden_at is not null`).count > 0
+}
+
+/** The album row only: its membership and view counts go with it (cascade), its images stay. */
+export async function deleteAlbumRow(tx: TransactionSql, id: string): Promise<{ id: string; user_id: string } | undefined> {
+  const [row]: [{ id: string; user_id: string }?] = await tx`delete from albums where id = ${id} returning id, user_id`
+  return row
+}
+
 export async function usersByIds(db: Db, ids: string[]) {
   if (ids.length === 0) return []
   return db<{ id: string; username: string; email: string; is_blocked: boolean }[]>`

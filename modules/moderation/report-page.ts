@@ -1,5 +1,5 @@
 import { escapeHtml, htmlPage } from '#core/http/html.ts'
-import { NOTE_MAX_LENGTH, REPORT_REASONS, type ReportReason } from './model.ts'
+import { NOTE_MAX_LENGTH, REPORT_REASONS, type ReportReason, type ReportTargetType } from './model.ts'
 
 export const REASON_LABELS: Record<ReportReason, string> = {
   illegal: 'Illegal content',
@@ -10,6 +10,17 @@ export const REASON_LABELS: Record<ReportReason, string> = {
   other: 'Something else',
 }
 
+export interface FormTarget {
+  type: ReportTargetType
+  id: string
+}
+
+/** Where each kind of target is reported from and shown, on the view server. */
+const PAGES: Record<ReportTargetType, { noun: string; form: (id: string) => string; back: (id: string) => string }> = {
+  image: { noun: 'image', form: (id) => `/report/${id}`, back: (id) => `/embed/${id}` },
+  album: { noun: 'album', form: (id) => `/report/album/${id}`, back: (id) => `/a/${id}` },
+}
+
 const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;margin:.25rem 0}textarea{width:100%;box-sizing:border-box;font:inherit}.error{color:#b00020}'
 
 /**
@@ -17,36 +28,39 @@ const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;m
  * urlencoded to the same origin: it works without an account, without JavaScript, and under the
  * page CSP of src/http/html.ts (form-action 'self').
  */
-export function reportFormPage(imageId: string, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
+export function reportFormPage(target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
   const e = escapeHtml
+  const { noun, form, back } = PAGES[target.type]
   const reasons = REPORT_REASONS.map(
     (reason) =>
       `<label><input type="radio" name="reason" value="${reason}" required${options.reason === reason ? ' checked' : ''}> ${e(REASON_LABELS[reason])}</label>`,
   ).join('\n')
   return htmlPage({
-    title: 'Report this image',
+    title: `Report this ${noun}`,
     status: options.status,
     style: STYLE,
     bodyHtml: `${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
-<p><a href="/embed/${e(imageId)}">Back to the image</a></p>
-<form method="post" action="/report/${e(imageId)}">
-<fieldset><legend>Why should an administrator look at this image?</legend>
+<p><a href="${e(back(target.id))}">Back to the ${noun}</a></p>
+<form method="post" action="${e(form(target.id))}">
+<fieldset><legend>Why should an administrator look at this ${noun}?</legend>
 ${reasons}
 </fieldset>
 <p><label for="note">Details (optional)</label><textarea id="note" name="note" rows="4" maxlength="${NOTE_MAX_LENGTH}">${e(options.note ?? '')}</textarea></p>
 <p><button type="submit">Send report</button></p>
 </form>
-<p><small>No account needed. Your address is not stored; a keyed hash of it is kept so each address can report an image once.</small></p>`,
+<p><small>No account needed. Your address is not stored; a keyed hash of it is kept so each address can report an ${noun} once.</small></p>`,
   })
 }
 
-export const reportSentPage = (imageId: string, duplicate: boolean) =>
-  htmlPage({
+export function reportSentPage(target: FormTarget, duplicate: boolean) {
+  const { noun, back } = PAGES[target.type]
+  return htmlPage({
     title: 'Report sent',
     status: duplicate ? 200 : 201,
-    bodyHtml: `<p>${duplicate ? 'You had already reported this image; your first report stands.' : 'Thank you. An administrator will review the image.'}</p>
-<p><a href="/embed/${escapeHtml(imageId)}">Back to the image</a></p>`,
+    bodyHtml: `<p>${duplicate ? `You had already reported this ${noun}; your first report stands.` : `Thank you. An administrator will review the ${noun}.`}</p>
+<p><a href="${escapeHtml(back(target.id))}">Back to the ${noun}</a></p>`,
   })
+}
 
 export const reportErrorPage = (title: string, message: string, status: number) =>
   htmlPage({ title, status, bodyHtml: `<p>${escapeHtml(message)}</p>` })

@@ -51,6 +51,27 @@ const imageTarget: ReportTarget = {
   },
 }
 
-export const TARGETS: Record<ReportTargetType, ReportTarget> = { image: imageTarget }
+/**
+ * An album (the albums module's table, through moderation's own SQL). Hidden, its share page,
+ * ZIP, oEmbed and profile card are 404; they read the row on every request, so there is no
+ * cache to clear. Removing it deletes the album only: its images are the owner's and may be
+ * in other albums or shared on their own; each can be reported by itself.
+ */
+const albumTarget: ReportTarget = {
+  async find(ctx, id) {
+    const album = isImageId(id) ? await repo.findAlbum(ctx.sql, id) : undefined
+    return album ? { ownerId: album.user_id, hidden: album.hidden_at !== null } : undefined
+  },
+  setHidden: (ctx, id, hidden) => (hidden ? repo.hideAlbum(ctx.sql, id, ctx.clock.now()) : repo.unhideAlbum(ctx.sql, id)),
+  async remove(ctx, id, inTransaction) {
+    return ctx.sql.begin(async (tx) => {
+      if (!(await repo.deleteAlbumRow(tx, id))) return false
+      await inTransaction(tx)
+      return true
+    })
+  },
+}
+
+export const TARGETS: Record<ReportTargetType, ReportTarget> = { image: imageTarget, album: albumTarget }
 
 export const targetOf = (type: string): ReportTarget | undefined => TARGETS[type as ReportTargetType]

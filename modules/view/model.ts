@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '#core/http/schemas.ts'
+import { ErrorResponse, OembedQuery } from '#core/http/schemas.ts'
 
 /**
  * Path segments that name an image file. Elysia hands over null for a segment whose
@@ -80,12 +80,7 @@ export const ViewModel = {
     response: { 200: t.String({ description: 'An HTML page' }), 404: ErrorResponse },
   },
   oembed: {
-    query: t.Object({
-      url: t.String({ maxLength: 2048 }),
-      format: t.Optional(t.String()),
-      maxwidth: t.Optional(t.Numeric({ minimum: 1 })),
-      maxheight: t.Optional(t.Numeric({ minimum: 1 })),
-    }),
+    query: OembedQuery,
     response: {
       200: t.Object({
         version: t.Literal('1.0'),

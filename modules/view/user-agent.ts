@@ -1,5 +1,5 @@
-import { isbot } from 'isbot'
 import { UAParser } from 'ua-parser-js'
+import { isBotUserAgent, isCrawlerUserAgent } from '#core/analytics/bots.ts'
 
 export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot'
 
@@ -10,13 +10,6 @@ export interface ClientKind {
   isBot: boolean
 }
 
-/**
- * Link-preview fetchers named explicitly, on top of isbot's crawler list: they fetch an image
- * once per share, and counting them as people would make every shared link look popular.
- */
-const LINK_PREVIEW_BOTS =
-  /discordbot|slackbot|slack-imgproxy|twitterbot|facebookexternalhit|facebot|whatsapp|telegrambot|linkedinbot|skypeuripreview|redditbot|embedly|iframely|mastodon|pleroma|misskey|cardyb|bitlybot|google-pagerenderer|applebot|pinterestbot|vkshare/i
-
 /** ua-parser-js reports phones and tablets; every other kind (TVs, consoles…) counts as desktop. */
 const DEVICE_OF: Record<string, DeviceType> = { mobile: 'mobile', wearable: 'mobile', tablet: 'tablet' }
 
@@ -26,7 +19,7 @@ const DEVICE_OF: Record<string, DeviceType> = { mobile: 'mobile', wearable: 'mob
  * per distinct user agent.
  */
 export function classifyUserAgent(userAgent: string): ClientKind {
-  const isBot = userAgent.trim() === '' || isbot(userAgent) || LINK_PREVIEW_BOTS.test(userAgent)
+  const isBot = isBotUserAgent(userAgent)
   const { browser, os, device } = new UAParser(userAgent).getResult()
   return {
     device: isBot ? 'bot' : (DEVICE_OF[device.type ?? ''] ?? 'desktop'),
@@ -41,4 +34,4 @@ export function classifyUserAgent(userAgent: string): ClientKind {
  * without spending it, so a shared self-destructing link still shows its preview. An empty User-Agent
  * is not one of them here (unlike in analytics): scripts would otherwise read such images freely.
  */
-export const isPreviewFetcher = (userAgent: string) => userAgent !== '' && (LINK_PREVIEW_BOTS.test(userAgent) || isbot(userAgent))
+export const isPreviewFetcher = (userAgent: string) => userAgent !== '' && isCrawlerUserAgent(userAgent)

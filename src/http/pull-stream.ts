@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 /**
  * A web stream that reads the next chunk only when the consumer asks for one (highWaterMark 0),
  * so a slow client slows the whole chain down to storage instead of queueing what is produced
- * (a streamed ZIP, for one). The same as the account export's.
+ * (the account export and an album's ZIP).
  */
 export function pullFrom(source: Readable): ReadableStream<Uint8Array> {
   const nextEvent = () =>

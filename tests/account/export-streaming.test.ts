@@ -1,25 +1,13 @@
 import { expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { Readable } from 'node:stream'
 import { newImageId } from '#core/images/ids.ts'
 import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, registerUser } from '../helpers/index.ts'
+import { randomStream } from '../helpers/zip.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big export. */
 const OBJECT_BYTES = 16 * 1024 * 1024
 const OBJECTS = 12
-
-/** Random bytes, streamed: the test itself never holds an object either. */
-function randomStream(size: number): Readable {
-  let left = size
-  return new Readable({
-    read() {
-      const n = Math.min(left, 1024 * 1024)
-      left -= n
-      this.push(n > 0 ? randomBytes(n) : null)
-    },
-  })
-}
 
 describeEachBackend('GDPR export streaming', (app) => {
   test(`${OBJECTS} × ${OBJECT_BYTES / 2 ** 20} MB of originals stream out with memory well below the archive size`, async () => {

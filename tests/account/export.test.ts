@@ -1,35 +1,10 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
-import yauzl from 'yauzl'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { readZip } from '../helpers/zip.ts'
 
 const FILES = [join(CORPUS, 'orientation/portrait_3.jpg'), join(CORPUS, 'pngsuite/png/basn6a08.png')]
-
-/** Every entry of a ZIP, read with yauzl (an independent reader, CRCs checked). */
-function readZip(buffer: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buffer, { lazyEntries: true }, (error, zip) => {
-      if (error || !zip) return reject(error)
-      const entries = new Map<string, Buffer>()
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (err, stream) => {
-          if (err || !stream) return reject(err)
-          const chunks: Buffer[] = []
-          stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-          stream.on('error', reject)
-          stream.on('end', () => {
-            entries.set(entry.fileName, Buffer.concat(chunks))
-            zip.readEntry()
-          })
-        })
-      })
-      zip.on('end', () => resolve(entries))
-      zip.on('error', reject)
-      zip.readEntry()
-    })
-  })
-}
 
 describeEachBackend('GDPR export', (app) => {
   test('the ZIP holds account, key metadata (never a hash or the key), images, originals and analytics', async () => {

@@ -200,4 +200,4 @@ describeEachBackend('albums API', (app) => {
     expect(bad.status).toBe(400)
     expect(badBody.error.code).toBe('invalid_cursor')
   })
-})
+}, { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } })

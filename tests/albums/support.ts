@@ -1,6 +1,5 @@
 import { expect } from 'bun:test'
 import sharp from 'sharp'
-import yauzl from 'yauzl'
 import type { ModuleApp } from '#core/app.ts'
 import { type TestApp, call } from '../helpers/index.ts'
 import { type UserWithKey, signUpWithKey } from '../helpers/http.ts'
@@ -65,27 +64,4 @@ export const imageSources = (html: string) => [...html.matchAll(/<img [^>]*src="
 export const metaContent = (html: string, key: string) =>
   new RegExp(`<meta (?:property|name)="${key}" content="([^"]*)"`).exec(html)?.[1]?.replaceAll('&amp;', '&')
 
-/** Every entry of a ZIP, read with yauzl (an independent reader, CRCs checked). */
-export function readZip(buffer: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buffer, { lazyEntries: true }, (error, zip) => {
-      if (error || !zip) return reject(error)
-      const entries = new Map<string, Buffer>()
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (err, stream) => {
-          if (err || !stream) return reject(err)
-          const chunks: Buffer[] = []
-          stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-          stream.on('end', () => {
-            entries.set(entry.fileName, Buffer.concat(chunks))
-            zip.readEntry()
-          })
-          stream.on('error', reject)
-        })
-      })
-      zip.on('end', () => resolve(entries))
-      zip.on('error', reject)
-      zip.readEntry()
-    })
-  })
-}
+export { readZip } from '../helpers/zip.ts'

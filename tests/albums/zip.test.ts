@@ -1,26 +1,14 @@
 import { expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { Readable } from 'node:stream'
 import { newImageId } from '#core/images/ids.ts'
 import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, readStoredObject } from '../helpers/index.ts'
+import { randomStream } from '../helpers/zip.ts'
 import { createAlbum, readZip, setImages, signUp, uploadImage } from './support.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big album. */
 const OBJECT_BYTES = 16 * 1024 * 1024
 const OBJECTS = 12
-
-/** Random bytes, streamed: the test itself never holds an object either. */
-function randomStream(size: number): Readable {
-  let left = size
-  return new Readable({
-    read() {
-      const n = Math.min(left, 1024 * 1024)
-      left -= n
-      this.push(n > 0 ? randomBytes(n) : null)
-    },
-  })
-}
 
 describeEachBackend('album ZIP', (app) => {
   test('the originals, in album order, named after the images, byte for byte', async () => {

@@ -21,9 +21,9 @@ describeEachBackend('abuse reports', (app) => {
 
     const [unknownReason] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
     expect(unknownReason.status).toBe(422)
-    const [album, albumBody] = await report(app(), '198.51.100.1', { target: { type: 'album', id: 'x' }, reason: 'spam' })
-    expect(album.status).toBe(422)
-    expect(albumBody.success).toBe(false)
+    const [unknownType, unknownTypeBody] = await report(app(), '198.51.100.1', { target: { type: 'gallery', id: image.id }, reason: 'spam' })
+    expect(unknownType.status).toBe(422)
+    expect(unknownTypeBody.success).toBe(false)
     const [longNote] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'other', note: 'x'.repeat(1001) })
     expect(longNote.status).toBe(422)
     const [missing, missingBody] = await report(app(), '198.51.100.1', { target: { type: 'image', id: 'A'.repeat(22) }, reason: 'spam' })
@@ -165,7 +165,7 @@ describeEachBackend('abuse reports', (app) => {
     const [bad] = await call(app().auth, 'POST', '/api/v1/admin/reports/abc/remove', { token: admin.token })
     expect(bad.status).toBe(422)
   })
-}, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5' } })
+}, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5', WEBHOOK_ALLOW_PRIVATE: 'true' } })
 
 describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app) => {
   let admin: TestUser

@@ -20,20 +20,28 @@ interface QueueEntry {
   last_reported_at: string
   reports: { id: number; reason: string; note: string | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
   image: { id: string; title: string | null; is_public: boolean; hidden: boolean; width: number; height: number; thumbnail_path: string; view_url: string } | null
+  album: { id: string; title: string; visibility: string; hidden: boolean; image_count: number; thumbnail_path: string | null; view_url: string } | null
   uploader: { id: string; username: string; email: string; is_blocked: boolean } | null
 }
 
 type Action = 'dismiss' | 'remove' | 'block-uploader'
 
 const CONFIRM: Record<Action, (entry: QueueEntry) => string> = {
-  dismiss: () => 'Dismiss these reports? The image stays (and is shown again if it was hidden).',
-  remove: () => 'Remove this image for good? Its files are deleted; this cannot be undone.',
+  dismiss: (entry) => `Dismiss these reports? The ${entry.target.type} stays (and is shown again if it was hidden).`,
+  remove: (entry) =>
+    entry.target.type === 'album'
+      ? 'Remove this album for good? Its images stay with their owner; this cannot be undone.'
+      : 'Remove this image for good? Its files are deleted; this cannot be undone.',
   'block-uploader': (entry) => `Block ${entry.uploader?.username ?? 'the uploader'}? They are signed out and none of their images is served until unblocked.`,
 }
 
-const DONE: Record<Action, string> = { dismiss: 'Reports dismissed.', remove: 'Image removed.', 'block-uploader': 'Uploader blocked.' }
+const DONE: Record<Action, (entry: QueueEntry) => string> = {
+  dismiss: () => 'Reports dismissed.',
+  remove: (entry) => (entry.target.type === 'album' ? 'Album removed.' : 'Image removed.'),
+  'block-uploader': () => 'Uploader blocked.',
+}
 
-/** The moderation queue: reported images, open ones first, with what was said about them. */
+/** The moderation queue: reported images and albums, open ones first, with what was said about them. */
 export function AdminReports() {
   const { api } = useSession()
   const [showResolved, setShowResolved] = useState(false)
@@ -46,7 +54,7 @@ export function AdminReports() {
     setBusy(`${entry.target.id}:${action}`)
     try {
       await api.auth('POST', `/api/v1/admin/reports/${entry.report_id}/${action}`)
-      setStatus({ message: DONE[action] })
+      setStatus({ message: DONE[action](entry) })
       queue.reload()
     } catch (e) {
       setStatus({ error: messageOf(e) })
@@ -67,17 +75,23 @@ export function AdminReports() {
       {entries.length === 0 && !queue.loading ? <p>No {showResolved ? '' : 'open '}reports.</p> : null}
       <ul class="report-list">
         {entries.map((entry) => {
-          const label = entry.image?.title ?? entry.target.id
+          const label = entry.image?.title ?? entry.album?.title ?? entry.target.id
+          const thumbnail = entry.image?.thumbnail_path ?? entry.album?.thumbnail_path
+          const exists = entry.image !== null || entry.album !== null
           return (
             <li class="report-card" data-testid="report-entry" data-target={entry.target.id}>
               <div class="report-thumb">
-                {entry.image ? <img src={entry.image.thumbnail_path} alt={`Reported image ${label}`} loading="lazy" /> : <span class="muted small">{entry.target.type} gone</span>}
+                {thumbnail ? (
+                  <img src={thumbnail} alt={`Reported ${entry.target.type} ${label}`} loading="lazy" />
+                ) : (
+                  <span class="muted small">{exists ? `empty ${entry.target.type}` : `${entry.target.type} gone`}</span>
+                )}
               </div>
               <div class="report-body">
                 <p>
-                  <strong>{label}</strong>{' '}
+                  {entry.album ? <span class="badge">album</span> : null} <strong>{label}</strong>{' '}
                   {entry.status === 'open' ? <span class="badge private">{entry.open_count} open</span> : <span class="badge">resolved</span>}{' '}
-                  {entry.image?.hidden ? <span class="badge private">hidden</span> : null}{' '}
+                  {(entry.image ?? entry.album)?.hidden ? <span class="badge private">hidden</span> : null}{' '}
                   {entry.image && !entry.image.is_public ? <span class="badge">private</span> : null}
                 </p>
                 <p class="small">
@@ -99,9 +113,9 @@ export function AdminReports() {
                       Dismiss<span class="visually-hidden"> reports of {label}</span>
                     </button>
                   ) : null}
-                  {entry.image ? (
+                  {exists ? (
                     <button type="button" class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove')}>
-                      Remove image<span class="visually-hidden"> {label}</span>
+                      Remove {entry.target.type}<span class="visually-hidden"> {label}</span>
                     </button>
                   ) : null}
                   {entry.uploader && !entry.uploader.is_blocked ? (
