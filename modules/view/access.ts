@@ -1,24 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
+import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { stateOf, tooManyRequests } from '#core/rate-limit.ts'
 
 const SIGNED_LINK_PURPOSE = 'view:signed-link'
 
-/** A signature over the image id and the expiry (unix seconds): neither can be changed. */
-export function signLink(ctx: AppContext, imageId: string, expiresAt: number): string {
-  return createHmac('sha256', ctx.hmacKey(SIGNED_LINK_PURPOSE)).update(`${imageId}:${expiresAt}`).digest('base64url')
-}
+/** An owner's expiring link to a private image (POST /api/v1/images/{id}/signed-url and the like). */
+export const signLink = (ctx: AppContext, imageId: string, expiresAt: number) => signImageLink(ctx, SIGNED_LINK_PURPOSE, imageId, expiresAt)
 
-export function verifySignedLink(ctx: AppContext, imageId: string, expires: string | undefined, sig: string | undefined): boolean {
-  if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return false
-  const expiresAt = Number(expires)
-  if (expiresAt * 1000 <= ctx.clock.now().getTime()) return false
-  const expected = Buffer.from(signLink(ctx, imageId, expiresAt))
-  const given = Buffer.from(sig)
-  return given.length === expected.length && timingSafeEqual(given, expected)
-}
+export const verifySignedLink = (ctx: AppContext, imageId: string, expires: string | undefined, sig: string | undefined) =>
+  verifyImageLink(ctx, SIGNED_LINK_PURPOSE, imageId, expires, sig)
 
 /**
  * Whether the caller owns the image. Credentials are read only when present (public images
