@@ -62,6 +62,16 @@ describeEachBackend(
       expect(list.albums.map((a: { id: string }) => a.id)).toContain(album.album.id)
     })
 
+    test('managing webhooks needs images:read: an upload-only key cannot subscribe to your library', async () => {
+      const uploadOnly = await keyWith({ scopes: ['upload'] })
+      expectScopeRefused(...(await call(app().auth, 'GET', '/api/v1/webhooks', { apiKey: uploadOnly })), 'images:read')
+      expectScopeRefused(...(await call(app().auth, 'POST', '/api/v1/webhooks', { apiKey: uploadOnly, body: { url: 'https://hooks.example.test/', events: ['image.uploaded'] } })), 'images:read')
+      expect(await app().ctx.sql`select 1 from webhooks where user_id = ${owner.id}`).toHaveLength(0)
+      const reader = await keyWith({ scopes: ['images:read'] })
+      const [listed, list] = await call(app().auth, 'GET', '/api/v1/webhooks', { apiKey: reader })
+      expect(listed.status, JSON.stringify(list)).toBe(200)
+    })
+
     test('an upload-only key uploads, and each other route refuses it naming the missing scope', async () => {
       const key = await keyWith({ scopes: ['upload'] })
       const [uploaded] = await upload(app().upload, key)
