@@ -214,16 +214,24 @@ describeEachBackend(
       receiver.reply((request) => (new URL(request.url).pathname === '/hang' ? new Promise<Response>(() => {}) : new Response('ok')))
       const worker = startWebhookWorker(app().ctx) // running on its timer, as in production
       try {
+        const hanging = () => receiver.received.filter((r) => r.path === '/hang').length
         const timings: number[] = []
         for (const name of ['orientation/landscape_4.jpg', 'orientation/landscape_5.jpg', 'orientation/landscape_6.jpg']) {
           const started = performance.now()
           const [response] = await uploadFile(app().upload, { apiKey: user.apiKey }, file(name))
           timings.push(performance.now() - started)
           expect(response.status).toBe(201)
+          if (timings.length === 1) {
+            // The next uploads are timed while the first event's send hangs at the receiver.
+            const deadline = Date.now() + 10_000
+            while (hanging() === 0) {
+              if (Date.now() > deadline) throw new Error('the worker never sent the first event')
+              await Bun.sleep(20)
+            }
+          }
         }
         // WEBHOOK_TIMEOUT is 3 s here: an upload waiting on a send would take at least that.
-        expect(Math.max(...timings)).toBeLessThan(2_500)
-        expect(receiver.received.filter((r) => r.path === '/hang').length).toBeGreaterThanOrEqual(2) // sends were hanging meanwhile
+        expect(Math.max(...timings.slice(1))).toBeLessThan(2_500)
         const deadline = Date.now() + 15_000
         let log = await deliveriesOf(app(), { apiKey: user.apiKey }, hook.id)
         while (log.filter((d) => d.attempts_log.length > 0).length < 3) {
