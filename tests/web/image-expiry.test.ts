@@ -157,8 +157,11 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     }
     // Keyboard: the expiry choices are reachable and operable without a mouse.
     await go('/upload', phone)
+    await phone.waitForLoadState('networkidle')
     await phone.getByLabel('Expire in').focus()
     await phone.keyboard.press('ArrowDown')
+    // The select takes the key on its own turn of the page's event loop: wait for it, bounded.
+    await phone.waitForFunction(() => (document.activeElement as HTMLSelectElement | null)?.value === '1h', undefined, { timeout: 5_000 }).catch(() => {})
     expect(await phone.getByLabel('Expire in').inputValue()).toBe('1h')
     await shot('expiry-upload-390', phone)
     await phone.close()
