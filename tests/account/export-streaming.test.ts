@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { newImageId } from '#core/images/ids.ts'
 import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, registerUser } from '../helpers/index.ts'
-import { randomStream } from '../helpers/zip.ts'
+import { randomStream, readMeasuringMemory } from '../helpers/zip.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big export. */
 const OBJECT_BYTES = 16 * 1024 * 1024
@@ -21,25 +21,8 @@ describeEachBackend('GDPR export streaming', (app) => {
         insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants)
         values (${id}, ${user.id}, ${id + '.jpg'}, 'image/jpeg', 'jpeg', 'jpeg', ${OBJECT_BYTES}, ${OBJECT_BYTES}, 8000, 6000, ${randomBytes(32).toString('hex')}, ${app().ctx.sql.json(variants)})`
     }
-    // Live memory: RSS right after a full collection, so garbage not yet collected does not count.
-    const live = () => (Bun.gc(true), process.memoryUsage().rss)
-    const baseline = live()
-    let peak = baseline
-    const response = await app().auth.handle(new Request('http://localhost/api/v1/account/export', { headers: { authorization: `Bearer ${user.token}` } }))
-    expect(response.status).toBe(200)
-    let received = 0
-    let nextSample = 0
-    const reader = response.body!.getReader()
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) break
-      received += value.byteLength
-      if (received >= nextSample) {
-        peak = Math.max(peak, live())
-        nextSample += 16 * 2 ** 20
-      }
-    }
-    const growthMb = (peak - baseline) / 2 ** 20
+    const { status, received, growthMb } = await readMeasuringMemory(async () => app().auth.handle(new Request('http://localhost/api/v1/account/export', { headers: { authorization: `Bearer ${user.token}` } })))
+    expect(status).toBe(200)
     console.log(`[${app().backend.name}] export of ${(received / 2 ** 20).toFixed(0)} MB: peak live RSS growth ${growthMb.toFixed(0)} MB`)
     expect(received).toBeGreaterThan(OBJECTS * OBJECT_BYTES)
     // Holding the archive would need all of it (192 MB); streaming needs about one object's worth of buffers.

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { newImageId } from '#core/images/ids.ts'
 import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, readStoredObject } from '../helpers/index.ts'
-import { randomStream } from '../helpers/zip.ts'
+import { randomStream, readMeasuringMemory } from '../helpers/zip.ts'
 import { createAlbum, readZip, setImages, signUp, uploadImage } from './support.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big album. */
@@ -50,25 +50,8 @@ describeEachBackend('album ZIP', (app) => {
     const album = await createAlbum(app(), owner, { title: 'Heavy', visibility: 'unlisted' })
     await setImages(app(), owner, album.id, ids)
 
-    // Live memory: RSS right after a full collection, so garbage not yet collected does not count.
-    const live = () => (Bun.gc(true), process.memoryUsage().rss)
-    const baseline = live()
-    let peak = baseline
-    const response = await app().view.handle(new Request(`http://localhost/a/${album.id}.zip`))
-    expect(response.status).toBe(200)
-    let received = 0
-    let nextSample = 0
-    const reader = response.body!.getReader()
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) break
-      received += value.byteLength
-      if (received >= nextSample) {
-        peak = Math.max(peak, live())
-        nextSample += 16 * 2 ** 20
-      }
-    }
-    const growthMb = (peak - baseline) / 2 ** 20
+    const { status, received, growthMb } = await readMeasuringMemory(async () => app().view.handle(new Request(`http://localhost/a/${album.id}.zip`)))
+    expect(status).toBe(200)
     console.log(`[${app().backend.name}] album ZIP of ${(received / 2 ** 20).toFixed(0)} MB: peak live RSS growth ${growthMb.toFixed(0)} MB`)
     expect(received).toBeGreaterThan(OBJECTS * OBJECT_BYTES)
     // Holding the archive would need all of it (192 MB); streaming needs about one object's worth of buffers.

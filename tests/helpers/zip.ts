@@ -38,3 +38,29 @@ export function randomStream(size: number): Readable {
     },
   })
 }
+
+/** Live memory: RSS right after a full collection, so garbage not yet collected does not count. */
+const liveRss = () => (Bun.gc(true), process.memoryUsage().rss)
+
+/**
+ * Reads a streamed body to its end, sampling live RSS every 16 MiB, and says how many bytes came
+ * and how far memory rose above where it stood when `respond` was called.
+ */
+export async function readMeasuringMemory(respond: () => Promise<Response>): Promise<{ status: number; received: number; growthMb: number }> {
+  const baseline = liveRss()
+  let peak = baseline
+  const response = await respond()
+  let received = 0
+  let nextSample = 0
+  const reader = response.body!.getReader()
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) break
+    received += value.byteLength
+    if (received >= nextSample) {
+      peak = Math.max(peak, liveRss())
+      nextSample += 16 * 2 ** 20
+    }
+  }
+  return { status: response.status, received, growthMb: (peak - baseline) / 2 ** 20 }
+}
