@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { Secret, TOTP } from 'otpauth'
 import type { AppContext } from '#core/context.ts'
+import { openSealed, seal } from '#core/sealed.ts'
 
 /**
  * RFC 6238 with the parameters every authenticator app supports: SHA-1, 6 digits, 30 s. One
@@ -31,23 +32,11 @@ export function matchTotpStep(ctx: AppContext, base32: string, code: string): nu
   return delta === null ? null : totp.counter({ timestamp }) + delta
 }
 
-// Secrets at rest: AES-256-GCM under a key derived from the server secret (ctx.hmacKey), so a
-// copy of the database alone does not give anyone the codes.
+// Secrets at rest are sealed (src/sealed.ts): a copy of the database alone does not give anyone the codes.
 
-export function encryptTotpSecret(ctx: AppContext, base32: string): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', ctx.hmacKey('totp-secret'), iv)
-  const data = Buffer.concat([cipher.update(base32, 'utf8'), cipher.final()])
-  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.')
-}
+export const encryptTotpSecret = (ctx: AppContext, base32: string) => seal(ctx, 'totp-secret', base32)
 
-export function decryptTotpSecret(ctx: AppContext, stored: string): string {
-  const [version, iv, tag, data] = stored.split('.')
-  if (version !== 'v1' || !iv || !tag || !data) throw new Error('unknown TOTP secret format')
-  const decipher = createDecipheriv('aes-256-gcm', ctx.hmacKey('totp-secret'), Buffer.from(iv, 'base64url'))
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-  return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8')
-}
+export const decryptTotpSecret = (ctx: AppContext, stored: string) => openSealed(ctx, 'totp-secret', stored)
 
 // Recovery codes
 

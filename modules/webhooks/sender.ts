@@ -2,10 +2,23 @@ import { createHmac, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
+import { openSealed, seal } from '#core/sealed.ts'
 import { type AddressPolicy, AddressRefused, Unresolvable, resolveChecked } from './address-policy.ts'
 
 /** A new secret in the Standard Webhooks form: `whsec_` and base64 of 32 random bytes. */
 export const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`
+
+const SECRET_PURPOSE = 'webhook-secret'
+
+/** Secrets are stored sealed (src/sealed.ts), so a copy of the database cannot sign deliveries. */
+export const sealWebhookSecret = (keys: { hmacKey(purpose: string): Buffer }, secret: string) => seal(keys, SECRET_PURPOSE, secret)
+
+/**
+ * The signing secret of a stored webhook. Rows written before secrets were sealed hold the
+ * `whsec_` value itself and still work. Throws SealedUnreadable after the server secret changed.
+ */
+export const openWebhookSecret = (keys: { hmacKey(purpose: string): Buffer }, stored: string) =>
+  stored.startsWith('whsec_') ? stored : openSealed(keys, SECRET_PURPOSE, stored)
 
 /**
  * The Standard Webhooks signature (https://www.standardwebhooks.com, "Signature scheme"):

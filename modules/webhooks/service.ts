@@ -5,7 +5,7 @@ import { isUuid } from '#core/http/schemas.ts'
 import { AddressRefused, Unresolvable, addressPolicy, resolveChecked } from './address-policy.ts'
 import type { WebhookModel } from './model.ts'
 import * as repo from './repo.ts'
-import { newSecret } from './sender.ts'
+import { newSecret, sealWebhookSecret } from './sender.ts'
 
 /** Enough for any real integration; a cap keeps one account from fanning an upload out a thousand times. */
 export const MAX_WEBHOOKS_PER_USER = 20
@@ -43,6 +43,7 @@ const uniqueEvents = (events: string[]) => [...new Set(events)]
 
 export async function createWebhook(ctx: AppContext, principal: Principal, body: typeof WebhookModel.create.body.static) {
   const url = await checkTargetUrl(ctx, body.url)
+  const secret = newSecret()
   if ((await repo.countWebhooks(ctx.sql, principal.user.id)) >= MAX_WEBHOOKS_PER_USER) {
     throw new Conflict(`An account can have at most ${MAX_WEBHOOKS_PER_USER} webhooks`, 'too_many_webhooks')
   }
@@ -51,10 +52,10 @@ export async function createWebhook(ctx: AppContext, principal: Principal, body:
     url,
     description: body.description ?? '',
     events: uniqueEvents(body.events),
-    secret: newSecret(),
+    secret: sealWebhookSecret(ctx, secret),
     now: ctx.clock.now(),
   })
-  return { ...presentWebhook(webhook), secret: webhook.secret }
+  return { ...presentWebhook(webhook), secret }
 }
 
 export async function getWebhook(ctx: AppContext, principal: Principal, id: string) {
@@ -79,9 +80,10 @@ export async function updateWebhook(ctx: AppContext, principal: Principal, id: s
 /** A new secret, returned once; deliveries not yet sent are signed with it. */
 export async function rotateSecret(ctx: AppContext, principal: Principal, id: string) {
   await getWebhook(ctx, principal, id)
-  const updated = await repo.updateWebhook(ctx.sql, principal.user.id, id, { secret: newSecret() }, ctx.clock.now())
+  const secret = newSecret()
+  const updated = await repo.updateWebhook(ctx.sql, principal.user.id, id, { secret: sealWebhookSecret(ctx, secret) }, ctx.clock.now())
   if (!updated) throw webhookNotFound()
-  return { ...presentWebhook(updated), secret: updated.secret }
+  return { ...presentWebhook(updated), secret }
 }
 
 export async function deleteWebhook(ctx: AppContext, principal: Principal, id: string) {

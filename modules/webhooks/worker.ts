@@ -1,7 +1,8 @@
 import type { AppContext } from '#core/context.ts'
+import { SealedUnreadable } from '#core/sealed.ts'
 import { addressPolicy } from './address-policy.ts'
 import * as repo from './repo.ts'
-import { type SendOutcome, sendSigned } from './sender.ts'
+import { type SendOutcome, openWebhookSecret, sendSigned } from './sender.ts'
 
 /**
  * The delivery worker: every process that serves the auth server runs one. Each round it moves
@@ -110,18 +111,21 @@ export function startWebhookWorker(ctx: AppContext, options: { autoPoll?: boolea
 /** Sends one claimed delivery and records the attempt; a webhook switched off meanwhile fails it unsent. */
 async function deliver(ctx: AppContext, delivery: repo.ClaimedDelivery, policy: ReturnType<typeof addressPolicy>, stop: AbortSignal) {
   const settings = ctx.config.webhooks
-  const outcome: SendOutcome = delivery.enabled
-    ? await sendSigned({
-        url: delivery.url,
-        messageId: delivery.message_id,
-        secret: delivery.secret,
-        body: delivery.body,
-        timestampSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
-        timeoutMs: settings.timeoutMs,
-        policy,
-        signal: stop,
-      })
-    : { kind: 'refused', error: 'the webhook is disabled', latencyMs: 0 }
+  const secret = readableSecret(ctx, delivery.secret)
+  const outcome: SendOutcome = !delivery.enabled
+    ? { kind: 'refused', error: 'the webhook is disabled', latencyMs: 0 }
+    : secret === null
+      ? { kind: 'refused', error: 'the signing secret was sealed under an earlier server secret (JWT_SECRET): rotate the webhook secret', latencyMs: 0 }
+      : await sendSigned({
+          url: delivery.url,
+          messageId: delivery.message_id,
+          secret,
+          body: delivery.body,
+          timestampSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
+          timeoutMs: settings.timeoutMs,
+          policy,
+          signal: stop,
+        })
   const now = ctx.clock.now()
   if (stop.aborted && outcome.kind === 'network') {
     // Cut short by shutdown: not the receiver's fault, so the attempt does not count.
@@ -149,6 +153,15 @@ async function deliver(ctx: AppContext, delivery: repo.ClaimedDelivery, policy: 
 }
 
 const DAY_MS = 86_400_000
+
+function readableSecret(ctx: AppContext, stored: string): string | null {
+  try {
+    return openWebhookSecret(ctx, stored)
+  } catch (error) {
+    if (error instanceof SealedUnreadable) return null
+    throw error
+  }
+}
 
 /**
  * Every failed attempt starts the webhook's failure clock (a success stops it). A delivery that

@@ -30,8 +30,10 @@ describeEachBackend(
       expect(rotated.status).toBe(200)
       expect(fresh.webhook.secret).toMatch(/^whsec_/)
       expect(fresh.webhook.secret).not.toBe(body.webhook.secret)
-      const secret = (await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${body.webhook.id}`)[0]?.secret
-      expect(secret).toBe(fresh.webhook.secret)
+      // Stored sealed: the database holds neither the new secret nor its key material.
+      const stored = (await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${body.webhook.id}`)[0]!.secret
+      expect(stored).toMatch(/^v1\./)
+      for (const secret of [fresh.webhook.secret, body.webhook.secret]) expect(stored).not.toContain(secret.slice(6, 20))
     })
 
     test('update changes url, events and enabled; delete removes it', async () => {

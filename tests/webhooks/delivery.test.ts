@@ -1,9 +1,11 @@
 import { afterAll, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Webhook } from 'standardwebhooks'
 import { manualClock } from '#core/clock.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import { publishEvent } from '#core/events/index.ts'
+import { newSecret, sealWebhookSecret } from '#modules/webhooks/sender.ts'
 import { startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { call, describeEachBackend, signUpWithKey } from '../helpers/index.ts'
@@ -268,6 +270,36 @@ describeEachBackend(
       expect(new Webhook(hook.secret).verify(pingRequest.body, pingRequest.headers)).toMatchObject({ type: 'webhook.test', data: { webhook_id: hook.id } })
       const log = await deliveriesOf(app(), { apiKey: user.apiKey }, hook.id)
       expect(log.map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered'])
+    })
+
+    test('a secret stored in clear before sealing still signs; one sealed under another server secret fails unsent, saying why', async () => {
+      const user = await signUpWithKey(app().auth)
+      // The receiver serves every backend's run: paths of this run only.
+      const [legacyPath, orphanedPath] = [`/legacy-${user.id}`, `/orphaned-${user.id}`]
+      const legacy = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${receiver.url}${legacyPath}`, events: ['album.created'] })
+      const orphaned = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${receiver.url}${orphanedPath}`, events: ['album.created'] })
+      const plain = newSecret()
+      await app().ctx.sql`update webhooks set secret = ${plain} where id = ${legacy.id}`
+      const otherServer = { hmacKey: () => randomBytes(32) }
+      await app().ctx.sql`update webhooks set secret = ${sealWebhookSecret(otherServer, newSecret())} where id = ${orphaned.id}`
+      await publishEvent(app().ctx.sql, { type: 'album.created', userId: user.id, data: { id: 'sealed' } })
+      await deliverNow()
+
+      const legacySent = receiver.received.filter((r) => r.path === legacyPath)
+      expect(legacySent).toHaveLength(1)
+      expect(new Webhook(plain).verify(legacySent[0]!.body, legacySent[0]!.headers)).toMatchObject({ type: 'album.created' })
+      expect(receiver.received.filter((r) => r.path === orphanedPath)).toHaveLength(0)
+      const [failed] = await deliveriesOf(app(), { apiKey: user.apiKey }, orphaned.id)
+      expect(failed).toMatchObject({ status: 'failed', attempts: 1 })
+      expect(failed.last_error).toContain('rotate the webhook secret')
+
+      // Rotating gives a secret sealed under this server's: the next event is signed with it.
+      const [, rotated] = await call(app().auth, 'POST', `/api/v1/webhooks/${orphaned.id}/rotate-secret`, { apiKey: user.apiKey })
+      await publishEvent(app().ctx.sql, { type: 'album.created', userId: user.id, data: { id: 'after-rotate' } })
+      await deliverNow()
+      const orphanedSent = receiver.received.filter((r) => r.path === orphanedPath)
+      expect(orphanedSent).toHaveLength(1)
+      expect(new Webhook(rotated.webhook.secret).verify(orphanedSent[0]!.body, orphanedSent[0]!.headers)).toMatchObject({ data: { id: 'after-rotate' } })
     })
   },
   { clock, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_TIMEOUT: '3s', WEBHOOK_POLL_INTERVAL_MS: '50' } },
