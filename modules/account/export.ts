@@ -47,18 +47,25 @@ async function* analyticsPages(ctx: AppContext, userId: string) {
 
 /**
  * GDPR export as a streamed ZIP: account.json, api-keys.json (metadata, never hashes),
- * images.json, analytics.json (aggregates of the user's own images, no visitor data), and every
+ * albums.json (with their images in order), webhooks.json (never their secrets), images.json, analytics.json (aggregates of the user's own images, no visitor data), and every
  * original under images/, streamed (zipStream: memory stays flat whatever the account weighs,
  * and a slow client slows the reads down rather than filling a buffer).
  */
 export async function exportAccount(ctx: AppContext, principal: Principal): Promise<{ stream: ReadableStream<Uint8Array>; filename: string }> {
   const user = principal.user
   const now = ctx.clock.now()
-  const [keys, identities] = await Promise.all([repo.listApiKeys(ctx.sql, user.id), repo.identitiesOf(ctx.sql, user.id)])
+  const [keys, identities, albums, webhooks] = await Promise.all([
+    repo.listApiKeys(ctx.sql, user.id),
+    repo.identitiesOf(ctx.sql, user.id),
+    repo.exportAlbums(ctx.sql, user.id),
+    repo.exportWebhooks(ctx.sql, user.id),
+  ])
   const zip = zipStream(ctx, { msg: 'export failed', user_id: user.id })
   const json = (value: unknown) => Buffer.from(JSON.stringify(value, null, 2) + '\n')
   zip.addBuffer('account.json', json({ exported_at: now, user: publicUser(user), oauth_identities: identities }), now)
   zip.addBuffer('api-keys.json', json(keys.map((key) => publicApiKey(key, principal, now))), now)
+  zip.addBuffer('albums.json', json(albums), now)
+  zip.addBuffer('webhooks.json', json(webhooks), now)
   zip.addLazy('images.json', now, () =>
     Readable.from(
       jsonArray(imagePages(ctx, user.id), (image) => ({

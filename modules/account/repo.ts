@@ -69,6 +69,22 @@ export async function exportImagesPage(db: Db, userId: string, limit: number, af
     limit ${limit}`
 }
 
+/** The user's albums with their images in album order; the password only as whether there is one. */
+export async function exportAlbums(db: Db, userId: string) {
+  return db<{ id: string; title: string; description: string | null; visibility: string; has_password: boolean; expires_at: Date | null; cover_image_id: string | null; views: number; created_at: Date; updated_at: Date; image_ids: string[] }[]>`
+    select a.id, a.title, a.description, a.visibility, a.password_hash is not null as has_password, a.expires_at, a.cover_image_id, a.views,
+           a.created_at, a.updated_at,
+           coalesce((select array_agg(ai.image_id order by ai.position, ai.image_id) from album_images ai where ai.album_id = a.id), '{}') as image_ids
+    from albums a where a.user_id = ${userId} order by a.created_at, a.id`
+}
+
+/** The user's webhooks, never their signing secrets. */
+export async function exportWebhooks(db: Db, userId: string) {
+  return db<{ id: string; url: string; description: string; events: string[]; enabled: boolean; disabled_reason: string | null; created_at: Date; updated_at: Date }[]>`
+    select id, url, description, events, enabled, disabled_reason, created_at, updated_at
+    from webhooks where user_id = ${userId} order by created_at, id`
+}
+
 export async function identitiesOf(db: Db, userId: string) {
   return db<{ provider: string; email: string | null; created_at: Date }[]>`
     select provider, email, created_at from oauth_identities where user_id = ${userId} order by created_at`

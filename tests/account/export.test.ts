@@ -17,6 +17,12 @@ describeEachBackend('GDPR export', (app) => {
       uploaded.push({ id: body.image.id, format: body.image.metadata.format })
     }
     const [first, second] = uploaded.map((u) => u.id) as [string, string]
+    const [albumMade, { album }] = await call(app().upload, 'POST', '/api/v1/albums', { token: user.token, body: { title: 'Trip', visibility: 'unlisted', password: 'album password 1' } })
+    expect(albumMade.status).toBe(201)
+    const [ordered] = await call(app().upload, 'PUT', `/api/v1/albums/${album.id}/images`, { token: user.token, body: { image_ids: [second, first] } })
+    expect(ordered.status).toBe(200)
+    const [hookMade, { webhook }] = await call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: 'http://127.0.0.1:9/hook', events: ['image.uploaded'] } })
+    expect(hookMade.status).toBe(201)
     const yesterday = new Date(Date.now() - 86_400_000)
     await app().ctx.sql`insert into image_analytics (image_id, visitor_key, is_bot, bytes_sent, viewed_at) values
       (${first}, 'visitor-key-one', false, 100, now()), (${first}, 'visitor-key-one', false, 100, now()),
@@ -35,7 +41,7 @@ describeEachBackend('GDPR export', (app) => {
     expect(anywhere(key.key)).toBe(false)
     const ext = (format: string) => (format === 'jpeg' ? 'jpg' : format)
     expect([...entries.keys()].sort()).toEqual(
-      ['account.json', 'analytics.json', 'api-keys.json', 'images.json', ...uploaded.map((u) => `images/${u.id}.${ext(u.format)}`)].sort(),
+      ['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'webhooks.json', ...uploaded.map((u) => `images/${u.id}.${ext(u.format)}`)].sort(),
     )
 
     const account = JSON.parse(entries.get('account.json')!.toString())
@@ -49,6 +55,17 @@ describeEachBackend('GDPR export', (app) => {
     expect(Object.keys(keys[0])).not.toContain('key')
     const [stored] = await app().ctx.sql<{ key_hash: string }[]>`select key_hash from api_keys where id = ${key.id}`
     expect(anywhere(stored!.key_hash)).toBe(false)
+
+    const albums = JSON.parse(entries.get('albums.json')!.toString())
+    expect(albums).toEqual([expect.objectContaining({ id: album.id, title: 'Trip', visibility: 'unlisted', has_password: true, image_ids: [second, first] })])
+    expect(anywhere('album password 1')).toBe(false)
+    const [hashed] = await app().ctx.sql<{ password_hash: string }[]>`select password_hash from albums where id = ${album.id}`
+    expect(anywhere(hashed!.password_hash)).toBe(false)
+    const webhooks = JSON.parse(entries.get('webhooks.json')!.toString())
+    expect(webhooks).toEqual([expect.objectContaining({ id: webhook.id, url: 'http://127.0.0.1:9/hook', events: ['image.uploaded'], enabled: true })])
+    // Neither the secret nor its sealed form leaves in an export.
+    expect(anywhere(webhook.secret.slice(6, 26))).toBe(false)
+    expect(Object.keys(webhooks[0])).not.toContain('secret')
 
     const images = JSON.parse(entries.get('images.json')!.toString())
     expect(images.map((i: any) => i.id).sort()).toEqual([first, second].sort())
@@ -76,8 +93,10 @@ describeEachBackend('GDPR export', (app) => {
     const user = await registerUser(app().auth)
     const response = await app().auth.handle(new Request('http://localhost/api/v1/account/export', { headers: { authorization: `Bearer ${user.token}` } }))
     const entries = await readZip(Buffer.from(await response.arrayBuffer()))
-    expect([...entries.keys()].sort()).toEqual(['account.json', 'analytics.json', 'api-keys.json', 'images.json'])
+    expect([...entries.keys()].sort()).toEqual(['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'webhooks.json'])
     expect(JSON.parse(entries.get('images.json')!.toString())).toEqual([])
+    expect(JSON.parse(entries.get('albums.json')!.toString())).toEqual([])
+    expect(JSON.parse(entries.get('webhooks.json')!.toString())).toEqual([])
     expect(JSON.parse(entries.get('analytics.json')!.toString())).toEqual([])
   })
-})
+}, { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } })
