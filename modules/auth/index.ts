@@ -33,6 +33,8 @@ export const authModule = (ctx: AppContext) => {
   })
 
   const providers = oauthProviders(ctx.config, ctx.clock)
+  const signInFailedPage = (error: AppError) =>
+    page('Sign-in failed', `<p>${escapeHtml(error.message.replace(/\.?$/, '.'))}</p><p><a href="${escapeHtml(`${ctx.config.publicUrls.auth}/login`)}">Back to sign in</a></p>`, error.status)
 
   let app = new Elysia({ name: 'auth', seed: ctx.id })
     .use(authGuard(ctx))
@@ -193,7 +195,12 @@ export const authModule = (ctx: AppContext) => {
         async ({ query, cookie, request, server, redirect }) => {
           const stateCookie = cookie[OAUTH_STATE_COOKIE]!
           const browserState = stateCookie.value === undefined ? undefined : String(stateCookie.value)
-          const signedIn = await finishSignIn(ctx, providers(name), query, browserState, requestMeta(ctx, request, server))
+          const signedIn = await finishSignIn(ctx, providers(name), query, browserState, requestMeta(ctx, request, server)).catch((error: unknown) => {
+            // The provider sent a person here: a page that says what went wrong, not JSON.
+            if (error instanceof AppError && (request.headers.get('accept') ?? '').includes('text/html')) return signInFailedPage(error)
+            throw error
+          })
+          if (signedIn instanceof Response) return signedIn
           // Same path as when it was set, or the browser keeps it.
           stateCookie.set({ ...stateCookieOptions(request), value: '', maxAge: 0 })
           // An account with 2FA gets no session here: the login page's second step starts it.

@@ -173,6 +173,24 @@ describeEachBackend(
       expect(response.status).toBe(401)
       expect(body.error.code).toBe('oauth_denied')
     })
+
+    test('a browser sent back with a failure gets a page saying so, with the way back to sign in', async () => {
+      const { stateCookie, callback: back } = await authorize('google')
+      const denied = new URL(back)
+      denied.searchParams.delete('code')
+      denied.searchParams.set('error', 'access_denied')
+      const browser = { cookie: `oauth_state=${stateCookie}`, accept: 'text/html,application/xhtml+xml,*/*;q=0.8' }
+      const response = await app().auth.handle(new Request(`http://localhost${denied.pathname}${denied.search}`, { headers: browser }))
+      expect(response.status).toBe(401)
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      const html = await response.text()
+      expect(html).toContain('Google sign-in was not completed (access_denied)')
+      expect(html).toContain('href="http://localhost:5001/login"')
+      // A forged state is refused the same way, as a page.
+      const forged = await app().auth.handle(new Request(`http://localhost${denied.pathname}?state=forged&code=x`, { headers: browser }))
+      expect(forged.status).toBe(400)
+      expect(await forged.text()).toContain('does not match this browser')
+    })
   },
   { env: provider.env },
 )
