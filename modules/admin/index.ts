@@ -67,6 +67,15 @@ export const adminModule = (ctx: AppContext) =>
       }),
       { ...AdminModel.updateUser, admin: true, detail: { tags: ['admin'], summary: 'Block, promote, change plan or limits' } },
     )
+    .delete(
+      '/api/v1/admin/users/:id',
+      async ({ principal, params, request, server, set }) => {
+        const userId = await service.deleteUser(ctx, principal, params.id, requestMeta(ctx, request, server))
+        set.status = 202
+        return { success: true as const, message: 'The account is blocked and is being deleted with its images', user_id: userId }
+      },
+      { ...AdminModel.deleteUser, admin: true, detail: { tags: ['admin'], summary: 'Delete an account: blocked at once, then removed with its images and data' } },
+    )
     .get('/api/v1/admin/stats', async () => ({ success: true as const, ...(await adminStats(ctx)) }), {
       ...AdminModel.stats,
       admin: true,

@@ -47,6 +47,13 @@ export const AdminModel = {
     ),
     response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors },
   },
+  deleteUser: {
+    params: t.Object({ id: t.String({ maxLength: 64 }) }),
+    response: {
+      202: t.Object({ success: t.Literal(true), message: t.String(), user_id: t.String() }),
+      ...Errors,
+    },
+  },
   stats: {
     response: {
       200: t.Object({

@@ -1,5 +1,7 @@
 import { expect, test } from 'bun:test'
-import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { join } from 'node:path'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
+import { call, createApiKey, describeEachBackend, makeAdmin, registerUser } from '../helpers/index.ts'
 
 describeEachBackend('account', (app) => {
   test('GET shows profile and settings; PUT updates them', async () => {
@@ -115,8 +117,45 @@ describeEachBackend('admin', (app) => {
     expect(loginBody.error.code).toBe('invalid_credentials')
   })
 
+  test('DELETE blocks the account at once, then removes it with its images; self, admins and unknown ids are refused', async () => {
+    const admin = await loginAdmin()
+    const user = await registerUser(app().auth)
+    const { key } = await createApiKey(app().auth, user.token)
+    const [uploaded, { image }] = await uploadFile(app().upload, { apiKey: key }, join(CORPUS, 'orientation/landscape_1.jpg'))
+    expect(uploaded.status).toBe(201)
+    const imagePath = new URL(image.url).pathname
+    expect((await app().view.handle(new Request(`http://localhost${imagePath}`))).status).toBe(200)
+
+    expect((await call(app().auth, 'DELETE', `/api/v1/admin/users/${admin.id}`, { token: user.token }))[0].status).toBe(403)
+    const [self, selfBody] = await call(app().auth, 'DELETE', `/api/v1/admin/users/${admin.id}`, { token: admin.token })
+    expect([self.status, selfBody.error.code]).toEqual([400, 'cannot_modify_self'])
+    const other = await registerUser(app().auth)
+    await makeAdmin(app().ctx.sql, other.id)
+    const [adminTarget, adminTargetBody] = await call(app().auth, 'DELETE', `/api/v1/admin/users/${other.id}`, { token: admin.token })
+    expect([adminTarget.status, adminTargetBody.error.code]).toEqual([409, 'demote_first'])
+    expect((await call(app().auth, 'DELETE', `/api/v1/admin/users/${crypto.randomUUID()}`, { token: admin.token }))[0].status).toBe(404)
+
+    const [deleted, deletedBody] = await call(app().auth, 'DELETE', `/api/v1/admin/users/${user.id}`, { token: admin.token })
+    expect(deleted.status).toBe(202)
+    expect(deletedBody).toMatchObject({ success: true, user_id: user.id })
+    expect((await call(app().auth, 'GET', '/api/v1/account', { token: user.token }))[0].status).toBe(401)
+    expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(403)
+
+    // The cleanup runs in the background: the row, the image and its objects go.
+    const deadline = Date.now() + 20_000
+    while ((await app().ctx.sql`select 1 from users where id = ${user.id}`).length > 0) {
+      if (Date.now() > deadline) throw new Error('the account was not deleted within 20 s')
+      await Bun.sleep(100)
+    }
+    expect(await app().ctx.sql`select 1 from images where id = ${image.id}`).toHaveLength(0)
+    expect((await app().view.handle(new Request(`http://localhost${imagePath}`))).status).toBe(404)
+    const [entry] = await app().ctx.sql<{ actor_id: string; detail: { username: string } }[]>`
+      select actor_id, detail from audit_log where action = 'admin.user_deleted' and user_id = ${user.id}`
+    expect(entry).toMatchObject({ actor_id: admin.id, detail: { username: user.username } })
+  })
+
   async function loginAdmin() {
     const [, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'admin_root', password: 'correct horse battery' } })
-    return { token: body.token as string }
+    return { token: body.token as string, id: body.user.id as string }
   }
 })

@@ -189,6 +189,37 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.locator('[data-testid=gallery-card]').first().waitFor()
   })
 
+  test('the admin deletes a user after confirming; the account is gone soon after', async () => {
+    const register = await fetch(`${servers.urls.auth}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first_name: 'Dee', username: 'dee', email: 'dee@example.com', password: PASSWORD }),
+    })
+    const { token } = (await register.json()) as { token: string }
+    await go('/admin/users')
+    await page.getByLabel('Search users by email or username').fill('dee')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
+    let asked = ''
+    page.once('dialog', (dialog) => {
+      asked = dialog.message()
+      void dialog.accept()
+    })
+    await page.getByRole('button', { name: 'Delete dee' }).click()
+    await page.getByText('dee is being deleted.').waitFor()
+    expect(asked).toContain('Delete dee (dee@example.com)?')
+    expect((await fetch(`${servers.urls.upload}/images`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401)
+    // Removed in the background: the search then finds nobody.
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      await page.getByRole('button', { name: 'Search', exact: true }).click()
+      const rows = await page.locator('[data-testid=admin-user-row]').count()
+      if (rows === 0 && (await page.getByText('Page 1 of 1 (0 users)').count()) === 1) break
+      if (Date.now() > deadline) throw new Error(`dee still listed after 20 s (${rows} rows)`)
+      await Bun.sleep(200)
+    }
+  })
+
   test('the admin blocks a user, whose next request fails', async () => {
     const register = await fetch(`${servers.urls.auth}/api/v1/auth/register`, {
       method: 'POST',

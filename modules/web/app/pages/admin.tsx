@@ -27,6 +27,16 @@ function Users() {
       setStatus({ error: messageOf(e) })
     }
   }
+  const remove = async (user: User) => {
+    if (!confirm(`Delete ${user.username} (${user.email})? The account is blocked at once, then removed with all its images, albums and data. This cannot be undone.`)) return
+    try {
+      await api.auth('DELETE', `/api/v1/admin/users/${user.id}`)
+      setStatus({ message: `${user.username} is being deleted.` })
+      list.reload()
+    } catch (e) {
+      setStatus({ error: messageOf(e) })
+    }
+  }
   const pages = Math.max(1, Math.ceil((list.data?.total ?? 0) / PAGE_SIZE))
   return (
     <>
@@ -97,6 +107,11 @@ function Users() {
                         {user.is_admin ? 'Demote' : 'Promote'}
                         <span class="visually-hidden"> {user.username}</span>
                       </button>
+                      {user.is_admin ? null : (
+                        <button type="button" class="danger small" onClick={() => remove(user)}>
+                          Delete<span class="visually-hidden"> {user.username}</span>
+                        </button>
+                      )}
                     </>
                   ) : <span class="small muted">you</span>}
                 </td>
