@@ -157,7 +157,7 @@ for (const database of DATABASES) {
     test('every fast answer is a recorded view and a counted request', async () => {
       const id = await uploadPhoto()
       const path = `/i/${id}?size=thumb`
-      const metric = async () => {
+      const metric = async (): Promise<[number, number]> => {
         const text = await (await fetch(metricsUrl)).text()
         const line = text.split('\n').find((l) => l.startsWith('imghost_http_requests_total{') && l.includes('route="/i/:file"') && l.includes('status="200"') && l.includes('method="GET"'))
         const duration = text.split('\n').find((l) => l.startsWith('imghost_http_request_duration_seconds_count{') && l.includes('route="/i/:file"') && l.includes('status="200"') && l.includes('method="GET"'))
