@@ -46,11 +46,12 @@ interface ElysiaLike {
  * Such answers are never logged (the pipeline logs served images only when they fail or are
  * slow, and a pre-route answer is neither), so they carry no fresh X-Request-Id, which would
  * name no log line: generating and setting one was a tenth of the cost of a thumbnail. An id
- * the client sent is echoed, as the pipeline does.
+ * the client sent is echoed, as the pipeline does. With LOG_LEVEL=debug nothing is installed.
  */
 export function installPreRoutes(app: ElysiaLike, handlers: ReadonlyMap<string, PreRouteHandler>, options: { ctx: AppContext; service: string; gate?: RequestGate }) {
-  if (handlers.size === 0) return
   const { ctx, service, gate } = options
+  // At debug level the pipeline logs every request, images too: whoever asked for that gets it.
+  if (handlers.size === 0 || ctx.config.logLevel === 'debug') return
   const routes: NativeRoutes = {}
   for (const [path, handler] of handlers) {
     // By status and method as a number: no string built per request.
