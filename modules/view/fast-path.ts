@@ -9,7 +9,7 @@ import { type ImageServer, countryOf } from './image-server.ts'
 import type { ViewRecorder } from './recorder.ts'
 import { SIZES, chooseVariant, parseImageFile, requestedSize } from './variants.ts'
 
-/** Past this many distinct Referer (or Accept) values a cache starts afresh: a bound, not an LRU. */
+/** Past this many distinct Referer (or Accept) values, that cache starts afresh: a bound, not an LRU. */
 const REFERRER_CACHE = 10_000
 const ACCEPT_CACHE = 1_000
 /** What the pipeline adds to every answer (src/app.ts securityHeaders). */
@@ -42,9 +42,10 @@ function prebuild(representation: Representation): Prebuilt {
  * The view hot path without the framework: GET or HEAD of a public, unrestricted image whose
  * lookup and bytes are both in memory, answered synchronously with the headers serve() would
  * send (its prebuilt representation). Everything else returns undefined and goes through the
- * full pipeline and serve(), unchanged: private, hotlink-protected and view-budget images, downloads, signed links, ranges, cross-origin calls of the platform's own
- * pages, percent-escaped paths, ended images, cache misses, and every error. A delete, privatisation or block
- * drops the lookup (notification or lifetime), and then this path no longer sees the image.
+ * full pipeline and serve(), unchanged: private, hotlink-protected and view-budget images,
+ * downloads, signed links, ranges, cross-origin calls of the platform's own pages,
+ * percent-escaped paths, ended images, cache misses, and every error. A delete, privatisation
+ * or block drops the lookup (notification or lifetime), and then this path no longer sees it.
  */
 export function createFastPath(ctx: AppContext, images: ImageServer, recorder: ViewRecorder): PreRouteHandler {
   const { atHand } = images
