@@ -317,6 +317,7 @@ http {
   console.log('| size | server | requests/s | p50 ms | p99 ms | vs nginx | CPU ms per 1,000 | nginx CPU / its CPU | errors |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
   const medians: Record<string, Record<string, number>> = {}
+  const cpuMedians: Record<string, Record<string, number>> = {}
   for (const [size, byServer] of Object.entries(samples)) {
     for (const [name, runs] of Object.entries(byServer)) (medians[size] ??= {})[name] = median(runs.map((r) => r.rps))
     const nginxRps = medians[size]!.nginx!
@@ -325,6 +326,7 @@ http {
       const rps = medians[size]![name]!
       const errors = runs.reduce((sum, r) => sum + r.errors, 0)
       const cpu = median(runs.map((r) => r.cpuMsPer1000!))
+      ;(cpuMedians[size] ??= {})[name] = cpu
       console.log(`| ${size} | ${name} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50ms)).toFixed(2)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} | ${(rps / nginxRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(nginxCpu / cpu).toFixed(2)} | ${errors} |`)
     }
   }
@@ -335,7 +337,13 @@ http {
         const on = byServer[`${prefix} ${db}, recording on`]
         const off = byServer[`${prefix} ${db}, recording off`]
         const ratio = (rps: number | undefined, what: string) => (rps === undefined ? [] : [`${(rps / byServer.nginx!).toFixed(2)} of nginx ${what}`])
-        const cost = on !== undefined && off !== undefined ? [`recording costs ${(((off - on) / off) * 100).toFixed(1)}%`] : []
+        // CPU per response is the steadier of the two on a shared machine.
+        const cpuOn = cpuMedians[size]![`${prefix} ${db}, recording on`]
+        const cpuOff = cpuMedians[size]![`${prefix} ${db}, recording off`]
+        const cost =
+          on !== undefined && off !== undefined && cpuOn !== undefined && cpuOff !== undefined
+            ? [`recording costs ${(((off - on) / off) * 100).toFixed(1)}% of requests/s, ${(((cpuOn - cpuOff) / cpuOff) * 100).toFixed(1)}% more CPU per response`]
+            : []
         console.log(`${size}, ${prefix} ${db}: ${[...ratio(on, 'with recording'), ...ratio(off, 'without'), ...cost].join('; ')}`)
       }
     }
