@@ -9,6 +9,11 @@
  *   bun scripts/bench-view.ts
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bun scripts/bench-view.ts
  *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 bun scripts/bench-view.ts
+ *   BENCH_RECORDING=on BENCH_DATABASES=pglite BENCH_BASELINE_ROOT=/path/to/older/checkout bun scripts/bench-view.ts
+ *
+ * BENCH_RECORDING (on,off) and BENCH_DATABASES (pglite,postgres) pick the imghost variants;
+ * BENCH_BASELINE_ROOT adds, for each of them, the same server run from another checkout (its
+ * own `src/main.ts`), so a change is measured against what it replaces in the same run.
  *
  * Every imghost runs as its own process with its own data directory and database, all
  * modules in one process, holding the same two files. Servers are measured in alternation,
@@ -32,6 +37,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
 const THREADS = Number(process.env.BENCH_THREADS ?? 1)
 const DATABASE_URL = process.env.BENCH_DATABASE_URL
+const RECORDING = (process.env.BENCH_RECORDING ?? 'on,off').split(',').map((value) => value.trim() === 'on')
+const DATABASES = (process.env.BENCH_DATABASES ?? 'pglite,postgres').split(',').map((value) => value.trim().toLowerCase())
+const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT ? resolve(process.env.BENCH_BASELINE_ROOT) : undefined
 const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
 const which = (name: string) => Bun.which(name, { PATH: `${process.env.PATH}:/usr/sbin:/sbin` })
@@ -61,9 +69,9 @@ async function freePort(): Promise<number> {
   })
 }
 
-function spawn(command: string[], env: Record<string, string> = {}) {
+function spawn(command: string[], env: Record<string, string> = {}, cwd = ROOT) {
   const { DATABASE_URL: _inherited, ...inherited } = process.env
-  const child = Bun.spawn(command, { cwd: ROOT, env: { ...inherited, ...env }, stdout: 'ignore', stderr: 'pipe' })
+  const child = Bun.spawn(command, { cwd, env: { ...inherited, ...env }, stdout: 'ignore', stderr: 'pipe' })
   children.add(child)
   void child.exited.then(() => children.delete(child))
   return child
@@ -96,7 +104,7 @@ async function scratchDatabase(label: string): Promise<string | undefined> {
 }
 
 /** imghost, all modules in one process, on free ports, at the default log level (BENCH_LOG_LEVEL to change it). */
-async function startImghost(label: string, analytics: boolean, postgres: boolean) {
+async function startImghost(label: string, analytics: boolean, postgres: boolean, root = ROOT) {
   const dataDir = join(work, label)
   const ports = { auth: await freePort(), upload: await freePort(), view: await freePort() }
   const databaseUrl = postgres ? await scratchDatabase(label) : undefined
@@ -110,7 +118,7 @@ async function startImghost(label: string, analytics: boolean, postgres: boolean
     ANALYTICS_ENABLED: String(analytics),
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-00',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-  })
+  }, root)
   const urls = { auth: `http://127.0.0.1:${ports.auth}`, upload: `http://127.0.0.1:${ports.upload}`, view: `http://127.0.0.1:${ports.view}` }
   for (const url of Object.values(urls)) await waitFor(`${url}/health`, child)
   return { child, urls, dataDir }
@@ -234,10 +242,14 @@ const SIZES = [
 ] as const
 
 async function main() {
-  const variants = [
-    { label: 'PGlite', postgres: false },
-    ...(DATABASE_URL ? [{ label: 'PostgreSQL', postgres: true }] : []),
-  ].flatMap((db) => [true, false].map((recording) => ({ name: `imghost ${db.label}, recording ${recording ? 'on' : 'off'}`, db: db.label, recording, postgres: db.postgres })))
+  const databases = [
+    ...(DATABASES.includes('pglite') ? [{ label: 'PGlite', postgres: false }] : []),
+    ...(DATABASE_URL && DATABASES.includes('postgres') ? [{ label: 'PostgreSQL', postgres: true }] : []),
+  ]
+  const roots = [{ prefix: 'imghost', root: ROOT }, ...(BASELINE_ROOT ? [{ prefix: 'baseline', root: BASELINE_ROOT }] : [])]
+  const variants = roots.flatMap(({ prefix, root }) =>
+    databases.flatMap((db) => RECORDING.map((recording) => ({ name: `${prefix} ${db.label}, recording ${recording ? 'on' : 'off'}`, prefix, root, db: db.label, recording, postgres: db.postgres }))),
+  )
   console.log(`bench-view: ${ROUNDS} rounds x ${SECONDS} s per server and size, wrk -t${THREADS} -c${CONNECTIONS}, 127.0.0.1; ${variants.length} imghost processes; load average ${loadAverage()}`)
   // A real camera photo, so its 256 px thumbnail has a realistic size (about 19 KB), and a ~300 KB original.
   const cameraPhoto = join(ROOT, '../shared/corpus/gps/DSCN0010.jpg')
@@ -247,7 +259,7 @@ async function main() {
   ]
   const servers: ((typeof variants)[number] & Awaited<ReturnType<typeof startImghost>> & { seeded: Awaited<ReturnType<typeof seed>> })[] = []
   for (const variant of variants) {
-    const server = await startImghost(variant.name.replace(/[^a-z0-9]+/gi, '-'), variant.recording, variant.postgres)
+    const server = await startImghost(variant.name.replace(/[^a-z0-9]+/gi, '-'), variant.recording, variant.postgres, variant.root)
     servers.push({ ...variant, ...server, seeded: await seed(server.urls, server.dataDir, files) })
   }
   const objects = join(servers[0]!.dataDir, 'objects')
@@ -305,6 +317,7 @@ http {
   console.log('| size | server | requests/s | p50 ms | p99 ms | vs nginx | CPU ms per 1,000 | nginx CPU / its CPU | errors |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
   const medians: Record<string, Record<string, number>> = {}
+  const cpuMedians: Record<string, Record<string, number>> = {}
   for (const [size, byServer] of Object.entries(samples)) {
     for (const [name, runs] of Object.entries(byServer)) (medians[size] ??= {})[name] = median(runs.map((r) => r.rps))
     const nginxRps = medians[size]!.nginx!
@@ -313,15 +326,26 @@ http {
       const rps = medians[size]![name]!
       const errors = runs.reduce((sum, r) => sum + r.errors, 0)
       const cpu = median(runs.map((r) => r.cpuMsPer1000!))
+      ;(cpuMedians[size] ??= {})[name] = cpu
       console.log(`| ${size} | ${name} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50ms)).toFixed(2)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} | ${(rps / nginxRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(nginxCpu / cpu).toFixed(2)} | ${errors} |`)
     }
   }
   console.log()
   for (const [size, byServer] of Object.entries(medians)) {
-    for (const db of new Set(servers.map((server) => server.db))) {
-      const on = byServer[`imghost ${db}, recording on`]!
-      const off = byServer[`imghost ${db}, recording off`]!
-      console.log(`${size}, ${db}: ${(on / byServer.nginx!).toFixed(2)} of nginx with recording, ${(off / byServer.nginx!).toFixed(2)} without; recording costs ${(((off - on) / off) * 100).toFixed(1)}%`)
+    for (const { prefix } of roots) {
+      for (const db of new Set(servers.map((server) => server.db))) {
+        const on = byServer[`${prefix} ${db}, recording on`]
+        const off = byServer[`${prefix} ${db}, recording off`]
+        const ratio = (rps: number | undefined, what: string) => (rps === undefined ? [] : [`${(rps / byServer.nginx!).toFixed(2)} of nginx ${what}`])
+        // CPU per response is the steadier of the two on a shared machine.
+        const cpuOn = cpuMedians[size]![`${prefix} ${db}, recording on`]
+        const cpuOff = cpuMedians[size]![`${prefix} ${db}, recording off`]
+        const cost =
+          on !== undefined && off !== undefined && cpuOn !== undefined && cpuOff !== undefined
+            ? [`recording costs ${(((off - on) / off) * 100).toFixed(1)}% of requests/s, ${(((cpuOn - cpuOff) / cpuOff) * 100).toFixed(1)}% more CPU per response`]
+            : []
+        console.log(`${size}, ${prefix} ${db}: ${[...ratio(on, 'with recording'), ...ratio(off, 'without'), ...cost].join('; ')}`)
+      }
     }
   }
   // Every served view recorded: the recorder's totals against the responses wrk counted.

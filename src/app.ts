@@ -22,6 +22,7 @@ import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
 import type { RequestGate } from './http/gate.ts'
+import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
 import { healthRoutes } from './http/health.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
@@ -47,9 +48,9 @@ const SERVERS = {
   upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)).use(albumsApi(ctx)),
   // Reports are filed where viewers are; album pages are shown there. Both come before the view
   // module's catch-all image route.
-  view: (ctx: AppContext) =>
-    new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(albumPages(ctx)).use(viewModule(ctx)),
-} satisfies Record<ModuleName, (ctx: AppContext) => unknown>
+  view: (ctx: AppContext, preRoutes: PreRoutes) =>
+    new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(albumPages(ctx)).use(viewModule(ctx, preRoutes)),
+} satisfies Record<ModuleName, (ctx: AppContext, preRoutes: PreRoutes) => unknown>
 
 /**
  * Background workers besides the scheduled jobs: the webhook delivery worker runs in every
@@ -87,10 +88,13 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))
+  const preRoutes = createPreRoutes()
   // The list is chosen at run time, so the composed app's route types are those of the core.
-  const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx)) as unknown as typeof core, core)
+  const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx, preRoutes.registry)) as unknown as typeof core, core)
   bodies.index(app.routes)
   declareOpenRoutes(app.routes)
+  // Only a listening server takes these (Bun's router); app.handle() always runs the full pipeline.
+  installPreRoutes(app, preRoutes.handlers, { ctx, service, gate: options.gate })
   return app
 }
 

@@ -51,7 +51,7 @@ const notFound = () => new NotFound('Image not found', 'image_not_found')
 const wantsDownload = (value: string | undefined) => value === 'true' || value === '1' || value === 'yes'
 
 /** Precomputed per image so the hot path only picks strings. */
-interface CachedImage extends ViewableImage {
+export interface CachedImage extends ViewableImage {
   /** expires_at in epoch ms, or null: compared with ctx.clock on every request, so expiry needs no notification. */
   endsAt: number | null
   lastModified: string
@@ -283,7 +283,17 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     return image && !hasEnded(image) ? image : null
   }
 
-  return { serve, lookup }
+  /**
+   * What the synchronous fast path (fast-path.ts) reads: only answers already at hand, never a
+   * query nor a read of storage. Anything it cannot answer from these goes through serve().
+   */
+  const atHand = {
+    image: (id: string, at: number) => lookups.peek(id, at),
+    representation,
+    bytes: (key: string) => bytesCache.peek(key) as Uint8Array<ArrayBuffer> | undefined,
+  }
+
+  return { serve, lookup, atHand }
 }
 
 /**
@@ -303,7 +313,7 @@ async function listenForChanges(ctx: AppContext, on: { image(id: string): void; 
 }
 
 /** Cloudflare's two-letter code; XX (unknown) and T1 (Tor) say nothing about a country. */
-function countryOf(header: string | null): string | null {
+export function countryOf(header: string | null): string | null {
   if (header === null) return null
   const code = header.trim().toUpperCase()
   return /^[A-Z]{2}$/.test(code) && code !== 'XX' ? code : null

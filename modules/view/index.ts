@@ -3,6 +3,8 @@ import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { clientIp } from '#core/http/client-ip.ts'
+import type { PreRoutes } from '#core/http/pre-routes.ts'
+import { createFastPath } from './fast-path.ts'
 import { createImageServer } from './image-server.ts'
 import { ViewModel } from './model.ts'
 import { createViewRecorder, noopRecorder } from './recorder.ts'
@@ -13,10 +15,12 @@ const EMBED_PAGE_HEADERS = {
   'Referrer-Policy': 'strict-origin-when-cross-origin',
 }
 
-export const viewModule = (ctx: AppContext) => {
+/** `preRoutes`: where the listener takes the image routes' fast path (fast-path.ts); tests calling `app.handle` have none. */
+export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
   const recorder = ctx.config.analyticsEnabled ? createViewRecorder(ctx) : noopRecorder
   ctx.onClose(() => recorder.close())
   const images = createImageServer(ctx, recorder)
+  preRoutes?.add(['/i/:file', '/:file'], createFastPath(ctx, images, recorder))
   const imageOrigins = [ctx.config.publicUrls.view, ctx.config.cdnBaseUrl].filter(Boolean).map((u) => new URL(u!).origin)
   // The page shows one image and some text: no scripts, no plugins, nothing else loaded.
   const embedCsp = `default-src 'none'; img-src 'self' ${imageOrigins.join(' ')}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'`

@@ -45,6 +45,15 @@ export function createLookupCache<T>(options: { ttlMs: number; maxEntries: numbe
       return value
     },
     /**
+     * The answer already at hand, without starting a query or awaiting one: undefined when
+     * there is none yet (never asked, expired, or still loading). The synchronous fast path
+     * (fast-path.ts) serves only what this returns.
+     */
+    peek(key: string, at: number): T | null | undefined {
+      const cached = entries.get(key)
+      return cached !== undefined && cached.expiresAt > at ? cached.settled : undefined
+    },
+    /**
      * Forgets one key. A query already under way keeps answering the callers waiting on it,
      * but its answer is not kept: the next caller asks the database again.
      */

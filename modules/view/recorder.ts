@@ -113,6 +113,8 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   let retry: { rows: ViewAggregate[]; attempts: number } | undefined
   let running: Promise<void> | undefined
   let dropped = 0
+  /** Views buffered since the metric last heard of them: told once per flush, not per view (prom-client's inc() allocates). */
+  let unreported = 0
 
   async function saltOf(days: string[]): Promise<Map<string, Buffer>> {
     const missing = days.filter((day) => !salts.has(day))
@@ -195,6 +197,10 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
    * there always are some, and draining them as well kept a busy server writing back to back.
    */
   function flush(): Promise<void> {
+    if (unreported > 0) {
+      ctx.metrics.viewsBuffered(unreported)
+      unreported = 0
+    }
     if (running) return running
     const run = (async () => {
       try {
@@ -225,7 +231,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
         return
       }
       if (opened) buffer.push(opened)
-      ctx.metrics.viewsBuffered(1)
+      unreported++
       if (buffer.length === batchSize) void flush()
     },
     async flush() {

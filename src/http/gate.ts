@@ -15,6 +15,8 @@ export interface RequestGate {
   /** From now on every new request is refused (503, Connection: close); see main.ts shutdown. */
   startDraining(): void
   readonly draining: boolean
+  /** Whether the plugin would let a request through now (for answers given before it, src/http/pre-routes.ts). */
+  admits(): boolean
 }
 
 /**
@@ -35,6 +37,7 @@ export function createRequestGate(options: { maxInflight: number; servers: () =>
   return {
     plugin: plugin as unknown as Elysia,
     startDraining: () => void (draining = true),
+    admits: () => !draining && inflight() <= options.maxInflight,
     get draining() {
       return draining
     },

@@ -10,7 +10,7 @@ import { ErrorResponse } from '../http/schemas.ts'
  */
 
 /** An id a proxy or client sent is kept only if it cannot smuggle anything into a log line or header. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{8,128}$/
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{8,128}$/
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 

@@ -1,0 +1,81 @@
+import type { Server } from 'bun'
+import type { AppContext } from '../context.ts'
+import { SANE_REQUEST_ID } from '../observability/http.ts'
+import type { RequestGate } from './gate.ts'
+
+/**
+ * A synchronous answer a module can give before Elysia's per-request pipeline, or undefined to
+ * let that pipeline answer as it always would. For the hottest, simplest requests only (an image
+ * already in memory): the pipeline's hooks, context and response mapping cost several times
+ * what sending a thumbnail does (issue 12 §1). The answer carries every header the pipeline
+ * would add itself (X-Content-Type-Options: nosniff): prebuilt, they cost nothing per request.
+ */
+export type PreRouteHandler = (request: Request, server: Server<unknown>) => Response | undefined
+
+/** Where modules register pre-route handlers; made by the composition root (src/app.ts), one per listener. */
+export interface PreRoutes {
+  /** `paths` are route templates as Elysia and Bun's router write them (`/i/:file`); GET and HEAD only. */
+  add(paths: readonly string[], handler: PreRouteHandler): void
+}
+
+type NativeRoutes = Record<string, Partial<Record<'GET' | 'HEAD', (request: Request, server: Server<unknown>) => Response | Promise<Response>>>>
+
+export function createPreRoutes() {
+  const handlers = new Map<string, PreRouteHandler>()
+  const registry: PreRoutes = {
+    add(paths, handler) {
+      for (const path of paths) {
+        if (handlers.has(path)) throw new Error(`two pre-route handlers for ${path}`)
+        handlers.set(path, handler)
+      }
+    },
+  }
+  return { registry, handlers }
+}
+
+interface ElysiaLike {
+  config: { serve?: Record<string, unknown> }
+  fetch(request: Request): Response | Promise<Response>
+}
+
+/**
+ * Puts the handlers in front of Elysia through Bun's own router (`serve.routes`, which Elysia
+ * merges over the routes it registers itself). What the pipeline does for every request is
+ * done here too, cheaply: the request gate (a refused request falls through, so the pipeline
+ * answers its usual 503) and the request metrics (plain counters, see Metrics.httpSeries).
+ * Such answers are never logged (the pipeline logs served images only when they fail or are
+ * slow, and a pre-route answer is neither), so they carry no fresh X-Request-Id, which would
+ * name no log line: generating and setting one was a tenth of the cost of a thumbnail. An id
+ * the client sent is echoed, as the pipeline does. With LOG_LEVEL=debug nothing is installed.
+ */
+export function installPreRoutes(app: ElysiaLike, handlers: ReadonlyMap<string, PreRouteHandler>, options: { ctx: AppContext; service: string; gate?: RequestGate }) {
+  const { ctx, service, gate } = options
+  // At debug level the pipeline logs every request, images too: whoever asked for that gets it.
+  if (handlers.size === 0 || ctx.config.logLevel === 'debug') return
+  const routes: NativeRoutes = {}
+  for (const [path, handler] of handlers) {
+    // By status and method as a number: no string built per request.
+    const series = new Map<number, (seconds: number) => void>()
+    const count = (method: string, status: number, seconds: number) => {
+      const key = status * 2 + (method === 'HEAD' ? 1 : 0)
+      let observe = series.get(key)
+      if (observe === undefined) {
+        observe = ctx.metrics.httpSeries({ service, method, route: path, status })
+        series.set(key, observe)
+      }
+      observe(seconds)
+    }
+    const route = (request: Request, server: Server<unknown>) => {
+      const started = performance.now()
+      const response = gate === undefined || gate.admits() ? handler(request, server) : undefined
+      if (response === undefined) return app.fetch(request)
+      const requestId = request.headers.get('x-request-id')
+      if (requestId !== null && SANE_REQUEST_ID.test(requestId.trim())) response.headers.set('x-request-id', requestId.trim())
+      count(request.method, response.status, (performance.now() - started) / 1000)
+      return response
+    }
+    routes[path] = { GET: route, HEAD: route }
+  }
+  const serve = app.config.serve ?? {}
+  app.config.serve = { ...serve, routes: { ...((serve.routes as NativeRoutes | undefined) ?? {}), ...routes } }
+}

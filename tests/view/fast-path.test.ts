@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
+import { type RunningServer, startServer } from '../../scripts/lib/process.ts'
+import { createPostgresDatabase } from '../helpers/context.ts'
+import { CORPUS } from './support.ts'
+
+/**
+ * The image routes' fast path (modules/view/fast-path.ts) runs only in a listening server
+ * (Bun's router), never under app.handle(), so these tests start a real process. Its answers
+ * are told apart by one documented difference: without an X-Request-Id from the client it sends
+ * none (it writes no log line an id could name). The slow path is reached for the same image by
+ * percent-escaping the id's first character, which the fast path always leaves to the pipeline.
+ */
+setDefaultTimeout(90_000)
+
+const DATABASES = [{ name: 'embedded', url: undefined as string | undefined }, ...(process.env.TEST_DATABASE_URL ? [{ name: 'postgres', url: process.env.TEST_DATABASE_URL }] : [])]
+const PHOTO = join(CORPUS, 'gps/DSCN0010.jpg')
+/** Headers that differ between any two answers, whichever path gave them. */
+const PER_RESPONSE = new Set(['date', 'x-request-id'])
+
+const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+const slowPath = (id: string) => `%${id.charCodeAt(0).toString(16)}${id.slice(1)}`
+
+async function json(url: string, init: RequestInit = {}): Promise<any> {
+  const response = await fetch(url, init)
+  const body = await response.json()
+  if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${JSON.stringify(body)}`)
+  return body
+}
+
+for (const database of DATABASES) {
+  describe(`image fast path in a server process [${database.name}]`, () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'imghost-fast-path-'))
+    let server: RunningServer
+    let dropDatabase: (() => Promise<void>) | undefined
+    let view: string
+    let upload: string
+    let apiKey: string
+    let metricsUrl: string
+
+    beforeAll(async () => {
+      let databaseUrl: string | undefined
+      if (database.url) {
+        const pg = await createPostgresDatabase('imghost_fast_path')
+        databaseUrl = pg.url
+        dropDatabase = pg.drop
+      }
+      server = await startServer({ DATA_DIR: dataDir, JWT_SECRET: 'fast-path-test-secret-fast-path-test-secret', METRICS_PORT: '0', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, ['auth', 'upload', 'view'])
+      view = server.urls.view!
+      upload = server.urls.upload!
+      for (let i = 0; i < 200 && !metricsUrl; i++) {
+        const match = /"msg":"metrics listening","url":"([^"]+)"/.exec(server.output.join('\n'))
+        if (match) metricsUrl = match[1]!
+        else await Bun.sleep(25)
+      }
+      const auth = server.urls.auth!
+      const { token } = await json(`${auth}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ first_name: 'Fast', username: 'fastpath', email: 'fast@example.com', password: 'fast path password 1' }),
+      })
+      await verifyFromMailDir(dataDir, 'fast@example.com', auth)
+      const created = await json(`${auth}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        // Every scope (the default): upload, edit, delete, stats.
+        body: JSON.stringify({ key_name: 'fast' }),
+      })
+      apiKey = created.api_key.key
+    })
+    afterAll(async () => {
+      await server?.stop()
+      await dropDatabase?.()
+      rmSync(dataDir, { recursive: true, force: true })
+    })
+
+    const uploadPhoto = async (): Promise<string> => {
+      const form = new FormData()
+      form.append('file', Bun.file(PHOTO), 'photo.jpg')
+      return (await json(`${upload}/upload`, { method: 'POST', headers: { 'x-api-key': apiKey }, body: form })).image.id
+    }
+    const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+      // A browser's User-Agent: Bun's own would be counted as a bot's view.
+      const response = await fetch(`${view}${path}`, { method, headers: { 'user-agent': BROWSER_UA, ...headers } })
+      return { response, body: new Uint8Array(await response.arrayBuffer()) }
+    }
+    /** Until the fast path answers `path`: the first request loads the lookup and the bytes. */
+    const warm = async (path: string, headers: Record<string, string> = {}) => {
+      for (let i = 0; i < 50; i++) {
+        if (!(await get(path, headers)).response.headers.has('x-request-id')) return
+        await Bun.sleep(10)
+      }
+      throw new Error(`${path} never took the fast path`)
+    }
+    const headersOf = (response: Response) => [...response.headers].filter(([name]) => !PER_RESPONSE.has(name))
+    const viewsOf = async (id: string): Promise<number> =>
+      (await json(`${view}/stats/${id}`, { headers: { 'x-api-key': apiKey } })).views.human.total
+
+    test('a fast answer is the slow answer, byte for byte and header for header', async () => {
+      const id = await uploadPhoto()
+      const cases: [string, string, Record<string, string>][] = [
+        [`/i/${id}?size=thumb`, `/i/${slowPath(id)}?size=thumb`, {}],
+        [`/i/${id}?size=thumb`, `/i/${slowPath(id)}?size=thumb`, { accept: 'image/avif,image/webp,*/*' }],
+        [`/i/${id}`, `/i/${slowPath(id)}`, {}],
+        [`/i/${id}.jpg?size=medium&v=2`, `/i/${slowPath(id)}.jpg?size=medium&v=2`, {}],
+        [`/${id}_thumb.jpg`, `/${slowPath(id)}_thumb.jpg`, {}],
+        [`/${id}_thumb.webp`, `/${slowPath(id)}_thumb.webp`, {}],
+      ]
+      for (const [fastPath, slow, headers] of cases) {
+        await warm(fastPath, headers)
+        const fast = await get(fastPath, headers)
+        const reference = await get(slow, headers)
+        expect(fast.response.headers.get('x-request-id'), fastPath).toBeNull()
+        expect(reference.response.headers.get('x-request-id'), slow).not.toBeNull()
+        expect(fast.response.status, fastPath).toBe(200)
+        expect(headersOf(fast.response), fastPath).toEqual(headersOf(reference.response))
+        expect(fast.response.headers.get('x-content-type-options')).toBe('nosniff')
+        expect(fast.body, fastPath).toEqual(reference.body)
+      }
+      // A client's own id is echoed, as the pipeline does.
+      expect((await get(`/i/${id}?size=thumb`, { 'x-request-id': 'client-chosen-id-1' })).response.headers.get('x-request-id')).toBe('client-chosen-id-1')
+    })
+
+    test('304, HEAD and Range answer as the pipeline does', async () => {
+      const id = await uploadPhoto()
+      const path = `/i/${id}?size=thumb`
+      await warm(path)
+      const etag = (await get(path)).response.headers.get('etag')!
+      const conditionals: Record<string, string>[] = [{ 'if-none-match': etag }, { 'if-none-match': `W/${etag}, "other"` }, { 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() }]
+      for (const conditional of conditionals) {
+        const fast = await get(path, conditional)
+        const reference = await get(`/i/${slowPath(id)}?size=thumb`, conditional)
+        expect(fast.response.status).toBe(304)
+        expect(fast.response.headers.get('x-request-id')).toBeNull()
+        expect(headersOf(fast.response)).toEqual(headersOf(reference.response))
+        expect(fast.body.byteLength).toBe(0)
+      }
+      const head = await get(path, {}, 'HEAD')
+      const headReference = await get(`/i/${slowPath(id)}?size=thumb`, {}, 'HEAD')
+      expect(head.response.status).toBe(200)
+      expect(head.response.headers.get('x-request-id')).toBeNull()
+      // One difference, on purpose: the fast HEAD says the length a GET would send (RFC 9110
+      // §9.3.2); through the pipeline Bun 1.4.4 and Elysia 1.4 say Content-Length: 0.
+      const withoutLength = (response: Response) => headersOf(response).filter(([name]) => name !== 'content-length')
+      expect(withoutLength(head.response)).toEqual(withoutLength(headReference.response))
+      expect(head.response.headers.get('content-length')).toBe((await get(path)).response.headers.get('content-length'))
+      expect(head.body.byteLength).toBe(0)
+      // A range is the pipeline's: the same 206 either way.
+      const range = await get(path, { range: 'bytes=10-109' })
+      expect(range.response.status).toBe(206)
+      expect(range.response.headers.get('content-range')).toMatch(/^bytes 10-109\/\d+$/)
+      expect(range.body).toEqual((await get(path)).body.subarray(10, 110))
+    })
+
+    test('every fast answer is a recorded view and a counted request', async () => {
+      const id = await uploadPhoto()
+      const path = `/i/${id}?size=thumb`
+      const metric = async (): Promise<[number, number]> => {
+        const text = await (await fetch(metricsUrl)).text()
+        const line = text.split('\n').find((l) => l.startsWith('imghost_http_requests_total{') && l.includes('route="/i/:file"') && l.includes('status="200"') && l.includes('method="GET"'))
+        const duration = text.split('\n').find((l) => l.startsWith('imghost_http_request_duration_seconds_count{') && l.includes('route="/i/:file"') && l.includes('status="200"') && l.includes('method="GET"'))
+        return [Number(line?.split(' ').pop() ?? 0), Number(duration?.split(' ').pop() ?? 0)]
+      }
+      // Settle the views so far, then count from here.
+      await warm(path)
+      await Bun.sleep(1_500)
+      const before = await viewsOf(id)
+      const [requestsBefore, durationsBefore] = await metric()
+      // The lookup lives a second, so a request now and then goes through the pipeline (it loads
+      // the lookup again): every answer counts, whichever path gave it.
+      const requests = 60
+      let fast = 0
+      for (let i = 0; i < requests; i++) {
+        const { response } = await get(path)
+        expect(response.status).toBe(200)
+        if (!response.headers.has('x-request-id')) fast++
+      }
+      expect(fast).toBeGreaterThan(requests / 2)
+      // HEAD and 304 are not views; the ETag comes from a slow GET, which is one.
+      await get(path, {}, 'HEAD')
+      await get(path, { 'if-none-match': (await get(`/i/${slowPath(id)}?size=thumb`)).response.headers.get('etag')! })
+      const [requestsAfter, durationsAfter] = await metric()
+      expect(requestsAfter - requestsBefore).toBe(requests + 1)
+      expect(durationsAfter - durationsBefore).toBe(requests + 1)
+      let views = before
+      for (let i = 0; i < 40 && views < before + requests + 1; i++) {
+        await Bun.sleep(100)
+        views = await viewsOf(id)
+      }
+      expect(views).toBe(before + requests + 1)
+    })
+
+    test('privatising or deleting an image stops the fast path at once', async () => {
+      const privatised = await uploadPhoto()
+      const deleted = await uploadPhoto()
+      for (const id of [privatised, deleted]) await warm(`/i/${id}?size=thumb`)
+      const edited = await fetch(`${upload}/images/${privatised}`, { method: 'PATCH', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ is_public: false }) })
+      expect(edited.status).toBe(200)
+      const hidden = await get(`/i/${privatised}?size=thumb`)
+      expect(hidden.response.status).toBe(404)
+      // The owner still sees it, through the pipeline.
+      const owner = await get(`/i/${privatised}?size=thumb`, { 'x-api-key': apiKey })
+      expect(owner.response.status).toBe(200)
+      expect(owner.response.headers.get('cache-control')).toBe('private, no-cache')
+      expect(owner.response.headers.get('x-request-id')).not.toBeNull()
+      expect((await get(`/i/${privatised}?size=thumb`)).response.status).toBe(404)
+
+      const removed = await fetch(`${upload}/images/${deleted}`, { method: 'DELETE', headers: { 'x-api-key': apiKey } })
+      expect(removed.status).toBe(200)
+      for (const path of [`/i/${deleted}?size=thumb`, `/i/${deleted}`, `/${deleted}_thumb.jpg`]) {
+        const gone = await get(path)
+        expect(gone.response.status, path).toBe(404)
+        expect(JSON.parse(new TextDecoder().decode(gone.body)).error.code, path).toBe('image_not_found')
+      }
+    })
+  })
+}
