@@ -17,6 +17,8 @@ export interface Credentials {
   cookieToken?: string
   /** The caller's address, for keys limited to IP ranges; without it such a key is refused. */
   ip?: string
+  /** Finds the address when `ip` is not given, only if a key's ranges need it. */
+  ipOf?: () => string | undefined
 }
 
 export function readCredentials(headers: Headers): Credentials {
@@ -55,10 +57,11 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
     const key = looksLikeApiKey(apiKey) ? await ctx.apiKeys.lookup(hashApiKey(apiKey)) : null
     if (!key) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
     // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
-    const refusal = apiKeyRefusal(key, now, normaliseClientIp(credentials.ip))
+    const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
+    const refusal = apiKeyRefusal(key, now, normaliseClientIp(ip))
     if (refusal === 'expired') throw new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
     if (refusal === 'address_not_allowed') {
-      throw new Forbidden(`This API key may not be used from your address (${credentials.ip ?? 'unknown'})`, 'ip_not_allowed')
+      throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
     }
     ctx.apiKeys.recordUse(key.keyId, now)
     return principalOfApiKey(ctx.limiter, key)
@@ -77,7 +80,9 @@ type BunServer = Parameters<typeof clientIp>[1]
 export function authenticateRequest(ctx: AppContext, request: Request, server?: BunServer): Promise<Principal | null> {
   const credentials = readCredentials(request.headers)
   if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
-  return authenticate(ctx, { ...credentials, ip: clientIp(request, server, ctx.config.trustProxy) })
+  // The address is looked up only for a key limited to ranges (requestIP is not free).
+  credentials.ipOf = () => clientIp(request, server, ctx.config.trustProxy)
+  return authenticate(ctx, credentials)
 }
 
 export type HeaderBag = Record<string, string | number>

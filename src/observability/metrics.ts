@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * The platform's Prometheus metrics. One registry per context, never prom-client's global one,
@@ -39,19 +39,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: PREFIX })
   const registers = [registry]
 
-  const httpRequests = new Counter({
-    name: `${PREFIX}http_requests_total`,
-    help: 'HTTP requests answered, by module, method, route template and status',
-    labelNames: ['service', 'method', 'route', 'status'] as const,
-    registers,
-  })
-  const httpDuration = new Histogram({
-    name: `${PREFIX}http_request_duration_seconds`,
-    help: 'Time from request to response headers, by module, method, route template and status',
-    labelNames: ['service', 'method', 'route', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  })
+  const http = httpRequestMetrics(registry)
   const uploadBytes = new Counter({ name: `${PREFIX}upload_bytes_total`, help: 'Bytes of uploads stored', registers })
   const uploadSeconds = new Histogram({
     name: `${PREFIX}upload_processing_seconds`,
@@ -93,21 +81,8 @@ export function createMetrics(): Metrics {
     registers,
   })
 
-  // Label sets resolved once: hashing the labels on every request cost more than the counting.
-  const httpSeries = new Map<string, { count: ReturnType<typeof httpRequests.labels>; duration: ReturnType<typeof httpDuration.labels> }>()
-
   return {
-    httpRequest({ service, method, route, status, seconds }) {
-      const key = `${service} ${method} ${status} ${route}`
-      let series = httpSeries.get(key)
-      if (!series) {
-        const labels = { service, method, route, status: String(status) }
-        series = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) }
-        httpSeries.set(key, series)
-      }
-      series.count.inc()
-      series.duration.observe(seconds)
-    },
+    httpRequest: http.record,
     uploadProcessed(bytes, seconds) {
       uploadBytes.inc(bytes)
       uploadSeconds.observe(seconds)
@@ -124,5 +99,83 @@ export function createMetrics(): Metrics {
     // prom-client writes NaN as "Nan" (event-loop lag before its first sample); the text format spells it "NaN".
     render: async () => (await registry.metrics()).replace(/ Nan$/gm, ' NaN'),
     contentType: registry.contentType,
+  }
+}
+
+interface HttpSeries {
+  labels: { service: string; method: string; route: string; status: string }
+  count: number
+  sum: number
+  /** Observations per LATENCY_BUCKETS bound (not cumulative), then those above the last. */
+  buckets: number[]
+}
+
+/**
+ * The two per-request metrics, as plain numbers per series, turned into prom-client's export
+ * shape only when scraped. prom-client hashes the label set on every inc() and observe(), even
+ * through a child made by labels(): that cost more than everything else the metrics do, per call.
+ * Exported exactly as a prom-client Counter and Histogram with these names would be.
+ */
+function httpRequestMetrics(registry: Registry) {
+  const series = new Map<string, HttpSeries>()
+  const countName = `${PREFIX}http_requests_total`
+  const durationName = `${PREFIX}http_request_duration_seconds`
+  const countHelp = 'HTTP requests answered, by module, method, route template and status'
+  const durationHelp = 'Time from request to response headers, by module, method, route template and status'
+
+  const counter = {
+    name: countName,
+    help: countHelp,
+    type: 'counter',
+    aggregator: 'sum',
+    get: async () => ({
+      name: countName,
+      help: countHelp,
+      type: 'counter',
+      aggregator: 'sum',
+      values: [...series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+    }),
+    reset: () => series.clear(),
+  }
+  const histogram = {
+    name: durationName,
+    help: durationHelp,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name: durationName,
+      help: durationHelp,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...series.values()].flatMap((s) => {
+        let cumulative = 0
+        const buckets = LATENCY_BUCKETS.map((le, i) => ({ labels: { ...s.labels, le }, value: (cumulative += s.buckets[i]!), metricName: `${durationName}_bucket` }))
+        return [
+          ...buckets,
+          { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${durationName}_bucket` },
+          { labels: s.labels, value: s.sum, metricName: `${durationName}_sum` },
+          { labels: s.labels, value: s.count, metricName: `${durationName}_count` },
+        ]
+      }),
+    }),
+    reset: () => series.clear(),
+  }
+  registry.registerMetric(counter as unknown as Metric)
+  registry.registerMetric(histogram as unknown as Metric)
+
+  return {
+    record({ service, method, route, status, seconds }: { service: string; method: string; route: string; status: number; seconds: number }) {
+      const key = `${service} ${method} ${status} ${route}`
+      let entry = series.get(key)
+      if (!entry) {
+        entry = { labels: { service, method, route, status: String(status) }, count: 0, sum: 0, buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0) }
+        series.set(key, entry)
+      }
+      entry.count++
+      entry.sum += seconds
+      let bucket = 0
+      while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++
+      entry.buckets[bucket]!++
+    },
   }
 }
