@@ -78,7 +78,10 @@ export const serviceName = (modules: readonly ModuleName[]) => (modules.length =
 export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
   const service = serviceName(modules)
   const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
-  const core = new Elysia({ name: service, seed: ctx.id })
+  // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
+  // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
+  // an API call's CPU. JSON.stringify writes a Date as the same ISO string.
+  const core = new Elysia({ name: service, seed: ctx.id, encodeSchema: false })
     .use(options.gate?.plugin ?? new Elysia())
     .use(bodies.plugin)
     .use(requestObservability(ctx, service))

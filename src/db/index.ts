@@ -154,23 +154,25 @@ function listenerBarrier(sql: Sql): () => Promise<void> {
   // postgres.js keeps its listening client on the listen function (one connection, max 1).
   const listening = () => (sql.listen as unknown as { sql?: Sql }).sql
   let inFlight: Promise<void> | null = null
-  let next: Promise<void> | null = null
-  const ping = (): Promise<void> => {
+  /** The ping after the one in flight: whoever calls before it goes out can wait for it. */
+  let queued: Promise<void> | null = null
+  const send = (): Promise<void> => {
+    queued = null
     const client = listening()
     if (!client) return Promise.resolve()
-    const done = client`select 1`.then(() => {})
+    const done = client`select 1`.simple().then(() => {})
     inFlight = done
+    const settle = () => {
+      if (inFlight === done) inFlight = null
+    }
     done.then(settle, settle)
     return done
   }
-  const settle = () => {
-    inFlight = null
-  }
   return () => {
-    if (!inFlight) return ping()
+    if (queued) return queued
+    if (!inFlight) return send()
     // The ping in flight may have been sent before this call: wait for the one after it.
-    if (!next) next = inFlight.catch(() => {}).then(() => ((next = null), ping()))
-    return next
+    return (queued = inFlight.catch(() => {}).then(send))
   }
 }
 
