@@ -21,6 +21,7 @@ import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
+import { isoDates } from './http/json-dates.ts'
 import type { RequestGate } from './http/gate.ts'
 import { healthRoutes } from './http/health.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
@@ -87,6 +88,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, modules))
     .use(securityHeaders(ctx))
+    .use(isoDates(ctx.id))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))
