@@ -133,6 +133,8 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
     recordUse(keyId, at) {
       if (usage.size >= USAGE_MAX_KEYS && !usage.has(keyId)) return
       merge(keyId, 1, at)
+      // After close no timer starts: the database may be gone. close() has written what came before.
+      if (closed) return
       timer ??= setInterval(() => void flushUsage(), USAGE_FLUSH_MS)
       timer.unref?.()
     },
