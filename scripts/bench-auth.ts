@@ -25,7 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
-    accounts: { type: 'string', default: '12' },
+    accounts: { type: 'string', default: '32' },
     login: { type: 'boolean', default: false },
     /** Write a CPU profile of the server (bun --cpu-prof) into this directory. */
     profile: { type: 'string' },
