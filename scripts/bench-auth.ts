@@ -1,29 +1,46 @@
 /**
  * Auth benchmark, in one run:
  *   1. login requests/s (argon2id-bound by design);
- *   2. authenticated GETs: API key checked and rate-limited (GET /api/v1/auth/whoami),
- *      against a bare Elysia route in its own process, same client, same concurrency.
+ *   2. authenticated GETs, API key checked and rate-limited: GET /api/v1/auth/whoami (auth
+ *      server) and GET /images (upload server, the caller's image list: one query of its own),
+ *      each against a bare Elysia route in its own process returning the same JSON bytes, same
+ *      client, same concurrency; rounds alternate and the medians are reported;
+ *   3. server CPU per request (utime+stime from /proc/<pid>/stat), for the server and the bare one.
  *
- *   bun scripts/bench-auth.ts [--seconds 8] [--concurrency 32]
+ *   bun scripts/bench-auth.ts [--seconds 5] [--rounds 3] [--concurrency 32] [--login] [--profile DIR]
  *
- * The server runs as `bun src/main.ts` (SERVER_MODE=auth) with the embedded database in a temp
- * DATA_DIR, or against DATABASE_URL when that is set. The client is this process.
+ * The server runs as `bun src/main.ts` (SERVER_MODE=auth,upload) with the embedded database in
+ * a temp DATA_DIR, or against DATABASE_URL when that is set. The client is this process. The
+ * calls are spread over several enterprise accounts so no hourly budget runs out mid-run.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startServer } from './lib/process.ts'
+import { PROJECT_ROOT } from './lib/process.ts'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '32' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '32' },
+    accounts: { type: 'string', default: '32' },
+    login: { type: 'boolean', default: false },
+    /** Write a CPU profile of the server (bun --cpu-prof) into this directory. */
+    profile: { type: 'string' },
+    /** Run only the cases whose name contains this (with their bare twin), e.g. whoami or images. */
+    only: { type: 'string' },
+  },
 })
 const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
+const rounds = Number(values.rounds)
 
 interface Result {
   requests: number
+  /** Server CPU per request in µs, when a pid was given. */
+  cpuMicros?: number
   perSecond: number
   p50: number
   p99: number
@@ -31,7 +48,14 @@ interface Result {
 }
 
 /** `concurrency` loops issuing requests back to back for `seconds`. */
-async function load(makeRequest: (i: number) => Promise<Response>, durationSeconds: number, loops: number): Promise<Result> {
+/** utime + stime of a process, in seconds (clock ticks are 100 Hz on Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+async function load(makeRequest: (i: number) => Promise<Response>, durationSeconds: number, loops: number, pid?: number): Promise<Result> {
+  const cpuBefore = pid ? cpuSeconds(pid) : 0
   const latencies: number[] = []
   const statuses: Record<number, number> = {}
   const end = performance.now() + durationSeconds * 1000
@@ -51,7 +75,8 @@ async function load(makeRequest: (i: number) => Promise<Response>, durationSecon
   const elapsed = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), statuses }
+  const cpuMicros = pid ? ((cpuSeconds(pid) - cpuBefore) / latencies.length) * 1e6 : undefined
+  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), statuses, cpuMicros }
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
@@ -63,7 +88,7 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
 const dataDir = mkdtempSync(join(tmpdir(), 'imghost-bench-auth-'))
 const env: Record<string, string> = {
   DATA_DIR: dataDir,
-  SERVER_MODE: 'auth',
+  SERVER_MODE: 'auth,upload',
   LOG_LEVEL: 'info',
   // The benchmark client is one address: lift the per-IP limits out of the way.
   ANONYMOUS_REQUESTS_PER_HOUR: '100000000',
@@ -71,53 +96,127 @@ const env: Record<string, string> = {
 }
 if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL
 
-const server = await startServer(env, ["auth"])
-const bare = Bun.spawn(
-  ['bun', '-e', `import { Elysia } from 'elysia'; const app = new Elysia().get('/bare', () => ({ success: true, user: { id: 'x' } })).listen({ hostname: '127.0.0.1', port: 0 }); console.log('PORT=' + app.server.port)`],
-  { cwd: join(import.meta.dir, '..'), stdout: 'pipe', stderr: 'inherit' },
-)
+/** A bare Elysia app in its own process answering GET /bare with exactly `body`'s bytes as JSON. */
+async function startBare(body: string) {
+  const child = Bun.spawn(
+    ['bun', '-e', `import { Elysia } from 'elysia'; const body = JSON.parse(process.env.BARE_BODY); const app = new Elysia().get('/bare', () => body).listen({ hostname: '127.0.0.1', port: 0 }); console.log('PORT=' + app.server.port)`],
+    { cwd: join(import.meta.dir, '..'), env: { ...process.env, BARE_BODY: body }, stdout: 'pipe', stderr: 'inherit' },
+  )
+  const reader = child.stdout.getReader()
+  let text = ''
+  while (!/PORT=(\d+)/.test(text)) text += new TextDecoder().decode((await reader.read()).value)
+  return { child, url: `http://127.0.0.1:${/PORT=(\d+)/.exec(text)![1]}/bare` }
+}
+
+/** A 1×1 PNG: every account lists one image. */
+const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+
+/**
+ * The server with its log going to a file, not a pipe this process reads: at tens of thousands of
+ * lines a second a busy benchmark client drains a pipe late, and the server's writes then stall
+ * and spin, a cost a log shipper reading promptly would not cause.
+ */
+async function startServerLoggingToFile(modules: string[], command: string[]) {
+  const logPath = join(dataDir, 'server.log')
+  const child = Bun.spawn(command, {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
+    stdin: 'ignore',
+    stdout: Bun.file(logPath),
+    stderr: 'inherit',
+  })
+  const urls: Record<string, string> = {}
+  const deadline = Date.now() + 120_000
+  while (!modules.every((module) => urls[module])) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${await Bun.file(logPath).text().catch(() => '')}`)
+    await Bun.sleep(50)
+    const text = await Bun.file(logPath).text().catch(() => '')
+    for (const match of text.matchAll(/"msg":"(\w+)-server listening","url":"(http:\/\/[^"]+)"/g)) urls[match[1]!] = match[2]!
+  }
+  return {
+    process: child,
+    urls,
+    async stop() {
+      child.kill('SIGTERM')
+      await child.exited
+    },
+  }
+}
+
+const server = await startServerLoggingToFile(['auth', 'upload'], values.profile ? ['bun', '--cpu-prof', `--cpu-prof-dir=${values.profile}`, 'src/main.ts'] : ['bun', 'src/main.ts'])
+const bares: { child: Bun.Subprocess }[] = []
 try {
   const base = server.urls.auth!
-  const barePort = await (async () => {
-    const reader = bare.stdout.getReader()
-    let text = ''
-    while (!/PORT=(\d+)/.test(text)) text += new TextDecoder().decode((await reader.read()).value)
-    return /PORT=(\d+)/.exec(text)![1]
-  })()
+  const uploadBase = server.urls.upload!
+  const pid = server.process.pid
 
-  const account = { first_name: 'Bench', username: 'bench', email: 'bench@example.com', password: 'benchmark password' }
-  const registered = await (await fetch(`${base}/api/v1/auth/register`, json(account))).json()
-  const token = registered.token as string
-  // The first account is the admin: move it to enterprise so the per-key budget is 20,000/h,
-  // and spread the load over several keys so the limiter is exercised but rarely says no.
-  await fetch(`${base}/api/v1/admin/users/${registered.user.id}`, { ...json({ plan_type: 'enterprise' }, { authorization: `Bearer ${token}` }), method: 'PATCH' })
-  await verifyFromMailDir(dataDir, account.email, base)
+  // The first account is the admin: it moves every account to enterprise (20,000 calls/h each).
   const keys: string[] = []
-  for (let i = 0; i < 16; i++) {
-    const created = await (await fetch(`${base}/api/v1/api-keys`, json({ key_name: `bench ${i}` }, { authorization: `Bearer ${token}` }))).json()
-    keys.push(created.api_key.key)
+  let adminToken = ''
+  const password = 'benchmark password'
+  for (let i = 0; i < Number(values.accounts); i++) {
+    const account = { first_name: 'Bench', username: `bench${i}`, email: `bench${i}@example.com`, password }
+    const registered = await (await fetch(`${base}/api/v1/auth/register`, json(account))).json()
+    const token = registered.token as string
+    if (i === 0) adminToken = token
+    await fetch(`${base}/api/v1/admin/users/${registered.user.id}`, { ...json({ plan_type: 'enterprise' }, { authorization: `Bearer ${adminToken}` }), method: 'PATCH' })
+    await verifyFromMailDir(dataDir, account.email, base)
+    for (let k = 0; k < 2; k++) {
+      const created = await (await fetch(`${base}/api/v1/api-keys`, json({ key_name: `bench ${k}` }, { authorization: `Bearer ${token}` }))).json()
+      keys.push(created.api_key.key)
+    }
+    const form = new FormData()
+    form.append('file', new Blob([PNG], { type: 'image/png' }), 'dot.png')
+    const uploaded = await fetch(`${uploadBase}/upload`, { method: 'POST', headers: { 'x-api-key': keys.at(-1)! }, body: form })
+    if (uploaded.status >= 300) throw new Error(`upload failed: ${uploaded.status} ${await uploaded.text()}`)
   }
 
-  const warm = (url: string, init?: RequestInit) => load(() => fetch(url, init), 1, concurrency)
-  await warm(`http://127.0.0.1:${barePort}/bare`)
-  await warm(`${base}/api/v1/auth/whoami`, { headers: { 'x-api-key': keys[0]! } })
+  const whoamiUrl = `${base}/api/v1/auth/whoami`
+  const imagesUrl = `${uploadBase}/images`
+  // The bare routes answer with the same bytes an authenticated call gets (the first key's).
+  const sample = async (url: string) => (await fetch(url, { headers: { 'x-api-key': keys[0]! } })).text()
+  const bareWhoami = await startBare(await sample(whoamiUrl))
+  const bareImages = await startBare(await sample(imagesUrl))
+  bares.push(bareWhoami, bareImages)
 
-  const login = await load(() => fetch(`${base}/api/v1/auth/login`, json({ identifier: 'bench', password: account.password })), seconds, 8)
-  const authed = await load((i) => fetch(`${base}/api/v1/auth/whoami`, { headers: { 'x-api-key': keys[i % keys.length]! } }), seconds, concurrency)
-  const bareResult = await load(() => fetch(`http://127.0.0.1:${barePort}/bare`), seconds, concurrency)
+  const keyed = (url: string) => (i: number) => fetch(url, { headers: { 'x-api-key': keys[i % keys.length]! } })
+  const cases = [
+    { name: 'GET whoami, API key + rate limit', run: () => load(keyed(whoamiUrl), seconds, concurrency, pid) },
+    { name: 'bare Elysia, same JSON as whoami', run: () => load(() => fetch(bareWhoami.url), seconds, concurrency, bareWhoami.child.pid) },
+    { name: 'GET /images, API key + rate limit', run: () => load(keyed(imagesUrl), seconds, concurrency, pid) },
+    { name: 'bare Elysia, same JSON as /images', run: () => load(() => fetch(bareImages.url), seconds, concurrency, bareImages.child.pid) },
+  ]
+  // Warm-up: one short pass of each.
+  if (!values.profile) {
+    await load(keyed(whoamiUrl), 1, concurrency)
+    await load(keyed(imagesUrl), 1, concurrency)
+  }
+  await load(() => fetch(bareWhoami.url), 1, concurrency)
+  await load(() => fetch(bareImages.url), 1, concurrency)
 
-  const row = (name: string, r: Result) =>
-    `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${JSON.stringify(r.statuses)} |`
-  console.log(`\nauth benchmark: ${seconds}s each, database ${env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`)
-  console.log('| case | req/s | p50 ms | p99 ms | statuses |')
-  console.log('|---|---|---|---|---|')
-  console.log(row('POST /api/v1/auth/login (8 in flight)', login))
-  console.log(row(`GET whoami, API key + rate limit (${concurrency} in flight)`, authed))
-  console.log(row(`bare Elysia route (${concurrency} in flight)`, bareResult))
-  console.log(`\nauthenticated / bare = ${(authed.perSecond / bareResult.perSecond).toFixed(2)}; ` +
-    `cost per authenticated request ≈ ${((1 / authed.perSecond - 1 / bareResult.perSecond) * 1e6 * 1).toFixed(0)} µs of server time at this concurrency`)
+  const results: Result[][] = cases.map(() => [])
+  const chosen = (index: number) => !values.only || cases[index - (index % 2)]!.name.includes(values.only)
+  for (let round = 0; round < rounds; round++) {
+    // Alternate the order so drift in the machine's load does not favour one side.
+    const order = round % 2 ? [1, 0, 3, 2] : [0, 1, 2, 3]
+    for (const index of order) if (chosen(index)) results[index]!.push(await cases[index]!.run())
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const login = values.login ? await load(() => fetch(`${base}/api/v1/auth/login`, json({ identifier: 'bench0', password })), seconds, 8) : undefined
+
+  const row = (name: string, rs: Result[]) =>
+    `| ${name} | ${median(rs.map((r) => r.perSecond)).toFixed(0)} | ${median(rs.map((r) => r.cpuMicros ?? 0)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${JSON.stringify(rs.at(-1)!.statuses)} |`
+  console.log(`\nauth benchmark: ${rounds} rounds of ${seconds}s each, ${concurrency} in flight, database ${env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
+  console.log('| case | req/s (median) | server CPU µs/req | p50 ms | p99 ms | statuses (last round) |')
+  console.log('|---|---|---|---|---|---|')
+  cases.forEach((c, i) => results[i]!.length && console.log(row(c.name, results[i]!)))
+  if (login) console.log(`| POST /api/v1/auth/login (8 in flight) | ${login.perSecond.toFixed(0)} | ${(login.cpuMicros ?? 0).toFixed(0)} | ${login.p50.toFixed(2)} | ${login.p99.toFixed(2)} | ${JSON.stringify(login.statuses)} |`)
+  const ratios = (a: number, b: number) => results[a]!.map((r, i) => r.perSecond / results[b]![i]!.perSecond)
+  console.log('')
+  if (results[0]!.length) console.log(`whoami / bare = ${median(ratios(0, 1)).toFixed(2)} (rounds: ${ratios(0, 1).map((x) => x.toFixed(2)).join(', ')})`)
+  if (results[2]!.length) console.log(`/images / bare = ${median(ratios(2, 3)).toFixed(2)} (rounds: ${ratios(2, 3).map((x) => x.toFixed(2)).join(', ')})`)
 } finally {
-  bare.kill()
+  for (const bare of bares) bare.child.kill()
   await server.stop()
   rmSync(dataDir, { recursive: true, force: true })
 }

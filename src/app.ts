@@ -21,6 +21,7 @@ import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
+import { isoDates } from './http/json-dates.ts'
 import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
 import { healthRoutes } from './http/health.ts'
@@ -79,12 +80,16 @@ export const serviceName = (modules: readonly ModuleName[]) => (modules.length =
 export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
   const service = serviceName(modules)
   const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
-  const core = new Elysia({ name: service, seed: ctx.id })
+  // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
+  // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
+  // an API call's CPU. JSON.stringify writes a Date as the same ISO string.
+  const core = new Elysia({ name: service, seed: ctx.id, encodeSchema: false })
     .use(options.gate?.plugin ?? new Elysia())
     .use(bodies.plugin)
     .use(requestObservability(ctx, service))
     .use(apiDocs(ctx, modules))
     .use(securityHeaders(ctx))
+    .use(isoDates(ctx.id))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))

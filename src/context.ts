@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
+import { type ApiKeyState, createApiKeyState } from './auth/api-key-state.ts'
 import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
@@ -32,6 +33,8 @@ export interface AppContext {
   /** Outgoing mail: SMTP, or .eml files under DATA_DIR/mail. Sending never throws. */
   mailer: Mailer
   tokens: TokenService
+  /** The API keys this process has seen, kept fresh by NOTIFY, and their usage counts not yet written. */
+  apiKeys: ApiKeyState
   /** Derives a purpose-bound HMAC key from the server secret (signed links, visitor keys, …). */
   hmacKey(purpose: string): Buffer
   clock: Clock
@@ -108,6 +111,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     limiter: createRateLimiter(db.sql, clock),
     mailer: createMailer(config, log),
     tokens: createTokenService(serverSecret, config.jwtTtlSeconds),
+    apiKeys: createApiKeyState(db, log),
     // One secret, separate keys: a signature made for one purpose never verifies for another.
     hmacKey: (purpose) => createHmac('sha256', serverSecret).update(`imghost:${purpose}`).digest(),
     clock,
@@ -118,6 +122,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     cdn: createCdn(config, log),
     onClose: (hook) => void closeHooks.push(hook),
   }
+  // Registered first, so it runs last of the hooks: usage counted while others drain is written too.
+  ctx.onClose(() => ctx.apiKeys.close())
   const close = async () => {
     for (const hook of closeHooks.reverse()) await hook()
     await ctx.mailer.close()

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import type { Config } from './config.ts'
 
 export type LogLevel = Config['logLevel']
@@ -12,13 +13,48 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
-/** One JSON object per line on stdout (stderr for errors), for any log shipper. */
+/** Buffered stdout lines are written at the latest this long after the first, or at this size. */
+const FLUSH_BYTES = 64 * 1024
+
+/**
+ * One JSON object per line on stdout (stderr for errors), for any log shipper. Lines for stdout
+ * are gathered and written once per turn of the event loop: a write per request line cost about
+ * a fifth of an API call's CPU. Errors are written at once, after whatever was gathered, and
+ * the rest goes out when the process exits.
+ */
 export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger {
+  let pending = ''
+  let scheduled = false
+  let exitHooked = false
+  const flush = () => {
+    scheduled = false
+    if (!pending) return
+    const text = pending
+    pending = ''
+    process.stdout.write(text)
+  }
+  const flushSync = () => {
+    if (pending) writeSync(1, pending)
+    pending = ''
+  }
   const write = (entryLevel: Exclude<LogLevel, 'silent'>, entry: LogEntry) => {
     if (RANK[entryLevel] < RANK[level]) return
     const line = JSON.stringify({ time: new Date().toISOString(), level: entryLevel, ...fields, ...entry })
-    if (entryLevel === 'error') process.stderr.write(line + '\n')
-    else process.stdout.write(line + '\n')
+    if (entryLevel === 'error') {
+      flush()
+      process.stderr.write(line + '\n')
+      return
+    }
+    if (!exitHooked) {
+      exitHooked = true
+      process.on('exit', flushSync)
+    }
+    pending += line + '\n'
+    if (pending.length >= FLUSH_BYTES) flush()
+    else if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
   }
   return {
     debug: (entry) => write('debug', entry),

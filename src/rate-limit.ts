@@ -18,6 +18,47 @@ export interface RateLimiter {
   reset(bucket: string, windowSeconds: number): Promise<void>
   /** Gives back one counted request (it turned out not to be what the bucket limits). */
   release(bucket: string, windowSeconds: number): Promise<void>
+  /**
+   * Counts one request like hit(), for buckets every authenticated call counts in: from a block
+   * of counts this process reserved in the database, so most calls write nothing.
+   */
+  take(bucket: string, limit: number, windowSeconds: number): RateLimitState | Promise<RateLimitState>
+}
+
+/**
+ * The most counts a process reserves at once: RESERVATION_BLOCK, or 1/RESERVATION_SCALE of the
+ * limit for big limits (20,000/h reserves 312 at a time, one write per 312 calls); and never more
+ * than 1/RESERVATION_SHARE of what is left.
+ */
+export const RESERVATION_BLOCK = 32
+export const RESERVATION_SCALE = 64
+export const RESERVATION_SHARE = 4
+/** Buckets with a reservation held in memory; past it, those of ended windows are dropped. */
+const RESERVATIONS_MAX = 10_000
+
+/**
+ * Counts this process reserved in one bucket's window. Every count, reserved or hit, is one
+ * number of the database counter, and a request is let through only with a number at or below
+ * the limit: so across any number of processes no more than `limit` requests pass, exactly.
+ * What a block costs is the other way: counts a process reserved and never used are lost to
+ * the others for the rest of the window (at most one block, reservationSize, per process that
+ * stopped serving the bucket), and a block never takes more than 1/RESERVATION_SHARE of what was left,
+ * so near the limit it shrinks to one count at a time and small limits stay exact.
+ */
+interface Reservation {
+  windowStart: number
+  resetAt: Date
+  /** The next reserved number to hand out, and the last one reserved. */
+  next: number
+  last: number
+  /** The highest counter value the database has returned to this process (0: never asked). */
+  seen: number
+  pending: Promise<void> | null
+}
+
+export function reservationSize(limit: number, seen: number): number {
+  const block = Math.max(RESERVATION_BLOCK, Math.floor(limit / RESERVATION_SCALE))
+  return Math.max(1, Math.min(block, Math.floor((limit - seen) / RESERVATION_SHARE)))
 }
 
 export function windowOf(now: Date, windowSeconds: number) {
@@ -32,10 +73,54 @@ export function stateOf(count: number, limit: number, resetAt: Date): RateLimitS
 
 /**
  * Fixed-window counters in the database, so every process and replica counts together.
- * One upsert per request: the row lock makes concurrent increments exact.
+ * hit() is one upsert per request: the row lock makes concurrent increments exact. take()
+ * counts in the same rows, a block at a time (Reservation).
  */
 export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
+  const reservations = new Map<string, Reservation>()
+
+  const reserve = async (bucket: string, entry: Reservation, size: number) => {
+    const [row] = await sql<{ count: number }[]>`
+      insert into rate_limits (bucket, window_start, count) values (${bucket}, ${new Date(entry.windowStart)}, ${size})
+      on conflict (bucket, window_start) do update set count = rate_limits.count + ${size}
+      returning count`
+    const count = row?.count ?? size
+    entry.next = count - size + 1
+    entry.last = count
+    entry.seen = Math.max(entry.seen, count)
+  }
+
+  const reservationOf = (bucket: string, windowStart: number, windowMs: number) => {
+    let entry = reservations.get(bucket)
+    if (entry?.windowStart === windowStart) return entry
+    if (!entry && reservations.size >= RESERVATIONS_MAX) {
+      for (const [key, old] of reservations) if (old.windowStart < windowStart && !old.pending) reservations.delete(key)
+      // Still full: forgetting reservations only loses their counts, it never lets more through.
+      if (reservations.size >= RESERVATIONS_MAX) reservations.clear()
+    }
+    entry = { windowStart, resetAt: new Date(windowStart + windowMs), next: 1, last: 0, seen: 0, pending: null }
+    reservations.set(bucket, entry)
+    return entry
+  }
+
+  const take = (bucket: string, limit: number, windowSeconds: number): RateLimitState | Promise<RateLimitState> => {
+    // windowOf without its two Dates: this runs on every authenticated call.
+    const windowMs = windowSeconds * 1000
+    const windowStart = Math.floor(clock.now().getTime() / windowMs) * windowMs
+    const entry = reservationOf(bucket, windowStart, windowMs)
+    if (entry.next <= entry.last) return stateOf(entry.next++, limit, entry.resetAt)
+    // Full as far as this process knows: refused without a write (a raised limit lets it ask again).
+    if (entry.seen >= limit) return stateOf(entry.seen + 1, limit, entry.resetAt)
+    if (!entry.pending) {
+      entry.pending = reserve(bucket, entry, reservationSize(limit, entry.seen)).finally(() => {
+        entry.pending = null
+      })
+    }
+    return entry.pending.then(() => take(bucket, limit, windowSeconds))
+  }
+
   return {
+    take,
     async hit(bucket, limit, windowSeconds) {
       const { start, resetAt } = windowOf(clock.now(), windowSeconds)
       const [row] = await sql<{ count: number }[]>`

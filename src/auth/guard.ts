@@ -5,9 +5,9 @@ import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
-import { type Principal, principalFromApiKey, principalFromSession, refusedApiKey } from './principal.ts'
+import { type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
 import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
-import { looksLikeApiKey } from './tokens.ts'
+import { hashApiKey, looksLikeApiKey } from './tokens.ts'
 
 export const SESSION_COOKIE = 'token'
 
@@ -17,6 +17,8 @@ export interface Credentials {
   cookieToken?: string
   /** The caller's address, for keys limited to IP ranges; without it such a key is refused. */
   ip?: string
+  /** Finds the address when `ip` is not given, only if a key's ranges need it. */
+  ipOf?: () => string | undefined
 }
 
 export function readCredentials(headers: Headers): Credentials {
@@ -52,25 +54,24 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
   const now = ctx.clock.now()
   const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
   if (apiKey) {
-    const principal = looksLikeApiKey(apiKey) ? await principalFromApiKey(ctx.sql, apiKey, now, normaliseClientIp(credentials.ip)) : null
-    if (!principal) throw await apiKeyRefusal(ctx, apiKey, now, credentials.ip)
-    return principal
+    const key = looksLikeApiKey(apiKey) ? await ctx.apiKeys.lookup(hashApiKey(apiKey)) : null
+    if (!key) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+    // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
+    const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
+    const refusal = apiKeyRefusal(key, now, normaliseClientIp(ip))
+    if (refusal === 'expired') throw new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
+    if (refusal === 'address_not_allowed') {
+      throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
+    }
+    ctx.apiKeys.recordUse(key.keyId, now)
+    return principalOfApiKey(ctx.limiter, key)
   }
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
   const claims = await ctx.tokens.verify(token)
-  const principal = claims ? await principalFromSession(ctx.sql, claims, now) : null
+  const principal = claims ? await principalFromSession(ctx.sql, ctx.limiter, claims, now) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
   return principal
-}
-
-async function apiKeyRefusal(ctx: AppContext, apiKey: string, now: Date, ip: string | undefined) {
-  const reason = looksLikeApiKey(apiKey) ? await refusedApiKey(ctx.sql, apiKey, now) : null
-  if (reason === 'expired') return new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
-  if (reason === 'address_not_allowed') {
-    return new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
-  }
-  return new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
 }
 
 type BunServer = Parameters<typeof clientIp>[1]
@@ -79,7 +80,9 @@ type BunServer = Parameters<typeof clientIp>[1]
 export function authenticateRequest(ctx: AppContext, request: Request, server?: BunServer): Promise<Principal | null> {
   const credentials = readCredentials(request.headers)
   if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
-  return authenticate(ctx, { ...credentials, ip: clientIp(request, server, ctx.config.trustProxy) })
+  // The address is looked up only for a key limited to ranges (requestIP is not free).
+  credentials.ipOf = () => clientIp(request, server, ctx.config.trustProxy)
+  return authenticate(ctx, credentials)
 }
 
 export type HeaderBag = Record<string, string | number>
@@ -96,7 +99,7 @@ export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBa
 
 /** Per-IP budget for calls that carry no credentials. */
 export async function limitAnonymous(ctx: AppContext, ip: string, headers: HeaderBag) {
-  const state = await ctx.limiter.hit(`ip:${ip}`, ctx.config.anonymousRequestsPerHour, 3600)
+  const state = await ctx.limiter.take(`ip:${ip}`, ctx.config.anonymousRequestsPerHour, 3600)
   Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))
   if (!state.allowed) {
     ctx.metrics.rateLimited('ip')

@@ -1,8 +1,8 @@
+import { BlockList, isIPv6 } from 'node:net'
 import { PLAN_LIMITS, type Plan } from '../config.ts'
 import type { Sql } from '../db/index.ts'
-import { windowOf } from '../rate-limit.ts'
+import type { RateLimitState, RateLimiter } from '../rate-limit.ts'
 import { API_KEY_SCOPES, type ApiKeyScope } from './scopes.ts'
-import { hashApiKey } from './tokens.ts'
 
 /** The user columns every module may need about the caller. */
 export interface UserRow {
@@ -61,80 +61,86 @@ function bindingBudget(a: Principal['rateLimit'], b: Principal['rateLimit'] | nu
   return b.limit - b.count < a.limit - a.count ? b : a
 }
 
-/**
- * One round trip: finds the active, unexpired key by its hash (from an allowed address, when it
- * has ranges), counts the request on it, and counts it in the account's hourly window (the
- * plan's limit, across all keys and sessions) and, for a key with a limit of its own, in the
- * key's window too. A key that does not qualify touches nothing; refusedApiKey says why.
- * `clientIp` comes from normaliseClientIp: null matches no range.
- */
-export async function principalFromApiKey(sql: Sql, apiKey: string, now: Date, clientIp: string | null): Promise<Principal | null> {
-  const keyHash = hashApiKey(apiKey)
-  const { start, resetAt } = windowOf(now, HOUR)
-  const [row] = await sql<(UserRow & { api_key_id: string; key_limit: number | null; key_scopes: string[]; account_count: number; key_count: number | null })[]>`
-    with key as (
-      update api_keys set requests_count = requests_count + 1, last_used_at = ${now}
-      where key_hash = ${keyHash} and is_active and (expires_at is null or expires_at > ${now})
-        and (allowed_ips is null or ${clientIp}::inet <<= any(allowed_ips))
-      returning id, user_id, rate_limit_per_hour, scopes
-    ), account_counted as (
-      -- The account's bucket, shared with its sessions (principalFromSession).
-      insert into rate_limits (bucket, window_start, count)
-      select 'user:' || key.user_id, ${start}, 1 from key
-      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
-      returning count
-    ), key_counted as (
-      insert into rate_limits (bucket, window_start, count)
-      select 'key:' || key.id, ${start}, 1 from key where key.rate_limit_per_hour is not null
-      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
-      returning count
-    )
-    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, key.id as api_key_id, key.rate_limit_per_hour as key_limit, key.scopes as key_scopes,
-           (select count from account_counted) as account_count, (select count from key_counted) as key_count
-    from key join users u on u.id = key.user_id`
+/** What a process keeps about one active API key: everything a call with it needs, no query. */
+export interface ApiKeyRecord {
+  keyId: string
+  user: UserRow
+  /** The key's own hourly limit, or null for the plan's. */
+  keyLimit: number | null
+  scopes: readonly ApiKeyScope[]
+  /** Epoch milliseconds, or null: never expires. */
+  expiresAt: number | null
+  /** The ranges it may be used from, or null: any address. */
+  allowedIps: BlockList | null
+}
+
+/** The active key with this hash and its account, or null. Reads only: counting is the caller's. */
+export async function findApiKey(sql: Sql, keyHash: string): Promise<ApiKeyRecord | null> {
+  const [row] = await sql<(UserRow & { api_key_id: string; key_limit: number | null; key_scopes: string[]; key_expires_at: Date | null; key_allowed_ips: string[] | null })[]>`
+    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, k.id as api_key_id, k.rate_limit_per_hour as key_limit, k.scopes as key_scopes,
+           k.expires_at as key_expires_at, k.allowed_ips::text[] as key_allowed_ips
+    from api_keys k join users u on u.id = k.user_id
+    where k.key_hash = ${keyHash} and k.is_active`
   if (!row) return null
-  const { api_key_id, key_limit, key_scopes, account_count, key_count, ...user } = row
-  const account = { limit: PLAN_LIMITS[user.plan_type].requestsPerHour, count: account_count, resetAt }
-  const ownLimit = key_limit === null || key_count === null ? null : { limit: effectiveRequestsPerHour(user.plan_type, key_limit), count: key_count, resetAt }
-  const scopes = API_KEY_SCOPES.filter((scope) => key_scopes.includes(scope))
-  return { user, via: 'api_key', apiKeyId: api_key_id, scopes, rateLimit: bindingBudget(account, ownLimit) }
+  const { api_key_id, key_limit, key_scopes, key_expires_at, key_allowed_ips, ...user } = row
+  return {
+    keyId: api_key_id,
+    user,
+    keyLimit: key_limit,
+    scopes: API_KEY_SCOPES.filter((scope) => key_scopes.includes(scope)),
+    expiresAt: key_expires_at?.getTime() ?? null,
+    allowedIps: key_allowed_ips ? blockListOf(key_allowed_ips) : null,
+  }
+}
+
+/** PostgreSQL's text form of `cidr` always carries the prefix length (`10.0.0.0/8`, `2001:db8::1/128`). */
+function blockListOf(ranges: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const range of ranges) {
+    const [network, prefix] = range.split('/') as [string, string | undefined]
+    const family = isIPv6(network) ? 'ipv6' : 'ipv4'
+    list.addSubnet(network, prefix === undefined ? (family === 'ipv6' ? 128 : 32) : Number(prefix), family)
+  }
+  return list
 }
 
 /**
- * Why principalFromApiKey found no key: it expired, or the caller is outside its ranges; null
- * when there is no such active key at all. Only failed requests pay for this second query.
+ * Why a known key may not be used now: it expired, or the caller is outside its ranges (as
+ * `inet <<= cidr` would say: an address matches ranges of its own family only). `clientIp` comes
+ * from normaliseClientIp: null matches no range.
  */
-export async function refusedApiKey(sql: Sql, apiKey: string, now: Date): Promise<'expired' | 'address_not_allowed' | null> {
-  const [row] = await sql<{ expired: boolean }[]>`
-    select (expires_at is not null and expires_at <= ${now}) as expired from api_keys where key_hash = ${hashApiKey(apiKey)} and is_active`
-  if (!row) return null
-  return row.expired ? 'expired' : 'address_not_allowed'
+export function apiKeyRefusal(key: ApiKeyRecord, now: Date, clientIp: string | null): 'expired' | 'address_not_allowed' | null {
+  if (key.expiresAt !== null && key.expiresAt <= now.getTime()) return 'expired'
+  if (key.allowedIps && !(clientIp !== null && key.allowedIps.check(clientIp, isIPv6(clientIp) ? 'ipv6' : 'ipv4'))) return 'address_not_allowed'
+  return null
 }
+
+/**
+ * The caller behind a usable key, with the request counted in the account's hourly window
+ * (the plan's limit, across all keys and sessions) and, for a key with a limit of its own, in
+ * the key's window too.
+ */
+export async function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord): Promise<Principal> {
+  const plan = key.user.plan_type
+  const account = await limiter.take(`user:${key.user.id}`, PLAN_LIMITS[plan].requestsPerHour, HOUR)
+  const own = key.keyLimit === null ? null : await limiter.take(`key:${key.keyId}`, effectiveRequestsPerHour(plan, key.keyLimit), HOUR)
+  return { user: key.user, via: 'api_key', apiKeyId: key.keyId, scopes: key.scopes, rateLimit: bindingBudget(budgetOf(account), own && budgetOf(own)) }
+}
+
+const budgetOf = (state: RateLimitState): Principal['rateLimit'] => ({ limit: state.limit, count: state.count, resetAt: state.resetAt })
 
 export async function principalFromSession(
   sql: Sql,
+  limiter: RateLimiter,
   claims: { sub: string; sid: string; ver: number },
   now: Date,
 ): Promise<Principal | null> {
-  const { start, resetAt } = windowOf(now, HOUR)
-  const [row] = await sql<(UserRow & { rl_count: number })[]>`
-    with session as (
-      select s.user_id from sessions s where s.id = ${claims.sid} and s.user_id = ${claims.sub} and s.expires_at > ${now}
-    ), counted as (
-      insert into rate_limits (bucket, window_start, count)
-      select 'user:' || session.user_id, ${start}, 1 from session
-      on conflict (bucket, window_start) do update set count = rate_limits.count + 1
-      returning count
-    )
-    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, (select count from counted) as rl_count
-    from session join users u on u.id = session.user_id`
-  if (!row || row.token_version !== claims.ver) return null
-  const { rl_count, ...user } = row
-  return {
-    user,
-    via: 'session',
-    sessionId: claims.sid,
-    scopes: API_KEY_SCOPES,
-    rateLimit: { limit: effectiveRequestsPerHour(user.plan_type, null), count: rl_count, resetAt },
-  }
+  const [user] = await sql<UserRow[]>`
+    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}
+    from sessions s join users u on u.id = s.user_id
+    where s.id = ${claims.sid} and s.user_id = ${claims.sub} and s.expires_at > ${now}`
+  if (!user || user.token_version !== claims.ver) return null
+  // The account's bucket, shared with its API keys (principalOfApiKey).
+  const counted = await limiter.take(`user:${user.id}`, effectiveRequestsPerHour(user.plan_type, null), HOUR)
+  return { user, via: 'session', sessionId: claims.sid, scopes: API_KEY_SCOPES, rateLimit: budgetOf(counted) }
 }

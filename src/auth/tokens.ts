@@ -58,7 +58,8 @@ export function generateApiKey() {
   return { key, prefix: key.slice(0, VISIBLE_PREFIX_LENGTH), hash: hashApiKey(key) }
 }
 
-export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex')
+// Bun's one-shot SHA-256: the same hex as node:crypto's, at under half the cost (it runs on every keyed call).
+export const hashApiKey = (key: string) => Bun.SHA256.hash(key, 'hex') as string
 
 export function looksLikeApiKey(value: string): boolean {
   return value.startsWith(API_KEY_PREFIX) && value.length <= 200

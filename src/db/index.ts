@@ -18,6 +18,12 @@ export interface Database {
    * listening connection (re)connects, when notifications may have been missed. Returns unlisten.
    */
   listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>
+  /**
+   * Resolves once every notification committed before the call has reached the listeners, so a
+   * cache kept fresh by NOTIFY can be read as if it were the table (a change this process just
+   * made included). Rejects when the listening connection cannot answer.
+   */
+  notificationsDelivered(): Promise<void>
   close(): Promise<void>
 }
 
@@ -66,6 +72,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       kind: 'postgres',
       health,
       listen,
+      notificationsDelivered: listenerBarrier(sql),
       close: async () => {
         health.stop()
         await sql.end({ timeout: 5 })
@@ -122,6 +129,8 @@ async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Databa
     kind: 'embedded',
     health,
     listen,
+    // Every writer shares this one session: a NOTIFY reaches onnotify before its own query returns.
+    notificationsDelivered: () => Promise.resolve(),
     dump: () => db.dumpDataDir('none') as Promise<Blob>,
     async close() {
       health.stop()
@@ -131,6 +140,39 @@ async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Databa
       rmSync(socketDir, { recursive: true, force: true })
       unlock()
     },
+  }
+}
+
+/**
+ * PostgreSQL signals listening sessions when a notifying transaction commits, and a session sends
+ * pending notifications before it answers its next command; postgres.js hands them to the
+ * listeners as it reads them, in order. So one `select 1` on the listening connection, sent after
+ * the call, answers only after every earlier notification has been dispatched. Callers that
+ * arrive while one is in flight share the next: under load one round trip serves many requests.
+ */
+function listenerBarrier(sql: Sql): () => Promise<void> {
+  // postgres.js keeps its listening client on the listen function (one connection, max 1).
+  const listening = () => (sql.listen as unknown as { sql?: Sql }).sql
+  let inFlight: Promise<void> | null = null
+  /** The ping after the one in flight: whoever calls before it goes out can wait for it. */
+  let queued: Promise<void> | null = null
+  const send = (): Promise<void> => {
+    queued = null
+    const client = listening()
+    if (!client) return Promise.resolve()
+    const done = client`select 1`.simple().then(() => {})
+    inFlight = done
+    const settle = () => {
+      if (inFlight === done) inFlight = null
+    }
+    done.then(settle, settle)
+    return done
+  }
+  return () => {
+    if (queued) return queued
+    if (!inFlight) return send()
+    // The ping in flight may have been sent before this call: wait for the one after it.
+    return (queued = inFlight.catch(() => {}).then(send))
   }
 }
 

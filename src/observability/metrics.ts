@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * The platform's Prometheus metrics. One registry per context, never prom-client's global one,
@@ -10,9 +10,8 @@ export interface Metrics {
   /** One finished HTTP request; `route` is the matched route template, never the raw path. */
   httpRequest(entry: { service: string; method: string; route: string; status: number; seconds: number }): void
   /**
-   * The same, for a hot path that knows its labels up front: the returned function counts one
-   * request with plain integer arithmetic, and the counts reach the two prom-client series when
-   * /metrics is read. prom-client hashes the labels on every inc() and observe().
+   * The same, for a hot path that knows its labels up front (src/http/pre-routes.ts): the
+   * returned function counts one request in that series with no lookup at all.
    */
   httpSeries(labels: { service: string; method: string; route: string; status: number }): (seconds: number) => void
   /** One stored upload: bytes received and time spent validating, processing and storing it. */
@@ -36,40 +35,6 @@ export interface Metrics {
 
 const PREFIX = 'imghost_'
 
-interface PlainSeries {
-  labels: Record<'service' | 'method' | 'route' | 'status', string>
-  count: number
-  sum: number
-  /** Observations per bucket (not cumulative), by index into LATENCY_BUCKETS. */
-  buckets: number[]
-}
-
-/** prom-client 15's per-series state of a histogram (lib/histogram.js): upper bound → observations in that bucket alone. */
-interface HistogramEntry {
-  labels: Record<string, string>
-  bucketValues: Record<number, number>
-  sum: number
-  count: number
-}
-
-/**
- * Adds many observations to one series at once. prom-client has no public call for that (only
- * observe(), one value, labels hashed each time), so this adds to the series' state directly,
- * after zero() has made sure it exists; createMetrics checks that state's shape at start.
- */
-function addObservations(histogram: Histogram<string>, series: PlainSeries) {
-  const map = (histogram as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap
-  const sameLabels = (entry: HistogramEntry) => Object.entries(series.labels).every(([name, value]) => entry.labels[name] === value)
-  let entry = Object.values(map).find(sameLabels)
-  if (entry === undefined) {
-    histogram.zero(series.labels)
-    entry = Object.values(map).find(sameLabels)!
-  }
-  entry.count += series.count
-  entry.sum += series.sum
-  LATENCY_BUCKETS.forEach((bound, index) => (entry.bucketValues[bound] = (entry.bucketValues[bound] ?? 0) + series.buckets[index]!))
-}
-
 /** Seconds: from a cached 304 (about a millisecond) to a 20 MB upload on a busy box. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const PROCESSING_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]
@@ -79,34 +44,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: PREFIX })
   const registers = [registry]
 
-  const plainSeries: PlainSeries[] = []
-  const httpRequests = new Counter({
-    name: `${PREFIX}http_requests_total`,
-    help: 'HTTP requests answered, by module, method, route template and status',
-    labelNames: ['service', 'method', 'route', 'status'] as const,
-    registers,
-    collect: () => drainPlainSeries(),
-  })
-  const httpDuration = new Histogram({
-    name: `${PREFIX}http_request_duration_seconds`,
-    help: 'Time from request to response headers, by module, method, route template and status',
-    labelNames: ['service', 'method', 'route', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-    collect: () => drainPlainSeries(),
-  })
-  if (typeof (httpDuration as unknown as { hashMap?: unknown }).hashMap !== 'object') throw new Error('prom-client: Histogram.hashMap is gone; addObservations needs updating')
-  /** Moves what httpSeries() counted into both prom-client series; whichever is read first does it. */
-  function drainPlainSeries() {
-    for (const series of plainSeries) {
-      if (series.count === 0) continue
-      httpRequests.inc(series.labels, series.count)
-      addObservations(httpDuration, series)
-      series.count = 0
-      series.sum = 0
-      series.buckets.fill(0)
-    }
-  }
+  const http = httpRequestMetrics(registry)
   const uploadBytes = new Counter({ name: `${PREFIX}upload_bytes_total`, help: 'Bytes of uploads stored', registers })
   const uploadSeconds = new Histogram({
     name: `${PREFIX}upload_processing_seconds`,
@@ -148,33 +86,9 @@ export function createMetrics(): Metrics {
     registers,
   })
 
-  // Label sets resolved once: hashing the labels on every request cost more than the counting.
-  const httpSeries = new Map<string, { count: ReturnType<typeof httpRequests.labels>; duration: ReturnType<typeof httpDuration.labels> }>()
-
   return {
-    httpRequest({ service, method, route, status, seconds }) {
-      const key = `${service} ${method} ${status} ${route}`
-      let series = httpSeries.get(key)
-      if (!series) {
-        const labels = { service, method, route, status: String(status) }
-        series = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) }
-        httpSeries.set(key, series)
-      }
-      series.count.inc()
-      series.duration.observe(seconds)
-    },
-    httpSeries({ service, method, route, status }) {
-      const series: PlainSeries = { labels: { service, method, route, status: String(status) }, count: 0, sum: 0, buckets: new Array(LATENCY_BUCKETS.length).fill(0) }
-      plainSeries.push(series)
-      return (seconds) => {
-        series.count++
-        series.sum += seconds
-        let bucket = 0
-        while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++
-        // Past the last bound: counted in +Inf only, which is the count.
-        if (bucket < LATENCY_BUCKETS.length) series.buckets[bucket]!++
-      }
-    },
+    httpRequest: http.record,
+    httpSeries: http.series,
     uploadProcessed(bytes, seconds) {
       uploadBytes.inc(bytes)
       uploadSeconds.observe(seconds)
@@ -191,5 +105,100 @@ export function createMetrics(): Metrics {
     // prom-client writes NaN as "Nan" (event-loop lag before its first sample); the text format spells it "NaN".
     render: async () => (await registry.metrics()).replace(/ Nan$/gm, ' NaN'),
     contentType: registry.contentType,
+  }
+}
+
+interface HttpSeries {
+  labels: { service: string; method: string; route: string; status: string }
+  count: number
+  sum: number
+  /** Observations per LATENCY_BUCKETS bound (not cumulative), then those above the last. */
+  buckets: number[]
+}
+
+/**
+ * The two per-request metrics, as plain numbers per series, turned into prom-client's export
+ * shape only when scraped. prom-client hashes the label set on every inc() and observe(), even
+ * through a child made by labels(): that cost more than everything else the metrics do, per call.
+ * Exported exactly as a prom-client Counter and Histogram with these names would be.
+ */
+function httpRequestMetrics(registry: Registry) {
+  const series = new Map<string, HttpSeries>()
+  const countName = `${PREFIX}http_requests_total`
+  const durationName = `${PREFIX}http_request_duration_seconds`
+  const countHelp = 'HTTP requests answered, by module, method, route template and status'
+  const durationHelp = 'Time from request to response headers, by module, method, route template and status'
+
+  const counter = {
+    name: countName,
+    help: countHelp,
+    type: 'counter',
+    aggregator: 'sum',
+    get: async () => ({
+      name: countName,
+      help: countHelp,
+      type: 'counter',
+      aggregator: 'sum',
+      values: [...series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+    }),
+    reset: zeroAll,
+  }
+  const histogram = {
+    name: durationName,
+    help: durationHelp,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name: durationName,
+      help: durationHelp,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...series.values()].flatMap((s) => {
+        let cumulative = 0
+        const buckets = LATENCY_BUCKETS.map((le, i) => ({ labels: { ...s.labels, le }, value: (cumulative += s.buckets[i]!), metricName: `${durationName}_bucket` }))
+        return [
+          ...buckets,
+          { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${durationName}_bucket` },
+          { labels: s.labels, value: s.sum, metricName: `${durationName}_sum` },
+          { labels: s.labels, value: s.count, metricName: `${durationName}_count` },
+        ]
+      }),
+    }),
+    reset: zeroAll,
+  }
+  registry.registerMetric(counter as unknown as Metric)
+  registry.registerMetric(histogram as unknown as Metric)
+
+  // Entries are kept, only zeroed: a hot path holds its entry (series()).
+  function zeroAll() {
+    for (const entry of series.values()) {
+      entry.count = 0
+      entry.sum = 0
+      entry.buckets.fill(0)
+    }
+  }
+  const entryOf = ({ service, method, route, status }: { service: string; method: string; route: string; status: number }) => {
+    const key = `${service} ${method} ${status} ${route}`
+    let entry = series.get(key)
+    if (!entry) {
+      entry = { labels: { service, method, route, status: String(status) }, count: 0, sum: 0, buckets: new Array(LATENCY_BUCKETS.length + 1).fill(0) }
+      series.set(key, entry)
+    }
+    return entry
+  }
+  const observe = (entry: HttpSeries, seconds: number) => {
+    entry.count++
+    entry.sum += seconds
+    let bucket = 0
+    while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++
+    entry.buckets[bucket]!++
+  }
+
+  return {
+    record: (request: { service: string; method: string; route: string; status: number; seconds: number }) => observe(entryOf(request), request.seconds),
+    series(labels: { service: string; method: string; route: string; status: number }) {
+      const entry = entryOf(labels)
+      return (seconds: number) => observe(entry, seconds)
+    },
   }
 }

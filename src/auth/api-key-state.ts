@@ -1,0 +1,152 @@
+import type { Database } from '../db/index.ts'
+import type { Logger } from '../logger.ts'
+import { type ApiKeyRecord, findApiKey } from './principal.ts'
+
+/**
+ * What one process keeps about API keys so that a call with one needs no query: the keys it
+ * has seen (by hash), and their usage counts not yet written.
+ *
+ * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
+ * PRINCIPAL_CHANGED_CHANNEL, from whatever code, replica or psql session made it, once it
+ * commits. Before a record is used, Database.notificationsDelivered() waits until every
+ * notification committed earlier has been applied, so a revoked key, a blocked account or a new
+ * plan is seen by the very next call, in this process (the change's own request) and in every
+ * other. CACHE_TTL_MS only bounds how long a record could outlive a lost notification.
+ */
+export const PRINCIPAL_CHANGED_CHANNEL = 'imghost_principal_changed'
+
+const CACHE_TTL_MS = 10_000
+const CACHE_MAX_KEYS = 10_000
+/** Usage is written this often, and at shutdown; GET /api-keys writes it first (flushUsage). */
+const USAGE_FLUSH_MS = 1_000
+/** Keys with unwritten usage, beyond which a database outage starts losing counts (never calls). */
+const USAGE_MAX_KEYS = 100_000
+
+export interface ApiKeyState {
+  /** The active key with this hash and its account, or null; from memory when it can be trusted. */
+  lookup(keyHash: string): Promise<ApiKeyRecord | null>
+  /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
+  recordUse(keyId: string, at: Date): void
+  /** Writes the counted usage now. */
+  flushUsage(): Promise<void>
+  close(): Promise<void>
+}
+
+interface Cached {
+  record: ApiKeyRecord
+  loadedAt: number
+}
+
+export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
+  const cache = new Map<string, Cached>()
+  /** Bumped by every notification: a record read before one may be stale, so it is not kept. */
+  let generation = 0
+  let listening: Promise<void> | null = null
+  let trusted = false
+  let unlisten: (() => Promise<void>) | null = null
+  let closed = false
+
+  const forget = (payload: string) => {
+    generation++
+    const separator = payload.indexOf(':')
+    const [kind, id] = [payload.slice(0, separator), payload.slice(separator + 1)]
+    for (const [hash, { record }] of cache) {
+      if (kind === 'user' ? record.user.id === id : record.keyId === id) cache.delete(hash)
+    }
+  }
+  // (Re)connected: whatever was said while no one listened is unknown, so nothing kept is trusted.
+  const resubscribed = () => {
+    generation++
+    cache.clear()
+    trusted = !closed
+  }
+  const startListening = () => {
+    listening = db
+      .listen(PRINCIPAL_CHANGED_CHANNEL, forget, resubscribed)
+      .then((stop) => {
+        unlisten = stop
+      })
+      .catch((error) => {
+        // Without notifications every call reads the key; listening is tried again on the next.
+        log.warn({ msg: 'api key cache: cannot listen for changes', error: String(error) })
+        listening = null
+      })
+  }
+
+  const fresh = async (keyHash: string): Promise<ApiKeyRecord | null | undefined> => {
+    const hit = cache.get(keyHash)
+    if (!hit || performance.now() - hit.loadedAt > CACHE_TTL_MS) return undefined
+    try {
+      await db.notificationsDelivered()
+    } catch {
+      return undefined
+    }
+    // A notification that arrived while waiting may have dropped it.
+    return cache.get(keyHash)?.record
+  }
+
+  const usage = new Map<string, { count: number; at: Date }>()
+  let timer: Timer | null = null
+  const flushUsage = async () => {
+    if (!usage.size) return
+    const batch = [...usage]
+    usage.clear()
+    const ids = batch.map(([id]) => id)
+    const counts = batch.map(([, use]) => use.count)
+    const times = batch.map(([, use]) => use.at.toISOString())
+    try {
+      await db.sql`
+        update api_keys k set requests_count = k.requests_count + u.count, last_used_at = greatest(k.last_used_at, u.at)
+        from unnest(${ids}::uuid[], ${counts}::int[], ${times}::timestamptz[]) as u(id, count, at)
+        where k.id = u.id`
+    } catch (error) {
+      // Kept for the next flush: the counts are late, not lost, unless the outage outlasts the bound.
+      for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(id, use.count, use.at)
+      log.warn({ msg: 'api key usage: write failed, will retry', keys: batch.length, error: String(error) })
+    }
+  }
+  const merge = (keyId: string, count: number, at: Date) => {
+    const use = usage.get(keyId)
+    if (!use) usage.set(keyId, { count, at })
+    else {
+      use.count += count
+      if (at > use.at) use.at = at
+    }
+  }
+
+  return {
+    async lookup(keyHash) {
+      if (!listening && !closed) startListening()
+      if (trusted) {
+        const record = await fresh(keyHash)
+        if (record) return record
+      }
+      const before = generation
+      const record = await findApiKey(db.sql, keyHash)
+      // Kept only if no change was announced while it was read (it could predate that change).
+      if (record && trusted && before === generation) {
+        if (cache.size >= CACHE_MAX_KEYS) cache.delete(cache.keys().next().value!)
+        cache.set(keyHash, { record, loadedAt: performance.now() })
+      }
+      return record
+    },
+    recordUse(keyId, at) {
+      if (usage.size >= USAGE_MAX_KEYS && !usage.has(keyId)) return
+      merge(keyId, 1, at)
+      // After close no timer starts: the database may be gone. close() has written what came before.
+      if (closed) return
+      timer ??= setInterval(() => void flushUsage(), USAGE_FLUSH_MS)
+      timer.unref?.()
+    },
+    flushUsage,
+    async close() {
+      closed = true
+      trusted = false
+      if (timer) clearInterval(timer)
+      timer = null
+      await listening
+      await unlisten?.()
+      await flushUsage()
+    },
+  }
+}

@@ -1,0 +1,91 @@
+import { expect, test } from 'bun:test'
+import { createModuleApp } from '#core/app.ts'
+import { manualClock } from '#core/clock.ts'
+import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { secondProcess } from '../helpers/replicas.ts'
+
+// Issue 12 §3: each process keeps the API keys it has seen; NOTIFY (sql/00017) keeps them true.
+// A clock that stands still keeps every call of a test in one hourly window.
+const clock = manualClock(new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 + 1_800_000))
+
+describeEachBackend(
+  'API keys kept in memory by each process',
+  (app) => {
+    test('a change made through another process, or by hand in SQL, is seen by the very next call in both', async () => {
+      const user = await registerUser(app().auth)
+      const { id, key } = await createApiKey(app().auth, user.token)
+      const other = await secondProcess(app())
+      try {
+        const otherAuth = createModuleApp(other.ctx, 'auth')
+        const whoami = async (target: typeof otherAuth) => call(target, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+        // Both processes now hold the key.
+        expect((await whoami(app().auth))[0].status).toBe(200)
+        expect((await whoami(otherAuth))[0].status).toBe(200)
+
+        await app().ctx.sql`update users set plan_type = 'pro' where id = ${user.id}`
+        for (const target of [otherAuth, app().auth]) {
+          const [response, body] = await whoami(target)
+          expect(body.user.plan_type).toBe('pro')
+          expect(response.headers.get('ratelimit-limit')).toBe('5000')
+        }
+
+        await other.ctx.sql`update users set is_blocked = true where id = ${user.id}`
+        for (const target of [app().auth, otherAuth]) {
+          const [blocked, body] = await whoami(target)
+          expect(blocked.status, JSON.stringify(body)).toBe(403)
+          expect(body.error.code).toBe('account_blocked')
+        }
+        await other.ctx.sql`update users set is_blocked = false where id = ${user.id}`
+        expect((await whoami(app().auth))[0].status).toBe(200)
+
+        await app().ctx.sql`update api_keys set scopes = '{stats}' where id = ${id}`
+        expect((await call(otherAuth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+        const [revoked] = await call(otherAuth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token })
+        expect(revoked.status).toBe(200)
+        for (const target of [app().auth, otherAuth]) {
+          const [refused, body] = await whoami(target)
+          expect(refused.status).toBe(401)
+          expect(body.error.code).toBe('invalid_api_key')
+        }
+      } finally {
+        await other.close()
+      }
+    })
+
+    test('a key limit of 5 an hour lets exactly 5 calls through two processes taking turns', async () => {
+      const user = await registerUser(app().auth)
+      const { key } = await createApiKey(app().auth, user.token, { key_name: 'five', rate_limit_per_hour: 5 })
+      const other = await secondProcess(app())
+      try {
+        const apps = [app().auth, createModuleApp(other.ctx, 'auth')]
+        const statuses: number[] = []
+        const remaining: string[] = []
+        for (let i = 0; i < 9; i++) {
+          const [response] = await call(apps[i % 2]!, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+          statuses.push(response.status)
+          remaining.push(response.headers.get('ratelimit-remaining')!)
+        }
+        expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 429])
+        expect(remaining).toEqual(['4', '3', '2', '1', '0', '0', '0', '0', '0'])
+      } finally {
+        await other.close()
+      }
+    })
+
+    test('usage counted in memory by two processes is all written: on listing, and when a process closes', async () => {
+      const user = await registerUser(app().auth)
+      const { id, key } = await createApiKey(app().auth, user.token)
+      const other = await secondProcess(app())
+      const otherAuth = createModuleApp(other.ctx, 'auth')
+      for (let i = 0; i < 3; i++) expect((await call(otherAuth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+      for (let i = 0; i < 2; i++) expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+      const listed = async () => (await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token }))[1].api_keys.find((k: { id: string }) => k.id === id)
+      // This process's two are written before the list is read; the other's wait for its flush.
+      expect((await listed()).requests_count).toBeGreaterThanOrEqual(2)
+      await other.close()
+      expect(await listed()).toMatchObject({ requests_count: 5 })
+      expect((await listed()).last_used_at).not.toBeNull()
+    })
+  },
+  { clock },
+)
