@@ -143,7 +143,9 @@ async function runMigrate(config: Config): Promise<void> {
   try {
     const applied = await migrate(db.sql, migrations)
     if (db.origin === 'initdb' && db.dump) await snapshots.save(db.dump)
-    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the database is up to date')
+    if (db.origin === 'snapshot') console.log(`created from the migrated snapshot: ${migrations.map((m) => m.name).join(', ')}`)
+    if (applied.length) console.log(`applied: ${applied.join(', ')}`)
+    else if (db.origin !== 'snapshot') console.log('the database is up to date')
   } finally {
     await db.close()
   }

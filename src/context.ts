@@ -91,6 +91,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db: Database = options.database ?? opened!
   if (!options.skipMigrations) {
     const applied = await migrate(db.sql, migrations)
+    if (opened?.origin === 'snapshot') log.info({ msg: 'database created from the migrated snapshot', migrations: migrations.length })
     if (applied.length) log.info({ msg: 'migrations applied', applied })
     // Before anything else writes to it: the next first start copies this instead of repeating initdb.
     if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
