@@ -6,10 +6,15 @@
  *   which the bundler cannot follow, while the CommonJS one names it literally and gets it embedded.
  * - the SQL migrations are embedded as files named `NNNNN_name.sql`.
  * - src/media/bmp-worker.ts is a second entrypoint: a worker's code is not reached by imports.
+ * - a gzipped snapshot of an empty database with every migration applied, which a first start
+ *   copies instead of running initdb and the migrations (src/db/snapshot.ts).
  */
-import { readdirSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative, resolve } from 'node:path'
+import { openDatabase } from '../src/db/index.ts'
+import { migrate, readMigrations } from '../src/db/migrate.ts'
+import { EMBEDDED_SNAPSHOT_NAME } from '../src/native.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const OUTFILE = join(ROOT, 'dist', 'imghost')
@@ -25,10 +30,24 @@ const migrations = readdirSync(join(ROOT, 'sql'))
   .map((file) => join(ROOT, 'sql', file))
 
 const started = performance.now()
+
+// Made here, from the very files embedded below, so it can never disagree with them.
+const snapshotDir = join(ROOT, 'dist', '.snapshot')
+rmSync(snapshotDir, { recursive: true, force: true })
+mkdirSync(snapshotDir, { recursive: true })
+const snapshotFile = join(snapshotDir, EMBEDDED_SNAPSHOT_NAME)
+{
+  const db = await openDatabase({ embeddedDir: null, poolMax: 1 })
+  await migrate(db.sql, readMigrations(join(ROOT, 'sql')))
+  await Bun.write(snapshotFile, await db.dump!('gzip'))
+  await db.close()
+}
+
 const result = await Bun.build({
   throw: false,
   // Worker entries are bundled as entrypoints of their own; `new Worker(new URL(...))` finds them.
-  entrypoints: [join(ROOT, 'src', 'main.ts'), join(ROOT, 'src', 'media', 'bmp-worker.ts'), ...migrations],
+  entrypoints: [join(ROOT, 'src', 'main.ts'), join(ROOT, 'src', 'media', 'bmp-worker.ts'), ...migrations, snapshotFile],
+  loader: { '.gz': 'file' },
   // Embedded entries are named by their path from here; src/media/bmp-off-thread.ts relies on it.
   root: ROOT,
   compile: { outfile: OUTFILE, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false },
@@ -51,4 +70,5 @@ if (!result.success) {
 }
 const seconds = ((performance.now() - started) / 1000).toFixed(1)
 const megabytes = (statSync(OUTFILE).size / 1024 / 1024).toFixed(1)
-console.log(`built ${relative(process.cwd(), OUTFILE)}: ${megabytes} MB in ${seconds} s (${migrations.length} migrations embedded)`)
+rmSync(snapshotDir, { recursive: true, force: true })
+console.log(`built ${relative(process.cwd(), OUTFILE)}: ${megabytes} MB in ${seconds} s (${migrations.length} migrations and a migrated database snapshot embedded)`)

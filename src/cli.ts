@@ -3,6 +3,7 @@ import pkg from '../package.json'
 import { type Config, ConfigError, parseConfig } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
+import { databaseSnapshots } from './db/snapshot.ts'
 import { embeddedMigrations } from './native.ts'
 
 /**
@@ -19,6 +20,7 @@ const ENVIRONMENT: [string, string][] = [
   ['DATA_DIR', 'embedded database, local images, temp files, generated secret (./data)'],
   ['DATABASE_URL, DATABASE_POOL_MAX', 'PostgreSQL URL (unset: embedded PGlite in DATA_DIR/pg); pool size (10)'],
   ['DATABASE_CONNECT_TIMEOUT_MS', 'connecting longer than this fails requests with 503 database_unavailable (1500)'],
+  ['EMBEDDED_SHARED_BUFFERS_MB', "the embedded database's buffer pool in MiB, resident from the start (8); the kernel caches its files too"],
   ['JWT_SECRET, JWT_EXPIRES_IN', 'session signing secret, 32+ chars (unset: generated in DATA_DIR); lifetime (7d)'],
   ['COOKIE_SECRET', 'accepted and ignored: cookies carry a signed JWT, so nothing else signs them'],
   ['CRON_SECRET_TOKEN', 'bearer token for POST /api/v1/cron/{job} (unset: the route does not exist)'],
@@ -129,10 +131,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 async function runMigrate(config: Config): Promise<void> {
-  const db = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pg'), poolMax: 1 })
+  const migrations = (await embeddedMigrations()) ?? readMigrations(SQL_DIR)
+  const snapshots = databaseSnapshots(migrations)
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    embeddedDir: join(config.dataDir, 'pg'),
+    poolMax: 1,
+    embeddedSnapshot: snapshots.load,
+    embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
+  })
   try {
-    const applied = await migrate(db.sql, (await embeddedMigrations()) ?? readMigrations(SQL_DIR))
-    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the database is up to date')
+    const applied = await migrate(db.sql, migrations)
+    if (db.origin === 'initdb' && db.dump) await snapshots.save(db.dump)
+    if (db.origin === 'snapshot') console.log(`created from the migrated snapshot: ${migrations.map((m) => m.name).join(', ')}`)
+    if (applied.length) console.log(`applied: ${applied.join(', ')}`)
+    else if (db.origin !== 'snapshot') console.log('the database is up to date')
   } finally {
     await db.close()
   }

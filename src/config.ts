@@ -61,6 +61,8 @@ export interface Config {
   databasePoolMax: number
   /** Connecting to DATABASE_URL may take this long before requests fail with 503 database_unavailable. */
   databaseConnectTimeoutMs: number
+  /** The embedded database's buffer pool, MiB (its shared_buffers); resident from the start. */
+  embeddedSharedBuffersMb: number
   /** Each storage call may take this long (per attempt, without data moving) before it fails with 503 storage_unavailable. */
   storageTimeoutMs: number
   /** Attempts per storage call, the first included; transport failures and timeouts are retried. */
@@ -356,6 +358,7 @@ export function parseConfig(env: Env): Config {
     databaseUrl: read.raw('DATABASE_URL'),
     databasePoolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000),
     databaseConnectTimeoutMs: read.integer('DATABASE_CONNECT_TIMEOUT_MS', 1500, 100, 60_000),
+    embeddedSharedBuffersMb: read.integer('EMBEDDED_SHARED_BUFFERS_MB', 8, 1, 1024),
     storageTimeoutMs: read.integer('STORAGE_TIMEOUT_MS', 10_000, 100, 600_000),
     storageMaxAttempts: read.integer('STORAGE_MAX_ATTEMPTS', 2, 1, 10),
     // A 16 MiB WAL segment the database may need at any moment, plus room for work in flight.

@@ -9,6 +9,7 @@ import { type Cdn, createCdn } from './cdn/index.ts'
 import { type Database, type Sql, openDatabase } from './db/index.ts'
 import type { JobDefinitions } from './jobs/registry.ts'
 import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
+import { databaseSnapshots } from './db/snapshot.ts'
 import { type Logger, createLogger } from './logger.ts'
 import { type Mailer, createMailer } from './mail/index.ts'
 import { createMediaProcessor } from './media/index.ts'
@@ -77,18 +78,26 @@ export function resolveJwtSecret(config: Config): string {
 export async function createContext(config: Config, options: ContextOptions = {}) {
   const log = options.log ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
-  const db =
-    options.database ??
-    (await openDatabase({
+  const migrations = (await embeddedMigrations()) ?? readMigrations(SQL_DIR)
+  const snapshots = databaseSnapshots(migrations)
+  const opened = options.database
+    ? undefined
+    : await openDatabase({
       url: config.databaseUrl,
       embeddedDir: join(config.dataDir, 'pg'),
       poolMax: config.databasePoolMax,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
+      embeddedSnapshot: snapshots.load,
+      embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
       log: (entry) => log.warn(entry),
-    }))
+    })
+  const db: Database = options.database ?? opened!
   if (!options.skipMigrations) {
-    const applied = await migrate(db.sql, (await embeddedMigrations()) ?? readMigrations(SQL_DIR))
+    const applied = await migrate(db.sql, migrations)
+    if (opened?.origin === 'snapshot') log.info({ msg: 'database created from the migrated snapshot', migrations: migrations.length })
     if (applied.length) log.info({ msg: 'migrations applied', applied })
+    // Before anything else writes to it: the next first start copies this instead of repeating initdb.
+    if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
   }
   const limits = { timeoutMs: config.storageTimeoutMs, maxAttempts: config.storageMaxAttempts }
   const innerStorage = options.storage ?? createStorage(config.storage, limits)

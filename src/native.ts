@@ -21,7 +21,8 @@ import type { Migration } from './db/migrate.ts'
  *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
  * - PGlite looks for its wasm and data files next to its own module; in the binary they are
  *   handed over as compiled modules and a blob instead.
- * - The SQL migrations are embedded by the build and read from here instead of sql/.
+ * - The SQL migrations are embedded by the build and read from here instead of sql/, and so is a
+ *   snapshot of an empty database with all of them applied (a first start copies it).
  */
 
 const EMBEDDED_PREFIX = '/$bunfs/'
@@ -45,8 +46,12 @@ function preloadLibvips(): ReturnType<typeof dlopen> {
 /** Held for the life of the process, so the library can never be closed under the addon. */
 export const libvips = isCompiledBinary ? preloadLibvips() : undefined
 
-/** Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files. */
-export async function embeddedPgliteOptions(): Promise<{
+/**
+ * Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files.
+ * initdb's module is compiled only when a database is to be made from nothing: with the embedded
+ * snapshot, or an existing data directory, it is never run.
+ */
+export async function embeddedPgliteOptions({ initdb }: { initdb: boolean }): Promise<{
   pgliteWasmModule?: WebAssembly.Module
   initdbWasmModule?: WebAssembly.Module
   fsBundle?: Blob
@@ -54,9 +59,18 @@ export async function embeddedPgliteOptions(): Promise<{
   if (!isCompiledBinary) return {}
   const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
     WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer()),
-    WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()),
+    initdb ? WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()) : undefined,
   ])
-  return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(pgliteDataPath) }
+  return { pgliteWasmModule, ...(initdbWasmModule ? { initdbWasmModule } : {}), fsBundle: Bun.file(pgliteDataPath) }
+}
+
+/** The name scripts/build.ts gives the embedded database snapshot. */
+export const EMBEDDED_SNAPSHOT_NAME = 'pg-snapshot.tar.gz'
+
+/** The migrated empty database scripts/build.ts embedded (see src/db/snapshot.ts), or undefined under `bun`. */
+export function embeddedDatabaseSnapshot(): Blob | undefined {
+  if (!isCompiledBinary) return undefined
+  return (Bun.embeddedFiles as (Blob & { name: string })[]).find((file) => file.name === EMBEDDED_SNAPSHOT_NAME)
 }
 
 /** The migrations embedded by scripts/build.ts (as `NNNNN_name.sql`), or undefined under `bun`. */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -33,8 +33,13 @@ export interface DatabaseOptions {
   /** Where PGlite keeps its files; `null` keeps the embedded database in memory (tests). */
   embeddedDir: string | null
   poolMax: number
-  /** Start the embedded database from a PGlite data-dir dump instead of running initdb (tests). */
-  embeddedSnapshot?: Blob
+  /**
+   * A PGlite data-dir dump of an already-migrated database: a new embedded database starts as a
+   * copy of it instead of running initdb (seconds) and every migration. Ignored for an existing one.
+   */
+  embeddedSnapshot?: Blob | (() => Promise<Blob | undefined>)
+  /** The embedded database's shared_buffers in MiB (default 8). */
+  embeddedSharedBuffersMb?: number
   /** How long connecting may take before queries fail as unreachable (default 1500 ms). */
   connectTimeoutMs?: number
   log?: (entry: { msg: string; [field: string]: unknown }) => void
@@ -48,7 +53,16 @@ const clientOptions = {
   },
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database & { dump?(): Promise<Blob> }> {
+/** How an embedded database came to be: made by initdb now, copied from a snapshot now, or found on disk. */
+export type EmbeddedOrigin = 'initdb' | 'snapshot' | 'existing'
+
+export interface EmbeddedDatabase extends Database {
+  origin: EmbeddedOrigin
+  /** The data directory as a tarball (PGlite's dumpDataDir), loadable as `embeddedSnapshot`. */
+  dump(compression?: 'gzip' | 'none'): Promise<Blob>
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database & Partial<Pick<EmbeddedDatabase, 'origin' | 'dump'>>> {
   if (options.url) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 1500
     const health = createDatabaseHealth(() => sql, { probeTimeoutMs: connectTimeoutMs + 500, retryMs: 500, log: options.log })
@@ -79,7 +93,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       },
     }
   }
-  return openEmbedded(options.embeddedDir, options.embeddedSnapshot)
+  return openEmbedded(options.embeddedDir, options.embeddedSnapshot, options.embeddedSharedBuffersMb ?? 8)
 }
 
 /**
@@ -88,12 +102,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
  * one connection and pipelines every query through it. A transaction then holds the only
  * connection: everyone else queues behind it, and code inside `sql.begin` must use its `tx`.
  */
-async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Database & { dump(): Promise<Blob> }> {
+async function openEmbedded(dir: string | null, snapshotSource: DatabaseOptions['embeddedSnapshot'], sharedBuffersMb: number): Promise<EmbeddedDatabase> {
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
   if (dir) mkdirSync(dir, { recursive: true })
   const unlock = dir ? lockDataDir(dir) : () => {}
-  const db = await PGlite.create(dir ?? 'memory://', { ...(await embeddedPgliteOptions()), ...(snapshot ? { loadDataDir: snapshot } : {}) })
+  const exists = dir !== null && existsSync(join(dir, 'PG_VERSION'))
+  const snapshot = exists ? undefined : typeof snapshotSource === 'function' ? await snapshotSource() : snapshotSource
+  const origin: EmbeddedOrigin = exists ? 'existing' : snapshot ? 'snapshot' : 'initdb'
+  const db = await PGlite.create(dir ?? 'memory://', {
+    ...(await embeddedPgliteOptions({ initdb: origin === 'initdb' })),
+    ...(snapshot ? { loadDataDir: snapshot } : {}),
+    startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${sharedBuffersMb}MB`, '-c', 'max_connections=10'],
+  })
   // A private 0700 directory for the socket: no TCP port, nothing another local user can reach.
   const socketDir = mkdtempSync(join(tmpdir(), 'imghost-pg-'))
   const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 4 })
@@ -131,7 +152,8 @@ async function openEmbedded(dir: string | null, snapshot?: Blob): Promise<Databa
     listen,
     // Every writer shares this one session: a NOTIFY reaches onnotify before its own query returns.
     notificationsDelivered: () => Promise.resolve(),
-    dump: () => db.dumpDataDir('none') as Promise<Blob>,
+    origin,
+    dump: (compression = 'none') => db.dumpDataDir(compression) as Promise<Blob>,
     async close() {
       health.stop()
       await sql.end({ timeout: 5 })
@@ -175,6 +197,25 @@ function listenerBarrier(sql: Sql): () => Promise<void> {
     return (queued = inFlight.catch(() => {}).then(send))
   }
 }
+
+/**
+ * PGlite's defaults (0.5.x `defaultStartParams`), repeated because `startParams` replaces them.
+ * openEmbedded adds a smaller buffer pool: PGlite initialises the whole pool inside its wasm
+ * memory at every start, and initdb's 128MB cost about 120 MiB of resident memory and a few
+ * hundred milliseconds, for a database that is small and whose files the kernel caches anyway.
+ * It is one session, so max_connections only sizes tables nobody uses. `-c` wins over postgresql.conf.
+ */
+const PGLITE_START_PARAMS = [
+  '--single', '-F', '-O', '-j',
+  '-c', 'search_path=public',
+  '-c', 'exit_on_error=false',
+  '-c', 'log_checkpoints=false',
+  '-c', 'max_worker_processes=0',
+  '-c', 'max_parallel_workers=0',
+  '-c', 'max_parallel_workers_per_gather=0',
+  '-c', 'io_method=sync',
+  '-c', 'max_parallel_maintenance_workers=0',
+]
 
 export class DatabaseInUse extends Error {}
 

@@ -30,8 +30,10 @@ export function readMigrations(dir: string): Migration[] {
  * first commits and finds nothing left to do.
  */
 export async function migrate(sql: Sql, migrations: Migration[]): Promise<string[]> {
+  const done = await appliedVersions(sql)
+  const pending = migrations.filter((migration) => !done.has(migration.version))
   const applied: string[] = []
-  for (const migration of migrations) {
+  for (const migration of pending) {
     const didApply = await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`
       await tx`create table if not exists schema_migrations (
@@ -48,4 +50,16 @@ export async function migrate(sql: Sql, migrations: Migration[]): Promise<string
     if (didApply) applied.push(migration.name)
   }
   return applied
+}
+
+/**
+ * The versions already recorded, read without a lock or a transaction: on every start but the
+ * first nothing is pending, and this one round trip replaces a transaction per migration.
+ * What it reports pending is checked again under the lock, so a concurrent starter is harmless.
+ */
+async function appliedVersions(sql: Sql): Promise<Set<number>> {
+  const [table]: [{ exists: boolean }?] = await sql`select to_regclass('schema_migrations') is not null as exists`
+  if (!table?.exists) return new Set()
+  const rows = await sql<{ version: number }[]>`select version from schema_migrations`
+  return new Set(rows.map((row) => row.version))
 }

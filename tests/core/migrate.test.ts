@@ -1,6 +1,10 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type Sql, openDatabase } from '#core/db/index.ts'
 import { SQL_DIR, migrate, readMigrations } from '#core/db/migrate.ts'
+import { databaseSnapshots, snapshotKey } from '#core/db/snapshot.ts'
 import { createPostgresDatabase } from '../helpers/context.ts'
 
 setDefaultTimeout(60_000)
@@ -50,5 +54,70 @@ describe('migrations', () => {
       for (const c of clients) await c.close()
       await database.drop()
     }
+  })
+
+  test('a later call finds nothing pending and applies a migration added since', async () => {
+    const db = await openDatabase({ embeddedDir: null, poolMax: 1 })
+    try {
+      const head = migrations.slice(0, 2)
+      expect(await migrate(db.sql, head)).toEqual(head.map((m) => m.name))
+      expect(await migrate(db.sql, head)).toEqual([])
+      const added = { version: 99_999, name: '99999_added_later', text: 'create table added_later (id int)' }
+      expect(await migrate(db.sql, [...head, added])).toEqual([added.name])
+      const [table] = await db.sql`select to_regclass('added_later') as t`
+      expect(table!.t).toBe('added_later')
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+describe('the embedded database snapshot', () => {
+  test('the first start that runs initdb leaves a snapshot; the next new database copies it, migrated; an existing one is reopened', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'imghost-snapshot-'))
+    try {
+      const snapshots = databaseSnapshots(migrations, join(root, 'cache'))
+      const open = (dir: string) => openDatabase({ embeddedDir: join(root, dir), poolMax: 1, embeddedSnapshot: snapshots.load, embeddedSharedBuffersMb: 8 })
+
+      const first = await open('first')
+      try {
+        expect(first.origin).toBe('initdb')
+        expect(await migrate(first.sql, migrations)).toHaveLength(migrations.length)
+        await snapshots.save(first.dump!)
+        const [setting] = await first.sql`show shared_buffers`
+        expect(setting!.shared_buffers).toBe('8MB')
+      } finally {
+        await first.close()
+      }
+      expect(readdirSync(join(root, 'cache'))).toEqual([`pg-${snapshotKey(migrations)}.tar`])
+
+      const second = await open('second')
+      try {
+        expect(second.origin).toBe('snapshot')
+        expect(await migrate(second.sql, migrations)).toEqual([])
+        const rows = await second.sql`select version from schema_migrations order by version`
+        expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version))
+        await second.sql`create table written_after (id int)`
+      } finally {
+        await second.close()
+      }
+
+      const again = await open('second')
+      try {
+        expect(again.origin).toBe('existing')
+        const [table] = await again.sql`select to_regclass('written_after') as t`
+        expect(table!.t).toBe('written_after')
+      } finally {
+        await again.close()
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  }, 180_000)
+
+  test('a changed migration names a different snapshot', () => {
+    const changed = migrations.map((m, i) => (i === migrations.length - 1 ? { ...m, text: `${m.text}\n-- changed` } : m))
+    expect(snapshotKey(changed)).not.toBe(snapshotKey(migrations))
+    expect(snapshotKey([...migrations])).toBe(snapshotKey(migrations))
   })
 })
