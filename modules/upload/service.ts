@@ -102,11 +102,7 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
     const processed = await ctx.media.process(file.path)
-    try {
-      return { ...(await storeAndRecord(ctx, user, file, form, processed)), receivedBytes: file.size }
-    } finally {
-      await processed.cleanup()
-    }
+    return { ...(await storeAndRecord(ctx, user, file, form, processed)), receivedBytes: file.size }
   } finally {
     await upload.discard()
   }
@@ -181,8 +177,12 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
   const variants = plannedVariants(id, processed)
   let committed: Awaited<ReturnType<typeof commitImage>>
   try {
-    // One at a time, so a failure leaves a known prefix of the list written.
-    for (const variant of variants) await putObject(ctx, variant)
+    // Side by side: each put is durable when it resolves (src/storage), and the row is written
+    // only once every one has. allSettled, so a failure removes the objects only after the
+    // other puts are done with them.
+    const puts = await Promise.allSettled(variants.map((variant) => putObject(ctx, variant)))
+    const failed = puts.find((put) => put.status === 'rejected')
+    if (failed) throw failed.reason
     const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
     committed = await commitImage(ctx, user, {
       id,
@@ -203,7 +203,7 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
       height: processed.height,
       pages: processed.pages,
       sha256: file.sha256,
-      variants: variants.map(({ path: _path, ...stored }) => stored),
+      variants: variants.map(({ bytes: _bytes, ...stored }) => stored),
       is_public: form.isPublic,
       // Millisecond precision, like the JS Date that list cursors carry.
       uploaded_at: ctx.clock.now(),
@@ -222,18 +222,18 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
   return { created: true, image }
 }
 
-function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { path: string })[] {
-  const byKey = new Map<string, StoredVariant & { path: string }>()
+function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { bytes: Buffer })[] {
+  const byKey = new Map<string, StoredVariant & { bytes: Buffer }>()
   for (const v of processed.variants) {
     const key = variantKey(id, v.name, v.format)
-    if (!byKey.has(key)) byKey.set(key, { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size, path: v.path })
+    if (!byKey.has(key)) byKey.set(key, { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size, bytes: v.bytes })
   }
   return [...byKey.values()]
 }
 
-async function putObject(ctx: AppContext, variant: StoredVariant & { path: string }) {
+async function putObject(ctx: AppContext, variant: StoredVariant & { bytes: Buffer }) {
   try {
-    await ctx.storage.put(variant.key, { path: variant.path }, variant.content_type)
+    await ctx.storage.put(variant.key, { bytes: variant.bytes }, variant.content_type)
   } catch (error) {
     ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
     throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
