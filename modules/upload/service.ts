@@ -11,7 +11,7 @@ import { EXTENSION, variantKey } from '#core/images/keys.ts'
 import type { ImageRow, StoredVariant } from '#core/images/types.ts'
 import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
-import type { ProcessedImage } from '#core/media/types.ts'
+import type { ProcessedImage, ProcessedVariant } from '#core/media/types.ts'
 import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
 import { deleteEndedImages } from './expiry.ts'
 import { DESCRIPTION_MAX_LENGTH, isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
@@ -81,8 +81,9 @@ export async function uploadReceived(
  * 1. refuse at once when a quota is already used up, before reading a byte of the body;
  * 2. stream the body to a temp file (413 past MAX_UPLOAD_BYTES);
  * 3. validate the form; the same bytes again return the image already stored;
- * 4. process (probe, limits, orient, strip, variants) in the media pool;
- * 5. write every object, then commit the row and both quota counters in one transaction.
+ * 4. process (probe, limits, orient, strip, variants) in the media pool, storing each object
+ *    as soon as it is ready, so the writes overlap the encodes still running;
+ * 5. once every object is stored, commit the row and both quota counters in one transaction.
  * Whatever fails, the objects written so far and every temp file are removed, and usage is
  * unchanged: the quota counters only move in the transaction that records the image.
  */
@@ -101,8 +102,15 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     const existing = await sameBytesUploaded(ctx, user.id, file.sha256, form)
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
-    const processed = await ctx.media.process(file.path)
-    return { ...(await storeAndRecord(ctx, user, file, form, processed)), receivedBytes: file.size }
+    const objects = new ImageObjects(ctx, newImageId())
+    let processed: ProcessedImage
+    try {
+      processed = await ctx.media.process(file.path, { onVariant: (variant) => objects.store(variant) })
+    } catch (error) {
+      await objects.removeAll()
+      throw error
+    }
+    return { ...(await storeAndRecord(ctx, user, file, form, processed, objects)), receivedBytes: file.size }
   } finally {
     await upload.discard()
   }
@@ -172,17 +180,19 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 /** The client's file name is shown back to its owner only; it never becomes a key or a path. */
 const displayName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, NAME_MAX_LENGTH) || null
 
-async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile, form: FormFields, processed: ProcessedImage): Promise<Omit<UploadResult, 'receivedBytes'>> {
-  const id = newImageId()
-  const variants = plannedVariants(id, processed)
+async function storeAndRecord(
+  ctx: AppContext,
+  user: UserRow,
+  file: ReceivedFile,
+  form: FormFields,
+  processed: ProcessedImage,
+  objects: ImageObjects,
+): Promise<Omit<UploadResult, 'receivedBytes'>> {
+  const id = objects.imageId
   let committed: Awaited<ReturnType<typeof commitImage>>
   try {
-    // Side by side: each put is durable when it resolves (src/storage), and the row is written
-    // only once every one has. allSettled, so a failure removes the objects only after the
-    // other puts are done with them.
-    const puts = await Promise.allSettled(variants.map((variant) => putObject(ctx, variant)))
-    const failed = puts.find((put) => put.status === 'rejected')
-    if (failed) throw failed.reason
+    // Each put is durable when it resolves (src/storage): the row is written only once all are.
+    const variants = await objects.stored(processed.variants)
     const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
     committed = await commitImage(ctx, user, {
       id,
@@ -203,13 +213,13 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
       height: processed.height,
       pages: processed.pages,
       sha256: file.sha256,
-      variants: variants.map(({ bytes: _bytes, ...stored }) => stored),
+      variants,
       is_public: form.isPublic,
       // Millisecond precision, like the JS Date that list cursors carry.
       uploaded_at: ctx.clock.now(),
     })
   } catch (error) {
-    await removeObjects(ctx, variants.map((v) => v.key))
+    await objects.removeAll()
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
@@ -222,20 +232,51 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
   return { created: true, image }
 }
 
-function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { bytes: Buffer })[] {
-  const byKey = new Map<string, StoredVariant & { bytes: Buffer }>()
-  for (const v of processed.variants) {
-    const key = variantKey(id, v.name, v.format)
-    if (!byKey.has(key)) byKey.set(key, { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size, bytes: v.bytes })
+/**
+ * The objects of one new image, each put as soon as the media pool hands it over. Puts run side
+ * by side; a failure is reported once all of them have settled, so removal never races a write.
+ */
+class ImageObjects {
+  private readonly puts = new Map<string, { variant: StoredVariant; put: Promise<void> }>()
+
+  constructor(
+    private readonly ctx: AppContext,
+    readonly imageId: string,
+  ) {}
+
+  /** Starts storing `v`, once per key (a WebP image has no separate WebP twin). */
+  store(v: ProcessedVariant) {
+    const key = variantKey(this.imageId, v.name, v.format)
+    if (this.puts.has(key)) return
+    const variant: StoredVariant = { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size }
+    const put = putObject(this.ctx, key, v.bytes, v.contentType)
+    // Awaited by stored() or removeAll(); this only keeps a failure from being reported as unhandled meanwhile.
+    put.catch(() => {})
+    this.puts.set(key, { variant, put })
   }
-  return [...byKey.values()]
+
+  /** Every one of `variants` stored, in their order; throws the first put's failure. */
+  async stored(variants: ProcessedVariant[]): Promise<StoredVariant[]> {
+    for (const v of variants) this.store(v)
+    const keys = [...new Set(variants.map((v) => variantKey(this.imageId, v.name, v.format)))]
+    const settled = await Promise.allSettled(keys.map((key) => this.puts.get(key)!.put))
+    const failed = settled.find((result) => result.status === 'rejected')
+    if (failed) throw failed.reason
+    return keys.map((key) => this.puts.get(key)!.variant)
+  }
+
+  /** Waits for the puts under way, then removes every object this image may have written. */
+  async removeAll() {
+    await Promise.allSettled([...this.puts.values()].map(({ put }) => put))
+    await removeObjects(this.ctx, [...this.puts.keys()])
+  }
 }
 
-async function putObject(ctx: AppContext, variant: StoredVariant & { bytes: Buffer }) {
+async function putObject(ctx: AppContext, key: string, bytes: Buffer, contentType: string) {
   try {
-    await ctx.storage.put(variant.key, { bytes: variant.bytes }, variant.content_type)
+    await ctx.storage.put(key, { bytes }, contentType)
   } catch (error) {
-    ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
+    ctx.log.error({ msg: 'storage put failed', key, error: String(error) })
     throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
   }
 }

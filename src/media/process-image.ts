@@ -36,6 +36,8 @@ export interface ProcessOptions {
   tmpDir: string
   /** Holds a job back until its decoded size fits the memory budget; none in unit tests. */
   memory?: { reserve(bytes: number): Promise<() => void> }
+  /** See ProcessHooks. */
+  onVariant?: (variant: ProcessedVariant) => void
   /** A seam for tests that need an encode to fail part-way; the real encoder otherwise. */
   encodeVariant?: typeof encodeVariant
 }
@@ -158,14 +160,15 @@ async function render(inputPath: string, examined: Examined, options: ProcessOpt
   const animated = source.kind === 'file' && source.animated
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
   const encode = options.encodeVariant ?? encodeVariant
+  const ready = (variant: ProcessedVariant) => (options.onVariant?.(variant), variant)
 
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
     if (bytes && isStrippable(format)) {
       const stripped = stripMetadata(bytes, format, examined.orientation)
-      return variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped })
+      return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
-    return variantOf('original', format, await encodeOriginal(source, format, maxPixels))
+    return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
   }
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
@@ -181,7 +184,7 @@ async function render(inputPath: string, examined: Examined, options: ProcessOpt
     // they read is removed.
     const settled = await Promise.allSettled(
       plan.map(async ({ name, format: variantFormat }) =>
-        variantOf(name, variantFormat, await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated)),
+        ready(variantOf(name, variantFormat, await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated))),
       ),
     )
     return settledValues(settled)

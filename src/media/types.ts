@@ -33,6 +33,15 @@ export interface ProcessedImage {
   variants: ProcessedVariant[]
 }
 
+export interface ProcessHooks {
+  /**
+   * Called with each variant as soon as it is ready, while the others are still being encoded,
+   * so the caller can start storing it (the original is ready first, before the decode). Every
+   * variant is also in the result.
+   */
+  onVariant?(variant: ProcessedVariant): void
+}
+
 export interface MediaLimits {
   maxPixels: number
   maxFrames: number
@@ -44,7 +53,7 @@ export interface MediaProcessor {
    * (UnsupportedMediaType 415, Unprocessable 422 from src/errors.ts), and produces every variant.
    * Runs in a bounded pool: callers beyond the pool size wait their turn.
    */
-  process(inputPath: string): Promise<ProcessedImage>
+  process(inputPath: string, options?: ProcessHooks): Promise<ProcessedImage>
   /** Jobs waiting + running, for metrics and back-pressure. */
   readonly pending: number
 }
