@@ -228,7 +228,7 @@ async function storeAndRecord(
     throw error
   }
   const { image, storage } = committed
-  await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit)
+  await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit, storage.warnedPercent)
   return { created: true, image }
 }
 
@@ -282,7 +282,7 @@ async function putObject(ctx: AppContext, key: string, bytes: Buffer, contentTyp
 }
 
 /** The row and both quota counters move together or not at all. */
-async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number } }> {
+async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number; warnedPercent: number } }> {
   const now = ctx.clock.now()
   return ctx.sql.begin(async (tx) => {
     const limits = await repo.reserveStorage(tx, user.id, image.stored_bytes)
@@ -296,7 +296,7 @@ async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage)
     if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
     const inserted = await repo.insertImage(tx, image)
     await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
-    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type) } }
+    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type), warnedPercent: limits.storage_warned_percent } }
   })
 }
 

@@ -259,6 +259,14 @@ describe('bookkeeping', () => {
     expect(await h().tmpFiles()).toEqual([])
   })
 
+  test('onVariant hands over each variant as it is ready: the original first, every one of the result once', async () => {
+    const path = await h().fixture('handed.jpg', await photo(1300, 900).jpeg().toBuffer())
+    const handed: string[] = []
+    const image = await h().media.process(path, { onVariant: (v) => handed.push(`${v.name}/${v.format} ${v.bytes.length}`) })
+    expect(handed[0]).toStartWith('original/jpeg')
+    expect(handed.sort()).toEqual(image.variants.map((v) => `${v.name}/${v.format} ${v.bytes.length}`).sort())
+  })
+
   test('at most `concurrency` jobs run at once; the rest wait', async () => {
     const media = h().withOptions({ concurrency: 2 })
     const path = await h().fixture('busy.jpg', await photo(1200, 900).jpeg().toBuffer())
