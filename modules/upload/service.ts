@@ -103,16 +103,30 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
     const objects = new ImageObjects(ctx, newImageId())
-    let processed: ProcessedImage
-    try {
-      processed = await ctx.media.process(file.path, { onVariant: (variant) => objects.store(variant) })
-    } catch (error) {
-      await objects.removeAll()
-      throw error
-    }
+    const processed = await processAndStore(ctx, file, objects)
     return { ...(await storeAndRecord(ctx, user, file, form, processed, objects)), receivedBytes: file.size }
   } finally {
     await upload.discard()
+  }
+}
+
+/** What the row needs of a processed image; the encoded bytes are left to the puts. */
+type ProcessedSummary = Omit<ProcessedImage, 'variants'>
+
+/**
+ * Processes the upload, storing each object as soon as it is ready. Only the summary comes back:
+ * each object's bytes are then held by its put alone and go once written, rather than staying
+ * in memory until the row is committed (which, with many uploads queued on the database, added
+ * up to hundreds of MB in the bomb mix of scripts/bench-upload.ts).
+ */
+async function processAndStore(ctx: AppContext, file: ReceivedFile, objects: ImageObjects): Promise<ProcessedSummary> {
+  try {
+    const { variants, ...summary } = await ctx.media.process(file.path, { onVariant: (variant) => objects.store(variant) })
+    objects.storeAll(variants)
+    return summary
+  } catch (error) {
+    await objects.removeAll()
+    throw error
   }
 }
 
@@ -185,14 +199,14 @@ async function storeAndRecord(
   user: UserRow,
   file: ReceivedFile,
   form: FormFields,
-  processed: ProcessedImage,
+  processed: ProcessedSummary,
   objects: ImageObjects,
 ): Promise<Omit<UploadResult, 'receivedBytes'>> {
   const id = objects.imageId
   let committed: Awaited<ReturnType<typeof commitImage>>
   try {
     // Each put is durable when it resolves (src/storage): the row is written only once all are.
-    const variants = await objects.stored(processed.variants)
+    const variants = await objects.stored()
     const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
     committed = await commitImage(ctx, user, {
       id,
@@ -238,6 +252,8 @@ async function storeAndRecord(
  */
 class ImageObjects {
   private readonly puts = new Map<string, { variant: StoredVariant; put: Promise<void> }>()
+  /** The keys of the processed image's variants, in its order (the row lists them so). */
+  private order: string[] = []
 
   constructor(
     private readonly ctx: AppContext,
@@ -255,14 +271,18 @@ class ImageObjects {
     this.puts.set(key, { variant, put })
   }
 
-  /** Every one of `variants` stored, in their order; throws the first put's failure. */
-  async stored(variants: ProcessedVariant[]): Promise<StoredVariant[]> {
+  /** Stores whichever of the processed image's `variants` are not under way yet, and records their order. */
+  storeAll(variants: ProcessedVariant[]) {
     for (const v of variants) this.store(v)
-    const keys = [...new Set(variants.map((v) => variantKey(this.imageId, v.name, v.format)))]
-    const settled = await Promise.allSettled(keys.map((key) => this.puts.get(key)!.put))
+    this.order = [...new Set(variants.map((v) => variantKey(this.imageId, v.name, v.format)))]
+  }
+
+  /** Every variant given to storeAll() stored, in its order; throws the first put's failure. */
+  async stored(): Promise<StoredVariant[]> {
+    const settled = await Promise.allSettled(this.order.map((key) => this.puts.get(key)!.put))
     const failed = settled.find((result) => result.status === 'rejected')
     if (failed) throw failed.reason
-    return keys.map((key) => this.puts.get(key)!.variant)
+    return this.order.map((key) => this.puts.get(key)!.variant)
   }
 
   /** Waits for the puts under way, then removes every object this image may have written. */

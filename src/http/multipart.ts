@@ -99,7 +99,7 @@ class TempFileSink {
 
   /** Resolves once the writes queued are few enough to take more (backpressure for the reader). */
   async drained() {
-    if (this.inFlight > 1) await this.written
+    if (this.inFlight > 0) await this.written
   }
 
   async close(): Promise<string> {
@@ -134,7 +134,7 @@ class TempFileSink {
   }
 }
 
-const WRITE_BYTES = 1024 * 1024
+const WRITE_BYTES = 256 * 1024
 
 /**
  * Streams a multipart/form-data body to disk: the file part goes through a byte counter and a
@@ -210,11 +210,12 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
 
   // The whole body is metered too, so a chunked request cannot stream forever in parts we drop.
   const reader = request.body.getReader()
-  const stall = stallTimer(stallSeconds)
+  const stall = stallTimer(stallSeconds, () => reader.cancel().catch(() => {}))
   let bodyBytes = 0
   try {
     for (;;) {
-      const { done, value } = await Promise.race([reader.read(), stall.expired])
+      const { done, value } = await reader.read()
+      if (stall.fired) throw new RequestTimeout(stallSeconds)
       if (done) break
       stall.reset()
       bodyBytes += value.byteLength
@@ -244,18 +245,23 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
 }
 
 /**
- * One timer for the whole body, pushed back at every chunk: `expired` rejects with a 408 once
- * nothing has arrived for `seconds` (see withStallTimeout for why Bun's idleTimeout cannot).
+ * One timer for the whole body, pushed back at every chunk; once nothing has arrived for
+ * `seconds` it cancels the read, which then ends, and `fired` says why (a 408; see
+ * withStallTimeout for why Bun's idleTimeout cannot do this). Not a Promise.race against a
+ * pending "expired" promise: every race leaves a reaction on it that keeps its chunk alive
+ * until the body ends, which held whole uploads in memory.
  */
-function stallTimer(seconds: number) {
-  let timer: Timer | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RequestTimeout(seconds)), seconds * 1000)
-  })
-  expired.catch(() => {})
+function stallTimer(seconds: number, onStall: () => void) {
+  let fired = false
+  const timer = setTimeout(() => {
+    fired = true
+    onStall()
+  }, seconds * 1000)
   return {
-    expired,
-    reset: () => timer?.refresh(),
+    get fired() {
+      return fired
+    },
+    reset: () => timer.refresh(),
     stop: () => clearTimeout(timer),
   }
 }
