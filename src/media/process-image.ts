@@ -80,8 +80,7 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
   if (!sourceFormat) throw looksLikeDamagedPng(head) ? invalidImage() : unsupportedFormat()
   const examined = await examine(inputPath, sourceFormat, head, inputSize, options.limits)
 
-  // The upload is read whole (the strip needs every byte, and libvips decodes from the same
-  // buffer rather than reading the file again), so it counts too.
+  // The upload is read whole for the byte-level strip, so it counts too.
   const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
   const scratch = new TempFiles(options.tmpDir)
   try {
@@ -145,17 +144,19 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
 /**
  * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
  * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
- * The upload is read from disk once, here: the strip and the decode share the buffer.
+ * The strip reads the upload whole and lets it go at once; libvips reads the file itself while
+ * it decodes (from the page cache). Decoding from the strip's buffer instead saved that read but
+ * kept every job's upload in memory through its whole decode and encodes: with 16 x 20 MB
+ * uploads at once, peak RSS was about 100 MiB higher (scripts/bench-upload.ts, part rss).
  */
 async function render(inputPath: string, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const bytes = examined.source.kind === 'upload' ? await readFile(inputPath) : undefined
   const source: DecodeSource =
     examined.source.kind === 'bmp'
       ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
       : examined.source.kind === 'upload'
-        ? { kind: 'file', input: bytes!, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
+        ? { kind: 'file', input: inputPath, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
         : examined.source
   const animated = source.kind === 'file' && source.animated
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -164,8 +165,8 @@ async function render(inputPath: string, examined: Examined, options: ProcessOpt
 
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
-    if (bytes && isStrippable(format)) {
-      const stripped = stripMetadata(bytes, format, examined.orientation)
+    if (examined.source.kind === 'upload' && isStrippable(format)) {
+      const stripped = stripMetadata(await readFile(inputPath), format, examined.orientation)
       return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))

@@ -1,7 +1,7 @@
 /**
- * The only importer of sharp. The upload comes in as the bytes already read for the strip (or,
- * for a BMP, the `.v` its worker wrote), the decoded intermediate is a `.v` file (libvips' own
- * format), and the encoded variants come back as buffers, ready for the store.
+ * The only importer of sharp. The upload (or, for a BMP, the `.v` its worker wrote) and the
+ * decoded intermediate (libvips' own `.v` format) are files; the encoded variants come back as
+ * buffers, ready for the store.
  */
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import type { StoredFormat } from './types'
@@ -77,7 +77,7 @@ export async function probe(path: string, maxPixels: number): Promise<Probe> {
 }
 
 export type DecodeSource =
-  /** The upload's bytes in memory, or a file libvips reads itself (a BMP's decoded `.v`). */
+  /** A file libvips reads itself: the upload, or a BMP's decoded `.v` (a buffer works too). */
   | { kind: 'file'; input: Buffer | string; animated: boolean; keepIcc: boolean }
   | { kind: 'blank'; width: number; height: number }
 
