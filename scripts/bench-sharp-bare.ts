@@ -3,7 +3,8 @@
  * Does only the work an upload cannot avoid (issue 12 §2): read the file once (and hash it),
  * one shrink-on-load decode to the medium size (upright, ICC kept), then medium and thumb, each
  * in the original's format and as WebP, on the given files with a fixed number of images in
- * flight, and prints `{ images, seconds, imagesPerSecond }`.
+ * flight, and prints `{ images, seconds, imagesPerSecond, cpuMsPerImage }` (CPU time of this
+ * process, every thread, over the timed images only).
  *
  *   bun scripts/bench-sharp-bare.ts [--warm-up] --in-flight 2 a.jpg b.jpg …
  *
@@ -78,10 +79,12 @@ export async function benchBare(files: string[], inFlight: number, warmUp = fals
   const outDir = mkdtempSync(join(tmpdir(), 'imghost-bare-'))
   try {
     if (warmUp) await processBare(files[0]!, outDir, 'warm-up')
+    const cpuBefore = process.cpuUsage()
     const started = performance.now()
     await withInFlight(files, inFlight, (file, index) => processBare(file, outDir, String(index)))
     const seconds = (performance.now() - started) / 1000
-    return { images: files.length, seconds, imagesPerSecond: files.length / seconds }
+    const cpu = process.cpuUsage(cpuBefore)
+    return { images: files.length, seconds, imagesPerSecond: files.length / seconds, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / files.length }
   } finally {
     rmSync(outDir, { recursive: true, force: true })
   }

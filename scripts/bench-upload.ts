@@ -3,6 +3,9 @@
  * (a) images/s for 12-megapixel JPEGs through POST /upload on a real listening server, against
  *     bare sharp (scripts/bench-sharp-bare.ts: read the file once, medium and thumb as JPEG and
  *     WebP) on the same files with the same number of images in flight. Target: at least 0.8.
+ *     Also CPU time per image of each (every thread of the server process, from /proc; every
+ *     thread of the bare process): on a shared machine images/s swing with the load, CPU per
+ *     image much less, and its ratio says how much the platform adds around sharp's work.
  * (b) peak RSS of the upload server process for 1, 4 and 16 concurrent 20 MB uploads.
  *     Target: flat, bounded by the processing slots rather than the number of uploads. A control
  *     row runs the same 16 uploads one at a time: what 16 at once adds beyond it is what
@@ -19,7 +22,7 @@
  * Each server is `bun src/main.ts` (SERVER_MODE=auth,upload) in its own process with a fresh
  * temp DATA_DIR (embedded PostgreSQL, local disk storage), so its RSS is its own.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { withInFlight } from './bench-sharp-bare.ts'
@@ -55,21 +58,34 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,rss,bomb,bmp').spl
 const work = mkdtempSync(join(tmpdir(), 'imghost-bench-upload-'))
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 
-async function uploadThroughput(upload: Upload, files: string[]) {
+/** utime + stime of every thread of `pid`, in ms (clock ticks are 1/100 s on Linux). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+interface Round {
+  imagesPerSecond: number
+  cpuMsPerImage: number
+}
+
+async function uploadThroughput(upload: Upload, files: string[]): Promise<Round> {
   await deleteImage(upload, await postUpload(upload, files[0]!)) // warm-up: first decode, first query plans
   const ids: string[] = []
+  const cpuBefore = cpuMsOf(upload.pid)
   const started = performance.now()
   await withInFlight(files, IN_FLIGHT, async (file) => void ids.push(await postUpload(upload, file)))
   const seconds = (performance.now() - started) / 1000
+  const cpuMsPerImage = (cpuMsOf(upload.pid) - cpuBefore) / files.length
   for (const id of ids) await deleteImage(upload, id)
-  return files.length / seconds
+  return { imagesPerSecond: files.length / seconds, cpuMsPerImage }
 }
 
-async function bareThroughput(files: string[]): Promise<number> {
+async function bareThroughput(files: string[]): Promise<Round> {
   const child = Bun.spawn(['bun', 'scripts/bench-sharp-bare.ts', '--warm-up', '--in-flight', String(IN_FLIGHT), ...files], { cwd: PROJECT_ROOT, stdout: 'pipe', stderr: 'inherit' })
   const output = await new Response(child.stdout).text()
   if ((await child.exited) !== 0) throw new Error(`bench-sharp-bare failed: ${output}`)
-  return (JSON.parse(output.trim().split('\n').at(-1)!) as { imagesPerSecond: number }).imagesPerSecond
+  return JSON.parse(output.trim().split('\n').at(-1)!) as Round
 }
 
 /** (a) Alternate bare and server rounds, so load from elsewhere on a shared machine mostly cancels out. */
@@ -80,8 +96,8 @@ async function throughput() {
   const photos = Array.from({ length: THROUGHPUT_IMAGES }, (_, i) => uniqueCopies(work, bases[i % bases.length]!, 1, `photo-${i}`)[0]!)
   const photoBytes = photos.reduce((sum, p) => sum + statSync(p).size, 0) / photos.length
   const upload = await startUploadServer(work)
-  const bare: number[] = []
-  const server: number[] = []
+  const bare: Round[] = []
+  const server: Round[] = []
   const loads: string[] = []
   // Start-up (initdb, migrations) peaks on its own; only the uploads count.
   resetPeak(upload.pid)
@@ -89,22 +105,28 @@ async function throughput() {
   for (let round = 0; round < ROUNDS; round++) {
     loads.push(load())
     bare.push(await bareThroughput(photos))
-    log(`round ${round + 1}: bare sharp ${bare.at(-1)!.toFixed(2)} images/s (load ${loads.at(-1)})`)
+    log(`round ${round + 1}: bare sharp ${bare.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${bare.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each (load ${loads.at(-1)})`)
     server.push(await uploadThroughput(upload, photos))
-    log(`round ${round + 1}: POST /upload ${server.at(-1)!.toFixed(2)} images/s`)
+    log(`round ${round + 1}: POST /upload ${server.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${server.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each`)
   }
   const peak = stopSampling()
   await stopUploadServer(upload)
-  const ratios = server.map((value, round) => value / bare[round]!)
-  const cells = (values: number[]) => values.map((v) => v.toFixed(2)).join(' | ')
+  const ratios = server.map((value, round) => value.imagesPerSecond / bare[round]!.imagesPerSecond)
+  // CPU per bare image over CPU per upload: the throughput ratio the server would reach if both kept every core busy.
+  const cpuRatios = server.map((value, round) => bare[round]!.cpuMsPerImage / value.cpuMsPerImage)
+  const cells = (values: number[], digits = 2) => values.map((v) => v.toFixed(digits)).join(' | ')
   console.log(`\n(a) 12 MP JPEGs (4000x3000, ~${mb(photoBytes)} each), ${THROUGHPUT_IMAGES} images per round, ${IN_FLIGHT} in flight`)
   console.log(`| images/s | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`).join(' | ')} |`)
   console.log(`|---|${'---|'.repeat(ROUNDS)}`)
-  console.log(`| bare sharp (scripts/bench-sharp-bare.ts) | ${cells(bare)} |`)
-  console.log(`| POST /upload (HTTP, multipart to disk, processing, storage, DB) | ${cells(server)} |`)
+  console.log(`| bare sharp (scripts/bench-sharp-bare.ts) | ${cells(bare.map((r) => r.imagesPerSecond))} |`)
+  console.log(`| POST /upload (HTTP, multipart to disk, processing, storage, DB) | ${cells(server.map((r) => r.imagesPerSecond))} |`)
   console.log(`| ratio | ${cells(ratios)} |`)
+  console.log(`| CPU ms per image, bare sharp | ${cells(bare.map((r) => r.cpuMsPerImage), 0)} |`)
+  console.log(`| CPU ms per upload, server process | ${cells(server.map((r) => r.cpuMsPerImage), 0)} |`)
+  console.log(`| CPU ratio (bare / upload) | ${cells(cpuRatios)} |`)
   console.log(`| load average (1, 5, 15 min) at round start | ${loads.join(' | ')} |`)
-  console.log(`median ratio: ${median(ratios).toFixed(2)} (target >= 0.8); best of each: ${(Math.max(...server) / Math.max(...bare)).toFixed(2)}`)
+  const best = (rounds: Round[]) => Math.max(...rounds.map((r) => r.imagesPerSecond))
+  console.log(`median ratio: ${median(ratios).toFixed(2)} (target >= 0.8); best of each: ${(best(server) / best(bare)).toFixed(2)}; median CPU ratio: ${median(cpuRatios).toFixed(2)}`)
   console.log(`server peak RSS during (a): ${mb(peak)}`)
 }
 

@@ -35,11 +35,13 @@ const storageWarningMail = (user: Recipient, percent: number, used: number, limi
  * level mailed, and the conditional update makes two racing uploads send one mail, not two.
  * Falling back under 80% re-arms the warnings. The level is judged from `after` alone, so a
  * mail lost to a crash is sent on the next change. Never throws: a warning is not worth
- * failing an upload for.
+ * failing an upload for. `warnedPercent`, when the caller read storage_warned_percent in the
+ * same transaction that set `after`, spares the round trip when there is nothing to change.
  */
-export async function notifyStorageThresholds(ctx: AppContext, userId: string, before: number, after: number, limit: number): Promise<void> {
+export async function notifyStorageThresholds(ctx: AppContext, userId: string, before: number, after: number, limit: number, warnedPercent?: number): Promise<void> {
   try {
     const level = storageLevel(after, limit)
+    if (warnedPercent !== undefined && (level === 0 ? warnedPercent === 0 : warnedPercent >= level)) return
     if (level === 0) {
       // Deletes may have brought usage down without calling here; re-arm whenever we are below.
       await repo.rearmStorageWarnings(ctx.sql, userId)

@@ -50,10 +50,10 @@ export async function listOwnImages(db: Db, userId: string, limit: number, after
  * Returns the row's limits, or undefined when the bytes do not fit.
  */
 export async function reserveStorage(tx: TransactionSql, userId: string, bytes: number) {
-  const [row]: [{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number }?] = await tx`
+  const [row]: [{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; storage_warned_percent: number }?] = await tx`
     update users set storage_used = storage_used + ${bytes}
     where id = ${userId} and storage_used + ${bytes} <= ${storageLimitOf(tx)}
-    returning plan_type, upload_limit_per_day, storage_used`
+    returning plan_type, upload_limit_per_day, storage_used, storage_warned_percent`
   return row
 }
 

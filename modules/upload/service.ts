@@ -3,12 +3,13 @@ import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
-import { AppError, BadRequest, Conflict, StorageUnavailable } from '#core/errors.ts'
+import { AppError, BadRequest, Conflict } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
 import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
-import { EXTENSION, variantKey } from '#core/images/keys.ts'
-import type { ImageRow, StoredVariant } from '#core/images/types.ts'
+import { EXTENSION } from '#core/images/keys.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import { ImageObjects } from './objects.ts'
 import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import type { ProcessedImage } from '#core/media/types.ts'
@@ -81,8 +82,9 @@ export async function uploadReceived(
  * 1. refuse at once when a quota is already used up, before reading a byte of the body;
  * 2. stream the body to a temp file (413 past MAX_UPLOAD_BYTES);
  * 3. validate the form; the same bytes again return the image already stored;
- * 4. process (probe, limits, orient, strip, variants) in the media pool;
- * 5. write every object, then commit the row and both quota counters in one transaction.
+ * 4. process (probe, limits, orient, strip, variants) in the media pool, storing each object
+ *    as soon as it is ready, so the writes overlap the encodes still running;
+ * 5. once every object is stored, commit the row and both quota counters in one transaction.
  * Whatever fails, the objects written so far and every temp file are removed, and usage is
  * unchanged: the quota counters only move in the transaction that records the image.
  */
@@ -101,14 +103,31 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     const existing = await sameBytesUploaded(ctx, user.id, file.sha256, form)
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
-    const processed = await ctx.media.process(file.path)
-    try {
-      return { ...(await storeAndRecord(ctx, user, file, form, processed)), receivedBytes: file.size }
-    } finally {
-      await processed.cleanup()
-    }
+    const objects = new ImageObjects(ctx, newImageId())
+    const processed = await processAndStore(ctx, file, objects)
+    return { ...(await storeAndRecord(ctx, user, file, form, processed, objects)), receivedBytes: file.size }
   } finally {
     await upload.discard()
+  }
+}
+
+/** What the row needs of a processed image; the encoded bytes are left to the puts. */
+type ProcessedSummary = Omit<ProcessedImage, 'variants'>
+
+/**
+ * Processes the upload, storing each object as soon as it is ready. Only the summary comes back:
+ * each object's bytes are then held by its put alone and go once written, rather than staying
+ * in memory until the row is committed (which, with many uploads queued on the database, added
+ * up to hundreds of MB in the bomb mix of scripts/bench-upload.ts).
+ */
+async function processAndStore(ctx: AppContext, file: ReceivedFile, objects: ImageObjects): Promise<ProcessedSummary> {
+  try {
+    const { variants, ...summary } = await ctx.media.process(file.path, { onVariant: (variant) => objects.store(variant) })
+    objects.storeAll(variants)
+    return summary
+  } catch (error) {
+    await objects.removeAll()
+    throw error
   }
 }
 
@@ -176,13 +195,19 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 /** The client's file name is shown back to its owner only; it never becomes a key or a path. */
 const displayName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, NAME_MAX_LENGTH) || null
 
-async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile, form: FormFields, processed: ProcessedImage): Promise<Omit<UploadResult, 'receivedBytes'>> {
-  const id = newImageId()
-  const variants = plannedVariants(id, processed)
+async function storeAndRecord(
+  ctx: AppContext,
+  user: UserRow,
+  file: ReceivedFile,
+  form: FormFields,
+  processed: ProcessedSummary,
+  objects: ImageObjects,
+): Promise<Omit<UploadResult, 'receivedBytes'>> {
+  const id = objects.imageId
   let committed: Awaited<ReturnType<typeof commitImage>>
   try {
-    // One at a time, so a failure leaves a known prefix of the list written.
-    for (const variant of variants) await putObject(ctx, variant)
+    // Each put is durable when it resolves (src/storage): the row is written only once all are.
+    const variants = await objects.stored()
     const original = variants.find((v) => v.name === 'original' && v.format === processed.format)!
     committed = await commitImage(ctx, user, {
       id,
@@ -203,13 +228,13 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
       height: processed.height,
       pages: processed.pages,
       sha256: file.sha256,
-      variants: variants.map(({ path: _path, ...stored }) => stored),
+      variants,
       is_public: form.isPublic,
       // Millisecond precision, like the JS Date that list cursors carry.
       uploaded_at: ctx.clock.now(),
     })
   } catch (error) {
-    await removeObjects(ctx, variants.map((v) => v.key))
+    await objects.removeAll()
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
@@ -218,30 +243,12 @@ async function storeAndRecord(ctx: AppContext, user: UserRow, file: ReceivedFile
     throw error
   }
   const { image, storage } = committed
-  await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit)
+  await notifyStorageThresholds(ctx, user.id, storage.used - image.stored_bytes, storage.used, storage.limit, storage.warnedPercent)
   return { created: true, image }
 }
 
-function plannedVariants(id: string, processed: ProcessedImage): (StoredVariant & { path: string })[] {
-  const byKey = new Map<string, StoredVariant & { path: string }>()
-  for (const v of processed.variants) {
-    const key = variantKey(id, v.name, v.format)
-    if (!byKey.has(key)) byKey.set(key, { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size, path: v.path })
-  }
-  return [...byKey.values()]
-}
-
-async function putObject(ctx: AppContext, variant: StoredVariant & { path: string }) {
-  try {
-    await ctx.storage.put(variant.key, { path: variant.path }, variant.content_type)
-  } catch (error) {
-    ctx.log.error({ msg: 'storage put failed', key: variant.key, error: String(error) })
-    throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
-  }
-}
-
 /** The row and both quota counters move together or not at all. */
-async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number } }> {
+async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number; warnedPercent: number } }> {
   const now = ctx.clock.now()
   return ctx.sql.begin(async (tx) => {
     const limits = await repo.reserveStorage(tx, user.id, image.stored_bytes)
@@ -255,17 +262,8 @@ async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage)
     if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
     const inserted = await repo.insertImage(tx, image)
     await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
-    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type) } }
+    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type), warnedPercent: limits.storage_warned_percent } }
   })
 }
 
 const isDuplicateImage = (error: unknown) => isUniqueViolation(error, repo.DUPLICATE_IMAGE_CONSTRAINT)
-
-/** Best effort per key (deletes are idempotent); a key that cannot be removed is logged for the operator. */
-async function removeObjects(ctx: AppContext, keys: string[]) {
-  await Promise.all(
-    keys.map((key) =>
-      ctx.storage.delete(key).catch((error) => ctx.log.error({ msg: 'object left behind', key, error: String(error) })),
-    ),
-  )
-}

@@ -1,13 +1,11 @@
 import busboy from 'busboy'
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { readdir, rm, stat } from 'node:fs/promises'
+import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { Transform } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
-import { toNodeReadable } from '../storage/streams.ts'
-import { withStallTimeout } from './body-limit.ts'
+import { RequestTimeout } from './body-limit.ts'
 
 export interface ReceivedFile {
   /** Temp file holding exactly the uploaded bytes. */
@@ -69,10 +67,83 @@ export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buff
 }
 
 /**
+ * The file part on its way to disk: hashed as it passes (the only hash of the upload), gathered
+ * into writes of about `WRITE_BYTES` rather than one per network chunk, written in order through
+ * one handle. The temp file is not flushed: it is scratch, and what is kept is written again by
+ * the store, which does flush.
+ */
+class TempFileSink {
+  private readonly hash = createHash('sha256')
+  private handle: Promise<FileHandle>
+  private batch: Buffer[] = []
+  private batchBytes = 0
+  /** The writes so far, one after another; rejects with the first failure. */
+  private written: Promise<unknown>
+  private inFlight = 0
+  size = 0
+
+  constructor(readonly path: string) {
+    this.handle = open(path, 'wx')
+    this.written = this.handle
+    // Awaited by drained() and close(); this only keeps an early failure from being reported as unhandled.
+    this.written.catch(() => {})
+  }
+
+  push(chunk: Buffer) {
+    this.hash.update(chunk)
+    this.size += chunk.byteLength
+    this.batch.push(chunk)
+    this.batchBytes += chunk.byteLength
+    if (this.batchBytes >= WRITE_BYTES) this.flush()
+  }
+
+  /** Resolves once no write is under way: the reader's backpressure, so an upload holds about two batches at most. */
+  async drained() {
+    if (this.inFlight > 0) await this.written
+  }
+
+  async close(): Promise<string> {
+    this.flush()
+    const handle = await this.handle
+    try {
+      await this.written
+    } finally {
+      await handle.close()
+    }
+    return this.hash.digest('hex')
+  }
+
+  /** Opened and not yet closed: closes quietly, for a receive that failed. */
+  async abandon() {
+    await this.written.catch(() => {})
+    await (await this.handle.catch(() => undefined))?.close().catch(() => {})
+  }
+
+  private flush() {
+    if (this.batchBytes === 0) return
+    const chunks = this.batch
+    this.batch = []
+    this.batchBytes = 0
+    this.inFlight++
+    this.written = this.written.then(async () => {
+      const handle = await this.handle
+      await handle.writev(chunks)
+      this.inFlight--
+    })
+    this.written.catch(() => {})
+  }
+}
+
+const WRITE_BYTES = 256 * 1024
+
+/**
  * Streams a multipart/form-data body to disk: the file part goes through a byte counter and a
- * hash into a temp file, so memory holds a chunk at a time whatever the upload's size. Past
- * `maxFileBytes` the whole read is aborted at once (413) and the partial file removed; the
+ * hash into a temp file, so memory holds a few chunks at a time whatever the upload's size. Past
+ * `maxFileBytes` the whole read is stopped at once (413) and the partial file removed; the
  * caller never sees it. Elysia must not have parsed the body (route option `parse: 'none'`).
+ * The body is read chunk by chunk straight into busboy, without Node stream adapters between
+ * them (Readable.fromWeb, Transforms, pipeline, a WriteStream): for a 3 MB photo the receive
+ * cost about 8 ms of CPU with them and 4.5 ms without.
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
   const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20 } = options
@@ -100,37 +171,33 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     throw new BadRequest('The multipart body could not be read (missing boundary?)', 'invalid_multipart')
   }
 
-  const abort = new AbortController()
   let failure: Error | undefined
   const fail = (error: Error) => {
     failure ??= error
-    abort.abort(error)
   }
   const fields: Record<string, string> = {}
-  let tempPath: string | undefined
+  let sink: TempFileSink | undefined
   let fileWritten: Promise<ReceivedFile> | undefined
   const discard = async () => {
-    if (tempPath) await rm(tempPath, { force: true })
+    if (sink) await rm(sink.path, { force: true })
   }
 
   parser.on('file', (name, stream, info) => {
-    if (name !== fileField || fileWritten) {
+    if (name !== fileField || sink) {
       stream.resume()
       return
     }
-    const path = join(tmpDir, `upload-${randomUUID()}`)
-    tempPath = path
-    const hash = createHash('sha256')
-    const { meter, bytes } = byteMeter(maxFileBytes, () => uploadTooLarge(maxFileBytes), (chunk) => hash.update(chunk))
-    fileWritten = pipeline(stream, meter, createWriteStream(path, { flags: 'wx' })).then(
-      () => ({ path, size: bytes(), sha256: hash.digest('hex'), filename: info.filename ?? '' }),
-      (error: Error) => {
-        fail(error)
-        throw error
-      },
-    )
+    const file = (sink = new TempFileSink(join(tmpDir, `upload-${randomUUID()}`)))
+    stream.on('data', (chunk: Buffer) => {
+      if (file.size + chunk.byteLength > maxFileBytes) fail(uploadTooLarge(maxFileBytes))
+      else file.push(chunk)
+    })
+    fileWritten = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve)
+      stream.on('error', reject)
+    }).then(async () => ({ path: file.path, size: file.size, sha256: await file.close(), filename: info.filename ?? '' }))
     // Awaited below; this only keeps an early failure from being reported as unhandled.
-    fileWritten.catch(() => {})
+    fileWritten.catch(fail)
   })
   parser.on('field', (name, value, info) => {
     if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
@@ -139,20 +206,64 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   const tooManyParts = () => fail(new BadRequest(`The form has too many parts (at most ${maxFields} fields and one file)`, 'too_many_parts'))
   parser.on('fieldsLimit', tooManyParts)
   parser.on('partsLimit', tooManyParts)
+  const parsed = finished(parser)
+  parsed.catch(fail)
 
   // The whole body is metered too, so a chunked request cannot stream forever in parts we drop.
-  const body = byteMeter(maxBodyBytes, () => uploadTooLarge(maxFileBytes))
-  const source = toNodeReadable(withStallTimeout(request.body, stallSeconds))
+  const reader = request.body.getReader()
+  const stall = stallTimer(stallSeconds, () => reader.cancel().catch(() => {}))
+  let bodyBytes = 0
   try {
-    await pipeline(source, body.meter, parser, { signal: abort.signal })
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (stall.fired) throw new RequestTimeout(stallSeconds)
+      if (done) break
+      stall.reset()
+      bodyBytes += value.byteLength
+      if (bodyBytes > maxBodyBytes) fail(uploadTooLarge(maxFileBytes))
+      if (failure) throw failure
+      // busboy reports a malformed body as an error event, which `parsed` turns into a rejection.
+      await Promise.race([new Promise<void>((resolve) => parser.write(value, () => resolve())), parsed])
+      await sink?.drained()
+      if (failure) throw failure
+    }
+    parser.end()
+    await parsed
     const file = await fileWritten
     if (failure) throw failure
     return { file, fields, discard }
   } catch (error) {
+    reader.cancel().catch(() => {})
+    parser.destroy()
+    await sink?.abandon()
     await discard()
     if (failure instanceof AppError) throw failure
     if (error instanceof AppError) throw error
     throw new BadRequest('The multipart body is malformed or was cut short', 'invalid_multipart')
+  } finally {
+    stall.stop()
+  }
+}
+
+/**
+ * One timer for the whole body, pushed back at every chunk; once nothing has arrived for
+ * `seconds` it cancels the read, which then ends, and `fired` says why (a 408; see
+ * withStallTimeout for why Bun's idleTimeout cannot do this). Not a Promise.race against a
+ * pending "expired" promise: every race leaves a reaction on it that keeps its chunk alive
+ * until the body ends, which held whole uploads in memory.
+ */
+function stallTimer(seconds: number, onStall: () => void) {
+  let fired = false
+  const timer = setTimeout(() => {
+    fired = true
+    onStall()
+  }, seconds * 1000)
+  return {
+    get fired() {
+      return fired
+    },
+    reset: () => timer.refresh(),
+    stop: () => clearTimeout(timer),
   }
 }
 

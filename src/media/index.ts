@@ -55,7 +55,7 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
   const pool = new Semaphore(options.concurrency)
   const memory = new MemoryBudget(options.memoryBudgetBytes)
   return {
-    process: (inputPath) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir, memory })),
+    process: (inputPath, hooks) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })),
     get pending() {
       return pool.pending
     },

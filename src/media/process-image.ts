@@ -1,6 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
@@ -23,8 +22,6 @@ const CONTENT_TYPES: Record<AcceptedFormat, string> = {
 
 export const contentTypeFor = (format: AcceptedFormat): string => CONTENT_TYPES[format]
 
-const EXTENSIONS: Record<StoredFormat, string> = { jpeg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', avif: 'avif' }
-
 /** Whatever libvips says it decoded must be what the magic bytes claimed. */
 const DECODER_FOR: Record<Exclude<AcceptedFormat, 'bmp'>, string> = {
   jpeg: 'jpeg',
@@ -39,11 +36,13 @@ export interface ProcessOptions {
   tmpDir: string
   /** Holds a job back until its decoded size fits the memory budget; none in unit tests. */
   memory?: { reserve(bytes: number): Promise<() => void> }
+  /** See ProcessHooks. */
+  onVariant?: (variant: ProcessedVariant) => void
   /** A seam for tests that need an encode to fail part-way; the real encoder otherwise. */
   encodeVariant?: typeof encodeVariant
 }
 
-/** Temp files of one job, each with a name nobody else can have picked. */
+/** Scratch files of one job (decoded intermediates), each with a name nobody else can have picked. */
 class TempFiles {
   private readonly paths: string[] = []
   constructor(private readonly dir: string) {}
@@ -54,7 +53,6 @@ class TempFiles {
     return path
   }
 
-  /** Safe to call again: each path is removed once. */
   async removeAll(): Promise<void> {
     const paths = this.paths.splice(0)
     await Promise.all(paths.map((path) => rm(path, { force: true })))
@@ -63,8 +61,8 @@ class TempFiles {
 
 /** What the headers say, before a pixel is decoded: enough to refuse, budget and plan. */
 interface Examined {
-  /** How the pixels are decoded; a BMP is decoded by us once its turn comes. */
-  source: DecodeSource | { kind: 'bmp' }
+  /** How the pixels are decoded: from the upload's bytes, once read; a BMP by us, once its turn comes. */
+  source: { kind: 'upload'; animated: boolean; keepIcc: boolean } | Extract<DecodeSource, { kind: 'blank' }> | { kind: 'bmp' }
   format: StoredFormat
   /** Upright size of one frame. */
   width: number
@@ -84,27 +82,18 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
 
   // The upload is read whole for the byte-level strip, so it counts too.
   const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
-  const outputs = new TempFiles(options.tmpDir)
   const scratch = new TempFiles(options.tmpDir)
   try {
-    // Streamed, chunk by chunk: hashing 20 MB in one call held the event loop for 100-200 ms.
-    const [sha256, variants] = await settledValues<string | ProcessedVariant[]>(
-      await Promise.allSettled([sha256File(inputPath), render(inputPath, examined, options, outputs, scratch)]),
-    ) as [string, ProcessedVariant[]]
+    const variants = await render(inputPath, examined, options, scratch)
     return {
       sourceFormat,
       format: examined.format,
       width: examined.width,
       height: examined.height,
       pages: examined.pages,
-      sha256,
       inputSize,
       variants,
-      cleanup: () => outputs.removeAll(),
     }
-  } catch (error) {
-    await outputs.removeAll()
-    throw error
   } finally {
     await scratch.removeAll()
     release?.()
@@ -142,7 +131,7 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
   if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
   const turned = !animated && header.orientation >= 5
   return {
-    source: { kind: 'file', path: inputPath, animated, keepIcc: header.rgbProfile },
+    source: { kind: 'upload', animated, keepIcc: header.rgbProfile },
     format: sourceFormat,
     width: turned ? header.height : header.width,
     height: turned ? header.width : header.height,
@@ -155,25 +144,32 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
 /**
  * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
  * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
+ * The strip reads the upload whole and lets it go at once; libvips reads the file itself while
+ * it decodes (from the page cache). Decoding from the strip's buffer instead saved that read but
+ * kept every job's upload in memory through its whole decode and encodes: with 16 x 20 MB
+ * uploads at once, peak RSS was about 100 MiB higher (scripts/bench-upload.ts, part rss).
  */
-async function render(inputPath: string, examined: Examined, options: ProcessOptions, outputs: TempFiles, scratch: TempFiles): Promise<ProcessedVariant[]> {
+async function render(inputPath: string, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const source = examined.source.kind === 'bmp' ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels) : examined.source
+  const source: DecodeSource =
+    examined.source.kind === 'bmp'
+      ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
+      : examined.source.kind === 'upload'
+        ? { kind: 'file', input: inputPath, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
+        : examined.source
   const animated = source.kind === 'file' && source.animated
-  const original = outputs.next(EXTENSIONS[format])
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
   const encode = options.encodeVariant ?? encodeVariant
+  const ready = (variant: ProcessedVariant) => (options.onVariant?.(variant), variant)
 
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
-    if (isStrippable(format) && examined.source.kind !== 'bmp') {
+    if (examined.source.kind === 'upload' && isStrippable(format)) {
       const stripped = stripMetadata(await readFile(inputPath), format, examined.orientation)
-      await writeFile(original, stripped)
-      return variantOf('original', format, original, { ...upright, size: stripped.length })
+      return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
-    const encoded = await encodeOriginal(source, original, format, maxPixels)
-    return variantOf('original', format, original, encoded)
+    return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
   }
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
@@ -185,14 +181,12 @@ async function render(inputPath: string, examined: Examined, options: ProcessOpt
     const wantsMedium = examined.width > MEDIUM_BOX || examined.height > MEDIUM_BOX
     const formats: StoredFormat[] = format === 'webp' ? [format] : [format, 'webp']
     const plan = (wantsMedium ? (['medium', 'thumb'] as const) : (['thumb'] as const)).flatMap((name) => formats.map((f) => ({ name, format: f })))
-    // allSettled, not all: on a failure the sibling encodes must finish before their files are
-    // removed, or they would write into tmpDir after the cleanup.
+    // allSettled, not all: on a failure the sibling encodes must finish before the intermediate
+    // they read is removed.
     const settled = await Promise.allSettled(
-      plan.map(async ({ name, format: variantFormat }) => {
-        const path = outputs.next(EXTENSIONS[variantFormat])
-        const encoded = await encode(medium, path, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated)
-        return variantOf(name, variantFormat, path, encoded)
-      }),
+      plan.map(async ({ name, format: variantFormat }) =>
+        ready(variantOf(name, variantFormat, await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated))),
+      ),
     )
     return settledValues(settled)
   }
@@ -206,12 +200,14 @@ function settledValues<T>(settled: PromiseSettledResult<T>[]): T[] {
   return settled.map((result) => (result as PromiseFulfilledResult<T>).value)
 }
 
-const variantOf = (name: VariantName, format: StoredFormat, path: string, encoded: { width: number; height: number; size: number }): ProcessedVariant => ({
+const variantOf = (name: VariantName, format: StoredFormat, encoded: { width: number; height: number; size: number; bytes: Buffer }): ProcessedVariant => ({
   name,
   format,
   contentType: contentTypeFor(format),
-  path,
-  ...encoded,
+  width: encoded.width,
+  height: encoded.height,
+  size: encoded.size,
+  bytes: encoded.bytes,
 })
 
 /**
@@ -220,7 +216,7 @@ const variantOf = (name: VariantName, format: StoredFormat, path: string, encode
  */
 async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
   await decodeBmpOffThread(path, decodedPath, maxPixels)
-  return { kind: 'file', path: decodedPath, animated: false, keepIcc: false }
+  return { kind: 'file', input: decodedPath, animated: false, keepIcc: false }
 }
 
 /** Width and height from a BMP header (OS/2 core or Windows), before the file is read whole. */
@@ -232,12 +228,6 @@ function bmpHeaderSize(head: Uint8Array): { width: number; height: number } {
   const height = Math.abs(core ? view.getUint16(20, true) : view.getInt32(22, true))
   if (width <= 0 || height === 0) throw invalidImage()
   return { width, height }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
 }
 
 async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {

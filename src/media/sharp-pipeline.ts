@@ -1,6 +1,7 @@
 /**
- * The only importer of sharp. Everything here works on paths: the upload, the decoded
- * intermediates (libvips' own `.v` format) and the encoded variants.
+ * The only importer of sharp. The upload (or, for a BMP, the `.v` its worker wrote) and the
+ * decoded intermediate (libvips' own `.v` format) are files; the encoded variants come back as
+ * buffers, ready for the store.
  */
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import type { StoredFormat } from './types'
@@ -76,7 +77,8 @@ export async function probe(path: string, maxPixels: number): Promise<Probe> {
 }
 
 export type DecodeSource =
-  | { kind: 'file'; path: string; animated: boolean; keepIcc: boolean }
+  /** A file libvips reads itself: the upload, or a BMP's decoded `.v` (a buffer works too). */
+  | { kind: 'file'; input: Buffer | string; animated: boolean; keepIcc: boolean }
   | { kind: 'blank'; width: number; height: number }
 
 export interface Frame {
@@ -106,7 +108,7 @@ function openSource(source: DecodeSource, maxPixels: number): Sharp {
   switch (source.kind) {
     case 'file': {
       const animated = source.animated
-      let image = sharp(source.path, { failOn: 'error', limitInputPixels: maxPixels, animated, sequentialRead: true })
+      let image = sharp(source.input, { failOn: 'error', limitInputPixels: maxPixels, animated, sequentialRead: true })
       // EXIF orientation belongs to stills; frames of an animation are stored upright.
       if (!animated) image = image.autoOrient()
       // Kept as is, an RGB profile spares sharp's conversion to sRGB, which is slow and clips wide
@@ -123,32 +125,28 @@ function openSource(source: DecodeSource, maxPixels: number): Sharp {
  * A full-size original for the formats that cannot be kept byte for byte: BMP (stored as PNG,
  * from the `.v` its worker decoded it to) and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
  */
-export async function encodeOriginal(source: DecodeSource, outPath: string, format: StoredFormat, maxPixels: number): Promise<Encoded> {
-  const info = await encoder(openSource(source, maxPixels), format).timeout(TIMEOUT).toFile(outPath)
-  return { width: info.width, height: info.height, size: info.size }
+export async function encodeOriginal(source: DecodeSource, format: StoredFormat, maxPixels: number): Promise<Encoded> {
+  const { data, info } = await encoder(openSource(source, maxPixels), format).timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
+  return { width: info.width, height: info.height, size: data.length, bytes: data }
 }
 
 export interface Encoded {
   width: number
   height: number
   size: number
+  /** The encoded file. In memory: a variant is a small fraction of the decode the job budgeted for, and the store takes it from there without a temp file. */
+  bytes: Buffer
 }
 
 /** One stored variant: the intermediate, fitted inside `box` when given, in `format`. */
-export async function encodeVariant(
-  fromPath: string,
-  outPath: string,
-  format: StoredFormat,
-  box: number | null,
-  animated: boolean,
-): Promise<Encoded> {
+export async function encodeVariant(fromPath: string, format: StoredFormat, box: number | null, animated: boolean): Promise<Encoded> {
   let image = openIntermediate(fromPath, animated)
   if (box !== null) image = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
   // keepIccProfile attaches the intermediate's profile without converting pixels; every other
   // piece of metadata (EXIF, GPS, XMP, IPTC, comments) is dropped, which is sharp's default.
-  const info = await encoder(image.keepIccProfile(), format).timeout(TIMEOUT).toFile(outPath)
+  const { data, info } = await encoder(image.keepIccProfile(), format).timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
   const frame = frameOf(info, animated)
-  return { width: frame.width, height: frame.height, size: info.size }
+  return { width: frame.width, height: frame.height, size: data.length, bytes: data }
 }
 
 /**

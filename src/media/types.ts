@@ -8,11 +8,11 @@ export interface ProcessedVariant {
   /** The stored format: the original's format, or 'webp' for the WebP twin of a medium or thumb. */
   format: StoredFormat
   contentType: string
-  /** A temp file holding the encoded bytes; removed by ProcessedImage.cleanup(). */
-  path: string
   width: number
   height: number
   size: number
+  /** The file to store, in memory: the upload minus its metadata, or an encoded size. */
+  bytes: Buffer
 }
 
 export interface ProcessedImage {
@@ -24,8 +24,6 @@ export interface ProcessedImage {
   width: number
   height: number
   pages: number
-  /** SHA-256 hex of the uploaded bytes, for duplicate detection. */
-  sha256: string
   /** Bytes of the uploaded file. */
   inputSize: number
   /**
@@ -33,8 +31,15 @@ export interface ProcessedImage {
    * re-encoded for AVIF), then medium (when smaller) and thumb, each in `format` and in webp.
    */
   variants: ProcessedVariant[]
-  /** Removes every temp file this processing made. Safe to call twice. */
-  cleanup(): Promise<void>
+}
+
+export interface ProcessHooks {
+  /**
+   * Called with each variant as soon as it is ready, while the others are still being encoded,
+   * so the caller can start storing it (the original is ready first, before the decode). Every
+   * variant is also in the result.
+   */
+  onVariant?(variant: ProcessedVariant): void
 }
 
 export interface MediaLimits {
@@ -48,7 +53,7 @@ export interface MediaProcessor {
    * (UnsupportedMediaType 415, Unprocessable 422 from src/errors.ts), and produces every variant.
    * Runs in a bounded pool: callers beyond the pool size wait their turn.
    */
-  process(inputPath: string): Promise<ProcessedImage>
+  process(inputPath: string, options?: ProcessHooks): Promise<ProcessedImage>
   /** Jobs waiting + running, for metrics and back-pressure. */
   readonly pending: number
 }

@@ -1,7 +1,10 @@
 import type { ObjectStorage } from './types'
 
 export interface StorageFaults {
-  /** After this many successful puts, every further put() throws until faults are changed. */
+  /**
+   * After this many puts, every further put() throws until faults are changed. Puts count as
+   * they start, so puts running side by side are told apart by the order they were called in.
+   */
   failPutAfter?: number
 }
 
@@ -26,16 +29,16 @@ export interface FaultyStorage {
  */
 export function withFaults(inner: ObjectStorage, initial: StorageFaults = {}): FaultyStorage {
   let faults = initial
-  let successfulPuts = 0
+  let admittedPuts = 0
 
   const storage: ObjectStorage = {
     kind: inner.kind,
     async put(key, source, contentType) {
-      if (faults.failPutAfter !== undefined && successfulPuts >= faults.failPutAfter) {
+      if (faults.failPutAfter !== undefined && admittedPuts >= faults.failPutAfter) {
         throw new InjectedStorageFault(`put ${key}`)
       }
+      admittedPuts++
       await inner.put(key, source, contentType)
-      successfulPuts++
     },
     get: (key, range) => inner.get(key, range),
     head: (key) => inner.head(key),
@@ -51,7 +54,7 @@ export function withFaults(inner: ObjectStorage, initial: StorageFaults = {}): F
     storage,
     setFaults(next) {
       faults = next
-      successfulPuts = 0
+      admittedPuts = 0
     },
   }
 }

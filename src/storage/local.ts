@@ -1,5 +1,5 @@
 import { constants, createWriteStream } from 'node:fs'
-import { copyFile, link, mkdir, open, readdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { randomUUID } from 'node:crypto'
@@ -27,6 +27,11 @@ const isMissing = (error: unknown): boolean => errorCode(error) === 'ENOENT' || 
 export function createLocalStorage(rootDir: string): ObjectStorage {
   const root = resolve(rootDir)
   const tmpRoot = join(root, TMP_DIR)
+  /**
+   * Directories a put has just made, until their names are flushed: a concurrent put that finds
+   * one already there must not answer before that flush is done, or a crash could lose it.
+   */
+  const madeNotFlushed = new Map<string, Promise<void>>()
 
   const pathFor = (key: string): string => {
     assertValidKey(key)
@@ -45,31 +50,40 @@ export function createLocalStorage(rootDir: string): ObjectStorage {
     }
   }
 
+  /**
+   * Writes the staging file and flushes it to disk before returning: callers record the key in
+   * the database right after put() resolves, and without the flush a crash could leave that row
+   * pointing at an empty file (delayed allocation).
+   */
   async function writeTemp(tmpPath: string, source: PutSource): Promise<void> {
-    if ('path' in source) {
+    if ('stream' in source) {
+      await pipeline(toNodeReadable(source.stream), exactLength(source.size), createWriteStream(tmpPath, { flags: 'wx' }))
+    } else if ('path' in source) {
       // copy_file_range/reflink in the kernel: no bytes pass through this process.
       await copyFile(source.path, tmpPath, constants.COPYFILE_EXCL)
-    } else if ('bytes' in source) {
-      await writeFile(tmpPath, source.bytes, { flag: 'wx' })
-    } else {
-      await pipeline(toNodeReadable(source.stream), exactLength(source.size), createWriteStream(tmpPath, { flags: 'wx' }))
     }
-    // Callers record the key in the database right after put() resolves; without fsync a
-    // crash could leave that row pointing at an empty file (delayed allocation).
-    const handle = await open(tmpPath, 'r')
+    // Bytes are written through the same handle that flushes them: one open instead of two.
+    const handle = await open(tmpPath, 'bytes' in source ? 'wx' : 'r')
     try {
-      await handle.sync()
+      if ('bytes' in source) await handle.writeFile(source.bytes)
+      await handle.datasync()
     } finally {
       await handle.close()
     }
   }
 
-  /** link() refuses to replace an existing name (EEXIST), which is exactly write-once. */
+  /**
+   * link() refuses to replace an existing name (EEXIST), which is exactly write-once. The new
+   * name is durable once the directory holding it is flushed, and so is every directory made
+   * on the way; those flushes are what lets put() promise that the object survives a crash.
+   */
   async function publish(key: string, tmpPath: string, finalPath: string): Promise<void> {
+    const dir = dirname(finalPath)
     for (let attempt = 1; ; attempt++) {
-      await mkdir(dirname(finalPath), { recursive: true })
+      const dirDurable = await makeDirectory(dir)
       try {
         await link(tmpPath, finalPath)
+        await Promise.all([dirDurable, syncDirectories([dir])])
         return
       } catch (error) {
         if (errorCode(error) === 'EEXIST') throw new ObjectExistsError(key)
@@ -79,6 +93,21 @@ export function createLocalStorage(rootDir: string): ObjectStorage {
         throw error
       }
     }
+  }
+
+  /** Makes `dir` and its parents as needed; resolves the returned promise once their names are on disk. */
+  async function makeDirectory(dir: string): Promise<Promise<unknown>> {
+    const created = await mkdir(dir, { recursive: true })
+    const others = [...madeNotFlushed].filter(([made]) => dir === made || dir.startsWith(`${made}/`)).map(([, flushed]) => flushed)
+    if (!created) return Promise.all(others)
+    const made = directoriesFrom(created, dir)
+    // Each new directory's name lives in its parent: flush the parents, not `dir` itself (the caller flushes it after its link).
+    const flushed = syncDirectories([dirname(created), ...made.slice(0, -1)])
+    for (const path of made) madeNotFlushed.set(path, flushed)
+    void flushed.finally(() => {
+      for (const path of made) if (madeNotFlushed.get(path) === flushed) madeNotFlushed.delete(path)
+    }).catch(() => {})
+    return Promise.all([flushed, ...others])
   }
 
   /** Removes now-empty directories up to (not including) root; stops at the first non-empty one. */
@@ -91,6 +120,26 @@ export function createLocalStorage(rootDir: string): ObjectStorage {
       }
       dir = dirname(dir)
     }
+  }
+
+  /** `from`, then each directory below it down to `to` (`from` is `to` or one of its ancestors). */
+  function directoriesFrom(from: string, to: string): string[] {
+    const chain = [to]
+    for (let dir = to; dir !== from && dir.startsWith(`${from}/`); ) chain.unshift((dir = dirname(dir)))
+    return chain
+  }
+
+  async function syncDirectories(dirs: string[]): Promise<void> {
+    await Promise.all(
+      dirs.map(async (dir) => {
+        const handle = await open(dir, 'r')
+        try {
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+      }),
+    )
   }
 
   async function* walk(dir: string, dirKey: string, prefix: string): AsyncGenerator<StoredObjectInfo> {

@@ -50,30 +50,22 @@ export async function createHarness(): Promise<Harness> {
   }
 }
 
-/** Runs a job, hands the result to `check`, and always cleans up after it. */
+/** Runs a job and hands the result to `check`. */
 export async function withProcessed<T>(
   media: PooledMediaProcessor,
   path: string,
   check: (image: ProcessedImage) => Promise<T> | T,
 ): Promise<T> {
-  const image = await media.process(path)
-  try {
-    return await check(image)
-  } finally {
-    await image.cleanup()
-  }
+  return check(await media.process(path))
 }
 
 /** The AppError a job failed with; fails the test when it succeeded or threw something else. */
 export async function refusal(media: PooledMediaProcessor, path: string): Promise<AppError> {
-  let image: ProcessedImage | undefined
   try {
-    image = await media.process(path)
+    await media.process(path)
   } catch (error) {
     if (!(error instanceof AppError)) throw new Error(`${path}: expected an AppError, got ${String(error)}`)
     return error
-  } finally {
-    await image?.cleanup()
   }
   throw new Error(`${path}: expected a refusal, but it was accepted`)
 }

@@ -74,7 +74,7 @@ describe('the media processor', () => {
         if (tight.memoryReserved > one) overlapped = true
         if (tight.running === 2 && tight.memoryWaiting === 1) sawWaiting = true
       }, 1)
-      await Promise.all(paths.map((path) => tight.process(path).then((image) => image.cleanup())))
+      await Promise.all(paths.map((path) => tight.process(path)))
       clearInterval(timer)
       expect({ overlapped, sawWaiting, reserved: tight.memoryReserved }).toEqual({ overlapped: false, sawWaiting: true, reserved: 0 })
 
@@ -84,7 +84,7 @@ describe('the media processor', () => {
       const roomyTimer = setInterval(() => {
         if (roomy.memoryReserved === 2 * one) together = true
       }, 1)
-      await Promise.all(paths.map((path) => roomy.process(path).then((image) => image.cleanup())))
+      await Promise.all(paths.map((path) => roomy.process(path)))
       clearInterval(roomyTimer)
       expect(together).toBe(true)
     } finally {

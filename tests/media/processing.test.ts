@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import { contentTypeFor } from '#core/media/index.ts'
 import { processImage } from '#core/media/process-image.ts'
@@ -39,14 +39,13 @@ describe('variants', () => {
         'thumb/webp 256x128',
       ])
       for (const v of image.variants) {
-        const meta = await sharp(v.path).metadata()
-        expect({ file: `${v.name}/${meta.format} ${meta.width}x${meta.height}`, size: statSync(v.path).size, type: v.contentType }).toEqual({
+        const meta = await sharp(v.bytes).metadata()
+        expect({ file: `${v.name}/${meta.format} ${meta.width}x${meta.height}`, size: v.bytes.length, type: v.contentType }).toEqual({
           file: `${v.name}/${v.format} ${v.width}x${v.height}`,
           size: v.size,
           type: contentTypeFor(v.format),
         })
       }
-      expect(new Set(image.variants.map((v) => v.path)).size).toBe(5)
     })
   })
 
@@ -93,7 +92,7 @@ describe('variants', () => {
     const path = await h().fixture('alpha.png', await sharp({ create: { width: 1600, height: 1600, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer())
     await withProcessed(h().media, path, async (image) => {
       for (const name of ['original', 'medium', 'thumb']) {
-        const { data } = await sharp(variant(image, name, 'png').path).raw().toBuffer({ resolveWithObject: true })
+        const { data } = await sharp(variant(image, name, 'png').bytes).raw().toBuffer({ resolveWithObject: true })
         const [r, g, b, a] = [...data.subarray(0, 4)]
         expect({ name, r, g, b }).toEqual({ name, r: 255, g: 0, b: 0 })
         expect(Math.abs(a! - 128)).toBeLessThanOrEqual(1)
@@ -120,7 +119,7 @@ describe('formats come from the bytes', () => {
     await withProcessed(h().media, path, async (image) => {
       expect({ source: image.sourceFormat, format: image.format }).toEqual({ source: 'avif', format: 'avif' })
       expect(summary(image)).toEqual(['original/avif 320x200', 'thumb/avif 256x160', 'thumb/webp 256x160'])
-      const stored = await sharp(variant(image, 'original', 'avif').path).metadata()
+      const stored = await sharp(variant(image, 'original', 'avif').bytes).metadata()
       expect({ format: stored.format, compression: stored.compression }).toEqual({ format: 'heif', compression: 'av1' })
       expect(variant(image, 'original', 'avif').contentType).toBe('image/avif')
     })
@@ -146,7 +145,7 @@ describe('animation', () => {
         'thumb/webp 256x171',
       ])
       for (const v of image.variants) {
-        const meta = await sharp(v.path).metadata()
+        const meta = await sharp(v.bytes).metadata()
         expect({ variant: `${v.name}/${meta.format}`, pages: meta.pages, delay: meta.delay, height: meta.pageHeight ?? meta.height }).toEqual({
           variant: `${v.name}/${v.format}`,
           pages: 3,
@@ -155,7 +154,7 @@ describe('animation', () => {
         })
       }
       // The frames really differ: the last one is blue, not a copy of the first.
-      const { data, info } = await sharp(variant(image, 'thumb', 'webp').path, { animated: true }).raw().toBuffer({ resolveWithObject: true })
+      const { data, info } = await sharp(variant(image, 'thumb', 'webp').bytes, { animated: true }).raw().toBuffer({ resolveWithObject: true })
       const lastRow = info.width * info.channels * (info.height - 1)
       const [r0, , b0] = [...data.subarray(0, 3)]
       const [r2, , b2] = [...data.subarray(lastRow, lastRow + 3)]
@@ -168,7 +167,7 @@ describe('animation', () => {
     await withProcessed(h().media, path, async (image) => {
       expect({ format: image.format, pages: image.pages }).toEqual({ format: 'webp', pages: 2 })
       expect(summary(image)).toEqual(['original/webp 300x200', 'thumb/webp 256x171'])
-      for (const v of image.variants) expect((await sharp(v.path).metadata()).pages).toBe(2)
+      for (const v of image.variants) expect((await sharp(v.bytes).metadata()).pages).toBe(2)
     })
   })
 
@@ -186,7 +185,7 @@ describe('animation', () => {
 })
 
 describe('colour profiles', () => {
-  const iccOf = async (path: string) => (await sharp(path).metadata()).icc
+  const iccOf = async (path: string | Buffer) => (await sharp(path).metadata()).icc
 
   test('an RGB profile (Display P3) is carried into every variant unchanged', async () => {
     const path = await h().fixture('p3.jpg', await photo(1300, 900).withIccProfile('p3').jpeg().toBuffer())
@@ -195,7 +194,7 @@ describe('colour profiles', () => {
     expect(profile?.includes(Buffer.from([0, 0x50, 0, 0x33]))).toBe(true)
     await withProcessed(h().media, path, async (image) => {
       expect(image.variants).toHaveLength(5)
-      for (const v of image.variants) expect({ variant: `${v.name}/${v.format}`, same: (await iccOf(v.path))?.equals(profile!) }).toEqual({ variant: `${v.name}/${v.format}`, same: true })
+      for (const v of image.variants) expect({ variant: `${v.name}/${v.format}`, same: (await iccOf(v.bytes))?.equals(profile!) }).toEqual({ variant: `${v.name}/${v.format}`, same: true })
     })
   })
 
@@ -204,10 +203,10 @@ describe('colour profiles', () => {
     const uploaded = await sharp(path).metadata()
     expect(uploaded.space).toBe('cmyk')
     await withProcessed(h().media, path, async (image) => {
-      const original = await sharp(variant(image, 'original', 'jpeg').path).metadata()
+      const original = await sharp(variant(image, 'original', 'jpeg').bytes).metadata()
       expect({ space: original.space, icc: original.icc?.equals(uploaded.icc!) }).toEqual({ space: 'cmyk', icc: true })
       for (const v of image.variants.filter((v) => v.name !== 'original')) {
-        const meta = await sharp(v.path).metadata()
+        const meta = await sharp(v.bytes).metadata()
         expect({ variant: `${v.name}/${v.format}`, space: meta.space, profileSpace: meta.icc?.toString('latin1', 16, 20) ?? 'none' }).toEqual({
           variant: `${v.name}/${v.format}`,
           space: 'srgb',
@@ -219,22 +218,19 @@ describe('colour profiles', () => {
 })
 
 describe('bookkeeping', () => {
-  test('sha256 and size describe the uploaded bytes', async () => {
+  test('size describes the uploaded bytes', async () => {
     const bytes = await photo(120, 80).png().toBuffer()
-    const path = await h().fixture('hash.png', bytes)
+    const path = await h().fixture('size.png', bytes)
     await withProcessed(h().media, path, (image) => {
-      expect(image.sha256).toBe(new Bun.CryptoHasher('sha256').update(bytes).digest('hex'))
       expect(image.inputSize).toBe(bytes.length)
     })
   })
 
-  test('cleanup removes every output, and is safe to call twice', async () => {
+  test('a finished job leaves nothing in tmpDir: its variants are handed back in memory', async () => {
     const path = await h().fixture('clean.jpg', await photo(1100, 700).jpeg().toBuffer())
     const image = await h().media.process(path)
-    expect((await h().tmpFiles()).sort()).toEqual(image.variants.map((v) => v.path.split('/').pop()!).sort())
-    await image.cleanup()
-    await image.cleanup()
     expect(await h().tmpFiles()).toEqual([])
+    for (const v of image.variants) expect({ variant: `${v.name}/${v.format}`, size: v.bytes.length }).toEqual({ variant: `${v.name}/${v.format}`, size: v.size })
     expect(readFileSync(path).length).toBeGreaterThan(0) // the upload itself is the caller's
   })
 
@@ -245,22 +241,30 @@ describe('bookkeeping', () => {
     expect(await h().tmpFiles()).toEqual([])
   })
 
-  test('a job that fails part-way removes the variants it had already written', async () => {
+  test('a job that fails part-way waits for the encodes still running, then removes its intermediate', async () => {
     const path = await h().fixture('partial.jpg', await photo(1300, 900).jpeg().toBuffer())
-    const written: string[] = []
-    const failWebp: typeof encodeVariant = async (from, out, format, box, animated) => {
+    const finished: string[] = []
+    const failWebp: typeof encodeVariant = async (from, format, box, animated) => {
       if (format === 'webp') throw new Error('disk full')
-      // The sibling encodes are still running, and writing, when the WebP one fails.
+      // The sibling encodes are still reading the intermediate when the WebP one fails.
       await Bun.sleep(50)
-      const encoded = await encodeVariant(from, out, format, box, animated)
-      written.push(out)
+      const encoded = await encodeVariant(from, format, box, animated)
+      finished.push(`${format} ${box ?? 'medium'}`)
       return encoded
     }
     const job = processImage(path, { limits: DEFAULT_TEST_LIMITS, tmpDir: h().tmpDir, encodeVariant: failWebp })
     await expect(job).rejects.toThrow('disk full')
-    // The medium and thumb JPEGs; the original is the upload's own bytes, written beside them.
-    expect(written).toHaveLength(2)
+    // The medium and thumb JPEGs were encoded from the intermediate before it was removed.
+    expect(finished.sort()).toEqual(['jpeg 256', 'jpeg medium'])
     expect(await h().tmpFiles()).toEqual([])
+  })
+
+  test('onVariant hands over each variant as it is ready: the original first, every one of the result once', async () => {
+    const path = await h().fixture('handed.jpg', await photo(1300, 900).jpeg().toBuffer())
+    const handed: string[] = []
+    const image = await h().media.process(path, { onVariant: (v) => handed.push(`${v.name}/${v.format} ${v.bytes.length}`) })
+    expect(handed[0]).toStartWith('original/jpeg')
+    expect(handed.sort()).toEqual(image.variants.map((v) => `${v.name}/${v.format} ${v.bytes.length}`).sort())
   })
 
   test('at most `concurrency` jobs run at once; the rest wait', async () => {
@@ -269,7 +273,7 @@ describe('bookkeeping', () => {
     let maxRunning = 0
     const sample = () => (maxRunning = Math.max(maxRunning, media.running))
     const timer = setInterval(sample, 1)
-    const jobs = Array.from({ length: 6 }, () => media.process(path).then(async (image) => (sample(), await image.cleanup())))
+    const jobs = Array.from({ length: 6 }, () => media.process(path).then(() => sample()))
     expect({ pending: media.pending, running: media.running }).toEqual({ pending: 6, running: 2 })
     await Promise.all(jobs)
     clearInterval(timer)

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import type { ObjectStorage } from '#core/storage/types.ts'
+import { AppError } from '#core/errors.ts'
+import { receiveMultipart } from '#core/http/multipart.ts'
 import { type FaultyStorage, withFaults } from '#core/storage/faults.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
@@ -155,3 +157,27 @@ describeEachBackend(
     },
   },
 )
+
+test('a multipart body that stalls is cut with a 408, and its temp file removed', async () => {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'imghost-upload-stall-'))
+  try {
+    const boundary = 'stalled-boundary'
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`
+    // The head and the first bytes of the file arrive, then nothing more.
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new Uint8Array([...new TextEncoder().encode(head), 0xff, 0xd8, 0xff])),
+    })
+    const request = new Request('http://localhost/upload', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body })
+    const started = performance.now()
+    const refused = await receiveMultipart(request, { tmpDir, fileField: 'file', maxFileBytes: MAX_UPLOAD_BYTES, stallSeconds: 1 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(refused).toBeInstanceOf(AppError)
+    expect({ status: (refused as AppError).status, code: (refused as AppError).code }).toEqual({ status: 408, code: 'request_timeout' })
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900)
+    expect(readdirSync(tmpDir)).toEqual([])
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true })
+  }
+})

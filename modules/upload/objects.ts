@@ -1,0 +1,69 @@
+import type { AppContext } from '#core/context.ts'
+import { StorageUnavailable } from '#core/errors.ts'
+import { variantKey } from '#core/images/keys.ts'
+import type { StoredVariant } from '#core/images/types.ts'
+import type { ProcessedVariant } from '#core/media/types.ts'
+
+/**
+ * The objects of one new image, each put as soon as the media pool hands it over. Puts run side
+ * by side; a failure is reported once all of them have settled, so removal never races a write.
+ */
+export class ImageObjects {
+  private readonly puts = new Map<string, { variant: StoredVariant; put: Promise<void> }>()
+  /** The keys of the processed image's variants, in its order (the row lists them so). */
+  private order: string[] = []
+
+  constructor(
+    private readonly ctx: AppContext,
+    readonly imageId: string,
+  ) {}
+
+  /** Starts storing `v`, once per key (a WebP image has no separate WebP twin). */
+  store(v: ProcessedVariant) {
+    const key = variantKey(this.imageId, v.name, v.format)
+    if (this.puts.has(key)) return
+    const variant: StoredVariant = { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size }
+    const put = putObject(this.ctx, key, v.bytes, v.contentType)
+    // Awaited by stored() or removeAll(); this only keeps a failure from being reported as unhandled meanwhile.
+    put.catch(() => {})
+    this.puts.set(key, { variant, put })
+  }
+
+  /** Stores whichever of the processed image's `variants` are not under way yet, and records their order. */
+  storeAll(variants: ProcessedVariant[]) {
+    for (const v of variants) this.store(v)
+    this.order = [...new Set(variants.map((v) => variantKey(this.imageId, v.name, v.format)))]
+  }
+
+  /** Every variant given to storeAll() stored, in its order; throws the first put's failure. */
+  async stored(): Promise<StoredVariant[]> {
+    const settled = await Promise.allSettled(this.order.map((key) => this.puts.get(key)!.put))
+    const failed = settled.find((result) => result.status === 'rejected')
+    if (failed) throw failed.reason
+    return this.order.map((key) => this.puts.get(key)!.variant)
+  }
+
+  /** Waits for the puts under way, then removes every object this image may have written. */
+  async removeAll() {
+    await Promise.allSettled([...this.puts.values()].map(({ put }) => put))
+    await removeObjects(this.ctx, [...this.puts.keys()])
+  }
+}
+
+async function putObject(ctx: AppContext, key: string, bytes: Buffer, contentType: string) {
+  try {
+    await ctx.storage.put(key, { bytes }, contentType)
+  } catch (error) {
+    ctx.log.error({ msg: 'storage put failed', key, error: String(error) })
+    throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
+  }
+}
+
+/** Best effort per key (deletes are idempotent); a key that cannot be removed is logged for the operator. */
+async function removeObjects(ctx: AppContext, keys: string[]) {
+  await Promise.all(
+    keys.map((key) =>
+      ctx.storage.delete(key).catch((error) => ctx.log.error({ msg: 'object left behind', key, error: String(error) })),
+    ),
+  )
+}
