@@ -15,7 +15,6 @@
 import { MemoryBudget } from './memory-budget'
 import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
-import { configureSharp } from './sharp-pipeline'
 import type { MediaLimits, MediaProcessor } from './types'
 
 export { contentTypeFor } from './process-image'
@@ -47,7 +46,6 @@ export interface PooledMediaProcessor extends MediaProcessor {
 }
 
 export function createMediaProcessor(options: MediaProcessorOptions): PooledMediaProcessor {
-  configureSharp()
   const limits: MediaLimits = {
     maxPixels: options.limits.maxPixels ?? DEFAULT_LIMITS.maxPixels,
     maxFrames: options.limits.maxFrames ?? DEFAULT_LIMITS.maxFrames,

@@ -3,8 +3,19 @@
  * decoded intermediate (libvips' own `.v` format) are files; the encoded variants come back as
  * buffers, ready for the store.
  */
-import sharp, { type OutputInfo, type Sharp } from 'sharp'
+import type { OutputInfo, Sharp, SharpConstructor } from 'sharp'
 import type { StoredFormat } from './types'
+
+/**
+ * sharp and libvips are loaded on the first image, not at start: about 30 MiB and 40 to 500 ms
+ * that a process serving no upload (a view replica, an idle monolith) never needs. The module
+ * loader keeps the import; the settings are applied with it (they are idempotent).
+ */
+const loadSharp = (): Promise<SharpConstructor> =>
+  import('sharp').then(({ default: sharp }) => {
+    configureSharp(sharp)
+    return sharp
+  })
 
 /**
  * Loaders no upload may reach. Bytes are sniffed before sharp sees them, so this is the second
@@ -39,7 +50,7 @@ export const INTERMEDIATE_EXTENSION = 'v'
  * and from encoding each job's variants side by side; more threads per image mostly grow glibc
  * malloc arenas (the RSS numbers in STACK-NOTES).
  */
-export function configureSharp(): void {
+function configureSharp(sharp: SharpConstructor): void {
   sharp.cache(false)
   sharp.concurrency(1)
   sharp.block({ operation: BLOCKED_LOADERS })
@@ -63,6 +74,7 @@ export interface Probe {
 
 /** Header only: no pixel is decoded, so a lying header costs a millisecond. */
 export async function probe(path: string, maxPixels: number): Promise<Probe> {
+  const sharp = await loadSharp()
   const m = await sharp(path, { limitInputPixels: maxPixels, failOn: 'error' }).metadata()
   return {
     decoder: m.format,
@@ -98,13 +110,13 @@ export interface Frame {
  */
 export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number, box: number): Promise<Frame> {
   let animated = false
-  const image = openSource(source, maxPixels)
+  const image = openSource(await loadSharp(), source, maxPixels)
   if (source.kind === 'file') animated = source.animated
   const fitted = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
   return frameOf(await fitted.timeout(TIMEOUT).toFile(outPath), animated)
 }
 
-function openSource(source: DecodeSource, maxPixels: number): Sharp {
+function openSource(sharp: SharpConstructor, source: DecodeSource, maxPixels: number): Sharp {
   switch (source.kind) {
     case 'file': {
       const animated = source.animated
@@ -126,7 +138,7 @@ function openSource(source: DecodeSource, maxPixels: number): Sharp {
  * from the `.v` its worker decoded it to) and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
  */
 export async function encodeOriginal(source: DecodeSource, format: StoredFormat, maxPixels: number): Promise<Encoded> {
-  const { data, info } = await encoder(openSource(source, maxPixels), format).timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
+  const { data, info } = await encoder(openSource(await loadSharp(), source, maxPixels), format).timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
   return { width: info.width, height: info.height, size: data.length, bytes: data }
 }
 
@@ -140,7 +152,7 @@ export interface Encoded {
 
 /** One stored variant: the intermediate, fitted inside `box` when given, in `format`. */
 export async function encodeVariant(fromPath: string, format: StoredFormat, box: number | null, animated: boolean): Promise<Encoded> {
-  let image = openIntermediate(fromPath, animated)
+  let image = openIntermediate(await loadSharp(), fromPath, animated)
   if (box !== null) image = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
   // keepIccProfile attaches the intermediate's profile without converting pixels; every other
   // piece of metadata (EXIF, GPS, XMP, IPTC, comments) is dropped, which is sharp's default.
@@ -170,7 +182,7 @@ function encoder(image: Sharp, format: StoredFormat): Sharp {
 }
 
 /** Our own file, already bounded by the limits: no pixel limit of its own to trip over. */
-const openIntermediate = (path: string, animated: boolean) => sharp(path, { limitInputPixels: false, animated })
+const openIntermediate = (sharp: SharpConstructor, path: string, animated: boolean) => sharp(path, { limitInputPixels: false, animated })
 
 const frameOf = (info: OutputInfo, animated: boolean): Frame => {
   const pages = animated ? (info.pages ?? 1) : 1
