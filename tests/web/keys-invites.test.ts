@@ -65,6 +65,10 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     keyValue = await page.getByTestId('new-key').inputValue()
     expect(keyValue).toMatch(/^ih_/)
     const row = page.getByTestId('key-row').filter({ hasText: 'Laptop uploader' })
+    // If the list never shows it, say what the page shows instead.
+    await row.waitFor({ timeout: 20_000 }).catch(async (error) => {
+      throw new Error(`${error}\npage shows: ${await page.locator('main').innerText().catch(() => '?')}`)
+    })
     await expect(row.textContent()).resolves.toContain('upload, images:read')
     await expect(row.textContent()).resolves.toContain('from 127.0.0.1/32, ::1/128')
     // The Expires column: a date a week out, not "never".
