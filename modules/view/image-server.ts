@@ -180,7 +180,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const content: Record<string, string> = {
       ...caching,
       'Content-Type': variant.content_type,
-      'Accept-Ranges': 'bytes',
+      // A view budget counts downloads; a range that skips the first byte would be a free one.
+      'Accept-Ranges': image.max_views === null ? 'bytes' : 'none',
       'Cross-Origin-Resource-Policy': 'cross-origin',
       'Content-Disposition': download
         ? contentDisposition('attachment', downloadName(image, variant))
@@ -246,7 +247,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
 
     if (isNotModified(headers, etag, image.uploadedAt)) return new Response(null, { status: 304, headers: notModified })
-    const decision = decideRange(headers, variant.size, etag, image.uploadedAt)
+    const decision = image.max_views === null ? decideRange(headers, variant.size, etag, image.uploadedAt) : ({ kind: 'full' } as const)
     if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(variant.size)
     const range = decision.kind === 'partial' ? decision.range : undefined
     const length = range ? range.end - range.start + 1 : variant.size
@@ -257,8 +258,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
     // HEAD: the headers GET would send, no storage access at all.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
-    // One download is one view: a range continuing it (start > 0) spends nothing.
-    if (image.max_views !== null && (range === undefined || range.start === 0)) await spendViewOf(image, req, owner)
+    // Every download of an image with a view budget is whole (Range is ignored), and one view.
+    if (image.max_views !== null) await spendViewOf(image, req, owner)
     // A hit in the hot bytes cache is sent as it is, with nothing to await.
     const bytes = (range === undefined && (bytesCache.peek(variant.key) as Uint8Array<ArrayBuffer> | undefined)) || (await body(variant, range))
     if (bytes === null) throw notFound()
