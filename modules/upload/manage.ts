@@ -31,7 +31,7 @@ export async function listImages(ctx: AppContext, principal: Principal, query: t
   const limit = query.limit ?? 20
   const after = query.cursor ? decodeCursor(query.cursor) : undefined
   // One extra row says whether another page exists without a count query.
-  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, limit + 1, after, query.q?.trim() || undefined)
+  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, ctx.clock.now(), limit + 1, after, query.q?.trim() || undefined)
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   return { images: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }

@@ -31,13 +31,19 @@ export interface ImageCursor {
   id: string
 }
 
-/** Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row. */
-export async function listOwnImages(db: Db, userId: string, limit: number, after?: ImageCursor, search?: string): Promise<ImageRow[]> {
+/** An image past its expiry or with every allowed view served: nobody sees it any more, and image-expiry deletes it. */
+const hasEnded = (db: Db, now: Date) => db`((expires_at is not null and expires_at <= ${now}) or (max_views is not null and views_served >= max_views))`
+
+/**
+ * Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row.
+ * Ended images are left out at once, not only once the expiry job has deleted them.
+ */
+export async function listOwnImages(db: Db, userId: string, now: Date, limit: number, after?: ImageCursor, search?: string): Promise<ImageRow[]> {
   // LIKE's own wildcards in the search text match themselves.
   const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined
   return db<ImageRow[]>`
     select * from images
-    where user_id = ${userId}
+    where user_id = ${userId} and not ${hasEnded(db, now)}
       ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
       ${pattern ? db`and (original_name ilike ${pattern} or filename ilike ${pattern} or title ilike ${pattern})` : db``}
     order by uploaded_at desc, id desc
@@ -167,7 +173,7 @@ export async function deleteEndedImageRows(tx: TransactionSql, now: Date, limit:
   return tx<ImageRow[]>`
     delete from images where id in (
       select id from images
-      where ((expires_at is not null and expires_at <= ${now}) or (max_views is not null and views_served >= max_views))
+      where ${hasEnded(tx, now)}
         ${onlyIds ? tx`and id = any(${onlyIds})` : tx``}
       order by id limit ${limit})
     returning *`

@@ -213,7 +213,9 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       for (const view of [app().view, otherView]) {
         for (const path of everyUrl(image.id)) expect(await status(view, path), path).toBe(404)
       }
-      // The owner still sees it listed until the job deletes it, but cannot revive it.
+      // Gone from the owner's list at once too, before the job deletes it; and it cannot be revived.
+      const [, list] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: owner.apiKey })
+      expect(list.images.map((listed: { id: string }) => listed.id)).not.toContain(image.id)
       const [revive, refused] = await patch(image.id, { expires_in: '7d' })
       expect(revive.status).toBe(410)
       expect(refused.error.code).toBe('image_expired')
