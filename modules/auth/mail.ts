@@ -39,3 +39,17 @@ export const addressTakenMail = (user: Recipient, signInUrl?: string) =>
     action: signInUrl ? { label: 'Sign in', url: signInUrl } : undefined,
     footer: 'If it was not you, ignore this mail: your account is unchanged.',
   })
+
+/**
+ * Told after every change to how the account signs in (2FA on or off, a passkey added or
+ * removed, new recovery codes), so someone who took a session over cannot quietly make it theirs.
+ */
+export const securityChangeMail = (user: Recipient, change: string, at: Date, securityPageUrl: string) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'A sign-in setting of your account changed',
+    paragraphs: [`${change} on ${at.toUTCString()}.`, 'If this was you, there is nothing to do.'],
+    action: { label: 'Review your sign-in settings', url: securityPageUrl },
+    footer: 'If this was not you, someone can use your account: change your password at once (that signs everyone out) and check your two-factor settings.',
+  })

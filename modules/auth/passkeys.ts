@@ -15,7 +15,7 @@ import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/e
 import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge } from './challenges.ts'
 import { countCodeGuess } from './second-factor-check.ts'
-import { issueRecoveryCodes } from './two-factor.ts'
+import { issueRecoveryCodes, tellSecurityChange } from './two-factor.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -98,6 +98,7 @@ export async function registerPasskey(
     })
   await audit(ctx, { action: 'auth.passkey_added', userId: user.id, detail: { passkey_id: passkey.id, name: passkey.name } }, meta)
   if (!before.totp && before.passkeys === 0) await audit(ctx, { action: 'auth.2fa_enabled', userId: user.id, detail: { method: 'passkey' } }, meta)
+  tellSecurityChange(ctx, user, `A passkey ("${passkey.name}") was added to your account`)
   return { passkey: presentPasskey(passkey), recovery_codes: recoveryCodes }
 }
 
@@ -135,6 +136,8 @@ export async function removePasskey(ctx: AppContext, user: UserRow, id: string, 
   if (!row || !left) throw new NotFound('No such passkey', 'passkey_not_found')
   await audit(ctx, { action: 'auth.passkey_removed', userId: user.id, detail: { passkey_id: row.id, name: row.name } }, meta)
   if (!left.totp && left.passkeys === 0) await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { reason: 'last passkey removed' } }, meta)
+  const lastOne = !left.totp && left.passkeys === 0 ? '; it was the last second factor, so two-factor authentication is now off' : ''
+  tellSecurityChange(ctx, user, `A passkey ("${row.name}") was removed from your account${lastOne}`)
 }
 
 /** The options of an assertion, for the second step (allowCredentials: this account's keys) or a passwordless sign-in (none). */

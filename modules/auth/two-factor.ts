@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import type { TransactionSql } from '#core/db/index.ts'
 import { Conflict, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
+import { securityChangeMail } from './mail.ts'
 import { checkCode, countCodeGuess } from './second-factor-check.ts'
 import { decryptTotpSecret, encryptTotpSecret, hashRecoveryCode, matchTotpStep, newRecoveryCodes, newTotpSecret } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
@@ -66,6 +67,7 @@ export async function confirmTotpEnrolment(ctx: AppContext, user: UserRow, code:
     return before.passkeys === 0 || before.recovery_codes === 0 ? issueRecoveryCodes(ctx, tx, user.id) : null
   })
   await audit(ctx, { action: 'auth.2fa_enabled', userId: user.id, detail: { method: 'totp' } }, meta)
+  tellSecurityChange(ctx, user, 'An authenticator app was set up as the second step of signing in to your account')
   return { recovery_codes: recoveryCodes }
 }
 
@@ -97,6 +99,7 @@ export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: { 
     return repo.deletePasskeys(tx, user.id)
   })
   await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { removed_passkeys: removedPasskeys } }, meta)
+  tellSecurityChange(ctx, user, 'Two-factor authentication was turned off for your account (authenticator app, recovery codes and passkeys)')
 }
 
 /** New recovery codes (the old ones stop working), for someone who used or lost theirs. */
@@ -106,5 +109,11 @@ export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, in
   await confirmPasswordAndCode(ctx, user, input, meta, 'recovery_codes')
   const codes = await ctx.sql.begin((tx) => issueRecoveryCodes(ctx, tx, user.id))
   await audit(ctx, { action: 'auth.recovery_codes_regenerated', userId: user.id }, meta)
+  tellSecurityChange(ctx, user, 'New recovery codes were made for your account; the old ones no longer work')
   return { recovery_codes: codes }
+}
+
+/** The mail after a change to how the account signs in; sent in the background, like every mail. */
+export function tellSecurityChange(ctx: AppContext, user: UserRow, change: string) {
+  ctx.mailer.send(securityChangeMail(user, change, ctx.clock.now(), `${ctx.config.publicUrls.auth}/security`))
 }
