@@ -108,7 +108,14 @@ interface Answer {
 }
 
 /** Retry-After in delay-seconds form (RFC 9110 §10.2.3); the HTTP-date form is left to the normal backoff. */
-const retryAfterMs = (value: string | undefined) => (value && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) * 1000 : undefined)
+/** Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3); a date in the past means now. */
+function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  const trimmed = value?.trim()
+  if (!trimmed) return undefined
+  if (/^\d{1,9}$/.test(trimmed)) return Number(trimmed) * 1000
+  const at = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(trimmed) ? Date.parse(trimmed) : Number.NaN
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
 
 const describe = (error: unknown) => {
   const code = (error as { code?: string })?.code

@@ -46,4 +46,25 @@ describe('webhook retry decisions', () => {
     expect(outcome).toMatchObject({ kind: 'answered', status: 429, retryAfterMs: 120_000 })
     expect(outcome.kind === 'answered' && outcome.snippet.length).toBe(1024)
   })
+
+  test('Retry-After as an HTTP date is honoured too; a date in the past means now, nonsense is ignored', async () => {
+    const send = (retryAfter: string) => {
+      receiver.reply(() => new Response('busy', { status: 503, headers: { 'retry-after': retryAfter } }))
+      return sendSigned({
+        url: `${receiver.url}/busy`,
+        messageId: 'msg_2',
+        secret: newSecret(),
+        body: '{}',
+        timestampSeconds: Math.floor(Date.now() / 1000),
+        timeoutMs: 5000,
+        policy: addressPolicy({ allowPrivate: true, allowedNetworks: [] }),
+      })
+    }
+    const inTenMinutes = await send(new Date(Date.now() + 600_000).toUTCString())
+    const waited = inTenMinutes.kind === 'answered' ? inTenMinutes.retryAfterMs! : 0
+    expect(waited).toBeGreaterThan(590_000)
+    expect(waited).toBeLessThanOrEqual(600_000)
+    expect(await send(new Date(Date.now() - 60_000).toUTCString())).toMatchObject({ kind: 'answered', status: 503, retryAfterMs: 0 })
+    expect(await send('soon, maybe')).toMatchObject({ kind: 'answered', status: 503, retryAfterMs: undefined })
+  })
 })
