@@ -1,4 +1,6 @@
 import type { AppContext } from '#core/context.ts'
+import { audit } from '#core/audit/record.ts'
+import type { RequestMeta } from '#core/auth/sessions.ts'
 import { tooManyRequests } from '#core/rate-limit.ts'
 
 /**
@@ -10,7 +12,8 @@ import { tooManyRequests } from '#core/rate-limit.ts'
  * an identifier that names no account keeps a bucket of its own (lowercased), which behaves the
  * same and so reveals nothing.
  */
-export async function countLoginAttempt(ctx: AppContext, account: { userId?: string; identifier: string }, ip: string) {
+export async function countLoginAttempt(ctx: AppContext, account: { userId?: string; identifier: string }, meta: RequestMeta) {
+  const ip = meta.ip
   const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
   const accountBucket = account.userId ? `login:user:${account.userId}` : `login:account:${account.identifier.trim().toLowerCase()}`
   const ipBucket = `login:ip:${ip}`
@@ -19,8 +22,14 @@ export async function countLoginAttempt(ctx: AppContext, account: { userId?: str
     ctx.limiter.hit(ipBucket, loginMaxFailures * 5, window),
   ])
   const now = ctx.clock.now()
-  for (const state of states) {
-    if (!state.allowed) throw tooManyRequests(state, now, 'Too many failed logins; try again later', 'too_many_login_attempts')
+  for (const [index, state] of states.entries()) {
+    if (state.allowed) continue
+    // The first refusal of a window is audited; the rest of a burst would only flood the log.
+    if (state.count === state.limit + 1) {
+      const budget = index === 0 ? 'account' : 'address'
+      await audit(ctx, { action: 'auth.login_throttled', userId: account.userId ?? null, detail: { budget, limit: state.limit, window_seconds: window } }, meta)
+    }
+    throw tooManyRequests(state, now, 'Too many failed logins; try again later', 'too_many_login_attempts')
   }
   return {
     /** The password was right: the account starts afresh, and the address gets its attempt back. */

@@ -63,7 +63,7 @@ const TIMING_DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$+1JuvGklzmsHnI2o6PIkrn
 
 export async function login(ctx: AppContext, input: typeof AuthModel.login.body.static, meta: RequestMeta) {
   const user = await repo.findUserByIdentifier(ctx.sql, input.identifier)
-  const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier: input.identifier }, meta.ip)
+  const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier: input.identifier }, meta)
   const valid = user?.password
     ? await Bun.password.verify(input.password, user.password)
     : (await Bun.password.verify(input.password, TIMING_DUMMY_HASH), false)

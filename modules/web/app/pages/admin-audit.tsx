@@ -34,7 +34,7 @@ export function AdminAudit() {
         <label for="audit-action" class="visually-hidden">Action or its start</label>
         <input id="audit-action" name="action" placeholder="Action, e.g. auth. or admin." list="audit-actions" />
         <datalist id="audit-actions">
-          {['auth.', 'auth.login_failed', 'account.', 'admin.', 'admin.report_', 'key.', 'moderation.'].map((a) => <option value={a} />)}
+          {['auth.', 'auth.login_failed', 'auth.login_throttled', 'account.', 'admin.', 'admin.report_', 'key.', 'moderation.'].map((a) => <option value={a} />)}
         </datalist>
         <button type="submit" class="secondary">Filter</button>
       </form>

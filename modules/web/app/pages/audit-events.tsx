@@ -4,6 +4,7 @@ import { formatDate } from '../ui.tsx'
 const LABELS: Record<string, string> = {
   'auth.login': 'Signed in',
   'auth.login_failed': 'Failed sign-in',
+  'auth.login_throttled': 'Sign-ins refused for a while after too many failures',
   'auth.logout': 'Signed out',
   'auth.sessions_revoked': 'Signed out everywhere',
   'auth.password_changed': 'Password changed',
@@ -18,6 +19,7 @@ const LABELS: Record<string, string> = {
   'admin.plan_changed': 'Plan changed by an administrator',
   'admin.upload_limit_changed': 'Daily upload limit changed by an administrator',
   'admin.job_run': 'Job run by hand',
+  'admin.user_deleted': 'Account deleted by an administrator',
   'admin.report_dismissed': 'Report dismissed',
   'admin.report_removed': 'Reported content removed',
   'admin.report_uploader_blocked': 'Uploader blocked after a report',

@@ -1,0 +1,37 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
+
+const login = (app: Parameters<typeof call>[0], identifier: string, password: string, ip: string) =>
+  call(app, 'POST', '/api/v1/auth/login', { body: { identifier, password }, headers: { 'x-forwarded-for': ip } })
+
+describeEachBackend(
+  'login throttle in the audit log',
+  (app) => {
+    const throttled = async (userId: string | null) =>
+      app().ctx.sql<{ user_id: string | null; ip: string; detail: { budget: string; limit: number } }[]>`
+        select user_id, ip, detail from audit_log where action = 'auth.login_throttled' and user_id is not distinct from ${userId} order by id`
+
+    test('the first refusal of a window is audited once, for the account; a burst after it adds nothing', async () => {
+      const user = await registerUser(app().auth)
+      for (let i = 0; i < 3; i++) expect((await login(app().auth, user.email, 'not the password', `192.0.2.${i + 1}`))[0].status).toBe(401)
+      expect(await throttled(user.id)).toEqual([])
+      const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => login(app().auth, user.username, 'still wrong', `192.0.2.${i + 10}`)))
+      expect(burst.every(([response]) => response.status === 429)).toBe(true)
+      const rows = await throttled(user.id)
+      expect(rows).toHaveLength(1)
+      expect(rows[0]).toMatchObject({ detail: { budget: 'account', limit: 3 } })
+      expect(rows[0]!.ip).toMatch(/^192\.0\.2\.\d+$/)
+      // The owner reads it in their own activity log.
+      const [, activity] = await call(app().auth, 'GET', '/api/v1/account/audit', { token: user.token })
+      expect(activity.events.map((event: { action: string }) => event.action)).toContain('auth.login_throttled')
+    })
+
+    test('one address guessing at many accounts is audited once, with no account', async () => {
+      const before = (await throttled(null)).length
+      for (let i = 0; i < 16; i++) await login(app().auth, `nobody-${i}@example.com`, 'guess', '198.51.100.77')
+      const rows = (await throttled(null)).slice(before)
+      expect(rows).toEqual([expect.objectContaining({ ip: '198.51.100.77', detail: expect.objectContaining({ budget: 'address', limit: 15 }) })])
+    })
+  },
+  { env: { LOGIN_MAX_FAILURES: '3', TRUST_PROXY: 'true' } },
+)
