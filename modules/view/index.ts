@@ -25,6 +25,10 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
   // The page shows one image and some text: no scripts, no plugins, nothing else loaded.
   const embedCsp = `default-src 'none'; img-src 'self' ${imageOrigins.join(' ')}; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'`
 
+  const viewOrigin = new URL(ctx.config.publicUrls.view).origin
+  /** Album share pages live on this server at /a/{id} (modules/albums). */
+  const isAlbumPageUrl = (url: string) => URL.canParse(url) && new URL(url).origin === viewOrigin && new URL(url).pathname.startsWith('/a/')
+
   const image = (requireExtension: boolean) =>
     ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
       images.serve({ file: params.file, requireExtension, query, request, clientIp: () => clientIp(request, server, ctx.config.trustProxy) })
@@ -54,7 +58,9 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
     )
     .get(
       '/oembed',
-      async ({ query }) => {
+      async ({ query, request, redirect }) => {
+        // An album page's URL is answered by the album module's endpoint, with the same query.
+        if (isAlbumPageUrl(query.url)) return redirect(`/oembed/album${new URL(request.url).search}`, 307)
         if (query.format !== undefined && query.format !== 'json') {
           throw new AppError(501, 'format_not_implemented', 'Only format=json is implemented')
         }

@@ -96,6 +96,7 @@ export const ViewModel = {
         thumbnail_width: t.Optional(t.Number()),
         thumbnail_height: t.Optional(t.Number()),
       }),
+      307: t.Any({ description: 'An album page URL: sent on to /oembed/album with the same query' }),
       404: ErrorResponse,
       422: ErrorResponse,
       501: ErrorResponse,

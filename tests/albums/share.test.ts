@@ -69,6 +69,13 @@ describeEachBackend(
         expect((await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(url)}`))[0].status, url).toBe(status)
       }
       expect((await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(album.share_url)}&format=xml`))[0].status).toBe(501)
+      // The generic endpoint sends album URLs on to the album one, query and all.
+      const generic = await app().view.handle(new Request(`http://localhost/oembed?url=${encodeURIComponent(album.share_url)}&maxwidth=300`))
+      expect(generic.status).toBe(307)
+      expect(generic.headers.get('location')).toBe(`/oembed/album?url=${encodeURIComponent(album.share_url)}&maxwidth=300`)
+      const [followed, followedBody] = await call(app().view, 'GET', generic.headers.get('location')!)
+      expect(followed.status).toBe(200)
+      expect(followedBody).toMatchObject({ type: 'photo', title: album.title })
     })
 
     test('private, unknown and expired albums are an HTML 404, and so is their ZIP', async () => {
