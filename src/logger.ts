@@ -23,6 +23,23 @@ const FLUSH_BYTES = 64 * 1024
  * the rest goes out when the process exits.
  */
 export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger {
+  // With no fixed fields (the server's logger) a line is the entry's own JSON after time and
+  // level: the same keys in the same order as the spread below, without copying the entry.
+  const fastPath = Object.keys(fields).length === 0
+  // The time as toISOString() writes it, without a Date per line: the part up to the second is
+  // kept until the second changes.
+  let second = -1
+  let secondPrefix = ''
+  const isoNow = () => {
+    const ms = Date.now()
+    const at = Math.floor(ms / 1000)
+    if (at !== second) {
+      second = at
+      secondPrefix = new Date(at * 1000).toISOString().slice(0, 20)
+    }
+    const fraction = ms - at * 1000
+    return `${secondPrefix}${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}Z`
+  }
   let pending = ''
   let scheduled = false
   let exitHooked = false
@@ -39,7 +56,9 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
   }
   const write = (entryLevel: Exclude<LogLevel, 'silent'>, entry: LogEntry) => {
     if (RANK[entryLevel] < RANK[level]) return
-    const line = JSON.stringify({ time: new Date().toISOString(), level: entryLevel, ...fields, ...entry })
+    const line = fastPath && !('time' in entry) && !('level' in entry)
+      ? `{"time":"${isoNow()}","level":"${entryLevel}",${JSON.stringify(entry).slice(1)}`
+      : JSON.stringify({ time: isoNow(), level: entryLevel, ...fields, ...entry })
     if (entryLevel === 'error') {
       flush()
       process.stderr.write(line + '\n')
