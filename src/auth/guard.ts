@@ -22,9 +22,10 @@ export interface Credentials {
 }
 
 export function readCredentials(headers: Headers): Credentials {
-  const authorization = headers.get('authorization') ?? ''
-  const bearer = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
-  const cookieToken = /(?:^|;\s*)token=([^;]+)/.exec(headers.get('cookie') ?? '')?.[1]
+  const authorization = headers.get('authorization')
+  const bearer = authorization === null ? undefined : /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
+  const cookie = headers.get('cookie')
+  const cookieToken = cookie === null ? undefined : /(?:^|;\s*)token=([^;]+)/.exec(cookie)?.[1]
   return {
     apiKey: headers.get('x-api-key')?.trim() || undefined,
     // A ShareX-style client may also send the key as a bearer token.
