@@ -13,14 +13,16 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
-/** Buffered stdout lines are written at the latest this long after the first, or at this size. */
+/** Buffered stdout lines are written at the latest FLUSH_MS after the first, or once they reach FLUSH_BYTES. */
+const FLUSH_MS = 20
 const FLUSH_BYTES = 64 * 1024
 
 /**
  * One JSON object per line on stdout (stderr for errors), for any log shipper. Lines for stdout
- * are gathered and written once per turn of the event loop: a write per request line cost about
- * a fifth of an API call's CPU. Errors are written at once, after whatever was gathered, and
- * the rest goes out when the process exits.
+ * are gathered and written together, at most FLUSH_MS after the first: a write per request line
+ * cost about a fifth of an API call's CPU, and even one write per turn of the event loop (a few
+ * requests under load) still about 1-2 µs of each call. Errors are written at once, after
+ * whatever was gathered, and the rest goes out when the process exits.
  */
 export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger {
   // With no fixed fields (the server's logger) a line is the entry's own JSON after time and
@@ -72,7 +74,8 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
     if (pending.length >= FLUSH_BYTES) flush()
     else if (!scheduled) {
       scheduled = true
-      setImmediate(flush)
+      // Unref'd: a pending line never keeps the process alive; exit writes it (flushSync).
+      setTimeout(flush, FLUSH_MS).unref()
     }
   }
   return {
