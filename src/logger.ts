@@ -13,16 +13,35 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
-/** Buffered stdout lines are written at the latest this long after the first, or at this size. */
+/** Buffered stdout lines are written at the latest FLUSH_MS after the first, or once they reach FLUSH_BYTES. */
+const FLUSH_MS = 20
 const FLUSH_BYTES = 64 * 1024
 
 /**
  * One JSON object per line on stdout (stderr for errors), for any log shipper. Lines for stdout
- * are gathered and written once per turn of the event loop: a write per request line cost about
- * a fifth of an API call's CPU. Errors are written at once, after whatever was gathered, and
- * the rest goes out when the process exits.
+ * are gathered and written together, at most FLUSH_MS after the first: a write per request line
+ * cost about a fifth of an API call's CPU, and even one write per turn of the event loop (a few
+ * requests under load) still about 1-2 µs of each call. Errors are written at once, after
+ * whatever was gathered, and the rest goes out when the process exits.
  */
 export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger {
+  // With no fixed fields (the server's logger) a line is the entry's own JSON after time and
+  // level: the same keys in the same order as the spread below, without copying the entry.
+  const fastPath = Object.keys(fields).length === 0
+  // The time as toISOString() writes it, without a Date per line: the part up to the second is
+  // kept until the second changes.
+  let second = -1
+  let secondPrefix = ''
+  const isoNow = () => {
+    const ms = Date.now()
+    const at = Math.floor(ms / 1000)
+    if (at !== second) {
+      second = at
+      secondPrefix = new Date(at * 1000).toISOString().slice(0, 20)
+    }
+    const fraction = ms - at * 1000
+    return `${secondPrefix}${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}Z`
+  }
   let pending = ''
   let scheduled = false
   let exitHooked = false
@@ -39,7 +58,9 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
   }
   const write = (entryLevel: Exclude<LogLevel, 'silent'>, entry: LogEntry) => {
     if (RANK[entryLevel] < RANK[level]) return
-    const line = JSON.stringify({ time: new Date().toISOString(), level: entryLevel, ...fields, ...entry })
+    const line = fastPath && !('time' in entry) && !('level' in entry)
+      ? `{"time":"${isoNow()}","level":"${entryLevel}",${JSON.stringify(entry).slice(1)}`
+      : JSON.stringify({ time: isoNow(), level: entryLevel, ...fields, ...entry })
     if (entryLevel === 'error') {
       flush()
       process.stderr.write(line + '\n')
@@ -53,7 +74,8 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
     if (pending.length >= FLUSH_BYTES) flush()
     else if (!scheduled) {
       scheduled = true
-      setImmediate(flush)
+      // Unref'd: a pending line never keeps the process alive; exit writes it (flushSync).
+      setTimeout(flush, FLUSH_MS).unref()
     }
   }
   return {

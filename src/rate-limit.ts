@@ -161,6 +161,13 @@ export function rateLimitHeaders(state: RateLimitState, now: Date): Record<strin
   }
 }
 
+/** rateLimitHeaders() written straight into a response's headers, without the state and record in between. */
+export function setRateLimitHeaders(headers: Record<string, string | number>, limit: number, count: number, resetAt: Date, now: Date) {
+  headers['RateLimit-Limit'] = String(limit)
+  headers['RateLimit-Remaining'] = String(limit > count ? limit - count : 0)
+  headers['RateLimit-Reset'] = String(Math.max(0, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)))
+}
+
 /** The 429 for a bucket that is full: Retry-After until its window resets, and the RateLimit-* fields. */
 export function tooManyRequests(state: RateLimitState, now: Date, message = `Rate limit of ${state.limit} requests per hour exceeded`, code = 'rate_limited') {
   return new TooManyRequests(message, (state.resetAt.getTime() - now.getTime()) / 1000, code, rateLimitHeaders(state, now))

@@ -25,6 +25,12 @@ const USAGE_MAX_KEYS = 100_000
 export interface ApiKeyState {
   /** The active key with this hash and its account, or null; from memory when it can be trusted. */
   lookup(keyHash: string): Promise<ApiKeyRecord | null>
+  /**
+   * The record from memory when it can be trusted without waiting for anything (embedded
+   * database: notifications arrive with the writer's own reply, so there is no barrier to wait
+   * for), else undefined: then lookup().
+   */
+  cachedNow(keyHash: string): ApiKeyRecord | undefined
   /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
   recordUse(keyId: string, at: Date): void
   /** Writes the counted usage now. */
@@ -114,7 +120,17 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
     }
   }
 
+  // On the embedded database notificationsDelivered() is a resolved promise: a change's
+  // notification has already been applied when its writer's query resolved, so what is in
+  // memory now is as fresh as it would be after awaiting it.
+  const barrierFree = db.kind === 'embedded'
+
   return {
+    cachedNow(keyHash) {
+      if (!barrierFree || !trusted) return undefined
+      const hit = cache.get(keyHash)
+      return hit && performance.now() - hit.loadedAt <= CACHE_TTL_MS ? hit.record : undefined
+    },
     async lookup(keyHash) {
       if (!listening && !closed) startListening()
       if (trusted) {

@@ -3,9 +3,9 @@ import type { AppContext } from '../context.ts'
 import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
-import { rateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
+import { rateLimitHeaders, setRateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
-import { type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
+import { type ApiKeyRecord, type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
 import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
 import { hashApiKey, looksLikeApiKey } from './tokens.ts'
 
@@ -22,9 +22,10 @@ export interface Credentials {
 }
 
 export function readCredentials(headers: Headers): Credentials {
-  const authorization = headers.get('authorization') ?? ''
-  const bearer = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
-  const cookieToken = /(?:^|;\s*)token=([^;]+)/.exec(headers.get('cookie') ?? '')?.[1]
+  const authorization = headers.get('authorization')
+  const bearer = authorization === null ? undefined : /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
+  const cookie = headers.get('cookie')
+  const cookieToken = cookie === null ? undefined : /(?:^|;\s*)token=([^;]+)/.exec(cookie)?.[1]
   return {
     apiKey: headers.get('x-api-key')?.trim() || undefined,
     // A ShareX-style client may also send the key as a bearer token.
@@ -50,26 +51,42 @@ function decodeCookieValue(value: string): string {
  * (Bearer or the `token` cookie). A credential that is present but wrong is a 401, never a
  * silent fall-through to anonymous.
  */
-export async function authenticate(ctx: AppContext, credentials: Credentials): Promise<Principal | null> {
-  const now = ctx.clock.now()
+export function authenticate(ctx: AppContext, credentials: Credentials): Principal | null | Promise<Principal | null> {
   const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
   if (apiKey) {
-    const key = looksLikeApiKey(apiKey) ? await ctx.apiKeys.lookup(hashApiKey(apiKey)) : null
-    if (!key) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
-    // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
-    const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
-    const refusal = apiKeyRefusal(key, now, normaliseClientIp(ip))
-    if (refusal === 'expired') throw new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
-    if (refusal === 'address_not_allowed') {
-      throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
-    }
-    ctx.apiKeys.recordUse(key.keyId, now)
-    return principalOfApiKey(ctx.limiter, key)
+    if (!looksLikeApiKey(apiKey)) throw invalidApiKey()
+    const keyHash = hashApiKey(apiKey)
+    // The common case, a known key with budget reserved, is answered without a single await.
+    const known = ctx.apiKeys.cachedNow(keyHash)
+    if (known) return usableKey(ctx, known, credentials)
+    return ctx.apiKeys.lookup(keyHash).then((key) => {
+      if (!key) throw invalidApiKey()
+      return usableKey(ctx, key, credentials)
+    })
   }
+  return authenticateSession(ctx, credentials)
+}
+
+const invalidApiKey = () => new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
+
+function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials): Principal | Promise<Principal> {
+  const now = ctx.clock.now()
+  // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
+  const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
+  const refusal = apiKeyRefusal(key, now, normaliseClientIp(ip))
+  if (refusal === 'expired') throw new Unauthorized('This API key has expired; create a new one', 'api_key_expired')
+  if (refusal === 'address_not_allowed') {
+    throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
+  }
+  ctx.apiKeys.recordUse(key.keyId, now)
+  return principalOfApiKey(ctx.limiter, key)
+}
+
+async function authenticateSession(ctx: AppContext, credentials: Credentials): Promise<Principal | null> {
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
   const claims = await ctx.tokens.verify(token)
-  const principal = claims ? await principalFromSession(ctx.sql, ctx.limiter, claims, now) : null
+  const principal = claims ? await principalFromSession(ctx.sql, ctx.limiter, claims, ctx.clock.now()) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
   return principal
 }
@@ -77,7 +94,7 @@ export async function authenticate(ctx: AppContext, credentials: Credentials): P
 type BunServer = Parameters<typeof clientIp>[1]
 
 /** authenticate(), plus the CSRF check when the session cookie is the only credential. */
-export function authenticateRequest(ctx: AppContext, request: Request, server?: BunServer): Promise<Principal | null> {
+export function authenticateRequest(ctx: AppContext, request: Request, server?: BunServer): Principal | null | Promise<Principal | null> {
   const credentials = readCredentials(request.headers)
   if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
   // The address is looked up only for a key limited to ranges (requestIP is not free).
@@ -89,11 +106,12 @@ export type HeaderBag = Record<string, string | number>
 
 export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
-  const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
-  Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))
-  if (!state.allowed) {
+  const { count, limit, resetAt } = principal.rateLimit
+  const now = ctx.clock.now()
+  setRateLimitHeaders(headers, limit, count, resetAt, now)
+  if (count > limit) {
     ctx.metrics.rateLimited(principal.via)
-    throw tooManyRequests(state, ctx.clock.now())
+    throw tooManyRequests(stateOf(count, limit, resetAt), now)
   }
 }
 
@@ -105,6 +123,13 @@ export async function limitAnonymous(ctx: AppContext, ip: string, headers: Heade
     ctx.metrics.rateLimited('ip')
     throw tooManyRequests(state, ctx.clock.now(), 'Too many requests from this address')
   }
+}
+
+/** The `auth: true` guard's answer for a resolved caller. */
+function admitted(ctx: AppContext, principal: Principal | null, headers: HeaderBag): { principal: Principal } {
+  if (!principal) throw new Unauthorized()
+  enforce(ctx, principal, headers)
+  return { principal }
 }
 
 type SecurityRequirements = Record<string, string[]>[]
@@ -139,11 +164,13 @@ export const authGuard = (ctx: AppContext) =>
     .macro({
       auth: {
         detail: { security: SECURITY.any },
-        async resolve({ request, set, server }) {
-          const principal = await authenticateRequest(ctx, request, server)
-          if (!principal) throw new Unauthorized()
-          enforce(ctx, principal, set.headers as HeaderBag)
-          return { principal }
+        // Not async: with a cached key and reserved budget the caller is known without waiting,
+        // and Elysia's single await of the result is the only one on the way.
+        resolve({ request, set, server }) {
+          const headers = set.headers as HeaderBag
+          const principal = authenticateRequest(ctx, request, server)
+          // Typed as the promise Elysia awaits it into, so the macro's types see `principal`.
+          return (principal instanceof Promise ? principal.then((found) => admitted(ctx, found, headers)) : admitted(ctx, principal, headers)) as Promise<{ principal: Principal }>
         },
       },
       session: {

@@ -72,6 +72,9 @@ export interface ApiKeyRecord {
   expiresAt: number | null
   /** The ranges it may be used from, or null: any address. */
   allowedIps: BlockList | null
+  /** Its rate-limit buckets' names, made once rather than on every call. */
+  accountBucket: string
+  keyBucket: string
 }
 
 /** The active key with this hash and its account, or null. Reads only: counting is the caller's. */
@@ -90,6 +93,8 @@ export async function findApiKey(sql: Sql, keyHash: string): Promise<ApiKeyRecor
     scopes: API_KEY_SCOPES.filter((scope) => key_scopes.includes(scope)),
     expiresAt: key_expires_at?.getTime() ?? null,
     allowedIps: key_allowed_ips ? blockListOf(key_allowed_ips) : null,
+    accountBucket: `user:${user.id}`,
+    keyBucket: `key:${api_key_id}`,
   }
 }
 
@@ -120,12 +125,28 @@ export function apiKeyRefusal(key: ApiKeyRecord, now: Date, clientIp: string | n
  * (the plan's limit, across all keys and sessions) and, for a key with a limit of its own, in
  * the key's window too.
  */
-export async function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord): Promise<Principal> {
+export function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord): Principal | Promise<Principal> {
   const plan = key.user.plan_type
-  const account = await limiter.take(`user:${key.user.id}`, PLAN_LIMITS[plan].requestsPerHour, HOUR)
-  const own = key.keyLimit === null ? null : await limiter.take(`key:${key.keyId}`, effectiveRequestsPerHour(plan, key.keyLimit), HOUR)
-  return { user: key.user, via: 'api_key', apiKeyId: key.keyId, scopes: key.scopes, rateLimit: bindingBudget(budgetOf(account), own && budgetOf(own)) }
+  const account = limiter.take(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR)
+  // Both counts usually come from blocks already reserved: then no promise is made at all (this
+  // runs on every call with a key). The second is taken only after the first, as before.
+  if (account instanceof Promise) return account.then((state) => withOwnBudget(limiter, key, state))
+  return withOwnBudget(limiter, key, account)
 }
+
+function withOwnBudget(limiter: RateLimiter, key: ApiKeyRecord, account: RateLimitState): Principal | Promise<Principal> {
+  if (key.keyLimit === null) return apiKeyPrincipal(key, account, null)
+  const own = limiter.take(key.keyBucket, effectiveRequestsPerHour(key.user.plan_type, key.keyLimit), HOUR)
+  return own instanceof Promise ? own.then((state) => apiKeyPrincipal(key, account, state)) : apiKeyPrincipal(key, account, own)
+}
+
+const apiKeyPrincipal = (key: ApiKeyRecord, account: RateLimitState, own: RateLimitState | null): Principal => ({
+  user: key.user,
+  via: 'api_key',
+  apiKeyId: key.keyId,
+  scopes: key.scopes,
+  rateLimit: bindingBudget(budgetOf(account), own && budgetOf(own)),
+})
 
 const budgetOf = (state: RateLimitState): Principal['rateLimit'] => ({ limit: state.limit, count: state.count, resetAt: state.resetAt })
 

@@ -31,9 +31,15 @@ export function withIsoDates(value: unknown): unknown {
   return copy ?? value
 }
 
-/** Global: every JSON answer of the app goes through withIsoDates. */
+/**
+ * Global: every JSON answer of the app goes through withIsoDates, as its last step before it is
+ * serialised. A mapResponse hook, not afterHandle: a value an afterHandle hook returns is
+ * validated against the response schema once more, and as ISO strings each date then went
+ * through the `date-time` format check (a regex and a Date) twice, where a Date is checked with
+ * an instanceof. The schema check has passed before this runs, so what goes out is what it saw.
+ */
 export const isoDates = (seed: string) =>
-  new Elysia({ name: 'iso-dates', seed }).onAfterHandle({ as: 'global' }, ({ responseValue }) => {
+  new Elysia({ name: 'iso-dates', seed }).mapResponse({ as: 'global' }, ({ responseValue }) => {
     const mapped = withIsoDates(responseValue)
-    if (mapped !== responseValue) return mapped as Record<string, unknown>
+    if (mapped !== responseValue) return mapped as unknown as Response
   })

@@ -46,8 +46,9 @@ function sentStatus(response: unknown, setStatus: unknown, code: unknown): numbe
 export function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
   if (start < 0) return '/'
-  const end = url.search(/[?#]/)
-  return url.slice(start, end < 0 ? undefined : end)
+  // A request URL has no fragment; only the query is cut.
+  const end = url.indexOf('?', start)
+  return end < 0 ? url.slice(start) : url.slice(start, end)
 }
 
 /** Constant-time comparison; hashing first makes the lengths equal. */
@@ -59,6 +60,18 @@ function sameSecret(given: string, expected: string): boolean {
 export const requestObservability = (ctx: AppContext, service: string) => {
   // Keyed by the request object itself, so nothing outlives the request.
   const started = new WeakMap<Request, { at: number; id: string }>()
+  // Each series' observer, by method, route template and status, found without building a key
+  // string per request. Bounded: templates and statuses are finite, methods are KNOWN_METHODS + OTHER.
+  const observers = new Map<string, Map<string, Map<number, (seconds: number) => void>>>()
+  const observerOf = (method: string, route: string, status: number) => {
+    let routes = observers.get(method)
+    if (!routes) observers.set(method, (routes = new Map()))
+    let statuses = routes.get(route)
+    if (!statuses) routes.set(route, (statuses = new Map()))
+    let observe = statuses.get(status)
+    if (!observe) statuses.set(status, (observe = ctx.metrics.httpSeries({ service, method, route, status })))
+    return observe
+  }
   return new Elysia({ name: 'request-observability', seed: `${ctx.id}:${service}` })
     .onRequest(({ request, set }) => {
       const id = requestIdFrom(request.headers)
@@ -77,7 +90,7 @@ export const requestObservability = (ctx: AppContext, service: string) => {
       const route = (context as { route?: string }).route || 'unmatched'
       const method = KNOWN_METHODS.has(request.method) ? request.method : 'OTHER'
       const status = sentStatus((context as { response?: unknown }).response, context.set.status, (context as { code?: unknown }).code)
-      ctx.metrics.httpRequest({ service, method, route, status, seconds })
+      observerOf(method, route, status)(seconds)
       const routine = status < 400 && seconds < SLOW_SECONDS && QUIET_ROUTES.has(route)
       // Not even built when it would not be written.
       if (routine && ctx.config.logLevel !== 'debug') return
