@@ -26,14 +26,25 @@ describe('the server process', () => {
       })
       expect(registered.status).toBe(201)
       token = (await registered.json()).token
-      // A request in flight when SIGTERM arrives still completes.
-      const inFlight = fetch(`${first.urls.auth}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ identifier: 'persist', password: 'long enough pw' }),
+      // A request in flight when SIGTERM arrives still completes. Its body is sent in two parts
+      // around the signal, so the request has surely reached the server and cannot be over yet
+      // (a request merely sent a few milliseconds before could still be in the client's socket).
+      const json = JSON.stringify({ identifier: 'persist', password: 'long enough pw' })
+      let sendRest = () => {}
+      const restSent = new Promise<void>((resolve) => (sendRest = resolve))
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode(json.slice(0, 10)))
+          await restSent
+          controller.enqueue(new TextEncoder().encode(json.slice(10)))
+          controller.close()
+        },
       })
-      await Bun.sleep(5)
+      const inFlight = fetch(`${first.urls.auth}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      await Bun.sleep(300)
       const exitCode = first.stop('SIGTERM')
+      await Bun.sleep(100)
+      sendRest()
       expect((await inFlight).status).toBe(200)
       expect(await exitCode).toBe(0)
     } finally {
