@@ -8,6 +8,20 @@ const receiver = startReceiver()
 afterAll(() => receiver.stop())
 const DAY = 86_400_000
 
+/** One signed send to the loopback receiver, which answers with `answer`. */
+function sendAnsweredWith(answer: () => Response) {
+  receiver.reply(answer)
+  return sendSigned({
+    url: `${receiver.url}/busy`,
+    messageId: 'msg_1',
+    secret: newSecret(),
+    body: '{}',
+    timestampSeconds: Math.floor(Date.now() / 1000),
+    timeoutMs: 5000,
+    policy: addressPolicy({ allowPrivate: true, allowedNetworks: [] }),
+  })
+}
+
 describe('webhook retry decisions', () => {
   test('backoff doubles from 10 s with jitter between half and all, capped at 2 h', () => {
     expect([1, 2, 3, 4].map((n) => backoffMs(n, () => 1))).toEqual([10_000, 20_000, 40_000, 80_000])
@@ -33,33 +47,13 @@ describe('webhook retry decisions', () => {
   })
 
   test('the sender reads Retry-After and keeps at most 1 KiB of the answer', async () => {
-    receiver.reply(() => new Response('x'.repeat(5000), { status: 429, headers: { 'retry-after': '120' } }))
-    const outcome = await sendSigned({
-      url: `${receiver.url}/busy`,
-      messageId: 'msg_1',
-      secret: newSecret(),
-      body: '{}',
-      timestampSeconds: Math.floor(Date.now() / 1000),
-      timeoutMs: 5000,
-      policy: addressPolicy({ allowPrivate: true, allowedNetworks: [] }),
-    })
+    const outcome = await sendAnsweredWith(() => new Response('x'.repeat(5000), { status: 429, headers: { 'retry-after': '120' } }))
     expect(outcome).toMatchObject({ kind: 'answered', status: 429, retryAfterMs: 120_000 })
     expect(outcome.kind === 'answered' && outcome.snippet.length).toBe(1024)
   })
 
   test('Retry-After as an HTTP date is honoured too; a date in the past means now, nonsense is ignored', async () => {
-    const send = (retryAfter: string) => {
-      receiver.reply(() => new Response('busy', { status: 503, headers: { 'retry-after': retryAfter } }))
-      return sendSigned({
-        url: `${receiver.url}/busy`,
-        messageId: 'msg_2',
-        secret: newSecret(),
-        body: '{}',
-        timestampSeconds: Math.floor(Date.now() / 1000),
-        timeoutMs: 5000,
-        policy: addressPolicy({ allowPrivate: true, allowedNetworks: [] }),
-      })
-    }
+    const send = (retryAfter: string) => sendAnsweredWith(() => new Response('busy', { status: 503, headers: { 'retry-after': retryAfter } }))
     const inTenMinutes = await send(new Date(Date.now() + 600_000).toUTCString())
     const waited = inTenMinutes.kind === 'answered' ? inTenMinutes.retryAfterMs! : 0
     expect(waited).toBeGreaterThan(590_000)
