@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { type ModuleApp, createModuleApp } from '#core/app.ts'
+import { beforeAll, describe, expect, test } from 'bun:test'
+import type { ModuleApp } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
-import { call, makeAdmin, registerUser } from '../helpers/http.ts'
-import { secondProcess } from '../helpers/replicas.ts'
-import { type Viewer, eventually, fetchView, signUp } from '../view/support.ts'
+import { call } from '../helpers/http.ts'
+import { type Viewer, eventually, fetchView, signUp, useOwnerAdminAndSecondView } from '../view/support.ts'
 import { listenForEvents } from '../helpers/events.ts'
 
 const HOUR = 3_600_000
@@ -13,31 +12,18 @@ const clock = manualClock()
 
 describeEachBackend('image expiry and edits (issue 14)', (app) => {
   describe('with a second view process', () => {
-    let owner: Viewer
+    const world = useOwnerAdminAndSecondView(app)
     let stranger: Viewer
-    let admin: Awaited<ReturnType<typeof registerUser>>
-    let other: Awaited<ReturnType<typeof secondProcess>>
-    let otherView: ModuleApp
-
     beforeAll(async () => {
-      owner = await signUp(app())
       stranger = await signUp(app())
-      admin = await registerUser(app().auth)
-      await makeAdmin(app().ctx.sql, admin.id)
-      other = await secondProcess(app())
-      otherView = createModuleApp(other.ctx, 'view')
-    })
-    // Before the outer block closes the app (and, on PostgreSQL, drops the database under this pool).
-    afterAll(async () => {
-      await other?.close()
     })
 
     const uploaded = async (fields: Record<string, string> = {}, query = '') => {
-      const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, fields, query)
+      const [response, body] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, fields, query)
       expect(response.status, JSON.stringify(body)).toBe(201)
       return body.image as { id: string; url: string; thumbnail: string; expires_at: string | null; max_views: number | null; views_left: number | null }
     }
-    const patch = (id: string, body: unknown, who: { apiKey?: string; token?: string } = { apiKey: owner.apiKey }) => call(app().upload, 'PATCH', `/images/${id}`, { ...who, body })
+    const patch = (id: string, body: unknown, who: { apiKey?: string; token?: string } = { apiKey: world.owner.apiKey }) => call(app().upload, 'PATCH', `/images/${id}`, { ...who, body })
     const status = async (view: ModuleApp, path: string) => (await fetchView(view, path))[0].status
     const everyUrl = (id: string) => [
       `/${id}.png`,
@@ -53,7 +39,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       const image = await uploaded()
       // An image without an end keeps the seed's upload response shape; GET shows the nulls.
       expect(Object.keys(image)).not.toContain('expires_at')
-      const [, plain] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      const [, plain] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(plain.image).toMatchObject({ description: null, expires_at: null, max_views: null, views_left: null })
       const now = clock.now().getTime()
       const [edited, body] = await patch(image.id, { description: '  A cat, asleep  ', expires_in: '7d', max_views: 25 })
@@ -64,9 +50,9 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       const at = new Date(now + 2 * HOUR).toISOString()
       const [, byDate] = await patch(image.id, { expires_at: at })
       expect(byDate.image.expires_at).toBe(at)
-      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ description: 'A cat, asleep', expires_at: at, max_views: 25, views_left: 25 })
-      const [, listed] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: owner.apiKey })
+      const [, listed] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: world.owner.apiKey })
       expect(listed.images.find((i: { id: string }) => i.id === image.id)).toMatchObject({ expires_at: at, max_views: 25 })
 
       const [, cleared] = await patch(image.id, { expires_at: null, max_views: null, description: null })
@@ -98,7 +84,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         expect(response.status, JSON.stringify([body, answer])).toBe(400)
         expect(answer.error.code).toBe(code)
       }
-      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: owner.apiKey })
+      const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ expires_at: null, max_views: null })
       // The short forms that are allowed.
       for (const expires_in of ['30m', '1h', '7d', '2w', '365d']) expect((await patch(image.id, { expires_in }))[0].status).toBe(200)
@@ -111,7 +97,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(refused.error.code).toBe('image_not_found')
       expect((await patch(image.id, { max_views: 1 }, { token: stranger.token }))[0].status).toBe(404)
       expect((await call(app().upload, 'PATCH', `/images/${image.id}`, { body: { max_views: 1 } }))[0].status).toBe(401)
-      const [bySession, body] = await patch(image.id, { max_views: 3 }, { token: owner.token })
+      const [bySession, body] = await patch(image.id, { max_views: 3 }, { token: world.owner.token })
       expect(bySession.status).toBe(200)
       expect(body.image.views_left).toBe(3)
     })
@@ -126,10 +112,10 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(byQuery).toMatchObject({ max_views: 5, views_left: 5 })
       const at = new Date(now + 3 * HOUR).toISOString()
       expect((await uploaded({ expires_at: at })).expires_at).toBe(at)
-      const [, shown] = await call(app().upload, 'GET', `/images/${byFields.id}`, { apiKey: owner.apiKey })
+      const [, shown] = await call(app().upload, 'GET', `/images/${byFields.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image.description).toBe('from a form')
 
-      const before = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n
+      const before = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${world.owner.id}`)[0]!.n
       for (const [fields, query, code] of [
         [{}, '?max_views=0', 'invalid_max_views'],
         [{ max_views: 'lots' }, '', 'invalid_max_views'],
@@ -137,11 +123,11 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         [{}, '?expires_in=1y', 'invalid_expires_in'],
         [{ expires_at: '2001-01-01T00:00:00Z' }, '', 'invalid_expires_at'],
       ] as const) {
-        const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, fields, query)
+        const [response, body] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, fields, query)
         expect(response.status, JSON.stringify(body)).toBe(400)
         expect(body.error.code).toBe(code)
       }
-      const after = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n
+      const after = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${world.owner.id}`)[0]!.n
       expect(after).toBe(before)
     })
 
@@ -153,12 +139,12 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         return body
       }
       const now = clock.now().getTime()
-      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=1h&max_views=2`, { body: await form('source') })
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${world.owner.apiKey}&expires_in=1h&max_views=2`, { body: await form('source') })
       expect(chevereto.status, JSON.stringify(cheveretoBody)).toBe(200)
       const cheveretoEnd = await endOf(cheveretoBody.image.name)
       expect([new Date(cheveretoEnd.expires_at!).getTime(), cheveretoEnd.max_views]).toEqual([now + HOUR, 2])
 
-      const bearer = { authorization: `Bearer ${owner.apiKey}` }
+      const bearer = { authorization: `Bearer ${world.owner.apiKey}` }
       const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image?max_views=4', { headers: bearer, body: await form('image') })
       expect(imgur.status, JSON.stringify(imgurBody)).toBe(200)
       expect((await endOf(imgurBody.data.id)).max_views).toBe(4)
@@ -169,21 +155,21 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       const [badImgur, badImgurBody] = await call(app().upload, 'POST', '/3/image?max_views=0', { headers: bearer, body: await form('image') })
       expect(badImgur.status).toBe(400)
       expect(badImgurBody).toMatchObject({ success: false, status: 400 })
-      const [badChevereto, badCheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}&expires_in=forever`, { body: await form('source') })
+      const [badChevereto, badCheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${world.owner.apiKey}&expires_in=forever`, { body: await form('source') })
       expect(badChevereto.status).toBe(400)
       expect(badCheveretoBody.error.context).toBe('invalid_expires_in')
     })
 
     test('the same bytes again: 409 when the upload asks for an end, a fresh image when the old one has ended', async () => {
       const bytes = await freshPng()
-      const [first, firstBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '', bytes)
+      const [first, firstBody] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '', bytes)
       expect(first.status).toBe(201)
-      const [again, conflict] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '?expires_in=1h', bytes)
+      const [again, conflict] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '?expires_in=1h', bytes)
       expect(again.status).toBe(409)
       expect(conflict.error.code).toBe('duplicate_image')
       expect((await patch(firstBody.image.id, { expires_in: '1h' }))[0].status).toBe(200)
       clock.advance(HOUR)
-      const [renewed, renewedBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, {}, '', bytes)
+      const [renewed, renewedBody] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '', bytes)
       expect(renewed.status, JSON.stringify(renewedBody)).toBe(201)
       expect(renewedBody.image.id).not.toBe(firstBody.image.id)
       expect(renewedBody.image.expires_at).toBeUndefined()
@@ -193,7 +179,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
 
     test('after expires_at every URL of the image is 404 at once on every view process; caches may not outlive it', async () => {
       const image = await uploaded({ expires_in: '1h' })
-      for (const view of [app().view, otherView]) {
+      for (const view of [app().view, world.otherView]) {
         for (const path of everyUrl(image.id)) expect(await status(view, path), path).toBe(200)
       }
       const [original] = await fetchView(app().view, `/${image.id}.png`)
@@ -210,11 +196,11 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(late.headers.get('cache-control')).toBe('public, max-age=60')
       clock.advance(60_000)
       // The very next request on each process, no waiting: both compare with the clock.
-      for (const view of [app().view, otherView]) {
+      for (const view of [app().view, world.otherView]) {
         for (const path of everyUrl(image.id)) expect(await status(view, path), path).toBe(404)
       }
       // Gone from the owner's list at once too, before the job deletes it; and it cannot be revived.
-      const [, list] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: owner.apiKey })
+      const [, list] = await call(app().upload, 'GET', '/images?limit=100', { apiKey: world.owner.apiKey })
       expect(list.images.map((listed: { id: string }) => listed.id)).not.toContain(image.id)
       const [revive, refused] = await patch(image.id, { expires_in: '7d' })
       expect(revive.status).toBe(410)
@@ -223,15 +209,15 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
 
     test('an expiry set by PATCH reaches the other view process within a second, through its notification', async () => {
       const image = await uploaded()
-      const [cached] = await fetchView(otherView, `/${image.id}.png`)
+      const [cached] = await fetchView(world.otherView, `/${image.id}.png`)
       expect(cached.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
       expect((await patch(image.id, { expires_in: '30m' }))[0].status).toBe(200)
       // The clock stands still, so the other process's cached lookup never runs out by itself.
-      const elapsed = await eventually(async () => (await fetchView(otherView, `/${image.id}.png`))[0].headers.get('cache-control')?.startsWith('public, max-age=1') ?? false, 1_000, 5)
+      const elapsed = await eventually(async () => (await fetchView(world.otherView, `/${image.id}.png`))[0].headers.get('cache-control')?.startsWith('public, max-age=1') ?? false, 1_000, 5)
       console.log(`expiry set → seen by the other process after ${elapsed.toFixed(0)} ms [${app().backend.name}]`)
       expect(elapsed).toBeLessThan(1_000)
       clock.advance(30 * 60_000)
-      expect(await status(otherView, `/${image.id}.png`)).toBe(404)
+      expect(await status(world.otherView, `/${image.id}.png`)).toBe(404)
     })
 
     test('the image-expiry job deletes ended images (rows, objects, storage, events) and records its run', async () => {
@@ -254,7 +240,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(await status(app().view, `/i/${selfDestructing}`)).toBe(404)
       clock.advance(HOUR)
 
-      const run = await runExpiryJob(app(), admin.token)
+      const run = await runExpiryJob(app(), world.admin.token)
       expect(run).toMatchObject({ job: 'image-expiry', status: 'succeeded' })
       expect(run.counts.images_deleted).toBeGreaterThanOrEqual(2)
       expect(run.counts.objects_deleted).toBeGreaterThan(0)
@@ -276,13 +262,13 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
           [selfDestructing, 'views_spent'],
         ].sort(),
       )
-      const [, jobs] = await call(app().auth, 'GET', '/api/v1/admin/jobs?job=image-expiry', { token: admin.token })
+      const [, jobs] = await call(app().auth, 'GET', '/api/v1/admin/jobs?job=image-expiry', { token: world.admin.token })
       const job = jobs.jobs.find((j: { name: string }) => j.name === 'image-expiry')
       expect(job.last_run).toMatchObject({ status: 'succeeded' })
       expect(job.schedule).toBe('*/5 * * * *')
 
       // A second run finds nothing more to do.
-      const again = await runExpiryJob(app(), admin.token)
+      const again = await runExpiryJob(app(), world.admin.token)
       expect(again.counts.images_deleted).toBe(0)
     })
   })

@@ -1,40 +1,24 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { type ModuleApp, createModuleApp } from '#core/app.ts'
+import { describe, expect, test } from 'bun:test'
+import type { ModuleApp } from '#core/app.ts'
 import { describeEachBackend } from '../helpers/index.ts'
-import { makeAdmin, registerUser, call } from '../helpers/http.ts'
+import { call } from '../helpers/http.ts'
 import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
-import { secondProcess } from '../helpers/replicas.ts'
-import { UA, type Viewer, fetchView, signUp } from './support.ts'
+import { UA, fetchView, signUp, useOwnerAdminAndSecondView } from './support.ts'
 
 const PERSON = { 'user-agent': UA.windowsChrome }
 
 describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
   describe('with a second view process', () => {
-    let owner: Viewer
-    let admin: Awaited<ReturnType<typeof registerUser>>
-    let other: Awaited<ReturnType<typeof secondProcess>>
-    let otherView: ModuleApp
-
-    beforeAll(async () => {
-      owner = await signUp(app())
-      admin = await registerUser(app().auth)
-      await makeAdmin(app().ctx.sql, admin.id)
-      other = await secondProcess(app())
-      otherView = createModuleApp(other.ctx, 'view')
-    })
-    // Before the outer block closes the app (and, on PostgreSQL, drops the database under this pool).
-    afterAll(async () => {
-      await other?.close()
-    })
+    const world = useOwnerAdminAndSecondView(app)
 
     const selfDestructing = async (maxViews: number, fields: Record<string, string> = {}, bytes?: Uint8Array) => {
-      const [response, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { max_views: String(maxViews), ...fields }, '', bytes)
+      const [response, body] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, { max_views: String(maxViews), ...fields }, '', bytes)
       expect(response.status, JSON.stringify(body)).toBe(201)
       expect(body.image).toMatchObject({ max_views: maxViews, views_left: maxViews })
       return body.image as { id: string }
     }
     const viewsLeft = async (id: string) => {
-      const [response, body] = await call(app().upload, 'GET', `/images/${id}`, { apiKey: owner.apiKey })
+      const [response, body] = await call(app().upload, 'GET', `/images/${id}`, { apiKey: world.owner.apiKey })
       expect(response.status).toBe(200)
       return body.image.views_left as number
     }
@@ -42,7 +26,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
 
     test('1,000 concurrent requests over two view processes to max_views=100: exactly 100 × 200 and 900 × 404', async () => {
       const image = await selfDestructing(100)
-      const views = [app().view, otherView]
+      const views = [app().view, world.otherView]
       const started = performance.now()
       const statuses = await Promise.all(
         Array.from({ length: 1000 }, (_, i) => fetchView(views[i % 2]!, `/${image.id}.png`, PERSON).then(([response, bytes]) => [response.status, bytes.length] as const)),
@@ -63,13 +47,13 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
         for (const path of [`/${image.id}.png`, `/${image.id}_thumb.png`, `/i/${image.id}`, `/info/${image.id}`, `/embed/${image.id}`]) {
           expect(await status(view, path), path).toBe(404)
         }
-        expect(await status(view, `/i/${image.id}`, { 'x-api-key': owner.apiKey })).toBe(404)
+        expect(await status(view, `/i/${image.id}`, { 'x-api-key': world.owner.apiKey })).toBe(404)
         expect(await status(view, `/i/${image.id}`, { 'user-agent': UA.discord })).toBe(404)
       }
       expect(await viewsLeft(image.id)).toBe(0)
 
       // Then the expiry job deletes it like an expired one.
-      const run = await runExpiryJob(app(), admin.token)
+      const run = await runExpiryJob(app(), world.admin.token)
       expect(run.counts.views_spent).toBeGreaterThanOrEqual(1)
       expect((await app().ctx.sql`select 1 from images where id = ${image.id}`).length).toBe(0)
       expect(await objectKeysOf(app(), image.id)).toEqual([])
@@ -77,7 +61,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
 
     test("the owner's own requests (key, bearer, session cookie) spend no views", async () => {
       const image = await selfDestructing(2)
-      const credentials: Record<string, string>[] = [{ 'x-api-key': owner.apiKey }, { authorization: `Bearer ${owner.token}` }, { cookie: `token=${owner.token}` }]
+      const credentials: Record<string, string>[] = [{ 'x-api-key': world.owner.apiKey }, { authorization: `Bearer ${world.owner.token}` }, { cookie: `token=${world.owner.token}` }]
       for (const headers of credentials) {
         for (let i = 0; i < 3; i++) expect(await status(app().view, `/i/${image.id}`, { ...PERSON, ...headers })).toBe(200)
       }
@@ -92,7 +76,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       const image = await selfDestructing(1)
       for (const agent of [UA.discord, UA.slack, UA.twitter, UA.facebook, UA.googlebot]) {
         for (const path of [`/${image.id}.png`, `/i/${image.id}?size=thumb`, `/embed/${image.id}`]) {
-          expect(await status(otherView, path, { 'user-agent': agent }), `${agent} ${path}`).toBe(200)
+          expect(await status(world.otherView, path, { 'user-agent': agent }), `${agent} ${path}`).toBe(200)
         }
       }
       const [embed, page] = await fetchView(app().view, `/embed/${image.id}`, { 'user-agent': UA.discord })
@@ -102,7 +86,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       // A person then spends the one view; after it the image is gone for the bots too.
       expect(await status(app().view, `/${image.id}.png`)).toBe(200)
       expect(await status(app().view, `/${image.id}.png`)).toBe(404)
-      expect(await status(otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(404)
+      expect(await status(world.otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(404)
     })
 
     test('Range is ignored: every download is whole and spends a view (bytes=1- is no free copy); HEAD and 304 spend nothing', async () => {
@@ -114,7 +98,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       expect(first.headers.get('content-range')).toBeNull()
       expect(firstBody.length).toBe(Number(first.headers.get('content-length')))
       expect(await viewsLeft(image.id)).toBe(2)
-      const [skipping, skippingBody] = await fetchView(otherView, `/${image.id}.png`, { ...PERSON, range: 'bytes=1-' })
+      const [skipping, skippingBody] = await fetchView(world.otherView, `/${image.id}.png`, { ...PERSON, range: 'bytes=1-' })
       expect(skipping.status).toBe(200)
       expect(skippingBody.length).toBe(firstBody.length)
       expect(await viewsLeft(image.id)).toBe(1)
@@ -124,7 +108,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       expect(await viewsLeft(image.id)).toBe(1)
       // The last view, then gone, ranged or not.
       expect(await status(app().view, `/${image.id}.png`, { ...PERSON, range: 'bytes=5-' })).toBe(200)
-      expect(await status(otherView, `/${image.id}.png`, { ...PERSON, range: 'bytes=0-9' })).toBe(404)
+      expect(await status(world.otherView, `/${image.id}.png`, { ...PERSON, range: 'bytes=0-9' })).toBe(404)
     })
 
     test('no cache may keep a self-destructing image: private, no-store on every answer', async () => {
@@ -132,7 +116,7 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       for (const [path, headers] of [
         [`/${image.id}.png`, PERSON],
         [`/i/${image.id}?size=thumb`, PERSON],
-        [`/i/${image.id}`, { 'x-api-key': owner.apiKey }],
+        [`/i/${image.id}`, { 'x-api-key': world.owner.apiKey }],
       ] as const) {
         const [response] = await fetchView(app().view, path, headers)
         expect(response.headers.get('cache-control'), path).toBe('private, no-store')
@@ -143,27 +127,27 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
 
     test('a private self-destructing image: a signed link spends views, its owner does not', async () => {
       const image = await selfDestructing(1, { is_public: 'false' })
-      const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: owner.apiKey, body: {} })
+      const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
       expect(minted.status).toBe(201)
       const path = new URL(link.url).pathname + new URL(link.url).search
       expect(await status(app().view, `/i/${image.id}`)).toBe(404)
-      expect(await status(app().view, `/i/${image.id}`, { 'x-api-key': owner.apiKey })).toBe(200)
-      expect(await status(otherView, path)).toBe(200)
+      expect(await status(app().view, `/i/${image.id}`, { 'x-api-key': world.owner.apiKey })).toBe(200)
+      expect(await status(world.otherView, path)).toBe(200)
       expect(await status(app().view, path)).toBe(404)
       expect(await viewsLeft(image.id)).toBe(0)
     })
 
     test('a new limit set by PATCH starts the count afresh and reaches the other process at once', async () => {
       const image = await selfDestructing(1)
-      expect(await status(otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(200)
-      const [edited, body] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: owner.apiKey, body: { max_views: 2 } })
+      expect(await status(world.otherView, `/${image.id}.png`, { 'user-agent': UA.discord })).toBe(200)
+      const [edited, body] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: world.owner.apiKey, body: { max_views: 2 } })
       expect(edited.status).toBe(200)
       expect(body.image.views_left).toBe(2)
-      expect(await status(otherView, `/${image.id}.png`)).toBe(200)
+      expect(await status(world.otherView, `/${image.id}.png`)).toBe(200)
       expect(await status(app().view, `/${image.id}.png`)).toBe(200)
-      expect(await status(otherView, `/${image.id}.png`)).toBe(404)
+      expect(await status(world.otherView, `/${image.id}.png`)).toBe(404)
       // Lifting the limit on a spent image is refused: viewers were already told it is gone.
-      const [revive] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: owner.apiKey, body: { max_views: null } })
+      const [revive] = await call(app().upload, 'PATCH', `/images/${image.id}`, { apiKey: world.owner.apiKey, body: { max_views: null } })
       expect(revive.status).toBe(410)
     })
   })

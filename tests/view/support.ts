@@ -1,4 +1,4 @@
-import { expect } from 'bun:test'
+import { afterAll, beforeAll, expect } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,7 +8,7 @@ import { createModuleApp, type ModuleApp } from '#core/app.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import { type TestApp, readStoredObject } from '../helpers/context.ts'
-import { type UserWithKey, signUpWithKey } from '../helpers/http.ts'
+import { type UserWithKey, makeAdmin, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 
 export { CORPUS }
@@ -95,6 +95,28 @@ export async function eventually(probe: () => Promise<boolean>, timeoutMs: numbe
 export async function secondReplica(app: TestApp) {
   const { ctx, close } = await secondProcess(app)
   return { ctx, view: createModuleApp(ctx, 'view'), upload: createModuleApp(ctx, 'upload'), close }
+}
+
+/**
+ * Hooks for a describe block about what every view process must agree on: an image owner, an
+ * admin (to run jobs) and a second view process on the same database and store. Read the fields
+ * inside tests; they are set before the first one runs.
+ */
+export function useOwnerAdminAndSecondView(app: () => TestApp) {
+  const world = {} as { owner: Viewer; admin: Awaited<ReturnType<typeof registerUser>>; otherView: ModuleApp }
+  let replica: Awaited<ReturnType<typeof secondReplica>> | undefined
+  beforeAll(async () => {
+    world.owner = await signUp(app())
+    world.admin = await registerUser(app().auth)
+    await makeAdmin(app().ctx.sql, world.admin.id)
+    replica = await secondReplica(app())
+    world.otherView = replica.view
+  })
+  // Before the outer block closes the app (and, on PostgreSQL, drops the database under this pool).
+  afterAll(async () => {
+    await replica?.close()
+  })
+  return world
 }
 
 export const UA = {
