@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 import { type Owner, type Uploaded, signUp, uploadImage } from '../albums/support.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/albums: SKIPPED, /usr/bin/chromium is missing')
@@ -38,8 +38,7 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
       await uploadImage(servers.app, owner, { name: 'charlie.png', isPublic: true }),
     ]
     browser = await launchBrowser()
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    context = await desktopContext(browser, servers.urls.auth)
     await context.addCookies([{ name: 'token', value: owner.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
     page = await context.newPage()
     page.on('console', (message) => {

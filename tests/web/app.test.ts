@@ -6,7 +6,7 @@ import { newImageId } from '#core/images/ids.ts'
 import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -37,8 +37,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
   beforeAll(async () => {
     servers = await startWebServers()
     browser = await launchBrowser()
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    context = await desktopContext(browser, servers.urls.auth)
     page = await context.newPage()
     watch(page)
   }, 240_000)

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { Browser } from 'playwright-core'
+import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core'
 import { createApp, serverBodyLimit } from '#core/app.ts'
 import { type Backend, type TestApp, createTestApp } from '../helpers/context.ts'
 
@@ -15,6 +15,16 @@ export async function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   })
+}
+
+/**
+ * A desktop-sized browser context. With `clipboardOrigin`, pages of that origin may read and write
+ * the clipboard (the copy buttons).
+ */
+export async function desktopContext(browser: Browser, clipboardOrigin?: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options })
+  if (clipboardOrigin) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: clipboardOrigin })
+  return context
 }
 
 /** A port free right now (the kernel picks it); the public URLs must name the real ports before the config is parsed. */

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -31,8 +31,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     oidc = await startFakeOidc()
     servers = await startWebServers({ REGISTRATION: 'invite', ...oidc.env })
     browser = await launchBrowser()
-    admin = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    await admin.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    admin = await desktopContext(browser, servers.urls.auth)
     page = await admin.newPage()
     watch(page)
   }, 240_000)

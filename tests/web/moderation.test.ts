@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type TestUser, type UserWithKey, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/moderation: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -35,7 +35,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     const [uploaded, body] = await uploadFile(servers.app.upload, { apiKey: uploader.apiKey }, JPEG)
     expect(uploaded.status, JSON.stringify(body)).toBe(201)
     imageId = body.image.id
-    adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    adminContext = await desktopContext(browser)
     await adminContext.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
     adminPage = await adminContext.newPage()
     watch(adminPage)
@@ -95,7 +95,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     await row.waitFor()
     await expect(row.textContent()).resolves.toContain(admin.username)
     await shot(adminPage, 'moderation-admin-audit')
-    const owner = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const owner = await desktopContext(browser)
     await owner.addCookies([{ name: 'token', value: uploader.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
     const page = await owner.newPage()
     watch(page)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startSinglePortServer } from './browser.ts'
+import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startSinglePortServer } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -18,8 +18,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (single-port mode: one origin
   beforeAll(async () => {
     servers = await startSinglePortServer()
     browser = await launchBrowser()
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
+    const context = await desktopContext(browser, servers.urls.auth)
     page = await context.newPage()
     page.on('console', (message) => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
