@@ -1,9 +1,6 @@
 import { expect, test } from 'bun:test'
-import { randomBytes } from 'node:crypto'
-import { newImageId } from '#core/images/ids.ts'
-import { variantKey } from '#core/images/keys.ts'
 import { describeEachBackend, readStoredObject } from '../helpers/index.ts'
-import { randomStream, readMeasuringMemory } from '../helpers/zip.ts'
+import { readMeasuringMemory, seedLargeOriginal } from '../helpers/zip.ts'
 import { createAlbum, readZip, setImages, signUp, uploadImage } from './support.ts'
 
 /** Originals are at most MAX_UPLOAD_BYTES (20 MB by default): many of them make a big album. */
@@ -37,16 +34,7 @@ describeEachBackend('album ZIP', (app) => {
   test(`${OBJECTS} × ${OBJECT_BYTES / 2 ** 20} MB of originals stream out with memory well below the album size`, async () => {
     const owner = await signUp(app())
     const ids: string[] = []
-    for (let i = 0; i < OBJECTS; i++) {
-      const id = newImageId()
-      const key = variantKey(id, 'original', 'jpeg')
-      await app().ctx.storage.put(key, { stream: randomStream(OBJECT_BYTES), size: OBJECT_BYTES }, 'image/jpeg')
-      const variants = [{ name: 'original', format: 'jpeg', key, content_type: 'image/jpeg', width: 8000, height: 6000, size: OBJECT_BYTES }]
-      await app().ctx.sql`
-        insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants)
-        values (${id}, ${owner.id}, ${id + '.jpg'}, 'image/jpeg', 'jpeg', 'jpeg', ${OBJECT_BYTES}, ${OBJECT_BYTES}, 8000, 6000, ${randomBytes(32).toString('hex')}, ${app().ctx.sql.json(variants)})`
-      ids.push(id)
-    }
+    for (let i = 0; i < OBJECTS; i++) ids.push(await seedLargeOriginal(app(), owner.id, OBJECT_BYTES))
     const album = await createAlbum(app(), owner, { title: 'Heavy', visibility: 'unlisted' })
     await setImages(app(), owner, album.id, ids)
 

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import yauzl from 'yauzl'
+import { newImageId } from '#core/images/ids.ts'
+import { variantKey } from '#core/images/keys.ts'
+import type { TestApp } from './context.ts'
 
 /** Every entry of a ZIP, read with yauzl (an independent reader, CRCs checked). */
 export function readZip(buffer: Buffer): Promise<Map<string, Buffer>> {
@@ -63,4 +66,19 @@ export async function readMeasuringMemory(respond: () => Promise<Response>): Pro
     }
   }
   return { status: response.status, received, growthMb: (peak - baseline) / 2 ** 20 }
+}
+
+/**
+ * A large JPEG original of `bytes` random bytes, stored and given a row as an upload would be,
+ * without decoding anything: for archives whose memory must stay flat whatever they hold.
+ */
+export async function seedLargeOriginal(app: TestApp, userId: string, bytes: number): Promise<string> {
+  const id = newImageId()
+  const key = variantKey(id, 'original', 'jpeg')
+  await app.ctx.storage.put(key, { stream: randomStream(bytes), size: bytes }, 'image/jpeg')
+  const variants = [{ name: 'original', format: 'jpeg', key, content_type: 'image/jpeg', width: 8000, height: 6000, size: bytes }]
+  await app.ctx.sql`
+    insert into images (id, user_id, filename, mime_type, format, source_format, file_size, stored_bytes, width, height, sha256, variants)
+    values (${id}, ${userId}, ${id + '.jpg'}, 'image/jpeg', 'jpeg', 'jpeg', ${bytes}, ${bytes}, 8000, 6000, ${randomBytes(32).toString('hex')}, ${app.ctx.sql.json(variants)})`
+  return id
 }
