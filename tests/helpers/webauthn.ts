@@ -48,6 +48,15 @@ export interface SoftAuthenticatorOptions {
   counter?: boolean
 }
 
+/** What a PublicKeyCredential carries besides its response, the same for create() and get(). */
+const publicKeyCredential = (credential: SoftCredential) => ({
+  id: b64url(credential.id),
+  rawId: b64url(credential.id),
+  type: 'public-key' as const,
+  authenticatorAttachment: 'platform' as const,
+  clientExtensionResults: {},
+})
+
 export function softAuthenticator(options: SoftAuthenticatorOptions) {
   const credentials: SoftCredential[] = []
   const flags = (extra = 0) => FLAG_UP | (options.userVerified === false ? 0 : FLAG_UV) | extra
@@ -75,11 +84,7 @@ export function softAuthenticator(options: SoftAuthenticatorOptions) {
       const attestationObject = cbor(new Map<Cbor, Cbor>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]))
       credentials.push(credential)
       return {
-        id: b64url(credential.id),
-        rawId: b64url(credential.id),
-        type: 'public-key' as const,
-        authenticatorAttachment: 'platform' as const,
-        clientExtensionResults: {},
+        ...publicKeyCredential(credential),
         response: {
           clientDataJSON: b64url(clientData('webauthn.create', creation.challenge, override.origin)),
           attestationObject: b64url(attestationObject),
@@ -100,11 +105,7 @@ export function softAuthenticator(options: SoftAuthenticatorOptions) {
       const clientDataJSON = clientData('webauthn.get', request.challenge, override.origin)
       const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), credential.privateKey)
       return {
-        id: b64url(credential.id),
-        rawId: b64url(credential.id),
-        type: 'public-key' as const,
-        authenticatorAttachment: 'platform' as const,
-        clientExtensionResults: {},
+        ...publicKeyCredential(credential),
         response: {
           clientDataJSON: b64url(clientDataJSON),
           authenticatorData: b64url(authData),
