@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 import { type Owner, type Uploaded, signUp, uploadImage } from '../albums/support.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/albums: SKIPPED, /usr/bin/chromium is missing')
@@ -41,9 +41,7 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     context = await desktopContext(browser, servers.urls.auth)
     await context.addCookies([{ name: 'token', value: owner.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
     page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
   }, 240_000)
   afterAll(async () => {
     await browser?.close()

@@ -6,7 +6,7 @@ import { newImageId } from '#core/images/ids.ts'
 import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -30,9 +30,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
   }
   const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
   const watch = (target: Page) =>
-    target.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(target, cspViolations)
 
   beforeAll(async () => {
     servers = await startWebServers()

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core'
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core'
 import { createApp, serverBodyLimit } from '#core/app.ts'
 import { type Backend, type TestApp, createTestApp } from '../helpers/context.ts'
 
@@ -25,6 +25,13 @@ export async function desktopContext(browser: Browser, clipboardOrigin?: string,
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options })
   if (clipboardOrigin) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: clipboardOrigin })
   return context
+}
+
+/** Collects the Content-Security-Policy violations the page reports on its console into `violations`. */
+export function watchCsp(page: Page, violations: string[]): void {
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text())
+  })
 }
 
 /** A port free right now (the kernel picks it); the public URLs must name the real ports before the config is parsed. */

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import sharp from 'sharp'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call, markVerified, registerUser } from '../helpers/http.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/image-expiry: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -42,9 +42,7 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     // A desktop browser's User-Agent: HeadlessChrome counts as a bot, and bots spend no views anyway.
     context = await desktopContext(browser, undefined, { userAgent: CHROME })
     page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
     await go('/login')
     await page.getByLabel('Email or username').fill(user.username)
     await page.getByLabel('Password').fill(PASSWORD)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -23,9 +23,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
   const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
   const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
   const watch = (target: Page) =>
-    target.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(target, cspViolations)
 
   beforeAll(async () => {
     oidc = await startFakeOidc()

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type TestUser, type UserWithKey, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/moderation: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -21,9 +21,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
   let uploader: UserWithKey
   const cspViolations: string[] = []
   const watch = (page: Page) =>
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 
   beforeAll(async () => {

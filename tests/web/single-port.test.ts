@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { SCREENSHOTS, type WebServers, desktopContext, hasChromium, launchBrowser, startSinglePortServer } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startSinglePortServer, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -20,9 +20,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (single-port mode: one origin
     browser = await launchBrowser()
     const context = await desktopContext(browser, servers.urls.auth)
     page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
   }, 240_000)
   afterAll(async () => {
     await browser?.close()

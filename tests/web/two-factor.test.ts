@@ -8,7 +8,7 @@ import { manualClock } from '#core/clock.ts'
 import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
 import { startFakeOAuth } from '../helpers/fake-oauth.ts'
 import { totpCode } from '../helpers/two-factor.ts'
-import { SCREENSHOTS, hasChromium, launchBrowser } from './browser.ts'
+import { hasChromium, launchBrowser, SCREENSHOTS, watchCsp } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -90,9 +90,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
     page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
     // Chromium's virtual authenticator: a platform authenticator with resident keys and user verification.
     cdp = await context.newCDPSession(page)
     await cdp.send('WebAuthn.enable', { enableUI: false })

@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks'
 import { type WebhookWorker, startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { startReceiver } from '../webhooks/support.ts'
-import { SCREENSHOTS, type WebServers, hasChromium, launchBrowser, startWebServers } from './browser.ts'
+import { hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -26,9 +26,7 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
     page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    watchCsp(page, cspViolations)
   }, 240_000)
   afterAll(async () => {
     await worker?.stop()
