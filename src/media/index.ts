@@ -1,6 +1,6 @@
 /**
  * Media: sniff, probe, refuse, keep the original, encode the smaller sizes. sharp is imported
- * only by ./sharp-pipeline.ts.
+ * only by ./sharp-configured.ts, on the first image, and used only by ./sharp-pipeline.ts.
  *
  * The original is the uploaded file with its metadata cut out byte by byte (./strip/): no
  * generational loss, never bigger than the upload. Before this, re-encoding the full-size

@@ -1,7 +1,7 @@
 /**
- * The only importer of sharp. The upload (or, for a BMP, the `.v` its worker wrote) and the
- * decoded intermediate (libvips' own `.v` format) are files; the encoded variants come back as
- * buffers, ready for the store.
+ * Everything done with sharp (which only ./sharp-configured.ts imports). The upload (or, for a
+ * BMP, the `.v` its worker wrote) and the decoded intermediate (libvips' own `.v` format) are
+ * files; the encoded variants come back as buffers, ready for the store.
  */
 import type { OutputInfo, Sharp, SharpConstructor } from 'sharp'
 import type { StoredFormat } from './types'
@@ -9,52 +9,15 @@ import type { StoredFormat } from './types'
 /**
  * sharp and libvips are loaded on the first image, not at start: about 30 MiB and 40 to 500 ms
  * that a process serving no upload (a view replica, an idle monolith) never needs. The module
- * loader keeps the import; the settings are applied with it (they are idempotent).
+ * loader evaluates ./sharp-configured.ts once, settings and all, and keeps it.
  */
-const loadSharp = (): Promise<SharpConstructor> =>
-  import('sharp').then(({ default: sharp }) => {
-    configureSharp(sharp)
-    return sharp
-  })
-
-/**
- * Loaders no upload may reach. Bytes are sniffed before sharp sees them, so this is the second
- * lock: SVG (scripts, external entities, billion laughs), PDF, TIFF and friends stay shut even if
- * a sniffing bug let one through. Blocking a class blocks its file/buffer/source subclasses.
- */
-const BLOCKED_LOADERS = [
-  'VipsForeignLoadSvg',
-  'VipsForeignLoadPdf',
-  'VipsForeignLoadTiff',
-  'VipsForeignLoadJxl',
-  'VipsForeignLoadJp2k',
-  'VipsForeignLoadMagick',
-  'VipsForeignLoadOpenslide',
-  'VipsForeignLoadFits',
-  'VipsForeignLoadPpm',
-  'VipsForeignLoadRad',
-  'VipsForeignLoadMatrix',
-  'VipsForeignLoadCsv',
-  'VipsForeignLoadAnalyze',
-]
+const loadSharp = (): Promise<SharpConstructor> => import('./sharp-configured.ts').then((module) => module.default)
 
 /** A ceiling for any single libvips call, so a pathological file cannot pin a worker forever. */
 const TIMEOUT = { seconds: 120 }
 
 /** libvips' own format: uncompressed, memory-mapped on read, and it carries the ICC profile. */
 export const INTERMEDIATE_EXTENSION = 'v'
-
-/**
- * Global libvips settings; idempotent. The operation cache only holds memory for pipelines that
- * never repeat here. One libvips thread per image, because parallelism comes from the job pool
- * and from encoding each job's variants side by side; more threads per image mostly grow glibc
- * malloc arenas (the RSS numbers in STACK-NOTES).
- */
-function configureSharp(sharp: SharpConstructor): void {
-  sharp.cache(false)
-  sharp.concurrency(1)
-  sharp.block({ operation: BLOCKED_LOADERS })
-}
 
 export interface Probe {
   /** sharp's decoder name: jpeg, png, gif, webp, or heif (with `av1` for AVIF). */
