@@ -27,7 +27,10 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
 
   const viewOrigin = new URL(ctx.config.publicUrls.view).origin
   /** Album share pages live on this server at /a/{id} (modules/albums). */
-  const isAlbumPageUrl = (url: string) => URL.canParse(url) && new URL(url).origin === viewOrigin && new URL(url).pathname.startsWith('/a/')
+  const isAlbumPageUrl = (url: string) => {
+    const parsed = URL.parse(url)
+    return parsed?.origin === viewOrigin && parsed.pathname.startsWith('/a/')
+  }
 
   const image = (requireExtension: boolean) =>
     ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
