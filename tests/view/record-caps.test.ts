@@ -39,3 +39,25 @@ describeEachBackend('hardening #4: the analytics buffer caps what it keeps per v
     await recorder.flush()
   })
 })
+
+describeEachBackend('views aggregated in memory stay exact whatever the mix', (app) => {
+  test('one visitor cycling through 40 referrers, then a new minute: every view counted, identical ones in one row', async () => {
+    const owner = await signUp(app())
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_2.jpg'))
+    const recorder = recorderOf(app().view)
+    const minute = Math.floor(app().ctx.clock.now().getTime() / 60_000) * 60_000
+    const view = (at: number, referrerHost: string | null) =>
+      // Fresh strings, as each request's headers and address are.
+      recorder.record({ imageId: `${image.id} `.trim(), at, isView: true, ip: ['10.9.0', '1'].join('.'), userAgent: ['agent', '1'].join(' '), referrerHost, country: null, bytes: 10 })
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 40; i++) view(minute + round, `r${i}.example`)
+    for (let i = 0; i < 5; i++) view(minute + 60_000 + i, null)
+    await recorder.flush()
+    const rows = await app().ctx.sql<{ referrer: string | null; views: number; viewed_at: Date }[]>`
+      select referrer, views, viewed_at from image_analytics where image_id = ${image.id}`
+    expect(rows.reduce((sum, r) => sum + r.views, 0)).toBe(3 * 40 + 5)
+    for (let i = 0; i < 40; i++) expect(rows.filter((r) => r.referrer === `r${i}.example`).reduce((sum, r) => sum + r.views, 0)).toBe(3)
+    expect(rows.filter((r) => r.referrer === 'r0.example').map((r) => r.views)).toEqual([3])
+    // The common case, one visitor and one referrer in a minute, is a single row.
+    expect(rows.filter((r) => r.referrer === null).map((r) => [r.views, r.viewed_at.getTime()])).toEqual([[5, minute + 60_000]])
+  })
+})

@@ -1,0 +1,132 @@
+/**
+ * Bun's own floor for serving an image from memory, next to nginx (issue 12 §1): how fast a
+ * bare Bun.serve can answer the same bytes imghost's fast path answers, with nothing of
+ * imghost in it. Each server is its own process, measured with wrk in alternation like
+ * bench-view.ts, with the CPU time it spent per response:
+ *   - nginx: one worker, sendfile, open_file_cache, no access log (as in bench-view.ts);
+ *   - clone: `fetch` returns `prebuilt.clone()` of a Response holding the bytes (what the fast path does);
+ *   - new-response: `fetch` returns `new Response(bytes, { headers })` each time;
+ *   - file: `fetch` returns `new Response(Bun.file(path))` (sendfile);
+ *   - static: Bun's `routes` with a Response value (Bun answers without calling JavaScript).
+ *
+ *   bun scripts/bench-bun-floor.ts
+ *   BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_SIZES=20000,335000 bun scripts/bench-bun-floor.ts
+ *
+ * The files are random bytes of the two sizes bench-view.ts serves (its thumbnail and original):
+ * only their length matters to a server that does not look inside.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type WrkResult, createBenchRun, freePort, loadAverage, measure, median, requireTools, waitFor, wrk } from './lib/bench-view-support.ts'
+
+const MODES = ['clone', 'new-response', 'file', 'static'] as const
+type Mode = (typeof MODES)[number]
+
+/** The headers bench-view's imghost sends with a public image, give or take their values. */
+const HEADERS = {
+  'Content-Type': 'image/jpeg',
+  'Cache-Control': 'public, max-age=31536000, immutable',
+  ETag: '"0123456789abcdef"',
+  'Last-Modified': 'Wed, 02 Dec 2026 12:00:00 GMT',
+  'X-Content-Type-Options': 'nosniff',
+}
+
+/** The child: one bare server answering GET /{name} with that file, the way `mode` says. */
+async function serve(mode: Mode, dir: string, names: string[], port: number) {
+  const files = new Map<string, { path: string; bytes: Uint8Array }>(await Promise.all(names.map(async (name) => [`/${name}`, { path: join(dir, name), bytes: await Bun.file(join(dir, name)).bytes() }] as const)))
+  const prebuilt = new Map<string, Response>([...files].map(([path, file]) => [path, new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS })]))
+  const notFound = () => new Response('not found', { status: 404 })
+  const fetchers: Record<Exclude<Mode, 'static'>, (request: Request) => Response> = {
+    clone: (request) => prebuilt.get(new URL(request.url).pathname)?.clone() ?? notFound(),
+    'new-response': (request) => {
+      const file = files.get(new URL(request.url).pathname)
+      return file ? new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS }) : notFound()
+    },
+    file: (request) => {
+      const file = files.get(new URL(request.url).pathname)
+      return file ? new Response(Bun.file(file.path), { headers: HEADERS }) : notFound()
+    },
+  }
+  Bun.serve({
+    hostname: '127.0.0.1',
+    port,
+    ...(mode === 'static' ? { routes: Object.fromEntries(prebuilt), fetch: notFound } : { fetch: fetchers[mode] }),
+  })
+}
+
+if (process.argv[2] === '--serve') {
+  const [, , , mode, dir, names, port] = process.argv
+  await serve(mode as Mode, dir!, names!.split(','), Number(port))
+} else {
+  const SECONDS = Number(process.env.BENCH_SECONDS ?? 4)
+  const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+  const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+  const THREADS = Number(process.env.BENCH_THREADS ?? 1)
+  const SIZES = (process.env.BENCH_SIZES ?? '20000,335000').split(',').map(Number)
+  const nginxBin = requireTools('bench-bun-floor', ['nginx', 'wrk']).nginx!
+  const run = createBenchRun('bench-bun-floor')
+  const options = (seconds: number) => ({ threads: THREADS, connections: CONNECTIONS, seconds })
+  try {
+    const dir = join(run.work, 'files')
+    mkdirSync(dir, { recursive: true })
+    const names = SIZES.map((size) => `${size}.jpg`)
+    for (const [i, size] of SIZES.entries()) writeFileSync(join(dir, names[i]!), randomBytes(size))
+
+    const nginxPort = await freePort()
+    const nginxDir = join(run.work, 'nginx')
+    mkdirSync(join(nginxDir, 'tmp'), { recursive: true })
+    writeFileSync(join(nginxDir, 'nginx.conf'), `
+daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+pid ${nginxDir}/nginx.pid;
+error_log ${nginxDir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=1000 inactive=60s;
+  types { image/jpeg jpg; }
+  client_body_temp_path ${nginxDir}/tmp; proxy_temp_path ${nginxDir}/tmp; fastcgi_temp_path ${nginxDir}/tmp; uwsgi_temp_path ${nginxDir}/tmp; scgi_temp_path ${nginxDir}/tmp;
+  server { listen 127.0.0.1:${nginxPort}; root ${dir}; }
+}
+`)
+    const servers: { name: string; url: string; pid: number }[] = []
+    const nginx = run.spawn([nginxBin, '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')])
+    await waitFor(`http://127.0.0.1:${nginxPort}/`, nginx)
+    servers.push({ name: 'nginx', url: `http://127.0.0.1:${nginxPort}`, pid: nginx.pid })
+    for (const mode of MODES) {
+      const port = await freePort()
+      const child = run.spawn(['bun', import.meta.path, '--serve', mode, dir, names.join(','), String(port)])
+      await waitFor(`http://127.0.0.1:${port}/`, child)
+      servers.push({ name: `Bun.serve ${mode}`, url: `http://127.0.0.1:${port}`, pid: child.pid })
+    }
+    console.log(`bench-bun-floor: ${ROUNDS} rounds x ${SECONDS} s per server and size, wrk -t${THREADS} -c${CONNECTIONS}, 127.0.0.1, Bun ${Bun.version}; load average ${loadAverage()}`)
+    const samples: Record<string, Record<string, WrkResult[]>> = {}
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of names) {
+        const order = [...servers.slice(round % servers.length), ...servers.slice(0, round % servers.length)]
+        for (const server of order) {
+          await wrk(`${server.url}/${name}`, options(1))
+          ;((samples[name] ??= {})[server.name] ??= []).push(await measure(`${server.url}/${name}`, server.pid, options(SECONDS)))
+        }
+      }
+      process.stdout.write(`  round ${round + 1}/${ROUNDS} (load average ${loadAverage()})\n`)
+    }
+    console.log(`\nmedians of ${ROUNDS} rounds; load average at the end ${loadAverage()}\n`)
+    console.log('| bytes | server | requests/s | vs nginx | CPU µs per response | errors |')
+    console.log('|---:|---|---:|---:|---:|---:|')
+    for (const [name, byServer] of Object.entries(samples)) {
+      const nginxRps = median(byServer.nginx!.map((r) => r.rps))
+      for (const [server, runs] of Object.entries(byServer)) {
+        const rps = median(runs.map((r) => r.rps))
+        console.log(`| ${name.replace('.jpg', '')} | ${server} | ${rps.toFixed(0)} | ${(rps / nginxRps).toFixed(2)} | ${median(runs.map((r) => r.cpuMsPer1000!)).toFixed(1)} | ${runs.reduce((sum, r) => sum + r.errors, 0)} |`)
+      }
+    }
+  } finally {
+    await run.close()
+  }
+}
