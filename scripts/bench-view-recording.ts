@@ -10,6 +10,10 @@
  *   BENCH_SECONDS=3 BENCH_ROUNDS=9 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_DATABASES=pglite,postgres
  *   BENCH_BASELINE_ROOT=/path/to/older/checkout bun scripts/bench-view-recording.ts
  *
+ * BENCH_TRUST_PROXY=true runs the servers as behind a reverse proxy (TRUST_PROXY=true, each
+ * request carrying X-Forwarded-For), where the client's address is a header, not a
+ * getpeername() system call per request as when clients connect directly.
+ *
  * BENCH_BASELINE_ROOT measures the same pair from another checkout in the same rounds
  * (`baseline` rows), so a change to recording is measured against what it replaces.
  *
@@ -26,13 +30,14 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
 const THREADS = Number(process.env.BENCH_THREADS ?? 1)
 const DATABASE_URL = process.env.BENCH_DATABASE_URL
 const DATABASES = (process.env.BENCH_DATABASES ?? 'pglite,postgres').split(',').map((value) => value.trim().toLowerCase())
+const TRUST_PROXY = process.env.BENCH_TRUST_PROXY === 'true'
 const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT ? resolve(process.env.BENCH_BASELINE_ROOT) : undefined
 /** Longer than the recorder's flush interval (modules/view/recorder.ts). */
 const FLUSH_WAIT_MS = 1_200
 
 requireTools('bench-view-recording', ['wrk'])
 const run = createBenchRun('bench-view-recording')
-const options = (seconds: number) => ({ threads: THREADS, connections: CONNECTIONS, seconds })
+const options = (seconds: number) => ({ threads: THREADS, connections: CONNECTIONS, seconds, headers: TRUST_PROXY ? ['X-Forwarded-For: 203.0.113.7'] : [] })
 
 interface Sample extends WrkResult {
   /** Server CPU (user + system) per response, microseconds. */
@@ -51,7 +56,7 @@ async function main() {
     ...(DATABASES.includes('pglite') ? [{ label: 'PGlite', url: undefined }] : []),
     ...(DATABASE_URL && DATABASES.includes('postgres') ? [{ label: 'PostgreSQL', url: DATABASE_URL }] : []),
   ]
-  console.log(`bench-view-recording: ${ROUNDS} paired rounds x ${SECONDS} s per server and size, wrk -t${THREADS} -c${CONNECTIONS}, 127.0.0.1; load average ${loadAverage()}`)
+  console.log(`bench-view-recording: ${ROUNDS} paired rounds x ${SECONDS} s per server and size, wrk -t${THREADS} -c${CONNECTIONS}, 127.0.0.1${TRUST_PROXY ? ', behind a proxy (TRUST_PROXY=true, X-Forwarded-For)' : ''}; load average ${loadAverage()}`)
   const files = await benchFiles()
   const lines: string[] = []
   const checks: string[] = []
@@ -62,7 +67,7 @@ async function main() {
     for (const { prefix, root } of roots) {
       const servers = {} as Record<'on' | 'off', Server>
       for (const recording of ['on', 'off'] as const) {
-        const server = await run.startImghost(`${prefix} ${database.label} recording ${recording}`, { analytics: recording === 'on', databaseUrl: database.url, root })
+        const server = await run.startImghost(`${prefix} ${database.label} recording ${recording}`, { analytics: recording === 'on', databaseUrl: database.url, root, trustProxy: TRUST_PROXY })
         servers[recording] = { ...server, seeded: await seed(server.urls, server.dataDir, files) }
       }
       pairs.push({ prefix, servers })

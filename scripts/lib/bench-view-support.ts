@@ -65,7 +65,7 @@ export function createBenchRun(name: string) {
    * imghost, all modules in one process, on free ports, at the default log level
    * (BENCH_LOG_LEVEL to change it); on PostgreSQL when `databaseUrl` is given, else embedded.
    */
-  async function startImghost(label: string, options: { analytics: boolean; databaseUrl?: string; root?: string }) {
+  async function startImghost(label: string, options: { analytics: boolean; databaseUrl?: string; root?: string; trustProxy?: boolean }) {
     const dataDir = join(work, label.replace(/[^a-z0-9]+/gi, '-'))
     const ports = { auth: await freePort(), upload: await freePort(), view: await freePort() }
     const databaseUrl = options.databaseUrl ? await scratchDatabase(options.databaseUrl, label) : undefined
@@ -79,6 +79,7 @@ export function createBenchRun(name: string) {
       VIEW_PORT: String(ports.view),
       ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
       ANALYTICS_ENABLED: String(options.analytics),
+      ...(options.trustProxy ? { TRUST_PROXY: 'true' } : {}),
       JWT_SECRET: 'bench-secret-bench-secret-bench-secret-00',
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     }, options.root ?? ROOT)
@@ -218,12 +219,15 @@ export interface WrkOptions {
   connections: number
   seconds: number
   userAgent?: string
+  /** More request headers, `Name: value`. */
+  headers?: string[]
 }
 
 export async function wrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const wrkBin = which('wrk')!
-  const { threads, connections, seconds, userAgent = BROWSER_UA } = options
-  const child = Bun.spawn([wrkBin, `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `User-Agent: ${userAgent}`, url], { stdout: 'pipe', stderr: 'pipe' })
+  const { threads, connections, seconds, userAgent = BROWSER_UA, headers = [] } = options
+  const headerArgs = [`User-Agent: ${userAgent}`, ...headers].flatMap((header) => ['-H', header])
+  const child = Bun.spawn([wrkBin, `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...headerArgs, url], { stdout: 'pipe', stderr: 'pipe' })
   const out = await new Response(child.stdout).text()
   await child.exited
   const latency = (pct: string) => {

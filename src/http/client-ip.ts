@@ -6,8 +6,13 @@ import type { Server } from 'bun'
  */
 export function clientIp(request: Request, server: Server<unknown> | null | undefined, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
-    if (forwarded) return forwarded
+    const forwarded = request.headers.get('x-forwarded-for')
+    if (forwarded !== null) {
+      // The first entry, without split(): this runs for every recorded view.
+      const comma = forwarded.indexOf(',')
+      const first = (comma < 0 ? forwarded : forwarded.slice(0, comma)).trim()
+      if (first) return first
+    }
     const real = request.headers.get('x-real-ip')?.trim()
     if (real) return real
   }
