@@ -3,11 +3,11 @@ import type { AppContext } from '#core/context.ts'
 import { clientIp } from '#core/http/client-ip.ts'
 import { trustedOrigins } from '#core/http/cors.ts'
 import type { PreRouteHandler } from '#core/http/pre-routes.ts'
+import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import { referrerHost } from './access.ts'
 import { acceptsWebp, isNotModified } from './http-semantics.ts'
 import { type ImageServer, countryOf } from './image-server.ts'
 import type { ViewRecorder } from './recorder.ts'
-import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import { SIZES, chooseVariant, parseImageFile, requestedSize } from './variants.ts'
 
 /** Past this many distinct Referer (or Accept) values, that cache starts afresh: a bound, not an LRU. */
@@ -103,9 +103,10 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     return accepted
   }
 
-  // Parsing the URL and choosing the variant took about a seventh of this path's time (--cpu-prof): once per
-  // URL, and once per image lookup and variant. The answers live as long as the lookup object
-  // (a second, or until a change notification): weakly held, as the representations they come from.
+  // Parsing the URL and choosing the variant took about a seventh of this path's time
+  // (--cpu-prof): now once per URL, and once per image lookup and variant. The answers live as
+  // long as the lookup object (a second, or until a change notification), weakly held, as the
+  // representations they are built from.
   let targets = new Map<string, Target>()
   const targetOf = (url: string): Target | undefined => {
     let target = targets.get(url)
