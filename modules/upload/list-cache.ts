@@ -43,7 +43,9 @@ export interface ImageListCache {
    * On PostgreSQL use cached(), which waits for the notification barrier first.
    */
   cachedNow(key: string): ImageListPage | undefined
-  /** The same page as JSON text; only after cachedNow() returned it. */
+  /** The page in memory on any database, true only once the notification barrier resolved after the call began. */
+  held(key: string): ImageListPage | undefined
+  /** The same page as JSON text; only after cachedNow() or held() returned it. */
   jsonOf(key: string): string | undefined
   cached(key: string): Promise<ImageListPage | undefined>
   /**
@@ -108,6 +110,9 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     keyOf: (userId, limit, cursor, q) => `${userId} ${limit} ${cursor ?? ''} ${q ?? ''}`,
     cachedNow(key) {
       return barrierFree && trusted ? usable(key)?.page : undefined
+    },
+    held(key) {
+      return trusted ? usable(key)?.page : undefined
     },
     jsonOf(key) {
       const entry = entries.get(key)

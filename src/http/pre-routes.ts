@@ -4,13 +4,15 @@ import { SANE_REQUEST_ID, pathOf, requestIdFrom } from '../observability/http.ts
 import type { RequestGate } from './gate.ts'
 
 /**
- * A synchronous answer a module can give before Elysia's per-request pipeline, or undefined to
- * let that pipeline answer as it always would. For the hottest, simplest requests only (an image
+ * An answer a module can give before Elysia's per-request pipeline, or undefined to let that
+ * pipeline answer as it always would. Synchronous, or a promise for one that must first wait
+ * for something shared (the notification barrier): the request, untouched, still goes to the
+ * pipeline when it resolves to undefined. For the hottest, simplest requests only (an image
  * already in memory): the pipeline's hooks, context and response mapping cost several times
  * what sending a thumbnail does (issue 12 §1). The answer carries every header the pipeline
  * would add itself (X-Content-Type-Options: nosniff): prebuilt, they cost nothing per request.
  */
-export type PreRouteHandler = (request: Request, server: Server<unknown>, requestId: string) => Response | undefined
+export type PreRouteHandler = (request: Request, server: Server<unknown>, requestId: string) => Response | undefined | Promise<Response | undefined>
 
 export interface PreRouteOptions {
   /**
@@ -79,26 +81,29 @@ export function installPreRoutes(
       }
       observe(seconds)
     }
+    const logLine = (request: Request, requestId: string, status: number, seconds: number) => {
+      // The pipeline's line (src/observability/http.ts), key for key.
+      const entry = { msg: 'request', service, request_id: requestId, method: request.method, route: path, path: pathOf(request.url), status, duration_ms: Math.round(seconds * 1e6) / 1e3 }
+      if (status >= 500) ctx.log.error(entry)
+      else ctx.log.info(entry)
+    }
+    const sent = (request: Request, response: Response, requestId: string, started: number) => {
+      const seconds = (performance.now() - started) / 1000
+      count(request.method, response.status, seconds)
+      if (logged) logLine(request, requestId, response.status, seconds)
+      else {
+        const sentId = request.headers.get('x-request-id')
+        if (sentId !== null && SANE_REQUEST_ID.test(sentId.trim())) response.headers.set('x-request-id', sentId.trim())
+      }
+      return response
+    }
     const route = (request: Request, server: Server<unknown>) => {
       const started = performance.now()
       const requestId = logged ? requestIdFrom(request.headers) : ''
-      const response = gate === undefined || gate.admits() ? handler(request, server, requestId) : undefined
-      if (response === undefined) return app.fetch(request)
-      if (logged) {
-        const seconds = (performance.now() - started) / 1000
-        const { method } = request
-        const status = response.status
-        count(method, status, seconds)
-        // The pipeline's line (src/observability/http.ts), key for key.
-        const entry = { msg: 'request', service, request_id: requestId, method, route: path, path: pathOf(request.url), status, duration_ms: Math.round(seconds * 1e6) / 1e3 }
-        if (status >= 500) ctx.log.error(entry)
-        else ctx.log.info(entry)
-        return response
-      }
-      const sentId = request.headers.get('x-request-id')
-      if (sentId !== null && SANE_REQUEST_ID.test(sentId.trim())) response.headers.set('x-request-id', sentId.trim())
-      count(request.method, response.status, (performance.now() - started) / 1000)
-      return response
+      const answer = gate === undefined || gate.admits() ? handler(request, server, requestId) : undefined
+      if (answer === undefined) return app.fetch(request)
+      if (answer instanceof Response) return sent(request, answer, requestId, started)
+      return answer.then((response) => (response === undefined ? app.fetch(request) : sent(request, response, requestId, started)))
     }
     routes[path] = { GET: route, HEAD: route }
   }
