@@ -21,16 +21,21 @@ import type { UploadModel } from './model.ts'
 export const IMAGE_LIST_CHANGED_CHANNEL = 'imghost_image_list_changed'
 
 const TTL_MS = 10_000
-/** Pages kept, across accounts; past it the oldest goes first. */
+/**
+ * Pages kept, across accounts, and their JSON's total length (each page is held as JSON and as
+ * the object the pipeline returns, about three times that in memory): past either the oldest go
+ * first. A page of 100 images is about 70 KB of JSON.
+ */
 const MAX_PAGES = 4_096
+const MAX_JSON_CHARS = 8 * 1024 * 1024
 
 export type ImageListPage = typeof UploadModel.list.response[200]['static']
 
 interface Entry {
   userId: string
   page: ImageListPage
-  /** The page as JSON, made once on first need (the pre-route answer sends it as is). */
-  json: string | undefined
+  /** The page as JSON (the pre-route answer sends it as is). */
+  json: string
   /** ctx.clock epoch ms at which an image on the page ends; Infinity when none does. */
   endsAt: number
   loadedAt: number
@@ -58,6 +63,7 @@ export interface ImageListCache {
 export function createImageListCache(ctx: AppContext): ImageListCache {
   const entries = new Map<string, Entry>()
   const keysOfUser = new Map<string, Set<string>>()
+  let jsonChars = 0
   /** Bumped by every notification: a page read before one may be stale, so it is not kept. */
   let generation = 0
   let trusted = false
@@ -68,6 +74,7 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     const entry = entries.get(key)
     if (!entry) return
     entries.delete(key)
+    jsonChars -= entry.json.length
     const keys = keysOfUser.get(entry.userId)
     keys?.delete(key)
     if (keys?.size === 0) keysOfUser.delete(entry.userId)
@@ -77,13 +84,17 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     const keys = keysOfUser.get(userId)
     if (!keys) return
     keysOfUser.delete(userId)
-    for (const key of keys) entries.delete(key)
+    for (const key of keys) {
+      jsonChars -= entries.get(key)?.json.length ?? 0
+      entries.delete(key)
+    }
   }
   // (Re)connected: whatever was said while no one listened is unknown, so nothing kept is trusted.
   const resubscribed = () => {
     generation++
     entries.clear()
     keysOfUser.clear()
+    jsonChars = 0
     trusted = true
   }
   void ctx.db
@@ -114,11 +125,7 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     held(key) {
       return trusted ? usable(key)?.page : undefined
     },
-    jsonOf(key) {
-      const entry = entries.get(key)
-      if (entry === undefined) return undefined
-      return (entry.json ??= JSON.stringify(entry.page))
-    },
+    jsonOf: (key) => entries.get(key)?.json,
     async cached(key) {
       if (!trusted || entries.get(key) === undefined) return undefined
       if (!barrierFree) {
@@ -135,8 +142,11 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
       const before = generation
       const { page, endsAt } = await read()
       if (trusted && before === generation && clock.now().getTime() < endsAt) {
-        if (entries.size >= MAX_PAGES) drop(entries.keys().next().value!)
-        entries.set(key, { userId, page, json: undefined, endsAt, loadedAt: performance.now() })
+        const json = JSON.stringify(page)
+        drop(key)
+        while (entries.size > 0 && (entries.size >= MAX_PAGES || jsonChars + json.length > MAX_JSON_CHARS)) drop(entries.keys().next().value!)
+        entries.set(key, { userId, page, json, endsAt, loadedAt: performance.now() })
+        jsonChars += json.length
         let keys = keysOfUser.get(userId)
         if (!keys) keysOfUser.set(userId, (keys = new Set()))
         keys.add(key)
