@@ -118,7 +118,8 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
   }
 
   return {
-    keyOf: (userId, limit, cursor, q) => `${userId} ${limit} ${cursor ?? ''} ${q ?? ''}`,
+    // The cursor's length first: a cursor and a search text, either of which may hold spaces, never read as another pair.
+    keyOf: (userId, limit, cursor = '', q = '') => `${userId} ${limit} ${cursor.length} ${cursor} ${q}`,
     cachedNow(key) {
       return barrierFree && trusted ? usable(key)?.page : undefined
     },
