@@ -3,7 +3,11 @@
  * (SERVER_MODE=auth) share one PostgreSQL, and one key is hammered through all of them until
  * it is refused. Prints, per budget, how many calls got through against the limit.
  *
- *   bun scripts/rate-limit-overshoot.ts [--url postgres://postgres@127.0.0.1:5432/postgres] [--processes 4]
+ *   bun scripts/rate-limit-overshoot.ts [--url postgres://postgres@127.0.0.1:5432/postgres] [--processes 4] [--route whoami|images]
+ *
+ * `--route images` hammers GET /images of the upload server (SERVER_MODE=auth,upload) instead of
+ * whoami: after its first call in a process, a key's call is counted by the pre-route answer
+ * (modules/upload/list-fast-path.ts), not by the guard.
  *
  * Two patterns per budget:
  * - `spread`: every call goes to the next process in turn, till refusals;
@@ -24,8 +28,16 @@ const { values } = parseArgs({
     url: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     processes: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '32' },
+    route: { type: 'string', default: 'whoami' },
   },
 })
+const ROUTES: Record<string, { module: string; path: string }> = {
+  whoami: { module: 'auth', path: '/api/v1/auth/whoami' },
+  images: { module: 'upload', path: '/images' },
+}
+const chosen = ROUTES[values.route]
+if (!chosen) throw new Error(`--route must be one of ${Object.keys(ROUTES).join(', ')}`)
+const route = chosen
 const processCount = Number(values.processes)
 
 const admin = postgres(values.url, { max: 1, onnotice: () => {} })
@@ -36,7 +48,8 @@ const dbUrl = Object.assign(new URL(values.url), { pathname: `/${dbName}` }).toS
 const dirs: string[] = []
 const children: Bun.Subprocess[] = []
 
-async function startProcess(): Promise<string> {
+/** One server process: its auth server's URL, and the URL of the server that answers the hammered route. */
+async function startProcess(): Promise<{ auth: string; target: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'imghost-overshoot-'))
   dirs.push(dataDir)
   const logPath = join(dataDir, 'server.log')
@@ -47,8 +60,9 @@ async function startProcess(): Promise<string> {
       HOME: process.env.HOME ?? '/tmp',
       DATA_DIR: dataDir,
       DATABASE_URL: dbUrl,
-      SERVER_MODE: 'auth',
+      SERVER_MODE: route.module === 'auth' ? 'auth' : `auth,${route.module}`,
       AUTH_PORT: '0',
+      UPLOAD_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       // Every process signs the same sessions: one secret.
@@ -63,8 +77,9 @@ async function startProcess(): Promise<string> {
   const deadline = Date.now() + 120_000
   for (;;) {
     const text = await Bun.file(logPath).text().catch(() => '')
-    const url = /"msg":"auth-server listening","url":"(http:\/\/[^"]+)"/.exec(text)?.[1]
-    if (url) return url
+    const url = (module: string) => new RegExp(`"msg":"${module}-server listening","url":"(http://[^"]+)"`).exec(text)?.[1]
+    const [auth, target] = [url('auth'), url(route.module)]
+    if (auth && target) return { auth, target }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${text}`)
     await Bun.sleep(50)
   }
@@ -78,9 +93,10 @@ const json = (body: unknown, headers: Record<string, string> = {}, method = 'POS
 
 try {
   // The first migrates; the others start on the migrated database.
-  const bases = [await startProcess()]
-  bases.push(...(await Promise.all(Array.from({ length: processCount - 1 }, startProcess))))
-  const first = bases[0]!
+  const started = [await startProcess()]
+  started.push(...(await Promise.all(Array.from({ length: processCount - 1 }, startProcess))))
+  const first = started[0]!.auth
+  const bases = started.map((server) => server.target)
 
   let adminToken = ''
   let accounts = 0
@@ -106,7 +122,7 @@ try {
     await Promise.all(
       Array.from({ length: Number(values.concurrency) }, async () => {
         while (refusedInARow < 200) {
-          const response = await fetch(`${pick(i++, admitted)}/api/v1/auth/whoami`, { headers: { 'x-api-key': key } })
+          const response = await fetch(`${pick(i++, admitted)}${route.path}`, { headers: { 'x-api-key': key } })
           await response.arrayBuffer()
           if (response.status === 200) (admitted++, (refusedInARow = 0))
           else if (response.status === 429) (refused++, refusedInARow++)
@@ -126,13 +142,13 @@ try {
   ]
   // The admin account's own calls go into its budget, not the measured ones.
   await keyFor('free')
-  console.log(`\nrate-limit overshoot: ${processCount} processes, one PostgreSQL, ${values.concurrency} calls in flight, ${new Date().toISOString()}, load ${(await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')}`)
+  console.log(`\nrate-limit overshoot: ${route.path}, ${processCount} processes, one PostgreSQL, ${values.concurrency} calls in flight, ${new Date().toISOString()}, load ${(await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')}`)
   console.log('| budget | pattern | left for the key | let through | refused | through − left |')
   console.log('|---|---|---|---|---|---|')
   for (const c of cases) {
     for (const pattern of ['spread', 'shifted'] as const) {
       const key = await keyFor(c.plan, c.keyLimit)
-      const pick = pattern === 'spread' ? (i: number) => bases[i % bases.length]! : (i: number, admitted: number) => (admitted < c.limit / 2 ? bases[i % bases.length]! : first)
+      const pick = pattern === 'spread' ? (i: number) => bases[i % bases.length]! : (i: number, admitted: number) => (admitted < c.limit / 2 ? bases[i % bases.length]! : bases[0]!)
       const { admitted, refused } = await hammer(key, pick)
       console.log(`| ${c.name} | ${pattern} | ${c.limit} | ${admitted} | ${refused} | ${admitted - c.limit} |`)
     }

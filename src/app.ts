@@ -46,7 +46,8 @@ const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
       .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
-  upload: (ctx: AppContext) => new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx)).use(albumsApi(ctx)),
+  upload: (ctx: AppContext, preRoutes: PreRoutes) =>
+    new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx, preRoutes)).use(albumsApi(ctx)),
   // Reports are filed where viewers are; album pages are shown there. Both come before the view
   // module's catch-all image route.
   view: (ctx: AppContext, preRoutes: PreRoutes) =>

@@ -23,6 +23,11 @@ export interface RateLimiter {
    * of counts this process reserved in the database, so most calls write nothing.
    */
   take(bucket: string, limit: number, windowSeconds: number): RateLimitState | Promise<RateLimitState>
+  /**
+   * Whether take() would now hand out a number within the limit from a block already reserved:
+   * then it answers synchronously and lets the request through. Counts nothing.
+   */
+  atHand(bucket: string, limit: number, windowSeconds: number): boolean
 }
 
 /**
@@ -121,6 +126,12 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
 
   return {
     take,
+    atHand(bucket, limit, windowSeconds) {
+      const entry = reservations.get(bucket)
+      if (entry === undefined || entry.next > entry.last || entry.next > limit) return false
+      const windowMs = windowSeconds * 1000
+      return entry.windowStart === Math.floor(clock.now().getTime() / windowMs) * windowMs
+    },
     async hit(bucket, limit, windowSeconds) {
       const { start, resetAt } = windowOf(clock.now(), windowSeconds)
       const [row] = await sql<{ count: number }[]>`

@@ -3,17 +3,24 @@ import { mkdirSync } from 'node:fs'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { sweepStaleTempFiles } from '#core/http/multipart.ts'
+import type { PreRoutes } from '#core/http/pre-routes.ts'
 import { compatRoutes } from './compat/index.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
 import { editImage } from './edit.ts'
+import { createImageListCache } from './list-cache.ts'
+import { createListFastPath } from './list-fast-path.ts'
 import * as manage from './manage.ts'
 import { UploadModel } from './model.ts'
 import { ownImage, uploadedImage } from './present.ts'
 import { uploadImage, uploadTmpDir } from './service.ts'
 
-export const uploadModule = (ctx: AppContext) => {
+/** `preRoutes`: where the listener takes GET /images' fast path (list-fast-path.ts); tests calling `app.handle` have none. */
+export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
   mkdirSync(uploadTmpDir(ctx), { recursive: true })
   void sweepStaleTempFiles(uploadTmpDir(ctx)).catch((error) => ctx.log.warn({ msg: 'temp sweep failed', error: String(error) }))
+
+  const listCache = createImageListCache(ctx)
+  preRoutes?.add(['/images'], createListFastPath(ctx, listCache), { logged: true })
 
   return new Elysia({ name: 'upload', seed: ctx.id })
     .use(authGuard(ctx))
@@ -67,10 +74,7 @@ export const uploadModule = (ctx: AppContext) => {
     )
     .get(
       '/images',
-      async ({ principal, query }) => {
-        const { images, nextCursor } = await manage.listImages(ctx, principal, query)
-        return { success: true as const, images: images.map((image) => ownImage(ctx.config, image)), next_cursor: nextCursor }
-      },
+      ({ principal, query }) => manage.listImages(ctx, listCache, principal, query),
       { ...UploadModel.list, auth: true, scope: 'images:read', detail: { tags: ['images'], summary: 'Your images, newest first (?limit, ?cursor)' } },
     )
     .get(

@@ -9,7 +9,9 @@ import { publishEvent } from '#core/events/index.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
+import type { ImageListCache, ImageListPage } from './list-cache.ts'
 import type { UploadModel } from './model.ts'
+import { ownImage } from './present.ts'
 import * as repo from './repo.ts'
 
 const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')
@@ -27,14 +29,29 @@ function decodeCursor(cursor: string): repo.ImageCursor {
   return { uploadedAt: new Date(Number(millis)), id }
 }
 
-export async function listImages(ctx: AppContext, principal: Principal, query: typeof UploadModel.list.query.static) {
+/**
+ * The caller's page of images as GET /images answers it: from this process's cache when it holds
+ * the page and may trust it (list-cache.ts), else read and kept.
+ */
+export async function listImages(ctx: AppContext, cache: ImageListCache, principal: Principal, query: typeof UploadModel.list.query.static): Promise<ImageListPage> {
+  const userId = principal.user.id
   const limit = query.limit ?? 20
+  const search = query.q?.trim() || undefined
+  const key = cache.keyOf(userId, limit, query.cursor, search)
+  const cached = cache.cachedNow(key) ?? (await cache.cached(key))
+  if (cached) return cached
   const after = query.cursor ? decodeCursor(query.cursor) : undefined
-  // One extra row says whether another page exists without a count query.
-  const rows = await repo.listOwnImages(ctx.sql, principal.user.id, ctx.clock.now(), limit + 1, after, query.q?.trim() || undefined)
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { images: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }
+  return cache.fill(userId, key, async () => {
+    // One extra row says whether another page exists without a count query.
+    const rows = await repo.listOwnImages(ctx.sql, userId, ctx.clock.now(), limit + 1, after, search)
+    const page = rows.slice(0, limit)
+    const last = page.at(-1)
+    return {
+      page: { success: true as const, images: page.map((image) => ownImage(ctx.config, image)), next_cursor: rows.length > limit && last ? encodeCursor(last) : null },
+      // Every row read, the extra one too: when any of them ends, the page changes.
+      endsAt: Math.min(...rows.map((row) => (row.expires_at === null ? Number.POSITIVE_INFINITY : new Date(row.expires_at).getTime()))),
+    }
+  })
 }
 
 export async function getImage(ctx: AppContext, principal: Principal, imageId: string): Promise<ImageRow> {

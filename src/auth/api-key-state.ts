@@ -31,6 +31,11 @@ export interface ApiKeyState {
    * for), else undefined: then lookup().
    */
   cachedNow(keyHash: string): ApiKeyRecord | undefined
+  /**
+   * The record in memory, on any database, but true only once Database.notificationsDelivered()
+   * has resolved after the call began: for a caller that awaits that barrier itself.
+   */
+  held(keyHash: string): ApiKeyRecord | undefined
   /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
   recordUse(keyId: string, at: Date): void
   /** Writes the counted usage now. */
@@ -125,12 +130,15 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
   // memory now is as fresh as it would be after awaiting it.
   const barrierFree = db.kind === 'embedded'
 
+  const held = (keyHash: string) => {
+    if (!trusted) return undefined
+    const hit = cache.get(keyHash)
+    return hit && performance.now() - hit.loadedAt <= CACHE_TTL_MS ? hit.record : undefined
+  }
+
   return {
-    cachedNow(keyHash) {
-      if (!barrierFree || !trusted) return undefined
-      const hit = cache.get(keyHash)
-      return hit && performance.now() - hit.loadedAt <= CACHE_TTL_MS ? hit.record : undefined
-    },
+    cachedNow: (keyHash) => (barrierFree ? held(keyHash) : undefined),
+    held,
     async lookup(keyHash) {
       if (!listening && !closed) startListening()
       if (trusted) {

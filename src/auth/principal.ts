@@ -134,6 +134,16 @@ export function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord): Prin
   return withOwnBudget(limiter, key, account)
 }
 
+/**
+ * Whether principalOfApiKey would count this call synchronously and let it through: every budget
+ * it counts in has a reserved number within its limit at hand. Counts nothing.
+ */
+export function apiKeyBudgetsAtHand(limiter: RateLimiter, key: ApiKeyRecord): boolean {
+  const plan = key.user.plan_type
+  if (!limiter.atHand(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR)) return false
+  return key.keyLimit === null || limiter.atHand(key.keyBucket, effectiveRequestsPerHour(plan, key.keyLimit), HOUR)
+}
+
 function withOwnBudget(limiter: RateLimiter, key: ApiKeyRecord, account: RateLimitState): Principal | Promise<Principal> {
   if (key.keyLimit === null) return apiKeyPrincipal(key, account, null)
   const own = limiter.take(key.keyBucket, effectiveRequestsPerHour(key.user.plan_type, key.keyLimit), HOUR)
