@@ -11,7 +11,7 @@ import type { Migration } from './db/migrate.ts'
 /**
  * What the single binary (`bun run build`, scripts/build.ts) needs to run from one file.
  * The imports above embed the files in the executable; under `bun src/main.ts` they are
- * plain paths into node_modules and everything here is a no-op.
+ * plain paths into node_modules and the rest here is a no-op.
  *
  * - sharp's addon needs libvips-cpp.so beside it, and the dynamic linker cannot read inside the
  *   executable. Once a library with the same soname is loaded, the addon's dependency is met by
@@ -20,7 +20,8 @@ import type { Migration } from './db/migrate.ts'
  *   module first. The build resolves `sharp` to its CommonJS entry, whose literal
  *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
  * - PGlite looks for its wasm and data files next to its own module; in the binary they are
- *   handed over as compiled modules and a blob instead.
+ *   handed over as compiled modules and a blob instead (under `bun` too, so the server can
+ *   start compiling early: compilePgliteWasm).
  * - The SQL migrations are embedded by the build and read from here instead of sql/, and so is a
  *   snapshot of an empty database with all of them applied (a first start copies it).
  */
@@ -47,18 +48,27 @@ function preloadLibvips(): ReturnType<typeof dlopen> {
 export const libvips = isCompiledBinary ? preloadLibvips() : undefined
 
 /**
- * Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files.
- * initdb's module is compiled only when a database is to be made from nothing: with the embedded
- * snapshot, or an existing data directory, it is never run.
+ * PGlite's PostgreSQL compiled to a WebAssembly module. The engine compiles it on a helper thread
+ * (about 0.3 s of CPU for its 9 MB), so the server starts this before it loads the rest of its
+ * code, and the two run side by side.
  */
-export async function embeddedPgliteOptions({ initdb }: { initdb: boolean }): Promise<{
-  pgliteWasmModule?: WebAssembly.Module
+export async function compilePgliteWasm(): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer())
+}
+
+/**
+ * Options for `PGlite.create`: the compiled module (the one given, or compiled now) and the file
+ * system bundle, which PGlite cannot find by itself in the binary. initdb's module is compiled
+ * only when a database is to be made from nothing: with a snapshot, or an existing data
+ * directory, it is never run.
+ */
+export async function embeddedPgliteOptions({ initdb, pgliteWasm }: { initdb: boolean; pgliteWasm?: Promise<WebAssembly.Module> }): Promise<{
+  pgliteWasmModule: WebAssembly.Module
   initdbWasmModule?: WebAssembly.Module
-  fsBundle?: Blob
+  fsBundle: Blob
 }> {
-  if (!isCompiledBinary) return {}
   const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer()),
+    pgliteWasm ?? compilePgliteWasm(),
     initdb ? WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()) : undefined,
   ])
   return { pgliteWasmModule, ...(initdbWasmModule ? { initdbWasmModule } : {}), fsBundle: Bun.file(pgliteDataPath) }
