@@ -123,12 +123,16 @@ function startedPhases(stdout: ReadableStream<Uint8Array>): Promise<Record<strin
   const { promise, resolve } = Promise.withResolvers<Record<string, number> | undefined>()
   void (async () => {
     let text = ''
+    let found = false
     const decoder = new TextDecoder()
     for await (const chunk of stdout as unknown as AsyncIterable<Uint8Array>) {
-      if (text === null) continue
+      if (found) continue
       text += decoder.decode(chunk, { stream: true })
       const line = text.split('\n').find((candidate) => candidate.includes('"msg":"started"'))
-      if (line) resolve(JSON.parse(line).since_start_ms)
+      if (line) {
+        found = true
+        resolve(JSON.parse(line).since_start_ms)
+      }
     }
     resolve(undefined)
   })()
