@@ -1,7 +1,5 @@
-// First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
-import './native.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
-import { compilePgliteWasm } from './native.ts'
+import { compilePgliteWasm } from './db/pglite-wasm.ts'
 
 /**
  * The entry point: the command line, then the server (./server.ts) or a one-off command. Only

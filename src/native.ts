@@ -3,10 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import libvipsPath from '@img/sharp-libvips-linux-x64/binary' with { type: 'file' }
-import initdbWasmPath from '../node_modules/@electric-sql/pglite/dist/initdb.wasm' with { type: 'file' }
-import pgliteDataPath from '../node_modules/@electric-sql/pglite/dist/pglite.data' with { type: 'file' }
-import pgliteWasmPath from '../node_modules/@electric-sql/pglite/dist/pglite.wasm' with { type: 'file' }
 import type { Migration } from './db/migrate.ts'
+import { pgliteWasmPath } from './db/pglite-wasm.ts'
 
 /**
  * What the single binary (`bun run build`, scripts/build.ts) needs to run from one file.
@@ -16,12 +14,11 @@ import type { Migration } from './db/migrate.ts'
  * - sharp's addon needs libvips-cpp.so beside it, and the dynamic linker cannot read inside the
  *   executable. Once a library with the same soname is loaded, the addon's dependency is met by
  *   it, so libvips is written to a private temp file, dlopen'ed, and the file removed (the
- *   mapping stays). This must happen before sharp is first required: src/main.ts imports this
- *   module first. The build resolves `sharp` to its CommonJS entry, whose literal
+ *   mapping stays). This must happen before sharp is first required: src/server.ts imports this
+ *   module first (sharp loads on the first image). The build resolves `sharp` to its CommonJS entry, whose literal
  *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
  * - PGlite looks for its wasm and data files next to its own module; in the binary they are
- *   handed over as compiled modules and a blob instead (under `bun` too, so the server can
- *   start compiling early: compilePgliteWasm).
+ *   handed over as compiled modules and a blob instead (src/db/pglite-wasm.ts).
  * - The SQL migrations are embedded by the build and read from here instead of sql/, and so is a
  *   snapshot of an empty database with all of them applied (a first start copies it).
  */
@@ -46,33 +43,6 @@ function preloadLibvips(): ReturnType<typeof dlopen> {
 
 /** Held for the life of the process, so the library can never be closed under the addon. */
 export const libvips = isCompiledBinary ? preloadLibvips() : undefined
-
-/**
- * PGlite's PostgreSQL compiled to a WebAssembly module. The engine compiles it on a helper thread
- * (about 0.3 s of CPU for its 9 MB), so the server starts this before it loads the rest of its
- * code, and the two run side by side.
- */
-export async function compilePgliteWasm(): Promise<WebAssembly.Module> {
-  return WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer())
-}
-
-/**
- * Options for `PGlite.create`: the compiled module (the one given, or compiled now) and the file
- * system bundle, which PGlite cannot find by itself in the binary. initdb's module is compiled
- * only when a database is to be made from nothing: with a snapshot, or an existing data
- * directory, it is never run.
- */
-export async function embeddedPgliteOptions({ initdb, pgliteWasm }: { initdb: boolean; pgliteWasm?: Promise<WebAssembly.Module> }): Promise<{
-  pgliteWasmModule: WebAssembly.Module
-  initdbWasmModule?: WebAssembly.Module
-  fsBundle: Blob
-}> {
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    pgliteWasm ?? compilePgliteWasm(),
-    initdb ? WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()) : undefined,
-  ])
-  return { pgliteWasmModule, ...(initdbWasmModule ? { initdbWasmModule } : {}), fsBundle: Bun.file(pgliteDataPath) }
-}
 
 /** The name scripts/build.ts gives the embedded database snapshot. */
 export const EMBEDDED_SNAPSHOT_NAME = 'pg-snapshot.tar.gz'

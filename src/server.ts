@@ -1,3 +1,6 @@
+// First import, on purpose: in the single binary it loads the embedded libvips, which must come
+// before sharp's addon (loaded on the first image); src/main.ts has started PGlite's compile by now.
+import './native.ts'
 import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
 import { type AppContext, createContext } from './context.ts'

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { embeddedPgliteOptions } from '../native.ts'
+import { embeddedPgliteOptions } from './pglite-wasm.ts'
 import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
 
 export type Sql = postgres.Sql<{ bigint: number }>
