@@ -1,5 +1,5 @@
 /**
- * `bun scripts/bench-start.ts [--rounds N] [--no-binary]`: start-up time and idle memory.
+ * `bun scripts/bench-start.ts [--rounds N] [--no-binary] [--baseline DIR]`: start-up time and idle memory.
  *
  * Each round, in turn:
  * - the floor: `bun -e` of an empty Bun.serve, spawn until it answers;
@@ -9,6 +9,13 @@
  * Time is spawn until /health answers 200 on all three ports. RSS is VmRSS of the server process
  * after a few idle seconds, and again after a few requests. Prints medians, the ratio of each
  * start to the floor, and the load average (this machine is shared and noisy).
+ *
+ * On a shared machine the wall time says as much about the neighbours as about the server, so
+ * each start also reports the CPU it had used by then (all threads, and the main thread alone:
+ * work on other threads overlaps), and where the warm start's time went, from the server's
+ * `started` log line: code loaded, database open, listening (milliseconds since the process began).
+ * `--baseline DIR` runs another checkout's `bun src/main.ts` (and its dist/imghost, if built) in
+ * the same alternating rounds, for a before/after under the same load.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,6 +31,7 @@ const ROUNDS = Number(option('--rounds') ?? 3)
 const IDLE_MS = Number(option('--idle-ms') ?? 3000)
 const BINARY = join(PROJECT_ROOT, 'dist', 'imghost')
 const useBinary = !args.includes('--no-binary') && existsSync(BINARY)
+const BASELINE = option('--baseline')
 const TIMEOUT_MS = 120_000
 
 const loadavg = async () => (await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')
@@ -32,6 +40,13 @@ const median = (values: number[]) => {
   const mid = sorted.length >> 1
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
+/** CPU milliseconds a process (or one thread of it: /proc/PID/task/TID) has used, from utime + stime in clock ticks. */
+const cpuMs = async (statDir: string) => {
+  const stat = await Bun.file(`${statDir}/stat`).text()
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+}
+const CLOCK_TICKS = 100
 const rssMiB = async (pid: number) => {
   const status = await Bun.file(`/proc/${pid}/status`).text()
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024
@@ -57,12 +72,15 @@ async function answers(url: string): Promise<boolean> {
 
 interface Started {
   ms: number
+  /** CPU used by then, all threads and the main thread. */
+  cpuMs: number
+  mainThreadCpuMs: number
   child: ReturnType<typeof Bun.spawn>
 }
 
-async function spawnUntilHealthy(command: string[], env: Record<string, string>, urls: string[]): Promise<Started> {
+async function spawnUntilHealthy(command: string[], env: Record<string, string>, urls: string[], cwd = PROJECT_ROOT, stdout: 'ignore' | 'pipe' = 'ignore'): Promise<Started> {
   const started = performance.now()
-  const child = Bun.spawn(command, { cwd: PROJECT_ROOT, env, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+  const child = Bun.spawn(command, { cwd, env, stdin: 'ignore', stdout, stderr: 'pipe' })
   const pending = new Set(urls)
   while (pending.size) {
     if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode}: ${await new Response(child.stderr as ReadableStream).text()}`)
@@ -73,7 +91,9 @@ async function spawnUntilHealthy(command: string[], env: Record<string, string>,
     await Promise.all([...pending].map(async (url) => (await answers(url)) && pending.delete(url)))
     if (pending.size) await Bun.sleep(5)
   }
-  return { ms: performance.now() - started, child }
+  const ms = performance.now() - started
+  const [cpu, mainThreadCpu] = await Promise.all([cpuMs(`/proc/${child.pid}`), cpuMs(`/proc/${child.pid}/task/${child.pid}`)])
+  return { ms, cpuMs: cpu, mainThreadCpuMs: mainThreadCpu, child }
 }
 
 async function floor(): Promise<number> {
@@ -87,11 +107,39 @@ async function floor(): Promise<number> {
 
 interface ServerRun {
   ms: number
+  cpuMs: number
+  mainThreadCpuMs: number
+  /** From the server's `started` line: milliseconds since its process began. */
+  phases?: Record<string, number>
   idleMiB: number
   usedMiB: number
 }
 
-async function serverRun(command: string[], dataDir: string): Promise<ServerRun> {
+/**
+ * The `since_start_ms` of the server's `started` log line, once it has been written. The rest of
+ * stdout is still read: a closed pipe would end the server at its next log line.
+ */
+function startedPhases(stdout: ReadableStream<Uint8Array>): Promise<Record<string, number> | undefined> {
+  const { promise, resolve } = Promise.withResolvers<Record<string, number> | undefined>()
+  void (async () => {
+    let text = ''
+    let found = false
+    const decoder = new TextDecoder()
+    for await (const chunk of stdout as unknown as AsyncIterable<Uint8Array>) {
+      if (found) continue
+      text += decoder.decode(chunk, { stream: true })
+      const line = text.split('\n').find((candidate) => candidate.includes('"msg":"started"'))
+      if (line) {
+        found = true
+        resolve(JSON.parse(line).since_start_ms)
+      }
+    }
+    resolve(undefined)
+  })()
+  return promise
+}
+
+async function serverRun(command: string[], dataDir: string, cwd: string): Promise<ServerRun> {
   const [auth, upload, view] = freePorts(3)
   const env = {
     PATH: process.env.PATH ?? '',
@@ -101,10 +149,12 @@ async function serverRun(command: string[], dataDir: string): Promise<ServerRun>
     AUTH_PORT: String(auth),
     UPLOAD_PORT: String(upload),
     VIEW_PORT: String(view),
-    LOG_LEVEL: 'warn',
+    // info, for the `started` line; a checkout without it simply shows no breakdown.
+    LOG_LEVEL: 'info',
   }
   const bases = [auth, upload, view].map((port) => `http://127.0.0.1:${port}`)
-  const { ms, child } = await spawnUntilHealthy(command, env, bases.map((base) => `${base}/health`))
+  const { ms, cpuMs, mainThreadCpuMs, child } = await spawnUntilHealthy(command, env, bases.map((base) => `${base}/health`), cwd, 'pipe')
+  const phases = startedPhases(child.stdout as ReadableStream<Uint8Array>)
   try {
     await Bun.sleep(IDLE_MS)
     const idleMiB = await rssMiB(child.pid)
@@ -119,15 +169,23 @@ async function serverRun(command: string[], dataDir: string): Promise<ServerRun>
     }
     await Bun.sleep(1000)
     const usedMiB = await rssMiB(child.pid)
-    return { ms, idleMiB, usedMiB }
+    const started = await Promise.race([phases, Bun.sleep(100).then(() => undefined)])
+    return { ms, cpuMs, mainThreadCpuMs, phases: started, idleMiB, usedMiB }
   } finally {
     child.kill('SIGTERM')
     await child.exited
   }
 }
 
-const targets: { name: string; command: string[] }[] = [{ name: 'bun src/main.ts', command: ['bun', 'src/main.ts'] }]
-if (useBinary) targets.push({ name: 'dist/imghost', command: [BINARY] })
+const targets: { name: string; command: string[]; cwd: string }[] = [{ name: 'bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: PROJECT_ROOT }]
+if (useBinary) targets.push({ name: 'dist/imghost', command: [BINARY], cwd: PROJECT_ROOT })
+if (BASELINE) {
+  targets.push({ name: 'baseline bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: BASELINE })
+  const baselineBinary = join(BASELINE, 'dist', 'imghost')
+  if (!args.includes('--no-binary') && existsSync(baselineBinary)) targets.push({ name: 'baseline dist/imghost', command: [baselineBinary], cwd: BASELINE })
+}
+const describePhases = (phases: Record<string, number> | undefined) =>
+  phases ? ` [${Object.entries(phases).map(([phase, at]) => `${phase.replace(/_/g, ' ')} ${at.toFixed(0)}`).join(', ')}]` : ''
 
 console.log(`bench-start: ${ROUNDS} rounds, idle ${IDLE_MS} ms; load average before ${await loadavg()}`)
 if (!useBinary) console.log('(no dist/imghost: `bun run build` to include the single binary)')
@@ -140,12 +198,13 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const target of order) {
     const dataDir = mkdtempSync(join(tmpdir(), 'imghost-bench-start-'))
     try {
-      const first = await serverRun(target.command, dataDir)
-      const warm = await serverRun(target.command, dataDir)
+      const first = await serverRun(target.command, dataDir, target.cwd)
+      const warm = await serverRun(target.command, dataDir, target.cwd)
       results.get(target.name)!.first.push(first)
       results.get(target.name)!.warm.push(warm)
       console.log(
-        `round ${round + 1} ${target.name}: first ${first.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms, ` +
+        `round ${round + 1} ${target.name}: first ${first.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms ` +
+          `(CPU ${warm.cpuMs.toFixed(0)} ms, main thread ${warm.mainThreadCpuMs.toFixed(0)} ms)${describePhases(warm.phases)}, ` +
           `idle RSS ${warm.idleMiB.toFixed(0)} MiB, after requests ${warm.usedMiB.toFixed(0)} MiB (first run: ${first.idleMiB.toFixed(0)}/${first.usedMiB.toFixed(0)})`,
       )
     } finally {
@@ -159,13 +218,18 @@ console.log(`\nfloor (bun -e, empty Bun.serve): median ${floorMs.toFixed(0)} ms`
 for (const [name, { first, warm }] of results) {
   const firstMs = median(first.map((run) => run.ms))
   const warmMs = median(warm.map((run) => run.ms))
+  const warmCpu = median(warm.map((run) => run.cpuMs))
+  const warmMainCpu = median(warm.map((run) => run.mainThreadCpuMs))
+  const phaseNames = Object.keys(warm.find((run) => run.phases)?.phases ?? {})
+  const warmPhases = Object.fromEntries(phaseNames.map((phase) => [phase, median(warm.flatMap((run) => (run.phases?.[phase] === undefined ? [] : [run.phases[phase]])))]))
   // The steady state is the warm run's; a first start also holds the garbage of copying the snapshot.
   const idle = median(warm.map((run) => run.idleMiB))
   const used = median(warm.map((run) => run.usedMiB))
   const firstIdle = median(first.map((run) => run.idleMiB))
   console.log(
     `${name}: first start ${firstMs.toFixed(0)} ms (${(firstMs / floorMs).toFixed(1)}x floor, goal < 3000), ` +
-      `warm start ${warmMs.toFixed(0)} ms (${(warmMs / floorMs).toFixed(1)}x floor, goal < 500), ` +
+      `warm start ${warmMs.toFixed(0)} ms (${(warmMs / floorMs).toFixed(1)}x floor, goal < 500; CPU ${warmCpu.toFixed(0)} ms, main thread ${warmMainCpu.toFixed(0)} ms)` +
+      `${describePhases(phaseNames.length ? warmPhases : undefined)}, ` +
       `idle RSS ${idle.toFixed(0)} MiB, after requests ${used.toFixed(0)} MiB (goal <= 200; after a first start ${firstIdle.toFixed(0)} MiB)`,
   )
 }

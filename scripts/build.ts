@@ -8,6 +8,7 @@
  * - src/media/bmp-worker.ts is a second entrypoint: a worker's code is not reached by imports.
  * - a gzipped snapshot of an empty database with every migration applied, which a first start
  *   copies instead of running initdb and the migrations (src/db/snapshot.ts).
+ * - JSC bytecode of the code, so a start does not parse it.
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -54,6 +55,10 @@ const result = await Bun.build({
   // Embedded files keep their names (src/native.ts finds migrations by name).
   naming: { asset: '[name].[ext]' },
   minify: { syntax: true, whitespace: true },
+  // The code as JSC bytecode too: a start then skips parsing about 10 MB of JavaScript (the
+  // binary's code loaded in about a third of the time: 0.55-1.7 s down to 0.27-0.32 s under load).
+  bytecode: true,
+  format: 'esm',
   plugins: [
     {
       name: 'sharp-commonjs-entry',

@@ -1,14 +1,9 @@
-import { join } from 'node:path'
 import pkg from '../package.json'
 import { type Config, ConfigError, parseConfig } from './config.ts'
-import { openDatabase } from './db/index.ts'
-import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
-import { databaseSnapshots } from './db/snapshot.ts'
-import { embeddedMigrations } from './native.ts'
 
 /**
  * The operator's command line: `imghost [serve]`, `migrate`, `admin create|promote`, `--help`.
- * Serving lives in main.ts; the other commands run here and exit.
+ * Serving lives in server.ts; the other commands run here and exit.
  */
 
 const ENVIRONMENT: [string, string][] = [
@@ -130,27 +125,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 }
 
-async function runMigrate(config: Config): Promise<void> {
-  const migrations = (await embeddedMigrations()) ?? readMigrations(SQL_DIR)
-  const snapshots = databaseSnapshots(migrations)
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    embeddedDir: join(config.dataDir, 'pg'),
-    poolMax: 1,
-    embeddedSnapshot: snapshots.load,
-    embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
-  })
-  try {
-    const applied = await migrate(db.sql, migrations)
-    if (db.origin === 'initdb' && db.dump) await snapshots.save(db.dump)
-    if (db.origin === 'snapshot') console.log(`created from the migrated snapshot: ${migrations.map((m) => m.name).join(', ')}`)
-    if (applied.length) console.log(`applied: ${applied.join(', ')}`)
-    else if (db.origin !== 'snapshot') console.log('the database is up to date')
-  } finally {
-    await db.close()
-  }
-}
-
 /** Runs a non-serve command; returns the exit code. */
 export type AdminCommand = Extract<Command, { name: 'admin-create' | 'admin-promote' }>
 
@@ -164,7 +138,8 @@ export async function runCommand(command: Exclude<Command, { name: 'serve' } | A
       console.log(pkg.version)
       return 0
     case 'migrate':
-      await runMigrate(loadConfig())
+      // Loaded here: src/main.ts imports this file to choose a command, and serving needs none of it.
+      await (await import('./db/migrate-command.ts')).runMigrate(loadConfig())
       return 0
   }
 }

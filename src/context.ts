@@ -60,6 +60,8 @@ export interface ContextOptions {
   log?: Logger
   /** The scheduled jobs this context knows (runJob refuses any other name). */
   jobs?: Readonly<JobDefinitions>
+  /** PGlite's WebAssembly module, compiling since before the server's code was loaded (src/main.ts). */
+  embeddedWasm?: Promise<WebAssembly.Module>
   /** Skip applying migrations (already applied by whoever opened `database`). */
   skipMigrations?: boolean
 }
@@ -88,6 +90,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       poolMax: config.databasePoolMax,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       embeddedSnapshot: snapshots.load,
+      embeddedWasm: options.embeddedWasm,
       embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
       log: (entry) => log.warn(entry),
     })

@@ -1,110 +1,12 @@
-// First import, on purpose: in the single binary it loads the embedded libvips before sharp's addon.
-import './native.ts'
-import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
-import { runAdminCommand } from '#modules/auth/cli.ts'
-import type { Config } from './config.ts'
-import { type AppContext, createContext } from './context.ts'
-import { installConnectionCrashGuard } from './db/crash-guard.ts'
-import { DatabaseInUse } from './db/index.ts'
-import { AppError } from './errors.ts'
-import { createRequestGate } from './http/gate.ts'
-import { metricsListener } from './observability/http.ts'
-import { PortInUse, assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
-import { startJobs } from './jobs/index.ts'
-import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, describeFailure, diskSpaceReason } from './storage/disk.ts'
-import { IN_FLIGHT_MAX_AGE_MS, leftoverDirs, sweepLeftovers } from './storage/leftovers.ts'
-
-async function serve(config: Config) {
-  assertPortsFree(config.host, listenerPlan(config))
-  const { ctx, close } = await createContext(config, { jobs: JOBS }).catch((error: unknown) => {
-    // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
-    const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
-    const cause = describeFailure(error).split('\n')[0]
-    throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
-  })
-  installConnectionCrashGuard((entry) => ctx.log.error(entry))
-  await sweepCrashLeftovers(ctx)
-
-  const listening: ReturnType<typeof createApp>[] = []
-  const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
-  for (const { port, modules } of listenerPlan(config)) {
-    const app = listenExclusive(createApp(ctx, modules, { gate }), serviceName(modules), {
-      hostname: config.host,
-      port,
-      maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
-      // Between requests and for requests without a body; bodies have their own stall timer (BODY_TIMEOUT).
-      idleTimeout: IDLE_TIMEOUT_SECONDS,
-    })
-    listening.push(app)
-    // One line per module, even when they share a listener: operators and tests look for these.
-    for (const module of modules) {
-      ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
-    }
-  }
-  if (config.metricsPort !== undefined) {
-    // Loopback only, whatever HOST says: metrics are for a scraper on this machine (or a tunnel).
-    const metrics = listenExclusive(metricsListener(ctx), 'metrics', { hostname: '127.0.0.1', port: config.metricsPort })
-    listening.push(metrics as unknown as ReturnType<typeof createApp>)
-    ctx.log.info({ msg: 'metrics listening', url: `http://127.0.0.1:${metrics.server?.port}/metrics` })
-  } else if (!config.metricsToken) {
-    ctx.log.info({ msg: 'metrics are not served: set METRICS_PORT (loopback listener) or METRICS_TOKEN (bearer on every port)' })
-  }
-  if (config.modules.includes('auth')) ctx.log.info({ msg: 'web app: open this URL in a browser', web_app: `${config.publicUrls.auth}/` })
-  // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
-  const jobs = startJobs(ctx)
-  const workers = startWorkers(ctx, config.modules)
-
-  let stopping = false
-  async function shutdown(signal: string) {
-    if (stopping) return
-    stopping = true
-    const deadline = config.shutdownTimeoutSeconds * 1000
-    ctx.log.info({ msg: 'shutting down', signal, timeout_seconds: config.shutdownTimeoutSeconds })
-    // Whatever happens below, the process is gone by the deadline (systemd's own comes later).
-    setTimeout(() => {
-      ctx.log.error({ msg: 'shutdown deadline passed; exiting now', timeout_seconds: config.shutdownTimeoutSeconds })
-      process.exit(1)
-    }, deadline).unref()
-    // New requests (also on kept-alive connections) get a 503; no new connections are accepted;
-    // in-flight ones get most of the time left, then are cut, so the rest can close cleanly.
-    gate.startDraining()
-    const drained = Promise.all(listening.map((app) => app.server?.stop(false)))
-    const graceExpired = Bun.sleep(deadline * DRAIN_SHARE).then(() => 'expired' as const)
-    if ((await Promise.race([drained, graceExpired])) === 'expired') {
-      const cut = listening.reduce((sum, app) => sum + (app.server?.pendingRequests ?? 0), 0)
-      ctx.log.warn({ msg: 'requests still running at the shutdown deadline; cutting them', requests: cut })
-      await Promise.all(listening.map((app) => app.server?.stop(true)))
-    }
-    await jobs.stop()
-    await workers.stop()
-    await close()
-    ctx.log.info({ msg: 'stopped' })
-    process.exit(0)
-  }
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
-  process.on('SIGINT', () => void shutdown('SIGINT'))
-}
+import { compilePgliteWasm } from './db/pglite-wasm.ts'
 
 /**
- * Partial files a crash left behind. With the embedded database DATA_DIR belongs to this
- * process alone (it is locked), so all of them go; a shared DATA_DIR (DATABASE_URL, several
- * processes) keeps the last hour's, which another process may still be writing.
+ * The entry point: the command line, then the server (./server.ts) or a one-off command. Only
+ * what choosing between them needs is imported up front. For `serve` on the embedded database,
+ * PGlite's WebAssembly starts compiling (on one of the engine's helper threads) before the
+ * server's code is loaded and evaluated on this one: a warm start spends about 0.3 s on each.
  */
-async function sweepCrashLeftovers(ctx: AppContext) {
-  const shared = ctx.config.databaseUrl !== undefined
-  const cutoff = shared ? new Date(ctx.clock.now().getTime() - IN_FLIGHT_MAX_AGE_MS) : ctx.clock.now()
-  const removed = await sweepLeftovers(leftoverDirs(ctx.config), cutoff).catch((error) => {
-    ctx.log.warn({ msg: 'sweeping temp files failed', error: String(error) })
-    return 0
-  })
-  if (removed > 0) ctx.log.info({ msg: 'temp files of an earlier run removed', count: removed })
-}
-
-/** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */
-const IDLE_TIMEOUT_SECONDS = 30
-/** Share of SHUTDOWN_TIMEOUT in-flight requests get; the rest is for jobs, buffers and the database. */
-const DRAIN_SHARE = 0.7
 
 function parseArgs(): Command {
   try {
@@ -117,19 +19,26 @@ function parseArgs(): Command {
 }
 
 /** Failures an operator can fix get one line; anything else is a bug and keeps its stack. */
-function exitOnOperatorError(error: unknown): never {
-  if (!(error instanceof UsageError || error instanceof AppError || error instanceof DatabaseInUse || error instanceof PortInUse || error instanceof InsufficientDiskSpace)) throw error
-  console.error(`imghost: ${error.message}`)
+async function exitOnOperatorError(error: unknown): Promise<never> {
+  if (!(error instanceof UsageError || (await import('./operator-errors.ts')).isOperatorError(error))) throw error
+  console.error(`imghost: ${(error as Error).message}`)
   process.exit(error instanceof UsageError ? 2 : 1)
 }
 
 const command = parseArgs()
 try {
-  if (command.name === 'serve') await serve(loadConfig())
-  else if (command.name === 'admin-create' || command.name === 'admin-promote') {
+  if (command.name === 'serve') {
+    const config = loadConfig()
+    const embeddedWasm = config.databaseUrl ? undefined : compilePgliteWasm()
+    // Not awaited yet: a failure is PGlite's to report when it opens the database.
+    embeddedWasm?.catch(() => {})
+    const { serve } = await import('./server.ts')
+    await serve(config, { embeddedWasm, codeLoadedMs: performance.now() })
+  } else if (command.name === 'admin-create' || command.name === 'admin-promote') {
+    const { runAdminCommand } = await import('#modules/auth/cli.ts')
     await runAdminCommand(command, loadConfig())
     process.exit(0)
   } else process.exit(await runCommand(command))
 } catch (error) {
-  exitOnOperatorError(error)
+  await exitOnOperatorError(error)
 }

@@ -3,24 +3,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import libvipsPath from '@img/sharp-libvips-linux-x64/binary' with { type: 'file' }
-import initdbWasmPath from '../node_modules/@electric-sql/pglite/dist/initdb.wasm' with { type: 'file' }
-import pgliteDataPath from '../node_modules/@electric-sql/pglite/dist/pglite.data' with { type: 'file' }
-import pgliteWasmPath from '../node_modules/@electric-sql/pglite/dist/pglite.wasm' with { type: 'file' }
 import type { Migration } from './db/migrate.ts'
+import { pgliteWasmPath } from './db/pglite-wasm.ts'
 
 /**
  * What the single binary (`bun run build`, scripts/build.ts) needs to run from one file.
  * The imports above embed the files in the executable; under `bun src/main.ts` they are
- * plain paths into node_modules and everything here is a no-op.
+ * plain paths into node_modules and the rest here is a no-op.
  *
  * - sharp's addon needs libvips-cpp.so beside it, and the dynamic linker cannot read inside the
  *   executable. Once a library with the same soname is loaded, the addon's dependency is met by
  *   it, so libvips is written to a private temp file, dlopen'ed, and the file removed (the
- *   mapping stays). This must happen before sharp is first required: src/main.ts imports this
- *   module first. The build resolves `sharp` to its CommonJS entry, whose literal
+ *   mapping stays). This must happen before sharp is first required: src/server.ts imports this
+ *   module first (sharp loads on the first image). The build resolves `sharp` to its CommonJS entry, whose literal
  *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
  * - PGlite looks for its wasm and data files next to its own module; in the binary they are
- *   handed over as compiled modules and a blob instead.
+ *   handed over as compiled modules and a blob instead (src/db/pglite-wasm.ts).
  * - The SQL migrations are embedded by the build and read from here instead of sql/, and so is a
  *   snapshot of an empty database with all of them applied (a first start copies it).
  */
@@ -45,24 +43,6 @@ function preloadLibvips(): ReturnType<typeof dlopen> {
 
 /** Held for the life of the process, so the library can never be closed under the addon. */
 export const libvips = isCompiledBinary ? preloadLibvips() : undefined
-
-/**
- * Options for `PGlite.create` in the binary; empty under `bun`, where PGlite finds its own files.
- * initdb's module is compiled only when a database is to be made from nothing: with the embedded
- * snapshot, or an existing data directory, it is never run.
- */
-export async function embeddedPgliteOptions({ initdb }: { initdb: boolean }): Promise<{
-  pgliteWasmModule?: WebAssembly.Module
-  initdbWasmModule?: WebAssembly.Module
-  fsBundle?: Blob
-}> {
-  if (!isCompiledBinary) return {}
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    WebAssembly.compile(await Bun.file(pgliteWasmPath).arrayBuffer()),
-    initdb ? WebAssembly.compile(await Bun.file(initdbWasmPath).arrayBuffer()) : undefined,
-  ])
-  return { pgliteWasmModule, ...(initdbWasmModule ? { initdbWasmModule } : {}), fsBundle: Bun.file(pgliteDataPath) }
-}
 
 /** The name scripts/build.ts gives the embedded database snapshot. */
 export const EMBEDDED_SNAPSHOT_NAME = 'pg-snapshot.tar.gz'

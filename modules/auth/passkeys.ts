@@ -1,12 +1,5 @@
 import { audit } from '#core/audit/record.ts'
-import {
-  type AuthenticationResponseJSON,
-  type RegistrationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server'
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
 import type { UserRow } from '#core/auth/principal.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
@@ -23,6 +16,12 @@ import * as repo from './two-factor-repo.ts'
  * the second step of a password sign-in or, being discoverable, as a sign-in on their own.
  */
 
+/**
+ * The library, loaded on the first passkey call: its ASN.1 and X.509 stack costs about 0.1-0.2 s
+ * and 20 MiB at start-up, for a feature most servers use rarely. The module loader keeps it.
+ */
+const webauthn = () => import('@simplewebauthn/server')
+
 /** The WebAuthn user handle: the account id's 16 bytes (random, and no personal data). */
 const userHandle = (userId: string) => new Uint8Array(Buffer.from(userId.replace(/-/g, ''), 'hex'))
 
@@ -37,7 +36,7 @@ export const presentPasskey = (row: repo.PasskeyRow) => ({
 
 export async function registrationOptions(ctx: AppContext, user: UserRow) {
   const existing = await repo.listPasskeys(ctx.sql, user.id)
-  const options = await generateRegistrationOptions({
+  const options = await (await webauthn()).generateRegistrationOptions({
     rpName: ctx.config.webauthn.rpName,
     rpID: ctx.config.webauthn.rpId,
     userName: user.username,
@@ -60,9 +59,9 @@ export async function registerPasskey(
 ) {
   const challenge = await attemptChallenge(ctx, input.challenge_token, 'passkey_register')
   if (challenge.user_id !== user.id) throw new Unauthorized('This registration belongs to another session', 'invalid_challenge')
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>
+  let verified: Awaited<ReturnType<Awaited<ReturnType<typeof webauthn>>['verifyRegistrationResponse']>>
   try {
-    verified = await verifyRegistrationResponse({
+    verified = await (await webauthn()).verifyRegistrationResponse({
       response: input.response,
       expectedChallenge: challenge.webauthn_challenge!,
       expectedOrigin: ctx.config.webauthn.origins,
@@ -143,7 +142,7 @@ export async function removePasskey(ctx: AppContext, user: UserRow, id: string, 
 /** The options of an assertion, for the second step (allowCredentials: this account's keys) or a passwordless sign-in (none). */
 export async function assertionOptions(ctx: AppContext, userId: string | null) {
   const allow = userId ? await repo.listPasskeys(ctx.sql, userId) : []
-  return generateAuthenticationOptions({
+  return (await webauthn()).generateAuthenticationOptions({
     rpID: ctx.config.webauthn.rpId,
     allowCredentials: allow.map((passkey) => ({ id: passkey.credential_id, transports: passkey.transports })),
     userVerification: userId ? 'discouraged' : 'required',
@@ -160,9 +159,9 @@ export async function verifyAssertion(
 ) {
   const passkey = await repo.findPasskeyByCredential(ctx.sql, input.response.id)
   if (!passkey || (input.userId && passkey.user_id !== input.userId)) throw new Unauthorized('This passkey is not registered here', 'invalid_passkey')
-  let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>
+  let verified: Awaited<ReturnType<Awaited<ReturnType<typeof webauthn>>['verifyAuthenticationResponse']>>
   try {
-    verified = await verifyAuthenticationResponse({
+    verified = await (await webauthn()).verifyAuthenticationResponse({
       response: input.response,
       expectedChallenge: input.expectedChallenge,
       expectedOrigin: ctx.config.webauthn.origins,

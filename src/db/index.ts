@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { embeddedPgliteOptions } from '../native.ts'
+import { embeddedPgliteOptions } from './pglite-wasm.ts'
 import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
 
 export type Sql = postgres.Sql<{ bigint: number }>
@@ -38,6 +38,8 @@ export interface DatabaseOptions {
    * copy of it instead of running initdb (seconds) and every migration. Ignored for an existing one.
    */
   embeddedSnapshot?: Blob | (() => Promise<Blob | undefined>)
+  /** PGlite's WebAssembly module, when its compilation was started earlier (src/main.ts does). */
+  embeddedWasm?: Promise<WebAssembly.Module>
   /** The embedded database's shared_buffers in MiB (default 8). */
   embeddedSharedBuffersMb?: number
   /** How long connecting may take before queries fail as unreachable (default 1500 ms). */
@@ -93,7 +95,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       },
     }
   }
-  return openEmbedded(options.embeddedDir, options.embeddedSnapshot, options.embeddedSharedBuffersMb ?? 8)
+  return openEmbedded(options.embeddedDir, options.embeddedSnapshot, options.embeddedSharedBuffersMb ?? 8, options.embeddedWasm)
 }
 
 /**
@@ -102,7 +104,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
  * one connection and pipelines every query through it. A transaction then holds the only
  * connection: everyone else queues behind it, and code inside `sql.begin` must use its `tx`.
  */
-async function openEmbedded(dir: string | null, snapshotSource: DatabaseOptions['embeddedSnapshot'], sharedBuffersMb: number): Promise<EmbeddedDatabase> {
+async function openEmbedded(
+  dir: string | null,
+  snapshotSource: DatabaseOptions['embeddedSnapshot'],
+  sharedBuffersMb: number,
+  pgliteWasm: Promise<WebAssembly.Module> | undefined,
+): Promise<EmbeddedDatabase> {
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
   if (dir) mkdirSync(dir, { recursive: true })
@@ -111,7 +118,7 @@ async function openEmbedded(dir: string | null, snapshotSource: DatabaseOptions[
   const snapshot = exists ? undefined : typeof snapshotSource === 'function' ? await snapshotSource() : snapshotSource
   const origin: EmbeddedOrigin = exists ? 'existing' : snapshot ? 'snapshot' : 'initdb'
   const db = await PGlite.create(dir ?? 'memory://', {
-    ...(await embeddedPgliteOptions({ initdb: origin === 'initdb' })),
+    ...(await embeddedPgliteOptions({ initdb: origin === 'initdb', pgliteWasm })),
     ...(snapshot ? { loadDataDir: snapshot } : {}),
     startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${sharedBuffersMb}MB`, '-c', 'max_connections=10'],
   })

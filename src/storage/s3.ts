@@ -2,14 +2,6 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3'
 import { ObjectExistsError } from './errors'
 import { assertValidKey, assertValidPrefix, contentTypeForKey } from './keys'
 import { assertValidRange, parseContentRange, satisfiableRange, unsatisfiableRange } from './range'
@@ -88,7 +80,9 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
   if (Boolean(cfg.accessKeyId) !== Boolean(cfg.secretAccessKey)) {
     throw new Error('S3 storage: set both accessKeyId and secretAccessKey, or neither')
   }
-  const client = new S3Client({
+  // The SDK costs about 0.1 s and some memory to load: only a server that stores in S3 loads it,
+  // as it creates its storage, and every call waits for it (the first one at most).
+  const loaded = import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client({
     region: cfg.region,
     endpoint: cfg.endpoint,
     forcePathStyle: cfg.forcePathStyle,
@@ -107,13 +101,16 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
       connectionTimeout: Math.min(cfg.timeoutMs ?? 10_000, 5_000),
       socketTimeout: cfg.timeoutMs ?? 10_000,
     },
-  })
+  }) }))
+  // A load failure is reported by the calls that need the SDK, not as an unhandled rejection.
+  loaded.catch(() => {})
   const Bucket = cfg.bucket
 
   async function head(key: string): Promise<StoredObjectInfo | null> {
     assertValidKey(key)
     try {
-      const out = await client.send(new HeadObjectCommand({ Bucket, Key: key }))
+      const { sdk, client } = await loaded
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket, Key: key }))
       return {
         key,
         size: out.ContentLength ?? 0,
@@ -129,7 +126,8 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
   async function* listPages(prefix: string): AsyncGenerator<StoredObjectInfo> {
     let ContinuationToken: string | undefined
     do {
-      const page = await client.send(new ListObjectsV2Command({
+      const { sdk, client } = await loaded
+      const page = await client.send(new sdk.ListObjectsV2Command({
         Bucket,
         Prefix: prefix === '' ? undefined : prefix,
         MaxKeys: cfg.listPageSize,
@@ -167,7 +165,8 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
       const abort = new AbortController()
       const { body, length } = await bodyFor(source, abort)
       try {
-        await client.send(new PutObjectCommand({
+        const { sdk, client } = await loaded
+        await client.send(new sdk.PutObjectCommand({
           Bucket,
           Key: key,
           Body: body,
@@ -190,7 +189,8 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
       if (range) assertValidRange(range)
       let out
       try {
-        out = await client.send(new GetObjectCommand({
+        const { sdk, client } = await loaded
+        out = await client.send(new sdk.GetObjectCommand({
           Bucket,
           Key: key,
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
@@ -239,7 +239,8 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
       assertValidKey(key)
       try {
         // DeleteObject already succeeds on a missing key; the catch covers servers that 404.
-        await client.send(new DeleteObjectCommand({ Bucket, Key: key }))
+        const { sdk, client } = await loaded
+        await client.send(new sdk.DeleteObjectCommand({ Bucket, Key: key }))
       } catch (error) {
         if (!isMissingKey(error)) throw error
       }
@@ -251,6 +252,7 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
     },
 
     async close(): Promise<void> {
+      const { client } = await loaded
       client.destroy()
     },
   }

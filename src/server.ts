@@ -1,0 +1,121 @@
+// First import, on purpose: in the single binary it loads the embedded libvips, which must come
+// before sharp's addon (loaded on the first image); src/main.ts has started PGlite's compile by now.
+import './native.ts'
+import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
+import type { Config } from './config.ts'
+import { type AppContext, createContext } from './context.ts'
+import { installConnectionCrashGuard } from './db/crash-guard.ts'
+import { createRequestGate } from './http/gate.ts'
+import { metricsListener } from './observability/http.ts'
+import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
+import { startJobs } from './jobs/index.ts'
+import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, describeFailure, diskSpaceReason } from './storage/disk.ts'
+import { IN_FLIGHT_MAX_AGE_MS, leftoverDirs, sweepLeftovers } from './storage/leftovers.ts'
+
+/**
+ * `imghost serve`: the modules SERVER_MODE names, each on its listener, until SIGTERM. src/main.ts
+ * loads this module only after it has started what the server will need first (PGlite's
+ * WebAssembly compiles meanwhile), so the two overlap.
+ */
+
+export interface ServeOptions {
+  /** PGlite's module, compiling since the process started (undefined with DATABASE_URL). */
+  embeddedWasm?: Promise<WebAssembly.Module>
+  /** performance.now() once this module's code had loaded: the start-up log line's first phase. */
+  codeLoadedMs: number
+}
+
+export async function serve(config: Config, options: ServeOptions) {
+  assertPortsFree(config.host, listenerPlan(config))
+  const { ctx, close } = await createContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch((error: unknown) => {
+    // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
+    const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
+    const cause = describeFailure(error).split('\n')[0]
+    throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
+  })
+  const databaseReadyMs = performance.now()
+  installConnectionCrashGuard((entry) => ctx.log.error(entry))
+  await sweepCrashLeftovers(ctx)
+
+  const listening: ReturnType<typeof createApp>[] = []
+  const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
+  for (const { port, modules } of listenerPlan(config)) {
+    const app = listenExclusive(createApp(ctx, modules, { gate }), serviceName(modules), {
+      hostname: config.host,
+      port,
+      maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
+      // Between requests and for requests without a body; bodies have their own stall timer (BODY_TIMEOUT).
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
+    })
+    listening.push(app)
+    // One line per module, even when they share a listener: operators and tests look for these.
+    for (const module of modules) {
+      ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
+    }
+  }
+  if (config.metricsPort !== undefined) {
+    // Loopback only, whatever HOST says: metrics are for a scraper on this machine (or a tunnel).
+    const metrics = listenExclusive(metricsListener(ctx), 'metrics', { hostname: '127.0.0.1', port: config.metricsPort })
+    listening.push(metrics as unknown as ReturnType<typeof createApp>)
+    ctx.log.info({ msg: 'metrics listening', url: `http://127.0.0.1:${metrics.server?.port}/metrics` })
+  } else if (!config.metricsToken) {
+    ctx.log.info({ msg: 'metrics are not served: set METRICS_PORT (loopback listener) or METRICS_TOKEN (bearer on every port)' })
+  }
+  if (config.modules.includes('auth')) ctx.log.info({ msg: 'web app: open this URL in a browser', web_app: `${config.publicUrls.auth}/` })
+  // Milliseconds since the process started (scripts/bench-start.ts reads this line).
+  const ms = (at: number) => Math.round(at)
+  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
+  // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
+  const jobs = startJobs(ctx)
+  const workers = startWorkers(ctx, config.modules)
+
+  let stopping = false
+  async function shutdown(signal: string) {
+    if (stopping) return
+    stopping = true
+    const deadline = config.shutdownTimeoutSeconds * 1000
+    ctx.log.info({ msg: 'shutting down', signal, timeout_seconds: config.shutdownTimeoutSeconds })
+    // Whatever happens below, the process is gone by the deadline (systemd's own comes later).
+    setTimeout(() => {
+      ctx.log.error({ msg: 'shutdown deadline passed; exiting now', timeout_seconds: config.shutdownTimeoutSeconds })
+      process.exit(1)
+    }, deadline).unref()
+    // New requests (also on kept-alive connections) get a 503; no new connections are accepted;
+    // in-flight ones get most of the time left, then are cut, so the rest can close cleanly.
+    gate.startDraining()
+    const drained = Promise.all(listening.map((app) => app.server?.stop(false)))
+    const graceExpired = Bun.sleep(deadline * DRAIN_SHARE).then(() => 'expired' as const)
+    if ((await Promise.race([drained, graceExpired])) === 'expired') {
+      const cut = listening.reduce((sum, app) => sum + (app.server?.pendingRequests ?? 0), 0)
+      ctx.log.warn({ msg: 'requests still running at the shutdown deadline; cutting them', requests: cut })
+      await Promise.all(listening.map((app) => app.server?.stop(true)))
+    }
+    await jobs.stop()
+    await workers.stop()
+    await close()
+    ctx.log.info({ msg: 'stopped' })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+/**
+ * Partial files a crash left behind. With the embedded database DATA_DIR belongs to this
+ * process alone (it is locked), so all of them go; a shared DATA_DIR (DATABASE_URL, several
+ * processes) keeps the last hour's, which another process may still be writing.
+ */
+async function sweepCrashLeftovers(ctx: AppContext) {
+  const shared = ctx.config.databaseUrl !== undefined
+  const cutoff = shared ? new Date(ctx.clock.now().getTime() - IN_FLIGHT_MAX_AGE_MS) : ctx.clock.now()
+  const removed = await sweepLeftovers(leftoverDirs(ctx.config), cutoff).catch((error) => {
+    ctx.log.warn({ msg: 'sweeping temp files failed', error: String(error) })
+    return 0
+  })
+  if (removed > 0) ctx.log.info({ msg: 'temp files of an earlier run removed', count: removed })
+}
+
+/** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */
+const IDLE_TIMEOUT_SECONDS = 30
+/** Share of SHUTDOWN_TIMEOUT in-flight requests get; the rest is for jobs, buffers and the database. */
+const DRAIN_SHARE = 0.7
