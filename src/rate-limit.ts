@@ -22,12 +22,15 @@ export interface RateLimiter {
    * Counts one request like hit(), for buckets every authenticated call counts in: from a block
    * of counts this process reserved in the database, so most calls write nothing.
    */
-  take(bucket: string, limit: number, windowSeconds: number): RateLimitState | Promise<RateLimitState>
+  take(bucket: string, limit: number, windowSeconds: number, now?: Date): RateLimitState | Promise<RateLimitState>
   /**
    * Whether take() would now hand out a number within the limit from a block already reserved:
    * then it answers synchronously and lets the request through. Counts nothing.
+   *
+   * Both read the clock unless given `now`: a caller that already holds this instant's Date
+   * passes it rather than have each budget make its own.
    */
-  atHand(bucket: string, limit: number, windowSeconds: number): boolean
+  atHand(bucket: string, limit: number, windowSeconds: number, now?: Date): boolean
 }
 
 /**
@@ -108,10 +111,10 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
     return entry
   }
 
-  const take = (bucket: string, limit: number, windowSeconds: number): RateLimitState | Promise<RateLimitState> => {
+  const take = (bucket: string, limit: number, windowSeconds: number, now = clock.now()): RateLimitState | Promise<RateLimitState> => {
     // windowOf without its two Dates: this runs on every authenticated call.
     const windowMs = windowSeconds * 1000
-    const windowStart = Math.floor(clock.now().getTime() / windowMs) * windowMs
+    const windowStart = Math.floor(now.getTime() / windowMs) * windowMs
     const entry = reservationOf(bucket, windowStart, windowMs)
     if (entry.next <= entry.last) return stateOf(entry.next++, limit, entry.resetAt)
     // Full as far as this process knows: refused without a write (a raised limit lets it ask again).
@@ -126,11 +129,11 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
 
   return {
     take,
-    atHand(bucket, limit, windowSeconds) {
+    atHand(bucket, limit, windowSeconds, now = clock.now()) {
       const entry = reservations.get(bucket)
       if (entry === undefined || entry.next > entry.last || entry.next > limit) return false
       const windowMs = windowSeconds * 1000
-      return entry.windowStart === Math.floor(clock.now().getTime() / windowMs) * windowMs
+      return entry.windowStart === Math.floor(now.getTime() / windowMs) * windowMs
     },
     async hit(bucket, limit, windowSeconds) {
       const { start, resetAt } = windowOf(clock.now(), windowSeconds)

@@ -48,10 +48,11 @@ export interface ImageListCache {
    * On PostgreSQL use cached(), which waits for the notification barrier first.
    */
   cachedNow(key: string): ImageListPage | undefined
-  /** The page in memory on any database, true only once the notification barrier resolved after the call began. */
-  held(key: string): ImageListPage | undefined
-  /** The same page as JSON text; only after cachedNow() or held() returned it. */
-  jsonOf(key: string): string | undefined
+  /**
+   * The page's JSON text (what the pre-route answer sends) from memory on any database, true
+   * only once the notification barrier resolved after the call began.
+   */
+  heldJson(key: string, now?: Date): string | undefined
   cached(key: string): Promise<ImageListPage | undefined>
   /**
    * Runs `read` and keeps its page, unless a change was announced while it ran (the page might
@@ -107,10 +108,10 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     )
     .catch((error) => ctx.log.warn({ msg: 'image list cache: cannot listen for changes, every list is read', error: String(error) }))
 
-  const usable = (key: string): Entry | undefined => {
+  const usable = (key: string, now = clock.now()): Entry | undefined => {
     const entry = entries.get(key)
     if (entry === undefined) return undefined
-    if (performance.now() - entry.loadedAt > TTL_MS || clock.now().getTime() >= entry.endsAt) {
+    if (performance.now() - entry.loadedAt > TTL_MS || now.getTime() >= entry.endsAt) {
       drop(key)
       return undefined
     }
@@ -123,10 +124,9 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     cachedNow(key) {
       return barrierFree && trusted ? usable(key)?.page : undefined
     },
-    held(key) {
-      return trusted ? usable(key)?.page : undefined
+    heldJson(key, now) {
+      return trusted ? usable(key, now)?.json : undefined
     },
-    jsonOf: (key) => entries.get(key)?.json,
     async cached(key) {
       if (!trusted || entries.get(key) === undefined) return undefined
       if (!barrierFree) {

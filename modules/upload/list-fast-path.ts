@@ -68,14 +68,15 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     if (key === undefined || key.allowedIps !== null || key.user.is_blocked || !key.scopes.includes('images:read')) return undefined
     const now = clock.now()
     if (key.expiresAt !== null && key.expiresAt <= now.getTime()) return undefined
-    const pageKey = cache.keyOf(key.user.id, query.limit, query.cursor, query.q)
-    if (cache.held(pageKey) === undefined || !apiKeyBudgetsAtHand(limiter, key)) return undefined
+    // One Date for the whole answer: expiry, the page's end, both budgets' windows and the headers.
+    const json = cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q), now)
+    if (json === undefined || !apiKeyBudgetsAtHand(limiter, key, now)) return undefined
     apiKeys.recordUse(key.keyId, now)
     // Synchronous: both budgets had a number at hand (apiKeyBudgetsAtHand).
-    const { rateLimit } = principalOfApiKey(limiter, key) as Exclude<ReturnType<typeof principalOfApiKey>, Promise<unknown>>
+    const { rateLimit } = principalOfApiKey(limiter, key, now) as Exclude<ReturnType<typeof principalOfApiKey>, Promise<unknown>>
     const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'x-content-type-options': 'nosniff', 'x-request-id': requestId }
     setRateLimitHeaders(headers, rateLimit.limit, rateLimit.count, rateLimit.resetAt, now)
-    return new Response(cache.jsonOf(pageKey), { headers })
+    return new Response(json, { headers })
   }
 
   return (request, _server, requestId) => {
@@ -94,7 +95,7 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     // applied (one shared round trip, as the guard awaits for a cached key). Not worth waiting
     // for when nothing is held.
     const key = apiKeys.held(keyHash)
-    if (key === undefined || cache.held(cache.keyOf(key.user.id, query.limit, query.cursor, query.q)) === undefined) return undefined
+    if (key === undefined || cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q)) === undefined) return undefined
     return db.notificationsDelivered().then(
       () => answer(keyHash, query, requestId),
       () => undefined,

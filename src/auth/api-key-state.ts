@@ -121,7 +121,8 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
     if (!use) usage.set(keyId, { count, at })
     else {
       use.count += count
-      if (at > use.at) use.at = at
+      // getTime(), not `>`: comparing the Dates themselves converts each through Symbol.toPrimitive, on every keyed call.
+      if (at.getTime() > use.at.getTime()) use.at = at
     }
   }
 

@@ -123,30 +123,31 @@ export function apiKeyRefusal(key: ApiKeyRecord, now: Date, clientIp: string | n
 /**
  * The caller behind a usable key, with the request counted in the account's hourly window
  * (the plan's limit, across all keys and sessions) and, for a key with a limit of its own, in
- * the key's window too.
+ * the key's window too. `now`, when given, is this instant (the limiter's clock otherwise).
  */
-export function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord): Principal | Promise<Principal> {
+export function principalOfApiKey(limiter: RateLimiter, key: ApiKeyRecord, now?: Date): Principal | Promise<Principal> {
   const plan = key.user.plan_type
-  const account = limiter.take(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR)
+  const account = limiter.take(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR, now)
   // Both counts usually come from blocks already reserved: then no promise is made at all (this
-  // runs on every call with a key). The second is taken only after the first, as before.
+  // runs on every call with a key). The second is taken only after the first, as before, and
+  // then at its own instant.
   if (account instanceof Promise) return account.then((state) => withOwnBudget(limiter, key, state))
-  return withOwnBudget(limiter, key, account)
+  return withOwnBudget(limiter, key, account, now)
 }
 
 /**
  * Whether principalOfApiKey would count this call synchronously and let it through: every budget
  * it counts in has a reserved number within its limit at hand. Counts nothing.
  */
-export function apiKeyBudgetsAtHand(limiter: RateLimiter, key: ApiKeyRecord): boolean {
+export function apiKeyBudgetsAtHand(limiter: RateLimiter, key: ApiKeyRecord, now?: Date): boolean {
   const plan = key.user.plan_type
-  if (!limiter.atHand(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR)) return false
-  return key.keyLimit === null || limiter.atHand(key.keyBucket, effectiveRequestsPerHour(plan, key.keyLimit), HOUR)
+  if (!limiter.atHand(key.accountBucket, PLAN_LIMITS[plan].requestsPerHour, HOUR, now)) return false
+  return key.keyLimit === null || limiter.atHand(key.keyBucket, effectiveRequestsPerHour(plan, key.keyLimit), HOUR, now)
 }
 
-function withOwnBudget(limiter: RateLimiter, key: ApiKeyRecord, account: RateLimitState): Principal | Promise<Principal> {
+function withOwnBudget(limiter: RateLimiter, key: ApiKeyRecord, account: RateLimitState, now?: Date): Principal | Promise<Principal> {
   if (key.keyLimit === null) return apiKeyPrincipal(key, account, null)
-  const own = limiter.take(key.keyBucket, effectiveRequestsPerHour(key.user.plan_type, key.keyLimit), HOUR)
+  const own = limiter.take(key.keyBucket, effectiveRequestsPerHour(key.user.plan_type, key.keyLimit), HOUR, now)
   return own instanceof Promise ? own.then((state) => apiKeyPrincipal(key, account, state)) : apiKeyPrincipal(key, account, own)
 }
 

@@ -26,7 +26,12 @@ export interface RequestGate {
  */
 export function createRequestGate(options: { maxInflight: number; servers: () => readonly (Server<unknown> | null | undefined)[] }): RequestGate {
   let draining = false
-  const inflight = () => options.servers().reduce((sum, server) => sum + (server?.pendingRequests ?? 0), 0)
+  // A loop rather than reduce(): admits() runs on every pre-route answer.
+  const inflight = () => {
+    let sum = 0
+    for (const server of options.servers()) sum += server?.pendingRequests ?? 0
+    return sum
+  }
   const plugin = new Elysia({ name: 'request-gate', seed: crypto.randomUUID() })
     .onRequest(() => {
       if (draining) throw new Unavailable('The server is shutting down; retry in a moment', 'shutting_down', 5, { Connection: 'close' })
