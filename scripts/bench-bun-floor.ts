@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type WrkResult, createBenchRun, freePort, loadAverage, measure, median, requireTools, waitFor, wrk } from './lib/bench-view-support.ts'
+import { type WrkResult, createBenchRun, freePort, loadAverage, measure, median, requireTools, startNginx, waitFor, wrk } from './lib/bench-view-support.ts'
 
 const MODES = ['clone', 'new-response', 'file', 'static'] as const
 type Mode = (typeof MODES)[number]
@@ -73,31 +73,7 @@ if (process.argv[2] === '--serve') {
     const names = SIZES.map((size) => `${size}.jpg`)
     for (const [i, size] of SIZES.entries()) writeFileSync(join(dir, names[i]!), randomBytes(size))
 
-    const nginxPort = await freePort()
-    const nginxDir = join(run.work, 'nginx')
-    mkdirSync(join(nginxDir, 'tmp'), { recursive: true })
-    writeFileSync(join(nginxDir, 'nginx.conf'), `
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${nginxDir}/nginx.pid;
-error_log ${nginxDir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  open_file_cache max=1000 inactive=60s;
-  types { image/jpeg jpg; }
-  client_body_temp_path ${nginxDir}/tmp; proxy_temp_path ${nginxDir}/tmp; fastcgi_temp_path ${nginxDir}/tmp; uwsgi_temp_path ${nginxDir}/tmp; scgi_temp_path ${nginxDir}/tmp;
-  server { listen 127.0.0.1:${nginxPort}; root ${dir}; }
-}
-`)
-    const servers: { name: string; url: string; pid: number }[] = []
-    const nginx = run.spawn([nginxBin, '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')])
-    await waitFor(`http://127.0.0.1:${nginxPort}/`, nginx)
-    servers.push({ name: 'nginx', url: `http://127.0.0.1:${nginxPort}`, pid: nginx.pid })
+    const servers: { name: string; url: string; pid: number }[] = [{ name: 'nginx', ...(await startNginx(run, nginxBin, dir)) }]
     for (const mode of MODES) {
       const port = await freePort()
       const child = run.spawn(['bun', import.meta.path, '--serve', mode, dir, names.join(','), String(port)])

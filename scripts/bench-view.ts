@@ -22,9 +22,8 @@
  * before and after. Needs nginx and wrk (`apt-get install -y nginx wrk`); everything listens on
  * 127.0.0.1 and is stopped at the end.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { type WrkResult, ROOT, SIZES, benchFiles, createBenchRun, freePort, json, loadAverage, measure, median, requireTools, seed, waitFor, wrk } from './lib/bench-view-support.ts'
+import { type WrkResult, ROOT, SIZES, benchFiles, createBenchRun, json, loadAverage, measure, median, requireTools, seed, startNginx, wrk } from './lib/bench-view-support.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -58,29 +57,7 @@ async function main() {
   }
   const objects = join(servers[0]!.dataDir, 'objects')
 
-  const nginxPort = await freePort()
-  const nginxDir = join(run.work, 'nginx')
-  mkdirSync(join(nginxDir, 'tmp'), { recursive: true })
-  writeFileSync(join(nginxDir, 'nginx.conf'), `
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${nginxDir}/nginx.pid;
-error_log ${nginxDir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  open_file_cache max=1000 inactive=60s;
-  types { image/jpeg jpg; }
-  client_body_temp_path ${nginxDir}/tmp; proxy_temp_path ${nginxDir}/tmp; fastcgi_temp_path ${nginxDir}/tmp; uwsgi_temp_path ${nginxDir}/tmp; scgi_temp_path ${nginxDir}/tmp;
-  server { listen 127.0.0.1:${nginxPort}; root ${objects}; }
-}
-`)
-  const nginx = run.spawn([nginxBin, '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')])
-  await waitFor(`http://127.0.0.1:${nginxPort}/`, nginx)
+  const nginx = await startNginx(run, nginxBin, objects)
 
   const pids: Record<string, number> = { nginx: nginx.pid, ...Object.fromEntries(servers.map((server) => [server.name, server.child.pid])) }
   const sizes: Record<string, number> = {}
@@ -88,7 +65,7 @@ http {
     const firstId = servers[0]!.seeded.ids[size.upload]!
     sizes[size.label] = Bun.file(join(objects, size.key(firstId))).size
     return [
-      ['nginx', `http://127.0.0.1:${nginxPort}/${size.key(firstId)}`],
+      ['nginx', `${nginx.url}/${size.key(firstId)}`],
       ...servers.map((server) => [server.name, `${server.urls.view}${size.path(server.seeded.ids[size.upload]!)}`]),
     ] as [string, string][]
   }

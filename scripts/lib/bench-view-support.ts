@@ -4,7 +4,7 @@
  * wrk runs, and the CPU time a process spent per response read from /proc.
  */
 import type { Subprocess } from 'bun'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -98,6 +98,8 @@ export function createBenchRun(name: string) {
 
   return { work, spawn, startImghost, close }
 }
+
+type BenchRun = ReturnType<typeof createBenchRun>
 
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -259,3 +261,36 @@ export const median = (values: number[]) => {
 }
 
 export const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+/**
+ * nginx as the benchmarks' yardstick: one worker, sendfile, open_file_cache, no access log,
+ * serving `root` on a free loopback port until the run ends.
+ */
+export async function startNginx(run: BenchRun, nginxBin: string, root: string): Promise<{ url: string; pid: number }> {
+  const nginxPort = await freePort()
+  const nginxDir = join(run.work, 'nginx')
+  mkdirSync(join(nginxDir, 'tmp'), { recursive: true })
+  writeFileSync(join(nginxDir, 'nginx.conf'), NGINX_CONF(nginxDir, nginxPort, root))
+  const nginx = run.spawn([nginxBin, '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')])
+  await waitFor(`http://127.0.0.1:${nginxPort}/`, nginx)
+  return { url: `http://127.0.0.1:${nginxPort}`, pid: nginx.pid }
+}
+
+const NGINX_CONF = (nginxDir: string, nginxPort: number, root: string) => `
+daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+pid ${nginxDir}/nginx.pid;
+error_log ${nginxDir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=1000 inactive=60s;
+  types { image/jpeg jpg; }
+  client_body_temp_path ${nginxDir}/tmp; proxy_temp_path ${nginxDir}/tmp; fastcgi_temp_path ${nginxDir}/tmp; uwsgi_temp_path ${nginxDir}/tmp; scgi_temp_path ${nginxDir}/tmp;
+  server { listen 127.0.0.1:${nginxPort}; root ${root}; }
+}
+`
