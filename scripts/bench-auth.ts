@@ -13,7 +13,7 @@
  * a temp DATA_DIR, or against DATABASE_URL when that is set. The client is this process. The
  * calls are spread over several enterprise accounts so no hourly budget runs out mid-run.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -45,6 +45,8 @@ interface Result {
   p50: number
   p99: number
   statuses: Record<number, number>
+  /** Server CPU per request in µs by thread name (main, JSC's GC helpers, Bun's pools…). */
+  threadMicros?: Record<string, number>
 }
 
 /** `concurrency` loops issuing requests back to back for `seconds`. */
@@ -54,8 +56,25 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/** utime + stime in seconds summed per thread name, from /proc/<pid>/task. */
+function cpuSecondsByThread(pid: number): Record<string, number> {
+  const byName: Record<string, number> = {}
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName
+}
+
 async function load(makeRequest: (i: number) => Promise<Response>, durationSeconds: number, loops: number, pid?: number): Promise<Result> {
   const cpuBefore = pid ? cpuSeconds(pid) : 0
+  const threadsBefore = pid ? cpuSecondsByThread(pid) : {}
   const latencies: number[] = []
   const statuses: Record<number, number> = {}
   const end = performance.now() + durationSeconds * 1000
@@ -76,7 +95,10 @@ async function load(makeRequest: (i: number) => Promise<Response>, durationSecon
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
   const cpuMicros = pid ? ((cpuSeconds(pid) - cpuBefore) / latencies.length) * 1e6 : undefined
-  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), statuses, cpuMicros }
+  const threadMicros = pid
+    ? Object.fromEntries(Object.entries(cpuSecondsByThread(pid)).map(([name, after]) => [name, ((after - (threadsBefore[name] ?? 0)) / latencies.length) * 1e6]))
+    : undefined
+  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), statuses, cpuMicros, threadMicros }
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
@@ -211,6 +233,14 @@ try {
   console.log('|---|---|---|---|---|---|')
   cases.forEach((c, i) => results[i]!.length && console.log(row(c.name, results[i]!)))
   if (login) console.log(`| POST /api/v1/auth/login (8 in flight) | ${login.perSecond.toFixed(0)} | ${(login.cpuMicros ?? 0).toFixed(0)} | ${login.p50.toFixed(2)} | ${login.p99.toFixed(2)} | ${JSON.stringify(login.statuses)} |`)
+  // Where a case's server CPU goes, by thread (medians over rounds; threads under 0.5 µs left out).
+  cases.forEach((c, i) => {
+    const rs = results[i]!
+    if (!rs.length || !rs[0]!.threadMicros) return
+    const names = [...new Set(rs.flatMap((r) => Object.keys(r.threadMicros ?? {})))]
+    const parts = names.map((name) => [name, median(rs.map((r) => r.threadMicros?.[name] ?? 0))] as const).filter(([, micros]) => micros >= 0.5)
+    console.log(`${c.name}: server CPU µs/req by thread: ${parts.sort((a, b) => b[1] - a[1]).map(([name, micros]) => `${name} ${micros.toFixed(1)}`).join(', ')}`)
+  })
   const ratios = (a: number, b: number) => results[a]!.map((r, i) => r.perSecond / results[b]![i]!.perSecond)
   console.log('')
   if (results[0]!.length) console.log(`whoami / bare = ${median(ratios(0, 1)).toFixed(2)} (rounds: ${ratios(0, 1).map((x) => x.toFixed(2)).join(', ')})`)
