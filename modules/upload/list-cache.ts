@@ -82,13 +82,7 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
   }
   const forgetUser = (userId: string) => {
     generation++
-    const keys = keysOfUser.get(userId)
-    if (!keys) return
-    keysOfUser.delete(userId)
-    for (const key of keys) {
-      jsonChars -= entries.get(key)?.json.length ?? 0
-      entries.delete(key)
-    }
+    for (const key of [...(keysOfUser.get(userId) ?? [])]) drop(key)
   }
   // (Re)connected: whatever was said while no one listened is unknown, so nothing kept is trusted.
   const resubscribed = () => {

@@ -1,4 +1,4 @@
-import { apiKeyBudgetsAtHand, principalOfApiKey } from '#core/auth/principal.ts'
+import { apiKeyBudgetsAtHand, apiKeyRefusal, principalOfApiKey } from '#core/auth/principal.ts'
 import { hashApiKey, looksLikeApiKey } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import type { PreRouteHandler } from '#core/http/pre-routes.ts'
@@ -65,9 +65,10 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
   /** The answer from what memory holds now, or undefined; counts the call only when it answers. */
   const answer = (keyHash: string, query: ListQuery, requestId: string): Response | undefined => {
     const key = apiKeys.held(keyHash)
-    if (key === undefined || key.allowedIps !== null || key.user.is_blocked || !key.scopes.includes('images:read')) return undefined
+    if (key === undefined || key.user.is_blocked || !key.scopes.includes('images:read')) return undefined
     const now = clock.now()
-    if (key.expiresAt !== null && key.expiresAt <= now.getTime()) return undefined
+    // The guard's own rule, with no address: an expired key, or one limited to ranges, is the pipeline's.
+    if (apiKeyRefusal(key, now, null) !== null) return undefined
     // One Date for the whole answer: expiry, the page's end, both budgets' windows and the headers.
     const json = cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q), now)
     if (json === undefined || !apiKeyBudgetsAtHand(limiter, key, now)) return undefined

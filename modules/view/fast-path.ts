@@ -79,49 +79,25 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
   const origins = trustedOrigins(ctx.config)
   const clock = ctx.clock
   // Referer values repeat (a page's images all carry the page's URL); parsing one is a URL parse.
-  let referrerHosts = new Map<string, string | null>()
-  const hostOf = (referer: string | null) => {
-    if (referer === null || referer === '') return null
-    let host = referrerHosts.get(referer)
-    if (host === undefined) {
-      if (referrerHosts.size >= REFERRER_CACHE) referrerHosts = new Map()
-      host = referrerHost(referer)
-      referrerHosts.set(referer, host)
-    }
-    return host
-  }
+  const hostOfReferer = memoOfStrings(REFERRER_CACHE, referrerHost)
+  const hostOf = (referer: string | null) => (referer === null || referer === '' ? null : hostOfReferer(referer))
   // A browser's Accept for images is long and the same on every request: parsed once (~0.3 µs).
-  let webpByAccept = new Map<string, boolean>()
-  const webpAccepted = (accept: string | null) => {
-    if (accept === null) return false
-    let accepted = webpByAccept.get(accept)
-    if (accepted === undefined) {
-      if (webpByAccept.size >= ACCEPT_CACHE) webpByAccept = new Map()
-      accepted = acceptsWebp(accept)
-      webpByAccept.set(accept, accepted)
-    }
-    return accepted
-  }
+  const webpOfAccept = memoOfStrings(ACCEPT_CACHE, acceptsWebp)
+  const webpAccepted = (accept: string | null) => accept !== null && webpOfAccept(accept)
 
   // Parsing the URL and choosing the variant took about a seventh of this path's time
   // (--cpu-prof): now once per URL, and once per image lookup and variant. The answers live as
   // long as the lookup object (a second, or until a change notification), weakly held, as the
   // representations they are built from.
-  let targets = new Map<string, Target>()
-  const targetOf = (url: string): Target | undefined => {
-    let target = targets.get(url)
-    if (target !== undefined) return target
+  const targetOf = memoOfStrings(TARGET_CACHE, (url): Target | undefined => {
     const split = splitTarget(url)
     if (split === undefined) return undefined
     const file = parseImageFile(split.file, split.requireExtension)
     if (!file || file.unknownExtension) return undefined
     const size = split.size === undefined || (SIZES as readonly string[]).includes(split.size) ? requestedSize(split.size, file.thumb) : undefined
     if (size === undefined) return undefined
-    if (targets.size >= TARGET_CACHE) targets = new Map()
-    target = { id: file.id, size, format: file.format, slot: slotOf(size, file.format) }
-    targets.set(url, target)
-    return target
-  }
+    return { id: file.id, size, format: file.format, slot: slotOf(size, file.format) }
+  })
   const answersByImage = new WeakMap<CachedImage, (Prebuilt | null | undefined)[]>()
   /** The answers for `target` from `image`, or null when it has no such variant (serve() says 404). */
   const answersFor = (target: Target, image: CachedImage, webp: boolean): Prebuilt | null => {
@@ -176,6 +152,25 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
       })
     }
     return answers.whole.clone()
+  }
+}
+
+/**
+ * `compute` remembered for up to `limit` distinct strings, then started afresh (a bound, not an
+ * LRU: these values repeat a lot, and a client sending endless new ones only costs recomputing).
+ * An undefined result is not kept.
+ */
+function memoOfStrings<V>(limit: number, compute: (key: string) => V): (key: string) => V {
+  let known = new Map<string, V>()
+  return (key) => {
+    let value = known.get(key)
+    if (value === undefined) {
+      value = compute(key)
+      if (value === undefined) return value
+      if (known.size >= limit) known = new Map()
+      known.set(key, value)
+    }
+    return value
   }
 }
 
