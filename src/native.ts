@@ -14,9 +14,11 @@ import { pgliteWasmPath } from './db/pglite-wasm.ts'
  * - sharp's addon needs libvips-cpp.so beside it, and the dynamic linker cannot read inside the
  *   executable. Once a library with the same soname is loaded, the addon's dependency is met by
  *   it, so libvips is written to a private temp file, dlopen'ed, and the file removed (the
- *   mapping stays). This must happen before sharp is first required: src/server.ts imports this
- *   module first (sharp loads on the first image). The build resolves `sharp` to its CommonJS entry, whose literal
- *   `require('@img/sharp-linux-x64/sharp.node')` makes the bundler embed the addon.
+ *   mapping stays). This must happen before sharp is first required, so ./native-libvips.ts does
+ *   it as sharp's only importer loads it (on the first image, not at start: reading, writing and
+ *   linking the 20 MB library cost a warm start 110 to 160 ms). The build resolves `sharp` to its
+ *   CommonJS entry, whose literal `require('@img/sharp-linux-x64/sharp.node')` makes the bundler
+ *   embed the addon.
  * - PGlite looks for its wasm and data files next to its own module; in the binary they are
  *   handed over as compiled modules and a blob instead (src/db/pglite-wasm.ts).
  * - The SQL migrations are embedded by the build and read from here instead of sql/, and so is a
@@ -26,7 +28,8 @@ import { pgliteWasmPath } from './db/pglite-wasm.ts'
 const EMBEDDED_PREFIX = '/$bunfs/'
 export const isCompiledBinary = pgliteWasmPath.startsWith(EMBEDDED_PREFIX)
 
-function preloadLibvips(): ReturnType<typeof dlopen> {
+/** Loads the embedded libvips (see above); ./native-libvips.ts calls it once, in the binary only. */
+export function preloadLibvips(): ReturnType<typeof dlopen> {
   const dir = mkdtempSync(join(tmpdir(), 'imghost-libvips-'))
   try {
     const file = join(dir, 'libvips-cpp.so')
@@ -40,9 +43,6 @@ function preloadLibvips(): ReturnType<typeof dlopen> {
     rmSync(dir, { recursive: true, force: true })
   }
 }
-
-/** Held for the life of the process, so the library can never be closed under the addon. */
-export const libvips = isCompiledBinary ? preloadLibvips() : undefined
 
 /** The name scripts/build.ts gives the embedded database snapshot. */
 export const EMBEDDED_SNAPSHOT_NAME = 'pg-snapshot.tar.gz'

@@ -1,10 +1,8 @@
-// First import, on purpose: in the single binary it loads the embedded libvips, which must come
-// before sharp's addon (loaded on the first image); src/main.ts has started PGlite's compile by now.
-import './native.ts'
 import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
 import { type AppContext, createContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
+import { START_MARK } from './db/pglite-wasm.ts'
 import { createRequestGate } from './http/gate.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
@@ -64,7 +62,8 @@ export async function serve(config: Config, options: ServeOptions) {
   if (config.modules.includes('auth')) ctx.log.info({ msg: 'web app: open this URL in a browser', web_app: `${config.publicUrls.auth}/` })
   // Milliseconds since the process started (scripts/bench-start.ts reads this line).
   const ms = (at: number) => Math.round(at)
-  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
+  const embeddedPhases = Object.fromEntries(Object.values(START_MARK).flatMap((name) => performance.getEntriesByName(name, 'mark').map((mark) => [name.replace('imghost:', ''), ms(mark.startTime)])))
+  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), ...embeddedPhases, database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const jobs = startJobs(ctx)
   const workers = startWorkers(ctx, config.modules)

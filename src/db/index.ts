@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { embeddedPgliteOptions } from './pglite-wasm.ts'
+import { START_MARK, embeddedPgliteOptions } from './pglite-wasm.ts'
 import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
 
 export type Sql = postgres.Sql<{ bigint: number }>
@@ -122,6 +122,7 @@ async function openEmbedded(
     ...(snapshot ? { loadDataDir: snapshot } : {}),
     startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${sharedBuffersMb}MB`, '-c', 'max_connections=10'],
   })
+  performance.mark(START_MARK.embeddedStarted)
   // A private 0700 directory for the socket: no TCP port, nothing another local user can reach.
   const socketDir = mkdtempSync(join(tmpdir(), 'imghost-pg-'))
   const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 4 })

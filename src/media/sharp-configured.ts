@@ -5,6 +5,8 @@
  * parallelism comes from the job pool and from encoding each job's variants side by side; more
  * threads per image mostly grow glibc malloc arenas (the RSS numbers in STACK-NOTES).
  */
+// First, on purpose: in the single binary this loads the embedded libvips sharp's addon links against.
+import '../native-libvips.ts'
 import sharp from 'sharp'
 
 /**
