@@ -50,55 +50,39 @@ export async function listOwnImages(db: Db, userId: string, now: Date, limit: nu
     limit ${limit}`
 }
 
-/** The plan's daily upload count, from the locked row like storageLimitOf: the admin's override, else the plan's figure (quota.ts dailyUploadLimit). */
-const dailyLimitOf = (db: Db) => db`coalesce(upload_limit_per_day, case plan_type
-  when 'pro' then ${PLAN_LIMITS.pro.uploadsPerDay}::int
-  when 'enterprise' then ${PLAN_LIMITS.enterprise.uploadsPerDay}::int
-  else ${PLAN_LIMITS.free.uploadsPerDay}::int end)`
-
-export interface RecordedUpload {
-  /** The user's row after the reservation; undefined when the bytes do not fit in the plan's storage. */
-  limits?: { plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; storage_warned_percent: number }
-  /** The row written; undefined when the day's upload count was full (or the storage did not fit). */
-  image?: ImageRow
+/**
+ * Adds the bytes to the user's storage only if the result stays within the plan's limit.
+ * Atomic: concurrent uploads queue on the row lock and each sees the other's bytes.
+ * Returns the row's limits, or undefined when the bytes do not fit.
+ */
+export async function reserveStorage(tx: TransactionSql, userId: string, bytes: number) {
+  const [row]: [{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; storage_warned_percent: number }?] = await tx`
+    update users set storage_used = storage_used + ${bytes}
+    where id = ${userId} and storage_used + ${bytes} <= ${storageLimitOf(tx)}
+    returning plan_type, upload_limit_per_day, storage_used, storage_warned_percent`
+  return row
 }
 
 /**
- * reserveStorage, countUpload and insertImage in one statement, each step only when the one
- * before it succeeded: on the embedded database every statement costs the main thread a round
- * trip, and an upload made three. Same conditions and the same lock order (the users row, then
- * the usage row): counting reads the reservation's RETURNING, the insert the count's. A step that
- * did not happen leaves the earlier ones done, so the caller must throw to roll the transaction back.
+ * Counts one upload for the day only while under `limit`: the conditional upsert is one
+ * statement, so two requests cannot both take the last slot. Undefined when the day is full.
  */
-export async function recordUpload(tx: TransactionSql, image: NewImage, day: string): Promise<RecordedUpload> {
-  // One identifier fragment per column: sql(array) would pick its shape from the nearest keyword before it, which here is the wrong one.
-  const columns = Object.keys(image).map((column, i) => (i === 0 ? tx`${tx(column)}` : tx`, ${tx(column)}`))
-  const rows = await tx<(ImageRow & { reserved_plan_type: Plan; reserved_upload_limit_per_day: number | null; reserved_storage_used: number; reserved_storage_warned_percent: number })[]>`
-    with reserved as (
-      update users set storage_used = storage_used + ${image.stored_bytes}
-      where id = ${image.user_id} and storage_used + ${image.stored_bytes} <= ${storageLimitOf(tx)}
-      returning plan_type, upload_limit_per_day, storage_used, storage_warned_percent, ${dailyLimitOf(tx)} as daily_limit
-    ), counted as (
-      insert into user_usage (user_id, date, uploads_count)
-      select ${image.user_id}, ${day}::date, 1 from reserved where daily_limit >= 1
-      on conflict (user_id, date) do update set uploads_count = user_usage.uploads_count + 1
-        where user_usage.uploads_count < (select daily_limit from reserved)
-      returning uploads_count
-    ), inserted as (
-      -- jsonb_populate_record reads each value with its column's type, as bound parameters were.
-      insert into images (${columns})
-      select ${columns} from jsonb_populate_record(null::images, ${tx.json(image as unknown as postgres.JSONValue)})
-      where exists (select 1 from counted)
-      returning *
-    )
-    select i.*, r.plan_type as reserved_plan_type, r.upload_limit_per_day as reserved_upload_limit_per_day,
-      r.storage_used as reserved_storage_used, r.storage_warned_percent as reserved_storage_warned_percent
-    from reserved r left join inserted i on true`
-  const [row] = rows
-  if (!row) return {}
-  const { reserved_plan_type, reserved_upload_limit_per_day, reserved_storage_used, reserved_storage_warned_percent, ...inserted } = row
-  const limits = { plan_type: reserved_plan_type, upload_limit_per_day: reserved_upload_limit_per_day, storage_used: reserved_storage_used, storage_warned_percent: reserved_storage_warned_percent }
-  return { limits, image: inserted.id === null ? undefined : (inserted as ImageRow) }
+export async function countUpload(tx: TransactionSql, userId: string, day: string, limit: number): Promise<number | undefined> {
+  const [row]: [{ uploads_count: number }?] = await tx`
+    insert into user_usage (user_id, date, uploads_count)
+    select ${userId}, ${day}::date, 1 where ${limit}::int >= 1
+    on conflict (user_id, date) do update set uploads_count = user_usage.uploads_count + 1
+      where user_usage.uploads_count < ${limit}::int
+    returning uploads_count`
+  return row?.uploads_count
+}
+
+export async function insertImage(tx: TransactionSql, image: NewImage): Promise<ImageRow> {
+  const { variants, ...columns } = image
+  const [row] = await tx<ImageRow[]>`
+    insert into images ${tx({ ...columns, variants: tx.json(variants as unknown as postgres.JSONValue) })}
+    returning *`
+  return row!
 }
 
 /** Deletes the row and gives its bytes back in the same transaction. */

@@ -251,17 +251,16 @@ async function storeAndRecord(
 async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number; warnedPercent: number } }> {
   const now = ctx.clock.now()
   return ctx.sql.begin(async (tx) => {
-    const { limits, image: inserted } = await repo.recordUpload(tx, image, usageDay(now).day)
+    const limits = await repo.reserveStorage(tx, user.id, image.stored_bytes)
     if (!limits) {
       const [current, uploadsToday] = await Promise.all([repo.storageOf(tx, user.id), repo.uploadsOn(tx, user.id, usageDay(now).day)])
       const dailyLimit = dailyUploadLimit(current.plan_type, current.upload_limit_per_day)
       throw storageQuotaExceeded(current.plan_type, current.storage_used, image.stored_bytes, { limit: dailyLimit, used: uploadsToday }, now)
     }
-    // Thrown inside the transaction, so the storage reserved above is given back.
-    if (!inserted) {
-      const dailyLimit = dailyUploadLimit(limits.plan_type, limits.upload_limit_per_day)
-      throw uploadLimitReached(dailyLimit, dailyLimit, now)
-    }
+    const dailyLimit = dailyUploadLimit(limits.plan_type, limits.upload_limit_per_day)
+    const counted = await repo.countUpload(tx, user.id, usageDay(now).day, dailyLimit)
+    if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
+    const inserted = await repo.insertImage(tx, image)
     await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
     return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type), warnedPercent: limits.storage_warned_percent } }
   })
