@@ -18,6 +18,8 @@
  *
  *   bun scripts/bench-upload.ts            (BENCH_IMAGES=12 by default)
  *   BENCH_PARTS=bomb,bmp bun scripts/bench-upload.ts   (any of throughput, rss, bomb, bmp)
+ *   BENCH_BASELINE_ROOT=/path/to/older/checkout BENCH_PARTS=throughput bun scripts/bench-upload.ts
+ *     (a) also runs that checkout's server in the same rounds: both ratios, both CPU figures.
  *
  * Each server is `bun src/main.ts` (SERVER_MODE=auth,upload) in its own process with a fresh
  * temp DATA_DIR (embedded PostgreSQL, local disk storage), so its RSS is its own.
@@ -27,6 +29,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { withInFlight } from './bench-sharp-bare.ts'
 import {
+  cpuMsByThread,
   deleteImage,
   healthLatencies,
   hundredMegapixelBmp,
@@ -53,6 +56,7 @@ const THROUGHPUT_IMAGES = Number(process.env.BENCH_IMAGES ?? 12)
 const ROUNDS = 3
 /** [uploads, in flight]. The last row is a control: the same work as 16 at once, one at a time. */
 const RSS_LEVELS: [number, number][] = [[1, 1], [4, 4], [16, 16], [16, 1]]
+const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT ? resolve(process.env.BENCH_BASELINE_ROOT) : undefined
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,rss,bomb,bmp').split(',').map((part) => part.trim()))
 
 const work = mkdtempSync(join(tmpdir(), 'imghost-bench-upload-'))
@@ -67,18 +71,22 @@ function cpuMsOf(pid: number): number {
 interface Round {
   imagesPerSecond: number
   cpuMsPerImage: number
+  /** Server only: CPU ms per upload by kind of thread (main, libvips workers, JIT/GC, file-system pool). */
+  threads?: Record<string, number>
 }
 
 async function uploadThroughput(upload: Upload, files: string[]): Promise<Round> {
   await deleteImage(upload, await postUpload(upload, files[0]!)) // warm-up: first decode, first query plans
   const ids: string[] = []
   const cpuBefore = cpuMsOf(upload.pid)
+  const threadsBefore = cpuMsByThread(upload.pid)
   const started = performance.now()
   await withInFlight(files, IN_FLIGHT, async (file) => void ids.push(await postUpload(upload, file)))
   const seconds = (performance.now() - started) / 1000
   const cpuMsPerImage = (cpuMsOf(upload.pid) - cpuBefore) / files.length
+  const threads = Object.fromEntries(Object.entries(cpuMsByThread(upload.pid)).map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / files.length]))
   for (const id of ids) await deleteImage(upload, id)
-  return { imagesPerSecond: files.length / seconds, cpuMsPerImage }
+  return { imagesPerSecond: files.length / seconds, cpuMsPerImage, threads }
 }
 
 async function bareThroughput(files: string[]): Promise<Round> {
@@ -88,45 +96,57 @@ async function bareThroughput(files: string[]): Promise<Round> {
   return JSON.parse(output.trim().split('\n').at(-1)!) as Round
 }
 
-/** (a) Alternate bare and server rounds, so load from elsewhere on a shared machine mostly cancels out. */
+/**
+ * (a) Alternate bare and server rounds, so load from elsewhere on a shared machine mostly cancels
+ * out. With BENCH_BASELINE_ROOT, that checkout's server runs in the same rounds too (its order
+ * against this one's swapped every round), so a change is measured against what it replaces.
+ */
 async function throughput() {
   log(`generating ${THROUGHPUT_IMAGES} 12 MP JPEGs in ${work}`)
   const bases = [join(work, 'base-0.jpg'), join(work, 'base-1.jpg'), join(work, 'base-2.jpg')]
   for (const [seed, path] of bases.entries()) await photoLike(path, seed)
   const photos = Array.from({ length: THROUGHPUT_IMAGES }, (_, i) => uniqueCopies(work, bases[i % bases.length]!, 1, `photo-${i}`)[0]!)
   const photoBytes = photos.reduce((sum, p) => sum + statSync(p).size, 0) / photos.length
-  const upload = await startUploadServer(work)
+  const servers = [{ label: 'POST /upload', upload: await startUploadServer(work), rounds: [] as Round[] }]
+  if (BASELINE_ROOT) servers.push({ label: 'POST /upload, baseline', upload: await startUploadServer(work, {}, BASELINE_ROOT), rounds: [] })
   const bare: Round[] = []
-  const server: Round[] = []
   const loads: string[] = []
   // Start-up (initdb, migrations) peaks on its own; only the uploads count.
-  resetPeak(upload.pid)
-  const stopSampling = sampleRss(upload.pid)
+  resetPeak(servers[0]!.upload.pid)
+  const stopSampling = sampleRss(servers[0]!.upload.pid)
   for (let round = 0; round < ROUNDS; round++) {
     loads.push(load())
     bare.push(await bareThroughput(photos))
     log(`round ${round + 1}: bare sharp ${bare.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${bare.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each (load ${loads.at(-1)})`)
-    server.push(await uploadThroughput(upload, photos))
-    log(`round ${round + 1}: POST /upload ${server.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${server.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each`)
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+      server.rounds.push(await uploadThroughput(server.upload, photos))
+      const last = server.rounds.at(-1)!
+      const threads = Object.entries(last.threads ?? {}).filter(([, ms]) => ms >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+      log(`round ${round + 1}: ${server.label} ${last.imagesPerSecond.toFixed(2)} images/s, ${last.cpuMsPerImage.toFixed(0)} ms CPU each (by thread: ${threads.join(', ')})`)
+    }
   }
   const peak = stopSampling()
-  await stopUploadServer(upload)
-  const ratios = server.map((value, round) => value.imagesPerSecond / bare[round]!.imagesPerSecond)
-  // CPU per bare image over CPU per upload: the throughput ratio the server would reach if both kept every core busy.
-  const cpuRatios = server.map((value, round) => bare[round]!.cpuMsPerImage / value.cpuMsPerImage)
+  for (const server of servers) await stopUploadServer(server.upload)
   const cells = (values: number[], digits = 2) => values.map((v) => v.toFixed(digits)).join(' | ')
-  console.log(`\n(a) 12 MP JPEGs (4000x3000, ~${mb(photoBytes)} each), ${THROUGHPUT_IMAGES} images per round, ${IN_FLIGHT} in flight`)
+  console.log(`\n(a) 12 MP JPEGs (4000x3000, ~${mb(photoBytes)} each), ${THROUGHPUT_IMAGES} images per round, ${IN_FLIGHT} in flight${BASELINE_ROOT ? `, baseline ${BASELINE_ROOT}` : ''}`)
   console.log(`| images/s | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`).join(' | ')} |`)
   console.log(`|---|${'---|'.repeat(ROUNDS)}`)
   console.log(`| bare sharp (scripts/bench-sharp-bare.ts) | ${cells(bare.map((r) => r.imagesPerSecond))} |`)
-  console.log(`| POST /upload (HTTP, multipart to disk, processing, storage, DB) | ${cells(server.map((r) => r.imagesPerSecond))} |`)
-  console.log(`| ratio | ${cells(ratios)} |`)
   console.log(`| CPU ms per image, bare sharp | ${cells(bare.map((r) => r.cpuMsPerImage), 0)} |`)
-  console.log(`| CPU ms per upload, server process | ${cells(server.map((r) => r.cpuMsPerImage), 0)} |`)
-  console.log(`| CPU ratio (bare / upload) | ${cells(cpuRatios)} |`)
+  const summaries: string[] = []
+  for (const { label, rounds } of servers) {
+    const ratios = rounds.map((value, round) => value.imagesPerSecond / bare[round]!.imagesPerSecond)
+    // CPU per bare image over CPU per upload: the throughput ratio the server would reach if both kept every core busy.
+    const cpuRatios = rounds.map((value, round) => bare[round]!.cpuMsPerImage / value.cpuMsPerImage)
+    console.log(`| ${label} (HTTP, multipart to disk, processing, storage, DB) | ${cells(rounds.map((r) => r.imagesPerSecond))} |`)
+    console.log(`| ratio, ${label} | ${cells(ratios)} |`)
+    console.log(`| CPU ms per upload, ${label} | ${cells(rounds.map((r) => r.cpuMsPerImage), 0)} |`)
+    console.log(`| CPU ratio (bare / upload), ${label} | ${cells(cpuRatios)} |`)
+    const best = (of: Round[]) => Math.max(...of.map((r) => r.imagesPerSecond))
+    summaries.push(`${label}: median ratio ${median(ratios).toFixed(2)} (target >= 0.8); best of each: ${(best(rounds) / best(bare)).toFixed(2)}; median CPU ms per upload ${median(rounds.map((r) => r.cpuMsPerImage)).toFixed(0)} (bare ${median(bare.map((r) => r.cpuMsPerImage)).toFixed(0)}); median CPU ratio: ${median(cpuRatios).toFixed(2)}`)
+  }
   console.log(`| load average (1, 5, 15 min) at round start | ${loads.join(' | ')} |`)
-  const best = (rounds: Round[]) => Math.max(...rounds.map((r) => r.imagesPerSecond))
-  console.log(`median ratio: ${median(ratios).toFixed(2)} (target >= 0.8); best of each: ${(best(server) / best(bare)).toFixed(2)}; median CPU ratio: ${median(cpuRatios).toFixed(2)}`)
+  for (const line of summaries) console.log(line)
   console.log(`server peak RSS during (a): ${mb(peak)}`)
 }
 

@@ -61,10 +61,13 @@ export async function launch(command: string[], options: { cwd: string; env: Rec
 
 export type RunningServer = Launched
 
-/** Starts `bun src/main.ts` (or any command) from the project root with free ports and waits until every expected module listens. */
-export function startServer(env: Record<string, string>, expectModules: string[], command = ['bun', 'src/main.ts'], timeoutMs = 60_000): Promise<RunningServer> {
+/**
+ * Starts `bun src/main.ts` (or any command) from the project root, or from `root` (another
+ * checkout, for a same-run baseline), with free ports and waits until every expected module listens.
+ */
+export function startServer(env: Record<string, string>, expectModules: string[], command = ['bun', 'src/main.ts'], timeoutMs = 60_000, root = PROJECT_ROOT): Promise<RunningServer> {
   return launch(command, {
-    cwd: PROJECT_ROOT,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
     expect: expectModules,
     timeoutMs,
