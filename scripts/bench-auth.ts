@@ -7,7 +7,10 @@
  *      client, same concurrency; rounds alternate and the medians are reported;
  *   3. server CPU per request (utime+stime from /proc/<pid>/stat), for the server and the bare one.
  *
- *   bun scripts/bench-auth.ts [--seconds 5] [--rounds 3] [--concurrency 32] [--login] [--profile DIR]
+ *   bun scripts/bench-auth.ts [--seconds 5] [--rounds 3] [--concurrency 32] [--login] [--profile DIR] [--baseline DIR]
+ *
+ * --baseline DIR runs a second server from another checkout (the code before a change), set up
+ * the same way, and measures its calls in the same rounds, alternated with this one's.
  *
  * The server runs as `bun src/main.ts` (SERVER_MODE=auth,upload) with the embedded database in
  * a temp DATA_DIR, or against DATABASE_URL when that is set. The client is this process. The
@@ -17,6 +20,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import postgres from 'postgres'
 import { PROJECT_ROOT } from './lib/process.ts'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
@@ -31,6 +35,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Run only the cases whose name contains this (with their bare twin), e.g. whoami or images. */
     only: { type: 'string' },
+    /** A checkout of the code before a change: its server is measured in the same rounds. */
+    baseline: { type: 'string' },
   },
 })
 const seconds = Number(values.seconds)
@@ -138,11 +144,13 @@ const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAA
  * lines a second a busy benchmark client drains a pipe late, and the server's writes then stall
  * and spin, a cost a log shipper reading promptly would not cause.
  */
-async function startServerLoggingToFile(modules: string[], command: string[]) {
-  const logPath = join(dataDir, 'server.log')
+async function startServerLoggingToFile(modules: string[], command: string[], root = PROJECT_ROOT, label = 'server') {
+  const logPath = join(dataDir, `${label}.log`)
+  // Each server its own data directory (mail, images, the embedded database).
+  const serverDir = join(dataDir, label)
   const child = Bun.spawn(command, {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: serverDir },
     stdin: 'ignore',
     stdout: Bun.file(logPath),
     stderr: 'inherit',
@@ -158,6 +166,7 @@ async function startServerLoggingToFile(modules: string[], command: string[]) {
   return {
     process: child,
     urls,
+    dataDir: serverDir,
     async stop() {
       child.kill('SIGTERM')
       await child.exited
@@ -165,24 +174,35 @@ async function startServerLoggingToFile(modules: string[], command: string[]) {
   }
 }
 
-const server = await startServerLoggingToFile(['auth', 'upload'], values.profile ? ['bun', '--cpu-prof', `--cpu-prof-dir=${values.profile}`, 'src/main.ts'] : ['bun', 'src/main.ts'])
-const bares: { child: Bun.Subprocess }[] = []
-try {
+/** A scratch database on DATABASE_URL's server for one imghost process, dropped at the end. */
+async function scratchDatabase(label: string): Promise<string | undefined> {
+  if (!process.env.DATABASE_URL) return undefined
+  const admin = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} })
+  const database = `imghost_bench_auth_${label}_${Date.now().toString(36)}`
+  await admin.unsafe(`create database "${database}"`)
+  cleanups.push(async () => {
+    await admin.unsafe(`drop database if exists "${database}" with (force)`)
+    await admin.end()
+  })
+  const url = new URL(process.env.DATABASE_URL)
+  url.pathname = `/${database}`
+  return url.toString()
+}
+
+/** Registers the accounts (enterprise plan, two keys and one image each) on one server; returns their keys. */
+async function prepare(server: { urls: Record<string, string>; dataDir: string }): Promise<string[]> {
   const base = server.urls.auth!
   const uploadBase = server.urls.upload!
-  const pid = server.process.pid
-
   // The first account is the admin: it moves every account to enterprise (20,000 calls/h each).
   const keys: string[] = []
   let adminToken = ''
-  const password = 'benchmark password'
   for (let i = 0; i < Number(values.accounts); i++) {
     const account = { first_name: 'Bench', username: `bench${i}`, email: `bench${i}@example.com`, password }
     const registered = await (await fetch(`${base}/api/v1/auth/register`, json(account))).json()
     const token = registered.token as string
     if (i === 0) adminToken = token
     await fetch(`${base}/api/v1/admin/users/${registered.user.id}`, { ...json({ plan_type: 'enterprise' }, { authorization: `Bearer ${adminToken}` }), method: 'PATCH' })
-    await verifyFromMailDir(dataDir, account.email, base)
+    await verifyFromMailDir(server.dataDir, account.email, base)
     for (let k = 0; k < 2; k++) {
       const created = await (await fetch(`${base}/api/v1/api-keys`, json({ key_name: `bench ${k}` }, { authorization: `Bearer ${token}` }))).json()
       keys.push(created.api_key.key)
@@ -192,39 +212,64 @@ try {
     const uploaded = await fetch(`${uploadBase}/upload`, { method: 'POST', headers: { 'x-api-key': keys.at(-1)! }, body: form })
     if (uploaded.status >= 300) throw new Error(`upload failed: ${uploaded.status} ${await uploaded.text()}`)
   }
+  return keys
+}
 
-  const whoamiUrl = `${base}/api/v1/auth/whoami`
-  const imagesUrl = `${uploadBase}/images`
+const password = 'benchmark password'
+const cleanups: (() => Promise<void>)[] = []
+const servers: { stop(): Promise<void> }[] = []
+const bares: { child: Bun.Subprocess }[] = []
+try {
+  const command = values.profile ? ['bun', '--cpu-prof', `--cpu-prof-dir=${values.profile}`, 'src/main.ts'] : ['bun', 'src/main.ts']
+  const start = async (label: string, root: string) => {
+    const databaseUrl = await scratchDatabase(label)
+    if (databaseUrl) env.DATABASE_URL = databaseUrl
+    const started = await startServerLoggingToFile(['auth', 'upload'], command, root, label)
+    servers.push(started)
+    return { ...started, keys: await prepare(started) }
+  }
+  const server = await start('server', PROJECT_ROOT)
+  const baseline = values.baseline ? await start('baseline', values.baseline) : undefined
+
+  const whoamiUrl = `${server.urls.auth!}/api/v1/auth/whoami`
+  const imagesUrl = `${server.urls.upload!}/images`
   // The bare routes answer with the same bytes an authenticated call gets (the first key's).
-  const sample = async (url: string) => (await fetch(url, { headers: { 'x-api-key': keys[0]! } })).text()
+  const sample = async (url: string) => (await fetch(url, { headers: { 'x-api-key': server.keys[0]! } })).text()
   const bareWhoami = await startBare(await sample(whoamiUrl))
   const bareImages = await startBare(await sample(imagesUrl))
   bares.push(bareWhoami, bareImages)
 
-  const keyed = (url: string) => (i: number) => fetch(url, { headers: { 'x-api-key': keys[i % keys.length]! } })
-  const cases = [
-    { name: 'GET whoami, API key + rate limit', run: () => load(keyed(whoamiUrl), seconds, concurrency, pid) },
-    { name: 'bare Elysia, same JSON as whoami', run: () => load(() => fetch(bareWhoami.url), seconds, concurrency, bareWhoami.child.pid) },
-    { name: 'GET /images, API key + rate limit', run: () => load(keyed(imagesUrl), seconds, concurrency, pid) },
-    { name: 'bare Elysia, same JSON as /images', run: () => load(() => fetch(bareImages.url), seconds, concurrency, bareImages.child.pid) },
-  ]
-  // Warm-up: one short pass of each.
-  if (!values.profile) {
-    await load(keyed(whoamiUrl), 1, concurrency)
-    await load(keyed(imagesUrl), 1, concurrency)
+  const keyed = (url: string, keys: string[]) => (i: number) => fetch(url, { headers: { 'x-api-key': keys[i % keys.length]! } })
+  const on = (target: typeof server, path: string) => ({ url: `${target.urls[path.startsWith('/images') ? 'upload' : 'auth']!}${path}`, keys: target.keys, pid: target.process.pid })
+  // Each case is in a group (whoami, images) with its bare twin and, with --baseline, the old code's same call.
+  const cases: { group: string; name: string; run: (duration?: number) => Promise<Result> }[] = []
+  for (const [group, path, bare, label] of [['whoami', '/api/v1/auth/whoami', bareWhoami, 'GET whoami'], ['images', '/images', bareImages, 'GET /images']] as const) {
+    const here = on(server, path)
+    cases.push({ group, name: `${label}, API key + rate limit`, run: (duration = seconds) => load(keyed(here.url, here.keys), duration, concurrency, here.pid) })
+    cases.push({ group, name: `bare Elysia, same JSON as ${group === 'whoami' ? 'whoami' : '/images'}`, run: (duration = seconds) => load(() => fetch(bare.url), duration, concurrency, bare.child.pid) })
+    if (baseline) {
+      const old = on(baseline, path)
+      cases.push({ group, name: `baseline: ${label}, API key + rate limit`, run: (duration = seconds) => load(keyed(old.url, old.keys), duration, concurrency, old.pid) })
+    }
   }
-  await load(() => fetch(bareWhoami.url), 1, concurrency)
-  await load(() => fetch(bareImages.url), 1, concurrency)
+  const chosen = cases.map((c) => !values.only || c.group.includes(values.only) || c.name.includes(values.only))
+  // Warm-up: one short pass of each.
+  for (const [i, c] of cases.entries()) {
+    if (!chosen[i] || (values.profile && !c.name.startsWith('bare'))) continue
+    await c.run(1)
+  }
 
   const results: Result[][] = cases.map(() => [])
-  const chosen = (index: number) => !values.only || cases[index - (index % 2)]!.name.includes(values.only)
   for (let round = 0; round < rounds; round++) {
-    // Alternate the order so drift in the machine's load does not favour one side.
-    const order = round % 2 ? [1, 0, 3, 2] : [0, 1, 2, 3]
-    for (const index of order) if (chosen(index)) results[index]!.push(await cases[index]!.run())
+    // Rotate the order so drift in the machine's load does not favour one side.
+    for (const group of new Set(cases.map((c) => c.group))) {
+      const indices = cases.flatMap((c, i) => (c.group === group && chosen[i] ? [i] : []))
+      const order = [...indices.slice(round % Math.max(1, indices.length)), ...indices.slice(0, round % Math.max(1, indices.length))]
+      for (const index of order) results[index]!.push(await cases[index]!.run())
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const login = values.login ? await load(() => fetch(`${base}/api/v1/auth/login`, json({ identifier: 'bench0', password })), seconds, 8) : undefined
+  const login = values.login ? await load(() => fetch(`${server.urls.auth!}/api/v1/auth/login`, json({ identifier: 'bench0', password })), seconds, 8) : undefined
 
   const row = (name: string, rs: Result[]) =>
     `| ${name} | ${median(rs.map((r) => r.perSecond)).toFixed(0)} | ${median(rs.map((r) => r.cpuMicros ?? 0)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${JSON.stringify(rs.at(-1)!.statuses)} |`
@@ -242,11 +287,19 @@ try {
     console.log(`${c.name}: server CPU µs/req by thread: ${parts.sort((a, b) => b[1] - a[1]).map(([name, micros]) => `${name} ${micros.toFixed(1)}`).join(', ')}`)
   })
   const ratios = (a: number, b: number) => results[a]!.map((r, i) => r.perSecond / results[b]![i]!.perSecond)
+  const index = (name: string) => cases.findIndex((c) => c.name === name)
   console.log('')
-  if (results[0]!.length) console.log(`whoami / bare = ${median(ratios(0, 1)).toFixed(2)} (rounds: ${ratios(0, 1).map((x) => x.toFixed(2)).join(', ')})`)
-  if (results[2]!.length) console.log(`/images / bare = ${median(ratios(2, 3)).toFixed(2)} (rounds: ${ratios(2, 3).map((x) => x.toFixed(2)).join(', ')})`)
+  for (const [group, label] of [['whoami', 'whoami'], ['images', '/images']] as const) {
+    const bare = index(`bare Elysia, same JSON as ${label}`)
+    for (const [prefix, name] of [['', `${group === 'whoami' ? 'GET whoami' : 'GET /images'}, API key + rate limit`], ['baseline ', `baseline: ${group === 'whoami' ? 'GET whoami' : 'GET /images'}, API key + rate limit`]] as const) {
+      const i = index(name)
+      if (i < 0 || !results[i]!.length) continue
+      console.log(`${prefix}${label} / bare = ${median(ratios(i, bare)).toFixed(2)} (rounds: ${ratios(i, bare).map((x) => x.toFixed(2)).join(', ')})`)
+    }
+  }
 } finally {
   for (const bare of bares) bare.child.kill()
-  await server.stop()
+  for (const server of servers) await server.stop()
+  for (const cleanup of cleanups) await cleanup().catch((error) => console.error(String(error)))
   rmSync(dataDir, { recursive: true, force: true })
 }

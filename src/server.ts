@@ -3,6 +3,7 @@ import type { Config } from './config.ts'
 import { type AppContext, createContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { START_MARK } from './db/pglite-wasm.ts'
+import { startGcPacer } from './gc-pacer.ts'
 import { createRequestGate } from './http/gate.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
@@ -67,6 +68,8 @@ export async function serve(config: Config, options: ServeOptions) {
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const jobs = startJobs(ctx)
   const workers = startWorkers(ctx, config.modules)
+  // Young objects collected at a steady pace, not in rare large batches (see gc-pacer.ts).
+  const stopGcPacer = startGcPacer()
 
   let stopping = false
   async function shutdown(signal: string) {
@@ -89,6 +92,7 @@ export async function serve(config: Config, options: ServeOptions) {
       ctx.log.warn({ msg: 'requests still running at the shutdown deadline; cutting them', requests: cut })
       await Promise.all(listening.map((app) => app.server?.stop(true)))
     }
+    stopGcPacer()
     await jobs.stop()
     await workers.stop()
     await close()

@@ -1,0 +1,50 @@
+import { describe, expect, test } from 'bun:test'
+import { heapSize } from 'bun:jsc'
+import { createGcPacer } from '#core/gc-pacer.ts'
+
+// Issue 12 §1, §3: young objects collected at a steady pace while the process allocates.
+describe('the GC pacer', () => {
+  test('collects once the heap grew by the budget since the last collection, and not before', () => {
+    let size = 100
+    const collected: number[] = []
+    const pacer = createGcPacer({ budgetBytes: 10, heapSize: () => size, collect: () => (collected.push(size), (size = 95)) })
+    size = 109
+    expect(pacer.tick()).toBe(false)
+    size = 110
+    expect(pacer.tick()).toBe(true)
+    expect(collected).toEqual([110])
+    // Counted from what the collection left (95), not from where it started (100).
+    size = 104
+    expect(pacer.tick()).toBe(false)
+    size = 105
+    expect(pacer.tick()).toBe(true)
+    expect(collected).toEqual([110, 105])
+  })
+
+  test('an idle process is left alone, and a collection by the engine itself restarts the count', () => {
+    let size = 1000
+    let collections = 0
+    const pacer = createGcPacer({ budgetBytes: 10, heapSize: () => size, collect: () => void collections++ })
+    for (let i = 0; i < 5; i++) expect(pacer.tick()).toBe(false)
+    // The engine collected on its own: 1000 → 900; growth counts from 900.
+    size = 900
+    expect(pacer.tick()).toBe(false)
+    size = 909
+    expect(pacer.tick()).toBe(false)
+    size = 910
+    expect(pacer.tick()).toBe(true)
+    expect(collections).toBe(1)
+  })
+
+  test("the engine's own heap size and eden collection are what it uses by default", () => {
+    const pacer = createGcPacer({ budgetBytes: 1 << 20 })
+    const before = heapSize()
+    // Kept alive: the engine counts a block's objects once they are in use.
+    const kept: unknown[] = []
+    for (let i = 0; i < 300_000; i++) kept.push({ i, s: `s${i}` })
+    expect(heapSize() - before).toBeGreaterThan(1 << 20)
+    expect(pacer.tick()).toBe(true)
+    expect(pacer.tick()).toBe(false)
+    expect(kept.length).toBe(300_000)
+  })
+})
