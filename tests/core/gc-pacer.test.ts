@@ -1,5 +1,4 @@
 import { describe, expect, test } from 'bun:test'
-import { heapSize } from 'bun:jsc'
 import { createGcPacer } from '#core/gc-pacer.ts'
 
 // Issue 12 §1, §3: young objects collected at a steady pace while the process allocates.
@@ -38,13 +37,17 @@ describe('the GC pacer', () => {
 
   test("the engine's own heap size and eden collection are what it uses by default", () => {
     const pacer = createGcPacer({ budgetBytes: 1 << 20 })
-    const before = heapSize()
-    // Kept alive: the engine counts a block's objects once they are in use.
+    // Kept alive: the engine counts a block's objects once they are in use. A collection the
+    // engine starts by itself meanwhile (likely in a full suite's big heap) only restarts the
+    // count, so allocate in steps until the pacer sees a megabyte of growth.
     const kept: unknown[] = []
-    for (let i = 0; i < 300_000; i++) kept.push({ i, s: `s${i}` })
-    expect(heapSize() - before).toBeGreaterThan(1 << 20)
-    expect(pacer.tick()).toBe(true)
+    let collected = false
+    for (let step = 0; step < 40 && !collected; step++) {
+      for (let i = 0; i < 50_000; i++) kept.push({ i, s: `s${step}:${i}` })
+      collected = pacer.tick()
+    }
+    expect(collected).toBe(true)
     expect(pacer.tick()).toBe(false)
-    expect(kept.length).toBe(300_000)
+    expect(kept.length).toBeGreaterThan(0)
   })
 })
