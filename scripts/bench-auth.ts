@@ -16,12 +16,12 @@
  * a temp DATA_DIR, or against DATABASE_URL when that is set. The client is this process. The
  * calls are spread over several enterprise accounts so no hourly budget runs out mid-run.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { PROJECT_ROOT } from './lib/process.ts'
+import { PROJECT_ROOT, cpuMsByThread } from './lib/process.ts'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const { values } = parseArgs({
@@ -62,25 +62,9 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** utime + stime in seconds summed per thread name, from /proc/<pid>/task. */
-function cpuSecondsByThread(pid: number): Record<string, number> {
-  const byName: Record<string, number> = {}
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-      byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return byName
-}
-
 async function load(makeRequest: (i: number) => Promise<Response>, durationSeconds: number, loops: number, pid?: number): Promise<Result> {
   const cpuBefore = pid ? cpuSeconds(pid) : 0
-  const threadsBefore = pid ? cpuSecondsByThread(pid) : {}
+  const threadsBefore = pid ? cpuMsByThread(pid) : {}
   const latencies: number[] = []
   const statuses: Record<number, number> = {}
   const end = performance.now() + durationSeconds * 1000
@@ -102,7 +86,7 @@ async function load(makeRequest: (i: number) => Promise<Response>, durationSecon
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
   const cpuMicros = pid ? ((cpuSeconds(pid) - cpuBefore) / latencies.length) * 1e6 : undefined
   const threadMicros = pid
-    ? Object.fromEntries(Object.entries(cpuSecondsByThread(pid)).map(([name, after]) => [name, ((after - (threadsBefore[name] ?? 0)) / latencies.length) * 1e6]))
+    ? Object.fromEntries(Object.entries(cpuMsByThread(pid)).map(([name, after]) => [name, ((after - (threadsBefore[name] ?? 0)) / latencies.length) * 1e3]))
     : undefined
   return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), statuses, cpuMicros, threadMicros }
 }

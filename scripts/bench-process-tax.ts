@@ -12,8 +12,8 @@
  *   (…-pg variants need BENCH_DATABASE_URL, …-base ones TAX_BASELINE_ROOT, the checkout of the code before;
  *   TAX_ENV_<variant>='K=V K2=V2' adds environment to one variant, e.g. TAX_LOAD=heap to a bare one)
  */
-import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { cpuMsByThread } from './lib/process.ts'
 import { createBenchRun, freePort, loadAverage, measure, median, waitFor, wrk } from './lib/bench-view-support.ts'
 
 if (process.argv[2] === '--preload-only') {
@@ -26,19 +26,7 @@ if (process.argv[2] === '--preload-only') {
   const run = createBenchRun('bench-process-tax')
   const preload = join(import.meta.dir, 'lib/process-tax-preload.ts')
   const options = (seconds: number) => ({ threads: 1, connections: 32, seconds })
-  /** Per-thread CPU ms of one process. */
-  const threads = (pid: number) => {
-    const byName: Record<string, number> = {}
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-        const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-        byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10
-      } catch {}
-    }
-    return byName
-  }
+  const threads = (pid: number) => cpuMsByThread(pid)
   try {
     const servers: { name: string; url: string; pid: number }[] = []
     for (const variant of VARIANTS) {

@@ -28,8 +28,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { withInFlight } from './bench-sharp-bare.ts'
+import { cpuMsByThread } from './lib/process.ts'
 import {
-  cpuMsByThread,
   deleteImage,
   healthLatencies,
   hundredMegapixelBmp,
@@ -79,12 +79,12 @@ async function uploadThroughput(upload: Upload, files: string[]): Promise<Round>
   await deleteImage(upload, await postUpload(upload, files[0]!)) // warm-up: first decode, first query plans
   const ids: string[] = []
   const cpuBefore = cpuMsOf(upload.pid)
-  const threadsBefore = cpuMsByThread(upload.pid)
+  const threadsBefore = cpuMsByThread(upload.pid, { byKind: true })
   const started = performance.now()
   await withInFlight(files, IN_FLIGHT, async (file) => void ids.push(await postUpload(upload, file)))
   const seconds = (performance.now() - started) / 1000
   const cpuMsPerImage = (cpuMsOf(upload.pid) - cpuBefore) / files.length
-  const threads = Object.fromEntries(Object.entries(cpuMsByThread(upload.pid)).map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / files.length]))
+  const threads = Object.fromEntries(Object.entries(cpuMsByThread(upload.pid, { byKind: true })).map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / files.length]))
   for (const id of ids) await deleteImage(upload, id)
   return { imagesPerSecond: files.length / seconds, cpuMsPerImage, threads }
 }

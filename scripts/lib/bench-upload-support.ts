@@ -4,7 +4,7 @@
  * and its memory read from /proc.
  */
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import sharp from 'sharp'
 import { startServer, type RunningServer } from './process.ts'
@@ -144,23 +144,6 @@ export async function postUpload(upload: Upload, path: string): Promise<string> 
 
 export async function deleteImage(upload: Upload, id: string) {
   await json(await fetch(`${upload.base}/images/${id}`, { method: 'DELETE', headers: { 'x-api-key': upload.apiKey } }), 200, 'delete')
-}
-
-/** utime + stime in ms summed per thread name, from /proc/<pid>/task (clock ticks are 1/100 s). */
-export function cpuMsByThread(pid: number): Record<string, number> {
-  const byName: Record<string, number> = {}
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
-      // Worker threads are numbered ("HeapHelper3"): one figure per kind of thread.
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '')
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-      byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return byName
 }
 
 /** kB figures from /proc/<pid>/status: VmHWM is the peak resident set since start or the last reset. */

@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun'
+import { readFileSync, readdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 export const PROJECT_ROOT = resolve(import.meta.dir, '../..')
@@ -72,4 +73,24 @@ export function startServer(env: Record<string, string>, expectModules: string[]
     expect: expectModules,
     timeoutMs,
   })
+}
+
+/**
+ * utime + stime in ms summed per thread name, from /proc/<pid>/task (clock ticks are 1/100 s).
+ * `byKind` folds numbered threads ("HeapHelper3") into one figure per kind of thread.
+ */
+export function cpuMsByThread(pid: number, options: { byKind?: boolean } = {}): Record<string, number> {
+  const byName: Record<string, number> = {}
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const key = options.byKind ? name.replace(/\d+$/, '') : name
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      byName[key] = (byName[key] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName
 }
