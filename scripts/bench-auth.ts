@@ -20,8 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import postgres from 'postgres'
-import { PROJECT_ROOT, cpuMsByThread } from './lib/process.ts'
+import { PROJECT_ROOT, cpuMsByThread, scratchDatabase } from './lib/process.ts'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
 const { values } = parseArgs({
@@ -159,18 +158,11 @@ async function startServerLoggingToFile(modules: string[], command: string[], ro
 }
 
 /** A scratch database on DATABASE_URL's server for one imghost process, dropped at the end. */
-async function scratchDatabase(label: string): Promise<string | undefined> {
+async function scratchDatabaseFor(label: string): Promise<string | undefined> {
   if (!process.env.DATABASE_URL) return undefined
-  const admin = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} })
-  const database = `imghost_bench_auth_${label}_${Date.now().toString(36)}`
-  await admin.unsafe(`create database "${database}"`)
-  cleanups.push(async () => {
-    await admin.unsafe(`drop database if exists "${database}" with (force)`)
-    await admin.end()
-  })
-  const url = new URL(process.env.DATABASE_URL)
-  url.pathname = `/${database}`
-  return url.toString()
+  const scratch = await scratchDatabase(process.env.DATABASE_URL, `auth_${label}`)
+  cleanups.push(scratch.drop)
+  return scratch.url
 }
 
 /** Registers the accounts (enterprise plan, two keys and one image each) on one server; returns their keys. */
@@ -206,7 +198,7 @@ const bares: { child: Bun.Subprocess }[] = []
 try {
   const command = values.profile ? ['bun', '--cpu-prof', `--cpu-prof-dir=${values.profile}`, 'src/main.ts'] : ['bun', 'src/main.ts']
   const start = async (label: string, root: string) => {
-    const databaseUrl = await scratchDatabase(label)
+    const databaseUrl = await scratchDatabaseFor(label)
     if (databaseUrl) env.DATABASE_URL = databaseUrl
     const started = await startServerLoggingToFile(['auth', 'upload'], command, root, label)
     servers.push(started)

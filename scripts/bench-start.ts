@@ -15,12 +15,14 @@
  * work on other threads overlaps), and where the warm start's time went, from the server's
  * `started` log line: code loaded, database open, listening (milliseconds since the process began).
  * `--baseline DIR` runs another checkout's `bun src/main.ts` (and its dist/imghost, if built) in
- * the same alternating rounds, for a before/after under the same load.
+ * the same alternating rounds, for a before/after under the same load. With BENCH_DATABASE_URL
+ * (a PostgreSQL server) the same targets also run on PostgreSQL, each on a scratch database of
+ * their own: first start on an empty one (every migration), warm start on the same one.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PROJECT_ROOT } from './lib/process.ts'
+import { PROJECT_ROOT, scratchDatabase } from './lib/process.ts'
 
 const args = process.argv.slice(2)
 const option = (name: string) => {
@@ -32,6 +34,7 @@ const IDLE_MS = Number(option('--idle-ms') ?? 3000)
 const BINARY = join(PROJECT_ROOT, 'dist', 'imghost')
 const useBinary = !args.includes('--no-binary') && existsSync(BINARY)
 const BASELINE = option('--baseline')
+const POSTGRES_SERVER = process.env.BENCH_DATABASE_URL
 const TIMEOUT_MS = 120_000
 
 const loadavg = async () => (await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')
@@ -139,9 +142,10 @@ function startedPhases(stdout: ReadableStream<Uint8Array>): Promise<Record<strin
   return promise
 }
 
-async function serverRun(command: string[], dataDir: string, cwd: string): Promise<ServerRun> {
+async function serverRun(command: string[], dataDir: string, cwd: string, databaseUrl?: string): Promise<ServerRun> {
   const [auth, upload, view] = freePorts(3)
-  const env = {
+  const env: Record<string, string> = {
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     DATA_DIR: dataDir,
@@ -177,13 +181,17 @@ async function serverRun(command: string[], dataDir: string, cwd: string): Promi
   }
 }
 
-const targets: { name: string; command: string[]; cwd: string }[] = [{ name: 'bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: PROJECT_ROOT }]
-if (useBinary) targets.push({ name: 'dist/imghost', command: [BINARY], cwd: PROJECT_ROOT })
+const embeddedTargets: { name: string; command: string[]; cwd: string }[] = [{ name: 'bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: PROJECT_ROOT }]
+if (useBinary) embeddedTargets.push({ name: 'dist/imghost', command: [BINARY], cwd: PROJECT_ROOT })
 if (BASELINE) {
-  targets.push({ name: 'baseline bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: BASELINE })
+  embeddedTargets.push({ name: 'baseline bun src/main.ts', command: ['bun', 'src/main.ts'], cwd: BASELINE })
   const baselineBinary = join(BASELINE, 'dist', 'imghost')
-  if (!args.includes('--no-binary') && existsSync(baselineBinary)) targets.push({ name: 'baseline dist/imghost', command: [baselineBinary], cwd: BASELINE })
+  if (!args.includes('--no-binary') && existsSync(baselineBinary)) embeddedTargets.push({ name: 'baseline dist/imghost', command: [baselineBinary], cwd: BASELINE })
 }
+const targets: { name: string; command: string[]; cwd: string; postgres?: boolean }[] = [
+  ...embeddedTargets,
+  ...(POSTGRES_SERVER ? embeddedTargets.map((target) => ({ ...target, name: `${target.name} on PostgreSQL`, postgres: true })) : []),
+]
 const describePhases = (phases: Record<string, number> | undefined) =>
   phases ? ` [${Object.entries(phases).map(([phase, at]) => `${phase.replace(/_/g, ' ')} ${at.toFixed(0)}`).join(', ')}]` : ''
 
@@ -197,9 +205,10 @@ for (let round = 0; round < ROUNDS; round++) {
   floors.push(await floor())
   for (const target of order) {
     const dataDir = mkdtempSync(join(tmpdir(), 'imghost-bench-start-'))
+    const database = target.postgres ? await scratchDatabase(POSTGRES_SERVER!, 'start') : undefined
     try {
-      const first = await serverRun(target.command, dataDir, target.cwd)
-      const warm = await serverRun(target.command, dataDir, target.cwd)
+      const first = await serverRun(target.command, dataDir, target.cwd, database?.url)
+      const warm = await serverRun(target.command, dataDir, target.cwd, database?.url)
       results.get(target.name)!.first.push(first)
       results.get(target.name)!.warm.push(warm)
       console.log(
@@ -209,6 +218,7 @@ for (let round = 0; round < ROUNDS; round++) {
       )
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
+      await database?.drop()
     }
   }
 }

@@ -94,3 +94,23 @@ export function cpuMsByThread(pid: number, options: { byKind?: boolean } = {}): 
   }
   return byName
 }
+
+/**
+ * A scratch database on the PostgreSQL server of `serverUrl` for one imghost process: its URL,
+ * and the function that drops it (forcibly: the process may still hold connections).
+ */
+export async function scratchDatabase(serverUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const { default: postgres } = await import('postgres')
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  const database = `imghost_bench_${label}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`
+  await admin.unsafe(`create database "${database}"`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${database}`
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists "${database}" with (force)`)
+      await admin.end()
+    },
+  }
+}
