@@ -82,6 +82,19 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const clock = options.clock ?? systemClock
   const migrations = (await embeddedMigrations()) ?? readMigrations(SQL_DIR)
   const snapshots = databaseSnapshots(migrations)
+  // What needs no database is built first: at a start on the embedded database this runs while
+  // PGlite's WebAssembly is still compiling on another thread (src/main.ts), so it costs no time.
+  const limits = { timeoutMs: config.storageTimeoutMs, maxAttempts: config.storageMaxAttempts }
+  const innerStorage = options.storage ?? createStorage(config.storage, limits)
+  const storage = withResilience(innerStorage, { ...limits, log: (entry) => log.warn(entry) })
+  const media = createMediaProcessor({
+    limits: { maxPixels: config.maxImagePixels, maxFrames: config.maxImageFrames },
+    concurrency: config.processingConcurrency,
+    memoryBudgetBytes: config.processingMemoryBudgetBytes,
+    tmpDir: join(config.dataDir, 'tmp'),
+  })
+  const serverSecret = resolveJwtSecret(config)
+  const metrics = createMetrics()
   const opened = options.database
     ? undefined
     : await openDatabase({
@@ -102,16 +115,6 @@ export async function createContext(config: Config, options: ContextOptions = {}
     // Before anything else writes to it: the next first start copies this instead of repeating initdb.
     if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
   }
-  const limits = { timeoutMs: config.storageTimeoutMs, maxAttempts: config.storageMaxAttempts }
-  const innerStorage = options.storage ?? createStorage(config.storage, limits)
-  const storage = withResilience(innerStorage, { ...limits, log: (entry) => log.warn(entry) })
-  const media = createMediaProcessor({
-    limits: { maxPixels: config.maxImagePixels, maxFrames: config.maxImageFrames },
-    concurrency: config.processingConcurrency,
-    memoryBudgetBytes: config.processingMemoryBudgetBytes,
-    tmpDir: join(config.dataDir, 'tmp'),
-  })
-  const serverSecret = resolveJwtSecret(config)
   const closeHooks: (() => Promise<void> | void)[] = []
   const ctx: AppContext = {
     id: crypto.randomUUID(),
@@ -129,7 +132,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     clock,
     log,
     imageChanges: createImageChanges(),
-    metrics: createMetrics(),
+    metrics,
     jobs: options.jobs ?? {},
     cdn: createCdn(config, log),
     onClose: (hook) => void closeHooks.push(hook),

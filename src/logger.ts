@@ -42,6 +42,10 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
     const fraction = ms - at * 1000
     return `${secondPrefix}${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}Z`
   }
+  // process.stdout is made on first use (Node's stream classes, about 10 ms): made now, when the
+  // server builds its logger while PGlite's WebAssembly compiles, not after it starts listening.
+  // A silent logger never writes.
+  const out = level === 'silent' ? undefined : process.stdout
   let pending = ''
   let scheduled = false
   let exitHooked = false
@@ -50,7 +54,7 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
     if (!pending) return
     const text = pending
     pending = ''
-    process.stdout.write(text)
+    out?.write(text)
   }
   const flushSync = () => {
     if (pending) writeSync(1, pending)

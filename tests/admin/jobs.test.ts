@@ -3,7 +3,7 @@ import { manualClock } from '#core/clock.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { imageKeyPrefix } from '#core/images/keys.ts'
 import { JOBS } from '#core/app.ts'
-import { runJob, startJobs } from '#core/jobs/index.ts'
+import { nextRunAt, runJob, startJobs } from '#core/jobs/index.ts'
 import { acquireLease } from '#core/jobs/repo.ts'
 import { join } from 'node:path'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
@@ -234,3 +234,16 @@ describeEachBackend(
   },
   { env: { CRON_SECRET_TOKEN: CRON_TOKEN, ANALYTICS_RETENTION_DAYS: '90' }, clock },
 )
+
+test('schedules are in UTC whatever the time zone of the process', () => {
+  const zone = process.env.TZ
+  process.env.TZ = 'America/New_York'
+  try {
+    // 20:30 UTC is 15:30 in New York: the next 03:00 is the UTC one, 6 h 30 min later.
+    expect(nextRunAt('0 3 * * *', new Date('2026-06-01T20:30:00Z'))!.toISOString()).toBe('2026-06-02T03:00:00.000Z')
+    expect(nextRunAt('*/15 * * * *', new Date('2026-06-01T20:31:00Z'))!.toISOString()).toBe('2026-06-01T20:45:00.000Z')
+  } finally {
+    if (zone === undefined) delete process.env.TZ
+    else process.env.TZ = zone
+  }
+})
