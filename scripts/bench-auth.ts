@@ -160,7 +160,7 @@ async function startServerLoggingToFile(modules: string[], command: string[], ro
 /** A scratch database on DATABASE_URL's server for one imghost process, dropped at the end. */
 async function scratchDatabaseFor(label: string): Promise<string | undefined> {
   if (!process.env.DATABASE_URL) return undefined
-  const scratch = await scratchDatabase(process.env.DATABASE_URL, `auth_${label}`)
+  const scratch = await scratchDatabase(process.env.DATABASE_URL, `imghost_bench_auth_${label}`)
   cleanups.push(scratch.drop)
   return scratch.url
 }

@@ -205,7 +205,7 @@ for (let round = 0; round < ROUNDS; round++) {
   floors.push(await floor())
   for (const target of order) {
     const dataDir = mkdtempSync(join(tmpdir(), 'imghost-bench-start-'))
-    const database = target.postgres ? await scratchDatabase(POSTGRES_SERVER!, 'start') : undefined
+    const database = target.postgres ? await scratchDatabase(POSTGRES_SERVER!, 'imghost_bench_start') : undefined
     try {
       const first = await serverRun(target.command, dataDir, target.cwd, database?.url)
       const warm = await serverRun(target.command, dataDir, target.cwd, database?.url)

@@ -96,13 +96,13 @@ export function cpuMsByThread(pid: number, options: { byKind?: boolean } = {}): 
 }
 
 /**
- * A scratch database on the PostgreSQL server of `serverUrl` for one imghost process: its URL,
- * and the function that drops it (forcibly: the process may still hold connections).
+ * A scratch database on the PostgreSQL server of `serverUrl` (a benchmark's imghost process, a
+ * test file): its URL, and the function that drops it (forcibly: a process may still hold connections).
  */
-export async function scratchDatabase(serverUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function scratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const { default: postgres } = await import('postgres')
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  const database = `imghost_bench_${label}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`
+  const database = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
   await admin.unsafe(`create database "${database}"`)
   const url = new URL(serverUrl)
   url.pathname = `/${database}`

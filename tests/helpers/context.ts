@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, setDefaultTimeout } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import postgres from 'postgres'
 import { JOBS, createModuleApp, type ModuleApp } from '#core/app.ts'
 import type { Clock } from '#core/clock.ts'
 import { type Config, parseConfig } from '#core/config.ts'
@@ -13,6 +12,7 @@ import { createStorage } from '#core/storage/index.ts'
 import type { ObjectStorage } from '#core/storage/types.ts'
 import type { Logger } from '#core/logger.ts'
 import { startS3rver } from './s3rver.ts'
+import { scratchDatabase } from '../../scripts/lib/process.ts'
 
 export interface Backend {
   name: string
@@ -35,20 +35,7 @@ export const BACKENDS: Backend[] = [
 ]
 
 /** A fresh database on TEST_DATABASE_URL's server; `drop()` removes it (forcing its connections off). */
-export async function createPostgresDatabase(prefix = 'imghost_test'): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-  const name = `${prefix}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`
-  await admin.unsafe(`create database "${name}"`)
-  const url = new URL(TEST_DATABASE_URL!)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`)
-      await admin.end()
-    },
-  }
-}
+export const createPostgresDatabase = (prefix = 'imghost_test') => scratchDatabase(TEST_DATABASE_URL!, prefix)
 
 /**
  * initdb costs PGlite 3 to 8 seconds; restoring a dump of an already-migrated database costs
