@@ -100,6 +100,7 @@ export function cpuMsByThread(pid: number, options: { byKind?: boolean } = {}): 
  * test file): its URL, and the function that drops it (forcibly: a process may still hold connections).
  */
 export async function scratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  // Imported here: most users of this file (tests, embedded-only benchmarks) never need the driver.
   const { default: postgres } = await import('postgres')
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
   const database = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
