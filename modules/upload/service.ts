@@ -39,6 +39,7 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
       fileField: 'file',
       maxFileBytes: ctx.config.maxUploadBytes,
       stallSeconds: ctx.config.bodyTimeoutSeconds,
+      holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
     })
     if (!upload.file) {
       await upload.discard()
@@ -122,7 +123,7 @@ type ProcessedSummary = Omit<ProcessedImage, 'variants'>
  */
 async function processAndStore(ctx: AppContext, file: ReceivedFile, objects: ImageObjects): Promise<ProcessedSummary> {
   try {
-    const { variants, ...summary } = await ctx.media.process(file.path, { onVariant: (variant) => objects.store(variant) })
+    const { variants, ...summary } = await ctx.media.process(file.bytes ?? file.path, { onVariant: (variant) => objects.store(variant) })
     objects.storeAll(variants)
     return summary
   } catch (error) {

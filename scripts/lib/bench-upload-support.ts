@@ -105,7 +105,8 @@ export async function startUploadServer(work: string, extraEnv: Record<string, s
   const server = await startServer(
     { SERVER_MODE: 'auth,upload', DATA_DIR: dataDir, LOG_LEVEL: 'info', MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), JWT_SECRET: 'bench-secret-bench-secret-bench-secret!!', ...extraEnv },
     ['auth', 'upload'],
-    undefined,
+    // BENCH_SERVER_COMMAND (e.g. `bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts`) profiles the server.
+    process.env.BENCH_SERVER_COMMAND?.split(' ').filter(Boolean),
     // A first start creates the embedded database; on a loaded shared machine that can take a while.
     300_000,
     root,

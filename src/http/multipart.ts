@@ -7,9 +7,10 @@ import { finished } from 'node:stream/promises'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
 import { RequestTimeout } from './body-limit.ts'
 
-export interface ReceivedFile {
-  /** Temp file holding exactly the uploaded bytes. */
-  path: string
+/** Exactly the uploaded bytes: in a temp file, or held in memory (see MultipartOptions.holdInMemory). */
+export type ReceivedFile = ReceivedFileInfo & ({ path: string; bytes?: undefined } | { bytes: Buffer; path?: undefined })
+
+interface ReceivedFileInfo {
   size: number
   /** SHA-256 hex of the bytes, computed while they streamed past. */
   sha256: string
@@ -20,7 +21,7 @@ export interface ReceivedFile {
 export interface MultipartUpload {
   file?: ReceivedFile
   fields: Record<string, string>
-  /** Removes the temp file. Safe to call twice. */
+  /** Removes the temp file, or gives back the memory the file was held in. Safe to call twice. */
   discard(): Promise<void>
 }
 
@@ -33,6 +34,11 @@ export interface MultipartOptions {
   maxFieldBytes?: number
   /** Seconds without a byte before the upload is cut with a 408 (see withStallTimeout). */
   stallSeconds?: number
+  /**
+   * Room to keep a file of up to `bytes` (the declared body length) in memory instead of a temp
+   * file: returns the function that gives it back, or undefined to stream the file to disk.
+   */
+  holdInMemory?: (bytes: number) => (() => void) | undefined
 }
 
 /** Room for boundaries, part headers and small text fields around the file itself. */
@@ -66,13 +72,55 @@ export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buff
   return { meter, bytes: () => seen }
 }
 
+/** Where the file part goes as it arrives: hashed on the way (the only hash of the upload). */
+interface FileSink {
+  size: number
+  push(chunk: Buffer): void
+  /** The reader's backpressure: resolves once the sink can take more. */
+  drained(): Promise<void>
+  close(): Promise<ReceivedFile>
+  /** Gives back what the sink holds (its temp file, its memory); safe to call twice, and after close. */
+  discard(): Promise<void>
+}
+
+/**
+ * The file part held in memory, in one buffer of the body's declared length (the file part is
+ * shorter), so it is copied once and never written to disk and read back.
+ */
+class MemorySink implements FileSink {
+  private readonly hash = createHash('sha256')
+  private readonly buffer: Buffer
+  size = 0
+
+  constructor(capacity: number, private readonly release: () => void, private readonly filename: string) {
+    this.buffer = Buffer.allocUnsafe(capacity)
+  }
+
+  push(chunk: Buffer) {
+    this.hash.update(chunk)
+    // Bun delivers exactly Content-Length bytes, and the file part is a part of them.
+    this.buffer.set(chunk, this.size)
+    this.size += chunk.byteLength
+  }
+
+  async drained() {}
+
+  async close(): Promise<ReceivedFile> {
+    return { bytes: this.buffer.subarray(0, this.size), size: this.size, sha256: this.hash.digest('hex'), filename: this.filename }
+  }
+
+  async discard() {
+    this.release()
+  }
+}
+
 /**
  * The file part on its way to disk: hashed as it passes (the only hash of the upload), gathered
  * into writes of about `WRITE_BYTES` rather than one per network chunk, written in order through
  * one handle. The temp file is not flushed: it is scratch, and what is kept is written again by
  * the store, which does flush.
  */
-class TempFileSink {
+class TempFileSink implements FileSink {
   private readonly hash = createHash('sha256')
   private handle: Promise<FileHandle>
   private batch: Buffer[] = []
@@ -82,7 +130,7 @@ class TempFileSink {
   private inFlight = 0
   size = 0
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, private readonly filename: string) {
     this.handle = open(path, 'wx')
     this.written = this.handle
     // Awaited by drained() and close(); this only keeps an early failure from being reported as unhandled.
@@ -102,7 +150,7 @@ class TempFileSink {
     if (this.inFlight > 0) await this.written
   }
 
-  async close(): Promise<string> {
+  async close(): Promise<ReceivedFile> {
     this.flush()
     const handle = await this.handle
     try {
@@ -110,13 +158,14 @@ class TempFileSink {
     } finally {
       await handle.close()
     }
-    return this.hash.digest('hex')
+    return { path: this.path, size: this.size, sha256: this.hash.digest('hex'), filename: this.filename }
   }
 
-  /** Opened and not yet closed: closes quietly, for a receive that failed. */
-  async abandon() {
+  /** Closes quietly if still open (a receive that failed), then removes the file. */
+  async discard() {
     await this.written.catch(() => {})
     await (await this.handle.catch(() => undefined))?.close().catch(() => {})
+    await rm(this.path, { force: true })
   }
 
   private flush() {
@@ -146,7 +195,7 @@ const WRITE_BYTES = 256 * 1024
  * cost about 8 ms of CPU with them and 4.5 ms without.
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
-  const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20 } = options
+  const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20, holdInMemory } = options
   if (!/^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '')) {
     throw new UnsupportedMediaType('Send the image as multipart/form-data with a field named "file"', 'multipart_required')
   }
@@ -176,10 +225,10 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     failure ??= error
   }
   const fields: Record<string, string> = {}
-  let sink: TempFileSink | undefined
+  let sink: FileSink | undefined
   let fileWritten: Promise<ReceivedFile> | undefined
   const discard = async () => {
-    if (sink) await rm(sink.path, { force: true })
+    await sink?.discard()
   }
 
   parser.on('file', (name, stream, info) => {
@@ -187,7 +236,10 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
       stream.resume()
       return
     }
-    const file = (sink = new TempFileSink(join(tmpDir, `upload-${randomUUID()}`)))
+    const filename = info.filename ?? ''
+    // Only with a declared length: the buffer is made once, at that size.
+    const release = Number.isSafeInteger(declaredLength) ? holdInMemory?.(declaredLength) : undefined
+    const file = (sink = release ? new MemorySink(declaredLength, release, filename) : new TempFileSink(join(tmpDir, `upload-${randomUUID()}`), filename))
     stream.on('data', (chunk: Buffer) => {
       if (file.size + chunk.byteLength > maxFileBytes) fail(uploadTooLarge(maxFileBytes))
       else file.push(chunk)
@@ -195,7 +247,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     fileWritten = new Promise<void>((resolve, reject) => {
       stream.on('end', resolve)
       stream.on('error', reject)
-    }).then(async () => ({ path: file.path, size: file.size, sha256: await file.close(), filename: info.filename ?? '' }))
+    }).then(() => file.close())
     // Awaited below; this only keeps an early failure from being reported as unhandled.
     fileWritten.catch(fail)
   })
@@ -235,7 +287,6 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   } catch (error) {
     reader.cancel().catch(() => {})
     parser.destroy()
-    await sink?.abandon()
     await discard()
     if (failure instanceof AppError) throw failure
     if (error instanceof AppError) throw error

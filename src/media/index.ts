@@ -21,6 +21,15 @@ export { contentTypeFor } from './process-image'
 export { SUPPORTED_FORMATS_MESSAGE } from './refusals'
 export type * from './types'
 
+/**
+ * Uploads kept in memory on their way to processing: each at most 8 MiB (a phone or camera JPEG),
+ * 32 MiB at once, beyond which bodies stream to disk as before. Held, a 3 MB photo skips writing
+ * the temp file, reading it back and libvips reading it again (scripts/bench-upload.ts); the
+ * bound keeps a crowd of uploads waiting for a processing slot from holding their bodies.
+ */
+const HELD_UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+const HELD_UPLOADS_MAX_BYTES = 32 * 1024 * 1024
+
 export const DEFAULT_LIMITS: MediaLimits = Object.freeze({ maxPixels: 100_000_000, maxFrames: 300 })
 
 export interface MediaProcessorOptions {
@@ -40,6 +49,8 @@ export interface MediaProcessorOptions {
 export interface PooledMediaProcessor extends MediaProcessor {
   /** Jobs running now (at most `concurrency`). */
   readonly running: number
+  /** Bytes of uploads held in memory on their way to processing (see holdUpload). */
+  readonly heldUploadBytes: number
   /** Bytes reserved by running decodes, and jobs waiting for their share (for metrics and tests). */
   readonly memoryReserved: number
   readonly memoryWaiting: number
@@ -52,13 +63,26 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
   }
   const pool = new Semaphore(options.concurrency)
   const memory = new MemoryBudget(options.memoryBudgetBytes)
+  let heldUploads = 0
   return {
-    process: (inputPath, hooks) => pool.run(() => processImage(inputPath, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })),
+    process: (input, hooks) => pool.run(() => processImage(input, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })),
+    holdUpload(bytes) {
+      if (bytes > HELD_UPLOAD_MAX_BYTES || heldUploads + bytes > HELD_UPLOADS_MAX_BYTES) return undefined
+      heldUploads += bytes
+      let held = true
+      return () => {
+        if (held) heldUploads -= bytes
+        held = false
+      }
+    },
     get pending() {
       return pool.pending
     },
     get running() {
       return pool.running
+    },
+    get heldUploadBytes() {
+      return heldUploads
     },
     get memoryReserved() {
       return memory.reserved

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdir, open, readFile, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
@@ -73,18 +73,22 @@ interface Examined {
   decodedBytes: number
 }
 
-export async function processImage(inputPath: string, options: ProcessOptions): Promise<ProcessedImage> {
+/**
+ * `input` is the upload's path, or its bytes in memory. Bytes are handed over: the strip writes
+ * the stored original over them (./strip/index.ts).
+ */
+export async function processImage(input: string | Buffer, options: ProcessOptions): Promise<ProcessedImage> {
   await mkdir(options.tmpDir, { recursive: true })
-  const { head, size: inputSize } = await readHead(inputPath)
+  const { head, size: inputSize } = typeof input === 'string' ? await readHead(input) : { head: input.subarray(0, SNIFF_BYTES), size: input.length }
   const sourceFormat = sniffFormat(head)
   if (!sourceFormat) throw looksLikeDamagedPng(head) ? invalidImage() : unsupportedFormat()
-  const examined = await examine(inputPath, sourceFormat, head, inputSize, options.limits)
+  const examined = await examine(input, sourceFormat, head, inputSize, options.limits)
 
   // The upload is read whole for the byte-level strip, so it counts too.
   const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
   const scratch = new TempFiles(options.tmpDir)
   try {
-    const variants = await render(inputPath, examined, options, scratch)
+    const variants = await render(input, examined, options, scratch)
     return {
       sourceFormat,
       format: examined.format,
@@ -100,7 +104,7 @@ export async function processImage(inputPath: string, options: ProcessOptions): 
   }
 }
 
-async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Uint8Array, inputSize: number, limits: MediaLimits): Promise<Examined> {
+async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, head: Uint8Array, inputSize: number, limits: MediaLimits): Promise<Examined> {
   const { maxPixels, maxFrames } = limits
   if (sourceFormat === 'bmp') {
     const { width, height } = bmpHeaderSize(head)
@@ -118,7 +122,7 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
     return { source: { kind: 'blank', ...blank }, format: 'gif', ...blank, pages: 1, orientation: 1, decodedBytes: pixels * 4 }
   }
 
-  const header = await probe(inputPath, maxPixels).catch((error) => {
+  const header = await probe(input, maxPixels).catch((error) => {
     throw asDecodeFailure(error, maxPixels)
   })
   if (header.decoder !== DECODER_FOR[sourceFormat] || (sourceFormat === 'avif' && !header.av1)) throw invalidImage()
@@ -144,19 +148,22 @@ async function examine(inputPath: string, sourceFormat: AcceptedFormat, head: Ui
 /**
  * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
  * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
- * The strip reads the upload whole and lets it go at once; libvips reads the file itself while
- * it decodes (from the page cache). Decoding from the strip's buffer instead saved that read but
- * kept every job's upload in memory through its whole decode and encodes: with 16 x 20 MB
- * uploads at once, peak RSS was about 100 MiB higher (scripts/bench-upload.ts, part rss).
+ * An upload held in memory is stripped first, in place, and decoded from the stripped bytes:
+ * the same pixels, orientation and profile. One on disk is read whole for the strip and let go
+ * at once while libvips reads the file itself to decode (from the page cache): decoding a big
+ * upload from the strip's buffer kept every job's upload in memory through its whole decode
+ * and encodes, about 100 MiB more at peak with 16 x 20 MB uploads at once (scripts/bench-upload.ts, part rss).
  */
-async function render(inputPath: string, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
+async function render(input: string | Buffer, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
+  const strippable = examined.source.kind === 'upload' && isStrippable(format) ? format : undefined
+  const strippedInMemory = strippable && typeof input !== 'string' ? stripMetadata(input, strippable, examined.orientation) : undefined
   const source: DecodeSource =
     examined.source.kind === 'bmp'
-      ? await decodeBmpSource(inputPath, scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
+      ? await decodeBmpSource(await onDisk(input, scratch), scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
       : examined.source.kind === 'upload'
-        ? { kind: 'file', input: inputPath, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
+        ? { kind: 'file', input: strippedInMemory ?? input, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
         : examined.source
   const animated = source.kind === 'file' && source.animated
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -165,8 +172,8 @@ async function render(inputPath: string, examined: Examined, options: ProcessOpt
 
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
-    if (examined.source.kind === 'upload' && isStrippable(format)) {
-      const stripped = stripMetadata(await readFile(inputPath), format, examined.orientation)
+    if (strippable) {
+      const stripped = typeof input === 'string' ? stripMetadata(await readFile(input), strippable, examined.orientation) : strippedInMemory!
       return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
@@ -214,6 +221,14 @@ const variantOf = (name: VariantName, format: StoredFormat, encoded: { width: nu
  * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
  * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
  */
+/** A path libvips or the BMP worker can open: the upload's own, or a scratch copy of bytes held in memory. */
+async function onDisk(input: string | Buffer, scratch: TempFiles): Promise<string> {
+  if (typeof input === 'string') return input
+  const path = scratch.next('upload')
+  await writeFile(path, input)
+  return path
+}
+
 async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
   await decodeBmpOffThread(path, decodedPath, maxPixels)
   return { kind: 'file', input: decodedPath, animated: false, keepIcc: false }

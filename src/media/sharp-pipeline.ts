@@ -1,7 +1,7 @@
 /**
- * Everything done with sharp (which only ./sharp-configured.ts imports). The upload (or, for a
- * BMP, the `.v` its worker wrote) and the decoded intermediate (libvips' own `.v` format) are
- * files; the encoded variants come back as buffers, ready for the store.
+ * Everything done with sharp (which only ./sharp-configured.ts imports). The upload is a file
+ * or bytes in memory (for a BMP, the `.v` its worker wrote); the decoded intermediate (libvips'
+ * own `.v` format) is a file; the encoded variants come back as buffers, ready for the store.
  */
 import type { OutputInfo, Sharp, SharpConstructor } from 'sharp'
 import type { StoredFormat } from './types'
@@ -36,9 +36,9 @@ export interface Probe {
 }
 
 /** Header only: no pixel is decoded, so a lying header costs a millisecond. */
-export async function probe(path: string, maxPixels: number): Promise<Probe> {
+export async function probe(input: string | Buffer, maxPixels: number): Promise<Probe> {
   const sharp = await loadSharp()
-  const m = await sharp(path, { limitInputPixels: maxPixels, failOn: 'error' }).metadata()
+  const m = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).metadata()
   return {
     decoder: m.format,
     av1: m.compression === 'av1',

@@ -49,11 +49,18 @@ export interface MediaLimits {
 
 export interface MediaProcessor {
   /**
-   * Probes the file at `inputPath` from its bytes, refuses what is unsupported or too big
-   * (UnsupportedMediaType 415, Unprocessable 422 from src/errors.ts), and produces every variant.
-   * Runs in a bounded pool: callers beyond the pool size wait their turn.
+   * Probes the upload (a file's path, or its bytes in memory, which are then reused: see
+   * holdUpload) from its bytes, refuses what is unsupported or too big (UnsupportedMediaType 415,
+   * Unprocessable 422 from src/errors.ts), and produces every variant. Runs in a bounded pool:
+   * callers beyond the pool size wait their turn.
    */
-  process(inputPath: string, options?: ProcessHooks): Promise<ProcessedImage>
+  process(input: string | Buffer, options?: ProcessHooks): Promise<ProcessedImage>
+  /**
+   * Room to keep an upload of up to `bytes` in memory until it is processed, rather than stream
+   * it to a temp file and read it back: granted to small uploads while the ones held together
+   * stay small. Returns the function that gives the room back (idempotent), or undefined.
+   */
+  holdUpload(bytes: number): (() => void) | undefined
   /** Jobs waiting + running, for metrics and back-pressure. */
   readonly pending: number
 }

@@ -2,6 +2,7 @@ import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import sharp from 'sharp'
 import type { ProcessedImage } from '#core/media/types.ts'
+import { joinInPlace } from '#core/media/strip/index.ts'
 import { corpus, useHarness, expectRefusal, refusal, variant, withProcessed } from './helpers.ts'
 
 // Real decodes on a machine that may be busy with other work.
@@ -205,5 +206,53 @@ describe('GIF', () => {
     // Either a header followed by PHP (not a GIF), or PHP planted inside the LZW image data,
     // which a byte copy would keep: both are refused.
     expectRefusal(await refusal(h().media, corpus('malicious', name)), 422, 'invalid_image')
+  })
+})
+
+describe('joining the kept parts in the upload\'s own memory', () => {
+  const numbered = (length: number) => Uint8Array.from({ length }, (_, i) => (i * 7 + 3) & 0xff)
+
+  test('views moved down and short pieces of our own come out as Buffer.concat would, in the same memory', () => {
+    const bytes = numbered(100)
+    const expected = [bytes.subarray(0, 2), Uint8Array.of(0xe1, 0xe1, 0xe1), bytes.subarray(40, 70), bytes.subarray(80, 100)]
+    const copy = Buffer.concat(expected.map((part) => Buffer.from(part)))
+    const joined = joinInPlace(bytes, expected)
+    expect(Buffer.compare(joined, copy)).toBe(0)
+    expect({ sameMemory: joined.buffer === bytes.buffer, offset: joined.byteOffset }).toEqual({ sameMemory: true, offset: bytes.byteOffset })
+  })
+
+  test('a piece of our own that would overwrite bytes not yet moved gets a new buffer, and the upload is left as it was', () => {
+    const bytes = numbered(100)
+    const before = Buffer.from(bytes)
+    // Nothing cut before the inserted piece: writing it in place would overwrite bytes 2 to 5 before they move.
+    const parts = [bytes.subarray(0, 2), Uint8Array.of(9, 9, 9, 9), bytes.subarray(2, 100)]
+    const copy = Buffer.concat(parts.map((part) => Buffer.from(part)))
+    const joined = joinInPlace(bytes, parts)
+    expect(Buffer.compare(joined, copy)).toBe(0)
+    expect(joined.buffer === bytes.buffer).toBe(false)
+    expect(Buffer.compare(Buffer.from(bytes), before)).toBe(0)
+  })
+
+  test('any cut and insert pattern gives the bytes Buffer.concat gives (500 random ones)', () => {
+    let seed = 42
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n)
+    for (let round = 0; round < 500; round++) {
+      const source = numbered(50 + random(200))
+      // A view of a bigger buffer, as a pooled read can be.
+      const backing = new Uint8Array(source.length + 20)
+      backing.set(source, 10)
+      const bytes = backing.subarray(10, 10 + source.length)
+      const parts: Uint8Array[] = []
+      for (let at = 0; at < bytes.length; ) {
+        const length = 1 + random(Math.min(30, bytes.length - at))
+        if (random(3) > 0) parts.push(bytes.subarray(at, at + length))
+        if (random(5) === 0) parts.push(Uint8Array.from({ length: 1 + random(12) }, () => random(256)))
+        at += length
+      }
+      const copy = Buffer.concat(parts.map((part) => Buffer.from(part)))
+      expect(Buffer.compare(joinInPlace(bytes, parts), copy)).toBe(0)
+      // Nothing outside the upload's own bytes is touched.
+      expect([...backing.subarray(0, 10), ...backing.subarray(10 + source.length)].every((byte) => byte === 0)).toBe(true)
+    }
   })
 })

@@ -65,10 +65,10 @@ export async function imageFromText(ctx: AppContext, text: string): Promise<Mult
 }
 
 /** MD5 and SHA-1 of the uploaded bytes, which Chevereto and Lsky clients are shown. */
-export async function legacyDigests(path: string): Promise<{ md5: string; sha1: string }> {
+export async function legacyDigests(file: ReceivedFile): Promise<{ md5: string; sha1: string }> {
   const md5 = createHash('md5')
   const sha1 = createHash('sha1')
-  for await (const chunk of createReadStream(path)) {
+  for await (const chunk of file.bytes ? [file.bytes] : createReadStream(file.path)) {
     md5.update(chunk as Buffer)
     sha1.update(chunk as Buffer)
   }
@@ -103,12 +103,14 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
 
 const tempPath = (ctx: AppContext) => join(uploadTmpDir(ctx), `upload-${randomUUID()}`)
 
-function withDiscard(file: ReceivedFile, fields: Record<string, string>): MultipartUpload {
+type TempFile = ReceivedFile & { path: string }
+
+function withDiscard(file: TempFile, fields: Record<string, string>): MultipartUpload {
   return { file, fields, discard: () => rm(file.path, { force: true }) }
 }
 
 /** Runs `stages` into a new temp file through the upload limit and a hash; removes it on failure. */
-async function streamToTempFile(ctx: AppContext, stages: (NodeJS.ReadableStream | NodeJS.WritableStream | Readable | Transform)[]): Promise<ReceivedFile> {
+async function streamToTempFile(ctx: AppContext, stages: (NodeJS.ReadableStream | NodeJS.WritableStream | Readable | Transform)[]): Promise<TempFile> {
   const max = ctx.config.maxUploadBytes
   const path = tempPath(ctx)
   const hash = createHash('sha256')

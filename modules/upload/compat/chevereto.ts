@@ -154,7 +154,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   let md5 = ''
   const prepare = async (upload: MultipartUpload): Promise<MultipartUpload> => {
     try {
-      md5 = (await legacyDigests(upload.file!.path)).md5
+      md5 = (await legacyDigests(upload.file!)).md5
     } catch (error) {
       await upload.discard()
       throw error

@@ -84,7 +84,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
     try {
-      digests = await legacyDigests(body.file!.path)
+      digests = await legacyDigests(body.file!)
     } catch (error) {
       await body.discard()
       throw error

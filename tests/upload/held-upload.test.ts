@@ -1,0 +1,154 @@
+import { beforeAll, describe, expect, test } from 'bun:test'
+import { readdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { createMediaProcessor, type PooledMediaProcessor } from '#core/media/index.ts'
+import { describeEachBackend, type TestApp } from '../helpers/index.ts'
+import { CORPUS } from '../helpers/images.ts'
+import { type Uploader, setDailyLimit, signUp, storedVariants } from './support.ts'
+
+/**
+ * A small upload with a declared length is held in memory on its way to processing (no temp
+ * file written and read back); a big one, or one without a length, streams to disk. Both must
+ * store exactly the same objects and refuse exactly the same files.
+ */
+
+const MiB = 1024 * 1024
+const filesIn = (folder: string) => readdirSync(join(CORPUS, folder)).filter((name) => !name.endsWith('.md')).sort().map((name) => join(CORPUS, folder, name))
+// Every photo and every hostile file; PngSuite's 175 are covered by tests/upload/corpus.test.ts, a sample of them here.
+const FILES = [...filesIn('small'), ...filesIn('orientation'), ...filesIn('gps'), ...filesIn('malicious'), ...filesIn('pngsuite/png').filter((_, i) => i % 8 === 0)]
+
+/** The multipart body a client would send for `path`, as bytes. */
+async function multipartOf(bytesOrPath: string | Uint8Array<ArrayBuffer>, name = 'upload.bin') {
+  const form = new FormData()
+  form.append('file', typeof bytesOrPath === 'string' ? Bun.file(bytesOrPath) : new Blob([bytesOrPath]), typeof bytesOrPath === 'string' ? basename(bytesOrPath) : name)
+  const encoded = new Response(form)
+  // Read before the body: with a Bun.file part the header is gone once the body has been read.
+  const contentType = encoded.headers.get('content-type')!
+  return { body: new Uint8Array(await encoded.arrayBuffer()), contentType }
+}
+
+interface Sending {
+  /** Declare the length (a client that knows it, as curl, browsers and ShareX do) or not (chunked). */
+  declareLength: boolean
+  /** Held back before the last byte until this resolves, so a test can look at the upload mid-way. */
+  lastByteAfter?: Promise<unknown>
+}
+
+function send(app: TestApp, apiKey: string, multipart: { body: Uint8Array; contentType: string }, sending: Sending) {
+  const { body } = multipart
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(body.subarray(0, body.length - 1))
+      await sending.lastByteAfter
+      controller.enqueue(body.subarray(body.length - 1))
+      controller.close()
+    },
+  })
+  const headers: Record<string, string> = { 'x-api-key': apiKey, 'content-type': multipart.contentType }
+  if (sending.declareLength) headers['content-length'] = String(body.length)
+  return app.upload.handle(new Request('http://localhost/upload', { method: 'POST', headers, body: stream }))
+}
+
+const media = (app: TestApp) => app.ctx.media as PooledMediaProcessor
+const tempUploads = (app: TestApp) => readdirSync(join(app.config.dataDir, 'tmp')).filter((name) => name.startsWith('upload-'))
+
+/** What an upload left: its status and error code, and every stored object's bytes. */
+async function outcome(app: TestApp, response: Response) {
+  const body = (await response.json()) as { image?: { id: string }; error?: { code: string } }
+  const variants = body.image ? await storedVariants(app, body.image.id) : []
+  return {
+    status: response.status,
+    code: body.error?.code,
+    objects: Object.fromEntries(variants.map((v) => [`${v.name}.${v.format}`, Bun.hash(v.bytes).toString(16)])),
+  }
+}
+
+describeEachBackend('uploads held in memory', (app) => {
+  let held: Uploader
+  let streamed: Uploader
+  beforeAll(async () => {
+    ;[held, streamed] = await Promise.all([signUp(app()), signUp(app())])
+    await Promise.all([setDailyLimit(app(), held.id, 10_000), setDailyLimit(app(), streamed.id, 10_000)])
+  })
+
+  test(`the same objects and the same refusals as streamed to disk, for ${FILES.length} corpus files`, async () => {
+    expect(FILES.length).toBeGreaterThan(60)
+    const statuses: number[] = []
+    for (const path of FILES) {
+      const multipart = await multipartOf(path)
+      const inMemory = await outcome(app(), await send(app(), held.apiKey, multipart, { declareLength: true }))
+      const onDisk = await outcome(app(), await send(app(), streamed.apiKey, multipart, { declareLength: false }))
+      expect({ file: basename(path), ...inMemory }).toEqual({ file: basename(path), ...onDisk })
+      statuses.push(inMemory.status)
+    }
+    // Most are stored, the hostile ones refused: the comparison covers both.
+    expect(statuses.filter((status) => status === 201).length).toBeGreaterThan(30)
+    expect(statuses.filter((status) => status >= 400).length).toBeGreaterThan(5)
+    expect(media(app()).heldUploadBytes).toBe(0)
+  })
+
+  test('a small upload is held in memory while it arrives, with no temp file, and its room is given back', async () => {
+    const multipart = await multipartOf(join(CORPUS, 'gps', readdirSync(join(CORPUS, 'gps')).find((name) => name.endsWith('.jpg'))!))
+    let releaseLastByte!: () => void
+    const lastByteAfter = new Promise<void>((resolve) => (releaseLastByte = resolve))
+    const response = send(app(), held.apiKey, multipart, { declareLength: true, lastByteAfter })
+    await waitFor(() => media(app()).heldUploadBytes > 0)
+    expect({ held: media(app()).heldUploadBytes, tempFiles: tempUploads(app()) }).toEqual({ held: multipart.body.length, tempFiles: [] })
+    releaseLastByte()
+    expect((await response).status).toBeOneOf([200, 201])
+    expect(media(app()).heldUploadBytes).toBe(0)
+  })
+
+  test('without a declared length, or bigger than 8 MiB, an upload streams to a temp file instead', async () => {
+    const big = await multipartOf(new Uint8Array(9 * MiB).fill(7), 'big.jpg')
+    const small = await multipartOf(join(CORPUS, 'orientation', readdirSync(join(CORPUS, 'orientation')).find((name) => name.endsWith('.jpg'))!))
+    for (const [multipart, declareLength] of [[big, true], [small, false]] as const) {
+      let releaseLastByte!: () => void
+      const lastByteAfter = new Promise<void>((resolve) => (releaseLastByte = resolve))
+      const response = send(app(), streamed.apiKey, multipart, { declareLength, lastByteAfter })
+      await waitFor(() => tempUploads(app()).length > 0)
+      expect(media(app()).heldUploadBytes).toBe(0)
+      releaseLastByte()
+      await (await response).arrayBuffer()
+      expect(tempUploads(app())).toEqual([])
+    }
+  })
+
+  test('room held for an upload is given back when it is refused or its body breaks off', async () => {
+    const notAnImage = await multipartOf(new Uint8Array(64 * 1024).fill(1), 'fake.jpg')
+    const refused = await send(app(), held.apiKey, notAnImage, { declareLength: true })
+    expect(refused.status).toBe(415)
+    let breakOff!: (error: Error) => void
+    const lastByteAfter = new Promise<void>((_, reject) => (breakOff = reject))
+    lastByteAfter.catch(() => {})
+    const cut = send(app(), held.apiKey, notAnImage, { declareLength: true, lastByteAfter })
+    await waitFor(() => media(app()).heldUploadBytes > 0)
+    breakOff(new Error('client went away'))
+    expect((await cut).status).toBe(400)
+    expect({ held: media(app()).heldUploadBytes, tempFiles: tempUploads(app()) }).toEqual({ held: 0, tempFiles: [] })
+  })
+})
+
+describe('holdUpload', () => {
+  const processor = () => createMediaProcessor({ limits: { maxPixels: 1e6, maxFrames: 1 }, concurrency: 1, memoryBudgetBytes: 64 * MiB, tmpDir: '/nonexistent' })
+
+  test('grants an upload of up to 8 MiB while no more than 32 MiB are held, and takes each back once', () => {
+    const media = processor()
+    expect(media.holdUpload(8 * MiB + 1)).toBeUndefined()
+    const grants = [1, 2, 3, 4].map(() => media.holdUpload(8 * MiB))
+    expect(grants.every((release) => typeof release === 'function')).toBe(true)
+    expect({ held: media.heldUploadBytes, fifth: media.holdUpload(1) }).toEqual({ held: 32 * MiB, fifth: undefined })
+    grants[0]!()
+    grants[0]!()
+    expect(media.heldUploadBytes).toBe(24 * MiB)
+    expect(media.holdUpload(8 * MiB)).toBeFunction()
+  })
+})
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the upload to arrive')
+    await Bun.sleep(5)
+  }
+}
