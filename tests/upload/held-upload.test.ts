@@ -18,9 +18,9 @@ const filesIn = (folder: string) => readdirSync(join(CORPUS, folder)).filter((na
 const FILES = [...filesIn('small'), ...filesIn('orientation'), ...filesIn('gps'), ...filesIn('malicious'), ...filesIn('pngsuite/png').filter((_, i) => i % 8 === 0)]
 
 /** The multipart body a client would send for `path`, as bytes. */
-async function multipartOf(bytesOrPath: string | Uint8Array<ArrayBuffer>, name = 'upload.bin') {
+async function multipartOf(bytesOrPath: string | Uint8Array<ArrayBuffer>, name = 'upload.bin', field = 'file') {
   const form = new FormData()
-  form.append('file', typeof bytesOrPath === 'string' ? Bun.file(bytesOrPath) : new Blob([bytesOrPath]), typeof bytesOrPath === 'string' ? basename(bytesOrPath) : name)
+  form.append(field, typeof bytesOrPath === 'string' ? Bun.file(bytesOrPath) : new Blob([bytesOrPath]), typeof bytesOrPath === 'string' ? basename(bytesOrPath) : name)
   const encoded = new Response(form)
   // Read before the body: with a Bun.file part the header is gone once the body has been read.
   const contentType = encoded.headers.get('content-type')!
@@ -34,7 +34,7 @@ interface Sending {
   lastByteAfter?: Promise<unknown>
 }
 
-function send(app: TestApp, apiKey: string, multipart: { body: Uint8Array; contentType: string }, sending: Sending) {
+function send(app: TestApp, apiKey: string, multipart: { body: Uint8Array; contentType: string }, sending: Sending, path = '/upload') {
   const { body } = multipart
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -46,7 +46,7 @@ function send(app: TestApp, apiKey: string, multipart: { body: Uint8Array; conte
   })
   const headers: Record<string, string> = { 'x-api-key': apiKey, 'content-type': multipart.contentType }
   if (sending.declareLength) headers['content-length'] = String(body.length)
-  return app.upload.handle(new Request('http://localhost/upload', { method: 'POST', headers, body: stream }))
+  return app.upload.handle(new Request(`http://localhost${path}`, { method: 'POST', headers, body: stream }))
 }
 
 const media = (app: TestApp) => app.ctx.media as PooledMediaProcessor
@@ -112,6 +112,25 @@ describeEachBackend('uploads held in memory', (app) => {
       await (await response).arrayBuffer()
       expect(tempUploads(app())).toEqual([])
     }
+  })
+
+  test('a Chevereto client (ShareX) is held in memory too, and is shown the digests of the bytes it sent', async () => {
+    const path = join(CORPUS, 'gps', readdirSync(join(CORPUS, 'gps')).filter((name) => name.endsWith('.jpg'))[1]!)
+    const multipart = await multipartOf(path, undefined, 'source')
+    let releaseLastByte!: () => void
+    const lastByteAfter = new Promise<void>((resolve) => (releaseLastByte = resolve))
+    const response = send(app(), held.apiKey, multipart, { declareLength: true, lastByteAfter }, `/api/1/upload?key=${held.apiKey}`)
+    await waitFor(() => media(app()).heldUploadBytes > 0)
+    expect(tempUploads(app())).toEqual([])
+    releaseLastByte()
+    const answer = await response
+    const body = (await answer.json()) as { image: { md5: string; size: number } }
+    const sent = await Bun.file(path).bytes()
+    expect({ status: answer.status, md5: body.image.md5, held: media(app()).heldUploadBytes }).toEqual({
+      status: 200,
+      md5: new Bun.CryptoHasher('md5').update(sent).digest('hex'),
+      held: 0,
+    })
   })
 
   test('room held for an upload is given back when it is refused or its body breaks off', async () => {

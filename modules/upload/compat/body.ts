@@ -15,8 +15,9 @@ import { Base64Decoder, base64Size, decodeBase64Text } from './base64.ts'
  * The one body reader of the compatible APIs. Foreign clients send the image in every way
  * there is: a multipart file, base64 in a multipart or urlencoded field, or the raw bytes
  * whatever the Content-Type says (ksnip labels raw PNG application/x-www-form-urlencoded).
- * Whichever it is, the image streams to a temp file (decoded on the way when it is base64),
- * hashed as it goes, and the result is the same `MultipartUpload` that POST /upload reads.
+ * Whichever it is, the image streams to a temp file (decoded on the way when it is base64; a
+ * small multipart file is held in memory, as POST /upload does), hashed as it goes, and the
+ * result is the same `MultipartUpload` that POST /upload reads.
  *
  * Limits: the body may be as large as the base64 of a MAX_UPLOAD_BYTES file (about 1.37
  * times); the decoded file may not be larger than MAX_UPLOAD_BYTES (413 either way).
@@ -84,7 +85,13 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
   const max = ctx.config.maxUploadBytes
   let upload: MultipartUpload
   try {
-    upload = await receiveMultipart(request, { tmpDir: uploadTmpDir(ctx), fileField, maxFileBytes: base64Size(max), maxFieldBytes: base64Size(max) })
+    upload = await receiveMultipart(request, {
+      tmpDir: uploadTmpDir(ctx),
+      fileField,
+      maxFileBytes: base64Size(max),
+      maxFieldBytes: base64Size(max),
+      holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
+    })
   } catch (error) {
     // The limits are the base64 size; the message names the limit the client must meet.
     if (error instanceof PayloadTooLarge || (error instanceof AppError && error.code === 'field_too_long')) throw uploadTooLarge(max)
