@@ -9,7 +9,7 @@
  *   bun scripts/bench-sharp-bare.ts [--warm-up] --in-flight 2 a.jpg b.jpg …
  *
  * Encoder settings mirror src/media, so the ratio measures what the upload path adds around
- * them: HTTP, multipart streaming to disk, the byte-level metadata strip of the original,
+ * them: HTTP, multipart parsing (to memory or to disk), the byte-level metadata strip of the original,
  * storage writes and the database.
  */
 import { createHash } from 'node:crypto'

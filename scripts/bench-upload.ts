@@ -138,7 +138,7 @@ async function throughput() {
     const ratios = rounds.map((value, round) => value.imagesPerSecond / bare[round]!.imagesPerSecond)
     // CPU per bare image over CPU per upload: the throughput ratio the server would reach if both kept every core busy.
     const cpuRatios = rounds.map((value, round) => bare[round]!.cpuMsPerImage / value.cpuMsPerImage)
-    console.log(`| ${label} (HTTP, multipart to disk, processing, storage, DB) | ${cells(rounds.map((r) => r.imagesPerSecond))} |`)
+    console.log(`| ${label} (HTTP, multipart, processing, storage, DB) | ${cells(rounds.map((r) => r.imagesPerSecond))} |`)
     console.log(`| ratio, ${label} | ${cells(ratios)} |`)
     console.log(`| CPU ms per upload, ${label} | ${cells(rounds.map((r) => r.cpuMsPerImage), 0)} |`)
     console.log(`| CPU ratio (bare / upload), ${label} | ${cells(cpuRatios)} |`)
