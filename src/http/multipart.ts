@@ -75,6 +75,8 @@ export function byteMeter(max: number, error: () => Error, onChunk: (chunk: Buff
 /** Where the file part goes as it arrives: hashed on the way (the only hash of the upload). */
 interface FileSink {
   size: number
+  /** Whether `bytes` more can be taken (a held file cannot grow past the length its body declared). */
+  fits(bytes: number): boolean
   push(chunk: Buffer): void
   /** The reader's backpressure: resolves once the sink can take more. */
   drained(): Promise<void>
@@ -96,9 +98,12 @@ class MemorySink implements FileSink {
     this.buffer = Buffer.allocUnsafe(capacity)
   }
 
+  fits(bytes: number) {
+    return this.size + bytes <= this.buffer.length
+  }
+
   push(chunk: Buffer) {
     this.hash.update(chunk)
-    // Bun delivers exactly Content-Length bytes, and the file part is a part of them.
     this.buffer.set(chunk, this.size)
     this.size += chunk.byteLength
   }
@@ -143,6 +148,10 @@ class TempFileSink implements FileSink {
     this.batch.push(chunk)
     this.batchBytes += chunk.byteLength
     if (this.batchBytes >= WRITE_BYTES) this.flush()
+  }
+
+  fits() {
+    return true
   }
 
   /** Resolves once no write is under way: the reader's backpressure, so an upload holds about two batches at most. */
@@ -242,6 +251,8 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     const file = (sink = release ? new MemorySink(declaredLength, release, filename) : new TempFileSink(join(tmpDir, `upload-${randomUUID()}`), filename))
     stream.on('data', (chunk: Buffer) => {
       if (file.size + chunk.byteLength > maxFileBytes) fail(uploadTooLarge(maxFileBytes))
+      // A listener never sees this (Bun reads exactly Content-Length bytes); a Request built in process could.
+      else if (!file.fits(chunk.byteLength)) fail(new BadRequest('The body is longer than its Content-Length', 'invalid_multipart'))
       else file.push(chunk)
     })
     fileWritten = new Promise<void>((resolve, reject) => {

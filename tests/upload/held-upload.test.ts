@@ -144,6 +144,16 @@ describeEachBackend('uploads held in memory', (app) => {
     await waitFor(() => media(app()).heldUploadBytes > 0)
     breakOff(new Error('client went away'))
     expect((await cut).status).toBe(400)
+    // A body longer than the length it declared (a listener never lets one through; a Request made in process can).
+    const photo = await multipartOf(join(CORPUS, 'gps', readdirSync(join(CORPUS, 'gps')).find((name) => name.endsWith('.jpg'))!))
+    const longer = await app().upload.handle(
+      new Request('http://localhost/upload', {
+        method: 'POST',
+        headers: { 'x-api-key': held.apiKey, 'content-type': photo.contentType, 'content-length': String(photo.body.length - 4096) },
+        body: new ReadableStream({ start: (controller) => (controller.enqueue(photo.body), controller.close()) }),
+      }),
+    )
+    expect({ status: longer.status, code: ((await longer.json()) as { error: { code: string } }).error.code }).toEqual({ status: 400, code: 'invalid_multipart' })
     expect({ held: media(app()).heldUploadBytes, tempFiles: tempUploads(app()) }).toEqual({ held: 0, tempFiles: [] })
   })
 })
