@@ -6,6 +6,7 @@ import { type TokenService, createTokenService, randomBase62 } from './auth/toke
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
 import { type Cdn, createCdn } from './cdn/index.ts'
+import { deferredDatabase } from './db/deferred.ts'
 import { type Database, type Sql, openDatabase } from './db/index.ts'
 import type { JobDefinitions } from './jobs/registry.ts'
 import { SQL_DIR, migrate, readMigrations } from './db/migrate.ts'
@@ -77,13 +78,43 @@ export function resolveJwtSecret(config: Config): string {
   return secret
 }
 
-export async function createContext(config: Config, options: ContextOptions = {}) {
+/**
+ * The context in two steps, for a start that has better things to do than wait: `ctx` comes at
+ * once, with the database still opening, so the server builds its apps while PGlite's
+ * WebAssembly compiles on another thread (src/main.ts); `ready` resolves once the database is
+ * open and migrated, and every LISTEN asked for meanwhile is in place. Until then `ctx.db` and
+ * `ctx.sql` refuse queries (src/db/deferred.ts).
+ */
+export async function startContext(config: Config, options: ContextOptions = {}) {
   const log = options.log ?? createLogger(config.logLevel)
   const clock = options.clock ?? systemClock
   const migrations = (await embeddedMigrations()) ?? readMigrations(SQL_DIR)
   const snapshots = databaseSnapshots(migrations)
-  // What needs no database is built first: at a start on the embedded database this runs while
-  // PGlite's WebAssembly is still compiling on another thread (src/main.ts), so it costs no time.
+  const deferred = options.database ? undefined : deferredDatabase(config.databaseUrl ? 'postgres' : 'embedded')
+  const db: Database = options.database ?? deferred!
+  const ready = (async () => {
+    const opened = deferred && await openDatabase({
+      url: config.databaseUrl,
+      embeddedDir: join(config.dataDir, 'pg'),
+      poolMax: config.databasePoolMax,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      embeddedSnapshot: snapshots.load,
+      embeddedWasm: options.embeddedWasm,
+      embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
+      log: (entry) => log.warn(entry),
+    })
+    const listening = opened && deferred.open(opened)
+    if (!options.skipMigrations) {
+      const applied = await migrate(db.sql, migrations)
+      if (opened?.origin === 'snapshot') log.info({ msg: 'database created from the migrated snapshot', migrations: migrations.length })
+      if (applied.length) log.info({ msg: 'migrations applied', applied })
+      // Before anything else writes to it: the next first start copies this instead of repeating initdb.
+      if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
+    }
+    await listening
+  })()
+  // The caller awaits it once its apps are built; a failure before then is not unhandled.
+  ready.catch(() => {})
   const limits = { timeoutMs: config.storageTimeoutMs, maxAttempts: config.storageMaxAttempts }
   const innerStorage = options.storage ?? createStorage(config.storage, limits)
   const storage = withResilience(innerStorage, { ...limits, log: (entry) => log.warn(entry) })
@@ -94,36 +125,18 @@ export async function createContext(config: Config, options: ContextOptions = {}
     tmpDir: join(config.dataDir, 'tmp'),
   })
   const serverSecret = resolveJwtSecret(config)
-  const metrics = createMetrics()
-  const opened = options.database
-    ? undefined
-    : await openDatabase({
-      url: config.databaseUrl,
-      embeddedDir: join(config.dataDir, 'pg'),
-      poolMax: config.databasePoolMax,
-      connectTimeoutMs: config.databaseConnectTimeoutMs,
-      embeddedSnapshot: snapshots.load,
-      embeddedWasm: options.embeddedWasm,
-      embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,
-      log: (entry) => log.warn(entry),
-    })
-  const db: Database = options.database ?? opened!
-  if (!options.skipMigrations) {
-    const applied = await migrate(db.sql, migrations)
-    if (opened?.origin === 'snapshot') log.info({ msg: 'database created from the migrated snapshot', migrations: migrations.length })
-    if (applied.length) log.info({ msg: 'migrations applied', applied })
-    // Before anything else writes to it: the next first start copies this instead of repeating initdb.
-    if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
-  }
   const closeHooks: (() => Promise<void> | void)[] = []
   const ctx: AppContext = {
     id: crypto.randomUUID(),
     config,
     db,
-    sql: db.sql,
+    // Read at each use, not kept: before `ready` this throws (src/db/deferred.ts).
+    get sql() {
+      return db.sql
+    },
     storage,
     media,
-    limiter: createRateLimiter(db.sql, clock),
+    limiter: createRateLimiter(() => db.sql, clock),
     mailer: createMailer(config, log),
     tokens: createTokenService(serverSecret, config.jwtTtlSeconds),
     apiKeys: createApiKeyState(db, log),
@@ -132,7 +145,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     clock,
     log,
     imageChanges: createImageChanges(),
-    metrics,
+    metrics: createMetrics(),
     jobs: options.jobs ?? {},
     cdn: createCdn(config, log),
     onClose: (hook) => void closeHooks.push(hook),
@@ -140,10 +153,18 @@ export async function createContext(config: Config, options: ContextOptions = {}
   // Registered first, so it runs last of the hooks: usage counted while others drain is written too.
   ctx.onClose(() => ctx.apiKeys.close())
   const close = async () => {
+    await ready.catch(() => {})
     for (const hook of closeHooks.reverse()) await hook()
     await ctx.mailer.close()
     if (!options.storage) await storage.close()
     if (!options.database) await db.close()
   }
+  return { ctx, ready, close }
+}
+
+/** The context with its database open and migrated (tests, scripts, one-off commands). */
+export async function createContext(config: Config, options: ContextOptions = {}) {
+  const { ctx, ready, close } = await startContext(config, options)
+  await ready
   return { ctx, close }
 }

@@ -82,12 +82,14 @@ export function stateOf(count: number, limit: number, resetAt: Date): RateLimitS
 /**
  * Fixed-window counters in the database, so every process and replica counts together.
  * hit() is one upsert per request: the row lock makes concurrent increments exact. take()
- * counts in the same rows, a block at a time (Reservation).
+ * counts in the same rows, a block at a time (Reservation). `sqlOf` is asked at each query: at a
+ * server's start the limiter is made before the database is open (src/context.ts).
  */
-export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
+export function createRateLimiter(sqlOf: () => Sql, clock: Clock): RateLimiter {
   const reservations = new Map<string, Reservation>()
 
   const reserve = async (bucket: string, entry: Reservation, size: number) => {
+    const sql = sqlOf()
     const [row] = await sql<{ count: number }[]>`
       insert into rate_limits (bucket, window_start, count) values (${bucket}, ${new Date(entry.windowStart)}, ${size})
       on conflict (bucket, window_start) do update set count = rate_limits.count + ${size}
@@ -137,6 +139,7 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
     },
     async hit(bucket, limit, windowSeconds) {
       const { start, resetAt } = windowOf(clock.now(), windowSeconds)
+      const sql = sqlOf()
       const [row] = await sql<{ count: number }[]>`
         insert into rate_limits (bucket, window_start, count) values (${bucket}, ${start}, 1)
         on conflict (bucket, window_start) do update set count = rate_limits.count + 1
@@ -145,6 +148,7 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
     },
     async peek(bucket, limit, windowSeconds) {
       const { start, resetAt } = windowOf(clock.now(), windowSeconds)
+      const sql = sqlOf()
       const [row] = await sql<{ count: number }[]>`
         select count from rate_limits where bucket = ${bucket} and window_start = ${start}`
       const count = row?.count ?? 0
@@ -152,10 +156,12 @@ export function createRateLimiter(sql: Sql, clock: Clock): RateLimiter {
     },
     async reset(bucket, windowSeconds) {
       const { start } = windowOf(clock.now(), windowSeconds)
+      const sql = sqlOf()
       await sql`delete from rate_limits where bucket = ${bucket} and window_start = ${start}`
     },
     async release(bucket, windowSeconds) {
       const { start } = windowOf(clock.now(), windowSeconds)
+      const sql = sqlOf()
       await sql`update rate_limits set count = count - 1 where bucket = ${bucket} and window_start = ${start} and count > 0`
     },
   }

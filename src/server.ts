@@ -1,6 +1,6 @@
 import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
-import { type AppContext, createContext } from './context.ts'
+import { type AppContext, startContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { START_MARK } from './db/pglite-wasm.ts'
 import { startGcPacer } from './gc-pacer.ts'
@@ -26,20 +26,30 @@ export interface ServeOptions {
 
 export async function serve(config: Config, options: ServeOptions) {
   assertPortsFree(config.host, listenerPlan(config))
-  const { ctx, close } = await createContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch((error: unknown) => {
+  const failedStart = (error: unknown) => {
     // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
     const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
     const cause = describeFailure(error).split('\n')[0]
     throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
-  })
+  }
+  const { ctx, ready, close } = await startContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch(failedStart)
+
+  // Built while the database opens (on the embedded one, while its WebAssembly still compiles on
+  // another thread and this one would wait): once it is ready, only listening is left.
+  const listening: ReturnType<typeof createApp>[] = []
+  const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
+  const apps = listenerPlan(config).map(({ port, modules }) => ({ port, modules, app: createApp(ctx, modules, { gate }) }))
+  const metrics = config.metricsPort === undefined ? undefined : { port: config.metricsPort, app: metricsListener(ctx) }
+  const appsBuiltMs = performance.now()
+
+  // Also waits for the LISTENs the apps asked for: no request is served before changes are heard.
+  await ready.catch(failedStart)
   const databaseReadyMs = performance.now()
   installConnectionCrashGuard((entry) => ctx.log.error(entry))
   await sweepCrashLeftovers(ctx)
 
-  const listening: ReturnType<typeof createApp>[] = []
-  const gate = createRequestGate({ maxInflight: config.maxInflightRequests, servers: () => listening.map((app) => app.server) })
-  for (const { port, modules } of listenerPlan(config)) {
-    const app = listenExclusive(createApp(ctx, modules, { gate }), serviceName(modules), {
+  for (const { port, modules, app: built } of apps) {
+    const app = listenExclusive(built, serviceName(modules), {
       hostname: config.host,
       port,
       maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
@@ -52,11 +62,11 @@ export async function serve(config: Config, options: ServeOptions) {
       ctx.log.info({ msg: `${module}-server listening`, url: `http://${config.host}:${app.server?.port}`, public_url: config.publicUrls[module], ...(modules.length > 1 ? { single_port: true } : {}) })
     }
   }
-  if (config.metricsPort !== undefined) {
+  if (metrics) {
     // Loopback only, whatever HOST says: metrics are for a scraper on this machine (or a tunnel).
-    const metrics = listenExclusive(metricsListener(ctx), 'metrics', { hostname: '127.0.0.1', port: config.metricsPort })
-    listening.push(metrics as unknown as ReturnType<typeof createApp>)
-    ctx.log.info({ msg: 'metrics listening', url: `http://127.0.0.1:${metrics.server?.port}/metrics` })
+    const server = listenExclusive(metrics.app, 'metrics', { hostname: '127.0.0.1', port: metrics.port })
+    listening.push(server as unknown as ReturnType<typeof createApp>)
+    ctx.log.info({ msg: 'metrics listening', url: `http://127.0.0.1:${server.server?.port}/metrics` })
   } else if (!config.metricsToken) {
     ctx.log.info({ msg: 'metrics are not served: set METRICS_PORT (loopback listener) or METRICS_TOKEN (bearer on every port)' })
   }
@@ -64,7 +74,7 @@ export async function serve(config: Config, options: ServeOptions) {
   // Milliseconds since the process started (scripts/bench-start.ts reads this line).
   const ms = (at: number) => Math.round(at)
   const embeddedPhases = Object.fromEntries(Object.values(START_MARK).flatMap((name) => performance.getEntriesByName(name, 'mark').map((mark) => [name.replace('imghost:', ''), ms(mark.startTime)])))
-  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), ...embeddedPhases, database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
+  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), apps_built: ms(appsBuiltMs), ...embeddedPhases, database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const jobs = startJobs(ctx)
   const workers = startWorkers(ctx, config.modules)
