@@ -217,10 +217,6 @@ const variantOf = (name: VariantName, format: StoredFormat, encoded: { width: nu
   bytes: encoded.bytes,
 })
 
-/**
- * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
- * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
- */
 /** A path libvips or the BMP worker can open: the upload's own, or a scratch copy of bytes held in memory. */
 async function onDisk(input: string | Buffer, scratch: TempFiles): Promise<string> {
   if (typeof input === 'string') return input
@@ -229,6 +225,10 @@ async function onDisk(input: string | Buffer, scratch: TempFiles): Promise<strin
   return path
 }
 
+/**
+ * In a worker: bmp-ts is JavaScript, and a big bitmap would hold the event loop for seconds. The
+ * worker answers a bad file with a refusal; anything else (the worker not starting) is ours, a 500.
+ */
 async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
   await decodeBmpOffThread(path, decodedPath, maxPixels)
   return { kind: 'file', input: decodedPath, animated: false, keepIcc: false }
