@@ -121,7 +121,12 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
       void run()
     },
     // While down, asking is itself a reason to look again: a load balancer polling /ready sees recovery at once.
-    check: () => probing ?? (state.status === 'down' ? run() : Promise.resolve(state)),
+    // A probe already under way may have begun before the server came back (and failed waiting for a
+    // pool connection still in its backoff), so its "down" is only taken after one fresh look.
+    check: () => {
+      if (probing) return probing.then((settled) => (settled.status === 'down' ? run() : settled))
+      return state.status === 'down' ? run() : Promise.resolve(state)
+    },
     stop() {
       stopped = true
       if (retryTimer) clearTimeout(retryTimer)
