@@ -95,6 +95,9 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
   ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, declaredBytes)
   await refuseWhenQuotaUsedUp(ctx, user)
   const upload = await receive()
+  // Until processing and every put have settled without a failure, something may still read the
+  // held bytes (a put abandoned at its deadline keeps sending them): only then may they be reused.
+  let bytesSettled = true
   try {
     const file = upload.file
     if (!file) throw new BadRequest('The request carries no image', 'file_required')
@@ -105,10 +108,13 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     if (existing) return { created: false, image: existing, receivedBytes: file.size }
 
     const objects = new ImageObjects(ctx, newImageId())
+    bytesSettled = false
     const processed = await processAndStore(ctx, file, objects)
-    return { ...(await storeAndRecord(ctx, user, file, form, processed, objects)), receivedBytes: file.size }
+    const stored = await storeAndRecord(ctx, user, file, form, processed, objects)
+    bytesSettled = true
+    return { ...stored, receivedBytes: file.size }
   } finally {
-    await upload.discard()
+    await upload.discard({ reuseMemory: bytesSettled })
   }
 }
 

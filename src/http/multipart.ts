@@ -21,8 +21,12 @@ interface ReceivedFileInfo {
 export interface MultipartUpload {
   file?: ReceivedFile
   fields: Record<string, string>
-  /** Removes the temp file, or gives back the memory the file was held in. Safe to call twice. */
-  discard(): Promise<void>
+  /**
+   * Removes the temp file, or gives back the memory the file was held in. Safe to call twice; the
+   * first call counts. `reuseMemory`: nothing reads the held bytes any more (every read and write
+   * of them has settled), so the next upload may be held in the same buffer.
+   */
+  discard(options?: { reuseMemory?: boolean }): Promise<void>
 }
 
 export interface MultipartOptions {
@@ -36,9 +40,10 @@ export interface MultipartOptions {
   stallSeconds?: number
   /**
    * Room to keep a file of up to `bytes` (the declared body length) in memory instead of a temp
-   * file: returns the function that gives it back, or undefined to stream the file to disk.
+   * file: a buffer of at least that size and the function that gives it back, or undefined to
+   * stream the file to disk.
    */
-  holdInMemory?: (bytes: number) => (() => void) | undefined
+  holdInMemory?: (bytes: number) => { buffer: Buffer; release(reusable?: boolean): void } | undefined
 }
 
 /** Room for boundaries, part headers and small text fields around the file itself. */
@@ -82,24 +87,26 @@ interface FileSink {
   drained(): Promise<void>
   close(): Promise<ReceivedFile>
   /** Gives back what the sink holds (its temp file, its memory); safe to call twice, and after close. */
-  discard(): Promise<void>
+  discard(options?: { reuseMemory?: boolean }): Promise<void>
 }
 
 /**
- * The file part held in memory, in one buffer of the body's declared length (the file part is
- * shorter), so it is copied once and never written to disk and read back.
+ * The file part held in memory, in one buffer at least as long as the body's declared length
+ * (the file part is shorter), so it is copied once and never written to disk and read back.
  */
 class MemorySink implements FileSink {
   private readonly hash = createHash('sha256')
-  private readonly buffer: Buffer
   size = 0
 
-  constructor(capacity: number, private readonly release: () => void, private readonly filename: string) {
-    this.buffer = Buffer.allocUnsafe(capacity)
-  }
+  constructor(
+    private readonly buffer: Buffer,
+    private readonly capacity: number,
+    private readonly release: (reusable?: boolean) => void,
+    private readonly filename: string,
+  ) {}
 
   fits(bytes: number) {
-    return this.size + bytes <= this.buffer.length
+    return this.size + bytes <= this.capacity
   }
 
   push(chunk: Buffer) {
@@ -114,8 +121,8 @@ class MemorySink implements FileSink {
     return { bytes: this.buffer.subarray(0, this.size), size: this.size, sha256: this.hash.digest('hex'), filename: this.filename }
   }
 
-  async discard() {
-    this.release()
+  async discard(options?: { reuseMemory?: boolean }) {
+    this.release(options?.reuseMemory)
   }
 }
 
@@ -236,8 +243,8 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   const fields: Record<string, string> = {}
   let sink: FileSink | undefined
   let fileWritten: Promise<ReceivedFile> | undefined
-  const discard = async () => {
-    await sink?.discard()
+  const discard = async (discardOptions?: { reuseMemory?: boolean }) => {
+    await sink?.discard(discardOptions)
   }
 
   parser.on('file', (name, stream, info) => {
@@ -247,8 +254,10 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     }
     const filename = info.filename ?? ''
     // Only with a declared length: the buffer is made once, at that size.
-    const release = Number.isSafeInteger(declaredLength) ? holdInMemory?.(declaredLength) : undefined
-    const file = (sink = release ? new MemorySink(declaredLength, release, filename) : new TempFileSink(join(tmpDir, `upload-${randomUUID()}`), filename))
+    const held = Number.isSafeInteger(declaredLength) ? holdInMemory?.(declaredLength) : undefined
+    const file = (sink = held
+      ? new MemorySink(held.buffer, declaredLength, held.release, filename)
+      : new TempFileSink(join(tmpDir, `upload-${randomUUID()}`), filename))
     stream.on('data', (chunk: Buffer) => {
       if (file.size + chunk.byteLength > maxFileBytes) fail(uploadTooLarge(maxFileBytes))
       // A listener never sees this (Bun reads exactly Content-Length bytes); a Request built in process could.

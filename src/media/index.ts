@@ -12,23 +12,28 @@
  * animation's page layout, and is memory-mapped on read rather than held on the JS heap;
  * keepIccProfile() spares the sRGB conversion (about 180 ms, and it clips P3).
  */
+import { createHeldUploads } from './held-uploads'
 import { MemoryBudget } from './memory-budget'
 import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
 import type { MediaLimits, MediaProcessor } from './types'
 
+export { heldCapacity, type HeldUpload } from './held-uploads'
 export { contentTypeFor } from './process-image'
 export { SUPPORTED_FORMATS_MESSAGE } from './refusals'
 export type * from './types'
 
 /**
  * Uploads kept in memory on their way to processing: each at most 8 MiB (a phone or camera JPEG),
- * 32 MiB at once, beyond which bodies stream to disk as before. Held, a 3 MB photo skips writing
- * the temp file, reading it back and libvips reading it again (scripts/bench-upload.ts); the
- * bound keeps a crowd of uploads waiting for a processing slot from holding their bodies.
+ * 32 MiB at once (their buffers, and those kept for the next uploads: ./held-uploads.ts), beyond
+ * which bodies stream to disk as before. Held, a 3 MB photo skips writing the temp file, reading
+ * it back and libvips reading it again (scripts/bench-upload.ts); the bound keeps a crowd of
+ * uploads waiting for a processing slot from holding their bodies.
  */
 const HELD_UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 const HELD_UPLOADS_MAX_BYTES = 32 * 1024 * 1024
+/** Buffers kept for reuse are let go after this long without an upload. */
+const HELD_BUFFERS_IDLE_MS = 30_000
 
 export const DEFAULT_LIMITS: MediaLimits = Object.freeze({ maxPixels: 100_000_000, maxFrames: 300 })
 
@@ -49,8 +54,10 @@ export interface MediaProcessorOptions {
 export interface PooledMediaProcessor extends MediaProcessor {
   /** Jobs running now (at most `concurrency`). */
   readonly running: number
-  /** Bytes of uploads held in memory on their way to processing (see holdUpload). */
+  /** Bytes of the buffers uploads are held in on their way to processing (see holdUpload). */
   readonly heldUploadBytes: number
+  /** Bytes of buffers given back and kept for the next held uploads. */
+  readonly keptUploadBytes: number
   /** Bytes reserved by running decodes, and jobs waiting for their share (for metrics and tests). */
   readonly memoryReserved: number
   readonly memoryWaiting: number
@@ -63,18 +70,10 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
   }
   const pool = new Semaphore(options.concurrency)
   const memory = new MemoryBudget(options.memoryBudgetBytes)
-  let heldUploads = 0
+  const heldUploads = createHeldUploads({ maxEach: HELD_UPLOAD_MAX_BYTES, maxTotal: HELD_UPLOADS_MAX_BYTES, idleMs: HELD_BUFFERS_IDLE_MS })
   return {
     process: (input, hooks) => pool.run(() => processImage(input, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })),
-    holdUpload(bytes) {
-      if (bytes > HELD_UPLOAD_MAX_BYTES || heldUploads + bytes > HELD_UPLOADS_MAX_BYTES) return undefined
-      heldUploads += bytes
-      let held = true
-      return () => {
-        if (held) heldUploads -= bytes
-        held = false
-      }
-    },
+    holdUpload: (bytes) => heldUploads.hold(bytes),
     get pending() {
       return pool.pending
     },
@@ -82,7 +81,10 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
       return pool.running
     },
     get heldUploadBytes() {
-      return heldUploads
+      return heldUploads.heldBytes
+    },
+    get keptUploadBytes() {
+      return heldUploads.keptBytes
     },
     get memoryReserved() {
       return memory.reserved

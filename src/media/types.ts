@@ -1,3 +1,5 @@
+import type { HeldUpload } from './held-uploads'
+
 /** Formats we store and serve. BMP is accepted on upload but stored as PNG. */
 export type StoredFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif'
 export type AcceptedFormat = StoredFormat | 'bmp'
@@ -58,9 +60,10 @@ export interface MediaProcessor {
   /**
    * Room to keep an upload of up to `bytes` in memory until it is processed, rather than stream
    * it to a temp file and read it back: granted to small uploads while the ones held together
-   * stay small. Returns the function that gives the room back (idempotent), or undefined.
+   * stay small. Returns the buffer to hold it in and the function that gives the room back, or
+   * undefined.
    */
-  holdUpload(bytes: number): (() => void) | undefined
+  holdUpload(bytes: number): HeldUpload | undefined
   /** Jobs waiting + running, for metrics and back-pressure. */
   readonly pending: number
 }
