@@ -253,7 +253,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
       return
     }
     const filename = info.filename ?? ''
-    // Only with a declared length: the buffer is made once, at that size.
+    // Only with a declared length: the buffer is taken once, at least that size.
     const held = Number.isSafeInteger(declaredLength) ? holdInMemory?.(declaredLength) : undefined
     const file = (sink = held
       ? new MemorySink(held.buffer, declaredLength, held.release, filename)

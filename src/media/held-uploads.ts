@@ -23,14 +23,14 @@ export interface HeldUploadsOptions {
   maxEach: number
   /** Buffers handed out and kept together (bytes). */
   maxTotal: number
-  /** Kept buffers are let go after this long without a hold (ms). */
+  /** Kept buffers are let go after this long without one given back (ms). */
   idleMs: number
 }
 
 /** Buffers are made in steps of this size, so an upload slightly bigger than the last one fits its buffer. */
 const CAPACITY_STEP = 1024 * 1024
 
-export const heldCapacity = (bytes: number) => Math.ceil(bytes / CAPACITY_STEP) * CAPACITY_STEP
+const heldCapacity = (bytes: number) => Math.ceil(bytes / CAPACITY_STEP) * CAPACITY_STEP
 
 export function createHeldUploads(options: HeldUploadsOptions) {
   let heldBytes = 0

@@ -18,7 +18,6 @@ import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
 import type { MediaLimits, MediaProcessor } from './types'
 
-export { heldCapacity, type HeldUpload } from './held-uploads'
 export { contentTypeFor } from './process-image'
 export { SUPPORTED_FORMATS_MESSAGE } from './refusals'
 export type * from './types'
