@@ -103,7 +103,17 @@ async function json(response: Response, expected: number, what: string) {
 export async function startUploadServer(work: string, extraEnv: Record<string, string> = {}, root?: string): Promise<Upload> {
   const dataDir = mkdtempSync(join(work, 'data-'))
   const server = await startServer(
-    { SERVER_MODE: 'auth,upload', DATA_DIR: dataDir, LOG_LEVEL: 'info', MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), JWT_SECRET: 'bench-secret-bench-secret-bench-secret!!', ...extraEnv },
+    {
+      SERVER_MODE: 'auth,upload',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret!!',
+      // As `bun start` and deploy/systemd/imghost-upload@.service run it (README, Uploads); a
+      // BENCH_SERVER_COMMAND of `env MIMALLOC_PURGE_DELAY=100 bun src/main.ts` measures mimalloc's default.
+      MIMALLOC_PURGE_DELAY: '500',
+      ...extraEnv,
+    },
     ['auth', 'upload'],
     // BENCH_SERVER_COMMAND (e.g. `bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/main.ts`) profiles the server.
     process.env.BENCH_SERVER_COMMAND?.split(' ').filter(Boolean),
