@@ -135,6 +135,8 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     // Used up: the same link again is refused with a clear message.
     const again = await (await browser.newContext()).newPage()
     await again.goto(inviteLink)
+    // As above, the invited sign-up page is on screen before the form is filled.
+    await again.getByText('You were invited').waitFor()
     await again.getByLabel('First name').fill('Eve')
     await again.getByLabel('Username').fill('eve')
     await again.getByLabel('Email').fill('bob@example.com')
