@@ -1,5 +1,6 @@
 import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
 import { compilePgliteWasm } from './db/pglite-wasm.ts'
+import { useStartJitPolicy } from './start-jit-policy.ts'
 
 /**
  * The entry point: the command line, then the server (./server.ts) or a one-off command. Only
@@ -28,6 +29,7 @@ async function exitOnOperatorError(error: unknown): Promise<never> {
 const command = parseArgs()
 try {
   if (command.name === 'serve') {
+    useStartJitPolicy()
     const config = loadConfig()
     const embeddedWasm = config.databaseUrl ? undefined : compilePgliteWasm()
     // Not awaited yet: a failure is PGlite's to report when it opens the database.

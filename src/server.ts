@@ -1,3 +1,4 @@
+import { bytecodeOrderStats } from 'bun:jsc'
 import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
 import { type AppContext, startContext } from './context.ts'
@@ -8,6 +9,7 @@ import { createRequestGate } from './http/gate.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
+import { useNormalJitPolicy } from './start-jit-policy.ts'
 import { InsufficientDiskSpace, WAL_SEGMENT_BYTES, describeFailure, diskSpaceReason } from './storage/disk.ts'
 import { IN_FLIGHT_MAX_AGE_MS, leftoverDirs, sweepLeftovers } from './storage/leftovers.ts'
 
@@ -74,7 +76,15 @@ export async function serve(config: Config, options: ServeOptions) {
   // Milliseconds since the process started (scripts/bench-start.ts reads this line).
   const ms = (at: number) => Math.round(at)
   const embeddedPhases = Object.fromEntries(Object.values(START_MARK).flatMap((name) => performance.getEntriesByName(name, 'mark').map((mark) => [name.replace('imghost:', ''), ms(mark.startTime)])))
-  ctx.log.info({ msg: 'started', since_start_ms: { code_loaded: ms(options.codeLoadedMs), apps_built: ms(appsBuiltMs), ...embeddedPhases, database_ready: ms(databaseReadyMs), listening: ms(performance.now()) } })
+  useNormalJitPolicy()
+  // In the single binary: how many functions the start loaded from the bytecode laid out first
+  // (scripts/build.ts records a start's and puts it in front); null under `bun`.
+  const bytecode = bytecodeOrderStats()
+  ctx.log.info({
+    msg: 'started',
+    since_start_ms: { code_loaded: ms(options.codeLoadedMs), apps_built: ms(appsBuiltMs), ...embeddedPhases, database_ready: ms(databaseReadyMs), listening: ms(performance.now()) },
+    ...(bytecode ? { bytecode_functions_loaded: { recorded: bytecode.hot, not_recorded: bytecode.cold, new: bytecode.unknown } } : {}),
+  })
   // Every process schedules the jobs; a lease makes each run happen in exactly one of them.
   const jobs = startJobs(ctx)
   const workers = startWorkers(ctx, config.modules)

@@ -105,6 +105,10 @@ describe.skipIf(!canCompile)('the single binary', () => {
     server = await start()
     const warmStartMs = server.readyMs
     try {
+      // The build put first the bytecode a recorded start used (scripts/build.ts): this one needed little else.
+      const started = JSON.parse(server.output.find((line) => line.includes('"msg":"started"'))!)
+      expect(started.bytecode_functions_loaded.recorded).toBeGreaterThan(1000)
+      expect(started.bytecode_functions_loaded.not_recorded).toBeLessThan(started.bytecode_functions_loaded.recorded / 20)
       const again = await fetch(new URL(new URL(imageUrl).pathname, server.urls.view))
       expect(again.status).toBe(200)
     } finally {
