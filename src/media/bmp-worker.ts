@@ -6,11 +6,16 @@
  * Listed as a second entrypoint in scripts/build.ts so the single binary carries it.
  */
 import { writeFileSync } from 'node:fs'
+import { useNormalJitPolicy } from '../start-jit-policy.ts'
 import { decodeBmp } from './bmp'
 import type { BmpReply, BmpRequest } from './bmp-off-thread'
 import { asDecodeFailure } from './refusals'
 
 declare const self: Worker
+
+// The single binary's baked-in start-up JIT policy (scripts/build.ts) may hold for a worker's own
+// engine too, and this one runs hot pixel loops from its first message on.
+useNormalJitPolicy()
 
 /** sRGB in libvips' VipsInterpretation. */
 const VIPS_SRGB = 22
