@@ -34,6 +34,35 @@ export function watchCsp(page: Page, violations: string[]): void {
   })
 }
 
+/**
+ * Keeps what a failing browser step should report: the page's uncaught errors and its console
+ * errors, where Chromium also names each failed or refused request. Not the network events:
+ * listening to those makes Playwright track every request, and a late event for a request it has
+ * already dropped throws inside the test ("Object with guid request@… was not bound").
+ * `explain(error)` (or `during(steps)`) adds them, with the address and what the page shows, to
+ * the error, so a step that times out in CI says why.
+ */
+export function pageJournal(page: Page) {
+  const events: string[] = []
+  page.on('pageerror', (error) => events.push(`page error: ${error.message}`))
+  page.on('console', (message) => {
+    if (message.type() === 'error') events.push(`console error: ${message.text()}`)
+  })
+  const explain = async (error: unknown): Promise<Error> => {
+    const shows = await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '?')
+    const journal = events.length ? events.slice(-20).join('\n') : 'no page or console errors'
+    return new Error(`${error}\n${page.url()} shows: ${shows.slice(0, 1_500)}\n${journal}`)
+  }
+  return {
+    explain,
+    /** Runs browser steps; if one fails, its error is explained. */
+    during: <T>(steps: () => Promise<T>): Promise<T> =>
+      steps().catch(async (error) => {
+        throw await explain(error)
+      }),
+  }
+}
+
 /** A port free right now (the kernel picks it); the public URLs must name the real ports before the config is parsed. */
 function freePort(): number {
   const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })

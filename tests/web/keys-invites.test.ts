@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
-import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -16,6 +16,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
   let browser: Browser
   let admin: BrowserContext
   let page: Page
+  let journal: ReturnType<typeof pageJournal>
   let inviteLink = ''
   let keyValue = ''
   const cspViolations: string[] = []
@@ -32,6 +33,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     admin = await desktopContext(browser, servers.urls.auth)
     page = await admin.newPage()
     watch(page)
+    journal = pageJournal(page)
   }, 240_000)
   afterAll(async () => {
     await browser?.close()
@@ -64,7 +66,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     const row = page.getByTestId('key-row').filter({ hasText: 'Laptop uploader' })
     // If the list never shows it, say what the page shows instead.
     await row.waitFor({ timeout: 20_000 }).catch(async (error) => {
-      throw new Error(`${error}\npage shows: ${await page.locator('main').innerText().catch(() => '?')}`)
+      throw await journal.explain(error)
     })
     await expect(row.textContent()).resolves.toContain('upload, images:read')
     await expect(row.textContent()).resolves.toContain('from 127.0.0.1/32, ::1/128')
@@ -119,31 +121,38 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     const guest = await browser.newContext({ viewport: { width: 390, height: 844 } })
     const signup = await guest.newPage()
     watch(signup)
-    await signup.goto(inviteLink)
-    await signup.getByText('You were invited').waitFor()
-    expect(await signup.getByLabel('Invite code').inputValue()).toBe(new URL(inviteLink).searchParams.get('invite')!)
-    await signup.getByLabel('First name').fill('Bob')
-    await signup.getByLabel('Username').fill('bob')
-    await signup.getByLabel('Email').fill('bob@example.com')
-    await signup.getByLabel('Password').fill(PASSWORD)
-    await shot('signup-invited', signup)
-    await signup.getByRole('button', { name: 'Create account' }).click()
-    await signup.waitForURL('**/upload')
+    const signupJournal = pageJournal(signup)
+    await signupJournal.during(async () => {
+      await signup.goto(inviteLink)
+      await signup.getByText('You were invited').waitFor()
+      expect(await signup.getByLabel('Invite code').inputValue()).toBe(new URL(inviteLink).searchParams.get('invite')!)
+      await signup.getByLabel('First name').fill('Bob')
+      await signup.getByLabel('Username').fill('bob')
+      await signup.getByLabel('Email').fill('bob@example.com')
+      await signup.getByLabel('Password').fill(PASSWORD)
+      await shot('signup-invited', signup)
+      await signup.getByRole('button', { name: 'Create account' }).click()
+      await signup.waitForURL('**/upload')
+    })
     const [bob] = await servers.app.ctx.sql<{ plan_type: string }[]>`select plan_type from users where username = 'bob'`
     expect(bob!.plan_type).toBe('pro')
 
     // Used up: the same link again is refused with a clear message.
-    const again = await (await browser.newContext()).newPage()
-    await again.goto(inviteLink)
-    // As above, the invited sign-up page is on screen before the form is filled.
-    await again.getByText('You were invited').waitFor()
-    await again.getByLabel('First name').fill('Eve')
-    await again.getByLabel('Username').fill('eve')
-    await again.getByLabel('Email').fill('bob@example.com')
-    await again.getByLabel('Password').fill(PASSWORD)
-    await again.getByRole('button', { name: 'Create account' }).click()
-    await expect(again.getByRole('alert').textContent()).resolves.toContain('already been used')
-    await guest.close()
+    const stranger = await browser.newContext()
+    const again = await stranger.newPage()
+    const againJournal = pageJournal(again)
+    await againJournal.during(async () => {
+      await again.goto(inviteLink)
+      // As above, the invited sign-up page is on screen before the form is filled.
+      await again.getByText('You were invited').waitFor()
+      await again.getByLabel('First name').fill('Eve')
+      await again.getByLabel('Username').fill('eve')
+      await again.getByLabel('Email').fill('bob@example.com')
+      await again.getByLabel('Password').fill(PASSWORD)
+      await again.getByRole('button', { name: 'Create account' }).click()
+      await expect(again.getByRole('alert').textContent()).resolves.toContain('already been used')
+    })
+    await Promise.all([guest.close(), stranger.close()])
   })
 
   test('the admin sees the invite used, and revokes another', async () => {
