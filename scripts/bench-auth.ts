@@ -22,6 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { PLAN_LIMITS } from '#core/config.ts'
 import { PROJECT_ROOT, cpuMsByThread, scratchDatabase } from './lib/process.ts'
 import { verifyFromMailDir } from './lib/mailed-verification.ts'
 
@@ -44,15 +45,17 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
 const rounds = Number(values.rounds)
+/** The groups of cases (below), each an authenticated call and its bare twin. */
+const GROUPS = ['whoami', 'images'] as const
 /**
- * The enterprise plan's hourly budget per account, and a call rate no case reaches on this kind
- * of machine: by default the accounts are sized so the budgets outlast every round and warm-up
- * even at that rate.
+ * A call rate no case reaches on this kind of machine: by default the accounts are sized so
+ * their enterprise budgets outlast every round and warm-up even at that rate.
  */
-const ENTERPRISE_CALLS_PER_HOUR = 20_000
 const CALLS_PER_SECOND_CEILING = 80_000
-const measuredGroups = ['whoami', 'images'].filter((group) => !values.only || group.includes(values.only)).length || 2
-const accounts = values.accounts ? Number(values.accounts) : Math.ceil(((rounds * seconds + 1) * measuredGroups * CALLS_PER_SECOND_CEILING) / ENTERPRISE_CALLS_PER_HOUR)
+const measuredGroups = GROUPS.filter((group) => !values.only || group.includes(values.only)).length || GROUPS.length
+const accounts = values.accounts
+  ? Number(values.accounts)
+  : Math.ceil(((rounds * seconds + 1) * measuredGroups * CALLS_PER_SECOND_CEILING) / PLAN_LIMITS.enterprise.requestsPerHour)
 
 interface Result {
   requests: number
@@ -231,7 +234,9 @@ try {
   const on = (target: typeof server, path: string) => ({ url: `${target.urls[path.startsWith('/images') ? 'upload' : 'auth']!}${path}`, keys: target.keys, pid: target.process.pid })
   // Each case is in a group (whoami, images) with its bare twin and, with --baseline, the old code's same call.
   const cases: { group: string; name: string; run: (duration?: number) => Promise<Result> }[] = []
-  for (const [group, path, bare, label] of [['whoami', '/api/v1/auth/whoami', bareWhoami, 'GET whoami'], ['images', '/images', bareImages, 'GET /images']] as const) {
+  const paths = { whoami: ['/api/v1/auth/whoami', bareWhoami, 'GET whoami'], images: ['/images', bareImages, 'GET /images'] } as const
+  for (const group of GROUPS) {
+    const [path, bare, label] = paths[group]
     const here = on(server, path)
     cases.push({ group, name: `${label}, API key + rate limit`, run: (duration = seconds) => load(keyed(here.url, here.keys), duration, concurrency, here.pid) })
     cases.push({ group, name: `bare Elysia, same JSON as ${group === 'whoami' ? 'whoami' : '/images'}`, run: (duration = seconds) => load(() => fetch(bare.url), duration, concurrency, bare.child.pid) })
