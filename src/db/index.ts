@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -117,9 +117,13 @@ async function openEmbedded(
   const exists = dir !== null && existsSync(join(dir, 'PG_VERSION'))
   const snapshot = exists ? undefined : typeof snapshotSource === 'function' ? await snapshotSource() : snapshotSource
   const origin: EmbeddedOrigin = exists ? 'existing' : snapshot ? 'snapshot' : 'initdb'
+  // Unpacked while the wasm compiles; PGlite then finds an existing database. Only into an empty
+  // directory: anything else there is left to PGlite's own loadDataDir, as before.
+  const unpacking = snapshot && dir !== null && readdirSync(dir).length === 0 ? unpackSnapshot(snapshot, dir) : undefined
+  const [pgliteOptions] = await Promise.all([embeddedPgliteOptions({ initdb: origin === 'initdb', pgliteWasm }), unpacking])
   const db = await PGlite.create(dir ?? 'memory://', {
-    ...(await embeddedPgliteOptions({ initdb: origin === 'initdb', pgliteWasm })),
-    ...(snapshot ? { loadDataDir: snapshot } : {}),
+    ...pgliteOptions,
+    ...(snapshot && !unpacking ? { loadDataDir: snapshot } : {}),
     startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${sharedBuffersMb}MB`, '-c', 'max_connections=10'],
   })
   performance.mark(START_MARK.embeddedStarted)
@@ -170,6 +174,27 @@ async function openEmbedded(
       rmSync(socketDir, { recursive: true, force: true })
       unlock()
     },
+  }
+}
+
+/**
+ * Writes a snapshot (a tarball, gzipped or not) out as the data directory `dir`, which must be
+ * empty, with Bun's native tar reader. PGlite's loadDataDir unpacks in JavaScript: the gzipped
+ * copy, the 42 MB tar and every file in turn passed through the JS heap, and the binary held
+ * about 100 MiB more after a first start than after any later one, until it was restarted.
+ * Unpacked beside it and renamed into place, so a start that dies half-way leaves no directory
+ * that looks like a database; the lock beside `dir` keeps other processes out meanwhile.
+ */
+async function unpackSnapshot(snapshot: Blob, dir: string): Promise<void> {
+  const partial = `${dir}.unpacking`
+  rmSync(partial, { recursive: true, force: true })
+  try {
+    // Bun.Archive reads bytes, not a file-backed Blob (ReadError with Bun 1.4.4)
+    await new Bun.Archive(await snapshot.bytes()).extract(partial)
+    renameSync(partial, dir)
+  } catch (error) {
+    rmSync(partial, { recursive: true, force: true })
+    throw error
   }
 }
 

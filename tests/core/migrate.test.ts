@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Sql, openDatabase } from '#core/db/index.ts'
@@ -110,6 +110,31 @@ describe('the embedded database snapshot', () => {
       } finally {
         await again.close()
       }
+      // Unpacked beside the directory and renamed into place: nothing is left beside it.
+      expect(readdirSync(root).filter((name) => name.startsWith('second'))).toEqual(['second'])
+
+      const tarball = await (await snapshots.load())!.bytes()
+      const migratedFrom = async (dir: string, snapshot: Blob) => {
+        const db = await openDatabase({ embeddedDir: join(root, dir), poolMax: 1, embeddedSnapshot: snapshot, embeddedSharedBuffersMb: 8 })
+        try {
+          expect(db.origin).toBe('snapshot')
+          expect(await migrate(db.sql, migrations)).toEqual([])
+        } finally {
+          await db.close()
+        }
+      }
+      // The single binary carries the snapshot gzipped.
+      await migratedFrom('gzipped', new Blob([Bun.gzipSync(tarball)]))
+      // A start that died while unpacking left its half copy: the next one starts afresh.
+      mkdirSync(join(root, 'interrupted.unpacking', 'base'), { recursive: true })
+      writeFileSync(join(root, 'interrupted.unpacking', 'PG_VERSION'), '1')
+      await migratedFrom('interrupted', new Blob([tarball]))
+      expect(existsSync(join(root, 'interrupted.unpacking'))).toBe(false)
+      // Something else already in the directory: PGlite loads the snapshot around it, as it always did.
+      mkdirSync(join(root, 'cluttered'))
+      writeFileSync(join(root, 'cluttered', 'notes.txt'), 'kept')
+      await migratedFrom('cluttered', new Blob([tarball]))
+      expect(readdirSync(join(root, 'cluttered'))).toContain('notes.txt')
     } finally {
       rmSync(root, { recursive: true, force: true })
     }
