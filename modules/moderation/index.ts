@@ -3,12 +3,10 @@ import { authGuard } from '#core/auth/guard.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
-import { isImageId } from '#core/images/ids.ts'
 import { NOTE_MAX_LENGTH, ModerationModel, REPORT_REASONS, type ReportReason } from './model.ts'
 import { reportQueue, reportThumbnail } from './queue.ts'
 import { type FormTarget, reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
 import * as service from './service.ts'
-import { TARGETS } from './targets.ts'
 
 /**
  * Filing reports, on the view server: that is where viewers are (the image's page links to the
@@ -51,7 +49,7 @@ export const moderationReportsModule = (ctx: AppContext) =>
     })
 
 async function reportForm(ctx: AppContext, target: FormTarget) {
-  if (!isImageId(target.id) || !(await TARGETS[target.type].find(ctx, target.id))) {
+  if (!(await service.isReportable(ctx, target))) {
     return reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404)
   }
   return reportFormPage(target)

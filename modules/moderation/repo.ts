@@ -31,6 +31,21 @@ export async function findImage(db: Db, id: string): Promise<ReportedImage | und
   return row
 }
 
+/**
+ * The owner of an image an anonymous visitor is shown, else undefined. This restates the view
+ * module's rule (modules/view/repo.ts findViewableImage, plus its public check and the expiry it
+ * compares with the clock) because modules do not import each other: keep the two in step.
+ * `now` is the app clock, as the view server's, so tests that move time see the same answer.
+ */
+export async function findVisibleImageOwner(db: Db, id: string, now: Date): Promise<string | undefined> {
+  const [row]: [{ user_id: string }?] = await db`
+    select i.user_id from images i join users u on u.id = i.user_id
+    where i.id = ${id} and i.is_public and i.hidden_at is null and not u.is_blocked
+      and (i.expires_at is null or i.expires_at > ${now})
+      and (i.max_views is null or i.views_served < i.max_views)`
+  return row?.user_id
+}
+
 export async function imagesByIds(db: Db, ids: string[]): Promise<ReportedImage[]> {
   if (ids.length === 0) return []
   return db<ReportedImage[]>`
@@ -47,12 +62,17 @@ export interface ReportedAlbum {
   image_count: number
 }
 
-/** Albums are the albums module's tables, read here with moderation's own SQL (modules do not import each other). */
-export async function findAlbum(db: Db, id: string): Promise<ReportedAlbum | undefined> {
-  const [row]: [ReportedAlbum?] = await db`
-    select a.id, a.user_id, a.title, a.visibility, a.hidden_at, (select count(*)::int from album_images m where m.album_id = a.id) as image_count
-    from albums a where a.id = ${id}`
-  return row
+/**
+ * The owner of an album whose share page an anonymous visitor gets, else undefined. Albums are
+ * the albums module's tables, read with moderation's own SQL (modules do not import each other);
+ * this is its findSharedAlbum rule (modules/albums/repo.ts): keep the two in step. A password
+ * does not count: the page then answers its password form, which already shows the album exists.
+ */
+export async function findVisibleAlbumOwner(db: Db, id: string, now: Date): Promise<string | undefined> {
+  const [row]: [{ user_id: string }?] = await db`
+    select a.user_id from albums a join users u on u.id = a.user_id
+    where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
+  return row?.user_id
 }
 
 export async function albumsByIds(db: Db, ids: string[]): Promise<ReportedAlbum[]> {

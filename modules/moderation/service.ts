@@ -22,6 +22,15 @@ const reporterKey = (ctx: AppContext, ip: string) => createHmac('sha256', ctx.hm
 const targetNotFound = () => new NotFound('Nothing to report with that id', 'target_not_found')
 
 /**
+ * Only what an anonymous visitor can see may be reported; anything else (private, ended,
+ * hidden, its owner blocked) is answered as an unknown id, so no answer tells that it exists.
+ * The form and the API both ask this, so they never disagree.
+ */
+const visibleTarget = (ctx: AppContext, target: { type: string; id: string }) => targetOf(target.type)?.findVisible(ctx, target.id)
+
+export const isReportable = async (ctx: AppContext, target: { type: string; id: string }) => (await visibleTarget(ctx, target)) !== undefined
+
+/**
  * Files a report: throttled per address, at most one per address and target (a repeat answers
  * with the first report), and, past REPORT_AUTOHIDE_THRESHOLD distinct reporters, the target is
  * hidden everywhere until an admin looks at it.
@@ -30,17 +39,17 @@ export async function fileReport(ctx: AppContext, input: ReportInput, meta: Requ
   const now = ctx.clock.now()
   const state = await ctx.limiter.hit(`report:ip:${meta.ip}`, ctx.config.reportsPerHour, HOUR)
   if (!state.allowed) throw tooManyRequests(state, now, 'Too many reports from this address; try again later', 'too_many_reports')
-  const target = targetOf(input.target.type)
-  const found = target ? await target.find(ctx, input.target.id) : undefined
-  if (!target || !found) throw targetNotFound()
+  const found = await visibleTarget(ctx, input.target)
+  if (!found) throw targetNotFound()
+  const { ownerId } = found
   const key = reporterKey(ctx, meta.ip)
   const note = input.note?.trim() || null
-  const id = await repo.insertReport(ctx.sql, { targetType: input.target.type, targetId: input.target.id, targetOwnerId: found.ownerId, reason: input.reason, note, reporterKey: key, at: now })
+  const id = await repo.insertReport(ctx.sql, { targetType: input.target.type, targetId: input.target.id, targetOwnerId: ownerId, reason: input.reason, note, reporterKey: key, at: now })
   if (id === undefined) {
     const existing = await repo.findReportBy(ctx.sql, input.target.type, input.target.id, key)
     return { duplicate: true as const, report: { id: existing?.id ?? 0, status: existing?.status ?? 'open' } }
   }
-  await hideIfReportedEnough(ctx, input.target.type, input.target.id, found.ownerId)
+  await hideIfReportedEnough(ctx, input.target.type, input.target.id, ownerId)
   return { duplicate: false as const, report: { id, status: 'open' } }
 }
 

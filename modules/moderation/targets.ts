@@ -13,8 +13,13 @@ import * as repo from './repo.ts'
  * in TARGETS and one more literal in REPORT_TARGET_TYPES, with no change to the flow.
  */
 export interface ReportTarget {
-  /** The owner of an existing target; undefined when there is no such target. */
-  find(ctx: AppContext, id: string): Promise<{ ownerId: string; hidden: boolean } | undefined>
+  /**
+   * The owner of a target an anonymous visitor can see; undefined otherwise, whether it is
+   * missing, private, ended, hidden or its owner blocked. Reports are filed against what this
+   * finds, so that anything else answers exactly as a missing id: no stranger can learn that a
+   * private target exists, nor queue (and with auto-hide, hide) it.
+   */
+  findVisible(ctx: AppContext, id: string): Promise<{ ownerId: string } | undefined>
   /** Stops (hidden=true) or resumes serving it everywhere at once; true when the state changed. */
   setHidden(ctx: AppContext, id: string, hidden: boolean): Promise<boolean>
   /**
@@ -25,9 +30,9 @@ export interface ReportTarget {
 }
 
 const imageTarget: ReportTarget = {
-  async find(ctx, id) {
-    const image = isImageId(id) ? await repo.findImage(ctx.sql, id) : undefined
-    return image ? { ownerId: image.user_id, hidden: image.hidden_at !== null } : undefined
+  async findVisible(ctx, id) {
+    const ownerId = isImageId(id) ? await repo.findVisibleImageOwner(ctx.sql, id, ctx.clock.now()) : undefined
+    return ownerId ? { ownerId } : undefined
   },
   async setHidden(ctx, id, hidden) {
     const changed = hidden ? await repo.hideImage(ctx.sql, id, ctx.clock.now()) : await repo.unhideImage(ctx.sql, id)
@@ -58,9 +63,9 @@ const imageTarget: ReportTarget = {
  * in other albums or shared on their own; each can be reported by itself.
  */
 const albumTarget: ReportTarget = {
-  async find(ctx, id) {
-    const album = isImageId(id) ? await repo.findAlbum(ctx.sql, id) : undefined
-    return album ? { ownerId: album.user_id, hidden: album.hidden_at !== null } : undefined
+  async findVisible(ctx, id) {
+    const ownerId = isImageId(id) ? await repo.findVisibleAlbumOwner(ctx.sql, id, ctx.clock.now()) : undefined
+    return ownerId ? { ownerId } : undefined
   },
   setHidden: (ctx, id, hidden) => (hidden ? repo.hideAlbum(ctx.sql, id, ctx.clock.now()) : repo.unhideAlbum(ctx.sql, id)),
   async remove(ctx, id, inTransaction) {
