@@ -71,6 +71,8 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
 }
 
 export async function requestDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {
+  // Asking again changes nothing: the date stays the one the mail gave, and no second mail goes out.
+  if (principal.user.delete_scheduled_for) return principal.user
   const at = new Date(ctx.clock.now().getTime() + ctx.config.deletionGracePeriodSeconds * 1000)
   const user = await updateUser(ctx.sql, principal.user.id, { delete_scheduled_for: at })
   if (!user) throw new NotFound('Account not found')

@@ -175,8 +175,9 @@ function readFormFields(fields: Record<string, string>, user: UserRow, now: Date
 /**
  * The same bytes again answer the image already stored. Not when that one has ended (expired or
  * its views spent): it is deleted now and the upload stored afresh, or the answer would be a dead
- * link. Nor silently when this upload asks for an end of its own: the stored image would keep
- * living, so the client is told to set it on that image instead.
+ * link. Nor silently when this upload asks for an end of its own, or for the other visibility:
+ * the stored image would keep living, or stay public when a private one was asked for, so the
+ * client is told to change that image instead.
  */
 async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
   const existing = await repo.findImageBySha256(ctx.sql, userId, sha256)
@@ -185,10 +186,18 @@ async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string
     await deleteEndedImages(ctx, [existing.id])
     return undefined
   }
+  refuseIfAskedOtherwise(existing, form)
+  return existing
+}
+
+function refuseIfAskedOtherwise(existing: ImageRow, form: FormFields) {
   if (form.expiresAt !== null || form.maxViews !== null) {
     throw new Conflict(`You uploaded this image before (${existing.id}); set its expiry or view limit with PATCH /images/${existing.id}`, 'duplicate_image')
   }
-  return existing
+  if (form.isPublic !== existing.is_public) {
+    const [is, asked] = existing.is_public ? ['public', 'private'] : ['private', 'public']
+    throw new Conflict(`You uploaded this image before (${existing.id}) and it is ${is}; to make it ${asked}, use PATCH /images/${existing.id} with is_public`, 'duplicate_image')
+  }
 }
 
 function parseBooleanField(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -200,7 +209,14 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 }
 
 /** The client's file name is shown back to its owner only; it never becomes a key or a path. */
-const displayName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, NAME_MAX_LENGTH) || null
+const displayName = (name: string) => withinLength(name.replace(/[\u0000-\u001f\u007f]/g, ''), NAME_MAX_LENGTH) || null
+
+/** At most `max` UTF-16 units, never half of a surrogate pair (a cut emoji would be stored as U+FFFD). */
+function withinLength(text: string, max: number): string {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}
 
 async function storeAndRecord(
   ctx: AppContext,
@@ -245,7 +261,10 @@ async function storeAndRecord(
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
-      if (winner) return { created: false, image: winner }
+      if (winner) {
+        refuseIfAskedOtherwise(winner, form)
+        return { created: false, image: winner }
+      }
     }
     throw error
   }

@@ -29,6 +29,8 @@ export async function checkTargetUrl(ctx: AppContext, raw: string): Promise<stri
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BadRequest('url must start with http:// or https://', 'invalid_webhook_url')
   if (url.username || url.password) throw new BadRequest('url must not carry a user name or password; sign requests with the webhook secret instead', 'invalid_webhook_url')
+  // URL keeps an explicit :0, which no connection can reach: every delivery would fail.
+  if (url.port === '0') throw new BadRequest('url must not name port 0', 'invalid_webhook_url')
   try {
     await resolveChecked(addressPolicy(ctx.config.webhooks), url.hostname)
   } catch (error) {

@@ -92,6 +92,20 @@ describeEachBackend(
       expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } }))[0].status).toBe(200)
     })
 
+    test('asking again keeps the first date and sends no second mail', async () => {
+      clock.set(new Date())
+      const user = await registerUser(app().auth)
+      const at = await scheduleDeletion(user)
+      await smtp.waitFor(mailTo(user.email, /scheduled for deletion/))
+      clock.advance(HOUR)
+      expect((await scheduleDeletion(user)).toISOString()).toBe(at.toISOString())
+      expect((await scheduleDeletion(user)).toISOString()).toBe(at.toISOString())
+      // The cancellation's mail is sent after the asks: once it is in, a second "scheduled" mail would be too.
+      expect((await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token: user.token }))[0].status).toBe(200)
+      await smtp.waitFor(mailTo(user.email, /deletion cancelled/))
+      expect(smtp.messages.filter(mailTo(user.email, /scheduled for deletion/))).toHaveLength(1)
+    })
+
     test('not yet due: the cleanup waits for the grace period', async () => {
       clock.set(new Date())
       const { user, imageIds } = await userWithImages()

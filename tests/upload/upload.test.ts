@@ -167,6 +167,41 @@ describeEachBackend('POST /upload', (app) => {
     expect(theirBody.image.id).not.toBe(created.image.id)
   })
 
+  test('the same bytes asked for with the other visibility are a 409 naming the stored image, which stays as it was', async () => {
+    const user = await signUp(app())
+    const path = join(CORPUS, 'pngsuite/png/basn3p04.png')
+    const [first, created] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true' })
+    expect(first.status).toBe(201)
+    const before = await footprint(app(), user.id)
+    const [privately, refused] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'false' })
+    expect(privately.status, JSON.stringify(refused)).toBe(409)
+    expect(refused.error.code).toBe('duplicate_image')
+    expect(refused.error.message).toContain(created.image.id)
+    expect(refused.error.message).toContain('public')
+    const [row] = await app().ctx.sql`select is_public from images where id = ${created.image.id}`
+    expect(row!.is_public).toBe(true)
+    expect(await footprint(app(), user.id)).toEqual(before)
+    // Asking for what it already is still answers the stored image.
+    const [same, sameBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true' })
+    expect(same.status).toBe(200)
+    expect(sameBody.image.id).toBe(created.image.id)
+  })
+
+  test('a long file name is cut between characters, never inside an emoji', async () => {
+    const user = await signUp(app())
+    const bytes = await sharp({ create: { width: 9, height: 7, channels: 3, background: { r: 1, g: 2, b: 250 } } }).png().toBuffer()
+    const form = new FormData()
+    form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), `${'😀'.repeat(300)}.png`)
+    const [response, body] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form })
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    const [row] = await app().ctx.sql`select original_name from images where id = ${body.image.id}`
+    const name = row!.original_name as string
+    expect(name.length).toBeLessThanOrEqual(255)
+    expect(name.length).toBeGreaterThanOrEqual(254)
+    expect(name).not.toContain('\uFFFD')
+    expect([...name].every((character) => character === '😀')).toBe(true)
+  })
+
   test('two identical uploads racing each other end as one image', async () => {
     const user = await signUp(app())
     const path = join(CORPUS, 'pngsuite/png/basn6a16.png')

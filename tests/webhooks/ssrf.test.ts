@@ -46,7 +46,7 @@ describeEachBackend(
         expect({ url, status: response.status, code: body.error?.code }).toEqual({ url, status: 400, code: 'webhook_url_not_allowed' })
         expect(body.error.message).toContain('address')
       }
-      for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'not a url', 'http://user:pass@127.0.0.2/']) {
+      for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'not a url', 'http://user:pass@127.0.0.2/', 'http://93.184.215.14:0/']) {
         const [response, body] = await call(app().auth, 'POST', '/api/v1/webhooks', { apiKey: user.apiKey, body: { url, events: ['image.uploaded'] } })
         expect({ url, status: response.status, code: body.error?.code }).toEqual({ url, status: 400, code: 'invalid_webhook_url' })
       }
