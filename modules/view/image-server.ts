@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { AppContext } from '#core/context.ts'
-import { AppError, Forbidden, NotFound } from '#core/errors.ts'
+import { AppError } from '#core/errors.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
@@ -8,12 +8,13 @@ import { verifyAlbumImageLink } from '#core/images/album-links.ts'
 import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
+import { HotlinkForbidden, ImageNotFound } from './errors.ts'
 import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified } from './http-semantics.ts'
 import { createLookupCache } from './lookup-cache.ts'
 import type { ViewRecorder } from './recorder.ts'
 import { type ViewableImage, findViewableImage, spendView, viewsLeft } from './repo.ts'
 import { isPreviewFetcher } from './user-agent.ts'
-import { chooseVariant, downloadName, extensionOf, parseImageFile, requestedSize } from './variants.ts'
+import { chooseVariant, downloadName, extensionOf, parseImageFile, repeatedSize, requestedSize } from './variants.ts'
 
 /**
  * A deleted, privatised or blocked image stops being served at once through a notification
@@ -47,8 +48,13 @@ export interface ImageRequest {
   clientIp: () => string
 }
 
-const notFound = () => new NotFound('Image not found', 'image_not_found')
 const wantsDownload = (value: string | undefined) => value === 'true' || value === '1' || value === 'yes'
+
+/** Elysia hands over the last of repeated parameters: a second `size` is refused, not silently preferred. */
+function onlySize(req: ImageRequest): string | undefined {
+  if (req.query.size !== undefined && new URL(req.request.url).searchParams.getAll('size').length > 1) throw repeatedSize()
+  return req.query.size
+}
 
 /** Precomputed per image so the hot path only picks strings. */
 export interface CachedImage extends ViewableImage {
@@ -150,10 +156,10 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     // An owner's signed link, or an album page's (a private image shown to that album's viewers).
     if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig) && !verifyAlbumImageLink(ctx, image.id, req.query.expires, req.query.sig)) {
       owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
-      if (!owner) throw notFound()
+      if (!owner) throw new ImageNotFound()
     }
     if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownHosts)) {
-      throw new Forbidden('This image may only be embedded on the sites its owner allows', 'hotlink_forbidden')
+      throw new HotlinkForbidden()
     }
     return { owner }
   }
@@ -223,7 +229,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const left = free ? await viewsLeft(ctx.sql, image.id) : await spendView(ctx.sql, image.id)
     if (left === null) {
       lookups.invalidate(image.id)
-      throw notFound()
+      throw new ImageNotFound()
     }
     if (left === 0 && !free) {
       void notifyImageChanged(ctx, image.id).catch((error) => ctx.log.warn({ msg: 'view: could not announce a spent image', image_id: image.id, error: String(error) }))
@@ -232,10 +238,10 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
   async function serve(req: ImageRequest): Promise<Response> {
     const file = parseImageFile(req.file, req.requireExtension)
-    if (!file || file.unknownExtension) throw notFound()
-    const size = requestedSize(req.query.size, file.thumb)
+    if (!file || file.unknownExtension) throw new ImageNotFound()
+    const size = requestedSize(onlySize(req), file.thumb)
     const image = await lookups.get(file.id)
-    if (!image || hasEnded(image)) throw notFound()
+    if (!image || hasEnded(image)) throw new ImageNotFound()
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
     const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
 
@@ -243,7 +249,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const download = wantsDownload(req.query.download)
     // A download is "the original file": no format swap behind the user's back.
     const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
-    if (!choice) throw notFound()
+    if (!choice) throw new ImageNotFound()
     const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
 
     if (isNotModified(headers, etag, image.uploadedAt)) return new Response(null, { status: 304, headers: notModified })
@@ -256,13 +262,14 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       ? new Headers({ ...content, 'Content-Length': String(length), 'Content-Range': `bytes ${range.start}-${range.end}/${variant.size}` })
       : whole
 
-    // HEAD: the headers GET would send, no storage access at all.
+    // HEAD: the headers GET would send, no storage access at all. Elysia answers HEAD through
+    // the GET handler and counts the body; patches/elysia keeps a Content-Length stated here.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
     // Every download of an image with a view budget is whole (Range is ignored), and one view.
     if (image.max_views !== null) await spendViewOf(image, req, owner)
     // A hit in the hot bytes cache is sent as it is, with nothing to await.
     const bytes = (range === undefined && (bytesCache.peek(variant.key) as Uint8Array<ArrayBuffer> | undefined)) || (await body(variant, range))
-    if (bytes === null) throw notFound()
+    if (bytes === null) throw new ImageNotFound()
     if (recorder.enabled) {
       recorder.record({
         imageId: image.id,

@@ -10,6 +10,9 @@ import { ViewModel } from './model.ts'
 import { createViewRecorder, noopRecorder } from './recorder.ts'
 import * as service from './service.ts'
 
+/** An owner's own figures and links: for that caller only, and no copy kept anywhere. */
+const OWNER_ONLY_CACHE = 'private, no-store'
+
 const EMBED_PAGE_HEADERS = {
   'Content-Type': 'text/html; charset=utf-8',
   'Referrer-Policy': 'strict-origin-when-cross-origin',
@@ -48,7 +51,11 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
     })
     .get(
       '/stats/:id',
-      async ({ params, principal }) => ({ success: true as const, ...(await service.imageStats(ctx, principal, params.id ?? '')) }),
+      async ({ params, principal, set }) => {
+        const stats = await service.imageStats(ctx, principal, params.id ?? '')
+        set.headers['cache-control'] = OWNER_ONLY_CACHE
+        return { success: true as const, ...stats }
+      },
       { ...ViewModel.stats, auth: true, scope: 'stats', detail: { tags: ['view'], summary: 'Views, visitors, bandwidth and breakdowns of your image' } },
     )
     .get(
@@ -74,8 +81,10 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
     .post(
       '/api/v1/images/:id/signed-url',
       async ({ params, body, principal, set }) => {
+        const link = await service.mintSignedUrl(ctx, principal, params.id ?? '', body?.expires_in ?? 3600)
         set.status = 201
-        return { success: true as const, ...(await service.mintSignedUrl(ctx, principal, params.id ?? '', body?.expires_in ?? 3600)) }
+        set.headers['cache-control'] = OWNER_ONLY_CACHE
+        return { success: true as const, ...link }
       },
       { ...ViewModel.signedUrl, auth: true, scope: 'images:read', detail: { tags: ['view'], summary: 'A time-limited link to one of your (private) images' } },
     )

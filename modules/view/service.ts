@@ -1,15 +1,14 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
-import { NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { signLink } from './access.ts'
 import { imageIdFromUrl, oembedFor, renderEmbedPage } from './embed.ts'
+import { ImageNotFound } from './errors.ts'
 import type { ImageServer } from './image-server.ts'
 import { findPublicInfo, findViewableImage } from './repo.ts'
 import { DIMENSIONS, type Dimension, breakdowns, dailyTotals, ownerOf } from './stats-repo.ts'
 import { extensionOf } from './variants.ts'
 
-const notFound = () => new NotFound('Image not found', 'image_not_found')
 const TOP_N = 10
 /** How stale a shared embed page may be: a title can change. */
 const EMBED_CACHE_SECONDS = 300
@@ -22,7 +21,7 @@ const STATS_DAYS = 30
  */
 export async function publicInfo(ctx: AppContext, id: string) {
   const row = isImageId(id) ? await findPublicInfo(ctx.sql, id) : null
-  if (!row || (row.expires_at !== null && new Date(row.expires_at).getTime() <= ctx.clock.now().getTime())) throw notFound()
+  if (!row || (row.expires_at !== null && new Date(row.expires_at).getTime() <= ctx.clock.now().getTime())) throw new ImageNotFound()
   const ends = row.expires_at !== null || row.max_views !== null
   return {
     id: row.id,
@@ -52,7 +51,7 @@ function pageCacheSeconds(ctx: AppContext, image: { expires_at: Date | null; max
 /** The image behind an embed or oEmbed request: public ones only (a private one does not exist here). */
 async function publicImage(images: ImageServer, id: string | null) {
   const image = id && isImageId(id) ? await images.lookup(id) : null
-  if (!image || !image.is_public) throw notFound()
+  if (!image || !image.is_public) throw new ImageNotFound()
   return image
 }
 
@@ -71,7 +70,7 @@ export async function oembed(ctx: AppContext, images: ImageServer, url: string, 
 /** A link to a private image that works without credentials until `expiresIn` seconds from now. */
 export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: string, expiresIn: number) {
   const image = isImageId(id) ? await findViewableImage(ctx.sql, id) : null
-  if (!image || image.user_id !== principal.user.id) throw notFound()
+  if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + expiresIn
   const sig = signLink(ctx, image.id, expiresAt)
   return {
@@ -85,7 +84,7 @@ const utcDay = (date: Date) => date.toISOString().slice(0, 10)
 /** Owner-only analytics: a stranger's request looks exactly like one for a missing image. */
 export async function imageStats(ctx: AppContext, principal: Principal, id: string) {
   const image = isImageId(id) ? await ownerOf(ctx.sql, id) : null
-  if (!image || image.user_id !== principal.user.id) throw notFound()
+  if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
   const [days, counts] = await Promise.all([dailyTotals(ctx.sql, id), breakdowns(ctx.sql, id)])
 
   const totals = { views: 0, unique_views: 0, bot_views: 0, bot_unique_views: 0, bytes: 0 }

@@ -34,12 +34,20 @@ export function parseImageFile(file: string | null | undefined, requireExtension
   return { id, thumb: thumb !== undefined, format, unknownExtension: extension !== undefined && format === undefined }
 }
 
-/** `?size=` wins over a `_thumb` path; unknown sizes are the client's mistake, named in a 400. */
+/**
+ * `?size=` wins over a `_thumb` path. Unknown sizes, the empty one included, are the client's
+ * mistake, named in a 400: served as the original, every misspelt link would cost a full download.
+ */
 export function requestedSize(size: string | undefined, thumbPath: boolean): VariantName {
-  if (size === undefined || size === '') return thumbPath ? 'thumb' : 'original'
+  if (size === undefined) return thumbPath ? 'thumb' : 'original'
   if ((SIZES as readonly string[]).includes(size)) return size as VariantName
-  throw new BadRequest(`Unknown size ${JSON.stringify(size.slice(0, 40))}; valid sizes: ${SIZES.join(', ')}`, 'invalid_size')
+  throw invalidSize(`Unknown size ${JSON.stringify(size.slice(0, 40))}`)
 }
+
+/** Two sizes in one URL: which one was meant is anyone's guess (Elysia keeps the last). */
+export const repeatedSize = () => invalidSize('Give size at most once')
+
+const invalidSize = (problem: string) => new BadRequest(`${problem}; valid sizes: ${SIZES.join(', ')}`, 'invalid_size')
 
 export interface VariantChoice {
   variant: StoredVariant
