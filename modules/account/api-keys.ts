@@ -7,6 +7,7 @@ import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { futureInstant } from '#core/http/future-instant.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -44,11 +45,7 @@ function allowedRanges(input: CreateKeyInput['allowed_ips']): string[] | null {
 }
 
 function expiry(input: CreateKeyInput['expires_at'], now: Date): Date | null {
-  if (input === undefined || input === null) return null
-  const at = new Date(input)
-  if (Number.isNaN(at.getTime())) throw new BadRequest('expires_at must be an ISO 8601 date and time', 'invalid_expires_at')
-  if (at.getTime() <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
-  return at
+  return input === undefined || input === null ? null : futureInstant(input, now)
 }
 
 export async function createApiKey(ctx: AppContext, principal: Principal, input: CreateKeyInput, meta: RequestMeta) {

@@ -13,14 +13,15 @@ const MAX_ALBUMS = 100
 export async function profileView(ctx: AppContext, username: string, page: number): Promise<ProfileView | null> {
   const user = await repo.findProfileUser(ctx.sql, username)
   if (!user) return null
+  const now = ctx.clock.now()
   const [rows, albums] = await Promise.all([
-    repo.publicImagesPage(ctx.sql, user.id, IMAGES_PER_PAGE + 1, (page - 1) * IMAGES_PER_PAGE),
-    page === 1 ? repo.publicAlbums(ctx.sql, user.id, ctx.clock.now(), MAX_ALBUMS) : Promise.resolve([]),
+    repo.publicImagesPage(ctx.sql, user.id, now, IMAGES_PER_PAGE + 1, (page - 1) * IMAGES_PER_PAGE),
+    page === 1 ? repo.publicAlbums(ctx.sql, user.id, now, MAX_ALBUMS) : Promise.resolve([]),
   ])
   const albumCards = await Promise.all(
     albums.map(async (album) => {
       // A password protects the pictures too, the cover included.
-      const cover = album.password_hash ? undefined : await repo.coverOf(ctx.sql, album)
+      const cover = album.password_hash ? undefined : await repo.coverOf(ctx.sql, album, now)
       return { url: albumPageUrl(ctx.config, album.id), title: album.title, count: album.image_count, cover: cover ? shownImage(ctx, cover, 'thumb') : undefined }
     }),
   )
@@ -65,7 +66,7 @@ export async function albumOembed(ctx: AppContext, url: string, maxWidth?: numbe
     author_name: album.username,
     cache_age: 3600,
   }
-  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album) : undefined
+  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, ctx.clock.now()) : undefined
   if (!cover) return { ...common, type: 'link' as const }
   const fits = (size: { width: number; height: number }) => (!maxWidth || size.width <= maxWidth) && (!maxHeight || size.height <= maxHeight)
   const medium = shownImage(ctx, cover, 'medium')

@@ -26,10 +26,38 @@ export type AlbumImageRow = Pick<
 
 export type AlbumChanges = Partial<Pick<AlbumRow, 'title' | 'description' | 'visibility' | 'password_hash' | 'expires_at' | 'cover_image_id'>>
 
-const ALBUM_FIELDS = (db: Db) => db`
+/**
+ * Who a list of album images is for. The owner manages every member. Viewers never get an image
+ * that has ended, though its row lives on until the image-expiry job deletes it: everywhere else
+ * it is 404 at once. A ZIP also leaves out images with a view budget, even with views left: a
+ * copy in an archive is never counted as a view, so it would let anyone with the link keep one.
+ */
+export type Audience = { kind: 'owner' } | { kind: 'page' | 'zip'; now: Date }
+
+export const OWNER: Audience = { kind: 'owner' }
+
+/**
+ * Expired, or every allowed view served. The upload module's listing and the image-expiry job use
+ * this rule too (modules/upload/repo.ts), and the view server answers 404 by it; modules may not
+ * import each other, so it is written here once more.
+ */
+const hasEnded = (db: Db, now: Date) => db`((i.expires_at is not null and i.expires_at <= ${now}) or (i.max_views is not null and i.views_served >= i.max_views))`
+
+/** The condition on `images i` that keeps what the audience may get: a hidden image (moderation) is 404 everywhere else too. */
+function shownTo(db: Db, audience: Audience) {
+  if (audience.kind === 'owner') return db``
+  return db`and i.hidden_at is null and not ${hasEnded(db, audience.now)} ${audience.kind === 'zip' ? db`and i.max_views is null` : db``}`
+}
+
+/** image_count counts what the audience is shown, so a profile card agrees with the page it links to. */
+const ALBUM_FIELDS = (db: Db, audience: Audience) => db`
   a.id, a.user_id, a.title, a.description, a.visibility, a.password_hash, a.expires_at, a.cover_image_id,
   a.views::float8 as views, a.created_at, a.updated_at,
-  (select count(*)::int from album_images m where m.album_id = a.id) as image_count`
+  ${
+    audience.kind === 'owner'
+      ? db`(select count(*)::int from album_images m where m.album_id = a.id)`
+      : db`(select count(*)::int from album_images m join images i on i.id = m.image_id where m.album_id = a.id and i.user_id = a.user_id ${shownTo(db, audience)})`
+  } as image_count`
 
 const IMAGE_FIELDS = (db: Db) => db`
   i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, m.position`
@@ -39,7 +67,7 @@ export async function insertAlbum(tx: Db, album: { id: string; user_id: string }
 }
 
 export async function findOwnAlbum(db: Db, userId: string, id: string): Promise<AlbumRow | undefined> {
-  const [row]: [AlbumRow?] = await db`select ${ALBUM_FIELDS(db)} from albums a where a.id = ${id} and a.user_id = ${userId}`
+  const [row]: [AlbumRow?] = await db`select ${ALBUM_FIELDS(db, OWNER)} from albums a where a.id = ${id} and a.user_id = ${userId}`
   return row
 }
 
@@ -58,7 +86,7 @@ export interface AlbumCursor {
 export async function listOwnAlbums(db: Db, userId: string, limit: number, after?: AlbumCursor): Promise<AlbumRow[]> {
   const where = after ? db`and (a.created_at, a.id) < (${after.createdAt}, ${after.id})` : db``
   return db<AlbumRow[]>`
-    select ${ALBUM_FIELDS(db)} from albums a where a.user_id = ${userId} ${where}
+    select ${ALBUM_FIELDS(db, OWNER)} from albums a where a.user_id = ${userId} ${where}
     order by a.created_at desc, a.id desc limit ${limit}`
 }
 
@@ -108,18 +136,18 @@ export async function countMembers(db: Db, albumId: string): Promise<number> {
   return row?.n ?? 0
 }
 
-/** The album's images in order. Only the owner's own images are ever members, but the join says so too. */
-export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, limit = 1000, afterPosition = 0): Promise<AlbumImageRow[]> {
+/** The album's images in order, those the audience may get. Only the owner's own images are ever members, but the join says so too. */
+export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, audience: Audience, limit = 1000, afterPosition = 0): Promise<AlbumImageRow[]> {
   return db<AlbumImageRow[]>`
     select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
-    where m.album_id = ${album.id} and i.user_id = ${album.user_id} and m.position > ${afterPosition}
+    where m.album_id = ${album.id} and i.user_id = ${album.user_id} and m.position > ${afterPosition} ${shownTo(db, audience)}
     order by m.position limit ${limit}`
 }
 
-export async function findImage(db: Db, userId: string, imageId: string): Promise<AlbumImageRow | undefined> {
+async function findShownImage(db: Db, userId: string, imageId: string, now: Date): Promise<AlbumImageRow | undefined> {
   const [row]: [AlbumImageRow?] = await db`
     select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
-    from images i where i.id = ${imageId} and i.user_id = ${userId}`
+    from images i where i.id = ${imageId} and i.user_id = ${userId} ${shownTo(db, { kind: 'page', now })}`
   return row
 }
 
@@ -131,7 +159,7 @@ export type SharedAlbum = AlbumRow & { username: string }
  */
 export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
-    select ${ALBUM_FIELDS(db)}, u.username from albums a join users u on u.id = a.user_id
+    select ${ALBUM_FIELDS(db, { kind: 'page', now })}, u.username from albums a join users u on u.id = a.user_id
     where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row
 }
@@ -166,10 +194,10 @@ export async function findProfileUser(db: Db, username: string): Promise<Profile
   return row
 }
 
-export async function publicImagesPage(db: Db, userId: string, limit: number, offset: number): Promise<AlbumImageRow[]> {
+export async function publicImagesPage(db: Db, userId: string, now: Date, limit: number, offset: number): Promise<AlbumImageRow[]> {
   return db<AlbumImageRow[]>`
     select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
-    from images i where i.user_id = ${userId} and i.is_public
+    from images i where i.user_id = ${userId} and i.is_public ${shownTo(db, { kind: 'page', now })}
     order by i.uploaded_at desc, i.id desc limit ${limit} offset ${offset}`
 }
 
@@ -177,17 +205,17 @@ export type ProfileAlbum = AlbumRow & { cover: AlbumImageRow | null }
 
 export async function publicAlbums(db: Db, userId: string, now: Date, limit: number): Promise<AlbumRow[]> {
   return db<AlbumRow[]>`
-    select ${ALBUM_FIELDS(db)} from albums a
+    select ${ALBUM_FIELDS(db, { kind: 'page', now })} from albums a
     where a.user_id = ${userId} and a.visibility = 'public' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null
     order by a.created_at desc, a.id desc limit ${limit}`
 }
 
-/** The cover shown for an album: the chosen one, else the first image. */
-export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'cover_image_id'>): Promise<AlbumImageRow | undefined> {
+/** The cover viewers see: the chosen one while it has not ended, else the first image that has not. */
+export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'cover_image_id'>, now: Date): Promise<AlbumImageRow | undefined> {
   if (album.cover_image_id) {
-    const chosen = await findImage(db, album.user_id, album.cover_image_id)
+    const chosen = await findShownImage(db, album.user_id, album.cover_image_id, now)
     if (chosen) return chosen
   }
-  const [first] = await albumImages(db, album, 1)
+  const [first] = await albumImages(db, album, { kind: 'page', now }, 1)
   return first
 }

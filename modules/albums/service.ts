@@ -4,6 +4,7 @@ import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
+import { futureInstant } from '#core/http/future-instant.ts'
 import { isImageId, newImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type CreateAlbumInput, MAX_ALBUM_IMAGES, type UpdateAlbumInput } from './model.ts'
@@ -49,7 +50,7 @@ function presentImage(config: Config, image: repo.AlbumImageRow) {
 async function ownAlbumWithImages(ctx: AppContext, userId: string, id: string) {
   const album = await repo.findOwnAlbum(ctx.sql, userId, id)
   if (!album) throw albumNotFound()
-  const images = await repo.albumImages(ctx.sql, album)
+  const images = await repo.albumImages(ctx.sql, album, repo.OWNER)
   return { ...presentAlbum(ctx.config, album), images: images.map((image) => presentImage(ctx.config, image)) }
 }
 
@@ -57,11 +58,7 @@ export const getAlbum = (ctx: AppContext, principal: Principal, id: string) => o
 
 /** expires_at must lie ahead: an album that is gone on creation is a client mistake. */
 function parseExpiry(ctx: AppContext, value: string | null): Date | null {
-  if (value === null) return null
-  const at = new Date(value)
-  if (Number.isNaN(at.getTime())) throw new BadRequest('expires_at is not a date', 'invalid_expires_at')
-  if (at.getTime() <= ctx.clock.now().getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
-  return at
+  return value === null ? null : futureInstant(value, ctx.clock.now())
 }
 
 async function checkCover(ctx: AppContext, userId: string, coverId: string | null): Promise<string | null> {

@@ -8,7 +8,7 @@ const PAGE = 200
 async function* imagePages(ctx: AppContext, album: repo.SharedAlbum): AsyncGenerator<repo.AlbumImageRow[]> {
   let after = 0
   for (;;) {
-    const page = await repo.albumImages(ctx.sql, album, PAGE, after)
+    const page = await repo.albumImages(ctx.sql, album, { kind: 'zip', now: ctx.clock.now() }, PAGE, after)
     if (page.length === 0) return
     yield page
     after = page.at(-1)!.position
@@ -24,7 +24,10 @@ function entryName(image: repo.AlbumImageRow, index: number): string {
 
 export const zipFilename = (album: repo.SharedAlbum) => `${album.title.replace(/[^\w.-]+/g, '_').slice(0, 80) || album.id}.zip`
 
-/** The album's originals as a ZIP, in the album's order, streamed (zipStream). */
+/**
+ * The album's originals as a ZIP, in the album's order, streamed (zipStream). Only images that
+ * neither have ended nor have a view budget (repo.Audience): nothing here can spend a view.
+ */
 export function albumZip(ctx: AppContext, album: repo.SharedAlbum): ReadableStream<Uint8Array> {
   const zip = zipStream(ctx, { msg: 'album zip failed', album_id: album.id })
   void (async () => {
