@@ -22,6 +22,7 @@ import { errorHandler } from './errors.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
 import { isoDates } from './http/json-dates.ts'
+import { nulText } from './http/nul-text.ts'
 import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
 import { healthRoutes } from './http/health.ts'
@@ -91,6 +92,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(apiDocs(ctx, modules))
     .use(securityHeaders(ctx))
     .use(isoDates(ctx.id))
+    .use(nulText(ctx.id))
     .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))

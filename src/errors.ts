@@ -53,6 +53,9 @@ export class ServiceUnavailable extends AppError {
   constructor(message: string, code = 'service_unavailable') { super(503, code, message) }
 }
 
+/** Text with U+0000, which PostgreSQL cannot store (src/http/nul-text.ts). */
+export const nulRefused = () => new BadRequest('Text may not contain the NUL character (U+0000)', 'invalid_text')
+
 /** The database cannot be reached; the client should retry shortly (RFC 9110 §10.2.3 Retry-After). */
 export class DatabaseUnavailable extends AppError {
   constructor(message = 'The database is unreachable; try again shortly', retryAfterSeconds = 2) {
@@ -72,10 +75,16 @@ export class InsufficientStorage extends AppError {
   }
 }
 
-/** Failures of a dependency, wherever they surface, become their typed 503 rather than a 500. */
+/**
+ * Failures of a dependency, wherever they surface, become their typed 503 rather than a 500. And
+ * text the database cannot store (SQLSTATE 22021, a NUL or a broken UTF-8 sequence) can only have
+ * come from the client: src/http/nul-text.ts refuses it before the handlers, this is the net
+ * under any path that check does not see.
+ */
 function dependencyFailure(error: unknown): AppError | undefined {
   if (isDatabaseUnreachable(error)) return new DatabaseUnavailable()
   if (error instanceof StorageUnavailableError) return new StorageUnavailable()
+  if ((error as { code?: unknown })?.code === '22021') return nulRefused()
   return undefined
 }
 
@@ -95,13 +104,20 @@ const json = (status: number, body: ErrorBody, headers: Record<string, string> =
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
   })
 
+/**
+ * Where a failure without a path lies: Elysia checks a query or path parameter it converts to a
+ * number on its own (type `property`), and that check does not say which parameter it was.
+ */
+const UNNAMED_FIELD: Record<string, string> = { property: 'parameter', query: 'query', params: 'path', headers: 'headers' }
+
 /** Describes TypeBox validation failures field by field, without echoing values back. */
 function validationDetails(error: unknown): { field: string; message: string }[] {
   const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? []
+  const unnamed = UNNAMED_FIELD[(error as { type?: string }).type ?? ''] ?? 'body'
   const seen = new Set<string>()
   const out: { field: string; message: string }[] = []
   for (const e of all) {
-    const field = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.') || 'body'
+    const field = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.') || unnamed
     if (seen.has(field)) continue
     seen.add(field)
     out.push({ field, message: e.summary ?? e.message ?? 'invalid' })

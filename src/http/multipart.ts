@@ -4,8 +4,9 @@ import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
+import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, nulRefused } from '../errors.ts'
 import { RequestTimeout } from './body-limit.ts'
+import { NUL } from './nul-text.ts'
 
 /** Exactly the uploaded bytes: in a temp file, or held in memory (see MultipartOptions.holdInMemory). */
 export type ReceivedFile = ReceivedFileInfo & ({ path: string; bytes?: undefined } | { bytes: Buffer; path?: undefined })
@@ -273,6 +274,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   })
   parser.on('field', (name, value, info) => {
     if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
+    else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused())
     else fields[name] = value
   })
   const tooManyParts = () => fail(new BadRequest(`The form has too many parts (at most ${maxFields} fields and one file)`, 'too_many_parts'))

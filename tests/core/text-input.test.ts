@@ -1,0 +1,81 @@
+import { expect, test } from 'bun:test'
+import { call, describeEachBackend, markVerified, registerUser } from '../helpers/index.ts'
+import { distinctPng, form, png } from '../upload/compat-support.ts'
+import { expectNothingLeftBehind, signUp } from '../upload/support.ts'
+
+const NUL = '\u0000'
+
+const expectNulRefused = (response: Response, body: any, what: string) => {
+  expect(response.status, `${what}: ${JSON.stringify(body)}`).toBe(400)
+  expect(body.error.code, what).toBe('invalid_text')
+}
+
+// PostgreSQL's text cannot hold U+0000: before src/http/nul-text.ts each of these was a 500.
+describeEachBackend('text the database cannot store', (app) => {
+  test('a NUL in a JSON body is a 400 invalid_text, with or without credentials, in values and in keys', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const cases: [string, Parameters<typeof call>[0], string, string, Record<string, unknown>, string?][] = [
+      ['login', app().auth, 'POST', '/api/v1/auth/login', { identifier: `a${NUL}b`, password: 'password123' }],
+      ['register', app().auth, 'POST', '/api/v1/auth/register', { first_name: `a${NUL}b`, username: 'nulname', email: 'nul@example.com', password: 'password123' }],
+      ['forgot password', app().auth, 'POST', '/api/v1/auth/forgot-password', { email: `a${NUL}@example.com` }],
+      ['account', app().auth, 'PUT', '/api/v1/account', { first_name: `a${NUL}b` }, user.token],
+      ['API key name', app().auth, 'POST', '/api/v1/api-keys', { key_name: `a${NUL}b` }, user.token],
+      ['album title', app().upload, 'POST', '/api/v1/albums', { title: `a${NUL}b` }, user.token],
+      ['a NUL in a key', app().auth, 'POST', '/api/v1/auth/login', { [`identifier${NUL}`]: 'x', identifier: 'x', password: 'password123' }],
+      ['deep inside', app().upload, 'POST', '/api/v1/albums', { title: 'ok', nested: [[[{ x: `${NUL}` }]]] }, user.token],
+    ]
+    for (const [what, target, method, path, body, token] of cases) {
+      const [response, answer] = await call(target, method, path, { body, token })
+      expectNulRefused(response, answer, what)
+    }
+    const [me, whoami] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token })
+    expect(me.status).toBe(200)
+    expect(whoami.user.first_name).toBe('Test')
+    const [albums, list] = await call(app().upload, 'GET', '/api/v1/albums', { token: user.token })
+    expect(albums.status).toBe(200)
+    expect(list.albums).toEqual([])
+  })
+
+  test('a NUL in the query is a 400; in a path parameter it names nothing, a 404', async () => {
+    const user = await registerUser(app().auth)
+    const [search, searchBody] = await call(app().upload, 'GET', '/images?q=a%00b', { token: user.token })
+    expectNulRefused(search, searchBody, 'search')
+    for (const [target, path] of [[app().upload, '/api/v1/albums/%00'], [app().upload, '/api/v1/albums/%00/stats'], [app().view, '/u/%00']] as const) {
+      const [response, body] = await call(target, 'GET', path, { token: user.token })
+      expect(response.status, `${path}: ${JSON.stringify(body)}`).toBe(404)
+    }
+  })
+
+  test('a NUL in a multipart field refuses the upload and stores nothing; the compatible APIs answer in their own shape', async () => {
+    const user = await signUp(app())
+    await expectNothingLeftBehind(app(), user.id, async () => {
+      const [response, body] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form({ title: `a${NUL}b`, file: png(await distinctPng()) }) })
+      expectNulRefused(response, body, 'POST /upload title')
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title: `a${NUL}b` }) })
+      expect(chevereto.status, JSON.stringify(cheveretoBody)).toBe(400)
+      expect(cheveretoBody.status_code).toBe(400)
+      const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image', { headers: { authorization: `Client-ID ${user.apiKey}` }, body: form({ image: png(await distinctPng()), title: `a${NUL}b` }) })
+      expect(imgur.status, JSON.stringify(imgurBody)).toBe(400)
+      expect(imgurBody).toMatchObject({ success: false, status: 400 })
+    })
+  })
+
+  test('an expiry past year 9999 is a 400 invalid_expires_at for keys and albums; year 9999 itself is taken', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const tooFar = '+275760-09-13T00:00:00.000Z'
+    for (const [target, path, body] of [
+      [app().auth, '/api/v1/api-keys', { key_name: 'far', expires_at: tooFar }],
+      [app().upload, '/api/v1/albums', { title: 'far', expires_at: tooFar }],
+    ] as const) {
+      const [response, answer] = await call(target, 'POST', path, { token: user.token, body })
+      expect(response.status, `${path}: ${JSON.stringify(answer)}`).toBe(400)
+      expect(answer.error.code).toBe('invalid_expires_at')
+    }
+    const [key, keyBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'late', expires_at: '9999-12-31T23:59:59Z' } })
+    expect(key.status, JSON.stringify(keyBody)).toBe(201)
+    const [album, albumBody] = await call(app().upload, 'POST', '/api/v1/albums', { token: user.token, body: { title: 'late', expires_at: '9999-12-31T23:59:59Z' } })
+    expect(album.status, JSON.stringify(albumBody)).toBe(201)
+  })
+})
