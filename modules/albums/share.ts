@@ -102,6 +102,6 @@ export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, size: 'me
 export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, userAgent: string | null, countView: boolean) {
   const now = ctx.clock.now()
   const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'page', now }), repo.coverOf(ctx.sql, album, now)])
-  if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, ctx.clock.now().toISOString().slice(0, 10))
+  if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
   return { images: images.map((image) => shownImage(ctx, image)), cover: cover ? { ...shownImage(ctx, cover), row: cover } : undefined }
 }

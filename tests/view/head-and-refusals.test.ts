@@ -5,8 +5,8 @@ import { CORPUS, LANDSCAPE, UA, type Uploaded, type Viewer, signUp, upload, uplo
 
 /**
  * Over a listening server, so that requests take the route they take in production: the fast
- * path for cached public images (modules/view/fast-path.ts), the HEAD path for other HEADs
- * (modules/view/head-path.ts), the pipeline for everything else.
+ * path for cached public images (modules/view/fast-path.ts), the pipeline for everything else,
+ * where Elysia answers HEAD through the GET handler (patches/elysia@1.4.30.patch keeps its length).
  */
 
 /** Headers that differ between any two answers, and the X-Request-Id only pipeline answers carry. */
