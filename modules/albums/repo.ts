@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { imageHasEnded } from '#core/images/repo.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import type { Visibility } from './model.ts'
 
@@ -36,17 +37,11 @@ export type Audience = { kind: 'owner' } | { kind: 'page' | 'zip'; now: Date }
 
 export const OWNER: Audience = { kind: 'owner' }
 
-/**
- * Expired, or every allowed view served. The upload module's listing and the image-expiry job use
- * this rule too (modules/upload/repo.ts), and the view server answers 404 by it; modules may not
- * import each other, so it is written here once more.
- */
-const hasEnded = (db: Db, now: Date) => db`((i.expires_at is not null and i.expires_at <= ${now}) or (i.max_views is not null and i.views_served >= i.max_views))`
 
 /** The condition on `images i` that keeps what the audience may get: a hidden image (moderation) is 404 everywhere else too. */
 function shownTo(db: Db, audience: Audience) {
   if (audience.kind === 'owner') return db``
-  return db`and i.hidden_at is null and not ${hasEnded(db, audience.now)} ${audience.kind === 'zip' ? db`and i.max_views is null` : db``}`
+  return db`and i.hidden_at is null and not ${imageHasEnded(db, audience.now, 'i')} ${audience.kind === 'zip' ? db`and i.max_views is null` : db``}`
 }
 
 /** image_count counts what the audience is shown, so a profile card agrees with the page it links to. */

@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { imageHasEnded } from '#core/images/repo.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import type { ReportReason } from './model.ts'
 
@@ -32,17 +33,16 @@ export async function findImage(db: Db, id: string): Promise<ReportedImage | und
 }
 
 /**
- * The owner of an image an anonymous visitor is shown, else undefined. This restates the view
- * module's rule (modules/view/repo.ts findViewableImage, plus its public check and the expiry it
- * compares with the clock) because modules do not import each other: keep the two in step.
- * `now` is the app clock, as the view server's, so tests that move time see the same answer.
+ * The owner of an image an anonymous visitor is shown, else undefined: public, not hidden, its
+ * owner not blocked, not ended (imageHasEnded). The view module's findViewableImage decides the
+ * same with its own query (modules do not import each other): keep the two in step. `now` is the
+ * app clock, as the view server's, so tests that move time see the same answer.
  */
 export async function findVisibleImageOwner(db: Db, id: string, now: Date): Promise<string | undefined> {
   const [row]: [{ user_id: string }?] = await db`
     select i.user_id from images i join users u on u.id = i.user_id
     where i.id = ${id} and i.is_public and i.hidden_at is null and not u.is_blocked
-      and (i.expires_at is null or i.expires_at > ${now})
-      and (i.max_views is null or i.views_served < i.max_views)`
+      and not ${imageHasEnded(db, now, 'i')}`
   return row?.user_id
 }
 

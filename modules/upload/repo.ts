@@ -1,6 +1,7 @@
 import type postgres from 'postgres'
 import { PLAN_LIMITS, type Plan } from '#core/config.ts'
 import type { Sql, TransactionSql } from '#core/db/index.ts'
+import { imageHasEnded } from '#core/images/repo.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
@@ -31,9 +32,6 @@ export interface ImageCursor {
   id: string
 }
 
-/** An image past its expiry or with every allowed view served: nobody sees it any more, and image-expiry deletes it. */
-const hasEnded = (db: Db, now: Date) => db`((expires_at is not null and expires_at <= ${now}) or (max_views is not null and views_served >= max_views))`
-
 /**
  * Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row.
  * Ended images are left out at once, not only once the expiry job has deleted them.
@@ -43,7 +41,7 @@ export async function listOwnImages(db: Db, userId: string, now: Date, limit: nu
   const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined
   return db<ImageRow[]>`
     select * from images
-    where user_id = ${userId} and not ${hasEnded(db, now)}
+    where user_id = ${userId} and not ${imageHasEnded(db, now)}
       ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
       ${pattern ? db`and (original_name ilike ${pattern} or filename ilike ${pattern} or title ilike ${pattern})` : db``}
     order by uploaded_at desc, id desc
@@ -173,7 +171,7 @@ export async function deleteEndedImageRows(tx: TransactionSql, now: Date, limit:
   return tx<ImageRow[]>`
     delete from images where id in (
       select id from images
-      where ${hasEnded(tx, now)}
+      where ${imageHasEnded(tx, now)}
         ${onlyIds ? tx`and id = any(${onlyIds})` : tx``}
       order by id limit ${limit})
     returning *`

@@ -5,6 +5,17 @@ import type { DeletableImage } from './delete.ts'
 
 type Db = Sql | TransactionSql
 
+/**
+ * An image that has ended by itself: expired, or every allowed view served. From that instant
+ * every URL of it is 404 (the view module), minutes before the image-expiry job deletes its row,
+ * so whatever lists or hands out images leaves it out by this one rule. `table` is the alias the
+ * query gives `images`, if any.
+ */
+export function imageHasEnded(db: Db, now: Date, table?: string) {
+  const column = (name: string) => (table === undefined ? db(name) : db`${db(table)}.${db(name)}`)
+  return db`((${column('expires_at')} is not null and ${column('expires_at')} <= ${now}) or (${column('max_views')} is not null and ${column('views_served')} >= ${column('max_views')}))`
+}
+
 /** A batch of a user's images, with what deleteImages needs to remove their objects. */
 export async function imagesOfUser(db: Db, userId: string, limit: number): Promise<DeletableImage[]> {
   return db<DeletableImage[]>`
