@@ -37,7 +37,6 @@ export type Audience = { kind: 'owner' } | { kind: 'page' | 'zip'; now: Date }
 
 export const OWNER: Audience = { kind: 'owner' }
 
-
 /** The condition on `images i` that keeps what the audience may get: a hidden image (moderation) is 404 everywhere else too. */
 function shownTo(db: Db, audience: Audience) {
   if (audience.kind === 'owner') return db``
