@@ -19,6 +19,7 @@ import { startWebhookWorker } from '#modules/webhooks/worker.ts'
 import type { ModuleName } from './config.ts'
 import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
+import { allowedMethodsOf } from './http/allowed-methods.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
 import { isoDates } from './http/json-dates.ts'
@@ -85,7 +86,13 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
   // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
   // an API call's CPU. JSON.stringify writes a Date as the same ISO string.
-  const core = new Elysia({ name: service, seed: ctx.id, encodeSchema: false })
+  // standardHostname off: Elysia otherwise looks for the path from the URL's 12th character on,
+  // which lands inside the path when the Host header is 1 to 3 characters long (`Host: a`). Off,
+  // it looks from the end of the scheme (patches/elysia@1.4.30.patch; unpatched, from the 8th,
+  // which is inside "https://").
+  // Known once every module's routes are in (below).
+  let allowedMethods: (path: string) => string[] = () => []
+  const core = new Elysia({ name: service, seed: ctx.id, encodeSchema: false, handler: { standardHostname: false } })
     .use(options.gate?.plugin ?? new Elysia())
     .use(bodies.plugin)
     .use(requestObservability(ctx, service))
@@ -93,13 +100,20 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(securityHeaders(ctx))
     .use(isoDates(ctx.id))
     .use(nulText(ctx.id))
-    .use(errorHandler({ exposeStack: ctx.config.isDevelopment, log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }) }))
+    .use(
+      errorHandler({
+        exposeStack: ctx.config.isDevelopment,
+        log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }),
+        allowedMethods: (path) => allowedMethods(path),
+      }),
+    )
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))
   const preRoutes = createPreRoutes()
   // The list is chosen at run time, so the composed app's route types are those of the core.
   const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx, preRoutes.registry)) as unknown as typeof core, core)
   bodies.index(app.routes)
+  allowedMethods = allowedMethodsOf(app.routes)
   declareOpenRoutes(app.routes)
   // Only a listening server takes these (Bun's router); app.handle() always runs the full pipeline.
   installPreRoutes(app, preRoutes.handlers, { ctx, service, gate: options.gate })

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { isDatabaseUnreachable } from './db/health.ts'
+import { htmlErrorPage, readByPerson } from './http/html.ts'
 import { StorageUnavailableError } from './storage/errors.ts'
 
 /**
@@ -104,6 +105,15 @@ const json = (status: number, body: ErrorBody, headers: Record<string, string> =
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
   })
 
+/** The error as JSON, or as a page when a person reads it (src/http/html.ts). */
+function answer(forPerson: boolean, status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
+  if (!forPerson) return json(status, body, headers)
+  const { code, message, error_id: errorId, details } = body.error
+  const page = htmlErrorPage({ status, code, message, errorId, details: Array.isArray(details) ? details : undefined })
+  for (const [name, value] of Object.entries(headers)) page.headers.set(name, value)
+  return page
+}
+
 /**
  * Where a failure without a path lies: Elysia checks a query or path parameter it converts to a
  * number on its own (type `property`), and that check does not say which parameter it was.
@@ -128,38 +138,50 @@ function validationDetails(error: unknown): { field: string; message: string }[]
 export interface ErrorHandlerOptions {
   exposeStack: boolean
   log: (entry: Record<string, unknown>) => void
+  /** The methods a path that no route took answers to (src/http/allowed-methods.ts): a 405 rather than a 404. */
+  allowedMethods?: (path: string) => string[]
 }
 
 /** The one place errors become responses: `{success:false, error:{code,message}}`. */
 export const errorHandler = (options: ErrorHandlerOptions) =>
   new Elysia({ name: 'error-handler' })
-    .onError({ as: 'global' }, ({ code, error }) => {
+    .onError({ as: 'global' }, (context) => {
+      const { code } = context
+      let { error } = context
+      const forPerson = readByPerson(context)
       // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
       if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       const known = error instanceof AppError ? error : dependencyFailure(error)
-      if (known) return json(known.status, errorBody(known.code, known.message), known.headers)
+      if (known) return answer(forPerson, known.status, errorBody(known.code, known.message), known.headers)
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : code) {
         case 'VALIDATION': {
           const details = validationDetails(error)
           const fields = details.map((d) => d.field).join(', ')
-          return json(422, errorBody('validation_failed', `Invalid input: ${fields || 'request'}`, { details }))
+          return answer(forPerson, 422, errorBody('validation_failed', `Invalid input: ${fields || 'request'}`, { details }))
         }
-        case 'NOT_FOUND':
-          return json(404, errorBody('not_found', 'Route not found'))
+        case 'NOT_FOUND': {
+          const allowed = options.allowedMethods?.(context.path) ?? []
+          if (allowed.length > 0) {
+            const message = `${context.request.method} is not allowed here; this address takes ${allowed.join(', ')}`
+            return answer(forPerson, 405, errorBody('method_not_allowed', message), { Allow: allowed.join(', ') })
+          }
+          return answer(forPerson, 404, errorBody('not_found', 'Route not found'))
+        }
         case 'PARSE':
-          return json(400, errorBody('invalid_body', 'The request body could not be parsed'))
+          return answer(forPerson, 400, errorBody('invalid_body', 'The request body could not be parsed'))
         case 'INVALID_COOKIE_SIGNATURE':
-          return json(401, errorBody('unauthorized', 'Invalid session cookie'))
+          return answer(forPerson, 401, errorBody('unauthorized', 'Invalid session cookie'))
       }
       const status = (error as { status?: number })?.status
       if (!badResponse && typeof status === 'number' && status >= 400 && status < 500) {
-        return json(status, errorBody('bad_request', 'The request could not be processed'))
+        return answer(forPerson, status, errorBody('bad_request', 'The request could not be processed'))
       }
       const errorId = crypto.randomUUID()
       options.log({ level: 'error', msg: 'unhandled error', error_id: errorId, error: String(error), stack: (error as Error)?.stack })
-      return json(
+      return answer(
+        forPerson,
         500,
         errorBody('internal_error', 'Something went wrong on our side', {
           error_id: errorId,

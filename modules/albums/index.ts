@@ -3,6 +3,7 @@ import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { clientIp, isHttps } from '#core/http/client-ip.ts'
+import { personFacing } from '#core/http/html.ts'
 import { AlbumsModel, SharePagesModel } from './model.ts'
 import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderProfilePage } from './pages.ts'
 import { albumOembed, profileView } from './profile.ts'
@@ -99,7 +100,7 @@ export const albumPages = (ctx: AppContext) => {
         const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), request.method === 'GET')
         return html(200, renderAlbumPage(ctx.config, access.album, images, cover))
       },
-      { ...SharePagesModel.page, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },
+      { ...SharePagesModel.page, ...personFacing, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },
     )
     .post(
       '/a/:file',
@@ -125,7 +126,7 @@ export const albumPages = (ctx: AppContext) => {
           }
         }
       },
-      { ...SharePagesModel.unlock, parse: 'urlencoded', detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
+      { ...SharePagesModel.unlock, ...personFacing, parse: 'urlencoded', detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
     )
     .get(
       '/u/:username',
@@ -133,7 +134,7 @@ export const albumPages = (ctx: AppContext) => {
         const view = await profileView(ctx, params.username ?? '', query.page ?? 1)
         return view ? html(200, renderProfilePage(ctx.config, view)) : html(404, renderNotFoundPage('profile'))
       },
-      { ...SharePagesModel.profile, detail: detail('A public profile: the public images and albums of an account that turned it on') },
+      { ...SharePagesModel.profile, ...personFacing, detail: detail('A public profile: the public images and albums of an account that turned it on') },
     )
     .get(
       '/oembed/album',

@@ -117,12 +117,12 @@ export const SharePagesModel = {
   unlock: {
     params: t.Object({ file: t.Nullable(t.String()) }),
     body: t.Object({ password: t.String({ maxLength: 1024 }) }),
-    response: { 303: t.Any({ description: 'Unlocked: back to the album page with its cookie' }), 403: Html, 404: Html, 422: ErrorResponse, 429: Html },
+    response: { 303: t.Any({ description: 'Unlocked: back to the album page with its cookie' }), 403: Html, 404: Html, 422: Html, 429: Html },
   },
   profile: {
     params: t.Object({ username: t.Nullable(t.String()) }),
     query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 1 })) }),
-    response: { 200: Html, 404: Html, 422: ErrorResponse },
+    response: { 200: Html, 404: Html, 422: Html },
   },
   oembed: {
     query: OembedQuery,

@@ -4,7 +4,7 @@ import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
-import { escapeHtml, htmlPage } from '#core/http/html.ts'
+import { escapeHtml, htmlPage, personFacing } from '#core/http/html.ts'
 import { publicUser } from '#core/users/public.ts'
 import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
@@ -111,7 +111,7 @@ export const authModule = (ctx: AppContext) => {
         if (ctx.config.frontendUrl) return redirect(ctx.config.frontendUrl, 303)
         return page('Email verified', '<p>Thank you: your email address is confirmed and you are signed in.</p>')
       },
-      { ...AuthModel.verifyEmail, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
+      { ...AuthModel.verifyEmail, ...personFacing, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
     )
     .post(
       '/api/v1/auth/verify-email/resend',
@@ -146,7 +146,7 @@ export const authModule = (ctx: AppContext) => {
 <p>Setting it signs you out everywhere.</p>`,
         )
       },
-      { ...AuthModel.resetPasswordForm, anonymous: true, detail: { tags: ['auth'], summary: 'The mailed reset link: a form (does not use the token up)' } },
+      { ...AuthModel.resetPasswordForm, ...personFacing, anonymous: true, detail: { tags: ['auth'], summary: 'The mailed reset link: a form (does not use the token up)' } },
     )
     .post(
       '/api/v1/auth/reset-password',
@@ -169,6 +169,7 @@ export const authModule = (ctx: AppContext) => {
       },
       {
         ...AuthModel.resetPasswordFormPost,
+        ...personFacing,
         anonymous: true,
         // An HTML form posts here: the only type this route takes (src/http/body-limit.ts).
         parse: 'urlencoded',

@@ -12,6 +12,8 @@ const Html = t.String({ description: 'A small HTML page for people arriving from
 const MailToken = t.String({ maxLength: 200 })
 
 const Ok = t.Object({ success: t.Literal(true) })
+/** The pages' failures are pages too (src/http/html.ts personFacing). */
+const PageAnswers = { 200: Html, 400: Html, 422: Html, 429: Html }
 const Errors = {
   400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse,
   422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse,
@@ -45,7 +47,7 @@ export const AuthModel = {
   },
   verifyEmail: {
     query: t.Object({ token: t.Optional(MailToken) }),
-    response: { ...Errors, 200: Html, 400: Html },
+    response: PageAnswers,
   },
   resendVerification: { response: { 200: t.Object({ success: t.Literal(true), message: t.String() }), ...Errors } },
   forgotPassword: {
@@ -54,10 +56,10 @@ export const AuthModel = {
   },
   resetPasswordForm: {
     query: t.Object({ token: t.Optional(MailToken) }),
-    response: { ...Errors, 200: Html, 400: Html },
+    response: PageAnswers,
   },
   resetPassword: { body: ResetBody, response: { 200: Ok, ...Errors } },
-  resetPasswordFormPost: { body: ResetBody, response: { ...Errors, 200: Html, 400: Html } },
+  resetPasswordFormPost: { body: ResetBody, response: PageAnswers },
   oauthStart: {
     query: t.Object({
       redirect: t.Optional(t.String({ maxLength: 2048 })),

@@ -3,6 +3,7 @@ import { authGuard } from '#core/auth/guard.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
+import { personFacing } from '#core/http/html.ts'
 import { NOTE_MAX_LENGTH, ModerationModel, REPORT_REASONS, type ReportReason } from './model.ts'
 import { reportQueue, reportThumbnail } from './queue.ts'
 import { type FormTarget, reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
@@ -26,11 +27,13 @@ export const moderationReportsModule = (ctx: AppContext) =>
     )
     .get('/report/:id', ({ params }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }), {
       ...ModerationModel.reportForm,
+      ...personFacing,
       anonymous: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an image' },
     })
     .post('/report/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
       ...ModerationModel.reportFormPost,
+      ...personFacing,
       anonymous: true,
       // The HTML form posts here: the only type this route takes (src/http/body-limit.ts).
       parse: 'urlencoded',
@@ -38,11 +41,13 @@ export const moderationReportsModule = (ctx: AppContext) =>
     })
     .get('/report/album/:id', ({ params }) => reportForm(ctx, { type: 'album', id: params.id ?? '' }), {
       ...ModerationModel.reportForm,
+      ...personFacing,
       anonymous: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an album (linked from its share page)' },
     })
     .post('/report/album/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
       ...ModerationModel.reportFormPost,
+      ...personFacing,
       anonymous: true,
       parse: 'urlencoded',
       detail: { tags: ['moderation'], summary: 'The album report form, posted' },

@@ -3,6 +3,7 @@ import { Elysia, t } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
+import { personFacing } from '#core/http/html.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -105,6 +106,7 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
         )
       },
       {
+        ...personFacing,
         params: Params,
         query: t.Object({ token: t.Optional(t.String({ maxLength: 128 })) }),
         response: { 200: Html, 404: Html },
@@ -121,6 +123,7 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
         return page(ctx, 200, 'Deleted', '<p>The image and all its sizes are deleted.</p>')
       },
       {
+        ...personFacing,
         params: Params,
         body: t.Object({ token: t.String({ maxLength: 128 }) }),
         // The confirmation page's form posts here: the only type this route takes (src/http/body-limit.ts).

@@ -3,6 +3,7 @@ import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { clientIp } from '#core/http/client-ip.ts'
+import { personFacing } from '#core/http/html.ts'
 import type { PreRoutes } from '#core/http/pre-routes.ts'
 import { createFastPath } from './fast-path.ts'
 import { createImageServer } from './image-server.ts'
@@ -64,7 +65,7 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
         const page = await service.embedPage(ctx, images, params.id ?? '')
         return new Response(page.html, { headers: { ...EMBED_PAGE_HEADERS, 'Cache-Control': page.cacheControl, 'Content-Security-Policy': embedCsp } })
       },
-      { ...ViewModel.embed, detail: { tags: ['view'], summary: 'An HTML page for the image with link-preview cards and embed snippets' } },
+      { ...ViewModel.embed, ...personFacing, detail: { tags: ['view'], summary: 'An HTML page for the image with link-preview cards and embed snippets' } },
     )
     .get(
       '/oembed',

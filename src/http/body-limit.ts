@@ -103,11 +103,16 @@ async function readCapped(request: Request, max: number, stallSeconds: number): 
 function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
   if (text.trim() === '') return null
   if (kind === 'form') return Object.fromEntries(new URLSearchParams(text))
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch {
     throw new BadRequest('The request body is not valid JSON', 'invalid_body')
   }
+  // Every JSON body here is an object. Elysia would turn `[]` or `5` into `{}` for a schema
+  // whose fields are all optional, and the call would pass as if nothing had been asked.
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest('The request body must be a JSON object', 'invalid_body')
+  return value
 }
 
 /**

@@ -39,3 +39,61 @@ export function htmlPage({ title, bodyHtml, status = 200, imageOrigins = [], sty
     },
   })
 }
+
+/** Set on a request's context by a page route (personFacing below). */
+const ANSWERS_WITH_PAGES = 'answersWithPages'
+
+/**
+ * Route options for a page people open from a link, a mail or a form: when it fails (bad input,
+ * a missing target, a limit) the answer is an HTML page too, not the API's JSON error
+ * (src/errors.ts). A transform, so the mark is there before validation can fail.
+ */
+export const personFacing = {
+  transform(context: object) {
+    ;(context as Record<string, unknown>)[ANSWERS_WITH_PAGES] = true
+  },
+}
+
+/**
+ * Whether a person reads this failure: a page route's, or a browser navigating to a path outside
+ * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks.
+ */
+export function readByPerson(context: { request: Request; path?: string }): boolean {
+  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true) return true
+  const path = context.path ?? new URL(context.request.url).pathname
+  return !path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
+}
+
+const ERROR_TITLES: Record<number, string> = {
+  401: 'Sign-in needed',
+  403: 'Not allowed',
+  404: 'Not found',
+  405: 'Not allowed here',
+  409: 'Already there',
+  413: 'Too large',
+  415: 'Type not accepted',
+  429: 'Too many tries',
+  503: 'Unavailable for a moment',
+  507: 'Unavailable for a moment',
+}
+
+export interface HtmlErrorOptions {
+  status: number
+  code: string
+  message: string
+  /** Field-by-field reasons of a validation failure. */
+  details?: { field: string; message: string }[]
+  errorId?: string
+}
+
+/** The API's error, as a page: the same status, code and message. */
+export function htmlErrorPage({ status, code, message, details = [], errorId }: HtmlErrorOptions): Response {
+  const title = ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
+  const reasons = details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d.field)}: ${escapeHtml(d.message)}</li>`).join('')}</ul>` : ''
+  const reference = errorId ? `<p>Reference: <code>${escapeHtml(errorId)}</code></p>` : ''
+  return htmlPage({
+    title,
+    status,
+    bodyHtml: `<p>${escapeHtml(message.replace(/\.?$/, '.'))}</p>${reasons}${reference}<p><small>Error code: <code>${escapeHtml(code)}</code></small></p>`,
+  })
+}

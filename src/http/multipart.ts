@@ -275,6 +275,9 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   parser.on('field', (name, value, info) => {
     if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
     else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused())
+    // Two answers to one question (`is_public=true` and `is_public=false`): which one was meant is
+    // not ours to guess. The same value twice is harmless.
+    else if (Object.hasOwn(fields, name) && fields[name] !== value) fail(new BadRequest(`The form field "${name}" is given twice, with different values`, 'conflicting_field'))
     else fields[name] = value
   })
   const tooManyParts = () => fail(new BadRequest(`The form has too many parts (at most ${maxFields} fields and one file)`, 'too_many_parts'))

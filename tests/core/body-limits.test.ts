@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { SMALL_BODY_BYTES } from '#core/http/body-limit.ts'
 import { type RunningServer, startServer } from '../../scripts/lib/process.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { signUpWithKey } from '../helpers/http.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
 
 // Issue 10 #1: bodies were parsed (any type, up to ~2× MAX_UPLOAD_BYTES) before validation, auth or limits.
 
@@ -43,6 +45,24 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     // Also behind a guard: a cookie-authenticated JSON route does not take a form either.
     const [form] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: 'key_name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
     expect(form.status).toBe(415)
+  })
+
+  test('a JSON body that is not an object is a 400, even where every field is optional', async () => {
+    const owner = await signUpWithKey(app().auth)
+    const [uploaded, image] = await uploadFile(app().upload, owner, join(CORPUS, 'orientation/landscape_1.jpg'), { is_public: 'false' })
+    expect(uploaded.status).toBe(201)
+    const signedUrl = `/api/v1/images/${image.image.id}/signed-url`
+    for (const text of ['[]', '[{"expires_in":60}]', '5', '"x"', 'true', 'null']) {
+      const [response, body] = await call(app().view, 'POST', signedUrl, { apiKey: owner.apiKey, body: text, headers: { 'content-type': 'application/json' } })
+      expect({ text, status: response.status, code: body.error?.code }).toEqual({ text, status: 400, code: 'invalid_body' })
+    }
+    const [edit, editBody] = await call(app().upload, 'PATCH', `/images/${image.image.id}`, { apiKey: owner.apiKey, body: '[]', headers: { 'content-type': 'application/json' } })
+    expect({ status: edit.status, code: editBody.error?.code }).toEqual({ status: 400, code: 'invalid_body' })
+    // An object, or no body at all, still takes the defaults.
+    for (const body of [{}, undefined]) {
+      const [response] = await call(app().view, 'POST', signedUrl, { apiKey: owner.apiKey, body })
+      expect(response.status).toBe(201)
+    }
   })
 
   test(`a JSON body over ${SMALL_BODY_BYTES / 1024} KiB is a 413 payload_too_large, declared or streamed`, async () => {

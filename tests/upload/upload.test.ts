@@ -187,6 +187,27 @@ describeEachBackend('POST /upload', (app) => {
     expect(sameBody.image.id).toBe(created.image.id)
   })
 
+  test('a field given twice with different values is a 400 and nothing is stored; the same value twice is fine', async () => {
+    const user = await signUp(app())
+    const form = (values: string[]) => {
+      const body = new FormData()
+      for (const value of values) body.append('is_public', value)
+      body.append('file', Bun.file(join(CORPUS, 'pngsuite/png/basn2c08.png')), 'twice.png')
+      return body
+    }
+    const before = await footprint(app(), user.id)
+    for (const values of [['true', 'false'], ['false', 'true']]) {
+      const [conflicting, body] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form(values) })
+      expect({ values, status: conflicting.status, code: body.error?.code }).toEqual({ values, status: 400, code: 'conflicting_field' })
+      expect(body.error.message).toContain('is_public')
+    }
+    expect(await footprint(app(), user.id)).toEqual(before)
+    const [repeated, stored] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form(['false', 'false']) })
+    expect(repeated.status).toBe(201)
+    const [row] = await app().ctx.sql`select is_public from images where id = ${stored.image.id}`
+    expect(row!.is_public).toBe(false)
+  })
+
   test('a long file name is cut between characters, never inside an emoji', async () => {
     const user = await signUp(app())
     const bytes = await sharp({ create: { width: 9, height: 7, channels: 3, background: { r: 1, g: 2, b: 250 } } }).png().toBuffer()
