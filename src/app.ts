@@ -83,6 +83,8 @@ export const serviceName = (modules: readonly ModuleName[]) => (modules.length =
 export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
   const service = serviceName(modules)
   const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
+  // Known once every module's routes are in (below).
+  let allowedMethods: (path: string) => string[] = () => []
   // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
   // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
   // an API call's CPU. JSON.stringify writes a Date as the same ISO string.
@@ -90,8 +92,6 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   // which lands inside the path when the Host header is 1 to 3 characters long (`Host: a`). Off,
   // it looks from the end of the scheme (patches/elysia@1.4.30.patch; unpatched, from the 8th,
   // which is inside "https://").
-  // Known once every module's routes are in (below).
-  let allowedMethods: (path: string) => string[] = () => []
   const core = new Elysia({ name: service, seed: ctx.id, encodeSchema: false, handler: { standardHostname: false } })
     .use(options.gate?.plugin ?? new Elysia())
     .use(bodies.plugin)

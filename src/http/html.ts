@@ -69,7 +69,7 @@ const ERROR_TITLES: Record<number, string> = {
   403: 'Not allowed',
   404: 'Not found',
   405: 'Not allowed here',
-  409: 'Already there',
+  409: 'Conflict',
   413: 'Too large',
   415: 'Type not accepted',
   429: 'Too many tries',
