@@ -138,10 +138,11 @@ export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'
     order by m.position limit ${limit}`
 }
 
-async function findShownImage(db: Db, userId: string, imageId: string, now: Date): Promise<AlbumImageRow | undefined> {
+/** One of the album's images, if the page's viewers may get it. */
+async function findShownMember(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, imageId: string, now: Date): Promise<AlbumImageRow | undefined> {
   const [row]: [AlbumImageRow?] = await db`
-    select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
-    from images i where i.id = ${imageId} and i.user_id = ${userId} ${shownTo(db, { kind: 'page', now })}`
+    select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
+    where m.album_id = ${album.id} and m.image_id = ${imageId} and i.user_id = ${album.user_id} ${shownTo(db, { kind: 'page', now })}`
   return row
 }
 
@@ -204,10 +205,14 @@ export async function publicAlbums(db: Db, userId: string, now: Date, limit: num
     order by a.created_at desc, a.id desc limit ${limit}`
 }
 
-/** The cover viewers see: the chosen one while it has not ended, else the first image that has not. */
+/**
+ * The cover viewers see: the chosen one while it is in the album and has not ended, else the
+ * first image that has not. Only a member: a cover chosen among the owner's other images (or
+ * taken out of the album since) would publish a private image through its signed link.
+ */
 export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'cover_image_id'>, now: Date): Promise<AlbumImageRow | undefined> {
   if (album.cover_image_id) {
-    const chosen = await findShownImage(db, album.user_id, album.cover_image_id, now)
+    const chosen = await findShownMember(db, album, album.cover_image_id, now)
     if (chosen) return chosen
   }
   const [first] = await albumImages(db, album, { kind: 'page', now }, 1)

@@ -1,4 +1,5 @@
 import { BadRequest } from '#core/errors.ts'
+import { dateExists } from '#core/http/future-instant.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
 /**
@@ -45,7 +46,7 @@ export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges 
 
 function parseExpiresAt(value: string, now: Date): Date {
   const text = value.trim()
-  const at = ISO_INSTANT.test(text) ? Date.parse(text) : Number.NaN
+  const at = ISO_INSTANT.test(text) && dateExists(text) ? Date.parse(text) : Number.NaN
   if (Number.isNaN(at)) throw new BadRequest('expires_at must be an ISO 8601 date, or date and time with a zone (2030-01-31T12:00:00Z)', 'invalid_expires_at')
   if (at <= now.getTime()) throw new BadRequest('expires_at is in the past', 'invalid_expires_at')
   if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')

@@ -4,7 +4,7 @@ import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../
 /**
  * The one body parser of every route, run before validation, auth and rate limits: nothing
  * reaches Elysia's default parsers, which would read any type (JSON, urlencoded, multipart) up
- * to Bun's server-wide limit (about 2× MAX_UPLOAD_BYTES, sized for uploads).
+ * to Bun's server-wide limit (about 4× MAX_UPLOAD_BYTES, sized for uploads).
  *
  * What a route takes follows from how it is declared:
  * - `parse: 'none'`: the handler streams the body itself (uploads, with their own limits);

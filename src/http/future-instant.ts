@@ -7,10 +7,26 @@ import { BadRequest } from '../errors.ts'
  */
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
+const DATE_AND_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/
+
+/**
+ * Whether the date (and time) written at the start of `text` exist: JavaScript rolls 2027-02-30
+ * over to 2027-03-02 and 24:00 to the next day instead of refusing them, so a mistyped date would
+ * be stored as another one.
+ */
+export function dateExists(text: string): boolean {
+  const parts = DATE_AND_TIME.exec(text)
+  if (!parts) return true
+  const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return false
+  return parts[4] === undefined || (Number(parts[4]) <= 23 && Number(parts[5]) <= 59 && Number(parts[6] ?? 0) <= 59)
+}
+
 /** An `expires_at` that must lie ahead of `now`: anything else is the client's mistake, a 400. */
 export function futureInstant(value: string, now: Date): Date {
   const at = new Date(value)
-  if (Number.isNaN(at.getTime())) throw new BadRequest('expires_at must be an ISO 8601 date and time', 'invalid_expires_at')
+  if (Number.isNaN(at.getTime()) || !dateExists(value)) throw new BadRequest('expires_at must be an ISO 8601 date and time', 'invalid_expires_at')
   if (at.getTime() <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
   if (at.getTime() > LATEST) throw new BadRequest('expires_at must be before the year 10000; leave it out (or null) for never', 'invalid_expires_at')
   return at

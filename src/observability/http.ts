@@ -106,7 +106,8 @@ export const requestObservability = (ctx: AppContext, service: string) => {
         duration_ms: Math.round(seconds * 1e6) / 1e3,
       }
       // /ready's 503 is its answer, not a failure: the database's state is logged once when it changes.
-      if (status >= 500 && !(route === '/ready' && status === 503)) ctx.log.error(entry)
+      // A 501 is what oEmbed answers a format it does not implement: the client's choice, not ours.
+      if (status >= 500 && status !== 501 && !(route === '/ready' && status === 503)) ctx.log.error(entry)
       else if (routine) ctx.log.debug(entry)
       else ctx.log.info(entry)
     })

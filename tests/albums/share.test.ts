@@ -78,6 +78,30 @@ describeEachBackend(
       expect(followedBody).toMatchObject({ type: 'photo', title: album.title })
     })
 
+    test('a cover that is not in the album is never shown: chosen among other images, or taken out since', async () => {
+      const [response, updated] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { cover_image_id: otherPrivate.id } })
+      expect(response.status, JSON.stringify(updated)).toBe(200)
+      const coverSources = async () => {
+        const [, html] = await page(app().view, `/a/${album.id}`)
+        const [, oembed] = await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(album.share_url)}`)
+        return [metaContent(html, 'og:image'), metaContent(html, 'twitter:image'), oembed.url].join(' ')
+      }
+      // Not a member: the first image stands in, and the other private image appears nowhere.
+      let shown = await coverSources()
+      expect(shown).not.toContain(otherPrivate.id)
+      expect(shown).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      // The chosen cover, taken out of the album: the next image stands in.
+      await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { cover_image_id: privateImage.id } })
+      const [removed] = await call(app().upload, 'DELETE', `/api/v1/albums/${album.id}/images/${privateImage.id}`, { apiKey: owner.apiKey })
+      expect(removed.status).toBe(200)
+      shown = await coverSources()
+      expect(shown).not.toContain(privateImage.id)
+      expect(shown).toContain(`/i/${publicImage.id}?size=medium`)
+      // Put back as it was for the tests below.
+      await setImages(app(), owner, album.id, [privateImage.id, publicImage.id])
+      expect(await coverSources()).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+    })
+
     test('private, unknown and expired albums are an HTML 404, and so is their ZIP', async () => {
       const hidden = await createAlbum(app(), owner, { title: 'Hidden', visibility: 'private' })
       const expiring = await createAlbum(app(), owner, { title: 'Soon gone', visibility: 'public', expires_at: new Date(clock.now().getTime() + HOUR).toISOString() })

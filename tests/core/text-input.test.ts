@@ -1,5 +1,7 @@
 import { expect, test } from 'bun:test'
-import { call, describeEachBackend, markVerified, registerUser } from '../helpers/index.ts'
+import { join } from 'node:path'
+import { call, createApiKey, describeEachBackend, markVerified, registerUser } from '../helpers/index.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { distinctPng, form, png } from '../upload/compat-support.ts'
 import { expectNothingLeftBehind, signUp } from '../upload/support.ts'
 
@@ -77,5 +79,27 @@ describeEachBackend('text the database cannot store', (app) => {
     expect(key.status, JSON.stringify(keyBody)).toBe(201)
     const [album, albumBody] = await call(app().upload, 'POST', '/api/v1/albums', { token: user.token, body: { title: 'late', expires_at: '9999-12-31T23:59:59Z' } })
     expect(album.status, JSON.stringify(albumBody)).toBe(201)
+  })
+
+  test('a date that does not exist (April 31, 24:00) is a 400 invalid_expires_at, never rolled over to another day', async () => {
+    const user = await registerUser(app().auth)
+    const apiKey = (await createApiKey(app().auth, user.token)).key
+    // The next April 31 (May 1 once rolled over), well within an image's 365 days.
+    const now = new Date()
+    const year = Date.UTC(now.getUTCFullYear(), 4, 1) > now.getTime() + 86_400_000 ? now.getUTCFullYear() : now.getUTCFullYear() + 1
+    const [stored, uploaded] = await uploadFile(app().upload, { apiKey }, join(CORPUS, 'orientation/landscape_2.jpg'))
+    expect(stored.status).toBe(201)
+    for (const missing of [`${year}-04-31T10:00:00Z`, `${year}-04-30T24:00:00Z`, `${year}-04-31`]) {
+      const attempts = [
+        call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'never', expires_at: missing } }),
+        call(app().upload, 'POST', '/api/v1/albums', { token: user.token, body: { title: 'never', expires_at: missing } }),
+        call(app().upload, 'PATCH', `/images/${uploaded.image.id}`, { apiKey, body: { expires_at: missing } }),
+        uploadFile(app().upload, { apiKey }, join(CORPUS, 'orientation/landscape_3.jpg'), { expires_at: missing }),
+      ]
+      const answers = (await Promise.all(attempts)).map(([response, answer]) => [response.status, answer.error?.code])
+      expect({ missing, answers }).toEqual({ missing, answers: Array(4).fill([400, 'invalid_expires_at']) })
+    }
+    const [row] = await app().ctx.sql`select expires_at from images where id = ${uploaded.image.id}`
+    expect(row!.expires_at).toBeNull()
   })
 })

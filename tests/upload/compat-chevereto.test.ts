@@ -1,4 +1,6 @@
 import { expect, test } from 'bun:test'
+import sharp from 'sharp'
+import { base64Size } from '#modules/upload/compat/base64.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import {
   COMPAT_ENV,
@@ -163,6 +165,19 @@ describeEachBackend(
       const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: encoded }) })
       expect(response.status, JSON.stringify(body)).toBe(200)
       expect(body.image.md5).toBe(md5(fits))
+    })
+
+    test('a file under the limit, sent as percent-encoded base64 in a urlencoded form, is accepted however much the encoding adds', async () => {
+      const user = await signUp(app())
+      // Stored without compression, a white image is all 0xFF: its base64 is all "/", which
+      // percent-encoding triples (%2F), the worst case there is.
+      const white = await sharp({ create: { width: 140, height: 140, channels: 3, background: '#ffffff' } }).png({ compressionLevel: 0 }).toBuffer()
+      expect(white.byteLength).toBeLessThan(COMPAT_MAX_UPLOAD_BYTES)
+      const formBody = urlencoded({ source: white.toString('base64') })
+      expect(formBody.length).toBeGreaterThan(2.5 * base64Size(COMPAT_MAX_UPLOAD_BYTES))
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { headers: URLENCODED, body: formBody })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body.image.md5).toBe(md5(white))
     })
 
     test('quotas, rate limit, dedup and metrics are those of POST /upload', async () => {
