@@ -24,6 +24,7 @@ import { bodyLimits } from './http/body-limit.ts'
 import { cors } from './http/cors.ts'
 import { isoDates } from './http/json-dates.ts'
 import { nulText } from './http/nul-text.ts'
+import { repeatedQuery } from './http/repeated-query.ts'
 import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
 import { healthRoutes } from './http/health.ts'
@@ -100,6 +101,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(securityHeaders(ctx))
     .use(isoDates(ctx.id))
     .use(nulText(ctx.id))
+    .use(repeatedQuery(ctx.id))
     .use(
       errorHandler({
         exposeStack: ctx.config.isDevelopment,

@@ -71,6 +71,8 @@ export async function oembed(ctx: AppContext, images: ImageServer, url: string, 
 export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: string, expiresIn: number) {
   const image = isImageId(id) ? await findViewableImage(ctx.sql, id) : null
   if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
+  // Spent ones are not found above; an expired one would get a link that can only answer 404.
+  if (image.expires_at !== null && new Date(image.expires_at).getTime() <= ctx.clock.now().getTime()) throw new ImageNotFound()
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + expiresIn
   const sig = signLink(ctx, image.id, expiresAt)
   return {

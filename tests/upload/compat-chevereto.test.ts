@@ -167,6 +167,24 @@ describeEachBackend(
       expect(body.image.md5).toBe(md5(fits))
     })
 
+    test('two different keys (query twice, query and header, query and form) are refused, and nothing is stored', async () => {
+      const alice = await signUp(app())
+      const bob = await signUp(app())
+      await expectNothingLeftBehind(app(), bob.id, () =>
+        expectNothingLeftBehind(app(), alice.id, async () => {
+          const [twice, twiceBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}&key=${bob.apiKey}`, { body: form({ source: png(await distinctPng()) }) })
+          expect({ status: twice.status, code: twiceBody.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
+          const [header, headerBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}`, { headers: { 'x-api-key': bob.apiKey }, body: form({ source: png(await distinctPng()) }) })
+          expectCheveretoError(header, headerBody, 400, 'conflicting_field')
+          const [field, fieldBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}`, { body: form({ key: bob.apiKey, source: png(await distinctPng()) }) })
+          expectCheveretoError(field, fieldBody, 400, 'conflicting_field')
+        }),
+      )
+      // The same key twice is one key.
+      const [same, sameBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}&key=${alice.apiKey}`, { headers: { 'x-api-key': alice.apiKey }, body: form({ key: alice.apiKey, source: png(await distinctPng()) }) })
+      expect(same.status, JSON.stringify(sameBody)).toBe(200)
+    })
+
     test('a file under the limit, sent as percent-encoded base64 in a urlencoded form, is accepted however much the encoding adds', async () => {
       const user = await signUp(app())
       // Stored without compression, a white image is all 0xFF: its base64 is all "/", which

@@ -208,6 +208,21 @@ describeEachBackend('POST /upload', (app) => {
     expect(row!.is_public).toBe(false)
   })
 
+  test('a query parameter given twice with different values is a 400 on any route; the same value twice is fine', async () => {
+    const user = await signUp(app())
+    const before = await footprint(app(), user.id)
+    const body = new FormData()
+    body.append('file', Bun.file(join(CORPUS, 'pngsuite/png/basn2c16.png')), 'query.png')
+    const [upload, uploadBody] = await call(app().upload, 'POST', '/upload?max_views=5&max_views=1', { apiKey: user.apiKey, body })
+    expect({ status: upload.status, code: uploadBody.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
+    expect(uploadBody.error.message).toContain('max_views')
+    expect(await footprint(app(), user.id)).toEqual(before)
+    const [list, listBody] = await call(app().upload, 'GET', '/images?limit=5&limit=10', { apiKey: user.apiKey })
+    expect({ status: list.status, code: listBody.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
+    const [same] = await call(app().upload, 'GET', '/images?limit=5&limit=5', { apiKey: user.apiKey })
+    expect(same.status).toBe(200)
+  })
+
   test('a long file name is cut between characters, never inside an emoji', async () => {
     const user = await signUp(app())
     const bytes = await sharp({ create: { width: 9, height: 7, channels: 3, background: { r: 1, g: 2, b: 250 } } }).png().toBuffer()

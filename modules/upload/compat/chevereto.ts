@@ -140,6 +140,8 @@ function present(ctx: AppContext, image: ImageRow, md5: string) {
 }
 
 const NO_SOURCE = 'Send the image as "source": a file, or base64 in a form field or the query'
+/** Two keys that differ name two accounts: which one was meant is not ours to guess. */
+const conflictingKeys = () => new BadRequest('Two different API keys were sent (query, X-API-Key header or form field); send one', 'conflicting_field')
 
 /**
  * The key may come in the query or a header, then a spent quota or a bad key is answered before
@@ -154,6 +156,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   let md5 = ''
   const prepare = async (upload: MultipartUpload): Promise<MultipartUpload> => {
     try {
+      if (key && upload.fields.key && upload.fields.key !== key) throw conflictingKeys()
       md5 = (await legacyDigests(upload.file!)).md5
     } catch (error) {
       await upload.discard()
@@ -163,6 +166,8 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   }
 
   const key = query.key ?? request.headers.get('x-api-key') ?? undefined
+  const headerKey = request.headers.get('x-api-key')
+  if (query.key && headerKey && query.key !== headerKey) throw conflictingKeys()
   if (key) {
     const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
