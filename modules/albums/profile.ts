@@ -48,6 +48,8 @@ function albumIdFromUrl(config: Config, url: string): string | null {
   return match && isImageId(match[1]!) ? match[1]! : null
 }
 
+const OEMBED_CACHE_SECONDS = 3600
+
 /**
  * oEmbed 1.0 for an album page: a `photo` of the cover (oembed.com §2.3.4), fitted to
  * maxwidth/maxheight when the medium size does not fit, or a `link` when there is nothing to
@@ -58,15 +60,18 @@ export async function albumOembed(ctx: AppContext, url: string, maxWidth?: numbe
   const access = id ? await openAlbum(ctx, id, null) : { kind: 'gone' as const }
   if (access.kind === 'gone') throw new NotFound('No such album', 'album_not_found')
   const album = access.album
+  const now = ctx.clock.now()
+  // A consumer may keep the answer this long, but not past the album's end.
+  const secondsLeft = album.expires_at === null ? OEMBED_CACHE_SECONDS : Math.floor((new Date(album.expires_at).getTime() - now.getTime()) / 1000)
   const common = {
     version: '1.0' as const,
     title: album.title,
     provider_name: 'imghost',
     provider_url: ctx.config.publicUrls.view,
     author_name: album.username,
-    cache_age: 3600,
+    cache_age: Math.max(0, Math.min(OEMBED_CACHE_SECONDS, secondsLeft)),
   }
-  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, ctx.clock.now()) : undefined
+  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, now) : undefined
   if (!cover) return { ...common, type: 'link' as const }
   const fits = (size: { width: number; height: number }) => (!maxWidth || size.width <= maxWidth) && (!maxHeight || size.height <= maxHeight)
   const medium = shownImage(ctx, cover, 'medium')

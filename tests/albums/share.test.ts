@@ -106,7 +106,12 @@ describeEachBackend(
       const hidden = await createAlbum(app(), owner, { title: 'Hidden', visibility: 'private' })
       const expiring = await createAlbum(app(), owner, { title: 'Soon gone', visibility: 'public', expires_at: new Date(clock.now().getTime() + HOUR).toISOString() })
       expect((await page(app().view, `/a/${expiring.id}`))[0].status).toBe(200)
-      clock.advance(HOUR + 1000)
+      // Its oEmbed may be kept until the album ends, not longer.
+      const oembedCacheAge = async () => (await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(expiring.share_url)}`))[1].cache_age
+      expect(await oembedCacheAge()).toBe(3600)
+      clock.advance(HOUR - 62_000)
+      expect(await oembedCacheAge()).toBe(62)
+      clock.advance(62_000 + 1000)
       for (const path of [`/a/${hidden.id}`, `/a/${expiring.id}`, '/a/AAAAAAAAAAAAAAAAAAAAAA', '/a/nonsense', `/a/${hidden.id}.zip`, `/a/${expiring.id}.zip`]) {
         const [response, html] = await page(app().view, path)
         expect(response.status, path).toBe(404)
