@@ -231,7 +231,8 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
       headers,
       // RFC 7578 §4.2: file names are UTF-8; busboy's default (latin1) garbles anything non-ASCII.
       defParamCharset: 'utf8',
-      limits: { files: 1, fields: maxFields, parts: maxFields + 1, fieldSize: maxFieldBytes, fileSize: maxFileBytes + 1 },
+      // Two files: a second one in the file's own field is refused below rather than dropped unseen.
+      limits: { files: 2, fields: maxFields, parts: maxFields + 2, fieldSize: maxFieldBytes, fileSize: maxFileBytes + 1 },
     })
   } catch {
     throw new BadRequest('The multipart body could not be read (missing boundary?)', 'invalid_multipart')
@@ -249,6 +250,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   }
 
   parser.on('file', (name, stream, info) => {
+    if (name === fileField && sink) fail(new BadRequest(`Send one file per upload: the field "${fileField}" holds more than one`, 'too_many_files'))
     if (name !== fileField || sink) {
       stream.resume()
       return

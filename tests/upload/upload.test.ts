@@ -208,6 +208,23 @@ describeEachBackend('POST /upload', (app) => {
     expect(row!.is_public).toBe(false)
   })
 
+  test('two files in the file field are a 400 and nothing is stored; a file in another field is ignored', async () => {
+    const user = await signUp(app())
+    const before = await footprint(app(), user.id)
+    const twoFiles = new FormData()
+    twoFiles.append('file', Bun.file(join(CORPUS, 'pngsuite/png/basn0g16.png')), 'one.png')
+    twoFiles.append('file', Bun.file(join(CORPUS, 'pngsuite/png/basn2c16.png')), 'two.png')
+    const [refused, refusal] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: twoFiles })
+    expect({ status: refused.status, code: refusal.error?.code }).toEqual({ status: 400, code: 'too_many_files' })
+    expect(await footprint(app(), user.id)).toEqual(before)
+    const withOther = new FormData()
+    withOther.append('thumbnail', Bun.file(join(CORPUS, 'pngsuite/png/basn0g16.png')), 'thumb.png')
+    withOther.append('file', Bun.file(join(CORPUS, 'pngsuite/png/basn2c16.png')), 'two.png')
+    const [stored, body] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: withOther })
+    expect(stored.status, JSON.stringify(body)).toBe(201)
+    expect(body.image.metadata.format).toBe('png')
+  })
+
   test('a query parameter given twice with different values is a 400 on any route; the same value twice is fine', async () => {
     const user = await signUp(app())
     const before = await footprint(app(), user.id)
