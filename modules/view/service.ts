@@ -9,6 +9,9 @@ import { findPublicInfo, findViewableImage } from './repo.ts'
 import { DIMENSIONS, type Dimension, breakdowns, dailyTotals, ownerOf } from './stats-repo.ts'
 import { extensionOf } from './variants.ts'
 
+/** Past expires_at by the app clock. Expiry only: the queries behind these answers already leave out spent images. */
+const hasExpired = (ctx: AppContext, image: { expires_at: Date | null }) => image.expires_at !== null && new Date(image.expires_at).getTime() <= ctx.clock.now().getTime()
+
 const TOP_N = 10
 /** How stale a shared embed page may be: a title can change. */
 const EMBED_CACHE_SECONDS = 300
@@ -21,7 +24,7 @@ const STATS_DAYS = 30
  */
 export async function publicInfo(ctx: AppContext, id: string) {
   const row = isImageId(id) ? await findPublicInfo(ctx.sql, id) : null
-  if (!row || (row.expires_at !== null && new Date(row.expires_at).getTime() <= ctx.clock.now().getTime())) throw new ImageNotFound()
+  if (!row || hasExpired(ctx, row)) throw new ImageNotFound()
   const ends = row.expires_at !== null || row.max_views !== null
   return {
     id: row.id,
@@ -72,7 +75,7 @@ export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: s
   const image = isImageId(id) ? await findViewableImage(ctx.sql, id) : null
   if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
   // Spent ones are not found above; an expired one would get a link that can only answer 404.
-  if (image.expires_at !== null && new Date(image.expires_at).getTime() <= ctx.clock.now().getTime()) throw new ImageNotFound()
+  if (hasExpired(ctx, image)) throw new ImageNotFound()
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + expiresIn
   const sig = signLink(ctx, image.id, expiresAt)
   return {

@@ -58,10 +58,9 @@ export const personFacing = {
  * Whether a person reads this failure: a page route's, or a browser navigating to a path outside
  * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks.
  */
-export function readByPerson(context: { request: Request; path?: string }): boolean {
+export function readByPerson(context: { request: Request; path: string }): boolean {
   if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true) return true
-  const path = context.path ?? new URL(context.request.url).pathname
-  return !path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
+  return !context.path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
 }
 
 const ERROR_TITLES: Record<number, string> = {

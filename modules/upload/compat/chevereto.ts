@@ -165,9 +165,9 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     return { ...upload, fields: { ...lifetimeQuery(request.url), ...nativeFields(upload.fields.title ?? query.title) } }
   }
 
-  const key = query.key ?? request.headers.get('x-api-key') ?? undefined
   const headerKey = request.headers.get('x-api-key')
   if (query.key && headerKey && query.key !== headerKey) throw conflictingKeys()
+  const key = query.key ?? headerKey ?? undefined
   if (key) {
     const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
