@@ -21,6 +21,7 @@ import type { AppContext } from './context.ts'
 import { errorHandler } from './errors.ts'
 import { allowedMethodsOf } from './http/allowed-methods.ts'
 import { bodyLimits } from './http/body-limit.ts'
+import { changePropagation } from './http/change-propagation.ts'
 import { cors } from './http/cors.ts'
 import { isoDates } from './http/json-dates.ts'
 import { nulText } from './http/nul-text.ts'
@@ -102,6 +103,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(isoDates(ctx.id))
     .use(nulText(ctx.id))
     .use(repeatedQuery(ctx.id))
+    .use(changePropagation(ctx))
     .use(
       errorHandler({
         exposeStack: ctx.config.isDevelopment,

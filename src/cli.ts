@@ -15,6 +15,7 @@ const ENVIRONMENT: [string, string][] = [
   ['DATA_DIR', 'embedded database, local images, temp files, generated secret (./data)'],
   ['DATABASE_URL, DATABASE_POOL_MAX', 'PostgreSQL URL (unset: embedded PGlite in DATA_DIR/pg); pool size (10)'],
   ['DATABASE_CONNECT_TIMEOUT_MS', 'connecting longer than this fails requests with 503 database_unavailable (1500)'],
+  ['CHANGE_PROPAGATION_MS', 'PostgreSQL: a change made outside the API reaches every process within this; writes answer after it (20; 0: strict, slower)'],
   ['EMBEDDED_SHARED_BUFFERS_MB', "the embedded database's buffer pool in MiB, resident from the start (8); the kernel caches its files too"],
   ['JWT_SECRET, JWT_EXPIRES_IN', 'session signing secret, 32+ chars (unset: generated in DATA_DIR); lifetime (7d)'],
   ['COOKIE_SECRET', 'accepted and ignored: cookies carry a signed JWT, so nothing else signs them'],

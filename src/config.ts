@@ -4,6 +4,12 @@ import { resolve } from 'node:path'
 import type { StorageConfig } from './storage/index.ts'
 
 /**
+ * CHANGE_PROPAGATION_MS's default: a ping on the listening connection at most every 10 ms under
+ * load, and 20 ms more for a request that may write, on PostgreSQL only.
+ */
+export const DEFAULT_CHANGE_PROPAGATION_MS = 20
+
+/**
  * The whole environment, parsed once at start into one frozen object.
  * Nothing else in the code base reads process.env.
  */
@@ -61,6 +67,12 @@ export interface Config {
   databasePoolMax: number
   /** Connecting to DATABASE_URL may take this long before requests fail with 503 database_unavailable. */
   databaseConnectTimeoutMs: number
+  /**
+   * On PostgreSQL, how long a change committed elsewhere (another replica, a job, psql) may take
+   * to reach this process's API-key and image-list caches; requests that may write answer only
+   * once it has passed. 0: every cached call waits for a round trip instead (src/db/index.ts).
+   */
+  changePropagationMs: number
   /** The embedded database's buffer pool, MiB (its shared_buffers); resident from the start. */
   embeddedSharedBuffersMb: number
   /** Each storage call may take this long (per attempt, without data moving) before it fails with 503 storage_unavailable. */
@@ -358,6 +370,7 @@ export function parseConfig(env: Env): Config {
     databaseUrl: read.raw('DATABASE_URL'),
     databasePoolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000),
     databaseConnectTimeoutMs: read.integer('DATABASE_CONNECT_TIMEOUT_MS', 1500, 100, 60_000),
+    changePropagationMs: read.integer('CHANGE_PROPAGATION_MS', DEFAULT_CHANGE_PROPAGATION_MS, 0, 1000),
     embeddedSharedBuffersMb: read.integer('EMBEDDED_SHARED_BUFFERS_MB', 8, 1, 1024),
     storageTimeoutMs: read.integer('STORAGE_TIMEOUT_MS', 10_000, 100, 600_000),
     storageMaxAttempts: read.integer('STORAGE_MAX_ATTEMPTS', 2, 1, 10),

@@ -98,6 +98,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
       embeddedDir: join(config.dataDir, 'pg'),
       poolMax: config.databasePoolMax,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
+      changePropagationMs: config.changePropagationMs,
       embeddedSnapshot: snapshots.load,
       embeddedWasm: options.embeddedWasm,
       embeddedSharedBuffersMb: config.embeddedSharedBuffersMb,

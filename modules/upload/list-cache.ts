@@ -8,9 +8,11 @@ import type { UploadModel } from './model.ts'
  * A page stays true because sql/00018 NOTIFYs the owner's id on IMAGE_LIST_CHANGED_CHANNEL for
  * every committed change to one of their images, from whatever code, replica or psql session
  * made it; every process then drops all of that account's pages. On PostgreSQL a page is used
- * only after Database.notificationsDelivered() (every notification committed before the call has
- * been applied), so the very next call after a change, in any process, sees it. On the embedded
- * database a notification arrives with its writer's own reply: memory is already current.
+ * only once every notification committed more than Database.changePropagationMs earlier has been
+ * applied (notificationsCurrent, else notificationsDelivered), and a request that may write
+ * answers only after that long: the very next call after a change made through the API, in any
+ * process, sees it. On the embedded database a notification arrives with its writer's own reply:
+ * memory is always current.
  *
  * Time ends a page too: it lists the first `limit + 1` images that had not ended when it was
  * read, so it stays right until the earliest `expires_at` among them (an image beyond them that
@@ -44,13 +46,13 @@ interface Entry {
 export interface ImageListCache {
   keyOf(userId: string, limit: number, cursor: string | undefined, q: string | undefined): string
   /**
-   * The page when memory can be trusted without waiting (embedded database), else undefined.
-   * On PostgreSQL use cached(), which waits for the notification barrier first.
+   * The page when memory can be trusted without waiting (Database.notificationsCurrent), else
+   * undefined: then cached(), which waits for the notification barrier first.
    */
   cachedNow(key: string): ImageListPage | undefined
   /**
    * The page's JSON text (what the pre-route answer sends) from memory on any database, true
-   * only once the notification barrier resolved after the call began.
+   * only while notificationsCurrent() or once notificationsDelivered() resolved after the call began.
    */
   heldJson(key: string, now?: Date): string | undefined
   cached(key: string): Promise<ImageListPage | undefined>
@@ -68,7 +70,6 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
   /** Bumped by every notification: a page read before one may be stale, so it is not kept. */
   let generation = 0
   let trusted = false
-  const barrierFree = ctx.db.kind === 'embedded'
   const clock = ctx.clock
 
   const drop = (key: string) => {
@@ -116,19 +117,17 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     // The cursor's length first: a cursor and a search text, either of which may hold spaces, never read as another pair.
     keyOf: (userId, limit, cursor = '', q = '') => `${userId} ${limit} ${cursor.length} ${cursor} ${q}`,
     cachedNow(key) {
-      return barrierFree && trusted ? usable(key)?.page : undefined
+      return trusted && ctx.db.notificationsCurrent() ? usable(key)?.page : undefined
     },
     heldJson(key, now) {
       return trusted ? usable(key, now)?.json : undefined
     },
     async cached(key) {
       if (!trusted || entries.get(key) === undefined) return undefined
-      if (!barrierFree) {
-        try {
-          await ctx.db.notificationsDelivered()
-        } catch {
-          return undefined
-        }
+      try {
+        await ctx.db.notificationsDelivered()
+      } catch {
+        return undefined
       }
       // A notification applied while waiting may have dropped it.
       return trusted ? usable(key)?.page : undefined

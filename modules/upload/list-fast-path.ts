@@ -48,8 +48,8 @@ function plainListQuery(url: string): ListQuery | undefined {
  * GET /images without the framework (issue 12 §3), for the common call only: an `X-API-Key`
  * already in memory, allowed to read images from any address, of an account that is not
  * blocked, with both of its budgets holding a reserved number within the limit, asking for a
- * page this process holds (list-cache.ts), all of it read after the notification barrier on
- * PostgreSQL, at once on the embedded database. The call is counted exactly as the guard counts
+ * page this process holds (list-cache.ts), all of it read at once while memory is current
+ * (Database.notificationsCurrent), else after the notification barrier. The call is counted exactly as the guard counts
  * it (usage and budgets), and the answer is the pipeline's, byte for byte: same body, same
  * headers, and its request log line (installPreRoutes, `logged`).
  *
@@ -60,7 +60,6 @@ function plainListQuery(url: string): ListQuery | undefined {
  */
 export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreRouteHandler {
   const { apiKeys, limiter, clock, db } = ctx
-  const barrierFree = db.kind === 'embedded'
 
   /** The answer from what memory holds now, or undefined; counts the call only when it answers. */
   const answer = (keyHash: string, query: ListQuery, requestId: string): Response | undefined => {
@@ -90,11 +89,10 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     const query = plainListQuery(request.url)
     if (query === undefined) return undefined
     const keyHash = hashApiKey(apiKey)
-    // The embedded database delivers a change's notification with its writer's reply: memory is current.
-    if (barrierFree) return answer(keyHash, query, requestId)
-    // PostgreSQL: memory is current once every notification committed before this call has been
-    // applied (one shared round trip, as the guard awaits for a cached key). Not worth waiting
-    // for when nothing is held.
+    if (db.notificationsCurrent()) return answer(keyHash, query, requestId)
+    // Memory is current once the notifications the barrier vouches for have been applied (one
+    // shared round trip, as the guard awaits for a cached key). Not worth waiting for when
+    // nothing is held.
     const key = apiKeys.held(keyHash)
     if (key === undefined || cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q)) === undefined) return undefined
     return db.notificationsDelivered().then(

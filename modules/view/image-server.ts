@@ -233,6 +233,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     }
     if (left === 0 && !free) {
       void notifyImageChanged(ctx, image.id).catch((error) => ctx.log.warn({ msg: 'view: could not announce a spent image', image_id: image.id, error: String(error) }))
+      // The image has just ended: as after any write, the answer waits until every process's
+      // cached GET /images pages have dropped it (src/http/change-propagation.ts).
+      await ctx.db.changesPropagated()
     }
   }
 

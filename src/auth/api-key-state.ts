@@ -8,10 +8,13 @@ import { type ApiKeyRecord, findApiKey } from './principal.ts'
  *
  * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
  * PRINCIPAL_CHANGED_CHANNEL, from whatever code, replica or psql session made it, once it
- * commits. Before a record is used, Database.notificationsDelivered() waits until every
- * notification committed earlier has been applied, so a revoked key, a blocked account or a new
- * plan is seen by the very next call, in this process (the change's own request) and in every
- * other. CACHE_TTL_MS only bounds how long a record could outlive a lost notification.
+ * commits. A record is used only once every notification committed more than
+ * Database.changePropagationMs earlier has been applied (notificationsCurrent, else
+ * notificationsDelivered), and a request that may write answers only after that long
+ * (changesPropagated): a key revoked, an account blocked or a plan changed through the API is
+ * seen by the very next call, in this process and in every other; a change made in psql or by a
+ * job within CHANGE_PROPAGATION_MS. CACHE_TTL_MS only bounds how long a record could outlive a
+ * lost notification.
  */
 export const PRINCIPAL_CHANGED_CHANNEL = 'imghost_principal_changed'
 
@@ -26,9 +29,8 @@ export interface ApiKeyState {
   /** The active key with this hash and its account, or null; from memory when it can be trusted. */
   lookup(keyHash: string): Promise<ApiKeyRecord | null>
   /**
-   * The record from memory when it can be trusted without waiting for anything (embedded
-   * database: notifications arrive with the writer's own reply, so there is no barrier to wait
-   * for), else undefined: then lookup().
+   * The record from memory when it can be trusted without waiting for anything
+   * (Database.notificationsCurrent), else undefined: then lookup().
    */
   cachedNow(keyHash: string): ApiKeyRecord | undefined
   /**
@@ -126,11 +128,6 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
     }
   }
 
-  // On the embedded database notificationsDelivered() is a resolved promise: a change's
-  // notification has already been applied when its writer's query resolved, so what is in
-  // memory now is as fresh as it would be after awaiting it.
-  const barrierFree = db.kind === 'embedded'
-
   const held = (keyHash: string) => {
     if (!trusted) return undefined
     const hit = cache.get(keyHash)
@@ -138,7 +135,7 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
   }
 
   return {
-    cachedNow: (keyHash) => (barrierFree ? held(keyHash) : undefined),
+    cachedNow: (keyHash) => (db.notificationsCurrent() ? held(keyHash) : undefined),
     held,
     async lookup(keyHash) {
       if (!listening && !closed) startListening()

@@ -36,7 +36,12 @@ export function deferredDatabase(kind: Database['kind']): DeferredDatabase {
         pendingListens.push(() => opened!.listen(channel, onNotify, onListen).then(resolve, reject))
       })
     },
+    get changePropagationMs() {
+      return current().changePropagationMs
+    },
+    notificationsCurrent: () => current().notificationsCurrent(),
     notificationsDelivered: () => current().notificationsDelivered(),
+    changesPropagated: () => current().changesPropagated(),
     // Before open there is nothing to close.
     close: async () => {
       await opened?.close()

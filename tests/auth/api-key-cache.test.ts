@@ -1,56 +1,67 @@
 import { expect, test } from 'bun:test'
 import { createModuleApp } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
-import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { type TestApp, call, changeOutsideApiPropagated, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 
 // Issue 12 §3: each process keeps the API keys it has seen; NOTIFY (sql/00017) keeps them true.
 // A clock that stands still keeps every call of a test in one hourly window.
 const clock = manualClock(new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 + 1_800_000))
 
+/**
+ * Both processes hold the key; changes made by hand in SQL and through either process's API reach
+ * both. `settleByHand` is what the test waits after a change made outside the API.
+ */
+async function changesSeenByBoth(app: TestApp, settleByHand: () => Promise<void>) {
+  const user = await registerUser(app.auth)
+  const { id, key } = await createApiKey(app.auth, user.token)
+  const other = await secondProcess(app)
+  try {
+    const otherAuth = createModuleApp(other.ctx, 'auth')
+    const whoami = async (target: typeof otherAuth) => call(target, 'GET', '/api/v1/auth/whoami', { apiKey: key })
+    // Both processes now hold the key.
+    expect((await whoami(app.auth))[0].status).toBe(200)
+    expect((await whoami(otherAuth))[0].status).toBe(200)
+
+    await app.ctx.sql`update users set plan_type = 'pro' where id = ${user.id}`
+    await settleByHand()
+    for (const target of [otherAuth, app.auth]) {
+      const [response, body] = await whoami(target)
+      expect(body.user.plan_type).toBe('pro')
+      expect(response.headers.get('ratelimit-limit')).toBe('5000')
+    }
+
+    await other.ctx.sql`update users set is_blocked = true where id = ${user.id}`
+    await settleByHand()
+    for (const target of [app.auth, otherAuth]) {
+      const [blocked, body] = await whoami(target)
+      expect(blocked.status, JSON.stringify(body)).toBe(403)
+      expect(body.error.code).toBe('account_blocked')
+    }
+    await other.ctx.sql`update users set is_blocked = false where id = ${user.id}`
+    await settleByHand()
+    expect((await whoami(app.auth))[0].status).toBe(200)
+
+    await app.ctx.sql`update api_keys set scopes = '{stats}' where id = ${id}`
+    await settleByHand()
+    expect((await call(otherAuth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+    const [revoked] = await call(otherAuth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token })
+    expect(revoked.status).toBe(200)
+    for (const target of [app.auth, otherAuth]) {
+      const [refused, body] = await whoami(target)
+      expect(refused.status).toBe(401)
+      expect(body.error.code).toBe('invalid_api_key')
+    }
+  } finally {
+    await other.close()
+  }
+}
+
 describeEachBackend(
   'API keys kept in memory by each process',
   (app) => {
-    test('a change made through another process, or by hand in SQL, is seen by the very next call in both', async () => {
-      const user = await registerUser(app().auth)
-      const { id, key } = await createApiKey(app().auth, user.token)
-      const other = await secondProcess(app())
-      try {
-        const otherAuth = createModuleApp(other.ctx, 'auth')
-        const whoami = async (target: typeof otherAuth) => call(target, 'GET', '/api/v1/auth/whoami', { apiKey: key })
-        // Both processes now hold the key.
-        expect((await whoami(app().auth))[0].status).toBe(200)
-        expect((await whoami(otherAuth))[0].status).toBe(200)
-
-        await app().ctx.sql`update users set plan_type = 'pro' where id = ${user.id}`
-        for (const target of [otherAuth, app().auth]) {
-          const [response, body] = await whoami(target)
-          expect(body.user.plan_type).toBe('pro')
-          expect(response.headers.get('ratelimit-limit')).toBe('5000')
-        }
-
-        await other.ctx.sql`update users set is_blocked = true where id = ${user.id}`
-        for (const target of [app().auth, otherAuth]) {
-          const [blocked, body] = await whoami(target)
-          expect(blocked.status, JSON.stringify(body)).toBe(403)
-          expect(body.error.code).toBe('account_blocked')
-        }
-        await other.ctx.sql`update users set is_blocked = false where id = ${user.id}`
-        expect((await whoami(app().auth))[0].status).toBe(200)
-
-        await app().ctx.sql`update api_keys set scopes = '{stats}' where id = ${id}`
-        expect((await call(otherAuth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
-        const [revoked] = await call(otherAuth, 'DELETE', `/api/v1/api-keys/${id}`, { token: user.token })
-        expect(revoked.status).toBe(200)
-        for (const target of [app().auth, otherAuth]) {
-          const [refused, body] = await whoami(target)
-          expect(refused.status).toBe(401)
-          expect(body.error.code).toBe('invalid_api_key')
-        }
-      } finally {
-        await other.close()
-      }
-    })
+    test('a change made through another process is seen by the very next call in both; one made by hand in SQL within CHANGE_PROPAGATION_MS', () =>
+      changesSeenByBoth(app(), () => changeOutsideApiPropagated(app())))
 
     test('a key limit of 5 an hour lets exactly 5 calls through two processes taking turns', async () => {
       const user = await registerUser(app().auth)
@@ -88,4 +99,12 @@ describeEachBackend(
     })
   },
   { clock },
+)
+
+describeEachBackend(
+  'API keys kept in memory, CHANGE_PROPAGATION_MS=0',
+  (app) => {
+    test('a change made by hand in SQL is seen by the very next call in both processes', () => changesSeenByBoth(app(), async () => {}))
+  },
+  { clock, env: { CHANGE_PROPAGATION_MS: '0' } },
 )

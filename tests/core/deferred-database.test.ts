@@ -24,7 +24,10 @@ function fakeDatabase() {
         const unlisten = async () => {}
         listens.push({ channel, onNotify, answer: () => (onListen?.(), resolve(unlisten)), fail: reject })
       }),
+    changePropagationMs: 0,
+    notificationsCurrent: () => true,
     notificationsDelivered: () => Promise.resolve(),
+    changesPropagated: () => Promise.resolve(),
     close: async () => {},
   }
   return { database, listens }
@@ -37,6 +40,8 @@ describe('deferredDatabase', () => {
     expect(() => db.sql).toThrow(/used before it was open/)
     expect(() => db.health).toThrow(/used before it was open/)
     expect(() => db.notificationsDelivered()).toThrow(/used before it was open/)
+    expect(() => db.notificationsCurrent()).toThrow(/used before it was open/)
+    expect(() => db.changesPropagated()).toThrow(/used before it was open/)
   })
 
   test('a LISTEN asked for before open is made at open, and open waits for it', async () => {

@@ -54,10 +54,13 @@ export function migratedEmbeddedSnapshot(): Promise<Blob> {
 }
 
 /** A fresh, migrated database of the given kind; `drop()` closes and removes it. */
-export async function createTestDatabase(kind: Backend['database']): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  kind: Backend['database'],
+  options: { changePropagationMs?: number } = {},
+): Promise<{ database: Database; drop(): Promise<void> }> {
   if (kind === 'postgres') {
     const pg = await createPostgresDatabase()
-    const database = await openDatabase({ url: pg.url, embeddedDir: null, poolMax: 5 })
+    const database = await openDatabase({ url: pg.url, embeddedDir: null, poolMax: 5, changePropagationMs: options.changePropagationMs })
     return { database, drop: async () => (await database.close(), await pg.drop()) }
   }
   const database = await openDatabase({ embeddedDir: null, poolMax: 1, embeddedSnapshot: await migratedEmbeddedSnapshot() })
@@ -121,9 +124,9 @@ export async function createTestApp(backend: Backend, options: TestAppOptions = 
       ...options.env,
     })
   }
-  const { database, drop } = await createTestDatabase(backend.database)
-  cleanups.push(drop)
   const config = parseConfig(env)
+  const { database, drop } = await createTestDatabase(backend.database, { changePropagationMs: config.changePropagationMs })
+  cleanups.push(drop)
   let storage: ObjectStorage | undefined
   if (options.wrapStorage) {
     const inner = createStorage(config.storage)
@@ -175,6 +178,13 @@ export function describeEachBackend(name: string, body: (app: () => TestApp) => 
     })
   }
 }
+
+/**
+ * Waits as long as a change made straight in SQL or by a job (not through the API, whose writes
+ * wait themselves) may take to reach every process's caches: CHANGE_PROPAGATION_MS on PostgreSQL,
+ * nothing to speak of on the embedded database.
+ */
+export const changeOutsideApiPropagated = (app: Pick<TestApp, 'ctx'>) => Bun.sleep(app.ctx.db.changePropagationMs)
 
 /** An object's bytes, read back through the context's store; fails the test when it is missing. */
 export async function readStoredObject(app: TestApp, key: string): Promise<Buffer> {

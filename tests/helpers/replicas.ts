@@ -13,7 +13,12 @@ export async function secondProcess(app: TestApp, options: { storage?: ObjectSto
   let database: Database = app.ctx.db
   if (app.ctx.db.kind === 'postgres') {
     const o = (app.ctx.sql as unknown as { options: { user: string; host: string[]; port: number[]; database: string } }).options
-    database = await openDatabase({ url: `postgres://${o.user}@${o.host[0]}:${o.port[0]}/${o.database}`, embeddedDir: null, poolMax: 5 })
+    database = await openDatabase({
+      url: `postgres://${o.user}@${o.host[0]}:${o.port[0]}/${o.database}`,
+      embeddedDir: null,
+      poolMax: 5,
+      changePropagationMs: app.ctx.db.changePropagationMs,
+    })
   }
   const { ctx, close } = await createContext(app.config, {
     database,

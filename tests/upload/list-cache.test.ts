@@ -2,7 +2,7 @@ import { expect, test } from 'bun:test'
 import { createModuleApp } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
 import { uploadFresh } from '../helpers/ending-images.ts'
-import { call, createApiKey, describeEachBackend } from '../helpers/index.ts'
+import { call, changeOutsideApiPropagated, createApiKey, describeEachBackend } from '../helpers/index.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 import { UA, fetchView, flushViews } from '../view/support.ts'
 import { type Uploader, signUp } from './support.ts'
@@ -53,10 +53,11 @@ describeEachBackend(
         await app().ctx.sql`alter table images enable trigger images_list_updated`
       }
       await app().ctx.sql`update images set title = 'seen' where id = ${first!.id}`
+      await changeOutsideApiPropagated(app())
       expect((await list(user)).images.at(-1)!.title).toBe('seen')
     })
 
-    test('every change shows in the very next call: upload, edit, privatise, view counts, delete, by hand in SQL, in another process', async () => {
+    test('every change through the API shows in the very next call, in this process or another: upload, edit, privatise, delete; view counts and changes by hand in SQL once propagated', async () => {
       const user = await signUp(app())
       const other = await signUp(app())
       const a = await upload(user)
@@ -77,9 +78,11 @@ describeEachBackend(
       const [viewed] = await fetchView(app().view, `/i/${b.filename}`, { 'user-agent': UA.windowsChrome })
       expect(viewed.status).toBe(200)
       await flushViews(app())
+      await changeOutsideApiPropagated(app())
       expect((await list(user)).images[0]).toMatchObject({ id: b.id, views: 1 })
 
       await app().ctx.sql`update images set title = 'by hand' where id = ${b.id}`
+      await changeOutsideApiPropagated(app())
       expect((await list(user)).images[0]).toMatchObject({ id: b.id, title: 'by hand' })
 
       const replica = await secondProcess(app())
@@ -89,6 +92,7 @@ describeEachBackend(
         expect((await list(user, '', otherUpload)).images[0]!.title).toBe('by hand')
         expect((await list(user)).images[0]!.title).toBe('by hand')
         await replica.ctx.sql`update images set title = 'from the replica' where id = ${b.id}`
+        await changeOutsideApiPropagated(app())
         for (const target of [app().upload, otherUpload]) expect((await list(user, '', target)).images[0]!.title).toBe('from the replica')
         const [deleted] = await call(otherUpload, 'DELETE', `/images/${b.id}`, { apiKey: user.apiKey })
         expect(deleted.status).toBe(200)
@@ -97,6 +101,7 @@ describeEachBackend(
         await replica.close()
       }
       await app().ctx.sql`delete from images where id = ${a.id}`
+      await changeOutsideApiPropagated(app())
       expect((await list(user)).images).toEqual([])
     })
 

@@ -3,7 +3,7 @@ import { createApp } from '#core/app.ts'
 import { manualClock } from '#core/clock.ts'
 import type { LogEntry, Logger } from '#core/logger.ts'
 import { uploadFresh } from '../helpers/ending-images.ts'
-import { createApiKey, describeEachBackend } from '../helpers/index.ts'
+import { changeOutsideApiPropagated, createApiKey, describeEachBackend } from '../helpers/index.ts'
 import { type Uploader, signUp } from './support.ts'
 
 /**
@@ -94,8 +94,9 @@ describeEachBackend(
         { msg: 'request', service: 'upload-server', request_id: id, method: 'GET', route: '/images', path: '/images', status: 200 },
       ])
 
-      // A change by hand shows in the very next call, and expiry ends a kept page.
+      // A change by hand shows once it has reached every process, and expiry ends a kept page.
       await app().ctx.sql`update images set title = 'by hand' where id = ${first.id}`
+      await changeOutsideApiPropagated(app())
       expect(JSON.parse((await get('/images', key)).text).images.map((image: { title: string }) => image.title)).toEqual(['two', 'by hand'])
       expect((await get('/images', key)).byPipeline).toBe(false)
       clock.advance(3_600_000)
@@ -128,9 +129,11 @@ describeEachBackend(
       }
       await app().ctx.sql`update users set is_blocked = true where id = ${user.id}`
       try {
+        await changeOutsideApiPropagated(app())
         await expect403(key, 'account_blocked')
       } finally {
         await app().ctx.sql`update users set is_blocked = false where id = ${user.id}`
+        await changeOutsideApiPropagated(app())
       }
       expect((await get('/images', key)).response.status).toBe(200)
     })

@@ -1,0 +1,20 @@
+import { Elysia } from 'elysia'
+import type { AppContext } from '../context.ts'
+
+/** Methods whose requests may write; GET and HEAD never change what a cache holds. */
+const MAY_WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/**
+ * On PostgreSQL every process reads API keys and image lists from memory as long as its
+ * listening connection vouches for them, which lets a change made elsewhere take up to
+ * CHANGE_PROPAGATION_MS to arrive (src/db/index.ts). A request that may have written therefore
+ * answers, success or error, only once that much has passed: when its client learns of the
+ * change, every process already has it (a revoked key is refused by the next call on any replica,
+ * a new upload is on the next list). The embedded database needs none of this.
+ */
+export const changePropagation = (ctx: AppContext) => {
+  const plugin = new Elysia({ name: 'change-propagation', seed: ctx.id })
+  if (ctx.db.kind !== 'postgres') return plugin
+  const settle = ({ request }: { request: Request }) => (MAY_WRITE.has(request.method) ? ctx.db.changesPropagated().then(() => undefined) : undefined)
+  return plugin.onAfterHandle({ as: 'global' }, settle).onError({ as: 'global' }, settle)
+}
