@@ -1,7 +1,11 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context.ts'
 
-/** Methods whose requests may write; GET and HEAD never change what a cache holds. */
+/**
+ * Methods whose requests may write. The GET routes that write are a verification link, which a
+ * person follows, and the view that spends an image's last allowed view, which waits itself
+ * (modules/view/image-server.ts).
+ */
 const MAY_WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /**
