@@ -6,7 +6,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web'
 import type { AppContext } from '#core/context.ts'
-import { AppError, BadRequest, PayloadTooLarge } from '#core/errors.ts'
+import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '#core/errors.ts'
 import { byteMeter, FORM_OVERHEAD_BYTES, type MultipartUpload, type ReceivedFile, receiveMultipart, uploadTooLarge } from '#core/http/multipart.ts'
 import { uploadTmpDir } from '../service.ts'
 import { Base64Decoder, base64Size, decodeBase64Text } from './base64.ts'
@@ -42,7 +42,12 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
   const max = ctx.config.maxUploadBytes
   const declaredLength = Number(request.headers.get('content-length') ?? Number.NaN)
   if (declaredLength > formBodyLimit(max)) throw uploadTooLarge(max)
-  if (/^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '')) return readMultipart(ctx, request, fileField)
+  const contentType = request.headers.get('content-type') ?? ''
+  if (/^multipart\/form-data\s*;/i.test(contentType)) return readMultipart(ctx, request, fileField)
+  // None of these APIs takes JSON; read as the image's own bytes it would fail as an unknown image format.
+  if (/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new UnsupportedMediaType(`A JSON body is not read: send the image as a multipart file or base64 field "${fileField}", in a urlencoded form, or as the raw bytes`)
+  }
   if (!request.body) return noFile()
 
   const { head, stream } = await peek(Readable.fromWeb(request.body as unknown as NodeWebReadableStream<Uint8Array>))
