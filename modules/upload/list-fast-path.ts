@@ -49,9 +49,9 @@ function plainListQuery(url: string): ListQuery | undefined {
  * already in memory, allowed to read images from any address, of an account that is not
  * blocked, with both of its budgets holding a reserved number within the limit, asking for a
  * page this process holds (list-cache.ts), all of it read at once while memory is current
- * (Database.notificationsCurrent), else after the notification barrier. The call is counted exactly as the guard counts
- * it (usage and budgets), and the answer is the pipeline's, byte for byte: same body, same
- * headers, and its request log line (installPreRoutes, `logged`).
+ * (Database.notificationsCurrent), else after the notification barrier. The call is counted
+ * exactly as the guard counts it (usage and budgets), and the answer is the pipeline's, byte for
+ * byte: same body, same headers, and its request log line (installPreRoutes, `logged`).
  *
  * Everything else returns undefined before anything is counted, and the pipeline answers as it
  * always does: sessions, cookies and bearer tokens, cross-origin calls, unknown or bad keys,
