@@ -14,7 +14,8 @@ for (const backend of BACKENDS) {
 
   describe(`changes reach every process's caches [${backend.name}]`, () => {
     test('an answered ping vouches for memory for CHANGE_PROPAGATION_MS after it was sent; with 0, never', async () => {
-      for (const changePropagationMs of [0, 300]) {
+      // The embedded database ignores the setting: one database shows it.
+      for (const changePropagationMs of postgres ? [0, 300] : [300]) {
         const { database, drop } = await createTestDatabase(backend.database, { changePropagationMs })
         try {
           // Pings go out on the listening connection, which exists once something listens.
