@@ -270,7 +270,7 @@ function listenerBarrier(sql: Sql, lagMs: number): { current(): boolean; deliver
   }
   const current = () => {
     const age = performance.now() - vouchedAt
-    if (!(age < lagMs)) return false
+    if (age >= lagMs) return false
     // A failed ping is the next waiting call's to meet.
     if (age > lagMs / 2 && !inFlight && !queued) send().catch(() => {})
     return true

@@ -4,6 +4,9 @@ import { trustedOrigins } from './cors.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/** RFC 9110 §9.2.1: a method that asks for nothing to change; any other may write. */
+export const isSafeMethod = (method: string) => SAFE_METHODS.has(method)
+
 /**
  * Cookies ride along on requests another site makes the browser send (a form post, a fetch in
  * no-cors mode), so a state change authenticated by the session cookie alone must prove it
@@ -13,7 +16,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  * Bearer tokens and API keys are never sent by a browser on its own, so they need no check.
  */
 export function rejectForeignCookieRequest(config: Config, request: Request): void {
-  if (SAFE_METHODS.has(request.method)) return
+  if (isSafeMethod(request.method)) return
   const origin = request.headers.get('origin')
   const fetchSite = request.headers.get('sec-fetch-site')
   const trusted = origin !== null ? trustedOrigins(config).has(origin) : fetchSite !== 'cross-site'
