@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, changeOutsideApiPropagated, describeEachBackend } from '../helpers/index.ts'
 import { COMPAT_ENV, distinctPng, expectServes, fetchPublic, form, limitKeyTo, noisePng, png, uploadMetrics, URLENCODED, urlencoded, usage } from './compat-support.ts'
 import { expectNothingLeftBehind, listKeys, setDailyLimit, signUp } from './support.ts'
 
@@ -171,6 +171,7 @@ describeEachBackend(
       })
       await setDailyLimit(app(), user.id, null)
       await app().ctx.sql`update users set storage_used = 1024 * 1024 * 1024 where id = ${user.id}`
+      await changeOutsideApiPropagated(app())
       await expectNothingLeftBehind(app(), user.id, async () => {
         const [response, body] = await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: await distinctPng() })
         expectImgurError(response, body, 413, 'storage_quota_exceeded')

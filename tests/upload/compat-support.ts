@@ -3,7 +3,7 @@ import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
 import sharp from 'sharp'
 import type { ModuleApp } from '#core/app.ts'
-import type { TestApp } from '../helpers/context.ts'
+import { type TestApp, changeOutsideApiPropagated } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 import { footprint, type Uploader } from './support.ts'
 
@@ -82,6 +82,7 @@ export async function uploadMetrics(upload: ModuleApp) {
  */
 export async function limitKeyTo(app: TestApp, user: Uploader, perHour: number) {
   await app.ctx.sql`update api_keys set rate_limit_per_hour = ${perHour} where user_id = ${user.id}`
+  await changeOutsideApiPropagated(app)
   for (let i = 0; i < perHour; i++) {
     const [response] = await call(app.upload, 'GET', '/images', { apiKey: user.apiKey })
     expect(response.status).toBe(200)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { PLAN_LIMITS } from '#core/config.ts'
 import { notifyStorageThresholds } from '#modules/upload/quota-mail.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { changeOutsideApiPropagated, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
 import { followLink } from '../helpers/flows.ts'
 
@@ -49,6 +49,7 @@ describeEachBackend(
       const user = await registerUser(app().auth)
       const { key } = await createApiKey(app().auth, user.token)
       await app().ctx.sql`update users set storage_used = ${Math.ceil(LIMIT * 0.8) - 10} where id = ${user.id}`
+      await changeOutsideApiPropagated(app())
       const [response] = await uploadFile(app().upload, { apiKey: key }, join(CORPUS, 'orientation/landscape_2.jpg'))
       expect(response.status).toBe(201)
       const mail = await smtp.waitFor(mailTo(user.email, /used 80% of your storage/))

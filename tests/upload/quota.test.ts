@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { manualClock } from '#core/clock.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, changeOutsideApiPropagated, describeEachBackend } from '../helpers/index.ts'
 import { uploadFile } from '../helpers/images.ts'
 import { expectNothingLeftBehind, footprint, setDailyLimit, signUp } from './support.ts'
 
@@ -23,8 +23,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(generated, { recursive: true, force: true }))
 
 const clock = manualClock(new Date('2030-03-31T23:59:00.000Z'))
-const setStorageUsed = (app: () => import('../helpers/context.ts').TestApp, userId: string, bytes: number) =>
-  app().ctx.sql`update users set storage_used = ${bytes} where id = ${userId}`
+const setStorageUsed = async (app: () => import('../helpers/context.ts').TestApp, userId: string, bytes: number) => {
+  await app().ctx.sql`update users set storage_used = ${bytes} where id = ${userId}`
+  await changeOutsideApiPropagated(app())
+}
 
 describeEachBackend(
   'upload quotas',
@@ -58,6 +60,7 @@ describeEachBackend(
       const [, quota] = await call(app().upload, 'GET', '/upload/quota', { apiKey: user.apiKey })
       expect(quota.upload_limit_per_day).toBe(PLAN_LIMITS.free.uploadsPerDay)
       await app().ctx.sql`update users set plan_type = 'pro' where id = ${user.id}`
+      await changeOutsideApiPropagated(app())
       expect((await call(app().upload, 'GET', '/upload/quota', { apiKey: user.apiKey }))[1].upload_limit_per_day).toBe(PLAN_LIMITS.pro.uploadsPerDay)
       await setDailyLimit(app(), user.id, 0)
       let pulled = 0

@@ -1,7 +1,7 @@
 import { expect } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type TestApp, readStoredObject } from '../helpers/context.ts'
+import { type TestApp, changeOutsideApiPropagated, readStoredObject } from '../helpers/context.ts'
 import { type UserWithKey, signUpWithKey } from '../helpers/http.ts'
 
 export type Uploader = UserWithKey
@@ -9,6 +9,7 @@ export const signUp = (app: TestApp): Promise<Uploader> => signUpWithKey(app.aut
 
 export async function setDailyLimit(app: TestApp, userId: string, limit: number | null) {
   await app.ctx.sql`update users set upload_limit_per_day = ${limit} where id = ${userId}`
+  await changeOutsideApiPropagated(app)
 }
 
 export async function listKeys(app: TestApp, prefix = 'images/'): Promise<string[]> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { isImageId } from '#core/images/ids.ts'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, changeOutsideApiPropagated, describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { footprint, signUp, storedVariants } from './support.ts'
 
@@ -143,6 +143,7 @@ describeEachBackend('POST /upload', (app) => {
     const [, explicit] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g02.png'), { is_public: 'false', title: '  Sunset  ' })
     expect(await publicFlag(explicit.image.id)).toEqual({ is_public: false, title: 'Sunset' })
     await app().ctx.sql`update users set default_is_public = false where id = ${user.id}`
+    await changeOutsideApiPropagated(app())
     const [, privateDefault] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g04.png'))
     expect((await publicFlag(privateDefault.image.id)).is_public).toBe(false)
     const [bad, badBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'pngsuite/png/basn0g08.png'), { is_public: 'maybe' })

@@ -8,7 +8,7 @@ import { publishEvent } from '#core/events/index.ts'
 import { newSecret, sealWebhookSecret } from '#modules/webhooks/sender.ts'
 import { startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { call, describeEachBackend, signUpWithKey } from '../helpers/index.ts'
+import { call, changeOutsideApiPropagated, describeEachBackend, signUpWithKey } from '../helpers/index.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 import { ALL_EVENTS, createWebhook, deliveriesOf, startReceiver } from './support.ts'
 
@@ -47,6 +47,7 @@ describeEachBackend(
       expect(viaLink.status).toBe(200)
       // The next upload takes storage over 80%: a quota warning besides the upload.
       await app().ctx.sql`update users set storage_used = ${Math.ceil(PLAN_LIMITS.free.storageBytes * 0.8) - 10} where id = ${user.id}`
+      await changeOutsideApiPropagated(app())
       await uploadFile(app().upload, { apiKey: user.apiKey }, file('orientation/landscape_3.jpg'))
 
       await deliverNow()
