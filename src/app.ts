@@ -23,6 +23,7 @@ import { allowedMethodsOf } from './http/allowed-methods.ts'
 import { bodyLimits } from './http/body-limit.ts'
 import { changePropagation } from './http/change-propagation.ts'
 import { cors } from './http/cors.ts'
+import { type ErrorDialects, createErrorDialects } from './http/error-dialects.ts'
 import { isoDates } from './http/json-dates.ts'
 import { nulText } from './http/nul-text.ts'
 import { repeatedQuery } from './http/repeated-query.ts'
@@ -50,13 +51,13 @@ const SERVERS = {
   auth: (ctx: AppContext) =>
     new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
       .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
-  upload: (ctx: AppContext, preRoutes: PreRoutes) =>
-    new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx, preRoutes)).use(albumsApi(ctx)),
+  upload: (ctx: AppContext, preRoutes: PreRoutes, errorDialects: ErrorDialects) =>
+    new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx, preRoutes, errorDialects)).use(albumsApi(ctx)),
   // Reports are filed where viewers are; album pages are shown there. Both come before the view
   // module's catch-all image route.
   view: (ctx: AppContext, preRoutes: PreRoutes) =>
     new Elysia({ name: 'view-server-modules', seed: ctx.id }).use(cors(ctx)).use(moderationReportsModule(ctx)).use(albumPages(ctx)).use(viewModule(ctx, preRoutes)),
-} satisfies Record<ModuleName, (ctx: AppContext, preRoutes: PreRoutes) => unknown>
+} satisfies Record<ModuleName, (ctx: AppContext, preRoutes: PreRoutes, errorDialects: ErrorDialects) => unknown>
 
 /**
  * Background workers besides the scheduled jobs: the webhook delivery worker runs in every
@@ -87,6 +88,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
   // Known once every module's routes are in (below).
   let allowedMethods: (path: string) => string[] = () => []
+  const errorDialects = createErrorDialects()
   // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
   // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
   // an API call's CPU. JSON.stringify writes a Date as the same ISO string.
@@ -109,13 +111,14 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
         exposeStack: ctx.config.isDevelopment,
         log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }),
         allowedMethods: (path) => allowedMethods(path),
+        dialectOf: errorDialects.dialectOf,
       }),
     )
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
     .use(metricsRoute(ctx, service))
   const preRoutes = createPreRoutes()
   // The list is chosen at run time, so the composed app's route types are those of the core.
-  const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx, preRoutes.registry)) as unknown as typeof core, core)
+  const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx, preRoutes.registry, errorDialects.registry)) as unknown as typeof core, core)
   bodies.index(app.routes)
   allowedMethods = allowedMethodsOf(app.routes)
   declareOpenRoutes(app.routes)

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { isDatabaseUnreachable } from './db/health.ts'
+import type { ErrorDialect } from './http/error-dialects.ts'
 import { htmlErrorPage, readByPerson } from './http/html.ts'
 import { StorageUnavailableError } from './storage/errors.ts'
 
@@ -140,52 +141,54 @@ export interface ErrorHandlerOptions {
   log: (entry: Record<string, unknown>) => void
   /** The methods a path that no route took answers to (src/http/allowed-methods.ts): a 405 rather than a 404. */
   allowedMethods?: (path: string) => string[]
+  /** The path's own way of wording errors, if its route speaks another API (src/http/error-dialects.ts). */
+  dialectOf?: (path: string) => ErrorDialect | undefined
 }
 
-/** The one place errors become responses: `{success:false, error:{code,message}}`. */
+/** The one place errors become responses: `{success:false, error:{code,message}}`, or the route's dialect. */
 export const errorHandler = (options: ErrorHandlerOptions) =>
   new Elysia({ name: 'error-handler' })
     .onError({ as: 'global' }, (context) => {
       const { code } = context
       let { error } = context
       const forPerson = readByPerson(context)
+      const dialect = options.dialectOf?.(context.path)
+      const reply = (failure: AppError, extra: Partial<ErrorBody['error']> = {}) =>
+        dialect
+          ? dialect(failure, context.request)
+          : answer(forPerson, failure.status, errorBody(failure.code, failure.message, extra), failure.headers)
       // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
       if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       const known = error instanceof AppError ? error : dependencyFailure(error)
-      if (known) return answer(forPerson, known.status, errorBody(known.code, known.message), known.headers)
+      if (known) return reply(known)
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : code) {
         case 'VALIDATION': {
           const details = validationDetails(error)
           const fields = details.map((d) => d.field).join(', ')
-          return answer(forPerson, 422, errorBody('validation_failed', `Invalid input: ${fields || 'request'}`, { details }))
+          return reply(new AppError(422, 'validation_failed', `Invalid input: ${fields || 'request'}`), { details })
         }
         case 'NOT_FOUND': {
           const allowed = options.allowedMethods?.(context.path) ?? []
           if (allowed.length > 0) {
             const message = `${context.request.method} is not allowed here; this address takes ${allowed.join(', ')}`
-            return answer(forPerson, 405, errorBody('method_not_allowed', message), { Allow: allowed.join(', ') })
+            return reply(new AppError(405, 'method_not_allowed', message, { Allow: allowed.join(', ') }))
           }
-          return answer(forPerson, 404, errorBody('not_found', 'Route not found'))
+          return reply(new AppError(404, 'not_found', 'Route not found'))
         }
         case 'PARSE':
-          return answer(forPerson, 400, errorBody('invalid_body', 'The request body could not be parsed'))
+          return reply(new AppError(400, 'invalid_body', 'The request body could not be parsed'))
         case 'INVALID_COOKIE_SIGNATURE':
-          return answer(forPerson, 401, errorBody('unauthorized', 'Invalid session cookie'))
+          return reply(new AppError(401, 'unauthorized', 'Invalid session cookie'))
       }
       const status = (error as { status?: number })?.status
       if (!badResponse && typeof status === 'number' && status >= 400 && status < 500) {
-        return answer(forPerson, status, errorBody('bad_request', 'The request could not be processed'))
+        return reply(new AppError(status, 'bad_request', 'The request could not be processed'))
       }
       const errorId = crypto.randomUUID()
       options.log({ level: 'error', msg: 'unhandled error', error_id: errorId, error: String(error), stack: (error as Error)?.stack })
-      return answer(
-        forPerson,
-        500,
-        errorBody('internal_error', 'Something went wrong on our side', {
-          error_id: errorId,
-          ...(options.exposeStack ? { details: (error as Error)?.stack } : {}),
-        }),
-      )
+      // A foreign API's body has no place for the id: its message carries it.
+      const message = dialect ? `Something went wrong on our side (error id ${errorId})` : 'Something went wrong on our side'
+      return reply(new AppError(500, 'internal_error', message), { error_id: errorId, ...(options.exposeStack ? { details: (error as Error)?.stack } : {}) })
     })

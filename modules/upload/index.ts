@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { sweepStaleTempFiles } from '#core/http/multipart.ts'
+import type { ErrorDialects } from '#core/http/error-dialects.ts'
 import type { PreRoutes } from '#core/http/pre-routes.ts'
 import { compatRoutes } from './compat/index.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
@@ -14,8 +15,11 @@ import { UploadModel } from './model.ts'
 import { ownImage, uploadedImage } from './present.ts'
 import { uploadImage, uploadTmpDir } from './service.ts'
 
-/** `preRoutes`: where the listener takes GET /images' fast path (list-fast-path.ts); tests calling `app.handle` have none. */
-export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
+/**
+ * `preRoutes`: where the listener takes GET /images' fast path (list-fast-path.ts); tests calling
+ * `app.handle` have none. `errorDialects`: where the compatible APIs say how their errors look.
+ */
+export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialects?: ErrorDialects) => {
   mkdirSync(uploadTmpDir(ctx), { recursive: true })
   void sweepStaleTempFiles(uploadTmpDir(ctx)).catch((error) => ctx.log.warn({ msg: 'temp sweep failed', error: String(error) }))
 
@@ -25,7 +29,7 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
   return new Elysia({ name: 'upload', seed: ctx.id })
     .use(authGuard(ctx))
     .use(deleteLinkRoutes(ctx))
-    .use(compatRoutes(ctx))
+    .use(compatRoutes(ctx, errorDialects))
     .post(
       '/upload',
       async ({ principal, request, set }) => {

@@ -176,7 +176,7 @@ describeEachBackend(
       await expectNothingLeftBehind(app(), bob.id, () =>
         expectNothingLeftBehind(app(), alice.id, async () => {
           const [twice, twiceBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}&key=${bob.apiKey}`, { body: form({ source: png(await distinctPng()) }) })
-          expect({ status: twice.status, code: twiceBody.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
+          expectCheveretoError(twice, twiceBody, 400, 'conflicting_field')
           const [header, headerBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}`, { headers: { 'x-api-key': bob.apiKey }, body: form({ source: png(await distinctPng()) }) })
           expectCheveretoError(header, headerBody, 400, 'conflicting_field')
           const [field, fieldBody] = await call(app().upload, 'POST', `/api/1/upload?key=${alice.apiKey}`, { body: form({ key: bob.apiKey, source: png(await distinctPng()) }) })
@@ -263,6 +263,23 @@ describeEachBackend(
         const unauthorized = operation.responses['401'].content
         if (errorField) expect(Object.values(unauthorized)[0]).toMatchObject({ schema: { properties: { [errorField]: expect.anything() } } })
       }
+    })
+
+    test('refusals raised before the handler (a query parameter twice, a NUL, a method) come in Chevereto\'s shape too, and only here', async () => {
+      const user = await signUp(app())
+      let [response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&format=json&format=txt`)
+      expectCheveretoError(response, body, 400, 'conflicting_field')
+      expect(body.error.message).toContain('"format"')
+      ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&title=a%00b`)
+      expectCheveretoError(response, body, 400, 'invalid_text')
+      ;[response, body] = await call(app().upload, 'PUT', `/api/1/upload?key=${user.apiKey}`)
+      expectCheveretoError(response, body, 405, 'method_not_allowed')
+      expect(response.headers.get('allow')).toBe('GET, HEAD, POST')
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+      // Every other route keeps imghost's own shape.
+      ;[response, body] = await call(app().upload, 'GET', '/images?limit=1&limit=2', { headers: { authorization: `Bearer ${user.apiKey}` } })
+      expect(response.status).toBe(400)
+      expect(body).toEqual({ success: false, error: { code: 'conflicting_field', message: expect.any(String) } })
     })
   },
   { env: COMPAT_ENV },

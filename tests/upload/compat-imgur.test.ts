@@ -181,6 +181,22 @@ describeEachBackend(
       expectImgurError(response, body, 429, 'rate_limited')
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/)
     })
+
+    test('refusals raised before the handler (a query parameter twice, a NUL in the path, a method) come in Imgur\'s shape, XML included', async () => {
+      const user = await signUp(app())
+      let [response, body] = await call(app().upload, 'POST', '/3/image?title=a&title=b', { headers: clientId(user.apiKey), body: await distinctPng() })
+      expectImgurError(response, body, 400, 'conflicting_field')
+      ;[response, body] = await call(app().upload, 'DELETE', '/3/image/%00', { headers: clientId(user.apiKey) })
+      expectImgurError(response, body, 404, 'not_found', '/3/image/%00', 'DELETE')
+      ;[response, body] = await call(app().upload, 'GET', '/3/upload')
+      expectImgurError(response, body, 405, 'method_not_allowed', '/3/upload', 'GET')
+      expect(response.headers.get('allow')).toBe('POST')
+      const [xmlResponse, text] = await call(app().upload, 'POST', '/3/upload.xml?a=1&a=2', { headers: clientId(user.apiKey), body: await distinctPng() })
+      expect(xmlResponse.status).toBe(400)
+      expect(xmlResponse.headers.get('content-type')).toStartWith('application/xml')
+      expect(text).toStartWith('<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="0" status="400"><error>')
+      expect(text).toContain('<code>conflicting_field</code><request>/3/upload.xml</request><method>POST</method></data>')
+    })
   },
   { env: COMPAT_ENV },
 )

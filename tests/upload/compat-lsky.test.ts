@@ -120,6 +120,16 @@ describeEachBackend(
       expectLskyError(response, body, 429, 'rate_limited')
       expect(response.headers.get('ratelimit-remaining')).toBe('0')
     })
+
+    test('refusals raised before the handler (a query parameter twice, a NUL, a method) come in Lsky\'s shape too', async () => {
+      const user = await signUp(app())
+      let [response, body] = await call(app().upload, 'POST', '/api/v1/upload?a=1&a=2', { headers: bearer(user.apiKey), body: form({ file: png(await distinctPng()) }) })
+      expectLskyError(response, body, 400, 'conflicting_field')
+      ;[response, body] = await call(app().upload, 'DELETE', '/api/v1/images/x?note=%00', { headers: bearer(user.apiKey) })
+      expectLskyError(response, body, 400, 'invalid_text')
+      ;[response, body] = await call(app().upload, 'GET', '/api/v1/upload', { headers: bearer(user.apiKey) })
+      expectLskyError(response, body, 405, 'method_not_allowed')
+    })
   },
   { env: COMPAT_ENV },
 )

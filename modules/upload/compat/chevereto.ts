@@ -6,6 +6,7 @@ import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { clientIp } from '#core/http/client-ip.ts'
+import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
 import { deletionUrl } from '../delete-token.ts'
 import { lifetimeQuery, uploadReceived } from '../service.ts'
@@ -186,7 +187,8 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   }
 }
 
-export const cheveretoRoutes = (ctx: AppContext) => {
+export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
+  errorDialects?.add(['/api/1/upload'], (error) => dialectJson(error, errorBody(error)))
   const handler = async ({ request, query, set, server }: { request: Request; query: typeof Query.static; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     const format = query.format ?? 'json'
     try {

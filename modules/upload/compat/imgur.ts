@@ -3,6 +3,7 @@ import { limitAnonymous, type HeaderBag } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { type AppError, BadRequest, NotFound } from '#core/errors.ts'
 import { clientIp } from '#core/http/client-ip.ts'
+import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -77,13 +78,13 @@ function present(ctx: AppContext, image: ImageRow, description: string | null) {
 const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
 
 /** Imgur's XML: `<data success="1" status="200">` with one element per field. */
-function xml(status: number, success: boolean, fields: Record<string, unknown>): Response {
+function xml(status: number, success: boolean, fields: Record<string, unknown>, headers: Record<string, string> = {}): Response {
   const inner = Object.entries(fields)
     .map(([name, value]) => (value === null || value === undefined ? `<${name}/>` : `<${name}>${escapeXml(String(value))}</${name}>`))
     .join('')
   return new Response(`<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="${success ? 1 : 0}" status="${status}">${inner}</data>`, {
     status,
-    headers: { 'content-type': 'application/xml; charset=utf-8' },
+    headers: { 'content-type': 'application/xml; charset=utf-8', ...headers },
   })
 }
 
@@ -93,6 +94,13 @@ const errorData = (error: AppError, request: Request) => ({
   request: new URL(request.url).pathname,
   method: request.method,
 })
+const errorJson = (error: AppError, request: Request) => ({ data: errorData(error, request), success: false as const, status: error.status })
+
+/** An error raised before a handler runs, as the handlers word the ones they catch. */
+const dialect = (error: AppError, request: Request) =>
+  XML_PATHS.has(new URL(request.url).pathname)
+    ? xml(error.status, false, errorData(error, request), { 'x-content-type-options': 'nosniff', ...error.headers })
+    : dialectJson(error, errorJson(error, request))
 
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
@@ -132,7 +140,8 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
   })
 }
 
-export const imgurRoutes = (ctx: AppContext) => {
+export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
+  errorDialects?.add(['/3/image', '/3/upload', ...XML_PATHS, '/3/image/:deletehash'], dialect)
   const handler = async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     const asXml = XML_PATHS.has(new URL(request.url).pathname)
     try {
@@ -142,7 +151,7 @@ export const imgurRoutes = (ctx: AppContext) => {
       const appError = clientError(error)
       applyError(set, appError)
       if (asXml) return xml(appError.status, false, errorData(appError, request)) as never
-      return { data: errorData(appError, request), success: false as const, status: appError.status } as never
+      return errorJson(appError, request) as never
     }
   }
   const uploadOptions = (summary: string, xmlResponse: boolean) => ({
@@ -177,7 +186,7 @@ export const imgurRoutes = (ctx: AppContext) => {
         } catch (error) {
           const appError = clientError(error)
           applyError(set, appError)
-          return { data: errorData(appError, request), success: false as const, status: appError.status } as never
+          return errorJson(appError, request) as never
         }
       },
       {

@@ -2,6 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { HeaderBag } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { clientIp } from '#core/http/client-ip.ts'
+import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import type { AppError } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -94,8 +95,9 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
   return present(ctx, image, digests)
 }
 
-export const lskyRoutes = (ctx: AppContext) =>
-  new Elysia({ name: 'upload-compat-lsky', seed: ctx.id })
+export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
+  errorDialects?.add(['/api/v1/upload', '/api/v1/images/:key'], (error) => dialectJson(error, errorBody(error)))
+  return new Elysia({ name: 'upload-compat-lsky', seed: ctx.id })
     .post(
       '/api/v1/upload',
       async ({ request, set, server }) => {
@@ -143,3 +145,4 @@ export const lskyRoutes = (ctx: AppContext) =>
         detail: { tags: ['compatible APIs'], summary: 'Lsky Pro v2: delete one of your images by its key', description: 'The key is the `data.key` of the upload (the image id).' },
       },
     )
+}

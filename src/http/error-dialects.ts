@@ -1,0 +1,37 @@
+import type { AppError } from '../errors.ts'
+
+/**
+ * How a route that speaks another API words its errors: the compatible upload APIs (Chevereto,
+ * Imgur, Lsky) answer in their own shapes, and their clients read nothing else. Their handlers
+ * dress what they catch themselves; a dialect is for what fails before or around the handler (a
+ * query parameter given twice, a NUL, a schema, a bug's 500), which the one error handler
+ * (src/errors.ts) answers in imghost's shape on every other route.
+ */
+export type ErrorDialect = (error: AppError, request: Request) => Response
+
+/** Where modules register dialects; made by the composition root (src/app.ts), one per listener. */
+export interface ErrorDialects {
+  /** `routes` are route templates as Elysia writes them (`/3/image/:deletehash`). */
+  add(routes: readonly string[], dialect: ErrorDialect): void
+}
+
+/**
+ * The registry, and the dialect of a request's path. By path, not by route: Elysia's error hook
+ * is not told which route matched. Only failures look here, so a scan of a few templates is fine.
+ */
+export function createErrorDialects() {
+  const templates: { pattern: URLPattern; dialect: ErrorDialect }[] = []
+  const registry: ErrorDialects = {
+    add(routes, dialect) {
+      for (const route of routes) templates.push({ pattern: new URLPattern({ pathname: route }), dialect })
+    },
+  }
+  return { registry, dialectOf: (path: string) => templates.find(({ pattern }) => pattern.test({ pathname: path }))?.dialect }
+}
+
+/** A dialect's JSON answer: the error's status and headers (Retry-After, Allow), and what every response carries. */
+export const dialectJson = (error: AppError, body: unknown) =>
+  new Response(JSON.stringify(body), {
+    status: error.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...error.headers },
+  })
