@@ -30,17 +30,18 @@ export type AlbumChanges = Partial<Pick<AlbumRow, 'title' | 'description' | 'vis
 /**
  * Who a list of album images is for. The owner manages every member. Viewers never get an image
  * that has ended, though its row lives on until the image-expiry job deletes it: everywhere else
- * it is 404 at once. A ZIP also leaves out images with a view budget, even with views left: a
- * copy in an archive is never counted as a view, so it would let anyone with the link keep one.
+ * it is 404 at once. Nor one with a view budget, even with views left: a page's thumbnails would
+ * spend its views for everyone who merely opened the album or profile, and a copy in a ZIP is
+ * never counted as a view, so it would let anyone with the link keep one.
  */
-export type Audience = { kind: 'owner' } | { kind: 'page' | 'zip'; now: Date }
+export type Audience = { kind: 'owner' } | { kind: 'viewer'; now: Date }
 
 export const OWNER: Audience = { kind: 'owner' }
 
 /** The condition on `images i` that keeps what the audience may get: a hidden image (moderation) is 404 everywhere else too. */
 function shownTo(db: Db, audience: Audience) {
   if (audience.kind === 'owner') return db``
-  return db`and i.hidden_at is null and not ${imageHasEnded(db, audience.now, 'i')} ${audience.kind === 'zip' ? db`and i.max_views is null` : db``}`
+  return db`and i.hidden_at is null and i.max_views is null and not ${imageHasEnded(db, audience.now, 'i')}`
 }
 
 /** image_count counts what the audience is shown, so a profile card agrees with the page it links to. */
@@ -142,7 +143,7 @@ export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'
 async function findShownMember(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, imageId: string, now: Date): Promise<AlbumImageRow | undefined> {
   const [row]: [AlbumImageRow?] = await db`
     select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
-    where m.album_id = ${album.id} and m.image_id = ${imageId} and i.user_id = ${album.user_id} ${shownTo(db, { kind: 'page', now })}`
+    where m.album_id = ${album.id} and m.image_id = ${imageId} and i.user_id = ${album.user_id} ${shownTo(db, { kind: 'viewer', now })}`
   return row
 }
 
@@ -154,7 +155,7 @@ export type SharedAlbum = AlbumRow & { username: string }
  */
 export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
-    select ${ALBUM_FIELDS(db, { kind: 'page', now })}, u.username from albums a join users u on u.id = a.user_id
+    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username from albums a join users u on u.id = a.user_id
     where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row
 }
@@ -192,7 +193,7 @@ export async function findProfileUser(db: Db, username: string): Promise<Profile
 export async function publicImagesPage(db: Db, userId: string, now: Date, limit: number, offset: number): Promise<AlbumImageRow[]> {
   return db<AlbumImageRow[]>`
     select i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, 0 as position
-    from images i where i.user_id = ${userId} and i.is_public ${shownTo(db, { kind: 'page', now })}
+    from images i where i.user_id = ${userId} and i.is_public ${shownTo(db, { kind: 'viewer', now })}
     order by i.uploaded_at desc, i.id desc limit ${limit} offset ${offset}`
 }
 
@@ -200,7 +201,7 @@ export type ProfileAlbum = AlbumRow & { cover: AlbumImageRow | null }
 
 export async function publicAlbums(db: Db, userId: string, now: Date, limit: number): Promise<AlbumRow[]> {
   return db<AlbumRow[]>`
-    select ${ALBUM_FIELDS(db, { kind: 'page', now })} from albums a
+    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })} from albums a
     where a.user_id = ${userId} and a.visibility = 'public' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null
     order by a.created_at desc, a.id desc limit ${limit}`
 }
@@ -215,6 +216,6 @@ export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | '
     const chosen = await findShownMember(db, album, album.cover_image_id, now)
     if (chosen) return chosen
   }
-  const [first] = await albumImages(db, album, { kind: 'page', now }, 1)
+  const [first] = await albumImages(db, album, { kind: 'viewer', now }, 1)
   return first
 }

@@ -101,7 +101,7 @@ export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, size: 'me
 /** The album as its page shows it; counts the view unless a bot asked. */
 export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, userAgent: string | null, countView: boolean) {
   const now = ctx.clock.now()
-  const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'page', now }), repo.coverOf(ctx.sql, album, now)])
+  const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'viewer', now }), repo.coverOf(ctx.sql, album, now)])
   if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
   return { images: images.map((image) => shownImage(ctx, image)), cover: cover ? { ...shownImage(ctx, cover), row: cover } : undefined }
 }

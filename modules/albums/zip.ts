@@ -8,7 +8,7 @@ const PAGE = 200
 async function* imagePages(ctx: AppContext, album: repo.SharedAlbum): AsyncGenerator<repo.AlbumImageRow[]> {
   let after = 0
   for (;;) {
-    const page = await repo.albumImages(ctx.sql, album, { kind: 'zip', now: ctx.clock.now() }, PAGE, after)
+    const page = await repo.albumImages(ctx.sql, album, { kind: 'viewer', now: ctx.clock.now() }, PAGE, after)
     if (page.length === 0) return
     yield page
     after = page.at(-1)!.position

@@ -63,7 +63,8 @@ function ifRangeHolds(ifRange: string, etag: string, lastModified: Date): boolea
 
 /** Does the Accept header name WebP with a non-zero quality? Wildcards are not enough: old clients send them too. */
 export function acceptsWebp(accept: string | null): boolean {
-  if (accept === null || !accept.includes('image/webp')) return false
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  if (accept === null || !/image\/webp/i.test(accept)) return false
   for (const part of accept.split(',')) {
     const [type = '', ...params] = part.split(';')
     if (type.trim().toLowerCase() !== 'image/webp') continue

@@ -206,8 +206,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
   /** Caches may keep a copy no longer than the image lives, and none at all of one with a view budget. */
   function cacheControl(image: CachedImage, protectedByReferrer: boolean): string {
-    if (!image.is_public) return PRIVATE_CACHE
+    // Before the private check: a private one with a view budget must not be stored either.
     if (image.max_views !== null) return SELF_DESTRUCT_CACHE
+    if (!image.is_public) return PRIVATE_CACHE
     if (image.endsAt === null) return protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE
     // Built once per lookup lifetime, so a lookup's age is taken off too.
     const seconds = Math.max(0, Math.floor((image.endsAt - ctx.clock.now().getTime() - LOOKUP_TTL_MS) / 1000))

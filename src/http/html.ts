@@ -54,12 +54,28 @@ export const personFacing = {
   },
 }
 
+interface RouteWithHooks {
+  path: string
+  hooks: { transform?: unknown }
+}
+
+/**
+ * The paths of an app's page routes (those with personFacing's transform). A failure raised
+ * before a route's own transform runs (a body Elysia cannot parse, a global check such as a query
+ * parameter given twice or a NUL) finds no mark yet: its path says that a person reads it.
+ */
+export function pagePathsOf(routes: readonly RouteWithHooks[]): (path: string) => boolean {
+  const isMark = (hook: unknown) => hook === personFacing.transform || (hook as { fn?: unknown })?.fn === personFacing.transform
+  const pages = routes.filter((route) => [route.hooks.transform].flat().some(isMark)).map((route) => new URLPattern({ pathname: route.path }))
+  return (path) => pages.some((page) => page.test({ pathname: path }))
+}
+
 /**
  * Whether a person reads this failure: a page route's, or a browser navigating to a path outside
  * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks.
  */
-export function readByPerson(context: { request: Request; path: string }): boolean {
-  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true) return true
+export function readByPerson(context: { request: Request; path: string }, isPagePath: (path: string) => boolean = () => false): boolean {
+  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true || isPagePath(context.path)) return true
   return !context.path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
 }
 

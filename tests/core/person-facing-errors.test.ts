@@ -58,13 +58,41 @@ describeEachBackend('errors people read are pages', (app) => {
       expect(response.status, path).toBe(404)
       expect(response.headers.get('content-type'), path).toBe('text/html; charset=utf-8')
       expect(html, path).toContain('<h1>Not found</h1>')
-      if (path.startsWith('/embed/')) continue
+      // Page routes' paths answer pages to a program too (the test above).
+      if (path.startsWith('/embed/') || path.startsWith('/a/')) continue
       const [fromProgram, body] = await call(app().view, 'GET', path, { headers: { accept: '*/*' } })
       expect(fromProgram.status, path).toBe(404)
       expect(body.success, path).toBe(false)
     }
     const [missing, html] = await page(app().view, '/i/AAAAAAAAAAAAAAAAAAAAAA')
     expectErrorPage(missing, html, 404, 'image_not_found')
+  })
+
+  test('failures raised before a page route runs (a query parameter twice, a NUL, a body it cannot read) are pages too, whatever Accept says', async () => {
+    const anything = { accept: '*/*' }
+    const multipart = new FormData()
+    multipart.set('password', 'open sesame')
+    const cases: [Response, string, number, string][] = []
+    for (const [server, path, init, status, code] of [
+      [app().view, `/u/${owner.user.username}?page=1&page=2`, {}, 400, 'conflicting_field'],
+      [app().view, `/embed/AAAAAAAAAAAAAAAAAAAAAA?fbclid=1&fbclid=2`, {}, 400, 'conflicting_field'],
+      [app().view, `/embed/AAAAAAAAAAAAAAAAAAAAAA?x=%00`, {}, 400, 'invalid_text'],
+      [app().view, `/u/${owner.user.username}%00`, {}, 404, 'not_found'],
+      [app().view, `/a/${album.id}`, { method: 'POST', body: multipart }, 415, 'unsupported_media_type'],
+      [app().auth, `/api/v1/auth/reset-password?token=a&token=b`, {}, 400, 'conflicting_field'],
+    ] as const) {
+      const response = await server.handle(new Request(`http://localhost${path}`, { ...init, headers: anything }))
+      cases.push([response, await response.text(), status, code])
+    }
+    for (const [response, html, status, code] of cases) {
+      expect(response.headers.get('content-type'), html.slice(0, 200)).toBe('text/html; charset=utf-8')
+      expect(response.status).toBe(status)
+      expect(html).toContain(`<code>`)
+      if (code !== 'unsupported_media_type') expect(html).toContain(`<code>${code}</code>`)
+    }
+    // The same refusal on an API route stays JSON.
+    const [api, body] = await call(app().upload, 'GET', '/api/v1/albums?limit=1&limit=2', { token: owner.token, headers: anything })
+    expect({ status: api.status, code: body.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
   })
 
   test('the API answers JSON even to a browser', async () => {

@@ -97,6 +97,9 @@ describeEachBackend('view delivery', (app) => {
     expect(accepted.headers.get('content-type')).toBe('image/webp')
     expect(accepted.headers.get('vary')).toBe('Accept')
     expect(acceptedBody).toEqual(await storedBytes(app(), webp.key))
+    // Media types are case-insensitive.
+    const [shouted] = await fetchView(app().view, medium, { accept: 'IMAGE/WEBP' })
+    expect(shouted.headers.get('content-type')).toBe('image/webp')
     const [refused] = await fetchView(app().view, medium, { accept: 'image/webp;q=0, */*' })
     expect(refused.headers.get('content-type')).toBe('image/jpeg')
     const [wildcard] = await fetchView(app().view, medium, { accept: '*/*' })
@@ -184,7 +187,9 @@ describeEachBackend('view delivery', (app) => {
       // /stats needs credentials first; every other route says "no such image".
       const expected = path.startsWith('/stats/') ? 401 : 404
       expect(response.status, path).toBe(expected)
-      expect(JSON.parse(text(body)).success, path).toBe(false)
+      // The embed page's failures are pages, whoever asks (src/http/html.ts).
+      if (path.startsWith('/embed/')) expect(response.headers.get('content-type'), path).toBe('text/html; charset=utf-8')
+      else expect(JSON.parse(text(body)).success, path).toBe(false)
     }
   })
 })

@@ -132,7 +132,11 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       const path = new URL(link.url).pathname + new URL(link.url).search
       expect(await status(app().view, `/i/${image.id}`)).toBe(404)
       expect(await status(app().view, `/i/${image.id}`, { 'x-api-key': world.owner.apiKey })).toBe(200)
-      expect(await status(world.otherView, path)).toBe(200)
+      const [owners] = await fetchView(app().view, `/i/${image.id}`, { 'x-api-key': world.owner.apiKey })
+      expect(owners.headers.get('cache-control')).toBe('private, no-store')
+      const [signed] = await fetchView(world.otherView, path, PERSON)
+      expect(signed.status).toBe(200)
+      expect(signed.headers.get('cache-control')).toBe('private, no-store')
       expect(await status(app().view, path)).toBe(404)
       expect(await viewsLeft(image.id)).toBe(0)
     })
