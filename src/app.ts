@@ -24,7 +24,7 @@ import { bodyLimits } from './http/body-limit.ts'
 import { changePropagation } from './http/change-propagation.ts'
 import { cors } from './http/cors.ts'
 import { type ErrorDialects, createErrorDialects } from './http/error-dialects.ts'
-import { pagePathsOf } from './http/html.ts'
+import { type IsPageRequest, pageRoutesOf } from './http/html.ts'
 import { isoDates } from './http/json-dates.ts'
 import { nulText } from './http/nul-text.ts'
 import { repeatedQuery } from './http/repeated-query.ts'
@@ -89,7 +89,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
   // Known once every module's routes are in (below).
   let allowedMethods: (path: string) => string[] = () => []
-  let isPagePath: (path: string) => boolean = () => false
+  let isPageRequest: IsPageRequest = () => false
   const errorDialects = createErrorDialects()
   // encodeSchema off: responses are still checked against their schemas (compiled, cheap), but not
   // run through TypeBox's interpreted Encode, which turned Dates into strings at about a fifth of
@@ -113,7 +113,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
         exposeStack: ctx.config.isDevelopment,
         log: (entry) => ctx.log.error({ msg: 'unhandled error', service, ...entry }),
         allowedMethods: (path) => allowedMethods(path),
-        isPagePath: (path) => isPagePath(path),
+        isPageRequest: (method, path) => isPageRequest(method, path),
         dialectOf: errorDialects.dialectOf,
       }),
     )
@@ -124,7 +124,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   const app = modules.reduce((composed, module) => composed.use(SERVERS[module](ctx, preRoutes.registry, errorDialects.registry)) as unknown as typeof core, core)
   bodies.index(app.routes)
   allowedMethods = allowedMethodsOf(app.routes)
-  isPagePath = pagePathsOf(app.routes)
+  isPageRequest = pageRoutesOf(app.routes)
   declareOpenRoutes(app.routes)
   // Only a listening server takes these (Bun's router); app.handle() always runs the full pipeline.
   installPreRoutes(app, preRoutes.handlers, { ctx, service, gate: options.gate })

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import { isDatabaseUnreachable } from './db/health.ts'
 import type { ErrorDialect } from './http/error-dialects.ts'
-import { htmlErrorPage, readByPerson } from './http/html.ts'
+import { type IsPageRequest, htmlErrorPage, readByPerson } from './http/html.ts'
 import { StorageUnavailableError } from './storage/errors.ts'
 
 /**
@@ -141,8 +141,8 @@ export interface ErrorHandlerOptions {
   log: (entry: Record<string, unknown>) => void
   /** The methods a path that no route took answers to (src/http/allowed-methods.ts): a 405 rather than a 404. */
   allowedMethods?: (path: string) => string[]
-  /** Whether the path is a page's (src/http/html.ts pagePathsOf): its failures are pages whatever the Accept header says. */
-  isPagePath?: (path: string) => boolean
+  /** Whether the request is for a page route (src/http/html.ts pageRoutesOf): its failures are pages whatever the Accept header says. */
+  isPageRequest?: IsPageRequest
   /** The path's own way of wording errors, if its route speaks another API (src/http/error-dialects.ts). */
   dialectOf?: (path: string) => ErrorDialect | undefined
 }
@@ -153,7 +153,7 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
     .onError({ as: 'global' }, (context) => {
       const { code } = context
       let { error } = context
-      const forPerson = readByPerson(context, options.isPagePath)
+      const forPerson = readByPerson(context, options.isPageRequest)
       const dialect = options.dialectOf?.(context.path)
       const reply = (failure: AppError, extra: Partial<ErrorBody['error']> = {}) =>
         dialect

@@ -55,27 +55,38 @@ export const personFacing = {
 }
 
 interface RouteWithHooks {
+  method: string
   path: string
   hooks: { transform?: unknown }
 }
 
+/** Whether a request is for one of an app's page routes (src/app.ts makes it once the routes are in). */
+export type IsPageRequest = (method: string, path: string) => boolean
+
 /**
- * The paths of an app's page routes (those with personFacing's transform). A failure raised
- * before a route's own transform runs (a body Elysia cannot parse, a global check such as a query
- * parameter given twice or a NUL) finds no mark yet: its path says that a person reads it.
+ * The page routes of an app (those with personFacing's transform), by method and path: a JSON
+ * route may share a page's path (POST /api/v1/auth/reset-password beside the GET page). A failure
+ * raised before a route's own transform runs (a body Elysia cannot parse, a global check such as
+ * a query parameter given twice or a NUL) finds no mark yet: the route it was for says that a
+ * person reads it.
  */
-export function pagePathsOf(routes: readonly RouteWithHooks[]): (path: string) => boolean {
+export function pageRoutesOf(routes: readonly RouteWithHooks[]): IsPageRequest {
   const isMark = (hook: unknown) => hook === personFacing.transform || (hook as { fn?: unknown })?.fn === personFacing.transform
-  const pages = routes.filter((route) => [route.hooks.transform].flat().some(isMark)).map((route) => new URLPattern({ pathname: route.path }))
-  return (path) => pages.some((page) => page.test({ pathname: path }))
+  const pages = routes
+    .filter((route) => [route.hooks.transform].flat().some(isMark))
+    .map((route) => ({ method: route.method, pattern: new URLPattern({ pathname: route.path }) }))
+  return (method, path) => {
+    const asked = method === 'HEAD' ? 'GET' : method
+    return pages.some((page) => page.method === asked && page.pattern.test({ pathname: path }))
+  }
 }
 
 /**
  * Whether a person reads this failure: a page route's, or a browser navigating to a path outside
  * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks.
  */
-export function readByPerson(context: { request: Request; path: string }, isPagePath: (path: string) => boolean = () => false): boolean {
-  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true || isPagePath(context.path)) return true
+export function readByPerson(context: { request: Request; path: string }, isPageRequest: IsPageRequest = () => false): boolean {
+  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true || isPageRequest(context.request.method, context.path)) return true
   return !context.path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
 }
 

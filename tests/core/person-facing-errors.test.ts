@@ -90,9 +90,17 @@ describeEachBackend('errors people read are pages', (app) => {
       expect(html).toContain(`<code>`)
       if (code !== 'unsupported_media_type') expect(html).toContain(`<code>${code}</code>`)
     }
-    // The same refusal on an API route stays JSON.
+    // The same refusal on an API route stays JSON, also on the JSON route beside a page at the same path.
     const [api, body] = await call(app().upload, 'GET', '/api/v1/albums?limit=1&limit=2', { token: owner.token, headers: anything })
     expect({ status: api.status, code: body.error?.code }).toEqual({ status: 400, code: 'conflicting_field' })
+    for (const [query, payload, status, code] of [
+      ['', { token: 'x', password: 'Password789!' }, 400, 'invalid_reset_token'],
+      ['', { token: 'x', password: 'short' }, 422, 'validation_failed'],
+      ['?a=1&a=2', { token: 'x', password: 'Password789!' }, 400, 'conflicting_field'],
+    ] as const) {
+      const [reset, resetBody] = await call(app().auth, 'POST', `/api/v1/auth/reset-password${query}`, { body: payload, headers: anything })
+      expect({ status: reset.status, type: reset.headers.get('content-type'), code: resetBody.error?.code }).toEqual({ status, type: 'application/json; charset=utf-8', code })
+    }
   })
 
   test('the API answers JSON even to a browser', async () => {
