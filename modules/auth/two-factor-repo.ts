@@ -169,15 +169,24 @@ export async function insertChallenge(
   input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date },
 ) {
   await db`
-    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at)
-    values (${input.tokenHash}, ${input.purpose}, ${input.userId}, ${input.webauthnChallenge}, ${input.expiresAt})`
+    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at, token_version)
+    values (${input.tokenHash}, ${input.purpose}, ${input.userId}, ${input.webauthnChallenge}, ${input.expiresAt},
+      (select token_version from users where id = ${input.userId}))`
 }
+
+/**
+ * A challenge is live until it expires, and only while its account's tokens are those it was
+ * issued under: a password change or "sign out everywhere" in between ends it too.
+ */
+const live = (db: Db, now: Date) => db`
+  expires_at > ${now}
+  and (user_id is null or token_version = (select u.token_version from users u where u.id = auth_challenges.user_id))`
 
 /** Reads a live challenge and counts one attempt on it, in one statement. */
 export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
     update auth_challenges set attempts = attempts + 1
-    where token_hash = ${tokenHash} and purpose = ${purpose} and expires_at > ${now}
+    where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}
     returning id, user_id, webauthn_challenge, attempts, expires_at`
   return row
 }
@@ -185,7 +194,7 @@ export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: 
 export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
     select id, user_id, webauthn_challenge, attempts, expires_at from auth_challenges
-    where token_hash = ${tokenHash} and purpose = ${purpose} and expires_at > ${now}`
+    where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}`
   return row
 }
 

@@ -97,6 +97,37 @@ describeEachBackend(
       expect(lateBody.error.code).toBe('invalid_challenge')
     })
 
+    test('a sign-in waiting for its code ends when the password changes or every session is signed out', async () => {
+      const user = await registerUser(app().auth)
+      clock.advance(MINUTE)
+      const { secret } = await enableTotp(app().auth, user.token, clock)
+      clock.advance(MINUTE)
+      const finish = (challenge: string) => call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: challenge, code: totpCode(secret, clock) } })
+
+      const beforeChange = await passwordStep(app().auth, user.username, user.password)
+      const newPassword = 'a brand new passphrase'
+      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { password: newPassword, current_password: user.password } })
+      expect(changed.status).toBe(200)
+      const [stale, staleBody] = await finish(beforeChange.body.challenge_token)
+      expect({ status: stale.status, code: staleBody.error?.code }).toEqual({ status: 401, code: 'invalid_challenge' })
+
+      const beforeSignOut = await passwordStep(app().auth, user.username, newPassword)
+      clock.advance(30_000)
+      const [signedIn, session] = await finish(beforeSignOut.body.challenge_token)
+      expect(signedIn.status).toBe(200)
+      const pending = await passwordStep(app().auth, user.username, newPassword)
+      const [signedOut] = await call(app().auth, 'POST', '/api/v1/auth/logout-all', { token: session.token })
+      expect(signedOut.status).toBe(200)
+      clock.advance(30_000)
+      const [afterSignOut, afterBody] = await finish(pending.body.challenge_token)
+      expect({ status: afterSignOut.status, code: afterBody.error?.code }).toEqual({ status: 401, code: 'invalid_challenge' })
+
+      // A sign-in begun afterwards goes through.
+      const fresh = await passwordStep(app().auth, user.username, newPassword)
+      clock.advance(30_000)
+      expect((await finish(fresh.body.challenge_token))[0].status).toBe(200)
+    })
+
     test('a recovery code signs in once, is audited, and the count goes down', async () => {
       const user = await registerUser(app().auth)
       clock.advance(MINUTE)
