@@ -7,6 +7,7 @@ import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { lockUser } from '#core/users/repo.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import type { AccountModel } from './model.ts'
@@ -54,22 +55,25 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
   const allowedIps = allowedRanges(input.allowed_ips)
   const expiresAt = expiry(input.expires_at, now)
   const scopes = input.scopes ? API_KEY_SCOPES.filter((scope) => input.scopes!.includes(scope)) : [...API_KEY_SCOPES]
-  const existing = await repo.listApiKeys(ctx.sql, principal.user.id)
-  if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
   const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour
   if (input.rate_limit_per_hour !== undefined && input.rate_limit_per_hour > planLimit) {
     throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan')
   }
   const generated = generateApiKey()
-  const row = await repo.insertApiKey(ctx.sql, {
-    userId: principal.user.id,
-    name: input.key_name.trim(),
-    prefix: generated.prefix,
-    hash: generated.hash,
-    rateLimitPerHour: input.rate_limit_per_hour ?? null,
-    scopes,
-    expiresAt,
-    allowedIps,
+  const row = await ctx.sql.begin(async (tx) => {
+    await lockUser(tx, principal.user.id)
+    const existing = await repo.listApiKeys(tx, principal.user.id)
+    if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
+    return repo.insertApiKey(tx, {
+      userId: principal.user.id,
+      name: input.key_name.trim(),
+      prefix: generated.prefix,
+      hash: generated.hash,
+      rateLimitPerHour: input.rate_limit_per_hour ?? null,
+      scopes,
+      expiresAt,
+      allowedIps,
+    })
   })
   await recordAudit(ctx.sql, {
     action: 'key.created',

@@ -1,6 +1,7 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { lockUser } from '#core/users/repo.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { AddressRefused, Unresolvable, addressPolicy, resolveChecked } from './address-policy.ts'
 import type { WebhookModel } from './model.ts'
@@ -46,16 +47,19 @@ const uniqueEvents = (events: string[]) => [...new Set(events)]
 export async function createWebhook(ctx: AppContext, principal: Principal, body: typeof WebhookModel.create.body.static) {
   const url = await checkTargetUrl(ctx, body.url)
   const secret = newSecret()
-  if ((await repo.countWebhooks(ctx.sql, principal.user.id)) >= MAX_WEBHOOKS_PER_USER) {
-    throw new Conflict(`An account can have at most ${MAX_WEBHOOKS_PER_USER} webhooks`, 'too_many_webhooks')
-  }
-  const webhook = await repo.insertWebhook(ctx.sql, {
-    userId: principal.user.id,
-    url,
-    description: body.description ?? '',
-    events: uniqueEvents(body.events),
-    secret: sealWebhookSecret(ctx, secret),
-    now: ctx.clock.now(),
+  const webhook = await ctx.sql.begin(async (tx) => {
+    await lockUser(tx, principal.user.id)
+    if ((await repo.countWebhooks(tx, principal.user.id)) >= MAX_WEBHOOKS_PER_USER) {
+      throw new Conflict(`An account can have at most ${MAX_WEBHOOKS_PER_USER} webhooks`, 'too_many_webhooks')
+    }
+    return repo.insertWebhook(tx, {
+      userId: principal.user.id,
+      url,
+      description: body.description ?? '',
+      events: uniqueEvents(body.events),
+      secret: sealWebhookSecret(ctx, secret),
+      now: ctx.clock.now(),
+    })
   })
   return { ...presentWebhook(webhook), secret }
 }

@@ -32,6 +32,15 @@ export async function findTakenIdentity(db: Db, username: string, email: string,
   return { username: rows.some((r) => r.username_taken), email: rows.some((r) => r.email_taken) }
 }
 
+/**
+ * Holds the user's row until the transaction ends, so a per-account limit checked by counting
+ * (API keys, webhooks) cannot be passed by requests racing between their count and their insert.
+ * NO KEY UPDATE: rows that merely reference the user (an upload's image) are not held up.
+ */
+export async function lockUser(tx: TransactionSql, userId: string) {
+  await tx`select 1 from users where id = ${userId} for no key update`
+}
+
 /** Revokes every token of the user at once: old JWTs carry the old version. */
 export async function revokeAllSessions(db: Db, userId: string) {
   await db`update users set token_version = token_version + 1, updated_at = now() where id = ${userId}`

@@ -90,4 +90,17 @@ describeEachBackend('API keys', (app) => {
     expect(response.status).toBe(401)
     expect(body.error.code).toBe('invalid_api_key')
   })
+
+  test('the limit of 50 keys holds against requests sent all at once', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, index) => call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: `k${index}` } })),
+    )
+    const statuses = answers.map(([response]) => response.status)
+    expect(statuses.filter((status) => status === 201)).toHaveLength(50)
+    expect(answers.filter(([response, body]) => response.status === 409 && body.error.code === 'too_many_api_keys')).toHaveLength(10)
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.api_keys).toHaveLength(50)
+  })
 })

@@ -136,6 +136,19 @@ describeEachBackend(
       const left = await app().ctx.sql<{ message_id: string }[]>`select message_id from webhook_deliveries where webhook_id = ${hook.id}`
       expect(left.map((r) => r.message_id)).toEqual(['msg_stuck'])
     })
+
+    test('the limit of 20 webhooks holds against requests sent all at once', async () => {
+      const user = await signUpWithKey(app().auth)
+      const answers = await Promise.all(
+        Array.from({ length: 26 }, (_, index) =>
+          call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: `${TARGET}/${index}`, events: ['image.uploaded'] } }),
+        ),
+      )
+      expect(answers.filter(([response]) => response.status === 201)).toHaveLength(20)
+      expect(answers.filter(([response, body]) => response.status === 409 && body.error.code === 'too_many_webhooks')).toHaveLength(6)
+      const [, list] = await call(app().auth, 'GET', '/api/v1/webhooks', { token: user.token })
+      expect(list.webhooks).toHaveLength(20)
+    })
   },
   { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } },
 )
