@@ -32,6 +32,20 @@ describeEachBackend(
       expect(smtp.messages.some((m) => m.to.includes(stranger))).toBe(false)
     })
 
+    test('the answer does not wait for the link to be made (its timing would tell a real account), PostgreSQL', async () => {
+      // Needs a second connection to hold the lock while the request runs; the embedded database has one.
+      if (app().ctx.db.kind !== 'postgres') return
+      const user = await registerUser(app().auth)
+      const answered = await app().ctx.sql.begin(async (tx) => {
+        await tx`lock table auth_tokens in exclusive mode`
+        const [response] = await requestReset(user.email)
+        return response.status
+      })
+      expect(answered).toBe(202)
+      // Once the table is free again, the link is made and mailed.
+      await smtp.waitFor(mailTo(user.email, /Reset your password/))
+    })
+
     test('the link opens a form; the new password works, every old session is revoked, the link works once', async () => {
       const user = await registerUser(app().auth)
       const second = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password } })
