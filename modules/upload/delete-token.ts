@@ -96,11 +96,13 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
         const image = ownerId ? await repo.findOwnImage(ctx.sql, ownerId, params.id) : undefined
         if (!ownerId || !image) return gone(ctx)
         const { thumbnail } = imageUrls(ctx.config, image)
+        // A self-destructing image's thumbnail would spend one of its views just to confirm.
+        const preview = image.max_views === null ? `<p><img src="${escapeHtml(thumbnail)}" alt=""></p>` : ''
         return page(
           ctx,
           200,
           'Delete this image?',
-          `<p><img src="${escapeHtml(thumbnail)}" alt=""></p><p>${escapeHtml(image.original_name ?? image.filename)} will be deleted for good, with all its sizes.</p>` +
+          `${preview}<p>${escapeHtml(image.original_name ?? image.filename)} will be deleted for good, with all its sizes.</p>` +
             `<form method="post" action="/images/${escapeHtml(image.id)}/delete"><input type="hidden" name="token" value="${escapeHtml(query.token!)}">` +
             `<button type="submit">Delete</button></form>`,
         )

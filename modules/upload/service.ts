@@ -45,15 +45,22 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
       await upload.discard()
       throw new BadRequest('Send the image in a multipart field named "file"', 'file_required')
     }
-    // For clients that cannot send fields (a ShareX URL, curl --data-binary scripts): ?expires_in=, ?max_views=.
-    return { ...upload, fields: { ...lifetimeQuery(request.url), ...upload.fields } }
+    // For clients that cannot send fields (a ShareX URL, curl --data-binary scripts): ?is_public=false, ?expires_in=1d.
+    return { ...upload, fields: { ...queryFields(request.url, [...LIFETIME_FIELDS, ...IMAGE_FIELDS]), ...upload.fields } }
   }, Number(request.headers.get('content-length')) || undefined)
 
-/** The lifetime settings a query string may carry; the form's own fields win over them. */
-export function lifetimeQuery(url: string): Record<string, string> {
+const LIFETIME_FIELDS = ['expires_in', 'expires_at', 'max_views']
+/** POST /upload's own fields; the compatible APIs name theirs differently. */
+const IMAGE_FIELDS = ['is_public', 'title', 'description']
+
+/** The given fields from a query string; the form's own fields win over them. */
+function queryFields(url: string, names: readonly string[]): Record<string, string> {
   const query = new URL(url).searchParams
-  return Object.fromEntries(['expires_in', 'expires_at', 'max_views'].flatMap((name) => (query.get(name) ? [[name, query.get(name)!]] : [])))
+  return Object.fromEntries(names.flatMap((name) => (query.get(name) ? [[name, query.get(name)!]] : [])))
 }
+
+/** The lifetime settings a query string may carry, on every upload route. */
+export const lifetimeQuery = (url: string) => queryFields(url, LIFETIME_FIELDS)
 
 /**
  * Every upload, native or through a compatible API (modules/upload/compat), counted in the

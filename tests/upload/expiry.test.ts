@@ -21,7 +21,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
     const uploaded = async (fields: Record<string, string> = {}, query = '') => {
       const [response, body] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, fields, query)
       expect(response.status, JSON.stringify(body)).toBe(201)
-      return body.image as { id: string; url: string; thumbnail: string; expires_at: string | null; max_views: number | null; views_left: number | null }
+      return body.image as { id: string; url: string; thumbnail: string; deletion_url: string; expires_at: string | null; max_views: number | null; views_left: number | null }
     }
     const patch = (id: string, body: unknown, who: { apiKey?: string; token?: string } = { apiKey: world.owner.apiKey }) => call(app().upload, 'PATCH', `/images/${id}`, { ...who, body })
     const status = async (view: ModuleApp, path: string) => (await fetchView(view, path))[0].status
@@ -114,6 +114,22 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect((await uploaded({ expires_at: at })).expires_at).toBe(at)
       const [, shown] = await call(app().upload, 'GET', `/images/${byFields.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image.description).toBe('from a form')
+      // The image's own fields may come in the query too (a ShareX URL); a form field wins over it.
+      const private_ = await uploaded({}, '?is_public=false&title=From%20the%20query&description=Also')
+      const [, privateShown] = await call(app().upload, 'GET', `/images/${private_.id}`, { apiKey: world.owner.apiKey })
+      expect(privateShown.image).toMatchObject({ is_public: false, title: 'From the query', description: 'Also' })
+      expect(await status(app().view, `/i/${private_.id}`)).toBe(404)
+      const formWins = await uploaded({ title: 'From the form' }, '?title=From%20the%20query')
+      const [, formShown] = await call(app().upload, 'GET', `/images/${formWins.id}`, { apiKey: world.owner.apiKey })
+      expect(formShown.image.title).toBe('From the form')
+
+      // The delete link's confirmation page shows no thumbnail of an image with a view budget: loading it would spend a view.
+      const deletePage = async (image: { deletion_url: string }) => {
+        const url = new URL(image.deletion_url)
+        return (await app().upload.handle(new Request(`http://localhost${url.pathname}${url.search}`, { headers: { accept: 'text/html' } }))).text()
+      }
+      expect(await deletePage(formWins)).toContain('<img')
+      expect(await deletePage(await uploaded({}, '?max_views=1'))).not.toContain('<img')
 
       const before = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${world.owner.id}`)[0]!.n
       for (const [fields, query, code] of [
