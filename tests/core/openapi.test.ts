@@ -75,9 +75,22 @@ describe('OpenAPI document and docs UI', () => {
         expect(operation.summary, `${route.method} ${route.path} has no summary`).toBeTruthy()
         const answers = Object.keys(operation.responses ?? {}).filter((status) => /^[23]/.test(status))
         expect(answers.length, `${route.method} ${route.path} documents no 2xx or 3xx response`).toBeGreaterThan(0)
+        // A documented body names its media type and schema (a body read by parse functions alone came out empty).
+        if (operation.requestBody) {
+          const content = Object.values(operation.requestBody.content ?? {}) as { schema?: unknown }[]
+          expect(content.length, `${route.method} ${route.path} documents a body with no media type`).toBeGreaterThan(0)
+          for (const media of content) expect(media.schema, `${route.method} ${route.path}`).toBeDefined()
+        }
       }
       expect(missing, `undocumented routes of ${module}`).toEqual([])
     }
+  })
+
+  test('a JSON body is documented as JSON, with its schema', async () => {
+    const [, document] = await call(app.auth, 'GET', '/openapi.json')
+    const login = document.paths['/api/v1/auth/login'].post.requestBody.content['application/json']?.schema
+    expect(login?.properties).toHaveProperty('identifier')
+    expect(login?.properties).toHaveProperty('password')
   })
 
   test('the docs UI is served by each module and points at its document', async () => {
