@@ -5,7 +5,7 @@ import type { Principal } from '#core/auth/principal.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import { PLANS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { NotFound } from '#core/errors.ts'
+import { Conflict, NotFound } from '#core/errors.ts'
 import { ErrorResponse, isUuid } from '#core/http/schemas.ts'
 import { generateInviteCode } from '#core/registration/index.ts'
 import * as repo from '#core/registration/repo.ts'
@@ -50,7 +50,7 @@ export const InviteModel = {
     },
   },
   list: { response: { 200: t.Object({ success: t.Literal(true), registration: t.String(), invites: t.Array(Invite) }), ...Errors } },
-  revoke: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: t.Object({ success: t.Literal(true) }), ...Errors } },
+  revoke: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: t.Object({ success: t.Literal(true) }), ...Errors, 409: ErrorResponse } },
 } as const
 
 function publicInvite(row: repo.InviteRow, now: Date) {
@@ -93,8 +93,12 @@ export async function createInvite(ctx: AppContext, admin: Principal, input: typ
 
 export async function revokeInvite(ctx: AppContext, admin: Principal, id: string, meta: RequestMeta) {
   if (!isUuid(id)) throw new NotFound('Invite not found')
-  const removed = await repo.deleteInvite(ctx.sql, id)
-  if (!removed) throw new NotFound('Invite not found')
+  const outcome = await repo.deleteUnusedInvite(ctx.sql, id)
+  if ('used' in outcome) {
+    if (outcome.used) throw new Conflict('This invite was used: it stays as the record of who signed up with it', 'invite_used')
+    throw new NotFound('Invite not found')
+  }
+  const removed = outcome.deleted
   await recordAudit(ctx.sql, { action: 'admin.invite_revoked', userId: null, actorId: admin.user.id, ...meta, detail: { invite_id: id, prefix: removed.code_prefix } }, (error) =>
     ctx.log.warn({ msg: 'audit write failed', error: String(error) }),
   )
@@ -127,5 +131,5 @@ export const inviteRoutes = (ctx: AppContext) =>
         await revokeInvite(ctx, principal, params.id, requestMeta(ctx, request, server))
         return { success: true as const }
       },
-      { ...InviteModel.revoke, admin: true, detail: { tags: ['admin'], summary: 'Revoke an invite (its link stops working)' } },
+      { ...InviteModel.revoke, admin: true, detail: { tags: ['admin'], summary: 'Revoke an unused invite (its link stops working); a used one is 409 invite_used and stays listed' } },
     )

@@ -55,9 +55,12 @@ export async function listInvites(db: Db, limit: number): Promise<InviteRow[]> {
     order by i.created_at desc, i.id limit ${limit}`
 }
 
-export async function deleteInvite(db: Db, id: string) {
-  const [row] = await db<{ id: string; code_prefix: string; email: string | null }[]>`delete from invites where id = ${id} returning id, code_prefix, email`
-  return row
+/** Deletes an unused invite; a used one is the record of who came in by it and stays. */
+export async function deleteUnusedInvite(db: Db, id: string): Promise<{ deleted: { id: string; code_prefix: string; email: string | null } } | { used: boolean }> {
+  const [row] = await db<{ id: string; code_prefix: string; email: string | null }[]>`
+    delete from invites where id = ${id} and used_at is null returning id, code_prefix, email`
+  if (row) return { deleted: row }
+  return { used: (await db`select 1 from invites where id = ${id}`).length > 0 }
 }
 
 /** An invite by its code's hash, whatever its state, to say why it cannot be used. */

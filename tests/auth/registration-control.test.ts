@@ -135,6 +135,11 @@ describeEachBackend(
       expect(againBody.error.code).toBe('invite_used')
       const [, list] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
       expect(list.invites.find((i: any) => i.id === made.id)).toMatchObject({ status: 'used', used_by: { id: okBody.user.id, username: okBody.user.username } })
+      // A used invite is the record of who came in by it: it cannot be revoked away.
+      const [revoke, revokeBody] = await call(app().auth, 'DELETE', `/api/v1/admin/invites/${made.id}`, { token: admin.token })
+      expect({ status: revoke.status, code: revokeBody.error?.code }).toEqual({ status: 409, code: 'invite_used' })
+      const [, after] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
+      expect(after.invites.find((i: any) => i.id === made.id)?.status).toBe('used')
     })
 
     test('two sign-ups racing for one invite: exactly one account is made', async () => {
