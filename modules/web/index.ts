@@ -1,6 +1,8 @@
 import { Elysia, t } from 'elysia'
+import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { NotFound } from '#core/errors.ts'
+import { AppError, NotFound } from '#core/errors.ts'
+import { User, publicUser } from '#core/users/public.ts'
 import page from './app/index.html'
 import { ASSET_PREFIX, type WebBundle, loadWebBundle } from './bundle.ts'
 import { appHeaders } from './headers.ts'
@@ -26,6 +28,28 @@ const WebConfig = t.Object({
   registration: t.UnionEnum(['open', 'invite', 'closed'] as const, { description: 'Who may create an account (REGISTRATION)' }),
   max_upload_bytes: t.Number(),
 })
+
+const WebSession = t.Object({
+  success: t.Literal(true),
+  user: t.Nullable(User, { description: 'The signed-in account, or null: no session cookie, an expired or revoked one, or a blocked account' }),
+})
+
+/**
+ * Who the session cookie belongs to, or null. The page asks this on every load, so a visitor
+ * without a session gets a 200 rather than a 401 (which a browser logs as a console error, and
+ * which GET /api/v1/account rightly answers). Only the cookie is read: the page has nothing else.
+ */
+async function signedInUser(ctx: AppContext, request: Request): Promise<typeof User.static | null> {
+  const { cookieToken } = readCredentials(request.headers)
+  if (!cookieToken) return null
+  try {
+    const principal = await authenticate(ctx, { cookieToken })
+    return principal && !principal.user.is_blocked ? publicUser(principal.user) : null
+  } catch (error) {
+    if (error instanceof AppError && error.status === 401) return null
+    throw error
+  }
+}
 
 /** The person-facing web app, served by the auth server at `/`. */
 export const webModule = (ctx: AppContext) => {
@@ -56,6 +80,15 @@ export const webModule = (ctx: AppContext) => {
       }),
       { response: { 200: WebConfig }, detail: { tags: ['web'], summary: 'What the web app needs to know: server URLs, OAuth providers, upload limit' } },
     )
+    .get('/api/v1/web/session', async ({ request }) => ({ success: true as const, user: await signedInUser(ctx, request) }), {
+      response: { 200: WebSession },
+      detail: {
+        tags: ['web'],
+        summary: 'The account of the session cookie, or null: always 200, so a visitor without a session sees no failed request',
+        // The cookie if there is one, else anonymous (`{}` is "none" in OpenAPI); no key or bearer is read.
+        security: [{}, { cookie: [] }],
+      },
+    })
     .get(
       `${ASSET_PREFIX}:name`,
       async ({ params }) => {

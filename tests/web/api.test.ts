@@ -58,6 +58,30 @@ describeEachBackend('web app API', (app) => {
     })
   })
 
+  test('GET /api/v1/web/session answers 200 with the cookie\'s account, or null without a usable session', async () => {
+    const [anonymous, nobody] = await call(app().auth, 'GET', '/api/v1/web/session')
+    expect(anonymous.status).toBe(200)
+    expect(nobody).toEqual({ success: true, user: null })
+
+    const user = await registerUser(app().auth)
+    const cookie = { cookie: `token=${user.token}` }
+    const [signedIn, body] = await call(app().auth, 'GET', '/api/v1/web/session', { headers: cookie })
+    expect(signedIn.status).toBe(200)
+    expect(body.user).toMatchObject({ id: user.id, username: user.username, provider: 'form' })
+
+    // A cookie no longer good (garbage, logged out, or a blocked account) is no session, still a 200.
+    const [garbage, noOne] = await call(app().auth, 'GET', '/api/v1/web/session', { headers: { cookie: 'token=not-a-jwt' } })
+    expect([garbage.status, noOne.user]).toEqual([200, null])
+    await app().ctx.sql`update users set is_blocked = true where id = ${user.id}`
+    const [blocked, blockedBody] = await call(app().auth, 'GET', '/api/v1/web/session', { headers: cookie })
+    expect([blocked.status, blockedBody.user]).toEqual([200, null])
+    await app().ctx.sql`update users set is_blocked = false where id = ${user.id}`
+    const [loggedOut] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: user.token })
+    expect(loggedOut.status).toBe(200)
+    const [after, afterBody] = await call(app().auth, 'GET', '/api/v1/web/session', { headers: cookie })
+    expect([after.status, afterBody.user]).toEqual([200, null])
+  })
+
   test('the session cookie buys a short-lived bearer token that the upload and view servers accept', async () => {
     const user = await registerUser(app().auth)
     const cookie = `token=${user.token}`

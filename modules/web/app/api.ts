@@ -15,11 +15,20 @@ export interface WebConfig {
   max_upload_bytes: number
 }
 
+/** One field the API refused (`error.details` of a 422 `validation_failed`): `field` is its path, e.g. `settings.allowed_referrers.3`. */
+export interface FieldProblem {
+  field: string
+  message: string
+}
+
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Headers) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Headers, readonly details: FieldProblem[] = []) {
     super(message)
   }
 }
+
+const fieldProblems = (details: unknown): FieldProblem[] =>
+  Array.isArray(details) ? details.filter((d): d is FieldProblem => typeof d?.field === 'string' && typeof d?.message === 'string') : []
 
 export interface Api {
   config: WebConfig
@@ -42,7 +51,7 @@ async function parse(response: Response) {
   }
   if (!response.ok) {
     const fallback = response.status === 413 ? 'The file is too large for this server.' : `The server answered ${response.status}.`
-    throw new ApiError(response.status, body?.error?.code ?? `http_${response.status}`, body?.error?.message ?? fallback, response.headers)
+    throw new ApiError(response.status, body?.error?.code ?? `http_${response.status}`, body?.error?.message ?? fallback, response.headers, fieldProblems(body?.error?.details))
   }
   return body
 }

@@ -2,7 +2,7 @@ import { render } from 'preact'
 import { useState } from 'preact/hooks'
 import 'uplot/dist/uPlot.min.css'
 import './styles.css'
-import { type Api, ApiError, type WebConfig, createApi } from './api.ts'
+import { type Api, type WebConfig, createApi } from './api.ts'
 import { AccountPage } from './pages/account.tsx'
 import { ActivityPage } from './pages/activity.tsx'
 import { AdminPage } from './pages/admin.tsx'
@@ -108,13 +108,8 @@ async function start() {
   try {
     const config: WebConfig = await (await fetch('/api/v1/web/config')).json()
     const api = createApi(config)
-    const user = await api.auth('GET', '/api/v1/account').then(
-      (answer) => answer.user as User,
-      (error) => {
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return null
-        throw error
-      },
-    )
+    // 200 with or without a session (modules/web/index.ts), so an anonymous visit logs no failed request.
+    const { user } = await api.auth<{ user: User | null }>('GET', '/api/v1/web/session')
     root.textContent = ''
     render(<App api={api} initialUser={user} />, root)
   } catch (error) {

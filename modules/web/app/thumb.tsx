@@ -35,7 +35,7 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className }: { sr
   }, [src, isPublic])
   if (isPublic) return <img class={className} src={src} alt={alt} width={size} height={size} loading="lazy" decoding="async" />
   return (
-    <span ref={holder} class={`thumb-holder ${className ?? ''}`}>
+    <span ref={holder} class="thumb-holder">
       {blobUrl ? <img class={className} src={blobUrl} alt={alt} width={size} height={size} /> : <span class="muted">Private</span>}
     </span>
   )

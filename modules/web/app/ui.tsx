@@ -45,8 +45,42 @@ export const formatBytes = (bytes: number) => {
 export const formatDate = (value: string | Date | null | undefined) =>
   value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–'
 
-export const messageOf = (error: unknown) =>
-  error instanceof ApiError ? error.message : error instanceof Error ? error.message : 'Something went wrong.'
+/**
+ * How a form words what the API refused. `fields`: an API field path (`rate_limit_per_hour`, or
+ * a prefix such as `settings.allowed_referrers`, given the rest of the path: the array index)
+ * → a sentence naming the field as the form labels it, and the rule it must follow.
+ * `codes`: an error code → a sentence.
+ */
+export interface FormWords {
+  fields?: Record<string, (rest: string[]) => string>
+  codes?: Record<string, string>
+}
+
+/** The sentences for the fields the API named, as the form labels them; null if it named one the form does not know. */
+function fieldMessages(error: ApiError, fields: NonNullable<FormWords['fields']>): string | null {
+  const sentences: string[] = []
+  for (const problem of error.details) {
+    const path = problem.field.split('.')
+    // The longest known prefix: `settings.allowed_referrers.3` → `settings.allowed_referrers` with rest ['3'].
+    let at = path.length
+    while (at > 0 && !fields[path.slice(0, at).join('.')]) at--
+    const describe = fields[path.slice(0, at).join('.')]
+    if (!describe) return null
+    const sentence = describe(path.slice(at))
+    if (!sentences.includes(sentence)) sentences.push(sentence)
+  }
+  return sentences.length ? sentences.join(' ') : null
+}
+
+export const messageOf = (error: unknown, words: FormWords = {}) => {
+  if (error instanceof ApiError) {
+    const byCode = words.codes?.[error.code]
+    if (byCode) return byCode
+    if (error.code === 'validation_failed' && words.fields) return fieldMessages(error, words.fields) ?? error.message
+    return error.message
+  }
+  return error instanceof Error ? error.message : 'Something went wrong.'
+}
 
 /** The page's heading: focused on arrival so a screen reader announces the new page. */
 export function PageTitle({ children }: { children: ComponentChildren }) {

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { Field, Meter, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { Field, type FormWords, Meter, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface Quota {
   plan: string
@@ -10,6 +10,37 @@ interface Quota {
   bandwidth_used_month: number
   bandwidth_limit_month: number
   resets_at: string
+}
+
+/** The API's rule for an allowed referrer (modules/account/model.ts, `Hostname`, at most 100). */
+const HOST = /^[A-Za-z0-9.-]{1,253}$/
+const MAX_REFERRERS = 100
+const REFERRERS_LABEL = 'Sites allowed to embed your images'
+
+/** The hosts typed, one per line (commas also separate), each with the line it is on, counted from 1 as the person sees them. */
+function referrersOf(text: string) {
+  return text.split('\n').flatMap((row, index) =>
+    row.split(',').map((part) => ({ host: part.trim().toLowerCase(), line: index + 1 })).filter((entry) => entry.host),
+  )
+}
+
+function referrerProblem(entries: { host: string; line: number }[]): string | null {
+  if (entries.length > MAX_REFERRERS) return `${REFERRERS_LABEL}: at most ${MAX_REFERRERS} sites (there are ${entries.length}).`
+  const bad = entries.filter((entry) => !HOST.test(entry.host)).map((entry) => `line ${entry.line} (“${entry.host}”)`)
+  if (!bad.length) return null
+  const list = bad.length > 1 ? `${bad.slice(0, -1).join(', ')} and ${bad.at(-1)} are not host names` : `${bad[0]} is not a host name`
+  return `${REFERRERS_LABEL}: ${list}. Write one host per line, with letters, digits, dots and hyphens only, like example.com.`
+}
+
+const PASSWORD_WORDS: FormWords = {
+  codes: {
+    invalid_current_password: 'Current password: that is not your current password.',
+    current_password_required: 'Current password: enter it to choose a new one.',
+  },
+  fields: {
+    password: () => 'New password: use 8 to 1,024 characters.',
+    current_password: () => 'Current password: use at most 1,024 characters.',
+  },
 }
 
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
@@ -41,14 +72,14 @@ export function AccountPage() {
   const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
   if (!user) return null
   const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
-  const save = async (part: string, body: Record<string, unknown>, message: string) => {
+  const save = async (part: string, body: Record<string, unknown>, message: string, words: FormWords = {}) => {
     try {
       const answer = await api.auth<{ user: User }>('PUT', '/api/v1/account', body)
       setUser(answer.user)
       say(part, { message })
       return true
     } catch (e) {
-      say(part, { error: messageOf(e) })
+      say(part, { error: messageOf(e, words) })
       return false
     }
   }
@@ -64,7 +95,7 @@ export function AccountPage() {
     const v = values(event)
     if (v.password !== v.confirm) return say('password', { error: 'The two new passwords differ.' })
     // The server revokes every other session and sets a fresh cookie for this one.
-    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.')) {
+    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', PASSWORD_WORDS)) {
       api.reset()
       form.reset()
     }
@@ -72,13 +103,22 @@ export function AccountPage() {
   const settings = (event: Event) => {
     event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
-    const referrers = String(new FormData(form).get('allowed_referrers') ?? '')
-      .split(/[\s,]+/)
-      .map((host) => host.trim().toLowerCase())
-      .filter(Boolean)
+    const entries = referrersOf(String(new FormData(form).get('allowed_referrers') ?? ''))
+    const problem = referrerProblem(entries)
+    if (problem) return say('settings', { error: problem })
     const isPublic = (form.elements.namedItem('default_is_public') as HTMLInputElement).checked
     const publicProfile = (form.elements.namedItem('public_profile') as HTMLInputElement).checked
-    void save('settings', { settings: { allowed_referrers: referrers, default_is_public: isPublic, public_profile: publicProfile } }, 'Settings saved.')
+    // Should the server's rule ever be stricter than the one above, its answer still names the lines.
+    const words: FormWords = {
+      fields: {
+        'settings.allowed_referrers': ([index]) =>
+          index === undefined
+            ? `${REFERRERS_LABEL}: at most ${MAX_REFERRERS} sites.`
+            : `${REFERRERS_LABEL}: line ${entries[Number(index)]?.line ?? '?'} is not a host name the server accepts.`,
+      },
+    }
+    const body = { settings: { allowed_referrers: entries.map((entry) => entry.host), default_is_public: isPublic, public_profile: publicProfile } }
+    void save('settings', body, 'Settings saved.', words)
   }
   const deletion = async (cancel: boolean) => {
     if (!cancel && !confirm('Schedule the deletion of your account and every image?')) return
@@ -119,7 +159,7 @@ export function AccountPage() {
         </form>
         <form class="panel" onSubmit={password} aria-labelledby="h-password">
           <h2 id="h-password">Password</h2>
-          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'local'} />
+          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'form'} />
           <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={8} />
           <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={8} />
           <Status {...status.password} />

@@ -21,6 +21,8 @@ export interface OwnImage {
 
 const PAGE_SIZE = 60
 
+const nameOf = (image: OwnImage) => image.title || image.original_name || image.filename
+
 export function GalleryPage() {
   const { api } = useSession()
   const [query, setQuery] = useState('')
@@ -36,6 +38,7 @@ export function GalleryPage() {
     return (await api.remote<{ images: OwnImage[]; next_cursor: string | null }>('upload', 'GET', `/images?${params}`)).data
   }, [cursor, query])
 
+  const images = page.data?.images ?? []
   const toggle = (id: string) =>
     setSelected((all) => {
       const next = new Set(all)
@@ -44,8 +47,17 @@ export function GalleryPage() {
       return next
     })
 
+  // A selection covers only the cards in view: a new search or page starts without one, so the
+  // delete button never acts on images the person can no longer see.
+  const showPage = (next: (string | null)[]) => {
+    setSelected(new Set())
+    setCursors(next)
+  }
+
   const deleteSelected = async () => {
-    if (!selected.size || !confirm(`Delete ${selected.size} image${selected.size > 1 ? 's' : ''}? This cannot be undone.`)) return
+    const names = images.filter((image) => selected.has(image.id)).map(nameOf)
+    const what = names.length === selected.size && names.length <= 5 ? names.map((name) => `“${name}”`).join(', ') : `${selected.size} images`
+    if (!selected.size || !confirm(`Delete ${what}? This cannot be undone.`)) return
     let failed = 0
     for (const id of selected) await api.remote('upload', 'DELETE', `/images/${id}`).catch(() => failed++)
     setStatus(failed ? { error: `${failed} could not be deleted.` } : { message: `${selected.size} deleted.` })
@@ -53,7 +65,6 @@ export function GalleryPage() {
     page.reload()
   }
 
-  const images = page.data?.images ?? []
   return (
     <section>
       <PageTitle>Gallery</PageTitle>
@@ -63,7 +74,7 @@ export function GalleryPage() {
         onSubmit={(event) => {
           event.preventDefault()
           setQuery(String(new FormData(event.currentTarget).get('q') ?? '').trim())
-          setCursors([null])
+          showPage([null])
         }}
       >
         <label for="gallery-search" class="visually-hidden">Search by file name</label>
@@ -80,7 +91,7 @@ export function GalleryPage() {
       ) : null}
       <ul class="grid" aria-label="Your images" data-testid="gallery-grid">
         {images.map((image) => {
-          const name = image.title || image.original_name || image.filename
+          const name = nameOf(image)
           return (
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
@@ -101,9 +112,9 @@ export function GalleryPage() {
         })}
       </ul>
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
+        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => showPage(cursors.slice(0, -1))}>Previous</button>
         <span>Page {cursors.length}</span>
-        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => setCursors((c) => [...c, page.data!.next_cursor])}>Next</button>
+        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => showPage([...cursors, page.data!.next_cursor])}>Next</button>
       </nav>
     </section>
   )

@@ -75,7 +75,8 @@ export function ImagePage({ id }: { id: string }) {
     if (!confirm(`Delete ${name}? This cannot be undone.`)) return
     try {
       await api.remote('upload', 'DELETE', `/images/${shown.id}`)
-      navigate('/gallery')
+      // Replaces the entry: Back must not return to the page of an image that is gone.
+      navigate('/gallery', true)
     } catch (e) {
       setStatus({ error: messageOf(e) })
     }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { CopyButton, Field, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface ApiKey {
   id: string
@@ -26,10 +26,32 @@ const SCOPES: [string, string][] = [
 ]
 const EXPIRY_DAYS: [string, string][] = [['', 'Never'], ['1', '1 day'], ['7', '7 days'], ['30', '30 days'], ['90', '90 days'], ['365', '1 year']]
 
+/** The API's limits for a new key (modules/account/model.ts, `createKey`). */
+const MAX_REQUESTS_PER_HOUR = 1_000_000
+const MAX_IP_RANGES = 50
+
+/** What the API may refuse in the new-key form, as the form labels it. */
+const KEY_WORDS: FormWords = {
+  fields: {
+    key_name: () => 'Name: use 1 to 100 characters.',
+    rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}, or empty for your plan's limit.`,
+    scopes: () => 'What the key may do: choose at least one.',
+    expires_at: () => 'Expires: choose one of the offered times.',
+    allowed_ips: ([index]) =>
+      index === undefined
+        ? `Allowed IP ranges: at most ${MAX_IP_RANGES}.`
+        : `Allowed IP ranges: range ${Number(index) + 1} is too long (at most 64 characters).`,
+  },
+}
+
 /** The .sxcu can only be made by presenting the key itself, so it is offered right after creation. */
 async function downloadShareX(key: ApiKey & { key: string }) {
   const response = await fetch(`/api/v1/api-keys/${key.id}/sharex`, { headers: { 'x-api-key': key.key }, credentials: 'omit' })
-  if (!response.ok) throw new Error(`ShareX file: the server answered ${response.status}`)
+  if (!response.ok) {
+    // The server says why (a revoked or expired key, an address outside its ranges) in its error body.
+    const reason = await response.json().then((body) => body?.error?.message as string | undefined, () => undefined)
+    throw new Error(`ShareX file: ${reason ?? `the server answered ${response.status}`}`)
+  }
   const url = URL.createObjectURL(await response.blob())
   const link = document.createElement('a')
   link.href = url
@@ -72,6 +94,7 @@ export function KeysPage() {
     const days = Number(values.get('expires_in_days'))
     const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
     if (!scopes.length) return setStatus({ error: 'Choose at least one thing the key may do.' })
+    if (ranges.length > MAX_IP_RANGES) return setStatus({ error: `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).` })
     try {
       const answer = await api.auth('POST', '/api/v1/api-keys', {
         key_name: String(values.get('key_name')),
@@ -85,7 +108,7 @@ export function KeysPage() {
       form.reset()
       keys.reload()
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ error: messageOf(e, KEY_WORDS) })
     }
   }
   const revoke = async (key: ApiKey) => {
@@ -108,7 +131,16 @@ export function KeysPage() {
         <h2>New key</h2>
         <div class="row">
           <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />
-          <Field label="Requests per hour (optional)" id="f-key-limit" name="rate_limit_per_hour" type="number" min={1} hint="Empty: your plan's limit" />
+          <Field
+            label="Requests per hour (optional)"
+            id="f-key-limit"
+            name="rate_limit_per_hour"
+            type="number"
+            min={1}
+            max={MAX_REQUESTS_PER_HOUR}
+            step={1}
+            hint={`1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}. Empty: your plan's limit`}
+          />
         </div>
         <fieldset class="scopes">
           <legend>What the key may do</legend>
@@ -140,7 +172,10 @@ export function KeysPage() {
           <div class="snippet">
             <input readOnly value={created.key} aria-label="The new API key" data-testid="new-key" />
             <CopyButton text={created.key} what="API key" />
-            <button type="button" class="secondary" onClick={() => downloadShareX(created).catch((e) => setStatus({ error: messageOf(e) }))}>Download ShareX config</button>
+            {/* ShareX uploads with the key: without the upload scope its config could only fail. */}
+            {created.scopes.includes('upload') ? (
+              <button type="button" class="secondary" onClick={() => downloadShareX(created).catch((e) => setStatus({ error: messageOf(e) }))}>Download ShareX config</button>
+            ) : null}
           </div>
           <Snippets apiKey={created.key} uploadUrl={api.config.upload_url} />
         </div>

@@ -68,7 +68,10 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
       <Status error={error} />
       <p>
         {step.methods.includes('totp') && step.methods.includes('recovery_code') ? (
-          <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
+          <button type="button" class="link" onClick={() => {
+            setError(null)
+            setUseRecovery(!useRecovery)
+          }}>
             {useRecovery ? 'Use a code from your app instead' : 'Use a recovery code instead'}
           </button>
         ) : null}{' '}

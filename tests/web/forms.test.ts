@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { call, markVerified, registerUser, type TestUser } from '../helpers/http.ts'
+import { enableTotp } from '../helpers/two-factor.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/forms: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+/** What the forms say when something is wrong, and how a page learns whether someone is signed in. */
+describe.skipIf(!hasChromium)('form messages and the session check in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let journal: ReturnType<typeof pageJournal>
+  let user: TestUser
+
+  const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
+  const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const logIn = async (target: Page, who: TestUser) => {
+    await go('/login', target)
+    await target.getByLabel('Email or username').fill(who.username)
+    await target.getByLabel('Password').fill(who.password)
+    await target.getByRole('button', { name: 'Log in' }).click()
+  }
+  const alertOf = (form: string) => page.getByRole('form', { name: form }).getByRole('alert')
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    user = await registerUser(servers.app.auth)
+    await markVerified(servers.app.auth, user.token)
+    browser = await launchBrowser()
+    context = await desktopContext(browser)
+    page = await context.newPage()
+    journal = pageJournal(page)
+    await logIn(page, user)
+    await page.waitForURL(/\/(upload|gallery)$/)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  test('an anonymous visitor gets no console error on /, /login and /signup; a signed-in one still lands signed in', async () => {
+    const anonymous = await browser.newContext()
+    const visitor = await anonymous.newPage()
+    const errors: string[] = []
+    visitor.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`${visitor.url()}: ${message.text()}`)
+    })
+    for (const path of ['/', '/login', '/signup']) {
+      await go(path, visitor)
+      await visitor.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).waitFor()
+      await visitor.waitForLoadState('networkidle')
+    }
+    expect(errors).toEqual([])
+    await anonymous.close()
+
+    await journal.during(async () => {
+      await go('/gallery')
+      await page.getByRole('heading', { name: 'Gallery' }).waitFor()
+      await page.getByRole('button', { name: 'Log out' }).waitFor()
+    })
+  })
+
+  test('a password account must give its current password to change it; a wrong one is named as the form labels it', async () => {
+    await go('/account')
+    const current = page.getByLabel('Current password')
+    await current.waitFor()
+    expect(await current.getAttribute('required')).not.toBeNull()
+
+    await current.fill('not my password')
+    await page.getByLabel('New password', { exact: true }).fill('a brand new password')
+    await page.getByLabel('Repeat the new password').fill('a brand new password')
+    await page.getByRole('button', { name: 'Change password' }).click()
+    const alert = alertOf('Password')
+    await alert.waitFor()
+    const text = (await alert.textContent()) ?? ''
+    expect(text).toContain('Current password')
+    expect(text).not.toContain('current_password')
+  })
+
+  test('bad referrer lines are named by the line numbers typed, under the field’s label', async () => {
+    await go('/account')
+    await page.getByLabel('Sites allowed to embed your images').fill('good.example\nfoo bar\nok.example\nbad_host!')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    const alert = alertOf('Sharing')
+    await alert.waitFor()
+    const text = (await alert.textContent()) ?? ''
+    await shot('forms-referrers')
+    expect(text).toContain('Sites allowed to embed your images')
+    expect(text).toMatch(/line 2\b/)
+    expect(text).toMatch(/line 4\b/)
+    expect(text).not.toMatch(/line [13]\b/)
+    expect(text).not.toContain('settings.')
+    const [, account] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(account.user.settings.allowed_referrers).toEqual([])
+  })
+
+  test('a key’s hourly limit beyond the allowed range is refused in the form, naming the range', async () => {
+    await go('/keys')
+    await page.getByLabel('Name').fill('too fast')
+    const limit = page.getByLabel(/^Requests per hour/)
+    await limit.fill('99999999999')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    // The form's own check: the browser stops the submission and names the limit.
+    expect(await limit.evaluate((input: HTMLInputElement) => input.validity.rangeOverflow)).toBe(true)
+    expect(await limit.evaluate((input: HTMLInputElement) => input.validationMessage)).toContain('1000000')
+    await page.getByText('1 to 1,000,000. Empty: your plan').waitFor()
+    // Should that check be bypassed, the server's refusal is worded the same way.
+    await limit.evaluate((input: HTMLInputElement) => input.removeAttribute('max'))
+    await page.getByRole('button', { name: 'Create key' }).click()
+    const alert = page.getByRole('alert')
+    await alert.waitFor()
+    const text = (await alert.textContent()) ?? ''
+    expect(text).toContain('Requests per hour')
+    expect(text).toContain('1,000,000')
+    expect(text).not.toContain('rate_limit_per_hour')
+    const [, keys] = await call(servers.app.auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(keys.api_keys).toEqual([])
+  })
+
+  test('ShareX: no button for a key without the upload scope; the server’s own reason when the download fails', async () => {
+    await go('/keys')
+    await page.getByLabel('Name').fill('reader')
+    for (const scope of ['upload', 'images:write', 'albums', 'stats']) await page.getByRole('checkbox', { name: new RegExp(`^${scope}`) }).uncheck()
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByText('Key “reader” created.').waitFor()
+    await expect(page.getByRole('button', { name: 'Download ShareX config' }).count()).resolves.toBe(0)
+
+    await page.getByLabel('Name').fill('uploader')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByText('Key “uploader” created.').waitFor()
+    const [, keys] = await call(servers.app.auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    const uploader = keys.api_keys.find((key: { key_name: string }) => key.key_name === 'uploader')
+    const [revoked] = await call(servers.app.auth, 'DELETE', `/api/v1/api-keys/${uploader.id}`, { token: user.token })
+    expect(revoked.status).toBe(200)
+    await page.getByRole('button', { name: 'Download ShareX config' }).click()
+    const alert = page.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain('Invalid or revoked API key')
+  })
+
+  test('the second step forgets a wrong code’s error when switching to a recovery code', async () => {
+    const second = await registerUser(servers.app.auth)
+    await enableTotp(servers.app.auth, second.token, servers.app.ctx.clock)
+    const other = await browser.newContext()
+    const target = await other.newPage()
+    await logIn(target, second)
+    await target.getByRole('heading', { name: 'Two-factor authentication' }).waitFor()
+    await target.getByLabel('Code from your authenticator app').fill('000000')
+    await target.getByRole('button', { name: 'Verify' }).click()
+    await target.getByRole('alert').waitFor()
+    await target.getByRole('button', { name: 'Use a recovery code instead' }).click()
+    await target.getByLabel('Recovery code').waitFor()
+    await expect(target.getByRole('alert').count()).resolves.toBe(0)
+    await other.close()
+  })
+})

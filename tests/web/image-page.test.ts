@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { type Owner, signUp, uploadImage } from '../albums/support.ts'
+import { call } from '../helpers/http.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/image-page: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+/** The image page's layout at desktop and phone widths, deleting from it, and the gallery's selection. */
+describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let journal: ReturnType<typeof pageJournal>
+  let owner: Owner
+  let privateId = ''
+
+  const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
+  const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    owner = await signUp(servers.app)
+    const image = await uploadImage(servers.app, owner, { name: 'secret-diagram.png', isPublic: false })
+    privateId = image.id
+    // A description and a view limit: the lines under the image that used to spill over.
+    const [response, body] = await call(servers.app.upload, 'PATCH', `/images/${privateId}`, {
+      apiKey: owner.apiKey,
+      body: { description: 'A long description of the diagram that takes a few lines at phone width, to push the text further down.', max_views: 50, expires_in: '1d' },
+    })
+    expect(response.status, JSON.stringify(body)).toBe(200)
+    browser = await launchBrowser()
+    context = await desktopContext(browser)
+    page = await context.newPage()
+    journal = pageJournal(page)
+    await go('/login')
+    await page.getByLabel('Email or username').fill(owner.username)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(/\/(upload|gallery)$/)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  /** The lowest edge of the text under the image, and the top of what should follow it. */
+  const detailsBottomAndNextTop = (target: Page, nextHeading: string) =>
+    target.evaluate((heading) => {
+      const details = [...document.querySelectorAll('.image-view > :not(.thumb-holder):not(img)')]
+      const bottom = Math.max(...details.map((element) => element.getBoundingClientRect().bottom))
+      const next = [...document.querySelectorAll('h2')].find((h) => h.textContent === heading)!
+      return { bottom, nextTop: next.getBoundingClientRect().top, count: details.length }
+    }, nextHeading)
+
+  for (const [width, nextHeading] of [[1280, 'Views'], [375, 'Share']] as const) {
+    test(`a private image's details stay above the "${nextHeading}" heading at ${width} px`, async () => {
+      const target = await context.newPage()
+      await target.setViewportSize({ width, height: 900 })
+      await go(`/gallery/${privateId}`, target)
+      await target.locator('.image-view img').waitFor()
+      await target.getByTestId('lifetime-badge').waitFor()
+      await shot(`image-page-private-${width}`, target)
+      const { bottom, nextTop, count } = await detailsBottomAndNextTop(target, nextHeading)
+      expect(count).toBe(3)
+      expect(bottom).toBeLessThanOrEqual(nextTop)
+      await target.close()
+    })
+  }
+
+  test('the Copy buttons keep their word on one line at 375 px', async () => {
+    const phone = await context.newPage()
+    await phone.setViewportSize({ width: 375, height: 800 })
+    await go(`/gallery/${privateId}`, phone)
+    await phone.getByRole('button', { name: 'Copy Link' }).waitFor()
+    const lines = await phone.evaluate(() =>
+      [...document.querySelectorAll('.snippet button')].map((button) => {
+        const range = document.createRange()
+        range.selectNodeContents(button)
+        return `${button.textContent}: ${range.getClientRects().length}`
+      }),
+    )
+    expect(lines).toEqual(['Copy: 1', 'Copy: 1', 'Copy: 1', 'Copy: 1'])
+    await phone.close()
+  })
+
+  test('the gallery drops the selection on a search, and the confirmation names the images', async () => {
+    for (const name of ['alpha-one.png', 'alpha-two.png', 'zulu.png']) await uploadImage(servers.app, owner, { name, isPublic: true })
+    await journal.during(async () => {
+      await go('/gallery')
+      await page.getByRole('checkbox', { name: 'Select alpha-one.png' }).check()
+      await page.getByRole('checkbox', { name: 'Select alpha-two.png' }).check()
+      await page.getByRole('button', { name: 'Delete selected (2)' }).waitFor()
+      await page.getByLabel('Search by file name').fill('zulu')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.getByRole('checkbox', { name: 'Select alpha-one.png' }).waitFor({ state: 'detached' })
+      await expect(page.getByTestId('gallery-card').count()).resolves.toBe(1)
+      // Nothing hidden by the search stays selected.
+      const button = page.getByRole('button', { name: /^Delete selected/ })
+      await expect(button.textContent()).resolves.toBe('Delete selected')
+      expect(await button.isDisabled()).toBe(true)
+
+      await page.getByRole('checkbox', { name: 'Select zulu.png' }).check()
+      const asked = new Promise<string>((resolve) =>
+        page.once('dialog', (dialog) => {
+          resolve(dialog.message())
+          void dialog.dismiss()
+        }),
+      )
+      await page.getByRole('button', { name: 'Delete selected (1)' }).click()
+      expect(await asked).toContain('zulu.png')
+    })
+    // Dismissed: all three are still there.
+    const [, list] = await call(servers.app.upload, 'GET', '/images?limit=10', { apiKey: owner.apiKey })
+    expect(list.images.map((image: { original_name: string }) => image.original_name)).toEqual(expect.arrayContaining(['alpha-one.png', 'alpha-two.png', 'zulu.png']))
+  })
+
+  test('Back after deleting an image from its page returns to the gallery, not to "Image not found"', async () => {
+    const doomed = await uploadImage(servers.app, owner, { name: 'doomed.png', isPublic: true })
+    await journal.during(async () => {
+      await go('/gallery')
+      await page.getByRole('link', { name: 'Open doomed.png' }).click()
+      await page.waitForURL(`**/gallery/${doomed.id}`)
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: 'Delete image' }).click()
+      await page.waitForURL(/\/gallery$/)
+      await page.getByRole('heading', { name: 'Gallery' }).waitFor()
+      await page.goBack()
+      await page.waitForTimeout(300)
+      expect(new URL(page.url()).pathname).not.toBe(`/gallery/${doomed.id}`)
+      await expect(page.getByRole('heading', { name: 'Image not found' }).count()).resolves.toBe(0)
+    })
+  })
+})
