@@ -219,7 +219,7 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 const displayName = (name: string) => withinLength(name.replace(/[\u0000-\u001f\u007f]/g, ''), NAME_MAX_LENGTH) || null
 
 /** At most `max` UTF-16 units, never half of a surrogate pair (a cut emoji would be stored as U+FFFD). */
-function withinLength(text: string, max: number): string {
+export function withinLength(text: string, max: number): string {
   if (text.length <= max) return text
   const last = text.charCodeAt(max - 1)
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)

@@ -1,6 +1,7 @@
 import { expect, test } from 'bun:test'
 import sharp from 'sharp'
 import { base64Size } from '#modules/upload/compat/base64.ts'
+import { recordingLogger } from '../helpers/flows.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
 import {
   COMPAT_ENV,
@@ -12,6 +13,9 @@ import {
   md5,
   noisePng,
   png,
+  STALL_ENV,
+  stalledBody,
+  tempFiles,
   uploadMetrics,
   URLENCODED,
   urlencoded,
@@ -118,7 +122,53 @@ describeEachBackend(
         const [r3, b3] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.token, source: bytes.toString('base64') }) })
         expectCheveretoError(r3, b3, 401, 'invalid_api_key')
         expect(b3.status_txt).toBe('Unauthorized')
+        // Longer than any key: still checked as one, in the query as in the header.
+        const long = `ih_${'x'.repeat(300)}`
+        const [r4, b4] = await call(app().upload, 'POST', `/api/1/upload?key=${long}`, { body: form({ source: png(bytes) }) })
+        expectCheveretoError(r4, b4, 401, 'invalid_api_key')
+        const [r5, b5] = await call(app().upload, 'POST', '/api/1/upload', { headers: { 'x-api-key': long }, body: form({ source: png(bytes) }) })
+        expectCheveretoError(r5, b5, 401, 'invalid_api_key')
       })
+    })
+
+    test('format as a form field (ShareX sends it so): txt answers the URL; an unknown one, or one that differs from the query, is a 400', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const [response, text] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes), format: 'txt' }) })
+      expect(response.status, text).toBe(200)
+      expect(response.headers.get('content-type')).toStartWith('text/plain')
+      expect(text).toMatch(new RegExp(`^${app().config.publicUrls.view}/[A-Za-z0-9_-]{22}\\.png$`))
+      const [urlencodedResponse, urlencodedText] = await call(app().upload, 'POST', '/api/1/upload', {
+        headers: URLENCODED,
+        body: urlencoded({ key: user.apiKey, format: 'txt', source: bytes.toString('base64') }),
+      })
+      expect(urlencodedResponse.status, urlencodedText).toBe(200)
+      expect(urlencodedText).toBe(text)
+      const [same, sameBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&format=json`, { body: form({ source: png(bytes), format: 'json' }) })
+      expect(same.status, JSON.stringify(sameBody)).toBe(200)
+      expect(sameBody.image.url).toBe(text)
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        let [refused, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), format: 'bogus' }) })
+        expectCheveretoError(refused, body, 400, 'invalid_format')
+        ;[refused, body] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, format: 'bogus', source: (await distinctPng()).toString('base64') }) })
+        expectCheveretoError(refused, body, 400, 'invalid_format')
+        ;[refused, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&format=json`, { body: form({ source: png(await distinctPng()), format: 'txt' }) })
+        expectCheveretoError(refused, body, 400, 'conflicting_field')
+        expect(body.error.message).toContain('"format"')
+      })
+    })
+
+    test('a title longer than 200 is cut there, but never inside a character (an emoji across the cut is left out whole)', async () => {
+      const user = await signUp(app())
+      const title = `${'x'.repeat(199)}\u{1F600}and more`
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title }) })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(body.image.title).toBe('x'.repeat(199))
+      const [row] = await app().ctx.sql<{ title: string }[]>`select title from images where id = ${body.image.id_encoded}`
+      expect(row!.title).toBe('x'.repeat(199))
+      const [whole, wholeBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title: `${'x'.repeat(198)}\u{1F600}more` }) })
+      expect(whole.status, JSON.stringify(wholeBody)).toBe(200)
+      expect(wholeBody.image.title).toBe(`${'x'.repeat(198)}\u{1F600}`)
     })
 
     test('no source, bad base64, a URL, a wrong format, an unknown format=: 4xx in Chevereto shape, nothing kept', async () => {
@@ -283,4 +333,49 @@ describeEachBackend(
     })
   },
   { env: COMPAT_ENV },
+)
+
+const stallLog = recordingLogger()
+
+describeEachBackend(
+  'Chevereto API v1: a body that stalls or is cut off',
+  (app) => {
+    const post = async (path: string, headers: Record<string, string>, body: ReadableStream<Uint8Array>) => {
+      const response = await app().upload.handle(new Request(`http://localhost${path}`, { method: 'POST', headers, body }))
+      return [response, await response.json()] as const
+    }
+
+    test('urlencoded (key in the body, or none) and raw bodies that stop arriving: 408 in Chevereto\'s shape after BODY_TIMEOUT, no temp file left', async () => {
+      const user = await signUp(app())
+      const cases: [string, Record<string, string>, string][] = [
+        ['/api/1/upload', URLENCODED, `key=${user.apiKey}&source=${'A'.repeat(1000)}`],
+        ['/api/1/upload', URLENCODED, `source=${'A'.repeat(1000)}`],
+        [`/api/1/upload?key=${user.apiKey}`, { 'content-type': 'image/png' }, `\x89PNG${'x'.repeat(1000)}`],
+        // Shorter than the sniffed head: the stall comes while the body's kind is still being read.
+        [`/api/1/upload?key=${user.apiKey}`, { 'content-type': 'image/png' }, '\x89PNG'],
+      ]
+      for (const [path, headers, head] of cases) {
+        const started = performance.now()
+        const [response, body] = await post(path, headers, stalledBody(head))
+        expectCheveretoError(response, body, 408, 'request_timeout')
+        expect(performance.now() - started).toBeGreaterThanOrEqual(900)
+        expect(tempFiles(app())).toEqual([])
+      }
+    })
+
+    test('a client that closes the connection mid-body gets a 400, not a logged 500', async () => {
+      const user = await signUp(app())
+      for (const [path, headers, head] of [
+        ['/api/1/upload', URLENCODED, 'source=iVBO'],
+        [`/api/1/upload?key=${user.apiKey}`, { 'content-type': 'image/png' }, '\x89PNG\r\n\x1a\n'],
+        [`/api/1/upload?key=${user.apiKey}`, URLENCODED, `source=${'A'.repeat(2000)}`],
+      ] as const) {
+        const [response, body] = await post(path, headers, stalledBody(head, 100))
+        expectCheveretoError(response, body, 400, 'invalid_body')
+        expect(tempFiles(app())).toEqual([])
+      }
+      expect(stallLog.entries.filter((entry) => entry.level === 'error')).toEqual([])
+    })
+  },
+  { env: STALL_ENV, log: stallLog },
 )

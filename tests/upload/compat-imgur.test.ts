@@ -1,6 +1,23 @@
 import { expect, test } from 'bun:test'
+import { recordingLogger } from '../helpers/flows.ts'
 import { call, changeOutsideApiPropagated, describeEachBackend } from '../helpers/index.ts'
-import { COMPAT_ENV, distinctPng, expectServes, fetchPublic, form, limitKeyTo, noisePng, png, uploadMetrics, URLENCODED, urlencoded, usage } from './compat-support.ts'
+import {
+  COMPAT_ENV,
+  distinctPng,
+  expectServes,
+  fetchPublic,
+  form,
+  limitKeyTo,
+  noisePng,
+  png,
+  STALL_ENV,
+  stalledBody,
+  tempFiles,
+  uploadMetrics,
+  URLENCODED,
+  urlencoded,
+  usage,
+} from './compat-support.ts'
 import { expectNothingLeftBehind, listKeys, setDailyLimit, signUp } from './support.ts'
 
 const clientId = (key: string) => ({ authorization: `Client-ID ${key}` })
@@ -92,6 +109,19 @@ describeEachBackend(
       const [bad, error] = await call(app().upload, 'POST', '/3/upload.xml', { headers: clientId('ih_wrong'), body: form({ image: png(bytes) }) })
       expect(bad.status).toBe(401)
       expect(error).toMatch(/^<\?xml[^>]*>\n<data type="array" success="0" status="401"><error>[^<]+<\/error><code>invalid_api_key<\/code><request>\/3\/upload.xml<\/request><method>POST<\/method><\/data>$/)
+    })
+
+    test('the XML stays well-formed when the title or description holds characters XML 1.0 does not allow', async () => {
+      const user = await signUp(app())
+      const [response, text] = await call(app().upload, 'POST', '/3/upload.xml', {
+        headers: clientId(user.apiKey),
+        body: form({ image: png(await distinctPng()), title: 'a\u0001b\u001fc <&>', description: 'tab\there\u0008\uFFFE\u{1F600}' }),
+      })
+      expect(response.status, text).toBe(200)
+      // XML 1.0 §2.2: no C0 control but tab, LF and CR, and no U+FFFE/U+FFFF, raw or as a character reference.
+      expect(text).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|&#x?0*[0-8bcef]?[0-9a-f];/i)
+      expect(text).toContain('<title>a\uFFFDb\uFFFDc &lt;&amp;&gt;</title>')
+      expect(text).toContain('<description>tab\there\uFFFD\uFFFD\u{1F600}</description>')
     })
 
     test('DELETE /3/image/{deletehash} deletes with no other credential; a wrong or spent hash is 404', async () => {
@@ -199,4 +229,40 @@ describeEachBackend(
     })
   },
   { env: COMPAT_ENV },
+)
+
+const stallLog = recordingLogger()
+
+describeEachBackend(
+  'Imgur API v3: a raw body that stalls or is cut off',
+  (app) => {
+    const post = async (path: string, key: string, body: ReadableStream<Uint8Array>) => {
+      const response = await app().upload.handle(new Request(`http://localhost${path}`, { method: 'POST', headers: clientId(key), body }))
+      return [response, await response.text()] as const
+    }
+
+    test('a raw body that stops arriving: 408 in Imgur\'s shape (JSON and XML) after BODY_TIMEOUT, no temp file left', async () => {
+      const user = await signUp(app())
+      const started = performance.now()
+      const [response, text] = await post('/3/image', user.apiKey, stalledBody(`\x89PNG\r\n\x1a\n${'x'.repeat(1000)}`))
+      expectImgurError(response, JSON.parse(text), 408, 'request_timeout')
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900)
+      expect(tempFiles(app())).toEqual([])
+      const [xmlResponse, xml] = await post('/3/upload.xml', user.apiKey, stalledBody('\x89PNG'))
+      expect(xmlResponse.status, xml).toBe(408)
+      expect(xml).toContain('<code>request_timeout</code><request>/3/upload.xml</request>')
+      expect(tempFiles(app())).toEqual([])
+    })
+
+    test('a client that closes the connection mid-body gets a 400, not a logged 500', async () => {
+      const user = await signUp(app())
+      const [response, text] = await post('/3/image', user.apiKey, stalledBody('\x89PNG\r\n\x1a\n', 100))
+      expectImgurError(response, JSON.parse(text), 400, 'invalid_body')
+      const [late, lateText] = await post('/3/image', user.apiKey, stalledBody(`\x89PNG\r\n\x1a\n${'x'.repeat(2000)}`, 100))
+      expectImgurError(late, JSON.parse(lateText), 400, 'invalid_body')
+      expect(tempFiles(app())).toEqual([])
+      expect(stallLog.entries.filter((entry) => entry.level === 'error')).toEqual([])
+    })
+  },
+  { env: STALL_ENV, log: stallLog },
 )

@@ -1,16 +1,38 @@
 import { TEST_METRICS_TOKEN } from '../helpers/prometheus.ts'
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
+import { readdirSync } from 'node:fs'
 import sharp from 'sharp'
 import type { ModuleApp } from '#core/app.ts'
 import { type TestApp, changeOutsideApiPropagated } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
+import { uploadTmpDir } from '#modules/upload/service.ts'
 import { footprint, type Uploader } from './support.ts'
 
 /** Test limit: small enough that "too large" is cheap, large enough for every fixture below. */
 export const COMPAT_MAX_UPLOAD_BYTES = 64 * 1024
 // /metrics is served only behind METRICS_TOKEN: the metric checks scrape it with the test token.
 export const COMPAT_ENV = { MAX_UPLOAD_BYTES: String(COMPAT_MAX_UPLOAD_BYTES), METRICS_TOKEN: TEST_METRICS_TOKEN }
+
+/** For the stalled-body tests: a body silent for 1 s is cut with a 408. */
+export const STALL_ENV = { ...COMPAT_ENV, BODY_TIMEOUT: '1s' }
+
+/**
+ * A request body that sends `head` and then nothing, never ending (a client that declared more
+ * than it sends); with `abortAfterMs`, the body then fails as Bun fails it when the client
+ * closes the connection.
+ */
+export function stalledBody(head: string | Uint8Array, abortAfterMs?: number): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(typeof head === 'string' ? new TextEncoder().encode(head) : head)
+      if (abortAfterMs !== undefined) setTimeout(() => controller.error(new DOMException('The connection was closed.', 'AbortError')), abortAfterMs)
+    },
+  })
+}
+
+/** Upload temp files in DATA_DIR/tmp: none may outlive its request. */
+export const tempFiles = (app: TestApp) => readdirSync(uploadTmpDir(app.ctx)).filter((name) => name.startsWith('upload-'))
 
 let colour = 0
 /** A small PNG whose bytes no other call returns (so no accidental dedup between tests). */

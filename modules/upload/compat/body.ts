@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web'
 import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '#core/errors.ts'
+import { withStallTimeout } from '#core/http/body-limit.ts'
 import { byteMeter, FORM_OVERHEAD_BYTES, type MultipartUpload, type ReceivedFile, receiveMultipart, uploadTooLarge } from '#core/http/multipart.ts'
 import { uploadTmpDir } from '../service.ts'
 import { Base64Decoder, base64Size, decodeBase64Text } from './base64.ts'
@@ -50,7 +51,9 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
   }
   if (!request.body) return noFile()
 
-  const { head, stream } = await peek(Readable.fromWeb(request.body as unknown as NodeWebReadableStream<Uint8Array>))
+  // The route turned Bun's idle timeout off (src/http/body-limit.ts): this is the body's only guard against a client that stops sending.
+  const body = withStallTimeout(request.body, ctx.config.bodyTimeoutSeconds)
+  const { head, stream } = await peek(Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>))
   if (head.length === 0) return noFile()
   const start = head.toString('latin1', 0, SNIFF_BYTES)
   // A form is `name=value&…`; base64, data URIs and URLs are text; anything else is the image itself.
@@ -65,8 +68,8 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
     return withDiscard(file, form.fields())
   }
   const isText = /^\s*(data:[^,]{0,200},|https?:)?[A-Za-z0-9+/=_\s-]*$/i.test(start)
-  const body = byteMeter(bodyLimit(max), () => uploadTooLarge(max))
-  const file = await streamToTempFile(ctx, isText ? [stream, body.meter, new Base64Decoder()] : [stream, body.meter])
+  const raw = byteMeter(bodyLimit(max), () => uploadTooLarge(max))
+  const file = await streamToTempFile(ctx, isText ? [stream, raw.meter, new Base64Decoder()] : [stream, raw.meter])
   return withDiscard(file, {})
 }
 
@@ -104,6 +107,7 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
       fileField,
       maxFileBytes: base64Size(max),
       maxFieldBytes: base64Size(max),
+      stallSeconds: ctx.config.bodyTimeoutSeconds,
       holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
     })
   } catch (error) {
@@ -141,22 +145,34 @@ async function streamToTempFile(ctx: AppContext, stages: (NodeJS.ReadableStream 
     await pipeline(...stages, file.meter, createWriteStream(path, { flags: 'wx' }))
   } catch (error) {
     await rm(path, { force: true })
-    if (error instanceof AppError) throw error
-    throw new BadRequest('The request body is malformed or was cut short', 'invalid_body')
+    throw readFailure(error)
   }
   return { path, size: file.bytes(), sha256: hash.digest('hex'), filename: '' }
 }
+
+/**
+ * Why a body could not be read, as the client's mistake: a limit or a stall (408) as it was
+ * raised; anything else (a malformed body, or the client gone, which Bun reports as an
+ * AbortError) is a 400, as receiveMultipart words it, never a logged 500.
+ */
+const readFailure = (error: unknown): AppError =>
+  error instanceof AppError ? error : new BadRequest('The request body is malformed or was cut short', 'invalid_body')
 
 /** Reads the first bytes to decide what the body is, then hands back a stream of all of it. */
 async function peek(source: Readable): Promise<{ head: Buffer; stream: Readable }> {
   const chunks = source[Symbol.asyncIterator]()
   const parts: Buffer[] = []
   let length = 0
-  while (length < SNIFF_BYTES) {
-    const next = await chunks.next()
-    if (next.done) break
-    parts.push(Buffer.from(next.value))
-    length += next.value.byteLength
+  try {
+    while (length < SNIFF_BYTES) {
+      const next = await chunks.next()
+      if (next.done) break
+      parts.push(Buffer.from(next.value))
+      length += next.value.byteLength
+    }
+  } catch (error) {
+    source.destroy()
+    throw readFailure(error)
   }
   const head = Buffer.concat(parts)
   async function* all() {

@@ -73,15 +73,30 @@ export const CheveretoError = t.Object({
 })
 
 const Query = t.Object({
-  key: t.Optional(t.String({ maxLength: 200 })),
+  // No maxLength: a key of any length is checked as an API key and refused (401), as in X-API-Key.
+  key: t.Optional(t.String()),
   source: t.Optional(t.String({ description: 'Base64 image (GET); an http(s) URL is refused' })),
-  format: t.Optional(t.String({ description: 'json (default) or txt (the image URL alone)' })),
+  format: t.Optional(t.String({ description: 'json (default) or txt (the image URL alone); also read from the form' })),
   title: t.Optional(t.String()),
   expires_in: t.Optional(t.String({ description: 'imghost: 30m, 1h, 7d, 2w; the image is deleted after it' })),
   max_views: t.Optional(t.String({ description: 'imghost: views by others before the image is gone' })),
 })
 
 const FORMATS = ['json', 'txt'] as const
+type Format = (typeof FORMATS)[number]
+
+/**
+ * The answer's format: Chevereto reads `format` from the query or the POST fields (ShareX sends
+ * it as a field). Both given and different is refused, as for `key`.
+ */
+function chosenFormat(inQuery: string | undefined, inForm?: string): Format {
+  if (inQuery !== undefined && inForm !== undefined && inQuery !== inForm) {
+    throw new BadRequest('"format" was sent twice, in the query and the form, with different values; send one', 'conflicting_field')
+  }
+  const format = inQuery ?? inForm ?? 'json'
+  if (!(FORMATS as readonly string[]).includes(format)) throw new BadRequest(`format must be one of ${FORMATS.join(', ')}`, 'invalid_format')
+  return format as Format
+}
 
 const errorBody = (error: AppError) => ({
   status_code: error.status,
@@ -155,9 +170,12 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     return readImageBody(ctx, request, 'source')
   }
   let md5 = ''
+  // A bad format in the query is refused before the body is read; one in the form, once it is.
+  let format = chosenFormat(query.format)
   const prepare = async (upload: MultipartUpload): Promise<MultipartUpload> => {
     try {
       if (key && upload.fields.key && upload.fields.key !== key) throw conflictingKeys()
+      format = chosenFormat(query.format, upload.fields.format)
       md5 = (await legacyDigests(upload.file!)).md5
     } catch (error) {
       await upload.discard()
@@ -172,7 +190,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   if (key) {
     const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
-    return present(ctx, image, md5)
+    return { image: present(ctx, image, md5), format }
   }
   // The body is read before anyone is known to be calling: it comes out of the address's anonymous budget.
   await limitAnonymous(ctx, ip(), headers)
@@ -180,7 +198,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   try {
     const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip() })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, NO_SOURCE)))
-    return present(ctx, image, md5)
+    return { image: present(ctx, image, md5), format }
   } finally {
     // Already read: removed here too when a quota refuses the upload before the service takes it.
     await body.discard()
@@ -190,10 +208,8 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
 export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
   errorDialects?.add(['/api/1/upload'], (error) => dialectJson(error, errorBody(error)))
   const handler = async ({ request, query, set, server }: { request: Request; query: typeof Query.static; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
-    const format = query.format ?? 'json'
     try {
-      if (!(FORMATS as readonly string[]).includes(format)) throw new BadRequest(`format must be one of ${FORMATS.join(', ')}`, 'invalid_format')
-      const image = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
+      const { image, format } = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
       if (format === 'txt') {
         set.headers['content-type'] = 'text/plain; charset=utf-8'
         return image.url
@@ -205,7 +221,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       return errorBody(appError) as never
     }
   }
-  const errors = Object.fromEntries([400, 401, 403, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+  const errors = Object.fromEntries([400, 401, 403, 408, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
   const options = (method: 'GET' | 'POST') => ({
     query: Query,
     response: { 200: t.Union([CheveretoSuccess, t.String({ description: 'format=txt: the image URL' })]), ...errors },
@@ -217,7 +233,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
         'The key is `key` (query or form field) or `X-API-Key`: one of your own `ih_` API keys. The image is `source`: a multipart file, ' +
         'or base64 (or a data: URI) in a multipart or urlencoded field or the query. A URL is refused (400): nothing is fetched. Errors: ' +
         '`{status_code, error:{message, code, context}, status_txt}` with the same HTTP status.',
-      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title' }) } : {}),
+      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', format: 'json (default) or txt (or in the query)' }) } : {}),
     },
   })
   return new Elysia({ name: 'upload-compat-chevereto', seed: ctx.id })

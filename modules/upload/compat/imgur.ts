@@ -49,7 +49,7 @@ export const ImgurError = t.Object({
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
 const XML_PATHS = new Set(['/3/upload.xml', '/3/image.xml'])
-const errorStatuses = [400, 401, 403, 404, 413, 415, 422, 429, 503]
+const errorStatuses = [400, 401, 403, 404, 408, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
 
@@ -75,7 +75,15 @@ function present(ctx: AppContext, image: ImageRow, description: string | null) {
   }
 }
 
-const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
+/**
+ * Text as XML character data. XML 1.0 §2.2 allows no C0 control but tab, LF and CR, no lone
+ * surrogate and not U+FFFE/U+FFFF, not even escaped as `&#1;`: such a character (a client's
+ * title or description may hold one) becomes U+FFFD, so the answer stays well-formed for ksnip.
+ */
+const escapeXml = (text: string) =>
+  text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
 
 /** Imgur's XML: `<data success="1" status="200">` with one element per field. */
 function xml(status: number, success: boolean, fields: Record<string, unknown>, headers: Record<string, string> = {}): Response {

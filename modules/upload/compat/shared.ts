@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { withinLength } from '../service.ts'
 
 /**
  * What the three adapters share: the caller is always one of the user's own `ih_` API keys
@@ -63,6 +64,7 @@ export const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
@@ -76,6 +78,9 @@ export const sqlDateTime = (date: Date) => new Date(date).toISOString().slice(0,
 export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
   image.variants.find((v) => v.name === name && v.format === image.format) ?? image.variants.find((v) => v.name === name)
 
+/** POST /upload's limit on a title, in UTF-16 units (modules/upload/service.ts). */
+const TITLE_MAX_LENGTH = 200
+
 /**
  * Foreign clients' text fields, reduced to what POST /upload reads: a title (trimmed to what
  * imghost keeps rather than refused) and, where the API has one, visibility. Anything else is
@@ -84,7 +89,7 @@ export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
 export function nativeFields(title: string | undefined, isPublic?: boolean): Record<string, string> {
   const fields: Record<string, string> = {}
   const trimmed = title?.trim()
-  if (trimmed) fields.title = trimmed.slice(0, 200)
+  if (trimmed) fields.title = withinLength(trimmed, TITLE_MAX_LENGTH)
   if (isPublic !== undefined) fields.is_public = String(isPublic)
   return fields
 }
