@@ -1,4 +1,5 @@
 import type { AppError } from '../errors.ts'
+import { routeTemplates } from './route-templates.ts'
 
 /**
  * How a route that speaks another API words its errors: the compatible upload APIs (Chevereto,
@@ -17,16 +18,22 @@ export interface ErrorDialects {
 
 /**
  * The registry, and the dialect of a request's path. By path, not by route: Elysia's error hook
- * is not told which route matched. Only failures look here, so a scan of a few templates is fine.
+ * is not told which route matched. Asked only once every module has registered (on a failure).
  */
 export function createErrorDialects() {
-  const templates: { pattern: URLPattern; dialect: ErrorDialect }[] = []
+  const entries: { template: string; value: ErrorDialect }[] = []
+  let dialectsOf: ((path: string) => ErrorDialect[]) | undefined
   const registry: ErrorDialects = {
     add(routes, dialect) {
-      for (const route of routes) templates.push({ pattern: new URLPattern({ pathname: route }), dialect })
+      for (const route of routes) entries.push({ template: route, value: dialect })
+      dialectsOf = undefined
     },
   }
-  return { registry, dialectOf: (path: string) => templates.find(({ pattern }) => pattern.test({ pathname: path }))?.dialect }
+  const dialectOf = (path: string) => {
+    dialectsOf ??= routeTemplates(entries)
+    return dialectsOf(path)[0]
+  }
+  return { registry, dialectOf }
 }
 
 /** A dialect's JSON answer: the error's status and headers (Retry-After, Allow), and what every response carries. */

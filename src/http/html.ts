@@ -1,3 +1,5 @@
+import { routeTemplates } from './route-templates.ts'
+
 /** Escapes for HTML text and double- or single-quoted attributes alike; every piece of user text goes through it. */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
@@ -72,13 +74,8 @@ export type IsPageRequest = (method: string, path: string) => boolean
  */
 export function pageRoutesOf(routes: readonly RouteWithHooks[]): IsPageRequest {
   const isMark = (hook: unknown) => hook === personFacing.transform || (hook as { fn?: unknown })?.fn === personFacing.transform
-  const pages = routes
-    .filter((route) => [route.hooks.transform].flat().some(isMark))
-    .map((route) => ({ method: route.method, pattern: new URLPattern({ pathname: route.path }) }))
-  return (method, path) => {
-    const asked = method === 'HEAD' ? 'GET' : method
-    return pages.some((page) => page.method === asked && page.pattern.test({ pathname: path }))
-  }
+  const methodsOf = routeTemplates(routes.filter((route) => [route.hooks.transform].flat().some(isMark)).map((route) => ({ template: route.path, value: route.method })))
+  return (method, path) => methodsOf(path).includes(method === 'HEAD' ? 'GET' : method)
 }
 
 /**
