@@ -1,3 +1,5 @@
+import { routeTemplates } from './route-templates.ts'
+
 interface RouteLike {
   method: string
   path: string
@@ -9,27 +11,12 @@ interface RouteLike {
  * are the fallbacks of pages and name no resource, so they allow nothing here.
  */
 export function allowedMethodsOf(routes: readonly RouteLike[]): (path: string) => string[] {
-  const table = routes
-    .filter((route) => route.method !== 'ALL' && !route.path.includes('*'))
-    .map((route) => ({ method: route.method, segments: route.path.split('/') }))
+  const methodsOf = routeTemplates(
+    routes.filter((route) => route.method !== 'ALL' && !route.path.includes('*')).map((route) => ({ template: route.path, value: route.method })),
+  )
   return (path) => {
-    const segments = path.split('/')
-    const methods = new Set<string>()
-    for (const route of table) if (matches(route.segments, segments)) methods.add(route.method)
+    const methods = new Set(methodsOf(path))
     if (methods.has('GET')) methods.add('HEAD')
     return [...methods].sort()
   }
-}
-
-/** Elysia's templates: `:name` takes one non-empty segment, `:name?` may also be absent at the end. */
-function matches(template: readonly string[], segments: readonly string[]): boolean {
-  const optionalLast = template.at(-1)?.endsWith('?') === true
-  if (segments.length !== template.length && !(optionalLast && segments.length === template.length - 1)) return false
-  for (let index = 0; index < segments.length; index++) {
-    const part = template[index]!
-    if (part.startsWith(':')) {
-      if (segments[index] === '') return false
-    } else if (part !== segments[index]) return false
-  }
-  return true
 }
