@@ -20,7 +20,7 @@ import * as repo from './repo.ts'
 
 export const uploadTmpDir = (ctx: AppContext) => join(ctx.config.dataDir, 'tmp')
 
-const TITLE_MAX_LENGTH = 200
+export const TITLE_MAX_LENGTH = 200
 const NAME_MAX_LENGTH = 255
 
 export interface UploadResult {

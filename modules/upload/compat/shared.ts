@@ -5,7 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
-import { withinLength } from '../service.ts'
+import { TITLE_MAX_LENGTH, withinLength } from '../service.ts'
 
 /**
  * What the three adapters share: the caller is always one of the user's own `ih_` API keys
@@ -77,9 +77,6 @@ export const sqlDateTime = (date: Date) => new Date(date).toISOString().slice(0,
 
 export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
   image.variants.find((v) => v.name === name && v.format === image.format) ?? image.variants.find((v) => v.name === name)
-
-/** POST /upload's limit on a title, in UTF-16 units (modules/upload/service.ts). */
-const TITLE_MAX_LENGTH = 200
 
 /**
  * Foreign clients' text fields, reduced to what POST /upload reads: a title (trimmed to what
