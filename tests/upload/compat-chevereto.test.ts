@@ -324,6 +324,7 @@ describeEachBackend(
       expectCheveretoError(response, body, 400, 'invalid_text')
       ;[response, body] = await call(app().upload, 'PUT', `/api/1/upload?key=${user.apiKey}`)
       expectCheveretoError(response, body, 405, 'method_not_allowed')
+      expect(body.status_txt).toBe('Method Not Allowed')
       expect(response.headers.get('allow')).toBe('GET, HEAD, POST')
       expect(response.headers.get('x-content-type-options')).toBe('nosniff')
       // Every other route keeps imghost's own shape.
