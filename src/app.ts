@@ -136,10 +136,3 @@ export const createModuleApp = (ctx: AppContext, module: ModuleName) => createAp
 
 export type ModuleApp = ReturnType<typeof createModuleApp>
 
-/**
- * Bun refuses bodies over this with an empty 413 before any handler runs; it sits above what
- * the upload routes take, so they answer their own JSON 413 instead: MAX_UPLOAD_BYTES as base64
- * in a urlencoded form, percent-encoded at worst (modules/upload/compat/body.ts), is four times
- * it. Every other route has its own, much smaller cap (src/http/body-limit.ts).
- */
-export const serverBodyLimit = (maxUploadBytes: number) => maxUploadBytes * 4 + 1024 * 1024

@@ -1,11 +1,12 @@
 import { bytecodeOrderStats } from 'bun:jsc'
-import { JOBS, createApp, serverBodyLimit, serviceName, startWorkers } from './app.ts'
+import { JOBS, createApp, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
 import { type AppContext, startContext } from './context.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { START_MARK } from './db/pglite-wasm.ts'
 import { startGcPacer } from './gc-pacer.ts'
 import { createRequestGate } from './http/gate.ts'
+import { IDLE_TIMEOUT_SECONDS, SERVER_BODY_LIMIT } from './http/body-limit.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
@@ -54,7 +55,7 @@ export async function serve(config: Config, options: ServeOptions) {
     const app = listenExclusive(built, serviceName(modules), {
       hostname: config.host,
       port,
-      maxRequestBodySize: serverBodyLimit(config.maxUploadBytes),
+      maxRequestBodySize: SERVER_BODY_LIMIT,
       // Between requests and for requests without a body; bodies have their own stall timer (BODY_TIMEOUT).
       idleTimeout: IDLE_TIMEOUT_SECONDS,
     })
@@ -138,7 +139,5 @@ async function sweepCrashLeftovers(ctx: AppContext) {
   if (removed > 0) ctx.log.info({ msg: 'temp files of an earlier run removed', count: removed })
 }
 
-/** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */
-const IDLE_TIMEOUT_SECONDS = 30
 /** Share of SHUTDOWN_TIMEOUT in-flight requests get; the rest is for jobs, buffers and the database. */
 const DRAIN_SHARE = 0.7

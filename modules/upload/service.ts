@@ -99,7 +99,9 @@ export async function uploadReceived(
 async function receiveAndStore(ctx: AppContext, principal: Principal, receive: () => Promise<MultipartUpload>, declaredBytes: number): Promise<UploadResult> {
   const user = principal.user
   // 507 before a byte is read when the upload could leave DATA_DIR too full for the database.
-  ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, declaredBytes)
+  // Nothing past MAX_UPLOAD_BYTES is kept, whatever the length declared: a larger one is the
+  // client's mistake, answered by the receive's 413, not the server's lack of room.
+  ensureDiskHeadroom(ctx.config.dataDir, ctx.config.minFreeDiskBytes, Math.min(declaredBytes, ctx.config.maxUploadBytes))
   await refuseWhenQuotaUsedUp(ctx, user)
   const upload = await receive()
   // Until processing and every put have settled without a failure, something may still read the

@@ -1,10 +1,11 @@
+import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
 
 /**
  * The one body parser of every route, run before validation, auth and rate limits: nothing
- * reaches Elysia's default parsers, which would read any type (JSON, urlencoded, multipart) up
- * to Bun's server-wide limit (about 4× MAX_UPLOAD_BYTES, sized for uploads).
+ * reaches Elysia's default parsers, which would read any type (JSON, urlencoded, multipart)
+ * without a limit (Bun's own is lifted: SERVER_BODY_LIMIT).
  *
  * What a route takes follows from how it is declared:
  * - `parse: 'none'`: the handler streams the body itself (uploads, with their own limits);
@@ -14,6 +15,19 @@ import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../
  * before a byte is read, and a body without one is cut off as soon as it passes the cap.
  */
 export const SMALL_BODY_BYTES = 64 * 1024
+
+/** Seconds a connection may sit idle between requests (Bun's idleTimeout; 255 at most). */
+export const IDLE_TIMEOUT_SECONDS = 30
+
+/**
+ * Bun's maxRequestBodySize. Over it Bun answers a bare 413, with no body, before any route runs,
+ * so a ShareX user sending a 100 MB video would see only a status code. Every route caps its own
+ * body instead and says why in JSON (or in its API's own error shape): JSON and forms here, from
+ * the declared length before a byte is read or as the stream passes the cap; uploads in
+ * src/http/multipart.ts and modules/upload/compat/body.ts. A body nothing reads (a 404, a refused
+ * key) is discarded by Bun as it arrives, within the idle timeout (below).
+ */
+export const SERVER_BODY_LIMIT = Number.MAX_SAFE_INTEGER
 
 type BodyKind = 'json' | 'form' | 'stream'
 
@@ -80,6 +94,10 @@ export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: numb
   })
 }
 
+function restoreIdleTimeout({ request, server }: { request: Request; server: Server<unknown> | null }) {
+  if (request.body) server?.timeout(request, IDLE_TIMEOUT_SECONDS)
+}
+
 /** Reads at most `max` bytes; past that the stream is cancelled and the request refused. */
 async function readCapped(request: Request, max: number, stallSeconds: number): Promise<string> {
   const declared = request.headers.get('content-length')
@@ -122,7 +140,14 @@ function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
  */
 export function bodyLimits(stallSeconds: number) {
   const kinds = new Map<string, BodyKind>()
-  const plugin = new Elysia().onParse({ as: 'global' }, async ({ request, route, server }) => {
+  const plugin = new Elysia()
+    // Turned off below while a body may be read; back on with the answer. Otherwise a client
+    // whose body was refused before it was read (a 401, a 415, a declared 413) could hold the
+    // connection open for ever by sending nothing more (seen with Bun 1.4.4: still open after
+    // 70 s). Bun takes a new timeout only until the response is sent, not in onAfterResponse.
+    .onAfterHandle({ as: 'global' }, restoreIdleTimeout)
+    .onError({ as: 'global' }, restoreIdleTimeout)
+    .onParse({ as: 'global' }, async ({ request, route, server }) => {
     const kind = kinds.get(`${request.method} ${route}`) ?? 'json'
     // The body's own stall timer (withStallTimeout) replaces Bun's idle timeout for this request.
     if (request.body) server?.timeout(request, 0)

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core'
-import { createApp, serverBodyLimit } from '#core/app.ts'
+import { createApp } from '#core/app.ts'
+import { SERVER_BODY_LIMIT } from '#core/http/body-limit.ts'
 import { type Backend, type TestApp, createTestApp } from '../helpers/context.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -105,7 +106,7 @@ export async function startWebServers(env: Record<string, string> = {}): Promise
     },
   })
   const listening = (['auth', 'upload', 'view'] as const).map((module) =>
-    app[module].listen({ hostname: '127.0.0.1', port: ports[module], reusePort: false, maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes) }),
+    app[module].listen({ hostname: '127.0.0.1', port: ports[module], reusePort: false, maxRequestBodySize: SERVER_BODY_LIMIT }),
   )
   mkdirSync(SCREENSHOTS, { recursive: true })
   return {
@@ -133,7 +134,7 @@ export async function startSinglePortServer(env: Record<string, string> = {}): P
     hostname: '127.0.0.1',
     port,
     reusePort: false,
-    maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes),
+    maxRequestBodySize: SERVER_BODY_LIMIT,
   })
   mkdirSync(SCREENSHOTS, { recursive: true })
   return {

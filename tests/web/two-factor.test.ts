@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { Secret, TOTP } from 'otpauth'
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { renderSVG } from 'uqr'
-import { serverBodyLimit } from '#core/app.ts'
+import { SERVER_BODY_LIMIT } from '#core/http/body-limit.ts'
 import { manualClock } from '#core/clock.ts'
 import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
 import { startFakeOAuth } from '../helpers/fake-oauth.ts'
@@ -41,7 +41,7 @@ async function startLocalhostServers(clock: ReturnType<typeof manualClock>, extr
     },
   })
   const listening = (['auth', 'upload', 'view'] as const).map((module) =>
-    app[module].listen({ hostname: 'localhost', port: ports[module], reusePort: false, maxRequestBodySize: serverBodyLimit(app.config.maxUploadBytes) }),
+    app[module].listen({ hostname: 'localhost', port: ports[module], reusePort: false, maxRequestBodySize: SERVER_BODY_LIMIT }),
   )
   return {
     app,

@@ -33,7 +33,7 @@ export const bodyLimit = (maxUploadBytes: number) => base64Size(maxUploadBytes) 
  * A urlencoded form: its base64 may be percent-encoded (`+`, `/` and `=` as `%2B`, `%2F`,
  * `%3D`, as curl --data-urlencode and Python's requests send it), about 6% more for a photo and
  * three times as much at worst (a white BMP is all `/`). The decoded image is still held to
- * MAX_UPLOAD_BYTES as it streams; Bun's own cap (serverBodyLimit in src/app.ts) is above this.
+ * MAX_UPLOAD_BYTES as it streams; Bun's own cap is lifted (SERVER_BODY_LIMIT in src/http/body-limit.ts).
  */
 export const formBodyLimit = (maxUploadBytes: number) => 3 * base64Size(maxUploadBytes) + FORM_OVERHEAD_BYTES
 
