@@ -111,7 +111,7 @@ export function renderAlbumPage(config: Config, album: SharedAlbum, images: Show
     index: album.visibility === 'public',
     head: cards(config, album, cover),
     body: `<h1>${e(album.title)}</h1>
-<p class="muted">${count} · by ${album.visibility === 'public' ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(albumPageUrl(config, album.id))}.zip" download>Download all (ZIP)</a></p>
+<p class="muted">${count} · by ${album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(albumPageUrl(config, album.id))}.zip" download>Download all (ZIP)</a></p>
 ${album.description ? `<p>${e(album.description)}</p>` : ''}
 ${images.length ? grid(images, album.title) : '<p>This album is empty.</p>'}
 <p class="muted"><a href="/report/album/${e(album.id)}" rel="nofollow">Report this album</a></p>`,

@@ -147,7 +147,8 @@ async function findShownMember(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, 
   return row
 }
 
-export type SharedAlbum = AlbumRow & { username: string }
+/** `public_profile`: whether the owner's /u/{username} page is on, so the album page may link to it. */
+export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean }
 
 /**
  * An album anyone with the link may see: not private, not expired, not hidden by moderation
@@ -155,7 +156,7 @@ export type SharedAlbum = AlbumRow & { username: string }
  */
 export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
-    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username from albums a join users u on u.id = a.user_id
+    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username, u.public_profile from albums a join users u on u.id = a.user_id
     where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row
 }

@@ -180,6 +180,11 @@ describeEachBackend(
       await createAlbum(app(), person, { title: 'Private album', visibility: 'private' })
 
       expect((await page(app().view, `/u/${person.username}`))[0].status).toBe(404)
+      // The album page names its owner, but links the profile only once it is on (before, a link to a 404).
+      const profileLink = `href="${app().ctx.config.publicUrls.view}/u/${person.username}"`
+      const [, albumBefore] = await page(app().view, `/a/${listed.id}`)
+      expect(albumBefore).toContain(`by ${person.username}`)
+      expect(albumBefore).not.toContain(profileLink)
       const [account] = await call(app().auth, 'GET', '/api/v1/account', { token: person.token })
       expect(account.status).toBe(200)
       const [, before] = await call(app().auth, 'GET', '/api/v1/account', { token: person.token })
@@ -188,6 +193,7 @@ describeEachBackend(
       expect(turnedOn.status, JSON.stringify(after)).toBe(200)
       expect(after.user.settings.public_profile).toBe(true)
 
+      expect((await page(app().view, `/a/${listed.id}`))[1]).toContain(profileLink)
       const [response, html] = await page(app().view, `/u/${person.username.toUpperCase()}`)
       expect(response.status).toBe(200)
       expect(html).toContain(shown.id)
