@@ -20,3 +20,13 @@ export const deletionCancelledMail = (user: Recipient) =>
     paragraphs: ['The scheduled deletion of your imghost account was cancelled. Your account and images stay as they are.'],
     footer: 'If you did not cancel it yourself, change your password.',
   })
+
+/** To the old address: the one place the owner still hears of a change made with a stolen session. */
+export const emailChangedMail = (user: Recipient, newEmail: string) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Your email address was changed',
+    paragraphs: [`The email address of your imghost account was changed to ${newEmail}. Password resets now go there.`],
+    footer: 'If you did not change it yourself, sign in, change your password and set your address back.',
+  })

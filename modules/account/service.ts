@@ -8,7 +8,7 @@ import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { findUserById, revokeAllSessions, updateUser } from '#core/users/repo.ts'
-import { deletionCancelledMail, deletionScheduledMail } from './mail.ts'
+import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
 
@@ -28,6 +28,8 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     await assertIdentityFree(ctx.sql, username, email, current.id)
     changes.username = username
     if (email.toLowerCase() !== current.email.toLowerCase()) {
+      // The address is where password resets go: changing it is as strong as knowing the password.
+      await confirmCurrentPassword(current, input.current_password, 'the email address')
       await throttleVerificationMails(ctx, current.id, 'Too many email changes; each sends a verification mail. Try again later')
       changes.email = email
       changes.is_verified = false
@@ -41,12 +43,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
 
   let passwordChanged = false
   if (input.password !== undefined) {
-    if (current.password) {
-      if (!input.current_password) throw new BadRequest('Changing the password needs current_password', 'current_password_required')
-      if (!(await Bun.password.verify(input.current_password, current.password))) {
-        throw new Forbidden('current_password is wrong', 'invalid_current_password')
-      }
-    }
+    await confirmCurrentPassword(current, input.current_password, 'the password')
     changes.password = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
     passwordChanged = true
   }
@@ -63,11 +60,21 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   if (passwordChanged) await audit(ctx, { action: 'auth.password_changed', userId: current.id }, meta)
   // Allowed referrers decide who may view the images: every view process must know at once.
   if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
-  if (changes.email) await sendVerificationMailQuietly(ctx, updated)
+  if (changes.email) {
+    await sendVerificationMailQuietly(ctx, updated)
+    ctx.mailer.send(emailChangedMail(current, updated.email))
+  }
   if (!passwordChanged) return { user: updated }
   // Every old token is dead now; the caller gets a fresh session so it stays logged in.
   const user = (await findUserById(ctx.sql, current.id)) ?? updated
   return { user, session: await startSession(ctx, user, meta) }
+}
+
+/** An account signed up through OAuth has no password to give; a session is all it has. */
+async function confirmCurrentPassword(current: { password: string | null }, given: string | undefined, what: string) {
+  if (!current.password) return
+  if (!given) throw new BadRequest(`Changing ${what} needs current_password`, 'current_password_required')
+  if (!(await Bun.password.verify(given, current.password))) throw new Forbidden('current_password is wrong', 'invalid_current_password')
 }
 
 export async function requestDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {

@@ -25,7 +25,7 @@ describeEachBackend('account', (app) => {
     expect(taken.status).toBe(409)
     expect(takenBody.error.code).toBe('username_taken')
     const newName = `${user.username}x`
-    const [changed, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { username: newName, email: `${newName}@example.org` } })
+    const [changed, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { username: newName, email: `${newName}@example.org`, current_password: user.password } })
     expect(changed.status).toBe(200)
     expect(body.user.username).toBe(newName)
     expect(body.user.is_verified).toBe(false)

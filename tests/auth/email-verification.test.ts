@@ -54,12 +54,23 @@ describeEachBackend(
       expect(againBody.error.code).toBe('already_verified')
     })
 
-    test('changing the email mails the new address; the old address link no longer verifies anything', async () => {
+    test('changing the email needs the current password, mails the new address a link and the old one a notice; the old link no longer verifies anything', async () => {
       const user = await registerUser(app().auth)
       const oldLink = verifyLink((await smtp.waitFor(mailTo(user.email, /Confirm your email/))).links)
       const newEmail = `${unique('moved')}@example.org`
-      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: newEmail } })
+      // A session alone is not enough: the address is where password resets go.
+      for (const [current_password, status, code] of [[undefined, 400, 'current_password_required'], ['not the password', 403, 'invalid_current_password']] as const) {
+        const [refused, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: newEmail, first_name: 'Changed', current_password } })
+        expect({ status: refused.status, code: body.error?.code }).toEqual({ status, code })
+      }
+      const [, untouched] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(untouched.user).toMatchObject({ email: user.email, first_name: user.user.first_name })
+      // The same address in another case is no change.
+      expect((await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: user.email.toUpperCase() } }))[0].status).toBe(200)
+      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: newEmail, current_password: user.password } })
       expect(changed.status).toBe(200)
+      const notice = await smtp.waitFor(mailTo(user.email, /email address was changed/))
+      expect(notice.text).toContain(newEmail)
       expect((await followLink(app().auth, oldLink)).status).toBe(400)
       const [, stillUnverified] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
       expect(stillUnverified.user.is_verified).toBe(false)

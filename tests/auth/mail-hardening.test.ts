@@ -39,7 +39,7 @@ describeEachBackend(
 
     test('email change floods mail: at most 5 verification mails an hour per account, shared with resend, then 429', async () => {
       const user = await registerUser(app().auth)
-      const change = (n: number) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: `${user.username}.${n}@example.net` } })
+      const change = (n: number) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: `${user.username}.${n}@example.net`, current_password: user.password } })
       for (let n = 1; n <= 5; n++) expect((await change(n))[0].status).toBe(200)
       const [refused, body] = await change(6)
       expect(refused.status).toBe(429)

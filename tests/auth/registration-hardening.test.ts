@@ -28,13 +28,13 @@ describeEachBackend(
       const squatter = await registerUser(app().auth)
       const { key } = await createApiKey(app().auth, squatter.token)
       const victimEmail = `${unique('victim')}@example.org`
-      const [moved, movedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: squatter.token, body: { email: victimEmail } })
+      const [moved, movedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: squatter.token, body: { email: victimEmail, current_password: squatter.password } })
       expect(moved.status).toBe(200)
       expect(movedBody.user.is_verified).toBe(false)
       expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
 
       // The victim takes the account over with a reset link mailed to their address.
-      expect((await call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: victimEmail } }))[0].status).toBe(202)
+      expect((await call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: victimEmail, current_password: squatter.password } }))[0].status).toBe(202)
       const reset = tokenOf(linkTo('/reset-password', (await smtp.waitFor(mailTo(victimEmail, /Reset your password/))).links))
       const [done] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: reset, password: 'the victim now owns this' } })
       expect(done.status).toBe(200)

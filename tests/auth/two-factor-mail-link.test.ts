@@ -26,7 +26,7 @@ describeEachBackend(
 
       // An address change mails a new link: it verifies the address and starts no session.
       const newEmail = `${unique('vera')}@example.com`
-      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail } })
+      const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail, current_password: 'vera password 1' } })
       expect(changed.status).toBe(200)
       const second = await followLink(app().auth, linkTo((await smtp.waitFor(mailTo(newEmail, /Confirm your email/))).links))
       expect(second.status).toBe(200)

@@ -59,7 +59,7 @@ describeEachBackend(
       expect(changed.status, JSON.stringify(body)).toBe(200)
       const token = body.token as string
       const newEmail = `moved-${user.email}`
-      const [moved] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail }, headers: from('192.0.2.2') })
+      const [moved] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail, current_password: 'a new long password' }, headers: from('192.0.2.2') })
       expect(moved.status).toBe(200)
       await call(app().auth, 'POST', '/api/v1/account/delete-request', { token, headers: from('192.0.2.3') })
       await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token, headers: from('192.0.2.4') })
