@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:net'
-import { IDLE_TIMEOUT_SECONDS, SMALL_BODY_BYTES } from '#core/http/body-limit.ts'
+import { IDLE_TIMEOUT_SECONDS, MAX_JSON_DEPTH, SMALL_BODY_BYTES, nestsDeeperThan } from '#core/http/body-limit.ts'
 import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 import { type RunningServer, startServer } from '../../scripts/lib/process.ts'
 import { call, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
@@ -84,6 +84,24 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     )
     expect(response.status).toBe(413)
     expect(pulled.bytes).toBeLessThan(SMALL_BODY_BYTES * 4)
+  })
+
+  test(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is a 400 at once, not a 500 from the schema check's error`, async () => {
+    const nested = (depth: number) => `{"identifier":${'['.repeat(depth)}${']'.repeat(depth)},"password":"x"}`
+    // 5,000 levels overflowed the stack (500); 30,000 (60 KB) held the event loop for 20 s.
+    for (const depth of [MAX_JSON_DEPTH, 5_000, 30_000]) {
+      const started = performance.now()
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: nested(depth), headers: { 'content-type': 'application/json' } })
+      expect({ depth, status: response.status, code: body.error?.code }).toEqual({ depth, status: 400, code: 'invalid_body' })
+      expect(performance.now() - started).toBeLessThan(1_000)
+    }
+    // One level less is read, and fails the schema as any wrong type does; brackets in strings do not count.
+    const [shallow, shallowBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: nested(MAX_JSON_DEPTH - 1), headers: { 'content-type': 'application/json' } })
+    expect({ status: shallow.status, code: shallowBody.error?.code }).toEqual({ status: 422, code: 'validation_failed' })
+    const [inString] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: `[{\\"${'['.repeat(100)}`, password: 'x' } })
+    expect(inString.status).toBe(401)
+    expect(nestsDeeperThan('{"a":"\\\\"}', 1)).toBe(false)
+    expect(nestsDeeperThan('{"a":"\\\\",[[]]}', 2)).toBe(true)
   })
 
   test('form routes take only their form type', async () => {
