@@ -100,11 +100,14 @@ export const errorBody = (code: string, message: string, extra: Partial<ErrorBod
   error: { code, message, ...extra },
 })
 
+/**
+ * What every error answer carries. `no-store`: a refusal depends on who asked (a key, a session,
+ * an address), and a shared cache keyed by URL must not give one caller's 403 or 404 to another.
+ */
+export const ERROR_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
+
 const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers },
-  })
+  new Response(JSON.stringify(body), { status, headers: { ...ERROR_HEADERS, ...headers } })
 
 /** The error as JSON, or as a page when a person reads it (src/http/html.ts). */
 function answer(forPerson: boolean, status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {

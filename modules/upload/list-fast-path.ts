@@ -1,3 +1,4 @@
+import { CREDENTIALED_CACHE_CONTROL } from '#core/auth/guard.ts'
 import { apiKeyBudgetsAtHand, apiKeyRefusal, principalOfApiKey } from '#core/auth/principal.ts'
 import { hashApiKey, looksLikeApiKey } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
@@ -74,7 +75,7 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     apiKeys.recordUse(key.keyId, now)
     // Synchronous: both budgets had a number at hand (apiKeyBudgetsAtHand).
     const { rateLimit } = principalOfApiKey(limiter, key, now) as Exclude<ReturnType<typeof principalOfApiKey>, Promise<unknown>>
-    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'x-content-type-options': 'nosniff', 'x-request-id': requestId }
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'cache-control': CREDENTIALED_CACHE_CONTROL, 'x-content-type-options': 'nosniff', 'x-request-id': requestId }
     setRateLimitHeaders(headers, rateLimit.limit, rateLimit.count, rateLimit.resetAt, now)
     return new Response(json, { headers })
   }

@@ -104,7 +104,16 @@ export function authenticateRequest(ctx: AppContext, request: Request, server?: 
 
 export type HeaderBag = Record<string, string | number>
 
+/**
+ * On every answer to a caller who gave credentials, unless its route sets its own (an image's
+ * bytes): a shared cache keyed by URL would otherwise keep one account's data for the next
+ * caller. RFC 9111 §3.5 keeps it from storing answers to `Authorization` only, not to a cookie or
+ * an X-API-Key.
+ */
+export const CREDENTIALED_CACHE_CONTROL = 'private, no-store'
+
 export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
+  headers['cache-control'] = CREDENTIALED_CACHE_CONTROL
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
   const { count, limit, resetAt } = principal.rateLimit
   const now = ctx.clock.now()

@@ -1,4 +1,4 @@
-import type { AppError } from '../errors.ts'
+import { type AppError, ERROR_HEADERS } from '../errors.ts'
 import { routeTemplates } from './route-templates.ts'
 
 /**
@@ -38,7 +38,4 @@ export function createErrorDialects() {
 
 /** A dialect's JSON answer: the error's status and headers (Retry-After, Allow), and what every response carries. */
 export const dialectJson = (error: AppError, body: unknown) =>
-  new Response(JSON.stringify(body), {
-    status: error.status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...error.headers },
-  })
+  new Response(JSON.stringify(body), { status: error.status, headers: { ...ERROR_HEADERS, ...error.headers } })

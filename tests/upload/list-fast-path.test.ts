@@ -72,6 +72,8 @@ describeEachBackend(
         expect(kept.byPipeline).toBe(false)
         expect(kept.text).toBe(read.text)
         expect(headersOf(kept.response)).toEqual(headersOf(read.response))
+        // One account's list: no shared cache may keep it for the next caller.
+        expect(kept.response.headers.get('cache-control')).toBe('private, no-store')
         expect(Number(kept.response.headers.get('ratelimit-remaining'))).toBe(Number(read.response.headers.get('ratelimit-remaining')) - 1)
       }
       // A percent-escaped query is left to the pipeline: the same page, the same bytes.

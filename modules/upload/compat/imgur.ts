@@ -107,7 +107,7 @@ const errorJson = (error: AppError, request: Request) => ({ data: errorData(erro
 /** An error raised before a handler runs, as the handlers word the ones they catch. */
 const dialect = (error: AppError, request: Request) =>
   XML_PATHS.has(new URL(request.url).pathname)
-    ? xml(error.status, false, errorData(error, request), { 'x-content-type-options': 'nosniff', ...error.headers })
+    ? xml(error.status, false, errorData(error, request), { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...error.headers })
     : dialectJson(error, errorJson(error, request))
 
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
