@@ -34,6 +34,16 @@ export const presentPasskey = (row: repo.PasskeyRow) => ({
   last_used_at: row.last_used_at,
 })
 
+/**
+ * The library's own checks say what failed (the origin, the challenge, the signature); an engine
+ * error (a TypeError on a malformed attestation: "undefined is not an object (evaluating
+ * 'authData.byteLength')") says only where the library broke, which is nothing a client can use.
+ */
+function whyPasskeyFailed(error: unknown): string {
+  const engineError = error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError
+  return error instanceof Error && !engineError ? error.message : 'the response is malformed'
+}
+
 export async function registrationOptions(ctx: AppContext, user: UserRow) {
   const existing = await repo.listPasskeys(ctx.sql, user.id)
   const options = await (await webauthn()).generateRegistrationOptions({
@@ -69,7 +79,7 @@ export async function registerPasskey(
       requireUserVerification: false,
     })
   } catch (error) {
-    throw new BadRequest(`The passkey could not be verified: ${(error as Error).message}`, 'invalid_passkey')
+    throw new BadRequest(`The passkey could not be verified: ${whyPasskeyFailed(error)}`, 'invalid_passkey')
   }
   if (!verified.verified) throw new BadRequest('The passkey could not be verified', 'invalid_passkey')
   await completeChallenge(ctx, challenge)
@@ -170,7 +180,7 @@ export async function verifyAssertion(
       requireUserVerification: input.requireUserVerification,
     })
   } catch (error) {
-    throw new Unauthorized(`The passkey did not check out: ${(error as Error).message}`, 'invalid_passkey')
+    throw new Unauthorized(`The passkey did not check out: ${whyPasskeyFailed(error)}`, 'invalid_passkey')
   }
   if (!verified.verified) throw new Unauthorized('The passkey did not check out', 'invalid_passkey')
   if (!(await repo.recordPasskeyUse(ctx.sql, passkey.id, verified.authenticationInfo.newCounter, ctx.clock.now()))) {

@@ -31,6 +31,20 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     })
     expect(foreign.status).toBe(400)
     expect(foreignBody.error.code).toBe('invalid_passkey')
+    expect(foreignBody.error.message).toContain('origin')
+    // A malformed attestation is said to be malformed, without the engine's words for where the library broke.
+    for (const attestationObject of ['oA', '/////w']) {
+      const response = throwaway.create(start.options)
+      const [malformed, malformedBody] = await call(app().auth, 'POST', '/api/v1/auth/passkeys', {
+        token: user.token,
+        body: { challenge_token: start.challenge_token, response: { ...response, response: { ...response.response, attestationObject } } },
+      })
+      expect({ status: malformed.status, code: malformedBody.error.code, message: malformedBody.error.message }).toEqual({
+        status: 400,
+        code: 'invalid_passkey',
+        message: 'The passkey could not be verified: the response is malformed',
+      })
+    }
     // Someone else's session cannot finish this registration.
     const other = await registerUser(app().auth)
     const [stolen, stolenBody] = await call(app().auth, 'POST', '/api/v1/auth/passkeys', {
