@@ -12,15 +12,23 @@ export const isSafeMethod = (method: string) => SAFE_METHODS.has(method)
  * no-cors mode), so a state change authenticated by the session cookie alone must prove it
  * comes from one of the platform's own pages. Browsers send `Origin` on every POST, PUT, PATCH
  * and DELETE (Fetch standard, "append a request Origin header"), and no page can forge it.
- * A request without `Origin` (an old client, curl) is judged by `Sec-Fetch-Site` when present.
+ * A request without `Origin` (an old browser, curl) is judged by `Sec-Fetch-Site` and `Referer`
+ * when present: either naming another site refuses it.
  * Bearer tokens and API keys are never sent by a browser on its own, so they need no check.
  */
 export function rejectForeignCookieRequest(config: Config, request: Request): void {
   if (isSafeMethod(request.method)) return
   const origin = request.headers.get('origin')
-  const fetchSite = request.headers.get('sec-fetch-site')
-  const trusted = origin !== null ? trustedOrigins(config).has(origin) : fetchSite !== 'cross-site'
+  const trusted = origin !== null ? trustedOrigins(config).has(origin) : !comesFromElsewhere(config, request)
   if (!trusted) {
     throw new Forbidden('Cross-site request refused: send it from the imghost app, or use a bearer token or API key', 'csrf_rejected')
   }
+}
+
+function comesFromElsewhere(config: Config, request: Request): boolean {
+  if (request.headers.get('sec-fetch-site') === 'cross-site') return true
+  const referer = request.headers.get('referer')
+  if (referer === null) return false
+  const refererOrigin = URL.parse(referer)?.origin
+  return refererOrigin === undefined || !trustedOrigins(config).has(refererOrigin)
 }
