@@ -180,9 +180,15 @@ export function bodyLimits(stallSeconds: number) {
     if (kind === 'stream') return null
     if (!request.body) return undefined
     if (request.headers.get('content-length') === '0') return null
-    const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    const contentType = request.headers.get('content-type') ?? ''
+    const type = contentType.split(';')[0]!.trim().toLowerCase()
     if (type !== CONTENT_TYPES[kind]) {
       throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]}`, 'unsupported_media_type')
+    }
+    // The body is read as UTF-8 (RFC 8259 §8.1); one declared otherwise would be read wrong.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase()
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
     }
     return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds))
   })

@@ -44,6 +44,15 @@ describeEachBackend('bodies parsed before anything else', (app) => {
       expect(response.status, `${type}: ${JSON.stringify(body)}`).toBe(415)
       expect(body.error.code).toBe('unsupported_media_type')
     }
+    // JSON is read as UTF-8: a body declared in another charset would be read wrong.
+    for (const type of ['application/json; charset=utf-16', 'application/json;charset="ISO-8859-1"']) {
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password }, headers: { 'content-type': type } })
+      expect({ type, status: response.status, code: body.error?.code }).toEqual({ type, status: 415, code: 'unsupported_media_type' })
+    }
+    for (const type of ['application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json;charset=utf8']) {
+      const [response] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password }, headers: { 'content-type': type } })
+      expect({ type, status: response.status }).toEqual({ type, status: 200 })
+    }
     // Also behind a guard: a cookie-authenticated JSON route does not take a form either.
     const [form] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: 'key_name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
     expect(form.status).toBe(415)
