@@ -173,25 +173,25 @@ export function bodyLimits(stallSeconds: number) {
     .onAfterHandle({ as: 'global' }, restoreIdleTimeout)
     .onError({ as: 'global' }, restoreIdleTimeout)
     .onParse({ as: 'global' }, async ({ request, route, server }) => {
-    const kind = kinds.get(`${request.method} ${route}`) ?? 'json'
-    // The body's own stall timer (withStallTimeout) replaces Bun's idle timeout for this request.
-    if (request.body) server?.timeout(request, 0)
-    // Returning a value stops Elysia's own parsers; null leaves the stream to the handler.
-    if (kind === 'stream') return null
-    if (!request.body) return undefined
-    if (request.headers.get('content-length') === '0') return null
-    const contentType = request.headers.get('content-type') ?? ''
-    const type = contentType.split(';')[0]!.trim().toLowerCase()
-    if (type !== CONTENT_TYPES[kind]) {
-      throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]}`, 'unsupported_media_type')
-    }
-    // The body is read as UTF-8 (RFC 8259 §8.1); one declared otherwise would be read wrong.
-    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase()
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
-    }
-    return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds))
-  })
+      const kind = kinds.get(`${request.method} ${route}`) ?? 'json'
+      // The body's own stall timer (withStallTimeout) replaces Bun's idle timeout for this request.
+      if (request.body) server?.timeout(request, 0)
+      // Returning a value stops Elysia's own parsers; null leaves the stream to the handler.
+      if (kind === 'stream') return null
+      if (!request.body) return undefined
+      if (request.headers.get('content-length') === '0') return null
+      const contentType = request.headers.get('content-type') ?? ''
+      const type = contentType.split(';')[0]!.trim().toLowerCase()
+      if (type !== CONTENT_TYPES[kind]) {
+        throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]}`, 'unsupported_media_type')
+      }
+      // The body is read as UTF-8 (RFC 8259 §8.1); one declared otherwise would be read wrong.
+      const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase()
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
+      }
+      return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds))
+    })
   return {
     plugin,
     index(routes: readonly RouteLike[]) {
