@@ -39,6 +39,11 @@ export interface Api {
   accessToken(): Promise<string>
   /** Forget the token (logout). */
   reset(): void
+  /**
+   * Calls `listener` whenever a server answers 401: the session may have ended in another tab, or
+   * it may only be a wrong password or code (those answer 401 too). Returns the unsubscribe.
+   */
+  onUnauthorized(listener: () => void): () => void
 }
 
 async function parse(response: Response) {
@@ -56,6 +61,15 @@ async function parse(response: Response) {
   return body
 }
 
+/** fetch, with a failure to reach the server (TypeError "Failed to fetch") told in words. */
+async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.')
+  }
+}
+
 const jsonInit = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method,
   headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
@@ -65,9 +79,15 @@ const jsonInit = (method: string, body: unknown, headers: Record<string, string>
 export function createApi(config: WebConfig): Api {
   let token: { value: string; expiresAt: number } | null = null
   let pending: Promise<string> | null = null
+  const unauthorizedListeners = new Set<() => void>()
+  const noticing = <T>(call: Promise<T>): Promise<T> =>
+    call.catch((error) => {
+      if (error instanceof ApiError && error.status === 401) for (const listener of unauthorizedListeners) listener()
+      throw error
+    })
 
   const auth = async (method: string, path: string, body?: unknown) =>
-    parse(await fetch(path, { ...jsonInit(method, body), credentials: 'same-origin' }))
+    parse(await send(path, { ...jsonInit(method, body), credentials: 'same-origin' }))
 
   const accessToken = () => {
     // Renewed a minute before it runs out, so a long upload never starts with a dying token.
@@ -85,19 +105,29 @@ export function createApi(config: WebConfig): Api {
 
   const remote = async (server: 'upload' | 'view', method: string, path: string, body?: unknown) => {
     const base = server === 'upload' ? config.upload_url : config.view_url
-    const send = async () => {
+    const withToken = async () => {
       const init = jsonInit(method, body, { authorization: `Bearer ${await accessToken()}` })
-      return fetch(base + path, { ...init, credentials: 'omit' })
+      return send(base + path, { ...init, credentials: 'omit' })
     }
-    let response = await send()
+    let response = await withToken()
     if (response.status === 401) {
       token = null
-      response = await send()
+      response = await withToken()
     }
     return { data: await parse(response), headers: response.headers }
   }
 
-  return { config, auth, remote, accessToken, reset: () => void (token = null) }
+  return {
+    config,
+    auth: (method, path, body) => noticing(auth(method, path, body)),
+    remote: (server, method, path, body) => noticing(remote(server, method, path, body)),
+    accessToken: () => noticing(accessToken()),
+    reset: () => void (token = null),
+    onUnauthorized: (listener) => {
+      unauthorizedListeners.add(listener)
+      return () => void unauthorizedListeners.delete(listener)
+    },
+  }
 }
 
 export interface UploadProgress {
@@ -105,35 +135,51 @@ export interface UploadProgress {
   total: number
 }
 
+interface UploadOptions {
+  isPublic?: boolean
+  fields?: Record<string, string>
+  onProgress: (progress: UploadProgress) => void
+  signal?: AbortSignal
+}
+
+/**
+ * Uploads one file. A 401 means the token was revoked (a logout in another tab ends the session and
+ * its tokens) or is stale: the upload is tried once more with a fresh token, as `remote` does, and
+ * if the session itself has ended, asking for that token fails, which `onUnauthorized` hears.
+ */
+export async function uploadFile(api: Api, file: File, options: UploadOptions): Promise<any> {
+  const bearer = await api.accessToken()
+  try {
+    return await sendUpload(api, bearer, file, options)
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) throw error
+    api.reset()
+    return sendUpload(api, await api.accessToken(), file, options)
+  }
+}
+
 /** XMLHttpRequest, not fetch: only it reports upload progress. */
-export function uploadFile(
-  api: Api,
-  file: File,
-  options: { isPublic?: boolean; fields?: Record<string, string>; onProgress: (progress: UploadProgress) => void; signal?: AbortSignal },
-): Promise<any> {
-  return api.accessToken().then(
-    (bearer) =>
-      new Promise((resolve, reject) => {
-        const xhr = new XMLHttpRequest()
-        xhr.open('POST', `${api.config.upload_url}/upload`)
-        xhr.setRequestHeader('authorization', `Bearer ${bearer}`)
-        xhr.responseType = 'text'
-        xhr.upload.onprogress = (event) => options.onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size })
-        xhr.onload = () => {
-          let body: any = null
-          try {
-            body = JSON.parse(xhr.responseText)
-          } catch {}
-          if (xhr.status >= 200 && xhr.status < 300) resolve(body)
-          else reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)))
-        }
-        xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload server could not be reached.'))
-        options.signal?.addEventListener('abort', () => xhr.abort())
-        const form = new FormData()
-        if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
-        for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value)
-        form.append('file', file, file.name)
-        xhr.send(form)
-      }),
-  )
+function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', `${api.config.upload_url}/upload`)
+    xhr.setRequestHeader('authorization', `Bearer ${bearer}`)
+    xhr.responseType = 'text'
+    xhr.upload.onprogress = (event) => options.onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size })
+    xhr.onload = () => {
+      let body: any = null
+      try {
+        body = JSON.parse(xhr.responseText)
+      } catch {}
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body)
+      else reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)))
+    }
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload server could not be reached.'))
+    options.signal?.addEventListener('abort', () => xhr.abort())
+    const form = new FormData()
+    if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
+    for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value)
+    form.append('file', file, file.name)
+    xhr.send(form)
+  })
 }

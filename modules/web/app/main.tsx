@@ -1,8 +1,9 @@
 import { render } from 'preact'
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import 'uplot/dist/uPlot.min.css'
 import './styles.css'
 import { type Api, type WebConfig, createApi } from './api.ts'
+import { ActionButton } from './forms.tsx'
 import { AccountPage } from './pages/account.tsx'
 import { ActivityPage } from './pages/activity.tsx'
 import { AdminPage } from './pages/admin.tsx'
@@ -64,7 +65,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/activity">Activity</Link>
             <Link href="/security">Security</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
-            <button type="button" class="link" onClick={logout}>Log out</button>
+            <ActionButton class="link" onClick={logout}>Log out</ActionButton>
           </>
         ) : (
           <>
@@ -77,8 +78,38 @@ function Nav({ session }: { session: Session }) {
   )
 }
 
+/**
+ * A session can end while a page is open: a logout in another tab, a password change elsewhere, a
+ * block. The next call then answers 401, but so do a wrong password or code, so the session route
+ * decides: when it knows nobody any more, the page forgets its user, and a signed-in page sends the
+ * person to the login page, `next` naming where they were (App, below).
+ */
+function useSessionEndedWatch(api: Api, user: User | null, setUser: (user: User | null) => void) {
+  const signedIn = useRef(user !== null)
+  signedIn.current = user !== null
+  useEffect(() => {
+    let checking = false
+    return api.onUnauthorized(async () => {
+      if (!signedIn.current || checking) return
+      checking = true
+      try {
+        const session = await api.auth<{ user: User | null }>('GET', '/api/v1/web/session')
+        if (!session.user && signedIn.current) {
+          api.reset()
+          setUser(null)
+        }
+      } catch {
+        // The server cannot say: keep the page as it is; the form shows its own error.
+      } finally {
+        checking = false
+      }
+    })
+  }, [])
+}
+
 function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   const [user, setUser] = useState(initialUser)
+  useSessionEndedWatch(api, user, setUser)
   const route = useRoute()
   const session: Session = { api, user, setUser }
   let page: preact.JSX.Element

@@ -15,6 +15,27 @@ export function navigate(to: string, replace = false) {
   dispatchEvent(new PopStateEvent('popstate'))
 }
 
+/** Paths the servers answer themselves (the API, the bundle's files), never a page of the app. */
+const SERVER_PATHS = /^\/(api|assets)(\/|$)/
+
+/**
+ * `target` (a `next` from the address bar) as a path of this app, or null. It is resolved the way
+ * the browser will resolve it, and kept only if it stays on this page's origin: a prefix check
+ * lets `/\evil.example` through, which browsers read as `//evil.example` (and `history` refuses).
+ */
+export function appPath(target: string | null | undefined): string | null {
+  if (!target) return null
+  let url: URL
+  try {
+    url = new URL(target, location.origin)
+  } catch {
+    return null
+  }
+  // `/.//evil.example` resolves to the path `//evil.example`, which would be read as a host again.
+  if (url.origin !== location.origin || url.pathname.startsWith('//') || SERVER_PATHS.test(url.pathname)) return null
+  return url.pathname + url.search + url.hash
+}
+
 export function useRoute(): Route {
   const [route, setRoute] = useState(current)
   useEffect(() => {

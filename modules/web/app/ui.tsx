@@ -45,6 +45,24 @@ export const formatBytes = (bytes: number) => {
 export const formatDate = (value: string | Date | null | undefined) =>
   value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–'
 
+/** An ISO 8601 instant, as servers write them into messages ("it resets at 2026-12-05T00:00:00.000Z"). */
+const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g
+
+/** A server's sentence with its instants in the person's own locale and time zone, as `formatDate` shows dates elsewhere. */
+export const withLocalTimes = (text: string) => text.replace(ISO_INSTANT, (instant) => formatDate(instant))
+
+/**
+ * The API's password rule: 8 to 1024 characters (modules/auth/model.ts `Password`, and the same
+ * bound in modules/account/model.ts, modules/albums/model.ts and modules/auth/two-factor-model.ts;
+ * modules may not import each other, so the figures are copied here).
+ */
+export const PASSWORD_MIN_LENGTH = 8
+export const PASSWORD_MAX_LENGTH = 1024
+
+/** What a password field's length failure means, in one sentence: too long or too short, as the value typed is. */
+export const passwordLengthRule = (label: string, value = '') =>
+  value.length > PASSWORD_MAX_LENGTH ? `${label}: at most ${PASSWORD_MAX_LENGTH} characters.` : `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
+
 /**
  * How a form words what the API refused. `fields`: an API field path (`rate_limit_per_hour`, or
  * a prefix such as `settings.allowed_referrers`, given the rest of the path: the array index)
@@ -72,14 +90,20 @@ function fieldMessages(error: ApiError, fields: NonNullable<FormWords['fields']>
   return sentences.length ? sentences.join(' ') : null
 }
 
+/**
+ * What a form shows for a failure. Only the servers' answers (ApiError) are worded for people; a
+ * browser's own exception ("Failed to execute 'replaceState' on 'History'…") is not, so it goes to
+ * the console and the form says something plain.
+ */
 export const messageOf = (error: unknown, words: FormWords = {}) => {
   if (error instanceof ApiError) {
     const byCode = words.codes?.[error.code]
     if (byCode) return byCode
-    if (error.code === 'validation_failed' && words.fields) return fieldMessages(error, words.fields) ?? error.message
-    return error.message
+    if (error.code === 'validation_failed' && words.fields) return fieldMessages(error, words.fields) ?? withLocalTimes(error.message)
+    return withLocalTimes(error.message)
   }
-  return error instanceof Error ? error.message : 'Something went wrong.'
+  console.error(error)
+  return 'Something went wrong in this page. Try again, or reload the page.'
 }
 
 /** The page's heading: focused on arrival so a screen reader announces the new page. */

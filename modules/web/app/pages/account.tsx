@@ -1,5 +1,8 @@
 import { useState } from 'preact/hooks'
-import { Field, type FormWords, Meter, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import {
+  Field, type FormWords, Meter, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
+} from '../ui.tsx'
 
 interface Quota {
   plan: string
@@ -38,8 +41,8 @@ const PASSWORD_WORDS: FormWords = {
     current_password_required: 'Current password: enter it to choose a new one.',
   },
   fields: {
-    password: () => 'New password: use 8 to 1,024 characters.',
-    current_password: () => 'Current password: use at most 1,024 characters.',
+    password: () => `New password: use ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters.`,
+    current_password: () => `Current password: at most ${PASSWORD_MAX_LENGTH} characters.`,
   },
 }
 
@@ -85,12 +88,10 @@ export function AccountPage() {
   }
 
   const profile = (event: Event) => {
-    event.preventDefault()
     const v = values(event)
-    void save('profile', { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }, 'Profile saved.')
+    return save('profile', { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }, 'Profile saved.')
   }
   const password = async (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
     if (v.password !== v.confirm) return say('password', { error: 'The two new passwords differ.' })
@@ -101,7 +102,6 @@ export function AccountPage() {
     }
   }
   const settings = (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const entries = referrersOf(String(new FormData(form).get('allowed_referrers') ?? ''))
     const problem = referrerProblem(entries)
@@ -118,7 +118,7 @@ export function AccountPage() {
       },
     }
     const body = { settings: { allowed_referrers: entries.map((entry) => entry.host), default_is_public: isPublic, public_profile: publicProfile } }
-    void save('settings', body, 'Settings saved.', words)
+    return save('settings', body, 'Settings saved.', words)
   }
   const deletion = async (cancel: boolean) => {
     if (!cancel && !confirm('Schedule the deletion of your account and every image?')) return
@@ -142,7 +142,7 @@ export function AccountPage() {
     <section class="account">
       <PageTitle>Account</PageTitle>
       <div class="panels">
-        <form class="panel" onSubmit={profile} aria-labelledby="h-profile">
+        <Form class="panel" onSubmit={profile} aria-labelledby="h-profile">
           <h2 id="h-profile">Profile</h2>
           <div class="row">
             <Field label="First name" name="first_name" defaultValue={user.first_name} required />
@@ -151,21 +151,21 @@ export function AccountPage() {
           <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} />
           <Field label="Email" name="email" type="email" defaultValue={user.email} required />
           <p class="small muted">
-            {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <button type="button" class="link" onClick={resend}>Send the link again</button></>}
+            {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <ActionButton class="link" onClick={resend}>Send the link again</ActionButton></>}
           </p>
           <Status {...status.verify} />
           <Status {...status.profile} />
-          <button type="submit">Save profile</button>
-        </form>
-        <form class="panel" onSubmit={password} aria-labelledby="h-password">
+          <SubmitButton busyLabel="Saving…">Save profile</SubmitButton>
+        </Form>
+        <Form class="panel" onSubmit={password} aria-labelledby="h-password">
           <h2 id="h-password">Password</h2>
-          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'form'} />
-          <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={8} />
-          <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={8} />
+          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'form'} maxLength={PASSWORD_MAX_LENGTH} />
+          <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
+          <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
           <Status {...status.password} />
-          <button type="submit">Change password</button>
-        </form>
-        <form class="panel" onSubmit={settings} aria-labelledby="h-settings">
+          <SubmitButton busyLabel="Changing…">Change password</SubmitButton>
+        </Form>
+        <Form class="panel" onSubmit={settings} aria-labelledby="h-settings">
           <h2 id="h-settings">Sharing</h2>
           <div class="field">
             <label for="f-referrers">Sites allowed to embed your images</label>
@@ -183,8 +183,8 @@ export function AccountPage() {
             <a href={`${api.config.view_url}/u/${encodeURIComponent(user.username)}`}>{`${api.config.view_url}/u/${user.username}`}</a>.
           </small>
           <Status {...status.settings} />
-          <button type="submit">Save settings</button>
-        </form>
+          <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
+        </Form>
         <div class="panel">
           <h2>Usage</h2>
           <Usage />
@@ -197,12 +197,12 @@ export function AccountPage() {
           {user.delete_scheduled_for ? (
             <>
               <p class="warning">Your account and every image will be deleted on <strong>{formatDate(user.delete_scheduled_for)}</strong>.</p>
-              <button type="button" onClick={() => deletion(true)}>Cancel the deletion</button>
+              <ActionButton onClick={() => deletion(true)}>Cancel the deletion</ActionButton>
             </>
           ) : (
             <>
               <p>Deletion happens after a grace period, during which you can cancel it.</p>
-              <button type="button" class="danger" onClick={() => deletion(false)}>Delete my account</button>
+              <ActionButton class="danger" onClick={() => deletion(false)}>Delete my account</ActionButton>
             </>
           )}
           <Status {...status.delete} />

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
+import { ActionButton } from '../forms.tsx'
 import { PageTitle, Status, messageOf, useSession } from '../ui.tsx'
 import { type AuditEvent, AuditTable } from './audit-events.tsx'
 
@@ -36,7 +37,7 @@ export function ActivityPage() {
       <p class="muted">Security events of your account, newest first: sign-ins (and failed attempts), password and email changes, and what administrators changed. Something you do not recognise? Change your password and sign out everywhere on the Account page.</p>
       <Status error={pages.error} />
       {pages.events.length === 0 && !pages.loading ? <p>No events yet.</p> : <AuditTable events={pages.events} />}
-      {pages.more ? <button type="button" class="secondary" disabled={pages.loading} onClick={pages.more}>Show older</button> : null}
+      {pages.more ? <ActionButton class="secondary" disabled={pages.loading} onClick={pages.more}>Show older</ActionButton> : null}
     </section>
   )
 }

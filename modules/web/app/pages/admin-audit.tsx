@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { ActionButton } from '../forms.tsx'
 import { Status } from '../ui.tsx'
 import { useAuditPages } from './activity.tsx'
 import { AuditTable } from './audit-events.tsx'
@@ -40,7 +41,7 @@ export function AdminAudit() {
       </form>
       <Status error={invalid ?? pages.error} />
       {pages.events.length === 0 && !pages.loading ? <p>No events match.</p> : <AuditTable events={pages.events} showUser />}
-      {pages.more ? <button type="button" class="secondary" disabled={pages.loading} onClick={pages.more}>Show older</button> : null}
+      {pages.more ? <ActionButton class="secondary" disabled={pages.loading} onClick={pages.more}>Show older</ActionButton> : null}
     </>
   )
 }

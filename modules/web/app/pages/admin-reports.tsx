@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { ActionButton } from '../forms.tsx'
 import { Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 const REASONS: Record<string, string> = {
@@ -109,19 +110,19 @@ export function AdminReports() {
                 {entry.status === 'resolved' ? <p class="small muted">Resolved: {entry.reports[0]?.resolution ?? '–'} {formatDate(entry.reports[0]?.resolved_at)}</p> : null}
                 <div class="actions">
                   {entry.status === 'open' ? (
-                    <button type="button" class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss')}>
+                    <ActionButton class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss')}>
                       Dismiss<span class="visually-hidden"> reports of {label}</span>
-                    </button>
+                    </ActionButton>
                   ) : null}
                   {exists ? (
-                    <button type="button" class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove')}>
+                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove')}>
                       Remove {entry.target.type}<span class="visually-hidden"> {label}</span>
-                    </button>
+                    </ActionButton>
                   ) : null}
                   {entry.uploader && !entry.uploader.is_blocked ? (
-                    <button type="button" class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader')}>
+                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader')}>
                       Block uploader<span class="visually-hidden"> {entry.uploader.username}</span>
-                    </button>
+                    </ActionButton>
                   ) : null}
                 </div>
               </div>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
@@ -80,17 +81,16 @@ function Users() {
                   </select>
                 </td>
                 <td>
-                  <form
+                  <Form
                     class="inline"
                     onSubmit={(event) => {
-                      event.preventDefault()
-                      const raw = String(new FormData(event.currentTarget).get('limit') ?? '')
-                      void change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`)
+                      const raw = String(new FormData(event.currentTarget as HTMLFormElement).get('limit') ?? '')
+                      return change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`)
                     }}
                   >
                     <input name="limit" type="number" min={0} class="narrow-input" defaultValue={String(user.upload_limit_per_day)} aria-label={`Daily upload limit of ${user.username}`} />
-                    <button type="submit" class="secondary small">Set</button>
-                  </form>
+                    <SubmitButton class="secondary small">Set</SubmitButton>
+                  </Form>
                 </td>
                 <td>{formatBytes(user.storage_used)}</td>
                 <td>
@@ -99,18 +99,18 @@ function Users() {
                 <td class="actions">
                   {user.id !== me?.id ? (
                     <>
-                      <button type="button" class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
+                      <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
                         {user.is_blocked ? 'Unblock' : 'Block'}
                         <span class="visually-hidden"> {user.username}</span>
-                      </button>
-                      <button type="button" class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`)}>
+                      </ActionButton>
+                      <ActionButton class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`)}>
                         {user.is_admin ? 'Demote' : 'Promote'}
                         <span class="visually-hidden"> {user.username}</span>
-                      </button>
+                      </ActionButton>
                       {user.is_admin ? null : (
-                        <button type="button" class="danger small" onClick={() => remove(user)}>
+                        <ActionButton class="danger small" onClick={() => remove(user)}>
                           Delete<span class="visually-hidden"> {user.username}</span>
-                        </button>
+                        </ActionButton>
                       )}
                     </>
                   ) : <span class="small muted">you</span>}
@@ -188,7 +188,7 @@ function Jobs() {
                 <td><code>{job.schedule}</code></td>
                 <td>{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
                 <td>{formatDate(job.next_run_at)}</td>
-                <td><button type="button" class="secondary small" disabled={running === job.name} onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></button></td>
+                <td><ActionButton class="secondary small" onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></ActionButton></td>
               </tr>
             ))}
           </tbody>

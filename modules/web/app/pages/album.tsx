@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
 import { type Album, VISIBILITY_LABELS, type Visibility, VisibilityBadge } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -73,7 +74,6 @@ export function AlbumPage({ id }: { id: string }) {
   }
 
   const save = async (event: Event) => {
-    event.preventDefault()
     const form = new FormData(event.currentTarget as HTMLFormElement)
     const expires = String(form.get('expires_at') ?? '')
     const body: Record<string, unknown> = {
@@ -117,7 +117,7 @@ export function AlbumPage({ id }: { id: string }) {
       <PageTitle>{album.title}</PageTitle>
       <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {album.views} view{album.views === 1 ? '' : 's'}</p>
       <div class="panels">
-        <form class="panel" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
+        <Form class="panel" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
           <Field label="Title" name="title" defaultValue={album.title} required maxLength={200} />
           <div class="field">
@@ -130,12 +130,12 @@ export function AlbumPage({ id }: { id: string }) {
               {(Object.keys(VISIBILITY_LABELS) as Visibility[]).map((v) => <option value={v} selected={v === album.visibility}>{VISIBILITY_LABELS[v]}</option>)}
             </select>
           </div>
-          <Field label={album.has_password ? 'New password' : 'Password'} name="password" type="password" autocomplete="new-password" minLength={4} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} />
+          <Field label={album.has_password ? 'New password' : 'Password'} name="password" type="password" autocomplete="new-password" minLength={4} maxLength={PASSWORD_MAX_LENGTH} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} />
           {album.has_password ? <label class="check"><input type="checkbox" name="remove_password" /> Remove the password</label> : null}
           <Field label="Expires" name="expires_at" type="datetime-local" defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." />
           <Status {...status.settings} />
-          <button type="submit">Save settings</button>
-        </form>
+          <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
+        </Form>
         <div class="panel">
           <h2>Share</h2>
           {album.visibility === 'private' ? <p class="warning">This album is private: the link works only once you make it unlisted or public.</p> : null}
@@ -146,7 +146,7 @@ export function AlbumPage({ id }: { id: string }) {
           </div>
           <p><a href={album.share_url} target="_blank" rel="noopener">Open the album page</a> · <a href={album.zip_url}>Download as ZIP</a></p>
           <h2>Delete</h2>
-          <button type="button" class="danger" onClick={remove}>Delete album</button>
+          <ActionButton class="danger" onClick={remove}>Delete album</ActionButton>
           <Status {...status.delete} />
         </div>
       </div>
@@ -173,8 +173,8 @@ export function AlbumPage({ id }: { id: string }) {
               <span class="album-image-actions">
                 <button type="button" class="small secondary" data-action="up" disabled={index === 0} onClick={() => move(index, index - 1, 'up')} aria-label={`Move ${name} up`}>↑</button>
                 <button type="button" class="small secondary" data-action="down" disabled={index === ids.length - 1} onClick={() => move(index, index + 1, 'down')} aria-label={`Move ${name} down`}>↓</button>
-                <button type="button" class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, `${name} is the cover.`)} aria-label={`Use ${name} as cover`}>Cover</button>
-                <button type="button" class="small danger" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, `${name} removed.`)} aria-label={`Remove ${name} from the album`}>Remove</button>
+                <ActionButton class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, `${name} is the cover.`)} aria-label={`Use ${name} as cover`}>Cover</ActionButton>
+                <ActionButton class="small danger" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, `${name} removed.`)} aria-label={`Remove ${name} from the album`}>Remove</ActionButton>
               </span>
             </li>
           )
@@ -223,7 +223,7 @@ function Picker({ inAlbum, onAdd }: { inAlbum: Set<string>; onAdd: (ids: string[
         })}
       </ul>
       <div class="toolbar">
-        <button type="button" disabled={!selected.length} onClick={add}>Add selected{selected.length ? ` (${selected.length})` : ''}</button>
+        <ActionButton disabled={!selected.length} onClick={add}>Add selected{selected.length ? ` (${selected.length})` : ''}</ActionButton>
         <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
         <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => setCursors((c) => [...c, page.data!.next_cursor])}>Next</button>
       </div>

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
 
@@ -45,7 +46,6 @@ export function AlbumsPage() {
   }, [cursor])
 
   const create = async (event: Event) => {
-    event.preventDefault()
     const form = new FormData(event.currentTarget as HTMLFormElement)
     try {
       const { data } = await api.remote<{ album: Album }>('upload', 'POST', '/api/v1/albums', {
@@ -62,7 +62,7 @@ export function AlbumsPage() {
   return (
     <section>
       <PageTitle>Albums</PageTitle>
-      <form class="panel inline" onSubmit={create} aria-labelledby="h-new-album">
+      <Form class="panel inline" onSubmit={create} aria-labelledby="h-new-album">
         <h2 id="h-new-album" class="visually-hidden">New album</h2>
         <Field label="New album title" name="title" required maxLength={200} />
         <div class="field">
@@ -71,8 +71,8 @@ export function AlbumsPage() {
             {(Object.keys(VISIBILITY_LABELS) as Visibility[]).map((v) => <option value={v}>{VISIBILITY_LABELS[v]}</option>)}
           </select>
         </div>
-        <button type="submit">Create album</button>
-      </form>
+        <SubmitButton busyLabel="Creating…">Create album</SubmitButton>
+      </Form>
       <Status error={status.error ?? list.error} />
       {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
       {list.data && !albums.length ? <p>No albums yet.</p> : null}

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { ActionButton } from '../forms.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { PageTitle, Status, formatBytes, useLoad, useSession } from '../ui.tsx'
@@ -80,9 +81,9 @@ export function GalleryPage() {
         <label for="gallery-search" class="visually-hidden">Search by file name</label>
         <input id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
-        <button type="button" class="danger" disabled={!selected.size} onClick={deleteSelected}>
+        <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
           Delete selected{selected.size ? ` (${selected.size})` : ''}
-        </button>
+        </ActionButton>
       </form>
       <Status error={status.error ?? page.error} message={status.message} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { Form, SubmitButton } from '../forms.tsx'
 import { formatDate } from '../ui.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -44,12 +45,11 @@ interface EditProps {
 /** Title and description, saved together. */
 export function DetailsForm({ image, save }: EditProps) {
   const submit = (event: Event) => {
-    event.preventDefault()
     const form = new FormData(event.currentTarget as HTMLFormElement)
-    void save({ title: String(form.get('title') ?? '') || null, description: String(form.get('description') ?? '') || null }, 'Saved.')
+    return save({ title: String(form.get('title') ?? '') || null, description: String(form.get('description') ?? '') || null }, 'Saved.')
   }
   return (
-    <form class="details-form" onSubmit={submit}>
+    <Form class="details-form" onSubmit={submit}>
       <div class="field">
         <label for="image-title">Title</label>
         <input id="image-title" name="title" defaultValue={image.title ?? ''} maxLength={200} />
@@ -58,8 +58,8 @@ export function DetailsForm({ image, save }: EditProps) {
         <label for="image-description">Description</label>
         <textarea id="image-description" name="description" rows={3} maxLength={2000} defaultValue={image.description ?? ''} />
       </div>
-      <button type="submit" class="secondary">Save title and description</button>
-    </form>
+      <SubmitButton class="secondary">Save title and description</SubmitButton>
+    </Form>
   )
 }
 
@@ -73,7 +73,6 @@ export function LifetimeForm({ image, save }: EditProps) {
   const summary = lifetimeSummary(image)
 
   const submit = (event: Event) => {
-    event.preventDefault()
     setError(null)
     const form = new FormData(event.currentTarget as HTMLFormElement)
     const changes: Record<string, unknown> = {}
@@ -88,11 +87,11 @@ export function LifetimeForm({ image, save }: EditProps) {
     // The same limit again would start the count afresh: only a change is sent.
     if (maxViews !== (image.max_views ?? null)) changes.max_views = maxViews
     if (Object.keys(changes).length === 0) return setError('Nothing to change.')
-    void save(changes, 'Expiry and view limit saved.')
+    return save(changes, 'Expiry and view limit saved.')
   }
 
   return (
-    <form class="lifetime-form" onSubmit={submit} aria-describedby="lifetime-summary">
+    <Form class="lifetime-form" onSubmit={submit} aria-describedby="lifetime-summary">
       <p id="lifetime-summary" class="muted" data-testid="lifetime-summary">
         {summary ?? 'Never expires, no view limit.'}
       </p>
@@ -119,8 +118,8 @@ export function LifetimeForm({ image, save }: EditProps) {
         <small id="image-max-views-hint">Views by others; yours and link previews do not count. A new limit starts the count afresh.</small>
       </div>
       {error ? <p class="error" role="alert">{error}</p> : null}
-      <button type="submit" class="secondary">Save expiry and view limit</button>
-    </form>
+      <SubmitButton class="secondary">Save expiry and view limit</SubmitButton>
+    </Form>
   )
 }
 

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, PageTitle, Status, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
@@ -63,7 +64,6 @@ export function ImagePage({ id }: { id: string }) {
   const edit = (changes: { is_public: boolean }) => save(changes)
   const ends = lifetimeSummary(shown)
   const sign = async (event: Event) => {
-    event.preventDefault()
     const expires_in = Number(new FormData(event.currentTarget as HTMLFormElement).get('expires_in'))
     try {
       setSigned((await api.remote('view', 'POST', `/api/v1/images/${shown.id}/signed-url`, { expires_in })).data)
@@ -122,13 +122,13 @@ export function ImagePage({ id }: { id: string }) {
           <h2>Expiry</h2>
           <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={save} />
           <h2>Signed link</h2>
-          <form class="inline" onSubmit={sign}>
+          <Form class="inline" onSubmit={sign}>
             <label for="expires-in">Works for</label>
             <select id="expires-in" name="expires_in">
               {EXPIRIES.map(([seconds, label]) => <option value={seconds}>{label}</option>)}
             </select>
-            <button type="submit" class="secondary">Create signed link</button>
-          </form>
+            <SubmitButton class="secondary">Create signed link</SubmitButton>
+          </Form>
           {signed ? (
             <div class="snippet">
               <input readOnly value={signed.url} aria-label="Signed link" />
@@ -137,7 +137,7 @@ export function ImagePage({ id }: { id: string }) {
             </div>
           ) : null}
           <h2>Danger zone</h2>
-          <button type="button" class="danger" onClick={remove}>Delete image</button>
+          <ActionButton class="danger" onClick={remove}>Delete image</ActionButton>
         </div>
       </div>
       <h2>Views</h2>

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface Invite {
@@ -28,7 +29,6 @@ export function InvitesPanel() {
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
 
   const create = async (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const email = String(values.get('email') ?? '').trim()
@@ -62,7 +62,7 @@ export function InvitesPanel() {
   return (
     <>
       {list.data ? <p>{REGISTRATION_NOTE[list.data.registration]}</p> : null}
-      <form class="card-form" onSubmit={create}>
+      <Form class="card-form" onSubmit={create}>
         <h2>New invite</h2>
         <div class="row">
           <Field label="Only for this email (optional)" id="f-invite-email" name="email" type="email" maxLength={254} />
@@ -76,8 +76,8 @@ export function InvitesPanel() {
           </div>
           <Field label="Valid for (days)" id="f-invite-days" name="expires_in_days" type="number" min={1} max={90} value="7" />
         </div>
-        <button type="submit">Create invite</button>
-      </form>
+        <SubmitButton busyLabel="Creating…">Create invite</SubmitButton>
+      </Form>
       <Status error={status.error ?? list.error} message={status.message} />
       {created ? (
         <div class="new-key" role="region" aria-label="The new invite link">
@@ -115,7 +115,7 @@ export function InvitesPanel() {
                   <td>{formatDate(invite.expires_at)}</td>
                   <td>
                     {invite.status === 'pending' ? (
-                      <button type="button" class="danger small" onClick={() => revoke(invite)} aria-label={`Revoke invite ${invite.prefix}`}>Revoke</button>
+                      <ActionButton class="danger small" onClick={() => revoke(invite)} aria-label={`Revoke invite ${invite.prefix}`}>Revoke</ActionButton>
                     ) : null}
                   </td>
                 </tr>

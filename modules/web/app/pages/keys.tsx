@@ -1,4 +1,6 @@
 import { useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface ApiKey {
@@ -49,8 +51,8 @@ async function downloadShareX(key: ApiKey & { key: string }) {
   const response = await fetch(`/api/v1/api-keys/${key.id}/sharex`, { headers: { 'x-api-key': key.key }, credentials: 'omit' })
   if (!response.ok) {
     // The server says why (a revoked or expired key, an address outside its ranges) in its error body.
-    const reason = await response.json().then((body) => body?.error?.message as string | undefined, () => undefined)
-    throw new Error(`ShareX file: ${reason ?? `the server answered ${response.status}`}`)
+    const error = await response.json().then((body) => body?.error as { code?: string; message?: string } | undefined, () => undefined)
+    throw new ApiError(response.status, error?.code ?? `http_${response.status}`, `ShareX file: ${error?.message ?? `the server answered ${response.status}`}`)
   }
   const url = URL.createObjectURL(await response.blob())
   const link = document.createElement('a')
@@ -86,7 +88,6 @@ export function KeysPage() {
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
 
   const create = async (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const limit = Number(values.get('rate_limit_per_hour'))
@@ -127,7 +128,7 @@ export function KeysPage() {
     <section>
       <PageTitle>API keys</PageTitle>
       <p>Keys let ShareX, scripts and other apps upload and manage images for you. Treat each like a password.</p>
-      <form class="card-form" onSubmit={create}>
+      <Form class="card-form" onSubmit={create}>
         <h2>New key</h2>
         <div class="row">
           <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />
@@ -163,8 +164,8 @@ export function KeysPage() {
             <small id="f-key-ips-hint">One per line or comma-separated, IPv4 or IPv6. Empty: any address.</small>
           </div>
         </div>
-        <button type="submit">Create key</button>
-      </form>
+        <SubmitButton busyLabel="Creating…">Create key</SubmitButton>
+      </Form>
       <Status error={status.error} message={status.message} />
       {created ? (
         <div class="new-key" role="region" aria-label="Your new key">
@@ -174,7 +175,7 @@ export function KeysPage() {
             <CopyButton text={created.key} what="API key" />
             {/* ShareX uploads with the key: without the upload scope its config could only fail. */}
             {created.scopes.includes('upload') ? (
-              <button type="button" class="secondary" onClick={() => downloadShareX(created).catch((e) => setStatus({ error: messageOf(e) }))}>Download ShareX config</button>
+              <ActionButton class="secondary" onClick={() => downloadShareX(created).catch((e) => setStatus({ error: messageOf(e) }))}>Download ShareX config</ActionButton>
             ) : null}
           </div>
           <Snippets apiKey={created.key} uploadUrl={api.config.upload_url} />
@@ -211,7 +212,7 @@ export function KeysPage() {
                     {key.allowed_ips ? <><br /><small>from {key.allowed_ips.join(', ')}</small></> : null}
                   </td>
                   <td>{key.is_expired ? <span class="badge expired">expired</span> : key.expires_at ? formatDate(key.expires_at) : 'never'}</td>
-                  <td><button type="button" class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name}`}>Revoke</button></td>
+                  <td><ActionButton class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name}`}>Revoke</ActionButton></td>
                 </tr>
               ))}
             </tbody>

@@ -1,6 +1,7 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { useState } from 'preact/hooks'
-import { Field, PageTitle, Status, type User, messageOf, useSession } from '../ui.tsx'
+import { ActionButton, SubmitButton, useOneAtATime } from '../forms.tsx'
+import { Field, PageTitle, Status, type User, useSession } from '../ui.tsx'
 import { passkeyError } from './security-passkeys.tsx'
 
 /** The answer of a right password for an account with 2FA (POST /api/v1/auth/login). */
@@ -24,36 +25,30 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
   const { api } = useSession()
   const [useRecovery, setUseRecovery] = useState(!step.methods.includes('totp'))
   const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const finish = async (proof: Record<string, unknown>) => {
-    setBusy(true)
+  // One attempt at a time, whether by code or by passkey: a recovery code works only once.
+  const attempt = useOneAtATime(async (proof: () => Promise<Record<string, unknown>>) => {
     setError(null)
+    let user: User
     try {
-      const answer = await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...proof })
-      onSignedIn(answer.user as User)
+      user = (await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...(await proof()) })).user
     } catch (e) {
-      setError(messageOf(e))
-    } finally {
-      setBusy(false)
+      // passkeyError words the browser's WebAuthn refusals, and the server's answers as they come.
+      return setError(passkeyError(e))
     }
-  }
+    // Outside the try: the sign-in succeeded, whatever happens next is not this form's error.
+    onSignedIn(user)
+  })
   const submit = (event: Event) => {
     event.preventDefault()
     const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '')
-    void finish(useRecovery ? { recovery_code: value } : { code: value })
+    void attempt.run(async () => (useRecovery ? { recovery_code: value } : { code: value }))
   }
-  const withPasskey = async () => {
-    try {
-      await finish({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) })
-    } catch (e) {
-      setError(passkeyError(e))
-    }
-  }
+  const withPasskey = () => attempt.run(async () => ({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) }))
   return (
     <section class="narrow">
       <PageTitle>Two-factor authentication</PageTitle>
       {step.methods.includes('passkey') ? (
-        <p><button type="button" onClick={withPasskey} disabled={busy}>Use a passkey</button></p>
+        <p><button type="button" onClick={withPasskey} aria-disabled={attempt.busy || undefined}>Use a passkey</button></p>
       ) : null}
       {step.methods.includes('totp') || step.methods.includes('recovery_code') ? (
         <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'}>
@@ -62,7 +57,7 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
           ) : (
             <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
           )}
-          <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Verify'}</button>
+          <SubmitButton busy={attempt.busy} busyLabel="Checking…">Verify</SubmitButton>
         </form>
       ) : null}
       <Status error={error} />
@@ -88,18 +83,19 @@ export function PasskeySignInButton({ onSignedIn }: { onSignedIn: (user: User) =
   if (typeof PublicKeyCredential === 'undefined') return null
   const signIn = async () => {
     setError(null)
+    let user: User
     try {
       const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/login/passkey/options')
       const response = await startAuthentication({ optionsJSON: options })
-      const answer = await api.auth('POST', '/api/v1/auth/login/passkey', { challenge_token, response })
-      onSignedIn(answer.user as User)
+      user = (await api.auth('POST', '/api/v1/auth/login/passkey', { challenge_token, response })).user
     } catch (e) {
-      setError(passkeyError(e))
+      return setError(passkeyError(e))
     }
+    onSignedIn(user)
   }
   return (
     <div class="passkey-sign-in">
-      <button type="button" class="secondary" onClick={signIn}>Sign in with a passkey</button>
+      <ActionButton class="secondary" onClick={signIn}>Sign in with a passkey</ActionButton>
       <Status error={error} />
     </div>
   )

@@ -1,38 +1,75 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Link, navigate, useRouteContext } from '../router.tsx'
+import { Link, appPath, navigate, useRouteContext } from '../router.tsx'
 import type { Api } from '../api.ts'
-import { Field, PageTitle, Status, type User, messageOf, useSession } from '../ui.tsx'
+import { Form, SubmitButton } from '../forms.tsx'
+import { Field, type FormWords, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
-/** Only paths on this page's own origin: never bounce a person to another site after login. */
-const safeNext = (next: string | null) => (next && next.startsWith('/') && !next.startsWith('//') ? next : '/gallery')
+/** Where a sign-in lands when the address names no page of this site. */
+const DEFAULT_NEXT = '/gallery'
 
 const formValues = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
-/** A form that signs in (login, sign-up): busy while it runs, its error shown, then the session starts and the page moves on. */
-function useSignIn(signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>) {
+/** The API's limits for the login form (modules/auth/model.ts `login`), as the form labels its fields. */
+const LOGIN_WORDS: FormWords = {
+  fields: {
+    identifier: () => 'Email or username: at most 254 characters.',
+    password: () => `Password: at most ${PASSWORD_MAX_LENGTH} characters.`,
+  },
+}
+
+/** The API's rules for a new account (modules/auth/model.ts `register`), as the sign-up form labels its fields. */
+const signUpWords = (values: Record<string, string>): FormWords => ({
+  fields: {
+    first_name: () => 'First name: 1 to 100 characters.',
+    last_name: () => 'Last name: at most 100 characters.',
+    username: () => 'Username: 3 to 32 letters, digits, _ . or -.',
+    email: () => 'Email: a valid address, at most 254 characters.',
+    password: () => passwordLengthRule('Password', values.password),
+    invite_code: () => 'Invite code: at most 100 characters.',
+  },
+})
+
+/**
+ * After a successful sign-in: the page's session starts, then the page moves on. Should moving on
+ * fail all the same (`next` is checked, so it should not), the person is signed in and lands on
+ * the default page: a sign-in form never shows the browser's exception for it.
+ */
+function useStartSession() {
   const { api, setUser } = useSession()
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const submit = async (event: Event) => {
-    event.preventDefault()
-    setBusy(true)
-    setError(null)
+  return (user: User, next: string) => {
+    api.reset()
+    setUser(user)
     try {
-      const signedIn = await signIn(api, formValues(event))
-      // null: a second step follows (two-factor authentication).
-      if (!signedIn) return
-      const { user, next } = signedIn
-      api.reset()
-      setUser(user)
       navigate(next, true)
-    } catch (e) {
-      setError(messageOf(e))
-    } finally {
-      setBusy(false)
+    } catch (error) {
+      console.error(error)
+      navigate(DEFAULT_NEXT, true)
     }
   }
-  return { busy, error, submit }
+}
+
+/** A form that signs in (login, sign-up): its error shown, then the session starts and the page moves on. */
+function useSignIn(
+  signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>,
+  words: (values: Record<string, string>) => FormWords,
+) {
+  const { api } = useSession()
+  const startSession = useStartSession()
+  const [error, setError] = useState<string | null>(null)
+  const submit = async (event: Event) => {
+    setError(null)
+    const values = formValues(event)
+    let signedIn: Awaited<ReturnType<typeof signIn>>
+    try {
+      signedIn = await signIn(api, values)
+    } catch (e) {
+      return setError(messageOf(e, words(values)))
+    }
+    // null: a second step follows (two-factor authentication).
+    if (signedIn) startSession(signedIn.user, signedIn.next)
+  }
+  return { error, submit }
 }
 
 export function LandingPage() {
@@ -80,34 +117,32 @@ function OAuthButtons({ invite }: { invite?: string }) {
 
 export function LoginPage() {
   const route = useRouteContext()
-  const { api, setUser } = useSession()
+  const { api } = useSession()
+  const startSession = useStartSession()
   const [step, setStep] = useState<SecondStep | null>(null)
   const [stepError, setStepError] = useState<string | null>(null)
-  const next = safeNext(route.query.get('next'))
-  const signedIn = (user: User) => {
-    api.reset()
-    setUser(user)
-    navigate(next, true)
-  }
+  // Only a page of this site: never bounce a person elsewhere after login.
+  const next = appPath(route.query.get('next')) ?? DEFAULT_NEXT
+  const signedIn = (user: User) => startSession(user, next)
   useEffect(() => {
     const token = secondStepTokenFromHash()
     if (token) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
   }, [])
-  const { busy, error, submit } = useSignIn(async (api, { identifier, password }) => {
+  const { error, submit } = useSignIn(async (api, { identifier, password }) => {
     const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
     if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
     return { user: answer.user as User, next }
-  })
+  }, () => LOGIN_WORDS)
   if (step) return <SecondStepForm step={step} onSignedIn={signedIn} onCancel={() => setStep(null)} />
   return (
     <section class="narrow">
       <PageTitle>Log in</PageTitle>
-      <form onSubmit={submit}>
-        <Field label="Email or username" name="identifier" autocomplete="username" required />
-        <Field label="Password" name="password" type="password" autocomplete="current-password" required />
+      <Form onSubmit={submit}>
+        <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} />
+        <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
         <Status error={error ?? stepError} />
-        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
-      </form>
+        <SubmitButton busyLabel="Logging in…">Log in</SubmitButton>
+      </Form>
       <PasskeySignInButton onSignedIn={signedIn} />
       <OAuthButtons />
       <p><Link href="/forgot-password">Forgot your password?</Link> · <Link href="/signup">Create an account</Link></p>
@@ -121,32 +156,32 @@ export function SignupPage() {
   const linkInvite = route.query.get('invite') ?? ''
   const [invite, setInvite] = useState(linkInvite)
   const mode = api.config.registration
-  const { busy, error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
+  const { error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
     const code = invite_code?.trim()
     const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password, ...(code ? { invite_code: code } : {}) })
     return { user: answer.user as User, next: '/upload' }
-  })
+  }, signUpWords)
   return (
     <section class="narrow">
       <PageTitle>Create an account</PageTitle>
       {mode === 'closed' ? <p class="warning">This server is not taking new accounts.</p> : null}
       {mode === 'invite' && !linkInvite ? <p>New accounts need an invite: use the link an administrator sent you, or enter its code below.</p> : null}
       {linkInvite ? <p>You were invited: the code is filled in below.</p> : null}
-      <form onSubmit={submit}>
+      <Form onSubmit={submit}>
         <div class="row">
           <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} />
           <Field label="Last name (optional)" id="f-last-name" name="last_name" autocomplete="family-name" maxLength={100} />
         </div>
         <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern="[A-Za-z0-9_.\-]+" hint="3 to 32 letters, digits, _ . -" />
-        <Field label="Email" name="email" type="email" autocomplete="email" required />
-        <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={8} hint="At least 8 characters" />
+        <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} />
+        <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} />
         {mode !== 'open' || linkInvite ? (
           <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
             onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} />
         ) : null}
         <Status error={error} />
-        <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create account'}</button>
-      </form>
+        <SubmitButton busyLabel="Creating…">Create account</SubmitButton>
+      </Form>
       <OAuthButtons invite={invite.trim() || undefined} />
       <p>Already have an account? <Link href="/login">Log in</Link></p>
     </section>
@@ -157,7 +192,6 @@ export function ForgotPage() {
   const { api } = useSession()
   const [state, setState] = useState<{ error?: string; message?: string }>({})
   const submit = async (event: Event) => {
-    event.preventDefault()
     try {
       const answer = await api.auth('POST', '/api/v1/auth/forgot-password', { email: formValues(event).email })
       setState({ message: answer.message })
@@ -169,11 +203,11 @@ export function ForgotPage() {
     <section class="narrow">
       <PageTitle>Forgot your password?</PageTitle>
       <p>Give the address of your account: a link to choose a new password will be mailed to it.</p>
-      <form onSubmit={submit}>
-        <Field label="Email" name="email" type="email" autocomplete="email" required />
+      <Form onSubmit={submit}>
+        <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} />
         <Status error={state.error} message={state.message} />
-        <button type="submit">Send the link</button>
-      </form>
+        <SubmitButton busyLabel="Sending…">Send the link</SubmitButton>
+      </Form>
     </section>
   )
 }
@@ -184,14 +218,13 @@ export function ResetPage() {
   const token = route.query.get('token') ?? ''
   const [state, setState] = useState<{ error?: string; done?: boolean }>({})
   const submit = async (event: Event) => {
-    event.preventDefault()
     const { password, confirm } = formValues(event)
     if (password !== confirm) return setState({ error: 'The two passwords differ.' })
     try {
       await api.auth('POST', '/api/v1/auth/reset-password', { token, password })
       setState({ done: true })
     } catch (e) {
-      setState({ error: messageOf(e) })
+      setState({ error: messageOf(e, { fields: { password: () => passwordLengthRule('New password', password) } }) })
     }
   }
   if (state.done) {
@@ -206,32 +239,41 @@ export function ResetPage() {
     <section class="narrow">
       <PageTitle>Choose a new password</PageTitle>
       {!token ? <Status error="This page needs the link from the reset mail." /> : null}
-      <form onSubmit={submit}>
-        <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={8} />
-        <Field label="Repeat it" name="confirm" type="password" autocomplete="new-password" required minLength={8} />
+      <Form onSubmit={submit}>
+        <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
+        <Field label="Repeat it" name="confirm" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
         <Status error={state.error} />
-        <button type="submit" disabled={!token}>Set password</button>
-      </form>
+        <SubmitButton disabled={!token}>Set password</SubmitButton>
+      </Form>
     </section>
   )
 }
 
+const VERIFY_TITLES = { checking: 'Checking your link…', ok: 'Email verified', already: 'Email verified', bad: 'Link not valid' } as const
+
 /** The verification link's result, for links pointed at the app (the API's own link answers a small page itself). */
 export function VerifyEmailPage() {
   const route = useRouteContext()
-  const [result, setResult] = useState<'checking' | 'ok' | 'bad'>('checking')
+  const { api, user, setUser } = useSession()
+  const [result, setResult] = useState<keyof typeof VERIFY_TITLES>('checking')
   useEffect(() => {
     const token = route.query.get('token') ?? ''
-    fetch(`/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`).then(
-      (response) => setResult(response.ok ? 'ok' : 'bad'),
-      () => setResult('bad'),
-    )
+    const verify = async () => {
+      const response = await fetch(`/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`).catch(() => null)
+      // A used link also fails: when it was this account's, followed before (a reload, another
+      // tab), the account itself says it is verified. Asked afresh, and kept for the other pages.
+      const signedIn = user ? (await api.auth<{ user: User | null }>('GET', '/api/v1/web/session').catch(() => null))?.user : null
+      if (signedIn) setUser(signedIn)
+      setResult(response?.ok ? 'ok' : signedIn?.is_verified ? 'already' : 'bad')
+    }
+    void verify()
   }, [])
   return (
     <section class="narrow">
-      <PageTitle>{result === 'ok' ? 'Email verified' : result === 'bad' ? 'Link not valid' : 'Checking your link…'}</PageTitle>
+      <PageTitle>{VERIFY_TITLES[result]}</PageTitle>
       <div aria-live="polite">
         {result === 'ok' ? <p>Thank you: your address is confirmed.</p> : null}
+        {result === 'already' ? <p>Your address is already verified: there is nothing more to do.</p> : null}
         {result === 'bad' ? <p>This link is invalid, expired or already used. Log in and ask for a new one from your account page.</p> : null}
       </div>
       <p><Link href="/gallery">Go to your gallery</Link></p>

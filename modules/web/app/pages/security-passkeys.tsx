@@ -1,6 +1,7 @@
 import { startRegistration } from '@simplewebauthn/browser'
 import { useState } from 'preact/hooks'
-import { Field, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { Form, SubmitButton } from '../forms.tsx'
+import { Field, PASSWORD_MAX_LENGTH, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface Passkey {
   id: string
@@ -25,7 +26,6 @@ function PasskeyRow({ passkey, onChanged }: { passkey: Passkey; onChanged: (mess
   const [mode, setMode] = useState<'view' | 'rename' | 'remove'>('view')
   const [error, setError] = useState<string | null>(null)
   const submit = async (event: Event) => {
-    event.preventDefault()
     const form = Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
     try {
       if (mode === 'rename') await api.auth('PATCH', `/api/v1/auth/passkeys/${passkey.id}`, { name: form.name })
@@ -49,16 +49,16 @@ function PasskeyRow({ passkey, onChanged }: { passkey: Passkey; onChanged: (mess
           <button type="button" class="danger small" onClick={() => setMode('remove')}>Remove<span class="visually-hidden"> {passkey.name}</span></button>
         </span>
       ) : (
-        <form class="inline" onSubmit={submit}>
+        <Form class="inline" onSubmit={submit}>
           {mode === 'rename' ? (
             <Field label="New name" id={`rename-${passkey.id}`} name="name" defaultValue={passkey.name} required maxLength={100} />
           ) : user?.provider === 'form' ? (
-            <Field label="Your password, to remove it" id={`remove-${passkey.id}`} name="password" type="password" autocomplete="current-password" required />
+            <Field label="Your password, to remove it" id={`remove-${passkey.id}`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
           ) : null}
-          <button type="submit" class={mode === 'remove' ? 'danger small' : 'small'}>{mode === 'rename' ? 'Save' : 'Remove passkey'}</button>
+          <SubmitButton class={mode === 'remove' ? 'danger small' : 'small'}>{mode === 'rename' ? 'Save' : 'Remove passkey'}</SubmitButton>
           <button type="button" class="secondary small" onClick={() => setMode('view')}>Cancel</button>
           <Status error={error} />
-        </form>
+        </Form>
       )}
     </li>
   )
@@ -68,17 +68,14 @@ export function PasskeysPanel({ reload, showCodes }: { reload: () => void; showC
   const { api } = useSession()
   const list = useLoad(() => api.auth<{ passkeys: Passkey[] }>('GET', '/api/v1/auth/passkeys'))
   const [state, setState] = useState<{ error?: string; message?: string }>({})
-  const [busy, setBusy] = useState(false)
   const changed = (message: string) => {
     setState({ message })
     list.reload()
     reload()
   }
   const add = async (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const name = String(new FormData(form).get('name') ?? '').trim()
-    setBusy(true)
     try {
       const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/passkeys/options')
       const response = await startRegistration({ optionsJSON: options })
@@ -88,8 +85,6 @@ export function PasskeysPanel({ reload, showCodes }: { reload: () => void; showC
       changed(`Passkey “${answer.passkey.name}” added.`)
     } catch (e) {
       setState({ error: passkeyError(e) })
-    } finally {
-      setBusy(false)
     }
   }
   return (
@@ -99,10 +94,10 @@ export function PasskeysPanel({ reload, showCodes }: { reload: () => void; showC
       {list.data?.passkeys.length ? (
         <ul class="passkeys">{list.data.passkeys.map((passkey) => <PasskeyRow key={passkey.id} passkey={passkey} onChanged={changed} />)}</ul>
       ) : list.data ? <p class="muted">No passkeys yet.</p> : null}
-      <form onSubmit={add}>
+      <Form onSubmit={add}>
         <Field label="Name for the new passkey (optional)" name="name" maxLength={100} placeholder="e.g. Laptop" />
-        <button type="submit" disabled={busy}>{busy ? 'Waiting for the passkey…' : 'Add a passkey'}</button>
-      </form>
+        <SubmitButton busyLabel="Waiting for the passkey…">Add a passkey</SubmitButton>
+      </Form>
       <Status error={state.error ?? list.error} message={state.message} />
     </div>
   )

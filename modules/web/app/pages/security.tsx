@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
-import { CopyButton, Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
 import { PasskeysPanel } from './security-passkeys.tsx'
 
 export interface TwoFactorStatus {
@@ -50,7 +51,6 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
     }
   }
   const confirm = async (event: Event) => {
-    event.preventDefault()
     try {
       const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code: values(event).code })
       setEnrolment(null)
@@ -70,17 +70,17 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
       {!status.totp && !enrolment ? (
         <>
           <p>Use an app such as Aegis, Google Authenticator or 1Password for a 6-digit code at each sign-in.</p>
-          <button type="button" onClick={start}>Set up an authenticator app</button>
+          <ActionButton onClick={start}>Set up an authenticator app</ActionButton>
         </>
       ) : null}
       {enrolment ? (
-        <form onSubmit={confirm}>
+        <Form onSubmit={confirm}>
           <p>Scan this code with your app, then type the 6-digit code it shows.</p>
           <img class="qr" src={qr!} alt="QR code for your authenticator app" width={200} height={200} />
           <p class="small">Cannot scan? Enter this key: <code data-testid="totp-secret">{enrolment.secret}</code></p>
           <Field label="Code from the app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
-          <button type="submit">Turn on</button>
-        </form>
+          <SubmitButton busyLabel="Checking…">Turn on</SubmitButton>
+        </Form>
       ) : null}
       <Status error={state.error} message={state.message} />
     </div>
@@ -92,24 +92,24 @@ function PasswordAndCodeForm({ action, label, danger, onDone }: { action: string
   const { api, user } = useSession()
   const [error, setError] = useState<string | null>(null)
   const submit = async (event: Event) => {
-    event.preventDefault()
+    const form = event.currentTarget as HTMLFormElement
     const { password, code } = values(event)
     try {
       onDone(await api.auth('POST', action, { password: password || undefined, code }))
       setError(null)
-      ;(event.target as HTMLFormElement).reset()
+      form.reset()
     } catch (e) {
       setError(messageOf(e))
     }
   }
   const id = action.split('/').pop()
   return (
-    <form onSubmit={submit} aria-label={label}>
-      {user?.provider === 'form' ? <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required /> : null}
+    <Form onSubmit={submit} aria-label={label}>
+      {user?.provider === 'form' ? <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} /> : null}
       <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required />
       <Status error={error} />
-      <button type="submit" class={danger ? 'danger' : undefined}>{label}</button>
-    </form>
+      <SubmitButton class={danger ? 'danger' : undefined}>{label}</SubmitButton>
+    </Form>
   )
 }
 

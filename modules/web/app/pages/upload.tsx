@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, formatBytes, useSession } from '../ui.tsx'
+import { CopyButton, PageTitle, formatBytes, useSession, withLocalTimes } from '../ui.tsx'
 import { UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Item {
@@ -19,20 +19,22 @@ const PARALLEL = 2
 
 function describeError(error: unknown, file: File, maxBytes: number): string {
   if (!(error instanceof ApiError)) return 'The upload failed.'
+  // The quota's reset time comes as an ISO instant: shown in the person's own time, as on the account page.
+  const message = withLocalTimes(error.message)
   switch (error.code) {
     case 'file_too_large':
     case 'http_413':
       return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`
     case 'unsupported_format':
-      return `Unsupported format. ${error.message}`
+      return `Unsupported format. ${message}`
     case 'upload_limit_reached':
-      return `Daily upload quota reached. ${error.message}`
+      return `Daily upload quota reached. ${message}`
     case 'storage_quota_exceeded':
-      return `Storage full. ${error.message}`
+      return `Storage full. ${message}`
     case 'duplicate_image':
       return 'You uploaded this image before: open it from the gallery to set its expiry or view limit.'
     default:
-      return error.message
+      return message
   }
 }
 

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 /** Kept in step with DOMAIN_EVENT_TYPES in src/events/index.ts (the API refuses anything else). */
@@ -79,7 +80,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
                 <td>{d.last_latency_ms === null ? '–' : `${d.last_latency_ms} ms`}</td>
                 <td>{d.attempts}</td>
                 <td>{formatDate(d.created_at)}</td>
-                <td><button type="button" class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${d.event_type} of ${formatDate(d.created_at)}`}>Replay</button></td>
+                <td><ActionButton class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${d.event_type} of ${formatDate(d.created_at)}`}>Replay</ActionButton></td>
               </tr>
             ))}
           </tbody>
@@ -112,7 +113,7 @@ function WebhookItem({ webhook, reload, onStatus }: { webhook: Webhook; reload: 
     }, 'Test ping queued; it appears in the delivery log.')
   const remove = () => {
     if (!confirm(`Delete the webhook to ${webhook.url} and its delivery log?`)) return
-    void act(() => api.auth('DELETE', `/api/v1/webhooks/${webhook.id}`), 'Webhook deleted.')
+    return act(() => api.auth('DELETE', `/api/v1/webhooks/${webhook.id}`), 'Webhook deleted.')
   }
   return (
     <li class="panel webhook" data-testid="webhook">
@@ -123,9 +124,9 @@ function WebhookItem({ webhook, reload, onStatus }: { webhook: Webhook; reload: 
         <label class="check">
           <input type="checkbox" role="switch" checked={webhook.enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
         </label>
-        <button type="button" class="secondary small" onClick={ping} disabled={!webhook.enabled}>Send test ping</button>
+        <ActionButton class="secondary small" onClick={ping} disabled={!webhook.enabled}>Send test ping</ActionButton>
         <button type="button" class="secondary small" aria-expanded={showLog} onClick={() => setShowLog(!showLog)}>{showLog ? 'Hide' : 'Show'} deliveries</button>
-        <button type="button" class="danger small" onClick={remove} aria-label={`Delete webhook to ${webhook.url}`}>Delete</button>
+        <ActionButton class="danger small" onClick={remove} aria-label={`Delete webhook to ${webhook.url}`}>Delete</ActionButton>
       </div>
       {showLog ? <DeliveryLog key={logKey} webhook={webhook} onStatus={onStatus} /> : null}
     </li>
@@ -139,7 +140,6 @@ export function WebhooksPage() {
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
 
   const create = async (event: Event) => {
-    event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const events = values.getAll('events').map(String)
@@ -162,7 +162,7 @@ export function WebhooksPage() {
         A webhook POSTs a JSON event to your URL when something happens in your account, signed in the{' '}
         <a href="https://www.standardwebhooks.com/" rel="noreferrer">Standard Webhooks</a> format. Failed deliveries are retried for a day.
       </p>
-      <form class="card-form" onSubmit={create}>
+      <Form class="card-form" onSubmit={create}>
         <h2>New webhook</h2>
         <div class="row">
           <Field label="Endpoint URL" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/imghost" />
@@ -176,8 +176,8 @@ export function WebhooksPage() {
             </label>
           ))}
         </fieldset>
-        <button type="submit">Create webhook</button>
-      </form>
+        <SubmitButton busyLabel="Creating…">Create webhook</SubmitButton>
+      </Form>
       <Status error={status.error} message={status.message} />
       {secret ? (
         <div class="new-key" role="region" aria-label="Your webhook secret">

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { distinctPng, type Owner, signUp } from '../albums/support.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { registerUser } from '../helpers/http.ts'
+import { mailTo, type SmtpSink, startSmtpSink } from '../helpers/smtp.ts'
+import { hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/plain-messages: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+const ISO_INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
+
+/** Messages a person can act on: limits named as the form labels them, times in their own locale, a verified address said so. */
+describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
+  let servers: WebServers
+  let smtp: SmtpSink
+  let browser: Browser
+  let context: BrowserContext
+
+  const go = (page: Page, path: string) => page.goto(servers.urls.auth + path)
+  const logIn = async (page: Page, who: { username: string; password: string }) => {
+    await go(page, '/login')
+    await page.getByLabel('Email or username').fill(who.username)
+    await page.getByLabel('Password').fill(who.password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('button', { name: 'Log out' }).waitFor()
+  }
+
+  beforeAll(async () => {
+    smtp = await startSmtpSink()
+    servers = await startWebServers(smtp.env)
+    browser = await launchBrowser()
+    // A known locale and zone, so the expected local time can be written down.
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' })
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+    await smtp?.stop()
+  })
+
+  test('sign-up: the password field takes what the API takes, and a longer one is refused in a plain sentence', async () => {
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await journal.during(async () => {
+      await go(page, '/signup')
+      const password = page.getByLabel('Password')
+      // modules/auth/model.ts: 8 to 1024 characters.
+      const limits = await password.evaluate((input: HTMLInputElement) => ({ min: input.minLength, max: input.maxLength }))
+      // Past the field's own limit (a script, an old page): the server's refusal, worded.
+      await password.evaluate((input: HTMLInputElement) => input.removeAttribute('maxlength'))
+      await page.getByLabel('First name').fill('Long')
+      await page.getByLabel('Username').fill('longpassword')
+      await page.getByLabel('Email').fill('long@example.com')
+      await password.fill('x'.repeat(1025))
+      await page.getByRole('button', { name: 'Create account' }).click()
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('Password: at most 1024 characters.')
+      expect(limits).toEqual({ min: 8, max: 1024 })
+    })
+    await page.close()
+  })
+
+  test('upload over the daily quota: the reset time in the person’s locale, not an ISO string', async () => {
+    const owner: Owner = await signUp(servers.app)
+    await servers.app.ctx.sql`update users set upload_limit_per_day = 0 where id = ${owner.id}`
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await journal.during(async () => {
+      await logIn(page, owner)
+      await go(page, '/upload')
+      await page.setInputFiles('#file-input', { name: 'one-too-many.png', mimeType: 'image/png', buffer: await distinctPng() })
+      const alert = page.locator('[data-testid=upload-item].error [role=alert]')
+      await alert.waitFor()
+      const text = (await alert.textContent()) ?? ''
+      expect(text).toStartWith('Daily upload quota reached.')
+      expect(text).not.toMatch(ISO_INSTANT)
+      // Counters roll over at the next midnight UTC (modules/upload/quota.ts), shown as the account page shows dates.
+      const now = new Date()
+      const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1))
+      const local = reset.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
+      const spaced = (value: string) => value.replace(/\s/g, ' ')
+      expect(spaced(text)).toContain(spaced(local))
+    })
+    await page.close()
+  })
+
+  test('reloading the verification page after success says the address is verified, not that the link is bad', async () => {
+    const user = await registerUser(servers.app.auth)
+    const mail = await smtp.waitFor(mailTo(user.email, /Confirm your email/))
+    const link = mail.links.find((candidate) => candidate.includes('/verify-email?token='))!
+    const token = new URL(link).searchParams.get('token')!
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await journal.during(async () => {
+      await logIn(page, user)
+      await go(page, `/verify-email?token=${encodeURIComponent(token)}`)
+      await page.getByText('Thank you: your address is confirmed.').waitFor()
+      await page.reload()
+      await page.getByText('Your address is already verified').waitFor()
+      expect(await page.getByText('Link not valid').count()).toBe(0)
+      // The account page, reached without a reload, knows it too.
+      await page.getByRole('link', { name: 'Account' }).click()
+      await page.getByText('Your address is verified.').waitFor()
+    })
+    await page.close()
+  })
+})

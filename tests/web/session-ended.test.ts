@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { distinctPng, type Owner, signUp } from '../albums/support.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { call } from '../helpers/http.ts'
+import { enableTotp } from '../helpers/two-factor.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/session-ended: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+/** A session ended in another tab: the next thing done in this one leads to the login page, not to an inline "Authentication required". */
+describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let tabA: Page
+  let tabB: Page
+  let journal: ReturnType<typeof pageJournal>
+  let owner: Owner
+
+  const go = (page: Page, path: string) => page.goto(servers.urls.auth + path)
+  const signIn = async (page: Page) => {
+    await page.getByLabel('Email or username').fill(owner.username)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('button', { name: 'Log out' }).waitFor()
+  }
+  /** Tab B logs out; tab A still shows its page, signed in. */
+  const logOutInTabB = async () => {
+    await go(tabB, '/account')
+    await tabB.getByRole('button', { name: 'Log out' }).click()
+    await tabB.waitForURL('**/login')
+  }
+  /** Tab A is on the login page, with `next` naming where it was, and shows itself signed out. */
+  const sentToLogin = async (from: string) => {
+    await tabA.waitForURL(`${servers.urls.auth}/login?next=${encodeURIComponent(from)}`)
+    await tabA.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).waitFor()
+    expect(await tabA.getByRole('button', { name: 'Log out' }).count()).toBe(0)
+    expect(await tabA.getByText('Authentication required').count()).toBe(0)
+  }
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    owner = await signUp(servers.app)
+    browser = await launchBrowser()
+    // One browser, two tabs: they share the session cookie.
+    context = await desktopContext(browser)
+    tabA = await context.newPage()
+    tabB = await context.newPage()
+    journal = pageJournal(tabA)
+    await go(tabA, '/login')
+    await signIn(tabA)
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  test('a form on the auth server (a new key) after a logout in the other tab: to the login page, and back after signing in', async () => {
+    await journal.during(async () => {
+      await go(tabA, '/keys')
+      await tabA.getByLabel('Name').fill('after logout')
+      await logOutInTabB()
+      await tabA.getByRole('button', { name: 'Create key' }).click()
+      await sentToLogin('/keys')
+      // Signing in again goes back to where the person was.
+      await signIn(tabA)
+      await tabA.waitForURL(`${servers.urls.auth}/keys`)
+    })
+    const [, list] = await call(servers.app.auth, 'GET', '/api/v1/api-keys', { token: owner.token })
+    expect(list.api_keys.map((key: { key_name: string }) => key.key_name)).not.toContain('after logout')
+  })
+
+  test('a call to the upload server (a gallery search, with the page’s bearer token) after a logout in the other tab: to the login page', async () => {
+    await journal.during(async () => {
+      await go(tabA, '/gallery')
+      await tabA.getByRole('heading', { name: 'Gallery' }).waitFor()
+      await tabA.getByText('No images yet.').waitFor()
+      await logOutInTabB()
+      await tabA.getByLabel('Search by file name').fill('holiday')
+      await tabA.getByRole('button', { name: 'Search' }).click()
+      await sentToLogin('/gallery')
+    })
+  })
+
+  test('an upload (XMLHttpRequest, with the page’s bearer token) after a logout in the other tab: to the login page', async () => {
+    await journal.during(async () => {
+      await go(tabA, '/login')
+      await signIn(tabA)
+      // The gallery's list mints the page's token; moving on inside the page keeps it (the server revokes it at logout).
+      await tabA.waitForURL('**/gallery')
+      await tabA.getByText('No images yet.').waitFor()
+      await tabA.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upload' }).click()
+      await tabA.getByRole('heading', { name: 'Upload' }).waitFor()
+      await logOutInTabB()
+      await tabA.setInputFiles('#file-input', { name: 'after-logout.png', mimeType: 'image/png', buffer: await distinctPng() })
+      await sentToLogin('/upload')
+    })
+    const [, list] = await call(servers.app.upload, 'GET', '/images', { apiKey: owner.apiKey })
+    expect(list.images).toEqual([])
+  })
+
+  test('a wrong code while signed in (also a 401) is only the form’s error: the page stays, signed in', async () => {
+    await go(tabA, '/login')
+    await signIn(tabA)
+    await enableTotp(servers.app.auth, owner.token, servers.app.ctx.clock)
+    await journal.during(async () => {
+      await go(tabA, '/security')
+      const turnOff = tabA.getByRole('form', { name: 'Turn off' })
+      await turnOff.getByLabel('Password').fill(owner.password)
+      await turnOff.getByLabel('Code from the app, or a recovery code').fill('000000')
+      await turnOff.getByRole('button', { name: 'Turn off' }).click()
+      await turnOff.getByRole('alert').waitFor()
+      await tabA.waitForLoadState('networkidle')
+      expect(new URL(tabA.url()).pathname).toBe('/security')
+      expect(await tabA.getByRole('button', { name: 'Log out' }).count()).toBe(1)
+    })
+  })
+})

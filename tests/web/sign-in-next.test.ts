@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { call, registerUser, type TestUser } from '../helpers/http.ts'
+import { enableTotp } from '../helpers/two-factor.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/sign-in-next: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+/** Where a sign-in lands: the `next` of the address only when it is a page of this site, and never an error once signed in. */
+describe.skipIf(!hasChromium)('where a sign-in lands, in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  let user: TestUser
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    user = await registerUser(servers.app.auth)
+    browser = await launchBrowser()
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  /** A fresh browser on /login?next=…, password step done; `prepare` runs before the page loads. */
+  async function passwordStep(next: string, who: TestUser, prepare?: (page: Page) => Promise<unknown>) {
+    const context = await desktopContext(browser)
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await prepare?.(page)
+    await page.goto(`${servers.urls.auth}/login?next=${encodeURIComponent(next)}`)
+    await page.getByLabel('Email or username').fill(who.username)
+    await page.getByLabel('Password').fill(who.password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    return { context, page, journal }
+  }
+
+  /** Signed in, on `path`, and no error in any form. */
+  async function landedSignedIn(page: Page, path: string) {
+    await page.waitForURL(`${servers.urls.auth}${path}`)
+    await page.getByRole('button', { name: 'Log out' }).waitFor()
+    expect(await page.getByRole('alert').count()).toBe(0)
+  }
+
+  test('a `next` that leaves the site, or is no page, lands on the gallery, signed in, without an error', async () => {
+    // `/\evil.example` passed the old prefix check; browsers read it as //evil.example.
+    for (const next of ['/\\evil.example', '/.//evil.example/x', 'https://evil.example/', 'javascript:alert(1)', '/api/v1/account']) {
+      const { context, page, journal } = await passwordStep(next, user)
+      await journal.during(() => landedSignedIn(page, '/gallery')).catch((error) => {
+        throw new Error(`next=${next}: ${error}`)
+      })
+      await context.close()
+    }
+  })
+
+  test('a `next` on this site is where the sign-in goes', async () => {
+    const { context, page, journal } = await passwordStep('/keys?from=mail', user)
+    await journal.during(() => landedSignedIn(page, '/keys?from=mail'))
+    await context.close()
+  })
+
+  test('should moving on fail after a good password, the person still lands signed in and sees no browser exception', async () => {
+    const { context, page, journal } = await passwordStep('/albums?refuse=1', user, (target) =>
+      // The browser refusing the page's navigation, as it refused `/\evil.example`.
+      target.addInitScript(() => {
+        const replace = history.replaceState.bind(history)
+        history.replaceState = (state, unused, url) => {
+          if (String(url).includes('refuse=1')) throw new DOMException("Failed to execute 'replaceState' on 'History': refused by the test", 'SecurityError')
+          return replace(state, unused, url)
+        }
+      }),
+    )
+    await journal.during(() => landedSignedIn(page, '/gallery'))
+    expect(await page.locator('body').innerText()).not.toContain('Failed to execute')
+    await context.close()
+  })
+
+  test('with two-factor authentication, a recovery code and a foreign `next`: signed in on the gallery, one code used', async () => {
+    const second = await registerUser(servers.app.auth)
+    const { recoveryCodes } = await enableTotp(servers.app.auth, second.token, servers.app.ctx.clock)
+    const { context, page, journal } = await passwordStep('/\\evil.example', second)
+    await journal.during(async () => {
+      await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor()
+      await page.getByRole('button', { name: 'Use a recovery code instead' }).click()
+      await page.getByLabel('Recovery code').fill(recoveryCodes[0]!)
+      await page.getByRole('button', { name: 'Verify' }).click()
+      await landedSignedIn(page, '/gallery')
+    })
+    const [response, status] = await call(servers.app.auth, 'GET', '/api/v1/auth/2fa', { token: second.token })
+    expect(response.status, JSON.stringify(status)).toBe(200)
+    expect(status.recovery_codes_left).toBe(recoveryCodes.length - 1)
+    await context.close()
+  })
+})
