@@ -107,4 +107,36 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     })
     await page.close()
   })
+
+  test('account: changing the email asks for the current password, and the old address hears of it', async () => {
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    const user = await registerUser(servers.app.auth)
+    await journal.during(async () => {
+      await logIn(page, user)
+      await go(page, '/account')
+      const currentPassword = page.locator('#f-email-current-password')
+      // Not asked for a name change, nor for the same address in capitals.
+      await page.getByLabel('Email', { exact: true }).fill(user.email.toUpperCase())
+      await currentPassword.waitFor({ state: 'detached' })
+      const newEmail = `moved.${user.email}`
+      await page.getByLabel('Email', { exact: true }).fill(newEmail)
+      await currentPassword.waitFor()
+      // Sent anyway without it (a script, an old page): the server's refusal, worded for the form.
+      await currentPassword.evaluate((input: HTMLInputElement) => input.removeAttribute('required'))
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByText('Current password: enter it to change your email address.').waitFor()
+      await currentPassword.fill('not the password')
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByText('Current password: that is not your current password.').waitFor()
+      await currentPassword.fill(user.password)
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByText('Profile saved.').waitFor()
+      await currentPassword.waitFor({ state: 'detached' })
+    })
+    const [account] = await servers.app.ctx.sql`select email from users where id = ${user.id}`
+    expect(account.email).toBe(`moved.${user.email}`)
+    expect((await smtp.waitFor(mailTo(user.email, /email address was changed/))).text).toContain(`moved.${user.email}`)
+    await page.close()
+  })
 })

@@ -46,6 +46,13 @@ const PASSWORD_WORDS: FormWords = {
   },
 }
 
+const EMAIL_WORDS: FormWords = {
+  codes: {
+    invalid_current_password: 'Current password: that is not your current password.',
+    current_password_required: 'Current password: enter it to change your email address.',
+  },
+}
+
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
 function Usage() {
@@ -73,7 +80,10 @@ function Usage() {
 export function AccountPage() {
   const { api, user, setUser } = useSession()
   const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
+  const [emailDraft, setEmailDraft] = useState<string | undefined>(undefined)
   if (!user) return null
+  // The address is where password resets go: the server asks for the password to change it.
+  const emailChanging = user.provider === 'form' && emailDraft !== undefined && emailDraft.trim().toLowerCase() !== user.email.toLowerCase()
   const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
   const save = async (part: string, body: Record<string, unknown>, message: string, words: FormWords = {}) => {
     try {
@@ -87,9 +97,15 @@ export function AccountPage() {
     }
   }
 
-  const profile = (event: Event) => {
+  const profile = async (event: Event) => {
+    const form = event.currentTarget as HTMLFormElement
     const v = values(event)
-    return save('profile', { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }, 'Profile saved.')
+    const changes = { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }
+    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, 'Profile saved.', EMAIL_WORDS)) {
+      setEmailDraft(undefined)
+      const field = form.elements.namedItem('current_password') as HTMLInputElement | null
+      if (field) field.value = ''
+    }
   }
   const password = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
@@ -149,7 +165,10 @@ export function AccountPage() {
             <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} />
           </div>
           <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} />
-          <Field label="Email" name="email" type="email" defaultValue={user.email} required />
+          <Field label="Email" name="email" type="email" defaultValue={user.email} required onInput={(event) => setEmailDraft((event.currentTarget as HTMLInputElement).value)} />
+          {emailChanging ? (
+            <Field label="Current password" id="f-email-current-password" name="current_password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} hint="Needed to change your email address." />
+          ) : null}
           <p class="small muted">
             {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <ActionButton class="link" onClick={resend}>Send the link again</ActionButton></>}
           </p>
