@@ -104,10 +104,16 @@ export const errorBody = (code: string, message: string, extra: Partial<ErrorBod
  * What every error answer carries. `no-store`: a refusal depends on who asked (a key, a session,
  * an address), and a shared cache keyed by URL must not give one caller's 403 or 404 to another.
  */
-export const ERROR_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
+const ERROR_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
 
-const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { ...ERROR_HEADERS, ...headers } })
+/** ERROR_HEADERS with the error's own on top, whatever their case (a spread would send both `cache-control` and `Cache-Control`). */
+export function errorHeaders(own: Record<string, string> = {}): Headers {
+  const headers = new Headers(ERROR_HEADERS)
+  for (const [name, value] of Object.entries(own)) headers.set(name, value)
+  return headers
+}
+
+const json = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status, headers: errorHeaders(headers) })
 
 /** The error as JSON, or as a page when a person reads it (src/http/html.ts). */
 function answer(forPerson: boolean, status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {

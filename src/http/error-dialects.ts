@@ -1,4 +1,4 @@
-import { type AppError, ERROR_HEADERS } from '../errors.ts'
+import { type AppError, errorHeaders } from '../errors.ts'
 import { routeTemplates } from './route-templates.ts'
 
 /**
@@ -38,4 +38,4 @@ export function createErrorDialects() {
 
 /** A dialect's JSON answer: the error's status and headers (Retry-After, Allow), and what every response carries. */
 export const dialectJson = (error: AppError, body: unknown) =>
-  new Response(JSON.stringify(body), { status: error.status, headers: { ...ERROR_HEADERS, ...error.headers } })
+  new Response(JSON.stringify(body), { status: error.status, headers: errorHeaders(error.headers) })

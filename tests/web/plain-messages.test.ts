@@ -135,7 +135,7 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
       await currentPassword.waitFor({ state: 'detached' })
     })
     const [account] = await servers.app.ctx.sql`select email from users where id = ${user.id}`
-    expect(account.email).toBe(`moved.${user.email}`)
+    expect(account?.email).toBe(`moved.${user.email}`)
     expect((await smtp.waitFor(mailTo(user.email, /email address was changed/))).text).toContain(`moved.${user.email}`)
     await page.close()
   })
