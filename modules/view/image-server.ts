@@ -223,9 +223,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    * The budget lives in the row (spendView), so replicas share it; a refusal means the last view
    * went elsewhere, and the one that spent it tells every process to forget the image.
    */
-  async function spendViewOf(image: CachedImage, req: ImageRequest, owner: boolean): Promise<void> {
+  async function spendViewOf(image: CachedImage, req: ImageRequest, owner: boolean, preview: boolean): Promise<void> {
     const headers = req.request.headers
-    const free = owner || isPreviewFetcher(headers.get('user-agent') ?? '') || (await isOwner(ctx, headers, image.user_id, req.clientIp()))
+    const free = owner || preview || (await isOwner(ctx, headers, image.user_id, req.clientIp()))
     // Free views are still checked against the row: another process may have spent the last one.
     const left = free ? await viewsLeft(ctx.sql, image.id) : await spendView(ctx.sql, image.id)
     if (left === null) {
@@ -243,14 +243,18 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   async function serve(req: ImageRequest): Promise<Response> {
     const file = parseImageFile(req.file, req.requireExtension)
     if (!file || file.unknownExtension) throw new ImageNotFound()
-    const size = requestedSize(onlySize(req), file.thumb)
+    const asked = requestedSize(onlySize(req), file.thumb)
     const image = await lookups.get(file.id)
     if (!image || hasEnded(image)) throw new ImageNotFound()
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
     const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
 
     const headers = req.request.headers
-    const download = wantsDownload(req.query.download)
+    // A link-preview fetcher spends no view of a self-destructing image, and so gets its
+    // thumbnail only: anyone can claim to be one, and a preview needs no more.
+    const preview = image.max_views !== null && !owner && isPreviewFetcher(headers.get('user-agent') ?? '')
+    const size = preview ? 'thumb' : asked
+    const download = !preview && wantsDownload(req.query.download)
     // A download is "the original file": no format swap behind the user's back.
     const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
     if (!choice) throw new ImageNotFound()
@@ -270,7 +274,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     // the GET handler and counts the body; patches/elysia keeps a Content-Length stated here.
     if (req.request.method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
     // Every download of an image with a view budget is whole (Range is ignored), and one view.
-    if (image.max_views !== null) await spendViewOf(image, req, owner)
+    if (image.max_views !== null) await spendViewOf(image, req, owner, preview)
     // A hit in the hot bytes cache is sent as it is, with nothing to await.
     const bytes = (range === undefined && (bytesCache.peek(variant.key) as Uint8Array<ArrayBuffer> | undefined)) || (await body(variant, range))
     if (bytes === null) throw new ImageNotFound()
@@ -286,7 +290,11 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
         bytes: length,
       })
     }
-    return new Response(bytes, { status, headers: responseHeaders })
+    // Bun answers a Range header itself when the body is a file, whatever the status (Bun 1.4.4):
+    // where the whole file was chosen (a view budget, a failed If-Range, several ranges), a stream
+    // it cannot seek keeps it whole. Bun then sends it chunked, without Content-Length.
+    const sent = range === undefined && bytes instanceof Blob && headers.has('range') ? unseekable(bytes) : bytes
+    return new Response(sent, { status, headers: responseHeaders })
   }
 
   /** The live image behind an embed or oEmbed request: an expired one is as missing as a deleted one. */
@@ -306,6 +314,19 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   }
 
   return { serve, lookup, atHand }
+}
+
+/** The file's bytes through a plain JavaScript stream, which Bun does not recognise as a file. */
+function unseekable(file: Blob): ReadableStream<Uint8Array> {
+  const reader = file.stream().getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
 }
 
 /**

@@ -1,5 +1,5 @@
 import { UAParser } from 'ua-parser-js'
-import { isBotUserAgent, isCrawlerUserAgent } from '#core/analytics/bots.ts'
+import { isBotUserAgent, isLinkPreviewUserAgent } from '#core/analytics/bots.ts'
 
 export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot'
 
@@ -30,8 +30,10 @@ export function classifyUserAgent(userAgent: string): ClientKind {
 }
 
 /**
- * Crawlers and link-preview fetchers, by their own say-so: they get an image with a view budget
- * without spending it, so a shared self-destructing link still shows its preview. An empty User-Agent
- * is not one of them here (unlike in analytics): scripts would otherwise read such images freely.
+ * Link-preview fetchers, by their own say-so: they get an image with a view budget without
+ * spending it, so a shared self-destructing link still shows its preview, but only as its
+ * thumbnail (image-server.ts), since anyone can send their User-Agent. Crawlers and HTTP
+ * libraries (curl, python-requests, headless browsers), which isbot also names, spend views like
+ * anyone: a script could otherwise read such an image for ever.
  */
-export const isPreviewFetcher = (userAgent: string) => userAgent !== '' && isCrawlerUserAgent(userAgent)
+export const isPreviewFetcher = (userAgent: string) => isLinkPreviewUserAgent(userAgent)
