@@ -207,5 +207,6 @@ function splitTarget(url: string): SplitTarget | undefined {
       } else if (key === 'download' || key === 'expires' || key === 'sig' || key.includes('+')) return undefined
     }
   }
-  return { file, requireExtension, size }
+  // The CDN-origin paths are named by their path alone, as the route reads them (modules/view/index.ts).
+  return { file, requireExtension, size: requireExtension ? undefined : size }
 }

@@ -36,9 +36,18 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
     return parsed?.origin === viewOrigin && parsed.pathname.startsWith('/a/')
   }
 
+  // The CDN-origin paths (/{id}.{ext}, /{id}_thumb.{ext}) are named by their path alone: a CDN
+  // that ignores query strings would otherwise keep `?size=original` or `?download=true` under
+  // the public URL for a year. Signed links' expires and sig still count (they decide access).
   const image = (requireExtension: boolean) =>
     ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
-      images.serve({ file: params.file, requireExtension, query, request, clientIp: () => clientIp(request, server, ctx.config.trustProxy) })
+      images.serve({
+        file: params.file,
+        requireExtension,
+        query: requireExtension ? { expires: query.expires, sig: query.sig } : query,
+        request,
+        clientIp: () => clientIp(request, server, ctx.config.trustProxy),
+      })
   const imageDetail = (summary: string) => ({ tags: ['view'], summary, description: 'HEAD works too. Conditional (ETag, Last-Modified) and Range requests are honoured.' })
 
   return new Elysia({ name: 'view', seed: ctx.id })

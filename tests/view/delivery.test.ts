@@ -51,6 +51,11 @@ describeEachBackend('view delivery', (app) => {
       [`/i/${photo.id}_thumb.jpg`, thumb],
       [`/${photo.id}_thumb.webp`, variant(variants, 'thumb', 'webp')],
       [`/i/${photo.id}.jpg?size=original&v=2`, original],
+      // The CDN-origin paths are named by their path alone: a CDN that ignores query strings
+      // would otherwise keep another size (or a download) under the public URL for a year.
+      [`/${photo.id}.jpg?size=thumb`, original],
+      [`/${photo.id}_thumb.jpg?size=original`, thumb],
+      [`/${photo.id}_thumb.jpg?size=huge`, thumb],
     ]
     for (const [path, expected] of cases) {
       const [response, body] = await fetchView(app().view, path)
@@ -59,6 +64,12 @@ describeEachBackend('view delivery', (app) => {
       expect(body.byteLength, path).toBe(expected.size)
       // An explicit extension is one exact representation: nothing to negotiate.
       if (path.includes('.')) expect(response.headers.get('vary'), path).toBeNull()
+    }
+    for (const path of [`/${photo.id}.jpg?download=true`, `/${photo.id}_thumb.jpg?download=1`]) {
+      for (const round of ['cold', 'cached']) {
+        const [response] = await fetchView(app().view, path)
+        expect({ path, round, disposition: response.headers.get('content-disposition')?.split(';')[0] }).toEqual({ path, round, disposition: 'inline' })
+      }
     }
     // No full-size WebP is stored: the original is the uploaded file, so `.webp` names nothing.
     const [webpOriginal] = await fetchView(app().view, `/i/${photo.id}.webp`)
@@ -135,7 +146,7 @@ describeEachBackend('view delivery', (app) => {
     expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(disposition)![1]!)).toBe(stored)
     const fallback = /filename="([^"]*)"/.exec(disposition)![1]!
     expect(fallback).not.toMatch(/[\\/%";]/)
-    const [thumb] = await fetchView(app().view, `/${named.id}_thumb.jpg?download=1`)
+    const [thumb] = await fetchView(app().view, `/i/${named.id}.jpg?size=thumb&download=1`)
     expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(thumb.headers.get('content-disposition')!)![1]!)).toMatch(/_thumb\.jpg$/)
     const [plain] = await fetchView(app().view, `/i/${photo.id}.jpg?download=true`)
     expect(plain.headers.get('content-disposition')).toBe('attachment; filename="landscape_1.jpg"')
