@@ -132,7 +132,7 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     // An extension names the format; only without one does Accept choose (chooseVariant).
     const answers = answersFor(target, image, target.format === undefined && webpAccepted(headers.get('accept')))
     if (answers === null) return undefined
-    if (isNotModified(headers, answers.etag, image.uploadedAt)) return answers.notModified.clone()
+    if (isNotModified(headers, answers.etag, image.uploadedAt, at)) return answers.notModified.clone()
     if (request.method === 'HEAD') return answers.head.clone()
     if (answers.whole === undefined) {
       const bytes = atHand.bytes(answers.variant.key)

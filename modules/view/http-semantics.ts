@@ -13,14 +13,15 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
 /**
  * RFC 9110 §13.2.2: If-None-Match decides when present; only without it does
  * If-Modified-Since count. HTTP dates have whole seconds, so compare at that precision.
+ * A date after `now` (milliseconds) is invalid (§13.1.3) and ignored.
  */
-export function isNotModified(headers: Headers, etag: string, lastModified: Date): boolean {
+export function isNotModified(headers: Headers, etag: string, lastModified: Date, now: number): boolean {
   const ifNoneMatch = headers.get('if-none-match')
   if (ifNoneMatch !== null) return etagMatches(ifNoneMatch, etag)
   const ifModifiedSince = headers.get('if-modified-since')
   if (ifModifiedSince === null) return false
   const since = Date.parse(ifModifiedSince)
-  if (Number.isNaN(since)) return false
+  if (Number.isNaN(since) || since > now) return false
   return Math.floor(lastModified.getTime() / 1000) <= Math.floor(since / 1000)
 }
 

@@ -260,7 +260,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     if (!choice) throw new ImageNotFound()
     const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
 
-    if (isNotModified(headers, etag, image.uploadedAt)) return new Response(null, { status: 304, headers: notModified })
+    if (isNotModified(headers, etag, image.uploadedAt, ctx.clock.now().getTime())) return new Response(null, { status: 304, headers: notModified })
     const decision = image.max_views === null ? decideRange(headers, variant.size, etag, image.uploadedAt) : ({ kind: 'full' } as const)
     if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(variant.size)
     const range = decision.kind === 'partial' ? decision.range : undefined
