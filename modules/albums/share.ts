@@ -84,16 +84,20 @@ function sizeOf(image: repo.AlbumImageRow, name: 'medium' | 'thumb') {
   return { width: variant?.width ?? image.width, height: variant?.height ?? image.height }
 }
 
-/** How one image appears on a share page: a private one only ever through a link that expires. */
-export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, size: 'medium' | 'thumb' = 'medium'): ShownImage {
-  const expiresAt = albumLinkExpiry(ctx.clock.now())
+/**
+ * How one image appears on a share page: a private one only ever through a link that expires,
+ * made for the album that shows it (`albumId`; a profile's own grid, `null`, holds public images only).
+ */
+export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, albumId: string | null, size: 'medium' | 'thumb' = 'medium'): ShownImage {
   const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
+  if (!image.is_public && albumId === null) throw new Error(`private image ${image.id} shown outside an album`)
+  const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, albumId!, variant, albumLinkExpiry(ctx.clock.now()))
   const public_ = image.is_public
   return {
     id: image.id,
     title: titleOf(image),
-    src: public_ ? (size === 'thumb' ? imageUrls(ctx.config, image).thumbnail : `${base}/i/${image.id}?size=medium`) : signedAlbumImageUrl(ctx, image, size, expiresAt),
-    href: public_ ? `${ctx.config.publicUrls.view}/embed/${image.id}` : signedAlbumImageUrl(ctx, image, 'original', expiresAt),
+    src: public_ ? (size === 'thumb' ? imageUrls(ctx.config, image).thumbnail : `${base}/i/${image.id}?size=medium`) : signed(size),
+    href: public_ ? `${ctx.config.publicUrls.view}/embed/${image.id}` : signed('original'),
     ...sizeOf(image, size),
   }
 }
@@ -103,5 +107,5 @@ export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, use
   const now = ctx.clock.now()
   const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'viewer', now }), repo.coverOf(ctx.sql, album, now)])
   if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
-  return { images: images.map((image) => shownImage(ctx, image)), cover: cover ? { ...shownImage(ctx, cover), row: cover } : undefined }
+  return { images: images.map((image) => shownImage(ctx, image, album.id)), cover: cover ? { ...shownImage(ctx, cover, album.id), row: cover } : undefined }
 }

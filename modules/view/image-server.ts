@@ -42,7 +42,7 @@ export interface ImageRequest {
   file: string | null | undefined
   /** The CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
   requireExtension: boolean
-  query: { size?: string; download?: string; expires?: string; sig?: string }
+  query: { size?: string; download?: string; album?: string; expires?: string; sig?: string }
   request: Request
   /** Only read when the view is recorded. */
   clientIp: () => string
@@ -154,7 +154,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const headers = req.request.headers
     let owner = false
     // An owner's signed link, or an album page's (a private image shown to that album's viewers).
-    if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig) && !verifyAlbumImageLink(ctx, image.id, req.query.expires, req.query.sig)) {
+    if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig) && !(await verifyAlbumImageLink(ctx, image.id, req.query))) {
       owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
       if (!owner) throw new ImageNotFound()
     }

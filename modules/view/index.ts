@@ -44,7 +44,7 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
       images.serve({
         file: params.file,
         requireExtension,
-        query: requireExtension ? { expires: query.expires, sig: query.sig } : query,
+        query: requireExtension ? { album: query.album, expires: query.expires, sig: query.sig } : query,
         request,
         clientIp: () => clientIp(request, server, ctx.config.trustProxy),
       })

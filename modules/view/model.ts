@@ -17,6 +17,7 @@ export const ViewModel = {
     query: t.Object({
       size: t.Optional(t.String({ description: 'original (default), medium or thumb' })),
       download: t.Optional(t.String({ description: 'true: Content-Disposition attachment with the original name' })),
+      album: t.Optional(t.String({ description: "an album page's signed links: the album that shows the image" })),
       expires: t.Optional(t.String({ description: 'signed links: expiry, unix seconds' })),
       sig: t.Optional(t.String({ description: 'signed links: signature' })),
     }),

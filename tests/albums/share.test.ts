@@ -38,7 +38,7 @@ describeEachBackend(
       expect(html).toContain('<meta name="robots" content="noindex">')
       const sources = imageSources(html)
       expect(sources).toHaveLength(2)
-      expect(sources[0]).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(sources[0]).toContain(`/i/${privateImage.id}?size=medium&album=`)
       expect(sources[1]).toBe(`${app().config.publicUrls.view}/i/${publicImage.id}?size=medium`)
       expect(html).toContain(`href="${app().config.publicUrls.view}/embed/${publicImage.id}"`)
       for (const src of sources) {
@@ -52,7 +52,7 @@ describeEachBackend(
       const [, html] = await page(app().view, `/a/${album.id}`)
       expect(metaContent(html, 'og:title')).toBe('Trip &quot;2026&quot; &lt;script&gt;')
       expect(metaContent(html, 'og:url')).toBe(album.share_url)
-      expect(metaContent(html, 'og:image')).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(metaContent(html, 'og:image')).toContain(`/i/${privateImage.id}?size=medium&album=`)
       expect(metaContent(html, 'twitter:card')).toBe('summary_large_image')
       expect(metaContent(html, 'twitter:image')).toBe(metaContent(html, 'og:image'))
       const oembedHref = /<link rel="alternate" type="application\/json\+oembed" href="([^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&')
@@ -89,7 +89,7 @@ describeEachBackend(
       // Not a member: the first image stands in, and the other private image appears nowhere.
       let shown = await coverSources()
       expect(shown).not.toContain(otherPrivate.id)
-      expect(shown).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(shown).toContain(`/i/${privateImage.id}?size=medium&album=`)
       // The chosen cover, taken out of the album: the next image stands in.
       await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { cover_image_id: privateImage.id } })
       const [removed] = await call(app().upload, 'DELETE', `/api/v1/albums/${album.id}/images/${privateImage.id}`, { apiKey: owner.apiKey })
@@ -99,7 +99,7 @@ describeEachBackend(
       expect(shown).toContain(`/i/${publicImage.id}?size=medium`)
       // Put back as it was for the tests below.
       await setImages(app(), owner, album.id, [privateImage.id, publicImage.id])
-      expect(await coverSources()).toContain(`/i/${privateImage.id}?size=medium&expires=`)
+      expect(await coverSources()).toContain(`/i/${privateImage.id}?size=medium&album=`)
     })
 
     test('private, unknown and expired albums are an HTML 404, and so is their ZIP', async () => {
@@ -121,6 +121,9 @@ describeEachBackend(
     })
 
     test('signed links of private images: valid ones serve, tampered and expired ones are 404', async () => {
+      // Shows the same image: only the signature can tell the two albums' links apart.
+      const otherAlbum = await createAlbum(app(), owner, { title: 'Other', visibility: 'public' })
+      await setImages(app(), owner, otherAlbum.id, [privateImage.id])
       const [, html] = await page(app().view, `/a/${album.id}`)
       const signed = imageSources(html)[0]!
       expect((await page(app().view, pathOf(signed)))[0].status).toBe(200)
@@ -133,13 +136,38 @@ describeEachBackend(
         signed.replace(/expires=(\d+)/, (_, n) => `expires=${Number(n) + 3600}`),
         signed.replace(privateImage.id, otherPrivate.id),
         signed.replace(/&sig=[^&]+/, ''),
+        // The link is made for this album: neither another album's id nor none will do.
+        signed.replace(/album=[^&]+/, `album=${otherAlbum.id}`),
+        signed.replace(/album=[^&]+&/, ''),
       ]
       for (const path of tampered) expect((await page(app().view, pathOf(path)))[0].status, path).toBe(404)
       clock.advance(3 * HOUR)
       expect((await page(app().view, pathOf(signed)))[0].status).toBe(404)
       // A fresh page gives fresh links.
       const [, again] = await page(app().view, `/a/${album.id}`)
-      expect((await page(app().view, pathOf(imageSources(again)[0]!)))[0].status).toBe(200)
+      const fresh = pathOf(imageSources(again)[0]!)
+      expect((await page(app().view, fresh))[0].status).toBe(200)
+    })
+
+    test('an album link ends with the album: made private, deleted, or the image taken out of it', async () => {
+      const freshAlbum = async () => {
+        const shared = await createAlbum(app(), owner, { title: 'Revocable', visibility: 'public' })
+        await setImages(app(), owner, shared.id, [privateImage.id])
+        const [, html] = await page(app().view, `/a/${shared.id}`)
+        const links = [imageSources(html)[0]!, ...[...html.matchAll(/href="([^"]*album=[^"]*)"/g)].map((match) => match[1]!.replaceAll('&amp;', '&'))].map(pathOf)
+        for (const link of links) expect((await page(app().view, link))[0].status, link).toBe(200)
+        return { shared, links }
+      }
+      const changes: [string, (id: string) => Promise<unknown>][] = [
+        ['made private', (id) => call(app().upload, 'PATCH', `/api/v1/albums/${id}`, { apiKey: owner.apiKey, body: { visibility: 'private' } })],
+        ['deleted', (id) => call(app().upload, 'DELETE', `/api/v1/albums/${id}`, { apiKey: owner.apiKey })],
+        ['image taken out', (id) => setImages(app(), owner, id, [])],
+      ]
+      for (const [change, make] of changes) {
+        const { shared, links } = await freshAlbum()
+        await make(shared.id)
+        for (const link of links) expect((await page(app().view, link))[0].status, `${change}: ${link}`).toBe(404)
+      }
     })
 
     test('album views are counted for people, not for bots and link previews, and shown in the API', async () => {
@@ -203,7 +231,7 @@ describeEachBackend(
       expect(html).not.toContain('Unlisted album')
       expect(html).not.toContain('Private album')
       // The private image is the public album's cover: shown through a signed thumbnail only.
-      expect(imageSources(html).some((src) => src.includes(`/i/${hiddenImage.id}?size=thumb&expires=`))).toBe(true)
+      expect(imageSources(html).some((src) => src.includes(`/i/${hiddenImage.id}?size=thumb&album=`))).toBe(true)
 
       // 31 more public images: page 1 shows 30, page 2 the rest.
       for (let i = 0; i < 31; i++) {
