@@ -48,7 +48,8 @@ export function referrerHost(referer: string | null): string | null {
   if (!referer) return null
   try {
     const host = new URL(referer).hostname.toLowerCase()
-    return host === '' ? null : host
+    // 253: the longest name DNS allows; a longer one is made up, and would fill the referrer table.
+    return host === '' || host.length > 253 ? null : host
   } catch {
     return null
   }

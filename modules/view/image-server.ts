@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { AppContext } from '#core/context.ts'
-import { AppError } from '#core/errors.ts'
+import { AppError, BadRequest } from '#core/errors.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
@@ -48,7 +48,15 @@ export interface ImageRequest {
   clientIp: () => string
 }
 
-const wantsDownload = (value: string | undefined) => value === 'true' || value === '1' || value === 'yes'
+const DOWNLOAD_VALUES: Record<string, boolean> = { true: true, 1: true, yes: true, false: false, 0: false, no: false }
+
+/** `?download=`: a value that is neither yes nor no is the client's mistake, not a silent no. */
+function wantsDownload(value: string | undefined): boolean {
+  if (value === undefined) return false
+  const wanted = DOWNLOAD_VALUES[value.toLowerCase()]
+  if (wanted === undefined) throw new BadRequest('download must be true or false', 'invalid_download')
+  return wanted
+}
 
 /** Elysia hands over the last of repeated parameters: a second `size` is refused, not silently preferred. */
 function onlySize(req: ImageRequest): string | undefined {

@@ -150,6 +150,13 @@ describeEachBackend('view delivery', (app) => {
     expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(thumb.headers.get('content-disposition')!)![1]!)).toMatch(/_thumb\.jpg$/)
     const [plain] = await fetchView(app().view, `/i/${photo.id}.jpg?download=true`)
     expect(plain.headers.get('content-disposition')).toBe('attachment; filename="landscape_1.jpg"')
+    // Yes or no, in the usual spellings; anything else is a 400, not a silent "no".
+    for (const [value, disposition] of [['false', 'inline'], ['0', 'inline'], ['YES', 'attachment']] as const) {
+      const [response] = await fetchView(app().view, `/i/${photo.id}.jpg?download=${value}`)
+      expect({ value, disposition: response.headers.get('content-disposition')?.split(';')[0] }).toEqual({ value, disposition })
+    }
+    const [maybe, maybeBody] = await fetchView(app().view, `/i/${photo.id}.jpg?download=maybe`)
+    expect({ status: maybe.status, code: JSON.parse(text(maybeBody)).error.code }).toEqual({ status: 400, code: 'invalid_download' })
   })
 
   test('conditional requests get 304 without a body', async () => {
