@@ -132,7 +132,7 @@ const UNNAMED_FIELD: Record<string, string> = { property: 'parameter', query: 'q
 
 /** Describes TypeBox validation failures field by field, without echoing values back. */
 function validationDetails(error: unknown): { field: string; message: string }[] {
-  const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? []
+  const all = (error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown }[] }).all ?? []
   const unnamed = UNNAMED_FIELD[(error as { type?: string }).type ?? ''] ?? 'body'
   const seen = new Set<string>()
   const out: { field: string; message: string }[] = []
@@ -140,9 +140,18 @@ function validationDetails(error: unknown): { field: string; message: string }[]
     const field = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.') || unnamed
     if (seen.has(field)) continue
     seen.add(field)
-    out.push({ field, message: e.summary ?? e.message ?? 'invalid' })
+    const allowed = literalsOf(e.schema)
+    // TypeBox words a union of literals as "should be one of: 'string', 'string'": name them instead.
+    out.push({ field, message: allowed ? `Must be one of: ${allowed.join(', ')}` : (e.summary ?? e.message ?? 'invalid') })
   }
   return out
+}
+
+/** The values of a schema that is a union of literals (`t.Union([t.Literal('a'), …])`), else undefined. */
+function literalsOf(schema: unknown): string[] | undefined {
+  const options = (schema as { anyOf?: unknown[] } | undefined)?.anyOf
+  if (!Array.isArray(options) || options.length === 0 || !options.every((option) => typeof option === 'object' && option !== null && 'const' in option)) return undefined
+  return options.map((option) => String((option as { const: unknown }).const))
 }
 
 export interface ErrorHandlerOptions {

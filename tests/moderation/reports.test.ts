@@ -19,8 +19,10 @@ describeEachBackend('abuse reports', (app) => {
     expect(created.status, JSON.stringify(body)).toBe(201)
     expect(body).toMatchObject({ success: true, duplicate: false, report: { status: 'open' } })
 
-    const [unknownReason] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
+    const [unknownReason, unknownReasonBody] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
     expect(unknownReason.status).toBe(422)
+    // The reasons by name, not TypeBox's "should be one of: 'string', 'string', …".
+    expect(unknownReasonBody.error.details).toEqual([{ field: 'reason', message: 'Must be one of: illegal, copyright, harassment, spam, nsfw, other' }])
     const [unknownType, unknownTypeBody] = await report(app(), '198.51.100.1', { target: { type: 'gallery', id: image.id }, reason: 'spam' })
     expect(unknownType.status).toBe(422)
     expect(unknownTypeBody.success).toBe(false)
