@@ -55,6 +55,8 @@ function parseExpiresAt(value: string, now: Date): Date {
 
 /** `30m`, `1h`, `7d`, `2w` (also `s`): from one minute to 365 days. */
 export function parseDuration(value: string): number {
+  // "1M" reads as a month to many: there are no months here, and it is not taken as a minute.
+  if (/M\s*$/.test(value)) throw new BadRequest('expires_in takes m for minutes (there are no months): 30m, 1h, 7d, 2w', 'invalid_expires_in')
   const match = DURATION.exec(value.trim().toLowerCase())
   const ms = match ? Number(match[1]) * UNIT_MS[match[2]!]! : Number.NaN
   if (Number.isNaN(ms)) throw new BadRequest('expires_in must be a number and a unit: 30m, 1h, 7d, 2w', 'invalid_expires_in')

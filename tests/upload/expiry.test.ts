@@ -70,6 +70,8 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         [{ expires_at: 'next tuesday' }, 'invalid_expires_at'],
         [{ expires_at: '2031-01-01T10:00:00' }, 'invalid_expires_at'],
         [{ expires_in: '0m' }, 'invalid_expires_in'],
+        // A month to many readers, a minute to the old parser: refused.
+        [{ expires_in: '1M' }, 'invalid_expires_in'],
         [{ expires_in: '30s' }, 'invalid_expires_in'],
         [{ expires_in: '400d' }, 'invalid_expires_in'],
         [{ expires_in: '99999999w' }, 'invalid_expires_in'],
