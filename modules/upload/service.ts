@@ -38,6 +38,9 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
       tmpDir: uploadTmpDir(ctx),
       fileField: 'file',
       maxFileBytes: ctx.config.maxUploadBytes,
+      // The description's limit is in UTF-16 units; in UTF-8 each is at most 3 bytes (漢 is 3), and
+      // busboy marks a field cut as soon as it reaches its size: room to spare, the service counts.
+      maxFieldBytes: 4 * DESCRIPTION_MAX_LENGTH,
       stallSeconds: ctx.config.bodyTimeoutSeconds,
       holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
     })

@@ -35,6 +35,8 @@ export interface MultipartOptions {
   /** Only this field's file is kept; other file parts are read past and dropped. */
   fileField: string
   maxFileBytes: number
+  /** The file's field may come as text (base64, in the compatible APIs); otherwise such a part is a 400 file_required. */
+  fileFieldMayBeText?: boolean
   maxFields?: number
   maxFieldBytes?: number
   /** Seconds without a byte before the upload is cut with a 408 (see withStallTimeout). */
@@ -212,7 +214,7 @@ const WRITE_BYTES = 256 * 1024
  * cost about 8 ms of CPU with them and 4.5 ms without.
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
-  const { tmpDir, fileField, maxFileBytes, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20, holdInMemory } = options
+  const { tmpDir, fileField, maxFileBytes, fileFieldMayBeText = false, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20, holdInMemory } = options
   if (!/^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '')) {
     throw new UnsupportedMediaType('Send the image as multipart/form-data with a field named "file"', 'multipart_required')
   }
@@ -275,7 +277,10 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     fileWritten.catch(fail)
   })
   parser.on('field', (name, value, info) => {
-    if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
+    // busboy reads a part without a filename (or with an empty one) as text: the image's bytes
+    // would then be judged as text ("may not contain NUL") instead of as the missing file.
+    if (name === fileField && !fileFieldMayBeText) fail(new BadRequest(`The field "${fileField}" must be a file part, with a filename`, 'file_required'))
+    else if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
     else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused())
     // Two answers to one question (`is_public=true` and `is_public=false`): which one was meant is
     // not ours to guess. The same value twice is harmless.

@@ -7,6 +7,7 @@ import { isImageId } from '#core/images/ids.ts'
 import { call, changeOutsideApiPropagated, describeEachBackend } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { footprint, signUp, storedVariants } from './support.ts'
+import { freshPng } from '../helpers/ending-images.ts'
 
 let generated: string
 const file = (name: string) => join(generated, name)
@@ -280,6 +281,23 @@ describeEachBackend('POST /upload', (app) => {
     const [missing, missingBody] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: form })
     expect(missing.status).toBe(400)
     expect(missingBody.error.code).toBe('file_required')
+    // The image in a part without a filename (or an empty one) is read as text by the parser: it
+    // was refused as "text may not contain NUL", which says nothing of the missing file name.
+    const png = await Bun.file(join(CORPUS, 'small/png-transparent.png')).bytes()
+    for (const disposition of ['form-data; name="file"', 'form-data; name="file"; filename=""']) {
+      const head = `--b\r\nContent-Disposition: ${disposition}\r\nContent-Type: image/png\r\n\r\n`
+      const body = Buffer.concat([Buffer.from(head), png, Buffer.from('\r\n--b--\r\n')])
+      const [unnamed, unnamedBody] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: new Uint8Array(body), headers: { 'content-type': 'multipart/form-data; boundary=b' } })
+      expect({ disposition, status: unnamed.status, code: unnamedBody.error?.code }).toEqual({ disposition, status: 400, code: 'file_required' })
+    }
+    // A description of 2,000 characters fits, whatever the script: 漢 is three bytes in UTF-8.
+    const described = new FormData()
+    described.append('file', new Blob([await freshPng(20, 20)], { type: 'image/png' }), 'described.png')
+    described.append('description', '漢'.repeat(2000))
+    const [long, longBody] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: described })
+    expect(long.status, JSON.stringify(longBody)).toBe(201)
+    const [, stored] = await call(app().upload, 'GET', `/images/${longBody.image.id}`, { apiKey: user.apiKey })
+    expect(stored.image.description).toBe('漢'.repeat(2000))
     const [raw, rawBody] = await call(app().upload, 'POST', '/upload', {
       apiKey: user.apiKey,
       body: await Bun.file(join(CORPUS, 'small/png-transparent.png')).bytes(),

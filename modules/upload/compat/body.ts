@@ -106,6 +106,7 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
       tmpDir: uploadTmpDir(ctx),
       fileField,
       maxFileBytes: base64Size(max),
+      fileFieldMayBeText: true,
       maxFieldBytes: base64Size(max),
       stallSeconds: ctx.config.bodyTimeoutSeconds,
       holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
