@@ -221,7 +221,22 @@ function parseBooleanField(name: string, value: string | undefined, fallback: bo
 }
 
 /** The client's file name is shown back to its owner only; it never becomes a key or a path. */
-const displayName = (name: string) => withinLength(name.replace(/[\u0000-\u001f\u007f]/g, ''), NAME_MAX_LENGTH) || null
+/** The longest ending kept whole when a long name is cut (`.jpeg`, `.webp`, …). */
+const EXTENSION_MAX_LENGTH = 16
+
+/**
+ * What is kept of a client's file name: its base name (the Imgur API's `name` field may carry a
+ * path), without control characters or the bidirectional ones that disguise an extension
+ * ("gnp.\u202Eexe.png" reads as "gnp.gnp.exe"), at most NAME_MAX_LENGTH units with its extension
+ * kept when the rest is cut (a download without one opens in nothing).
+ */
+function displayName(name: string): string | null {
+  const base = name.replace(/^.*[\\/]/, '').replace(/[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+  if (base.length <= NAME_MAX_LENGTH) return base || null
+  const dot = base.lastIndexOf('.')
+  const extension = dot > 0 && base.length - dot <= EXTENSION_MAX_LENGTH ? base.slice(dot) : ''
+  return withinLength(base.slice(0, base.length - extension.length), NAME_MAX_LENGTH - extension.length) + extension
+}
 
 /** At most `max` UTF-16 units, never half of a surrogate pair (a cut emoji would be stored as U+FFFD). */
 export function withinLength(text: string, max: number): string {

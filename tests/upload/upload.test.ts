@@ -254,7 +254,25 @@ describeEachBackend('POST /upload', (app) => {
     expect(name.length).toBeLessThanOrEqual(255)
     expect(name.length).toBeGreaterThanOrEqual(254)
     expect(name).not.toContain('\uFFFD')
-    expect([...name].every((character) => character === '😀')).toBe(true)
+    // The extension is kept: a download named without one opens in nothing.
+    expect(name.endsWith('.png')).toBe(true)
+    expect([...name.slice(0, -4)].every((character) => character === '😀')).toBe(true)
+
+    // Bidirectional overrides disguise an extension ("gnp.\u202Eexe.png" reads "gnp.gnp.exe"), and the Imgur API's name may carry a path.
+    const named = async (form: FormData, path: string, headers: Record<string, string> = {}) => {
+      const [created, createdBody] = await call(app().upload, 'POST', path, { apiKey: user.apiKey, body: form, headers })
+      expect(created.status, JSON.stringify(createdBody)).toBeLessThan(300)
+      const id = createdBody.image?.id ?? createdBody.data?.id
+      return (await app().ctx.sql`select original_name from images where id = ${id}`)[0]!.original_name as string
+    }
+    const png = async () => new Blob([new Uint8Array(await freshPng(8, 8))], { type: 'image/png' })
+    const disguised = new FormData()
+    disguised.append('file', await png(), 'gnp.\u202Eexe.png')
+    const imgur = new FormData()
+    imgur.append('image', await png(), 'x.png')
+    imgur.append('name', '../../../../tmp/evil.png')
+    expect(await named(disguised, '/upload')).toBe('gnp.exe.png')
+    expect(await named(imgur, '/3/image', { authorization: `Client-ID ${user.apiKey}` })).toBe('evil.png')
   })
 
   test('two identical uploads racing each other end as one image', async () => {
@@ -292,7 +310,7 @@ describeEachBackend('POST /upload', (app) => {
     }
     // A description of 2,000 characters fits, whatever the script: 漢 is three bytes in UTF-8.
     const described = new FormData()
-    described.append('file', new Blob([await freshPng(20, 20)], { type: 'image/png' }), 'described.png')
+    described.append('file', new Blob([new Uint8Array(await freshPng(20, 20))], { type: 'image/png' }), 'described.png')
     described.append('description', '漢'.repeat(2000))
     const [long, longBody] = await call(app().upload, 'POST', '/upload', { apiKey: user.apiKey, body: described })
     expect(long.status, JSON.stringify(longBody)).toBe(201)
