@@ -103,7 +103,7 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await visitor.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('ul.grid img')].every((img) => img.complete && img.naturalWidth > 0))
     const alts = await visitor.locator('ul.grid img').evaluateAll((imgs) => imgs.map((img) => img.getAttribute('alt')))
     expect(alts).toEqual(['charlie.png', 'alpha.png', 'bravo.png'])
-    expect(await visitor.locator('meta[property="og:image"]').getAttribute('content')).toContain(`/i/${images[1]!.id}?size=medium&expires=`)
+    expect(await visitor.locator('meta[property="og:image"]').getAttribute('content')).toContain(`/i/${images[1]!.id}?size=medium&album=`)
     // The page fits a phone: nothing wider than the screen.
     expect(await visitor.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await shot('album-share-390', visitor)

@@ -109,7 +109,9 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
   })
 
   test('account: changing the email asks for the current password, and the old address hears of it', async () => {
-    const page = await context.newPage()
+    // A context of its own: the shared one may still be signed in as an earlier test's user.
+    const ownContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' })
+    const page = await ownContext.newPage()
     const journal = pageJournal(page)
     const user = await registerUser(servers.app.auth)
     await journal.during(async () => {
@@ -137,6 +139,6 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     const [account] = await servers.app.ctx.sql`select email from users where id = ${user.id}`
     expect(account?.email).toBe(`moved.${user.email}`)
     expect((await smtp.waitFor(mailTo(user.email, /email address was changed/))).text).toContain(`moved.${user.email}`)
-    await page.close()
+    await ownContext.close()
   })
 })
