@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.ts'
+import { isImageId } from './ids.ts'
 import { EXTENSION } from './keys.ts'
 import { signImageLink, verifyImageLink } from './signed-links.ts'
 import { albumShowsImage } from './repo.ts'
@@ -51,7 +52,8 @@ export async function verifyAlbumImageLink(
   query: { album?: string; expires?: string; sig?: string },
 ): Promise<boolean> {
   const { album, expires, sig } = query
-  if (album === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(album)) return false
+  // Albums take their ids from newImageId (modules/albums/service.ts).
+  if (album === undefined || !isImageId(album)) return false
   if (!verifyImageLink(ctx, PURPOSE, `${imageId}@${album}`, expires, sig)) return false
   return albumShowsImage(ctx.sql, album, imageId, ctx.clock.now())
 }
