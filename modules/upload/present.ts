@@ -16,11 +16,17 @@ export function imageMetadata(image: Shown) {
   }
 }
 
+/**
+ * The end of an image that has one (expires_at, max_views, views_left), for upload answers;
+ * nothing for others, which keep the exact shape their clients parse.
+ */
+export function endingOf(image: Pick<ImageRow, 'expires_at' | 'max_views' | 'views_served'>) {
+  return image.expires_at !== null || image.max_views !== null ? lifetimeOf(image) : {}
+}
+
 /** The upload response shape that clients (ShareX presets, scripts) parse: keep it stable. */
 export function uploadedImage(config: Config, image: Shown) {
-  // The end of an image that has one; others keep the seed's exact shape, which clients parse.
-  const ends = image.expires_at !== null || image.max_views !== null
-  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...(ends ? lifetimeOf(image) : {}) }
+  return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...endingOf(image) }
 }
 
 /** What the owner sees in their list and on GET /images/{id}. */

@@ -62,8 +62,14 @@ function queryFields(url: string, names: readonly string[]): Record<string, stri
   return Object.fromEntries(names.flatMap((name) => (query.get(name) ? [[name, query.get(name)!]] : [])))
 }
 
-/** The lifetime settings a query string may carry, on every upload route. */
-export const lifetimeQuery = (url: string) => queryFields(url, LIFETIME_FIELDS)
+/**
+ * The lifetime settings of an upload through a compatible API: form fields, or the query for
+ * clients that cannot send fields; the form wins, as on POST /upload.
+ */
+export const lifetimeFields = (url: string, form: Record<string, string>) => ({
+  ...queryFields(url, LIFETIME_FIELDS),
+  ...Object.fromEntries(LIFETIME_FIELDS.flatMap((name) => (form[name] ? [[name, form[name]]] : []))),
+})
 
 /**
  * Every upload, native or through a compatible API (modules/upload/compat), counted in the

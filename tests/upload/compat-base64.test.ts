@@ -52,13 +52,23 @@ describe('base64 streaming decoder', () => {
 describe('urlencoded form splitter', () => {
   test('the file field streams out %-decoded (a "+" stays a "+") whatever the chunking; other fields are kept', async () => {
     const encoded = sample.toString('base64')
-    const body = `key=ih_abc%2Bdef&title=Hello+World%21&source=${encoded.replace(/\//g, '%2F')}&format=json&source=ignored`
+    const body = `key=ih_abc%2Bdef&title=Hello+World%21&source=${encoded.replace(/\//g, '%2F')}&format=json`
     for (const size of [1, 2, 3, 4, 13, 4096]) {
       const splitter = new FormFieldSplitter('source')
       const out = await run(body, size, () => [splitter, new Base64Decoder()])
       expect(Buffer.compare(out, sample), `chunks of ${size}`).toBe(0)
       expect(splitter.sawFile).toBe(true)
-      expect(splitter.fields()).toEqual({ key: 'ih_abc+def', title: 'Hello World!', format: 'json', source: 'ignored' })
+      expect(splitter.fields()).toEqual({ key: 'ih_abc+def', title: 'Hello World!', format: 'json' })
+    }
+  })
+
+  test('the file field given twice is refused (conflicting_field), however the second name is chunked or escaped', async () => {
+    const encoded = sample.toString('base64')
+    for (const second of ['source=AAAA', 'sou%72ce=AAAA']) {
+      for (const size of [1, 3, 4096]) {
+        const run2 = run(`source=${encoded}&title=x&${second}`, size, () => [new FormFieldSplitter('source'), new Base64Decoder()])
+        await expect(run2, `${second} in chunks of ${size}`).rejects.toMatchObject({ code: 'conflicting_field', status: 400 })
+      }
     }
   })
 

@@ -39,6 +39,9 @@ export const formBodyLimit = (maxUploadBytes: number) => 3 * base64Size(maxUploa
 
 const noFile = (fields: Record<string, string> = {}): MultipartUpload => ({ fields, discard: async () => {} })
 
+/** Two images in one upload (a file and base64, or the form and the query): which one was meant is not ours to guess. */
+export const imageSentTwice = (field: string) => new BadRequest(`The image was sent twice in "${field}"; send one`, 'conflicting_field')
+
 export async function readImageBody(ctx: AppContext, request: Request, fileField: string): Promise<MultipartUpload> {
   const max = ctx.config.maxUploadBytes
   const declaredLength = Number(request.headers.get('content-length') ?? Number.NaN)
@@ -118,9 +121,9 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
   }
   const { [fileField]: text, ...fields } = upload.fields
   if (upload.file) {
-    if (upload.file.size <= max) return upload
+    if (upload.file.size <= max && text === undefined) return upload
     await upload.discard()
-    throw uploadTooLarge(max)
+    throw text === undefined ? uploadTooLarge(max) : imageSentTwice(fileField)
   }
   if (text === undefined) return upload
   const file = await imageFromText(ctx, text)
@@ -239,7 +242,8 @@ export class FormFieldSplitter extends Transform {
   #readPair(text: string) {
     this.#pair += text
     const eq = this.#pair.indexOf('=')
-    if (eq !== -1 && !this.sawFile && decodeFormText(this.#pair.slice(0, eq)) === this.fileField) {
+    if (eq !== -1 && decodeFormText(this.#pair.slice(0, eq)) === this.fileField) {
+      if (this.sawFile) throw imageSentTwice(this.fileField)
       this.sawFile = true
       this.#inFile = true
       const value = this.#pair.slice(eq + 1)

@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import { type HeaderBag, limitAnonymous } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { type AppError, BadRequest } from '#core/errors.ts'
+import { AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -9,9 +9,10 @@ import { clientIp } from '#core/http/client-ip.ts'
 import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
 import { deletionUrl } from '../delete-token.ts'
-import { lifetimeQuery, uploadReceived } from '../service.ts'
-import { imageFromText, legacyDigests, readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, formBodyDoc, nativeFields, requireFile, STATUS_TEXT, sqlDateTime, variantOf } from './shared.ts'
+import { endingOf } from '../present.ts'
+import { lifetimeFields, uploadReceived } from '../service.ts'
+import { imageFromText, imageSentTwice, legacyDigests, readImageBody } from './body.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, nativeFields, requireFile, STATUS_TEXT, sqlDateTime, variantOf } from './shared.ts'
 
 /**
  * Chevereto API v1 (also ImgBB's): `POST|GET /api/1/upload?key=…` with the image as `source`.
@@ -57,6 +58,7 @@ const CheveretoImage = t.Object({
   thumb: Variant,
   medium: Variant,
   delete_url: t.String(),
+  ...EndingFields,
 })
 
 const CheveretoSuccess = t.Object({
@@ -152,6 +154,7 @@ function present(ctx: AppContext, image: ImageRow, md5: string) {
     thumb: variant('thumb', urls.thumbnail),
     medium: variant('medium', mediumUrl),
     delete_url: deletionUrl(ctx, image.user_id, image.id),
+    ...endingOf(image),
   }
 }
 
@@ -164,10 +167,15 @@ const conflictingKeys = () => new BadRequest('Two different API keys were sent (
  * the body is read; or in the body itself (`key=` next to `source=`), then only after it.
  */
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
+  // The image in the query, or in the body; the body's other fields (key, format, title) count either way.
   const readSource = async (): Promise<MultipartUpload> => {
-    if (query.source !== undefined) return imageFromText(ctx, query.source)
-    if (request.method === 'GET') return { fields: {}, discard: async () => {} }
-    return readImageBody(ctx, request, 'source')
+    const body = await readImageBody(ctx, request, 'source')
+    if (query.source === undefined) return body
+    if (body.file) {
+      await body.discard()
+      throw imageSentTwice('source')
+    }
+    return { ...(await imageFromText(ctx, query.source)), fields: body.fields }
   }
   let md5 = ''
   // A bad format in the query is refused before the body is read; one in the form, once it is.
@@ -181,7 +189,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
       await upload.discard()
       throw error
     }
-    return { ...upload, fields: { ...lifetimeQuery(request.url), ...nativeFields(upload.fields.title ?? query.title) } }
+    return { ...upload, fields: { ...lifetimeFields(request.url, upload.fields), ...nativeFields(upload.fields.title ?? query.title) } }
   }
 
   const headerKey = request.headers.get('x-api-key')
@@ -209,6 +217,9 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
   errorDialects?.add(['/api/1/upload'], (error) => dialectJson(error, errorBody(error)))
   const handler = async ({ request, query, set, server }: { request: Request; query: typeof Query.static; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     try {
+      // Elysia answers HEAD with the GET handler, and this GET uploads: a link checker or a
+      // prefetch must not store an image nobody is shown.
+      if (request.method === 'HEAD') throw new AppError(405, 'method_not_allowed', 'HEAD uploads nothing here; send GET or POST', { Allow: 'GET, POST' })
       const { image, format } = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
       if (format === 'txt') {
         set.headers['content-type'] = 'text/plain; charset=utf-8'
@@ -221,7 +232,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       return errorBody(appError) as never
     }
   }
-  const errors = Object.fromEntries([400, 401, 403, 408, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+  const errors = Object.fromEntries([400, 401, 403, 405, 408, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
   const options = (method: 'GET' | 'POST') => ({
     query: Query,
     response: { 200: t.Union([CheveretoSuccess, t.String({ description: 'format=txt: the image URL' })]), ...errors },

@@ -9,10 +9,11 @@ import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { deleteToken, verifiedOwner } from '../delete-token.ts'
 import { deleteImageOf } from '../manage.ts'
-import { lifetimeQuery, uploadReceived } from '../service.ts'
+import { endingOf } from '../present.ts'
+import { lifetimeFields, uploadReceived } from '../service.ts'
 import { remoteUrlRefused } from './base64.ts'
 import { readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
 
 /**
  * Imgur API v3: `POST /3/image`, `/3/upload` (JSON), `/3/upload.xml` (XML), and
@@ -39,6 +40,7 @@ const ImgurImage = t.Object({
   deletehash: t.String(),
   name: t.String(),
   link: t.String({ description: '/i/{id}.{ext}; /i/{id} serves the same image' }),
+  ...EndingFields,
 })
 
 export const ImgurError = t.Object({
@@ -72,6 +74,7 @@ function present(ctx: AppContext, image: ImageRow, description: string | null) {
     deletehash: deletehashOf(ctx, image),
     name: image.original_name ?? '',
     link: `${base}/i/${image.id}.${EXTENSION[image.format]}`,
+    ...endingOf(image),
   }
 }
 
@@ -125,7 +128,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
     description = body.fields.description?.slice(0, 1000) ?? null
     // Imgur's `name` is the file's name; a multipart file's own name is the fallback.
     const file = { ...body.file!, filename: name || body.file!.filename }
-    return { ...body, file, fields: { ...lifetimeQuery(request.url), ...nativeFields(title) } }
+    return { ...body, file, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(title) } }
   })
   return present(ctx, image, description)
 }
@@ -149,7 +152,7 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
 }
 
 export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
-  errorDialects?.add(['/3/image', '/3/upload', ...XML_PATHS, '/3/image/:deletehash'], dialect)
+  errorDialects?.add(['/3/image', '/3/image/', '/3/upload', ...XML_PATHS, '/3/image/:deletehash'], dialect)
   const handler = async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     const asXml = XML_PATHS.has(new URL(request.url).pathname)
     try {

@@ -9,9 +9,10 @@ import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { deletionUrl } from '../delete-token.ts'
 import { deleteImageOf } from '../manage.ts'
-import { lifetimeQuery, uploadReceived } from '../service.ts'
+import { endingOf } from '../present.ts'
+import { lifetimeFields, uploadReceived } from '../service.ts'
 import { legacyDigests, readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
 
 /**
  * Lsky Pro v2: `POST /api/v1/upload` (multipart `file`) and `DELETE /api/v1/images/{key}`, with
@@ -40,6 +41,7 @@ const LskyImage = t.Object({
   md5: t.String({ description: 'Of the uploaded bytes' }),
   sha1: t.String({ description: 'Of the uploaded bytes' }),
   links: LskyLinks,
+  ...EndingFields,
 })
 
 export const LskyError = t.Object({ status: t.Literal(false), message: t.String(), data: t.Object({ code: t.String() }) })
@@ -73,6 +75,7 @@ function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1:
       thumbnail_url: thumbnail,
       delete_url: deletionUrl(ctx, image.user_id, image.id),
     },
+    ...endingOf(image),
   }
 }
 
@@ -90,7 +93,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
       await body.discard()
       throw error
     }
-    return { ...body, fields: { ...lifetimeQuery(request.url), ...nativeFields(undefined, visibility(body.fields.permission)) } }
+    return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(undefined, visibility(body.fields.permission)) } }
   })
   return present(ctx, image, digests)
 }

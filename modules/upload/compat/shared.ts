@@ -2,6 +2,7 @@ import { authenticate, enforce, type HeaderBag } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
+import { t } from 'elysia'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -85,6 +86,16 @@ export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
  * imghost keeps rather than refused) and, where the API has one, visibility. Anything else is
  * ignored.
  */
+/**
+ * imghost's own fields on an upload answer, when the image ends (expires_in, expires_at or
+ * max_views was asked for): so a client can tell it got one. Absent otherwise. See endingOf.
+ */
+export const EndingFields = {
+  expires_at: t.Optional(t.Nullable(t.String({ description: 'imghost: when the image is deleted (ISO 8601), when it expires' }))),
+  max_views: t.Optional(t.Nullable(t.Number({ description: 'imghost: views by others before the image is gone' }))),
+  views_left: t.Optional(t.Nullable(t.Number())),
+}
+
 export function nativeFields(title: string | undefined, isPublic?: boolean): Record<string, string> {
   const fields: Record<string, string> = {}
   const trimmed = title?.trim()
