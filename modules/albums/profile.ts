@@ -22,7 +22,7 @@ export async function profileView(ctx: AppContext, username: string, page: numbe
     albums.map(async (album) => {
       // A password protects the pictures too, the cover included.
       const cover = album.password_hash ? undefined : await repo.coverOf(ctx.sql, album, now)
-      return { url: albumPageUrl(ctx.config, album.id), title: album.title, count: album.image_count, cover: cover ? shownImage(ctx, cover, album.id, 'thumb') : undefined }
+      return { url: albumPageUrl(ctx.config, album.id), title: album.title, count: album.image_count, cover: cover ? shownImage(ctx, cover, album, 'thumb') : undefined }
     }),
   )
   return {
@@ -74,7 +74,7 @@ export async function albumOembed(ctx: AppContext, url: string, maxWidth?: numbe
   const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, now) : undefined
   if (!cover) return { ...common, type: 'link' as const }
   const fits = (size: { width: number; height: number }) => (!maxWidth || size.width <= maxWidth) && (!maxHeight || size.height <= maxHeight)
-  const medium = shownImage(ctx, cover, album.id, 'medium')
-  const photo = fits(medium) ? medium : shownImage(ctx, cover, album.id, 'thumb')
+  const medium = shownImage(ctx, cover, album, 'medium')
+  const photo = fits(medium) ? medium : shownImage(ctx, cover, album, 'thumb')
   return { ...common, type: 'photo' as const, url: photo.src, width: photo.width, height: photo.height }
 }

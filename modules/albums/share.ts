@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { isBotUserAgent } from '#core/analytics/bots.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
-import { albumLinkExpiry, signedAlbumImageUrl } from '#core/images/album-links.ts'
+import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
 import * as repo from './repo.ts'
@@ -88,10 +88,10 @@ function sizeOf(image: repo.AlbumImageRow, name: 'medium' | 'thumb') {
  * How one image appears on a share page: a private one only ever through a link that expires,
  * made for the album that shows it (`albumId`; a profile's own grid, `null`, holds public images only).
  */
-export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, albumId: string | null, size: 'medium' | 'thumb' = 'medium'): ShownImage {
+export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: LinkingAlbum | null, size: 'medium' | 'thumb' = 'medium'): ShownImage {
   const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
-  if (!image.is_public && albumId === null) throw new Error(`private image ${image.id} shown outside an album`)
-  const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, albumId!, variant, albumLinkExpiry(ctx.clock.now()))
+  if (!image.is_public && album === null) throw new Error(`private image ${image.id} shown outside an album`)
+  const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, album!, variant, albumLinkExpiry(ctx.clock.now()))
   const public_ = image.is_public
   return {
     id: image.id,
@@ -107,5 +107,5 @@ export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, use
   const now = ctx.clock.now()
   const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'viewer', now }), repo.coverOf(ctx.sql, album, now)])
   if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
-  return { images: images.map((image) => shownImage(ctx, image, album.id)), cover: cover ? { ...shownImage(ctx, cover, album.id), row: cover } : undefined }
+  return { images: images.map((image) => shownImage(ctx, image, album)), cover: cover ? { ...shownImage(ctx, cover, album), row: cover } : undefined }
 }

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.ts'
 import { isImageId } from './ids.ts'
 import { EXTENSION } from './keys.ts'
 import { signImageLink, verifyImageLink } from './signed-links.ts'
-import { albumShowsImage } from './repo.ts'
+import { albumShowingImage } from './repo.ts'
 import type { ImageRow } from './types.ts'
 
 /**
@@ -15,8 +15,17 @@ const PURPOSE = 'album-image'
 /** How long a page's links keep working after the page was rendered, at least. */
 export const ALBUM_LINK_TTL_SECONDS = 3600
 
-/** Over the album too: the link shows the image while that album does (verifyAlbumImageLink). */
-const signature = (ctx: Pick<AppContext, 'hmacKey'>, imageId: string, albumId: string, expiresAt: number) => signImageLink(ctx, PURPOSE, `${imageId}@${albumId}`, expiresAt)
+/** The album a link was made for: its id, and its password, whose change ends the link. */
+export interface LinkingAlbum {
+  id: string
+  password_hash: string | null
+}
+
+/**
+ * Over the album and its password too: the link shows the image while that album does, and
+ * until its password is set, changed or removed (verifyAlbumImageLink), as the unlock cookie.
+ */
+const subject = (imageId: string, album: LinkingAlbum) => `${imageId}@${album.id}@${album.password_hash ?? ''}`
 
 /**
  * The expiry of links made now: the end of the next whole TTL window, so every rendering within
@@ -31,20 +40,21 @@ export function albumLinkExpiry(now: Date): number {
 export function signedAlbumImageUrl(
   ctx: Pick<AppContext, 'hmacKey' | 'config'>,
   image: Pick<ImageRow, 'id' | 'format'>,
-  albumId: string,
+  album: LinkingAlbum,
   size: 'original' | 'medium' | 'thumb',
   expiresAt: number,
 ): string {
   // Smaller sizes without an extension, so the view server may answer with their WebP twin.
   const path = size === 'original' ? `${image.id}.${EXTENSION[image.format]}?` : `${image.id}?size=${size}&`
-  return `${ctx.config.publicUrls.view}/i/${path}album=${albumId}&expires=${expiresAt}&sig=${signature(ctx, image.id, albumId, expiresAt)}`
+  return `${ctx.config.publicUrls.view}/i/${path}album=${album.id}&expires=${expiresAt}&sig=${signImageLink(ctx, PURPOSE, subject(image.id, album), expiresAt)}`
 }
 
 /**
  * A link an album page made, and the album still shows the image: shared, not expired, not
- * hidden by moderation, the image still in it. Until 2026-12-04 a link was signed over the image
- * alone and kept working for its hour or two after the album was made private or deleted, or
- * the image taken out of it.
+ * hidden by moderation, the image still in it, its password unchanged. Until 2026-12-04 a link
+ * was signed over the image alone and kept working for its hour or two after the album was made
+ * private or deleted, the image taken out of it, or the password changed. The album is read
+ * before the signature can be checked, as the signature covers its password.
  */
 export async function verifyAlbumImageLink(
   ctx: Pick<AppContext, 'hmacKey' | 'clock' | 'sql'>,
@@ -54,6 +64,7 @@ export async function verifyAlbumImageLink(
   const { album, expires, sig } = query
   // Albums take their ids from newImageId (modules/albums/service.ts).
   if (album === undefined || !isImageId(album)) return false
-  if (!verifyImageLink(ctx, PURPOSE, `${imageId}@${album}`, expires, sig)) return false
-  return albumShowsImage(ctx.sql, album, imageId, ctx.clock.now())
+  if (expires === undefined || sig === undefined) return false
+  const shown = await albumShowingImage(ctx.sql, album, imageId, ctx.clock.now())
+  return shown !== undefined && verifyImageLink(ctx, PURPOSE, subject(imageId, { id: album, ...shown }), expires, sig)
 }

@@ -95,6 +95,31 @@ describeEachBackend(
       expect((await page(app().view, `/a/${changed.id}`))[0].status).toBe(200)
     })
 
+    test("the page's links to a private image end when the password is changed or taken off; the new page's work", async () => {
+      const privateImage = await uploadImage(app(), owner, { isPublic: false })
+      const moving = await createAlbum(app(), owner, { title: 'Moving', visibility: 'unlisted', password: PASSWORD })
+      await setImages(app(), owner, moving.id, [privateImage.id])
+      const linksOf = async (cookie?: string) => {
+        const [response, html] = await page(app().view, `/a/${moving.id}`, cookie ? { cookie } : {})
+        expect(response.status).toBe(200)
+        const sources = imageSources(html)
+        expect(sources).toHaveLength(1)
+        return sources
+      }
+      const status = async (src: string) => (await page(app().view, pathOf(src)))[0].status
+
+      const before = await linksOf(await unlock(moving.id))
+      expect(await status(before[0]!)).toBe(200)
+      await call(app().upload, 'PATCH', `/api/v1/albums/${moving.id}`, { apiKey: owner.apiKey, body: { password: 'another one' } })
+      expect(await status(before[0]!)).toBe(404)
+
+      const after = await linksOf(await unlock(moving.id, 'another one'))
+      expect(await status(after[0]!)).toBe(200)
+      await call(app().upload, 'PATCH', `/api/v1/albums/${moving.id}`, { apiKey: owner.apiKey, body: { password: null } })
+      expect(await status(after[0]!)).toBe(404)
+      expect(await status((await linksOf())[0]!)).toBe(200)
+    })
+
     test('guesses are throttled per album and address: 429 with Retry-After, even for the right password', async () => {
       const target = await createAlbum(app(), owner, { title: 'Target', visibility: 'public', password: PASSWORD })
       const attacker = '203.0.113.66'

@@ -90,7 +90,7 @@ describeEachBackend(
       ]
       for (const { answer, image, id, hours, views } of shown) {
         expect(answer[0].status, JSON.stringify(answer[1])).toBe(200)
-        const [row] = await app().ctx.sql<{ expires_at: Date | null; max_views: number | null }[]>`select expires_at, max_views from images where id = ${id}`
+        const row = (await app().ctx.sql<{ expires_at: Date | null; max_views: number | null }[]>`select expires_at, max_views from images where id = ${id}`)[0]!
         expect(row.max_views).toBe(views)
         expect(image.max_views).toBe(views)
         expect(image.views_left).toBe(views)
