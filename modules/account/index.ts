@@ -80,6 +80,6 @@ export const accountModule = (ctx: AppContext) =>
             await keys.deleteApiKey(ctx, principal, params.id, requestMeta(ctx, request, server))
             return { success: true as const }
           },
-          { ...AccountModel.deleteKey, session: true, detail: { tags: ['api-keys'], summary: 'Delete one of your keys' } },
+          { ...AccountModel.deleteKey, endsAccess: true, detail: { tags: ['api-keys'], summary: 'Delete one of your keys' } },
         ),
     )

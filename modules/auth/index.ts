@@ -83,7 +83,7 @@ export const authModule = (ctx: AppContext) => {
         clearSessionCookie(cookie, request)
         return { success: true as const }
       },
-      { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End this session' } },
+      { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End this session' } },
     )
     .post(
       '/api/v1/auth/logout-all',
@@ -92,7 +92,7 @@ export const authModule = (ctx: AppContext) => {
         clearSessionCookie(cookie, request)
         return { success: true as const }
       },
-      { ...AuthModel.logout, session: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
+      { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
     )
     .get(
       '/api/v1/auth/whoami',

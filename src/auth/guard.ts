@@ -112,13 +112,14 @@ export type HeaderBag = Record<string, string | number>
  */
 export const CREDENTIALED_CACHE_CONTROL = 'private, no-store'
 
-export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag) {
+/** `budgeted: false` for the calls that end access, which a spent budget must not stop (the `endsAccess` macro). */
+export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag, budgeted = true) {
   headers['cache-control'] = CREDENTIALED_CACHE_CONTROL
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
   const { count, limit, resetAt } = principal.rateLimit
   const now = ctx.clock.now()
   setRateLimitHeaders(headers, limit, count, resetAt, now)
-  if (count > limit) {
+  if (budgeted && count > limit) {
     ctx.metrics.rateLimited(principal.via)
     throw tooManyRequests(stateOf(count, limit, resetAt), now)
   }
@@ -158,12 +159,24 @@ export const SECURITY: Record<'any' | 'session' | 'optional' | 'none', SecurityR
   none: [],
 }
 
+async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, budgeted: boolean): Promise<Principal> {
+  const principal = await authenticateRequest(ctx, request, server)
+  if (!principal) throw new Unauthorized()
+  if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
+  enforce(ctx, principal, headers, budgeted)
+  return principal
+}
+
 /**
  * The one auth guard of every module. Routes opt in with a macro:
  * - `auth: true`      any valid credential (API key or session)
  * - `scope: 'upload'` the same, and an API key must have that scope (403 insufficient_scope);
  *                     implies `auth: true`, so `auth: true, scope: …` resolves the caller once
  * - `session: true`   a logged-in session only (account and key management)
+ * - `endsAccess: true` the same, for a call that ends access (logout, logout-all, deleting a
+ *                     key), which a spent request budget does not refuse: keys and sessions share
+ *                     one, and a thief holding a key could otherwise spend it to keep the owner
+ *                     from signing out or revoking that key until the hour is over
  * - `admin: true`     a session of an admin
  * - `optionalAuth: true` the principal if credentials are given, else anonymous (IP-limited)
  * - `anonymous: true` no credentials read; IP-limited
@@ -185,11 +198,13 @@ export const authGuard = (ctx: AppContext) =>
       session: {
         detail: { security: SECURITY.session },
         async resolve({ request, set, server }) {
-          const principal = await authenticateRequest(ctx, request, server)
-          if (!principal) throw new Unauthorized()
-          if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
-          enforce(ctx, principal, set.headers as HeaderBag)
-          return { principal }
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, true) }
+        },
+      },
+      endsAccess: {
+        detail: { security: SECURITY.session },
+        async resolve({ request, set, server }) {
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, false) }
         },
       },
       admin: {

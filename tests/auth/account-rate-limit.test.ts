@@ -48,6 +48,28 @@ describeEachBackend(
       expect(created).toMatchObject({ success: false, error: { code: 'rate_limited' } })
     })
 
+    test('a budget spent with a key does not stop the owner ending access: deleting that key, logout and logout-all still answer', async () => {
+      const user = await registerUser(app().auth)
+      const stolen = await createApiKey(app().auth, user.token)
+      const [, second] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } })
+      expect(second.token).toBeString()
+      const left = await remaining(app(), { apiKey: stolen.key })
+      expect((await spend(app(), left, () => ({ apiKey: stolen.key }))).filter((status) => status !== 200)).toEqual([])
+      // Everything else still waits for the hour: the budget is spent.
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token }))[0].status).toBe(429)
+      expect((await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token }))[0].status).toBe(429)
+
+      const [revoked, revokedBody] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${stolen.id}`, { token: user.token })
+      expect(revoked.status, JSON.stringify(revokedBody)).toBe(200)
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: stolen.key }))[0].status).toBe(401)
+      const [loggedOut] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: second.token })
+      expect(loggedOut.status).toBe(200)
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: second.token }))[0].status).toBe(401)
+      const [everywhere] = await call(app().auth, 'POST', '/api/v1/auth/logout-all', { token: user.token })
+      expect(everywhere.status).toBe(200)
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token }))[0].status).toBe(401)
+    })
+
     test('a key made on a bigger plan keeps no budget after a downgrade; its own limit may only be lower', async () => {
       const admin = await registerUser(app().auth)
       await makeAdmin(app().ctx.sql, admin.id)
