@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
 import { type ApiKeyState, createApiKeyState } from './auth/api-key-state.ts'
 import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
+import { OperatorError } from './operator-error.ts'
 import { type Cdn, createCdn } from './cdn/index.ts'
 import { deferredDatabase } from './db/deferred.ts'
 import { type Database, type Sql, openDatabase } from './db/index.ts'
@@ -67,14 +68,43 @@ export interface ContextOptions {
   skipMigrations?: boolean
 }
 
-/** JWT_SECRET, or one generated on first start and kept in DATA_DIR so sessions survive restarts. */
+/** As JWT_SECRET's own minimum (src/config.ts): the kept file is held to it too. */
+const MIN_SECRET_LENGTH = 32
+
+/**
+ * JWT_SECRET, or one generated on first start and kept in DATA_DIR so sessions survive restarts.
+ * Written whole under a temporary name and linked into place, so a start killed mid-write
+ * leaves no empty secret behind, and two first starts agree on one secret.
+ */
 export function resolveJwtSecret(config: Config): string {
   if (config.jwtSecret) return config.jwtSecret
   const file = join(config.dataDir, 'jwt-secret')
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
-  mkdirSync(config.dataDir, { recursive: true })
-  const secret = randomBase62(64)
-  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' })
+  try {
+    if (existsSync(file)) return keptSecret(file)
+    mkdirSync(config.dataDir, { recursive: true })
+    const secret = randomBase62(64)
+    const partial = `${file}.${process.pid}.tmp`
+    writeFileSync(partial, secret + '\n', { mode: 0o600 })
+    try {
+      linkSync(partial, file)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      return keptSecret(file)
+    } finally {
+      rmSync(partial, { force: true })
+    }
+    return secret
+  } catch (error) {
+    if (error instanceof OperatorError) throw error
+    throw new OperatorError(`DATA_DIR=${config.dataDir} cannot hold the session secret (${(error as Error).message}); set DATA_DIR to a writable directory`)
+  }
+}
+
+function keptSecret(file: string): string {
+  const secret = readFileSync(file, 'utf8').trim()
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new OperatorError(`${file} holds ${secret.length === 0 ? 'no secret' : `a secret shorter than ${MIN_SECRET_LENGTH} characters`}: delete it to have a new one made (every session then ends), or set JWT_SECRET`)
+  }
   return secret
 }
 

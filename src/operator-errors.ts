@@ -1,6 +1,7 @@
 import { DatabaseInUse } from './db/index.ts'
 import { AppError } from './errors.ts'
 import { PortInUse } from './http/listen.ts'
+import { OperatorError } from './operator-error.ts'
 import { InsufficientDiskSpace } from './storage/disk.ts'
 
 /**
@@ -9,4 +10,8 @@ import { InsufficientDiskSpace } from './storage/disk.ts'
  * classes' modules only when something failed.
  */
 export const isOperatorError = (error: unknown): error is Error =>
-  error instanceof AppError || error instanceof DatabaseInUse || error instanceof PortInUse || error instanceof InsufficientDiskSpace
+  error instanceof AppError ||
+  error instanceof OperatorError ||
+  error instanceof DatabaseInUse ||
+  error instanceof PortInUse ||
+  error instanceof InsufficientDiskSpace

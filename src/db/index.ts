@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { DEFAULT_CHANGE_PROPAGATION_MS } from '../config.ts'
+import { OperatorError } from '../operator-error.ts'
 import { START_MARK, embeddedPgliteOptions } from './pglite-wasm.ts'
 import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
 
@@ -87,6 +88,7 @@ export interface EmbeddedDatabase extends Database {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database & Partial<Pick<EmbeddedDatabase, 'origin' | 'dump'>>> {
   if (options.url) {
+    const target = databaseTarget(options.url)
     const connectTimeoutMs = options.connectTimeoutMs ?? 1500
     const health = createDatabaseHealth(() => sql, { probeTimeoutMs: connectTimeoutMs + 500, retryMs: 500, log: options.log })
     const sql = postgres(options.url, {
@@ -98,7 +100,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.3),
       onclose: () => health.suspect(),
     }) as unknown as Sql
-    await sql`select 1`
+    try {
+      await sql`select 1`
+    } catch (error) {
+      health.stop()
+      await sql.end({ timeout: 0 }).catch(() => {})
+      throw new OperatorError(`DATABASE_URL: cannot use the database ${target.name}: ${target.withoutPassword((error as Error).message)}`)
+    }
     const listen: Database['listen'] = async (channel, onNotify, onListen) => {
       // postgres.js keeps one connection for every LISTEN of this client, and listens again after a reconnect.
       const { unlisten } = await sql.listen(channel, onNotify, onListen)
@@ -308,19 +316,65 @@ const PGLITE_START_PARAMS = [
 export class DatabaseInUse extends Error {}
 
 /**
+ * Whether a live pid may be another imghost: where /proc tells (Linux), a zombie is not, and
+ * neither is a process whose command line names neither this program nor Bun. Elsewhere, or
+ * when /proc cannot be read, it may be.
+ */
+function mayBeImghost(pid: number): boolean {
+  try {
+    // "pid (name) state …": the name may hold spaces and parentheses, the state follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+    const ownProgram = process.execPath.split('/').pop() ?? ''
+    return commandLine.includes('imghost') || commandLine.includes('bun') || (ownProgram !== '' && commandLine.includes(ownProgram))
+  } catch {
+    return true
+  }
+}
+
+/**
+ * DATABASE_URL checked before postgres.js reads it: its own errors quote the whole URL,
+ * password included, and a URL of another scheme fails later as a DNS error. `name` is what a
+ * message may show (no user or password); `withoutPassword` masks it in a driver's message.
+ */
+function databaseTarget(url: string): { name: string; withoutPassword: (text: string) => string } {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new OperatorError('DATABASE_URL is not a valid URL: postgres://user:password@host:5432/database')
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new OperatorError(`DATABASE_URL must be a postgres:// or postgresql:// URL, not ${parsed.protocol}//`)
+  }
+  let password = parsed.password
+  try {
+    password = decodeURIComponent(password)
+  } catch {
+    // Not valid percent-encoding: masked as written.
+  }
+  return {
+    name: `${parsed.host}${parsed.pathname}`,
+    withoutPassword: (text) => (password ? text.replaceAll(password, '***').replaceAll(parsed.password, '***') : text),
+  }
+}
+
+/**
  * PGlite does not lock its directory, and two processes writing one data directory corrupt it
  * (say `imghost admin create` while the server runs). A pid file beside it refuses the second;
- * one left by a process that died is taken over.
+ * one left by a process that died is taken over, as is one whose pid now names a process that
+ * is not an imghost (the pid reused after a crash or a reboot) or one killed and not yet reaped.
  */
 function lockDataDir(dir: string): () => void {
   const lockFile = `${dir}.lock`
   const isAlive = (pid: number) => {
     try {
       process.kill(pid, 0)
-      return true
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === 'EPERM'
     }
+    return mayBeImghost(pid)
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -1,4 +1,13 @@
 import type { Config, ModuleName } from '../config.ts'
+import { OperatorError } from '../operator-error.ts'
+
+/** What a failed bind means, in the settings' terms. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRNOTAVAIL: 'HOST is not an address of this machine',
+  EINVAL: 'HOST is not a valid address',
+  ENOTFOUND: 'HOST is not a valid address or known name',
+  EACCES: 'ports below 1024 need privileges this process does not have',
+}
 
 /** What an operator sees when a port is taken: one line naming it, no stack. */
 export class PortInUse extends Error {
@@ -31,8 +40,9 @@ export function listenExclusive<T>(app: Listenable<T>, what: string, options: { 
   try {
     return app.listen({ ...options, reusePort: false })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') throw new PortInUse(options.hostname, options.port, what)
-    throw error
+    const code = (error as NodeJS.ErrnoException)?.code
+    if (code === 'EADDRINUSE') throw new PortInUse(options.hostname, options.port, what)
+    throw new OperatorError(`${what}: cannot listen on ${options.hostname} port ${options.port}: ${LISTEN_FAILURES[code ?? ''] ?? (error as Error).message}`)
   }
 }
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig } from '#core/config.ts'
-import { PROJECT_ROOT, startServer } from '../../scripts/lib/process.ts'
+import { startServer } from '../../scripts/lib/process.ts'
+import { runToExit } from '../helpers/run-to-exit.ts'
 
 setDefaultTimeout(180_000)
 
@@ -15,19 +16,6 @@ const freshDir = () => {
   return dir
 }
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
-
-async function runToExit(env: Record<string, string>) {
-  const child = Bun.spawn(['bun', 'src/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000)
-  const code = await child.exited
-  clearTimeout(timer)
-  return { code, stderr: (await new Response(child.stderr).text()).trim() }
-}
 
 describe('a second process on the same ports', () => {
   test('refuses to start, with one line naming the port, and the first keeps serving', async () => {

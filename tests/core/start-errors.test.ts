@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runToExit } from '../helpers/run-to-exit.ts'
+
+setDefaultTimeout(120_000)
+
+/**
+ * A start an operator set up wrong stops with one line naming what to fix: never a stack trace,
+ * never a password from DATABASE_URL (postgres.js quotes the whole URL in its own errors).
+ */
+
+const dirs: string[] = []
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imghost-start-'))
+  dirs.push(dir)
+  return dir
+}
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+
+const PASSWORD = 'S3cretPW'
+
+async function expectOneLine(env: Record<string, string>, mentions: string | RegExp, args: string[] = []) {
+  const { code, stderr } = await runToExit({ DATA_DIR: freshDir(), ...env }, args)
+  expect(code, stderr).toBe(1)
+  expect(stderr.split('\n'), stderr).toHaveLength(1)
+  expect(stderr).toStartWith('imghost: ')
+  expect(stderr).toMatch(mentions)
+  expect(stderr).not.toContain(PASSWORD)
+  expect(stderr).not.toMatch(/\bat \S+ \(|\.ts:\d+/)
+  return stderr
+}
+
+describe('a start that cannot work stops with one line', () => {
+  test('DATABASE_URL: not a URL, another scheme, a port nobody listens on, a database that does not exist; the password never shown', async () => {
+    const serverUrl = process.env.TEST_DATABASE_URL
+    await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@[bad/db` }, /DATABASE_URL is not a valid URL/)
+    await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@[bad/db` }, /DATABASE_URL is not a valid URL/, ['migrate'])
+    await expectOneLine({ DATABASE_URL: `mysql://root:${PASSWORD}@127.0.0.1/db` }, /DATABASE_URL must be a postgres/)
+    await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/db`, DATABASE_CONNECT_TIMEOUT_MS: '1000' }, /DATABASE_URL: cannot use the database 127\.0\.0\.1:1\/db/)
+    if (serverUrl) {
+      const missing = new URL(serverUrl)
+      missing.password = PASSWORD
+      missing.pathname = '/imghost_no_such_database'
+      await expectOneLine({ DATABASE_URL: missing.toString() }, /imghost_no_such_database/)
+    }
+  })
+
+  test('HOST that is not an address of this machine', async () => {
+    await expectOneLine({ HOST: '10.255.255.1' }, /HOST is not an address of this machine/)
+  })
+
+  test('DATA_DIR that is a file, or whose kept session secret is empty, short or a directory', async () => {
+    const file = join(freshDir(), 'a-file')
+    writeFileSync(file, 'x')
+    await expectOneLine({ DATA_DIR: file }, /DATA_DIR=.*a-file/)
+    await expectOneLine({ DATA_DIR: join(file, 'sub') }, /DATA_DIR=/)
+
+    for (const [content, says] of [['', /holds no secret/], ['abc\n', /shorter than 32 characters/]] as const) {
+      const dir = freshDir()
+      writeFileSync(join(dir, 'jwt-secret'), content)
+      await expectOneLine({ DATA_DIR: dir }, says)
+    }
+    const dir = freshDir()
+    mkdirSync(join(dir, 'jwt-secret'))
+    await expectOneLine({ DATA_DIR: dir }, /DATA_DIR=/)
+  })
+})
+
+describe('the embedded database lock', () => {
+  test('a lock naming a live process that is not an imghost (its pid reused) is taken over', async () => {
+    const dir = freshDir()
+    // PID 1 is alive and is no imghost: a lock left by a crash, its pid since given to another program.
+    writeFileSync(`${join(dir, 'pg')}.lock`, '1\n')
+    const { code, stderr } = await runToExit({ DATA_DIR: dir }, ['migrate'])
+    expect(code, stderr).toBe(0)
+    // Taken, then let go when the command ended.
+    expect(existsSync(`${join(dir, 'pg')}.lock`)).toBe(false)
+  })
+})
