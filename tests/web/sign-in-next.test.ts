@@ -55,6 +55,24 @@ describe.skipIf(!hasChromium)('where a sign-in lands, in Chromium', () => {
     }
   })
 
+  test('a signed-out visit to a private page shows the sign-in form at once, and signing in comes back to it', async () => {
+    for (const path of ['/gallery', '/account', '/keys']) {
+      const context = await desktopContext(browser)
+      const page = await context.newPage()
+      const journal = pageJournal(page)
+      await journal.during(async () => {
+        await page.goto(`${servers.urls.auth}${path}`)
+        await page.waitForURL(`${servers.urls.auth}/login?next=${encodeURIComponent(path)}`)
+        // Until 2026-12-04 the page stayed on "Redirecting to the login page…" for good.
+        await page.getByLabel('Email or username').fill(user.username, { timeout: 5_000 })
+        await page.getByLabel('Password').fill(user.password)
+        await page.getByRole('button', { name: 'Log in' }).click()
+        await landedSignedIn(page, path)
+      })
+      await context.close()
+    }
+  })
+
   test('a `next` on this site is where the sign-in goes', async () => {
     const { context, page, journal } = await passwordStep('/keys?from=mail', user)
     await journal.during(() => landedSignedIn(page, '/keys?from=mail'))

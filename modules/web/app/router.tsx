@@ -41,6 +41,12 @@ export function useRoute(): Route {
   useEffect(() => {
     const update = () => setRoute(current())
     addEventListener('popstate', update)
+    // The first render may already have moved the address (a signed-out visit to a private page
+    // is sent to /login) before this listener was there to hear it: catch up once.
+    setRoute((shown) => {
+      const now = current()
+      return now.path === shown.path && now.query.toString() === shown.query.toString() ? shown : now
+    })
     return () => removeEventListener('popstate', update)
   }, [])
   return route
