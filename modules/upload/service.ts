@@ -234,10 +234,16 @@ const EXTENSION_MAX_LENGTH = 16
  * What is kept of a client's file name: its base name (the Imgur API's `name` field may carry a
  * path), without control characters or the bidirectional ones that disguise an extension
  * ("gnp.\u202Eexe.png" reads as "gnp.gnp.exe"), at most NAME_MAX_LENGTH units with its extension
- * kept when the rest is cut (a download without one opens in nothing).
+ * kept when the rest is cut (a download without one opens in nothing). Browsers send `"`, LF and
+ * CR in a multipart file name as %22, %0A and %0D (HTML's form encoding): `"` is given back,
+ * the line breaks go with the other control characters.
  */
 function displayName(name: string): string | null {
-  const base = name.replace(/^.*[\\/]/, '').replace(/[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+  const base = name
+    .replace(/%22/gi, '"')
+    .replace(/%0[ad]/gi, '')
+    .replace(/^.*[\\/]/, '')
+    .replace(/[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
   if (base.length <= NAME_MAX_LENGTH) return base || null
   const dot = base.lastIndexOf('.')
   const extension = dot > 0 && base.length - dot <= EXTENSION_MAX_LENGTH ? base.slice(dot) : ''

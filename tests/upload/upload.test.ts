@@ -273,6 +273,10 @@ describeEachBackend('POST /upload', (app) => {
     imgur.append('name', '../../../../tmp/evil.png')
     expect(await named(disguised, '/upload')).toBe('gnp.exe.png')
     expect(await named(imgur, '/3/image', { authorization: `Client-ID ${user.apiKey}` })).toBe('evil.png')
+    // A browser sends `"` and a line break in a file name as %22 and %0A (HTML's form encoding).
+    const quoted = new FormData()
+    quoted.append('file', await png(), 'say %22hi%22%0A.png')
+    expect(await named(quoted, '/upload')).toBe('say "hi".png')
   })
 
   test('two identical uploads racing each other end as one image', async () => {
