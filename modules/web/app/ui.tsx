@@ -30,6 +30,9 @@ export interface Session {
 export const SessionContext = createContext<Session>(null as unknown as Session)
 export const useSession = () => useContext(SessionContext)
 
+/** `1 view`, `2 views`: a count and its noun, which takes an s unless the count is one. */
+export const counted = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`
+
 export const formatBytes = (bytes: number) => {
   if (bytes < 1024) return `${bytes} B`
   const units = ['KB', 'MB', 'GB', 'TB']

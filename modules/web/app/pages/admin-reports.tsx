@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { counted, formatDate, messageOf, Status, useLoad, useSession } from '../ui.tsx'
 
 const REASONS: Record<string, string> = {
   illegal: 'Illegal',
@@ -96,7 +96,7 @@ export function AdminReports() {
                   {entry.image && !entry.image.is_public ? <span class="badge">private</span> : null}
                 </p>
                 <p class="small">
-                  {entry.count} report{entry.count === 1 ? '' : 's'}, last {formatDate(entry.last_reported_at)} ·{' '}
+                  {counted(entry.count, 'report')}, last {formatDate(entry.last_reported_at)} ·{' '}
                   {Object.entries(entry.reasons).map(([reason, n]) => `${REASONS[reason] ?? reason} ×${n}`).join(', ')}
                 </p>
                 <p class="small">

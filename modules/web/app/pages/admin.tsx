@@ -56,7 +56,7 @@ function Users() {
       </form>
       <Status error={status.error ?? list.error} message={status.message} />
       <div class="table-wrap">
-        <table>
+        <table class="users">
           <thead>
             <tr>
               <th scope="col">User</th>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, counted, Field, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useSession } from '../ui.tsx'
 import { type Album, VISIBILITY_LABELS, type Visibility, VisibilityBadge } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -115,7 +115,7 @@ export function AlbumPage({ id }: { id: string }) {
   return (
     <section class="album-editor">
       <PageTitle>{album.title}</PageTitle>
-      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {album.views} view{album.views === 1 ? '' : 's'}</p>
+      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {counted(album.views, 'view')}</p>
       <div class="panels">
         <Form class="panel" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
@@ -181,7 +181,7 @@ export function AlbumPage({ id }: { id: string }) {
         })}
       </ol>
       {!album.images.length ? <p class="dropzone">No images yet: add some from your gallery below.</p> : null}
-      <Picker inAlbum={new Set(ids)} onAdd={(add) => call('images', 'POST', `/api/v1/albums/${id}/images`, { image_ids: add }, `${add.length} image${add.length === 1 ? '' : 's'} added.`)} />
+      <Picker inAlbum={new Set(ids)} onAdd={(add) => call('images', 'POST', `/api/v1/albums/${id}/images`, { image_ids: add }, `${counted(add.length, 'image')} added.`)} />
     </section>
   )
 }

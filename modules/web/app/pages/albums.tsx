@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
-import { Field, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { counted, Field, messageOf, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
 
@@ -81,7 +81,7 @@ export function AlbumsPage() {
           <li key={album.id} class="card album-row">
             <Link href={`/albums/${album.id}`} class="album-title">{album.title}</Link>
             <span class="muted small">
-              {album.image_count} image{album.image_count === 1 ? '' : 's'} · {album.views} view{album.views === 1 ? '' : 's'}
+              {counted(album.image_count, 'image')} · {counted(album.views, 'view')}
               {album.has_password ? ' · password' : ''}
               {album.expires_at ? ` · expires ${new Date(album.expires_at).toLocaleDateString()}` : ''}
             </span>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { PageTitle, Status, formatBytes, useLoad, useSession } from '../ui.tsx'
+import { counted, formatBytes, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export interface OwnImage {
   id: string
@@ -104,7 +104,7 @@ export function GalleryPage() {
                   <span class="card-name" title={name}>{name}</span>
                 </label>
                 <p class="muted small">
-                  {formatBytes(image.metadata.size)} · {image.metadata.width}×{image.metadata.height} · {image.views} view{image.views === 1 ? '' : 's'} ·{' '}
+                  {formatBytes(image.metadata.size)} · {image.metadata.width}×{image.metadata.height} · {counted(image.views, 'view')} ·{' '}
                   <span class={image.is_public ? 'badge public' : 'badge private'}>{image.is_public ? 'Public' : 'Private'}</span>
                 </p>
               </div>

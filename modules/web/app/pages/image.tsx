@@ -3,7 +3,7 @@ import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, Status, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, messageOf, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Stats {
@@ -94,7 +94,7 @@ export function ImagePage({ id }: { id: string }) {
         <div class="image-view">
           <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />
           <p class="muted">
-            {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {shown.views} views
+            {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {counted(shown.views, 'view')}
           </p>
           {shown.description ? <p class="image-description">{shown.description}</p> : null}
           {ends ? <p class="lifetime-badge" data-testid="lifetime-badge">{ends}</p> : null}
@@ -145,7 +145,7 @@ export function ImagePage({ id }: { id: string }) {
       {stats.data ? (
         <>
           <p>
-            {stats.data.views.human.total} views by people ({stats.data.views.human.unique} unique), {stats.data.views.bot.total} by bots, {formatBytes(stats.data.bandwidth.bytes)} sent.
+            {counted(stats.data.views.human.total, 'view')} by people ({stats.data.views.human.unique} unique), {stats.data.views.bot.total} by bots, {formatBytes(stats.data.bandwidth.bytes)} sent.
           </p>
           <Chart
             title="Views per day, last 30 days"
