@@ -167,6 +167,38 @@ type Env = Record<string, string | undefined>
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 
+const HOUR = 3600
+const DAY = 86400
+/**
+ * The longest each duration may be. Each one becomes a timer or a Date: past 2^31-1 ms (24.8
+ * days) setTimeout fires at once, and a Date past year 275760 is Invalid Date, which made every
+ * sign-in a 500 with JWT_EXPIRES_IN=999999d. These maxima are far above any real need.
+ */
+const DURATION_MAXIMA = {
+  /** A drain longer than an hour is a stuck process, not a graceful stop. */
+  SHUTDOWN_TIMEOUT: HOUR,
+  /** Seconds of silence inside one request body. */
+  BODY_TIMEOUT: HOUR,
+  /** The session's lifetime (its row and its JWT), not a short access token: 30 days is a common "remember me". */
+  JWT_EXPIRES_IN: 90 * DAY,
+  DELETION_GRACE_PERIOD: 365 * DAY,
+  LOGIN_FAILURE_WINDOW: DAY,
+  /** One delivery attempt; a receiver that has not answered in 10 minutes will not. */
+  WEBHOOK_TIMEOUT: 10 * 60,
+  WEBHOOK_RETRY_WINDOW: 30 * DAY,
+} as const
+
+/** The largest unit that states `seconds` exactly: 90d, 1h, 600s. */
+function formatDuration(seconds: number): string {
+  const unit = (['d', 'h', 'm'] as const).find((u) => seconds % DURATION_UNITS[u]! === 0)
+  return unit ? `${seconds / DURATION_UNITS[unit]!}${unit}` : `${seconds}s`
+}
+
+/** Tokens compared to a bearer header: long enough not to be guessed at HTTP speed. */
+const MIN_TOKEN_LENGTH = 16
+/** A secret of few distinct characters ("aaaa…", a repeated word's letters) is a placeholder, not a secret. */
+const MIN_DISTINCT_SECRET_CHARACTERS = 8
+
 /** "7d", "12h", "30m", "45s" or a bare number of seconds. */
 export function parseDurationSeconds(value: string): number | undefined {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim())
@@ -199,34 +231,57 @@ function reader(env: Env) {
   const url = (name: string, fallback?: string): string | undefined => {
     const value = raw(name) ?? fallback
     if (value === undefined) return undefined
+    let parsed: URL
     try {
-      const parsed = new URL(value)
+      parsed = new URL(value)
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error()
     } catch {
       throw new ConfigError(name, 'must be an http(s) URL', value)
     }
+    // Each is a base that paths are appended to, and it is repeated in every link, page and log
+    // line: a query or fragment would swallow the path, credentials would be published.
+    // (The WHATWG parser drops an empty "user@", so the text itself is checked.)
+    const expectation = 'must have no query, fragment or user:password'
+    if (parsed.username || parsed.password || /^[a-z]+:\/\/[^/?#]*@/i.test(value)) throw new ConfigError(name, expectation)
+    if (/[?#]/.test(value)) throw new ConfigError(name, expectation, value)
     return value.replace(/\/+$/, '')
   }
-  const duration = (name: string, fallback: string): number => {
+  const duration = (name: keyof typeof DURATION_MAXIMA, fallback: string): number => {
     const value = raw(name) ?? fallback
     const seconds = parseDurationSeconds(value)
     if (seconds === undefined) throw new ConfigError(name, 'must be a duration such as 45s, 30m, 12h or 7d', value)
+    const max = DURATION_MAXIMA[name]
+    if (seconds > max) throw new ConfigError(name, `must be at most ${formatDuration(max)}`, value)
     return seconds
+  }
+  /** A secret is never echoed in the error; a blank one (only spaces) is refused, not taken as unset. */
+  const secret = (name: string, minLength: number, orUnset = ''): string | undefined => {
+    const given = env[name]
+    if (given === undefined || given === '') return undefined
+    const value = given.trim()
+    if (value === '') throw new ConfigError(name, `must not be blank${orUnset}`)
+    if (value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters${orUnset}`)
+    if (new Set(value).size < MIN_DISTINCT_SECRET_CHARACTERS) {
+      throw new ConfigError(name, `must have at least ${MIN_DISTINCT_SECRET_CHARACTERS} different characters, e.g. from openssl rand -hex 32${orUnset}`)
+    }
+    return value
   }
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const value = raw(name) ?? fallback
     if (!allowed.includes(value as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}`, value)
     return value as T
   }
-  return { raw, integer, boolean, url, duration, oneOf }
+  return { raw, integer, boolean, url, duration, secret, oneOf }
 }
 
 function parseModules(value: string | undefined): ModuleName[] {
   if (value === undefined || value.toLowerCase() === 'all') return [...MODULE_NAMES]
-  const names = value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean)
+  // No filter(Boolean): "auth,,view" is a list with a name missing, not a list of two.
+  const names = value.split(',').map((part) => part.trim().toLowerCase())
   const unknown = names.filter((name) => !MODULE_NAMES.includes(name as ModuleName))
-  if (names.length === 0 || unknown.length > 0) {
-    throw new ConfigError('SERVER_MODE', 'must be all, auth, upload, view, or a comma list of them', value)
+  if (unknown.length > 0) {
+    const expectation = 'must be all, auth, upload, view, or a comma list of them'
+    throw new ConfigError('SERVER_MODE', names.includes('') ? `${expectation} with no empty item` : expectation, value)
   }
   return MODULE_NAMES.filter((name) => names.includes(name))
 }
@@ -248,15 +303,41 @@ function refuseSharedPorts(modules: ModuleName[], ports: Record<ModuleName, numb
   }
 }
 
+/** Each S3_* setting and its Backblaze B2 alias (older deployments use those names). */
+const S3_SETTINGS = {
+  bucket: ['S3_BUCKET', 'B2_BUCKET_NAME'],
+  endpoint: ['S3_ENDPOINT', 'B2_S3_ENDPOINT'],
+  accessKeyId: ['S3_ACCESS_KEY_ID', 'B2_APPLICATION_KEY_ID'],
+  secretAccessKey: ['S3_SECRET_ACCESS_KEY', 'B2_APPLICATION_KEY'],
+  region: ['S3_REGION'],
+  forcePathStyle: ['S3_FORCE_PATH_STYLE'],
+} as const
+const B2_ALIASES = new Set<string>(Object.values(S3_SETTINGS).flatMap((names) => names.slice(1)))
+
 function parseStorage(read: ReturnType<typeof reader>, dataDir: string): StorageSettings {
-  // The B2_* names are aliases for Backblaze B2's S3-compatible API (older deployments use them).
-  const bucket = read.raw('S3_BUCKET') ?? read.raw('B2_BUCKET_NAME')
-  if (!bucket) return { driver: 'local', rootDir: resolve(dataDir, 'objects') }
-  const endpoint = read.url('S3_ENDPOINT') ?? read.url('B2_S3_ENDPOINT')
-  const accessKeyId = read.raw('S3_ACCESS_KEY_ID') ?? read.raw('B2_APPLICATION_KEY_ID')
-  const secretAccessKey = read.raw('S3_SECRET_ACCESS_KEY') ?? read.raw('B2_APPLICATION_KEY')
+  // Which name of each setting is in use; both names at once would leave one silently ignored.
+  const named = {} as Record<keyof typeof S3_SETTINGS, string | undefined>
+  for (const [setting, names] of Object.entries(S3_SETTINGS) as [keyof typeof S3_SETTINGS, readonly string[]][]) {
+    const given = names.filter((name) => read.raw(name) !== undefined)
+    if (given.length > 1) throw new ConfigError(given[1]!, `must not be set with ${given[0]} (the B2_* names are aliases of the S3_* ones; set one)`)
+    named[setting] = given[0]
+  }
+  const usesB2 = Object.values(named).some((name) => name !== undefined && B2_ALIASES.has(name))
+  if (!named.bucket) {
+    // Without a bucket, storage is local: credentials or an endpoint alone mean a forgotten bucket.
+    const stray = Object.values(named).find((name) => name !== undefined)
+    if (stray) throw new ConfigError(usesB2 ? 'B2_BUCKET_NAME' : 'S3_BUCKET', `must be set when ${stray} is (without a bucket, images are stored in DATA_DIR)`)
+    return { driver: 'local', rootDir: resolve(dataDir, 'objects') }
+  }
+  const bucket = read.raw(named.bucket)!
+  const endpoint = named.endpoint ? read.url(named.endpoint) : undefined
+  // B2 has no default endpoint: without one the S3 client would send B2 credentials to AWS.
+  if (named.bucket === 'B2_BUCKET_NAME' && !endpoint) throw new ConfigError('B2_S3_ENDPOINT', 'must be set with B2_BUCKET_NAME (e.g. https://s3.us-west-004.backblazeb2.com)')
+  const accessKeyId = named.accessKeyId ? read.raw(named.accessKeyId) : undefined
+  const secretAccessKey = named.secretAccessKey ? read.raw(named.secretAccessKey) : undefined
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together')
+    const [idName, secretName] = usesB2 ? ['B2_APPLICATION_KEY_ID', 'B2_APPLICATION_KEY'] : ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']
+    throw new ConfigError(accessKeyId === undefined ? idName : secretName, `${idName} and ${secretName} must be set together`)
   }
   // B2 endpoints look like https://s3.us-west-004.backblazeb2.com: the region is in the host.
   const regionFromEndpoint = endpoint ? /s3\.([a-z0-9-]+)\.backblazeb2\.com/.exec(endpoint)?.[1] : undefined
@@ -269,6 +350,44 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
     secretAccessKey,
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
   }
+}
+
+/**
+ * PORT=0 lets the kernel pick the port, which the default public URLs (http://localhost:PORT)
+ * cannot name: every link would say http://localhost:0. With the URLs set, the port is free.
+ */
+function refuseUnnamedSinglePort(read: ReturnType<typeof reader>, modules: ModuleName[], singlePort: number) {
+  if (singlePort !== 0) return
+  const unset = modules.map((module) => `${module.toUpperCase()}_SERVER_URL`).find((name) => read.raw(name) === undefined)
+  if (unset) throw new ConfigError('PORT', `must not be 0 unless ${unset} is set (the public URLs would say http://localhost:0)`, '0')
+}
+
+/** Found here rather than at bind time, where it read as "port in use" by another program. */
+function refuseMetricsOnModulePort(modules: ModuleName[], ports: Record<ModuleName, number>, singlePort: number | undefined, metricsPort: number) {
+  // 0 asks the kernel for a free port each time, so two zeros never meet.
+  if (metricsPort === 0) return
+  if (singlePort === metricsPort) throw new ConfigError('METRICS_PORT', 'must differ from PORT (metrics have a listener of their own)', String(metricsPort))
+  const module = singlePort === undefined ? modules.find((m) => ports[m] === metricsPort) : undefined
+  if (module) throw new ConfigError('METRICS_PORT', `must differ from ${module.toUpperCase()}_PORT (metrics have a listener of their own)`, String(metricsPort))
+}
+
+function parseViewCache(read: ReturnType<typeof reader>): Config['viewCache'] {
+  const maxObjectBytes = read.integer('VIEW_CACHE_MAX_OBJECT_BYTES', 512 * 1024, 0, 64 * 1024 * 1024)
+  const totalBytes = read.integer('VIEW_CACHE_BYTES', 64 * 1024 * 1024, 0, 64 * 1024 ** 3)
+  // VIEW_CACHE_BYTES=0 turns the memory cache off, whatever the largest object would have been.
+  if (totalBytes > 0 && maxObjectBytes > totalBytes && read.raw('VIEW_CACHE_MAX_OBJECT_BYTES') !== undefined) {
+    throw new ConfigError('VIEW_CACHE_MAX_OBJECT_BYTES', `must not exceed VIEW_CACHE_BYTES (${totalBytes})`, String(maxObjectBytes))
+  }
+  return { maxObjectBytes, totalBytes, diskBytes: read.integer('VIEW_DISK_CACHE_BYTES', 1024 ** 3, 0, 1024 ** 4) }
+}
+
+/** An address, or `Name <address>` (RFC 5322's mailbox, loosely): what mail servers accept in From. */
+const MAILBOX = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$/
+
+function parseMailFrom(value: string | undefined): string {
+  if (value === undefined) return 'imghost <no-reply@localhost>'
+  if (!MAILBOX.test(value)) throw new ConfigError('SMTP_FROM', 'must be an address or Name <address>, e.g. imghost <no-reply@example.com>', value)
+  return value
 }
 
 /**
@@ -319,13 +438,18 @@ export function parseConfig(env: Env): Config {
   const singlePort = read.raw('PORT') === undefined ? undefined : read.integer('PORT', 0, 0, 65535)
   const modules = parseModules(read.raw('SERVER_MODE'))
   if (singlePort === undefined) refuseSharedPorts(modules, ports)
+  else refuseUnnamedSinglePort(read, modules, singlePort)
   const local = (port: number) => `http://localhost:${singlePort ?? port}`
-  const jwtSecret = read.raw('JWT_SECRET')
-  if (jwtSecret !== undefined && jwtSecret.length < 32) {
-    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (or unset, to generate one in DATA_DIR)')
-  }
+  const metricsPort = read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535)
+  if (metricsPort !== undefined) refuseMetricsOnModulePort(modules, ports, singlePort, metricsPort)
+  // Unsetting it is a real option here: a secret is then generated once and kept.
+  const jwtSecret = read.secret('JWT_SECRET', 32, ' (or unset, to generate one in DATA_DIR)')
   const zoneId = read.raw('CLOUDFLARE_ZONE_ID')
   const apiToken = read.raw('CLOUDFLARE_API_TOKEN')
+  // One without the other would leave purging off, silently: deleted images cached for a year.
+  if ((zoneId === undefined) !== (apiToken === undefined)) {
+    throw new ConfigError(zoneId === undefined ? 'CLOUDFLARE_ZONE_ID' : 'CLOUDFLARE_API_TOKEN', 'CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN must be set together')
+  }
   const smtpHost = read.raw('SMTP_HOST')
   const smtpPort = read.integer('SMTP_PORT', 587, 1, 65535)
   const pair = (idName: string, secretName: string) => {
@@ -378,9 +502,9 @@ export function parseConfig(env: Env): Config {
     minFreeDiskBytes: read.integer('MIN_FREE_DISK_BYTES', 64 * 1024 * 1024, 0),
     jwtSecret,
     jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
-    cronSecretToken: read.raw('CRON_SECRET_TOKEN'),
-    metricsToken: read.raw('METRICS_TOKEN'),
-    metricsPort: read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535),
+    cronSecretToken: read.secret('CRON_SECRET_TOKEN', MIN_TOKEN_LENGTH),
+    metricsToken: read.secret('METRICS_TOKEN', MIN_TOKEN_LENGTH),
+    metricsPort,
     trustProxy: read.boolean('TRUST_PROXY', false),
     storage: parseStorage(read, dataDir),
     maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 ** 3),
@@ -392,11 +516,7 @@ export function parseConfig(env: Env): Config {
     analyticsRetentionDays: read.integer('ANALYTICS_RETENTION_DAYS', 90, 1, 36500),
     storeViewerIp: read.boolean('STORE_VIEWER_IP', false),
     analyticsEnabled: read.boolean('ANALYTICS_ENABLED', true),
-    viewCache: {
-      maxObjectBytes: read.integer('VIEW_CACHE_MAX_OBJECT_BYTES', 512 * 1024, 0, 64 * 1024 * 1024),
-      totalBytes: read.integer('VIEW_CACHE_BYTES', 64 * 1024 * 1024, 0, 64 * 1024 ** 3),
-      diskBytes: read.integer('VIEW_DISK_CACHE_BYTES', 1024 ** 3, 0, 1024 ** 4),
-    },
+    viewCache: parseViewCache(read),
     anonymousRequestsPerHour: read.integer('ANONYMOUS_REQUESTS_PER_HOUR', 1_000, 1),
     loginMaxFailures: read.integer('LOGIN_MAX_FAILURES', 10, 1, 10_000),
     loginFailureWindowSeconds: read.duration('LOGIN_FAILURE_WINDOW', '15m'),
@@ -420,7 +540,7 @@ export function parseConfig(env: Env): Config {
           secure: read.boolean('SMTP_SECURE', smtpPort === 465),
         }
       : undefined,
-    mailFrom: read.raw('SMTP_FROM') ?? 'imghost <no-reply@localhost>',
+    mailFrom: parseMailFrom(read.raw('SMTP_FROM')),
     webhooks: {
       allowPrivate: read.boolean('WEBHOOK_ALLOW_PRIVATE', false),
       allowedNetworks,

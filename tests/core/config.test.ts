@@ -14,6 +14,17 @@ const expectConfigError = (env: Record<string, string>, variable: string) => {
   throw new Error(`expected ${variable} to be refused`)
 }
 
+/** The one line an operator would read for this environment. */
+const refusal = (env: Record<string, string>): string => {
+  try {
+    parseConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message
+    throw error
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`)
+}
+
 describe('config', () => {
   test('defaults: all modules, seed ports, local storage under DATA_DIR', () => {
     const config = parseConfig({ DATA_DIR: '/tmp/x' })
@@ -117,5 +128,127 @@ describe('PROCESSING_MEMORY_BUDGET_BYTES', () => {
     expect(parseConfig({}).processingMemoryBudgetBytes).toBe(384 * 1024 * 1024)
     expect(parseConfig({ PROCESSING_MEMORY_BUDGET_BYTES: String(2 * 1024 ** 3) }).processingMemoryBudgetBytes).toBe(2 * 1024 ** 3)
     for (const bad of ['1000', '1.5e9x', 'lots']) expectConfigError({ PROCESSING_MEMORY_BUDGET_BYTES: bad }, 'PROCESSING_MEMORY_BUDGET_BYTES')
+  })
+})
+
+// An outside test (2026-12-04) found each of these accepted at start, then failing later or
+// publishing what it should not.
+describe('config: values that started and failed later', () => {
+  test('durations that become a Date or a timer have a maximum (JWT_EXPIRES_IN=999999d made every sign-in a 500)', () => {
+    for (const huge of ['99999999999d', '999999d', '91d']) expectConfigError({ JWT_EXPIRES_IN: huge }, 'JWT_EXPIRES_IN')
+    expect(() => parseConfig({ JWT_EXPIRES_IN: '999999d' })).toThrow('JWT_EXPIRES_IN="999999d": must be at most 90d')
+    expect(parseConfig({ JWT_EXPIRES_IN: '90d' }).jwtTtlSeconds).toBe(90 * 86400)
+    expect(parseConfig({ JWT_EXPIRES_IN: '30d' }).jwtTtlSeconds).toBe(30 * 86400)
+    // Each past its maximum, and past setTimeout's 2^31-1 ms (24.8 days) where it is a timer.
+    const tooLong = {
+      SHUTDOWN_TIMEOUT: '2h',
+      BODY_TIMEOUT: '25d',
+      DELETION_GRACE_PERIOD: '366d',
+      LOGIN_FAILURE_WINDOW: '2d',
+      WEBHOOK_TIMEOUT: '11m',
+      WEBHOOK_RETRY_WINDOW: '31d',
+    }
+    for (const [variable, value] of Object.entries(tooLong)) expectConfigError({ [variable]: value }, variable)
+    const longest = parseConfig({ SHUTDOWN_TIMEOUT: '1h', BODY_TIMEOUT: '60m', DELETION_GRACE_PERIOD: '365d', LOGIN_FAILURE_WINDOW: '24h', WEBHOOK_TIMEOUT: '600s', WEBHOOK_RETRY_WINDOW: '30d' })
+    expect(longest).toMatchObject({ shutdownTimeoutSeconds: 3600, bodyTimeoutSeconds: 3600, deletionGracePeriodSeconds: 365 * 86400, loginFailureWindowSeconds: 86400 })
+    expect(longest.webhooks).toMatchObject({ timeoutMs: 600_000, retryWindowSeconds: 30 * 86400 })
+  })
+
+  test('URL variables refuse a query, a fragment or user:password, and do not echo a password', () => {
+    const urlVariables = ['AUTH_SERVER_URL', 'UPLOAD_SERVER_URL', 'VIEW_SERVER_URL', 'FRONTEND_URL', 'CDN_BASE_URL', 'OIDC_ISSUER', 'CLOUDFLARE_API_BASE_URL']
+    for (const variable of urlVariables) {
+      for (const bad of ['https://img.example.com/?ref=x', 'https://img.example.com/#top', 'https://img.example.com?', 'http://u:p@img.example.com', 'http://u@img.example.com', 'http://@img.example.com']) {
+        // CLOUDFLARE_API_BASE_URL is read only with a zone and a token.
+        expectConfigError({ CLOUDFLARE_ZONE_ID: 'zone', CLOUDFLARE_API_TOKEN: 'token', [variable]: bad }, variable)
+      }
+    }
+    expect(() => parseConfig({ CDN_BASE_URL: 'https://cdn.example.com/?v=1' })).toThrow('must have no query, fragment or user:password')
+    expect(refusal({ VIEW_SERVER_URL: 'http://admin:hunter2hunter2@img.example.com' })).toBe('VIEW_SERVER_URL: must have no query, fragment or user:password')
+    // A path is a base like any other; an @ after the host is part of the path.
+    const config = parseConfig({ VIEW_SERVER_URL: 'https://img.example.com/pics/', CDN_BASE_URL: 'https://cdn.example.com/@imghost' })
+    expect(config.publicUrls.view).toBe('https://img.example.com/pics')
+    expect(config.cdnBaseUrl).toBe('https://cdn.example.com/@imghost')
+  })
+
+  test('PORT=0 is refused unless every enabled module names its public URL', () => {
+    expectConfigError({ PORT: '0' }, 'PORT')
+    expect(() => parseConfig({ PORT: '0', AUTH_SERVER_URL: 'https://a.example', UPLOAD_SERVER_URL: 'https://u.example' })).toThrow('VIEW_SERVER_URL')
+    expect(parseConfig({ PORT: '0', SERVER_MODE: 'view', VIEW_SERVER_URL: 'https://img.example.com' }).singlePort).toBe(0)
+    const all = { AUTH_SERVER_URL: 'https://img.example.com', UPLOAD_SERVER_URL: 'https://img.example.com', VIEW_SERVER_URL: 'https://img.example.com' }
+    expect(parseConfig({ PORT: '0', ...all }).publicUrls.view).toBe('https://img.example.com')
+  })
+
+  test('METRICS_TOKEN and CRON_SECRET_TOKEN need 16 characters and 8 different ones', () => {
+    for (const variable of ['METRICS_TOKEN', 'CRON_SECRET_TOKEN']) {
+      expectConfigError({ [variable]: 'a' }, variable)
+      expectConfigError({ [variable]: '0123456789abcde' }, variable)
+      expectConfigError({ [variable]: 'a'.repeat(40) }, variable)
+      expect(() => parseConfig({ [variable]: 'a' })).toThrow(`${variable}: must be at least 16 characters`)
+    }
+    expect(parseConfig({ METRICS_TOKEN: '0123456789abcdef', CRON_SECRET_TOKEN: 'cron-test-token-0123456789abcdef' })).toMatchObject({
+      metricsToken: '0123456789abcdef',
+      cronSecretToken: 'cron-test-token-0123456789abcdef',
+    })
+  })
+
+  test('JWT_SECRET refuses a blank secret or one of few distinct characters, without echoing it', () => {
+    expectConfigError({ JWT_SECRET: ' '.repeat(34) }, 'JWT_SECRET')
+    expectConfigError({ JWT_SECRET: 'x'.repeat(34) }, 'JWT_SECRET')
+    expectConfigError({ JWT_SECRET: 'abababababababababababababababababab' }, 'JWT_SECRET')
+    expect(refusal({ JWT_SECRET: 'x'.repeat(34) })).toStartWith('JWT_SECRET: must have at least 8 different characters')
+    expect(refusal({ JWT_SECRET: ' '.repeat(34) })).toStartWith('JWT_SECRET: must not be blank')
+    expect(parseConfig({ JWT_SECRET: 'test-secret-test-secret-test-secret-0123' }).jwtSecret).toBe('test-secret-test-secret-test-secret-0123')
+    // Empty is unset, as for every variable: a secret is generated in DATA_DIR.
+    expect(parseConfig({ JWT_SECRET: '' }).jwtSecret).toBeUndefined()
+  })
+
+  test('a partial or doubled S3/B2 configuration is refused, naming the missing or extra variable', () => {
+    expectConfigError({ S3_ACCESS_KEY_ID: 'kid', S3_SECRET_ACCESS_KEY: 'secret' }, 'S3_BUCKET')
+    expectConfigError({ S3_ENDPOINT: 'https://s3.example.com' }, 'S3_BUCKET')
+    expectConfigError({ S3_REGION: 'eu-central-1' }, 'S3_BUCKET')
+    expectConfigError({ B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com' }, 'B2_BUCKET_NAME')
+    expectConfigError({ B2_APPLICATION_KEY_ID: 'kid', B2_APPLICATION_KEY: 'secret' }, 'B2_BUCKET_NAME')
+    expectConfigError({ B2_BUCKET_NAME: 'pics', B2_APPLICATION_KEY_ID: 'kid', B2_APPLICATION_KEY: 'secret' }, 'B2_S3_ENDPOINT')
+    expectConfigError({ S3_BUCKET: 'a', B2_BUCKET_NAME: 'b' }, 'B2_BUCKET_NAME')
+    expectConfigError({ S3_BUCKET: 'b', S3_ENDPOINT: 'https://s3.example.com', B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com' }, 'B2_S3_ENDPOINT')
+    expectConfigError({ S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'only-secret' }, 'S3_ACCESS_KEY_ID')
+    expectConfigError({ B2_BUCKET_NAME: 'b', B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com', B2_APPLICATION_KEY_ID: 'only-id' }, 'B2_APPLICATION_KEY')
+    expect(parseConfig({ S3_BUCKET: 'b' }).storage).toMatchObject({ driver: 's3', bucket: 'b' })
+  })
+
+  test('VIEW_CACHE_MAX_OBJECT_BYTES larger than VIEW_CACHE_BYTES is refused', () => {
+    expectConfigError({ VIEW_CACHE_BYTES: '1000', VIEW_CACHE_MAX_OBJECT_BYTES: '2000' }, 'VIEW_CACHE_MAX_OBJECT_BYTES')
+    expect(parseConfig({ VIEW_CACHE_BYTES: '2000', VIEW_CACHE_MAX_OBJECT_BYTES: '2000' }).viewCache).toMatchObject({ totalBytes: 2000, maxObjectBytes: 2000 })
+    // 0 turns the memory cache off; a smaller cache with the default largest object still starts.
+    expect(parseConfig({ VIEW_CACHE_BYTES: '0', VIEW_CACHE_MAX_OBJECT_BYTES: '2000' }).viewCache.totalBytes).toBe(0)
+    expect(parseConfig({ VIEW_CACHE_BYTES: '1000' }).viewCache.totalBytes).toBe(1000)
+  })
+
+  test('SERVER_MODE refuses an empty item', () => {
+    for (const mode of ['auth,,view', 'auth,', ',', ' , view']) expectConfigError({ SERVER_MODE: mode }, 'SERVER_MODE')
+    expect(parseConfig({ SERVER_MODE: ' auth , view ' }).modules).toEqual(['auth', 'view'])
+  })
+
+  test('SMTP_FROM must be an address or Name <address>', () => {
+    for (const from of ['notanemail', 'imghost', 'imghost <no-reply>', 'a@b <c@d', 'no-reply@example.com>']) expectConfigError({ SMTP_FROM: from }, 'SMTP_FROM')
+    expect(parseConfig({ SMTP_FROM: 'no-reply@example.com' }).mailFrom).toBe('no-reply@example.com')
+    expect(parseConfig({ SMTP_FROM: 'imghost test <noreply@imghost.test>' }).mailFrom).toBe('imghost test <noreply@imghost.test>')
+    expect(parseConfig({ SMTP_FROM: '"Doe, Jane" <jane@example.com>' }).mailFrom).toBe('"Doe, Jane" <jane@example.com>')
+    expect(parseConfig({}).mailFrom).toBe('imghost <no-reply@localhost>')
+  })
+
+  test('METRICS_PORT equal to a port this process listens on is refused at parse time', () => {
+    expectConfigError({ METRICS_PORT: '5001' }, 'METRICS_PORT')
+    expect(() => parseConfig({ METRICS_PORT: '7003', VIEW_PORT: '7003' })).toThrow('METRICS_PORT="7003": must differ from VIEW_PORT')
+    expect(() => parseConfig({ METRICS_PORT: '8080', PORT: '8080' })).toThrow('METRICS_PORT="8080": must differ from PORT')
+    // A module this process does not run, or PORT replacing the module ports, leaves the port free.
+    expect(parseConfig({ METRICS_PORT: '5003', SERVER_MODE: 'auth' }).metricsPort).toBe(5003)
+    expect(parseConfig({ METRICS_PORT: '5001', PORT: '8080' }).metricsPort).toBe(5001)
+    expect(parseConfig({ METRICS_PORT: '0', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' }).metricsPort).toBe(0)
+  })
+  test('CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN come together: one alone left purging off without a word', () => {
+    expectConfigError({ CLOUDFLARE_ZONE_ID: 'zone' }, 'CLOUDFLARE_API_TOKEN')
+    expectConfigError({ CLOUDFLARE_API_TOKEN: 'token' }, 'CLOUDFLARE_ZONE_ID')
+    expect(parseConfig({ CLOUDFLARE_ZONE_ID: 'zone', CLOUDFLARE_API_TOKEN: 'token' }).cloudflare?.zoneId).toBe('zone')
   })
 })
