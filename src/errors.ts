@@ -34,6 +34,14 @@ export class Forbidden extends AppError {
 export class NotFound extends AppError {
   constructor(message = 'Not found', code = 'not_found') { super(404, code, message) }
 }
+/**
+ * No route for this method and path, said by a catch-all route (the web app's page fallback)
+ * rather than by the router: answered as the router's own miss is, so a path that exists under
+ * other methods is still a 405 with its Allow header.
+ */
+export class RouteNotFound extends NotFound {
+  constructor() { super('Route not found') }
+}
 export class Conflict extends AppError {
   constructor(message: string, code = 'conflict') { super(409, code, message) }
 }
@@ -179,11 +187,11 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
           : answer(forPerson, failure.status, errorBody(failure.code, failure.message, extra), failure.headers)
       // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
       if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
-      const known = error instanceof AppError ? error : dependencyFailure(error)
+      const known = error instanceof AppError && !(error instanceof RouteNotFound) ? error : dependencyFailure(error)
       if (known) return reply(known)
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
-      switch (badResponse ? 'BAD_RESPONSE' : code) {
+      switch (badResponse ? 'BAD_RESPONSE' : error instanceof RouteNotFound ? 'NOT_FOUND' : code) {
         case 'VALIDATION': {
           const details = validationDetails(error)
           const fields = details.map((d) => d.field).join(', ')

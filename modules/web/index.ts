@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, NotFound } from '#core/errors.ts'
+import { AppError, NotFound, RouteNotFound } from '#core/errors.ts'
 import { User, publicUser } from '#core/users/public.ts'
 import page from './app/index.html'
 import { ASSET_PREFIX, type WebBundle, loadWebBundle } from './bundle.ts'
@@ -106,7 +106,7 @@ export const webModule = (ctx: AppContext) => {
       '/*',
       ({ request }) => {
         const path = new URL(request.url).pathname
-        if (path.startsWith('/api/') || !(request.headers.get('accept') ?? '').includes('text/html')) throw new NotFound('Route not found')
+        if (path.startsWith('/api/') || !(request.headers.get('accept') ?? '').includes('text/html')) throw new RouteNotFound()
         return html(404)
       },
       { detail: { hide: true } },

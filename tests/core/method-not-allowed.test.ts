@@ -9,6 +9,9 @@ describeEachBackend('methods a path does not take', (app) => {
       ['upload', 'GET', '/upload', 'POST'],
       ['upload', 'PUT', `/images/${id}`, 'DELETE, GET, HEAD, PATCH'],
       ['auth', 'DELETE', '/api/v1/auth/login', 'POST'],
+      // A GET reaches the web app's page fallback first: it answers as the router would.
+      ['auth', 'GET', '/api/v1/auth/login', 'POST'],
+      ['auth', 'GET', '/api/v1/auth/logout', 'POST'],
       ['auth', 'POST', '/health', 'GET, HEAD'],
       ['view', 'POST', '/i/AAAAAAAAAAAAAAAAAAAAAA', 'GET, HEAD'],
     ] as const
@@ -23,7 +26,7 @@ describeEachBackend('methods a path does not take', (app) => {
       })
     }
     // The web app's fallback page and unknown API paths name no resource.
-    for (const [server, method, path] of [['auth', 'POST', '/api/v1/nothing'], ['auth', 'DELETE', '/no/such/page'], ['upload', 'GET', '/nothing/here']] as const) {
+    for (const [server, method, path] of [['auth', 'POST', '/api/v1/nothing'], ['auth', 'GET', '/api/v1/nothing'], ['auth', 'DELETE', '/no/such/page'], ['upload', 'GET', '/nothing/here']] as const) {
       const [response, body] = await call(app()[server], method, path)
       expect({ path, status: response.status, code: body.error.code }).toEqual({ path, status: 404, code: 'not_found' })
     }
