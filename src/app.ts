@@ -30,6 +30,7 @@ import { nulText } from './http/nul-text.ts'
 import { repeatedQuery } from './http/repeated-query.ts'
 import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
+import { faviconRoute } from './http/favicon.ts'
 import { healthRoutes } from './http/health.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
@@ -118,6 +119,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
       }),
     )
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))
+    .use(faviconRoute(`${ctx.id}:${service}`))
     .use(metricsRoute(ctx, service))
   const preRoutes = createPreRoutes()
   // The list is chosen at run time, so the composed app's route types are those of the core.

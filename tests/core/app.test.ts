@@ -13,6 +13,14 @@ describeEachBackend('core app', (app) => {
     }
   })
 
+  test('every server answers /favicon.ico with an empty 204 a browser may keep, not a 404 in every page\'s console', async () => {
+    for (const server of ['auth', 'upload', 'view'] as const) {
+      const response = await app()[server].handle(new Request('http://localhost/favicon.ico'))
+      expect(response.status).toBe(204)
+      expect(response.headers.get('cache-control')).toBe('public, max-age=86400')
+    }
+  })
+
   test('unknown routes and malformed bodies get JSON errors with nosniff, never a stack', async () => {
     const [missing, missingBody] = await call(app().auth, 'GET', '/nope')
     expect(missing.status).toBe(404)
