@@ -76,13 +76,17 @@ const summary = (action: string, report: repo.ReportRow, resolved: number) => ({
   resolved,
 })
 
-/** Nothing wrong: the target's open reports are closed and, if it was hidden, it is served again. */
+/**
+ * Nothing wrong: the target's open reports are closed and, if it was hidden, it is served again;
+ * also once its reports were closed another way (blocking the uploader closes them and leaves
+ * an auto-hidden target hidden, which after an unblock nothing else could bring back).
+ */
 export async function dismiss(ctx: AppContext, admin: Principal, reportId: string, meta: RequestMeta) {
   const { report, target } = await reportToActOn(ctx, reportId)
   const resolution = { resolution: 'dismissed' as const, by: admin.user.id, at: ctx.clock.now() }
   const resolved = await repo.resolveTarget(ctx.sql, report.target_type, report.target_id, resolution)
-  if (resolved === 0) throw new Conflict('This target has no open reports', 'already_resolved')
   const unhidden = await target.setHidden(ctx, report.target_id, false)
+  if (resolved === 0 && !unhidden) throw new Conflict('This target has no open reports and is not hidden', 'already_resolved')
   await audit(ctx, { action: 'admin.report_dismissed', userId: report.target_owner_id, actorId: admin.user.id, detail: detailOf(report, { resolved, unhidden }) }, meta)
   return summary('dismissed', report, resolved)
 }

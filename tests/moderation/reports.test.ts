@@ -199,6 +199,27 @@ describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app)
     expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
   })
 
+  test('blocking the uploader leaves a hidden image hidden; after the unblock, dismiss still shows it again, and a second dismiss is 409', async () => {
+    const { image, owner } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    let last: any
+    for (const ip of ['192.0.2.11', '192.0.2.12', '192.0.2.13']) [, last] = await report(app(), ip, { target, reason: 'spam' })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    const [blocked] = await call(app().auth, 'POST', `/api/v1/admin/reports/${last.report.id}/block-uploader`, { token: admin.token })
+    expect(blocked.status).toBe(200)
+    const [unblocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${owner.id}`, { token: admin.token, body: { is_blocked: false } })
+    expect(unblocked.status).toBe(200)
+    // Still hidden: no open report is left, and until 2026-12-04 dismiss refused a resolved one.
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(404)
+    const [dismissed, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${last.report.id}/dismiss`, { token: admin.token })
+    expect(dismissed.status, JSON.stringify(body)).toBe(200)
+    expect(body).toMatchObject({ action: 'dismissed', resolved: 0 })
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+    const [again, againBody] = await call(app().auth, 'POST', `/api/v1/admin/reports/${last.report.id}/dismiss`, { token: admin.token })
+    expect(again.status).toBe(409)
+    expect(againBody.error.code).toBe('already_resolved')
+  })
+
   test('remove deletes a hidden image for good', async () => {
     const { image } = await uploadedImage(app())
     const target = { type: 'image', id: image.id }
