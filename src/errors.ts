@@ -149,10 +149,41 @@ function validationDetails(error: unknown): { field: string; message: string }[]
     if (seen.has(field)) continue
     seen.add(field)
     const allowed = literalsOf(e.schema)
-    // TypeBox words a union of literals as "should be one of: 'string', 'string'": name them instead.
-    out.push({ field, message: allowed ? `Must be one of: ${allowed.join(', ')}` : (e.summary ?? e.message ?? 'invalid') })
+    // TypeBox words a union as the types of its members ("should be one of: 'string', 'string'",
+    // "'undefined', 'null'", "'integer', 'integer'"): say what they take instead.
+    const described = allowed ? `Must be one of: ${allowed.join(', ')}` : unionDescription(e.schema)
+    out.push({ field, message: described ?? e.summary ?? e.message ?? 'invalid' })
   }
   return out
+}
+
+type Bounded = { type?: unknown; format?: unknown; minimum?: number; maximum?: number; minLength?: number; maxLength?: number; anyOf?: unknown[] }
+
+/** A union's members, nested unions flattened (Nullable of Elysia's Integer is a union in a union). */
+const membersOf = (schema: Bounded): Bounded[] => (Array.isArray(schema.anyOf) ? schema.anyOf.flatMap((option) => membersOf(option as Bounded)) : [schema])
+/** Elysia's numeric fields take the number as text too (a query string's): that member says nothing new. */
+const isNumericText = (schema: Bounded) => schema.type === 'string' && (schema.format === 'integer' || schema.format === 'numeric')
+
+/** What one member of a union takes, in words; undefined for a schema this does not know how to say. */
+function memberDescription(schema: Bounded): string | undefined {
+  const range = (low: number | undefined, high: number | undefined) =>
+    low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}` : high !== undefined ? ` of at most ${high}` : ''
+  if (schema.type === 'null') return 'null'
+  if (schema.type === 'integer') return `a whole number${range(schema.minimum, schema.maximum)}`
+  if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
+  if (schema.type === 'boolean') return 'true or false'
+  if (schema.type === 'string') return schema.maxLength !== undefined ? `text of at most ${schema.maxLength} characters` : 'text'
+  return undefined
+}
+
+/** "Must be a whole number from 0 to 10000000 or null" for a union TypeBox would word by its members' types. */
+function unionDescription(schema: unknown): string | undefined {
+  if (!Array.isArray((schema as Bounded | undefined)?.anyOf)) return undefined
+  const options = membersOf(schema as Bounded).filter((option) => !isNumericText(option))
+  if (options.length === 0) return undefined
+  const words = options.map(memberDescription)
+  if (words.some((word) => word === undefined)) return undefined
+  return `Must be ${[...new Set(words)].join(' or ')}`
 }
 
 /** The values of a schema that is a union of literals (`t.Union([t.Literal('a'), …])`), else undefined. */

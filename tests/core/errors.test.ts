@@ -20,3 +20,24 @@ test('a response breaking its own schema is a logged 500; bad input stays a 422'
   expect(invalid.status).toBe(422)
   expect((await invalid.json()).error.code).toBe('validation_failed')
 })
+
+test('a union is worded by what it takes, not by its members\' types ("should be one of: \'undefined\', \'null\'")', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .patch('/limits', ({ body }) => body, {
+      body: t.Object({
+        per_day: t.Optional(t.Nullable(t.Integer({ minimum: 0, maximum: 100 }))),
+        days: t.Optional(t.Integer({ minimum: 1, maximum: 90 })),
+        ratio: t.Optional(t.Union([t.Number({ minimum: 0 }), t.Boolean()])),
+      }),
+    })
+  const detail = async (body: unknown) => {
+    const response = await app.handle(new Request('http://localhost/limits', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    expect(response.status).toBe(422)
+    return (await response.json()).error.details[0].message
+  }
+  expect(await detail({ per_day: -5 })).toBe('Must be a whole number from 0 to 100 or null')
+  expect(await detail({ per_day: 'x' })).toBe('Must be a whole number from 0 to 100 or null')
+  expect(await detail({ days: 0 })).toBe('Must be a whole number from 1 to 90')
+  expect(await detail({ ratio: 'x' })).toBe('Must be a number of at least 0 or true or false')
+})
