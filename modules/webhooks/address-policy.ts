@@ -134,7 +134,7 @@ const ipText = (address: Address) => [24n, 16n, 8n, 0n].map((s) => String((addre
 
 export class AddressRefused extends Error {
   constructor(readonly host: string, readonly address: string, readonly reason: string) {
-    super(`${host} resolves to ${address}, a ${reason} address, which webhooks may not reach`)
+    super(`${host} resolves to ${address}, ${/^[aeiou]/i.test(reason) ? 'an' : 'a'} ${reason} address, which webhooks may not reach`)
   }
 }
 

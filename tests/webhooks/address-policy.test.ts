@@ -1,9 +1,14 @@
 import { describe, expect, test } from 'bun:test'
-import { addressPolicy, refusalOf, resolveChecked } from '#modules/webhooks/address-policy.ts'
+import { AddressRefused, addressPolicy, refusalOf, resolveChecked } from '#modules/webhooks/address-policy.ts'
 
 const strict = addressPolicy({ allowPrivate: false, allowedNetworks: [] })
 
 describe('webhook address policy', () => {
+  test('the refusal reads as English: "an unspecified address", "a private address"', () => {
+    expect(new AddressRefused('0.0.0.0', '0.0.0.0', 'unspecified').message).toBe('0.0.0.0 resolves to 0.0.0.0, an unspecified address, which webhooks may not reach')
+    expect(new AddressRefused('db.lan', '10.0.0.1', 'private').message).toContain(', a private address,')
+  })
+
   test('refuses special-purpose IPv4 and IPv6 ranges, including IPv4 hidden in IPv6', () => {
     const refused: [string, string][] = [
       ['127.0.0.1', 'loopback'],

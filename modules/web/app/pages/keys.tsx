@@ -34,6 +34,7 @@ const MAX_IP_RANGES = 50
 
 /** What the API may refuse in the new-key form, as the form labels it. */
 const KEY_WORDS: FormWords = {
+  codes: { invalid_cidr: 'Allowed IP ranges: each must be an IPv4 or IPv6 address or CIDR range, such as 203.0.113.0/24 or 2001:db8::/32.' },
   fields: {
     key_name: () => 'Name: use 1 to 100 characters.',
     rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}, or empty for your plan's limit.`,
