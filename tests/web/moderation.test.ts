@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { type TestUser, type UserWithKey, registerUser, signUpWithKey } from '../helpers/http.ts'
+import { type TestUser, type UserWithKey, createApiKey, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
@@ -104,6 +104,19 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     await expect(removed.textContent()).resolves.toContain('Reported content removed')
     await shot(page, 'moderation-activity')
     await owner.close()
+  })
+
+  test("a report of the admin's own image offers no Block uploader (the server refuses it: 'cannot block themselves')", async () => {
+    const { key } = await createApiKey(servers.app.auth, admin.token)
+    const [uploaded, body] = await uploadFile(servers.app.upload, { apiKey: key }, join(CORPUS, 'orientation/portrait_1.jpg'))
+    expect(uploaded.status, JSON.stringify(body)).toBe(201)
+    const own = body.image.id
+    const filed = await fetch(`${servers.urls.view}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: { type: 'image', id: own }, reason: 'spam' }) })
+    expect(filed.status).toBe(201)
+    await adminPage.goto(`${servers.urls.auth}/admin/reports`)
+    const entry = adminPage.locator(`[data-testid=report-entry][data-target="${own}"]`)
+    await entry.getByRole('button', { name: /Dismiss/ }).waitFor()
+    expect(await entry.getByRole('button', { name: /Block uploader/ }).count()).toBe(0)
   })
 
   test('at 390 px the new pages fit without horizontal scroll; no CSP violation anywhere', async () => {

@@ -44,7 +44,7 @@ const DONE: Record<Action, (entry: QueueEntry) => string> = {
 
 /** The moderation queue: reported images and albums, open ones first, with what was said about them. */
 export function AdminReports() {
-  const { api } = useSession()
+  const { api, user } = useSession()
   const [showResolved, setShowResolved] = useState(false)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const [busy, setBusy] = useState<string | null>(null)
@@ -109,7 +109,8 @@ export function AdminReports() {
                 ) : null}
                 {entry.status === 'resolved' ? <p class="small muted">Resolved: {entry.reports[0]?.resolution ?? '–'} {formatDate(entry.reports[0]?.resolved_at)}</p> : null}
                 <div class="actions">
-                  {entry.status === 'open' ? (
+                  {/* A hidden target stays hidden once its reports are closed by a block: dismiss still shows it again. */}
+                  {entry.status === 'open' || entry.image?.hidden || entry.album?.hidden ? (
                     <ActionButton class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss')}>
                       Dismiss<span class="visually-hidden"> reports of {label}</span>
                     </ActionButton>
@@ -119,7 +120,7 @@ export function AdminReports() {
                       Remove {entry.target.type}<span class="visually-hidden"> {label}</span>
                     </ActionButton>
                   ) : null}
-                  {entry.uploader && !entry.uploader.is_blocked ? (
+                  {entry.uploader && !entry.uploader.is_blocked && entry.uploader.id !== user?.id ? (
                     <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader')}>
                       Block uploader<span class="visually-hidden"> {entry.uploader.username}</span>
                     </ActionButton>
