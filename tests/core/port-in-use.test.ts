@@ -1,21 +1,12 @@
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { parseConfig } from '#core/config.ts'
 import { startServer } from '../../scripts/lib/process.ts'
-import { runToExit } from '../helpers/run-to-exit.ts'
+import { freshDirs, runToExit } from '../helpers/run-to-exit.ts'
 
 setDefaultTimeout(180_000)
 
 // Issue 10 #19: listen() set SO_REUSEPORT, so a second instance on the same ports started silently.
-const dirs: string[] = []
-const freshDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'imghost-port-'))
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+const freshDir = freshDirs('imghost-port-')
 
 describe('a second process on the same ports', () => {
   test('refuses to start, with one line naming the port, and the first keeps serving', async () => {

@@ -1,8 +1,7 @@
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runToExit } from '../helpers/run-to-exit.ts'
+import { freshDirs, runToExit } from '../helpers/run-to-exit.ts'
 
 setDefaultTimeout(120_000)
 
@@ -11,13 +10,7 @@ setDefaultTimeout(120_000)
  * never a password from DATABASE_URL (postgres.js quotes the whole URL in its own errors).
  */
 
-const dirs: string[] = []
-const freshDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'imghost-start-'))
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+const freshDir = freshDirs('imghost-start-')
 
 const PASSWORD = 'S3cretPW'
 

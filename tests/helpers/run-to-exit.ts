@@ -1,4 +1,19 @@
+import { afterAll } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+
+/** A maker of fresh temporary directories for one test file, all removed once its tests have run. */
+export function freshDirs(prefix: string): () => string {
+  const dirs: string[] = []
+  afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix))
+    dirs.push(dir)
+    return dir
+  }
+}
 
 /**
  * `bun src/main.ts` with `env` on top of a minimal environment (ports picked by the system),
