@@ -1,8 +1,8 @@
+import { t } from 'elysia'
 import { authenticate, enforce, type HeaderBag } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
-import { t } from 'elysia'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -91,7 +91,7 @@ export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
  * max_views was asked for): so a client can tell it got one. Absent otherwise. See endingOf.
  */
 export const EndingFields = {
-  expires_at: t.Optional(t.Nullable(t.String({ description: 'imghost: when the image is deleted (ISO 8601), when it expires' }))),
+  expires_at: t.Optional(t.Nullable(t.String({ description: 'imghost: when the image expires and is deleted (ISO 8601)' }))),
   max_views: t.Optional(t.Nullable(t.Number({ description: 'imghost: views by others before the image is gone' }))),
   views_left: t.Optional(t.Nullable(t.Number())),
 }
