@@ -48,12 +48,13 @@ export interface ImageRequest {
   clientIp: () => string
 }
 
-const DOWNLOAD_VALUES: Record<string, boolean> = { true: true, 1: true, yes: true, false: false, 0: false, no: false }
+const DOWNLOAD_VALUES = new Map([['true', true], ['1', true], ['yes', true], ['false', false], ['0', false], ['no', false]])
 
 /** `?download=`: a value that is neither yes nor no is the client's mistake, not a silent no. */
 function wantsDownload(value: string | undefined): boolean {
   if (value === undefined) return false
-  const wanted = DOWNLOAD_VALUES[value.toLowerCase()]
+  // A Map, not an object literal: `?download=constructor` must not find Object's own members.
+  const wanted = DOWNLOAD_VALUES.get(value.toLowerCase())
   if (wanted === undefined) throw new BadRequest('download must be true or false', 'invalid_download')
   return wanted
 }

@@ -36,4 +36,4 @@ export function classifyUserAgent(userAgent: string): ClientKind {
  * libraries (curl, python-requests, headless browsers), which isbot also names, spend views like
  * anyone: a script could otherwise read such an image for ever.
  */
-export const isPreviewFetcher = (userAgent: string) => isLinkPreviewUserAgent(userAgent)
+export const isPreviewFetcher = isLinkPreviewUserAgent
