@@ -194,6 +194,8 @@ function formatDuration(seconds: number): string {
   return unit ? `${seconds / DURATION_UNITS[unit]!}${unit}` : `${seconds}s`
 }
 
+/** JWT_SECRET's, and the generated one's kept in DATA_DIR (src/context.ts). */
+export const JWT_SECRET_MIN_LENGTH = 32
 /** Tokens compared to a bearer header: long enough not to be guessed at HTTP speed. */
 const MIN_TOKEN_LENGTH = 16
 /** A secret of few distinct characters ("aaaa…", a repeated word's letters) is a placeholder, not a secret. */
@@ -443,7 +445,7 @@ export function parseConfig(env: Env): Config {
   const metricsPort = read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535)
   if (metricsPort !== undefined) refuseMetricsOnModulePort(modules, ports, singlePort, metricsPort)
   // Unsetting it is a real option here: a secret is then generated once and kept.
-  const jwtSecret = read.secret('JWT_SECRET', 32, ' (or unset, to generate one in DATA_DIR)')
+  const jwtSecret = read.secret('JWT_SECRET', JWT_SECRET_MIN_LENGTH, ' (or unset, to generate one in DATA_DIR)')
   const zoneId = read.raw('CLOUDFLARE_ZONE_ID')
   const apiToken = read.raw('CLOUDFLARE_API_TOKEN')
   // One without the other would leave purging off, silently: deleted images cached for a year.

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type ApiKeyState, createApiKeyState } from './auth/api-key-state.ts'
 import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
 import { type Clock, systemClock } from './clock.ts'
-import type { Config } from './config.ts'
+import { type Config, JWT_SECRET_MIN_LENGTH } from './config.ts'
 import { OperatorError } from './operator-error.ts'
 import { type Cdn, createCdn } from './cdn/index.ts'
 import { deferredDatabase } from './db/deferred.ts'
@@ -68,9 +68,6 @@ export interface ContextOptions {
   skipMigrations?: boolean
 }
 
-/** As JWT_SECRET's own minimum (src/config.ts): the kept file is held to it too. */
-const MIN_SECRET_LENGTH = 32
-
 /**
  * JWT_SECRET, or one generated on first start and kept in DATA_DIR so sessions survive restarts.
  * Written whole under a temporary name and linked into place, so a start killed mid-write
@@ -102,8 +99,8 @@ export function resolveJwtSecret(config: Config): string {
 
 function keptSecret(file: string): string {
   const secret = readFileSync(file, 'utf8').trim()
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new OperatorError(`${file} holds ${secret.length === 0 ? 'no secret' : `a secret shorter than ${MIN_SECRET_LENGTH} characters`}: delete it to have a new one made (every session then ends), or set JWT_SECRET`)
+  if (secret.length < JWT_SECRET_MIN_LENGTH) {
+    throw new OperatorError(`${file} holds ${secret.length === 0 ? 'no secret' : `a secret shorter than ${JWT_SECRET_MIN_LENGTH} characters`}: delete it to have a new one made (every session then ends), or set JWT_SECRET`)
   }
   return secret
 }

@@ -324,7 +324,7 @@ function mayBeImghost(pid: number): boolean {
   try {
     // "pid (name) state …": the name may hold spaces and parentheses, the state follows the last ")".
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false
+    if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') return false
     const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
     const ownProgram = process.execPath.split('/').pop() ?? ''
     return commandLine.includes('imghost') || commandLine.includes('bun') || (ownProgram !== '' && commandLine.includes(ownProgram))
