@@ -19,6 +19,8 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     throw new Conflict('This account is being deleted; it cannot be unblocked', 'deletion_in_progress')
   }
   const before = await users.findUserById(ctx.sql, userId)
+  // Administrators answer to each other only through demotion, which is audited on its own.
+  if (changes.is_blocked === true && before?.is_admin && !before.is_blocked && changes.is_admin !== false) throw demoteFirst('blocking')
   const user = await ctx.sql.begin(async (tx) => {
     const updated = await users.updateUser(tx, userId, changes)
     // A block takes effect at once on every token, not at their expiry.
@@ -31,6 +33,8 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
   for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
 }
+
+const demoteFirst = (action: 'blocking' | 'deleting') => new Conflict(`Demote this administrator before ${action} the account`, 'demote_first')
 
 /** One audit entry per kind of change an admin made, with the value before and after. */
 function auditEntriesOf(before: { is_blocked: boolean; is_admin: boolean; plan_type: string; upload_limit_per_day: number | null } | undefined | null, changes: UserChanges) {
@@ -53,7 +57,7 @@ export async function deleteUser(ctx: AppContext, admin: Principal, userId: stri
   if (userId === admin.user.id) throw new BadRequest('Administrators delete their own account from the account page', 'cannot_modify_self')
   const target = isUuid(userId) ? await users.findUserById(ctx.sql, userId) : undefined
   if (!target) throw new NotFound('User not found')
-  if (target.is_admin) throw new Conflict('Demote this administrator before deleting the account', 'demote_first')
+  if (target.is_admin) throw demoteFirst('deleting')
   const now = ctx.clock.now()
   await ctx.sql.begin(async (tx) => {
     await users.updateUser(tx, userId, { delete_scheduled_for: now, is_blocked: true })

@@ -117,6 +117,7 @@ export async function blockUploader(ctx: AppContext, admin: Principal, reportId:
   const outcome = await ctx.sql.begin(async (tx) => {
     const before = await users.findUserById(tx, ownerId)
     if (!before) return undefined
+    if (before.is_admin && !before.is_blocked) throw new Conflict('The uploader is an administrator: demote the account on the users page before blocking it', 'demote_first')
     if (!before.is_blocked) {
       await users.updateUser(tx, ownerId, { is_blocked: true })
       await users.revokeAllSessions(tx, ownerId)

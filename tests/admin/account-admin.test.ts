@@ -105,6 +105,16 @@ describeEachBackend('admin', (app) => {
     expect((await call(app().auth, 'PATCH', `/api/v1/admin/users/not-a-uuid`, { token: admin.token, body: { is_blocked: true } }))[0].status).toBe(404)
     expect((await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: user.token, body: { is_admin: true } }))[0].status).toBe(403)
 
+    // Another administrator is blocked only together with (or after) a demotion, as deleting one is.
+    const otherAdmin = await registerUser(app().auth)
+    await makeAdmin(app().ctx.sql, otherAdmin.id)
+    const [adminBlock, adminBlockBody] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${otherAdmin.id}`, { token: admin.token, body: { is_blocked: true } })
+    expect([adminBlock.status, adminBlockBody.error.code]).toEqual([409, 'demote_first'])
+    expect((await call(app().auth, 'GET', '/api/v1/account', { token: otherAdmin.token }))[0].status).toBe(200)
+    const [demotedAndBlocked, demotedAndBlockedBody] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${otherAdmin.id}`, { token: admin.token, body: { is_admin: false, is_blocked: true } })
+    expect(demotedAndBlocked.status).toBe(200)
+    expect(demotedAndBlockedBody.user).toMatchObject({ is_admin: false, is_blocked: true })
+
     const [blocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body: { is_blocked: true } })
     expect(blocked.status).toBe(200)
     expect((await call(app().auth, 'GET', '/api/v1/account', { token: user.token }))[0].status).toBe(401)

@@ -161,6 +161,17 @@ describeEachBackend('abuse reports', (app) => {
     expect(self.status).toBe(201)
   })
 
+  test("block-uploader on another administrator's content is 409 demote_first and changes nothing", async () => {
+    const { image, owner } = await uploadedImage(app())
+    await app().ctx.sql`update users set is_admin = true where id = ${owner.id}`
+    const [, filed] = await report(app(), '203.0.113.32', { target: { type: 'image', id: image.id }, reason: 'spam' })
+    const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/block-uploader`, { token: admin.token })
+    expect([response.status, body.error.code]).toEqual([409, 'demote_first'])
+    expect((await call(app().auth, 'GET', '/api/v1/account', { token: owner.token }))[0].status).toBe(200)
+    const [open] = await app().ctx.sql`select status from abuse_reports where id = ${filed.report.id}`
+    expect(open).toEqual({ status: "open" })
+  })
+
   test('actions on unknown reports are 404; a non-numeric id is a 4xx', async () => {
     const [unknown] = await call(app().auth, 'POST', '/api/v1/admin/reports/999999999/dismiss', { token: admin.token })
     expect(unknown.status).toBe(404)
