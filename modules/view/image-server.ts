@@ -90,7 +90,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     image: (id) => lookups.invalidate(id),
     // A miss may be an image of that account (a blocked one's images are misses).
     user: (userId) => lookups.invalidateWhere((image) => image === null || image.user_id === userId),
-    // After a reconnect, notifications may have been missed: start afresh.
+    // Notifications may have been missed (a reconnect, or the database found unreachable): start afresh.
     missed: () => lookups.invalidateWhere(() => true),
   })
   const lookups = createLookupCache<CachedImage>({

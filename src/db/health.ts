@@ -57,6 +57,8 @@ export interface DatabaseHealthOptions {
   /** Delay between probes while the database is down. */
   retryMs: number
   log?: (entry: { msg: string; [field: string]: unknown }) => void
+  /** Called on each change of status, after it is taken. */
+  onStatus?: (status: DatabaseHealthState['status']) => void
 }
 
 /**
@@ -76,6 +78,7 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
     if (state.status !== status) {
       options.log?.({ level: status === 'up' ? 'info' : 'warn', msg: status === 'up' ? 'database reachable again' : 'database unreachable', reason })
       state = { status, since: new Date().toISOString(), ...(reason ? { reason } : {}) }
+      options.onStatus?.(status)
     } else if (reason) state = { ...state, reason }
   }
 

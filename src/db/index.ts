@@ -16,8 +16,10 @@ export interface Database {
   /** Whether the server answers; /health and /ready report it. */
   health: DatabaseHealth
   /**
-   * LISTEN on `channel`: `onNotify` gets each NOTIFY's payload; `onListen` runs whenever the
-   * listening connection (re)connects, when notifications may have been missed. Returns unlisten.
+   * LISTEN on `channel`: `onNotify` gets each NOTIFY's payload; `onListen` runs whenever
+   * notifications may have been missed: when the listening connection (re)connects, and on
+   * PostgreSQL also as soon as the database is found unreachable, so a cache kept fresh by NOTIFY
+   * stops answering from memory then instead of at its entries' lifetime. Returns unlisten.
    */
   listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>
   /**
@@ -90,7 +92,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
   if (options.url) {
     const target = databaseTarget(options.url)
     const connectTimeoutMs = options.connectTimeoutMs ?? 1500
-    const health = createDatabaseHealth(() => sql, { probeTimeoutMs: connectTimeoutMs + 500, retryMs: 500, log: options.log })
+    /** Every listener's onListen: an unreachable database delivers no notifications. */
+    const mayHaveMissed = new Set<() => void>()
+    const health = createDatabaseHealth(() => sql, {
+      probeTimeoutMs: connectTimeoutMs + 500,
+      retryMs: 500,
+      log: options.log,
+      onStatus: (status) => {
+        if (status === 'down') for (const missed of mayHaveMissed) missed()
+      },
+    })
     const sql = postgres(options.url, {
       ...clientOptions,
       max: options.poolMax,
@@ -110,7 +121,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
     const listen: Database['listen'] = async (channel, onNotify, onListen) => {
       // postgres.js keeps one connection for every LISTEN of this client, and listens again after a reconnect.
       const { unlisten } = await sql.listen(channel, onNotify, onListen)
-      return unlisten
+      if (!onListen) return unlisten
+      // Its own entry: one callback may serve several channels, each unlistened on its own.
+      const missed = () => onListen()
+      mayHaveMissed.add(missed)
+      return () => {
+        mayHaveMissed.delete(missed)
+        return unlisten()
+      }
     }
     const changePropagationMs = options.changePropagationMs ?? DEFAULT_CHANGE_PROPAGATION_MS
     const barrier = listenerBarrier(sql, changePropagationMs)

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
+import { openDatabase } from '../../src/db/index.ts'
 import { type PgCluster, createPgCluster, pgClusterUnavailable } from '../helpers/pg-cluster.ts'
 import { PROJECT_ROOT, type RunningServer, startServer } from '../../scripts/lib/process.ts'
 
@@ -123,6 +124,25 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
     // No 500 and no hung request at any moment of the outage.
     expect(samples.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([])
     expect(Math.max(...outage.map((s) => s.ms))).toBeLessThan(2500)
+  })
+
+  test('a LISTEN is told notifications may be missed as soon as the database goes down, before any reconnect', async () => {
+    const db = await openDatabase({ url: cluster.url, embeddedDir: null, poolMax: 2 })
+    let missed = 0
+    const unlisten = await db.listen('imghost_test_channel', () => {}, () => void missed++)
+    const afterListen = missed
+    try {
+      await cluster.stop()
+      // The view module's lookups forget everything on this call; waiting for the reconnect left them serving for their lifetime.
+      const deadline = performance.now() + 5000
+      while (missed === afterListen && performance.now() < deadline) await Bun.sleep(20)
+      expect(missed).toBeGreaterThan(afterListen)
+      expect(db.health.isUp).toBe(false)
+    } finally {
+      await cluster.start()
+      await unlisten()
+      await db.close()
+    }
   })
 
   test('a backend killed under a transaction does not crash the process (porsager/postgres#1208)', async () => {

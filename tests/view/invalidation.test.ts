@@ -45,6 +45,8 @@ describeEachBackend('invalidation across processes', (app) => {
   test('a block hides the account everywhere at once, an unblock shows it again', async () => {
     const admin = await registerUser(app().auth)
     await makeAdmin(app().ctx.sql, admin.id)
+    // The owner signed up first, which made them an administrator; one is blocked only once demoted.
+    await app().ctx.sql`update users set is_admin = false where id = ${owner.id}`
     const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_4.jpg'))
     expect(await status(otherView, `/i/${image.id}`)).toBe(200)
     const setBlocked = async (blocked: boolean) =>
