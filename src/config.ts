@@ -305,6 +305,15 @@ function refuseSharedPorts(modules: ModuleName[], ports: Record<ModuleName, numb
   }
 }
 
+/** PORT puts every module on one listener: a module's own port beside it would be ignored, so it is refused instead. */
+function refuseModulePortsBeside(read: ReturnType<typeof reader>) {
+  for (const module of MODULE_NAMES) {
+    const name = `${module.toUpperCase()}_PORT`
+    const value = read.raw(name)
+    if (value !== undefined) throw new ConfigError(name, 'must not be set together with PORT, which runs every module on one port: unset one of them', value)
+  }
+}
+
 /** Each S3_* setting and its Backblaze B2 alias (older deployments use those names). */
 const S3_SETTINGS = {
   bucket: ['S3_BUCKET', 'B2_BUCKET_NAME'],
@@ -440,7 +449,10 @@ export function parseConfig(env: Env): Config {
   const singlePort = read.raw('PORT') === undefined ? undefined : read.integer('PORT', 0, 0, 65535)
   const modules = parseModules(read.raw('SERVER_MODE'))
   if (singlePort === undefined) refuseSharedPorts(modules, ports)
-  else refuseUnnamedSinglePort(read, modules, singlePort)
+  else {
+    refuseModulePortsBeside(read)
+    refuseUnnamedSinglePort(read, modules, singlePort)
+  }
   const local = (port: number) => `http://localhost:${singlePort ?? port}`
   const metricsPort = read.raw('METRICS_PORT') === undefined ? undefined : read.integer('METRICS_PORT', 0, 0, 65535)
   if (metricsPort !== undefined) refuseMetricsOnModulePort(modules, ports, singlePort, metricsPort)

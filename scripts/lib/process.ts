@@ -69,7 +69,8 @@ export type RunningServer = Launched
 export function startServer(env: Record<string, string>, expectModules: string[], command = ['bun', 'src/main.ts'], timeoutMs = 60_000, root = PROJECT_ROOT): Promise<RunningServer> {
   return launch(command, {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0', HOST: '127.0.0.1', ...env },
+    // Free ports per module, unless PORT asks for one listener (the two together are refused).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(env.PORT === undefined ? { AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' } : {}), HOST: '127.0.0.1', ...env },
     expect: expectModules,
     timeoutMs,
   })

@@ -36,6 +36,12 @@ describe('a second process on the same ports', () => {
     expect(() => parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000' })).toThrow(/VIEW_PORT.*AUTH_PORT/)
     expect(parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000', SERVER_MODE: 'auth,upload' }).modules).toEqual(['auth', 'upload'])
     expect(parseConfig({ AUTH_PORT: '0', VIEW_PORT: '0' }).ports.view).toBe(0)
-    expect(parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000', PORT: '8080' }).singlePort).toBe(8080)
+    expect(parseConfig({ PORT: '8080', SERVER_MODE: 'auth,view' }).singlePort).toBe(8080)
+  })
+
+  test('config: a module port beside PORT is refused (it would be ignored), naming the variable', () => {
+    expect(() => parseConfig({ AUTH_PORT: '7000', VIEW_PORT: '7000', PORT: '8080' })).toThrow('AUTH_PORT="7000": must not be set together with PORT')
+    expect(() => parseConfig({ VIEW_PORT: '5003', PORT: '8080' })).toThrow('VIEW_PORT="5003"')
+    expect(() => parseConfig({ UPLOAD_PORT: '0', PORT: '8080', SERVER_MODE: 'auth' })).toThrow('UPLOAD_PORT="0"')
   })
 })
