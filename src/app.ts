@@ -87,7 +87,7 @@ export const serviceName = (modules: readonly ModuleName[]) => (modules.length =
  */
 export function createApp(ctx: AppContext, modules: readonly ModuleName[], options: { gate?: RequestGate } = {}) {
   const service = serviceName(modules)
-  const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds)
+  const bodies = bodyLimits(ctx.config.bodyTimeoutSeconds, ctx.requestsCut)
   // Known once every module's routes are in (below).
   let allowedMethods: (path: string) => string[] = () => []
   let isPageRequest: IsPageRequest = () => false

@@ -52,6 +52,11 @@ export interface AppContext {
   cdn: Cdn
   /** Registers work to run at shutdown, before storage and the database close (e.g. flushing buffers). */
   onClose(hook: () => Promise<void> | void): void
+  /**
+   * Aborted when the shutdown deadline cuts the requests still running (src/server.ts): a body
+   * still arriving stops being read, and its request answers 503 and cleans up after itself.
+   */
+  requestsCut: AbortSignal
 }
 
 export interface ContextOptions {
@@ -154,6 +159,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
   })
   const serverSecret = resolveJwtSecret(config)
   const closeHooks: (() => Promise<void> | void)[] = []
+  const cutting = new AbortController()
   const ctx: AppContext = {
     id: crypto.randomUUID(),
     config,
@@ -177,6 +183,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     jobs: options.jobs ?? {},
     cdn: createCdn(config, log),
     onClose: (hook) => void closeHooks.push(hook),
+    requestsCut: cutting.signal,
   }
   // Registered first, so it runs last of the hooks: usage counted while others drain is written too.
   ctx.onClose(() => ctx.apiKeys.close())
@@ -187,7 +194,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     if (!options.storage) await storage.close()
     if (!options.database) await db.close()
   }
-  return { ctx, ready, close }
+  return { ctx, ready, close, cutRequests: () => cutting.abort() }
 }
 
 /** The context with its database open and migrated (tests, scripts, one-off commands). */

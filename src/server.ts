@@ -35,7 +35,7 @@ export async function serve(config: Config, options: ServeOptions) {
     const cause = describeFailure(error).split('\n')[0]
     throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
   }
-  const { ctx, ready, close } = await startContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch(failedStart)
+  const { ctx, ready, close, cutRequests } = await startContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch(failedStart)
 
   // Built while the database opens (on the embedded one, while its WebAssembly still compiles on
   // another thread and this one would wait): once it is ready, only listening is left.
@@ -111,6 +111,10 @@ export async function serve(config: Config, options: ServeOptions) {
     if ((await Promise.race([drained, graceExpired])) === 'expired') {
       const cut = listening.reduce((sum, app) => sum + (app.server?.pendingRequests ?? 0), 0)
       ctx.log.warn({ msg: 'requests still running at the shutdown deadline; cutting them', requests: cut })
+      // Bodies still arriving stop first, so their requests answer 503 and remove their temp files;
+      // whatever has not finished within a short share of the time left is then closed unanswered.
+      cutRequests()
+      await Promise.race([drained, Bun.sleep(deadline * CUT_ANSWER_SHARE)])
       await Promise.all(listening.map((app) => app.server?.stop(true)))
     }
     stopGcPacer()
@@ -141,3 +145,5 @@ async function sweepCrashLeftovers(ctx: AppContext) {
 
 /** Share of SHUTDOWN_TIMEOUT in-flight requests get; the rest is for jobs, buffers and the database. */
 const DRAIN_SHARE = 0.7
+/** Share of SHUTDOWN_TIMEOUT the requests whose bodies were cut get to answer and clean up. */
+const CUT_ANSWER_SHARE = 0.1

@@ -42,6 +42,7 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
       // busboy marks a field cut as soon as it reaches its size: room to spare, the service counts.
       maxFieldBytes: 4 * DESCRIPTION_MAX_LENGTH,
       stallSeconds: ctx.config.bodyTimeoutSeconds,
+      cut: ctx.requestsCut,
       holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
     })
     if (!upload.file) {

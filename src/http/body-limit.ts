@@ -66,21 +66,44 @@ export class RequestTimeout extends AppError {
 }
 
 /**
+ * A body still arriving when the shutdown deadline cut the requests in flight: the client gets an
+ * answer it can act on, and the request's temp files go with its own clean-up, not at the next start.
+ */
+export class CutByShutdown extends AppError {
+  constructor() {
+    super(503, 'shutting_down', 'The server shut down before the request body had arrived; send it again in a moment', { 'Retry-After': '5', Connection: 'close' })
+  }
+}
+
+/** Calls `onCut` once when `signal` aborts (at once if it has); returns the listener's removal. */
+export function onAbort(signal: AbortSignal | undefined, onCut: () => void): () => void {
+  if (!signal) return () => {}
+  if (signal.aborted) {
+    onCut()
+    return () => {}
+  }
+  signal.addEventListener('abort', onCut, { once: true })
+  return () => signal.removeEventListener('abort', onCut)
+}
+
+/**
  * The body as a stream that fails with a 408 when the client sends nothing for `seconds` while
- * it is being read. Bun's own idleTimeout cannot do this: it cuts a request whose body is still
+ * it is being read, or with a 503 once `cut` aborts (the shutdown deadline, AppContext.requestsCut). Bun's own idleTimeout cannot do this: it cuts a request whose body is still
  * arriving, slowly but steadily, once the timeout has passed (seen with Bun 1.4.4), so for
  * requests with a body it is turned off (`server.timeout(request, 0)`) and this guards instead.
  */
-export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: number): ReadableStream<Uint8Array> {
+export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: number, cut?: AbortSignal): ReadableStream<Uint8Array> {
   const reader = body.getReader()
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let timer: Timer | undefined
-      const stalled = new Promise<never>((_, reject) => {
+      let stopListening = () => {}
+      const stopped = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new RequestTimeout(seconds)), seconds * 1000)
+        stopListening = onAbort(cut, () => reject(new CutByShutdown()))
       })
       try {
-        const { done, value } = await Promise.race([reader.read(), stalled])
+        const { done, value } = await Promise.race([reader.read(), stopped])
         if (done) controller.close()
         else controller.enqueue(value)
       } catch (error) {
@@ -88,6 +111,7 @@ export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: numb
         controller.error(error)
       } finally {
         clearTimeout(timer)
+        stopListening()
       }
     },
     cancel: (reason) => reader.cancel(reason),
@@ -99,10 +123,10 @@ function restoreIdleTimeout({ request, server }: { request: Request; server: Ser
 }
 
 /** Reads at most `max` bytes; past that the stream is cancelled and the request refused. */
-async function readCapped(request: Request, max: number, stallSeconds: number): Promise<string> {
+async function readCapped(request: Request, max: number, stallSeconds: number, cut: AbortSignal | undefined): Promise<string> {
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > max) throw tooLarge()
-  const reader = withStallTimeout(request.body!, stallSeconds).getReader()
+  const reader = withStallTimeout(request.body!, stallSeconds, cut).getReader()
   const chunks: Uint8Array[] = []
   let total = 0
   for (;;) {
@@ -163,7 +187,7 @@ function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
  * each request's route template finds its kind. Errors thrown here reach the error handler
  * wrapped in Elysia's ParseError, which unwraps them.
  */
-export function bodyLimits(stallSeconds: number) {
+export function bodyLimits(stallSeconds: number, cut?: AbortSignal) {
   const kinds = new Map<string, BodyKind>()
   const plugin = new Elysia()
     // Turned off below while a body may be read; back on with the answer. Otherwise a client
@@ -190,7 +214,7 @@ export function bodyLimits(stallSeconds: number) {
       if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
         throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
       }
-      return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds))
+      return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds, cut))
     })
   return {
     plugin,

@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServer } from '../../scripts/lib/process.ts'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 
 setDefaultTimeout(200_000)
 
@@ -19,6 +20,8 @@ describe('shutdown deadline', () => {
       // Announces 10 kB and sends one byte a second: without a deadline it would hold the process for hours.
       const socket = connect(Number(url.port), url.hostname)
       socket.on('error', () => {})
+      let answer = ''
+      socket.on('data', (chunk) => (answer += chunk.toString('latin1')))
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
       socket.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`)
       const drip = setInterval(() => socket.write(' '), 1000)
@@ -41,6 +44,69 @@ describe('shutdown deadline', () => {
       expect(seconds, server.output.slice(-5).join('\n')).toBeLessThan(3 + 4)
       expect(code, server.output.slice(-5).join('\n')).toBe(0)
       expect(server.output.join('\n')).toContain('cutting them')
+      // Cut with an answer it can act on, not a silently closed connection.
+      expect(answer).toStartWith('HTTP/1.1 503')
+      expect(answer).toContain('"code":"shutting_down"')
+    } finally {
+      server.process.kill('SIGKILL')
+    }
+  })
+})
+
+describe('shutdown deadline, an upload still arriving', () => {
+  const uploadDataDir = mkdtempSync(join(tmpdir(), 'imghost-shutdown-upload-'))
+  afterAll(() => rmSync(uploadDataDir, { recursive: true, force: true }))
+
+  test('is answered 503 shutting_down with Retry-After, and its temp file is gone when the process exits', async () => {
+    const server = await startServer(
+      { DATA_DIR: uploadDataDir, SERVER_MODE: 'auth,upload', SHUTDOWN_TIMEOUT: '3s', BODY_TIMEOUT: '120s', JWT_SECRET: 'shutdown-secret-shutdown-secret-0123456789' },
+      ['auth', 'upload'],
+      undefined,
+      150_000,
+    )
+    try {
+      const auth = server.urls.auth!
+      const registered = await fetch(`${auth}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ first_name: 'S', username: 'shutdown', email: 'shutdown@example.com', password: 'long enough pw' }),
+      })
+      const { token } = (await registered.json()) as { token: string }
+      await verifyFromMailDir(uploadDataDir, 'shutdown@example.com', auth)
+      const keyResponse = await fetch(`${auth}/api/v1/api-keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ key_name: 'shutdown' }),
+      })
+      const apiKey = ((await keyResponse.json()) as { api_key: { key: string } }).api_key.key
+
+      // Announces 10 MB (past what is held in memory, so it streams to a temp file), sends 512 KB, then a byte a second.
+      const url = new URL(server.urls.upload!)
+      const socket = connect(Number(url.port), url.hostname)
+      socket.on('error', () => {})
+      let answer = ''
+      socket.on('data', (chunk) => (answer += chunk.toString('latin1')))
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+      const boundary = 'cut-by-shutdown'
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: ${url.host}\r\nX-API-Key: ${apiKey}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+      )
+      socket.write(Buffer.alloc(512 * 1024, 0xab))
+      const drip = setInterval(() => socket.write(Buffer.of(0xab)), 1000)
+      const tempFiles = () => readdirSync(join(uploadDataDir, 'tmp')).filter((name) => name.startsWith('upload-'))
+      const deadline = performance.now() + 10_000
+      while (tempFiles().length === 0 && performance.now() < deadline) await Bun.sleep(50)
+      expect(tempFiles()).toHaveLength(1)
+
+      const code = await server.stop('SIGTERM')
+      clearInterval(drip)
+      await closed
+      expect(code, server.output.slice(-5).join('\n')).toBe(0)
+      expect(answer).toStartWith('HTTP/1.1 503')
+      expect(answer.toLowerCase()).toContain('retry-after: 5')
+      expect(answer).toContain('"code":"shutting_down"')
+      expect(tempFiles()).toEqual([])
     } finally {
       server.process.kill('SIGKILL')
     }

@@ -55,7 +55,7 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
   if (!request.body) return noFile()
 
   // The route turned Bun's idle timeout off (src/http/body-limit.ts): this is the body's only guard against a client that stops sending.
-  const body = withStallTimeout(request.body, ctx.config.bodyTimeoutSeconds)
+  const body = withStallTimeout(request.body, ctx.config.bodyTimeoutSeconds, ctx.requestsCut)
   const { head, stream } = await peek(Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>))
   if (head.length === 0) return noFile()
   const start = head.toString('latin1', 0, SNIFF_BYTES)
@@ -112,6 +112,7 @@ async function readMultipart(ctx: AppContext, request: Request, fileField: strin
       fileFieldMayBeText: true,
       maxFieldBytes: base64Size(max),
       stallSeconds: ctx.config.bodyTimeoutSeconds,
+      cut: ctx.requestsCut,
       holdInMemory: (bytes) => ctx.media.holdUpload(bytes),
     })
   } catch (error) {
