@@ -73,6 +73,14 @@ export const albumsApi = (ctx: AppContext) =>
       }),
   )
 
+const WRONG_PASSWORD = 'That password is not right.'
+
+/**
+ * A browser following a form (every current one sends Sec-Fetch-Mode), not a script posting it:
+ * a script keeps the plain 403 it can read, an older browser the page answered in place.
+ */
+const isNavigation = (request: Request) => request.headers.get('sec-fetch-mode') === 'navigate'
+
 /**
  * The share pages, on the view server: `/a/{id}` (HTML), `/a/{id}.zip`, the password form's
  * POST, `/u/{username}` and the album oEmbed. Mounted before the view module, whose
@@ -85,7 +93,7 @@ export const albumPages = (ctx: AppContext) => {
   return new Elysia({ name: 'album-pages', seed: ctx.id })
     .get(
       '/a/:file',
-      async ({ params, request }) => {
+      async ({ params, query, request }) => {
         const file = params.file ?? ''
         const zip = file.endsWith('.zip')
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'))
@@ -96,7 +104,7 @@ export const albumPages = (ctx: AppContext) => {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
           })
         }
-        if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album))
+        if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
         const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), request.method === 'GET')
         return html(200, renderAlbumPage(ctx.config, access.album, images, cover))
       },
@@ -115,7 +123,9 @@ export const albumPages = (ctx: AppContext) => {
             return html(429, renderPasswordPage(ctx.config, result.album, message), { 'retry-after': String(seconds) })
           }
           case 'wrong':
-            return html(403, renderPasswordPage(ctx.config, result.album, 'That password is not right.'))
+            // A browser is sent back to the page (post/redirect/get), so Back and reload do not offer to send the password again.
+            if (isNavigation(request)) return new Response(null, { status: 303, headers: { location: `/a/${result.album.id}?password=wrong`, 'cache-control': 'no-store' } })
+            return html(403, renderPasswordPage(ctx.config, result.album, WRONG_PASSWORD))
           case 'unlocked': {
             const { name, value, maxAge } = result.cookie
             const secure = isHttps(request, ctx.config.trustProxy) ? '; Secure' : ''

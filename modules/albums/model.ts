@@ -113,11 +113,21 @@ export type UpdateAlbumInput = typeof AlbumsModel.update.body.static
 /** The share pages: HTML, or a ZIP, or a form post. */
 const Html = t.String({ description: 'An HTML page' })
 export const SharePagesModel = {
-  page: { params: t.Object({ file: t.Nullable(t.String()) }), response: { 200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }), 403: Html, 404: Html } },
+  page: {
+    params: t.Object({ file: t.Nullable(t.String()) }),
+    query: t.Object({ password: t.Optional(t.String({ maxLength: 1024, description: '`wrong`: the form is shown with "That password is not right." (where a wrong password sends a browser); any other value is ignored' })) }),
+    response: { 200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }), 403: Html, 404: Html, 422: Html },
+  },
   unlock: {
     params: t.Object({ file: t.Nullable(t.String()) }),
     body: t.Object({ password: t.String({ maxLength: 1024 }) }),
-    response: { 303: t.Any({ description: 'Unlocked: back to the album page with its cookie' }), 403: Html, 404: Html, 422: Html, 429: Html },
+    response: {
+      303: t.Any({ description: 'Unlocked: back to the album page with its cookie. A wrong password from a browser (Sec-Fetch-Mode: navigate) also comes back to the page, with ?password=wrong' }),
+      403: Html,
+      404: Html,
+      422: Html,
+      429: Html,
+    },
   },
   profile: {
     params: t.Object({ username: t.Nullable(t.String()) }),

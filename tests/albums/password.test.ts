@@ -77,6 +77,27 @@ describeEachBackend(
       expect(entries.size).toBe(2)
     })
 
+    test('a wrong password from a browser comes back to the page (post/redirect/get), which says so; other markers say nothing', async () => {
+      const [wrong, body] = await submit(album.id, 'not it', '198.51.100.8', { 'sec-fetch-mode': 'navigate' })
+      expect(wrong.status).toBe(303)
+      expect(wrong.headers.get('location')).toBe(`/a/${album.id}?password=wrong`)
+      expect(wrong.headers.get('set-cookie')).toBeNull()
+      expect(body).toBe('')
+      const [shown, html] = await page(app().view, `/a/${album.id}?password=wrong`)
+      expect(shown.status).toBe(403)
+      expect(html).toContain('not right')
+      expect(html).toContain('<form method="post"')
+      for (const query of ['', '?password=%3Cscript%3E', '?utm_source=chat']) {
+        const [plain, plainHtml] = await page(app().view, `/a/${album.id}${query}`)
+        expect(plain.status).toBe(403)
+        expect(plainHtml).not.toContain('not right')
+        expect(plainHtml).not.toContain('<script>')
+      }
+      // The right password, then the marker: the album itself.
+      const cookie = await unlock(album.id, PASSWORD, '198.51.100.8')
+      expect((await page(app().view, `/a/${album.id}?password=wrong`, { cookie }))[0].status).toBe(200)
+    })
+
     test('the cookie belongs to one album and one password: another album, a forged value or a new password refuse it', async () => {
       const twin = await createAlbum(app(), owner, { title: 'Twin', visibility: 'unlisted', password: PASSWORD })
       const cookie = await unlock(album.id)

@@ -117,6 +117,13 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     const stranger = await browser.newContext()
     const visitor = await stranger.newPage()
     expect((await visitor.goto(`${servers.urls.view}/a/${albumId}`))!.status()).toBe(403)
+    // A wrong guess comes back as a GET of the page (post/redirect/get): a reload asks nothing and sends no password.
+    await visitor.getByLabel('Password').fill('open sesame')
+    await visitor.getByRole('button', { name: 'View album' }).click()
+    await visitor.waitForURL(`${servers.urls.view}/a/${albumId}?password=wrong`)
+    await visitor.getByText('That password is not right.').waitFor()
+    const reloaded = await visitor.reload()
+    expect([reloaded!.request().method(), reloaded!.status()]).toEqual(['GET', 403])
     await visitor.getByLabel('Password').fill('sesame street')
     await visitor.getByRole('button', { name: 'View album' }).click()
     await visitor.locator('ul.grid img').nth(2).waitFor()
