@@ -109,11 +109,14 @@ export const messageOf = (error: unknown, words: FormWords = {}) => {
   return 'Something went wrong in this page. Try again, or reload the page.'
 }
 
-/** The page's heading: focused on arrival so a screen reader announces the new page. */
-export function PageTitle({ children }: { children: ComponentChildren }) {
+/**
+ * The page's heading: focused on arrival so a screen reader announces the new page, unless the
+ * page puts the focus where the person must type at once (`focus={false}`; its label is read then).
+ */
+export function PageTitle({ children, focus = true }: { children: ComponentChildren; focus?: boolean }) {
   const ref = useRef<HTMLHeadingElement>(null)
   useEffect(() => {
-    ref.current?.focus()
+    if (focus) ref.current?.focus()
     document.title = `${ref.current?.textContent ?? ''} · imghost`
   }, [])
   return (

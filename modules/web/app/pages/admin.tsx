@@ -99,10 +99,13 @@ function Users() {
                 <td class="actions">
                   {user.id !== me?.id ? (
                     <>
-                      <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
-                        {user.is_blocked ? 'Unblock' : 'Block'}
-                        <span class="visually-hidden"> {user.username}</span>
-                      </ActionButton>
+                      {/* Another admin is blocked or deleted only once demoted (409 demote_first). */}
+                      {user.is_admin && !user.is_blocked ? null : (
+                        <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
+                          {user.is_blocked ? 'Unblock' : 'Block'}
+                          <span class="visually-hidden"> {user.username}</span>
+                        </ActionButton>
+                      )}
                       <ActionButton class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`)}>
                         {user.is_admin ? 'Demote' : 'Promote'}
                         <span class="visually-hidden"> {user.username}</span>

@@ -1,5 +1,5 @@
 import { startAuthentication } from '@simplewebauthn/browser'
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, SubmitButton, useOneAtATime } from '../forms.tsx'
 import { Field, PageTitle, Status, type User, useSession } from '../ui.tsx'
 import { passkeyError } from './security-passkeys.tsx'
@@ -44,14 +44,17 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
     void attempt.run(async () => (useRecovery ? { recovery_code: value } : { code: value }))
   }
   const withPasskey = () => attempt.run(async () => ({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) }))
+  // The code is all this step asks for: its field takes the focus on arrival and when the kind of code changes.
+  const codeForm = useRef<HTMLFormElement>(null)
+  useEffect(() => codeForm.current?.querySelector('input')?.focus(), [useRecovery])
   return (
     <section class="narrow">
-      <PageTitle>Two-factor authentication</PageTitle>
+      <PageTitle focus={!step.methods.includes('totp') && !step.methods.includes('recovery_code')}>Two-factor authentication</PageTitle>
       {step.methods.includes('passkey') ? (
         <p><button type="button" onClick={withPasskey} aria-disabled={attempt.busy || undefined}>Use a passkey</button></p>
       ) : null}
       {step.methods.includes('totp') || step.methods.includes('recovery_code') ? (
-        <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'}>
+        <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'} ref={codeForm}>
           {useRecovery ? (
             <Field label="Recovery code" name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" />
           ) : (
