@@ -188,7 +188,10 @@ export function setRateLimitHeaders(headers: Record<string, string | number>, li
   headers['RateLimit-Reset'] = String(Math.max(0, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)))
 }
 
-/** The 429 for a bucket that is full: Retry-After until its window resets, and the RateLimit-* fields. */
-export function tooManyRequests(state: RateLimitState, now: Date, message = `Rate limit of ${state.limit} requests per hour exceeded`, code = 'rate_limited') {
+/**
+ * The 429 for a bucket that is full: Retry-After until its window resets, and the RateLimit-* fields.
+ * The default sentence names the instant too, for a person reading it (the web app shows it in local time).
+ */
+export function tooManyRequests(state: RateLimitState, now: Date, message = `Rate limit of ${state.limit} requests per hour exceeded; it resets at ${state.resetAt.toISOString()}`, code = 'rate_limited') {
   return new TooManyRequests(message, (state.resetAt.getTime() - now.getTime()) / 1000, code, rateLimitHeaders(state, now))
 }

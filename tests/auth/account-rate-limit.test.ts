@@ -41,6 +41,9 @@ describeEachBackend(
       expect(overA.status).toBe(429)
       expect(body.error.code).toBe('rate_limited')
       expect(overA.headers.get('ratelimit-limit')).toBe(String(FREE))
+      // The sentence says when: the instant Retry-After counts down to.
+      const resetsAt = /resets at (\S+Z)$/.exec(body.error.message)?.[1]
+      expect(new Date(resetsAt!).getTime()).toBe(clock.now().getTime() + Number(overA.headers.get('retry-after')) * 1000)
       expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: b.key }))[0].status).toBe(429)
       expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token }))[0].status).toBe(429)
       // A new key brings no fresh budget either.

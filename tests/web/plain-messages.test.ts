@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { distinctPng, type Owner, signUp } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { registerUser } from '../helpers/http.ts'
+import { call, registerUser } from '../helpers/http.ts'
 import { mailTo, type SmtpSink, startSmtpSink } from '../helpers/smtp.ts'
 import { hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
 
@@ -83,6 +83,31 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
       const local = reset.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
       const spaced = (value: string) => value.replace(/\s/g, ' ')
       expect(spaced(text)).toContain(spaced(local))
+    })
+    await page.close()
+  })
+
+  test('an hourly request budget spent: the page says when it refills, in the person’s locale', async () => {
+    const owner: Owner = await signUp(servers.app)
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await logIn(page, owner)
+    // A script with one of the account's keys spends what is left of the hour's budget.
+    let refused: any
+    for (let i = 0; i < 2000 && !refused; i += 50) {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => call(servers.app.auth, 'GET', '/api/v1/auth/whoami', { apiKey: owner.apiKey })))
+      refused = answers.find(([response]) => response.status === 429)?.[1]
+    }
+    const resetsAt = /resets at (\S+Z)$/.exec(refused.error.message)![1]!
+    await journal.during(async () => {
+      await go(page, '/gallery')
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      const text = (await alert.textContent()) ?? ''
+      expect(text).toContain('requests per hour exceeded; it resets at')
+      expect(text).not.toMatch(ISO_INSTANT)
+      const local = new Date(resetsAt).toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
+      expect(text.replace(/\s/g, ' ')).toContain(local.replace(/\s/g, ' '))
     })
     await page.close()
   })
