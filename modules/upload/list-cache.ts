@@ -85,7 +85,7 @@ export function createImageListCache(ctx: AppContext): ImageListCache {
     generation++
     for (const key of [...(keysOfUser.get(userId) ?? [])]) drop(key)
   }
-  // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so nothing kept is kept.
+  // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so what was kept goes.
   const resubscribed = () => {
     generation++
     entries.clear()

@@ -67,7 +67,7 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
       if (kind === 'user' ? record.user.id === id : record.keyId === id) cache.delete(hash)
     }
   }
-  // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so nothing kept is kept.
+  // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so what was kept goes.
   const resubscribed = () => {
     generation++
     cache.clear()
