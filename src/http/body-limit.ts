@@ -88,9 +88,10 @@ export function onAbort(signal: AbortSignal | undefined, onCut: () => void): () 
 
 /**
  * The body as a stream that fails with a 408 when the client sends nothing for `seconds` while
- * it is being read, or with a 503 once `cut` aborts (the shutdown deadline, AppContext.requestsCut). Bun's own idleTimeout cannot do this: it cuts a request whose body is still
- * arriving, slowly but steadily, once the timeout has passed (seen with Bun 1.4.4), so for
- * requests with a body it is turned off (`server.timeout(request, 0)`) and this guards instead.
+ * it is being read, or with a 503 once `cut` aborts (the shutdown deadline: AppContext.requestsCut).
+ * Bun's own idleTimeout cannot do this: it cuts a request whose body is still arriving, slowly
+ * but steadily, once the timeout has passed (seen with Bun 1.4.4), so for requests with a body it
+ * is turned off (`server.timeout(request, 0)`) and this guards instead.
  */
 export function withStallTimeout(body: ReadableStream<Uint8Array>, seconds: number, cut?: AbortSignal): ReadableStream<Uint8Array> {
   const reader = body.getReader()
