@@ -158,9 +158,10 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await passwordStep()
     await shot('second-step')
     // The code's field has the focus: the code can be typed at once.
-    const focusedLabel = () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent ?? document.activeElement?.tagName)
-    await page.getByLabel('Code from your authenticator app').waitFor()
-    expect(await focusedLabel()).toBe('Code from your authenticator app')
+    // The focus moves in an effect, after the field is shown: wait for it (a timeout is the failure).
+    const focusLandsOn = (label: string) =>
+      page.waitForFunction((wanted) => (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent === wanted, label, { timeout: 5_000 })
+    await focusLandsOn('Code from your authenticator app')
     clock.advance(30_000)
     await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
     await page.getByRole('button', { name: 'Verify' }).click()
@@ -169,8 +170,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await logOut()
     await passwordStep()
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click()
-    await page.getByLabel('Recovery code').waitFor()
-    expect(await focusedLabel()).toBe('Recovery code')
+    await focusLandsOn('Recovery code')
     await page.getByLabel('Recovery code').fill(recoveryCodes[0]!)
     await page.getByRole('button', { name: 'Verify' }).click()
     await signedInAt('/gallery')
