@@ -7,7 +7,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { findUserById, revokeAllSessions, updateUser } from '#core/users/repo.ts'
+import { findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -81,7 +81,13 @@ export async function requestDeletion(ctx: AppContext, principal: Principal, met
   // Asking again changes nothing: the date stays the one the mail gave, and no second mail goes out.
   if (principal.user.delete_scheduled_for) return principal.user
   const at = new Date(ctx.clock.now().getTime() + ctx.config.deletionGracePeriodSeconds * 1000)
-  const user = await updateUser(ctx.sql, principal.user.id, { delete_scheduled_for: at })
+  const user = await ctx.sql.begin(async (tx) => {
+    // The platform keeps at least one administrator: the last one hands over before leaving.
+    if (principal.user.is_admin && (await lockActiveAdmins(tx)).every((id) => id === principal.user.id)) {
+      throw new Conflict('You are the only administrator: promote another account before deleting yours', 'last_admin')
+    }
+    return updateUser(tx, principal.user.id, { delete_scheduled_for: at })
+  })
   if (!user) throw new NotFound('Account not found')
   ctx.mailer.send(deletionScheduledMail(user, at, `${ctx.config.publicUrls.auth}/api/v1/account`))
   await audit(ctx, { action: 'account.deletion_scheduled', userId: user.id, detail: { delete_scheduled_for: at.toISOString() } }, meta)

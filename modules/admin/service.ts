@@ -2,7 +2,7 @@ import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { runJob } from '#core/jobs/index.ts'
@@ -15,23 +15,41 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
   if (userId === admin.user.id && (changes.is_admin === false || changes.is_blocked === true)) {
     throw new BadRequest('Administrators cannot demote or block themselves', 'cannot_modify_self')
   }
-  if (changes.is_blocked === false && (await repo.isDeleting(ctx.sql, userId))) {
-    throw new Conflict('This account is being deleted; it cannot be unblocked', 'deletion_in_progress')
-  }
-  const before = await users.findUserById(ctx.sql, userId)
-  // Administrators answer to each other only through demotion, which is audited on its own.
-  if (changes.is_blocked === true && before?.is_admin && !before.is_blocked && changes.is_admin !== false) throw demoteFirst('blocking')
-  const user = await ctx.sql.begin(async (tx) => {
-    const updated = await users.updateUser(tx, userId, changes)
+  const touchesStanding = changes.is_admin !== undefined || changes.is_blocked !== undefined
+  const { before, user } = await ctx.sql.begin(async (tx) => {
+    const activeAdmins = touchesStanding ? await users.lockActiveAdmins(tx) : undefined
+    await users.lockUser(tx, userId)
+    const before = await users.findUserById(tx, userId)
+    if (!before) throw new NotFound('User not found')
+    if (activeAdmins && !activeAdmins.includes(admin.user.id)) throw noLongerAdmin()
+    checkStanding(before, changes)
+    if (changes.is_blocked === false && (await repo.isDeleting(tx, userId))) {
+      throw new Conflict('This account is being deleted; it cannot be unblocked', 'deletion_in_progress')
+    }
+    const user = await users.updateUser(tx, userId, changes)
     // A block takes effect at once on every token, not at their expiry.
-    if (updated && changes.is_blocked) await users.revokeAllSessions(tx, userId)
-    return updated
+    if (changes.is_blocked) await users.revokeAllSessions(tx, userId)
+    return { before, user: user! }
   })
-  if (!user) throw new NotFound('User not found')
   // A block hides the user's images on every view process at once.
   await notifyUserChanged(ctx.sql, userId)
   for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
+}
+
+/**
+ * Checked under the lock on every active administrator: an admin demoted or blocked a moment
+ * ago by another one can no longer change anyone's standing. With self-demotion refused, this is
+ * what keeps at least one administrator when two demote each other at the same moment.
+ */
+const noLongerAdmin = () => new Forbidden('Your administrator rights were withdrawn a moment ago', 'admin_required')
+
+/** Administrators answer to each other only through demotion, and a blocked account is never an administrator. */
+function checkStanding(before: { is_admin: boolean; is_blocked: boolean }, changes: UserChanges) {
+  const blockedAfter = changes.is_blocked ?? before.is_blocked
+  const adminAfter = changes.is_admin ?? before.is_admin
+  if (changes.is_admin === true && blockedAfter) throw new Conflict('A blocked account cannot be an administrator: unblock it first', 'unblock_first')
+  if (changes.is_blocked === true && !before.is_blocked && adminAfter) throw demoteFirst('blocking')
 }
 
 const demoteFirst = (action: 'blocking' | 'deleting') => new Conflict(`Demote this administrator before ${action} the account`, 'demote_first')
@@ -55,16 +73,25 @@ function auditEntriesOf(before: { is_blocked: boolean; is_admin: boolean; plan_t
  */
 export async function deleteUser(ctx: AppContext, admin: Principal, userId: string, meta?: RequestMeta) {
   if (userId === admin.user.id) throw new BadRequest('Administrators delete their own account from the account page', 'cannot_modify_self')
-  const target = isUuid(userId) ? await users.findUserById(ctx.sql, userId) : undefined
-  if (!target) throw new NotFound('User not found')
-  if (target.is_admin) throw demoteFirst('deleting')
-  const now = ctx.clock.now()
-  await ctx.sql.begin(async (tx) => {
+  if (!isUuid(userId)) throw new NotFound('User not found')
+  const { target, scheduledNow } = await ctx.sql.begin(async (tx) => {
+    // Held until commit: a promotion racing this delete waits, then finds the account blocked.
+    await users.lockUser(tx, userId)
+    // Read after the lock: a delete that waited on another sees that one's instant as past.
+    const now = ctx.clock.now()
+    const target = await users.findUserById(tx, userId)
+    if (!target) throw new NotFound('User not found')
+    if (target.is_admin) throw demoteFirst('deleting')
+    // A repeated delete (a double click, a retried script) changes and audits nothing more.
+    if (target.is_blocked && target.delete_scheduled_for !== null && target.delete_scheduled_for <= now) return { target, scheduledNow: false }
     await users.updateUser(tx, userId, { delete_scheduled_for: now, is_blocked: true })
     await users.revokeAllSessions(tx, userId)
+    return { target, scheduledNow: true }
   })
-  await notifyUserChanged(ctx.sql, userId)
-  await audit(ctx, { action: 'admin.user_deleted', userId, actorId: admin.user.id, detail: { email: target.email, username: target.username } }, meta)
+  if (scheduledNow) {
+    await notifyUserChanged(ctx.sql, userId)
+    await audit(ctx, { action: 'admin.user_deleted', userId, actorId: admin.user.id, detail: { email: target.email, username: target.username } }, meta)
+  }
   void runJob(ctx, ACCOUNT_CLEANUP_JOB, { trigger: 'manual' }).catch((error: unknown) =>
     ctx.log.error({ msg: 'starting the account deletion failed; the nightly run finishes it', user_id: userId, error: String(error) }),
   )

@@ -110,11 +110,15 @@ export async function removeContent(ctx: AppContext, admin: Principal, reportId:
  */
 export async function blockUploader(ctx: AppContext, admin: Principal, reportId: string, meta: RequestMeta) {
   const { report } = await reportToActOn(ctx, reportId)
+  // A closed report is no longer a reason to act on its uploader; the users page still can.
+  if (report.status !== 'open') throw new Conflict(`This report is already resolved (${report.resolution}); block the account on the users page`, 'already_resolved')
   const ownerId = report.target_owner_id
   if (!ownerId) throw new NotFound('The uploader of this content is unknown', 'uploader_not_found')
   if (ownerId === admin.user.id) throw new BadRequest('Administrators cannot block themselves', 'cannot_modify_self')
   const resolution = { resolution: 'uploader_blocked' as const, by: admin.user.id, at: ctx.clock.now() }
   const outcome = await ctx.sql.begin(async (tx) => {
+    // Held until commit, so a promotion racing this block cannot leave a blocked administrator.
+    await users.lockUser(tx, ownerId)
     const before = await users.findUserById(tx, ownerId)
     if (!before) return undefined
     if (before.is_admin && !before.is_blocked) throw new Conflict('The uploader is an administrator: demote the account on the users page before blocking it', 'demote_first')

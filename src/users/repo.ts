@@ -41,6 +41,17 @@ export async function lockUser(tx: TransactionSql, userId: string) {
   await tx`select 1 from users where id = ${userId} for no key update`
 }
 
+/**
+ * Locks the rows of every administrator who is not blocked, in id order so that two admins
+ * changing each other's standing at once wait for one another instead of deadlocking. A row a
+ * concurrent change has just demoted or blocked is skipped once that change commits, so the
+ * set returned is the one that holds when this transaction writes.
+ */
+export async function lockActiveAdmins(tx: TransactionSql): Promise<string[]> {
+  const rows = await tx<{ id: string }[]>`select id from users where is_admin and not is_blocked order by id for update`
+  return rows.map((row) => row.id)
+}
+
 /** Revokes every token of the user at once: old JWTs carry the old version. */
 export async function revokeAllSessions(db: Db, userId: string) {
   await db`update users set token_version = token_version + 1, updated_at = now() where id = ${userId}`

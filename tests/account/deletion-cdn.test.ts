@@ -17,6 +17,7 @@ describeEachBackend(
     // Public images are sent `immutable` for a year: without a purge a deleted account's images stay on the CDN.
     test('deleting an account purges its images from the CDN, like deleting one image does', async () => {
       clock.set(new Date())
+      await signUpWithKey(app().auth) // the first account is the administrator, who cannot leave without a successor
       const user = await signUpWithKey(app().auth)
       const [uploaded, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, join(CORPUS, 'orientation/landscape_3.jpg'))
       expect(uploaded.status, JSON.stringify(body)).toBe(201)

@@ -165,8 +165,72 @@ describeEachBackend('admin', (app) => {
     expect(entry).toMatchObject({ actor_id: admin.id, detail: { username: user.username } })
   })
 
+  test('two administrators demoting each other at the same moment leave one of them an administrator', async () => {
+    for (let round = 0; round < 10; round++) {
+      const [a, b] = await Promise.all([registerUser(app().auth), registerUser(app().auth)])
+      await makeAdmin(app().ctx.sql, a!.id)
+      await makeAdmin(app().ctx.sql, b!.id)
+      const answers = await Promise.all([
+        call(app().auth, 'PATCH', `/api/v1/admin/users/${b!.id}`, { token: a!.token, body: { is_admin: false } }),
+        call(app().auth, 'PATCH', `/api/v1/admin/users/${a!.id}`, { token: b!.token, body: { is_admin: false } }),
+      ])
+      const statuses = answers.map(([response]) => response.status).sort()
+      expect(statuses, `round ${round}`).toEqual([200, 403])
+      expect(answers.find(([response]) => response.status === 403)![1].error.code).toBe('admin_required')
+      const admins = await app().ctx.sql`select id from users where id in (${a!.id}, ${b!.id}) and is_admin`
+      expect(admins, `round ${round}`).toHaveLength(1)
+    }
+  })
+
+  test('a blocked account is never promoted: 409 unblock_first, unless the same call unblocks it', async () => {
+    const admin = await loginAdmin()
+    const user = await registerUser(app().auth)
+    const patch = (body: object) => call(app().auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body })
+    const [both, bothBody] = await patch({ is_admin: true, is_blocked: true })
+    expect([both.status, bothBody.error.code]).toEqual([409, 'unblock_first'])
+    expect((await patch({ is_blocked: true }))[0].status).toBe(200)
+    const [promote, promoteBody] = await patch({ is_admin: true })
+    expect([promote.status, promoteBody.error.code]).toEqual([409, 'unblock_first'])
+    const [row] = await app().ctx.sql`select is_admin, is_blocked from users where id = ${user.id}`
+    expect(row).toEqual({ is_admin: false, is_blocked: true })
+    const [together, togetherBody] = await patch({ is_admin: true, is_blocked: false })
+    expect(together.status).toBe(200)
+    expect(togetherBody.user).toMatchObject({ is_admin: true, is_blocked: false })
+  })
+
+  test('a repeated DELETE answers 202 again and changes and audits nothing more', async () => {
+    const admin = await loginAdmin()
+    const user = await registerUser(app().auth)
+    // The cleanup job's lease is held, so the account stays while both requests are answered.
+    await app().ctx.sql`
+      insert into job_leases (job, holder, locked_until) values ('account-cleanup', 'test', now() + interval '1 minute')
+      on conflict (job) do update set holder = 'test', locked_until = excluded.locked_until`
+    try {
+      const answers = await Promise.all([1, 2, 3].map(() => call(app().auth, 'DELETE', `/api/v1/admin/users/${user.id}`, { token: admin.token })))
+      expect(answers.map(([response]) => response.status)).toEqual([202, 202, 202])
+      const entries = await app().ctx.sql`select 1 from audit_log where action = 'admin.user_deleted' and user_id = ${user.id}`
+      expect(entries).toHaveLength(1)
+    } finally {
+      await app().ctx.sql`update job_leases set locked_until = '-infinity' where job = 'account-cleanup' and holder = 'test'`
+    }
+  })
+
   async function loginAdmin() {
     const [, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: 'admin_root', password: 'correct horse battery' } })
     return { token: body.token as string, id: body.user.id as string }
   }
+})
+
+describeEachBackend('last administrator', (app) => {
+  test('the only administrator cannot ask for the deletion of their account (409 last_admin) until another is promoted', async () => {
+    const admin = await registerUser(app().auth)
+    expect(admin.user.is_admin).toBe(true)
+    const [refused, refusedBody] = await call(app().auth, 'POST', '/api/v1/account/delete-request', { token: admin.token })
+    expect([refused.status, refusedBody.error.code]).toEqual([409, 'last_admin'])
+    const [row] = await app().ctx.sql`select delete_scheduled_for from users where id = ${admin.id}`
+    expect(row).toEqual({ delete_scheduled_for: null })
+    const other = await registerUser(app().auth)
+    expect((await call(app().auth, 'PATCH', `/api/v1/admin/users/${other.id}`, { token: admin.token, body: { is_admin: true } }))[0].status).toBe(200)
+    expect((await call(app().auth, 'POST', '/api/v1/account/delete-request', { token: admin.token }))[0].status).toBe(200)
+  })
 })

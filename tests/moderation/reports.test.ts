@@ -172,6 +172,17 @@ describeEachBackend('abuse reports', (app) => {
     expect(open).toEqual({ status: "open" })
   })
 
+  test('block-uploader on a resolved report (removed or dismissed) is 409 already_resolved and blocks no one', async () => {
+    for (const resolveWith of ['remove', 'dismiss']) {
+      const { image, owner } = await uploadedImage(app())
+      const [, filed] = await report(app(), '203.0.113.33', { target: { type: 'image', id: image.id }, reason: 'spam' })
+      expect((await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/${resolveWith}`, { token: admin.token }))[0].status).toBe(200)
+      const [response, body] = await call(app().auth, 'POST', `/api/v1/admin/reports/${filed.report.id}/block-uploader`, { token: admin.token })
+      expect([response.status, body.error?.code], resolveWith).toEqual([409, 'already_resolved'])
+      expect((await call(app().auth, 'GET', '/api/v1/account', { token: owner.token }))[0].status, resolveWith).toBe(200)
+    }
+  })
+
   test('actions on unknown reports are 404; a non-numeric id is a 4xx', async () => {
     const [unknown] = await call(app().auth, 'POST', '/api/v1/admin/reports/999999999/dismiss', { token: admin.token })
     expect(unknown.status).toBe(404)
