@@ -134,25 +134,44 @@ function answer(forPerson: boolean, status: number, body: ErrorBody, headers: Re
 
 /**
  * Where a failure without a path lies: Elysia checks a query or path parameter it converts to a
- * number on its own (type `property`), and that check does not say which parameter it was.
+ * number on its own (type `property`), and that check does not say which parameter it was; the
+ * parameter holding the refused value is named instead, when exactly one does.
  */
 const UNNAMED_FIELD: Record<string, string> = { property: 'parameter', query: 'query', params: 'path', headers: 'headers' }
 
-/** Describes TypeBox validation failures field by field, without echoing values back. */
-function validationDetails(error: unknown): { field: string; message: string }[] {
-  const all = (error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown }[] }).all ?? []
-  const unnamed = UNNAMED_FIELD[(error as { type?: string }).type ?? ''] ?? 'body'
+type RequestInputs = { query?: Record<string, unknown>; params?: Record<string, unknown> }
+
+function parameterHolding(value: unknown, inputs: RequestInputs): string | undefined {
+  const holds = (given: unknown) => typeof given === 'string' && (given === String(value) || (typeof value === 'number' && given.trim() !== '' && Number(given) === value))
+  const names = [...Object.entries(inputs.query ?? {}), ...Object.entries(inputs.params ?? {})].filter(([, given]) => holds(given)).map(([name]) => name)
+  return names.length === 1 ? names[0] : undefined
+}
+
+/**
+ * Describes TypeBox validation failures field by field, without echoing values back. The items
+ * of one list are answered once, for the list: Elysia's normaliser turns a string sent for a list
+ * of choices into its characters, and one error per character says nothing useful.
+ */
+function validationDetails(error: unknown, inputs: RequestInputs): { field: string; message: string }[] {
+  const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown }[]; type?: string; value?: unknown }
+  const unnamed = (type === 'property' ? parameterHolding(value, inputs) : undefined) ?? UNNAMED_FIELD[type] ?? 'body'
   const seen = new Set<string>()
   const out: { field: string; message: string }[] = []
   for (const e of all) {
-    const field = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.') || unnamed
+    const path = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.')
+    const list = /^(.+)\.\d+$/.exec(path)?.[1]
+    const field = list ?? (path || unnamed)
     if (seen.has(field)) continue
     seen.add(field)
     const allowed = literalsOf(e.schema)
     // TypeBox words a union as the types of its members ("should be one of: 'string', 'string'",
     // "'undefined', 'null'", "'integer', 'integer'"): say what they take instead.
-    const described = allowed ? `Must be one of: ${allowed.join(', ')}` : unionDescription(e.schema)
-    out.push({ field, message: described ?? e.summary ?? e.message ?? 'invalid' })
+    if (allowed) out.push({ field, message: `Must be ${list ? 'a list of' : 'one of'}: ${allowed.join(', ')}` })
+    else if (list) {
+      const item = memberDescription(e.schema as Bounded)
+      out.push({ field, message: item ? `Each item must be ${item}` : `Each item: ${e.message ?? 'invalid'}` })
+    }
+    else out.push({ field, message: unionDescription(e.schema) ?? numberDescription(e.schema as Bounded | undefined) ?? e.summary ?? e.message ?? 'invalid' })
   }
   return out
 }
@@ -173,8 +192,12 @@ function memberDescription(schema: Bounded): string | undefined {
   if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'boolean') return 'true or false'
   if (schema.type === 'string') return schema.maxLength !== undefined ? `text of at most ${schema.maxLength} characters` : 'text'
+  if (schema.type === 'array') return 'a list'
   return undefined
 }
+
+/** "Must be a whole number from 1 to 100" rather than TypeBox's "Expected integer to be less or equal to 100". */
+const numberDescription = (schema: Bounded | undefined) => (schema?.type === 'integer' || schema?.type === 'number' ? `Must be ${memberDescription(schema)}` : undefined)
 
 /** "Must be a whole number from 0 to 10000000 or null" for a union TypeBox would word by its members' types. */
 function unionDescription(schema: unknown): string | undefined {
@@ -224,7 +247,7 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : error instanceof RouteNotFound ? 'NOT_FOUND' : code) {
         case 'VALIDATION': {
-          const details = validationDetails(error)
+          const details = validationDetails(error, context)
           const fields = details.map((d) => d.field).join(', ')
           return reply(new AppError(422, 'validation_failed', `Invalid input: ${fields || 'request'}`), { details })
         }

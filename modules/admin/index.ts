@@ -5,7 +5,7 @@ import { authGuard } from '#core/auth/guard.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
-import { nextRunAt, runJob } from '#core/jobs/index.ts'
+import { nextRunAt, runJob, UnknownJob } from '#core/jobs/index.ts'
 import { recentRuns } from '#core/jobs/repo.ts'
 import { publicUser } from '#core/users/public.ts'
 import { inviteRoutes } from './invites.ts'
@@ -86,6 +86,7 @@ export const adminModule = (ctx: AppContext) =>
       async ({ query }) => {
         const now = ctx.clock.now()
         const names = Object.keys(ctx.jobs)
+        if (query.job !== undefined && !names.includes(query.job)) throw new UnknownJob(query.job, names)
         const runs = await recentRuns(ctx.sql, query.limit ?? 50, query.job)
         const lastRuns = await Promise.all(names.map(async (name) => (await recentRuns(ctx.sql, 1, name))[0] ?? null))
         return {

@@ -167,16 +167,31 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false
 }
 
+/**
+ * Refused rather than parsed: copied by assignment (Elysia's normaliser copies a body so), a
+ * `__proto__` key becomes the copy's prototype, and its fields read as the body's own.
+ */
+export const PROTOTYPE_KEY = '__proto__'
+export const prototypeKeyRefused = () => new BadRequest(`The request body may not use the key ${PROTOTYPE_KEY}`, 'invalid_body')
+
 function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
   if (text.trim() === '') return null
-  if (kind === 'form') return Object.fromEntries(new URLSearchParams(text))
+  if (kind === 'form') {
+    const fields = new URLSearchParams(text)
+    if (fields.has(PROTOTYPE_KEY)) throw prototypeKeyRefused()
+    return Object.fromEntries(fields)
+  }
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new BadRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels`, 'invalid_body')
   let value: unknown
+  let hasPrototypeKey = false
+  // The key can only be there if its text is, or an escape could spell it: most bodies skip the reviver.
+  const mayHavePrototypeKey = text.includes(PROTOTYPE_KEY) || text.includes('\\u')
   try {
-    value = JSON.parse(text)
+    value = mayHavePrototypeKey ? JSON.parse(text, (key, item) => ((hasPrototypeKey ||= key === PROTOTYPE_KEY), item)) : JSON.parse(text)
   } catch {
     throw new BadRequest('The request body is not valid JSON', 'invalid_body')
   }
+  if (hasPrototypeKey) throw prototypeKeyRefused()
   // Every JSON body here is an object. Elysia would turn `[]` or `5` into `{}` for a schema
   // whose fields are all optional, and the call would pass as if nothing had been asked.
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest('The request body must be a JSON object', 'invalid_body')

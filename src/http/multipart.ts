@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, nulRefused } from '../errors.ts'
-import { CutByShutdown, RequestTimeout, onAbort } from './body-limit.ts'
+import { CutByShutdown, PROTOTYPE_KEY, RequestTimeout, onAbort, prototypeKeyRefused } from './body-limit.ts'
 import { NUL } from './nul-text.ts'
 
 /** Exactly the uploaded bytes: in a temp file, or held in memory (see MultipartOptions.holdInMemory). */
@@ -284,6 +284,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     if (name === fileField && !fileFieldMayBeText) fail(new BadRequest(`The field "${fileField}" must be a file part, with a filename`, 'file_required'))
     else if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
     else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused())
+    else if (name === PROTOTYPE_KEY) fail(prototypeKeyRefused())
     // Two answers to one question (`is_public=true` and `is_public=false`): which one was meant is
     // not ours to guess. The same value twice is harmless.
     else if (Object.hasOwn(fields, name) && fields[name] !== value) fail(new BadRequest(`The form field "${name}" is given twice, with different values`, 'conflicting_field'))

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts'
 import { runJob } from './runner.ts'
 
 export { mergeJobs, type JobDefinition, type JobDefinitions, type JobRun } from './registry.ts'
-export { runJob, type JobOutcome } from './runner.ts'
+export { runJob, UnknownJob, type JobOutcome } from './runner.ts'
 
 /**
  * Schedules are in UTC. Given as an offset, not as the zone 'Etc/UTC': croner then computes

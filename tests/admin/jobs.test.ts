@@ -214,6 +214,9 @@ describeEachBackend(
       const [, onlyOne] = await call(app().auth, 'GET', '/api/v1/admin/jobs?job=housekeeping&limit=2', { token: admin.token })
       expect(onlyOne.runs.length).toBeLessThanOrEqual(2)
       expect(onlyOne.runs.every((r: any) => r.job === 'housekeeping')).toBe(true)
+      const [unknown, unknownBody] = await call(app().auth, 'GET', '/api/v1/admin/jobs?job=nope', { token: admin.token })
+      expect([unknown.status, unknownBody.error.code]).toEqual([404, 'unknown_job'])
+      expect(unknownBody.error.message).toContain('housekeeping')
     })
 
     test('startJobs schedules every job in this process, each at its next slot, and stop() ends the timers', async () => {

@@ -113,6 +113,25 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     expect(nestsDeeperThan('{"a":"\\\\",[[]]}', 2)).toBe(true)
   })
 
+  test('a __proto__ key anywhere in a body is a 400, spelled plainly or escaped, in JSON, a form or a multipart upload', async () => {
+    const owner = await signUpWithKey(app().auth)
+    const texts = ['{"__proto__":{"first_name":"Mallory"}}', '{"\\u005f_proto__":{"first_name":"Mallory"}}', '{"settings":{"__proto__":{"public_profile":true}}}']
+    for (const text of texts) {
+      const [response, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: owner.token, body: text, headers: { 'content-type': 'application/json' } })
+      expect({ text, status: response.status, code: body.error?.code }).toEqual({ text, status: 400, code: 'invalid_body' })
+    }
+    const [account] = await app().ctx.sql`select first_name, public_profile from users where id = ${owner.id}`
+    expect(account!.first_name).not.toBe('Mallory')
+    expect(account!.public_profile).toBe(false)
+    const [form, formBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/form', {
+      body: '__proto__=x&token=not-a-real-token-but-long-enough-0123456789&password=long%20enough%20pw',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    })
+    expect(form.status, String(formBody)).toBe(400)
+    const [upload, uploadBody] = await uploadFile(app().upload, owner, join(CORPUS, 'orientation/landscape_1.jpg'), Object.fromEntries([['__proto__', 'x']]))
+    expect({ status: upload.status, code: uploadBody.error?.code }).toEqual({ status: 400, code: 'invalid_body' })
+  })
+
   test('form routes take only their form type', async () => {
     const [form, formBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/form', {
       body: 'token=not-a-real-token-but-long-enough-0123456789&password=long%20enough%20pw',

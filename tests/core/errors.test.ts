@@ -41,3 +41,29 @@ test('a union is worded by what it takes, not by its members\' types ("should be
   expect(await detail({ days: 0 })).toBe('Must be a whole number from 1 to 90')
   expect(await detail({ ratio: 'x' })).toBe('Must be a number of at least 0 or true or false')
 })
+
+test('a list is answered once, not item by item or, for a string sent instead, character by character; a refused number in the query names its parameter', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/hooks', ({ body }) => body, {
+      body: t.Object({
+        events: t.Array(t.Union([t.Literal('image.uploaded'), t.Literal('image.deleted')])),
+        tags: t.Optional(t.Array(t.String({ maxLength: 5 }))),
+        ips: t.Optional(t.Nullable(t.Array(t.String()))),
+      }),
+    })
+    .get('/list', ({ query }) => query, { query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })), page: t.Optional(t.Integer({ minimum: 1 })) }) })
+  const details = async (request: Request) => {
+    const response = await app.handle(request)
+    expect(response.status).toBe(422)
+    return (await response.json()).error.details
+  }
+  const post = (body: unknown) => new Request('http://localhost/hooks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const choices = [{ field: 'events', message: 'Must be a list of: image.uploaded, image.deleted' }]
+  expect(await details(post({ events: 'abcdef' }))).toEqual(choices)
+  expect(await details(post({ events: ['image.uploaded', 'x', 'y'] }))).toEqual(choices)
+  expect(await details(post({ events: ['image.uploaded'], tags: [1, 'toolong'] }))).toEqual([{ field: 'tags', message: 'Each item must be text of at most 5 characters' }])
+  expect(await details(post({ events: ['image.uploaded'], ips: 'abc' }))).toEqual([{ field: 'ips', message: 'Must be a list or null' }])
+  expect(await details(new Request('http://localhost/list?limit=1000&page=2'))).toEqual([{ field: 'limit', message: 'Must be a whole number from 1 to 100' }])
+  expect((await details(new Request('http://localhost/list?page=0')))[0].field).toBe('page')
+})

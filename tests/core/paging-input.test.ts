@@ -19,12 +19,12 @@ describeEachBackend('bad paging input', (app) => {
     expect(inRange.status, JSON.stringify(inRangeBody)).toBe(200)
   })
 
-  test('a query number out of its range is a 422 that blames a parameter, not the body', async () => {
+  test('a query number out of its range is a 422 that names the parameter and its range, not the body', async () => {
     const user = await registerUser(app().auth)
     const [response, body] = await call(app().upload, 'GET', '/images?limit=0', { token: user.token })
     expect(response.status, JSON.stringify(body)).toBe(422)
-    expect(body.error.message).toBe('Invalid input: parameter')
-    expect(body.error.details).toEqual([{ field: 'parameter', message: expect.stringContaining('greater or equal to 1') }])
+    expect(body.error.message).toBe('Invalid input: limit')
+    expect(body.error.details).toEqual([{ field: 'limit', message: expect.stringMatching(/^Must be a whole number from 1 to \d+$/) }])
   })
 
   test('page=1e17 on the admin user list is a 4xx validation error, not a database failure', async () => {

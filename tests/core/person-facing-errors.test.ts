@@ -41,8 +41,8 @@ describeEachBackend('errors people read are pages', (app) => {
       await page(app().upload, `/images/${crypto.randomUUID()}/delete?token=${LONG_TOKEN}`),
       await page(app().view, `/report/album/${album.id}`, FORM, { method: 'POST', body: new URLSearchParams({ reason: 'spam', note: 'n'.repeat(5000) }).toString() }),
     ]
-    // Elysia checks a number in the query on its own, without naming it (src/errors.ts).
-    const fields = ['parameter', 'password', 'password', 'token', 'token', 'token', 'note']
+    // Elysia checks a number in the query on its own, without naming it: src/errors.ts finds the parameter holding it.
+    const fields = ['page', 'password', 'password', 'token', 'token', 'token', 'note']
     for (const [index, [response, html]] of cases.entries()) {
       expectErrorPage(response, html, 422, 'validation_failed')
       expect(html).toContain(`<li>${fields[index]}: `)
