@@ -95,6 +95,9 @@ const REFUSED: { name: string; net: Network }[] = [
   ['loopback', '::1/128'],
   // IPv4-compatible (deprecated) addresses; the IPv4-mapped ones are checked as IPv4 above.
   ['reserved', '::/96'],
+  // RFC 8215 lets each network choose where the IPv4 address sits in 64:ff9b:1::/48, so what it
+  // holds cannot be read from outside.
+  ['local-use translation', '64:ff9b:1::/48'],
   ['discard', '100::/64'],
   ['documentation', '2001:db8::/32'],
   ['unique-local', 'fc00::/7'],
@@ -103,12 +106,19 @@ const REFUSED: { name: string; net: Network }[] = [
   ['multicast', 'ff00::/8'],
 ].map(([name, cidr]) => ({ name: name!, net: network(cidr!) }))
 
-/** NAT64 and 6to4 addresses carry an IPv4 address that the gateway would reach. */
-function embeddedV4(address: Address): Address | undefined {
-  if (contains(network('64:ff9b::/96'), address)) return V4_MAPPED_PREFIX | (address & 0xffffffffn)
-  if (contains(network('2002::/16'), address)) return V4_MAPPED_PREFIX | ((address >> 80n) & 0xffffffffn)
-  return undefined
-}
+/**
+ * IPv6 forms that a translator or tunnel delivers to the IPv4 address inside them, so each is
+ * judged by that IPv4 address. Teredo holds two: the server, and the client with its bits inverted.
+ */
+const EMBEDDINGS: { net: Network; inner: (address: Address) => bigint[] }[] = [
+  { net: network('::ffff:0:0:0/96'), inner: (a) => [a] }, // SIIT, RFC 6145 (RFC 2765)
+  { net: network('64:ff9b::/96'), inner: (a) => [a] }, // NAT64 well-known prefix, RFC 6052
+  { net: network('2002::/16'), inner: (a) => [a >> 80n] }, // 6to4, RFC 3056
+  { net: network('2001::/32'), inner: (a) => [a >> 64n, a ^ 0xffffffffn] }, // Teredo, RFC 4380
+]
+
+const embeddedV4 = (address: Address): Address[] =>
+  EMBEDDINGS.find(({ net }) => contains(net, address))?.inner(address).map((v4) => V4_MAPPED_PREFIX | (v4 & 0xffffffffn)) ?? []
 
 export interface AddressPolicy {
   allowPrivate: boolean
@@ -123,18 +133,22 @@ export const addressPolicy = (settings: Pick<WebhookSettings, 'allowPrivate' | '
 /** Why `text` may not be reached under `policy` ('loopback', 'private', …), or undefined when it may. */
 export function refusalOf(policy: AddressPolicy, text: string): string | undefined {
   const address = parseAddress(text)
-  if (address === undefined) return 'not an address'
+  return address === undefined ? 'not an address' : refusalOfAddress(policy, address)
+}
+
+function refusalOfAddress(policy: AddressPolicy, address: Address): string | undefined {
   if (policy.allowPrivate || policy.allowed.some((net) => contains(net, address))) return undefined
   const inner = embeddedV4(address)
-  if (inner !== undefined) return refusalOf(policy, ipText(inner))
+  if (inner.length) return inner.map((v4) => refusalOfAddress(policy, v4)).find((reason) => reason !== undefined)
   return REFUSED.find(({ net }) => contains(net, address))?.name
 }
 
-const ipText = (address: Address) => [24n, 16n, 8n, 0n].map((s) => String((address >> s) & 0xffn)).join('.')
+/** By sound, not spelling: "an unspecified address", but "a unique-local address". */
+const article = (word: string) => (/^(?!uni)[aeiou]/i.test(word) ? 'an' : 'a')
 
 export class AddressRefused extends Error {
   constructor(readonly host: string, readonly address: string, readonly reason: string) {
-    super(`${host} resolves to ${address}, ${/^[aeiou]/i.test(reason) ? 'an' : 'a'} ${reason} address, which webhooks may not reach`)
+    super(`${host} resolves to ${address}, ${article(reason)} ${reason} address, which webhooks may not reach`)
   }
 }
 
@@ -149,17 +163,22 @@ export interface ResolvedHost {
   family: 4 | 6
 }
 
+/** Every address DNS gives for a name; the system resolver unless a test stands in for DNS. */
+type ResolveAll = (host: string) => Promise<{ address: string; family: number }[]>
+
+const systemResolve: ResolveAll = (host) => lookup(host, { all: true, verbatim: true })
+
 /**
  * Resolves `hostname` (a name or an IP literal) and checks every address it has, so a name with
  * one public and one private address is refused rather than raced. Returns the first address.
  */
-export async function resolveChecked(policy: AddressPolicy, hostname: string): Promise<ResolvedHost> {
+export async function resolveChecked(policy: AddressPolicy, hostname: string, resolveAll = systemResolve): Promise<ResolvedHost> {
   const host = hostname.replace(/^\[(.*)\]$/, '$1')
   let answers: { address: string; family: number }[]
   if (isIP(host)) answers = [{ address: host, family: isIP(host) }]
   else {
     try {
-      answers = await lookup(host, { all: true, verbatim: true })
+      answers = await resolveAll(host)
     } catch (error) {
       throw new Unresolvable(host, error)
     }

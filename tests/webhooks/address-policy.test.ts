@@ -9,6 +9,25 @@ describe('webhook address policy', () => {
     expect(new AddressRefused('db.lan', '10.0.0.1', 'private').message).toContain(', a private address,')
   })
 
+  test('every range name takes the article of its sound', () => {
+    const articles: [string, string][] = [
+      ['unspecified', 'an'],
+      ['private', 'a'],
+      ['cgnat', 'a'],
+      ['loopback', 'a'],
+      ['link-local', 'a'],
+      ['reserved', 'a'],
+      ['documentation', 'a'],
+      ['benchmarking', 'a'],
+      ['multicast', 'a'],
+      ['discard', 'a'],
+      ['unique-local', 'a'],
+      ['site-local', 'a'],
+      ['local-use translation', 'a'],
+    ]
+    for (const [reason, article] of articles) expect(new AddressRefused('h', 'x', reason).message).toContain(`, ${article} ${reason} address,`)
+  })
+
   test('refuses special-purpose IPv4 and IPv6 ranges, including IPv4 hidden in IPv6', () => {
     const refused: [string, string][] = [
       ['127.0.0.1', 'loopback'],
@@ -37,12 +56,24 @@ describe('webhook address policy', () => {
       ['64:ff9b::a9fe:a9fe', 'link-local'], // NAT64 of 169.254.169.254
       ['2002:7f00:1::', 'loopback'], // 6to4 of 127.0.0.1
       ['::127.0.0.1', 'reserved'],
+      ['::8.8.8.8', 'reserved'], // IPv4-compatible is deprecated (RFC 4291): refused whatever it holds
+      ['::ffff:0:7f00:1', 'loopback'], // SIIT (RFC 6145) of 127.0.0.1
+      ['::ffff:0:10.0.0.1', 'private'],
+      ['64:ff9b::7f00:1', 'loopback'], // NAT64 of 127.0.0.1
+      ['64:ff9b::192.168.0.1', 'private'],
+      ['64:ff9b:1::7f00:1', 'local-use translation'], // RFC 8215: the operator picks where the IPv4 sits
+      ['64:ff9b:1:808:808::', 'local-use translation'], // even when it looks like a public one
+      ['2002:a9fe:a9fe::1', 'link-local'], // 6to4 of 169.254.169.254
+      ['2002:c0a8:101:1::1', 'private'], // 6to4 of 192.168.1.1
+      ['2001:0:808:808:0:0:80ff:fffe', 'loopback'], // Teredo, server 8.8.8.8, client 127.0.0.1 (inverted)
+      ['2001:0:7f00:1:0:0:f7f7:f7f7', 'loopback'], // Teredo, server 127.0.0.1, client 8.8.8.8
+      ['2001:0:808:808::f5ff:fffe', 'private'], // Teredo, client 10.0.0.1
     ]
     for (const [address, reason] of refused) expect({ address, reason: refusalOf(strict, address) }).toEqual({ address, reason })
   })
 
   test('allows public addresses, and private ones only when told to', () => {
-    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808']) {
+    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '::ffff:0:808:808', '2002:808:808::1', '2001:0:808:808::f7f7:f7f7']) {
       expect({ address, reason: refusalOf(strict, address) }).toEqual({ address, reason: undefined })
     }
     const open = addressPolicy({ allowPrivate: true, allowedNetworks: [] })
@@ -59,5 +90,19 @@ describe('webhook address policy', () => {
     await expect(resolveChecked(strict, '[::ffff:127.0.0.1]')).rejects.toThrow(/loopback/)
     await expect(resolveChecked(strict, 'no-such-host.invalid')).rejects.toThrow(/could not be resolved/)
     expect(await resolveChecked(strict, '8.8.8.8')).toEqual({ address: '8.8.8.8', family: 4 })
+  })
+
+  test('an AAAA answer with IPv4 inside is refused like the IPv4 itself', async () => {
+    const answering = (...addresses: string[]) => async () => addresses.map((address) => ({ address, family: 6 }))
+    const refused: [string, RegExp][] = [
+      ['::ffff:0:7f00:1', /loopback/],
+      ['64:ff9b:1::7f00:1', /local-use translation/],
+      ['2001:0:808:808::80ff:fffe', /loopback/],
+      ['2002:a00:1::1', /private/],
+    ]
+    for (const [address, reason] of refused) {
+      await expect(resolveChecked(strict, 'hook.example', answering('2606:4700:4700::1111', address))).rejects.toThrow(reason)
+    }
+    expect(await resolveChecked(strict, 'hook.example', answering('64:ff9b::808:808'))).toEqual({ address: '64:ff9b::808:808', family: 6 })
   })
 })

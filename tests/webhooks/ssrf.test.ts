@@ -39,6 +39,14 @@ describeEachBackend(
         'http://0.0.0.0/',
         'http://224.0.0.1/',
         'http://2130706433/', // 127.0.0.1 as one number
+        // IPv4 carried inside IPv6: each form names 127.0.0.1, 10.0.0.1 or 169.254.169.254
+        'http://[::ffff:0:7f00:1]/', // SIIT
+        'http://[64:ff9b::7f00:1]/', // NAT64
+        'http://[64:ff9b:1::7f00:1]/', // local-use NAT64: refused whatever it holds
+        'http://[2002:a9fe:a9fe::]/', // 6to4
+        'http://[2001:0:808:808::80ff:fffe]/', // Teredo client, stored inverted
+        'http://[2001:0:a00:1::f7f7:f7f7]/', // Teredo server
+        'http://[::127.0.0.1]/', // IPv4-compatible
         `http://localhost:${inside.port}/`, // a name that resolves to loopback
       ]
       for (const url of refused) {
@@ -103,6 +111,18 @@ describeEachBackend(
       // Changing the URL to it through the API is refused too.
       const [response, body] = await call(app().auth, 'PATCH', `/api/v1/webhooks/${hook.id}`, { apiKey: user.apiKey, body: { url: `${inside.url}/internal` } })
       expect([response.status, body.error.code]).toEqual([400, 'webhook_url_not_allowed'])
+    })
+
+    test('at delivery too, an IPv4 address inside an IPv6 one is judged as that IPv4 address', async () => {
+      const user = await signUpWithKey(app().auth)
+      const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${outside.url}/fine`, events: ['album.created'] })
+      await app().ctx.sql`update webhooks set url = ${`http://[::ffff:0:7f00:1]:${inside.port}/internal`} where id = ${hook.id}`
+      await publishEvent(app().ctx.sql, { type: 'album.created', userId: user.id, data: { id: 'c' } })
+      await deliverNow()
+      const [entry] = await deliveriesOf(app(), { apiKey: user.apiKey }, hook.id)
+      // Refused is final: a network error would have left it to retry.
+      expect(entry).toMatchObject({ status: 'failed', attempts: 1, last_status_code: null })
+      expect(entry.last_error).toContain('::ffff:0:7f00:1, a loopback address')
     })
   },
   { env: { WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOWED_NETWORKS: '127.0.0.2/32', WEBHOOK_TIMEOUT: '3s' } },
