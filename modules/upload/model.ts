@@ -47,6 +47,7 @@ export const OwnImage = t.Object({
   thumbnail: t.String(),
   view_url: t.String(),
   is_public: t.Boolean(),
+  hidden_by_moderation: t.Boolean({ description: 'Hidden after abuse reports until an administrator reviews it: a 404 to everyone, its links included' }),
   views: t.Number(),
   uploaded_at: t.String(),
   metadata: ImageMetadata,

@@ -29,7 +29,10 @@ export function uploadedImage(config: Config, image: Shown) {
   return { id: image.id, filename: image.filename, ...imageUrls(config, image), metadata: imageMetadata(image), ...endingOf(image) }
 }
 
-/** What the owner sees in their list and on GET /images/{id}. */
+/**
+ * What the owner sees in their list and on GET /images/{id}. The owner is told when moderation
+ * hid the image, since it is then a 404 to everyone, its share links included.
+ */
 export function ownImage(config: Config, image: ImageRow) {
   return {
     id: image.id,
@@ -39,6 +42,7 @@ export function ownImage(config: Config, image: ImageRow) {
     description: image.description,
     ...imageUrls(config, image),
     is_public: image.is_public,
+    hidden_by_moderation: image.hidden_at != null,
     views: image.views,
     uploaded_at: new Date(image.uploaded_at).toISOString(),
     metadata: imageMetadata(image),

@@ -6,7 +6,7 @@ import type { ImageRow } from '#core/images/types.ts'
 
 type Db = Sql | TransactionSql
 
-export type NewImage = Omit<ImageRow, 'views' | 'views_served' | 'updated_at'>
+export type NewImage = Omit<ImageRow, 'views' | 'views_served' | 'hidden_at' | 'updated_at'>
 
 /** The unique index that makes "same bytes, same user" one image even under a race. */
 export const DUPLICATE_IMAGE_CONSTRAINT = 'images_user_sha256_key'

@@ -35,6 +35,8 @@ export interface ImageRow {
   expires_at: Date | null
   max_views: number | null
   views_served: number
+  /** Set by moderation (sql/00015) while the image is hidden pending an administrator's review. */
+  hidden_at: Date | null
   uploaded_at: Date
   updated_at: Date
 }

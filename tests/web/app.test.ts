@@ -237,9 +237,18 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.getByLabel('Search users by email or username').fill('bob')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
+    // A limit out of range is refused in one sentence naming the field as labelled, not the API's name.
+    await page.getByLabel('Daily upload limit of bob').fill('99999999')
+    await page.getByRole('button', { name: 'Set', exact: true }).click()
+    const refusal = page.getByRole('alert')
+    await refusal.waitFor()
+    expect(await page.locator('main').innerText()).not.toContain('upload_limit_per_day')
+    expect(await refusal.allInnerTexts()).toEqual(['Daily upload limit: a whole number from 0 to 10000000, or empty for the plan’s own.'])
     // An admin is blocked only once demoted (the server's 409 demote_first): the row offers no Block meanwhile.
     await page.getByRole('button', { name: 'Promote bob' }).click()
     await page.getByText('bob is now an admin.').waitFor()
+    // The message comes before the reloaded list: the row is read once it shows the change.
+    await page.getByRole('button', { name: 'Demote bob' }).waitFor()
     expect(await page.getByRole('button', { name: 'Block bob' }).count()).toBe(0)
     await page.getByRole('button', { name: 'Demote bob' }).click()
     await page.getByText('bob is no longer an admin.').waitFor()
@@ -255,6 +264,43 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.getByRole('button', { name: 'Run now housekeeping' }).click()
     await page.getByText('housekeeping: succeeded.').waitFor()
     await shot('admin-jobs')
+  })
+
+  test('when an action takes its button away, the focus goes to the row\'s next action, or to "No users match."', async () => {
+    const register = await fetch(`${servers.urls.auth}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first_name: 'Cyd', username: 'cyd', email: 'cyd@example.com', password: PASSWORD }),
+    })
+    const registered = (await register.json()) as { user: { id: string } }
+    expect(register.status, JSON.stringify(registered)).toBe(201)
+    const { user } = registered
+    /** Waits for the focus to land on the element whose text is `text`; fails naming what has it instead. */
+    const focusLandsOn = async (text: string) => {
+      const landed = await page.waitForFunction((expected) => document.activeElement?.textContent === expected, text, { timeout: 5_000 }).then(() => true, () => false)
+      expect(landed, `focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`).toBe(true)
+    }
+    await go('/admin/users')
+    await page.getByLabel('Search users by email or username').fill('cyd@')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
+    // Promoted, cyd has no Block nor Delete: the pressed button goes with them.
+    await page.getByRole('button', { name: 'Promote cyd' }).press('Enter')
+    await page.getByText('cyd is now an admin.').waitFor()
+    await focusLandsOn('Demote cyd')
+    await page.keyboard.press('Enter')
+    await page.getByText('cyd is no longer an admin.').waitFor()
+    // The deletion answers only once the account is gone, so the reloaded list is empty.
+    await page.route('**/api/v1/admin/users/*', async (route) => {
+      const response = await route.fetch()
+      while ((await servers.app.ctx.sql`select 1 from users where id = ${user.id}`).length) await Bun.sleep(50)
+      await route.fulfill({ response })
+    })
+    page.once('dialog', (dialog) => void dialog.accept())
+    await page.getByRole('button', { name: 'Delete cyd' }).press('Enter')
+    await page.getByText('cyd is being deleted.').waitFor()
+    await focusLandsOn('No users match.')
+    await page.unroute('**/api/v1/admin/users/*')
   })
 
   test('a gallery of 500 images opens quickly, showing 256 px thumbnails only', async () => {

@@ -23,7 +23,8 @@ describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', ()
   const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 
   beforeAll(async () => {
-    servers = await startWebServers()
+    // One report hides an image (the last test): as many distinct reporters as the threshold asks.
+    servers = await startWebServers({ REPORT_AUTOHIDE_THRESHOLD: '1' })
     owner = await signUp(servers.app)
     const image = await uploadImage(servers.app, owner, { name: 'secret-diagram.png', isPublic: false })
     privateId = image.id
@@ -134,5 +135,33 @@ describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', ()
       expect(new URL(page.url()).pathname).not.toBe(`/gallery/${doomed.id}`)
       await expect(page.getByRole('heading', { name: 'Image not found' }).count()).resolves.toBe(0)
     })
+  })
+
+  test('an image hidden by moderation says so on its card and page, and offers no share links', async () => {
+    const reported = await uploadImage(servers.app, owner, { name: 'reported.png', isPublic: true })
+    const filed = await fetch(`${servers.urls.view}/api/v1/reports`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ target: { type: 'image', id: reported.id }, reason: 'spam' }),
+    })
+    expect(filed.status).toBe(201)
+    await journal.during(async () => {
+      await go('/gallery')
+      const card = page.getByTestId('gallery-card').filter({ hasText: 'reported.png' })
+      await card.getByText('Hidden by moderation').waitFor()
+      await shot('gallery-moderation-hidden')
+      await card.getByRole('link', { name: 'Open reported.png' }).click()
+      await page.waitForURL(`**/gallery/${reported.id}`)
+      await page.getByRole('heading', { name: 'Share' }).waitFor()
+      expect(await page.getByTestId('moderation-hidden').isVisible()).toBe(true)
+      await expect(page.getByRole('textbox', { name: 'Link for this image' }).count()).resolves.toBe(0)
+      await expect(page.getByRole('button', { name: /^Copy/ }).count()).resolves.toBe(0)
+      await expect(page.getByRole('button', { name: 'Create signed link' }).count()).resolves.toBe(0)
+      await shot('image-page-moderation-hidden')
+    })
+    // An image nobody reported keeps its links and shows no such badge.
+    await go(`/gallery/${privateId}`)
+    await page.getByRole('textbox', { name: 'Link for this image' }).waitFor()
+    await expect(page.getByTestId('moderation-hidden').count()).resolves.toBe(0)
   })
 })

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
+import { uploadFresh } from '../helpers/ending-images.ts'
 import { type TestUser, type UserWithKey, createApiKey, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
@@ -117,6 +118,68 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     const entry = adminPage.locator(`[data-testid=report-entry][data-target="${own}"]`)
     await entry.getByRole('button', { name: /Dismiss/ }).waitFor()
     expect(await entry.getByRole('button', { name: /Block uploader/ }).count()).toBe(0)
+  })
+
+  test('dismissing an entry moves the focus to the next entry, the one before at the end, then to "No open reports."', async () => {
+    for (let n = 0; n < 2; n++) {
+      const [uploaded, body] = await uploadFresh(servers.app.upload, { apiKey: uploader.apiKey }, { is_public: 'true' })
+      expect(uploaded.status, JSON.stringify(body)).toBe(201)
+      const filed = await fetch(`${servers.urls.view}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: { type: 'image', id: body.image.id }, reason: 'spam' }) })
+      expect(filed.status).toBe(201)
+    }
+    await adminPage.goto(`${servers.urls.auth}/admin/reports`)
+    const entries = adminPage.locator('[data-testid=report-entry]')
+    await adminPage.waitForFunction(() => document.querySelectorAll('[data-testid=report-entry]').length === 3)
+    const [first, second, third] = await entries.evaluateAll((all) => all.map((entry) => (entry as HTMLElement).dataset.target!))
+    const accept = (dialog: Dialog) => void dialog.accept()
+    adminPage.on('dialog', accept)
+    /** Dismisses `target`'s reports by keyboard and waits for the focus to land on `next`'s Dismiss button (or the empty message). */
+    const dismiss = async (target: string, next: string | null) => {
+      await adminPage.locator(`[data-testid=report-entry][data-target="${target}"]`).getByRole('button', { name: /Dismiss/ }).press('Enter')
+      await adminPage.locator(`[data-testid=report-entry][data-target="${target}"]`).waitFor({ state: 'detached' })
+      const landed = await adminPage
+        .waitForFunction((expected) => {
+          const focused = document.activeElement as HTMLElement | null
+          const entry = focused?.closest<HTMLElement>('[data-testid=report-entry]')
+          return expected === null ? focused?.textContent === 'No open reports.' : entry?.dataset.target === expected && focused!.textContent!.startsWith('Dismiss')
+        }, next, { timeout: 5_000 })
+        .then(() => true, () => false)
+      expect(landed, `focus is on ${await adminPage.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`).toBe(true)
+    }
+    await dismiss(second!, third!)
+    await dismiss(third!, first!)
+    await dismiss(first!, null)
+    adminPage.off('dialog', accept)
+  })
+
+  test('at 360 px the audit tables scroll inside their wrapper, and no word breaks across lines', async () => {
+    const owner = await browser.newContext({ viewport: { width: 360, height: 740 } })
+    await owner.addCookies([{ name: 'token', value: uploader.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    const phones: [Page, string][] = [[await owner.newPage(), '/activity'], [await adminContext.newPage(), '/admin/audit']]
+    for (const [phone, path] of phones) {
+      await phone.setViewportSize({ width: 360, height: 740 })
+      await phone.goto(`${servers.urls.auth}${path}`)
+      await phone.locator('[data-testid=audit-row][data-action="admin.report_removed"]').waitFor()
+      await shot(phone, `audit-table-360${path.replace(/\//g, '-')}`)
+      const layout = await phone.evaluate(() => {
+        // Each word of the table (up to 24 characters: labels, names, user agents; a hyphen may end a line) on one line.
+        const broken: string[] = []
+        const table = document.querySelector('.table-wrap table')!
+        const walker = document.createTreeWalker(table, NodeFilter.SHOW_TEXT)
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          for (const word of node.textContent!.matchAll(/(?<![^\s-])[^\s-]{2,24}(?![^\s-])/g)) {
+            const range = document.createRange()
+            range.setStart(node, word.index)
+            range.setEnd(node, word.index + word[0].length)
+            if (range.getClientRects().length > 1) broken.push(word[0])
+          }
+        }
+        const wrap = table.parentElement!
+        return { broken, page: document.documentElement.scrollWidth, scrollsInWrap: getComputedStyle(wrap).overflowX === 'auto' && wrap.clientWidth <= 360 }
+      })
+      expect(layout, path).toEqual({ broken: [], page: 360, scrollsInWrap: true })
+    }
+    await owner.close()
   })
 
   test('at 390 px the new pages fit without horizontal scroll; no CSP violation anywhere', async () => {

@@ -1,5 +1,5 @@
 import { createContext } from 'preact'
-import type { ComponentChildren, InputHTMLAttributes } from 'preact'
+import type { ComponentChildren, InputHTMLAttributes, RefObject } from 'preact'
 import { useContext, useEffect, useRef, useState } from 'preact/hooks'
 import { type Api, ApiError } from './api.ts'
 
@@ -136,6 +136,9 @@ export function Status({ error, message }: { error?: string | null; message?: st
   )
 }
 
+/** Marks an image that moderation hid after reports: nobody is shown it, whatever its own setting. */
+export const ModerationBadge = () => <span class="badge private" data-testid="moderation-hidden">Hidden by moderation</span>
+
 export function Field(props: InputHTMLAttributes & { label: string; hint?: string }) {
   const { label, hint, id, ...input } = props
   const fieldId = id ?? `f-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`
@@ -203,4 +206,28 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
     }
   }, [...deps, tick])
   return { ...state, reload: () => setTick((n) => n + 1) }
+}
+
+/**
+ * Keeps keyboard focus in a list whose actions can take their own button away (a row removed,
+ * Block gone once promoted). Call the returned function with the row's index once the action
+ * succeeded; when `shown` (the reloaded data) comes, if the focus fell to <body> with its button,
+ * it goes to the first action of the row now at that index (the next one), else of the nearest
+ * one before it, else to `empty` (the list's empty message).
+ */
+export function useRowFocus(rows: RefObject<HTMLElement | null>, empty: RefObject<HTMLElement | null>, shown: unknown) {
+  const pending = useRef<number | null>(null)
+  useEffect(() => {
+    const index = pending.current
+    if (index === null || shown === undefined) return
+    pending.current = null
+    if (document.activeElement && document.activeElement !== document.body) return
+    const all = [...(rows.current?.children ?? [])]
+    const nearest = [...all.slice(index), ...all.slice(0, index).reverse()]
+    const action = nearest.map((row) => row.querySelector<HTMLElement>('.actions button')).find((button) => button)
+    ;(action ?? empty.current)?.focus()
+  }, [shown])
+  return (index: number) => {
+    pending.current = index
+  }
 }

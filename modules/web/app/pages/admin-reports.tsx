@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { counted, formatDate, messageOf, Status, useLoad, useSession } from '../ui.tsx'
+import { counted, formatDate, messageOf, Status, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const REASONS: Record<string, string> = {
   illegal: 'Illegal',
@@ -50,12 +50,17 @@ export function AdminReports() {
   const [busy, setBusy] = useState<string | null>(null)
   const queue = useLoad(() => api.auth<{ targets: QueueEntry[]; total: number }>('GET', `/api/v1/admin/reports?status=${showResolved ? 'all' : 'open'}&limit=50`), [showResolved])
 
-  const act = async (entry: QueueEntry, action: Action) => {
+  const list = useRef<HTMLUListElement>(null)
+  const empty = useRef<HTMLParagraphElement>(null)
+  const refocus = useRowFocus(list, empty, queue.data)
+
+  const act = async (entry: QueueEntry, action: Action, index: number) => {
     if (!confirm(CONFIRM[action](entry))) return
     setBusy(`${entry.target.id}:${action}`)
     try {
       await api.auth('POST', `/api/v1/admin/reports/${entry.report_id}/${action}`)
       setStatus({ message: DONE[action](entry) })
+      refocus(index)
       queue.reload()
     } catch (e) {
       setStatus({ error: messageOf(e) })
@@ -73,14 +78,15 @@ export function AdminReports() {
         </label>
       </div>
       <Status error={status.error ?? queue.error} message={status.message} />
-      {entries.length === 0 && !queue.loading ? <p>No {showResolved ? '' : 'open '}reports.</p> : null}
-      <ul class="report-list">
-        {entries.map((entry) => {
+      {/* Focusable: where the focus goes once the last entry is dealt with. */}
+      {entries.length === 0 && !queue.loading ? <p tabIndex={-1} ref={empty}>No {showResolved ? '' : 'open '}reports.</p> : null}
+      <ul class="report-list" ref={list}>
+        {entries.map((entry, index) => {
           const label = entry.image?.title ?? entry.album?.title ?? entry.target.id
           const thumbnail = entry.image?.thumbnail_path ?? entry.album?.thumbnail_path
           const exists = entry.image !== null || entry.album !== null
           return (
-            <li class="report-card" data-testid="report-entry" data-target={entry.target.id}>
+            <li key={`${entry.target.type}:${entry.target.id}`} class="report-card" data-testid="report-entry" data-target={entry.target.id}>
               <div class="report-thumb">
                 {thumbnail ? (
                   <img src={thumbnail} alt={`Reported ${entry.target.type} ${label}`} loading="lazy" />
@@ -111,17 +117,17 @@ export function AdminReports() {
                 <div class="actions">
                   {/* A hidden target stays hidden once its reports are closed by a block: dismiss still shows it again. */}
                   {entry.status === 'open' || entry.image?.hidden || entry.album?.hidden ? (
-                    <ActionButton class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss')}>
+                    <ActionButton class="secondary small" disabled={busy !== null} onClick={() => act(entry, 'dismiss', index)}>
                       Dismiss<span class="visually-hidden"> reports of {label}</span>
                     </ActionButton>
                   ) : null}
                   {exists ? (
-                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove')}>
+                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'remove', index)}>
                       Remove {entry.target.type}<span class="visually-hidden"> {label}</span>
                     </ActionButton>
                   ) : null}
-                  {entry.uploader && !entry.uploader.is_blocked && entry.uploader.id !== user?.id ? (
-                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader')}>
+                  {entry.status === 'open' && entry.uploader && !entry.uploader.is_blocked && entry.uploader.id !== user?.id ? (
+                    <ActionButton class="danger small" disabled={busy !== null} onClick={() => act(entry, 'block-uploader', index)}>
                       Block uploader<span class="visually-hidden"> {entry.uploader.username}</span>
                     </ActionButton>
                   ) : null}

@@ -1,13 +1,16 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
-import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
+/** The most the API takes (modules/admin/model.ts; modules may not import each other). */
+const MAX_UPLOAD_LIMIT = 10_000_000
+const USER_FIELD_WORDS = { fields: { upload_limit_per_day: () => `Daily upload limit: a whole number from 0 to ${MAX_UPLOAD_LIMIT}, or empty for the plan’s own.` } }
 const PAGE_SIZE = 20
 
 function Users() {
@@ -19,20 +22,25 @@ function Users() {
     async () => api.auth<{ users: User[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
     [page, query],
   )
-  const change = async (user: User, body: Record<string, unknown>, message: string) => {
+  const rows = useRef<HTMLTableSectionElement>(null)
+  const empty = useRef<HTMLParagraphElement>(null)
+  const refocus = useRowFocus(rows, empty, list.data)
+  const change = async (user: User, body: Record<string, unknown>, message: string, index: number) => {
     try {
       await api.auth('PATCH', `/api/v1/admin/users/${user.id}`, body)
       setStatus({ message })
+      refocus(index)
       list.reload()
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ error: messageOf(e, USER_FIELD_WORDS) })
     }
   }
-  const remove = async (user: User) => {
+  const remove = async (user: User, index: number) => {
     if (!confirm(`Delete ${user.username} (${user.email})? The account is blocked at once, then removed with all its images, albums and data. This cannot be undone.`)) return
     try {
       await api.auth('DELETE', `/api/v1/admin/users/${user.id}`)
       setStatus({ message: `${user.username} is being deleted.` })
+      refocus(index)
       list.reload()
     } catch (e) {
       setStatus({ error: messageOf(e) })
@@ -67,16 +75,16 @@ function Users() {
               <th scope="col"><span class="visually-hidden">Actions</span></th>
             </tr>
           </thead>
-          <tbody>
-            {(list.data?.users ?? []).map((user) => (
-              <tr data-testid="admin-user-row">
+          <tbody ref={rows}>
+            {(list.data?.users ?? []).map((user, index) => (
+              <tr key={user.id} data-testid="admin-user-row">
                 <td>
                   <strong>{user.username}</strong>
                   <br />
                   <span class="small muted">{user.email}</span>
                 </td>
                 <td>
-                  <select aria-label={`Plan of ${user.username}`} value={user.plan_type} onChange={(e) => change(user, { plan_type: (e.currentTarget as HTMLSelectElement).value }, `${user.username} is now on ${(e.currentTarget as HTMLSelectElement).value}.`)}>
+                  <select aria-label={`Plan of ${user.username}`} value={user.plan_type} onChange={(e) => change(user, { plan_type: (e.currentTarget as HTMLSelectElement).value }, `${user.username} is now on ${(e.currentTarget as HTMLSelectElement).value}.`, index)}>
                     {PLANS.map((plan) => <option value={plan}>{plan}</option>)}
                   </select>
                 </td>
@@ -85,7 +93,7 @@ function Users() {
                     class="inline"
                     onSubmit={(event) => {
                       const raw = String(new FormData(event.currentTarget as HTMLFormElement).get('limit') ?? '')
-                      return change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`)
+                      return change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`, index)
                     }}
                   >
                     <input name="limit" type="number" min={0} class="narrow-input" defaultValue={String(user.upload_limit_per_day)} aria-label={`Daily upload limit of ${user.username}`} />
@@ -101,17 +109,17 @@ function Users() {
                     <>
                       {/* Another admin is blocked or deleted only once demoted (409 demote_first). */}
                       {user.is_admin && !user.is_blocked ? null : (
-                        <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`)}>
+                        <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`, index)}>
                           {user.is_blocked ? 'Unblock' : 'Block'}
                           <span class="visually-hidden"> {user.username}</span>
                         </ActionButton>
                       )}
-                      <ActionButton class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`)}>
+                      <ActionButton class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`, index)}>
                         {user.is_admin ? 'Demote' : 'Promote'}
                         <span class="visually-hidden"> {user.username}</span>
                       </ActionButton>
                       {user.is_admin ? null : (
-                        <ActionButton class="danger small" onClick={() => remove(user)}>
+                        <ActionButton class="danger small" onClick={() => remove(user, index)}>
                           Delete<span class="visually-hidden"> {user.username}</span>
                         </ActionButton>
                       )}
@@ -123,6 +131,8 @@ function Users() {
           </tbody>
         </table>
       </div>
+      {/* Focusable: where the focus goes once the last row on view is gone. */}
+      {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
       <nav class="pager" aria-label="Pages">
         <button type="button" class="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>Previous</button>
         <span>Page {page} of {pages} ({list.data?.total ?? 0} users)</span>

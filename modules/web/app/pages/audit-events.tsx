@@ -45,16 +45,20 @@ export interface AuditEvent {
   created_at: string
 }
 
+/** A list as words ("upload, albums"), not JSON, so it wraps between its items (the table keeps words whole). */
+const valueText = (value: unknown): string =>
+  Array.isArray(value) ? value.map(valueText).join(', ') || 'none' : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
+
 const detailText = (detail: Record<string, unknown>) =>
   Object.entries(detail)
-    .map(([key, value]) => `${key.replace(/_/g, ' ')}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+    .map(([key, value]) => `${key.replace(/_/g, ' ')}: ${valueText(value)}`)
     .join(' · ')
 
 /** The events as a table; `showUser` adds the account column (the admin page). */
 export function AuditTable({ events, showUser = false }: { events: AuditEvent[]; showUser?: boolean }) {
   return (
     <div class="table-wrap">
-      <table>
+      <table class="audit">
         <thead>
           <tr>
             <th scope="col">When</th>

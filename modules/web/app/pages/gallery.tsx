@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { counted, formatBytes, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export interface OwnImage {
   id: string
@@ -13,6 +13,8 @@ export interface OwnImage {
   thumbnail: string
   view_url: string
   is_public: boolean
+  /** Hidden after abuse reports until an admin reviews it: a 404 to everyone, its owner and links included. */
+  hidden_by_moderation: boolean
   views: number
   uploaded_at: string
   metadata: { width: number; height: number; size: number; format: string }
@@ -96,7 +98,8 @@ export function GalleryPage() {
           return (
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
-                <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} alt="" />
+                {/* The view server answers 404 for a hidden image, to its owner too. */}
+                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} alt="" />}
               </Link>
               <div class="card-body">
                 <label class="check">
@@ -106,6 +109,7 @@ export function GalleryPage() {
                 <p class="muted small">
                   {formatBytes(image.metadata.size)} · {image.metadata.width}×{image.metadata.height} · {counted(image.views, 'view')} ·{' '}
                   <span class={image.is_public ? 'badge public' : 'badge private'}>{image.is_public ? 'Public' : 'Private'}</span>
+                  {image.hidden_by_moderation ? <> <ModerationBadge /></> : null}
                 </p>
               </div>
             </li>

@@ -3,7 +3,7 @@ import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, counted, formatBytes, formatDate, messageOf, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Stats {
@@ -63,6 +63,7 @@ export function ImagePage({ id }: { id: string }) {
   }
   const edit = (changes: { is_public: boolean }) => save(changes)
   const ends = lifetimeSummary(shown)
+  const hidden = shown.hidden_by_moderation
   const sign = async (event: Event) => {
     const expires_in = Number(new FormData(event.currentTarget as HTMLFormElement).get('expires_in'))
     try {
@@ -90,9 +91,15 @@ export function ImagePage({ id }: { id: string }) {
   return (
     <section class="image-page">
       <PageTitle>{name}</PageTitle>
+      {hidden ? (
+        <p class="warning">
+          <ModerationBadge /> After reports, nobody is shown this image, and its links answer “not found”, until an administrator reviews it.
+        </p>
+      ) : null}
       <div class="image-layout">
         <div class="image-view">
-          <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />
+          {/* The view server answers 404 for a hidden image, to its owner too. */}
+          {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />}
           <p class="muted">
             {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {counted(shown.views, 'view')}
           </p>
@@ -102,17 +109,21 @@ export function ImagePage({ id }: { id: string }) {
         <div class="image-side">
           <Status error={status.error} message={status.message} />
           <h2>Share</h2>
-          <dl class="snippets">
-            {snippets.map(([label, text]) => (
-              <div class="snippet">
-                <dt>{label}</dt>
-                <dd>
-                  <input readOnly value={text} aria-label={`${label} for this image`} />
-                  <CopyButton text={text} what={label} />
-                </dd>
-              </div>
-            ))}
-          </dl>
+          {hidden ? (
+            <p class="muted">No links to share while the image is hidden: each would answer “not found”.</p>
+          ) : (
+            <dl class="snippets">
+              {snippets.map(([label, text]) => (
+                <div class="snippet">
+                  <dt>{label}</dt>
+                  <dd>
+                    <input readOnly value={text} aria-label={`${label} for this image`} />
+                    <CopyButton text={text} what={label} />
+                  </dd>
+                </div>
+              ))}
+            </dl>
+          )}
           <label class="check switch">
             <input type="checkbox" role="switch" checked={shown.is_public} onChange={(event) => edit({ is_public: (event.currentTarget as HTMLInputElement).checked })} />
             Public
@@ -122,20 +133,26 @@ export function ImagePage({ id }: { id: string }) {
           <h2>Expiry</h2>
           <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={save} />
           <h2>Signed link</h2>
-          <Form class="inline" onSubmit={sign}>
-            <label for="expires-in">Works for</label>
-            <select id="expires-in" name="expires_in">
-              {EXPIRIES.map(([seconds, label]) => <option value={seconds}>{label}</option>)}
-            </select>
-            <SubmitButton class="secondary">Create signed link</SubmitButton>
-          </Form>
-          {signed ? (
-            <div class="snippet">
-              <input readOnly value={signed.url} aria-label="Signed link" />
-              <CopyButton text={signed.url} what="signed link" />
-              <p class="muted small">Expires {formatDate(signed.expires_at)}.</p>
-            </div>
-          ) : null}
+          {hidden ? (
+            <p class="muted">Signed links are not served either while the image is hidden.</p>
+          ) : (
+            <>
+              <Form class="inline" onSubmit={sign}>
+                <label for="expires-in">Works for</label>
+                <select id="expires-in" name="expires_in">
+                  {EXPIRIES.map(([seconds, label]) => <option value={seconds}>{label}</option>)}
+                </select>
+                <SubmitButton class="secondary">Create signed link</SubmitButton>
+              </Form>
+              {signed ? (
+                <div class="snippet">
+                  <input readOnly value={signed.url} aria-label="Signed link" />
+                  <CopyButton text={signed.url} what="signed link" />
+                  <p class="muted small">Expires {formatDate(signed.expires_at)}.</p>
+                </div>
+              ) : null}
+            </>
+          )}
           <h2>Danger zone</h2>
           <ActionButton class="danger" onClick={remove}>Delete image</ActionButton>
         </div>
