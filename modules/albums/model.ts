@@ -23,6 +23,7 @@ export const Album = t.Object({
   description: t.Nullable(t.String()),
   visibility: Visibility,
   has_password: t.Boolean(),
+  hidden_by_moderation: t.Boolean({ description: 'Hidden after abuse reports until an administrator reviews it: its share page and ZIP are a 404 to everyone' }),
   expires_at: t.Nullable(t.String()),
   cover_image_id: t.Nullable(t.String()),
   image_count: t.Number(),

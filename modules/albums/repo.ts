@@ -14,6 +14,8 @@ export interface AlbumRow {
   password_hash: string | null
   expires_at: Date | null
   cover_image_id: string | null
+  /** Set by moderation while the album is hidden pending an administrator's review. */
+  hidden_at: Date | null
   views: number
   created_at: Date
   updated_at: Date
@@ -46,7 +48,7 @@ function shownTo(db: Db, audience: Audience) {
 
 /** image_count counts what the audience is shown, so a profile card agrees with the page it links to. */
 const ALBUM_FIELDS = (db: Db, audience: Audience) => db`
-  a.id, a.user_id, a.title, a.description, a.visibility, a.password_hash, a.expires_at, a.cover_image_id,
+  a.id, a.user_id, a.title, a.description, a.visibility, a.password_hash, a.expires_at, a.cover_image_id, a.hidden_at,
   a.views::float8 as views, a.created_at, a.updated_at,
   ${
     audience.kind === 'owner'

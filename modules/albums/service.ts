@@ -22,6 +22,8 @@ export function presentAlbum(config: Config, album: repo.AlbumRow) {
     description: album.description,
     visibility: album.visibility,
     has_password: album.password_hash !== null,
+    // The owner is told: a hidden album's share page and ZIP are a 404 to everyone.
+    hidden_by_moderation: album.hidden_at !== null,
     expires_at: iso(album.expires_at),
     cover_image_id: album.cover_image_id,
     image_count: album.image_count,

@@ -7,7 +7,7 @@ import { signUp } from './support.ts'
 await migratedEmbeddedSnapshot()
 
 describeEachBackend(
-  'your images say when moderation hid them',
+  'your images and albums say when moderation hid them',
   (app) => {
     let admin: TestUser
     beforeAll(async () => {
@@ -41,6 +41,25 @@ describeEachBackend(
       const [dismissed] = await call(app().auth, 'POST', `/api/v1/admin/reports/${report.report.id}/dismiss`, { token: admin.token })
       expect(dismissed.status).toBe(200)
       expect(await flags()).toEqual([false, false])
+    })
+
+    test('an album hidden after a report says so to its owner on GET /api/v1/albums and /albums/{id}', async () => {
+      const owner = await signUp(app())
+      const [created, createdBody] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body: { title: 'Reported', visibility: 'unlisted' } })
+      expect(created.status, JSON.stringify(createdBody)).toBe(201)
+      const id: string = createdBody.album.id
+      const flags = async () => {
+        const [, list] = await call(app().upload, 'GET', '/api/v1/albums', { apiKey: owner.apiKey })
+        const [, one] = await call(app().upload, 'GET', `/api/v1/albums/${id}`, { apiKey: owner.apiKey })
+        return [list.albums.find((album: { id: string }) => album.id === id).hidden_by_moderation, one.album.hidden_by_moderation]
+      }
+      expect(await flags()).toEqual([false, false])
+      const [reported, report] = await call(app().view, 'POST', '/api/v1/reports', {
+        body: { target: { type: 'album', id }, reason: 'spam' },
+        headers: { 'x-forwarded-for': '198.51.100.8' },
+      })
+      expect(reported.status, JSON.stringify(report)).toBe(201)
+      expect(await flags()).toEqual([true, true])
     })
   },
   { env: { TRUST_PROXY: 'true', REPORT_AUTOHIDE_THRESHOLD: '1' } },
