@@ -183,8 +183,8 @@ interface SplitTarget {
 /**
  * The file segment of `/i/{file}` or `/{file}` and the `size` parameter, read from the URL
  * without building a URL object. Undefined (the pipeline decides) for anything unusual: a
- * percent-escape or `+` anywhere, a second `size`, or the parameters of downloads and signed
- * links. Other parameters are ignored, as the route ignores them (cache busters like `?v=2`).
+ * percent-escape or `+` anywhere, a second `size`, or the parameters of downloads, uncounted
+ * looks and signed links. Other parameters are ignored, as the route ignores them (cache busters like `?v=2`).
  */
 function splitTarget(url: string): SplitTarget | undefined {
   if (url.includes('%')) return undefined
@@ -204,7 +204,7 @@ function splitTarget(url: string): SplitTarget | undefined {
       if (key === 'size') {
         if (size !== undefined || equals < 0 || pair.includes('+')) return undefined
         size = pair.slice(equals + 1)
-      } else if (key === 'download' || key === 'expires' || key === 'sig' || key.includes('+')) return undefined
+      } else if (key === 'download' || key === 'count' || key === 'expires' || key === 'sig' || key.includes('+')) return undefined
     }
   }
   // The CDN-origin paths are named by their path alone, as the route reads them (modules/view/index.ts).

@@ -42,20 +42,20 @@ export interface ImageRequest {
   file: string | null | undefined
   /** The CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
   requireExtension: boolean
-  query: { size?: string; download?: string; album?: string; expires?: string; sig?: string }
+  query: { size?: string; download?: string; count?: string; album?: string; expires?: string; sig?: string }
   request: Request
   /** Only read when the view is recorded. */
   clientIp: () => string
 }
 
-const DOWNLOAD_VALUES = new Map([['true', true], ['1', true], ['yes', true], ['false', false], ['0', false], ['no', false]])
+const YES_NO = new Map([['true', true], ['1', true], ['yes', true], ['false', false], ['0', false], ['no', false]])
 
-/** `?download=`: a value that is neither yes nor no is the client's mistake, not a silent no. */
-function wantsDownload(value: string | undefined): boolean {
-  if (value === undefined) return false
+/** `?download=`, `?count=`: a value that is neither yes nor no is the client's mistake, not a silent default. */
+function yesOrNo(name: 'download' | 'count', value: string | undefined, absent: boolean): boolean {
+  if (value === undefined) return absent
   // A Map, not an object literal: `?download=constructor` must not find Object's own members.
-  const wanted = DOWNLOAD_VALUES.get(value.toLowerCase())
-  if (wanted === undefined) throw new BadRequest('download must be true or false', 'invalid_download')
+  const wanted = YES_NO.get(value.toLowerCase())
+  if (wanted === undefined) throw new BadRequest(`${name} must be true or false`, `invalid_${name}`)
   return wanted
 }
 
@@ -263,7 +263,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     // thumbnail only: anyone can claim to be one, and a preview needs no more.
     const preview = image.max_views !== null && !owner && isPreviewFetcher(headers.get('user-agent') ?? '')
     const size = preview ? 'thumb' : asked
-    const download = !preview && wantsDownload(req.query.download)
+    const download = !preview && yesOrNo('download', req.query.download, false)
+    // `?count=false`: the owner's own look (the web app's gallery and pages), not a visitor's view.
+    const counted = yesOrNo('count', req.query.count, true)
     // A download is "the original file": no format swap behind the user's back.
     const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
     if (!choice) throw new ImageNotFound()
@@ -291,7 +293,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       recorder.record({
         imageId: image.id,
         at: ctx.clock.now().getTime(),
-        isView: range === undefined || range.start === 0,
+        isView: counted && (range === undefined || range.start === 0),
         ip: req.clientIp(),
         userAgent: headers.get('user-agent') ?? '',
         referrerHost: referrerHost(headers.get('referer')),

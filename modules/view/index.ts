@@ -38,13 +38,14 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
 
   // The CDN-origin paths (/{id}.{ext}, /{id}_thumb.{ext}) are named by their path alone: a CDN
   // that ignores query strings would otherwise keep `?size=original` or `?download=true` under
-  // the public URL for a year. Signed links' expires and sig still count (they decide access).
+  // the public URL for a year. Signed links' expires and sig still count (they decide access), and
+  // count (it changes no byte, only whether the request is a view).
   const image = (requireExtension: boolean) =>
     ({ params, query, request, server }: { params: { file: string | null }; query: Record<string, string | undefined>; request: Request; server: Parameters<typeof clientIp>[1] }) =>
       images.serve({
         file: params.file,
         requireExtension,
-        query: requireExtension ? { album: query.album, expires: query.expires, sig: query.sig } : query,
+        query: requireExtension ? { album: query.album, expires: query.expires, sig: query.sig, count: query.count } : query,
         request,
         clientIp: () => clientIp(request, server, ctx.config.trustProxy),
       })

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { ViewRow } from '#modules/view/analytics-repo.ts'
 import type { TestApp } from '../helpers/context.ts'
 import { describeEachBackend } from '../helpers/index.ts'
-import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, upload, variant, variantsOf } from './support.ts'
+import { uploadFresh } from '../helpers/ending-images.ts'
+import { CORPUS, UA, type Uploaded, type Viewer, eventually, fetchView, flushViews, imageViews, secondReplica, signUp, text, upload, variant, variantsOf } from './support.ts'
 
 /** A stored row as the recorder writes it (bandwidth goes to user_usage, not to a column). */
 type AnalyticsRow = Omit<ViewRow, 'viewed_at' | 'bandwidth'> & { viewed_at: Date }
@@ -74,6 +75,25 @@ describeEachBackend('view analytics', (app) => {
     expect(await imageViews(app(), image.id)).toBe(0)
     await replica.close()
     expect(await imageViews(app(), image.id)).toBe(25)
+  })
+
+  test("?count=false (the web app's own looks) is served but not counted; a self-destructing image still spends its view", async () => {
+    const [fresh, { image }] = await uploadFresh(app().upload, { apiKey: owner.apiKey })
+    expect(fresh.status).toBe(201)
+    for (const path of [`/i/${image.id}?count=false`, `/i/${image.id}?size=thumb&count=0`, `/${image.filename}?count=no`]) {
+      const [response] = await fetchView(app().view, path, { 'user-agent': UA.windowsChrome, 'x-forwarded-for': '10.5.0.1' })
+      expect(response.status, path).toBe(200)
+    }
+    await fetchView(app().view, `/i/${image.id}`, { 'user-agent': UA.iphone, 'x-forwarded-for': '10.5.0.2' })
+    await flushViews(app())
+    expect(await imageViews(app(), image.id)).toBe(1)
+    const [bad, body] = await fetchView(app().view, `/i/${image.id}?count=maybe`)
+    expect([bad.status, JSON.parse(text(body)).error.code]).toEqual([400, 'invalid_count'])
+
+    const [uploaded, once] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { max_views: '1' })
+    expect(uploaded.status, JSON.stringify(once)).toBe(201)
+    expect((await fetchView(app().view, `/i/${once.image.id}?count=false`, { 'user-agent': UA.windowsChrome }))[0].status).toBe(200)
+    expect((await fetchView(app().view, `/i/${once.image.id}?count=false`, { 'user-agent': UA.windowsChrome }))[0].status).toBe(404)
   })
 
   test('crawlers and link-preview bots are recorded as bots and kept out of the view count', async () => {

@@ -192,6 +192,26 @@ for (const database of DATABASES) {
       expect(views).toBe(before + requests + 1)
     })
 
+    test("?count=false (the web app's own looks) leaves the fast path and is served without counting a view", async () => {
+      const id = await uploadPhoto()
+      await warm(`/i/${id}`)
+      await Bun.sleep(1_500)
+      const before = await viewsOf(id)
+      for (let i = 0; i < 5; i++) {
+        const { response } = await get(`/i/${id}?count=false`)
+        expect(response.status).toBe(200)
+        expect(response.headers.has('x-request-id')).toBe(true)
+      }
+      // One counted view after them: once it is in, the five before it would be too.
+      await get(`/i/${id}`)
+      let views = before
+      for (let i = 0; i < 40 && views === before; i++) {
+        await Bun.sleep(100)
+        views = await viewsOf(id)
+      }
+      expect(views).toBe(before + 1)
+    })
+
     test('privatising or deleting an image stops the fast path at once', async () => {
       const privatised = await uploadPhoto()
       const deleted = await uploadPhoto()

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { type Owner, signUp, uploadImage } from '../albums/support.ts'
 import { call } from '../helpers/http.ts'
+import { UA } from '../view/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, type WebServers } from './browser.ts'
 
@@ -135,6 +136,23 @@ describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', ()
       expect(new URL(page.url()).pathname).not.toBe(`/gallery/${doomed.id}`)
       await expect(page.getByRole('heading', { name: 'Image not found' }).count()).resolves.toBe(0)
     })
+  })
+
+  test("the owner's gallery and image page load the public image without counting a view", async () => {
+    const shown = await uploadImage(servers.app, owner, { name: 'own-look.png', isPublic: true })
+    await go('/gallery')
+    const card = page.getByTestId('gallery-card').filter({ hasText: 'own-look.png' })
+    await card.locator('img').evaluate((img: HTMLImageElement) => img.decode())
+    await card.getByRole('link', { name: 'Open own-look.png' }).click()
+    await page.waitForURL(`**/gallery/${shown.id}`)
+    await page.locator('.image-view img').evaluate((img: HTMLImageElement) => img.decode())
+    expect(await page.locator('.image-view img').getAttribute('src')).toContain('count=false')
+    // A visitor's look is counted, so the check below could see one.
+    expect((await fetch(`${servers.urls.view}/i/${shown.id}`, { headers: { 'user-agent': UA.windowsChrome } })).status).toBe(200)
+    const recorder = (servers.app.view as unknown as { decorator: { viewRecorder: { flush(): Promise<void> } } }).decorator.viewRecorder
+    await recorder.flush()
+    const [row] = await servers.app.ctx.sql<{ views: number }[]>`select views from images where id = ${shown.id}`
+    expect(row!.views).toBe(1)
   })
 
   test('an image hidden by moderation says so on its card and page, and offers no share links', async () => {

@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { useSession } from './ui.tsx'
 
+/** The owner's own look is not a visitor's view: the view server serves `count=false` uncounted. */
+const uncounted = (src: string) => `${src}${src.includes('?') ? '&' : '?'}count=false`
+
 /**
  * An image from the view server. Public ones are plain lazy <img>s. Private ones need the
  * owner's credentials, which an <img> cannot send cross-origin, so they are fetched with the
@@ -20,7 +23,7 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className }: { sr
       try {
         // no-store: an <img> may have cached this URL while the image was public (immutable, and
         // without CORS headers), and that copy would fail the CORS check of this request.
-        const response = await fetch(src, { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit', cache: 'no-store' })
+        const response = await fetch(uncounted(src), { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit', cache: 'no-store' })
         if (!response.ok || !live) return
         url = URL.createObjectURL(await response.blob())
         setBlobUrl(url)
@@ -33,7 +36,7 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className }: { sr
       if (url) URL.revokeObjectURL(url)
     }
   }, [src, isPublic])
-  if (isPublic) return <img class={className} src={src} alt={alt} width={size} height={size} loading="lazy" decoding="async" />
+  if (isPublic) return <img class={className} src={uncounted(src)} alt={alt} width={size} height={size} loading="lazy" decoding="async" />
   return (
     <span ref={holder} class="thumb-holder">
       {blobUrl ? <img class={className} src={blobUrl} alt={alt} width={size} height={size} /> : <span class="muted">Private</span>}
