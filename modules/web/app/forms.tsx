@@ -1,6 +1,7 @@
 import { createContext } from 'preact'
 import type { ButtonHTMLAttributes, ComponentChildren, FormHTMLAttributes } from 'preact'
 import { useContext, useEffect, useRef, useState } from 'preact/hooks'
+import { useFormDraft } from './drafts.ts'
 
 /**
  * One request at a time. A form or button that sends something must not send it again while the
@@ -37,21 +38,27 @@ const FormBusy = createContext(false)
 type FormProps = Omit<FormHTMLAttributes<HTMLFormElement>, 'onSubmit'> & {
   /** Runs on submit (the default is prevented); further submissions are ignored until its promise settles. */
   onSubmit: (event: SubmitEvent) => unknown
+  /** Opts in to drafts (drafts.ts), under this name, unique on the page: what was typed survives signing in again. */
+  draft?: string
   children: ComponentChildren
 }
 
 /** A `<form>` that sends once at a time; its `SubmitButton`s show when it is busy. */
-export function Form({ onSubmit, children, ...props }: FormProps) {
+export function Form({ onSubmit, draft, children, ...props }: FormProps) {
   const { busy, run } = useOneAtATime(onSubmit)
+  const form = useRef<HTMLFormElement>(null)
+  const restored = useFormDraft(form, draft)
   return (
     <form
       {...props}
+      ref={form}
       aria-busy={busy || undefined}
       onSubmit={(event) => {
         event.preventDefault()
         void run(event)
       }}
     >
+      {restored ? <p role="status" class="muted small">Restored what you typed before signing in again.</p> : null}
       <FormBusy.Provider value={busy}>{children}</FormBusy.Provider>
     </form>
   )

@@ -158,7 +158,7 @@ export function AccountPage() {
     <section class="account">
       <PageTitle>Account</PageTitle>
       <div class="panels">
-        <Form class="panel" onSubmit={profile} aria-labelledby="h-profile">
+        <Form class="panel" draft="profile" onSubmit={profile} aria-labelledby="h-profile">
           <h2 id="h-profile">Profile</h2>
           <div class="row">
             <Field label="First name" name="first_name" defaultValue={user.first_name} required />
@@ -184,7 +184,7 @@ export function AccountPage() {
           <Status {...status.password} />
           <SubmitButton busyLabel="Changing…">Change password</SubmitButton>
         </Form>
-        <Form class="panel" onSubmit={settings} aria-labelledby="h-settings">
+        <Form class="panel" draft="settings" onSubmit={settings} aria-labelledby="h-settings">
           <h2 id="h-settings">Sharing</h2>
           <div class="field">
             <label for="f-referrers">Sites allowed to embed your images</label>

@@ -117,7 +117,7 @@ export function AlbumPage({ id }: { id: string }) {
       <PageTitle>{album.title}</PageTitle>
       <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {counted(album.views, 'view')}</p>
       <div class="panels">
-        <Form class="panel" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
+        <Form class="panel" draft="settings" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
           <Field label="Title" name="title" defaultValue={album.title} required maxLength={200} />
           <div class="field">

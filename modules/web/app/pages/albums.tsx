@@ -62,7 +62,7 @@ export function AlbumsPage() {
   return (
     <section>
       <PageTitle>Albums</PageTitle>
-      <Form class="panel inline" onSubmit={create} aria-labelledby="h-new-album">
+      <Form class="panel inline" draft="new-album" onSubmit={create} aria-labelledby="h-new-album">
         <h2 id="h-new-album" class="visually-hidden">New album</h2>
         <Field label="New album title" name="title" required maxLength={200} />
         <div class="field">

@@ -49,7 +49,7 @@ export function DetailsForm({ image, save }: EditProps) {
     return save({ title: String(form.get('title') ?? '') || null, description: String(form.get('description') ?? '') || null }, 'Saved.')
   }
   return (
-    <Form class="details-form" onSubmit={submit}>
+    <Form class="details-form" draft="details" onSubmit={submit}>
       <div class="field">
         <label for="image-title">Title</label>
         <input id="image-title" name="title" defaultValue={image.title ?? ''} maxLength={200} />
@@ -91,7 +91,7 @@ export function LifetimeForm({ image, save }: EditProps) {
   }
 
   return (
-    <Form class="lifetime-form" onSubmit={submit} aria-describedby="lifetime-summary">
+    <Form class="lifetime-form" draft="lifetime" onSubmit={submit} aria-describedby="lifetime-summary">
       <p id="lifetime-summary" class="muted" data-testid="lifetime-summary">
         {summary ?? 'Never expires, no view limit.'}
       </p>

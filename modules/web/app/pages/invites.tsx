@@ -62,7 +62,7 @@ export function InvitesPanel() {
   return (
     <>
       {list.data ? <p>{REGISTRATION_NOTE[list.data.registration]}</p> : null}
-      <Form class="card-form" onSubmit={create}>
+      <Form class="card-form" draft="new-invite" onSubmit={create}>
         <h2>New invite</h2>
         <div class="row">
           <Field label="Only for this email (optional)" id="f-invite-email" name="email" type="email" maxLength={254} />
@@ -74,7 +74,8 @@ export function InvitesPanel() {
               <option value="enterprise">enterprise</option>
             </select>
           </div>
-          <Field label="Valid for (days)" id="f-invite-days" name="expires_in_days" type="number" min={1} max={90} value="7" />
+          {/* defaultValue, not value: the page re-renders when its list loads, and a value would put 7 back over what was typed or restored. */}
+          <Field label="Valid for (days)" id="f-invite-days" name="expires_in_days" type="number" min={1} max={90} defaultValue="7" />
         </div>
         <SubmitButton busyLabel="Creating…">Create invite</SubmitButton>
       </Form>

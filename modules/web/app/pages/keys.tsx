@@ -129,7 +129,7 @@ export function KeysPage() {
     <section>
       <PageTitle>API keys</PageTitle>
       <p>Keys let ShareX, scripts and other apps upload and manage images for you. Treat each like a password.</p>
-      <Form class="card-form" onSubmit={create}>
+      <Form class="card-form" draft="new-key" onSubmit={create}>
         <h2>New key</h2>
         <div class="row">
           <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />

@@ -162,7 +162,7 @@ export function WebhooksPage() {
         A webhook POSTs a JSON event to your URL when something happens in your account, signed in the{' '}
         <a href="https://www.standardwebhooks.com/" rel="noreferrer">Standard Webhooks</a> format. Failed deliveries are retried for a day.
       </p>
-      <Form class="card-form" onSubmit={create}>
+      <Form class="card-form" draft="new-webhook" onSubmit={create}>
         <h2>New webhook</h2>
         <div class="row">
           <Field label="Endpoint URL" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/imghost" />
