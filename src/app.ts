@@ -26,7 +26,7 @@ import { cors } from './http/cors.ts'
 import { type ErrorDialects, createErrorDialects } from './http/error-dialects.ts'
 import { type IsPageRequest, pageRoutesOf } from './http/html.ts'
 import { isoDates } from './http/json-dates.ts'
-import { nulText } from './http/nul-text.ts'
+import { storableText } from './http/storable-text.ts'
 import { repeatedQuery } from './http/repeated-query.ts'
 import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
@@ -106,7 +106,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
     .use(apiDocs(ctx, modules))
     .use(securityHeaders(ctx))
     .use(isoDates(ctx.id))
-    .use(nulText(ctx.id))
+    .use(storableText(ctx.id))
     .use(repeatedQuery(ctx.id))
     .use(changePropagation(ctx))
     .use(

@@ -63,8 +63,19 @@ export class ServiceUnavailable extends AppError {
   constructor(message: string, code = 'service_unavailable') { super(503, code, message) }
 }
 
-/** Text with U+0000, which PostgreSQL cannot store (src/http/nul-text.ts). */
-export const nulRefused = () => new BadRequest('Text may not contain the NUL character (U+0000)', 'invalid_text')
+/** Text PostgreSQL cannot store (src/http/storable-text.ts): a NUL, or a lone UTF-16 surrogate. */
+export interface TextFault {
+  /** Where it was: a field's dotted path (`tags.2`); empty when unknown. */
+  field: string
+  kind: 'nul' | 'surrogate'
+}
+const TEXT_FAULTS: Record<TextFault['kind'], string> = {
+  nul: 'may not contain the NUL character (U+0000)',
+  surrogate: 'must be valid Unicode: a lone surrogate (such as \\ud800 in JSON) cannot be stored',
+}
+export const textRefused = ({ field, kind }: TextFault) =>
+  new BadRequest(field ? `The field "${field}" ${TEXT_FAULTS[kind]}` : `Text ${TEXT_FAULTS[kind]}`, 'invalid_text')
+export const nulRefused = (field = '') => textRefused({ field, kind: 'nul' })
 
 /** The database cannot be reached; the client should retry shortly (RFC 9110 §10.2.3 Retry-After). */
 export class DatabaseUnavailable extends AppError {
@@ -88,7 +99,7 @@ export class InsufficientStorage extends AppError {
 /**
  * Failures of a dependency, wherever they surface, become their typed 503 rather than a 500. And
  * text the database cannot store (SQLSTATE 22021, a NUL or a broken UTF-8 sequence) can only have
- * come from the client: src/http/nul-text.ts refuses it before the handlers, this is the net
+ * come from the client: src/http/storable-text.ts refuses it before the handlers, this is the net
  * under any path that check does not see.
  */
 function dependencyFailure(error: unknown): AppError | undefined {

@@ -6,7 +6,7 @@ import { Transform } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, nulRefused } from '../errors.ts'
 import { CutByShutdown, PROTOTYPE_KEY, RequestTimeout, onAbort, prototypeKeyRefused } from './body-limit.ts'
-import { NUL } from './nul-text.ts'
+import { NUL } from './storable-text.ts'
 
 /** Exactly the uploaded bytes: in a temp file, or held in memory (see MultipartOptions.holdInMemory). */
 export type ReceivedFile = ReceivedFileInfo & ({ path: string; bytes?: undefined } | { bytes: Buffer; path?: undefined })
@@ -283,7 +283,7 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
     // would then be judged as text ("may not contain NUL") instead of as the missing file.
     if (name === fileField && !fileFieldMayBeText) fail(new BadRequest(`The field "${fileField}" must be a file part, with a filename`, 'file_required'))
     else if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
-    else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused())
+    else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused(name.replaceAll(NUL, '\\u0000')))
     else if (name === PROTOTYPE_KEY) fail(prototypeKeyRefused())
     // Two answers to one question (`is_public=true` and `is_public=false`): which one was meant is
     // not ours to guess. The same value twice is harmless.

@@ -1,6 +1,7 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { call, createApiKey, describeEachBackend, markVerified, registerUser } from '../helpers/index.ts'
+import { listenForEvents } from '../helpers/events.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { distinctPng, form, png } from '../upload/compat-support.ts'
 import { expectNothingLeftBehind, signUp } from '../upload/support.ts'
@@ -12,7 +13,7 @@ const expectNulRefused = (response: Response, body: any, what: string) => {
   expect(body.error.code, what).toBe('invalid_text')
 }
 
-// PostgreSQL's text cannot hold U+0000: before src/http/nul-text.ts each of these was a 500.
+// PostgreSQL's text cannot hold U+0000: before src/http/storable-text.ts each of these was a 500.
 describeEachBackend('text the database cannot store', (app) => {
   test('a NUL in a JSON body is a 400 invalid_text, with or without credentials, in values and in keys', async () => {
     const user = await registerUser(app().auth)
@@ -31,12 +32,38 @@ describeEachBackend('text the database cannot store', (app) => {
       const [response, answer] = await call(target, method, path, { body, token })
       expectNulRefused(response, answer, what)
     }
+    // The refusal names where the NUL was.
+    const [, deep] = await call(app().upload, 'POST', '/api/v1/albums', { body: { title: 'ok', nested: [[[{ x: NUL }]]] }, token: user.token })
+    expect(deep.error.message).toBe('The field "nested.0.0.0.x" may not contain the NUL character (U+0000)')
     const [me, whoami] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token })
     expect(me.status).toBe(200)
     expect(whoami.user.first_name).toBe('Test')
     const [albums, list] = await call(app().upload, 'GET', '/api/v1/albums', { token: user.token })
     expect(albums.status).toBe(200)
     expect(list.albums).toEqual([])
+  })
+
+  // JSON can escape half of a UTF-16 pair (`"\ud800"`); no UTF-8 text holds one. A text column
+  // stores it as U+FFFD, but jsonb refuses it: an album's event payload was a 500.
+  test('a lone surrogate in a JSON body is a 400 invalid_text naming the field; a whole pair is kept', async () => {
+    const user = await signUp(app())
+    await listenForEvents(app().ctx.sql, user.id, ['album.created'])
+    const raw = (text: string) => ({ apiKey: user.apiKey, headers: { 'content-type': 'application/json' }, body: text })
+    for (const [what, body, field] of [
+      ['high half alone', '{"title":"a\\ud800b"}', 'title'],
+      ['low half alone', '{"title":"ok","description":"\\udc00"}', 'description'],
+      ['halves reversed', '{"title":"\\udc00\\ud83d"}', 'title'],
+      ['in a key', '{"title":"ok","\\ud800":1}', '\ud800'],
+    ] as const) {
+      const [response, answer] = await call(app().upload, 'POST', '/api/v1/albums', raw(body))
+      expectNulRefused(response, answer, what)
+      expect(answer.error.message, what).toBe(`The field "${field}" must be valid Unicode: a lone surrogate (such as \\ud800 in JSON) cannot be stored`)
+    }
+    const [created, album] = await call(app().upload, 'POST', '/api/v1/albums', raw('{"title":"smile \\ud83d\\ude00"}'))
+    expect(created.status, JSON.stringify(album)).toBe(201)
+    expect(album.album.title).toBe('smile \u{1F600}')
+    const events = await app().ctx.sql<{ data: { title: string } }[]>`select data from domain_events where user_id = ${user.id}`
+    expect(events.map((event) => event.data.title)).toEqual(['smile \u{1F600}'])
   })
 
   test('a NUL in the query is a 400; in a path parameter it names nothing, a 404', async () => {
