@@ -7,7 +7,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
+import { anotherAdminStays, findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -82,9 +82,10 @@ export async function requestDeletion(ctx: AppContext, principal: Principal, met
   if (principal.user.delete_scheduled_for) return principal.user
   const at = new Date(ctx.clock.now().getTime() + ctx.config.deletionGracePeriodSeconds * 1000)
   const user = await ctx.sql.begin(async (tx) => {
-    // The platform keeps at least one administrator: the last one hands over before leaving.
-    if (principal.user.is_admin && (await lockActiveAdmins(tx)).every((id) => id === principal.user.id)) {
-      throw new Conflict('You are the only administrator: promote another account before deleting yours', 'last_admin')
+    // The platform keeps at least one administrator: the last one staying hands over before leaving
+    // (two admins asking at once are serialised by the lock, and the second is refused).
+    if (principal.user.is_admin && !anotherAdminStays(await lockActiveAdmins(tx), principal.user.id)) {
+      throw new Conflict('No other administrator is staying: promote another account before deleting yours', 'last_admin')
     }
     return updateUser(tx, principal.user.id, { delete_scheduled_for: at })
   })

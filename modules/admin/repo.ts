@@ -63,7 +63,8 @@ export async function listUsers(db: Db, options: { search?: string; limit: numbe
 }
 
 
-export async function isDeleting(db: Db, userId: string): Promise<boolean> {
-  const rows = await db`select 1 from users where id = ${userId} and deletion_started_at is not null`
+/** Deleting, or due to be: the account-cleanup job takes it on its next run (modules/account/repo.ts dueAccountIds). */
+export async function isDeleting(db: Db, userId: string, now: Date): Promise<boolean> {
+  const rows = await db`select 1 from users where id = ${userId} and (deletion_started_at is not null or delete_scheduled_for <= ${now})`
   return rows.length > 0
 }

@@ -21,10 +21,14 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     await users.lockUser(tx, userId)
     const before = await users.findUserById(tx, userId)
     if (!before) throw new NotFound('User not found')
-    if (activeAdmins && !activeAdmins.includes(admin.user.id)) throw noLongerAdmin()
+    if (activeAdmins && !activeAdmins.some(({ id }) => id === admin.user.id)) throw noLongerAdmin()
     checkStanding(before, changes)
-    if (changes.is_blocked === false && (await repo.isDeleting(tx, userId))) {
-      throw new Conflict('This account is being deleted; it cannot be unblocked', 'deletion_in_progress')
+    if (changes.is_admin === false && before.is_admin && !users.anotherAdminStays(activeAdmins!, userId)) {
+      throw new Conflict('Every other administrator’s account is being deleted: demoting this one would leave none', 'last_admin')
+    }
+    // Due is as good as deleting: an admin's DELETE that got in first must not be undone by a PATCH queued behind it.
+    if ((changes.is_blocked === false || changes.is_admin === true) && (await repo.isDeleting(tx, userId, ctx.clock.now()))) {
+      throw new Conflict('This account is being deleted; it cannot be unblocked or promoted', 'deletion_in_progress')
     }
     const user = await users.updateUser(tx, userId, changes)
     // A block takes effect at once on every token, not at their expiry.

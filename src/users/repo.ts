@@ -47,10 +47,18 @@ export async function lockUser(tx: TransactionSql, userId: string) {
  * concurrent change has just demoted or blocked is skipped once that change commits, so the
  * set returned is the one that holds when this transaction writes.
  */
-export async function lockActiveAdmins(tx: TransactionSql): Promise<string[]> {
-  const rows = await tx<{ id: string }[]>`select id from users where is_admin and not is_blocked order by id for update`
-  return rows.map((row) => row.id)
+export async function lockActiveAdmins(tx: TransactionSql): Promise<ActiveAdmin[]> {
+  return tx<ActiveAdmin[]>`select id, delete_scheduled_for is not null as leaving from users where is_admin and not is_blocked order by id for update`
 }
+
+export interface ActiveAdmin {
+  id: string
+  /** Their account is scheduled for deletion: they administer until then, but do not count as staying. */
+  leaving: boolean
+}
+
+/** Whether someone other than `leavingId` administers and is staying: the platform never runs out of administrators. */
+export const anotherAdminStays = (admins: ActiveAdmin[], leavingId: string) => admins.some((admin) => admin.id !== leavingId && !admin.leaving)
 
 /** Revokes every token of the user at once: old JWTs carry the old version. */
 export async function revokeAllSessions(db: Db, userId: string) {

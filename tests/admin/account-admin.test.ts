@@ -234,3 +234,65 @@ describeEachBackend('last administrator', (app) => {
     expect((await call(app().auth, 'POST', '/api/v1/account/delete-request', { token: admin.token }))[0].status).toBe(200)
   })
 })
+
+describeEachBackend('administrators on their way out', (app) => {
+  const deleteRequest = (who: { token: string }) => call(app().auth, 'POST', '/api/v1/account/delete-request', { token: who.token })
+  const patch = (actor: { token: string }, userId: string, body: object) => call(app().auth, 'PATCH', `/api/v1/admin/users/${userId}`, { token: actor.token, body })
+
+  test('an admin whose deletion is scheduled does not count as staying: the other can neither leave too nor be demoted by them', async () => {
+    const first = await registerUser(app().auth)
+    const second = await registerUser(app().auth)
+    expect(first.user.is_admin).toBe(true)
+    await makeAdmin(app().ctx.sql, second.id)
+
+    // Both ask at the same moment: one is scheduled, the other is the last one staying.
+    const answers = await Promise.all([deleteRequest(first), deleteRequest(second)])
+    expect(answers.map(([response, body]) => response.status === 200 ? 200 : `${response.status} ${body.error.code}`).sort()).toEqual([200, '409 last_admin'])
+    const leaving = answers[0]![0].status === 200 ? first : second
+    const staying = leaving === first ? second : first
+    expect((await app().ctx.sql`select id from users where delete_scheduled_for is not null`).map((row) => row.id)).toEqual([leaving.id])
+    const [again, againBody] = await deleteRequest(staying)
+    expect([again.status, againBody.error.code]).toEqual([409, 'last_admin'])
+
+    // The one leaving still administers, but cannot take the other's rights away.
+    const [demote, demoteBody] = await patch(leaving, staying.id, { is_admin: false })
+    expect([demote.status, demoteBody.error.code]).toEqual([409, 'last_admin'])
+    expect((await patch(leaving, staying.id, { plan_type: 'pro' }))[0].status).toBe(200)
+    const [row] = await app().ctx.sql`select is_admin from users where id = ${staying.id}`
+    expect(row).toEqual({ is_admin: true })
+
+    // Once the first cancels, the other may leave.
+    expect((await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token: leaving.token }))[0].status).toBe(200)
+    expect((await deleteRequest(staying))[0].status).toBe(200)
+  })
+
+  test('a PATCH that promotes and unblocks never undoes an admin’s DELETE of the same account, in either order', async () => {
+    const [admin] = await app().ctx.sql<{ id: string }[]>`select id from users where is_admin and delete_scheduled_for is null order by created_at limit 1`
+    const actor = await registerUser(app().auth)
+    await makeAdmin(app().ctx.sql, actor.id)
+    expect(admin).toBeDefined()
+    // The cleanup job's lease is held, so each account stays to be looked at.
+    await app().ctx.sql`
+      insert into job_leases (job, holder, locked_until) values ('account-cleanup', 'test', now() + interval '1 minute')
+      on conflict (job) do update set holder = 'test', locked_until = excluded.locked_until`
+    try {
+      const removeUser = (userId: string) => call(app().auth, 'DELETE', `/api/v1/admin/users/${userId}`, { token: actor.token })
+      const target = await registerUser(app().auth)
+      expect((await removeUser(target.id))[0].status).toBe(202)
+      const [late, lateBody] = await patch(actor, target.id, { is_admin: true, is_blocked: false })
+      expect([late.status, lateBody.error.code]).toEqual([409, 'deletion_in_progress'])
+
+      for (let round = 0; round < 6; round++) {
+        const user = await registerUser(app().auth)
+        const [deleted, promoted] = await Promise.all([removeUser(user.id), patch(actor, user.id, { is_admin: true, is_blocked: false })])
+        const outcome = [deleted[0].status, promoted[0].status === 200 ? 200 : promoted[1].error.code]
+        // The DELETE first: the PATCH is refused. The PATCH first: the DELETE finds an admin.
+        expect([[202, 'deletion_in_progress'], [409, 200]], `round ${round}`).toContainEqual(outcome)
+        const [row] = await app().ctx.sql<{ is_admin: boolean; is_blocked: boolean; scheduled: boolean }[]>`select is_admin, is_blocked, delete_scheduled_for is not null as scheduled from users where id = ${user.id}`
+        expect([{ is_admin: false, is_blocked: true, scheduled: true }, { is_admin: true, is_blocked: false, scheduled: false }], `round ${round}`).toContainEqual(row!)
+      }
+    } finally {
+      await app().ctx.sql`update job_leases set locked_until = '-infinity' where job = 'account-cleanup' and holder = 'test'`
+    }
+  })
+})
