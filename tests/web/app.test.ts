@@ -6,7 +6,7 @@ import { newImageId } from '#core/images/ids.ts'
 import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -389,11 +389,14 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
           // At 360 px too its columns scroll in their wrapper, never squeezed to a letter a line ("a/l/i/c/e", "6/./4/K/B").
           await phone.setViewportSize({ width: 360, height: 800 })
           await phone.locator('table td').first().waitFor()
-          const narrowestInEm = await phone.evaluate(() =>
-            Math.min(...[...document.querySelectorAll('table td')].filter((cell) => cell.textContent!.trim().length > 3).map((cell) => cell.getBoundingClientRect().width / parseFloat(getComputedStyle(cell).fontSize))),
-          )
           // Squeezed, the narrowest was under 2 em wide.
-          expect(narrowestInEm).toBeGreaterThan(3)
+          expect(await narrowestTableCellInEm(phone)).toBeGreaterThan(3)
+          // The actions are past the right edge: the wrapper scrolls, and shades the edges it can scroll towards.
+          const wrapper = await phone.locator('.table-wrap').first().evaluate((element) => ({
+            scrolls: element.scrollWidth > element.clientWidth,
+            attachments: getComputedStyle(element).backgroundAttachment,
+          }))
+          expect(wrapper).toEqual({ scrolls: true, attachments: 'local, local, scroll, scroll' })
           await phone.setViewportSize({ width: 390, height: 844 })
         }
         if (path === '/gallery' || path === '/account' || (scheme === 'dark' && path === '/upload')) await shot(`phone-${scheme}${path.replace(/\//g, '-')}`, phone)

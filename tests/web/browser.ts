@@ -43,6 +43,16 @@ export function watchCsp(page: Page, violations: string[]): void {
  * `explain(error)` (or `during(steps)`) adds them, with the address and what the page shows, to
  * the error, so a step that times out in CI says why.
  */
+/**
+ * The narrowest table cell holding more than a few letters, in ems of its own font: under 2 em a
+ * column has been squeezed to a letter a line ("a/l/i/c/e"); a table that fits keeps its words.
+ */
+export function narrowestTableCellInEm(page: Page): Promise<number> {
+  return page.evaluate(() =>
+    Math.min(...[...document.querySelectorAll('table td')].filter((cell) => cell.textContent!.trim().length > 3).map((cell) => cell.getBoundingClientRect().width / parseFloat(getComputedStyle(cell).fontSize))),
+  )
+}
+
 export function pageJournal(page: Page) {
   const events: string[] = []
   page.on('pageerror', (error) => events.push(`page error: ${error.message}`))

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -115,6 +115,16 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(inviteLink)
     await expect(page.getByTestId('invite-row').first().textContent()).resolves.toContain('pending')
     await shot('admin-invites')
+    // At 360 px the table scrolls in its wrapper; its columns were squeezed to a letter a line.
+    const viewport = page.viewportSize()!
+    await page.setViewportSize({ width: 360, height: 800 })
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0)
+      expect(await narrowestTableCellInEm(page)).toBeGreaterThan(3)
+      await shot('admin-invites-360')
+    } finally {
+      await page.setViewportSize(viewport)
+    }
   })
 
   test('someone opening the link signs up with the code filled in, and gets the plan', async () => {

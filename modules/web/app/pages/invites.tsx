@@ -92,7 +92,7 @@ export function InvitesPanel() {
       {list.data && !list.data.invites.length ? <p>No invites yet.</p> : null}
       {list.data?.invites.length ? (
         <div class="table-wrap">
-          <table>
+          <table class="invites">
             <thead>
               <tr>
                 <th scope="col">Code</th>
