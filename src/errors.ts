@@ -1,3 +1,4 @@
+import { ValueErrorType } from '@sinclair/typebox/errors'
 import { Elysia } from 'elysia'
 import { isDatabaseUnreachable } from './db/health.ts'
 import type { ErrorDialect } from './http/error-dialects.ts'
@@ -164,7 +165,7 @@ function parameterHolding(value: unknown, inputs: RequestInputs): string | undef
  * of choices into its characters, and one error per character says nothing useful.
  */
 function validationDetails(error: unknown, inputs: RequestInputs): { field: string; message: string }[] {
-  const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown }[]; type?: string; value?: unknown }
+  const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown; type?: number }[]; type?: string; value?: unknown }
   const unnamed = (type === 'property' ? parameterHolding(value, inputs) : undefined) ?? UNNAMED_FIELD[type] ?? 'body'
   const seen = new Set<string>()
   const out: { field: string; message: string }[] = []
@@ -182,12 +183,42 @@ function validationDetails(error: unknown, inputs: RequestInputs): { field: stri
       const item = memberDescription(e.schema as Bounded)
       out.push({ field, message: item ? `Each item must be ${item}` : `Each item: ${e.message ?? 'invalid'}` })
     }
-    else out.push({ field, message: unionDescription(e.schema) ?? numberDescription(e.schema as Bounded | undefined) ?? e.summary ?? e.message ?? 'invalid' })
+    else out.push({ field, message: fieldDescription(e.schema as Bounded | undefined, e.type) ?? e.summary ?? e.message ?? 'invalid' })
   }
   return out
 }
 
-type Bounded = { type?: unknown; format?: unknown; minimum?: number; maximum?: number; minLength?: number; maxLength?: number; anyOf?: unknown[] }
+type Bounded = {
+  type?: unknown; format?: unknown; pattern?: unknown; description?: unknown; items?: unknown
+  minimum?: number; maximum?: number; minLength?: number; maxLength?: number; minItems?: number; maxItems?: number; anyOf?: unknown[]
+}
+
+/**
+ * What a field takes, in words, for the schemas TypeBox words poorly: its summaries quote the
+ * value sent ("to be string but found: a"), a pattern as a regex, a list by its length alone.
+ */
+function fieldDescription(schema: Bounded | undefined, failure: unknown): string | undefined {
+  if (!schema) return undefined
+  const described = unionDescription(schema) ?? numberDescription(schema) ?? listDescription(schema)
+  if (described) return described
+  if (typeof schema.pattern === 'string') return typeof schema.description === 'string' ? `Must be ${schema.description}` : undefined
+  if (schema.type === 'string' && (schema.format === undefined || failure === ValueErrorType.String)) return `Must be ${memberDescription(schema)}`
+  return undefined
+}
+
+/** "Must be a list of: a, b (1 to 5 of them)" rather than "Expected array length to be less or equal to 5". */
+function listDescription(schema: Bounded): string | undefined {
+  if (schema.type !== 'array') return undefined
+  const low = schema.minItems, high = schema.maxItems
+  const count = low !== undefined && high !== undefined ? `${low} to ${high}` : low !== undefined ? `at least ${low}` : high !== undefined ? `at most ${high}` : ''
+  const allowed = literalsOf(schema.items)
+  if (allowed) return `Must be a list of: ${allowed.join(', ')}${count ? ` (${count} of them)` : ''}`
+  const item = schema.items ? memberDescription(schema.items as Bounded) : undefined
+  return `Must be a list${count ? ` of ${count} items` : ''}${item ? `, each ${item}` : ''}`
+}
+
+const range = (low: number | undefined, high: number | undefined) =>
+  low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}` : high !== undefined ? ` of at most ${high}` : ''
 
 /** A union's members, nested unions flattened (Nullable of Elysia's Integer is a union in a union). */
 const membersOf = (schema: Bounded): Bounded[] => (Array.isArray(schema.anyOf) ? schema.anyOf.flatMap((option) => membersOf(option as Bounded)) : [schema])
@@ -196,15 +227,19 @@ const isNumericText = (schema: Bounded) => schema.type === 'string' && (schema.f
 
 /** What one member of a union takes, in words; undefined for a schema this does not know how to say. */
 function memberDescription(schema: Bounded): string | undefined {
-  const range = (low: number | undefined, high: number | undefined) =>
-    low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}` : high !== undefined ? ` of at most ${high}` : ''
   if (schema.type === 'null') return 'null'
   if (schema.type === 'integer') return `a whole number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'boolean') return 'true or false'
-  if (schema.type === 'string') return schema.maxLength !== undefined ? `text of at most ${schema.maxLength} characters` : 'text'
+  if (schema.type === 'string') return textLength(schema.minLength, schema.maxLength)
   if (schema.type === 'array') return 'a list'
   return undefined
+}
+
+/** An empty string counts as given: "at least 1 character" is worth saying, "at least 0" is not. */
+function textLength(low = 0, high: number | undefined): string {
+  if (high !== undefined) return low > 0 ? `text of ${low} to ${high} characters` : `text of at most ${high} characters`
+  return low > 0 ? `text of at least ${low} character${low === 1 ? '' : 's'}` : 'text'
 }
 
 /** "Must be a whole number from 1 to 100" rather than TypeBox's "Expected integer to be less or equal to 100". */

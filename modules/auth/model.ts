@@ -3,7 +3,7 @@ import { ErrorResponse } from '#core/http/schemas.ts'
 import { User } from '#core/users/public.ts'
 import { SecondStepAnswer } from './two-factor-model.ts'
 
-const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, _ . -' })
+const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
 // 128 characters must fit; the upper bound only stops hashing megabytes.
 const Password = t.String({ minLength: 8, maxLength: 1024 })

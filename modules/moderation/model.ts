@@ -14,7 +14,8 @@ export const NOTE_MAX_LENGTH = 1000
 const Reason = t.Union(REPORT_REASONS.map((reason) => t.Literal(reason)))
 const Timestamp = t.String()
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
-const ReportIdParams = t.Object({ id: t.String({ pattern: '^[0-9]{1,18}$' }) })
+// Any text: an id that is not a report's number names no report (404), like any other unknown id.
+const ReportIdParams = t.Object({ id: t.String({ description: 'a report id (digits)' }) })
 
 const ReportSummary = t.Object({
   id: t.Number(),

@@ -86,7 +86,7 @@ async function reportedPicture(ctx: AppContext, report: repo.ReportRow | undefin
  * must see what they judge.
  */
 export async function reportThumbnail(ctx: AppContext, reportId: string): Promise<Response> {
-  const image = await reportedPicture(ctx, await repo.findReport(ctx.sql, Number(reportId)))
+  const image = await reportedPicture(ctx, await repo.findReport(ctx.sql, reportId))
   const variant = image && (image.variants.find((v) => v.name === 'thumb' && v.format === image.format) ?? image.variants.find((v) => v.name === 'thumb'))
   const object = variant ? await ctx.storage.get(variant.key) : null
   if (!variant || !object) throw new NotFound('No thumbnail for this report', 'thumbnail_not_found')

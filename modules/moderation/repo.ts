@@ -147,7 +147,11 @@ export async function openReporterCount(db: Db, targetType: string, targetId: st
   return row?.n ?? 0
 }
 
-export async function findReport(db: Db, id: number): Promise<ReportRow | undefined> {
+/** A bigserial's digits: anything else names no report. */
+const REPORT_ID = /^[0-9]{1,18}$/
+
+export async function findReport(db: Db, id: string): Promise<ReportRow | undefined> {
+  if (!REPORT_ID.test(id)) return undefined
   const [row]: [ReportRow?] = await db`select ${db(REPORT_FIELDS)} from abuse_reports where id = ${id}`
   return row
 }

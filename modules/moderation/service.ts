@@ -62,7 +62,7 @@ async function hideIfReportedEnough(ctx: AppContext, type: string, id: string, o
 }
 
 async function reportToActOn(ctx: AppContext, reportId: string) {
-  const report = await repo.findReport(ctx.sql, Number(reportId))
+  const report = await repo.findReport(ctx.sql, reportId)
   if (!report) throw new NotFound('No report with that id', 'report_not_found')
   const target = targetOf(report.target_type)
   if (!target) throw new NotFound('No report with that id', 'report_not_found')

@@ -67,3 +67,36 @@ test('a list is answered once, not item by item or, for a string sent instead, c
   expect(await details(new Request('http://localhost/list?limit=1000&page=2'))).toEqual([{ field: 'limit', message: 'Must be a whole number from 1 to 100' }])
   expect((await details(new Request('http://localhost/list?page=0')))[0].field).toBe('page')
 })
+
+test('refusals say what the field takes, never quote the value sent nor a regex, and a list with too many items says it is a list', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/hooks', ({ body }) => body, {
+      body: t.Object({
+        events: t.Optional(t.Array(t.Union([t.Literal('image.uploaded'), t.Literal('image.deleted')]), { minItems: 1, maxItems: 2 })),
+        title: t.Optional(t.String({ maxLength: 200 })),
+        name: t.Optional(t.String({ minLength: 3, maxLength: 32, pattern: '^[a-z]+$', description: '3 to 32 small letters' })),
+        email: t.Optional(t.String({ format: 'email' })),
+        urls: t.Optional(t.Array(t.String(), { maxItems: 2 })),
+      }),
+    })
+    .get('/audit', ({ query }) => query, { query: t.Object({ cursor: t.Optional(t.String({ pattern: '^[0-9]{1,18}$', description: 'the next_cursor of the previous page' })) }) })
+  const details = async (request: Request) => {
+    const response = await app.handle(request)
+    expect(response.status).toBe(422)
+    const { details } = (await response.json()).error
+    expect(JSON.stringify(details)).not.toMatch(/found|\^|SECRET/)
+    return details
+  }
+  const post = (body: unknown) => new Request('http://localhost/hooks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  // A string is taken as a one-item list, so "image.uploaded" splits into more characters than fit.
+  expect(await details(post({ events: 'image.uploaded' }))).toEqual([{ field: 'events', message: 'Must be a list of: image.uploaded, image.deleted (1 to 2 of them)' }])
+  expect(await details(post({ events: [] }))).toEqual([{ field: 'events', message: 'Must be a list of: image.uploaded, image.deleted (1 to 2 of them)' }])
+  expect(await details(post({ urls: ['a', 'b', 'c'] }))).toEqual([{ field: 'urls', message: 'Must be a list of at most 2 items, each text' }])
+  expect(await details(post({ title: ['SECRET'] }))).toEqual([{ field: 'title', message: 'Must be text of at most 200 characters' }])
+  expect(await details(post({ title: 5 }))).toEqual([{ field: 'title', message: 'Must be text of at most 200 characters' }])
+  expect(await details(post({ name: 'AB' }))).toEqual([{ field: 'name', message: 'Must be 3 to 32 small letters' }])
+  expect(await details(post({ name: 'SECRET' }))).toEqual([{ field: 'name', message: 'Must be 3 to 32 small letters' }])
+  expect(await details(post({ email: ['SECRET'] }))).toEqual([{ field: 'email', message: 'Must be text' }])
+  expect(await details(new Request('http://localhost/audit?cursor=abc'))).toEqual([{ field: 'cursor', message: 'Must be the next_cursor of the previous page' }])
+})

@@ -183,11 +183,12 @@ describeEachBackend('abuse reports', (app) => {
     }
   })
 
-  test('actions on unknown reports are 404; a non-numeric id is a 4xx', async () => {
-    const [unknown] = await call(app().auth, 'POST', '/api/v1/admin/reports/999999999/dismiss', { token: admin.token })
-    expect(unknown.status).toBe(404)
-    const [bad] = await call(app().auth, 'POST', '/api/v1/admin/reports/abc/remove', { token: admin.token })
-    expect(bad.status).toBe(422)
+  test('actions on unknown reports are 404, a non-numeric or overlong id too: it names no report', async () => {
+    for (const [id, action] of [['999999999', 'dismiss'], ['abc', 'remove'], ['abc', 'dismiss'], ['1234567890123456789', 'block-uploader'], ['abc', 'thumbnail']]) {
+      const method = action === 'thumbnail' ? 'GET' : 'POST'
+      const [response, body] = await call(app().auth, method, `/api/v1/admin/reports/${id}/${action}`, { token: admin.token })
+      expect([id, action, response.status, body.error?.code]).toEqual([id, action, 404, action === 'thumbnail' ? 'thumbnail_not_found' : 'report_not_found'])
+    }
   })
 }, { env: { TRUST_PROXY: 'true', REPORTS_PER_HOUR: '5', WEBHOOK_ALLOW_PRIVATE: 'true' } })
 
