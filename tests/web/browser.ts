@@ -53,6 +53,21 @@ export function narrowestTableCellInEm(page: Page): Promise<number> {
   )
 }
 
+/** Signs in on the login page the tab shows, and waits until it shows itself signed in. */
+export async function signInOnPage(page: Page, who: { username: string; password: string }) {
+  await page.getByLabel('Email or username').fill(who.username)
+  await page.getByLabel('Password').fill(who.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('button', { name: 'Log out' }).waitFor()
+}
+
+/** Logs out in this tab, from the account page: the session every tab of its context shares ends. */
+export async function logOutFrom(page: Page, authUrl: string) {
+  await page.goto(`${authUrl}/account`)
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.waitForURL('**/login')
+}
+
 export function pageJournal(page: Page) {
   const events: string[] = []
   page.on('pageerror', (error) => events.push(`page error: ${error.message}`))

@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { createAlbum, type Owner, signUp } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, logOutFrom, pageJournal, signInOnPage, startWebServers, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/drafts: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -22,18 +22,9 @@ describe.skipIf(!hasChromium)('form drafts across an ended session, in Chromium'
   let other: Owner
 
   const go = (page: Page, path: string) => page.goto(servers.urls.auth + path)
-  const signIn = async (page: Page, who: Owner) => {
-    await page.getByLabel('Email or username').fill(who.username)
-    await page.getByLabel('Password').fill(who.password)
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.getByRole('button', { name: 'Log out' }).waitFor()
-  }
+  const signIn = signInOnPage
   /** Tab B logs out, which ends the session tab A still shows (the tabs share the cookie, not sessionStorage). */
-  const endSessionInTabB = async () => {
-    await go(tabB, '/account')
-    await tabB.getByRole('button', { name: 'Log out' }).click()
-    await tabB.waitForURL('**/login')
-  }
+  const endSessionInTabB = () => logOutFrom(tabB, servers.urls.auth)
   const sentToLogin = (from: string) => tabA.waitForURL(`${servers.urls.auth}/login?next=${encodeURIComponent(from)}`)
   const note = () => tabA.getByRole('status').filter({ hasText: RESTORED })
   /** The tab's sessionStorage, once the draft is in it (written a moment after the move to the login page). */

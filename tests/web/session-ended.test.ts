@@ -4,7 +4,7 @@ import { distinctPng, type Owner, signUp } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 import { enableTotp } from '../helpers/two-factor.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, logOutFrom, pageJournal, signInOnPage, startWebServers, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/session-ended: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -20,18 +20,9 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
   let owner: Owner
 
   const go = (page: Page, path: string) => page.goto(servers.urls.auth + path)
-  const signIn = async (page: Page) => {
-    await page.getByLabel('Email or username').fill(owner.username)
-    await page.getByLabel('Password').fill(owner.password)
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.getByRole('button', { name: 'Log out' }).waitFor()
-  }
+  const signIn = (page: Page) => signInOnPage(page, owner)
   /** Tab B logs out; tab A still shows its page, signed in. */
-  const logOutInTabB = async () => {
-    await go(tabB, '/account')
-    await tabB.getByRole('button', { name: 'Log out' }).click()
-    await tabB.waitForURL('**/login')
-  }
+  const logOutInTabB = () => logOutFrom(tabB, servers.urls.auth)
   /** Tab A is on the login page, with `next` naming where it was, and shows itself signed out. */
   const sentToLogin = async (from: string) => {
     await tabA.waitForURL(`${servers.urls.auth}/login?next=${encodeURIComponent(from)}`)
