@@ -5,6 +5,8 @@
  * bench-view.ts, with the CPU time it spent per response:
  *   - nginx: one worker, sendfile, open_file_cache, no access log (as in bench-view.ts);
  *   - clone: `fetch` returns `prebuilt.clone()` of a Response holding the bytes (what the fast path does);
+ *   - clone-ip: the same after `server.requestIP(request)`, which view recording needs for the
+ *     visitor key when clients connect directly (a getpeername() per call, no caching per connection);
  *   - new-response: `fetch` returns `new Response(bytes, { headers })` each time;
  *   - file: `fetch` returns `new Response(Bun.file(path))` (sendfile);
  *   - static: Bun's `routes` with a Response value (Bun answers without calling JavaScript).
@@ -15,12 +17,13 @@
  * The files are random bytes of the two sizes bench-view.ts serves (its thumbnail and original):
  * only their length matters to a server that does not look inside.
  */
+import type { Server } from 'bun'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type WrkResult, createBenchRun, freePort, loadAverage, measure, median, requireTools, startNginx, waitFor, wrk } from './lib/bench-view-support.ts'
 
-const MODES = ['clone', 'new-response', 'file', 'static'] as const
+const MODES = ['clone', 'clone-ip', 'new-response', 'file', 'static'] as const
 type Mode = (typeof MODES)[number]
 
 /** The headers bench-view's imghost sends with a public image, give or take their values. */
@@ -37,8 +40,10 @@ async function serve(mode: Mode, dir: string, names: string[], port: number) {
   const files = new Map<string, { path: string; bytes: Uint8Array }>(await Promise.all(names.map(async (name) => [`/${name}`, { path: join(dir, name), bytes: await Bun.file(join(dir, name)).bytes() }] as const)))
   const prebuilt = new Map<string, Response>([...files].map(([path, file]) => [path, new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS })]))
   const notFound = () => new Response('not found', { status: 404 })
-  const fetchers: Record<Exclude<Mode, 'static'>, (request: Request) => Response> = {
-    clone: (request) => prebuilt.get(new URL(request.url).pathname)?.clone() ?? notFound(),
+  const clone = (request: Request) => prebuilt.get(new URL(request.url).pathname)?.clone() ?? notFound()
+  const fetchers: Record<Exclude<Mode, 'static'>, (request: Request, server: Server<undefined>) => Response> = {
+    clone,
+    'clone-ip': (request, server) => (server.requestIP(request) ? clone(request) : notFound()),
     'new-response': (request) => {
       const file = files.get(new URL(request.url).pathname)
       return file ? new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS }) : notFound()
