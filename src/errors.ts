@@ -209,16 +209,22 @@ function fieldDescription(schema: Bounded | undefined, failure: unknown): string
 /** "Must be a list of: a, b (1 to 5 of them)" rather than "Expected array length to be less or equal to 5". */
 function listDescription(schema: Bounded): string | undefined {
   if (schema.type !== 'array') return undefined
-  const low = schema.minItems, high = schema.maxItems
-  const count = low !== undefined && high !== undefined ? `${low} to ${high}` : low !== undefined ? `at least ${low}` : high !== undefined ? `at most ${high}` : ''
+  const count = bounds(schema.minItems, schema.maxItems)
   const allowed = literalsOf(schema.items)
   if (allowed) return `Must be a list of: ${allowed.join(', ')}${count ? ` (${count} of them)` : ''}`
   const item = schema.items ? memberDescription(schema.items as Bounded) : undefined
   return `Must be a list${count ? ` of ${count} items` : ''}${item ? `, each ${item}` : ''}`
 }
 
-const range = (low: number | undefined, high: number | undefined) =>
-  low !== undefined && high !== undefined ? ` from ${low} to ${high}` : low !== undefined ? ` of at least ${low}` : high !== undefined ? ` of at most ${high}` : ''
+/** "1 to 5", "at least 1", "at most 5", or '' when neither bound is set. */
+const bounds = (low: number | undefined, high: number | undefined) =>
+  low !== undefined && high !== undefined ? `${low} to ${high}` : low !== undefined ? `at least ${low}` : high !== undefined ? `at most ${high}` : ''
+
+/** " from 1 to 100", " of at least 0": a number's range as it follows "a whole number". */
+const range = (low: number | undefined, high: number | undefined) => {
+  const words = bounds(low, high)
+  return !words ? '' : low !== undefined && high !== undefined ? ` from ${words}` : ` of ${words}`
+}
 
 /** A union's members, nested unions flattened (Nullable of Elysia's Integer is a union in a union). */
 const membersOf = (schema: Bounded): Bounded[] => (Array.isArray(schema.anyOf) ? schema.anyOf.flatMap((option) => membersOf(option as Bounded)) : [schema])
@@ -237,9 +243,9 @@ function memberDescription(schema: Bounded): string | undefined {
 }
 
 /** An empty string counts as given: "at least 1 character" is worth saying, "at least 0" is not. */
-function textLength(low = 0, high: number | undefined): string {
-  if (high !== undefined) return low > 0 ? `text of ${low} to ${high} characters` : `text of at most ${high} characters`
-  return low > 0 ? `text of at least ${low} character${low === 1 ? '' : 's'}` : 'text'
+function textLength(low: number | undefined, high: number | undefined): string {
+  const words = bounds(low ? low : undefined, high)
+  return words ? `text of ${words} character${high === undefined && low === 1 ? '' : 's'}` : 'text'
 }
 
 /** "Must be a whole number from 1 to 100" rather than TypeBox's "Expected integer to be less or equal to 100". */

@@ -16,59 +16,44 @@ export const NUL = '\u0000'
 export const storableText = (seed: string) =>
   new Elysia({ name: 'storable-text', seed }).onTransform({ as: 'global' }, ({ params, query, body }) => {
     if (fieldsHoldFault(params)) throw new NotFound()
-    if (fieldsHoldFault(query)) throw textRefused(faultIn(query)!)
-    if (holdsFault(body)) throw textRefused(faultIn(body)!)
+    // The query's own fields, copied into a plain object, so faultIn walks them as it walks a body.
+    const fault = (fieldsHoldFault(query) ? faultIn({ ...query }) : undefined) ?? faultIn(body)
+    if (fault) throw textRefused(fault)
   })
 
 const isFaulty = (text: string) => text.includes(NUL) || !text.isWellFormed()
 
 /**
  * Elysia's params and query objects are not plain objects: their own fields are looked at
- * directly. This runs on every request through the pipeline, so it allocates nothing.
+ * directly. This runs on every request through the pipeline, so for the usual text fields it
+ * allocates nothing; anything else is walked by faultIn.
  */
 function fieldsHoldFault(fields: Record<string, unknown> | undefined): boolean {
   if (fields === undefined || fields === null) return false
-  for (const name in fields) if (isFaulty(name) || holdsFault(fields[name])) return true
-  return false
-}
-
-/**
- * Whether a string anywhere in a parsed value (keys included) is one the database cannot store.
- * A loop, not recursion: a 64 KiB JSON body can nest thirty thousand arrays deep. Paths are not
- * kept here, so the common case allocates only the stack; `faultIn` names the field afterwards.
- */
-function holdsFault(value: unknown): boolean {
-  if (typeof value === 'string') return isFaulty(value)
-  if (value === undefined || value === null || typeof value !== 'object') return false
-  const pending: unknown[] = [value]
-  while (pending.length > 0) {
-    const item = pending.pop()
-    if (typeof item === 'string') {
-      if (isFaulty(item)) return true
-    } else if (Array.isArray(item)) {
-      for (const element of item) pending.push(element)
-    } else if (item !== null && typeof item === 'object' && isPlain(item)) {
-      for (const key in item) {
-        if (isFaulty(key)) return true
-        pending.push((item as Record<string, unknown>)[key])
-      }
-    }
+  for (const name in fields) {
+    const value = fields[name]
+    if (isFaulty(name) || (typeof value === 'string' ? isFaulty(value) : faultIn(value) !== undefined)) return true
   }
   return false
 }
 
-/** The first faulty string's field, as a dotted path (`nested.0.x`), and what is wrong with it. */
+/**
+ * The first string anywhere in a parsed value (keys included) that the database cannot store,
+ * with its field as a dotted path (`nested.0.x`). A loop, not recursion; the paths stay short,
+ * as a JSON body is refused past 16 levels before it is parsed (src/http/body-limit.ts).
+ */
 function faultIn(value: unknown): TextFault | undefined {
-  const pending: [unknown, string][] = [[value, '']]
+  if (value === undefined || value === null || (typeof value !== 'object' && typeof value !== 'string')) return undefined
   const describe = (text: string, field: string): TextFault => ({ field, kind: text.includes(NUL) ? 'nul' : 'surrogate' })
   const under = (path: string, key: string) => (path ? `${path}.${key}` : key)
+  const pending: [unknown, string][] = [[value, '']]
   while (pending.length > 0) {
     const [item, path] = pending.pop()!
     if (typeof item === 'string') {
       if (isFaulty(item)) return describe(item, path)
     } else if (Array.isArray(item)) {
       item.forEach((element, index) => pending.push([element, under(path, String(index))]))
-    } else if (item !== null && typeof item === 'object' && (isPlain(item) || path === '')) {
+    } else if (item !== null && typeof item === 'object' && isPlain(item)) {
       for (const key in item) {
         if (isFaulty(key)) return describe(key, under(path, key.replaceAll(NUL, '\\u0000')))
         pending.push([(item as Record<string, unknown>)[key], under(path, key)])
