@@ -34,7 +34,7 @@ describeEachBackend(
     test('multipart file, key in the query: the documented shape, field by field, and the URL serves the image', async () => {
       const user = await signUp(app())
       const bytes = await distinctPng(48, 32)
-      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes), title: 'Holiday', album_id: 'ignored' }) })
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes), title: 'Holiday', description: ' By the sea ', album_id: 'ignored' }) })
       expect(response.status, JSON.stringify(body)).toBe(200)
       expect(body.status_code).toBe(200)
       expect(body.success).toEqual({ message: 'image uploaded', code: 200 })
@@ -54,7 +54,7 @@ describeEachBackend(
         height: 32,
         ratio: 1.5,
         title: 'Holiday',
-        description: null,
+        description: 'By the sea',
         nsfw: 0,
         md5: md5(bytes),
         storage: 'remote',
@@ -96,9 +96,10 @@ describeEachBackend(
       await expectServes(app(), b3.image.url, three)
 
       const four = await distinctPng(8, 8)
-      const [r4, b4] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&source=${encodeURIComponent(four.toString('base64url'))}`)
+      const [r4, b4] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&source=${encodeURIComponent(four.toString('base64url'))}&title=Tiny&description=From+a+script`)
       expect(r4.status, JSON.stringify(b4)).toBe(200)
       await expectServes(app(), b4.image.url, four)
+      expect([b4.image.title, b4.image.description]).toEqual(['Tiny', 'From a script'])
     })
 
     test('format=txt answers the URL alone', async () => {
@@ -158,7 +159,7 @@ describeEachBackend(
       })
     })
 
-    test('a title longer than 200 is cut there, but never inside a character (an emoji across the cut is left out whole)', async () => {
+    test('a title longer than 200, or a description longer than 2,000, is cut there, but never inside a character (an emoji across the cut is left out whole)', async () => {
       const user = await signUp(app())
       const title = `${'x'.repeat(199)}\u{1F600}and more`
       const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title }) })
@@ -169,6 +170,12 @@ describeEachBackend(
       const [whole, wholeBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title: `${'x'.repeat(198)}\u{1F600}more` }) })
       expect(whole.status, JSON.stringify(wholeBody)).toBe(200)
       expect(wholeBody.image.title).toBe(`${'x'.repeat(198)}\u{1F600}`)
+      const description = `${'d'.repeat(1999)}\u{1F600}and more`
+      const [long, longBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), description }) })
+      expect(long.status, JSON.stringify(longBody)).toBe(200)
+      expect(longBody.image.description).toBe('d'.repeat(1999))
+      const [described] = await app().ctx.sql<{ description: string }[]>`select description from images where id = ${longBody.image.id_encoded}`
+      expect(described!.description).toBe('d'.repeat(1999))
     })
 
     test('no source, bad base64, a URL, a wrong format, an unknown format=: 4xx in Chevereto shape, nothing kept', async () => {

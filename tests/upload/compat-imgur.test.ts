@@ -62,6 +62,7 @@ describeEachBackend(
       })
       expect(row.original_name).toBe('shot.png')
       expect(row.title).toBe('Screenshot')
+      expect(row.description).toBe('from ksnip')
       await expectServes(app(), body.data.link, bytes)
       await expectServes(app(), body.data.link.replace(/\.png$/, ''), bytes)
     })

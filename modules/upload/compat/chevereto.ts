@@ -45,7 +45,7 @@ const CheveretoImage = t.Object({
   date: t.String(),
   date_gmt: t.String(),
   title: t.Nullable(t.String()),
-  description: t.Null(),
+  description: t.Nullable(t.String()),
   nsfw: t.Literal(0),
   md5: t.String(),
   storage: t.Literal('remote'),
@@ -80,6 +80,7 @@ const Query = t.Object({
   source: t.Optional(t.String({ description: 'Base64 image (GET); an http(s) URL is refused' })),
   format: t.Optional(t.String({ description: 'json (default) or txt (the image URL alone); also read from the form' })),
   title: t.Optional(t.String()),
+  description: t.Optional(t.String()),
   expires_in: t.Optional(t.String({ description: 'imghost: 30m, 1h, 7d, 2w; the image is deleted after it' })),
   max_views: t.Optional(t.String({ description: 'imghost: views by others before the image is gone' })),
 })
@@ -141,7 +142,7 @@ function present(ctx: AppContext, image: ImageRow, md5: string) {
     date: sqlDateTime(uploaded),
     date_gmt: sqlDateTime(uploaded),
     title: image.title,
-    description: null,
+    description: image.description,
     nsfw: 0 as const,
     md5,
     storage: 'remote' as const,
@@ -167,7 +168,7 @@ const conflictingKeys = () => new BadRequest('Two different API keys were sent (
  * the body is read; or in the body itself (`key=` next to `source=`), then only after it.
  */
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
-  // The image in the query, or in the body; the body's other fields (key, format, title) count either way.
+  // The image in the query, or in the body; the body's other fields (key, format, title, description) count either way.
   const readSource = async (): Promise<MultipartUpload> => {
     const body = await readImageBody(ctx, request, 'source')
     if (query.source === undefined) return body
@@ -189,7 +190,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
       await upload.discard()
       throw error
     }
-    return { ...upload, fields: { ...lifetimeFields(request.url, upload.fields), ...nativeFields(upload.fields.title ?? query.title) } }
+    return { ...upload, fields: { ...lifetimeFields(request.url, upload.fields), ...nativeFields({ title: upload.fields.title ?? query.title, description: upload.fields.description ?? query.description }) } }
   }
 
   const headerKey = request.headers.get('x-api-key')
@@ -244,7 +245,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
         'The key is `key` (query or form field) or `X-API-Key`: one of your own `ih_` API keys. The image is `source`: a multipart file, ' +
         'or base64 (or a data: URI) in a multipart or urlencoded field or the query. A URL is refused (400): nothing is fetched. Errors: ' +
         '`{status_code, error:{message, code, context}, status_txt}` with the same HTTP status.',
-      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', format: 'json (default) or txt (or in the query)' }) } : {}),
+      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', description: 'kept as the description', format: 'json (default) or txt (or in the query)' }) } : {}),
     },
   })
   return new Elysia({ name: 'upload-compat-chevereto', seed: ctx.id })

@@ -26,7 +26,7 @@ import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, ke
 const ImgurImage = t.Object({
   id: t.String(),
   title: t.Nullable(t.String()),
-  description: t.Nullable(t.String({ description: 'Echoed back; imghost images have no description' })),
+  description: t.Nullable(t.String({ description: 'Kept as the image\'s description (at most 2,000 characters)' })),
   datetime: t.Number({ description: 'Unix seconds' }),
   type: t.String(),
   animated: t.Boolean(),
@@ -55,12 +55,12 @@ const errorStatuses = [400, 401, 403, 404, 408, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
 
-function present(ctx: AppContext, image: ImageRow, description: string | null) {
+function present(ctx: AppContext, image: ImageRow) {
   const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
   return {
     id: image.id,
     title: image.title,
-    description,
+    description: image.description,
     datetime: Math.floor(new Date(image.uploaded_at).getTime() / 1000),
     type: image.mime_type,
     animated: image.pages > 1,
@@ -117,20 +117,18 @@ const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form 
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
   const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
-  let description: string | null = null
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
-    const { type, title, name } = body.fields
+    const { type, title, name, description } = body.fields
     if (type?.toLowerCase() === 'url') {
       await body.discard()
       throw remoteUrlRefused()
     }
-    description = body.fields.description?.slice(0, 1000) ?? null
     // Imgur's `name` is the file's name; a multipart file's own name is the fallback.
     const file = { ...body.file!, filename: name || body.file!.filename }
-    return { ...body, file, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(title) } }
+    return { ...body, file, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({ title, description }) } }
   })
-  return present(ctx, image, description)
+  return present(ctx, image)
 }
 
 /** DELETE /3/image/{deletehash}; an owner's key also deletes by plain image id, as on Imgur. */
@@ -177,9 +175,9 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       summary,
       description:
         'Authorization: `Client-ID ih_…` or `Bearer ih_…` (one of your own API keys). The image is `image` (a multipart file or base64), ' +
-        'urlencoded `image=` base64, or the raw body whatever the Content-Type says. `title` and `name` are kept; `description` is echoed. ' +
+        'urlencoded `image=` base64, or the raw body whatever the Content-Type says. `title`, `description` and `name` are kept. ' +
         'Errors: `{data:{error, code, request, method}, success:false, status}` with the same HTTP status.',
-      requestBody: formBodyDoc('image', { title: 'kept as the title', name: 'kept as the file name', description: 'echoed', type: 'file or base64; url is refused' }),
+      requestBody: formBodyDoc('image', { title: 'kept as the title', name: 'kept as the file name', description: 'kept as the description', type: 'file or base64; url is refused' }),
     },
   })
   return new Elysia({ name: 'upload-compat-imgur', seed: ctx.id })

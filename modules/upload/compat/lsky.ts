@@ -93,7 +93,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
       await body.discard()
       throw error
     }
-    return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(undefined, visibility(body.fields.permission)) } }
+    return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({}, visibility(body.fields.permission)) } }
   })
   return present(ctx, image, digests)
 }

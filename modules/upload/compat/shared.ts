@@ -6,6 +6,7 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { DESCRIPTION_MAX_LENGTH } from '../lifetime.ts'
 import { TITLE_MAX_LENGTH, withinLength } from '../service.ts'
 
 /**
@@ -82,11 +83,6 @@ export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
   image.variants.find((v) => v.name === name && v.format === image.format) ?? image.variants.find((v) => v.name === name)
 
 /**
- * Foreign clients' text fields, reduced to what POST /upload reads: a title (trimmed to what
- * imghost keeps rather than refused) and, where the API has one, visibility. Anything else is
- * ignored.
- */
-/**
  * imghost's own fields on an upload answer, when the image ends (expires_in, expires_at or
  * max_views was asked for): so a client can tell it got one. Absent otherwise. See endingOf.
  */
@@ -96,10 +92,17 @@ export const EndingFields = {
   views_left: t.Optional(t.Nullable(t.Number())),
 }
 
-export function nativeFields(title: string | undefined, isPublic?: boolean): Record<string, string> {
+/**
+ * Foreign clients' text fields, reduced to what POST /upload reads: a title and a description
+ * (each trimmed and cut to what imghost keeps rather than refused: these clients cannot show
+ * our error) and, where the API has one, visibility. Anything else is ignored.
+ */
+export function nativeFields(text: { title?: string; description?: string }, isPublic?: boolean): Record<string, string> {
   const fields: Record<string, string> = {}
-  const trimmed = title?.trim()
-  if (trimmed) fields.title = withinLength(trimmed, TITLE_MAX_LENGTH)
+  const title = text.title?.trim()
+  if (title) fields.title = withinLength(title, TITLE_MAX_LENGTH)
+  const description = text.description?.trim()
+  if (description) fields.description = withinLength(description, DESCRIPTION_MAX_LENGTH)
   if (isPublic !== undefined) fields.is_public = String(isPublic)
   return fields
 }
