@@ -161,21 +161,18 @@ describeEachBackend(
 
     test('a title longer than 200, or a description longer than 2,000, is cut there, but never inside a character (an emoji across the cut is left out whole)', async () => {
       const user = await signUp(app())
-      const title = `${'x'.repeat(199)}\u{1F600}and more`
-      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title }) })
-      expect(response.status, JSON.stringify(body)).toBe(200)
-      expect(body.image.title).toBe('x'.repeat(199))
-      const [row] = await app().ctx.sql<{ title: string }[]>`select title from images where id = ${body.image.id_encoded}`
-      expect(row!.title).toBe('x'.repeat(199))
-      const [whole, wholeBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), title: `${'x'.repeat(198)}\u{1F600}more` }) })
-      expect(whole.status, JSON.stringify(wholeBody)).toBe(200)
-      expect(wholeBody.image.title).toBe(`${'x'.repeat(198)}\u{1F600}`)
-      const description = `${'d'.repeat(1999)}\u{1F600}and more`
-      const [long, longBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), description }) })
-      expect(long.status, JSON.stringify(longBody)).toBe(200)
-      expect(longBody.image.description).toBe('d'.repeat(1999))
-      const [described] = await app().ctx.sql<{ description: string }[]>`select description from images where id = ${longBody.image.id_encoded}`
-      expect(described!.description).toBe('d'.repeat(1999))
+      const upload = async (fields: Record<string, string>) => {
+        const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng()), ...fields }) })
+        expect(response.status, JSON.stringify(body)).toBe(200)
+        const [row] = await app().ctx.sql<{ title: string; description: string }[]>`select title, description from images where id = ${body.image.id_encoded}`
+        return [body.image, row!] as const
+      }
+      for (const [field, max] of [['title', 200], ['description', 2000]] as const) {
+        const [cut, cutRow] = await upload({ [field]: `${'x'.repeat(max - 1)}\u{1F600}and more` })
+        expect([cut[field], cutRow[field]]).toEqual(['x'.repeat(max - 1), 'x'.repeat(max - 1)])
+        const [whole, wholeRow] = await upload({ [field]: `${'x'.repeat(max - 2)}\u{1F600}more` })
+        expect([whole[field], wholeRow[field]]).toEqual([`${'x'.repeat(max - 2)}\u{1F600}`, `${'x'.repeat(max - 2)}\u{1F600}`])
+      }
     })
 
     test('no source, bad base64, a URL, a wrong format, an unknown format=: 4xx in Chevereto shape, nothing kept', async () => {
