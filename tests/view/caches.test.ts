@@ -78,6 +78,72 @@ describe('image lookup cache', () => {
     expect(loads).toEqual(['a', 'b', 'c'])
   })
 
+  describe('a busy entry is queried again before it lapses', () => {
+    /** Each load waits until the test answers it, so a test can look while one is under way. */
+    const gatedSetup = () => {
+      const clock = manualClock(new Date(1_000_000))
+      const pending: { key: string; answer: (value: string) => void; fail: () => void }[] = []
+      const cache = createLookupCache<string>({
+        ttlMs: LOOKUP_TTL_MS,
+        maxEntries: 10,
+        clock,
+        load: (key) => new Promise((resolve, reject) => pending.push({ key, answer: resolve, fail: () => reject(new Error('database down')) })),
+      })
+      const now = () => clock.now().getTime()
+      const loaded = async (value: string) => {
+        const first = cache.get('a')
+        pending.shift()!.answer(value)
+        expect(await first).toBe(value)
+      }
+      return { cache, pending, now, advance: (ms: number) => clock.advance(ms), loaded }
+    }
+    const QUARTER = LOOKUP_TTL_MS / 4
+
+    test('in its last quarter a peek starts the next query, keeps answering meanwhile, then takes the new answer, whose life counts from its query', async () => {
+      const { cache, pending, now, advance, loaded } = gatedSetup()
+      await loaded('row v1')
+      advance(LOOKUP_TTL_MS - QUARTER - 1)
+      expect(cache.peek('a', now())).toBe('row v1')
+      expect(pending).toHaveLength(0)
+      advance(1)
+      expect(cache.peek('a', now())).toBe('row v1')
+      expect(pending.map((load) => load.key)).toEqual(['a'])
+      const refreshStarted = now()
+      advance(QUARTER - 1)
+      expect(cache.peek('a', now())).toBe('row v1')
+      expect(pending).toHaveLength(1)
+      pending.shift()!.answer('row v2')
+      await Bun.sleep(0)
+      expect(cache.peek('a', now())).toBe('row v2')
+      // The renewed answer lives LOOKUP_TTL_MS from when its query started, not from when it came.
+      advance(refreshStarted + LOOKUP_TTL_MS - 1 - now())
+      expect(cache.peek('a', now())).toBe('row v2')
+      advance(1)
+      expect(cache.peek('a', now())).toBeUndefined()
+    })
+
+    test('an invalidation while that query runs drops its answer; a failed one changes nothing', async () => {
+      const { cache, pending, now, advance, loaded } = gatedSetup()
+      await loaded('row v1')
+      advance(LOOKUP_TTL_MS - QUARTER)
+      expect(cache.peek('a', now())).toBe('row v1')
+      cache.invalidate('a')
+      pending.shift()!.answer('row v1, read before the change')
+      await Bun.sleep(0)
+      expect(cache.peek('a', now())).toBeUndefined()
+
+      await loaded('row v2')
+      advance(LOOKUP_TTL_MS - QUARTER)
+      expect(cache.peek('a', now())).toBe('row v2')
+      pending.shift()!.fail()
+      await Bun.sleep(0)
+      expect(cache.peek('a', now())).toBe('row v2')
+      expect(pending).toHaveLength(0)
+      advance(QUARTER)
+      expect(cache.peek('a', now())).toBeUndefined()
+    })
+  })
+
   test('it stays bounded', async () => {
     const { cache } = setup()
     for (let i = 0; i < 50; i++) await cache.get(`k${i}`)
