@@ -3,6 +3,7 @@ import { PLAN_LIMITS, type Plan } from '#core/config.ts'
 import type { Sql, TransactionSql } from '#core/db/index.ts'
 import { imageHasEnded } from '#core/images/repo.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { someoneListens } from '#core/events/index.ts'
 
 type Db = Sql | TransactionSql
 
@@ -11,11 +12,11 @@ export type NewImage = Omit<ImageRow, 'views' | 'views_served' | 'hidden_at' | '
 /** The unique index that makes "same bytes, same user" one image even under a race. */
 export const DUPLICATE_IMAGE_CONSTRAINT = 'images_user_sha256_key'
 
-/** The plan's storage limit, computed from the locked row itself so a plan change mid-upload counts. */
-const storageLimitOf = (db: Db) => db`(case plan_type
-  when 'pro' then ${PLAN_LIMITS.pro.storageBytes}::int8
-  when 'enterprise' then ${PLAN_LIMITS.enterprise.storageBytes}::int8
-  else ${PLAN_LIMITS.free.storageBytes}::int8 end)`
+/** A limit of the plan, computed from the locked row itself so a plan change mid-upload counts. */
+const planLimitOf = (db: Db, limit: 'storageBytes' | 'uploadsPerDay') => db`(case plan_type
+  when 'pro' then ${PLAN_LIMITS.pro[limit]}::int8
+  when 'enterprise' then ${PLAN_LIMITS.enterprise[limit]}::int8
+  else ${PLAN_LIMITS.free[limit]}::int8 end)`
 
 export async function findImageBySha256(db: Db, userId: string, sha256: string): Promise<ImageRow | undefined> {
   const [row]: [ImageRow?] = await db`select * from images where user_id = ${userId} and sha256 = ${sha256}`
@@ -49,38 +50,60 @@ export async function listOwnImages(db: Db, userId: string, now: Date, limit: nu
 }
 
 /**
- * Adds the bytes to the user's storage only if the result stays within the plan's limit.
- * Atomic: concurrent uploads queue on the row lock and each sees the other's bytes.
- * Returns the row's limits, or undefined when the bytes do not fit.
+ * `"a", "b", …`, one identifier at a time: postgres.js would guess the form of `${sql(names)}`
+ * from the text before it, and after a CTE's `as (` it guesses an insert's values.
  */
-export async function reserveStorage(tx: TransactionSql, userId: string, bytes: number) {
-  const [row]: [{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; storage_warned_percent: number }?] = await tx`
-    update users set storage_used = storage_used + ${bytes}
-    where id = ${userId} and storage_used + ${bytes} <= ${storageLimitOf(tx)}
-    returning plan_type, upload_limit_per_day, storage_used, storage_warned_percent`
-  return row
-}
+const columnList = (db: Db, names: string[]) => names.map((name) => db`${db(name)}`).reduce((list, column) => db`${list}, ${column}`)
+
+/** What recordUpload did: the image recorded, or which quota refused it (then nothing changed but the transaction's). */
+export type RecordedUpload =
+  | { outcome: 'recorded'; image: ImageRow; storage: { plan: Plan; used: number; warnedPercent: number }; eventWanted: boolean }
+  | { outcome: 'storage_full' }
+  | { outcome: 'day_full'; dailyLimit: number }
 
 /**
- * Counts one upload for the day only while under `limit`: the conditional upsert is one
- * statement, so two requests cannot both take the last slot. Undefined when the day is full.
+ * One statement for the three writes of an upload, each only if the one before it happened:
+ * 1. the bytes are added to the user's storage if the result stays within the plan's limit
+ *    (concurrent uploads queue on the row lock, and each sees the other's bytes);
+ * 2. the upload is counted for the day while under the daily limit (a conditional upsert, so two
+ *    requests cannot both take the last slot);
+ * 3. the row is inserted.
+ * A refusal at step 2 leaves step 1 done: the caller's transaction must roll back then. One round
+ * trip where three were, so the account's row lock is held for one statement and the commit.
+ * `eventWanted` says whether publishEvent would write this upload's event (someoneListens).
  */
-export async function countUpload(tx: TransactionSql, userId: string, day: string, limit: number): Promise<number | undefined> {
-  const [row]: [{ uploads_count: number }?] = await tx`
-    insert into user_usage (user_id, date, uploads_count)
-    select ${userId}, ${day}::date, 1 where ${limit}::int >= 1
-    on conflict (user_id, date) do update set uploads_count = user_usage.uploads_count + 1
-      where user_usage.uploads_count < ${limit}::int
-    returning uploads_count`
-  return row?.uploads_count
-}
-
-export async function insertImage(tx: TransactionSql, image: NewImage): Promise<ImageRow> {
-  const { variants, ...columns } = image
-  const [row] = await tx<ImageRow[]>`
-    insert into images ${tx({ ...columns, variants: tx.json(variants as unknown as postgres.JSONValue) })}
-    returning *`
-  return row!
+export async function recordUpload(tx: TransactionSql, image: NewImage, day: string): Promise<RecordedUpload> {
+  const columns = columnList(tx, Object.keys(image))
+  const [result]: [(ImageRow & { account_plan: Plan; account_storage_used: number; account_warned_percent: number; account_daily_limit: number; event_wanted: boolean })?] = await tx`
+    with reserved as (
+      update users set storage_used = storage_used + ${image.stored_bytes}
+      where id = ${image.user_id} and storage_used + ${image.stored_bytes} <= ${planLimitOf(tx, 'storageBytes')}
+      returning plan_type, storage_used, storage_warned_percent, coalesce(upload_limit_per_day, ${planLimitOf(tx, 'uploadsPerDay')}) as daily_limit
+    ), counted as (
+      insert into user_usage as usage (user_id, date, uploads_count)
+      select ${image.user_id}, ${day}::date, 1 from reserved where daily_limit >= 1
+      on conflict (user_id, date) do update set uploads_count = usage.uploads_count + 1
+        where usage.uploads_count < (select daily_limit from reserved)
+      returning uploads_count
+    ), inserted as (
+      insert into images (${columns})
+      select ${columns} from jsonb_populate_record(null::images, ${tx.json(image as unknown as postgres.JSONValue)})
+      where exists (select 1 from counted)
+      returning *
+    )
+    select inserted.*, reserved.plan_type as account_plan, reserved.storage_used as account_storage_used,
+      reserved.storage_warned_percent as account_warned_percent, reserved.daily_limit as account_daily_limit,
+      ${someoneListens(tx, image.user_id, 'image.uploaded')} as event_wanted
+    from reserved left join inserted on true`
+  if (!result) return { outcome: 'storage_full' }
+  const { account_plan, account_storage_used, account_warned_percent, account_daily_limit, event_wanted, ...inserted } = result
+  if (inserted.id === null) return { outcome: 'day_full', dailyLimit: account_daily_limit }
+  return {
+    outcome: 'recorded',
+    image: inserted,
+    storage: { plan: account_plan, used: account_storage_used, warnedPercent: account_warned_percent },
+    eventWanted: event_wanted,
+  }
 }
 
 /** Deletes the row and gives its bytes back in the same transaction. */

@@ -316,19 +316,19 @@ async function storeAndRecord(
 /** The row and both quota counters move together or not at all. */
 async function commitImage(ctx: AppContext, user: UserRow, image: repo.NewImage): Promise<{ image: ImageRow; storage: { used: number; limit: number; warnedPercent: number } }> {
   const now = ctx.clock.now()
+  const { day } = usageDay(now)
   return ctx.sql.begin(async (tx) => {
-    const limits = await repo.reserveStorage(tx, user.id, image.stored_bytes)
-    if (!limits) {
-      const [current, uploadsToday] = await Promise.all([repo.storageOf(tx, user.id), repo.uploadsOn(tx, user.id, usageDay(now).day)])
+    const recorded = await repo.recordUpload(tx, image, day)
+    // Throwing rolls back whatever the statement did before the refusal.
+    if (recorded.outcome === 'day_full') throw uploadLimitReached(recorded.dailyLimit, recorded.dailyLimit, now)
+    if (recorded.outcome === 'storage_full') {
+      const [current, uploadsToday] = await Promise.all([repo.storageOf(tx, user.id), repo.uploadsOn(tx, user.id, day)])
       const dailyLimit = dailyUploadLimit(current.plan_type, current.upload_limit_per_day)
       throw storageQuotaExceeded(current.plan_type, current.storage_used, image.stored_bytes, { limit: dailyLimit, used: uploadsToday }, now)
     }
-    const dailyLimit = dailyUploadLimit(limits.plan_type, limits.upload_limit_per_day)
-    const counted = await repo.countUpload(tx, user.id, usageDay(now).day, dailyLimit)
-    if (counted === undefined) throw uploadLimitReached(dailyLimit, dailyLimit, now)
-    const inserted = await repo.insertImage(tx, image)
-    await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
-    return { image: inserted, storage: { used: limits.storage_used, limit: storageLimit(limits.plan_type), warnedPercent: limits.storage_warned_percent } }
+    const { image: inserted, storage, eventWanted } = recorded
+    if (eventWanted) await publishEvent(tx, { type: 'image.uploaded', userId: user.id, data: ownImage(ctx.config, inserted) })
+    return { image: inserted, storage: { used: storage.used, limit: storageLimit(storage.plan), warnedPercent: storage.warnedPercent } }
   })
 }
 

@@ -7,7 +7,7 @@ import { type ApiKeyRecord, findApiKey } from './principal.ts'
  * has seen (by hash), and their usage counts not yet written.
  *
  * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
- * PRINCIPAL_CHANGED_CHANNEL, from whatever code, replica or psql session made it, once it
+ * PRINCIPAL_CHANGED_CHANNEL (a change of the account's storage figure alone with the figure, sql/00020), from whatever code, replica or psql session made it, once it
  * commits. A record is used only once every notification committed more than
  * Database.changePropagationMs earlier has been applied (notificationsCurrent, else
  * notificationsDelivered), and a request that may write answers only after that long
@@ -59,12 +59,16 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
   let unlisten: (() => Promise<void>) | null = null
   let closed = false
 
+  /** 'user:<id>' and 'key:<id>' drop what they name; 'usage:<user id>:<bytes>' corrects its storage_used (sql/00020). */
   const forget = (payload: string) => {
     generation++
-    const separator = payload.indexOf(':')
-    const [kind, id] = [payload.slice(0, separator), payload.slice(separator + 1)]
-    for (const [hash, { record }] of cache) {
-      if (kind === 'user' ? record.user.id === id : record.keyId === id) cache.delete(hash)
+    const [kind, id, bytes] = payload.split(':')
+    for (const [hash, hit] of cache) {
+      const { record } = hit
+      if (kind === 'usage') {
+        // A new record, not an edit: a request already under way keeps the principal it began with.
+        if (record.user.id === id) cache.set(hash, { ...hit, record: { ...record, user: { ...record.user, storage_used: Number(bytes) } } })
+      } else if (kind === 'user' ? record.user.id === id : record.keyId === id) cache.delete(hash)
     }
   }
   // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so what was kept goes.

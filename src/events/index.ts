@@ -26,5 +26,12 @@ export async function publishEvent(sql: Sql | TransactionSql, event: DomainEvent
   await sql`
     insert into domain_events (type, user_id, data)
     select ${event.type}, ${event.userId}, ${sql.json(event.data as never)}
-    where exists (select 1 from webhooks where user_id = ${event.userId} and enabled and ${event.type} = any(events))`
+    where ${someoneListens(sql, event.userId, event.type)}`
 }
+
+/**
+ * Whether an event of `type` for `userId` would be written: an SQL condition, for a statement
+ * that makes the change and can tell its caller whether publishEvent is worth a round trip.
+ */
+export const someoneListens = (sql: Sql | TransactionSql, userId: string, type: DomainEventType) =>
+  sql`exists (select 1 from webhooks where user_id = ${userId} and enabled and ${type} = any(events))`

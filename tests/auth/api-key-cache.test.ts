@@ -1,7 +1,10 @@
 import { expect, test } from 'bun:test'
 import { createModuleApp } from '#core/app.ts'
+import { hashApiKey } from '#core/auth/tokens.ts'
 import { manualClock } from '#core/clock.ts'
+import { join } from 'node:path'
 import { type TestApp, call, changeOutsideApiPropagated, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
+import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { secondProcess } from '../helpers/replicas.ts'
 
 // Issue 12 §3: each process keeps the API keys it has seen; NOTIFY (sql/00017) keeps them true.
@@ -62,6 +65,45 @@ describeEachBackend(
   (app) => {
     test('a change made through another process is seen by the very next call in both; one made by hand in SQL within CHANGE_PROPAGATION_MS', () =>
       changesSeenByBoth(app(), () => changeOutsideApiPropagated(app())))
+
+    test('an upload and a delete correct the storage figure both processes hold, without reading the key again', async () => {
+      const user = await registerUser(app().auth)
+      const { key } = await createApiKey(app().auth, user.token)
+      const other = await secondProcess(app())
+      try {
+        const auths = [app().auth, createModuleApp(other.ctx, 'auth')]
+        const held = async () => Promise.all(auths.map(async (auth) => (await call(auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[1].user))
+        // A process keeps a key it reads once it listens for changes, which its first call starts.
+        const contexts = [app().ctx, other.ctx]
+        for (let calls = 0; !contexts.every((ctx) => ctx.apiKeys.held(hashApiKey(key))); calls++) {
+          expect(calls).toBeLessThan(100)
+          expect((await held()).map((held) => held.storage_used)).toEqual([0, 0])
+          await Bun.sleep(10)
+        }
+        // Told to no process: only a key each process kept would still show the old name.
+        await app().ctx.sql.begin(async (tx) => {
+          await tx`set local session_replication_role = replica`
+          await tx`update users set first_name = 'Unannounced' where id = ${user.id}`
+        })
+        const stored = async () => (await app().ctx.sql<{ storage_used: number }[]>`select storage_used from users where id = ${user.id}`)[0]!.storage_used
+
+        const [uploaded, body] = await uploadFile(app().upload, { apiKey: key }, join(CORPUS, 'small/jpeg.jpg'))
+        expect(uploaded.status, JSON.stringify(body)).toBe(201)
+        expect(await stored()).toBeGreaterThan(0)
+        for (const shown of await held()) expect(shown).toMatchObject({ storage_used: await stored(), first_name: 'Test' })
+
+        const [deleted] = await call(createModuleApp(other.ctx, 'upload'), 'DELETE', `/images/${body.image.id}`, { apiKey: key })
+        expect(deleted.status).toBe(200)
+        for (const shown of await held()) expect(shown).toMatchObject({ storage_used: 0, first_name: 'Test' })
+
+        // Any other change still drops the key everywhere.
+        await app().ctx.sql`update users set last_name = 'Announced' where id = ${user.id}`
+        await changeOutsideApiPropagated(app())
+        for (const shown of await held()) expect(shown).toMatchObject({ first_name: 'Unannounced', last_name: 'Announced' })
+      } finally {
+        await other.close()
+      }
+    })
 
     test('a key limit of 5 an hour lets exactly 5 calls through two processes taking turns', async () => {
       const user = await registerUser(app().auth)

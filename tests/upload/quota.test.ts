@@ -117,6 +117,9 @@ describeEachBackend(
       const winner = results.find(([response]) => response.status === 201)![1].image.id
       expect(after.objects.filter((key) => !before.objects.includes(key)).every((key) => key.includes(winner))).toBe(true)
       expect(after.tempFiles).toEqual([])
+      // The losers' bytes were added to storage before the daily count refused them: taken back.
+      const won = (await app().ctx.sql<{ stored_bytes: number }[]>`select stored_bytes from images where id = ${winner}`)[0]!.stored_bytes
+      expect(after.storage_used).toBe(before.storage_used + won)
     })
 
     test(`the last bytes of storage: ${RACERS} parallel uploads, exactly one fits`, async () => {
