@@ -7,14 +7,14 @@ import { type ApiKeyRecord, findApiKey } from './principal.ts'
  * has seen (by hash), and their usage counts not yet written.
  *
  * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
- * PRINCIPAL_CHANGED_CHANNEL (a change of the account's storage figure alone with the figure, sql/00020), from whatever code, replica or psql session made it, once it
- * commits. A record is used only once every notification committed more than
- * Database.changePropagationMs earlier has been applied (notificationsCurrent, else
- * notificationsDelivered), and a request that may write answers only after that long
- * (changesPropagated): a key revoked, an account blocked or a plan changed through the API is
- * seen by the very next call, in this process and in every other; a change made in psql or by a
- * job within CHANGE_PROPAGATION_MS. CACHE_TTL_MS only bounds how long a record could outlive a
- * lost notification.
+ * PRINCIPAL_CHANGED_CHANNEL (a change of the account's storage figure alone carries the figure,
+ * sql/00020), from whatever code, replica or psql session made it, once it commits. A record is
+ * used only once every notification committed more than Database.changePropagationMs earlier has
+ * been applied (notificationsCurrent, else notificationsDelivered), and a request that may write
+ * answers only after that long (changesPropagated): a key revoked, an account blocked or a plan
+ * changed through the API is seen by the very next call, in this process and in every other; a
+ * change made in psql or by a job within CHANGE_PROPAGATION_MS. CACHE_TTL_MS only bounds how long
+ * a record could outlive a lost notification.
  */
 export const PRINCIPAL_CHANGED_CHANNEL = 'imghost_principal_changed'
 

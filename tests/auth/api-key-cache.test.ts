@@ -1,8 +1,8 @@
 import { expect, test } from 'bun:test'
+import { join } from 'node:path'
 import { createModuleApp } from '#core/app.ts'
 import { hashApiKey } from '#core/auth/tokens.ts'
 import { manualClock } from '#core/clock.ts'
-import { join } from 'node:path'
 import { type TestApp, call, changeOutsideApiPropagated, createApiKey, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { secondProcess } from '../helpers/replicas.ts'
@@ -77,7 +77,7 @@ describeEachBackend(
         const contexts = [app().ctx, other.ctx]
         for (let calls = 0; !contexts.every((ctx) => ctx.apiKeys.held(hashApiKey(key))); calls++) {
           expect(calls).toBeLessThan(100)
-          expect((await held()).map((held) => held.storage_used)).toEqual([0, 0])
+          expect((await held()).map((shown) => shown.storage_used)).toEqual([0, 0])
           await Bun.sleep(10)
         }
         // Told to no process: only a key each process kept would still show the old name.
