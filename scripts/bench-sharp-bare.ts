@@ -3,8 +3,8 @@
  * Does only the work an upload cannot avoid (issue 12 §2): read the file once (and hash it),
  * one shrink-on-load decode to the medium size (upright, ICC kept), then medium and thumb, each
  * in the original's format and as WebP, on the given files with a fixed number of images in
- * flight, and prints `{ images, seconds, imagesPerSecond, cpuMsPerImage }` (CPU time of this
- * process, every thread, over the timed images only).
+ * flight, and prints `{ images, seconds, imagesPerSecond, cpuMsPerImage, threads }` (CPU time of
+ * this process, every thread, over the timed images only; `threads` splits it by kind of thread).
  *
  *   bun scripts/bench-sharp-bare.ts [--warm-up] --in-flight 2 a.jpg b.jpg …
  *
@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp, { type Sharp } from 'sharp'
+import { cpuMsByThread } from './lib/process.ts'
 
 sharp.cache(false)
 // As src/media does: one libvips thread per image; parallelism comes from the images in flight.
@@ -80,11 +81,13 @@ export async function benchBare(files: string[], inFlight: number, warmUp = fals
   try {
     if (warmUp) await processBare(files[0]!, outDir, 'warm-up')
     const cpuBefore = process.cpuUsage()
+    const threadsBefore = cpuMsByThread(process.pid, { byKind: true })
     const started = performance.now()
     await withInFlight(files, inFlight, (file, index) => processBare(file, outDir, String(index)))
     const seconds = (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpuBefore)
-    return { images: files.length, seconds, imagesPerSecond: files.length / seconds, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / files.length }
+    const threads = Object.fromEntries(Object.entries(cpuMsByThread(process.pid, { byKind: true })).map(([name, ms]) => [name, (ms - (threadsBefore[name] ?? 0)) / files.length]))
+    return { images: files.length, seconds, imagesPerSecond: files.length / seconds, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / files.length, threads }
   } finally {
     rmSync(outDir, { recursive: true, force: true })
   }

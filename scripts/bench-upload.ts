@@ -71,9 +71,12 @@ function cpuMsOf(pid: number): number {
 interface Round {
   imagesPerSecond: number
   cpuMsPerImage: number
-  /** Server only: CPU ms per upload by kind of thread (main, libvips workers, JIT/GC, file-system pool). */
-  threads?: Record<string, number>
+  /** CPU ms per image by kind of thread (main, libvips workers, JIT/GC, file-system pool). */
+  threads: Record<string, number>
 }
+
+const byThread = (round: Round) =>
+  `by thread: ${Object.entries(round.threads).filter(([, ms]) => ms >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ')}`
 
 async function uploadThroughput(upload: Upload, files: string[]): Promise<Round> {
   await deleteImage(upload, await postUpload(upload, files[0]!)) // warm-up: first decode, first query plans
@@ -117,12 +120,11 @@ async function throughput() {
   for (let round = 0; round < ROUNDS; round++) {
     loads.push(load())
     bare.push(await bareThroughput(photos))
-    log(`round ${round + 1}: bare sharp ${bare.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${bare.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each (load ${loads.at(-1)})`)
+    log(`round ${round + 1}: bare sharp ${bare.at(-1)!.imagesPerSecond.toFixed(2)} images/s, ${bare.at(-1)!.cpuMsPerImage.toFixed(0)} ms CPU each (${byThread(bare.at(-1)!)}; load ${loads.at(-1)})`)
     for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
       server.rounds.push(await uploadThroughput(server.upload, photos))
       const last = server.rounds.at(-1)!
-      const threads = Object.entries(last.threads ?? {}).filter(([, ms]) => ms >= 0.5).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
-      log(`round ${round + 1}: ${server.label} ${last.imagesPerSecond.toFixed(2)} images/s, ${last.cpuMsPerImage.toFixed(0)} ms CPU each (by thread: ${threads.join(', ')})`)
+      log(`round ${round + 1}: ${server.label} ${last.imagesPerSecond.toFixed(2)} images/s, ${last.cpuMsPerImage.toFixed(0)} ms CPU each (${byThread(last)})`)
     }
   }
   const peak = stopSampling()

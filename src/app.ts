@@ -3,6 +3,7 @@ import { accountJobs } from '#modules/account/deletion.ts'
 import { accountModule } from '#modules/account/index.ts'
 import { adminModule } from '#modules/admin/index.ts'
 import { albumPages, albumsApi } from '#modules/albums/index.ts'
+import { albumJobs } from '#modules/albums/jobs.ts'
 import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
 import { auditModule } from '#modules/audit/index.ts'
@@ -43,7 +44,7 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
  */
 
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
-export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, viewJobs, auditJobs, webhookJobs)
+export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, albumJobs, viewJobs, auditJobs, webhookJobs)
 
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,

@@ -222,3 +222,18 @@ export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | '
   const [first] = await albumImages(db, album, { kind: 'viewer', now }, 1)
   return first
 }
+
+export type ExpiredAlbum = Pick<AlbumRow, 'id' | 'user_id' | 'title' | 'expires_at'>
+
+/**
+ * Deletes up to `limit` albums whose end has passed and returns them; their membership rows and
+ * daily views go with them (cascade), their images stay. Rows another transaction holds are
+ * skipped, and left for the next batch or run.
+ */
+export async function deleteExpiredAlbums(db: Db, now: Date, limit: number): Promise<ExpiredAlbum[]> {
+  return db<ExpiredAlbum[]>`
+    delete from albums where id in (
+      select id from albums where expires_at <= ${now} order by expires_at limit ${limit} for update skip locked
+    )
+    returning id, user_id, title, expires_at`
+}

@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from '../db/index.ts'
 
 /** The events a user can subscribe a webhook to (issue 15 §3). */
-export const DOMAIN_EVENT_TYPES = ['image.uploaded', 'image.deleted', 'image.expired', 'album.created', 'quota.warning'] as const
+export const DOMAIN_EVENT_TYPES = ['image.uploaded', 'image.deleted', 'image.expired', 'album.created', 'album.expired', 'quota.warning'] as const
 export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number]
 
 export interface DomainEvent {

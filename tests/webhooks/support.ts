@@ -67,4 +67,4 @@ export async function deliveriesOf(app: TestApp, credentials: { token?: string; 
   return result.deliveries as any[]
 }
 
-export const ALL_EVENTS = ['image.uploaded', 'image.deleted', 'image.expired', 'album.created', 'quota.warning']
+export const ALL_EVENTS = ['image.uploaded', 'image.deleted', 'image.expired', 'album.created', 'album.expired', 'quota.warning']

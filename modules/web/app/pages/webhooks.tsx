@@ -8,6 +8,7 @@ const EVENTS: [string, string][] = [
   ['image.deleted', 'An image is deleted'],
   ['image.expired', 'An image expires'],
   ['album.created', 'An album is created'],
+  ['album.expired', 'An album expires'],
   ['quota.warning', 'Storage passes 80% or 100%'],
 ]
 

@@ -1,0 +1,40 @@
+import type { AppContext } from '#core/context.ts'
+import { publishEvent } from '#core/events/index.ts'
+import type { JobDefinitions, JobRun } from '#core/jobs/registry.ts'
+import * as repo from './repo.ts'
+
+/** Albums per transaction: short transactions, since the embedded database has one connection. */
+const BATCH = 100
+
+/**
+ * Deletes the albums whose end has passed. Their share pages, ZIPs and profile cards have been
+ * 404 since that instant; this removes the rows (the images stay, as when the owner deletes an
+ * album) and writes an album.expired event for each, in the same transaction.
+ */
+async function expireAlbums(ctx: AppContext, run: JobRun) {
+  run.counts.albums_deleted = 0
+  for (;;) {
+    run.signal.throwIfAborted()
+    const deleted = await ctx.sql.begin(async (tx) => {
+      const albums = await repo.deleteExpiredAlbums(tx, ctx.clock.now(), BATCH)
+      for (const album of albums) {
+        await publishEvent(tx, {
+          type: 'album.expired',
+          userId: album.user_id,
+          data: { id: album.id, title: album.title, expires_at: new Date(album.expires_at!).toISOString() },
+        })
+      }
+      return albums.length
+    })
+    run.counts.albums_deleted += deleted
+    if (deleted < BATCH) return
+  }
+}
+
+export const albumJobs = {
+  'album-expiry': {
+    schedule: '*/5 * * * *',
+    description: 'Deletes albums past their expires_at, with an album.expired event each (their images stay)',
+    run: expireAlbums,
+  },
+} satisfies JobDefinitions
