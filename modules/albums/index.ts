@@ -65,6 +65,11 @@ export const albumsApi = (ctx: AppContext) =>
         async ({ principal, params }) => ({ success: true as const, album: await service.removeImage(ctx, principal, params.id, params.imageId) }),
         { ...AlbumsModel.removeImage, auth: true, scope: 'albums', detail: { tags, summary: 'Take one image out of the album (the image stays)' } },
       )
+      .post(
+        '/:id/preview',
+        async ({ principal, params }) => ({ success: true as const, ...(await service.previewAlbum(ctx, principal, params.id)) }),
+        { ...AlbumsModel.preview, auth: true, scope: 'albums', detail: { tags, summary: 'A link to the share page as visitors see it, for an hour, also while the album is private or has a password' } },
+      )
       .get('/:id/stats', async ({ principal, params }) => ({ success: true as const, ...(await service.albumStats(ctx, principal, params.id)) }), {
         ...AlbumsModel.stats,
         auth: true,
@@ -96,7 +101,7 @@ export const albumPages = (ctx: AppContext) => {
       async ({ params, query, request }) => {
         const file = params.file ?? ''
         const zip = file.endsWith('.zip')
-        const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'))
+        const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {
           if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
@@ -105,8 +110,10 @@ export const albumPages = (ctx: AppContext) => {
           })
         }
         if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
-        const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), request.method === 'GET')
-        return html(200, renderAlbumPage(ctx.config, access.album, images, cover))
+        const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
+        // The owner's look is not a visitor's view.
+        const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), { countView: request.method === 'GET' && !preview, previewUntil: preview?.until })
+        return html(200, renderAlbumPage(ctx.config, access.album, images, cover, preview))
       },
       { ...SharePagesModel.page, ...personFacing, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },
     )

@@ -94,6 +94,18 @@ export const AlbumsModel = {
   setImages: { params: Params, body: ImageIds, response: One },
   addImages: { params: Params, body: ImageIds, response: One },
   removeImage: { params: t.Object({ id: t.String({ maxLength: 64 }), imageId: ImageId }), response: One },
+  preview: {
+    params: Params,
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        preview_url: t.String({ description: 'The share page as visitors will see it, also while the album is private or locked by its password; not counted as a view' }),
+        expires_at: t.String({ description: 'When the link stops working (an hour after it was made)' }),
+      }),
+      409: ErrorResponse,
+      ...Errors,
+    },
+  },
   stats: {
     params: Params,
     response: {
@@ -116,7 +128,10 @@ const Html = t.String({ description: 'An HTML page' })
 export const SharePagesModel = {
   page: {
     params: t.Object({ file: t.Nullable(t.String()) }),
-    query: t.Object({ password: t.Optional(t.String({ maxLength: 1024, description: '`wrong`: the form is shown with "That password is not right." (where a wrong password sends a browser); any other value is ignored' })) }),
+    query: t.Object({
+      password: t.Optional(t.String({ maxLength: 1024, description: '`wrong`: the form is shown with "That password is not right." (where a wrong password sends a browser); any other value is ignored' })),
+      preview: t.Optional(t.String({ maxLength: 200, description: "The owner's preview (POST /api/v1/albums/{id}/preview): the page of a private or password-protected album, for an hour; an invalid one is ignored" })),
+    }),
     response: { 200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }), 403: Html, 404: Html, 422: Html },
   },
   unlock: {

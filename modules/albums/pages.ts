@@ -17,6 +17,7 @@ form{margin:16px 0}input,button{font:inherit;padding:.5rem;border-radius:4px;bor
 input{background:#222;color:#eee}button{background:#3a6;color:#fff;border-color:#3a6;cursor:pointer}
 label{display:block;margin-bottom:4px}.error{color:#f88}
 nav.pager{display:flex;gap:16px;margin:16px 0}
+p.preview{background:#332b00;border:1px solid #a80;border-radius:4px;padding:8px 12px}
 `
 
 /** The share pages run nothing and load images from the view server (and the CDN) only. */
@@ -103,18 +104,34 @@ function cards(config: Config, album: SharedAlbum, cover: ShownImage | undefined
   )
 }
 
-export function renderAlbumPage(config: Config, album: SharedAlbum, images: ShownImage[], cover: ShownImage | undefined): string {
+/** What the owner's preview says above the page: who else can see it, and until when the link works. */
+function previewNotice(album: SharedAlbum, until: Date): string {
+  const audience =
+    album.visibility === 'private'
+      ? 'The album is private: its share link is a 404 for everyone else.'
+      : album.password_hash
+        ? 'Visitors are asked for the password first.'
+        : 'Anyone with the share link sees this page.'
+  return `<p class="preview" role="status"><strong>Preview.</strong> ${e(audience)} This preview link works until ${e(until.toISOString().replace('T', ' ').slice(0, 16))} UTC; views through it are not counted.</p>`
+}
+
+/**
+ * The share page. `preview`: the owner's look (a private or locked album too): a notice, the
+ * preview token on the ZIP link, and nothing for search engines or link unfurlers.
+ */
+export function renderAlbumPage(config: Config, album: SharedAlbum, images: ShownImage[], cover: ShownImage | undefined, preview?: { token: string; until: Date }): string {
   const count = `${images.length} image${images.length === 1 ? '' : 's'}`
   const profile = `${config.publicUrls.view}/u/${encodeURIComponent(album.username)}`
+  const zip = `${albumPageUrl(config, album.id)}.zip${preview ? `?preview=${encodeURIComponent(preview.token)}` : ''}`
   return document({
     title: album.title,
-    index: album.visibility === 'public',
-    head: cards(config, album, cover),
-    body: `<h1>${e(album.title)}</h1>
-<p class="muted">${count} · by ${album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(albumPageUrl(config, album.id))}.zip" download>Download all (ZIP)</a></p>
+    index: album.visibility === 'public' && !preview,
+    head: preview ? '' : cards(config, album, cover),
+    body: `${preview ? previewNotice(album, preview.until) : ''}<h1>${e(album.title)}</h1>
+<p class="muted">${count} · by ${album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(zip)}" download>Download all (ZIP)</a></p>
 ${album.description ? `<p>${e(album.description)}</p>` : ''}
 ${images.length ? grid(images, album.title) : '<p>This album is empty.</p>'}
-<p class="muted"><a href="/report/album/${e(album.id)}" rel="nofollow">Report this album</a></p>`,
+${preview ? '' : `<p class="muted"><a href="/report/album/${e(album.id)}" rel="nofollow">Report this album</a></p>`}`,
   })
 }
 

@@ -154,12 +154,14 @@ export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean
 
 /**
  * An album anyone with the link may see: not private, not expired, not hidden by moderation
- * (abuse reports), its owner not blocked.
+ * (abuse reports), its owner not blocked. `privateToo`: a private one as well, for its owner's
+ * preview, which is still refused everything else (src/images/repo.ts albumShowingImage agrees).
  */
-export async function findSharedAlbum(db: Db, id: string, now: Date): Promise<SharedAlbum | undefined> {
+export async function findSharedAlbum(db: Db, id: string, now: Date, options: { privateToo?: boolean } = {}): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
     select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username, u.public_profile from albums a join users u on u.id = a.user_id
-    where a.id = ${id} and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
+    where a.id = ${id} ${options.privateToo ? db`` : db`and a.visibility <> 'private'`}
+      and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row
 }
 

@@ -2,13 +2,14 @@ import type { Principal } from '#core/auth/principal.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, NotFound } from '#core/errors.ts'
+import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isImageId, newImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type CreateAlbumInput, MAX_ALBUM_IMAGES, type UpdateAlbumInput } from './model.ts'
 import * as repo from './repo.ts'
+import { previewLink } from './share.ts'
 
 const albumNotFound = () => new NotFound('No album with that id in your account', 'album_not_found')
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
@@ -117,6 +118,22 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
   return ownAlbumWithImages(ctx, userId, id)
+}
+
+/**
+ * A link to the album's share page as visitors see it, for its owner: it works for an hour, also
+ * while the album is private or has a password (modules/albums/share.ts previewLink). An album
+ * the page would not show anyway gets a 409 saying why, rather than a link to a 404.
+ */
+export async function previewAlbum(ctx: AppContext, principal: Principal, id: string) {
+  const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
+  if (!album) throw albumNotFound()
+  if (album.hidden_at !== null) throw new Conflict('This album is hidden while moderators review a report: its page is a 404 for everyone', 'hidden_by_moderation')
+  if (album.expires_at !== null && new Date(album.expires_at).getTime() <= ctx.clock.now().getTime()) {
+    throw new Conflict('This album has expired: give it a new expires_at to share it again', 'album_expired')
+  }
+  const { url, expiresAt } = previewLink(ctx, album.id)
+  return { preview_url: url, expires_at: expiresAt.toISOString() }
 }
 
 /** The images stay: only the album and its membership rows go. */

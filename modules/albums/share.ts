@@ -5,6 +5,7 @@ import { isImageId } from '#core/images/ids.ts'
 import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
+import { albumPageUrl } from './pages.ts'
 import * as repo from './repo.ts'
 
 /** Wrong passwords an address may try on one album per window before it gets 429s. */
@@ -13,8 +14,16 @@ export const PASSWORD_WINDOW_SECONDS = 15 * 60
 /** How long an unlocked album stays unlocked in that browser. */
 const UNLOCK_SECONDS = 12 * 3600
 const ACCESS_PURPOSE = 'album-access'
+/** How long an owner's preview link works. */
+export const PREVIEW_SECONDS = 3600
+const PREVIEW_PURPOSE = 'album-preview'
 
-export type Access = { kind: 'gone' } | { kind: 'locked'; album: repo.SharedAlbum } | { kind: 'open'; album: repo.SharedAlbum }
+export type Access =
+  | { kind: 'gone' }
+  | { kind: 'locked'; album: repo.SharedAlbum }
+  | { kind: 'open'; album: repo.SharedAlbum }
+  /** The owner's preview: `token` goes on the page's own links (the ZIP), `until` is when it stops working. */
+  | { kind: 'preview'; album: repo.SharedAlbum; token: string; until: Date }
 
 /** `/a/` rather than `/a/{id}`: a cookie path would not reach `/a/{id}.zip` (RFC 6265 §5.1.4). */
 export const cookieName = (albumId: string) => `album_${albumId}`
@@ -36,10 +45,39 @@ function hasAccessCookie(ctx: AppContext, album: repo.SharedAlbum, cookies: stri
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
-/** Whether the caller may see the album: unknown, private and expired ones are all just gone. */
-export async function openAlbum(ctx: AppContext, id: string, cookies: string | null): Promise<Access> {
-  const album = isImageId(id) ? await repo.findSharedAlbum(ctx.sql, id, ctx.clock.now()) : undefined
+const previewSignature = (ctx: AppContext, albumId: string, expiresAt: number) =>
+  createHmac('sha256', ctx.hmacKey(PREVIEW_PURPOSE)).update(`${albumId}:${expiresAt}`).digest('base64url')
+
+/**
+ * The owner's preview of the share page: `?preview={expiry}.{signature}`, signed over the album
+ * and the expiry. It opens the page of a private or password-protected album for an hour, to
+ * whoever holds it (as an owner's signed image link does); never one that has expired, that
+ * moderation hid, or whose owner is blocked.
+ */
+export function previewLink(ctx: AppContext, albumId: string): { url: string; expiresAt: Date } {
+  const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + PREVIEW_SECONDS
+  return { url: `${albumPageUrl(ctx.config, albumId)}?preview=${expiresAt}.${previewSignature(ctx, albumId, expiresAt)}`, expiresAt: new Date(expiresAt * 1000) }
+}
+
+/** The expiry of a valid preview token for this album, or undefined. */
+function previewExpiry(ctx: AppContext, albumId: string, token: string): number | undefined {
+  const [expires, sig] = token.split('.')
+  if (!expires || !sig || !/^\d{1,12}$/.test(expires) || Number(expires) * 1000 <= ctx.clock.now().getTime()) return undefined
+  const expected = Buffer.from(previewSignature(ctx, albumId, Number(expires)))
+  const given = Buffer.from(sig)
+  return given.length === expected.length && timingSafeEqual(given, expected) ? Number(expires) : undefined
+}
+
+/**
+ * Whether the caller may see the album: unknown, private and expired ones are all just gone,
+ * unless `preview` is the owner's valid preview token (then a private or locked one opens too).
+ */
+export async function openAlbum(ctx: AppContext, id: string, cookies: string | null, preview?: string): Promise<Access> {
+  if (!isImageId(id)) return { kind: 'gone' }
+  const previewUntil = preview === undefined ? undefined : previewExpiry(ctx, id, preview)
+  const album = await repo.findSharedAlbum(ctx.sql, id, ctx.clock.now(), { privateToo: previewUntil !== undefined })
   if (!album) return { kind: 'gone' }
+  if (previewUntil !== undefined) return { kind: 'preview', album, token: preview!, until: new Date(previewUntil * 1000) }
   if (album.password_hash && !hasAccessCookie(ctx, album, cookies)) return { kind: 'locked', album }
   return { kind: 'open', album }
 }
@@ -86,12 +124,14 @@ function sizeOf(image: repo.AlbumImageRow, name: 'medium' | 'thumb') {
 
 /**
  * How one image appears on a share page: a private one only ever through a link that expires,
- * made for the album that shows it (`albumId`; a profile's own grid, `null`, holds public images only).
+ * made for the album that shows it (`albumId`; a profile's own grid, `null`, holds public images
+ * only). `linksUntil` (unix seconds): an earlier end for those links than an album page's.
  */
-export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: LinkingAlbum | null, size: 'medium' | 'thumb' = 'medium'): ShownImage {
+export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: LinkingAlbum | null, size: 'medium' | 'thumb' = 'medium', linksUntil?: number): ShownImage {
   const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
   if (!image.is_public && album === null) throw new Error(`private image ${image.id} shown outside an album`)
-  const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, album!, variant, albumLinkExpiry(ctx.clock.now()))
+  const expiresAt = linksUntil ?? albumLinkExpiry(ctx.clock.now())
+  const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, album!, variant, expiresAt)
   const public_ = image.is_public
   return {
     id: image.id,
@@ -102,10 +142,18 @@ export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: Li
   }
 }
 
-/** The album as its page shows it; counts the view unless a bot asked. */
-export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, userAgent: string | null, countView: boolean) {
+/**
+ * The album as its page shows it; counts the view unless a bot asked. A preview's private
+ * images get links of their own, which work while the album is private too, and only as long
+ * as the preview (`previewUntil`).
+ */
+export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, userAgent: string | null, options: { countView: boolean; previewUntil?: Date }) {
   const now = ctx.clock.now()
   const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'viewer', now }), repo.coverOf(ctx.sql, album, now)])
-  if (countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
-  return { images: images.map((image) => shownImage(ctx, image, album)), cover: cover ? { ...shownImage(ctx, cover, album), row: cover } : undefined }
+  if (options.countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
+  const preview = options.previewUntil !== undefined
+  const linking = { id: album.id, password_hash: album.password_hash, preview }
+  const linksUntil = preview ? Math.floor(options.previewUntil!.getTime() / 1000) : undefined
+  const show = (image: repo.AlbumImageRow) => shownImage(ctx, image, linking, 'medium', linksUntil)
+  return { images: images.map(show), cover: cover ? { ...show(cover), row: cover } : undefined }
 }

@@ -42,7 +42,7 @@ export interface ImageRequest {
   file: string | null | undefined
   /** The CDN-origin paths (`/{id}.{ext}`) need an extension; `/i/{id}` does not. */
   requireExtension: boolean
-  query: { size?: string; download?: string; count?: string; album?: string; expires?: string; sig?: string }
+  query: { size?: string; download?: string; count?: string; album?: string; preview?: string; expires?: string; sig?: string }
   request: Request
   /** Only read when the view is recorded. */
   clientIp: () => string

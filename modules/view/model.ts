@@ -19,6 +19,7 @@ export const ViewModel = {
       download: t.Optional(t.String({ description: 'true: Content-Disposition attachment with the original name' })),
       count: t.Optional(t.String({ description: "false: not counted as a view (the owner's own look, as the web app's gallery asks); a self-destructing image still spends one" })),
       album: t.Optional(t.String({ description: "an album page's signed links: the album that shows the image" })),
+      preview: t.Optional(t.String({ description: "`1`: an album page's signed link made for its owner's preview" })),
       expires: t.Optional(t.String({ description: 'signed links: expiry, unix seconds' })),
       sig: t.Optional(t.String({ description: 'signed links: signature' })),
     }),

@@ -36,13 +36,21 @@ export async function existingImageIds(db: Db, ids: string[]): Promise<Set<strin
  * The album, when one anyone with its link may see still holds this image of its owner's (the
  * rule of the albums module's findSharedAlbum, modules/albums/repo.ts, which signed album links
  * rely on): its password hash, which those links are signed over. Undefined when it does not.
+ * `privateToo`: a private album counts as well (its owner's preview, findPreviewedAlbum there).
  */
-export async function albumShowingImage(db: Db, albumId: string, imageId: string, now: Date): Promise<{ password_hash: string | null } | undefined> {
+export async function albumShowingImage(
+  db: Db,
+  albumId: string,
+  imageId: string,
+  now: Date,
+  options: { privateToo?: boolean } = {},
+): Promise<{ password_hash: string | null } | undefined> {
   const [row] = await db<{ password_hash: string | null }[]>`
     select a.password_hash from album_images m
       join albums a on a.id = m.album_id
       join images i on i.id = m.image_id and i.user_id = a.user_id
     where m.album_id = ${albumId} and m.image_id = ${imageId}
-      and a.visibility <> 'private' and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null`
+      ${options.privateToo ? db`` : db`and a.visibility <> 'private'`}
+      and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null`
   return row
 }

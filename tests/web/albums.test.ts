@@ -137,4 +137,33 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await stranger.close()
     expect(cspViolations).toEqual([])
   })
+
+  test('Preview opens the page of a locked, then a private album in a new tab, every image loaded', async () => {
+    const openPreview = async () => {
+      const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Preview the album page' }).click()])
+      await tab.waitForURL(`${servers.urls.view}/a/${albumId}?preview=*`)
+      await tab.locator('ul.grid img').nth(2).waitFor()
+      await tab.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('ul.grid img')].every((img) => img.complete && img.naturalWidth > 0))
+      return tab
+    }
+    await page.goto(`${servers.urls.auth}/albums/${albumId}`)
+    await page.getByRole('heading', { name: 'Road trip' }).waitFor()
+    const locked = await openPreview()
+    await locked.getByText('Visitors are asked for the password first.').waitFor()
+    expect(await locked.getByLabel('Password').count()).toBe(0)
+    await locked.close()
+
+    await page.getByLabel('Who can see it').selectOption('private')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByText('Album saved.').waitFor()
+    const privateAlbum = await openPreview()
+    await privateAlbum.getByText('The album is private: its share link is a 404 for everyone else.').waitFor()
+    await shot('album-preview', privateAlbum)
+    // The preview is the owner's look: the plain link stays a 404 (that a preview counts no view, tests/albums/preview.test.ts).
+    const stranger = await browser.newContext()
+    expect((await (await stranger.newPage()).goto(`${servers.urls.view}/a/${albumId}`))!.status()).toBe(404)
+    await stranger.close()
+    await privateAlbum.close()
+    expect(cspViolations).toEqual([])
+  })
 })

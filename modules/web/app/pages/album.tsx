@@ -99,6 +99,25 @@ export function AlbumPage({ id }: { id: string }) {
     }
   }
 
+  /**
+   * The share page as visitors will see it, in a new tab, also while the album is private or
+   * locked: the API hands out a preview link that works for an hour. The tab is opened before
+   * the call, while the click still counts as the person's own, or a popup blocker could stop it.
+   */
+  const preview = async () => {
+    const tab = window.open('', '_blank')
+    if (tab) tab.opener = null
+    try {
+      const { data } = await api.remote<{ preview_url: string }>('upload', 'POST', `/api/v1/albums/${id}/preview`)
+      if (tab) tab.location.href = data.preview_url
+      else window.location.href = data.preview_url
+      say('share', {})
+    } catch (error) {
+      tab?.close()
+      say('share', { error: messageOf(error) })
+    }
+  }
+
   /** A drop on a row: an image from the picker is added there, a row from the list moves there. */
   const drop = (event: DragEvent, index: number) => {
     event.preventDefault()
@@ -138,12 +157,16 @@ export function AlbumPage({ id }: { id: string }) {
         </Form>
         <div class="panel">
           <h2>Share</h2>
-          {album.visibility === 'private' ? <p class="warning">This album is private: the link works only once you make it unlisted or public.</p> : null}
+          {album.visibility === 'private' ? <p class="warning">This album is private: the link works only once you make it unlisted or public. Preview shows you its page as visitors will see it.</p> : null}
           <div class="snippet">
             <label for="f-share" class="visually-hidden">Share link</label>
             <input id="f-share" readOnly value={album.share_url} data-testid="share-url" />
             <CopyButton text={album.share_url} what="share link" />
           </div>
+          {album.visibility === 'private' || album.has_password ? (
+            <p><ActionButton class="secondary" busyLabel="Opening…" onClick={preview}>Preview the album page</ActionButton></p>
+          ) : null}
+          <Status {...status.share} />
           <p><a href={album.share_url} target="_blank" rel="noopener">Open the album page</a> · <a href={album.zip_url}>Download as ZIP</a></p>
           <h2>Delete</h2>
           <ActionButton class="danger" onClick={remove}>Delete album</ActionButton>
