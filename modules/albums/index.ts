@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { createDailySalts } from '#core/analytics/visitors.ts'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
@@ -92,13 +93,14 @@ const isNavigation = (request: Request) => request.headers.get('sec-fetch-mode')
  * one-segment catch-all they do not overlap anyway.
  */
 export const albumPages = (ctx: AppContext) => {
+  const salts = createDailySalts(ctx)
   const html = (status: number, body: string, extra: Record<string, string> = {}) => new Response(body, { status, headers: pageHeaders(ctx.config, extra) })
   const detail = (summary: string) => ({ tags: ['album pages'], summary })
 
   return new Elysia({ name: 'album-pages', seed: ctx.id })
     .get(
       '/a/:file',
-      async ({ params, query, request }) => {
+      async ({ params, query, request, server }) => {
         const file = params.file ?? ''
         const zip = file.endsWith('.zip')
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
@@ -111,8 +113,9 @@ export const albumPages = (ctx: AppContext) => {
         }
         if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
         const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
-        // The owner's look is not a visitor's view.
-        const { images, cover } = await albumForPage(ctx, access.album, request.headers.get('user-agent'), { countView: request.method === 'GET' && !preview, previewUntil: preview?.until })
+        // A HEAD is no view, and the owner's look is not a visitor's.
+        const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip: clientIp(request, server, ctx.config.trustProxy), salts } : undefined
+        const { images, cover } = await albumForPage(ctx, access.album, { visit, previewUntil: preview?.until })
         return html(200, renderAlbumPage(ctx.config, access.album, images, cover, preview))
       },
       { ...SharePagesModel.page, ...personFacing, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },

@@ -31,10 +31,23 @@ async function expireAlbums(ctx: AppContext, run: JobRun) {
   }
 }
 
+const DAY_MS = 86_400_000
+
+/** Visitor keys older than yesterday: their salt is gone, so they could never match a visitor again. */
+async function pruneAlbumVisitors(ctx: AppContext, run: JobRun) {
+  const yesterday = new Date(ctx.clock.now().getTime() - DAY_MS).toISOString().slice(0, 10)
+  run.counts.album_visitor_keys = await repo.pruneAlbumVisitors(ctx.sql, yesterday)
+}
+
 export const albumJobs = {
   'album-expiry': {
     schedule: '*/5 * * * *',
     description: 'Deletes albums past their expires_at, with an album.expired event each (their images stay)',
     run: expireAlbums,
+  },
+  housekeeping: {
+    schedule: '45 * * * *',
+    description: 'album visitor keys older than yesterday',
+    run: pruneAlbumVisitors,
   },
 } satisfies JobDefinitions

@@ -112,8 +112,9 @@ export const AlbumsModel = {
       200: t.Object({
         success: t.Literal(true),
         id: t.String(),
-        views: t.Number(),
-        daily: t.Array(t.Object({ date: t.String(), views: t.Number() })),
+        views: t.Number({ description: 'Every human view of the share page since the album was made' }),
+        visitors: t.Number({ description: "The days' visitors added up over the 30 days shown: a visitor (address and browser) counts once per UTC day" }),
+        daily: t.Array(t.Object({ date: t.String(), views: t.Number(), visitors: t.Number() })),
       }),
       ...Errors,
     },

@@ -165,20 +165,32 @@ export async function findSharedAlbum(db: Db, id: string, now: Date, options: { 
   return row
 }
 
-/** One human view of the share page: the day's counter and the album's total, in one statement. */
-export async function recordAlbumView(db: Db, albumId: string, day: string): Promise<void> {
+/**
+ * One human view of the share page, in one statement: the day's views and the album's total,
+ * and the day's visitors when this visitor key is new for the album that day.
+ */
+export async function recordAlbumView(db: Db, albumId: string, day: string, visitorKey: string): Promise<void> {
   await db`
-    with daily as (
-      insert into album_view_daily (album_id, date, views) values (${albumId}, ${day}, 1)
-      on conflict (album_id, date) do update set views = album_view_daily.views + 1
+    with first_today as (
+      insert into album_visitors (album_id, date, visitor_key) values (${albumId}, ${day}, ${visitorKey})
+      on conflict do nothing
+      returning 1
+    ), daily as (
+      insert into album_view_daily (album_id, date, views, visitors) values (${albumId}, ${day}, 1, (select count(*) from first_today))
+      on conflict (album_id, date) do update set views = album_view_daily.views + 1, visitors = album_view_daily.visitors + excluded.visitors
     )
     update albums set views = views + 1 where id = ${albumId}`
 }
 
-export async function dailyViews(db: Db, albumId: string, since: string): Promise<{ date: string; views: number }[]> {
-  return db<{ date: string; views: number }[]>`
-    select to_char(date, 'YYYY-MM-DD') as date, views::float8 as views from album_view_daily
+export async function dailyViews(db: Db, albumId: string, since: string): Promise<{ date: string; views: number; visitors: number }[]> {
+  return db<{ date: string; views: number; visitors: number }[]>`
+    select to_char(date, 'YYYY-MM-DD') as date, views::float8 as views, visitors::float8 as visitors from album_view_daily
     where album_id = ${albumId} and date >= ${since} order by date`
+}
+
+/** Visitor keys of days before `keepFrom` (YYYY-MM-DD): only today's decide whether a view is a new visitor. */
+export async function pruneAlbumVisitors(db: Db, keepFrom: string): Promise<number> {
+  return (await db`delete from album_visitors where date < ${keepFrom}`).count
 }
 
 export interface ProfileUser {

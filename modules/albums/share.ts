@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { isBotUserAgent } from '#core/analytics/bots.ts'
+import { type DailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
@@ -142,15 +143,30 @@ export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: Li
   }
 }
 
+/** Who asked for a page that counts as a view, and the salts their visitor key is made with. */
+export interface PageVisit {
+  userAgent: string | null
+  ip: string
+  salts: DailySalts
+}
+
+/** One view of the page, unless a bot asked; a new visitor of the day is counted as one too. */
+async function countView(ctx: AppContext, album: repo.SharedAlbum, visit: PageVisit, now: Date) {
+  if (isBotUserAgent(visit.userAgent)) return
+  const day = now.toISOString().slice(0, 10)
+  const salt = (await visit.salts.of([day])).get(day)!
+  await repo.recordAlbumView(ctx.sql, album.id, day, visitorKeyOf(salt, visit.ip, visit.userAgent ?? ''))
+}
+
 /**
- * The album as its page shows it; counts the view unless a bot asked. A preview's private
+ * The album as its page shows it, counting the `visit` if one is given. A preview's private
  * images get links of their own, which work while the album is private too, and only as long
  * as the preview (`previewUntil`).
  */
-export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, userAgent: string | null, options: { countView: boolean; previewUntil?: Date }) {
+export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, options: { visit?: PageVisit; previewUntil?: Date }) {
   const now = ctx.clock.now()
   const [images, cover] = await Promise.all([repo.albumImages(ctx.sql, album, { kind: 'viewer', now }), repo.coverOf(ctx.sql, album, now)])
-  if (options.countView && !isBotUserAgent(userAgent)) await repo.recordAlbumView(ctx.sql, album.id, now.toISOString().slice(0, 10))
+  if (options.visit) await countView(ctx, album, options.visit, now)
   const preview = options.previewUntil !== undefined
   const linking = { id: album.id, password_hash: album.password_hash, preview }
   const linksUntil = preview ? Math.floor(options.previewUntil!.getTime() / 1000) : undefined

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type postgres from 'postgres'
@@ -27,24 +26,6 @@ export interface ViewRow {
   /** Bytes of every response, views or not: the owner's bandwidth. */
   bandwidth: number
   is_bot: boolean
-}
-
-/**
- * The salt of each day, made by whichever process needs it first: `on conflict do nothing`
- * makes every process read back the same one. Making a new day's salt also forgets the salts
- * older than yesterday (yesterday's stays for views flushed just after midnight).
- */
-export async function saltsFor(sql: Sql, days: string[]): Promise<Map<string, Buffer>> {
-  const rows = days.map((day) => ({ day, salt: randomBytes(32) }))
-  const created = await sql<{ day: string }[]>`
-    insert into visitor_salts ${sql(rows)} on conflict (day) do nothing returning day::text`
-  if (created.length > 0) {
-    const newest = days.reduce((a, b) => (a > b ? a : b))
-    await sql`delete from visitor_salts where day < ${newest}::date - 1`
-  }
-  const stored = await sql<{ day: string; salt: Buffer }[]>`
-    select day::text, salt from visitor_salts where day = any(${days}::date[])`
-  return new Map(stored.map((row) => [row.day, Buffer.from(row.salt)]))
 }
 
 /**

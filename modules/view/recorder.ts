@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto'
 import type { AppContext } from '#core/context.ts'
-import { type ViewRow, saltsFor, writeViews } from './analytics-repo.ts'
+import { createDailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
+import { type ViewRow, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 import { type ViewAggregate, createViewAggregator } from './view-aggregate.ts'
 
@@ -86,7 +86,7 @@ export const noopRecorder: ViewRecorder = { enabled: false, record() {}, async f
  */
 export function createViewRecorder(ctx: AppContext): ViewRecorder {
   const batchSize = BATCH_SIZE[ctx.db.kind]
-  const salts = new Map<string, Buffer>()
+  const salts = createDailySalts(ctx)
   /**
    * The day's visitors by user agent, then IP: each agent is classified once and each
    * visitor's key computed once a day, however many views they make. Forgotten at midnight
@@ -102,7 +102,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     }
     let key = agent.keyByIp.get(ip)
     if (key === undefined) {
-      key = createHmac('sha256', salt).update(`${ip}\n${userAgent}`).digest('base64url').slice(0, 22)
+      key = visitorKeyOf(salt, ip, userAgent)
       agent.keyByIp.set(ip, key)
       visitors.size++
     }
@@ -115,17 +115,6 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
   let dropped = 0
   /** Views buffered since the metric last heard of them: told once per flush, not per view (prom-client's inc() allocates). */
   let unreported = 0
-
-  async function saltOf(days: string[]): Promise<Map<string, Buffer>> {
-    const missing = days.filter((day) => !salts.has(day))
-    if (missing.length > 0) {
-      for (const [day, salt] of await saltsFor(ctx.sql, missing)) salts.set(day, salt)
-      // Only today's and yesterday's are ever needed again.
-      const newest = days.reduce((a, b) => (a > b ? a : b))
-      for (const day of salts.keys()) if (day < newest && salts.size > 2) salts.delete(day)
-    }
-    return salts
-  }
 
   // Aggregates of the same minute share the formatting of its date and time.
   let minute = Number.NaN
@@ -143,7 +132,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     aggregator.detach(aggregates)
     const days = new Set<string>()
     for (const a of aggregates) days.add(timeOf(a.minute).day)
-    const saltByDay = await saltOf([...days])
+    const saltByDay = await salts.of([...days])
     return aggregates.map((a) => {
       const { day, at } = timeOf(a.minute)
       const { kind, key } = visitorOf(day, saltByDay.get(day)!, a.ip, a.userAgent)

@@ -190,7 +190,8 @@ describeEachBackend(
       expect(stats.status).toBe(200)
       expect(body.views).toBe(2)
       expect(body.daily).toHaveLength(30)
-      expect(body.daily.at(-1)).toEqual({ date: clock.now().toISOString().slice(0, 10), views: 2 })
+      // Two browsers, two visitors (tests/albums/visitors.test.ts has the rest).
+      expect(body.daily.at(-1)).toEqual({ date: clock.now().toISOString().slice(0, 10), views: 2, visitors: 2 })
       // Next to image views in the platform statistics.
       const after = await adminStats()
       expect(after).toHaveLength(30)
