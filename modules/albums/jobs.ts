@@ -5,6 +5,7 @@ import * as repo from './repo.ts'
 
 /** Albums per transaction: short transactions, since the embedded database has one connection. */
 const BATCH = 100
+const DAY_MS = 86_400_000
 
 /**
  * Deletes the albums whose end has passed. Their share pages, ZIPs and profile cards have been
@@ -30,8 +31,6 @@ async function expireAlbums(ctx: AppContext, run: JobRun) {
     if (deleted < BATCH) return
   }
 }
-
-const DAY_MS = 86_400_000
 
 /** Visitor keys older than yesterday: their salt is gone, so they could never match a visitor again. */
 async function pruneAlbumVisitors(ctx: AppContext, run: JobRun) {

@@ -4,6 +4,7 @@ import { type DailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
+import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
 import { albumPageUrl } from './pages.ts'
@@ -16,7 +17,7 @@ export const PASSWORD_WINDOW_SECONDS = 15 * 60
 const UNLOCK_SECONDS = 12 * 3600
 const ACCESS_PURPOSE = 'album-access'
 /** How long an owner's preview link works. */
-export const PREVIEW_SECONDS = 3600
+const PREVIEW_SECONDS = 3600
 const PREVIEW_PURPOSE = 'album-preview'
 
 export type Access =
@@ -46,27 +47,21 @@ function hasAccessCookie(ctx: AppContext, album: repo.SharedAlbum, cookies: stri
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
-const previewSignature = (ctx: AppContext, albumId: string, expiresAt: number) =>
-  createHmac('sha256', ctx.hmacKey(PREVIEW_PURPOSE)).update(`${albumId}:${expiresAt}`).digest('base64url')
-
 /**
  * The owner's preview of the share page: `?preview={expiry}.{signature}`, signed over the album
- * and the expiry. It opens the page of a private or password-protected album for an hour, to
- * whoever holds it (as an owner's signed image link does); never one that has expired, that
- * moderation hid, or whose owner is blocked.
+ * and the expiry as an expiring image link is (a purpose of its own). It opens the page of a
+ * private or password-protected album for an hour, to whoever holds it (as an owner's signed
+ * image link does); never one that has expired, that moderation hid, or whose owner is blocked.
  */
 export function previewLink(ctx: AppContext, albumId: string): { url: string; expiresAt: Date } {
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + PREVIEW_SECONDS
-  return { url: `${albumPageUrl(ctx.config, albumId)}?preview=${expiresAt}.${previewSignature(ctx, albumId, expiresAt)}`, expiresAt: new Date(expiresAt * 1000) }
+  return { url: `${albumPageUrl(ctx.config, albumId)}?preview=${expiresAt}.${signImageLink(ctx, PREVIEW_PURPOSE, albumId, expiresAt)}`, expiresAt: new Date(expiresAt * 1000) }
 }
 
-/** The expiry of a valid preview token for this album, or undefined. */
+/** The expiry (unix seconds) of a valid preview token for this album, or undefined. */
 function previewExpiry(ctx: AppContext, albumId: string, token: string): number | undefined {
   const [expires, sig] = token.split('.')
-  if (!expires || !sig || !/^\d{1,12}$/.test(expires) || Number(expires) * 1000 <= ctx.clock.now().getTime()) return undefined
-  const expected = Buffer.from(previewSignature(ctx, albumId, Number(expires)))
-  const given = Buffer.from(sig)
-  return given.length === expected.length && timingSafeEqual(given, expected) ? Number(expires) : undefined
+  return verifyImageLink(ctx, PREVIEW_PURPOSE, albumId, expires, sig) ? Number(expires) : undefined
 }
 
 /**
