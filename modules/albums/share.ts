@@ -153,10 +153,13 @@ async function countView(ctx: AppContext, album: repo.SharedAlbum, visit: PageVi
   await repo.recordAlbumView(ctx.sql, album.id, day, visitorKeyOf(salt, visit.ip, visit.userAgent ?? ''))
 }
 
+/** The view server serves a `count=false` look without counting it as a view of the image. */
+const uncounted = (url: string) => `${url}${url.includes('?') ? '&' : '?'}count=false`
+
 /**
  * The album as its page shows it, counting the `visit` if one is given. A preview's private
  * images get links of their own, which work while the album is private too, and only as long
- * as the preview (`previewUntil`).
+ * as the preview (`previewUntil`); none of its images counts the owner's look as a view.
  */
 export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, options: { visit?: PageVisit; previewUntil?: Date }) {
   const now = ctx.clock.now()
@@ -165,6 +168,9 @@ export async function albumForPage(ctx: AppContext, album: repo.SharedAlbum, opt
   const preview = options.previewUntil !== undefined
   const linking = { id: album.id, password_hash: album.password_hash, preview }
   const linksUntil = preview ? Math.floor(options.previewUntil!.getTime() / 1000) : undefined
-  const show = (image: repo.AlbumImageRow) => shownImage(ctx, image, linking, 'medium', linksUntil)
+  const show = (image: repo.AlbumImageRow) => {
+    const shown = shownImage(ctx, image, linking, 'medium', linksUntil)
+    return preview ? { ...shown, src: uncounted(shown.src), href: image.is_public ? shown.href : uncounted(shown.href) } : shown
+  }
   return { images: images.map(show), cover: cover ? { ...show(cover), row: cover } : undefined }
 }

@@ -52,8 +52,10 @@ describeEachBackend(
       expect(html).not.toContain('/report/album/')
 
       const [privateSrc, publicSrc] = imageSources(html)
-      expect(publicSrc).toBe(`${app().config.publicUrls.view}/i/${publicImage.id}?size=medium`)
+      // The owner's look counts no view of the images either.
+      expect(publicSrc).toBe(`${app().config.publicUrls.view}/i/${publicImage.id}?size=medium&count=false`)
       expect(privateSrc).toContain('&preview=1&')
+      expect(privateSrc).toEndWith('&count=false')
       expect(await status(pathOf(privateSrc!))).toBe(200)
       // An ordinary album link (no preview mark) does not open a private album's image, nor does the mark alone.
       expect(await status(pathOf(privateSrc!.replace('&preview=1', '')))).toBe(404)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
-import { type Owner, type Uploaded, signUp, uploadImage } from '../albums/support.ts'
+import { type Owner, type Uploaded, page as sharePage, signUp, uploadImage } from '../albums/support.ts'
 import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
@@ -108,6 +108,10 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     expect(await visitor.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await shot('album-share-390', visitor)
     await stranger.close()
+    // Headless Chromium counts as a bot: two views by one browser that does not, then the owner's page.
+    for (let i = 0; i < 2; i++) expect((await sharePage(servers.app.view, `/a/${albumId}`))[0].status).toBe(200)
+    await page.reload()
+    await page.getByTestId('album-views').getByText('2 views by 1 visitor in 30 days', { exact: true }).waitFor()
   })
 
   test('a password, then the public profile toggle in the account settings', async () => {

@@ -31,6 +31,7 @@ const toLocalInput = (iso: string | null) => {
 export function AlbumPage({ id }: { id: string }) {
   const { api } = useSession()
   const loaded = useLoad(async () => (await api.remote<{ album: FullAlbum }>('upload', 'GET', `/api/v1/albums/${id}`)).data.album, [id])
+  const stats = useLoad(async () => (await api.remote<{ visitors: number }>('upload', 'GET', `/api/v1/albums/${id}/stats`)).data, [id])
   const [album, setAlbum] = useState<FullAlbum | null>(null)
   const [status, setStatus] = useState<Record<string, Message>>({})
   const [focus, setFocus] = useState<{ id: string; action: string } | null>(null)
@@ -134,7 +135,7 @@ export function AlbumPage({ id }: { id: string }) {
   return (
     <section class="album-editor">
       <PageTitle>{album.title}</PageTitle>
-      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · {counted(album.views, 'view')}</p>
+      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · <span data-testid="album-views">{counted(album.views, 'view')}{stats.data ? ` by ${counted(stats.data.visitors, 'visitor')} in 30 days` : ''}</span></p>
       <div class="panels">
         <Form class="panel" draft="settings" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
