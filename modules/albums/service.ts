@@ -205,6 +205,6 @@ export async function albumStats(ctx: AppContext, principal: Principal, id: stri
     utcDay(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - (STATS_DAYS - 1 - i)))),
   )
   const counted = new Map((await repo.dailyViews(ctx.sql, id, days[0]!)).map((row) => [row.date, row]))
-  const daily = days.map((date) => ({ date, views: Number(counted.get(date)?.views ?? 0), visitors: Number(counted.get(date)?.visitors ?? 0) }))
+  const daily = days.map((date) => ({ date, views: counted.get(date)?.views ?? 0, visitors: counted.get(date)?.visitors ?? 0 }))
   return { id, views: Number(album.views), visitors: daily.reduce((sum, day) => sum + day.visitors, 0), daily }
 }

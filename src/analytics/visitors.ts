@@ -16,7 +16,7 @@ export const visitorKeyOf = (salt: Buffer, ip: string, userAgent: string) =>
  * makes every process read back the same one. Making a new day's salt also forgets the salts
  * older than yesterday (yesterday's stays for views flushed just after midnight).
  */
-export async function saltsFor(sql: Sql, days: string[]): Promise<Map<string, Buffer>> {
+async function saltsFor(sql: Sql, days: string[]): Promise<Map<string, Buffer>> {
   const rows = days.map((day) => ({ day, salt: randomBytes(32) }))
   const created = await sql<{ day: string }[]>`
     insert into visitor_salts ${sql(rows)} on conflict (day) do nothing returning day::text`

@@ -36,7 +36,7 @@ export async function existingImageIds(db: Db, ids: string[]): Promise<Set<strin
  * The album, when one anyone with its link may see still holds this image of its owner's (the
  * rule of the albums module's findSharedAlbum, modules/albums/repo.ts, which signed album links
  * rely on): its password hash, which those links are signed over. Undefined when it does not.
- * `privateToo`: a private album counts as well (its owner's preview, findPreviewedAlbum there).
+ * `privateToo`: a private album counts as well (its owner's preview: findSharedAlbum's `privateToo` there).
  */
 export async function albumShowingImage(
   db: Db,
