@@ -7,12 +7,16 @@
  *   - clone: `fetch` returns `prebuilt.clone()` of a Response holding the bytes (what the fast path does);
  *   - clone-ip: the same after `server.requestIP(request)`, which view recording needs for the
  *     visitor key when clients connect directly (a getpeername() per call, no caching per connection);
+ *   - clone-ip-agent: the same, reading the User-Agent too (the least recording needs; the first
+ *     look at `request.headers` makes Bun copy them all);
+ *   - route-ip-agent: clone-ip-agent reached through Bun's router (`routes`), as the fast path is;
  *   - new-response: `fetch` returns `new Response(bytes, { headers })` each time;
  *   - file: `fetch` returns `new Response(Bun.file(path))` (sendfile);
  *   - static: Bun's `routes` with a Response value (Bun answers without calling JavaScript).
  *
  *   bun scripts/bench-bun-floor.ts
  *   BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_SIZES=20000,335000 bun scripts/bench-bun-floor.ts
+ *   BENCH_MODES=clone,clone-ip,clone-ip-agent bun scripts/bench-bun-floor.ts   (some servers only)
  *
  * The files are random bytes of the two sizes bench-view.ts serves (its thumbnail and original):
  * only their length matters to a server that does not look inside.
@@ -23,8 +27,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type WrkResult, createBenchRun, freePort, loadAverage, measure, median, requireTools, startNginx, waitFor, wrk } from './lib/bench-view-support.ts'
 
-const MODES = ['clone', 'clone-ip', 'new-response', 'file', 'static'] as const
-type Mode = (typeof MODES)[number]
+const ALL_MODES = ['clone', 'clone-ip', 'clone-ip-agent', 'route-ip-agent', 'new-response', 'file', 'static'] as const
+type Mode = (typeof ALL_MODES)[number]
+/** BENCH_MODES=clone,clone-ip-agent to run some only. */
+const MODES = process.env.BENCH_MODES ? (process.env.BENCH_MODES.split(',') as Mode[]).filter((mode) => ALL_MODES.includes(mode)) : ALL_MODES
 
 /** The headers bench-view's imghost sends with a public image, give or take their values. */
 const HEADERS = {
@@ -41,9 +47,12 @@ async function serve(mode: Mode, dir: string, names: string[], port: number) {
   const prebuilt = new Map<string, Response>([...files].map(([path, file]) => [path, new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS })]))
   const notFound = () => new Response('not found', { status: 404 })
   const clone = (request: Request) => prebuilt.get(new URL(request.url).pathname)?.clone() ?? notFound()
-  const fetchers: Record<Exclude<Mode, 'static'>, (request: Request, server: Server<undefined>) => Response> = {
+  // What recording a view needs at the least: the address and the User-Agent (which makes Bun copy the request's headers).
+  const withIpAndAgent = (request: Request, server: Server<undefined>) => (server.requestIP(request) && request.headers.get('user-agent') !== '' ? clone(request) : notFound())
+  const fetchers: Record<Exclude<Mode, 'static' | 'route-ip-agent'>, (request: Request, server: Server<undefined>) => Response> = {
     clone,
     'clone-ip': (request, server) => (server.requestIP(request) ? clone(request) : notFound()),
+    'clone-ip-agent': withIpAndAgent,
     'new-response': (request) => {
       const file = files.get(new URL(request.url).pathname)
       return file ? new Response(file.bytes as Uint8Array<ArrayBuffer>, { headers: HEADERS }) : notFound()
@@ -56,7 +65,12 @@ async function serve(mode: Mode, dir: string, names: string[], port: number) {
   Bun.serve({
     hostname: '127.0.0.1',
     port,
-    ...(mode === 'static' ? { routes: Object.fromEntries(prebuilt), fetch: notFound } : { fetch: fetchers[mode] }),
+    // route-ip-agent: the same as clone-ip-agent through Bun's router (`routes` with a function), as imghost's fast path is reached.
+    ...(mode === 'static'
+      ? { routes: Object.fromEntries(prebuilt), fetch: notFound }
+      : mode === 'route-ip-agent'
+        ? { routes: Object.fromEntries([...prebuilt.keys()].map((path) => [path, { GET: withIpAndAgent }])), fetch: notFound }
+        : { fetch: fetchers[mode] }),
   })
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
-import { type Owner, type Uploaded, page as sharePage, signUp, uploadImage } from '../albums/support.ts'
+import { createAlbum, type Owner, type Uploaded, page as sharePage, setImages, signUp, uploadImage } from '../albums/support.ts'
 import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
@@ -30,7 +30,8 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
   }
 
   beforeAll(async () => {
-    servers = await startWebServers()
+    // One report hides an album (the moderation test below).
+    servers = await startWebServers({ REPORT_AUTOHIDE_THRESHOLD: '1' })
     owner = await signUp(servers.app)
     images = [
       await uploadImage(servers.app, owner, { name: 'alpha.png', isPublic: true }),
@@ -168,6 +169,52 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     expect((await (await stranger.newPage()).goto(`${servers.urls.view}/a/${albumId}`))!.status()).toBe(404)
     await stranger.close()
     await privateAlbum.close()
+    expect(cspViolations).toEqual([])
+  })
+
+  test('an album hidden by moderation, or past its end, says so in the list and on its page, and offers no links', async () => {
+    const reported = await createAlbum(servers.app, owner, { title: 'Reported trip', visibility: 'unlisted' })
+    await setImages(servers.app, owner, reported.id, [images[0]!.id])
+    const ending = await createAlbum(servers.app, owner, { title: 'Short trip', visibility: 'unlisted', expires_at: new Date(Date.now() + 1_500).toISOString() })
+    const filed = await fetch(`${servers.urls.view}/api/v1/reports`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ target: { type: 'album', id: reported.id }, reason: 'spam' }),
+    })
+    expect(filed.status).toBe(201)
+    expect((await fetch(`${servers.urls.view}/a/${reported.id}`)).status).toBe(404)
+    await Bun.sleep(1_600)
+    expect((await fetch(`${servers.urls.view}/a/${ending.id}`)).status).toBe(404)
+
+    await page.goto(`${servers.urls.auth}/albums`)
+    const row = (title: string) => page.getByTestId('album-list').locator('li', { hasText: title })
+    await row('Reported trip').getByText('Hidden by moderation').waitFor()
+    await row('Short trip').getByTestId('album-ended').waitFor()
+    await expect(row('Road trip').getByTestId('moderation-hidden').count()).resolves.toBe(0)
+    await expect(row('Road trip').getByTestId('album-ended').count()).resolves.toBe(0)
+    await shot('albums-hidden-and-ended')
+
+    const noLinks = async () => {
+      await expect(page.getByRole('button', { name: 'Preview the album page' }).count()).resolves.toBe(0)
+      await expect(page.getByRole('link', { name: 'Open the album page' }).count()).resolves.toBe(0)
+      await expect(page.getByTestId('share-url').count()).resolves.toBe(0)
+    }
+    await row('Reported trip').getByRole('link', { name: 'Reported trip' }).click()
+    await page.getByTestId('album-hidden-notice').waitFor()
+    expect(await page.getByTestId('moderation-hidden').isVisible()).toBe(true)
+    await noLinks()
+    await shot('album-moderation-hidden')
+
+    await page.goto(`${servers.urls.auth}/albums/${ending.id}`)
+    await page.getByTestId('album-ended-notice').waitFor()
+    await noLinks()
+    // A later end brings the link back before the album-expiry job deletes the album.
+    await page.getByLabel('Expires').fill('2099-01-01T12:00')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByText('Album saved.').waitFor()
+    await page.getByRole('link', { name: 'Open the album page' }).waitFor()
+    await expect(page.getByTestId('album-ended-notice').count()).resolves.toBe(0)
+    expect((await fetch(`${servers.urls.view}/a/${ending.id}`)).status).toBe(200)
     expect(cspViolations).toEqual([])
   })
 })

@@ -2,8 +2,8 @@ import { useEffect, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, counted, Field, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useSession } from '../ui.tsx'
-import { type Album, VISIBILITY_LABELS, type Visibility, VisibilityBadge } from './albums.tsx'
+import { CopyButton, counted, Field, formatDate, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useSession } from '../ui.tsx'
+import { type Album, AlbumStateBadges, hasEnded, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
 interface AlbumImage {
@@ -62,6 +62,9 @@ export function AlbumPage({ id }: { id: string }) {
   }
   const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, message)
   const ids = album.images.map((image) => image.id)
+  const ended = hasEnded(album)
+  // The preview would be refused (409), as the page is to everyone.
+  const unreachable = album.hidden_by_moderation || ended
 
   const move = (from: number, to: number, action?: string) => {
     if (to < 0 || to >= ids.length || from === to) return
@@ -135,7 +138,7 @@ export function AlbumPage({ id }: { id: string }) {
   return (
     <section class="album-editor">
       <PageTitle>{album.title}</PageTitle>
-      <p><Link href="/albums">All albums</Link> · <VisibilityBadge visibility={album.visibility} /> · <span data-testid="album-views">{counted(album.views, 'view')}{stats.data ? ` by ${counted(stats.data.visitors, 'visitor')} in 30 days` : ''}</span></p>
+      <p><Link href="/albums">All albums</Link> · <AlbumStateBadges album={album} /> · <span data-testid="album-views">{counted(album.views, 'view')}{stats.data ? ` by ${counted(stats.data.visitors, 'visitor')} in 30 days` : ''}</span></p>
       <div class="panels">
         <Form class="panel" draft="settings" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
@@ -158,17 +161,25 @@ export function AlbumPage({ id }: { id: string }) {
         </Form>
         <div class="panel">
           <h2>Share</h2>
-          {album.visibility === 'private' ? <p class="warning">This album is private: the link works only once you make it unlisted or public. Preview shows you its page as visitors will see it.</p> : null}
-          <div class="snippet">
-            <label for="f-share" class="visually-hidden">Share link</label>
-            <input id="f-share" readOnly value={album.share_url} data-testid="share-url" />
-            <CopyButton text={album.share_url} what="share link" />
-          </div>
-          {album.visibility === 'private' || album.has_password ? (
+          {album.hidden_by_moderation ? (
+            <p class="warning" data-testid="album-hidden-notice">After reports, nobody is shown this album's page or ZIP, you included, until an administrator reviews it. Its images are not affected.</p>
+          ) : ended ? (
+            <p class="warning" data-testid="album-ended-notice">This album ended on {formatDate(album.expires_at!)}: its link is a 404, and within minutes the album is deleted (its images stay). A later end under Settings keeps it.</p>
+          ) : album.visibility === 'private' ? (
+            <p class="warning">This album is private: the link works only once you make it unlisted or public. Preview shows you its page as visitors will see it.</p>
+          ) : null}
+          {unreachable ? null : (
+            <div class="snippet">
+              <label for="f-share" class="visually-hidden">Share link</label>
+              <input id="f-share" readOnly value={album.share_url} data-testid="share-url" />
+              <CopyButton text={album.share_url} what="share link" />
+            </div>
+          )}
+          {!unreachable && (album.visibility === 'private' || album.has_password) ? (
             <p><ActionButton class="secondary" busyLabel="Opening…" onClick={preview}>Preview the album page</ActionButton></p>
           ) : null}
           <Status {...status.share} />
-          <p><a href={album.share_url} target="_blank" rel="noopener">Open the album page</a> · <a href={album.zip_url}>Download as ZIP</a></p>
+          {unreachable ? null : <p><a href={album.share_url} target="_blank" rel="noopener">Open the album page</a> · <a href={album.zip_url}>Download as ZIP</a></p>}
           <h2>Delete</h2>
           <ActionButton class="danger" onClick={remove}>Delete album</ActionButton>
           <Status {...status.delete} />

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
-import { counted, Field, messageOf, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { counted, Field, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
 
@@ -12,6 +12,8 @@ export interface Album {
   visibility: Visibility
   has_password: boolean
   expires_at: string | null
+  /** Hidden after abuse reports until an admin reviews it: its page and ZIP are a 404 to everyone. */
+  hidden_by_moderation: boolean
   cover_image_id: string | null
   image_count: number
   views: number
@@ -29,6 +31,20 @@ export const VISIBILITY_LABELS: Record<Visibility, string> = {
 
 export function VisibilityBadge({ visibility }: { visibility: Visibility }) {
   return <span class={visibility === 'private' ? 'badge private' : 'badge public'}>{visibility[0]!.toUpperCase() + visibility.slice(1)}</span>
+}
+
+/** Past its end the album's link is a 404; the album-expiry job deletes it within minutes. */
+export const hasEnded = (album: Pick<Album, 'expires_at'>) => album.expires_at !== null && new Date(album.expires_at).getTime() <= Date.now()
+
+/** Whether visitors can reach the album's page at all, and if not why: shown where its visibility is. */
+export function AlbumStateBadges({ album }: { album: Album }) {
+  return (
+    <>
+      <VisibilityBadge visibility={album.visibility} />
+      {album.hidden_by_moderation ? <> <ModerationBadge /></> : null}
+      {hasEnded(album) ? <> <span class="badge private" data-testid="album-ended">Ended</span></> : null}
+    </>
+  )
 }
 
 const PAGE_SIZE = 50
@@ -83,9 +99,9 @@ export function AlbumsPage() {
             <span class="muted small">
               {counted(album.image_count, 'image')} · {counted(album.views, 'view')}
               {album.has_password ? ' · password' : ''}
-              {album.expires_at ? ` · expires ${new Date(album.expires_at).toLocaleDateString()}` : ''}
+              {album.expires_at && !hasEnded(album) ? ` · expires ${new Date(album.expires_at).toLocaleDateString()}` : ''}
             </span>
-            <VisibilityBadge visibility={album.visibility} />
+            <span><AlbumStateBadges album={album} /></span>
           </li>
         ))}
       </ul>
