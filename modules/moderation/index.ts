@@ -18,12 +18,16 @@ export const moderationReportsModule = (ctx: AppContext) =>
     .use(authGuard(ctx))
     .post(
       '/api/v1/reports',
-      async ({ body, request, server, set }) => {
-        const outcome = await service.fileReport(ctx, body, requestMeta(ctx, request, server))
+      async ({ body, request, server, set, principal }) => {
+        const outcome = await service.fileReport(ctx, body, requestMeta(ctx, request, server), principal)
         set.status = outcome.duplicate ? 200 : 201
         return { success: true as const, ...outcome }
       },
-      { ...ModerationModel.report, anonymous: true, detail: { tags: ['moderation'], summary: 'Report an image or an album (no account needed); one report per address and target' } },
+      {
+        ...ModerationModel.report,
+        optionalAuth: true,
+        detail: { tags: ['moderation'], summary: 'Report an image or an album (no account needed; a signed-in reporter is named to admins); one report per account, else per address, and target' },
+      },
     )
     .get('/report/:id', ({ params }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }), {
       ...ModerationModel.reportForm,

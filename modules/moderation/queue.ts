@@ -17,14 +17,15 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
   const idsOf = (type: string) => groups.filter((g) => g.target_type === type).map((g) => g.target_id)
   const images = new Map((await repo.imagesByIds(ctx.sql, idsOf('image'))).map((i) => [i.id, i]))
   const albums = new Map((await repo.albumsByIds(ctx.sql, idsOf('album'))).map((a) => [a.id, a]))
-  const owners = new Map((await repo.usersByIds(ctx.sql, [...new Set(groups.map((g) => g.owner_id).filter((id): id is string => !!id))])).map((u) => [u.id, u]))
+  const accountIds = [...groups.map((g) => g.owner_id), ...reports.map((r) => r.reporter_user_id)].filter((id): id is string => !!id)
+  const accounts = new Map((await repo.usersByIds(ctx.sql, [...new Set(accountIds)])).map((u) => [u.id, u]))
   const targets = groups.map((group) => {
     const own = reports.filter((r) => r.target_type === group.target_type && r.target_id === group.target_id)
     const reasons: Record<string, number> = {}
     for (const report of own) reasons[report.reason] = (reasons[report.reason] ?? 0) + 1
     const image = group.target_type === 'image' ? images.get(group.target_id) : undefined
     const album = group.target_type === 'album' ? albums.get(group.target_id) : undefined
-    const owner = group.owner_id ? owners.get(group.owner_id) : undefined
+    const owner = group.owner_id ? accounts.get(group.owner_id) : undefined
     return {
       target: { type: group.target_type, id: group.target_id },
       status: group.open_count > 0 ? ('open' as const) : ('resolved' as const),
@@ -38,6 +39,8 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
         id: r.id,
         reason: r.reason,
         note: r.note,
+        // A deleted account's reports keep their row, not its name.
+        reporter: r.reporter_user_id ? reporterOf(accounts.get(r.reporter_user_id), r.reporter_user_id) : null,
         status: r.status,
         resolution: r.resolution,
         resolved_by: r.resolved_by,
@@ -73,6 +76,8 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
   })
   return { targets, total }
 }
+
+const reporterOf = (account: { id: string; username: string } | undefined, id: string) => ({ id, username: account?.username ?? null })
 
 async function reportedPicture(ctx: AppContext, report: repo.ReportRow | undefined) {
   if (report?.target_type === 'image') return repo.findImage(ctx.sql, report.target_id)

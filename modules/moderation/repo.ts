@@ -12,6 +12,7 @@ export interface ReportRow {
   target_owner_id: string | null
   reason: ReportReason
   note: string | null
+  reporter_user_id: string | null
   status: 'open' | 'resolved'
   resolution: string | null
   resolved_by: string | null
@@ -19,7 +20,7 @@ export interface ReportRow {
   created_at: Date
 }
 
-const REPORT_FIELDS = ['id', 'target_type', 'target_id', 'target_owner_id', 'reason', 'note', 'status', 'resolution', 'resolved_by', 'resolved_at', 'created_at'] as const
+const REPORT_FIELDS = ['id', 'target_type', 'target_id', 'target_owner_id', 'reason', 'note', 'reporter_user_id', 'status', 'resolution', 'resolved_by', 'resolved_at', 'created_at'] as const
 
 export type ReportedImage = Pick<ImageRow, 'id' | 'user_id' | 'title' | 'format' | 'variants' | 'b2_file_name' | 'is_public' | 'width' | 'height' | 'stored_bytes'> & {
   hidden_at: Date | null
@@ -121,14 +122,16 @@ export interface NewReport {
   reason: ReportReason
   note: string | null
   reporterKey: string
+  /** The signed-in reporter's account; null for an anonymous report. */
+  reporterUserId: string | null
   at: Date
 }
 
 /** The new report's id, or undefined when this reporter already reported this target. */
 export async function insertReport(db: Db, report: NewReport): Promise<number | undefined> {
   const [row]: [{ id: number }?] = await db`
-    insert into abuse_reports (target_type, target_id, target_owner_id, reason, note, reporter_key, created_at)
-    values (${report.targetType}, ${report.targetId}, ${report.targetOwnerId}, ${report.reason}, ${report.note}, ${report.reporterKey}, ${report.at})
+    insert into abuse_reports (target_type, target_id, target_owner_id, reason, note, reporter_key, reporter_user_id, created_at)
+    values (${report.targetType}, ${report.targetId}, ${report.targetOwnerId}, ${report.reason}, ${report.note}, ${report.reporterKey}, ${report.reporterUserId}, ${report.at})
     on conflict (target_type, target_id, reporter_key) do nothing
     returning id`
   return row?.id

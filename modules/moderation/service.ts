@@ -14,10 +14,14 @@ import { targetOf } from './targets.ts'
 const HOUR = 3600
 
 /**
- * The reporter as a keyed hash of their address: distinct reporters can be counted and a
- * second report from the same address refused, but no address is stored.
+ * The reporter as a keyed hash: of their account when signed in, else of their address. Distinct
+ * reporters can be counted and a second report from the same account (from any address) or
+ * address refused, but no address is stored.
  */
-const reporterKey = (ctx: AppContext, ip: string) => createHmac('sha256', ctx.hmacKey('moderation:reporter')).update(ip).digest('base64url')
+const reporterKey = (ctx: AppContext, ip: string, account: Principal | undefined) =>
+  createHmac('sha256', ctx.hmacKey('moderation:reporter'))
+    .update(account ? `account:${account.user.id}` : ip)
+    .digest('base64url')
 
 const targetNotFound = () => new NotFound('Nothing to report with that id', 'target_not_found')
 
@@ -31,20 +35,30 @@ const visibleTarget = (ctx: AppContext, target: { type: string; id: string }) =>
 export const isReportable = async (ctx: AppContext, target: { type: string; id: string }) => (await visibleTarget(ctx, target)) !== undefined
 
 /**
- * Files a report: throttled per address, at most one per address and target (a repeat answers
- * with the first report), and, past REPORT_AUTOHIDE_THRESHOLD distinct reporters, the target is
- * hidden everywhere until an admin looks at it.
+ * Files a report: throttled per address, at most one per reporter (account, else address) and
+ * target (a repeat answers with the first report), and, past REPORT_AUTOHIDE_THRESHOLD distinct
+ * reporters, the target is hidden everywhere until an admin looks at it. A signed-in reporter's
+ * account is kept with the report for the admin queue.
  */
-export async function fileReport(ctx: AppContext, input: ReportInput, meta: RequestMeta) {
+export async function fileReport(ctx: AppContext, input: ReportInput, meta: RequestMeta, account?: Principal) {
   const now = ctx.clock.now()
   const state = await ctx.limiter.hit(`report:ip:${meta.ip}`, ctx.config.reportsPerHour, HOUR)
   if (!state.allowed) throw tooManyRequests(state, now, 'Too many reports from this address; try again later', 'too_many_reports')
   const found = await visibleTarget(ctx, input.target)
   if (!found) throw targetNotFound()
   const { ownerId } = found
-  const key = reporterKey(ctx, meta.ip)
+  const key = reporterKey(ctx, meta.ip, account)
   const note = input.note?.trim() || null
-  const id = await repo.insertReport(ctx.sql, { targetType: input.target.type, targetId: input.target.id, targetOwnerId: ownerId, reason: input.reason, note, reporterKey: key, at: now })
+  const id = await repo.insertReport(ctx.sql, {
+    targetType: input.target.type,
+    targetId: input.target.id,
+    targetOwnerId: ownerId,
+    reason: input.reason,
+    note,
+    reporterKey: key,
+    reporterUserId: account?.user.id ?? null,
+    at: now,
+  })
   if (id === undefined) {
     const existing = await repo.findReportBy(ctx.sql, input.target.type, input.target.id, key)
     return { duplicate: true as const, report: { id: existing?.id ?? 0, status: existing?.status ?? 'open' } }

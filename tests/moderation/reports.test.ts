@@ -1,5 +1,5 @@
 import { beforeAll, expect, test } from 'bun:test'
-import type { TestUser } from '../helpers/http.ts'
+import { type TestUser, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { call, describeEachBackend, migratedEmbeddedSnapshot } from '../helpers/index.ts'
 import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
 import { listenForEvents } from '../helpers/events.ts'
@@ -46,6 +46,40 @@ describeEachBackend('abuse reports', (app) => {
     // The address is not stored, only its keyed hash.
     const stored = await app().ctx.sql`select reporter_key from abuse_reports where target_id = ${image.id}`
     expect(JSON.stringify(stored)).not.toContain('198.51.100.2')
+  })
+
+  test('a signed-in reporter is named in the queue and counts once from any address; a wrong credential is 401 and files nothing', async () => {
+    const { image } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    const withKey = await signUpWithKey(app().auth)
+    const withSession = await registerUser(app().auth)
+    const fileAs = (ip: string, credentials: Record<string, string>, reason = 'spam') =>
+      call(app().view, 'POST', '/api/v1/reports', { body: { target, reason }, headers: { 'x-forwarded-for': ip, ...credentials } })
+
+    const [first, firstBody] = await fileAs('192.0.2.10', { 'x-api-key': withKey.apiKey })
+    expect(first.status, JSON.stringify(firstBody)).toBe(201)
+    // The same account from another address is the same reporter: its first report answers.
+    const [again, againBody] = await fileAs('192.0.2.11', { 'x-api-key': withKey.apiKey }, 'nsfw')
+    expect(again.status).toBe(200)
+    expect(againBody).toMatchObject({ duplicate: true, report: { id: firstBody.report.id } })
+    const [bySession] = await fileAs('192.0.2.10', { authorization: `Bearer ${withSession.token}` })
+    expect(bySession.status).toBe(201)
+    // Anonymous from an address an account already reported from: another reporter.
+    const [anonymous] = await report(app(), '192.0.2.10', { target, reason: 'other' })
+    expect(anonymous.status).toBe(201)
+    const [wrongKey, wrongKeyBody] = await fileAs('192.0.2.12', { 'x-api-key': `${withKey.apiKey.slice(0, -4)}AAAA` })
+    expect(wrongKey.status).toBe(401)
+    expect(wrongKeyBody.error.code).toBe('invalid_api_key')
+    const [wrongToken] = await fileAs('192.0.2.12', { authorization: 'Bearer not-a-session' })
+    expect(wrongToken.status).toBe(401)
+
+    const [, queue] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open&limit=100', { token: admin.token })
+    const entry = queue.targets.find((t: any) => t.target.id === image.id)
+    expect(entry.count).toBe(3)
+    const reporters = entry.reports.map((r: any) => r.reporter)
+    expect(reporters).toContainEqual({ id: withKey.id, username: withKey.username })
+    expect(reporters).toContainEqual({ id: withSession.id, username: withSession.username })
+    expect(reporters.filter((r: unknown) => r === null)).toHaveLength(1)
   })
 
   test('reports are throttled per address (REPORTS_PER_HOUR=5): the sixth is 429 with Retry-After', async () => {
@@ -196,6 +230,17 @@ describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app)
   let admin: TestUser
   beforeAll(async () => {
     admin = await firstAdmin(app())
+  })
+
+  test('one account reporting from three addresses is one reporter: nothing is hidden', async () => {
+    const { image } = await uploadedImage(app())
+    const reporter = await signUpWithKey(app().auth)
+    for (const ip of ['198.51.100.21', '198.51.100.22', '198.51.100.23']) {
+      await call(app().view, 'POST', '/api/v1/reports', { body: { target: { type: 'image', id: image.id }, reason: 'spam' }, apiKey: reporter.apiKey, headers: { 'x-forwarded-for': ip } })
+    }
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+    const [row] = await app().ctx.sql`select count(*)::int as n from abuse_reports where target_id = ${image.id}`
+    expect(row!.n).toBe(1)
   })
 
   test('the third distinct address hides the image everywhere; dismiss shows it again', async () => {

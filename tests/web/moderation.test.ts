@@ -63,11 +63,20 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
   })
 
   test('the admin sees it in the queue with its thumbnail and reason, and removes the image', async () => {
+    // A second report, from a program with an account's key: the queue names that account.
+    const reporter = await signUpWithKey(servers.app.auth)
+    const filed = await fetch(`${servers.urls.view}/api/v1/reports`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': reporter.apiKey },
+      body: JSON.stringify({ target: { type: 'image', id: imageId }, reason: 'spam' }),
+    })
+    expect(filed.status).toBe(201)
     await adminPage.goto(`${servers.urls.auth}/admin`)
     await adminPage.getByRole('link', { name: 'Reports' }).click()
     const entry = adminPage.locator(`[data-testid=report-entry][data-target="${imageId}"]`)
     await entry.waitFor()
-    await expect(entry.textContent()).resolves.toContain('Spam ×1')
+    await expect(entry.textContent()).resolves.toContain('Spam ×2')
+    await expect(entry.getByTestId('signed-in-reporters').textContent()).resolves.toBe(`Signed-in reporters: ${reporter.username}`)
     await expect(entry.textContent()).resolves.toContain('Posted in every forum thread I read')
     const thumb = entry.locator('img')
     // The thumbnail comes from the auth server (the view server would 404 a hidden or private image).

@@ -11,6 +11,9 @@ const REASONS: Record<string, string> = {
   other: 'Other',
 }
 
+/** The accounts among the reports shown (the newest 20), once each; the others reported anonymously. */
+const signedInReporters = (entry: QueueEntry) => [...new Set(entry.reports.flatMap((r) => (r.reporter ? [r.reporter.username ?? 'a deleted account'] : [])))]
+
 interface QueueEntry {
   target: { type: string; id: string }
   status: 'open' | 'resolved'
@@ -19,7 +22,7 @@ interface QueueEntry {
   open_count: number
   reasons: Record<string, number>
   last_reported_at: string
-  reports: { id: number; reason: string; note: string | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
+  reports: { id: number; reason: string; note: string | null; reporter: { id: string; username: string | null } | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
   image: { id: string; title: string | null; is_public: boolean; hidden: boolean; width: number; height: number; thumbnail_path: string; view_url: string } | null
   album: { id: string; title: string; visibility: string; hidden: boolean; image_count: number; thumbnail_path: string | null; view_url: string } | null
   uploader: { id: string; username: string; email: string; is_blocked: boolean } | null
@@ -108,6 +111,9 @@ export function AdminReports() {
                 <p class="small">
                   Uploader: {entry.uploader ? <>{entry.uploader.username} ({entry.uploader.email}){entry.uploader.is_blocked ? <> <span class="badge private">blocked</span></> : null}</> : 'unknown'}
                 </p>
+                {signedInReporters(entry).length > 0 ? (
+                  <p class="small" data-testid="signed-in-reporters">Signed-in reporters: {signedInReporters(entry).join(', ')}</p>
+                ) : null}
                 {entry.reports.some((r) => r.note) ? (
                   <ul class="small report-notes">
                     {entry.reports.filter((r) => r.note).slice(0, 5).map((r) => <li>“{r.note}” <span class="muted">({REASONS[r.reason] ?? r.reason})</span></li>)}
