@@ -47,7 +47,8 @@ async function* analyticsPages(ctx: AppContext, userId: string) {
 
 /**
  * GDPR export as a streamed ZIP: account.json, api-keys.json (metadata, never hashes),
- * albums.json (with their images in order), webhooks.json (never their secrets), images.json, analytics.json (aggregates of the user's own images, no visitor data), and every
+ * albums.json (with their images in order), webhooks.json (never their secrets), reports.json (the
+ * abuse reports filed while signed in), images.json, analytics.json (aggregates of the user's own images, no visitor data), and every
  * original under images/, streamed (zipStream: memory stays flat whatever the account weighs,
  * and a slow client slows the reads down rather than filling a buffer).
  */
@@ -55,11 +56,12 @@ export async function exportAccount(ctx: AppContext, principal: Principal): Prom
   const user = principal.user
   const now = ctx.clock.now()
   await ctx.apiKeys.flushUsage()
-  const [keys, identities, albums, webhooks] = await Promise.all([
+  const [keys, identities, albums, webhooks, reports] = await Promise.all([
     repo.listApiKeys(ctx.sql, user.id),
     repo.identitiesOf(ctx.sql, user.id),
     repo.exportAlbums(ctx.sql, user.id),
     repo.exportWebhooks(ctx.sql, user.id),
+    repo.exportReports(ctx.sql, user.id),
   ])
   const zip = zipStream(ctx, { msg: 'export failed', user_id: user.id })
   const json = (value: unknown) => Buffer.from(JSON.stringify(value, null, 2) + '\n')
@@ -67,6 +69,7 @@ export async function exportAccount(ctx: AppContext, principal: Principal): Prom
   zip.addBuffer('api-keys.json', json(keys.map((key) => publicApiKey(key, principal, now))), now)
   zip.addBuffer('albums.json', json(albums), now)
   zip.addBuffer('webhooks.json', json(webhooks), now)
+  zip.addBuffer('reports.json', json(reports.map(({ target_type, target_id, ...report }) => ({ ...report, target: { type: target_type, id: target_id } }))), now)
   zip.addLazy('images.json', now, () =>
     Readable.from(
       jsonArray(imagePages(ctx, user.id), (image) => ({

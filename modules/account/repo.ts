@@ -85,6 +85,13 @@ export async function exportWebhooks(db: Db, userId: string) {
     from webhooks where user_id = ${userId} order by created_at, id`
 }
 
+/** The abuse reports the user filed while signed in: what they said, and whether it was acted on (not by whom). */
+export async function exportReports(db: Db, userId: string) {
+  return db<{ id: number; target_type: string; target_id: string; reason: string; note: string | null; status: string; resolution: string | null; created_at: Date; resolved_at: Date | null }[]>`
+    select id, target_type, target_id, reason, note, status, resolution, created_at, resolved_at
+    from abuse_reports where reporter_user_id = ${userId} order by created_at, id`
+}
+
 export async function identitiesOf(db: Db, userId: string) {
   return db<{ provider: string; email: string | null; created_at: Date }[]>`
     select provider, email, created_at from oauth_identities where user_id = ${userId} order by created_at`

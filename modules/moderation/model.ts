@@ -21,8 +21,8 @@ const ReportSummary = t.Object({
   id: t.Number(),
   reason: t.String({ description: 'one of REPORT_REASONS' }),
   note: t.Nullable(t.String()),
-  /** The account that filed it, when signed in (null: anonymous; username null: the account was deleted). */
-  reporter: t.Nullable(t.Object({ id: t.String(), username: t.Nullable(t.String()) })),
+  /** The account that filed it while signed in; null for an anonymous report (or a deleted account's). */
+  reporter: t.Nullable(t.Object({ id: t.String(), username: t.String() })),
   status: t.String(),
   resolution: t.Nullable(t.String()),
   resolved_by: t.Nullable(t.String()),

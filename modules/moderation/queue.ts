@@ -39,8 +39,7 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
         id: r.id,
         reason: r.reason,
         note: r.note,
-        // A deleted account's reports keep their row, not its name.
-        reporter: r.reporter_user_id ? reporterOf(accounts.get(r.reporter_user_id), r.reporter_user_id) : null,
+        reporter: reporterOf(r.reporter_user_id ? accounts.get(r.reporter_user_id) : undefined),
         status: r.status,
         resolution: r.resolution,
         resolved_by: r.resolved_by,
@@ -77,7 +76,8 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
   return { targets, total }
 }
 
-const reporterOf = (account: { id: string; username: string } | undefined, id: string) => ({ id, username: account?.username ?? null })
+/** Deleting an account clears its reports' reporter (sql/00023): those read as anonymous. */
+const reporterOf = (account: { id: string; username: string } | undefined) => (account ? { id: account.id, username: account.username } : null)
 
 async function reportedPicture(ctx: AppContext, report: repo.ReportRow | undefined) {
   if (report?.target_type === 'image') return repo.findImage(ctx.sql, report.target_id)

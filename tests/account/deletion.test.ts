@@ -122,6 +122,10 @@ describeEachBackend(
       const { user, key, imageIds } = await userWithImages()
       expect((await objectsUnder(app(), imageIds)).length).toBeGreaterThanOrEqual(4)
       for (const id of imageIds) expect((await call(app().view, 'GET', `/i/${id}`))[0].status).toBe(200)
+      // A report the user filed while signed in stays, as an anonymous one.
+      const other = await userWithImages()
+      const [reported, { report }] = await call(app().view, 'POST', '/api/v1/reports', { apiKey: key, body: { target: { type: 'image', id: other.imageIds[0] }, reason: 'spam' } })
+      expect(reported.status).toBe(201)
       await scheduleDeletion(user)
       clock.advance(HOUR + 60_000)
 
@@ -148,6 +152,9 @@ describeEachBackend(
                (select count(*)::int from sessions where user_id = ${user.id}) as sessions,
                (select count(*)::int from user_usage where user_id = ${user.id}) as usage`
       expect(left).toEqual({ users: 0, images: 0, analytics: 0, keys: 0, sessions: 0, usage: 0 })
+      expect(await app().ctx.sql`select reporter_user_id from abuse_reports where id = ${report.id}`).toEqual([{ reporter_user_id: null }])
+      const [, queue] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open&limit=100', { token: admin.token })
+      expect(queue.targets.find((t: any) => t.target.id === other.imageIds[0]).reports.map((r: any) => r.reporter)).toEqual([null])
       // The address is free again.
       await registerUser(app().auth, { email: user.email })
     })

@@ -23,6 +23,12 @@ describeEachBackend('GDPR export', (app) => {
     expect(ordered.status).toBe(200)
     const [hookMade, { webhook }] = await call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: 'http://127.0.0.1:9/hook', events: ['image.uploaded'] } })
     expect(hookMade.status).toBe(201)
+    // A report the user filed while signed in (of someone else's image), and one filed anonymously.
+    const stranger = await registerUser(app().auth)
+    const [, strangers] = await uploadFile(app().upload, { apiKey: (await createApiKey(app().auth, stranger.token)).key }, FILES[0]!)
+    const [, { report }] = await call(app().view, 'POST', '/api/v1/reports', { token: user.token, body: { target: { type: 'image', id: strangers.image.id }, reason: 'spam', note: 'a note of mine' } })
+    const [anonymous] = await call(app().view, 'POST', '/api/v1/reports', { headers: { 'x-forwarded-for': '192.0.2.77' }, body: { target: { type: 'image', id: strangers.image.id }, reason: 'other', note: 'not mine' } })
+    expect(anonymous.status).toBe(201)
     const yesterday = new Date(Date.now() - 86_400_000)
     await app().ctx.sql`insert into image_analytics (image_id, visitor_key, is_bot, bytes_sent, viewed_at) values
       (${first}, 'visitor-key-one', false, 100, now()), (${first}, 'visitor-key-one', false, 100, now()),
@@ -41,7 +47,7 @@ describeEachBackend('GDPR export', (app) => {
     expect(anywhere(key.key)).toBe(false)
     const ext = (format: string) => (format === 'jpeg' ? 'jpg' : format)
     expect([...entries.keys()].sort()).toEqual(
-      ['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'webhooks.json', ...uploaded.map((u) => `images/${u.id}.${ext(u.format)}`)].sort(),
+      ['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'reports.json', 'webhooks.json', ...uploaded.map((u) => `images/${u.id}.${ext(u.format)}`)].sort(),
     )
 
     const account = JSON.parse(entries.get('account.json')!.toString())
@@ -66,6 +72,11 @@ describeEachBackend('GDPR export', (app) => {
     // Neither the secret nor its sealed form leaves in an export.
     expect(anywhere(webhook.secret.slice(6, 26))).toBe(false)
     expect(Object.keys(webhooks[0])).not.toContain('secret')
+    const reports = JSON.parse(entries.get('reports.json')!.toString())
+    expect(reports).toEqual([
+      { id: report.id, target: { type: 'image', id: strangers.image.id }, reason: 'spam', note: 'a note of mine', status: 'open', resolution: null, created_at: expect.any(String), resolved_at: null },
+    ])
+    expect(anywhere('not mine')).toBe(false)
 
     const images = JSON.parse(entries.get('images.json')!.toString())
     expect(images.map((i: any) => i.id).sort()).toEqual([first, second].sort())
@@ -93,7 +104,8 @@ describeEachBackend('GDPR export', (app) => {
     const user = await registerUser(app().auth)
     const response = await app().auth.handle(new Request('http://localhost/api/v1/account/export', { headers: { authorization: `Bearer ${user.token}` } }))
     const entries = await readZip(Buffer.from(await response.arrayBuffer()))
-    expect([...entries.keys()].sort()).toEqual(['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'webhooks.json'])
+    expect([...entries.keys()].sort()).toEqual(['account.json', 'albums.json', 'analytics.json', 'api-keys.json', 'images.json', 'reports.json', 'webhooks.json'])
+    expect(JSON.parse(entries.get('reports.json')!.toString())).toEqual([])
     expect(JSON.parse(entries.get('images.json')!.toString())).toEqual([])
     expect(JSON.parse(entries.get('albums.json')!.toString())).toEqual([])
     expect(JSON.parse(entries.get('webhooks.json')!.toString())).toEqual([])

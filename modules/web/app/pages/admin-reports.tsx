@@ -12,7 +12,7 @@ const REASONS: Record<string, string> = {
 }
 
 /** The accounts among the reports shown (the newest 20), once each; the others reported anonymously. */
-const signedInReporters = (entry: QueueEntry) => [...new Set(entry.reports.flatMap((r) => (r.reporter ? [r.reporter.username ?? 'a deleted account'] : [])))]
+const signedInReporters = (entry: QueueEntry) => [...new Set(entry.reports.flatMap((r) => (r.reporter ? [r.reporter.username] : [])))]
 
 interface QueueEntry {
   target: { type: string; id: string }
@@ -22,7 +22,7 @@ interface QueueEntry {
   open_count: number
   reasons: Record<string, number>
   last_reported_at: string
-  reports: { id: number; reason: string; note: string | null; reporter: { id: string; username: string | null } | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
+  reports: { id: number; reason: string; note: string | null; reporter: { id: string; username: string } | null; status: string; resolution: string | null; resolved_at: string | null; created_at: string }[]
   image: { id: string; title: string | null; is_public: boolean; hidden: boolean; width: number; height: number; thumbnail_path: string; view_url: string } | null
   album: { id: string; title: string; visibility: string; hidden: boolean; image_count: number; thumbnail_path: string | null; view_url: string } | null
   uploader: { id: string; username: string; email: string; is_blocked: boolean } | null
