@@ -38,6 +38,25 @@ describeEachBackend('JWT sessions', (app) => {
     expect((await call(app().auth, 'GET', '/api/v1/account', { token: 'garbage' }))[0].status).toBe(401)
   })
 
+  test('a token accepted once is refused from the second its exp passes, and its tampered twins never pass', async () => {
+    const user = await registerUser(app().auth)
+    const claims = JSON.parse(Buffer.from(user.token.split('.')[1]!, 'base64url').toString())
+    const secret = new TextEncoder().encode(app().config.jwtSecret!)
+    // Verified tokens are remembered (src/auth/tokens.ts): this one must still lapse on time.
+    const shortLived = await new SignJWT({ ...claims, exp: Math.floor(Date.now() / 1000) + 2 }).setProtectedHeader({ alg: 'HS256' }).sign(secret)
+    for (let i = 0; i < 3; i++) expect((await call(app().auth, 'GET', '/api/v1/account', { token: shortLived }))[0].status).toBe(200)
+    // A remembered token's text with another signature, or other claims under its signature.
+    const [head, payload, signature] = shortLived.split('.') as [string, string, string]
+    const otherSignature = `${head}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`
+    const otherClaims = `${head}.${encodePart({ ...claims, exp: Math.floor(Date.now() / 1000) + 3600 })}.${signature}`
+    for (const forged of [otherSignature, otherClaims]) expect((await call(app().auth, 'GET', '/api/v1/account', { token: forged }))[0].status).toBe(401)
+    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString())
+    while (Math.floor(Date.now() / 1000) < exp) await Bun.sleep(100)
+    const [lapsed, body] = await call(app().auth, 'GET', '/api/v1/account', { token: shortLived })
+    expect(lapsed.status).toBe(401)
+    expect(body.error.code).toBe('invalid_token')
+  })
+
   test('no credentials: 401 JSON', async () => {
     const [response, body] = await call(app().auth, 'GET', '/api/v1/account')
     expect(response.status).toBe(401)
