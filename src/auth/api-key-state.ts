@@ -1,17 +1,18 @@
 import type { Database } from '../db/index.ts'
 import type { Logger } from '../logger.ts'
-import { type ApiKeyRecord, findApiKey } from './principal.ts'
+import { type ApiKeyRecord, type SessionRecord, findApiKey, findSession } from './principal.ts'
 
 /**
- * What one process keeps about API keys so that a call with one needs no query: the keys it
- * has seen (by hash), and their usage counts not yet written.
+ * What one process keeps about API keys and sessions so that a call with one needs no query:
+ * the keys it has seen (by hash), the sessions (by id), and the keys' usage counts not yet written.
  *
  * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
  * PRINCIPAL_CHANGED_CHANNEL (a change of the account's storage figure alone carries the figure,
- * sql/00020), from whatever code, replica or psql session made it, once it commits. A record is
- * used only once every notification committed more than Database.changePropagationMs earlier has
- * been applied (notificationsCurrent, else notificationsDelivered), and a request that may write
- * answers only after that long (changesPropagated): a key revoked, an account blocked or a plan
+ * sql/00020; a session ended, sql/00024), from whatever code, replica or psql session made it,
+ * once it commits. A record is used only once every notification committed more than
+ * Database.changePropagationMs earlier has been applied (notificationsCurrent, else
+ * notificationsDelivered), and a request that may write answers only after that long
+ * (changesPropagated): a key revoked, a session ended, an account blocked or a plan
  * changed through the API is seen by the very next call, in this process and in every other; a
  * change made in psql or by a job within CHANGE_PROPAGATION_MS. CACHE_TTL_MS only bounds how long
  * a record could outlive a lost notification.
@@ -38,6 +39,11 @@ export interface ApiKeyState {
    * has resolved after the call began: for a caller that awaits that barrier itself.
    */
   held(keyHash: string): ApiKeyRecord | undefined
+  /**
+   * The session with this id and its account, or null when there is no such row; from memory when
+   * it can be trusted. Its end and the token's version are for the caller to check.
+   */
+  session(sessionId: string): Promise<SessionRecord | null>
   /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
   recordUse(keyId: string, at: Date): void
   /** Writes the counted usage now. */
@@ -45,13 +51,14 @@ export interface ApiKeyState {
   close(): Promise<void>
 }
 
-interface Cached {
-  record: ApiKeyRecord
+interface Cached<R> {
+  record: R
   loadedAt: number
 }
 
 export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
-  const cache = new Map<string, Cached>()
+  const cache = new Map<string, Cached<ApiKeyRecord>>()
+  const sessions = new Map<string, Cached<SessionRecord>>()
   /** Bumped by every notification: a record read before one may be stale, so it is not kept. */
   let generation = 0
   let listening: Promise<void> | null = null
@@ -59,22 +66,38 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
   let unlisten: (() => Promise<void>) | null = null
   let closed = false
 
-  /** 'user:<id>' and 'key:<id>' drop what they name; 'usage:<user id>:<bytes>' corrects its storage_used (sql/00020). */
+  /**
+   * 'user:<id>', 'key:<id>' and 'session:<id>' drop what they name (an account, its keys and
+   * sessions); 'usage:<user id>:<bytes>' corrects its storage_used (sql/00020).
+   */
   const forget = (payload: string) => {
     generation++
     const [kind, id, bytes] = payload.split(':')
+    if (kind === 'session') {
+      // One per ended session (the housekeeping ends thousands at once): found by its id alone.
+      sessions.delete(id!)
+      return
+    }
+    // A new record, not an edit: a request already under way keeps the principal it began with.
+    const corrected = <R extends { user: { storage_used: number } }>(record: R): R => ({ ...record, user: { ...record.user, storage_used: Number(bytes) } })
     for (const [hash, hit] of cache) {
       const { record } = hit
       if (kind === 'usage') {
-        // A new record, not an edit: a request already under way keeps the principal it began with.
-        if (record.user.id === id) cache.set(hash, { ...hit, record: { ...record, user: { ...record.user, storage_used: Number(bytes) } } })
+        if (record.user.id === id) cache.set(hash, { ...hit, record: corrected(record) })
       } else if (kind === 'user' ? record.user.id === id : record.keyId === id) cache.delete(hash)
+    }
+    if (kind === 'key') return
+    for (const [sessionId, hit] of sessions) {
+      if (hit.record.user.id !== id) continue
+      if (kind === 'usage') sessions.set(sessionId, { ...hit, record: corrected(hit.record) })
+      else sessions.delete(sessionId)
     }
   }
   // (Re)connected, or the database found unreachable: whatever was said while no one listened is unknown, so what was kept goes.
   const resubscribed = () => {
     generation++
     cache.clear()
+    sessions.clear()
     trusted = !closed
   }
   const startListening = () => {
@@ -90,8 +113,9 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
       })
   }
 
-  const fresh = async (keyHash: string): Promise<ApiKeyRecord | null | undefined> => {
-    const hit = cache.get(keyHash)
+  /** The record in memory once every notification committed before the call is applied; else undefined. */
+  const fresh = async <R>(held: Map<string, Cached<R>>, key: string): Promise<R | undefined> => {
+    const hit = held.get(key)
     if (!hit || performance.now() - hit.loadedAt > CACHE_TTL_MS) return undefined
     try {
       await db.notificationsDelivered()
@@ -99,7 +123,24 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
       return undefined
     }
     // A notification that arrived while waiting may have dropped it.
-    return cache.get(keyHash)?.record
+    return held.get(key)?.record
+  }
+
+  /** From memory when it can be trusted, else read and (if no change was announced meanwhile) kept. */
+  const lookupIn = async <R>(held: Map<string, Cached<R>>, key: string, read: () => Promise<R | null>): Promise<R | null> => {
+    if (!listening && !closed) startListening()
+    if (trusted) {
+      const record = await fresh(held, key)
+      if (record) return record
+    }
+    const before = generation
+    const record = await read()
+    // Kept only if no change was announced while it was read (it could predate that change).
+    if (record && trusted && before === generation) {
+      if (held.size >= CACHE_MAX_KEYS) held.delete(held.keys().next().value!)
+      held.set(key, { record, loadedAt: performance.now() })
+    }
+    return record
   }
 
   const usage = new Map<string, { count: number; at: Date }>()
@@ -141,21 +182,8 @@ export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
   return {
     cachedNow: (keyHash) => (db.notificationsCurrent() ? held(keyHash) : undefined),
     held,
-    async lookup(keyHash) {
-      if (!listening && !closed) startListening()
-      if (trusted) {
-        const record = await fresh(keyHash)
-        if (record) return record
-      }
-      const before = generation
-      const record = await findApiKey(db.sql, keyHash)
-      // Kept only if no change was announced while it was read (it could predate that change).
-      if (record && trusted && before === generation) {
-        if (cache.size >= CACHE_MAX_KEYS) cache.delete(cache.keys().next().value!)
-        cache.set(keyHash, { record, loadedAt: performance.now() })
-      }
-      return record
-    },
+    lookup: (keyHash) => lookupIn(cache, keyHash, () => findApiKey(db.sql, keyHash)),
+    session: (sessionId) => lookupIn(sessions, sessionId, () => findSession(db.sql, sessionId)),
     recordUse(keyId, at) {
       if (usage.size >= USAGE_MAX_KEYS && !usage.has(keyId)) return
       merge(keyId, 1, at)

@@ -86,7 +86,7 @@ async function authenticateSession(ctx: AppContext, credentials: Credentials): P
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
   const claims = await ctx.tokens.verify(token)
-  const principal = claims ? await principalFromSession(ctx.sql, ctx.limiter, claims, ctx.clock.now()) : null
+  const principal = claims ? await principalFromSession(ctx.apiKeys.session, ctx.limiter, claims, ctx.clock.now()) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
   return principal
 }

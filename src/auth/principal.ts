@@ -161,17 +161,37 @@ const apiKeyPrincipal = (key: ApiKeyRecord, account: RateLimitState, own: RateLi
 
 const budgetOf = (state: RateLimitState): Principal['rateLimit'] => ({ limit: state.limit, count: state.count, resetAt: state.resetAt })
 
+/** A session row and its account, as the process keeps it (ApiKeyState.session). */
+export interface SessionRecord {
+  user: UserRow
+  /** Epoch milliseconds. */
+  expiresAt: number
+}
+
+export async function findSession(sql: Sql, sessionId: string): Promise<SessionRecord | null> {
+  const [row] = await sql<(UserRow & { session_expires_at: Date })[]>`
+    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}, s.expires_at as session_expires_at
+    from sessions s join users u on u.id = s.user_id
+    where s.id = ${sessionId}`
+  if (!row) return null
+  const { session_expires_at, ...user } = row
+  return { user, expiresAt: session_expires_at.getTime() }
+}
+
+/**
+ * The caller of a verified session token, or null when its session has ended: logged out, expired,
+ * or every token of the account revoked (token_version). `session` reads the row, from the
+ * process's memory when that can be trusted (ApiKeyState.session).
+ */
 export async function principalFromSession(
-  sql: Sql,
+  session: (sessionId: string) => Promise<SessionRecord | null>,
   limiter: RateLimiter,
   claims: { sub: string; sid: string; ver: number },
   now: Date,
 ): Promise<Principal | null> {
-  const [user] = await sql<UserRow[]>`
-    select ${sql(USER_COLUMNS.map((c) => `u.${c}`))}
-    from sessions s join users u on u.id = s.user_id
-    where s.id = ${claims.sid} and s.user_id = ${claims.sub} and s.expires_at > ${now}`
-  if (!user || user.token_version !== claims.ver) return null
+  const found = await session(claims.sid)
+  if (!found || found.user.id !== claims.sub || found.expiresAt <= now.getTime() || found.user.token_version !== claims.ver) return null
+  const { user } = found
   // The account's bucket, shared with its API keys (principalOfApiKey).
   const counted = await limiter.take(`user:${user.id}`, effectiveRequestsPerHour(user.plan_type, null), HOUR)
   return { user, via: 'session', sessionId: claims.sid, scopes: API_KEY_SCOPES, rateLimit: budgetOf(counted) }

@@ -60,11 +60,70 @@ async function changesSeenByBoth(app: TestApp, settleByHand: () => Promise<void>
   }
 }
 
+/**
+ * A session held by both processes: a change of its account, its end by logout, by a password
+ * change (every token revoked) or by hand in SQL reaches both.
+ */
+async function sessionChangesSeenByBoth(app: TestApp, settleByHand: () => Promise<void>) {
+  const user = await registerUser(app.auth)
+  const other = await secondProcess(app)
+  try {
+    const otherAuth = createModuleApp(other.ctx, 'auth')
+    const whoami = (target: typeof otherAuth, token = user.token) => call(target, 'GET', '/api/v1/auth/whoami', { token })
+    const signIn = async () => (await call(app.auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: user.password } }))[1].token as string
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target))[0].status).toBe(200)
+
+    await app.ctx.sql`update users set plan_type = 'pro' where id = ${user.id}`
+    await settleByHand()
+    for (const target of [otherAuth, app.auth]) expect((await whoami(target))[1].user.plan_type).toBe('pro')
+    await other.ctx.sql`update users set is_blocked = true where id = ${user.id}`
+    await settleByHand()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target))[1].error?.code).toBe('account_blocked')
+    await other.ctx.sql`update users set is_blocked = false where id = ${user.id}`
+    await settleByHand()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target))[0].status).toBe(200)
+
+    // Logged out through one process: the very next call is refused by both; another session of the account lives on.
+    const second = await signIn()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target, second))[0].status).toBe(200)
+    expect((await call(otherAuth, 'POST', '/api/v1/auth/logout', { token: user.token }))[0].status).toBe(200)
+    for (const target of [app.auth, otherAuth]) {
+      const [refused, body] = await whoami(target)
+      expect(refused.status).toBe(401)
+      expect(body.error.code).toBe('invalid_token')
+      expect((await whoami(target, second))[0].status).toBe(200)
+    }
+
+    // Ended by hand in SQL (the housekeeping deletes expired rows the same way), or made to end now.
+    const third = await signIn()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target, third))[0].status).toBe(200)
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
+    await app.ctx.sql`update sessions set expires_at = ${new Date(clock.now().getTime() - 1000)} where id = ${sessionOf(third)}`
+    await settleByHand()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target, third))[0].status).toBe(401)
+    await other.ctx.sql`delete from sessions where id = ${sessionOf(second)}`
+    await settleByHand()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target, second))[0].status).toBe(401)
+
+    // A password change through one process revokes every older token in both.
+    const fourth = await signIn()
+    for (const target of [app.auth, otherAuth]) expect((await whoami(target, fourth))[0].status).toBe(200)
+    const [changed, changedBody] = await call(app.auth, 'PUT', '/api/v1/account', { token: fourth, body: { current_password: user.password, password: 'another correct horse 2' } })
+    expect(changed.status, JSON.stringify(changedBody)).toBe(200)
+    for (const target of [otherAuth, app.auth]) expect((await whoami(target, fourth))[0].status).toBe(401)
+  } finally {
+    await other.close()
+  }
+}
+
 describeEachBackend(
   'API keys kept in memory by each process',
   (app) => {
     test('a change made through another process is seen by the very next call in both; one made by hand in SQL within CHANGE_PROPAGATION_MS', () =>
       changesSeenByBoth(app(), () => changeOutsideApiPropagated(app())))
+
+    test('sessions too: an account change, a logout, a password change or a session ended by hand reaches both processes', () =>
+      sessionChangesSeenByBoth(app(), () => changeOutsideApiPropagated(app())))
 
     test('an upload and a delete correct the storage figure both processes hold, without reading the key again', async () => {
       const user = await registerUser(app().auth)
@@ -72,14 +131,18 @@ describeEachBackend(
       const other = await secondProcess(app())
       try {
         const auths = [app().auth, createModuleApp(other.ctx, 'auth')]
-        const held = async () => Promise.all(auths.map(async (auth) => (await call(auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[1].user))
+        // The account as each process holds it, through the key and through a session.
+        const held = async () =>
+          Promise.all(auths.flatMap((auth) => [{ apiKey: key }, { token: user.token }].map(async (credential) => (await call(auth, 'GET', '/api/v1/auth/whoami', credential))[1].user)))
         // A process keeps a key it reads once it listens for changes, which its first call starts.
         const contexts = [app().ctx, other.ctx]
         for (let calls = 0; !contexts.every((ctx) => ctx.apiKeys.held(hashApiKey(key))); calls++) {
           expect(calls).toBeLessThan(100)
-          expect((await held()).map((shown) => shown.storage_used)).toEqual([0, 0])
+          expect((await held()).map((shown) => shown.storage_used)).toEqual([0, 0, 0, 0])
           await Bun.sleep(10)
         }
+        // Now listening, each process keeps the session it reads next.
+        await held()
         // Told to no process: only a key each process kept would still show the old name.
         await app().ctx.sql.begin(async (tx) => {
           await tx`set local session_replication_role = replica`
@@ -147,6 +210,7 @@ describeEachBackend(
   'API keys kept in memory, CHANGE_PROPAGATION_MS=0',
   (app) => {
     test('a change made by hand in SQL is seen by the very next call in both processes', () => changesSeenByBoth(app(), async () => {}))
+    test('sessions too, by the very next call', () => sessionChangesSeenByBoth(app(), async () => {}))
   },
   { clock, env: { CHANGE_PROPAGATION_MS: '0' } },
 )
