@@ -47,10 +47,11 @@ async function* analyticsPages(ctx: AppContext, userId: string) {
 
 /**
  * GDPR export as a streamed ZIP: account.json, api-keys.json (metadata, never hashes),
- * albums.json (with their images in order), webhooks.json (never their secrets), reports.json (the
- * abuse reports filed while signed in), images.json, analytics.json (aggregates of the user's own images, no visitor data), and every
- * original under images/, streamed (zipStream: memory stays flat whatever the account weighs,
- * and a slow client slows the reads down rather than filling a buffer).
+ * albums.json (with their images in order), webhooks.json (never their secrets), reports.json
+ * (the abuse reports filed while signed in), images.json, analytics.json (aggregates of the
+ * user's own images, no visitor data), and every original under images/, streamed (zipStream:
+ * memory stays flat whatever the account weighs, and a slow client slows the reads down rather
+ * than filling a buffer).
  */
 export async function exportAccount(ctx: AppContext, principal: Principal): Promise<{ stream: ReadableStream<Uint8Array>; filename: string }> {
   const user = principal.user

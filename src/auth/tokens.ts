@@ -28,7 +28,7 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
   // A token's signature and claims never change, and the secret is fixed for the process's life:
   // one that verified is valid until its `exp`. Verifying (jose, WebCrypto) cost about 50 µs of
   // CPU, a third of a session call; a lookup here costs well under one. Revocation is not
-  // decided here: the caller still reads the session row (principalFromSession).
+  // decided here: the caller still checks the session and its account (principalFromSession).
   let verified = new Map<string, { claims: SessionClaims; expiresAt: number }>()
   return {
     ttlSeconds,
