@@ -3,7 +3,8 @@
  *   1. login requests/s (argon2id-bound by design);
  *   2. authenticated GETs, API key checked and rate-limited: GET /api/v1/auth/whoami (auth
  *      server) and GET /images (upload server, the caller's image list: one query of its own),
- *      each against a bare Elysia route in its own process returning the same JSON bytes, same
+ *      and whoami with a session's Bearer token (the web app's calls: `--only session`), each
+ *      against a bare Elysia route in its own process returning the same JSON bytes, same
  *      client, same concurrency; rounds alternate and the medians are reported;
  *   3. server CPU per request (utime+stime from /proc/<pid>/stat), for the server and the bare one.
  *
@@ -36,7 +37,7 @@ const { values } = parseArgs({
     login: { type: 'boolean', default: false },
     /** Write a CPU profile of the server (bun --cpu-prof) into this directory. */
     profile: { type: 'string' },
-    /** Run only the cases whose name contains this (with their bare twin), e.g. whoami or images. */
+    /** Run only the cases whose name contains this (with their bare twin), e.g. whoami, images or session. */
     only: { type: 'string' },
     /** A checkout of the code before a change: its server is measured in the same rounds. */
     baseline: { type: 'string' },
@@ -46,7 +47,9 @@ const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
 const rounds = Number(values.rounds)
 /** The groups of cases (below), each an authenticated call and its bare twin. */
-const GROUPS = ['whoami', 'images'] as const
+const GROUPS = ['whoami', 'images', 'session'] as const
+/** How each group's bare twin and ratio are named in the output. */
+const BARE_LABEL = { whoami: 'whoami', images: '/images', session: 'session whoami' } as const
 /**
  * A call rate no case reaches on this kind of machine: by default the accounts are sized so
  * their enterprise budgets outlast every round and warm-up even at that rate.
@@ -180,17 +183,19 @@ async function scratchDatabaseFor(label: string): Promise<string | undefined> {
   return scratch.url
 }
 
-/** Registers the accounts (enterprise plan, two keys and one image each) on one server; returns their keys. */
-async function prepare(server: { urls: Record<string, string>; dataDir: string }): Promise<string[]> {
+/** Registers the accounts (enterprise plan, two keys and one image each) on one server; returns their keys and session tokens. */
+async function prepare(server: { urls: Record<string, string>; dataDir: string }): Promise<{ keys: string[]; tokens: string[] }> {
   const base = server.urls.auth!
   const uploadBase = server.urls.upload!
   // The first account is the admin: it moves every account to enterprise (20,000 calls/h each).
   const keys: string[] = []
+  const tokens: string[] = []
   let adminToken = ''
   for (let i = 0; i < accounts; i++) {
     const account = { first_name: 'Bench', username: `bench${i}`, email: `bench${i}@example.com`, password }
     const registered = await (await fetch(`${base}/api/v1/auth/register`, json(account))).json()
     const token = registered.token as string
+    tokens.push(token)
     if (i === 0) adminToken = token
     await fetch(`${base}/api/v1/admin/users/${registered.user.id}`, { ...json({ plan_type: 'enterprise' }, { authorization: `Bearer ${adminToken}` }), method: 'PATCH' })
     await verifyFromMailDir(server.dataDir, account.email, base)
@@ -203,7 +208,7 @@ async function prepare(server: { urls: Record<string, string>; dataDir: string }
     const uploaded = await fetch(`${uploadBase}/upload`, { method: 'POST', headers: { 'x-api-key': keys.at(-1)! }, body: form })
     if (uploaded.status >= 300) throw new Error(`upload failed: ${uploaded.status} ${await uploaded.text()}`)
   }
-  return keys
+  return { keys, tokens }
 }
 
 const password = 'benchmark password'
@@ -217,7 +222,7 @@ try {
     if (databaseUrl) env.DATABASE_URL = databaseUrl
     const started = await startServerLoggingToFile(['auth', 'upload'], command, root, label)
     servers.push(started)
-    return { ...started, keys: await prepare(started) }
+    return { ...started, ...(await prepare(started)) }
   }
   const server = await start('server', PROJECT_ROOT)
   const baseline = values.baseline ? await start('baseline', values.baseline) : undefined
@@ -225,24 +230,32 @@ try {
   const whoamiUrl = `${server.urls.auth!}/api/v1/auth/whoami`
   const imagesUrl = `${server.urls.upload!}/images`
   // The bare routes answer with the same bytes an authenticated call gets (the first key's).
-  const sample = async (url: string) => (await fetch(url, { headers: { 'x-api-key': server.keys[0]! } })).text()
+  const sample = async (url: string, headers: Record<string, string> = { 'x-api-key': server.keys[0]! }) => (await fetch(url, { headers })).text()
   const bareWhoami = await startBare(await sample(whoamiUrl))
   const bareImages = await startBare(await sample(imagesUrl))
-  bares.push(bareWhoami, bareImages)
+  const bareSession = await startBare(await sample(whoamiUrl, { authorization: `Bearer ${server.tokens[0]!}` }))
+  bares.push(bareWhoami, bareImages, bareSession)
 
-  const keyed = (url: string, keys: string[]) => (i: number) => fetch(url, { headers: { 'x-api-key': keys[i % keys.length]! } })
-  const on = (target: typeof server, path: string) => ({ url: `${target.urls[path.startsWith('/images') ? 'upload' : 'auth']!}${path}`, keys: target.keys, pid: target.process.pid })
-  // Each case is in a group (whoami, images) with its bare twin and, with --baseline, the old code's same call.
+  /** Calls spread over the accounts' keys, or over their sessions' tokens. */
+  const credentialed = (url: string, credentials: string[], asSession: boolean) => (i: number) =>
+    fetch(url, { headers: asSession ? { authorization: `Bearer ${credentials[i % credentials.length]!}` } : { 'x-api-key': credentials[i % credentials.length]! } })
+  const on = (target: typeof server, path: string) => ({ url: `${target.urls[path.startsWith('/images') ? 'upload' : 'auth']!}${path}`, keys: target.keys, tokens: target.tokens, pid: target.process.pid })
+  // Each case is in a group (whoami, images, session) with its bare twin and, with --baseline, the old code's same call.
   const cases: { group: string; name: string; run: (duration?: number) => Promise<Result> }[] = []
-  const paths = { whoami: ['/api/v1/auth/whoami', bareWhoami, 'GET whoami'], images: ['/images', bareImages, 'GET /images'] } as const
+  const paths = {
+    whoami: ['/api/v1/auth/whoami', bareWhoami, 'GET whoami, API key'],
+    images: ['/images', bareImages, 'GET /images, API key'],
+    session: ['/api/v1/auth/whoami', bareSession, 'GET whoami, session'],
+  } as const
   for (const group of GROUPS) {
     const [path, bare, label] = paths[group]
+    const asSession = group === 'session'
     const here = on(server, path)
-    cases.push({ group, name: `${label}, API key + rate limit`, run: (duration = seconds) => load(keyed(here.url, here.keys), duration, concurrency, here.pid) })
-    cases.push({ group, name: `bare Elysia, same JSON as ${group === 'whoami' ? 'whoami' : '/images'}`, run: (duration = seconds) => load(() => fetch(bare.url), duration, concurrency, bare.child.pid) })
+    cases.push({ group, name: `${label} + rate limit`, run: (duration = seconds) => load(credentialed(here.url, asSession ? here.tokens : here.keys, asSession), duration, concurrency, here.pid) })
+    cases.push({ group, name: `bare Elysia, same JSON as ${BARE_LABEL[group]}`, run: (duration = seconds) => load(() => fetch(bare.url), duration, concurrency, bare.child.pid) })
     if (baseline) {
       const old = on(baseline, path)
-      cases.push({ group, name: `baseline: ${label}, API key + rate limit`, run: (duration = seconds) => load(keyed(old.url, old.keys), duration, concurrency, old.pid) })
+      cases.push({ group, name: `baseline: ${label} + rate limit`, run: (duration = seconds) => load(credentialed(old.url, asSession ? old.tokens : old.keys, asSession), duration, concurrency, old.pid) })
     }
   }
   const chosen = cases.map((c) => !values.only || c.group.includes(values.only) || c.name.includes(values.only))
@@ -282,12 +295,12 @@ try {
   const ratios = (a: number, b: number) => results[a]!.map((r, i) => r.perSecond / results[b]![i]!.perSecond)
   const index = (name: string) => cases.findIndex((c) => c.name === name)
   console.log('')
-  for (const [group, label] of [['whoami', 'whoami'], ['images', '/images']] as const) {
-    const bare = index(`bare Elysia, same JSON as ${label}`)
-    for (const [prefix, name] of [['', `${group === 'whoami' ? 'GET whoami' : 'GET /images'}, API key + rate limit`], ['baseline ', `baseline: ${group === 'whoami' ? 'GET whoami' : 'GET /images'}, API key + rate limit`]] as const) {
+  for (const group of GROUPS) {
+    const bare = index(`bare Elysia, same JSON as ${BARE_LABEL[group]}`)
+    for (const [prefix, name] of [['', `${paths[group][2]} + rate limit`], ['baseline ', `baseline: ${paths[group][2]} + rate limit`]] as const) {
       const i = index(name)
       if (i < 0 || !results[i]!.length) continue
-      console.log(`${prefix}${label} / bare = ${median(ratios(i, bare)).toFixed(2)} (rounds: ${ratios(i, bare).map((x) => x.toFixed(2)).join(', ')})`)
+      console.log(`${prefix}${BARE_LABEL[group]} / bare = ${median(ratios(i, bare)).toFixed(2)} (rounds: ${ratios(i, bare).map((x) => x.toFixed(2)).join(', ')})`)
     }
   }
   const refused = cases.flatMap((c, i) =>
