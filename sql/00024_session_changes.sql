@@ -1,5 +1,5 @@
 -- Issue 12 §3: processes now keep the sessions they have seen as well as the API keys
--- (src/auth/api-key-state.ts), so a session call needs no query. The code never updates a
+-- (src/auth/principal-cache.ts), so a session call needs no query. The code never updates a
 -- session row, it deletes it (a logout, logout-all, a password reset, an account's deletion, the
 -- housekeeping of expired ones); each deletion, or a change made by hand, tells every process at
 -- once on the same channel, as 'session:<id>'. Changes of the account itself already notify as

@@ -1,7 +1,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
-import { type ApiKeyState, createApiKeyState } from './auth/api-key-state.ts'
+import { type PrincipalCache, createPrincipalCache } from './auth/principal-cache.ts'
 import { type TokenService, createTokenService, randomBase62 } from './auth/tokens.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { type Config, JWT_SECRET_MIN_LENGTH } from './config.ts'
@@ -37,7 +37,7 @@ export interface AppContext {
   mailer: Mailer
   tokens: TokenService
   /** The API keys this process has seen, kept fresh by NOTIFY, and their usage counts not yet written. */
-  apiKeys: ApiKeyState
+  principals: PrincipalCache
   /** Derives a purpose-bound HMAC key from the server secret (signed links, visitor keys, …). */
   hmacKey(purpose: string): Buffer
   clock: Clock
@@ -173,7 +173,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     limiter: createRateLimiter(() => db.sql, clock),
     mailer: createMailer(config, log),
     tokens: createTokenService(serverSecret, config.jwtTtlSeconds),
-    apiKeys: createApiKeyState(db, log),
+    principals: createPrincipalCache(db, log),
     // One secret, separate keys: a signature made for one purpose never verifies for another.
     hmacKey: (purpose) => createHmac('sha256', serverSecret).update(`imghost:${purpose}`).digest(),
     clock,
@@ -186,7 +186,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     requestsCut: cutting.signal,
   }
   // Registered first, so it runs last of the hooks: usage counted while others drain is written too.
-  ctx.onClose(() => ctx.apiKeys.close())
+  ctx.onClose(() => ctx.principals.close())
   const close = async () => {
     await ready.catch(() => {})
     for (const hook of closeHooks.reverse()) await hook()

@@ -91,8 +91,8 @@ export async function deleteApiKey(ctx: AppContext, principal: Principal, keyId:
 }
 
 export async function listApiKeys(ctx: AppContext, principal: Principal) {
-  // Usage is written in batches (src/auth/api-key-state.ts): this process's counts go in first.
-  await ctx.apiKeys.flushUsage()
+  // Usage is written in batches (src/auth/principal-cache.ts): this process's counts go in first.
+  await ctx.principals.flushUsage()
   const keys = await repo.listApiKeys(ctx.sql, principal.user.id)
   const now = ctx.clock.now()
   return keys.map((key) => publicApiKey(key, principal, now))

@@ -56,7 +56,7 @@ async function* analyticsPages(ctx: AppContext, userId: string) {
 export async function exportAccount(ctx: AppContext, principal: Principal): Promise<{ stream: ReadableStream<Uint8Array>; filename: string }> {
   const user = principal.user
   const now = ctx.clock.now()
-  await ctx.apiKeys.flushUsage()
+  await ctx.principals.flushUsage()
   const [keys, identities, albums, webhooks, reports] = await Promise.all([
     repo.listApiKeys(ctx.sql, user.id),
     repo.identitiesOf(ctx.sql, user.id),

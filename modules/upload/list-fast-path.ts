@@ -60,11 +60,11 @@ function plainListQuery(url: string): ListQuery | undefined {
  * reservation or is spent, queries it does not read plainly, and pages not in memory.
  */
 export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreRouteHandler {
-  const { apiKeys, limiter, clock, db } = ctx
+  const { principals, limiter, clock, db } = ctx
 
   /** The answer from what memory holds now, or undefined; counts the call only when it answers. */
   const answer = (keyHash: string, query: ListQuery, requestId: string): Response | undefined => {
-    const key = apiKeys.held(keyHash)
+    const key = principals.held(keyHash)
     if (key === undefined || key.user.is_blocked || !key.scopes.includes('images:read')) return undefined
     const now = clock.now()
     // The guard's own rule, with no address: an expired key, or one limited to ranges, is the pipeline's.
@@ -72,7 +72,7 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     // One Date for the whole answer: expiry, the page's end, both budgets' windows and the headers.
     const json = cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q), now)
     if (json === undefined || !apiKeyBudgetsAtHand(limiter, key, now)) return undefined
-    apiKeys.recordUse(key.keyId, now)
+    principals.recordUse(key.keyId, now)
     // Synchronous: both budgets had a number at hand (apiKeyBudgetsAtHand).
     const { rateLimit } = principalOfApiKey(limiter, key, now) as Exclude<ReturnType<typeof principalOfApiKey>, Promise<unknown>>
     const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'cache-control': CREDENTIALED_CACHE_CONTROL, 'x-content-type-options': 'nosniff', 'x-request-id': requestId }
@@ -94,7 +94,7 @@ export function createListFastPath(ctx: AppContext, cache: ImageListCache): PreR
     // Memory is current once the notifications the barrier vouches for have been applied (one
     // shared round trip, as the guard awaits for a cached key). Not worth waiting for when
     // nothing is held.
-    const key = apiKeys.held(keyHash)
+    const key = principals.held(keyHash)
     if (key === undefined || cache.heldJson(cache.keyOf(key.user.id, query.limit, query.cursor, query.q)) === undefined) return undefined
     return db.notificationsDelivered().then(
       () => answer(keyHash, query, requestId),

@@ -57,9 +57,9 @@ export function authenticate(ctx: AppContext, credentials: Credentials): Princip
     if (!looksLikeApiKey(apiKey)) throw invalidApiKey()
     const keyHash = hashApiKey(apiKey)
     // The common case, a known key with budget reserved, is answered without a single await.
-    const known = ctx.apiKeys.cachedNow(keyHash)
+    const known = ctx.principals.cachedNow(keyHash)
     if (known) return usableKey(ctx, known, credentials)
-    return ctx.apiKeys.lookup(keyHash).then((key) => {
+    return ctx.principals.lookup(keyHash).then((key) => {
       if (!key) throw invalidApiKey()
       return usableKey(ctx, key, credentials)
     })
@@ -78,7 +78,7 @@ function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials)
   if (refusal === 'address_not_allowed') {
     throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
   }
-  ctx.apiKeys.recordUse(key.keyId, now)
+  ctx.principals.recordUse(key.keyId, now)
   return principalOfApiKey(ctx.limiter, key)
 }
 
@@ -86,7 +86,7 @@ async function authenticateSession(ctx: AppContext, credentials: Credentials): P
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
   const claims = await ctx.tokens.verify(token)
-  const principal = claims ? await principalFromSession(ctx.apiKeys.session, ctx.limiter, claims, ctx.clock.now()) : null
+  const principal = claims ? await principalFromSession(ctx.principals.session, ctx.limiter, claims, ctx.clock.now()) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
   return principal
 }

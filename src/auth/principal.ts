@@ -161,7 +161,7 @@ const apiKeyPrincipal = (key: ApiKeyRecord, account: RateLimitState, own: RateLi
 
 const budgetOf = (state: RateLimitState): Principal['rateLimit'] => ({ limit: state.limit, count: state.count, resetAt: state.resetAt })
 
-/** A session row and its account, as the process keeps it (ApiKeyState.session). */
+/** A session row and its account, as the process keeps it (PrincipalCache.session). */
 export interface SessionRecord {
   user: UserRow
   /** Epoch milliseconds. */
@@ -181,7 +181,7 @@ export async function findSession(sql: Sql, sessionId: string): Promise<SessionR
 /**
  * The caller of a verified session token, or null when its session has ended: logged out, expired,
  * or every token of the account revoked (token_version). `session` reads the row, from the
- * process's memory when that can be trusted (ApiKeyState.session).
+ * process's memory when that can be trusted (PrincipalCache.session).
  */
 export async function principalFromSession(
   session: (sessionId: string) => Promise<SessionRecord | null>,

@@ -136,7 +136,7 @@ describeEachBackend(
           Promise.all(auths.flatMap((auth) => [{ apiKey: key }, { token: user.token }].map(async (credential) => (await call(auth, 'GET', '/api/v1/auth/whoami', credential))[1].user)))
         // A process keeps a key it reads once it listens for changes, which its first call starts.
         const contexts = [app().ctx, other.ctx]
-        for (let calls = 0; !contexts.every((ctx) => ctx.apiKeys.held(hashApiKey(key))); calls++) {
+        for (let calls = 0; !contexts.every((ctx) => ctx.principals.held(hashApiKey(key))); calls++) {
           expect(calls).toBeLessThan(100)
           expect((await held()).map((shown) => shown.storage_used)).toEqual([0, 0, 0, 0])
           await Bun.sleep(10)

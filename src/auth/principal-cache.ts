@@ -26,7 +26,7 @@ const USAGE_FLUSH_MS = 1_000
 /** Keys with unwritten usage, beyond which a database outage starts losing counts (never calls). */
 const USAGE_MAX_KEYS = 100_000
 
-export interface ApiKeyState {
+export interface PrincipalCache {
   /** The active key with this hash and its account, or null; from memory when it can be trusted. */
   lookup(keyHash: string): Promise<ApiKeyRecord | null>
   /**
@@ -56,7 +56,7 @@ interface Cached<R> {
   loadedAt: number
 }
 
-export function createApiKeyState(db: Database, log: Logger): ApiKeyState {
+export function createPrincipalCache(db: Database, log: Logger): PrincipalCache {
   const cache = new Map<string, Cached<ApiKeyRecord>>()
   const sessions = new Map<string, Cached<SessionRecord>>()
   /** Bumped by every notification: a record read before one may be stale, so it is not kept. */
