@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
+import type { Principal } from '#core/auth/principal.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
@@ -29,49 +30,50 @@ export const moderationReportsModule = (ctx: AppContext) =>
         detail: { tags: ['moderation'], summary: 'Report an image or an album (no account needed; a signed-in reporter is named to admins); one report per account, else per address, and target' },
       },
     )
-    .get('/report/:id', ({ params }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }), {
+    .get('/report/:id', ({ params, principal }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }, principal), {
       ...ModerationModel.reportForm,
       ...personFacing,
-      anonymous: true,
+      browserSession: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an image' },
     })
-    .post('/report/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
+    .post('/report/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
       ...ModerationModel.reportFormPost,
       ...personFacing,
-      anonymous: true,
+      browserSession: true,
       // The HTML form posts here: the only type this route takes (src/http/body-limit.ts).
       parse: 'urlencoded',
-      detail: { tags: ['moderation'], summary: 'The image report form, posted' },
+      detail: { tags: ['moderation'], summary: 'The image report form, posted; a browser signed in on this host (session cookie) is named to admins' },
     })
-    .get('/report/album/:id', ({ params }) => reportForm(ctx, { type: 'album', id: params.id ?? '' }), {
+    .get('/report/album/:id', ({ params, principal }) => reportForm(ctx, { type: 'album', id: params.id ?? '' }, principal), {
       ...ModerationModel.reportForm,
       ...personFacing,
-      anonymous: true,
+      browserSession: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an album (linked from its share page)' },
     })
-    .post('/report/album/:id', ({ params, body, request, server }) => postReportForm(ctx, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server)), {
+    .post('/report/album/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
       ...ModerationModel.reportFormPost,
       ...personFacing,
-      anonymous: true,
+      browserSession: true,
       parse: 'urlencoded',
-      detail: { tags: ['moderation'], summary: 'The album report form, posted' },
+      detail: { tags: ['moderation'], summary: 'The album report form, posted; a browser signed in on this host (session cookie) is named to admins' },
     })
 
-async function reportForm(ctx: AppContext, target: FormTarget) {
+async function reportForm(ctx: AppContext, target: FormTarget, account: Principal | undefined) {
   if (!(await service.isReportable(ctx, target))) {
     return reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404)
   }
-  return reportFormPage(target)
+  return reportFormPage(target, { reporter: account?.user.username })
 }
 
-async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta) {
+async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta, account: Principal | undefined) {
+  const reporter = account?.user.username
   const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
   const note = body.note ?? ''
-  if (!reason) return reportFormPage(target, { error: 'Choose a reason.', status: 400, note })
-  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note })
+  if (!reason) return reportFormPage(target, { error: 'Choose a reason.', status: 400, note, reporter })
+  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
   try {
-    const outcome = await service.fileReport(ctx, { target, reason, note }, meta)
-    return reportSentPage(target, outcome.duplicate)
+    const outcome = await service.fileReport(ctx, { target, reason, note }, meta, account)
+    return reportSentPage(target, outcome.duplicate, reporter)
   } catch (error) {
     if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
     throw error

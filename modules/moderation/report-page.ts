@@ -23,12 +23,21 @@ const PAGES: Record<ReportTargetType, { noun: string; form: (id: string) => stri
 
 const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;margin:.25rem 0}textarea{width:100%;box-sizing:border-box;font:inherit}.error{color:#b00020}'
 
+/** What the form says about who is reporting: `reporter` is the signed-in username, if any. */
+function reporterNote(noun: string, reporter: string | undefined): string {
+  if (reporter === undefined) {
+    return `No account needed. Your address is not stored; a keyed hash of it is kept so each address can report an ${noun} once.`
+  }
+  return `You are signed in as <strong>${escapeHtml(reporter)}</strong>: administrators see your username with this report, and your account can report an ${noun} once.`
+}
+
 /**
  * The report form on the view server, reached from the image's page. A plain HTML form posted
  * urlencoded to the same origin: it works without an account, without JavaScript, and under the
- * page CSP of src/http/html.ts (form-action 'self').
+ * page CSP of src/http/html.ts (form-action 'self'). A browser signed in on this host sends its
+ * session cookie along, and then the report names the account (`reporter`).
  */
-export function reportFormPage(target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string } = {}) {
+export function reportFormPage(target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string; reporter?: string } = {}) {
   const e = escapeHtml
   const { noun, form, back } = PAGES[target.type]
   const reasons = REPORT_REASONS.map(
@@ -48,17 +57,18 @@ ${reasons}
 <p><label for="note">Details (optional)</label><textarea id="note" name="note" rows="4" maxlength="${NOTE_MAX_LENGTH}">${e(options.note ?? '')}</textarea></p>
 <p><button type="submit">Send report</button></p>
 </form>
-<p><small>No account needed. Your address is not stored; a keyed hash of it is kept so each address can report an ${noun} once.</small></p>`,
+<p><small data-testid="reporter-note">${reporterNote(noun, options.reporter)}</small></p>`,
   })
 }
 
-export function reportSentPage(target: FormTarget, duplicate: boolean) {
+export function reportSentPage(target: FormTarget, duplicate: boolean, reporter?: string) {
   const { noun, back } = PAGES[target.type]
+  const signedIn = reporter === undefined ? '' : `<p>Sent as <strong>${escapeHtml(reporter)}</strong>.</p>\n`
   return htmlPage({
     title: 'Report sent',
     status: duplicate ? 200 : 201,
     bodyHtml: `<p>${duplicate ? `You had already reported this ${noun}; your first report stands.` : `Thank you. An administrator will review the ${noun}.`}</p>
-<p><a href="${escapeHtml(back(target.id))}">Back to the ${noun}</a></p>`,
+${signedIn}<p><a href="${escapeHtml(back(target.id))}">Back to the ${noun}</a></p>`,
   })
 }
 

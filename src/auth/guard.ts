@@ -102,6 +102,26 @@ export function authenticateRequest(ctx: AppContext, request: Request, server?: 
   return authenticate(ctx, credentials)
 }
 
+/**
+ * Who a person's browser says it is on a page anyone may use (an HTML form): the session
+ * cookie, when it is valid, its account is not blocked and, on a POST, it comes from one of the
+ * platform's own pages. Anything else is no one: a stale cookie must not turn such a page into
+ * an error, nor may another site's form lend it the visitor's name. API keys and bearer tokens
+ * are not read: a browser sends neither on its own.
+ */
+export async function browserSessionOf(ctx: AppContext, request: Request): Promise<Principal | undefined> {
+  const { cookieToken } = readCredentials(request.headers)
+  if (!cookieToken) return undefined
+  try {
+    rejectForeignCookieRequest(ctx.config, request)
+    const principal = await authenticate(ctx, { cookieToken })
+    return principal && !principal.user.is_blocked ? principal : undefined
+  } catch (error) {
+    if (error instanceof Unauthorized || error instanceof Forbidden) return undefined
+    throw error
+  }
+}
+
 export type HeaderBag = Record<string, string | number>
 
 /**
@@ -149,13 +169,15 @@ type SecurityRequirements = Record<string, string[]>[]
  * src/observability/docs.ts). Each macro puts its own in the route's `detail`, so the document
  * says what the guard really takes, and "try it" sends it.
  */
-export const SECURITY: Record<'any' | 'session' | 'optional' | 'none', SecurityRequirements> = {
+export const SECURITY: Record<'any' | 'session' | 'optional' | 'browser' | 'none', SecurityRequirements> = {
   /** Any credential: an API key (header or bearer), a session JWT (bearer) or the session cookie. */
   any: [{ apiKey: [] }, { bearer: [] }, { cookie: [] }],
   /** A logged-in session only. */
   session: [{ bearer: [] }, { cookie: [] }],
   /** Credentials if given, else anonymous (`{}` is "none" in OpenAPI). */
   optional: [{}, { apiKey: [] }, { bearer: [] }, { cookie: [] }],
+  /** The session cookie if a browser sends a valid one, else anonymous. */
+  browser: [{}, { cookie: [] }],
   none: [],
 }
 
@@ -179,6 +201,8 @@ async function sessionPrincipal(ctx: AppContext, request: Request, server: BunSe
  *                     from signing out or revoking that key until the hour is over
  * - `admin: true`     a session of an admin
  * - `optionalAuth: true` the principal if credentials are given, else anonymous (IP-limited)
+ * - `browserSession: true` the session cookie's account if valid (browserSessionOf), else
+ *                     anonymous; never refuses for a credential; IP-limited (HTML forms)
  * - `anonymous: true` no credentials read; IP-limited
  */
 export const authGuard = (ctx: AppContext) =>
@@ -227,6 +251,13 @@ export const authGuard = (ctx: AppContext) =>
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
           else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
           return { principal: principal ?? undefined }
+        },
+      },
+      browserSession: {
+        detail: { security: SECURITY.browser },
+        async resolve({ request, set, server }) {
+          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+          return { principal: await browserSessionOf(ctx, request) }
         },
       },
       anonymous: {

@@ -19,11 +19,20 @@ export const isSafeMethod = (method: string) => SAFE_METHODS.has(method)
 export function rejectForeignCookieRequest(config: Config, request: Request): void {
   if (isSafeMethod(request.method)) return
   const origin = request.headers.get('origin')
-  const trusted = origin !== null ? trustedOrigins(config).has(origin) : !comesFromElsewhere(config, request)
+  const trusted =
+    origin === 'null' ? isSameOriginForm(request) : origin !== null ? trustedOrigins(config).has(origin) : !comesFromElsewhere(config, request)
   if (!trusted) {
     throw new Forbidden('Cross-site request refused: send it from the imghost app, or use a bearer token or API key', 'csrf_rejected')
   }
 }
+
+/**
+ * A form posted from a page whose referrer policy is `no-referrer` (every server-rendered page,
+ * src/http/html.ts) carries `Origin: null`, as does one from a sandboxed frame or a data: URL.
+ * Only the browser's own `Sec-Fetch-Site: same-origin`, which no page can set, tells the first
+ * from the others.
+ */
+const isSameOriginForm = (request: Request) => request.headers.get('sec-fetch-site') === 'same-origin'
 
 function comesFromElsewhere(config: Config, request: Request): boolean {
   if (request.headers.get('sec-fetch-site') === 'cross-site') return true

@@ -122,6 +122,48 @@ describeEachBackend('abuse reports', (app) => {
     expect((await app().view.handle(new Request('http://localhost/report/not-an-id'))).status).toBe(404)
   })
 
+  test("the HTML form names a browser signed in on this host; a stale cookie, another site's form or a blocked account report anonymously", async () => {
+    const { image } = await uploadedImage(app())
+    const member = await registerUser(app().auth)
+    const cookie = `token=${encodeURIComponent(member.token)}`
+    const ownOrigin = new URL(app().ctx.config.publicUrls.view).origin
+    const form = await app().view.handle(new Request(`http://localhost/report/${image.id}`, { headers: { cookie } }))
+    expect(form.status).toBe(200)
+    expect(await form.text()).toContain(`You are signed in as <strong>${member.username}</strong>`)
+    const anonymousForm = await (await app().view.handle(new Request(`http://localhost/report/${image.id}`))).text()
+    expect(anonymousForm).toContain('No account needed')
+
+    const post = (ip: string, headers: Record<string, string>, reason = 'spam') =>
+      app().view.handle(
+        new Request(`http://localhost/report/${image.id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip, ...headers },
+          body: `reason=${reason}`,
+        }),
+      )
+    const signedIn = await post('203.0.113.20', { cookie, origin: ownOrigin })
+    expect(signedIn.status).toBe(201)
+    expect(await signedIn.text()).toContain(`Sent as <strong>${member.username}</strong>`)
+    // The same account from another address is the same reporter: its first report stands.
+    const again = await post('203.0.113.21', { cookie, origin: ownOrigin }, 'nsfw')
+    expect(again.status).toBe(200)
+    expect(await again.text()).toContain('your first report stands')
+    // Another site's page posting the form cannot lend it the visitor's name: filed as its address.
+    const foreign = await post('203.0.113.22', { cookie, origin: 'https://elsewhere.example' })
+    expect(foreign.status).toBe(201)
+    expect(await foreign.text()).not.toContain(member.username)
+    const stale = await post('203.0.113.23', { cookie: 'token=not-a-session', origin: ownOrigin })
+    expect(stale.status).toBe(201)
+    const [blocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${member.id}`, { token: admin.token, body: { is_blocked: true } })
+    expect(blocked.status).toBe(200)
+    const afterBlock = await post('203.0.113.24', { cookie, origin: ownOrigin })
+    expect(afterBlock.status).toBe(201)
+    expect(await afterBlock.text()).not.toContain(member.username)
+
+    const rows = await app().ctx.sql<{ reporter_user_id: string | null }[]>`select reporter_user_id from abuse_reports where target_id = ${image.id} order by id`
+    expect(rows.map((row) => row.reporter_user_id)).toEqual([member.id, null, null, null])
+  })
+
   test('the admin queue groups per target, open first, with counts and reasons; non-admins are refused', async () => {
     const { image, owner } = await uploadedImage(app())
     for (const [ip, reason] of [['203.0.113.1', 'spam'], ['203.0.113.2', 'spam'], ['203.0.113.3', 'nsfw']] as const) {

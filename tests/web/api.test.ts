@@ -144,6 +144,11 @@ describeEachBackend('web app API', (app) => {
     expect(foreignBody.error.code).toBe('csrf_rejected')
     const [nullOrigin] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: 'null' } })
     expect(nullOrigin.status).toBe(403)
+    // `Origin: null` is a sandboxed frame or a data: URL, or a form on one of our no-referrer pages: the browser's Sec-Fetch-Site tells which.
+    const [nullCrossSite] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: 'null', 'sec-fetch-site': 'cross-site' } })
+    expect(nullCrossSite.status).toBe(403)
+    const [nullSameOrigin] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: 'null', 'sec-fetch-site': 'same-origin' } })
+    expect(nullSameOrigin.status).toBe(201)
     const [crossSite] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, 'sec-fetch-site': 'cross-site' } })
     expect(crossSite.status).toBe(403)
     const [own] = await call(app().auth, 'POST', '/api/v1/api-keys', { body, headers: { cookie, origin: APP } })

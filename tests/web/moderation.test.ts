@@ -20,6 +20,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
   let adminPage: Page
   let imageId: string
   let uploader: UserWithKey
+  let signedInReporter: TestUser | undefined
   const cspViolations: string[] = []
   const watch = (page: Page) =>
     watchCsp(page, cspViolations)
@@ -62,15 +63,26 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     expect(row).toEqual({ reason: 'spam', note: 'Posted in every forum thread I read', status: 'open' })
   })
 
+  test('a visitor signed in on this host reports from the same form, and is named as the reporter', async () => {
+    const reporter = await registerUser(servers.app.auth)
+    const member = await desktopContext(browser)
+    // The web app's session cookie: host-only, so it reaches the view server on the same host.
+    await member.addCookies([{ name: 'token', value: reporter.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    const page = await member.newPage()
+    watch(page)
+    await page.goto(`${servers.urls.view}/embed/${imageId}`)
+    await page.getByRole('link', { name: 'Report this image' }).click()
+    await page.waitForURL(`**/report/${imageId}`)
+    await expect(page.getByTestId('reporter-note').textContent()).resolves.toStartWith(`You are signed in as ${reporter.username}`)
+    await page.getByLabel('Spam or scam').check()
+    await page.getByRole('button', { name: 'Send report' }).click()
+    await page.getByText(`Sent as ${reporter.username}.`).waitFor()
+    await member.close()
+    signedInReporter = reporter
+  })
+
   test('the admin sees it in the queue with its thumbnail and reason, and removes the image', async () => {
-    // A second report, from a program with an account's key: the queue names that account.
-    const reporter = await signUpWithKey(servers.app.auth)
-    const filed = await fetch(`${servers.urls.view}/api/v1/reports`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': reporter.apiKey },
-      body: JSON.stringify({ target: { type: 'image', id: imageId }, reason: 'spam' }),
-    })
-    expect(filed.status).toBe(201)
+    const reporter = signedInReporter!
     await adminPage.goto(`${servers.urls.auth}/admin`)
     await adminPage.getByRole('link', { name: 'Reports' }).click()
     const entry = adminPage.locator(`[data-testid=report-entry][data-target="${imageId}"]`)
