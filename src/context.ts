@@ -36,7 +36,7 @@ export interface AppContext {
   /** Outgoing mail: SMTP, or .eml files under DATA_DIR/mail. Sending never throws. */
   mailer: Mailer
   tokens: TokenService
-  /** The API keys this process has seen, kept fresh by NOTIFY, and their usage counts not yet written. */
+  /** The API keys and sessions this process has seen, kept fresh by NOTIFY, and the keys' usage counts not yet written. */
   principals: PrincipalCache
   /** Derives a purpose-bound HMAC key from the server secret (signed links, visitor keys, …). */
   hmacKey(purpose: string): Buffer

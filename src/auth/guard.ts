@@ -109,7 +109,7 @@ export function authenticateRequest(ctx: AppContext, request: Request, server?: 
  * an error, nor may another site's form lend it the visitor's name. API keys and bearer tokens
  * are not read: a browser sends neither on its own.
  */
-export async function browserSessionOf(ctx: AppContext, request: Request): Promise<Principal | undefined> {
+async function browserSessionOf(ctx: AppContext, request: Request): Promise<Principal | undefined> {
   const { cookieToken } = readCredentials(request.headers)
   if (!cookieToken) return undefined
   try {
