@@ -1,5 +1,6 @@
 import { BadRequest } from '#core/errors.ts'
 import { dateExists } from '#core/http/future-instant.ts'
+import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
 /**
@@ -8,16 +9,10 @@ import type { ImageRow } from '#core/images/types.ts'
  * upload routes, so both refuse the same inputs with the same 400s.
  */
 
-const MINUTE_MS = 60_000
-/** Shorter would expire before most people open the link; longer is what "never" is for. */
-const MIN_LIFETIME_MS = MINUTE_MS
-export const MAX_LIFETIME_MS = 365 * 86_400_000
 /** More than anyone means by "self-destruct", and far from the integer column's limit. */
 export const MAX_VIEWS_LIMIT = 1_000_000
 export const DESCRIPTION_MAX_LENGTH = 2000
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: MINUTE_MS, h: 60 * MINUTE_MS, d: 86_400_000, w: 7 * 86_400_000 }
-const DURATION = /^(\d{1,9})\s*([smhdw])$/
 /** A calendar date, or a date and time with a zone: a zone-less time would mean the server's. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i
 
@@ -51,17 +46,6 @@ function parseExpiresAt(value: string, now: Date): Date {
   if (at <= now.getTime()) throw new BadRequest('expires_at is in the past', 'invalid_expires_at')
   if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
   return new Date(at)
-}
-
-/** `30m`, `1h`, `7d`, `2w` (also `s`): from one minute to 365 days. */
-export function parseDuration(value: string): number {
-  // "1M" reads as a month to many: there are no months here, and it is not taken as a minute.
-  if (/M\s*$/.test(value)) throw new BadRequest('expires_in takes m for minutes (there are no months): 30m, 1h, 7d, 2w', 'invalid_expires_in')
-  const match = DURATION.exec(value.trim().toLowerCase())
-  const ms = match ? Number(match[1]) * UNIT_MS[match[2]!]! : Number.NaN
-  if (Number.isNaN(ms)) throw new BadRequest('expires_in must be a number and a unit: 30m, 1h, 7d, 2w', 'invalid_expires_in')
-  if (ms < MIN_LIFETIME_MS || ms > MAX_LIFETIME_MS) throw new BadRequest('expires_in must be from 1 minute to 365 days', 'invalid_expires_in')
-  return ms
 }
 
 function parseMaxViews(value: number | string): number {

@@ -115,6 +115,38 @@ describeEachBackend('ShareX uploader', (app) => {
     expect(fillTemplate(sxcu.ErrorMessage, await failure.json())).toMatch(/JPEG/i)
   })
 
+  test('a .sxcu whose uploads expire: the end goes into its RequestURL, and a value no upload takes is refused when the file is made', async () => {
+    const user = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token, { key_name: 'ShareX' })
+    const [response, sxcu] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex?expires_in=${encodeURIComponent(' 1D ')}`, { apiKey: key.key })
+    expect(response.status, JSON.stringify(sxcu)).toBe(200)
+    expect(sxcu.RequestURL).toBe(`${app().config.publicUrls.upload}/upload?expires_in=1d`)
+    expect(sxcu.Name).toContain('expires after 1d')
+    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="imghost-[^"]+-1d\.sxcu"$/)
+
+    const form = new FormData()
+    form.append(sxcu.FileFormName, new Blob([readFileSync(join(CORPUS, 'gps', 'DSCN0012.jpg'))], { type: 'image/jpeg' }), 'DSCN0012.jpg')
+    const before = Date.now()
+    const uploaded = await viaPublicUrl(app(), sxcu.RequestURL, { method: sxcu.RequestMethod, headers: sxcu.Headers, body: form })
+    const result = await uploaded.json()
+    expect(uploaded.status, JSON.stringify(result)).toBe(201)
+    const row = (await app().ctx.sql<{ expires_at: Date | null }[]>`select expires_at from images where id = ${result.image.id}`)[0]!
+    expect(Math.abs(new Date(row.expires_at!).getTime() - (before + 86_400_000))).toBeLessThan(60_000)
+    expect(result.image.expires_at).toBe(new Date(row.expires_at!).toISOString())
+
+    // Without a value, or an empty one, the file's uploads never expire.
+    for (const query of ['', '?expires_in=']) {
+      const [plain, plainSxcu] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex${query}`, { apiKey: key.key })
+      expect(plain.status).toBe(200)
+      expect(plainSxcu.RequestURL).toBe(`${app().config.publicUrls.upload}/upload`)
+    }
+    for (const bad of ['1M', '2y', '400d', '30s', 'soon']) {
+      const [refused, body] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex?expires_in=${bad}`, { apiKey: key.key })
+      expect(refused.status, bad).toBe(400)
+      expect(body.error.code, bad).toBe('invalid_expires_in')
+    }
+  })
+
   test('only the key itself gets its .sxcu: a session, another key or nobody does not', async () => {
     const user = await registerUser(app().auth)
     const key = await createApiKey(app().auth, user.token)

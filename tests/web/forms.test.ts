@@ -144,6 +144,20 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     expect(await alert.textContent()).toContain('Invalid or revoked API key')
   })
 
+  test('ShareX: the file downloaded with an expiry chosen uploads images that expire', async () => {
+    await go('/keys')
+    await page.getByLabel('Name').fill('screenshots')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByText('Key “screenshots” created.').waitFor()
+    await page.getByLabel('Images it uploads expire').selectOption({ label: '1 day' })
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download ShareX config' }).click()])
+    expect(download.suggestedFilename()).toBe('imghost-screenshots-1d.sxcu')
+    const sxcu = JSON.parse(await Bun.file((await download.path())!).text())
+    expect(sxcu.RequestURL).toBe(`${servers.app.config.publicUrls.upload}/upload?expires_in=1d`)
+    expect(sxcu.Headers['X-API-Key']).toBe(await page.getByTestId('new-key').inputValue())
+    await shot('keys-sharex-expiry')
+  })
+
   test('the second step forgets a wrong code’s error when switching to a recovery code', async () => {
     const second = await registerUser(servers.app.auth)
     await enableTotp(servers.app.auth, second.token, servers.app.ctx.clock)

@@ -12,7 +12,10 @@ const REASONS: Record<string, string> = {
 }
 
 /** The accounts among the reports shown (the newest 20), once each; the others reported anonymously. */
-const signedInReporters = (entry: QueueEntry) => [...new Set(entry.reports.flatMap((r) => (r.reporter ? [r.reporter.username] : [])))]
+function SignedInReporters({ entry }: { entry: QueueEntry }) {
+  const usernames = [...new Set(entry.reports.flatMap((r) => (r.reporter ? [r.reporter.username] : [])))]
+  return usernames.length ? <p class="small" data-testid="signed-in-reporters">Signed-in reporters: {usernames.join(', ')}</p> : null
+}
 
 interface QueueEntry {
   target: { type: string; id: string }
@@ -111,9 +114,7 @@ export function AdminReports() {
                 <p class="small">
                   Uploader: {entry.uploader ? <>{entry.uploader.username} ({entry.uploader.email}){entry.uploader.is_blocked ? <> <span class="badge private">blocked</span></> : null}</> : 'unknown'}
                 </p>
-                {signedInReporters(entry).length > 0 ? (
-                  <p class="small" data-testid="signed-in-reporters">Signed-in reporters: {signedInReporters(entry).join(', ')}</p>
-                ) : null}
+                <SignedInReporters entry={entry} />
                 {entry.reports.some((r) => r.note) ? (
                   <ul class="small report-notes">
                     {entry.reports.filter((r) => r.note).slice(0, 5).map((r) => <li>“{r.note}” <span class="muted">({REASONS[r.reason] ?? r.reason})</span></li>)}

@@ -27,6 +27,8 @@ const SCOPES: [string, string][] = [
   ['stats', 'Read view statistics'],
 ]
 const EXPIRY_DAYS: [string, string][] = [['', 'Never'], ['1', '1 day'], ['7', '7 days'], ['30', '30 days'], ['90', '90 days'], ['365', '1 year']]
+/** How long the images a ShareX file uploads live: the upload's own `expires_in` values. */
+const UPLOAD_EXPIRY: [string, string][] = [['', 'Never'], ['1h', '1 hour'], ['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days']]
 
 /** The API's limits for a new key (modules/account/model.ts, `createKey`). */
 const MAX_REQUESTS_PER_HOUR = 1_000_000
@@ -48,8 +50,9 @@ const KEY_WORDS: FormWords = {
 }
 
 /** The .sxcu can only be made by presenting the key itself, so it is offered right after creation. */
-async function downloadShareX(key: ApiKey & { key: string }) {
-  const response = await fetch(`/api/v1/api-keys/${key.id}/sharex`, { headers: { 'x-api-key': key.key }, credentials: 'omit' })
+async function downloadShareX(key: ApiKey & { key: string }, expiresIn: string) {
+  const query = expiresIn ? `?${new URLSearchParams({ expires_in: expiresIn })}` : ''
+  const response = await fetch(`/api/v1/api-keys/${key.id}/sharex${query}`, { headers: { 'x-api-key': key.key }, credentials: 'omit' })
   if (!response.ok) {
     // The server says why (a revoked or expired key, an address outside its ranges) in its error body.
     const error = await response.json().then((body) => body?.error as { code?: string; message?: string } | undefined, () => undefined)
@@ -58,9 +61,22 @@ async function downloadShareX(key: ApiKey & { key: string }) {
   const url = URL.createObjectURL(await response.blob())
   const link = document.createElement('a')
   link.href = url
-  link.download = `imghost-${key.key_name.replace(/[^A-Za-z0-9_.-]+/g, '-')}.sxcu`
+  link.download = `imghost-${key.key_name.replace(/[^A-Za-z0-9_.-]+/g, '-')}${expiresIn ? `-${expiresIn}` : ''}.sxcu`
   link.click()
   setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+function ShareXDownload({ apiKey, onError }: { apiKey: ApiKey & { key: string }; onError: (message: string) => void }) {
+  const [expiresIn, setExpiresIn] = useState('')
+  return (
+    <>
+      <label for="f-sharex-expiry">Images it uploads expire</label>
+      <select id="f-sharex-expiry" value={expiresIn} onChange={(event) => setExpiresIn((event.currentTarget as HTMLSelectElement).value)}>
+        {UPLOAD_EXPIRY.map(([value, label]) => <option value={value}>{label}</option>)}
+      </select>
+      <ActionButton class="secondary" onClick={() => downloadShareX(apiKey, expiresIn).catch((e) => onError(messageOf(e)))}>Download ShareX config</ActionButton>
+    </>
+  )
 }
 
 function Snippets({ apiKey, uploadUrl }: { apiKey: string; uploadUrl: string }) {
@@ -175,9 +191,7 @@ export function KeysPage() {
             <input readOnly value={created.key} aria-label="The new API key" data-testid="new-key" />
             <CopyButton text={created.key} what="API key" />
             {/* ShareX uploads with the key: without the upload scope its config could only fail. */}
-            {created.scopes.includes('upload') ? (
-              <ActionButton class="secondary" onClick={() => downloadShareX(created).catch((e) => setStatus({ error: messageOf(e) }))}>Download ShareX config</ActionButton>
-            ) : null}
+            {created.scopes.includes('upload') ? <ShareXDownload apiKey={created} onError={(error) => setStatus({ error })} /> : null}
           </div>
           <Snippets apiKey={created.key} uploadUrl={api.config.upload_url} />
         </div>
