@@ -18,6 +18,7 @@ const ENVIRONMENT: [string, string][] = [
   ['CHANGE_PROPAGATION_MS', 'PostgreSQL: a change made outside the API reaches every process within this; writes answer after it (20; 0: strict, slower)'],
   ['EMBEDDED_SHARED_BUFFERS_MB', "the embedded database's buffer pool in MiB, resident from the start (8); the kernel caches its files too"],
   ['JWT_SECRET, JWT_EXPIRES_IN', 'session signing secret, 32+ chars (unset: generated in DATA_DIR); lifetime (7d)'],
+  ['JWT_SECRET_PREVIOUS', 'the secret before a rotation: authenticator apps, recovery codes and webhook secrets made under it keep working'],
   ['COOKIE_SECRET', 'accepted and ignored: cookies carry a signed JWT, so nothing else signs them'],
   ['CRON_SECRET_TOKEN', 'bearer token for POST /api/v1/cron/{job} (unset: the route does not exist)'],
   ['METRICS_TOKEN, METRICS_PORT', 'GET /metrics behind Authorization: Bearer <token> on every port; or only on 127.0.0.1:<port> (neither: not served)'],

@@ -83,6 +83,11 @@ export interface Config {
   minFreeDiskBytes: number
   /** Undefined means: generate one and keep it in DATA_DIR. */
   jwtSecret?: string
+  /**
+   * The secret before a rotation: secrets sealed and recovery codes hashed under it stay readable
+   * (each re-sealed under the current secret when used); sessions and signed links are not.
+   */
+  jwtSecretPrevious?: string
   jwtTtlSeconds: number
   cronSecretToken?: string
   /** When set, GET /metrics on every listener needs `Authorization: Bearer <token>`. */
@@ -458,6 +463,8 @@ export function parseConfig(env: Env): Config {
   if (metricsPort !== undefined) refuseMetricsOnModulePort(modules, ports, singlePort, metricsPort)
   // Unsetting it is a real option here: a secret is then generated once and kept.
   const jwtSecret = read.secret('JWT_SECRET', JWT_SECRET_MIN_LENGTH, ' (or unset, to generate one in DATA_DIR)')
+  const jwtSecretPrevious = read.secret('JWT_SECRET_PREVIOUS', JWT_SECRET_MIN_LENGTH)
+  if (jwtSecretPrevious !== undefined && jwtSecretPrevious === jwtSecret) throw new ConfigError('JWT_SECRET_PREVIOUS', 'must differ from JWT_SECRET (it is the secret before the rotation)')
   const zoneId = read.raw('CLOUDFLARE_ZONE_ID')
   const apiToken = read.raw('CLOUDFLARE_API_TOKEN')
   // One without the other would leave purging off, silently: deleted images cached for a year.
@@ -515,6 +522,7 @@ export function parseConfig(env: Env): Config {
     // A 16 MiB WAL segment the database may need at any moment, plus room for work in flight.
     minFreeDiskBytes: read.integer('MIN_FREE_DISK_BYTES', 64 * 1024 * 1024, 0),
     jwtSecret,
+    jwtSecretPrevious,
     jwtTtlSeconds: read.duration('JWT_EXPIRES_IN', '7d'),
     cronSecretToken: read.secret('CRON_SECRET_TOKEN', MIN_TOKEN_LENGTH),
     metricsToken: read.secret('METRICS_TOKEN', MIN_TOKEN_LENGTH),

@@ -40,6 +40,8 @@ export interface AppContext {
   principals: PrincipalCache
   /** Derives a purpose-bound HMAC key from the server secret (signed links, visitor keys, …). */
   hmacKey(purpose: string): Buffer
+  /** That key, then the same from JWT_SECRET_PREVIOUS when set: what was sealed or hashed before a rotation (src/sealed.ts). */
+  hmacKeys(purpose: string): Buffer[]
   clock: Clock
   log: Logger
   /** In-process announcements of changed images (the view module drops its cached lookup). */
@@ -158,6 +160,8 @@ export async function startContext(config: Config, options: ContextOptions = {})
     tmpDir: join(config.dataDir, 'tmp'),
   })
   const serverSecret = resolveJwtSecret(config)
+  const secrets = [...new Set([serverSecret, config.jwtSecretPrevious ?? serverSecret])]
+  const keyFrom = (secret: string, purpose: string) => createHmac('sha256', secret).update(`imghost:${purpose}`).digest()
   const closeHooks: (() => Promise<void> | void)[] = []
   const cutting = new AbortController()
   const ctx: AppContext = {
@@ -175,7 +179,8 @@ export async function startContext(config: Config, options: ContextOptions = {})
     tokens: createTokenService(serverSecret, config.jwtTtlSeconds),
     principals: createPrincipalCache(db, log),
     // One secret, separate keys: a signature made for one purpose never verifies for another.
-    hmacKey: (purpose) => createHmac('sha256', serverSecret).update(`imghost:${purpose}`).digest(),
+    hmacKey: (purpose) => keyFrom(serverSecret, purpose),
+    hmacKeys: (purpose) => secrets.map((secret) => keyFrom(secret, purpose)),
     clock,
     log,
     imageChanges: createImageChanges(),

@@ -2,9 +2,10 @@ import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { Unauthorized } from '#core/errors.ts'
+import { ServiceUnavailable, Unauthorized } from '#core/errors.ts'
 import { tooManyRequests } from '#core/rate-limit.ts'
-import { decryptTotpSecret, hashRecoveryCode, matchTotpStep } from './totp.ts'
+import { SealedUnreadable } from '#core/sealed.ts'
+import { matchTotpStep, openTotpSecret, recoveryCodeHashes } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
 
 /** Wrong codes an account may send in a window, across every sign-in and settings change: 5 per 15 minutes. */
@@ -29,13 +30,34 @@ async function codeMatches(ctx: AppContext, userId: string, code: string, kinds:
   if (kinds.includes('totp') && /^\s*\d{3}\s?\d{3}\s*$/.test(code)) {
     const totp = await repo.findTotp(ctx.sql, userId)
     if (!totp?.confirmed_at) return null
-    const step = matchTotpStep(ctx, decryptTotpSecret(ctx, totp.secret_encrypted), code)
+    const step = matchTotpStep(ctx, await totpSeed(ctx, userId, totp.secret_encrypted), code)
     return step !== null && (await repo.takeTotpStep(ctx.sql, userId, step)) ? 'totp' : null
   }
   if (kinds.includes('recovery_code')) {
-    return (await repo.useRecoveryCode(ctx.sql, userId, hashRecoveryCode(ctx, code), ctx.clock.now())) ? 'recovery_code' : null
+    return (await repo.useRecoveryCode(ctx.sql, userId, recoveryCodeHashes(ctx, code), ctx.clock.now())) ? 'recovery_code' : null
   }
   return null
+}
+
+/**
+ * The account's authenticator seed. One sealed under JWT_SECRET_PREVIOUS is stored again under
+ * the current secret, so the previous one can go once the accounts have signed in. One sealed
+ * under a secret this server no longer has cannot check any code: that is the operator's to
+ * mend, said to the user without blaming their code, and logged.
+ */
+export async function totpSeed(ctx: AppContext, userId: string, stored: string): Promise<string> {
+  try {
+    const opened = openTotpSecret(ctx, stored)
+    if (opened.resealed) await repo.resealTotp(ctx.sql, userId, stored, opened.resealed)
+    return opened.value
+  } catch (error) {
+    if (!(error instanceof SealedUnreadable)) throw error
+    ctx.log.error({ msg: 'authenticator app sealed under an earlier server secret: set JWT_SECRET_PREVIOUS to the secret before the rotation', user_id: userId })
+    throw new ServiceUnavailable(
+      'Your authenticator app was set up before this server’s secret was changed, and cannot be checked now. Sign in with a passkey if you have one, or ask the operator of this server to set JWT_SECRET_PREVIOUS',
+      'second_factor_unreadable',
+    )
+  }
 }
 
 /**

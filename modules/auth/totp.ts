@@ -36,7 +36,7 @@ export function matchTotpStep(ctx: AppContext, base32: string, code: string): nu
 
 export const encryptTotpSecret = (ctx: AppContext, base32: string) => seal(ctx, 'totp-secret', base32)
 
-export const decryptTotpSecret = (ctx: AppContext, stored: string) => openSealed(ctx, 'totp-secret', stored)
+export const openTotpSecret = (ctx: AppContext, stored: string) => openSealed(ctx, 'totp-secret', stored)
 
 // Recovery codes
 
@@ -62,5 +62,9 @@ export function newRecoveryCodes(): string[] {
 export const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]+/g, '')
 
 /** Only an HMAC is stored: the codes have enough entropy that a fast keyed hash is enough. */
-export const hashRecoveryCode = (ctx: AppContext, code: string) =>
-  createHmac('sha256', ctx.hmacKey('recovery-code')).update(normalizeRecoveryCode(code)).digest('hex')
+export const hashRecoveryCode = (ctx: AppContext, code: string) => recoveryCodeHash(ctx.hmacKey('recovery-code'), code)
+
+/** What a typed code may be stored as: its hash under the server secret, and under JWT_SECRET_PREVIOUS when set. */
+export const recoveryCodeHashes = (ctx: AppContext, code: string) => ctx.hmacKeys('recovery-code').map((key) => recoveryCodeHash(key, code))
+
+const recoveryCodeHash = (key: Buffer, code: string) => createHmac('sha256', key).update(normalizeRecoveryCode(code)).digest('hex')

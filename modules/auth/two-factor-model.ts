@@ -5,7 +5,8 @@ import { User } from '#core/users/public.ts'
 
 const Timestamp = t.Union([t.Date(), t.String()])
 const Ok = t.Object({ success: t.Literal(true) })
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
+// 503: an authenticator app set up under a server secret this server no longer has (second_factor_unreadable).
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse }
 const ChallengeToken = t.String({ minLength: 1, maxLength: 200 })
 const Code = t.String({ minLength: 1, maxLength: 64, description: 'A 6-digit code from the authenticator app, or a recovery code' })
 const Password = t.Optional(t.String({ maxLength: 1024, description: 'Required when the account has a password' }))

@@ -26,6 +26,11 @@ export async function startTotpEnrolment(db: Db, userId: string, secretEncrypted
   return rows.length > 0
 }
 
+/** Stores the seed sealed under the current server secret, unless the row changed meanwhile. */
+export async function resealTotp(db: Db, userId: string, from: string, to: string) {
+  await db`update user_totp set secret_encrypted = ${to} where user_id = ${userId} and secret_encrypted = ${from}`
+}
+
 export async function confirmTotp(db: Db, userId: string, now: Date) {
   await db`update user_totp set confirmed_at = ${now} where user_id = ${userId} and confirmed_at is null`
 }
@@ -53,11 +58,14 @@ export async function replaceRecoveryCodes(tx: TransactionSql, userId: string, h
   await tx`insert into recovery_codes ${tx(hashes.map((code_hash) => ({ user_id: userId, code_hash })))}`
 }
 
-/** Burns one unused code: one statement, so two requests with the same code cannot both win. */
-export async function useRecoveryCode(db: Db, userId: string, hash: string, now: Date): Promise<boolean> {
+/**
+ * Burns one unused code: one statement, so two requests with the same code cannot both win.
+ * `hashes`: the typed code's hash under each server secret still accepted.
+ */
+export async function useRecoveryCode(db: Db, userId: string, hashes: string[], now: Date): Promise<boolean> {
   const rows = await db`
     update recovery_codes set used_at = ${now}
-    where id = (select id from recovery_codes where user_id = ${userId} and code_hash = ${hash} and used_at is null limit 1)
+    where id = (select id from recovery_codes where user_id = ${userId} and code_hash = any(${hashes}) and used_at is null limit 1)
       and used_at is null
     returning id`
   return rows.length > 0

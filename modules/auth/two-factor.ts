@@ -6,8 +6,8 @@ import type { TransactionSql } from '#core/db/index.ts'
 import { Conflict, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
 import { securityChangeMail } from './mail.ts'
-import { checkCode, countCodeGuess } from './second-factor-check.ts'
-import { decryptTotpSecret, encryptTotpSecret, hashRecoveryCode, matchTotpStep, newRecoveryCodes, newTotpSecret } from './totp.ts'
+import { checkCode, countCodeGuess, totpSeed } from './second-factor-check.ts'
+import { encryptTotpSecret, hashRecoveryCode, matchTotpStep, newRecoveryCodes, newTotpSecret } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -55,7 +55,7 @@ export async function confirmTotpEnrolment(ctx: AppContext, user: UserRow, code:
   if (!totp) throw new Conflict('Start the authenticator app setup first', 'totp_not_started')
   if (totp.confirmed_at) throw new Conflict('The authenticator app is already confirmed', 'totp_already_enabled')
   const guess = await countCodeGuess(ctx, user.id)
-  const step = matchTotpStep(ctx, decryptTotpSecret(ctx, totp.secret_encrypted), code)
+  const step = matchTotpStep(ctx, await totpSeed(ctx, user.id, totp.secret_encrypted), code)
   if (step === null || !(await repo.takeTotpStep(ctx.sql, user.id, step))) {
     await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage: 'totp_confirm' } }, meta)
     throw new Unauthorized('That code is not right; check the time on your phone and try the next one', 'invalid_code')

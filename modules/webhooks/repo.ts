@@ -77,6 +77,11 @@ export async function updateWebhook(
   return webhook
 }
 
+/** Stores the signing secret sealed under the current server secret, unless it was rotated meanwhile. */
+export async function resealSecret(sql: Db, webhookId: string, from: string, to: string) {
+  await sql`update webhooks set secret = ${to} where id = ${webhookId} and secret = ${from}`
+}
+
 export async function deleteWebhook(sql: Db, userId: string, id: string) {
   return (await sql`delete from webhooks where id = ${id} and user_id = ${userId}`).count > 0
 }

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
-import { openSealed, seal } from '#core/sealed.ts'
+import { type Opened, type OpeningKeys, type SealingKeys, openSealed, seal } from '#core/sealed.ts'
 import { type AddressPolicy, AddressRefused, Unresolvable, resolveChecked } from './address-policy.ts'
 
 /** A new secret in the Standard Webhooks form: `whsec_` and base64 of 32 random bytes. */
@@ -11,14 +11,16 @@ export const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`
 const SECRET_PURPOSE = 'webhook-secret'
 
 /** Secrets are stored sealed (src/sealed.ts), so a copy of the database cannot sign deliveries. */
-export const sealWebhookSecret = (keys: { hmacKey(purpose: string): Buffer }, secret: string) => seal(keys, SECRET_PURPOSE, secret)
+export const sealWebhookSecret = (keys: SealingKeys, secret: string) => seal(keys, SECRET_PURPOSE, secret)
 
 /**
  * The signing secret of a stored webhook. Rows written before secrets were sealed hold the
- * `whsec_` value itself and still work. Throws SealedUnreadable after the server secret changed.
+ * `whsec_` value itself and still work; they come back sealed, as do those sealed under
+ * JWT_SECRET_PREVIOUS, for the caller to store. Throws SealedUnreadable for one sealed under a
+ * secret this server no longer has.
  */
-export const openWebhookSecret = (keys: { hmacKey(purpose: string): Buffer }, stored: string) =>
-  stored.startsWith('whsec_') ? stored : openSealed(keys, SECRET_PURPOSE, stored)
+export const openWebhookSecret = (keys: OpeningKeys, stored: string): Opened =>
+  stored.startsWith('whsec_') ? { value: stored, resealed: sealWebhookSecret(keys, stored) } : openSealed(keys, SECRET_PURPOSE, stored)
 
 /**
  * The Standard Webhooks signature (https://www.standardwebhooks.com, "Signature scheme"):

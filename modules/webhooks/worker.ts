@@ -111,11 +111,11 @@ export function startWebhookWorker(ctx: AppContext, options: { autoPoll?: boolea
 /** Sends one claimed delivery and records the attempt; a webhook switched off meanwhile fails it unsent. */
 async function deliver(ctx: AppContext, delivery: repo.ClaimedDelivery, policy: ReturnType<typeof addressPolicy>, stop: AbortSignal) {
   const settings = ctx.config.webhooks
-  const secret = readableSecret(ctx, delivery.secret)
+  const secret = await readableSecret(ctx, delivery)
   const outcome: SendOutcome = !delivery.enabled
     ? { kind: 'refused', error: 'the webhook is disabled', latencyMs: 0 }
     : secret === null
-      ? { kind: 'refused', error: 'the signing secret was sealed under an earlier server secret (JWT_SECRET): rotate the webhook secret', latencyMs: 0 }
+      ? { kind: 'refused', error: 'the signing secret was sealed under an earlier server secret (JWT_SECRET): set JWT_SECRET_PREVIOUS to it, or rotate the webhook secret', latencyMs: 0 }
       : await sendSigned({
           url: delivery.url,
           messageId: delivery.message_id,
@@ -154,9 +154,11 @@ async function deliver(ctx: AppContext, delivery: repo.ClaimedDelivery, policy: 
 
 const DAY_MS = 86_400_000
 
-function readableSecret(ctx: AppContext, stored: string): string | null {
+async function readableSecret(ctx: AppContext, delivery: repo.ClaimedDelivery): Promise<string | null> {
   try {
-    return openWebhookSecret(ctx, stored)
+    const opened = openWebhookSecret(ctx, delivery.secret)
+    if (opened.resealed) await repo.resealSecret(ctx.sql, delivery.webhook_id, delivery.secret, opened.resealed)
+    return opened.value
   } catch (error) {
     if (error instanceof SealedUnreadable) return null
     throw error

@@ -202,6 +202,16 @@ describe('config: values that started and failed later', () => {
     expect(parseConfig({ JWT_SECRET: '' }).jwtSecret).toBeUndefined()
   })
 
+  test('JWT_SECRET_PREVIOUS is checked as a secret and may not be JWT_SECRET itself', () => {
+    const secret = 'test-secret-test-secret-test-secret-0123'
+    expectConfigError({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: 'short' }, 'JWT_SECRET_PREVIOUS')
+    expectConfigError({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: secret }, 'JWT_SECRET_PREVIOUS')
+    expect(refusal({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: secret })).not.toContain(secret)
+    const previous = 'older-secret-older-secret-older-secret-99'
+    expect(parseConfig({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: previous })).toMatchObject({ jwtSecret: secret, jwtSecretPrevious: previous })
+    expect(parseConfig({ JWT_SECRET: secret }).jwtSecretPrevious).toBeUndefined()
+  })
+
   test('a partial or doubled S3/B2 configuration is refused, naming the missing or extra variable', () => {
     expectConfigError({ S3_ACCESS_KEY_ID: 'kid', S3_SECRET_ACCESS_KEY: 'secret' }, 'S3_BUCKET')
     expectConfigError({ S3_ENDPOINT: 'https://s3.example.com' }, 'S3_BUCKET')

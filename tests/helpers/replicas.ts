@@ -1,4 +1,5 @@
 import { type AppContext, createContext } from '#core/context.ts'
+import type { Config } from '#core/config.ts'
 import { type Database, openDatabase } from '#core/db/index.ts'
 import type { ObjectStorage } from '#core/storage/types.ts'
 import type { TestApp } from './context.ts'
@@ -9,7 +10,10 @@ import type { TestApp } from './context.ts'
  * that a second process could not open, so there the two contexts share the one connection,
  * which still runs their queries interleaved.
  */
-export async function secondProcess(app: TestApp, options: { storage?: ObjectStorage } = {}): Promise<{ ctx: AppContext; close(): Promise<void> }> {
+export async function secondProcess(
+  app: TestApp,
+  options: { storage?: ObjectStorage; config?: Config } = {},
+): Promise<{ ctx: AppContext; close(): Promise<void> }> {
   let database: Database = app.ctx.db
   if (app.ctx.db.kind === 'postgres') {
     const o = (app.ctx.sql as unknown as { options: { user: string; host: string[]; port: number[]; database: string } }).options
@@ -20,7 +24,7 @@ export async function secondProcess(app: TestApp, options: { storage?: ObjectSto
       changePropagationMs: app.ctx.db.changePropagationMs,
     })
   }
-  const { ctx, close } = await createContext(app.config, {
+  const { ctx, close } = await createContext(options.config ?? app.config, {
     database,
     storage: options.storage ?? app.ctx.storage,
     clock: app.ctx.clock,

@@ -289,6 +289,10 @@ describeEachBackend(
       const legacySent = receiver.received.filter((r) => r.path === legacyPath)
       expect(legacySent).toHaveLength(1)
       expect(new Webhook(plain).verify(legacySent[0]!.body, legacySent[0]!.headers)).toMatchObject({ type: 'album.created' })
+      // Once read, the clear secret is stored sealed.
+      const [legacyRow] = await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${legacy.id}`
+      expect(legacyRow!.secret).not.toContain(plain)
+      expect(legacyRow!.secret).toStartWith('v1.')
       expect(receiver.received.filter((r) => r.path === orphanedPath)).toHaveLength(0)
       const [failed] = await deliveriesOf(app(), { apiKey: user.apiKey }, orphaned.id)
       expect(failed).toMatchObject({ status: 'failed', attempts: 1 })
@@ -301,6 +305,32 @@ describeEachBackend(
       const orphanedSent = receiver.received.filter((r) => r.path === orphanedPath)
       expect(orphanedSent).toHaveLength(1)
       expect(new Webhook(rotated.webhook.secret).verify(orphanedSent[0]!.body, orphanedSent[0]!.headers)).toMatchObject({ data: { id: 'after-rotate' } })
+    })
+
+    test('after JWT_SECRET is rotated, with the old one as JWT_SECRET_PREVIOUS, a webhook signs as before and its secret is sealed again under the new one', async () => {
+      const user = await signUpWithKey(app().auth)
+      const path = `/server-rotated-${user.id}`
+      const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${receiver.url}${path}`, events: ['album.created'] })
+      const storedSecret = async () => (await app().ctx.sql<{ secret: string }[]>`select secret from webhooks where id = ${hook.id}`)[0]!.secret
+      const sealedBefore = await storedSecret()
+      const rotatedProcess = (previous: string | undefined) =>
+        secondProcess(app(), { config: { ...app().config, jwtSecret: 'rotated-secret-rotated-secret-0123456789', jwtSecretPrevious: previous } })
+      const deliverOn = async (process: Awaited<ReturnType<typeof rotatedProcess>>, id: string) => {
+        await publishEvent(app().ctx.sql, { type: 'album.created', userId: user.id, data: { id } })
+        await deliverNow(startWebhookWorker(process.ctx, { autoPoll: false }))
+        await process.close()
+        return receiver.received.filter((r) => r.path === path && JSON.parse(r.body).data.id === id)
+      }
+
+      const viaPrevious = await deliverOn(await rotatedProcess(app().config.jwtSecret), 'with-previous')
+      expect(viaPrevious).toHaveLength(1)
+      expect(new Webhook(hook.secret).verify(viaPrevious[0]!.body, viaPrevious[0]!.headers)).toMatchObject({ data: { id: 'with-previous' } })
+      expect(await storedSecret()).not.toBe(sealedBefore)
+
+      // Sealed again, it no longer needs the previous secret.
+      const withoutPrevious = await deliverOn(await rotatedProcess(undefined), 'without-previous')
+      expect(withoutPrevious).toHaveLength(1)
+      expect(new Webhook(hook.secret).verify(withoutPrevious[0]!.body, withoutPrevious[0]!.headers)).toMatchObject({ data: { id: 'without-previous' } })
     })
   },
   { clock, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_TIMEOUT: '3s', WEBHOOK_POLL_INTERVAL_MS: '50' } },
