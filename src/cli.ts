@@ -48,6 +48,7 @@ const ENVIRONMENT: [string, string][] = [
   ['SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS, SMTP_SECURE, SMTP_FROM', 'outgoing mail (unset: .eml files in DATA_DIR/mail)'],
   ['GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET', 'OAuth sign-in'],
   ['OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPES, OIDC_NAME', 'OpenID Connect sign-in: issuer (discovery), client, scopes (openid email profile), button label'],
+  ['OIDC_TOKEN_AUTH_METHOD', 'client_secret_basic | client_secret_post (unset: basic unless the provider offers only post)'],
   [
     'GOOGLE_AUTHORIZE_URL, GOOGLE_TOKEN_URL, GOOGLE_USERINFO_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GITHUB_API_URL',
     'OAuth provider endpoints (tests)',

@@ -141,7 +141,8 @@ export interface Config {
     githubTokenUrl?: string
     githubApiUrl?: string
     /** A generic OpenID Connect provider, found by discovery from its issuer URL. */
-    oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string }
+    /** tokenAuthMethod: how the client authenticates at the token endpoint; undefined: as the discovery document offers. */
+    oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string; tokenAuthMethod?: OidcTokenAuthMethod }
   }
 }
 
@@ -431,6 +432,9 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
   return { rpId, rpName: read.raw('WEBAUTHN_RP_NAME') ?? 'imghost', origins: origins.map((origin) => new URL(origin).origin) }
 }
 
+export const OIDC_TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const
+export type OidcTokenAuthMethod = (typeof OIDC_TOKEN_AUTH_METHODS)[number]
+
 function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: string; clientSecret: string } | undefined): Config['oauth']['oidc'] {
   const issuer = read.url('OIDC_ISSUER')
   if (!issuer && !credentials) return undefined
@@ -438,7 +442,8 @@ function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: str
   if (!credentials) throw new ConfigError('OIDC_CLIENT_ID', 'OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER')
   const scopes = (read.raw('OIDC_SCOPES') ?? 'openid email profile').split(/[\s,]+/).filter(Boolean)
   if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid', scopes.join(' '))
-  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on' }
+  const tokenAuthMethod = read.raw('OIDC_TOKEN_AUTH_METHOD') === undefined ? undefined : read.oneOf('OIDC_TOKEN_AUTH_METHOD', OIDC_TOKEN_AUTH_METHODS, 'client_secret_basic')
+  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on', ...(tokenAuthMethod ? { tokenAuthMethod } : {}) }
 }
 
 export function parseConfig(env: Env): Config {

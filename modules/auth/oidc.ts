@@ -1,7 +1,7 @@
-import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
+import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, OAuth2Tokens } from 'arctic'
 import { type JWTPayload, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose'
 import type { Clock } from '#core/clock.ts'
-import type { Config } from '#core/config.ts'
+import type { Config, OidcTokenAuthMethod } from '#core/config.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
 
@@ -11,7 +11,9 @@ import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
  * (cached), authorization code with S256 PKCE, state (the caller's) and a nonce, and an ID token
  * whose signature is checked against the provider's JWKS (jose, which caches keys and refetches
  * on an unknown key id), with iss, aud, azp, exp and nonce checked. Nothing the provider names
- * is fetched except the endpoints of its own discovery document.
+ * is fetched except the endpoints of its own discovery document. The client authenticates at the
+ * token endpoint with HTTP Basic, or with its credentials in the form where the provider takes
+ * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default).
  */
 
 interface Discovery {
@@ -20,6 +22,7 @@ interface Discovery {
   token_endpoint: string
   jwks_uri: string
   userinfo_endpoint?: string
+  tokenAuthMethod: OidcTokenAuthMethod
 }
 
 /** How long a discovery document is reused before it is read again. */
@@ -32,6 +35,8 @@ const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512
 
 const providerDown = (label: string, detail: string) =>
   new AppError(502, 'oauth_provider_error', `${label} did not answer as expected (${detail}); try again later`)
+const clientRefused = (label: string) =>
+  new AppError(502, 'oauth_client_rejected', `${label} refused this server's client credentials (invalid_client); the operator should check OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_TOKEN_AUTH_METHOD`)
 const badIdToken = (label: string, reason: string) => new Unauthorized(`${label} sent an ID token that is not valid (${reason}); start the sign-in again`, 'oidc_invalid_id_token')
 
 const sameIssuer = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
@@ -63,13 +68,36 @@ function readDiscovery(label: string, configuredIssuer: string, doc: Record<stri
     return value
   }
   const userinfo = str(doc.userinfo_endpoint)
+  // Discovery 1.0 §3: when the list is absent, client_secret_basic is the default.
+  const offered = Array.isArray(doc.token_endpoint_auth_methods_supported) ? doc.token_endpoint_auth_methods_supported : ['client_secret_basic']
   return {
     issuer,
     authorization_endpoint: endpoint('authorization_endpoint'),
     token_endpoint: endpoint('token_endpoint'),
     jwks_uri: endpoint('jwks_uri'),
     userinfo_endpoint: userinfo && /^https?:\/\//.test(userinfo) ? userinfo : undefined,
+    tokenAuthMethod: !offered.includes('client_secret_basic') && offered.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic',
   }
+}
+
+/**
+ * The code exchange with the client's credentials in the form (RFC 6749 §2.3.1), answered as
+ * arctic answers its own: OAuth2RequestError for the provider's refusal, any other error for a
+ * provider that did not answer as one.
+ */
+async function exchangeCodeInForm(tokenEndpoint: string, fields: Record<string, string>): Promise<OAuth2Tokens> {
+  const response = await fetch(tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', ...fields }),
+    redirect: 'error',
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+  })
+  const data: unknown = await response.json().catch(() => null)
+  const refusal = data !== null && typeof data === 'object' && typeof (data as { error?: unknown }).error === 'string' ? (data as { error: string }) : undefined
+  if ((response.status === 400 || response.status === 401) && refusal) throw new OAuth2RequestError(refusal.error, null, null, null)
+  if (response.status !== 200 || data === null || typeof data !== 'object') throw new Error(`HTTP ${response.status} from the token endpoint`)
+  return new OAuth2Tokens(data)
 }
 
 function profileFrom(claims: Record<string, unknown>): Omit<ProviderProfile, 'subject'> {
@@ -90,7 +118,8 @@ function profileFrom(claims: Record<string, unknown>): Omit<ProviderProfile, 'su
 export function createOidcProvider(config: Config, clock: Clock): OAuthProvider {
   const settings = config.oauth.oidc!
   const label = settings.name
-  const client = new OAuth2Client(settings.clientId, settings.clientSecret, `${config.publicUrls.auth}/api/v1/auth/oidc/callback`)
+  const redirectUri = `${config.publicUrls.auth}/api/v1/auth/oidc/callback`
+  const client = new OAuth2Client(settings.clientId, settings.clientSecret, redirectUri)
   let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
 
   const discover = () => {
@@ -152,8 +181,13 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
       const { doc } = await discover()
       let tokens: OAuth2Tokens
       try {
-        tokens = await client.validateAuthorizationCode(doc.token_endpoint, code, verifier)
+        tokens =
+          (settings.tokenAuthMethod ?? doc.tokenAuthMethod) === 'client_secret_post'
+            ? await exchangeCodeInForm(doc.token_endpoint, { code, redirect_uri: redirectUri, code_verifier: verifier!, client_id: settings.clientId, client_secret: settings.clientSecret })
+            : await client.validateAuthorizationCode(doc.token_endpoint, code, verifier)
       } catch (error) {
+        // The client itself refused: nothing the person signing in can mend by starting again.
+        if (error instanceof OAuth2RequestError && error.code === 'invalid_client') throw clientRefused(label)
         if (error instanceof OAuth2RequestError) throw new BadRequest(`${label} refused the sign-in code (${error.code}); start again`, 'oauth_code_rejected')
         throw providerDown(label, error instanceof Error ? error.message : 'token exchange failed')
       }

@@ -1,29 +1,36 @@
 import { afterAll, expect, test } from 'bun:test'
 import { ConfigError, parseConfig } from '#core/config.ts'
-import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
-import { type FakeOidcSignIn, startFakeOidc } from '../helpers/fake-oidc.ts'
+import { type TestApp, call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { type FakeOidcProvider, type FakeOidcSignIn, startFakeOidc } from '../helpers/fake-oidc.ts'
 
 const provider = await startFakeOidc()
-afterAll(() => provider.stop())
+// Auth0's default: the client's credentials in the token request's form, not in HTTP Basic.
+const postOnlyProvider = await startFakeOidc({ tokenAuthMethods: ['client_secret_post'] })
+afterAll(() => {
+  provider.stop()
+  postOnlyProvider.stop()
+})
 
 const cookieValue = (response: Response, name: string) =>
   response.headers.getSetCookie().map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1]).find((v) => v !== undefined)
 
+/** The whole browser round trip: start, the provider approves `signIn`, the callback. */
+async function signInThrough(app: TestApp, through: FakeOidcProvider, signIn: FakeOidcSignIn) {
+  through.next(signIn)
+  const start = await app.auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
+  expect(start.status).toBe(302)
+  const state = cookieValue(start, 'oauth_state')!
+  const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' })
+  expect(atProvider.status, await atProvider.clone().text()).toBe(302)
+  const back = new URL(atProvider.headers.get('location')!)
+  const [response, body] = await call(app.auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
+  return { start, response, body, session: cookieValue(response, 'token') }
+}
+
 describeEachBackend(
   'OpenID Connect sign-in',
   (app) => {
-    /** The whole browser round trip: start, the provider approves `signIn`, the callback. */
-    async function signInWith(signIn: FakeOidcSignIn) {
-      provider.next(signIn)
-      const start = await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
-      expect(start.status).toBe(302)
-      const state = cookieValue(start, 'oauth_state')!
-      const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' })
-      expect(atProvider.status, await atProvider.clone().text()).toBe(302)
-      const back = new URL(atProvider.headers.get('location')!)
-      const [response, body] = await call(app().auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
-      return { start, response, body, session: cookieValue(response, 'token') }
-    }
+    const signInWith = (signIn: FakeOidcSignIn) => signInThrough(app(), provider, signIn)
     const accountOf = async (session: string) => (await call(app().auth, 'GET', '/api/v1/account', { token: session }))[1].user
     const usersWithEmail = async (email: string) =>
       (await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from users where lower(email) = lower(${email})`)[0]!.n
@@ -129,6 +136,38 @@ describeEachBackend(
   { env: provider.env },
 )
 
+describeEachBackend(
+  'OpenID Connect sign-in, a provider taking the client secret only in the form (client_secret_post)',
+  (app) => {
+    test('read from its discovery document: the sign-in sends the secret in the form and succeeds', async () => {
+      const email = `${unique('post')}@sso.test`
+      const refused = postOnlyProvider.refusals.length
+      const { response, body, session } = await signInThrough(app(), postOnlyProvider, { sub: unique('sub'), email, email_verified: true })
+      expect(response.status, JSON.stringify(body)).toBe(302)
+      expect((await call(app().auth, 'GET', '/api/v1/account', { token: session! }))[1].user.email).toBe(email)
+      expect(postOnlyProvider.refusals.length).toBe(refused)
+    })
+  },
+  { env: postOnlyProvider.env },
+)
+
+describeEachBackend(
+  'OpenID Connect sign-in, OIDC_TOKEN_AUTH_METHOD naming a method the provider refuses',
+  (app) => {
+    test('the provider’s refusal of the client is a 502 naming the settings to check, and no account is made', async () => {
+      const email = `${unique('basic')}@sso.test`
+      const { response, body, session } = await signInThrough(app(), postOnlyProvider, { sub: unique('sub'), email, email_verified: true })
+      expect(response.status).toBe(502)
+      expect(body.error.code).toBe('oauth_client_rejected')
+      expect(body.error.message).toContain('OIDC_TOKEN_AUTH_METHOD')
+      expect(session).toBeFalsy()
+      expect(postOnlyProvider.refusals.at(-1)).toBe('invalid_client')
+      expect((await app().ctx.sql<{ n: number }[]>`select count(*)::int as n from users where email = ${email}`)[0]!.n).toBe(0)
+    })
+  },
+  { env: { ...postOnlyProvider.env, OIDC_TOKEN_AUTH_METHOD: 'client_secret_basic' } },
+)
+
 test('OIDC settings: the issuer and the client go together, and openid must be among the scopes', () => {
   const base = { DATA_DIR: '/tmp/x' }
   expect(() => parseConfig({ ...base, OIDC_ISSUER: 'https://id.example' })).toThrow(ConfigError)
@@ -138,5 +177,8 @@ test('OIDC settings: the issuer and the client go together, and openid must be a
   const config = parseConfig({ ...base, OIDC_ISSUER: 'https://id.example/realms/x/', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b', OIDC_SCOPES: 'openid email groups' })
   expect(config.oauth.oidc).toEqual({ issuer: 'https://id.example/realms/x', clientId: 'a', clientSecret: 'b', scopes: ['openid', 'email', 'groups'], name: 'Single sign-on' })
   expect(parseConfig(base).oauth.oidc).toBeUndefined()
+  const oidc = { ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' }
+  expect(parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'client_secret_post' }).oauth.oidc?.tokenAuthMethod).toBe('client_secret_post')
+  expect(() => parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt' })).toThrow(/OIDC_TOKEN_AUTH_METHOD/)
   expect(() => parseConfig({ ...base, REGISTRATION: 'maybe' })).toThrow(/REGISTRATION/)
 })

@@ -55,8 +55,12 @@ interface Issued {
  * An OpenID Connect provider on loopback, strict like a real one: discovery, /authorize (needs
  * S256 PKCE, a nonce and the openid scope), /token (client_secret_basic, single-use codes, the
  * verifier), an RS256-signed ID token with a real key published at /jwks, and /userinfo.
+ * `tokenAuthMethods` lists how /token takes the client's credentials, in the discovery document
+ * too (as Auth0 does with only client_secret_post); without it the list is left out, which means
+ * client_secret_basic alone.
  */
-export async function startFakeOidc(): Promise<FakeOidcProvider> {
+export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secret_basic' | 'client_secret_post')[] } = {}): Promise<FakeOidcProvider> {
+  const tokenAuthMethods = options.tokenAuthMethods ?? ['client_secret_basic']
   const { privateKey, publicKey } = await generateKeyPair('RS256')
   const { privateKey: otherKey } = await generateKeyPair('RS256')
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: KID, alg: 'RS256', use: 'sig' }
@@ -109,6 +113,7 @@ export async function startFakeOidc(): Promise<FakeOidcProvider> {
             subject_types_supported: ['public'],
             id_token_signing_alg_values_supported: ['RS256'],
             code_challenge_methods_supported: ['S256'],
+            ...(options.tokenAuthMethods ? { token_endpoint_auth_methods_supported: options.tokenAuthMethods } : {}),
           })
         case 'GET /jwks':
           return json({ keys: [jwk] })
@@ -129,8 +134,10 @@ export async function startFakeOidc(): Promise<FakeOidcProvider> {
         }
         case 'POST /token': {
           const basic = Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')
-          if (request.headers.get('authorization') !== `Basic ${basic}`) return refuse('invalid_client')
           const form = new URLSearchParams(await request.text())
+          const byBasic = request.headers.get('authorization') === `Basic ${basic}` && !form.has('client_secret')
+          const byPost = !request.headers.has('authorization') && form.get('client_id') === CLIENT.id && form.get('client_secret') === CLIENT.secret
+          if (!(byBasic && tokenAuthMethods.includes('client_secret_basic')) && !(byPost && tokenAuthMethods.includes('client_secret_post'))) return refuse('invalid_client')
           const issued = codes.get(form.get('code') ?? '')
           if (!issued || issued.used || form.get('grant_type') !== 'authorization_code') return refuse('invalid_grant')
           issued.used = true
