@@ -8,7 +8,7 @@ import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/e
 import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge } from './challenges.ts'
 import { countCodeGuess } from './second-factor-check.ts'
-import { issueRecoveryCodes, tellSecurityChange } from './two-factor.ts'
+import { issueRecoveryCodes, tellSecurityChange } from './factor-changes.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -187,6 +187,25 @@ export async function verifyAssertion(
     throw new Unauthorized('This passkey’s signature counter went backwards: it may have been cloned', 'invalid_passkey')
   }
   return passkey
+}
+
+/**
+ * A signed-in account confirming a change of its factors with one of its passkeys (instead of a
+ * code), step one: a challenge of its own purpose, so no sign-in's challenge can stand in for it.
+ */
+export async function confirmationOptions(ctx: AppContext, user: UserRow) {
+  if ((await repo.secondFactors(ctx.sql, user.id)).passkeys === 0) throw new Conflict('This account has no passkey', 'no_passkey')
+  const options = await assertionOptions(ctx, user.id)
+  const { token } = await issueChallenge(ctx, 'passkey_confirm', user.id, options.challenge)
+  return { challenge_token: token, options }
+}
+
+/** Step two: the assertion must answer that challenge, for this account, with one of its passkeys. */
+export async function confirmWithPasskey(ctx: AppContext, user: UserRow, input: { challenge_token: string; response: AuthenticationResponseJSON }) {
+  const challenge = await attemptChallenge(ctx, input.challenge_token, 'passkey_confirm')
+  if (challenge.user_id !== user.id) throw new Unauthorized('This confirmation belongs to another session', 'invalid_challenge')
+  await verifyAssertion(ctx, { response: input.response, expectedChallenge: challenge.webauthn_challenge!, userId: user.id, requireUserVerification: false })
+  await completeChallenge(ctx, challenge)
 }
 
 /** Passwordless, step one: a challenge for any discoverable passkey of this site. */

@@ -62,6 +62,17 @@ const Passkey = t.Object({
 })
 const RecoveryCodes = t.Nullable(t.Array(t.String(), { description: 'Shown once: only a hash is kept' }))
 const Session = t.Object({ success: t.Literal(true), token: t.String(), user: User })
+/** Turning 2FA off or new recovery codes: the password (when the account has one), and a code or a passkey. */
+const FactorConfirmation = t.Object({
+  password: Password,
+  code: t.Optional(Code),
+  webauthn: t.Optional(
+    t.Object(
+      { challenge_token: ChallengeToken, response: AuthenticationResponse },
+      { description: 'Instead of code: a passkey’s answer to POST /api/v1/auth/2fa/passkey-options' },
+    ),
+  ),
+})
 
 export const TwoFactorModel = {
   status: {
@@ -84,9 +95,9 @@ export const TwoFactorModel = {
     body: t.Object({ code: Code }),
     response: { 200: t.Object({ success: t.Literal(true), recovery_codes: RecoveryCodes }), ...Errors },
   },
-  disable: { body: t.Object({ password: Password, code: Code }), response: { 200: Ok, ...Errors } },
+  disable: { body: FactorConfirmation, response: { 200: Ok, ...Errors } },
   recoveryCodes: {
-    body: t.Object({ password: Password, code: Code }),
+    body: FactorConfirmation,
     response: { 200: t.Object({ success: t.Literal(true), recovery_codes: t.Array(t.String()) }), ...Errors },
   },
   loginSecondStep: {

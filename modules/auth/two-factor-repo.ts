@@ -162,7 +162,7 @@ export async function secondFactors(db: Db, userId: string) {
 
 // Challenges between the steps of a sign-in or a registration
 
-export type ChallengePurpose = 'login_2fa' | 'passkey_login' | 'passkey_register'
+export type ChallengePurpose = 'login_2fa' | 'passkey_login' | 'passkey_register' | 'passkey_confirm'
 
 export interface ChallengeRow {
   id: string

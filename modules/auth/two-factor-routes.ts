@@ -33,12 +33,21 @@ export const twoFactorRoutes = (ctx: AppContext) =>
       { ...TwoFactorModel.totpConfirm, session: true, detail: { tags, summary: 'Confirm the app with a code: turns TOTP on; the first factor brings 10 recovery codes, shown once' } },
     )
     .post(
+      '/api/v1/auth/2fa/passkey-options',
+      async ({ principal }) => ({ success: true as const, ...(await passkeys.confirmationOptions(ctx, principal.user)) }),
+      {
+        ...TwoFactorModel.passkeyOptions,
+        session: true,
+        detail: { tags, summary: 'Confirm turning 2FA off or new recovery codes with a passkey, step one: a challenge for navigator.credentials.get()' },
+      },
+    )
+    .post(
       '/api/v1/auth/2fa/disable',
       async ({ principal, body, request, server }) => {
         await twoFactor.disableTwoFactor(ctx, principal.user, body, requestMeta(ctx, request, server))
         return { success: true as const }
       },
-      { ...TwoFactorModel.disable, session: true, detail: { tags, summary: 'Turn 2FA off (app, recovery codes, passkeys): needs the password and a code' } },
+      { ...TwoFactorModel.disable, session: true, detail: { tags, summary: 'Turn 2FA off (app, recovery codes, passkeys): needs the password and a code or a passkey' } },
     )
     .post(
       '/api/v1/auth/2fa/recovery-codes',
@@ -46,7 +55,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
         success: true as const,
         ...(await twoFactor.regenerateRecoveryCodes(ctx, principal.user, body, requestMeta(ctx, request, server))),
       }),
-      { ...TwoFactorModel.recoveryCodes, session: true, detail: { tags, summary: 'Ten new recovery codes (the old ones stop working): needs the password and a code' } },
+      { ...TwoFactorModel.recoveryCodes, session: true, detail: { tags, summary: 'Ten new recovery codes (the old ones stop working): needs the password and a code or a passkey' } },
     )
     .post(
       '/api/v1/auth/login/2fa',

@@ -2,12 +2,13 @@ import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import type { TransactionSql } from '#core/db/index.ts'
-import { Conflict, Unauthorized } from '#core/errors.ts'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { BadRequest, Conflict, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
-import { securityChangeMail } from './mail.ts'
+import { issueRecoveryCodes, tellSecurityChange } from './factor-changes.ts'
+import { confirmWithPasskey } from './passkeys.ts'
 import { checkCode, countCodeGuess, totpSeed } from './second-factor-check.ts'
-import { encryptTotpSecret, hashRecoveryCode, matchTotpStep, newRecoveryCodes, newTotpSecret } from './totp.ts'
+import { encryptTotpSecret, matchTotpStep, newTotpSecret } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -26,13 +27,6 @@ export async function twoFactorStatus(ctx: AppContext, user: UserRow) {
     /** This account must turn it on before the admin pages open (REQUIRE_ADMIN_2FA). */
     required: ctx.config.requireAdmin2fa && user.is_admin,
   }
-}
-
-/** Fresh recovery codes in the transaction: the old ones stop working. Returns the codes, to be shown once. */
-export async function issueRecoveryCodes(ctx: AppContext, tx: TransactionSql, userId: string): Promise<string[]> {
-  const codes = newRecoveryCodes()
-  await repo.replaceRecoveryCodes(tx, userId, codes.map((code) => hashRecoveryCode(ctx, code)))
-  return codes
 }
 
 /**
@@ -71,11 +65,20 @@ export async function confirmTotpEnrolment(ctx: AppContext, user: UserRow, code:
   return { recovery_codes: recoveryCodes }
 }
 
+/** What confirms a change of the factors: the password (when the account has one), and a code or a passkey. */
+export interface FactorConfirmation {
+  password?: string
+  code?: string
+  webauthn?: { challenge_token: string; response: AuthenticationResponseJSON }
+}
+
 /**
- * The password proves who is at the keyboard, a code that a second factor is at hand. Accounts
- * made through OAuth have no password; for them the code alone is asked.
+ * The password proves who is at the keyboard, a code or a passkey that a second factor is at
+ * hand. Accounts made through OAuth have no password; for them the second factor alone is asked.
+ * Wrong passkeys count against the same guess budget as wrong codes.
  */
-async function confirmPasswordAndCode(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta, stage: string) {
+async function confirmPasswordAndFactor(ctx: AppContext, user: UserRow, input: FactorConfirmation, meta: RequestMeta, stage: string) {
+  if ((input.code === undefined) === (input.webauthn === undefined)) throw new BadRequest('Send exactly one of code or webauthn', 'second_factor_required')
   const withPassword = await findUserById(ctx.sql, user.id)
   if (withPassword?.password) {
     const guess = await countCodeGuess(ctx, user.id)
@@ -85,14 +88,25 @@ async function confirmPasswordAndCode(ctx: AppContext, user: UserRow, input: { p
     }
     await guess.succeeded()
   }
-  await checkCode(ctx, user, input.code, meta, { stage })
+  if (input.code !== undefined) {
+    await checkCode(ctx, user, input.code, meta, { stage })
+    return
+  }
+  const guess = await countCodeGuess(ctx, user.id)
+  try {
+    await confirmWithPasskey(ctx, user, input.webauthn!)
+  } catch (error) {
+    await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage, method: 'passkey' } }, meta)
+    throw error
+  }
+  await guess.succeeded()
 }
 
 /** Turns 2FA off: the app, the recovery codes and every passkey go. */
-export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta) {
+export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: FactorConfirmation, meta: RequestMeta) {
   const factors = await repo.secondFactors(ctx.sql, user.id)
   if (!factors.totp && factors.passkeys === 0) throw new Conflict('Two-factor authentication is not on', 'two_factor_not_enabled')
-  await confirmPasswordAndCode(ctx, user, input, meta, 'disable')
+  await confirmPasswordAndFactor(ctx, user, input, meta, 'disable')
   const removedPasskeys = await ctx.sql.begin(async (tx) => {
     await repo.deleteTotp(tx, user.id)
     await repo.deleteRecoveryCodes(tx, user.id)
@@ -103,17 +117,12 @@ export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: { 
 }
 
 /** New recovery codes (the old ones stop working), for someone who used or lost theirs. */
-export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, input: { password?: string; code: string }, meta: RequestMeta) {
+export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, input: FactorConfirmation, meta: RequestMeta) {
   const factors = await repo.secondFactors(ctx.sql, user.id)
   if (!factors.totp && factors.passkeys === 0) throw new Conflict('Two-factor authentication is not on', 'two_factor_not_enabled')
-  await confirmPasswordAndCode(ctx, user, input, meta, 'recovery_codes')
+  await confirmPasswordAndFactor(ctx, user, input, meta, 'recovery_codes')
   const codes = await ctx.sql.begin((tx) => issueRecoveryCodes(ctx, tx, user.id))
   await audit(ctx, { action: 'auth.recovery_codes_regenerated', userId: user.id }, meta)
   tellSecurityChange(ctx, user, 'New recovery codes were made for your account; the old ones no longer work')
   return { recovery_codes: codes }
-}
-
-/** The mail after a change to how the account signs in; sent in the background, like every mail. */
-export function tellSecurityChange(ctx: AppContext, user: UserRow, change: string) {
-  ctx.mailer.send(securityChangeMail(user, change, ctx.clock.now(), `${ctx.config.publicUrls.auth}/security`))
 }

@@ -173,6 +173,62 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     ])
   })
 
+  test('a passkey confirms new recovery codes and turning 2FA off, in place of a code; only its own challenge, for its own account, once', async () => {
+    const user = await registerUser(app().auth)
+    const authenticator = softAuthenticator({ origin: origin() })
+    const { recovery_codes: firstCodes } = await addPasskey(user.token, authenticator)
+    const confirm = async (action: 'recovery-codes' | 'disable', body: Record<string, unknown>, token = user.token) =>
+      call(app().auth, 'POST', `/api/v1/auth/2fa/${action}`, { token, body })
+    const passkeyAnswer = async (token = user.token) => {
+      const [started, start] = await call(app().auth, 'POST', '/api/v1/auth/2fa/passkey-options', { token })
+      expect(started.status, JSON.stringify(start)).toBe(200)
+      return { challenge_token: start.challenge_token as string, response: authenticator.get(start.options), options: start.options }
+    }
+
+    const answer = await passkeyAnswer()
+    // Only this account's passkeys may answer.
+    expect(answer.options.allowCredentials).toHaveLength(1)
+    const refusals: [Record<string, unknown>, number, string][] = [
+      [{ password: 'not-the-password', webauthn: answer }, 401, 'invalid_password'],
+      [{ password: user.password }, 400, 'second_factor_required'],
+      [{ password: user.password, code: firstCodes[0], webauthn: answer }, 400, 'second_factor_required'],
+    ]
+    for (const [body, status, code] of refusals) {
+      const [refused, refusedBody] = await confirm('recovery-codes', body)
+      expect({ status: refused.status, code: refusedBody.error.code }).toEqual({ status, code })
+    }
+    // A sign-in's challenge, signed by the same passkey, is not a confirmation.
+    const { body: signIn } = await passwordStep(app().auth, user.username, user.password)
+    const signInAnswer = { challenge_token: signIn.challenge_token, response: authenticator.get(signIn.webauthn) }
+    const [asSignIn, asSignInBody] = await confirm('recovery-codes', { password: user.password, webauthn: signInAnswer })
+    expect(asSignIn.status).toBe(401)
+    expect(asSignInBody.error.code).toBe('invalid_challenge')
+    // Another account cannot use this one's confirmation.
+    const other = await registerUser(app().auth)
+    await addPasskey(other.token, softAuthenticator({ origin: origin() }))
+    const [stolen, stolenBody] = await confirm('recovery-codes', { password: other.password, webauthn: answer }, other.token)
+    expect(stolen.status).toBe(401)
+    expect(stolenBody.error.code).toBe('invalid_challenge')
+
+    const [renewed, renewedBody] = await confirm('recovery-codes', { password: user.password, webauthn: answer })
+    expect(renewed.status, JSON.stringify(renewedBody)).toBe(200)
+    expect(renewedBody.recovery_codes).toHaveLength(10)
+    const [replayed, replayedBody] = await confirm('recovery-codes', { password: user.password, webauthn: answer })
+    expect(replayed.status).toBe(401)
+    expect(replayedBody.error.code).toBe('invalid_challenge')
+    // The codes from before no longer work.
+    const [oldCode] = await confirm('disable', { password: user.password, code: firstCodes[1] })
+    expect(oldCode.status).toBe(401)
+
+    const [off, offBody] = await confirm('disable', { password: user.password, webauthn: await passkeyAnswer() })
+    expect(off.status, JSON.stringify(offBody)).toBe(200)
+    const [, list] = await call(app().auth, 'GET', '/api/v1/auth/passkeys', { token: user.token })
+    expect(list.passkeys).toEqual([])
+    const [none, noneBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/passkey-options', { token: user.token })
+    expect(none.status).toBe(409)
+    expect(noneBody.error.code).toBe('no_passkey')
+  })
+
   test('turning 2FA off removes the passkeys too (password and a recovery code)', async () => {
     const user = await registerUser(app().auth)
     const { recovery_codes } = await addPasskey(user.token, softAuthenticator({ origin: origin() }))

@@ -193,8 +193,10 @@ describeEachBackend(
       const [noCode, noCodeBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: '000000' } })
       expect(noCode.status).toBe(401)
       expect(noCodeBody.error.code).toBe('invalid_code')
-      const [missing] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password } })
-      expect(missing.status).toBe(422)
+      // Neither a code nor a passkey: as for the second step of a sign-in.
+      const [missing, missingBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password } })
+      expect(missing.status).toBe(400)
+      expect(missingBody.error.code).toBe('second_factor_required')
       const [off] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: totpCode(secret, clock) } })
       expect(off.status).toBe(200)
       const [, status] = await call(app().auth, 'GET', '/api/v1/auth/2fa', { token: user.token })

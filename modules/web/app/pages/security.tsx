@@ -1,9 +1,10 @@
+import { startAuthentication } from '@simplewebauthn/browser'
 import { useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
 import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
-import { PasskeysPanel } from './security-passkeys.tsx'
+import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
 export interface TwoFactorStatus {
   enabled: boolean
@@ -87,28 +88,50 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
   )
 }
 
-/** Turning 2FA off and getting new recovery codes both need the password and a code. */
-function PasswordAndCodeForm({ action, label, danger, onDone }: { action: string; label: string; danger?: boolean; onDone: (answer: any) => void }) {
+/**
+ * Turning 2FA off and getting new recovery codes both need the password and a code, or a passkey
+ * in place of the code (a passkey-only account may have no recovery code left).
+ */
+function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { action: string; label: string; danger?: boolean; passkeys: number; onDone: (answer: any) => void }) {
   const { api, user } = useSession()
   const [error, setError] = useState<string | null>(null)
+  const id = action.split('/').pop()
+  const send = async (form: HTMLFormElement, factor: { code: string } | { webauthn: { challenge_token: string; response: unknown } }) => {
+    const password = String(new FormData(form).get('password') ?? '')
+    onDone(await api.auth('POST', action, { password: password || undefined, ...factor }))
+    setError(null)
+    form.reset()
+  }
   const submit = async (event: Event) => {
-    const form = event.currentTarget as HTMLFormElement
-    const { password, code } = values(event)
     try {
-      onDone(await api.auth('POST', action, { password: password || undefined, code }))
-      setError(null)
-      form.reset()
+      await send(event.currentTarget as HTMLFormElement, { code: values(event).code! })
     } catch (e) {
       setError(messageOf(e))
     }
   }
-  const id = action.split('/').pop()
+  const withPasskey = async () => {
+    const form = (document.getElementById(`${id}-code`) as HTMLInputElement).form!
+    const password = form.elements.namedItem('password') as HTMLInputElement | null
+    if (password && !password.reportValidity()) return
+    try {
+      const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/2fa/passkey-options')
+      await send(form, { webauthn: { challenge_token, response: await startAuthentication({ optionsJSON: options }) } })
+    } catch (e) {
+      setError(passkeyError(e))
+    }
+  }
   return (
     <Form onSubmit={submit} aria-label={label}>
       {user?.provider === 'form' ? <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} /> : null}
       <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required />
       <Status error={error} />
       <SubmitButton class={danger ? 'danger' : undefined}>{label}</SubmitButton>
+      {passkeys > 0 && typeof PublicKeyCredential !== 'undefined' ? (
+        <>
+          {' '}
+          <ActionButton class="secondary" busyLabel="Waiting for the passkey…" onClick={withPasskey}>{`${label} with a passkey`}</ActionButton>
+        </>
+      ) : null}
     </Form>
   )
 }
@@ -147,7 +170,16 @@ export function SecurityPage() {
               <div class="panel">
                 <h2>New recovery codes</h2>
                 <p>The old ones stop working.</p>
-                <PasswordAndCodeForm action="/api/v1/auth/2fa/recovery-codes" label="Make new recovery codes" onDone={(answer) => setCodes(answer.recovery_codes)} />
+                <PasswordAndCodeForm
+                  action="/api/v1/auth/2fa/recovery-codes"
+                  label="Make new recovery codes"
+                  passkeys={data.passkeys}
+                  onDone={(answer) => {
+                    setCodes(answer.recovery_codes)
+                    // The count above was of the old codes.
+                    status.reload()
+                  }}
+                />
               </div>
               <div class="panel">
                 <h2>Turn two-factor authentication off</h2>
@@ -155,6 +187,7 @@ export function SecurityPage() {
                 <PasswordAndCodeForm
                   action="/api/v1/auth/2fa/disable"
                   label="Turn off"
+                  passkeys={data.passkeys}
                   danger
                   onDone={() => {
                     setMessage('Two-factor authentication is off.')
