@@ -2,7 +2,7 @@ import pkg from '../package.json'
 import { type Config, ConfigError, parseConfig } from './config.ts'
 
 /**
- * The operator's command line: `imghost [serve]`, `migrate`, `admin create|promote`, `--help`.
+ * The operator's command line: `imghost [serve]`, `migrate`, `admin create|promote|reset-2fa`, `--help`.
  * Serving lives in server.ts; the other commands run here and exit.
  */
 
@@ -64,6 +64,10 @@ Usage:
   imghost admin create --email E --username U [--first-name N] [--password P]
                                   create an administrator (password from stdin when not given)
   imghost admin promote --email E make an existing account an administrator
+  imghost admin reset-2fa --email E
+                                  turn two-factor sign-in off for an account that lost every
+                                  factor (app, passkeys, recovery codes); ends its sessions
+                                  and mails the owner
   imghost --help | --version
 
 Environment (see the README for details):
@@ -77,6 +81,7 @@ export type Command =
   | { name: 'migrate' }
   | { name: 'admin-create'; options: Record<string, string> }
   | { name: 'admin-promote'; options: Record<string, string> }
+  | { name: 'admin-reset-2fa'; options: Record<string, string> }
 
 export class UsageError extends Error {}
 
@@ -112,6 +117,11 @@ export function parseCommand(args: string[]): Command {
     if (!options.email) throw new UsageError('admin promote needs --email')
     return { name: 'admin-promote', options }
   }
+  if (first === 'admin' && second === 'reset-2fa') {
+    const options = parseOptions(rest, ['email'])
+    if (!options.email) throw new UsageError('admin reset-2fa needs --email')
+    return { name: 'admin-reset-2fa', options }
+  }
   throw new UsageError(`unknown command: ${args.join(' ')}`)
 }
 
@@ -129,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Runs a non-serve command; returns the exit code. */
-export type AdminCommand = Extract<Command, { name: 'admin-create' | 'admin-promote' }>
+export type AdminCommand = Extract<Command, { name: 'admin-create' | 'admin-promote' | 'admin-reset-2fa' }>
 
 /** Runs a command that needs no feature module; the composition root (main.ts) runs the others. */
 export async function runCommand(command: Exclude<Command, { name: 'serve' } | AdminCommand>): Promise<number> {

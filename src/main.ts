@@ -36,7 +36,7 @@ try {
     embeddedWasm?.catch(() => {})
     const { serve } = await import('./server.ts')
     await serve(config, { embeddedWasm, codeLoadedMs: performance.now() })
-  } else if (command.name === 'admin-create' || command.name === 'admin-promote') {
+  } else if (command.name === 'admin-create' || command.name === 'admin-promote' || command.name === 'admin-reset-2fa') {
     const { runAdminCommand } = await import('#modules/auth/cli.ts')
     await runAdminCommand(command, loadConfig())
     process.exit(0)

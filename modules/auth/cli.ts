@@ -6,20 +6,37 @@ import { revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
 import { register } from './service.ts'
+import { resetTwoFactorByOperator } from './two-factor.ts'
 
 async function readPasswordFromStdin(): Promise<string> {
   const text = await Bun.stdin.text()
   return text.replace(/\r?\n$/, '')
 }
 
-/** `imghost admin create|promote`: through the same registration service (hashing, checks) as the API. */
+/** The account with this address (any case); a usage error names it otherwise. */
+async function userWithEmail(sql: Parameters<typeof repo.findUserByIdentifier>[0], email: string) {
+  const user = await repo.findUserByIdentifier(sql, email)
+  if (!user || user.email.toLowerCase() !== email.toLowerCase()) throw new UsageError(`no account with email ${email}`)
+  return user
+}
+
+/** `imghost admin create|promote|reset-2fa`: through the same registration service (hashing, checks) as the API. */
 export async function runAdminCommand(command: AdminCommand, config: Config): Promise<void> {
   // The full context: registration goes through the same service (hashing, checks) as the API.
   const { ctx, close } = await createContext(config)
   try {
+    if (command.name === 'admin-reset-2fa') {
+      const user = await userWithEmail(ctx.sql, command.options.email!)
+      const { hadTwoFactor, removedPasskeys } = await resetTwoFactorByOperator(ctx, user, { ip: '127.0.0.1', userAgent: 'imghost admin reset-2fa' })
+      console.log(
+        hadTwoFactor
+          ? `two-factor authentication is off for ${user.username} <${user.email}>: authenticator app, recovery codes and ${removedPasskeys} passkey(s) removed, every session ended, the owner mailed`
+          : `${user.username} <${user.email}> has no two-factor authentication: nothing changed`,
+      )
+      return
+    }
     if (command.name === 'admin-promote') {
-      const user = await repo.findUserByIdentifier(ctx.sql, command.options.email!)
-      if (!user || user.email.toLowerCase() !== command.options.email!.toLowerCase()) throw new UsageError(`no account with email ${command.options.email}`)
+      const user = await userWithEmail(ctx.sql, command.options.email!)
       await updateUser(ctx.sql, user.id, { is_admin: true })
       console.log(`${user.username} <${user.email}> is now an administrator`)
       return

@@ -2,9 +2,10 @@ import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
+import type { TransactionSql } from '#core/db/index.ts'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { BadRequest, Conflict, Unauthorized } from '#core/errors.ts'
-import { findUserById } from '#core/users/repo.ts'
+import { findUserById, revokeAllSessions } from '#core/users/repo.ts'
 import { issueRecoveryCodes, tellSecurityChange } from './factor-changes.ts'
 import { confirmWithPasskey } from './passkeys.ts'
 import { checkCode, countCodeGuess, totpSeed } from './second-factor-check.ts'
@@ -107,13 +108,34 @@ export async function disableTwoFactor(ctx: AppContext, user: UserRow, input: Fa
   const factors = await repo.secondFactors(ctx.sql, user.id)
   if (!factors.totp && factors.passkeys === 0) throw new Conflict('Two-factor authentication is not on', 'two_factor_not_enabled')
   await confirmPasswordAndFactor(ctx, user, input, meta, 'disable')
-  const removedPasskeys = await ctx.sql.begin(async (tx) => {
-    await repo.deleteTotp(tx, user.id)
-    await repo.deleteRecoveryCodes(tx, user.id)
-    return repo.deletePasskeys(tx, user.id)
-  })
+  const removedPasskeys = await ctx.sql.begin((tx) => removeEveryFactor(tx, user.id))
   await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { removed_passkeys: removedPasskeys } }, meta)
   tellSecurityChange(ctx, user, 'Two-factor authentication was turned off for your account (authenticator app, recovery codes and passkeys)')
+}
+
+/**
+ * The operator's way out for an account that lost every factor (`imghost admin reset-2fa`):
+ * 2FA off, and every session ended, since whoever asked was not proven to be the owner by the
+ * account itself. The owner is mailed, so a reset talked out of an operator does not go unseen.
+ * Returns whether the account had 2FA, and how many passkeys went.
+ */
+export async function resetTwoFactorByOperator(ctx: AppContext, user: UserRow, meta: RequestMeta) {
+  const factors = await repo.secondFactors(ctx.sql, user.id)
+  if (!factors.totp && factors.passkeys === 0) return { hadTwoFactor: false, removedPasskeys: 0 }
+  const removedPasskeys = await ctx.sql.begin(async (tx) => {
+    const removed = await removeEveryFactor(tx, user.id)
+    await revokeAllSessions(tx, user.id)
+    return removed
+  })
+  await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { removed_passkeys: removedPasskeys, by: 'operator' } }, meta)
+  tellSecurityChange(ctx, user, 'The operator of this server turned two-factor authentication off for your account (authenticator app, recovery codes and passkeys) and ended every session')
+  return { hadTwoFactor: true, removedPasskeys }
+}
+
+async function removeEveryFactor(tx: TransactionSql, userId: string): Promise<number> {
+  await repo.deleteTotp(tx, userId)
+  await repo.deleteRecoveryCodes(tx, userId)
+  return repo.deletePasskeys(tx, userId)
 }
 
 /** New recovery codes (the old ones stop working), for someone who used or lost theirs. */

@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+import { systemClock } from '#core/clock.ts'
+import { totpCode } from '../helpers/two-factor.ts'
 import { launch, run } from './launch.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'imghost-cli-'))
@@ -25,7 +27,7 @@ describe('the imghost command line', () => {
     const { code, stdout } = await imghost(['--help'])
     expect(code).toBe(0)
     for (const variable of configVariables()) expect(stdout).toContain(variable)
-    for (const command of ['migrate', 'admin create', 'admin promote', '--version']) expect(stdout).toContain(command)
+    for (const command of ['migrate', 'admin create', 'admin promote', 'admin reset-2fa', '--version']) expect(stdout).toContain(command)
     // The README's table abbreviates pairs: `GOOGLE_CLIENT_ID`/`_SECRET`.
     const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8').replace(/`([A-Z0-9_]+)_ID`\/`_SECRET`/g, '`$1_ID` `$1_SECRET`')
     const undocumented = configVariables().filter((variable) => !readme.includes(`\`${variable}\``))
@@ -85,6 +87,46 @@ describe('the imghost command line', () => {
       }
     } finally {
       await again.stop()
+    }
+  }, 300_000)
+
+  test('admin reset-2fa turns 2FA off for an account that lost every factor, ends its sessions and mails the owner', async () => {
+    const before = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...baseEnv, SERVER_MODE: 'auth' }, expect: ['auth'] })
+    let oldSession: string
+    try {
+      const [, signedIn] = await postJson(`${before.urls.auth}/api/v1/auth/login`, { identifier: 'bea', password: 'bea long password' })
+      oldSession = signedIn.token
+      const bearer = { authorization: `Bearer ${oldSession}` }
+      const [, enrol] = await postJson(`${before.urls.auth}/api/v1/auth/2fa/totp`, {}, bearer)
+      const [confirmed] = await postJson(`${before.urls.auth}/api/v1/auth/2fa/totp/confirm`, { code: totpCode(enrol.secret, systemClock) }, bearer)
+      expect(confirmed.status).toBe(200)
+      const [, challenged] = await postJson(`${before.urls.auth}/api/v1/auth/login`, { identifier: 'bea', password: 'bea long password' })
+      expect(challenged.two_factor_required).toBe(true)
+    } finally {
+      expect(await before.stop()).toBe(0)
+    }
+
+    const reset = await imghost(['admin', 'reset-2fa', '--email', 'Bea@example.com'])
+    expect(reset.stderr).toBe('')
+    expect(reset.stdout).toContain('two-factor authentication is off for bea <bea@example.com>')
+    expect((await imghost(['admin', 'reset-2fa', '--email', 'bea@example.com'])).stdout).toContain('has no two-factor authentication: nothing changed')
+    const unknown = await imghost(['admin', 'reset-2fa', '--email', 'nobody@example.com'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no account with email nobody@example.com')
+    expect((await imghost(['admin', 'reset-2fa'])).code).toBe(2)
+    const mailed = readdirSync(join(dataDir, 'mail')).map((name) => readFileSync(join(dataDir, 'mail', name), 'utf8'))
+    expect(mailed.some((mail) => mail.includes('bea@example.com') && mail.includes('operator of this server turned two-factor'))).toBe(true)
+
+    const after = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...baseEnv, SERVER_MODE: 'auth' }, expect: ['auth'] })
+    try {
+      const [login, body] = await postJson(`${after.urls.auth}/api/v1/auth/login`, { identifier: 'bea', password: 'bea long password' })
+      expect(login.status).toBe(200)
+      expect(body.two_factor_required).toBeUndefined()
+      expect(body.token).toBeString()
+      const stale = await fetch(`${after.urls.auth}/api/v1/account`, { headers: { authorization: `Bearer ${oldSession!}` } })
+      expect(stale.status).toBe(401)
+    } finally {
+      await after.stop()
     }
   }, 300_000)
 })
