@@ -140,8 +140,10 @@ export interface Config {
     githubAuthorizeUrl?: string
     githubTokenUrl?: string
     githubApiUrl?: string
-    /** A generic OpenID Connect provider, found by discovery from its issuer URL. */
-    /** tokenAuthMethod: how the client authenticates at the token endpoint; undefined: as the discovery document offers. */
+    /**
+     * A generic OpenID Connect provider, found by discovery from its issuer URL. tokenAuthMethod:
+     * how the client authenticates at the token endpoint; undefined: as the discovery document offers.
+     */
     oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string; tokenAuthMethod?: OidcTokenAuthMethod }
   }
 }

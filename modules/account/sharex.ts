@@ -3,7 +3,7 @@ import { authGuard, readCredentials } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { parseDuration } from '#core/images/lifetime-duration.ts'
+import { normalDuration } from '#core/images/lifetime-duration.ts'
 
 /**
  * GET /api/v1/api-keys/{id}/sharex: a ShareX custom uploader (.sxcu) for that key.
@@ -52,12 +52,6 @@ export function sharexUploader(ctx: AppContext, apiKey: string, expiresIn?: stri
     DeletionURL: '{json:image.deletion_url}',
     ErrorMessage: '{json:error.message}',
   }
-}
-
-/** The value as the upload will read it (`1D ` is `1d`), once it is known to be one it takes. */
-function normalDuration(value: string): string {
-  parseDuration(value)
-  return value.trim().toLowerCase().replace(/\s+/g, '')
 }
 
 export const sharexRoutes = (ctx: AppContext) =>

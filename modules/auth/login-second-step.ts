@@ -7,7 +7,7 @@ import { BadRequest, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge, peekChallenge } from './challenges.ts'
 import { assertionOptions, verifyAssertion } from './passkeys.ts'
-import { checkCode, countCodeGuess } from './second-factor-check.ts'
+import { checkCode, checkPasskey } from './second-factor-check.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -73,15 +73,9 @@ export async function finishSecondStep(ctx: AppContext, input: SecondStepInput, 
   const { password: _, ...user } = found
   let method: SecondStepMethod
   if (input.webauthn) {
-    const guess = await countCodeGuess(ctx, user.id)
-    if (!challenge.webauthn_challenge) throw new BadRequest('This account has no passkey', 'invalid_passkey')
-    try {
-      await verifyAssertion(ctx, { response: input.webauthn, expectedChallenge: challenge.webauthn_challenge, userId: user.id, requireUserVerification: false })
-    } catch (error) {
-      await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage: 'login', method: 'passkey' } }, meta)
-      throw error
-    }
-    await guess.succeeded()
+    const expectedChallenge = challenge.webauthn_challenge
+    if (!expectedChallenge) throw new BadRequest('This account has no passkey', 'invalid_passkey')
+    await checkPasskey(ctx, user, meta, 'login', () => verifyAssertion(ctx, { response: input.webauthn!, expectedChallenge, userId: user.id, requireUserVerification: false }))
     method = 'passkey'
   } else if (input.code !== undefined) {
     method = await checkCode(ctx, user, input.code, meta, { stage: 'login', kinds: ['totp'] })

@@ -61,6 +61,21 @@ export async function totpSeed(ctx: AppContext, userId: string, stored: string):
 }
 
 /**
+ * A passkey's answer in place of a code, throttled and audited as a code is (checkCode):
+ * `verify` throws when the answer does not check out.
+ */
+export async function checkPasskey(ctx: AppContext, user: Pick<UserRow, 'id'>, meta: RequestMeta | undefined, stage: string, verify: () => Promise<unknown>) {
+  const guess = await countCodeGuess(ctx, user.id)
+  try {
+    await verify()
+  } catch (error) {
+    await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage, method: 'passkey' } }, meta)
+    throw error
+  }
+  await guess.succeeded()
+}
+
+/**
  * Checks a code against the account, throttled; a wrong one is audited (auth.2fa_failed) and
  * answered 401 invalid_code, a recovery code that worked is audited (auth.recovery_code_used).
  */

@@ -8,7 +8,7 @@ import { BadRequest, Conflict, Unauthorized } from '#core/errors.ts'
 import { findUserById, revokeAllSessions } from '#core/users/repo.ts'
 import { issueRecoveryCodes, tellSecurityChange } from './factor-changes.ts'
 import { confirmWithPasskey } from './passkeys.ts'
-import { checkCode, countCodeGuess, totpSeed } from './second-factor-check.ts'
+import { checkCode, checkPasskey, countCodeGuess, totpSeed } from './second-factor-check.ts'
 import { encryptTotpSecret, matchTotpStep, newTotpSecret } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
 
@@ -93,14 +93,7 @@ async function confirmPasswordAndFactor(ctx: AppContext, user: UserRow, input: F
     await checkCode(ctx, user, input.code, meta, { stage })
     return
   }
-  const guess = await countCodeGuess(ctx, user.id)
-  try {
-    await confirmWithPasskey(ctx, user, input.webauthn!)
-  } catch (error) {
-    await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage, method: 'passkey' } }, meta)
-    throw error
-  }
-  await guess.succeeded()
+  await checkPasskey(ctx, user, meta, stage, () => confirmWithPasskey(ctx, user, input.webauthn!))
 }
 
 /** Turns 2FA off: the app, the recovery codes and every passkey go. */
