@@ -89,12 +89,22 @@ export function pageJournal(page: Page) {
   }
 }
 
-/** A port free right now (the kernel picks it); the public URLs must name the real ports before the config is parsed. */
-function freePort(): number {
-  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = server.port
-  server.stop(true)
-  return port
+/**
+ * Ports free right now (the kernel picks them); the public URLs must name the real ports before
+ * the config is parsed. All are held until all are picked: one freed at once could be handed out
+ * again for the next, and two modules would be given the same port.
+ */
+function freePorts(count: number): number[] {
+  const servers = Array.from({ length: count }, () => Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } }))
+  const ports = servers.map((server) => server.port)
+  for (const server of servers) server.stop(true)
+  return ports
+}
+
+/** One free port for each module, all different. */
+export function modulePorts() {
+  const [auth, upload, view] = freePorts(3) as [number, number, number]
+  return { auth, upload, view }
 }
 
 export interface WebServers {
@@ -109,7 +119,7 @@ export interface WebServers {
  * page's CSP see the real origins. The test keeps `app.ctx.sql` for quick fixtures.
  */
 export async function startWebServers(env: Record<string, string> = {}): Promise<WebServers> {
-  const ports = { auth: freePort(), upload: freePort(), view: freePort() }
+  const ports = modulePorts()
   const urls = {
     auth: `http://127.0.0.1:${ports.auth}`,
     upload: `http://127.0.0.1:${ports.upload}`,
@@ -149,7 +159,7 @@ export async function startWebServers(env: Record<string, string> = {}): Promise
  * behind one domain and one certificate runs it.
  */
 export async function startSinglePortServer(env: Record<string, string> = {}): Promise<WebServers> {
-  const port = freePort()
+  const [port] = freePorts(1) as [number]
   const origin = `http://127.0.0.1:${port}`
   const backend: Backend = process.env.TEST_DATABASE_URL
     ? { name: 'postgres+local', database: 'postgres', storage: 'local' }

@@ -8,25 +8,18 @@ import { manualClock } from '#core/clock.ts'
 import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
 import { startFakeOAuth } from '../helpers/fake-oauth.ts'
 import { totpCode } from '../helpers/two-factor.ts'
-import { hasChromium, launchBrowser, SCREENSHOTS, watchCsp } from './browser.ts'
+import { hasChromium, launchBrowser, modulePorts, SCREENSHOTS, watchCsp } from './browser.ts'
 
 useSlowTestTimeout()
 
 const PASSWORD = 'correct horse battery'
-
-function freePort(): number {
-  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = server.port
-  server.stop(true)
-  return port
-}
 
 /**
  * The three servers on http://localhost:<port>: WebAuthn needs a secure context and a domain
  * for its RP ID; localhost is both, an IP address (what tests/web/browser.ts uses) is not an RP ID.
  */
 async function startLocalhostServers(clock: ReturnType<typeof manualClock>, extraEnv: Record<string, string>) {
-  const ports = { auth: freePort(), upload: freePort(), view: freePort() }
+  const ports = modulePorts()
   const urls = { auth: `http://localhost:${ports.auth}`, upload: `http://localhost:${ports.upload}`, view: `http://localhost:${ports.view}` }
   const backend: Backend = process.env.TEST_DATABASE_URL
     ? { name: 'postgres+local', database: 'postgres', storage: 'local' }
