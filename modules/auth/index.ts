@@ -13,6 +13,7 @@ import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn 
 import { OAUTH_PROVIDERS, oauthProviders } from './oauth-providers.ts'
 import * as service from './service.ts'
 import type { SecondStepAnswer } from './two-factor-model.ts'
+import { trustedDeviceCookie } from './trusted-devices.ts'
 import { twoFactorRoutes } from './two-factor-routes.ts'
 import { VERIFY_FIRST_ANSWER, registerVerifyFirst, signInAfterVerification } from './verify-first.ts'
 
@@ -58,7 +59,7 @@ export const authModule = (ctx: AppContext) => {
     .post(
       '/api/v1/auth/login',
       async ({ body, request, server, cookie }) => {
-        const outcome = await service.login(ctx, body, requestMeta(ctx, request, server))
+        const outcome = await service.login(ctx, body, requestMeta(ctx, request, server), body.trusted_device_token ?? trustedDeviceCookie(cookie))
         if (outcome.secondStep) {
           const answer: typeof SecondStepAnswer.static = { success: true, ...outcome.secondStep }
           return answer
@@ -196,7 +197,7 @@ export const authModule = (ctx: AppContext) => {
         async ({ query, cookie, request, server, redirect }) => {
           const stateCookie = cookie[OAUTH_STATE_COOKIE]!
           const browserState = stateCookie.value === undefined ? undefined : String(stateCookie.value)
-          const signedIn = await finishSignIn(ctx, providers(name), query, browserState, requestMeta(ctx, request, server)).catch((error: unknown) => {
+          const signedIn = await finishSignIn(ctx, providers(name), query, browserState, requestMeta(ctx, request, server), trustedDeviceCookie(cookie)).catch((error: unknown) => {
             // The provider sent a person here: a page that says what went wrong, not JSON.
             if (error instanceof AppError && (request.headers.get('accept') ?? '').includes('text/html')) return signInFailedPage(error)
             throw error

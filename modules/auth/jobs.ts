@@ -1,6 +1,6 @@
 import type { JobDefinitions } from '#core/jobs/registry.ts'
 import * as repo from './repo.ts'
-import { pruneChallenges } from './two-factor-repo.ts'
+import { pruneChallenges, pruneTrustedDevices } from './two-factor-repo.ts'
 
 const DAY_MS = 86_400_000
 /** Used or expired mail tokens are kept a day, so a second click still gets "already used". */
@@ -10,13 +10,14 @@ const MAIL_TOKEN_KEEP_MS = DAY_MS
 export const authJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'expired sessions, used or expired mail tokens, abandoned OAuth sign-ins and 2FA challenges',
+    description: 'expired sessions, used or expired mail tokens, abandoned OAuth sign-ins, 2FA challenges, expired or revoked remembered devices',
     async run(ctx, run) {
       const now = ctx.clock.now()
       run.counts.expired_sessions = await repo.pruneExpiredSessions(ctx.sql, now)
       run.counts.auth_tokens = await repo.pruneMailTokens(ctx.sql, new Date(now.getTime() - MAIL_TOKEN_KEEP_MS))
       run.counts.oauth_states = await repo.pruneOAuthStates(ctx.sql, now)
       run.counts.auth_challenges = await pruneChallenges(ctx.sql, now)
+      run.counts.trusted_devices = await pruneTrustedDevices(ctx.sql, now)
     },
   },
 } satisfies JobDefinitions

@@ -8,6 +8,7 @@ import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge, peekChallenge } from './challenges.ts'
 import { assertionOptions, verifyAssertion } from './passkeys.ts'
 import { checkCode, checkPasskey } from './second-factor-check.ts'
+import { rememberDevice } from './trusted-devices.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -62,6 +63,8 @@ export interface SecondStepInput {
   code?: string
   recovery_code?: string
   webauthn?: AuthenticationResponseJSON
+  /** Spare this device the second step for TRUSTED_DEVICE_DAYS: the answer carries its token. */
+  remember_device?: boolean
 }
 
 export async function finishSecondStep(ctx: AppContext, input: SecondStepInput, meta: RequestMeta) {
@@ -84,6 +87,8 @@ export async function finishSecondStep(ctx: AppContext, input: SecondStepInput, 
   }
   await completeChallenge(ctx, challenge)
   const session = await startSession(ctx, user, meta)
-  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: `password+${method}` } }, meta)
-  return { user, ...session }
+  // Trusted under the tokens the password was checked against: a password change since ends it.
+  const trustedDevice = input.remember_device ? await rememberDevice(ctx, user.id, challenge.token_version ?? user.token_version, meta) : undefined
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: `password+${method}`, ...(trustedDevice && { remember_device: true }) } }, meta)
+  return { user, ...session, trustedDevice }
 }

@@ -1,6 +1,7 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
 import { User } from '#core/users/public.ts'
+import { TRUSTED_DEVICE_TOKEN_PATTERN } from './trusted-devices.ts'
 import { SecondStepAnswer } from './two-factor-model.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
@@ -38,7 +39,14 @@ export const AuthModel = {
     },
   },
   login: {
-    body: t.Object({ identifier: t.String({ minLength: 1, maxLength: 254 }), password: t.String({ minLength: 1, maxLength: 1024 }) }),
+    body: t.Object({
+      identifier: t.String({ minLength: 1, maxLength: 254 }),
+      password: t.String({ minLength: 1, maxLength: 1024 }),
+      trusted_device_token: t.Optional(t.String({
+        pattern: TRUSTED_DEVICE_TOKEN_PATTERN,
+        description: 'the trusted_device.token of an earlier second step sent with remember_device (a browser holds it in a cookie instead)',
+      })),
+    }),
     response: { 200: t.Union([t.Object({ success: t.Literal(true), token: t.String(), user: User }), SecondStepAnswer]), ...Errors },
   },
   logout: { response: { 200: Ok, ...Errors } },

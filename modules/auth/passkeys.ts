@@ -123,7 +123,8 @@ export async function renamePasskey(ctx: AppContext, user: UserRow, id: string, 
 
 /**
  * Removing a passkey weakens the account, so it asks for the password (accounts made through
- * OAuth have none). Removing the last factor turns 2FA off and takes the recovery codes along.
+ * OAuth have none). Removing the last factor turns 2FA off and takes the recovery codes and the
+ * remembered devices along.
  */
 export async function removePasskey(ctx: AppContext, user: UserRow, id: string, password: string | undefined, meta: RequestMeta) {
   const withPassword = await findUserById(ctx.sql, user.id)
@@ -139,7 +140,10 @@ export async function removePasskey(ctx: AppContext, user: UserRow, id: string, 
     const row = await repo.deletePasskey(tx, user.id, id)
     if (!row) return { row, left: null }
     const left = await repo.secondFactors(tx, user.id)
-    if (!left.totp && left.passkeys === 0) await repo.deleteRecoveryCodes(tx, user.id)
+    if (!left.totp && left.passkeys === 0) {
+      await repo.deleteRecoveryCodes(tx, user.id)
+      await repo.deleteTrustedDevices(tx, user.id)
+    }
     return { row, left }
   })
   if (!row || !left) throw new NotFound('No such passkey', 'passkey_not_found')

@@ -13,6 +13,7 @@ import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
+import { deviceIsTrusted } from './trusted-devices.ts'
 
 export type RegistrationInput = typeof AuthModel.register.body.static
 
@@ -61,7 +62,8 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
  */
 const TIMING_DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$+1JuvGklzmsHnI2o6PIkrnCs76YhIjZZKfZ7AISUXc0$O2wAcwLwtl6Ncs93GBA3gXvYPoiw4XBMjy9cBQrhg7w'
 
-export async function login(ctx: AppContext, input: typeof AuthModel.login.body.static, meta: RequestMeta) {
+/** `trustedDeviceToken`: the body's, else the cookie's (a remembered device skips the second step). */
+export async function login(ctx: AppContext, input: typeof AuthModel.login.body.static, meta: RequestMeta, trustedDeviceToken: string | undefined) {
   const user = await repo.findUserByIdentifier(ctx.sql, input.identifier)
   const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier: input.identifier }, meta)
   const valid = user?.password
@@ -77,11 +79,13 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   }
   await attempt.succeeded()
   const { password: _, ...safeUser } = user
-  // With 2FA the right password only earns the second step, never a session.
-  const secondStep = await beginSecondStep(ctx, safeUser)
+  // With 2FA the right password only earns the second step, never a session, unless this device
+  // was remembered at an earlier one.
+  const rememberedDevice = await deviceIsTrusted(ctx, safeUser, trustedDeviceToken)
+  const secondStep = rememberedDevice ? null : await beginSecondStep(ctx, safeUser)
   if (secondStep) return { secondStep }
   const session = await startSession(ctx, safeUser, meta)
-  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: 'password' } }, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: rememberedDevice ? 'password+trusted_device' : 'password' } }, meta)
   return { user: safeUser, ...session }
 }
 

@@ -61,7 +61,19 @@ const Passkey = t.Object({
   last_used_at: t.Nullable(Timestamp),
 })
 const RecoveryCodes = t.Nullable(t.Array(t.String(), { description: 'Shown once: only a hash is kept' }))
-const Session = t.Object({ success: t.Literal(true), token: t.String(), user: User })
+const SessionFields = { success: t.Literal(true), token: t.String(), user: User }
+const Session = t.Object(SessionFields)
+const TrustedDevice = t.Object({
+  id: t.String(),
+  name: t.Nullable(t.String({ description: 'Browser and system, from the user agent: "Firefox on Linux"' })),
+  user_agent: t.Nullable(t.String()),
+  ip: t.Nullable(t.String()),
+  created_at: Timestamp,
+  last_used_at: t.Nullable(Timestamp),
+  expires_at: Timestamp,
+  current: t.Boolean({ description: 'The device this request comes from (its cookie)' }),
+})
+const Forgotten = t.Object({ success: t.Literal(true), forgotten: t.Integer({ description: 'How many remembered devices were forgotten' }) })
 /** Turning 2FA off or new recovery codes: the password (when the account has one), and a code or a passkey. */
 const FactorConfirmation = t.Object({
   password: Password,
@@ -106,8 +118,18 @@ export const TwoFactorModel = {
       code: t.Optional(t.String({ minLength: 1, maxLength: 16 })),
       recovery_code: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
       webauthn: t.Optional(AuthenticationResponse),
+      remember_device: t.Optional(t.Boolean({ description: 'Spare this device the second step for 30 days: a right password alone then signs in' })),
     }),
-    response: { 200: Session, ...Errors },
+    response: {
+      200: t.Object({
+        ...SessionFields,
+        trusted_device: t.Optional(t.Object(
+          { token: t.String(), expires_at: Timestamp },
+          { description: 'With remember_device: send token as trusted_device_token to POST /api/v1/auth/login (a browser gets it as a cookie too); shown once' },
+        )),
+      }),
+      ...Errors,
+    },
   },
   describeSecondStep: { body: t.Object({ challenge_token: ChallengeToken }), response: { 200: SecondStepAnswer, ...Errors } },
   passkeyOptions: {
@@ -128,6 +150,9 @@ export const TwoFactorModel = {
     body: t.Optional(t.Object({ password: Password })),
     response: { 200: Ok, ...Errors },
   },
+  trustedDeviceList: { response: { 200: t.Object({ success: t.Literal(true), devices: t.Array(TrustedDevice) }), ...Errors } },
+  trustedDeviceForget: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: Forgotten, ...Errors } },
+  trustedDeviceForgetAll: { response: { 200: Forgotten, ...Errors } },
   passwordlessOptions: {
     response: { 200: t.Object({ success: t.Literal(true), challenge_token: t.String(), expires_at: t.String(), options: WebAuthnOptions }), ...Errors },
   },

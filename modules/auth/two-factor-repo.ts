@@ -170,6 +170,8 @@ export interface ChallengeRow {
   webauthn_challenge: string | null
   attempts: number
   expires_at: Date
+  /** The account's token_version when the challenge was issued (null only for rows older than 00019). */
+  token_version: number | null
 }
 
 export async function insertChallenge(
@@ -195,13 +197,13 @@ export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: 
   const [row] = await db<ChallengeRow[]>`
     update auth_challenges set attempts = attempts + 1
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}
-    returning id, user_id, webauthn_challenge, attempts, expires_at`
+    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version`
   return row
 }
 
 export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
-    select id, user_id, webauthn_challenge, attempts, expires_at from auth_challenges
+    select id, user_id, webauthn_challenge, attempts, expires_at, token_version from auth_challenges
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}`
   return row
 }
@@ -217,4 +219,67 @@ export async function pruneChallenges(db: Db, now: Date) {
 
 export async function setChallengeWebAuthn(db: Db, id: string, webauthnChallenge: string) {
   await db`update auth_challenges set webauthn_challenge = ${webauthnChallenge} where id = ${id}`
+}
+
+// Remembered devices ("remember this device" at the second step)
+
+/** The newest this many remembered devices of an account are kept; an older one is forgotten when a new one comes. */
+const MAX_TRUSTED_DEVICES = 20
+
+export interface TrustedDeviceRow {
+  id: string
+  token_hash: string
+  user_agent: string | null
+  ip: string | null
+  created_at: Date
+  last_used_at: Date | null
+  expires_at: Date
+}
+
+export async function insertTrustedDevice(
+  tx: TransactionSql,
+  input: { userId: string; tokenHash: string; tokenVersion: number; userAgent: string | null; ip: string; createdAt: Date; expiresAt: Date },
+) {
+  await tx`
+    insert into trusted_devices (user_id, token_hash, token_version, user_agent, ip, created_at, expires_at)
+    values (${input.userId}, ${input.tokenHash}, ${input.tokenVersion}, ${input.userAgent}, ${input.ip}, ${input.createdAt}, ${input.expiresAt})`
+  await tx`
+    delete from trusted_devices where user_id = ${input.userId} and id not in (
+      select id from trusted_devices where user_id = ${input.userId} order by created_at desc, id desc limit ${MAX_TRUSTED_DEVICES})`
+}
+
+/**
+ * A device counts only until it expires and while its account's tokens are those it was trusted
+ * under: a password change, a reset, "sign out everywhere" or a block ends it with the sessions.
+ */
+const trusted = (db: Db, now: Date) => db`
+  expires_at > ${now} and token_version = (select u.token_version from users u where u.id = trusted_devices.user_id)`
+
+/** Marks the device used and answers whether it is still trusted for this account, in one statement. */
+export async function useTrustedDevice(db: Db, userId: string, tokenHash: string, now: Date): Promise<boolean> {
+  const rows = await db`
+    update trusted_devices set last_used_at = ${now}
+    where token_hash = ${tokenHash} and user_id = ${userId} and ${trusted(db, now)}
+    returning id`
+  return rows.length > 0
+}
+
+export async function listTrustedDevices(db: Db, userId: string, now: Date): Promise<TrustedDeviceRow[]> {
+  return db<TrustedDeviceRow[]>`
+    select id, token_hash, user_agent, ip, created_at, last_used_at, expires_at from trusted_devices
+    where user_id = ${userId} and ${trusted(db, now)}
+    order by coalesce(last_used_at, created_at) desc, id`
+}
+
+/** Forgets one device (all of them without `id`); the count forgotten. */
+export async function deleteTrustedDevices(db: Db, userId: string, id?: string): Promise<number> {
+  if (id) return (await db`delete from trusted_devices where user_id = ${userId} and id = ${id}`).count
+  return (await db`delete from trusted_devices where user_id = ${userId}`).count
+}
+
+/** Expired devices, and those whose account's tokens were revoked since. */
+export async function pruneTrustedDevices(db: Db, now: Date) {
+  return (await db`
+    delete from trusted_devices where expires_at < ${now}
+      or token_version <> (select u.token_version from users u where u.id = trusted_devices.user_id)`).count
 }

@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { publicUser } from '#core/users/public.ts'
 import { describeSecondStep, finishSecondStep } from './login-second-step.ts'
 import * as passkeys from './passkeys.ts'
+import { TRUSTED_DEVICE_COOKIE, forgetTrustedDevices, listTrustedDevices, trustedDeviceCookie, trustedDeviceCookieOptions } from './trusted-devices.ts'
 import * as twoFactor from './two-factor.ts'
 import { TwoFactorModel } from './two-factor-model.ts'
 
@@ -60,14 +61,17 @@ export const twoFactorRoutes = (ctx: AppContext) =>
     .post(
       '/api/v1/auth/login/2fa',
       async ({ body, request, server, cookie }) => {
-        const { user, token, expiresAt } = await finishSecondStep(ctx, body, requestMeta(ctx, request, server))
+        const { user, token, expiresAt, trustedDevice } = await finishSecondStep(ctx, body, requestMeta(ctx, request, server))
         cookie[SESSION_COOKIE]!.set({ value: token, ...sessionCookieOptions(ctx, request, expiresAt) })
-        return { success: true as const, token, user: publicUser(user) }
+        if (trustedDevice) {
+          cookie[TRUSTED_DEVICE_COOKIE]!.set({ value: trustedDevice.token, ...trustedDeviceCookieOptions(ctx, request, trustedDevice.expires_at) })
+        }
+        return { success: true as const, token, user: publicUser(user), ...(trustedDevice && { trusted_device: trustedDevice }) }
       },
       {
         ...TwoFactorModel.loginSecondStep,
         anonymous: true,
-        detail: { tags, summary: 'Second step of a sign-in: the challenge token and one of code, recovery_code or webauthn → the session' },
+        detail: { tags, summary: 'Second step of a sign-in: the challenge token and one of code, recovery_code or webauthn → the session (remember_device: and a token sparing this device the step for 30 days)' },
       },
     )
     .post('/api/v1/auth/login/2fa/options', async ({ body }) => ({ success: true as const, ...(await describeSecondStep(ctx, body.challenge_token)) }), {
@@ -75,6 +79,27 @@ export const twoFactorRoutes = (ctx: AppContext) =>
       anonymous: true,
       detail: { tags, summary: 'The methods (and passkey options) of a second step in progress, e.g. after an OAuth callback' },
     })
+    .get(
+      '/api/v1/auth/trusted-devices',
+      async ({ principal, cookie }) => ({ success: true as const, devices: await listTrustedDevices(ctx, principal.user, trustedDeviceCookie(cookie)) }),
+      { ...TwoFactorModel.trustedDeviceList, session: true, detail: { tags, summary: 'Devices remembered at a second step (a right password alone signs in there), newest use first' } },
+    )
+    .delete(
+      '/api/v1/auth/trusted-devices',
+      async ({ principal, request, server }) => ({
+        success: true as const,
+        forgotten: await forgetTrustedDevices(ctx, principal.user, undefined, requestMeta(ctx, request, server)),
+      }),
+      { ...TwoFactorModel.trustedDeviceForgetAll, session: true, detail: { tags, summary: 'Forget every remembered device: each asks for the second step again' } },
+    )
+    .delete(
+      '/api/v1/auth/trusted-devices/:id',
+      async ({ principal, params, request, server }) => ({
+        success: true as const,
+        forgotten: await forgetTrustedDevices(ctx, principal.user, params.id, requestMeta(ctx, request, server)),
+      }),
+      { ...TwoFactorModel.trustedDeviceForget, session: true, detail: { tags, summary: 'Forget one remembered device: it asks for the second step again' } },
+    )
     .post(
       '/api/v1/auth/login/passkey/options',
       async () => ({ success: true as const, ...(await passkeys.passwordlessOptions(ctx)) }),

@@ -128,6 +128,8 @@ export async function resetTwoFactorByOperator(ctx: AppContext, user: UserRow, m
 async function removeEveryFactor(tx: TransactionSql, userId: string): Promise<number> {
   await repo.deleteTotp(tx, userId)
   await repo.deleteRecoveryCodes(tx, userId)
+  // Remembered devices are a second step's grant: turned on again, 2FA starts without any.
+  await repo.deleteTrustedDevices(tx, userId)
   return repo.deletePasskeys(tx, userId)
 }
 

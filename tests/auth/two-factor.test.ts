@@ -226,7 +226,7 @@ describeEachBackend(
       expect(fine.status).toBe(200)
     })
 
-    test('an OAuth sign-in of a 2FA account gets no session: the login page finishes it with a code', async () => {
+    test('an OAuth sign-in of a 2FA account gets no session: the login page finishes it with a code, unless the browser was remembered', async () => {
       const email = `${unique('otto')}@gmail.test`
       provider.nextGoogle({ sub: unique('sub'), email, email_verified: true, given_name: 'Otto' })
       const start = await app().auth.handle(new Request('http://localhost/api/v1/auth/google?redirect=%2Fgallery'))
@@ -254,9 +254,26 @@ describeEachBackend(
       const [, described] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa/options', { body: { challenge_token: challengeToken } })
       expect(described.methods).toEqual(['totp', 'recovery_code'])
       clock.advance(30_000)
-      const [done, session] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: challengeToken, code: totpCode(secret, clock) } })
+      const [done, session] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', {
+        body: { challenge_token: challengeToken, code: totpCode(secret, clock), remember_device: true },
+      })
       expect(done.status, JSON.stringify(session)).toBe(200)
       expect(session.user.email).toBe(email)
+
+      // A remembered browser (its trusted_device cookie reaches the callback) is signed in at once.
+      provider.nextGoogle({ sub: unique('third'), email, email_verified: true, given_name: 'Otto' })
+      const third = await app().auth.handle(new Request('http://localhost/api/v1/auth/google?redirect=%2Fgallery'))
+      const thirdState = /oauth_state=([^;]+)/.exec(third.headers.getSetCookie().join(';'))![1]!
+      const back3 = new URL((await fetch(third.headers.get('location')!, { redirect: 'manual' })).headers.get('location')!)
+      const [remembered] = await call(app().auth, 'GET', back3.pathname + back3.search, {
+        headers: { cookie: `oauth_state=${thirdState}; trusted_device=${session.trusted_device.token}` },
+      })
+      expect(remembered.status).toBe(302)
+      expect(new URL(remembered.headers.get('location')!).pathname).toBe('/gallery')
+      expect(remembered.headers.getSetCookie().some((c) => c.startsWith('token='))).toBe(true)
+      const [audited] = await app().ctx.sql<{ detail: { method: string } }[]>`
+        select detail from audit_log where user_id = ${session.user.id} and action = 'auth.login' order by id desc limit 1`
+      expect(audited!.detail.method).toBe('google+trusted_device')
     })
   },
   { clock, env: provider.env },

@@ -171,6 +171,42 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await page.getByTestId('two-factor-state').filter({ hasText: '9 recovery codes left' }).waitFor()
   })
 
+  test('"Remember this device" spares the code at the next sign-in; the security page lists the device, and Forget asks for the code again', async () => {
+    await logOut()
+    await passwordStep()
+    clock.advance(30_000)
+    await page.getByLabel('Remember this device for 30 days').check()
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await signedInAt('/gallery')
+    // The device's token is an HttpOnly cookie: no script of the page can read it.
+    expect(await page.evaluate(() => document.cookie)).not.toContain('trusted_device')
+
+    await logOut()
+    await page.getByLabel('Email or username').fill(username)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await signedInAt('/gallery')
+
+    await go('/security')
+    const device = page.getByTestId('trusted-device-row')
+    await device.filter({ hasText: 'on Linux' }).filter({ hasText: 'this device' }).waitFor()
+    expect(await device.count()).toBe(1)
+    await shot('remembered-device')
+    await device.getByRole('button', { name: /^Forget/ }).click()
+    await page.getByRole('status').filter({ hasText: 'is forgotten' }).waitFor()
+    await page.getByText('No remembered devices.').waitFor()
+
+    await logOut()
+    await passwordStep()
+    clock.advance(30_000)
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, clock))
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await signedInAt('/gallery')
+    await go('/security')
+    await page.getByText('No remembered devices.').waitFor()
+  })
+
   test('adds a passkey through the virtual authenticator, renames it, and signs in with it, passwordless', async () => {
     await page.getByLabel('Name for the new passkey (optional)').fill('Test laptop')
     await page.getByRole('button', { name: 'Add a passkey' }).click()

@@ -27,6 +27,7 @@ const LABELS: Record<string, string> = {
   // Recorded by other features (2FA, keys, invites); named here so they read the same way.
   'auth.2fa_enabled': 'Two-factor authentication turned on',
   'auth.2fa_disabled': 'Two-factor authentication turned off',
+  'auth.trusted_devices_forgotten': 'Remembered devices forgotten',
   'key.created': 'API key created',
   'key.revoked': 'API key revoked',
   'admin.invite_created': 'Invitation created',

@@ -24,13 +24,16 @@ export function secondStepTokenFromHash(): string | null {
 export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondStep; onSignedIn: (user: User) => void; onCancel: () => void }) {
   const { api } = useSession()
   const [useRecovery, setUseRecovery] = useState(!step.methods.includes('totp'))
+  const [remember, setRemember] = useState(false)
   const [error, setError] = useState<string | null>(null)
   // One attempt at a time, whether by code or by passkey: a recovery code works only once.
   const attempt = useOneAtATime(async (proof: () => Promise<Record<string, unknown>>) => {
     setError(null)
     let user: User
     try {
-      user = (await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...(await proof()) })).user
+      // remember_device leaves an HttpOnly cookie with which the password alone signs in here for 30 days.
+      const rememberDevice = remember ? { remember_device: true } : {}
+      user = (await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...(await proof()), ...rememberDevice })).user
     } catch (e) {
       // passkeyError words the browser's WebAuthn refusals, and the server's answers as they come.
       return setError(passkeyError(e))
@@ -63,6 +66,9 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
           <SubmitButton busy={attempt.busy} busyLabel="Checking…">Verify</SubmitButton>
         </form>
       ) : null}
+      <label class="check">
+        <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.currentTarget as HTMLInputElement).checked)} /> Remember this device for 30 days
+      </label>
       <Status error={error} />
       <p>
         {step.methods.includes('totp') && step.methods.includes('recovery_code') ? (

@@ -1,4 +1,4 @@
-// ua-parser-js 1.x (MIT) ships no type declarations; this is the slice the view module uses.
+// ua-parser-js 1.x (MIT) ships no type declarations; this is the slice the view and auth modules use.
 declare module 'ua-parser-js' {
   export interface UAParserResult {
     browser: { name?: string; version?: string }
