@@ -95,6 +95,25 @@ export const authModule = (ctx: AppContext) => {
       },
       { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
     )
+    .get('/api/v1/auth/sessions', async ({ principal }) => ({ success: true as const, sessions: await service.listSessions(ctx, principal) }), {
+      ...AuthModel.sessionList,
+      session: true,
+      detail: { tags: ['auth'], summary: 'Where this account is signed in: every live session, newest first, this one marked' },
+    })
+    .delete(
+      '/api/v1/auth/sessions',
+      async ({ principal, request, server }) => ({ success: true as const, ended: await service.endOtherSessions(ctx, principal, requestMeta(ctx, request, server)) }),
+      { ...AuthModel.sessionEndOthers, endsAccess: true, detail: { tags: ['auth'], summary: 'Sign out every other session (this one and remembered devices stay)' } },
+    )
+    .delete(
+      '/api/v1/auth/sessions/:id',
+      async ({ principal, params, cookie, request, server }) => {
+        const { current } = await service.endSession(ctx, principal, params.id, requestMeta(ctx, request, server))
+        if (current) clearSessionCookie(cookie, request)
+        return { success: true as const, current }
+      },
+      { ...AuthModel.sessionEnd, endsAccess: true, detail: { tags: ['auth'], summary: 'Sign one session out (404 session_not_found for one not of this account)' } },
+    )
     .get(
       '/api/v1/auth/whoami',
       ({ principal }) => ({ success: true as const, via: principal.via, user: publicUser(principal.user) }),

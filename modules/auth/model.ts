@@ -50,6 +50,28 @@ export const AuthModel = {
     response: { 200: t.Union([t.Object({ success: t.Literal(true), token: t.String(), user: User }), SecondStepAnswer]), ...Errors },
   },
   logout: { response: { 200: Ok, ...Errors } },
+  sessionList: {
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        sessions: t.Array(t.Object({
+          id: t.String(),
+          name: t.Nullable(t.String({ description: 'Browser and system, from the user agent: "Firefox on Linux"' })),
+          user_agent: t.Nullable(t.String()),
+          ip: t.Nullable(t.String()),
+          created_at: t.Union([t.Date(), t.String()]),
+          expires_at: t.Union([t.Date(), t.String()]),
+          current: t.Boolean({ description: 'The session these credentials belong to' }),
+        })),
+      }),
+      ...Errors,
+    },
+  },
+  sessionEndOthers: { response: { 200: t.Object({ success: t.Literal(true), ended: t.Integer({ description: 'How many sessions were signed out' }) }), ...Errors } },
+  sessionEnd: {
+    params: t.Object({ id: t.String({ maxLength: 64 }) }),
+    response: { 200: t.Object({ success: t.Literal(true), current: t.Boolean({ description: 'It was this session: its cookie is cleared too' }) }), ...Errors },
+  },
   whoami: {
     response: { 200: t.Object({ success: t.Literal(true), via: t.Union([t.Literal('api_key'), t.Literal('session')]), user: User }), ...Errors },
   },

@@ -43,6 +43,31 @@ export async function deleteSession(db: Db, sessionId: string) {
   await db`delete from sessions where id = ${sessionId}`
 }
 
+export interface SessionListRow {
+  id: string
+  user_agent: string | null
+  ip: string | null
+  created_at: Date
+  expires_at: Date
+}
+
+export async function listSessions(db: Db, userId: string, now: Date): Promise<SessionListRow[]> {
+  return db<SessionListRow[]>`
+    select id, user_agent, ip, created_at, expires_at from sessions
+    where user_id = ${userId} and expires_at > ${now}
+    order by created_at desc, id`
+}
+
+/** Ends every session of this account but one; how many ended. */
+export async function deleteOtherSessions(db: Db, userId: string, keepId: string): Promise<number> {
+  return (await db`delete from sessions where user_id = ${userId} and id <> ${keepId}`).count
+}
+
+/** Ends one session of this account; false when it has none with this id. */
+export async function deleteUserSession(db: Db, userId: string, sessionId: string): Promise<boolean> {
+  return (await db`delete from sessions where id = ${sessionId} and user_id = ${userId}`).count > 0
+}
+
 // Mailed links
 
 /** Burns the token if it is unused and unexpired: one statement, so two clicks cannot both win. */

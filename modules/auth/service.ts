@@ -5,10 +5,12 @@ import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
-import { Unauthorized } from '#core/errors.ts'
+import { NotFound, Unauthorized } from '#core/errors.ts'
+import { isUuid } from '#core/http/schemas.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
 import { tellBlockedOwner } from './blocked-sign-in.ts'
+import { deviceName } from './device-name.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
@@ -92,6 +94,28 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
 export async function logout(ctx: AppContext, principal: Principal, meta: RequestMeta) {
   if (principal.sessionId) await repo.deleteSession(ctx.sql, principal.sessionId)
   await audit(ctx, { action: 'auth.logout', userId: principal.user.id }, meta)
+}
+
+/** Where the account is signed in: each live session, this one marked. */
+export async function listSessions(ctx: AppContext, principal: Principal) {
+  const rows = await repo.listSessions(ctx.sql, principal.user.id, ctx.clock.now())
+  return rows.map((row) => ({ ...row, name: deviceName(row.user_agent), current: row.id === principal.sessionId }))
+}
+
+/** Signs one session out (every process forgets it at once: sql/00024); whether it was this one. */
+export async function endSession(ctx: AppContext, principal: Principal, sessionId: string, meta: RequestMeta) {
+  const ended = isUuid(sessionId) && (await repo.deleteUserSession(ctx.sql, principal.user.id, sessionId))
+  if (!ended) throw new NotFound('No session with this id', 'session_not_found')
+  const current = sessionId === principal.sessionId
+  await audit(ctx, { action: 'auth.session_ended', userId: principal.user.id, detail: { session_id: sessionId, current } }, meta)
+  return { current }
+}
+
+/** Signs out every other session; this one, and every remembered device, stay. */
+export async function endOtherSessions(ctx: AppContext, principal: Principal, meta: RequestMeta) {
+  const ended = await repo.deleteOtherSessions(ctx.sql, principal.user.id, principal.sessionId!)
+  if (ended > 0) await audit(ctx, { action: 'auth.sessions_ended', userId: principal.user.id, detail: { count: ended } }, meta)
+  return ended
 }
 
 export async function logoutEverywhere(ctx: AppContext, principal: Principal, meta: RequestMeta) {

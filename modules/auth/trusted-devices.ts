@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { UAParser } from 'ua-parser-js'
 import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
@@ -8,6 +7,7 @@ import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
 import { isUuid } from '#core/http/schemas.ts'
+import { deviceName } from './device-name.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -59,14 +59,6 @@ export async function listTrustedDevices(ctx: AppContext, user: UserRow, current
   const currentHash = currentToken && wellFormed.test(currentToken) ? hashToken(currentToken) : null
   const rows = await repo.listTrustedDevices(ctx.sql, user.id, ctx.clock.now())
   return rows.map(({ token_hash, ...device }) => ({ ...device, name: deviceName(device.user_agent), current: token_hash === currentHash }))
-}
-
-/** "Firefox on Linux", for people telling their devices apart; null when the user agent names neither. */
-function deviceName(userAgent: string | null) {
-  if (!userAgent) return null
-  const { browser, os } = new UAParser(userAgent).getResult()
-  if (!browser.name && !os.name) return null
-  return [browser.name, os.name].filter(Boolean).join(' on ')
 }
 
 /** Forgets one remembered device, or every one without `id`: their next sign-in asks for the second step again. */

@@ -171,7 +171,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await page.getByTestId('two-factor-state').filter({ hasText: '9 recovery codes left' }).waitFor()
   })
 
-  test('"Remember this device" spares the code at the next sign-in; the security page lists the device, and Forget asks for the code again', async () => {
+  test('"Remember this device" spares the code at the next sign-in; the security page lists the device, and Forget asks for the code again; another session is signed out from there', async () => {
     await logOut()
     await passwordStep()
     clock.advance(30_000)
@@ -189,7 +189,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await signedInAt('/gallery')
 
     await go('/security')
-    const device = page.getByTestId('trusted-device-row')
+    const device = page.getByTestId('trusted-devices').getByTestId('listed-row')
     await device.filter({ hasText: 'on Linux' }).filter({ hasText: 'this device' }).waitFor()
     expect(await device.count()).toBe(1)
     await shot('remembered-device')
@@ -205,6 +205,24 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await signedInAt('/gallery')
     await go('/security')
     await page.getByText('No remembered devices.').waitFor()
+
+    // A script's sign-in is listed under "Where you are signed in", and signed out from there.
+    clock.advance(30_000)
+    const json = { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' }
+    const step = await (await fetch(`${servers.urls.auth}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ identifier: username, password: PASSWORD }) })).json()
+    const signedIn = await fetch(`${servers.urls.auth}/api/v1/auth/login/2fa`, {
+      method: 'POST', headers: json, body: JSON.stringify({ challenge_token: step.challenge_token, code: totpCode(secret, clock) }),
+    })
+    expect(signedIn.status).toBe(200)
+    const scriptToken = (await signedIn.json()).token
+    await page.reload()
+    const sessions = page.getByTestId('sessions').getByTestId('listed-row')
+    await sessions.filter({ hasText: 'this session' }).waitFor()
+    await sessions.filter({ hasText: 'Firefox on Linux' }).getByRole('button', { name: /^Sign out/ }).click()
+    await page.getByRole('status').filter({ hasText: 'Firefox on Linux is signed out.' }).waitFor()
+    await sessions.filter({ hasText: 'Firefox on Linux' }).waitFor({ state: 'detached' })
+    const whoami = await fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}` } })
+    expect(whoami.status).toBe(401)
   })
 
   test('adds a passkey through the virtual authenticator, renames it, and signs in with it, passwordless', async () => {

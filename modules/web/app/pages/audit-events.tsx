@@ -7,6 +7,8 @@ const LABELS: Record<string, string> = {
   'auth.login_throttled': 'Sign-ins refused for a while after too many failures',
   'auth.logout': 'Signed out',
   'auth.sessions_revoked': 'Signed out everywhere',
+  'auth.session_ended': 'One session signed out',
+  'auth.sessions_ended': 'Every other session signed out',
   'auth.password_changed': 'Password changed',
   'auth.password_reset': 'Password reset by mailed link',
   'auth.email_changed': 'Email address changed',

@@ -1,56 +1,110 @@
+import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
 import { Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
-interface TrustedDevice {
+/** A session or a remembered device, as the API lists them. */
+interface Listed {
   id: string
   name: string | null
   user_agent: string | null
   ip: string | null
   created_at: string
-  last_used_at: string | null
   expires_at: string
   current: boolean
+}
+
+interface TrustedDevice extends Listed {
+  last_used_at: string | null
+}
+
+/** Calls that change a list, each followed by a reload and a message (or the error in words). */
+function useListChanges(reload: () => void) {
+  const { api } = useSession()
+  const [state, setState] = useState<{ error?: string; message?: string }>({})
+  const change = async (path: string, done: string) => {
+    setState({})
+    try {
+      await api.auth('DELETE', path)
+      setState({ message: done })
+      reload()
+    } catch (e) {
+      setState({ error: messageOf(e) })
+    }
+  }
+  return { state, change }
+}
+
+const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
+
+function ListedRow({ item, currentLabel, detail, children }: { item: Listed; currentLabel: string; detail: string; children?: ComponentChildren }) {
+  return (
+    <li data-testid="listed-row">
+      <strong title={item.user_agent ?? undefined}>{item.name ?? 'Unknown device'}</strong>
+      {item.current ? <>{' '}<span class="badge">{currentLabel}</span></> : null}{' '}
+      <span class="small muted">{detail}</span>{' '}
+      {children}
+    </li>
+  )
+}
+
+/** Where the account is signed in; any other session can be signed out from here. */
+export function SessionsPanel() {
+  const { api } = useSession()
+  const list = useLoad(() => api.auth<{ sessions: Listed[] }>('GET', '/api/v1/auth/sessions'))
+  const { state, change } = useListChanges(list.reload)
+  const sessions = list.data?.sessions ?? []
+  const others = sessions.filter((session) => !session.current).length
+  return (
+    <div class="panel">
+      <h2>Where you are signed in</h2>
+      <ul class="passkeys" data-testid="sessions">
+        {sessions.map((session) => (
+          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}`}>
+            {session.current ? null : (
+              <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`)}>
+                Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>
+              </ActionButton>
+            )}
+          </ListedRow>
+        ))}
+      </ul>
+      {others > 1 ? (
+        <ActionButton class="secondary" busyLabel="Signing out…" onClick={() => change('/api/v1/auth/sessions', 'Every other session is signed out.')}>Sign out all other sessions</ActionButton>
+      ) : null}
+      <Status error={state.error ?? list.error} message={state.message} />
+    </div>
+  )
 }
 
 /** Devices remembered at a sign-in's second step: the password alone signs in there until they are forgotten. */
 export function TrustedDevicesPanel() {
   const { api } = useSession()
   const list = useLoad(() => api.auth<{ devices: TrustedDevice[] }>('GET', '/api/v1/auth/trusted-devices'))
-  const [state, setState] = useState<{ error?: string; message?: string }>({})
-  const forget = async (path: string, done: string) => {
-    setState({})
-    try {
-      await api.auth('DELETE', path)
-      setState({ message: done })
-      list.reload()
-    } catch (e) {
-      setState({ error: messageOf(e) })
-    }
-  }
+  const { state, change } = useListChanges(list.reload)
   const devices = list.data?.devices ?? []
   return (
     <div class="panel">
       <h2>Remembered devices</h2>
       <p>Where “Remember this device” was ticked at sign-in, the password alone signs you in for 30 days. Changing your password or signing out everywhere forgets them all.</p>
       {devices.length ? (
-        <ul class="passkeys">
+        <ul class="passkeys" data-testid="trusted-devices">
           {devices.map((device) => (
-            <li key={device.id} data-testid="trusted-device-row">
-              <strong title={device.user_agent ?? undefined}>{device.name ?? 'Unknown device'}</strong>
-              {device.current ? <>{' '}<span class="badge">this device</span></> : null}{' '}
-              <span class="small muted">
-                remembered {formatDate(device.created_at)}{device.ip ? ` from ${device.ip}` : ''}, last used {device.last_used_at ? formatDate(device.last_used_at) : 'never'}, until {formatDate(device.expires_at)}
-              </span>{' '}
-              <ActionButton class="secondary small" busyLabel="Forgetting…" onClick={() => forget(`/api/v1/auth/trusted-devices/${device.id}`, `${device.name ?? 'The device'} is forgotten: it asks for the second step again.`)}>
+            <ListedRow
+              key={device.id}
+              item={device}
+              currentLabel="this device"
+              detail={`remembered ${formatDate(device.created_at)}${from(device)}, last used ${device.last_used_at ? formatDate(device.last_used_at) : 'never'}, until ${formatDate(device.expires_at)}`}
+            >
+              <ActionButton class="secondary small" busyLabel="Forgetting…" onClick={() => change(`/api/v1/auth/trusted-devices/${device.id}`, `${device.name ?? 'The device'} is forgotten: it asks for the second step again.`)}>
                 Forget<span class="visually-hidden"> {device.name ?? 'this device'}</span>
               </ActionButton>
-            </li>
+            </ListedRow>
           ))}
         </ul>
       ) : list.data ? <p class="muted">No remembered devices.</p> : null}
       {devices.length > 1 ? (
-        <ActionButton class="secondary" busyLabel="Forgetting…" onClick={() => forget('/api/v1/auth/trusted-devices', 'Every remembered device is forgotten.')}>Forget all</ActionButton>
+        <ActionButton class="secondary" busyLabel="Forgetting…" onClick={() => change('/api/v1/auth/trusted-devices', 'Every remembered device is forgotten.')}>Forget all</ActionButton>
       ) : null}
       <Status error={state.error ?? list.error} message={state.message} />
     </div>

@@ -4,7 +4,7 @@ import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
 import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
-import { TrustedDevicesPanel } from './security-devices.tsx'
+import { SessionsPanel, TrustedDevicesPanel } from './security-devices.tsx'
 import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
 export interface TwoFactorStatus {
@@ -201,6 +201,9 @@ export function SecurityPage() {
               <TrustedDevicesPanel />
             </div>
           ) : null}
+          <div class="panels">
+            <SessionsPanel />
+          </div>
         </>
       ) : null}
     </section>
