@@ -18,21 +18,22 @@ interface TrustedDevice extends Listed {
   last_used_at: string | null
 }
 
-/** Calls that change a list, each followed by a reload and a message (or the error in words). */
-function useListChanges(reload: () => void) {
+/** A list from `path`, and DELETE calls that change it, each followed by a reload and a message (or the error in words). */
+function useChangingList<T>(path: string, items: (answer: any) => T[]) {
   const { api } = useSession()
+  const list = useLoad(() => api.auth('GET', path))
   const [state, setState] = useState<{ error?: string; message?: string }>({})
-  const change = async (path: string, done: string) => {
+  const change = async (target: string, done: string) => {
     setState({})
     try {
-      await api.auth('DELETE', path)
+      await api.auth('DELETE', target)
       setState({ message: done })
-      reload()
+      list.reload()
     } catch (e) {
       setState({ error: messageOf(e) })
     }
   }
-  return { state, change }
+  return { items: list.data ? items(list.data) : [], loaded: list.data !== undefined, status: { error: state.error ?? list.error, message: state.message }, change }
 }
 
 const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
@@ -50,10 +51,7 @@ function ListedRow({ item, currentLabel, detail, children }: { item: Listed; cur
 
 /** Where the account is signed in; any other session can be signed out from here. */
 export function SessionsPanel() {
-  const { api } = useSession()
-  const list = useLoad(() => api.auth<{ sessions: Listed[] }>('GET', '/api/v1/auth/sessions'))
-  const { state, change } = useListChanges(list.reload)
-  const sessions = list.data?.sessions ?? []
+  const { items: sessions, status, change } = useChangingList<Listed>('/api/v1/auth/sessions', (answer) => answer.sessions)
   const others = sessions.filter((session) => !session.current).length
   return (
     <div class="panel">
@@ -72,17 +70,14 @@ export function SessionsPanel() {
       {others > 1 ? (
         <ActionButton class="secondary" busyLabel="Signing out…" onClick={() => change('/api/v1/auth/sessions', 'Every other session is signed out.')}>Sign out all other sessions</ActionButton>
       ) : null}
-      <Status error={state.error ?? list.error} message={state.message} />
+      <Status {...status} />
     </div>
   )
 }
 
 /** Devices remembered at a sign-in's second step: the password alone signs in there until they are forgotten. */
 export function TrustedDevicesPanel() {
-  const { api } = useSession()
-  const list = useLoad(() => api.auth<{ devices: TrustedDevice[] }>('GET', '/api/v1/auth/trusted-devices'))
-  const { state, change } = useListChanges(list.reload)
-  const devices = list.data?.devices ?? []
+  const { items: devices, loaded, status, change } = useChangingList<TrustedDevice>('/api/v1/auth/trusted-devices', (answer) => answer.devices)
   return (
     <div class="panel">
       <h2>Remembered devices</h2>
@@ -102,11 +97,11 @@ export function TrustedDevicesPanel() {
             </ListedRow>
           ))}
         </ul>
-      ) : list.data ? <p class="muted">No remembered devices.</p> : null}
+      ) : loaded ? <p class="muted">No remembered devices.</p> : null}
       {devices.length > 1 ? (
         <ActionButton class="secondary" busyLabel="Forgetting…" onClick={() => change('/api/v1/auth/trusted-devices', 'Every remembered device is forgotten.')}>Forget all</ActionButton>
       ) : null}
-      <Status error={state.error ?? list.error} message={state.message} />
+      <Status {...status} />
     </div>
   )
 }
