@@ -273,7 +273,7 @@ export async function listTrustedDevices(db: Db, userId: string, now: Date): Pro
 
 /** Forgets one device (all of them without `id`); the count forgotten. */
 export async function deleteTrustedDevices(db: Db, userId: string, id?: string): Promise<number> {
-  if (id) return (await db`delete from trusted_devices where user_id = ${userId} and id = ${id}`).count
+  if (id !== undefined) return (await db`delete from trusted_devices where user_id = ${userId} and id = ${id}`).count
   return (await db`delete from trusted_devices where user_id = ${userId}`).count
 }
 
