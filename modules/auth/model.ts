@@ -69,7 +69,7 @@ export const AuthModel = {
   },
   sessionEndOthers: { response: { 200: t.Object({ success: t.Literal(true), ended: t.Integer({ description: 'How many sessions were signed out' }) }), ...Errors } },
   sessionEnd: {
-    params: t.Object({ id: t.String({ maxLength: 64 }) }),
+    params: t.Object({ id: t.String({ description: 'The id of the session; any other text is 404 session_not_found' }) }),
     response: { 200: t.Object({ success: t.Literal(true), current: t.Boolean({ description: 'It was this session: its cookie is cleared too' }) }), ...Errors },
   },
   whoami: {

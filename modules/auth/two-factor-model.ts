@@ -151,7 +151,7 @@ export const TwoFactorModel = {
     response: { 200: Ok, ...Errors },
   },
   trustedDeviceList: { response: { 200: t.Object({ success: t.Literal(true), devices: t.Array(TrustedDevice) }), ...Errors } },
-  trustedDeviceForget: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: Forgotten, ...Errors } },
+  trustedDeviceForget: { params: t.Object({ id: t.String({ description: 'The id of the device; any other text is 404 trusted_device_not_found' }) }), response: { 200: Forgotten, ...Errors } },
   trustedDeviceForgetAll: { response: { 200: Forgotten, ...Errors } },
   passwordlessOptions: {
     response: { 200: t.Object({ success: t.Literal(true), challenge_token: t.String(), expires_at: t.String(), options: WebAuthnOptions }), ...Errors },

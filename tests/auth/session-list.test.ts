@@ -50,7 +50,7 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
 
     const other = await registerUser(app().auth)
     const othersId = (await list(other.token))[0]!.id
-    for (const id of [phoneId, othersId, crypto.randomUUID(), 'not-a-uuid']) {
+    for (const id of [phoneId, othersId, crypto.randomUUID(), 'not-a-uuid', 'x'.repeat(300)]) {
       const [missing, missingBody] = await call(app().auth, 'DELETE', `/api/v1/auth/sessions/${id}`, { token: laptop })
       expect({ status: missing.status, code: missingBody.error?.code }).toEqual({ status: 404, code: 'session_not_found' })
     }

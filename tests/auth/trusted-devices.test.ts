@@ -140,7 +140,7 @@ describeEachBackend(
       await expectSecondStep(user, { token: laptop.trusted_device.token })
       expect((await login(user, { token: phone.trusted_device.token }))[1].token).toBeString()
 
-      for (const id of [devices[1]!.id, crypto.randomUUID(), 'not-a-uuid']) {
+      for (const id of [devices[1]!.id, crypto.randomUUID(), 'not-a-uuid', 'x'.repeat(300)]) {
         const [missing, missingBody] = await forget(`/${id}`)
         expect({ status: missing.status, code: missingBody.error?.code }).toEqual({ status: 404, code: 'trusted_device_not_found' })
       }
