@@ -196,6 +196,10 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await device.getByRole('button', { name: /^Forget/ }).click()
     await page.getByRole('status').filter({ hasText: 'is forgotten' }).waitFor()
     await page.getByText('No remembered devices.').waitFor()
+    // The button went with its row: the focus goes to what took its place, not to the page.
+    const focusedText = (text: string) =>
+      page.waitForFunction((wanted) => document.activeElement?.textContent?.startsWith(wanted) ?? false, text, { timeout: 5_000 })
+    await focusedText('No remembered devices.')
 
     await logOut()
     await passwordStep()
@@ -221,6 +225,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await sessions.filter({ hasText: 'Firefox on Linux' }).getByRole('button', { name: /^Sign out/ }).click()
     await page.getByRole('status').filter({ hasText: 'Firefox on Linux is signed out.' }).waitFor()
     await sessions.filter({ hasText: 'Firefox on Linux' }).waitFor({ state: 'detached' })
+    await focusedText('Every browser and script signed in')
     const whoami = await fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}` } })
     expect(whoami.status).toBe(401)
   })

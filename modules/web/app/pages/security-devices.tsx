@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact'
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { Status, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 /** A session or a remembered device, as the API lists them. */
 interface Listed {
@@ -18,22 +18,30 @@ interface TrustedDevice extends Listed {
   last_used_at: string | null
 }
 
-/** A list from `path`, and DELETE calls that change it, each followed by a reload and a message (or the error in words). */
+/**
+ * A list from `path`, and DELETE calls that change it, each followed by a reload and a message
+ * (or the error in words). A button that takes its row away hands the focus to the next row's
+ * action, or to `empty` (useRowFocus).
+ */
 function useChangingList<T>(path: string, items: (answer: any) => T[]) {
   const { api } = useSession()
   const list = useLoad(() => api.auth('GET', path))
   const [state, setState] = useState<{ error?: string; message?: string }>({})
-  const change = async (target: string, done: string) => {
+  const rows = useRef<HTMLUListElement>(null)
+  const empty = useRef<HTMLParagraphElement>(null)
+  const refocus = useRowFocus(rows, empty, list.data)
+  const change = async (target: string, done: string, row = 0) => {
     setState({})
     try {
       await api.auth('DELETE', target)
       setState({ message: done })
+      refocus(row)
       list.reload()
     } catch (e) {
       setState({ error: messageOf(e) })
     }
   }
-  return { items: list.data ? items(list.data) : [], loaded: list.data !== undefined, status: { error: state.error ?? list.error, message: state.message }, change }
+  return { items: list.data ? items(list.data) : [], loaded: list.data !== undefined, status: { error: state.error ?? list.error, message: state.message }, change, rows, empty }
 }
 
 const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
@@ -44,23 +52,24 @@ function ListedRow({ item, currentLabel, detail, children }: { item: Listed; cur
       <strong title={item.user_agent ?? undefined}>{item.name ?? 'Unknown device'}</strong>
       {item.current ? <>{' '}<span class="badge">{currentLabel}</span></> : null}{' '}
       <span class="small muted">{detail}</span>{' '}
-      {children}
+      <span class="actions">{children}</span>
     </li>
   )
 }
 
 /** Where the account is signed in; any other session can be signed out from here. */
 export function SessionsPanel() {
-  const { items: sessions, status, change } = useChangingList<Listed>('/api/v1/auth/sessions', (answer) => answer.sessions)
+  const { items: sessions, status, change, rows, empty } = useChangingList<Listed>('/api/v1/auth/sessions', (answer) => answer.sessions)
   const others = sessions.filter((session) => !session.current).length
   return (
     <div class="panel">
       <h2>Where you are signed in</h2>
-      <ul class="passkeys" data-testid="sessions">
-        {sessions.map((session) => (
+      <p tabIndex={-1} ref={empty}>Every browser and script signed in to this account. Signing one out ends it at once.</p>
+      <ul class="passkeys" data-testid="sessions" ref={rows}>
+        {sessions.map((session, index) => (
           <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}`}>
             {session.current ? null : (
-              <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`)}>
+              <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`, index)}>
                 Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>
               </ActionButton>
             )}
@@ -77,27 +86,27 @@ export function SessionsPanel() {
 
 /** Devices remembered at a sign-in's second step: the password alone signs in there until they are forgotten. */
 export function TrustedDevicesPanel() {
-  const { items: devices, loaded, status, change } = useChangingList<TrustedDevice>('/api/v1/auth/trusted-devices', (answer) => answer.devices)
+  const { items: devices, loaded, status, change, rows, empty } = useChangingList<TrustedDevice>('/api/v1/auth/trusted-devices', (answer) => answer.devices)
   return (
     <div class="panel">
       <h2>Remembered devices</h2>
       <p>Where “Remember this device” was ticked at sign-in, the password alone signs you in for 30 days. Changing your password or signing out everywhere forgets them all.</p>
       {devices.length ? (
-        <ul class="passkeys" data-testid="trusted-devices">
-          {devices.map((device) => (
+        <ul class="passkeys" data-testid="trusted-devices" ref={rows}>
+          {devices.map((device, index) => (
             <ListedRow
               key={device.id}
               item={device}
               currentLabel="this device"
               detail={`remembered ${formatDate(device.created_at)}${from(device)}, last used ${device.last_used_at ? formatDate(device.last_used_at) : 'never'}, until ${formatDate(device.expires_at)}`}
             >
-              <ActionButton class="secondary small" busyLabel="Forgetting…" onClick={() => change(`/api/v1/auth/trusted-devices/${device.id}`, `${device.name ?? 'The device'} is forgotten: it asks for the second step again.`)}>
+              <ActionButton class="secondary small" busyLabel="Forgetting…" onClick={() => change(`/api/v1/auth/trusted-devices/${device.id}`, `${device.name ?? 'The device'} is forgotten: it asks for the second step again.`, index)}>
                 Forget<span class="visually-hidden"> {device.name ?? 'this device'}</span>
               </ActionButton>
             </ListedRow>
           ))}
         </ul>
-      ) : loaded ? <p class="muted">No remembered devices.</p> : null}
+      ) : loaded ? <p class="muted" tabIndex={-1} ref={empty}>No remembered devices.</p> : null}
       {devices.length > 1 ? (
         <ActionButton class="secondary" busyLabel="Forgetting…" onClick={() => change('/api/v1/auth/trusted-devices', 'Every remembered device is forgotten.')}>Forget all</ActionButton>
       ) : null}
