@@ -50,25 +50,33 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
   // The code is all this step asks for: its field takes the focus on arrival and when the kind of code changes.
   const codeForm = useRef<HTMLFormElement>(null)
   useEffect(() => codeForm.current?.querySelector('input')?.focus(), [useRecovery])
+  const withCode = step.methods.includes('totp') || step.methods.includes('recovery_code')
+  // Ticked before the step is answered, by a code (between its field and Verify) or by a passkey.
+  const rememberBox = (
+    <div>
+      <label class="check">
+        <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.currentTarget as HTMLInputElement).checked)} /> Remember this device for 30 days
+      </label>
+    </div>
+  )
   return (
     <section class="narrow">
-      <PageTitle focus={!step.methods.includes('totp') && !step.methods.includes('recovery_code')}>Two-factor authentication</PageTitle>
+      <PageTitle focus={!withCode}>Two-factor authentication</PageTitle>
+      {withCode ? null : rememberBox}
       {step.methods.includes('passkey') ? (
         <p><button type="button" onClick={withPasskey} aria-disabled={attempt.busy || undefined}>Use a passkey</button></p>
       ) : null}
-      {step.methods.includes('totp') || step.methods.includes('recovery_code') ? (
+      {withCode ? (
         <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'} ref={codeForm}>
           {useRecovery ? (
             <Field label="Recovery code" name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" />
           ) : (
             <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
           )}
+          {rememberBox}
           <SubmitButton busy={attempt.busy} busyLabel="Checking…">Verify</SubmitButton>
         </form>
       ) : null}
-      <label class="check">
-        <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.currentTarget as HTMLInputElement).checked)} /> Remember this device for 30 days
-      </label>
       <Status error={error} />
       <p>
         {step.methods.includes('totp') && step.methods.includes('recovery_code') ? (
