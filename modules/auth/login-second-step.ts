@@ -8,7 +8,7 @@ import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge, peekChallenge } from './challenges.ts'
 import { assertionOptions, verifyAssertion } from './passkeys.ts'
 import { checkCode, checkPasskey } from './second-factor-check.ts'
-import { rememberDevice } from './trusted-devices.ts'
+import { deviceIsTrusted, rememberDevice } from './trusted-devices.ts'
 import * as repo from './two-factor-repo.ts'
 
 /**
@@ -37,13 +37,17 @@ async function methodsOf(ctx: AppContext, userId: string) {
   return { factors, methods }
 }
 
-/** Null when the account has no second factor (the sign-in goes ahead as before). */
-export async function beginSecondStep(ctx: AppContext, user: UserRow): Promise<SecondStep | null> {
+/**
+ * The second step a right first factor earns, or none (`secondStep: null`): when the account has
+ * no second factor, or when `trustedDeviceToken` names a device remembered for it (`remembered`).
+ */
+export async function beginSecondStep(ctx: AppContext, user: UserRow, trustedDeviceToken?: string): Promise<{ secondStep: SecondStep | null; remembered: boolean }> {
   const { factors, methods } = await methodsOf(ctx, user.id)
-  if (!factors.totp && factors.passkeys === 0) return null
+  if (!factors.totp && factors.passkeys === 0) return { secondStep: null, remembered: false }
+  if (await deviceIsTrusted(ctx, user, trustedDeviceToken)) return { secondStep: null, remembered: true }
   const webauthn = factors.passkeys > 0 ? await assertionOptions(ctx, user.id) : null
   const { token, expiresAt } = await issueChallenge(ctx, 'login_2fa', user.id, webauthn?.challenge ?? null)
-  return { two_factor_required: true, challenge_token: token, expires_at: expiresAt.toISOString(), methods, webauthn }
+  return { secondStep: { two_factor_required: true, challenge_token: token, expires_at: expiresAt.toISOString(), methods, webauthn }, remembered: false }
 }
 
 /**

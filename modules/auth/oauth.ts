@@ -12,7 +12,6 @@ import { findTakenIdentity } from '#core/users/repo.ts'
 import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import * as repo from './repo.ts'
-import { deviceIsTrusted } from './trusted-devices.ts'
 
 /** A sign-in must come back from the provider within this; the state cookie lives as long. */
 export const OAUTH_STATE_TTL_SECONDS = 600
@@ -105,11 +104,10 @@ export async function finishSignIn(
   const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
   // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
   // which browsers send to no server and put in no Referer.
-  const rememberedDevice = await deviceIsTrusted(ctx, user, trustedDeviceToken)
-  const secondStep = rememberedDevice ? null : await beginSecondStep(ctx, user)
+  const { secondStep, remembered } = await beginSecondStep(ctx, user, trustedDeviceToken)
   if (secondStep) return { secondStep, redirectTo: secondStepPage(ctx.config, redirectTo, secondStep.challenge_token) }
   const session = await startSession(ctx, user, meta)
-  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: rememberedDevice ? `${provider.name}+trusted_device` : provider.name } }, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: remembered ? `${provider.name}+trusted_device` : provider.name } }, meta)
   return { user, ...session, redirectTo }
 }
 

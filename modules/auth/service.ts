@@ -15,7 +15,6 @@ import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
-import { deviceIsTrusted } from './trusted-devices.ts'
 
 export type RegistrationInput = typeof AuthModel.register.body.static
 
@@ -83,11 +82,10 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   const { password: _, ...safeUser } = user
   // With 2FA the right password only earns the second step, never a session, unless this device
   // was remembered at an earlier one.
-  const rememberedDevice = await deviceIsTrusted(ctx, safeUser, trustedDeviceToken)
-  const secondStep = rememberedDevice ? null : await beginSecondStep(ctx, safeUser)
+  const { secondStep, remembered } = await beginSecondStep(ctx, safeUser, trustedDeviceToken)
   if (secondStep) return { secondStep }
   const session = await startSession(ctx, safeUser, meta)
-  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: rememberedDevice ? 'password+trusted_device' : 'password' } }, meta)
+  await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: remembered ? 'password+trusted_device' : 'password' } }, meta)
   return { user: safeUser, ...session }
 }
 
