@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { randomBase62 } from '#core/auth/tokens.ts'
+import { randomBase62, sha256Hex } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { TooManyRequests, Unauthorized } from '#core/errors.ts'
 import * as repo from './two-factor-repo.ts'
@@ -9,13 +8,11 @@ export const CHALLENGE_TTL_SECONDS = 5 * 60
 /** Guesses one challenge token allows before it is burned (the account has its own budget too). */
 export const CHALLENGE_MAX_ATTEMPTS = 5
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
-
 /** A challenge row and the token naming it; the token is handed out once, only its hash is kept. */
 export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePurpose, userId: string | null, webauthnChallenge: string | null) {
   const token = randomBase62(43)
   const expiresAt = new Date(ctx.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000)
-  await repo.insertChallenge(ctx.sql, { tokenHash: hashToken(token), purpose, userId, webauthnChallenge, expiresAt })
+  await repo.insertChallenge(ctx.sql, { tokenHash: sha256Hex(token), purpose, userId, webauthnChallenge, expiresAt })
   return { token, expiresAt }
 }
 
@@ -26,7 +23,7 @@ const expired = () => new Unauthorized('This sign-in step has expired or was alr
  * a stolen token buys five guesses, not a million.
  */
 export async function attemptChallenge(ctx: AppContext, token: string, purpose: repo.ChallengePurpose) {
-  const row = await repo.countChallengeAttempt(ctx.sql, hashToken(token), purpose, ctx.clock.now())
+  const row = await repo.countChallengeAttempt(ctx.sql, sha256Hex(token), purpose, ctx.clock.now())
   if (!row) throw expired()
   if (row.attempts > CHALLENGE_MAX_ATTEMPTS) {
     await repo.deleteChallenge(ctx.sql, row.id)
@@ -37,7 +34,7 @@ export async function attemptChallenge(ctx: AppContext, token: string, purpose: 
 
 /** A live challenge without counting an attempt (to show the options of a sign-in in progress). */
 export async function peekChallenge(ctx: AppContext, token: string, purpose: repo.ChallengePurpose) {
-  const row = await repo.findChallenge(ctx.sql, hashToken(token), purpose, ctx.clock.now())
+  const row = await repo.findChallenge(ctx.sql, sha256Hex(token), purpose, ctx.clock.now())
   if (!row) throw expired()
   return row
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
 import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
-import { randomBase62 } from '#core/auth/tokens.ts'
+import { randomBase62, sha256Hex } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
@@ -21,8 +20,6 @@ export const TRUSTED_DEVICE_DAYS = 30
 const TOKEN_PREFIX = 'td_'
 export const TRUSTED_DEVICE_TOKEN_PATTERN = `^${TOKEN_PREFIX}[0-9A-Za-z]{43}$`
 const wellFormed = new RegExp(TRUSTED_DEVICE_TOKEN_PATTERN)
-
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
 
 /** Sent only to the sign-in routes and the device list; a script sends the token in the body instead. */
 export const trustedDeviceCookieOptions = (ctx: AppContext, request: Request, expires: Date) => ({
@@ -45,18 +42,18 @@ export async function rememberDevice(ctx: AppContext, userId: string, tokenVersi
   const createdAt = ctx.clock.now()
   const expiresAt = new Date(createdAt.getTime() + TRUSTED_DEVICE_DAYS * 86_400_000)
   const userAgent = meta.userAgent?.slice(0, 512) ?? null
-  await ctx.sql.begin((tx) => repo.insertTrustedDevice(tx, { userId, tokenHash: hashToken(token), tokenVersion, userAgent, ip: meta.ip, createdAt, expiresAt }))
+  await ctx.sql.begin((tx) => repo.insertTrustedDevice(tx, { userId, tokenHash: sha256Hex(token), tokenVersion, userAgent, ip: meta.ip, createdAt, expiresAt }))
   return { token, expires_at: expiresAt }
 }
 
 /** Whether this token spares this account its second step now (a token of another account never does). */
 export async function deviceIsTrusted(ctx: AppContext, user: UserRow, token: string | undefined) {
   if (!token || !wellFormed.test(token)) return false
-  return repo.useTrustedDevice(ctx.sql, user.id, hashToken(token), ctx.clock.now())
+  return repo.useTrustedDevice(ctx.sql, user.id, sha256Hex(token), ctx.clock.now())
 }
 
 export async function listTrustedDevices(ctx: AppContext, user: UserRow, currentToken: string | undefined) {
-  const currentHash = currentToken && wellFormed.test(currentToken) ? hashToken(currentToken) : null
+  const currentHash = currentToken && wellFormed.test(currentToken) ? sha256Hex(currentToken) : null
   const rows = await repo.listTrustedDevices(ctx.sql, user.id, ctx.clock.now())
   return rows.map(({ token_hash, ...device }) => ({ ...device, name: deviceName(device.user_agent), current: token_hash === currentHash }))
 }

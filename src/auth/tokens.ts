@@ -78,7 +78,10 @@ export function generateApiKey() {
 }
 
 // Bun's one-shot SHA-256: the same hex as node:crypto's, at under half the cost (it runs on every keyed call).
-export const hashApiKey = (key: string) => Bun.SHA256.hash(key, 'hex') as string
+/** Hex SHA-256 of a secret handed out once (key, token, state): only this is stored. */
+export const sha256Hex = (secret: string) => Bun.SHA256.hash(secret, 'hex') as string
+
+export const hashApiKey = sha256Hex
 
 export function looksLikeApiKey(value: string): boolean {
   return value.startsWith(API_KEY_PREFIX) && value.length <= 200
