@@ -138,8 +138,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 }
 
-/** Runs a non-serve command; returns the exit code. */
-export type AdminCommand = Extract<Command, { name: 'admin-create' | 'admin-promote' | 'admin-reset-2fa' }>
+/** The commands the auth module runs (the composition root hands them over). */
+export type AdminCommand = Extract<Command, { name: `admin-${string}` }>
+export const isAdminCommand = (command: Command): command is AdminCommand => command.name.startsWith('admin-')
 
 /** Runs a command that needs no feature module; the composition root (main.ts) runs the others. */
 export async function runCommand(command: Exclude<Command, { name: 'serve' } | AdminCommand>): Promise<number> {

@@ -1,4 +1,4 @@
-import { type Command, UsageError, loadConfig, parseCommand, runCommand } from './cli.ts'
+import { type Command, UsageError, isAdminCommand, loadConfig, parseCommand, runCommand } from './cli.ts'
 import { compilePgliteWasm } from './db/pglite-wasm.ts'
 import { useStartJitPolicy } from './start-jit-policy.ts'
 
@@ -36,7 +36,7 @@ try {
     embeddedWasm?.catch(() => {})
     const { serve } = await import('./server.ts')
     await serve(config, { embeddedWasm, codeLoadedMs: performance.now() })
-  } else if (command.name === 'admin-create' || command.name === 'admin-promote' || command.name === 'admin-reset-2fa') {
+  } else if (isAdminCommand(command)) {
     const { runAdminCommand } = await import('#modules/auth/cli.ts')
     await runAdminCommand(command, loadConfig())
     process.exit(0)
