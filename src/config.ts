@@ -144,7 +144,16 @@ export interface Config {
      * A generic OpenID Connect provider, found by discovery from its issuer URL. tokenAuthMethod:
      * how the client authenticates at the token endpoint; undefined: as the discovery document offers.
      */
-    oidc?: { issuer: string; clientId: string; clientSecret: string; scopes: string[]; name: string; tokenAuthMethod?: OidcTokenAuthMethod }
+    oidc?: {
+      issuer: string
+      clientId: string
+      clientSecret: string
+      scopes: string[]
+      name: string
+      tokenAuthMethod?: OidcTokenAuthMethod
+      /** Logging out of a session signed in through the provider ends the provider's session too (RP-Initiated Logout). */
+      logoutAtProvider: boolean
+    }
   }
 }
 
@@ -439,13 +448,17 @@ export type OidcTokenAuthMethod = (typeof OIDC_TOKEN_AUTH_METHODS)[number]
 
 function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: string; clientSecret: string } | undefined): Config['oauth']['oidc'] {
   const issuer = read.url('OIDC_ISSUER')
-  if (!issuer && !credentials) return undefined
+  const logoutAtProvider = read.boolean('OIDC_LOGOUT_AT_PROVIDER', false)
+  if (!issuer && !credentials) {
+    if (logoutAtProvider) throw new ConfigError('OIDC_LOGOUT_AT_PROVIDER', 'needs OpenID Connect sign-in (OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET)')
+    return undefined
+  }
   if (!issuer) throw new ConfigError('OIDC_ISSUER', 'must be set with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the provider\'s issuer URL)')
   if (!credentials) throw new ConfigError('OIDC_CLIENT_ID', 'OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER')
   const scopes = (read.raw('OIDC_SCOPES') ?? 'openid email profile').split(/[\s,]+/).filter(Boolean)
   if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid', scopes.join(' '))
   const tokenAuthMethod = read.raw('OIDC_TOKEN_AUTH_METHOD') === undefined ? undefined : read.oneOf('OIDC_TOKEN_AUTH_METHOD', OIDC_TOKEN_AUTH_METHODS, 'client_secret_basic')
-  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on', ...(tokenAuthMethod ? { tokenAuthMethod } : {}) }
+  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on', ...(tokenAuthMethod ? { tokenAuthMethod } : {}), logoutAtProvider }
 }
 
 export function parseConfig(env: Env): Config {

@@ -8,11 +8,14 @@ export const CHALLENGE_TTL_SECONDS = 5 * 60
 /** Guesses one challenge token allows before it is burned (the account has its own budget too). */
 export const CHALLENGE_MAX_ATTEMPTS = 5
 
-/** A challenge row and the token naming it; the token is handed out once, only its hash is kept. */
-export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePurpose, userId: string | null, webauthnChallenge: string | null) {
+/**
+ * A challenge row and the token naming it; the token is handed out once, only its hash is kept.
+ * `oidcIdToken`: an OpenID Connect sign-in's ID token, kept for the session it leads to.
+ */
+export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePurpose, userId: string | null, webauthnChallenge: string | null, oidcIdToken?: string) {
   const token = randomBase62(43)
   const expiresAt = new Date(ctx.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000)
-  await repo.insertChallenge(ctx.sql, { tokenHash: sha256Hex(token), purpose, userId, webauthnChallenge, expiresAt })
+  await repo.insertChallenge(ctx.sql, { tokenHash: sha256Hex(token), purpose, userId, webauthnChallenge, expiresAt, oidcIdToken })
   return { token, expiresAt }
 }
 

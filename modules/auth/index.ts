@@ -80,18 +80,18 @@ export const authModule = (ctx: AppContext) => {
     .post(
       '/api/v1/auth/logout',
       async ({ principal, cookie, request, server }) => {
-        await service.logout(ctx, principal, requestMeta(ctx, request, server))
+        const providerLogoutUrl = await service.logout(ctx, principal, requestMeta(ctx, request, server), providers)
         clearSessionCookie(cookie, request)
-        return { success: true as const }
+        return { success: true as const, ...(providerLogoutUrl && { provider_logout_url: providerLogoutUrl }) }
       },
       { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End this session' } },
     )
     .post(
       '/api/v1/auth/logout-all',
       async ({ principal, cookie, request, server }) => {
-        await service.logoutEverywhere(ctx, principal, requestMeta(ctx, request, server))
+        const providerLogoutUrl = await service.logoutEverywhere(ctx, principal, requestMeta(ctx, request, server), providers)
         clearSessionCookie(cookie, request)
-        return { success: true as const }
+        return { success: true as const, ...(providerLogoutUrl && { provider_logout_url: providerLogoutUrl }) }
       },
       { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
     )

@@ -49,7 +49,17 @@ export const AuthModel = {
     }),
     response: { 200: t.Union([t.Object({ success: t.Literal(true), token: t.String(), user: User }), SecondStepAnswer]), ...Errors },
   },
-  logout: { response: { 200: Ok, ...Errors } },
+  logout: {
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        provider_logout_url: t.Optional(t.String({
+          description: 'Only for a session signed in through the OpenID Connect provider, with OIDC_LOGOUT_AT_PROVIDER on: send the browser here to end the provider\'s session too; it comes back to the web app\'s /login',
+        })),
+      }),
+      ...Errors,
+    },
+  },
   sessionList: {
     response: {
       200: t.Object({
@@ -59,7 +69,8 @@ export const AuthModel = {
           name: t.Nullable(t.String({ description: 'Browser and system, from the user agent: "Firefox on Linux"' })),
           user_agent: t.Nullable(t.String()),
           ip: t.Nullable(t.String()),
-          created_at: t.Union([t.Date(), t.String()]),
+          created_at: t.Union([t.Date(), t.String()], { description: 'When it signed in' }),
+          last_used_at: t.Union([t.Date(), t.String()], { description: 'Its latest call, to within a second (its sign-in, if none since)' }),
           expires_at: t.Union([t.Date(), t.String()]),
           current: t.Boolean({ description: 'The session these credentials belong to' }),
         })),

@@ -27,6 +27,8 @@ export interface ProviderProfile {
   lastName: string | null
   /** A starting point for a username (GitHub login, or the email's local part). */
   usernameHint: string
+  /** OpenID Connect: the ID token the profile came in, for ending the provider's session at logout (logoutUrl). */
+  idToken?: string
 }
 
 export interface OAuthProvider {
@@ -38,6 +40,12 @@ export interface OAuthProvider {
   authorizationUrl(state: string, codeVerifier: string | null, nonce: string | null): URL | Promise<URL>
   /** Exchanges the code and reads the profile. Throws AppErrors only. */
   signIn(code: string, codeVerifier: string | null, nonce: string | null): Promise<ProviderProfile>
+  /**
+   * Only where logging out ends the provider's session too (OIDC_LOGOUT_AT_PROVIDER): where to
+   * send the browser, given the ID token its sign-in came with; null when the provider offers no
+   * end_session_endpoint or cannot be asked now (the logout here has happened either way).
+   */
+  logoutUrl?(idToken: string): Promise<string | null>
 }
 
 const DEFAULTS = {

@@ -104,9 +104,11 @@ export async function finishSignIn(
   const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
   // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
   // which browsers send to no server and put in no Referer.
-  const { secondStep, remembered } = await beginSecondStep(ctx, user, trustedDeviceToken)
+  // Kept with the session only where a logout is to end the provider's session too.
+  const oidcIdToken = provider.logoutUrl ? profile.idToken : undefined
+  const { secondStep, remembered } = await beginSecondStep(ctx, user, trustedDeviceToken, oidcIdToken)
   if (secondStep) return { secondStep, redirectTo: secondStepPage(ctx.config, redirectTo, secondStep.challenge_token) }
-  const session = await startSession(ctx, user, meta)
+  const session = await startSession(ctx, user, meta, oidcIdToken)
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: remembered ? `${provider.name}+trusted_device` : provider.name } }, meta)
   return { user, ...session, redirectTo }
 }

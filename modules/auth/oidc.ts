@@ -13,7 +13,9 @@ import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
  * on an unknown key id), with iss, aud, azp, exp and nonce checked. Nothing the provider names
  * is fetched except the endpoints of its own discovery document. The client authenticates at the
  * token endpoint with HTTP Basic, or with its credentials in the form where the provider takes
- * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default).
+ * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default). With
+ * OIDC_LOGOUT_AT_PROVIDER, a logout sends the browser to the provider's end_session_endpoint
+ * with the sign-in's ID token as id_token_hint, and back to the web app's login page.
  */
 
 interface Discovery {
@@ -22,12 +24,16 @@ interface Discovery {
   token_endpoint: string
   jwks_uri: string
   userinfo_endpoint?: string
+  /** RP-Initiated Logout 1.0 §2.1. */
+  end_session_endpoint?: string
   tokenAuthMethod: OidcTokenAuthMethod
 }
 
 /** How long a discovery document is reused before it is read again. */
 const DISCOVERY_TTL_MS = 3_600_000
 const PROVIDER_TIMEOUT_MS = 10_000
+/** A logout waits this long at most for a discovery document it does not hold, then answers without the provider's URL. */
+const LOGOUT_DISCOVERY_WAIT_MS = 3_000
 /** Clocks differ a little between us and the provider. */
 const CLOCK_TOLERANCE_SECONDS = 60
 /** Asymmetric algorithms only: an HMAC-signed ID token would be signed with our own client secret. */
@@ -67,7 +73,10 @@ function readDiscovery(label: string, configuredIssuer: string, doc: Record<stri
     if (!value || !/^https?:\/\//.test(value)) throw providerDown(label, `the discovery document has no ${name}`)
     return value
   }
-  const userinfo = str(doc.userinfo_endpoint)
+  const optionalEndpoint = (name: string) => {
+    const value = str(doc[name])
+    return value && /^https?:\/\//.test(value) ? value : undefined
+  }
   // Discovery 1.0 §3: when the list is absent, client_secret_basic is the default.
   const offered = Array.isArray(doc.token_endpoint_auth_methods_supported) ? doc.token_endpoint_auth_methods_supported : ['client_secret_basic']
   return {
@@ -75,7 +84,8 @@ function readDiscovery(label: string, configuredIssuer: string, doc: Record<stri
     authorization_endpoint: endpoint('authorization_endpoint'),
     token_endpoint: endpoint('token_endpoint'),
     jwks_uri: endpoint('jwks_uri'),
-    userinfo_endpoint: userinfo && /^https?:\/\//.test(userinfo) ? userinfo : undefined,
+    userinfo_endpoint: optionalEndpoint('userinfo_endpoint'),
+    end_session_endpoint: optionalEndpoint('end_session_endpoint'),
     tokenAuthMethod: !offered.includes('client_secret_basic') && offered.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic',
   }
 }
@@ -119,6 +129,8 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
   const settings = config.oauth.oidc!
   const label = settings.name
   const redirectUri = `${config.publicUrls.auth}/api/v1/auth/oidc/callback`
+  // To be registered at the provider beside the redirect URI, as its post-logout redirect URI.
+  const postLogoutRedirectUri = `${config.publicUrls.auth}/login`
   const client = new OAuth2Client(settings.clientId, settings.clientSecret, redirectUri)
   let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
 
@@ -205,7 +217,20 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
         // The ID token's own claims win; userinfo only fills gaps.
         if (info.sub === subject) for (const [claim, value] of Object.entries(info)) if (claims[claim] === undefined) claims[claim] = value
       }
-      return { subject, ...profileFrom(claims) }
+      return { subject, ...profileFrom(claims), idToken }
     },
+    ...(settings.logoutAtProvider && {
+      async logoutUrl(idToken: string) {
+        // The provider being down or slow must not stand in the way of logging out here.
+        const discovered = await Promise.race([discover().catch(() => null), new Promise<null>((resolve) => setTimeout(resolve, LOGOUT_DISCOVERY_WAIT_MS, null).unref())])
+        const endpoint = discovered?.doc.end_session_endpoint
+        if (!endpoint) return null
+        const url = new URL(endpoint)
+        url.searchParams.set('id_token_hint', idToken)
+        url.searchParams.set('client_id', settings.clientId)
+        url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri)
+        return url.href
+      },
+    }),
   }
 }

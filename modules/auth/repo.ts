@@ -39,8 +39,10 @@ export async function findUserByEmail(db: Db, email: string) {
   return row
 }
 
-export async function deleteSession(db: Db, sessionId: string) {
-  await db`delete from sessions where id = ${sessionId}`
+/** Ends one session; the OpenID Connect ID token it kept (sql/00028), if any. */
+export async function deleteSession(db: Db, sessionId: string): Promise<string | null> {
+  const [row] = await db<{ oidc_id_token: string | null }[]>`delete from sessions where id = ${sessionId} returning oidc_id_token`
+  return row?.oidc_id_token ?? null
 }
 
 export interface SessionListRow {
@@ -48,12 +50,14 @@ export interface SessionListRow {
   user_agent: string | null
   ip: string | null
   created_at: Date
+  /** The latest call written so far (the sign-in itself for a session not used since). */
+  last_used_at: Date
   expires_at: Date
 }
 
 export async function listSessions(db: Db, userId: string, now: Date): Promise<SessionListRow[]> {
   return db<SessionListRow[]>`
-    select id, user_agent, ip, created_at, expires_at from sessions
+    select id, user_agent, ip, created_at, coalesce(last_used_at, created_at) as last_used_at, expires_at from sessions
     where user_id = ${userId} and expires_at > ${now}
     order by created_at desc, id`
 }

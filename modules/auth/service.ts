@@ -14,6 +14,7 @@ import { deviceName } from './device-name.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import { countLoginAttempt } from './login-throttle.ts'
 import type { AuthModel } from './model.ts'
+import type { OAuthProviders } from './oauth-providers.ts'
 import * as repo from './repo.ts'
 
 export type RegistrationInput = typeof AuthModel.register.body.static
@@ -89,13 +90,26 @@ export async function login(ctx: AppContext, input: typeof AuthModel.login.body.
   return { user: safeUser, ...session }
 }
 
-export async function logout(ctx: AppContext, principal: Principal, meta: RequestMeta) {
-  if (principal.sessionId) await repo.deleteSession(ctx.sql, principal.sessionId)
-  await audit(ctx, { action: 'auth.logout', userId: principal.user.id }, meta)
+/**
+ * Where the browser goes next to end the provider's session too: for a session signed in through
+ * the OpenID Connect provider while OIDC_LOGOUT_AT_PROVIDER is on (the ID token it kept), else null.
+ */
+async function providerLogoutUrl(ctx: AppContext, providers: OAuthProviders, idToken: string | null): Promise<string | null> {
+  if (!idToken || !ctx.config.oauth.oidc) return null
+  return (await providers('oidc').logoutUrl?.(idToken)) ?? null
 }
 
-/** Where the account is signed in: each live session, this one marked. */
+/** Ends this session; where to send the browser to log out at the provider too, or null. */
+export async function logout(ctx: AppContext, principal: Principal, meta: RequestMeta, providers: OAuthProviders) {
+  const idToken = principal.sessionId ? await repo.deleteSession(ctx.sql, principal.sessionId) : null
+  await audit(ctx, { action: 'auth.logout', userId: principal.user.id }, meta)
+  return providerLogoutUrl(ctx, providers, idToken)
+}
+
+/** Where the account is signed in: each live session, this one marked, with its last use so far. */
 export async function listSessions(ctx: AppContext, principal: Principal) {
+  // This process's uses not yet written (this very call's among them); another process writes its own within USAGE_FLUSH_MS.
+  await ctx.principals.flushUsage()
   const rows = await repo.listSessions(ctx.sql, principal.user.id, ctx.clock.now())
   return rows.map((row) => ({ ...row, name: deviceName(row.user_agent), current: row.id === principal.sessionId }))
 }
@@ -116,7 +130,14 @@ export async function endOtherSessions(ctx: AppContext, principal: Principal, me
   return ended
 }
 
-export async function logoutEverywhere(ctx: AppContext, principal: Principal, meta: RequestMeta) {
-  await revokeAllSessions(ctx.sql, principal.user.id)
+/** Ends every session of the account; as logout, where this browser goes next, or null. */
+export async function logoutEverywhere(ctx: AppContext, principal: Principal, meta: RequestMeta, providers: OAuthProviders) {
+  const idToken = await ctx.sql.begin(async (tx) => {
+    // This session's ID token is read as it ends, with every other one.
+    const kept = principal.sessionId ? await repo.deleteSession(tx, principal.sessionId) : null
+    await revokeAllSessions(tx, principal.user.id)
+    return kept
+  })
   await audit(ctx, { action: 'auth.sessions_revoked', userId: principal.user.id, detail: { reason: 'logout_all' } }, meta)
+  return providerLogoutUrl(ctx, providers, idToken)
 }

@@ -172,16 +172,18 @@ export interface ChallengeRow {
   expires_at: Date
   /** The account's token_version when the challenge was issued (null only for rows older than 00019). */
   token_version: number | null
+  /** The OpenID Connect sign-in's ID token, for the session it leads to (sql/00028). */
+  oidc_id_token: string | null
 }
 
 export async function insertChallenge(
   db: Db,
-  input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date },
+  input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date; oidcIdToken?: string | null },
 ) {
   await db`
-    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at, token_version)
+    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at, token_version, oidc_id_token)
     values (${input.tokenHash}, ${input.purpose}, ${input.userId}, ${input.webauthnChallenge}, ${input.expiresAt},
-      (select token_version from users where id = ${input.userId}))`
+      (select token_version from users where id = ${input.userId}), ${input.oidcIdToken ?? null})`
 }
 
 /**
@@ -197,13 +199,13 @@ export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: 
   const [row] = await db<ChallengeRow[]>`
     update auth_challenges set attempts = attempts + 1
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}
-    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version`
+    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_id_token`
   return row
 }
 
 export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
-    select id, user_id, webauthn_challenge, attempts, expires_at, token_version from auth_challenges
+    select id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_id_token from auth_challenges
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}`
   return row
 }

@@ -86,8 +86,10 @@ async function authenticateSession(ctx: AppContext, credentials: Credentials): P
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
   const claims = await ctx.tokens.verify(token)
-  const principal = claims ? await principalFromSession(ctx.principals.session, ctx.limiter, claims, ctx.clock.now()) : null
+  const now = ctx.clock.now()
+  const principal = claims ? await principalFromSession(ctx.principals.session, ctx.limiter, claims, now) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
+  ctx.principals.recordSessionUse(principal.sessionId!, now)
   return principal
 }
 

@@ -4,7 +4,7 @@ import { type ApiKeyRecord, type SessionRecord, findApiKey, findSession } from '
 
 /**
  * What one process keeps about API keys and sessions so that a call with one needs no query:
- * the keys it has seen (by hash), the sessions (by id), and the keys' usage counts not yet written.
+ * the keys it has seen (by hash), the sessions (by id), and the usage of both not yet written.
  *
  * The records stay true because sql/00017 NOTIFYs every change to a key or its account on
  * PRINCIPAL_CHANGED_CHANNEL (a change of the account's storage figure alone carries the figure,
@@ -21,9 +21,9 @@ export const PRINCIPAL_CHANGED_CHANNEL = 'imghost_principal_changed'
 
 const CACHE_TTL_MS = 10_000
 const CACHE_MAX_KEYS = 10_000
-/** Usage is written this often, and at shutdown; GET /api-keys writes it first (flushUsage). */
+/** Usage is written this often, and at shutdown; GET /api-keys and GET /auth/sessions write it first (flushUsage). */
 const USAGE_FLUSH_MS = 1_000
-/** Keys with unwritten usage, beyond which a database outage starts losing counts (never calls). */
+/** Keys (or sessions) with unwritten usage, beyond which a database outage starts losing counts (never calls). */
 const USAGE_MAX_KEYS = 100_000
 
 export interface PrincipalCache {
@@ -46,7 +46,9 @@ export interface PrincipalCache {
   session(sessionId: string): Promise<SessionRecord | null>
   /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
   recordUse(keyId: string, at: Date): void
-  /** Writes the counted usage now. */
+  /** Notes one call in the session (its last_used_at), written in the next batch. */
+  recordSessionUse(sessionId: string, at: Date): void
+  /** Writes the counted usage of keys and sessions now. */
   flushUsage(): Promise<void>
   close(): Promise<void>
 }
@@ -143,34 +145,48 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
     return record
   }
 
-  const usage = new Map<string, { count: number; at: Date }>()
+  const keyUsage = new Map<string, { count: number; at: Date }>()
+  const sessionUsage = new Map<string, { count: number; at: Date }>()
   let timer: Timer | null = null
-  const flushUsage = async () => {
+  /** Writes one map's batch; on failure it is kept for the next flush: late, not lost, unless the outage outlasts the bound. */
+  const flushBatch = async (usage: Map<string, { count: number; at: Date }>, what: string, write: (ids: string[], counts: number[], times: string[]) => Promise<unknown>) => {
     if (!usage.size) return
     const batch = [...usage]
     usage.clear()
-    const ids = batch.map(([id]) => id)
-    const counts = batch.map(([, use]) => use.count)
-    const times = batch.map(([, use]) => use.at.toISOString())
     try {
-      await db.sql`
-        update api_keys k set requests_count = k.requests_count + u.count, last_used_at = greatest(k.last_used_at, u.at)
-        from unnest(${ids}::uuid[], ${counts}::int[], ${times}::timestamptz[]) as u(id, count, at)
-        where k.id = u.id`
+      await write(batch.map(([id]) => id), batch.map(([, use]) => use.count), batch.map(([, use]) => use.at.toISOString()))
     } catch (error) {
-      // Kept for the next flush: the counts are late, not lost, unless the outage outlasts the bound.
-      for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(id, use.count, use.at)
-      log.warn({ msg: 'api key usage: write failed, will retry', keys: batch.length, error: String(error) })
+      for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(usage, id, use.count, use.at)
+      log.warn({ msg: `${what} usage: write failed, will retry`, rows: batch.length, error: String(error) })
     }
   }
-  const merge = (keyId: string, count: number, at: Date) => {
-    const use = usage.get(keyId)
-    if (!use) usage.set(keyId, { count, at })
+  const flushUsage = async () => {
+    await flushBatch(keyUsage, 'api key', (ids, counts, times) => db.sql`
+      update api_keys k set requests_count = k.requests_count + u.count, last_used_at = greatest(k.last_used_at, u.at)
+      from unnest(${ids}::uuid[], ${counts}::int[], ${times}::timestamptz[]) as u(id, count, at)
+      where k.id = u.id`)
+    // last_used_at is not among the columns whose change notifies (sql/00027): this write drops no cached session.
+    await flushBatch(sessionUsage, 'session', (ids, _counts, times) => db.sql`
+      update sessions s set last_used_at = greatest(s.last_used_at, u.at)
+      from unnest(${ids}::uuid[], ${times}::timestamptz[]) as u(id, at)
+      where s.id = u.id`)
+  }
+  const merge = (usage: Map<string, { count: number; at: Date }>, id: string, count: number, at: Date) => {
+    const use = usage.get(id)
+    if (!use) usage.set(id, { count, at })
     else {
       use.count += count
       // getTime(), not `>`: comparing the Dates themselves converts each through Symbol.toPrimitive, on every keyed call.
       if (at.getTime() > use.at.getTime()) use.at = at
     }
+  }
+  const record = (usage: Map<string, { count: number; at: Date }>, id: string, at: Date) => {
+    if (usage.size >= USAGE_MAX_KEYS && !usage.has(id)) return
+    merge(usage, id, 1, at)
+    // After close no timer starts: the database may be gone. close() has written what came before.
+    if (closed) return
+    timer ??= setInterval(() => void flushUsage(), USAGE_FLUSH_MS)
+    timer.unref?.()
   }
 
   const held = (keyHash: string) => {
@@ -184,14 +200,8 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
     held,
     lookup: (keyHash) => lookupIn(cache, keyHash, () => findApiKey(db.sql, keyHash)),
     session: (sessionId) => lookupIn(sessions, sessionId, () => findSession(db.sql, sessionId)),
-    recordUse(keyId, at) {
-      if (usage.size >= USAGE_MAX_KEYS && !usage.has(keyId)) return
-      merge(keyId, 1, at)
-      // After close no timer starts: the database may be gone. close() has written what came before.
-      if (closed) return
-      timer ??= setInterval(() => void flushUsage(), USAGE_FLUSH_MS)
-      timer.unref?.()
-    },
+    recordUse: (keyId, at) => record(keyUsage, keyId, at),
+    recordSessionUse: (sessionId, at) => record(sessionUsage, sessionId, at),
     flushUsage,
     async close() {
       closed = true

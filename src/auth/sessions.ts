@@ -22,10 +22,15 @@ export const sessionCookieOptions = (ctx: AppContext, request: Request, expires:
   expires,
 })
 
-/** A sessions row and the JWT naming it; the JWT carries the token version so a revoke ends it. */
-export async function startSession(ctx: AppContext, user: UserRow, meta: RequestMeta) {
-  const expiresAt = new Date(ctx.clock.now().getTime() + ctx.tokens.ttlSeconds * 1000)
-  const sessionId = await createSession(ctx.sql, user.id, expiresAt, meta.userAgent?.slice(0, 512) ?? null, meta.ip)
+/**
+ * A sessions row and the JWT naming it; the JWT carries the token version so a revoke ends it.
+ * `oidcIdToken`: the OpenID Connect sign-in's ID token, for ending the provider's session at logout.
+ */
+export async function startSession(ctx: AppContext, user: UserRow, meta: RequestMeta, oidcIdToken?: string) {
+  // Both instants from the app's clock, as every later use is (last_used_at): the database's own may differ.
+  const now = ctx.clock.now()
+  const expiresAt = new Date(now.getTime() + ctx.tokens.ttlSeconds * 1000)
+  const sessionId = await createSession(ctx.sql, user.id, { createdAt: now, expiresAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, ip: meta.ip, oidcIdToken: oidcIdToken ?? null })
   const token = await ctx.tokens.sign({ sub: user.id, sid: sessionId, ver: user.token_version })
   return { token, expiresAt }
 }

@@ -66,9 +66,14 @@ export async function revokeAllSessions(db: Db, userId: string) {
   await db`delete from sessions where user_id = ${userId}`
 }
 
-export async function createSession(db: Db, userId: string, expiresAt: Date, userAgent: string | null, ip: string) {
+export async function createSession(
+  db: Db,
+  userId: string,
+  session: { createdAt: Date; expiresAt: Date; userAgent: string | null; ip: string; oidcIdToken: string | null },
+) {
   const [row] = await db<{ id: string }[]>`
-    insert into sessions (user_id, expires_at, user_agent, ip) values (${userId}, ${expiresAt}, ${userAgent}, ${ip})
+    insert into sessions (user_id, created_at, expires_at, user_agent, ip, oidc_id_token)
+    values (${userId}, ${session.createdAt}, ${session.expiresAt}, ${session.userAgent}, ${session.ip}, ${session.oidcIdToken})
     returning id`
   return row!.id
 }

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from 'bun:test'
 import { ConfigError, parseConfig } from '#core/config.ts'
-import { type TestApp, call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
-import { type FakeOidcProvider, type FakeOidcSignIn, startFakeOidc } from '../helpers/fake-oidc.ts'
+import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { type FakeOidcSignIn, cookieValue, signInThrough, startFakeOidc } from '../helpers/fake-oidc.ts'
 
 const provider = await startFakeOidc()
 // Auth0's default: the client's credentials in the token request's form, not in HTTP Basic.
@@ -10,22 +10,6 @@ afterAll(() => {
   provider.stop()
   postOnlyProvider.stop()
 })
-
-const cookieValue = (response: Response, name: string) =>
-  response.headers.getSetCookie().map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1]).find((v) => v !== undefined)
-
-/** The whole browser round trip: start, the provider approves `signIn`, the callback. */
-async function signInThrough(app: TestApp, through: FakeOidcProvider, signIn: FakeOidcSignIn) {
-  through.next(signIn)
-  const start = await app.auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
-  expect(start.status).toBe(302)
-  const state = cookieValue(start, 'oauth_state')!
-  const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' })
-  expect(atProvider.status, await atProvider.clone().text()).toBe(302)
-  const back = new URL(atProvider.headers.get('location')!)
-  const [response, body] = await call(app.auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
-  return { start, response, body, session: cookieValue(response, 'token') }
-}
 
 describeEachBackend(
   'OpenID Connect sign-in',
@@ -175,10 +159,14 @@ test('OIDC settings: the issuer and the client go together, and openid must be a
   expect(() => parseConfig({ ...base, OIDC_ISSUER: 'not a url', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' })).toThrow(/OIDC_ISSUER/)
   expect(() => parseConfig({ ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b', OIDC_SCOPES: 'email profile' })).toThrow(/OIDC_SCOPES/)
   const config = parseConfig({ ...base, OIDC_ISSUER: 'https://id.example/realms/x/', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b', OIDC_SCOPES: 'openid email groups' })
-  expect(config.oauth.oidc).toEqual({ issuer: 'https://id.example/realms/x', clientId: 'a', clientSecret: 'b', scopes: ['openid', 'email', 'groups'], name: 'Single sign-on' })
+  expect(config.oauth.oidc).toEqual({ issuer: 'https://id.example/realms/x', clientId: 'a', clientSecret: 'b', scopes: ['openid', 'email', 'groups'], name: 'Single sign-on', logoutAtProvider: false })
   expect(parseConfig(base).oauth.oidc).toBeUndefined()
   const oidc = { ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' }
   expect(parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'client_secret_post' }).oauth.oidc?.tokenAuthMethod).toBe('client_secret_post')
   expect(() => parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt' })).toThrow(/OIDC_TOKEN_AUTH_METHOD/)
+  expect(parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'true' }).oauth.oidc?.logoutAtProvider).toBe(true)
+  expect(() => parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'sometimes' })).toThrow(/OIDC_LOGOUT_AT_PROVIDER/)
+  // Not silently ignored without a provider to log out at.
+  expect(() => parseConfig({ ...base, OIDC_LOGOUT_AT_PROVIDER: 'true' })).toThrow(/OIDC_LOGOUT_AT_PROVIDER/)
   expect(() => parseConfig({ ...base, REGISTRATION: 'maybe' })).toThrow(/REGISTRATION/)
 })

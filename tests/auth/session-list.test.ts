@@ -1,11 +1,19 @@
 import { expect, test } from 'bun:test'
+import { PRINCIPAL_CHANGED_CHANNEL } from '#core/auth/principal-cache.ts'
+import { manualClock } from '#core/clock.ts'
 import { call, createApiKey, describeEachBackend, registerUser, type TestUser } from '../helpers/index.ts'
+
+const clock = manualClock(new Date('2026-12-06T10:00:00Z'))
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
 const SAFARI = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1'
 
 describeEachBackend('where an account is signed in (sessions listed and signed out one by one)', (app) => {
   const signIn = async (user: TestUser, userAgent: string) => {
+    // A second later than the session before it, so "newest first" has one order.
+    clock.advance(1000)
     const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password }, headers: { 'user-agent': userAgent } })
     expect(response.status).toBe(200)
     return body.token as string
@@ -14,7 +22,7 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
   const list = async (token: string) => {
     const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/sessions', { token })
     expect(response.status, JSON.stringify(body)).toBe(200)
-    return body.sessions as { id: string; name: string | null; user_agent: string | null; current: boolean }[]
+    return body.sessions as { id: string; name: string | null; user_agent: string | null; created_at: string; last_used_at: string; current: boolean }[]
   }
 
   test('lists every live session, newest first, names them and marks this one; an API key may not', async () => {
@@ -79,4 +87,43 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
     expect(self.headers.getSetCookie().some((c) => /^token=;/.test(c) && /Max-Age=0/i.test(c))).toBe(true)
     expect(await whoami(laptop)).toBe(401)
   })
-})
+
+  test('each session says when it was last used: its calls are written in batches, which end no cached session', async () => {
+    const user = await registerUser(app().auth)
+    const laptop = await signIn(user, FIREFOX)
+    const laptopSignedIn = clock.now().toISOString()
+    clock.advance(HOUR)
+    const phone = await signIn(user, SAFARI)
+    const phoneSignedIn = clock.now().toISOString()
+    const heard: string[] = []
+    const stopListening = await app().ctx.db.listen(PRINCIPAL_CHANGED_CHANNEL, (payload) => heard.push(payload))
+    try {
+      const before = await list(phone)
+      const laptopId = before.find((session) => session.name === 'Firefox on Linux')!.id
+      // Not used since signing in: its sign-in is its last use.
+      expect(before.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, last_used_at: laptopSignedIn })
+
+      clock.advance(2 * HOUR)
+      expect(await whoami(laptop)).toBe(200)
+      const laptopUsed = clock.now().toISOString()
+      clock.advance(MINUTE)
+      const after = await list(phone)
+      expect(after.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, last_used_at: laptopUsed })
+      // This very call is a use of this session, written before the list is read.
+      expect(after.find((session) => session.current)).toMatchObject({ created_at: phoneSignedIn, last_used_at: clock.now().toISOString() })
+      // An older call written later never moves it back.
+      app().ctx.principals.recordSessionUse(laptopId, new Date(Date.parse(laptopUsed) - HOUR))
+      await app().ctx.principals.flushUsage()
+      expect((await list(phone)).find((session) => session.id === laptopId)!.last_used_at).toBe(laptopUsed)
+
+      // Those writes told no process to forget a session; ending one does (the listener hears it).
+      expect(await whoami(laptop)).toBe(200)
+      expect((await call(app().auth, 'DELETE', `/api/v1/auth/sessions/${laptopId}`, { token: phone }))[0].status).toBe(200)
+      const deadline = Date.now() + 5_000
+      while (!heard.includes(`session:${laptopId}`) && Date.now() < deadline) await Bun.sleep(10)
+      expect(heard.filter((payload) => payload.startsWith('session:'))).toEqual([`session:${laptopId}`])
+    } finally {
+      await stopListening()
+    }
+  })
+}, { clock })

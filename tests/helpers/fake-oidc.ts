@@ -1,5 +1,8 @@
+import { expect } from 'bun:test'
 import { createHash, randomBytes } from 'node:crypto'
-import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import type { TestApp } from './context.ts'
+import { call } from './http.ts'
 
 /** Who signs in next, and what the provider should get wrong about it (to test the checks). */
 export interface FakeOidcSignIn {
@@ -34,6 +37,8 @@ export interface FakeOidcProvider {
   /** The last /authorize request's query. */
   lastAuthorize(): URLSearchParams | undefined
   refusals: string[]
+  /** Each RP-initiated logout it accepted: whose ID token was the hint, and where it sent the browser. */
+  logouts: { sub: string; clientId: string | null; postLogoutRedirectUri: string }[]
   stop(): void
 }
 
@@ -57,9 +62,13 @@ interface Issued {
  * verifier), an RS256-signed ID token with a real key published at /jwks, and /userinfo.
  * `tokenAuthMethods` lists how /token takes the client's credentials, in the discovery document
  * too (as Auth0 does with only client_secret_post); without it the list is left out, which means
- * client_secret_basic alone.
+ * client_secret_basic alone. /logout is its end_session_endpoint (unless `endSession: false`):
+ * it takes only an id_token_hint it signed for this client, and sends the browser on to
+ * post_logout_redirect_uri.
  */
-export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secret_basic' | 'client_secret_post')[] } = {}): Promise<FakeOidcProvider> {
+export async function startFakeOidc(
+  options: { tokenAuthMethods?: ('client_secret_basic' | 'client_secret_post')[]; endSession?: boolean } = {},
+): Promise<FakeOidcProvider> {
   const tokenAuthMethods = options.tokenAuthMethods ?? ['client_secret_basic']
   const { privateKey, publicKey } = await generateKeyPair('RS256')
   const { privateKey: otherKey } = await generateKeyPair('RS256')
@@ -68,6 +77,7 @@ export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secre
   const accessTokens = new Map<string, FakeOidcSignIn>()
   const hits: Record<string, number> = {}
   const refusals: string[] = []
+  const logouts: FakeOidcProvider['logouts'] = []
   let upcoming: FakeOidcSignIn | undefined
   let lastAuthorize: URLSearchParams | undefined
   let issuer = ''
@@ -114,6 +124,7 @@ export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secre
             id_token_signing_alg_values_supported: ['RS256'],
             code_challenge_methods_supported: ['S256'],
             ...(options.tokenAuthMethods ? { token_endpoint_auth_methods_supported: options.tokenAuthMethods } : {}),
+            ...(options.endSession === false ? {} : { end_session_endpoint: `${issuer}/logout` }),
           })
         case 'GET /jwks':
           return json({ keys: [jwk] })
@@ -146,6 +157,16 @@ export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secre
           accessTokens.set(accessToken, issued.signIn)
           return json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: await idToken(issued) })
         }
+        case 'GET /logout': {
+          if (options.endSession === false) break
+          const q = url.searchParams
+          const back = q.get('post_logout_redirect_uri')
+          // An expired hint is still a hint (RP-Initiated Logout §2): only the signature and audience must hold.
+          const hint = await jwtVerify(q.get('id_token_hint') ?? '', publicKey, { issuer, audience: CLIENT.id, currentDate: new Date(0) }).catch(() => null)
+          if (!hint || !back || (q.has('client_id') && q.get('client_id') !== CLIENT.id)) return refuse('invalid_request')
+          logouts.push({ sub: String(hint.payload.sub), clientId: q.get('client_id'), postLogoutRedirectUri: back })
+          return new Response(null, { status: 302, headers: { location: back } })
+        }
         case 'GET /userinfo': {
           const signIn = accessTokens.get(/^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? '')
           if (!signIn) return json({ error: 'invalid_token' }, 401)
@@ -163,6 +184,23 @@ export async function startFakeOidc(options: { tokenAuthMethods?: ('client_secre
     hits,
     lastAuthorize: () => lastAuthorize,
     refusals,
+    logouts,
     stop: () => void server.stop(true),
   }
+}
+
+export const cookieValue = (response: Response, name: string) =>
+  response.headers.getSetCookie().map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1]).find((v) => v !== undefined)
+
+/** The whole browser round trip: start, the provider approves `signIn`, the callback. */
+export async function signInThrough(app: TestApp, through: FakeOidcProvider, signIn: FakeOidcSignIn) {
+  through.next(signIn)
+  const start = await app.auth.handle(new Request('http://localhost/api/v1/auth/oidc'))
+  expect(start.status).toBe(302)
+  const state = cookieValue(start, 'oauth_state')!
+  const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' })
+  expect(atProvider.status, await atProvider.clone().text()).toBe(302)
+  const back = new URL(atProvider.headers.get('location')!)
+  const [response, body] = await call(app.auth, 'GET', `${back.pathname}${back.search}`, { headers: { cookie: `oauth_state=${state}` } })
+  return { start, response, body, session: cookieValue(response, 'token') }
 }

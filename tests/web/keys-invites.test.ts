@@ -28,7 +28,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
 
   beforeAll(async () => {
     oidc = await startFakeOidc()
-    servers = await startWebServers({ REGISTRATION: 'invite', ...oidc.env })
+    servers = await startWebServers({ REGISTRATION: 'invite', ...oidc.env, OIDC_LOGOUT_AT_PROVIDER: 'true' })
     browser = await launchBrowser()
     admin = await desktopContext(browser, servers.urls.auth)
     page = await admin.newPage()
@@ -177,6 +177,32 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     // The message comes first; the list reloads after it.
     await page.getByTestId('invite-row').nth(1).waitFor({ state: 'detached' })
     expect(await page.getByTestId('invite-row').count()).toBe(1)
+    expect(cspViolations).toEqual([])
+  })
+
+  test('signed in through the SSO button, Log out ends the provider\'s session too and comes back to the login page', async () => {
+    const context = await desktopContext(browser, servers.urls.auth)
+    const sso = await context.newPage()
+    watch(sso)
+    try {
+      // Ada's verified address links the provider's account to hers.
+      oidc.next({ sub: 'ada-at-sso', email: 'ada@example.com', email_verified: true, given_name: 'Ada' })
+      await go('/login', sso)
+      await sso.getByRole('link', { name: 'Test SSO' }).click()
+      const logOut = sso.getByRole('button', { name: 'Log out' })
+      await logOut.waitFor()
+      const logouts = oidc.logouts.length
+      await logOut.click()
+      await sso.waitForURL(`${servers.urls.auth}/login`)
+      await sso.getByRole('button', { name: 'Log in' }).waitFor()
+      expect(oidc.logouts.slice(logouts)).toEqual([{ sub: 'ada-at-sso', clientId: oidc.env.OIDC_CLIENT_ID!, postLogoutRedirectUri: `${servers.urls.auth}/login` }])
+      // The session cookie is gone, and no page of the app lets the browser in.
+      expect((await context.cookies()).some((cookie) => cookie.name === 'token')).toBe(false)
+      await go('/gallery', sso)
+      await sso.waitForURL('**/login**')
+    } finally {
+      await context.close()
+    }
     expect(cspViolations).toEqual([])
   })
 })

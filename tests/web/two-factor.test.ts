@@ -219,15 +219,21 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     })
     expect(signedIn.status).toBe(200)
     const scriptToken = (await signedIn.json()).token
+    const whoami = () => fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}` } })
+    // Its latest call is shown, in the browser's own way of writing a date.
+    clock.advance(10 * 60_000)
+    expect((await whoami()).status).toBe(200)
+    const lastActive = await page.evaluate((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }), clock.now().toISOString())
+    clock.advance(60_000)
     await page.reload()
     const sessions = page.getByTestId('sessions').getByTestId('listed-row')
     await sessions.filter({ hasText: 'this session' }).waitFor()
+    await sessions.filter({ hasText: 'Firefox on Linux' }).filter({ hasText: `last active ${lastActive}` }).waitFor()
     await sessions.filter({ hasText: 'Firefox on Linux' }).getByRole('button', { name: /^Sign out/ }).click()
     await page.getByRole('status').filter({ hasText: 'Firefox on Linux is signed out.' }).waitFor()
     await sessions.filter({ hasText: 'Firefox on Linux' }).waitFor({ state: 'detached' })
     await focusedText('Every browser and script signed in')
-    const whoami = await fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}` } })
-    expect(whoami.status).toBe(401)
+    expect((await whoami()).status).toBe(401)
   })
 
   test('adds a passkey through the virtual authenticator, renames it, and signs in with it, passwordless', async () => {

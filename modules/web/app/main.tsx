@@ -44,10 +44,12 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
 
 function Nav({ session }: { session: Session }) {
   const logout = async () => {
-    await session.api.auth('POST', '/api/v1/auth/logout').catch(() => {})
+    const answer = await session.api.auth<{ provider_logout_url?: string }>('POST', '/api/v1/auth/logout').catch(() => null)
     session.api.reset()
     session.setUser(null)
-    navigate('/login')
+    // Signed in through the OpenID Connect provider (OIDC_LOGOUT_AT_PROVIDER): its session ends too, and it sends the browser back to /login.
+    if (answer?.provider_logout_url) location.assign(answer.provider_logout_url)
+    else navigate('/login')
   }
   const user = session.user
   return (

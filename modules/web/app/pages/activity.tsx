@@ -34,7 +34,7 @@ export function ActivityPage() {
   return (
     <section>
       <PageTitle>Activity</PageTitle>
-      <p class="muted">Security events of your account, newest first: sign-ins (and failed attempts), password and email changes, and what administrators changed. Something you do not recognise? Change your password and sign out everywhere on the Account page.</p>
+      <p class="muted">Security events of your account, newest first: sign-ins (and failed attempts), password and email changes, and what administrators changed. Something you do not recognise? Change your password on the Account page (which signs out every session), and see where you are signed in on the Security page.</p>
       <Status error={pages.error} />
       {pages.events.length === 0 && !pages.loading ? <p>No events yet.</p> : <AuditTable events={pages.events} />}
       {pages.more ? <ActionButton class="secondary" disabled={pages.loading} onClick={pages.more}>Show older</ActionButton> : null}

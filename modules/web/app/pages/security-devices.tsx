@@ -14,6 +14,10 @@ interface Listed {
   current: boolean
 }
 
+interface Session extends Listed {
+  last_used_at: string
+}
+
 interface TrustedDevice extends Listed {
   last_used_at: string | null
 }
@@ -59,7 +63,7 @@ function ListedRow({ item, currentLabel, detail, children }: { item: Listed; cur
 
 /** Where the account is signed in; any other session can be signed out from here. */
 export function SessionsPanel() {
-  const { items: sessions, status, change, rows, empty } = useChangingList<Listed>('/api/v1/auth/sessions', (answer) => answer.sessions)
+  const { items: sessions, status, change, rows, empty } = useChangingList<Session>('/api/v1/auth/sessions', (answer) => answer.sessions)
   const others = sessions.filter((session) => !session.current).length
   return (
     <div class="panel">
@@ -67,7 +71,7 @@ export function SessionsPanel() {
       <p tabIndex={-1} ref={empty}>Every browser and script signed in to this account. Signing one out ends it at once.</p>
       <ul class="passkeys" data-testid="sessions" ref={rows}>
         {sessions.map((session, index) => (
-          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}`}>
+          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}${session.current ? '' : `, last active ${formatDate(session.last_used_at)}`}`}>
             {session.current ? null : (
               <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`, index)}>
                 Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>

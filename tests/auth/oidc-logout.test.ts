@@ -1,0 +1,118 @@
+import { afterAll, expect, test } from 'bun:test'
+import { manualClock } from '#core/clock.ts'
+import { type TestApp, call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
+import { signInThrough, startFakeOidc } from '../helpers/fake-oidc.ts'
+import { enableTotp, totpCode } from '../helpers/two-factor.ts'
+
+// The fake provider signs its ID tokens by the real time; codes need a clock that moves on a step at will.
+const clock = manualClock(new Date())
+const provider = await startFakeOidc()
+const withoutEndSession = await startFakeOidc({ endSession: false })
+afterAll(() => {
+  provider.stop()
+  withoutEndSession.stop()
+})
+
+const LOGOUT_AT_PROVIDER = { OIDC_LOGOUT_AT_PROVIDER: 'true' }
+
+/** Sessions of the provider's user `sub` that keep an ID token. */
+const keptIdTokens = async (app: TestApp, sub: string) =>
+  (await app.ctx.sql<{ n: number }[]>`
+    select count(*)::int as n from sessions where oidc_id_token is not null and user_id = (select user_id from oauth_identities where subject = ${sub})`)[0]!.n
+
+describeEachBackend(
+  'logging out at the OpenID Connect provider too (OIDC_LOGOUT_AT_PROVIDER)',
+  (app) => {
+    const whoami = async (token: string) => (await call(app().auth, 'GET', '/api/v1/auth/whoami', { token }))[0].status
+    const logout = async (token: string, path = '/api/v1/auth/logout') => {
+      const [response, body] = await call(app().auth, 'POST', path, { token })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      return body as { success: true; provider_logout_url?: string }
+    }
+    /** Follows the logout URL as a browser would: the provider must accept it and send the browser back to the web app. */
+    const followToProvider = async (url: string) => {
+      expect(url.startsWith(`${provider.issuer}/logout?`)).toBe(true)
+      const atProvider = await fetch(url, { redirect: 'manual' })
+      expect(atProvider.status, await atProvider.clone().text()).toBe(302)
+      return atProvider.headers.get('location')
+    }
+    const loginPage = () => `${app().ctx.config.publicUrls.auth}/login`
+
+    test('a session signed in through the provider: logout ends it here, then sends the browser to end_session_endpoint with its ID token, and back to /login', async () => {
+      const sub = unique('sub')
+      const { response, session } = await signInThrough(app(), provider, { sub, email: `${unique('sso')}@sso.test`, email_verified: true })
+      expect(response.status).toBe(302)
+      expect(await keptIdTokens(app(), sub)).toBe(1)
+      const body = await logout(session!)
+      expect(await keptIdTokens(app(), sub)).toBe(0)
+      expect(await whoami(session!)).toBe(401)
+      const url = new URL(body.provider_logout_url!)
+      expect(url.searchParams.get('client_id')).toBe(provider.env.OIDC_CLIENT_ID!)
+      expect(url.searchParams.get('post_logout_redirect_uri')).toBe(loginPage())
+      const logouts = provider.logouts.length
+      expect(await followToProvider(url.href)).toBe(loginPage())
+      // The hint is the ID token of this very sign-in (the fake checked its signature and audience).
+      expect(provider.logouts.slice(logouts)).toEqual([{ sub, clientId: provider.env.OIDC_CLIENT_ID!, postLogoutRedirectUri: loginPage() }])
+    })
+
+    test('"sign out everywhere" from such a session sends it to the provider too; a password session, or an API key, gets no provider URL', async () => {
+      const sub = unique('sub')
+      const { session } = await signInThrough(app(), provider, { sub, email: `${unique('sso')}@sso.test`, email_verified: true })
+      const everywhere = await logout(session!, '/api/v1/auth/logout-all')
+      expect(await whoami(session!)).toBe(401)
+      expect(await followToProvider(everywhere.provider_logout_url!)).toBe(loginPage())
+      expect(provider.logouts.at(-1)?.sub).toBe(sub)
+
+      const user = await registerUser(app().auth)
+      expect(await logout(user.token)).toEqual({ success: true })
+    })
+
+    test('with a second step, the ID token waits on the challenge and goes on to the session the code starts', async () => {
+      const sub = unique('sub')
+      const email = `${unique('sso2fa')}@sso.test`
+      const first = await signInThrough(app(), provider, { sub, email, email_verified: true })
+      clock.advance(30_000)
+      const { secret } = await enableTotp(app().auth, first.session!, clock)
+
+      const second = await signInThrough(app(), provider, { sub, email, email_verified: true })
+      expect(second.session).toBeFalsy()
+      const challengeToken = new URL(second.response.headers.get('location')!).hash.replace('#two_factor=', '')
+      clock.advance(30_000)
+      const [verified, verifiedBody] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: challengeToken, code: totpCode(secret, clock) } })
+      expect(verified.status, JSON.stringify(verifiedBody)).toBe(200)
+      const body = await logout(verifiedBody.token)
+      const logouts = provider.logouts.length
+      expect(await followToProvider(body.provider_logout_url!)).toBe(loginPage())
+      expect(provider.logouts.slice(logouts).map((entry) => entry.sub)).toEqual([sub])
+    })
+  },
+  { env: { ...provider.env, ...LOGOUT_AT_PROVIDER }, clock },
+)
+
+describeEachBackend(
+  'OpenID Connect logout where the provider offers no end_session_endpoint, or the setting is off',
+  (app) => {
+    test('logout ends the session here and names no provider URL', async () => {
+      const { session } = await signInThrough(app(), withoutEndSession, { sub: unique('sub'), email: `${unique('sso')}@sso.test`, email_verified: true })
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: session! })
+      expect(response.status).toBe(200)
+      expect(body).toEqual({ success: true })
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: session! }))[0].status).toBe(401)
+    })
+  },
+  { env: { ...withoutEndSession.env, ...LOGOUT_AT_PROVIDER }, clock },
+)
+
+describeEachBackend(
+  'OpenID Connect logout with OIDC_LOGOUT_AT_PROVIDER off (the default)',
+  (app) => {
+    test('the sign-in keeps no ID token, and logout names no provider URL', async () => {
+      const sub = unique('sub')
+      const { session } = await signInThrough(app(), provider, { sub, email: `${unique('sso')}@sso.test`, email_verified: true })
+      expect(await keptIdTokens(app(), sub)).toBe(0)
+      const [, body] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: session! })
+      expect(body).toEqual({ success: true })
+    })
+  },
+  { env: provider.env, clock },
+)
