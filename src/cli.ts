@@ -49,6 +49,7 @@ const ENVIRONMENT: [string, string][] = [
   ['GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET', 'OAuth sign-in'],
   ['OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPES, OIDC_NAME', 'OpenID Connect sign-in: issuer (discovery), client, scopes (openid email profile), button label'],
   ['OIDC_TOKEN_AUTH_METHOD', 'client_secret_basic | client_secret_post (unset: basic unless the provider offers only post)'],
+  ['OIDC_LOGOUT_AT_PROVIDER', 'logging out of a session signed in through the provider ends its session there too (false)'],
   [
     'GOOGLE_AUTHORIZE_URL, GOOGLE_TOKEN_URL, GOOGLE_USERINFO_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GITHUB_API_URL',
     'OAuth provider endpoints (tests)',

@@ -1,4 +1,5 @@
 import { randomBase62, sha256Hex } from '#core/auth/tokens.ts'
+import type { OidcSignIn } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { TooManyRequests, Unauthorized } from '#core/errors.ts'
 import * as repo from './two-factor-repo.ts'
@@ -10,12 +11,12 @@ export const CHALLENGE_MAX_ATTEMPTS = 5
 
 /**
  * A challenge row and the token naming it; the token is handed out once, only its hash is kept.
- * `oidcIdToken`: an OpenID Connect sign-in's ID token, kept for the session it leads to.
+ * `oidc`: what an OpenID Connect sign-in leaves for the session it leads to.
  */
-export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePurpose, userId: string | null, webauthnChallenge: string | null, oidcIdToken?: string) {
+export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePurpose, userId: string | null, webauthnChallenge: string | null, oidc?: OidcSignIn) {
   const token = randomBase62(43)
   const expiresAt = new Date(ctx.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000)
-  await repo.insertChallenge(ctx.sql, { tokenHash: sha256Hex(token), purpose, userId, webauthnChallenge, expiresAt, oidcIdToken })
+  await repo.insertChallenge(ctx.sql, { tokenHash: sha256Hex(token), purpose, userId, webauthnChallenge, expiresAt, oidc })
   return { token, expiresAt }
 }
 

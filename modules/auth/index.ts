@@ -9,7 +9,7 @@ import { publicUser } from '#core/users/public.ts'
 import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
 import { AuthModel } from './model.ts'
-import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, finishSignIn } from './oauth.ts'
+import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, endProviderSessions, finishSignIn } from './oauth.ts'
 import { OAUTH_PROVIDERS, oauthProviders } from './oauth-providers.ts'
 import * as service from './service.ts'
 import type { SecondStepAnswer } from './two-factor-model.ts'
@@ -196,6 +196,23 @@ export const authModule = (ctx: AppContext) => {
         detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' } },
     )
 
+  app = app.post(
+    '/api/v1/auth/oidc/backchannel-logout',
+    async ({ body, request, server, set }) => {
+      set.headers['cache-control'] = 'no-store'
+      const ended = await endProviderSessions(ctx, providers('oidc'), body.logout_token, requestMeta(ctx, request, server))
+      return { success: true as const, ended }
+    },
+    {
+      ...AuthModel.backchannelLogout,
+      anonymous: true,
+      parse: 'urlencoded',
+      detail: {
+        tags: ['auth'],
+        summary: 'OpenID Connect Back-Channel Logout: the provider posts a logout token here, and the sessions it names end (400 invalid_logout_token)',
+      },
+    },
+  ) as unknown as typeof app
   for (const name of OAUTH_PROVIDERS) {
     app = app
       .get(

@@ -1,7 +1,7 @@
 import { audit } from '#core/audit/record.ts'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { UserRow } from '#core/auth/principal.ts'
-import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { type OidcSignIn, type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
@@ -40,14 +40,14 @@ async function methodsOf(ctx: AppContext, userId: string) {
 /**
  * The second step a right first factor earns, or none (`secondStep: null`): when the account has
  * no second factor, or when `trustedDeviceToken` names a device remembered for it (`remembered`).
- * `oidcIdToken` goes on to the session the step leads to (startSession).
+ * `oidc` goes on to the session the step leads to (startSession).
  */
-export async function beginSecondStep(ctx: AppContext, user: UserRow, trustedDeviceToken?: string, oidcIdToken?: string): Promise<{ secondStep: SecondStep | null; remembered: boolean }> {
+export async function beginSecondStep(ctx: AppContext, user: UserRow, trustedDeviceToken?: string, oidc?: OidcSignIn): Promise<{ secondStep: SecondStep | null; remembered: boolean }> {
   const { factors, methods } = await methodsOf(ctx, user.id)
   if (!factors.totp && factors.passkeys === 0) return { secondStep: null, remembered: false }
   if (await deviceIsTrusted(ctx, user, trustedDeviceToken)) return { secondStep: null, remembered: true }
   const webauthn = factors.passkeys > 0 ? await assertionOptions(ctx, user.id) : null
-  const { token, expiresAt } = await issueChallenge(ctx, 'login_2fa', user.id, webauthn?.challenge ?? null, oidcIdToken)
+  const { token, expiresAt } = await issueChallenge(ctx, 'login_2fa', user.id, webauthn?.challenge ?? null, oidc)
   return { secondStep: { two_factor_required: true, challenge_token: token, expires_at: expiresAt.toISOString(), methods, webauthn }, remembered: false }
 }
 
@@ -91,7 +91,8 @@ export async function finishSecondStep(ctx: AppContext, input: SecondStepInput, 
     method = await checkCode(ctx, user, input.recovery_code!, meta, { stage: 'login', kinds: ['recovery_code'] })
   }
   await completeChallenge(ctx, challenge)
-  const session = await startSession(ctx, user, meta, challenge.oidc_id_token ?? undefined)
+  const oidc = challenge.oidc_sub ? { sub: challenge.oidc_sub, sid: challenge.oidc_sid, idToken: challenge.oidc_id_token } : undefined
+  const session = await startSession(ctx, user, meta, oidc)
   // Trusted under the tokens the password was checked against: a password change since ends it.
   const trustedDevice = input.remember_device ? await rememberDevice(ctx, user.id, challenge.token_version ?? user.token_version, meta) : undefined
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: `password+${method}`, ...(trustedDevice && { remember_device: true }) } }, meta)

@@ -116,4 +116,8 @@ export const AuthModel = {
     }),
     response: { 302: t.Any(), ...Errors },
   },
+  backchannelLogout: {
+    body: t.Object({ logout_token: t.String({ minLength: 1, maxLength: 16_384, description: 'The provider\'s signed logout token (OpenID Connect Back-Channel Logout 1.0)' }) }),
+    response: { 200: t.Object({ success: t.Literal(true), ended: t.Integer({ description: 'How many sessions it ended here' }) }), ...Errors },
+  },
 } as const

@@ -27,8 +27,17 @@ export interface ProviderProfile {
   lastName: string | null
   /** A starting point for a username (GitHub login, or the email's local part). */
   usernameHint: string
-  /** OpenID Connect: the ID token the profile came in, for ending the provider's session at logout (logoutUrl). */
-  idToken?: string
+  /**
+   * OpenID Connect: the provider's session id (the ID token's `sid`, when it names one), by which its
+   * back-channel logout ends the session here, and the ID token, for ending the provider's session at logout (logoutUrl).
+   */
+  oidcSession?: { sid: string | null; idToken: string }
+}
+
+/** What a back-channel logout token names: the provider's session id, the subject, or both. */
+export interface ProviderLogout {
+  sub: string | null
+  sid: string | null
 }
 
 export interface OAuthProvider {
@@ -46,6 +55,8 @@ export interface OAuthProvider {
    * end_session_endpoint or cannot be asked now (the logout here has happened either way).
    */
   logoutUrl?(idToken: string): Promise<string | null>
+  /** OpenID Connect Back-Channel Logout: the logout token checked (400 invalid_logout_token), and what it names. */
+  verifyLogoutToken?(logoutToken: string): Promise<ProviderLogout>
 }
 
 const DEFAULTS = {

@@ -3,10 +3,10 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { audit } from '#core/audit/record.ts'
-import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { type OidcSignIn, type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
 import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
@@ -104,13 +104,34 @@ export async function finishSignIn(
   const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
   // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
   // which browsers send to no server and put in no Referer.
-  // Kept with the session only where a logout is to end the provider's session too.
-  const oidcIdToken = provider.logoutUrl ? profile.idToken : undefined
-  const { secondStep, remembered } = await beginSecondStep(ctx, user, trustedDeviceToken, oidcIdToken)
+  const oidc = oidcSignIn(provider, profile)
+  const { secondStep, remembered } = await beginSecondStep(ctx, user, trustedDeviceToken, oidc)
   if (secondStep) return { secondStep, redirectTo: secondStepPage(ctx.config, redirectTo, secondStep.challenge_token) }
-  const session = await startSession(ctx, user, meta, oidcIdToken)
+  const session = await startSession(ctx, user, meta, oidc)
   await audit(ctx, { action: 'auth.login', userId: user.id, detail: { method: remembered ? `${provider.name}+trusted_device` : provider.name } }, meta)
   return { user, ...session, redirectTo }
+}
+
+/**
+ * The provider's back-channel logout: the sessions its logout token names end here too, and every
+ * process forgets them at once (sql/00024). How many ended: none is an answer, not an error (the
+ * person may have logged out here first).
+ */
+export async function endProviderSessions(ctx: AppContext, provider: OAuthProvider, logoutToken: string, meta: RequestMeta) {
+  if (!provider.verifyLogoutToken) throw new NotFound(`${provider.label} has no back-channel logout`, 'not_found')
+  const logout = await provider.verifyLogoutToken(logoutToken)
+  const ended = await repo.deleteOidcSessions(ctx.sql, logout)
+  const perAccount = Map.groupBy(ended, (row) => row.user_id)
+  for (const [userId, sessions] of perAccount) {
+    await audit(ctx, { action: 'auth.provider_logout', userId, detail: { provider: provider.name, sessions: sessions.length, ...(logout.sid && { sid: logout.sid }) } }, meta)
+  }
+  return ended.length
+}
+
+/** What the session keeps of an OpenID Connect sign-in; the ID token only where a logout is to end the provider's session too. */
+function oidcSignIn(provider: OAuthProvider, profile: ProviderProfile): OidcSignIn | undefined {
+  if (!profile.oidcSession) return undefined
+  return { sub: profile.subject, sid: profile.oidcSession.sid, idToken: provider.logoutUrl ? profile.oidcSession.idToken : null }
 }
 
 async function findOrCreateAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, inviteHash: string | null): Promise<UserRow> {

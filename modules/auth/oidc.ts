@@ -36,6 +36,9 @@ const PROVIDER_TIMEOUT_MS = 10_000
 const LOGOUT_DISCOVERY_WAIT_MS = 3_000
 /** Clocks differ a little between us and the provider. */
 const CLOCK_TOLERANCE_SECONDS = 60
+/** Back-Channel Logout 1.0 §2.4: the member of `events` that makes a JWT a logout token. */
+const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600
 /** Asymmetric algorithms only: an HMAC-signed ID token would be signed with our own client secret. */
 const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
@@ -44,6 +47,19 @@ const providerDown = (label: string, detail: string) =>
 const clientRefused = (label: string) =>
   new AppError(502, 'oauth_client_rejected', `${label} refused this server's client credentials (invalid_client); the operator should check OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_TOKEN_AUTH_METHOD`)
 const badIdToken = (label: string, reason: string) => new Unauthorized(`${label} sent an ID token that is not valid (${reason}); start the sign-in again`, 'oidc_invalid_id_token')
+
+const badLogoutToken = (label: string, reason: string) => new BadRequest(`The logout token from ${label} is not valid (${reason})`, 'invalid_logout_token')
+
+/** Why jose refused a token from the provider, as `refused(reason)`; the provider's keys not readable is its fault, not the token's. */
+function tokenRefusal(error: unknown, label: string, refused: (reason: string) => AppError): AppError {
+  if (error instanceof joseErrors.JWTExpired) return refused('it has expired')
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return refused(`claim ${error.claim}: ${error.reason}`)
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return refused('its signature does not match the provider\'s keys')
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return refused('no key of the provider matches its signature')
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return providerDown(label, 'its key set could not be read')
+  if (error instanceof joseErrors.JOSEError) return refused(error.code)
+  return providerDown(label, String(error))
+}
 
 const sameIssuer = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 const str = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : null)
@@ -150,27 +166,19 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
     return cached.discovery
   }
 
-  async function verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload> {
+  /** A JWT the provider signed for this client (iss, aud, algorithm, times), or `refused(reason)`. */
+  async function verifyProviderJwt(token: string, refused: (reason: string) => AppError, checks: { requiredClaims: string[]; maxTokenAge?: number }) {
     const { doc, keys } = await discover()
-    let payload: JWTPayload
     try {
-      ;({ payload } = await jwtVerify(idToken, keys, {
-        issuer: doc.issuer,
-        audience: settings.clientId,
-        algorithms: ID_TOKEN_ALGORITHMS,
-        currentDate: clock.now(),
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ['sub', 'exp', 'iat'],
-      }))
+      const options = { issuer: doc.issuer, audience: settings.clientId, algorithms: ID_TOKEN_ALGORITHMS, currentDate: clock.now(), clockTolerance: CLOCK_TOLERANCE_SECONDS }
+      return (await jwtVerify(token, keys, { ...options, ...checks })).payload
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw badIdToken(label, 'it has expired')
-      if (error instanceof joseErrors.JWTClaimValidationFailed) throw badIdToken(label, `claim ${error.claim}: ${error.reason}`)
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw badIdToken(label, 'its signature does not match the provider\'s keys')
-      if (error instanceof joseErrors.JWKSNoMatchingKey) throw badIdToken(label, 'no key of the provider matches its signature')
-      if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) throw providerDown(label, 'its key set could not be read')
-      if (error instanceof joseErrors.JOSEError) throw badIdToken(label, error.code)
-      throw providerDown(label, String(error))
+      throw tokenRefusal(error, label, refused)
     }
+  }
+
+  async function verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload> {
+    const payload = await verifyProviderJwt(idToken, (reason) => badIdToken(label, reason), { requiredClaims: ['sub', 'exp', 'iat'] })
     // OpenID Connect Core §3.1.3.7: several audiences need azp naming us.
     if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== settings.clientId) throw badIdToken(label, 'azp is not this client')
     // The nonce ties the token to this browser's sign-in: a token made for another one is refused.
@@ -217,7 +225,22 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
         // The ID token's own claims win; userinfo only fills gaps.
         if (info.sub === subject) for (const [claim, value] of Object.entries(info)) if (claims[claim] === undefined) claims[claim] = value
       }
-      return { subject, ...profileFrom(claims), idToken }
+      return { subject, ...profileFrom(claims), oidcSession: { sid: str(claims.sid), idToken } }
+    },
+    async verifyLogoutToken(logoutToken) {
+      const payload = await verifyProviderJwt(logoutToken, (reason) => badLogoutToken(label, reason), {
+        requiredClaims: ['iat', 'jti', 'events'],
+        // A captured token replayed later would end sessions started after it: it is good for minutes only.
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS,
+      })
+      // Back-Channel Logout 1.0 §2.6: the logout event, a sub or a sid, and never a nonce (an ID token is not a logout token).
+      const events = payload.events as Record<string, unknown> | undefined
+      const event = events?.[BACKCHANNEL_LOGOUT_EVENT]
+      if (!event || typeof event !== 'object' || Array.isArray(event)) throw badLogoutToken(label, 'it carries no back-channel logout event')
+      if (payload.nonce !== undefined) throw badLogoutToken(label, 'it carries a nonce')
+      const logout = { sub: str(payload.sub), sid: str(payload.sid) }
+      if (!logout.sub && !logout.sid) throw badLogoutToken(label, 'it names neither sub nor sid')
+      return logout
     },
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {

@@ -67,6 +67,19 @@ export async function deleteOtherSessions(db: Db, userId: string, keepId: string
   return (await db`delete from sessions where user_id = ${userId} and id <> ${keepId}`).count
 }
 
+/**
+ * Ends the sessions signed in through the OpenID Connect provider that its back-channel logout
+ * names: by its session id, by the subject, or by both together. One row per session ended.
+ */
+export async function deleteOidcSessions(db: Db, logout: { sub: string | null; sid: string | null }) {
+  return db<{ user_id: string }[]>`
+    delete from sessions
+    where oidc_sub is not null
+      and (${logout.sid}::text is null or oidc_sid = ${logout.sid})
+      and (${logout.sub}::text is null or oidc_sub = ${logout.sub})
+    returning user_id`
+}
+
 /** Ends one session of this account; false when it has none with this id. */
 export async function deleteUserSession(db: Db, userId: string, sessionId: string): Promise<boolean> {
   return (await db`delete from sessions where id = ${sessionId} and user_id = ${userId}`).count > 0

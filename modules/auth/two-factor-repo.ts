@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from '#core/db/index.ts'
+import type { OidcSignIn } from '#core/auth/sessions.ts'
 
 type Db = Sql | TransactionSql
 
@@ -172,18 +173,21 @@ export interface ChallengeRow {
   expires_at: Date
   /** The account's token_version when the challenge was issued (null only for rows older than 00019). */
   token_version: number | null
-  /** The OpenID Connect sign-in's ID token, for the session it leads to (sql/00028). */
+  /** What the session it leads to keeps of an OpenID Connect sign-in (sql/00028, sql/00029). */
+  oidc_sub: string | null
+  oidc_sid: string | null
   oidc_id_token: string | null
 }
 
 export async function insertChallenge(
   db: Db,
-  input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date; oidcIdToken?: string | null },
+  input: { tokenHash: string; purpose: ChallengePurpose; userId: string | null; webauthnChallenge: string | null; expiresAt: Date; oidc?: OidcSignIn },
 ) {
+  const { oidc } = input
   await db`
-    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at, token_version, oidc_id_token)
+    insert into auth_challenges (token_hash, purpose, user_id, webauthn_challenge, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token)
     values (${input.tokenHash}, ${input.purpose}, ${input.userId}, ${input.webauthnChallenge}, ${input.expiresAt},
-      (select token_version from users where id = ${input.userId}), ${input.oidcIdToken ?? null})`
+      (select token_version from users where id = ${input.userId}), ${oidc?.sub ?? null}, ${oidc?.sid ?? null}, ${oidc?.idToken ?? null})`
 }
 
 /**
@@ -199,13 +203,13 @@ export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: 
   const [row] = await db<ChallengeRow[]>`
     update auth_challenges set attempts = attempts + 1
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}
-    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_id_token`
+    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token`
   return row
 }
 
 export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
-    select id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_id_token from auth_challenges
+    select id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token from auth_challenges
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}`
   return row
 }

@@ -1,5 +1,6 @@
 import { USER_COLUMNS, type UserRow } from '../auth/principal.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
+import type { OidcSignIn } from '../auth/sessions.ts'
 
 /** The users table as several modules read and change it; each module's own queries stay in its repo. */
 
@@ -69,11 +70,13 @@ export async function revokeAllSessions(db: Db, userId: string) {
 export async function createSession(
   db: Db,
   userId: string,
-  session: { createdAt: Date; expiresAt: Date; userAgent: string | null; ip: string; oidcIdToken: string | null },
+  session: { createdAt: Date; expiresAt: Date; userAgent: string | null; ip: string; oidc: OidcSignIn | null },
 ) {
+  const { oidc } = session
   const [row] = await db<{ id: string }[]>`
-    insert into sessions (user_id, created_at, expires_at, user_agent, ip, oidc_id_token)
-    values (${userId}, ${session.createdAt}, ${session.expiresAt}, ${session.userAgent}, ${session.ip}, ${session.oidcIdToken})
+    insert into sessions (user_id, created_at, expires_at, user_agent, ip, oidc_sub, oidc_sid, oidc_id_token)
+    values (${userId}, ${session.createdAt}, ${session.expiresAt}, ${session.userAgent}, ${session.ip},
+      ${oidc?.sub ?? null}, ${oidc?.sid ?? null}, ${oidc?.idToken ?? null})
     returning id`
   return row!.id
 }

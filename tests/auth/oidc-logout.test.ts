@@ -74,12 +74,15 @@ describeEachBackend(
       clock.advance(30_000)
       const { secret } = await enableTotp(app().auth, first.session!, clock)
 
-      const second = await signInThrough(app(), provider, { sub, email, email_verified: true })
+      const sid = unique('sid')
+      const second = await signInThrough(app(), provider, { sub, email, email_verified: true, sid })
       expect(second.session).toBeFalsy()
       const challengeToken = new URL(second.response.headers.get('location')!).hash.replace('#two_factor=', '')
       clock.advance(30_000)
       const [verified, verifiedBody] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: challengeToken, code: totpCode(secret, clock) } })
       expect(verified.status, JSON.stringify(verifiedBody)).toBe(200)
+      // The provider's session id came through the challenge too (what its back-channel logout names).
+      expect([...(await app().ctx.sql`select oidc_sub, oidc_sid from sessions where oidc_sid = ${sid}`)]).toEqual([{ oidc_sub: sub, oidc_sid: sid }])
       const body = await logout(verifiedBody.token)
       const logouts = provider.logouts.length
       expect(await followToProvider(body.provider_logout_url!)).toBe(loginPage())
@@ -112,6 +115,71 @@ describeEachBackend(
       expect(await keptIdTokens(app(), sub)).toBe(0)
       const [, body] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: session! })
       expect(body).toEqual({ success: true })
+    })
+  },
+  { env: provider.env, clock },
+)
+
+describeEachBackend(
+  'OpenID Connect back-channel logout (the provider ends sessions here)',
+  (app) => {
+    const whoami = async (token: string) => (await call(app().auth, 'GET', '/api/v1/auth/whoami', { token }))[0].status
+    /** As the provider posts it: a form with the logout token. */
+    const backchannel = async (form: Record<string, string>) => {
+      const response = await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc/backchannel-logout', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      }))
+      return { status: response.status, cacheControl: response.headers.get('cache-control'), body: await response.json() }
+    }
+    /** An account with a password session, linked to the provider and signed in through it twice (two of its sessions). */
+    async function linkedAccount() {
+      const user = await registerUser(app().auth)
+      await app().ctx.sql`update users set is_verified = true where id = ${user.id}`
+      const sub = unique('sub')
+      const [laptopSid, phoneSid] = [unique('sid'), unique('sid')]
+      const laptop = (await signInThrough(app(), provider, { sub, email: user.email, email_verified: true, sid: laptopSid })).session!
+      const phone = (await signInThrough(app(), provider, { sub, email: user.email, email_verified: true, sid: phoneSid })).session!
+      return { user, sub, laptop, phone, laptopSid, phoneSid }
+    }
+
+    test('a token naming the provider\'s session ends the one session that sign-in started; one naming the subject, every session signed in through the provider', async () => {
+      const { user, sub, laptop, phone, laptopSid } = await linkedAccount()
+      const bySid = await backchannel({ logout_token: await provider.logoutToken({ sub, sid: laptopSid }) })
+      expect(bySid).toEqual({ status: 200, cacheControl: 'no-store', body: { success: true, ended: 1 } })
+      expect([await whoami(laptop), await whoami(phone), await whoami(user.token)]).toEqual([401, 200, 200])
+      // Said again (a retry), it ends nothing more and is no error.
+      expect((await backchannel({ logout_token: await provider.logoutToken({ sid: laptopSid }) })).body.ended).toBe(0)
+
+      expect((await backchannel({ logout_token: await provider.logoutToken({ sub }) })).body.ended).toBe(1)
+      // The password session was not signed in through the provider: it stays.
+      expect([await whoami(phone), await whoami(user.token)]).toEqual([401, 200])
+      const audited = await app().ctx.sql<{ detail: { provider: string; sessions: number; sid?: string } }[]>`
+        select detail from audit_log where user_id = ${user.id} and action = 'auth.provider_logout' order by id`
+      expect(audited.map((row) => row.detail)).toEqual([{ provider: 'oidc', sessions: 1, sid: laptopSid }, { provider: 'oidc', sessions: 1 }])
+    })
+
+    test('a token that is not a valid logout token from the provider is 400 invalid_logout_token, and ends nothing', async () => {
+      const { user, sub, laptop, laptopSid } = await linkedAccount()
+      const names = { sub, sid: laptopSid }
+      const refusals: [string, string, RegExp][] = [
+        ['another key', await provider.logoutToken(names, { badSignature: true }), /signature/],
+        ['another client', await provider.logoutToken(names, { aud: 'someone-else' }), /aud/],
+        ['an ID token\'s nonce', await provider.logoutToken(names, { nonce: 'n' }), /nonce/],
+        ['no logout event', await provider.logoutToken(names, { noEvent: true }), /events|logout event/],
+        ['neither sub nor sid', await provider.logoutToken({}), /neither sub nor sid/],
+        ['an hour old', await provider.logoutToken(names, { issuedSecondsAgo: 3600 }), /expired|iat/],
+        ['not a JWT', 'not-a-token', /./],
+      ]
+      for (const [what, token, reason] of refusals) {
+        const { status, body } = await backchannel({ logout_token: token })
+        expect({ what, status, code: body.error?.code }).toEqual({ what, status: 400, code: 'invalid_logout_token' })
+        expect(body.error.message).toMatch(reason)
+      }
+      const missing = await backchannel({})
+      expect(missing.status).toBe(422)
+      expect([await whoami(laptop), await whoami(user.token)]).toEqual([200, 200])
     })
   },
   { env: provider.env, clock },

@@ -14,6 +14,8 @@ export interface FakeOidcSignIn {
   preferred_username?: string
   /** Put the email only in userinfo, not in the ID token. */
   emailOnlyInUserinfo?: boolean
+  /** The provider's session id, put in the ID token as `sid` (what its back-channel logout names). */
+  sid?: string
   tamper?: {
     nonce?: string
     aud?: string | string[]
@@ -37,6 +39,11 @@ export interface FakeOidcProvider {
   /** The last /authorize request's query. */
   lastAuthorize(): URLSearchParams | undefined
   refusals: string[]
+  /**
+   * A back-channel logout token for `sub` and/or `sid`, signed like its ID tokens; `tamper` makes
+   * it wrong in one way a receiver must refuse.
+   */
+  logoutToken(names: { sub?: string; sid?: string }, tamper?: { nonce?: string; noEvent?: boolean; aud?: string; badSignature?: boolean; issuedSecondsAgo?: number }): Promise<string>
   /** Each RP-initiated logout it accepted: whose ID token was the hint, and where it sent the browser. */
   logouts: { sub: string; clientId: string | null; postLogoutRedirectUri: string }[]
   stop(): void
@@ -92,6 +99,7 @@ export async function startFakeOidc(
       given_name: signIn.given_name,
       family_name: signIn.family_name,
       preferred_username: signIn.preferred_username,
+      ...(signIn.sid ? { sid: signIn.sid } : {}),
     }
     const now = Math.floor(Date.now() / 1000)
     const jwt = new SignJWT(claims)
@@ -184,6 +192,17 @@ export async function startFakeOidc(
     hits,
     lastAuthorize: () => lastAuthorize,
     refusals,
+    async logoutToken(names, tamper = {}) {
+      const now = Math.floor(Date.now() / 1000) - (tamper.issuedSecondsAgo ?? 0)
+      const claims: Record<string, unknown> = {
+        ...(names.sid ? { sid: names.sid } : {}),
+        ...(tamper.noEvent ? {} : { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }),
+        ...(tamper.nonce ? { nonce: tamper.nonce } : {}),
+      }
+      const jwt = new SignJWT(claims).setIssuer(issuer).setAudience(tamper.aud ?? CLIENT.id).setIssuedAt(now).setExpirationTime(now + 120).setJti(randomBytes(8).toString('hex'))
+      if (names.sub) jwt.setSubject(names.sub)
+      return jwt.setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'logout+jwt' }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
+    },
     logouts,
     stop: () => void server.stop(true),
   }

@@ -7,6 +7,7 @@ const LABELS: Record<string, string> = {
   'auth.login_throttled': 'Sign-ins refused for a while after too many failures',
   'auth.logout': 'Signed out',
   'auth.sessions_revoked': 'Signed out everywhere',
+  'auth.provider_logout': 'Signed out by the sign-in provider',
   'auth.session_ended': 'One session signed out',
   'auth.sessions_ended': 'Every other session signed out',
   'auth.password_changed': 'Password changed',
