@@ -15,7 +15,9 @@ import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
  * token endpoint with HTTP Basic, or with its credentials in the form where the provider takes
  * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default). With
  * OIDC_LOGOUT_AT_PROVIDER, a logout sends the browser to the provider's end_session_endpoint
- * with the sign-in's ID token as id_token_hint, and back to the web app's login page.
+ * with the sign-in's ID token as id_token_hint, and back to the web app's login page. The
+ * provider's back-channel logout tokens are checked like ID tokens, plus their logout event, a
+ * sub or sid, no nonce, and an age of minutes (verifyLogoutToken).
  */
 
 interface Discovery {
