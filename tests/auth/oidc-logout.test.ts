@@ -179,6 +179,12 @@ describeEachBackend(
       }
       const missing = await backchannel({})
       expect(missing.status).toBe(422)
+      // The provider posts a form; anything else is the client's mistake, named, never a 5xx.
+      for (const [type, body] of [['application/json', JSON.stringify({ logout_token: 'x' })], ['text/plain', 'logout_token=x'], ['application/x-www-form-urlencoded', `logout_token=${'a'.repeat(20_000)}`]]) {
+        const response = await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc/backchannel-logout', { method: 'POST', headers: { 'content-type': type! }, body }))
+        expect({ type, status: response.status, json: (await response.json()).success }).toEqual({ type, status: expect.any(Number), json: false })
+        expect(response.status >= 400 && response.status < 500, `${type}: ${response.status}`).toBe(true)
+      }
       expect([await whoami(laptop), await whoami(user.token)]).toEqual([200, 200])
     })
   },
