@@ -71,6 +71,7 @@ export const AuthModel = {
           ip: t.Nullable(t.String()),
           created_at: t.Union([t.Date(), t.String()], { description: 'When it signed in' }),
           last_used_at: t.Union([t.Date(), t.String()], { description: 'Its latest call, to within a second (its sign-in, if none since)' }),
+          last_ip: t.Nullable(t.String({ description: 'The address of that latest call (ip: where it signed in from)' })),
           expires_at: t.Union([t.Date(), t.String()]),
           current: t.Boolean({ description: 'The session these credentials belong to' }),
         })),

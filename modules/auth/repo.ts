@@ -50,14 +50,16 @@ export interface SessionListRow {
   user_agent: string | null
   ip: string | null
   created_at: Date
-  /** The latest call written so far (the sign-in itself for a session not used since). */
+  /** The latest call written so far, and its address (the sign-in itself for a session not used since). */
   last_used_at: Date
+  last_ip: string | null
   expires_at: Date
 }
 
 export async function listSessions(db: Db, userId: string, now: Date): Promise<SessionListRow[]> {
   return db<SessionListRow[]>`
-    select id, user_agent, ip, created_at, coalesce(last_used_at, created_at) as last_used_at, expires_at from sessions
+    select id, user_agent, ip, created_at, coalesce(last_used_at, created_at) as last_used_at,
+      coalesce(last_ip, ip) as last_ip, expires_at from sessions
     where user_id = ${userId} and expires_at > ${now}
     order by created_at desc, id`
 }

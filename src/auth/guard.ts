@@ -89,7 +89,7 @@ async function authenticateSession(ctx: AppContext, credentials: Credentials): P
   const now = ctx.clock.now()
   const principal = claims ? await principalFromSession(ctx.principals.session, ctx.limiter, claims, now) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
-  ctx.principals.recordSessionUse(principal.sessionId!, now)
+  ctx.principals.recordSessionUse(principal.sessionId!, now, normaliseClientIp(credentials.ip ?? credentials.ipOf?.()))
   return principal
 }
 

@@ -46,11 +46,18 @@ export interface PrincipalCache {
   session(sessionId: string): Promise<SessionRecord | null>
   /** Counts one call on the key (requests_count, last_used_at), written in the next batch. */
   recordUse(keyId: string, at: Date): void
-  /** Notes one call in the session (its last_used_at), written in the next batch. */
-  recordSessionUse(sessionId: string, at: Date): void
+  /** Notes one call in the session (its last_used_at, and last_ip when the address is known), written in the next batch. */
+  recordSessionUse(sessionId: string, at: Date, ip: string | null): void
   /** Writes the counted usage of keys and sessions now. */
   flushUsage(): Promise<void>
   close(): Promise<void>
+}
+
+/** Calls not yet written: how many, the latest instant, and for a session the address of that latest call. */
+interface Use {
+  count: number
+  at: Date
+  ip: string | null
 }
 
 interface Cached<R> {
@@ -145,44 +152,50 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
     return record
   }
 
-  const keyUsage = new Map<string, { count: number; at: Date }>()
-  const sessionUsage = new Map<string, { count: number; at: Date }>()
+  const keyUsage = new Map<string, Use>()
+  const sessionUsage = new Map<string, Use>()
   let timer: Timer | null = null
   /** Writes one map's batch; on failure it is kept for the next flush: late, not lost, unless the outage outlasts the bound. */
-  const flushBatch = async (usage: Map<string, { count: number; at: Date }>, what: string, write: (ids: string[], counts: number[], times: string[]) => Promise<unknown>) => {
+  const flushBatch = async (usage: Map<string, Use>, what: string, write: (ids: string[], uses: Use[]) => Promise<unknown>) => {
     if (!usage.size) return
     const batch = [...usage]
     usage.clear()
     try {
-      await write(batch.map(([id]) => id), batch.map(([, use]) => use.count), batch.map(([, use]) => use.at.toISOString()))
+      await write(batch.map(([id]) => id), batch.map(([, use]) => use))
     } catch (error) {
-      for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(usage, id, use.count, use.at)
+      for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(usage, id, use.count, use.at, use.ip)
       log.warn({ msg: `${what} usage: write failed, will retry`, rows: batch.length, error: String(error) })
     }
   }
   const flushUsage = async () => {
-    await flushBatch(keyUsage, 'api key', (ids, counts, times) => db.sql`
+    const times = (uses: Use[]) => uses.map((use) => use.at.toISOString())
+    await flushBatch(keyUsage, 'api key', (ids, uses) => db.sql`
       update api_keys k set requests_count = k.requests_count + u.count, last_used_at = greatest(k.last_used_at, u.at)
-      from unnest(${ids}::uuid[], ${counts}::int[], ${times}::timestamptz[]) as u(id, count, at)
+      from unnest(${ids}::uuid[], ${uses.map((use) => use.count)}::int[], ${times(uses)}::timestamptz[]) as u(id, count, at)
       where k.id = u.id`)
-    // last_used_at is not among the columns whose change notifies (sql/00027): this write drops no cached session.
-    await flushBatch(sessionUsage, 'session', (ids, _counts, times) => db.sql`
-      update sessions s set last_used_at = greatest(s.last_used_at, u.at)
-      from unnest(${ids}::uuid[], ${times}::timestamptz[]) as u(id, at)
+    // Neither column is among those whose change notifies (sql/00027): this write drops no cached session.
+    // The address goes with the latest call: a batch older than what another process wrote keeps that one's.
+    await flushBatch(sessionUsage, 'session', (ids, uses) => db.sql`
+      update sessions s set last_used_at = greatest(s.last_used_at, u.at),
+        last_ip = case when u.ip is not null and (s.last_used_at is null or u.at >= s.last_used_at) then u.ip else s.last_ip end
+      from unnest(${ids}::uuid[], ${times(uses)}::timestamptz[], ${uses.map((use) => use.ip)}::text[]) as u(id, at, ip)
       where s.id = u.id`)
   }
-  const merge = (usage: Map<string, { count: number; at: Date }>, id: string, count: number, at: Date) => {
+  const merge = (usage: Map<string, Use>, id: string, count: number, at: Date, ip: string | null) => {
     const use = usage.get(id)
-    if (!use) usage.set(id, { count, at })
+    if (!use) usage.set(id, { count, at, ip })
     else {
       use.count += count
       // getTime(), not `>`: comparing the Dates themselves converts each through Symbol.toPrimitive, on every keyed call.
-      if (at.getTime() > use.at.getTime()) use.at = at
+      if (at.getTime() >= use.at.getTime()) {
+        use.at = at
+        if (ip !== null) use.ip = ip
+      }
     }
   }
-  const record = (usage: Map<string, { count: number; at: Date }>, id: string, at: Date) => {
+  const record = (usage: Map<string, Use>, id: string, at: Date, ip: string | null = null) => {
     if (usage.size >= USAGE_MAX_KEYS && !usage.has(id)) return
-    merge(usage, id, 1, at)
+    merge(usage, id, 1, at, ip)
     // After close no timer starts: the database may be gone. close() has written what came before.
     if (closed) return
     timer ??= setInterval(() => void flushUsage(), USAGE_FLUSH_MS)
@@ -201,7 +214,7 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
     lookup: (keyHash) => lookupIn(cache, keyHash, () => findApiKey(db.sql, keyHash)),
     session: (sessionId) => lookupIn(sessions, sessionId, () => findSession(db.sql, sessionId)),
     recordUse: (keyId, at) => record(keyUsage, keyId, at),
-    recordSessionUse: (sessionId, at) => record(sessionUsage, sessionId, at),
+    recordSessionUse: (sessionId, at, ip) => record(sessionUsage, sessionId, at, ip),
     flushUsage,
     async close() {
       closed = true

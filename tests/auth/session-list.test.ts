@@ -22,7 +22,7 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
   const list = async (token: string) => {
     const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/sessions', { token })
     expect(response.status, JSON.stringify(body)).toBe(200)
-    return body.sessions as { id: string; name: string | null; user_agent: string | null; created_at: string; last_used_at: string; current: boolean }[]
+    return body.sessions as { id: string; name: string | null; user_agent: string | null; ip: string | null; created_at: string; last_used_at: string; last_ip: string | null; current: boolean }[]
   }
 
   test('lists every live session, newest first, names them and marks this one; an API key may not', async () => {
@@ -88,7 +88,7 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
     expect(await whoami(laptop)).toBe(401)
   })
 
-  test('each session says when it was last used: its calls are written in batches, which end no cached session', async () => {
+  test('each session says when and from where it was last used: its calls are written in batches, which end no cached session', async () => {
     const user = await registerUser(app().auth)
     const laptop = await signIn(user, FIREFOX)
     const laptopSignedIn = clock.now().toISOString()
@@ -101,20 +101,22 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
       const before = await list(phone)
       const laptopId = before.find((session) => session.name === 'Firefox on Linux')!.id
       // Not used since signing in: its sign-in is its last use.
-      expect(before.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, last_used_at: laptopSignedIn })
+      const signedInFrom = before.find((session) => session.id === laptopId)!.ip
+      expect(before.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, last_used_at: laptopSignedIn, last_ip: signedInFrom })
 
+      // Used later from elsewhere (the proxy in front names the address: TRUST_PROXY).
       clock.advance(2 * HOUR)
-      expect(await whoami(laptop)).toBe(200)
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: laptop, headers: { 'x-forwarded-for': '203.0.113.7' } }))[0].status).toBe(200)
       const laptopUsed = clock.now().toISOString()
       clock.advance(MINUTE)
       const after = await list(phone)
-      expect(after.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, last_used_at: laptopUsed })
+      expect(after.find((session) => session.id === laptopId)).toMatchObject({ created_at: laptopSignedIn, ip: signedInFrom, last_used_at: laptopUsed, last_ip: '203.0.113.7' })
       // This very call is a use of this session, written before the list is read.
       expect(after.find((session) => session.current)).toMatchObject({ created_at: phoneSignedIn, last_used_at: clock.now().toISOString() })
-      // An older call written later never moves it back.
-      app().ctx.principals.recordSessionUse(laptopId, new Date(Date.parse(laptopUsed) - HOUR))
+      // An older call written later (another process's batch) moves neither back.
+      app().ctx.principals.recordSessionUse(laptopId, new Date(Date.parse(laptopUsed) - HOUR), '198.51.100.1')
       await app().ctx.principals.flushUsage()
-      expect((await list(phone)).find((session) => session.id === laptopId)!.last_used_at).toBe(laptopUsed)
+      expect((await list(phone)).find((session) => session.id === laptopId)).toMatchObject({ last_used_at: laptopUsed, last_ip: '203.0.113.7' })
 
       // Those writes told no process to forget a session; ending one does (the listener hears it).
       expect(await whoami(laptop)).toBe(200)
@@ -126,4 +128,4 @@ describeEachBackend('where an account is signed in (sessions listed and signed o
       await stopListening()
     }
   })
-}, { clock })
+}, { clock, env: { TRUST_PROXY: 'true' } })

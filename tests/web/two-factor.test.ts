@@ -78,7 +78,8 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
   }
 
   beforeAll(async () => {
-    servers = await startLocalhostServers(clock, provider.env)
+    // TRUST_PROXY: a script's call can then come "from" another address (X-Forwarded-For), as the sessions list shows.
+    servers = await startLocalhostServers(clock, { ...provider.env, TRUST_PROXY: 'true' })
     browser = await launchBrowser()
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
@@ -219,8 +220,8 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     })
     expect(signedIn.status).toBe(200)
     const scriptToken = (await signedIn.json()).token
-    const whoami = () => fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}` } })
-    // Its latest call is shown, in the browser's own way of writing a date.
+    const whoami = () => fetch(`${servers.urls.auth}/api/v1/auth/whoami`, { headers: { authorization: `Bearer ${scriptToken}`, 'x-forwarded-for': '203.0.113.9' } })
+    // Its latest call is shown, in the browser's own way of writing a date, with its address (not the sign-in's).
     clock.advance(10 * 60_000)
     expect((await whoami()).status).toBe(200)
     const lastActive = await page.evaluate((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }), clock.now().toISOString())
@@ -228,7 +229,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await page.reload()
     const sessions = page.getByTestId('sessions').getByTestId('listed-row')
     await sessions.filter({ hasText: 'this session' }).waitFor()
-    await sessions.filter({ hasText: 'Firefox on Linux' }).filter({ hasText: `last active ${lastActive}` }).waitFor()
+    await sessions.filter({ hasText: 'Firefox on Linux' }).filter({ hasText: `last active ${lastActive} from 203.0.113.9` }).waitFor()
     await sessions.filter({ hasText: 'Firefox on Linux' }).getByRole('button', { name: /^Sign out/ }).click()
     await page.getByRole('status').filter({ hasText: 'Firefox on Linux is signed out.' }).waitFor()
     await sessions.filter({ hasText: 'Firefox on Linux' }).waitFor({ state: 'detached' })

@@ -16,6 +16,7 @@ interface Listed {
 
 interface Session extends Listed {
   last_used_at: string
+  last_ip: string | null
 }
 
 interface TrustedDevice extends Listed {
@@ -71,7 +72,7 @@ export function SessionsPanel() {
       <p tabIndex={-1} ref={empty}>Every browser and script signed in to this account. Signing one out ends it at once.</p>
       <ul class="passkeys" data-testid="sessions" ref={rows}>
         {sessions.map((session, index) => (
-          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}${session.current ? '' : `, last active ${formatDate(session.last_used_at)}`}`}>
+          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}${session.current ? '' : `, last active ${formatDate(session.last_used_at)}${session.last_ip && session.last_ip !== session.ip ? ` from ${session.last_ip}` : ''}`}`}>
             {session.current ? null : (
               <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`, index)}>
                 Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>
