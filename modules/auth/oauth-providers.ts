@@ -35,10 +35,7 @@ export interface ProviderProfile {
 }
 
 /** What a back-channel logout token names: the provider's session id, the subject, or both. */
-export interface ProviderLogout {
-  sub: string | null
-  sid: string | null
-}
+export type ProviderLogout = { sub: string; sid: string | null } | { sub: string | null; sid: string }
 
 export interface OAuthProvider {
   name: OAuthProviderName
@@ -55,8 +52,12 @@ export interface OAuthProvider {
    * end_session_endpoint or cannot be asked now (the logout here has happened either way).
    */
   logoutUrl?(idToken: string): Promise<string | null>
-  /** OpenID Connect Back-Channel Logout: the logout token checked (400 invalid_logout_token), and what it names. */
-  verifyLogoutToken?(logoutToken: string): Promise<ProviderLogout>
+}
+
+/** The OpenID Connect provider also takes its back-channel logout. */
+export interface OidcProvider extends OAuthProvider {
+  /** The logout token checked (400 invalid_logout_token), and what it names. */
+  verifyLogoutToken(logoutToken: string): Promise<ProviderLogout>
 }
 
 const DEFAULTS = {
@@ -176,7 +177,10 @@ function oauthProvider(config: Config, name: 'google' | 'github'): OAuthProvider
   return name === 'google' ? google(config, client) : github(config, client)
 }
 
-export type OAuthProviders = (name: OAuthProviderName) => OAuthProvider
+export type OAuthProviders = {
+  (name: 'oidc'): OidcProvider
+  (name: OAuthProviderName): OAuthProvider
+}
 
 /**
  * The configured providers of one app, each looked up by name; a name not configured is a 404
@@ -184,9 +188,9 @@ export type OAuthProviders = (name: OAuthProviderName) => OAuthProvider
  */
 export function oauthProviders(config: Config, clock: Clock): OAuthProviders {
   const oidc = config.oauth.oidc ? createOidcProvider(config, clock) : undefined
-  return (name) => {
+  return ((name: OAuthProviderName) => {
     if (name !== 'oidc') return oauthProvider(config, name)
     if (!oidc) throw notConfigured('OpenID Connect', 'OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET')
     return oidc
-  }
+  }) as OAuthProviders
 }

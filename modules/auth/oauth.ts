@@ -3,13 +3,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { audit } from '#core/audit/record.ts'
 import { type OidcSignIn, type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
-import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
+import type { OAuthProvider, OidcProvider, ProviderProfile } from './oauth-providers.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import * as repo from './repo.ts'
 
@@ -117,8 +117,7 @@ export async function finishSignIn(
  * process forgets them at once (sql/00024). How many ended: none is an answer, not an error (the
  * person may have logged out here first).
  */
-export async function endProviderSessions(ctx: AppContext, provider: OAuthProvider, logoutToken: string, meta: RequestMeta) {
-  if (!provider.verifyLogoutToken) throw new NotFound(`${provider.label} has no back-channel logout`, 'not_found')
+export async function endProviderSessions(ctx: AppContext, provider: OidcProvider, logoutToken: string, meta: RequestMeta) {
   const logout = await provider.verifyLogoutToken(logoutToken)
   const ended = await repo.deleteOidcSessions(ctx.sql, logout)
   const perAccount = Map.groupBy(ended, (row) => row.user_id)

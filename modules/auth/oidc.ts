@@ -3,7 +3,7 @@ import { type JWTPayload, createRemoteJWKSet, errors as joseErrors, jwtVerify } 
 import type { Clock } from '#core/clock.ts'
 import type { Config, OidcTokenAuthMethod } from '#core/config.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
-import type { OAuthProvider, ProviderProfile } from './oauth-providers.ts'
+import type { OidcProvider, ProviderProfile } from './oauth-providers.ts'
 
 /**
  * A generic OpenID Connect provider (Keycloak, Authentik, Authelia, Zitadel, Okta, …) through
@@ -143,7 +143,7 @@ function profileFrom(claims: Record<string, unknown>): Omit<ProviderProfile, 'su
 }
 
 /** One per app: it keeps the discovery document and the key set between sign-ins. */
-export function createOidcProvider(config: Config, clock: Clock): OAuthProvider {
+export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
   const settings = config.oauth.oidc!
   const label = settings.name
   const redirectUri = `${config.publicUrls.auth}/api/v1/auth/oidc/callback`
@@ -240,9 +240,11 @@ export function createOidcProvider(config: Config, clock: Clock): OAuthProvider 
       const event = events?.[BACKCHANNEL_LOGOUT_EVENT]
       if (!event || typeof event !== 'object' || Array.isArray(event)) throw badLogoutToken(label, 'it carries no back-channel logout event')
       if (payload.nonce !== undefined) throw badLogoutToken(label, 'it carries a nonce')
-      const logout = { sub: str(payload.sub), sid: str(payload.sid) }
-      if (!logout.sub && !logout.sid) throw badLogoutToken(label, 'it names neither sub nor sid')
-      return logout
+      const sub = str(payload.sub)
+      const sid = str(payload.sid)
+      if (sub !== null) return { sub, sid }
+      if (sid !== null) return { sub: null, sid }
+      throw badLogoutToken(label, 'it names neither sub nor sid')
     },
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {

@@ -51,6 +51,14 @@ function useChangingList<T>(path: string, items: (answer: any) => T[]) {
 
 const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
 
+/** When and where a session signed in; for another one, also when it was last active, and from where if elsewhere. */
+function sessionDetail(session: Session) {
+  const signedIn = `signed in ${formatDate(session.created_at)}${from(session)}`
+  if (session.current) return signedIn
+  const elsewhere = session.last_ip && session.last_ip !== session.ip ? ` from ${session.last_ip}` : ''
+  return `${signedIn}, last active ${formatDate(session.last_used_at)}${elsewhere}`
+}
+
 function ListedRow({ item, currentLabel, detail, children }: { item: Listed; currentLabel: string; detail: string; children?: ComponentChildren }) {
   return (
     <li data-testid="listed-row">
@@ -72,7 +80,7 @@ export function SessionsPanel() {
       <p tabIndex={-1} ref={empty}>Every browser and script signed in to this account. Signing one out ends it at once.</p>
       <ul class="passkeys" data-testid="sessions" ref={rows}>
         {sessions.map((session, index) => (
-          <ListedRow key={session.id} item={session} currentLabel="this session" detail={`signed in ${formatDate(session.created_at)}${from(session)}${session.current ? '' : `, last active ${formatDate(session.last_used_at)}${session.last_ip && session.last_ip !== session.ip ? ` from ${session.last_ip}` : ''}`}`}>
+          <ListedRow key={session.id} item={session} currentLabel="this session" detail={sessionDetail(session)}>
             {session.current ? null : (
               <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`, index)}>
                 Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>
