@@ -48,7 +48,8 @@ const ENVIRONMENT: [string, string][] = [
   ['SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS, SMTP_SECURE, SMTP_FROM', 'outgoing mail (unset: .eml files in DATA_DIR/mail)'],
   ['GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET', 'OAuth sign-in'],
   ['OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPES, OIDC_NAME', 'OpenID Connect sign-in: issuer (discovery), client, scopes (openid email profile), button label'],
-  ['OIDC_TOKEN_AUTH_METHOD', 'client_secret_basic | client_secret_post (unset: basic unless the provider offers only post)'],
+  ['OIDC_TOKEN_AUTH_METHOD', 'client_secret_basic | client_secret_post | private_key_jwt (unset: basic unless the provider offers only post; the key with OIDC_CLIENT_KEY_FILE)'],
+  ['OIDC_CLIENT_KEY_FILE', 'PEM private key (RSA, EC, Ed25519) signing token requests instead of a secret (private_key_jwt); public half at /api/v1/auth/oidc/jwks'],
   ['OIDC_LOGOUT_AT_PROVIDER', 'logging out of a session signed in through the provider ends its session there too (false)'],
   [
     'GOOGLE_AUTHORIZE_URL, GOOGLE_TOKEN_URL, GOOGLE_USERINFO_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GITHUB_API_URL',

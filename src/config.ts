@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import { type SigningKey, UnusableKeyFile, readSigningKey } from './auth/client-key.ts'
 import type { StorageConfig } from './storage/index.ts'
 
 /**
@@ -147,7 +148,10 @@ export interface Config {
     oidc?: {
       issuer: string
       clientId: string
-      clientSecret: string
+      /** Absent only where the client authenticates with its key (private_key_jwt). */
+      clientSecret?: string
+      /** private_key_jwt: the client's private key (OIDC_CLIENT_KEY_FILE) and the JWS algorithm it signs with. */
+      clientKey?: SigningKey
       scopes: string[]
       name: string
       tokenAuthMethod?: OidcTokenAuthMethod
@@ -443,22 +447,54 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
   return { rpId, rpName: read.raw('WEBAUTHN_RP_NAME') ?? 'imghost', origins: origins.map((origin) => new URL(origin).origin) }
 }
 
-export const OIDC_TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const
+export const OIDC_TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const
 export type OidcTokenAuthMethod = (typeof OIDC_TOKEN_AUTH_METHODS)[number]
 
-function parseOidc(read: ReturnType<typeof reader>, credentials: { clientId: string; clientSecret: string } | undefined): Config['oauth']['oidc'] {
+/** OIDC_CLIENT_KEY_FILE: a PEM private key the provider holds the public half of (private_key_jwt). */
+function readClientKey(path: string): SigningKey {
+  try {
+    return readSigningKey(path)
+  } catch (error) {
+    if (error instanceof UnusableKeyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', error.message, path)
+    throw error
+  }
+}
+
+function parseOidc(read: ReturnType<typeof reader>): Config['oauth']['oidc'] {
   const issuer = read.url('OIDC_ISSUER')
+  const clientId = read.raw('OIDC_CLIENT_ID')
+  const clientSecret = read.raw('OIDC_CLIENT_SECRET')
+  const keyFile = read.raw('OIDC_CLIENT_KEY_FILE')
   const logoutAtProvider = read.boolean('OIDC_LOGOUT_AT_PROVIDER', false)
-  if (!issuer && !credentials) {
+  if (!issuer && !clientId && !clientSecret && !keyFile) {
     if (logoutAtProvider) throw new ConfigError('OIDC_LOGOUT_AT_PROVIDER', 'needs OpenID Connect sign-in (OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET)')
     return undefined
   }
   if (!issuer) throw new ConfigError('OIDC_ISSUER', 'must be set with OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the provider\'s issuer URL)')
-  if (!credentials) throw new ConfigError('OIDC_CLIENT_ID', 'OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER')
+  if (!clientId) throw new ConfigError('OIDC_CLIENT_ID', 'must be set with OIDC_ISSUER')
   const scopes = (read.raw('OIDC_SCOPES') ?? 'openid email profile').split(/[\s,]+/).filter(Boolean)
   if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid', scopes.join(' '))
-  const tokenAuthMethod = read.raw('OIDC_TOKEN_AUTH_METHOD') === undefined ? undefined : read.oneOf('OIDC_TOKEN_AUTH_METHOD', OIDC_TOKEN_AUTH_METHODS, 'client_secret_basic')
-  return { issuer, ...credentials, scopes, name: read.raw('OIDC_NAME') ?? 'Single sign-on', ...(tokenAuthMethod ? { tokenAuthMethod } : {}), logoutAtProvider }
+  // A key file alone means the key is how the client signs in.
+  const tokenAuthMethod =
+    read.raw('OIDC_TOKEN_AUTH_METHOD') === undefined ? (keyFile ? 'private_key_jwt' : undefined) : read.oneOf('OIDC_TOKEN_AUTH_METHOD', OIDC_TOKEN_AUTH_METHODS, 'client_secret_basic')
+  let clientKey: SigningKey | undefined
+  if (tokenAuthMethod === 'private_key_jwt') {
+    if (!keyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', 'must name the client\'s private key (a PEM file) with OIDC_TOKEN_AUTH_METHOD=private_key_jwt')
+    clientKey = readClientKey(keyFile)
+  } else {
+    if (keyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', `is used only with OIDC_TOKEN_AUTH_METHOD=private_key_jwt, not ${tokenAuthMethod}`, keyFile)
+    if (!clientSecret) throw new ConfigError('OIDC_CLIENT_SECRET', 'must be set with OIDC_CLIENT_ID (or OIDC_CLIENT_KEY_FILE, for private_key_jwt)')
+  }
+  return {
+    issuer,
+    clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(clientKey ? { clientKey } : {}),
+    scopes,
+    name: read.raw('OIDC_NAME') ?? 'Single sign-on',
+    ...(tokenAuthMethod ? { tokenAuthMethod } : {}),
+    logoutAtProvider,
+  }
 }
 
 export function parseConfig(env: Env): Config {
@@ -600,7 +636,7 @@ export function parseConfig(env: Env): Config {
       githubAuthorizeUrl: read.url('GITHUB_AUTHORIZE_URL'),
       githubTokenUrl: read.url('GITHUB_TOKEN_URL'),
       githubApiUrl: read.url('GITHUB_API_URL'),
-      oidc: parseOidc(read, pair('OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET')),
+      oidc: parseOidc(read),
     },
   }
   return Object.freeze(config)

@@ -7,13 +7,17 @@ import { PLANS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { Conflict, NotFound } from '#core/errors.ts'
 import { ErrorResponse, isUuid } from '#core/http/schemas.ts'
+import { SealedUnreadable, openSealed, seal } from '#core/sealed.ts'
 import { generateInviteCode } from '#core/registration/index.ts'
 import * as repo from '#core/registration/repo.ts'
 
 /**
  * Invites (REGISTRATION=invite, issue 15 §5): an admin makes a single-use link, optionally for
- * one address and with a plan; the code is shown once, only its hash is kept.
+ * one address and with a plan. Sign-ups are matched by the code's hash; the code itself is kept
+ * sealed while the invite is pending, so the admin list can offer its link again.
  */
+
+const CODE_PURPOSE = 'invite-code'
 
 const DAY_MS = 86_400_000
 const DEFAULT_INVITE_DAYS = 7
@@ -31,6 +35,7 @@ const Invite = t.Object({
   used_by: t.Nullable(t.Object({ id: t.String(), username: t.Nullable(t.String()) })),
   created_by: t.Nullable(t.String({ description: "The admin's username" })),
   created_at: Timestamp,
+  url: t.Nullable(t.String({ description: 'The sign-up link, while the invite is pending (null once used or expired, and for invites made before links were kept)' })),
 })
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
 
@@ -44,7 +49,7 @@ export const InviteModel = {
     response: {
       201: t.Object({
         success: t.Literal(true),
-        invite: t.Composite([Invite, t.Object({ code: t.String(), url: t.String({ description: 'The sign-up link to send; shown only here' }) })]),
+        invite: t.Composite([Invite, t.Object({ code: t.String(), url: t.String({ description: 'The sign-up link to send' }) })]),
       }),
       ...Errors,
     },
@@ -53,18 +58,32 @@ export const InviteModel = {
   revoke: { params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: t.Object({ success: t.Literal(true) }), ...Errors, 409: ErrorResponse } },
 } as const
 
-function publicInvite(row: repo.InviteRow, now: Date) {
+/** The pending invite's link, opened from its seal; null where there is none to give. */
+function linkOf(ctx: AppContext, row: repo.InviteRow, status: 'pending' | 'used' | 'expired') {
+  if (status !== 'pending' || row.code_sealed === null) return null
+  try {
+    return inviteUrl(ctx, openSealed(ctx, CODE_PURPOSE, row.code_sealed).value)
+  } catch (error) {
+    // Sealed under a server secret that is gone: the invite still works, its link is just not shown again.
+    if (error instanceof SealedUnreadable) return null
+    throw error
+  }
+}
+
+function publicInvite(ctx: AppContext, row: repo.InviteRow, now: Date) {
+  const status = row.used_at ? ('used' as const) : row.expires_at.getTime() <= now.getTime() ? ('expired' as const) : ('pending' as const)
   return {
     id: row.id,
     prefix: row.code_prefix,
     email: row.email,
     plan_type: row.plan_type,
-    status: row.used_at ? ('used' as const) : row.expires_at.getTime() <= now.getTime() ? ('expired' as const) : ('pending' as const),
+    status,
     expires_at: row.expires_at,
     used_at: row.used_at,
     used_by: row.used_by ? { id: row.used_by, username: row.used_by_username } : null,
     created_by: row.created_by_username,
     created_at: row.created_at,
+    url: linkOf(ctx, row, status),
   }
 }
 
@@ -77,6 +96,7 @@ export async function createInvite(ctx: AppContext, admin: Principal, input: typ
   const email = input.email?.trim() || null
   const row = await repo.insertInvite(ctx.sql, {
     hash,
+    sealed: seal(ctx, CODE_PURPOSE, code),
     prefix,
     email,
     plan: input.plan_type ?? null,
@@ -88,7 +108,7 @@ export async function createInvite(ctx: AppContext, admin: Principal, input: typ
     { action: 'admin.invite_created', userId: null, actorId: admin.user.id, ...meta, detail: { invite_id: row.id, prefix, email, plan_type: row.plan_type, expires_at: row.expires_at } },
     (error) => ctx.log.warn({ msg: 'audit write failed', error: String(error) }),
   )
-  return { ...publicInvite(row, now), code, url: inviteUrl(ctx, code) }
+  return { ...publicInvite(ctx, row, now), code, url: inviteUrl(ctx, code) }
 }
 
 export async function revokeInvite(ctx: AppContext, admin: Principal, id: string, meta: RequestMeta) {
@@ -121,9 +141,9 @@ export const inviteRoutes = (ctx: AppContext) =>
       async () => {
         const now = ctx.clock.now()
         const rows = await repo.listInvites(ctx.sql, 200)
-        return { success: true as const, registration: ctx.config.registration, invites: rows.map((row) => publicInvite(row, now)) }
+        return { success: true as const, registration: ctx.config.registration, invites: rows.map((row) => publicInvite(ctx, row, now)) }
       },
-      { ...InviteModel.list, admin: true, detail: { tags: ['admin'], summary: 'Invites, newest first (the codes themselves are never shown again)' } },
+      { ...InviteModel.list, admin: true, detail: { tags: ['admin'], summary: 'Invites, newest first, each pending one with its link' } },
     )
     .delete(
       '/api/v1/admin/invites/:id',

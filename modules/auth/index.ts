@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError } from '#core/errors.ts'
+import { AppError, NotFound } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
 import { escapeHtml, htmlPage, personFacing } from '#core/http/html.ts'
 import { publicUser } from '#core/users/public.ts'
@@ -196,16 +196,37 @@ export const authModule = (ctx: AppContext) => {
         detail: { tags: ['auth'], summary: 'The same, posted by the HTML form behind the mailed link' } },
     )
 
+  app = app.get(
+    '/api/v1/auth/oidc/jwks',
+    async ({ set }) => {
+      const jwks = await providers('oidc').clientJwks()
+      if (!jwks) throw new NotFound('This server signs in at its OpenID Connect provider with a client secret, not a key (OIDC_CLIENT_KEY_FILE)', 'oidc_client_key_not_configured')
+      set.headers['cache-control'] = 'public, max-age=300'
+      return jwks
+    },
+    {
+      ...AuthModel.clientJwks,
+      anonymous: true,
+      detail: {
+        tags: ['auth'],
+        summary: 'The public key this server signs its token requests to the OpenID Connect provider with (private_key_jwt), to be registered there as the client\'s JWKS URL',
+      },
+    },
+  ) as unknown as typeof app
   app = app.post(
     '/api/v1/auth/oidc/backchannel-logout',
-    async ({ body, request, server, set }) => {
+    async ({ body, request, server, set, refusals }) => {
       set.headers['cache-control'] = 'no-store'
-      const ended = await endProviderSessions(ctx, providers('oidc'), body.logout_token, requestMeta(ctx, request, server))
+      const ended = await endProviderSessions(ctx, providers('oidc'), body.logout_token, requestMeta(ctx, request, server)).catch(async (error: unknown) => {
+        if (error instanceof AppError && error.status < 500) await refusals.charge()
+        throw error
+      })
       return { success: true as const, ended }
     },
     {
       ...AuthModel.backchannelLogout,
-      anonymous: true,
+      // The provider may end a whole organisation's sessions in a minute: only bad tokens spend the address's budget.
+      refusalsLimited: true,
       parse: 'urlencoded',
       detail: {
         tags: ['auth'],

@@ -10,7 +10,7 @@ const MAIL_TOKEN_KEEP_MS = DAY_MS
 export const authJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'expired sessions, used or expired mail tokens, abandoned OAuth sign-ins, 2FA challenges, expired or revoked remembered devices',
+    description: 'expired sessions, used or expired mail tokens, abandoned OAuth sign-ins, 2FA challenges, expired or revoked remembered devices, logout tokens too old to be taken again',
     async run(ctx, run) {
       const now = ctx.clock.now()
       run.counts.expired_sessions = await repo.pruneExpiredSessions(ctx.sql, now)
@@ -18,6 +18,7 @@ export const authJobs = {
       run.counts.oauth_states = await repo.pruneOAuthStates(ctx.sql, now)
       run.counts.auth_challenges = await pruneChallenges(ctx.sql, now)
       run.counts.trusted_devices = await pruneTrustedDevices(ctx.sql, now)
+      run.counts.oidc_logout_tokens = await repo.pruneLogoutTokens(ctx.sql, now)
     },
   },
 } satisfies JobDefinitions

@@ -117,6 +117,15 @@ export const AuthModel = {
     }),
     response: { 302: t.Any(), ...Errors },
   },
+  clientJwks: {
+    response: {
+      200: t.Object(
+        { keys: t.Array(t.Object({ kty: t.String(), kid: t.String(), alg: t.String(), use: t.Literal('sig') }, { additionalProperties: true })) },
+        { description: 'A JWK Set with the public key only' },
+      ),
+      ...Errors,
+    },
+  },
   backchannelLogout: {
     body: t.Object({ logout_token: t.String({ minLength: 1, maxLength: 16_384, description: 'The provider\'s signed logout token (OpenID Connect Back-Channel Logout 1.0)' }) }),
     response: { 200: t.Object({ success: t.Literal(true), ended: t.Integer({ description: 'How many sessions it ended here' }) }), ...Errors },

@@ -1,4 +1,5 @@
 import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, type OAuth2Tokens } from 'arctic'
+import type { JWK } from 'jose'
 import type { Clock } from '#core/clock.ts'
 import type { Config } from '#core/config.ts'
 import { AppError, BadRequest, NotFound } from '#core/errors.ts'
@@ -54,10 +55,22 @@ export interface OAuthProvider {
   logoutUrl?(idToken: string): Promise<string | null>
 }
 
+/** A public key as the client publishes it for the provider. */
+export type PublishedJwk = JWK & { kty: string; kid: string; alg: string; use: 'sig' }
+
+/** A checked logout token: what it names, its jti, and when it is too old to be taken anyway. */
+export interface VerifiedLogoutToken {
+  names: ProviderLogout
+  jti: string
+  takenUntil: Date
+}
+
 /** The OpenID Connect provider also takes its back-channel logout. */
 export interface OidcProvider extends OAuthProvider {
   /** The logout token checked (400 invalid_logout_token), and what it names. */
-  verifyLogoutToken(logoutToken: string): Promise<ProviderLogout>
+  verifyLogoutToken(logoutToken: string): Promise<VerifiedLogoutToken>
+  /** The public key the client signs its token requests with (private_key_jwt), as a JWK Set; null without one. */
+  clientJwks(): Promise<{ keys: PublishedJwk[] } | null>
 }
 
 const DEFAULTS = {

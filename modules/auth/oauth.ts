@@ -11,6 +11,7 @@ import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registrat
 import { findTakenIdentity } from '#core/users/repo.ts'
 import type { OAuthProvider, OidcProvider, ProviderProfile } from './oauth-providers.ts'
 import { beginSecondStep } from './login-second-step.ts'
+import { badLogoutToken } from './oidc.ts'
 import * as repo from './repo.ts'
 
 /** A sign-in must come back from the provider within this; the state cookie lives as long. */
@@ -118,11 +119,17 @@ export async function finishSignIn(
  * person may have logged out here first).
  */
 export async function endProviderSessions(ctx: AppContext, provider: OidcProvider, logoutToken: string, meta: RequestMeta) {
-  const logout = await provider.verifyLogoutToken(logoutToken)
-  const ended = await repo.deleteOidcSessions(ctx.sql, logout)
+  const { names, jti, takenUntil } = await provider.verifyLogoutToken(logoutToken)
+  // One transaction: a token whose sessions could not be ended is not counted as taken, so the provider's retry works.
+  const ended = await ctx.sql.begin(async (tx) => {
+    if (!(await repo.takeLogoutToken(tx, jti, takenUntil))) {
+      throw badLogoutToken(provider.label, `it was received before (jti ${JSON.stringify(jti)})`)
+    }
+    return repo.deleteOidcSessions(tx, names)
+  })
   const perAccount = Map.groupBy(ended, (row) => row.user_id)
   for (const [userId, sessions] of perAccount) {
-    await audit(ctx, { action: 'auth.provider_logout', userId, detail: { provider: provider.name, sessions: sessions.length, ...(logout.sid && { sid: logout.sid }) } }, meta)
+    await audit(ctx, { action: 'auth.provider_logout', userId, detail: { provider: provider.name, sessions: sessions.length, ...(names.sid && { sid: names.sid }) } }, meta)
   }
   return ended.length
 }

@@ -1,9 +1,11 @@
 import { CodeChallengeMethod, OAuth2Client, OAuth2RequestError, OAuth2Tokens } from 'arctic'
-import { type JWTPayload, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose'
+import { createPublicKey, randomUUID } from 'node:crypto'
+import { type JWK, type JWTPayload, SignJWT, calculateJwkThumbprint, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose'
+import type { SigningKey } from '#core/auth/client-key.ts'
 import type { Clock } from '#core/clock.ts'
 import type { Config, OidcTokenAuthMethod } from '#core/config.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
-import type { OidcProvider, ProviderProfile } from './oauth-providers.ts'
+import type { OidcProvider, ProviderProfile, PublishedJwk } from './oauth-providers.ts'
 
 /**
  * A generic OpenID Connect provider (Keycloak, Authentik, Authelia, Zitadel, Okta, …) through
@@ -13,11 +15,14 @@ import type { OidcProvider, ProviderProfile } from './oauth-providers.ts'
  * on an unknown key id), with iss, aud, azp, exp and nonce checked. Nothing the provider names
  * is fetched except the endpoints of its own discovery document. The client authenticates at the
  * token endpoint with HTTP Basic, or with its credentials in the form where the provider takes
- * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default). With
+ * only that (OIDC_TOKEN_AUTH_METHOD, or the discovery document's list; Auth0's default), or with
+ * a JWT signed by its own private key (private_key_jwt, OIDC_CLIENT_KEY_FILE), whose public half
+ * it publishes at /api/v1/auth/oidc/jwks (clientJwks). With
  * OIDC_LOGOUT_AT_PROVIDER, a logout sends the browser to the provider's end_session_endpoint
  * with the sign-in's ID token as id_token_hint, and back to the web app's login page. The
  * provider's back-channel logout tokens are checked like ID tokens, plus their logout event, a
- * sub or sid, no nonce, and an age of minutes (verifyLogoutToken).
+ * sub or sid, no nonce, an age of minutes, and a jti not seen before (verifyLogoutToken, then
+ * endProviderSessions).
  */
 
 interface Discovery {
@@ -31,6 +36,10 @@ interface Discovery {
   tokenAuthMethod: OidcTokenAuthMethod
 }
 
+/** RFC 7523 §2.2. */
+const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+/** A client assertion is made for one request: it need live only as long as the request may take. */
+const CLIENT_ASSERTION_LIFETIME_SECONDS = 60
 /** How long a discovery document is reused before it is read again. */
 const DISCOVERY_TTL_MS = 3_600_000
 const PROVIDER_TIMEOUT_MS = 10_000
@@ -46,11 +55,17 @@ const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512
 
 const providerDown = (label: string, detail: string) =>
   new AppError(502, 'oauth_provider_error', `${label} did not answer as expected (${detail}); try again later`)
-const clientRefused = (label: string) =>
-  new AppError(502, 'oauth_client_rejected', `${label} refused this server's client credentials (invalid_client); the operator should check OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_TOKEN_AUTH_METHOD`)
+const clientRefused = (label: string, method: OidcTokenAuthMethod) =>
+  new AppError(
+    502,
+    'oauth_client_rejected',
+    `${label} refused this server's client credentials (invalid_client); the operator should check ${
+      method === 'private_key_jwt' ? 'OIDC_CLIENT_ID, OIDC_CLIENT_KEY_FILE (its public key, at /api/v1/auth/oidc/jwks, registered at the provider)' : 'OIDC_CLIENT_ID, OIDC_CLIENT_SECRET'
+    } and OIDC_TOKEN_AUTH_METHOD`,
+  )
 const badIdToken = (label: string, reason: string) => new Unauthorized(`${label} sent an ID token that is not valid (${reason}); start the sign-in again`, 'oidc_invalid_id_token')
 
-const badLogoutToken = (label: string, reason: string) => new BadRequest(`The logout token from ${label} is not valid (${reason})`, 'invalid_logout_token')
+export const badLogoutToken = (label: string, reason: string) => new BadRequest(`The logout token from ${label} is not valid (${reason})`, 'invalid_logout_token')
 
 /** Why jose refused a token from the provider, as `refused(reason)`; the provider's keys not readable is its fault, not the token's. */
 function tokenRefusal(error: unknown, label: string, refused: (reason: string) => AppError): AppError {
@@ -142,6 +157,13 @@ function profileFrom(claims: Record<string, unknown>): Omit<ProviderProfile, 'su
   }
 }
 
+/** The public half of the client's key as the provider reads it, named by its RFC 7638 thumbprint. */
+async function publishedKey({ key, alg }: SigningKey): Promise<{ alg: string; kid: string; jwk: PublishedJwk }> {
+  const publicJwk = createPublicKey(key).export({ format: 'jwk' }) as JWK & { kty: string }
+  const kid = await calculateJwkThumbprint(publicJwk)
+  return { alg, kid, jwk: { ...publicJwk, kid, alg, use: 'sig' } }
+}
+
 /** One per app: it keeps the discovery document and the key set between sign-ins. */
 export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
   const settings = config.oauth.oidc!
@@ -149,7 +171,8 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
   const redirectUri = `${config.publicUrls.auth}/api/v1/auth/oidc/callback`
   // To be registered at the provider beside the redirect URI, as its post-logout redirect URI.
   const postLogoutRedirectUri = `${config.publicUrls.auth}/login`
-  const client = new OAuth2Client(settings.clientId, settings.clientSecret, redirectUri)
+  const client = new OAuth2Client(settings.clientId, settings.clientSecret ?? null, redirectUri)
+  const clientKey = settings.clientKey && publishedKey(settings.clientKey)
   let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
 
   const discover = () => {
@@ -179,6 +202,25 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
     }
   }
 
+  /**
+   * RFC 7523 §3 and OpenID Connect Core §9: the client's own signed statement that it is asking.
+   * The audience is the token endpoint, as Okta requires; the endpoint comes from the configured
+   * issuer's own discovery, so no other server's can be named (the concern of rfc7523bis).
+   */
+  async function clientAssertion(tokenEndpoint: string) {
+    const { alg, kid } = await clientKey!
+    const now = Math.floor(clock.now().getTime() / 1000)
+    return new SignJWT({})
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuer(settings.clientId)
+      .setSubject(settings.clientId)
+      .setAudience(tokenEndpoint)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + CLIENT_ASSERTION_LIFETIME_SECONDS)
+      .sign(settings.clientKey!.key)
+  }
+
   async function verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload> {
     const payload = await verifyProviderJwt(idToken, (reason) => badIdToken(label, reason), { requiredClaims: ['sub', 'exp', 'iat'] })
     // OpenID Connect Core §3.1.3.7: several audiences need azp naming us.
@@ -201,15 +243,18 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
     },
     async signIn(code, verifier, nonce) {
       const { doc } = await discover()
+      const method = settings.tokenAuthMethod ?? doc.tokenAuthMethod
+      const exchange = { code, redirect_uri: redirectUri, code_verifier: verifier!, client_id: settings.clientId }
       let tokens: OAuth2Tokens
       try {
-        tokens =
-          (settings.tokenAuthMethod ?? doc.tokenAuthMethod) === 'client_secret_post'
-            ? await exchangeCodeInForm(doc.token_endpoint, { code, redirect_uri: redirectUri, code_verifier: verifier!, client_id: settings.clientId, client_secret: settings.clientSecret })
-            : await client.validateAuthorizationCode(doc.token_endpoint, code, verifier)
+        if (method === 'private_key_jwt') {
+          const client_assertion = await clientAssertion(doc.token_endpoint)
+          tokens = await exchangeCodeInForm(doc.token_endpoint, { ...exchange, client_assertion_type: JWT_BEARER_ASSERTION, client_assertion })
+        } else if (method === 'client_secret_post') tokens = await exchangeCodeInForm(doc.token_endpoint, { ...exchange, client_secret: settings.clientSecret! })
+        else tokens = await client.validateAuthorizationCode(doc.token_endpoint, code, verifier)
       } catch (error) {
         // The client itself refused: nothing the person signing in can mend by starting again.
-        if (error instanceof OAuth2RequestError && error.code === 'invalid_client') throw clientRefused(label)
+        if (error instanceof OAuth2RequestError && error.code === 'invalid_client') throw clientRefused(label, method)
         if (error instanceof OAuth2RequestError) throw new BadRequest(`${label} refused the sign-in code (${error.code}); start again`, 'oauth_code_rejected')
         throw providerDown(label, error instanceof Error ? error.message : 'token exchange failed')
       }
@@ -232,7 +277,8 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
     async verifyLogoutToken(logoutToken) {
       const payload = await verifyProviderJwt(logoutToken, (reason) => badLogoutToken(label, reason), {
         requiredClaims: ['iat', 'jti', 'events'],
-        // A captured token replayed later would end sessions started after it: it is good for minutes only.
+        // A captured token said again later would end sessions started after it: it is good for
+        // minutes only, and once (its jti, in endProviderSessions).
         maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS,
       })
       // Back-Channel Logout 1.0 §2.6: the logout event, a sub or a sid, and never a nonce (an ID token is not a logout token).
@@ -240,11 +286,18 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
       const event = events?.[BACKCHANNEL_LOGOUT_EVENT]
       if (!event || typeof event !== 'object' || Array.isArray(event)) throw badLogoutToken(label, 'it carries no back-channel logout event')
       if (payload.nonce !== undefined) throw badLogoutToken(label, 'it carries a nonce')
+      const jti = str(payload.jti)
+      if (jti === null) throw badLogoutToken(label, 'its jti is not a string')
+      // The last instant jwtVerify above would take it; its jti is kept that long (endProviderSessions).
+      const takenUntil = new Date(((payload.iat as number) + LOGOUT_TOKEN_MAX_AGE_SECONDS + CLOCK_TOLERANCE_SECONDS) * 1000)
       const sub = str(payload.sub)
       const sid = str(payload.sid)
-      if (sub !== null) return { sub, sid }
-      if (sid !== null) return { sub: null, sid }
+      if (sub !== null) return { names: { sub, sid }, jti, takenUntil }
+      if (sid !== null) return { names: { sub: null, sid }, jti, takenUntil }
       throw badLogoutToken(label, 'it names neither sub nor sid')
+    },
+    async clientJwks() {
+      return clientKey ? { keys: [(await clientKey).jwk] } : null
     },
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {

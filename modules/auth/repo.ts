@@ -82,6 +82,15 @@ export async function deleteOidcSessions(db: Db, logout: { sub: string; sid: str
     returning user_id`
 }
 
+/** Notes a logout token as taken; false when its jti was taken before (a replay). */
+export async function takeLogoutToken(db: Db, jti: string, expiresAt: Date): Promise<boolean> {
+  return (await db`insert into oidc_logout_tokens (jti, expires_at) values (${jti}, ${expiresAt}) on conflict (jti) do nothing`).count > 0
+}
+
+export async function pruneLogoutTokens(db: Db, now: Date) {
+  return (await db`delete from oidc_logout_tokens where expires_at < ${now}`).count
+}
+
 /** Ends one session of this account; false when it has none with this id. */
 export async function deleteUserSession(db: Db, userId: string, sessionId: string): Promise<boolean> {
   return (await db`delete from sessions where id = ${sessionId} and user_id = ${userId}`).count > 0

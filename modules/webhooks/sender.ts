@@ -109,7 +109,6 @@ interface Answer {
   snippet: string
 }
 
-/** Retry-After in delay-seconds form (RFC 9110 §10.2.3); the HTTP-date form is left to the normal backoff. */
 /** Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3); a date in the past means now. */
 function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
   const trimmed = value?.trim()

@@ -157,6 +157,22 @@ export async function limitAnonymous(ctx: AppContext, ip: string, headers: Heade
   }
 }
 
+/**
+ * The per-IP budget for a caller that is let in while its budget lasts but is charged only for
+ * what is refused: `charge` counts one refusal. A provider calling back many times in an hour
+ * (back-channel logouts of a whole organisation) spends nothing while its calls are good.
+ */
+async function refusalBudget(ctx: AppContext, ip: string) {
+  const bucket = `ip:${ip}`
+  const limit = ctx.config.anonymousRequestsPerHour
+  const state = await ctx.limiter.peek(bucket, limit, 3600)
+  if (!state.allowed) {
+    ctx.metrics.rateLimited('ip')
+    throw tooManyRequests(state, ctx.clock.now(), 'Too many refused requests from this address')
+  }
+  return { charge: async () => void (await ctx.limiter.hit(bucket, limit, 3600)) }
+}
+
 /** The `auth: true` guard's answer for a resolved caller. */
 function admitted(ctx: AppContext, principal: Principal | null, headers: HeaderBag): { principal: Principal } {
   if (!principal) throw new Unauthorized()
@@ -206,6 +222,8 @@ async function sessionPrincipal(ctx: AppContext, request: Request, server: BunSe
  * - `browserSession: true` the session cookie's account if valid (browserSessionOf), else
  *                     anonymous; never refuses for a credential; IP-limited (HTML forms)
  * - `anonymous: true` no credentials read; IP-limited
+ * - `refusalsLimited: true` no credentials read; only refused calls count in the address's
+ *                     budget (refusalBudget), which the handler charges through `refusals`
  */
 export const authGuard = (ctx: AppContext) =>
   new Elysia({ name: 'auth-guard', seed: ctx.id })
@@ -266,6 +284,12 @@ export const authGuard = (ctx: AppContext) =>
         detail: { security: SECURITY.none },
         async beforeHandle({ request, set, server }) {
           await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+        },
+      },
+      refusalsLimited: {
+        detail: { security: SECURITY.none },
+        async resolve({ request, server }) {
+          return { refusals: await refusalBudget(ctx, clientIp(request, server, ctx.config.trustProxy)) }
         },
       },
     })

@@ -29,20 +29,22 @@ export interface InviteRow {
   used_by: string | null
   used_by_username: string | null
   created_at: Date
+  /** The code, sealed (src/sealed.ts), while the invite is pending; null once used, and for invites made before sql/00032. */
+  code_sealed: string | null
 }
 
 const inviteFields = (db: Db) => db`
   i.id, i.code_prefix, i.email, i.plan_type, i.created_by, c.username as created_by_username, i.expires_at,
-  i.used_at, i.used_by, u.username as used_by_username, i.created_at`
+  i.used_at, i.used_by, u.username as used_by_username, i.created_at, i.code_sealed`
 
 export async function insertInvite(
   db: Db,
-  input: { hash: string; prefix: string; email: string | null; plan: Plan | null; createdBy: string; expiresAt: Date },
+  input: { hash: string; sealed: string; prefix: string; email: string | null; plan: Plan | null; createdBy: string; expiresAt: Date },
 ): Promise<InviteRow> {
   const [row] = await db<InviteRow[]>`
     with i as (
-      insert into invites (code_hash, code_prefix, email, plan_type, created_by, expires_at)
-      values (${input.hash}, ${input.prefix}, ${input.email}, ${input.plan}, ${input.createdBy}, ${input.expiresAt})
+      insert into invites (code_hash, code_sealed, code_prefix, email, plan_type, created_by, expires_at)
+      values (${input.hash}, ${input.sealed}, ${input.prefix}, ${input.email}, ${input.plan}, ${input.createdBy}, ${input.expiresAt})
       returning *
     )
     select ${inviteFields(db)} from i left join users c on c.id = i.created_by left join users u on u.id = i.used_by`
@@ -70,10 +72,10 @@ export async function findInvite(db: Db, hash: string) {
   return row
 }
 
-/** Uses the invite up if it is unused, unexpired and for this address (or any): one statement, so two sign-ups cannot both win. */
+/** Uses the invite up if it is unused, unexpired and for this address (or any): one statement, so two sign-ups cannot both win. A used code is kept no longer. */
 export async function takeInvite(tx: TransactionSql, hash: string, email: string, now: Date) {
   const [row] = await tx<{ id: string; plan_type: Plan | null }[]>`
-    update invites set used_at = ${now}
+    update invites set used_at = ${now}, code_sealed = null
     where code_hash = ${hash} and used_at is null and expires_at > ${now} and (email is null or lower(email) = lower(${email}))
     returning id, plan_type`
   return row

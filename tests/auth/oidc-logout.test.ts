@@ -160,6 +160,23 @@ describeEachBackend(
       expect(audited.map((row) => row.detail)).toEqual([{ provider: 'oidc', sessions: 1, sid: laptopSid }, { provider: 'oidc', sessions: 1 }])
     })
 
+    test('a logout token is taken once: said again, it is 400 and ends none of the sessions signed in since; its jti is kept as long as its age allows', async () => {
+      const { user, sub, laptop, phone } = await linkedAccount()
+      const token = await provider.logoutToken({ sub })
+      expect((await backchannel({ logout_token: token })).body).toEqual({ success: true, ended: 2 })
+      expect([await whoami(laptop), await whoami(phone)]).toEqual([401, 401])
+      // The person signs in again; someone who captured the token says it again.
+      const again = (await signInThrough(app(), provider, { sub, email: user.email, email_verified: true })).session!
+      const replay = await backchannel({ logout_token: token })
+      expect({ status: replay.status, code: replay.body.error?.code }).toEqual({ status: 400, code: 'invalid_logout_token' })
+      expect(replay.body.error.message).toMatch(/received before/)
+      expect([await whoami(again), await whoami(user.token)]).toEqual([200, 200])
+      // Kept until the token is too old to be taken anyway: ten minutes and the clock tolerance after it was issued.
+      const [kept] = await app().ctx.sql<{ expires_at: Date }[]>`select expires_at from oidc_logout_tokens order by expires_at desc limit 1`
+      const issuedAt = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).iat as number
+      expect(kept!.expires_at.getTime()).toBe((issuedAt + 600 + 60) * 1000)
+    })
+
     test('a token that is not a valid logout token from the provider is 400 invalid_logout_token, and ends nothing', async () => {
       const { user, sub, laptop, laptopSid } = await linkedAccount()
       const names = { sub, sid: laptopSid }
@@ -189,4 +206,29 @@ describeEachBackend(
     })
   },
   { env: provider.env, clock },
+)
+
+describeEachBackend(
+  'OpenID Connect back-channel logout: only refused tokens spend the address\'s budget',
+  (app) => {
+    const backchannel = async (token: string) =>
+      (await app().auth.handle(new Request('http://localhost/api/v1/auth/oidc/backchannel-logout', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }),
+      }))).status
+
+    test('the provider ending more sessions than ANONYMOUS_REQUESTS_PER_HOUR is let through; refusals count, and once they reach it every token is 429', async () => {
+      const good: number[] = []
+      for (let i = 0; i < 6; i++) good.push(await backchannel(await provider.logoutToken({ sub: unique('sub') })))
+      expect(good).toEqual([200, 200, 200, 200, 200, 200])
+      const refused: number[] = []
+      for (let i = 0; i < 3; i++) refused.push(await backchannel(await provider.logoutToken({ sub: unique('sub') }, { badSignature: true })))
+      expect(refused).toEqual([400, 400, 400])
+      expect(await backchannel(await provider.logoutToken({ sub: unique('sub') }))).toBe(429)
+      // The same budget as every anonymous call from that address.
+      expect((await call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: 'x@example.com' } }))[0].status).toBe(429)
+    })
+  },
+  { env: { ...provider.env, ANONYMOUS_REQUESTS_PER_HOUR: '3' }, clock },
 )

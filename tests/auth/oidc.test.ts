@@ -1,4 +1,9 @@
 import { afterAll, expect, test } from 'bun:test'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type JWK, calculateJwkThumbprint, exportJWK } from 'jose'
 import { ConfigError, parseConfig } from '#core/config.ts'
 import { call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
 import { type FakeOidcSignIn, cookieValue, signInThrough, startFakeOidc } from '../helpers/fake-oidc.ts'
@@ -6,9 +11,24 @@ import { type FakeOidcSignIn, cookieValue, signInThrough, startFakeOidc } from '
 const provider = await startFakeOidc()
 // Auth0's default: the client's credentials in the token request's form, not in HTTP Basic.
 const postOnlyProvider = await startFakeOidc({ tokenAuthMethods: ['client_secret_post'] })
+// Okta's and Keycloak's "signed JWT": the client proves itself with its own key, and has no secret.
+const keyOnlyProvider = await startFakeOidc({ tokenAuthMethods: ['private_key_jwt'] })
+const keys = mkdtempSync(join(tmpdir(), 'imghost-oidc-keys-'))
+/** A private key of `type` as a PEM file, as an operator would make it with openssl. */
+function keyFile(name: string, type: 'ec' | 'rsa' | 'ed25519' | 'x25519' | 'dsa', options: Record<string, unknown> = {}) {
+  const { privateKey } = generateKeyPairSync(type as 'ec', { namedCurve: 'P-256', ...options } as { namedCurve: string })
+  const path = join(keys, name)
+  writeFileSync(path, privateKey.export({ format: 'pem', type: 'pkcs8' }))
+  return path
+}
+const clientKeyFile = keyFile('client.pem', 'ec')
+/** The provider's settings with the key in place of the secret. */
+const keyOnlyEnv = Object.fromEntries(Object.entries({ ...keyOnlyProvider.env, OIDC_CLIENT_KEY_FILE: clientKeyFile }).filter(([name]) => name !== 'OIDC_CLIENT_SECRET'))
 afterAll(() => {
   provider.stop()
   postOnlyProvider.stop()
+  keyOnlyProvider.stop()
+  rmSync(keys, { recursive: true, force: true })
 })
 
 describeEachBackend(
@@ -116,6 +136,11 @@ describeEachBackend(
       expect(config.oauth_providers).toContain('oidc')
       expect(config.oidc_name).toBe('Test SSO')
     })
+
+    test('with a client secret there is no client key to publish: /api/v1/auth/oidc/jwks is 404', async () => {
+      const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/oidc/jwks')
+      expect({ status: response.status, code: body.error?.code }).toEqual({ status: 404, code: 'oidc_client_key_not_configured' })
+    })
   },
   { env: provider.env },
 )
@@ -133,6 +158,48 @@ describeEachBackend(
     })
   },
   { env: postOnlyProvider.env },
+)
+
+describeEachBackend(
+  'OpenID Connect sign-in with the client\'s own key (private_key_jwt, OIDC_CLIENT_KEY_FILE, no secret)',
+  (app) => {
+    const publishedKeys = async () => {
+      const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/oidc/jwks')
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      expect(response.headers.get('cache-control')).toBe('public, max-age=300')
+      return body as { keys: JWK[] }
+    }
+
+    test('/api/v1/auth/oidc/jwks publishes the public half of the key, named by its thumbprint, and nothing private', async () => {
+      const { keys: [key, ...others] } = await publishedKeys()
+      expect(others).toEqual([])
+      expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' })
+      expect(key!.d).toBeUndefined()
+      const { kid: _kid, alg: _alg, use: _use, ...bare } = key!
+      expect(key!.kid).toBe(await calculateJwkThumbprint(bare))
+    })
+
+    test('a key the provider does not hold is refused there (502 naming the key setting); once registered, the sign-in goes through with a signed assertion for its token endpoint', async () => {
+      const stranger = await exportJWK(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)
+      keyOnlyProvider.registerClientKeys({ keys: [{ ...stranger, kid: 'someone-else' }] })
+      const refused = await signInThrough(app(), keyOnlyProvider, { sub: unique('sub'), email: `${unique('key')}@sso.test`, email_verified: true })
+      expect(refused.response.status).toBe(502)
+      expect(refused.body.error.code).toBe('oauth_client_rejected')
+      expect(refused.body.error.message).toContain('OIDC_CLIENT_KEY_FILE')
+
+      const published = await publishedKeys()
+      keyOnlyProvider.registerClientKeys(published)
+      const email = `${unique('key')}@sso.test`
+      const { response, body, session } = await signInThrough(app(), keyOnlyProvider, { sub: unique('sub'), email, email_verified: true })
+      expect(response.status, JSON.stringify(body)).toBe(302)
+      expect((await call(app().auth, 'GET', '/api/v1/account', { token: session! }))[1].user.email).toBe(email)
+      const { header, payload } = keyOnlyProvider.assertions.at(-1)!
+      expect(header).toMatchObject({ alg: 'ES256', kid: published.keys[0]!.kid })
+      expect(payload).toMatchObject({ iss: keyOnlyProvider.env.OIDC_CLIENT_ID, sub: keyOnlyProvider.env.OIDC_CLIENT_ID, aud: `${keyOnlyProvider.issuer}/token` })
+      expect(payload.exp! - payload.iat!).toBe(60)
+    })
+  },
+  { env: keyOnlyEnv },
 )
 
 describeEachBackend(
@@ -163,7 +230,23 @@ test('OIDC settings: the issuer and the client go together, and openid must be a
   expect(parseConfig(base).oauth.oidc).toBeUndefined()
   const oidc = { ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a', OIDC_CLIENT_SECRET: 'b' }
   expect(parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'client_secret_post' }).oauth.oidc?.tokenAuthMethod).toBe('client_secret_post')
-  expect(() => parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt' })).toThrow(/OIDC_TOKEN_AUTH_METHOD/)
+  expect(() => parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'client_assertion' })).toThrow(/OIDC_TOKEN_AUTH_METHOD/)
+  expect(() => parseConfig({ ...oidc, OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt' })).toThrow(/^OIDC_CLIENT_KEY_FILE: must name/)
+  expect(() => parseConfig({ ...base, OIDC_ISSUER: 'https://id.example', OIDC_CLIENT_ID: 'a' })).toThrow(/^OIDC_CLIENT_SECRET/)
+  const { OIDC_CLIENT_SECRET: _, ...keyed } = oidc
+  // The key file alone picks private_key_jwt; no secret is needed then.
+  expect(parseConfig({ ...keyed, OIDC_CLIENT_KEY_FILE: clientKeyFile }).oauth.oidc).toMatchObject({ tokenAuthMethod: 'private_key_jwt', clientKey: { alg: 'ES256' } })
+  const algorithmOf = (path: string) => parseConfig({ ...keyed, OIDC_CLIENT_KEY_FILE: path }).oauth.oidc?.clientKey?.alg
+  expect(algorithmOf(keyFile('rsa.pem', 'rsa', { modulusLength: 2048 }))).toBe('RS256')
+  expect(algorithmOf(keyFile('p384.pem', 'ec', { namedCurve: 'P-384' }))).toBe('ES384')
+  expect(algorithmOf(keyFile('ed25519.pem', 'ed25519'))).toBe('EdDSA')
+  // A key that cannot sign a JWS, a file that is no key, a path with nothing there: one line naming the setting.
+  expect(() => algorithmOf(keyFile('x25519.pem', 'x25519'))).toThrow(/^OIDC_CLIENT_KEY_FILE=.*must be an RSA, EC/)
+  const notAKey = join(keys, 'not-a-key.pem')
+  writeFileSync(notAKey, 'hello')
+  expect(() => algorithmOf(notAKey)).toThrow(/^OIDC_CLIENT_KEY_FILE=.*not a PEM private key/)
+  expect(() => algorithmOf(join(keys, 'missing.pem'))).toThrow(/^OIDC_CLIENT_KEY_FILE=.*no such file/)
+  expect(() => parseConfig({ ...oidc, OIDC_CLIENT_KEY_FILE: clientKeyFile, OIDC_TOKEN_AUTH_METHOD: 'client_secret_basic' })).toThrow(/^OIDC_CLIENT_KEY_FILE=.*only with OIDC_TOKEN_AUTH_METHOD=private_key_jwt/)
   expect(parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'true' }).oauth.oidc?.logoutAtProvider).toBe(true)
   expect(() => parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'sometimes' })).toThrow(/OIDC_LOGOUT_AT_PROVIDER/)
   // Not silently ignored without a provider to log out at.

@@ -105,7 +105,7 @@ describeEachBackend(
       expect(body.error.message).toContain('invite')
     })
 
-    test('only admins make invites; each is recorded in the audit log and shown as a sign-up link once', async () => {
+    test('only admins make invites; each is recorded in the audit log, and its sign-up link is listed while it is pending', async () => {
       const user = await call(app().auth, 'POST', '/api/v1/auth/register', { body: { ...signUpBody(), invite_code: (await invite()).code } })
       expect(user[0].status).toBe(201)
       const [forbidden] = await call(app().auth, 'POST', '/api/v1/admin/invites', { token: user[1].token, body: {} })
@@ -114,9 +114,21 @@ describeEachBackend(
       expect(made.url).toBe(`${app().config.publicUrls.auth}/signup?invite=${made.code}`)
       expect(made).toMatchObject({ status: 'pending', email: 'bound@example.com', plan_type: 'pro' })
       const [, list] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
-      expect(JSON.stringify(list)).not.toContain(made.code)
+      expect(list.invites.find((i: any) => i.id === made.id)).toMatchObject({ status: 'pending', url: made.url })
+      // The database alone gives nobody the link: the code is kept sealed beside its hash.
+      const [stored] = await app().ctx.sql<{ code_sealed: string; code_hash: string }[]>`select code_sealed, code_hash from invites where id = ${made.id}`
+      expect(stored!.code_sealed).toStartWith('v1.')
+      expect(JSON.stringify(stored)).not.toContain(made.code)
+      // Sealed under a server secret since replaced (and not JWT_SECRET_PREVIOUS), or made before links were kept: no link, the invite still works.
+      const [otherSecret, older] = [await invite(), await invite()]
+      await app().ctx.sql`update invites set code_sealed = ${`v1.${'A'.repeat(16)}.${'B'.repeat(22)}.${'C'.repeat(20)}`} where id = ${otherSecret.id}`
+      await app().ctx.sql`update invites set code_sealed = null where id = ${older.id}`
+      const [, relisted] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
+      expect([otherSecret, older].map((made) => relisted.invites.find((i: any) => i.id === made.id).url)).toEqual([null, null])
+      const [welcomed] = await call(app().auth, 'POST', '/api/v1/auth/register', { body: { ...signUpBody(), invite_code: otherSecret.code } })
+      expect(welcomed.status).toBe(201)
       const audit = await app().ctx.sql<{ actor_id: string; detail: any }[]>`select actor_id, detail from audit_log where action = 'admin.invite_created' order by id`
-      expect(audit.length).toBe(2)
+      expect(audit.length).toBe(4)
       expect(audit[1]).toMatchObject({ actor_id: admin.id, detail: { invite_id: made.id, email: 'bound@example.com', plan_type: 'pro' } })
     })
 
@@ -134,7 +146,9 @@ describeEachBackend(
       expect(again.status).toBe(400)
       expect(againBody.error.code).toBe('invite_used')
       const [, list] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
-      expect(list.invites.find((i: any) => i.id === made.id)).toMatchObject({ status: 'used', used_by: { id: okBody.user.id, username: okBody.user.username } })
+      expect(list.invites.find((i: any) => i.id === made.id)).toMatchObject({ status: 'used', url: null, used_by: { id: okBody.user.id, username: okBody.user.username } })
+      // A used code is not kept at all.
+      expect((await app().ctx.sql`select code_sealed from invites where id = ${made.id}`)[0]!.code_sealed).toBeNull()
       // A used invite is the record of who came in by it: it cannot be revoked away.
       const [revoke, revokeBody] = await call(app().auth, 'DELETE', `/api/v1/admin/invites/${made.id}`, { token: admin.token })
       expect({ status: revoke.status, code: revokeBody.error?.code }).toEqual({ status: 409, code: 'invite_used' })
@@ -161,7 +175,7 @@ describeEachBackend(
       expect((await attempt(revoked.code))[1].error.code).toBe('invalid_invite')
       expect((await attempt('made-up-code'))[1].error.code).toBe('invalid_invite')
       const [, list] = await call(app().auth, 'GET', '/api/v1/admin/invites', { token: admin.token })
-      expect(list.invites.find((i: any) => i.id === expiring.id).status).toBe('expired')
+      expect(list.invites.find((i: any) => i.id === expiring.id)).toMatchObject({ status: 'expired', url: null })
       expect(list.invites.find((i: any) => i.id === revoked.id)).toBeUndefined()
       const [missing] = await call(app().auth, 'DELETE', `/api/v1/admin/invites/${revoked.id}`, { token: admin.token })
       expect(missing.status).toBe(404)

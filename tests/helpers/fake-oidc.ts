@@ -1,6 +1,6 @@
 import { expect } from 'bun:test'
 import { createHash, randomBytes } from 'node:crypto'
-import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import { type CryptoKey, type JWK, type JWTPayload, type ProtectedHeaderParameters, SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 import type { TestApp } from './context.ts'
 import { call } from './http.ts'
 
@@ -46,8 +46,14 @@ export interface FakeOidcProvider {
   logoutToken(names: { sub?: string; sid?: string }, tamper?: { nonce?: string; noEvent?: boolean; aud?: string; badSignature?: boolean; issuedSecondsAgo?: number }): Promise<string>
   /** Each RP-initiated logout it accepted: whose ID token was the hint, and where it sent the browser. */
   logouts: { sub: string; clientId: string | null; postLogoutRedirectUri: string }[]
+  /** private_key_jwt: the client's public keys, as an operator registers them at the provider. */
+  registerClientKeys(jwks: { keys: JWK[] }): void
+  /** Each client assertion /token accepted: its header and claims. */
+  assertions: { header: ProtectedHeaderParameters; payload: JWTPayload }[]
   stop(): void
 }
+
+type TokenAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
 
 const CLIENT = { id: 'oidc-test-client', secret: 'oidc-test-secret' }
 const KID = 'test-key-1'
@@ -66,7 +72,8 @@ interface Issued {
 /**
  * An OpenID Connect provider on loopback, strict like a real one: discovery, /authorize (needs
  * S256 PKCE, a nonce and the openid scope), /token (client_secret_basic, single-use codes, the
- * verifier), an RS256-signed ID token with a real key published at /jwks, and /userinfo.
+ * verifier; with private_key_jwt, a client assertion signed by a registered key, for its token
+ * endpoint, used once), an RS256-signed ID token with a real key published at /jwks, and /userinfo.
  * `tokenAuthMethods` lists how /token takes the client's credentials, in the discovery document
  * too (as Auth0 does with only client_secret_post); without it the list is left out, which means
  * client_secret_basic alone. /logout is its end_session_endpoint (unless `endSession: false`):
@@ -74,7 +81,7 @@ interface Issued {
  * post_logout_redirect_uri.
  */
 export async function startFakeOidc(
-  options: { tokenAuthMethods?: ('client_secret_basic' | 'client_secret_post')[]; endSession?: boolean } = {},
+  options: { tokenAuthMethods?: TokenAuthMethod[]; endSession?: boolean } = {},
 ): Promise<FakeOidcProvider> {
   const tokenAuthMethods = options.tokenAuthMethods ?? ['client_secret_basic']
   const { privateKey, publicKey } = await generateKeyPair('RS256')
@@ -85,6 +92,9 @@ export async function startFakeOidc(
   const hits: Record<string, number> = {}
   const refusals: string[] = []
   const logouts: FakeOidcProvider['logouts'] = []
+  const assertions: FakeOidcProvider['assertions'] = []
+  const usedAssertionIds = new Set<string>()
+  let clientKeys: ReturnType<typeof createLocalJWKSet> | undefined
   let upcoming: FakeOidcSignIn | undefined
   let lastAuthorize: URLSearchParams | undefined
   let issuer = ''
@@ -110,6 +120,23 @@ export async function startFakeOidc(
       .setExpirationTime(now + (tamper.expiresIn ?? 300))
     if (tamper.hmacWithSecret) return jwt.setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode(CLIENT.secret))
     return jwt.setProtectedHeader({ alg: 'RS256', kid: KID }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
+  }
+
+  /** RFC 7523 §3: signed by a registered key, by and about this client, for this token endpoint, within its lifetime, once; and no secret beside it. */
+  async function clientAssertionAccepted(request: Request, form: URLSearchParams) {
+    if (!clientKeys || request.headers.has('authorization') || form.has('client_secret')) return false
+    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return false
+    const verified = await jwtVerify(form.get('client_assertion') ?? '', clientKeys, {
+      issuer: CLIENT.id,
+      subject: CLIENT.id,
+      audience: `${issuer}/token`,
+      requiredClaims: ['jti', 'exp'],
+      maxTokenAge: 300,
+    }).catch(() => null)
+    if (!verified || (form.has('client_id') && form.get('client_id') !== CLIENT.id) || usedAssertionIds.has(String(verified.payload.jti))) return false
+    usedAssertionIds.add(String(verified.payload.jti))
+    assertions.push({ header: verified.protectedHeader, payload: verified.payload })
+    return true
   }
 
   const server = Bun.serve({
@@ -156,7 +183,8 @@ export async function startFakeOidc(
           const form = new URLSearchParams(await request.text())
           const byBasic = request.headers.get('authorization') === `Basic ${basic}` && !form.has('client_secret')
           const byPost = !request.headers.has('authorization') && form.get('client_id') === CLIENT.id && form.get('client_secret') === CLIENT.secret
-          if (!(byBasic && tokenAuthMethods.includes('client_secret_basic')) && !(byPost && tokenAuthMethods.includes('client_secret_post'))) return refuse('invalid_client')
+          const byKey = tokenAuthMethods.includes('private_key_jwt') && (await clientAssertionAccepted(request, form))
+          if (!(byBasic && tokenAuthMethods.includes('client_secret_basic')) && !(byPost && tokenAuthMethods.includes('client_secret_post')) && !byKey) return refuse('invalid_client')
           const issued = codes.get(form.get('code') ?? '')
           if (!issued || issued.used || form.get('grant_type') !== 'authorization_code') return refuse('invalid_grant')
           issued.used = true
@@ -204,6 +232,8 @@ export async function startFakeOidc(
       return jwt.setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'logout+jwt' }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
     },
     logouts,
+    registerClientKeys: (jwks) => void (clientKeys = createLocalJWKSet(jwks as { keys: JWK[] })),
+    assertions,
     stop: () => void server.stop(true),
   }
 }

@@ -114,6 +114,13 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     await page.getByRole('button', { name: 'Copy invite link' }).click()
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(inviteLink)
     await expect(page.getByTestId('invite-row').first().textContent()).resolves.toContain('pending')
+    // Back on the page another day: the pending invite's link is still there to copy.
+    await page.reload()
+    const prefix = new URL(inviteLink).searchParams.get('invite')!.slice(0, 6)
+    expect(await page.getByTestId('invite-row').first().textContent()).toContain(prefix)
+    await page.evaluate(() => navigator.clipboard.writeText(''))
+    await page.getByTestId('invite-row').first().getByRole('button', { name: /^Copy link of invite/ }).click()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(inviteLink)
     await shot('admin-invites')
     // At 360 px the table scrolls in its wrapper; its columns were squeezed to a letter a line.
     const viewport = page.viewportSize()!
@@ -168,6 +175,8 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
   test('the admin sees the invite used, and revokes another', async () => {
     await go('/admin/invites')
     await page.getByTestId('invite-row').filter({ hasText: 'used by bob' }).waitFor({ timeout: 60_000 })
+    // A used invite's link is no more: its row offers none.
+    expect(await page.getByTestId('invite-row').filter({ hasText: 'used by bob' }).getByRole('button', { name: /^Copy link/ }).count()).toBe(0)
     await page.getByRole('button', { name: 'Create invite' }).click()
     await page.getByTestId('invite-row').nth(1).waitFor()
     expect(await page.getByTestId('invite-row').count()).toBe(2)

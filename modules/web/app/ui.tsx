@@ -151,7 +151,7 @@ export function Field(props: InputHTMLAttributes & { label: string; hint?: strin
   )
 }
 
-export function CopyButton({ text, label, what }: { text: string; label?: string; what?: string }) {
+export function CopyButton({ text, label, what, small }: { text: string; label?: string; what?: string; small?: boolean }) {
   const [done, setDone] = useState(false)
   const copy = async () => {
     try {
@@ -169,7 +169,7 @@ export function CopyButton({ text, label, what }: { text: string; label?: string
     setTimeout(() => setDone(false), 1500)
   }
   return (
-    <button type="button" class="secondary" onClick={copy} aria-label={`Copy ${what ?? label ?? 'text'}`}>
+    <button type="button" class={small ? 'secondary small' : 'secondary'} onClick={copy} aria-label={`Copy ${what ?? label ?? 'text'}`}>
       {done ? 'Copied' : (label ?? 'Copy')}
     </button>
   )

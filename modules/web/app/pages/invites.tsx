@@ -13,6 +13,8 @@ interface Invite {
   used_by: { id: string; username: string | null } | null
   created_by: string | null
   created_at: string
+  /** While pending, for invites made since links are kept. */
+  url: string | null
 }
 
 const REGISTRATION_NOTE: Record<string, string> = {
@@ -21,7 +23,7 @@ const REGISTRATION_NOTE: Record<string, string> = {
   closed: 'Registration is closed (REGISTRATION=closed): invites do not work until it is opened.',
 }
 
-/** Admin › Invites: make a single-use sign-up link, copy it (shown once), revoke the unused. */
+/** Admin › Invites: make a single-use sign-up link, copy it (again later from the list while it is pending), revoke the unused. */
 export function InvitesPanel() {
   const { api } = useSession()
   const list = useLoad(() => api.auth<{ registration: string; invites: Invite[] }>('GET', '/api/v1/admin/invites'))
@@ -40,7 +42,7 @@ export function InvitesPanel() {
         expires_in_days: Number(values.get('expires_in_days')) || 7,
       })
       setCreated(answer.invite)
-      setStatus({ message: 'Invite created. Copy the link now: it is shown only once.' })
+      setStatus({ message: 'Invite created. Send its link to the person invited; it stays in the list below until it is used.' })
       form.reset()
       list.reload()
     } catch (e) {
@@ -114,7 +116,8 @@ export function InvitesPanel() {
                     {invite.used_by ? ` by ${invite.used_by.username ?? 'a deleted account'}` : ''}
                   </td>
                   <td>{formatDate(invite.expires_at)}</td>
-                  <td>
+                  <td class="actions">
+                    {invite.url ? <CopyButton text={invite.url} label="Copy link" what={`link of invite ${invite.prefix}`} small /> : null}
                     {invite.status === 'pending' ? (
                       <ActionButton class="danger small" onClick={() => revoke(invite)} aria-label={`Revoke invite ${invite.prefix}`}>Revoke</ActionButton>
                     ) : null}
