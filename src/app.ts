@@ -35,7 +35,7 @@ import { faviconRoute } from './http/favicon.ts'
 import { healthRoutes } from './http/health.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
-import { apiDocs, declareOpenRoutes } from './observability/docs.ts'
+import { apiDocs, declareRouteSecurity } from './observability/docs.ts'
 import { metricsRoute, requestObservability } from './observability/http.ts'
 
 /**
@@ -128,7 +128,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
   bodies.index(app.routes)
   allowedMethods = allowedMethodsOf(app.routes)
   isPageRequest = pageRoutesOf(app.routes)
-  declareOpenRoutes(app.routes)
+  declareRouteSecurity(app.routes)
   // Only a listening server takes these (Bun's router); app.handle() always runs the full pipeline.
   installPreRoutes(app, preRoutes.handlers, { ctx, service, gate: options.gate })
   return app

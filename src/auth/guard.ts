@@ -199,6 +199,13 @@ export const SECURITY: Record<'any' | 'session' | 'optional' | 'browser' | 'none
   none: [],
 }
 
+/**
+ * SECURITY.any with the scope an API key needs named in the requirements that can carry a key
+ * (OpenAPI 3.1 lets schemes other than OAuth list role names); a session has every scope, so the
+ * cookie needs none.
+ */
+export const scopedSecurity = (scope: string): SecurityRequirements => [{ apiKey: [scope] }, { bearer: [scope] }, { cookie: [] }]
+
 async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, budgeted: boolean): Promise<Principal> {
   const principal = await authenticateRequest(ctx, request, server)
   if (!principal) throw new Unauthorized()
@@ -294,7 +301,10 @@ export const authGuard = (ctx: AppContext) =>
       },
     })
     .macro({
-      /** The document names the scope in `x-required-scope` (OpenAPI 3.0 allows scopes only for OAuth schemes). */
+      /**
+       * The document names the scope in `x-required-scope` with its description, and in the
+       * security requirements (scopedSecurity, put in place by src/observability/docs.ts).
+       */
       scope: (scope: ApiKeyScope) => ({
         auth: true,
         detail: { 'x-required-scope': scope, 'x-required-scope-description': SCOPE_DESCRIPTIONS[scope] } as { description?: string },

@@ -3,6 +3,7 @@ import { Elysia, t } from 'elysia'
 import swaggerUiBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerUiCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import pkg from '../../package.json'
+import { scopedSecurity } from '../auth/guard.ts'
 import type { ModuleName } from '../config.ts'
 import type { AppContext } from '../context.ts'
 
@@ -33,7 +34,7 @@ const asset = (body: BodyInit, type: string) =>
 const hidden = { detail: { hide: true }, response: { 200: t.Any() } }
 
 /**
- * The OpenAPI 3 document at /openapi.json, generated from the routes' TypeBox schemas, and a
+ * The OpenAPI 3.1 document at /openapi.json, generated from the routes' TypeBox schemas, and a
  * reference UI at /docs (with its files under /docs/). Each listener documents its own modules.
  */
 export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) => {
@@ -73,13 +74,17 @@ export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) => {
 }
 
 /**
- * Operations whose route has no guard macro take no credentials: say so explicitly, so every
- * operation in the document declares `security` (the guard macros set theirs).
+ * Every operation in the document declares `security`. The guard macros set theirs; a route with
+ * none takes no credentials, which is said explicitly. A scoped route names its scope in the
+ * requirements: Elysia joins the lists of the two macros it uses (`auth` and `scope`), so the
+ * scoped list replaces them here.
  */
-export function declareOpenRoutes(routes: readonly { hooks?: { detail?: { security?: unknown } } }[]) {
+export function declareRouteSecurity(routes: readonly { hooks?: { detail?: { security?: unknown; 'x-required-scope'?: unknown } } }[]) {
   for (const route of routes) {
     if (!route.hooks) continue
-    route.hooks.detail ??= {}
-    route.hooks.detail.security ??= []
+    const detail = (route.hooks.detail ??= {})
+    const scope = detail['x-required-scope']
+    if (typeof scope === 'string') detail.security = scopedSecurity(scope)
+    else detail.security ??= []
   }
 }

@@ -211,6 +211,12 @@ describeEachBackend(
       expect(upload.paths['/images/{id}'].delete['x-required-scope']).toBe('images:write')
       const view = await (await app().view.handle(new Request('http://localhost/openapi.json'))).json()
       expect(view.paths['/stats/{id}'].get['x-required-scope']).toBe('stats')
+      // OpenAPI 3.1 role names: the key (in its header or as a bearer token) needs the scope; a session cookie has them all.
+      expect(upload.openapi).toStartWith('3.1.')
+      expect(upload.paths['/images/{id}'].delete.security).toEqual([{ apiKey: ['images:write'] }, { bearer: ['images:write'] }, { cookie: [] }])
+      expect(view.paths['/stats/{id}'].get.security).toEqual([{ apiKey: ['stats'] }, { bearer: ['stats'] }, { cookie: [] }])
+      // A route any credential may call lists no scope.
+      expect((await (await app().auth.handle(new Request('http://localhost/openapi.json'))).json()).paths['/api/v1/auth/whoami'].get.security).toEqual([{ apiKey: [] }, { bearer: [] }, { cookie: [] }])
     })
   },
   { clock, env: { TRUST_PROXY: 'true' } },

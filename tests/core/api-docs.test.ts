@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createApp, createModuleApp } from '#core/app.ts'
-import { SECURITY } from '#core/auth/guard.ts'
+import { SECURITY, scopedSecurity } from '#core/auth/guard.ts'
 import { BACKENDS, type TestApp, call, createTestApp } from '../helpers/index.ts'
 
 // Issue 11: /docs loaded its UI from a CDN (blank offline), was shadowed on the view module,
@@ -73,12 +73,13 @@ describe('/docs offline', () => {
     const [, auth] = await call(app.auth, 'GET', '/openapi.json')
     const [, upload] = await call(app.upload, 'GET', '/openapi.json')
     const [, view] = await call(app.view, 'GET', '/openapi.json')
-    expect(upload.paths['/upload'].post.security).toEqual(SECURITY.any)
+    expect(upload.paths['/upload'].post.security).toEqual(scopedSecurity('upload'))
     expect(auth.paths['/api/v1/account'].get.security).toEqual(SECURITY.session)
     expect(auth.paths['/api/v1/admin/users'].get.security).toEqual(SECURITY.session)
     expect(auth.paths['/api/v1/auth/login'].post.security).toEqual([])
     expect(auth.paths['/health'].get.security).toEqual([])
     expect(view.paths['/i/{file}'].get.security).toEqual([])
-    expect(view.paths['/stats/{id}'].get.security).toEqual(SECURITY.any)
+    expect(view.paths['/stats/{id}'].get.security).toEqual(scopedSecurity('stats'))
+    expect(auth.paths['/api/v1/auth/whoami'].get.security).toEqual(SECURITY.any)
   })
 })
