@@ -7,6 +7,7 @@ import { BadRequest, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { audit } from '#core/audit/record.ts'
 import { type OidcSignIn, type RequestMeta, startSession } from '#core/auth/sessions.ts'
+import { sha256Hex } from '#core/auth/tokens.ts'
 import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
 import type { OAuthProvider, OidcProvider, ProviderProfile } from './oauth-providers.ts'
@@ -122,7 +123,7 @@ export async function endProviderSessions(ctx: AppContext, provider: OidcProvide
   const { names, jti, takenUntil } = await provider.verifyLogoutToken(logoutToken)
   // One transaction: a token whose sessions could not be ended is not counted as taken, so the provider's retry works.
   const ended = await ctx.sql.begin(async (tx) => {
-    if (!(await repo.takeLogoutToken(tx, jti, takenUntil))) {
+    if (!(await repo.takeLogoutToken(tx, sha256Hex(jti), takenUntil))) {
       throw badLogoutToken(provider.label, `it was received before (jti ${JSON.stringify(jti)})`)
     }
     return repo.deleteOidcSessions(tx, names)

@@ -82,9 +82,10 @@ export async function deleteOidcSessions(db: Db, logout: { sub: string; sid: str
     returning user_id`
 }
 
-/** Notes a logout token as taken; false when its jti was taken before (a replay). */
-export async function takeLogoutToken(db: Db, jti: string, expiresAt: Date): Promise<boolean> {
-  return (await db`insert into oidc_logout_tokens (jti, expires_at) values (${jti}, ${expiresAt}) on conflict (jti) do nothing`).count > 0
+/** Notes a logout token as taken, by its jti's SHA-256; false when it was taken before (a replay). */
+export async function takeLogoutToken(db: Db, jtiSha256: string, expiresAt: Date): Promise<boolean> {
+  const inserted = await db`insert into oidc_logout_tokens (jti_sha256, expires_at) values (${jtiSha256}, ${expiresAt}) on conflict (jti_sha256) do nothing`
+  return inserted.count > 0
 }
 
 export async function pruneLogoutTokens(db: Db, now: Date) {

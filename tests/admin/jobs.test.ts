@@ -53,7 +53,7 @@ describeEachBackend(
         ('old-token', ${user.id}, 'verify_email', ${user.email}, ${new Date(now - 2 * DAY)}),
         ('live-token', ${user.id}, 'verify_email', ${user.email}, ${new Date(now + DAY)})`
       await sql`insert into oauth_states (state_hash, provider, expires_at) values ('old-state', 'google', ${new Date(now - 1000)})`
-      await sql`insert into oidc_logout_tokens (jti, expires_at) values ('old-jti', ${new Date(now - 1000)}), ('live-jti', ${new Date(now + HOUR)})`
+      await sql`insert into oidc_logout_tokens (jti_sha256, expires_at) values ('old-jti', ${new Date(now - 1000)}), ('live-jti', ${new Date(now + HOUR)})`
       await sql`insert into job_runs (job, trigger, status, holder, started_at, finished_at) values
         ('housekeeping', 'schedule', 'succeeded', 'test', ${new Date(now - 40 * DAY)}, ${new Date(now - 40 * DAY)})`
 
@@ -61,7 +61,7 @@ describeEachBackend(
       expect(response.status).toBe(200)
       expect(body.run).toMatchObject({ job: 'housekeeping', trigger: 'manual', status: 'succeeded', error: null })
       expect(body.run.counts).toMatchObject({ rate_limit_rows: 1, expired_sessions: 1, auth_tokens: 1, oauth_states: 1, oidc_logout_tokens: 1, job_runs: 1 })
-      expect((await sql`select jti from oidc_logout_tokens`).map((r) => r.jti)).toEqual(['live-jti'])
+      expect((await sql`select jti_sha256 from oidc_logout_tokens`).map((r) => r.jti_sha256)).toEqual(['live-jti'])
       expect((await sql`select bucket from rate_limits where bucket like 'test:%'`).map((r) => r.bucket)).toEqual(['test:new'])
       expect((await sql`select token_hash from auth_tokens where token_hash in ('old-token', 'live-token')`).map((r) => r.token_hash)).toEqual(['live-token'])
       expect((await sql`select count(*)::int as n from sessions where user_id = ${user.id} and expires_at < ${clock.now()}`)[0]!.n).toBe(0)

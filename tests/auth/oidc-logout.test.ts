@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
 import { manualClock } from '#core/clock.ts'
 import { type TestApp, call, describeEachBackend, registerUser, unique } from '../helpers/index.ts'
 import { signInThrough, startFakeOidc } from '../helpers/fake-oidc.ts'
@@ -175,6 +176,10 @@ describeEachBackend(
       const [kept] = await app().ctx.sql<{ expires_at: Date }[]>`select expires_at from oidc_logout_tokens order by expires_at desc limit 1`
       const issuedAt = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).iat as number
       expect(kept!.expires_at.getTime()).toBe((issuedAt + 600 + 60) * 1000)
+      // A jti of any length is kept by its hash (an index entry holds about 2.7 KB).
+      const long = await provider.logoutToken({ sub }, { jti: randomBytes(4_000).toString('hex') })
+      expect((await backchannel({ logout_token: long })).body).toEqual({ success: true, ended: 1 })
+      expect((await backchannel({ logout_token: long })).status).toBe(400)
     })
 
     test('a token that is not a valid logout token from the provider is 400 invalid_logout_token, and ends nothing', async () => {

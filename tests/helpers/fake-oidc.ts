@@ -43,7 +43,7 @@ export interface FakeOidcProvider {
    * A back-channel logout token for `sub` and/or `sid`, signed like its ID tokens; `tamper` makes
    * it wrong in one way a receiver must refuse.
    */
-  logoutToken(names: { sub?: string; sid?: string }, tamper?: { nonce?: string; noEvent?: boolean; aud?: string; badSignature?: boolean; issuedSecondsAgo?: number }): Promise<string>
+  logoutToken(names: { sub?: string; sid?: string }, tamper?: { nonce?: string; noEvent?: boolean; aud?: string; badSignature?: boolean; issuedSecondsAgo?: number; jti?: string }): Promise<string>
   /** Each RP-initiated logout it accepted: whose ID token was the hint, and where it sent the browser. */
   logouts: { sub: string; clientId: string | null; postLogoutRedirectUri: string }[]
   /** private_key_jwt: the client's public keys, as an operator registers them at the provider. */
@@ -227,7 +227,7 @@ export async function startFakeOidc(
         ...(tamper.noEvent ? {} : { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }),
         ...(tamper.nonce ? { nonce: tamper.nonce } : {}),
       }
-      const jwt = new SignJWT(claims).setIssuer(issuer).setAudience(tamper.aud ?? CLIENT.id).setIssuedAt(now).setExpirationTime(now + 120).setJti(randomBytes(8).toString('hex'))
+      const jwt = new SignJWT(claims).setIssuer(issuer).setAudience(tamper.aud ?? CLIENT.id).setIssuedAt(now).setExpirationTime(now + 120).setJti(tamper.jti ?? randomBytes(8).toString('hex'))
       if (names.sub) jwt.setSubject(names.sub)
       return jwt.setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'logout+jwt' }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
     },
