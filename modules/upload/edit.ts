@@ -1,9 +1,9 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, NotFound } from '#core/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { imageEnded, imageNotFound } from './errors.ts'
 import { type LifetimeInput, isGone, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
@@ -27,7 +27,7 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
   const lifetime = parseLifetime(changes, now)
   const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!current) throw imageNotFound()
-  if (isGone(current, now)) throw new AppError(410, 'image_expired', 'This image has expired or used up its views; it is being deleted')
+  if (isGone(current, now)) throw imageEnded()
   const image = await repo.updateOwnImage(ctx.sql, principal.user.id, current.id, {
     title: text(changes.title),
     description: text(changes.description),
@@ -39,4 +39,3 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
   return image
 }
 
-const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')

@@ -13,8 +13,9 @@ import type { ImageListCache, ImageListPage } from './list-cache.ts'
 import type { UploadModel } from './model.ts'
 import { ownImage } from './present.ts'
 import * as repo from './repo.ts'
+import { imageEnded, imageNotFound } from './errors.ts'
+import { isGone } from './lifetime.ts'
 
-const imageNotFound = () => new NotFound('No image with that id in your account', 'image_not_found')
 
 /** Opaque to clients: base64url of "<uploaded_at ms>.<id>". */
 export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) =>
@@ -54,9 +55,11 @@ export async function listImages(ctx: AppContext, cache: ImageListCache, princip
   })
 }
 
+/** One of the caller's images; one that has ended is 410, as it is to PATCH, until the job deletes it. */
 export async function getImage(ctx: AppContext, principal: Principal, imageId: string): Promise<ImageRow> {
   const image = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!image) throw imageNotFound()
+  if (isGone(image, ctx.clock.now())) throw imageEnded()
   return image
 }
 

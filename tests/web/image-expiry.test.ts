@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import sharp from 'sharp'
 import { useSlowTestTimeout } from '../helpers/context.ts'
+import { uploadFresh } from '../helpers/ending-images.ts'
 import { call, markVerified, registerUser } from '../helpers/http.ts'
 import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
@@ -141,6 +142,19 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     await page.getByRole('button', { name: 'Save expiry and view limit' }).click()
     await page.getByTestId('lifetime-summary').getByText('Never expires, no view limit.').waitFor()
     expect(await ownImage(imageId)).toMatchObject({ expires_at: null, max_views: null, views_left: null })
+  })
+
+  test('an image whose views are spent: its page says it has ended, not that it was never found', async () => {
+    const [uploaded, body] = await uploadFresh(servers.app.upload, { token: user.token }, { max_views: '1' })
+    expect(uploaded.status).toBe(201)
+    expect((await viewAsStranger(body.image.id)).status).toBe(200)
+    expect((await viewAsStranger(body.image.id)).status).toBe(404)
+    await go(`/gallery/${body.image.id}`)
+    await page.getByRole('heading', { name: 'Image ended' }).waitFor()
+    await expect(page.getByRole('alert').first().textContent()).resolves.toContain('used up its views')
+    // A made-up id is still plainly not found.
+    await go('/gallery/zzzzzzzzzz')
+    await page.getByRole('heading', { name: 'Image not found' }).waitFor()
   })
 
   test('at 390 px the image and upload pages fit without horizontal scroll; no CSP violation', async () => {

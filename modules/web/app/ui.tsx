@@ -192,14 +192,15 @@ export function Meter({ label, used, limit, format = String }: { label: string; 
 
 /** Runs `load` on mount and whenever `deps` change; gives data, error and a reload. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
-  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true })
+  // errorCode: the API's code for the failure, for a page that words one failure its own way.
+  const [state, setState] = useState<{ data?: T; error?: string; errorCode?: string; loading: boolean }>({ loading: true })
   const [tick, setTick] = useState(0)
   useEffect(() => {
     let live = true
     setState((s) => ({ ...s, loading: true }))
     load().then(
       (data) => live && setState({ data, loading: false }),
-      (error) => live && setState({ error: messageOf(error), loading: false }),
+      (error) => live && setState({ error: messageOf(error), ...(error instanceof ApiError ? { errorCode: error.code } : {}), loading: false }),
     )
     return () => {
       live = false

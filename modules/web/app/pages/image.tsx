@@ -48,7 +48,7 @@ export function ImagePage({ id }: { id: string }) {
   const [image, setImage] = useState<ImageWithLifetime | null>(null)
   const shown = image ?? loaded.data
 
-  if (loaded.error) return <><PageTitle>Image not found</PageTitle><Status error={loaded.error} /></>
+  if (loaded.error) return <><PageTitle>{loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle><Status error={loaded.error} /></>
   if (!shown) return <p aria-live="polite">Loading…</p>
   const name = shown.title || shown.original_name || shown.filename
 
