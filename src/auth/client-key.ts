@@ -24,7 +24,7 @@ export function readSigningKey(path: string): SigningKey {
   try {
     key = createPrivateKey(readFileSync(path))
   } catch (error) {
-    throw new UnusableKeyFile((error as { code?: string }).code === 'ENOENT' ? 'no such file' : 'not a PEM private key (PKCS#8, PKCS#1 or SEC1)')
+    throw new UnusableKeyFile((error as { code?: string }).code === 'ENOENT' ? 'no such file' : 'not an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1)')
   }
   const alg = algorithmOf(key)
   if (!alg) throw new UnusableKeyFile('must be an RSA, EC (P-256, P-384, P-521) or Ed25519 key')

@@ -244,7 +244,7 @@ test('OIDC settings: the issuer and the client go together, and openid must be a
   expect(() => algorithmOf(keyFile('x25519.pem', 'x25519'))).toThrow(/^OIDC_CLIENT_KEY_FILE=.*must be an RSA, EC/)
   const notAKey = join(keys, 'not-a-key.pem')
   writeFileSync(notAKey, 'hello')
-  expect(() => algorithmOf(notAKey)).toThrow(/^OIDC_CLIENT_KEY_FILE=.*not a PEM private key/)
+  expect(() => algorithmOf(notAKey)).toThrow(/^OIDC_CLIENT_KEY_FILE=.*not an unencrypted PEM private key/)
   expect(() => algorithmOf(join(keys, 'missing.pem'))).toThrow(/^OIDC_CLIENT_KEY_FILE=.*no such file/)
   expect(() => parseConfig({ ...oidc, OIDC_CLIENT_KEY_FILE: clientKeyFile, OIDC_TOKEN_AUTH_METHOD: 'client_secret_basic' })).toThrow(/^OIDC_CLIENT_KEY_FILE=.*only with OIDC_TOKEN_AUTH_METHOD=private_key_jwt/)
   expect(parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'true' }).oauth.oidc?.logoutAtProvider).toBe(true)
