@@ -5,6 +5,9 @@ import * as repo from './repo.ts'
 
 type Status = 'open' | 'resolved' | 'all'
 
+/** Each entry shows its newest reports, this many at most; its counts cover them all. */
+const REPORTS_SHOWN = 20
+
 const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
 
 /**
@@ -13,16 +16,17 @@ const iso = (value: Date | null) => (value ? new Date(value).toISOString() : nul
  */
 export async function reportQueue(ctx: AppContext, options: { status: Status; page: number; limit: number }) {
   const { groups, total } = await repo.queueGroups(ctx.sql, options.status, options.limit, (options.page - 1) * options.limit)
-  const reports = await repo.reportsOfTargets(ctx.sql, groups, options.status)
+  const reports = await repo.recentReportsOfTargets(ctx.sql, groups, options.status, REPORTS_SHOWN)
+  const reasonCounts = await repo.reasonCountsOfTargets(ctx.sql, groups, options.status)
   const idsOf = (type: string) => groups.filter((g) => g.target_type === type).map((g) => g.target_id)
   const images = new Map((await repo.imagesByIds(ctx.sql, idsOf('image'))).map((i) => [i.id, i]))
   const albums = new Map((await repo.albumsByIds(ctx.sql, idsOf('album'))).map((a) => [a.id, a]))
   const accountIds = [...groups.map((g) => g.owner_id), ...reports.map((r) => r.reporter_user_id)].filter((id): id is string => !!id)
   const accounts = new Map((await repo.usersByIds(ctx.sql, [...new Set(accountIds)])).map((u) => [u.id, u]))
   const targets = groups.map((group) => {
-    const own = reports.filter((r) => r.target_type === group.target_type && r.target_id === group.target_id)
-    const reasons: Record<string, number> = {}
-    for (const report of own) reasons[report.reason] = (reasons[report.reason] ?? 0) + 1
+    const isThis = (row: { target_type: string; target_id: string }) => row.target_type === group.target_type && row.target_id === group.target_id
+    const own = reports.filter(isThis)
+    const reasons = Object.fromEntries(reasonCounts.filter(isThis).map((row) => [row.reason, row.count]))
     const image = group.target_type === 'image' ? images.get(group.target_id) : undefined
     const album = group.target_type === 'album' ? albums.get(group.target_id) : undefined
     const owner = group.owner_id ? accounts.get(group.owner_id) : undefined
@@ -35,7 +39,7 @@ export async function reportQueue(ctx: AppContext, options: { status: Status; pa
       reasons,
       first_reported_at: iso(group.first_reported_at)!,
       last_reported_at: iso(group.last_reported_at)!,
-      reports: own.slice(0, 20).map((r) => ({
+      reports: own.map((r) => ({
         id: r.id,
         reason: r.reason,
         note: r.note,

@@ -212,37 +212,40 @@ export interface QueueGroup {
 
 /**
  * One row per reported target: those with open reports first, then the most recently reported.
- * One scan: the number of targets comes with each row (a window over the groups).
+ * Read from report_targets (sql/00033), which triggers keep: each status, `all` included, is one
+ * range of its index, and the number of targets one count over that range.
  */
 export async function queueGroups(db: Db, status: 'open' | 'resolved' | 'all', limit: number, offset: number) {
-  const where = status === 'all' ? db`` : db`where status = ${status}`
-  const rows = await db<(QueueGroup & { total: number })[]>`
-    select target_type, target_id, count(*)::int as count,
-           count(*) filter (where status = 'open')::int as open_count,
-           min(created_at) as first_reported_at, max(created_at) as last_reported_at,
-           coalesce(max(id) filter (where status = 'open'), max(id))::int8 as report_id,
-           -- Every report of a target names the same uploader.
-           max(target_owner_id::text) as owner_id,
-           (count(*) over ())::int as total
-    from abuse_reports ${where}
-    group by target_type, target_id
-    order by count(*) filter (where status = 'open') > 0 desc, max(created_at) desc, target_id
+  const groups = await db<QueueGroup[]>`
+    select target_type, target_id, count, open_count, first_reported_at, last_reported_at, report_id, owner_id
+    from report_targets where status = ${status}
+    order by (open_count > 0) desc, last_reported_at desc, target_id
     limit ${limit} offset ${offset}`
-  let total = rows[0]?.total
-  // A page past the end has no row to carry the total.
-  if (total === undefined) {
-    const [count] = await db<{ n: number }[]>`select count(distinct (target_type, target_id))::int as n from abuse_reports ${where}`
-    total = count?.n ?? 0
-  }
-  return { groups: rows.map(({ total: _, ...group }) => group), total }
+  const [counted] = await db<{ total: number }[]>`select count(*)::int as total from report_targets where status = ${status}`
+  return { groups, total: counted?.total ?? 0 }
 }
 
-export async function reportsOfTargets(db: Db, targets: { target_type: string; target_id: string }[], status: 'open' | 'resolved' | 'all') {
+/** The newest `perTarget` reports of each target (a target may have thousands), newest first. */
+export async function recentReportsOfTargets(db: Db, targets: { target_type: string; target_id: string }[], status: 'open' | 'resolved' | 'all', perTarget: number) {
   if (targets.length === 0) return []
-  const ids = targets.map((target) => target.target_id)
-  const types = [...new Set(targets.map((target) => target.target_type))]
-  const statusFilter = status === 'all' ? db`` : db`and status = ${status}`
+  const statusFilter = status === 'all' ? db`` : db`and a.status = ${status}`
   return db<ReportRow[]>`
-    select ${db(REPORT_FIELDS)} from abuse_reports
-    where target_type = any(${types}) and target_id = any(${ids}) ${statusFilter} order by id desc`
+    select r.* from unnest(${targets.map((t) => t.target_type)}::text[], ${targets.map((t) => t.target_id)}::text[]) as t(target_type, target_id)
+    cross join lateral (
+      select ${db(REPORT_FIELDS.map((field) => `a.${field}`))} from abuse_reports a
+      where a.target_type = t.target_type and a.target_id = t.target_id ${statusFilter}
+      order by a.id desc limit ${perTarget}
+    ) r
+    order by r.id desc`
+}
+
+/** How many reports each target has for each reason, in the status shown. */
+export async function reasonCountsOfTargets(db: Db, targets: { target_type: string; target_id: string }[], status: 'open' | 'resolved' | 'all') {
+  if (targets.length === 0) return []
+  const statusFilter = status === 'all' ? db`` : db`and a.status = ${status}`
+  return db<{ target_type: string; target_id: string; reason: string; count: number }[]>`
+    select a.target_type, a.target_id, a.reason, count(*)::int as count
+    from unnest(${targets.map((t) => t.target_type)}::text[], ${targets.map((t) => t.target_id)}::text[]) as t(target_type, target_id)
+    join abuse_reports a on a.target_type = t.target_type and a.target_id = t.target_id ${statusFilter}
+    group by a.target_type, a.target_id, a.reason`
 }
