@@ -194,6 +194,9 @@ export async function insertChallenge(
  * A challenge is live until it expires, and only while its account's tokens are those it was
  * issued under: a password change or "sign out everywhere" in between ends it too.
  */
+/** The ChallengeRow columns. */
+const challengeColumns = (db: Db) => db`id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token`
+
 const live = (db: Db, now: Date) => db`
   expires_at > ${now}
   and (user_id is null or token_version = (select u.token_version from users u where u.id = auth_challenges.user_id))`
@@ -203,13 +206,13 @@ export async function countChallengeAttempt(db: Db, tokenHash: string, purpose: 
   const [row] = await db<ChallengeRow[]>`
     update auth_challenges set attempts = attempts + 1
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}
-    returning id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token`
+    returning ${challengeColumns(db)}`
   return row
 }
 
 export async function findChallenge(db: Db, tokenHash: string, purpose: ChallengePurpose, now: Date): Promise<ChallengeRow | undefined> {
   const [row] = await db<ChallengeRow[]>`
-    select id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token from auth_challenges
+    select ${challengeColumns(db)} from auth_challenges
     where token_hash = ${tokenHash} and purpose = ${purpose} and ${live(db, now)}`
   return row
 }

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts'
 import { Forbidden, Unauthorized } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
-import { rateLimitHeaders, setRateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
+import { type RateLimitState, rateLimitHeaders, setRateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
 import { type ApiKeyRecord, type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
 import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
@@ -147,30 +147,32 @@ export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBa
   }
 }
 
+/** The per-IP budget of calls without credentials: one bucket per address, per hour. */
+const anonymousBudget = (ctx: AppContext, ip: string) => ({ bucket: `ip:${ip}`, limit: ctx.config.anonymousRequestsPerHour, windowSeconds: 3600 })
+
+function refuseAddress(ctx: AppContext, state: RateLimitState, message: string): never {
+  ctx.metrics.rateLimited('ip')
+  throw tooManyRequests(state, ctx.clock.now(), message)
+}
+
 /** Per-IP budget for calls that carry no credentials. */
 export async function limitAnonymous(ctx: AppContext, ip: string, headers: HeaderBag) {
-  const state = await ctx.limiter.take(`ip:${ip}`, ctx.config.anonymousRequestsPerHour, 3600)
+  const { bucket, limit, windowSeconds } = anonymousBudget(ctx, ip)
+  const state = await ctx.limiter.take(bucket, limit, windowSeconds)
   Object.assign(headers, rateLimitHeaders(state, ctx.clock.now()))
-  if (!state.allowed) {
-    ctx.metrics.rateLimited('ip')
-    throw tooManyRequests(state, ctx.clock.now(), 'Too many requests from this address')
-  }
+  if (!state.allowed) refuseAddress(ctx, state, 'Too many requests from this address')
 }
 
 /**
- * The per-IP budget for a caller that is let in while its budget lasts but is charged only for
- * what is refused: `charge` counts one refusal. A provider calling back many times in an hour
+ * The same budget for a caller that is let in while it lasts but is charged only for what is
+ * refused: `charge` counts one refusal. A provider calling back many times in an hour
  * (back-channel logouts of a whole organisation) spends nothing while its calls are good.
  */
 async function refusalBudget(ctx: AppContext, ip: string) {
-  const bucket = `ip:${ip}`
-  const limit = ctx.config.anonymousRequestsPerHour
-  const state = await ctx.limiter.peek(bucket, limit, 3600)
-  if (!state.allowed) {
-    ctx.metrics.rateLimited('ip')
-    throw tooManyRequests(state, ctx.clock.now(), 'Too many refused requests from this address')
-  }
-  return { charge: async () => void (await ctx.limiter.hit(bucket, limit, 3600)) }
+  const { bucket, limit, windowSeconds } = anonymousBudget(ctx, ip)
+  const state = await ctx.limiter.peek(bucket, limit, windowSeconds)
+  if (!state.allowed) refuseAddress(ctx, state, 'Too many refused requests from this address')
+  return { charge: async () => void (await ctx.limiter.hit(bucket, limit, windowSeconds)) }
 }
 
 /** The `auth: true` guard's answer for a resolved caller. */
