@@ -213,7 +213,7 @@ export interface QueueGroup {
 /**
  * One row per reported target: those with open reports first, then the most recently reported.
  * Read from report_targets (sql/00033), which triggers keep: each status, `all` included, is one
- * range of its index, and the number of targets one count over that range.
+ * range of its index; the number of targets is kept beside it (report_target_totals, sql/00034).
  */
 export async function queueGroups(db: Db, status: 'open' | 'resolved' | 'all', limit: number, offset: number) {
   const groups = await db<QueueGroup[]>`
@@ -221,7 +221,7 @@ export async function queueGroups(db: Db, status: 'open' | 'resolved' | 'all', l
     from report_targets where status = ${status}
     order by (open_count > 0) desc, last_reported_at desc, target_id
     limit ${limit} offset ${offset}`
-  const [counted] = await db<{ total: number }[]>`select count(*)::int as total from report_targets where status = ${status}`
+  const [counted] = await db<{ total: number }[]>`select targets as total from report_target_totals where status = ${status}`
   return { groups, total: counted?.total ?? 0 }
 }
 
