@@ -58,6 +58,14 @@ export type SendOutcome =
 
 const USER_AGENT = 'imghost-webhooks/1 (+https://www.standardwebhooks.com)'
 
+/**
+ * Redirects that send the same POST again (RFC 9110 §15.4: 307 and 308 must keep the method;
+ * 301 and 302 may, which keeps an http-to-https move delivering). Not 303 See Other: it says
+ * the POST was taken and its result is elsewhere, so it is the receiver's answer (worker.ts
+ * counts it delivered); sending the event again there would deliver it twice.
+ */
+const FOLLOWED_REDIRECTS = [301, 302, 307, 308]
+
 /** Sends one signed POST, following up to three redirects by hand so each hop is checked too. */
 export async function sendSigned(request: SendRequest): Promise<SendOutcome> {
   const started = performance.now()
@@ -91,8 +99,7 @@ export async function sendSigned(request: SendRequest): Promise<SendOutcome> {
       if (request.signal?.aborted) return { kind: 'network', error: 'interrupted: the process is stopping', latencyMs: latencyMs() }
       return { kind: 'network', error: describe(error), latencyMs: latencyMs() }
     }
-    const isRedirect = [301, 302, 303, 307, 308].includes(answer.status) && answer.location
-    if (!isRedirect) return { kind: 'answered', status: answer.status, snippet: answer.snippet, latencyMs: latencyMs(), retryAfterMs: retryAfterMs(answer.retryAfter) }
+    if (!(FOLLOWED_REDIRECTS.includes(answer.status) && answer.location)) return { kind: 'answered', status: answer.status, snippet: answer.snippet, latencyMs: latencyMs(), retryAfterMs: retryAfterMs(answer.retryAfter) }
     if (hop >= MAX_REDIRECTS) return { kind: 'refused', error: `more than ${MAX_REDIRECTS} redirects`, latencyMs: latencyMs() }
     try {
       url = new URL(answer.location!, url)

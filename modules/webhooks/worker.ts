@@ -32,8 +32,11 @@ export const isRetryableStatus = (status: number) => status >= 500 || status ===
 
 type Verdict = { status: 'delivered' } | { status: 'failed' } | { status: 'pending'; at: Date }
 
+/** 2xx, or 303 See Other: the receiver took the POST and points at its result (sender.ts does not follow it). */
+const isDeliveredStatus = (status: number) => (status >= 200 && status < 300) || status === 303
+
 export function verdictOf(outcome: SendOutcome, delivery: Pick<repo.DeliveryRow, 'attempts' | 'created_at'>, now: Date, retryWindowMs: number): Verdict {
-  if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) return { status: 'delivered' }
+  if (outcome.kind === 'answered' && isDeliveredStatus(outcome.status)) return { status: 'delivered' }
   const retryable = outcome.kind === 'network' || (outcome.kind === 'answered' && isRetryableStatus(outcome.status))
   if (!retryable) return { status: 'failed' }
   // A receiver asking for more time (429/503 with Retry-After) gets it, up to the usual ceiling.

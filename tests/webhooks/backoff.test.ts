@@ -33,7 +33,7 @@ describe('webhook retry decisions', () => {
     const now = new Date('2026-01-01T12:00:00Z')
     const fresh = { attempts: 1, created_at: now }
     const answered = (status: number, retryAfterMs?: number) => ({ kind: 'answered' as const, status, snippet: '', latencyMs: 1, retryAfterMs })
-    expect(verdictOf(answered(204), fresh, now, DAY).status).toBe('delivered')
+    for (const status of [204, 303]) expect(verdictOf(answered(status), fresh, now, DAY).status).toBe('delivered')
     for (const status of [500, 502, 503, 429]) expect(verdictOf(answered(status), fresh, now, DAY).status).toBe('pending')
     expect(verdictOf({ kind: 'network', error: 'ECONNREFUSED', latencyMs: 1 }, fresh, now, DAY).status).toBe('pending')
     for (const status of [400, 401, 404, 410, 301]) expect(verdictOf(answered(status), fresh, now, DAY).status).toBe('failed')

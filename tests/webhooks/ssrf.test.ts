@@ -96,6 +96,33 @@ describeEachBackend(
       outside.reply(() => new Response('ok'))
     })
 
+    test('303 See Other is the receiver taking the POST: delivered, and not followed; 301 sends the same signed POST to the new address', async () => {
+      const user = await signUpWithKey(app().auth)
+      const start = outside.received.length
+      outside.reply((request) => {
+        const path = new URL(request.url).pathname
+        if (path === '/see-other') return Response.redirect(`${outside.url}/result`, 303)
+        if (path === '/moved') return Response.redirect(`${outside.url}/new-home`, 301)
+        return new Response('ok')
+      })
+      const seeOther = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${outside.url}/see-other`, events: ['album.created'] })
+      const moved = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${outside.url}/moved`, events: ['album.created'] })
+      await publishEvent(app().ctx.sql, { type: 'album.created', userId: user.id, data: { id: 'b' } })
+      await deliverNow()
+
+      const [taken] = await deliveriesOf(app(), { apiKey: user.apiKey }, seeOther.id)
+      expect(taken).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 303, last_error: null })
+      const [followed] = await deliveriesOf(app(), { apiKey: user.apiKey }, moved.id)
+      expect(followed).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 200 })
+      const arrived = outside.received.slice(start)
+      expect(arrived.map((r) => r.path).sort()).toEqual(['/moved', '/new-home', '/see-other'])
+      const [first, resent] = [arrived.find((r) => r.path === '/moved')!, arrived.find((r) => r.path === '/new-home')!]
+      expect(resent.method).toBe('POST')
+      expect(resent.body).toBe(first.body)
+      expect(resent.headers['webhook-signature']).toBe(first.headers['webhook-signature'])
+      outside.reply(() => new Response('ok'))
+    })
+
     test('the address is checked again at delivery: a target that became private is not contacted', async () => {
       const user = await signUpWithKey(app().auth)
       const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${outside.url}/fine`, events: ['album.created'] })

@@ -2,6 +2,7 @@ import type { TestApp } from '../helpers/index.ts'
 import { call } from '../helpers/index.ts'
 
 export interface Received {
+  method: string
   path: string
   headers: Record<string, string>
   body: string
@@ -24,7 +25,7 @@ export function startReceiver(hostname = '127.0.0.1') {
     idleTimeout: 0,
     async fetch(request) {
       const body = await request.text()
-      received.push({ path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), body, at: performance.now() })
+      received.push({ method: request.method, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), body, at: performance.now() })
       for (const wake of waiters) wake()
       return reply(request, received.length)
     },
