@@ -50,6 +50,7 @@ const ENVIRONMENT: [string, string][] = [
   ['OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPES, OIDC_NAME', 'OpenID Connect sign-in: issuer (discovery), client, scopes (openid email profile), button label'],
   ['OIDC_TOKEN_AUTH_METHOD', 'client_secret_basic | client_secret_post | private_key_jwt (unset: basic unless the provider offers only post; the key with OIDC_CLIENT_KEY_FILE)'],
   ['OIDC_CLIENT_KEY_FILE', 'PEM private key (RSA, EC, Ed25519) signing token requests instead of a secret (private_key_jwt); public half at /api/v1/auth/oidc/jwks'],
+  ['OIDC_CLIENT_NEXT_KEY_FILE', 'a key rollover\'s next key: published at /api/v1/auth/oidc/jwks beside OIDC_CLIENT_KEY_FILE\'s, not signing until it takes its place'],
   ['OIDC_LOGOUT_AT_PROVIDER', 'logging out of a session signed in through the provider ends its session there too (false)'],
   [
     'GOOGLE_AUTHORIZE_URL, GOOGLE_TOKEN_URL, GOOGLE_USERINFO_URL, GITHUB_AUTHORIZE_URL, GITHUB_TOKEN_URL, GITHUB_API_URL',

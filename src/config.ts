@@ -152,6 +152,8 @@ export interface Config {
       clientSecret?: string
       /** private_key_jwt: the client's private key (OIDC_CLIENT_KEY_FILE) and the JWS algorithm it signs with. */
       clientKey?: SigningKey
+      /** A key rollover's next key (OIDC_CLIENT_NEXT_KEY_FILE): published beside the client key, never signing. */
+      nextClientKey?: SigningKey
       scopes: string[]
       name: string
       tokenAuthMethod?: OidcTokenAuthMethod
@@ -450,12 +452,12 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
 export const OIDC_TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const
 export type OidcTokenAuthMethod = (typeof OIDC_TOKEN_AUTH_METHODS)[number]
 
-/** OIDC_CLIENT_KEY_FILE: a PEM private key the provider holds the public half of (private_key_jwt). */
-function readClientKey(path: string): SigningKey {
+/** OIDC_CLIENT_KEY_FILE or OIDC_CLIENT_NEXT_KEY_FILE: a PEM private key the provider holds, or is to hold, the public half of. */
+function readClientKey(variable: string, path: string): SigningKey {
   try {
     return readSigningKey(path)
   } catch (error) {
-    if (error instanceof UnusableKeyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', error.message, path)
+    if (error instanceof UnusableKeyFile) throw new ConfigError(variable, error.message, path)
     throw error
   }
 }
@@ -465,8 +467,9 @@ function parseOidc(read: ReturnType<typeof reader>): Config['oauth']['oidc'] {
   const clientId = read.raw('OIDC_CLIENT_ID')
   const clientSecret = read.raw('OIDC_CLIENT_SECRET')
   const keyFile = read.raw('OIDC_CLIENT_KEY_FILE')
+  const nextKeyFile = read.raw('OIDC_CLIENT_NEXT_KEY_FILE')
   const logoutAtProvider = read.boolean('OIDC_LOGOUT_AT_PROVIDER', false)
-  if (!issuer && !clientId && !clientSecret && !keyFile) {
+  if (!issuer && !clientId && !clientSecret && !keyFile && !nextKeyFile) {
     if (logoutAtProvider) throw new ConfigError('OIDC_LOGOUT_AT_PROVIDER', 'needs OpenID Connect sign-in (OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET)')
     return undefined
   }
@@ -480,9 +483,10 @@ function parseOidc(read: ReturnType<typeof reader>): Config['oauth']['oidc'] {
   let clientKey: SigningKey | undefined
   if (tokenAuthMethod === 'private_key_jwt') {
     if (!keyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', 'must name the client\'s private key (a PEM file) with OIDC_TOKEN_AUTH_METHOD=private_key_jwt')
-    clientKey = readClientKey(keyFile)
+    clientKey = readClientKey('OIDC_CLIENT_KEY_FILE', keyFile)
   } else {
     if (keyFile) throw new ConfigError('OIDC_CLIENT_KEY_FILE', `is used only with OIDC_TOKEN_AUTH_METHOD=private_key_jwt, not ${tokenAuthMethod}`, keyFile)
+    if (nextKeyFile) throw new ConfigError('OIDC_CLIENT_NEXT_KEY_FILE', 'is the next key of a rollover of OIDC_CLIENT_KEY_FILE, which is not set', nextKeyFile)
     if (!clientSecret) throw new ConfigError('OIDC_CLIENT_SECRET', 'must be set with OIDC_CLIENT_ID (or OIDC_CLIENT_KEY_FILE, for private_key_jwt)')
   }
   return {
@@ -490,6 +494,7 @@ function parseOidc(read: ReturnType<typeof reader>): Config['oauth']['oidc'] {
     clientId,
     ...(clientSecret ? { clientSecret } : {}),
     ...(clientKey ? { clientKey } : {}),
+    ...(nextKeyFile ? { nextClientKey: readClientKey('OIDC_CLIENT_NEXT_KEY_FILE', nextKeyFile) } : {}),
     scopes,
     name: read.raw('OIDC_NAME') ?? 'Single sign-on',
     ...(tokenAuthMethod ? { tokenAuthMethod } : {}),

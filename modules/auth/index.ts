@@ -209,7 +209,7 @@ export const authModule = (ctx: AppContext) => {
       anonymous: true,
       detail: {
         tags: ['auth'],
-        summary: 'The public key this server signs its token requests to the OpenID Connect provider with (private_key_jwt), to be registered there as the client\'s JWKS URL',
+        summary: 'The public key this server signs its token requests to the OpenID Connect provider with (private_key_jwt), then a rollover\'s next key, to be registered there as the client\'s JWKS URL',
       },
     },
   ) as unknown as typeof app

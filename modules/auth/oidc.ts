@@ -173,6 +173,7 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
   const postLogoutRedirectUri = `${config.publicUrls.auth}/login`
   const client = new OAuth2Client(settings.clientId, settings.clientSecret ?? null, redirectUri)
   const clientKey = settings.clientKey && publishedKey(settings.clientKey)
+  const nextClientKey = settings.nextClientKey && publishedKey(settings.nextClientKey)
   let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
 
   const discover = () => {
@@ -297,7 +298,10 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
       throw badLogoutToken(label, 'it names neither sub nor sid')
     },
     async clientJwks() {
-      return clientKey ? { keys: [(await clientKey).jwk] } : null
+      if (!clientKey) return null
+      // The next key too, so the provider can hold it before it signs (a rollover without a failed sign-in).
+      const published = await Promise.all([clientKey, ...(nextClientKey ? [nextClientKey] : [])])
+      return { keys: published.filter((key, i) => published.findIndex((other) => other.kid === key.kid) === i).map((key) => key.jwk) }
     },
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {

@@ -24,6 +24,8 @@ function keyFile(name: string, type: 'ec' | 'rsa' | 'ed25519' | 'x25519' | 'dsa'
 const clientKeyFile = keyFile('client.pem', 'ec')
 /** The provider's settings with the key in place of the secret. */
 const keyOnlyEnv = Object.fromEntries(Object.entries({ ...keyOnlyProvider.env, OIDC_CLIENT_KEY_FILE: clientKeyFile }).filter(([name]) => name !== 'OIDC_CLIENT_SECRET'))
+/** A rollover's next key, of another kind, so which one signed shows in the assertion's header. */
+const nextClientKeyFile = keyFile('next.pem', 'rsa', { modulusLength: 2048 })
 afterAll(() => {
   provider.stop()
   postOnlyProvider.stop()
@@ -203,6 +205,39 @@ describeEachBackend(
 )
 
 describeEachBackend(
+  'OpenID Connect sign-in during a client key rollover (OIDC_CLIENT_NEXT_KEY_FILE)',
+  (app) => {
+    test('/jwks publishes the current key, then the next one; requests are signed with the current key only, so a provider holding just the next key refuses them', async () => {
+      const [response, body] = await call(app().auth, 'GET', '/api/v1/auth/oidc/jwks')
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      const [current, next, ...others] = (body as { keys: JWK[] }).keys
+      expect(others).toEqual([])
+      expect(current).toMatchObject({ kty: 'EC', alg: 'ES256', use: 'sig' })
+      expect(next).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' })
+      expect(next!.d).toBeUndefined()
+      expect(next!.kid).not.toBe(current!.kid)
+
+      keyOnlyProvider.registerClientKeys({ keys: [next!] })
+      const accepted = keyOnlyProvider.assertions.length
+      const refused = await signInThrough(app(), keyOnlyProvider, { sub: unique('sub'), email: `${unique('roll')}@sso.test`, email_verified: true })
+      expect(refused.response.status).toBe(502)
+      expect(refused.body.error.code).toBe('oauth_client_rejected')
+      expect(keyOnlyProvider.assertions.length).toBe(accepted)
+
+      // The provider has read the JWKS URL again and holds both: sign-ins go on, signed with the current key.
+      keyOnlyProvider.registerClientKeys(body)
+      const email = `${unique('roll')}@sso.test`
+      const signedIn = await signInThrough(app(), keyOnlyProvider, { sub: unique('sub'), email, email_verified: true })
+      expect(signedIn.response.status, JSON.stringify(signedIn.body)).toBe(302)
+      expect((await call(app().auth, 'GET', '/api/v1/account', { token: signedIn.session! }))[1].user.email).toBe(email)
+      expect(keyOnlyProvider.assertions.length).toBe(accepted + 1)
+      expect(keyOnlyProvider.assertions.at(-1)?.header).toMatchObject({ alg: 'ES256', kid: current!.kid })
+    })
+  },
+  { env: { ...keyOnlyEnv, OIDC_CLIENT_NEXT_KEY_FILE: nextClientKeyFile } },
+)
+
+describeEachBackend(
   'OpenID Connect sign-in, OIDC_TOKEN_AUTH_METHOD naming a method the provider refuses',
   (app) => {
     test('the provider’s refusal of the client is a 502 naming the settings to check, and no account is made', async () => {
@@ -247,6 +282,10 @@ test('OIDC settings: the issuer and the client go together, and openid must be a
   expect(() => algorithmOf(notAKey)).toThrow(/^OIDC_CLIENT_KEY_FILE=.*not an unencrypted PEM private key/)
   expect(() => algorithmOf(join(keys, 'missing.pem'))).toThrow(/^OIDC_CLIENT_KEY_FILE=.*no such file/)
   expect(() => parseConfig({ ...oidc, OIDC_CLIENT_KEY_FILE: clientKeyFile, OIDC_TOKEN_AUTH_METHOD: 'client_secret_basic' })).toThrow(/^OIDC_CLIENT_KEY_FILE=.*only with OIDC_TOKEN_AUTH_METHOD=private_key_jwt/)
+  // A rollover's next key: only beside a key, and read as strictly.
+  expect(parseConfig({ ...keyed, OIDC_CLIENT_KEY_FILE: clientKeyFile, OIDC_CLIENT_NEXT_KEY_FILE: nextClientKeyFile }).oauth.oidc).toMatchObject({ clientKey: { alg: 'ES256' }, nextClientKey: { alg: 'RS256' } })
+  expect(() => parseConfig({ ...oidc, OIDC_CLIENT_NEXT_KEY_FILE: nextClientKeyFile })).toThrow(/^OIDC_CLIENT_NEXT_KEY_FILE=.*OIDC_CLIENT_KEY_FILE, which is not set/)
+  expect(() => parseConfig({ ...keyed, OIDC_CLIENT_KEY_FILE: clientKeyFile, OIDC_CLIENT_NEXT_KEY_FILE: notAKey })).toThrow(/^OIDC_CLIENT_NEXT_KEY_FILE=.*not an unencrypted PEM private key/)
   expect(parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'true' }).oauth.oidc?.logoutAtProvider).toBe(true)
   expect(() => parseConfig({ ...oidc, OIDC_LOGOUT_AT_PROVIDER: 'sometimes' })).toThrow(/OIDC_LOGOUT_AT_PROVIDER/)
   // Not silently ignored without a provider to log out at.
