@@ -8,7 +8,7 @@ import { authModule } from '#modules/auth/index.ts'
 import { authJobs } from '#modules/auth/jobs.ts'
 import { auditModule } from '#modules/audit/index.ts'
 import { auditJobs } from '#modules/audit/jobs.ts'
-import { moderationAdminModule, moderationReportsModule } from '#modules/moderation/index.ts'
+import { moderationAdminModule, moderationReportFormsModule, moderationReportsModule } from '#modules/moderation/index.ts'
 import { uploadModule } from '#modules/upload/index.ts'
 import { uploadJobs } from '#modules/upload/jobs.ts'
 import { viewModule } from '#modules/view/index.ts'
@@ -49,10 +49,12 @@ export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, album
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,
  * the admin pages and the web app; the web app calls the other two cross-origin (src/http/cors.ts).
+ * It serves the report forms too, ahead of the web app's pages, for the visitors signed in on its
+ * host (moderationReportFormsModule).
  */
 const SERVERS = {
   auth: (ctx: AppContext) =>
-    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
+    new Elysia({ name: 'auth-server-modules', seed: ctx.id }).use(moderationReportFormsModule(ctx)).use(authModule(ctx)).use(accountModule(ctx)).use(adminModule(ctx))
       .use(auditModule(ctx)).use(moderationAdminModule(ctx)).use(webhooksModule(ctx)).use(webModule(ctx)),
   upload: (ctx: AppContext, preRoutes: PreRoutes, errorDialects: ErrorDialects) =>
     new Elysia({ name: 'upload-server-modules', seed: ctx.id }).use(cors(ctx)).use(uploadModule(ctx, preRoutes, errorDialects)).use(albumsApi(ctx)),

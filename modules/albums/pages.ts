@@ -1,5 +1,6 @@
 import type { Config } from '#core/config.ts'
 import { escapeHtml as e } from '#core/http/html.ts'
+import { sessionFormLink } from '#core/http/session-form-link.ts'
 import type { SharedAlbum } from './repo.ts'
 import type { ShownImage } from './share.ts'
 
@@ -131,7 +132,7 @@ export function renderAlbumPage(config: Config, album: SharedAlbum, images: Show
 <p class="muted">${count} · by ${album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(zip)}" download>Download all (ZIP)</a></p>
 ${album.description ? `<p>${e(album.description)}</p>` : ''}
 ${images.length ? grid(images, album.title) : '<p>This album is empty.</p>'}
-${preview ? '' : `<p class="muted"><a href="/report/album/${e(album.id)}" rel="nofollow">Report this album</a></p>`}`,
+${preview ? '' : `<p class="muted"><a href="${e(sessionFormLink(config, `/report/album/${album.id}`))}" rel="nofollow">Report this album</a></p>`}`,
   })
 }
 

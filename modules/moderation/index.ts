@@ -17,6 +17,7 @@ import * as service from './service.ts'
 export const moderationReportsModule = (ctx: AppContext) =>
   new Elysia({ name: 'moderation-reports', seed: ctx.id })
     .use(authGuard(ctx))
+    .use(moderationReportFormsModule(ctx))
     .post(
       '/api/v1/reports',
       async ({ body, request, server, set, principal }) => {
@@ -30,6 +31,16 @@ export const moderationReportsModule = (ctx: AppContext) =>
         detail: { tags: ['moderation'], summary: 'Report an image or an album (no account needed; a signed-in reporter is named to admins); one report per account, else per address, and target' },
       },
     )
+
+/**
+ * The HTML report forms, on the view server and on the auth server: the session cookie is
+ * host-only, so where the two have separate host names only the auth server's copy can name a
+ * signed-in visitor, and the pages link there (sessionFormLink). On one listener (single-port
+ * mode) Elysia mounts this plugin once: same name, same seed.
+ */
+export const moderationReportFormsModule = (ctx: AppContext) =>
+  new Elysia({ name: 'moderation-report-forms', seed: ctx.id })
+    .use(authGuard(ctx))
     .get('/report/:id', ({ params, principal }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }, principal), {
       ...ModerationModel.reportForm,
       ...personFacing,
@@ -62,18 +73,18 @@ async function reportForm(ctx: AppContext, target: FormTarget, account: Principa
   if (!(await service.isReportable(ctx, target))) {
     return reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404)
   }
-  return reportFormPage(target, { reporter: account?.user.username })
+  return reportFormPage(ctx.config.publicUrls.view, target, { reporter: account?.user.username })
 }
 
 async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta, account: Principal | undefined) {
   const reporter = account?.user.username
   const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
   const note = body.note ?? ''
-  if (!reason) return reportFormPage(target, { error: 'Choose a reason.', status: 400, note, reporter })
-  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
+  if (!reason) return reportFormPage(ctx.config.publicUrls.view, target, { error: 'Choose a reason.', status: 400, note, reporter })
+  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(ctx.config.publicUrls.view, target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
   try {
     const outcome = await service.fileReport(ctx, { target, reason, note }, meta, account)
-    return reportSentPage(target, outcome.duplicate, reporter)
+    return reportSentPage(ctx.config.publicUrls.view, target, outcome.duplicate, reporter)
   } catch (error) {
     if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
     throw error

@@ -15,10 +15,13 @@ export interface FormTarget {
   id: string
 }
 
-/** Where each kind of target is reported from and shown, on the view server. */
-const PAGES: Record<ReportTargetType, { noun: string; form: (id: string) => string; back: (id: string) => string }> = {
-  image: { noun: 'image', form: (id) => `/report/${id}`, back: (id) => `/embed/${id}` },
-  album: { noun: 'album', form: (id) => `/report/album/${id}`, back: (id) => `/a/${id}` },
+/**
+ * Where each kind of target is reported (the form posts to itself, on whichever server shows it)
+ * and shown: on the view server, named in full since the form may be the auth server's.
+ */
+const PAGES: Record<ReportTargetType, { noun: string; form: (id: string) => string; back: (viewUrl: string, id: string) => string }> = {
+  image: { noun: 'image', form: (id) => `/report/${id}`, back: (viewUrl, id) => `${viewUrl}/embed/${id}` },
+  album: { noun: 'album', form: (id) => `/report/album/${id}`, back: (viewUrl, id) => `${viewUrl}/a/${id}` },
 }
 
 const STYLE = 'fieldset{border:0;padding:0;margin:0 0 1rem}label{display:block;margin:.25rem 0}textarea{width:100%;box-sizing:border-box;font:inherit}.error{color:#b00020}'
@@ -37,7 +40,7 @@ function reporterNote(noun: string, reporter: string | undefined): string {
  * page CSP of src/http/html.ts (form-action 'self'). A browser signed in on this host sends its
  * session cookie along, and then the report names the account (`reporter`).
  */
-export function reportFormPage(target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string; reporter?: string } = {}) {
+export function reportFormPage(viewUrl: string, target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string; reporter?: string } = {}) {
   const e = escapeHtml
   const { noun, form, back } = PAGES[target.type]
   const reasons = REPORT_REASONS.map(
@@ -49,7 +52,7 @@ export function reportFormPage(target: FormTarget, options: { error?: string; st
     status: options.status,
     style: STYLE,
     bodyHtml: `${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
-<p><a href="${e(back(target.id))}">Back to the ${noun}</a></p>
+<p><a href="${e(back(viewUrl, target.id))}">Back to the ${noun}</a></p>
 <form method="post" action="${e(form(target.id))}">
 <fieldset><legend>Why should an administrator look at this ${noun}?</legend>
 ${reasons}
@@ -61,14 +64,14 @@ ${reasons}
   })
 }
 
-export function reportSentPage(target: FormTarget, duplicate: boolean, reporter?: string) {
+export function reportSentPage(viewUrl: string, target: FormTarget, duplicate: boolean, reporter?: string) {
   const { noun, back } = PAGES[target.type]
   const signedIn = reporter === undefined ? '' : `<p>Sent as <strong>${escapeHtml(reporter)}</strong>.</p>\n`
   return htmlPage({
     title: 'Report sent',
     status: duplicate ? 200 : 201,
     bodyHtml: `<p>${duplicate ? `You had already reported this ${noun}; your first report stands.` : `Thank you. An administrator will review the ${noun}.`}</p>
-${signedIn}<p><a href="${escapeHtml(back(target.id))}">Back to the ${noun}</a></p>`,
+${signedIn}<p><a href="${escapeHtml(back(viewUrl, target.id))}">Back to the ${noun}</a></p>`,
   })
 }
 

@@ -1,4 +1,5 @@
 import type { Config } from '#core/config.ts'
+import { sessionFormLink } from '#core/http/session-form-link.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { ViewableImage } from './repo.ts'
@@ -73,7 +74,7 @@ textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace;backg
 <h1>${e(title)}</h1>
 <figure><a href="${e(imageUrl)}"><img src="${e(imageUrl)}" alt="${e(alt)}" width="${image.width}" height="${image.height}"></a></figure>
 ${snippets.map(([label, text], i) => `<label for="s${i}">${label}</label>\n<textarea id="s${i}" rows="2" readonly>${e(text)}</textarea>`).join('\n')}
-<a class="report" href="/report/${e(image.id)}" rel="nofollow">Report this image</a>
+<a class="report" href="${e(sessionFormLink(config, `/report/${image.id}`))}" rel="nofollow">Report this image</a>
 </main>
 </body>
 </html>

@@ -39,7 +39,7 @@ describeEachBackend(
       const [form, formHtml] = await page(app().view, `/report/album/${album.id}`)
       expect(form.status).toBe(200)
       expect(formHtml).toContain(`action="/report/album/${album.id}"`)
-      expect(formHtml).toContain(`href="/a/${album.id}"`)
+      expect(formHtml).toContain(`href="${app().ctx.config.publicUrls.view}/a/${album.id}"`)
       expect(formHtml).toContain('Report this album')
 
       const post = (body: string) =>

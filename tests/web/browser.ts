@@ -118,12 +118,13 @@ export interface WebServers {
  * as in the default deployment), with public URLs that name those ports so CORS, CSRF and the
  * page's CSP see the real origins. The test keeps `app.ctx.sql` for quick fixtures.
  */
-export async function startWebServers(env: Record<string, string> = {}): Promise<WebServers> {
+export async function startWebServers(env: Record<string, string> = {}, options: { viewHost?: string } = {}): Promise<WebServers> {
   const ports = modulePorts()
   const urls = {
     auth: `http://127.0.0.1:${ports.auth}`,
     upload: `http://127.0.0.1:${ports.upload}`,
-    view: `http://127.0.0.1:${ports.view}`,
+    // Another name for loopback (`localhost`) puts the images on a host of their own, as on separate machines.
+    view: `http://${options.viewHost ?? '127.0.0.1'}:${ports.view}`,
   }
   // Real PostgreSQL when the run has one (it starts in a fraction of the embedded one's time).
   const backend: Backend = process.env.TEST_DATABASE_URL
