@@ -35,10 +35,11 @@ function reporterNote(noun: string, reporter: string | undefined): string {
 }
 
 /**
- * The report form on the view server, reached from the image's page. A plain HTML form posted
- * urlencoded to the same origin: it works without an account, without JavaScript, and under the
- * page CSP of src/http/html.ts (form-action 'self'). A browser signed in on this host sends its
- * session cookie along, and then the report names the account (`reporter`).
+ * The report form, reached from the image's page: on the view server, or on the auth server
+ * where the two have separate host names. A plain HTML form posted urlencoded to the same origin:
+ * it works without an account, without JavaScript, and under the page CSP of src/http/html.ts
+ * (form-action 'self'). A browser signed in on this host sends its session cookie along, and then
+ * the report names the account (`reporter`).
  */
 export function reportFormPage(viewUrl: string, target: FormTarget, options: { error?: string; status?: number; reason?: string; note?: string; reporter?: string } = {}) {
   const e = escapeHtml
