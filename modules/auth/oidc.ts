@@ -173,7 +173,14 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
   const postLogoutRedirectUri = `${config.publicUrls.auth}/login`
   const client = new OAuth2Client(settings.clientId, settings.clientSecret ?? null, redirectUri)
   const clientKey = settings.clientKey && publishedKey(settings.clientKey)
+  // The JWK Set at /jwks, made once: the client key, then a rollover's next key, so the provider
+  // can hold that before it signs (no sign-in fails at the switch).
   const nextClientKey = settings.nextClientKey && publishedKey(settings.nextClientKey)
+  const clientJwks =
+    clientKey &&
+    Promise.all(nextClientKey ? [clientKey, nextClientKey] : [clientKey]).then((published) => ({
+      keys: published.filter((key, i) => published.findIndex((other) => other.kid === key.kid) === i).map((key) => key.jwk),
+    }))
   let cached: { at: number; discovery: Promise<{ doc: Discovery; keys: ReturnType<typeof createRemoteJWKSet> }> } | undefined
 
   const discover = () => {
@@ -297,12 +304,7 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
       if (sid !== null) return { names: { sub: null, sid }, jti, takenUntil }
       throw badLogoutToken(label, 'it names neither sub nor sid')
     },
-    async clientJwks() {
-      if (!clientKey) return null
-      // The next key too, so the provider can hold it before it signs (a rollover without a failed sign-in).
-      const published = await Promise.all([clientKey, ...(nextClientKey ? [nextClientKey] : [])])
-      return { keys: published.filter((key, i) => published.findIndex((other) => other.kid === key.kid) === i).map((key) => key.jwk) }
-    },
+    clientJwks: async () => (clientJwks ? await clientJwks : null),
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {
         // The provider being down or slow must not stand in the way of logging out here.

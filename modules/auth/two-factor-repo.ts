@@ -190,13 +190,13 @@ export async function insertChallenge(
       (select token_version from users where id = ${input.userId}), ${oidc?.sub ?? null}, ${oidc?.sid ?? null}, ${oidc?.idToken ?? null})`
 }
 
+/** The ChallengeRow columns. */
+const challengeColumns = (db: Db) => db`id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token`
+
 /**
  * A challenge is live until it expires, and only while its account's tokens are those it was
  * issued under: a password change or "sign out everywhere" in between ends it too.
  */
-/** The ChallengeRow columns. */
-const challengeColumns = (db: Db) => db`id, user_id, webauthn_challenge, attempts, expires_at, token_version, oidc_sub, oidc_sid, oidc_id_token`
-
 const live = (db: Db, now: Date) => db`
   expires_at > ${now}
   and (user_id is null or token_version = (select u.token_version from users u where u.id = auth_challenges.user_id))`

@@ -78,13 +78,14 @@ async function reportForm(ctx: AppContext, target: FormTarget, account: Principa
 
 async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta, account: Principal | undefined) {
   const reporter = account?.user.username
+  const viewUrl = ctx.config.publicUrls.view
   const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
   const note = body.note ?? ''
-  if (!reason) return reportFormPage(ctx.config.publicUrls.view, target, { error: 'Choose a reason.', status: 400, note, reporter })
-  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(ctx.config.publicUrls.view, target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
+  if (!reason) return reportFormPage(viewUrl, target, { error: 'Choose a reason.', status: 400, note, reporter })
+  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(viewUrl, target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
   try {
     const outcome = await service.fileReport(ctx, { target, reason, note }, meta, account)
-    return reportSentPage(ctx.config.publicUrls.view, target, outcome.duplicate, reporter)
+    return reportSentPage(viewUrl, target, outcome.duplicate, reporter)
   } catch (error) {
     if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
     throw error

@@ -16,7 +16,6 @@ import * as repo from './repo.ts'
 import { imageEnded, imageNotFound } from './errors.ts'
 import { isGone } from './lifetime.ts'
 
-
 /** Opaque to clients: base64url of "<uploaded_at ms>.<id>". */
 export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) =>
   Buffer.from(`${new Date(image.uploaded_at).getTime()}.${image.id}`).toString('base64url')
