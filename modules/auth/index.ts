@@ -9,7 +9,7 @@ import { publicUser } from '#core/users/public.ts'
 import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
 import { AuthModel } from './model.ts'
-import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, endProviderSessions, finishSignIn } from './oauth.ts'
+import { OAUTH_STATE_COOKIE, OAUTH_STATE_TTL_SECONDS, beginSignIn, endFramedProviderSessions, endProviderSessions, finishSignIn } from './oauth.ts'
 import { OAUTH_PROVIDERS, oauthProviders } from './oauth-providers.ts'
 import * as service from './service.ts'
 import type { SecondStepAnswer } from './two-factor-model.ts'
@@ -210,6 +210,25 @@ export const authModule = (ctx: AppContext) => {
       detail: {
         tags: ['auth'],
         summary: 'The public key this server signs its token requests to the OpenID Connect provider with (private_key_jwt), then a rollover\'s next key, to be registered there as the client\'s JWKS URL',
+      },
+    },
+  ) as unknown as typeof app
+  app = app.get(
+    '/api/v1/auth/oidc/frontchannel-logout',
+    async ({ query, request, server }) => {
+      const provider = providers('oidc')
+      const ended = await endFramedProviderSessions(ctx, provider, query, requestMeta(ctx, request, server))
+      const said = ended ? 'You are signed out of imghost too.' : 'No imghost session of this sign-in was open.'
+      // Front-Channel Logout 1.0 §3: never cached; framed by the provider's logout page alone.
+      return htmlPage({ title: 'Signed out', bodyHtml: `<p>${said}</p>`, frameAncestors: [provider.origin] })
+    },
+    {
+      ...AuthModel.frontchannelLogout,
+      ...personFacing,
+      anonymous: true,
+      detail: {
+        tags: ['auth'],
+        summary: 'OpenID Connect Front-Channel Logout: the provider\'s logout page frames this with its iss and sid, and the sessions of that sign-in end (400 invalid_logout_request)',
       },
     },
   ) as unknown as typeof app

@@ -126,6 +126,13 @@ export const AuthModel = {
       ...Errors,
     },
   },
+  frontchannelLogout: {
+    query: t.Object({
+      iss: t.Optional(t.String({ maxLength: 2048, description: 'The provider\'s issuer identifier (OIDC_ISSUER)' })),
+      sid: t.Optional(t.String({ minLength: 1, maxLength: 1024, description: 'The provider\'s session id, as its ID token named it' })),
+    }),
+    response: { ...PageAnswers, 404: Html },
+  },
   backchannelLogout: {
     body: t.Object({ logout_token: t.String({ minLength: 1, maxLength: 16_384, description: 'The provider\'s signed logout token (OpenID Connect Back-Channel Logout 1.0)' }) }),
     response: { 200: t.Object({ success: t.Literal(true), ended: t.Integer({ description: 'How many sessions it ended here' }) }), ...Errors },

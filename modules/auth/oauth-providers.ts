@@ -71,6 +71,10 @@ export interface OidcProvider extends OAuthProvider {
   verifyLogoutToken(logoutToken: string): Promise<VerifiedLogoutToken>
   /** The public key the client signs its token requests with (private_key_jwt), as a JWK Set; null without one. */
   clientJwks(): Promise<{ keys: PublishedJwk[] } | null>
+  /** A front-channel logout's iss and sid checked (400 invalid_logout_request), and the provider's session they name. */
+  readFrontChannelLogout(query: { iss?: string; sid?: string }): { sub: null; sid: string }
+  /** The provider's origin: its logout page frames the front-channel logout, and no other page may. */
+  origin: string
 }
 
 const DEFAULTS = {

@@ -128,11 +128,26 @@ export async function endProviderSessions(ctx: AppContext, provider: OidcProvide
     }
     return repo.deleteOidcSessions(tx, names)
   })
-  const perAccount = Map.groupBy(ended, (row) => row.user_id)
-  for (const [userId, sessions] of perAccount) {
-    await audit(ctx, { action: 'auth.provider_logout', userId, detail: { provider: provider.name, sessions: sessions.length, ...(names.sid && { sid: names.sid }) } }, meta)
-  }
+  await auditProviderLogout(ctx, provider, 'back', names.sid, ended, meta)
   return ended.length
+}
+
+/**
+ * The provider's front-channel logout, from a frame on its logout page in the person's browser:
+ * the sessions signed in through the provider's session that its sid names end here. How many
+ * ended: none is an answer (the person may have logged out here first, which sent them there).
+ */
+export async function endFramedProviderSessions(ctx: AppContext, provider: OidcProvider, query: { iss?: string; sid?: string }, meta: RequestMeta) {
+  const names = provider.readFrontChannelLogout(query)
+  const ended = await repo.deleteOidcSessions(ctx.sql, names)
+  await auditProviderLogout(ctx, provider, 'front', names.sid, ended, meta)
+  return ended.length
+}
+
+async function auditProviderLogout(ctx: AppContext, provider: OidcProvider, channel: 'back' | 'front', sid: string | null, ended: { user_id: string }[], meta: RequestMeta) {
+  for (const [userId, sessions] of Map.groupBy(ended, (row) => row.user_id)) {
+    await audit(ctx, { action: 'auth.provider_logout', userId, detail: { provider: provider.name, channel, sessions: sessions.length, ...(sid && { sid }) } }, meta)
+  }
 }
 
 /** What the session keeps of an OpenID Connect sign-in; the ID token only where a logout is to end the provider's session too. */

@@ -22,7 +22,10 @@ import type { OidcProvider, ProviderProfile, PublishedJwk } from './oauth-provid
  * with the sign-in's ID token as id_token_hint, and back to the web app's login page. The
  * provider's back-channel logout tokens are checked like ID tokens, plus their logout event, a
  * sub or sid, no nonce, an age of minutes, and a jti not seen before (verifyLogoutToken, then
- * endProviderSessions).
+ * endProviderSessions). Its front-channel logout (a hidden frame on its logout page, in the
+ * person's browser) must name the issuer and the provider's session id: the session cookie is
+ * not sent to a frame on another site, so that sid is all that says which sessions to end
+ * (readFrontChannelLogout, then endFramedProviderSessions).
  */
 
 interface Discovery {
@@ -66,6 +69,8 @@ const clientRefused = (label: string, method: OidcTokenAuthMethod) =>
 const badIdToken = (label: string, reason: string) => new Unauthorized(`${label} sent an ID token that is not valid (${reason}); start the sign-in again`, 'oidc_invalid_id_token')
 
 export const badLogoutToken = (label: string, reason: string) => new BadRequest(`The logout token from ${label} is not valid (${reason})`, 'invalid_logout_token')
+const badFrontChannelLogout = (label: string, reason: string) =>
+  new BadRequest(`The front-channel logout from ${label} is not valid (${reason})`, 'invalid_logout_request')
 
 /** Why jose refused a token from the provider, as `refused(reason)`; the provider's keys not readable is its fault, not the token's. */
 function tokenRefusal(error: unknown, label: string, refused: (reason: string) => AppError): AppError {
@@ -305,6 +310,13 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
       throw badLogoutToken(label, 'it names neither sub nor sid')
     },
     clientJwks: async () => (clientJwks ? await clientJwks : null),
+    readFrontChannelLogout({ iss, sid }) {
+      // Front-Channel Logout 1.0 §2: iss and sid come together, and only with the provider's "session required" on.
+      if (iss === undefined || sid === undefined) throw badFrontChannelLogout(label, 'it names no iss and sid; turn on "front-channel logout session required" for this client at the provider')
+      if (!sameIssuer(iss, settings.issuer)) throw badFrontChannelLogout(label, `iss is not ${settings.issuer}`)
+      return { sub: null, sid }
+    },
+    origin: new URL(settings.issuer).origin,
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {
         // The provider being down or slow must not stand in the way of logging out here.

@@ -14,6 +14,8 @@ export interface HtmlPageOptions {
   imageOrigins?: string[]
   /** Extra CSS for this page, appended to the shared rules. */
   style?: string
+  /** Origins whose pages may frame this one; none by default. */
+  frameAncestors?: string[]
 }
 
 const BASE_STYLE =
@@ -22,22 +24,23 @@ const BASE_STYLE =
 /**
  * The small server-rendered pages people reach from a mail or a delete link. Their URLs hold
  * tokens, so they are never cached, never sent on as a Referer, load nothing, run nothing, and
- * no site may frame them.
+ * no site may frame them unless the page names it.
  */
-export function htmlPage({ title, bodyHtml, status = 200, imageOrigins = [], style = '' }: HtmlPageOptions): Response {
+export function htmlPage({ title, bodyHtml, status = 200, imageOrigins = [], style = '', frameAncestors = [] }: HtmlPageOptions): Response {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex"><title>${escapeHtml(title)} · imghost</title>
 <style>${BASE_STYLE}${style}</style>
 </head><body><h1>${escapeHtml(title)}</h1>${bodyHtml}</body></html>`
   const imgSrc = imageOrigins.length ? `; img-src ${imageOrigins.join(' ')}` : ''
+  const framers = frameAncestors.length ? frameAncestors.join(' ') : "'none'"
   return new Response(html, {
     status,
     headers: {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
-      'content-security-policy': `default-src 'none'${imgSrc}; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      'content-security-policy': `default-src 'none'${imgSrc}; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors ${framers}; base-uri 'none'`,
     },
   })
 }

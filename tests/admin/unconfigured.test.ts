@@ -14,6 +14,13 @@ describeEachBackend('lifecycle features left unconfigured', (app) => {
     }
   })
 
+  test('without OIDC_ISSUER the front-channel logout is a 404 page saying so', async () => {
+    const url = 'http://localhost/api/v1/auth/oidc/frontchannel-logout?iss=https://sso.example.com&sid=s'
+    const response = await app().auth.handle(new Request(url, { headers: { accept: 'text/html' } }))
+    expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 404, type: 'text/html; charset=utf-8' })
+    expect(await response.text()).toContain('<code>oauth_provider_not_configured</code>')
+  })
+
   test('without CRON_SECRET_TOKEN the cron route does not exist, whatever token is sent', async () => {
     const attempts: Record<string, string>[] = [{}, { authorization: `Bearer ${CRON_TOKEN}` }, { authorization: 'Bearer ' }]
     for (const headers of attempts) {

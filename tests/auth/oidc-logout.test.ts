@@ -122,7 +122,7 @@ describeEachBackend(
 )
 
 describeEachBackend(
-  'OpenID Connect back-channel logout (the provider ends sessions here)',
+  'OpenID Connect back- and front-channel logout (the provider ends sessions here)',
   (app) => {
     const whoami = async (token: string) => (await call(app().auth, 'GET', '/api/v1/auth/whoami', { token }))[0].status
     /** As the provider posts it: a form with the logout token. */
@@ -156,9 +156,9 @@ describeEachBackend(
       expect((await backchannel({ logout_token: await provider.logoutToken({ sub }) })).body.ended).toBe(1)
       // The password session was not signed in through the provider: it stays.
       expect([await whoami(phone), await whoami(user.token)]).toEqual([401, 200])
-      const audited = await app().ctx.sql<{ detail: { provider: string; sessions: number; sid?: string } }[]>`
+      const audited = await app().ctx.sql<{ detail: { provider: string; channel: string; sessions: number; sid?: string } }[]>`
         select detail from audit_log where user_id = ${user.id} and action = 'auth.provider_logout' order by id`
-      expect(audited.map((row) => row.detail)).toEqual([{ provider: 'oidc', sessions: 1, sid: laptopSid }, { provider: 'oidc', sessions: 1 }])
+      expect(audited.map((row) => row.detail)).toEqual([{ provider: 'oidc', channel: 'back', sessions: 1, sid: laptopSid }, { provider: 'oidc', channel: 'back', sessions: 1 }])
     })
 
     test('a logout token is taken once: said again, it is 400 and ends none of the sessions signed in since; its jti is kept as long as its age allows', async () => {
@@ -207,6 +207,50 @@ describeEachBackend(
         expect({ type, status: response.status, json: (await response.json()).success }).toEqual({ type, status: expect.any(Number), json: false })
         expect(response.status >= 400 && response.status < 500, `${type}: ${response.status}`).toBe(true)
       }
+      expect([await whoami(laptop), await whoami(user.token)]).toEqual([200, 200])
+    })
+
+    /** As the provider's logout page frames it in the person's browser. */
+    const frontchannel = async (query: Record<string, string>) => {
+      const url = `http://localhost/api/v1/auth/oidc/frontchannel-logout?${new URLSearchParams(query)}`
+      const response = await app().auth.handle(new Request(url, { headers: { accept: 'text/html' } }))
+      return { status: response.status, headers: response.headers, text: await response.text() }
+    }
+
+    test('a front-channel logout\'s iss and sid end the sessions that sign-in started; the page may be framed by the provider alone, and is never cached', async () => {
+      const { user, laptop, phone, laptopSid } = await linkedAccount()
+      const answer = await frontchannel({ iss: provider.issuer, sid: laptopSid })
+      expect(answer.status).toBe(200)
+      expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      expect(answer.headers.get('cache-control')).toBe('no-store')
+      expect(answer.headers.get('content-security-policy')).toContain(`frame-ancestors ${new URL(provider.issuer).origin};`)
+      expect(answer.text).toContain('You are signed out of imghost too.')
+      expect([await whoami(laptop), await whoami(phone), await whoami(user.token)]).toEqual([401, 200, 200])
+      // Loaded again, or after a logout here sent the person to the provider: nothing more ends, and the page says so.
+      const again = await frontchannel({ iss: `${provider.issuer}/`, sid: laptopSid })
+      expect({ status: again.status, said: again.text.includes('No imghost session of this sign-in was open.') }).toEqual({ status: 200, said: true })
+      const audited = await app().ctx.sql<{ detail: object }[]>`select detail from audit_log where user_id = ${user.id} and action = 'auth.provider_logout' order by id`
+      expect(audited.map((row) => row.detail)).toEqual([{ provider: 'oidc', channel: 'front', sessions: 1, sid: laptopSid }])
+    })
+
+    test('a front-channel logout without both iss and sid, or from another issuer, is a 400 page saying invalid_logout_request, and ends nothing', async () => {
+      const { user, laptop, laptopSid } = await linkedAccount()
+      const refusals: [string, Record<string, string>, RegExp][] = [
+        ['neither', {}, /session required/],
+        ['a sid alone', { sid: laptopSid }, /session required/],
+        ['an iss alone', { iss: provider.issuer }, /session required/],
+        ['another issuer', { iss: 'https://sso.example.com', sid: laptopSid }, /iss is not/],
+      ]
+      for (const [what, query, reason] of refusals) {
+        const { status, headers, text } = await frontchannel(query)
+        expect({ what, status, type: headers.get('content-type') }).toEqual({ what, status: 400, type: 'text/html; charset=utf-8' })
+        expect(text).toContain('<code>invalid_logout_request</code>')
+        expect(text).toMatch(reason)
+        // A refusal is no page for anyone to frame.
+        expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+      }
+      const tooLong = await frontchannel({ iss: provider.issuer, sid: 'x'.repeat(2_000) })
+      expect({ status: tooLong.status, type: tooLong.headers.get('content-type') }).toEqual({ status: 422, type: 'text/html; charset=utf-8' })
       expect([await whoami(laptop), await whoami(user.token)]).toEqual([200, 200])
     })
   },

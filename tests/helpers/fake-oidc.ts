@@ -46,6 +46,11 @@ export interface FakeOidcProvider {
   logoutToken(names: { sub?: string; sid?: string }, tamper?: { nonce?: string; noEvent?: boolean; aud?: string; badSignature?: boolean; issuedSecondsAgo?: number; jti?: string }): Promise<string>
   /** Each RP-initiated logout it accepted: whose ID token was the hint, and where it sent the browser. */
   logouts: { sub: string; clientId: string | null; postLogoutRedirectUri: string }[]
+  /**
+   * Its logout page, as this origin serves it or as `origin` does (another host name for the same
+   * server): it frames the client's front-channel logout URI with its iss and the session's sid.
+   */
+  frontChannelLogoutPage(frontChannelLogoutUri: string, sid: string, origin?: string): string
   /** private_key_jwt: the client's public keys, as an operator registers them at the provider. */
   registerClientKeys(jwks: { keys: JWK[] }): void
   /** Each client assertion /token accepted: its header and claims. */
@@ -78,7 +83,8 @@ interface Issued {
  * too (as Auth0 does with only client_secret_post); without it the list is left out, which means
  * client_secret_basic alone. /logout is its end_session_endpoint (unless `endSession: false`):
  * it takes only an id_token_hint it signed for this client, and sends the browser on to
- * post_logout_redirect_uri.
+ * post_logout_redirect_uri. /logged-out is the page it shows then, framing the client's
+ * front-channel logout URI.
  */
 export async function startFakeOidc(
   options: { tokenAuthMethods?: TokenAuthMethod[]; endSession?: boolean } = {},
@@ -203,6 +209,16 @@ export async function startFakeOidc(
           logouts.push({ sub: String(hint.payload.sub), clientId: q.get('client_id'), postLogoutRedirectUri: back })
           return new Response(null, { status: 302, headers: { location: back } })
         }
+        case 'GET /logged-out': {
+          // Front-Channel Logout 1.0 §2: what a provider's logout page does for each client with a front-channel logout URI.
+          const framed = new URL(url.searchParams.get('frontchannel_logout_uri') ?? '')
+          framed.searchParams.set('iss', issuer)
+          framed.searchParams.set('sid', url.searchParams.get('sid') ?? '')
+          const src = framed.href.replaceAll('&', '&amp;').replaceAll('"', '&quot;')
+          return new Response(`<!doctype html><title>Logged out</title><h1>Logged out of Test SSO</h1><iframe title="imghost" src="${src}"></iframe>`, {
+            headers: { 'content-type': 'text/html; charset=utf-8' },
+          })
+        }
         case 'GET /userinfo': {
           const signIn = accessTokens.get(/^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? '')
           if (!signIn) return json({ error: 'invalid_token' }, 401)
@@ -232,6 +248,9 @@ export async function startFakeOidc(
       return jwt.setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'logout+jwt' }).sign((tamper.badSignature ? otherKey : privateKey) as CryptoKey)
     },
     logouts,
+    frontChannelLogoutPage(frontChannelLogoutUri, sid, origin = issuer) {
+      return `${origin}/logged-out?${new URLSearchParams({ frontchannel_logout_uri: frontChannelLogoutUri, sid })}`
+    },
     registerClientKeys: (jwks) => void (clientKeys = createLocalJWKSet(jwks as { keys: JWK[] })),
     assertions,
     stop: () => void server.stop(true),
