@@ -25,6 +25,19 @@ describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider,
     oidc?.stop()
   })
 
+  /** `steps` on a page of a fresh browser context, with the CSP violations it reports; the context is closed after. */
+  async function onNewPage(steps: (page: Page, cspViolations: string[]) => Promise<void>) {
+    const context = await desktopContext(browser)
+    const page = await context.newPage()
+    const cspViolations: string[] = []
+    watchCsp(page, cspViolations)
+    try {
+      await steps(page, cspViolations)
+    } finally {
+      await context.close()
+    }
+  }
+
   /** The CSP violations a page reports, waited for until one names `directive` (or five seconds pass). */
   async function violationsNaming(page: Page, violations: string[], directive: string) {
     for (let waited = 0; waited < 5_000 && !violations.some((text) => text.includes(directive)); waited += 100) await page.waitForTimeout(100)
@@ -32,11 +45,7 @@ describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider,
   }
 
   test("signed in through the SSO button, the provider's logout page frames the front-channel logout, and the web app is signed out", async () => {
-    const context = await desktopContext(browser)
-    const page = await context.newPage()
-    const cspViolations: string[] = []
-    watchCsp(page, cspViolations)
-    try {
+    await onNewPage(async (page, cspViolations) => {
       const sid = 'grace-sso-session'
       oidc.next({ sub: 'grace-at-sso', email: 'grace@example.com', email_verified: true, given_name: 'Grace', sid })
       await page.goto(`${servers.urls.auth}/login`)
@@ -54,24 +63,16 @@ describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider,
       await page.waitForURL('**/login**')
       await page.getByRole('button', { name: 'Log in' }).waitFor()
       expect(cspViolations).toEqual([])
-    } finally {
-      await context.close()
-    }
+    })
   })
 
   test('a page of any other origin cannot show it in a frame', async () => {
-    const context = await desktopContext(browser)
-    const page = await context.newPage()
-    const cspViolations: string[] = []
-    watchCsp(page, cspViolations)
-    try {
+    await onNewPage(async (page, cspViolations) => {
       // The same page from another origin: the provider's server, by its other loopback name.
       const elsewhere = `http://localhost:${new URL(oidc.issuer).port}`
       await page.goto(oidc.frontChannelLogoutPage(frontChannelLogoutUri, 'no-such-session', elsewhere))
       expect(await violationsNaming(page, cspViolations, 'frame-ancestors')).toHaveLength(1)
       expect(await page.frameLocator('iframe[title="imghost"]').getByText('No imghost session').count()).toBe(0)
-    } finally {
-      await context.close()
-    }
+    })
   })
 })
