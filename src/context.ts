@@ -195,6 +195,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
   const close = async () => {
     await ready.catch(() => {})
     for (const hook of closeHooks.reverse()) await hook()
+    await media.stop()
     await ctx.mailer.close()
     if (!options.storage) await storage.close()
     if (!options.database) await db.close()

@@ -12,6 +12,8 @@ export class ImageObjects {
   private readonly puts = new Map<string, { variant: StoredVariant; put: Promise<void> }>()
   /** The keys of the processed image's variants, in its order (the row lists them so). */
   private order: string[] = []
+  /** Set by removeAll(): a variant handed over later (a job that ran on past the request) is not stored. */
+  private removed = false
 
   constructor(
     private readonly ctx: AppContext,
@@ -21,7 +23,7 @@ export class ImageObjects {
   /** Starts storing `v`, once per key (a WebP image has no separate WebP twin). */
   store(v: ProcessedVariant) {
     const key = variantKey(this.imageId, v.name, v.format)
-    if (this.puts.has(key)) return
+    if (this.removed || this.puts.has(key)) return
     const variant: StoredVariant = { name: v.name, format: v.format, key, content_type: v.contentType, width: v.width, height: v.height, size: v.size }
     const put = putObject(this.ctx, key, v.bytes, v.contentType)
     // Awaited by stored() or removeAll(); this only keeps a failure from being reported as unhandled meanwhile.
@@ -45,6 +47,7 @@ export class ImageObjects {
 
   /** Waits for the puts under way, then removes every object this image may have written. */
   async removeAll() {
+    this.removed = true
     await Promise.allSettled([...this.puts.values()].map(({ put }) => put))
     await removeObjects(this.ctx, [...this.puts.keys()])
   }

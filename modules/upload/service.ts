@@ -5,6 +5,7 @@ import { isUniqueViolation } from '#core/db/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
 import { AppError, BadRequest, Conflict } from '#core/errors.ts'
 import { ensureDiskHeadroom } from '#core/storage/disk.ts'
+import { unlessCut } from '#core/http/body-limit.ts'
 import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION } from '#core/images/keys.ts'
@@ -148,7 +149,10 @@ type ProcessedSummary = Omit<ProcessedImage, 'variants'>
  */
 async function processAndStore(ctx: AppContext, file: ReceivedFile, objects: ImageObjects): Promise<ProcessedSummary> {
   try {
-    const { variants, ...summary } = await ctx.media.process(file.bytes ?? file.path, { onVariant: (variant) => objects.store(variant) })
+    const processing = ctx.media.process(file.bytes ?? file.path, { onVariant: (variant) => objects.store(variant) })
+    // A job queued or running at the shutdown deadline is answered, not left to the connection's
+    // close; whatever it finishes afterwards is stored nowhere (removeAll below).
+    const { variants, ...summary } = await unlessCut(processing, ctx.requestsCut, 'The server shut down before the image was processed; send it again in a moment')
     objects.storeAll(variants)
     return summary
   } catch (error) {

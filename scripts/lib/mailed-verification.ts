@@ -31,3 +31,26 @@ export async function verifyFromMailDir(dataDir: string, email: string, authBase
   const response = await fetch(new URL(url.pathname + url.search, authBase), { redirect: 'manual' })
   if (response.status >= 400) throw new Error(`verification link for ${email}: ${response.status} ${await response.text()}`)
 }
+
+/**
+ * A new account on a real process, its address verified, and an API key: what uploading from
+ * outside needs. `name` is the username, the mailbox's local part and the key's name.
+ */
+export async function signUpWithApiKey(authBase: string, dataDir: string, name: string): Promise<{ token: string; apiKey: string }> {
+  const email = `${name}@example.com`
+  const registered = await fetch(`${authBase}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ first_name: name, username: name, email, password: 'long enough pw' }),
+  })
+  if (registered.status !== 201) throw new Error(`register ${name}: ${registered.status} ${await registered.text()}`)
+  const { token } = (await registered.json()) as { token: string }
+  await verifyFromMailDir(dataDir, email, authBase)
+  const created = await fetch(`${authBase}/api/v1/api-keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ key_name: name }),
+  })
+  if (created.status !== 201) throw new Error(`API key for ${name}: ${created.status} ${await created.text()}`)
+  return { token, apiKey: ((await created.json()) as { api_key: { key: string } }).api_key.key }
+}

@@ -66,12 +66,32 @@ export class RequestTimeout extends AppError {
 }
 
 /**
- * A body still arriving when the shutdown deadline cut the requests in flight: the client gets an
- * answer it can act on, and the request's temp files go with its own clean-up, not at the next start.
+ * A request the shutdown deadline cut while its body was still arriving (or, see `unlessCut`, while
+ * its work was still running): the client gets an answer it can act on, and the request's temp
+ * files go with its own clean-up, not at the next start.
  */
 export class CutByShutdown extends AppError {
-  constructor() {
-    super(503, 'shutting_down', 'The server shut down before the request body had arrived; send it again in a moment', { 'Retry-After': '5', Connection: 'close' })
+  constructor(message = 'The server shut down before the request body had arrived; send it again in a moment') {
+    super(503, 'shutting_down', message, { 'Retry-After': '5', Connection: 'close' })
+  }
+}
+
+/**
+ * `work`'s result, unless `cut` aborts first (the shutdown deadline: AppContext.requestsCut): then
+ * a 503 `shutting_down` saying `message`, while `work` runs on unobserved. The caller undoes
+ * whatever `work` may still leave behind.
+ */
+export async function unlessCut<T>(work: Promise<T>, cut: AbortSignal | undefined, message: string): Promise<T> {
+  let stopListening = () => {}
+  const cutShort = new Promise<never>((_, reject) => {
+    stopListening = onAbort(cut, () => reject(new CutByShutdown(message)))
+  })
+  try {
+    return await Promise.race([work, cutShort])
+  } finally {
+    stopListening()
+    // A failure after the cut has no one left to tell.
+    work.catch(() => {})
   }
 }
 

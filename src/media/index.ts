@@ -16,7 +16,7 @@ import { createHeldUploads } from './held-uploads'
 import { MemoryBudget } from './memory-budget'
 import { processImage } from './process-image'
 import { Semaphore } from './semaphore'
-import type { MediaLimits, MediaProcessor } from './types'
+import type { MediaLimits, MediaProcessor, ProcessHooks } from './types'
 
 export { contentTypeFor } from './process-image'
 export { SUPPORTED_FORMATS_MESSAGE } from './refusals'
@@ -70,8 +70,22 @@ export function createMediaProcessor(options: MediaProcessorOptions): PooledMedi
   const pool = new Semaphore(options.concurrency)
   const memory = new MemoryBudget(options.memoryBudgetBytes)
   const heldUploads = createHeldUploads({ maxEach: HELD_UPLOAD_MAX_BYTES, maxTotal: HELD_UPLOADS_MAX_BYTES, idleMs: HELD_BUFFERS_IDLE_MS })
+  let stopped = false
+  const running = new Set<Promise<unknown>>()
+  const start = (input: string | Buffer, hooks: ProcessHooks | undefined) => {
+    if (stopped) return Promise.reject(new Error('image processing has stopped: the process is shutting down'))
+    const job = processImage(input, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })
+    running.add(job)
+    const forget = () => void running.delete(job)
+    job.then(forget, forget)
+    return job
+  }
   return {
-    process: (input, hooks) => pool.run(() => processImage(input, { limits, tmpDir: options.tmpDir, memory, onVariant: hooks?.onVariant })),
+    process: (input, hooks) => pool.run(() => start(input, hooks)),
+    async stop() {
+      stopped = true
+      await Promise.allSettled([...running])
+    },
     holdUpload: (bytes) => heldUploads.hold(bytes),
     get pending() {
       return pool.pending

@@ -66,4 +66,9 @@ export interface MediaProcessor {
   holdUpload(bytes: number): HeldUpload | undefined
   /** Jobs waiting + running, for metrics and back-pressure. */
   readonly pending: number
+  /**
+   * At shutdown: jobs still queued fail without starting; resolves once the running ones have
+   * finished and removed their scratch files (on a shared DATA_DIR no start sweeps those for an hour).
+   */
+  stop(): Promise<void>
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CORPUS } from '../helpers/images.ts'
 import { PROJECT_ROOT, type RunningServer, startServer } from '../../scripts/lib/process.ts'
-import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
+import { signUpWithApiKey } from '../../scripts/lib/mailed-verification.ts'
 
 // Issue 10, item 23: keep headroom on DATA_DIR so the embedded database never wedges on a full disk.
 setDefaultTimeout(180_000)
@@ -60,21 +60,8 @@ describe.skipIf(Boolean(unavailable))('a small tmpfs as DATA_DIR', () => {
   test('uploads get 507 insufficient_storage under the margin, /health says so, and both recover when space returns', async () => {
     const auth = server!.urls.auth!
     const upload = server!.urls.upload!
-    const registered = await fetch(`${auth}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ first_name: 'D', username: 'diskfull', email: 'diskfull@example.com', password: 'long enough pw' }),
-    })
-    expect(registered.status).toBe(201)
-    const { token } = (await registered.json()) as { token: string }
-    // Keys need a verified address: follow the mailed link (an .eml under DATA_DIR/mail).
-    await verifyFromMailDir(join(mountPoint, 'data'), 'diskfull@example.com', auth)
-    const keyResponse = await fetch(`${auth}/api/v1/api-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ key_name: 'disk' }),
-    })
-    const apiKey = ((await keyResponse.json()) as { api_key: { key: string } }).api_key.key
+    // Keys need a verified address: the helper follows the mailed link (an .eml under DATA_DIR/mail).
+    const { token, apiKey } = await signUpWithApiKey(auth, join(mountPoint, 'data'), 'diskfull')
     console.info(`disk-full: ${(free() / MiB).toFixed(1)} MiB free on the 160 MiB tmpfs with the embedded database in it`)
 
     const filler = fillLeaving(MIN_FREE - 8 * MiB)

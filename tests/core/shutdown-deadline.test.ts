@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startServer } from '../../scripts/lib/process.ts'
-import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
+import sharp from 'sharp'
+import { scratchDatabase, startServer } from '../../scripts/lib/process.ts'
+import { signUpWithApiKey } from '../../scripts/lib/mailed-verification.ts'
 
 setDefaultTimeout(200_000)
 
@@ -81,20 +82,7 @@ describe('shutdown deadline, an upload still arriving', () => {
       150_000,
     )
     try {
-      const auth = server.urls.auth!
-      const registered = await fetch(`${auth}/api/v1/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ first_name: 'S', username: 'shutdown', email: 'shutdown@example.com', password: 'long enough pw' }),
-      })
-      const { token } = (await registered.json()) as { token: string }
-      await verifyFromMailDir(uploadDataDir, 'shutdown@example.com', auth)
-      const keyResponse = await fetch(`${auth}/api/v1/api-keys`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ key_name: 'shutdown' }),
-      })
-      const apiKey = ((await keyResponse.json()) as { api_key: { key: string } }).api_key.key
+      const { apiKey } = await signUpWithApiKey(server.urls.auth!, uploadDataDir, 'shutdown')
 
       // Announces 10 MB (past what is held in memory, so it streams to a temp file), sends 512 KB, then a byte a second.
       const host = new URL(server.urls.upload!).host
@@ -117,6 +105,88 @@ describe('shutdown deadline, an upload still arriving', () => {
       expect(tempFiles()).toEqual([])
     } finally {
       server.process.kill('SIGKILL')
+    }
+  })
+})
+
+const DATABASES = [{ label: 'embedded', url: undefined }, ...(process.env.TEST_DATABASE_URL ? [{ label: 'PostgreSQL', url: process.env.TEST_DATABASE_URL }] : [])]
+
+describe.each(DATABASES)('shutdown deadline, images still being processed ($label)', ({ url: serverUrl }) => {
+  const processingDataDir = mkdtempSync(join(tmpdir(), 'imghost-shutdown-processing-'))
+  let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined
+  afterAll(async () => {
+    rmSync(processingDataDir, { recursive: true, force: true })
+    await database?.drop()
+  })
+  const UPLOADS = 60
+
+  test('queued and running jobs are answered 503 shutting_down; what was answered 201 is all that is kept', async () => {
+    database = serverUrl ? await scratchDatabase(serverUrl, 'imghost_shutdown') : undefined
+    const env = {
+      DATA_DIR: processingDataDir,
+      SERVER_MODE: 'auth,upload',
+      SHUTDOWN_TIMEOUT: '4s',
+      PROCESSING_CONCURRENCY: '1',
+      JWT_SECRET: 'shutdown-secret-shutdown-secret-0123456789',
+      ...(database ? { DATABASE_URL: database.url } : {}),
+    }
+    // A 12 MP photo-like JPEG: 80 ms or more to process, one job at a time, so many of the sixty
+    // are still queued when the deadline comes (70% of SHUTDOWN_TIMEOUT after SIGTERM).
+    const photo = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 80 }).toBuffer()
+    const server = await startServer(env, ['auth', 'upload'], undefined, 150_000)
+    let answers: { status: number; body: { image?: { id: string }; error?: { code: string } }; retryAfter: string | null }[]
+    try {
+      const { apiKey } = await signUpWithApiKey(server.urls.auth!, processingDataDir, 'processing')
+      const upload = (index: number) => {
+        const form = new FormData()
+        // Bytes after the JPEG's end make each upload a different file (the strip cuts them off).
+        form.append('file', new Blob([photo, Buffer.from(`upload ${index}`)], { type: 'image/jpeg' }), `photo-${index}.jpg`)
+        return fetch(`${server.urls.upload}/upload`, { method: 'POST', headers: { 'x-api-key': apiKey }, body: form }).then(async (response) => ({
+          status: response.status,
+          body: (await response.json()) as { image?: { id: string }; error?: { code: string } },
+          retryAfter: response.headers.get('retry-after'),
+        }))
+      }
+      const sent = Array.from({ length: UPLOADS }, (_, index) => upload(index))
+      // Once one is stored, and the rest have had time to arrive whole (a connection still waiting
+      // to be accepted when the listener closes is reset by the kernel, not by imghost), they are
+      // queued behind it or being processed.
+      await Promise.race(sent)
+      await Bun.sleep(500)
+      const code = await server.stop('SIGTERM')
+      // Without an answer, fetch rejects here (the connection closed): every upload must have one.
+      answers = await Promise.all(sent)
+      expect(code, server.output.slice(-5).join('\n')).toBe(0)
+      expect(server.output.join('\n')).toContain('cutting them')
+    } finally {
+      server.process.kill('SIGKILL')
+    }
+
+    const stored = answers.filter((answer) => answer.status === 201).map((answer) => answer.body.image!.id)
+    const cut = answers.filter((answer) => answer.status !== 201)
+    expect(stored.length).toBeGreaterThan(0)
+    expect(cut.length).toBeGreaterThan(0)
+    for (const answer of cut) {
+      expect(answer.status).toBe(503)
+      expect(answer.body.error?.code).toBe('shutting_down')
+      expect(answer.retryAfter).toBe('5')
+    }
+
+    // Started again on the same data: the stored images and nothing else, in the list and on disk.
+    const again = await startServer(env, ['auth', 'upload'], undefined, 150_000)
+    try {
+      const { token } = (await (
+        await fetch(`${again.urls.auth}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'processing', password: 'long enough pw' }) })
+      ).json()) as { token: string }
+      const listed = (await (await fetch(`${again.urls.upload}/images?limit=100`, { headers: { authorization: `Bearer ${token}` } })).json()) as { images: { id: string }[] }
+      expect(listed.images.map((image) => image.id).sort()).toEqual([...stored].sort())
+      const objectsDir = join(processingDataDir, 'objects', 'images')
+      const withObjects = readdirSync(objectsDir).filter((id) => readdirSync(join(objectsDir, id)).length > 0)
+      expect(withObjects.sort()).toEqual([...stored].sort())
+      const tmpDir = join(processingDataDir, 'tmp')
+      expect(existsSync(tmpDir) ? readdirSync(tmpDir) : []).toEqual([])
+    } finally {
+      again.process.kill('SIGKILL')
     }
   })
 })
