@@ -1,6 +1,7 @@
 import { expect } from 'bun:test'
 import { createHash, randomBytes } from 'node:crypto'
 import { type CryptoKey, type JWK, type JWTPayload, type ProtectedHeaderParameters, SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import { escapeHtml } from '#core/http/html.ts'
 import type { TestApp } from './context.ts'
 import { call } from './http.ts'
 
@@ -214,8 +215,7 @@ export async function startFakeOidc(
           const framed = new URL(url.searchParams.get('frontchannel_logout_uri') ?? '')
           framed.searchParams.set('iss', issuer)
           framed.searchParams.set('sid', url.searchParams.get('sid') ?? '')
-          const src = framed.href.replaceAll('&', '&amp;').replaceAll('"', '&quot;')
-          return new Response(`<!doctype html><title>Logged out</title><h1>Logged out of Test SSO</h1><iframe title="imghost" src="${src}"></iframe>`, {
+          return new Response(`<!doctype html><title>Logged out</title><h1>Logged out of Test SSO</h1><iframe title="imghost" src="${escapeHtml(framed.href)}"></iframe>`, {
             headers: { 'content-type': 'text/html; charset=utf-8' },
           })
         }
