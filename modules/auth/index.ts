@@ -220,7 +220,7 @@ export const authModule = (ctx: AppContext) => {
       const ended = await endFramedProviderSessions(ctx, provider, query, requestMeta(ctx, request, server))
       const said = ended ? 'You are signed out of imghost too.' : 'No imghost session of this sign-in was open.'
       // Front-Channel Logout 1.0 §3: never cached; framed by the provider's logout page alone.
-      return htmlPage({ title: 'Signed out', bodyHtml: `<p>${said}</p>`, frameAncestors: [provider.origin] })
+      return htmlPage({ title: 'Signed out', bodyHtml: `<p>${said}</p>`, frameAncestors: await provider.frameOrigins() })
     },
     {
       ...AuthModel.frontchannelLogout,

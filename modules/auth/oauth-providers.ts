@@ -73,8 +73,11 @@ export interface OidcProvider extends OAuthProvider {
   clientJwks(): Promise<{ keys: PublishedJwk[] } | null>
   /** A front-channel logout's iss and sid checked (400 invalid_logout_request), and the provider's session they name. */
   readFrontChannelLogout(query: { iss?: string; sid?: string }): { sub: null; sid: string }
-  /** The provider's origin: its logout page frames the front-channel logout, and no other page may. */
-  origin: string
+  /**
+   * The origins whose pages may frame the front-channel logout, and no other: the issuer's and its
+   * end_session_endpoint's, where the provider's logout page is (another host name at some providers).
+   */
+  frameOrigins(): Promise<string[]>
 }
 
 const DEFAULTS = {

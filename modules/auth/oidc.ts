@@ -46,7 +46,7 @@ const CLIENT_ASSERTION_LIFETIME_SECONDS = 60
 /** How long a discovery document is reused before it is read again. */
 const DISCOVERY_TTL_MS = 3_600_000
 const PROVIDER_TIMEOUT_MS = 10_000
-/** A logout waits this long at most for a discovery document it does not hold, then answers without the provider's URL. */
+/** A logout waits this long at most for a discovery document it does not hold, then answers without what it would have named. */
 const LOGOUT_DISCOVERY_WAIT_MS = 3_000
 /** Clocks differ a little between us and the provider. */
 const CLOCK_TOLERANCE_SECONDS = 60
@@ -204,6 +204,10 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
     return cached.discovery
   }
 
+  /** The discovery document, or null when it cannot be had soon: the provider being down or slow must not stand in the way of a logout here. */
+  const discoveredForLogout = () =>
+    Promise.race([discover().catch(() => null), new Promise<null>((resolve) => setTimeout(resolve, LOGOUT_DISCOVERY_WAIT_MS, null).unref())])
+
   /** A JWT the provider signed for this client (iss, aud, algorithm, times), or `refused(reason)`. */
   async function verifyProviderJwt(token: string, refused: (reason: string) => AppError, checks: { requiredClaims: string[]; maxTokenAge?: number }) {
     const { doc, keys } = await discover()
@@ -316,12 +320,13 @@ export function createOidcProvider(config: Config, clock: Clock): OidcProvider {
       if (!sameIssuer(iss, settings.issuer)) throw badFrontChannelLogout(label, `iss is not ${settings.issuer}`)
       return { sub: null, sid }
     },
-    origin: new URL(settings.issuer).origin,
+    async frameOrigins() {
+      const endpoint = (await discoveredForLogout())?.doc.end_session_endpoint
+      return [...new Set([new URL(settings.issuer).origin, ...(endpoint ? [new URL(endpoint).origin] : [])])]
+    },
     ...(settings.logoutAtProvider && {
       async logoutUrl(idToken: string) {
-        // The provider being down or slow must not stand in the way of logging out here.
-        const discovered = await Promise.race([discover().catch(() => null), new Promise<null>((resolve) => setTimeout(resolve, LOGOUT_DISCOVERY_WAIT_MS, null).unref())])
-        const endpoint = discovered?.doc.end_session_endpoint
+        const endpoint = (await discoveredForLogout())?.doc.end_session_endpoint
         if (!endpoint) return null
         const url = new URL(endpoint)
         url.searchParams.set('id_token_hint', idToken)

@@ -85,10 +85,11 @@ interface Issued {
  * client_secret_basic alone. /logout is its end_session_endpoint (unless `endSession: false`):
  * it takes only an id_token_hint it signed for this client, and sends the browser on to
  * post_logout_redirect_uri. /logged-out is the page it shows then, framing the client's
- * front-channel logout URI.
+ * front-channel logout URI. `endSessionHost` names the end_session_endpoint by another host name
+ * than the issuer's (the same server), as providers whose logout pages live elsewhere do.
  */
 export async function startFakeOidc(
-  options: { tokenAuthMethods?: TokenAuthMethod[]; endSession?: boolean } = {},
+  options: { tokenAuthMethods?: TokenAuthMethod[]; endSession?: boolean; endSessionHost?: string } = {},
 ): Promise<FakeOidcProvider> {
   const tokenAuthMethods = options.tokenAuthMethods ?? ['client_secret_basic']
   const { privateKey, publicKey } = await generateKeyPair('RS256')
@@ -166,7 +167,7 @@ export async function startFakeOidc(
             id_token_signing_alg_values_supported: ['RS256'],
             code_challenge_methods_supported: ['S256'],
             ...(options.tokenAuthMethods ? { token_endpoint_auth_methods_supported: options.tokenAuthMethods } : {}),
-            ...(options.endSession === false ? {} : { end_session_endpoint: `${issuer}/logout` }),
+            ...(options.endSession === false ? {} : { end_session_endpoint: `${endSessionOrigin()}/logout` }),
           })
         case 'GET /jwks':
           return json({ keys: [jwk] })
@@ -229,6 +230,7 @@ export async function startFakeOidc(
     },
   })
   issuer = `http://127.0.0.1:${server.port}`
+  const endSessionOrigin = (): string => (options.endSessionHost ? `http://${options.endSessionHost}:${server.port}` : issuer)
   return {
     issuer,
     env: { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: CLIENT.id, OIDC_CLIENT_SECRET: CLIENT.secret, OIDC_NAME: 'Test SSO' },
