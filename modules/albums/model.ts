@@ -13,7 +13,8 @@ const Visibility = t.Union([t.Literal('private'), t.Literal('unlisted'), t.Liter
 const Title = t.String({ minLength: 1, maxLength: 200 })
 const Description = t.Nullable(t.String({ maxLength: 5000 }))
 const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, description: 'Viewers must enter it; null removes it. Never returned.' }))
-const ExpiresAt = t.Nullable(t.String({ format: 'date-time', description: 'After this instant the share page and ZIP are gone (404); null: never' }))
+// Checked by the service, which names the format (400 invalid_expires_at), as the image routes do.
+const ExpiresAt = t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601 date, or date and time with a zone; after this instant the share page and ZIP are gone (404); null: never' }))
 const ImageId = t.String({ maxLength: 64 })
 const CoverId = t.Nullable(t.String({ maxLength: 64, description: 'One of your images; null: the first image of the album' }))
 

@@ -61,17 +61,19 @@ export async function albumOembed(ctx: AppContext, url: string, maxWidth?: numbe
   if (access.kind === 'gone') throw new NotFound('No such album', 'album_not_found')
   const album = access.album
   const now = ctx.clock.now()
-  // A consumer may keep the answer this long, but not past the album's end.
-  const secondsLeft = album.expires_at === null ? OEMBED_CACHE_SECONDS : Math.floor((new Date(album.expires_at).getTime() - now.getTime()) / 1000)
+  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, now) : undefined
+  // A consumer may keep the answer this long, but not past the album's end nor its cover's.
+  const secondsLeft = [album.expires_at, cover?.expires_at ?? null]
+    .filter((end) => end !== null)
+    .reduce((least, end) => Math.min(least, Math.floor((new Date(end).getTime() - now.getTime()) / 1000)), OEMBED_CACHE_SECONDS)
   const common = {
     version: '1.0' as const,
     title: album.title,
     provider_name: 'imghost',
     provider_url: ctx.config.publicUrls.view,
     author_name: album.username,
-    cache_age: Math.max(0, Math.min(OEMBED_CACHE_SECONDS, secondsLeft)),
+    cache_age: Math.max(0, secondsLeft),
   }
-  const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, now) : undefined
   if (!cover) return { ...common, type: 'link' as const }
   const fits = (size: { width: number; height: number }) => (!maxWidth || size.width <= maxWidth) && (!maxHeight || size.height <= maxHeight)
   const medium = shownImage(ctx, cover, album, 'medium')

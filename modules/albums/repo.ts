@@ -24,7 +24,7 @@ export interface AlbumRow {
 
 export type AlbumImageRow = Pick<
   ImageRow,
-  'id' | 'user_id' | 'title' | 'original_name' | 'filename' | 'is_public' | 'format' | 'width' | 'height' | 'variants' | 'b2_file_name' | 'uploaded_at'
+  'id' | 'user_id' | 'title' | 'original_name' | 'filename' | 'is_public' | 'format' | 'width' | 'height' | 'variants' | 'b2_file_name' | 'uploaded_at' | 'expires_at'
 > & { position: number }
 
 export type AlbumChanges = Partial<Pick<AlbumRow, 'title' | 'description' | 'visibility' | 'password_hash' | 'expires_at' | 'cover_image_id'>>
@@ -57,7 +57,7 @@ const ALBUM_FIELDS = (db: Db, audience: Audience) => db`
   } as image_count`
 
 const IMAGE_FIELDS = (db: Db) => db`
-  i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, m.position`
+  i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, i.expires_at, m.position`
 
 export async function insertAlbum(tx: Db, album: { id: string; user_id: string } & Required<AlbumChanges>): Promise<void> {
   await tx`insert into albums ${tx(album)}`
@@ -106,6 +106,23 @@ export async function ownImageIds(db: Db, userId: string, ids: string[]): Promis
   return new Set(rows.map((row) => row.id))
 }
 
+/** Which of `ids` are private images that are not in the album yet. */
+export async function privateNewcomers(db: Db, albumId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return []
+  const rows = await db<{ id: string }[]>`
+    select i.id from images i
+    where i.id = any(${ids}) and not i.is_public
+      and not exists (select 1 from album_images m where m.album_id = ${albumId} and m.image_id = i.id)`
+  return rows.map((row) => row.id)
+}
+
+/** Whether the album holds a private image (its cover is always one of its images: coverOf). */
+export async function holdsPrivateImage(db: Db, albumId: string): Promise<boolean> {
+  const [row] = await db<{ holds: boolean }[]>`
+    select exists (select 1 from album_images m join images i on i.id = m.image_id where m.album_id = ${albumId} and not i.is_public) as holds`
+  return row?.holds ?? false
+}
+
 export async function replaceMembers(tx: TransactionSql, albumId: string, imageIds: string[]): Promise<void> {
   await tx`delete from album_images where album_id = ${albumId}`
   if (imageIds.length === 0) return
@@ -124,8 +141,10 @@ export async function appendMembers(tx: TransactionSql, albumId: string, imageId
     on conflict (album_id, image_id) do nothing`
 }
 
-export async function removeMember(db: Db, albumId: string, imageId: string): Promise<void> {
-  await db`delete from album_images where album_id = ${albumId} and image_id = ${imageId}`
+/** Whether the image was in the album. */
+export async function removeMember(db: Db, albumId: string, imageId: string): Promise<boolean> {
+  const removed = await db`delete from album_images where album_id = ${albumId} and image_id = ${imageId}`
+  return removed.count > 0
 }
 
 export async function countMembers(db: Db, albumId: string): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Principal } from '#core/auth/principal.ts'
+import { requireScope } from '#core/auth/scopes.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
@@ -12,6 +13,14 @@ import * as repo from './repo.ts'
 import { previewLink } from './share.ts'
 
 const albumNotFound = () => new NotFound('No album with that id in your account', 'album_not_found')
+
+/**
+ * An album shows every image in it, private ones too (by signed links), to whoever may open it.
+ * So a key that may not read its owner's private images (no `images:read`: README, Scoped API
+ * keys) may not put one there, nor open a preview of, or widen who sees, an album holding one.
+ */
+const mayShowPrivateImages = (principal: Principal) => principal.scopes.includes('images:read')
+const widensAudience = (input: UpdateAlbumInput) => (input.visibility !== undefined && input.visibility !== 'private') || input.password === null
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
 export const shareUrl = (config: Config, id: string) => `${config.publicUrls.view}/a/${id}`
@@ -116,6 +125,7 @@ export async function createAlbum(ctx: AppContext, principal: Principal, input: 
 export async function updateAlbum(ctx: AppContext, principal: Principal, id: string, input: UpdateAlbumInput) {
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
+  if (!mayShowPrivateImages(principal) && widensAudience(input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
   return ownAlbumWithImages(ctx, userId, id)
 }
@@ -128,6 +138,7 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
 export async function previewAlbum(ctx: AppContext, principal: Principal, id: string) {
   const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
   if (!album) throw albumNotFound()
+  if (!mayShowPrivateImages(principal) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   if (album.hidden_at !== null) throw new Conflict('This album is hidden while moderators review a report: its page is a 404 for everyone', 'hidden_by_moderation')
   if (album.expires_at !== null && new Date(album.expires_at).getTime() <= ctx.clock.now().getTime()) {
     throw new Conflict('This album has expired: give it a new expires_at to share it again', 'album_expired')
@@ -177,6 +188,7 @@ export async function changeImages(ctx: AppContext, principal: Principal, id: st
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   await checkImageIds(ctx, userId, imageIds)
+  if (!mayShowPrivateImages(principal) && (await repo.privateNewcomers(ctx.sql, id, imageIds)).length > 0) requireScope(principal, 'images:read')
   await ctx.sql.begin(async (tx) => {
     if (!(await repo.lockOwnAlbum(tx, userId, id))) throw albumNotFound()
     if (how === 'replace') await repo.replaceMembers(tx, id, imageIds)
@@ -190,7 +202,7 @@ export async function changeImages(ctx: AppContext, principal: Principal, id: st
 export async function removeImage(ctx: AppContext, principal: Principal, id: string, imageId: string) {
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
-  await repo.removeMember(ctx.sql, id, imageId)
+  if (!(await repo.removeMember(ctx.sql, id, imageId))) throw new NotFound('That image is not in this album', 'image_not_in_album')
   return ownAlbumWithImages(ctx, userId, id)
 }
 

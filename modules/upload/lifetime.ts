@@ -1,5 +1,5 @@
 import { BadRequest } from '#core/errors.ts'
-import { dateExists } from '#core/http/future-instant.ts'
+import { INSTANT_FORMAT, ISO_INSTANT, dateExists } from '#core/http/future-instant.ts'
 import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
@@ -14,7 +14,6 @@ export const MAX_VIEWS_LIMIT = 1_000_000
 export const DESCRIPTION_MAX_LENGTH = 2000
 
 /** A calendar date, or a date and time with a zone: a zone-less time would mean the server's. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i
 
 export interface LifetimeInput {
   expires_at?: string | null
@@ -42,7 +41,7 @@ export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges 
 function parseExpiresAt(value: string, now: Date): Date {
   const text = value.trim()
   const at = ISO_INSTANT.test(text) && dateExists(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(at)) throw new BadRequest('expires_at must be an ISO 8601 date, or date and time with a zone (2030-01-31T12:00:00Z)', 'invalid_expires_at')
+  if (Number.isNaN(at)) throw new BadRequest(`expires_at must be ${INSTANT_FORMAT}`, 'invalid_expires_at')
   if (at <= now.getTime()) throw new BadRequest('expires_at is in the past', 'invalid_expires_at')
   if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
   return new Date(at)

@@ -2,8 +2,9 @@ import type { Config } from '#core/config.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { StoredVariant } from '#core/images/types.ts'
+import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import type { ViewableImage } from './repo.ts'
-import { parseImageFile } from './variants.ts'
+import { SIZES, chooseVariant, parseImageFile, requestedSize } from './variants.ts'
 
 const PROVIDER_NAME = 'imghost'
 
@@ -81,11 +82,18 @@ ${snippets.map(([label, text], i) => `<label for="s${i}">${label}</label>\n<text
 `
 }
 
+/** What a URL of ours asks for: the image, and for an image link the format and size it names. */
+export interface ImageLink {
+  id: string
+  /** `/embed/{id}` names a page, not a file. */
+  file?: { format: StoredFormat | undefined; size: VariantName }
+}
+
 /**
- * The id named by a URL of ours (`/embed/{id}`, `/i/{id}…`, `/{id}.{ext}`), or null for any
+ * The image named by a URL of ours (`/embed/{id}`, `/i/{id}…`, `/{id}.{ext}`), or null for any
  * other URL: an oEmbed provider only answers for its own URL schemes.
  */
-export function imageIdFromUrl(config: Config, url: string): string | null {
+export function imageLinkFromUrl(config: Config, url: string): ImageLink | null {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -95,11 +103,20 @@ export function imageIdFromUrl(config: Config, url: string): string | null {
   const ours = [config.publicUrls.view, config.cdnBaseUrl].filter((u): u is string => u !== undefined).map((u) => new URL(u).host)
   if (!ours.includes(parsed.host)) return null
   const segments = parsed.pathname.split('/').filter(Boolean)
-  if (segments.length === 2 && segments[0] === 'embed') return parseImageFile(segments[1], false)?.id ?? null
-  if (segments.length === 2 && segments[0] === 'i') return parseImageFile(segments[1], false)?.id ?? null
-  if (segments.length === 1) return parseImageFile(segments[0], true)?.id ?? null
-  return null
+  if (segments.length === 2 && segments[0] === 'embed') {
+    const page = parseImageFile(segments[1], false)
+    return page && !page.thumb && page.format === undefined && !page.unknownExtension ? { id: page.id } : null
+  }
+  const file = segments.length === 2 && segments[0] === 'i' ? parseImageFile(segments[1], false) : segments.length === 1 ? parseImageFile(segments[0], true) : null
+  if (!file || file.unknownExtension) return null
+  const sizes = parsed.searchParams.getAll('size')
+  if (sizes.length > 1 || (sizes[0] !== undefined && !(SIZES as readonly string[]).includes(sizes[0]))) return null
+  return { id: file.id, file: { format: file.format, size: requestedSize(sizes[0], file.thumb) } }
 }
+
+/** Whether the image has what the link asks for: a link the view server answers 404 is no link to embed. */
+export const linkServes = (link: ImageLink, image: Pick<ViewableImage, 'variants' | 'format'>) =>
+  link.file === undefined || chooseVariant(image.variants, image.format, link.file.size, link.file.format, false) !== null
 
 /**
  * An oEmbed 1.0 `photo` response (oembed.com §2.3.4). The photo must fit maxwidth/maxheight, so

@@ -2,7 +2,7 @@ import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { signLink } from './access.ts'
-import { imageIdFromUrl, oembedFor, renderEmbedPage } from './embed.ts'
+import { imageLinkFromUrl, linkServes, oembedFor, renderEmbedPage } from './embed.ts'
 import { ImageNotFound } from './errors.ts'
 import type { ImageServer } from './image-server.ts'
 import { findPublicInfo, findViewableImage } from './repo.ts'
@@ -65,7 +65,9 @@ export async function embedPage(ctx: AppContext, images: ImageServer, id: string
 }
 
 export async function oembed(ctx: AppContext, images: ImageServer, url: string, maxWidth?: number, maxHeight?: number) {
-  const image = await publicImage(images, imageIdFromUrl(ctx.config, url))
+  const link = imageLinkFromUrl(ctx.config, url)
+  const image = await publicImage(images, link?.id ?? null)
+  if (!linkServes(link!, image)) throw new ImageNotFound()
   const answer = oembedFor(ctx.config, image, maxWidth, maxHeight)
   return image.expires_at === null && image.max_views === null ? answer : { ...answer, cache_age: pageCacheSeconds(ctx, image) }
 }

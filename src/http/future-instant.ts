@@ -7,6 +7,12 @@ import { BadRequest } from '../errors.ts'
  */
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
+/** A date, or a date and time with its zone: a time without one would be read in the server's own zone. */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i
+
+/** What an expires_at that is no such instant is told. */
+export const INSTANT_FORMAT = 'an ISO 8601 date, or date and time with a zone (2030-01-31T12:00:00Z)'
+
 const DATE_AND_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/
 
 /**
@@ -25,8 +31,9 @@ export function dateExists(text: string): boolean {
 
 /** An `expires_at` that must lie ahead of `now`: anything else is the client's mistake, a 400. */
 export function futureInstant(value: string, now: Date): Date {
-  const at = new Date(value)
-  if (Number.isNaN(at.getTime()) || !dateExists(value)) throw new BadRequest('expires_at must be an ISO 8601 date and time', 'invalid_expires_at')
+  const text = value.trim()
+  const at = new Date(ISO_INSTANT.test(text) && dateExists(text) ? text : Number.NaN)
+  if (Number.isNaN(at.getTime())) throw new BadRequest(`expires_at must be ${INSTANT_FORMAT}`, 'invalid_expires_at')
   if (at.getTime() <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
   if (at.getTime() > LATEST) throw new BadRequest('expires_at must be before the year 10000; leave it out (or null) for never', 'invalid_expires_at')
   return at

@@ -109,6 +109,13 @@ describeEachBackend(
       // Its oEmbed may be kept until the album ends, not longer.
       const oembedCacheAge = async () => (await call(app().view, 'GET', `/oembed/album?url=${encodeURIComponent(expiring.share_url)}`))[1].cache_age
       expect(await oembedCacheAge()).toBe(3600)
+      // Nor past its cover's end: an image that expires sooner than the album.
+      const [soonUp] = await call(app().upload, 'PATCH', `/images/${publicImage.id}`, { apiKey: owner.apiKey, body: { expires_in: '2m' } })
+      expect(soonUp.status).toBe(200)
+      await setImages(app(), owner, expiring.id, [publicImage.id])
+      expect(await oembedCacheAge()).toBe(120)
+      await call(app().upload, 'PATCH', `/images/${publicImage.id}`, { apiKey: owner.apiKey, body: { expires_at: null } })
+      expect(await oembedCacheAge()).toBe(3600)
       clock.advance(HOUR - 62_000)
       expect(await oembedCacheAge()).toBe(62)
       clock.advance(62_000 + 1000)

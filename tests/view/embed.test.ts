@@ -129,6 +129,19 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
     expect((await fetchView(app().view, `/embed/${hidden.id}`))[0].status).toBe(404)
     expect((await fetchView(app().view, '/embed/AAAAAAAAAAAAAAAAAAAAAA'))[0].status).toBe(404)
   })
+
+  test('oEmbed: 404 for a link of ours to the image that is itself a 404 (a format or size it does not have)', async () => {
+    const base = app().config.publicUrls.view
+    for (const url of [`${base}/${photo.id}.png`, `${base}/${photo.id}.webp`, `${base}/i/${photo.id}.gif`, `${base}/i/${photo.id}?size=huge`, `${base}/i/${photo.id}?size=thumb&size=medium`, `${base}/embed/${photo.id}.jpg`]) {
+      const link = new URL(url)
+      expect((await fetchView(app().view, link.pathname + link.search))[0].status, url).toBeGreaterThanOrEqual(400)
+      const [response, body] = await call(app().view, 'GET', `/oembed?url=${encodeURIComponent(url)}`)
+      expect({ url, status: response.status, success: body.success }).toEqual({ url, status: 404, success: false })
+    }
+    // The same image by a size and format it has is a photo.
+    const [medium] = await call(app().view, 'GET', `/oembed?url=${encodeURIComponent(`${base}/i/${photo.id}.jpg?size=thumb`)}`)
+    expect(medium.status).toBe(200)
+  })
 })
 
 function decodeEntities(value: string): string {
