@@ -1,6 +1,7 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
+import { conflictingField } from './repeated-query.ts'
 
 /**
  * The one body parser of every route, run before validation, auth and rate limits: nothing
@@ -160,8 +161,15 @@ async function readCapped(request: Request, max: number, stallSeconds: number, c
     }
     chunks.push(value)
   }
-  return Buffer.concat(chunks, total).toString('utf8')
+  // Bytes that are not UTF-8 would be stored as U+FFFD in their place: refused, not changed.
+  try {
+    return STRICT_UTF8.decode(Buffer.concat(chunks, total))
+  } catch {
+    throw new BadRequest('The request body is not valid UTF-8', 'invalid_body')
+  }
 }
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 /** Deeper than any body here (settings.allowed_referrers is three levels). */
 export const MAX_JSON_DEPTH = 16
@@ -199,6 +207,9 @@ function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
   if (kind === 'form') {
     const fields = new URLSearchParams(text)
     if (fields.has(PROTOTYPE_KEY)) throw prototypeKeyRefused()
+    // As in a query or a multipart form: two answers to one question are refused, not one of them kept.
+    const conflicting = conflictingField(fields)
+    if (conflicting !== undefined) throw new BadRequest(`The form field "${conflicting}" is given twice, with different values`, 'conflicting_field')
     return Object.fromEntries(fields)
   }
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new BadRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels`, 'invalid_body')

@@ -21,8 +21,13 @@ export function conflictingQueryParameter(url: string): string | undefined {
   const query = url.slice(start + 1, end < 0 ? undefined : end)
   // One parameter cannot repeat: most queries are read no further.
   if (!query.includes('&')) return undefined
+  return conflictingField(new URLSearchParams(query))
+}
+
+/** The first name of a query or urlencoded form given again with another value, if any. */
+export function conflictingField(fields: URLSearchParams): string | undefined {
   const seen = new Map<string, string>()
-  for (const [name, value] of new URLSearchParams(query)) {
+  for (const [name, value] of fields) {
     const earlier = seen.get(name)
     if (earlier !== undefined && earlier !== value) return name
     seen.set(name, value)

@@ -132,6 +132,35 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     expect({ status: upload.status, code: uploadBody.error?.code }).toEqual({ status: 400, code: 'invalid_body' })
   })
 
+  test('a body that is not UTF-8 is a 400 invalid_body, not stored with U+FFFD in place of its bytes', async () => {
+    const owner = await signUpWithKey(app().auth)
+    const bytes = Buffer.concat([Buffer.from('{"first_name":"Ren'), Buffer.from([0xff, 0xfe]), Buffer.from('e"}')])
+    const response = await app().auth.handle(
+      new Request('http://localhost/api/v1/account', { method: 'PUT', headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' }, body: bytes }),
+    )
+    const body = await response.json()
+    expect({ status: response.status, code: body.error?.code, message: body.error?.message }).toEqual({ status: 400, code: 'invalid_body', message: 'The request body is not valid UTF-8' })
+    const [account] = await app().ctx.sql`select first_name from users where id = ${owner.id}`
+    expect(account!.first_name).not.toContain('\ufffd')
+    // The same text in UTF-8 is taken.
+    const [fine] = await call(app().auth, 'PUT', '/api/v1/account', { token: owner.token, body: { first_name: 'Renée' } })
+    expect(fine.status).toBe(200)
+  })
+
+  test('a form field given twice with different values is a 400 conflicting_field; the same value twice is one answer', async () => {
+    const form = (body: string) =>
+      call(app().auth, 'POST', '/api/v1/auth/reset-password/form', { body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } })
+    const token = 'not-a-real-token-but-long-enough-0123456789'
+    const [twice, twiceBody] = await form(`token=${token}&password=long%20enough%20pw&password=another%20long%20pw`)
+    expect(twice.status).toBe(400)
+    expect(String(twiceBody)).toContain('conflicting_field')
+    expect(String(twiceBody)).toContain('The form field &quot;password&quot; is given twice')
+    // Read as one answer, the unknown token is what fails.
+    const [same, sameBody] = await form(`token=${token}&password=long%20enough%20pw&password=long%20enough%20pw`)
+    expect(same.status).toBe(400)
+    expect(String(sameBody)).toContain('Password not changed')
+  })
+
   test('form routes take only their form type', async () => {
     const [form, formBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/form', {
       body: 'token=not-a-real-token-but-long-enough-0123456789&password=long%20enough%20pw',
