@@ -164,6 +164,16 @@ export async function limitAnonymous(ctx: AppContext, ip: string, headers: Heade
 }
 
 /**
+ * Gives back the count limitAnonymous took, for a call that turned out to carry good credentials
+ * where they could only be read after the body (a Chevereto key in the form): it was the key's
+ * call, counted in the key's budget, not an anonymous one.
+ */
+export async function releaseAnonymous(ctx: AppContext, ip: string) {
+  const { bucket, windowSeconds } = anonymousBudget(ctx, ip)
+  await ctx.limiter.release(bucket, windowSeconds)
+}
+
+/**
  * The same budget for a caller that is let in while it lasts but is charged only for what is
  * refused: `charge` counts one refusal. A provider calling back many times in an hour
  * (back-channel logouts of a whole organisation) spends nothing while its calls are good.

@@ -340,6 +340,30 @@ describeEachBackend(
   { env: COMPAT_ENV },
 )
 
+describeEachBackend(
+  'Chevereto API v1: a key in the form (ShareX\'s preset) spends the key\'s budget, not the address\'s anonymous one',
+  (app) => {
+    test('uploads past ANONYMOUS_REQUESTS_PER_HOUR with a good key in the form all pass; calls without a good key still spend it, and once it is spent they are 429', async () => {
+      const user = await signUp(app())
+      for (let i = 0; i < 5; i++) {
+        const [response, body] = await call(app().upload, 'POST', '/api/1/upload', { body: form({ key: user.apiKey, source: png(await distinctPng(20 + i, 20)) }) })
+        expect(response.status, JSON.stringify(body)).toBe(200)
+      }
+      // Signing up was one anonymous call from this address; no key, then a bad one, are two more.
+      const [none, noneBody] = await call(app().upload, 'POST', '/api/1/upload', { body: form({ source: png(await distinctPng()) }) })
+      expectCheveretoError(none, noneBody, 401, 'api_key_required')
+      const [bad, badBody] = await call(app().upload, 'POST', '/api/1/upload', { body: form({ key: 'ih_not-a-key', source: png(await distinctPng()) }) })
+      expectCheveretoError(bad, badBody, 401, 'invalid_api_key')
+      const [spent, spentBody] = await call(app().upload, 'POST', '/api/1/upload', { body: form({ key: 'ih_not-a-key', source: png(await distinctPng()) }) })
+      expectCheveretoError(spent, spentBody, 429, 'rate_limited')
+      // The key in the query is answered before the body and never touched the address's budget.
+      const [query, queryBody] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(await distinctPng(31, 17)) }) })
+      expect(query.status, JSON.stringify(queryBody)).toBe(200)
+    })
+  },
+  { env: { ...COMPAT_ENV, ANONYMOUS_REQUESTS_PER_HOUR: '3' } },
+)
+
 const stallLog = recordingLogger()
 
 describeEachBackend(

@@ -97,11 +97,17 @@ describeEachBackend(
     test('/3/upload.xml answers Imgur XML, errors included (ksnip: raw PNG labelled urlencoded)', async () => {
       const user = await signUp(app())
       const bytes = await distinctPng()
-      const [response, text] = await call(app().upload, 'POST', '/3/upload.xml', { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: bytes })
+      // ksnip's own request: its title and description ride in the query, beside the raw PNG.
+      const query = '?title=ksnip%20Screenshot&description=Screenshot%20uploaded%20via%20ksnip'
+      const [response, text] = await call(app().upload, 'POST', `/3/upload.xml${query}`, { headers: { ...clientId(user.apiKey), ...URLENCODED }, body: bytes })
       expect(response.status).toBe(200)
+      expect(text).toContain('<title>ksnip Screenshot</title>')
+      expect(text).toContain('<description>Screenshot uploaded via ksnip</description>')
       expect(response.headers.get('content-type')).toStartWith('application/xml')
       expect(text).toStartWith('<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="1" status="200"><id>')
       const id = /<id>([^<]+)<\/id>/.exec(text)![1]!
+      const [stored] = await app().ctx.sql`select title, description from images where id = ${id}`
+      expect(stored).toEqual({ title: 'ksnip Screenshot', description: 'Screenshot uploaded via ksnip' })
       expect(text).toContain(`<deletehash>${id}`)
       expect(text).toContain('<animated>false</animated>')
       const link = /<link>([^<]+)<\/link>/.exec(text)![1]!

@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import { type HeaderBag, limitAnonymous } from '#core/auth/guard.ts'
+import { type HeaderBag, limitAnonymous, releaseAnonymous } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
@@ -201,11 +201,13 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
     return { image: present(ctx, image, md5), format }
   }
-  // The body is read before anyone is known to be calling: it comes out of the address's anonymous budget.
+  // The body is read before anyone is known to be calling: it comes out of the address's
+  // anonymous budget, and goes back to it once a good key in the form says whose call it was.
   await limitAnonymous(ctx, ip(), headers)
   const body = await readSource()
   try {
     const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip() })
+    await releaseAnonymous(ctx, ip())
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, NO_SOURCE)))
     return { image: present(ctx, image, md5), format }
   } finally {

@@ -119,7 +119,10 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
   const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
-    const { type, title, name, description } = body.fields
+    // A raw body has no fields: ksnip sends title and description in the query (as Chevereto clients may).
+    const query = new URL(request.url).searchParams
+    const fromQuery = (field: string) => body.fields[field] ?? query.get(field) ?? undefined
+    const [type, title, name, description] = [fromQuery('type'), fromQuery('title'), fromQuery('name'), fromQuery('description')]
     if (type?.toLowerCase() === 'url') {
       await body.discard()
       throw remoteUrlRefused()
@@ -175,7 +178,7 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       summary,
       description:
         'Authorization: `Client-ID ih_…` or `Bearer ih_…` (one of your own API keys). The image is `image` (a multipart file or base64), ' +
-        'urlencoded `image=` base64, or the raw body whatever the Content-Type says. `title`, `description` and `name` are kept. ' +
+        'urlencoded `image=` base64, or the raw body whatever the Content-Type says. `title`, `description` and `name` are kept, from the form or else the query (ksnip). ' +
         'Errors: `{data:{error, code, request, method}, success:false, status}` with the same HTTP status.',
       requestBody: formBodyDoc('image', { title: 'kept as the title', name: 'kept as the file name', description: 'kept as the description', type: 'file or base64; url is refused' }),
     },
