@@ -29,8 +29,11 @@ const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
 const PRIVATE_CACHE = 'private, no-cache'
 /** An image with a view budget: every copy kept anywhere would be a view nobody counted. */
 const SELF_DESTRUCT_CACHE = 'private, no-store'
-/** An image is shown, never run: no scripts even if a browser were to sniff an SVG or HTML. */
-const IMAGE_CSP = "default-src 'none'; sandbox"
+/**
+ * An image is shown, never run: no scripts even if a browser were to sniff an SVG or HTML. Inline
+ * styles only, which a browser opening the image as a page uses to centre it on its own dark page.
+ */
+const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 export class RangeNotSatisfiable extends AppError {
   constructor(size: number) {

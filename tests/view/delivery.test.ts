@@ -4,7 +4,7 @@ import { describeEachBackend } from '../helpers/index.ts'
 import { join } from 'node:path'
 import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
 
-const IMAGE_CSP = "default-src 'none'; sandbox"
+const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 describeEachBackend('view delivery', (app) => {
   let owner: Viewer
