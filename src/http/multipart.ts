@@ -280,8 +280,11 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   })
   parser.on('field', (name, value, info) => {
     // busboy reads a part without a filename (or with an empty one) as text: the image's bytes
-    // would then be judged as text ("may not contain NUL") instead of as the missing file.
-    if (name === fileField && !fileFieldMayBeText) fail(new BadRequest(`The field "${fileField}" must be a file part, with a filename`, 'file_required'))
+    // would then be judged as text ("may not contain NUL") instead of as the missing file. Where
+    // the field may be base64 text, bytes with a NUL are no such text.
+    if (name === fileField && (!fileFieldMayBeText || value.includes(NUL))) {
+      fail(new BadRequest(`The field "${fileField}" must be a file part, with a filename${fileFieldMayBeText ? ', or base64 text' : ''}`, 'file_required'))
+    }
     else if (info.valueTruncated) fail(new BadRequest(`The form field "${name}" is longer than ${maxFieldBytes} bytes`, 'field_too_long'))
     else if (name.includes(NUL) || value.includes(NUL)) fail(nulRefused(name.replaceAll(NUL, '\\u0000')))
     else if (name === PROTOTYPE_KEY) fail(prototypeKeyRefused())

@@ -16,6 +16,32 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
 describeEachBackend(
   'compatible APIs: one image per upload, sent once',
   (app) => {
+    test('a body they cannot read as an image is a 400 saying why, not a 415 listing formats: a file part without a filename, a multipart type without its boundary, an empty source', async () => {
+      const user = await signUp(app())
+      const bytes = await distinctPng()
+      const apis = [
+        { path: `/api/1/upload?key=${user.apiKey}`, field: 'source', headers: {}, code: (body: any) => body.error?.context },
+        { path: '/api/v1/upload', field: 'file', headers: bearer(user.apiKey), code: (body: any) => body.data?.code },
+        { path: '/3/image', field: 'image', headers: { authorization: `Client-ID ${user.apiKey}` }, code: (body: any) => body.data?.code },
+      ]
+      const boundary = 'imghost-test-boundary'
+      const multipart = (disposition: string) =>
+        Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: image/png\r\n\r\n`), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)])
+      for (const api of apis) {
+        const cases: [string, Record<string, string>, Buffer | string, string, RegExp][] = [
+          ['a file part without a filename', { 'content-type': `multipart/form-data; boundary=${boundary}` }, multipart(`form-data; name="${api.field}"`), 'file_required', /must be a file part, with a filename/],
+          ['multipart/form-data without its boundary', { 'content-type': 'multipart/form-data' }, multipart(`form-data; name="${api.field}"; filename="a.png"`), 'invalid_multipart', /boundary/],
+          ['multipart/mixed', { 'content-type': `multipart/mixed; boundary=${boundary}` }, multipart(`form-data; name="${api.field}"; filename="a.png"`), 'invalid_multipart', /multipart\/form-data/],
+          ['an empty image field', URLENCODED, `${api.field}=`, 'empty_file', /empty/],
+        ]
+        for (const [what, headers, body, code, message] of cases) {
+          const [response, answer] = await expectNothingLeftBehind(app(), user.id, () => call(app().upload, 'POST', api.path, { headers: { ...api.headers, ...headers }, body }))
+          expect({ api: api.path, what, status: response.status, code: api.code(answer) }).toEqual({ api: api.path, what, status: 400, code })
+          expect(JSON.stringify(answer)).toMatch(message)
+        }
+      }
+    })
+
     test('Chevereto: HEAD on the GET upload is 405 and stores nothing', async () => {
       const user = await signUp(app())
       const source = (await distinctPng()).toString('base64')

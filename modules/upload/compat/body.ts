@@ -48,6 +48,8 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
   if (declaredLength > formBodyLimit(max)) throw uploadTooLarge(max)
   const contentType = request.headers.get('content-type') ?? ''
   if (/^multipart\/form-data\s*;/i.test(contentType)) return readMultipart(ctx, request, fileField)
+  // Read as the image's own bytes, a form without its boundary would fail as an unknown image format.
+  if (/^multipart\//i.test(contentType)) throw new BadRequest('A multipart body must be multipart/form-data with its boundary', 'invalid_multipart')
   // None of these APIs takes JSON; read as the image's own bytes it would fail as an unknown image format.
   if (/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new UnsupportedMediaType(`A JSON body is not read: send the image as a multipart file or base64 field "${fileField}", in a urlencoded form, or as the raw bytes`)
@@ -60,7 +62,9 @@ export async function readImageBody(ctx: AppContext, request: Request, fileField
   if (head.length === 0) return noFile()
   const start = head.toString('latin1', 0, SNIFF_BYTES)
   // A form is `name=value&…`; base64, data URIs and URLs are text; anything else is the image itself.
-  if (/^[A-Za-z0-9_.[\]%-]{1,64}=(?!=)/.test(start) && !/^[A-Za-z0-9+/]+=*$/.test(start.trim())) {
+  // `source=` alone looks like base64 too, but names the image's own field.
+  const isForm = start.startsWith(`${fileField}=`) || (/^[A-Za-z0-9_.[\]%-]{1,64}=(?!=)/.test(start) && !/^[A-Za-z0-9+/]+=*$/.test(start.trim()))
+  if (isForm) {
     const form = new FormFieldSplitter(fileField)
     const formBody = byteMeter(formBodyLimit(max), () => uploadTooLarge(max))
     const file = await streamToTempFile(ctx, [stream, formBody.meter, form, new Base64Decoder()])
