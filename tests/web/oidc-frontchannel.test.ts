@@ -48,13 +48,17 @@ async function logOutAtProviderSignsOut(page: Page, servers: WebServers, oidc: F
   await page.getByRole('button', { name: 'Log in' }).waitFor()
 }
 
-describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider, told through its front-channel logout frame', () => {
+/**
+ * A describe block's fake provider (`options` as startFakeOidc takes them), the web servers signing
+ * in through it, and a browser: started before its tests, stopped after. Getters, as the values
+ * exist only once beforeAll has run.
+ */
+function useFrontChannelSuite(options: Parameters<typeof startFakeOidc>[0] = {}) {
   let servers: WebServers
   let oidc: FakeOidcProvider
   let browser: Browser
-
   beforeAll(async () => {
-    oidc = await startFakeOidc()
+    oidc = await startFakeOidc(options)
     servers = await startWebServers(oidc.env)
     browser = await launchBrowser()
   }, 240_000)
@@ -63,19 +67,24 @@ describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider,
     await servers?.close()
     oidc?.stop()
   })
+  return { servers: () => servers, oidc: () => oidc, browser: () => browser }
+}
+
+describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider, told through its front-channel logout frame', () => {
+  const suite = useFrontChannelSuite()
 
   test("signed in through the SSO button, the provider's logout page frames the front-channel logout, and the web app is signed out", async () => {
-    await onNewPage(browser, async (page, cspViolations) => {
-      await logOutAtProviderSignsOut(page, servers, oidc, 'grace-sso-session')
+    await onNewPage(suite.browser(), async (page, cspViolations) => {
+      await logOutAtProviderSignsOut(page, suite.servers(), suite.oidc(), 'grace-sso-session')
       expect(cspViolations).toEqual([])
     })
   })
 
   test('a page of any other origin cannot show it in a frame', async () => {
-    await onNewPage(browser, async (page, cspViolations) => {
+    await onNewPage(suite.browser(), async (page, cspViolations) => {
       // The same page from another origin: the provider's server, by its other loopback name.
-      const elsewhere = `http://localhost:${new URL(oidc.issuer).port}`
-      await page.goto(oidc.frontChannelLogoutPage(`${servers.urls.auth}/api/v1/auth/oidc/frontchannel-logout`, 'no-such-session', elsewhere))
+      const elsewhere = `http://localhost:${new URL(suite.oidc().issuer).port}`
+      await page.goto(suite.oidc().frontChannelLogoutPage(`${suite.servers().urls.auth}/api/v1/auth/oidc/frontchannel-logout`, 'no-such-session', elsewhere))
       expect(await violationsNaming(page, cspViolations, 'frame-ancestors')).toHaveLength(1)
       expect(await page.frameLocator('iframe[title="imghost"]').getByText('No imghost session').count()).toBe(0)
     })
@@ -83,24 +92,11 @@ describe.skipIf(!hasChromium)('web app: a logout at the OpenID Connect provider,
 })
 
 describe.skipIf(!hasChromium)("web app: a provider whose logout page is on another host name than its issuer (its end_session_endpoint's)", () => {
-  let servers: WebServers
-  let oidc: FakeOidcProvider
-  let browser: Browser
-
-  beforeAll(async () => {
-    oidc = await startFakeOidc({ endSessionHost: 'localhost' })
-    servers = await startWebServers(oidc.env)
-    browser = await launchBrowser()
-  }, 240_000)
-  afterAll(async () => {
-    await browser?.close()
-    await servers?.close()
-    oidc?.stop()
-  })
+  const suite = useFrontChannelSuite({ endSessionHost: 'localhost' })
 
   test('the logout page at the end_session_endpoint\'s origin frames the front-channel logout, and the web app is signed out', async () => {
-    await onNewPage(browser, async (page, cspViolations) => {
-      await logOutAtProviderSignsOut(page, servers, oidc, 'ada-sso-session', `http://localhost:${new URL(oidc.issuer).port}`)
+    await onNewPage(suite.browser(), async (page, cspViolations) => {
+      await logOutAtProviderSignsOut(page, suite.servers(), suite.oidc(), 'ada-sso-session', `http://localhost:${new URL(suite.oidc().issuer).port}`)
       expect(cspViolations).toEqual([])
     })
   })
