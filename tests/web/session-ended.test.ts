@@ -71,7 +71,8 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
       await logOutInTabB()
       await tabA.getByLabel('Search by file name').fill('holiday')
       await tabA.getByRole('button', { name: 'Search' }).click()
-      await sentToLogin('/gallery')
+      // The search is in the address, so signing in again comes back to it.
+      await sentToLogin('/gallery?q=holiday')
     })
   })
 

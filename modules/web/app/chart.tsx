@@ -43,23 +43,27 @@ export function Chart({ title, dates, series }: { title: string; dates: string[]
     <figure class="chart">
       <figcaption>{title}</figcaption>
       <div ref={box} aria-hidden="true" />
-      <table class="visually-hidden">
-        <caption>{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Date</th>
-            {series.map((s) => <th scope="col">{s.label}</th>)}
-          </tr>
-        </thead>
-        <tbody>
-          {dates.map((date, i) => (
+      {/* The div hides the table: a <table> takes the rows' height whatever its own height says, and
+          that blank tail made the page scroll on past its end. */}
+      <div class="visually-hidden">
+        <table>
+          <caption>{title}</caption>
+          <thead>
             <tr>
-              <th scope="row">{date}</th>
-              {series.map((s) => <td>{s.values[i]}</td>)}
+              <th scope="col">Date</th>
+              {series.map((s) => <th scope="col">{s.label}</th>)}
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {dates.map((date, i) => (
+              <tr>
+                <th scope="row">{date}</th>
+                {series.map((s) => <td>{s.values[i]}</td>)}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   )
 }

@@ -18,6 +18,7 @@ import { UploadPage } from './pages/upload.tsx'
 import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
+import { VerifyAddressNotice } from './verify-notice.tsx'
 
 const PUBLIC: Record<string, () => preact.JSX.Element> = {
   '/': LandingPage,
@@ -125,11 +126,15 @@ function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
       page = <p>Redirecting to the login page…</p>
     } else page = <Page key={route.path} {...params} />
   } else page = <NotFoundPage />
+  const unverified = user && !user.is_verified && privateMatch && route.path !== '/account' ? user : null
   return (
     <SessionContext.Provider value={session}>
       <RouteContext.Provider value={route}>
         <a href="#main" class="skip">Skip to content</a>
         <Nav session={session} />
+        {/* Outside <main>, which is made anew for each page: this live region is there before the
+            notice comes (right after sign-up), so the notice is read out. */}
+        <div class="notices" role="status">{unverified ? <VerifyAddressNotice email={unverified.email} /> : null}</div>
         <main id="main" key={route.path}>{page}</main>
       </RouteContext.Provider>
     </SessionContext.Provider>

@@ -7,9 +7,11 @@ const uncounted = (src: string) => `${src}${src.includes('?') ? '&' : '?'}count=
 /**
  * An image from the view server. Public ones are plain lazy <img>s. Private ones need the
  * owner's credentials, which an <img> cannot send cross-origin, so they are fetched with the
- * bearer token once scrolled near, and shown from a blob: URL.
+ * bearer token once scrolled near, and shown from a blob: URL. Until then the holder shows
+ * `placeholder`: a public image fetched that way (it self-destructs, and the owner's look must not
+ * spend a view) is not private, so its caller says something else.
  */
-export function Thumb({ src, isPublic, alt, size = 256, class: className }: { src: string; isPublic: boolean; alt: string; size?: number; class?: string }) {
+export function Thumb({ src, isPublic, alt, size = 256, class: className, placeholder = 'Private' }: { src: string; isPublic: boolean; alt: string; size?: number; class?: string; placeholder?: string }) {
   const { api } = useSession()
   const [blobUrl, setBlobUrl] = useState<string | null>(null)
   const holder = useRef<HTMLSpanElement>(null)
@@ -39,7 +41,7 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className }: { sr
   if (isPublic) return <img class={className} src={uncounted(src)} alt={alt} width={size} height={size} loading="lazy" decoding="async" />
   return (
     <span ref={holder} class="thumb-holder">
-      {blobUrl ? <img class={className} src={blobUrl} alt={alt} width={size} height={size} /> : <span class="muted">Private</span>}
+      {blobUrl ? <img class={className} src={blobUrl} alt={alt} width={size} height={size} /> : <span class="muted">{placeholder}</span>}
     </span>
   )
 }

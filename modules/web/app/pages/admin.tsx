@@ -13,6 +13,29 @@ const MAX_UPLOAD_LIMIT = 10_000_000
 const USER_FIELD_WORDS = { fields: { upload_limit_per_day: () => `Daily upload limit: a whole number from 0 to ${MAX_UPLOAD_LIMIT}, or empty for the plan’s own.` } }
 const PAGE_SIZE = 20
 
+/**
+ * A user's plan, applied by its Set button only. The drop-down's change event would not do: a
+ * keyboard user looking through the options with ↓ changes it at each key press, and each change
+ * would be saved at once, unasked.
+ */
+function PlanChoice({ user, apply }: { user: User; apply: (plan: string) => Promise<unknown> }) {
+  const [choice, setChoice] = useState(user.plan_type)
+  // The list reloaded with another plan (applied here, or elsewhere): the choice starts from it.
+  useEffect(() => setChoice(user.plan_type), [user.plan_type])
+  const unchanged = choice === user.plan_type
+  return (
+    <Form class="inline" onSubmit={() => (unchanged ? undefined : apply(choice))}>
+      <select aria-label={`Plan of ${user.username}`} value={choice} onChange={(event) => setChoice((event.currentTarget as HTMLSelectElement).value)}>
+        {PLANS.map((plan) => <option value={plan}>{plan}</option>)}
+      </select>
+      {/* aria-disabled, not disabled: once applied, the button keeps the focus (a disabled one drops it to the page). */}
+      <button type="submit" class={unchanged ? 'secondary small unchanged' : 'secondary small'} aria-disabled={unchanged || undefined}>
+        Set<span class="visually-hidden"> plan of {user.username}</span>
+      </button>
+    </Form>
+  )
+}
+
 function Users() {
   const { api, user: me } = useSession()
   const [query, setQuery] = useState('')
@@ -84,9 +107,7 @@ function Users() {
                   <span class="small muted">{user.email}</span>
                 </td>
                 <td>
-                  <select aria-label={`Plan of ${user.username}`} value={user.plan_type} onChange={(e) => change(user, { plan_type: (e.currentTarget as HTMLSelectElement).value }, `${user.username} is now on ${(e.currentTarget as HTMLSelectElement).value}.`, index)}>
-                    {PLANS.map((plan) => <option value={plan}>{plan}</option>)}
-                  </select>
+                  <PlanChoice user={user} apply={(plan) => change(user, { plan_type: plan }, `${user.username} is now on ${plan}.`, index)} />
                 </td>
                 <td>
                   <Form

@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Link } from '../router.tsx'
+import { Link, navigate, useRouteContext } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
@@ -26,22 +26,48 @@ const PAGE_SIZE = 60
 
 const nameOf = (image: OwnImage) => image.title || image.original_name || image.filename
 
+/**
+ * The listing shown lives in the address, so Back from an image page and a reload return to it.
+ * The API pages by cursor, so the address keeps the cursor of every page after the first (a
+ * cursor is base64url, never holding a comma): Previous then works after a reload too.
+ */
+interface Listing {
+  query: string
+  cursors: string[]
+}
+
+const listingOf = (params: URLSearchParams): Listing => ({
+  query: params.get('q')?.trim() ?? '',
+  cursors: params.get('cursors')?.split(',').filter(Boolean) ?? [],
+})
+
+function hrefOf({ query, cursors }: Listing): string {
+  const params = new URLSearchParams()
+  if (query) params.set('q', query)
+  if (cursors.length) params.set('cursors', cursors.join(','))
+  const search = params.toString()
+  return search ? `/gallery?${search}` : '/gallery'
+}
+
 export function GalleryPage() {
   const { api } = useSession()
-  const [query, setQuery] = useState('')
-  // Cursor paging: the stack holds the cursor of each page shown so far (null = first page).
-  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const { query, cursors } = listingOf(useRouteContext().query)
+  const shown = hrefOf({ query, cursors })
+  const cursor = cursors.at(-1)
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
-  const cursor = cursors.at(-1) ?? null
   const page = useLoad(async () => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
     if (cursor) params.set('cursor', cursor)
     if (query) params.set('q', query)
-    return (await api.remote<{ images: OwnImage[]; next_cursor: string | null }>('upload', 'GET', `/images?${params}`)).data
+    const { images, next_cursor } = (await api.remote<{ images: OwnImage[]; next_cursor: string | null }>('upload', 'GET', `/images?${params}`)).data
+    return { listing: shown, images, next_cursor }
   }, [cursor, query])
 
   const images = page.data?.images ?? []
+  // The previous listing's cards stay up while the next one loads; only an answer for this one may
+  // say that it is empty.
+  const emptyHere = page.data?.listing === shown && !images.length
   const toggle = (id: string) =>
     setSelected((all) => {
       const next = new Set(all)
@@ -50,12 +76,16 @@ export function GalleryPage() {
       return next
     })
 
-  // A selection covers only the cards in view: a new search or page starts without one, so the
-  // delete button never acts on images the person can no longer see.
-  const showPage = (next: (string | null)[]) => {
-    setSelected(new Set())
-    setCursors(next)
-  }
+  // A selection covers only the cards in view: a new search or page (Back included) starts
+  // without one, so the delete button never acts on images the person can no longer see.
+  useEffect(() => setSelected(new Set()), [shown])
+
+  // A page after the first comes back empty once its images are gone (deleted here, or elsewhere
+  // before a reload or Back): show the page before it, in place of this entry, rather than an
+  // empty gallery.
+  useEffect(() => {
+    if (emptyHere && cursors.length) navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }), true)
+  }, [emptyHere, shown])
 
   const deleteSelected = async () => {
     const names = images.filter((image) => selected.has(image.id)).map(nameOf)
@@ -76,12 +106,12 @@ export function GalleryPage() {
         role="search"
         onSubmit={(event) => {
           event.preventDefault()
-          setQuery(String(new FormData(event.currentTarget).get('q') ?? '').trim())
-          showPage([null])
+          navigate(hrefOf({ query: String(new FormData(event.currentTarget).get('q') ?? '').trim(), cursors: [] }))
         }}
       >
         <label for="gallery-search" class="visually-hidden">Search by file name</label>
-        <input id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
+        {/* Keyed by the search, so Back to another search shows its text. */}
+        <input key={query} id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
         <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
           Delete selected{selected.size ? ` (${selected.size})` : ''}
@@ -89,7 +119,7 @@ export function GalleryPage() {
       </form>
       <Status error={status.error ?? page.error} message={status.message} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
-      {page.data && !images.length ? (
+      {emptyHere && !cursors.length ? (
         <p>{query ? `No image matches “${query}”.` : <>No images yet. <Link href="/upload">Upload some</Link>.</>}</p>
       ) : null}
       <ul class="grid" aria-label="Your images" data-testid="gallery-grid">
@@ -99,7 +129,7 @@ export function GalleryPage() {
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
                 {/* The view server answers 404 for a hidden image, to its owner too. */}
-                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} alt="" />}
+                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} placeholder={image.is_public ? 'Loading…' : 'Private'} alt="" />}
               </Link>
               <div class="card-body">
                 <label class="check">
@@ -117,9 +147,9 @@ export function GalleryPage() {
         })}
       </ul>
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => showPage(cursors.slice(0, -1))}>Previous</button>
-        <span>Page {cursors.length}</span>
-        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => showPage([...cursors, page.data!.next_cursor])}>Next</button>
+        <button type="button" class="secondary" disabled={!cursors.length} onClick={() => navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }))}>Previous</button>
+        <span>Page {cursors.length + 1}</span>
+        <button type="button" class="secondary" disabled={page.data?.listing !== shown || !page.data.next_cursor} onClick={() => navigate(hrefOf({ query, cursors: [...cursors, page.data!.next_cursor!] }))}>Next</button>
       </nav>
     </section>
   )

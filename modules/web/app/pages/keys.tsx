@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
@@ -103,6 +103,7 @@ export function KeysPage() {
   const keys = useLoad(async () => (await api.auth<{ api_keys: ApiKey[] }>('GET', '/api/v1/api-keys')).api_keys)
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const listHeading = useRef<HTMLHeadingElement>(null)
 
   const create = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
@@ -135,6 +136,9 @@ export function KeysPage() {
       await api.auth('DELETE', `/api/v1/api-keys/${key.id}`)
       setStatus({ message: `Key “${key.key_name}” revoked.` })
       if (created?.id === key.id) setCreated(null)
+      // Its button goes with its row. The focus goes to the list's heading, not to the next
+      // key's Revoke button, where one more Enter would start revoking that key too.
+      listHeading.current?.focus()
       keys.reload()
     } catch (e) {
       setStatus({ error: messageOf(e) })
@@ -196,7 +200,7 @@ export function KeysPage() {
           <Snippets apiKey={created.key} uploadUrl={api.config.upload_url} />
         </div>
       ) : null}
-      <h2>Your keys</h2>
+      <h2 tabIndex={-1} ref={listHeading}>Your keys</h2>
       {keys.error ? <Status error={keys.error} /> : null}
       {keys.data && !keys.data.length ? <p>No keys yet.</p> : null}
       {keys.data?.length ? (
@@ -216,7 +220,7 @@ export function KeysPage() {
             </thead>
             <tbody>
               {keys.data.map((key) => (
-                <tr data-testid="key-row">
+                <tr key={key.id} data-testid="key-row">
                   <td>{key.key_name}</td>
                   <td><code>{key.prefix}…</code></td>
                   <td>{key.rate_limit_per_hour}</td>

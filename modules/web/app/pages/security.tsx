@@ -1,5 +1,5 @@
 import { startAuthentication } from '@simplewebauthn/browser'
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
@@ -145,6 +145,12 @@ export function SecurityPage() {
   const [message, setMessage] = useState<string | null>(null)
   // Turning 2FA off removes the passkeys too: a new key remounts their panel, which reloads its list.
   const [generation, setGeneration] = useState(0)
+  const stateLine = useRef<HTMLParagraphElement>(null)
+  // The codes' region goes with its button: the focus goes to the line saying what is now on, not to the page.
+  const codesSaved = () => {
+    stateLine.current?.focus()
+    setCodes(null)
+  }
   const data = status.data
   return (
     <section>
@@ -157,11 +163,11 @@ export function SecurityPage() {
       <Status error={status.error} message={message} />
       {data ? (
         <>
-          <p data-testid="two-factor-state">
+          <p data-testid="two-factor-state" tabIndex={-1} ref={stateLine}>
             Two-factor authentication is <strong>{data.enabled ? 'on' : 'off'}</strong>
             {data.enabled ? `, ${data.recovery_codes_left} recovery codes left.` : '.'}
           </p>
-          {codes ? <RecoveryCodes codes={codes} onDone={() => setCodes(null)} /> : null}
+          {codes ? <RecoveryCodes codes={codes} onDone={codesSaved} /> : null}
           <div class="panels">
             <AuthenticatorApp status={data} reload={status.reload} showCodes={setCodes} />
             <PasskeysPanel key={generation} reload={status.reload} showCodes={setCodes} />

@@ -10,6 +10,8 @@ interface Item {
   file: File
   loaded: number
   status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error'
+  /** As the checkbox stood when the upload started: ticking it later changes only new uploads. */
+  isPublic?: boolean
   error?: string
   image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
 }
@@ -62,7 +64,7 @@ export function UploadPage() {
         update(item.key, { status: 'error', error: describeError(new ApiError(413, 'file_too_large', ''), item.file, api.config.max_upload_bytes) })
         continue
       }
-      update(item.key, { status: 'uploading' })
+      update(item.key, { status: 'uploading', isPublic })
       uploadFile(api, item.file, {
         isPublic,
         fields: lifetime,
@@ -148,7 +150,7 @@ export function UploadPage() {
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
                 {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
-                <Thumb src={item.image.thumbnail} isPublic={isPublic && item.image.max_views == null} alt="" size={64} />
+                <Thumb src={item.image.thumbnail} isPublic={item.isPublic === true && item.image.max_views == null} placeholder={item.isPublic ? 'Loading…' : 'Private'} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
                 <CopyButton text={item.image.url} what={`link to ${item.file.name}`} label="Copy link" />
                 <Link href={`/gallery/${item.image.id}`}>Open</Link>

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { type Owner, signUp, uploadImage } from '../albums/support.ts'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/gallery-listing: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+/** The gallery's pages (60 cards each) and search: kept in the address, and what a delete leaves. */
+describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
+  let servers: WebServers
+  let browser: Browser
+  const cspViolations: string[] = []
+  const opened: BrowserContext[] = []
+
+  /** A fresh account with `names` uploaded in that order (the first is the oldest: last in the gallery). */
+  async function ownerWith(names: string[]): Promise<Owner> {
+    const owner = await signUp(servers.app)
+    for (const name of names) await uploadImage(servers.app, owner, { name, isPublic: true })
+    return owner
+  }
+
+  /** A tab signed in as `owner`, with its journal for failing steps. */
+  async function signedInTab(owner: Owner): Promise<{ page: Page; journal: ReturnType<typeof pageJournal> }> {
+    const context = await desktopContext(browser)
+    opened.push(context)
+    const page = await context.newPage()
+    watchCsp(page, cspViolations)
+    const journal = pageJournal(page)
+    await page.goto(`${servers.urls.auth}/login`)
+    await signInOnPage(page, owner)
+    return { page, journal }
+  }
+
+  const cards = (page: Page) => page.getByTestId('gallery-card')
+  const numbered = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}.png`)
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    browser = await launchBrowser()
+  }, 240_000)
+  afterAll(async () => {
+    for (const context of opened) await context.close()
+    await browser?.close()
+    await servers?.close()
+    expect(cspViolations).toEqual([])
+  })
+
+  test('deleting every card of page 2 shows page 1 again, not "No images yet"', async () => {
+    const owner = await ownerWith(numbered('pic', 70))
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByRole('checkbox', { name: 'Select pic-70.png' }).waitFor()
+      await page.getByRole('button', { name: 'Next' }).click()
+      await page.getByText('Page 2').waitFor()
+      await page.getByRole('checkbox', { name: 'Select pic-01.png' }).waitFor()
+      expect(await cards(page).count()).toBe(10)
+      for (const name of numbered('pic', 10)) await page.getByRole('checkbox', { name: `Select ${name}` }).check()
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: 'Delete selected (10)' }).click()
+      await page.getByText('10 deleted.').waitFor()
+      await page.getByText('Page 1').waitFor()
+      await page.getByRole('checkbox', { name: 'Select pic-70.png' }).waitFor()
+      await page.screenshot({ path: join(SCREENSHOTS, 'gallery-after-emptying-page-2.png'), fullPage: true })
+      expect(await cards(page).count()).toBe(60)
+      expect(await page.getByText('No images yet').count()).toBe(0)
+      expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true)
+      // The emptied page's entry was replaced, not left behind for Back to show again.
+      expect(new URL(page.url()).search).toBe('')
+    })
+  })
+
+  test('the page and the search stay in the address: Back from an image, a reload and Previous keep them', async () => {
+    const owner = await ownerWith([...numbered('shot', 62), 'misc-a.png', 'misc-b.png'])
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByLabel('Search by file name').fill('shot')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.waitForURL(/[?&]q=shot/)
+      await page.getByRole('checkbox', { name: 'Select shot-62.png' }).waitFor()
+      expect(await page.getByRole('checkbox', { name: 'Select misc-a.png' }).count()).toBe(0)
+      await page.getByRole('button', { name: 'Next' }).click()
+      await page.getByText('Page 2').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
+      expect(await cards(page).count()).toBe(2)
+      const secondPage = page.url()
+      expect(new URL(secondPage).searchParams.get('q')).toBe('shot')
+
+      // Back from an image page lands on page 2 of the search, its text still in the box.
+      await page.getByRole('link', { name: 'Open shot-01.png' }).click()
+      await page.waitForURL(/\/gallery\/[^/?]+$/)
+      await page.goBack()
+      await page.getByText('Page 2').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
+      expect(page.url()).toBe(secondPage)
+      expect(await page.getByLabel('Search by file name').inputValue()).toBe('shot')
+
+      // A reload keeps them too, and Previous still knows page 1.
+      await page.reload()
+      await page.getByText('Page 2').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-02.png' }).waitFor()
+      expect(await cards(page).count()).toBe(2)
+      await page.getByRole('button', { name: 'Previous' }).click()
+      await page.getByText('Page 1').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-62.png' }).waitFor()
+      expect(await cards(page).count()).toBe(60)
+      expect(new URL(page.url()).searchParams.get('q')).toBe('shot')
+
+      // Each page is an entry of the history: Back returns to page 2.
+      await page.goBack()
+      await page.getByText('Page 2').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
+
+      // A search nothing matches says so, and never that the account has no images.
+      await page.getByLabel('Search by file name').fill('nothing-like-this')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.getByText('No image matches “nothing-like-this”.').waitFor()
+      expect(await page.getByText('No images yet').count()).toBe(0)
+      expect(await page.getByText('Page 1').count()).toBe(1)
+    })
+  })
+})

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { useSlowTestTimeout } from '../helpers/context.ts'
+import { registerUser, type TestUser } from '../helpers/http.ts'
+import { totpCode } from '../helpers/two-factor.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+
+useSlowTestTimeout()
+if (!hasChromium) console.warn('tests/web/keyboard-actions: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
+
+const PASSWORD = 'correct horse battery'
+
+/** What has the keyboard focus, in words a failure can show. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement
+    return { tag: element?.tagName, text: element?.textContent?.trim(), label: element?.getAttribute('aria-label') ?? null, testId: element?.getAttribute('data-testid') ?? null }
+  })
+
+/** Keyboard use that must not act unasked, nor leave the focus where one more key press would. */
+describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocation, recovery codes', () => {
+  let servers: WebServers
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let journal: ReturnType<typeof pageJournal>
+  let other: TestUser
+  const cspViolations: string[] = []
+
+  const go = (path: string) => page.goto(servers.urls.auth + path)
+
+  beforeAll(async () => {
+    servers = await startWebServers()
+    browser = await launchBrowser()
+    context = await desktopContext(browser)
+    page = await context.newPage()
+    watchCsp(page, cspViolations)
+    journal = pageJournal(page)
+    // The first account is the admin; its address verified, so it may make API keys.
+    await go('/signup')
+    await page.getByLabel('First name').fill('Ada')
+    await page.getByLabel('Username').fill('ada')
+    await page.getByLabel('Email').fill('ada@example.com')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.waitForURL('**/upload')
+    await servers.app.ctx.sql`update users set is_verified = true where username = 'ada'`
+    other = await registerUser(servers.app.auth, { username: 'bob' })
+  }, 240_000)
+  afterAll(async () => {
+    await browser?.close()
+    await servers?.close()
+  })
+
+  test('an admin looks through the plans with ↓ and nothing is saved; Set applies the one chosen and says so', async () => {
+    const planOfBob = async () => (await servers.app.ctx.sql<{ plan_type: string }[]>`select plan_type from users where id = ${other.id}`)[0]!.plan_type
+    await journal.during(async () => {
+      await go('/admin/users')
+      const row = page.getByTestId('admin-user-row').filter({ hasText: 'bob' })
+      const select = row.getByLabel('Plan of bob')
+      await select.focus()
+      await page.keyboard.press('ArrowDown')
+      await page.keyboard.press('ArrowDown')
+      expect(await select.inputValue()).toBe('enterprise')
+      // A change the drop-down saved by itself would have been sent and answered by now.
+      await page.waitForTimeout(1_000)
+      expect(await planOfBob()).toBe('free')
+      await page.screenshot({ path: join(SCREENSHOTS, 'admin-plan-chosen.png') })
+      await expect(page.getByRole('status').filter({ hasText: 'bob is now on' }).count()).resolves.toBe(0)
+
+      const set = row.getByRole('button', { name: 'Set plan of bob' })
+      await set.click()
+      await page.getByRole('status').filter({ hasText: 'bob is now on enterprise.' }).waitFor()
+      expect(await planOfBob()).toBe('enterprise')
+      // Nothing more to apply: the button says so, and keeps the focus.
+      await page.waitForFunction(() => document.activeElement?.getAttribute('aria-disabled') === 'true', null, { timeout: 5_000 })
+      expect(await focused(page)).toMatchObject({ tag: 'BUTTON', text: 'Set plan of bob' })
+      expect(await select.inputValue()).toBe('enterprise')
+    })
+  })
+
+  test('revoking a key with the keyboard leaves the focus on the list heading, not on another key’s Revoke button', async () => {
+    await journal.during(async () => {
+      await go('/keys')
+      for (const name of ['Laptop', 'Desktop']) {
+        await page.getByLabel('Name').fill(name)
+        await page.getByRole('button', { name: 'Create key' }).click()
+        await page.getByTestId('key-row').filter({ hasText: name }).waitFor()
+      }
+      // The first row: without a key per row, its button would be kept for the row after it.
+      const first = (await page.getByTestId('key-row').first().locator('td').first().textContent())!
+      const remaining = first === 'Laptop' ? 'Desktop' : 'Laptop'
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: `Revoke ${first}` }).focus()
+      await page.keyboard.press('Enter')
+      await page.getByRole('status').filter({ hasText: `Key “${first}” revoked.` }).waitFor()
+      await page.getByTestId('key-row').filter({ hasText: first }).waitFor({ state: 'detached' })
+      await page.getByTestId('key-row').filter({ hasText: remaining }).waitFor()
+      expect(await focused(page)).toMatchObject({ tag: 'H2', text: 'Your keys' })
+      const [key]: [{ is_active: boolean }?] = await servers.app.ctx.sql`select is_active from api_keys where key_name = ${remaining}`
+      expect(key?.is_active).toBe(true)
+    })
+  })
+
+  test('after "I have saved them", the focus is on the two-factor status line, not lost to the page', async () => {
+    await journal.during(async () => {
+      await go('/security')
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
+      const secret = (await page.getByTestId('totp-secret').textContent())!.trim()
+      await page.getByLabel('Code from the app').fill(totpCode(secret, servers.app.ctx.clock))
+      await page.getByRole('button', { name: 'Turn on' }).click()
+      const codes = page.getByTestId('recovery-codes')
+      await codes.waitFor()
+      await page.getByRole('button', { name: 'I have saved them' }).focus()
+      await page.keyboard.press('Enter')
+      await codes.waitFor({ state: 'detached' })
+      expect(await focused(page)).toMatchObject({ tag: 'P', testId: 'two-factor-state' })
+      await page.getByTestId('two-factor-state').filter({ hasText: 'on, 10 recovery codes left' }).waitFor()
+      expect(cspViolations).toEqual([])
+    })
+  })
+})
