@@ -157,6 +157,22 @@ describeEachBackend(
       for (let i = 0; i < 8; i++) await unlock(album.id, PASSWORD, '203.0.113.68')
     })
 
+    test('the password given twice with different values is a 400 page saying so, and spends no guess', async () => {
+      const target = await createAlbum(app(), owner, { title: 'Twice', visibility: 'public', password: PASSWORD })
+      const twice = (password: string) =>
+        page(app().view, `/a/${target.id}`, { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.90' }, {
+          method: 'POST',
+          body: `password=${encodeURIComponent(PASSWORD)}&password=${encodeURIComponent(password)}`,
+        })
+      for (let i = 0; i < 6; i++) {
+        const [response, html] = await twice(`other ${i}`)
+        expect(response.status).toBe(400)
+        expect(html).toContain('conflicting_field')
+      }
+      // Six of those would have been past the five guesses allowed: the right password still opens it.
+      await unlock(target.id, PASSWORD, '203.0.113.90')
+    })
+
     test('concurrent guesses cannot slip past the limit', async () => {
       const target = await createAlbum(app(), owner, { title: 'Stampede', visibility: 'unlisted', password: PASSWORD })
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(target.id, `guess ${i}`, '203.0.113.99')))
