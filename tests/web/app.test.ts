@@ -6,7 +6,7 @@ import { newImageId } from '#core/images/ids.ts'
 import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, SCREENSHOTS, signUpOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -72,12 +72,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
   test('signs up (the first account is the admin) and lands on the upload page', async () => {
     await go('/signup')
     await shot('signup')
-    await page.getByLabel('First name').fill('Ada')
-    await page.getByLabel('Username').fill('ada')
-    await page.getByLabel('Email').fill('ada@example.com')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Ada', username: 'ada', email: 'ada@example.com', password: PASSWORD })
     await expect(page.getByRole('link', { name: 'Admin' }).count()).resolves.toBe(1)
   })
 

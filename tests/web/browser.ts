@@ -61,6 +61,16 @@ export async function signInOnPage(page: Page, who: { username: string; password
   await page.getByRole('button', { name: 'Log out' }).waitFor()
 }
 
+/** Fills in and sends the sign-up form the tab shows, and waits for the upload page the app opens after it. */
+export async function signUpOnPage(page: Page, who: { firstName: string; username: string; email: string; password: string }) {
+  await page.getByLabel('First name').fill(who.firstName)
+  await page.getByLabel('Username').fill(who.username)
+  await page.getByLabel('Email').fill(who.email)
+  await page.getByLabel('Password').fill(who.password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.waitForURL('**/upload')
+}
+
 /** Logs out in this tab, from the account page: the session every tab of its context shares ends. */
 export async function logOutFrom(page: Page, authUrl: string) {
   await page.goto(`${authUrl}/account`)

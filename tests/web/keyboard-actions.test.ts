@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { registerUser, type TestUser } from '../helpers/http.ts'
 import { totpCode } from '../helpers/two-factor.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signUpOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/keyboard-actions: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -39,12 +39,7 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
     journal = pageJournal(page)
     // The first account is the admin; its address verified, so it may make API keys.
     await go('/signup')
-    await page.getByLabel('First name').fill('Ada')
-    await page.getByLabel('Username').fill('ada')
-    await page.getByLabel('Email').fill('ada@example.com')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Ada', username: 'ada', email: 'ada@example.com', password: PASSWORD })
     await servers.app.ctx.sql`update users set is_verified = true where username = 'ada'`
     other = await registerUser(servers.app.auth, { username: 'bob' })
   }, 240_000)

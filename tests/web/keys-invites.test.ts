@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type FakeOidcProvider, startFakeOidc } from '../helpers/fake-oidc.ts'
-import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, pageJournal, SCREENSHOTS, signUpOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -45,12 +45,7 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     await go('/signup')
     await page.getByText('New accounts need an invite').waitFor()
     expect(await page.getByRole('link', { name: 'Test SSO' }).getAttribute('href')).toStartWith('/api/v1/auth/oidc?redirect=')
-    await page.getByLabel('First name').fill('Ada')
-    await page.getByLabel('Username').fill('ada')
-    await page.getByLabel('Email').fill('ada@example.com')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Ada', username: 'ada', email: 'ada@example.com', password: PASSWORD })
     await servers.app.ctx.sql`update users set is_verified = true where username = 'ada'`
   })
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { CORPUS } from '../helpers/images.ts'
-import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startSinglePortServer, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, signUpOnPage, startSinglePortServer, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -33,12 +33,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (single-port mode: one origin
     expect(health.modules.map((m) => m.module)).toEqual(['auth', 'upload', 'view'])
 
     await page.goto(`${servers.urls.auth}/signup`)
-    await page.getByLabel('First name').fill('Solo')
-    await page.getByLabel('Username').fill('solo')
-    await page.getByLabel('Email').fill('solo@example.com')
-    await page.getByLabel('Password').fill('correct horse battery')
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Solo', username: 'solo', email: 'solo@example.com', password: 'correct horse battery' })
 
     await page.setInputFiles('#file-input', JPEG)
     await page.locator('[data-testid=upload-item].done').first().waitFor({ timeout: 60_000 })

@@ -8,7 +8,7 @@ import { manualClock } from '#core/clock.ts'
 import { type Backend, type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
 import { startFakeOAuth } from '../helpers/fake-oauth.ts'
 import { totpCode } from '../helpers/two-factor.ts'
-import { hasChromium, launchBrowser, modulePorts, SCREENSHOTS, watchCsp } from './browser.ts'
+import { hasChromium, launchBrowser, modulePorts, SCREENSHOTS, signUpOnPage, watchCsp } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -101,12 +101,7 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
 
   test('an admin without 2FA is sent from the admin pages to the security page (REQUIRE_ADMIN_2FA)', async () => {
     await go('/signup')
-    await page.getByLabel('First name').fill('Grace')
-    await page.getByLabel('Username').fill(username)
-    await page.getByLabel('Email').fill('grace@example.com')
-    await page.getByLabel('Password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Grace', username: username, email: 'grace@example.com', password: PASSWORD })
     await go('/admin')
     await page.waitForURL('**/security?required=1')
     await page.getByRole('alert').filter({ hasText: 'requires administrators' }).waitFor()

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { findVerificationLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signUpOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/verify-notice: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -39,12 +39,7 @@ describe.skipIf(!hasChromium)('the notice of the verification mail, in Chromium'
   test('signing up lands on the upload page with a notice naming the address, which can send the link again', async () => {
     await journal.during(async () => {
       await go('/signup')
-      await page.getByLabel('First name').fill('Eve')
-      await page.getByLabel('Username').fill('eve')
-      await page.getByLabel('Email').fill(EMAIL)
-      await page.getByLabel('Password').fill(PASSWORD)
-      await page.getByRole('button', { name: 'Create account' }).click()
-      await page.waitForURL('**/upload')
+      await signUpOnPage(page, { firstName: 'Eve', username: 'eve', email: EMAIL, password: PASSWORD })
       await notice().waitFor()
       await page.screenshot({ path: join(SCREENSHOTS, 'verify-notice.png') })
       await notice().getByRole('button', { name: 'Send the link again' }).click()

@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks'
 import { type WebhookWorker, startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { startReceiver } from '../webhooks/support.ts'
-import { hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { hasChromium, launchBrowser, SCREENSHOTS, signUpOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 
@@ -37,12 +37,7 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
 
   test('creates a webhook, shows the secret once, pings it, reads the log, replays, and switches it off', async () => {
     await go('/signup')
-    await page.getByLabel('First name').fill('Grace')
-    await page.getByLabel('Username').fill('grace')
-    await page.getByLabel('Email').fill('grace@example.com')
-    await page.getByLabel('Password').fill('correct horse battery')
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await page.waitForURL('**/upload')
+    await signUpOnPage(page, { firstName: 'Grace', username: 'grace', email: 'grace@example.com', password: 'correct horse battery' })
 
     await page.getByRole('link', { name: 'Webhooks' }).click()
     await page.waitForURL('**/webhooks')
