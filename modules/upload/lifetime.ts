@@ -13,8 +13,6 @@ import type { ImageRow } from '#core/images/types.ts'
 export const MAX_VIEWS_LIMIT = 1_000_000
 export const DESCRIPTION_MAX_LENGTH = 2000
 
-/** A calendar date, or a date and time with a zone: a zone-less time would mean the server's. */
-
 export interface LifetimeInput {
   expires_at?: string | null
   expires_in?: string | null
