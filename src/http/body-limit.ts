@@ -165,9 +165,11 @@ async function readCapped(request: Request, max: number, stallSeconds: number, c
   try {
     return STRICT_UTF8.decode(Buffer.concat(chunks, total))
   } catch {
-    throw new BadRequest('The request body is not valid UTF-8', 'invalid_body')
+    throw notUtf8()
   }
 }
+
+const notUtf8 = () => new BadRequest('The request body is not valid UTF-8', 'invalid_body')
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
@@ -205,6 +207,13 @@ export const prototypeKeyRefused = () => new BadRequest(`The request body may no
 function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
   if (text.trim() === '') return null
   if (kind === 'form') {
+    // URLSearchParams turns an escaped byte that is not UTF-8 (`%FF`) into U+FFFD: refused, as
+    // such a byte sent raw is. A `%` that starts no escape is only a percent sign to both.
+    try {
+      decodeURIComponent(text.replace(/\+/g, ' ').replace(/%(?![0-9a-fA-F]{2})/g, '%25'))
+    } catch {
+      throw notUtf8()
+    }
     const fields = new URLSearchParams(text)
     if (fields.has(PROTOTYPE_KEY)) throw prototypeKeyRefused()
     // As in a query or a multipart form: two answers to one question are refused, not one of them kept.

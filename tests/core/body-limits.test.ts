@@ -145,6 +145,16 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     // The same text in UTF-8 is taken.
     const [fine] = await call(app().auth, 'PUT', '/api/v1/account', { token: owner.token, body: { first_name: 'Renée' } })
     expect(fine.status).toBe(200)
+    // In a urlencoded form, such a byte comes escaped (%FF); a lone % is still a percent sign.
+    const form = (body: string) =>
+      call(app().auth, 'POST', '/api/v1/auth/reset-password/form', { body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } })
+    const token = 'not-a-real-token-but-long-enough-0123456789'
+    const [escaped, escapedPage] = await form(`token=${token}&password=long%20enough%FF%FE`)
+    expect(escaped.status).toBe(400)
+    expect(String(escapedPage)).toContain('not valid UTF-8')
+    const [percent, percentPage] = await form(`token=${token}&password=100% long enough&x=%E2%82%AC`)
+    expect(percent.status).toBe(400)
+    expect(String(percentPage)).toContain('Password not changed')
   })
 
   test('a form field given twice with different values is a 400 conflicting_field; the same value twice is one answer', async () => {
