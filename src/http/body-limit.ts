@@ -1,7 +1,7 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import { AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.ts'
-import { conflictingField } from './repeated-query.ts'
+import { conflictingField, escapesDecode } from './repeated-query.ts'
 
 /**
  * The one body parser of every route, run before validation, auth and rate limits: nothing
@@ -207,13 +207,8 @@ export const prototypeKeyRefused = () => new BadRequest(`The request body may no
 function parseBody(kind: Exclude<BodyKind, 'stream'>, text: string): unknown {
   if (text.trim() === '') return null
   if (kind === 'form') {
-    // URLSearchParams turns an escaped byte that is not UTF-8 (`%FF`) into U+FFFD: refused, as
-    // such a byte sent raw is. A `%` that starts no escape is only a percent sign to both.
-    try {
-      decodeURIComponent(text.replace(/\+/g, ' ').replace(/%(?![0-9a-fA-F]{2})/g, '%25'))
-    } catch {
-      throw notUtf8()
-    }
+    // An escaped byte that is not UTF-8 (`%FF`) is refused, as such a byte sent raw is.
+    if (!escapesDecode(text)) throw notUtf8()
     const fields = new URLSearchParams(text)
     if (fields.has(PROTOTYPE_KEY)) throw prototypeKeyRefused()
     // As in a query or a multipart form: two answers to one question are refused, not one of them kept.

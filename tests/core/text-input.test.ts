@@ -76,6 +76,24 @@ describeEachBackend('text the database cannot store', (app) => {
     }
   })
 
+  test('a %-escaped byte that is not UTF-8 in the query is a 400 invalid_text, not read as U+FFFD; a lone % and escaped UTF-8 are fine', async () => {
+    const user = await registerUser(app().auth)
+    for (const query of ['q=%FF', 'q=caf%E9', 'limit=5&q=%C3']) {
+      const [response, body] = await call(app().upload, 'GET', `/images?${query}`, { token: user.token })
+      expect({ query, status: response.status, code: body.error?.code }).toEqual({ query, status: 400, code: 'invalid_text' })
+    }
+    for (const query of ['q=caf%C3%A9', 'q=100%', 'q=%E2%82%AC+sign']) {
+      const [response] = await call(app().upload, 'GET', `/images?${query}`, { token: user.token })
+      expect({ query, status: response.status }).toEqual({ query, status: 200 })
+    }
+    // The Chevereto upload reads its title from the query: nothing is stored for a refused one.
+    const uploader = await signUp(app())
+    const [chevereto, cheveretoBody] = await expectNothingLeftBehind(app(), uploader.id, () =>
+      call(app().upload, 'POST', `/api/1/upload?key=${uploader.apiKey}&title=caf%E9`, { body: form({ source: png(Buffer.alloc(0)) }) }),
+    )
+    expect({ status: chevereto.status, context: cheveretoBody.error?.context }).toEqual({ status: 400, context: 'invalid_text' })
+  })
+
   test('a NUL in a multipart field refuses the upload and stores nothing; the compatible APIs answer in their own shape', async () => {
     const user = await signUp(app())
     await expectNothingLeftBehind(app(), user.id, async () => {
