@@ -81,8 +81,9 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByLabel('Search by file name').fill('shot')
       await page.getByRole('button', { name: 'Search' }).click()
       await page.waitForURL(/[?&]q=shot/)
+      // The unfiltered page's cards stay until the search's answer comes: it has come once misc-a.png is gone.
+      await page.getByRole('checkbox', { name: 'Select misc-a.png' }).waitFor({ state: 'detached' })
       await page.getByRole('checkbox', { name: 'Select shot-62.png' }).waitFor()
-      expect(await page.getByRole('checkbox', { name: 'Select misc-a.png' }).count()).toBe(0)
       await page.getByRole('button', { name: 'Next' }).click()
       await page.getByText('Page 2').waitFor()
       await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
