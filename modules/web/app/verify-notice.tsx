@@ -1,6 +1,16 @@
 import { useState } from 'preact/hooks'
+import type { Api } from './api.ts'
 import { ActionButton } from './forms.tsx'
 import { messageOf, useSession } from './ui.tsx'
+
+/** Mails the verification link again: what the server said, or why it did not. */
+export async function resendVerificationLink(api: Api): Promise<{ message?: string; error?: string }> {
+  try {
+    return { message: (await api.auth<{ message: string }>('POST', '/api/v1/auth/verify-email/resend')).message }
+  } catch (e) {
+    return { error: messageOf(e) }
+  }
+}
 
 /**
  * Until its address is verified, an account may make no API keys (src/auth/unverified-policy.ts),
@@ -10,14 +20,7 @@ import { messageOf, useSession } from './ui.tsx'
 export function VerifyAddressNotice({ email }: { email: string }) {
   const { api } = useSession()
   const [sent, setSent] = useState<{ error?: string; message?: string }>({})
-  // The same call as the account page's "Send the link again".
-  const resend = async () => {
-    try {
-      setSent({ message: (await api.auth('POST', '/api/v1/auth/verify-email/resend')).message })
-    } catch (e) {
-      setSent({ error: messageOf(e) })
-    }
-  }
+  const resend = async () => setSent(await resendVerificationLink(api))
   // No Status of its own: App puts this in a live region already (a region inside one is read twice).
   return (
     <div class="warning verify-notice" data-testid="verify-notice">

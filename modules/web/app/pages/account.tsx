@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import { resendVerificationLink } from '../verify-notice.tsx'
 import {
   Field, type FormWords, Meter, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
 } from '../ui.tsx'
@@ -146,13 +147,7 @@ export function AccountPage() {
       say('delete', { error: messageOf(e) })
     }
   }
-  const resend = async () => {
-    try {
-      say('verify', { message: (await api.auth('POST', '/api/v1/auth/verify-email/resend')).message })
-    } catch (e) {
-      say('verify', { error: messageOf(e) })
-    }
-  }
+  const resend = async () => say('verify', await resendVerificationLink(api))
 
   return (
     <section class="account">
