@@ -5,6 +5,7 @@ import { AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { HEAD_REFUSED } from '#core/http/allowed-methods.ts'
 import { clientIp } from '#core/http/client-ip.ts'
 import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
@@ -247,6 +248,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
         'The key is `key` (query or form field) or `X-API-Key`: one of your own `ih_` API keys. The image is `source`: a multipart file, ' +
         'or base64 (or a data: URI) in a multipart or urlencoded field or the query. A URL is refused (400): nothing is fetched. Errors: ' +
         '`{status_code, error:{message, code, context}, status_txt}` with the same HTTP status.',
+      ...(method === 'GET' ? { [HEAD_REFUSED]: true } : {}),
       ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', description: 'kept as the description', format: 'json (default) or txt (or in the query)' }) } : {}),
     },
   })
