@@ -165,7 +165,7 @@ function parameterHolding(value: unknown, inputs: RequestInputs): string | undef
  * of choices into its characters, and one error per character says nothing useful.
  */
 function validationDetails(error: unknown, inputs: RequestInputs): { field: string; message: string }[] {
-  const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown; type?: number }[]; type?: string; value?: unknown }
+  const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown; type?: number; value?: unknown }[]; type?: string; value?: unknown }
   const unnamed = (type === 'property' ? parameterHolding(value, inputs) : undefined) ?? UNNAMED_FIELD[type] ?? 'body'
   const seen = new Set<string>()
   const out: { field: string; message: string }[] = []
@@ -184,6 +184,8 @@ function validationDetails(error: unknown, inputs: RequestInputs): { field: stri
       out.push({ field, message: item ? `Each item must be ${item}` : `Each item: ${e.message ?? 'invalid'}` })
     }
     else out.push({ field, message: fieldDescription(e.schema as Bounded | undefined, e.type) ?? e.summary ?? e.message ?? 'invalid' })
+    // Not sent at all: say so first, or "Must be text of at most 2048 characters" reads as if it were too long.
+    if (path !== '' && e.value === undefined) out[out.length - 1]!.message = `Required. ${out[out.length - 1]!.message}`
   }
   return out
 }

@@ -102,7 +102,8 @@ export const albumPages = (ctx: AppContext) => {
       '/a/:file',
       async ({ params, query, request, server }) => {
         const file = params.file ?? ''
-        const zip = file.endsWith('.zip')
+        // As image extensions are: `.ZIP` is the same file.
+        const zip = file.toLowerCase().endsWith('.zip')
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {

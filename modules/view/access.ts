@@ -43,11 +43,27 @@ export function normaliseReferrerEntry(entry: string): string {
   return host
 }
 
-/** The host of a Referer header, or null when absent or not a URL. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A header's text as its sender meant it: Bun hands header bytes over one character per byte
+ * (Latin-1), so a raw UTF-8 host (`bücher.example`) arrives as `bÃ¼cher.example`. Bytes that spell
+ * UTF-8 are read as UTF-8; anything else is left as it came.
+ */
+function headerText(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value)) return value
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'))
+  } catch {
+    return value
+  }
+}
+
+/** The host of a Referer header, or null when absent or not a URL. An international name comes back in its ASCII (punycode) form. */
 export function referrerHost(referer: string | null): string | null {
   if (!referer) return null
   try {
-    const host = new URL(referer).hostname.toLowerCase()
+    const host = new URL(headerText(referer)).hostname.toLowerCase()
     // 253: the longest name DNS allows; a longer one is made up, and would fill the referrer table.
     return host === '' || host.length > 253 ? null : host
   } catch {

@@ -102,7 +102,10 @@ export function imageLinkFromUrl(config: Config, url: string): ImageLink | null 
   }
   const ours = [config.publicUrls.view, config.cdnBaseUrl].filter((u): u is string => u !== undefined).map((u) => new URL(u).host)
   if (!ours.includes(parsed.host)) return null
-  const segments = parsed.pathname.split('/').filter(Boolean)
+  // An empty segment (`//i/…`) is a path the view server answers 404; a trailing slash it ignores.
+  const segments = parsed.pathname.split('/').slice(1)
+  if (segments.at(-1) === '') segments.pop()
+  if (segments.includes('')) return null
   if (segments.length === 2 && segments[0] === 'embed') {
     const page = parseImageFile(segments[1], false)
     return page && !page.thumb && page.format === undefined && !page.unknownExtension ? { id: page.id } : null

@@ -123,7 +123,8 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     // The pipeline's CORS hook adds headers for the platform's own pages: theirs to answer.
     const origin = headers.get('origin')
     if (origin !== null && origins.has(origin)) return undefined
-    if (headers.get('range') !== null) return undefined
+    // Preconditions other than the cache's own (If-None-Match, If-Modified-Since) are rare: the pipeline's.
+    if (headers.get('range') !== null || headers.get('if-match') !== null || headers.get('if-unmodified-since') !== null) return undefined
     const at = clock.now().getTime()
     const image = atHand.image(target.id, at)
     // A miss (null) is answered by the pipeline: its 404 is an error body with its own headers.

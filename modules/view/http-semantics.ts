@@ -25,6 +25,27 @@ export function isNotModified(headers: Headers, etag: string, lastModified: Date
   return Math.floor(lastModified.getTime() / 1000) <= Math.floor(since / 1000)
 }
 
+/**
+ * RFC 9110 §13.2.2, steps 1 and 2: If-Match (strong comparison; `*` holds, the image exists),
+ * and only without it If-Unmodified-Since. True when the request's precondition fails (412): a
+ * download resumed with If-Match must not get bytes of another representation.
+ */
+export function preconditionFails(headers: Headers, etag: string, lastModified: Date): boolean {
+  const ifMatch = headers.get('if-match')
+  if (ifMatch !== null) {
+    if (ifMatch.trim() === '*') return false
+    return !ifMatch.split(',').some((candidate) => {
+      const tag = candidate.trim()
+      return !tag.startsWith('W/') && !etag.startsWith('W/') && tag === etag
+    })
+  }
+  const ifUnmodifiedSince = headers.get('if-unmodified-since')
+  if (ifUnmodifiedSince === null) return false
+  const since = Date.parse(ifUnmodifiedSince)
+  // An invalid date is ignored (§13.1.4).
+  return !Number.isNaN(since) && Math.floor(lastModified.getTime() / 1000) > Math.floor(since / 1000)
+}
+
 export type RangeDecision = { kind: 'full' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' }
 
 /**

@@ -9,7 +9,7 @@ import { isOwner, refererAllowed, referrerHost, verifySignedLink } from './acces
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
 import { HotlinkForbidden, ImageNotFound } from './errors.ts'
-import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified } from './http-semantics.ts'
+import { acceptsWebp, contentDisposition, decideRange, httpDate, isNotModified, preconditionFails } from './http-semantics.ts'
 import { createLookupCache } from './lookup-cache.ts'
 import type { ViewRecorder } from './recorder.ts'
 import { type ViewableImage, findViewableImage, spendView, viewsLeft } from './repo.ts'
@@ -38,6 +38,13 @@ const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 export class RangeNotSatisfiable extends AppError {
   constructor(size: number) {
     super(416, 'range_not_satisfiable', `The requested range is outside the ${size} bytes of this image`, { 'Content-Range': `bytes */${size}` })
+  }
+}
+
+/** If-Match or If-Unmodified-Since does not hold for what this URL serves now (RFC 9110 §13.1.1, §13.1.4). */
+export class PreconditionFailed extends AppError {
+  constructor() {
+    super(412, 'precondition_failed', 'The image at this address is not the one If-Match or If-Unmodified-Since names')
   }
 }
 
@@ -274,6 +281,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     if (!choice) throw new ImageNotFound()
     const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
 
+    if (preconditionFails(headers, etag, image.uploadedAt)) throw new PreconditionFailed()
     if (isNotModified(headers, etag, image.uploadedAt, ctx.clock.now().getTime())) return new Response(null, { status: 304, headers: notModified })
     const decision = image.max_views === null ? decideRange(headers, variant.size, etag, image.uploadedAt) : ({ kind: 'full' } as const)
     if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(variant.size)

@@ -30,6 +30,7 @@ export const ViewModel = {
       400: ErrorResponse,
       403: ErrorResponse,
       404: ErrorResponse,
+      412: ErrorResponse,
       416: ErrorResponse,
       429: ErrorResponse,
     },

@@ -17,7 +17,7 @@ export const isUuid = (value: string) => UUID_PATTERN.test(value)
 
 /** The request of an oEmbed endpoint (oembed.com §2.2): the page's URL, the format and the size the consumer can show. */
 export const OembedQuery = t.Object({
-  url: t.String({ maxLength: 2048 }),
+  url: t.String({ minLength: 1, maxLength: 2048 }),
   format: t.Optional(t.String()),
   maxwidth: t.Optional(t.Numeric({ minimum: 1 })),
   maxheight: t.Optional(t.Numeric({ minimum: 1 })),

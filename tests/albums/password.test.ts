@@ -75,6 +75,10 @@ describeEachBackend(
       expect(zip.headers.get('content-type')).toBe('application/zip')
       const entries = await readZip(Buffer.from(await zip.arrayBuffer()))
       expect(entries.size).toBe(2)
+      // The extension in capitals is the same file, as for images.
+      const shouted = await app().view.handle(new Request(`http://localhost/a/${album.id}.ZIP`, { headers: { cookie } }))
+      expect(shouted.headers.get('content-type')).toBe('application/zip')
+      expect((await readZip(Buffer.from(await shouted.arrayBuffer()))).size).toBe(2)
     })
 
     test('a wrong password from a browser comes back to the page (post/redirect/get), which says so; other markers say nothing', async () => {

@@ -100,3 +100,20 @@ test('refusals say what the field takes, never quote the value sent nor a regex,
   expect(await details(post({ email: ['SECRET'] }))).toEqual([{ field: 'email', message: 'Must be text' }])
   expect(await details(new Request('http://localhost/audit?cursor=abc'))).toEqual([{ field: 'cursor', message: 'Must be the next_cursor of the previous page' }])
 })
+
+test('a required field not sent is said to be required, not refused as if its value were wrong', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .get('/oembed', ({ query }) => query, { query: t.Object({ url: t.String({ maxLength: 2048 }) }) })
+    .post('/login', ({ body }) => body, { body: t.Object({ password: t.String({ maxLength: 1024 }), remember: t.Optional(t.Boolean()) }) })
+  const details = async (request: Request) => {
+    const response = await app.handle(request)
+    expect(response.status).toBe(422)
+    return (await response.json()).error.details
+  }
+  expect(await details(new Request('http://localhost/oembed'))).toEqual([{ field: 'url', message: 'Required. Must be text of at most 2048 characters' }])
+  const post = (body: unknown) => new Request('http://localhost/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  expect(await details(post({ remember: true }))).toEqual([{ field: 'password', message: 'Required. Must be text of at most 1024 characters' }])
+  // Sent, but wrong: no "Required".
+  expect(await details(post({ password: 5 }))).toEqual([{ field: 'password', message: 'Must be text of at most 1024 characters' }])
+})

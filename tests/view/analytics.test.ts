@@ -139,6 +139,18 @@ describeEachBackend('view analytics', (app) => {
     expect(body.views.human).toEqual({ total: 4, unique: 3 })
   })
 
+  test('a Referer naming an international host in raw UTF-8 is recorded as that host, in the form a browser sends it (punycode)', async () => {
+    const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_6.jpg'))
+    const path = `/i/${image.id}.jpg`
+    // A server sees header bytes one character each (Latin-1): the UTF-8 of "ü" is two of them.
+    const rawUtf8 = Buffer.from('https://bücher.example/page', 'utf8').toString('latin1')
+    await fetchView(app().view, path, { 'user-agent': UA.windowsChrome, 'x-forwarded-for': '203.0.113.20', referer: rawUtf8 })
+    await fetchView(app().view, path, { 'user-agent': UA.windowsChrome, 'x-forwarded-for': '203.0.113.21', referer: 'https://xn--bcher-kva.example/other' })
+    await flushViews(app())
+    const [, body] = await statsOf(app(), image.id, owner)
+    expect(body.top.referrers).toEqual([{ name: 'xn--bcher-kva.example', views: 2 }])
+  })
+
   test('identical views are stored as one row with a count; counters and stats count every view', async () => {
     const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_5.jpg'))
     const before = await usageOf(app(), owner.id)

@@ -162,7 +162,7 @@ describeEachBackend('view delivery', (app) => {
     }
   })
 
-  test('conditional requests get 304 without a body', async () => {
+  test('conditional requests get 304 without a body, and 412 when If-Match or If-Unmodified-Since fails', async () => {
     const [first] = await fetchView(app().view, `/i/${photo.id}.jpg`)
     const etag = first.headers.get('etag')!
     const lastModified = first.headers.get('last-modified')!
@@ -180,10 +180,24 @@ describeEachBackend('view delivery', (app) => {
       [{ 'if-modified-since': 'not a date' }, 200],
       // If-None-Match decides when present (RFC 9110 §13.2.2).
       [{ 'if-none-match': '"other"', 'if-modified-since': lastModified }, 200],
+      // If-Match takes the strong comparison, and a failed one is 412 (RFC 9110 §13.1.1), a Range beside it too.
+      [{ 'if-match': etag }, 200],
+      [{ 'if-match': `"other", ${etag}` }, 200],
+      [{ 'if-match': '*' }, 200],
+      [{ 'if-match': '"other"' }, 412],
+      [{ 'if-match': `W/${etag}` }, 412],
+      [{ 'if-match': '"other"', range: 'bytes=0-9' }, 412],
+      [{ 'if-match': etag, range: 'bytes=0-9' }, 206],
+      [{ 'if-unmodified-since': lastModified }, 200],
+      [{ 'if-unmodified-since': new Date(Date.parse(lastModified) - 86_400_000).toUTCString() }, 412],
+      [{ 'if-unmodified-since': 'not a date' }, 200],
+      // If-Match decides when present (§13.2.2).
+      [{ 'if-match': etag, 'if-unmodified-since': new Date(Date.parse(lastModified) - 86_400_000).toUTCString() }, 200],
     ]
     for (const [headers, status] of cases) {
       const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, headers)
       expect(response.status, JSON.stringify(headers)).toBe(status)
+      if (status === 412) expect(JSON.parse(text(body)).error.code).toBe('precondition_failed')
       if (status === 304) {
         expect(body.byteLength).toBe(0)
         expect(response.headers.get('etag')).toBe(etag)

@@ -120,6 +120,7 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
       [`/oembed?url=${encodeURIComponent('not a url')}`, 404],
       [`/oembed?url=${encodeURIComponent(`${app().config.publicUrls.view}/info/${photo.id}`)}`, 404],
       ['/oembed', 422],
+      ['/oembed?url=', 422],
     ]
     for (const [path, status] of cases) {
       const [response, body] = await call(app().view, 'GET', path)
@@ -132,7 +133,7 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
 
   test('oEmbed: 404 for a link of ours to the image that is itself a 404 (a format or size it does not have)', async () => {
     const base = app().config.publicUrls.view
-    for (const url of [`${base}/${photo.id}.png`, `${base}/${photo.id}.webp`, `${base}/i/${photo.id}.gif`, `${base}/i/${photo.id}?size=huge`, `${base}/i/${photo.id}?size=thumb&size=medium`, `${base}/embed/${photo.id}.jpg`]) {
+    for (const url of [`${base}/${photo.id}.png`, `${base}/${photo.id}.webp`, `${base}/i/${photo.id}.gif`, `${base}/i/${photo.id}?size=huge`, `${base}/i/${photo.id}?size=thumb&size=medium`, `${base}/embed/${photo.id}.jpg`, `${base}//i/${photo.id}`]) {
       const link = new URL(url)
       expect((await fetchView(app().view, link.pathname + link.search))[0].status, url).toBeGreaterThanOrEqual(400)
       const [response, body] = await call(app().view, 'GET', `/oembed?url=${encodeURIComponent(url)}`)

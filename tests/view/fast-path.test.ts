@@ -124,7 +124,7 @@ for (const database of DATABASES) {
       expect((await get(`/i/${id}?size=thumb`, { 'x-request-id': 'client-chosen-id-1' })).response.headers.get('x-request-id')).toBe('client-chosen-id-1')
     })
 
-    test('304, HEAD and Range answer as the pipeline does', async () => {
+    test('304, HEAD, Range and If-Match answer as the pipeline does', async () => {
       const id = await uploadPhoto()
       const path = `/i/${id}?size=thumb`
       await warm(path)
@@ -152,6 +152,12 @@ for (const database of DATABASES) {
       expect(range.response.status).toBe(206)
       expect(range.response.headers.get('content-range')).toMatch(/^bytes 10-109\/\d+$/)
       expect(range.body).toEqual((await get(path)).body.subarray(10, 110))
+      // If-Match and If-Unmodified-Since are the pipeline's too: a failed one is 412, never the image.
+      const preconditions: Record<string, string>[] = [{ 'if-match': '"other"' }, { 'if-unmodified-since': 'Thu, 01 Jan 2015 00:00:00 GMT' }]
+      for (const precondition of preconditions) {
+        expect((await get(path, precondition)).response.status).toBe(412)
+      }
+      expect((await get(path, { 'if-match': etag })).response.status).toBe(200)
     })
 
     test('every fast answer is a recorded view and a counted request', async () => {
