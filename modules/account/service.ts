@@ -1,6 +1,7 @@
 import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { sendVerificationMailQuietly, throttleVerificationMails } from '#core/auth/email-verification.ts'
+import { countPasswordGuess } from '#core/auth/password-guesses.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
@@ -29,7 +30,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     changes.username = username
     if (email.toLowerCase() !== current.email.toLowerCase()) {
       // The address is where password resets go: changing it is as strong as knowing the password.
-      await confirmCurrentPassword(current, input.current_password, 'the email address')
+      await confirmCurrentPassword(ctx, current, input.current_password, 'the email address')
       await throttleVerificationMails(ctx, current.id, 'Too many email changes; each sends a verification mail. Try again later')
       changes.email = email
       changes.is_verified = false
@@ -43,7 +44,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
 
   let passwordChanged = false
   if (input.password !== undefined) {
-    await confirmCurrentPassword(current, input.current_password, 'the password')
+    await confirmCurrentPassword(ctx, current, input.current_password, 'the password')
     changes.password = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
     passwordChanged = true
   }
@@ -71,10 +72,12 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
 }
 
 /** An account signed up through OAuth has no password to give; a session is all it has. */
-async function confirmCurrentPassword(current: { password: string | null }, given: string | undefined, what: string) {
+async function confirmCurrentPassword(ctx: AppContext, current: { id: string; password: string | null }, given: string | undefined, what: string) {
   if (!current.password) return
   if (!given) throw new BadRequest(`Changing ${what} needs current_password`, 'current_password_required')
+  const guess = await countPasswordGuess(ctx, current.id)
   if (!(await Bun.password.verify(given, current.password))) throw new Forbidden('current_password is wrong', 'invalid_current_password')
+  await guess.succeeded()
 }
 
 export async function requestDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {

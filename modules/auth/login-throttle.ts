@@ -1,5 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import { audit } from '#core/audit/record.ts'
+import { passwordGuessBucket } from '#core/auth/password-guesses.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import { tooManyRequests } from '#core/rate-limit.ts'
 
@@ -15,7 +16,7 @@ import { tooManyRequests } from '#core/rate-limit.ts'
 export async function countLoginAttempt(ctx: AppContext, account: { userId?: string; identifier: string }, meta: RequestMeta) {
   const ip = meta.ip
   const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
-  const accountBucket = account.userId ? `login:user:${account.userId}` : `login:account:${account.identifier.trim().toLowerCase()}`
+  const accountBucket = account.userId ? passwordGuessBucket(account.userId) : `login:account:${account.identifier.trim().toLowerCase()}`
   const ipBucket = `login:ip:${ip}`
   const states = await Promise.all([
     ctx.limiter.hit(accountBucket, loginMaxFailures, window),

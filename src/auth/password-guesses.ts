@@ -1,0 +1,21 @@
+import type { AppContext } from '../context.ts'
+import { tooManyRequests } from '../rate-limit.ts'
+
+/**
+ * One budget of password guesses per account (LOGIN_MAX_FAILURES per LOGIN_FAILURE_WINDOW),
+ * shared by sign-in and by every form that asks for the current password: a stolen session
+ * must not become a way to guess the password without limit (and then change the address).
+ */
+export const passwordGuessBucket = (userId: string) => `login:user:${userId}`
+
+/**
+ * Counts one guess at `userId`'s password before it is checked (one atomic upsert, so a burst
+ * cannot slip in under the limit); a right one gives its count back.
+ */
+export async function countPasswordGuess(ctx: AppContext, userId: string) {
+  const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
+  const bucket = passwordGuessBucket(userId)
+  const state = await ctx.limiter.hit(bucket, loginMaxFailures, window)
+  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many wrong passwords; try again later', 'too_many_password_attempts')
+  return { succeeded: () => ctx.limiter.release(bucket, window) }
+}
