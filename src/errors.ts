@@ -205,6 +205,8 @@ function fieldDescription(schema: Bounded | undefined, failure: unknown): string
   if (described) return described
   if (typeof schema.pattern === 'string') return typeof schema.description === 'string' ? `Must be ${schema.description}` : undefined
   if (schema.type === 'string' && (schema.format === undefined || failure === ValueErrorType.String)) return `Must be ${memberDescription(schema)}`
+  // TypeBox's own words: "Property 'email' should be email".
+  if (schema.format === 'email') return 'Must be an email address'
   return undefined
 }
 
@@ -240,7 +242,10 @@ function memberDescription(schema: Bounded): string | undefined {
   if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'boolean') return 'true or false'
   if (schema.type === 'string') return textLength(schema.minLength, schema.maxLength)
-  if (schema.type === 'array') return 'a list'
+  if (schema.type === 'array') {
+    const count = bounds(schema.minItems, schema.maxItems)
+    return count ? `a list of ${count} items` : 'a list'
+  }
   return undefined
 }
 
@@ -263,8 +268,10 @@ function unionDescription(schema: unknown): string | undefined {
   return `Must be ${[...new Set(words)].join(' or ')}`
 }
 
-/** The values of a schema that is a union of literals (`t.Union([t.Literal('a'), …])`), else undefined. */
+/** The values of a schema that is a union of literals (`t.Union([t.Literal('a'), …])`, `t.UnionEnum`), else undefined. */
 function literalsOf(schema: unknown): string[] | undefined {
+  const values = (schema as { enum?: unknown[] } | undefined)?.enum
+  if (Array.isArray(values) && values.length > 0) return values.map(String)
   const options = (schema as { anyOf?: unknown[] } | undefined)?.anyOf
   if (!Array.isArray(options) || options.length === 0 || !options.every((option) => typeof option === 'object' && option !== null && 'const' in option)) return undefined
   return options.map((option) => String((option as { const: unknown }).const))

@@ -1,12 +1,11 @@
 import { t } from 'elysia'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { User } from '#core/users/public.ts'
+import { FirstName, User } from '#core/users/public.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
 const Password = t.String({ minLength: 8, maxLength: 1024 })
-const Name = t.String({ minLength: 1, maxLength: 100 })
 const Timestamp = t.Union([t.Date(), t.String()])
 const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'a host name: letters, digits, dots and dashes' })
 
@@ -34,7 +33,7 @@ export const AccountModel = {
   account: { response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors } },
   updateAccount: {
     body: t.Object({
-      first_name: t.Optional(Name),
+      first_name: t.Optional(FirstName),
       last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
       username: t.Optional(Username),
       email: t.Optional(Email),

@@ -2,10 +2,10 @@ import { Value } from '@sinclair/typebox/value'
 import { type AdminCommand, UsageError } from '#core/cli.ts'
 import type { Config } from '#core/config.ts'
 import { createContext } from '#core/context.ts'
-import { revokeAllSessions, updateUser } from '#core/users/repo.ts'
+import { updateUser } from '#core/users/repo.ts'
 import { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
-import { register } from './service.ts'
+import { createFormAccount } from './service.ts'
 import { resetTwoFactorByOperator } from './two-factor.ts'
 
 async function readPasswordFromStdin(): Promise<string> {
@@ -49,12 +49,9 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
     }
     const problems = [...Value.Errors(AuthModel.register.body, input)].map((error) => `${error.path.slice(1) || 'input'}: ${error.message}`)
     if (problems.length) throw new UsageError(problems.join('; '))
-    const { user } = await register(ctx, input, { ip: '127.0.0.1', userAgent: 'imghost admin create' })
-    // The session register() opened belongs to nobody: revoke it with the promotion.
-    await ctx.sql.begin(async (tx) => {
-      await updateUser(tx, user.id, { is_admin: true, is_verified: true })
-      await revokeAllSessions(tx, user.id)
-    })
+    // The operator vouches for the address: verified at once, no link mailed, no session opened.
+    const user = await createFormAccount(ctx, input, { verified: true })
+    await updateUser(ctx.sql, user.id, { is_admin: true })
     console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
   } finally {
     await close()

@@ -122,6 +122,8 @@ export const authModule = (ctx: AppContext) => {
     .get(
       '/api/v1/auth/verify-email',
       async ({ query, cookie, request, server, redirect }) => {
+        // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
+        if (request.method === 'HEAD') return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
         const userId = await flows.verifyEmail(ctx, query.token ?? '')
         if (!userId) return page('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400)
         // Verify-first registration starts no session at register: this link does.

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { User } from '#core/users/public.ts'
+import { FirstName, User } from '#core/users/public.ts'
 import { TRUSTED_DEVICE_TOKEN_PATTERN } from './trusted-devices.ts'
 import { SecondStepAnswer } from './two-factor-model.ts'
 
@@ -8,7 +8,6 @@ const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.
 const Email = t.String({ format: 'email', maxLength: 254 })
 // 128 characters must fit; the upper bound only stops hashing megabytes.
 const Password = t.String({ minLength: 8, maxLength: 1024 })
-const Name = t.String({ minLength: 1, maxLength: 100 })
 const Html = t.String({ description: 'A small HTML page for people arriving from a mail client' })
 const MailToken = t.String({ maxLength: 200 })
 
@@ -24,7 +23,7 @@ const ResetBody = t.Object({ token: MailToken, password: Password })
 export const AuthModel = {
   register: {
     body: t.Object({
-      first_name: Name,
+      first_name: FirstName,
       last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
       username: Username,
       email: Email,

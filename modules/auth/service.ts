@@ -19,8 +19,11 @@ import * as repo from './repo.ts'
 
 export type RegistrationInput = typeof AuthModel.register.body.static
 
-/** Register without the session: checks, hashes, inserts, and mails the verification link. */
-export async function createFormAccount(ctx: AppContext, input: RegistrationInput): Promise<UserRow> {
+/**
+ * Register without the session: checks, hashes, inserts, and mails the verification link, unless
+ * the operator vouches for the address (`imghost admin create`): then it is verified, and no mail asks.
+ */
+export async function createFormAccount(ctx: AppContext, input: RegistrationInput, options: { verified?: boolean } = {}): Promise<UserRow> {
   const applicant = applicantOf(input)
   await assertMayRegister(ctx.sql, ctx.config.registration, applicant, ctx.clock.now())
   await assertIdentityFree(ctx.sql, input.username, input.email)
@@ -35,14 +38,14 @@ export async function createFormAccount(ctx: AppContext, input: RegistrationInpu
         email: input.email.trim(),
         password: passwordHash,
         provider: 'form',
-        is_verified: false,
+        is_verified: options.verified === true,
         plan_type: admitted.plan,
       })
       await admitted.used(user.id)
       return user
     })
     .catch(conflictOnUniqueViolation)
-  await sendVerificationMailQuietly(ctx, user)
+  if (!user.is_verified) await sendVerificationMailQuietly(ctx, user)
   return user
 }
 

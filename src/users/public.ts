@@ -10,6 +10,9 @@ export const Settings = t.Object({
   public_profile: t.Boolean({ description: 'Whether /u/{username} on the view server lists your public images and albums' }),
 })
 
+/** A first name as sign-up and the account take it: stored trimmed, so spaces alone would be an empty name. */
+export const FirstName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: '1 to 100 characters, not only spaces' })
+
 /** A user as every module's API shows it. */
 export const User = t.Object({
   id: t.String(),

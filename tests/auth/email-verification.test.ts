@@ -11,13 +11,19 @@ const verifyLink = (links: string[]) => links.find((link) => link.includes('/api
 describeEachBackend(
   'email verification',
   (app) => {
-    test('registering mails a link; following it (a plain GET) verifies the address, once', async () => {
+    test('registering mails a link; following it (a plain GET) verifies the address, once; a HEAD does not', async () => {
       const user = await registerUser(app().auth)
       expect(user.user.is_verified).toBe(false)
       const mail = await smtp.waitFor(mailTo(user.email, /Confirm your email/))
       expect(mail.html).toContain('<a href="http://localhost:5001/api/v1/auth/verify-email?token=')
       const link = verifyLink(mail.links)
       expect(link.startsWith('http://localhost:5001/api/v1/auth/verify-email?token=')).toBe(true)
+
+      // A mail scanner's HEAD first: it spends nothing.
+      const url = new URL(link)
+      const head = await app().auth.handle(new Request(`http://localhost${url.pathname}${url.search}`, { method: 'HEAD' }))
+      expect(head.status).toBe(200)
+      expect((await call(app().auth, 'GET', '/api/v1/account', { token: user.token }))[1].user.is_verified).toBe(false)
 
       const page = await followLink(app().auth, link)
       expect(page.status).toBe(200)

@@ -46,6 +46,22 @@ describeEachBackend('register and login', (app) => {
     expect(JSON.stringify(body)).not.toContain('at ')
   })
 
+  test('a first name of spaces alone is refused, at sign-up and on the account, as an empty one is (it is stored trimmed)', async () => {
+    const refusal = [{ field: 'first_name', message: 'Must be 1 to 100 characters, not only spaces' }]
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: '   ', username: unique(), email: `${unique()}@example.com`, password: 'long enough pw' },
+    })
+    expect(response.status).toBe(422)
+    expect(body.error.details).toEqual(refusal)
+    const user = await registerUser(app().auth)
+    const [changed, changedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: ' \t ' } })
+    expect(changed.status).toBe(422)
+    expect(changedBody.error.details).toEqual(refusal)
+    const [spaced, spacedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: '  Ann  ' } })
+    expect(spaced.status).toBe(200)
+    expect(spacedBody.user.first_name).toBe('Ann')
+  })
+
   test('duplicate username or email (any case) gets 409', async () => {
     const existing = await registerUser(app().auth)
     const [sameName, nameBody] = await call(app().auth, 'POST', '/api/v1/auth/register', {

@@ -98,6 +98,7 @@ test('refusals say what the field takes, never quote the value sent nor a regex,
   expect(await details(post({ name: 'AB' }))).toEqual([{ field: 'name', message: 'Must be 3 to 32 small letters' }])
   expect(await details(post({ name: 'SECRET' }))).toEqual([{ field: 'name', message: 'Must be 3 to 32 small letters' }])
   expect(await details(post({ email: ['SECRET'] }))).toEqual([{ field: 'email', message: 'Must be text' }])
+  expect(await details(post({ email: 'not-an-address' }))).toEqual([{ field: 'email', message: 'Must be an email address' }])
   expect(await details(new Request('http://localhost/audit?cursor=abc'))).toEqual([{ field: 'cursor', message: 'Must be the next_cursor of the previous page' }])
 })
 
@@ -116,4 +117,22 @@ test('a required field not sent is said to be required, not refused as if its va
   expect(await details(post({ remember: true }))).toEqual([{ field: 'password', message: 'Required. Must be text of at most 1024 characters' }])
   // Sent, but wrong: no "Required".
   expect(await details(post({ password: 5 }))).toEqual([{ field: 'password', message: 'Must be text of at most 1024 characters' }])
+})
+
+test('a list of named choices (t.UnionEnum) lists them; a list that may be null says how many items it takes', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/keys', ({ body }) => body, {
+      body: t.Object({
+        scopes: t.Optional(t.Array(t.UnionEnum(['upload', 'images:read']), { minItems: 1 })),
+        allowed_ips: t.Optional(t.Nullable(t.Array(t.String(), { maxItems: 2 }))),
+      }),
+    })
+  const details = async (body: unknown) => {
+    const response = await app.handle(new Request('http://localhost/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    expect(response.status).toBe(422)
+    return (await response.json()).error.details
+  }
+  expect(await details({ scopes: ['images:delete'] })).toEqual([{ field: 'scopes', message: 'Must be a list of: upload, images:read' }])
+  expect(await details({ allowed_ips: ['a', 'b', 'c'] })).toEqual([{ field: 'allowed_ips', message: 'Must be a list of at most 2 items or null' }])
 })

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
@@ -53,6 +53,10 @@ describe('the imghost command line', () => {
     const created = await imghost(['admin', 'create', '--email', 'root@example.com', '--username', 'root'], { stdin: 'a long admin password\n' })
     expect(created.stderr).toBe('')
     expect(created.stdout).toContain('created administrator root <root@example.com>')
+    // The operator vouched for the address: no link is mailed to confirm it.
+    const mailDir = join(dataDir, 'mail')
+    const mails = existsSync(mailDir) ? readdirSync(mailDir).map((name) => readFileSync(join(mailDir, name), 'utf8')) : []
+    expect(mails.filter((mail) => mail.includes('root@example.com'))).toEqual([])
     const duplicate = await imghost(['admin', 'create', '--email', 'root@example.com', '--username', 'root2', '--password', 'another long one'])
     expect(duplicate.code).toBe(1)
     expect(duplicate.stderr).toMatch(/^imghost: .*(taken|exists|registered)/i)
@@ -84,6 +88,7 @@ describe('the imghost command line', () => {
         const [login, body] = await postJson(`${again.urls.auth}/api/v1/auth/login`, { identifier, password })
         expect(login.status).toBe(200)
         expect(body.user.is_admin).toBe(true)
+        if (identifier === 'root') expect(body.user.is_verified).toBe(true)
       }
     } finally {
       await again.stop()
