@@ -152,9 +152,20 @@ export class AddressRefused extends Error {
   }
 }
 
+/** What a resolver's error code means, for the person who typed the address (the code itself is logged nowhere it is read). */
+const LOOKUP_FAILURES: Record<string, string> = {
+  ENOTFOUND: 'there is no such host name',
+  ENODATA: 'that name has no address',
+  ETIMEOUT: 'the name servers did not answer in time',
+  EAI_AGAIN: 'the name servers did not answer in time',
+  ESERVFAIL: 'the name servers failed to answer',
+  ECONNREFUSED: 'the name servers could not be reached',
+}
+
 export class Unresolvable extends Error {
   constructor(readonly host: string, cause: unknown) {
-    super(`${host} could not be resolved: ${(cause as { code?: string })?.code ?? String(cause)}`)
+    const code = (cause as { code?: string })?.code
+    super(`${host} could not be looked up: ${(code && LOOKUP_FAILURES[code]) ?? 'the name servers gave no usable answer'}. Check the address`)
   }
 }
 
