@@ -150,9 +150,14 @@ function decodeCursor(cursor: string): repo.DeliveryCursor {
 export async function listDeliveries(ctx: AppContext, principal: Principal, id: string, query: typeof WebhookModel.deliveries.query.static) {
   const webhook = await getWebhook(ctx, principal, id)
   const limit = query.limit ?? 20
-  const rows = await repo.listDeliveries(ctx.sql, webhook.id, limit + 1, query.cursor ? decodeCursor(query.cursor) : undefined)
+  const { rows, attempts } = await ctx.sql.begin(async (tx) => {
+    // One snapshot for both reads: an attempt recorded between them showed in the log while the
+    // delivery's own fields (last_error, attempts) did not have it yet.
+    await tx`set transaction isolation level repeatable read`
+    const rows = await repo.listDeliveries(tx, webhook.id, limit + 1, query.cursor ? decodeCursor(query.cursor) : undefined)
+    return { rows, attempts: await repo.attemptsOf(tx, rows.slice(0, limit).map((d) => d.id)) }
+  })
   const page = rows.slice(0, limit)
-  const attempts = await repo.attemptsOf(ctx.sql, page.map((d) => d.id))
   const last = page.at(-1)
   return {
     deliveries: page.map((d) => presentDelivery(d, attempts.filter((a) => a.delivery_id === d.id))),
