@@ -24,6 +24,11 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     const [, body] = await call(servers.app.upload, 'GET', `/api/v1/albums/${albumId}`, { apiKey: owner.apiKey })
     return body.album.images.map((image: { id: string }) => image.id) as string[]
   }
+  /** What has the keyboard focus, once it is anywhere but <body> (or after 5 s): its tag, name and text. */
+  const focused = async () => {
+    await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
+    return page.evaluate(() => ({ tag: document.activeElement?.tagName, label: document.activeElement?.getAttribute('aria-label') ?? null, text: document.activeElement?.textContent?.trim() }))
+  }
   const waitForOrder = async (expected: string[]) => {
     for (let i = 0; i < 50 && JSON.stringify(await albumOrder()) !== JSON.stringify(expected); i++) await Bun.sleep(100)
     expect(await albumOrder()).toEqual(expected)
@@ -64,8 +69,11 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
   test('adds images by ticking them and by dragging one in from the gallery', async () => {
     await page.getByRole('checkbox', { name: 'Add alpha.png' }).check()
     await page.getByRole('checkbox', { name: 'Add bravo.png' }).check()
-    await page.getByRole('button', { name: 'Add selected (2)' }).click()
+    // By keyboard: the button is disabled once nothing is ticked, and the focus goes to the message saying what was added.
+    await page.getByRole('button', { name: 'Add selected (2)' }).focus()
+    await page.keyboard.press('Enter')
     await page.getByRole('checkbox', { name: 'bravo.png is in the album' }).waitFor()
+    expect(await focused()).toMatchObject({ tag: 'DIV', text: '2 images added.' })
     await waitForOrder([images[0]!.id, images[1]!.id])
     // Dragged onto the first row: inserted before it.
     await page.locator('[data-testid=picker] li', { hasText: 'charlie.png' }).dragTo(page.locator(`[data-image="${images[0]!.id}"]`))
@@ -215,6 +223,84 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await page.getByRole('link', { name: 'Open the album page' }).waitFor()
     await expect(page.getByTestId('album-ended-notice').count()).resolves.toBe(0)
     expect((await fetch(`${servers.urls.view}/a/${ending.id}`)).status).toBe(200)
+    expect(cspViolations).toEqual([])
+  })
+
+  test('by keyboard, Remove hands the focus to the next row and Save keeps it; one message at a time; refusals name the fields as labelled', async () => {
+    await page.goto(`${servers.urls.auth}/albums/${albumId}`)
+    const rows = page.getByTestId('album-images').locator('li')
+    await rows.nth(2).waitFor()
+    const [first, second] = await rows.evaluateAll((items) => items.map((item) => item.querySelector('.album-image-name')!.textContent!.replace(/^\d+\. /, '').replace(/ cover$/, '')))
+    await page.getByRole('button', { name: `Remove ${first} from the album` }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('status').filter({ hasText: `${first} removed.` }).waitFor()
+    expect(await focused()).toMatchObject({ tag: 'BUTTON', label: `Remove ${second} from the album` })
+
+    // The settings form is re-created from the saved album: the focus goes to its new Save button.
+    await page.getByRole('button', { name: 'Save settings' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByText('Album saved.').waitFor()
+    expect(await focused()).toMatchObject({ tag: 'BUTTON', text: 'Save settings' })
+    await expect(page.getByText(`${first} removed.`).count()).resolves.toBe(0)
+
+    // The browser's own checks would stop these (min); the server's refusal is what is worded here.
+    const expires = page.getByLabel('Expires')
+    expect(await expires.getAttribute('min')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/)
+    await expires.evaluate((input: HTMLInputElement) => input.removeAttribute('min'))
+    await expires.fill('2001-01-01T12:00')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Expires: must be in the future.' }).waitFor()
+    await expires.fill('')
+    await page.getByLabel('Title').fill('   ')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Title: must not be blank.' }).waitFor()
+    await expect(page.getByText(/expires_at|title must/).count()).resolves.toBe(0)
+  })
+
+  test('the albums list and the picker keep their page in the address: Back and a reload return to it', async () => {
+    const until = new Date(Date.now() + 40 * 86_400_000).toISOString()
+    for (let i = 0; i < 50; i++) await createAlbum(servers.app, owner, { title: `Trip ${String(i).padStart(2, '0')}`, visibility: 'private', ...(i === 0 ? { expires_at: until } : {}) })
+    await page.goto(`${servers.urls.auth}/albums`)
+    // Dates as the rest of the app writes them.
+    const written = await page.evaluate((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }), until)
+    await page.getByTestId('album-list').locator('li', { hasText: 'Trip 00' }).getByText(`expires ${written}`).waitFor()
+    await page.getByText('Page 1').waitFor()
+    // Next to the last page is disabled there: the focus goes to Previous, not to <body>.
+    await page.getByRole('button', { name: 'Next' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByText('Page 2').waitFor()
+    await page.locator('nav.pager button:disabled', { hasText: 'Next' }).waitFor()
+    expect(await focused()).toMatchObject({ tag: 'BUTTON', text: 'Previous' })
+    expect(new URL(page.url()).searchParams.get('cursors')).toBeTruthy()
+    const second = await page.getByTestId('album-list').locator('li').allTextContents()
+    await page.reload()
+    await page.getByText('Page 2').waitFor()
+    await page.getByTestId('album-list').locator('li').first().waitFor()
+    expect(await page.getByTestId('album-list').locator('li').allTextContents()).toEqual(second)
+    await page.getByTestId('album-list').getByRole('link').first().click()
+    await page.waitForURL(/\/albums\/[^/?]+$/)
+    await page.goBack()
+    await page.getByText('Page 2').waitFor()
+
+    // The picker shows 30 images a page: 28 more make two.
+    await servers.app.ctx.sql`update users set upload_limit_per_day = 1000 where username = ${owner.username}`
+    for (let i = 0; i < 28; i++) await uploadImage(servers.app, owner, { name: `extra-${i}.png`, isPublic: true })
+    await page.goto(`${servers.urls.auth}/albums/${albumId}`)
+    const picker = page.getByTestId('picker')
+    await picker.locator('li').nth(29).waitFor()
+    const firstPage = await picker.locator('li').allTextContents()
+    await page.locator('.picker').getByRole('button', { name: 'Next' }).click()
+    await page.waitForURL(/\?cursors=/)
+    await page.locator('.picker button:disabled', { hasText: 'Next' }).waitFor()
+    const nextPage = await picker.locator('li').allTextContents()
+    expect(nextPage).not.toEqual(firstPage)
+    await page.reload()
+    await picker.locator('li').first().waitFor()
+    await page.locator('.picker button:disabled', { hasText: 'Next' }).waitFor()
+    expect(await picker.locator('li').allTextContents()).toEqual(nextPage)
+    await page.locator('.picker').getByRole('button', { name: 'Previous' }).click()
+    await page.waitForURL(/\/albums\/[^/?]+$/)
+    await picker.locator('li').nth(29).waitFor()
     expect(cspViolations).toEqual([])
   })
 })

@@ -24,6 +24,9 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
   let user: Awaited<ReturnType<typeof registerUser>>
   let imageId = ''
   const cspViolations: string[] = []
+  const consoleErrors: string[] = []
+  /** What has the keyboard focus: its tag and text. */
+  const focused = () => page.evaluate(() => ({ tag: document.activeElement?.tagName, text: document.activeElement?.textContent?.trim() }))
 
   const go = (path: string, target: Page = page) => target.goto(servers.urls.auth + path)
   const shot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
@@ -44,6 +47,7 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     context = await desktopContext(browser, undefined, { userAgent: CHROME })
     page = await context.newPage()
     watchCsp(page, cspViolations)
+    page.on('console', (message) => void (message.type() === 'error' && consoleErrors.push(message.text())))
     await go('/login')
     await page.getByLabel('Email or username').fill(user.username)
     await page.getByLabel('Password').fill(PASSWORD)
@@ -98,16 +102,29 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     await page.getByTestId('lifetime-summary').getByText(/2 of 3 views left/).waitFor()
     await expect(page.getByTestId('lifetime-badge').textContent()).resolves.toContain('Expires')
 
+    // Saved by keyboard: each form is re-created from the saved values, and the focus stays on its button, not on <body>.
     await page.getByLabel('Title').fill('The plan')
     await page.getByLabel('Description').fill('Burn after reading.')
-    await page.getByRole('button', { name: 'Save title and description' }).click()
+    await page.getByRole('button', { name: 'Save title and description' }).focus()
+    await page.keyboard.press('Enter')
     await page.getByText('Saved.').waitFor()
     await expect(page.locator('.image-description').textContent()).resolves.toBe('Burn after reading.')
+    await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
+    expect(await focused()).toEqual({ tag: 'BUTTON', text: 'Save title and description' })
 
     await page.getByLabel('Expires', { exact: true }).selectOption('7d')
     await page.getByLabel('Self-destruct after (views)').fill('5')
-    await page.getByRole('button', { name: 'Save expiry and view limit' }).click()
+    await page.getByRole('button', { name: 'Save expiry and view limit' }).focus()
+    await page.keyboard.press('Enter')
     await page.getByTestId('lifetime-summary').getByText(/5 of 5 views left/).waitFor()
+    await page.getByText('Expiry and view limit saved.').waitFor()
+    await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
+    expect(await focused()).toEqual({ tag: 'BUTTON', text: 'Save expiry and view limit' })
+    // Saved again unchanged: one message at a time, the earlier "saved" gives way.
+    await page.keyboard.press('Enter')
+    await page.getByText('Nothing to change.').waitFor()
+    await expect(page.getByText('Expiry and view limit saved.').count()).resolves.toBe(0)
+    await expect(page.getByText('Saved.', { exact: true }).count()).resolves.toBe(0)
     const edited = await ownImage(imageId)
     expect(edited).toMatchObject({ title: 'The plan', description: 'Burn after reading.', max_views: 5, views_left: 5 })
     expect(Math.abs(Date.parse(edited.expires_at) - (Date.now() + 7 * DAY))).toBeLessThan(60_000)
@@ -142,6 +159,17 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     await page.getByRole('button', { name: 'Save expiry and view limit' }).click()
     await page.getByTestId('lifetime-summary').getByText('Never expires, no view limit.').waitFor()
     expect(await ownImage(imageId)).toMatchObject({ expires_at: null, max_views: null, views_left: null })
+    // Private, then public again: the preview goes from a blob: URL back to the plain link and back.
+    await page.getByRole('switch', { name: 'Public' }).uncheck()
+    await page.getByText('The image is private').waitFor()
+    await page.locator('.image-view img[src^="blob:"]').waitFor()
+    await page.getByRole('switch', { name: 'Public' }).check()
+    await page.getByText('The image is public.').waitFor()
+    await page.getByRole('switch', { name: 'Public' }).uncheck()
+    await page.locator('.image-view img[src^="blob:"]').waitFor()
+    await page.waitForLoadState('networkidle')
+    // A blob: URL revoked while an <img> still showed it: Chromium logs it as not found.
+    expect(consoleErrors.filter((text) => text.includes('ERR_FILE_NOT_FOUND'))).toEqual([])
   })
 
   test('an image whose views are spent: its page says it has ended, not that it was never found', async () => {

@@ -15,17 +15,24 @@ const PASSWORD = 'correct horse battery'
 const focused = (page: Page) =>
   page.evaluate(() => {
     const element = document.activeElement
-    return { tag: element?.tagName, text: element?.textContent?.trim(), label: element?.getAttribute('aria-label') ?? null, testId: element?.getAttribute('data-testid') ?? null }
+    return { tag: element?.tagName, text: element?.textContent?.trim(), label: element?.getAttribute('aria-label') ?? null, testId: element?.getAttribute('data-testid') ?? null, id: element?.id || null }
   })
 
+/** The same, once the focus is anywhere but <body> (or after 5 s): a page moves it when it has shown the answer. */
+async function focusedOnceMoved(page: Page) {
+  await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
+  return focused(page)
+}
+
 /** Keyboard use that must not act unasked, nor leave the focus where one more key press would. */
-describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocation, recovery codes', () => {
+describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocation, two-factor set-up', () => {
   let servers: WebServers
   let browser: Browser
   let context: BrowserContext
   let page: Page
   let journal: ReturnType<typeof pageJournal>
   let other: TestUser
+  let recoveryCode = ''
   const cspViolations: string[] = []
 
   const go = (path: string) => page.goto(servers.urls.auth + path)
@@ -98,21 +105,39 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
     })
   })
 
-  test('after "I have saved them", the focus is on the two-factor status line, not lost to the page', async () => {
+  test('setting up 2FA by keyboard: the focus goes to the code field, then the recovery codes, then the status line', async () => {
     await journal.during(async () => {
       await go('/security')
-      await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
+      // Each button goes away with its step: the focus goes to what comes next, not to <body>.
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).focus()
+      await page.keyboard.press('Enter')
       const secret = (await page.getByTestId('totp-secret').textContent())!.trim()
-      await page.getByLabel('Code from the app').fill(totpCode(secret, servers.app.ctx.clock))
-      await page.getByRole('button', { name: 'Turn on' }).click()
+      expect(await focusedOnceMoved(page)).toMatchObject({ tag: 'INPUT', label: null, id: 'f-code-from-the-app' })
+      await page.keyboard.type(totpCode(secret, servers.app.ctx.clock))
+      await page.getByRole('button', { name: 'Turn on' }).focus()
+      await page.keyboard.press('Enter')
       const codes = page.getByTestId('recovery-codes')
       await codes.waitFor()
+      expect(await focusedOnceMoved(page)).toMatchObject({ tag: 'DIV', testId: 'recovery-codes' })
+      recoveryCode = (await codes.locator('code').first().textContent())!.trim()
       await page.getByRole('button', { name: 'I have saved them' }).focus()
       await page.keyboard.press('Enter')
       await codes.waitFor({ state: 'detached' })
       expect(await focused(page)).toMatchObject({ tag: 'P', testId: 'two-factor-state' })
       await page.getByTestId('two-factor-state').filter({ hasText: 'on, 10 recovery codes left' }).waitFor()
       expect(cspViolations).toEqual([])
+    })
+  })
+
+  test('turning 2FA off by keyboard takes its panel away; the focus goes to the line saying it is off', async () => {
+    await journal.during(async () => {
+      const form = page.getByRole('form', { name: 'Turn off' })
+      await form.getByLabel('Password').fill(PASSWORD)
+      await form.getByLabel('Code from the app, or a recovery code').fill(recoveryCode)
+      await form.getByRole('button', { name: 'Turn off', exact: true }).focus()
+      await page.keyboard.press('Enter')
+      await form.waitFor({ state: 'detached' })
+      expect(await focusedOnceMoved(page)).toMatchObject({ tag: 'P', testId: 'two-factor-state', text: 'Two-factor authentication is off.' })
     })
   })
 })

@@ -128,7 +128,9 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await codes.waitFor()
     recoveryCodes = await codes.locator('code').allTextContents()
     expect(recoveryCodes).toHaveLength(10)
-    await page.getByRole('button', { name: 'Copy recovery codes' }).click()
+    // Named as it reads, and a live region says it copied: the label's change alone is not read out.
+    await page.getByRole('button', { name: 'Copy codes', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: 'Copied.' }).waitFor()
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(recoveryCodes.join('\n'))
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
     expect(download.suggestedFilename()).toBe('imghost-recovery-codes.txt')
@@ -230,6 +232,19 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     await sessions.filter({ hasText: 'Firefox on Linux' }).waitFor({ state: 'detached' })
     await focusedText('Every browser and script signed in')
     expect((await whoami()).status).toBe(401)
+
+    // A script whose user agent names no browser is listed as "Unknown device", and its button says
+    // that one, not "this session" (which is the one doing the signing out).
+    clock.advance(30_000)
+    const bare = { 'content-type': 'application/json', 'user-agent': 'backup-script/1.0' }
+    const bareStep = await (await fetch(`${servers.urls.auth}/api/v1/auth/login`, { method: 'POST', headers: bare, body: JSON.stringify({ identifier: username, password: PASSWORD }) })).json()
+    const bareSignIn = await fetch(`${servers.urls.auth}/api/v1/auth/login/2fa`, {
+      method: 'POST', headers: bare, body: JSON.stringify({ challenge_token: bareStep.challenge_token, code: totpCode(secret, clock) }),
+    })
+    expect(bareSignIn.status).toBe(200)
+    await page.reload()
+    await sessions.filter({ hasText: 'Unknown device' }).getByRole('button', { name: 'Sign out Unknown device', exact: true }).click()
+    await sessions.filter({ hasText: 'Unknown device' }).waitFor({ state: 'detached' })
   })
 
   test('adds a passkey through the virtual authenticator, renames it, and signs in with it, passwordless', async () => {

@@ -87,8 +87,8 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     await go('/webhooks')
     await page.getByLabel('Endpoint URL').fill('ftp://example.com/hook')
     await page.getByRole('button', { name: 'Create webhook' }).click()
-    // The browser's own url check passes ftp:, the server refuses it.
-    await expect(page.getByRole('alert').textContent()).resolves.toContain('http:// or https://')
+    // The browser's own url check passes ftp:, the server refuses it; the message names the field as the form does.
+    await expect(page.getByRole('alert').textContent()).resolves.toBe('Endpoint URL: must start with http:// or https://.')
   })
 
   test('usable at 390 px without horizontal scroll, by keyboard', async () => {
@@ -108,5 +108,27 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     await page.locator('[data-testid=webhook]').nth(1).waitFor()
     await expect(page.locator('[data-testid=webhook]').nth(1).textContent()).resolves.toContain('/keyboard')
     expect(cspViolations).toEqual([])
+  })
+
+  test('Delete by keyboard hands the focus to the next webhook, then to the empty list, not to the page', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 })
+    await go('/webhooks')
+    const items = page.locator('[data-testid=webhook]')
+    await items.nth(1).waitFor()
+    const focused = async () => {
+      await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
+      return page.evaluate(() => ({ tag: document.activeElement?.tagName, text: document.activeElement?.textContent?.trim() }))
+    }
+    page.on('dialog', (dialog) => void dialog.accept())
+    await items.first().getByRole('button', { name: /^Delete webhook to/ }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByText('Webhook deleted.').waitFor()
+    await items.nth(1).waitFor({ state: 'detached' })
+    // The first usable action of the row that took its place.
+    expect(await focused()).toEqual({ tag: 'BUTTON', text: 'Send test ping' })
+    await items.first().getByRole('button', { name: /^Delete webhook to/ }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByText('No webhooks yet.').waitFor()
+    expect(await focused()).toEqual({ tag: 'P', text: 'No webhooks yet.' })
   })
 })

@@ -9,10 +9,20 @@ export interface Route {
 
 const current = (): Route => ({ path: location.pathname.replace(/\/+$/, '') || '/', query: new URLSearchParams(location.search) })
 
-export function navigate(to: string, replace = false) {
-  if (replace) history.replaceState(null, '', to)
-  else history.pushState(null, '', to)
+/** Shows `to`. `notice`: a sentence for the page there to show once (`takeNotice`), such as what was just done. */
+export function navigate(to: string, replace = false, notice?: string) {
+  const state = notice ? { notice } : null
+  if (replace) history.replaceState(state, '', to)
+  else history.pushState(state, '', to)
   dispatchEvent(new PopStateEvent('popstate'))
+}
+
+/** The notice `navigate` handed to this page, once: it is taken out of the entry, so a reload or Back does not show it again. */
+export function takeNotice(): string | null {
+  const notice: unknown = history.state?.notice
+  if (typeof notice !== 'string') return null
+  history.replaceState(null, '')
+  return notice
 }
 
 /** Paths the servers answer themselves (the API, the bundle's files), never a page of the app. */
@@ -76,3 +86,12 @@ export function Link(props: AnchorHTMLAttributes & { href: string; children: Com
 
 export const RouteContext = createContext<Route>(current())
 export const useRouteContext = () => useContext(RouteContext)
+
+/**
+ * A cursor-paged listing's page, kept in the address so Back and a reload return to it: the API's
+ * cursor of every page after the first (base64url, never holding a comma), so Previous works
+ * after a reload too. /gallery keeps its own, beside its search.
+ */
+export const cursorsOf = (query: URLSearchParams) => query.get('cursors')?.split(',').filter(Boolean) ?? []
+
+export const withCursors = (path: string, cursors: string[]) => (cursors.length ? `${path}?${new URLSearchParams({ cursors: cursors.join(',') })}` : path)

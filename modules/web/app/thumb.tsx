@@ -15,9 +15,11 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className, placeh
   const { api } = useSession()
   const [blobUrl, setBlobUrl] = useState<string | null>(null)
   const holder = useRef<HTMLSpanElement>(null)
+  // A blob: URL is revoked once the <img> shows another source (or is gone): revoked while it still
+  // shows it, Chromium reports the image's URL as not found (ERR_FILE_NOT_FOUND) on the console.
+  useEffect(() => () => void (blobUrl && URL.revokeObjectURL(blobUrl)), [blobUrl])
   useEffect(() => {
     if (isPublic || !holder.current) return
-    let url: string | null = null
     let live = true
     const observer = new IntersectionObserver(async (entries) => {
       if (!entries.some((entry) => entry.isIntersecting)) return
@@ -26,16 +28,16 @@ export function Thumb({ src, isPublic, alt, size = 256, class: className, placeh
         // no-store: an <img> may have cached this URL while the image was public (immutable, and
         // without CORS headers), and that copy would fail the CORS check of this request.
         const response = await fetch(uncounted(src), { headers: { authorization: `Bearer ${await api.accessToken()}` }, credentials: 'omit', cache: 'no-store' })
-        if (!response.ok || !live) return
-        url = URL.createObjectURL(await response.blob())
-        setBlobUrl(url)
+        const blob = response.ok && (await response.blob())
+        if (blob && live) setBlobUrl(URL.createObjectURL(blob))
       } catch {}
     }, { rootMargin: '200px' })
     observer.observe(holder.current)
     return () => {
       live = false
       observer.disconnect()
-      if (url) URL.revokeObjectURL(url)
+      // Not shown again later: the next source (public, or fetched afresh) replaces it, and then it is revoked.
+      setBlobUrl(null)
     }
   }, [src, isPublic])
   if (isPublic) return <img class={className} src={uncounted(src)} alt={alt} width={size} height={size} loading="lazy" decoding="async" />

@@ -74,7 +74,16 @@ export const passwordLengthRule = (label: string, value = '') =>
  */
 export interface FormWords {
   fields?: Record<string, (rest: string[]) => string>
-  codes?: Record<string, string>
+  codes?: Record<string, string | ((message: string) => string)>
+}
+
+/**
+ * For `FormWords.codes`: the server's sentence about API field `field` ("url must start with
+ * http://…"), with the field named as the form labels it ("Endpoint URL: must start with http://…").
+ */
+export const labelled = (label: string, field: string) => (message: string) => {
+  const rule = message.startsWith(`${field} `) ? message.slice(field.length + 1) : message
+  return `${label}: ${withLocalTimes(rule)}${/[.!?]$/.test(rule) ? '' : '.'}`
 }
 
 /** The sentences for the fields the API named, as the form labels them; null if it named one the form does not know. */
@@ -101,7 +110,7 @@ function fieldMessages(error: ApiError, fields: NonNullable<FormWords['fields']>
 export const messageOf = (error: unknown, words: FormWords = {}) => {
   if (error instanceof ApiError) {
     const byCode = words.codes?.[error.code]
-    if (byCode) return byCode
+    if (byCode) return typeof byCode === 'string' ? byCode : byCode(error.message)
     if (error.code === 'validation_failed' && words.fields) return fieldMessages(error, words.fields) ?? withLocalTimes(error.message)
     return withLocalTimes(error.message)
   }
@@ -126,10 +135,13 @@ export function PageTitle({ children, focus = true }: { children: ComponentChild
   )
 }
 
-/** A message region that screen readers read out when it changes. */
-export function Status({ error, message }: { error?: string | null; message?: string | null }) {
+/**
+ * A message region that screen readers read out when it changes. With `focusRef`, it can take the
+ * focus: where an action took its own button away, the focus goes to what the action did.
+ */
+export function Status({ error, message, focusRef }: { error?: string | null; message?: string | null; focusRef?: RefObject<HTMLDivElement | null> }) {
   return (
-    <div class="status" aria-live="polite" role="status">
+    <div class="status" aria-live="polite" role="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
       {error ? <p class="error" role="alert">{error}</p> : null}
       {message ? <p class="ok">{message}</p> : null}
     </div>
@@ -151,6 +163,11 @@ export function Field(props: InputHTMLAttributes & { label: string; hint?: strin
   )
 }
 
+/**
+ * Copies `text`. Its name is what it shows ("Copy", then "Copied"), then `what` (hidden: "Copy
+ * Link", "Copy link of invite ab12"), so the name holds the visible label, as speech input needs;
+ * a live region says that it copied, which a change of label alone does not.
+ */
 export function CopyButton({ text, label, what, small }: { text: string; label?: string; what?: string; small?: boolean }) {
   const [done, setDone] = useState(false)
   const copy = async () => {
@@ -169,9 +186,13 @@ export function CopyButton({ text, label, what, small }: { text: string; label?:
     setTimeout(() => setDone(false), 1500)
   }
   return (
-    <button type="button" class={small ? 'secondary small' : 'secondary'} onClick={copy} aria-label={`Copy ${what ?? label ?? 'text'}`}>
-      {done ? 'Copied' : (label ?? 'Copy')}
-    </button>
+    <>
+      <button type="button" class={small ? 'secondary small' : 'secondary'} onClick={copy}>
+        {done ? 'Copied' : (label ?? 'Copy')}
+        {what ? <span class="visually-hidden"> {what}</span> : null}
+      </button>
+      <span class="visually-hidden" role="status">{done ? 'Copied.' : ''}</span>
+    </>
   )
 }
 
@@ -225,10 +246,39 @@ export function useRowFocus(rows: RefObject<HTMLElement | null>, empty: RefObjec
     if (document.activeElement && document.activeElement !== document.body) return
     const all = [...(rows.current?.children ?? [])]
     const nearest = [...all.slice(index), ...all.slice(0, index).reverse()]
-    const action = nearest.map((row) => row.querySelector<HTMLElement>('.actions button')).find((button) => button)
+    const action = nearest.map((row) => row.querySelector<HTMLElement>('.actions button:not(:disabled)')).find((button) => button)
     ;(action ?? empty.current)?.focus()
   }, [shown])
   return (index: number) => {
     pending.current = index
+  }
+}
+
+/**
+ * Whether the keyboard focus is gone from where the person was: on <body>, or still on a button
+ * just disabled (Chromium moves the focus off it only at its next rendering step).
+ */
+const focusLost = () => {
+  const active = document.activeElement
+  return !active || active === document.body || !active.isConnected || (active as HTMLButtonElement).disabled === true
+}
+
+/**
+ * Keeps keyboard focus when an action takes its own button away (a form re-created from the saved
+ * values, a button now disabled, a panel gone). Call the returned function with where the focus
+ * should go once the action succeeded; when `shown` (the state that shows its answer) next
+ * changes, if the focus fell to <body>, it goes there.
+ */
+export function useRefocus(shown: unknown) {
+  const pending = useRef<(() => HTMLElement | null | undefined) | null>(null)
+  useEffect(() => {
+    const target = pending.current
+    if (!target || shown === undefined) return
+    pending.current = null
+    if (!focusLost()) return
+    target()?.focus()
+  }, [shown])
+  return (target: () => HTMLElement | null | undefined) => {
+    pending.current = target
   }
 }

@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'preact/hooks'
+import type { RefObject } from 'preact'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { Link, navigate } from '../router.tsx'
+import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, counted, Field, formatDate, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { type Album, AlbumStateBadges, hasEnded, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -17,6 +18,14 @@ interface AlbumImage {
 
 type FullAlbum = Album & { images: AlbumImage[] }
 type Message = { error?: string; message?: string }
+
+/** What happens once a change is saved: the message, where the focus goes if its button went away, how refusals are worded. */
+type Done = { message?: string; focus?: () => HTMLElement | null | undefined; words?: FormWords }
+
+/** The API's refusals of the settings, as the form labels its fields. */
+const SETTINGS_WORDS: FormWords = {
+  codes: { invalid_title: labelled('Title', 'title'), invalid_expires_at: labelled('Expires', 'expires_at') },
+}
 
 const nameOf = (image: { title: string | null; original_name: string | null; filename: string }) => image.title || image.original_name || image.filename
 
@@ -35,7 +44,12 @@ export function AlbumPage({ id }: { id: string }) {
   const [album, setAlbum] = useState<FullAlbum | null>(null)
   const [status, setStatus] = useState<Record<string, Message>>({})
   const [focus, setFocus] = useState<{ id: string; action: string } | null>(null)
-  const say = (part: string, value: Message) => setStatus((all) => ({ ...all, [part]: value }))
+  // One message at a time: a later one replaces an older one elsewhere on the page ("… removed." then "Album saved.").
+  const say = (part: string, value: Message) => setStatus({ [part]: value })
+  const imagesStatus = useRef<HTMLDivElement>(null)
+  const imagesHeading = useRef<HTMLHeadingElement>(null)
+  // Saving re-creates the settings form, removing an image takes its row: the focus goes where `Done.focus` says.
+  const refocus = useRefocus(album)
   useEffect(() => void (loaded.data && setAlbum(loaded.data)), [loaded.data])
   // A moved row is a moved DOM node, which loses focus: give it back to the same button.
   useEffect(() => {
@@ -49,18 +63,19 @@ export function AlbumPage({ id }: { id: string }) {
   if (loaded.error) return <section><PageTitle>Album</PageTitle><Status error={loaded.error} /><Link href="/albums">All albums</Link></section>
   if (!album) return <p aria-live="polite">Loading…</p>
 
-  const call = async (part: string, method: string, path: string, body: unknown, message?: string) => {
+  const call = async (part: string, method: string, path: string, body: unknown, done: Done = {}) => {
     try {
       const { data } = await api.remote<{ album: FullAlbum }>('upload', method, path, body)
+      if (done.focus) refocus(done.focus)
       setAlbum(data.album)
-      say(part, { message })
+      say(part, { message: done.message })
       return true
     } catch (error) {
-      say(part, { error: messageOf(error) })
+      say(part, { error: messageOf(error, done.words) })
       return false
     }
   }
-  const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, message)
+  const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, { message })
   const ids = album.images.map((image) => image.id)
   const ended = hasEnded(album)
   // The preview would be refused (409), as the page is to everyone.
@@ -90,7 +105,11 @@ export function AlbumPage({ id }: { id: string }) {
     if (password) body.password = password
     else if (form.get('remove_password')) body.password = null
     // The form is keyed by updated_at: a saved album renders a fresh one (the password field empty).
-    await call('settings', 'PATCH', `/api/v1/albums/${id}`, body, 'Album saved.')
+    await call('settings', 'PATCH', `/api/v1/albums/${id}`, body, {
+      message: 'Album saved.',
+      focus: () => document.querySelector<HTMLElement>('form[aria-labelledby="h-album-settings"] button[type="submit"]'),
+      words: SETTINGS_WORDS,
+    })
   }
 
   const remove = async () => {
@@ -135,6 +154,12 @@ export function AlbumPage({ id }: { id: string }) {
   }
   const allowDrop = (event: DragEvent) => event.preventDefault()
 
+  /** After a row is removed: the Remove button of the row now at `index` (the next one), else of the last, else the heading. */
+  const afterRemoving = (index: number) => () => {
+    const buttons = document.querySelectorAll<HTMLElement>('[data-testid="album-images"] [data-action="remove"]')
+    return buttons[index] ?? buttons[buttons.length - 1] ?? imagesHeading.current
+  }
+
   return (
     <section class="album-editor">
       <PageTitle>{album.title}</PageTitle>
@@ -155,7 +180,7 @@ export function AlbumPage({ id }: { id: string }) {
           </div>
           <Field label={album.has_password ? 'New password' : 'Password'} name="password" type="password" autocomplete="new-password" minLength={4} maxLength={PASSWORD_MAX_LENGTH} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} />
           {album.has_password ? <label class="check"><input type="checkbox" name="remove_password" /> Remove the password</label> : null}
-          <Field label="Expires" name="expires_at" type="datetime-local" defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." />
+          <Field label="Expires" name="expires_at" type="datetime-local" min={toLocalInput(new Date().toISOString())} defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." />
           <Status {...status.settings} />
           <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
         </Form>
@@ -186,9 +211,9 @@ export function AlbumPage({ id }: { id: string }) {
         </div>
       </div>
 
-      <h2 id="h-album-images">Images ({album.images.length})</h2>
+      <h2 id="h-album-images" tabIndex={-1} ref={imagesHeading}>Images ({album.images.length})</h2>
       <p class="muted small">Drag to reorder, or use the arrow buttons. Drag images from your gallery below onto the list to add them.</p>
-      <Status {...status.images} />
+      <Status {...status.images} focusRef={imagesStatus} />
       <ol class="album-images" aria-labelledby="h-album-images" data-testid="album-images" onDragOver={allowDrop} onDrop={(event) => drop(event, ids.length)}>
         {album.images.map((image, index) => {
           const name = nameOf(image)
@@ -208,25 +233,30 @@ export function AlbumPage({ id }: { id: string }) {
               <span class="album-image-actions">
                 <button type="button" class="small secondary" data-action="up" disabled={index === 0} onClick={() => move(index, index - 1, 'up')} aria-label={`Move ${name} up`}>↑</button>
                 <button type="button" class="small secondary" data-action="down" disabled={index === ids.length - 1} onClick={() => move(index, index + 1, 'down')} aria-label={`Move ${name} down`}>↓</button>
-                <ActionButton class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, `${name} is the cover.`)} aria-label={`Use ${name} as cover`}>Cover</ActionButton>
-                <ActionButton class="small danger" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, `${name} removed.`)} aria-label={`Remove ${name} from the album`}>Remove</ActionButton>
+                <ActionButton class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, { message: `${name} is the cover.` })} aria-label={`Use ${name} as cover`}>Cover</ActionButton>
+                <ActionButton class="small danger" data-action="remove" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, { message: `${name} removed.`, focus: afterRemoving(index) })} aria-label={`Remove ${name} from the album`}>Remove</ActionButton>
               </span>
             </li>
           )
         })}
       </ol>
       {!album.images.length ? <p class="dropzone">No images yet: add some from your gallery below.</p> : null}
-      <Picker inAlbum={new Set(ids)} onAdd={(add) => call('images', 'POST', `/api/v1/albums/${id}/images`, { image_ids: add }, `${counted(add.length, 'image')} added.`)} />
+      <Picker albumId={id} inAlbum={new Set(ids)} added={imagesStatus} onAdd={(add) => call('images', 'POST', `/api/v1/albums/${id}/images`, { image_ids: add }, { message: `${counted(add.length, 'image')} added.` })} />
     </section>
   )
 }
 
-/** Your gallery, to pick images from: tick and add, or drag onto the album's list. */
-function Picker({ inAlbum, onAdd }: { inAlbum: Set<string>; onAdd: (ids: string[]) => Promise<boolean> }) {
+/**
+ * Your gallery, to pick images from: tick and add, or drag onto the album's list. Its page is in
+ * the address (`?cursors=`, as on /gallery), so Back and a reload keep it. `added`: the message
+ * that says what was added, which takes the focus from the Add button (disabled once nothing is ticked).
+ */
+function Picker({ albumId, inAlbum, added, onAdd }: { albumId: string; inAlbum: Set<string>; added: RefObject<HTMLDivElement | null>; onAdd: (ids: string[]) => Promise<boolean> }) {
   const { api } = useSession()
-  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const cursors = cursorsOf(useRouteContext().query)
   const [selected, setSelected] = useState<string[]>([])
-  const cursor = cursors.at(-1) ?? null
+  const refocus = useRefocus(selected)
+  const cursor = cursors.at(-1)
   const page = useLoad(async () => {
     const params = new URLSearchParams({ limit: '30' })
     if (cursor) params.set('cursor', cursor)
@@ -234,8 +264,11 @@ function Picker({ inAlbum, onAdd }: { inAlbum: Set<string>; onAdd: (ids: string[
   }, [cursor])
   const toggle = (imageId: string) => setSelected((all) => (all.includes(imageId) ? all.filter((x) => x !== imageId) : [...all, imageId]))
   const add = async () => {
-    if (await onAdd(selected)) setSelected([])
+    if (!(await onAdd(selected))) return
+    refocus(() => added.current)
+    setSelected([])
   }
+  const pageAt = (next: string[]) => navigate(withCursors(`/albums/${albumId}`, next))
   return (
     <section class="picker" aria-labelledby="h-picker">
       <h2 id="h-picker">Add from your gallery</h2>
@@ -259,8 +292,8 @@ function Picker({ inAlbum, onAdd }: { inAlbum: Set<string>; onAdd: (ids: string[
       </ul>
       <div class="toolbar">
         <ActionButton disabled={!selected.length} onClick={add}>Add selected{selected.length ? ` (${selected.length})` : ''}</ActionButton>
-        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
-        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => setCursors((c) => [...c, page.data!.next_cursor])}>Next</button>
+        <button type="button" class="secondary" disabled={!cursors.length} onClick={() => pageAt(cursors.slice(0, -1))}>Previous</button>
+        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => pageAt([...cursors, page.data!.next_cursor!])}>Next</button>
       </div>
     </section>
   )

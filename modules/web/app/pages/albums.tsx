@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Link, navigate } from '../router.tsx'
-import { counted, Field, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
+import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
 
@@ -49,12 +49,15 @@ export function AlbumStateBadges({ album }: { album: Album }) {
 
 const PAGE_SIZE = 50
 
-/** /albums: your albums, and a form to start a new one (which then opens in the editor). */
+/**
+ * /albums: your albums, and a form to start a new one (which then opens in the editor). The page
+ * shown is in the address (`?cursors=`, as on /gallery), so Back from an album and a reload keep it.
+ */
 export function AlbumsPage() {
   const { api } = useSession()
-  const [cursors, setCursors] = useState<(string | null)[]>([null])
+  const cursors = cursorsOf(useRouteContext().query)
   const [status, setStatus] = useState<{ error?: string }>({})
-  const cursor = cursors.at(-1) ?? null
+  const cursor = cursors.at(-1)
   const list = useLoad(async () => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
     if (cursor) params.set('cursor', cursor)
@@ -72,6 +75,15 @@ export function AlbumsPage() {
     } catch (error) {
       setStatus({ error: messageOf(error) })
     }
+  }
+
+  const previous = useRef<HTMLButtonElement>(null)
+  const next = useRef<HTMLButtonElement>(null)
+  // Next on the last page (Previous on the first) is disabled there, which drops the focus: it goes to the other one.
+  const refocus = useRefocus(list.data)
+  const pageAt = (shown: string[], otherwise: () => HTMLElement | null) => {
+    refocus(otherwise)
+    navigate(withCursors('/albums', shown))
   }
 
   const albums = list.data?.albums ?? []
@@ -99,16 +111,16 @@ export function AlbumsPage() {
             <span class="muted small">
               {counted(album.image_count, 'image')} · {counted(album.views, 'view')}
               {album.has_password ? ' · password' : ''}
-              {album.expires_at && !hasEnded(album) ? ` · expires ${new Date(album.expires_at).toLocaleDateString()}` : ''}
+              {album.expires_at && !hasEnded(album) ? ` · expires ${formatDate(album.expires_at)}` : ''}
             </span>
             <span><AlbumStateBadges album={album} /></span>
           </li>
         ))}
       </ul>
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous</button>
-        <span>Page {cursors.length}</span>
-        <button type="button" class="secondary" disabled={!list.data?.next_cursor} onClick={() => setCursors((c) => [...c, list.data!.next_cursor])}>Next</button>
+        <button type="button" class="secondary" ref={previous} disabled={!cursors.length} onClick={() => pageAt(cursors.slice(0, -1), () => next.current)}>Previous</button>
+        <span>Page {cursors.length + 1}</span>
+        <button type="button" class="secondary" ref={next} disabled={!list.data?.next_cursor} onClick={() => pageAt([...cursors, list.data!.next_cursor!], () => previous.current)}>Next</button>
       </nav>
     </section>
   )

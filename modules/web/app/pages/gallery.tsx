@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Link, navigate, useRouteContext } from '../router.tsx'
+import { Link, navigate, takeNotice, useRouteContext } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
@@ -75,6 +75,12 @@ export function GalleryPage() {
       else next.add(id)
       return next
     })
+
+  // What the page before did (an image deleted), said here, where the person lands.
+  useEffect(() => {
+    const notice = takeNotice()
+    if (notice) setStatus({ message: notice })
+  }, [])
 
   // A selection covers only the cards in view: a new search or page (Back included) starts
   // without one, so the delete button never acts on images the person can no longer see.

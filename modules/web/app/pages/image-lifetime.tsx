@@ -40,6 +40,8 @@ interface EditProps {
   image: ImageWithLifetime
   /** PATCH /images/{id} with these changes; resolves once the page shows the answer. */
   save(changes: Record<string, unknown>, message: string): Promise<void>
+  /** Says why nothing was sent, where the page shows this form's messages (one at a time). */
+  refuse(error: string): void
 }
 
 /** Title and description, saved together. */
@@ -67,26 +69,24 @@ export function DetailsForm({ image, save }: EditProps) {
 const localInputValue = (date: Date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
 
 /** Expiry (never, a duration, or a date) and the view limit, with what is left of them. */
-export function LifetimeForm({ image, save }: EditProps) {
+export function LifetimeForm({ image, save, refuse }: EditProps) {
   const [expiry, setExpiry] = useState<string>(image.expires_at ? 'keep' : 'never')
-  const [error, setError] = useState<string | null>(null)
   const summary = lifetimeSummary(image)
 
   const submit = (event: Event) => {
-    setError(null)
     const form = new FormData(event.currentTarget as HTMLFormElement)
     const changes: Record<string, unknown> = {}
     if (expiry === 'never' && image.expires_at) changes.expires_at = null
     else if (expiry === 'custom') {
       const at = new Date(String(form.get('expires_at') ?? ''))
-      if (Number.isNaN(at.getTime())) return setError('Choose the date and time it should expire.')
+      if (Number.isNaN(at.getTime())) return refuse('Choose the date and time it should expire.')
       changes.expires_at = at.toISOString()
     } else if (expiry !== 'keep' && expiry !== 'never') changes.expires_in = expiry
     const views = String(form.get('max_views') ?? '').trim()
     const maxViews = views === '' ? null : Number(views)
     // The same limit again would start the count afresh: only a change is sent.
     if (maxViews !== (image.max_views ?? null)) changes.max_views = maxViews
-    if (Object.keys(changes).length === 0) return setError('Nothing to change.')
+    if (Object.keys(changes).length === 0) return refuse('Nothing to change.')
     return save(changes, 'Expiry and view limit saved.')
   }
 
@@ -117,7 +117,6 @@ export function LifetimeForm({ image, save }: EditProps) {
         <input id="image-max-views" name="max_views" type="number" min={1} max={1000000} step={1} inputMode="numeric" placeholder="No limit" defaultValue={image.max_views != null ? String(image.max_views) : ''} aria-describedby="image-max-views-hint" />
         <small id="image-max-views-hint">Views by others; yours and link previews do not count. A new limit starts the count afresh.</small>
       </div>
-      {error ? <p class="error" role="alert">{error}</p> : null}
       <SubmitButton class="secondary">Save expiry and view limit</SubmitButton>
     </Form>
   )

@@ -3,7 +3,7 @@ import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, counted, formatBytes, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Stats {
@@ -39,26 +39,33 @@ function TopList({ title, rows }: { title: string; rows: { name: string | null; 
   )
 }
 
+/** Where a message shows: beside the form it is about, or at the top of the side column. One shows at a time. */
+type Part = 'page' | 'details' | 'lifetime'
+
 export function ImagePage({ id }: { id: string }) {
   const { api } = useSession()
-  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const [status, setStatus] = useState<{ part: Part; error?: string; message?: string }>({ part: 'page' })
+  const statusOf = (part: Part) => (status.part === part ? status : {})
   const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
   const loaded = useLoad(async () => (await api.remote<{ image: ImageWithLifetime }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
   const stats = useLoad(async () => (await api.remote<Stats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
   const [image, setImage] = useState<ImageWithLifetime | null>(null)
   const shown = image ?? loaded.data
+  // A saved form is re-created from the answer (keyed below), and its button with it: the focus goes to the new one.
+  const refocus = useRefocus(image)
 
   if (loaded.error) return <><PageTitle>{loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle><Status error={loaded.error} /></>
   if (!shown) return <p aria-live="polite">Loading…</p>
   const name = shown.title || shown.original_name || shown.filename
 
-  const save = async (changes: Record<string, unknown>, message?: string) => {
+  const save = async (changes: Record<string, unknown>, message?: string, part: Part = 'page') => {
     try {
       const answer = await api.remote<{ image: ImageWithLifetime }>('upload', 'PATCH', `/images/${shown.id}`, changes)
+      if (part !== 'page') refocus(() => document.querySelector<HTMLElement>(`.${part}-form button[type="submit"]`))
       setImage(answer.data.image)
-      setStatus({ message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
+      setStatus({ part, message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ part, error: messageOf(e) })
     }
   }
   const edit = (changes: { is_public: boolean }) => save(changes)
@@ -69,7 +76,7 @@ export function ImagePage({ id }: { id: string }) {
     try {
       setSigned((await api.remote('view', 'POST', `/api/v1/images/${shown.id}/signed-url`, { expires_in })).data)
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ part: 'page', error: messageOf(e) })
     }
   }
   const remove = async () => {
@@ -77,9 +84,9 @@ export function ImagePage({ id }: { id: string }) {
     try {
       await api.remote('upload', 'DELETE', `/images/${shown.id}`)
       // Replaces the entry: Back must not return to the page of an image that is gone.
-      navigate('/gallery', true)
+      navigate('/gallery', true, 'Image deleted.')
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ part: 'page', error: messageOf(e) })
     }
   }
   const snippets: [string, string][] = [
@@ -107,7 +114,7 @@ export function ImagePage({ id }: { id: string }) {
           {ends ? <p class="lifetime-badge" data-testid="lifetime-badge">{ends}</p> : null}
         </div>
         <div class="image-side">
-          <Status error={status.error} message={status.message} />
+          <Status {...statusOf('page')} />
           <h2>Share</h2>
           {hidden ? (
             <p class="muted">No links to share while the image is hidden: each would answer “not found”.</p>
@@ -129,9 +136,12 @@ export function ImagePage({ id }: { id: string }) {
             Public
           </label>
           {/* Keyed by the saved values, so the forms start from what the server answered. */}
-          <DetailsForm key={`${shown.title}|${shown.description}`} image={shown} save={save} />
+          {/* Their messages stay outside them, so a re-created form does not take its live region along. */}
+          <DetailsForm key={`${shown.title}|${shown.description}`} image={shown} save={(changes, message) => save(changes, message, 'details')} refuse={(error) => setStatus({ part: 'details', error })} />
+          <Status {...statusOf('details')} />
           <h2>Expiry</h2>
-          <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={save} />
+          <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={(changes, message) => save(changes, message, 'lifetime')} refuse={(error) => setStatus({ part: 'lifetime', error })} />
+          <Status {...statusOf('lifetime')} />
           <h2>Signed link</h2>
           {hidden ? (
             <p class="muted">Signed links are not served either while the image is hidden.</p>

@@ -117,7 +117,7 @@ export function InvitesPanel() {
                   </td>
                   <td>{formatDate(invite.expires_at)}</td>
                   <td class="actions">
-                    {invite.url ? <CopyButton text={invite.url} label="Copy link" what={`link of invite ${invite.prefix}`} small /> : null}
+                    {invite.url ? <CopyButton text={invite.url} label="Copy link" what={`of invite ${invite.prefix}`} small /> : null}
                     {invite.status === 'pending' ? (
                       <ActionButton class="danger small" onClick={() => revoke(invite)} aria-label={`Revoke invite ${invite.prefix}`}>Revoke</ActionButton>
                     ) : null}

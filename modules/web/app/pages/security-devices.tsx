@@ -59,10 +59,13 @@ function sessionDetail(session: Session) {
   return `${signedIn}, last active ${formatDate(session.last_used_at)}${elsewhere}`
 }
 
+/** What a row calls a session or device with no name: its buttons say the same, as they end that one, not this one. */
+const UNNAMED = 'Unknown device'
+
 function ListedRow({ item, currentLabel, detail, children }: { item: Listed; currentLabel: string; detail: string; children?: ComponentChildren }) {
   return (
     <li data-testid="listed-row">
-      <strong title={item.user_agent ?? undefined}>{item.name ?? 'Unknown device'}</strong>
+      <strong title={item.user_agent ?? undefined}>{item.name ?? UNNAMED}</strong>
       {item.current ? <>{' '}<span class="badge">{currentLabel}</span></> : null}{' '}
       <span class="small muted">{detail}</span>{' '}
       <span class="actions">{children}</span>
@@ -83,7 +86,7 @@ export function SessionsPanel() {
           <ListedRow key={session.id} item={session} currentLabel="this session" detail={sessionDetail(session)}>
             {session.current ? null : (
               <ActionButton class="secondary small" busyLabel="Signing out…" onClick={() => change(`/api/v1/auth/sessions/${session.id}`, `${session.name ?? 'That session'} is signed out.`, index)}>
-                Sign out<span class="visually-hidden"> {session.name ?? 'this session'}</span>
+                Sign out<span class="visually-hidden"> {session.name ?? UNNAMED}</span>
               </ActionButton>
             )}
           </ListedRow>
@@ -114,7 +117,7 @@ export function TrustedDevicesPanel() {
               detail={`remembered ${formatDate(device.created_at)}${from(device)}, last used ${device.last_used_at ? formatDate(device.last_used_at) : 'never'}, until ${formatDate(device.expires_at)}`}
             >
               <ActionButton class="secondary small" busyLabel="Forgetting…" onClick={() => change(`/api/v1/auth/trusted-devices/${device.id}`, `${device.name ?? 'The device'} is forgotten: it asks for the second step again.`, index)}>
-                Forget<span class="visually-hidden"> {device.name ?? 'this device'}</span>
+                Forget<span class="visually-hidden"> {device.name ?? UNNAMED}</span>
               </ActionButton>
             </ListedRow>
           ))}

@@ -3,7 +3,7 @@ import { useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
-import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { SessionsPanel, TrustedDevicesPanel } from './security-devices.tsx'
 import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
@@ -27,12 +27,12 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
     setTimeout(() => URL.revokeObjectURL(url), 1000)
   }
   return (
-    <div class="new-key" data-testid="recovery-codes" role="region" aria-label="Recovery codes">
+    <div class="new-key" data-testid="recovery-codes" role="region" aria-label="Recovery codes" tabIndex={-1}>
       <h3>Your recovery codes</h3>
       <p>Keep them somewhere safe. Each one signs you in once if you lose your phone or passkey. <strong>They are shown only now.</strong></p>
       <ol class="codes">{codes.map((code) => <li><code>{code}</code></li>)}</ol>
       <p class="actions">
-        <CopyButton text={codes.join('\n')} label="Copy codes" what="recovery codes" />{' '}
+        <CopyButton text={codes.join('\n')} label="Copy codes" />{' '}
         <button type="button" class="secondary" onClick={download}>Download</button>{' '}
         <button type="button" onClick={onDone}>I have saved them</button>
       </p>
@@ -44,9 +44,14 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
   const { api } = useSession()
   const [enrolment, setEnrolment] = useState<{ secret: string; otpauth_uri: string } | null>(null)
   const [state, setState] = useState<{ error?: string; message?: string }>({})
+  const stateRegion = useRef<HTMLDivElement>(null)
+  // Each step takes its own button away: the focus goes to what comes next, the code field, then the codes.
+  const refocus = useRefocus(enrolment)
   const start = async () => {
     try {
-      setEnrolment(await api.auth('POST', '/api/v1/auth/2fa/totp'))
+      const started = await api.auth('POST', '/api/v1/auth/2fa/totp')
+      refocus(() => document.querySelector<HTMLInputElement>('#f-code-from-the-app'))
+      setEnrolment(started)
       setState({})
     } catch (e) {
       setState({ error: messageOf(e) })
@@ -55,6 +60,7 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
   const confirm = async (event: Event) => {
     try {
       const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code: values(event).code })
+      refocus(() => document.querySelector<HTMLElement>('[data-testid="recovery-codes"]') ?? stateRegion.current)
       setEnrolment(null)
       setState({ message: 'Authenticator app turned on.' })
       if (answer.recovery_codes) showCodes(answer.recovery_codes)
@@ -84,7 +90,7 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
           <SubmitButton busyLabel="Checking…">Turn on</SubmitButton>
         </Form>
       ) : null}
-      <Status error={state.error} message={state.message} />
+      <Status error={state.error} message={state.message} focusRef={stateRegion} />
     </div>
   )
 }
@@ -146,6 +152,8 @@ export function SecurityPage() {
   // Turning 2FA off removes the passkeys too: a new key remounts their panel, which reloads its list.
   const [generation, setGeneration] = useState(0)
   const stateLine = useRef<HTMLParagraphElement>(null)
+  // Turning 2FA off takes its panel away once the status is reloaded: the focus goes to the line saying it is off.
+  const refocus = useRefocus(status.data)
   // The codes' region goes with its button: the focus goes to the line saying what is now on, not to the page.
   const codesSaved = () => {
     stateLine.current?.focus()
@@ -197,6 +205,7 @@ export function SecurityPage() {
                   passkeys={data.passkeys}
                   danger
                   onDone={() => {
+                    refocus(() => stateLine.current)
                     setMessage('Two-factor authentication is off.')
                     setCodes(null)
                     setGeneration((n) => n + 1)

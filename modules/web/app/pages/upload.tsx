@@ -152,7 +152,7 @@ export function UploadPage() {
                 {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
                 <Thumb src={item.image.thumbnail} isPublic={item.isPublic === true && item.image.max_views == null} placeholder={item.isPublic ? 'Loading…' : 'Private'} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
-                <CopyButton text={item.image.url} what={`link to ${item.file.name}`} label="Copy link" />
+                <CopyButton text={item.image.url} what={`to ${item.file.name}`} label="Copy link" />
                 <Link href={`/gallery/${item.image.id}`}>Open</Link>
                 {lifetimeSummary(item.image) ? <span class="muted small">{lifetimeSummary(item.image)}</span> : null}
               </div>

@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { CopyButton, Field, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 /** Kept in step with DOMAIN_EVENT_TYPES in src/events/index.ts (the API refuses anything else). */
 const EVENTS: [string, string][] = [
@@ -11,6 +11,11 @@ const EVENTS: [string, string][] = [
   ['album.expired', 'An album expires'],
   ['quota.warning', 'Storage passes 80% or 100%'],
 ]
+
+/** The API's refusals of a new webhook, as the form labels its fields. */
+const NEW_WEBHOOK_WORDS: FormWords = {
+  codes: { invalid_webhook_url: labelled('Endpoint URL', 'url') },
+}
 
 interface Webhook {
   id: string
@@ -91,14 +96,15 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
   )
 }
 
-function WebhookItem({ webhook, reload, onStatus }: { webhook: Webhook; reload: () => void; onStatus: (s: { error?: string; message?: string }) => void }) {
+function WebhookItem({ webhook, reload, onStatus, onRemoved }: { webhook: Webhook; reload: () => void; onStatus: (s: { error?: string; message?: string }) => void; onRemoved: () => void }) {
   const { api } = useSession()
   const [showLog, setShowLog] = useState(false)
   const [logKey, setLogKey] = useState(0)
-  const act = async (work: () => Promise<unknown>, message: string) => {
+  const act = async (work: () => Promise<unknown>, message: string, done?: () => void) => {
     try {
       await work()
       onStatus({ message })
+      done?.()
       reload()
     } catch (e) {
       onStatus({ error: messageOf(e) })
@@ -114,14 +120,14 @@ function WebhookItem({ webhook, reload, onStatus }: { webhook: Webhook; reload: 
     }, 'Test ping queued; it appears in the delivery log.')
   const remove = () => {
     if (!confirm(`Delete the webhook to ${webhook.url} and its delivery log?`)) return
-    return act(() => api.auth('DELETE', `/api/v1/webhooks/${webhook.id}`), 'Webhook deleted.')
+    return act(() => api.auth('DELETE', `/api/v1/webhooks/${webhook.id}`), 'Webhook deleted.', onRemoved)
   }
   return (
     <li class="panel webhook" data-testid="webhook">
       <p><code>{webhook.url}</code>{webhook.description ? <span class="muted"> — {webhook.description}</span> : null}</p>
       <p class="small">Events: {webhook.events.join(', ')}</p>
       {webhook.disabled_reason === 'failing_for_a_day' ? <p class="warning small">Switched off after a day of failed deliveries. Fix the endpoint, then enable it again.</p> : null}
-      <div class="toolbar">
+      <div class="toolbar actions">
         <label class="check">
           <input type="checkbox" role="switch" checked={webhook.enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
         </label>
@@ -139,6 +145,10 @@ export function WebhooksPage() {
   const hooks = useLoad(async () => (await api.auth<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks')).webhooks)
   const [secret, setSecret] = useState<string | null>(null)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const rows = useRef<HTMLUListElement>(null)
+  const empty = useRef<HTMLParagraphElement>(null)
+  // Delete takes its row away: the focus goes to the next row's first action, or to the empty list's message.
+  const refocus = useRowFocus(rows, empty, hooks.data)
 
   const create = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
@@ -152,7 +162,7 @@ export function WebhooksPage() {
       form.reset()
       hooks.reload()
     } catch (e) {
-      setStatus({ error: messageOf(e) })
+      setStatus({ error: messageOf(e, NEW_WEBHOOK_WORDS) })
     }
   }
 
@@ -191,9 +201,9 @@ export function WebhooksPage() {
       ) : null}
       <h2>Your webhooks</h2>
       {hooks.error ? <Status error={hooks.error} /> : null}
-      {hooks.data && !hooks.data.length ? <p>No webhooks yet.</p> : null}
-      <ul class="webhooks">
-        {hooks.data?.map((webhook) => <WebhookItem key={webhook.id} webhook={webhook} reload={hooks.reload} onStatus={setStatus} />)}
+      {hooks.data && !hooks.data.length ? <p tabIndex={-1} ref={empty}>No webhooks yet.</p> : null}
+      <ul class="webhooks" ref={rows}>
+        {hooks.data?.map((webhook, index) => <WebhookItem key={webhook.id} webhook={webhook} reload={hooks.reload} onStatus={setStatus} onRemoved={() => refocus(index)} />)}
       </ul>
     </section>
   )
