@@ -40,7 +40,7 @@ function parseExpiresAt(value: string, now: Date): Date {
   const text = value.trim()
   const at = ISO_INSTANT.test(text) && dateExists(text) ? Date.parse(text) : Number.NaN
   if (Number.isNaN(at)) throw new BadRequest(`expires_at must be ${INSTANT_FORMAT}`, 'invalid_expires_at')
-  if (at <= now.getTime()) throw new BadRequest('expires_at is in the past', 'invalid_expires_at')
+  if (at <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
   if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
   return new Date(at)
 }

@@ -3,7 +3,7 @@ import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, counted, formatBytes, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Stats {
@@ -42,6 +42,9 @@ function TopList({ title, rows }: { title: string; rows: { name: string | null; 
 /** Where a message shows: beside the form it is about, or at the top of the side column. One shows at a time. */
 type Part = 'page' | 'details' | 'lifetime'
 
+/** The API's refusals of the expiry, as the form labels its field. */
+const LIFETIME_WORDS: FormWords = { codes: { invalid_expires_at: labelled('Expiry date and time', 'expires_at') } }
+
 export function ImagePage({ id }: { id: string }) {
   const { api } = useSession()
   const [status, setStatus] = useState<{ part: Part; error?: string; message?: string }>({ part: 'page' })
@@ -65,7 +68,7 @@ export function ImagePage({ id }: { id: string }) {
       setImage(answer.data.image)
       setStatus({ part, message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
     } catch (e) {
-      setStatus({ part, error: messageOf(e) })
+      setStatus({ part, error: messageOf(e, part === 'lifetime' ? LIFETIME_WORDS : undefined) })
     }
   }
   const edit = (changes: { is_public: boolean }) => save(changes)
