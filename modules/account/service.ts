@@ -1,7 +1,7 @@
 import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { sendVerificationMailQuietly, throttleVerificationMails } from '#core/auth/email-verification.ts'
-import { countPasswordGuess } from '#core/auth/password-guesses.ts'
+import { passwordMatches } from '#core/auth/password-guesses.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
@@ -75,9 +75,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
 async function confirmCurrentPassword(ctx: AppContext, current: { id: string; password: string | null }, given: string | undefined, what: string) {
   if (!current.password) return
   if (!given) throw new BadRequest(`Changing ${what} needs current_password`, 'current_password_required')
-  const guess = await countPasswordGuess(ctx, current.id)
-  if (!(await Bun.password.verify(given, current.password))) throw new Forbidden('current_password is wrong', 'invalid_current_password')
-  await guess.succeeded()
+  if (!(await passwordMatches(ctx, current.id, given, current.password))) throw new Forbidden('current_password is wrong', 'invalid_current_password')
 }
 
 export async function requestDeletion(ctx: AppContext, principal: Principal, meta: RequestMeta) {

@@ -2,7 +2,7 @@ import { audit } from '#core/audit/record.ts'
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
 import type { UserRow } from '#core/auth/principal.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
-import { countPasswordGuess } from '#core/auth/password-guesses.ts'
+import { passwordMatches } from '#core/auth/password-guesses.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
@@ -129,12 +129,10 @@ export async function renamePasskey(ctx: AppContext, user: UserRow, id: string, 
 export async function removePasskey(ctx: AppContext, user: UserRow, id: string, password: string | undefined, meta: RequestMeta) {
   const withPassword = await findUserById(ctx.sql, user.id)
   if (withPassword?.password) {
-    const guess = await countPasswordGuess(ctx, user.id)
-    if (!password || !(await Bun.password.verify(password, withPassword.password))) {
+    if (!(await passwordMatches(ctx, user.id, password, withPassword.password))) {
       await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage: 'passkey_remove', reason: 'password' } }, meta)
       throw new Unauthorized('Wrong password', 'invalid_password')
     }
-    await guess.succeeded()
   }
   const { row, left } = await ctx.sql.begin(async (tx) => {
     const row = await repo.deletePasskey(tx, user.id, id)

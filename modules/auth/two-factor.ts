@@ -1,7 +1,7 @@
 import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
-import { countPasswordGuess } from '#core/auth/password-guesses.ts'
+import { passwordMatches } from '#core/auth/password-guesses.ts'
 import type { AppContext } from '#core/context.ts'
 import type { TransactionSql } from '#core/db/index.ts'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
@@ -83,12 +83,10 @@ async function confirmPasswordAndFactor(ctx: AppContext, user: UserRow, input: F
   if ((input.code === undefined) === (input.webauthn === undefined)) throw new BadRequest('Send exactly one of code or webauthn', 'second_factor_required')
   const withPassword = await findUserById(ctx.sql, user.id)
   if (withPassword?.password) {
-    const guess = await countPasswordGuess(ctx, user.id)
-    if (!input.password || !(await Bun.password.verify(input.password, withPassword.password))) {
+    if (!(await passwordMatches(ctx, user.id, input.password, withPassword.password))) {
       await audit(ctx, { action: 'auth.2fa_failed', userId: user.id, detail: { stage, reason: 'password' } }, meta)
       throw new Unauthorized('Wrong password', 'invalid_password')
     }
-    await guess.succeeded()
   }
   if (input.code !== undefined) {
     await checkCode(ctx, user, input.code, meta, { stage })

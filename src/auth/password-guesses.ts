@@ -9,13 +9,16 @@ import { tooManyRequests } from '../rate-limit.ts'
 export const passwordGuessBucket = (userId: string) => `login:user:${userId}`
 
 /**
- * Counts one guess at `userId`'s password before it is checked (one atomic upsert, so a burst
- * cannot slip in under the limit); a right one gives its count back.
+ * Whether `given` is the account's password (`hash`). The guess is counted before it is checked
+ * (one atomic upsert, so a burst cannot slip in under the limit: 429 past it), and a right one
+ * gives its count back.
  */
-export async function countPasswordGuess(ctx: AppContext, userId: string) {
+export async function passwordMatches(ctx: AppContext, userId: string, given: string | undefined, hash: string): Promise<boolean> {
   const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
   const bucket = passwordGuessBucket(userId)
   const state = await ctx.limiter.hit(bucket, loginMaxFailures, window)
   if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many wrong passwords; try again later', 'too_many_password_attempts')
-  return { succeeded: () => ctx.limiter.release(bucket, window) }
+  if (!given || !(await Bun.password.verify(given, hash))) return false
+  await ctx.limiter.release(bucket, window)
+  return true
 }
