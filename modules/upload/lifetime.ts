@@ -1,5 +1,5 @@
 import { BadRequest } from '#core/errors.ts'
-import { INSTANT_FORMAT, ISO_INSTANT, dateExists } from '#core/http/future-instant.ts'
+import { futureInstant } from '#core/http/future-instant.ts'
 import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
@@ -36,13 +36,11 @@ export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges 
   return changes
 }
 
+/** futureInstant, as albums and keys take it, within an image's longest life. */
 function parseExpiresAt(value: string, now: Date): Date {
-  const text = value.trim()
-  const at = ISO_INSTANT.test(text) && dateExists(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(at)) throw new BadRequest(`expires_at must be ${INSTANT_FORMAT}`, 'invalid_expires_at')
-  if (at <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
-  if (at - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
-  return new Date(at)
+  const at = futureInstant(value, now)
+  if (at.getTime() - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
+  return at
 }
 
 function parseMaxViews(value: number | string): number {
