@@ -175,19 +175,24 @@ function validationDetails(error: unknown, inputs: RequestInputs): { field: stri
     const field = list ?? (path || unnamed)
     if (seen.has(field)) continue
     seen.add(field)
-    const allowed = literalsOf(e.schema)
-    // TypeBox words a union as the types of its members ("should be one of: 'string', 'string'",
-    // "'undefined', 'null'", "'integer', 'integer'"): say what they take instead.
-    if (allowed) out.push({ field, message: `Must be ${list ? 'a list of' : 'one of'}: ${allowed.join(', ')}` })
-    else if (list) {
-      const item = memberDescription(e.schema as Bounded)
-      out.push({ field, message: item ? `Each item must be ${item}` : `Each item: ${e.message ?? 'invalid'}` })
-    }
-    else out.push({ field, message: fieldDescription(e.schema as Bounded | undefined, e.type) ?? e.summary ?? e.message ?? 'invalid' })
+    const rule = fieldRule(e, list)
     // Not sent at all: say so first, or "Must be text of at most 2048 characters" reads as if it were too long.
-    if (path !== '' && e.value === undefined) out[out.length - 1]!.message = `Required. ${out[out.length - 1]!.message}`
+    out.push({ field, message: path !== '' && e.value === undefined ? `Required. ${rule}` : rule })
   }
   return out
+}
+
+/** What one refused field (`list`: a list, refused for an item) takes, in words. */
+function fieldRule(e: { message?: string; summary?: string; schema?: unknown; type?: number }, list: string | undefined): string {
+  const allowed = literalsOf(e.schema)
+  // TypeBox words a union as the types of its members ("should be one of: 'string', 'string'",
+  // "'undefined', 'null'", "'integer', 'integer'"): say what they take instead.
+  if (allowed) return `Must be ${list ? 'a list of' : 'one of'}: ${allowed.join(', ')}`
+  if (list) {
+    const item = memberDescription(e.schema as Bounded)
+    return item ? `Each item must be ${item}` : `Each item: ${e.message ?? 'invalid'}`
+  }
+  return fieldDescription(e.schema as Bounded | undefined, e.type) ?? e.summary ?? e.message ?? 'invalid'
 }
 
 type Bounded = {
