@@ -90,8 +90,13 @@ export const useRouteContext = () => useContext(RouteContext)
 /**
  * A cursor-paged listing's page, kept in the address so Back and a reload return to it: the API's
  * cursor of every page after the first (base64url, never holding a comma), so Previous works
- * after a reload too. /gallery keeps its own, beside its search.
+ * after a reload too.
  */
 export const cursorsOf = (query: URLSearchParams) => query.get('cursors')?.split(',').filter(Boolean) ?? []
 
-export const withCursors = (path: string, cursors: string[]) => (cursors.length ? `${path}?${new URLSearchParams({ cursors: cursors.join(',') })}` : path)
+/** `path` showing the page after `cursors`, beside the listing's other parameters (`params`: /gallery's search). */
+export function withCursors(path: string, cursors: string[], params = new URLSearchParams()) {
+  if (cursors.length) params.set('cursors', cursors.join(','))
+  const search = params.toString()
+  return search ? `${path}?${search}` : path
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Link, navigate, takeNotice, useRouteContext } from '../router.tsx'
+import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
@@ -36,18 +36,9 @@ interface Listing {
   cursors: string[]
 }
 
-const listingOf = (params: URLSearchParams): Listing => ({
-  query: params.get('q')?.trim() ?? '',
-  cursors: params.get('cursors')?.split(',').filter(Boolean) ?? [],
-})
+const listingOf = (params: URLSearchParams): Listing => ({ query: params.get('q')?.trim() ?? '', cursors: cursorsOf(params) })
 
-function hrefOf({ query, cursors }: Listing): string {
-  const params = new URLSearchParams()
-  if (query) params.set('q', query)
-  if (cursors.length) params.set('cursors', cursors.join(','))
-  const search = params.toString()
-  return search ? `/gallery?${search}` : '/gallery'
-}
+const hrefOf = ({ query, cursors }: Listing) => withCursors('/gallery', cursors, new URLSearchParams(query ? { q: query } : {}))
 
 export function GalleryPage() {
   const { api } = useSession()
