@@ -5,6 +5,7 @@ import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
+import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isImageId, newImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -161,17 +162,13 @@ export async function listAlbums(ctx: AppContext, principal: Principal, query: {
   const last = page.at(-1)
   return {
     albums: page.map((album) => presentAlbum(ctx.config, album)),
-    nextCursor: rows.length > limit && last ? Buffer.from(`${new Date(last.created_at).getTime()}.${last.id}`).toString('base64url') : null,
+    nextCursor: rows.length > limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
   }
 }
 
 function decodeCursor(cursor: string): repo.AlbumCursor {
-  const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
-  // 253402300799999 is the last millisecond PostgreSQL can parse back (year 9999).
-  if (!millis || !/^\d{1,15}$/.test(millis) || Number(millis) > 253_402_300_799_999 || !id || !isImageId(id)) {
-    throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
-  }
-  return { createdAt: new Date(Number(millis)), id }
+  const { at, id } = decodeTimeCursor(cursor, isImageId)
+  return { createdAt: at, id }
 }
 
 /** Every id must be one of the caller's images, each named once; anything else is a 400 naming none of them. */

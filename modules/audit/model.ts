@@ -18,7 +18,7 @@ const Page = t.Object({ success: t.Literal(true), events: t.Array(AuditEvent), n
 
 const paging = {
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: t.Optional(t.String({ pattern: '^[0-9]{1,18}$', description: 'the next_cursor of the previous page' })),
+  cursor: t.Optional(t.String({ maxLength: 200, description: 'the next_cursor of the previous page' })),
 }
 
 export const AuditModel = {

@@ -1,4 +1,5 @@
 import type { AppContext } from '#core/context.ts'
+import { decodeIdCursor } from '#core/http/cursor.ts'
 import { type AuditFilter, type AuditRow, listAudit } from './repo.ts'
 
 const DEFAULT_LIMIT = 50
@@ -18,7 +19,7 @@ const present = (row: AuditRow) => ({
 export async function auditPage(ctx: AppContext, filter: Omit<AuditFilter, 'limit' | 'beforeId'> & { limit?: number; cursor?: string }) {
   const limit = filter.limit ?? DEFAULT_LIMIT
   // One extra row says whether another page exists without a count query.
-  const rows = await listAudit(ctx.sql, { ...filter, limit: limit + 1, beforeId: filter.cursor ? Number(filter.cursor) : undefined })
+  const rows = await listAudit(ctx.sql, { ...filter, limit: limit + 1, beforeId: filter.cursor === undefined ? undefined : decodeIdCursor(filter.cursor) })
   const page = rows.slice(0, limit)
   return { events: page.map(present), next_cursor: rows.length > limit ? String(page.at(-1)!.id) : null }
 }

@@ -1,7 +1,8 @@
 import type { Principal } from '#core/auth/principal.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, NotFound } from '#core/errors.ts'
+import { NotFound } from '#core/errors.ts'
+import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { deleteImages } from '#core/images/delete.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
@@ -17,16 +18,11 @@ import { imageEnded, imageNotFound } from './errors.ts'
 import { isGone } from './lifetime.ts'
 
 /** Opaque to clients: base64url of "<uploaded_at ms>.<id>". */
-export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) =>
-  Buffer.from(`${new Date(image.uploaded_at).getTime()}.${image.id}`).toString('base64url')
-
-/** 9999-12-31T23:59:59.999Z: PostgreSQL cannot parse the ISO string of anything later (400, not a 500). */
-const LATEST_CURSOR_MS = 253_402_300_799_999
+export const encodeCursor = (image: Pick<ImageRow, 'uploaded_at' | 'id'>) => encodeTimeCursor(image.uploaded_at, image.id)
 
 function decodeCursor(cursor: string): repo.ImageCursor {
-  const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
-  if (!millis || !/^\d{1,15}$/.test(millis) || Number(millis) > LATEST_CURSOR_MS || !id || !isImageId(id)) throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
-  return { uploadedAt: new Date(Number(millis)), id }
+  const { at, id } = decodeTimeCursor(cursor, isImageId)
+  return { uploadedAt: at, id }
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { lockUser } from '#core/users/repo.ts'
+import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { AddressRefused, Unresolvable, addressPolicy, resolveChecked } from './address-policy.ts'
 import type { WebhookModel } from './model.ts'
@@ -137,14 +138,11 @@ export const presentDelivery = ({ body, ...delivery }: repo.DeliveryRow & { clai
   }
 }
 
-const encodeCursor = (d: repo.DeliveryRow) => Buffer.from(`${new Date(d.created_at).getTime()}.${d.id}`).toString('base64url')
+const encodeCursor = (d: repo.DeliveryRow) => encodeTimeCursor(d.created_at, d.id)
 
 function decodeCursor(cursor: string): repo.DeliveryCursor {
-  const [millis, id] = Buffer.from(cursor, 'base64url').toString().split('.')
-  if (!millis || !/^\d{1,15}$/.test(millis) || Number(millis) > 253_402_300_799_999 || !id || !isUuid(id)) {
-    throw new BadRequest('cursor is not one this server gave out', 'invalid_cursor')
-  }
-  return { createdAt: new Date(Number(millis)), id }
+  const { at, id } = decodeTimeCursor(cursor, isUuid)
+  return { createdAt: at, id }
 }
 
 export async function listDeliveries(ctx: AppContext, principal: Principal, id: string, query: typeof WebhookModel.deliveries.query.static) {
