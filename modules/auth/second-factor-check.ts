@@ -2,7 +2,7 @@ import { audit } from '#core/audit/record.ts'
 import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { ServiceUnavailable, Unauthorized } from '#core/errors.ts'
+import { Forbidden, ServiceUnavailable, Unauthorized } from '#core/errors.ts'
 import { tooManyRequests } from '#core/rate-limit.ts'
 import { SealedUnreadable } from '#core/sealed.ts'
 import { matchTotpStep, openTotpSecret, recoveryCodeHashes } from './totp.ts'
@@ -77,7 +77,7 @@ export async function checkPasskey(ctx: AppContext, user: Pick<UserRow, 'id'>, m
 
 /**
  * Checks a code against the account, throttled; a wrong one is audited (auth.2fa_failed) and
- * answered 401 invalid_code, a recovery code that worked is audited (auth.recovery_code_used).
+ * answered 401 invalid_code (403 at the settings: refusedWhileSignedIn), a recovery code that worked is audited (auth.recovery_code_used).
  */
 export async function checkCode(
   ctx: AppContext,
@@ -99,3 +99,13 @@ export async function checkCode(
   }
   return kind
 }
+
+/**
+ * At the settings the session is good, so a wrong password, code or passkey there is 403, as a
+ * wrong current_password is on the account: a client must not take it for a session that ended.
+ * The sign-in's second step, which has no session yet, keeps 401.
+ */
+export const refusedWhileSignedIn = <T>(confirmation: Promise<T>): Promise<T> =>
+  confirmation.catch((error) => {
+    throw error instanceof Unauthorized ? new Forbidden(error.message, error.code) : error
+  })

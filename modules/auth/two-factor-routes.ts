@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { publicUser } from '#core/users/public.ts'
 import { describeSecondStep, finishSecondStep } from './login-second-step.ts'
 import * as passkeys from './passkeys.ts'
+import { refusedWhileSignedIn } from './second-factor-check.ts'
 import { TRUSTED_DEVICE_COOKIE, forgetTrustedDevices, listTrustedDevices, trustedDeviceCookie, trustedDeviceCookieOptions } from './trusted-devices.ts'
 import * as twoFactor from './two-factor.ts'
 import { TwoFactorModel } from './two-factor-model.ts'
@@ -29,7 +30,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
       '/api/v1/auth/2fa/totp/confirm',
       async ({ principal, body, request, server }) => ({
         success: true as const,
-        ...(await twoFactor.confirmTotpEnrolment(ctx, principal.user, body.code, requestMeta(ctx, request, server))),
+        ...(await refusedWhileSignedIn(twoFactor.confirmTotpEnrolment(ctx, principal.user, body.code, requestMeta(ctx, request, server)))),
       }),
       { ...TwoFactorModel.totpConfirm, session: true, detail: { tags, summary: 'Confirm the app with a code: turns TOTP on; the first factor brings 10 recovery codes, shown once' } },
     )
@@ -45,7 +46,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
     .post(
       '/api/v1/auth/2fa/disable',
       async ({ principal, body, request, server }) => {
-        await twoFactor.disableTwoFactor(ctx, principal.user, body, requestMeta(ctx, request, server))
+        await refusedWhileSignedIn(twoFactor.disableTwoFactor(ctx, principal.user, body, requestMeta(ctx, request, server)))
         return { success: true as const }
       },
       { ...TwoFactorModel.disable, session: true, detail: { tags, summary: 'Turn 2FA off (app, recovery codes, passkeys): needs the password and a code or a passkey' } },
@@ -54,7 +55,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
       '/api/v1/auth/2fa/recovery-codes',
       async ({ principal, body, request, server }) => ({
         success: true as const,
-        ...(await twoFactor.regenerateRecoveryCodes(ctx, principal.user, body, requestMeta(ctx, request, server))),
+        ...(await refusedWhileSignedIn(twoFactor.regenerateRecoveryCodes(ctx, principal.user, body, requestMeta(ctx, request, server)))),
       }),
       { ...TwoFactorModel.recoveryCodes, session: true, detail: { tags, summary: 'Ten new recovery codes (the old ones stop working): needs the password and a code or a passkey' } },
     )
@@ -127,7 +128,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
     .post(
       '/api/v1/auth/passkeys',
       async ({ principal, body, request, server, set }) => {
-        const added = await passkeys.registerPasskey(ctx, principal.user, body, requestMeta(ctx, request, server))
+        const added = await refusedWhileSignedIn(passkeys.registerPasskey(ctx, principal.user, body, requestMeta(ctx, request, server)))
         set.status = 201
         return { success: true as const, ...added }
       },
@@ -141,7 +142,7 @@ export const twoFactorRoutes = (ctx: AppContext) =>
     .delete(
       '/api/v1/auth/passkeys/:id',
       async ({ principal, params, body, request, server }) => {
-        await passkeys.removePasskey(ctx, principal.user, params.id, body?.password, requestMeta(ctx, request, server))
+        await refusedWhileSignedIn(passkeys.removePasskey(ctx, principal.user, params.id, body?.password, requestMeta(ctx, request, server)))
         return { success: true as const }
       },
       { ...TwoFactorModel.passkeyDelete, session: true, detail: { tags, summary: 'Remove a passkey (needs the password); the last factor gone turns 2FA off' } },

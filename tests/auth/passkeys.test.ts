@@ -51,7 +51,7 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
       token: other.token,
       body: { challenge_token: start.challenge_token, response: throwaway.create(start.options) },
     })
-    expect(stolen.status).toBe(401)
+    expect(stolen.status).toBe(403)
     expect(stolenBody.error.code).toBe('invalid_challenge')
 
     const first = await addPasskey(user.token, authenticator, 'Laptop')
@@ -151,10 +151,10 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     const authenticator = softAuthenticator({ origin: origin() })
     const { passkey } = await addPasskey(user.token, authenticator)
     const [wrong, wrongBody] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: 'not the password' } })
-    expect(wrong.status).toBe(401)
+    expect(wrong.status).toBe(403)
     expect(wrongBody.error.code).toBe('invalid_password')
     const [none] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token })
-    expect(none.status).toBe(401)
+    expect(none.status).toBe(403)
     const [removed] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: user.password } })
     expect(removed.status).toBe(200)
     const [missing] = await call(app().auth, 'DELETE', `/api/v1/auth/passkeys/${passkey.id}`, { token: user.token, body: { password: user.password } })
@@ -189,7 +189,7 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     // Only this account's passkeys may answer.
     expect(answer.options.allowCredentials).toHaveLength(1)
     const refusals: [Record<string, unknown>, number, string][] = [
-      [{ password: 'not-the-password', webauthn: answer }, 401, 'invalid_password'],
+      [{ password: 'not-the-password', webauthn: answer }, 403, 'invalid_password'],
       [{ password: user.password }, 400, 'second_factor_required'],
       [{ password: user.password, code: firstCodes[0], webauthn: answer }, 400, 'second_factor_required'],
     ]
@@ -201,24 +201,24 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     const { body: signIn } = await passwordStep(app().auth, user.username, user.password)
     const signInAnswer = { challenge_token: signIn.challenge_token, response: authenticator.get(signIn.webauthn) }
     const [asSignIn, asSignInBody] = await confirm('recovery-codes', { password: user.password, webauthn: signInAnswer })
-    expect(asSignIn.status).toBe(401)
+    expect(asSignIn.status).toBe(403)
     expect(asSignInBody.error.code).toBe('invalid_challenge')
     // Another account cannot use this one's confirmation.
     const other = await registerUser(app().auth)
     await addPasskey(other.token, softAuthenticator({ origin: origin() }))
     const [stolen, stolenBody] = await confirm('recovery-codes', { password: other.password, webauthn: answer }, other.token)
-    expect(stolen.status).toBe(401)
+    expect(stolen.status).toBe(403)
     expect(stolenBody.error.code).toBe('invalid_challenge')
 
     const [renewed, renewedBody] = await confirm('recovery-codes', { password: user.password, webauthn: answer })
     expect(renewed.status, JSON.stringify(renewedBody)).toBe(200)
     expect(renewedBody.recovery_codes).toHaveLength(10)
     const [replayed, replayedBody] = await confirm('recovery-codes', { password: user.password, webauthn: answer })
-    expect(replayed.status).toBe(401)
+    expect(replayed.status).toBe(403)
     expect(replayedBody.error.code).toBe('invalid_challenge')
     // The codes from before no longer work.
     const [oldCode] = await confirm('disable', { password: user.password, code: firstCodes[1] })
-    expect(oldCode.status).toBe(401)
+    expect(oldCode.status).toBe(403)
 
     const [off, offBody] = await confirm('disable', { password: user.password, webauthn: await passkeyAnswer() })
     expect(off.status, JSON.stringify(offBody)).toBe(200)

@@ -31,7 +31,7 @@ describeEachBackend(
       clock.advance(30_000)
       // A refused attempt changes nothing and mails nothing.
       const [refused] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: 'not the password', code: totpCode(secret, clock) } })
-      expect(refused.status).toBe(401)
+      expect(refused.status).toBe(403)
       const [disabled] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: totpCode(secret, clock) } })
       expect(disabled.status).toBe(200)
 

@@ -30,7 +30,7 @@ describeEachBackend(
 
       const wrong = String((Number(totpCode(enrol.secret, clock)) + 1) % 1_000_000).padStart(6, '0')
       const [refused, refusedBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/totp/confirm', { token: user.token, body: { code: wrong } })
-      expect(refused.status).toBe(401)
+      expect(refused.status).toBe(403)
       expect(refusedBody.error.code).toBe('invalid_code')
 
       const [confirmed, body] = await call(app().auth, 'POST', '/api/v1/auth/2fa/totp/confirm', { token: user.token, body: { code: totpCode(enrol.secret, clock) } })
@@ -188,10 +188,10 @@ describeEachBackend(
       const { secret } = await enableTotp(app().auth, user.token, clock)
       clock.advance(MINUTE)
       const [noPassword, noPasswordBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: 'wrong password', code: totpCode(secret, clock) } })
-      expect(noPassword.status).toBe(401)
+      expect(noPassword.status).toBe(403)
       expect(noPasswordBody.error.code).toBe('invalid_password')
       const [noCode, noCodeBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: '000000' } })
-      expect(noCode.status).toBe(401)
+      expect(noCode.status).toBe(403)
       expect(noCodeBody.error.code).toBe('invalid_code')
       // Neither a code nor a passkey: as for the second step of a sign-in.
       const [missing, missingBody] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password } })

@@ -93,7 +93,7 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
     expect(list.images).toEqual([])
   })
 
-  test('a wrong code while signed in (also a 401) is only the form’s error: the page stays, signed in', async () => {
+  test('a wrong code while signed in (a 403, not a 401) is only the form’s error: the page stays, signed in', async () => {
     await go(tabA, '/login')
     await signIn(tabA)
     await enableTotp(servers.app.auth, owner.token, servers.app.ctx.clock)

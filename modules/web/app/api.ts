@@ -41,7 +41,8 @@ export interface Api {
   reset(): void
   /**
    * Calls `listener` whenever a server answers 401: the session may have ended in another tab, or
-   * it may only be a wrong password or code (those answer 401 too). Returns the unsubscribe.
+   * it may be a sign-in form's wrong password (a wrong one at the settings is 403). Returns the
+   * unsubscribe.
    */
   onUnauthorized(listener: () => void): () => void
 }

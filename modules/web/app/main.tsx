@@ -83,8 +83,8 @@ function Nav({ session }: { session: Session }) {
 
 /**
  * A session can end while a page is open: a logout in another tab, a password change elsewhere, a
- * block. The next call then answers 401, but so do a wrong password or code, so the session route
- * decides: when it knows nobody any more, the page forgets its user, and a signed-in page sends the
+ * block. The next call then answers 401, but so does a sign-in form's wrong password, so the session
+ * route decides: when it knows nobody any more, the page forgets its user, and a signed-in page sends the
  * person to the login page, `next` naming where they were (App, below).
  */
 function useSessionEndedWatch(api: Api, user: User | null, setUser: (user: User | null) => void) {
