@@ -18,7 +18,8 @@ import { chooseVariant, downloadName, extensionOf, parseImageFile, repeatedSize,
 
 /**
  * A deleted, privatised or blocked image stops being served at once through a notification
- * (src/images/invalidate.ts); this is how long a process that missed one may still serve it.
+ * (src/images/invalidate.ts), vouched for as currentLookup says; this is how long a process
+ * whose listening connection was lost unnoticed may still serve it.
  */
 export const LOOKUP_TTL_MS = 1_000
 
@@ -119,6 +120,15 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   })
   // A change made by this process is seen before its NOTIFY comes back (notifyImageChanged).
   ctx.imageChanges.subscribe((id) => lookups.invalidate(id))
+  /**
+   * On PostgreSQL another process's change arrives as a notification, later on a busy host than
+   * the write's answer. So a lookup is read from memory only while the listening connection
+   * vouches that every notification committed CHANGE_PROPAGATION_MS ago has been applied, as API
+   * keys and image lists are (src/db/index.ts); a write answers only that long after it
+   * committed, so its client's next view, on any process, no longer finds the old entry.
+   */
+  const db = ctx.db
+  const currentLookup = (id: string) => (db.notificationsCurrent() ? lookups.get(id) : db.notificationsDelivered().then(() => lookups.get(id)))
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
   const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })
   const ownHosts = new Set(
@@ -263,7 +273,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const file = parseImageFile(req.file, req.requireExtension)
     if (!file || file.unknownExtension) throw new ImageNotFound()
     const asked = requestedSize(onlySize(req), file.thumb)
-    const image = await lookups.get(file.id)
+    const image = await currentLookup(file.id)
     if (!image || hasEnded(image)) throw new ImageNotFound()
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
     const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
@@ -321,7 +331,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
   /** The live image behind an embed or oEmbed request: an expired one is as missing as a deleted one. */
   async function lookup(id: string): Promise<CachedImage | null> {
-    const image = await lookups.get(id)
+    const image = await currentLookup(id)
     return image && !hasEnded(image) ? image : null
   }
 
@@ -330,7 +340,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    * query nor a read of storage. Anything it cannot answer from these goes through serve().
    */
   const atHand = {
-    image: (id: string, at: number) => lookups.peek(id, at),
+    image: (id: string, at: number) => (db.notificationsCurrent() ? lookups.peek(id, at) : undefined),
     representation,
     bytes: (key: string) => bytesCache.peek(key) as Uint8Array<ArrayBuffer> | undefined,
   }

@@ -12,7 +12,7 @@ import type { TestApp } from './context.ts'
  */
 export async function secondProcess(
   app: TestApp,
-  options: { storage?: ObjectStorage; config?: Config } = {},
+  options: { storage?: ObjectStorage; config?: Config; changePropagationMs?: number } = {},
 ): Promise<{ ctx: AppContext; close(): Promise<void> }> {
   let database: Database = app.ctx.db
   if (app.ctx.db.kind === 'postgres') {
@@ -21,7 +21,7 @@ export async function secondProcess(
       url: `postgres://${o.user}@${o.host[0]}:${o.port[0]}/${o.database}`,
       embeddedDir: null,
       poolMax: 5,
-      changePropagationMs: app.ctx.db.changePropagationMs,
+      changePropagationMs: options.changePropagationMs ?? app.ctx.db.changePropagationMs,
     })
   }
   const { ctx, close } = await createContext(options.config ?? app.config, {
