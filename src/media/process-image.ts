@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
 import { asDecodeFailure, imageTooLarge, invalidImage, tooManyFrames, unsupportedFormat } from './refusals'
-import { decodeToIntermediate, encodeOriginal, encodeVariant, INTERMEDIATE_EXTENSION, probe, type DecodeSource } from './sharp-pipeline'
+import { decodeToIntermediate, encodeOriginal, encodeVariant, fittedInside, INTERMEDIATE_EXTENSION, probe, type DecodeSource } from './sharp-pipeline'
 import { isStrippable, stripMetadata } from './strip/index'
 import type { AcceptedFormat, MediaLimits, ProcessedImage, ProcessedVariant, StoredFormat, VariantName } from './types'
 
@@ -119,7 +119,10 @@ async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, hea
   if (blank) {
     const pixels = blank.width * blank.height
     if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
-    return { source: { kind: 'blank', ...blank }, format: 'gif', ...blank, pages: 1, orientation: 1, decodedBytes: pixels * 4 }
+    // Kept byte for byte, and its variants drawn at their own size (decodeToIntermediate): a
+    // 14-byte file may declare 10000×10000, which took 15 s of encoding and the whole memory budget.
+    const drawn = fittedInside(blank, MEDIUM_BOX)
+    return { source: { kind: 'blank', ...blank }, format: 'gif', ...blank, pages: 1, orientation: 1, decodedBytes: drawn.width * drawn.height * 4 }
   }
 
   const header = await probe(input, maxPixels).catch((error) => {
@@ -157,7 +160,7 @@ async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, hea
 async function render(input: string | Buffer, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const strippable = examined.source.kind === 'upload' && isStrippable(format) ? format : undefined
+  const strippable = examined.source.kind !== 'bmp' && isStrippable(format) ? format : undefined
   const strippedInMemory = strippable && typeof input !== 'string' ? stripMetadata(input, strippable, examined.orientation) : undefined
   const source: DecodeSource =
     examined.source.kind === 'bmp'

@@ -73,10 +73,17 @@ export interface Frame {
  */
 export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number, box: number): Promise<Frame> {
   let animated = false
-  const image = openSource(await loadSharp(), source, maxPixels)
+  // A frameless GIF has no pixels to shrink: its transparent canvas is drawn at the fitted size.
+  const image = openSource(await loadSharp(), source.kind === 'blank' ? { ...source, ...fittedInside(source, box) } : source, maxPixels)
   if (source.kind === 'file') animated = source.animated
   const fitted = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
   return frameOf(await fitted.timeout(TIMEOUT).toFile(outPath), animated)
+}
+
+/** `size` fitted inside a `box`-sided square, never enlarged, as resize's `fit: 'inside'` does. */
+export function fittedInside(size: { width: number; height: number }, box: number): { width: number; height: number } {
+  const scale = Math.min(1, box / size.width, box / size.height)
+  return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) }
 }
 
 function openSource(sharp: SharpConstructor, source: DecodeSource, maxPixels: number): Sharp {

@@ -1,5 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import sharp from 'sharp'
 import { AppError } from '#core/errors.ts'
 import { SUPPORTED_FORMATS_MESSAGE } from '#core/media/index.ts'
@@ -206,6 +208,24 @@ describe('small files of many formats', () => {
         height: 1,
       })
     })
+  })
+
+  test('a frameless GIF declaring 10000×10000 is stored as uploaded, its variants drawn at their own size', async () => {
+    // 14 bytes (an outside test): encoding the canvas it declares took 15 s and the whole memory budget.
+    const gif = Buffer.from([...Buffer.from('GIF89a'), 0x10, 0x27, 0x10, 0x27, 0, 0, 0, 0x3b])
+    const dir = mkdtempSync(join(tmpdir(), 'imghost-frameless-'))
+    try {
+      writeFileSync(join(dir, 'big.gif'), gif)
+      await withProcessed(h().media, join(dir, 'big.gif'), (image) => {
+        expect({ width: image.width, height: image.height }).toEqual({ width: 10_000, height: 10_000 })
+        expect(Buffer.from(variant(image, 'original', 'gif').bytes!)).toEqual(gif)
+        for (const [name, side] of [['medium', 1024], ['thumb', 256]] as const) {
+          for (const format of ['gif', 'webp']) expect([name, format, variant(image, name, format).width, variant(image, name, format).height]).toEqual([name, format, side, side])
+        }
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test.each(['svg.svg', 'tiff.tif', 'ico.ico', 'jxl.jxl', 'pdf.pdf', 'html5.html'])('refuses %s with 415 naming the formats', async (name) => {
