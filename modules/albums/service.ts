@@ -21,7 +21,8 @@ const albumNotFound = () => new NotFound('No album with that id in your account'
  * keys) may not put one there, nor open a preview of, or widen who sees, an album holding one.
  */
 const mayShowPrivateImages = (principal: Principal) => principal.scopes.includes('images:read')
-const widensAudience = (input: UpdateAlbumInput) => (input.visibility !== undefined && input.visibility !== 'private') || input.password === null
+/** Opening it up, or a password set or taken away: whoever sets a password knows it, and can open the album. */
+const widensAudience = (input: UpdateAlbumInput) => (input.visibility !== undefined && input.visibility !== 'private') || input.password !== undefined
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
 export const shareUrl = (config: Config, id: string) => `${config.publicUrls.view}/a/${id}`

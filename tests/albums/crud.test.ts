@@ -208,6 +208,11 @@ describeEachBackend('albums API', (app) => {
     // A key with images:read, or the session, may do all of it.
     const { key: both } = await createApiKey(app().auth, owner.token, { key_name: 'albums and images', scopes: ['albums', 'images:read'] })
     expect((await call(app().upload, 'PATCH', minePath, { apiKey: both, body: { visibility: 'unlisted' } }))[0].status).toBe(200)
+    // Behind the owner's password the album is still closed to the key; a password the key sets
+    // it knows (an outside test opened the page and the ZIP so), and one it takes away opens it.
+    expect((await call(app().upload, 'PATCH', minePath, { token: owner.token, body: { password: 'owner-secret-1' } }))[0].status).toBe(200)
+    expect(refusedForScope(await asAlbumsOnly('PATCH', minePath, { password: 'attacker-pw-1' }))).toEqual(insufficient)
+    expect(refusedForScope(await asAlbumsOnly('PATCH', minePath, { password: null }))).toEqual(insufficient)
     expect((await call(app().upload, 'POST', `${albumPath}/images`, { token: owner.token, body: { image_ids: [privateOne.id] } }))[0].status).toBe(200)
   })
 
