@@ -217,7 +217,10 @@ const WRITE_BYTES = 256 * 1024
  */
 export async function receiveMultipart(request: Request, options: MultipartOptions): Promise<MultipartUpload> {
   const { tmpDir, fileField, maxFileBytes, fileFieldMayBeText = false, maxFields = 10, maxFieldBytes = 4096, stallSeconds = 20, holdInMemory, cut } = options
-  if (!/^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '')) {
+  const contentType = request.headers.get('content-type') ?? ''
+  if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+    // Multipart without its parameters is a malformed multipart body, not another kind of body.
+    if (/^multipart\/form-data\s*$/i.test(contentType)) throw new BadRequest('A multipart body must be multipart/form-data with its boundary', 'invalid_multipart')
     throw new UnsupportedMediaType('Send the image as multipart/form-data with a field named "file"', 'multipart_required')
   }
   const maxBodyBytes = maxFileBytes + FORM_OVERHEAD_BYTES

@@ -327,6 +327,13 @@ describeEachBackend('POST /upload', (app) => {
     })
     expect(raw.status).toBe(415)
     expect(rawBody.error.code).toBe('multipart_required')
+    // Multipart without its boundary is a malformed multipart body, not another kind of body.
+    const [unbounded, unboundedBody] = await call(app().upload, 'POST', '/upload', {
+      apiKey: user.apiKey,
+      body: await Bun.file(join(CORPUS, 'small/png-transparent.png')).bytes(),
+      headers: { 'content-type': 'multipart/form-data' },
+    })
+    expect([unbounded.status, unboundedBody.error.code]).toEqual([400, 'invalid_multipart'])
     const [cut, cutBody] = await call(app().upload, 'POST', '/upload', {
       apiKey: user.apiKey,
       body: '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG',
