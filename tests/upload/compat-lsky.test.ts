@@ -52,6 +52,12 @@ describeEachBackend(
       const [, shown] = await call(app().upload, 'POST', '/api/v1/upload', { headers: { authorization: user.apiKey }, body: form({ file: png(second), permission: '1' }) })
       expect((await app().ctx.sql<any[]>`select is_public from images where id = ${shown.data.key}`)[0].is_public).toBe(true)
       await expectServes(app(), shown.data.links.url, second)
+      // Any other permission is refused in Lsky's shape, and nothing is stored.
+      for (const permission of ['7', 'abc']) {
+        const [refused, refusal] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer(user.apiKey), body: form({ file: png(await distinctPng()), permission }) })
+        expectLskyError(refused, refusal, 400, 'invalid_permission')
+      }
+      expect(await usage(app(), user.id)).toMatchObject({ images: 2 })
     })
 
     test('DELETE /api/v1/images/{key} with the owner key; another key, no key, an unknown key are refused', async () => {

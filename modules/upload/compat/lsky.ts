@@ -3,7 +3,7 @@ import type { HeaderBag } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { clientIp } from '#core/http/client-ip.ts'
 import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
-import type { AppError } from '#core/errors.ts'
+import { type AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -79,21 +79,27 @@ function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1:
   }
 }
 
-/** Lsky's permission: 1 public, 0 private; anything else leaves the account's default. */
-const visibility = (permission: string | undefined) => (permission === '1' ? true : permission === '0' ? false : undefined)
+/** Lsky's permission: 1 public, 0 private; not sent (or empty), the account's default. */
+function visibility(permission: string | undefined): boolean | undefined {
+  if (permission === undefined || permission === '') return undefined
+  if (permission === '1' || permission === '0') return permission === '1'
+  throw new BadRequest('permission must be 1 (public) or 0 (private)', 'invalid_permission')
+}
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
   const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
   let digests = { md5: '', sha1: '' }
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
+    let isPublic: boolean | undefined
     try {
+      isPublic = visibility(body.fields.permission)
       digests = await legacyDigests(body.file!)
     } catch (error) {
       await body.discard()
       throw error
     }
-    return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({}, visibility(body.fields.permission)) } }
+    return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({}, isPublic) } }
   })
   return present(ctx, image, digests)
 }
