@@ -17,7 +17,7 @@ export const accessTokenRoutes = (ctx: AppContext) =>
     '/api/v1/auth/access-token',
     async ({ principal }) => {
       const token = await ctx.tokens.sign(
-        { sub: principal.user.id, sid: principal.sessionId!, ver: principal.user.token_version },
+        { sub: principal.user.id, sid: principal.sessionId!, ver: principal.user.token_version, use: 'access' },
         ACCESS_TOKEN_TTL_SECONDS,
       )
       const expiresAt = new Date(Date.now() + ACCESS_TOKEN_TTL_SECONDS * 1000)

@@ -218,13 +218,22 @@ export const SECURITY: Record<'any' | 'session' | 'optional' | 'browser' | 'none
  */
 export const scopedSecurity = (scope: string): SecurityRequirements => [{ apiKey: [scope] }, { bearer: [scope] }, { cookie: [] }]
 
-async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, budgeted: boolean): Promise<Principal> {
+/**
+ * Account and key management takes the session itself. A short-lived access token (for the
+ * upload and view servers) is refused there, so one stolen from a page can neither renew itself
+ * nor mint a lasting API key; it may still end access (`endsAccess`).
+ */
+async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, endsAccess: boolean): Promise<Principal> {
   const principal = await authenticateRequest(ctx, request, server)
   if (!principal) throw new Unauthorized()
   if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
-  enforce(ctx, principal, headers, budgeted)
+  if (principal.accessToken && !endsAccess) throw accessTokenRefused()
+  enforce(ctx, principal, headers, !endsAccess)
   return principal
 }
+
+const accessTokenRefused = () =>
+  new Forbidden('This needs the session itself (its cookie, or the token signing in gave), not a short-lived access token', 'session_required')
 
 /**
  * The one auth guard of every module. Routes opt in with a macro:
@@ -261,13 +270,13 @@ export const authGuard = (ctx: AppContext) =>
       session: {
         detail: { security: SECURITY.session },
         async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, true) }
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, false) }
         },
       },
       endsAccess: {
         detail: { security: SECURITY.session },
         async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, false) }
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, true) }
         },
       },
       admin: {
@@ -277,6 +286,7 @@ export const authGuard = (ctx: AppContext) =>
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
           if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
+          if (principal.accessToken) throw accessTokenRefused()
           if (ctx.config.requireAdmin2fa && !(await hasSecondFactor(ctx.sql, principal.user.id))) {
             throw new Forbidden('This instance requires administrators to turn on two-factor authentication first', 'two_factor_required')
           }

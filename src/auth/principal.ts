@@ -32,6 +32,8 @@ export interface Principal {
   via: 'api_key' | 'session'
   apiKeyId?: string
   sessionId?: string
+  /** A session's short-lived access token (SessionClaims.use), not the session itself. */
+  accessToken?: true
   /** What the credential may do: every scope for a session, the key's own for an API key. */
   scopes: readonly ApiKeyScope[]
   /** This caller's hourly request budget and what is left of it. */
@@ -186,7 +188,7 @@ export async function findSession(sql: Sql, sessionId: string): Promise<SessionR
 export async function principalFromSession(
   session: (sessionId: string) => Promise<SessionRecord | null>,
   limiter: RateLimiter,
-  claims: { sub: string; sid: string; ver: number },
+  claims: { sub: string; sid: string; ver: number; use?: 'access' },
   now: Date,
 ): Promise<Principal | null> {
   const found = await session(claims.sid)
@@ -194,5 +196,5 @@ export async function principalFromSession(
   const { user } = found
   // The account's bucket, shared with its API keys (principalOfApiKey).
   const counted = await limiter.take(`user:${user.id}`, effectiveRequestsPerHour(user.plan_type, null), HOUR)
-  return { user, via: 'session', sessionId: claims.sid, scopes: API_KEY_SCOPES, rateLimit: budgetOf(counted) }
+  return { user, via: 'session', sessionId: claims.sid, ...(claims.use === 'access' && { accessToken: true as const }), scopes: API_KEY_SCOPES, rateLimit: budgetOf(counted) }
 }

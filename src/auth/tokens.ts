@@ -8,6 +8,11 @@ export interface SessionClaims {
   sid: string
   /** users.token_version at issue: bumping it revokes every token at once. */
   ver: number
+  /**
+   * 'access': a short-lived token of the session for the web app's calls to the upload and view
+   * servers, not the session itself: it neither renews itself nor manages the account.
+   */
+  use?: 'access'
 }
 
 export interface TokenService {
@@ -43,7 +48,7 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
       if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.ver !== 'number') {
         return null
       }
-      const claims: SessionClaims = Object.freeze({ sub: payload.sub, sid: payload.sid, ver: payload.ver })
+      const claims: SessionClaims = Object.freeze({ sub: payload.sub, sid: payload.sid, ver: payload.ver, ...(payload.use === 'access' && { use: 'access' as const }) })
       if (typeof payload.exp === 'number') {
         if (verified.size >= VERIFIED_TOKENS) verified = new Map()
         verified.set(token, { claims, expiresAt: payload.exp })

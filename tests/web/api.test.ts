@@ -97,6 +97,19 @@ describeEachBackend('web app API', (app) => {
     expect(claims.sub).toBe(user.id)
     const [list] = await call(app().upload, 'GET', '/images', { token: body.token })
     expect(list.status).toBe(200)
+    // Not the session itself (an outside test): it neither renews itself nor manages the account,
+    // so one stolen from the page is worthless within 15 minutes and leaves no lasting key behind.
+    expect(claims.use).toBe('access')
+    for (const [method, path, sent] of [
+      ['POST', '/api/v1/auth/access-token', undefined],
+      ['POST', '/api/v1/api-keys', { key_name: 'stolen' }],
+      ['GET', '/api/v1/auth/sessions', undefined],
+    ] as const) {
+      const [refused, refusal] = await call(app().auth, method, path, { token: body.token, body: sent })
+      expect([path, refused.status, refusal.error?.code]).toEqual([path, 403, 'session_required'])
+    }
+    const [keys] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(keys.status).toBe(200)
     // Revoked with the session.
     await call(app().auth, 'POST', '/api/v1/auth/logout', { token: user.token })
     const [after, afterBody] = await call(app().upload, 'GET', '/images', { token: body.token })
