@@ -23,6 +23,9 @@ import { chooseVariant, downloadName, extensionOf, parseImageFile, repeatedSize,
  */
 export const LOOKUP_TTL_MS = 1_000
 
+/** No account has this id: a missing image's owner. */
+const NO_OWNER = ''
+
 const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
 /** Hotlink-protected images: a shared cache would hand the allowed copy to anyone. */
 const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
@@ -274,7 +277,12 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     if (!file || file.unknownExtension) throw new ImageNotFound()
     const asked = requestedSize(onlySize(req), file.thumb)
     const image = await currentLookup(file.id)
-    if (!image || hasEnded(image)) throw new ImageNotFound()
+    if (!image || hasEnded(image)) {
+      // Credentials are checked as for a private image (a key's lookup), so the time of this 404
+      // does not tell a private image from none (an outside test measured 1.0 against 0.3 ms).
+      await isOwner(ctx, req.request.headers, NO_OWNER, req.clientIp())
+      throw new ImageNotFound()
+    }
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
     const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
 
