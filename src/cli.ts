@@ -101,6 +101,9 @@ function parseOptions(args: string[], allowed: string[]): Record<string, string>
   return options
 }
 
+/** The subcommands of `imghost admin`, named when one is missing or unknown. */
+const ADMIN_SUBCOMMANDS = ['create', 'promote', 'reset-2fa'] as const
+
 export function parseCommand(args: string[]): Command {
   const [first, second, ...rest] = args
   if (first === undefined || first === 'serve') {
@@ -124,6 +127,12 @@ export function parseCommand(args: string[]): Command {
     const options = parseOptions(rest, ['email'])
     if (!options.email) throw new UsageError('admin reset-2fa needs --email')
     return { name: 'admin-reset-2fa', options }
+  }
+  if (first === 'admin') {
+    const known = `${ADMIN_SUBCOMMANDS.slice(0, -1).join(', ')} or ${ADMIN_SUBCOMMANDS.at(-1)}`
+    // `admin --email a@b.c` left the subcommand out too, rather than naming an odd one.
+    const missing = second === undefined || second.startsWith('-')
+    throw new UsageError(missing ? `admin needs a subcommand: ${known}` : `unknown admin subcommand ${second}: admin takes ${known}`)
   }
   throw new UsageError(`unknown command: ${args.join(' ')}`)
 }

@@ -224,12 +224,15 @@ const MIN_TOKEN_LENGTH = 16
 /** A secret of few distinct characters ("aaaa…", a repeated word's letters) is a placeholder, not a secret. */
 const MIN_DISTINCT_SECRET_CHARACTERS = 8
 
-/** "7d", "12h", "30m", "45s" or a bare number of seconds. */
+/** Every duration's least: 0 would cut each request body at once (BODY_TIMEOUT), end each session as it starts (JWT_EXPIRES_IN), delete at once (DELETION_GRACE_PERIOD). */
+const MIN_DURATION_SECONDS = 1
+
+/** "7d", "12h", "30m", "45s" or a bare number of seconds; undefined for anything else, or less than MIN_DURATION_SECONDS. */
 export function parseDurationSeconds(value: string): number | undefined {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim())
   if (!match) return undefined
   const seconds = Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1)
-  return seconds > 0 ? seconds : undefined
+  return seconds >= MIN_DURATION_SECONDS ? seconds : undefined
 }
 
 /** Small typed readers: each failure names its variable and what it must be. */
@@ -271,12 +274,17 @@ function reader(env: Env) {
     if (/[?#]/.test(value)) throw new ConfigError(name, expectation, value)
     return value.replace(/\/+$/, '')
   }
+  /**
+   * One sentence for every refusal, stating the range: "0s" is in the written form, and a list of
+   * examples such as "7d" would offer SHUTDOWN_TIMEOUT (at most 1h) a value it refuses.
+   */
   const duration = (name: keyof typeof DURATION_MAXIMA, fallback: string): number => {
     const value = raw(name) ?? fallback
     const seconds = parseDurationSeconds(value)
-    if (seconds === undefined) throw new ConfigError(name, 'must be a duration such as 45s, 30m, 12h or 7d', value)
     const max = DURATION_MAXIMA[name]
-    if (seconds > max) throw new ConfigError(name, `must be at most ${formatDuration(max)}`, value)
+    if (seconds === undefined || seconds > max) {
+      throw new ConfigError(name, `must be a duration from ${formatDuration(MIN_DURATION_SECONDS)} to ${formatDuration(max)} (a whole number followed by s, m, h or d)`, value)
+    }
     return seconds
   }
   /** A secret is never echoed in the error; a blank one (only spaces) is refused, not taken as unset. */
@@ -392,8 +400,11 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
  */
 function refuseUnnamedSinglePort(read: ReturnType<typeof reader>, modules: ModuleName[], singlePort: number) {
   if (singlePort !== 0) return
-  const unset = modules.map((module) => `${module.toUpperCase()}_SERVER_URL`).find((name) => read.raw(name) === undefined)
-  if (unset) throw new ConfigError('PORT', `must not be 0 unless ${unset} is set (the public URLs would say http://localhost:0)`, '0')
+  // Every one missing, in one line: naming them one per start makes the operator restart for each.
+  const unset = modules.map((module) => `${module.toUpperCase()}_SERVER_URL`).filter((name) => read.raw(name) === undefined)
+  if (unset.length === 0) return
+  const names = unset.length === 1 ? unset[0] : `${unset.slice(0, -1).join(', ')} and ${unset.at(-1)}`
+  throw new ConfigError('PORT', `must not be 0 unless ${names} ${unset.length === 1 ? 'is' : 'are'} set (the public URLs would say http://localhost:0)`, '0')
 }
 
 /** Found here rather than at bind time, where it read as "port in use" by another program. */

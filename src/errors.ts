@@ -162,9 +162,10 @@ function parameterHolding(value: unknown, inputs: RequestInputs): string | undef
 /**
  * Describes TypeBox validation failures field by field, without echoing values back. The items
  * of one list are answered once, for the list: Elysia's normaliser turns a string sent for a list
- * of choices into its characters, and one error per character says nothing useful.
+ * of choices into its characters, and one error per character says nothing useful. `error` is
+ * Elysia's ValidationError, or `{ all: [...Value.Errors(schema, value)] }` (the command line's).
  */
-function validationDetails(error: unknown, inputs: RequestInputs): { field: string; message: string }[] {
+export function validationDetails(error: unknown, inputs: RequestInputs = {}): { field: string; message: string }[] {
   const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown; type?: number; value?: unknown }[]; type?: string; value?: unknown }
   const unnamed = (type === 'property' ? parameterHolding(value, inputs) : undefined) ?? UNNAMED_FIELD[type] ?? 'body'
   const seen = new Set<string>()

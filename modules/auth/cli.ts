@@ -2,6 +2,7 @@ import { Value } from '@sinclair/typebox/value'
 import { type AdminCommand, UsageError } from '#core/cli.ts'
 import type { Config } from '#core/config.ts'
 import { createContext } from '#core/context.ts'
+import { validationDetails } from '#core/errors.ts'
 import { updateUser } from '#core/users/repo.ts'
 import { AuthModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -20,11 +21,36 @@ async function userWithEmail(sql: Parameters<typeof repo.findUserByIdentifier>[0
   return user
 }
 
+/**
+ * admin create's account, checked against the API's registration body and refused in the API's
+ * words ("password: Must be text of 8 to 1024 characters"), not TypeBox's, which quote a regex.
+ */
+async function adminAccountInput(options: Record<string, string>) {
+  const input = {
+    first_name: options['first-name'] ?? options.username!,
+    username: options.username!,
+    email: options.email!,
+    password: options.password ?? (await readPasswordFromStdin()),
+  }
+  const problems = validationDetails({ all: [...Value.Errors(AuthModel.register.body, input)] })
+  if (problems.length) throw new UsageError(problems.map(({ field, message }) => `${field}: ${message}`).join('; '))
+  return input
+}
+
 /** `imghost admin create|promote|reset-2fa`: through the same registration service (hashing, checks) as the API. */
 export async function runAdminCommand(command: AdminCommand, config: Config): Promise<void> {
+  // Checked before the database is opened (and migrated): a mistyped option should change nothing.
+  const input = command.name === 'admin-create' ? await adminAccountInput(command.options) : undefined
   // The full context: registration goes through the same service (hashing, checks) as the API.
   const { ctx, close } = await createContext(config)
   try {
+    if (input) {
+      // The operator vouches for the address: verified at once, no link mailed, no session opened.
+      const user = await createFormAccount(ctx, input, { verified: true })
+      await updateUser(ctx.sql, user.id, { is_admin: true })
+      console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
+      return
+    }
     if (command.name === 'admin-reset-2fa') {
       const user = await userWithEmail(ctx.sql, command.options.email!)
       const { hadTwoFactor, removedPasskeys } = await resetTwoFactorByOperator(ctx, user, { ip: '127.0.0.1', userAgent: 'imghost admin reset-2fa' })
@@ -35,24 +61,10 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
       )
       return
     }
-    if (command.name === 'admin-promote') {
-      const user = await userWithEmail(ctx.sql, command.options.email!)
-      await updateUser(ctx.sql, user.id, { is_admin: true })
-      console.log(`${user.username} <${user.email}> is now an administrator`)
-      return
-    }
-    const input = {
-      first_name: command.options['first-name'] ?? command.options.username!,
-      username: command.options.username!,
-      email: command.options.email!,
-      password: command.options.password ?? (await readPasswordFromStdin()),
-    }
-    const problems = [...Value.Errors(AuthModel.register.body, input)].map((error) => `${error.path.slice(1) || 'input'}: ${error.message}`)
-    if (problems.length) throw new UsageError(problems.join('; '))
-    // The operator vouches for the address: verified at once, no link mailed, no session opened.
-    const user = await createFormAccount(ctx, input, { verified: true })
+    // admin promote, the one left.
+    const user = await userWithEmail(ctx.sql, command.options.email!)
     await updateUser(ctx.sql, user.id, { is_admin: true })
-    console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
+    console.log(`${user.username} <${user.email}> is now an administrator`)
   } finally {
     await close()
   }

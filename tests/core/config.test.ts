@@ -136,7 +136,7 @@ describe('PROCESSING_MEMORY_BUDGET_BYTES', () => {
 describe('config: values that started and failed later', () => {
   test('durations that become a Date or a timer have a maximum (JWT_EXPIRES_IN=999999d made every sign-in a 500)', () => {
     for (const huge of ['99999999999d', '999999d', '91d']) expectConfigError({ JWT_EXPIRES_IN: huge }, 'JWT_EXPIRES_IN')
-    expect(() => parseConfig({ JWT_EXPIRES_IN: '999999d' })).toThrow('JWT_EXPIRES_IN="999999d": must be at most 90d')
+    expect(refusal({ JWT_EXPIRES_IN: '999999d' })).toBe('JWT_EXPIRES_IN="999999d": must be a duration from 1s to 90d (a whole number followed by s, m, h or d)')
     expect(parseConfig({ JWT_EXPIRES_IN: '90d' }).jwtTtlSeconds).toBe(90 * 86400)
     expect(parseConfig({ JWT_EXPIRES_IN: '30d' }).jwtTtlSeconds).toBe(30 * 86400)
     // Each past its maximum, and past setTimeout's 2^31-1 ms (24.8 days) where it is a timer.
@@ -152,6 +152,23 @@ describe('config: values that started and failed later', () => {
     const longest = parseConfig({ SHUTDOWN_TIMEOUT: '1h', BODY_TIMEOUT: '60m', DELETION_GRACE_PERIOD: '365d', LOGIN_FAILURE_WINDOW: '24h', WEBHOOK_TIMEOUT: '600s', WEBHOOK_RETRY_WINDOW: '30d' })
     expect(longest).toMatchObject({ shutdownTimeoutSeconds: 3600, bodyTimeoutSeconds: 3600, deletionGracePeriodSeconds: 365 * 86400, loginFailureWindowSeconds: 86400 })
     expect(longest.webhooks).toMatchObject({ timeoutMs: 600_000, retryWindowSeconds: 30 * 86400 })
+  })
+
+  test('a refused duration states its range: 0s is written like one, and was refused as if it were not', () => {
+    const ranges = {
+      SHUTDOWN_TIMEOUT: '1s to 1h',
+      BODY_TIMEOUT: '1s to 1h',
+      JWT_EXPIRES_IN: '1s to 90d',
+      DELETION_GRACE_PERIOD: '1s to 365d',
+      LOGIN_FAILURE_WINDOW: '1s to 1d',
+      WEBHOOK_TIMEOUT: '1s to 10m',
+      WEBHOOK_RETRY_WINDOW: '1s to 30d',
+    }
+    const rule = '(a whole number followed by s, m, h or d)'
+    for (const [variable, range] of Object.entries(ranges)) {
+      for (const value of ['0s', '0', '0d', 'soon']) expect(refusal({ [variable]: value })).toBe(`${variable}=${JSON.stringify(value)}: must be a duration from ${range} ${rule}`)
+    }
+    expect(parseConfig({ DELETION_GRACE_PERIOD: '1s' }).deletionGracePeriodSeconds).toBe(1)
   })
 
   test('URL variables refuse a query, a fragment or user:password, and do not echo a password', () => {
@@ -172,6 +189,11 @@ describe('config: values that started and failed later', () => {
 
   test('PORT=0 is refused unless every enabled module names its public URL', () => {
     expectConfigError({ PORT: '0' }, 'PORT')
+    // Every missing one at once, not one per attempt to start.
+    const consequence = '(the public URLs would say http://localhost:0)'
+    expect(refusal({ PORT: '0' })).toBe(`PORT="0": must not be 0 unless AUTH_SERVER_URL, UPLOAD_SERVER_URL and VIEW_SERVER_URL are set ${consequence}`)
+    expect(refusal({ PORT: '0', UPLOAD_SERVER_URL: 'https://u.example' })).toBe(`PORT="0": must not be 0 unless AUTH_SERVER_URL and VIEW_SERVER_URL are set ${consequence}`)
+    expect(refusal({ PORT: '0', SERVER_MODE: 'auth,view', VIEW_SERVER_URL: 'https://v.example' })).toBe(`PORT="0": must not be 0 unless AUTH_SERVER_URL is set ${consequence}`)
     expect(() => parseConfig({ PORT: '0', AUTH_SERVER_URL: 'https://a.example', UPLOAD_SERVER_URL: 'https://u.example' })).toThrow('VIEW_SERVER_URL')
     expect(parseConfig({ PORT: '0', SERVER_MODE: 'view', VIEW_SERVER_URL: 'https://img.example.com' }).singlePort).toBe(0)
     const all = { AUTH_SERVER_URL: 'https://img.example.com', UPLOAD_SERVER_URL: 'https://img.example.com', VIEW_SERVER_URL: 'https://img.example.com' }

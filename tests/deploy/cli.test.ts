@@ -35,10 +35,39 @@ describe('the imghost command line', () => {
   }, 60_000)
 
   test('a wrong command or option is a usage error (exit 2) that points at --help', async () => {
-    for (const args of [['frobnicate'], ['admin', 'create', '--email', 'a@b.c'], ['admin', 'promote', '--emial', 'a@b.c'], ['serve', 'now']]) {
+    for (const args of [['frobnicate'], ['admin'], ['admin', 'create', '--email', 'a@b.c'], ['admin', 'promote', '--emial', 'a@b.c'], ['serve', 'now']]) {
       const { code, stderr } = await imghost(args)
       expect(code).toBe(2)
       expect(stderr).toContain('imghost: ')
+    }
+  }, 120_000)
+
+  test('admin without a subcommand names the ones it takes (it said "unknown command: admin")', async () => {
+    const bare = await imghost(['admin'])
+    expect(bare.code).toBe(2)
+    expect(bare.stderr).toBe('imghost: admin needs a subcommand: create, promote or reset-2fa (see imghost --help)\n')
+    const odd = await imghost(['admin', 'remove', '--email', 'a@b.c'])
+    expect(odd.code).toBe(2)
+    expect(odd.stderr).toBe('imghost: unknown admin subcommand remove: admin takes create, promote or reset-2fa (see imghost --help)\n')
+  }, 60_000)
+
+  test('admin create refuses its input in the API\'s words, not TypeBox\'s, before opening the database', async () => {
+    const untouched = mkdtempSync(join(tmpdir(), 'imghost-cli-refused-'))
+    try {
+      const refusals: [string[], string][] = [
+        [['--email', 'a3@example.com', '--username', 'adm3', '--password', 'short'], 'password: Must be text of 8 to 1024 characters'],
+        [['--email', 'notanemail', '--username', 'adm3', '--password', 'long enough'], 'email: Must be an email address'],
+        [['--email', 'a3@example.com', '--username', 'bad name!', '--password', 'long enough'], 'username: Must be 3 to 32 letters, digits or _ . -'],
+        [['--email', 'notanemail', '--username', 'adm3', '--password', 'short'], 'email: Must be an email address; password: Must be text of 8 to 1024 characters'],
+      ]
+      for (const [options, refusal] of refusals) {
+        const { code, stderr } = await imghost(['admin', 'create', ...options], { env: { DATA_DIR: untouched } })
+        expect(code).toBe(2)
+        expect(stderr).toBe(`imghost: ${refusal}\n`)
+      }
+      expect(readdirSync(untouched)).toEqual([])
+    } finally {
+      rmSync(untouched, { recursive: true, force: true })
     }
   }, 120_000)
 
