@@ -58,7 +58,7 @@ async function putObject(ctx: AppContext, key: string, bytes: Buffer, contentTyp
     await ctx.storage.put(key, { bytes }, contentType)
   } catch (error) {
     ctx.log.error({ msg: 'storage put failed', key, error: String(error) })
-    throw new StorageUnavailable('The image store did not accept the file; nothing was kept, try again shortly')
+    throw new StorageUnavailable('The image store did not accept the file, so the image was not saved; try again shortly')
   }
 }
 
