@@ -195,3 +195,16 @@ export function setRateLimitHeaders(headers: Record<string, string | number>, li
 export function tooManyRequests(state: RateLimitState, now: Date, message = `Rate limit of ${state.limit} requests per hour exceeded; it resets at ${state.resetAt.toISOString()}`, code = 'rate_limited') {
   return new TooManyRequests(message, (state.resetAt.getTime() - now.getTime()) / 1000, code, rateLimitHeaders(state, now))
 }
+
+/** When a full bucket takes calls again, in words: "in 40 seconds", "in 1 minute", "in 3 hours". */
+export function retryInWords(state: RateLimitState, now: Date): string {
+  const seconds = Math.max(1, Math.ceil((state.resetAt.getTime() - now.getTime()) / 1000))
+  const counted = (n: number, unit: string) => `in ${n} ${unit}${n === 1 ? '' : 's'}`
+  if (seconds < 60) return counted(seconds, 'second')
+  const minutes = Math.ceil(seconds / 60)
+  return minutes < 120 ? counted(minutes, 'minute') : counted(Math.ceil(minutes / 60), 'hour')
+}
+
+/** The 429 of a budget a person meets (wrong passwords or codes, mails, reports): `what`, and when to try again. */
+export const tooManyAttempts = (state: RateLimitState, now: Date, what: string, code: string) =>
+  tooManyRequests(state, now, `${what}; try again ${retryInWords(state, now)}`, code)

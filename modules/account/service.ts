@@ -31,7 +31,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     if (email.toLowerCase() !== current.email.toLowerCase()) {
       // The address is where password resets go: changing it is as strong as knowing the password.
       await confirmCurrentPassword(ctx, current, input.current_password, 'the email address')
-      await throttleVerificationMails(ctx, current.id, 'Too many email changes; each sends a verification mail. Try again later')
+      await throttleVerificationMails(ctx, current.id, 'Too many email changes (each sends a verification mail)')
       changes.email = email
       changes.is_verified = false
     }

@@ -6,7 +6,7 @@ import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict } from '#core/errors.ts'
-import { tooManyRequests } from '#core/rate-limit.ts'
+import { tooManyAttempts } from '#core/rate-limit.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
 import { passwordResetMail } from './mail.ts'
 import * as repo from './repo.ts'
@@ -26,7 +26,7 @@ export async function verifyEmail(ctx: AppContext, token: string): Promise<strin
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {
   if (principal.user.is_verified) throw new Conflict('This email address is already verified', 'already_verified')
-  await throttleVerificationMails(ctx, principal.user.id, 'Too many verification mails; try again later')
+  await throttleVerificationMails(ctx, principal.user.id, 'Too many verification mails')
   await sendVerificationMail(ctx, principal.user)
 }
 
@@ -44,7 +44,7 @@ export async function requestPasswordReset(ctx: AppContext, email: string, ip: s
     await ctx.limiter.hit(`reset:email:${normalised}`, MAILS_PER_ADDRESS_PER_HOUR, HOUR),
   ]
   for (const state of [byIp, byAddress]) {
-    if (!state.allowed) throw tooManyRequests(state, now, 'Too many password reset requests; try again later', 'too_many_requests')
+    if (!state.allowed) throw tooManyAttempts(state, now, 'Too many password reset requests', 'too_many_requests')
   }
   void mailResetLink(ctx, normalised, now).catch((error) => ctx.log.error({ msg: 'password reset link not sent', error: String(error) }))
 }

@@ -2,7 +2,7 @@ import type { AppContext } from '#core/context.ts'
 import { audit } from '#core/audit/record.ts'
 import { passwordGuessBucket } from '#core/auth/password-guesses.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
-import { tooManyRequests } from '#core/rate-limit.ts'
+import { tooManyAttempts } from '#core/rate-limit.ts'
 
 /**
  * The failed-login throttle. Every attempt is counted before its password is checked, in one
@@ -30,7 +30,7 @@ export async function countLoginAttempt(ctx: AppContext, account: { userId?: str
       const budget = index === 0 ? 'account' : 'address'
       await audit(ctx, { action: 'auth.login_throttled', userId: account.userId ?? null, detail: { budget, limit: state.limit, window_seconds: window } }, meta)
     }
-    throw tooManyRequests(state, now, 'Too many failed logins; try again later', 'too_many_login_attempts')
+    throw tooManyAttempts(state, now, 'Too many failed logins', 'too_many_login_attempts')
   }
   return {
     /** The password was right: the account starts afresh, and the address gets its attempt back. */

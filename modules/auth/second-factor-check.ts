@@ -3,7 +3,7 @@ import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { Forbidden, ServiceUnavailable, Unauthorized } from '#core/errors.ts'
-import { tooManyRequests } from '#core/rate-limit.ts'
+import { tooManyAttempts } from '#core/rate-limit.ts'
 import { SealedUnreadable } from '#core/sealed.ts'
 import { matchTotpStep, openTotpSecret, recoveryCodeHashes } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
@@ -19,7 +19,7 @@ export const CODE_FAILURE_WINDOW_SECONDS = 15 * 60
 export async function countCodeGuess(ctx: AppContext, userId: string) {
   const bucket = `2fa:user:${userId}`
   const state = await ctx.limiter.hit(bucket, CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
-  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many wrong codes; try again later', 'too_many_2fa_attempts')
+  if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), 'Too many wrong codes', 'too_many_2fa_attempts')
   return { succeeded: () => ctx.limiter.release(bucket, CODE_FAILURE_WINDOW_SECONDS) }
 }
 

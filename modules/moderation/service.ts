@@ -5,7 +5,7 @@ import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { tooManyRequests } from '#core/rate-limit.ts'
+import { tooManyAttempts } from '#core/rate-limit.ts'
 import * as users from '#core/users/repo.ts'
 import type { ReportInput } from './model.ts'
 import * as repo from './repo.ts'
@@ -43,7 +43,7 @@ export const isReportable = async (ctx: AppContext, target: { type: string; id: 
 export async function fileReport(ctx: AppContext, input: ReportInput, meta: RequestMeta, account?: Principal) {
   const now = ctx.clock.now()
   const state = await ctx.limiter.hit(`report:ip:${meta.ip}`, ctx.config.reportsPerHour, HOUR)
-  if (!state.allowed) throw tooManyRequests(state, now, 'Too many reports from this address; try again later', 'too_many_reports')
+  if (!state.allowed) throw tooManyAttempts(state, now, 'Too many reports from this address', 'too_many_reports')
   const found = await visibleTarget(ctx, input.target)
   if (!found) throw targetNotFound()
   const { ownerId } = found

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { AppContext } from '../context.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
 import { type Recipient, renderMail } from '../mail/templates.ts'
-import { tooManyRequests } from '../rate-limit.ts'
+import { tooManyAttempts } from '../rate-limit.ts'
 import { randomBase62 } from './tokens.ts'
 
 /**
@@ -20,10 +20,10 @@ const VERIFY_TTL_HOURS = 48
  */
 const VERIFICATION_MAILS_PER_HOUR = 5
 
-/** Counts one verification mail for the account; past the budget, a 429 with `message` and nothing sent. */
-export async function throttleVerificationMails(ctx: AppContext, userId: string, message: string) {
+/** Counts one verification mail for the account; past the budget, a 429 saying `what` and nothing sent. */
+export async function throttleVerificationMails(ctx: AppContext, userId: string, what: string) {
   const state = await ctx.limiter.hit(`mail:verify:${userId}`, VERIFICATION_MAILS_PER_HOUR, 3600)
-  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), message, 'too_many_requests')
+  if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), what, 'too_many_requests')
 }
 
 /** ~256 bits; only its SHA-256 is stored, so a database leak holds no usable link. */

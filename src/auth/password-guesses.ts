@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.ts'
-import { tooManyRequests } from '../rate-limit.ts'
+import { tooManyAttempts } from '../rate-limit.ts'
 
 /**
  * One budget of password guesses per account (LOGIN_MAX_FAILURES per LOGIN_FAILURE_WINDOW),
@@ -17,7 +17,7 @@ export async function passwordMatches(ctx: AppContext, userId: string, given: st
   const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
   const bucket = passwordGuessBucket(userId)
   const state = await ctx.limiter.hit(bucket, loginMaxFailures, window)
-  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now(), 'Too many wrong passwords; try again later', 'too_many_password_attempts')
+  if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), 'Too many wrong passwords', 'too_many_password_attempts')
   if (!given || !(await Bun.password.verify(given, hash))) return false
   await ctx.limiter.release(bucket, window)
   return true
