@@ -1,11 +1,10 @@
 import { t } from 'elysia'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { FirstName, User } from '#core/users/public.ts'
+import { FirstName, NewPassword, User } from '#core/users/public.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
-const Password = t.String({ minLength: 8, maxLength: 1024 })
 const Timestamp = t.Union([t.Date(), t.String()])
 const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'a host name: letters, digits, dots and dashes' })
 
@@ -37,7 +36,7 @@ export const AccountModel = {
       last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
       username: t.Optional(Username),
       email: t.Optional(Email),
-      password: t.Optional(Password),
+      password: t.Optional(NewPassword),
       current_password: t.Optional(t.String({ maxLength: 1024 })),
       allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
       default_is_public: t.Optional(t.Boolean()),

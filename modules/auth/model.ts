@@ -1,13 +1,12 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { FirstName, User } from '#core/users/public.ts'
+import { FirstName, NewPassword, User } from '#core/users/public.ts'
 import { TRUSTED_DEVICE_TOKEN_PATTERN } from './trusted-devices.ts'
 import { SecondStepAnswer } from './two-factor-model.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
 // 128 characters must fit; the upper bound only stops hashing megabytes.
-const Password = t.String({ minLength: 8, maxLength: 1024 })
 const Html = t.String({ description: 'A small HTML page for people arriving from a mail client' })
 const MailToken = t.String({ maxLength: 200 })
 
@@ -18,7 +17,7 @@ const Errors = {
   400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse,
   422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse,
 }
-const ResetBody = t.Object({ token: MailToken, password: Password })
+const ResetBody = t.Object({ token: MailToken, password: NewPassword })
 
 export const AuthModel = {
   register: {
@@ -27,7 +26,7 @@ export const AuthModel = {
       last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
       username: Username,
       email: Email,
-      password: Password,
+      password: NewPassword,
       invite_code: t.Optional(t.String({ maxLength: 100, description: 'The code of an admin\'s invite link; needed when REGISTRATION=invite' })),
     }),
     response: {

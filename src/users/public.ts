@@ -13,6 +13,9 @@ export const Settings = t.Object({
 /** A first name as sign-up and the account take it: stored trimmed, so spaces alone would be an empty name. */
 export const FirstName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: '1 to 100 characters, not only spaces' })
 
+/** A password being set (sign-up, reset, change): spaces alone are no password, though spaces within one are welcome. */
+export const NewPassword = t.String({ minLength: 8, maxLength: 1024, pattern: '\\S', description: 'text of 8 to 1024 characters, not only spaces' })
+
 /** A user as every module's API shows it. */
 export const User = t.Object({
   id: t.String(),

@@ -62,6 +62,21 @@ describeEachBackend('register and login', (app) => {
     expect(spacedBody.user.first_name).toBe('Ann')
   })
 
+  test('a password of spaces alone is refused at sign-up, reset and change; spaces within one are welcome', async () => {
+    const refusal = [{ field: 'password', message: 'Must be text of 8 to 1024 characters, not only spaces' }]
+    const [signUp, signUpBody] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+      body: { first_name: 'Ann', username: unique(), email: `${unique()}@example.com`, password: ' '.repeat(8) },
+    })
+    expect([signUp.status, signUpBody.error.details]).toEqual([422, refusal])
+    const [reset, resetBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: 'x'.repeat(43), password: '\t'.repeat(9) } })
+    expect([reset.status, resetBody.error.details]).toEqual([422, refusal])
+    const user = await registerUser(app().auth)
+    const [changed, changedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { password: ' '.repeat(12), current_password: user.password } })
+    expect([changed.status, changedBody.error.details]).toEqual([422, refusal])
+    const [spaced] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { password: 'correct horse battery', current_password: user.password } })
+    expect(spaced.status).toBe(200)
+  })
+
   test('duplicate username or email (any case) gets 409', async () => {
     const existing = await registerUser(app().auth)
     const [sameName, nameBody] = await call(app().auth, 'POST', '/api/v1/auth/register', {

@@ -55,10 +55,10 @@ describe('the imghost command line', () => {
     const untouched = mkdtempSync(join(tmpdir(), 'imghost-cli-refused-'))
     try {
       const refusals: [string[], string][] = [
-        [['--email', 'a3@example.com', '--username', 'adm3', '--password', 'short'], 'password: Must be text of 8 to 1024 characters'],
+        [['--email', 'a3@example.com', '--username', 'adm3', '--password', 'short'], 'password: Must be text of 8 to 1024 characters, not only spaces'],
         [['--email', 'notanemail', '--username', 'adm3', '--password', 'long enough'], 'email: Must be an email address'],
         [['--email', 'a3@example.com', '--username', 'bad name!', '--password', 'long enough'], 'username: Must be 3 to 32 letters, digits or _ . -'],
-        [['--email', 'notanemail', '--username', 'adm3', '--password', 'short'], 'email: Must be an email address; password: Must be text of 8 to 1024 characters'],
+        [['--email', 'notanemail', '--username', 'adm3', '--password', 'short'], 'email: Must be an email address; password: Must be text of 8 to 1024 characters, not only spaces'],
       ]
       for (const [options, refusal] of refusals) {
         const { code, stderr } = await imghost(['admin', 'create', ...options], { env: { DATA_DIR: untouched } })
