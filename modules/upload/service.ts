@@ -198,9 +198,9 @@ function readFormFields(fields: Record<string, string>, user: UserRow, now: Date
 /**
  * The same bytes again answer the image already stored. Not when that one has ended (expired or
  * its views spent): it is deleted now and the upload stored afresh, or the answer would be a dead
- * link. Nor silently when this upload asks for an end of its own, or for the other visibility:
- * the stored image would keep living, or stay public when a private one was asked for, so the
- * client is told to change that image instead.
+ * link. Nor silently when this upload asks for an end of its own, the other visibility, or
+ * another title or description: the stored image would keep living, stay public when a private
+ * one was asked for, or keep its old words, so the client is told to change that image instead.
  */
 async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
   const existing = await repo.findImageBySha256(ctx.sql, userId, sha256)
@@ -220,6 +220,11 @@ function refuseIfAskedOtherwise(existing: ImageRow, form: FormFields) {
   if (form.isPublic !== existing.is_public) {
     const [is, asked] = existing.is_public ? ['public', 'private'] : ['private', 'public']
     throw new Conflict(`You uploaded this image before (${existing.id}) and it is ${is}; to make it ${asked}, use PATCH /images/${existing.id} with is_public`, 'duplicate_image')
+  }
+  // Not sent asks for nothing; sent and different would be dropped unseen.
+  const changed = [form.title !== null && form.title !== existing.title ? 'title' : '', form.description !== null && form.description !== existing.description ? 'description' : ''].filter(Boolean)
+  if (changed.length > 0) {
+    throw new Conflict(`You uploaded this image before (${existing.id}) with another ${changed.join(' and ')}; to change it, use PATCH /images/${existing.id}`, 'duplicate_image')
   }
 }
 

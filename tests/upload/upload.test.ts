@@ -187,6 +187,13 @@ describeEachBackend('POST /upload', (app) => {
     const [same, sameBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true' })
     expect(same.status).toBe(200)
     expect(sameBody.image.id).toBe(created.image.id)
+    // Another title or description would be dropped unseen (an outside test): refused the same way.
+    for (const fields of [{ title: 'A new title' }, { description: 'New words' }]) {
+      const [renamed, renamedBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true', ...fields })
+      expect([renamed.status, renamedBody.error?.code], JSON.stringify(renamedBody)).toEqual([409, 'duplicate_image'])
+      expect(renamedBody.error.message).toContain(`PATCH /images/${created.image.id}`)
+    }
+    expect(await footprint(app(), user.id)).toEqual(before)
   })
 
   test('a field given twice with different values is a 400 and nothing is stored; the same value twice is fine', async () => {
