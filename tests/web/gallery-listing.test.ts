@@ -35,6 +35,11 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
   }
 
   const cards = (page: Page) => page.getByTestId('gallery-card')
+  /** Waits until the keyboard focus is on what `selector` finds; fails naming where it is instead. */
+  const expectFocusOn = async (page: Page, selector: string) => {
+    const landed = await page.waitForFunction((wanted) => document.activeElement?.matches(wanted) ?? false, selector, { timeout: 5_000 }).then(() => true, () => false)
+    expect(landed, `focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`).toBe(true)
+  }
   const numbered = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}.png`)
 
   beforeAll(async () => {
@@ -122,6 +127,46 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('No image matches “nothing-like-this”.').waitFor()
       expect(await page.getByText('No images yet').count()).toBe(0)
       expect(await page.getByText('Page 1').count()).toBe(1)
+    })
+  })
+
+  test('Previous, Next, a search and a delete leave the keyboard focus where the person was', async () => {
+    const owner = await ownerWith(numbered('key', 61))
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByRole('checkbox', { name: 'Select key-61.png' }).waitFor()
+      // Next is disabled while page 2 loads, and stays so there (the last page): the focus goes to Previous.
+      await page.getByRole('button', { name: 'Next' }).press('Enter')
+      await page.getByRole('checkbox', { name: 'Select key-01.png' }).waitFor()
+      await expectFocusOn(page, 'nav.pager button:first-of-type')
+      await page.keyboard.press('Enter')
+      await page.getByRole('checkbox', { name: 'Select key-61.png' }).waitFor()
+      await expectFocusOn(page, 'nav.pager button:last-of-type')
+
+      // Enter in the search box re-creates it with the search's text: the new box has the focus.
+      await page.getByLabel('Search by file name').fill('key-0')
+      await page.getByLabel('Search by file name').press('Enter')
+      await page.getByRole('checkbox', { name: 'Select key-61.png' }).waitFor({ state: 'detached' })
+      await expectFocusOn(page, '#gallery-search')
+
+      // The delete button is disabled once its selection is gone: the focus goes to what it did.
+      await page.getByRole('checkbox', { name: 'Select key-01.png' }).check()
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: 'Delete selected (1)' }).press('Enter')
+      await page.getByText('1 deleted.').waitFor()
+      await page.getByRole('checkbox', { name: 'Select key-01.png' }).waitFor({ state: 'detached' })
+      await expectFocusOn(page, '.status')
+    })
+  })
+
+  test('a malformed escape in the address shows "Page not found", not a stopped app', async () => {
+    const { page, journal } = await signedInTab(await ownerWith([]))
+    await journal.during(async () => {
+      for (const path of ['/gallery/%E0%A4%A', '/albums/%ZZ']) {
+        await page.goto(servers.urls.auth + path)
+        await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor()
+      }
     })
   })
 })

@@ -32,6 +32,13 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     await page.getByRole('button', { name: 'Log out' }).waitFor()
   }
 
+  /** Waits until the tab's title and the focus follow the page's heading `text`, then checks both. */
+  const expectHeadingAnnounced = async (page: Page, text: string) => {
+    const state = () => page.evaluate(() => ({ title: document.title, focused: `${document.activeElement?.tagName} ${document.activeElement?.textContent}` }))
+    await page.waitForFunction((wanted) => document.title === `${wanted} · imghost` && document.activeElement?.textContent === wanted, text, { timeout: 5_000 }).catch(() => {})
+    expect(await state()).toEqual({ title: `${text} · imghost`, focused: `H1 ${text}` })
+  }
+
   beforeAll(async () => {
     smtp = await startSmtpSink()
     servers = await startWebServers(smtp.env)
@@ -141,6 +148,47 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
       // The account page, reached without a reload, knows it too.
       await page.getByRole('link', { name: 'Account' }).click()
       await page.getByText('Your address is verified.').waitFor()
+    })
+    await page.close()
+  })
+
+  test('the verification page: its title and the focus follow the result, and a signed-out visitor is offered the login', async () => {
+    const user = await registerUser(servers.app.auth)
+    const mail = await smtp.waitFor(mailTo(user.email, /Confirm your email/))
+    const token = new URL(mail.links.find((candidate) => candidate.includes('/verify-email?token='))!).searchParams.get('token')!
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await journal.during(async () => {
+      await page.context().clearCookies()
+      await go(page, `/verify-email?token=${encodeURIComponent(token)}`)
+      await page.getByText('Thank you: your address is confirmed.').waitFor()
+      await expectHeadingAnnounced(page, 'Email verified')
+      await page.locator('main').getByRole('link', { name: 'Log in' }).waitFor()
+      expect(await page.getByRole('link', { name: 'Go to your gallery' }).count()).toBe(0)
+      // Followed again, signed out: the link is spent.
+      await page.reload()
+      await page.getByText('This link is invalid, expired or already used.').waitFor()
+      await expectHeadingAnnounced(page, 'Link not valid')
+    })
+    await page.close()
+  })
+
+  test('a password reset: its title and the focus say it is done, and the spent token leaves the address', async () => {
+    const user = await registerUser(servers.app.auth)
+    await call(servers.app.auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: user.email } })
+    const mail = await smtp.waitFor(mailTo(user.email, /Reset your password/))
+    const token = new URL(mail.links.find((candidate) => candidate.includes('reset-password?token='))!).searchParams.get('token')!
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    await journal.during(async () => {
+      await page.context().clearCookies()
+      await go(page, `/reset-password?token=${encodeURIComponent(token)}`)
+      await page.getByLabel('New password').fill('a brand new passphrase')
+      await page.getByLabel('Repeat it').fill('a brand new passphrase')
+      await page.getByLabel('Repeat it').press('Enter')
+      await page.getByRole('heading', { level: 1, name: 'Password changed' }).waitFor()
+      await expectHeadingAnnounced(page, 'Password changed')
+      expect(new URL(page.url()).search).toBe('')
     })
     await page.close()
   })

@@ -83,6 +83,16 @@ describe.skipIf(!hasChromium)('upload result placeholders in Chromium', () => {
     })
   })
 
+  test('each finished upload is read out, never its progress, and its Open link names the file', async () => {
+    await journal.during(async () => {
+      await page.setInputFiles('#file-input', { name: 'read-out.png', mimeType: 'image/png', buffer: await distinctPng(120, 90) })
+      await page.getByRole('status').filter({ hasText: 'read-out.png uploaded.' }).waitFor({ state: 'attached' })
+      await page.getByRole('link', { name: 'Open read-out.png' }).waitFor()
+      // The list, percentages and all, is in no live region.
+      expect(await page.locator('ul.uploads').evaluate((list) => list.closest('[aria-live], [role=status], [role=log]')?.outerHTML.slice(0, 80) ?? null)).toBeNull()
+    })
+  })
+
   test('no page broke the Content Security Policy', () => {
     expect(cspViolations).toEqual([])
   })

@@ -62,15 +62,30 @@ export function useRoute(): Route {
   return route
 }
 
-/** `/gallery/:id` against `/gallery/abc` → { id: 'abc' }, or null. */
+/** A path segment decoded, or null when its percent escapes are malformed (`%ZZ`, a cut-off `%E0%A4%A`). */
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * `/gallery/:id` against `/gallery/abc` → { id: 'abc' }, or null. A parameter that does not
+ * decode matches nothing, so such an address shows "Page not found" rather than stopping the app.
+ */
 export function match(pattern: string, path: string): Record<string, string> | null {
   const want = pattern.split('/')
   const got = path.split('/')
   if (want.length !== got.length) return null
   const params: Record<string, string> = {}
   for (let i = 0; i < want.length; i++) {
-    if (want[i]!.startsWith(':')) params[want[i]!.slice(1)] = decodeURIComponent(got[i]!)
-    else if (want[i] !== got[i]) return null
+    if (want[i]!.startsWith(':')) {
+      const value = decodeSegment(got[i]!)
+      if (value === null) return null
+      params[want[i]!.slice(1)] = value
+    } else if (want[i] !== got[i]) return null
   }
   return params
 }

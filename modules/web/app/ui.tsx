@@ -121,13 +121,21 @@ export const messageOf = (error: unknown, words: FormWords = {}) => {
 /**
  * The page's heading: focused on arrival so a screen reader announces the new page, unless the
  * page puts the focus where the person must type at once (`focus={false}`; its label is read then).
+ * The tab's title follows its text, also when it changes in place (an album renamed). A page whose
+ * heading announces a new result (the verification page's "Email verified") keys it by its text,
+ * so it is a new heading and takes the focus. `headingRef`: for a page that sends the focus back
+ * to it.
  */
-export function PageTitle({ children, focus = true }: { children: ComponentChildren; focus?: boolean }) {
-  const ref = useRef<HTMLHeadingElement>(null)
+export function PageTitle({ children, focus = true, headingRef }: { children: ComponentChildren; focus?: boolean; headingRef?: RefObject<HTMLHeadingElement | null> }) {
+  const ownRef = useRef<HTMLHeadingElement>(null)
+  const ref = headingRef ?? ownRef
   useEffect(() => {
     if (focus) ref.current?.focus()
-    document.title = `${ref.current?.textContent ?? ''} · imghost`
   }, [])
+  useEffect(() => {
+    const title = `${ref.current?.textContent ?? ''} · imghost`
+    if (document.title !== title) document.title = title
+  })
   return (
     <h1 tabIndex={-1} ref={ref}>
       {children}

@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
 import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 
 export interface OwnImage {
   id: string
@@ -39,6 +39,9 @@ interface Listing {
 const listingOf = (params: URLSearchParams): Listing => ({ query: params.get('q')?.trim() ?? '', cursors: cursorsOf(params) })
 
 const hrefOf = ({ query, cursors }: Listing) => withCursors('/gallery', cursors, new URLSearchParams(query ? { q: query } : {}))
+
+/** The first of `candidates` that can take the focus: a disabled button cannot. */
+const firstEnabled = (...candidates: (HTMLElement | null)[]) => candidates.find((element) => element && !(element as HTMLButtonElement).disabled) ?? null
 
 export function GalleryPage() {
   const { api } = useSession()
@@ -84,6 +87,22 @@ export function GalleryPage() {
     if (emptyHere && cursors.length) navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }), true)
   }, [emptyHere, shown])
 
+  const heading = useRef<HTMLHeadingElement>(null)
+  const previousButton = useRef<HTMLButtonElement>(null)
+  const nextButton = useRef<HTMLButtonElement>(null)
+  const statusRegion = useRef<HTMLDivElement>(null)
+  const searchBox = useRef<HTMLInputElement>(null)
+  const refocusAfterLoad = useRefocus(page.data)
+  // Previous and Next are disabled while the page they asked for loads, which drops the focus:
+  // once it is shown, the focus comes back to the button pressed, or, if there is no page further
+  // that way, to the other one.
+  const showPage = (shownCursors: string[], pressed: () => HTMLButtonElement | null, other: () => HTMLButtonElement | null) => {
+    refocusAfterLoad(() => firstEnabled(pressed(), other(), heading.current))
+    navigate(hrefOf({ query, cursors: shownCursors }))
+  }
+  // Enter in the search box re-creates it (it is keyed by the search): the new one takes the focus.
+  const refocusAfterSearch = useRefocus(query)
+
   const deleteSelected = async () => {
     const names = images.filter((image) => selected.has(image.id)).map(nameOf)
     const what = names.length === selected.size && names.length <= 5 ? names.map((name) => `“${name}”`).join(', ') : `${selected.size} images`
@@ -91,30 +110,34 @@ export function GalleryPage() {
     let failed = 0
     for (const id of selected) await api.remote('upload', 'DELETE', `/images/${id}`).catch(() => failed++)
     setStatus(failed ? { error: `${failed} could not be deleted.` } : { message: `${selected.size} deleted.` })
+    // The emptied selection disables the button, which drops the focus: it goes to what was done.
+    refocusAfterLoad(() => statusRegion.current)
     setSelected(new Set())
     page.reload()
   }
 
   return (
     <section>
-      <PageTitle>Gallery</PageTitle>
+      <PageTitle headingRef={heading}>Gallery</PageTitle>
       <form
         class="toolbar"
         role="search"
         onSubmit={(event) => {
           event.preventDefault()
-          navigate(hrefOf({ query: String(new FormData(event.currentTarget).get('q') ?? '').trim(), cursors: [] }))
+          const searched = String(new FormData(event.currentTarget).get('q') ?? '').trim()
+          if (searched !== query) refocusAfterSearch(() => searchBox.current)
+          navigate(hrefOf({ query: searched, cursors: [] }))
         }}
       >
         <label for="gallery-search" class="visually-hidden">Search by file name</label>
         {/* Keyed by the search, so Back to another search shows its text. */}
-        <input key={query} id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
+        <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
         <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
           Delete selected{selected.size ? ` (${selected.size})` : ''}
         </ActionButton>
       </form>
-      <Status error={status.error ?? page.error} message={status.message} />
+      <Status error={status.error ?? page.error} message={status.message} focusRef={statusRegion} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {emptyHere && !cursors.length ? (
         <p>{query ? `No image matches “${query}”.` : <>No images yet. <Link href="/upload">Upload some</Link>.</>}</p>
@@ -144,9 +167,9 @@ export function GalleryPage() {
         })}
       </ul>
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={!cursors.length} onClick={() => navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }))}>Previous</button>
+        <button type="button" class="secondary" ref={previousButton} disabled={!cursors.length} onClick={() => showPage(cursors.slice(0, -1), () => previousButton.current, () => nextButton.current)}>Previous</button>
         <span>Page {cursors.length + 1}</span>
-        <button type="button" class="secondary" disabled={page.data?.listing !== shown || !page.data.next_cursor} onClick={() => navigate(hrefOf({ query, cursors: [...cursors, page.data!.next_cursor!] }))}>Next</button>
+        <button type="button" class="secondary" ref={nextButton} disabled={page.data?.listing !== shown || !page.data.next_cursor} onClick={() => showPage([...cursors, page.data!.next_cursor!], () => nextButton.current, () => previousButton.current)}>Next</button>
       </nav>
     </section>
   )

@@ -223,6 +223,8 @@ export function ResetPage() {
     try {
       await api.auth('POST', '/api/v1/auth/reset-password', { token, password })
       setState({ done: true })
+      // The token is spent: out of the address, so a reload does not offer the form again with it.
+      navigate('/reset-password', true)
     } catch (e) {
       setState({ error: messageOf(e, { fields: { password: () => passwordLengthRule('New password', password) } }) })
     }
@@ -230,7 +232,8 @@ export function ResetPage() {
   if (state.done) {
     return (
       <section class="narrow">
-        <PageTitle>Password changed</PageTitle>
+        {/* Keyed: a new heading in place of the form's, so it takes the focus and is read out. */}
+        <PageTitle key="done">Password changed</PageTitle>
         <p>Every other session was signed out. <Link href="/login">Log in</Link> with the new password.</p>
       </section>
     )
@@ -270,13 +273,19 @@ export function VerifyEmailPage() {
   }, [])
   return (
     <section class="narrow">
-      <PageTitle>{VERIFY_TITLES[result]}</PageTitle>
+      {/* Keyed by its text: the result is a new heading, so it takes the focus and is read out. */}
+      <PageTitle key={VERIFY_TITLES[result]}>{VERIFY_TITLES[result]}</PageTitle>
       <div aria-live="polite">
         {result === 'ok' ? <p>Thank you: your address is confirmed.</p> : null}
         {result === 'already' ? <p>Your address is already verified: there is nothing more to do.</p> : null}
         {result === 'bad' ? <p>This link is invalid, expired or already used. Log in and ask for a new one from your account page.</p> : null}
       </div>
-      <p><Link href="/gallery">Go to your gallery</Link></p>
+      {/* Signed out, the way on is to log in (as the page has just said); for a new link, on the account page. */}
+      {user ? (
+        <p><Link href="/gallery">Go to your gallery</Link></p>
+      ) : result !== 'checking' ? (
+        <p><Link href={result === 'bad' ? `/login?next=${encodeURIComponent('/account')}` : '/login'}>Log in</Link></p>
+      ) : null}
     </section>
   )
 }

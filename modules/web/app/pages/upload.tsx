@@ -16,6 +16,9 @@ interface Item {
   image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
 }
 
+/** How the list names a file: a pasted screenshot may come without a name. */
+const nameOf = (item: Item) => item.file.name || 'pasted image'
+
 /** Two at a time: the server processes two images at once by default; more would only queue there. */
 const PARALLEL = 2
 
@@ -46,6 +49,9 @@ export function UploadPage() {
   const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
   const [dragging, setDragging] = useState(false)
   const [lifetime, setLifetime] = useState<Record<string, string>>({})
+  // What is read out: each file's outcome once, never its progress. Failures are read out by their
+  // own alert in the list; here each finished upload is added, in the order they finish.
+  const [uploaded, setUploaded] = useState<{ key: number; name: string }[]>([])
   const nextKey = useRef(1)
   const input = useRef<HTMLInputElement>(null)
   const update = (key: number, change: Partial<Item>) => setItems((all) => all.map((item) => (item.key === key ? { ...item, ...change } : item)))
@@ -70,7 +76,10 @@ export function UploadPage() {
         fields: lifetime,
         onProgress: ({ loaded, total }) => update(item.key, { loaded, status: loaded >= total ? 'processing' : 'uploading' }),
       }).then(
-        (answer) => update(item.key, { status: 'done', loaded: item.file.size, image: answer.image }),
+        (answer) => {
+          update(item.key, { status: 'done', loaded: item.file.size, image: answer.image })
+          setUploaded((all) => [...all, { key: item.key, name: nameOf(item) }])
+        },
         (error) => update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) }),
       )
     }
@@ -132,15 +141,18 @@ export function UploadPage() {
         Public (anyone with the link can see new uploads)
       </label>
       <UploadLifetimeChoices onChange={setLifetime} />
-      <ul class="uploads" aria-label="Uploads" aria-live="polite">
+      <div class="visually-hidden" role="status" data-testid="upload-outcomes">
+        {uploaded.map(({ key, name }) => <p key={key}>{name} uploaded.</p>)}
+      </div>
+      <ul class="uploads" aria-label="Uploads">
         {items.map((item) => (
           <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item">
             <div class="upload-name">
-              <strong>{item.file.name || 'pasted image'}</strong> <span class="muted">{formatBytes(item.file.size)}</span>
+              <strong>{nameOf(item)}</strong> <span class="muted">{formatBytes(item.file.size)}</span>
             </div>
             {item.status === 'uploading' || item.status === 'processing' || item.status === 'waiting' ? (
               <div>
-                <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${item.file.name}`} />
+                <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${nameOf(item)}`} />
                 <span class="muted">
                   {item.status === 'waiting' ? 'Waiting…' : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
                 </span>
@@ -151,9 +163,9 @@ export function UploadPage() {
               <div class="upload-done">
                 {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
                 <Thumb src={item.image.thumbnail} isPublic={item.isPublic === true && item.image.max_views == null} placeholder={item.isPublic ? 'Loading…' : 'Private'} alt="" size={64} />
-                <input readOnly value={item.image.url} aria-label={`Link to ${item.file.name}`} />
-                <CopyButton text={item.image.url} what={`to ${item.file.name}`} label="Copy link" />
-                <Link href={`/gallery/${item.image.id}`}>Open</Link>
+                <input readOnly value={item.image.url} aria-label={`Link to ${nameOf(item)}`} />
+                <CopyButton text={item.image.url} what={`to ${nameOf(item)}`} label="Copy link" />
+                <Link href={`/gallery/${item.image.id}`} aria-label={`Open ${nameOf(item)}`}>Open</Link>
                 {lifetimeSummary(item.image) ? <span class="muted small">{lifetimeSummary(item.image)}</span> : null}
               </div>
             ) : null}
