@@ -30,6 +30,13 @@ export const AuditModel = {
     query: t.Object({
       ...paging,
       user_id: t.Optional(t.String({ format: 'uuid' })),
+      user: t.Optional(
+        t.String({
+          minLength: 1,
+          maxLength: 254,
+          description: 'the username or email address of the account the events are about (either, case-insensitive); one no account has matches nothing',
+        }),
+      ),
       action: t.Optional(t.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'an action name or its start, e.g. `auth.` or `admin.user_blocked`' })),
     }),
     response: { 200: Page, ...Errors },

@@ -17,6 +17,8 @@ export interface AuditRow {
 
 export interface AuditFilter {
   userId?: string
+  /** The account's username or email address, as an admin knows it (the users list shows no ids). */
+  userName?: string
   /** `auth.` matches auth.login, auth.logout …; a full name matches itself. */
   actionPrefix?: string
   /** Only entries older than this id (the cursor: ids only grow). */
@@ -30,6 +32,10 @@ const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => '\\' 
 export async function listAudit(db: Db, filter: AuditFilter): Promise<AuditRow[]> {
   const conditions = [
     filter.userId ? db`a.user_id = ${filter.userId}` : null,
+    // Matched as sign-in matches an identifier (and as the unique indexes compare them): case-insensitively.
+    filter.userName
+      ? db`a.user_id in (select id from users where lower(username) = lower(${filter.userName}) or lower(email) = lower(${filter.userName}))`
+      : null,
     filter.actionPrefix ? db`a.action like ${likePrefix(filter.actionPrefix)}` : null,
     filter.beforeId ? db`a.id < ${filter.beforeId}` : null,
   ].filter((c) => c !== null)

@@ -102,6 +102,33 @@ describeEachBackend(
       expect((await ownEvents(login.token)).map((e) => e.action)).toContain('admin.plan_changed')
     })
 
+    test('the admin list filters by username or email address (the users list shows no ids), in any case; an unknown one lists nothing', async () => {
+      const user = await registerUser(app().auth)
+      const other = await registerUser(app().auth)
+      for (const subject of [user, other]) {
+        const [changed] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${subject.id}`, { token: admin.token, body: { plan_type: 'pro' } })
+        expect(changed.status).toBe(200)
+      }
+      const actionsFor = async (query: string) => {
+        const [response, body] = await call(app().auth, 'GET', `/api/v1/admin/audit?${query}`, { token: admin.token })
+        expect(response.status, `${query}: ${JSON.stringify(body)}`).toBe(200)
+        return body.events as any[]
+      }
+      for (const named of [user.username, user.email, user.username.toUpperCase(), user.email.toUpperCase()]) {
+        const events = await actionsFor(new URLSearchParams({ user: named, action: 'admin.' }).toString())
+        expect(events.map((e) => e.action), named).toEqual(['admin.plan_changed'])
+        expect(events[0].user.id).toBe(user.id)
+      }
+      // With the id as well, both must hold.
+      expect(await actionsFor(new URLSearchParams({ user: user.username, user_id: user.id }).toString())).not.toHaveLength(0)
+      expect(await actionsFor(new URLSearchParams({ user: user.username, user_id: other.id }).toString())).toEqual([])
+      for (const unknown of ['nobody-by-that-name', 'nobody@example.com', "x' or 1=1 --", '%']) {
+        expect(await actionsFor(new URLSearchParams({ user: unknown }).toString()), unknown).toEqual([])
+      }
+      const [empty, emptyBody] = await call(app().auth, 'GET', '/api/v1/admin/audit?user=', { token: admin.token })
+      expect(empty.status, JSON.stringify(emptyBody)).toBe(422)
+    })
+
     test('users see only their own events, in pages; the admin route is for admins only', async () => {
       const alice = await registerUser(app().auth)
       const bob = await registerUser(app().auth)

@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { Link, navigate } from '../router.tsx'
+import { Link, navigate, useRouteContext } from '../router.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
+import { NotFoundPage } from './public.tsx'
 import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
@@ -36,10 +37,34 @@ function PlanChoice({ user, apply }: { user: User; apply: (plan: string) => Prom
   )
 }
 
+/**
+ * The search and page shown live in the address (`?q=&page=`, as on /gallery), so a reload or
+ * Back returns to them. A page that is no whole number from 1 up is the first.
+ */
+interface UserListing {
+  query: string
+  page: number
+}
+
+const userListingOf = (params: URLSearchParams): UserListing => {
+  const page = Number(params.get('page'))
+  return { query: params.get('q')?.trim() ?? '', page: Number.isSafeInteger(page) && page >= 1 ? page : 1 }
+}
+
+/** `path`: /admin or /admin/users, whichever shows the list (a search there does not open another page). */
+function userListingHref(path: string, { query, page }: UserListing) {
+  const params = new URLSearchParams()
+  if (query) params.set('q', query)
+  if (page > 1) params.set('page', String(page))
+  const search = params.toString()
+  return search ? `${path}?${search}` : path
+}
+
 function Users() {
   const { api, user: me } = useSession()
-  const [query, setQuery] = useState('')
-  const [page, setPage] = useState(1)
+  const route = useRouteContext()
+  const { query, page } = userListingOf(route.query)
+  const showListing = (listing: UserListing) => navigate(userListingHref(route.path, listing))
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const list = useLoad(
     async () => api.auth<{ users: User[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
@@ -77,12 +102,12 @@ function Users() {
         role="search"
         onSubmit={(event) => {
           event.preventDefault()
-          setQuery(String(new FormData(event.currentTarget).get('q') ?? '').trim())
-          setPage(1)
+          showListing({ query: String(new FormData(event.currentTarget).get('q') ?? '').trim(), page: 1 })
         }}
       >
         <label for="user-search" class="visually-hidden">Search users by email or username</label>
-        <input id="user-search" name="q" type="search" placeholder="Email or username" />
+        {/* Keyed by the search, so Back to another search shows its text. */}
+        <input key={query} id="user-search" name="q" type="search" placeholder="Email or username" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
       </form>
       <Status error={status.error ?? list.error} message={status.message} />
@@ -155,9 +180,9 @@ function Users() {
       {/* Focusable: where the focus goes once the last row on view is gone. */}
       {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>Previous</button>
+        <button type="button" class="secondary" disabled={page <= 1} onClick={() => showListing({ query, page: Math.min(page, pages) - 1 })}>Previous</button>
         <span>Page {page} of {pages} ({list.data?.total ?? 0} users)</span>
-        <button type="button" class="secondary" disabled={page >= pages} onClick={() => setPage(page + 1)}>Next</button>
+        <button type="button" class="secondary" disabled={page >= pages} onClick={() => showListing({ query, page: page + 1 })}>Next</button>
       </nav>
     </>
   )
@@ -243,8 +268,10 @@ export function AdminPage({ tab = 'users' }: { tab?: string }) {
   useEffect(() => {
     if (user?.is_admin) api.auth('GET', '/api/v1/auth/2fa').then((s) => s.required && !s.enabled && navigate('/security?required=1', true), () => {})
   }, [])
+  // Own keys only: `tab in TABS` holds for `toString` too.
+  if (!Object.hasOwn(TABS, tab)) return <NotFoundPage />
   if (!user?.is_admin) return <><PageTitle>Administrators only</PageTitle><p>This page is for administrators.</p></>
-  const current = (tab in TABS ? tab : 'users') as keyof typeof TABS
+  const current = tab as keyof typeof TABS
   const [, Panel] = TABS[current]
   return (
     <section>
