@@ -188,7 +188,7 @@ describeEachBackend('POST /upload', (app) => {
     expect(same.status).toBe(200)
     expect(sameBody.image.id).toBe(created.image.id)
     // Another title or description would be dropped unseen (an outside test): refused the same way.
-    for (const fields of [{ title: 'A new title' }, { description: 'New words' }]) {
+    for (const fields of [{ title: 'A new title' }, { description: 'New words' }] as Record<string, string>[]) {
       const [renamed, renamedBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true', ...fields })
       expect([renamed.status, renamedBody.error?.code], JSON.stringify(renamedBody)).toEqual([409, 'duplicate_image'])
       expect(renamedBody.error.message).toContain(`PATCH /images/${created.image.id}`)

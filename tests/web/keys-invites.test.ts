@@ -79,6 +79,24 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     expect((await edit.json()).error.code).toBe('insufficient_scope')
   })
 
+  test('errors say what the latest submit met: a refusal by the browser itself clears the error of the submit before', async () => {
+    await go('/keys')
+    const staleError = 'Allowed IP ranges: each must be'
+    await journal.during(async () => {
+      await page.getByLabel('Name').fill('Stale error')
+      await page.getByLabel('Allowed IP ranges (optional)').fill('not-an-address')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await page.getByRole('alert').filter({ hasText: staleError }).waitFor()
+      // The range fixed, the name emptied: the browser refuses the form itself, and no request goes.
+      await page.getByLabel('Allowed IP ranges (optional)').fill('127.0.0.1')
+      await page.getByLabel('Name').fill('')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.getByLabel('Name').evaluate((input) => (input as HTMLInputElement).validity.valueMissing)).toBe(true)
+      await page.waitForFunction((text) => !document.body.innerText.includes(text), staleError, { timeout: 5_000 })
+    })
+    expect(await page.getByTestId('key-row').filter({ hasText: 'Stale error' }).count()).toBe(0)
+  })
+
   test('an expired key is marked so in the list', async () => {
     await servers.app.ctx.sql`update api_keys set expires_at = now() - interval '1 minute' where key_name = 'Laptop uploader'`
     await page.reload()

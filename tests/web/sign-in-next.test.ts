@@ -79,6 +79,43 @@ describe.skipIf(!hasChromium)('where a sign-in lands, in Chromium', () => {
     await context.close()
   })
 
+  test('someone signed in already who opens /login or /signup is sent on, in place of the page: to a `next` on this site, else the gallery', async () => {
+    const context = await desktopContext(browser)
+    await context.addCookies([{ name: 'token', value: user.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    const cases: [string, string][] = [
+      ['/login', '/gallery'],
+      ['/signup', '/gallery'],
+      [`/login?next=${encodeURIComponent('/keys?from=mail')}`, '/keys?from=mail'],
+      [`/signup?next=${encodeURIComponent('/albums')}`, '/albums'],
+      [`/login?next=${encodeURIComponent('/\\evil.example')}`, '/gallery'],
+      [`/signup?next=${encodeURIComponent('https://evil.example/')}`, '/gallery'],
+    ]
+    for (const [opened, landing] of cases) {
+      await journal.during(async () => {
+        await page.goto(`${servers.urls.auth}/account`)
+        await page.getByRole('button', { name: 'Log out' }).waitFor()
+        // Opened from within the app, as a link or Back would: the address changes without a load.
+        await page.evaluate((path) => {
+          history.pushState(null, '', path)
+          dispatchEvent(new PopStateEvent('popstate'))
+        }, opened)
+        await page.waitForURL(`${servers.urls.auth}${landing}`)
+        expect(await page.getByLabel('Password').count(), opened).toBe(0)
+        // In place of the page: Back goes to where the person was before it.
+        await page.goBack()
+        await page.waitForURL(`${servers.urls.auth}/account`)
+      }).catch((error) => {
+        throw new Error(`${opened}: ${error}`)
+      })
+      // Loaded anew (a bookmark), too.
+      await page.goto(`${servers.urls.auth}${opened}`)
+      await journal.during(() => landedSignedIn(page, landing))
+    }
+    await context.close()
+  })
+
   test('should moving on fail after a good password, the person still lands signed in and sees no browser exception', async () => {
     const { context, page, journal } = await passwordStep('/albums?refuse=1', user, (target) =>
       // The browser refusing the page's navigation, as it refused `/\evil.example`.

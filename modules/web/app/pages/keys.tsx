@@ -106,6 +106,7 @@ export function KeysPage() {
   const listHeading = useRef<HTMLHeadingElement>(null)
 
   const create = async (event: Event) => {
+    setStatus({})
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const limit = Number(values.get('rate_limit_per_hour'))
@@ -149,7 +150,9 @@ export function KeysPage() {
     <section>
       <PageTitle>API keys</PageTitle>
       <p>Keys let ShareX, scripts and other apps upload and manage images for you. Treat each like a password.</p>
-      <Form class="card-form" draft="new-key" onSubmit={create}>
+      {/* The browser's own refusal (an empty name, a limit out of range) sends no submit event: the
+          error of an earlier submit must not stay on screen as if it were about this one. */}
+      <Form class="card-form" draft="new-key" onSubmit={create} onInvalidCapture={() => setStatus({})}>
         <h2>New key</h2>
         <div class="row">
           <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />

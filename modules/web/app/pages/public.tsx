@@ -40,14 +40,38 @@ function useStartSession() {
   return (user: User, next: string) => {
     api.reset()
     setUser(user)
-    try {
-      navigate(next, true)
-    } catch (error) {
-      console.error(error)
-      navigate(DEFAULT_NEXT, true)
-    }
+    moveOn(next)
   }
 }
+
+/** Shows `next` in place of the sign-in page, or the default page should the browser refuse it. */
+function moveOn(next: string) {
+  try {
+    navigate(next, true)
+  } catch (error) {
+    console.error(error)
+    navigate(DEFAULT_NEXT, true)
+  }
+}
+
+/** Where a sign-in goes: the address's `next`, only when it is a page of this site (never bounce a person elsewhere). */
+const nextOf = (query: URLSearchParams) => appPath(query.get('next')) ?? DEFAULT_NEXT
+
+/**
+ * Whether someone is signed in already on the login or sign-up page (an old bookmark, Back after
+ * signing in): they are sent on as a sign-in would send them, in place of the page, rather than
+ * shown blank forms under the signed-in navigation.
+ */
+function useSendOnWhenSignedIn(): boolean {
+  const { user } = useSession()
+  const route = useRouteContext()
+  useEffect(() => {
+    if (user) moveOn(nextOf(route.query))
+  }, [user])
+  return user !== null
+}
+
+const SendingOn = () => <p aria-live="polite">You are signed in; opening your page…</p>
 
 /** A form that signs in (login, sign-up): its error shown, then the session starts and the page moves on. */
 function useSignIn(
@@ -121,18 +145,19 @@ export function LoginPage() {
   const startSession = useStartSession()
   const [step, setStep] = useState<SecondStep | null>(null)
   const [stepError, setStepError] = useState<string | null>(null)
-  // Only a page of this site: never bounce a person elsewhere after login.
-  const next = appPath(route.query.get('next')) ?? DEFAULT_NEXT
+  const signedInAlready = useSendOnWhenSignedIn()
+  const next = nextOf(route.query)
   const signedIn = (user: User) => startSession(user, next)
   useEffect(() => {
     const token = secondStepTokenFromHash()
-    if (token) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
+    if (token && !signedInAlready) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
   }, [])
   const { error, submit } = useSignIn(async (api, { identifier, password }) => {
     const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
     if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
     return { user: answer.user as User, next }
   }, () => LOGIN_WORDS)
+  if (signedInAlready) return <SendingOn />
   if (step) return <SecondStepForm step={step} onSignedIn={signedIn} onCancel={() => setStep(null)} />
   return (
     <section class="narrow">
@@ -156,11 +181,13 @@ export function SignupPage() {
   const linkInvite = route.query.get('invite') ?? ''
   const [invite, setInvite] = useState(linkInvite)
   const mode = api.config.registration
+  const signedInAlready = useSendOnWhenSignedIn()
   const { error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
     const code = invite_code?.trim()
     const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password, ...(code ? { invite_code: code } : {}) })
     return { user: answer.user as User, next: '/upload' }
   }, signUpWords)
+  if (signedInAlready) return <SendingOn />
   return (
     <section class="narrow">
       <PageTitle>Create an account</PageTitle>
