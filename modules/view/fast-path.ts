@@ -78,6 +78,7 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
   const trustProxy = ctx.config.trustProxy
   const origins = trustedOrigins(ctx.config)
   const clock = ctx.clock
+  const db = ctx.db
   // Referer values repeat (a page's images all carry the page's URL); parsing one is a URL parse.
   const hostOfReferer = memoOfStrings(REFERRER_CACHE, referrerHost)
   const hostOf = (referer: string | null) => (referer === null || referer === '' ? null : hostOfReferer(referer))
@@ -125,6 +126,14 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     if (origin !== null && origins.has(origin)) return undefined
     // Preconditions other than the cache's own (If-None-Match, If-Modified-Since) are rare: the pipeline's.
     if (headers.get('range') !== null || headers.get('if-match') !== null || headers.get('if-unmodified-since') !== null) return undefined
+    // On PostgreSQL memory is read only once the listening connection vouches for it (see
+    // ImageServer's currentLookup); meanwhile the request waits for its ping here, on this path.
+    if (!db.notificationsCurrent()) return db.notificationsDelivered().then(() => fromMemory(request, server, target, headers))
+    return fromMemory(request, server, target, headers)
+  }
+
+  /** The answer from the lookup and bytes at hand, once they may be trusted. */
+  function fromMemory(request: Request, server: Server<unknown>, target: Target, headers: Headers): Response | undefined {
     const at = clock.now().getTime()
     const image = atHand.image(target.id, at)
     // A miss (null) is answered by the pipeline: its 404 is an error body with its own headers.

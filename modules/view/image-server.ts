@@ -348,7 +348,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    * query nor a read of storage. Anything it cannot answer from these goes through serve().
    */
   const atHand = {
-    image: (id: string, at: number) => (db.notificationsCurrent() ? lookups.peek(id, at) : undefined),
+    /** Only once notifications are vouched for (the fast path waits for that itself). */
+    image: (id: string, at: number) => lookups.peek(id, at),
     representation,
     bytes: (key: string) => bytesCache.peek(key) as Uint8Array<ArrayBuffer> | undefined,
   }

@@ -262,7 +262,7 @@ const RESOLVED = Promise.resolve()
  * answered, proves every notification committed before it was sent has been dispatched.
  *
  * Such a ping vouches for the caches for `lagMs` after it was sent: a call up to then reads them
- * at once, and a ping goes out ahead of need while calls keep coming (one per lagMs / 2 at most,
+ * at once, and a ping goes out ahead of need while calls keep coming (one per lagMs / 4 at most,
  * where waiting for a ping sent after each call took one per 7 or 8 calls under load, about 20 µs
  * of CPU a call). A change made elsewhere so reaches every cache within lagMs, and one made
  * through the API before its request answers (Database.changesPropagated). Calls that find the
@@ -295,10 +295,15 @@ function listenerBarrier(sql: Sql, lagMs: number): { current(): boolean; deliver
     return done
   }
   const current = () => {
-    const age = performance.now() - vouchedAt
+    const now = performance.now()
+    const age = now - vouchedAt
     if (age >= lagMs) return false
-    // A failed ping is the next waiting call's to meet.
-    if (age > lagMs / 2 && !inFlight && !queued) send().catch(() => {})
+    // While calls keep coming, a ping goes out every lagMs / 4, even with one still in flight
+    // (answers come back in order): the vouching lapses only when a round trip takes longer than
+    // three quarters of lagMs. Waiting for each answer before the next ping let it lapse whenever
+    // a round trip passed half of it, which on a loaded host (PostgreSQL's process waiting for a
+    // core) sent a view request in ten to the wait. A failed ping is the next waiting call's to meet.
+    if (age > lagMs / 4 && now - inFlightSentAt > lagMs / 4 && !queued) send().catch(() => {})
     return true
   }
   const delivered = (): Promise<void> => {
