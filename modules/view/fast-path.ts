@@ -128,7 +128,13 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     if (headers.get('range') !== null || headers.get('if-match') !== null || headers.get('if-unmodified-since') !== null) return undefined
     // On PostgreSQL memory is read only once the listening connection vouches for it (see
     // ImageServer's currentLookup); meanwhile the request waits for its ping here, on this path.
-    if (!db.notificationsCurrent()) return db.notificationsDelivered().then(() => fromMemory(request, server, target, headers))
+    // A ping that fails (the database unreachable) leaves the request to the pipeline, which says so.
+    if (!db.notificationsCurrent()) {
+      return db.notificationsDelivered().then(
+        () => fromMemory(request, server, target, headers),
+        () => undefined,
+      )
+    }
     return fromMemory(request, server, target, headers)
   }
 
