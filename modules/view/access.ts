@@ -1,4 +1,5 @@
 import { authenticate, readCredentials } from '#core/auth/guard.ts'
+import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
@@ -13,20 +14,27 @@ export const verifySignedLink = (ctx: AppContext, imageId: string, expires: stri
   verifyImageLink(ctx, SIGNED_LINK_PURPOSE, imageId, expires, sig)
 
 /**
+ * Who the credentials sent name, or null when none are sent or they are bad: on an image URL a
+ * bad credential is no one, never an error that would tell the image exists.
+ */
+export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: string): Promise<Principal | null> {
+  const credentials = readCredentials(headers)
+  if (!credentials.apiKey && !credentials.bearer && !credentials.cookieToken) return null
+  try {
+    return await authenticate(ctx, { ...credentials, ip })
+  } catch (error) {
+    if (error instanceof AppError) return null
+    throw error
+  }
+}
+
+/**
  * Whether the caller owns the image. Credentials are read only when present (public images
  * never get here), and bad or foreign credentials are simply "not the owner": the image then
  * 404s like any private image, never revealing that it exists. A rate-limited owner is a 429.
  */
 export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<boolean> {
-  const credentials = readCredentials(headers)
-  if (!credentials.apiKey && !credentials.bearer && !credentials.cookieToken) return false
-  let principal
-  try {
-    principal = await authenticate(ctx, { ...credentials, ip })
-  } catch (error) {
-    if (error instanceof AppError) return false
-    throw error
-  }
+  const principal = await credentialedCaller(ctx, headers, ip)
   if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return false
   // A key that may not read images is no owner here either.
   if (!principal.scopes.includes('images:read')) return false
