@@ -96,7 +96,12 @@ async function reportedPicture(ctx: AppContext, report: repo.ReportRow | undefin
  */
 export async function reportThumbnail(ctx: AppContext, reportId: string): Promise<Response> {
   const image = await reportedPicture(ctx, await repo.findReport(ctx.sql, reportId))
-  const variant = image && (image.variants.find((v) => v.name === 'thumb' && v.format === image.format) ?? image.variants.find((v) => v.name === 'thumb'))
+  // A tiny image keeps no thumb lighter than itself (src/media/process-image.ts): then the original.
+  const variant =
+    image &&
+    (image.variants.find((v) => v.name === 'thumb' && v.format === image.format) ??
+      image.variants.find((v) => v.name === 'thumb') ??
+      image.variants.find((v) => v.name === 'original'))
   const object = variant ? await ctx.storage.get(variant.key) : null
   if (!variant || !object) throw new NotFound('No thumbnail for this report', 'thumbnail_not_found')
   return new Response(object.body, {

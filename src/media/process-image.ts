@@ -181,6 +181,16 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
     }
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
   }
+  const original = storeOriginal()
+  // Awaited by each smaller size before it is stored; handled here too, so a decode that fails
+  // before any encode awaits it leaves no unhandled rejection behind.
+  const originalSize = original.then((variant) => variant.size)
+  originalSize.catch(() => undefined)
+  // A size exists to be lighter to fetch: one that comes out as heavy as the original (a tiny
+  // PNG's thumb, an animated GIF's medium) is dropped, and a request for it gets the original
+  // (chooseVariant in modules/view falls back to the next larger size). Not a blank GIF's: its
+  // original declares a size its bytes do not show, and a viewer would lay that out.
+  const worthStoring = async (encoded: { size: number }) => examined.source.kind === 'blank' || encoded.size < (await originalSize)
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
     await decodeToIntermediate(source, medium, maxPixels, MEDIUM_BOX).catch((error) => {
@@ -194,14 +204,15 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
     // allSettled, not all: on a failure the sibling encodes must finish before the intermediate
     // they read is removed.
     const settled = await Promise.allSettled(
-      plan.map(async ({ name, format: variantFormat }) =>
-        ready(variantOf(name, variantFormat, await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated))),
-      ),
+      plan.map(async ({ name, format: variantFormat }) => {
+        const encoded = await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated)
+        return (await worthStoring(encoded)) ? [ready(variantOf(name, variantFormat, encoded))] : []
+      }),
     )
-    return settledValues(settled)
+    return settledValues(settled).flat()
   }
 
-  return settledValues(await Promise.allSettled([storeOriginal(), encodeSmaller()])).flat()
+  return settledValues(await Promise.allSettled([original.then((variant) => [variant]), encodeSmaller()])).flat()
 }
 
 function settledValues<T>(settled: PromiseSettledResult<T>[]): T[] {

@@ -77,7 +77,8 @@ describe('BMP', () => {
     await withProcessed(h().media, corpus('pngsuite/bmp', name), async (image) => {
       expect({ source: image.sourceFormat, format: image.format }).toEqual({ source: 'bmp', format: 'png' })
       expect({ width: image.width, height: image.height }).toEqual(ihdrSize(reference))
-      expect(image.variants.map((v) => `${v.name}/${v.format}`)).toEqual(['original/png', 'thumb/png', 'thumb/webp'])
+      expect(image.variants[0]).toMatchObject({ name: 'original', format: 'png' })
+      expect(image.variants.slice(1).every((v) => v.name === 'thumb' && v.size < image.variants[0]!.size)).toBe(true)
       const stored = await sharp(variant(image, 'original', 'png').bytes).ensureAlpha().raw().toBuffer()
       const expected = await sharp(reference).toColourspace('srgb').ensureAlpha().raw().toBuffer()
       expect(stored.equals(expected)).toBe(true)

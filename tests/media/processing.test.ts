@@ -4,7 +4,7 @@ import sharp from 'sharp'
 import { contentTypeFor } from '#core/media/index.ts'
 import { processImage } from '#core/media/process-image.ts'
 import { encodeVariant } from '#core/media/sharp-pipeline.ts'
-import { useHarness, DEFAULT_TEST_LIMITS, expectRefusal, refusal, variant, withProcessed } from './helpers.ts'
+import { useHarness, DEFAULT_TEST_LIMITS, corpus, expectRefusal, refusal, variant, withProcessed } from './helpers.ts'
 
 // Real encodes on a machine that may be busy with other work.
 setDefaultTimeout(30_000)
@@ -69,7 +69,16 @@ describe('variants', () => {
     })
     const small = await h().fixture('small.jpg', await photo(100, 50).jpeg().toBuffer())
     await withProcessed(h().media, small, (image) => {
-      expect(summary(image)).toEqual(['original/jpeg 100x50', 'thumb/jpeg 100x50', 'thumb/webp 100x50'])
+      const [original, ...smaller] = image.variants
+      expect(summary(image)[0]).toBe('original/jpeg 100x50')
+      expect(smaller.every((v) => v.width <= 100 && v.height <= 50 && v.size < original!.size)).toBe(true)
+    })
+  })
+
+  test('a size that comes out as heavy as its original is not kept', async () => {
+    // 32x32 with alpha, 184 bytes: its PNG and WebP thumbs both weigh more.
+    await withProcessed(h().media, corpus('pngsuite/png/bgan6a08.png'), (image) => {
+      expect(summary(image)).toEqual(['original/png 32x32'])
     })
   })
 

@@ -1,7 +1,7 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { type TestUser, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { call, describeEachBackend, migratedEmbeddedSnapshot } from '../helpers/index.ts'
-import { firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
+import { TINY_PNG, firstAdmin, report, uploadedImage, viewStatus } from './support.ts'
 import { listenForEvents } from '../helpers/events.ts'
 
 // The embedded template takes over a minute to build on a loaded 2-core machine: built before any hook's timeout runs.
@@ -180,6 +180,18 @@ describeEachBackend('abuse reports', (app) => {
     expect(thumb.status).toBe(200)
     expect(thumb.headers.get('content-type')).toStartWith('image/')
     expect(thumb.headers.get('cache-control')).toContain('no-store')
+  })
+
+  test('an image too small to have a thumb shows the admin its original', async () => {
+    const { image } = await uploadedImage(app(), TINY_PNG)
+    const [filed] = await report(app(), '203.0.113.4', { target: { type: 'image', id: image.id }, reason: 'spam' })
+    expect(filed.status).toBe(201)
+    const [, body] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open&limit=100', { token: admin.token })
+    const entry = body.targets.find((t: any) => t.target.id === image.id)
+    const thumb = await app().auth.handle(new Request(`http://localhost${entry.image.thumbnail_path}`, { headers: { authorization: `Bearer ${admin.token}` } }))
+    expect(thumb.status).toBe(200)
+    expect(thumb.headers.get('content-type')).toBe('image/png')
+    expect((await thumb.arrayBuffer()).byteLength).toBeLessThanOrEqual(Bun.file(TINY_PNG).size)
   })
 
   test('dismiss closes the target’s reports and records who did it', async () => {

@@ -5,6 +5,8 @@ import { type TestUser, call, registerUser, signUpWithKey } from '../helpers/htt
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 
 export const JPEG = join(CORPUS, 'small/jpeg.jpg')
+/** 184 bytes: no thumb comes out lighter, so none is kept. */
+export const TINY_PNG = join(CORPUS, 'pngsuite/png/bgan6a08.png')
 
 /** The instance's first account: registered first, it is the admin. */
 export async function firstAdmin(app: TestApp): Promise<TestUser> {
@@ -14,9 +16,9 @@ export async function firstAdmin(app: TestApp): Promise<TestUser> {
 }
 
 /** A fresh uploader and one public image of theirs, through the real routes. */
-export async function uploadedImage(app: TestApp) {
+export async function uploadedImage(app: TestApp, file = JPEG) {
   const owner = await signUpWithKey(app.auth)
-  const [response, body] = await uploadFile(app.upload, { apiKey: owner.apiKey }, JPEG)
+  const [response, body] = await uploadFile(app.upload, { apiKey: owner.apiKey }, file)
   expect(response.status, JSON.stringify(body)).toBe(201)
   return { owner, image: body.image as { id: string; url: string; thumbnail: string } }
 }

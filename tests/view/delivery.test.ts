@@ -89,6 +89,19 @@ describeEachBackend('view delivery', (app) => {
     expect(fallbackBody.byteLength).toBe(variant(variants, 'original', 'jpeg').size)
   })
 
+  test('a tiny image keeps no size heavier than itself: its thumb and medium URLs serve the original', async () => {
+    // 32x32 with alpha, 184 bytes: its PNG and WebP thumbs would weigh more.
+    const tiny = await upload(app(), owner, join(CORPUS, 'pngsuite/png/bgan6a08.png'))
+    const tinyVariants = await variantsOf(app(), tiny.id)
+    expect(tinyVariants.map((v) => v.name)).toEqual(['original'])
+    const original = await storedBytes(app(), tinyVariants[0]!.key)
+    for (const path of [new URL(tiny.thumbnail).pathname, `/i/${tiny.id}?size=thumb`, `/i/${tiny.id}?size=medium`, `/${tiny.id}_thumb.png`]) {
+      const [response, body] = await fetchView(app().view, path, { accept: 'image/webp,*/*' })
+      expect({ path, status: response.status, type: response.headers.get('content-type') }).toEqual({ path, status: 200, type: 'image/png' })
+      expect(body).toEqual(original)
+    }
+  })
+
   test('unknown sizes are a 400 naming the valid ones', async () => {
     const [response, body] = await fetchView(app().view, `/i/${photo.id}?size=huge`)
     expect(response.status).toBe(400)
