@@ -1,8 +1,10 @@
 import { expect, test } from 'bun:test'
+import { join } from 'node:path'
 import sharp from 'sharp'
 import { base64Size } from '#modules/upload/compat/base64.ts'
 import { recordingLogger } from '../helpers/flows.ts'
 import { call, describeEachBackend } from '../helpers/index.ts'
+import { CORPUS } from '../helpers/images.ts'
 import {
   COMPAT_ENV,
   COMPAT_MAX_UPLOAD_BYTES,
@@ -72,6 +74,18 @@ describeEachBackend(
       expect(image.delete_url).toStartWith(`${app().config.publicUrls.upload}/images/${row.id}/delete?token=`)
       await expectServes(app(), image.url, bytes)
       expect((await call(app().upload, 'GET', new URL(image.delete_url).pathname + new URL(image.delete_url).search))[0].status).toBe(200)
+    })
+
+    test('an image too small to keep a PNG thumb: the answer describes what the thumb URL serves, the original', async () => {
+      const user = await signUp(app())
+      // 32x32, 203 bytes: its PNG thumb would weigh more, so only the lighter WebP one is kept,
+      // which the `_thumb.png` URL does not serve.
+      const bytes = await Bun.file(join(CORPUS, 'pngsuite/png/oi4n0g16.png')).bytes()
+      const [response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(Buffer.from(bytes)) }) })
+      expect(response.status, JSON.stringify(body)).toBe(200)
+      const { image } = body
+      expect(image.thumb).toMatchObject({ extension: 'png', mime: 'image/png', width: 32, height: 32, size: image.size })
+      await expectServes(app(), image.thumb.url, bytes)
     })
 
     test('base64 in a urlencoded body with the key beside it; in a multipart text field with X-API-Key; a data: URI; GET ?source=', async () => {

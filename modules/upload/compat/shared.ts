@@ -79,8 +79,12 @@ export const STATUS_TEXT: Record<number, string> = {
 /** `YYYY-MM-DD HH:MM:SS` in UTC, as Chevereto and Lsky print dates. */
 export const sqlDateTime = (date: Date) => new Date(date).toISOString().slice(0, 19).replace('T', ' ')
 
-export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') =>
-  image.variants.find((v) => v.name === name && v.format === image.format) ?? image.variants.find((v) => v.name === name)
+/**
+ * The size its URL (`_thumb.{ext}`, `.{ext}?size=`) serves: in the image's own format, or none when
+ * it was not kept (no medium for a small image, no size heavier than the original), and the URL
+ * serves the original.
+ */
+export const variantOf = (image: ImageRow, name: 'thumb' | 'medium') => image.variants.find((v) => v.name === name && v.format === image.format)
 
 /**
  * imghost's own fields on an upload answer, when the image ends (expires_in, expires_at or
