@@ -148,6 +148,32 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     })
   })
 
+  /** Waits until the keyboard focus is on the button named `name`; fails naming where it is instead. */
+  const expectFocusOnButton = async (name: string) => {
+    const landed = await page.waitForFunction((wanted) => document.activeElement?.tagName === 'BUTTON' && document.activeElement.textContent === wanted, name, { timeout: 5_000 }).then(() => true, () => false)
+    expect(landed, `focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`).toBe(true)
+  }
+
+  test('Next to the last page, by keyboard, leaves the focus on Previous in both lists (Next is disabled there)', async () => {
+    await journal.during(async () => {
+      await go('/admin/users?q=listed')
+      await page.getByText(`Page 1 of 2 (${USERS} users)`).waitFor()
+      await page.getByRole('button', { name: 'Next' }).press('Enter')
+      await page.getByText(`Page 2 of 2 (${USERS} users)`).waitFor()
+      await page.waitForFunction((count) => document.querySelectorAll('[data-testid=admin-user-row]').length === count, USERS - 20)
+      await expectFocusOnButton('Previous')
+      await page.keyboard.press('Enter')
+      await page.getByText(`Page 1 of 2 (${USERS} users)`).waitFor()
+      await expectFocusOnButton('Next')
+
+      await go(`/admin/audit?${new URLSearchParams({ user: subject.username, action: 'auth.login_f' })}`)
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=audit-row]').length === 50)
+      await page.getByRole('button', { name: 'Next' }).press('Enter')
+      await page.waitForFunction((events) => document.querySelectorAll('[data-testid=audit-row]').length === events - 50, EVENTS)
+      await expectFocusOnButton('Previous')
+    })
+  })
+
   test('an admin address that is no section shows "Page not found", as the server answers', async () => {
     const response = await go('/admin/bogus')
     expect(response?.status()).toBe(404)

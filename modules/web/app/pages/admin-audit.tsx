@@ -1,6 +1,7 @@
-import { useRef, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
+import { Pager } from '../pager.tsx'
 import { cursorsOf, navigate, useRouteContext, withCursors } from '../router.tsx'
-import { Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { Status, useLoad, useSession } from '../ui.tsx'
 import { type AuditEvent, AuditTable } from './audit-events.tsx'
 
 const PAGE_SIZE = 50
@@ -56,14 +57,9 @@ export function AdminAudit() {
     return { listing: shown, ...answer }
   }, [shown])
   const events = page.data?.events ?? []
-  const previous = useRef<HTMLButtonElement>(null)
-  const next = useRef<HTMLButtonElement>(null)
-  // Next on the last page (Previous on the first) is disabled there, which drops the focus: it goes to the other one.
-  const refocus = useRefocus(page.data)
-  const pageAt = (cursors: string[], otherwise: () => HTMLElement | null) => {
-    refocus(otherwise)
-    navigate(hrefOf({ ...listing, cursors }))
-  }
+  const pageAt = (cursors: string[]) => () => navigate(hrefOf({ ...listing, cursors }))
+  // Only an answer for this listing gives the cursor after it.
+  const nextCursor = page.data?.listing === shown ? page.data.next_cursor : null
   return (
     <>
       <form
@@ -94,11 +90,12 @@ export function AdminAudit() {
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {page.data?.listing === shown && !events.length ? <p>{listing.user ? `No events match for “${listing.user}”: check the username or email address.` : 'No events match.'}</p> : null}
       {events.length ? <AuditTable events={events} showUser /> : null}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" ref={previous} disabled={!listing.cursors.length} onClick={() => pageAt(listing.cursors.slice(0, -1), () => next.current)}>Previous</button>
-        <span>Page {listing.cursors.length + 1}</span>
-        <button type="button" class="secondary" ref={next} disabled={page.data?.listing !== shown || !page.data.next_cursor} onClick={() => pageAt([...listing.cursors, page.data!.next_cursor!], () => previous.current)}>Next</button>
-      </nav>
+      <Pager
+        position={`Page ${listing.cursors.length + 1}`}
+        toPrevious={listing.cursors.length ? pageAt(listing.cursors.slice(0, -1)) : null}
+        toNext={nextCursor ? pageAt([...listing.cursors, nextCursor]) : null}
+        shown={page.data}
+      />
     </>
   )
 }

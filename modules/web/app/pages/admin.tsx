@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate, useRouteContext } from '../router.tsx'
+import { Pager } from '../pager.tsx'
 import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
@@ -179,11 +180,12 @@ function Users() {
       </div>
       {/* Focusable: where the focus goes once the last row on view is gone. */}
       {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" disabled={page <= 1} onClick={() => showListing({ query, page: Math.min(page, pages) - 1 })}>Previous</button>
-        <span>Page {page} of {pages} ({list.data?.total ?? 0} users)</span>
-        <button type="button" class="secondary" disabled={page >= pages} onClick={() => showListing({ query, page: page + 1 })}>Next</button>
-      </nav>
+      <Pager
+        position={`Page ${page} of ${pages} (${list.data?.total ?? 0} users)`}
+        toPrevious={page > 1 ? () => showListing({ query, page: Math.min(page, pages) - 1 }) : null}
+        toNext={page < pages ? () => showListing({ query, page: page + 1 }) : null}
+        shown={list.data}
+      />
     </>
   )
 }

@@ -1,7 +1,8 @@
-import { useRef, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
+import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
-import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
 
@@ -77,14 +78,8 @@ export function AlbumsPage() {
     }
   }
 
-  const previous = useRef<HTMLButtonElement>(null)
-  const next = useRef<HTMLButtonElement>(null)
-  // Next on the last page (Previous on the first) is disabled there, which drops the focus: it goes to the other one.
-  const refocus = useRefocus(list.data)
-  const pageAt = (shown: string[], otherwise: () => HTMLElement | null) => {
-    refocus(otherwise)
-    navigate(withCursors('/albums', shown))
-  }
+  const pageAt = (shown: string[]) => () => navigate(withCursors('/albums', shown))
+  const nextCursor = list.data?.next_cursor
 
   const albums = list.data?.albums ?? []
   return (
@@ -117,11 +112,12 @@ export function AlbumsPage() {
           </li>
         ))}
       </ul>
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" ref={previous} disabled={!cursors.length} onClick={() => pageAt(cursors.slice(0, -1), () => next.current)}>Previous</button>
-        <span>Page {cursors.length + 1}</span>
-        <button type="button" class="secondary" ref={next} disabled={!list.data?.next_cursor} onClick={() => pageAt([...cursors, list.data!.next_cursor!], () => previous.current)}>Next</button>
-      </nav>
+      <Pager
+        position={`Page ${cursors.length + 1}`}
+        toPrevious={cursors.length ? pageAt(cursors.slice(0, -1)) : null}
+        toNext={nextCursor ? pageAt([...cursors, nextCursor]) : null}
+        shown={list.data}
+      />
     </section>
   )
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
+import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
@@ -39,9 +40,6 @@ interface Listing {
 const listingOf = (params: URLSearchParams): Listing => ({ query: params.get('q')?.trim() ?? '', cursors: cursorsOf(params) })
 
 const hrefOf = ({ query, cursors }: Listing) => withCursors('/gallery', cursors, new URLSearchParams(query ? { q: query } : {}))
-
-/** The first of `candidates` that can take the focus: a disabled button cannot. */
-const firstEnabled = (...candidates: (HTMLElement | null)[]) => candidates.find((element) => element && !(element as HTMLButtonElement).disabled) ?? null
 
 export function GalleryPage() {
   const { api } = useSession()
@@ -88,18 +86,13 @@ export function GalleryPage() {
   }, [emptyHere, shown])
 
   const heading = useRef<HTMLHeadingElement>(null)
-  const previousButton = useRef<HTMLButtonElement>(null)
-  const nextButton = useRef<HTMLButtonElement>(null)
   const statusRegion = useRef<HTMLDivElement>(null)
   const searchBox = useRef<HTMLInputElement>(null)
   const refocusAfterLoad = useRefocus(page.data)
-  // Previous and Next are disabled while the page they asked for loads, which drops the focus:
-  // once it is shown, the focus comes back to the button pressed, or, if there is no page further
-  // that way, to the other one.
-  const showPage = (shownCursors: string[], pressed: () => HTMLButtonElement | null, other: () => HTMLButtonElement | null) => {
-    refocusAfterLoad(() => firstEnabled(pressed(), other(), heading.current))
-    navigate(hrefOf({ query, cursors: shownCursors }))
-  }
+  // Next is disabled while the page it asked for loads (only an answer for this listing gives the
+  // cursor after it); the pager puts the focus back once that page is shown.
+  const nextCursor = page.data?.listing === shown ? page.data.next_cursor : null
+  const showPage = (shownCursors: string[]) => () => navigate(hrefOf({ query, cursors: shownCursors }))
   // Enter in the search box re-creates it (it is keyed by the search): the new one takes the focus.
   const refocusAfterSearch = useRefocus(query)
 
@@ -166,11 +159,13 @@ export function GalleryPage() {
           )
         })}
       </ul>
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" ref={previousButton} disabled={!cursors.length} onClick={() => showPage(cursors.slice(0, -1), () => previousButton.current, () => nextButton.current)}>Previous</button>
-        <span>Page {cursors.length + 1}</span>
-        <button type="button" class="secondary" ref={nextButton} disabled={page.data?.listing !== shown || !page.data.next_cursor} onClick={() => showPage([...cursors, page.data!.next_cursor!], () => nextButton.current, () => previousButton.current)}>Next</button>
-      </nav>
+      <Pager
+        position={`Page ${cursors.length + 1}`}
+        toPrevious={cursors.length ? showPage(cursors.slice(0, -1)) : null}
+        toNext={nextCursor ? showPage([...cursors, nextCursor]) : null}
+        shown={page.data}
+        fallback={heading}
+      />
     </section>
   )
 }
