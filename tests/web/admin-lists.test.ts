@@ -174,6 +174,22 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     })
   })
 
+  test("the audit log reads a change's values before and after, not as the API gives them", async () => {
+    const changed = await registerUser(servers.app.auth)
+    for (const body of [{ plan_type: 'pro' }, { upload_limit_per_day: 1000 }, { upload_limit_per_day: null }]) {
+      const [answer] = await call(servers.app.auth, 'PATCH', `/api/v1/admin/users/${changed.id}`, { token: admin.token, body })
+      expect(answer.status).toBe(200)
+    }
+    await journal.during(async () => {
+      await go(`/admin/audit?${new URLSearchParams({ user: changed.username, action: 'admin.' })}`)
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=audit-row]').length === 3)
+      const details = (action: string) => page.locator(`[data-testid=audit-row][data-action="${action}"] td:nth-of-type(2) span.small.muted`).allTextContents()
+      expect(await details('admin.plan_changed')).toEqual(['free → pro'])
+      // No limit of its own is the plan's (null in the API).
+      expect((await details('admin.upload_limit_changed')).sort()).toEqual(['1000 → the plan’s own', 'the plan’s own → 1000'])
+    })
+  })
+
   test('an admin address that is no section shows "Page not found", as the server answers', async () => {
     const response = await go('/admin/bogus')
     expect(response?.status()).toBe(404)

@@ -53,10 +53,21 @@ export interface AuditEvent {
 const valueText = (value: unknown): string =>
   Array.isArray(value) ? value.map(valueText).join(', ') || 'none' : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
 
-const detailText = (detail: Record<string, unknown>) =>
-  Object.entries(detail)
+/** What an action's empty value (null) means: no limit of its own is the plan's. */
+const NO_VALUE: Record<string, string> = { 'admin.upload_limit_changed': 'the plan’s own' }
+
+/**
+ * An event's detail in words. A change (`from` and `to`, which the database hands back in either
+ * order) reads before and after: `1000 → the plan’s own`, not `to: null · from: 1000`.
+ */
+function detailText(action: string, { from, to, ...rest }: Record<string, unknown>) {
+  const changed = from !== undefined && to !== undefined
+  const shown = (value: unknown) => (value === null ? (NO_VALUE[action] ?? 'none') : valueText(value))
+  const others = Object.entries(changed ? rest : { from, to, ...rest })
+    .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key.replace(/_/g, ' ')}: ${valueText(value)}`)
-    .join(' · ')
+  return [...(changed ? [`${shown(from)} → ${shown(to)}`] : []), ...others].join(' · ')
+}
 
 /** The events as a table; `showUser` adds the account column (the admin page). */
 export function AuditTable({ events, showUser = false }: { events: AuditEvent[]; showUser?: boolean }) {
@@ -80,7 +91,7 @@ export function AuditTable({ events, showUser = false }: { events: AuditEvent[];
                 <strong>{actionLabel(event.action)}</strong>
                 <br />
                 <code class="small">{event.action}</code>
-                {Object.keys(event.detail).length ? <><br /><span class="small muted">{detailText(event.detail)}</span></> : null}
+                {Object.keys(event.detail).length ? <><br /><span class="small muted">{detailText(event.action, event.detail)}</span></> : null}
               </td>
               {showUser ? <td>{event.user ? (event.user.username ?? event.user.id) : '–'}</td> : null}
               <td>{event.actor ? (event.actor.username ?? event.actor.id) : <span class="muted">system / unknown</span>}</td>
