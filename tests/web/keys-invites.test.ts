@@ -97,6 +97,19 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     expect(await page.getByTestId('key-row').filter({ hasText: 'Stale error' }).count()).toBe(0)
   })
 
+  test('a refused list of IP ranges names the entry that is wrong', async () => {
+    await go('/keys')
+    await journal.during(async () => {
+      await page.getByLabel('Name').fill('Office')
+      await page.getByLabel('Allowed IP ranges (optional)').fill('203.0.113.0/24\n10.0.0.300\n2001:db8::/32')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('Allowed IP ranges: each must be an IPv4 or IPv6 address or CIDR range, such as 203.0.113.0/24 or 2001:db8::/32. “10.0.0.300” is not one.')
+    })
+    expect(await page.getByTestId('key-row').filter({ hasText: 'Office' }).count()).toBe(0)
+  })
+
   test('an expired key is marked so in the list', async () => {
     await servers.app.ctx.sql`update api_keys set expires_at = now() - interval '1 minute' where key_name = 'Laptop uploader'`
     await page.reload()
