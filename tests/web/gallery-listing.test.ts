@@ -160,6 +160,26 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
     })
   })
 
+  test('an address the gallery did not give out (a made-up page, a search too long) is told in plain words', async () => {
+    const { page, journal } = await signedInTab(await ownerWith(numbered('own', 2)))
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery?cursors=bm90LWEtY3Vyc29y`)
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('This page of the gallery does not exist: its address is cut short or changed. Go to the first page.')
+      await alert.getByRole('link', { name: 'Go to the first page' }).click()
+      await page.waitForURL(`${servers.urls.auth}/gallery`)
+      await cards(page).nth(1).waitFor()
+      expect(await page.getByRole('alert').count()).toBe(0)
+
+      // The box takes no more than the API does; a longer search in the address is refused plainly.
+      expect(await page.getByLabel('Search by file name').evaluate((input: HTMLInputElement) => input.maxLength)).toBe(200)
+      await page.goto(`${servers.urls.auth}/gallery?q=${'x'.repeat(201)}`)
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('Search: at most 200 characters.')
+    })
+  })
+
   test('a malformed escape in the address shows "Page not found", not a stopped app', async () => {
     const { page, journal } = await signedInTab(await ownerWith([]))
     await journal.during(async () => {

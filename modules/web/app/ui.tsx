@@ -147,7 +147,7 @@ export function PageTitle({ children, focus = true, headingRef }: { children: Co
  * A message region that screen readers read out when it changes. With `focusRef`, it can take the
  * focus: where an action took its own button away, the focus goes to what the action did.
  */
-export function Status({ error, message, focusRef }: { error?: string | null; message?: string | null; focusRef?: RefObject<HTMLDivElement | null> }) {
+export function Status({ error, message, focusRef }: { error?: ComponentChildren; message?: string | null; focusRef?: RefObject<HTMLDivElement | null> }) {
   return (
     <div class="status" aria-live="polite" role="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
       {error ? <p class="error" role="alert">{error}</p> : null}

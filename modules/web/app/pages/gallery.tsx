@@ -24,6 +24,8 @@ export interface OwnImage {
 }
 
 const PAGE_SIZE = 60
+/** The longest search the API takes (modules/upload/model.ts, `q`; modules may not import each other). */
+const SEARCH_MAX_LENGTH = 200
 
 const nameOf = (image: OwnImage) => image.title || image.original_name || image.filename
 
@@ -57,6 +59,16 @@ export function GalleryPage() {
   }, [cursor, query])
 
   const images = page.data?.images ?? []
+  // An address the gallery did not give out (a `?cursors=` cut short or edited, a search made
+  // longer by hand than the box takes) is told in the gallery's words, not the API's.
+  const loadError =
+    page.errorCode === 'invalid_cursor' ? (
+      <>This page of the gallery does not exist: its address is cut short or changed. <Link href={hrefOf({ query, cursors: [] })}>Go to the first page</Link>.</>
+    ) : page.errorCode === 'validation_failed' && query.length > SEARCH_MAX_LENGTH ? (
+      `Search: at most ${SEARCH_MAX_LENGTH} characters.`
+    ) : (
+      page.error
+    )
   // The previous listing's cards stay up while the next one loads; only an answer for this one may
   // say that it is empty.
   const emptyHere = page.data?.listing === shown && !images.length
@@ -124,13 +136,13 @@ export function GalleryPage() {
       >
         <label for="gallery-search" class="visually-hidden">Search by file name</label>
         {/* Keyed by the search, so Back to another search shows its text. */}
-        <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by file name" defaultValue={query} />
+        <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by file name" maxLength={SEARCH_MAX_LENGTH} defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
         <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
           Delete selected{selected.size ? ` (${selected.size})` : ''}
         </ActionButton>
       </form>
-      <Status error={status.error ?? page.error} message={status.message} focusRef={statusRegion} />
+      <Status error={status.error ?? loadError} message={status.message} focusRef={statusRegion} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {emptyHere && !cursors.length ? (
         <p>{query ? `No image matches “${query}”.` : <>No images yet. <Link href="/upload">Upload some</Link>.</>}</p>
