@@ -75,6 +75,29 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     await page.close()
   })
 
+  test('a first name of spaces alone is told it must not be blank, at sign-up and on the account page', async () => {
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    const user = await registerUser(servers.app.auth)
+    await journal.during(async () => {
+      await page.context().clearCookies()
+      await go(page, '/signup')
+      await page.getByLabel('First name').fill('   ')
+      await page.getByLabel('Username').fill('blankname')
+      await page.getByLabel('Email').fill('blank@example.com')
+      await page.getByLabel('Password').fill('a fine password')
+      await page.getByRole('button', { name: 'Create account' }).click()
+      await page.getByRole('alert').filter({ hasText: 'First name: must not be blank.' }).waitFor()
+
+      await logIn(page, user)
+      await go(page, '/account')
+      await page.getByLabel('First name').fill('   ')
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByRole('alert').filter({ hasText: 'First name: must not be blank.' }).waitFor()
+    })
+    await page.close()
+  })
+
   test('upload over the daily quota: the reset time in the person’s locale, not an ISO string', async () => {
     const owner: Owner = await signUp(servers.app)
     await servers.app.ctx.sql`update users set upload_limit_per_day = 0 where id = ${owner.id}`

@@ -66,6 +66,9 @@ export const PASSWORD_MAX_LENGTH = 1024
 export const passwordLengthRule = (label: string, value = '') =>
   value.length > PASSWORD_MAX_LENGTH ? `${label}: at most ${PASSWORD_MAX_LENGTH} characters.` : `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
 
+/** The API's first-name rule (src/users/public.ts `FirstName`), as the value typed broke it: spaces alone, or its length. */
+export const firstNameRule = (value = '') => (value.trim() ? 'First name: 1 to 100 characters.' : 'First name: must not be blank.')
+
 /**
  * How a form words what the API refused. `fields`: an API field path (`rate_limit_per_hour`, or
  * a prefix such as `settings.allowed_referrers`, given the rest of the path: the array index)

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, type FormWords, Meter, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
+  Field, firstNameRule, type FormWords, Meter, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
 } from '../ui.tsx'
 
 interface Quota {
@@ -47,12 +47,14 @@ const PASSWORD_WORDS: FormWords = {
   },
 }
 
-const EMAIL_WORDS: FormWords = {
+/** What the API may refuse in the profile form, as the form labels it; `values`: what was typed. */
+const profileWords = (values: Record<string, string>): FormWords => ({
   codes: {
     invalid_current_password: 'Current password: that is not your current password.',
     current_password_required: 'Current password: enter it to change your email address.',
   },
-}
+  fields: { first_name: () => firstNameRule(values.first_name) },
+})
 
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
@@ -102,7 +104,7 @@ export function AccountPage() {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
     const changes = { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }
-    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, 'Profile saved.', EMAIL_WORDS)) {
+    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, 'Profile saved.', profileWords(v))) {
       setEmailDraft(undefined)
       const field = form.elements.namedItem('current_password') as HTMLInputElement | null
       if (field) field.value = ''

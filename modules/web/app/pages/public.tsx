@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, appPath, navigate, useRouteContext } from '../router.tsx'
 import type { Api } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, type FormWords, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
+import { Field, firstNameRule, type FormWords, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Where a sign-in lands when the address names no page of this site. */
@@ -21,7 +21,7 @@ const LOGIN_WORDS: FormWords = {
 /** The API's rules for a new account (modules/auth/model.ts `register`), as the sign-up form labels its fields. */
 const signUpWords = (values: Record<string, string>): FormWords => ({
   fields: {
-    first_name: () => 'First name: 1 to 100 characters.',
+    first_name: () => firstNameRule(values.first_name),
     last_name: () => 'Last name: at most 100 characters.',
     username: () => 'Username: 3 to 32 letters, digits, _ . or -.',
     email: () => 'Email: a valid address, at most 254 characters.',
