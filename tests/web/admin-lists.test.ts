@@ -174,6 +174,17 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     })
   })
 
+  test('each admin section has its own tab title', async () => {
+    await journal.during(async () => {
+      await go('/admin/users')
+      await page.waitForFunction(() => document.title === 'Users · Admin · imghost', null, { timeout: 5_000 }).catch(() => {})
+      expect(await page.title()).toBe('Users · Admin · imghost')
+      await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Audit log' }).click()
+      await page.waitForFunction(() => document.title === 'Audit log · Admin · imghost', null, { timeout: 5_000 }).catch(() => {})
+      expect(await page.title()).toBe('Audit log · Admin · imghost')
+    })
+  })
+
   test("the audit log reads a change's values before and after, not as the API gives them", async () => {
     const changed = await registerUser(servers.app.auth)
     for (const body of [{ plan_type: 'pro' }, { upload_limit_per_day: 1000 }, { upload_limit_per_day: null }]) {

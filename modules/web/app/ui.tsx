@@ -127,17 +127,18 @@ export const messageOf = (error: unknown, words: FormWords = {}) => {
  * The tab's title follows its text, also when it changes in place (an album renamed). A page whose
  * heading announces a new result (the verification page's "Email verified") keys it by its text,
  * so it is a new heading and takes the focus. `headingRef`: for a page that sends the focus back
- * to it.
+ * to it. `title`: the tab's title where the heading alone would not tell its tabs apart (the admin
+ * sections, "Users · Admin").
  */
-export function PageTitle({ children, focus = true, headingRef }: { children: ComponentChildren; focus?: boolean; headingRef?: RefObject<HTMLHeadingElement | null> }) {
+export function PageTitle({ children, focus = true, headingRef, title }: { children: ComponentChildren; focus?: boolean; headingRef?: RefObject<HTMLHeadingElement | null>; title?: string }) {
   const ownRef = useRef<HTMLHeadingElement>(null)
   const ref = headingRef ?? ownRef
   useEffect(() => {
     if (focus) ref.current?.focus()
   }, [])
   useEffect(() => {
-    const title = `${ref.current?.textContent ?? ''} · imghost`
-    if (document.title !== title) document.title = title
+    const shown = `${title ?? ref.current?.textContent ?? ''} · imghost`
+    if (document.title !== shown) document.title = shown
   })
   return (
     <h1 tabIndex={-1} ref={ref}>

@@ -274,10 +274,11 @@ export function AdminPage({ tab = 'users' }: { tab?: string }) {
   if (!Object.hasOwn(TABS, tab)) return <NotFoundPage />
   if (!user?.is_admin) return <><PageTitle>Administrators only</PageTitle><p>This page is for administrators.</p></>
   const current = tab as keyof typeof TABS
-  const [, Panel] = TABS[current]
+  const [label, Panel] = TABS[current]
   return (
     <section>
-      <PageTitle>Admin</PageTitle>
+      {/* Each section has its own tab title, so the browser's history and tabs tell them apart. */}
+      <PageTitle title={`${label} · Admin`}>Admin</PageTitle>
       <nav class="tabs" aria-label="Admin sections">
         {Object.entries(TABS).map(([key, [label]]) => (
           <Link href={`/admin/${key}`} aria-current={key === current ? 'page' : undefined}>{label}</Link>
