@@ -201,6 +201,19 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     })
   })
 
+  test('a page of the audit log the server did not give out is told in plain words, with the way back', async () => {
+    await journal.during(async () => {
+      await go(`/admin/audit?${new URLSearchParams({ action: 'admin.', cursors: 'bm90LWEtY3Vyc29y' })}`)
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('This page of the audit log does not exist: its address is cut short or changed. Go to the first page.')
+      await alert.getByRole('link', { name: 'Go to the first page' }).click()
+      await auditRows(page).first().waitFor()
+      expect(new URL(page.url()).search).toBe('?action=admin.')
+      expect(await page.getByRole('alert').count()).toBe(0)
+    })
+  })
+
   test('an admin address that is no section shows "Page not found", as the server answers', async () => {
     const response = await go('/admin/bogus')
     expect(response?.status()).toBe(404)

@@ -303,4 +303,15 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await picker.locator('li').nth(29).waitFor()
     expect(cspViolations).toEqual([])
   })
+
+  test('a page of the albums list the server did not give out is told in plain words, with the way back', async () => {
+    await page.goto(`${servers.urls.auth}/albums?cursors=bm90LWEtY3Vyc29y`)
+    const alert = page.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.textContent()).toBe('This page of your albums does not exist: its address is cut short or changed. Go to the first page.')
+    await alert.getByRole('link', { name: 'Go to the first page' }).click()
+    await page.waitForURL(`${servers.urls.auth}/albums`)
+    await page.getByTestId('album-list').locator('li').first().waitFor()
+    expect(await page.getByRole('alert').count()).toBe(0)
+  })
 })

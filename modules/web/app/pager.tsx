@@ -1,5 +1,6 @@
 import type { ComponentChildren, RefObject } from 'preact'
 import { useRef } from 'preact/hooks'
+import { Link } from './router.tsx'
 import { useRefocus } from './ui.tsx'
 
 /** The first of `candidates` that can take the focus: a disabled button cannot. */
@@ -35,5 +36,19 @@ export function Pager({ position, toPrevious, toNext, shown, fallback }: {
       <span>{position}</span>
       <button type="button" class="secondary" ref={nextButton} disabled={!toNext} onClick={() => toNext && turn(toNext, nextButton, previousButton)}>Next</button>
     </nav>
+  )
+}
+
+/**
+ * A paged listing's load failure in the page's words: a `?cursors=` the server did not give out
+ * (cut short or edited by hand) says so, with the way back to `firstPage`; any other failure as
+ * the API put it. `what`: the listing, as in "This page of the gallery".
+ */
+export function listingError(load: { error?: string; errorCode?: string }, what: string, firstPage: string): ComponentChildren {
+  if (load.errorCode !== 'invalid_cursor') return load.error
+  return (
+    <>
+      This page of {what} does not exist: its address is cut short or changed. <Link href={firstPage}>Go to the first page</Link>.
+    </>
   )
 }

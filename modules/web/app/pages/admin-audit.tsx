@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { Pager } from '../pager.tsx'
+import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Status, useLoad, useSession } from '../ui.tsx'
 import { type AuditEvent, AuditTable } from './audit-events.tsx'
@@ -86,7 +86,7 @@ export function AdminAudit() {
         </datalist>
         <button type="submit" class="secondary">Filter</button>
       </form>
-      <Status error={invalid ?? page.error} />
+      <Status error={invalid ?? listingError(page, 'the audit log', hrefOf({ ...listing, cursors: [] }))} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {page.data?.listing === shown && !events.length ? <p>{listing.user ? `No events match for “${listing.user}”: check the username or email address.` : 'No events match.'}</p> : null}
       {events.length ? <AuditTable events={events} showUser /> : null}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Pager } from '../pager.tsx'
+import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
@@ -96,7 +96,7 @@ export function AlbumsPage() {
         </div>
         <SubmitButton busyLabel="Creating…">Create album</SubmitButton>
       </Form>
-      <Status error={status.error ?? list.error} />
+      <Status error={status.error ?? listingError(list, 'your albums', '/albums')} />
       {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
       {list.data && !albums.length ? <p>No albums yet.</p> : null}
       <ul class="album-list" aria-label="Your albums" data-testid="album-list">

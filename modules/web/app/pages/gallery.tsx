@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { Pager } from '../pager.tsx'
+import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
@@ -62,13 +62,9 @@ export function GalleryPage() {
   // An address the gallery did not give out (a `?cursors=` cut short or edited, a search made
   // longer by hand than the box takes) is told in the gallery's words, not the API's.
   const loadError =
-    page.errorCode === 'invalid_cursor' ? (
-      <>This page of the gallery does not exist: its address is cut short or changed. <Link href={hrefOf({ query, cursors: [] })}>Go to the first page</Link>.</>
-    ) : page.errorCode === 'validation_failed' && query.length > SEARCH_MAX_LENGTH ? (
-      `Search: at most ${SEARCH_MAX_LENGTH} characters.`
-    ) : (
-      page.error
-    )
+    page.errorCode === 'validation_failed' && query.length > SEARCH_MAX_LENGTH
+      ? `Search: at most ${SEARCH_MAX_LENGTH} characters.`
+      : listingError(page, 'the gallery', hrefOf({ query, cursors: [] }))
   // The previous listing's cards stay up while the next one loads; only an answer for this one may
   // say that it is empty.
   const emptyHere = page.data?.listing === shown && !images.length
