@@ -4,6 +4,7 @@ import { isImageId } from '#core/images/ids.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageEnded, imageNotFound } from './errors.ts'
+import { imageText } from './image-text.ts'
 import { type LifetimeInput, isGone, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
@@ -12,9 +13,6 @@ export interface ImageEdit extends LifetimeInput {
   description?: string | null
   is_public?: boolean
 }
-
-/** Blank text is no text: the field is cleared rather than stored empty. */
-const text = (value: string | null | undefined) => (typeof value === 'string' ? value.trim() || null : value)
 
 /**
  * PATCH /images/{id}: the owner changes the title, description, visibility, expiry or view
@@ -25,12 +23,14 @@ const text = (value: string | null | undefined) => (typeof value === 'string' ? 
 export async function editImage(ctx: AppContext, principal: Principal, imageId: string, changes: ImageEdit): Promise<ImageRow> {
   const now = ctx.clock.now()
   const lifetime = parseLifetime(changes, now)
+  const title = imageText('title', changes.title)
+  const description = imageText('description', changes.description)
   const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!current) throw imageNotFound()
   if (isGone(current, now)) throw imageEnded()
   const image = await repo.updateOwnImage(ctx.sql, principal.user.id, current.id, {
-    title: text(changes.title),
-    description: text(changes.description),
+    title,
+    description,
     is_public: changes.is_public,
     ...lifetime,
   })

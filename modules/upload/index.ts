@@ -8,6 +8,7 @@ import type { PreRoutes } from '#core/http/pre-routes.ts'
 import { compatRoutes } from './compat/index.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
 import { editImage } from './edit.ts'
+import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from './image-text.ts'
 import { createImageListCache } from './list-cache.ts'
 import { createListFastPath } from './list-fast-path.ts'
 import * as manage from './manage.ts'
@@ -58,8 +59,8 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
                   properties: {
                     file: { type: 'string', format: 'binary' },
                     is_public: { type: 'string', enum: ['true', 'false'], description: "Default: the account's default_is_public" },
-                    title: { type: 'string', maxLength: 200 },
-                    description: { type: 'string', maxLength: 2000 },
+                    title: { type: 'string', maxLength: TITLE_MAX_LENGTH },
+                    description: { type: 'string', maxLength: DESCRIPTION_MAX_LENGTH },
                     expires_at: { type: 'string', description: 'ISO 8601, up to 365 days ahead; or ?expires_at= in the query' },
                     expires_in: { type: 'string', description: '30m, 1h, 7d, 2w (1 minute to 365 days); or ?expires_in= in the query. Not with expires_at' },
                     max_views: { type: 'string', description: 'Views by others (not the owner, not link-preview bots) before the image is gone; or ?max_views= in the query' },

@@ -11,7 +11,6 @@ import type { ImageRow } from '#core/images/types.ts'
 
 /** More than anyone means by "self-destruct", and far from the integer column's limit. */
 export const MAX_VIEWS_LIMIT = 1_000_000
-export const DESCRIPTION_MAX_LENGTH = 2000
 
 export interface LifetimeInput {
   expires_at?: string | null

@@ -1,6 +1,7 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { DESCRIPTION_MAX_LENGTH, MAX_VIEWS_LIMIT } from './lifetime.ts'
+import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from './image-text.ts'
+import { MAX_VIEWS_LIMIT } from './lifetime.ts'
 
 /** The image's metadata, plus what a client may need to know about what was stored. */
 export const ImageMetadata = t.Object({
@@ -86,10 +87,10 @@ export const UploadModel = {
     params: ImageParams,
     body: t.Object(
       {
-        title: t.Optional(t.Nullable(t.String({ maxLength: 200 }))),
-        description: t.Optional(t.Nullable(t.String({ maxLength: DESCRIPTION_MAX_LENGTH }))),
+        // Lengths and range checks are the service's (400 with a named code, as the upload's), not the schema's (422).
+        title: t.Optional(t.Nullable(t.String({ description: `At most ${TITLE_MAX_LENGTH} characters (400 invalid_title); blank or null: none` }))),
+        description: t.Optional(t.Nullable(t.String({ description: `At most ${DESCRIPTION_MAX_LENGTH} characters (400 invalid_description); blank or null: none` }))),
         is_public: t.Optional(t.Boolean()),
-        // Range checks are the service's (400 with a named code), not the schema's (422).
         expires_at: t.Optional(t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601, in the future (at most 365 days); null: never' }))),
         expires_in: t.Optional(t.Nullable(t.String({ maxLength: 32, description: '30m, 1h, 7d, 2w (1 minute to 365 days); null: never' }))),
         max_views: t.Optional(t.Nullable(t.Number({ description: `1 to ${MAX_VIEWS_LIMIT}: views by others before the image is gone; setting it starts the count afresh; null: unlimited` }))),

@@ -16,12 +16,12 @@ import { notifyStorageThresholds } from './quota-mail.ts'
 import type { ProcessedImage } from '#core/media/types.ts'
 import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
 import { deleteEndedImages } from './expiry.ts'
-import { DESCRIPTION_MAX_LENGTH, isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
+import { DESCRIPTION_MAX_LENGTH, imageText } from './image-text.ts'
+import { isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
 export const uploadTmpDir = (ctx: AppContext) => join(ctx.config.dataDir, 'tmp')
 
-export const TITLE_MAX_LENGTH = 200
 const NAME_MAX_LENGTH = 255
 
 export interface UploadResult {
@@ -181,10 +181,8 @@ interface FormFields {
 }
 
 function readFormFields(fields: Record<string, string>, user: UserRow, now: Date): FormFields {
-  const title = fields.title?.trim() || null
-  if (title && title.length > TITLE_MAX_LENGTH) throw new BadRequest(`title is longer than ${TITLE_MAX_LENGTH} characters`, 'invalid_title')
-  const description = fields.description?.trim() || null
-  if (description && description.length > DESCRIPTION_MAX_LENGTH) throw new BadRequest(`description is longer than ${DESCRIPTION_MAX_LENGTH} characters`, 'invalid_description')
+  const title = imageText('title', fields.title) ?? null
+  const description = imageText('description', fields.description) ?? null
   const lifetime = parseLifetime(lifetimeFromText(fields), now)
   return {
     isPublic: parseBooleanField('is_public', fields.is_public, user.default_is_public),

@@ -92,6 +92,20 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       for (const expires_in of ['30m', '1h', '7d', '2w', '365d']) expect((await patch(image.id, { expires_in }))[0].status).toBe(200)
     })
 
+    test('PATCH refuses a title or description too long as the upload does (400, same code and words); its length counts after trimming', async () => {
+      const image = await uploaded()
+      for (const [field, max, code] of [['title', 200, 'invalid_title'], ['description', 2000, 'invalid_description']] as const) {
+        const [byUpload, uploadAnswer] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, { [field]: 'x'.repeat(max + 1) })
+        const [byPatch, patchAnswer] = await patch(image.id, { [field]: 'x'.repeat(max + 1) })
+        expect([byUpload.status, uploadAnswer.error]).toEqual([400, { code, message: `${field} is longer than ${max} characters` }])
+        expect([byPatch.status, patchAnswer.error]).toEqual([byUpload.status, uploadAnswer.error])
+        // At the limit, spaces around it not counted: taken, and stored trimmed.
+        const [atLimit, stored] = await patch(image.id, { [field]: ` ${'x'.repeat(max)} ` })
+        expect(atLimit.status, JSON.stringify(stored)).toBe(200)
+        expect(stored.image[field]).toBe('x'.repeat(max))
+      }
+    })
+
     test("PATCH is the owner's alone, by API key or session; anyone else gets the same 404 as a missing image", async () => {
       const image = await uploaded()
       const [byStranger, refused] = await patch(image.id, { max_views: 1 }, { apiKey: stranger.apiKey })

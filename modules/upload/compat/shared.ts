@@ -6,8 +6,8 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
 import type { ImageRow } from '#core/images/types.ts'
-import { DESCRIPTION_MAX_LENGTH } from '../lifetime.ts'
-import { TITLE_MAX_LENGTH, withinLength } from '../service.ts'
+import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../image-text.ts'
+import { withinLength } from '../service.ts'
 
 /**
  * What the three adapters share: the caller is always one of the user's own `ih_` API keys
