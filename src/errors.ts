@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { isDatabaseUnreachable } from './db/health.ts'
 import type { ErrorDialect } from './http/error-dialects.ts'
 import { type IsPageRequest, htmlErrorPage, readByPerson } from './http/html.ts'
+import { TAKES_KEYWORD } from './http/schemas.ts'
 import { StorageUnavailableError } from './storage/errors.ts'
 
 /**
@@ -197,7 +198,7 @@ function fieldRule(e: { message?: string; summary?: string; schema?: unknown; ty
 }
 
 type Bounded = {
-  type?: unknown; format?: unknown; pattern?: unknown; description?: unknown; items?: unknown
+  type?: unknown; format?: unknown; pattern?: unknown; description?: unknown; items?: unknown; [TAKES_KEYWORD]?: unknown
   minimum?: number; maximum?: number; minLength?: number; maxLength?: number; minItems?: number; maxItems?: number; anyOf?: unknown[]
 }
 
@@ -247,7 +248,7 @@ function memberDescription(schema: Bounded): string | undefined {
   if (schema.type === 'integer') return `a whole number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'boolean') return 'true or false'
-  if (schema.type === 'string') return textLength(schema.minLength, schema.maxLength)
+  if (schema.type === 'string') return typeof schema[TAKES_KEYWORD] === 'string' ? schema[TAKES_KEYWORD] : textLength(schema.minLength, schema.maxLength)
   if (schema.type === 'array') {
     const count = bounds(schema.minItems, schema.maxItems)
     return count ? `a list of ${count} items` : 'a list'
@@ -271,7 +272,8 @@ function unionDescription(schema: unknown): string | undefined {
   if (options.length === 0) return undefined
   const words = options.map(memberDescription)
   if (words.some((word) => word === undefined)) return undefined
-  return `Must be ${[...new Set(words)].join(' or ')}`
+  // "a duration such as 30m, 1h or 7d (…), or null": a member worded as a list of its own is set apart.
+  return `Must be ${[...new Set(words)].join(words.some((word) => word!.includes(', ')) ? ', or ' : ' or ')}`
 }
 
 /** The values of a schema that is a union of literals (`t.Union([t.Literal('a'), …])`, `t.UnionEnum`), else undefined. */

@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { ErrorResponse } from '#core/http/schemas.ts'
+import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from './image-text.ts'
 import { MAX_VIEWS_LIMIT } from './lifetime.ts'
 
@@ -91,8 +91,9 @@ export const UploadModel = {
         title: t.Optional(t.Nullable(t.String({ description: `At most ${TITLE_MAX_LENGTH} characters (400 invalid_title); blank or null: none` }))),
         description: t.Optional(t.Nullable(t.String({ description: `At most ${DESCRIPTION_MAX_LENGTH} characters (400 invalid_description); blank or null: none` }))),
         is_public: t.Optional(t.Boolean()),
-        expires_at: t.Optional(t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601, in the future (at most 365 days); null: never' }))),
-        expires_in: t.Optional(t.Nullable(t.String({ maxLength: 32, description: '30m, 1h, 7d, 2w (1 minute to 365 days); null: never' }))),
+        expires_at: t.Optional(t.Nullable(CheckedText('a date and time in ISO 8601 with its zone, such as 2027-01-15T12:00:00Z', { maxLength: 64, description: 'ISO 8601, in the future (at most 365 days); null: never' }))),
+        // Text only, as the upload's form field and query parameter are (`3600` is refused there too).
+        expires_in: t.Optional(t.Nullable(CheckedText('a duration such as 30m, 1h or 7d (1 minute to 365 days)', { maxLength: 32, description: '30m, 1h, 7d, 2w (1 minute to 365 days); null: never' }))),
         max_views: t.Optional(t.Nullable(t.Number({ description: `1 to ${MAX_VIEWS_LIMIT}: views by others before the image is gone; setting it starts the count afresh; null: unlimited` }))),
       },
       { minProperties: 1 },

@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import type { StringOptions } from '@sinclair/typebox'
 
 /** The one error body of the platform. */
 export const ErrorResponse = t.Object({
@@ -10,6 +11,17 @@ export const ErrorResponse = t.Object({
     details: t.Optional(t.Unknown()),
   }),
 })
+
+/** The keyword under which a schema says in words what it takes (src/errors.ts reads it for the 422's details). */
+export const TAKES_KEYWORD = 'x-takes'
+
+/**
+ * Text whose form the service checks, with its own 400 and named code (a duration, a date): the
+ * schema checks only that it is text. `takes` words what it is, such as "a duration such as 30m, 1h
+ * or 7d (1 minute to 365 days)", for the 422 that a number or a list sent instead still
+ * gets, which would otherwise say only "Must be text of at most 32 characters".
+ */
+export const CheckedText = (takes: string, options: StringOptions = {}) => t.String({ ...options, [TAKES_KEYWORD]: takes })
 
 /** Route params that reach SQL as uuid: anything else is a plain 404, never a cast error. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

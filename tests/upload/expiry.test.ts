@@ -106,6 +106,20 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       }
     })
 
+    test('PATCH with expires_in as a number is told what it takes; a number of seconds is refused by the upload too', async () => {
+      const image = await uploaded()
+      const [response, answer] = await patch(image.id, { expires_in: 3600 })
+      expect(response.status).toBe(422)
+      expect(answer.error.details).toEqual([{ field: 'expires_in', message: 'Must be a duration such as 30m, 1h or 7d (1 minute to 365 days), or null' }])
+      const [atNumber, atAnswer] = await patch(image.id, { expires_at: 1_900_000_000 })
+      expect(atNumber.status).toBe(422)
+      expect(atAnswer.error.details).toEqual([{ field: 'expires_at', message: 'Must be a date and time in ISO 8601 with its zone, such as 2027-01-15T12:00:00Z, or null' }])
+      // The same seconds as text: the service's own refusal, on PATCH as on upload.
+      for (const [refused, body] of [await patch(image.id, { expires_in: '3600' }), await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, { expires_in: '3600' })]) {
+        expect([refused.status, body.error.code]).toEqual([400, 'invalid_expires_in'])
+      }
+    })
+
     test("PATCH is the owner's alone, by API key or session; anyone else gets the same 404 as a missing image", async () => {
       const image = await uploaded()
       const [byStranger, refused] = await patch(image.id, { max_views: 1 }, { apiKey: stranger.apiKey })
