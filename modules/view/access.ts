@@ -67,28 +67,43 @@ function headerText(value: string): string {
   }
 }
 
-/** The host of a Referer header, or null when absent or not a URL. An international name comes back in its ASCII (punycode) form. */
-export function referrerHost(referer: string | null): string | null {
+/** The URL a Referer header names, or null when absent, not a URL, or without a usable host. An international name comes back in its ASCII (punycode) form. */
+function referrerUrl(referer: string | null): URL | null {
   if (!referer) return null
   try {
-    const host = new URL(headerText(referer)).hostname.toLowerCase()
+    const url = new URL(headerText(referer))
     // 253: the longest name DNS allows; a longer one is made up, and would fill the referrer table.
-    return host === '' || host.length > 253 ? null : host
+    return url.hostname === '' || url.hostname.length > 253 ? null : url
   } catch {
     return null
   }
 }
 
+/** The host of a Referer header, or null when absent or not a URL. */
+export const referrerHost = (referer: string | null): string | null => referrerUrl(referer)?.hostname.toLowerCase() ?? null
+
+/**
+ * "host" or "host:port": an origin's host and port, scheme aside. 80 and 443 count as no port,
+ * so `https://img.example` and `http://img.example:80` are the same site, and `:8080` is another.
+ */
+export function hostAndPort(url: URL): string {
+  const host = url.hostname.toLowerCase()
+  return url.port === '' || url.port === '80' || url.port === '443' ? host : `${host}:${url.port}`
+}
+
 /**
  * Hotlink protection: with a non-empty list, a Referer must name a listed host or a subdomain
- * of one. No Referer passes (privacy settings and apps strip it; blocking them blocks people,
- * not leechers). `ownHosts` are this platform's own pages (the embed page, the front end).
+ * of one, on any port (the list holds host names only). No Referer passes (privacy settings and
+ * apps strip it; blocking them blocks people, not leechers). `ownOrigins` are this platform's
+ * own pages (the embed page, the front end) as hostAndPort gives them: host and port, so another
+ * service on the platform's host name, on another port, is not taken for the platform.
  */
-export function refererAllowed(referer: string | null, allowed: string[], ownHosts: Set<string>): boolean {
+export function refererAllowed(referer: string | null, allowed: string[], ownOrigins: Set<string>): boolean {
   if (allowed.length === 0 || referer === null || referer === '') return true
-  const host = referrerHost(referer)
-  if (host === null) return false
-  if (ownHosts.has(host)) return true
+  const url = referrerUrl(referer)
+  if (url === null) return false
+  if (ownOrigins.has(hostAndPort(url))) return true
+  const host = url.hostname.toLowerCase()
   return allowed.some((entry) => {
     const base = normaliseReferrerEntry(entry)
     return base !== '' && (host === base || host.endsWith(`.${base}`))

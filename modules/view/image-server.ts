@@ -5,7 +5,7 @@ import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
 import { verifyAlbumImageLink } from '#core/images/album-links.ts'
-import { credentialedCaller, isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
+import { credentialedCaller, hostAndPort, isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
 import { HotlinkForbidden, ImageNotFound } from './errors.ts'
@@ -131,10 +131,10 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   const currentLookup = (id: string) => (db.notificationsCurrent() ? lookups.get(id) : db.notificationsDelivered().then(() => lookups.get(id)))
   // Thumbnails and typical web images; larger files go out with sendfile (disk) or streamed (S3).
   const bytesCache = createBytesCache({ maxEntryBytes: ctx.config.viewCache.maxObjectBytes, maxTotalBytes: ctx.config.viewCache.totalBytes })
-  const ownHosts = new Set(
+  const ownOrigins = new Set(
     [...Object.values(ctx.config.publicUrls), ctx.config.cdnBaseUrl, ctx.config.frontendUrl]
       .filter((url): url is string => url !== undefined)
-      .map((url) => new URL(url).hostname.toLowerCase()),
+      .map((url) => hostAndPort(new URL(url))),
   )
   const storage = ctx.storage
   const diskCache = storage.localPath
@@ -187,7 +187,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
       if (!owner) throw new ImageNotFound()
     }
-    if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownHosts)) {
+    if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownOrigins)) {
       throw new HotlinkForbidden()
     }
     return { owner }

@@ -5,6 +5,8 @@ import { CORPUS, LANDSCAPE, type Uploaded, type Viewer, eventually, fetchView, s
 import { join } from 'node:path'
 
 const clock = manualClock()
+/** The web app's address, given without a port: hotlink protection takes 80 and 443 for it. */
+const FRONTEND = 'https://app.example'
 
 describeEachBackend('view access', (app) => {
   let owner: Viewer
@@ -106,7 +108,14 @@ describeEachBackend('view access', (app) => {
     expect((await fetchView(app().view, url.pathname + url.search))[0].status).toBe(404)
   })
 
-  test('hotlink protection follows the owner\'s allowed referrers, subdomains included', async () => {
+  test('hotlink protection follows the owner\'s allowed referrers, subdomains included; the platform\'s own pages pass on its own ports only', async () => {
+    // The view server's host name, on a port none of the platform's URLs uses.
+    const onAnotherPort = () => {
+      const url = new URL(app().config.publicUrls.view)
+      url.port = '8999'
+      expect(Object.values(app().config.publicUrls).map((each) => new URL(each).port)).not.toContain(url.port)
+      return url.origin
+    }
     const picky = await signUp(app())
     const [updated] = await call(app().auth, 'PUT', '/api/v1/account', { token: picky.token, body: { allowed_referrers: ['example.com', 'blog.example.org'] } })
     expect(updated.status).toBe(200)
@@ -124,6 +133,15 @@ describeEachBackend('view access', (app) => {
       ['not a url', 403],
       // The platform's own pages (the embed page) may always show it.
       [`${app().config.publicUrls.view}/embed/${image.id}`, 200],
+      // Not another service on the platform's host name: its port is part of the comparison.
+      [`${onAnotherPort()}/embed/${image.id}`, 403],
+      // A listed host may link from any port.
+      ['https://example.com:8443/post/1', 200],
+      // FRONTEND_URL gives no port: 80 and 443 are that site, another port is not.
+      [`${FRONTEND}/gallery`, 200],
+      ['http://app.example:80/gallery', 200],
+      ['http://app.example:443/gallery', 200],
+      ['https://app.example:8443/gallery', 403],
     ]
     for (const [referer, status] of cases) {
       const [response, body] = await fetchView(app().view, `/i/${image.id}.jpg`, referer ? { referer } : {})
@@ -180,4 +198,4 @@ describeEachBackend('view access', (app) => {
       await replica.close()
     }
   })
-}, { clock })
+}, { clock, env: { FRONTEND_URL: FRONTEND } })
