@@ -1,10 +1,8 @@
 import type { Config } from '#core/config.ts'
-import { escapeHtml as e } from '#core/http/html.ts'
+import { SITE_NAME, escapeHtml as e, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import type { SharedAlbum } from './repo.ts'
 import type { ShownImage } from './share.ts'
-
-const PROVIDER_NAME = 'imghost'
 
 const STYLE = `
 body{margin:0;font:16px/1.45 system-ui,sans-serif;background:#111;color:#eee}
@@ -52,7 +50,7 @@ function document({ title, head = '', body, index = false }: Document): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${index ? '' : '<meta name="robots" content="noindex">\n'}<title>${e(title)} - ${PROVIDER_NAME}</title>
+${index ? '' : '<meta name="robots" content="noindex">\n'}<title>${e(pageTitle(title))}</title>
 ${head}<style>${STYLE}</style>
 </head>
 <body>
@@ -81,7 +79,7 @@ function cards(config: Config, album: SharedAlbum, cover: ShownImage | undefined
   const description = album.description ?? `An album by ${album.username}`
   const tags = [
     ['property', 'og:type', 'website'],
-    ['property', 'og:site_name', PROVIDER_NAME],
+    ['property', 'og:site_name', SITE_NAME],
     ['property', 'og:title', album.title],
     ['property', 'og:description', description],
     ['property', 'og:url', url],

@@ -1,6 +1,7 @@
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
+import { SITE_NAME } from '#core/http/html.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { type ProfileView, albumPageUrl } from './pages.ts'
 import * as repo from './repo.ts'
@@ -69,7 +70,7 @@ export async function albumOembed(ctx: AppContext, url: string, maxWidth?: numbe
   const common = {
     version: '1.0' as const,
     title: album.title,
-    provider_name: 'imghost',
+    provider_name: SITE_NAME,
     provider_url: ctx.config.publicUrls.view,
     author_name: album.username,
     cache_age: Math.max(0, secondsLeft),

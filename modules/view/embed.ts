@@ -1,12 +1,11 @@
 import type { Config } from '#core/config.ts'
+import { SITE_NAME, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import type { ViewableImage } from './repo.ts'
 import { SIZES, chooseVariant, parseImageFile, requestedSize } from './variants.ts'
-
-const PROVIDER_NAME = 'imghost'
 
 /** Escapes for HTML text and double- or single-quoted attributes alike. */
 export const escapeHtml = (value: string) =>
@@ -45,9 +44,9 @@ export function renderEmbedPage(config: Config, image: ViewableImage): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${e(title)} - ${PROVIDER_NAME}</title>
+<title>${e(pageTitle(title))}</title>
 <meta property="og:type" content="website">
-<meta property="og:site_name" content="${PROVIDER_NAME}">
+<meta property="og:site_name" content="${SITE_NAME}">
 <meta property="og:title" content="${e(title)}">
 <meta property="og:url" content="${e(pageUrl)}">
 <meta property="og:image" content="${e(imageUrl)}">
@@ -140,7 +139,7 @@ export function oembedFor(config: Config, image: ViewableImage, maxWidth?: numbe
     url: photoUrl,
     width: photo?.width ?? image.width,
     height: photo?.height ?? image.height,
-    provider_name: PROVIDER_NAME,
+    provider_name: SITE_NAME,
     provider_url: config.publicUrls.view,
     cache_age: 3600,
     ...(thumb ? { thumbnail_url: thumbnail, thumbnail_width: thumb.width, thumbnail_height: thumb.height } : {}),

@@ -5,6 +5,10 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
+/** The site's name, after a page's own title as the web app writes it (modules/web/app/ui.tsx): "Holiday · imghost". */
+export const SITE_NAME = 'imghost'
+export const pageTitle = (title: string) => `${title} · ${SITE_NAME}`
+
 export interface HtmlPageOptions {
   title: string
   /** Already escaped. */
@@ -29,7 +33,7 @@ const BASE_STYLE =
 export function htmlPage({ title, bodyHtml, status = 200, imageOrigins = [], style = '', frameAncestors = [] }: HtmlPageOptions): Response {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex"><title>${escapeHtml(title)} · imghost</title>
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex"><title>${escapeHtml(pageTitle(title))}</title>
 <style>${BASE_STYLE}${style}</style>
 </head><body><h1>${escapeHtml(title)}</h1>${bodyHtml}</body></html>`
   const imgSrc = imageOrigins.length ? `; img-src ${imageOrigins.join(' ')}` : ''

@@ -36,6 +36,8 @@ describeEachBackend(
       expect(html).not.toContain('<script')
       expect(html).toContain('Days &amp; nights')
       expect(html).toContain('<meta name="robots" content="noindex">')
+      // The site's name after the page's own, as the web app's pages write it.
+      expect(/<title>([^<]*)<\/title>/.exec(html)?.[1]).toBe('Trip &quot;2026&quot; &lt;script&gt; · imghost')
       const sources = imageSources(html)
       expect(sources).toHaveLength(2)
       expect(sources[0]).toContain(`/i/${privateImage.id}?size=medium&album=`)
@@ -232,6 +234,7 @@ describeEachBackend(
       expect((await page(app().view, `/a/${listed.id}`))[1]).toContain(profileLink)
       const [response, html] = await page(app().view, `/u/${person.username.toUpperCase()}`)
       expect(response.status).toBe(200)
+      expect(/<title>([^<]*)<\/title>/.exec(html)?.[1]).toEndWith(' · imghost')
       expect(html).toContain(shown.id)
       expect(html).not.toContain(`/${hiddenImage.id}_thumb`)
       expect(html).toContain('Listed album')

@@ -35,6 +35,8 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
     expect(page).not.toContain('<script>')
     expect(page).not.toContain('</textarea> &')
     expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quotes&#39;')
+    // The site's name after the image's title, as the web app's pages write it.
+    expect(/<title>([^<]*)<\/title>/.exec(page)?.[1]).toEndWith('&lt;/textarea&gt; · imghost')
     // Only our own tags: every "<" opens one of them.
     const tags = new Set([...page.matchAll(/<\/?([a-z!][a-z0-9]*)/gi)].map((m) => m[1]!.toLowerCase()))
     expect([...tags].sort()).toEqual(['!doctype', 'a', 'body', 'figure', 'h1', 'head', 'html', 'img', 'label', 'link', 'main', 'meta', 'style', 'textarea', 'title'])
