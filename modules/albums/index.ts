@@ -2,7 +2,8 @@ import { Elysia } from 'elysia'
 import { createDailySalts } from '#core/analytics/visitors.ts'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError } from '#core/errors.ts'
+import { AppError, RouteNotFound } from '#core/errors.ts'
+import { PATHS_REFUSED, refusesPath } from '#core/http/allowed-methods.ts'
 import { clientIp, isHttps } from '#core/http/client-ip.ts'
 import { personFacing } from '#core/http/html.ts'
 import { AlbumsModel, SharePagesModel } from './model.ts'
@@ -87,6 +88,9 @@ const WRONG_PASSWORD = 'That password is not right.'
  */
 const isNavigation = (request: Request) => request.headers.get('sec-fetch-mode') === 'navigate'
 
+/** `/a/{id}.zip`, `.ZIP` too (as image extensions are): the album's originals, GET and HEAD only. */
+const ZIP_PATH = '\\.zip$'
+
 /**
  * The share pages, on the view server: `/a/{id}` (HTML), `/a/{id}.zip`, the password form's
  * POST, `/u/{username}` and the album oEmbed. Mounted before the view module, whose
@@ -102,8 +106,7 @@ export const albumPages = (ctx: AppContext) => {
       '/a/:file',
       async ({ params, query, request, server }) => {
         const file = params.file ?? ''
-        // As image extensions are: `.ZIP` is the same file.
-        const zip = file.toLowerCase().endsWith('.zip')
+        const zip = refusesPath(ZIP_PATH, file)
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {
@@ -147,7 +150,18 @@ export const albumPages = (ctx: AppContext) => {
           }
         }
       },
-      { ...SharePagesModel.unlock, ...personFacing, parse: 'urlencoded', detail: detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address') },
+      {
+        ...SharePagesModel.unlock,
+        parse: 'urlencoded',
+        // Before the body is checked: the ZIP has no form, so a POST there is a 405 (Allow: GET, HEAD), whatever it sends.
+        transform: [
+          personFacing.transform,
+          ({ params }) => {
+            if (refusesPath(ZIP_PATH, params.file ?? '')) throw new RouteNotFound()
+          },
+        ],
+        detail: { ...detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address'), [PATHS_REFUSED]: ZIP_PATH },
+      },
     )
     .get(
       '/u/:username',

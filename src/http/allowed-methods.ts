@@ -3,7 +3,7 @@ import { routeTemplates } from './route-templates.ts'
 interface RouteLike {
   method: string
   path: string
-  hooks?: { detail?: { [HEAD_REFUSED]?: boolean } }
+  hooks?: { detail?: { [HEAD_REFUSED]?: boolean; [PATHS_REFUSED]?: string } }
 }
 
 /**
@@ -11,6 +11,17 @@ interface RouteLike {
  * upload): Allow then leaves HEAD out. An OpenAPI extension, so the document says it too.
  */
 export const HEAD_REFUSED = 'x-head-refused'
+
+/**
+ * Set in a route's `detail` when it takes only some of the paths its template fits: a regular
+ * expression (case-insensitive) for the paths it answers as if it were not there, throwing
+ * RouteNotFound (src/errors.ts). Allow leaves its method out on those: the album page's POST
+ * (its password form) is not for `/a/{id}.zip`, which shares its one path segment.
+ */
+export const PATHS_REFUSED = 'x-paths-refused'
+
+/** Whether the route's `detail` refuses this path (PATHS_REFUSED). */
+export const refusesPath = (refused: string | undefined, path: string) => refused !== undefined && new RegExp(refused, 'i').test(path)
 
 /**
  * The methods a path answers to, from an app's routes: a request whose path exists under other
@@ -21,10 +32,11 @@ export function allowedMethodsOf(routes: readonly RouteLike[]): (path: string) =
   const named = routes.filter((route) => route.method !== 'ALL' && !route.path.includes('*'))
   const methodsOf = routeTemplates(
     named.flatMap((route) => {
-      const methods = [{ template: route.path, value: route.method }]
-      if (route.method === 'GET' && route.hooks?.detail?.[HEAD_REFUSED] !== true) methods.push({ template: route.path, value: 'HEAD' })
+      const refused = route.hooks?.detail?.[PATHS_REFUSED]
+      const methods = [{ template: route.path, value: { method: route.method, refused } }]
+      if (route.method === 'GET' && route.hooks?.detail?.[HEAD_REFUSED] !== true) methods.push({ template: route.path, value: { method: 'HEAD', refused } })
       return methods
     }),
   )
-  return (path) => [...new Set(methodsOf(path))].sort()
+  return (path) => [...new Set(methodsOf(path).filter(({ refused }) => !refusesPath(refused, path)).map(({ method }) => method))].sort()
 }

@@ -81,6 +81,23 @@ describeEachBackend(
       expect((await readZip(Buffer.from(await shouted.arrayBuffer()))).size).toBe(2)
     })
 
+    test('the ZIP takes GET and HEAD only: another method, POST with a password too, is a 405 saying so; the page takes POST, its form', async () => {
+      const cases = [
+        ['PUT', `/a/${album.id}.zip`, 'GET, HEAD'],
+        ['DELETE', `/a/${album.id}.ZIP`, 'GET, HEAD'],
+        ['POST', `/a/${album.id}.zip`, 'GET, HEAD'],
+        ['PUT', `/a/${album.id}`, 'GET, HEAD, POST'],
+      ] as const
+      for (const [method, path, allow] of cases) {
+        const response = await app().view.handle(
+          new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ password: PASSWORD }).toString() }),
+        )
+        expect({ method, path, status: response.status, allow: response.headers.get('allow') }).toEqual({ method, path, status: 405, allow })
+      }
+      const cookie = await unlock(album.id)
+      expect((await page(app().view, `/a/${album.id}.zip`, { cookie }))[0].status).toBe(200)
+    })
+
     test('a wrong password from a browser comes back to the page (post/redirect/get), which says so; other markers say nothing', async () => {
       const [wrong, body] = await submit(album.id, 'not it', '198.51.100.8', { 'sec-fetch-mode': 'navigate' })
       expect(wrong.status).toBe(303)
