@@ -265,6 +265,12 @@ export function bodyLimits(stallSeconds: number, cut?: AbortSignal) {
       if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
         throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
       }
+      // A compressed body would be read as its compressed bytes ("not valid UTF-8"): say what is
+      // wrong (RFC 9110 §15.5.16: 415 for a content coding the server does not take).
+      const encoding = request.headers.get('content-encoding')?.trim().toLowerCase()
+      if (encoding && encoding !== 'identity') {
+        throw new UnsupportedMediaType(`This endpoint takes an uncompressed body, not Content-Encoding: ${encoding.slice(0, 40)}`, 'unsupported_content_encoding')
+      }
       return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds, cut))
     })
   return {

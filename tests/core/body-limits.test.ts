@@ -53,6 +53,16 @@ describeEachBackend('bodies parsed before anything else', (app) => {
       const [response] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password }, headers: { 'content-type': type } })
       expect({ type, status: response.status }).toEqual({ type, status: 200 })
     }
+    // A compressed body is named as such, not read as bytes that are "not valid UTF-8".
+    const gzipped = Bun.gzipSync(JSON.stringify({ identifier: user.username, password: user.password }))
+    const [compressed, compressedBody] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: gzipped, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect({ status: compressed.status, code: compressedBody.error?.code, message: compressedBody.error?.message }).toEqual({
+      status: 415,
+      code: 'unsupported_content_encoding',
+      message: 'This endpoint takes an uncompressed body, not Content-Encoding: gzip',
+    })
+    const [identity] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password }, headers: { 'content-encoding': 'identity' } })
+    expect(identity.status).toBe(200)
     // Also behind a guard: a cookie-authenticated JSON route does not take a form either.
     const [form] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: 'key_name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
     expect(form.status).toBe(415)
