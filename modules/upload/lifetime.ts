@@ -25,7 +25,9 @@ export interface LifetimeChanges {
 }
 
 export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges {
-  if (input.expires_at !== undefined && input.expires_in !== undefined) {
+  // Both null say the same thing, "no expiry": only two ends at once are a conflict.
+  const bothSent = input.expires_at !== undefined && input.expires_in !== undefined
+  if (bothSent && !(input.expires_at === null && input.expires_in === null)) {
     throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict')
   }
   const changes: LifetimeChanges = {}

@@ -57,6 +57,12 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
 
       const [, cleared] = await patch(image.id, { expires_at: null, max_views: null, description: null })
       expect(cleared.image).toMatchObject({ description: null, expires_at: null, max_views: null, views_left: null })
+
+      // Both expiry fields null say the same thing, "no expiry": a clear, not a conflict.
+      expect((await patch(image.id, { expires_in: '1h' }))[1].image.expires_at).not.toBeNull()
+      const [bothNull, bothNullBody] = await patch(image.id, { expires_in: null, expires_at: null })
+      expect(bothNull.status, JSON.stringify(bothNullBody)).toBe(200)
+      expect(bothNullBody.image.expires_at).toBeNull()
     })
 
     test('PATCH refuses bad values with a 400 naming the problem, and changes nothing', async () => {
