@@ -207,6 +207,17 @@ async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string
     await deleteEndedImages(ctx, [existing.id])
     return undefined
   }
+  return answerSameBytes(existing, form)
+}
+
+/**
+ * The image hidden by moderation is refused, 409 image_hidden: its links are 404 to everyone
+ * until an administrator reviews it, so answering it would hand out a dead link.
+ */
+function answerSameBytes(existing: ImageRow, form: FormFields): ImageRow {
+  if (existing.hidden_at !== null) {
+    throw new Conflict(`You uploaded this image before (${existing.id}) and it is hidden after reports while an administrator reviews it`, 'image_hidden')
+  }
   refuseIfAskedOtherwise(existing, form)
   return existing
 }
@@ -308,10 +319,7 @@ async function storeAndRecord(
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
-      if (winner) {
-        refuseIfAskedOtherwise(winner, form)
-        return { created: false, image: winner }
-      }
+      if (winner) return { created: false, image: answerSameBytes(winner, form) }
     }
     throw error
   }

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from 'bun:test'
 import { call, describeEachBackend, migratedEmbeddedSnapshot, registerUser, type TestUser } from '../helpers/index.ts'
-import { uploadFresh } from '../helpers/ending-images.ts'
+import { freshPng, uploadFresh } from '../helpers/ending-images.ts'
 import { signUp } from './support.ts'
 
 // The embedded template takes over a minute to build on a loaded machine: built before any hook's timeout runs.
@@ -46,6 +46,48 @@ describeEachBackend(
       const [dismissed] = await call(app().auth, 'POST', `/api/v1/admin/reports/${reportId}/dismiss`, { token: admin.token })
       expect(dismissed.status).toBe(200)
       expect(await ownerSees(owner.apiKey, 'image', id)).toEqual([false, false])
+    })
+
+    test('the same bytes again, of an image hidden by moderation: 409 image_hidden on every upload route, in its own shape, not a dead link', async () => {
+      const owner = await signUp(app())
+      const bytes = await freshPng()
+      const [uploaded, body] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { is_public: 'true' }, '', bytes)
+      expect(uploaded.status, JSON.stringify(body)).toBe(201)
+      const id: string = body.image.id
+      const reportId = await report('image', id, '198.51.100.9')
+      const imagesBefore = (await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n
+      const why = `You uploaded this image before (${id}) and it is hidden after reports while an administrator reviews it`
+
+      // POST /upload, as ShareX sends it (its ErrorMessage reads error.message); an asked end does not renew it either.
+      for (const query of ['', '?expires_in=1d']) {
+        const [again, refused] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { is_public: 'true' }, query, bytes)
+        expect(again.status, JSON.stringify(refused)).toBe(409)
+        expect(refused).toEqual({ success: false, error: { code: 'image_hidden', message: why } })
+      }
+      const file = (field: string) => {
+        const form = new FormData()
+        form.append(field, new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'again.png')
+        return form
+      }
+      const bearer = { authorization: `Bearer ${owner.apiKey}` }
+      const [chevereto, cheveretoBody] = await call(app().upload, 'POST', `/api/1/upload?key=${owner.apiKey}`, { body: file('source') })
+      expect(chevereto.status).toBe(409)
+      expect(cheveretoBody).toEqual({ status_code: 409, error: { message: why, code: 409, context: 'image_hidden' }, status_txt: 'Conflict' })
+      const [imgur, imgurBody] = await call(app().upload, 'POST', '/3/image', { headers: bearer, body: file('image') })
+      expect(imgur.status).toBe(409)
+      expect(imgurBody).toEqual({ data: { error: why, code: 'image_hidden', request: '/3/image', method: 'POST' }, success: false, status: 409 })
+      const [lsky, lskyBody] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer, body: file('file') })
+      expect(lsky.status).toBe(409)
+      expect(lskyBody).toEqual({ status: false, message: why, data: { code: 'image_hidden' } })
+      expect((await app().ctx.sql`select count(*)::int as n from images where user_id = ${owner.id}`)[0]!.n).toBe(imagesBefore)
+
+      // Once an administrator dismisses the report, the same bytes answer the image again.
+      const [dismissed] = await call(app().auth, 'POST', `/api/v1/admin/reports/${reportId}/dismiss`, { token: admin.token })
+      expect(dismissed.status).toBe(200)
+      const [served, servedBody] = await uploadFresh(app().upload, { apiKey: owner.apiKey }, { is_public: 'true' }, '', bytes)
+      expect(served.status, JSON.stringify(servedBody)).toBe(200)
+      expect(servedBody.image.id).toBe(id)
+      expect((await app().view.handle(new Request(`http://localhost/i/${id}`))).status).toBe(200)
     })
 
     test('an album hidden after a report says so to its owner on GET /api/v1/albums and /albums/{id}', async () => {

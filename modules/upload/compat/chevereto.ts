@@ -236,7 +236,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       return errorBody(appError) as never
     }
   }
-  const errors = Object.fromEntries([400, 401, 403, 405, 408, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+  const errors = Object.fromEntries([400, 401, 403, 405, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
   const options = (method: 'GET' | 'POST') => ({
     query: Query,
     response: { 200: t.Union([CheveretoSuccess, t.String({ description: 'format=txt: the image URL' })]), ...errors },

@@ -51,7 +51,7 @@ export const ImgurError = t.Object({
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
 const XML_PATHS = new Set(['/3/upload.xml', '/3/image.xml'])
-const errorStatuses = [400, 401, 403, 404, 408, 413, 415, 422, 429, 503]
+const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
 

@@ -47,7 +47,7 @@ const LskyImage = t.Object({
 export const LskyError = t.Object({ status: t.Literal(false), message: t.String(), data: t.Object({ code: t.String() }) })
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Bearer ih_…' })) })
-const errors = Object.fromEntries([400, 401, 403, 404, 408, 413, 415, 422, 429, 503].map((status) => [status, LskyError]))
+const errors = Object.fromEntries([400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, LskyError]))
 
 const errorBody = (error: AppError) => ({ status: false as const, message: error.message, data: { code: error.code } })
 
