@@ -5,7 +5,7 @@ import { notifyImageChanged } from '#core/images/invalidate.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageEnded, imageNotFound } from './errors.ts'
 import { imageText } from './image-text.ts'
-import { type LifetimeInput, isGone, parseLifetime } from './lifetime.ts'
+import { type LifetimeChanges, type LifetimeInput, isGone, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
 export interface ImageEdit extends LifetimeInput {
@@ -28,14 +28,29 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
   const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!current) throw imageNotFound()
   if (isGone(current, now)) throw imageEnded()
-  const image = await repo.updateOwnImage(ctx.sql, principal.user.id, current.id, {
+  const image = await changeOwnImage(ctx, principal.user.id, current.id, {
     title,
     description,
     is_public: changes.is_public,
     ...lifetime,
   })
   if (!image) throw imageNotFound()
-  await notifyImageChanged(ctx, image.id)
+  return image
+}
+
+/**
+ * Writes a change to one of the owner's images and makes every view process see it at once:
+ * the one way PATCH and an upload renewing an image's end (service.ts) change a stored image.
+ * Undefined when the image is not the owner's (or no longer exists).
+ */
+export async function changeOwnImage(
+  ctx: AppContext,
+  ownerId: string,
+  imageId: string,
+  changes: { title?: string | null; description?: string | null; is_public?: boolean } & LifetimeChanges,
+): Promise<ImageRow | undefined> {
+  const image = await repo.updateOwnImage(ctx.sql, ownerId, imageId, changes)
+  if (image) await notifyImageChanged(ctx, image.id)
   return image
 }
 

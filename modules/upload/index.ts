@@ -47,7 +47,10 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
         detail: {
           tags: ['upload'],
           summary: 'Upload an image (multipart field "file"; optional is_public, title, description, expires_in or expires_at, max_views)',
-          description: 'JPEG, PNG, GIF, WebP, AVIF or BMP (stored as PNG). 201 with the new image; 200 with the existing one when the same bytes were uploaded before.',
+          description:
+            'JPEG, PNG, GIF, WebP, AVIF or BMP (stored as PNG). 201 with the new image; 200 with the existing one when the same bytes were uploaded before ' +
+            '(an end asked for renews the end it has); 409 duplicate_image when asked with another visibility, title or description, or an end for one stored without, ' +
+            '409 image_hidden while moderation hides it.',
           // The body is read by the service, not by a TypeBox schema, so the document says it here.
           requestBody: {
             required: true,

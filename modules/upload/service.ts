@@ -15,6 +15,7 @@ import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import type { ProcessedImage } from '#core/media/types.ts'
 import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReached, usageDay } from './quota.ts'
+import { changeOwnImage } from './edit.ts'
 import { deleteEndedImages } from './expiry.ts'
 import { DESCRIPTION_MAX_LENGTH, imageText } from './image-text.ts'
 import { isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
@@ -196,9 +197,7 @@ function readFormFields(fields: Record<string, string>, user: UserRow, now: Date
 /**
  * The same bytes again answer the image already stored. Not when that one has ended (expired or
  * its views spent): it is deleted now and the upload stored afresh, or the answer would be a dead
- * link. Nor silently when this upload asks for an end of its own, the other visibility, or
- * another title or description: the stored image would keep living, stay public when a private
- * one was asked for, or keep its old words, so the client is told to change that image instead.
+ * link. See answerSameBytes for the rest.
  */
 async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
   const existing = await repo.findImageBySha256(ctx.sql, userId, sha256)
@@ -207,24 +206,41 @@ async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string
     await deleteEndedImages(ctx, [existing.id])
     return undefined
   }
-  return answerSameBytes(existing, form)
+  return answerSameBytes(ctx, existing, form)
 }
 
 /**
- * The image hidden by moderation is refused, 409 image_hidden: its links are 404 to everyone
- * until an administrator reviews it, so answering it would hand out a dead link.
+ * What an upload of bytes already stored (and not ended) answers:
+ * - the image hidden by moderation is refused, 409 image_hidden: its links are 404 to everyone
+ *   until an administrator reviews it, so answering it would hand out a dead link;
+ * - another visibility, title or description is refused, 409 duplicate_image: the stored image
+ *   would stay public when a private one was asked for, or keep its old words unseen;
+ * - an end asked for an image stored with one renews it: it takes the end now asked, through
+ *   PATCH's own path (an expiring ShareX config or ?expires_in= preset sends its end with every
+ *   upload, and cannot PATCH); asked for an image stored without one, 409 duplicate_image, since
+ *   an upload must not silently shorten a permanent image;
+ * - otherwise the stored image as it is.
  */
-function answerSameBytes(existing: ImageRow, form: FormFields): ImageRow {
+async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFields): Promise<ImageRow> {
   if (existing.hidden_at !== null) {
     throw new Conflict(`You uploaded this image before (${existing.id}) and it is hidden after reports while an administrator reviews it`, 'image_hidden')
   }
   refuseIfAskedOtherwise(existing, form)
-  return existing
+  if (form.expiresAt === null && form.maxViews === null) return existing
+  // Only what is asked changes, as with PATCH; a new view budget counts its views afresh.
+  const renewed = await changeOwnImage(ctx, existing.user_id, existing.id, {
+    ...(form.expiresAt !== null ? { expiresAt: form.expiresAt } : {}),
+    ...(form.maxViews !== null ? { maxViews: form.maxViews } : {}),
+  })
+  // Deleted between the read and the write (by its owner, or the expiry job).
+  if (!renewed) throw new Conflict(`You uploaded this image before (${existing.id}) and it was deleted meanwhile; send the upload again`, 'duplicate_image')
+  return renewed
 }
 
 function refuseIfAskedOtherwise(existing: ImageRow, form: FormFields) {
-  if (form.expiresAt !== null || form.maxViews !== null) {
-    throw new Conflict(`You uploaded this image before (${existing.id}); set its expiry or view limit with PATCH /images/${existing.id}`, 'duplicate_image')
+  const asksForEnd = form.expiresAt !== null || form.maxViews !== null
+  if (asksForEnd && existing.expires_at === null && existing.max_views === null) {
+    throw new Conflict(`You uploaded this image before (${existing.id}) without an expiry or view limit; to give it one, use PATCH /images/${existing.id}`, 'duplicate_image')
   }
   if (form.isPublic !== existing.is_public) {
     const [is, asked] = existing.is_public ? ['public', 'private'] : ['private', 'public']
@@ -319,7 +335,7 @@ async function storeAndRecord(
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
-      if (winner) return { created: false, image: answerSameBytes(winner, form) }
+      if (winner) return { created: false, image: await answerSameBytes(ctx, winner, form) }
     }
     throw error
   }

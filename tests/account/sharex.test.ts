@@ -134,6 +134,16 @@ describeEachBackend('ShareX uploader', (app) => {
     expect(Math.abs(new Date(row.expires_at!).getTime() - (before + 86_400_000))).toBeLessThan(60_000)
     expect(result.image.expires_at).toBe(new Date(row.expires_at!).toISOString())
 
+    // The same screenshot sent again renews the image it already is: ShareX cannot PATCH.
+    await Bun.sleep(5)
+    const again = new FormData()
+    again.append(sxcu.FileFormName, new Blob([readFileSync(join(CORPUS, 'gps', 'DSCN0012.jpg'))], { type: 'image/jpeg' }), 'DSCN0012.jpg')
+    const renewed = await viaPublicUrl(app(), sxcu.RequestURL, { method: sxcu.RequestMethod, headers: sxcu.Headers, body: again })
+    const renewedResult = await renewed.json()
+    expect(renewed.status, JSON.stringify(renewedResult)).toBe(200)
+    expect(fillTemplate(sxcu.URL, renewedResult)).toBe(fillTemplate(sxcu.URL, result))
+    expect(Date.parse(renewedResult.image.expires_at)).toBeGreaterThan(Date.parse(result.image.expires_at))
+
     // Without a value, or an empty one, the file's uploads never expire.
     for (const query of ['', '?expires_in=']) {
       const [plain, plainSxcu] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex${query}`, { apiKey: key.key })

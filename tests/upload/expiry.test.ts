@@ -4,7 +4,7 @@ import { manualClock } from '#core/clock.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
 import { call } from '../helpers/http.ts'
-import { type Viewer, eventually, fetchView, signUp, useOwnerAdminAndSecondView } from '../view/support.ts'
+import { UA, type Viewer, eventually, fetchView, signUp, useOwnerAdminAndSecondView } from '../view/support.ts'
 import { listenForEvents } from '../helpers/events.ts'
 
 const HOUR = 3_600_000
@@ -212,13 +212,17 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(badCheveretoBody.error.context).toBe('invalid_expires_in')
     })
 
-    test('the same bytes again: 409 when the upload asks for an end, a fresh image when the old one has ended', async () => {
+    test('the same bytes again: 409 when the upload asks for an end of a permanent image, a fresh image when the old one has ended', async () => {
       const bytes = await freshPng()
       const [first, firstBody] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '', bytes)
       expect(first.status).toBe(201)
-      const [again, conflict] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '?expires_in=1h', bytes)
-      expect(again.status).toBe(409)
-      expect(conflict.error.code).toBe('duplicate_image')
+      for (const query of ['?expires_in=1h', '?max_views=3']) {
+        const [again, conflict] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, query, bytes)
+        expect(again.status, query).toBe(409)
+        expect(conflict.error.code).toBe('duplicate_image')
+        expect(conflict.error.message).toContain(`PATCH /images/${firstBody.image.id}`)
+      }
+      expect((await call(app().upload, 'GET', `/images/${firstBody.image.id}`, { apiKey: world.owner.apiKey }))[1].image).toMatchObject({ expires_at: null, max_views: null })
       expect((await patch(firstBody.image.id, { expires_in: '1h' }))[0].status).toBe(200)
       clock.advance(HOUR)
       const [renewed, renewedBody] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, '', bytes)
@@ -227,6 +231,61 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect(renewedBody.image.expires_at).toBeUndefined()
       expect(await status(app().view, `/i/${renewedBody.image.id}`)).toBe(200)
       expect((await app().ctx.sql`select 1 from images where id = ${firstBody.image.id}`).length).toBe(0)
+    })
+
+    test('the same bytes again with an end, of an image stored with one, renew it: same image, the end now asked, seen by every view process', async () => {
+      const bytes = await freshPng()
+      const upload = (query: string, fields: Record<string, string> = {}) => uploadFresh(app().upload, { apiKey: world.owner.apiKey }, fields, query, bytes)
+      const maxAge = (response: Response) => Number(/max-age=(\d+)/.exec(response.headers.get('cache-control') ?? '')?.[1])
+      const [first, firstBody] = await upload('?expires_in=1h')
+      expect(first.status, JSON.stringify(firstBody)).toBe(201)
+      const id: string = firstBody.image.id
+      clock.advance(30 * 60_000)
+      const now = clock.now().getTime()
+      // The other process caches the image's lookup, with its end (the lookup lives on this clock).
+      expect(maxAge((await fetchView(world.otherView, `/${id}.png`))[0])).toBeLessThanOrEqual(1800)
+      const [again, renewed] = await upload('?expires_in=1d')
+      expect(again.status, JSON.stringify(renewed)).toBe(200)
+      expect(renewed.image).toMatchObject({ id, url: firstBody.image.url, thumbnail: firstBody.image.thumbnail, expires_at: new Date(now + 24 * HOUR).toISOString(), max_views: null })
+      expect(renewed.image.deletion_url).toBeString()
+      expect((await app().ctx.sql`select count(*)::int as n from images where user_id = ${world.owner.id} and sha256 = (select sha256 from images where id = ${id})`)[0]!.n).toBe(1)
+      // The other process hears of it as it hears of a PATCH, though the clock stands still.
+      const elapsed = await eventually(async () => maxAge((await fetchView(world.otherView, `/${id}.png`))[0]) > 3600, 1_000, 5)
+      expect(elapsed).toBeLessThan(1_000)
+      clock.advance(HOUR)
+      for (const view of [app().view, world.otherView]) expect(await status(view, `/i/${id}`)).toBe(200)
+
+      // Only what is asked changes, as with PATCH; a view budget asked again counts afresh.
+      const [budget, budgetBody] = await upload('?max_views=3')
+      expect(budget.status, JSON.stringify(budgetBody)).toBe(200)
+      expect(budgetBody.image).toMatchObject({ id, expires_at: new Date(now + 24 * HOUR).toISOString(), max_views: 3, views_left: 3 })
+      expect((await fetchView(app().view, `/${id}.png`, { 'user-agent': UA.windowsChrome }))[0].status).toBe(200)
+      expect((await call(app().upload, 'GET', `/images/${id}`, { apiKey: world.owner.apiKey }))[1].image.views_left).toBe(2)
+      const [, afresh] = await upload('?max_views=3')
+      expect(afresh.image).toMatchObject({ id, max_views: 3, views_left: 3 })
+
+      // Another visibility or title is still refused, and changes nothing.
+      for (const fields of [{ is_public: 'false', expires_in: '7d' }, { title: 'Another', expires_in: '7d' }] as Record<string, string>[]) {
+        const [refused, body] = await upload('', fields)
+        expect([refused.status, body.error?.code], JSON.stringify(fields)).toEqual([409, 'duplicate_image'])
+      }
+      const [, shown] = await call(app().upload, 'GET', `/images/${id}`, { apiKey: world.owner.apiKey })
+      expect(shown.image).toMatchObject({ expires_at: new Date(now + 24 * HOUR).toISOString(), max_views: 3 })
+    })
+
+    test('Chevereto with ?expires_in= uploads the same file twice: the second renews the first', async () => {
+      const bytes = await freshPng()
+      const send = () => {
+        const body = new FormData()
+        body.append('source', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), 'again.png')
+        return call(app().upload, 'POST', `/api/1/upload?key=${world.owner.apiKey}&expires_in=1d`, { body })
+      }
+      const [first, firstBody] = await send()
+      expect(first.status, JSON.stringify(firstBody)).toBe(200)
+      clock.advance(HOUR)
+      const [second, secondBody] = await send()
+      expect(second.status, JSON.stringify(secondBody)).toBe(200)
+      expect(secondBody.image).toMatchObject({ name: firstBody.image.name, url: firstBody.image.url, expires_at: new Date(clock.now().getTime() + 24 * HOUR).toISOString() })
     })
 
     test('after expires_at every URL of the image is 404 at once on every view process; caches may not outlive it', async () => {
