@@ -93,6 +93,19 @@ describe.skipIf(!hasChromium)('upload result placeholders in Chromium', () => {
     })
   })
 
+  test('the same file again with other settings says so, and where to change them', async () => {
+    await journal.during(async () => {
+      const bytes = await distinctPng(120, 90)
+      await page.getByLabel('Public (anyone with the link can see new uploads)').setChecked(true)
+      await page.setInputFiles('#file-input', { name: 'twice.png', mimeType: 'image/png', buffer: bytes })
+      await page.getByRole('status').filter({ hasText: 'twice.png uploaded.' }).waitFor({ state: 'attached' })
+      await page.getByLabel('Public (anyone with the link can see new uploads)').setChecked(false)
+      await page.setInputFiles('#file-input', { name: 'twice-private.png', mimeType: 'image/png', buffer: bytes })
+      const refused = page.getByTestId('upload-item').filter({ hasText: 'twice-private.png' }).getByRole('alert')
+      await expect(refused.textContent()).resolves.toBe('You uploaded this image before with other settings: open it from the gallery to change them.')
+    })
+  })
+
   test('no page broke the Content Security Policy', () => {
     expect(cspViolations).toEqual([])
   })

@@ -36,8 +36,9 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
       return `Daily upload quota reached. ${message}`
     case 'storage_quota_exceeded':
       return `Storage full. ${message}`
+    // Another visibility, title or description, or an end for one kept for good: all changed on its page.
     case 'duplicate_image':
-      return 'You uploaded this image before: open it from the gallery to set its expiry or view limit.'
+      return 'You uploaded this image before with other settings: open it from the gallery to change them.'
     default:
       return message
   }
