@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
+import { startPurgingImagesOfUser } from '#core/images/purge.ts'
 import { runJob } from '#core/jobs/index.ts'
 import * as users from '#core/users/repo.ts'
 import type { UserChanges } from './model.ts'
@@ -35,8 +36,9 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     if (changes.is_blocked) await users.revokeAllSessions(tx, userId)
     return { before, user: user! }
   })
-  // A block hides the user's images on every view process at once.
+  // A block hides the user's images on every view process at once, and then from the CDN.
   await notifyUserChanged(ctx.sql, userId)
+  if (changes.is_blocked === true && !before.is_blocked) startPurgingImagesOfUser(ctx, userId)
   for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
 }

@@ -160,8 +160,10 @@ export async function findReport(db: Db, id: string): Promise<ReportRow | undefi
 }
 
 /** True when this call hid it (it was visible). */
-export async function hideImage(db: Db, id: string, at: Date): Promise<boolean> {
-  return (await db`update images set hidden_at = ${at} where id = ${id} and hidden_at is null`).count > 0
+/** The image hidden now (what purging its cached copies needs), or undefined when it was missing or already hidden. */
+export async function hideImage(db: Db, id: string, at: Date): Promise<Pick<ImageRow, 'id' | 'format'> | undefined> {
+  const [row]: [Pick<ImageRow, 'id' | 'format'>?] = await db`update images set hidden_at = ${at} where id = ${id} and hidden_at is null returning id, format`
+  return row
 }
 
 export async function unhideImage(db: Db, id: string): Promise<boolean> {

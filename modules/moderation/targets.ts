@@ -35,9 +35,18 @@ const imageTarget: ReportTarget = {
     return ownerId ? { ownerId } : undefined
   },
   async setHidden(ctx, id, hidden) {
-    const changed = hidden ? await repo.hideImage(ctx.sql, id, ctx.clock.now()) : await repo.unhideImage(ctx.sql, id)
-    if (changed) await notifyImageChanged(ctx, id)
-    return changed
+    if (!hidden) {
+      const shown = await repo.unhideImage(ctx.sql, id)
+      if (shown) await notifyImageChanged(ctx, id)
+      return shown
+    }
+    const hiddenNow = await repo.hideImage(ctx.sql, id, ctx.clock.now())
+    if (!hiddenNow) return false
+    await notifyImageChanged(ctx, id)
+    // A CDN keeps a public image for a year: hidden by the view server, it would go on being
+    // served from there. After the update, as a delete's purge; it never throws.
+    await ctx.cdn.purgeImages([hiddenNow])
+    return true
   },
   async remove(ctx, id, inTransaction) {
     // The row first (the image stops being served at once), then its objects and CDN copies,

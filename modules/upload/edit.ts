@@ -28,7 +28,7 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
   const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!current) throw imageNotFound()
   if (isGone(current, now)) throw imageEnded()
-  const image = await changeOwnImage(ctx, principal.user.id, current.id, {
+  const image = await changeOwnImage(ctx, current, {
     title,
     description,
     is_public: changes.is_public,
@@ -39,18 +39,37 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
 }
 
 /**
- * Writes a change to one of the owner's images and makes every view process see it at once:
- * the one way PATCH and an upload renewing an image's end (service.ts) change a stored image.
- * Undefined when the image is not the owner's (or no longer exists).
+ * Writes a change to one of the owner's images (`before`: as it was read) and makes every view
+ * process see it at once, and the CDN forget a copy the change no longer allows: the one way
+ * PATCH and an upload renewing an image's end (service.ts) change a stored image. Undefined when
+ * the image is not the owner's (or no longer exists).
  */
 export async function changeOwnImage(
   ctx: AppContext,
-  ownerId: string,
-  imageId: string,
+  before: ImageRow,
   changes: { title?: string | null; description?: string | null; is_public?: boolean } & LifetimeChanges,
 ): Promise<ImageRow | undefined> {
-  const image = await repo.updateOwnImage(ctx.sql, ownerId, imageId, changes)
-  if (image) await notifyImageChanged(ctx, image.id)
+  const image = await repo.updateOwnImage(ctx.sql, before.user_id, before.id, changes)
+  if (!image) return undefined
+  await notifyImageChanged(ctx, image.id)
+  // After the commit, as a delete's purge: the purge never throws, a failure is logged.
+  if (sharedCopiesOutlive(before, image)) await ctx.cdn.purgeImages([image])
   return image
+}
+
+type Serving = Pick<ImageRow, 'is_public' | 'expires_at' | 'max_views'>
+
+/**
+ * Whether a CDN may still hold a copy the edit no longer allows. Only a public image without a
+ * view budget is sent to shared caches (`public`, for a year or until its end); such a copy
+ * outlives making it private, giving it a view budget, or an end it did not have or an earlier
+ * one. Other edits leave every cached copy true (a later end or none: the copy merely goes stale
+ * sooner than it had to), and are not worth a purge call.
+ */
+export function sharedCopiesOutlive(before: Serving, after: Serving): boolean {
+  if (!before.is_public || before.max_views !== null) return false
+  if (!after.is_public || after.max_views !== null) return true
+  if (after.expires_at === null) return false
+  return before.expires_at === null || new Date(after.expires_at).getTime() < new Date(before.expires_at).getTime()
 }
 

@@ -228,7 +228,7 @@ async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFi
   refuseIfAskedOtherwise(existing, form)
   if (form.expiresAt === null && form.maxViews === null) return existing
   // Only what is asked changes, as with PATCH; a new view budget counts its views afresh.
-  const renewed = await changeOwnImage(ctx, existing.user_id, existing.id, {
+  const renewed = await changeOwnImage(ctx, existing, {
     ...(form.expiresAt !== null ? { expiresAt: form.expiresAt } : {}),
     ...(form.maxViews !== null ? { maxViews: form.maxViews } : {}),
   })

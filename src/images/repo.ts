@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from '../db/index.ts'
 import type { DeletableImage } from './delete.ts'
+import type { ImageRow } from './types.ts'
 
 /** Image SQL that more than one module needs; each module's own queries stay in its repo. */
 
@@ -53,4 +54,15 @@ export async function albumShowingImage(
       ${options.privateToo ? db`` : db`and a.visibility <> 'private'`}
       and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null`
   return row
+}
+
+/**
+ * A page of a user's public images after `afterId` (keyset order by id): what a shared cache may
+ * hold a copy of (private ones are sent `private`), for purging them all in pages.
+ */
+export async function publicImagesOfUser(db: Db, userId: string, afterId: string | null, limit: number): Promise<Pick<ImageRow, 'id' | 'format'>[]> {
+  return db<Pick<ImageRow, 'id' | 'format'>[]>`
+    select id, format from images
+    where user_id = ${userId} and is_public ${afterId === null ? db`` : db`and id > ${afterId}`}
+    order by id limit ${limit}`
 }
