@@ -44,7 +44,7 @@ const ENVIRONMENT: [string, string][] = [
   ['WEBAUTHN_RP_ID, WEBAUTHN_ORIGIN, WEBAUTHN_RP_NAME', 'passkey domain, allowed page origins, shown name (from AUTH_SERVER_URL; imghost)'],
   ['WEBHOOK_ALLOW_PRIVATE, WEBHOOK_ALLOWED_NETWORKS', 'let webhooks reach private/loopback addresses (false); or only these CIDRs'],
   ['WEBHOOK_TIMEOUT, WEBHOOK_CONCURRENCY, WEBHOOK_POLL_INTERVAL_MS, WEBHOOK_RETRY_WINDOW', 'per delivery (10s); deliveries at once (8); queue poll (1000); retries for (1d)'],
-  ['CLOUDFLARE_ZONE_ID, CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_BASE_URL', 'purge deleted images from Cloudflare'],
+  ['CLOUDFLARE_ZONE_ID, CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_BASE_URL', 'purge images no longer served (deleted, private, hidden, blocked) from Cloudflare'],
   ['SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS, SMTP_SECURE, SMTP_FROM', 'outgoing mail (unset: .eml files in DATA_DIR/mail)'],
   ['GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET', 'OAuth sign-in'],
   ['OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_SCOPES, OIDC_NAME', 'OpenID Connect sign-in: issuer (discovery), client, scopes (openid email profile), button label'],

@@ -6,7 +6,7 @@ import type { PreRouteHandler } from '#core/http/pre-routes.ts'
 import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import { referrerHost } from './access.ts'
 import { acceptsWebp, isNotModified } from './http-semantics.ts'
-import { type ImageServer, countryOf } from './image-server.ts'
+import { type ImageServer, countryOf, pathAndQuery } from './image-server.ts'
 import type { ViewRecorder } from './recorder.ts'
 import { SIZES, chooseVariant, parseImageFile, requestedSize } from './variants.ts'
 
@@ -40,6 +40,8 @@ interface Prebuilt {
  * pair: with the Accept outcome it indexes the image's answers (answersFor).
  */
 interface Target {
+  /** Path and query: whether the image's purges name it (CachedImage.purgedPaths) decides its caching. */
+  path: string
   id: string
   size: VariantName
   format: StoredFormat | undefined
@@ -48,6 +50,8 @@ interface Target {
 
 const FORMAT_SLOTS: Record<StoredFormat, number> = { jpeg: 1, png: 2, gif: 3, webp: 4, avif: 5 }
 const slotOf = (size: VariantName, format: StoredFormat | undefined) => (SIZES.indexOf(size) * 6 + (format === undefined ? 0 : FORMAT_SLOTS[format])) * 2
+/** Past every (size, format, Accept) slot: the answers for a URL no purge names (short caching). */
+const UNPURGED_SLOTS = SIZES.length * 6 * 2
 
 function prebuild(representation: Representation): Prebuilt {
   const whole = new Headers(representation.whole)
@@ -97,7 +101,7 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     if (!file || file.unknownExtension) return undefined
     const size = split.size === undefined || (SIZES as readonly string[]).includes(split.size) ? requestedSize(split.size, file.thumb) : undefined
     if (size === undefined) return undefined
-    return { id: file.id, size, format: file.format, slot: slotOf(size, file.format) }
+    return { path: split.pathAndQuery, id: file.id, size, format: file.format, slot: slotOf(size, file.format) }
   })
   const answersByImage = new WeakMap<CachedImage, (Prebuilt | null | undefined)[]>()
   /** The answers for `target` from `image`, or null when it has no such variant (serve() says 404). */
@@ -107,11 +111,13 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
       bySlot = []
       answersByImage.set(image, bySlot)
     }
-    const slot = target.slot + (webp ? 1 : 0)
+    // One set lookup of a string already hashed (the memoised target's): no parsing per request.
+    const purgedPath = image.purgedPaths.has(target.path)
+    const slot = target.slot + (webp ? 1 : 0) + (purgedPath ? 0 : UNPURGED_SLOTS)
     let answers = bySlot[slot]
     if (answers === undefined) {
       const choice = chooseVariant(image.variants, image.format, target.size, target.format, webp)
-      answers = choice ? prebuild(atHand.representation(image, choice.variant, choice.negotiated, false)) : null
+      answers = choice ? prebuild(atHand.representation(image, choice.variant, choice.negotiated, false, purgedPath)) : null
       bySlot[slot] = answers
     }
     return answers
@@ -191,6 +197,8 @@ function memoOfStrings<V>(limit: number, compute: (key: string) => V): (key: str
 }
 
 interface SplitTarget {
+  /** Everything from the path's first slash, query included. */
+  pathAndQuery: string
   file: string
   requireExtension: boolean
   size: string | undefined
@@ -224,5 +232,6 @@ function splitTarget(url: string): SplitTarget | undefined {
     }
   }
   // The CDN-origin paths are named by their path alone, as the route reads them (modules/view/index.ts).
-  return { file, requireExtension, size: requireExtension ? undefined : size }
+  // The pipeline's own reading (serve()), so the two always agree on what a purge names.
+  return { pathAndQuery: pathAndQuery(url), file, requireExtension, size: requireExtension ? undefined : size }
 }

@@ -5,6 +5,7 @@ import type { StoredVariant } from '#core/images/types.ts'
 import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
 import { verifyAlbumImageLink } from '#core/images/album-links.ts'
+import { cachedPaths } from '#core/images/urls.ts'
 import { credentialedCaller, hostAndPort, isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
@@ -23,7 +24,20 @@ import { chooseVariant, downloadName, extensionOf, parseImageFile, repeatedSize,
  */
 export const LOOKUP_TTL_MS = 1_000
 
+/**
+ * A public image at one of the URLs a purge names (src/images/urls.ts cachedPaths): ids are never
+ * reused, and whatever stops or shortens serving it purges these URLs from the CDN.
+ */
 const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
+/**
+ * Any other spelling the view server answers for a public image (`.jpeg`, `.JPG`, `?v=1`,
+ * `?download=true`, a percent-escape, …): no purge names it, so a shared cache may keep it no
+ * longer than a takedown may take to reach every copy. Five minutes: the lifetime of a copy
+ * primed by anyone, after a delete, a privatisation or a block; yet a cache busting query or an
+ * odd extension still takes most of its load off the view server.
+ */
+export const OTHER_SPELLING_MAX_AGE = 300
+const OTHER_SPELLING_CACHE = `public, max-age=${OTHER_SPELLING_MAX_AGE}`
 /** Hotlink-protected images: a shared cache would hand the allowed copy to anyone. */
 const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
 /** Private images go to the owner or a signed link's holder only; browsers revalidate each use. */
@@ -82,6 +96,8 @@ export interface CachedImage extends ViewableImage {
   endsAt: number | null
   lastModified: string
   uploadedAt: Date
+  /** The path and query of every URL a purge names (src/images/urls.ts): only these are sent `immutable`. */
+  purgedPaths: Set<string>
   representations: Map<string, Representation>
 }
 
@@ -115,7 +131,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       if (!image) return null
       const uploadedAt = new Date(image.uploaded_at)
       const endsAt = image.expires_at === null ? null : new Date(image.expires_at).getTime()
-      return { ...image, endsAt, uploadedAt, lastModified: httpDate(uploadedAt), representations: new Map() }
+      return { ...image, endsAt, uploadedAt, lastModified: httpDate(uploadedAt), purgedPaths: new Set(cachedPaths(image)), representations: new Map() }
     },
   })
   // A change made by this process is seen before its NOTIFY comes back (notifyImageChanged).
@@ -198,8 +214,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    * once per lookup (a second) rather than per request: building Headers is a good part of
    * the cost of a small response.
    */
-  function representation(image: CachedImage, variant: StoredVariant, negotiated: boolean, download: boolean): Representation {
-    const memoKey = `${variant.key}|${negotiated ? 1 : 0}|${download ? 1 : 0}`
+  function representation(image: CachedImage, variant: StoredVariant, negotiated: boolean, download: boolean, purgedPath: boolean): Representation {
+    const memoKey = `${variant.key}|${negotiated ? 1 : 0}|${download ? 1 : 0}|${purgedPath ? 1 : 0}`
     const memo = image.representations.get(memoKey)
     if (memo) return memo
     const etag = `"${image.id}-${variant.name}-${extensionOf(variant.format)}-${variant.size.toString(36)}"`
@@ -208,7 +224,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     const caching: Record<string, string> = {
       ETag: etag,
       'Last-Modified': image.lastModified,
-      'Cache-Control': cacheControl(image, protectedByReferrer),
+      'Cache-Control': cacheControl(image, protectedByReferrer, purgedPath),
       'Content-Security-Policy': IMAGE_CSP,
       ...(vary ? { Vary: vary } : {}),
     }
@@ -233,15 +249,19 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     return built
   }
 
-  /** Caches may keep a copy no longer than the image lives, and none at all of one with a view budget. */
-  function cacheControl(image: CachedImage, protectedByReferrer: boolean): string {
+  /**
+   * Caches may keep a copy no longer than the image lives, and none at all of one with a view
+   * budget; a shared cache keeps one for long only under a URL a purge names (`purgedPath`).
+   */
+  function cacheControl(image: CachedImage, protectedByReferrer: boolean, purgedPath: boolean): string {
     // Before the private check: a private one with a view budget must not be stored either.
     if (image.max_views !== null) return SELF_DESTRUCT_CACHE
     if (!image.is_public) return PRIVATE_CACHE
-    if (image.endsAt === null) return protectedByReferrer ? PROTECTED_CACHE : PUBLIC_CACHE
+    if (image.endsAt === null) return protectedByReferrer ? PROTECTED_CACHE : purgedPath ? PUBLIC_CACHE : OTHER_SPELLING_CACHE
     // Built once per lookup lifetime, so a lookup's age is taken off too.
-    const seconds = Math.max(0, Math.floor((image.endsAt - ctx.clock.now().getTime() - LOOKUP_TTL_MS) / 1000))
-    return `${protectedByReferrer ? 'private' : 'public'}, max-age=${seconds}`
+    const left = Math.max(0, Math.floor((image.endsAt - ctx.clock.now().getTime() - LOOKUP_TTL_MS) / 1000))
+    if (protectedByReferrer) return `private, max-age=${left}`
+    return `public, max-age=${purgedPath ? left : Math.min(left, OTHER_SPELLING_MAX_AGE)}`
   }
 
   /** Expired: gone for every viewer at this instant, whatever the expiry job has done yet. */
@@ -294,7 +314,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     // A download is "the original file": no format swap behind the user's back.
     const choice = chooseVariant(image.variants, image.format, size, file.format, !download && acceptsWebp(headers.get('accept')))
     if (!choice) throw new ImageNotFound()
-    const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download)
+    const { variant, etag, content, whole, notModified } = representation(image, choice.variant, choice.negotiated, download, image.purgedPaths.has(pathAndQuery(req.request.url)))
 
     if (preconditionFails(headers, etag, image.uploadedAt)) throw new PreconditionFailed()
     if (isNotModified(headers, etag, image.uploadedAt, ctx.clock.now().getTime())) return new Response(null, { status: 304, headers: notModified })
@@ -352,6 +372,11 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   }
 
   return { serve, lookup, atHand }
+}
+
+/** `/i/{id}?size=thumb` of `http://host/i/{id}?size=thumb`: what a purge's URL holds after its base. */
+export function pathAndQuery(url: string): string {
+  return url.slice(url.indexOf('/', url.indexOf('//') + 2))
 }
 
 /** The file's bytes through a plain JavaScript stream, which Bun does not recognise as a file. */

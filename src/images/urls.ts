@@ -18,19 +18,32 @@ export function imageUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>
 }
 
 /**
- * Every URL under which the view server (or the CDN in front of it) may have cached the image:
- * the view module's routes, under the CDN base and the view server's own URL.
+ * The spellings of an image's URLs that caches may keep for a year (`immutable`): the ones the
+ * platform hands out (`url`, `thumbnail`, `view_url`, album pages' and oEmbed's `?size=medium`,
+ * the Chevereto API's `medium_url`), exactly as written here, query string included. The view
+ * server gives every other spelling it answers (`.jpeg`, `.JPG`, `?v=1`, `?download=true`, …) a
+ * short shared lifetime instead, so this list, which is what a purge names, covers every copy
+ * that could outlive a delete, a privatisation or a takedown by more than those minutes.
  */
-export function cachedUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>): string[] {
+export function cachedPaths(image: Pick<ImageRow, 'id' | 'format'>): string[] {
   const ext = EXTENSION[image.format]
-  const bases = new Set([config.cdnBaseUrl, config.publicUrls.view].filter((b): b is string => !!b))
-  const paths = [
+  return [
     `/${image.id}.${ext}`,
     `/${image.id}_thumb.${ext}`,
     `/i/${image.id}`,
     `/i/${image.id}.${ext}`,
     `/i/${image.id}?size=thumb`,
     `/i/${image.id}?size=medium`,
+    `/i/${image.id}.${ext}?size=medium`,
   ]
+}
+
+/**
+ * Every URL under which the view server (or the CDN in front of it) may have cached the image
+ * for long: its cachedPaths, under the CDN base and the view server's own URL.
+ */
+export function cachedUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>): string[] {
+  const bases = new Set([config.cdnBaseUrl, config.publicUrls.view].filter((b): b is string => !!b))
+  const paths = cachedPaths(image)
   return [...bases].flatMap((base) => paths.map((path) => `${base}${path}`))
 }

@@ -11,8 +11,10 @@ import { CORPUS } from './support.ts'
  * The image routes' fast path (modules/view/fast-path.ts) runs only in a listening server
  * (Bun's router), never under app.handle(), so these tests start a real process. Its answers
  * are told apart by one documented difference: without an X-Request-Id from the client it sends
- * none (it writes no log line an id could name). The slow path is reached for the same image by
- * percent-escaping the id's first character, which the fast path always leaves to the pipeline.
+ * none (it writes no log line an id could name). The slow path is reached for the same URL by an
+ * If-Unmodified-Since that holds (PIPELINE), which the fast path always leaves to the pipeline:
+ * the URL's spelling decides its caching (only the spellings a purge names are `immutable`), so
+ * the reference must be asked for by the same spelling.
  */
 setDefaultTimeout(90_000)
 
@@ -23,6 +25,8 @@ const PER_RESPONSE = new Set(['date', 'x-request-id'])
 
 const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 const slowPath = (id: string) => `%${id.charCodeAt(0).toString(16)}${id.slice(1)}`
+/** A precondition that holds for every image: the same answer, through the pipeline. */
+const PIPELINE = { 'if-unmodified-since': 'Fri, 01 Jan 2100 00:00:00 GMT' }
 
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, init)
@@ -101,20 +105,20 @@ for (const database of DATABASES) {
 
     test('a fast answer is the slow answer, byte for byte and header for header', async () => {
       const id = await uploadPhoto()
-      const cases: [string, string, Record<string, string>][] = [
-        [`/i/${id}?size=thumb`, `/i/${slowPath(id)}?size=thumb`, {}],
-        [`/i/${id}?size=thumb`, `/i/${slowPath(id)}?size=thumb`, { accept: 'image/avif,image/webp,*/*' }],
-        [`/i/${id}`, `/i/${slowPath(id)}`, {}],
-        [`/i/${id}.jpg?size=medium&v=2`, `/i/${slowPath(id)}.jpg?size=medium&v=2`, {}],
-        [`/${id}_thumb.jpg`, `/${slowPath(id)}_thumb.jpg`, {}],
-        [`/${id}_thumb.webp`, `/${slowPath(id)}_thumb.webp`, {}],
+      const cases: [string, Record<string, string>][] = [
+        [`/i/${id}?size=thumb`, {}],
+        [`/i/${id}?size=thumb`, { accept: 'image/avif,image/webp,*/*' }],
+        [`/i/${id}`, {}],
+        [`/i/${id}.jpg?size=medium&v=2`, {}],
+        [`/${id}_thumb.jpg`, {}],
+        [`/${id}_thumb.webp`, {}],
       ]
-      for (const [fastPath, slow, headers] of cases) {
+      for (const [fastPath, headers] of cases) {
         await warm(fastPath, headers)
         const fast = await get(fastPath, headers)
-        const reference = await get(slow, headers)
+        const reference = await get(fastPath, { ...headers, ...PIPELINE })
         expect(fast.response.headers.get('x-request-id'), fastPath).toBeNull()
-        expect(reference.response.headers.get('x-request-id'), slow).not.toBeNull()
+        expect(reference.response.headers.get('x-request-id'), fastPath).not.toBeNull()
         expect(fast.response.status, fastPath).toBe(200)
         expect(headersOf(fast.response), fastPath).toEqual(headersOf(reference.response))
         expect(fast.response.headers.get('x-content-type-options')).toBe('nosniff')
@@ -122,6 +126,51 @@ for (const database of DATABASES) {
       }
       // A client's own id is echoed, as the pipeline does.
       expect((await get(`/i/${id}?size=thumb`, { 'x-request-id': 'client-chosen-id-1' })).response.headers.get('x-request-id')).toBe('client-chosen-id-1')
+    })
+
+    test('only the spellings a purge names are immutable, on both paths; any other is cached five minutes', async () => {
+      const id = await uploadPhoto()
+      const IMMUTABLE = 'public, max-age=31536000, immutable'
+      const SHORT = 'public, max-age=300'
+      // [path, Cache-Control, whether the fast path answers it]
+      const cases: [string, string, boolean][] = [
+        // src/images/urls.ts cachedPaths: what every purge names.
+        [`/${id}.jpg`, IMMUTABLE, true],
+        [`/${id}_thumb.jpg`, IMMUTABLE, true],
+        [`/i/${id}`, IMMUTABLE, true],
+        [`/i/${id}.jpg`, IMMUTABLE, true],
+        [`/i/${id}?size=thumb`, IMMUTABLE, true],
+        [`/i/${id}?size=medium`, IMMUTABLE, true],
+        [`/i/${id}.jpg?size=medium`, IMMUTABLE, true],
+        // Spellings no purge names: anyone could prime a copy that outlives a delete or a takedown.
+        [`/${id}.jpeg`, SHORT, true],
+        [`/${id}.JPG`, SHORT, true],
+        [`/${id}_thumb.jpeg`, SHORT, true],
+        [`/${id}_thumb.webp`, SHORT, true],
+        [`/${id}.jpg?v=1`, SHORT, true],
+        [`/i/${id}.jpeg`, SHORT, true],
+        [`/i/${id}.webp?size=thumb`, SHORT, true],
+        [`/i/${id}.jpg?size=thumb`, SHORT, true],
+        [`/i/${id}?size=original`, SHORT, true],
+        [`/i/${id}?size=thumb&v=2`, SHORT, true],
+        [`/i/${id}/`, SHORT, false],
+        [`/i/${id}?download=true`, SHORT, false],
+        [`/i/${id}?count=false`, SHORT, false],
+        [`/${id}.jpg?download=true`, SHORT, false],
+        [`/i/${slowPath(id)}`, SHORT, false],
+      ]
+      for (const [path, caching, fast] of cases) {
+        if (fast) await warm(path)
+        const answer = await get(path)
+        expect(answer.response.status, path).toBe(200)
+        expect(answer.response.headers.has('x-request-id'), path).toBe(!fast)
+        expect(answer.response.headers.get('cache-control'), path).toBe(caching)
+        const reference = await get(path, PIPELINE)
+        expect(reference.response.headers.has('x-request-id'), path).toBe(true)
+        expect(reference.response.headers.get('cache-control'), path).toBe(caching)
+        const head = await get(path, {}, 'HEAD')
+        expect(head.response.headers.get('cache-control'), `HEAD ${path}`).toBe(caching)
+      }
     })
 
     test('304, HEAD, Range and If-Match answer as the pipeline does', async () => {
@@ -132,14 +181,14 @@ for (const database of DATABASES) {
       const conditionals: Record<string, string>[] = [{ 'if-none-match': etag }, { 'if-none-match': `W/${etag}, "other"` }, { 'if-modified-since': new Date().toUTCString() }]
       for (const conditional of conditionals) {
         const fast = await get(path, conditional)
-        const reference = await get(`/i/${slowPath(id)}?size=thumb`, conditional)
+        const reference = await get(path, { ...conditional, ...PIPELINE })
         expect(fast.response.status).toBe(304)
         expect(fast.response.headers.get('x-request-id')).toBeNull()
         expect(headersOf(fast.response)).toEqual(headersOf(reference.response))
         expect(fast.body.byteLength).toBe(0)
       }
       const head = await get(path, {}, 'HEAD')
-      const headReference = await get(`/i/${slowPath(id)}?size=thumb`, {}, 'HEAD')
+      const headReference = await get(path, PIPELINE, 'HEAD')
       expect(head.response.status).toBe(200)
       expect(head.response.headers.get('x-request-id')).toBeNull()
       // Both say the length a GET would send (RFC 9110 §9.3.2): the pipeline's too, where
