@@ -8,6 +8,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
+import { startPurgingImagesOfUser } from '#core/images/purge.ts'
 import { anotherAdminStays, findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
@@ -61,6 +62,10 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   if (passwordChanged) await audit(ctx, { action: 'auth.password_changed', userId: current.id }, meta)
   // Allowed referrers decide who may view the images: every view process must know at once.
   if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
+  // A first hotlink list makes the view server send the images `private`, checked per Referer;
+  // the CDN's public copies would go on serving them to any site for a year.
+  const firstReferrerList = Array.isArray(changes.allowed_referrers) && changes.allowed_referrers.length > 0 && current.allowed_referrers.length === 0
+  if (firstReferrerList) startPurgingImagesOfUser(ctx, current.id)
   if (changes.email) {
     await sendVerificationMailQuietly(ctx, updated)
     ctx.mailer.send(emailChangedMail(current, updated.email))

@@ -131,6 +131,22 @@ describeEachBackend(
       await until(() => wanted.every((url) => purged().includes(url)), 'the uploader’s images')
     })
 
+    test('a first hotlink list purges the account’s public images; changing it again does not', async () => {
+      const owner = await signUpWithKey(app().auth)
+      const id = await upload(owner)
+      const setReferrers = async (allowed: string[]) => {
+        const [response, body] = await call(app().auth, 'PUT', '/api/v1/account', { token: owner.token, body: { allowed_referrers: allowed } })
+        expect(response.status, JSON.stringify(body)).toBe(200)
+      }
+      await setReferrers(['example.com'])
+      await until(() => urlsOf(id).every((url) => purged().includes(url)), 'the images of an account that turned on hotlink protection')
+      cloudflare.calls.length = 0
+      await setReferrers(['example.com', 'blog.example.org'])
+      await setReferrers([])
+      await Bun.sleep(100)
+      expect(purged()).toEqual([])
+    })
+
     test('an account with more images than a page is purged page by page, every image once', async () => {
       const owner = await signUpWithKey(app().auth)
       const ids = [await upload(owner), await upload(owner), await upload(owner), await upload(owner), await upload(owner)]
