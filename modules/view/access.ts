@@ -29,18 +29,27 @@ export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: 
 }
 
 /**
- * Whether the caller owns the image. Credentials are read only when present (public images
- * never get here), and bad or foreign credentials are simply "not the owner": the image then
- * 404s like any private image, never revealing that it exists. A rate-limited owner is a 429.
+ * The image's owner, when the credentials sent are a valid one of theirs (any key, whatever its
+ * scopes, a bearer or the cookie), else null. Bad or foreign credentials are simply "not the
+ * owner", never an error that would tell the image exists. A rate-limited owner is a 429.
  */
-export async function isOwner(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<boolean> {
+export async function ownerCalling(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<Principal | null> {
   const principal = await credentialedCaller(ctx, headers, ip)
-  if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return false
-  // A key that may not read images is no owner here either.
-  if (!principal.scopes.includes('images:read')) return false
+  if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return null
   const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
   if (!state.allowed) throw tooManyRequests(state, ctx.clock.now())
-  return true
+  return principal
+}
+
+/**
+ * Whether the caller is the owner and may see the image though it is private. Credentials are
+ * read only when present (public images never get here); anyone else gets the image's 404 like
+ * any private image. A key that may not read images (only `upload`, say) is no owner here: it
+ * may not list them either. It is the owner for a view budget all the same (ownerCalling).
+ */
+export async function mayViewPrivately(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<boolean> {
+  const principal = await ownerCalling(ctx, headers, ownerId, ip)
+  return principal !== null && principal.scopes.includes('images:read')
 }
 
 /** "Example.com", "https://example.com/x", "*.example.com" → "example.com". */

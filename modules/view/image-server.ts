@@ -6,7 +6,7 @@ import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
 import { verifyAlbumImageLink } from '#core/images/album-links.ts'
 import { cachedPaths } from '#core/images/urls.ts'
-import { credentialedCaller, hostAndPort, isOwner, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
+import { credentialedCaller, hostAndPort, mayViewPrivately, ownerCalling, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
 import { HotlinkForbidden, ImageNotFound } from './errors.ts'
@@ -200,7 +200,7 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     let owner = false
     // An owner's signed link, or an album page's (a private image shown to that album's viewers).
     if (!image.is_public && !verifySignedLink(ctx, image.id, req.query.expires, req.query.sig) && !(await verifyAlbumImageLink(ctx, image.id, req.query))) {
-      owner = await isOwner(ctx, headers, image.user_id, req.clientIp())
+      owner = await mayViewPrivately(ctx, headers, image.user_id, req.clientIp())
       if (!owner) throw new ImageNotFound()
     }
     if (!owner && !refererAllowed(headers.get('referer'), image.allowed_referrers, ownOrigins)) {
@@ -269,12 +269,14 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
 
   /**
    * Counts a view against the image's budget, unless the owner or a link-preview fetcher asks.
+   * The owner is any valid credential of theirs, whatever a key's scopes: an upload-only key
+   * (ShareX checking its link) spends nothing either, as the README says of the owner.
    * The budget lives in the row (spendView), so replicas share it; a refusal means the last view
    * went elsewhere, and the one that spent it tells every process to forget the image.
    */
   async function spendViewOf(image: CachedImage, req: ImageRequest, owner: boolean, preview: boolean): Promise<void> {
     const headers = req.request.headers
-    const free = owner || preview || (await isOwner(ctx, headers, image.user_id, req.clientIp()))
+    const free = owner || preview || (await ownerCalling(ctx, headers, image.user_id, req.clientIp())) !== null
     // Free views are still checked against the row: another process may have spent the last one.
     const left = free ? await viewsLeft(ctx.sql, image.id) : await spendView(ctx.sql, image.id)
     if (left === null) {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { type ModuleApp, createApp } from '#core/app.ts'
 import { describeEachBackend } from '../helpers/index.ts'
-import { call } from '../helpers/http.ts'
+import { call, createApiKey } from '../helpers/http.ts'
 import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
 import { UA, fetchView, signUp, useOwnerAdminAndSecondView } from './support.ts'
 
@@ -73,6 +73,27 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       const stranger = await signUp(app())
       expect(await status(app().view, `/i/${image.id}`, { ...PERSON, 'x-api-key': stranger.apiKey })).toBe(200)
       expect(await viewsLeft(image.id)).toBe(1)
+    })
+
+    test("the owner's keys of any scope spend no views; one without images:read still does not open a private image", async () => {
+      const image = await selfDestructing(3)
+      for (const scope of ['upload', 'stats', 'albums']) {
+        const { key } = await createApiKey(app().auth, world.owner.token, { key_name: `${scope} only`, scopes: [scope] })
+        for (let i = 0; i < 2; i++) expect(await status(app().view, `/i/${image.id}`, { ...PERSON, 'x-api-key': key }), scope).toBe(200)
+      }
+      expect(await viewsLeft(image.id)).toBe(3)
+
+      // Seeing a private image is another matter: that takes images:read, as listing them does.
+      const secret = await selfDestructing(3, { is_public: 'false' })
+      const { key: uploadOnly } = await createApiKey(app().auth, world.owner.token, { key_name: 'upload only', scopes: ['upload'] })
+      expect(await status(app().view, `/i/${secret.id}`, { ...PERSON, 'x-api-key': uploadOnly })).toBe(404)
+      expect(await status(app().view, `/i/${secret.id}`, { ...PERSON, 'x-api-key': world.owner.apiKey })).toBe(200)
+      // Through a signed link (anyone's view), the owner's upload-only key is still the owner's.
+      const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${secret.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
+      expect(minted.status, JSON.stringify(link)).toBe(201)
+      const signed = new URL(link.url as string)
+      expect(await status(app().view, `${signed.pathname}${signed.search}`, { ...PERSON, 'x-api-key': uploadOnly })).toBe(200)
+      expect(await viewsLeft(secret.id)).toBe(3)
     })
 
     test('link-preview fetchers get the thumbnail and the embed page without spending views; crawlers and scripts spend them', async () => {
