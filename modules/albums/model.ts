@@ -35,7 +35,7 @@ export const Album = t.Object({
   updated_at: t.String(),
 })
 
-export const AlbumImage = t.Object({
+const VisibleAlbumImage = t.Object({
   id: t.String(),
   title: t.Nullable(t.String()),
   original_name: t.Nullable(t.String()),
@@ -47,6 +47,13 @@ export const AlbumImage = t.Object({
   thumbnail: t.String(),
   view_url: t.String(),
 })
+/** A private image, to a key without `images:read`: which image, not what it is. */
+const WithheldAlbumImage = t.Object({
+  id: t.String(),
+  is_public: t.Literal(false),
+  details_withheld: t.Literal(true, { description: 'A private image, to an API key without the images:read scope: its id only, so the album can still be reordered' }),
+})
+export const AlbumImage = t.Union([VisibleAlbumImage, WithheldAlbumImage])
 
 const AlbumWithImages = t.Composite([Album, t.Object({ images: t.Array(AlbumImage) })])
 const Params = t.Object({ id: t.String({ maxLength: 64 }) })

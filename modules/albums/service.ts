@@ -47,7 +47,14 @@ export function presentAlbum(config: Config, album: repo.AlbumRow) {
   }
 }
 
-function presentImage(config: Config, image: repo.AlbumImageRow) {
+/**
+ * An image of the album as its owner's caller may see it. To a key without `images:read` a
+ * private image is its id and visibility only: its name, title and links are what that scope
+ * guards (README, Scoped API keys). Its id stays, in its place, so such a key can still reorder
+ * the album with PUT without dropping the images it may not read.
+ */
+function presentImage(config: Config, image: repo.AlbumImageRow, principal: Principal) {
+  if (!image.is_public && !mayShowPrivateImages(principal)) return { id: image.id, is_public: false as const, details_withheld: true as const }
   return {
     id: image.id,
     title: image.title,
@@ -60,15 +67,15 @@ function presentImage(config: Config, image: repo.AlbumImageRow) {
   }
 }
 
-/** The album as its owner sees it: every field and its images in order. */
-async function ownAlbumWithImages(ctx: AppContext, userId: string, id: string) {
-  const album = await repo.findOwnAlbum(ctx.sql, userId, id)
+/** The album as its owner sees it: every field and its images in order (private ones as the caller may see them). */
+async function ownAlbumWithImages(ctx: AppContext, principal: Principal, id: string) {
+  const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
   if (!album) throw albumNotFound()
   const images = await repo.albumImages(ctx.sql, album, repo.OWNER)
-  return { ...presentAlbum(ctx.config, album), images: images.map((image) => presentImage(ctx.config, image)) }
+  return { ...presentAlbum(ctx.config, album), images: images.map((image) => presentImage(ctx.config, image, principal)) }
 }
 
-export const getAlbum = (ctx: AppContext, principal: Principal, id: string) => ownAlbumWithImages(ctx, principal.user.id, id)
+export const getAlbum = (ctx: AppContext, principal: Principal, id: string) => ownAlbumWithImages(ctx, principal, id)
 
 /** expires_at must lie ahead: an album that is gone on creation is a client mistake. */
 function parseExpiry(ctx: AppContext, value: string | null): Date | null {
@@ -121,7 +128,7 @@ export async function createAlbum(ctx: AppContext, principal: Principal, input: 
       data: { id, title: changes.title!, visibility: changes.visibility ?? 'private', share_url: shareUrl(ctx.config, id) },
     })
   })
-  return ownAlbumWithImages(ctx, userId, id)
+  return ownAlbumWithImages(ctx, principal, id)
 }
 
 export async function updateAlbum(ctx: AppContext, principal: Principal, id: string, input: UpdateAlbumInput) {
@@ -129,7 +136,7 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   if (!mayShowPrivateImages(principal) && widensAudience(input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
-  return ownAlbumWithImages(ctx, userId, id)
+  return ownAlbumWithImages(ctx, principal, id)
 }
 
 /**
@@ -194,14 +201,14 @@ export async function changeImages(ctx: AppContext, principal: Principal, id: st
     if ((await repo.countMembers(tx, id)) > MAX_ALBUM_IMAGES) throw new BadRequest(`An album holds at most ${MAX_ALBUM_IMAGES} images`, 'album_full')
     await repo.updateOwnAlbum(tx, userId, id, {})
   })
-  return ownAlbumWithImages(ctx, userId, id)
+  return ownAlbumWithImages(ctx, principal, id)
 }
 
 export async function removeImage(ctx: AppContext, principal: Principal, id: string, imageId: string) {
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   if (!(await repo.removeMember(ctx.sql, id, imageId))) throw new NotFound('That image is not in this album', 'image_not_in_album')
-  return ownAlbumWithImages(ctx, userId, id)
+  return ownAlbumWithImages(ctx, principal, id)
 }
 
 const STATS_DAYS = 30

@@ -216,6 +216,33 @@ describeEachBackend('albums API', (app) => {
     expect((await call(app().upload, 'POST', `${albumPath}/images`, { token: owner.token, body: { image_ids: [privateOne.id] } }))[0].status).toBe(200)
   })
 
+  test("a key without images:read is told a private image's id only: not its name, title or links", async () => {
+    const { key: albumsOnly } = await createApiKey(app().auth, owner.token, { key_name: 'albums only', scopes: ['albums'] })
+    const { key: full } = await createApiKey(app().auth, owner.token, { key_name: 'albums and images', scopes: ['albums', 'images:read'] })
+    const [publicOne, privateOne] = [images[0]!, images[1]!]
+    const [, made] = await call(app().upload, 'POST', '/api/v1/albums', { token: owner.token, body: { title: 'Mixed' } })
+    await setImages(app(), owner, made.album.id, [privateOne.id, publicOne.id])
+    const path = `/api/v1/albums/${made.album.id}`
+
+    const [response, seen] = await call(app().upload, 'GET', path, { apiKey: albumsOnly })
+    expect(response.status, JSON.stringify(seen)).toBe(200)
+    expect(seen.album.images[0]).toEqual({ id: privateOne.id, is_public: false, details_withheld: true })
+    expect(seen.album.images[1]).toMatchObject({ id: publicOne.id, is_public: true, original_name: expect.any(String), url: expect.any(String) })
+    expect(JSON.stringify(seen)).not.toContain(`${privateOne.id}.`)
+    // Every answer that carries the album says as little, and a reorder keeps what it may not read.
+    const [, reordered] = await call(app().upload, 'PUT', `${path}/images`, { apiKey: albumsOnly, body: { image_ids: [publicOne.id, privateOne.id] } })
+    expect(reordered.album.images).toEqual([expect.objectContaining({ id: publicOne.id, url: expect.any(String) }), { id: privateOne.id, is_public: false, details_withheld: true }])
+    const [, renamed] = await call(app().upload, 'PATCH', path, { apiKey: albumsOnly, body: { title: 'Renamed' } })
+    expect(renamed.album.images[1]).toEqual({ id: privateOne.id, is_public: false, details_withheld: true })
+
+    // The session and a key that may read images see it all.
+    for (const credentials of [{ token: owner.token }, { apiKey: full }]) {
+      const [, whole] = await call(app().upload, 'GET', path, credentials)
+      expect(whole.album.images[1]).toMatchObject({ id: privateOne.id, is_public: false, original_name: expect.any(String), url: expect.any(String), view_url: expect.any(String) })
+      expect(whole.album.images[1].details_withheld).toBeUndefined()
+    }
+  })
+
   test('deleting an album keeps its images; deleting an image takes it out of its albums and off the cover', async () => {
     const victim = await uploadImage(app(), owner)
     const album = await createAlbum(app(), owner, { title: 'Doomed', cover_image_id: victim.id })
