@@ -226,11 +226,13 @@ export const scopedSecurity = (scope: string): SecurityRequirements => [{ apiKey
 async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, endsAccess: boolean): Promise<Principal> {
   const principal = await authenticateRequest(ctx, request, server)
   if (!principal) throw new Unauthorized()
-  if (principal.via !== 'session') throw new Forbidden('This needs a logged-in session, not an API key', 'session_required')
+  if (principal.via !== 'session') throw apiKeyRefused()
   if (principal.accessToken && !endsAccess) throw accessTokenRefused()
   enforce(ctx, principal, headers, !endsAccess)
   return principal
 }
+
+const apiKeyRefused = () => new Forbidden('This needs a logged-in session, not an API key', 'session_required')
 
 const accessTokenRefused = () =>
   new Forbidden('This needs the session itself (its cookie, or the token signing in gave), not a short-lived access token', 'session_required')
@@ -285,7 +287,9 @@ export const authGuard = (ctx: AppContext) =>
           const principal = await authenticateRequest(ctx, request, server)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
-          if (!principal.user.is_admin || principal.via !== 'session') throw new Forbidden('Administrators only', 'admin_required')
+          if (!principal.user.is_admin) throw new Forbidden('Administrators only', 'admin_required')
+          // An administrator who came with a key is told what to bring, as on the session-only routes.
+          if (principal.via !== 'session') throw apiKeyRefused()
           if (principal.accessToken) throw accessTokenRefused()
           if (ctx.config.requireAdmin2fa && !(await hasSecondFactor(ctx.sql, principal.user.id))) {
             throw new Forbidden('This instance requires administrators to turn on two-factor authentication first', 'two_factor_required')

@@ -66,9 +66,16 @@ describeEachBackend('admin', (app) => {
     expect(admin.user.is_admin).toBe(true)
     const users = await Promise.all([1, 2, 3].map((n) => registerUser(app().auth, { username: `findme_${n}` })))
     const plain = users[0]!
-    expect((await call(app().auth, 'GET', '/api/v1/admin/users', { token: plain.token }))[0].status).toBe(403)
+    const refusal = async (credentials: { token: string } | { apiKey: string }) => {
+      const [response, body] = await call(app().auth, 'GET', '/api/v1/admin/users', credentials)
+      return { status: response.status, code: body.error?.code }
+    }
+    expect(await refusal({ token: plain.token })).toEqual({ status: 403, code: 'admin_required' })
+    // An administrator's key is told to bring the session, as the session-only routes say.
     const { key: adminKey } = await createApiKey(app().auth, admin.token)
-    expect((await call(app().auth, 'GET', '/api/v1/admin/users', { apiKey: adminKey }))[0].status).toBe(403)
+    expect(await refusal({ apiKey: adminKey })).toEqual({ status: 403, code: 'session_required' })
+    const { key: plainKey } = await createApiKey(app().auth, plain.token)
+    expect(await refusal({ apiKey: plainKey })).toEqual({ status: 403, code: 'admin_required' })
 
     const [page1, body1] = await call(app().auth, 'GET', '/api/v1/admin/users?limit=2&page=1&q=findme', { token: admin.token })
     expect(page1.status).toBe(200)
