@@ -184,6 +184,22 @@ export function validationDetails(error: unknown, inputs: RequestInputs = {}): {
   return out
 }
 
+/**
+ * The 422's message: each refused field with its rule, "Invalid input: password must be text of
+ * 4 to 1024 characters or null", so a client that shows only the message (most do) still says
+ * what to send, not just which field was wrong.
+ */
+export function validationMessage(details: { field: string; message: string }[]): string {
+  if (details.length === 0) return 'Invalid input: request'
+  const sentences = details.map(({ field, message }) => {
+    const required = message.startsWith('Required. ')
+    const rule = required ? message.slice('Required. '.length) : message
+    if (rule.startsWith('Must ')) return `${field}${required ? ' is required and' : ''} must ${rule.slice('Must '.length)}`
+    return `${field}: ${required ? 'required. ' : ''}${rule}`
+  })
+  return `Invalid input: ${sentences.join('; ')}`
+}
+
 /** What one refused field (`list`: a list, refused for an item) takes, in words. */
 function fieldRule(e: { message?: string; summary?: string; schema?: unknown; type?: number }, list: string | undefined): string {
   const allowed = literalsOf(e.schema)
@@ -199,7 +215,7 @@ function fieldRule(e: { message?: string; summary?: string; schema?: unknown; ty
 
 type Bounded = {
   type?: unknown; format?: unknown; pattern?: unknown; description?: unknown; items?: unknown; [TAKES_KEYWORD]?: unknown
-  minimum?: number; maximum?: number; minLength?: number; maxLength?: number; minItems?: number; maxItems?: number; anyOf?: unknown[]
+  minimum?: number; maximum?: number; minLength?: number; maxLength?: number; minItems?: number; maxItems?: number; anyOf?: unknown[]; required?: unknown
 }
 
 /**
@@ -212,8 +228,10 @@ function fieldDescription(schema: Bounded | undefined, failure: unknown): string
   if (described) return described
   if (typeof schema.pattern === 'string') return typeof schema.description === 'string' ? `Must be ${schema.description}` : undefined
   if (schema.type === 'string' && (schema.format === undefined || failure === ValueErrorType.String)) return `Must be ${memberDescription(schema)}`
-  // TypeBox's own words: "Property 'email' should be email".
+  // TypeBox's own words: "Property 'email' should be email", "should be uuid", "Expected boolean".
   if (schema.format === 'email') return 'Must be an email address'
+  if (schema.format === 'uuid') return 'Must be an id such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301'
+  if (schema.type === 'boolean' || schema.type === 'object') return `Must be ${memberDescription(schema)}`
   return undefined
 }
 
@@ -248,7 +266,17 @@ function memberDescription(schema: Bounded): string | undefined {
   if (schema.type === 'integer') return `a whole number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'number') return `a number${range(schema.minimum, schema.maximum)}`
   if (schema.type === 'boolean') return 'true or false'
-  if (schema.type === 'string') return typeof schema[TAKES_KEYWORD] === 'string' ? schema[TAKES_KEYWORD] : textLength(schema.minLength, schema.maxLength)
+  if (schema.type === 'object') {
+    const required = Array.isArray(schema.required) ? schema.required.map(String) : []
+    return required.length > 0 ? `an object with ${required.join(', ')}` : 'an object'
+  }
+  if (schema.type === 'string') {
+    if (typeof schema[TAKES_KEYWORD] === 'string') return schema[TAKES_KEYWORD]
+    // A pattern's own words (a host name: letters, digits, …), not its lengths alone, which the
+    // refused value may well have kept.
+    if (typeof schema.pattern === 'string' && typeof schema.description === 'string') return schema.description
+    return textLength(schema.minLength, schema.maxLength)
+  }
   if (schema.type === 'array') {
     const count = bounds(schema.minItems, schema.maxItems)
     return count ? `a list of ${count} items` : 'a list'
@@ -317,8 +345,7 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       switch (badResponse ? 'BAD_RESPONSE' : error instanceof RouteNotFound ? 'NOT_FOUND' : code) {
         case 'VALIDATION': {
           const details = validationDetails(error, context)
-          const fields = details.map((d) => d.field).join(', ')
-          return reply(new AppError(422, 'validation_failed', `Invalid input: ${fields || 'request'}`), { details })
+          return reply(new AppError(422, 'validation_failed', validationMessage(details)), { details })
         }
         case 'NOT_FOUND': {
           const allowed = options.allowedMethods?.(context.path) ?? []

@@ -120,10 +120,12 @@ export interface HtmlErrorOptions {
 export function htmlErrorPage({ status, code, message, details = [], errorId }: HtmlErrorOptions): Response {
   const title = ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
   const reasons = details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d.field)}: ${escapeHtml(d.message)}</li>`).join('')}</ul>` : ''
+  // A validation failure's message already holds the reasons, one after another: a page lists them instead.
+  const lead = details.length ? 'Invalid input:' : message.replace(/\.?$/, '.')
   const reference = errorId ? `<p>Reference: <code>${escapeHtml(errorId)}</code></p>` : ''
   return htmlPage({
     title,
     status,
-    bodyHtml: `<p>${escapeHtml(message.replace(/\.?$/, '.'))}</p>${reasons}${reference}<p><small>Error code: <code>${escapeHtml(code)}</code></small></p>`,
+    bodyHtml: `<p>${escapeHtml(lead)}</p>${reasons}${reference}<p><small>Error code: <code>${escapeHtml(code)}</code></small></p>`,
   })
 }

@@ -78,6 +78,9 @@ describeEachBackend('albums API', (app) => {
       // A date that is not one is told the format, as the image routes tell it.
       if (code === 'invalid_expires_at' && !String(body.expires_at).startsWith('2001')) expect(result.error.message).toContain('with a zone (2030-01-31T12:00:00Z)')
     }
+    // The message says the rule, as the details do, not only "Invalid input: password".
+    const [short, refusal] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body: { title: 'x', password: 'a' } })
+    expect({ status: short.status, message: refusal.error?.message }).toEqual({ status: 422, message: 'Invalid input: password must be text of 4 to 1024 characters or null' })
     const [anonymous] = await call(app().upload, 'POST', '/api/v1/albums', { body: { title: 'x' } })
     expect(anonymous.status).toBe(401)
   })

@@ -46,6 +46,18 @@ describeEachBackend('register and login', (app) => {
     expect(JSON.stringify(body)).not.toContain('at ')
   })
 
+  test("a password too short or too long is told the rule in the message, not only the field's name", async () => {
+    for (const password of ['short', 'x'.repeat(2000)]) {
+      const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {
+        body: { first_name: 'Ann', username: unique(), email: `${unique()}@example.com`, password },
+      })
+      expect({ status: response.status, message: body.error?.message }).toEqual({
+        status: 422,
+        message: 'Invalid input: password must be text of 8 to 1024 characters, not only spaces',
+      })
+    }
+  })
+
   test('a first name of spaces alone is refused, at sign-up and on the account, as an empty one is (it is stored trimmed)', async () => {
     const refusal = [{ field: 'first_name', message: 'Must be 1 to 100 characters, not only spaces' }]
     const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {

@@ -136,3 +136,48 @@ test('a list of named choices (t.UnionEnum) lists them; a list that may be null 
   expect(await details({ scopes: ['images:delete'] })).toEqual([{ field: 'scopes', message: 'Must be a list of: upload, images:read' }])
   expect(await details({ allowed_ips: ['a', 'b', 'c'] })).toEqual([{ field: 'allowed_ips', message: 'Must be a list of at most 2 items or null' }])
 })
+
+test("the 422's message states each field's rule, not only its name (a client showing the message alone still says what to send)", async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/album', ({ body }) => body, {
+      body: t.Object({
+        title: t.String({ minLength: 1, maxLength: 200 }),
+        password: t.Optional(t.Nullable(t.String({ minLength: 4, maxLength: 1024 }))),
+        events: t.Optional(t.Array(t.String({ maxLength: 5 }))),
+      }),
+    })
+  const message = async (body: unknown) => {
+    const response = await app.handle(new Request('http://localhost/album', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    expect(response.status).toBe(422)
+    return (await response.json()).error.message
+  }
+  expect(await message({ title: 'x', password: 'a' })).toBe('Invalid input: password must be text of 4 to 1024 characters or null')
+  expect(await message({ password: 'a' })).toBe(
+    'Invalid input: title is required and must be text of 1 to 200 characters; password must be text of 4 to 1024 characters or null',
+  )
+  expect(await message({ title: 'x', events: ['toolong'] })).toBe('Invalid input: events: Each item must be text of at most 5 characters')
+})
+
+test('booleans, objects, ids and patterned items are worded by what they take, not "Expected boolean" or a length the value kept', async () => {
+  const app = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/settings', ({ body }) => body, {
+      body: t.Object({
+        enabled: t.Optional(t.Boolean()),
+        target: t.Optional(t.Object({ type: t.String(), response: t.Object({ id: t.String(), kind: t.String(), note: t.Optional(t.String()) }) })),
+        user_id: t.Optional(t.String({ format: 'uuid' })),
+        hosts: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 253, pattern: '^[a-z.]+$', description: 'a host name: letters and dots' }))),
+      }),
+    })
+  const details = async (body: unknown) => {
+    const response = await app.handle(new Request('http://localhost/settings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    expect(response.status).toBe(422)
+    return (await response.json()).error.details
+  }
+  expect(await details({ enabled: 'maybe' })).toEqual([{ field: 'enabled', message: 'Must be true or false' }])
+  expect(await details({ target: { type: 'image' } })).toEqual([{ field: 'target.response', message: 'Required. Must be an object with id, kind' }])
+  expect(await details({ target: { type: 'image', response: { id: 'x' } } })).toEqual([{ field: 'target.response.kind', message: 'Required. Must be text' }])
+  expect(await details({ user_id: 'nope' })).toEqual([{ field: 'user_id', message: 'Must be an id such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301' }])
+  expect(await details({ hosts: ['OK!'] })).toEqual([{ field: 'hosts', message: 'Each item must be a host name: letters and dots' }])
+})

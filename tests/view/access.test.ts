@@ -71,8 +71,11 @@ describeEachBackend('view access', (app) => {
     const [foreign, foreignBody] = await call(app().view, 'POST', `/api/v1/images/${secret.id}/signed-url`, { apiKey: stranger.apiKey, body: {} })
     expect(foreign.status).toBe(404)
     expect(foreignBody.error.code).toBe('image_not_found')
-    const [tooShort] = await call(app().view, 'POST', `/api/v1/images/${secret.id}/signed-url`, { apiKey: owner.apiKey, body: { expires_in: 5 } })
-    expect(tooShort.status).toBe(422)
+    // Refused with the documented range in the message itself, not only in its details.
+    for (const expiresIn of [5, 59, 2_592_001]) {
+      const [refused, refusal] = await call(app().view, 'POST', `/api/v1/images/${secret.id}/signed-url`, { apiKey: owner.apiKey, body: { expires_in: expiresIn } })
+      expect({ status: refused.status, message: refusal.error?.message }).toEqual({ status: 422, message: 'Invalid input: expires_in must be a whole number from 60 to 2592000' })
+    }
 
     const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${secret.id}/signed-url`, { apiKey: owner.apiKey, body: { expires_in: 600 } })
     expect(minted.status).toBe(201)
