@@ -1,12 +1,17 @@
 import { t } from 'elysia'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
-import { ErrorResponse } from '#core/http/schemas.ts'
+import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
 import { FirstName, NewPassword, User } from '#core/users/public.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
 const Timestamp = t.Union([t.Date(), t.String()])
-const Hostname = t.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'a host name: letters, digits, dots and dashes' })
+// Checked by the service (referrerEntryHost), which names a refused entry (400 invalid_referrer).
+const Hostname = CheckedText('a host name such as example.com', {
+  minLength: 1,
+  maxLength: 512,
+  description: 'A host name; its subdomains are allowed too. `*.example.com` and a URL are stored as their host, an international name in punycode (bücher.de → xn--bcher-kva.de)',
+})
 
 const Scope = t.UnionEnum(API_KEY_SCOPES)
 

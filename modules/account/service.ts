@@ -9,6 +9,7 @@ import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { startPurgingImagesOfUser } from '#core/images/purge.ts'
+import { REFERRER_ENTRY_RULE, referrerEntryHost } from '#core/users/referrers.ts'
 import { anotherAdminStays, findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
@@ -16,7 +17,20 @@ import * as repo from './repo.ts'
 
 export type AccountChanges = typeof AccountModel.updateAccount.body.static
 
-const normaliseHost = (host: string) => host.trim().toLowerCase().replace(/^\.+|\.+$/g, '')
+/**
+ * The hosts as stored (referrerEntryHost), each once; an entry naming no host is refused by name,
+ * never dropped: a list of nothing but such entries would be saved empty, and an empty list lets
+ * every site embed the images.
+ */
+function allowedReferrers(entries: string[]): string[] {
+  const hosts = entries.map((entry) => ({ entry, host: referrerEntryHost(entry) }))
+  const refused = hosts.filter(({ host }) => host === null).map(({ entry }) => JSON.stringify(entry.slice(0, 100)))
+  if (refused.length > 0) {
+    const named = refused.length > 3 ? `${refused.slice(0, 3).join(', ')} and ${refused.length - 3} more` : refused.join(', ')
+    throw new BadRequest(`allowed_referrers: ${named} ${refused.length > 1 ? 'are not host names' : 'is not a host name'}; each entry must be ${REFERRER_ENTRY_RULE}`, 'invalid_referrer')
+  }
+  return [...new Set(hosts.map(({ host }) => host!))]
+}
 
 export async function updateAccount(ctx: AppContext, principal: Principal, input: AccountChanges, meta: RequestMeta) {
   const current = await findUserById(ctx.sql, principal.user.id)
@@ -38,7 +52,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     }
   }
   const referrers = input.settings?.allowed_referrers ?? input.allowed_referrers
-  if (referrers !== undefined) changes.allowed_referrers = [...new Set(referrers.map(normaliseHost).filter(Boolean))]
+  if (referrers !== undefined) changes.allowed_referrers = allowedReferrers(referrers)
   const defaultPublic = input.settings?.default_is_public ?? input.default_is_public
   if (defaultPublic !== undefined) changes.default_is_public = defaultPublic
   if (input.settings?.public_profile !== undefined) changes.public_profile = input.settings.public_profile

@@ -88,15 +88,24 @@ function referrerUrl(referer: string | null): URL | null {
   }
 }
 
+/**
+ * A URL's host as a name: lower case, without the trailing dot of a fully qualified name
+ * (`example.com.` is example.com in DNS, and a browser sends it as typed in the address bar).
+ */
+const hostOf = (url: URL) => url.hostname.toLowerCase().replace(/\.$/, '')
+
 /** The host of a Referer header, or null when absent or not a URL. */
-export const referrerHost = (referer: string | null): string | null => referrerUrl(referer)?.hostname.toLowerCase() ?? null
+export const referrerHost = (referer: string | null): string | null => {
+  const url = referrerUrl(referer)
+  return url ? hostOf(url) : null
+}
 
 /**
  * "host" or "host:port": an origin's host and port, scheme aside. 80 and 443 count as no port,
  * so `https://img.example` and `http://img.example:80` are the same site, and `:8080` is another.
  */
 export function hostAndPort(url: URL): string {
-  const host = url.hostname.toLowerCase()
+  const host = hostOf(url)
   return url.port === '' || url.port === '80' || url.port === '443' ? host : `${host}:${url.port}`
 }
 
@@ -112,7 +121,7 @@ export function refererAllowed(referer: string | null, allowed: string[], ownOri
   const url = referrerUrl(referer)
   if (url === null) return false
   if (ownOrigins.has(hostAndPort(url))) return true
-  const host = url.hostname.toLowerCase()
+  const host = hostOf(url)
   return allowed.some((entry) => {
     const base = normaliseReferrerEntry(entry)
     return base !== '' && (host === base || host.endsWith(`.${base}`))

@@ -18,6 +18,35 @@ describeEachBackend('account', (app) => {
     expect(again.user.settings.default_is_public).toBe(false)
   })
 
+  test('allowed referrers: what names no host is refused by name, never saved as nothing; *.host, URLs and international names are stored as their host', async () => {
+    const user = await registerUser(app().auth)
+    const save = (allowed_referrers: unknown) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers } } })
+    const [first] = await save(['kept.example'])
+    expect(first.status).toBe(200)
+    for (const entry of ['.', '*.', 'a..b', '-a.com', 'a-.com', '1.2.3.999', '1.2.3', 'foo bar', 'bad_host!', '*']) {
+      const [response, body] = await save(['fine.example', entry])
+      expect({ entry, status: response.status, code: body.error?.code }).toEqual({ entry, status: 400, code: 'invalid_referrer' })
+      expect(body.error.message).toContain(JSON.stringify(entry))
+      expect(body.error.message).toContain('a host name such as example.com')
+    }
+    const [several, severalBody] = await save(['a..b', '-a.com'])
+    expect(several.status).toBe(400)
+    expect(severalBody.error.message).toStartWith('allowed_referrers: "a..b", "-a.com" are not host names')
+    // Nothing refused was saved, and the list was not emptied.
+    const [, still] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(still.user.settings.allowed_referrers).toEqual(['kept.example'])
+
+    const [accepted, acceptedBody] = await save(['*.Example.com', 'bücher.de', 'https://blog.example.org:8443/post?x=1', '.sub.example.net', 'example.com.', '1.2.3.4', 'localhost'])
+    expect(accepted.status, JSON.stringify(acceptedBody)).toBe(200)
+    expect(acceptedBody.user.settings.allowed_referrers).toEqual(['example.com', 'xn--bcher-kva.de', 'blog.example.org', 'sub.example.net', '1.2.3.4', 'localhost'])
+    // A number where a host belongs is told what an entry is, in the message too.
+    const [typed, typedBody] = await save([5])
+    expect({ status: typed.status, message: typedBody.error?.message }).toEqual({
+      status: 422,
+      message: 'Invalid input: settings.allowed_referrers: Each item must be a host name such as example.com',
+    })
+  })
+
   test('username and email changes: conflicts are 409, a new email must be verified again', async () => {
     const user = await registerUser(app().auth)
     const other = await registerUser(app().auth)

@@ -164,6 +164,31 @@ describeEachBackend('view access', (app) => {
     expect(plain.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
   })
 
+  test('an allowed referrer given as *.host, an international name or with a trailing dot matches the Referers it names', async () => {
+    const picky = await signUp(app())
+    const [updated, saved] = await call(app().auth, 'PUT', '/api/v1/account', {
+      token: picky.token,
+      body: { settings: { allowed_referrers: ['*.example.com', 'bücher.de', 'example.org.'] } },
+    })
+    expect(updated.status, JSON.stringify(saved)).toBe(200)
+    expect(saved.user.settings.allowed_referrers).toEqual(['example.com', 'xn--bcher-kva.de', 'example.org'])
+    const image = await upload(app(), picky, LANDSCAPE)
+    const cases: [string, number][] = [
+      ['https://example.com/post', 200],
+      ['https://www.example.com/post', 200],
+      // A fully qualified name is the same host as without its dot.
+      ['https://example.com./post', 200],
+      ['https://example.org./post', 200],
+      ['https://www.example.org./post', 200],
+      ['https://bücher.de/buch', 200],
+      ['https://xn--bcher-kva.de/buch', 200],
+      ['https://shop.bücher.de./', 200],
+      ['https://evil.net./', 403],
+      ['https://example.com.evil.net./', 403],
+    ]
+    for (const [referer, status] of cases) expect([referer, (await fetchView(app().view, `/i/${image.id}.jpg`, { referer }))[0].status]).toEqual([referer, status])
+  })
+
   test('a deleted image stops being served by every replica at once', async () => {
     const replica = await secondReplica(app())
     try {

@@ -16,8 +16,11 @@ interface Quota {
   resets_at: string
 }
 
-/** The API's rule for an allowed referrer (modules/account/model.ts, `Hostname`, at most 100). */
-const HOST = /^[A-Za-z0-9.-]{1,253}$/
+/**
+ * A first look at a line: letters (any script), digits, dots and hyphens, after an optional `*.`.
+ * The API checks the rest (src/users/referrers.ts: `a..b`, `-a.com`) and names the entry it refuses.
+ */
+const HOST = /^(\*\.)?[\p{L}\p{N}.-]{1,253}$/u
 const MAX_REFERRERS = 100
 const REFERRERS_LABEL = 'Sites allowed to embed your images'
 
@@ -33,7 +36,7 @@ function referrerProblem(entries: { host: string; line: number }[]): string | nu
   const bad = entries.filter((entry) => !HOST.test(entry.host)).map((entry) => `line ${entry.line} (“${entry.host}”)`)
   if (!bad.length) return null
   const list = bad.length > 1 ? `${bad.slice(0, -1).join(', ')} and ${bad.at(-1)} are not host names` : `${bad[0]} is not a host name`
-  return `${REFERRERS_LABEL}: ${list}. Write one host per line, with letters, digits, dots and hyphens only, like example.com.`
+  return `${REFERRERS_LABEL}: ${list}. Write one host per line, with letters, digits, dots and hyphens only, like example.com or bücher.de.`
 }
 
 const PASSWORD_WORDS: FormWords = {
