@@ -100,6 +100,25 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     expect(account.user.settings.allowed_referrers).toEqual([])
   })
 
+  test('an international host and *.host are saved from the form; an entry the server refuses is named in its words', async () => {
+    await go('/account')
+    const field = page.getByLabel('Sites allowed to embed your images')
+    await field.fill('bücher.de\n*.example.com')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByText('Settings saved.').waitFor()
+    const [, saved] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(saved.user.settings.allowed_referrers).toEqual(['xn--bcher-kva.de', 'example.com'])
+    // Letters, digits, dots and hyphens, yet no host: the server's refusal names it.
+    await field.fill('ok.example\na..b')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    const alert = alertOf('Sharing')
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain('"a..b" is not a host name')
+    const [, kept] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(kept.user.settings.allowed_referrers).toEqual(['xn--bcher-kva.de', 'example.com'])
+    await call(servers.app.auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers: [] } } })
+  })
+
   test('a key’s hourly limit beyond the allowed range is refused in the form, naming the range', async () => {
     await go('/keys')
     await page.getByLabel('Name').fill('too fast')
