@@ -34,7 +34,8 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
     is_public: changes.is_public,
     ...lifetime,
   })
-  if (!image) throw imageNotFound()
+  // Ended between the read and the write (the last view spent meanwhile), or deleted.
+  if (!image) throw (await repo.findOwnImage(ctx.sql, principal.user.id, current.id)) ? imageEnded() : imageNotFound()
   return image
 }
 
@@ -42,14 +43,16 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
  * Writes a change to one of the owner's images (`before`: as it was read) and makes every view
  * process see it at once, and the CDN forget a copy the change no longer allows: the one way
  * PATCH and an upload renewing an image's end (service.ts) change a stored image. Undefined when
- * the image is not the owner's (or no longer exists).
+ * the image is not the owner's, no longer exists or has ended since `before` was read (its last
+ * view spent on another process): a new view budget must not bring back an image viewers were
+ * already told is gone.
  */
 export async function changeOwnImage(
   ctx: AppContext,
   before: ImageRow,
   changes: { title?: string | null; description?: string | null; is_public?: boolean } & LifetimeChanges,
 ): Promise<ImageRow | undefined> {
-  const image = await repo.updateOwnImage(ctx.sql, before.user_id, before.id, changes)
+  const image = await repo.updateOwnImage(ctx.sql, before.user_id, before.id, ctx.clock.now(), changes)
   if (!image) return undefined
   await notifyImageChanged(ctx, image.id)
   // After the commit, as a delete's purge: the purge never throws, a failure is logged.

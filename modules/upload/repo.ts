@@ -168,10 +168,16 @@ export async function pruneUsageDays(db: Db, before: string): Promise<number> {
  * Changes what is given (undefined keeps a column) of one of the user's images; undefined when
  * it is not theirs. A new view budget, or none, starts the count of served views afresh.
  */
+/**
+ * The owner's change to an image that has not ended by `now`: checked in the update itself, so a
+ * last view spent (or an end reached) after the caller read the row is not undone by a new view
+ * budget or end. Undefined when the image is not the owner's, no longer exists, or has ended.
+ */
 export async function updateOwnImage(
   db: Db,
   userId: string,
   imageId: string,
+  now: Date,
   changes: { title?: string | null; description?: string | null; is_public?: boolean; expiresAt?: Date | null; maxViews?: number | null },
 ) {
   const keep = (value: string | boolean | number | Date | null | undefined, column: string) => (value === undefined ? db(column) : db`${value}`)
@@ -184,7 +190,7 @@ export async function updateOwnImage(
       max_views = ${keep(changes.maxViews, 'max_views')},
       views_served = ${changes.maxViews === undefined ? db`views_served` : db`0`},
       updated_at = now()
-    where id = ${imageId} and user_id = ${userId}
+    where id = ${imageId} and user_id = ${userId} and not ${imageHasEnded(db, now)}
     returning *`
   return row
 }

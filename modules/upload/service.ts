@@ -232,8 +232,8 @@ async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFi
     ...(form.expiresAt !== null ? { expiresAt: form.expiresAt } : {}),
     ...(form.maxViews !== null ? { maxViews: form.maxViews } : {}),
   })
-  // Deleted between the read and the write (by its owner, or the expiry job).
-  if (!renewed) throw new Conflict(`You uploaded this image before (${existing.id}) and it was deleted meanwhile; send the upload again`, 'duplicate_image')
+  // Ended or deleted between the read and the write (its last view spent, its owner, the expiry job).
+  if (!renewed) throw new Conflict(`You uploaded this image before (${existing.id}) and it ended or was deleted meanwhile; send the upload again`, 'duplicate_image')
   return renewed
 }
 

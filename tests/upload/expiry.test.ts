@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import type { ModuleApp } from '#core/app.ts'
+import type { ImageRow } from '#core/images/types.ts'
+import { changeOwnImage } from '#modules/upload/edit.ts'
 import { manualClock } from '#core/clock.ts'
 import { describeEachBackend } from '../helpers/index.ts'
 import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/ending-images.ts'
@@ -271,6 +273,20 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       }
       const [, shown] = await call(app().upload, 'GET', `/images/${id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ expires_at: new Date(now + 24 * HOUR).toISOString(), max_views: 3 })
+    })
+
+    test('a change written after the last view was spent elsewhere does not bring the image back (the update checks the end itself)', async () => {
+      const image = await uploaded({ max_views: '1' })
+      // Read as PATCH and a renewing upload read it, before a viewer spends the last view.
+      const [before] = await app().ctx.sql<ImageRow[]>`select * from images where id = ${image.id}`
+      expect((await fetchView(app().view, `/${image.id}.png`, { 'user-agent': UA.windowsChrome }))[0].status).toBe(200)
+      expect(await changeOwnImage(app().ctx, before!, { maxViews: 5 })).toBeUndefined()
+      const [row] = await app().ctx.sql<{ max_views: number; views_served: number }[]>`select max_views, views_served from images where id = ${image.id}`
+      expect(row).toEqual({ max_views: 1, views_served: 1 })
+      expect((await fetchView(app().view, `/${image.id}.png`, { 'user-agent': UA.windowsChrome }))[0].status).toBe(404)
+      // Through PATCH, the answer is the ended image's 410, not a 404 that says it never was.
+      const [ended, body] = await patch(image.id, { max_views: 5 })
+      expect({ status: ended.status, code: body.error?.code }).toEqual({ status: 410, code: 'image_expired' })
     })
 
     test('Chevereto with ?expires_in= uploads the same file twice: the second renews the first', async () => {
