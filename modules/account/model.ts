@@ -1,7 +1,7 @@
 import { t } from 'elysia'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
-import { FirstName, NewPassword, User } from '#core/users/public.ts'
+import { FirstName, LastName, NewPassword, User } from '#core/users/public.ts'
 
 const Username = t.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$', description: '3 to 32 letters, digits or _ . -' })
 const Email = t.String({ format: 'email', maxLength: 254 })
@@ -38,7 +38,7 @@ export const AccountModel = {
   updateAccount: {
     body: t.Object({
       first_name: t.Optional(FirstName),
-      last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
+      last_name: t.Optional(t.Nullable(LastName)),
       username: t.Optional(Username),
       email: t.Optional(Email),
       password: t.Optional(NewPassword),

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { ErrorResponse } from '#core/http/schemas.ts'
-import { FirstName, NewPassword, User } from '#core/users/public.ts'
+import { FirstName, LastName, NewPassword, User } from '#core/users/public.ts'
 import { TRUSTED_DEVICE_TOKEN_PATTERN } from './trusted-devices.ts'
 import { SecondStepAnswer } from './two-factor-model.ts'
 
@@ -23,7 +23,7 @@ export const AuthModel = {
   register: {
     body: t.Object({
       first_name: FirstName,
-      last_name: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
+      last_name: t.Optional(t.Nullable(LastName)),
       username: Username,
       email: Email,
       password: NewPassword,

@@ -10,8 +10,23 @@ export const Settings = t.Object({
   public_profile: t.Boolean({ description: 'Whether /u/{username} on the view server lists your public images and albums' }),
 })
 
+/**
+ * Control characters and bidirectional overrides, embeddings and isolates, which a name has no
+ * use for: invisible, they make it read otherwise than it is stored (U+202E turns the rest of a
+ * line around wherever the name is shown: the admin's lists, a mail's greeting).
+ */
+const WITHOUT_CONTROLS = '[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*'
+
 /** A first name as sign-up and the account take it: stored trimmed, so spaces alone would be an empty name. */
-export const FirstName = t.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: '1 to 100 characters, not only spaces' })
+export const FirstName = t.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: `^(?=[\\s\\S]*\\S)${WITHOUT_CONTROLS}$`,
+  description: '1 to 100 characters, not only spaces, without control characters',
+})
+
+/** A last name, which may be left out (null). */
+export const LastName = t.String({ maxLength: 100, pattern: `^${WITHOUT_CONTROLS}$`, description: 'at most 100 characters, without control characters' })
 
 /** A password being set (sign-up, reset, change): spaces alone are no password, though spaces within one are welcome. */
 export const NewPassword = t.String({ minLength: 8, maxLength: 1024, pattern: '\\S', description: 'text of 8 to 1024 characters, not only spaces' })

@@ -59,7 +59,7 @@ describeEachBackend('register and login', (app) => {
   })
 
   test('a first name of spaces alone is refused, at sign-up and on the account, as an empty one is (it is stored trimmed)', async () => {
-    const refusal = [{ field: 'first_name', message: 'Must be 1 to 100 characters, not only spaces' }]
+    const refusal = [{ field: 'first_name', message: 'Must be 1 to 100 characters, not only spaces, without control characters' }]
     const [response, body] = await call(app().auth, 'POST', '/api/v1/auth/register', {
       body: { first_name: '   ', username: unique(), email: `${unique()}@example.com`, password: 'long enough pw' },
     })
@@ -72,6 +72,23 @@ describeEachBackend('register and login', (app) => {
     const [spaced, spacedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: '  Ann  ' } })
     expect(spaced.status).toBe(200)
     expect(spacedBody.user.first_name).toBe('Ann')
+  })
+
+  test('a name holding a control character or a bidirectional override (U+202E) is refused; names in any script are welcome', async () => {
+    const register = (names: Record<string, string>) =>
+      call(app().auth, 'POST', '/api/v1/auth/register', { body: { first_name: 'Ann', ...names, username: unique(), email: `${unique()}@example.com`, password: 'long enough pw' } })
+    for (const [field, value] of [['first_name', '\u202eevil'], ['first_name', 'Ann\nBob'], ['last_name', 'Smith\u2066'], ['last_name', '\u0007']] as const) {
+      const [response, body] = await register({ [field]: value })
+      expect({ field, status: response.status, fields: body.error?.details?.map((d: { field: string }) => d.field) }).toEqual({ field, status: 422, fields: [field] })
+    }
+    const [refused, refusal] = await register({ first_name: 'a\u202eb' })
+    expect(refusal.error.message).toBe('Invalid input: first_name must be 1 to 100 characters, not only spaces, without control characters')
+    expect(refused.status).toBe(422)
+    const [welcome, body] = await register({ first_name: 'محمد', last_name: 'Ōtsuka-Łukasz' })
+    expect(welcome.status, JSON.stringify(body)).toBe(201)
+    const user = await registerUser(app().auth)
+    const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { last_name: 'x\u202ey' } })
+    expect(changed.status).toBe(422)
   })
 
   test('a password of spaces alone is refused at sign-up, reset and change; spaces within one are welcome', async () => {

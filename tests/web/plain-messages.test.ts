@@ -75,6 +75,30 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     await page.close()
   })
 
+  test('a name pasted with an invisible control character (U+202E) is told what to remove, at sign-up and on the account page', async () => {
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    const user = await registerUser(servers.app.auth)
+    const removeIt = 'remove the invisible control character (pasted text can carry one, such as a right-to-left override).'
+    await journal.during(async () => {
+      await page.context().clearCookies()
+      await go(page, '/signup')
+      await page.getByLabel('First name').fill('Ann\u202enhoJ')
+      await page.getByLabel('Username').fill('controlname')
+      await page.getByLabel('Email').fill('control@example.com')
+      await page.getByLabel('Password').fill('a fine password')
+      await page.getByRole('button', { name: 'Create account' }).click()
+      await page.getByRole('alert').filter({ hasText: `First name: ${removeIt}` }).waitFor()
+
+      await logIn(page, user)
+      await go(page, '/account')
+      await page.getByLabel('Last name').fill('Smith\u2066')
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByRole('alert').filter({ hasText: `Last name: ${removeIt}` }).waitFor()
+    })
+    await page.close()
+  })
+
   test('a first name of spaces alone is told it must not be blank, at sign-up and on the account page', async () => {
     const page = await context.newPage()
     const journal = pageJournal(page)

@@ -66,8 +66,17 @@ export const PASSWORD_MAX_LENGTH = 1024
 export const passwordLengthRule = (label: string, value = '') =>
   value.length > PASSWORD_MAX_LENGTH ? `${label}: at most ${PASSWORD_MAX_LENGTH} characters.` : `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
 
-/** The API's first-name rule (src/users/public.ts `FirstName`), as the value typed broke it: spaces alone, or its length. */
-export const firstNameRule = (value = '') => (value.trim() ? 'First name: 1 to 100 characters.' : 'First name: must not be blank.')
+/** Characters the API refuses in a name (src/users/public.ts): controls and bidirectional overrides, invisible. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/
+
+/** The API's name rules (src/users/public.ts `FirstName`, `LastName`), as the value typed broke them. */
+export function nameRule(label: string, value = '', required = false): string {
+  if (CONTROL_CHARACTER.test(value)) return `${label}: remove the invisible control character (pasted text can carry one, such as a right-to-left override).`
+  if (required && !value.trim()) return `${label}: must not be blank.`
+  return `${label}: ${required ? '1 to' : 'at most'} 100 characters.`
+}
+
+export const firstNameRule = (value = '') => nameRule('First name', value, true)
 
 /**
  * How a form words what the API refused. `fields`: an API field path (`rate_limit_per_hour`, or

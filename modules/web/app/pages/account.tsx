@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, firstNameRule, type FormWords, Meter, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
+  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
 } from '../ui.tsx'
 
 interface Quota {
@@ -56,7 +56,7 @@ const profileWords = (values: Record<string, string>): FormWords => ({
     invalid_current_password: 'Current password: that is not your current password.',
     current_password_required: 'Current password: enter it to change your email address.',
   },
-  fields: { first_name: () => firstNameRule(values.first_name) },
+  fields: { first_name: () => firstNameRule(values.first_name), last_name: () => nameRule('Last name', values.last_name) },
 })
 
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, appPath, navigate, useRouteContext } from '../router.tsx'
 import type { Api } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, firstNameRule, type FormWords, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
+import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Where a sign-in lands when the address names no page of this site. */
@@ -22,7 +22,7 @@ const LOGIN_WORDS: FormWords = {
 const signUpWords = (values: Record<string, string>): FormWords => ({
   fields: {
     first_name: () => firstNameRule(values.first_name),
-    last_name: () => 'Last name: at most 100 characters.',
+    last_name: () => nameRule('Last name', values.last_name),
     username: () => 'Username: 3 to 32 letters, digits, _ . or -.',
     email: () => 'Email: a valid address, at most 254 characters.',
     password: () => passwordLengthRule('Password', values.password),
