@@ -3,7 +3,7 @@ import { createDailySalts } from '#core/analytics/visitors.ts'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, RouteNotFound } from '#core/errors.ts'
-import { PATHS_REFUSED, refusesPath } from '#core/http/allowed-methods.ts'
+import { PATHS_REFUSED } from '#core/http/allowed-methods.ts'
 import { clientIp, isHttps } from '#core/http/client-ip.ts'
 import { personFacing } from '#core/http/html.ts'
 import { AlbumsModel, SharePagesModel } from './model.ts'
@@ -90,6 +90,8 @@ const isNavigation = (request: Request) => request.headers.get('sec-fetch-mode')
 
 /** `/a/{id}.zip`, `.ZIP` too (as image extensions are): the album's originals, GET and HEAD only. */
 const ZIP_PATH = '\\.zip$'
+/** ZIP_PATH as the routes test it (case-insensitive, as allowedMethodsOf reads PATHS_REFUSED). */
+const ZIP_FILE = new RegExp(ZIP_PATH, 'i')
 
 /**
  * The share pages, on the view server: `/a/{id}` (HTML), `/a/{id}.zip`, the password form's
@@ -106,7 +108,7 @@ export const albumPages = (ctx: AppContext) => {
       '/a/:file',
       async ({ params, query, request, server }) => {
         const file = params.file ?? ''
-        const zip = refusesPath(ZIP_PATH, file)
+        const zip = ZIP_FILE.test(file)
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {
@@ -157,7 +159,7 @@ export const albumPages = (ctx: AppContext) => {
         transform: [
           personFacing.transform,
           ({ params }) => {
-            if (refusesPath(ZIP_PATH, params.file ?? '')) throw new RouteNotFound()
+            if (ZIP_FILE.test(params.file ?? '')) throw new RouteNotFound()
           },
         ],
         detail: { ...detail('The password form of a protected album (urlencoded `password`); wrong guesses are throttled per album and address'), [PATHS_REFUSED]: ZIP_PATH },

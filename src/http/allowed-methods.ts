@@ -20,9 +20,6 @@ export const HEAD_REFUSED = 'x-head-refused'
  */
 export const PATHS_REFUSED = 'x-paths-refused'
 
-/** Whether the route's `detail` refuses this path (PATHS_REFUSED). */
-export const refusesPath = (refused: string | undefined, path: string) => refused !== undefined && new RegExp(refused, 'i').test(path)
-
 /**
  * The methods a path answers to, from an app's routes: a request whose path exists under other
  * methods is a 405 with an Allow header (RFC 9110 §15.5.6), not a 404. Catch-all routes (`*`)
@@ -32,11 +29,13 @@ export function allowedMethodsOf(routes: readonly RouteLike[]): (path: string) =
   const named = routes.filter((route) => route.method !== 'ALL' && !route.path.includes('*'))
   const methodsOf = routeTemplates(
     named.flatMap((route) => {
-      const refused = route.hooks?.detail?.[PATHS_REFUSED]
+      // Compiled once, with the route table: Allow is worked out on every 405.
+      const pattern = route.hooks?.detail?.[PATHS_REFUSED]
+      const refused = pattern === undefined ? undefined : new RegExp(pattern, 'i')
       const methods = [{ template: route.path, value: { method: route.method, refused } }]
       if (route.method === 'GET' && route.hooks?.detail?.[HEAD_REFUSED] !== true) methods.push({ template: route.path, value: { method: 'HEAD', refused } })
       return methods
     }),
   )
-  return (path) => [...new Set(methodsOf(path).filter(({ refused }) => !refusesPath(refused, path)).map(({ method }) => method))].sort()
+  return (path) => [...new Set(methodsOf(path).filter(({ refused }) => !refused?.test(path)).map(({ method }) => method))].sort()
 }
