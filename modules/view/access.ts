@@ -2,6 +2,7 @@ import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError } from '#core/errors.ts'
+import { referrerEntryText } from '#core/users/referrers.ts'
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { stateOf, tooManyRequests } from '#core/rate-limit.ts'
 
@@ -50,14 +51,6 @@ export async function ownerCalling(ctx: AppContext, headers: Headers, ownerId: s
 export async function mayViewPrivately(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<boolean> {
   const principal = await ownerCalling(ctx, headers, ownerId, ip)
   return principal !== null && principal.scopes.includes('images:read')
-}
-
-/** "Example.com", "https://example.com/x", "*.example.com" → "example.com". */
-export function normaliseReferrerEntry(entry: string): string {
-  let host = entry.trim().toLowerCase()
-  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '').split(/[/?#]/)[0] ?? ''
-  host = host.replace(/^\*?\./, '').replace(/:\d+$/, '').replace(/\.$/, '')
-  return host
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
@@ -123,7 +116,7 @@ export function refererAllowed(referer: string | null, allowed: string[], ownOri
   if (ownOrigins.has(hostAndPort(url))) return true
   const host = hostOf(url)
   return allowed.some((entry) => {
-    const base = normaliseReferrerEntry(entry)
+    const base = referrerEntryText(entry)
     return base !== '' && (host === base || host.endsWith(`.${base}`))
   })
 }

@@ -5,18 +5,26 @@ import { domainToASCII } from 'node:url'
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 /**
- * The host an `allowed_referrers` entry names, as the view server compares it with a Referer's
- * host: lower case, an international name in its ASCII (punycode) form, as URL parsing gives a
- * Referer's host (`bücher.de` → `xn--bcher-kva.de`). What people write around a host is left
- * out: `*.` or a leading dot (subdomains are allowed anyway), a trailing dot, and a pasted URL's
- * scheme, port and path. Null when what is left is no host name (`.`, `a..b`, `-a.com`,
- * `1.2.3.999`): stored, it would match no Referer, or turn hotlink protection off unnoticed.
+ * An entry without what people write around a host, lower case: a pasted URL's scheme, path and
+ * port, `*.` or a leading dot (subdomains are allowed anyway), a trailing dot. "Example.com",
+ * "https://example.com/x", "*.example.com" → "example.com". The view server reads stored entries
+ * through it too, so a list saved before entries were checked (referrerEntryHost) still works.
  */
-export function referrerEntryHost(entry: string): string | null {
-  const host = (entry.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').split(/[/?#]/)[0] ?? '')
+export function referrerEntryText(entry: string): string {
+  return (entry.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').split(/[/?#]/)[0] ?? '')
     .replace(/:\d{1,5}$/, '')
     .replace(/^\*?\./, '')
     .replace(/\.$/, '')
+}
+
+/**
+ * The host an `allowed_referrers` entry names (referrerEntryText), as the view server compares it
+ * with a Referer's host: an international name in its ASCII (punycode) form, as URL parsing gives
+ * a Referer's host (`bücher.de` → `xn--bcher-kva.de`). Null when it is no host name (`.`, `a..b`,
+ * `-a.com`, `1.2.3.999`): stored, it would match no Referer, or turn hotlink protection off unnoticed.
+ */
+export function referrerEntryHost(entry: string): string | null {
+  const host = referrerEntryText(entry)
   if (host === '') return null
   // Digits and dots alone are an IPv4 address or nothing: URL parsing would read `1.2.3` as 1.2.0.3.
   if (/^[0-9.]+$/.test(host)) return isIPv4(host) ? host : null
