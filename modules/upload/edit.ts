@@ -69,10 +69,9 @@ type Serving = Pick<ImageRow, 'is_public' | 'expires_at' | 'max_views'>
  * one. Other edits leave every cached copy true (a later end or none: the copy merely goes stale
  * sooner than it had to), and are not worth a purge call.
  */
-export function sharedCopiesOutlive(before: Serving, after: Serving): boolean {
+function sharedCopiesOutlive(before: Serving, after: Serving): boolean {
   if (!before.is_public || before.max_views !== null) return false
   if (!after.is_public || after.max_views !== null) return true
   if (after.expires_at === null) return false
   return before.expires_at === null || new Date(after.expires_at).getTime() < new Date(before.expires_at).getTime()
 }
-

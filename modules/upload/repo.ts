@@ -165,13 +165,11 @@ export async function pruneUsageDays(db: Db, before: string): Promise<number> {
 }
 
 /**
- * Changes what is given (undefined keeps a column) of one of the user's images; undefined when
- * it is not theirs. A new view budget, or none, starts the count of served views afresh.
- */
-/**
- * The owner's change to an image that has not ended by `now`: checked in the update itself, so a
- * last view spent (or an end reached) after the caller read the row is not undone by a new view
- * budget or end. Undefined when the image is not the owner's, no longer exists, or has ended.
+ * Changes what is given (undefined keeps a column) of one of the user's images, while it has not
+ * ended by `now`: checked in the update itself, so a last view spent (or an end reached) after the
+ * caller read the row is not undone by a new view budget or end. A new view budget, or none,
+ * starts the count of served views afresh. Undefined when the image is not the owner's, no longer
+ * exists, or has ended.
  */
 export async function updateOwnImage(
   db: Db,

@@ -36,7 +36,7 @@ const PUBLIC_CACHE = 'public, max-age=31536000, immutable'
  * primed by anyone, after a delete, a privatisation or a block; yet a cache busting query or an
  * odd extension still takes most of its load off the view server.
  */
-export const OTHER_SPELLING_MAX_AGE = 300
+const OTHER_SPELLING_MAX_AGE = 300
 const OTHER_SPELLING_CACHE = `public, max-age=${OTHER_SPELLING_MAX_AGE}`
 /** Hotlink-protected images: a shared cache would hand the allowed copy to anyone. */
 const PROTECTED_CACHE = 'private, max-age=31536000, immutable'
