@@ -181,16 +181,13 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
     }
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
   }
+  // Awaited by each smaller size before it is stored, and handled by the allSettled below.
   const original = storeOriginal()
-  // Awaited by each smaller size before it is stored; handled here too, so a decode that fails
-  // before any encode awaits it leaves no unhandled rejection behind.
-  const originalSize = original.then((variant) => variant.size)
-  originalSize.catch(() => undefined)
   // A size exists to be lighter to fetch: one that comes out as heavy as the original (a tiny
   // PNG's thumb, an animated GIF's medium) is dropped, and a request for it gets the original
   // (chooseVariant in modules/view falls back to the next larger size). Not a blank GIF's: its
   // original declares a size its bytes do not show, and a viewer would lay that out.
-  const worthStoring = async (encoded: { size: number }) => examined.source.kind === 'blank' || encoded.size < (await originalSize)
+  const worthStoring = async (encoded: { size: number }) => examined.source.kind === 'blank' || encoded.size < (await original).size
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
     await decodeToIntermediate(source, medium, maxPixels, MEDIUM_BOX).catch((error) => {
