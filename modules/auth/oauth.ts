@@ -10,6 +10,7 @@ import { type OidcSignIn, type RequestMeta, startSession } from '#core/auth/sess
 import { sha256Hex } from '#core/auth/tokens.ts'
 import { admitAccount, assertMayRegister, hashInviteCode } from '#core/registration/index.ts'
 import { findTakenIdentity } from '#core/users/repo.ts'
+import { nameFromProvider } from '#core/users/public.ts'
 import type { OAuthProvider, OidcProvider, ProviderProfile } from './oauth-providers.ts'
 import { beginSecondStep } from './login-second-step.ts'
 import { badLogoutToken } from './oidc.ts'
@@ -203,8 +204,8 @@ async function createOAuthAccount(ctx: AppContext, provider: OAuthProvider, prof
       return await ctx.sql.begin(async (tx) => {
         const admitted = await admitAccount(tx, ctx.config.registration, applicant, ctx.clock.now())
         const user = await repo.insertUser(tx, {
-          first_name: profile.firstName.slice(0, 100),
-          last_name: profile.lastName?.slice(0, 100) ?? null,
+          first_name: nameFromProvider(profile.firstName) ?? username,
+          last_name: nameFromProvider(profile.lastName),
           username,
           email,
           password: null,

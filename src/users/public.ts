@@ -15,18 +15,37 @@ export const Settings = t.Object({
  * use for: invisible, they make it read otherwise than it is stored (U+202E turns the rest of a
  * line around wherever the name is shown: the admin's lists, a mail's greeting).
  */
-const WITHOUT_CONTROLS = '[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*'
+const INVISIBLE_CONTROLS = '\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069'
+const WITHOUT_CONTROLS = `[^${INVISIBLE_CONTROLS}]*`
+const INVISIBLE_CONTROL = new RegExp(`[${INVISIBLE_CONTROLS}]+`, 'g')
+const LINE_BREAKS_AND_TABS = /[\t\n\v\f\r]+/g
+const HIGH_SURROGATE = /[\ud800-\udbff]/
+const NAME_MAX_LENGTH = 100
 
 /** A first name as sign-up and the account take it: stored trimmed, so spaces alone would be an empty name. */
 export const FirstName = t.String({
   minLength: 1,
-  maxLength: 100,
+  maxLength: NAME_MAX_LENGTH,
   pattern: `^(?=[\\s\\S]*\\S)${WITHOUT_CONTROLS}$`,
   description: '1 to 100 characters, not only spaces, without control characters',
 })
 
 /** A last name, which may be left out (null). */
-export const LastName = t.String({ maxLength: 100, pattern: `^${WITHOUT_CONTROLS}$`, description: 'at most 100 characters, without control characters' })
+export const LastName = t.String({ maxLength: NAME_MAX_LENGTH, pattern: `^${WITHOUT_CONTROLS}$`, description: 'at most 100 characters, without control characters' })
+
+/**
+ * A name as an OAuth or OpenID Connect provider gives it, made to obey FirstName and LastName
+ * (a provider's profile is not ours to refuse, only to store safely): without the invisible
+ * controls (a line break or tab becomes a space), trimmed, at most NAME_MAX_LENGTH UTF-16 units and never half of a surrogate pair.
+ * Null when nothing is left, so the caller falls back to another name.
+ */
+export function nameFromProvider(given: string | null | undefined): string | null {
+  const name = (given ?? '').replace(LINE_BREAKS_AND_TABS, ' ').replace(INVISIBLE_CONTROL, '').trim()
+  if (!name) return null
+  if (name.length <= NAME_MAX_LENGTH) return name
+  const cutsPair = HIGH_SURROGATE.test(name[NAME_MAX_LENGTH - 1]!)
+  return name.slice(0, cutsPair ? NAME_MAX_LENGTH - 1 : NAME_MAX_LENGTH).trimEnd()
+}
 
 /** A password being set (sign-up, reset, change): spaces alone are no password, though spaces within one are welcome. */
 export const NewPassword = t.String({ minLength: 8, maxLength: 1024, pattern: '\\S', description: 'text of 8 to 1024 characters, not only spaces' })

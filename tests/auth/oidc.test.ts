@@ -72,6 +72,27 @@ describeEachBackend(
       expect(provider.hits['/.well-known/openid-configuration']! - discoveries).toBe(1)
     })
 
+    test('a provider’s names are stored without invisible controls, cut to 100 units whole, and a name of controls alone falls back to the username', async () => {
+      const email = `${unique('rlo')}@sso.test`
+      const longFamily = `${'L'.repeat(99)}😀 tail`
+      const { response, session } = await signInWith({
+        sub: unique('sub'), email, email_verified: true, given_name: 'Ev\u202Eil\u2066', family_name: longFamily, preferred_username: unique('rlo'),
+      })
+      expect(response.status).toBe(302)
+      const account = await accountOf(session!)
+      expect(account.first_name).toBe('Evil')
+      // 99 letters then an emoji (two units) would end on half a pair at 100: cut before it.
+      expect(account.last_name).toBe('L'.repeat(99))
+      // What the account's own form would take: the stored names pass PUT /account unchanged.
+      const [saved, savedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: session!, body: { first_name: account.first_name, last_name: account.last_name } })
+      expect(saved.status, JSON.stringify(savedBody)).toBe(200)
+
+      const blank = await signInWith({ sub: unique('sub'), email: `${unique('blank')}@sso.test`, email_verified: true, given_name: '\u202E\u202C', preferred_username: unique('blank') })
+      const named = await accountOf(blank.session!)
+      expect(named.first_name).toBe(named.username)
+      expect(named.last_name).toBeNull()
+    })
+
     test('an ID token with the wrong nonce is refused (a token minted for another sign-in)', async () => {
       await expectRefusedToken({ sub: unique('sub'), email: `${unique('n')}@sso.test`, email_verified: true, tamper: { nonce: 'someone-elses-nonce' } }, /nonce/)
     })
