@@ -45,14 +45,15 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
  * PATCH and an upload renewing an image's end (service.ts) change a stored image. Undefined when
  * the image is not the owner's, no longer exists or has ended since `before` was read (its last
  * view spent on another process): a new view budget must not bring back an image viewers were
- * already told is gone.
+ * already told is gone. `onlyWhileShown`: undefined too when moderation has hidden it since.
  */
 export async function changeOwnImage(
   ctx: AppContext,
   before: ImageRow,
   changes: { title?: string | null; description?: string | null; is_public?: boolean } & LifetimeChanges,
+  { onlyWhileShown = false } = {},
 ): Promise<ImageRow | undefined> {
-  const image = await repo.updateOwnImage(ctx.sql, before.user_id, before.id, ctx.clock.now(), changes)
+  const image = await repo.updateOwnImage(ctx.sql, before.user_id, before.id, ctx.clock.now(), changes, onlyWhileShown)
   if (!image) return undefined
   await notifyImageChanged(ctx, image.id)
   // After the commit, as a delete's purge: the purge never throws, a failure is logged.

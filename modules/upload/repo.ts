@@ -177,6 +177,7 @@ export async function updateOwnImage(
   imageId: string,
   now: Date,
   changes: { title?: string | null; description?: string | null; is_public?: boolean; expiresAt?: Date | null; maxViews?: number | null },
+  onlyWhileShown = false,
 ) {
   const keep = (value: string | boolean | number | Date | null | undefined, column: string) => (value === undefined ? db(column) : db`${value}`)
   const [row]: [ImageRow?] = await db`
@@ -189,6 +190,7 @@ export async function updateOwnImage(
       views_served = ${changes.maxViews === undefined ? db`views_served` : db`0`},
       updated_at = now()
     where id = ${imageId} and user_id = ${userId} and not ${imageHasEnded(db, now)}
+      ${onlyWhileShown ? db`and hidden_at is null` : db``}
     returning *`
   return row
 }

@@ -222,20 +222,25 @@ async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string
  * - otherwise the stored image as it is.
  */
 async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFields): Promise<ImageRow> {
-  if (existing.hidden_at !== null) {
-    throw new Conflict(`You uploaded this image before (${existing.id}) and it is hidden after reports while an administrator reviews it`, 'image_hidden')
-  }
+  if (existing.hidden_at !== null) throw imageHidden(existing.id)
   refuseIfAskedOtherwise(existing, form)
   if (form.expiresAt === null && form.maxViews === null) return existing
   // Only what is asked changes, as with PATCH; a new view budget counts its views afresh.
-  const renewed = await changeOwnImage(ctx, existing, {
+  const renewal = {
     ...(form.expiresAt !== null ? { expiresAt: form.expiresAt } : {}),
     ...(form.maxViews !== null ? { maxViews: form.maxViews } : {}),
-  })
-  // Ended or deleted between the read and the write (its last view spent, its owner, the expiry job).
-  if (!renewed) throw new Conflict(`You uploaded this image before (${existing.id}) and it ended or was deleted meanwhile; send the upload again`, 'duplicate_image')
-  return renewed
+  }
+  const renewed = await changeOwnImage(ctx, existing, renewal, { onlyWhileShown: true })
+  if (renewed) return renewed
+  // Hidden by moderation, ended or deleted between the read and the write (a report's auto-hide,
+  // its last view spent, its owner, the expiry job): the answer would be a dead link.
+  const now = await repo.findOwnImage(ctx.sql, existing.user_id, existing.id)
+  if (now && now.hidden_at !== null) throw imageHidden(existing.id)
+  throw new Conflict(`You uploaded this image before (${existing.id}) and it ended or was deleted meanwhile; send the upload again`, 'duplicate_image')
 }
+
+const imageHidden = (id: string) =>
+  new Conflict(`You uploaded this image before (${id}) and it is hidden after reports while an administrator reviews it`, 'image_hidden')
 
 function refuseIfAskedOtherwise(existing: ImageRow, form: FormFields) {
   const asksForEnd = form.expiresAt !== null || form.maxViews !== null

@@ -289,6 +289,19 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       expect({ status: ended.status, code: body.error?.code }).toEqual({ status: 410, code: 'image_expired' })
     })
 
+    test('a renewal written after moderation hid the image changes nothing (the update checks the hide itself); a PATCH by its owner still may', async () => {
+      const image = await uploaded({ expires_in: '1h' })
+      // Read as a renewing upload reads it, before a report's auto-hide lands.
+      const [before] = await app().ctx.sql<ImageRow[]>`select * from images where id = ${image.id}`
+      await app().ctx.sql`update images set hidden_at = now() where id = ${image.id}`
+      const later = new Date(clock.now().getTime() + 24 * HOUR)
+      expect(await changeOwnImage(app().ctx, before!, { expiresAt: later }, { onlyWhileShown: true })).toBeUndefined()
+      const [row] = await app().ctx.sql<{ expires_at: Date }[]>`select expires_at from images where id = ${image.id}`
+      expect(row!.expires_at.toISOString()).toBe(image.expires_at!)
+      // The owner's own edit of a hidden image (to make it private, say) is not a renewal.
+      expect((await changeOwnImage(app().ctx, before!, { expiresAt: later }))?.expires_at?.toISOString()).toBe(later.toISOString())
+    })
+
     test('Chevereto with ?expires_in= uploads the same file twice: the second renews the first', async () => {
       const bytes = await freshPng()
       const send = () => {
