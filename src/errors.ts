@@ -18,14 +18,23 @@ export class AppError extends Error {
     message: string,
     /** Extra response headers, e.g. Retry-After on 429. */
     readonly headers: Record<string, string> = {},
+    /** The fields refused, answered as `error.details` so a form can point at each without reading the message. */
+    readonly details?: FieldProblem[],
   ) {
     super(message)
     this.name = new.target.name
   }
 }
 
+/** One refused field: its path (`allowed_ips.2`), the rule it broke, and the value refused when a form could not tell which. */
+export interface FieldProblem {
+  field: string
+  message: string
+  value?: string
+}
+
 export class BadRequest extends AppError {
-  constructor(message: string, code = 'bad_request') { super(400, code, message) }
+  constructor(message: string, code = 'bad_request', details?: FieldProblem[]) { super(400, code, message, {}, details) }
 }
 export class Unauthorized extends AppError {
   constructor(message = 'Authentication required', code = 'unauthorized') { super(401, code, message) }
@@ -140,7 +149,8 @@ const json = (status: number, body: ErrorBody, headers: Record<string, string> =
 function answer(forPerson: boolean, status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
   if (!forPerson) return json(status, body, headers)
   const { code, message, error_id: errorId, details } = body.error
-  const page = htmlErrorPage({ status, code, message, errorId, details: Array.isArray(details) ? details : undefined })
+  // A refusal by rule (400) says it all in its message already; a validation failure's reasons are listed.
+  const page = htmlErrorPage({ status, code, message, errorId, details: code === 'validation_failed' && Array.isArray(details) ? details : undefined })
   for (const [name, value] of Object.entries(headers)) page.headers.set(name, value)
   return page
 }
@@ -166,11 +176,11 @@ function parameterHolding(value: unknown, inputs: RequestInputs): string | undef
  * of choices into its characters, and one error per character says nothing useful. `error` is
  * Elysia's ValidationError, or `{ all: [...Value.Errors(schema, value)] }` (the command line's).
  */
-export function validationDetails(error: unknown, inputs: RequestInputs = {}): { field: string; message: string }[] {
+export function validationDetails(error: unknown, inputs: RequestInputs = {}): FieldProblem[] {
   const { all = [], type = '', value } = error as { all?: { path?: string; message?: string; summary?: string; schema?: unknown; type?: number; value?: unknown }[]; type?: string; value?: unknown }
   const unnamed = (type === 'property' ? parameterHolding(value, inputs) : undefined) ?? UNNAMED_FIELD[type] ?? 'body'
   const seen = new Set<string>()
-  const out: { field: string; message: string }[] = []
+  const out: FieldProblem[] = []
   for (const e of all) {
     const path = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.')
     const list = /^(.+)\.\d+$/.exec(path)?.[1]
@@ -339,7 +349,7 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       // Elysia wraps whatever a parse hook throws (src/http/body-limit.ts) in its ParseError.
       if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       const known = error instanceof AppError && !(error instanceof RouteNotFound) ? error : dependencyFailure(error)
-      if (known) return reply(known)
+      if (known) return reply(known, known.details ? { details: known.details } : {})
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : error instanceof RouteNotFound ? 'NOT_FOUND' : code) {

@@ -38,10 +38,12 @@ type CreateKeyInput = typeof AccountModel.createKey.body.static
 /** Each range in CIDR form, or a 400 naming the first that is not one. */
 function allowedRanges(input: CreateKeyInput['allowed_ips']): string[] | null {
   if (!input || input.length === 0) return null
-  return input.map((value) => {
+  return input.map((value, index) => {
     const range = parseCidr(value)
-    if (!range) throw new BadRequest(`allowed_ips: "${value.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR range (e.g. 203.0.113.0/24, 2001:db8::/32)`, 'invalid_cidr')
-    return range
+    if (range) return range
+    const rule = 'is not an IPv4 or IPv6 address or CIDR range (e.g. 203.0.113.0/24, 2001:db8::/32)'
+    const shown = value.slice(0, 64)
+    throw new BadRequest(`allowed_ips: "${shown}" ${rule}`, 'invalid_cidr', [{ field: `allowed_ips.${index}`, message: rule, value: shown }])
   })
 }
 

@@ -23,11 +23,14 @@ export type AccountChanges = typeof AccountModel.updateAccount.body.static
  * every site embed the images.
  */
 function allowedReferrers(entries: string[]): string[] {
-  const hosts = entries.map((entry) => ({ entry, host: referrerEntryHost(entry) }))
-  const refused = hosts.filter(({ host }) => host === null).map(({ entry }) => JSON.stringify(entry.slice(0, 100)))
+  const hosts = entries.map((entry, index) => ({ entry: entry.slice(0, 100), index, host: referrerEntryHost(entry) }))
+  const refused = hosts.filter(({ host }) => host === null)
   if (refused.length > 0) {
-    const named = refused.length > 3 ? `${refused.slice(0, 3).join(', ')} and ${refused.length - 3} more` : refused.join(', ')
-    throw new BadRequest(`allowed_referrers: ${named} ${refused.length > 1 ? 'are not host names' : 'is not a host name'}; each entry must be ${REFERRER_ENTRY_RULE}`, 'invalid_referrer')
+    const quoted = refused.map(({ entry }) => JSON.stringify(entry))
+    const named = quoted.length > 3 ? `${quoted.slice(0, 3).join(', ')} and ${quoted.length - 3} more` : quoted.join(', ')
+    const rule = `must be ${REFERRER_ENTRY_RULE}`
+    const details = refused.map(({ entry, index }) => ({ field: `settings.allowed_referrers.${index}`, message: rule, value: entry }))
+    throw new BadRequest(`allowed_referrers: ${named} ${refused.length > 1 ? 'are not host names' : 'is not a host name'}; each entry ${rule}`, 'invalid_referrer', details)
   }
   return [...new Set(hosts.map(({ host }) => host!))]
 }

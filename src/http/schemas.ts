@@ -8,7 +8,7 @@ export const ErrorResponse = t.Object({
     code: t.String(),
     message: t.String(),
     error_id: t.Optional(t.String()),
-    details: t.Optional(t.Unknown()),
+    details: t.Optional(t.Unknown({ description: 'The fields refused, where the error names some: [{field, message, value?}], field being a path such as allowed_ips.2' })),
   }),
 })
 

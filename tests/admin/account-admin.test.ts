@@ -32,6 +32,11 @@ describeEachBackend('account', (app) => {
     const [several, severalBody] = await save(['a..b', '-a.com'])
     expect(several.status).toBe(400)
     expect(severalBody.error.message).toStartWith('allowed_referrers: "a..b", "-a.com" are not host names')
+    const [, named] = await save(['fine.example', 'a..b', 'ok.example', '-a.com'])
+    expect(named.error.details.map((d: { field: string; value: string }) => [d.field, d.value])).toEqual([
+      ['settings.allowed_referrers.1', 'a..b'],
+      ['settings.allowed_referrers.3', '-a.com'],
+    ])
     // Nothing refused was saved, and the list was not emptied.
     const [, still] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
     expect(still.user.settings.allowed_referrers).toEqual(['kept.example'])

@@ -186,6 +186,9 @@ describeEachBackend(
         expect(body.error.code).toBe('invalid_cidr')
         expect(body.error.message).toContain(bad)
       }
+      // Which entry, for a form to point at without reading the sentence.
+      const [, named] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', allowed_ips: ['10.0.0.0/8', '300.1.1.1'] } })
+      expect(named.error.details).toEqual([{ field: 'allowed_ips.1', message: expect.stringContaining('is not an IPv4 or IPv6 address'), value: '300.1.1.1' }])
       const [unknownScope] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: ['admin'] } })
       expect(unknownScope.status).toBe(422)
       const [noScope] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: [] } })

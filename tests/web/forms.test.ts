@@ -108,12 +108,12 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     await page.getByText('Settings saved.').waitFor()
     const [, saved] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
     expect(saved.user.settings.allowed_referrers).toEqual(['xn--bcher-kva.de', 'example.com'])
-    // Letters, digits, dots and hyphens, yet no host: the server's refusal names it.
-    await field.fill('ok.example\na..b')
+    // Letters, digits, dots and hyphens, yet no host: the server's refusal names it, by the line typed.
+    await field.fill('ok.example\n\na..b')
     await page.getByRole('button', { name: 'Save settings' }).click()
     const alert = alertOf('Sharing')
     await alert.waitFor()
-    expect(await alert.textContent()).toContain('"a..b" is not a host name')
+    expect(await alert.textContent()).toBe('Sites allowed to embed your images: line 3 (“a..b”) is not a host name. Write one like example.com or *.example.com.')
     const [, kept] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
     expect(kept.user.settings.allowed_referrers).toEqual(['xn--bcher-kva.de', 'example.com'])
     await call(servers.app.auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers: [] } } })

@@ -15,10 +15,15 @@ export interface WebConfig {
   max_upload_bytes: number
 }
 
-/** One field the API refused (`error.details` of a 422 `validation_failed`): `field` is its path, e.g. `settings.allowed_referrers.3`. */
+/**
+ * One field the API refused (`error.details` of a 422 `validation_failed`, or of a 400 the
+ * service refused by rule, such as `invalid_cidr`): `field` is its path, e.g.
+ * `settings.allowed_referrers.3`; `value`, where given, the value refused.
+ */
 export interface FieldProblem {
   field: string
   message: string
+  value?: string
 }
 
 export class ApiError extends Error {

@@ -86,7 +86,7 @@ export const firstNameRule = (value = '') => nameRule('First name', value, true)
  */
 export interface FormWords {
   fields?: Record<string, (rest: string[]) => string>
-  codes?: Record<string, string | ((message: string) => string)>
+  codes?: Record<string, string | ((message: string, error: ApiError) => string)>
 }
 
 /**
@@ -122,8 +122,8 @@ function fieldMessages(error: ApiError, fields: NonNullable<FormWords['fields']>
 export const messageOf = (error: unknown, words: FormWords = {}) => {
   if (error instanceof ApiError) {
     const byCode = words.codes?.[error.code]
-    if (byCode) return typeof byCode === 'string' ? byCode : byCode(error.message)
-    if (error.code === 'validation_failed' && words.fields) return fieldMessages(error, words.fields) ?? withLocalTimes(error.message)
+    if (byCode) return typeof byCode === 'string' ? byCode : byCode(error.message, error)
+    if (error.details.length > 0 && words.fields) return fieldMessages(error, words.fields) ?? withLocalTimes(error.message)
     return withLocalTimes(error.message)
   }
   console.error(error)

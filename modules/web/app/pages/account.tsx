@@ -130,13 +130,15 @@ export function AccountPage() {
     if (problem) return say('settings', { error: problem })
     const isPublic = (form.elements.namedItem('default_is_public') as HTMLInputElement).checked
     const publicProfile = (form.elements.namedItem('public_profile') as HTMLInputElement).checked
-    // Should the server's rule ever be stricter than the one above, its answer still names the lines.
+    // The server's rule is stricter than the one above (`a..b` passes it): its answer names each
+    // entry it refused (`details`), which the form names by the line typed.
     const words: FormWords = {
       fields: {
-        'settings.allowed_referrers': ([index]) =>
-          index === undefined
-            ? `${REFERRERS_LABEL}: at most ${MAX_REFERRERS} sites.`
-            : `${REFERRERS_LABEL}: line ${entries[Number(index)]?.line ?? '?'} is not a host name the server accepts.`,
+        'settings.allowed_referrers': ([index]) => {
+          const entry = index === undefined ? undefined : entries[Number(index)]
+          if (!entry) return `${REFERRERS_LABEL}: at most ${MAX_REFERRERS} sites.`
+          return `${REFERRERS_LABEL}: line ${entry.line} (“${entry.host}”) is not a host name. Write one like example.com or *.example.com.`
+        },
       },
     }
     const body = { settings: { allowed_referrers: entries.map((entry) => entry.host), default_is_public: isPublic, public_profile: publicProfile } }

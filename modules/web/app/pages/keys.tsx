@@ -36,18 +36,15 @@ const MAX_IP_RANGES = 50
 
 const IP_RANGE_RULE = 'Allowed IP ranges: each must be an IPv4 or IPv6 address or CIDR range, such as 203.0.113.0/24 or 2001:db8::/32.'
 
-/**
- * The entry the API refused, from its sentence (`allowed_ips: "10.0.0.300" is not an IPv4 or
- * IPv6 address…`, modules/account/api-keys.ts), as words that name it; null if it names none.
- */
-const refusedRangeOf = (message: string) => {
-  const entry = /^allowed_ips: "(.*)" is not /s.exec(message)?.[1]
-  return entry ? ` “${entry}” is not one.` : null
+/** The entry the API refused (its `details`, modules/account/api-keys.ts), as words that name it. */
+const refusedRangeOf = (error: ApiError) => {
+  const entry = error.details[0]?.value
+  return entry === undefined ? '' : ` “${entry}” is not one.`
 }
 
 /** What the API may refuse in the new-key form, as the form labels it. */
 const KEY_WORDS: FormWords = {
-  codes: { invalid_cidr: (message) => `${IP_RANGE_RULE}${refusedRangeOf(message) ?? ''}` },
+  codes: { invalid_cidr: (_message, error) => `${IP_RANGE_RULE}${refusedRangeOf(error)}` },
   fields: {
     key_name: () => 'Name: use 1 to 100 characters.',
     rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}, or empty for your plan's limit.`,
