@@ -251,6 +251,14 @@ export function bodyLimits(stallSeconds: number, cut?: AbortSignal) {
       const kind = kinds.get(`${request.method} ${route}`) ?? 'json'
       // The body's own stall timer (withStallTimeout) replaces Bun's idle timeout for this request.
       if (request.body) server?.timeout(request, 0)
+      // A compressed body would be read as its compressed bytes (a JSON body "not valid UTF-8",
+      // an upload "malformed multipart" or "not an image"): say what is wrong (RFC 9110 §15.5.16:
+      // 415 for a content coding the server does not take). Uploads included: no client compresses
+      // an image, and a body labelled so would be stored as whatever it is.
+      const encoding = request.body ? request.headers.get('content-encoding')?.trim().toLowerCase() : undefined
+      if (encoding && encoding !== 'identity') {
+        throw new UnsupportedMediaType(`This endpoint takes an uncompressed body, not Content-Encoding: ${encoding.slice(0, 40)}`, 'unsupported_content_encoding')
+      }
       // Returning a value stops Elysia's own parsers; null leaves the stream to the handler.
       if (kind === 'stream') return null
       if (!request.body) return undefined
@@ -264,12 +272,6 @@ export function bodyLimits(stallSeconds: number, cut?: AbortSignal) {
       const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase()
       if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
         throw new UnsupportedMediaType(`This endpoint takes ${CONTENT_TYPES[kind]} in UTF-8, not ${charset}`, 'unsupported_media_type')
-      }
-      // A compressed body would be read as its compressed bytes ("not valid UTF-8"): say what is
-      // wrong (RFC 9110 §15.5.16: 415 for a content coding the server does not take).
-      const encoding = request.headers.get('content-encoding')?.trim().toLowerCase()
-      if (encoding && encoding !== 'identity') {
-        throw new UnsupportedMediaType(`This endpoint takes an uncompressed body, not Content-Encoding: ${encoding.slice(0, 40)}`, 'unsupported_content_encoding')
       }
       return parseBody(kind, await readCapped(request, SMALL_BODY_BYTES, stallSeconds, cut))
     })

@@ -68,6 +68,32 @@ describeEachBackend('bodies parsed before anything else', (app) => {
     expect(form.status).toBe(415)
   })
 
+  test('a compressed upload is 415 unsupported_content_encoding on every upload API, in its own shape, and nothing is stored', async () => {
+    const owner = await signUpWithKey(app().auth)
+    const png = readFileSync(join(CORPUS, 'pngsuite/png/basn0g02.png'))
+    const form = new FormData()
+    form.append('file', new Blob([png], { type: 'image/png' }), 'a.png')
+    const multipart = new Response(form)
+    const multipartBody = Bun.gzipSync(new Uint8Array(await multipart.arrayBuffer()))
+    const multipartType = multipart.headers.get('content-type')!
+    const gzip = { 'content-encoding': 'gzip' }
+    const attempts: [string, string, Record<string, string>, Uint8Array, (body: any) => unknown][] = [
+      ['/upload', multipartType, { 'x-api-key': owner.apiKey }, multipartBody, (body) => body.error?.code],
+      ['/api/v1/upload', multipartType, { authorization: `Bearer ${owner.apiKey}` }, multipartBody, (body) => body.message],
+      ['/3/image', 'image/png', { authorization: `Client-ID ${owner.apiKey}` }, Bun.gzipSync(png), (body) => body.data?.error],
+    ]
+    for (const [path, type, auth, body, said] of attempts) {
+      const [response, answer] = await call(app().upload, 'POST', path, { body, headers: { ...auth, ...gzip, 'content-type': type } })
+      expect({ path, status: response.status }).toEqual({ path, status: 415 })
+      expect(JSON.stringify(said(answer)), JSON.stringify(answer)).toMatch(/unsupported_content_encoding|Content-Encoding: gzip/)
+    }
+    const [, list] = await call(app().upload, 'GET', '/images', { apiKey: owner.apiKey })
+    expect(list.images).toHaveLength(0)
+    // Labelled identity, the same upload goes through.
+    const [identity] = await call(app().upload, 'POST', '/upload', { body: form, headers: { 'x-api-key': owner.apiKey, 'content-encoding': 'identity' } })
+    expect(identity.status).toBe(201)
+  })
+
   test('a JSON body that is not an object is a 400, even where every field is optional', async () => {
     const owner = await signUpWithKey(app().auth)
     const [uploaded, image] = await uploadFile(app().upload, owner, join(CORPUS, 'orientation/landscape_1.jpg'), { is_public: 'false' })
