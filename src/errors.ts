@@ -226,6 +226,7 @@ function fieldRule(e: { message?: string; summary?: string; schema?: unknown; ty
 type Bounded = {
   type?: unknown; format?: unknown; pattern?: unknown; description?: unknown; items?: unknown; [TAKES_KEYWORD]?: unknown
   minimum?: number; maximum?: number; minLength?: number; maxLength?: number; minItems?: number; maxItems?: number; anyOf?: unknown[]; required?: unknown
+  properties?: unknown
 }
 
 /**
@@ -234,6 +235,10 @@ type Bounded = {
  */
 function fieldDescription(schema: Bounded | undefined, failure: unknown): string | undefined {
   if (!schema) return undefined
+  // An object that must change something (PATCH): it is an object, only an empty one (unknown fields are dropped first).
+  if (failure === ValueErrorType.ObjectMinProperties && schema.properties && typeof schema.properties === 'object') {
+    return `Must hold at least one of: ${Object.keys(schema.properties).join(', ')}`
+  }
   const described = unionDescription(schema) ?? numberDescription(schema) ?? listDescription(schema)
   if (described) return described
   if (typeof schema.pattern === 'string') return typeof schema.description === 'string' ? `Must be ${schema.description}` : undefined

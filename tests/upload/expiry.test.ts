@@ -114,6 +114,17 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       }
     })
 
+    test('PATCH with nothing to change (an empty object, or only unknown fields) is told which fields it takes, not that it is no object', async () => {
+      const image = await uploaded()
+      for (const body of [{}, { unknown: 1 }]) {
+        const [response, answer] = await patch(image.id, body)
+        expect([response.status, answer.error?.message], JSON.stringify(body)).toEqual([
+          422,
+          'Invalid input: body must hold at least one of: title, description, is_public, expires_at, expires_in, max_views',
+        ])
+      }
+    })
+
     test('PATCH with expires_in as a number is told what it takes; a number of seconds is refused by the upload too', async () => {
       const image = await uploaded()
       const [response, answer] = await patch(image.id, { expires_in: 3600 })
