@@ -27,6 +27,7 @@ export const accessTokenRoutes = (ctx: AppContext) =>
       session: true,
       response: {
         200: t.Object({ success: t.Literal(true), token: t.String(), expires_at: t.String() }),
+        400: ErrorResponse,
         401: ErrorResponse,
         403: ErrorResponse,
         429: ErrorResponse,

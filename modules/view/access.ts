@@ -1,3 +1,4 @@
+import { ConflictingCredentials } from '#core/auth/conflicting-credentials.ts'
 import { authenticate, readCredentials } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
@@ -16,7 +17,9 @@ export const verifySignedLink = (ctx: AppContext, imageId: string, expires: stri
 
 /**
  * Who the credentials sent name, or null when none are sent or they are bad: on an image URL a
- * bad credential is no one, never an error that would tell the image exists.
+ * bad credential is no one, never an error that would tell the image exists. Good credentials of
+ * two accounts are the 400 they are on every API route: this runs for a missing or ended image
+ * too (serve), so that answer is the same for an image that is not there.
  */
 export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: string): Promise<Principal | null> {
   const credentials = readCredentials(headers)
@@ -24,6 +27,7 @@ export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: 
   try {
     return await authenticate(ctx, { ...credentials, ip })
   } catch (error) {
+    if (error instanceof ConflictingCredentials) throw error
     if (error instanceof AppError) return null
     throw error
   }

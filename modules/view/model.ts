@@ -73,6 +73,7 @@ export const ViewModel = {
           ),
         ),
       }),
+      400: ErrorResponse,
       401: ErrorResponse,
       403: ErrorResponse,
       404: ErrorResponse,
@@ -113,6 +114,7 @@ export const ViewModel = {
     }),
     response: {
       201: t.Object({ success: t.Literal(true), url: t.String(), expires_at: t.String() }),
+      400: ErrorResponse,
       401: ErrorResponse,
       403: ErrorResponse,
       404: ErrorResponse,

@@ -5,6 +5,7 @@ import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { type RateLimitState, rateLimitHeaders, setRateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
+import { ConflictingCredentials, accountNamedBy, otherCredential } from './conflicting-credentials.ts'
 import { type ApiKeyRecord, type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
 import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
 import { hashApiKey, looksLikeApiKey } from './tokens.ts'
@@ -15,6 +16,12 @@ export interface Credentials {
   apiKey?: string
   bearer?: string
   cookieToken?: string
+  /**
+   * A credential sent beside the key, in the header the route does not take its key from (the
+   * compatible APIs: an X-API-Key beside Imgur's `Authorization`). Only read to refuse a request
+   * whose credentials name two accounts (otherCredential).
+   */
+  alongside?: string
   /** The caller's address, for keys limited to IP ranges; without it such a key is refused. */
   ip?: string
   /** Finds the address when `ip` is not given, only if a key's ranges need it. */
@@ -49,19 +56,21 @@ function decodeCookieValue(value: string): string {
 /**
  * Who is calling: an API key (X-API-Key, or a Bearer that looks like one) or a session JWT
  * (Bearer or the `token` cookie). A credential that is present but wrong is a 401, never a
- * silent fall-through to anonymous.
+ * silent fall-through to anonymous. A key and another credential of another account are a 400
+ * (otherCredential).
  */
 export function authenticate(ctx: AppContext, credentials: Credentials): Principal | null | Promise<Principal | null> {
   const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
   if (apiKey) {
     if (!looksLikeApiKey(apiKey)) throw invalidApiKey()
     const keyHash = hashApiKey(apiKey)
+    const other = otherCredential(credentials, apiKey)
     // The common case, a known key with budget reserved, is answered without a single await.
     const known = ctx.principals.cachedNow(keyHash)
-    if (known) return usableKey(ctx, known, credentials)
+    if (known) return usableKey(ctx, known, credentials, other)
     return ctx.principals.lookup(keyHash).then((key) => {
       if (!key) throw invalidApiKey()
-      return usableKey(ctx, key, credentials)
+      return usableKey(ctx, key, credentials, other)
     })
   }
   return authenticateSession(ctx, credentials)
@@ -69,7 +78,7 @@ export function authenticate(ctx: AppContext, credentials: Credentials): Princip
 
 const invalidApiKey = () => new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
 
-function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials): Principal | Promise<Principal> {
+function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials, other: string | undefined): Principal | Promise<Principal> {
   const now = ctx.clock.now()
   // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
   const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
@@ -78,10 +87,21 @@ function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials)
   if (refusal === 'address_not_allowed') {
     throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
   }
+  if (other === undefined) return keyUsed(ctx, key, now)
+  // Only when a second credential came: the key's call is counted once that one is found not to
+  // name another account, so a refused call spends no budget.
+  return accountNamedBy(ctx, other, credentials, now).then((otherAccount) => {
+    if (otherAccount !== null && otherAccount !== key.user.id) throw new ConflictingCredentials()
+    return keyUsed(ctx, key, now)
+  })
+}
+
+function keyUsed(ctx: AppContext, key: ApiKeyRecord, now: Date): Principal | Promise<Principal> {
   ctx.principals.recordUse(key.keyId, now)
   return principalOfApiKey(ctx.limiter, key)
 }
 
+/** A bearer session token, else the cookie: a cookie beside a bearer is ignored (otherCredential says why). */
 async function authenticateSession(ctx: AppContext, credentials: Credentials): Promise<Principal | null> {
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null

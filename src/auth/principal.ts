@@ -180,6 +180,18 @@ export async function findSession(sql: Sql, sessionId: string): Promise<SessionR
   return { user, expiresAt: session_expires_at.getTime() }
 }
 
+type SessionTokenClaims = { sub: string; sid: string; ver: number; use?: 'access' }
+
+/**
+ * The account of a verified session token while its session lasts, else null (the rules of
+ * principalFromSession). Counts nothing.
+ */
+export async function sessionUser(session: (sessionId: string) => Promise<SessionRecord | null>, claims: SessionTokenClaims, now: Date): Promise<UserRow | null> {
+  const found = await session(claims.sid)
+  if (!found || found.user.id !== claims.sub || found.expiresAt <= now.getTime() || found.user.token_version !== claims.ver) return null
+  return found.user
+}
+
 /**
  * The caller of a verified session token, or null when its session has ended: logged out, expired,
  * or every token of the account revoked (token_version). `session` reads the row, from the
@@ -188,12 +200,11 @@ export async function findSession(sql: Sql, sessionId: string): Promise<SessionR
 export async function principalFromSession(
   session: (sessionId: string) => Promise<SessionRecord | null>,
   limiter: RateLimiter,
-  claims: { sub: string; sid: string; ver: number; use?: 'access' },
+  claims: SessionTokenClaims,
   now: Date,
 ): Promise<Principal | null> {
-  const found = await session(claims.sid)
-  if (!found || found.user.id !== claims.sub || found.expiresAt <= now.getTime() || found.user.token_version !== claims.ver) return null
-  const { user } = found
+  const user = await sessionUser(session, claims, now)
+  if (!user) return null
   // The account's bucket, shared with its API keys (principalOfApiKey).
   const counted = await limiter.take(`user:${user.id}`, effectiveRequestsPerHour(user.plan_type, null), HOUR)
   return { user, via: 'session', sessionId: claims.sid, ...(claims.use === 'access' && { accessToken: true as const }), scopes: API_KEY_SCOPES, rateLimit: budgetOf(counted) }

@@ -58,7 +58,12 @@ export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) => {
           servers: [{ url: serverUrl }],
           components: {
             securitySchemes: {
-              apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'ih_… key from POST /api/v1/api-keys' },
+              apiKey: {
+                type: 'apiKey',
+                in: 'header',
+                name: 'X-API-Key',
+                description: 'ih_… key from POST /api/v1/api-keys. Beside an `Authorization` of another account: 400 `conflicting_credentials` (the session cookie is not read beside it)',
+              },
               bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Session token from login; an API key works here too' },
               cookie: { type: 'apiKey', in: 'cookie', name: 'token', description: 'Session cookie set by login' },
               metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, for GET /metrics' },

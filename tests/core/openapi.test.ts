@@ -86,6 +86,20 @@ describe('OpenAPI document and docs UI', () => {
     }
   })
 
+  test('every route that reads an X-API-Key or a bearer documents a 400: credentials of two accounts are refused so (conflicting_credentials)', async () => {
+    const undocumented: string[] = []
+    for (const module of MODULES) {
+      const [, document] = await call(app[module], 'GET', '/openapi.json')
+      for (const [path, operations] of Object.entries<Record<string, { security?: Record<string, string[]>[]; responses?: Record<string, unknown> }>>(document.paths)) {
+        for (const [method, operation] of Object.entries(operations)) {
+          const readsHeaders = (operation.security ?? []).some((requirement) => 'apiKey' in requirement || 'bearer' in requirement)
+          if (readsHeaders && !operation.responses?.['400']) undocumented.push(`${module}: ${method.toUpperCase()} ${path}`)
+        }
+      }
+    }
+    expect(undocumented).toEqual([])
+  })
+
   test('a JSON body is documented as JSON, with its schema', async () => {
     const [, document] = await call(app.auth, 'GET', '/openapi.json')
     const login = document.paths['/api/v1/auth/login'].post.requestBody.content['application/json']?.schema

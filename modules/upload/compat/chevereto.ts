@@ -13,7 +13,7 @@ import { deletionUrl } from '../delete-token.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields, uploadReceived } from '../service.ts'
 import { imageFromText, imageSentTwice, legacyDigests, readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, nativeFields, requireFile, STATUS_TEXT, sqlDateTime, variantOf } from './shared.ts'
+import { apiKeyPrincipal, applyError, bearerBeside, clientError, EndingFields, formBodyDoc, nativeFields, requireFile, STATUS_TEXT, sqlDateTime, variantOf } from './shared.ts'
 
 /**
  * Chevereto API v1 (also ImgBB's): `POST|GET /api/1/upload?key=…` with the image as `source`.
@@ -198,7 +198,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   if (query.key && headerKey && query.key !== headerKey) throw conflictingKeys()
   const key = query.key ?? headerKey ?? undefined
   if (key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip() })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readSource(), NO_SOURCE)))
     return { image: present(ctx, image, md5), format }
   }
@@ -207,7 +207,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
   await limitAnonymous(ctx, ip(), headers)
   const body = await readSource()
   try {
-    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip() })
+    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
     await releaseAnonymous(ctx, ip())
     const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, NO_SOURCE)))
     return { image: present(ctx, image, md5), format }

@@ -13,7 +13,7 @@ import { endingOf } from '../present.ts'
 import { lifetimeFields, uploadReceived } from '../service.ts'
 import { remoteUrlRefused } from './base64.ts'
 import { readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile, xApiKeyBeside } from './shared.ts'
 
 /**
  * Imgur API v3: `POST /3/image`, `/3/upload` (JSON), `/3/upload.xml` (XML), and
@@ -116,7 +116,7 @@ const dialect = (error: AppError, request: Request) =>
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
     // A raw body has no fields: ksnip sends title and description in the query (as Chevereto clients may).
@@ -139,7 +139,7 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
   const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
   const key = keyFromAuthorization(request.headers.get('authorization'))
   if (isImageId(hash) && key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy) })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy), alongside: xApiKeyBeside(request) })
     await deleteImageOf(ctx, principal.user.id, hash)
     return
   }

@@ -12,7 +12,7 @@ import { deleteImageOf } from '../manage.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields, uploadReceived } from '../service.ts'
 import { legacyDigests, readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile, xApiKeyBeside } from './shared.ts'
 
 /**
  * Lsky Pro v2: `POST /api/v1/upload` (multipart `file`) and `DELETE /api/v1/images/{key}`, with
@@ -87,7 +87,7 @@ function visibility(permission: string | undefined): boolean | undefined {
 }
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip })
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
   let digests = { md5: '', sha1: '' }
   const { image } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
@@ -138,7 +138,7 @@ export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       async ({ request, params, set, server }) => {
         try {
           const key = keyFromAuthorization(request.headers.get('authorization'))
-          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy) })
+          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy), alongside: xApiKeyBeside(request) })
           await deleteImageOf(ctx, principal.user.id, params.key)
           return { status: true as const, message: 'Deleted', data: {} }
         } catch (error) {

@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { authenticate, enforce, type HeaderBag } from '#core/auth/guard.ts'
+import { authenticate, enforce, type HeaderBag, readCredentials } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
@@ -22,16 +22,28 @@ export function keyFromAuthorization(header: string | null): string | undefined 
   return /^(?:Client-ID|Bearer)\s+(.+)$/i.exec(value)?.[1]?.trim() ?? value
 }
 
-/** The key's principal, as the guard's `auth: true, scope` would give it: `ip` is the caller's address (for keys with ranges). */
+/**
+ * The credential in the header these APIs do not take their key from, if one was sent: an
+ * X-API-Key beside Imgur's and Lsky's `Authorization`, a Bearer (a session's token or a key)
+ * beside Chevereto's key. It is never used, only read to refuse a call whose credentials name two
+ * accounts, as every other route does (Credentials.alongside). The cookie is not one.
+ */
+export const xApiKeyBeside = (request: Request) => readCredentials(request.headers).apiKey
+export const bearerBeside = (request: Request) => readCredentials(request.headers).bearer
+
+/**
+ * The key's principal, as the guard's `auth: true, scope` would give it: `ip` is the caller's
+ * address (for keys with ranges), `alongside` the credential in the other header (above).
+ */
 export async function apiKeyPrincipal(
   ctx: AppContext,
   key: string | undefined,
   headers: HeaderBag,
-  need: { scope: ApiKeyScope; ip: string },
+  need: { scope: ApiKeyScope; ip: string; alongside: string | undefined },
 ): Promise<Principal> {
   if (!key) throw new Unauthorized('An imghost API key (ih_…) is required', 'api_key_required')
   // An API key is looked up as one, whatever it looks like: a session token is refused here.
-  const principal = await authenticate(ctx, { apiKey: key, ip: need.ip })
+  const principal = await authenticate(ctx, { apiKey: key, alongside: need.alongside, ip: need.ip })
   if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
   enforce(ctx, principal, headers)
   requireScope(principal, need.scope)

@@ -1,0 +1,50 @@
+import type { AppContext } from '../context.ts'
+import { BadRequest } from '../errors.ts'
+import type { Credentials } from './guard.ts'
+import { apiKeyRefusal, sessionUser } from './principal.ts'
+import { normaliseClientIp } from './scopes.ts'
+import { hashApiKey, looksLikeApiKey } from './tokens.ts'
+
+/**
+ * A request whose key and other credential are good and name two accounts. Serving it as the
+ * key's account would act for one of them on a guess; which one the client meant is its own to
+ * say (until 2026-12-07 the key won silently).
+ */
+export class ConflictingCredentials extends BadRequest {
+  constructor() {
+    super('This request carries credentials of two accounts: send one', 'conflicting_credentials')
+  }
+}
+
+/**
+ * The explicit credential sent with the key that is used, if any: the `Authorization: Bearer`
+ * (a session's token or another key) beside an X-API-Key, or `alongside`. The same key twice
+ * (ShareX may send it in both headers) is one credential.
+ *
+ * The session cookie is never one. A browser sends it on its own, with whatever a page or a tool
+ * asks for: the docs page's "try it" with a key, a script in a tab signed in to another account,
+ * a cookie left from a session long ended. The headers are what the client chose to send; a
+ * cookie beside them is ignored, as before, and never verified, so it cannot break a call.
+ */
+export function otherCredential(credentials: Credentials, apiKey: string): string | undefined {
+  const other = credentials.alongside ?? (credentials.apiKey === undefined ? undefined : credentials.bearer)
+  return other === apiKey ? undefined : other
+}
+
+/**
+ * The account a second credential names, if it would be let in on its own (a usable key, a
+ * session that has not ended); else null, and it is ignored as it was before: a stale token
+ * beside a good key does not break the call. Counts nothing and records no use.
+ */
+export async function accountNamedBy(ctx: AppContext, token: string, credentials: Credentials, now: Date): Promise<string | null> {
+  if (looksLikeApiKey(token)) {
+    const keyHash = hashApiKey(token)
+    const key = ctx.principals.cachedNow(keyHash) ?? (await ctx.principals.lookup(keyHash))
+    if (!key) return null
+    const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
+    return apiKeyRefusal(key, now, normaliseClientIp(ip)) === null ? key.user.id : null
+  }
+  const claims = await ctx.tokens.verify(token)
+  const user = claims ? await sessionUser(ctx.principals.session, claims, now) : null
+  return user?.id ?? null
+}
