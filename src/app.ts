@@ -33,6 +33,7 @@ import type { RequestGate } from './http/gate.ts'
 import { type PreRoutes, createPreRoutes, installPreRoutes } from './http/pre-routes.ts'
 import { faviconRoute } from './http/favicon.ts'
 import { healthRoutes } from './http/health.ts'
+import { cdnJobs } from './cdn/jobs.ts'
 import { coreJobs } from './jobs/housekeeping.ts'
 import { mergeJobs } from './jobs/registry.ts'
 import { apiDocs, declareRouteSecurity } from './observability/docs.ts'
@@ -44,7 +45,7 @@ import { metricsRoute, requestObservability } from './observability/http.ts'
  */
 
 /** Every scheduled job of every module: each process schedules them all, and a lease runs each slot once. */
-export const JOBS = mergeJobs(coreJobs, authJobs, accountJobs, uploadJobs, albumJobs, viewJobs, auditJobs, webhookJobs)
+export const JOBS = mergeJobs(coreJobs, cdnJobs, authJobs, accountJobs, uploadJobs, albumJobs, viewJobs, auditJobs, webhookJobs)
 
 /**
  * What each server (SERVER_MODE names them) runs. The auth server carries sign-in, the account,

@@ -186,7 +186,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     imageChanges: createImageChanges(),
     metrics: createMetrics(),
     jobs: options.jobs ?? {},
-    cdn: createCdn(config, log),
+    cdn: createCdn(config, { sql: () => db.sql, clock, log }),
     onClose: (hook) => void closeHooks.push(hook),
     requestsCut: cutting.signal,
   }

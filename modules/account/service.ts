@@ -82,7 +82,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   // A first hotlink list makes the view server send the images `private`, checked per Referer;
   // the CDN's public copies would go on serving them to any site for a year.
   const firstReferrerList = Array.isArray(changes.allowed_referrers) && changes.allowed_referrers.length > 0 && current.allowed_referrers.length === 0
-  if (firstReferrerList) startPurgingImagesOfUser(ctx, current.id)
+  if (firstReferrerList) await startPurgingImagesOfUser(ctx, current.id)
   if (changes.email) {
     await sendVerificationMailQuietly(ctx, updated)
     ctx.mailer.send(emailChangedMail(current, updated.email))

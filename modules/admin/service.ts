@@ -38,7 +38,7 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
   })
   // A block hides the user's images on every view process at once, and then from the CDN.
   await notifyUserChanged(ctx.sql, userId)
-  if (changes.is_blocked === true && !before.is_blocked) startPurgingImagesOfUser(ctx, userId)
+  if (changes.is_blocked === true && !before.is_blocked) await startPurgingImagesOfUser(ctx, userId)
   for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
 }

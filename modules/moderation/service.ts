@@ -146,7 +146,7 @@ export async function blockUploader(ctx: AppContext, admin: Principal, reportId:
   if (!outcome) throw new NotFound('The uploader no longer exists', 'uploader_not_found')
   await notifyUserChanged(ctx.sql, ownerId)
   // The view server stops serving the account's images at once; a CDN would keep them a year.
-  if (!outcome.wasBlocked) startPurgingImagesOfUser(ctx, ownerId)
+  if (!outcome.wasBlocked) await startPurgingImagesOfUser(ctx, ownerId)
   if (!outcome.wasBlocked) await audit(ctx, { action: 'admin.user_blocked', userId: ownerId, actorId: admin.user.id, detail: { via: 'report', report_id: report.id } }, meta)
   await audit(ctx, { action: 'admin.report_uploader_blocked', userId: ownerId, actorId: admin.user.id, detail: detailOf(report, { resolved: outcome.resolved }) }, meta)
   return summary('uploader_blocked', report, outcome.resolved)

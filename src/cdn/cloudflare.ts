@@ -2,8 +2,8 @@ import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 export interface CloudflarePurger {
-  /** Purges the URLs from the zone's cache. Resolves to whether Cloudflare accepted every batch. */
-  purgeUrls(urls: string[]): Promise<boolean>
+  /** Purges the URLs from the zone's cache. Resolves to those in a batch Cloudflare did not accept (none: all purged). */
+  purgeUrls(urls: string[]): Promise<string[]>
 }
 
 /** Cloudflare accepts at most 30 URLs per purge-by-URL call on every plan (100 on Enterprise). */
@@ -12,8 +12,8 @@ const TIMEOUT_MS = 5_000
 
 /**
  * Purge by URL through Cloudflare's API (POST /zones/{zone_id}/purge_cache with `{files}`).
- * Failures are reported, never thrown: a purge that does not happen leaves a copy cached
- * until its TTL, which is no reason to fail the delete the user asked for.
+ * Failures are logged and returned, never thrown: a purge that does not happen is no reason to
+ * fail the delete the user asked for; the caller keeps the URLs to try again (src/cdn/index.ts).
  */
 export function createCloudflarePurger(
   settings: NonNullable<Config['cloudflare']>,
@@ -40,11 +40,12 @@ export function createCloudflarePurger(
   return {
     async purgeUrls(urls) {
       const unique = [...new Set(urls)]
-      const results: boolean[] = []
+      const failed: string[] = []
       for (let start = 0; start < unique.length; start += URLS_PER_CALL) {
-        results.push(await purgeBatch(unique.slice(start, start + URLS_PER_CALL)))
+        const batch = unique.slice(start, start + URLS_PER_CALL)
+        if (!(await purgeBatch(batch))) failed.push(...batch)
       }
-      return results.every(Boolean)
+      return failed
     },
   }
 }

@@ -1,4 +1,6 @@
+import { type AccountPurge, advanceAccountPurge, finishAccountPurge, recordAccountPurge, takeStalledAccountPurges } from '../cdn/repo.ts'
 import type { AppContext } from '../context.ts'
+import type { JobRun } from '../jobs/registry.ts'
 import { publicImagesOfUser } from './repo.ts'
 
 /**
@@ -9,36 +11,91 @@ import { publicImagesOfUser } from './repo.ts'
 const IMAGES_PER_PAGE = 250
 
 /**
+ * An account purge whose row has not moved for this long is taken over by the cdn-purges job:
+ * the process running it stopped (or is stuck on a page far slower than a page should be).
+ */
+const STALLED_AFTER_MS = 2 * 60_000
+/** Account purges one job run takes over; the rest wait for the next minute. */
+const RESUMED_PER_RUN = 10
+
+/**
  * Purges every public image of an account from the CDN, page by page, when the account stops
- * being served (blocked): the view server then answers 404, but a CDN would go on serving the
- * copies it keeps for a year. Never throws: what cannot be purged is logged (by the purger, or
- * here when the images cannot be read), as a delete's purge is. Resolves to the images named.
+ * being served (blocked) or starts checking Referers (a first hotlink list): the view server
+ * then answers 404 or per Referer, but a CDN would go on serving the copies it keeps for a year.
+ * The purge is recorded first (cdn_account_purges) and its cursor advanced after each page, so
+ * the cdn-purges job finishes it if this process stops part-way. Never throws: what cannot be
+ * purged is kept for a retry (src/cdn/index.ts) or logged. Resolves to the images named.
  */
 export async function purgeImagesOfUser(ctx: AppContext, userId: string, imagesPerPage = IMAGES_PER_PAGE): Promise<number> {
-  if (!ctx.cdn.purging) return 0
-  let purged = 0
-  let after: string | null = null
-  try {
-    for (;;) {
-      const page = await publicImagesOfUser(ctx.sql, userId, after, imagesPerPage)
-      if (page.length === 0) break
-      await ctx.cdn.purgeImages(page)
-      purged += page.length
-      if (page.length < imagesPerPage) break
-      after = page.at(-1)!.id
-    }
-  } catch (error) {
-    ctx.log.warn({ msg: 'cdn: could not read an account’s images to purge them', user_id: userId, purged, error: String(error) })
-  }
-  return purged
+  const purge = await recordPurge(ctx, userId)
+  return purge ? continuePurge(ctx, purge, imagesPerPage) : 0
 }
 
 /**
- * purgeImagesOfUser in the background: an account's images can take many purge calls (and
- * seconds each when Cloudflare is slow), which the admin's request need not wait for.
+ * purgeImagesOfUser with only the recording awaited: an account's images can take many purge
+ * calls (and seconds each when Cloudflare is slow), which the request need not wait for, while
+ * its answer coming after the record means a stop from then on loses nothing.
  */
-export function startPurgingImagesOfUser(ctx: AppContext, userId: string): void {
-  void purgeImagesOfUser(ctx, userId).then((images) => {
-    if (images > 0) ctx.log.info({ msg: 'cdn: purged the public images of an account no longer served', user_id: userId, images })
+export async function startPurgingImagesOfUser(ctx: AppContext, userId: string): Promise<void> {
+  const purge = await recordPurge(ctx, userId)
+  if (!purge) return
+  void continuePurge(ctx, purge, IMAGES_PER_PAGE).then((images) => {
+    if (images > 0) ctx.log.info({ msg: 'cdn: purged the public images of an account', user_id: userId, images })
   })
+}
+
+/**
+ * The cdn-purges job's part: takes over the account purges that stopped moving and runs each
+ * from its cursor to the end, here and now (under the job's lease), between pages heeding the
+ * run's signal. One stopped by it keeps its cursor, and is taken over again later.
+ */
+export async function resumeStalledAccountPurges(ctx: AppContext, run: JobRun, imagesPerPage = IMAGES_PER_PAGE): Promise<void> {
+  const now = ctx.clock.now()
+  const stalled = await takeStalledAccountPurges(ctx.sql, new Date(now.getTime() - STALLED_AFTER_MS), now, RESUMED_PER_RUN)
+  run.counts.account_purges_resumed = stalled.length
+  run.counts.account_images_purged = 0
+  for (const purge of stalled) {
+    run.signal.throwIfAborted()
+    ctx.log.info({ msg: 'cdn: resuming an account purge its process left part-way', user_id: purge.userId, after_image_id: purge.afterImageId })
+    run.counts.account_images_purged += await continuePurge(ctx, purge, imagesPerPage, run.signal)
+  }
+  run.signal.throwIfAborted()
+}
+
+/** Undefined when there is no CDN, or when the record cannot be written (logged: the purge is lost). */
+async function recordPurge(ctx: AppContext, userId: string): Promise<AccountPurge | undefined> {
+  if (!ctx.cdn.purging) return undefined
+  try {
+    return await recordAccountPurge(ctx.sql, userId, crypto.randomUUID(), ctx.clock.now())
+  } catch (error) {
+    ctx.log.error({ msg: 'cdn: could not record an account purge; its public images stay cached', user_id: userId, error: String(error) })
+    return undefined
+  }
+}
+
+/**
+ * Runs a recorded purge from its cursor until its last page (then deletes the row), until
+ * another run owns the row (asked again, or taken over), or until `signal` stops it.
+ */
+async function continuePurge(ctx: AppContext, purge: AccountPurge, imagesPerPage: number, signal?: AbortSignal): Promise<number> {
+  let purged = 0
+  let after = purge.afterImageId
+  try {
+    for (;;) {
+      const page = await publicImagesOfUser(ctx.sql, purge.userId, after, imagesPerPage)
+      await ctx.cdn.purgeImages(page)
+      purged += page.length
+      if (page.length < imagesPerPage) {
+        await finishAccountPurge(ctx.sql, purge)
+        break
+      }
+      after = page.at(-1)!.id
+      if (!(await advanceAccountPurge(ctx.sql, purge, after, ctx.clock.now()))) break
+      if (signal?.aborted) break
+    }
+  } catch (error) {
+    // The row keeps the cursor of the last page done: the cdn-purges job goes on from there.
+    ctx.log.warn({ msg: 'cdn: an account purge stopped; the cdn-purges job resumes it', user_id: purge.userId, purged, error: String(error) })
+  }
+  return purged
 }

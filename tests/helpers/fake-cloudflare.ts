@@ -8,12 +8,13 @@ export interface PurgeCall {
 
 export function startFakeCloudflare() {
   const calls: PurgeCall[] = []
-  const state = { status: 200 }
+  const state: { status: number; held?: Promise<void> } = { status: 200 }
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
     async fetch(request) {
       const body = (await request.json()) as { files: string[] }
+      await state.held
       calls.push({ path: new URL(request.url).pathname, authorization: request.headers.get('authorization'), files: body.files })
       return Response.json({ success: state.status === 200, errors: [], messages: [], result: { id: 'zone' } }, { status: state.status })
     },
@@ -22,6 +23,15 @@ export function startFakeCloudflare() {
     calls,
     /** The HTTP status the next purges get (200 accepts). */
     answerWith: (status: number) => void (state.status = status),
+    /** Purge calls wait, unanswered and unrecorded, until the returned function is called. */
+    hold() {
+      const { promise, resolve } = Promise.withResolvers<void>()
+      state.held = promise
+      return () => {
+        state.held = undefined
+        resolve()
+      }
+    },
     env: {
       CLOUDFLARE_ZONE_ID: 'zone-123',
       CLOUDFLARE_API_TOKEN: 'cf-token',
