@@ -4,8 +4,8 @@ import type { JobDefinitions, JobRun } from '../jobs/registry.ts'
 import { dropExhaustedFailedPurges, dueFailedPurges, forgetFailedPurges, keepFailedPurges } from './repo.ts'
 
 /**
- * Attempts of one URL before it is given up: the first, then after 1, 2, 4 … 32 minutes, then
- * hourly, about two days in all. Past that Cloudflare is refusing for a reason a retry will not
+ * Attempts of one URL before it is given up: the first, then after 1, 2, 4 … 32 minutes (at the
+ * job's next five-minute tick after each), then hourly, about two days in all. Past that Cloudflare is refusing for a reason a retry will not
  * mend (a revoked token, a zone moved), and an operator reads the URLs in the log.
  */
 const MAX_ATTEMPTS = 48
@@ -15,8 +15,10 @@ const RETRY_PAGE = 300
 /** The CDN is core: its job is too. Nothing to do, and nothing read, without a CDN configured. */
 export const cdnJobs = {
   'cdn-purges': {
-    schedule: '* * * * *',
+    schedule: '*/5 * * * *',
     description: 'Retries CDN purges that failed and finishes account purges a stopped process left part-way',
+    // Without a CDN there is nothing to retry: no timer, so no run recorded every five minutes.
+    scheduledWhen: (ctx) => ctx.cdn.purging,
     async run(ctx, run) {
       if (!ctx.cdn.purging) return
       await retryFailedPurges(ctx, run)

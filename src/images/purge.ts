@@ -15,7 +15,7 @@ const IMAGES_PER_PAGE = 250
  * the process running it stopped (or is stuck on a page far slower than a page should be).
  */
 const STALLED_AFTER_MS = 2 * 60_000
-/** Account purges one job run takes over; the rest wait for the next minute. */
+/** Account purges one job run takes over; the rest wait for the next run. */
 const RESUMED_PER_RUN = 10
 
 /**

@@ -29,7 +29,7 @@ export function startJobs(ctx: AppContext): { scheduled: { job: string; nextRunA
   const shutdown = new AbortController()
   // The plugin's store type grows with each job; the handles are read back untyped below.
   let scheduler: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'jobs', seed: ctx.id })
-  const names = Object.keys(ctx.jobs)
+  const names = Object.keys(ctx.jobs).filter((name) => ctx.jobs[name]!.scheduledWhen?.(ctx) ?? true)
   for (const name of names) {
     scheduler = scheduler.use(
       cron({

@@ -11,6 +11,12 @@ export interface JobDefinition {
   /** Cron pattern, in UTC. */
   schedule: string
   description: string
+  /**
+   * Whether this server's timers run it (default: always). A job with nothing to do under this
+   * configuration (the CDN's without a CDN) would otherwise be recorded as a run on every tick.
+   * It can still be run by hand.
+   */
+  scheduledWhen?(ctx: AppContext): boolean
   run(ctx: AppContext, run: JobRun): Promise<void>
 }
 
@@ -32,9 +38,12 @@ export function mergeJobs(...contributions: JobDefinitions[]): Readonly<JobDefin
         continue
       }
       if (earlier.schedule !== job.schedule) throw new Error(`job ${name} is contributed with two schedules: ${earlier.schedule} and ${job.schedule}`)
+      const [before, after] = [earlier.scheduledWhen, job.scheduledWhen]
       merged[name] = {
         schedule: job.schedule,
         description: `${earlier.description}; ${job.description}`,
+        // Scheduled when either part would be; a part without a condition always is.
+        ...(before && after ? { scheduledWhen: (ctx: AppContext) => before(ctx) || after(ctx) } : {}),
         async run(ctx, run) {
           await earlier.run(ctx, run)
           run.signal.throwIfAborted()

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from 'bun:test'
 import { manualClock } from '#core/clock.ts'
 import { cachedUrls } from '#core/images/urls.ts'
+import { startJobs } from '#core/jobs/index.ts'
 import { uploadFresh } from '../helpers/ending-images.ts'
 import { startFakeCloudflare } from '../helpers/fake-cloudflare.ts'
 import { CRON_TOKEN, runJobNow } from '../helpers/flows.ts'
@@ -65,6 +66,12 @@ describeEachBackend(
       const [response, body] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${userId}`, { token: admin.token, body: { is_blocked: true } })
       expect(response.status, JSON.stringify(body)).toBe(200)
     }
+
+    test('with a CDN, this process’s timers run cdn-purges', async () => {
+      const { scheduled, stop } = startJobs(app().ctx)
+      await stop()
+      expect(scheduled.map((s) => s.job)).toContain('cdn-purges')
+    })
 
     test('a purge Cloudflare refuses is kept, retried with a growing delay, and forgotten once accepted', async () => {
       const owner = await signUpWithKey(app().auth)
