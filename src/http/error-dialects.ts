@@ -2,7 +2,7 @@ import { type AppError, errorHeaders } from '../errors.ts'
 import { routeTemplates } from './route-templates.ts'
 
 /**
- * How a route that speaks another API words its errors: the compatible upload APIs (Chevereto,
+ * How a route that speaks another API words its errors: the compatible upload APIs (Chevereto, ImgBB,
  * Imgur, Lsky) answer in their own shapes, and their clients read nothing else. Their handlers
  * dress what they catch themselves; a dialect is for what fails before or around the handler (a
  * query parameter given twice, a NUL, a schema, a bug's 500), which the one error handler
@@ -25,7 +25,11 @@ export function createErrorDialects() {
   let dialectsOf: ((path: string) => ErrorDialect[]) | undefined
   const registry: ErrorDialects = {
     add(routes, dialect) {
-      for (const route of routes) entries.push({ template: route, value: dialect })
+      // Elysia routes `/3/upload.xml/` to `/3/upload.xml` (no strictPath): the same route, the same shape.
+      for (const route of routes) {
+        entries.push({ template: route, value: dialect })
+        if (!route.endsWith('/')) entries.push({ template: `${route}/`, value: dialect })
+      }
       dialectsOf = undefined
     },
   }

@@ -126,6 +126,31 @@ describeEachBackend(
       await expectServes(app(), text, bytes)
     })
 
+    test('format=redirect, in the query or the form, by POST or GET: 303 See Other to the image\'s page (url_viewer)', async () => {
+      const user = await signUp(app())
+      const view = app().config.publicUrls.view
+      const expectRedirect = async ([response, body]: readonly [Response, any], bytes: Buffer) => {
+        expect(response.status, JSON.stringify(body)).toBe(303)
+        expect(body).toBeFalsy()
+        const location = response.headers.get('location')!
+        expect(location).toMatch(new RegExp(`^${view}/i/[A-Za-z0-9_-]{22}$`))
+        const [row] = await app().ctx.sql<{ id: string }[]>`select id from images where id = ${location.slice(-22)} and user_id = ${user.id}`
+        expect(row).toBeDefined()
+        const [, json] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: form({ source: png(bytes) }) })
+        expect(json.image.url_viewer).toBe(location)
+      }
+      const one = await distinctPng()
+      await expectRedirect(await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&format=redirect`, { body: form({ source: png(one) }) }), one)
+      const two = await distinctPng()
+      await expectRedirect(await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, format: 'redirect', source: two.toString('base64') }) }), two)
+      const three = await distinctPng(8, 8)
+      await expectRedirect(await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&format=redirect&source=${encodeURIComponent(three.toString('base64'))}`), three)
+      // A refusal is still Chevereto's JSON error, not a redirect.
+      const [refused, body] = await call(app().upload, 'POST', '/api/1/upload?key=ih_wrong&format=redirect', { body: form({ source: png(await distinctPng()) }) })
+      expectCheveretoError(refused, body, 401, 'invalid_api_key')
+      expect(refused.headers.get('location')).toBeNull()
+    })
+
     test('no key, a bad key, a session token: 401 in Chevereto shape, nothing kept', async () => {
       const user = await signUp(app())
       await expectNothingLeftBehind(app(), user.id, async () => {
@@ -135,8 +160,9 @@ describeEachBackend(
         const [r2, b2] = await call(app().upload, 'POST', '/api/1/upload?key=ih_notakey', { body: form({ source: png(bytes) }) })
         expectCheveretoError(r2, b2, 401, 'invalid_api_key')
         const [r3, b3] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.token, source: bytes.toString('base64') }) })
-        expectCheveretoError(r3, b3, 401, 'invalid_api_key')
+        expectCheveretoError(r3, b3, 401, 'api_key_required')
         expect(b3.status_txt).toBe('Unauthorized')
+        expect(b3.error.message).toBe('These upload APIs take an API key (ih_…), not a session token: create one under API keys')
         // Longer than any key: still checked as one, in the query as in the header.
         const long = `ih_${'x'.repeat(300)}`
         const [r4, b4] = await call(app().upload, 'POST', `/api/1/upload?key=${long}`, { body: form({ source: png(bytes) }) })
@@ -212,7 +238,7 @@ describeEachBackend(
         ;[response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}`, { body: { source: (await distinctPng()).toString('base64') } })
         expectCheveretoError(response, body, 415, 'unsupported_media_type')
         expect(body.error.message).toContain('JSON body is not read')
-        ;[response, body] = await post(form({ source: png(await distinctPng()) }), '&format=redirect')
+        ;[response, body] = await post(form({ source: png(await distinctPng()) }), '&format=html')
         expectCheveretoError(response, body, 400, 'invalid_format')
       })
     })
@@ -315,6 +341,8 @@ describeEachBackend(
       const routes = [
         ['post', '/api/1/upload', 'source', 'status_code'],
         ['get', '/api/1/upload', undefined, 'status_code'],
+        ['post', '/1/upload', 'image', 'status_code'],
+        ['get', '/1/upload', undefined, 'status_code'],
         ['post', '/3/image', 'image', 'data'],
         ['post', '/3/upload', 'image', 'data'],
         ['post', '/3/upload.xml', 'image', undefined],
@@ -346,6 +374,9 @@ describeEachBackend(
       // HEAD is refused here too (the GET uploads), so it is not offered.
       expect(response.headers.get('allow')).toBe('GET, POST')
       expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+      // With a trailing slash too: Elysia routes it here.
+      ;[response, body] = await call(app().upload, 'GET', `/api/1/upload/?key=${user.apiKey}&format=json&format=txt`)
+      expectCheveretoError(response, body, 400, 'conflicting_field')
       // Every other route keeps imghost's own shape.
       ;[response, body] = await call(app().upload, 'GET', '/images?limit=1&limit=2', { headers: { authorization: `Bearer ${user.apiKey}` } })
       expect(response.status).toBe(400)

@@ -87,8 +87,10 @@ describeEachBackend(
         expectLskyError(response, body, 401, 'api_key_required')
         ;[response, body] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer('ih_bad'), body: form({ file: png(bytes) }) })
         expectLskyError(response, body, 401, 'invalid_api_key')
+        // A session token is no API key: said so, not called invalid (it is a good token).
         ;[response, body] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer(user.token), body: form({ file: png(bytes) }) })
-        expectLskyError(response, body, 401, 'invalid_api_key')
+        expectLskyError(response, body, 401, 'api_key_required')
+        expect(body.message).toBe('These upload APIs take an API key (ih_…), not a session token: create one under API keys')
         ;[response, body] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer(user.apiKey), body: form({ image: png(bytes) }) })
         expectLskyError(response, body, 400, 'file_required')
         ;[response, body] = await call(app().upload, 'POST', '/api/v1/upload', { headers: bearer(user.apiKey), body: form({ file: 'no@base64' }) })

@@ -50,7 +50,7 @@ export const ImgurError = t.Object({
 })
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
-const XML_PATHS = new Set(['/3/upload.xml', '/3/image.xml'])
+const XML_PATHS = ['/3/upload.xml', '/3/image.xml']
 const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
@@ -108,10 +108,9 @@ const errorData = (error: AppError, request: Request) => ({
 const errorJson = (error: AppError, request: Request) => ({ data: errorData(error, request), success: false as const, status: error.status })
 
 /** An error raised before a handler runs, as the handlers word the ones they catch. */
-const dialect = (error: AppError, request: Request) =>
-  XML_PATHS.has(new URL(request.url).pathname)
-    ? xml(error.status, false, errorData(error, request), { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...error.headers })
-    : dialectJson(error, errorJson(error, request))
+const xmlDialect = (error: AppError, request: Request) =>
+  xml(error.status, false, errorData(error, request), { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...error.headers })
+const jsonDialect = (error: AppError, request: Request) => dialectJson(error, errorJson(error, request))
 
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
@@ -153,9 +152,10 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
 }
 
 export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
-  errorDialects?.add(['/3/image', '/3/image/', '/3/upload', ...XML_PATHS, '/3/image/:deletehash'], dialect)
-  const handler = async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
-    const asXml = XML_PATHS.has(new URL(request.url).pathname)
+  errorDialects?.add(['/3/image', '/3/upload', '/3/image/:deletehash'], jsonDialect)
+  errorDialects?.add(XML_PATHS, xmlDialect)
+  // By route, not by the path asked: Elysia also routes `/3/upload.xml/` here.
+  const handler = (asXml: boolean) => async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     try {
       const data = await upload(ctx, request, set.headers, clientIp(request, server, ctx.config.trustProxy))
       return asXml ? (xml(200, true, data) as never) : { data, success: true as const, status: 200 as const }
@@ -184,10 +184,10 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
     },
   })
   return new Elysia({ name: 'upload-compat-imgur', seed: ctx.id })
-    .post('/3/image', handler, uploadOptions('Imgur API v3 image upload (JSON)', false))
-    .post('/3/upload', handler, uploadOptions('Imgur API v3 image upload (JSON), older path', false))
-    .post('/3/upload.xml', handler, uploadOptions('Imgur API v3 image upload (XML)', true))
-    .post('/3/image.xml', handler, uploadOptions('Imgur API v3 image upload (XML)', true))
+    .post('/3/image', handler(false), uploadOptions('Imgur API v3 image upload (JSON)', false))
+    .post('/3/upload', handler(false), uploadOptions('Imgur API v3 image upload (JSON), older path', false))
+    .post('/3/upload.xml', handler(true), uploadOptions('Imgur API v3 image upload (XML)', true))
+    .post('/3/image.xml', handler(true), uploadOptions('Imgur API v3 image upload (XML)', true))
     .delete(
       '/3/image/:deletehash',
       async ({ request, server, params, set }) => {

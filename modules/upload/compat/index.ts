@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '#core/context.ts'
 import type { ErrorDialects } from '#core/http/error-dialects.ts'
 import { cheveretoRoutes } from './chevereto.ts'
+import { imgbbRoutes } from './imgbb.ts'
 import { imgurRoutes } from './imgur.ts'
 import { lskyRoutes } from './lsky.ts'
 
@@ -15,5 +16,6 @@ import { lskyRoutes } from './lsky.ts'
 export const compatRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) =>
   new Elysia({ name: 'upload-compat', seed: ctx.id })
     .use(cheveretoRoutes(ctx, errorDialects))
+    .use(imgbbRoutes(ctx, errorDialects))
     .use(imgurRoutes(ctx, errorDialects))
     .use(lskyRoutes(ctx, errorDialects))

@@ -1,16 +1,20 @@
 import { t } from 'elysia'
-import { authenticate, enforce, type HeaderBag, readCredentials } from '#core/auth/guard.ts'
+import { authenticate, enforce, type HeaderBag, limitAnonymous, readCredentials, releaseAnonymous } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
+import { looksLikeApiKey } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, Unauthorized } from '#core/errors.ts'
 import type { MultipartUpload } from '#core/http/multipart.ts'
+import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { imageUrls } from '#core/images/urls.ts'
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../image-text.ts'
-import { withinLength } from '../service.ts'
+import { uploadReceived, withinLength } from '../service.ts'
+import { imageFromText, imageSentTwice, legacyDigests, readImageBody } from './body.ts'
 
 /**
- * What the three adapters share: the caller is always one of the user's own `ih_` API keys
+ * What the adapters share: the caller is always one of the user's own `ih_` API keys
  * (never a session), checked and rate-limited exactly as the guard does for POST /upload; and
  * every failure is an AppError whose status and code each adapter dresses in its API's shape.
  */
@@ -32,6 +36,13 @@ export const xApiKeyBeside = (request: Request) => readCredentials(request.heade
 export const bearerBeside = (request: Request) => readCredentials(request.headers).bearer
 
 /**
+ * A session JWT's shape: three base64url parts. Only the shape is looked at: whether it is a
+ * good session or not, it is no API key, and verifying it here would cost a signature check and
+ * tell whoever sends one whether a stolen token still works.
+ */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/**
  * The key's principal, as the guard's `auth: true, scope` would give it: `ip` is the caller's
  * address (for keys with ranges), `alongside` the credential in the other header (above).
  */
@@ -42,6 +53,11 @@ export async function apiKeyPrincipal(
   need: { scope: ApiKeyScope; ip: string; alongside: string | undefined },
 ): Promise<Principal> {
   if (!key) throw new Unauthorized('An imghost API key (ih_…) is required', 'api_key_required')
+  // The web app's token, copied from a browser: as missing a key as no credential at all, and
+  // "invalid or revoked" would send its owner looking for what is wrong with their login.
+  if (!looksLikeApiKey(key) && JWT_SHAPE.test(key)) {
+    throw new Unauthorized('These upload APIs take an API key (ih_…), not a session token: create one under API keys', 'api_key_required')
+  }
   // An API key is looked up as one, whatever it looks like: a session token is refused here.
   const principal = await authenticate(ctx, { apiKey: key, alongside: need.alongside, ip: need.ip })
   if (!principal) throw new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
@@ -140,5 +156,126 @@ export function formBodyDoc(fileField: string, fields: Record<string, string>, f
       'multipart/form-data': { schema: schema('binary') },
       ...(fileAsBase64Too ? { 'application/x-www-form-urlencoded': { schema: schema('byte') } } : {}),
     },
+  }
+}
+
+/*
+ * Chevereto's API v1 and ImgBB's (ImgBB runs on Chevereto): the same key rules, error shape and
+ * image sizes, each with its own field names and success shape (chevereto.ts, imgbb.ts).
+ */
+
+export const CheveretoVariant = t.Object({
+  filename: t.String(),
+  name: t.String(),
+  mime: t.String(),
+  extension: t.String(),
+  width: t.Number(),
+  height: t.Number(),
+  size: t.Number(),
+  url: t.String(),
+})
+
+export const CheveretoError = t.Object({
+  status_code: t.Number(),
+  error: t.Object({ message: t.String(), code: t.Number(), context: t.String({ description: "imghost's error code, e.g. invalid_api_key" }) }),
+  status_txt: t.String(),
+})
+
+export const cheveretoErrorBody = (error: AppError) => ({
+  status_code: error.status,
+  error: { message: error.message, code: error.status, context: error.code },
+  status_txt: STATUS_TEXT[error.status] ?? 'Error',
+})
+
+/** `?size=medium`: the medium when one was kept, else the original (a URL the view server caches, see cachedPaths). */
+export const mediumUrl = (ctx: AppContext, image: ImageRow) => `${ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view}/i/${image.id}.${EXTENSION[image.format]}?size=medium`
+
+/** The thumb or medium as its URL serves it: the variant when one was kept (variantOf), else the original. */
+export function cheveretoVariant(ctx: AppContext, image: ImageRow, name: 'thumb' | 'medium'): typeof CheveretoVariant.static {
+  const v = variantOf(image, name)
+  const ext = v ? EXTENSION[v.format] : EXTENSION[image.format]
+  const short = name === 'thumb' ? 'th' : 'md'
+  return {
+    filename: `${image.id}.${short}.${ext}`,
+    name: `${image.id}.${short}`,
+    mime: v?.content_type ?? image.mime_type,
+    extension: ext,
+    width: v?.width ?? image.width,
+    height: v?.height ?? image.height,
+    size: v?.size ?? image.file_size,
+    url: name === 'thumb' ? imageUrls(ctx.config, image).thumbnail : mediumUrl(ctx, image),
+  }
+}
+
+export interface KeyedFormUpload {
+  /** The image's field: Chevereto's `source`, ImgBB's `image`. */
+  fileField: string
+  /** `key` from the query. */
+  queryKey: string | undefined
+  /** Base64 in the query (a GET upload), in place of an image in the body. */
+  queryImage: string | undefined
+  headers: HeaderBag
+  ip: () => string
+  /**
+   * The API's own fields to the upload's (format, expiration, name, …): run once the body is read,
+   * before the image is stored. What it throws is the answer; the body is discarded.
+   */
+  prepare: (upload: MultipartUpload) => MultipartUpload | Promise<MultipartUpload>
+}
+
+/** Two keys that differ name two accounts: which one was meant is not ours to guess. */
+const conflictingKeys = () => new BadRequest('Two different API keys were sent (query, X-API-Key header or form field); send one', 'conflicting_field')
+
+/**
+ * A Chevereto or ImgBB upload. The key may come in the query or X-API-Key, then a spent quota or
+ * a bad key is answered before the body is read; or in the body itself (`key=` next to the
+ * image), then only after it. `md5` is of the bytes sent.
+ */
+export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string }> {
+  const { fileField, queryImage, headers, ip } = upload
+  const noImage = `Send the image as "${fileField}": a file, or base64 in a form field or the query`
+  // The image in the query, or in the body; the body's other fields (key, format, title, …) count either way.
+  const readImage = async (): Promise<MultipartUpload> => {
+    const body = await readImageBody(ctx, request, fileField)
+    if (queryImage === undefined) return body
+    if (body.file) {
+      await body.discard()
+      throw imageSentTwice(fileField)
+    }
+    return { ...(await imageFromText(ctx, queryImage)), fields: body.fields }
+  }
+  let md5 = ''
+  const prepare = async (body: MultipartUpload): Promise<MultipartUpload> => {
+    try {
+      if (key && body.fields.key && body.fields.key !== key) throw conflictingKeys()
+      const prepared = await upload.prepare(body)
+      md5 = (await legacyDigests(body.file!)).md5
+      return prepared
+    } catch (error) {
+      await body.discard()
+      throw error
+    }
+  }
+
+  const headerKey = request.headers.get('x-api-key')
+  if (upload.queryKey && headerKey && upload.queryKey !== headerKey) throw conflictingKeys()
+  const key = upload.queryKey ?? headerKey ?? undefined
+  if (key) {
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
+    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
+    return { image, md5 }
+  }
+  // The body is read before anyone is known to be calling: it comes out of the address's
+  // anonymous budget, and goes back to it once a good key in the form says whose call it was.
+  await limitAnonymous(ctx, ip(), headers)
+  const body = await readImage()
+  try {
+    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
+    await releaseAnonymous(ctx, ip())
+    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
+    return { image, md5 }
+  } finally {
+    // Already read: removed here too when a quota refuses the upload before the service takes it.
+    await body.discard()
   }
 }
