@@ -13,12 +13,11 @@ import { deletionUrl } from '../delete-token.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields } from '../service.ts'
 import {
-  applyError,
-  CheveretoError,
+  CHEVERETO_ERROR_RESPONSES,
+  cheveretoFailure,
   cheveretoErrorBody,
   CheveretoVariant,
   cheveretoVariant,
-  clientError,
   EndingFields,
   formBodyDoc,
   keyedFormUpload,
@@ -173,12 +172,10 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       }
       return { status_code: 200 as const, success: { message: 'image uploaded', code: 200 as const }, image, status_txt: 'OK' as const }
     } catch (error) {
-      const appError = clientError(error)
-      applyError(set, appError)
-      return cheveretoErrorBody(appError) as never
+      return cheveretoFailure(set, error)
     }
   }
-  const errors = Object.fromEntries([400, 401, 403, 405, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+  const errors = CHEVERETO_ERROR_RESPONSES
   const options = (method: 'GET' | 'POST') => ({
     query: Query,
     response: { 200: t.Union([CheveretoSuccess, t.String({ description: 'format=txt: the image URL' })]), 303: t.String({ description: "format=redirect: empty; Location is the image's page (url_viewer)" }), ...errors },

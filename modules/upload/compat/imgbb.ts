@@ -13,12 +13,11 @@ import { deletionUrl } from '../delete-token.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields } from '../service.ts'
 import {
-  applyError,
-  CheveretoError,
+  CHEVERETO_ERROR_RESPONSES,
+  cheveretoFailure,
   cheveretoErrorBody,
   CheveretoVariant,
   cheveretoVariant,
-  clientError,
   EndingFields,
   formBodyDoc,
   keyedFormUpload,
@@ -135,12 +134,10 @@ export const imgbbRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       const data = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
       return { data, success: true as const, status: 200 as const }
     } catch (error) {
-      const appError = clientError(error)
-      applyError(set, appError)
-      return cheveretoErrorBody(appError) as never
+      return cheveretoFailure(set, error)
     }
   }
-  const errors = Object.fromEntries([400, 401, 403, 405, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+  const errors = CHEVERETO_ERROR_RESPONSES
   const options = (method: 'GET' | 'POST') => ({
     query: Query,
     response: { 200: ImgbbSuccess, ...errors },

@@ -187,6 +187,16 @@ export const cheveretoErrorBody = (error: AppError) => ({
   status_txt: STATUS_TEXT[error.status] ?? 'Error',
 })
 
+/** Every refusal a Chevereto-shaped route (Chevereto's, ImgBB's) may answer, for its OpenAPI responses. */
+export const CHEVERETO_ERROR_RESPONSES = Object.fromEntries([400, 401, 403, 405, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, CheveretoError]))
+
+/** A failure of a Chevereto-shaped route's handler, answered in that shape. */
+export function cheveretoFailure(set: { status?: number | string; headers: HeaderBag }, error: unknown) {
+  const appError = clientError(error)
+  applyError(set, appError)
+  return cheveretoErrorBody(appError) as never
+}
+
 /** `?size=medium`: the medium when one was kept, else the original (a URL the view server caches, see cachedPaths). */
 export const mediumUrl = (ctx: AppContext, image: ImageRow) => `${ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view}/i/${image.id}.${EXTENSION[image.format]}?size=medium`
 
