@@ -113,14 +113,20 @@ describeEachBackend(
       expect(purged()).toEqual([])
     })
 
-    test('blocking records the account purge before it answers, from the first image even over an unfinished one, and drops the record once done', async () => {
+    /** An account of three public images whose purge row says the first is done, as a stopped run leaves it. */
+    const accountPurgeLeftPastFirstImage = async () => {
       const owner = await signUpWithKey(app().auth)
       for (let i = 0; i < 3; i++) await upload(app(), owner)
       const ids = await imagesInPurgeOrder(app(), owner.id)
-      // An earlier purge of this account (a first hotlink list) stopped past its first image.
       await app().ctx.sql`
         insert into cdn_account_purges (user_id, run_id, after_image_id, requested_at, updated_at)
         values (${owner.id}, ${crypto.randomUUID()}, ${ids[0]!}, ${clock.now()}, ${clock.now()})`
+      return { owner, ids }
+    }
+
+    test('blocking records the account purge before it answers, from the first image even over an unfinished one, and drops the record once done', async () => {
+      // An earlier purge of this account (a first hotlink list) stopped past its first image.
+      const { owner, ids } = await accountPurgeLeftPastFirstImage()
       const release = cloudflare.hold()
       try {
         await block(owner.id)
@@ -133,13 +139,8 @@ describeEachBackend(
     })
 
     test('an account purge its process left part-way is finished by cdn-purges from where it stopped', async () => {
-      const owner = await signUpWithKey(app().auth)
-      for (let i = 0; i < 3; i++) await upload(app(), owner)
-      const ids = await imagesInPurgeOrder(app(), owner.id)
       // As a process stopped after the page ending with the first image leaves it.
-      await app().ctx.sql`
-        insert into cdn_account_purges (user_id, run_id, after_image_id, requested_at, updated_at)
-        values (${owner.id}, ${crypto.randomUUID()}, ${ids[0]!}, ${clock.now()}, ${clock.now()})`
+      const { owner, ids } = await accountPurgeLeftPastFirstImage()
       // Advanced a moment ago: its process may still be on it.
       expect(await runPurgeJob(app())).toMatchObject({ account_purges_resumed: 0 })
       expect(purged()).toEqual([])
