@@ -120,6 +120,11 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
         allowedMethods: (path) => allowedMethods(path),
         isPageRequest: (method, path) => isPageRequest(method, path),
         dialectOf: errorDialects.dialectOf,
+        // An upload client pointed at the host of the links it got (the view server) or at the web
+        // app's: its POST meets a GET-only path there, and "not allowed" alone does not say why.
+        wrongMethodHint: modules.includes('upload')
+          ? undefined
+          : (method) => (method === 'POST' || method === 'PUT' ? `Uploads go to the upload server: ${ctx.config.publicUrls.upload}/upload` : undefined),
       }),
     )
     .use(healthRoutes(ctx, service, modules.length > 1 ? modules.map((module) => ({ module, service: serviceName([module]) })) : undefined))

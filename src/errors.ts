@@ -337,6 +337,8 @@ export interface ErrorHandlerOptions {
   isPageRequest?: IsPageRequest
   /** The path's own way of wording errors, if its route speaks another API (src/http/error-dialects.ts). */
   dialectOf?: (path: string) => ErrorDialect | undefined
+  /** A sentence added to a 405 for this method, e.g. where uploads go on a server that takes none. */
+  wrongMethodHint?: (method: string) => string | undefined
 }
 
 /** The one place errors become responses: `{success:false, error:{code,message}}`, or the route's dialect. */
@@ -365,7 +367,8 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
         case 'NOT_FOUND': {
           const allowed = options.allowedMethods?.(context.path) ?? []
           if (allowed.length > 0) {
-            const message = `${context.request.method} is not allowed here; this address takes ${allowed.join(', ')}`
+            const hint = options.wrongMethodHint?.(context.request.method)
+            const message = `${context.request.method} is not allowed here; this address takes ${allowed.join(', ')}${hint ? `. ${hint}` : ''}`
             return reply(new AppError(405, 'method_not_allowed', message, { Allow: allowed.join(', ') }))
           }
           return reply(new AppError(404, 'not_found', 'Route not found'))

@@ -25,6 +25,15 @@ describeEachBackend('methods a path does not take', (app) => {
         code: 'method_not_allowed',
       })
     }
+    // An upload client pointed at the view server's host (the one its links name) or the web app's is told where uploads go.
+    for (const server of ['view', 'auth'] as const) {
+      const [response, body] = await call(app()[server], 'POST', '/upload', { headers: { 'x-api-key': 'ih_x' } })
+      expect([response.status, body.error.message]).toEqual([
+        405,
+        `POST is not allowed here; this address takes GET, HEAD. Uploads go to the upload server: ${app().config.publicUrls.upload}/upload`,
+      ])
+    }
+    expect((await call(app().upload, 'GET', '/upload'))[1].error.message).toBe('GET is not allowed here; this address takes POST')
     // The web app's fallback page and unknown API paths name no resource.
     for (const [server, method, path] of [['auth', 'POST', '/api/v1/nothing'], ['auth', 'GET', '/api/v1/nothing'], ['auth', 'DELETE', '/no/such/page'], ['upload', 'GET', '/nothing/here']] as const) {
       const [response, body] = await call(app()[server], method, path)
