@@ -2,21 +2,23 @@ import { Elysia } from 'elysia'
 import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { publicUser } from '#core/users/public.ts'
+import { escapeHtml, htmlPage, personFacing } from '#core/http/html.ts'
 import * as keys from './api-keys.ts'
+import * as emailChange from './email-change.ts'
 import { exportAccount } from './export.ts'
 import { AccountModel } from './model.ts'
 import * as service from './service.ts'
 import { sharexRoutes } from './sharex.ts'
 
-/** The signed-in person's own account: settings, API keys (and ShareX), the data export, deletion. */
-export const accountModule = (ctx: AppContext) =>
-  new Elysia({ name: 'account', seed: ctx.id })
+/** The signed-in person's own account: settings, its email change, API keys (and ShareX), the data export, deletion. */
+export const accountModule = (ctx: AppContext) => {
+  const page = (title: string, bodyHtml: string, status?: number) => htmlPage({ title, bodyHtml, status })
+  return new Elysia({ name: 'account', seed: ctx.id })
     .use(authGuard(ctx))
     .use(sharexRoutes(ctx))
     .group('/api/v1', (api) =>
       api
-        .get('/account', ({ principal }) => ({ success: true as const, user: publicUser(principal.user) }), {
+        .get('/account', async ({ principal }) => ({ success: true as const, user: await emailChange.ownAccount(ctx, principal.user) }), {
           ...AccountModel.account,
           session: true,
           detail: { tags: ['account'], summary: 'The logged-in account and its settings' },
@@ -26,9 +28,52 @@ export const accountModule = (ctx: AppContext) =>
           async ({ principal, body, request, server, cookie }) => {
             const { user, session } = await service.updateAccount(ctx, principal, body, requestMeta(ctx, request, server))
             if (session) cookie[SESSION_COOKIE]!.set({ value: session.token, ...sessionCookieOptions(ctx, request, session.expiresAt) })
-            return { success: true as const, user: publicUser(user), ...(session ? { token: session.token } : {}) }
+            return { success: true as const, user: await emailChange.ownAccount(ctx, user), ...(session ? { token: session.token } : {}) }
           },
-          { ...AccountModel.updateAccount, session: true, detail: { tags: ['account'], summary: 'Update profile, password or settings' } },
+          {
+            ...AccountModel.updateAccount,
+            session: true,
+            detail: {
+              tags: ['account'],
+              summary: 'Update profile, password or settings',
+              description:
+                'A new `email` (with `current_password`) is not set at once: a link is mailed to it, the old address is told, and the response shows it as `pending_email`. It becomes the account\'s address, verified, when the link is followed; a newer request replaces the pending one.',
+            },
+          },
+        )
+        .delete(
+          '/account/pending-email',
+          async ({ principal, request, server }) => {
+            await emailChange.cancelEmailChange(ctx, principal.user, requestMeta(ctx, request, server))
+            return { success: true as const, user: await emailChange.ownAccount(ctx, principal.user) }
+          },
+          { ...AccountModel.pendingEmail, session: true, detail: { tags: ['account'], summary: 'Cancel the email change waiting for confirmation (404 no_pending_email when none)' } },
+        )
+        .post(
+          '/account/pending-email/resend',
+          async ({ principal }) => {
+            await emailChange.resendEmailChange(ctx, principal.user)
+            const user = await emailChange.ownAccount(ctx, principal.user)
+            return { success: true as const, message: `A new confirmation link was sent to ${user.pending_email}.`, user }
+          },
+          { ...AccountModel.resendPendingEmail, session: true, detail: { tags: ['account'], summary: 'Mail the pending address a new link (the previous one stops working)' } },
+        )
+        .get(
+          '/account/confirm-email',
+          async ({ query, request, server }) => {
+            // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
+            if (request.method === 'HEAD') return page('Confirm your new email address', '<p>Open this link in a browser to confirm your new email address.</p>')
+            const outcome = await emailChange.confirmEmailChange(ctx, query.token ?? '', requestMeta(ctx, request, server))
+            if (outcome.kind === 'invalid') {
+              return page('Link not valid', '<p>This confirmation link is invalid, expired, replaced by a newer one or already used. Sign in and ask for the change again.</p>', 400)
+            }
+            if (outcome.kind === 'taken') {
+              const address = escapeHtml(outcome.email)
+              return page('Address not changed', `<p>Another imghost account uses ${address} now, so the address of your account was not changed. Sign in and choose another address.</p>`, 409)
+            }
+            return page('Email address changed', `<p>Thank you: ${escapeHtml(outcome.email)} is now the confirmed address of your imghost account. You can close this page.</p>`)
+          },
+          { ...AccountModel.confirmEmail, ...personFacing, anonymous: true, detail: { tags: ['account'], summary: 'The link mailed to a new address: makes it the account\'s, verified' } },
         )
         .post(
           '/account/delete-request',
@@ -83,3 +128,4 @@ export const accountModule = (ctx: AppContext) =>
           { ...AccountModel.deleteKey, endsAccess: true, detail: { tags: ['api-keys'], summary: 'Delete one of your keys' } },
         ),
     )
+}

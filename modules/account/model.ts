@@ -33,8 +33,19 @@ export const ApiKey = t.Object({
 const Ok = t.Object({ success: t.Literal(true) })
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
 
+/** The account as its owner sees it: a new email address waits for its link before it is the account's. */
+const OwnAccount = t.Composite([
+  User,
+  t.Object({
+    pending_email: t.Nullable(t.String({ description: 'An address asked for (PUT with `email`) whose mailed link has not been followed yet; `email` stays the account\'s until then. Null: none' })),
+    pending_email_expires_at: t.Nullable(t.Union([t.Date(), t.String()], { description: 'When the link, and with it the pending change, expires' })),
+  }),
+])
+const AccountAnswer = t.Object({ success: t.Literal(true), user: OwnAccount })
+const Html = t.String({ description: 'A small HTML page for people arriving from a mail client' })
+
 export const AccountModel = {
-  account: { response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors } },
+  account: { response: { 200: AccountAnswer, ...Errors } },
   updateAccount: {
     body: t.Object({
       first_name: t.Optional(FirstName),
@@ -53,7 +64,14 @@ export const AccountModel = {
         }),
       ),
     }),
-    response: { 200: t.Object({ success: t.Literal(true), user: User, token: t.Optional(t.String()) }), ...Errors },
+    response: { 200: t.Object({ success: t.Literal(true), user: OwnAccount, token: t.Optional(t.String()) }), ...Errors },
+  },
+  pendingEmail: { response: { 200: AccountAnswer, ...Errors } },
+  resendPendingEmail: { response: { 200: t.Object({ success: t.Literal(true), message: t.String(), user: OwnAccount }), ...Errors } },
+  confirmEmail: {
+    query: t.Object({ token: t.Optional(t.String({ maxLength: 200 })) }),
+    // Its answers are pages, failures too (src/http/html.ts personFacing).
+    response: { 200: Html, 400: Html, 409: Html, 422: Html, 429: Html },
   },
   deleteRequest: {
     response: { 200: t.Object({ success: t.Literal(true), delete_scheduled_for: t.Nullable(Timestamp) }), ...Errors },

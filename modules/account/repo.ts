@@ -176,3 +176,60 @@ export async function cancelScheduledDeletion(db: Db, userId: string) {
   return row
 }
 
+
+// Email change: the pending change is the live change_email link (sql/00036).
+
+export interface PendingEmail {
+  email: string
+  expires_at: Date
+}
+
+/** The address a live change_email link was mailed to, if a change is waiting. */
+export async function pendingEmailOf(db: Db, userId: string, now: Date): Promise<PendingEmail | undefined> {
+  const [row]: [PendingEmail?] = await db`
+    select email, expires_at from auth_tokens
+    where user_id = ${userId} and purpose = 'change_email' and used_at is null and expires_at > ${now}
+    order by created_at desc
+    limit 1`
+  return row
+}
+
+/** Voids every change_email link of the account; the addresses of those that were still live. */
+export async function endPendingEmailChanges(db: Db, userId: string, now: Date): Promise<string[]> {
+  const rows = await db<{ email: string; live: boolean }[]>`
+    update auth_tokens set used_at = ${now}
+    where user_id = ${userId} and purpose = 'change_email' and used_at is null
+    returning email, expires_at > ${now} as live`
+  return rows.filter((row) => row.live).map((row) => row.email)
+}
+
+/** Spends a change_email link: its account and the address it confirms, or undefined. */
+export async function consumeEmailChangeLink(tx: TransactionSql, hash: string, now: Date) {
+  const [row]: [{ user_id: string; email: string }?] = await tx`
+    update auth_tokens set used_at = ${now}
+    where token_hash = ${hash} and purpose = 'change_email' and used_at is null and expires_at > ${now}
+    returning user_id, email`
+  return row
+}
+
+/** The account as the change finds it, held until the transaction ends. */
+export async function lockAccountForEmailChange(tx: TransactionSql, userId: string) {
+  const [row]: [{ email: string; first_name: string; usable: boolean }?] = await tx`
+    select email, first_name, deletion_started_at is null and not is_blocked as usable
+    from users where id = ${userId} for update`
+  return row
+}
+
+export async function emailUsedByAnother(db: Db, email: string, userId: string): Promise<boolean> {
+  const rows = await db`select 1 from users where lower(email) = lower(${email}) and id <> ${userId}`
+  return rows.length > 0
+}
+
+/** The followed link proved the mailbox: the address is the account's, and verified. */
+export async function setConfirmedEmail(tx: TransactionSql, userId: string, email: string) {
+  const [row]: [UserRow?] = await tx`
+    update users set email = ${email}, is_verified = true, updated_at = now()
+    where id = ${userId}
+    returning ${tx(USER_FIELDS)}`
+  return row
+}

@@ -1,6 +1,6 @@
 import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
-import { sendVerificationMailQuietly, throttleVerificationMails } from '#core/auth/email-verification.ts'
+import { throttleVerificationMails } from '#core/auth/email-verification.ts'
 import { passwordMatches } from '#core/auth/password-guesses.ts'
 import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
@@ -11,7 +11,8 @@ import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { startPurgingImagesOfUser } from '#core/images/purge.ts'
 import { REFERRER_ENTRY_RULE, referrerEntryHost } from '#core/users/referrers.ts'
 import { anotherAdminStays, findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
-import { deletionCancelledMail, deletionScheduledMail, emailChangedMail } from './mail.ts'
+import { requestEmailChange } from './email-change.ts'
+import { deletionCancelledMail, deletionScheduledMail } from './mail.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
 
@@ -43,15 +44,17 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   if (input.last_name !== undefined) changes.last_name = input.last_name?.trim() || null
   const username = input.username ?? current.username
   const email = input.email?.trim() ?? current.email
-  if (username !== current.username || email.toLowerCase() !== current.email.toLowerCase()) {
+  // A new address is only asked for here: it becomes the account's once its mailbox follows the
+  // link (email-change.ts). The same address in another case is no change.
+  const newEmail = email.toLowerCase() !== current.email.toLowerCase() ? email : undefined
+  if (username !== current.username || newEmail) {
+    // Refused now as before, and checked again when the link is followed.
     await assertIdentityFree(ctx.sql, username, email, current.id)
     changes.username = username
-    if (email.toLowerCase() !== current.email.toLowerCase()) {
+    if (newEmail) {
       // The address is where password resets go: changing it is as strong as knowing the password.
       await confirmCurrentPassword(ctx, current, input.current_password, 'the email address')
-      await throttleVerificationMails(ctx, current.id, 'Too many email changes (each sends a verification mail)')
-      changes.email = email
-      changes.is_verified = false
+      await throttleVerificationMails(ctx, current.id, 'Too many email changes (each mails a confirmation link)')
     }
   }
   const referrers = input.settings?.allowed_referrers ?? input.allowed_referrers
@@ -75,7 +78,6 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     })
     .catch(conflictOnUniqueViolation)
   if (!updated) throw new NotFound('Account not found')
-  if (changes.email) await audit(ctx, { action: 'auth.email_changed', userId: current.id, detail: { from: current.email, to: updated.email } }, meta)
   if (passwordChanged) await audit(ctx, { action: 'auth.password_changed', userId: current.id }, meta)
   // Allowed referrers decide who may view the images: every view process must know at once.
   if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
@@ -83,10 +85,8 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
   // the CDN's public copies would go on serving them to any site for a year.
   const firstReferrerList = Array.isArray(changes.allowed_referrers) && changes.allowed_referrers.length > 0 && current.allowed_referrers.length === 0
   if (firstReferrerList) await startPurgingImagesOfUser(ctx, current.id)
-  if (changes.email) {
-    await sendVerificationMailQuietly(ctx, updated)
-    ctx.mailer.send(emailChangedMail(current, updated.email))
-  }
+  // After the new password, whose revocation ends any change pending before: this one stays.
+  if (newEmail) await requestEmailChange(ctx, updated, newEmail, meta)
   if (!passwordChanged) return { user: updated }
   // Every old token is dead now; the caller gets a fresh session so it stays logged in.
   const user = (await findUserById(ctx.sql, current.id)) ?? updated

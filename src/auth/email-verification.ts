@@ -6,14 +6,15 @@ import { tooManyAttempts } from '../rate-limit.ts'
 import { randomBase62 } from './tokens.ts'
 
 /**
- * Mailed single-use links (email verification, password reset). Verification is sent by the
- * auth module on registration and by the account module on an email change; the auth module
- * owns the route the link leads to.
+ * Mailed single-use links (email verification, password reset, email change). Verification is
+ * sent by the auth module on registration, which owns the route its link leads to; the account
+ * module mails and lands its own link to confirm a new address.
  */
 
-export type TokenPurpose = 'verify_email' | 'reset_password'
+export type TokenPurpose = 'verify_email' | 'reset_password' | 'change_email'
 
-const VERIFY_TTL_HOURS = 48
+/** How long a link proving a mailbox works: the verification link's, and a pending email change's. */
+export const VERIFY_LINK_TTL_HOURS = 48
 /**
  * Verification mails one account may cause per hour, by a resend or by an email change alike, so
  * neither can send mail (greeting with a name of the caller's choosing) to a stream of addresses.
@@ -53,13 +54,13 @@ const verificationMail = (user: Recipient, url: string, validHours: number) =>
 
 export async function sendVerificationMail(ctx: AppContext, user: Recipient & { id: string }) {
   const token = newMailToken()
-  const expiresAt = new Date(ctx.clock.now().getTime() + VERIFY_TTL_HOURS * 3_600_000)
+  const expiresAt = new Date(ctx.clock.now().getTime() + VERIFY_LINK_TTL_HOURS * 3_600_000)
   await insertMailToken(ctx.sql, { hash: hashMailToken(token), userId: user.id, purpose: 'verify_email', email: user.email, expiresAt })
   const url = `${ctx.config.publicUrls.auth}/api/v1/auth/verify-email?token=${token}`
-  ctx.mailer.send(verificationMail(user, url, VERIFY_TTL_HOURS))
+  ctx.mailer.send(verificationMail(user, url, VERIFY_LINK_TTL_HOURS))
 }
 
-/** After register or an email change: a mail that fails is logged, never the caller's failure. */
+/** After register: a mail that fails is logged, never the caller's failure. */
 export async function sendVerificationMailQuietly(ctx: AppContext, user: Recipient & { id: string }) {
   await sendVerificationMail(ctx, user).catch((error) =>
     ctx.log.error({ msg: 'could not queue the verification mail', user_id: user.id, error: String(error) }),

@@ -61,10 +61,15 @@ export interface ActiveAdmin {
 /** Whether someone other than `leavingId` administers and is staying: the platform never runs out of administrators. */
 export const anotherAdminStays = (admins: ActiveAdmin[], leavingId: string) => admins.some((admin) => admin.id !== leavingId && !admin.leaving)
 
-/** Revokes every token of the user at once: old JWTs carry the old version. */
+/**
+ * Revokes every token of the user at once: old JWTs carry the old version. A pending email change
+ * (sql/00036) ends too: a session asked for it, and its link needs no session, so a new password,
+ * a reset, "sign out everywhere" or a block would otherwise leave a thief's change to be finished.
+ */
 export async function revokeAllSessions(db: Db, userId: string) {
   await db`update users set token_version = token_version + 1, updated_at = now() where id = ${userId}`
   await db`delete from sessions where user_id = ${userId}`
+  await db`update auth_tokens set used_at = now() where user_id = ${userId} and purpose = 'change_email' and used_at is null`
 }
 
 export async function createSession(

@@ -37,7 +37,7 @@ describeEachBackend(
       expect(logged).not.toContain('token=')
     })
 
-    test('email change floods mail: at most 5 verification mails an hour per account, shared with resend, then 429', async () => {
+    test('email change floods mail: at most 5 confirmation mails an hour per account, shared with resend, then 429', async () => {
       const user = await registerUser(app().auth)
       const change = (n: number) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: `${user.username}.${n}@example.net`, current_password: user.password } })
       for (let n = 1; n <= 5; n++) expect((await change(n))[0].status).toBe(200)
@@ -46,16 +46,17 @@ describeEachBackend(
       expect(body.error.code).toBe('too_many_requests')
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
       const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
-      expect(account.user.email).toBe(`${user.username}.5@example.net`)
-      // Resend draws on the same hourly budget.
+      expect(account.user).toMatchObject({ email: user.email, pending_email: `${user.username}.5@example.net` })
+      // Both resends draw on the same hourly budget.
       expect((await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token }))[0].status).toBe(429)
+      expect((await call(app().auth, 'POST', '/api/v1/account/pending-email/resend', { token: user.token }))[0].status).toBe(429)
       // Other changes are not throttled.
       expect((await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: 'Still' } }))[0].status).toBe(200)
 
       await app().ctx.mailer.idle()
       const dir = join(app().dataDir, 'mail')
       const mails = await Promise.all(readdirSync(dir).map(async (name) => PostalMime.parse(readFileSync(join(dir, name)))))
-      const sentToNew = mails.filter((mail) => mail.subject === 'Confirm your email address' && mail.to?.[0]?.address?.startsWith(`${user.username}.`))
+      const sentToNew = mails.filter((mail) => mail.subject === 'Confirm your new address for imghost' && mail.to?.[0]?.address?.startsWith(`${user.username}.`))
       expect(sentToNew).toHaveLength(5)
     })
   },

@@ -23,29 +23,26 @@ describeEachBackend(
       expect(created.status).toBe(201)
     })
 
-    test('pre-account hijack: the mailbox owner\'s password reset revokes keys and sessions made before the address was verified', async () => {
-      // The squatter holds a verified account with a key, then moves it onto the victim's address.
+    test('pre-account hijack: an account cannot be moved onto an address its holder does not own; the change waits for that mailbox, which can still sign up', async () => {
+      // The squatter holds a verified account with a key, then asks to move it onto the victim's address.
       const squatter = await registerUser(app().auth)
       const { key } = await createApiKey(app().auth, squatter.token)
       const victimEmail = `${unique('victim')}@example.org`
       const [moved, movedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: squatter.token, body: { email: victimEmail, current_password: squatter.password } })
       expect(moved.status).toBe(200)
-      expect(movedBody.user.is_verified).toBe(false)
-      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
+      expect(movedBody.user).toMatchObject({ email: squatter.email, is_verified: true, pending_email: victimEmail })
+      // Nothing reaches the victim's address but the link, which says to ignore it.
+      const link = linkTo('/api/v1/account/confirm-email', (await smtp.waitFor(mailTo(victimEmail, /Confirm your new address/))).links)
+      expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: victimEmail, password: squatter.password } }))[0].status).toBe(401)
 
-      // The victim takes the account over with a reset link mailed to their address.
-      expect((await call(app().auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: victimEmail, current_password: squatter.password } }))[0].status).toBe(202)
-      const reset = tokenOf(linkTo('/reset-password', (await smtp.waitFor(mailTo(victimEmail, /Reset your password/))).links))
-      const [done] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: reset, password: 'the victim now owns this' } })
-      expect(done.status).toBe(200)
-
-      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(401)
-      expect((await call(app().auth, 'GET', '/api/v1/account', { token: squatter.token }))[0].status).toBe(401)
-      const [login, session] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: victimEmail, password: 'the victim now owns this' } })
-      expect(login.status).toBe(200)
-      expect(session.user.is_verified).toBe(true)
-      const [, keys] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: session.token })
-      expect(keys.api_keys).toEqual([])
+      // The pending address is not reserved: the victim signs up with it.
+      const victim = await registerUser(app().auth, { email: victimEmail })
+      expect(victim.user.email).toBe(victimEmail)
+      // Should the link be followed after all, the address is the victim's account's by then.
+      expect((await followLink(app().auth, link)).status).toBe(409)
+      const [, squatterNow] = await call(app().auth, 'GET', '/api/v1/account', { token: squatter.token })
+      expect(squatterNow.user).toMatchObject({ email: squatter.email, pending_email: null })
+      expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[1].user.email).toBe(squatter.email)
     })
 
     test('a reset on an account whose address was verified keeps its API keys', async () => {

@@ -24,16 +24,17 @@ describeEachBackend(
       expect(token).toBeString()
       await enableTotp(app().auth, token!, clock)
 
-      // An address change mails a new link: it verifies the address and starts no session.
+      // An address change mails a link of its own: it confirms and verifies the address and starts no session.
       const newEmail = `${unique('vera')}@example.com`
       const [changed] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail, current_password: 'vera password 1' } })
       expect(changed.status).toBe(200)
-      const second = await followLink(app().auth, linkTo((await smtp.waitFor(mailTo(newEmail, /Confirm your email/))).links))
+      const changeLink = (await smtp.waitFor(mailTo(newEmail, /Confirm your new address/))).links.find((link) => link.includes('/api/v1/account/confirm-email?token='))!
+      const second = await followLink(app().auth, changeLink)
       expect(second.status).toBe(200)
       expect(await second.text()).not.toContain('signed in')
       expect(sessionCookie(second)).toBeUndefined()
-      const [rows] = await Promise.all([app().ctx.sql<{ is_verified: boolean }[]>`select is_verified from users where username = ${username}`])
-      expect(rows[0]!.is_verified).toBe(true)
+      const [rows] = await Promise.all([app().ctx.sql<{ email: string; is_verified: boolean }[]>`select email, is_verified from users where username = ${username}`])
+      expect(rows[0]).toEqual({ email: newEmail, is_verified: true })
     })
   },
   { env: { ...smtp.env, REGISTRATION_VERIFY_FIRST: 'true' }, clock },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { manualClock } from '#core/clock.ts'
-import { CRON_TOKEN, DAY, runJobNow } from '../helpers/flows.ts'
+import { CRON_TOKEN, DAY, followLink, runJobNow } from '../helpers/flows.ts'
 import type { TestUser } from '../helpers/http.ts'
 import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { mailTo, startSmtpSink } from '../helpers/smtp.ts'
@@ -61,6 +61,9 @@ describeEachBackend(
       const newEmail = `moved-${user.email}`
       const [moved] = await call(app().auth, 'PUT', '/api/v1/account', { token, body: { email: newEmail, current_password: 'a new long password' }, headers: from('192.0.2.2') })
       expect(moved.status).toBe(200)
+      // The change is made by the link mailed to the new address, from wherever it is opened.
+      const confirm = (await smtp.waitFor(mailTo(newEmail, /Confirm your new address/))).links.find((l) => l.includes('confirm-email?token='))!
+      expect((await followLink(app().auth, confirm, { headers: from('192.0.2.6') })).status).toBe(200)
       await call(app().auth, 'POST', '/api/v1/account/delete-request', { token, headers: from('192.0.2.3') })
       await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token, headers: from('192.0.2.4') })
 
@@ -73,7 +76,8 @@ describeEachBackend(
       const events = await ownEvents(again.token)
       const find = (action: string) => events.find((e) => e.action === action)
       expect(find('auth.password_changed')).toMatchObject({ ip: '192.0.2.1', user_agent: UA, actor: { id: user.id } })
-      expect(find('auth.email_changed')).toMatchObject({ ip: '192.0.2.2', detail: { from: user.email, to: newEmail } })
+      expect(find('auth.email_change_requested')).toMatchObject({ ip: '192.0.2.2', detail: { from: user.email, to: newEmail } })
+      expect(find('auth.email_changed')).toMatchObject({ ip: '192.0.2.6', detail: { from: user.email, to: newEmail } })
       expect(find('account.deletion_scheduled')).toMatchObject({ ip: '192.0.2.3' })
       expect(find('account.deletion_scheduled').detail.delete_scheduled_for).toBeString()
       expect(find('account.deletion_cancelled')).toMatchObject({ ip: '192.0.2.4' })
