@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
@@ -59,6 +59,15 @@ const profileWords = (values: Record<string, string>): FormWords => ({
   fields: { first_name: () => firstNameRule(values.first_name), last_name: () => nameRule('Last name', values.last_name) },
 })
 
+/** The account as its own API shows it: a new address waits for its mailed link (PUT /api/v1/account). */
+type OwnAccount = User & { pending_email?: string | null; pending_email_expires_at?: string | null }
+interface PendingEmail {
+  email: string
+  expiresAt: string | null
+}
+const pendingOf = (account: OwnAccount): PendingEmail | null =>
+  account.pending_email ? { email: account.pending_email, expiresAt: account.pending_email_expires_at ?? null } : null
+
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
 function Usage() {
@@ -87,15 +96,25 @@ export function AccountPage() {
   const { api, user, setUser } = useSession()
   const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
   const [emailDraft, setEmailDraft] = useState<string | undefined>(undefined)
+  // The session's user does not say whether an email change waits: the account's own answer does.
+  const [pendingEmail, setPendingEmail] = useState<PendingEmail | null>(null)
+  const showAccount = (account: OwnAccount) => {
+    setUser(account)
+    setPendingEmail(pendingOf(account))
+  }
+  useEffect(() => {
+    if (!user) return
+    api.auth<{ user: OwnAccount }>('GET', '/api/v1/account').then(({ user: account }) => showAccount(account), () => {})
+  }, [user?.id])
   if (!user) return null
   // The address is where password resets go: the server asks for the password to change it.
   const emailChanging = user.provider === 'form' && emailDraft !== undefined && emailDraft.trim().toLowerCase() !== user.email.toLowerCase()
   const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
-  const save = async (part: string, body: Record<string, unknown>, message: string, words: FormWords = {}) => {
+  const save = async (part: string, body: Record<string, unknown>, message: string | ((account: OwnAccount) => string), words: FormWords = {}) => {
     try {
-      const answer = await api.auth<{ user: User }>('PUT', '/api/v1/account', body)
-      setUser(answer.user)
-      say(part, { message })
+      const answer = await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', body)
+      showAccount(answer.user)
+      say(part, { message: typeof message === 'function' ? message(answer.user) : message })
       return true
     } catch (e) {
       say(part, { error: messageOf(e, words) })
@@ -107,12 +126,31 @@ export function AccountPage() {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
     const changes = { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }
-    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, 'Profile saved.', profileWords(v))) {
+    // A new address is only asked for: the server mails it a link, and the account keeps its address until it is opened.
+    const saved = (account: OwnAccount) =>
+      emailChanging && account.pending_email ? `Profile saved. We sent a link to ${account.pending_email}: your address changes when you open it.` : 'Profile saved.'
+    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, saved, profileWords(v))) {
       setEmailDraft(undefined)
       const field = form.elements.namedItem('current_password') as HTMLInputElement | null
       if (field) field.value = ''
+      // The field shows the account's address again; the address asked for is shown as waiting.
+      const email = form.elements.namedItem('email') as HTMLInputElement | null
+      if (email) email.value = email.defaultValue
     }
   }
+  const pendingAction = async (method: 'POST' | 'DELETE', path: string, done: string) => {
+    try {
+      const answer = await api.auth<{ user: OwnAccount; message?: string }>(method, path)
+      showAccount(answer.user)
+      say('pending', { message: answer.message ?? done })
+    } catch (e) {
+      say('pending', { error: messageOf(e) })
+      // Expired or confirmed meanwhile: show what holds now.
+      api.auth<{ user: OwnAccount }>('GET', '/api/v1/account').then(({ user: account }) => showAccount(account), () => {})
+    }
+  }
+  const resendChange = () => pendingAction('POST', '/api/v1/account/pending-email/resend', 'A new link was sent.')
+  const cancelChange = () => pendingAction('DELETE', '/api/v1/account/pending-email', 'The change was cancelled: your address stays as it is.')
   const password = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
@@ -175,6 +213,20 @@ export function AccountPage() {
             {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <ActionButton class="link" onClick={resend}>Send the link again</ActionButton></>}
           </p>
           <Status {...status.verify} />
+          {pendingEmail ? (
+            <div class="warning pending-email" data-testid="pending-email">
+              <p>
+                Waiting for confirmation of <strong>{pendingEmail.email}</strong>: open the link we sent there
+                {pendingEmail.expiresAt ? <> before {formatDate(pendingEmail.expiresAt)}</> : null}. Until then your address stays {user.email}.
+              </p>
+              <p>
+                <ActionButton class="link" busyLabel="Sending…" onClick={resendChange}>Resend the link</ActionButton>
+                {' · '}
+                <ActionButton class="link" busyLabel="Cancelling…" onClick={cancelChange}>Cancel the change</ActionButton>
+              </p>
+            </div>
+          ) : null}
+          <Status {...status.pending} />
           <Status {...status.profile} />
           <SubmitButton busyLabel="Saving…">Save profile</SubmitButton>
         </Form>
