@@ -6,8 +6,8 @@ import { AppError, RouteNotFound } from '#core/errors.ts'
 import { PATHS_REFUSED } from '#core/http/allowed-methods.ts'
 import { clientIp, isHttps } from '#core/http/client-ip.ts'
 import { personFacing } from '#core/http/html.ts'
-import { AlbumsModel, SharePagesModel } from './model.ts'
-import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderProfilePage } from './pages.ts'
+import { AlbumsModel, SharePagesModel, profilePageNumber } from './model.ts'
+import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderBadProfilePage, renderProfilePage } from './pages.ts'
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
 import { albumForPage, openAlbum, unlockAlbum } from './share.ts'
@@ -168,7 +168,9 @@ export const albumPages = (ctx: AppContext) => {
     .get(
       '/u/:username',
       async ({ params, query }) => {
-        const view = await profileView(ctx, params.username ?? '', query.page ?? 1)
+        const page = profilePageNumber(query.page)
+        if (page === null) return html(422, renderBadProfilePage(ctx.config, params.username ?? ''))
+        const view = await profileView(ctx, params.username ?? '', page)
         return view ? html(200, renderProfilePage(ctx.config, view)) : html(404, renderNotFoundPage('profile'))
       },
       { ...SharePagesModel.profile, ...personFacing, detail: detail('A public profile: the public images and albums of an account that turned it on') },

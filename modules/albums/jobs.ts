@@ -41,12 +41,12 @@ async function pruneAlbumVisitors(ctx: AppContext, run: JobRun) {
 export const albumJobs = {
   'album-expiry': {
     schedule: '*/5 * * * *',
-    description: 'Deletes albums past their expires_at, with an album.expired event each (their images stay)',
+    description: 'Deletes albums whose expiry date has passed and tells their webhooks; the images in them stay.',
     run: expireAlbums,
   },
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'album visitor keys older than yesterday',
+    description: 'Removes album visitor keys older than a day.',
     run: pruneAlbumVisitors,
   },
 } satisfies JobDefinitions

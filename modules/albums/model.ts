@@ -10,6 +10,17 @@ export const MAX_ALBUM_IMAGES = 1000
 const Visibility = t.Union([t.Literal('private'), t.Literal('unlisted'), t.Literal('public')], {
   description: 'private: only you; unlisted: anyone with the link; public: also listed on your public profile',
 })
+export const PROFILE_MAX_PAGE = 1000
+
+/** The profile's page number from its address, or null when it is not a whole number from 1 to PROFILE_MAX_PAGE. */
+export function profilePageNumber(raw: string | undefined): number | null {
+  if (raw === undefined) return 1
+  const trimmed = raw.trim()
+  if (!/^\d{1,4}$/.test(trimmed)) return null
+  const page = Number(trimmed)
+  return page >= 1 && page <= PROFILE_MAX_PAGE ? page : null
+}
+
 const Title = t.String({ minLength: 1, maxLength: 200 })
 const Description = t.Nullable(t.String({ maxLength: 5000 }))
 const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, description: 'Viewers must enter it; null removes it. Never returned.' }))
@@ -156,7 +167,9 @@ export const SharePagesModel = {
   },
   profile: {
     params: t.Object({ username: t.Nullable(t.String()) }),
-    query: t.Object({ page: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 1 })) }),
+    // Read by the route (profilePageNumber), not refused by the schema: a person who edits the
+    // address is told in words, with a way back to the first page.
+    query: t.Object({ page: t.Optional(t.String({ maxLength: 64, description: `a whole number from 1 to ${PROFILE_MAX_PAGE}; anything else is a 422 page saying so` })) }),
     response: { 200: Html, 404: Html, 422: Html },
   },
   oembed: {

@@ -168,6 +168,13 @@ export interface ProfileView {
   hasNext: boolean
 }
 
+/** A profile address whose page number is not one (`?page=abc`): said in words, with the way to the first page. */
+export const renderBadProfilePage = (config: Config, username: string) =>
+  document({
+    title: 'Page not valid',
+    body: `<h1>Page not valid</h1>\n<p>That page number is not valid.</p>\n<p><a href="${e(`${config.publicUrls.view}/u/${encodeURIComponent(username)}`)}">Go to the first page of ${e(username)}’s profile</a></p>`,
+  })
+
 export function renderProfilePage(config: Config, view: ProfileView): string {
   const base = `${config.publicUrls.view}/u/${encodeURIComponent(view.username)}`
   const albums = view.albums.length

@@ -258,7 +258,17 @@ describeEachBackend(
       expect(imageSources(second).length).toBe(2)
       expect(second).toContain(shown.id)
       expect(second).not.toContain('Listed album')
-      expect((await page(app().view, `/u/${person.username}?page=0`))[0].status).toBe(422)
+      // A page number that is none is told in words, with the way to the first page, not the API's field and code.
+      for (const bad of ['0', 'abc', '1001', '-1', '2.5']) {
+        const [refused, words] = await page(app().view, `/u/${person.username}?page=${bad}`)
+        expect(refused.status, bad).toBe(422)
+        expect(refused.headers.get('content-type'), bad).toContain('text/html')
+        expect(words, bad).toContain('<p>That page number is not valid.</p>')
+        expect(words, bad).toContain(`<a href="${app().ctx.config.publicUrls.view}/u/${person.username}">Go to the first page of ${person.username}’s profile</a>`)
+        expect(words, bad).not.toContain('validation_failed')
+        expect(words, bad).not.toContain('Must be a whole number')
+      }
+      expect((await page(app().view, `/u/${person.username}?page=%202%20`))[1]).toContain(shown.id)
 
       await call(app().auth, 'PUT', '/api/v1/account', { token: person.token, body: { settings: { public_profile: false } } })
       expect((await page(app().view, `/u/${person.username}`))[0].status).toBe(404)
