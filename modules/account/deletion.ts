@@ -80,7 +80,7 @@ async function cleanupDueAccounts(ctx: AppContext, run: JobRun) {
 export const accountJobs = {
   'account-cleanup': {
     schedule: '0 3 * * *',
-    description: 'Deletes accounts whose deletion grace period has passed: images, variants, rows, keys, sessions, analytics',
+    description: 'Deletes accounts whose deletion was asked for once the waiting period is over, with their images, keys, sessions and statistics.',
     run: cleanupDueAccounts,
   },
 } satisfies JobDefinitions

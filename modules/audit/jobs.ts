@@ -8,7 +8,7 @@ const BATCH = 5_000
 export const auditJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: `audit log entries older than AUDIT_RETENTION_DAYS`,
+    description: 'Removes audit log entries older than the audit retention period.',
     async run(ctx, run) {
       const cutoff = new Date(ctx.clock.now().getTime() - ctx.config.auditRetentionDays * DAY_MS)
       run.counts.audit_entries = 0

@@ -10,7 +10,7 @@ const MAIL_TOKEN_KEEP_MS = DAY_MS
 export const authJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'expired sessions, used or expired mail tokens, abandoned OAuth sign-ins, 2FA challenges, expired or revoked remembered devices, logout tokens too old to be taken again',
+    description: 'Removes expired sessions, used or expired mailed links, abandoned sign-ins through Google, GitHub or single sign-on, unanswered two-factor checks, expired or forgotten remembered devices, sign-out notices too old to be used again.',
     async run(ctx, run) {
       const now = ctx.clock.now()
       run.counts.expired_sessions = await repo.pruneExpiredSessions(ctx.sql, now)

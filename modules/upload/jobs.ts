@@ -31,18 +31,18 @@ async function rollOverUsage(ctx: AppContext, run: JobRun) {
 export const uploadJobs = {
   'orphan-sweep': {
     schedule: '15 * * * *',
-    description: 'Deletes stored image objects that have no images row and are older than one hour',
+    description: 'Deletes stored image files that belong to no image and are more than an hour old (left by uploads that did not finish).',
     run: sweepOrphanedObjects,
   },
   'image-expiry': {
     // Viewers get 404 the instant an image ends; this only gives the space back, so minutes are fine.
     schedule: '*/5 * * * *',
-    description: 'Deletes images past their expires_at or with every allowed view served: rows, objects, CDN copies, storage',
+    description: 'Deletes images whose expiry date has passed or whose allowed views are used up, with their files and CDN copies, and gives their space back.',
     run: expireImages,
   },
   'usage-reset': {
     schedule: '0 0 * * *',
-    description: 'Daily usage rollover at midnight UTC: counters are per date, so this prunes old user_usage days',
+    description: 'Starts each day’s upload counts at midnight UTC, and removes the counts of past days.',
     run: rollOverUsage,
   },
 } satisfies JobDefinitions

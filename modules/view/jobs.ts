@@ -38,7 +38,7 @@ async function pruneAnalytics(ctx: AppContext, run: JobRun) {
 export const viewJobs = {
   'analytics-prune': {
     schedule: '30 1 * * *',
-    description: 'Rolls raw views older than ANALYTICS_RETENTION_DAYS into image_view_daily, then deletes them',
+    description: 'Sums single views older than the analytics retention period into daily totals, then deletes them.',
     run: pruneAnalytics,
   },
 } satisfies JobDefinitions

@@ -12,7 +12,7 @@ const JOB_RUN_KEEP_MS = 30 * DAY_MS
 export const coreJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'Prunes old rate-limit windows and job runs',
+    description: 'Removes old rate-limit counters and job run records.',
     async run(ctx, run) {
       const now = ctx.clock.now().getTime()
       run.counts.rate_limit_rows = await pruneRateLimitWindows(ctx.sql, new Date(now - RATE_LIMIT_KEEP_MS))

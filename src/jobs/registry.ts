@@ -10,6 +10,10 @@ export interface JobRun {
 export interface JobDefinition {
   /** Cron pattern, in UTC. */
   schedule: string
+  /**
+   * What it does, for the admin's jobs page: a sentence in plain words, ending with a period. A
+   * part of a shared job starts with the same verb as the others ("Removes …"), so they read as one.
+   */
   description: string
   /**
    * Whether this server's timers run it (default: always). A job with nothing to do under this
@@ -22,6 +26,17 @@ export interface JobDefinition {
 
 /** Jobs by name, as a module contributes them. The name is the `{job}` of POST /api/v1/cron/{job}. */
 export type JobDefinitions = Record<string, JobDefinition>
+
+/**
+ * One sentence for two parts of a shared job: "Removes old counters." and "Removes old sessions."
+ * read "Removes old counters; old sessions." (the verb once); parts with other verbs stay sentences.
+ */
+export function joinedDescription(earlier: string, next: string): string {
+  const verb = earlier.split(' ', 1)[0]!
+  const first = earlier.replace(/\.$/, '')
+  const second = next.replace(/\.$/, '')
+  return second.startsWith(`${verb} `) ? `${first}; ${second.slice(verb.length + 1)}.` : `${first}. ${second}.`
+}
 
 /**
  * One registry from every module's jobs. A name several modules contribute to (housekeeping:
@@ -41,7 +56,7 @@ export function mergeJobs(...contributions: JobDefinitions[]): Readonly<JobDefin
       const [before, after] = [earlier.scheduledWhen, job.scheduledWhen]
       merged[name] = {
         schedule: job.schedule,
-        description: `${earlier.description}; ${job.description}`,
+        description: joinedDescription(earlier.description, job.description),
         // Scheduled when either part would be; a part without a condition always is.
         ...(before && after ? { scheduledWhen: (ctx: AppContext) => before(ctx) || after(ctx) } : {}),
         async run(ctx, run) {

@@ -3,6 +3,7 @@ import { manualClock } from '#core/clock.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { imageKeyPrefix } from '#core/images/keys.ts'
 import { JOBS } from '#core/app.ts'
+import { joinedDescription } from '#core/jobs/registry.ts'
 import { nextRunAt, runJob, startJobs } from '#core/jobs/index.ts'
 import { acquireLease } from '#core/jobs/repo.ts'
 import { join } from 'node:path'
@@ -259,4 +260,18 @@ test('schedules are in UTC whatever the time zone of the process', () => {
     if (zone === undefined) delete process.env.TZ
     else process.env.TZ = zone
   }
+})
+
+test('every job is described in plain sentences: no table, column or setting names, and a shared job reads as one sentence', () => {
+  for (const [name, job] of Object.entries(JOBS)) {
+    const { description } = job
+    expect(description, name).toMatch(/^[A-Z][^]*\.$/)
+    // snake_case names (expires_at, user_usage) and settings (AUDIT_RETENTION_DAYS) are the code's words, not the admin's.
+    expect(description, name).not.toMatch(/\b[a-z]+_[a-z_]+\b|\b[A-Z]{2,}_[A-Z_]+\b/)
+    // Joined parts go on in lower case ("…; old sessions"), never "…; Prunes …".
+    expect(description, name).not.toMatch(/; [A-Z]/)
+  }
+  expect(JOBS.housekeeping!.description).toStartWith('Removes old rate-limit counters and job run records; expired sessions,')
+  expect(joinedDescription('Removes old counters.', 'Removes old sessions.')).toBe('Removes old counters; old sessions.')
+  expect(joinedDescription('Removes old counters.', 'Sums the views.')).toBe('Removes old counters. Sums the views.')
 })
