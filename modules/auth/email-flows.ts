@@ -64,9 +64,20 @@ async function mailResetLink(ctx: AppContext, normalised: string, now: Date) {
   ctx.mailer.send(passwordResetMail(user, `${base}?token=${token}`))
 }
 
+/** The answer to a reset link that is not (or no longer) live, the same from the check and from the reset. */
+const invalidResetLink = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
+
 /** For the HTML form behind the mailed link: the form is only offered for a live token. */
 export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolean> {
   return plausibleMailToken(token) ? repo.mailTokenUsable(ctx.sql, hashMailToken(token), 'reset_password', ctx.clock.now()) : Promise.resolve(false)
+}
+
+/**
+ * For the web app's reset page, before it offers the form: a dead link is told at once, not
+ * after the new password was typed twice. It reads the token and spends nothing.
+ */
+export async function checkResetToken(ctx: AppContext, token: string) {
+  if (!(await resetTokenUsable(ctx, token))) throw invalidResetLink()
 }
 
 /**
@@ -76,8 +87,7 @@ export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolea
  * proved it, possibly by a squatter, and go too. The token is burnt in the same transaction.
  */
 export async function resetPassword(ctx: AppContext, token: string, password: string, meta?: RequestMeta) {
-  const invalid = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
-  if (!plausibleMailToken(token)) throw invalid()
+  if (!plausibleMailToken(token)) throw invalidResetLink()
   const passwordHash = await Bun.password.hash(password, PASSWORD_HASH_OPTIONS)
   const now = ctx.clock.now()
   const userId = await ctx.sql.begin(async (tx) => {
@@ -89,7 +99,7 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
     await revokeAllSessions(tx, used.user_id)
     return used.user_id
   })
-  if (!userId) throw invalid()
+  if (!userId) throw invalidResetLink()
   ctx.log.info({ msg: 'password reset', user_id: userId })
   await audit(ctx, { action: 'auth.password_reset', userId, detail: { via: 'mailed_link' } }, meta)
 }

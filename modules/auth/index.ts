@@ -33,6 +33,10 @@ export const authModule = (ctx: AppContext) => {
     path: '/api/v1/auth',
   })
 
+  // The web app (served beside this module) or the front end named by FRONTEND_URL: where the mailed pages lead on.
+  const appUrl = (path: string) => escapeHtml(`${ctx.config.frontendUrl ?? ctx.config.publicUrls.auth}${path}`)
+  const askForNewResetLink = `<p><a href="${appUrl('/forgot-password')}">Ask for a new reset link</a></p>`
+
   const providers = oauthProviders(ctx.config, ctx.clock)
   const signInFailedPage = (error: AppError) =>
     page('Sign-in failed', `<p>${escapeHtml(error.message.replace(/\.?$/, '.'))}</p><p><a href="${escapeHtml(`${ctx.config.publicUrls.auth}/login`)}">Back to sign in</a></p>`, error.status)
@@ -125,13 +129,17 @@ export const authModule = (ctx: AppContext) => {
         // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
         if (request.method === 'HEAD') return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
         const userId = await flows.verifyEmail(ctx, query.token ?? '')
-        if (!userId) return page('Link not valid', '<p>This verification link is invalid, expired or already used. Sign in and ask for a new one.</p>', 400)
+        if (!userId) {
+          const signIn = appUrl(`/login?next=${encodeURIComponent('/account')}`)
+          return page('Link not valid', `<p>This verification link is invalid, expired or already used. <a href="${signIn}">Sign in</a> and ask for a new one on your account page.</p>`, 400)
+        }
         // Verify-first registration starts no session at register: this link does.
         const session = ctx.config.registrationVerifyFirst ? await signInAfterVerification(ctx, userId, requestMeta(ctx, request, server)) : undefined
-        if (!session) return page('Email verified', '<p>Thank you: your email address is confirmed. You can close this page.</p>')
+        // Signed out, the app's gallery sends the person to its sign-in page first.
+        if (!session) return page('Email verified', `<p>Thank you: your email address is confirmed.</p><p><a href="${appUrl('/gallery')}">Go to your gallery</a></p>`)
         cookie[SESSION_COOKIE]!.set({ value: session.token, ...sessionCookieOptions(ctx, request, session.expiresAt) })
         if (ctx.config.frontendUrl) return redirect(ctx.config.frontendUrl, 303)
-        return page('Email verified', '<p>Thank you: your email address is confirmed and you are signed in.</p>')
+        return page('Email verified', `<p>Thank you: your email address is confirmed and you are signed in.</p><p><a href="${appUrl('/upload')}">Upload your first images</a></p>`)
       },
       { ...AuthModel.verifyEmail, ...personFacing, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
     )
@@ -157,7 +165,7 @@ export const authModule = (ctx: AppContext) => {
       async ({ query }) => {
         const token = query.token ?? ''
         if (!(await flows.resetTokenUsable(ctx, token))) {
-          return page('Link not valid', '<p>This reset link is invalid, expired or already used. Ask for a new one.</p>', 400)
+          return page('Link not valid', `<p>This reset link is invalid, expired or already used.</p>${askForNewResetLink}`, 400)
         }
         return page(
           'Choose a new password',
@@ -179,15 +187,30 @@ export const authModule = (ctx: AppContext) => {
       { ...AuthModel.resetPassword, anonymous: true, detail: { tags: ['auth'], summary: 'Set a new password with a mailed token; burns it and signs out every session' } },
     )
     .post(
+      '/api/v1/auth/reset-password/check',
+      async ({ body }) => {
+        await flows.checkResetToken(ctx, body.token)
+        return { success: true as const }
+      },
+      {
+        ...AuthModel.resetPasswordCheck,
+        anonymous: true,
+        detail: { tags: ['auth'], summary: 'Whether a mailed reset token is still usable (400 invalid_reset_token as the reset answers); does not use it up' },
+      },
+    )
+    .post(
       '/api/v1/auth/reset-password/form',
       async ({ body, request, server }) => {
         try {
           await flows.resetPassword(ctx, body.token, body.password, requestMeta(ctx, request, server))
         } catch (error) {
-          if (error instanceof AppError) return page('Password not changed', `<p>${escapeHtml(error.message)}</p>`, error.status)
+          if (error instanceof AppError) {
+            const askAgain = error.code === 'invalid_reset_token' ? askForNewResetLink : ''
+            return page('Password not changed', `<p>${escapeHtml(error.message.replace(/\.?$/, '.'))}</p>${askAgain}`, error.status)
+          }
           throw error
         }
-        return page('Password changed', '<p>You can now sign in with your new password.</p>')
+        return page('Password changed', `<p>You can now <a href="${appUrl('/login')}">sign in</a> with your new password.</p>`)
       },
       {
         ...AuthModel.resetPasswordFormPost,

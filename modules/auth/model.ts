@@ -99,6 +99,7 @@ export const AuthModel = {
     response: PageAnswers,
   },
   resetPassword: { body: ResetBody, response: { 200: Ok, ...Errors } },
+  resetPasswordCheck: { body: t.Object({ token: MailToken }), response: { 200: Ok, ...Errors } },
   resetPasswordFormPost: { body: ResetBody, response: PageAnswers },
   oauthStart: {
     query: t.Object({

@@ -29,13 +29,18 @@ describeEachBackend(
       expect(page.status).toBe(200)
       expect(page.headers.get('content-type')).toContain('text/html')
       expect(page.headers.get('referrer-policy')).toBe('no-referrer')
-      expect(await page.text()).toContain('Email verified')
+      const verified = await page.text()
+      expect(verified).toContain('Email verified')
+      // A way into the app, not "you can close this page": signed out, the gallery asks to sign in first.
+      expect(verified).toContain('<a href="http://localhost:5001/gallery">Go to your gallery</a>')
       const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
       expect(account.user.is_verified).toBe(true)
 
       const again = await followLink(app().auth, link)
       expect(again.status).toBe(400)
-      expect(await again.text()).toContain('already used')
+      const used = await again.text()
+      expect(used).toContain('already used')
+      expect(used).toContain(`<a href="http://localhost:5001/login?next=${encodeURIComponent('/account')}">Sign in</a>`)
     })
 
     test('a forged or malformed token is refused without changing anything', async () => {

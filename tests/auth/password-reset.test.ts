@@ -81,8 +81,36 @@ describeEachBackend(
       expect(await done.text()).toContain('Password changed')
       const again = await post('changed by form 456')
       expect(again.status).toBe(400)
-      expect(await again.text()).toContain('invalid, expired or already used')
+      const refused = await again.text()
+      expect(refused).toContain('invalid, expired or already used.')
+      expect(refused).toContain('href="http://localhost:5001/forgot-password"')
       expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.email, password: 'changed by form 123' } }))[0].status).toBe(200)
+    })
+
+    test('the check route tells a live link from a dead one without using it up; the pages behind the link lead to a new one', async () => {
+      const user = await registerUser(app().auth)
+      await requestReset(user.email)
+      const link = resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links)
+      const check = (token: string) => call(app().auth, 'POST', '/api/v1/auth/reset-password/check', { body: { token } })
+      for (let i = 0; i < 2; i++) {
+        const [live, liveBody] = await check(tokenOf(link))
+        expect(live.status).toBe(200)
+        expect(liveBody).toEqual({ success: true })
+      }
+      for (const token of ['', 'x', 'A'.repeat(43)]) {
+        const [dead, deadBody] = await check(token)
+        expect(dead.status).toBe(400)
+        expect(deadBody.error.code).toBe('invalid_reset_token')
+      }
+      // Checked twice, the link still sets the password; spent, the check says so with the reset's own code.
+      expect((await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: tokenOf(link), password: 'checked then reset' } }))[0].status).toBe(200)
+      const [spent, spentBody] = await check(tokenOf(link))
+      expect(spent.status).toBe(400)
+      expect(spentBody.error.code).toBe('invalid_reset_token')
+      const page = await (await followLink(app().auth, link)).text()
+      expect(page).toContain('<a href="http://localhost:5001/forgot-password">Ask for a new reset link</a>')
+      const [, openapi] = await call(app().auth, 'GET', '/openapi.json')
+      expect(openapi?.paths?.['/api/v1/auth/reset-password/check']?.post).toBeDefined()
     })
 
     test('a link expires after one hour', async () => {
