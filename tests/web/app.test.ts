@@ -61,11 +61,11 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await go('/login')
     await page.getByLabel('Email or username').waitFor()
     await shot('login')
+    // A dead link is told at once (the link is checked first), with the way to a new one.
     await go('/reset-password?token=not-a-real-token')
-    await page.getByLabel('New password').fill('a new password here')
-    await page.getByLabel('Repeat it').fill('a new password here')
-    await page.getByRole('button', { name: 'Set password' }).click()
-    await page.getByRole('alert').waitFor()
+    await page.getByRole('alert').filter({ hasText: 'This reset link is invalid, expired or already used.' }).waitFor()
+    await page.getByRole('alert').getByRole('link', { name: 'Ask for a new link' }).waitFor()
+    expect(await page.getByLabel('New password').count()).toBe(0)
     await shot('reset-password-bad-token')
   })
 
@@ -234,12 +234,26 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
     // A limit out of range is refused in one sentence naming the field as labelled, not the API's name.
     await page.getByLabel('Daily upload limit of bob').fill('99999999')
-    await page.getByRole('button', { name: 'Set', exact: true }).click()
+    // Each row's Set names what it sets and whose, as the plan's does.
+    await page.getByRole('button', { name: 'Set daily upload limit of bob', exact: true }).click()
     const refusal = page.getByRole('alert')
     await refusal.waitFor()
     expect(await page.locator('main').innerText()).not.toContain('upload_limit_per_day')
     expect(await refusal.allInnerTexts()).toEqual(['Daily upload limit: a whole number from 0 to 10000000, or empty for the plan’s own.'])
     // An admin is blocked only once demoted (the server's 409 demote_first): the row offers no Block meanwhile.
+    // Promoting hands over the server: asked first; declined, nothing changes.
+    let asked = ''
+    page.once('dialog', (dialog) => {
+      asked = dialog.message()
+      void dialog.dismiss()
+    })
+    await page.getByRole('button', { name: 'Promote bob' }).click()
+    for (let waited = 0; !asked && waited < 50; waited++) await Bun.sleep(100)
+    expect(asked).toBe('Make bob an administrator? They will be able to manage every account, image and setting on this server.')
+    const [promoted] = await servers.app.ctx.sql<{ is_admin: boolean }[]>`select is_admin from users where username = 'bob'`
+    expect(promoted!.is_admin).toBe(false)
+    expect(await page.locator('main').innerText()).toContain('Page 1 of 1 (1 user)')
+    page.once('dialog', (dialog) => void dialog.accept())
     await page.getByRole('button', { name: 'Promote bob' }).click()
     await page.getByText('bob is now an admin.').waitFor()
     // The message comes before the reloaded list: the row is read once it shows the change.
@@ -280,6 +294,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
     // Promoted, cyd has no Block nor Delete: the pressed button goes with them.
+    page.once('dialog', (dialog) => void dialog.accept())
     await page.getByRole('button', { name: 'Promote cyd' }).press('Enter')
     await page.getByText('cyd is now an admin.').waitFor()
     await focusLandsOn('Demote cyd')

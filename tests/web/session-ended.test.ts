@@ -29,6 +29,8 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
     await tabA.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).waitFor()
     expect(await tabA.getByRole('button', { name: 'Log out' }).count()).toBe(0)
     expect(await tabA.getByText('Authentication required').count()).toBe(0)
+    // And says why it is there.
+    await tabA.getByRole('status').filter({ hasText: 'You were signed out. Sign in again to continue.' }).waitFor()
   }
 
   beforeAll(async () => {
@@ -46,6 +48,15 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
   afterAll(async () => {
     await browser?.close()
     await servers?.close()
+  })
+
+  test('a first visit to a signed-in page, signed out, is sent to the login page without "You were signed out"', async () => {
+    const stranger = await browser.newPage()
+    await stranger.goto(`${servers.urls.auth}/gallery`)
+    await stranger.waitForURL(`${servers.urls.auth}/login?next=${encodeURIComponent('/gallery')}`)
+    await stranger.getByLabel('Email or username').waitFor()
+    expect(await stranger.getByText('You were signed out').count()).toBe(0)
+    await stranger.close()
   })
 
   test('a form on the auth server (a new key) after a logout in the other tab: to the login page, and back after signing in', async () => {

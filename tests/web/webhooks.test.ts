@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     expect(new Webhook(secret).verify(ping!.body, ping!.headers)).toMatchObject({ type: 'webhook.test' })
     const row = page.locator('[data-testid=delivery]').first()
     await row.getByText('delivered').waitFor({ timeout: 10_000 })
-    await expect(row.textContent()).resolves.toMatch(/webhook\.test.*200.*\d+ ms/)
+    await expect(row.textContent()).resolves.toMatch(/Test ping.*200.*\d+ ms/)
     await page.screenshot({ path: join(SCREENSHOTS, 'webhooks-log.png'), fullPage: true })
 
     await row.getByRole('button', { name: /^Replay/ }).click()
@@ -119,13 +119,23 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
       await page.waitForFunction(() => document.activeElement !== document.body, null, { timeout: 5_000 }).catch(() => {})
       return page.evaluate(() => ({ tag: document.activeElement?.tagName, text: document.activeElement?.textContent?.trim() }))
     }
+    // Two webhooks: each row's controls name theirs, as Delete does.
+    const first = `${receiver.url}/hook`
+    const second = `${receiver.url}/keyboard`
+    for (const url of [first, second]) {
+      await page.getByRole('switch', { name: `Enabled webhook to ${url}`, exact: true }).waitFor()
+      await page.getByRole('button', { name: `Send test ping to ${url}`, exact: true }).waitFor()
+      await page.getByRole('button', { name: `Show deliveries to ${url}`, exact: true }).click()
+      await page.getByRole('button', { name: `Refresh log of deliveries to ${url}`, exact: true }).waitFor()
+    }
+    await page.getByRole('button', { name: new RegExp(`^Replay Test ping of .+ to ${first.replace(/[.?]/g, '\\$&')}$`) }).first().waitFor()
     page.on('dialog', (dialog) => void dialog.accept())
     await items.first().getByRole('button', { name: /^Delete webhook to/ }).focus()
     await page.keyboard.press('Enter')
     await page.getByText('Webhook deleted.').waitFor()
     await items.nth(1).waitFor({ state: 'detached' })
     // The first usable action of the row that took its place.
-    expect(await focused()).toEqual({ tag: 'BUTTON', text: 'Send test ping' })
+    expect(await focused()).toEqual({ tag: 'BUTTON', text: `Send test ping to ${second}` })
     await items.first().getByRole('button', { name: /^Delete webhook to/ }).focus()
     await page.keyboard.press('Enter')
     await page.getByText('No webhooks yet.').waitFor()

@@ -26,9 +26,19 @@ export interface FieldProblem {
   value?: string
 }
 
+/**
+ * A server's message as the pages show it: a sentence with its final period, as the pages' own
+ * sentences have ("The file is empty" → "The file is empty."). Every message the servers send the
+ * page passes through ApiError, so no page has to remember it.
+ */
+export function asSentence(message: string): string {
+  const text = message.trim()
+  return !text || /[.!?…:]["'”’)]?$/.test(text) ? text : `${text}.`
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly headers?: Headers, readonly details: FieldProblem[] = []) {
-    super(message)
+    super(asSentence(message))
   }
 }
 

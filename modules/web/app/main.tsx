@@ -18,6 +18,7 @@ import { UploadPage } from './pages/upload.tsx'
 import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
+import { DeletionScheduledNotice } from './deletion-notice.tsx'
 import { VerifyAddressNotice } from './verify-notice.tsx'
 
 const PUBLIC: Record<string, () => preact.JSX.Element> = {
@@ -88,6 +89,10 @@ function Nav({ session }: { session: Session }) {
  * person to the login page, `next` naming where they were (App, below).
  */
 function useSessionEndedWatch(api: Api, user: User | null, setUser: (user: User | null) => void) {
+  // Whether the user was taken away because the session ended (not a first, signed-out visit):
+  // the login page then says why it is shown.
+  const ended = useRef(false)
+  if (user) ended.current = false
   const signedIn = useRef(user !== null)
   signedIn.current = user !== null
   useEffect(() => {
@@ -99,6 +104,7 @@ function useSessionEndedWatch(api: Api, user: User | null, setUser: (user: User 
         const session = await api.auth<{ user: User | null }>('GET', '/api/v1/web/session')
         if (!session.user && signedIn.current) {
           api.reset()
+          ended.current = true
           setUser(null)
         }
       } catch {
@@ -108,11 +114,14 @@ function useSessionEndedWatch(api: Api, user: User | null, setUser: (user: User 
       }
     })
   }, [])
+  return ended
 }
+
+const SIGNED_OUT_NOTICE = 'You were signed out. Sign in again to continue.'
 
 function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   const [user, setUser] = useState(initialUser)
-  useSessionEndedWatch(api, user, setUser)
+  const sessionEnded = useSessionEndedWatch(api, user, setUser)
   const route = useRoute()
   const session: Session = { api, user, setUser }
   let page: preact.JSX.Element
@@ -122,11 +131,15 @@ function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   else if (privateMatch) {
     const [params, Page] = privateMatch
     if (!user) {
-      queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(route.path + location.search)}`, true))
+      const notice = sessionEnded.current ? SIGNED_OUT_NOTICE : undefined
+      queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(route.path + location.search)}`, true, notice))
       page = <p>Redirecting to the login page…</p>
     } else page = <Page key={route.path} {...params} />
   } else page = <NotFoundPage />
-  const unverified = user && !user.is_verified && privateMatch && route.path !== '/account' ? user : null
+  // The account page words both itself, with the buttons that act on them.
+  const elsewhereSignedIn = user && privateMatch && route.path !== '/account' ? user : null
+  const unverified = elsewhereSignedIn && !elsewhereSignedIn.is_verified ? elsewhereSignedIn : null
+  const deletionAt = elsewhereSignedIn?.delete_scheduled_for ?? null
   return (
     <SessionContext.Provider value={session}>
       <RouteContext.Provider value={route}>
@@ -134,7 +147,10 @@ function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
         <Nav session={session} />
         {/* Outside <main>, which is made anew for each page: this live region is there before the
             notice comes (right after sign-up), so the notice is read out. */}
-        <div class="notices" role="status">{unverified ? <VerifyAddressNotice email={unverified.email} /> : null}</div>
+        <div class="notices" role="status">
+          {deletionAt ? <DeletionScheduledNotice at={deletionAt} /> : null}
+          {unverified ? <VerifyAddressNotice email={unverified.email} /> : null}
+        </div>
         <main id="main" key={route.path}>{page}</main>
       </RouteContext.Provider>
     </SessionContext.Provider>

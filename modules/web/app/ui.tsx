@@ -66,6 +66,18 @@ export const PASSWORD_MAX_LENGTH = 1024
 export const passwordLengthRule = (label: string, value = '') =>
   value.length > PASSWORD_MAX_LENGTH ? `${label}: at most ${PASSWORD_MAX_LENGTH} characters.` : `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
 
+/**
+ * A code from an authenticator app as typed or pasted (" 123 456 ", "123456\n"): its six digits,
+ * or null. The fields take any text and check it here: an input `pattern` refused a paste with
+ * spaces around it in the browser's own words ("Please match the requested format").
+ */
+export function authenticatorCode(typed: string): string | null {
+  const digits = typed.replace(/\s+/g, '')
+  return /^\d{6}$/.test(digits) ? digits : null
+}
+
+export const AUTHENTICATOR_CODE_RULE = 'Enter the 6 digits your authenticator app shows.'
+
 /** Characters the API refuses in a name (src/users/public.ts): controls and bidirectional overrides, invisible. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/
 

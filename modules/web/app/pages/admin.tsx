@@ -7,7 +7,7 @@ import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
-import { PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
+import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
 /** The most the API takes (modules/admin/model.ts; modules may not import each other). */
@@ -36,6 +36,23 @@ function PlanChoice({ user, apply }: { user: User; apply: (plan: string) => Prom
       </button>
     </Form>
   )
+}
+
+/** A noun for a count shown apart from it (the figure in bold): "1 user", "2 users". */
+const plural = (count: number, noun: string) => (count === 1 ? noun : `${noun}s`)
+
+/**
+ * Promoting hands over the whole server: it is asked twice, as deleting is. Demoting takes
+ * nothing away that cannot be given back at once, so it is not.
+ */
+const confirmPromotion = (user: User) =>
+  confirm(`Make ${user.username} an administrator? They will be able to manage every account, image and setting on this server.`)
+
+/** Where an account stands: blocked, on its way out (its owner asked for its deletion), or active. */
+function UserState({ user }: { user: User }) {
+  if (user.is_blocked) return <span class="badge private">Blocked</span>
+  if (user.delete_scheduled_for) return <span class="badge private">Deletion scheduled ({formatDate(user.delete_scheduled_for)})</span>
+  return <span class="badge public">Active</span>
 }
 
 /**
@@ -144,12 +161,12 @@ function Users() {
                     }}
                   >
                     <input name="limit" type="number" min={0} class="narrow-input" defaultValue={String(user.upload_limit_per_day)} aria-label={`Daily upload limit of ${user.username}`} />
-                    <SubmitButton class="secondary small">Set</SubmitButton>
+                    <SubmitButton class="secondary small">Set<span class="visually-hidden"> daily upload limit of {user.username}</span></SubmitButton>
                   </Form>
                 </td>
                 <td>{formatBytes(user.storage_used)}</td>
                 <td>
-                  {user.is_blocked ? <span class="badge private">Blocked</span> : <span class="badge public">Active</span>} {user.is_admin ? <span class="badge">Admin</span> : null}
+                  <UserState user={user} /> {user.is_admin ? <span class="badge">Admin</span> : null}
                 </td>
                 <td class="actions">
                   {user.id !== me?.id ? (
@@ -161,7 +178,7 @@ function Users() {
                           <span class="visually-hidden"> {user.username}</span>
                         </ActionButton>
                       )}
-                      <ActionButton class="secondary small" onClick={() => change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`, index)}>
+                      <ActionButton class="secondary small" onClick={() => (user.is_admin || confirmPromotion(user) ? change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`, index) : undefined)}>
                         {user.is_admin ? 'Demote' : 'Promote'}
                         <span class="visually-hidden"> {user.username}</span>
                       </ActionButton>
@@ -181,7 +198,7 @@ function Users() {
       {/* Focusable: where the focus goes once the last row on view is gone. */}
       {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
       <Pager
-        position={`Page ${page} of ${pages} (${list.data?.total ?? 0} users)`}
+        position={`Page ${page} of ${pages} (${counted(list.data?.total ?? 0, 'user')})`}
         toPrevious={page > 1 ? () => showListing({ query, page: Math.min(page, pages) - 1 }) : null}
         toNext={page < pages ? () => showListing({ query, page: page + 1 }) : null}
         shown={list.data}
@@ -199,11 +216,11 @@ function Stats() {
   return (
     <>
       <ul class="figures">
-        <li><strong>{s.users.total}</strong> users</li>
+        <li><strong>{s.users.total}</strong> {plural(s.users.total, 'user')}</li>
         {Object.entries(s.users.by_plan as Record<string, number>).map(([plan, count]) => <li><strong>{count}</strong> on {plan}</li>)}
-        <li><strong>{s.images.total}</strong> images</li>
+        <li><strong>{s.images.total}</strong> {plural(s.images.total, 'image')}</li>
         <li><strong>{formatBytes(s.storage.used_bytes)}</strong> stored</li>
-        <li><strong>{s.users.deletion_scheduled}</strong> deletions scheduled</li>
+        <li><strong>{s.users.deletion_scheduled}</strong> {plural(s.users.deletion_scheduled, 'deletion')} scheduled</li>
       </ul>
       <Chart title={`Uploads per day, last ${s.days} days`} dates={s.uploads_per_day.map((d: any) => d.date)} series={[{ label: 'Uploads', values: s.uploads_per_day.map((d: any) => d.count) }]} />
       <Chart title={`Views per day, last ${s.days} days`} dates={s.views_per_day.map((d: any) => d.date)} series={[{ label: 'Views', values: s.views_per_day.map((d: any) => d.count) }]} />

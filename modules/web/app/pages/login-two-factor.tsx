@@ -1,7 +1,7 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, SubmitButton, useOneAtATime } from '../forms.tsx'
-import { Field, PageTitle, Status, type User, useSession } from '../ui.tsx'
+import { AUTHENTICATOR_CODE_RULE, Field, PageTitle, Status, type User, authenticatorCode, useSession } from '../ui.tsx'
 import { passkeyError } from './security-passkeys.tsx'
 
 /** The answer of a right password for an account with 2FA (POST /api/v1/auth/login). */
@@ -43,8 +43,11 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
   })
   const submit = (event: Event) => {
     event.preventDefault()
-    const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '')
-    void attempt.run(async () => (useRecovery ? { recovery_code: value } : { code: value }))
+    const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '').trim()
+    if (useRecovery) return void attempt.run(async () => ({ recovery_code: value }))
+    const code = authenticatorCode(value)
+    if (!code) return setError(AUTHENTICATOR_CODE_RULE)
+    void attempt.run(async () => ({ code }))
   }
   const withPasskey = () => attempt.run(async () => ({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) }))
   // The code is all this step asks for: its field takes the focus on arrival and when the kind of code changes.
@@ -71,7 +74,7 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
           {useRecovery ? (
             <Field label="Recovery code" name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" />
           ) : (
-            <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
+            <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" required />
           )}
           {rememberBox}
           <SubmitButton busy={attempt.busy} busyLabel="Checking…">Verify</SubmitButton>

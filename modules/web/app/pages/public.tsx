@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
-import { Link, appPath, navigate, useRouteContext } from '../router.tsx'
-import type { Api } from '../api.ts'
+import { Link, appPath, navigate, takeNotice, useRouteContext } from '../router.tsx'
+import { type Api, ApiError } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
@@ -146,6 +146,8 @@ export function LoginPage() {
   const [step, setStep] = useState<SecondStep | null>(null)
   const [stepError, setStepError] = useState<string | null>(null)
   const signedInAlready = useSendOnWhenSignedIn()
+  // Sent here because the session ended (elsewhere, or it ran out): said once, not on a first visit.
+  const [notice] = useState(takeNotice)
   const next = nextOf(route.query)
   const signedIn = (user: User) => startSession(user, next)
   useEffect(() => {
@@ -162,6 +164,7 @@ export function LoginPage() {
   return (
     <section class="narrow">
       <PageTitle>Log in</PageTitle>
+      {notice ? <p class="warning" role="status">{notice}</p> : null}
       <Form onSubmit={submit}>
         <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} />
         <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
@@ -239,11 +242,26 @@ export function ForgotPage() {
   )
 }
 
+/** What a dead reset link (invalid, expired or used) is told, with the way to a new one. */
+const DeadResetLink = () => (
+  <>This reset link is invalid, expired or already used. <Link href="/forgot-password">Ask for a new link</Link>.</>
+)
+
 export function ResetPage() {
   const { api } = useSession()
   const route = useRouteContext()
   const token = route.query.get('token') ?? ''
-  const [state, setState] = useState<{ error?: string; done?: boolean }>({})
+  const [state, setState] = useState<{ error?: preact.ComponentChildren; done?: boolean }>({})
+  // The link is checked first (the check spends nothing): a dead one is told before a password is typed twice.
+  const [link, setLink] = useState<'checking' | 'live' | 'dead'>(token ? 'checking' : 'dead')
+  useEffect(() => {
+    if (!token) return
+    api.auth('POST', '/api/v1/auth/reset-password/check', { token }).then(
+      () => setLink('live'),
+      // Only the link's own refusal is final; a server that cannot answer now still gets the form, and the reset says.
+      (e) => setLink(e instanceof ApiError && e.code === 'invalid_reset_token' ? 'dead' : 'live'),
+    )
+  }, [token])
   const submit = async (event: Event) => {
     const { password, confirm } = formValues(event)
     if (password !== confirm) return setState({ error: 'The two passwords differ.' })
@@ -253,6 +271,7 @@ export function ResetPage() {
       // The token is spent: out of the address, so a reload does not offer the form again with it.
       navigate('/reset-password', true)
     } catch (e) {
+      if (e instanceof ApiError && e.code === 'invalid_reset_token') return setState({ error: <DeadResetLink /> })
       setState({ error: messageOf(e, { fields: { password: () => passwordLengthRule('New password', password) } }) })
     }
   }
@@ -265,15 +284,23 @@ export function ResetPage() {
       </section>
     )
   }
+  if (link === 'dead') {
+    return (
+      <section class="narrow">
+        <PageTitle key="dead">Link not valid</PageTitle>
+        <p role="alert">{token ? <DeadResetLink /> : <>This page needs the link from the reset mail. <Link href="/forgot-password">Ask for a reset mail</Link>.</>}</p>
+      </section>
+    )
+  }
+  if (link === 'checking') return <p aria-live="polite">Checking your link…</p>
   return (
     <section class="narrow">
       <PageTitle>Choose a new password</PageTitle>
-      {!token ? <Status error="This page needs the link from the reset mail." /> : null}
       <Form onSubmit={submit}>
         <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
         <Field label="Repeat it" name="confirm" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
         <Status error={state.error} />
-        <SubmitButton disabled={!token}>Set password</SubmitButton>
+        <SubmitButton>Set password</SubmitButton>
       </Form>
     </section>
   )

@@ -1,9 +1,9 @@
 import { startAuthentication } from '@simplewebauthn/browser'
-import { useRef, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
-import { CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { SessionsPanel, TrustedDevicesPanel } from './security-devices.tsx'
 import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
@@ -17,22 +17,44 @@ export interface TwoFactorStatus {
 
 const values = (event: Event) => Object.fromEntries(new FormData(event.currentTarget as HTMLFormElement)) as Record<string, string>
 
+/**
+ * Until the codes are copied or downloaded, leaving the page (a reload, closing the tab, another
+ * address) loses them for good: the browser asks first. The app's own links change no document,
+ * so the warning above the codes says it for those.
+ */
+function useWarnBeforeLeaving(active: boolean) {
+  useEffect(() => {
+    if (!active) return
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault()
+      // Older browsers show the prompt only when returnValue is set.
+      event.returnValue = ''
+    }
+    addEventListener('beforeunload', warn)
+    return () => removeEventListener('beforeunload', warn)
+  }, [active])
+}
+
 /** Recovery codes, shown once: copy, download as a text file, then put away. */
 export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const [kept, setKept] = useState(false)
+  useWarnBeforeLeaving(!kept)
   const text = `imghost recovery codes (${location.host})\nEach works once, instead of a code from your app.\n\n${codes.join('\n')}\n`
   const download = () => {
     const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
     const link = Object.assign(document.createElement('a'), { href: url, download: 'imghost-recovery-codes.txt' })
     link.click()
     setTimeout(() => URL.revokeObjectURL(url), 1000)
+    setKept(true)
   }
   return (
     <div class="new-key" data-testid="recovery-codes" role="region" aria-label="Recovery codes" tabIndex={-1}>
       <h3>Your recovery codes</h3>
-      <p>Keep them somewhere safe. Each one signs you in once if you lose your phone or passkey. <strong>They are shown only now.</strong></p>
+      <p class="warning"><strong>Shown once: copy or download them now.</strong> They are gone when you leave or reload this page.</p>
+      <p>Keep them somewhere safe. Each one signs you in once if you lose your phone or passkey.</p>
       <ol class="codes">{codes.map((code) => <li><code>{code}</code></li>)}</ol>
       <p class="actions">
-        <CopyButton text={codes.join('\n')} label="Copy codes" />{' '}
+        <span onClick={() => setKept(true)}><CopyButton text={codes.join('\n')} label="Copy codes" /></span>{' '}
         <button type="button" class="secondary" onClick={download}>Download</button>{' '}
         <button type="button" onClick={onDone}>I have saved them</button>
       </p>
@@ -59,7 +81,9 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
   }
   const confirm = async (event: Event) => {
     try {
-      const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code: values(event).code })
+      const code = authenticatorCode(values(event).code ?? '')
+      if (!code) return setState({ error: AUTHENTICATOR_CODE_RULE })
+      const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code })
       refocus(() => document.querySelector<HTMLElement>('[data-testid="recovery-codes"]') ?? stateRegion.current)
       setEnrolment(null)
       setState({ message: 'Authenticator app turned on.' })
@@ -86,7 +110,7 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
           <p>Scan this code with your app, then type the 6-digit code it shows.</p>
           <img class="qr" src={qr!} alt="QR code for your authenticator app" width={200} height={200} />
           <p class="small">Cannot scan? Enter this key: <code data-testid="totp-secret">{enrolment.secret}</code></p>
-          <Field label="Code from the app" name="code" inputMode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required />
+          <Field label="Code from the app" name="code" inputMode="numeric" autocomplete="one-time-code" required />
           <SubmitButton busyLabel="Checking…">Turn on</SubmitButton>
         </Form>
       ) : null}
@@ -111,7 +135,9 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
   }
   const submit = async (event: Event) => {
     try {
-      await send(event.currentTarget as HTMLFormElement, { code: values(event).code! })
+      // An app's code pasted with spaces is its digits; anything else (a recovery code) goes as typed, trimmed.
+      const typed = values(event).code!.trim()
+      await send(event.currentTarget as HTMLFormElement, { code: authenticatorCode(typed) ?? typed })
     } catch (e) {
       setError(messageOf(e))
     }

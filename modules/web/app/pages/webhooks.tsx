@@ -12,6 +12,9 @@ const EVENTS: [string, string][] = [
   ['quota.warning', 'Storage passes 80% or 100%'],
 ]
 
+/** A delivery's event in words (a test ping is not an event to subscribe to). */
+const eventWords = (type: string) => (type === 'webhook.test' ? 'Test ping' : (EVENTS.find(([known]) => known === type)?.[1] ?? type))
+
 /** The API's refusals of a new webhook, as the form labels its fields. */
 const NEW_WEBHOOK_WORDS: FormWords = {
   codes: { invalid_webhook_url: labelled('Endpoint URL', 'url') },
@@ -46,7 +49,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
   const replay = async (delivery: Delivery) => {
     try {
       await api.auth('POST', `/api/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/replay`)
-      onStatus({ message: `${delivery.event_type} queued again.` })
+      onStatus({ message: `${eventWords(delivery.event_type)}: queued again.` })
       setTimeout(log.reload, 1500)
       log.reload()
     } catch (e) {
@@ -56,7 +59,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
   return (
     <div class="table-wrap" role="region" aria-label={`Deliveries to ${webhook.url}`}>
       <div class="toolbar">
-        <button type="button" class="secondary small" onClick={log.reload}>Refresh log</button>
+        <button type="button" class="secondary small" onClick={log.reload}>Refresh log<span class="visually-hidden"> of deliveries to {webhook.url}</span></button>
       </div>
       {log.error ? <Status error={log.error} /> : null}
       {log.data && !log.data.length ? <p>No deliveries yet.</p> : null}
@@ -76,7 +79,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
           <tbody>
             {log.data.map((d) => (
               <tr data-testid="delivery">
-                <td>{d.event_type}</td>
+                <td>{eventWords(d.event_type)}</td>
                 <td><span class={`badge ${d.status === 'delivered' ? 'public' : d.status === 'failed' ? 'private' : ''}`}>{d.status}</span></td>
                 <td>
                   {d.last_status_code ?? '–'}
@@ -86,7 +89,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
                 <td>{d.last_latency_ms === null ? '–' : `${d.last_latency_ms} ms`}</td>
                 <td>{d.attempts}</td>
                 <td>{formatDate(d.created_at)}</td>
-                <td><ActionButton class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${d.event_type} of ${formatDate(d.created_at)}`}>Replay</ActionButton></td>
+                <td><ActionButton class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${eventWords(d.event_type)} of ${formatDate(d.created_at)} to ${webhook.url}`}>Replay</ActionButton></td>
               </tr>
             ))}
           </tbody>
@@ -130,9 +133,11 @@ function WebhookItem({ webhook, reload, onStatus, onRemoved }: { webhook: Webhoo
       <div class="toolbar actions">
         <label class="check">
           <input type="checkbox" role="switch" checked={webhook.enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
+          {/* Each row's controls name their webhook: with two, "Enabled" alone does not say which. */}
+          <span class="visually-hidden"> webhook to {webhook.url}</span>
         </label>
-        <ActionButton class="secondary small" onClick={ping} disabled={!webhook.enabled}>Send test ping</ActionButton>
-        <button type="button" class="secondary small" aria-expanded={showLog} onClick={() => setShowLog(!showLog)}>{showLog ? 'Hide' : 'Show'} deliveries</button>
+        <ActionButton class="secondary small" onClick={ping} disabled={!webhook.enabled}>Send test ping<span class="visually-hidden"> to {webhook.url}</span></ActionButton>
+        <button type="button" class="secondary small" aria-expanded={showLog} onClick={() => setShowLog(!showLog)}>{showLog ? 'Hide' : 'Show'} deliveries<span class="visually-hidden"> to {webhook.url}</span></button>
         <ActionButton class="danger small" onClick={remove} aria-label={`Delete webhook to ${webhook.url}`}>Delete</ActionButton>
       </div>
       {showLog ? <DeliveryLog key={logKey} webhook={webhook} onStatus={onStatus} /> : null}
