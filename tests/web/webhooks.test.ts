@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     expect(new Webhook(secret).verify(ping!.body, ping!.headers)).toMatchObject({ type: 'webhook.test' })
     const row = page.locator('[data-testid=delivery]').first()
     await row.getByText('delivered').waitFor({ timeout: 10_000 })
-    await expect(row.textContent()).resolves.toMatch(/Test ping.*200.*\d+ ms/)
+    await expect(row.textContent()).resolves.toMatch(/webhook\.test.*200.*\d+ ms/)
     await page.screenshot({ path: join(SCREENSHOTS, 'webhooks-log.png'), fullPage: true })
 
     await row.getByRole('button', { name: /^Replay/ }).click()
@@ -128,7 +128,7 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
       await page.getByRole('button', { name: `Show deliveries to ${url}`, exact: true }).click()
       await page.getByRole('button', { name: `Refresh log of deliveries to ${url}`, exact: true }).waitFor()
     }
-    await page.getByRole('button', { name: new RegExp(`^Replay Test ping of .+ to ${first.replace(/[.?]/g, '\\$&')}$`) }).first().waitFor()
+    await page.getByRole('button', { name: new RegExp(`^Replay webhook\\.test of .+ to ${first.replace(/[.?]/g, '\\$&')}$`) }).first().waitFor()
     page.on('dialog', (dialog) => void dialog.accept())
     await items.first().getByRole('button', { name: /^Delete webhook to/ }).focus()
     await page.keyboard.press('Enter')

@@ -12,9 +12,6 @@ const EVENTS: [string, string][] = [
   ['quota.warning', 'Storage passes 80% or 100%'],
 ]
 
-/** A delivery's event in words (a test ping is not an event to subscribe to). */
-const eventWords = (type: string) => (type === 'webhook.test' ? 'Test ping' : (EVENTS.find(([known]) => known === type)?.[1] ?? type))
-
 /** The API's refusals of a new webhook, as the form labels its fields. */
 const NEW_WEBHOOK_WORDS: FormWords = {
   codes: { invalid_webhook_url: labelled('Endpoint URL', 'url') },
@@ -49,7 +46,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
   const replay = async (delivery: Delivery) => {
     try {
       await api.auth('POST', `/api/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/replay`)
-      onStatus({ message: `${eventWords(delivery.event_type)}: queued again.` })
+      onStatus({ message: `${delivery.event_type} queued again.` })
       setTimeout(log.reload, 1500)
       log.reload()
     } catch (e) {
@@ -79,7 +76,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
           <tbody>
             {log.data.map((d) => (
               <tr data-testid="delivery">
-                <td>{eventWords(d.event_type)}</td>
+                <td>{d.event_type}</td>
                 <td><span class={`badge ${d.status === 'delivered' ? 'public' : d.status === 'failed' ? 'private' : ''}`}>{d.status}</span></td>
                 <td>
                   {d.last_status_code ?? '–'}
@@ -89,7 +86,7 @@ function DeliveryLog({ webhook, onStatus }: { webhook: Webhook; onStatus: (s: { 
                 <td>{d.last_latency_ms === null ? '–' : `${d.last_latency_ms} ms`}</td>
                 <td>{d.attempts}</td>
                 <td>{formatDate(d.created_at)}</td>
-                <td><ActionButton class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${eventWords(d.event_type)} of ${formatDate(d.created_at)} to ${webhook.url}`}>Replay</ActionButton></td>
+                <td><ActionButton class="secondary small" onClick={() => replay(d)} aria-label={`Replay ${d.event_type} of ${formatDate(d.created_at)} to ${webhook.url}`}>Replay</ActionButton></td>
               </tr>
             ))}
           </tbody>
