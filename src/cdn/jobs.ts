@@ -16,7 +16,7 @@ const RETRY_PAGE = 300
 export const cdnJobs = {
   'cdn-purges': {
     schedule: '*/5 * * * *',
-    description: 'Retries CDN purges that failed and finishes account purges a stopped process left part-way',
+    description: 'Retries CDN purges that failed, and finishes the purge of an account’s images that a stopped process left part-way.',
     // Without a CDN there is nothing to retry: no timer, so no run recorded every five minutes.
     scheduledWhen: (ctx) => ctx.cdn.purging,
     async run(ctx, run) {
