@@ -52,6 +52,16 @@ export async function deleteApiKey(db: Db, userId: string, keyId: string) {
   return row
 }
 
+/**
+ * The account's key with this id, if `keyHash` is its hash: what the ShareX file made for a
+ * session needs to know of it. Reads only; a use of the key is not counted.
+ */
+export async function findOwnApiKeyByHash(db: Db, userId: string, keyId: string, keyHash: string) {
+  const [row]: [{ is_active: boolean; expires_at: Date | null; scopes: string[] }?] = await db`
+    select is_active, expires_at, scopes from api_keys where id = ${keyId} and user_id = ${userId} and key_hash = ${keyHash}`
+  return row
+}
+
 // Export
 
 /**

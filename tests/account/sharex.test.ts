@@ -170,3 +170,71 @@ describeEachBackend('ShareX uploader', (app) => {
     expect(anonymous.status).toBe(401)
   })
 })
+
+describeEachBackend('ShareX uploader for the signed-in owner (POST, the key in the body)', (app) => {
+  const keysOf = async (token: string) => (await call(app().auth, 'GET', '/api/v1/api-keys', { token }))[1].api_keys as { id: string; requests_count: number; last_used_at: string | null }[]
+
+  test('a key limited to other addresses gets its file, and the download is no use of the key', async () => {
+    const user = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token, { key_name: 'Office only', allowed_ips: ['203.0.113.0/24'] })
+    // Used as the key from here, it is refused: this caller is outside its range.
+    const [asKey] = await call(app().auth, 'GET', `/api/v1/api-keys/${key.id}/sharex`, { apiKey: key.key })
+    expect(asKey.status).toBe(403)
+
+    const [response, sxcu] = await call(app().auth, 'POST', `/api/v1/api-keys/${key.id}/sharex`, { token: user.token, body: { key: key.key, expires_in: ' 7D ' } })
+    expect(response.status, JSON.stringify(sxcu)).toBe(200)
+    expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="imghost-[^"]+-7d\.sxcu"$/)
+    expect(sxcu).toMatchObject({
+      RequestURL: `${app().config.publicUrls.upload}/upload?expires_in=7d`,
+      Headers: { 'X-API-Key': key.key },
+      FileFormName: 'file',
+      URL: '{json:image.url}',
+    })
+    const [listed] = (await keysOf(user.token)).filter((row) => row.id === key.id)
+    expect(listed).toMatchObject({ requests_count: 0, last_used_at: null })
+
+    const [bad, badBody] = await call(app().auth, 'POST', `/api/v1/api-keys/${key.id}/sharex`, { token: user.token, body: { key: key.key, expires_in: '2y' } })
+    expect(bad.status).toBe(400)
+    expect(badBody.error.code).toBe('invalid_expires_in')
+  })
+
+  test('only the owner, with the key of that id, active, unexpired and able to upload, gets it', async () => {
+    const user = await registerUser(app().auth)
+    const stranger = await registerUser(app().auth)
+    const key = await createApiKey(app().auth, user.token)
+    const other = await createApiKey(app().auth, user.token)
+    const post = (id: string, body: Record<string, unknown>, token = user.token) => call(app().auth, 'POST', `/api/v1/api-keys/${id}/sharex`, { token, body })
+
+    for (const [id, body, token] of [
+      [key.id, { key: other.key }, user.token],
+      [key.id, { key: `${key.key.slice(0, -2)}xx` }, user.token],
+      [key.id, { key: 'not a key' }, user.token],
+      ['nope', { key: key.key }, user.token],
+      [key.id, { key: key.key }, stranger.token],
+    ] as const) {
+      const [refused, refusal] = await post(id, body, token)
+      expect(refused.status, JSON.stringify(refusal)).toBe(404)
+      expect(refusal.error.code).toBe('api_key_not_found')
+    }
+    // A key is not a session: the POST takes the owner's session, not the key itself.
+    const [withKey, withKeyBody] = await call(app().auth, 'POST', `/api/v1/api-keys/${key.id}/sharex`, { apiKey: key.key, body: { key: key.key } })
+    expect(withKey.status).toBe(403)
+    expect(withKeyBody.error.code).toBe('session_required')
+    const [anonymous] = await call(app().auth, 'POST', `/api/v1/api-keys/${key.id}/sharex`, { body: { key: key.key } })
+    expect(anonymous.status).toBe(401)
+
+    const readOnly = await createApiKey(app().auth, user.token, { key_name: 'reader', scopes: ['images:read'] })
+    const [noUpload, noUploadBody] = await post(readOnly.id, { key: readOnly.key })
+    expect(noUpload.status).toBe(403)
+    expect(noUploadBody.error.code).toBe('insufficient_scope')
+
+    await app().ctx.sql`update api_keys set expires_at = now() - interval '1 minute' where id = ${other.id}`
+    const [expired, expiredBody] = await post(other.id, { key: other.key })
+    expect(expired.status).toBe(409)
+    expect(expiredBody.error.code).toBe('api_key_expired')
+
+    await call(app().auth, 'DELETE', `/api/v1/api-keys/${key.id}`, { token: user.token })
+    const [revoked] = await post(key.id, { key: key.key })
+    expect(revoked.status).toBe(404)
+  })
+})

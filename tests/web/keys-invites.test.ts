@@ -110,6 +110,30 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     expect(await page.getByTestId('key-row').filter({ hasText: 'Office' }).count()).toBe(0)
   })
 
+  test('a key limited to other addresses still gets its ShareX file, and the download is not a use of it', async () => {
+    await go('/keys')
+    const newKey = page.getByTestId('new-key')
+    await journal.during(async () => {
+      await page.getByLabel('Name').fill('Office ShareX')
+      await page.getByLabel('Allowed IP ranges (optional)').fill('203.0.113.0/24')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await newKey.waitFor()
+      await page.getByLabel('Images it uploads expire').selectOption({ label: '1 day' })
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download ShareX config' }).click()])
+      expect(download.suggestedFilename()).toBe('imghost-Office-ShareX-1d.sxcu')
+      const sxcu = JSON.parse(await Bun.file((await download.path())!).text())
+      expect(sxcu.Headers['X-API-Key']).toBe(await newKey.inputValue())
+      expect(sxcu.RequestURL).toBe(`${servers.urls.upload}/upload?expires_in=1d`)
+    })
+    expect(await page.getByRole('alert').count()).toBe(0)
+    // The list, read afresh: the key has not been used.
+    await page.reload()
+    const cells = page.getByTestId('key-row').filter({ hasText: 'Office ShareX' }).locator('td')
+    await cells.first().waitFor()
+    expect(await cells.nth(3).textContent()).toBe('0')
+    expect(await cells.nth(4).textContent()).toBe('never')
+  })
+
   test('an expired key is marked so in the list', async () => {
     await servers.app.ctx.sql`update api_keys set expires_at = now() - interval '1 minute' where key_name = 'Laptop uploader'`
     await page.reload()

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
+import { type Api, ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
@@ -57,16 +57,14 @@ const KEY_WORDS: FormWords = {
   },
 }
 
-/** The .sxcu can only be made by presenting the key itself, so it is offered right after creation. */
-async function downloadShareX(key: ApiKey & { key: string }, expiresIn: string) {
-  const query = expiresIn ? `?${new URLSearchParams({ expires_in: expiresIn })}` : ''
-  const response = await fetch(`/api/v1/api-keys/${key.id}/sharex${query}`, { headers: { 'x-api-key': key.key }, credentials: 'omit' })
-  if (!response.ok) {
-    // The server says why (a revoked or expired key, an address outside its ranges) in its error body.
-    const error = await response.json().then((body) => body?.error as { code?: string; message?: string } | undefined, () => undefined)
-    throw new ApiError(response.status, error?.code ?? `http_${response.status}`, `ShareX file: ${error?.message ?? `the server answered ${response.status}`}`)
-  }
-  const url = URL.createObjectURL(await response.blob())
+/**
+ * Only a hash of each key is kept, so the .sxcu is made from the key the page still holds, right
+ * after creating it. It is sent in the body with the session, not used as the key: that would be
+ * refused for a key limited to other addresses, and would count as the key's first use.
+ */
+async function downloadShareX(api: Api, key: ApiKey & { key: string }, expiresIn: string) {
+  const uploader = await api.auth('POST', `/api/v1/api-keys/${key.id}/sharex`, { key: key.key, ...(expiresIn ? { expires_in: expiresIn } : {}) })
+  const url = URL.createObjectURL(new Blob([JSON.stringify(uploader, null, 2)], { type: 'application/json' }))
   const link = document.createElement('a')
   link.href = url
   link.download = `imghost-${key.key_name.replace(/[^A-Za-z0-9_.-]+/g, '-')}${expiresIn ? `-${expiresIn}` : ''}.sxcu`
@@ -75,6 +73,7 @@ async function downloadShareX(key: ApiKey & { key: string }, expiresIn: string) 
 }
 
 function ShareXDownload({ apiKey, onError }: { apiKey: ApiKey & { key: string }; onError: (message: string) => void }) {
+  const { api } = useSession()
   const [expiresIn, setExpiresIn] = useState('')
   return (
     <>
@@ -82,7 +81,7 @@ function ShareXDownload({ apiKey, onError }: { apiKey: ApiKey & { key: string };
       <select id="f-sharex-expiry" value={expiresIn} onChange={(event) => setExpiresIn((event.currentTarget as HTMLSelectElement).value)}>
         {UPLOAD_EXPIRY.map(([value, label]) => <option value={value}>{label}</option>)}
       </select>
-      <ActionButton class="secondary" onClick={() => downloadShareX(apiKey, expiresIn).catch((e) => onError(messageOf(e)))}>Download ShareX config</ActionButton>
+      <ActionButton class="secondary" onClick={() => downloadShareX(api, apiKey, expiresIn).catch((e) => onError(`ShareX file: ${messageOf(e)}`))}>Download ShareX config</ActionButton>
     </>
   )
 }
