@@ -78,6 +78,32 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     expect(Math.abs(Date.parse(image.expires_at) - (started + DAY))).toBeLessThan(60_000)
   })
 
+  test('a view limit the server would refuse holds the files, says the rule in words, and nothing is sent until it is fixed', async () => {
+    await go('/upload')
+    const field = page.getByLabel('Self-destruct after N views')
+    const rule = 'Self-destruct after N views: a whole number from 1 to 1,000,000.'
+    const count = async () => Number((await servers.app.ctx.sql`select count(*)::int as n from images where user_id = ${user.id}`)[0]!.n)
+    const before = await count()
+    const png = await sharp({ create: { width: 200, height: 120, channels: 3, background: '#aa6633', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer()
+    const item = page.getByTestId('upload-item').first()
+    for (const bad of ['-1', '2.5', '99999999']) {
+      await field.fill(bad)
+      expect(await page.getByRole('alert').textContent(), bad).toBe(rule)
+    }
+    await page.setInputFiles('#file-input', { name: 'held.png', mimeType: 'image/png', buffer: png })
+    await item.getByText('Waiting for a valid view limit…').waitFor()
+    await Bun.sleep(500)
+    expect(await count()).toBe(before)
+    expect(await page.getByRole('alert').allTextContents()).toEqual([rule])
+    // Fixed: the alert goes, and the file held goes up with the limit.
+    await field.fill('2')
+    await page.locator('[data-testid=upload-item].done').first().waitFor({ timeout: 60_000 })
+    expect(await page.getByRole('alert').count()).toBe(0)
+    expect(await item.textContent()).toContain('2 of 2 views left')
+    expect(await count()).toBe(before + 1)
+    await field.fill('')
+  })
+
   test("the owner's own pages show the image without spending its views", async () => {
     // Cookies ignore ports, so on loopback the session cookie would reach the view server and hide
     // the mistake: what matters is that the page asks for the image as its owner, with the token.

@@ -122,17 +122,34 @@ export function LifetimeForm({ image, save, refuse }: EditProps) {
   )
 }
 
-/** The upload panel's choices, as the form fields POST /upload takes. */
-export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<string, string>): void }) {
+/** The server's bounds for a view limit (modules/upload/lifetime.ts, MAX_VIEWS_LIMIT). */
+const MAX_VIEWS = 1_000_000
+export const MAX_VIEWS_RULE = `Self-destruct after N views: a whole number from 1 to ${MAX_VIEWS.toLocaleString('en')}.`
+
+/** The view limit typed, as the field POST /upload takes; `error` when it is none the server would take. */
+function viewLimitOf(input: HTMLInputElement): { value?: string; error?: string } {
+  // A number the browser cannot read ("1e", "--1") has an empty value: not "no limit".
+  if (input.validity.badInput) return { error: MAX_VIEWS_RULE }
+  const typed = input.value.trim()
+  if (!typed) return {}
+  const views = Number(typed)
+  return Number.isInteger(views) && views >= 1 && views <= MAX_VIEWS ? { value: String(views) } : { error: MAX_VIEWS_RULE }
+}
+
+/**
+ * The upload panel's choices, as the form fields POST /upload takes. `error`: why they may not be
+ * sent as they are; the page holds its uploads until they may.
+ */
+export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<string, string>, error?: string): void }) {
   const [expiresIn, setExpiresIn] = useState('')
-  const [maxViews, setMaxViews] = useState('')
-  const update = (nextExpiry: string, nextViews: string) => {
+  const [maxViews, setMaxViews] = useState<{ typed: string; value?: string; error?: string }>({ typed: '' })
+  const update = (nextExpiry: string, nextViews: typeof maxViews) => {
     setExpiresIn(nextExpiry)
     setMaxViews(nextViews)
     const fields: Record<string, string> = {}
     if (nextExpiry) fields.expires_in = nextExpiry
-    if (nextViews.trim()) fields.max_views = nextViews.trim()
-    onChange(fields)
+    if (nextViews.value) fields.max_views = nextViews.value
+    onChange(fields, nextViews.error)
   }
   return (
     <div class="upload-lifetime">
@@ -147,7 +164,23 @@ export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<st
       </div>
       <div class="field">
         <label for="upload-max-views">Self-destruct after N views</label>
-        <input id="upload-max-views" type="number" min={1} max={1000000} step={1} inputMode="numeric" placeholder="Never" value={maxViews} onInput={(e) => update(expiresIn, (e.currentTarget as HTMLInputElement).value)} />
+        <input
+          id="upload-max-views"
+          type="number"
+          min={1}
+          max={MAX_VIEWS}
+          step={1}
+          inputMode="numeric"
+          placeholder="Never"
+          value={maxViews.typed}
+          aria-invalid={maxViews.error ? true : undefined}
+          aria-describedby={maxViews.error ? 'upload-max-views-error' : undefined}
+          onInput={(e) => {
+            const input = e.currentTarget as HTMLInputElement
+            update(expiresIn, { typed: input.value, ...viewLimitOf(input) })
+          }}
+        />
+        {maxViews.error ? <p id="upload-max-views-error" class="error" role="alert">{maxViews.error}</p> : null}
       </div>
     </div>
   )

@@ -3,7 +3,7 @@ import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, PageTitle, formatBytes, useSession, withLocalTimes } from '../ui.tsx'
-import { UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
+import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Item {
   key: number
@@ -37,6 +37,11 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
     case 'storage_quota_exceeded':
       return `Storage full. ${message}`
     // Another visibility, title or description, or an end for one kept for good: all changed on its page.
+    // The page checks both before sending; this is the net if the server's bounds ever differ.
+    case 'invalid_max_views':
+      return MAX_VIEWS_RULE
+    case 'invalid_expires_in':
+      return 'Expire in: choose one of the offered times.'
     case 'duplicate_image':
       return 'You uploaded this image before with other settings: open it from the gallery to change them.'
     default:
@@ -49,7 +54,7 @@ export function UploadPage() {
   const [items, setItems] = useState<Item[]>([])
   const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
   const [dragging, setDragging] = useState(false)
-  const [lifetime, setLifetime] = useState<Record<string, string>>({})
+  const [lifetime, setLifetime] = useState<{ fields: Record<string, string>; error?: string }>({ fields: {} })
   // What is read out: each file's outcome once, never its progress. Failures are read out by their
   // own alert in the list; here each finished upload is added, in the order they finish.
   const [uploaded, setUploaded] = useState<{ key: number; name: string }[]>([])
@@ -63,7 +68,9 @@ export function UploadPage() {
   }
 
   // The queue: whenever fewer than PARALLEL are in flight, start the oldest waiting file.
+  // A view limit the server would refuse holds every file until it is fixed: nothing is sent.
   useEffect(() => {
+    if (lifetime.error) return
     const active = items.filter((item) => item.status === 'uploading' || item.status === 'processing').length
     const waiting = items.filter((item) => item.status === 'waiting').reverse().slice(0, Math.max(0, PARALLEL - active))
     for (const item of waiting) {
@@ -74,7 +81,7 @@ export function UploadPage() {
       update(item.key, { status: 'uploading', isPublic })
       uploadFile(api, item.file, {
         isPublic,
-        fields: lifetime,
+        fields: lifetime.fields,
         onProgress: ({ loaded, total }) => update(item.key, { loaded, status: loaded >= total ? 'processing' : 'uploading' }),
       }).then(
         (answer) => {
@@ -84,7 +91,7 @@ export function UploadPage() {
         (error) => update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) }),
       )
     }
-  }, [items])
+  }, [items, lifetime])
 
   // Paste anywhere on the page: screenshots go straight up.
   useEffect(() => {
@@ -141,7 +148,7 @@ export function UploadPage() {
         <input type="checkbox" checked={isPublic} onChange={(event) => setIsPublic((event.currentTarget as HTMLInputElement).checked)} />
         Public (anyone with the link can see new uploads)
       </label>
-      <UploadLifetimeChoices onChange={setLifetime} />
+      <UploadLifetimeChoices onChange={(fields, error) => setLifetime({ fields, error })} />
       <div class="visually-hidden" role="status" data-testid="upload-outcomes">
         {uploaded.map(({ key, name }) => <p key={key}>{name} uploaded.</p>)}
       </div>
@@ -155,7 +162,7 @@ export function UploadPage() {
               <div>
                 <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${nameOf(item)}`} />
                 <span class="muted">
-                  {item.status === 'waiting' ? 'Waiting…' : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
+                  {item.status === 'waiting' ? (lifetime.error ? 'Waiting for a valid view limit…' : 'Waiting…') : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
                 </span>
               </div>
             ) : null}
