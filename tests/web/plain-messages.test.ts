@@ -113,26 +113,48 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
     await expectNameRefused('   ', { label: 'First name', value: '   ' }, { signUp: blank, account: blank })
   })
 
-  test('upload over the daily quota: the reset time in the person’s locale, not an ISO string', async () => {
+  test('the daily upload limit met with files queued: the rest are not sent, and one sentence says when it resets, in the person’s locale', async () => {
     const owner: Owner = await signUp(servers.app)
-    await servers.app.ctx.sql`update users set upload_limit_per_day = 0 where id = ${owner.id}`
+    await servers.app.ctx.sql`update users set upload_limit_per_day = 2 where id = ${owner.id}`
     const page = await context.newPage()
+    // Counts the uploads the page sends, inside the page (no network events: see pageJournal).
+    await page.addInitScript(() => {
+      const open = XMLHttpRequest.prototype.open
+      ;(window as any).uploadsSent = 0
+      XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, method: string, url: string | URL, ...rest: any[]) {
+        if (method === 'POST' && /\/upload$/.test(String(url))) (window as any).uploadsSent++
+        return (open as any).call(this, method, url, ...rest)
+      } as typeof open
+    })
     const journal = pageJournal(page)
+    const files = await Promise.all(Array.from({ length: 8 }, async (_, index) => ({ name: `queued-${index}.png`, mimeType: 'image/png', buffer: await distinctPng() })))
     await journal.during(async () => {
       await logIn(page, owner)
       await go(page, '/upload')
-      await page.setInputFiles('#file-input', { name: 'one-too-many.png', mimeType: 'image/png', buffer: await distinctPng() })
-      const alert = page.locator('[data-testid=upload-item].error [role=alert]')
-      await alert.waitFor()
-      const text = (await alert.textContent()) ?? ''
-      expect(text).toStartWith('Daily upload quota reached.')
-      expect(text).not.toMatch(ISO_INSTANT)
+      await page.setInputFiles('#file-input', files)
+      const items = page.getByTestId('upload-item')
+      // Every file settles: two uploaded, the rest not sent.
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=upload-item].done, [data-testid=upload-item].not-sent').length === 8, undefined, { timeout: 60_000 })
+      expect(await items.and(page.locator('.done')).count()).toBe(2)
+      expect(await items.and(page.locator('.not-sent')).count()).toBe(6)
+      // The first refusal stops the queue: at most the one sent beside it was refused too.
+      expect(await page.evaluate(() => (window as any).uploadsSent)).toBeLessThanOrEqual(4)
+      const alerts = page.getByRole('alert')
+      expect(await alerts.count()).toBe(1)
+      const text = (await alerts.textContent()) ?? ''
       // Counters roll over at the next midnight UTC (modules/upload/quota.ts), shown as the account page shows dates.
       const now = new Date()
       const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1))
       const local = reset.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
       const spaced = (value: string) => value.replace(/\s/g, ' ')
-      expect(spaced(text)).toContain(spaced(local))
+      expect(spaced(text)).toBe(spaced(`Daily upload limit reached: 6 files were not sent. You can upload again from ${local}.`))
+      expect(text).not.toMatch(ISO_INSTANT)
+      expect(await items.and(page.locator('.not-sent')).first().textContent()).toContain('Not sent.')
+
+      // One more chosen the same day is not sent either, and the one sentence counts it.
+      await page.setInputFiles('#file-input', { name: 'later.png', mimeType: 'image/png', buffer: await distinctPng() })
+      await alerts.filter({ hasText: '7 files were not sent' }).waitFor()
+      expect(await page.evaluate(() => (window as any).uploadsSent)).toBeLessThanOrEqual(4)
     })
     await page.close()
   })

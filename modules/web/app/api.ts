@@ -174,6 +174,16 @@ export async function uploadFile(api: Api, file: File, options: UploadOptions): 
   }
 }
 
+/** The headers of an answer XMLHttpRequest got, as fetch would give them (those CORS exposes). */
+function responseHeaders(xhr: XMLHttpRequest): Headers {
+  const headers = new Headers()
+  for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim())
+  }
+  return headers
+}
+
 /** XMLHttpRequest, not fetch: only it reports upload progress. */
 function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions): Promise<any> {
   return new Promise((resolve, reject) => {
@@ -188,7 +198,10 @@ function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions
         body = JSON.parse(xhr.responseText)
       } catch {}
       if (xhr.status >= 200 && xhr.status < 300) resolve(body)
-      else reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)))
+      else {
+        const message = body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)
+        reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, message, responseHeaders(xhr), fieldProblems(body?.error?.details)))
+      }
     }
     xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload server could not be reached.'))
     options.signal?.addEventListener('abort', () => xhr.abort())

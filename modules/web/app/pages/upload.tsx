@@ -2,14 +2,15 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, formatBytes, useSession, withLocalTimes } from '../ui.tsx'
+import { CopyButton, PageTitle, formatBytes, formatDate, useSession, withLocalTimes } from '../ui.tsx'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
 interface Item {
   key: number
   file: File
   loaded: number
-  status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error'
+  /** `not-sent`: held back once the daily upload limit was met (the page says so once, above the list). */
+  status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error' | 'not-sent'
   /** As the checkbox stood when the upload started: ticking it later changes only new uploads. */
   isPublic?: boolean
   error?: string
@@ -32,8 +33,6 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
       return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`
     case 'unsupported_format':
       return `Unsupported format. ${message}`
-    case 'upload_limit_reached':
-      return `Daily upload quota reached. ${message}`
     case 'storage_quota_exceeded':
       return `Storage full. ${message}`
     // Another visibility, title or description, or an end for one kept for good: all changed on its page.
@@ -49,6 +48,18 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
   }
 }
 
+/** When the daily limit a 429 met lets uploads go again: its Retry-After, or null if not told. */
+function quotaResetOf(error: ApiError): Date | null {
+  const seconds = Number(error.headers?.get('retry-after'))
+  return Number.isFinite(seconds) && seconds > 0 ? new Date(Date.now() + seconds * 1000) : null
+}
+
+function quotaSentence(notSent: number, resetsAt: Date | null): string {
+  const files = notSent === 1 ? '1 file was' : `${notSent} files were`
+  const again = resetsAt ? `You can upload again from ${formatDate(resetsAt)}.` : 'You can upload again when it resets.'
+  return `Daily upload limit reached: ${files} not sent. ${again}`
+}
+
 export function UploadPage() {
   const { api, user } = useSession()
   const [items, setItems] = useState<Item[]>([])
@@ -58,6 +69,8 @@ export function UploadPage() {
   // What is read out: each file's outcome once, never its progress. Failures are read out by their
   // own alert in the list; here each finished upload is added, in the order they finish.
   const [uploaded, setUploaded] = useState<{ key: number; name: string }[]>([])
+  // Set by the first refusal for the daily limit: files waiting then, or added before it resets, are not sent.
+  const [quotaReached, setQuotaReached] = useState<{ resetsAt: Date | null } | null>(null)
   const nextKey = useRef(1)
   const input = useRef<HTMLInputElement>(null)
   const update = (key: number, change: Partial<Item>) => setItems((all) => all.map((item) => (item.key === key ? { ...item, ...change } : item)))
@@ -71,6 +84,10 @@ export function UploadPage() {
   // A view limit the server would refuse holds every file until it is fixed: nothing is sent.
   useEffect(() => {
     if (lifetime.error) return
+    if (quotaReached && (quotaReached.resetsAt === null || Date.now() < quotaReached.resetsAt.getTime())) {
+      if (items.some((item) => item.status === 'waiting')) setItems((all) => all.map((item) => (item.status === 'waiting' ? { ...item, status: 'not-sent' } : item)))
+      return
+    }
     const active = items.filter((item) => item.status === 'uploading' || item.status === 'processing').length
     const waiting = items.filter((item) => item.status === 'waiting').reverse().slice(0, Math.max(0, PARALLEL - active))
     for (const item of waiting) {
@@ -88,10 +105,15 @@ export function UploadPage() {
           update(item.key, { status: 'done', loaded: item.file.size, image: answer.image })
           setUploaded((all) => [...all, { key: item.key, name: nameOf(item) }])
         },
-        (error) => update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) }),
+        (error) => {
+          if (error instanceof ApiError && error.code === 'upload_limit_reached') {
+            update(item.key, { status: 'not-sent' })
+            setQuotaReached({ resetsAt: quotaResetOf(error) })
+          } else update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) })
+        },
       )
     }
-  }, [items, lifetime])
+  }, [items, lifetime, quotaReached])
 
   // Paste anywhere on the page: screenshots go straight up.
   useEffect(() => {
@@ -152,6 +174,11 @@ export function UploadPage() {
       <div class="visually-hidden" role="status" data-testid="upload-outcomes">
         {uploaded.map(({ key, name }) => <p key={key}>{name} uploaded.</p>)}
       </div>
+      {quotaReached ? (
+        <p class="error" role="alert" data-testid="quota-reached">
+          {quotaSentence(items.filter((item) => item.status === 'not-sent').length, quotaReached.resetsAt)}
+        </p>
+      ) : null}
       <ul class="uploads" aria-label="Uploads">
         {items.map((item) => (
           <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item">
@@ -167,6 +194,7 @@ export function UploadPage() {
               </div>
             ) : null}
             {item.status === 'error' ? <p class="error" role="alert">{item.error}</p> : null}
+            {item.status === 'not-sent' ? <p class="muted">Not sent.</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
                 {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
