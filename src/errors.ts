@@ -54,7 +54,7 @@ export class RouteNotFound extends NotFound {
   constructor() { super('Route not found') }
 }
 export class Conflict extends AppError {
-  constructor(message: string, code = 'conflict') { super(409, code, message) }
+  constructor(message: string, code = 'conflict', details?: FieldProblem[]) { super(409, code, message, {}, details) }
 }
 export class PayloadTooLarge extends AppError {
   constructor(message: string, code = 'payload_too_large', headers: Record<string, string> = {}) { super(413, code, message, headers) }

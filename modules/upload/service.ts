@@ -236,8 +236,13 @@ async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFi
   // its last view spent, its owner, the expiry job): the answer would be a dead link.
   const now = await repo.findOwnImage(ctx.sql, existing.user_id, existing.id)
   if (now && now.hidden_at !== null) throw imageHidden(existing.id)
+  // No link to give: the image it was is gone.
   throw new Conflict(`You uploaded this image before (${existing.id}) and it ended or was deleted meanwhile; send the upload again`, 'duplicate_image')
 }
+
+/** 409 duplicate_image: the image already stored is named in `details` too, so a client can link to it without reading the message. */
+const duplicateImage = (id: string, message: string) =>
+  new Conflict(message, 'duplicate_image', [{ field: 'image', message: 'the image these bytes already are', value: id }])
 
 const imageHidden = (id: string) =>
   new Conflict(`You uploaded this image before (${id}) and it is hidden after reports while an administrator reviews it`, 'image_hidden')
@@ -245,16 +250,16 @@ const imageHidden = (id: string) =>
 function refuseIfAskedOtherwise(existing: ImageRow, form: FormFields) {
   const asksForEnd = form.expiresAt !== null || form.maxViews !== null
   if (asksForEnd && existing.expires_at === null && existing.max_views === null) {
-    throw new Conflict(`You uploaded this image before (${existing.id}) without an expiry or view limit; to give it one, use PATCH /images/${existing.id}`, 'duplicate_image')
+    throw duplicateImage(existing.id, `You uploaded this image before (${existing.id}) without an expiry or view limit; to give it one, use PATCH /images/${existing.id}`)
   }
   if (form.isPublic !== existing.is_public) {
     const [is, asked] = existing.is_public ? ['public', 'private'] : ['private', 'public']
-    throw new Conflict(`You uploaded this image before (${existing.id}) and it is ${is}; to make it ${asked}, use PATCH /images/${existing.id} with is_public`, 'duplicate_image')
+    throw duplicateImage(existing.id, `You uploaded this image before (${existing.id}) and it is ${is}; to make it ${asked}, use PATCH /images/${existing.id} with is_public`)
   }
   // Not sent asks for nothing; sent and different would be dropped unseen.
   const changed = [form.title !== null && form.title !== existing.title ? 'title' : '', form.description !== null && form.description !== existing.description ? 'description' : ''].filter(Boolean)
   if (changed.length > 0) {
-    throw new Conflict(`You uploaded this image before (${existing.id}) with another ${changed.join(' and ')}; to change it, use PATCH /images/${existing.id}`, 'duplicate_image')
+    throw duplicateImage(existing.id, `You uploaded this image before (${existing.id}) with another ${changed.join(' and ')}; to change it, use PATCH /images/${existing.id}`)
   }
 }
 

@@ -180,6 +180,8 @@ describeEachBackend('POST /upload', (app) => {
     expect(refused.error.code).toBe('duplicate_image')
     expect(refused.error.message).toContain(created.image.id)
     expect(refused.error.message).toContain('public')
+    // The stored image is named in a field too, so a client links to it without reading the message.
+    expect(refused.error.details).toEqual([{ field: 'image', message: 'the image these bytes already are', value: created.image.id }])
     const [row] = await app().ctx.sql`select is_public from images where id = ${created.image.id}`
     expect(row!.is_public).toBe(true)
     expect(await footprint(app(), user.id)).toEqual(before)
@@ -192,6 +194,7 @@ describeEachBackend('POST /upload', (app) => {
       const [renamed, renamedBody] = await uploadFile(app().upload, { apiKey: user.apiKey }, path, { is_public: 'true', ...fields })
       expect([renamed.status, renamedBody.error?.code], JSON.stringify(renamedBody)).toEqual([409, 'duplicate_image'])
       expect(renamedBody.error.message).toContain(`PATCH /images/${created.image.id}`)
+      expect(renamedBody.error.details?.[0]?.value).toBe(created.image.id)
     }
     expect(await footprint(app(), user.id)).toEqual(before)
   })

@@ -102,7 +102,12 @@ describe.skipIf(!hasChromium)('upload result placeholders in Chromium', () => {
       await page.getByLabel('Public (anyone with the link can see new uploads)').setChecked(false)
       await page.setInputFiles('#file-input', { name: 'twice-private.png', mimeType: 'image/png', buffer: bytes })
       const refused = page.getByTestId('upload-item').filter({ hasText: 'twice-private.png' }).getByRole('alert')
-      await expect(refused.textContent()).resolves.toBe('You uploaded this image before with other settings: open it from the gallery to change them.')
+      await expect(refused.textContent()).resolves.toBe('You uploaded this image before with other settings. Open that image to change them.')
+      // The link goes to the image first uploaded, where its settings are changed.
+      const [first] = await servers.app.ctx.sql<{ id: string }[]>`select id from images where original_name = 'twice.png'`
+      await refused.getByRole('link', { name: 'Open that image' }).click()
+      await page.waitForURL(`**/gallery/${first!.id}`)
+      await page.getByRole('heading', { name: 'twice.png' }).waitFor()
     })
   })
 

@@ -14,6 +14,8 @@ interface Item {
   /** As the checkbox stood when the upload started: ticking it later changes only new uploads. */
   isPublic?: boolean
   error?: string
+  /** A 409 duplicate_image's stored image: the error links to its page. */
+  existingImageId?: string
   image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
 }
 
@@ -25,7 +27,7 @@ const PARALLEL = 2
 
 function describeError(error: unknown, file: File, maxBytes: number): string {
   if (!(error instanceof ApiError)) return 'The upload failed.'
-  // The quota's reset time comes as an ISO instant: shown in the person's own time, as on the account page.
+  // A time in the server's words comes as an ISO instant: shown in the person's own time, as on the account page.
   const message = withLocalTimes(error.message)
   switch (error.code) {
     case 'file_too_large':
@@ -35,18 +37,22 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
       return `Unsupported format. ${message}`
     case 'storage_quota_exceeded':
       return `Storage full. ${message}`
-    // Another visibility, title or description, or an end for one kept for good: all changed on its page.
     // The page checks both before sending; this is the net if the server's bounds ever differ.
     case 'invalid_max_views':
       return MAX_VIEWS_RULE
     case 'invalid_expires_in':
       return 'Expire in: choose one of the offered times.'
+    // Another visibility, title or description, or an end for one kept for good: all changed on its
+    // page, which the item links to. Without the image named, it ended meanwhile: the server says so.
     case 'duplicate_image':
-      return 'You uploaded this image before with other settings: open it from the gallery to change them.'
+      return existingImageOf(error) ? 'You uploaded this image before with other settings.' : message
     default:
       return message
   }
 }
+
+/** The image a 409 duplicate_image names in its details (modules/upload/service.ts). */
+const existingImageOf = (error: ApiError) => error.details.find((problem) => problem.field === 'image')?.value
 
 /** When the daily limit a 429 met lets uploads go again: its Retry-After, or null if not told. */
 function quotaResetOf(error: ApiError): Date | null {
@@ -109,7 +115,10 @@ export function UploadPage() {
           if (error instanceof ApiError && error.code === 'upload_limit_reached') {
             update(item.key, { status: 'not-sent' })
             setQuotaReached({ resetsAt: quotaResetOf(error) })
-          } else update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes) })
+          } else {
+            const existingImageId = error instanceof ApiError && error.code === 'duplicate_image' ? existingImageOf(error) : undefined
+            update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes), existingImageId })
+          }
         },
       )
     }
@@ -193,7 +202,12 @@ export function UploadPage() {
                 </span>
               </div>
             ) : null}
-            {item.status === 'error' ? <p class="error" role="alert">{item.error}</p> : null}
+            {item.status === 'error' ? (
+              <p class="error" role="alert">
+                {item.error}
+                {item.existingImageId ? <> <Link href={`/gallery/${item.existingImageId}`}>Open that image</Link> to change them.</> : null}
+              </p>
+            ) : null}
             {item.status === 'not-sent' ? <p class="muted">Not sent.</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
