@@ -163,6 +163,56 @@ describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', ()
     expect(row!.views).toBe(1)
   })
 
+  test("a private image's Share box says its links work only for the owner, and leads to the signed link", async () => {
+    await journal.during(async () => {
+      await go(`/gallery/${privateId}`)
+      const note = page.getByTestId('private-share-note')
+      await note.waitFor()
+      expect(await note.textContent()).toBe('Private: these links work only for you. Make a signed link to share it.')
+      await note.getByRole('link', { name: 'Make a signed link' }).click()
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('expires-in')
+      expect(new URL(page.url()).pathname).toBe(`/gallery/${privateId}`)
+      // Made public, the links work for everyone: the note goes.
+      await page.getByRole('switch', { name: 'Public' }).check()
+      await page.getByText('The image is public.').waitFor()
+      expect(await note.count()).toBe(0)
+      await page.getByRole('switch', { name: 'Public' }).uncheck()
+      await note.waitFor()
+    })
+  })
+
+  test('a self-destructing image viewed by bots: the line under it names them beside the people, and the hint says bots spend views', async () => {
+    const budgeted = await uploadImage(servers.app, owner, { name: 'budgeted.png', isPublic: true })
+    const [patched] = await call(servers.app.upload, 'PATCH', `/images/${budgeted.id}`, { apiKey: owner.apiKey, body: { max_views: 5 } })
+    expect(patched.status).toBe(200)
+    // A headless browser is counted as a bot in the statistics, yet spends a view as anyone does.
+    const headless = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36'
+    for (let i = 0; i < 2; i++) expect((await fetch(`${servers.urls.view}/i/${budgeted.id}`, { headers: { 'user-agent': headless } })).status).toBe(200)
+    const recorder = (servers.app.view as unknown as { decorator: { viewRecorder: { flush(): Promise<void> } } }).decorator.viewRecorder
+    await recorder.flush()
+    await journal.during(async () => {
+      await go(`/gallery/${budgeted.id}`)
+      await page.getByTestId('lifetime-badge').getByText('3 of 5 views left').waitFor()
+      await page.locator('.image-view .muted').getByText('0 views by people, 2 by bots').waitFor()
+      expect(await page.locator('#image-max-views-hint').textContent()).toStartWith('Every view by someone else spends one, bots and crawlers included; yours and link previews do not.')
+    })
+    // Without bots, the line is the count alone.
+    await go(`/gallery/${privateId}`)
+    await page.getByRole('heading', { name: 'Views' }).waitFor()
+    await page.getByText('0 views by people (0 unique)').waitFor()
+    expect(await page.locator('.image-view > p.muted').textContent()).toEndWith('· 0 views')
+  })
+
+  test('an unknown image says it is not found and leads back to the gallery', async () => {
+    await journal.during(async () => {
+      await go('/gallery/AAAAAAAAAAAAAAAAAAAAAA')
+      await page.getByRole('heading', { name: 'Image not found' }).waitFor()
+      await page.getByRole('link', { name: 'All images' }).click()
+      await page.waitForURL(`${servers.urls.auth}/gallery`)
+      await page.getByRole('heading', { name: 'Gallery' }).waitFor()
+    })
+  })
+
   test('an image hidden by moderation says so on its card and page, and offers no share links', async () => {
     const reported = await uploadImage(servers.app, owner, { name: 'reported.png', isPublic: true })
     const filed = await fetch(`${servers.urls.view}/api/v1/reports`, {

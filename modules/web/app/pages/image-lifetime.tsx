@@ -115,7 +115,7 @@ export function LifetimeForm({ image, save, refuse }: EditProps) {
       <div class="field">
         <label for="image-max-views">Self-destruct after (views)</label>
         <input id="image-max-views" name="max_views" type="number" min={1} max={1000000} step={1} inputMode="numeric" placeholder="No limit" defaultValue={image.max_views != null ? String(image.max_views) : ''} aria-describedby="image-max-views-hint" />
-        <small id="image-max-views-hint">Views by others; yours and link previews do not count. A new limit starts the count afresh.</small>
+        <small id="image-max-views-hint">Every view by someone else spends one, bots and crawlers included; yours and link previews do not. A new limit starts the count afresh.</small>
       </div>
       <SubmitButton class="secondary">Save expiry and view limit</SubmitButton>
     </Form>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { navigate } from '../router.tsx'
+import { Link, navigate } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
@@ -19,6 +19,13 @@ const EXPIRIES = [
   [7 * 86400, '7 days'],
   [30 * 86400, '30 days'],
 ] as const
+
+/**
+ * The image's views, as the line under it says them. Its count is of people only (bots are kept
+ * apart in the statistics), but a bot spends a view of a self-destructing image as anyone else
+ * does: "0 views · 2 of 5 views left" read as views lost. Bots, when there are any, are named beside.
+ */
+const viewsInWords = (people: number, bots: number) => (bots > 0 ? `${counted(people, 'view')} by people, ${bots} by bots` : counted(people, 'view'))
 
 function TopList({ title, rows }: { title: string; rows: { name: string | null; views: number }[] }) {
   return (
@@ -57,7 +64,15 @@ export function ImagePage({ id }: { id: string }) {
   // A saved form is re-created from the answer (keyed below), and its button with it: the focus goes to the new one.
   const refocus = useRefocus(image)
 
-  if (loaded.error) return <><PageTitle>{loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle><Status error={loaded.error} /></>
+  if (loaded.error) {
+    return (
+      <section>
+        <PageTitle>{loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle>
+        <Status error={loaded.error} />
+        <Link href="/gallery">All images</Link>
+      </section>
+    )
+  }
   if (!shown) return <p aria-live="polite">Loading…</p>
   const name = shown.title || shown.original_name || shown.filename
 
@@ -92,6 +107,11 @@ export function ImagePage({ id }: { id: string }) {
       setStatus({ part: 'page', error: messageOf(e) })
     }
   }
+  // The signed-link form is further down the same column: the note's link takes the focus there.
+  const toSignedLink = (event: MouseEvent) => {
+    event.preventDefault()
+    document.getElementById('expires-in')?.focus()
+  }
   const snippets: [string, string][] = [
     ['Link', shown.url],
     ['HTML', `<img src="${shown.url}" alt="${name.replace(/"/g, '&quot;')}">`],
@@ -111,7 +131,7 @@ export function ImagePage({ id }: { id: string }) {
           {/* The view server answers 404 for a hidden image, to its owner too. */}
           {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />}
           <p class="muted">
-            {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {counted(shown.views, 'view')}
+            {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {viewsInWords(shown.views, stats.data?.views.bot.total ?? 0)}
           </p>
           {shown.description ? <p class="image-description">{shown.description}</p> : null}
           {ends ? <p class="lifetime-badge" data-testid="lifetime-badge">{ends}</p> : null}
@@ -122,6 +142,12 @@ export function ImagePage({ id }: { id: string }) {
           {hidden ? (
             <p class="muted">No links to share while the image is hidden: each would answer “not found”.</p>
           ) : (
+            <>
+            {shown.is_public ? null : (
+              <p class="warning" data-testid="private-share-note">
+                Private: these links work only for you. <a href="#expires-in" onClick={toSignedLink}>Make a signed link</a> to share it.
+              </p>
+            )}
             <dl class="snippets">
               {snippets.map(([label, text]) => (
                 <div class="snippet">
@@ -133,6 +159,7 @@ export function ImagePage({ id }: { id: string }) {
                 </div>
               ))}
             </dl>
+            </>
           )}
           <label class="check switch">
             <input type="checkbox" role="switch" checked={shown.is_public} onChange={(event) => edit({ is_public: (event.currentTarget as HTMLInputElement).checked })} />
