@@ -116,7 +116,8 @@ export function AlbumPage({ id }: { id: string }) {
     if (!confirm(`Delete the album “${album.title}”? Its images stay in your gallery.`)) return
     try {
       await api.remote('upload', 'DELETE', `/api/v1/albums/${id}`)
-      navigate('/albums')
+      // Replaces the entry: Back must not return to the page of an album that is gone.
+      navigate('/albums', true, 'Album deleted.')
     } catch (error) {
       say('delete', { error: messageOf(error) })
     }

@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
-import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
+import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
 import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
@@ -57,13 +57,19 @@ const PAGE_SIZE = 50
 export function AlbumsPage() {
   const { api } = useSession()
   const cursors = cursorsOf(useRouteContext().query)
-  const [status, setStatus] = useState<{ error?: string }>({})
+  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const cursor = cursors.at(-1)
   const list = useLoad(async () => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
     if (cursor) params.set('cursor', cursor)
     return (await api.remote<{ albums: Album[]; next_cursor: string | null }>('upload', 'GET', `/api/v1/albums?${params}`)).data
   }, [cursor])
+
+  // What the page before did (an album deleted), said here, where the person lands.
+  useEffect(() => {
+    const notice = takeNotice()
+    if (notice) setStatus({ message: notice })
+  }, [])
 
   const create = async (event: Event) => {
     const form = new FormData(event.currentTarget as HTMLFormElement)
@@ -96,7 +102,7 @@ export function AlbumsPage() {
         </div>
         <SubmitButton busyLabel="Creating…">Create album</SubmitButton>
       </Form>
-      <Status error={status.error ?? listingError(list, 'your albums', '/albums')} />
+      <Status error={status.error ?? listingError(list, 'your albums', '/albums')} message={status.message} />
       {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
       {list.data && !albums.length ? <p>No albums yet.</p> : null}
       <ul class="album-list" aria-label="Your albums" data-testid="album-list">
