@@ -334,4 +334,18 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await page.waitForTimeout(300)
     expect(new URL(page.url()).pathname).not.toBe(`/albums/${doomed.id}`)
   })
+
+  test('no albums: the list says so, with no "Previous · Page 1 · Next" beside it', async () => {
+    const newcomer = await signUp(servers.app)
+    const fresh = await desktopContext(browser, servers.urls.auth)
+    try {
+      await fresh.addCookies([{ name: 'token', value: newcomer.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+      const tab = await fresh.newPage()
+      await tab.goto(`${servers.urls.auth}/albums`)
+      await tab.getByText('No albums yet.').waitFor()
+      expect(await tab.getByRole('navigation', { name: 'Pages' }).count()).toBe(0)
+    } finally {
+      await fresh.close()
+    }
+  })
 })

@@ -126,7 +126,10 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByRole('button', { name: 'Search' }).click()
       await page.getByText('No image matches “nothing-like-this”.').waitFor()
       expect(await page.getByText('No images yet').count()).toBe(0)
-      expect(await page.getByText('Page 1').count()).toBe(1)
+      // Back on the first page, with nothing on it: no pager and no delete button beside the message.
+      expect(new URL(page.url()).searchParams.get('cursors')).toBeNull()
+      expect(await page.getByRole('navigation', { name: 'Pages' }).count()).toBe(0)
+      expect(await page.getByRole('button', { name: /^Delete selected/ }).count()).toBe(0)
     })
   })
 
@@ -157,6 +160,32 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('1 deleted.').waitFor()
       await page.getByRole('checkbox', { name: 'Select key-01.png' }).waitFor({ state: 'detached' })
       await expectFocusOn(page, '.status')
+    })
+  })
+
+  test('an empty gallery shows its message alone: no disabled Delete selected, no "Previous · Page 1 · Next"', async () => {
+    const { page, journal } = await signedInTab(await ownerWith(['last-one.png']))
+    const pager = page.getByRole('navigation', { name: 'Pages' })
+    const deleteSelected = page.getByRole('button', { name: /^Delete selected/ })
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByRole('checkbox', { name: 'Select last-one.png' }).check()
+      expect(await pager.count()).toBe(1)
+      // Its last image deleted: the message, the focus on what was done, and nothing disabled left over.
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: 'Delete selected (1)' }).press('Enter')
+      await page.getByText('No images yet.').waitFor()
+      await page.getByText('1 deleted.').waitFor()
+      await expectFocusOn(page, '.status')
+      expect(await deleteSelected.count()).toBe(0)
+      expect(await pager.count()).toBe(0)
+      // Opened afresh: the same, with the focus on the heading as on any page.
+      await page.reload()
+      await page.getByRole('link', { name: 'Upload some' }).waitFor()
+      await expectFocusOn(page, 'h1')
+      expect(await deleteSelected.count()).toBe(0)
+      expect(await pager.count()).toBe(0)
+      await page.screenshot({ path: join(SCREENSHOTS, 'gallery-empty.png'), fullPage: true })
     })
   })
 

@@ -118,12 +118,15 @@ export function AlbumsPage() {
           </li>
         ))}
       </ul>
-      <Pager
-        position={`Page ${cursors.length + 1}`}
-        toPrevious={cursors.length ? pageAt(cursors.slice(0, -1)) : null}
-        toNext={nextCursor ? pageAt([...cursors, nextCursor]) : null}
-        shown={list.data}
-      />
+      {/* No "Previous · Page 1 · Next" beside "No albums yet." */}
+      {albums.length || cursors.length ? (
+        <Pager
+          position={`Page ${cursors.length + 1}`}
+          toPrevious={cursors.length ? pageAt(cursors.slice(0, -1)) : null}
+          toNext={nextCursor ? pageAt([...cursors, nextCursor]) : null}
+          shown={list.data}
+        />
+      ) : null}
     </section>
   )
 }

@@ -68,6 +68,9 @@ export function GalleryPage() {
   // The previous listing's cards stay up while the next one loads; only an answer for this one may
   // say that it is empty.
   const emptyHere = page.data?.listing === shown && !images.length
+  // Nothing to select and no other page (an empty gallery or search, or the first load): no
+  // disabled Delete selected and no "Previous · Page 1 · Next" beside the empty-state message.
+  const hasCards = images.length > 0
   const toggle = (id: string) =>
     setSelected((all) => {
       const next = new Set(all)
@@ -134,9 +137,11 @@ export function GalleryPage() {
         {/* Keyed by the search, so Back to another search shows its text. */}
         <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by file name" maxLength={SEARCH_MAX_LENGTH} defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
-        <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
-          Delete selected{selected.size ? ` (${selected.size})` : ''}
-        </ActionButton>
+        {hasCards ? (
+          <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
+            Delete selected{selected.size ? ` (${selected.size})` : ''}
+          </ActionButton>
+        ) : null}
       </form>
       <Status error={status.error ?? loadError} message={status.message} focusRef={statusRegion} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
@@ -167,13 +172,15 @@ export function GalleryPage() {
           )
         })}
       </ul>
-      <Pager
-        position={`Page ${cursors.length + 1}`}
-        toPrevious={cursors.length ? showPage(cursors.slice(0, -1)) : null}
-        toNext={nextCursor ? showPage([...cursors, nextCursor]) : null}
-        shown={page.data}
-        fallback={heading}
-      />
+      {hasCards || cursors.length ? (
+        <Pager
+          position={`Page ${cursors.length + 1}`}
+          toPrevious={cursors.length ? showPage(cursors.slice(0, -1)) : null}
+          toNext={nextCursor ? showPage([...cursors, nextCursor]) : null}
+          shown={page.data}
+          fallback={heading}
+        />
+      ) : null}
     </section>
   )
 }
