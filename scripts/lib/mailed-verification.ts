@@ -3,23 +3,28 @@ import { join } from 'node:path'
 import PostalMime from 'postal-mime'
 
 /**
- * The verification link mailed to `email`. Without SMTP each mail is an .eml file under
- * DATA_DIR/mail; this waits for the one sent to `email` and reads its link.
+ * A link to `path` (`/api/v1/auth/verify-email`, `/api/v1/account/confirm-email`) with its token,
+ * mailed to `email`. Without SMTP each mail is an .eml file under DATA_DIR/mail; this waits for
+ * one sent to `email` holding such a link.
  */
-export async function findVerificationLink(dataDir: string, email: string, timeoutMs = 15_000): Promise<string> {
+export async function findMailedLink(dataDir: string, email: string, path: string, timeoutMs = 15_000): Promise<string> {
   const dir = join(dataDir, 'mail')
+  const pattern = new RegExp(`https?://[^\\s"<>]+${path.replace(/[.?]/g, '\\$&')}\\?token=[0-9A-Za-z]+`)
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     for (const name of existsSync(dir) ? readdirSync(dir) : []) {
       const mail = await PostalMime.parse(readFileSync(join(dir, name)))
       if (mail.to?.[0]?.address?.toLowerCase() !== email.toLowerCase()) continue
-      const link = /https?:\/\/[^\s"<>]+\/api\/v1\/auth\/verify-email\?token=[0-9A-Za-z]+/.exec(mail.text ?? '')?.[0]
+      const link = pattern.exec(mail.text ?? '')?.[0]
       if (link) return link
     }
     await Bun.sleep(100)
   }
-  throw new Error(`no verification mail to ${email} under ${dir} within ${timeoutMs} ms`)
+  throw new Error(`no mail to ${email} linking to ${path} under ${dir} within ${timeoutMs} ms`)
 }
+
+/** The verification link mailed to `email` on registration. */
+export const findVerificationLink = (dataDir: string, email: string, timeoutMs = 15_000) => findMailedLink(dataDir, email, '/api/v1/auth/verify-email', timeoutMs)
 
 /**
  * API keys need a verified address: follows the mailed link against `authBase`, the address the

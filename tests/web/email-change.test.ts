@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import PostalMime from 'postal-mime'
+import { findMailedLink } from '../../scripts/lib/mailed-verification.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call, markVerified, registerUser, type TestUser, unique } from '../helpers/http.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
@@ -11,20 +10,7 @@ useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/email-change: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
 
 /** The confirmation link mailed to `email` (without SMTP each mail is an .eml file under DATA_DIR/mail). */
-async function changeLinkMailedTo(dataDir: string, email: string, timeoutMs = 15_000): Promise<string> {
-  const dir = join(dataDir, 'mail')
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
-      const mail = await PostalMime.parse(readFileSync(join(dir, name)))
-      if (mail.to?.[0]?.address?.toLowerCase() !== email.toLowerCase()) continue
-      const link = /https?:\/\/[^\s"<>]+\/api\/v1\/account\/confirm-email\?token=[0-9A-Za-z]+/.exec(mail.text ?? '')?.[0]
-      if (link) return link
-    }
-    await Bun.sleep(100)
-  }
-  throw new Error(`no confirmation mail to ${email} under ${dir} within ${timeoutMs} ms`)
-}
+const changeLinkMailedTo = (dataDir: string, email: string) => findMailedLink(dataDir, email, '/api/v1/account/confirm-email')
 
 /** The Profile section of /account while a new address waits for its link. */
 describe.skipIf(!hasChromium)('a pending email change on the account page, in Chromium', () => {
