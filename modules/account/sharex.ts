@@ -80,7 +80,7 @@ function sharexDownload(ctx: AppContext, apiKey: string, expiresIn: string | und
 
 /** The key sent in the body, if it is this account's active, unexpired key with this id and may upload. */
 async function assertOwnUploadKey(ctx: AppContext, principal: Principal, keyId: string, apiKey: string) {
-  const notYours = () => new NotFound('The key you sent is not one of your keys with this id', 'api_key_not_found')
+  const notYours = () => new NotFound('The key you sent is not one of your keys with this id: it may have been revoked', 'api_key_not_found')
   if (!isUuid(keyId) || !looksLikeApiKey(apiKey)) throw notYours()
   const key = await findOwnApiKeyByHash(ctx.sql, principal.user.id, keyId, hashApiKey(apiKey))
   if (!key?.is_active) throw notYours()
