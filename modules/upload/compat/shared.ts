@@ -33,7 +33,7 @@ export function keyFromAuthorization(header: string | null): string | undefined 
  * accounts, as every other route does (Credentials.alongside). The cookie is not one.
  */
 export const xApiKeyBeside = (request: Request) => readCredentials(request.headers).apiKey
-export const bearerBeside = (request: Request) => readCredentials(request.headers).bearer
+const bearerBeside = (request: Request) => readCredentials(request.headers).bearer
 
 /**
  * A session JWT's shape: three base64url parts. Only the shape is looked at: whether it is a
@@ -88,7 +88,7 @@ export function applyError(set: { status?: number | string; headers: HeaderBag }
   Object.assign(set.headers, error.headers)
 }
 
-export const STATUS_TEXT: Record<number, string> = {
+const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -175,7 +175,7 @@ export const CheveretoVariant = t.Object({
   url: t.String(),
 })
 
-export const CheveretoError = t.Object({
+const CheveretoError = t.Object({
   status_code: t.Number(),
   error: t.Object({ message: t.String(), code: t.Number(), context: t.String({ description: "imghost's error code, e.g. invalid_api_key" }) }),
   status_txt: t.String(),

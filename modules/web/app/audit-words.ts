@@ -120,7 +120,7 @@ const formatDate = (value: string) => new Date(value).toLocaleString(undefined, 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/
 
 /** Any value as words: a date in the person's own time, a list as "a, b", null as "none". */
-export function valueWords(value: unknown): string {
+function valueWords(value: unknown): string {
   if (value === null || value === undefined) return 'none'
   if (typeof value === 'boolean') return value ? 'yes' : 'no'
   if (typeof value === 'string') return ISO_INSTANT.test(value) ? formatDate(value) : value
