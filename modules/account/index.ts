@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { escapeHtml, htmlPage, personFacing } from '#core/http/html.ts'
+import { escapeHtml, htmlPage, personFacing, webAppUrl } from '#core/http/html.ts'
 import * as keys from './api-keys.ts'
 import * as emailChange from './email-change.ts'
 import { exportAccount } from './export.ts'
@@ -71,7 +71,8 @@ export const accountModule = (ctx: AppContext) => {
               const address = escapeHtml(outcome.email)
               return page('Address not changed', `<p>Another imghost account uses ${address} now, so the address of your account was not changed. Sign in and choose another address.</p>`, 409)
             }
-            return page('Email address changed', `<p>Thank you: ${escapeHtml(outcome.email)} is now the confirmed address of your imghost account. You can close this page.</p>`)
+            const account = escapeHtml(webAppUrl(ctx.config, '/account'))
+            return page('Email address changed', `<p>Thank you: ${escapeHtml(outcome.email)} is now the confirmed address of your imghost account.</p><p><a href="${account}">Go to your account</a></p>`)
           },
           { ...AccountModel.confirmEmail, ...personFacing, anonymous: true, detail: { tags: ['account'], summary: 'The link mailed to a new address: makes it the account\'s, verified' } },
         )

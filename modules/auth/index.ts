@@ -4,7 +4,7 @@ import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { AppError, NotFound } from '#core/errors.ts'
 import { isHttps } from '#core/http/client-ip.ts'
-import { escapeHtml, htmlPage, personFacing } from '#core/http/html.ts'
+import { escapeHtml, htmlPage, personFacing, webAppUrl } from '#core/http/html.ts'
 import { publicUser } from '#core/users/public.ts'
 import { accessTokenRoutes } from './access-token.ts'
 import * as flows from './email-flows.ts'
@@ -33,8 +33,7 @@ export const authModule = (ctx: AppContext) => {
     path: '/api/v1/auth',
   })
 
-  // The web app (served beside this module) or the front end named by FRONTEND_URL: where the mailed pages lead on.
-  const appUrl = (path: string) => escapeHtml(`${ctx.config.frontendUrl ?? ctx.config.publicUrls.auth}${path}`)
+  const appUrl = (path: string) => escapeHtml(webAppUrl(ctx.config, path))
   const askForNewResetLink = `<p><a href="${appUrl('/forgot-password')}">Ask for a new reset link</a></p>`
 
   const providers = oauthProviders(ctx.config, ctx.clock)

@@ -1,3 +1,4 @@
+import type { Config } from '../config.ts'
 import { routeTemplates } from './route-templates.ts'
 
 /** Escapes for HTML text and double- or single-quoted attributes alike; every piece of user text goes through it. */
@@ -8,6 +9,9 @@ export function escapeHtml(value: string): string {
 /** The site's name, after a page's own title as the web app writes it (modules/web/app/ui.tsx): "Holiday · imghost". */
 export const SITE_NAME = 'imghost'
 export const pageTitle = (title: string) => `${title} · ${SITE_NAME}`
+
+/** A page of the web app, or of the front end FRONTEND_URL names: where the servers' own pages (mailed links' landings) lead on. */
+export const webAppUrl = (config: Pick<Config, 'frontendUrl' | 'publicUrls'>, path: string) => `${config.frontendUrl ?? config.publicUrls.auth}${path}`
 
 export interface HtmlPageOptions {
   title: string

@@ -58,7 +58,10 @@ describeEachBackend(
       const page = await followLink(app().auth, link)
       expect(page.status).toBe(200)
       expect(page.headers.get('content-type')).toContain('text/html')
-      expect(await page.text()).toContain('Email address changed')
+      const html = await page.text()
+      expect(html).toContain('Email address changed')
+      // It leads on to the account, as the verification page leads into the app.
+      expect(html).toContain(`<a href="${app().config.frontendUrl ?? app().config.publicUrls.auth}/account">Go to your account</a>`)
       expect(await account(user)).toMatchObject({ email: next, is_verified: true, pending_email: null, pending_email_expires_at: null })
       const done = await smtp.waitFor(mailTo(user.email, CHANGED))
       expect(done.text).toContain(masked(next))
