@@ -63,7 +63,7 @@ export const AccountModel = {
           public_profile: t.Optional(t.Boolean()),
         }),
       ),
-    }),
+    }, { minProperties: 1 }),
     response: { 200: t.Object({ success: t.Literal(true), user: OwnAccount, token: t.Optional(t.String()) }), ...Errors },
   },
   pendingEmail: { response: { 200: AccountAnswer, ...Errors } },

@@ -18,6 +18,17 @@ describeEachBackend('account', (app) => {
     expect(again.user.settings.default_is_public).toBe(false)
   })
 
+  test('PUT with nothing to change (an empty object, or only unknown fields) is told which fields it takes, and changes nothing', async () => {
+    const user = await registerUser(app().auth)
+    for (const body of [{}, { is_admin: true }]) {
+      const [response, answer] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body })
+      expect([response.status, answer.error?.message], JSON.stringify(body)).toEqual([
+        422,
+        'Invalid input: body must hold at least one of: first_name, last_name, username, email, password, current_password, allowed_referrers, default_is_public, settings',
+      ])
+    }
+  })
+
   test('allowed referrers: what names no host is refused by name, never saved as nothing; *.host, URLs and international names are stored as their host', async () => {
     const user = await registerUser(app().auth)
     const save = (allowed_referrers: unknown) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers } } })
