@@ -14,6 +14,9 @@ describeEachBackend('methods a path does not take', (app) => {
       ['auth', 'GET', '/api/v1/auth/logout', 'POST'],
       ['auth', 'POST', '/health', 'GET, HEAD'],
       ['view', 'POST', '/i/AAAAAAAAAAAAAAAAAAAAAA', 'GET, HEAD'],
+      // The router takes a path with one trailing slash as the path: so does its 405.
+      ['upload', 'GET', '/upload/', 'POST'],
+      ['upload', 'PUT', `/images/${id}/`, 'DELETE, GET, HEAD, PATCH'],
     ] as const
     for (const [server, method, path, allow] of cases) {
       const [response, body] = await call(app()[server], method, path)
