@@ -8,7 +8,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { startPurgingImagesOfUser } from '#core/images/purge.ts'
+import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { REFERRER_ENTRY_RULE, referrerEntryHost } from '#core/users/referrers.ts'
 import { anotherAdminStays, findUserById, lockActiveAdmins, revokeAllSessions, updateUser } from '#core/users/repo.ts'
 import { requestEmailChange } from './email-change.ts'
@@ -69,22 +69,22 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     changes.password = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
     passwordChanged = true
   }
-  const updated = await ctx.sql
+  // A first hotlink list makes the view server send the images `private`, checked per Referer;
+  // the CDN's public copies would go on serving them to any site for a year.
+  const firstReferrerList = Array.isArray(changes.allowed_referrers) && changes.allowed_referrers.length > 0 && current.allowed_referrers.length === 0
+  const { updated, purge } = await ctx.sql
     .begin(async (tx) => {
       const user = await updateUser(tx, current.id, changes)
       // A new password ends every other session, and this one too: the client logs in again.
       if (passwordChanged) await revokeAllSessions(tx, current.id)
-      return user
+      return { updated: user, purge: user && firstReferrerList ? await recordPurgeOfImagesOfUser(ctx, tx, current.id) : undefined }
     })
     .catch(conflictOnUniqueViolation)
   if (!updated) throw new NotFound('Account not found')
   if (passwordChanged) await audit(ctx, { action: 'auth.password_changed', userId: current.id }, meta)
   // Allowed referrers decide who may view the images: every view process must know at once.
   if (changes.allowed_referrers) await notifyUserChanged(ctx.sql, current.id)
-  // A first hotlink list makes the view server send the images `private`, checked per Referer;
-  // the CDN's public copies would go on serving them to any site for a year.
-  const firstReferrerList = Array.isArray(changes.allowed_referrers) && changes.allowed_referrers.length > 0 && current.allowed_referrers.length === 0
-  if (firstReferrerList) await startPurgingImagesOfUser(ctx, current.id)
+  continuePurgingInBackground(ctx, purge)
   // After the new password, whose revocation ends any change pending before: this one stays.
   if (newEmail) await requestEmailChange(ctx, updated, newEmail, meta)
   if (!passwordChanged) return { user: updated }

@@ -5,7 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { startPurgingImagesOfUser } from '#core/images/purge.ts'
+import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { runJob } from '#core/jobs/index.ts'
 import * as users from '#core/users/repo.ts'
 import type { UserChanges } from './model.ts'
@@ -17,7 +17,7 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     throw new BadRequest('Administrators cannot demote or block themselves', 'cannot_modify_self')
   }
   const touchesStanding = changes.is_admin !== undefined || changes.is_blocked !== undefined
-  const { before, user } = await ctx.sql.begin(async (tx) => {
+  const { before, user, purge } = await ctx.sql.begin(async (tx) => {
     const activeAdmins = touchesStanding ? await users.lockActiveAdmins(tx) : undefined
     await users.lockUser(tx, userId)
     const before = await users.findUserById(tx, userId)
@@ -34,11 +34,12 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     const user = await users.updateUser(tx, userId, changes)
     // A block takes effect at once on every token, not at their expiry.
     if (changes.is_blocked) await users.revokeAllSessions(tx, userId)
-    return { before, user: user! }
+    const purge = changes.is_blocked === true && !before.is_blocked ? await recordPurgeOfImagesOfUser(ctx, tx, userId) : undefined
+    return { before, user: user!, purge }
   })
   // A block hides the user's images on every view process at once, and then from the CDN.
   await notifyUserChanged(ctx.sql, userId)
-  if (changes.is_blocked === true && !before.is_blocked) await startPurgingImagesOfUser(ctx, userId)
+  continuePurgingInBackground(ctx, purge)
   for (const entry of auditEntriesOf(before, changes)) await audit(ctx, { ...entry, userId, actorId: admin.user.id }, meta)
   return user
 }

@@ -5,7 +5,7 @@ import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
-import { startPurgingImagesOfUser } from '#core/images/purge.ts'
+import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { tooManyAttempts } from '#core/rate-limit.ts'
 import * as users from '#core/users/repo.ts'
 import type { ReportInput } from './model.ts'
@@ -137,16 +137,18 @@ export async function blockUploader(ctx: AppContext, admin: Principal, reportId:
     const before = await users.findUserById(tx, ownerId)
     if (!before) return undefined
     if (before.is_admin && !before.is_blocked) throw new Conflict('The uploader is an administrator: demote the account on the users page before blocking it', 'demote_first')
+    let purge
     if (!before.is_blocked) {
       await users.updateUser(tx, ownerId, { is_blocked: true })
       await users.revokeAllSessions(tx, ownerId)
+      purge = await recordPurgeOfImagesOfUser(ctx, tx, ownerId)
     }
-    return { wasBlocked: before.is_blocked, resolved: await repo.resolveOwner(tx, ownerId, resolution) }
+    return { wasBlocked: before.is_blocked, resolved: await repo.resolveOwner(tx, ownerId, resolution), purge }
   })
   if (!outcome) throw new NotFound('The uploader no longer exists', 'uploader_not_found')
   await notifyUserChanged(ctx.sql, ownerId)
   // The view server stops serving the account's images at once; a CDN would keep them a year.
-  if (!outcome.wasBlocked) await startPurgingImagesOfUser(ctx, ownerId)
+  continuePurgingInBackground(ctx, outcome.purge)
   if (!outcome.wasBlocked) await audit(ctx, { action: 'admin.user_blocked', userId: ownerId, actorId: admin.user.id, detail: { via: 'report', report_id: report.id } }, meta)
   await audit(ctx, { action: 'admin.report_uploader_blocked', userId: ownerId, actorId: admin.user.id, detail: detailOf(report, { resolved: outcome.resolved }) }, meta)
   return summary('uploader_blocked', report, outcome.resolved)

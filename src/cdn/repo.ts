@@ -1,4 +1,4 @@
-import type { Sql } from '../db/index.ts'
+import type { Sql, TransactionSql } from '../db/index.ts'
 
 /** An account purge as recorded: whose images, which run owns it, and the last image done. */
 export interface AccountPurge {
@@ -11,7 +11,7 @@ export interface AccountPurge {
  * Records that an account's images are to be purged, from the first one: asking again for an
  * account already being purged starts it over under a new run (its images may have changed).
  */
-export async function recordAccountPurge(sql: Sql, userId: string, runId: string, now: Date): Promise<AccountPurge> {
+export async function recordAccountPurge(sql: Sql | TransactionSql, userId: string, runId: string, now: Date): Promise<AccountPurge> {
   await sql`
     insert into cdn_account_purges (user_id, run_id, after_image_id, requested_at, updated_at)
     values (${userId}, ${runId}, null, ${now}, ${now})

@@ -1,5 +1,6 @@
 import { type AccountPurge, advanceAccountPurge, finishAccountPurge, recordAccountPurge, takeStalledAccountPurges } from '../cdn/repo.ts'
 import type { AppContext } from '../context.ts'
+import type { TransactionSql } from '../db/index.ts'
 import type { JobRun } from '../jobs/registry.ts'
 import { publicImagesOfUser } from './repo.ts'
 
@@ -32,15 +33,23 @@ export async function purgeImagesOfUser(ctx: AppContext, userId: string, imagesP
 }
 
 /**
- * purgeImagesOfUser with only the recording awaited: an account's images can take many purge
- * calls (and seconds each when Cloudflare is slow), which the request need not wait for, while
- * its answer coming after the record means a stop from then on loses nothing.
+ * Records the purge of an account's public images in the transaction that blocks the account or
+ * gives it its first hotlink list: it commits with that change, so a process stopping after the
+ * commit loses nothing (the cdn-purges job takes it over). Undefined without a CDN. Once the
+ * transaction has committed, hand the result to continuePurgingInBackground.
  */
-export async function startPurgingImagesOfUser(ctx: AppContext, userId: string): Promise<void> {
-  const purge = await recordPurge(ctx, userId)
+export async function recordPurgeOfImagesOfUser(ctx: AppContext, tx: TransactionSql, userId: string): Promise<AccountPurge | undefined> {
+  return ctx.cdn.purging ? recordAccountPurge(tx, userId, crypto.randomUUID(), ctx.clock.now()) : undefined
+}
+
+/**
+ * Runs a recorded purge without the request waiting: an account's images can take many purge
+ * calls, seconds each when Cloudflare is slow.
+ */
+export function continuePurgingInBackground(ctx: AppContext, purge: AccountPurge | undefined): void {
   if (!purge) return
   void continuePurge(ctx, purge, IMAGES_PER_PAGE).then((images) => {
-    if (images > 0) ctx.log.info({ msg: 'cdn: purged the public images of an account', user_id: userId, images })
+    if (images > 0) ctx.log.info({ msg: 'cdn: purged the public images of an account', user_id: purge.userId, images })
   })
 }
 

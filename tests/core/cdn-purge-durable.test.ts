@@ -138,6 +138,27 @@ describeEachBackend(
       expect(new Set(purged())).toEqual(new Set(ids.flatMap(urlsOf)))
     })
 
+    test('a block or a first hotlink list commits with the record of its purge: when the record cannot be written, neither is made', async () => {
+      const owner = await signUpWithKey(app().auth)
+      await upload(app(), owner)
+      // Stands for a process stopping between the change and its record: the record fails, for this account only.
+      await app().ctx.sql.unsafe(`
+        create function refuse_purge_record() returns trigger language plpgsql as $$
+        begin if new.user_id = '${owner.id}' then raise exception 'purge record refused'; end if; return new; end $$;
+        create trigger refuse_purge_record before insert or update on cdn_account_purges for each row execute function refuse_purge_record();`)
+      try {
+        const [blocked] = await call(app().auth, 'PATCH', `/api/v1/admin/users/${owner.id}`, { token: admin.token, body: { is_blocked: true } })
+        const [listed] = await call(app().auth, 'PUT', '/api/v1/account', { token: owner.token, body: { settings: { allowed_referrers: ['blog.example'] } } })
+        expect([blocked.status, listed.status]).toEqual([500, 500])
+      } finally {
+        await app().ctx.sql.unsafe('drop trigger refuse_purge_record on cdn_account_purges; drop function refuse_purge_record()')
+      }
+      const [user] = await app().ctx.sql`select is_blocked, allowed_referrers from users where id = ${owner.id}`
+      expect(user).toEqual({ is_blocked: false, allowed_referrers: [] })
+      const [account] = await call(app().auth, 'GET', '/api/v1/account', { token: owner.token })
+      expect(account.status).toBe(200)
+    })
+
     test('an account purge its process left part-way is finished by cdn-purges from where it stopped', async () => {
       // As a process stopped after the page ending with the first image leaves it.
       const { owner, ids } = await accountPurgeLeftPastFirstImage()
