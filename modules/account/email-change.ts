@@ -9,7 +9,7 @@ import { isUniqueViolation } from '#core/db/errors.ts'
 import { NotFound } from '#core/errors.ts'
 import { publicUser } from '#core/users/public.ts'
 import { lockUser } from '#core/users/repo.ts'
-import { confirmNewEmailMail, emailChangeRequestedMail, emailChangedMail } from './mail.ts'
+import { confirmNewEmailMail, emailChangeCancelledMail, emailChangeRequestedMail, emailChangedMail } from './mail.ts'
 import * as repo from './repo.ts'
 
 /**
@@ -56,6 +56,7 @@ export async function cancelEmailChange(ctx: AppContext, account: Account, meta:
   const [cancelled] = await repo.endPendingEmailChanges(ctx.sql, account.id, ctx.clock.now())
   if (!cancelled) throw noPendingChange()
   await audit(ctx, { action: 'auth.email_change_cancelled', userId: account.id, detail: { to: cancelled } }, meta)
+  ctx.mailer.send(emailChangeCancelledMail(account, cancelled))
 }
 
 async function mailLink(ctx: AppContext, account: Account, newEmail: string) {

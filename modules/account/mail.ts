@@ -59,6 +59,19 @@ export const emailChangeRequestedMail = (user: Recipient, newEmail: string, vali
     footer: 'If it was not you, change your password: that signs everyone out and cancels the change. You can also cancel it on your account page.',
   })
 
+/** To the account's address, which was told of the request: the change it was warned of will not happen. */
+export const emailChangeCancelledMail = (user: Recipient, newEmail: string) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'The change of your email address was cancelled',
+    paragraphs: [
+      `The change of your imghost account's address to ${maskedAddress(newEmail)} was cancelled, and the link mailed there no longer works.`,
+      'Sign-in, password resets and mail stay with this address.',
+    ],
+    footer: 'If you did not cancel it yourself, someone else is signed in to your account: change your password, which signs everyone out.',
+  })
+
 /** To the old address, once the new one is confirmed: the last mail this address gets about the account. */
 export const emailChangedMail = (user: Recipient, newEmail: string) =>
   renderMail({

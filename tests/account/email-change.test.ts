@@ -11,6 +11,7 @@ const clock = manualClock()
 const CONFIRM = /Confirm your new address/
 const ASKED = /change of your email address was asked for/
 const CHANGED = /Your email address was changed/
+const CANCELLED = /change of your email address was cancelled/
 const confirmLink = (mail: ReceivedMail) => mail.links.find((link) => link.includes('/api/v1/account/confirm-email?token='))!
 const newAddress = (prefix = 'new') => `${unique(prefix)}@example.org`
 /** How the old address's mails name the new one: its first letter and its domain. */
@@ -126,7 +127,7 @@ describeEachBackend(
       expect((await account(user)).email).toBe(next)
     })
 
-    test('cancel ends the pending change and its link; cancelling nothing is 404', async () => {
+    test('cancel ends the pending change and its link, and tells the address that was warned of it; cancelling nothing is 404', async () => {
       const user = await registerUser(app().auth)
       const next = newAddress()
       await askFor(user, next)
@@ -134,6 +135,9 @@ describeEachBackend(
       const [cancelled, body] = await call(app().auth, 'DELETE', '/api/v1/account/pending-email', { token: user.token })
       expect(cancelled.status).toBe(200)
       expect(body.user).toMatchObject({ email: user.email, pending_email: null })
+      const told = await smtp.waitFor(mailTo(user.email, CANCELLED))
+      expect(told.text).toContain(`to ${masked(next)} was cancelled`)
+      expect(smtp.messages.filter(mailTo(next, CANCELLED))).toEqual([])
       expect((await followLink(app().auth, link)).status).toBe(400)
       expect((await account(user)).email).toBe(user.email)
       const [again, againBody] = await call(app().auth, 'DELETE', '/api/v1/account/pending-email', { token: user.token })
