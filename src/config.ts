@@ -95,7 +95,8 @@ export interface Config {
   metricsToken?: string
   /** METRICS_PORT: a listener on 127.0.0.1 serving only /metrics. Without it and without a token, no metrics are served. */
   metricsPort?: number
-  trustProxy: boolean
+  /** Proxies in front that append to X-Forwarded-For (TRUST_PROXY): 0 believes only the socket. */
+  trustedProxies: number
   storage: StorageSettings
   maxUploadBytes: number
   maxImagePixels: number
@@ -305,6 +306,18 @@ function reader(env: Env) {
     return value as T
   }
   return { raw, integer, boolean, url, duration, secret, oneOf }
+}
+
+/** Most proxies a request passes before reaching us: more is a configuration mistake, not a network. */
+const MAX_TRUSTED_PROXIES = 10
+
+/** TRUST_PROXY: false, true (one proxy), or how many proxies stand in front, one behind the other. */
+function trustedProxies(value: string | undefined): number {
+  const lower = value?.toLowerCase()
+  if (lower === undefined || ['false', 'no', 'off', '0'].includes(lower)) return 0
+  if (['true', 'yes', 'on'].includes(lower)) return 1
+  if (/^\d+$/.test(lower) && Number(lower) <= MAX_TRUSTED_PROXIES) return Number(lower)
+  throw new ConfigError('TRUST_PROXY', `must be false, true (one proxy in front) or the number of proxies in front, 1 to ${MAX_TRUSTED_PROXIES}`, value)
 }
 
 function parseModules(value: string | undefined): ModuleName[] {
@@ -599,7 +612,7 @@ export function parseConfig(env: Env): Config {
     cronSecretToken: read.secret('CRON_SECRET_TOKEN', MIN_TOKEN_LENGTH),
     metricsToken: read.secret('METRICS_TOKEN', MIN_TOKEN_LENGTH),
     metricsPort,
-    trustProxy: read.boolean('TRUST_PROXY', false),
+    trustedProxies: trustedProxies(read.raw('TRUST_PROXY')),
     storage: parseStorage(read, dataDir),
     maxUploadBytes: read.integer('MAX_UPLOAD_BYTES', 20 * 1024 * 1024, 1024, 1024 ** 3),
     maxImagePixels: read.integer('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),

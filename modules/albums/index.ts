@@ -120,7 +120,7 @@ export const albumPages = (ctx: AppContext) => {
         if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
         const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
         // A HEAD is no view, and the owner's look is not a visitor's.
-        const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip: clientIp(request, server, ctx.config.trustProxy), salts } : undefined
+        const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip: clientIp(request, server, ctx.config.trustedProxies), salts } : undefined
         const { images, cover } = await albumForPage(ctx, access.album, { visit, previewUntil: preview?.until })
         return html(200, renderAlbumPage(ctx.config, access.album, images, cover, preview))
       },
@@ -129,7 +129,7 @@ export const albumPages = (ctx: AppContext) => {
     .post(
       '/a/:file',
       async ({ params, body, request, server }) => {
-        const result = await unlockAlbum(ctx, params.file ?? '', body.password, clientIp(request, server, ctx.config.trustProxy))
+        const result = await unlockAlbum(ctx, params.file ?? '', body.password, clientIp(request, server, ctx.config.trustedProxies))
         switch (result.kind) {
           case 'gone':
             return html(404, renderNotFoundPage())
@@ -144,7 +144,7 @@ export const albumPages = (ctx: AppContext) => {
             return html(403, renderPasswordPage(ctx.config, result.album, WRONG_PASSWORD))
           case 'unlocked': {
             const { name, value, maxAge } = result.cookie
-            const secure = isHttps(request, ctx.config.trustProxy) ? '; Secure' : ''
+            const secure = isHttps(request, ctx.config.trustedProxies) ? '; Secure' : ''
             return new Response(null, {
               status: 303,
               headers: { location: `/a/${result.album.id}`, 'set-cookie': `${name}=${value}; Path=/a/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`, 'cache-control': 'no-store' },

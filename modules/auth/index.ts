@@ -29,7 +29,7 @@ export const authModule = (ctx: AppContext) => {
     httpOnly: true,
     // Lax: the provider sends the browser back with a top-level GET, which carries Lax cookies.
     sameSite: 'lax' as const,
-    secure: isHttps(request, ctx.config.trustProxy),
+    secure: isHttps(request, ctx.config.trustedProxies),
     path: '/api/v1/auth',
   })
 

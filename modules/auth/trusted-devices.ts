@@ -25,7 +25,7 @@ const wellFormed = new RegExp(TRUSTED_DEVICE_TOKEN_PATTERN)
 export const trustedDeviceCookieOptions = (ctx: AppContext, request: Request, expires: Date) => ({
   httpOnly: true,
   sameSite: 'lax' as const,
-  secure: isHttps(request, ctx.config.trustProxy),
+  secure: isHttps(request, ctx.config.trustedProxies),
   path: '/api/v1/auth',
   expires,
 })

@@ -79,7 +79,7 @@ function prebuild(representation: Representation): Prebuilt {
  */
 export function createFastPath(ctx: AppContext, images: ImageServer, recorder: ViewRecorder): PreRouteHandler {
   const { atHand } = images
-  const trustProxy = ctx.config.trustProxy
+  const trustedProxies = ctx.config.trustedProxies
   const origins = trustedOrigins(ctx.config)
   const clock = ctx.clock
   const db = ctx.db
@@ -166,7 +166,7 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
         imageId: image.id,
         at,
         isView: true,
-        ip: clientIp(request, server, trustProxy),
+        ip: clientIp(request, server, trustedProxies),
         userAgent: headers.get('user-agent') ?? '',
         referrerHost: hostOf(headers.get('referer')),
         country: countryOf(headers.get('cf-ipcountry')),

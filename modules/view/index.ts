@@ -47,7 +47,7 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
         requireExtension,
         query: requireExtension ? { album: query.album, expires: query.expires, sig: query.sig, count: query.count } : query,
         request,
-        clientIp: () => clientIp(request, server, ctx.config.trustProxy),
+        clientIp: () => clientIp(request, server, ctx.config.trustedProxies),
       })
   const imageDetail = (summary: string) => ({ tags: ['view'], summary, description: 'HEAD works too. Conditional (ETag, Last-Modified) and Range requests are honoured.' })
 

@@ -120,7 +120,7 @@ export function authenticateRequest(ctx: AppContext, request: Request, server?: 
   const credentials = readCredentials(request.headers)
   if (credentials.cookieToken && !credentials.bearer && !credentials.apiKey) rejectForeignCookieRequest(ctx.config, request)
   // The address is looked up only for a key limited to ranges (requestIP is not free).
-  credentials.ipOf = () => clientIp(request, server, ctx.config.trustProxy)
+  credentials.ipOf = () => clientIp(request, server, ctx.config.trustedProxies)
   return authenticate(ctx, credentials)
 }
 
@@ -322,27 +322,27 @@ export const authGuard = (ctx: AppContext) =>
         async resolve({ request, set, server }) {
           const principal = await authenticateRequest(ctx, request, server)
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
-          else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+          else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustedProxies), set.headers as HeaderBag)
           return { principal: principal ?? undefined }
         },
       },
       browserSession: {
         detail: { security: SECURITY.browser },
         async resolve({ request, set, server }) {
-          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustedProxies), set.headers as HeaderBag)
           return { principal: await browserSessionOf(ctx, request) }
         },
       },
       anonymous: {
         detail: { security: SECURITY.none },
         async beforeHandle({ request, set, server }) {
-          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), set.headers as HeaderBag)
+          await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustedProxies), set.headers as HeaderBag)
         },
       },
       refusalsLimited: {
         detail: { security: SECURITY.none },
         async resolve({ request, server }) {
-          return { refusals: await refusalBudget(ctx, clientIp(request, server, ctx.config.trustProxy)) }
+          return { refusals: await refusalBudget(ctx, clientIp(request, server, ctx.config.trustedProxies)) }
         },
       },
     })

@@ -10,14 +10,14 @@ export interface RequestMeta {
 }
 
 export const requestMeta = (ctx: AppContext, request: Request, server: Parameters<typeof clientIp>[1]): RequestMeta => ({
-  ip: clientIp(request, server, ctx.config.trustProxy),
+  ip: clientIp(request, server, ctx.config.trustedProxies),
   userAgent: request.headers.get('user-agent'),
 })
 
 export const sessionCookieOptions = (ctx: AppContext, request: Request, expires: Date) => ({
   httpOnly: true,
   sameSite: 'lax' as const,
-  secure: isHttps(request, ctx.config.trustProxy),
+  secure: isHttps(request, ctx.config.trustedProxies),
   path: '/',
   expires,
 })

@@ -256,6 +256,16 @@ describe('config: values that started and failed later', () => {
     expect(parseConfig({ VIEW_CACHE_BYTES: '1000' }).viewCache.totalBytes).toBe(1000)
   })
 
+  test('TRUST_PROXY is false, true (one proxy) or how many proxies stand in front', () => {
+    expect(parseConfig({}).trustedProxies).toBe(0)
+    for (const [value, proxies] of [['false', 0], ['0', 0], ['true', 1], ['TRUE', 1], ['1', 1], ['2', 2], ['10', 10]] as const) {
+      expect(parseConfig({ TRUST_PROXY: value }).trustedProxies).toBe(proxies)
+    }
+    for (const value of ['11', '-1', '1.5', 'maybe']) {
+      expect(() => parseConfig({ TRUST_PROXY: value })).toThrow(`TRUST_PROXY="${value}": must be false, true (one proxy in front) or the number of proxies in front, 1 to 10`)
+    }
+  })
+
   test('SERVER_MODE refuses an empty item', () => {
     for (const mode of ['auth,,view', 'auth,', ',', ' , view']) expectConfigError({ SERVER_MODE: mode }, 'SERVER_MODE')
     expect(parseConfig({ SERVER_MODE: ' auth , view ' }).modules).toEqual(['auth', 'view'])

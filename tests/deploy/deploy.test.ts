@@ -37,7 +37,7 @@ describe('deploy/ artefacts', () => {
     const config = parseConfig(example)
     expect(config.databaseUrl).toStartWith('postgres://')
     expect(config.storage.driver).toBe('s3')
-    expect(config.trustProxy).toBe(true)
+    expect(config.trustedProxies).toBe(1)
     expect(config.jwtSecret!.length).toBeGreaterThanOrEqual(32)
   })
 

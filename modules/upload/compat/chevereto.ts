@@ -159,7 +159,7 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       // Elysia answers HEAD with the GET handler, and this GET uploads: a link checker or a
       // prefetch must not store an image nobody is shown.
       if (request.method === 'HEAD') throw new AppError(405, 'method_not_allowed', 'HEAD uploads nothing here; send GET or POST', { Allow: 'GET, POST' })
-      const { image, format } = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
+      const { image, format } = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustedProxies))
       if (format === 'txt') {
         set.headers['content-type'] = 'text/plain; charset=utf-8'
         return image.url

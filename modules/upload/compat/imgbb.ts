@@ -131,7 +131,7 @@ export const imgbbRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
     try {
       // Elysia answers HEAD with the GET handler, and this GET uploads (as Chevereto's does).
       if (request.method === 'HEAD') throw new AppError(405, 'method_not_allowed', 'HEAD uploads nothing here; send GET or POST', { Allow: 'GET, POST' })
-      const data = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustProxy))
+      const data = await upload(ctx, request, query, set.headers, () => clientIp(request, server, ctx.config.trustedProxies))
       return { data, success: true as const, status: 200 as const }
     } catch (error) {
       return cheveretoFailure(set, error)

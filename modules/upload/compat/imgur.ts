@@ -138,11 +138,11 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
   const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
   const key = keyFromAuthorization(request.headers.get('authorization'))
   if (isImageId(hash) && key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy), alongside: xApiKeyBeside(request) })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request) })
     await deleteImageOf(ctx, principal.user.id, hash)
     return
   }
-  await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustProxy), headers)
+  await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustedProxies), headers)
   const id = hash.slice(0, 22)
   const owner = verifiedOwner(ctx, id, hash.slice(22))
   if (!owner) throw gone()
@@ -157,7 +157,7 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
   // By route, not by the path asked: Elysia also routes `/3/upload.xml/` here.
   const handler = (asXml: boolean) => async ({ request, set, server }: { request: Request; set: { status?: number | string; headers: HeaderBag }; server: Parameters<typeof clientIp>[1] }) => {
     try {
-      const data = await upload(ctx, request, set.headers, clientIp(request, server, ctx.config.trustProxy))
+      const data = await upload(ctx, request, set.headers, clientIp(request, server, ctx.config.trustedProxies))
       return asXml ? (xml(200, true, data) as never) : { data, success: true as const, status: 200 as const }
     } catch (error) {
       const appError = clientError(error)

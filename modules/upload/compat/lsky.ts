@@ -111,7 +111,7 @@ export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       '/api/v1/upload',
       async ({ request, set, server }) => {
         try {
-          const ip = clientIp(request, server, ctx.config.trustProxy)
+          const ip = clientIp(request, server, ctx.config.trustedProxies)
           return { status: true as const, message: 'Upload succeeded', data: await upload(ctx, request, set.headers as HeaderBag, ip) }
         } catch (error) {
           const appError = clientError(error)
@@ -138,7 +138,7 @@ export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       async ({ request, params, set, server }) => {
         try {
           const key = keyFromAuthorization(request.headers.get('authorization'))
-          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustProxy), alongside: xApiKeyBeside(request) })
+          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request) })
           await deleteImageOf(ctx, principal.user.id, params.key)
           return { status: true as const, message: 'Deleted', data: {} }
         } catch (error) {
