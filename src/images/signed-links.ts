@@ -17,7 +17,8 @@ export function verifyImageLink(
   expires: string | undefined,
   sig: string | undefined,
 ): boolean {
-  if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return false
+  // One spelling per instant: a link is the one signed, not any form with the same value.
+  if (!expires || !sig || !/^[1-9]\d{0,11}$/.test(expires)) return false
   const expiresAt = Number(expires)
   if (expiresAt * 1000 <= ctx.clock.now().getTime()) return false
   const expected = Buffer.from(signImageLink(ctx, purpose, imageId, expiresAt))
