@@ -25,7 +25,7 @@ const ENVIRONMENT: [string, string][] = [
   ['TRUST_PROXY', 'believe X-Forwarded-For/-Proto from a proxy in front (false)'],
   ['S3_BUCKET, S3_ENDPOINT, S3_REGION', 'S3-compatible storage instead of DATA_DIR/objects'],
   ['S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE', 'S3 credentials; path-style URLs (true with an endpoint)'],
-  ['B2_APPLICATION_KEY_ID, B2_APPLICATION_KEY, B2_BUCKET_NAME, B2_S3_ENDPOINT', 'Backblaze names, aliases of the S3_* ones'],
+  ['B2_APPLICATION_KEY_ID, B2_APPLICATION_KEY, B2_BUCKET_NAME, B2_S3_ENDPOINT', 'Backblaze names, aliases of the S3_* ones (B2_BUCKET_ID is accepted beside B2_BUCKET_NAME and not needed)'],
   ['MAX_UPLOAD_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_FRAMES', 'upload limits (20 MiB, 100 megapixels, 300 frames)'],
   ['PROCESSING_CONCURRENCY, PROCESSING_MEMORY_BUDGET_BYTES', 'images processed at once (cores); decoded bytes in flight at once (384 MiB)'],
   ['STORAGE_TIMEOUT_MS, STORAGE_MAX_ATTEMPTS', 'per storage attempt (10000) and attempts per call (2); then 503 storage_unavailable'],

@@ -377,6 +377,13 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
     if (given.length > 1) throw new ConfigError(given[1]!, `must not be set with ${given[0]} (the B2_* names are aliases of the S3_* ones; set one)`)
     named[setting] = given[0]
   }
+  // B2's own API names a bucket by id (the spec's .env has B2_BUCKET_ID); its S3-compatible API,
+  // which imghost speaks, by name. Beside the name the id is not needed; without it, it is a
+  // bucket named in a way imghost cannot use, and images would go to DATA_DIR without a word.
+  const bucketIdOnly = read.raw('B2_BUCKET_ID') !== undefined && !named.bucket
+  if (bucketIdOnly) {
+    throw new ConfigError('B2_BUCKET_NAME', 'must be set when B2_BUCKET_ID is: imghost reaches B2 through its S3-compatible API, which names the bucket (with B2_S3_ENDPOINT); B2_BUCKET_ID is then not needed')
+  }
   const usesB2 = Object.values(named).some((name) => name !== undefined && B2_ALIASES.has(name))
   if (!named.bucket) {
     // Without a bucket, storage is local: credentials or an endpoint alone mean a forgotten bucket.

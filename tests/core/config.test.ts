@@ -246,6 +246,13 @@ describe('config: values that started and failed later', () => {
     expectConfigError({ S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'only-secret' }, 'S3_ACCESS_KEY_ID')
     expectConfigError({ B2_BUCKET_NAME: 'b', B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com', B2_APPLICATION_KEY_ID: 'only-id' }, 'B2_APPLICATION_KEY')
     expect(parseConfig({ S3_BUCKET: 'b' }).storage).toMatchObject({ driver: 's3', bucket: 'b' })
+    // The spec's B2 block names the bucket by id, which B2's S3-compatible API does not take: alone it stored images locally.
+    const spec = { B2_APPLICATION_KEY_ID: 'kid', B2_APPLICATION_KEY: 'secret', B2_BUCKET_ID: '4a48fe8875c6214145260818' }
+    for (const env of [{ B2_BUCKET_ID: spec.B2_BUCKET_ID }, spec]) {
+      expect(() => parseConfig(env)).toThrow('B2_BUCKET_NAME: must be set when B2_BUCKET_ID is: imghost reaches B2 through its S3-compatible API')
+    }
+    const named = parseConfig({ ...spec, B2_BUCKET_NAME: 'pics', B2_S3_ENDPOINT: 'https://s3.us-west-004.backblazeb2.com' })
+    expect(named.storage).toMatchObject({ driver: 's3', bucket: 'pics', region: 'us-west-004' })
   })
 
   test('VIEW_CACHE_MAX_OBJECT_BYTES larger than VIEW_CACHE_BYTES is refused', () => {
