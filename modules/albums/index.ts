@@ -11,7 +11,7 @@ import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, 
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
 import { albumForPage, openAlbum, unlockAlbum } from './share.ts'
-import { albumZip, zipFilename } from './zip.ts'
+import { albumZip, refuseZipOverBandwidth, zipFilename } from './zip.ts'
 
 const tags = ['albums']
 
@@ -113,6 +113,7 @@ export const albumPages = (ctx: AppContext) => {
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {
           if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
+          await refuseZipOverBandwidth(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
           return new Response(albumZip(ctx, access.album), {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
           })

@@ -152,7 +152,13 @@ export const SharePagesModel = {
       password: t.Optional(t.String({ maxLength: 1024, description: '`wrong`: the form is shown with "That password is not right." (where a wrong password sends a browser); any other value is ignored' })),
       preview: t.Optional(t.String({ maxLength: 200, description: "The owner's preview (POST /api/v1/albums/{id}/preview): the page of a private or password-protected album, for an hour; an invalid one is ignored" })),
     }),
-    response: { 200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }), 403: Html, 404: Html, 422: Html },
+    response: {
+      200: t.Any({ description: 'The album page (HTML) or, for /a/{id}.zip, the ZIP of its originals' }),
+      403: Html,
+      404: Html,
+      422: Html,
+      429: t.String({ description: "/a/{id}.zip: the owner's monthly bandwidth is used up (bandwidth_limit_exceeded), until Retry-After" }),
+    },
   },
   unlock: {
     params: t.Object({ file: t.Nullable(t.String()) }),

@@ -169,7 +169,8 @@ async function findShownMember(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, 
 }
 
 /** `public_profile`: whether the owner's /u/{username} page is on, so the album page may link to it. */
-export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean }
+/** `bandwidth_limited_until`: the owner's monthly bandwidth is used up until then (src/users/bandwidth.ts). */
+export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean; bandwidth_limited_until: Date | null }
 
 /**
  * An album anyone with the link may see: not private, not expired, not hidden by moderation
@@ -178,7 +179,8 @@ export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean
  */
 export async function findSharedAlbum(db: Db, id: string, now: Date, options: { privateToo?: boolean } = {}): Promise<SharedAlbum | undefined> {
   const [row]: [SharedAlbum?] = await db`
-    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username, u.public_profile from albums a join users u on u.id = a.user_id
+    select ${ALBUM_FIELDS(db, { kind: 'viewer', now })}, u.username, u.public_profile, u.bandwidth_limited_until
+    from albums a join users u on u.id = a.user_id
     where a.id = ${id} ${options.privateToo ? db`` : db`and a.visibility <> 'private'`}
       and (a.expires_at is null or a.expires_at > ${now}) and a.hidden_at is null and not u.is_blocked`
   return row

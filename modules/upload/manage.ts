@@ -8,6 +8,7 @@ import { deleteImages } from '#core/images/delete.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
 import { publishEvent } from '#core/events/index.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { bandwidthLimited, usageMonth } from '#core/users/bandwidth.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
 import { dailyUploadLimit, storageLimit, usageDay } from './quota.ts'
 import type { ImageListCache, ImageListPage } from './list-cache.ts'
@@ -89,7 +90,8 @@ const deletedImage = (image: ImageRow, at: Date) => ({
 })
 
 export async function quotaOf(ctx: AppContext, principal: Principal) {
-  const { day, monthStart, resetsAt } = usageDay(ctx.clock.now())
+  const now = ctx.clock.now()
+  const { day, monthStart, resetsAt } = usageDay(now)
   const usage = await repo.usageSummary(ctx.sql, principal.user.id, day, monthStart)
   if (!usage) throw new NotFound('Account not found')
   return {
@@ -100,6 +102,10 @@ export async function quotaOf(ctx: AppContext, principal: Principal) {
     storage_limit: storageLimit(usage.plan_type),
     bandwidth_used_month: usage.bandwidth_used_month,
     bandwidth_limit_month: PLAN_LIMITS[usage.plan_type].bandwidthBytesPerMonth,
+    // As the view servers decide it (users.bandwidth_limited_until): while true, the account's
+    // images are refused to everyone but its owner until bandwidth_resets_at.
+    bandwidth_limit_reached: bandwidthLimited(usage.bandwidth_limited_until, now),
+    bandwidth_resets_at: usageMonth(now).end.toISOString(),
     resets_at: resetsAt.toISOString(),
   }
 }

@@ -115,6 +115,8 @@ export const UploadModel = {
         storage_limit: t.Number(),
         bandwidth_used_month: t.Number(),
         bandwidth_limit_month: t.Number(),
+        bandwidth_limit_reached: t.Boolean({ description: 'The month’s bandwidth is used up: your images are refused (429) to everyone but you until bandwidth_resets_at' }),
+        bandwidth_resets_at: t.String({ description: 'When monthly bandwidth starts over: the first of next month, 00:00 UTC' }),
         resets_at: t.String(),
       }),
       ...Errors,

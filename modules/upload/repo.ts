@@ -129,8 +129,10 @@ export async function uploadsOn(db: Db, userId: string, day: string): Promise<nu
 }
 
 export async function usageSummary(db: Db, userId: string, day: string, monthStart: string) {
-  const [row] = await db<{ plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; uploads_today: number; bandwidth_used_month: number }[]>`
-    select u.plan_type, u.upload_limit_per_day, u.storage_used,
+  const [row] = await db<
+    { plan_type: Plan; upload_limit_per_day: number | null; storage_used: number; uploads_today: number; bandwidth_used_month: number; bandwidth_limited_until: Date | null }[]
+  >`
+    select u.plan_type, u.upload_limit_per_day, u.storage_used, u.bandwidth_limited_until,
       coalesce((select uploads_count from user_usage where user_id = u.id and date = ${day}::date), 0) as uploads_today,
       coalesce((select sum(bandwidth_used) from user_usage where user_id = u.id and date >= ${monthStart}::date), 0)::int8 as bandwidth_used_month
     from users u where u.id = ${userId}`

@@ -1,11 +1,9 @@
-import { ConflictingCredentials } from '#core/auth/conflicting-credentials.ts'
-import { authenticate, readCredentials } from '#core/auth/guard.ts'
-import type { Principal } from '#core/auth/principal.ts'
+import { ownerCalling } from '#core/auth/callers.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError } from '#core/errors.ts'
 import { referrerEntryText } from '#core/users/referrers.ts'
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
-import { stateOf, tooManyRequests } from '#core/rate-limit.ts'
+
+export { credentialedCaller, ownerCalling } from '#core/auth/callers.ts'
 
 const SIGNED_LINK_PURPOSE = 'view:signed-link'
 
@@ -14,37 +12,6 @@ export const signLink = (ctx: AppContext, imageId: string, expiresAt: number) =>
 
 export const verifySignedLink = (ctx: AppContext, imageId: string, expires: string | undefined, sig: string | undefined) =>
   verifyImageLink(ctx, SIGNED_LINK_PURPOSE, imageId, expires, sig)
-
-/**
- * Who the credentials sent name, or null when none are sent or they are bad: on an image URL a
- * bad credential is no one, never an error that would tell the image exists. Good credentials of
- * two accounts are the 400 they are on every API route: this runs for a missing or ended image
- * too (serve), so that answer is the same for an image that is not there.
- */
-export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: string): Promise<Principal | null> {
-  const credentials = readCredentials(headers)
-  if (!credentials.apiKey && !credentials.bearer && !credentials.cookieToken) return null
-  try {
-    return await authenticate(ctx, { ...credentials, ip })
-  } catch (error) {
-    if (error instanceof ConflictingCredentials) throw error
-    if (error instanceof AppError) return null
-    throw error
-  }
-}
-
-/**
- * The image's owner, when the credentials sent are a valid one of theirs (any key, whatever its
- * scopes, a bearer or the cookie), else null. Bad or foreign credentials are simply "not the
- * owner", never an error that would tell the image exists. A rate-limited owner is a 429.
- */
-export async function ownerCalling(ctx: AppContext, headers: Headers, ownerId: string, ip: string): Promise<Principal | null> {
-  const principal = await credentialedCaller(ctx, headers, ip)
-  if (!principal || principal.user.id !== ownerId || principal.user.is_blocked) return null
-  const state = stateOf(principal.rateLimit.count, principal.rateLimit.limit, principal.rateLimit.resetAt)
-  if (!state.allowed) throw tooManyRequests(state, ctx.clock.now())
-  return principal
-}
 
 /**
  * Whether the caller is the owner and may see the image though it is private. Credentials are

@@ -74,8 +74,9 @@ function prebuild(representation: Representation): Prebuilt {
  * send (its prebuilt representation). Everything else returns undefined and goes through the
  * full pipeline and serve(), unchanged: private, hotlink-protected and view-budget images,
  * downloads, signed links, ranges, cross-origin calls of the platform's own pages,
- * percent-escaped paths, ended images, cache misses, and every error. A delete, privatisation
- * or block drops the lookup (notification or lifetime), and then this path no longer sees it.
+ * percent-escaped paths, ended images, images of an owner over their monthly bandwidth, cache
+ * misses, and every error. A delete, privatisation or block drops the lookup (notification or
+ * lifetime), and then this path no longer sees it.
  */
 export function createFastPath(ctx: AppContext, images: ImageServer, recorder: ViewRecorder): PreRouteHandler {
   const { atHand } = images
@@ -150,6 +151,8 @@ export function createFastPath(ctx: AppContext, images: ImageServer, recorder: V
     const image = atHand.image(target.id, at)
     // A miss (null) is answered by the pipeline: its 404 is an error body with its own headers.
     if (!image || !image.is_public || image.allowed_referrers.length > 0 || image.max_views !== null) return undefined
+    // An owner over their monthly bandwidth: the pipeline tells the owner (served) from others (429).
+    if (at < image.bandwidthLimitedUntil) return undefined
     if (image.endsAt !== null && image.endsAt <= at) return undefined
     // An extension names the format; only without one does Accept choose (chooseVariant).
     const answers = answersFor(target, image, target.format === undefined && webpAccepted(headers.get('accept')))

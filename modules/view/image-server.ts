@@ -6,6 +6,7 @@ import type { ByteRange } from '#core/storage/types.ts'
 import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from '#core/images/invalidate.ts'
 import { verifyAlbumImageLink } from '#core/images/album-links.ts'
 import { cachedPaths } from '#core/images/urls.ts'
+import { BandwidthLimitExceeded } from '#core/users/bandwidth.ts'
 import { credentialedCaller, hostAndPort, mayViewPrivately, ownerCalling, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
 import { createDiskCache } from './disk-cache.ts'
@@ -94,6 +95,12 @@ function onlySize(req: ImageRequest): string | undefined {
 export interface CachedImage extends ViewableImage {
   /** expires_at in epoch ms, or null: compared with ctx.clock on every request, so expiry needs no notification. */
   endsAt: number | null
+  /**
+   * Until when (epoch ms) the owner's monthly bandwidth is used up, 0 when it is not: compared with
+   * ctx.clock on every request, so the new month lifts it with no notification. Set and lifted
+   * otherwise (usage written, the plan changed) through imghost_user_changed, which drops the lookup.
+   */
+  bandwidthLimitedUntil: number
   lastModified: string
   uploadedAt: Date
   /** The path and query of every URL a purge names (src/images/urls.ts): only these are sent `immutable`. */
@@ -131,7 +138,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
       if (!image) return null
       const uploadedAt = new Date(image.uploaded_at)
       const endsAt = image.expires_at === null ? null : new Date(image.expires_at).getTime()
-      return { ...image, endsAt, uploadedAt, lastModified: httpDate(uploadedAt), purgedPaths: new Set(cachedPaths(image)), representations: new Map() }
+      const bandwidthLimitedUntil = image.bandwidth_limited_until === null ? 0 : new Date(image.bandwidth_limited_until).getTime()
+      return { ...image, endsAt, bandwidthLimitedUntil, uploadedAt, lastModified: httpDate(uploadedAt), purgedPaths: new Set(cachedPaths(image)), representations: new Map() }
     },
   })
   // A change made by this process is seen before its NOTIFY comes back (notifyImageChanged).
@@ -268,6 +276,18 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   const hasEnded = (image: CachedImage) => image.endsAt !== null && image.endsAt <= ctx.clock.now().getTime()
 
   /**
+   * The owner's monthly bandwidth used up: a 429 until the month turns, for anyone but the owner
+   * (any valid credential of theirs, as for a view budget), who may still fetch their own files.
+   * Only for such an owner are credentials read at all.
+   */
+  async function refuseOverBandwidth(image: CachedImage, req: ImageRequest): Promise<void> {
+    const now = ctx.clock.now()
+    if (now.getTime() >= image.bandwidthLimitedUntil) return
+    if ((await ownerCalling(ctx, req.request.headers, image.user_id, req.clientIp())) !== null) return
+    throw new BandwidthLimitExceeded(new Date(image.bandwidthLimitedUntil), now)
+  }
+
+  /**
    * Counts a view against the image's budget, unless the owner or a link-preview fetcher asks.
    * The owner is any valid credential of theirs, whatever a key's scopes: an upload-only key
    * (ShareX checking its link) spends nothing either, as the README says of the owner.
@@ -304,6 +324,8 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
     }
     // A public image nobody restricted is everyone's: nothing to check, nothing to await.
     const owner = !image.is_public || image.allowed_referrers.length > 0 ? (await authorise(image, req)).owner : false
+    // After authorise: someone else's private image stays a 404, not a 429 that would tell it exists.
+    if (!owner) await refuseOverBandwidth(image, req)
 
     const headers = req.request.headers
     // A link-preview fetcher spends no view of a self-destructing image, and so gets its

@@ -1,6 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import { createDailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
-import { type ViewRow, writeViews } from './analytics-repo.ts'
+import { type ViewRow, limitOwnersOverBandwidth, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 import { type ViewAggregate, createViewAggregator } from './view-aggregate.ts'
 
@@ -32,8 +32,10 @@ export interface ViewRecorder {
 
 /**
  * "At least every second". Each flush is a statement or two whatever its size (views are
- * aggregated), and on the embedded database a statement runs on this thread: flushing more
- * often would take turns from serving.
+ * aggregated), and one more for the plans' monthly bandwidth (limitOwners); on the embedded
+ * database a statement runs on this thread: flushing more often would take turns from serving.
+ * It is also how long an owner's images go on being served past their monthly bandwidth, at most
+ * (plus the flush itself and the notification), on each process.
  */
 const FLUSH_INTERVAL_MS = 1_000
 /**
@@ -157,6 +159,19 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
 
   const viewsIn = (aggregates: ViewAggregate[]) => aggregates.reduce((sum, a) => sum + a.views, 0)
 
+  /**
+   * The plans' monthly bandwidth, decided from the totals just written: an owner who reached it
+   * is refused to everyone else from now on (limitOwnersOverBandwidth). Never an error of the
+   * batch, which is written already: retrying it would count it twice.
+   */
+  async function limitOwners(aggregates: ViewAggregate[]): Promise<void> {
+    try {
+      await limitOwnersOverBandwidth(ctx.sql, [...new Set(aggregates.map((a) => a.imageId))], ctx.clock.now())
+    } catch (error) {
+      ctx.log.warn({ msg: 'monthly bandwidth not checked after a view batch; the next batch checks again', error: String(error) })
+    }
+  }
+
   async function writeOnce(): Promise<void> {
     const batch = retry ?? (buffer.length > 0 ? { rows: buffer.splice(0, batchSize), attempts: 0 } : undefined)
     if (!batch) return
@@ -166,6 +181,7 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
       await writeViews(ctx.db, await toRows(batch.rows))
       retry = undefined
       ctx.metrics.viewsFlushed(viewsIn(batch.rows))
+      await limitOwners(batch.rows)
     } catch (error) {
       batch.attempts++
       if (isBadBatch(error) && batch.attempts >= MAX_ATTEMPTS) {

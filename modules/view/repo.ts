@@ -2,19 +2,21 @@ import type { Sql } from '#core/db/index.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
 /**
- * What serving an image needs: the row's delivery columns and the owner's hotlink list. An image
+ * What serving an image needs: the row's delivery columns, the owner's hotlink list, and until
+ * when the owner's monthly bandwidth is used up (users.bandwidth_limited_until). An image
  * of a blocked account is not viewable at all, by anyone and by any link, until it is unblocked;
  * nor is an image hidden pending moderation (images.hidden_at), until an admin reviews it.
  */
 export type ViewableImage = Pick<
   ImageRow,
   'id' | 'user_id' | 'filename' | 'original_name' | 'title' | 'mime_type' | 'format' | 'width' | 'height' | 'file_size' | 'variants' | 'is_public' | 'uploaded_at' | 'expires_at' | 'max_views'
-> & { allowed_referrers: string[] }
+> & { allowed_referrers: string[]; bandwidth_limited_until: Date | null }
 
 export async function findViewableImage(sql: Sql, id: string): Promise<ViewableImage | null> {
   const [row]: [ViewableImage?] = await sql`
     select i.id, i.user_id, i.filename, i.original_name, i.title, i.mime_type, i.format, i.width, i.height,
-           i.file_size, i.variants, i.is_public, i.uploaded_at, i.expires_at, i.max_views, u.allowed_referrers
+           i.file_size, i.variants, i.is_public, i.uploaded_at, i.expires_at, i.max_views, u.allowed_referrers,
+           u.bandwidth_limited_until
     from images i join users u on u.id = i.user_id
     where i.id = ${id} and not u.is_blocked and i.hidden_at is null and (i.max_views is null or i.views_served < i.max_views)`
   return row ?? null

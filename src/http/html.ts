@@ -111,6 +111,9 @@ const ERROR_TITLES: Record<number, string> = {
   507: 'Unavailable for a moment',
 }
 
+/** Where a status's title would mislead: a visitor who made one request did not make "too many tries". */
+const CODE_TITLES = new Map([['bandwidth_limit_exceeded', 'Bandwidth used up']])
+
 export interface HtmlErrorOptions {
   status: number
   code: string
@@ -122,7 +125,7 @@ export interface HtmlErrorOptions {
 
 /** The API's error, as a page: the same status, code and message. */
 export function htmlErrorPage({ status, code, message, details = [], errorId }: HtmlErrorOptions): Response {
-  const title = ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
+  const title = CODE_TITLES.get(code) ?? ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
   const reasons = details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d.field)}: ${escapeHtml(d.message)}</li>`).join('')}</ul>` : ''
   // A validation failure's message already holds the reasons, one after another: a page lists them instead.
   const lead = details.length ? 'Invalid input:' : message.replace(/\.?$/, '.')

@@ -1,6 +1,7 @@
 import { USER_COLUMNS, type UserRow } from '../auth/principal.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
 import type { OidcSignIn } from '../auth/sessions.ts'
+import { PLAN_BANDWIDTH, usageMonth } from './bandwidth.ts'
 
 /** The users table as several modules read and change it; each module's own queries stay in its repo. */
 
@@ -84,4 +85,21 @@ export async function createSession(
       ${oidc?.sub ?? null}, ${oidc?.sid ?? null}, ${oidc?.idToken ?? null})
     returning id`
   return row!.id
+}
+
+/**
+ * Decides the monthly bandwidth limit again for the account's plan as it now is (an admin's
+ * change): limited until the month turns when this month's use reaches the plan's figure, else
+ * not, so an upgrade lifts it and a downgrade below what was used sets it. The caller tells
+ * the view processes (notifyUserChanged) once this commits.
+ */
+export async function recheckBandwidthLimit(db: Db, userId: string, now: Date): Promise<void> {
+  const month = usageMonth(now)
+  await db`
+    update users u set bandwidth_limited_until = case when used.bytes >= plan.bytes then ${month.end}::timestamptz end
+    from (
+      select coalesce(sum(bandwidth_used), 0) as bytes from user_usage
+      where user_id = ${userId} and date >= ${month.startDay}::date and date < ${month.endDay}::date
+    ) used, unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes)
+    where u.id = ${userId} and plan.name = u.plan_type`
 }

@@ -163,6 +163,8 @@ describeEachBackend(
         storage_limit: PLAN_LIMITS.free.storageBytes,
         bandwidth_used_month: 1500,
         bandwidth_limit_month: PLAN_LIMITS.free.bandwidthBytesPerMonth,
+        bandwidth_limit_reached: false,
+        bandwidth_resets_at: '2030-04-01T00:00:00.000Z',
         resets_at: '2030-04-01T00:00:00.000Z',
       })
       expect(uploaded.image.id).toBeString()
