@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
   Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
 } from '../ui.tsx'
 
-interface Quota {
+interface Quota extends BandwidthState {
   plan: string
   uploads_today: number
   upload_limit_per_day: number
@@ -87,6 +88,7 @@ function Usage() {
       <Meter label="Uploads today" used={quota.uploads_today} limit={quota.upload_limit_per_day} />
       <Meter label="Storage" used={quota.storage_used} limit={quota.storage_limit} format={formatBytes} />
       <Meter label="Bandwidth this month" used={quota.bandwidth_used_month} limit={quota.bandwidth_limit_month} format={formatBytes} />
+      <BandwidthLimitNotice state={quota} />
       {requests.limit ? <Meter label="API requests this hour" used={requests.used} limit={requests.limit} /> : null}
     </div>
   )

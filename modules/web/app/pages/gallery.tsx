@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { ActionButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
@@ -45,6 +46,9 @@ const hrefOf = ({ query, cursors }: Listing) => withCursors('/gallery', cursors,
 
 export function GalleryPage() {
   const { api } = useSession()
+  // Over the month's bandwidth, public images reach their owner only with credentials (Thumb's fetch).
+  const bandwidth = useBandwidthLimit()
+  const limited = bandwidth?.bandwidth_limit_reached === true
   const { query, cursors } = listingOf(useRouteContext().query)
   const shown = hrefOf({ query, cursors })
   const cursor = cursors.at(-1)
@@ -123,6 +127,7 @@ export function GalleryPage() {
   return (
     <section>
       <PageTitle headingRef={heading}>Gallery</PageTitle>
+      <BandwidthLimitNotice state={bandwidth} />
       <form
         class="toolbar"
         role="search"
@@ -155,7 +160,7 @@ export function GalleryPage() {
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
                 {/* The view server answers 404 for a hidden image, to its owner too. */}
-                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null} placeholder={image.is_public ? 'Loading…' : 'Private'} alt="" />}
+                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null && !limited} placeholder={image.is_public ? 'Loading…' : 'Private'} alt="" />}
               </Link>
               <div class="card-body">
                 <label class="check">

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks'
+import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
@@ -58,6 +59,7 @@ export function ImagePage({ id }: { id: string }) {
   const statusOf = (part: Part) => (status.part === part ? status : {})
   const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
   const loaded = useLoad(async () => (await api.remote<{ image: ImageWithLifetime }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
+  const bandwidth = useBandwidthLimit()
   const stats = useLoad(async () => (await api.remote<Stats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
   const [image, setImage] = useState<ImageWithLifetime | null>(null)
   const shown = image ?? loaded.data
@@ -121,6 +123,7 @@ export function ImagePage({ id }: { id: string }) {
   return (
     <section class="image-page">
       <PageTitle>{name}</PageTitle>
+      <BandwidthLimitNotice state={bandwidth} />
       {hidden ? (
         <p class="warning">
           <ModerationBadge /> After reports, nobody is shown this image, and its links answer “not found”, until an administrator reviews it.
@@ -129,7 +132,7 @@ export function ImagePage({ id }: { id: string }) {
       <div class="image-layout">
         <div class="image-view">
           {/* The view server answers 404 for a hidden image, to its owner too. */}
-          {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null} alt={name} size={1024} class="full" />}
+          {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null && !bandwidth?.bandwidth_limit_reached} alt={name} size={1024} class="full" />}
           <p class="muted">
             {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {viewsInWords(shown.views, stats.data?.views.bot.total ?? 0)}
           </p>

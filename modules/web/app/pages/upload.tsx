@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
@@ -68,6 +69,7 @@ function quotaSentence(notSent: number, resetsAt: Date | null): string {
 
 export function UploadPage() {
   const { api, user } = useSession()
+  const bandwidth = useBandwidthLimit()
   const [items, setItems] = useState<Item[]>([])
   const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
   const [dragging, setDragging] = useState(false)
@@ -146,6 +148,7 @@ export function UploadPage() {
   return (
     <section>
       <PageTitle>Upload</PageTitle>
+      <BandwidthLimitNotice state={bandwidth} />
       <div
         class={`dropzone${dragging ? ' dragging' : ''}`}
         data-testid="dropzone"
