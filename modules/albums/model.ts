@@ -52,6 +52,7 @@ const VisibleAlbumImage = t.Object({
   original_name: t.Nullable(t.String()),
   filename: t.String(),
   is_public: t.Boolean(),
+  max_views: t.Nullable(t.Number({ description: 'Views by others after which the image is gone; null: no limit. An image with a limit is left off the share page, where every visit would spend one' })),
   width: t.Number(),
   height: t.Number(),
   url: t.String(),

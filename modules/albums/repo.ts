@@ -24,7 +24,7 @@ export interface AlbumRow {
 
 export type AlbumImageRow = Pick<
   ImageRow,
-  'id' | 'user_id' | 'title' | 'original_name' | 'filename' | 'is_public' | 'format' | 'width' | 'height' | 'variants' | 'b2_file_name' | 'uploaded_at' | 'expires_at'
+  'id' | 'user_id' | 'title' | 'original_name' | 'filename' | 'is_public' | 'format' | 'width' | 'height' | 'variants' | 'b2_file_name' | 'uploaded_at' | 'expires_at' | 'max_views'
 > & { position: number }
 
 export type AlbumChanges = Partial<Pick<AlbumRow, 'title' | 'description' | 'visibility' | 'password_hash' | 'expires_at' | 'cover_image_id'>>
@@ -57,7 +57,7 @@ const ALBUM_FIELDS = (db: Db, audience: Audience) => db`
   } as image_count`
 
 const IMAGE_FIELDS = (db: Db) => db`
-  i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, i.expires_at, m.position`
+  i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, i.expires_at, i.max_views, m.position`
 
 export async function insertAlbum(tx: Db, album: { id: string; user_id: string } & Required<AlbumChanges>): Promise<void> {
   await tx`insert into albums ${tx(album)}`

@@ -61,6 +61,8 @@ function presentImage(config: Config, image: repo.AlbumImageRow, principal: Prin
     original_name: image.original_name,
     filename: image.filename,
     is_public: image.is_public,
+    // The owner's own pages fetch a self-destructing image with credentials: a plain look would spend a view.
+    max_views: image.max_views,
     width: image.width,
     height: image.height,
     ...imageUrls(config, image),

@@ -13,6 +13,8 @@ interface AlbumImage {
   original_name: string | null
   filename: string
   is_public: boolean
+  /** A self-destructing image: the owner's look must not spend a view. */
+  max_views: number | null
   thumbnail: string
 }
 
@@ -229,7 +231,7 @@ export function AlbumPage({ id }: { id: string }) {
               onDragOver={allowDrop}
               onDrop={(event) => (event.stopPropagation(), drop(event, index))}
             >
-              <Thumb src={image.thumbnail} isPublic={image.is_public} alt="" size={64} />
+              <Thumb src={image.thumbnail} image={image} alt="" size={64} />
               <span class="album-image-name" title={name}>{index + 1}. {name}{isCover ? <span class="badge"> cover</span> : null}</span>
               <span class="album-image-actions">
                 <button type="button" class="small secondary" data-action="up" disabled={index === 0} onClick={() => move(index, index - 1, 'up')} aria-label={`Move ${name} up`}>↑</button>
@@ -280,7 +282,7 @@ function Picker({ albumId, inAlbum, added, onAdd }: { albumId: string; inAlbum: 
           const already = inAlbum.has(image.id)
           return (
             <li key={image.id} class={`card${selected.includes(image.id) ? ' selected' : ''}`} draggable={!already} onDragStart={(event) => event.dataTransfer?.setData('text/plain', `add:${image.id}`)}>
-              <span class="card-image"><Thumb src={image.thumbnail} isPublic={image.is_public} alt="" /></span>
+              <span class="card-image"><Thumb src={image.thumbnail} image={image} alt="" /></span>
               <div class="card-body">
                 <label class="check">
                   <input type="checkbox" disabled={already} checked={already || selected.includes(image.id)} onChange={() => toggle(image.id)} aria-label={already ? `${name} is in the album` : `Add ${name}`} />

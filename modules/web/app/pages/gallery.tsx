@@ -20,8 +20,11 @@ export interface OwnImage {
   views: number
   uploaded_at: string
   metadata: { width: number; height: number; size: number; format: string }
+  /** When the image ends, if it does (the image page changes it). */
+  expires_at: string | null
   /** Set when the image self-destructs after that many views: the owner's own look must not spend one. */
-  max_views?: number | null
+  max_views: number | null
+  views_left: number | null
 }
 
 const PAGE_SIZE = 60
@@ -160,7 +163,7 @@ export function GalleryPage() {
             <li key={image.id} class={`card${selected.has(image.id) ? ' selected' : ''}`} data-testid="gallery-card">
               <Link href={`/gallery/${image.id}`} class="card-image" aria-label={`Open ${name}`}>
                 {/* The view server answers 404 for a hidden image, to its owner too. */}
-                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} isPublic={image.is_public && image.max_views == null && !limited} placeholder={image.is_public ? 'Loading…' : 'Private'} alt="" />}
+                {image.hidden_by_moderation ? <span class="thumb-holder" /> : <Thumb src={image.thumbnail} image={image} asOwner={limited} alt="" />}
               </Link>
               <div class="card-body">
                 <label class="check">

@@ -132,7 +132,7 @@ export function ImagePage({ id }: { id: string }) {
       <div class="image-layout">
         <div class="image-view">
           {/* The view server answers 404 for a hidden image, to its owner too. */}
-          {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} isPublic={shown.is_public && shown.max_views == null && !bandwidth?.bandwidth_limit_reached} alt={name} size={1024} class="full" />}
+          {hidden ? <span class="thumb-holder" /> : <Thumb src={`${shown.view_url}?size=medium`} image={shown} asOwner={bandwidth?.bandwidth_limit_reached === true} alt={name} size={1024} class="full" />}
           <p class="muted">
             {shown.metadata.width}×{shown.metadata.height} · {formatBytes(shown.metadata.size)} · {shown.metadata.format.toUpperCase()} · uploaded {formatDate(shown.uploaded_at)} · {viewsInWords(shown.views, stats.data?.views.bot.total ?? 0)}
           </p>

@@ -214,8 +214,8 @@ export function UploadPage() {
             {item.status === 'not-sent' ? <p class="muted">Not sent.</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
-                {/* A self-destructing image is fetched as its owner (with the token), so showing it spends no view. */}
-                <Thumb src={item.image.thumbnail} isPublic={item.isPublic === true && item.image.max_views == null} placeholder={item.isPublic ? 'Loading…' : 'Private'} alt="" size={64} />
+                {/* The upload answer names max_views only for an image that ends (modules/upload/present.ts): none is no limit. */}
+                <Thumb src={item.image.thumbnail} image={{ is_public: item.isPublic === true, max_views: item.image.max_views ?? null }} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${nameOf(item)}`} />
                 <CopyButton text={item.image.url} what={`to ${nameOf(item)}`} label="Copy link" />
                 <Link href={`/gallery/${item.image.id}`} aria-label={`Open ${nameOf(item)}`}>Open</Link>
