@@ -1,5 +1,5 @@
 import type { Config } from '#core/config.ts'
-import { SITE_NAME, escapeHtml as e, pageTitle } from '#core/http/html.ts'
+import { SITE_NAME, WRAP_LONG_WORDS, escapeHtml as e, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import type { SharedAlbum } from './repo.ts'
 import type { ShownImage } from './share.ts'
@@ -17,6 +17,7 @@ input{background:#222;color:#eee}button{background:#3a6;color:#fff;border-color:
 label{display:block;margin-bottom:4px}.error{color:#f88}
 nav.pager{display:flex;gap:16px;margin:16px 0}
 p.preview{background:#332b00;border:1px solid #a80;border-radius:4px;padding:8px 12px}
+${WRAP_LONG_WORDS}
 `
 
 /** The share pages run nothing and load images from the view server (and the CDN) only. */

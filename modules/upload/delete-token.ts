@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { NotFound } from '#core/errors.ts'
-import { personFacing } from '#core/http/html.ts'
+import { WRAP_LONG_WORDS, personFacing } from '#core/http/html.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -60,7 +60,7 @@ function page(ctx: AppContext, status: number, title: string, body: string): Res
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
       `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>` +
       `<style>body{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}img{max-width:100%;max-height:16rem}` +
-      `button{font:inherit;padding:.5rem 1.5rem;background:#b00020;color:#fff;border:0;border-radius:4px;cursor:pointer}</style>` +
+      `button{font:inherit;padding:.5rem 1.5rem;background:#b00020;color:#fff;border:0;border-radius:4px;cursor:pointer}${WRAP_LONG_WORDS}</style>` +
       `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
     {
       status,

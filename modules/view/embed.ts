@@ -1,5 +1,5 @@
 import type { Config } from '#core/config.ts'
-import { SITE_NAME, pageTitle } from '#core/http/html.ts'
+import { SITE_NAME, WRAP_LONG_WORDS, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { StoredVariant } from '#core/images/types.ts'
@@ -67,6 +67,7 @@ img{max-width:100%;height:auto}
 label{display:block;margin:12px 0 4px;font-weight:600}
 .report{display:block;margin-top:24px;font-size:14px;color:#aaa}
 textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace;background:#222;color:#eee;border:1px solid #444;padding:6px;resize:vertical}
+${WRAP_LONG_WORDS}
 </style>
 </head>
 <body>

@@ -26,8 +26,16 @@ export interface HtmlPageOptions {
   frameAncestors?: string[]
 }
 
+/**
+ * For every server-rendered page: a long unbroken word (a 200-character title or file name
+ * without a space, which the API takes) breaks where it must rather than widening the page past
+ * a phone's screen. Inherited, so headings, paragraphs and list items all follow it.
+ */
+export const WRAP_LONG_WORDS = 'body{overflow-wrap:anywhere}'
+
 const BASE_STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem}img{max-width:100%;max-height:16rem}'
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem}img{max-width:100%;max-height:16rem}' +
+  WRAP_LONG_WORDS
 
 /**
  * The small server-rendered pages people reach from a mail or a delete link. Their URLs hold
