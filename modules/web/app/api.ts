@@ -204,7 +204,11 @@ function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions
       }
     }
     xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload server could not be reached.'))
-    options.signal?.addEventListener('abort', () => xhr.abort())
+    const aborted = () => new ApiError(0, 'aborted', 'The upload was cancelled.')
+    xhr.onabort = () => reject(aborted())
+    // Cancelled while the token was fetched: nothing is sent.
+    if (options.signal?.aborted) return reject(aborted())
+    options.signal?.addEventListener('abort', () => xhr.abort(), { once: true })
     const form = new FormData()
     if (options.isPublic !== undefined) form.append('is_public', String(options.isPublic))
     for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value)

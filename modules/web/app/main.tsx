@@ -18,6 +18,7 @@ import { UploadPage } from './pages/upload.tsx'
 import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
+import { createUploadQueue, UploadQueueContext } from './upload-queue.ts'
 import { DeletionScheduledNotice } from './deletion-notice.tsx'
 import { VerifyAddressNotice } from './verify-notice.tsx'
 
@@ -122,6 +123,10 @@ const SIGNED_OUT_NOTICE = 'You were signed out. Sign in again to continue.'
 function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   const [user, setUser] = useState(initialUser)
   const sessionEnded = useSessionEndedWatch(api, user, setUser)
+  // The Upload page's queue lives here, so uploads go on, and are shown again, across the app's pages.
+  const [uploads] = useState(() => createUploadQueue(api))
+  // Signed out (here, in another tab, or the session ended): the uploads were that session's.
+  useEffect(() => void (user || uploads.reset()), [user])
   const route = useRoute()
   const session: Session = { api, user, setUser }
   let page: preact.JSX.Element
@@ -142,17 +147,19 @@ function App({ api, initialUser }: { api: Api; initialUser: User | null }) {
   const deletionAt = elsewhereSignedIn?.delete_scheduled_for ?? null
   return (
     <SessionContext.Provider value={session}>
-      <RouteContext.Provider value={route}>
-        <a href="#main" class="skip">Skip to content</a>
-        <Nav session={session} />
-        {/* Outside <main>, which is made anew for each page: this live region is there before the
-            notice comes (right after sign-up), so the notice is read out. */}
-        <div class="notices" role="status">
-          {deletionAt ? <DeletionScheduledNotice at={deletionAt} /> : null}
-          {unverified ? <VerifyAddressNotice email={unverified.email} /> : null}
-        </div>
-        <main id="main" key={route.path}>{page}</main>
-      </RouteContext.Provider>
+      <UploadQueueContext.Provider value={uploads}>
+        <RouteContext.Provider value={route}>
+          <a href="#main" class="skip">Skip to content</a>
+          <Nav session={session} />
+          {/* Outside <main>, which is made anew for each page: this live region is there before the
+              notice comes (right after sign-up), so the notice is read out. */}
+          <div class="notices" role="status">
+            {deletionAt ? <DeletionScheduledNotice at={deletionAt} /> : null}
+            {unverified ? <VerifyAddressNotice email={unverified.email} /> : null}
+          </div>
+          <main id="main" key={route.path}>{page}</main>
+        </RouteContext.Provider>
+      </UploadQueueContext.Provider>
     </SessionContext.Provider>
   )
 }

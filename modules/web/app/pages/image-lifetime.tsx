@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { formatDate } from '../ui.tsx'
+import type { UploadChoices } from '../upload-queue.ts'
 import type { OwnImage } from './gallery.tsx'
 
 /**
@@ -137,25 +138,17 @@ function viewLimitOf(input: HTMLInputElement): { value?: string; error?: string 
 }
 
 /**
- * The upload panel's choices, as the form fields POST /upload takes. `error`: why they may not be
- * sent as they are; the page holds its uploads until they may.
+ * The upload panel's expiry and view limit, as the upload queue keeps them (upload-queue.ts), so
+ * they are as the person left them on return. A view limit the server would not take carries its
+ * `error`: the queue holds its files until it may send them.
  */
-export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<string, string>, error?: string): void }) {
-  const [expiresIn, setExpiresIn] = useState('')
-  const [maxViews, setMaxViews] = useState<{ typed: string; value?: string; error?: string }>({ typed: '' })
-  const update = (nextExpiry: string, nextViews: typeof maxViews) => {
-    setExpiresIn(nextExpiry)
-    setMaxViews(nextViews)
-    const fields: Record<string, string> = {}
-    if (nextExpiry) fields.expires_in = nextExpiry
-    if (nextViews.value) fields.max_views = nextViews.value
-    onChange(fields, nextViews.error)
-  }
+export function UploadLifetimeChoices({ value, onChange }: { value: Pick<UploadChoices, 'expiresIn' | 'maxViews'>; onChange(next: Pick<UploadChoices, 'expiresIn' | 'maxViews'>): void }) {
+  const { expiresIn, maxViews } = value
   return (
     <div class="upload-lifetime">
       <div class="field">
         <label for="upload-expiry">Expire in</label>
-        <select id="upload-expiry" value={expiresIn} onChange={(e) => update((e.currentTarget as HTMLSelectElement).value, maxViews)}>
+        <select id="upload-expiry" value={expiresIn} onChange={(e) => onChange({ expiresIn: (e.currentTarget as HTMLSelectElement).value, maxViews })}>
           <option value="">Never</option>
           {EXPIRY_CHOICES.map(([value, label]) => (
             <option value={value}>{label}</option>
@@ -177,7 +170,7 @@ export function UploadLifetimeChoices({ onChange }: { onChange(fields: Record<st
           aria-describedby={maxViews.error ? 'upload-max-views-error' : undefined}
           onInput={(e) => {
             const input = e.currentTarget as HTMLInputElement
-            update(expiresIn, { typed: input.value, ...viewLimitOf(input) })
+            onChange({ expiresIn, maxViews: { typed: input.value, ...viewLimitOf(input) } })
           }}
         />
         {maxViews.error ? <p id="upload-max-views-error" class="error" role="alert">{maxViews.error}</p> : null}

@@ -1,30 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
-import { ApiError, uploadFile } from '../api.ts'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, PageTitle, formatBytes, formatDate, useSession, withLocalTimes } from '../ui.tsx'
+import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
-
-interface Item {
-  key: number
-  file: File
-  loaded: number
-  /** `not-sent`: held back once the daily upload limit was met (the page says so once, above the list). */
-  status: 'waiting' | 'uploading' | 'processing' | 'done' | 'error' | 'not-sent'
-  /** As the checkbox stood when the upload started: ticking it later changes only new uploads. */
-  isPublic?: boolean
-  error?: string
-  /** A 409 duplicate_image's stored image: the error links to its page. */
-  existingImageId?: string
-  image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
-}
-
-/** How the list names a file: a pasted screenshot may come without a name. */
-const nameOf = (item: Item) => item.file.name || 'pasted image'
-
-/** Two at a time: the server processes two images at once by default; more would only queue there. */
-const PARALLEL = 2
 
 function describeError(error: unknown, file: File, maxBytes: number): string {
   if (!(error instanceof ApiError)) return 'The upload failed.'
@@ -55,76 +36,38 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
 /** The image a 409 duplicate_image names in its details (modules/upload/service.ts). */
 const existingImageOf = (error: ApiError) => error.details.find((problem) => problem.field === 'image')?.value
 
-/** When the daily limit a 429 met lets uploads go again: its Retry-After, or null if not told. */
-function quotaResetOf(error: ApiError): Date | null {
-  const seconds = Number(error.headers?.get('retry-after'))
-  return Number.isFinite(seconds) && seconds > 0 ? new Date(Date.now() + seconds * 1000) : null
-}
-
 function quotaSentence(notSent: number, resetsAt: Date | null): string {
   const files = notSent === 1 ? '1 file was' : `${notSent} files were`
   const again = resetsAt ? `You can upload again from ${formatDate(resetsAt)}.` : 'You can upload again when it resets.'
   return `Daily upload limit reached: ${files} not sent. ${again}`
 }
 
+/** What a failed item says: why, and for one Retry may cure, when to try (a Retry-After) or that it may. */
+function failureOf(item: UploadItem, maxBytes: number): string {
+  const error = item.failure
+  if (!(error instanceof ApiError)) return describeError(error, item.file, maxBytes)
+  if (error.code === 'network_error') return 'The upload server could not be reached. Check your connection, then retry.'
+  if (error.status === 429) return `Too many requests just now. ${item.retryAt ? `Retry from ${formatDate(item.retryAt)}.` : 'Retry in a few minutes.'}`
+  if (error.status === 502 || error.status === 503 || error.status === 504) {
+    return `The upload server is unavailable for a moment (${error.status}). ${item.retryAt ? `Retry from ${formatDate(item.retryAt)}.` : 'Retry in a minute.'}`
+  }
+  return describeError(error, item.file, maxBytes)
+}
+
+/** Before the page first shows: public as the account's setting says, no end. */
+const defaultChoices = (isPublic: boolean): UploadChoices => ({ isPublic, expiresIn: '', maxViews: { typed: '' } })
+
 export function UploadPage() {
   const { api, user } = useSession()
   const bandwidth = useBandwidthLimit()
-  const [items, setItems] = useState<Item[]>([])
-  const [isPublic, setIsPublic] = useState(user?.settings.default_is_public ?? true)
+  // The queue outlives this page (upload-queue.ts): leaving for the gallery and coming back shows it as it goes on.
+  const [queue, { items, uploaded, quotaReached, choices: kept }] = useUploadQueue()
+  const choices = kept ?? defaultChoices(user?.settings.default_is_public ?? true)
+  useEffect(() => void (kept || queue.setChoices(choices)), [])
   const [dragging, setDragging] = useState(false)
-  const [lifetime, setLifetime] = useState<{ fields: Record<string, string>; error?: string }>({ fields: {} })
-  // What is read out: each file's outcome once, never its progress. Failures are read out by their
-  // own alert in the list; here each finished upload is added, in the order they finish.
-  const [uploaded, setUploaded] = useState<{ key: number; name: string }[]>([])
-  // Set by the first refusal for the daily limit: files waiting then, or added before it resets, are not sent.
-  const [quotaReached, setQuotaReached] = useState<{ resetsAt: Date | null } | null>(null)
-  const nextKey = useRef(1)
   const input = useRef<HTMLInputElement>(null)
-  const update = (key: number, change: Partial<Item>) => setItems((all) => all.map((item) => (item.key === key ? { ...item, ...change } : item)))
-
-  const add = (files: Iterable<File>) => {
-    const added: Item[] = [...files].map((file) => ({ key: nextKey.current++, file, loaded: 0, status: 'waiting' }))
-    if (added.length) setItems((all) => [...added, ...all])
-  }
-
-  // The queue: whenever fewer than PARALLEL are in flight, start the oldest waiting file.
-  // A view limit the server would refuse holds every file until it is fixed: nothing is sent.
-  useEffect(() => {
-    if (lifetime.error) return
-    if (quotaReached && (quotaReached.resetsAt === null || Date.now() < quotaReached.resetsAt.getTime())) {
-      if (items.some((item) => item.status === 'waiting')) setItems((all) => all.map((item) => (item.status === 'waiting' ? { ...item, status: 'not-sent' } : item)))
-      return
-    }
-    const active = items.filter((item) => item.status === 'uploading' || item.status === 'processing').length
-    const waiting = items.filter((item) => item.status === 'waiting').reverse().slice(0, Math.max(0, PARALLEL - active))
-    for (const item of waiting) {
-      if (item.file.size > api.config.max_upload_bytes) {
-        update(item.key, { status: 'error', error: describeError(new ApiError(413, 'file_too_large', ''), item.file, api.config.max_upload_bytes) })
-        continue
-      }
-      update(item.key, { status: 'uploading', isPublic })
-      uploadFile(api, item.file, {
-        isPublic,
-        fields: lifetime.fields,
-        onProgress: ({ loaded, total }) => update(item.key, { loaded, status: loaded >= total ? 'processing' : 'uploading' }),
-      }).then(
-        (answer) => {
-          update(item.key, { status: 'done', loaded: item.file.size, image: answer.image })
-          setUploaded((all) => [...all, { key: item.key, name: nameOf(item) }])
-        },
-        (error) => {
-          if (error instanceof ApiError && error.code === 'upload_limit_reached') {
-            update(item.key, { status: 'not-sent' })
-            setQuotaReached({ resetsAt: quotaResetOf(error) })
-          } else {
-            const existingImageId = error instanceof ApiError && error.code === 'duplicate_image' ? existingImageOf(error) : undefined
-            update(item.key, { status: 'error', error: describeError(error, item.file, api.config.max_upload_bytes), existingImageId })
-          }
-        },
-      )
-    }
-  }, [items, lifetime, quotaReached])
+  const add = (files: Iterable<File>) => queue.add(files)
+  const maxBytes = api.config.max_upload_bytes
 
   // Paste anywhere on the page: screenshots go straight up.
   useEffect(() => {
@@ -176,13 +119,14 @@ export function UploadPage() {
             ;(event.currentTarget as HTMLInputElement).value = ''
           }}
         />
-        <p class="hint">JPEG, PNG, GIF, WebP, AVIF or BMP, up to {formatBytes(api.config.max_upload_bytes)} each.</p>
+        <p class="hint">JPEG, PNG, GIF, WebP, AVIF or BMP, up to {formatBytes(maxBytes)} each.</p>
       </div>
       <label class="check">
-        <input type="checkbox" checked={isPublic} onChange={(event) => setIsPublic((event.currentTarget as HTMLInputElement).checked)} />
+        <input type="checkbox" checked={choices.isPublic} onChange={(event) => queue.setChoices({ ...choices, isPublic: (event.currentTarget as HTMLInputElement).checked })} />
         Public (anyone with the link can see new uploads)
       </label>
-      <UploadLifetimeChoices onChange={(fields, error) => setLifetime({ fields, error })} />
+      <UploadLifetimeChoices value={choices} onChange={(lifetime) => queue.setChoices({ ...choices, ...lifetime })} />
+      {/* What is read out: each file's outcome once, never its progress. Failures are read out by their own alert in the list. */}
       <div class="visually-hidden" role="status" data-testid="upload-outcomes">
         {uploaded.map(({ key, name }) => <p key={key}>{name} uploaded.</p>)}
       </div>
@@ -201,15 +145,26 @@ export function UploadPage() {
               <div>
                 <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${nameOf(item)}`} />
                 <span class="muted">
-                  {item.status === 'waiting' ? (lifetime.error ? 'Waiting for a valid view limit…' : 'Waiting…') : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
+                  {item.status === 'waiting' ? (choices.maxViews.error ? 'Waiting for a valid view limit…' : 'Waiting…') : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
                 </span>
+                {/* Once sent, the server has the file: processing is not stopped half-way. */}
+                {item.status !== 'processing' ? (
+                  <>
+                    {' '}
+                    <button type="button" class="small secondary" onClick={() => queue.cancel(item.key)} aria-label={`Cancel the upload of ${nameOf(item)}`}>Cancel</button>
+                  </>
+                ) : null}
               </div>
             ) : null}
             {item.status === 'error' ? (
               <p class="error" role="alert">
-                {item.error}
-                {item.existingImageId ? <> <Link href={`/gallery/${item.existingImageId}`}>Open that image</Link> to change them.</> : null}
+                {failureOf(item, maxBytes)}
+                {item.failure instanceof ApiError && existingImageOf(item.failure) ? <> <Link href={`/gallery/${existingImageOf(item.failure)}`}>Open that image</Link> to change them.</> : null}
               </p>
+            ) : null}
+            {item.status === 'cancelled' ? <p class="muted">Cancelled.</p> : null}
+            {mayRetry(item) ? (
+              <button type="button" class="small secondary" onClick={() => queue.retry(item.key)} aria-label={`Retry the upload of ${nameOf(item)}`}>Retry</button>
             ) : null}
             {item.status === 'not-sent' ? <p class="muted">Not sent.</p> : null}
             {item.status === 'done' && item.image ? (
