@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { type Owner, signUp, uploadImage } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
+import { call } from '../helpers/http.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
@@ -160,6 +161,26 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('1 deleted.').waitFor()
       await page.getByRole('checkbox', { name: 'Select key-01.png' }).waitFor({ state: 'detached' })
       await expectFocusOn(page, '.status')
+    })
+  })
+
+  test('a bulk delete counts an image deleted meanwhile as gone, not as a failure, and names what it did', async () => {
+    const owner = await ownerWith(['keep-a.png', 'keep-b.png', 'vanishing.png'])
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      for (const name of ['keep-a.png', 'keep-b.png', 'vanishing.png']) await page.getByRole('checkbox', { name: `Select ${name}` }).check()
+      // Deleted elsewhere (another tab, its end) while the person confirms.
+      const [vanishing] = await servers.app.ctx.sql<{ id: string }[]>`select id from images where user_id = ${owner.id} and original_name = 'vanishing.png'`
+      page.once('dialog', async (dialog) => {
+        const [gone] = await call(servers.app.upload, 'DELETE', `/images/${vanishing!.id}`, { apiKey: owner.apiKey })
+        expect(gone.status).toBe(200)
+        await dialog.accept()
+      })
+      await page.getByRole('button', { name: 'Delete selected (3)' }).click()
+      await page.getByText('2 deleted (1 was already gone).').waitFor()
+      expect(await page.getByRole('alert').count()).toBe(0)
+      await page.getByText('No images yet.').waitFor()
     })
   })
 

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { ActionButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
@@ -32,6 +33,13 @@ const PAGE_SIZE = 60
 const SEARCH_MAX_LENGTH = 200
 
 const nameOf = (image: OwnImage) => image.title || image.original_name || image.filename
+
+/** "2 deleted (1 was already gone).": what a bulk delete did, or undefined when it did nothing. */
+function deletedSentence(deleted: number, gone: number): string | undefined {
+  const already = `${gone} ${gone === 1 ? 'was' : 'were'} already gone`
+  if (!deleted) return gone ? `${already}.` : undefined
+  return gone ? `${deleted} deleted (${already}).` : `${deleted} deleted.`
+}
 
 /**
  * The listing shown lives in the address, so Back from an image page and a reload return to it.
@@ -118,9 +126,15 @@ export function GalleryPage() {
     const names = images.filter((image) => selected.has(image.id)).map(nameOf)
     const what = names.length === selected.size && names.length <= 5 ? names.map((name) => `“${name}”`).join(', ') : `${selected.size} images`
     if (!selected.size || !confirm(`Delete ${what}? This cannot be undone.`)) return
-    let failed = 0
-    for (const id of selected) await api.remote('upload', 'DELETE', `/images/${id}`).catch(() => failed++)
-    setStatus(failed ? { error: `${failed} could not be deleted.` } : { message: `${selected.size} deleted.` })
+    const outcome = { deleted: 0, gone: 0, failed: 0 }
+    for (const id of selected) {
+      await api.remote('upload', 'DELETE', `/images/${id}`).then(
+        () => outcome.deleted++,
+        // Deleted meanwhile (in another tab, by its expiry or its last view): what was asked is done.
+        (error) => (error instanceof ApiError && error.status === 404 ? outcome.gone++ : outcome.failed++),
+      )
+    }
+    setStatus({ message: deletedSentence(outcome.deleted, outcome.gone), error: outcome.failed ? `${outcome.failed} could not be deleted.` : undefined })
     // The emptied selection disables the button, which drops the focus: it goes to what was done.
     refocusAfterLoad(() => statusRegion.current)
     setSelected(new Set())
