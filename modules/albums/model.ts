@@ -27,7 +27,7 @@ const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, descriptio
 // Checked by the service, which names the format (400 invalid_expires_at), as the image routes do.
 const ExpiresAt = t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601 date, or date and time with a zone; after this instant the share page and ZIP are gone (404); null: never' }))
 const ImageId = t.String({ maxLength: 64 })
-const CoverId = t.Nullable(t.String({ maxLength: 64, description: 'One of your images; null: the first image of the album' }))
+const CoverId = t.Nullable(t.String({ maxLength: 64, description: 'One of your images; null: the first image of the album. Taking the image out of the album takes it off the cover too' }))
 
 export const Album = t.Object({
   id: t.String(),
@@ -67,7 +67,18 @@ const WithheldAlbumImage = t.Object({
 })
 export const AlbumImage = t.Union([VisibleAlbumImage, WithheldAlbumImage])
 
-const AlbumWithImages = t.Composite([Album, t.Object({ images: t.Array(AlbumImage) })])
+const AlbumWithImages = t.Composite([
+  Album,
+  t.Object({
+    shown_cover_image_id: t.Nullable(
+      t.String({
+        description:
+          'The cover visitors see (og:image): the chosen cover while it is in the album and shown, else the first image shown (not self-destructing, not ended); null when none is',
+      }),
+    ),
+    images: t.Array(AlbumImage),
+  }),
+])
 const Params = t.Object({ id: t.String({ maxLength: 64 }) })
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse }
 const One = { 200: t.Object({ success: t.Literal(true), album: AlbumWithImages }), ...Errors }

@@ -124,11 +124,22 @@ export async function holdsPrivateImage(db: Db, albumId: string): Promise<boolea
 }
 
 export async function replaceMembers(tx: TransactionSql, albumId: string, imageIds: string[]): Promise<void> {
-  await tx`delete from album_images where album_id = ${albumId}`
+  const before = await tx<{ image_id: string }[]>`delete from album_images where album_id = ${albumId} returning image_id`
+  await dropCoverOf(tx, albumId, before.map((row) => row.image_id).filter((id) => !imageIds.includes(id)))
   if (imageIds.length === 0) return
   await tx`
     insert into album_images (album_id, image_id, position)
     select ${albumId}, image_id, ordinality::int from unnest(${imageIds}::text[]) with ordinality as given(image_id, ordinality)`
+}
+
+/**
+ * An image taken out of the album is taken off its cover too, as deleting the image does
+ * (sql/00011_albums.sql): the album's first image stands in, on the share page and to its owner
+ * alike, and the old choice does not come back should the image be added again.
+ */
+async function dropCoverOf(tx: TransactionSql, albumId: string, removedIds: string[]): Promise<void> {
+  if (removedIds.length === 0) return
+  await tx`update albums set cover_image_id = null where id = ${albumId} and cover_image_id = any(${removedIds}::text[])`
 }
 
 /** Appends the ids not in the album yet, after its last image, in the given order. */
@@ -142,8 +153,9 @@ export async function appendMembers(tx: TransactionSql, albumId: string, imageId
 }
 
 /** Whether the image was in the album. */
-export async function removeMember(db: Db, albumId: string, imageId: string): Promise<boolean> {
-  const removed = await db`delete from album_images where album_id = ${albumId} and image_id = ${imageId}`
+export async function removeMember(tx: TransactionSql, albumId: string, imageId: string): Promise<boolean> {
+  const removed = await tx`delete from album_images where album_id = ${albumId} and image_id = ${imageId}`
+  if (removed.count > 0) await dropCoverOf(tx, albumId, [imageId])
   return removed.count > 0
 }
 

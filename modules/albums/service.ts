@@ -73,8 +73,13 @@ function presentImage(config: Config, image: repo.AlbumImageRow, principal: Prin
 async function ownAlbumWithImages(ctx: AppContext, principal: Principal, id: string) {
   const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
   if (!album) throw albumNotFound()
-  const images = await repo.albumImages(ctx.sql, album, repo.OWNER)
-  return { ...presentAlbum(ctx.config, album), images: images.map((image) => presentImage(ctx.config, image, principal)) }
+  const [images, shownCover] = await Promise.all([repo.albumImages(ctx.sql, album, repo.OWNER), repo.coverOf(ctx.sql, album, ctx.clock.now())])
+  return {
+    ...presentAlbum(ctx.config, album),
+    // The owner's page marks the cover visitors get, by the share page's own rule (repo.coverOf).
+    shown_cover_image_id: shownCover?.id ?? null,
+    images: images.map((image) => presentImage(ctx.config, image, principal)),
+  }
 }
 
 export const getAlbum = (ctx: AppContext, principal: Principal, id: string) => ownAlbumWithImages(ctx, principal, id)
@@ -209,7 +214,8 @@ export async function changeImages(ctx: AppContext, principal: Principal, id: st
 export async function removeImage(ctx: AppContext, principal: Principal, id: string, imageId: string) {
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
-  if (!(await repo.removeMember(ctx.sql, id, imageId))) throw new NotFound('That image is not in this album', 'image_not_in_album')
+  const removed = await ctx.sql.begin((tx) => repo.removeMember(tx, id, imageId))
+  if (!removed) throw new NotFound('That image is not in this album', 'image_not_in_album')
   return ownAlbumWithImages(ctx, principal, id)
 }
 

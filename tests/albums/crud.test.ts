@@ -269,6 +269,39 @@ describeEachBackend('albums API', (app) => {
     expect(survivor.album.cover_image_id).toBeNull()
   })
 
+  test('the cover taken out of the album is off it, and the owner is told the cover visitors get (shown_cover_image_id)', async () => {
+    const [first, second, third] = [images[0]!, images[2]!, images[3]!]
+    const album = await createAlbum(app(), owner, { title: 'Covers', visibility: 'unlisted' })
+    const get = async () => (await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey }))[1].album
+    const patch = async (body: Record<string, unknown>) => (await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body }))[1].album
+    // None chosen: the first image.
+    expect(await setImages(app(), owner, album.id, [first.id, second.id, third.id])).toMatchObject({ cover_image_id: null, shown_cover_image_id: first.id })
+    expect(await patch({ cover_image_id: second.id })).toMatchObject({ cover_image_id: second.id, shown_cover_image_id: second.id })
+
+    // DELETE of the cover from the album: no cover chosen any more, the first image stands in.
+    const [removed, afterRemoval] = await call(app().upload, 'DELETE', `/api/v1/albums/${album.id}/images/${second.id}`, { apiKey: owner.apiKey })
+    expect(removed.status).toBe(200)
+    expect(afterRemoval.album).toMatchObject({ cover_image_id: null, shown_cover_image_id: first.id })
+    // Added back, it is not the cover again unless chosen again.
+    expect(await setImages(app(), owner, album.id, [second.id, first.id, third.id])).toMatchObject({ cover_image_id: null, shown_cover_image_id: second.id })
+
+    // PUT leaving the cover out does the same; one that keeps it keeps it.
+    await patch({ cover_image_id: third.id })
+    expect(await setImages(app(), owner, album.id, [third.id, first.id])).toMatchObject({ cover_image_id: third.id, shown_cover_image_id: third.id })
+    expect(await setImages(app(), owner, album.id, [first.id, second.id])).toMatchObject({ cover_image_id: null, shown_cover_image_id: first.id })
+
+    // A cover chosen outside the album, or one visitors are not shown (it self-destructs), is not the one they get.
+    expect(await patch({ cover_image_id: third.id })).toMatchObject({ cover_image_id: third.id, shown_cover_image_id: first.id })
+    const [limited] = await call(app().upload, 'PATCH', `/images/${first.id}`, { apiKey: owner.apiKey, body: { max_views: 5 } })
+    expect(limited.status).toBe(200)
+    expect(await get()).toMatchObject({ shown_cover_image_id: second.id })
+    await call(app().upload, 'PATCH', `/images/${first.id}`, { apiKey: owner.apiKey, body: { max_views: null } })
+    // The share page agrees: its og:image is the cover the owner was told of.
+    const shared = await get()
+    const page = await app().view.handle(new Request(`http://localhost/a/${album.id}`, { headers: { accept: 'text/html' } }))
+    expect(await page.text()).toContain(`/i/${shared.shown_cover_image_id}?size=medium`)
+  })
+
   test('the list is paged newest first with an opaque cursor, like GET /images', async () => {
     const pager = await signUp(app())
     const made: string[] = []

@@ -335,6 +335,36 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     expect(new URL(page.url()).pathname).not.toBe(`/albums/${doomed.id}`)
   })
 
+  test('the "cover" badge marks the cover visitors get: the first image once the chosen one is removed, never one they are not shown', async () => {
+    const [alpha, bravo, charlie] = images as [Uploaded, Uploaded, Uploaded]
+    const album = await createAlbum(servers.app, owner, { title: 'Cover story', visibility: 'unlisted' })
+    await setImages(servers.app, owner, album.id, [alpha.id, bravo.id, charlie.id])
+    await call(servers.app.upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { cover_image_id: bravo.id } })
+    const badged = () => page.locator('[data-testid=album-images] li:has(.badge)').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-image')))
+    await page.goto(`${servers.urls.auth}/albums/${album.id}`)
+    await page.locator(`[data-image="${bravo.id}"] .badge`).waitFor()
+    expect(await badged()).toEqual([bravo.id])
+
+    await page.getByRole('button', { name: 'Remove bravo.png from the album' }).click()
+    await page.getByRole('status').filter({ hasText: 'bravo.png removed.' }).waitFor()
+    await page.locator(`[data-image="${alpha.id}"] .badge`).waitFor()
+    expect(await badged()).toEqual([alpha.id])
+    // As the share page has it.
+    const [, shared] = await sharePage(servers.app.view, `/a/${album.id}`)
+    expect(shared).toContain(`<meta property="og:image" content="${servers.urls.view}/i/${alpha.id}?size=medium`)
+
+    // A self-destructing image is never on the share page (each visit would spend a view), so never its cover.
+    const limit = (max_views: number | null) => call(servers.app.upload, 'PATCH', `/images/${alpha.id}`, { apiKey: owner.apiKey, body: { max_views } })
+    expect((await limit(3))[0].status).toBe(200)
+    try {
+      await page.reload()
+      await page.locator(`[data-image="${charlie.id}"] .badge`).waitFor()
+      expect(await badged()).toEqual([charlie.id])
+    } finally {
+      await limit(null)
+    }
+  })
+
   test('no albums: the list says so, with no "Previous · Page 1 · Next" beside it', async () => {
     const newcomer = await signUp(servers.app)
     const fresh = await desktopContext(browser, servers.urls.auth)

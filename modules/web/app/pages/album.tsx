@@ -18,7 +18,8 @@ interface AlbumImage {
   thumbnail: string
 }
 
-type FullAlbum = Album & { images: AlbumImage[] }
+/** `shown_cover_image_id`: the cover visitors get, by the share page's rule (the chosen one may be left off it). */
+type FullAlbum = Album & { images: AlbumImage[]; shown_cover_image_id: string | null }
 type Message = { error?: string; message?: string }
 
 /** What happens once a change is saved: the message, where the focus goes if its button went away, how refusals are worded. */
@@ -220,7 +221,7 @@ export function AlbumPage({ id }: { id: string }) {
       <ol class="album-images" aria-labelledby="h-album-images" data-testid="album-images" onDragOver={allowDrop} onDrop={(event) => drop(event, ids.length)}>
         {album.images.map((image, index) => {
           const name = nameOf(image)
-          const isCover = album.cover_image_id === image.id || (!album.cover_image_id && index === 0)
+          const isCover = album.shown_cover_image_id === image.id
           return (
             <li
               key={image.id}
