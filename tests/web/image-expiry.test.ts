@@ -211,6 +211,32 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     await page.getByRole('heading', { name: 'Image not found' }).waitFor()
   })
 
+  test('a page left open past the image’s end turns into "Image ended": when its expiry passes, and when a save answers 410', async () => {
+    // Its expiry passes while the page is open.
+    const [uploaded, body] = await uploadFresh(servers.app.upload, { token: user.token })
+    expect(uploaded.status).toBe(201)
+    const [soon] = await call(servers.app.upload, 'PATCH', `/images/${body.image.id}`, { token: user.token, body: { expires_at: new Date(Date.now() + 4_000).toISOString() } })
+    expect(soon.status).toBe(200)
+    await go(`/gallery/${body.image.id}`)
+    await page.getByTestId('lifetime-summary').getByText(/^Expires /).waitFor()
+    await page.getByRole('heading', { name: 'Image ended' }).waitFor({ timeout: 15_000 })
+    await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(/^This image expired on .+; it is being deleted\.$/)
+    expect(await page.getByRole('button', { name: 'Save expiry and view limit' }).count()).toBe(0)
+    expect(await focused()).toEqual({ tag: 'H1', text: 'Image ended' })
+
+    // Its last view spent by someone else while the page is open: the next save is told 410.
+    const [once, onceBody] = await uploadFresh(servers.app.upload, { token: user.token }, { max_views: '1' })
+    expect(once.status).toBe(201)
+    await go(`/gallery/${onceBody.image.id}`)
+    await page.getByTestId('lifetime-summary').getByText('1 of 1 views left').waitFor()
+    expect((await viewAsStranger(onceBody.image.id)).status).toBe(200)
+    await page.getByLabel('Title').fill('Too late')
+    await page.getByRole('button', { name: 'Save title and description' }).click()
+    await page.getByRole('heading', { name: 'Image ended' }).waitFor()
+    await expect(page.getByRole('alert').first().textContent()).resolves.toContain('used up its views')
+    expect(await page.getByLabel('Title').count()).toBe(0)
+  })
+
   test('at 390 px the image and upload pages fit without horizontal scroll; no CSP violation', async () => {
     const phone = await context.newPage()
     await phone.setViewportSize({ width: 390, height: 844 })

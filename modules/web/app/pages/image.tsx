@@ -1,4 +1,5 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
@@ -65,12 +66,24 @@ export function ImagePage({ id }: { id: string }) {
   const shown = image ?? loaded.data
   // A saved form is re-created from the answer (keyed below), and its button with it: the focus goes to the new one.
   const refocus = useRefocus(image)
+  // Why the image ended while the page was open: its end passed, or the server answered 410 (its views used up).
+  const [ended, setEnded] = useState<string | null>(null)
+  const expiresAt = shown?.expires_at ? Date.parse(shown.expires_at) : null
+  useEffect(() => {
+    if (expiresAt === null) return
+    const wait = expiresAt - Date.now()
+    // A timer holds at most 2^31 - 1 ms (24.8 days); a page left open longer learns it from its next save.
+    if (wait > 2 ** 31 - 1) return
+    const timer = setTimeout(() => setEnded(`This image expired on ${formatDate(new Date(expiresAt))}; it is being deleted.`), Math.max(0, wait))
+    return () => clearTimeout(timer)
+  }, [expiresAt])
 
-  if (loaded.error) {
+  if (loaded.error || ended) {
+    // Keyed: shown in place of an open page, its heading is new and takes the focus, as on a reload.
     return (
-      <section>
-        <PageTitle>{loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle>
-        <Status error={loaded.error} />
+      <section key="ended">
+        <PageTitle>{ended || loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle>
+        <Status error={ended ?? loaded.error} />
         <Link href="/gallery">All images</Link>
       </section>
     )
@@ -85,7 +98,8 @@ export function ImagePage({ id }: { id: string }) {
       setImage(answer.data.image)
       setStatus({ part, message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
     } catch (e) {
-      setStatus({ part, error: messageOf(e, part === 'lifetime' ? LIFETIME_WORDS : undefined) })
+      if (e instanceof ApiError && e.code === 'image_expired') setEnded(messageOf(e))
+      else setStatus({ part, error: messageOf(e, part === 'lifetime' ? LIFETIME_WORDS : undefined) })
     }
   }
   const edit = (changes: { is_public: boolean }) => save(changes)
