@@ -365,6 +365,28 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     }
   })
 
+  test('"Album deleted." is not shown again by Back to another page of the list', async () => {
+    await page.goto(`${servers.urls.auth}/albums`)
+    const row = page.getByTestId('album-list').getByRole('link').first()
+    const onFirstPage = (await row.textContent())!
+    await page.getByRole('button', { name: 'Next' }).click()
+    await page.getByText('Page 2').waitFor()
+    // Page 1's rows stay until page 2's come.
+    await page.waitForFunction((first) => document.querySelector('[data-testid=album-list] a')?.textContent !== first, onFirstPage)
+    const secondPage = page.url()
+    const title = (await row.textContent())!
+    await row.click()
+    await page.getByRole('heading', { name: title }).waitFor()
+    page.once('dialog', (dialog) => dialog.accept())
+    await page.getByRole('button', { name: 'Delete album' }).click()
+    await page.getByRole('status').getByText('Album deleted.').waitFor()
+    await page.goBack()
+    await page.waitForURL(secondPage)
+    await page.getByText('Page 2').waitFor()
+    await page.getByTestId('album-list').getByRole('link').first().waitFor()
+    expect(await page.getByText('Album deleted.').count()).toBe(0)
+  })
+
   test('no albums: the list says so, with no "Previous · Page 1 · Next" beside it', async () => {
     const newcomer = await signUp(servers.app)
     const fresh = await desktopContext(browser, servers.urls.auth)

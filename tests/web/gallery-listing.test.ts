@@ -70,6 +70,8 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('10 deleted.').waitFor()
       await page.getByText('Page 1').waitFor()
       await page.getByRole('checkbox', { name: 'Select pic-70.png' }).waitFor()
+      // What emptied page 2 is still said on the page shown in its place.
+      await page.getByText('10 deleted.').waitFor()
       await page.screenshot({ path: join(SCREENSHOTS, 'gallery-after-emptying-page-2.png'), fullPage: true })
       expect(await cards(page).count()).toBe(60)
       expect(await page.getByText('No images yet').count()).toBe(0)
@@ -181,6 +183,25 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('2 deleted (1 was already gone).').waitFor()
       expect(await page.getByRole('alert').count()).toBe(0)
       await page.getByText('No images yet.').waitFor()
+    })
+  })
+
+  test('"Image deleted." belongs to the visit it was said on: Back to the search before it shows the results alone', async () => {
+    const owner = await ownerWith(['find-a.png', 'find-b.png', 'other.png'])
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery?q=find`)
+      await page.getByRole('checkbox', { name: 'Select find-b.png' }).waitFor()
+      await page.getByRole('link', { name: 'Open find-a.png' }).click()
+      await page.getByRole('heading', { name: 'find-a.png' }).waitFor()
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.getByRole('button', { name: 'Delete image' }).click()
+      await page.getByText('Image deleted.').waitFor()
+      await page.goBack()
+      await page.waitForURL(/[?&]q=find/)
+      await page.getByRole('checkbox', { name: 'Select find-b.png' }).waitFor()
+      await page.getByRole('checkbox', { name: 'Select find-a.png' }).waitFor({ state: 'detached' })
+      expect(await page.getByText('Image deleted.').count()).toBe(0)
     })
   })
 

@@ -25,6 +25,17 @@ export function takeNotice(): string | null {
   return notice
 }
 
+/**
+ * A page's messages belong to the navigation they were said on. `shown` names what the page shows
+ * (its address with the query): each time it changes within the same page, which keeps the
+ * component (another search or page of a list, Back or Forward), and once when the page opens,
+ * `onNavigate` is called with the notice that navigation brought, or null. The page replaces its
+ * message with it, so "Image deleted." is not still there after Back to an earlier search.
+ */
+export function useNavigationNotice(shown: string, onNavigate: (notice: string | null) => void) {
+  useEffect(() => onNavigate(takeNotice()), [shown])
+}
+
 /** Paths the servers answer themselves (the API, the bundle's files), never a page of the app. */
 const SERVER_PATHS = /^\/(api|assets)(\/|$)/
 

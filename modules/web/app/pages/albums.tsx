@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
-import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
+import { cursorsOf, Link, navigate, useNavigationNotice, useRouteContext, withCursors } from '../router.tsx'
 import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
@@ -65,11 +65,9 @@ export function AlbumsPage() {
     return (await api.remote<{ albums: Album[]; next_cursor: string | null }>('upload', 'GET', `/api/v1/albums?${params}`)).data
   }, [cursor])
 
-  // What the page before did (an album deleted), said here, where the person lands.
-  useEffect(() => {
-    const notice = takeNotice()
-    if (notice) setStatus({ message: notice })
-  }, [])
+  // What the page before did (an album deleted), said here, where the person lands; and only
+  // there: another page of the list, Back included, starts without it.
+  useNavigationNotice(withCursors('/albums', cursors), (notice) => setStatus(notice ? { message: notice } : {}))
 
   const create = async (event: Event) => {
     const form = new FormData(event.currentTarget as HTMLFormElement)

@@ -3,7 +3,7 @@ import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { ActionButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
-import { cursorsOf, Link, navigate, takeNotice, useRouteContext, withCursors } from '../router.tsx'
+import { cursorsOf, Link, navigate, useNavigationNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 
@@ -94,11 +94,9 @@ export function GalleryPage() {
       return next
     })
 
-  // What the page before did (an image deleted), said here, where the person lands.
-  useEffect(() => {
-    const notice = takeNotice()
-    if (notice) setStatus({ message: notice })
-  }, [])
+  // What the page before did (an image deleted), said here, where the person lands; and only
+  // there: another search or page, Back included, starts without it.
+  useNavigationNotice(shown, (notice) => setStatus(notice ? { message: notice } : {}))
 
   // A selection covers only the cards in view: a new search or page (Back included) starts
   // without one, so the delete button never acts on images the person can no longer see.
@@ -106,9 +104,9 @@ export function GalleryPage() {
 
   // A page after the first comes back empty once its images are gone (deleted here, or elsewhere
   // before a reload or Back): show the page before it, in place of this entry, rather than an
-  // empty gallery.
+  // empty gallery. What emptied it ("10 deleted.") is said there too.
   useEffect(() => {
-    if (emptyHere && cursors.length) navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }), true)
+    if (emptyHere && cursors.length) navigate(hrefOf({ query, cursors: cursors.slice(0, -1) }), true, status.message)
   }, [emptyHere, shown])
 
   const heading = useRef<HTMLHeadingElement>(null)
