@@ -205,6 +205,34 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
     })
   })
 
+  test('a card says how its image ends: "Ends in 1 hour", "2 of 3 views left"; others say nothing of it', async () => {
+    const owner = await ownerWith(['kept.png', 'hourly.png', 'weekly.png', 'counted.png'])
+    const idOf = async (name: string) => (await servers.app.ctx.sql<{ id: string }[]>`select id from images where user_id = ${owner.id} and original_name = ${name}`)[0]!.id
+    const lifetime = async (name: string, body: Record<string, unknown>) => {
+      const [response, answer] = await call(servers.app.upload, 'PATCH', `/images/${await idOf(name)}`, { apiKey: owner.apiKey, body })
+      expect(response.status, JSON.stringify(answer)).toBe(200)
+    }
+    await lifetime('hourly.png', { expires_in: '1h' })
+    await lifetime('weekly.png', { expires_in: '7d' })
+    await lifetime('counted.png', { max_views: 3 })
+    // Someone else's view spends one.
+    const seen = await fetch(`${servers.urls.view}/i/${await idOf('counted.png')}`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0' } })
+    expect(seen.status).toBe(200)
+    const { page, journal } = await signedInTab(owner)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByRole('checkbox', { name: 'Select counted.png' }).waitFor()
+      const markers = async (name: string) => cards(page).filter({ hasText: name }).getByTestId('ending-marker').allTextContents()
+      expect(await markers('kept.png')).toEqual([])
+      expect(await markers('hourly.png')).toEqual(['Ends in 1 hour'])
+      expect(await markers('weekly.png')).toEqual(['Ends in 7 days'])
+      expect(await markers('counted.png')).toEqual(['2 of 3 views left'])
+      // Plain words on the details line, after what it said before.
+      expect(await cards(page).filter({ hasText: 'counted.png' }).locator('p.small').textContent()).toMatch(/ · Public · 2 of 3 views left$/)
+      await page.screenshot({ path: join(SCREENSHOTS, 'gallery-ending-markers.png') })
+    })
+  })
+
   test('an empty gallery shows its message alone: no disabled Delete selected, no "Previous · Page 1 · Next"', async () => {
     const { page, journal } = await signedInTab(await ownerWith(['last-one.png']))
     const pager = page.getByRole('navigation', { name: 'Pages' })

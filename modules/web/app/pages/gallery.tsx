@@ -1,3 +1,4 @@
+import { Fragment } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
@@ -5,7 +6,7 @@ import { ActionButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useNavigationNotice, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { counted, formatBytes, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { counted, formatBytes, formatDate, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 
 export interface OwnImage {
   id: string
@@ -33,6 +34,20 @@ const PAGE_SIZE = 60
 const SEARCH_MAX_LENGTH = 200
 
 const nameOf = (image: OwnImage) => image.title || image.original_name || image.filename
+
+/** "Ends in 1 hour", "2 of 3 views left": a card's short word on how the image ends, if it does. */
+export function endingMarkers(image: Pick<OwnImage, 'expires_at' | 'max_views' | 'views_left'>, now = Date.now()): string[] {
+  const markers: string[] = []
+  if (image.expires_at) {
+    const minutes = (Date.parse(image.expires_at) - now) / 60_000
+    if (minutes < 1) markers.push('Ends in under a minute')
+    else if (minutes < 59.5) markers.push(`Ends in ${counted(Math.round(minutes), 'minute')}`)
+    else if (minutes < 23.5 * 60) markers.push(`Ends in ${counted(Math.round(minutes / 60), 'hour')}`)
+    else markers.push(`Ends in ${counted(Math.round(minutes / (24 * 60)), 'day')}`)
+  }
+  if (image.max_views != null) markers.push(`${image.views_left ?? 0} of ${image.max_views} views left`)
+  return markers
+}
 
 /** "2 deleted (1 was already gone).": what a bulk delete did, or undefined when it did nothing. */
 function deletedSentence(deleted: number, gone: number): string | undefined {
@@ -186,6 +201,12 @@ export function GalleryPage() {
                   {formatBytes(image.metadata.size)} · {image.metadata.width}×{image.metadata.height} · {counted(image.views, 'view')} ·{' '}
                   <span class={image.is_public ? 'badge public' : 'badge private'}>{image.is_public ? 'Public' : 'Private'}</span>
                   {image.hidden_by_moderation ? <> <ModerationBadge /></> : null}
+                  {endingMarkers(image).map((marker) => (
+                    <Fragment key={marker}>
+                      {' · '}
+                      <span data-testid="ending-marker" title={marker.startsWith('Ends') ? `Expires ${formatDate(image.expires_at)}` : undefined}>{marker}</span>
+                    </Fragment>
+                  ))}
                 </p>
               </div>
             </li>
