@@ -61,7 +61,7 @@ function page(ctx: AppContext, status: number, title: string, body: string): Res
       `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>` +
       `<style>body{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}img{max-width:100%;max-height:16rem}` +
       `button{font:inherit;padding:.5rem 1.5rem;background:#b00020;color:#fff;border:0;border-radius:4px;cursor:pointer}${WRAP_LONG_WORDS}</style>` +
-      `</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+      `</head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`,
     {
       status,
       headers: {

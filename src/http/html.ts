@@ -47,7 +47,7 @@ export function htmlPage({ title, bodyHtml, status = 200, imageOrigins = [], sty
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex"><title>${escapeHtml(pageTitle(title))}</title>
 <style>${BASE_STYLE}${style}</style>
-</head><body><h1>${escapeHtml(title)}</h1>${bodyHtml}</body></html>`
+</head><body><main><h1>${escapeHtml(title)}</h1>${bodyHtml}</main></body></html>`
   const imgSrc = imageOrigins.length ? `; img-src ${imageOrigins.join(' ')}` : ''
   const framers = frameAncestors.length ? frameAncestors.join(' ') : "'none'"
   return new Response(html, {
