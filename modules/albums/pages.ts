@@ -13,7 +13,7 @@ ul.grid li{margin:0}ul.grid a{display:block;background:#222;border-radius:4px;ov
 ul.grid img{display:block;width:100%;height:auto}
 ul.grid .caption{display:block;padding:4px 8px;font-size:13px;color:#ccc;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 form{margin:16px 0}input,button{font:inherit;padding:.5rem;border-radius:4px;border:1px solid #555}
-input{background:#222;color:#eee}button{background:#3a6;color:#fff;border-color:#3a6;cursor:pointer}
+input{background:#222;color:#eee}button{background:#237a4a;color:#fff;border-color:#237a4a;cursor:pointer}
 label{display:block;margin-bottom:4px}.error{color:#f88}
 nav.pager{display:flex;gap:16px;margin:16px 0}
 p.preview{background:#332b00;border:1px solid #a80;border-radius:4px;padding:8px 12px}
@@ -67,10 +67,11 @@ export const albumPageUrl = (config: Config, id: string) => `${config.publicUrls
 export const albumOembedUrl = (config: Config, id: string) =>
   `${config.publicUrls.view}/oembed/album?url=${encodeURIComponent(albumPageUrl(config, id))}&format=json`
 
+/** The caption under each image names its link; the same title as the image's alt would be read out twice. */
 const grid = (images: ShownImage[], label: string) =>
   `<ul class="grid" aria-label="${e(label)}">
 ${images
-  .map((image) => `<li><a href="${e(image.href)}"><img src="${e(image.src)}" alt="${e(image.title)}" width="${image.width}" height="${image.height}" loading="lazy" decoding="async"><span class="caption">${e(image.title)}</span></a></li>`)
+  .map((image) => `<li><a href="${e(image.href)}"><img src="${e(image.src)}" alt="" width="${image.width}" height="${image.height}" loading="lazy" decoding="async"><span class="caption">${e(image.title)}</span></a></li>`)
   .join('\n')}
 </ul>`
 
