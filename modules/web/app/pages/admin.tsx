@@ -7,6 +7,7 @@ import { AdminAudit } from './admin-audit.tsx'
 import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
+import { TableWrap } from '../table-wrap.tsx'
 import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
@@ -129,7 +130,7 @@ function Users() {
         <button type="submit" class="secondary">Search</button>
       </form>
       <Status error={status.error ?? list.error} message={status.message} />
-      <div class="table-wrap">
+      <TableWrap label="Users">
         <table class="users">
           <thead>
             <tr>
@@ -194,7 +195,7 @@ function Users() {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       {/* Focusable: where the focus goes once the last row on view is gone. */}
       {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
       <Pager
@@ -248,7 +249,7 @@ function Jobs() {
   return (
     <>
       <Status error={status.error ?? jobs.error} message={status.message} />
-      <div class="table-wrap">
+      <TableWrap label="Jobs">
         <table>
           <thead>
             <tr>
@@ -271,7 +272,7 @@ function Jobs() {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </>
   )
 }

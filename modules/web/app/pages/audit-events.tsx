@@ -1,4 +1,5 @@
 import { actionLabel, detailText } from '../audit-words.ts'
+import { TableWrap } from '../table-wrap.tsx'
 import { formatDate } from '../ui.tsx'
 
 export interface AuditEvent {
@@ -15,7 +16,7 @@ export interface AuditEvent {
 /** The events as a table; `showUser` adds the account column (the admin page). */
 export function AuditTable({ events, showUser = false }: { events: AuditEvent[]; showUser?: boolean }) {
   return (
-    <div class="table-wrap">
+    <TableWrap label={showUser ? 'Audit log' : 'Your activity'}>
       <table class="audit">
         <thead>
           <tr>
@@ -46,6 +47,6 @@ export function AuditTable({ events, showUser = false }: { events: AuditEvent[];
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   )
 }

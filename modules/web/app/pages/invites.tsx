@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import { TableWrap } from '../table-wrap.tsx'
 import { CopyButton, Field, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface Invite {
@@ -93,7 +94,7 @@ export function InvitesPanel() {
       <h2>Invites</h2>
       {list.data && !list.data.invites.length ? <p>No invites yet.</p> : null}
       {list.data?.invites.length ? (
-        <div class="table-wrap">
+        <TableWrap label="Invites">
           <table class="invites">
             <thead>
               <tr>
@@ -126,7 +127,7 @@ export function InvitesPanel() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
     </>
   )

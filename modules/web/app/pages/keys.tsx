@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks'
 import { type Api, ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import { TableWrap } from '../table-wrap.tsx'
 import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
 
 interface ApiKey {
@@ -214,7 +215,7 @@ export function KeysPage() {
       {keys.error ? <Status error={keys.error} /> : null}
       {keys.data && !keys.data.length ? <p>No keys yet.</p> : null}
       {keys.data?.length ? (
-        <div class="table-wrap">
+        <TableWrap label="Your keys">
           <table class="keys">
             <thead>
               <tr>
@@ -246,7 +247,7 @@ export function KeysPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
     </section>
   )
