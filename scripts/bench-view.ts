@@ -101,6 +101,8 @@ async function main() {
       console.log(`| ${size} | ${name} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50ms)).toFixed(2)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} | ${(rps / nginxRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(nginxCpu / cpu).toFixed(2)} | ${errors} |`)
     }
   }
+  const refused = Object.values(samples).flatMap((byServer) => Object.values(byServer).flat()).reduce((sum, r) => sum + r.errors, 0)
+  if (refused > 0) console.log(`\nWARNING: ${refused} responses were errors (non-2xx or socket errors): the ratios of those rows measure refusals, not images`)
   console.log()
   for (const [size, byServer] of Object.entries(medians)) {
     for (const { prefix } of roots) {
