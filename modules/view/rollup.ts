@@ -44,11 +44,14 @@ export async function rollUpDailyViews(sql: Sql, before: Date | string): Promise
   return rows.length
 }
 
-/** `name` as a CTE: per image and day, a jsonb object of `column` value → count ('' for null). */
+/**
+ * `name` as a CTE: per image and day, a jsonb object of `column` value → views by people ('' for
+ * null). Bots are counted in bot_views only (sql/00038_view_stats.sql); a day of bots alone gets '{}'.
+ */
 const breakdown = (sql: Sql, name: string, column: string) => sql`
   ${sql(name)} as (
     select image_id, day, jsonb_object_agg(value, n) as counts
-    from (select image_id, day, coalesce(${sql(column)}, '') as value, sum(views) as n from src group by 1, 2, 3) x
+    from (select image_id, day, coalesce(${sql(column)}, '') as value, sum(views) as n from src where not is_bot group by 1, 2, 3) x
     group by 1, 2
   )`
 

@@ -41,10 +41,15 @@ export async function dailyTotals(sql: Sql, imageId: string): Promise<DayTotals[
     order by date`
 }
 
-/** Counts per value of every breakdown, both sources summed; '' stands for unknown/none. */
+/**
+ * Views by people per value of every breakdown, both sources summed; '' stands for unknown/none.
+ * Bots are left out as in the headline and the chart (they have their own count): a crawler has
+ * no browser, its device is 'bot', and its referrer and country say nothing of the audience.
+ * Daily rows hold people only too (sql/00038_view_stats.sql).
+ */
 export async function breakdowns(sql: Sql, imageId: string): Promise<{ dimension: Dimension; value: string; views: number }[]> {
   return sql`
-    with raw as (${unrolled(sql, imageId)}),
+    with raw as (select * from (${unrolled(sql, imageId)}) r where not is_bot),
     counts as (
       select 'referrers' as dimension, coalesce(referrer, '') as value, sum(views) as n from raw group by 2
       union all select 'devices', coalesce(device_type, ''), sum(views) from raw group by 2
