@@ -10,6 +10,7 @@ import { createImageServer } from './image-server.ts'
 import { ViewModel } from './model.ts'
 import { createViewRecorder, noopRecorder } from './recorder.ts'
 import * as service from './service.ts'
+import { accountStats, imageStats } from './stats-service.ts'
 
 /** An owner's own figures and links: for that caller only, and no copy kept anywhere. */
 const OWNER_ONLY_CACHE = 'private, no-store'
@@ -61,9 +62,23 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
       detail: { tags: ['view'], summary: 'Public facts about a public image' },
     })
     .get(
+      '/stats',
+      async ({ query, principal, set }) => {
+        const stats = await accountStats(ctx, principal, Number(query.days ?? '30'))
+        set.headers['cache-control'] = OWNER_ONLY_CACHE
+        return { success: true as const, ...stats }
+      },
+      {
+        ...ViewModel.accountStats,
+        auth: true,
+        scope: 'stats',
+        detail: { tags: ['view'], summary: 'Your whole account over 7, 30 or 90 days: views, visitors, bandwidth, per day, breakdowns and top images' },
+      },
+    )
+    .get(
       '/stats/:id',
       async ({ params, principal, set }) => {
-        const stats = await service.imageStats(ctx, principal, params.id ?? '')
+        const stats = await imageStats(ctx, principal, params.id ?? '')
         set.headers['cache-control'] = OWNER_ONLY_CACHE
         return { success: true as const, ...stats }
       },

@@ -8,6 +8,21 @@ import { ErrorResponse, OembedQuery } from '#core/http/schemas.ts'
 const FileParams = t.Object({ file: t.Nullable(t.String()) })
 const IdParams = t.Object({ id: t.Nullable(t.String()) })
 
+/** The periods GET /stats offers, in days ending today (UTC); the analytics job rolls up as far back as the longest. */
+export const ACCOUNT_STATS_PERIODS = ['7', '30', '90'] as const
+export const ACCOUNT_STATS_MAX_DAYS = 90
+
+const Views = t.Object({
+  human: t.Object({ total: t.Number({ description: 'views by people' }), unique: t.Number({ description: 'visitors, counted once a day (visitor-days)' }) }),
+  bot: t.Object({ total: t.Number(), unique: t.Number() }),
+})
+const Daily = t.Array(t.Object({ date: t.String(), views: t.Number(), unique_views: t.Number(), bot_views: t.Number() }))
+const TopLists = t.Object(
+  Object.fromEntries(
+    ['referrers', 'devices', 'browsers', 'oses', 'countries'].map((d) => [d, t.Array(t.Object({ name: t.Nullable(t.String()), views: t.Number() }), { description: 'views by people; name null: none or unknown' })]),
+  ),
+)
+
 /** Image bytes are a raw Response: the schema documents them, it does not validate them. */
 const ImageBytes = t.Any({ description: 'The image bytes' })
 
@@ -60,23 +75,51 @@ export const ViewModel = {
       200: t.Object({
         success: t.Literal(true),
         id: t.String(),
-        views: t.Object({
-          human: t.Object({ total: t.Number(), unique: t.Number() }),
-          bot: t.Object({ total: t.Number(), unique: t.Number() }),
-        }),
+        views: Views,
         counter: t.Number({ description: 'images.views: human views, as /info shows' }),
         bandwidth: t.Object({ bytes: t.Number() }),
-        daily: t.Array(t.Object({ date: t.String(), views: t.Number(), unique_views: t.Number(), bot_views: t.Number() })),
-        top: t.Object(
-          Object.fromEntries(
-            ['referrers', 'devices', 'browsers', 'oses', 'countries'].map((d) => [d, t.Array(t.Object({ name: t.Nullable(t.String()), views: t.Number() }))]),
-          ),
-        ),
+        daily: Daily,
+        top: TopLists,
       }),
       400: ErrorResponse,
       401: ErrorResponse,
       403: ErrorResponse,
       404: ErrorResponse,
+      429: ErrorResponse,
+    },
+  },
+  accountStats: {
+    query: t.Object({
+      days: t.Optional(t.UnionEnum(ACCOUNT_STATS_PERIODS, { default: '30', description: 'the period: the last 7, 30 or 90 days, today (UTC) included' })),
+    }),
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        days: t.Number(),
+        from: t.String({ description: 'first day of the period (UTC, YYYY-MM-DD)' }),
+        to: t.String({ description: 'last day: today (UTC)' }),
+        views: Views,
+        bandwidth: t.Object({ bytes: t.Number({ description: 'every byte served for your images, as the monthly bandwidth limit counts it' }) }),
+        daily: Daily,
+        top: TopLists,
+        top_images: t.Array(
+          t.Object({
+            id: t.String(),
+            title: t.Nullable(t.String()),
+            name: t.String({ description: 'title, else the uploaded file name, else the stored one' }),
+            thumbnail: t.String(),
+            is_public: t.Boolean(),
+            max_views: t.Nullable(t.Number({ description: 'set: the image self-destructs after that many views, so a look at its thumbnail spends one unless made with your credentials' })),
+            hidden_by_moderation: t.Boolean(),
+            views: t.Number({ description: 'views by people in the period' }),
+          }),
+          { description: 'your images with the most views by people in the period (10 at most)' },
+        ),
+      }),
+      400: ErrorResponse,
+      401: ErrorResponse,
+      403: ErrorResponse,
+      422: ErrorResponse,
       429: ErrorResponse,
     },
   },

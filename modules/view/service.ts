@@ -6,16 +6,13 @@ import { imageLinkFromUrl, linkServes, oembedFor, renderEmbedPage } from './embe
 import { ImageNotFound } from './errors.ts'
 import type { ImageServer } from './image-server.ts'
 import { findPublicInfo, findViewableImage } from './repo.ts'
-import { DIMENSIONS, type Dimension, breakdowns, dailyTotals, ownerOf } from './stats-repo.ts'
 import { extensionOf } from './variants.ts'
 
 /** Past expires_at by the app clock. Expiry only: the queries behind these answers already leave out spent images. */
 const hasExpired = (ctx: AppContext, image: { expires_at: Date | null }) => image.expires_at !== null && new Date(image.expires_at).getTime() <= ctx.clock.now().getTime()
 
-const TOP_N = 10
 /** How stale a shared embed page may be: a title can change. */
 const EMBED_CACHE_SECONDS = 300
-const STATS_DAYS = 30
 
 /**
  * GET /info: public facts about public images only; nothing about the owner. An image that ends
@@ -83,48 +80,5 @@ export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: s
   return {
     url: `${ctx.config.publicUrls.view}/i/${image.id}.${extensionOf(image.format)}?expires=${expiresAt}&sig=${sig}`,
     expires_at: new Date(expiresAt * 1000).toISOString(),
-  }
-}
-
-const utcDay = (date: Date) => date.toISOString().slice(0, 10)
-
-/** Owner-only analytics: a stranger's request looks exactly like one for a missing image. */
-export async function imageStats(ctx: AppContext, principal: Principal, id: string) {
-  const image = isImageId(id) ? await ownerOf(ctx.sql, id) : null
-  if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
-  const [days, counts] = await Promise.all([dailyTotals(ctx.sql, id), breakdowns(ctx.sql, id)])
-
-  const totals = { views: 0, unique_views: 0, bot_views: 0, bot_unique_views: 0, bytes: 0 }
-  const byDay = new Map<string, typeof totals>()
-  for (const day of days) {
-    const sum = byDay.get(day.date) ?? { views: 0, unique_views: 0, bot_views: 0, bot_unique_views: 0, bytes: 0 }
-    for (const field of Object.keys(totals) as (keyof typeof totals)[]) {
-      sum[field] += day[field]
-      totals[field] += day[field]
-    }
-    byDay.set(day.date, sum)
-  }
-  const today = ctx.clock.now()
-  const daily = Array.from({ length: STATS_DAYS }, (_, i) => {
-    const date = utcDay(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - (STATS_DAYS - 1 - i))))
-    const sum = byDay.get(date)
-    return { date, views: sum?.views ?? 0, unique_views: sum?.unique_views ?? 0, bot_views: sum?.bot_views ?? 0 }
-  })
-  const top = Object.fromEntries(DIMENSIONS.map((d) => [d, [] as { name: string | null; views: number }[]])) as Record<Dimension, { name: string | null; views: number }[]>
-  for (const row of counts) {
-    const list = top[row.dimension]
-    if (list.length < TOP_N) list.push({ name: row.value === '' ? null : row.value, views: row.views })
-  }
-  return {
-    id,
-    views: {
-      human: { total: totals.views, unique: totals.unique_views },
-      bot: { total: totals.bot_views, unique: totals.bot_unique_views },
-    },
-    /** The image's own counter (human views), as /info shows it. */
-    counter: image.views,
-    bandwidth: { bytes: totals.bytes },
-    daily,
-    top,
   }
 }
