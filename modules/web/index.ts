@@ -10,10 +10,11 @@ import { appHeaders } from './headers.ts'
 /**
  * The app's client-side routes: each serves the same HTML and the page picks the view. Listed
  * (not a wildcard) so they win over other modules' parameter routes when modules share a
- * listener. `/gallery/:id` rather than `/images/:id`, which is the upload API's.
+ * listener. `/gallery/:id` rather than `/images/:id`, which is the upload API's, and `/statistics`
+ * rather than `/stats`, the view server's.
  */
 export const APP_ROUTES = [
-  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id', '/albums', '/albums/:id',
+  '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id', '/albums', '/albums/:id', '/statistics',
   '/keys', '/webhooks', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs', '/admin/invites',
   '/activity', '/admin/reports', '/admin/audit',
 ] as const

@@ -14,6 +14,7 @@ import { ImagePage } from './pages/image.tsx'
 import { KeysPage } from './pages/keys.tsx'
 import { ForgotPage, LandingPage, LoginPage, NotFoundPage, ResetPage, SignupPage, VerifyEmailPage } from './pages/public.tsx'
 import { SecurityPage } from './pages/security.tsx'
+import { StatisticsPage } from './pages/statistics.tsx'
 import { UploadPage } from './pages/upload.tsx'
 import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
@@ -36,6 +37,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/gallery/:id', ImagePage],
   ['/albums', AlbumsPage],
   ['/albums/:id', AlbumPage],
+  ['/statistics', StatisticsPage],
   ['/keys', KeysPage],
   ['/webhooks', WebhooksPage],
   ['/account', AccountPage],
@@ -64,6 +66,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/upload">Upload</Link>
             <Link href="/gallery">Gallery</Link>
             <Link href="/albums">Albums</Link>
+            <Link href="/statistics">Statistics</Link>
             <Link href="/keys">API keys</Link>
             <Link href="/webhooks">Webhooks</Link>
             <Link href="/account">Account</Link>

@@ -1,19 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
-import { Chart } from '../chart.tsx'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
+import { type ViewStats, ViewsReport } from '../stats-report.tsx'
 import { Thumb } from '../thumb.tsx'
 import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
-
-interface Stats {
-  views: { human: { total: number; unique: number }; bot: { total: number; unique: number } }
-  bandwidth: { bytes: number }
-  daily: { date: string; views: number; unique_views: number; bot_views: number }[]
-  top: Record<'referrers' | 'devices' | 'browsers' | 'oses' | 'countries', { name: string | null; views: number }[]>
-}
 
 const EXPIRIES = [
   [3600, '1 hour'],
@@ -29,25 +22,6 @@ const EXPIRIES = [
  */
 const viewsInWords = (people: number, bots: number) => (bots > 0 ? `${counted(people, 'view')} by people, ${bots} by bots` : counted(people, 'view'))
 
-function TopList({ title, rows }: { title: string; rows: { name: string | null; views: number }[] }) {
-  return (
-    <div class="top-list">
-      <h3>{title}</h3>
-      {rows.length ? (
-        <ol>
-          {rows.map((row) => (
-            <li>
-              <span>{row.name ?? '(none)'}</span> <span class="muted">{row.views}</span>
-            </li>
-          ))}
-        </ol>
-      ) : (
-        <p class="muted">No views yet.</p>
-      )}
-    </div>
-  )
-}
-
 /** Where a message shows: beside the form it is about, or at the top of the side column. One shows at a time. */
 type Part = 'page' | 'details' | 'lifetime'
 
@@ -61,7 +35,7 @@ export function ImagePage({ id }: { id: string }) {
   const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
   const loaded = useLoad(async () => (await api.remote<{ image: ImageWithLifetime }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
   const bandwidth = useBandwidthLimit()
-  const stats = useLoad(async () => (await api.remote<Stats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
+  const stats = useLoad(async () => (await api.remote<ViewStats>('view', 'GET', `/stats/${encodeURIComponent(id)}`)).data, [id])
   const [image, setImage] = useState<ImageWithLifetime | null>(null)
   const shown = image ?? loaded.data
   // A saved form is re-created from the answer (keyed below), and its button with it: the focus goes to the new one.
@@ -216,27 +190,7 @@ export function ImagePage({ id }: { id: string }) {
       </div>
       <h2>Views</h2>
       {stats.error ? <Status error={stats.error} /> : null}
-      {stats.data ? (
-        <>
-          <p>
-            {counted(stats.data.views.human.total, 'view')} by people ({stats.data.views.human.unique} unique), {stats.data.views.bot.total} by bots, {formatBytes(stats.data.bandwidth.bytes)} sent.
-          </p>
-          <Chart
-            title="Views per day, last 30 days"
-            dates={stats.data.daily.map((d) => d.date)}
-            series={[
-              { label: 'Views', values: stats.data.daily.map((d) => d.views) },
-              { label: 'Unique', values: stats.data.daily.map((d) => d.unique_views) },
-            ]}
-          />
-          <div class="tops">
-            <TopList title="Referrers" rows={stats.data.top.referrers} />
-            <TopList title="Countries" rows={stats.data.top.countries} />
-            <TopList title="Devices" rows={stats.data.top.devices} />
-            <TopList title="Browsers" rows={stats.data.top.browsers} />
-          </div>
-        </>
-      ) : null}
+      {stats.data ? <ViewsReport stats={stats.data} chartTitle="Views per day, last 30 days" /> : null}
     </section>
   )
 }
