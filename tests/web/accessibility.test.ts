@@ -226,6 +226,7 @@ describe.skipIf(!hasChromium)('every page passes axe (WCAG 2.1 A/AA) at 1280 and
       { name: '/gallery', who: 'admin', url: auth('/gallery') },
       { name: '/gallery/:id', who: 'admin', url: () => `${servers.urls.auth}/gallery/${ids.jpeg}` },
       { name: '/albums', who: 'admin', url: auth('/albums') },
+      { name: '/statistics', who: 'admin', url: auth('/statistics') },
       { name: '/albums/:id', who: 'admin', url: () => `${servers.urls.auth}/albums/${ids.album}` },
       { name: '/account', who: 'admin', url: auth('/account') },
       {
