@@ -182,6 +182,9 @@ export function validationDetails(error: unknown, inputs: RequestInputs = {}): F
   const seen = new Set<string>()
   const out: FieldProblem[] = []
   for (const e of all) {
+    // A field the route does not know is dropped, not refused (ShareX-style clients send extras);
+    // Elysia lists it only beside a real failure, worded as the whole body's rule.
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) continue
     const path = (e.path ?? '').replace(/^\//, '').replace(/\//g, '.')
     const list = /^(.+)\.\d+$/.exec(path)?.[1]
     const field = list ?? (path || unnamed)

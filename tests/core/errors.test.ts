@@ -117,6 +117,14 @@ test('a required field not sent is said to be required, not refused as if its va
   expect(await details(post({ remember: true }))).toEqual([{ field: 'password', message: 'Required. Must be text of at most 1024 characters' }])
   // Sent, but wrong: no "Required".
   expect(await details(post({ password: 5 }))).toEqual([{ field: 'password', message: 'Must be text of at most 1024 characters' }])
+  // A field the route does not take is dropped, not refused: beside a real failure it was listed as "Must be an object with target, reason".
+  const report = new Elysia()
+    .use(errorHandler({ exposeStack: false, log: () => {} }))
+    .post('/reports', ({ body }) => body, { body: t.Object({ target: t.Object({ type: t.String(), id: t.String() }), reason: t.String() }) })
+  const refused = await report.handle(
+    new Request('http://localhost/reports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target_type: 'image', target_id: 'x', reason: 'spam' }) }),
+  )
+  expect((await refused.json()).error.details).toEqual([{ field: 'target', message: 'Required. Must be an object with type, id' }])
 })
 
 test('a list of named choices (t.UnionEnum) lists them; a list that may be null says how many items it takes', async () => {
