@@ -91,8 +91,10 @@ const deletedImage = (image: ImageRow, at: Date) => ({
 
 export async function quotaOf(ctx: AppContext, principal: Principal) {
   const now = ctx.clock.now()
-  const { day, monthStart, resetsAt } = usageDay(now)
-  const usage = await repo.usageSummary(ctx.sql, principal.user.id, day, monthStart)
+  const { day, resetsAt } = usageDay(now)
+  // The month the view servers decide the bandwidth limit by: the figure shown is the one they compare.
+  const month = usageMonth(now)
+  const usage = await repo.usageSummary(ctx.sql, principal.user.id, day, month.startDay)
   if (!usage) throw new NotFound('Account not found')
   return {
     plan: usage.plan_type,
@@ -105,7 +107,7 @@ export async function quotaOf(ctx: AppContext, principal: Principal) {
     // As the view servers decide it (users.bandwidth_limited_until): while true, the account's
     // images are refused to everyone but its owner until bandwidth_resets_at.
     bandwidth_limit_reached: bandwidthLimited(usage.bandwidth_limited_until, now),
-    bandwidth_resets_at: usageMonth(now).end.toISOString(),
+    bandwidth_resets_at: month.end.toISOString(),
     resets_at: resetsAt.toISOString(),
   }
 }

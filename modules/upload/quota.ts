@@ -6,9 +6,8 @@ import { rateLimitHeaders, stateOf, tooManyRequests } from '#core/rate-limit.ts'
 /** Daily counters roll over at midnight UTC, whatever the server's time zone. */
 export function usageDay(now: Date) {
   const day = now.toISOString().slice(0, 10)
-  const monthStart = `${day.slice(0, 7)}-01`
   const resetsAt = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1))
-  return { day, monthStart, resetsAt }
+  return { day, resetsAt }
 }
 
 /** users.upload_limit_per_day is the admin's override; null means the plan's figure. */
