@@ -33,7 +33,7 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     }
     const user = await users.updateUser(tx, userId, changes)
     // A new plan, a new monthly bandwidth: an upgrade serves the account's images again at once.
-    if (changes.plan_type !== undefined) await users.recheckBandwidthLimit(tx, userId, ctx.clock.now())
+    if (changes.plan_type !== undefined) await users.decideBandwidthLimits(tx, { userIds: [userId] }, ctx.clock.now())
     // A block takes effect at once on every token, not at their expiry.
     if (changes.is_blocked) await users.revokeAllSessions(tx, userId)
     const purge = changes.is_blocked === true && !before.is_blocked ? await recordPurgeOfImagesOfUser(ctx, tx, userId) : undefined

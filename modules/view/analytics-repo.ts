@@ -2,8 +2,6 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type postgres from 'postgres'
 import type { Database, Sql, TransactionSql } from '#core/db/index.ts'
-import { USER_CHANGED_CHANNEL } from '#core/images/invalidate.ts'
-import { PLAN_BANDWIDTH, usageMonth } from '#core/users/bandwidth.ts'
 
 /**
  * The responses of one visitor to one image in one minute, as written (sql/00007_view_counts.sql):
@@ -132,35 +130,4 @@ async function insertViews(sql: Sql, rows: ViewRow[]): Promise<void> {
     on conflict (user_id, date) do update set
       views_count = user_usage.views_count + excluded.views_count,
       bandwidth_used = user_usage.bandwidth_used + excluded.bandwidth_used`
-}
-
-/**
- * The owners of these images whose bandwidth this month (UTC, the month of `now`) has reached
- * their plan's limit, once a batch of their views is written: marked limited until the month
- * turns (users.bandwidth_limited_until), and every view process told on commit
- * (imghost_user_changed) to drop their images' lookups, which then carry the mark. Only a change
- * is written; usage only grows within a month, so nothing is lifted here.
- *
- * Its own transaction, after the batch's: the batch locks usage rows and then this would lock the
- * account's row, the reverse of an upload's order (modules/upload/repo.ts recordUpload), a
- * deadlock when both meet. Deciding from the totals, it is right whenever it runs; should it fail,
- * the owner's next written view decides again.
- */
-export async function limitOwnersOverBandwidth(sql: Sql, imageIds: string[], now: Date): Promise<void> {
-  const month = usageMonth(now)
-  // One statement, so one round trip: its notifications go out when it commits, as notifyUserChanged's would.
-  await sql`
-    with limited as (
-      update users u set bandwidth_limited_until = ${month.end}
-      from (
-        select user_id, sum(bandwidth_used) as bytes from user_usage
-        where user_id in (select user_id from images where id = any(${imageIds}))
-          and date >= ${month.startDay}::date and date < ${month.endDay}::date
-        group by user_id
-      ) used, unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes)
-      where u.id = used.user_id and plan.name = u.plan_type and used.bytes >= plan.bytes
-        and u.bandwidth_limited_until is distinct from ${month.end}
-      returning u.id
-    )
-    select pg_notify(${USER_CHANGED_CHANNEL}, id::text) from limited`
 }

@@ -1,6 +1,7 @@
 import type { AppContext } from '#core/context.ts'
 import { createDailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
-import { type ViewRow, limitOwnersOverBandwidth, writeViews } from './analytics-repo.ts'
+import { decideBandwidthLimits } from '#core/users/repo.ts'
+import { type ViewRow, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 import { type ViewAggregate, createViewAggregator } from './view-aggregate.ts'
 
@@ -161,12 +162,15 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
 
   /**
    * The plans' monthly bandwidth, decided from the totals just written: an owner who reached it
-   * is refused to everyone else from now on (limitOwnersOverBandwidth). Never an error of the
-   * batch, which is written already: retrying it would count it twice.
+   * is refused to everyone else from now on (decideBandwidthLimits). Never an error of the
+   * batch, which is written already: retrying it would count it twice. Its own statement after
+   * the batch's transaction: the batch locks usage rows before this would lock account rows,
+   * the reverse of an upload's order, a deadlock when both meet; and deciding from the totals,
+   * it is right whenever it runs (should it fail, the owner's next batch decides again).
    */
   async function limitOwners(aggregates: ViewAggregate[]): Promise<void> {
     try {
-      await limitOwnersOverBandwidth(ctx.sql, [...new Set(aggregates.map((a) => a.imageId))], ctx.clock.now())
+      await decideBandwidthLimits(ctx.sql, { imageIds: [...new Set(aggregates.map((a) => a.imageId))] }, ctx.clock.now())
     } catch (error) {
       ctx.log.warn({ msg: 'monthly bandwidth not checked after a view batch; the next batch checks again', error: String(error) })
     }

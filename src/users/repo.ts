@@ -1,6 +1,7 @@
 import { USER_COLUMNS, type UserRow } from '../auth/principal.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
 import type { OidcSignIn } from '../auth/sessions.ts'
+import { USER_CHANGED_CHANNEL } from '../images/invalidate.ts'
 import { PLAN_BANDWIDTH, usageMonth } from './bandwidth.ts'
 
 /** The users table as several modules read and change it; each module's own queries stay in its repo. */
@@ -88,18 +89,33 @@ export async function createSession(
 }
 
 /**
- * Decides the monthly bandwidth limit again for the account's plan as it now is (an admin's
- * change): limited until the month turns when this month's use reaches the plan's figure, else
- * not, so an upgrade lifts it and a downgrade below what was used sets it. The caller tells
- * the view processes (notifyUserChanged) once this commits.
+ * Decides the plans' monthly bandwidth limit (users.bandwidth_limited_until, sql/00037) for the
+ * given accounts, or the owners of the given images: from this UTC month's use and the plan each
+ * has now, limited until the month turns once the use reaches the plan's figure, else not. So it
+ * serves the view recorder after each batch of usage (a limit reached) and an admin's plan change
+ * (an upgrade lifts it, a downgrade below the month's use sets it). Only a change is written, and
+ * each account changed is told to every view process on commit (imghost_user_changed), which
+ * drops its images' lookups. One statement, so one round trip.
  */
-export async function recheckBandwidthLimit(db: Db, userId: string, now: Date): Promise<void> {
+export async function decideBandwidthLimits(db: Db, owners: { userIds: string[] } | { imageIds: string[] }, now: Date): Promise<void> {
   const month = usageMonth(now)
+  const isOwner = 'imageIds' in owners ? db`in (select user_id from images where id = any(${owners.imageIds}))` : db`= any(${owners.userIds}::uuid[])`
   await db`
-    update users u set bandwidth_limited_until = case when used.bytes >= plan.bytes then ${month.end}::timestamptz end
-    from (
-      select coalesce(sum(bandwidth_used), 0) as bytes from user_usage
-      where user_id = ${userId} and date >= ${month.startDay}::date and date < ${month.endDay}::date
-    ) used, unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes)
-    where u.id = ${userId} and plan.name = u.plan_type`
+    with decided as (
+      select u.id, case when coalesce(used.bytes, 0) >= plan.bytes then ${month.end}::timestamptz end as until
+      from users u
+      join unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes) on plan.name = u.plan_type
+      left join (
+        select user_id, sum(bandwidth_used) as bytes from user_usage
+        where user_id ${isOwner} and date >= ${month.startDay}::date and date < ${month.endDay}::date
+        group by user_id
+      ) used on used.user_id = u.id
+      where u.id ${isOwner}
+    ),
+    changed as (
+      update users u set bandwidth_limited_until = decided.until from decided
+      where u.id = decided.id and u.bandwidth_limited_until is distinct from decided.until
+      returning u.id
+    )
+    select pg_notify(${USER_CHANGED_CHANNEL}, id::text) from changed`
 }
