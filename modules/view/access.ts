@@ -3,8 +3,6 @@ import type { AppContext } from '#core/context.ts'
 import { referrerEntryText } from '#core/users/referrers.ts'
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 
-export { credentialedCaller, ownerCalling } from '#core/auth/callers.ts'
-
 const SIGNED_LINK_PURPOSE = 'view:signed-link'
 
 /** An owner's expiring link to a private image (POST /api/v1/images/{id}/signed-url and the like). */
