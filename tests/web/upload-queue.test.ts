@@ -127,9 +127,10 @@ describe.skipIf(!hasChromium)('the upload queue in Chromium', () => {
     const cdp = await page.context().newCDPSession(page)
     await journal.during(async () => {
       await cdp.send('Network.enable')
-      // About 32 KB a second: the file below takes many seconds to send.
+      // About 32 KB a second: the file below (1.4 MB) takes some 45 seconds to send, so a busy
+      // machine's late look at the progress still finds it far from done.
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 32 * 1024 })
-      await page.setInputFiles('#file-input', { name: 'second-thoughts.png', mimeType: 'image/png', buffer: Buffer.from(await freshPng(400, 300)) })
+      await page.setInputFiles('#file-input', { name: 'second-thoughts.png', mimeType: 'image/png', buffer: Buffer.from(await freshPng(800, 600)) })
       const row = item('second-thoughts.png')
       await row.getByText(/^[1-9]\d?%$/).waitFor({ timeout: 30_000 })
       await row.getByRole('button', { name: 'Cancel the upload of second-thoughts.png' }).click()
