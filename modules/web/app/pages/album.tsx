@@ -3,8 +3,9 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
+import { usePassed } from '../timers.ts'
 import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
-import { type Album, AlbumStateBadges, hasEnded, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
+import { type Album, AlbumStateBadges, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
 interface AlbumImage {
@@ -54,6 +55,8 @@ export function AlbumPage({ id }: { id: string }) {
   // Saving re-creates the settings form, removing an image takes its row: the focus goes where `Done.focus` says.
   const refocus = useRefocus(album)
   useEffect(() => void (loaded.data && setAlbum(loaded.data)), [loaded.data])
+  // Its end can pass while the page is open, however far off it was then: the Share panel then says so.
+  const ended = usePassed(album?.expires_at ? Date.parse(album.expires_at) : null)
   // A moved row is a moved DOM node, which loses focus: give it back to the same button.
   useEffect(() => {
     if (!focus) return
@@ -80,7 +83,6 @@ export function AlbumPage({ id }: { id: string }) {
   }
   const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, { message })
   const ids = album.images.map((image) => image.id)
-  const ended = hasEnded(album)
   // The preview would be refused (409), as the page is to everyone.
   const unreachable = album.hidden_by_moderation || ended
 

@@ -5,6 +5,7 @@ import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { Link, navigate } from '../router.tsx'
 import { type ViewStats, ViewsReport } from '../stats-report.tsx'
 import { Thumb } from '../thumb.tsx'
+import { atInstant } from '../timers.ts'
 import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
@@ -45,11 +46,8 @@ export function ImagePage({ id }: { id: string }) {
   const expiresAt = shown?.expires_at ? Date.parse(shown.expires_at) : null
   useEffect(() => {
     if (expiresAt === null) return
-    const wait = expiresAt - Date.now()
-    // A timer holds at most 2^31 - 1 ms (24.8 days); a page left open longer learns it from its next save.
-    if (wait > 2 ** 31 - 1) return
-    const timer = setTimeout(() => setEnded(`This image expired on ${formatDate(new Date(expiresAt))}; it is being deleted.`), Math.max(0, wait))
-    return () => clearTimeout(timer)
+    // However far off: an image set to end in 30 days, its page left open, still ends on the day.
+    return atInstant(expiresAt, () => setEnded(`This image expired on ${formatDate(new Date(expiresAt))}; it is being deleted.`))
   }, [expiresAt])
 
   if (loaded.error || ended) {
