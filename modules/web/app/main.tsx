@@ -19,6 +19,7 @@ import { UploadPage } from './pages/upload.tsx'
 import { WebhooksPage } from './pages/webhooks.tsx'
 import { Link, RouteContext, match, navigate, useRoute } from './router.tsx'
 import { type Session, SessionContext, type User } from './ui.tsx'
+import { UploadIndicator } from './upload-indicator.tsx'
 import { createUploadQueue, UploadQueueContext } from './upload-queue.ts'
 import { DeletionScheduledNotice } from './deletion-notice.tsx'
 import { VerifyAddressNotice } from './verify-notice.tsx'
@@ -73,6 +74,7 @@ function Nav({ session }: { session: Session }) {
             <Link href="/activity">Activity</Link>
             <Link href="/security">Security</Link>
             {user.is_admin ? <Link href="/admin">Admin</Link> : null}
+            <UploadIndicator />
             <ActionButton class="link" onClick={logout}>Log out</ActionButton>
           </>
         ) : (

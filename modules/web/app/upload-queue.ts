@@ -43,6 +43,11 @@ export interface UploadQueueState {
   quotaReached: { resetsAt: Date | null } | null
   /** Null until the Upload page first shows (it knows the account's default visibility): nothing starts before. */
   choices: UploadChoices | null
+  /**
+   * The keys of the files sent since the queue was last idle: what the header's indicator counts on
+   * the other pages. Emptied by `markSeen` once the Upload page has shown them all finished.
+   */
+  batch: number[]
 }
 
 export interface UploadQueue {
@@ -56,6 +61,8 @@ export interface UploadQueue {
   retry(key: number): void
   /** Aborts everything and forgets it: the session ended. */
   reset(): void
+  /** The Upload page shows every file: a batch that is over is no news any more (the indicator goes). */
+  markSeen(): void
 }
 
 /** Two at a time: the server processes two images at once by default; more would only queue there. */
@@ -90,10 +97,10 @@ export function mayRetry(item: UploadItem): boolean {
   return code === 'network_error' || status === 429 || status === 502 || status === 503 || status === 504
 }
 
-const isRunning = (item: UploadItem) => item.status === 'waiting' || item.status === 'uploading' || item.status === 'processing'
+export const isRunning = (item: UploadItem) => item.status === 'waiting' || item.status === 'uploading' || item.status === 'processing'
 
 export function createUploadQueue(api: Api): UploadQueue {
-  let state: UploadQueueState = { items: [], uploaded: [], quotaReached: null, choices: null }
+  let state: UploadQueueState = { items: [], uploaded: [], quotaReached: null, choices: null, batch: [] }
   const listeners = new Set<() => void>()
   const inFlight = new Map<number, AbortController>()
   let nextKey = 1
@@ -107,7 +114,14 @@ export function createUploadQueue(api: Api): UploadQueue {
 
   const set = (next: Partial<UploadQueueState>) => {
     state = { ...state, ...next }
-    const running = state.items.some(isRunning)
+    const runningKeys = state.items.filter(isRunning).map((item) => item.key)
+    const running = runningKeys.length > 0
+    if (running) {
+      // Started from idle, a new batch; a file added or retried while others run joins theirs.
+      const batch = warning ? state.batch : []
+      const joining = runningKeys.filter((key) => !batch.includes(key))
+      if (joining.length || !warning) state = { ...state, batch: [...batch, ...joining] }
+    }
     if (running !== warning) {
       warning = running
       if (running) addEventListener('beforeunload', warnBeforeLeaving)
@@ -200,7 +214,10 @@ export function createUploadQueue(api: Api): UploadQueue {
     reset() {
       for (const controller of inFlight.values()) controller.abort()
       inFlight.clear()
-      set({ items: [], uploaded: [], quotaReached: null, choices: null })
+      set({ items: [], uploaded: [], quotaReached: null, choices: null, batch: [] })
+    },
+    markSeen() {
+      if (state.batch.length && !state.items.some(isRunning)) set({ batch: [] })
     },
   }
 }

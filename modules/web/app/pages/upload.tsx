@@ -64,6 +64,8 @@ export function UploadPage() {
   const [queue, { items, uploaded, quotaReached, choices: kept }] = useUploadQueue()
   const choices = kept ?? defaultChoices(user?.settings.default_is_public ?? true)
   useEffect(() => void (kept || queue.setChoices(choices)), [])
+  // Shown here, a batch that is over is seen: the header's indicator on the other pages goes.
+  useEffect(() => queue.markSeen(), [items])
   const [dragging, setDragging] = useState(false)
   const input = useRef<HTMLInputElement>(null)
   const add = (files: Iterable<File>) => queue.add(files)
