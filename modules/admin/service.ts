@@ -7,6 +7,7 @@ import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { runJob } from '#core/jobs/index.ts'
+import { mailBandwidthLimited } from '#core/users/bandwidth-mail.ts'
 import * as users from '#core/users/repo.ts'
 import type { UserChanges } from './model.ts'
 import * as repo from './repo.ts'
@@ -17,7 +18,7 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     throw new BadRequest('Administrators cannot demote or block themselves', 'cannot_modify_self')
   }
   const touchesStanding = changes.is_admin !== undefined || changes.is_blocked !== undefined
-  const { before, user, purge } = await ctx.sql.begin(async (tx) => {
+  const { before, user, purge, limited } = await ctx.sql.begin(async (tx) => {
     const activeAdmins = touchesStanding ? await users.lockActiveAdmins(tx) : undefined
     await users.lockUser(tx, userId)
     const before = await users.findUserById(tx, userId)
@@ -33,12 +34,14 @@ export async function updateUser(ctx: AppContext, admin: Principal, userId: stri
     }
     const user = await users.updateUser(tx, userId, changes)
     // A new plan, a new monthly bandwidth: an upgrade serves the account's images again at once.
-    if (changes.plan_type !== undefined) await users.decideBandwidthLimits(tx, { userIds: [userId] }, ctx.clock.now())
+    const limited = changes.plan_type !== undefined ? await users.decideBandwidthLimits(tx, { userIds: [userId] }, ctx.clock.now()) : []
     // A block takes effect at once on every token, not at their expiry.
     if (changes.is_blocked) await users.revokeAllSessions(tx, userId)
     const purge = changes.is_blocked === true && !before.is_blocked ? await recordPurgeOfImagesOfUser(ctx, tx, userId) : undefined
-    return { before, user: user!, purge }
+    return { before, user: user!, purge, limited }
   })
+  // A downgrade below the month's use: the owner hears of it, now that it has committed.
+  mailBandwidthLimited(ctx, limited)
   // A block hides the user's images on every view process at once, and then from the CDN.
   await notifyUserChanged(ctx.sql, userId)
   continuePurgingInBackground(ctx, purge)

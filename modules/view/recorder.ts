@@ -1,6 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import { createDailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
-import { decideBandwidthLimits } from '#core/users/repo.ts'
+import { decideBandwidthLimitsAndMail } from '#core/users/bandwidth-mail.ts'
 import { type ViewRow, writeViews } from './analytics-repo.ts'
 import { type ClientKind, classifyUserAgent } from './user-agent.ts'
 import { type ViewAggregate, createViewAggregator } from './view-aggregate.ts'
@@ -166,11 +166,13 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
    * batch, which is written already: retrying it would count it twice. Its own statement after
    * the batch's transaction: the batch locks usage rows before this would lock account rows,
    * the reverse of an upload's order, a deadlock when both meet; and deciding from the totals,
-   * it is right whenever it runs (should it fail, the owner's next batch decides again).
+   * it is right whenever it runs (should it fail, the owner's next batch decides again). An owner
+   * it has just limited is mailed (src/users/bandwidth-mail.ts), once: the next batches find the
+   * limit already set.
    */
   async function limitOwners(aggregates: ViewAggregate[]): Promise<void> {
     try {
-      await decideBandwidthLimits(ctx.sql, { imageIds: [...new Set(aggregates.map((a) => a.imageId))] }, ctx.clock.now())
+      await decideBandwidthLimitsAndMail(ctx, { imageIds: [...new Set(aggregates.map((a) => a.imageId))] })
     } catch (error) {
       ctx.log.warn({ msg: 'monthly bandwidth not checked after a view batch; the next batch checks again', error: String(error) })
     }

@@ -2,6 +2,7 @@ import { USER_COLUMNS, type UserRow } from '../auth/principal.ts'
 import type { Sql, TransactionSql } from '../db/index.ts'
 import type { OidcSignIn } from '../auth/sessions.ts'
 import { USER_CHANGED_CHANNEL } from '../images/invalidate.ts'
+import type { Plan } from '../config.ts'
 import { PLAN_BANDWIDTH, usageMonth } from './bandwidth.ts'
 
 /** The users table as several modules read and change it; each module's own queries stay in its repo. */
@@ -88,6 +89,17 @@ export async function createSession(
   return row!.id
 }
 
+/** An account decideBandwidthLimits has just limited: whom to tell, and until when. */
+export interface NewlyLimitedAccount {
+  id: string
+  email: string
+  username: string
+  first_name: string
+  plan: Plan
+  /** When the limit lifts: the first of next month, UTC. */
+  until: Date
+}
+
 /**
  * Decides the plans' monthly bandwidth limit (users.bandwidth_limited_until, sql/00037) for the
  * given accounts, or the owners of the given images: from this UTC month's use and the plan each
@@ -96,13 +108,19 @@ export async function createSession(
  * (an upgrade lifts it, a downgrade below the month's use sets it). Only a change is written, and
  * each account changed is told to every view process on commit (imghost_user_changed), which
  * drops its images' lookups. One statement, so one round trip.
+ *
+ * Returns the accounts this call limited that were not limited before (null, or last month's
+ * instant: a new month lifts it with no write), for the caller to tell their owners once its
+ * transaction has committed (src/users/bandwidth-mail.ts). Two processes deciding the same
+ * account at once return it once: the second one's update finds the instant already written.
  */
-export async function decideBandwidthLimits(db: Db, owners: { userIds: string[] } | { imageIds: string[] }, now: Date): Promise<void> {
+export async function decideBandwidthLimits(db: Db, owners: { userIds: string[] } | { imageIds: string[] }, now: Date): Promise<NewlyLimitedAccount[]> {
   const month = usageMonth(now)
   const isOwner = 'imageIds' in owners ? db`in (select user_id from images where id = any(${owners.imageIds}))` : db`= any(${owners.userIds}::uuid[])`
-  await db`
+  const changed = await db<(NewlyLimitedAccount & { newly_limited: boolean })[]>`
     with decided as (
-      select u.id, case when coalesce(used.bytes, 0) >= plan.bytes then ${month.end}::timestamptz end as until
+      select u.id, u.bandwidth_limited_until as before,
+             case when coalesce(used.bytes, 0) >= plan.bytes then ${month.end}::timestamptz end as until
       from users u
       join unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes) on plan.name = u.plan_type
       left join (
@@ -115,7 +133,11 @@ export async function decideBandwidthLimits(db: Db, owners: { userIds: string[] 
     changed as (
       update users u set bandwidth_limited_until = decided.until from decided
       where u.id = decided.id and u.bandwidth_limited_until is distinct from decided.until
-      returning u.id
+      returning u.id, u.email, u.username, u.first_name, u.plan_type, decided.until,
+        coalesce(decided.until > ${now}::timestamptz and (decided.before is null or decided.before <= ${now}::timestamptz), false) as newly_limited
     )
-    select pg_notify(${USER_CHANGED_CHANNEL}, id::text) from changed`
+    select id, email, username, first_name, plan_type as plan, until, newly_limited, pg_notify(${USER_CHANGED_CHANNEL}, id::text) from changed`
+  return changed
+    .filter((row) => row.newly_limited)
+    .map(({ id, email, username, first_name, plan, until }) => ({ id, email, username, first_name, plan, until }))
 }
