@@ -114,7 +114,7 @@ export const albumPages = (ctx: AppContext) => {
         if (zip) {
           if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
           await refuseZipOverBandwidth(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
-          return new Response(albumZip(ctx, access.album), {
+          return new Response(albumZip(ctx, access.album, { counted: request.method === 'GET' }), {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
           })
         }

@@ -1,8 +1,11 @@
 import { ownerCalling } from '#core/auth/callers.ts'
 import type { AppContext } from '#core/context.ts'
+import { metered } from '#core/http/pull-stream.ts'
 import { zipStream } from '#core/http/zip-stream.ts'
 import { EXTENSION, originalKey } from '#core/images/keys.ts'
 import { BandwidthLimitExceeded, bandwidthLimited } from '#core/users/bandwidth.ts'
+import { decideBandwidthLimitsAndMail } from '#core/users/bandwidth-mail.ts'
+import { addBandwidthUsed } from '#core/users/repo.ts'
 import * as repo from './repo.ts'
 
 const PAGE = 200
@@ -40,8 +43,10 @@ export async function refuseZipOverBandwidth(ctx: AppContext, album: repo.Shared
 /**
  * The album's originals as a ZIP, in the album's order, streamed (zipStream). Only images that
  * neither have ended nor have a view budget (repo.Audience): nothing here can spend a view.
+ * `counted`: the bytes sent are the owner's bandwidth (countZipBandwidth); false for a HEAD,
+ * whose body Elysia reads only to measure it and never sends.
  */
-export function albumZip(ctx: AppContext, album: repo.SharedAlbum): ReadableStream<Uint8Array> {
+export function albumZip(ctx: AppContext, album: repo.SharedAlbum, { counted }: { counted: boolean }): ReadableStream<Uint8Array> {
   const zip = zipStream(ctx, { msg: 'album zip failed', album_id: album.id })
   void (async () => {
     let index = 0
@@ -51,5 +56,27 @@ export function albumZip(ctx: AppContext, album: repo.SharedAlbum): ReadableStre
     }
     zip.end()
   })().catch(zip.fail)
-  return zip.stream
+  return counted ? metered(zip.stream, (bytes) => void countZipBandwidth(ctx, album, bytes)) : zip.stream
+}
+
+/**
+ * What an album's ZIP sent, whole or cut short, is its owner's bandwidth as their images' bytes
+ * are (the view recorder's): added to the owner's usage of the UTC day the download ended, then
+ * the monthly limit decided and, if this reached it, the owner mailed. Once the download is
+ * over, so it never waits for the database, and a failure here is logged, never the download's.
+ */
+async function countZipBandwidth(ctx: AppContext, album: repo.SharedAlbum, bytes: number): Promise<void> {
+  if (bytes === 0) return
+  try {
+    await addBandwidthUsed(ctx.sql, album.user_id, ctx.clock.now().toISOString().slice(0, 10), bytes)
+  } catch (error) {
+    ctx.log.warn({ msg: 'album ZIP bandwidth not counted', album_id: album.id, user_id: album.user_id, bytes, error: String(error) })
+    return
+  }
+  try {
+    await decideBandwidthLimitsAndMail(ctx, { userIds: [album.user_id] })
+  } catch (error) {
+    // Counted: the owner's next view batch or ZIP decides again from the month's total.
+    ctx.log.warn({ msg: 'monthly bandwidth not checked after an album ZIP', album_id: album.id, user_id: album.user_id, error: String(error) })
+  }
 }

@@ -32,3 +32,42 @@ export function pullFrom(source: Readable): ReadableStream<Uint8Array> {
     { highWaterMark: 0 },
   )
 }
+
+/**
+ * `source` as it is read, telling `onEnd` once how many bytes the consumer took: at the end, on
+ * a failure, or when the consumer cancels (a client gone mid-download). For a response body that
+ * is what was handed to the connection, so a download cut short counts what went out.
+ */
+export function metered(source: ReadableStream<Uint8Array>, onEnd: (bytes: number) => void): ReadableStream<Uint8Array> {
+  const reader = source.getReader()
+  let bytes = 0
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    onEnd(bytes)
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read()
+          if (done) {
+            end()
+            return controller.close()
+          }
+          bytes += value.byteLength
+          controller.enqueue(value)
+        } catch (error) {
+          end()
+          controller.error(error)
+        }
+      },
+      cancel(reason) {
+        end()
+        return reader.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}

@@ -89,6 +89,17 @@ export async function createSession(
   return row!.id
 }
 
+/**
+ * Bytes the owner served outside the view recorder (an album's ZIP, modules/albums/zip.ts), added
+ * to the owner's user_usage row of `day` (YYYY-MM-DD, UTC): the same sum the monthly bandwidth
+ * limit is decided from (decideBandwidthLimits) and GET /upload/quota shows.
+ */
+export async function addBandwidthUsed(db: Db, userId: string, day: string, bytes: number): Promise<void> {
+  await db`
+    insert into user_usage as usage (user_id, date, bandwidth_used) values (${userId}, ${day}::date, ${bytes})
+    on conflict (user_id, date) do update set bandwidth_used = usage.bandwidth_used + excluded.bandwidth_used`
+}
+
 /** An account decideBandwidthLimits has just limited: whom to tell, and until when. */
 export interface NewlyLimitedAccount {
   id: string
