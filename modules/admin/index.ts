@@ -7,7 +7,6 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, Conflict, Forbidden, Unauthorized } from '#core/errors.ts'
 import { nextRunAt, runJob, UnknownJob } from '#core/jobs/index.ts'
 import { recentRuns } from '#core/jobs/repo.ts'
-import { publicUser } from '#core/users/public.ts'
 import { inviteRoutes } from './invites.ts'
 import { AdminModel } from './model.ts'
 import * as service from './service.ts'
@@ -55,16 +54,17 @@ export const adminModule = (ctx: AppContext) =>
         const page = query.page ?? 1
         const limit = query.limit ?? 20
         const { users, total } = await service.listUsers(ctx, { search: query.q, page, limit })
-        return { success: true as const, users: users.map(publicUser), page, limit, total }
+        return { success: true as const, users, page, limit, total }
       },
       { ...AdminModel.listUsers, admin: true, detail: { tags: ['admin'], summary: 'Users, paginated, searchable by email or username' } },
     )
     .patch(
       '/api/v1/admin/users/:id',
-      async ({ principal, params, body, request, server }) => ({
-        success: true as const,
-        user: publicUser(await service.updateUser(ctx, principal, params.id, body, requestMeta(ctx, request, server))),
-      }),
+      async ({ principal, params, body, request, server }) => {
+        const user = await service.updateUser(ctx, principal, params.id, body, requestMeta(ctx, request, server))
+        // As the list shows it: a plan change moves the month's limit, and the page shows the row it gets back.
+        return { success: true as const, user: (await service.withBandwidth(ctx, [user]))[0]! }
+      },
       { ...AdminModel.updateUser, admin: true, detail: { tags: ['admin'], summary: 'Block, promote, change plan or limits' } },
     )
     .delete(

@@ -19,6 +19,17 @@ const JobRun = t.Object({
   error: t.Nullable(t.String()),
 })
 
+/** A user as the admin's list shows them: the public fields, and the month's bandwidth (src/users/bandwidth.ts). */
+const AdminUserSchema = t.Object({
+  ...User.properties,
+  bandwidth_used_month: t.Number({ description: 'Bytes served this UTC month: images, their variants and album ZIPs' }),
+  bandwidth_limit_month: t.Number({ description: 'What the plan allows a month' }),
+  bandwidth_limited_until: t.Nullable(
+    t.Union([t.Date(), t.String()], { description: 'While the month’s bandwidth is used up: when the limit lifts (the first of next month, UTC); the account’s images are refused to everyone but its owner until then. Null when not limited' }),
+  ),
+})
+export type AdminUser = typeof AdminUserSchema.static
+
 const Day = t.Object({ date: t.String(), count: t.Number() })
 
 export const AdminModel = {
@@ -30,7 +41,7 @@ export const AdminModel = {
       q: t.Optional(t.String({ maxLength: 254 })),
     }),
     response: {
-      200: t.Object({ success: t.Literal(true), users: t.Array(User), page: t.Number(), limit: t.Number(), total: t.Number() }),
+      200: t.Object({ success: t.Literal(true), users: t.Array(AdminUserSchema), page: t.Number(), limit: t.Number(), total: t.Number() }),
       ...Errors,
     },
   },
@@ -45,7 +56,7 @@ export const AdminModel = {
       },
       { minProperties: 1 },
     ),
-    response: { 200: t.Object({ success: t.Literal(true), user: User }), ...Errors },
+    response: { 200: t.Object({ success: t.Literal(true), user: AdminUserSchema }), ...Errors },
   },
   deleteUser: {
     params: t.Object({ id: t.String({ maxLength: 64 }) }),

@@ -1,15 +1,18 @@
 import { audit } from '#core/audit/record.ts'
-import type { Principal } from '#core/auth/principal.ts'
+import type { Principal, UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
+import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { runJob } from '#core/jobs/index.ts'
+import { bandwidthLimited, usageMonth } from '#core/users/bandwidth.ts'
 import { mailBandwidthLimited } from '#core/users/bandwidth-mail.ts'
+import { publicUser } from '#core/users/public.ts'
 import * as users from '#core/users/repo.ts'
-import type { UserChanges } from './model.ts'
+import type { AdminUser, UserChanges } from './model.ts'
 import * as repo from './repo.ts'
 
 export async function updateUser(ctx: AppContext, admin: Principal, userId: string, changes: UserChanges, meta?: RequestMeta) {
@@ -113,6 +116,29 @@ export async function deleteUser(ctx: AppContext, admin: Principal, userId: stri
 /** Removes accounts due for deletion (modules/account); known to admin by name only, through the job registry. */
 const ACCOUNT_CLEANUP_JOB = 'account-cleanup'
 
-export function listUsers(ctx: AppContext, options: { search?: string; page: number; limit: number }) {
-  return repo.listUsers(ctx.sql, { search: options.search?.trim() || undefined, limit: options.limit, offset: (options.page - 1) * options.limit })
+export async function listUsers(ctx: AppContext, options: { search?: string; page: number; limit: number }) {
+  const { users, total } = await repo.listUsers(ctx.sql, { search: options.search?.trim() || undefined, limit: options.limit, offset: (options.page - 1) * options.limit })
+  return { users: await withBandwidth(ctx, users), total }
+}
+
+/**
+ * Users as the admin API shows them: their public fields, and this month's bandwidth beside the
+ * plan's figure, with the instant the limit lifts while it holds (null otherwise), read at `now`
+ * as the view servers read it.
+ */
+export async function withBandwidth(ctx: AppContext, users: UserRow[]): Promise<AdminUser[]> {
+  if (users.length === 0) return []
+  const now = ctx.clock.now()
+  const rows = await repo.bandwidthOfUsers(ctx.sql, users.map((user) => user.id), usageMonth(now))
+  const byId = new Map(rows.map((row) => [row.id, row]))
+  return users.map((user) => {
+    const bandwidth = byId.get(user.id)
+    const until = bandwidth?.limited_until ?? null
+    return {
+      ...publicUser(user),
+      bandwidth_used_month: bandwidth?.used ?? 0,
+      bandwidth_limit_month: PLAN_LIMITS[user.plan_type].bandwidthBytesPerMonth,
+      bandwidth_limited_until: bandwidthLimited(until, now) ? until : null,
+    }
+  })
 }

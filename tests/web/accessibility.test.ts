@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { PLAN_LIMITS } from '#core/config.ts'
 import { deletionUrl } from '#modules/upload/delete-token.ts'
 import { type WebhookWorker, startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { createAlbum, distinctPng, setImages, uploadImage } from '../albums/support.ts'
@@ -192,6 +193,13 @@ describe.skipIf(!hasChromium)('every page passes axe (WCAG 2.1 A/AA) at 1280 and
       })
       expect(filed.status).toBe(201)
     }
+
+    // Carol, whose month of bandwidth is used up: the admin's users list marks her, and says until when.
+    const carol = await registerUser(app.auth, { username: 'carol', first_name: 'Carol' })
+    await app.ctx.sql`insert into user_usage (user_id, date, bandwidth_used) values (${carol.id}, ${new Date().toISOString().slice(0, 10)}::date, ${PLAN_LIMITS.free.bandwidthBytesPerMonth})`
+    const [limited, limitedBody] = await call(app.auth, 'PATCH', `/api/v1/admin/users/${carol.id}`, { token: ada.token, body: { plan_type: 'free' } })
+    expect(limitedBody.user?.bandwidth_limited_until, JSON.stringify(limitedBody)).toBeString()
+    expect(limited.status).toBe(200)
 
     // A live reset link, for the app's reset page and the server's own.
     await call(app.auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: ada.email } })

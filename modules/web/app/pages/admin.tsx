@@ -39,6 +39,51 @@ function PlanChoice({ user, apply }: { user: User; apply: (plan: string) => Prom
   )
 }
 
+/** A user as the admin API lists them (modules/admin/model.ts): the month's bandwidth too. */
+interface AdminUser extends User {
+  bandwidth_used_month: number
+  bandwidth_limit_month: number
+  /** While the month's bandwidth is used up: when the limit lifts. Null otherwise. */
+  bandwidth_limited_until: string | null
+}
+
+/**
+ * Bytes with a decimal below 100 units ("10.2 GB"): formatBytes rounds from 10 up, and "10 GB of
+ * 10 GB" would not say that an account is past its plan's figure.
+ */
+function preciseBytes(bytes: number) {
+  if (bytes < 1024) return formatBytes(bytes)
+  const units = ['KB', 'MB', 'GB', 'TB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value < 100 ? Number(value.toFixed(1)) : Math.round(value)} ${units[unit]}`
+}
+
+/**
+ * What an account stores and serves: its storage, and this month's bandwidth beside the plan's.
+ * Once that is used up its images are refused to everyone but the owner until the month turns,
+ * which this says with when (an owner asking why their links stopped working is the admin's case).
+ */
+function Usage({ user }: { user: AdminUser }) {
+  return (
+    <>
+      <span class="usage-line">Storage: {formatBytes(user.storage_used)}</span>
+      <span class="usage-line small">
+        Bandwidth: {preciseBytes(user.bandwidth_used_month)} of {preciseBytes(user.bandwidth_limit_month)} this month
+      </span>
+      {user.bandwidth_limited_until ? (
+        <span class="usage-line small" data-testid="bandwidth-limited-until">
+          Limited until <time dateTime={user.bandwidth_limited_until}>{formatDate(user.bandwidth_limited_until)}</time>
+        </span>
+      ) : null}
+    </>
+  )
+}
+
 /** A noun for a count shown apart from it (the figure in bold): "1 user", "2 users". */
 const plural = (count: number, noun: string) => (count === 1 ? noun : `${noun}s`)
 
@@ -86,7 +131,7 @@ function Users() {
   const showListing = (listing: UserListing) => navigate(userListingHref(route.path, listing))
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const list = useLoad(
-    async () => api.auth<{ users: User[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
+    async () => api.auth<{ users: AdminUser[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
     [page, query],
   )
   const rows = useRef<HTMLTableSectionElement>(null)
@@ -137,7 +182,7 @@ function Users() {
               <th scope="col">User</th>
               <th scope="col">Plan</th>
               <th scope="col">Uploads / day</th>
-              <th scope="col">Storage</th>
+              <th scope="col">Usage</th>
               <th scope="col">Status</th>
               <th scope="col"><span class="visually-hidden">Actions</span></th>
             </tr>
@@ -149,6 +194,13 @@ function Users() {
                   <strong>{user.username}</strong>
                   <br />
                   <span class="small muted">{user.email}</span>
+                  {/* In the first column: at 390 px the table scrolls, and the usage column is off the screen. */}
+                  {user.bandwidth_limited_until ? (
+                    <>
+                      <br />
+                      <span class="badge private" data-testid="bandwidth-limited">Bandwidth used up</span>
+                    </>
+                  ) : null}
                 </td>
                 <td>
                   <PlanChoice user={user} apply={(plan) => change(user, { plan_type: plan }, `${user.username} is now on ${plan}.`, index)} />
@@ -165,7 +217,9 @@ function Users() {
                     <SubmitButton class="secondary small">Set<span class="visually-hidden"> daily upload limit of {user.username}</span></SubmitButton>
                   </Form>
                 </td>
-                <td>{formatBytes(user.storage_used)}</td>
+                <td class="usage">
+                  <Usage user={user} />
+                </td>
                 <td>
                   <UserState user={user} /> {user.is_admin ? <span class="badge">Admin</span> : null}
                 </td>
