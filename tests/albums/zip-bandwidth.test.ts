@@ -20,8 +20,6 @@ const FREE = PLAN_LIMITS.free.bandwidthBytesPerMonth
 const smtp = await startSmtpSink()
 const log = recordingLogger()
 afterAll(() => smtp.stop())
-/** This helper's ports: one per backend pass, apart for a PostgreSQL run beside an embedded one. */
-let nextPort = process.env.TEST_DATABASE_URL ? 6111 : 6101
 
 describeEachBackend(
   'album ZIP: bandwidth',
@@ -30,7 +28,7 @@ describeEachBackend(
     let stop: () => void
     beforeAll(() => {
       clock.set(START)
-      const listening = app().view.listen({ hostname: '127.0.0.1', port: nextPort++, reusePort: false })
+      const listening = app().view.listen({ hostname: '127.0.0.1', port: 0, reusePort: false })
       base = `http://127.0.0.1:${listening.server!.port}`
       stop = () => listening.stop(true)
     })
