@@ -265,7 +265,9 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
   function cacheControl(image: CachedImage, protectedByReferrer: boolean, purgedPath: boolean): string {
     // Before the private check: a private one with a view budget must not be stored either.
     if (image.max_views !== null) return SELF_DESTRUCT_CACHE
-    if (!image.is_public) return PRIVATE_CACHE
+    // Over the monthly bandwidth the same URL is the owner's 200 and everyone else's 429: a copy
+    // a shared cache kept of the owner's would serve everyone for a year, past the limit.
+    if (!image.is_public || ctx.clock.now().getTime() < image.bandwidthLimitedUntil) return PRIVATE_CACHE
     if (image.endsAt === null) return protectedByReferrer ? PROTECTED_CACHE : purgedPath ? PUBLIC_CACHE : OTHER_SPELLING_CACHE
     // Built once per lookup lifetime, so a lookup's age is taken off too.
     const left = Math.max(0, Math.floor((image.endsAt - ctx.clock.now().getTime() - LOOKUP_TTL_MS) / 1000))

@@ -131,7 +131,10 @@ describeEachBackend(
       const secret = await upload(app(), owner, join(CORPUS, 'orientation/portrait_5.jpg'), { is_public: 'false' })
       await useUpBandwidth(owner, image)
       for (const path of paths(image.id)) {
-        expect((await send(path, { 'x-api-key': owner.apiKey })).response.status, path).toBe(200)
+        const own = (await send(path, { 'x-api-key': owner.apiKey })).response
+        expect(own.status, path).toBe(200)
+        // Everyone else's answer at this URL is a 429: no shared cache may keep the owner's.
+        expect(own.headers.get('cache-control'), path).toBe('private, no-cache')
         expect((await send(path, { authorization: `Bearer ${owner.token}` })).response.status, path).toBe(200)
       }
       expect((await send(`/i/${image.id}?download=true`, { 'x-api-key': owner.apiKey })).response.status).toBe(200)
