@@ -105,15 +105,21 @@ export async function accountStats(ctx: AppContext, principal: Principal, days: 
     bandwidth: { bytes: totals.bytes },
     daily: series(byDay, today, days),
     top: topLists(counts),
-    top_images: images.map((image) => ({
-      id: image.id,
-      title: image.title,
-      name: image.title || image.original_name || image.filename,
-      thumbnail: imageUrls(ctx.config, { id: image.id, format: image.format as StoredFormat }).thumbnail,
-      is_public: image.is_public,
-      max_views: image.max_views,
-      hidden_by_moderation: image.hidden,
-      views: image.views,
-    })),
+    top_images: images.map((image) =>
+      // As the albums API answers: a key without images:read learns a private image's id and
+      // views, not its title or file name.
+      !image.is_public && !principal.scopes.includes('images:read')
+        ? { id: image.id, is_public: false as const, details_withheld: true as const, views: image.views }
+        : {
+            id: image.id,
+            title: image.title,
+            name: image.title || image.original_name || image.filename,
+            thumbnail: imageUrls(ctx.config, { id: image.id, format: image.format as StoredFormat }).thumbnail,
+            is_public: image.is_public,
+            max_views: image.max_views,
+            hidden_by_moderation: image.hidden,
+            views: image.views,
+          },
+    ),
   }
 }

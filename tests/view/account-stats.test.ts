@@ -85,6 +85,20 @@ describeEachBackend('GET /stats: the whole account', (app) => {
     expect(keyBody.views.human.total).toBe(8)
   })
 
+  test("a key without images:read sees a private image's id and views, not its title or file name", async () => {
+    const cy = await signUp(app())
+    const secret = await upload(app(), cy, join(CORPUS, 'orientation/portrait_2.jpg'), { title: 'Payslip March' })
+    await view(secret, noon, '10.20.0.8', { 'user-agent': UA.windowsChrome })
+    const [made] = await call(app().upload, 'PATCH', `/images/${secret.id}`, { apiKey: cy.apiKey, body: { is_public: false } })
+    expect(made.status).toBe(200)
+    const statsOnly = await createApiKey(app().auth, cy.token, { key_name: 'stats', scopes: ['stats'] })
+    const [response, body] = await accountStats(app(), '', { 'x-api-key': statsOnly.key })
+    expect(response.status).toBe(200)
+    expect(body.top_images).toEqual([{ id: secret.id, is_public: false, details_withheld: true, views: 1 }])
+    const [, full] = await accountStats(app(), '', { authorization: `Bearer ${cy.token}` })
+    expect(full.top_images).toMatchObject([{ id: secret.id, title: 'Payslip March', is_public: false, views: 1 }])
+  })
+
   test("another account sees its own figures, never ana's", async () => {
     const stats = await statsOf(bo)
     expect(stats.views).toEqual({ human: { total: 2, unique: 2 }, bot: { total: 0, unique: 0 } })
