@@ -15,7 +15,8 @@ import type { ImageListCache, ImageListPage } from './list-cache.ts'
 import type { UploadModel } from './model.ts'
 import { ownImage } from './present.ts'
 import * as repo from './repo.ts'
-import { imageEnded, imageNotFound } from './errors.ts'
+import { imageEnded } from '#core/images/errors.ts'
+import { imageNotFound } from './errors.ts'
 import { isGone } from './lifetime.ts'
 
 /** Opaque to clients: base64url of "<uploaded_at ms>.<id>". */

@@ -169,6 +169,7 @@ export const ViewModel = {
       401: ErrorResponse,
       403: ErrorResponse,
       404: ErrorResponse,
+      410: ErrorResponse,
       422: ErrorResponse,
       429: ErrorResponse,
     },

@@ -22,6 +22,22 @@ export async function findViewableImage(sql: Sql, id: string): Promise<ViewableI
   return row ?? null
 }
 
+/**
+ * The owner's own image as a signed link needs it, ended or not: whether it has ended is theirs
+ * to be told (410), where findViewableImage leaves spent ones out for viewers.
+ */
+export async function findOwnLinkableImage(
+  sql: Sql,
+  userId: string,
+  id: string,
+): Promise<Pick<ImageRow, 'id' | 'format' | 'expires_at' | 'max_views' | 'views_served'> | null> {
+  const [row]: [Pick<ImageRow, 'id' | 'format' | 'expires_at' | 'max_views' | 'views_served'>?] = await sql`
+    select i.id, i.format, i.expires_at, i.max_views, i.views_served
+    from images i join users u on u.id = i.user_id
+    where i.id = ${id} and i.user_id = ${userId} and not u.is_blocked and i.hidden_at is null`
+  return row ?? null
+}
+
 export type PublicInfoRow = Pick<ImageRow, 'id' | 'filename' | 'file_size' | 'width' | 'height' | 'mime_type' | 'views' | 'uploaded_at' | 'expires_at' | 'max_views' | 'views_served'>
 
 /** Read fresh (not from the lookup cache) so the view counter is current. */

@@ -1,11 +1,12 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
+import { imageEnded } from '#core/images/errors.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { signLink } from './access.ts'
 import { imageLinkFromUrl, linkServes, oembedFor, renderEmbedPage } from './embed.ts'
 import { ImageNotFound } from './errors.ts'
 import type { ImageServer } from './image-server.ts'
-import { findPublicInfo, findViewableImage } from './repo.ts'
+import { findOwnLinkableImage, findPublicInfo } from './repo.ts'
 import { extensionOf } from './variants.ts'
 
 /** Past expires_at by the app clock. Expiry only: the queries behind these answers already leave out spent images. */
@@ -71,10 +72,10 @@ export async function oembed(ctx: AppContext, images: ImageServer, url: string, 
 
 /** A link to a private image that works without credentials until `expiresIn` seconds from now. */
 export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: string, expiresIn: number) {
-  const image = isImageId(id) ? await findViewableImage(ctx.sql, id) : null
-  if (!image || image.user_id !== principal.user.id) throw new ImageNotFound()
-  // Spent ones are not found above; an expired one would get a link that can only answer 404.
-  if (hasExpired(ctx, image)) throw new ImageNotFound()
+  const image = isImageId(id) ? await findOwnLinkableImage(ctx.sql, principal.user.id, id) : null
+  if (!image) throw new ImageNotFound()
+  // A link to an ended image could only answer 404: the owner is told, as GET /images/{id} tells them.
+  if (hasExpired(ctx, image) || (image.max_views !== null && image.views_served >= image.max_views)) throw imageEnded()
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + expiresIn
   const sig = signLink(ctx, image.id, expiresAt)
   return {

@@ -359,9 +359,9 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       // Asked for by its id, it says it has ended rather than show a row no URL serves.
       const [shown, shownBody] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect({ status: shown.status, code: shownBody.error?.code }).toEqual({ status: 410, code: 'image_expired' })
-      // No signed link is minted for it: it could only answer 404.
+      // No signed link is minted for it (it could only answer 404), and the owner is told why, as above.
       const [signed, signedBody] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
-      expect({ status: signed.status, code: signedBody.error?.code }).toEqual({ status: 404, code: 'image_not_found' })
+      expect({ status: signed.status, code: signedBody.error?.code }).toEqual({ status: 410, code: 'image_expired' })
     })
 
     test('an expiry set by PATCH reaches the other view process within a second, through its notification', async () => {

@@ -214,6 +214,9 @@ describeEachBackend('self-destructing images: max_views (issue 14)', (app) => {
       expect(signed.headers.get('cache-control')).toBe('private, no-store')
       expect(await status(app().view, path)).toBe(404)
       expect(await viewsLeft(image.id)).toBe(0)
+      // Spent: the owner asking for another link is told so, as GET /images/{id} tells them.
+      const [again, againBody] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
+      expect({ status: again.status, code: againBody.error?.code }).toEqual({ status: 410, code: 'image_expired' })
     })
 
     test('a new limit set by PATCH starts the count afresh and reaches the other process at once', async () => {
