@@ -33,7 +33,11 @@ export const useSession = () => useContext(SessionContext)
 /** `1 view`, `2 views`: a count and its noun, which takes an s unless the count is one. */
 export const counted = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`
 
-export const formatBytes = (bytes: number) => {
+/**
+ * "1.5 MB", "143 KB". `precise`: a decimal below 100 units too, and none when it is 0 ("10.2 GB of
+ * 10 GB"), where rounding from 10 up would show an account past its plan's figure as "10 GB of 10 GB".
+ */
+export const formatBytes = (bytes: number, { precise = false } = {}) => {
   if (bytes < 1024) return `${bytes} B`
   const units = ['KB', 'MB', 'GB', 'TB']
   let value = bytes / 1024
@@ -42,6 +46,7 @@ export const formatBytes = (bytes: number) => {
     value /= 1024
     unit++
   }
+  if (precise) return `${value < 100 ? Number(value.toFixed(1)) : Math.round(value)} ${units[unit]}`
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
 }
 

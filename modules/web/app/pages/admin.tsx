@@ -48,22 +48,6 @@ interface AdminUser extends User {
 }
 
 /**
- * Bytes with a decimal below 100 units ("10.2 GB"): formatBytes rounds from 10 up, and "10 GB of
- * 10 GB" would not say that an account is past its plan's figure.
- */
-function preciseBytes(bytes: number) {
-  if (bytes < 1024) return formatBytes(bytes)
-  const units = ['KB', 'MB', 'GB', 'TB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value < 100 ? Number(value.toFixed(1)) : Math.round(value)} ${units[unit]}`
-}
-
-/**
  * What an account stores and serves: its storage, and this month's bandwidth beside the plan's.
  * Once that is used up its images are refused to everyone but the owner until the month turns,
  * which this says with when (an owner asking why their links stopped working is the admin's case).
@@ -73,7 +57,7 @@ function Usage({ user }: { user: AdminUser }) {
     <>
       <span class="usage-line">Storage: {formatBytes(user.storage_used)}</span>
       <span class="usage-line small">
-        Bandwidth: {preciseBytes(user.bandwidth_used_month)} of {preciseBytes(user.bandwidth_limit_month)} this month
+        Bandwidth: {formatBytes(user.bandwidth_used_month, { precise: true })} of {formatBytes(user.bandwidth_limit_month, { precise: true })} this month
       </span>
       {user.bandwidth_limited_until ? (
         <span class="usage-line small" data-testid="bandwidth-limited-until">
