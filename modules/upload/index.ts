@@ -34,9 +34,10 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
     .post(
       '/upload',
       async ({ principal, request, set }) => {
-        const { created, image } = await uploadImage(ctx, principal, request)
+        const { created, image, withDeleteLink } = await uploadImage(ctx, principal, request)
         set.status = created ? 201 : 200
-        return { success: true as const, image: { ...uploadedImage(ctx.config, image), deletion_url: deletionUrl(ctx, principal.user.id, image.id) } }
+        const deletion = withDeleteLink ? { deletion_url: deletionUrl(ctx, principal.user.id, image.id) } : {}
+        return { success: true as const, image: { ...uploadedImage(ctx.config, image), ...deletion } }
       },
       {
         ...UploadModel.upload,
@@ -49,7 +50,7 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
           summary: 'Upload an image (multipart field "file"; optional is_public, title, description, expires_in or expires_at, max_views)',
           description:
             'JPEG, PNG, GIF, WebP, AVIF or BMP (stored as PNG). 201 with the new image; 200 with the existing one when the same bytes were uploaded before ' +
-            '(an end asked for renews the end it has); 409 duplicate_image when asked with another visibility, title or description, or an end for one stored without, ' +
+            '(an end asked for renews the end it has, which takes images:write; without that scope the answer has no deletion_url); 409 duplicate_image when asked with another visibility, title or description, or an end for one stored without, ' +
             '409 image_hidden while moderation hides it.',
           // The body is read by the service, not by a TypeBox schema, so the document says it here.
           requestBody: {

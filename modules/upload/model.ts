@@ -30,7 +30,13 @@ export const UploadedImage = t.Object({
   url: t.String(),
   thumbnail: t.String(),
   view_url: t.String(),
-  deletion_url: t.String({ description: 'Deletes this one image without logging in: a GET shows a confirmation page' }),
+  deletion_url: t.Optional(
+    t.String({
+      description:
+        'Deletes this one image without logging in: a GET shows a confirmation page. Absent when the same bytes answer an image already stored ' +
+        'to an API key without images:write, which may not delete it',
+    }),
+  ),
   metadata: ImageMetadata,
   // Present only when the image ends by itself.
   expires_at: t.Optional(Lifetime.expires_at),

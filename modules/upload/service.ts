@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { Principal, UserRow } from '#core/auth/principal.ts'
+import { requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
@@ -18,7 +19,7 @@ import { dailyUploadLimit, storageLimit, storageQuotaExceeded, uploadLimitReache
 import { changeOwnImage } from './edit.ts'
 import { deleteEndedImages } from './expiry.ts'
 import { DESCRIPTION_MAX_LENGTH, imageText } from './image-text.ts'
-import { isGone, lifetimeFromText, parseLifetime } from './lifetime.ts'
+import { isGone, type LifetimeChanges, lifetimeFromText, parseLifetime } from './lifetime.ts'
 import * as repo from './repo.ts'
 
 export const uploadTmpDir = (ctx: AppContext) => join(ctx.config.dataDir, 'tmp')
@@ -29,6 +30,14 @@ export interface UploadResult {
   /** False when the same bytes were already stored for this user: `image` is that one. */
   created: boolean
   image: ImageRow
+  /**
+   * Whether the answer may carry the image's delete capability (deletion_url, Imgur's
+   * deletehash): always for a new image, and for bytes already stored only to a caller who may
+   * delete that image anyway (`images:write`; a session has every scope). Otherwise an
+   * upload-only key could delete any image of its account: download it from the view server,
+   * upload the bytes again, and be handed the link.
+   */
+  withDeleteLink: boolean
   /** Bytes of the uploaded file. */
   receivedBytes: number
 }
@@ -125,15 +134,16 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     if (file.size === 0) throw new BadRequest('The file is empty', 'empty_file')
     const form = readFormFields(upload.fields, user, ctx.clock.now())
 
-    const existing = await sameBytesUploaded(ctx, user.id, file.sha256, form)
-    if (existing) return { created: false, image: existing, receivedBytes: file.size }
+    const mayDelete = principal.scopes.includes('images:write')
+    const existing = await sameBytesUploaded(ctx, principal, file.sha256, form)
+    if (existing) return { created: false, image: existing, withDeleteLink: mayDelete, receivedBytes: file.size }
 
     const objects = new ImageObjects(ctx, newImageId())
     bytesSettled = false
     const processed = await processAndStore(ctx, file, objects)
-    const stored = await storeAndRecord(ctx, user, file, form, processed, objects)
+    const stored = await storeAndRecord(ctx, principal, file, form, processed, objects)
     bytesSettled = true
-    return { ...stored, receivedBytes: file.size }
+    return { ...stored, withDeleteLink: stored.created || mayDelete, receivedBytes: file.size }
   } finally {
     await upload.discard({ reuseMemory: bytesSettled })
   }
@@ -199,14 +209,14 @@ function readFormFields(fields: Record<string, string>, user: UserRow, now: Date
  * its views spent): it is deleted now and the upload stored afresh, or the answer would be a dead
  * link. See answerSameBytes for the rest.
  */
-async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
-  const existing = await repo.findImageBySha256(ctx.sql, userId, sha256)
+async function sameBytesUploaded(ctx: AppContext, principal: Principal, sha256: string, form: FormFields): Promise<ImageRow | undefined> {
+  const existing = await repo.findImageBySha256(ctx.sql, principal.user.id, sha256)
   if (!existing) return undefined
   if (isGone(existing, ctx.clock.now())) {
     await deleteEndedImages(ctx, [existing.id])
     return undefined
   }
-  return answerSameBytes(ctx, existing, form)
+  return answerSameBytes(ctx, principal, existing, form)
 }
 
 /**
@@ -218,18 +228,18 @@ async function sameBytesUploaded(ctx: AppContext, userId: string, sha256: string
  * - an end asked for an image stored with one renews it: it takes the end now asked, through
  *   PATCH's own path (an expiring ShareX config or ?expires_in= preset sends its end with every
  *   upload, and cannot PATCH); asked for an image stored without one, 409 duplicate_image, since
- *   an upload must not silently shorten a permanent image;
+ *   an upload must not silently shorten a permanent image. A renewal that changes anything is an
+ *   edit, and takes what PATCH takes: `images:write` (403 insufficient_scope, nothing changed),
+ *   or an upload-only key could cut short any image of its account by sending its bytes again
+ *   with ?max_views=1;
  * - otherwise the stored image as it is.
  */
-async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFields): Promise<ImageRow> {
+async function answerSameBytes(ctx: AppContext, principal: Principal, existing: ImageRow, form: FormFields): Promise<ImageRow> {
   if (existing.hidden_at !== null) throw imageHidden(existing.id)
   refuseIfAskedOtherwise(existing, form)
-  if (form.expiresAt === null && form.maxViews === null) return existing
-  // Only what is asked changes, as with PATCH; a new view budget counts its views afresh.
-  const renewal = {
-    ...(form.expiresAt !== null ? { expiresAt: form.expiresAt } : {}),
-    ...(form.maxViews !== null ? { maxViews: form.maxViews } : {}),
-  }
+  const renewal = renewalOf(existing, form)
+  if (!renewal) return existing
+  requireScope(principal, 'images:write', `to change the end or view limit of ${existing.id}, which these bytes already are (sent without expires_in, expires_at or max_views, they answer it as it is)`)
   const renewed = await changeOwnImage(ctx, existing, renewal, { onlyWhileShown: true })
   if (renewed) return renewed
   // Hidden by moderation, ended or deleted between the read and the write (a report's auto-hide,
@@ -238,6 +248,18 @@ async function answerSameBytes(ctx: AppContext, existing: ImageRow, form: FormFi
   if (now && now.hidden_at !== null) throw imageHidden(existing.id)
   // No link to give: the image it was is gone.
   throw new Conflict(`You uploaded this image before (${existing.id}) and it ended or was deleted meanwhile; send the upload again`, 'duplicate_image')
+}
+
+/**
+ * What an end asked with bytes already stored would change, or undefined when nothing: only what
+ * is asked changes, as with PATCH; a view budget asked counts its views afresh, so it changes
+ * the image unless it is the one it has, untouched.
+ */
+function renewalOf(existing: ImageRow, form: FormFields): LifetimeChanges | undefined {
+  const expiresAt = form.expiresAt !== null && (existing.expires_at === null || form.expiresAt.getTime() !== new Date(existing.expires_at).getTime()) ? { expiresAt: form.expiresAt } : {}
+  const maxViews = form.maxViews !== null && (form.maxViews !== existing.max_views || existing.views_served > 0) ? { maxViews: form.maxViews } : {}
+  const renewal = { ...expiresAt, ...maxViews }
+  return Object.keys(renewal).length > 0 ? renewal : undefined
 }
 
 /** 409 duplicate_image: the image already stored is named in `details` too, so a client can link to it without reading the message. */
@@ -304,12 +326,13 @@ export function withinLength(text: string, max: number): string {
 
 async function storeAndRecord(
   ctx: AppContext,
-  user: UserRow,
+  principal: Principal,
   file: ReceivedFile,
   form: FormFields,
   processed: ProcessedSummary,
   objects: ImageObjects,
-): Promise<Omit<UploadResult, 'receivedBytes'>> {
+): Promise<Pick<UploadResult, 'created' | 'image'>> {
+  const user = principal.user
   const id = objects.imageId
   let committed: Awaited<ReturnType<typeof commitImage>>
   try {
@@ -345,7 +368,7 @@ async function storeAndRecord(
     // Two identical uploads raced past the duplicate check: the loser answers with the winner.
     if (isDuplicateImage(error)) {
       const winner = await repo.findImageBySha256(ctx.sql, user.id, file.sha256)
-      if (winner) return { created: false, image: await answerSameBytes(ctx, winner, form) }
+      if (winner) return { created: false, image: await answerSameBytes(ctx, principal, winner, form) }
     }
     throw error
   }

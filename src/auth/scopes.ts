@@ -20,14 +20,15 @@ export const SCOPE_DESCRIPTIONS: Record<ApiKeyScope, string> = {
 }
 
 export class InsufficientScope extends Forbidden {
-  constructor(readonly scope: ApiKeyScope) {
-    super(`This API key lacks the "${scope}" scope needed here; create a key that has it`, 'insufficient_scope')
+  /** `neededFor`: what the scope is needed for, where "here" (the route) would not say it. */
+  constructor(readonly scope: ApiKeyScope, neededFor = 'here') {
+    super(`This API key lacks the "${scope}" scope needed ${neededFor}; create a key that has it`, 'insufficient_scope')
   }
 }
 
 /** Throws 403 insufficient_scope naming the scope when the caller's credential lacks it. */
-export function requireScope(principal: { scopes: readonly ApiKeyScope[] }, scope: ApiKeyScope) {
-  if (!principal.scopes.includes(scope)) throw new InsufficientScope(scope)
+export function requireScope(principal: { scopes: readonly ApiKeyScope[] }, scope: ApiKeyScope, neededFor?: string) {
+  if (!principal.scopes.includes(scope)) throw new InsufficientScope(scope, neededFor)
 }
 
 /**

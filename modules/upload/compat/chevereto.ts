@@ -59,7 +59,7 @@ const CheveretoImage = t.Object({
   display_url: t.String(),
   thumb: CheveretoVariant,
   medium: CheveretoVariant,
-  delete_url: t.String(),
+  delete_url: t.Optional(t.String({ description: 'Absent when the same bytes answer an image already stored to a key without images:write' })),
   ...EndingFields,
 })
 
@@ -97,7 +97,7 @@ function chosenFormat(inQuery: string | undefined, inForm?: string): Format {
   return format as Format
 }
 
-function present(ctx: AppContext, image: ImageRow, md5: string) {
+function present(ctx: AppContext, image: ImageRow, md5: string, withDeleteLink: boolean) {
   const ext = EXTENSION[image.format]
   const urls = imageUrls(ctx.config, image)
   const uploaded = new Date(image.uploaded_at)
@@ -129,7 +129,7 @@ function present(ctx: AppContext, image: ImageRow, md5: string) {
     display_url: mediumUrl(ctx, image),
     thumb: cheveretoVariant(ctx, image, 'thumb'),
     medium: cheveretoVariant(ctx, image, 'medium'),
-    delete_url: deletionUrl(ctx, image.user_id, image.id),
+    ...(withDeleteLink ? { delete_url: deletionUrl(ctx, image.user_id, image.id) } : {}),
     ...endingOf(image),
   }
 }
@@ -137,7 +137,7 @@ function present(ctx: AppContext, image: ImageRow, md5: string) {
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
   // A bad format in the query is refused before the body is read; one in the form, once it is.
   let format = chosenFormat(query.format)
-  const { image, md5 } = await keyedFormUpload(ctx, request, {
+  const { image, md5, withDeleteLink } = await keyedFormUpload(ctx, request, {
     fileField: 'source',
     queryKey: query.key,
     queryImage: query.source,
@@ -149,7 +149,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
       return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(text) } }
     },
   })
-  return { image: present(ctx, image, md5), format }
+  return { image: present(ctx, image, md5, withDeleteLink), format }
 }
 
 export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {

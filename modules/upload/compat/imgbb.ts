@@ -49,7 +49,7 @@ const ImgbbData = t.Object({
   image: CheveretoVariant,
   thumb: CheveretoVariant,
   medium: CheveretoVariant,
-  delete_url: t.String(),
+  delete_url: t.Optional(t.String({ description: 'Absent when the same bytes answer an image already stored to a key without images:write' })),
   ...EndingFields,
 })
 
@@ -78,7 +78,7 @@ function expiresIn(expiration: string | undefined): string | undefined {
 
 const stem = (name: string) => name.replace(/\.[^.]*$/, '') || name
 
-function present(ctx: AppContext, image: ImageRow) {
+function present(ctx: AppContext, image: ImageRow, withDeleteLink: boolean) {
   const urls = imageUrls(ctx.config, image)
   const uploaded = new Date(image.uploaded_at).getTime()
   const ext = EXTENSION[image.format]
@@ -96,7 +96,7 @@ function present(ctx: AppContext, image: ImageRow) {
     image: { filename: image.filename, name: image.id, mime: image.mime_type, extension: ext, width: image.width, height: image.height, size: image.file_size, url: urls.url },
     thumb: cheveretoVariant(ctx, image, 'thumb'),
     medium: cheveretoVariant(ctx, image, 'medium'),
-    delete_url: deletionUrl(ctx, image.user_id, image.id),
+    ...(withDeleteLink ? { delete_url: deletionUrl(ctx, image.user_id, image.id) } : {}),
     ...endingOf(image),
   }
 }
@@ -104,7 +104,7 @@ function present(ctx: AppContext, image: ImageRow) {
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
   // A bad expiration in the query is refused before the body is read; one in the form, once it is.
   expiresIn(query.expiration)
-  const { image } = await keyedFormUpload(ctx, request, {
+  const { image, withDeleteLink } = await keyedFormUpload(ctx, request, {
     fileField: 'image',
     queryKey: query.key,
     queryImage: query.image,
@@ -122,7 +122,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
       return { ...body, file, fields: { ...lifetime, ...(expires ? { expires_in: expires } : {}) } }
     },
   })
-  return present(ctx, image)
+  return present(ctx, image, withDeleteLink)
 }
 
 export const imgbbRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {

@@ -37,7 +37,7 @@ const ImgurImage = t.Object({
   bandwidth: t.Number(),
   nsfw: t.Null(),
   in_gallery: t.Literal(false),
-  deletehash: t.String(),
+  deletehash: t.Optional(t.String({ description: 'Absent, as on Imgur when not authorized, when the same bytes answer an image already stored to a key without images:write' })),
   name: t.String(),
   link: t.String({ description: '/i/{id}.{ext}; /i/{id} serves the same image' }),
   ...EndingFields,
@@ -55,7 +55,7 @@ const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
 
-function present(ctx: AppContext, image: ImageRow) {
+function present(ctx: AppContext, image: ImageRow, withDeleteLink: boolean) {
   const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
   return {
     id: image.id,
@@ -71,7 +71,7 @@ function present(ctx: AppContext, image: ImageRow) {
     bandwidth: 0,
     nsfw: null,
     in_gallery: false as const,
-    deletehash: deletehashOf(ctx, image),
+    ...(withDeleteLink ? { deletehash: deletehashOf(ctx, image) } : {}),
     name: image.original_name ?? '',
     link: `${base}/i/${image.id}.${EXTENSION[image.format]}`,
     ...endingOf(image),
@@ -116,7 +116,7 @@ const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form 
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
   const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
-  const { image } = await uploadReceived(ctx, principal, async () => {
+  const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
     // A raw body has no fields: ksnip sends title and description in the query (as Chevereto clients may).
     const query = new URL(request.url).searchParams
@@ -130,7 +130,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
     const file = { ...body.file!, filename: name || body.file!.filename }
     return { ...body, file, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({ title, description }) } }
   })
-  return present(ctx, image)
+  return present(ctx, image, withDeleteLink)
 }
 
 /** DELETE /3/image/{deletehash}; an owner's key also deletes by plain image id, as on Imgur. */

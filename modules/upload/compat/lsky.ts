@@ -27,7 +27,7 @@ const LskyLinks = t.Object({
   markdown: t.String(),
   markdown_with_link: t.String(),
   thumbnail_url: t.String(),
-  delete_url: t.String(),
+  delete_url: t.Optional(t.String({ description: 'Absent when the same bytes answer an image already stored to a key without images:write' })),
 })
 
 const LskyImage = t.Object({
@@ -53,7 +53,7 @@ const errorBody = (error: AppError) => ({ status: false as const, message: error
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
-function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1: string }) {
+function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1: string }, withDeleteLink: boolean) {
   const { url, thumbnail, view_url } = imageUrls(ctx.config, image)
   const originName = image.original_name ?? image.filename
   const alt = originName.replace(/[[\]()]/g, '')
@@ -73,7 +73,7 @@ function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1:
       markdown: `![${alt}](${url})`,
       markdown_with_link: `[![${alt}](${url})](${view_url})`,
       thumbnail_url: thumbnail,
-      delete_url: deletionUrl(ctx, image.user_id, image.id),
+      ...(withDeleteLink ? { delete_url: deletionUrl(ctx, image.user_id, image.id) } : {}),
     },
     ...endingOf(image),
   }
@@ -89,7 +89,7 @@ function visibility(permission: string | undefined): boolean | undefined {
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
   const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
   let digests = { md5: '', sha1: '' }
-  const { image } = await uploadReceived(ctx, principal, async () => {
+  const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
     let isPublic: boolean | undefined
     try {
@@ -101,7 +101,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
     }
     return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({}, isPublic) } }
   })
-  return present(ctx, image, digests)
+  return present(ctx, image, digests, withDeleteLink)
 }
 
 export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {

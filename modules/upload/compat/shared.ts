@@ -241,7 +241,7 @@ const conflictingKeys = () => new BadRequest('Two different API keys were sent (
  * a bad key is answered before the body is read; or in the body itself (`key=` next to the
  * image), then only after it. `md5` is of the bytes sent.
  */
-export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string }> {
+export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string; withDeleteLink: boolean }> {
   const { fileField, queryImage, headers, ip } = upload
   const noImage = `Send the image as "${fileField}": a file, or base64 in a form field or the query`
   // The image in the query, or in the body; the body's other fields (key, format, title, …) count either way.
@@ -272,8 +272,8 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   const key = upload.queryKey ?? headerKey ?? undefined
   if (key) {
     const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
-    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
-    return { image, md5 }
+    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
+    return { image, md5, withDeleteLink }
   }
   // The body is read before anyone is known to be calling: it comes out of the address's
   // anonymous budget, and goes back to it once a good key in the form says whose call it was.
@@ -282,8 +282,8 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   try {
     const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
     await releaseAnonymous(ctx, ip())
-    const { image } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
-    return { image, md5 }
+    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
+    return { image, md5, withDeleteLink }
   } finally {
     // Already read: removed here too when a quota refuses the upload before the service takes it.
     await body.discard()
