@@ -6,7 +6,7 @@ import { assertMayCreateApiKey } from '#core/auth/unverified-policy.ts'
 import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { AppError, BadRequest, Conflict, NotFound, validationMessage } from '#core/errors.ts'
 import { lockUser } from '#core/users/repo.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isUuid } from '#core/http/schemas.ts'
@@ -35,9 +35,17 @@ const MAX_KEYS_PER_USER = 50
 
 type CreateKeyInput = typeof AccountModel.createKey.body.static
 
-/** Each range in CIDR form, or a 400 naming the first that is not one. */
+/**
+ * Each range in CIDR form, or a 400 naming the first that is not one. An empty list is refused
+ * (422) rather than read as null: "from none of these" working from anywhere would surprise
+ * whoever sent it, a script that built the list from an empty setting above all.
+ */
 function allowedRanges(input: CreateKeyInput['allowed_ips']): string[] | null {
-  if (!input || input.length === 0) return null
+  if (input === undefined || input === null) return null
+  if (input.length === 0) {
+    const details = [{ field: 'allowed_ips', message: 'Must hold at least one address or range; send null (or leave it out) for any address' }]
+    throw new AppError(422, 'validation_failed', validationMessage(details), {}, details)
+  }
   return input.map((value, index) => {
     const range = parseCidr(value)
     if (range) return range
@@ -88,7 +96,7 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
 
 export async function deleteApiKey(ctx: AppContext, principal: Principal, keyId: string, meta: RequestMeta) {
   const removed = isUuid(keyId) ? await repo.deleteApiKey(ctx.sql, principal.user.id, keyId) : undefined
-  if (!removed) throw new NotFound('API key not found')
+  if (!removed) throw new NotFound('No API key of yours has this id: it may have been revoked', 'api_key_not_found')
   await recordAudit(ctx.sql, { action: 'key.revoked', userId: principal.user.id, ...meta, detail: { key_id: removed.id, prefix: removed.key_prefix } }, auditFailed(ctx))
 }
 

@@ -81,7 +81,7 @@ export const AccountModel = {
     body: t.Object({
       key_name: t.String({ minLength: 1, maxLength: 100 }),
       rate_limit_per_hour: t.Optional(t.Integer({ minimum: 1, maximum: 1_000_000 })),
-      scopes: t.Optional(t.Array(Scope, { minItems: 1, maxItems: API_KEY_SCOPES.length * 2, description: `Default: all (${API_KEY_SCOPES.join(', ')})` })),
+      scopes: t.Optional(t.Array(Scope, { minItems: 1, maxItems: API_KEY_SCOPES.length, description: `Default: all (${API_KEY_SCOPES.join(', ')})` })),
       expires_at: t.Optional(t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601 date, or date and time with a zone; the key stops working then (400 invalid_expires_at otherwise). Default: never' }))),
       allowed_ips: t.Optional(
         t.Nullable(t.Array(t.String({ minLength: 1, maxLength: 64 }), { maxItems: 50, description: 'IPv4/IPv6 CIDR ranges (or single addresses) the key may be used from. Default: any' })),

@@ -5,7 +5,8 @@ import { ErrorResponse } from '#core/http/schemas.ts'
 const Timestamp = t.Union([t.Date(), t.String()])
 const EventType = t.Union(DOMAIN_EVENT_TYPES.map((type) => t.Literal(type)))
 const Url = t.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL; it must not resolve to a private, loopback or link-local address' })
-const Events = t.Array(EventType, { minItems: 1, maxItems: DOMAIN_EVENT_TYPES.length * 2, description: `Any of ${DOMAIN_EVENT_TYPES.join(', ')}` })
+// At most one of each (a repeat within that counts once): a refusal then says "1 to 6 of them", the real bound.
+const Events = t.Array(EventType, { minItems: 1, maxItems: DOMAIN_EVENT_TYPES.length, description: `Any of ${DOMAIN_EVENT_TYPES.join(', ')}` })
 const Description = t.String({ maxLength: 200 })
 
 export const Webhook = t.Object({

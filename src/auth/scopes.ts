@@ -43,7 +43,8 @@ export function parseCidr(value: string): string | null {
   if (!family) return null
   const max = family === 4 ? 32 : 128
   if (length === undefined) return `${address}/${max}`
-  if (!/^\d{1,3}$/.test(length) || Number(length) > max) return null
+  // A leading zero ("/08") is refused as it is in an address ("01.2.3.4"): it is no length anyone means.
+  if (!/^(?:0|[1-9]\d{0,2})$/.test(length) || Number(length) > max) return null
   return `${address}/${Number(length)}`
 }
 

@@ -76,13 +76,18 @@ describeEachBackend('API keys', (app) => {
     const { id, key } = await createApiKey(app().auth, owner.token)
     const [, strangerList] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: stranger.token })
     expect(strangerList.api_keys).toHaveLength(0)
-    expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: stranger.token }))[0].status).toBe(404)
+    // Another account's key is not found, said as every other key route says it.
+    const [foreign, foreignBody] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: stranger.token })
+    expect([foreign.status, foreignBody.error.code]).toEqual([404, 'api_key_not_found'])
     expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key }))[0].status).toBe(200)
     expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/${id}`, { token: owner.token }))[0].status).toBe(200)
     const [revoked, revokedBody] = await call(app().auth, 'GET', '/api/v1/auth/whoami', { apiKey: key })
     expect(revoked.status).toBe(401)
     expect(revokedBody.error.code).toBe('invalid_api_key')
-    expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/not-a-uuid`, { token: owner.token }))[0].status).toBe(404)
+    for (const unknown of ['not-a-uuid', id, crypto.randomUUID()]) {
+      const [missing, missingBody] = await call(app().auth, 'DELETE', `/api/v1/api-keys/${unknown}`, { token: owner.token })
+      expect([missing.status, missingBody.error.code], unknown).toEqual([404, 'api_key_not_found'])
+    }
   })
 
   test('an unknown key is a 401, never anonymous', async () => {

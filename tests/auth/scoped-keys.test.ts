@@ -181,7 +181,8 @@ describeEachBackend(
 
     test('a bad CIDR is a 400 naming it; nothing is created', async () => {
       const [, before] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
-      for (const bad of ['10.0.0.0/33', 'not-an-ip', '2001:db8::/129', 'fe80::1%eth0', '10.0.0.0/8/8', '300.1.1.1']) {
+      // A leading zero is refused in the prefix length as in the address: "/08" is no length anyone means.
+      for (const bad of ['10.0.0.0/33', 'not-an-ip', '2001:db8::/129', 'fe80::1%eth0', '10.0.0.0/8/8', '300.1.1.1', '01.2.3.4', '1.2.3.4/08', '2001:db8::/032', '1.2.3.4/00']) {
         const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', allowed_ips: [bad] } })
         expect(response.status, bad).toBe(400)
         expect(body.error.code).toBe('invalid_cidr')
@@ -194,6 +195,15 @@ describeEachBackend(
       expect(unknownScope.status).toBe(422)
       const [noScope] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: [] } })
       expect(noScope.status).toBe(422)
+      // The list's bound is the number of scopes there are, as its refusal says.
+      const [tooMany, tooManyBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', scopes: [...API_KEY_SCOPES, 'upload'] } })
+      expect(tooMany.status).toBe(422)
+      expect(tooManyBody.error.message).toContain(`(1 to ${API_KEY_SCOPES.length} of them)`)
+      // An empty list of ranges would be a key from anywhere, as null is: refused, saying to send null.
+      const [noRange, noRangeBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: owner.token, body: { key_name: 'x', allowed_ips: [] } })
+      expect(noRange.status, JSON.stringify(noRangeBody)).toBe(422)
+      expect(noRangeBody.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'allowed_ips', message: expect.stringContaining('send null') }] })
+      expect(noRangeBody.error.message).toContain('allowed_ips must hold at least one address or range')
       const [, after] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: owner.token })
       expect(after.api_keys).toHaveLength(before.api_keys.length)
     })

@@ -1,5 +1,6 @@
 import { expect, test } from 'bun:test'
 import { runJob } from '#core/jobs/index.ts'
+import { DOMAIN_EVENT_TYPES } from '#core/events/index.ts'
 import { call, describeEachBackend, signUpWithKey } from '../helpers/index.ts'
 import { createWebhook, deliveriesOf } from './support.ts'
 
@@ -67,6 +68,9 @@ describeEachBackend(
         expect(response.status).toBeLessThan(500)
         expect(answer.success).toBe(false)
       }
+      // The refusal names the events there are and how many of them a list holds.
+      const [, noEvents] = await call(app().auth, 'POST', '/api/v1/webhooks', { apiKey: user.apiKey, body: { url: TARGET, events: [] } })
+      expect(noEvents.error.message).toContain(`events must be a list of: ${DOMAIN_EVENT_TYPES.join(', ')} (1 to ${DOMAIN_EVENT_TYPES.length} of them)`)
       const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: TARGET, events: ['image.uploaded'] })
       const [cursor, bad] = await call(app().auth, 'GET', `/api/v1/webhooks/${hook.id}/deliveries?cursor=nonsense`, { apiKey: user.apiKey })
       expect([cursor.status, bad.error.code]).toEqual([400, 'invalid_cursor'])
