@@ -78,7 +78,7 @@ export const UploadModel = {
     query: t.Object({
       limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
       cursor: t.Optional(t.String({ maxLength: 200 })),
-      q: t.Optional(t.String({ maxLength: 200, description: 'Only images whose file name or title contains this (case-insensitive)' })),
+      q: t.Optional(t.String({ maxLength: 200, description: 'Only images whose title, original (uploaded) file name or description contains this (case-insensitive); the stored, random file name is not searched' })),
     }),
     response: {
       200: t.Object({ success: t.Literal(true), images: t.Array(OwnImage), next_cursor: t.Nullable(t.String()) }),

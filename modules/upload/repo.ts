@@ -36,6 +36,10 @@ export interface ImageCursor {
 /**
  * Newest first; the (uploaded_at, id) pair is the cursor, so ties never skip or repeat a row.
  * Ended images are left out at once, not only once the expiry job has deleted them.
+ * `search` matches what the owner wrote or chose: the title, the uploaded file's own name and the
+ * description, never the stored name, which is the random id and would make any two letters hit
+ * at random. A scan of the owner's rows (images_user_uploaded_idx), no text index: one account's
+ * images are few enough, and the embedded database has no pg_trgm.
  */
 export async function listOwnImages(db: Db, userId: string, now: Date, limit: number, after?: ImageCursor, search?: string): Promise<ImageRow[]> {
   // LIKE's own wildcards in the search text match themselves.
@@ -44,7 +48,7 @@ export async function listOwnImages(db: Db, userId: string, now: Date, limit: nu
     select * from images
     where user_id = ${userId} and not ${imageHasEnded(db, now)}
       ${after ? db`and (uploaded_at, id) < (${after.uploadedAt}, ${after.id})` : db``}
-      ${pattern ? db`and (original_name ilike ${pattern} or filename ilike ${pattern} or title ilike ${pattern})` : db``}
+      ${pattern ? db`and (title ilike ${pattern} or original_name ilike ${pattern} or description ilike ${pattern})` : db``}
     order by uploaded_at desc, id desc
     limit ${limit}`
 }

@@ -120,7 +120,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.locator('[data-testid=gallery-card]').first().waitFor()
     expect(await page.locator('[data-testid=gallery-card]').count()).toBe(3)
     await shot('gallery')
-    await page.getByLabel('Search by file name').fill('dropped')
+    await page.getByLabel('Search by title, file name or description').fill('dropped')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=gallery-card]').length === 1)
     await page.getByRole('link', { name: 'Open dropped-cat.jpg' }).click()

@@ -86,7 +86,7 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
     const { page, journal } = await signedInTab(owner)
     await journal.during(async () => {
       await page.goto(`${servers.urls.auth}/gallery`)
-      await page.getByLabel('Search by file name').fill('shot')
+      await page.getByLabel('Search by title, file name or description').fill('shot')
       await page.getByRole('button', { name: 'Search' }).click()
       await page.waitForURL(/[?&]q=shot/)
       // The unfiltered page's cards stay until the search's answer comes: it has come once misc-a.png is gone.
@@ -106,7 +106,7 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByText('Page 2').waitFor()
       await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
       expect(page.url()).toBe(secondPage)
-      expect(await page.getByLabel('Search by file name').inputValue()).toBe('shot')
+      expect(await page.getByLabel('Search by title, file name or description').inputValue()).toBe('shot')
 
       // A reload keeps them too, and Previous still knows page 1.
       await page.reload()
@@ -125,7 +125,7 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
 
       // A search nothing matches says so, and never that the account has no images.
-      await page.getByLabel('Search by file name').fill('nothing-like-this')
+      await page.getByLabel('Search by title, file name or description').fill('nothing-like-this')
       await page.getByRole('button', { name: 'Search' }).click()
       await page.getByText('No image matches “nothing-like-this”.').waitFor()
       expect(await page.getByText('No images yet').count()).toBe(0)
@@ -151,8 +151,8 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await expectFocusOn(page, 'nav.pager button:last-of-type')
 
       // Enter in the search box re-creates it with the search's text: the new box has the focus.
-      await page.getByLabel('Search by file name').fill('key-0')
-      await page.getByLabel('Search by file name').press('Enter')
+      await page.getByLabel('Search by title, file name or description').fill('key-0')
+      await page.getByLabel('Search by title, file name or description').press('Enter')
       await page.getByRole('checkbox', { name: 'Select key-61.png' }).waitFor({ state: 'detached' })
       await expectFocusOn(page, '#gallery-search')
 
@@ -272,7 +272,7 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       expect(await page.getByRole('alert').count()).toBe(0)
 
       // The box takes no more than the API does; a longer search in the address is refused plainly.
-      expect(await page.getByLabel('Search by file name').evaluate((input: HTMLInputElement) => input.maxLength)).toBe(200)
+      expect(await page.getByLabel('Search by title, file name or description').evaluate((input: HTMLInputElement) => input.maxLength)).toBe(200)
       await page.goto(`${servers.urls.auth}/gallery?q=${'x'.repeat(201)}`)
       await alert.waitFor()
       expect(await alert.textContent()).toBe('Search: at most 200 characters.')

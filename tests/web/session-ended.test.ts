@@ -80,7 +80,7 @@ describe.skipIf(!hasChromium)('a session ended elsewhere, in Chromium', () => {
       await tabA.getByRole('heading', { name: 'Gallery' }).waitFor()
       await tabA.getByText('No images yet.').waitFor()
       await logOutInTabB()
-      await tabA.getByLabel('Search by file name').fill('holiday')
+      await tabA.getByLabel('Search by title, file name or description').fill('holiday')
       await tabA.getByRole('button', { name: 'Search' }).click()
       // The search is in the address, so signing in again comes back to it.
       await sentToLogin('/gallery?q=holiday')

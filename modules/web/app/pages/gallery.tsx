@@ -168,9 +168,9 @@ export function GalleryPage() {
           navigate(hrefOf({ query: searched, cursors: [] }))
         }}
       >
-        <label for="gallery-search" class="visually-hidden">Search by file name</label>
+        <label for="gallery-search" class="visually-hidden">Search by title, file name or description</label>
         {/* Keyed by the search, so Back to another search shows its text. */}
-        <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by file name" maxLength={SEARCH_MAX_LENGTH} defaultValue={query} />
+        <input key={query} ref={searchBox} id="gallery-search" name="q" type="search" placeholder="Search by title, file name or description" maxLength={SEARCH_MAX_LENGTH} defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
         {hasCards ? (
           <ActionButton class="danger" disabled={!selected.size} onClick={deleteSelected}>
