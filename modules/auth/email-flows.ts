@@ -18,10 +18,12 @@ const MAILS_PER_ADDRESS_PER_HOUR = 5
 const RESET_REQUESTS_PER_IP_PER_HOUR = 20
 
 /** The link in the mail. The account's id when the address is now verified, else undefined. */
-export async function verifyEmail(ctx: AppContext, token: string): Promise<string | undefined> {
+export async function verifyEmail(ctx: AppContext, token: string, meta: RequestMeta): Promise<string | undefined> {
   if (!plausibleMailToken(token)) return undefined
   const used = await repo.consumeMailToken(ctx.sql, hashMailToken(token), 'verify_email', ctx.clock.now())
-  return used && (await repo.markEmailVerified(ctx.sql, used.user_id, used.email)) ? used.user_id : undefined
+  if (!used || !(await repo.markEmailVerified(ctx.sql, used.user_id, used.email))) return undefined
+  await audit(ctx, { action: 'email.verified', userId: used.user_id, detail: { email: used.email, via: 'mailed_link' } }, meta)
+  return used.user_id
 }
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {

@@ -48,7 +48,7 @@ export const authModule = (ctx: AppContext) => {
       '/api/v1/auth/register',
       async ({ body, request, server, cookie, set }) => {
         if (ctx.config.registrationVerifyFirst) {
-          await registerVerifyFirst(ctx, body)
+          await registerVerifyFirst(ctx, body, requestMeta(ctx, request, server))
           set.status = 202
           return { success: true as const, message: VERIFY_FIRST_ANSWER }
         }
@@ -127,7 +127,7 @@ export const authModule = (ctx: AppContext) => {
       async ({ query, cookie, request, server, redirect }) => {
         // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
         if (request.method === 'HEAD') return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
-        const userId = await flows.verifyEmail(ctx, query.token ?? '')
+        const userId = await flows.verifyEmail(ctx, query.token ?? '', requestMeta(ctx, request, server))
         if (!userId) {
           const signIn = appUrl(`/login?next=${encodeURIComponent('/account')}`)
           return page('Link not valid', `<p>This verification link is invalid, expired or already used. <a href="${signIn}">Sign in</a> and ask for a new one on your account page.</p>`, 400)

@@ -103,7 +103,7 @@ export async function finishSignIn(
   if (!pending) throw new BadRequest('This sign-in has expired or was already used; start again', 'invalid_oauth_state')
   if (!query.code) throw new BadRequest('The provider sent no code', 'invalid_oauth_callback')
   const profile = await provider.signIn(query.code, pending.code_verifier, pending.nonce)
-  const user = await findOrCreateAccount(ctx, provider, profile, pending.invite_hash)
+  const user = await findOrCreateAccount(ctx, provider, profile, pending.invite_hash, meta)
   const redirectTo = pending.redirect_to ?? safeRedirect(ctx.config, undefined)
   // An account with 2FA finishes on the web app's login page. The token rides in the fragment,
   // which browsers send to no server and put in no Referer.
@@ -157,7 +157,7 @@ function oidcSignIn(provider: OAuthProvider, profile: ProviderProfile): OidcSign
   return { sub: profile.subject, sid: profile.oidcSession.sid, idToken: provider.logoutUrl ? profile.oidcSession.idToken : null }
 }
 
-async function findOrCreateAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, inviteHash: string | null): Promise<UserRow> {
+async function findOrCreateAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, inviteHash: string | null, meta: RequestMeta): Promise<UserRow> {
   const name = provider.name
   const usable = (user: UserRow & { deletion_started_at: Date | null }) => {
     if (user.is_blocked || user.deletion_started_at) throw new Forbidden('This account is blocked', 'account_blocked')
@@ -183,7 +183,7 @@ async function findOrCreateAccount(ctx: AppContext, provider: OAuthProvider, pro
     await repo.linkIdentity(ctx.sql, { provider: name, subject: profile.subject, userId: user.id, email: profile.email })
     return user
   }
-  return createOAuthAccount(ctx, provider, profile, profile.email, inviteHash)
+  return createOAuthAccount(ctx, provider, profile, profile.email, inviteHash, meta)
 }
 
 function usernameCandidates(hint: string): string[] {
@@ -192,16 +192,16 @@ function usernameCandidates(hint: string): string[] {
 }
 
 /** A new account from a provider obeys REGISTRATION like the form does; existing accounts never get here. */
-async function createOAuthAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, email: string, inviteHash: string | null): Promise<UserRow> {
+async function createOAuthAccount(ctx: AppContext, provider: OAuthProvider, profile: ProviderProfile, email: string, inviteHash: string | null, meta: RequestMeta): Promise<UserRow> {
   const name = provider.name
   const applicant = { email, inviteHash }
   await assertMayRegister(ctx.sql, ctx.config.registration, applicant, ctx.clock.now())
   for (const username of usernameCandidates(profile.usernameHint)) {
     const taken = await findTakenIdentity(ctx.sql, username, email)
-    if (taken.email) return findOrCreateAccount(ctx, provider, profile, inviteHash) // created meanwhile by a racing request
+    if (taken.email) return findOrCreateAccount(ctx, provider, profile, inviteHash, meta) // created meanwhile by a racing request
     if (taken.username) continue
     try {
-      return await ctx.sql.begin(async (tx) => {
+      const { user, invited } = await ctx.sql.begin(async (tx) => {
         const admitted = await admitAccount(tx, ctx.config.registration, applicant, ctx.clock.now())
         const user = await repo.insertUser(tx, {
           first_name: nameFromProvider(profile.firstName) ?? username,
@@ -215,8 +215,10 @@ async function createOAuthAccount(ctx: AppContext, provider: OAuthProvider, prof
         })
         await admitted.used(user.id)
         await repo.linkIdentity(tx, { provider: name, subject: profile.subject, userId: user.id, email })
-        return user
+        return { user, invited: admitted.invited }
       })
+      await audit(ctx, { action: 'account.created', userId: user.id, detail: { method: name, ...(invited && { via: 'invite' }) } }, meta)
+      return user
     } catch (error) {
       if (!isUniqueViolation(error)) throw error
     }

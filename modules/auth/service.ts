@@ -22,13 +22,15 @@ export type RegistrationInput = typeof AuthModel.register.body.static
 /**
  * Register without the session: checks, hashes, inserts, and mails the verification link, unless
  * the operator vouches for the address (`imghost admin create`): then it is verified, and no mail asks.
+ * The account's Activity starts with its creation: by the person (`meta`, their request), or by
+ * the operator (no request, no actor).
  */
-export async function createFormAccount(ctx: AppContext, input: RegistrationInput, options: { verified?: boolean } = {}): Promise<UserRow> {
+export async function createFormAccount(ctx: AppContext, input: RegistrationInput, options: { verified?: boolean; meta?: RequestMeta } = {}): Promise<UserRow> {
   const applicant = applicantOf(input)
   await assertMayRegister(ctx.sql, ctx.config.registration, applicant, ctx.clock.now())
   await assertIdentityFree(ctx.sql, input.username, input.email)
   const passwordHash = await Bun.password.hash(input.password, PASSWORD_HASH_OPTIONS)
-  const user = await ctx.sql
+  const { user, invited } = await ctx.sql
     .begin(async (tx) => {
       const admitted = await admitAccount(tx, ctx.config.registration, applicant, ctx.clock.now())
       const user = await repo.insertUser(tx, {
@@ -42,9 +44,15 @@ export async function createFormAccount(ctx: AppContext, input: RegistrationInpu
         plan_type: admitted.plan,
       })
       await admitted.used(user.id)
-      return user
+      return { user, invited: admitted.invited }
     })
     .catch(conflictOnUniqueViolation)
+  const byOperator = !options.meta
+  await audit(
+    ctx,
+    { action: 'account.created', userId: user.id, ...(byOperator && { actorId: null }), detail: { method: 'password', ...(invited && { via: 'invite' }), ...(byOperator && { by: 'operator' }) } },
+    options.meta,
+  )
   if (!user.is_verified) await sendVerificationMailQuietly(ctx, user)
   return user
 }
@@ -55,7 +63,7 @@ export const applicantOf = (input: { email: string; invite_code?: string }) => (
 })
 
 export async function register(ctx: AppContext, input: RegistrationInput, meta: RequestMeta) {
-  const user = await createFormAccount(ctx, input)
+  const user = await createFormAccount(ctx, input, { meta })
   const session = await startSession(ctx, user, meta)
   return { user, ...session }
 }

@@ -21,13 +21,13 @@ export const VERIFY_FIRST_ANSWER = 'Check your email: a link to confirm your add
 /** Mails to one address about sign-up attempts per hour: enough to tell the owner, not to flood them. */
 const TAKEN_NOTICES_PER_HOUR = 5
 
-export async function registerVerifyFirst(ctx: AppContext, input: RegistrationInput): Promise<void> {
+export async function registerVerifyFirst(ctx: AppContext, input: RegistrationInput, meta: RequestMeta): Promise<void> {
   // Before the address is looked at: a closed server answers every address alike.
   await assertMayRegister(ctx.sql, ctx.config.registration, applicantOf(input), ctx.clock.now())
   const taken = await findTakenIdentity(ctx.sql, input.username, input.email.trim())
   if (taken.email) return tellOwnerOfTakenAddress(ctx, input)
   try {
-    await createFormAccount(ctx, input)
+    await createFormAccount(ctx, input, { meta })
   } catch (error) {
     // A registration of the same address that won the race.
     if (error instanceof Conflict && error.code === 'email_taken') return tellOwnerOfTakenAddress(ctx, input)

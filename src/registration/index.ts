@@ -50,11 +50,12 @@ export async function assertMayRegister(sql: Sql, mode: RegistrationMode, applic
 /**
  * Inside the transaction that inserts the account, before the insert: decides under the
  * account-creation lock (so the first account is decided once) and uses the invite up. Returns
- * the plan the invite grants, and a function that records who used it once the account exists.
+ * the plan the invite grants, whether an invite let the account in, and a function that records
+ * who used it once the account exists.
  */
 export async function admitAccount(tx: TransactionSql, mode: RegistrationMode, applicant: Applicant, now: Date) {
   await repo.lockAccountCreation(tx)
-  const none = { plan: null as Plan | null, used: async (_userId: string) => {} }
+  const none = { plan: null as Plan | null, invited: false, used: async (_userId: string) => {} }
   if (!(await repo.anyAccountExists(tx))) return none
   if (mode === 'closed') throw closed()
   if (!applicant.inviteHash) {
@@ -64,5 +65,5 @@ export async function admitAccount(tx: TransactionSql, mode: RegistrationMode, a
   const invite = await repo.takeInvite(tx, applicant.inviteHash, applicant.email, now)
   // Used up, expired or revoked since assertMayRegister looked.
   if (!invite) throw new BadRequest('This invite is no longer valid', 'invalid_invite')
-  return { plan: invite.plan_type, used: (userId: string) => repo.recordInviteUse(tx, invite.id, userId) }
+  return { plan: invite.plan_type, invited: true, used: (userId: string) => repo.recordInviteUse(tx, invite.id, userId) }
 }

@@ -117,7 +117,12 @@ describe('the imghost command line', () => {
         const [login, body] = await postJson(`${again.urls.auth}/api/v1/auth/login`, { identifier, password })
         expect(login.status).toBe(200)
         expect(body.user.is_admin).toBe(true)
-        if (identifier === 'root') expect(body.user.is_verified).toBe(true)
+        if (identifier === 'root') {
+          expect(body.user.is_verified).toBe(true)
+          // Its Activity starts with the account made by the operator: no request, no actor of its own.
+          const activity = await (await fetch(`${again.urls.auth}/api/v1/account/audit`, { headers: { authorization: `Bearer ${body.token}` } })).json()
+          expect(activity.events.at(-1)).toMatchObject({ action: 'account.created', actor: null, ip: null, detail: { method: 'password', by: 'operator' } })
+        }
       }
     } finally {
       await again.stop()

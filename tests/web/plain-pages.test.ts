@@ -28,7 +28,7 @@ function recordedActions(): string[] {
       if (file.startsWith('web/app/')) continue
       for (const line of readFileSync(resolve(ROOT, dir, file), 'utf8').split('\n')) {
         if (!/\baction: /.test(line)) continue
-        for (const [, name] of line.matchAll(/'((?:auth|account|admin|key|moderation)\.[a-z0-9_]+)'/g)) found.add(name!)
+        for (const [, name] of line.matchAll(/'((?:auth|account|email|admin|key|moderation)\.[a-z0-9_]+)'/g)) found.add(name!)
       }
     }
   }
@@ -97,6 +97,7 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
       ['key.created', { key_id: crypto.randomUUID(), prefix: 'ih_ab12', scopes: ['upload'], expires_at: null, allowed_ips: null }],
       ['account.deletion_scheduled', { delete_scheduled_for: deleteAt }],
       ['account.export_made', {}],
+      ['email.verified', { email: 'ann@example.com', via: 'mailed_link' }],
     ]
     for (const [action, detail] of events) {
       await servers.app.ctx.sql`insert into audit_log (user_id, actor_id, action, detail) values (${ann.id}, ${ann.id}, ${action}, ${servers.app.ctx.sql.json(detail as never)})`
@@ -115,6 +116,10 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
         'expires: never · allowed addresses: any',
         `deletion on: ${await localDate(page, deleteAt)}`,
         'Account: export made',
+        // Recorded by the sign-up itself (registerUser above).
+        'Account created',
+        'Email address verified',
+        'through: a mailed link',
       ]) expect(shown).toContain(words)
       expect(shown).not.toContain('auth.2fa_failed')
       expect(shown).not.toContain('totp')
@@ -127,6 +132,8 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
       await adminPage.getByTestId('audit-row').nth(events.length - 1).waitFor()
       const shown = await adminPage.locator('main').innerText()
       expect(shown).toContain('expires: never · allowed addresses: any')
+      expect(shown).toContain('Account created')
+      expect(shown).toContain('Email address verified')
       expect(shown).toContain(`deletion on: ${await localDate(adminPage, deleteAt)}`)
       expect(shown).not.toMatch(/\bnull\b/)
       expect(shown).not.toMatch(ISO_INSTANT)

@@ -27,6 +27,8 @@ const ACTIONS: Record<string, string> = {
   'auth.passkey_added': 'Passkey added',
   'auth.passkey_removed': 'Passkey removed',
   'auth.trusted_devices_forgotten': 'Remembered devices forgotten',
+  'account.created': 'Account created',
+  'email.verified': 'Email address verified',
   'account.deletion_scheduled': 'Account deletion scheduled',
   'account.deletion_cancelled': 'Account deletion cancelled',
   'key.created': 'API key created',
@@ -50,6 +52,7 @@ const ACTIONS: Record<string, string> = {
 const AREAS: Record<string, string> = {
   auth: 'Sign-in and security',
   account: 'Account',
+  email: 'Email address',
   key: 'API keys',
   admin: 'Administration',
   moderation: 'Moderation',
@@ -107,6 +110,7 @@ const REASONS: Record<string, string> = {
 
 const VIA: Record<string, string> = {
   mailed_link: 'a mailed link',
+  invite: 'an invitation',
   admin: 'an administrator',
   cron: 'the schedule',
   report: 'a report',
