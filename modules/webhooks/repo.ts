@@ -88,23 +88,34 @@ export async function deleteWebhook(sql: Db, userId: string, id: string) {
 
 /**
  * Moves up to `limit` outbox events into the delivery queue, one row per subscribed enabled
- * webhook, and deletes them from the outbox, in one statement: concurrent workers skip rows
- * another holds, so each event fans out once.
+ * webhook, and deletes them from the outbox, in one transaction: concurrent workers skip rows
+ * another holds, so each event fans out once. The body is written here, by JSON.stringify, so
+ * every delivery is compact JSON like `webhook.test`'s: PostgreSQL's json and jsonb text spaces
+ * it out (`{"type" : …}`). An empty outbox costs one statement, as the idle poll runs often.
  */
-export async function fanOutEvents(sql: Db, limit: number, now: Date): Promise<number> {
-  const rows = await sql`
-    with taken as (
+export async function fanOutEvents(sql: Sql, limit: number, now: Date): Promise<number> {
+  const [outbox]: [{ pending: boolean }?] = await sql`select exists (select 1 from domain_events) as pending`
+  if (!outbox?.pending) return 0
+  return sql.begin(async (tx) => {
+    const taken = await tx<{ id: string; type: string; user_id: string; data: unknown; created_at: Date }[]>`
       delete from domain_events
       where id in (select id from domain_events order by id limit ${limit} for update skip locked)
-      returning id, type, user_id, data, created_at
-    )
-    insert into webhook_deliveries (webhook_id, message_id, event_type, body, next_attempt_at, created_at)
-    select w.id, 'msg_' || e.id || '_' || replace(w.id::text, '-', ''), e.type,
-           json_build_object('type', e.type, 'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'data', e.data)::text,
-           ${now}, ${now}
-    from taken e join webhooks w on w.user_id = e.user_id and w.enabled and e.type = any(w.events)
-    returning 1`
-  return rows.count
+      returning id, type, user_id, data, created_at`
+    if (taken.length === 0) return 0
+    const events = taken.map((event) => ({
+      id: event.id,
+      type: event.type,
+      user_id: event.user_id,
+      body: JSON.stringify({ type: event.type, timestamp: event.created_at.toISOString(), data: event.data }),
+    }))
+    const rows = await tx`
+      insert into webhook_deliveries (webhook_id, message_id, event_type, body, next_attempt_at, created_at)
+      select w.id, 'msg_' || e.id || '_' || replace(w.id::text, '-', ''), e.type, e.body, ${now}, ${now}
+      from jsonb_to_recordset(${tx.json(events)}) as e(id bigint, type text, user_id uuid, body text)
+      join webhooks w on w.user_id = e.user_id and w.enabled and e.type = any(w.events)
+      returning 1`
+    return rows.count
+  })
 }
 
 export async function enqueueDelivery(sql: Db, row: { webhookId: string; messageId: string; eventType: string; body: string; now: Date; replayOf?: string }) {

@@ -81,6 +81,28 @@ describeEachBackend(
       }
     })
 
+    test('every body is compact JSON, as JSON.stringify writes it, and signed over exactly the bytes sent: an event as a ping', async () => {
+      const user = await signUpWithKey(app().auth)
+      const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: `${receiver.url}/compact/${user.id}`, events: ['image.uploaded'] })
+      const [up, uploaded] = await uploadFile(app().upload, { apiKey: user.apiKey }, file('orientation/landscape_4.jpg'))
+      expect(up.status, JSON.stringify(uploaded)).toBe(201)
+      const [pinged, ping] = await call(app().auth, 'POST', `/api/v1/webhooks/${hook.id}/test`, { apiKey: user.apiKey })
+      expect(pinged.status, JSON.stringify(ping)).toBe(202)
+      await deliverNow()
+      const sent = receiver.received.filter((r) => r.path === `/compact/${user.id}`)
+      expect(sent.map((r) => JSON.parse(r.body).type).sort()).toEqual(['image.uploaded', 'webhook.test'])
+      const verifier = new Webhook(hook.secret)
+      for (const request of sent) {
+        expect(request.body).toBe(JSON.stringify(JSON.parse(request.body)))
+        expect(Number(request.headers['content-length'])).toBe(Buffer.byteLength(request.body))
+        const payload = verifier.verify(request.body, request.headers) as { type: string; timestamp: string; data: any }
+        expect(payload.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+        expect(Object.keys(payload)).toEqual(['type', 'timestamp', 'data'])
+      }
+      const event = JSON.parse(sent.find((r) => r.headers['webhook-id'] !== ping.delivery.message_id)!.body)
+      expect(event.data).toMatchObject({ id: uploaded.image.id, metadata: { width: expect.any(Number) } })
+    })
+
     test('only subscribed types are sent; users without webhooks leave no outbox rows', async () => {
       const user = await signUpWithKey(app().auth)
       const bystander = await signUpWithKey(app().auth)
