@@ -224,6 +224,8 @@ export const JWT_SECRET_MIN_LENGTH = 32
 const MIN_TOKEN_LENGTH = 16
 /** A secret of few distinct characters ("aaaa…", a repeated word's letters) is a placeholder, not a secret. */
 const MIN_DISTINCT_SECRET_CHARACTERS = 8
+/** "change-me-to-at-least-32-random-characters": what the example file holds until someone replaces it. */
+const PLACEHOLDER_SECRET = /change[-_ ]?me/i
 
 /** Every duration's least: 0 would cut each request body at once (BODY_TIMEOUT), end each session as it starts (JWT_EXPIRES_IN), delete at once (DELETION_GRACE_PERIOD). */
 const MIN_DURATION_SECONDS = 1
@@ -298,6 +300,9 @@ function reader(env: Env) {
     if (new Set(value).size < MIN_DISTINCT_SECRET_CHARACTERS) {
       throw new ConfigError(name, `must have at least ${MIN_DISTINCT_SECRET_CHARACTERS} different characters, e.g. from openssl rand -hex 32${orUnset}`)
     }
+    // deploy/.env.example's placeholders are long and varied enough to pass the checks above, and
+    // published: every link, token and sealed secret signed with one could be forged by anyone.
+    if (PLACEHOLDER_SECRET.test(value)) throw new ConfigError(name, `is the placeholder of deploy/.env.example; set a secret of your own, e.g. from openssl rand -hex 32${orUnset}`)
     return value
   }
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {

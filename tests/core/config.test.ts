@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { ConfigError, parseConfig, parseDurationSeconds } from '#core/config.ts'
+import { join } from 'node:path'
 
 const expectConfigError = (env: Record<string, string>, variable: string) => {
   try {
@@ -222,6 +223,18 @@ describe('config: values that started and failed later', () => {
     expect(parseConfig({ JWT_SECRET: 'test-secret-test-secret-test-secret-0123' }).jwtSecret).toBe('test-secret-test-secret-test-secret-0123')
     // Empty is unset, as for every variable: a secret is generated in DATA_DIR.
     expect(parseConfig({ JWT_SECRET: '' }).jwtSecret).toBeUndefined()
+  })
+
+  test("deploy/.env.example's placeholder secrets are refused, each naming its variable, so a forgotten line does not run on a published secret", async () => {
+    const example = await Bun.file(join(import.meta.dir, '../../deploy/.env.example')).text()
+    const placeholders = Object.fromEntries(
+      [...example.matchAll(/^(JWT_SECRET|METRICS_TOKEN|CRON_SECRET_TOKEN)=(.+)$/gm)].map(([, name, value]) => [name!, value!.trim()]),
+    )
+    expect(Object.keys(placeholders).sort()).toEqual(['CRON_SECRET_TOKEN', 'JWT_SECRET', 'METRICS_TOKEN'])
+    for (const [name, value] of Object.entries(placeholders)) {
+      expect(refusal({ [name]: value }), name).toStartWith(`${name}: is the placeholder of deploy/.env.example`)
+    }
+    expect(refusal({ JWT_SECRET: 'test-secret-test-secret-test-secret-0123', JWT_SECRET_PREVIOUS: 'CHANGE_ME-previous-secret-0123456789abc' })).toStartWith('JWT_SECRET_PREVIOUS: is the placeholder')
   })
 
   test('JWT_SECRET_PREVIOUS is checked as a secret and may not be JWT_SECRET itself', () => {
