@@ -306,17 +306,21 @@ const focusLost = () => {
  * values, a button now disabled, a panel gone). Call the returned function with where the focus
  * should go once the action succeeded; when `shown` (the state that shows its answer) next
  * changes, if the focus fell to <body>, it goes there.
+ *
+ * With `{ fromHere: true }`, it also goes there when the focus is still where it was at the call:
+ * a form's submit button, after an answer the person must act on next (a field at fault, a key
+ * shown only once). Moved elsewhere by the person meanwhile, it stays where they put it.
  */
 export function useRefocus(shown: unknown) {
-  const pending = useRef<(() => HTMLElement | null | undefined) | null>(null)
+  const pending = useRef<{ target: () => HTMLElement | null | undefined; from: Element | null } | null>(null)
   useEffect(() => {
-    const target = pending.current
-    if (!target || shown === undefined) return
+    const next = pending.current
+    if (!next || shown === undefined) return
     pending.current = null
-    if (!focusLost()) return
-    target()?.focus()
+    if (!focusLost() && !(next.from && document.activeElement === next.from)) return
+    next.target()?.focus()
   }, [shown])
-  return (target: () => HTMLElement | null | undefined) => {
-    pending.current = target
+  return (target: () => HTMLElement | null | undefined, options: { fromHere?: boolean } = {}) => {
+    pending.current = { target, from: options.fromHere ? document.activeElement : null }
   }
 }

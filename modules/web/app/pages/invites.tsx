@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { CopyButton, Field, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, Status, formatDate, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
 
 interface Invite {
   id: string
@@ -30,6 +30,9 @@ export function InvitesPanel() {
   const list = useLoad(() => api.auth<{ registration: string; invites: Invite[] }>('GET', '/api/v1/admin/invites'))
   const [created, setCreated] = useState<(Invite & { url: string }) | null>(null)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  const linkRegion = useRef<HTMLDivElement>(null)
+  // The new link is what the person acts on next (copy it): the focus goes to it, off Create.
+  const refocus = useRefocus(status)
 
   const create = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
@@ -42,6 +45,7 @@ export function InvitesPanel() {
         ...(plan ? { plan_type: plan } : {}),
         expires_in_days: Number(values.get('expires_in_days')) || 7,
       })
+      refocus(() => linkRegion.current, { fromHere: true })
       setCreated(answer.invite)
       setStatus({ message: 'Invite created. Send its link to the person invited; it stays in the list below until it is used.' })
       form.reset()
@@ -84,7 +88,7 @@ export function InvitesPanel() {
       </Form>
       <Status error={status.error ?? list.error} message={status.message} />
       {created ? (
-        <div class="new-key" role="region" aria-label="The new invite link">
+        <div class="new-key" role="region" aria-label="The new invite link" tabIndex={-1} ref={linkRegion}>
           <div class="snippet">
             <input readOnly value={created.url} aria-label="Invite link" data-testid="invite-link" />
             <CopyButton text={created.url} what="invite link" />

@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks'
 import { type Api, ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
 
 interface ApiKey {
   id: string
@@ -56,6 +56,13 @@ const KEY_WORDS: FormWords = {
         ? `Allowed IP ranges: at most ${MAX_IP_RANGES}.`
         : `Allowed IP ranges: range ${Number(index) + 1} is too long (at most 64 characters).`,
   },
+}
+
+/** The form's field an API refusal names (a selector), so the focus can go there. */
+function fieldAtFault(error: ApiError): string | null {
+  const field = error.code === 'invalid_cidr' ? 'allowed_ips' : error.details[0]?.field.split('.')[0]
+  const fields: Record<string, string> = { key_name: '[name="key_name"]', rate_limit_per_hour: '#f-key-limit', expires_at: '#f-key-expiry', allowed_ips: '#f-key-ips' }
+  return (field && fields[field]) || null
 }
 
 /**
@@ -112,6 +119,9 @@ export function KeysPage() {
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
   const listHeading = useRef<HTMLHeadingElement>(null)
+  const newKey = useRef<HTMLDivElement>(null)
+  // The answer to Create is what the person acts on next: the key shown once, or the field at fault.
+  const refocus = useRefocus(status)
 
   const create = async (event: Event) => {
     setStatus({})
@@ -122,7 +132,10 @@ export function KeysPage() {
     const days = Number(values.get('expires_in_days'))
     const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
     if (!scopes.length) return setStatus({ error: 'Choose at least one thing the key may do.' })
-    if (ranges.length > MAX_IP_RANGES) return setStatus({ error: `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).` })
+    if (ranges.length > MAX_IP_RANGES) {
+      refocus(() => form.querySelector<HTMLElement>('#f-key-ips'), { fromHere: true })
+      return setStatus({ error: `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).` })
+    }
     try {
       const answer = await api.auth('POST', '/api/v1/api-keys', {
         key_name: String(values.get('key_name')),
@@ -131,11 +144,14 @@ export function KeysPage() {
         ...(days ? { expires_at: new Date(Date.now() + days * 86_400_000).toISOString() } : {}),
         ...(ranges.length ? { allowed_ips: ranges } : {}),
       })
+      refocus(() => newKey.current, { fromHere: true })
       setCreated(answer.api_key)
       setStatus({ message: `Key “${answer.api_key.key_name}” created.` })
       form.reset()
       keys.reload()
     } catch (e) {
+      const field = e instanceof ApiError ? fieldAtFault(e) : null
+      if (field) refocus(() => form.querySelector<HTMLElement>(field), { fromHere: true })
       setStatus({ error: messageOf(e, KEY_WORDS) })
     }
   }
@@ -200,7 +216,7 @@ export function KeysPage() {
       </Form>
       <Status error={status.error} message={status.message} />
       {created ? (
-        <div class="new-key" role="region" aria-label="Your new key">
+        <div class="new-key" role="region" aria-label="Your new key" tabIndex={-1} ref={newKey} data-testid="new-key-region">
           <p class="warning"><strong>Copy this key now.</strong> It is shown only once; only a hash of it is kept.</p>
           <div class="snippet">
             <input readOnly value={created.key} aria-label="The new API key" data-testid="new-key" />

@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
 
 /** Kept in step with DOMAIN_EVENT_TYPES in src/events/index.ts (the API refuses anything else). */
 const EVENTS: [string, string][] = [
@@ -151,6 +152,9 @@ export function WebhooksPage() {
   const empty = useRef<HTMLParagraphElement>(null)
   // Delete takes its row away: the focus goes to the next row's first action, or to the empty list's message.
   const refocus = useRowFocus(rows, empty, hooks.data)
+  const secretRegion = useRef<HTMLDivElement>(null)
+  // The answer to Create is what the person acts on next: the secret shown once, or the URL refused.
+  const refocusAfterCreate = useRefocus(status)
 
   const create = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
@@ -159,11 +163,15 @@ export function WebhooksPage() {
     if (!events.length) return setStatus({ error: 'Choose at least one event.' })
     try {
       const answer = await api.auth('POST', '/api/v1/webhooks', { url: String(values.get('url')), events, description: String(values.get('description') ?? '') })
+      refocusAfterCreate(() => secretRegion.current, { fromHere: true })
       setSecret(answer.webhook.secret)
       setStatus({ message: 'Webhook created.' })
       form.reset()
       hooks.reload()
     } catch (e) {
+      if (e instanceof ApiError && (e.code === 'invalid_webhook_url' || e.details.some((problem) => problem.field === 'url'))) {
+        refocusAfterCreate(() => form.querySelector<HTMLElement>('[name="url"]'), { fromHere: true })
+      }
       setStatus({ error: messageOf(e, NEW_WEBHOOK_WORDS) })
     }
   }
@@ -193,7 +201,7 @@ export function WebhooksPage() {
       </Form>
       <Status error={status.error} message={status.message} />
       {secret ? (
-        <div class="new-key" role="region" aria-label="Your webhook secret">
+        <div class="new-key" role="region" aria-label="Your webhook secret" tabIndex={-1} ref={secretRegion}>
           <p class="warning"><strong>Copy this signing secret now.</strong> It is shown only once; use it to verify the webhook-signature header.</p>
           <div class="snippet">
             <input readOnly value={secret} aria-label="The webhook signing secret" data-testid="webhook-secret" />
