@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'preact/hooks'
+import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useSession,
+  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useRefocus, useSession,
 } from '../ui.tsx'
 
 interface Quota extends BandwidthState {
@@ -97,6 +98,9 @@ function Usage() {
 export function AccountPage() {
   const { api, user, setUser } = useSession()
   const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
+  // A refusal the person must fix takes the focus to the field at fault, off the submit button.
+  const refocus = useRefocus(status)
+  const refocusOn = (field: () => HTMLElement | null | undefined) => refocus(field, { fromHere: true })
   const [emailDraft, setEmailDraft] = useState<string | undefined>(undefined)
   // The session's user does not say whether an email change waits: the account's own answer does.
   const [pendingEmail, setPendingEmail] = useState<PendingEmail | null>(null)
@@ -112,43 +116,86 @@ export function AccountPage() {
   // The address is where password resets go: the server asks for the password to change it.
   const emailChanging = user.provider === 'form' && emailDraft !== undefined && emailDraft.trim().toLowerCase() !== user.email.toLowerCase()
   const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
-  const save = async (part: string, body: Record<string, unknown>, message: string | ((account: OwnAccount) => string), words: FormWords = {}) => {
+  /** `refused`: told of a refusal first, to send the focus to the field at fault. */
+  const save = async (part: string, body: Record<string, unknown>, message: string | ((account: OwnAccount) => string), words: FormWords = {}, refused?: (error: unknown) => void) => {
     try {
       const answer = await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', body)
       showAccount(answer.user)
       say(part, { message: typeof message === 'function' ? message(answer.user) : message })
       return true
     } catch (e) {
+      refused?.(e)
       say(part, { error: messageOf(e, words) })
       return false
     }
   }
 
+  /** The Email box shows `account`'s address again (set outright: once typed in, a box no longer follows its default). */
+  const showAddress = (form: HTMLFormElement, account: OwnAccount) => {
+    const email = form.elements.namedItem('email') as HTMLInputElement | null
+    if (email) email.value = account.email
+  }
+  /** The account changed under the page (an address confirmed in another tab): it shows the account as it is now. */
+  const changedElsewhere = (account: OwnAccount) => `Your address changed meanwhile (in another tab or window): it is now ${account.email}.`
   const profile = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
-    const changes = { first_name: v.first_name, last_name: v.last_name || null, username: v.username, email: v.email }
+    const shown = user
+    // Only what the person changed: an unchanged field sent back could undo a change made
+    // elsewhere, and an address the account no longer has reads to the server as a new one.
+    const changes: Record<string, unknown> = {}
+    if (v.first_name !== shown.first_name) changes.first_name = v.first_name
+    if ((v.last_name || null) !== (shown.last_name || null)) changes.last_name = v.last_name || null
+    if (v.username !== shown.username) changes.username = v.username
+    if (emailChanging) Object.assign(changes, { email: v.email, current_password: v.current_password })
+    if (!Object.keys(changes).length) return say('profile', { message: 'Nothing changed: there is nothing to save.' })
     // A new address is only asked for: the server mails it a link, and the account keeps its address until it is opened.
-    const saved = (account: OwnAccount) =>
-      emailChanging && account.pending_email ? `Profile saved. We sent a link to ${account.pending_email}: your address changes when you open it.` : 'Profile saved.'
-    if (await save('profile', emailChanging ? { ...changes, current_password: v.current_password } : changes, saved, profileWords(v))) {
-      setEmailDraft(undefined)
-      const field = form.elements.namedItem('current_password') as HTMLInputElement | null
-      if (field) field.value = ''
-      // The field shows the account's address again; the address asked for is shown as waiting.
-      const email = form.elements.namedItem('email') as HTMLInputElement | null
-      if (email) email.value = email.defaultValue
+    const saved = (account: OwnAccount) => {
+      if (account.email.toLowerCase() !== shown.email.toLowerCase() && !emailChanging) return `Profile saved. ${changedElsewhere(account)}`
+      return emailChanging && account.pending_email ? `Profile saved. We sent a link to ${account.pending_email}: your address changes when you open it.` : 'Profile saved.'
     }
+    let account: OwnAccount
+    try {
+      account = (await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', changes)).user
+      showAccount(account)
+      say('profile', { message: saved(account) })
+    } catch (e) {
+      const code = e instanceof ApiError ? e.code : ''
+      if (code === 'invalid_current_password') refocusOn(() => form.querySelector<HTMLElement>('[name="current_password"]'))
+      // Refused about the address: the account may have changed under the page. Shown as it is now, rather than asking for a field the form does not show.
+      const now = code === 'current_password_required' || code === 'email_taken' ? await loadAccount() : null
+      if (now && now.email.toLowerCase() !== shown.email.toLowerCase()) {
+        setEmailDraft(undefined)
+        showAddress(form, now)
+        say('profile', { error: `Nothing was saved. ${changedElsewhere(now)} Check the form and save again.` })
+      } else {
+        say('profile', { error: messageOf(e, profileWords(v)) })
+      }
+      return
+    }
+    setEmailDraft(undefined)
+    const field = form.elements.namedItem('current_password') as HTMLInputElement | null
+    if (field) field.value = ''
+    // The field shows the account's address again; the address asked for is shown as waiting.
+    showAddress(form, account)
   }
+  const loadAccount = () =>
+    api.auth<{ user: OwnAccount }>('GET', '/api/v1/account').then(
+      ({ user: account }) => (showAccount(account), account),
+      () => null,
+    )
   const pendingAction = async (method: 'POST' | 'DELETE', path: string, done: string) => {
     try {
       const answer = await api.auth<{ user: OwnAccount; message?: string }>(method, path)
       showAccount(answer.user)
       say('pending', { message: answer.message ?? done })
     } catch (e) {
-      say('pending', { error: messageOf(e) })
-      // Expired or confirmed meanwhile: show what holds now.
-      api.auth<{ user: OwnAccount }>('GET', '/api/v1/account').then(({ user: account }) => showAccount(account), () => {})
+      // Expired, cancelled or confirmed meanwhile (another tab): the page shows what holds now, the Email box too.
+      const now = await loadAccount()
+      const form = document.querySelector<HTMLFormElement>('form[aria-labelledby="h-profile"]')
+      if (now && form && emailDraft === undefined) showAddress(form, now)
+      const changed = now !== null && now.email.toLowerCase() !== user.email.toLowerCase()
+      say('pending', { error: changed ? `${messageOf(e)} ${changedElsewhere(now)}` : messageOf(e) })
     }
   }
   const resendChange = () => pendingAction('POST', '/api/v1/account/pending-email/resend', 'A new link was sent.')
@@ -156,9 +203,15 @@ export function AccountPage() {
   const password = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
-    if (v.password !== v.confirm) return say('password', { error: 'The two new passwords differ.' })
+    if (v.password !== v.confirm) {
+      refocusOn(() => form.querySelector<HTMLElement>('[name="confirm"]'))
+      return say('password', { error: 'The two new passwords differ.' })
+    }
     // The server revokes every other session and sets a fresh cookie for this one.
-    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', PASSWORD_WORDS)) {
+    const refused = (e: unknown) => {
+      if (e instanceof ApiError && e.code === 'invalid_current_password') refocusOn(() => form.querySelector<HTMLElement>('[name="current_password"]'))
+    }
+    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', PASSWORD_WORDS, refused)) {
       api.reset()
       form.reset()
     }
@@ -250,13 +303,15 @@ export function AccountPage() {
           <label class="check">
             <input type="checkbox" name="default_is_public" defaultChecked={user.settings.default_is_public} /> New uploads are public
           </label>
-          <label class="check">
-            <input type="checkbox" name="public_profile" defaultChecked={user.settings.public_profile ?? false} aria-describedby="f-profile-hint" /> Public profile
-          </label>
-          <small id="f-profile-hint" class="muted small">
-            {' '}Lists your public images and public albums at{' '}
-            <a href={`${api.config.view_url}/u/${encodeURIComponent(user.username)}`}>{`${api.config.view_url}/u/${user.username}`}</a>.
-          </small>
+          <div class="check-field">
+            <label class="check">
+              <input type="checkbox" name="public_profile" defaultChecked={user.settings.public_profile ?? false} aria-describedby="f-profile-hint" /> Public profile
+            </label>
+            <small id="f-profile-hint" class="muted small">
+              Lists your public images and public albums at{' '}
+              <a href={`${api.config.view_url}/u/${encodeURIComponent(user.username)}`}>{`${api.config.view_url}/u/${user.username}`}</a>.
+            </small>
+          </div>
           <Status {...status.settings} />
           <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
         </Form>
