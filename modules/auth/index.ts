@@ -124,10 +124,14 @@ export const authModule = (ctx: AppContext) => {
     )
     .get(
       '/api/v1/auth/verify-email',
-      async ({ query, cookie, request, server, redirect }) => {
+      async ({ query, cookie, request, server, redirect, principal }) => {
         // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
         if (request.method === 'HEAD') return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
         const userId = await flows.verifyEmail(ctx, query.token ?? '', requestMeta(ctx, request, server))
+        // A used link opened again (a second click, another tab) by the account, verified already: nothing is wrong.
+        if (!userId && principal?.user.is_verified) {
+          return page('Email already verified', `<p>Your address is already confirmed.</p><p><a href="${appUrl('/gallery')}">Go to your gallery</a></p>`)
+        }
         if (!userId) {
           const signIn = appUrl(`/login?next=${encodeURIComponent('/account')}`)
           return page('Link not valid', `<p>This verification link is invalid, expired or already used. <a href="${signIn}">Sign in</a> and ask for a new one on your account page.</p>`, 400)
@@ -140,7 +144,8 @@ export const authModule = (ctx: AppContext) => {
         if (ctx.config.frontendUrl) return redirect(ctx.config.frontendUrl, 303)
         return page('Email verified', `<p>Thank you: your email address is confirmed and you are signed in.</p><p><a href="${appUrl('/upload')}">Upload your first images</a></p>`)
       },
-      { ...AuthModel.verifyEmail, ...personFacing, anonymous: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
+      // browserSession: the cookie, when valid, tells a link used before by its own, verified, account.
+      { ...AuthModel.verifyEmail, ...personFacing, browserSession: true, detail: { tags: ['auth'], summary: 'The link mailed on registration: marks the address verified' } },
     )
     .post(
       '/api/v1/auth/verify-email/resend',

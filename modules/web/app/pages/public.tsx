@@ -315,13 +315,16 @@ export function VerifyEmailPage() {
   const [result, setResult] = useState<keyof typeof VERIFY_TITLES>('checking')
   useEffect(() => {
     const token = route.query.get('token') ?? ''
+    // Verified before this link was opened: the server answers a used link of a verified account
+    // that is signed in with a 200 page of its own (already confirmed), not a 400.
+    const wasVerified = user?.is_verified === true
     const verify = async () => {
       const response = await fetch(`/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`).catch(() => null)
       // A used link also fails: when it was this account's, followed before (a reload, another
       // tab), the account itself says it is verified. Asked afresh, and kept for the other pages.
       const signedIn = user ? (await api.auth<{ user: User | null }>('GET', '/api/v1/web/session').catch(() => null))?.user : null
       if (signedIn) setUser(signedIn)
-      setResult(response?.ok ? 'ok' : signedIn?.is_verified ? 'already' : 'bad')
+      setResult(wasVerified ? 'already' : response?.ok ? 'ok' : signedIn?.is_verified ? 'already' : 'bad')
     }
     void verify()
   }, [])
