@@ -158,12 +158,18 @@ interface UploadOptions {
   signal?: AbortSignal
 }
 
+/** The upload server's answer: `created` false when the same bytes with the same settings were stored before (200, not 201). */
+export interface UploadAnswer {
+  image: any
+  created: boolean
+}
+
 /**
  * Uploads one file. A 401 means the token was revoked (a logout in another tab ends the session and
  * its tokens) or is stale: the upload is tried once more with a fresh token, as `remote` does, and
  * if the session itself has ended, asking for that token fails, which `onUnauthorized` hears.
  */
-export async function uploadFile(api: Api, file: File, options: UploadOptions): Promise<any> {
+export async function uploadFile(api: Api, file: File, options: UploadOptions): Promise<UploadAnswer> {
   const bearer = await api.accessToken()
   try {
     return await sendUpload(api, bearer, file, options)
@@ -185,7 +191,7 @@ function responseHeaders(xhr: XMLHttpRequest): Headers {
 }
 
 /** XMLHttpRequest, not fetch: only it reports upload progress. */
-function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions): Promise<any> {
+function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions): Promise<UploadAnswer> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', `${api.config.upload_url}/upload`)
@@ -197,7 +203,7 @@ function sendUpload(api: Api, bearer: string, file: File, options: UploadOptions
       try {
         body = JSON.parse(xhr.responseText)
       } catch {}
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body)
+      if (xhr.status >= 200 && xhr.status < 300) resolve({ image: body?.image, created: xhr.status !== 200 })
       else {
         const message = body?.error?.message ?? (xhr.status === 413 ? 'Too large for this server.' : `Upload failed (${xhr.status}).`)
         reject(new ApiError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, message, responseHeaders(xhr), fieldProblems(body?.error?.details)))

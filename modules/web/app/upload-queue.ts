@@ -23,6 +23,8 @@ export interface UploadItem {
   /** A 429 or 503's Retry-After: when trying again may work. */
   retryAt?: Date
   image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
+  /** Done, but nothing new was stored: the same bytes with the same settings were uploaded before (a 200, not a 201). */
+  existing?: boolean
 }
 
 /** The page's choices for the files it sends: they stay as they were left when the person comes back. */
@@ -38,7 +40,7 @@ export interface UploadQueueState {
   /** Newest first. */
   items: UploadItem[]
   /** Each finished upload, in the order they finished: the page reads them out, never the progress. */
-  uploaded: { key: number; name: string }[]
+  uploaded: { key: number; name: string; existing: boolean }[]
   /** Set by the first refusal for the daily limit: files waiting then, or added before it resets, are not sent. */
   quotaReached: { resetsAt: Date | null } | null
   /** Null until the Upload page first shows (it knows the account's default visibility): nothing starts before. */
@@ -151,8 +153,8 @@ export function createUploadQueue(api: Api): UploadQueue {
         if (!current()) return
         inFlight.delete(item.key)
         set({
-          items: withItem(item.key, { status: 'done', loaded: item.file.size, image: answer.image }),
-          uploaded: [...state.uploaded, { key: item.key, name: nameOf(item) }],
+          items: withItem(item.key, { status: 'done', loaded: item.file.size, image: answer.image, existing: !answer.created }),
+          uploaded: [...state.uploaded, { key: item.key, name: nameOf(item), existing: !answer.created }],
         })
       },
       (error) => {
@@ -168,7 +170,7 @@ export function createUploadQueue(api: Api): UploadQueue {
     )
   }
 
-  /** Whenever fewer than PARALLEL are in flight, starts the oldest waiting file. */
+  /** Whenever fewer than PARALLEL are in flight, starts the first waiting file (the lowest key). */
   function pump() {
     const { choices, quotaReached } = state
     // A view limit the server would refuse holds every file until it is fixed: nothing is sent.
@@ -178,7 +180,10 @@ export function createUploadQueue(api: Api): UploadQueue {
       return
     }
     const active = state.items.filter((item) => item.status === 'uploading' || item.status === 'processing').length
-    const next = state.items.findLast((item) => item.status === 'waiting')
+    // The list shows the newest batch on top, each batch in the order picked: files are sent batch
+    // by batch, oldest first, and each batch from its top down (keys rise in that order), so with
+    // a daily limit the files left out are the last ones picked, not the first ones listed.
+    const next = state.items.reduce<UploadItem | undefined>((first, item) => (item.status === 'waiting' && (!first || item.key < first.key) ? item : first), undefined)
     if (!next || active >= PARALLEL) return
     if (next.file.size > api.config.max_upload_bytes) return update(next.key, { status: 'error', failure: new ApiError(413, 'file_too_large', '') })
     // Each start sets the state, which pumps again for the next one.

@@ -3,7 +3,7 @@ import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, formatBytes, formatDate, useSession, withLocalTimes } from '../ui.tsx'
+import { CopyButton, PageTitle, formatBytes, formatDate, useRefocus, useSession, withLocalTimes } from '../ui.tsx'
 import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
@@ -70,6 +70,22 @@ export function UploadPage() {
   const input = useRef<HTMLInputElement>(null)
   const add = (files: Iterable<File>) => queue.add(files)
   const maxBytes = api.config.max_upload_bytes
+  // Cancel and Retry take their own button away: the focus goes to what the row offers next
+  // (Retry after Cancel, Cancel after Retry), else to what the row now says.
+  const refocus = useRefocus(items)
+  const list = useRef<HTMLUListElement>(null)
+  const inRow = (key: number, ...selectors: string[]) => () => {
+    const row = list.current?.querySelector(`[data-key="${key}"]`)
+    return selectors.map((selector) => row?.querySelector<HTMLElement>(selector)).find((found) => found) ?? null
+  }
+  const cancel = (key: number) => {
+    refocus(inRow(key, '[data-action="retry"]', '[data-row-status]'))
+    queue.cancel(key)
+  }
+  const retry = (key: number) => {
+    refocus(inRow(key, '[data-action="cancel"]', '[data-row-status]', 'a'))
+    queue.retry(key)
+  }
 
   // Paste anywhere on the page: screenshots go straight up.
   useEffect(() => {
@@ -130,30 +146,30 @@ export function UploadPage() {
       <UploadLifetimeChoices value={choices} onChange={(lifetime) => queue.setChoices({ ...choices, ...lifetime })} />
       {/* What is read out: each file's outcome once, never its progress. Failures are read out by their own alert in the list. */}
       <div class="visually-hidden" role="status" data-testid="upload-outcomes">
-        {uploaded.map(({ key, name }) => <p key={key}>{name} uploaded.</p>)}
+        {uploaded.map(({ key, name, existing }) => <p key={key}>{existing ? `${name} was already uploaded.` : `${name} uploaded.`}</p>)}
       </div>
       {quotaReached ? (
         <p class="error" role="alert" data-testid="quota-reached">
           {quotaSentence(items.filter((item) => item.status === 'not-sent').length, quotaReached.resetsAt)}
         </p>
       ) : null}
-      <ul class="uploads" aria-label="Uploads">
+      <ul class="uploads" aria-label="Uploads" ref={list}>
         {items.map((item) => (
-          <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item">
+          <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item" data-key={item.key}>
             <div class="upload-name">
               <strong>{nameOf(item)}</strong> <span class="muted">{formatBytes(item.file.size)}</span>
             </div>
             {item.status === 'uploading' || item.status === 'processing' || item.status === 'waiting' ? (
               <div>
                 <progress max={item.file.size || 1} value={item.loaded} aria-label={`Upload of ${nameOf(item)}`} />
-                <span class="muted">
+                <span class="muted" tabIndex={-1} data-row-status>
                   {item.status === 'waiting' ? (choices.maxViews.error ? 'Waiting for a valid view limit…' : 'Waiting…') : item.status === 'processing' ? 'Processing…' : `${Math.round((item.loaded / (item.file.size || 1)) * 100)}%`}
                 </span>
                 {/* Once sent, the server has the file: processing is not stopped half-way. */}
                 {item.status !== 'processing' ? (
                   <>
                     {' '}
-                    <button type="button" class="small secondary" onClick={() => queue.cancel(item.key)} aria-label={`Cancel the upload of ${nameOf(item)}`}>Cancel</button>
+                    <button type="button" class="small secondary" data-action="cancel" onClick={() => cancel(item.key)} aria-label={`Cancel the upload of ${nameOf(item)}`}>Cancel</button>
                   </>
                 ) : null}
               </div>
@@ -164,13 +180,15 @@ export function UploadPage() {
                 {item.failure instanceof ApiError && existingImageOf(item.failure) ? <> <Link href={`/gallery/${existingImageOf(item.failure)}`}>Open that image</Link> to change them.</> : null}
               </p>
             ) : null}
-            {item.status === 'cancelled' ? <p class="muted">Cancelled.</p> : null}
+            {item.status === 'cancelled' ? <p class="muted" tabIndex={-1} data-row-status>Cancelled.</p> : null}
             {mayRetry(item) ? (
-              <button type="button" class="small secondary" onClick={() => queue.retry(item.key)} aria-label={`Retry the upload of ${nameOf(item)}`}>Retry</button>
+              <button type="button" class="small secondary" data-action="retry" onClick={() => retry(item.key)} aria-label={`Retry the upload of ${nameOf(item)}`}>Retry</button>
             ) : null}
             {item.status === 'not-sent' ? <p class="muted">Not sent.</p> : null}
             {item.status === 'done' && item.image ? (
               <div class="upload-done">
+                {/* The same bytes with the same settings: the server gave back the image it has, nothing new was stored. */}
+                {item.existing ? <p class="muted small" data-row-status tabIndex={-1}>{nameOf(item)} was already uploaded.</p> : null}
                 {/* The upload answer names max_views only for an image that ends (modules/upload/present.ts): none is no limit. */}
                 <Thumb src={item.image.thumbnail} image={{ is_public: item.isPublic === true, max_views: item.image.max_views ?? null }} alt="" size={64} />
                 <input readOnly value={item.image.url} aria-label={`Link to ${nameOf(item)}`} />
