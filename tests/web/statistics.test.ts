@@ -137,6 +137,20 @@ describe.skipIf(!hasChromium)('statistics page in Chromium', () => {
     })
   })
 
+  test('a referrer with an internationalised name is shown as written (bücher.example), a view from no known country as Unknown', async () => {
+    // Header values are ASCII: a browser sends such a host in Punycode, which the API keeps.
+    await visit(harbour, '10.30.0.6', { 'user-agent': UA.linuxFirefox, referer: 'https://xn--bcher-kva.example/buch/1' })
+    await flush()
+    await journal.during(async () => {
+      await go('/statistics')
+      const referrers = page.locator('.top-list').filter({ has: page.getByRole('heading', { name: 'Referrers' }) })
+      await referrers.getByText('bücher.example').waitFor()
+      expect(await referrers.getByText('xn--').count()).toBe(0)
+      const countries = page.locator('.top-list').filter({ has: page.getByRole('heading', { name: 'Countries' }) })
+      expect((await countries.locator('li').allTextContents()).map((t) => t.trim())).toEqual(['Unknown 4', 'NL 3'])
+    })
+  })
+
   test('at 390 px nothing is wider than the screen', async () => {
     const phone = await context.newPage()
     watchCsp(phone, cspViolations)

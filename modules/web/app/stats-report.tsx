@@ -1,4 +1,5 @@
 import { Chart } from './chart.tsx'
+import { hostToUnicode } from './punycode.ts'
 import { counted, formatBytes } from './ui.tsx'
 
 /** What GET /stats/{id} (one image) and GET /stats (the account) both answer. */
@@ -12,8 +13,9 @@ export interface ViewStats {
 /**
  * One breakdown, most views first, each with a bar drawn to scale (SVG attributes, which the
  * page's CSP allows where a style attribute would not). The figures are views by people.
+ * `unnamed`: what a row without a name is called; `show`: how a name is written.
  */
-export function TopList({ title, rows }: { title: string; rows: { name: string | null; views: number }[] }) {
+export function TopList({ title, rows, unnamed = 'Unknown', show = (name) => name }: { title: string; rows: { name: string | null; views: number }[]; unnamed?: string; show?: (name: string) => string }) {
   const most = Math.max(1, ...rows.map((row) => row.views))
   return (
     <div class="top-list">
@@ -22,7 +24,7 @@ export function TopList({ title, rows }: { title: string; rows: { name: string |
         <ol>
           {rows.map((row) => (
             <li>
-              <span class="top-name">{row.name ?? '(none)'}</span> <span class="muted">{row.views}</span>
+              <span class="top-name">{row.name === null ? unnamed : show(row.name)}</span> <span class="muted">{row.views}</span>
               <svg class="top-bar" viewBox="0 0 100 4" preserveAspectRatio="none" aria-hidden="true" focusable="false">
                 <rect width={Math.max(1, (row.views / most) * 100)} height="4" />
               </svg>
@@ -52,7 +54,8 @@ export function ViewsReport({ stats, chartTitle }: { stats: ViewStats; chartTitl
         ]}
       />
       <div class="tops">
-        <TopList title="Referrers" rows={stats.top.referrers} />
+        {/* No referrer: opened directly. A host the API keeps in Punycode is shown as written (bücher.example). */}
+        <TopList title="Referrers" rows={stats.top.referrers} unnamed="(none)" show={hostToUnicode} />
         <TopList title="Countries" rows={stats.top.countries} />
         <TopList title="Devices" rows={stats.top.devices} />
         <TopList title="Browsers" rows={stats.top.browsers} />
