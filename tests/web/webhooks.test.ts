@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Page, Route } from 'playwright-core'
 import { Webhook } from 'standardwebhooks'
 import { type WebhookWorker, startWebhookWorker } from '#modules/webhooks/worker.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
@@ -75,7 +75,17 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     await page.locator('[data-testid=delivery]').nth(1).waitFor()
     await page.locator('[data-testid=delivery]').first().getByText('delivered').waitFor({ timeout: 10_000 })
 
-    await page.getByRole('switch').uncheck()
+    // While the change is on its way, a redraw of the row (here: Hide deliveries) keeps what was asked,
+    // rather than putting the old state back under the click.
+    const heldPatches: Route[] = []
+    await page.route('**/api/v1/webhooks/*', (route) => (route.request().method() === 'PATCH' ? void heldPatches.push(route) : route.fallback()))
+    await page.getByRole('switch').click()
+    for (let i = 0; i < 100 && heldPatches.length === 0; i++) await Bun.sleep(50)
+    expect(heldPatches).toHaveLength(1)
+    await page.getByRole('button', { name: /^Hide deliveries/ }).click()
+    expect(await page.getByRole('switch').isChecked()).toBe(false)
+    await heldPatches[0]!.continue()
+    await page.unroute('**/api/v1/webhooks/*')
     await page.getByText('Webhook disabled.').waitFor()
     const rows = await servers.app.ctx.sql<{ enabled: boolean }[]>`select enabled from webhooks`
     expect(rows.map((r) => r.enabled)).toEqual([false])

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
@@ -111,7 +111,24 @@ function WebhookItem({ webhook, reload, onStatus, onRemoved }: { webhook: Webhoo
       onStatus({ error: messageOf(e) })
     }
   }
-  const toggle = (enabled: boolean) => act(() => api.auth('PATCH', `/api/v1/webhooks/${webhook.id}`, { enabled }), enabled ? 'Webhook enabled.' : 'Webhook disabled.')
+  // The switch shows what was asked at once: any redraw before the list reloads (the ping's
+  // timer, a status line) would otherwise put the old state back under the person's click.
+  const [enabled, setEnabled] = useState(webhook.enabled)
+  useEffect(() => setEnabled(webhook.enabled), [webhook.enabled])
+  const toggle = (wanted: boolean) => {
+    setEnabled(wanted)
+    return act(
+      async () => {
+        try {
+          await api.auth('PATCH', `/api/v1/webhooks/${webhook.id}`, { enabled: wanted })
+        } catch (error) {
+          setEnabled(webhook.enabled)
+          throw error
+        }
+      },
+      wanted ? 'Webhook enabled.' : 'Webhook disabled.',
+    )
+  }
   const ping = () =>
     act(async () => {
       await api.auth('POST', `/api/v1/webhooks/${webhook.id}/test`)
@@ -130,7 +147,7 @@ function WebhookItem({ webhook, reload, onStatus, onRemoved }: { webhook: Webhoo
       {webhook.disabled_reason === 'failing_for_a_day' ? <p class="warning small">Switched off after a day of failed deliveries. Fix the endpoint, then enable it again.</p> : null}
       <div class="toolbar actions">
         <label class="check">
-          <input type="checkbox" role="switch" checked={webhook.enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
+          <input type="checkbox" role="switch" checked={enabled} onChange={(event) => toggle((event.currentTarget as HTMLInputElement).checked)} /> Enabled
           {/* Each row's controls name their webhook: with two, "Enabled" alone does not say which. */}
           <span class="visually-hidden"> webhook to {webhook.url}</span>
         </label>
