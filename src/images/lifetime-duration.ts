@@ -8,7 +8,7 @@ import { BadRequest } from '#core/errors.ts'
 
 const MINUTE_MS = 60_000
 /** Shorter would expire before most people open the link; longer is what "never" is for. */
-const MIN_LIFETIME_MS = MINUTE_MS
+export const MIN_LIFETIME_MS = MINUTE_MS
 export const MAX_LIFETIME_MS = 365 * 86_400_000
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: MINUTE_MS, h: 60 * MINUTE_MS, d: 86_400_000, w: 7 * 86_400_000 }

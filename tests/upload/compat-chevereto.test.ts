@@ -199,6 +199,68 @@ describeEachBackend(
       })
     })
 
+    test('expiration, Chevereto v4\'s ISO 8601 duration, in the form or the query (GET too), is the image\'s end, kept and answered; the same end as expires_in is taken', async () => {
+      const user = await signUp(app())
+      const ends = async (response: Response, body: any, seconds: number, before: number) => {
+        expect(response.status, JSON.stringify(body)).toBe(200)
+        const [row] = await app().ctx.sql<{ expires_at: Date | null }[]>`select expires_at from images where id = ${body.image.id_encoded}`
+        const at = new Date(row!.expires_at!).getTime()
+        expect(at - before).toBeGreaterThanOrEqual(seconds * 1000 - 1000)
+        expect(at - Date.now()).toBeLessThanOrEqual(seconds * 1000)
+        expect(body.image.expires_at).toBe(new Date(at).toISOString())
+      }
+      let before = Date.now()
+      let [response, body] = await call(app().upload, 'POST', '/api/1/upload', { headers: { 'x-api-key': user.apiKey }, body: form({ source: png(await distinctPng()), expiration: 'PT5M' }) })
+      await ends(response, body, 300, before)
+      before = Date.now()
+      ;[response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&expiration=P3D`, { body: form({ source: png(await distinctPng()) }) })
+      await ends(response, body, 3 * 86_400, before)
+      before = Date.now()
+      ;[response, body] = await call(app().upload, 'POST', '/api/1/upload', { headers: URLENCODED, body: urlencoded({ key: user.apiKey, source: (await distinctPng()).toString('base64'), expiration: 'p1w2dt3h30m15s' }) })
+      await ends(response, body, 9 * 86_400 + 3 * 3600 + 30 * 60 + 15, before)
+      before = Date.now()
+      ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&expiration=P1W&source=${encodeURIComponent((await distinctPng(8, 8)).toString('base64'))}`)
+      await ends(response, body, 7 * 86_400, before)
+      // The same end twice (query and form, or beside expires_in) is one end.
+      before = Date.now()
+      ;[response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&expiration=PT1H`, { body: form({ source: png(await distinctPng()), expiration: 'PT60M', expires_in: '1h' }) })
+      await ends(response, body, 3600, before)
+      // format=txt answers no end, but the image has one.
+      ;[response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&format=txt`, { body: form({ source: png(await distinctPng()), expiration: 'PT5M' }) })
+      expect(response.status, body).toBe(200)
+      const [row] = await app().ctx.sql<{ expires_at: Date | null }[]>`select expires_at from images where filename = ${new URL(body).pathname.slice(1)}`
+      expect(row!.expires_at).not.toBeNull()
+    })
+
+    test('an expiration it cannot use (seconds, years or months, a fraction, too short or long, garbled) or one that disagrees with expires_in, expires_at or itself is a 400 in Chevereto shape, nothing kept', async () => {
+      const user = await signUp(app())
+      await expectNothingLeftBehind(app(), user.id, async () => {
+        const post = async (fields: Record<string, string>, query = '') =>
+          call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}${query}`, { body: form({ source: png(await distinctPng()), ...fields }) })
+        for (const expiration of ['600', '10m', 'P', 'PT', 'P1DT', 'PT0.5H', '-PT5M', 'P1H', 'PT5D', 'PT30S', 'PT59S', 'P366D', 'P53W', 'PT99999999999M']) {
+          const [response, body] = await post({ expiration })
+          expectCheveretoError(response, body, 400, 'invalid_expiration')
+        }
+        for (const expiration of ['P1M', 'P1Y', 'P6M', 'P1Y2D', 'P1MT5M']) {
+          const [response, body] = await post({ expiration })
+          expectCheveretoError(response, body, 400, 'invalid_expiration')
+          expect(body.error.message).toContain('years or months')
+        }
+        let [response, body] = await post({ expiration: 'PT1H', expires_in: '2h' })
+        expectCheveretoError(response, body, 400, 'expiry_conflict')
+        expect(body.error.message).toContain('PT1H')
+        ;[response, body] = await post({ expires_in: '2h' }, '&expiration=PT1H')
+        expectCheveretoError(response, body, 400, 'expiry_conflict')
+        ;[response, body] = await post({ expiration: 'PT1H', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+        expectCheveretoError(response, body, 400, 'expiry_conflict')
+        ;[response, body] = await post({ expiration: 'PT10M' }, '&expiration=PT5M')
+        expectCheveretoError(response, body, 400, 'conflicting_field')
+        expect(body.error.message).toContain('"expiration"')
+        ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&expiration=600&source=${encodeURIComponent((await distinctPng(8, 8)).toString('base64'))}`)
+        expectCheveretoError(response, body, 400, 'invalid_expiration')
+      })
+    })
+
     test('a title longer than 200, or a description longer than 2,000, is cut there, but never inside a character (an emoji across the cut is left out whole)', async () => {
       const user = await signUp(app())
       const upload = async (fields: Record<string, string>) => {

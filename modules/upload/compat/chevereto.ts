@@ -10,6 +10,7 @@ import { clientIp } from '#core/http/client-ip.ts'
 import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { formatBytes, type MultipartUpload } from '#core/http/multipart.ts'
 import { deletionUrl } from '../delete-token.ts'
+import { expirationAsExpiresIn, withExpiration } from './expiration.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields } from '../service.ts'
 import {
@@ -77,7 +78,8 @@ const Query = t.Object({
   format: t.Optional(t.String({ description: 'json (default), redirect (303 to the image\'s page) or txt (the image URL alone); also read from the form' })),
   title: t.Optional(t.String()),
   description: t.Optional(t.String()),
-  expires_in: t.Optional(t.String({ description: 'imghost: 30m, 1h, 7d, 2w; the image is deleted after it' })),
+  expiration: t.Optional(t.String({ description: 'ISO 8601 duration in weeks, days, hours, minutes or seconds (PT5M, PT1H, P3D, P1W), 1 minute to 365 days: the image is deleted after it; also read from the form' })),
+  expires_in: t.Optional(t.String({ description: 'imghost: 30m, 1h, 7d, 2w; the image is deleted after it (the same end as expiration, if both are sent)' })),
   max_views: t.Optional(t.String({ description: 'imghost: views by others before the image is gone' })),
 })
 
@@ -135,8 +137,9 @@ function present(ctx: AppContext, image: ImageRow, md5: string, withDeleteLink: 
 }
 
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
-  // A bad format in the query is refused before the body is read; one in the form, once it is.
+  // A bad format or expiration in the query is refused before the body is read; one in the form, once it is.
   let format = chosenFormat(query.format)
+  expirationAsExpiresIn(query.expiration)
   const { image, md5, withDeleteLink } = await keyedFormUpload(ctx, request, {
     fileField: 'source',
     queryKey: query.key,
@@ -146,7 +149,8 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     prepare: (body: MultipartUpload) => {
       format = chosenFormat(query.format, body.fields.format)
       const text = { title: body.fields.title ?? query.title, description: body.fields.description ?? query.description }
-      return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields(text) } }
+      const lifetime = withExpiration(lifetimeFields(request.url, body.fields), query.expiration, body.fields.expiration)
+      return { ...body, fields: { ...lifetime, ...nativeFields(text) } }
     },
   })
   return { image: present(ctx, image, md5, withDeleteLink), format }
@@ -185,10 +189,11 @@ export const cheveretoRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) 
       summary: method === 'POST' ? 'Chevereto API v1 upload (ShareX Chevereto preset)' : 'Chevereto API v1 upload of a base64 ?source=',
       description:
         'The key is `key` (query or form field) or `X-API-Key`: one of your own `ih_` API keys. The image is `source`: a multipart file, ' +
-        'or base64 (or a data: URI) in a multipart or urlencoded field or the query. A URL is refused (400): nothing is fetched. Errors: ' +
+        'or base64 (or a data: URI) in a multipart or urlencoded field or the query. A URL is refused (400): nothing is fetched. ' +
+        '`expiration` (an ISO 8601 duration, PT1M to P365D, in weeks, days, hours, minutes or seconds) deletes the image after that long. Errors: ' +
         '`{status_code, error:{message, code, context}, status_txt}` with the same HTTP status.',
       ...(method === 'GET' ? { [HEAD_REFUSED]: true } : {}),
-      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', description: 'kept as the description', format: 'json (default), redirect or txt (or in the query)' }) } : {}),
+      ...(method === 'POST' ? { requestBody: formBodyDoc('source', { key: 'your ih_ API key (or in the query)', title: 'kept as the title', description: 'kept as the description', format: 'json (default), redirect or txt (or in the query)', expiration: 'ISO 8601 duration (PT5M, P3D, P1W; no years or months): the image is deleted after it (or in the query)' }) } : {}),
     },
   })
   return new Elysia({ name: 'upload-compat-chevereto', seed: ctx.id })
