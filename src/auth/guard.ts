@@ -355,7 +355,10 @@ export const authGuard = (ctx: AppContext) =>
         auth: true,
         detail: { 'x-required-scope': scope, 'x-required-scope-description': SCOPE_DESCRIPTIONS[scope] } as { description?: string },
         // `auth` above resolved the caller first; Elysia's types do not carry it across macros.
-        resolve(context) {
+        // An arrow, not a method: Elysia reads each hook's source to see what it uses (sucrose), and
+        // misreads a method whose parameter is not destructured once the binary's build has taken
+        // out its line breaks (it logs a warning to stdout on the first request; tests/deploy/binary.test.ts).
+        resolve: (context) => {
           requireScope((context as unknown as { principal: Principal }).principal, scope)
         },
       }),

@@ -70,7 +70,9 @@ const ANSWERS_WITH_PAGES = 'answersWithPages'
  * (src/errors.ts). A transform, so the mark is there before validation can fail.
  */
 export const personFacing = {
-  transform(context: object) {
+  // An arrow, as the scope macro's resolve (src/auth/guard.ts): as a method, the binary's build
+  // leaves Elysia reading it as using every part of the request.
+  transform: (context: object) => {
     ;(context as Record<string, unknown>)[ANSWERS_WITH_PAGES] = true
   },
 }

@@ -16,6 +16,23 @@ const canCompile = process.platform === 'linux' && process.arch === 'x64'
 if (!canCompile) console.warn(`binary test skipped: the single binary embeds Linux x64 natives, this is ${process.platform}-${process.arch}`)
 
 const MIB = 1024 * 1024
+
+/**
+ * Every line the binary writes, on stdout as on stderr, is a JSON log entry a log shipper can
+ * parse: nothing printed past the logger, as Elysia's sucrose printed a warning and source
+ * code on the first request to a route with a `scope` (src/auth/guard.ts).
+ */
+function expectOnlyJsonLines(output: string[]) {
+  const isEntry = (line: string) => {
+    try {
+      const entry = JSON.parse(line)
+      return typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+    } catch {
+      return false
+    }
+  }
+  expect(output.filter((line) => !isEntry(line))).toEqual([])
+}
 let workDir: string
 let binary: string
 
@@ -100,6 +117,8 @@ describe.skipIf(!canCompile)('the single binary', () => {
     } finally {
       expect(await server.stop()).toBe(0)
     }
+    // POST /upload above has `scope: 'upload'`, and the routes it went through were compiled then.
+    expectOnlyJsonLines(server.output)
 
     // Warm start: the data directory exists, so nothing is copied; the image is still there.
     server = await start()
@@ -114,6 +133,7 @@ describe.skipIf(!canCompile)('the single binary', () => {
     } finally {
       expect(await server.stop()).toBe(0)
     }
+    expectOnlyJsonLines(server.output)
 
     const sizeMb = statSync(binary).size / MIB
     console.log(
