@@ -63,6 +63,10 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
     }
     // admin promote, the one left.
     const user = await userWithEmail(ctx.sql, command.options.email!)
+    if (user.is_admin) {
+      console.log(`${user.username} <${user.email}> is already an administrator: nothing changed`)
+      return
+    }
     await updateUser(ctx.sql, user.id, { is_admin: true })
     console.log(`${user.username} <${user.email}> is now an administrator`)
   } finally {

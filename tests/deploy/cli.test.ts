@@ -109,6 +109,13 @@ describe('the imghost command line', () => {
 
     const promoted = await imghost(['admin', 'promote', '--email', 'BEA@example.com'])
     expect(promoted.stdout).toContain('bea <bea@example.com> is now an administrator')
+    // Promoting an administrator again says so rather than claiming a change.
+    for (const email of ['bea@example.com', 'root@example.com']) {
+      const already = await imghost(['admin', 'promote', '--email', email])
+      expect([already.code, already.stderr]).toEqual([0, ''])
+      expect(already.stdout).toContain(`${email.split('@')[0]} <${email}> is already an administrator`)
+      expect(already.stdout).not.toContain('is now')
+    }
     expect((await imghost(['admin', 'promote', '--email', 'nobody@example.com'])).code).toBe(2)
 
     const again = await launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...baseEnv, SERVER_MODE: 'auth' }, expect: ['auth'] })
