@@ -199,7 +199,7 @@ describeEachBackend(
       })
     })
 
-    test('expiration, Chevereto v4\'s ISO 8601 duration, in the form or the query (GET too), is the image\'s end, kept and answered; the same end as expires_in is taken', async () => {
+    test('expiration, Chevereto v4\'s ISO 8601 duration (months and a year too), in the form or the query (GET too), is the image\'s end, kept and answered; the same end as expires_in is taken', async () => {
       const user = await signUp(app())
       const ends = async (response: Response, body: any, seconds: number, before: number) => {
         expect(response.status, JSON.stringify(body)).toBe(200)
@@ -221,6 +221,17 @@ describeEachBackend(
       before = Date.now()
       ;[response, body] = await call(app().upload, 'GET', `/api/1/upload?key=${user.apiKey}&expiration=P1W&source=${encodeURIComponent((await distinctPng(8, 8)).toString('base64'))}`)
       await ends(response, body, 7 * 86_400, before)
+      // Chevereto's own choices in months and a year: calendar months from now, a year of 365 days.
+      for (const [expiration, months] of [['P1M', 1], ['P6M', 6]] as const) {
+        before = Date.now()
+        const later = new Date(before)
+        later.setUTCMonth(later.getUTCMonth() + months)
+        ;[response, body] = await call(app().upload, 'POST', '/api/1/upload', { headers: { 'x-api-key': user.apiKey }, body: form({ source: png(await distinctPng()), expiration }) })
+        await ends(response, body, Math.round((later.getTime() - before) / 1000), before)
+      }
+      before = Date.now()
+      ;[response, body] = await call(app().upload, 'POST', '/api/1/upload', { headers: { 'x-api-key': user.apiKey }, body: form({ source: png(await distinctPng()), expiration: 'P1Y' }) })
+      await ends(response, body, 365 * 86_400, before)
       // The same end twice (query and form, or beside expires_in) is one end.
       before = Date.now()
       ;[response, body] = await call(app().upload, 'POST', `/api/1/upload?key=${user.apiKey}&expiration=PT1H`, { body: form({ source: png(await distinctPng()), expiration: 'PT60M', expires_in: '1h' }) })
@@ -232,7 +243,7 @@ describeEachBackend(
       expect(row!.expires_at).not.toBeNull()
     })
 
-    test('an expiration it cannot use (seconds, years or months, a fraction, too short or long, garbled) or one that disagrees with expires_in, expires_at or itself is a 400 in Chevereto shape, nothing kept', async () => {
+    test('an expiration it cannot use (seconds, a fraction, too short or long, garbled) or one that disagrees with expires_in, expires_at or itself is a 400 in Chevereto shape, nothing kept', async () => {
       const user = await signUp(app())
       await expectNothingLeftBehind(app(), user.id, async () => {
         const post = async (fields: Record<string, string>, query = '') =>
@@ -241,10 +252,11 @@ describeEachBackend(
           const [response, body] = await post({ expiration })
           expectCheveretoError(response, body, 400, 'invalid_expiration')
         }
-        for (const expiration of ['P1M', 'P1Y', 'P6M', 'P1Y2D', 'P1MT5M']) {
+        // Past the longest life, in calendar months or years too (a year is 365 days, the longest).
+        for (const expiration of ['P1Y2D', 'P1YT1S', 'P13M', 'P999999999M', 'P999999999Y']) {
           const [response, body] = await post({ expiration })
           expectCheveretoError(response, body, 400, 'invalid_expiration')
-          expect(body.error.message).toContain('years or months')
+          expect(body.error.message).toContain('P1Y (365 days)')
         }
         let [response, body] = await post({ expiration: 'PT1H', expires_in: '2h' })
         expectCheveretoError(response, body, 400, 'expiry_conflict')

@@ -139,7 +139,7 @@ function present(ctx: AppContext, image: ImageRow, md5: string, withDeleteLink: 
 async function upload(ctx: AppContext, request: Request, query: typeof Query.static, headers: HeaderBag, ip: () => string) {
   // A bad format or expiration in the query is refused before the body is read; one in the form, once it is.
   let format = chosenFormat(query.format)
-  expirationAsExpiresIn(query.expiration)
+  expirationAsExpiresIn(query.expiration, ctx.clock.now())
   const { image, md5, withDeleteLink } = await keyedFormUpload(ctx, request, {
     fileField: 'source',
     queryKey: query.key,
@@ -149,7 +149,7 @@ async function upload(ctx: AppContext, request: Request, query: typeof Query.sta
     prepare: (body: MultipartUpload) => {
       format = chosenFormat(query.format, body.fields.format)
       const text = { title: body.fields.title ?? query.title, description: body.fields.description ?? query.description }
-      const lifetime = withExpiration(lifetimeFields(request.url, body.fields), query.expiration, body.fields.expiration)
+      const lifetime = withExpiration(lifetimeFields(request.url, body.fields), query.expiration, body.fields.expiration, ctx.clock.now())
       return { ...body, fields: { ...lifetime, ...nativeFields(text) } }
     },
   })
