@@ -26,6 +26,8 @@ export async function passwordStep(auth: ModuleApp, identifier: string, password
 
 /** Audit actions recorded for a user, oldest first. */
 export async function auditActions(sql: import('#core/db/index.ts').Sql, userId: string) {
-  const rows = await sql<{ action: string }[]>`select action from audit_log where user_id = ${userId} order by id`
+  // The sign-up's own entries come first in every account's log; the flows checked here start after them.
+  const rows = await sql<{ action: string }[]>`
+    select action from audit_log where user_id = ${userId} and action not in ('account.created', 'email.verified') order by id`
   return rows.map((row) => row.action)
 }
