@@ -62,23 +62,6 @@ export async function listUsers(db: Db, options: { search?: string; limit: numbe
   return { users, total: count?.total ?? 0 }
 }
 
-/**
- * Each account's monthly bandwidth as the view servers decide the limit by (src/users/bandwidth.ts):
- * this UTC month's bytes served, and users.bandwidth_limited_until as stored (a past instant is
- * last month's, no limit). Accounts with no usage this month are absent from the sums, not from the rows.
- */
-export async function bandwidthOfUsers(db: Db, userIds: string[], month: { startDay: string; endDay: string }) {
-  return db<{ id: string; used: number; limited_until: Date | null }[]>`
-    select u.id, u.bandwidth_limited_until as limited_until, coalesce(used.bytes, 0)::int8 as used
-    from users u
-    left join (
-      select user_id, sum(bandwidth_used) as bytes from user_usage
-      where user_id = any(${userIds}::uuid[]) and date >= ${month.startDay}::date and date < ${month.endDay}::date
-      group by user_id
-    ) used on used.user_id = u.id
-    where u.id = any(${userIds}::uuid[])`
-}
-
 /** Deleting, or due to be: the account-cleanup job takes it on its next run (modules/account/repo.ts dueAccountIds). */
 export async function isDeleting(db: Db, userId: string, now: Date): Promise<boolean> {
   const rows = await db`select 1 from users where id = ${userId} and (deletion_started_at is not null or delete_scheduled_for <= ${now})`

@@ -8,7 +8,7 @@ import { isUuid } from '#core/http/schemas.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { runJob } from '#core/jobs/index.ts'
-import { bandwidthLimited, usageMonth } from '#core/users/bandwidth.ts'
+import { bandwidthLimited } from '#core/users/bandwidth.ts'
 import { mailBandwidthLimited } from '#core/users/bandwidth-mail.ts'
 import { publicUser } from '#core/users/public.ts'
 import * as users from '#core/users/repo.ts'
@@ -126,12 +126,12 @@ export async function listUsers(ctx: AppContext, options: { search?: string; pag
  * plan's figure, with the instant the limit lifts while it holds (null otherwise), read at `now`
  * as the view servers read it.
  */
-export async function withBandwidth(ctx: AppContext, users: UserRow[]): Promise<AdminUser[]> {
-  if (users.length === 0) return []
+export async function withBandwidth(ctx: AppContext, accounts: UserRow[]): Promise<AdminUser[]> {
+  if (accounts.length === 0) return []
   const now = ctx.clock.now()
-  const rows = await repo.bandwidthOfUsers(ctx.sql, users.map((user) => user.id), usageMonth(now))
+  const rows = await users.monthlyBandwidth(ctx.sql, accounts.map((user) => user.id), now)
   const byId = new Map(rows.map((row) => [row.id, row]))
-  return users.map((user) => {
+  return accounts.map((user) => {
     const bandwidth = byId.get(user.id)
     const until = bandwidth?.limited_until ?? null
     return {

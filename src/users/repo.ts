@@ -100,6 +100,29 @@ export async function addBandwidthUsed(db: Db, userId: string, day: string, byte
     on conflict (user_id, date) do update set bandwidth_used = usage.bandwidth_used + excluded.bandwidth_used`
 }
 
+type Owners = { userIds: string[] } | { imageIds: string[] }
+
+/** `in (…)` the accounts named, or the owners of the images named. */
+const isOwnerOf = (db: Db, owners: Owners) =>
+  'imageIds' in owners ? db`in (select user_id from images where id = any(${owners.imageIds}))` : db`= any(${owners.userIds}::uuid[])`
+
+/** Bytes served in `month` per account (`user_id`, `bytes`) of `owners`: what the monthly limit counts. */
+const monthUsage = (db: Db, owners: Owners, month: { startDay: string; endDay: string }) => db`
+  select user_id, sum(bandwidth_used) as bytes from user_usage
+  where user_id ${isOwnerOf(db, owners)} and date >= ${month.startDay}::date and date < ${month.endDay}::date
+  group by user_id`
+
+/**
+ * Each account's monthly bandwidth as decideBandwidthLimits decides by: this UTC month's bytes
+ * served, and users.bandwidth_limited_until as stored (a past instant is last month's, no limit).
+ */
+export async function monthlyBandwidth(db: Db, userIds: string[], now: Date) {
+  return db<{ id: string; used: number; limited_until: Date | null }[]>`
+    select u.id, u.bandwidth_limited_until as limited_until, coalesce(used.bytes, 0)::int8 as used
+    from users u left join (${monthUsage(db, { userIds }, usageMonth(now))}) used on used.user_id = u.id
+    where u.id = any(${userIds}::uuid[])`
+}
+
 /** An account decideBandwidthLimits has just limited: whom to tell, and until when. */
 export interface NewlyLimitedAccount {
   id: string
@@ -125,21 +148,16 @@ export interface NewlyLimitedAccount {
  * transaction has committed (src/users/bandwidth-mail.ts). Two processes deciding the same
  * account at once return it once: the second one's update finds the instant already written.
  */
-export async function decideBandwidthLimits(db: Db, owners: { userIds: string[] } | { imageIds: string[] }, now: Date): Promise<NewlyLimitedAccount[]> {
+export async function decideBandwidthLimits(db: Db, owners: Owners, now: Date): Promise<NewlyLimitedAccount[]> {
   const month = usageMonth(now)
-  const isOwner = 'imageIds' in owners ? db`in (select user_id from images where id = any(${owners.imageIds}))` : db`= any(${owners.userIds}::uuid[])`
   const changed = await db<(NewlyLimitedAccount & { newly_limited: boolean })[]>`
     with decided as (
       select u.id, u.bandwidth_limited_until as before,
              case when coalesce(used.bytes, 0) >= plan.bytes then ${month.end}::timestamptz end as until
       from users u
       join unnest(${PLAN_BANDWIDTH.plans}::text[], ${PLAN_BANDWIDTH.bytes}::int8[]) as plan(name, bytes) on plan.name = u.plan_type
-      left join (
-        select user_id, sum(bandwidth_used) as bytes from user_usage
-        where user_id ${isOwner} and date >= ${month.startDay}::date and date < ${month.endDay}::date
-        group by user_id
-      ) used on used.user_id = u.id
-      where u.id ${isOwner}
+      left join (${monthUsage(db, owners, month)}) used on used.user_id = u.id
+      where u.id ${isOwnerOf(db, owners)}
     ),
     changed as (
       update users u set bandwidth_limited_until = decided.until from decided
