@@ -116,17 +116,25 @@ export function AccountPage() {
   // The address is where password resets go: the server asks for the password to change it.
   const emailChanging = user.provider === 'form' && emailDraft !== undefined && emailDraft.trim().toLowerCase() !== user.email.toLowerCase()
   const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
-  /** `refused`: told of a refusal first, to send the focus to the field at fault. */
-  const save = async (part: string, body: Record<string, unknown>, message: string | ((account: OwnAccount) => string), words: FormWords = {}, refused?: (error: unknown) => void) => {
+  /**
+   * PUT /api/v1/account, then the account saved (null when refused). `refused`: told of a refusal
+   * first, to send the focus to the field at fault; the sentence it may return replaces the refusal's own.
+   */
+  const save = async (
+    part: string,
+    body: Record<string, unknown>,
+    message: string | ((account: OwnAccount) => string),
+    words: FormWords = {},
+    refused?: (error: unknown) => Promise<string | undefined> | string | undefined | void,
+  ): Promise<OwnAccount | null> => {
     try {
       const answer = await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', body)
       showAccount(answer.user)
       say(part, { message: typeof message === 'function' ? message(answer.user) : message })
-      return true
+      return answer.user
     } catch (e) {
-      refused?.(e)
-      say(part, { error: messageOf(e, words) })
-      return false
+      say(part, { error: (await refused?.(e)) ?? messageOf(e, words) })
+      return null
     }
   }
 
@@ -154,25 +162,18 @@ export function AccountPage() {
       if (account.email.toLowerCase() !== shown.email.toLowerCase() && !emailChanging) return `Profile saved. ${changedElsewhere(account)}`
       return emailChanging && account.pending_email ? `Profile saved. We sent a link to ${account.pending_email}: your address changes when you open it.` : 'Profile saved.'
     }
-    let account: OwnAccount
-    try {
-      account = (await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', changes)).user
-      showAccount(account)
-      say('profile', { message: saved(account) })
-    } catch (e) {
+    const refused = async (e: unknown) => {
       const code = e instanceof ApiError ? e.code : ''
       if (code === 'invalid_current_password') refocusOn(() => form.querySelector<HTMLElement>('[name="current_password"]'))
       // Refused about the address: the account may have changed under the page. Shown as it is now, rather than asking for a field the form does not show.
       const now = code === 'current_password_required' || code === 'email_taken' ? await loadAccount() : null
-      if (now && now.email.toLowerCase() !== shown.email.toLowerCase()) {
-        setEmailDraft(undefined)
-        showAddress(form, now)
-        say('profile', { error: `Nothing was saved. ${changedElsewhere(now)} Check the form and save again.` })
-      } else {
-        say('profile', { error: messageOf(e, profileWords(v)) })
-      }
-      return
+      if (!now || now.email.toLowerCase() === shown.email.toLowerCase()) return undefined
+      setEmailDraft(undefined)
+      showAddress(form, now)
+      return `Nothing was saved. ${changedElsewhere(now)} Check the form and save again.`
     }
+    const account = await save('profile', changes, saved, profileWords(v), refused)
+    if (!account) return
     setEmailDraft(undefined)
     const field = form.elements.namedItem('current_password') as HTMLInputElement | null
     if (field) field.value = ''
