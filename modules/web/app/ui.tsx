@@ -312,15 +312,19 @@ const focusLost = () => {
  * shown only once). Moved elsewhere by the person meanwhile, it stays where they put it.
  */
 export function useRefocus(shown: unknown) {
-  const pending = useRef<{ target: () => HTMLElement | null | undefined; from: Element | null } | null>(null)
+  const pending = useRef<{ target: () => HTMLElement | null | undefined; from: Element | null; before: unknown } | null>(null)
+  const rendered = useRef(shown)
+  rendered.current = shown
   useEffect(() => {
     const next = pending.current
-    if (!next || shown === undefined) return
+    // Effects run after paint: one for a render from before the call (an upload's progress, say) can
+    // still be due when the action is taken, and must not use up the wait for the action's own answer.
+    if (!next || shown === undefined || shown === next.before) return
     pending.current = null
     if (!focusLost() && !(next.from && document.activeElement === next.from)) return
     next.target()?.focus()
   }, [shown])
   return (target: () => HTMLElement | null | undefined, options: { fromHere?: boolean } = {}) => {
-    pending.current = { target, from: options.fromHere ? document.activeElement : null }
+    pending.current = { target, from: options.fromHere ? document.activeElement : null, before: rendered.current }
   }
 }
