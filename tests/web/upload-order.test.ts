@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { distinctPng, type Owner, signUp } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { freshPng } from '../helpers/ending-images.ts'
+import { CORPUS } from '../helpers/images.ts'
 import { call } from '../helpers/http.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
@@ -85,6 +87,19 @@ describe.skipIf(!hasChromium)('the upload queue’s order and answers, in Chromi
       expect(await page.getByTestId('upload-item').nth(1).getByText('was already uploaded').count()).toBe(0)
     })
     expect(await imagesNamed('twice.png')).toBe(1)
+  })
+
+  test('an uploaded photo shows the stored size beside its own once its metadata is gone, as the gallery shows it', async () => {
+    const photo = new Uint8Array(await Bun.file(join(CORPUS, 'gps/DSCN0010.jpg')).arrayBuffer())
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/upload`)
+      await page.setInputFiles('#file-input', { name: 'camera.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(photo) })
+      await item('camera.jpg').getByRole('link', { name: 'Open camera.jpg' }).waitFor()
+      const [stored] = await servers.app.ctx.sql`select file_size::int as size from images where user_id = ${owner.id} and original_name = 'camera.jpg'`
+      // The camera's EXIF (GPS, a thumbnail) is several KB: the two sizes differ even in whole KB.
+      expect(Math.round(stored!.size / 1024)).toBeLessThan(Math.round(photo.length / 1024))
+      expect(await item('camera.jpg').locator('.upload-name .muted').textContent()).toBe(`${Math.round(photo.length / 1024)} KB, stored ${Math.round(stored!.size / 1024)} KB`)
+    })
   })
 
   test('files picked together go top first: a daily limit leaves out the last ones listed, and says how many', async () => {

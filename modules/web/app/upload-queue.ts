@@ -22,7 +22,8 @@ export interface UploadItem {
   failure?: unknown
   /** A 429 or 503's Retry-After: when trying again may work. */
   retryAt?: Date
-  image?: { id: string; url: string; thumbnail: string; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
+  /** `metadata.size` is the stored original's size: the file less the metadata removed from it. */
+  image?: { id: string; url: string; thumbnail: string; metadata: { size: number }; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
   /** Done, but nothing new was stored: the same bytes with the same settings were uploaded before (a 200, not a 201). */
   existing?: boolean
 }

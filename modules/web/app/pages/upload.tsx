@@ -7,6 +7,13 @@ import { CopyButton, PageTitle, formatBytes, formatDate, useRefocus, useSession,
 import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
+/** The file's size, and once uploaded the stored original's (the file less its metadata), as the gallery shows it, where the two differ. */
+function sizeOf(item: UploadItem): string {
+  const picked = formatBytes(item.file.size)
+  const stored = item.status === 'done' && item.image ? formatBytes(item.image.metadata.size) : picked
+  return stored === picked ? picked : `${picked}, stored ${stored}`
+}
+
 function describeError(error: unknown, file: File, maxBytes: number): string {
   if (!(error instanceof ApiError)) return 'The upload failed.'
   // A time in the server's words comes as an ISO instant: shown in the person's own time, as on the account page.
@@ -157,7 +164,7 @@ export function UploadPage() {
         {items.map((item) => (
           <li key={item.key} class={`upload ${item.status}`} data-testid="upload-item" data-key={item.key}>
             <div class="upload-name">
-              <strong>{nameOf(item)}</strong> <span class="muted">{formatBytes(item.file.size)}</span>
+              <strong>{nameOf(item)}</strong> <span class="muted">{sizeOf(item)}</span>
             </div>
             {item.status === 'uploading' || item.status === 'processing' || item.status === 'waiting' ? (
               <div>
