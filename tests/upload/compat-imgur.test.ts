@@ -182,6 +182,26 @@ describeEachBackend(
       expect((await usage(app(), user.id)).images).toBe(0)
     })
 
+    test('DELETE /3/image/{deletehash}.xml answers in XML and .json as without a suffix; a spent hash is an XML 404', async () => {
+      const user = await signUp(app())
+      const upload = async () => (await call(app().upload, 'POST', '/3/image', { headers: clientId(user.apiKey), body: form({ image: png(await distinctPng()) }) }))[1].data
+      const first = await upload()
+      const [asXml, deleted] = await call(app().upload, 'DELETE', `/3/image/${first.deletehash}.xml`)
+      expect(asXml.status).toBe(200)
+      expect(asXml.headers.get('content-type')).toBe('application/xml; charset=utf-8')
+      expect(deleted).toBe('<?xml version="1.0" encoding="utf-8"?>\n<data type="boolean" success="1" status="200">1</data>')
+      expect((await fetchPublic(app(), first.link)).status).toBe(404)
+      const [again, refusal] = await call(app().upload, 'DELETE', `/3/image/${first.deletehash}.xml`)
+      expect(again.status).toBe(404)
+      expect(refusal).toContain('<data type="array" success="0" status="404">')
+      expect(refusal).toContain('<code>image_not_found</code>')
+      const second = await upload()
+      const [r, b] = await call(app().upload, 'DELETE', `/3/image/${second.deletehash}.json`)
+      expect(r.status, JSON.stringify(b)).toBe(200)
+      expect(b).toEqual({ data: true, success: true, status: 200 })
+      expect((await usage(app(), user.id)).images).toBe(0)
+    })
+
     test('no key, bad key, no image, bad base64, a URL, a wrong format, too large: Imgur shape, nothing kept', async () => {
       const user = await signUp(app())
       await expectNothingLeftBehind(app(), user.id, async () => {

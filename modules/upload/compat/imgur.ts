@@ -88,12 +88,18 @@ const escapeXml = (text: string) =>
     .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
     .replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
 
-/** Imgur's XML: `<data success="1" status="200">` with one element per field. */
-function xml(status: number, success: boolean, fields: Record<string, unknown>, headers: Record<string, string> = {}): Response {
-  const inner = Object.entries(fields)
-    .map(([name, value]) => (value === null || value === undefined ? `<${name}/>` : `<${name}>${escapeXml(String(value))}</${name}>`))
-    .join('')
-  return new Response(`<?xml version="1.0" encoding="utf-8"?>\n<data type="array" success="${success ? 1 : 0}" status="${status}">${inner}</data>`, {
+/** Imgur's XML: `<data success="1" status="200">` with one element per field, or `1` for a plain `true` (a delete). */
+function xml(status: number, success: boolean, fields: Record<string, unknown> | true, headers: Record<string, string> = {}): Response {
+  const [type, inner] =
+    fields === true
+      ? ['boolean', '1']
+      : [
+          'array',
+          Object.entries(fields)
+            .map(([name, value]) => (value === null || value === undefined ? `<${name}/>` : `<${name}>${escapeXml(String(value))}</${name}>`))
+            .join(''),
+        ]
+  return new Response(`<?xml version="1.0" encoding="utf-8"?>\n<data type="${type}" success="${success ? 1 : 0}" status="${status}">${inner}</data>`, {
     status,
     headers: { 'content-type': 'application/xml; charset=utf-8', ...headers },
   })
@@ -191,13 +197,17 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
     .delete(
       '/3/image/:deletehash',
       async ({ request, server, params, set }) => {
+        // Imgur takes a format suffix on any path: `.xml` answers in XML, `.json` as without one.
+        const asXml = params.deletehash.endsWith('.xml')
+        const deletehash = params.deletehash.replace(/\.(xml|json)$/, '')
         try {
-          if (params.deletehash.length > 200) throw new BadRequest('That is no deletehash', 'invalid_deletehash')
-          await remove(ctx, request, server, params.deletehash, set.headers as HeaderBag)
-          return { data: true as const, success: true as const, status: 200 as const }
+          if (deletehash.length > 200) throw new BadRequest('That is no deletehash', 'invalid_deletehash')
+          await remove(ctx, request, server, deletehash, set.headers as HeaderBag)
+          return asXml ? (xml(200, true, true) as never) : { data: true as const, success: true as const, status: 200 as const }
         } catch (error) {
           const appError = clientError(error)
           applyError(set, appError)
+          if (asXml) return xml(appError.status, false, errorData(appError, request)) as never
           return errorJson(appError, request) as never
         }
       },
@@ -208,7 +218,9 @@ export const imgurRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
         detail: {
           tags: ['compatible APIs'],
           summary: 'Imgur API v3: delete an image by its deletehash',
-          description: 'The deletehash of an upload deletes that image with no other credential. With your API key, the plain image id works too.',
+          description:
+            'The deletehash of an upload deletes that image with no other credential. With your API key, the plain image id works too. ' +
+            'With `.xml` after it the answer is XML (`<data type="boolean" success="1" status="200">1</data>`), with `.json` as without.',
         },
       },
     )
