@@ -151,6 +151,21 @@ describe.skipIf(!hasChromium)('statistics page in Chromium', () => {
     })
   })
 
+  test('a referrer whose letters could pass for another name stays in Punycode, as a browser shows it; an honest one in its own script is decoded', async () => {
+    const referrers = page.locator('.top-list').filter({ has: page.getByRole('heading', { name: 'Referrers' }) })
+    // "аpple.com" with a Cyrillic а; "аррӏе.com" all Cyrillic look-alikes; "пример.рф" plain Russian.
+    const sent = { mixed: 'xn--pple-43d.com', lookalike: 'xn--80ak6aa92e.com', russian: 'xn--e1afmkfd.xn--p1ai' }
+    for (const [index, host] of Object.values(sent).entries()) await visit(harbour, `10.30.1.${index + 1}`, { 'user-agent': UA.linuxFirefox, referer: `https://${host}/` })
+    await flush()
+    await journal.during(async () => {
+      await go('/statistics')
+      await referrers.getByText('пример.рф').waitFor()
+      expect(await referrers.getByText(sent.mixed, { exact: true }).count()).toBe(1)
+      expect(await referrers.getByText(sent.lookalike, { exact: true }).count()).toBe(1)
+      expect(await referrers.getByText(/apple|аррӏе|аpple/).count()).toBe(0)
+    })
+  })
+
   test('at 390 px nothing is wider than the screen', async () => {
     const phone = await context.newPage()
     watchCsp(phone, cspViolations)
