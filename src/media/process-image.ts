@@ -161,7 +161,9 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
   const { maxPixels } = options.limits
   const { format } = examined
   const strippable = examined.source.kind !== 'bmp' && isStrippable(format) ? format : undefined
-  const strippedInMemory = strippable && typeof input !== 'string' ? stripMetadata(input, strippable, examined.orientation) : undefined
+  // Its canvas is read for a GIF only, which has no orientation: upright is as drawn.
+  const decodedAs = { orientation: examined.orientation, width: examined.width, height: examined.height }
+  const strippedInMemory = strippable && typeof input !== 'string' ? stripMetadata(input, strippable, decodedAs) : undefined
   const source: DecodeSource =
     examined.source.kind === 'bmp'
       ? await decodeBmpSource(await onDisk(input, scratch), scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
@@ -176,7 +178,7 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
     if (strippable) {
-      const stripped = typeof input === 'string' ? stripMetadata(await readFile(input), strippable, examined.orientation) : strippedInMemory!
+      const stripped = typeof input === 'string' ? stripMetadata(await readFile(input), strippable, decodedAs) : strippedInMemory!
       return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))

@@ -229,6 +229,33 @@ describe('small files of many formats', () => {
     }
   })
 
+  test.each([
+    [65535, 65535],
+    [3000, 2000],
+    [640, 480],
+  ])('a GIF declaring a %i×%i screen around a 2×1 frame is stored with the screen libvips drew, which a browser shows', async (width, height) => {
+    // An outside test: kept as declared, 65535×65535 around one small frame made Chromium refuse the
+    // file at every link, while the API said 1×1 (libnsgif draws the frames' extent for such a screen).
+    const header = [...Buffer.from('GIF89a'), width & 255, width >> 8, height & 255, height >> 8, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff]
+    const frame = [0x2c, 0, 0, 0, 0, 2, 0, 1, 0, 0, 2, 2, 0x44, 1, 0]
+    const gif = Buffer.from([...header, ...frame, 0x3b])
+    const dir = mkdtempSync(join(tmpdir(), 'imghost-gif-screen-'))
+    try {
+      writeFileSync(join(dir, 'screen.gif'), gif)
+      await withProcessed(h().media, join(dir, 'screen.gif'), async (image) => {
+        expect({ width: image.width, height: image.height }).toEqual({ width: 2, height: 1 })
+        const original = Buffer.from(variant(image, 'original', 'gif').bytes!)
+        expect([original.readUInt16LE(6), original.readUInt16LE(8)]).toEqual([2, 1])
+        // Only the screen changed: the frame and the rest are the upload's bytes.
+        expect(original.subarray(10)).toEqual(gif.subarray(10))
+        const decoded = await sharp(original).raw().toBuffer({ resolveWithObject: true })
+        expect([decoded.info.width, decoded.info.height]).toEqual([2, 1])
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   test.each(['svg.svg', 'tiff.tif', 'ico.ico', 'jxl.jxl', 'pdf.pdf', 'html5.html'])('refuses %s with 415 naming the formats', async (name) => {
     const error = await refusal(h().media, corpus('small', name))
     expectRefusal(error, 415, 'unsupported_format')

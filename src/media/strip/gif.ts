@@ -13,9 +13,17 @@ const isLooping = (bytes: Uint8Array, at: number) =>
  * The GIF without comment and application extensions, except NETSCAPE2.0 (the loop count).
  * Graphic control and plain-text extensions and the images stay as they are; nothing after
  * the trailer survives. A block cut short is a truncated file and is refused.
+ *
+ * The logical screen becomes `canvas`, the size libvips drew. They differ when libvips (libnsgif)
+ * takes a declared screen for a mistake (over 2048 a side, or a common monitor size such as
+ * 640×480) and draws the frames' own extent: kept, a 65535×65535 screen around a 1×1 frame made
+ * every browser refuse the file, and the size the API reports would not be the one shown.
  */
-export function stripGif(bytes: Uint8Array): Uint8Array[] {
+export function stripGif(bytes: Uint8Array, canvas: { width: number; height: number }): Uint8Array[] {
   if (bytes.length < 13) throw invalidImage()
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  view.setUint16(6, canvas.width, true)
+  view.setUint16(8, canvas.height, true)
   const tableBytes = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0)
   let at = 13 + tableBytes(bytes[10]!)
   if (at > bytes.length) throw invalidImage()

@@ -15,8 +15,9 @@ export type StrippableFormat = Extract<StoredFormat, 'jpeg' | 'png' | 'gif' | 'w
 export const isStrippable = (format: string): format is StrippableFormat => ['jpeg', 'png', 'gif', 'webp'].includes(format)
 
 /**
- * The bytes to store for an upload of `format`. `orientation` is the EXIF orientation libvips
- * read (1 when none); any other value is kept as a one-tag EXIF so viewers still turn it.
+ * The bytes to store for an upload of `format`. `decoded` is what libvips read: its EXIF
+ * orientation (1 when none; any other value is kept as a one-tag EXIF so viewers still turn it)
+ * and, for a GIF, the canvas it drew (the logical screen a GIF declares is set to it).
  * Refuses (422) a file whose structure is broken, and one that still carries a PHP opening tag
  * once its metadata is gone: such a tag inside compressed image data can only be a planted
  * polyglot, and the byte copy would keep it.
@@ -26,8 +27,9 @@ export const isStrippable = (format: string): format is StrippableFormat => ['jp
  * again. A fresh 3 MB buffer costs about 2 to 5 ms of page faults on this kind of machine, more
  * than the copy, and an upload is otherwise copied into one (scripts/bench-upload.ts).
  */
-export function stripMetadata(bytes: Uint8Array, format: StrippableFormat, orientation: number): Buffer {
-  const parts = format === 'jpeg' ? stripJpeg(bytes, orientation) : format === 'png' ? stripPng(bytes, orientation) : format === 'webp' ? stripWebp(bytes, orientation) : stripGif(bytes)
+export function stripMetadata(bytes: Uint8Array, format: StrippableFormat, decoded: { orientation: number; width: number; height: number }): Buffer {
+  const { orientation } = decoded
+  const parts = format === 'jpeg' ? stripJpeg(bytes, orientation) : format === 'png' ? stripPng(bytes, orientation) : format === 'webp' ? stripWebp(bytes, orientation) : stripGif(bytes, decoded)
   const out = joinInPlace(bytes, parts)
   if (containsPhpTag(out)) throw new Unprocessable('The image data carries an embedded PHP script and is not stored', 'invalid_image')
   return out
