@@ -87,7 +87,8 @@ export const extensionOf = (format: StoredFormat) => EXTENSION[format]
  */
 export function downloadName(image: { id: string; original_name: string | null }, variant: StoredVariant): string {
   const ext = extensionOf(variant.format)
-  const given = (image.original_name ?? '').split(/[\\/]/).pop()!.trim()
+  // Leading dots would make the download a hidden file (".png" was saved as ".png.png").
+  const given = (image.original_name ?? '').split(/[\\/]/).pop()!.trim().replace(/^\.+/, '')
   const dot = given.lastIndexOf('.')
   const stem = (dot > 0 ? given.slice(0, dot) : given) || image.id
   const givenExt = dot > 0 ? given.slice(dot + 1).toLowerCase() : ''

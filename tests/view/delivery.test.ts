@@ -163,6 +163,10 @@ describeEachBackend('view delivery', (app) => {
     expect(decodeURIComponent(/filename\*=UTF-8''(.+)$/.exec(thumb.headers.get('content-disposition')!)![1]!)).toMatch(/_thumb\.jpg$/)
     const [plain] = await fetchView(app().view, `/i/${photo.id}.jpg?download=true`)
     expect(plain.headers.get('content-disposition')).toBe('attachment; filename="landscape_1.jpg"')
+    // A name of dots and an extension is saved as no hidden file, and both parameters agree.
+    const dotted = await uploadNamed(app(), owner, join(CORPUS, 'orientation/landscape_3.jpg'), '.jpg')
+    const [hidden] = await fetchView(app().view, `/i/${dotted.id}?download=true`)
+    expect(hidden.headers.get('content-disposition')).toBe('attachment; filename="jpg.jpg"')
     // Yes or no, in the usual spellings; anything else is a 400, not a silent "no".
     for (const [value, disposition] of [['false', 'inline'], ['0', 'inline'], ['YES', 'attachment']] as const) {
       const [response] = await fetchView(app().view, `/i/${photo.id}.jpg?download=${value}`)
