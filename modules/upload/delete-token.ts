@@ -37,7 +37,8 @@ export const deletionUrl = (ctx: AppContext, ownerId: string, imageId: string) =
 export function verifiedOwner(ctx: AppContext, imageId: string, token: string | undefined): string | undefined {
   if (!token || !isImageId(imageId)) return undefined
   const bytes = Buffer.from(token, 'base64url')
-  if (bytes.length !== 16 + MAC_BYTES) return undefined
+  // One spelling per token: the decoder skips stray characters and the last one's unused bits.
+  if (bytes.length !== 16 + MAC_BYTES || bytes.toString('base64url') !== token) return undefined
   const hex = bytes.subarray(0, 16).toString('hex')
   const ownerId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
   if (!isUuid(ownerId)) return undefined
