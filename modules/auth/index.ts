@@ -87,7 +87,7 @@ export const authModule = (ctx: AppContext) => {
         clearSessionCookie(cookie, request)
         return { success: true as const, ...(providerLogoutUrl && { provider_logout_url: providerLogoutUrl }) }
       },
-      { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End this session' } },
+      { ...AuthModel.logout, signsOut: true, detail: { tags: ['auth'], summary: 'End this session' } },
     )
     .post(
       '/api/v1/auth/logout-all',
@@ -96,7 +96,7 @@ export const authModule = (ctx: AppContext) => {
         clearSessionCookie(cookie, request)
         return { success: true as const, ...(providerLogoutUrl && { provider_logout_url: providerLogoutUrl }) }
       },
-      { ...AuthModel.logout, endsAccess: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
+      { ...AuthModel.logout, signsOut: true, detail: { tags: ['auth'], summary: 'End every session of this account' } },
     )
     .get('/api/v1/auth/sessions', async ({ principal }) => ({ success: true as const, sessions: await service.listSessions(ctx, principal) }), {
       ...AuthModel.sessionList,

@@ -7,6 +7,7 @@ import * as service from './service.ts'
 /**
  * A webhook receives what happens to your images (ids, URLs, private ones too), so managing one
  * takes the scope that reads them: an upload-only key cannot subscribe itself to your library.
+ * Nor can the web page's 15-minute access token: a webhook and its secret would outlast it.
  */
 const WEBHOOKS_SCOPE = 'images:read'
 
@@ -28,21 +29,21 @@ export const webhooksModule = (ctx: AppContext) =>
             set.status = 201
             return { success: true as const, webhook }
           },
-          { ...WebhookModel.create, auth: true, scope: WEBHOOKS_SCOPE, detail: detail('Create a webhook; its secret is shown only here') },
+          { ...WebhookModel.create, sessionOrKey: WEBHOOKS_SCOPE, detail: detail('Create a webhook; its secret is shown only here') },
         )
         .get('', async ({ principal }) => ({ success: true as const, webhooks: await service.listWebhooks(ctx, principal) }), {
           ...WebhookModel.list,
-          auth: true, scope: WEBHOOKS_SCOPE,
+          sessionOrKey: WEBHOOKS_SCOPE,
           detail: detail('Your webhooks (never their secrets)'),
         })
         .get('/:id', async ({ principal, params }) => ({ success: true as const, webhook: service.presentWebhook(await service.getWebhook(ctx, principal, params.id)) }), {
           ...WebhookModel.get,
-          auth: true, scope: WEBHOOKS_SCOPE,
+          sessionOrKey: WEBHOOKS_SCOPE,
           detail: detail('One of your webhooks'),
         })
         .patch('/:id', async ({ principal, params, body }) => ({ success: true as const, webhook: await service.updateWebhook(ctx, principal, params.id, body) }), {
           ...WebhookModel.update,
-          auth: true, scope: WEBHOOKS_SCOPE,
+          sessionOrKey: WEBHOOKS_SCOPE,
           detail: detail('Change the URL, events or description, or switch it on or off'),
         })
         .delete(
@@ -51,16 +52,16 @@ export const webhooksModule = (ctx: AppContext) =>
             await service.deleteWebhook(ctx, principal, params.id)
             return { success: true as const }
           },
-          { ...WebhookModel.remove, auth: true, scope: WEBHOOKS_SCOPE, detail: detail('Delete a webhook and its delivery log') },
+          { ...WebhookModel.remove, sessionOrKey: WEBHOOKS_SCOPE, detail: detail('Delete a webhook and its delivery log') },
         )
         .post('/:id/rotate-secret', async ({ principal, params }) => ({ success: true as const, webhook: await service.rotateSecret(ctx, principal, params.id) }), {
           ...WebhookModel.rotate,
-          auth: true, scope: WEBHOOKS_SCOPE,
+          sessionOrKey: WEBHOOKS_SCOPE,
           detail: detail('Replace the secret; the new one is shown only here'),
         })
         .get('/:id/deliveries', async ({ principal, params, query }) => ({ success: true as const, ...(await service.listDeliveries(ctx, principal, params.id, query)) }), {
           ...WebhookModel.deliveries,
-          auth: true, scope: WEBHOOKS_SCOPE,
+          sessionOrKey: WEBHOOKS_SCOPE,
           detail: detail('The delivery log, newest first, with every attempt'),
         })
         .post(
@@ -70,7 +71,7 @@ export const webhooksModule = (ctx: AppContext) =>
             set.status = 202
             return { success: true as const, delivery }
           },
-          { ...WebhookModel.queued, auth: true, scope: WEBHOOKS_SCOPE, detail: detail('Send a logged delivery again', 'Queued: the same body and webhook-id, signed with the current secret.') },
+          { ...WebhookModel.queued, sessionOrKey: WEBHOOKS_SCOPE, detail: detail('Send a logged delivery again', 'Queued: the same body and webhook-id, signed with the current secret.') },
         )
         .post(
           '/:id/test',
@@ -79,6 +80,6 @@ export const webhooksModule = (ctx: AppContext) =>
             set.status = 202
             return { success: true as const, delivery }
           },
-          { ...WebhookModel.queued, auth: true, scope: WEBHOOKS_SCOPE, detail: detail('Queue a webhook.test ping', 'The result shows in the delivery log within seconds.') },
+          { ...WebhookModel.queued, sessionOrKey: WEBHOOKS_SCOPE, detail: detail('Queue a webhook.test ping', 'The result shows in the delivery log within seconds.') },
         ),
     )

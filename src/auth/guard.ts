@@ -154,7 +154,7 @@ export type HeaderBag = Record<string, string | number>
  */
 export const CREDENTIALED_CACHE_CONTROL = 'private, no-store'
 
-/** `budgeted: false` for the calls that end access, which a spent budget must not stop (the `endsAccess` macro). */
+/** `budgeted: false` for the calls that end access, which a spent budget must not stop (the `endsAccess` and `signsOut` macros). */
 export function enforce(ctx: AppContext, principal: Principal, headers: HeaderBag, budgeted = true) {
   headers['cache-control'] = CREDENTIALED_CACHE_CONTROL
   if (principal.user.is_blocked) throw new Forbidden('This account is blocked', 'account_blocked')
@@ -238,17 +238,26 @@ export const SECURITY: Record<'any' | 'session' | 'optional' | 'browser' | 'none
  */
 export const scopedSecurity = (scope: string): SecurityRequirements => [{ apiKey: [scope] }, { bearer: [scope] }, { cookie: [] }]
 
+/** What a session-only route takes beyond the session itself (the `session`, `endsAccess` and `signsOut` macros). */
+interface SessionRoute {
+  /** Refused once the hourly budget is spent; false for calls that end access. */
+  budgeted: boolean
+  /** The session's short-lived access token too: only for ending the session it belongs to. */
+  takesAccessToken: boolean
+}
+
 /**
  * Account and key management takes the session itself. A short-lived access token (for the
- * upload and view servers) is refused there, so one stolen from a page can neither renew itself
- * nor mint a lasting API key; it may still end access (`endsAccess`).
+ * upload and view servers) is refused there, so one stolen from a page can neither renew itself,
+ * nor mint a lasting API key, nor end the owner's other sessions or keys; it may still log its
+ * own session out (`signsOut`).
  */
-async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, endsAccess: boolean): Promise<Principal> {
+async function sessionPrincipal(ctx: AppContext, request: Request, server: BunServer, headers: HeaderBag, route: SessionRoute): Promise<Principal> {
   const principal = await authenticateRequest(ctx, request, server)
   if (!principal) throw new Unauthorized()
   if (principal.via !== 'session') throw apiKeyRefused()
-  if (principal.accessToken && !endsAccess) throw accessTokenRefused()
-  enforce(ctx, principal, headers, !endsAccess)
+  if (principal.accessToken && !route.takesAccessToken) throw accessTokenRefused()
+  enforce(ctx, principal, headers, route.budgeted)
   return principal
 }
 
@@ -262,11 +271,15 @@ const accessTokenRefused = () =>
  * - `auth: true`      any valid credential (API key or session)
  * - `scope: 'upload'` the same, and an API key must have that scope (403 insufficient_scope);
  *                     implies `auth: true`, so `auth: true, scope: …` resolves the caller once
- * - `session: true`   a logged-in session only (account and key management)
- * - `endsAccess: true` the same, for a call that ends access (logout, logout-all, deleting a
+ * - `sessionOrKey: 'images:read'` the same as `scope`, but a session's short-lived access token
+ *                     is refused: for settings that outlive the token (webhooks)
+ * - `session: true`   the session itself only, never its access token (account and key management)
+ * - `endsAccess: true` the same, for a call that ends access (ending other sessions, deleting a
  *                     key), which a spent request budget does not refuse: keys and sessions share
  *                     one, and a thief holding a key could otherwise spend it to keep the owner
  *                     from signing out or revoking that key until the hour is over
+ * - `signsOut: true`  the same as `endsAccess`, and the access token is taken too (logout,
+ *                     logout-all): ending its own session is all a stolen token gains
  * - `admin: true`     a session of an admin
  * - `optionalAuth: true` the principal if credentials are given, else anonymous (IP-limited)
  * - `browserSession: true` the session cookie's account if valid (browserSessionOf), else
@@ -292,13 +305,19 @@ export const authGuard = (ctx: AppContext) =>
       session: {
         detail: { security: SECURITY.session },
         async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, false) }
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: true, takesAccessToken: false }) }
         },
       },
       endsAccess: {
         detail: { security: SECURITY.session },
         async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, true) }
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: false }) }
+        },
+      },
+      signsOut: {
+        detail: { security: SECURITY.session },
+        async resolve({ request, set, server }) {
+          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: true }) }
         },
       },
       admin: {
@@ -360,6 +379,15 @@ export const authGuard = (ctx: AppContext) =>
         // out its line breaks (it logs a warning to stdout on the first request; tests/deploy/binary.test.ts).
         resolve: (context) => {
           requireScope((context as unknown as { principal: Principal }).principal, scope)
+        },
+      }),
+    })
+    .macro({
+      // `scope` expands first (Elysia applies a macro's keys in order), so its caller is resolved here.
+      sessionOrKey: (scope: ApiKeyScope) => ({
+        scope,
+        resolve: (context) => {
+          if ((context as unknown as { principal: Principal }).principal.accessToken) throw accessTokenRefused()
         },
       }),
     })

@@ -122,6 +122,69 @@ describeEachBackend('web app API', (app) => {
     expect(anonymous.status).toBe(401)
   })
 
+  test('the access token is refused where it would outlast itself or end other access: webhooks, other sessions, keys; it may log out', async () => {
+    const user = await registerUser(app().auth)
+    const mint = async (session: string) => {
+      const [minted, body] = await call(app().auth, 'POST', '/api/v1/auth/access-token', { headers: { cookie: `token=${session}`, origin: APP } })
+      expect(minted.status).toBe(200)
+      return body.token as string
+    }
+    const accessToken = await mint(user.token)
+    const key = await createApiKey(app().auth, user.token, { key_name: 'kept', scopes: ['images:read'] })
+    const [, { token: laptop }] = await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password: user.password } })
+    const [, { sessions }] = await call(app().auth, 'GET', '/api/v1/auth/sessions', { token: user.token })
+    const laptopId = sessions.find((session: any) => !session.current).id
+    const [, { webhook }] = await call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: 'https://1.1.1.1/hook', events: ['image.uploaded'] } })
+    const hook = `/api/v1/webhooks/${webhook.id}`
+    // An outside test: a stolen token set up a webhook, or took an existing one's secret, and kept
+    // a lasting feed of every upload; or signed the owner's other devices out and deleted keys.
+    for (const [method, path, sent] of [
+      ['POST', '/api/v1/webhooks', { url: 'https://1.0.0.1/hook', events: ['image.uploaded'] }],
+      ['GET', '/api/v1/webhooks', undefined],
+      ['GET', hook, undefined],
+      ['PATCH', hook, { url: 'https://1.0.0.1/hook' }],
+      ['POST', `${hook}/rotate-secret`, undefined],
+      ['GET', `${hook}/deliveries`, undefined],
+      ['POST', `${hook}/test`, undefined],
+      ['POST', `${hook}/deliveries/${crypto.randomUUID()}/replay`, undefined],
+      ['DELETE', hook, undefined],
+      ['DELETE', `/api/v1/api-keys/${key.id}`, undefined],
+      ['DELETE', `/api/v1/auth/sessions/${laptopId}`, undefined],
+      ['DELETE', '/api/v1/auth/sessions', undefined],
+    ] as const) {
+      const [refused, refusal] = await call(app().auth, method, path, { token: accessToken, body: sent })
+      expect([method, path, refused.status, refusal.error?.code]).toEqual([method, path, 403, 'session_required'])
+    }
+    // Nothing changed: the webhook keeps its address, the key and the other session still work.
+    const [, kept] = await call(app().auth, 'GET', hook, { apiKey: key.key })
+    expect(kept.webhook.url).toBe('https://1.1.1.1/hook')
+    const [, hooks] = await call(app().auth, 'GET', '/api/v1/webhooks', { token: user.token })
+    expect(hooks.webhooks).toHaveLength(1)
+    expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: laptop }))[0].status).toBe(200)
+    // The session itself, and a key with the webhooks' scope, still manage them.
+    const [rotated] = await call(app().auth, 'POST', `${hook}/rotate-secret`, { apiKey: key.key })
+    expect(rotated.status).toBe(200)
+    const [patched] = await call(app().auth, 'PATCH', hook, { token: user.token, body: { description: 'mine' } })
+    expect(patched.status).toBe(200)
+
+    // The token may still end its own session: logout, and logout-all from another one.
+    const [loggedOut] = await call(app().auth, 'POST', '/api/v1/auth/logout', { token: accessToken })
+    expect(loggedOut.status).toBe(200)
+    expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: user.token }))[0].status).toBe(401)
+    const [everywhere] = await call(app().auth, 'POST', '/api/v1/auth/logout-all', { token: await mint(laptop) })
+    expect(everywhere.status).toBe(200)
+    expect((await call(app().auth, 'GET', '/api/v1/auth/whoami', { token: laptop }))[0].status).toBe(401)
+
+    // The document says what each guard takes: the webhooks a key with their scope or a session
+    // (the access token is a bearer too, refused as above); the session routes a session.
+    const [, document] = await call(app().auth, 'GET', '/openapi.json')
+    expect(document.paths['/api/v1/webhooks/{id}/rotate-secret'].post.security).toEqual([{ apiKey: ['images:read'] }, { bearer: ['images:read'] }, { cookie: [] }])
+    expect(document.paths['/api/v1/webhooks/{id}/rotate-secret'].post['x-required-scope']).toBe('images:read')
+    for (const [method, path] of [['delete', '/api/v1/api-keys/{id}'], ['delete', '/api/v1/auth/sessions/{id}'], ['delete', '/api/v1/auth/sessions'], ['post', '/api/v1/auth/logout'], ['post', '/api/v1/auth/logout-all']]) {
+      expect([path, document.paths[path!][method!].security]).toEqual([path, [{ bearer: [] }, { cookie: [] }]])
+    }
+  })
+
   test('CORS on upload and view answers the platform origins only, never * and never with credentials', async () => {
     for (const module of ['upload', 'view'] as const) {
       const preflight = await app()[module].handle(
