@@ -21,8 +21,16 @@ const albumNotFound = () => new NotFound('No album with that id in your account'
  * keys) may not put one there, nor open a preview of, or widen who sees, an album holding one.
  */
 const mayShowPrivateImages = (principal: Principal) => principal.scopes.includes('images:read')
-/** Opening it up, or a password set or taken away: whoever sets a password knows it, and can open the album. */
-const widensAudience = (input: UpdateAlbumInput) => (input.visibility !== undefined && input.visibility !== 'private') || input.password !== undefined
+/**
+ * Opening it up; a password set or taken away (whoever sets a password knows it, and can open the
+ * album); or its end taken away or put later, which keeps its page open longer or opens an
+ * expired one again. An earlier end, or one given to an album without, only closes it sooner.
+ */
+function widensAudience(ctx: AppContext, album: repo.AlbumRow, input: UpdateAlbumInput): boolean {
+  if ((input.visibility !== undefined && input.visibility !== 'private') || input.password !== undefined) return true
+  if (input.expires_at === undefined || album.expires_at === null) return false
+  return input.expires_at === null || futureInstant(input.expires_at, ctx.clock.now()).getTime() > new Date(album.expires_at).getTime()
+}
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
 export const shareUrl = (config: Config, id: string) => `${config.publicUrls.view}/a/${id}`
@@ -140,8 +148,9 @@ export async function createAlbum(ctx: AppContext, principal: Principal, input: 
 
 export async function updateAlbum(ctx: AppContext, principal: Principal, id: string, input: UpdateAlbumInput) {
   const userId = principal.user.id
-  if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
-  if (!mayShowPrivateImages(principal) && widensAudience(input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
+  const album = await repo.findOwnAlbum(ctx.sql, userId, id)
+  if (!album) throw albumNotFound()
+  if (!mayShowPrivateImages(principal) && widensAudience(ctx, album, input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
   return ownAlbumWithImages(ctx, principal, id)
 }

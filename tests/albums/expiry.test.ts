@@ -2,7 +2,7 @@ import { beforeAll, expect, test } from 'bun:test'
 import { manualClock } from '#core/clock.ts'
 import { listenForEvents } from '../helpers/events.ts'
 import { CRON_TOKEN, HOUR, runJobNow } from '../helpers/flows.ts'
-import { call, describeEachBackend } from '../helpers/index.ts'
+import { call, createApiKey, describeEachBackend } from '../helpers/index.ts'
 import { type Owner, type Uploaded, createAlbum, page, setImages, signUp, uploadImage } from './support.ts'
 
 const clock = manualClock()
@@ -82,6 +82,49 @@ describeEachBackend(
       expect((await runAlbumExpiry()).counts.albums_deleted).toBe(count)
       const [{ left }] = await app().ctx.sql<[{ left: number }]>`select count(*)::int as left from albums where id = any(${ids})`
       expect(left).toBe(0)
+    })
+
+    test('a key without images:read may not take away or put back the end of an album holding a private image; it may bring it forward', async () => {
+      const { key: albumsOnly } = await createApiKey(app().auth, owner.token, { key_name: 'albums only', scopes: ['albums'] })
+      const asAlbumsOnly = (path: string, body: unknown) => call(app().upload, 'PATCH', path, { apiKey: albumsOnly, body })
+      const refusedForScope = ([response, result]: [Response, any]) => ({ status: response.status, code: result.error?.code, scope: result.error?.message.includes('"images:read"') })
+      const insufficient = { status: 403, code: 'insufficient_scope', scope: true }
+      const at = (ms: number) => new Date(clock.now().getTime() + ms).toISOString()
+      const endOf = async (id: string) => (await call(app().upload, 'GET', `/api/v1/albums/${id}`, { apiKey: owner.apiKey }))[1].album.expires_at
+
+      const end = at(2 * HOUR)
+      const album = await createAlbum(app(), owner, { title: 'Closing', visibility: 'unlisted', expires_at: end })
+      await setImages(app(), owner, album.id, images.map((image) => image.id))
+      const path = `/api/v1/albums/${album.id}`
+      // An outside test: the key lifted the end of an expired album, and its page served the
+      // private image again through signed links.
+      expect(refusedForScope(await asAlbumsOnly(path, { expires_at: null }))).toEqual(insufficient)
+      expect(refusedForScope(await asAlbumsOnly(path, { expires_at: at(3 * HOUR) }))).toEqual(insufficient)
+      expect(await endOf(album.id)).toBe(end)
+      const sooner = at(HOUR)
+      expect((await asAlbumsOnly(path, { expires_at: sooner }))[0].status).toBe(200)
+      expect((await asAlbumsOnly(path, { expires_at: sooner }))[0].status).toBe(200)
+      expect(await endOf(album.id)).toBe(sooner)
+
+      clock.advance(HOUR + 1000)
+      expect((await page(app().view, `/a/${album.id}`))[0].status).toBe(404)
+      expect(refusedForScope(await asAlbumsOnly(path, { expires_at: null }))).toEqual(insufficient)
+      expect(refusedForScope(await asAlbumsOnly(path, { expires_at: at(HOUR) }))).toEqual(insufficient)
+      expect(await endOf(album.id)).toBe(sooner)
+      expect((await page(app().view, `/a/${album.id}`))[0].status).toBe(404)
+
+      // Without a private image there is nothing the scope guards; an album without an end may get one.
+      const [publicOnly, endless] = [await createAlbum(app(), owner, { title: 'Open', visibility: 'unlisted', expires_at: at(HOUR) }), await createAlbum(app(), owner, { title: 'Endless', visibility: 'unlisted' })]
+      await setImages(app(), owner, publicOnly.id, [images[0]!.id])
+      await setImages(app(), owner, endless.id, images.map((image) => image.id))
+      expect((await asAlbumsOnly(`/api/v1/albums/${publicOnly.id}`, { expires_at: null }))[0].status).toBe(200)
+      expect((await asAlbumsOnly(`/api/v1/albums/${endless.id}`, { expires_at: at(HOUR) }))[0].status).toBe(200)
+
+      // The session, or a key that may read images, may open it again.
+      const { key: both } = await createApiKey(app().auth, owner.token, { key_name: 'albums and images', scopes: ['albums', 'images:read'] })
+      expect((await call(app().upload, 'PATCH', path, { apiKey: both, body: { expires_at: at(HOUR) } }))[0].status).toBe(200)
+      expect((await call(app().upload, 'PATCH', path, { token: owner.token, body: { expires_at: null } }))[0].status).toBe(200)
+      expect((await page(app().view, `/a/${album.id}`))[0].status).toBe(200)
     })
   },
   { clock, env: { CRON_SECRET_TOKEN: CRON_TOKEN } },
