@@ -1,4 +1,5 @@
 import type { Principal } from '#core/auth/principal.ts'
+import { requireScope } from '#core/auth/scopes.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { notifyImageChanged } from '#core/images/invalidate.ts'
@@ -29,10 +30,16 @@ export async function editImage(ctx: AppContext, principal: Principal, imageId: 
   const current = isImageId(imageId) ? await repo.findOwnImage(ctx.sql, principal.user.id, imageId) : undefined
   if (!current) throw imageNotFound()
   if (isGone(current, now)) throw imageEnded()
+  // Publishing a private image lets anyone, this key too, see it: a key that may not view its
+  // owner's private images (no images:read: README, Scoped API keys) may not publish one, as it
+  // may not open an album holding one to more people (modules/albums/service.ts).
+  const mayPublish = principal.scopes.includes('images:read')
+  if (changes.is_public === true && !current.is_public) requireScope(principal, 'images:read', 'to make a private image public')
   const image = await changeOwnImage(ctx, current, {
     title,
     description,
-    is_public: changes.is_public,
+    // Public when read, so left as it is: made private meanwhile, it is not published by such a key.
+    is_public: changes.is_public === true && !mayPublish ? undefined : changes.is_public,
     ...lifetime,
   })
   // Ended between the read and the write (the last view spent meanwhile), or deleted.

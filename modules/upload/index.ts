@@ -94,7 +94,16 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
     .patch(
       '/images/:id',
       async ({ principal, params, body }) => ({ success: true as const, image: ownImage(ctx.config, await editImage(ctx, principal, params.id, body)) }),
-      { ...UploadModel.edit, auth: true, scope: 'images:write', detail: { tags: ['images'], summary: 'Change the title, description, visibility, expiry or view limit of one of your images (takes effect at once)' } },
+      {
+        ...UploadModel.edit,
+        auth: true,
+        scope: 'images:write',
+        detail: {
+          tags: ['images'],
+          summary: 'Change the title, description, visibility, expiry or view limit of one of your images (takes effect at once)',
+          description: 'Making a private image public also takes images:read (403 insufficient_scope naming it): it lets anyone see the image.',
+        },
+      },
     )
     .delete(
       '/images/:id',

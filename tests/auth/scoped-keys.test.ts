@@ -124,6 +124,34 @@ describeEachBackend(
       expect(deleted.status).toBe(200)
     })
 
+    test('images:write alone may not make a private image public (that takes images:read too); it may still make one private and edit the rest', async () => {
+      const writer = await keyWith({ scopes: ['images:write', 'upload'] })
+      const [, made] = await call(app().upload, 'POST', '/upload', { apiKey: writer, body: form({ file: png(await distinctPng()), is_public: 'false', title: 'mine' }) })
+      const path = `/images/${made.image.id}`
+      const anonymousStatus = async () => (await app().view.handle(new Request(`http://localhost/i/${made.image.id}`))).status
+      const seenByOwner = async () => (await call(app().upload, 'GET', path, { token: owner.token }))[1].image
+      expect(await anonymousStatus()).toBe(404)
+
+      // An outside test: the key published the image, then read it like anyone.
+      expectScopeRefused(...(await call(app().upload, 'PATCH', path, { apiKey: writer, body: { is_public: true } })), 'images:read')
+      expectScopeRefused(...(await call(app().upload, 'PATCH', path, { apiKey: writer, body: { is_public: true, title: 'changed' } })), 'images:read')
+      expect(await seenByOwner()).toMatchObject({ is_public: false, title: 'mine' })
+      expect(await anonymousStatus()).toBe(404)
+      const [edited, editedBody] = await call(app().upload, 'PATCH', path, { apiKey: writer, body: { title: 'renamed', is_public: false, max_views: 5 } })
+      expect(edited.status, JSON.stringify(editedBody)).toBe(200)
+      expect(editedBody.image).toMatchObject({ is_public: false, title: 'renamed', max_views: 5 })
+
+      // A key that may also read images, or the session, publishes it; then images:write may make it private again.
+      const both = await keyWith({ scopes: ['images:write', 'images:read'] })
+      expect((await call(app().upload, 'PATCH', path, { apiKey: both, body: { is_public: true } }))[0].status).toBe(200)
+      expect(await anonymousStatus()).toBe(200)
+      expect((await call(app().upload, 'PATCH', path, { apiKey: writer, body: { is_public: true, title: 'still public' } }))[0].status).toBe(200)
+      expect((await call(app().upload, 'PATCH', path, { apiKey: writer, body: { is_public: false } }))[0].status).toBe(200)
+      expect(await anonymousStatus()).toBe(404)
+      expect((await call(app().upload, 'PATCH', path, { token: owner.token, body: { is_public: true } }))[0].status).toBe(200)
+      expect(await seenByOwner()).toMatchObject({ is_public: true, title: 'still public' })
+    })
+
     test('an expired key is a 401 api_key_expired, is not counted, and is marked expired in the list', async () => {
       const { id, key } = await createApiKey(app().auth, owner.token, { key_name: 'short', expires_at: new Date(clock.now().getTime() + HOUR).toISOString() })
       expect((await call(app().upload, 'GET', '/images', { apiKey: key }))[0].status).toBe(200)
