@@ -174,6 +174,47 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     })
   })
 
+  /** Waits until the keyboard focus is on what `selector` finds; fails naming where it is instead. */
+  const expectFocusOn = async (selector: string) => {
+    const landed = await page.waitForFunction((wanted) => document.activeElement?.matches(wanted) ?? false, selector, { timeout: 5_000 }).then(() => true, () => false)
+    expect(landed, `focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`).toBe(true)
+  }
+
+  test('a search or filter sent with Enter keeps the focus in its box; what was said of a row before goes with the search', async () => {
+    const blockable = await registerUser(servers.app.auth)
+    await journal.during(async () => {
+      await go(`/admin/users?q=${blockable.username}`)
+      const row = page.getByTestId('admin-user-row').filter({ hasText: blockable.username })
+      await row.getByRole('button', { name: `Block ${blockable.username}` }).click()
+      await row.getByRole('button', { name: `Unblock ${blockable.username}` }).click()
+      await page.getByRole('status').filter({ hasText: `${blockable.username} unblocked.` }).waitFor()
+
+      const search = page.getByLabel('Search users by email or username')
+      // With results, then with none: the box the person typed in keeps the focus.
+      await search.fill('listed')
+      await search.press('Enter')
+      await page.getByText(`Page 1 of 2 (${USERS} users)`).waitFor()
+      await expectFocusOn('#user-search')
+      expect(await page.getByText(`${blockable.username} unblocked.`).count()).toBe(0)
+      await page.keyboard.press('Control+A')
+      await page.keyboard.type('nobody-by-that-name')
+      await page.keyboard.press('Enter')
+      await page.getByText('No users match.').waitFor()
+      await expectFocusOn('#user-search')
+
+      await go('/admin/audit')
+      await auditRows(page).first().waitFor()
+      await page.getByLabel('Action or its start').fill('auth.')
+      await page.getByLabel('Action or its start').press('Enter')
+      await page.waitForURL((url) => url.searchParams.get('action') === 'auth.')
+      await expectFocusOn('#audit-action')
+      await page.getByLabel('Account: username or email').fill(subject.username)
+      await page.getByLabel('Account: username or email').press('Enter')
+      await page.waitForURL((url) => url.searchParams.get('user') === subject.username)
+      await expectFocusOn('#audit-user')
+    })
+  })
+
   test('each admin section has its own tab title', async () => {
     await journal.during(async () => {
       await go('/admin/users')

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, navigate, useRouteContext, withCursors } from '../router.tsx'
-import { Status, useLoad, useSession } from '../ui.tsx'
+import { Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { type AuditEvent, AuditTable } from './audit-events.tsx'
 
 const PAGE_SIZE = 50
@@ -60,6 +60,10 @@ export function AdminAudit() {
   const pageAt = (cursors: string[]) => () => navigate(hrefOf({ ...listing, cursors }))
   // Only an answer for this listing gives the cursor after it.
   const nextCursor = page.data?.listing === shown ? page.data.next_cursor : null
+  // Enter in a filter box re-creates the boxes whose text changed (each is keyed by its filter):
+  // the new one of the box it was pressed in takes the focus.
+  const filters = `${listing.user}\n${listing.action}`
+  const refocusAfterFilter = useRefocus(filters)
   return (
     <>
       <form
@@ -73,6 +77,8 @@ export function AdminAudit() {
           if (user.length > 254) return setInvalid('Account: a username, an email address (at most 254 characters) or an account id.')
           if (action && !ACTION.test(action)) return setInvalid('Actions are made of letters, digits, dots and underscores, e.g. auth. or admin.user_blocked')
           setInvalid(null)
+          const typedIn = document.activeElement?.id
+          if (`${user}\n${action}` !== filters && typedIn) refocusAfterFilter(() => document.getElementById(typedIn))
           navigate(hrefOf({ user, action, cursors: [] }))
         }}
       >

@@ -8,7 +8,7 @@ import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRowFocus, useSession } from '../ui.tsx'
+import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
 
 const PLANS = ['free', 'pro', 'enterprise']
 /** The most the API takes (modules/admin/model.ts; modules may not import each other). */
@@ -121,6 +121,11 @@ function Users() {
   const rows = useRef<HTMLTableSectionElement>(null)
   const empty = useRef<HTMLParagraphElement>(null)
   const refocus = useRowFocus(rows, empty, list.data)
+  // Enter in the search box re-creates it (it is keyed by the search): the new one takes the focus.
+  const searchBox = useRef<HTMLInputElement>(null)
+  const refocusAfterSearch = useRefocus(query)
+  // What was said of a row ("bob unblocked.") belongs to the listing it was said on, not to the next search or page.
+  useEffect(() => setStatus({}), [query, page])
   const change = async (user: User, body: Record<string, unknown>, message: string, index: number) => {
     try {
       await api.auth('PATCH', `/api/v1/admin/users/${user.id}`, body)
@@ -150,12 +155,14 @@ function Users() {
         role="search"
         onSubmit={(event) => {
           event.preventDefault()
-          showListing({ query: String(new FormData(event.currentTarget).get('q') ?? '').trim(), page: 1 })
+          const searched = String(new FormData(event.currentTarget).get('q') ?? '').trim()
+          if (searched !== query) refocusAfterSearch(() => searchBox.current)
+          showListing({ query: searched, page: 1 })
         }}
       >
         <label for="user-search" class="visually-hidden">Search users by email or username</label>
         {/* Keyed by the search, so Back to another search shows its text. */}
-        <input key={query} id="user-search" name="q" type="search" placeholder="Email or username" defaultValue={query} />
+        <input key={query} ref={searchBox} id="user-search" name="q" type="search" placeholder="Email or username" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
       </form>
       <Status error={status.error ?? list.error} message={status.message} />
