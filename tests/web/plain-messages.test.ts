@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { effectiveRequestsPerHour } from '../../src/auth/principal.ts'
 import { windowOf } from '../../src/rate-limit.ts'
@@ -157,6 +160,34 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
       expect(await page.evaluate(() => (window as any).uploadsSent)).toBeLessThanOrEqual(4)
     })
     await page.close()
+  })
+
+  test('a file over the size limit is told both sizes apart, however close it is to the limit', async () => {
+    const owner: Owner = await signUp(servers.app)
+    const page = await context.newPage()
+    const journal = pageJournal(page)
+    const limit = servers.app.config.maxUploadBytes
+    expect(limit).toBe(20 * 1024 * 1024)
+    // Files on disk: Playwright hands a local browser their paths, not 70 MB through its connection.
+    const folder = mkdtempSync(join(tmpdir(), 'too-large-'))
+    const tooLarge = async (name: string, size: number) => {
+      await Bun.write(join(folder, name), new Uint8Array(size))
+      return join(folder, name)
+    }
+    try {
+      await journal.during(async () => {
+        await logIn(page, owner)
+        await go(page, '/upload')
+        await page.setInputFiles('#file-input', [await tooLarge('a-bit-over.png', 21_000_000), await tooLarge('one-byte-over.png', limit + 1), await tooLarge('far-over.png', 30_000_000)])
+        const refusal = (name: string) => page.getByTestId('upload-item').filter({ hasText: name }).getByRole('alert')
+        expect(await refusal('a-bit-over.png').textContent()).toBe('Too large: 20.03 MB; the limit is 20 MB.')
+        expect(await refusal('one-byte-over.png').textContent()).toBe('Too large: 20,971,521 bytes; the limit is 20,971,520 bytes.')
+        expect(await refusal('far-over.png').textContent()).toBe('Too large: 29 MB; the limit is 20 MB.')
+      })
+    } finally {
+      await page.close()
+      rmSync(folder, { recursive: true })
+    }
   })
 
   test('an hourly request budget spent: the page says when it refills, in the person’s locale', async () => {

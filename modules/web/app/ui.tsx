@@ -50,6 +50,24 @@ export const formatBytes = (bytes: number, { precise = false } = {}) => {
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
 }
 
+/**
+ * Two sizes that must read differently (a file and the limit it is over): as `formatBytes` shows
+ * them, else with up to 3 decimals in the larger one's unit, else in bytes. Rounded alike, "Too
+ * large: 20 MB; the limit is 20 MB" would refuse a file for being the size it is allowed to be.
+ */
+export function formatBytesApart(a: number, b: number): [string, string] {
+  const plain: [string, string] = [formatBytes(a), formatBytes(b)]
+  if (plain[0] !== plain[1]) return plain
+  const larger = formatBytes(Math.max(a, b))
+  const unit = larger.slice(larger.indexOf(' ') + 1)
+  const power = ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(unit)
+  for (let decimals = 1; decimals <= 3 && power > 0; decimals++) {
+    const shown = [a, b].map((bytes) => `${Number((bytes / 1024 ** power).toFixed(decimals))} ${unit}`) as [string, string]
+    if (shown[0] !== shown[1]) return shown
+  }
+  return [`${a.toLocaleString('en')} bytes`, `${b.toLocaleString('en')} bytes`]
+}
+
 export const formatDate = (value: string | Date | null | undefined) =>
   value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–'
 

@@ -3,7 +3,7 @@ import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, formatBytes, formatDate, useRefocus, useSession, withLocalTimes } from '../ui.tsx'
+import { CopyButton, PageTitle, formatBytes, formatBytesApart, formatDate, useRefocus, useSession, withLocalTimes } from '../ui.tsx'
 import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
@@ -20,8 +20,10 @@ function describeError(error: unknown, file: File, maxBytes: number): string {
   const message = withLocalTimes(error.message)
   switch (error.code) {
     case 'file_too_large':
-    case 'http_413':
-      return `Too large: ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`
+    case 'http_413': {
+      const [size, limit] = formatBytesApart(file.size, maxBytes)
+      return `Too large: ${size}; the limit is ${limit}.`
+    }
     case 'unsupported_format':
       return `Unsupported format. ${message}`
     case 'storage_quota_exceeded':
