@@ -83,6 +83,38 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     expect(text).not.toContain('current_password')
   })
 
+  test('the account page’s Username takes what sign-up takes, with the same hint; the server’s refusal is named by the label', async () => {
+    /** The Username field of the page `target` shows, with "a d" typed: its pattern, whether it refuses that, and its hint. */
+    const usernameField = async (target: Page) => {
+      const field = target.getByLabel('Username')
+      await field.fill('a d')
+      return {
+        pattern: await field.getAttribute('pattern'),
+        refusesASpace: await field.evaluate((input: HTMLInputElement) => input.validity.patternMismatch),
+        hint: await field.evaluate((input: HTMLInputElement) => document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent ?? null),
+      }
+    }
+    const anonymous = await browser.newContext()
+    const visitor = await anonymous.newPage()
+    await go('/signup', visitor)
+    const atSignUp = await usernameField(visitor)
+    await anonymous.close()
+    expect(atSignUp.refusesASpace).toBe(true)
+
+    await journal.during(async () => {
+      await go('/account')
+      expect(await usernameField(page)).toEqual(atSignUp)
+      // Should the field's own check be bypassed, the server's refusal is worded by the label, as sign-up words it.
+      await page.getByLabel('Username').evaluate((input: HTMLInputElement) => input.removeAttribute('pattern'))
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      const alert = alertOf('Profile')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('Username: 3 to 32 letters, digits, _ . or -.')
+      const [, account] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
+      expect(account.user.username).toBe(user.username)
+    })
+  })
+
   test('bad referrer lines are named by the line numbers typed, under the field’s label', async () => {
     await go('/account')
     await page.getByLabel('Sites allowed to embed your images').fill('good.example\nfoo bar\nok.example\nbad_host!')

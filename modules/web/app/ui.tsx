@@ -111,6 +111,14 @@ export function nameRule(label: string, value = '', required = false): string {
   return `${label}: ${required ? '1 to' : 'at most'} 100 characters.`
 }
 
+/**
+ * The API's username rule (modules/auth/model.ts and modules/account/model.ts `Username`), for the
+ * sign-up and account forms alike: the field's own check, its hint, and the refusal in its words.
+ */
+export const USERNAME_PATTERN = '[A-Za-z0-9_.\\-]+'
+export const USERNAME_HINT = '3 to 32 letters, digits, _ . -'
+export const USERNAME_RULE = 'Username: 3 to 32 letters, digits, _ . or -.'
+
 export const firstNameRule = (value = '') => nameRule('First name', value, true)
 
 /**

@@ -4,7 +4,7 @@ import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, useLoad, useRefocus, useSession,
+  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, useLoad, useRefocus, useSession,
 } from '../ui.tsx'
 
 interface Quota extends BandwidthState {
@@ -58,7 +58,7 @@ const profileWords = (values: Record<string, string>): FormWords => ({
     invalid_current_password: 'Current password: that is not your current password.',
     current_password_required: 'Current password: enter it to change your email address.',
   },
-  fields: { first_name: () => firstNameRule(values.first_name), last_name: () => nameRule('Last name', values.last_name) },
+  fields: { first_name: () => firstNameRule(values.first_name), last_name: () => nameRule('Last name', values.last_name), username: () => USERNAME_RULE },
 })
 
 /** The account as its own API shows it: a new address waits for its mailed link (PUT /api/v1/account). */
@@ -260,7 +260,7 @@ export function AccountPage() {
             <Field label="First name" name="first_name" defaultValue={user.first_name} required />
             <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} />
           </div>
-          <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} />
+          <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} />
           <Field label="Email" name="email" type="email" defaultValue={user.email} required onInput={(event) => setEmailDraft((event.currentTarget as HTMLInputElement).value)} />
           {emailChanging ? (
             <Field label="Current password" id="f-email-current-password" name="current_password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} hint="Needed to change your email address." />

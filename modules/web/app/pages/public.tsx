@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, appPath, navigate, takeNotice, useRouteContext } from '../router.tsx'
 import { type Api, ApiError } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
+import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Where a sign-in lands when the address names no page of this site. */
@@ -23,7 +23,7 @@ const signUpWords = (values: Record<string, string>): FormWords => ({
   fields: {
     first_name: () => firstNameRule(values.first_name),
     last_name: () => nameRule('Last name', values.last_name),
-    username: () => 'Username: 3 to 32 letters, digits, _ . or -.',
+    username: () => USERNAME_RULE,
     email: () => 'Email: a valid address, at most 254 characters.',
     password: () => passwordLengthRule('Password', values.password),
     invite_code: () => 'Invite code: at most 100 characters.',
@@ -202,7 +202,7 @@ export function SignupPage() {
           <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} />
           <Field label="Last name (optional)" id="f-last-name" name="last_name" autocomplete="family-name" maxLength={100} />
         </div>
-        <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern="[A-Za-z0-9_.\-]+" hint="3 to 32 letters, digits, _ . -" />
+        <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} />
         <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} />
         <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} />
         {mode !== 'open' || linkInvite ? (
