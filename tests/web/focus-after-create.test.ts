@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { makeAdmin, markVerified, registerUser, type TestUser } from '../helpers/http.ts'
+import { makeAdmin, markVerified, registerUser, type TestUser, unique } from '../helpers/http.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
@@ -77,6 +77,45 @@ describe.skipIf(!hasChromium)('the focus after Create, in Chromium', () => {
       await page.getByTestId('webhook-secret').waitFor()
       expect(await focusAfter('Create webhook')).toBe('Your webhook secret')
     })
+  })
+
+  test('Create account: a username or address already taken takes the focus to its field, marked invalid and described by the error', async () => {
+    const context = await desktopContext(browser)
+    const visitor = await context.newPage()
+    watchCsp(visitor, cspViolations)
+    /** The field named `name`: whether it is marked invalid, and the text of what describes it. */
+    const fieldState = (name: string) =>
+      visitor.locator(`[name="${name}"]`).evaluate((input) => ({
+        invalid: input.getAttribute('aria-invalid'),
+        describedBy: (input.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+      }))
+    const fresh = unique('twin')
+    await pageJournal(visitor).during(async () => {
+      await visitor.goto(`${servers.urls.auth}/signup`)
+      await visitor.getByLabel('First name').fill('Twin')
+      await visitor.getByLabel('Password').fill('a fine password')
+      const cases = [
+        { field: 'username', username: admin.username, email: `${fresh}@example.com`, error: 'That username is taken', other: 'email' },
+        { field: 'email', username: fresh, email: admin.email, error: 'An account with that email already exists', other: 'username' },
+      ]
+      for (const { field, username, email, error, other } of cases) {
+        await visitor.getByLabel('Username').fill(username)
+        await visitor.getByLabel('Email').fill(email)
+        await visitor.getByRole('button', { name: 'Create account' }).click()
+        const alert = visitor.getByRole('alert').filter({ hasText: error })
+        await alert.waitFor()
+        await visitor.waitForFunction((name) => document.activeElement?.getAttribute('name') === name, field, { timeout: 5_000 }).catch(() => {})
+        const focused = await visitor.evaluate(() => document.activeElement?.getAttribute('name') ?? document.activeElement?.textContent)
+        expect(focused, error).toBe(field)
+        const state = await fieldState(field)
+        expect(state.invalid).toBe('true')
+        expect(state.describedBy[0]).toBe((await alert.textContent()) ?? '')
+        // The other field is not at fault: it is neither marked nor described by the error.
+        expect((await fieldState(other)).invalid).toBeNull()
+      }
+      expect((await fieldState('username')).describedBy).toEqual(['3 to 32 letters, digits, _ . -'])
+    })
+    await context.close()
   })
 
   test('Create invite: the new link takes the focus', async () => {

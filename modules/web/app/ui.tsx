@@ -203,10 +203,10 @@ export function PageTitle({ children, focus = true, headingRef, title }: { child
  * A message region that screen readers read out when it changes. With `focusRef`, it can take the
  * focus: where an action took its own button away, the focus goes to what the action did.
  */
-export function Status({ error, message, focusRef }: { error?: ComponentChildren; message?: string | null; focusRef?: RefObject<HTMLDivElement | null> }) {
+export function Status({ error, message, focusRef, errorId }: { error?: ComponentChildren; message?: string | null; focusRef?: RefObject<HTMLDivElement | null>; errorId?: string }) {
   return (
     <div class="status" aria-live="polite" role="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
-      {error ? <p class="error" role="alert">{error}</p> : null}
+      {error ? <p class="error" role="alert" id={errorId}>{error}</p> : null}
       {message ? <p class="ok">{message}</p> : null}
     </div>
   )
@@ -215,13 +215,15 @@ export function Status({ error, message, focusRef }: { error?: ComponentChildren
 /** Marks an image that moderation hid after reports: nobody is shown it, whatever its own setting. */
 export const ModerationBadge = () => <span class="badge private" data-testid="moderation-hidden">Hidden by moderation</span>
 
-export function Field(props: InputHTMLAttributes & { label: string; hint?: string }) {
-  const { label, hint, id, ...input } = props
+/** `errorId`: the element saying what is wrong with the field (a `Status` with that `errorId`), which marks it invalid and describes it. */
+export function Field(props: InputHTMLAttributes & { label: string; hint?: string; errorId?: string }) {
+  const { label, hint, errorId, id, ...input } = props
   const fieldId = id ?? `f-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`
+  const describedBy = [errorId, hint ? `${fieldId}-hint` : undefined].filter(Boolean).join(' ')
   return (
     <div class="field">
       <label for={fieldId}>{label}</label>
-      <input id={fieldId} {...input} aria-describedby={hint ? `${fieldId}-hint` : undefined} />
+      <input id={fieldId} {...input} aria-invalid={errorId ? true : undefined} aria-describedby={describedBy || undefined} />
       {hint ? <small id={`${fieldId}-hint`}>{hint}</small> : null}
     </div>
   )

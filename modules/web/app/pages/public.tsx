@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, appPath, navigate, takeNotice, useRouteContext } from '../router.tsx'
 import { type Api, ApiError } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, messageOf, passwordLengthRule, useSession } from '../ui.tsx'
+import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, messageOf, passwordLengthRule, useRefocus, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Where a sign-in lands when the address names no page of this site. */
@@ -29,6 +29,11 @@ const signUpWords = (values: Record<string, string>): FormWords => ({
     invite_code: () => 'Invite code: at most 100 characters.',
   },
 })
+
+/** Refusals of a new account that are about one field (by its `name`): the value typed there is taken. */
+const SIGN_UP_FIELD_OF: Record<string, string> = { username_taken: 'username', email_taken: 'email' }
+const signUpFieldAtFault = (error: unknown) => (error instanceof ApiError ? (SIGN_UP_FIELD_OF[error.code] ?? null) : null)
+const SIGN_UP_ERROR = 'signup-error'
 
 /**
  * After a successful sign-in: the page's session starts, then the page moves on. Should moving on
@@ -73,22 +78,37 @@ function useSendOnWhenSignedIn(): boolean {
 
 const SendingOn = () => <p aria-live="polite">You are signed in; opening your page…</p>
 
-/** A form that signs in (login, sign-up): its error shown, then the session starts and the page moves on. */
+/** What a form shows for a refusal, and the field it is about (`name`), if one. */
+interface Refusal {
+  text: string
+  field: string | null
+}
+
+/**
+ * A form that signs in (login, sign-up): its error shown, then the session starts and the page
+ * moves on. `fieldAtFault`: the field a refusal is about (a username taken), which is marked
+ * invalid, described by the error and given the focus, off the submit button.
+ */
 function useSignIn(
   signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>,
   words: (values: Record<string, string>) => FormWords,
+  fieldAtFault: (error: unknown) => string | null = () => null,
 ) {
   const { api } = useSession()
   const startSession = useStartSession()
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<Refusal | null>(null)
+  const refocus = useRefocus(error)
   const submit = async (event: Event) => {
+    const form = event.currentTarget as HTMLFormElement
     setError(null)
     const values = formValues(event)
     let signedIn: Awaited<ReturnType<typeof signIn>>
     try {
       signedIn = await signIn(api, values)
     } catch (e) {
-      return setError(messageOf(e, words(values)))
+      const field = fieldAtFault(e)
+      if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
+      return setError({ text: messageOf(e, words(values)), field })
     }
     // null: a second step follows (two-factor authentication).
     if (signedIn) startSession(signedIn.user, signedIn.next)
@@ -168,7 +188,7 @@ export function LoginPage() {
       <Form onSubmit={submit}>
         <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} />
         <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
-        <Status error={error ?? stepError} />
+        <Status error={error?.text ?? stepError} />
         <SubmitButton busyLabel="Logging in…">Log in</SubmitButton>
       </Form>
       <PasskeySignInButton onSignedIn={signedIn} />
@@ -189,7 +209,8 @@ export function SignupPage() {
     const code = invite_code?.trim()
     const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password, ...(code ? { invite_code: code } : {}) })
     return { user: answer.user as User, next: '/upload' }
-  }, signUpWords)
+  }, signUpWords, signUpFieldAtFault)
+  const errorOf = (field: string) => (error?.field === field ? SIGN_UP_ERROR : undefined)
   if (signedInAlready) return <SendingOn />
   return (
     <section class="narrow">
@@ -202,14 +223,14 @@ export function SignupPage() {
           <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} />
           <Field label="Last name (optional)" id="f-last-name" name="last_name" autocomplete="family-name" maxLength={100} />
         </div>
-        <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} />
-        <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} />
+        <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} errorId={errorOf('username')} />
+        <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} errorId={errorOf('email')} />
         <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} />
         {mode !== 'open' || linkInvite ? (
           <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
             onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} />
         ) : null}
-        <Status error={error} />
+        <Status error={error?.text} errorId={SIGN_UP_ERROR} />
         <SubmitButton busyLabel="Creating…">Create account</SubmitButton>
       </Form>
       <OAuthButtons invite={invite.trim() || undefined} />
