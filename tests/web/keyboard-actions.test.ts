@@ -129,9 +129,23 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
     })
   })
 
-  test('turning 2FA off by keyboard takes its panel away; the focus goes to the line saying it is off', async () => {
+  test('turning 2FA off by keyboard: a wrong password or code takes the focus to its field; done, its panel goes and the focus to the line saying it is off', async () => {
     await journal.during(async () => {
       const form = page.getByRole('form', { name: 'Turn off' })
+      const refusedBy = async (password: string, code: string, error: string) => {
+        await form.getByLabel('Password').fill(password)
+        await form.getByLabel('Code from the app, or a recovery code').fill(code)
+        await form.getByRole('button', { name: 'Turn off', exact: true }).focus()
+        await page.keyboard.press('Enter')
+        await form.getByRole('alert').filter({ hasText: error }).waitFor()
+        await page.waitForFunction(() => document.activeElement?.tagName === 'INPUT', null, { timeout: 5_000 }).catch(() => {})
+        const field = page.locator(':focus')
+        return { ...(await focused(page)), invalid: await field.getAttribute('aria-invalid'), describedBy: await field.getAttribute('aria-describedby') }
+      }
+      expect(await refusedBy('not my password', recoveryCode, 'Wrong password')).toMatchObject({ tag: 'INPUT', id: 'disable-password', invalid: 'true', describedBy: 'disable-error' })
+      expect(await refusedBy(PASSWORD, '000000', 'That code is not right')).toMatchObject({ tag: 'INPUT', id: 'disable-code', invalid: 'true', describedBy: 'disable-error' })
+      expect(await form.getByLabel('Password').getAttribute('aria-invalid')).toBeNull()
+
       await form.getByLabel('Password').fill(PASSWORD)
       await form.getByLabel('Code from the app, or a recovery code').fill(recoveryCode)
       await form.getByRole('button', { name: 'Turn off', exact: true }).focus()

@@ -1,6 +1,7 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
+import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
 import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
@@ -123,10 +124,21 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
  * Turning 2FA off and getting new recovery codes both need the password and a code, or a passkey
  * in place of the code (a passkey-only account may have no recovery code left).
  */
+/** Refusals about one field of the form (by its `name`): it takes the focus, marked invalid. */
+const FIELD_AT_FAULT: Record<string, string> = { invalid_password: 'password', invalid_code: 'code' }
+
 function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { action: string; label: string; danger?: boolean; passkeys: number; onDone: (answer: any) => void }) {
   const { api, user } = useSession()
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<{ text: string; field: string | null } | null>(null)
+  // A wrong password or code is typed again: the focus goes to its field, off the button pressed.
+  const refocus = useRefocus(error)
   const id = action.split('/').pop()
+  const errorId = `${id}-error`
+  const refuse = (form: HTMLFormElement, e: unknown, text: string) => {
+    const field = (e instanceof ApiError && FIELD_AT_FAULT[e.code]) || null
+    if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
+    setError({ text, field })
+  }
   const send = async (form: HTMLFormElement, factor: { code: string } | { webauthn: { challenge_token: string; response: unknown } }) => {
     const password = String(new FormData(form).get('password') ?? '')
     onDone(await api.auth('POST', action, { password: password || undefined, ...factor }))
@@ -134,12 +146,13 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
     form.reset()
   }
   const submit = async (event: Event) => {
+    const form = event.currentTarget as HTMLFormElement
     try {
       // An app's code pasted with spaces is its digits; anything else (a recovery code) goes as typed, trimmed.
       const typed = values(event).code!.trim()
-      await send(event.currentTarget as HTMLFormElement, { code: authenticatorCode(typed) ?? typed })
+      await send(form, { code: authenticatorCode(typed) ?? typed })
     } catch (e) {
-      setError(messageOf(e))
+      refuse(form, e, messageOf(e))
     }
   }
   const withPasskey = async () => {
@@ -150,14 +163,17 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
       const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/2fa/passkey-options')
       await send(form, { webauthn: { challenge_token, response: await startAuthentication({ optionsJSON: options }) } })
     } catch (e) {
-      setError(passkeyError(e))
+      refuse(form, e, passkeyError(e))
     }
   }
+  const errorOf = (field: string) => (error?.field === field ? errorId : undefined)
   return (
     <Form onSubmit={submit} aria-label={label}>
-      {user?.provider === 'form' ? <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} /> : null}
-      <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required />
-      <Status error={error} />
+      {user?.provider === 'form' ? (
+        <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} errorId={errorOf('password')} />
+      ) : null}
+      <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required errorId={errorOf('code')} />
+      <Status error={error?.text} errorId={errorId} />
       <SubmitButton class={danger ? 'danger' : undefined}>{label}</SubmitButton>
       {passkeys > 0 && typeof PublicKeyCredential !== 'undefined' ? (
         <>
