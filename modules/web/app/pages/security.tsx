@@ -120,13 +120,13 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
   )
 }
 
+/** Refusals about one field of the form (by its `name`): it takes the focus, marked invalid. */
+const FIELD_AT_FAULT: Record<string, string> = { invalid_password: 'password', invalid_code: 'code' }
+
 /**
  * Turning 2FA off and getting new recovery codes both need the password and a code, or a passkey
  * in place of the code (a passkey-only account may have no recovery code left).
  */
-/** Refusals about one field of the form (by its `name`): it takes the focus, marked invalid. */
-const FIELD_AT_FAULT: Record<string, string> = { invalid_password: 'password', invalid_code: 'code' }
-
 function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { action: string; label: string; danger?: boolean; passkeys: number; onDone: (answer: any) => void }) {
   const { api, user } = useSession()
   const [error, setError] = useState<{ text: string; field: string | null } | null>(null)
