@@ -356,3 +356,25 @@ export function useRefocus(shown: unknown) {
     pending.current = { target, from: options.fromHere ? document.activeElement : null, before: rendered.current }
   }
 }
+
+/**
+ * A form's refusal, tied to the field it is about where its code names one (`fieldOfCode`: an API
+ * error code → that field's `name`): the field takes the focus off the button pressed, and
+ * `errorOf(field)` gives its `Field` the `errorId` that marks it invalid and described by the error
+ * (the form's `Status` carries that `errorId`).
+ */
+export function useFieldRefusal(errorId: string, fieldOfCode: Record<string, string>) {
+  const [refusal, setRefusal] = useState<{ text: string; field: string | null } | null>(null)
+  const refocus = useRefocus(refusal)
+  const refuse = (form: HTMLFormElement, error: unknown, text: string) => {
+    const field = (error instanceof ApiError && fieldOfCode[error.code]) || null
+    if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
+    setRefusal({ text, field })
+  }
+  return {
+    error: refusal?.text ?? null,
+    refuse,
+    clear: () => setRefusal(null),
+    errorOf: (field: string) => (refusal?.field === field ? errorId : undefined),
+  }
+}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { Link, appPath, navigate, takeNotice, useRouteContext } from '../router.tsx'
 import { type Api, ApiError } from '../api.ts'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, messageOf, passwordLengthRule, useRefocus, useSession } from '../ui.tsx'
+import { Field, firstNameRule, type FormWords, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, messageOf, passwordLengthRule, useFieldRefusal, useSession } from '../ui.tsx'
 import { PasskeySignInButton, type SecondStep, SecondStepForm, secondStepTokenFromHash } from './login-two-factor.tsx'
 
 /** Where a sign-in lands when the address names no page of this site. */
@@ -32,8 +32,6 @@ const signUpWords = (values: Record<string, string>): FormWords => ({
 
 /** Refusals of a new account that are about one field (by its `name`): the value typed there is taken. */
 const SIGN_UP_FIELD_OF: Record<string, string> = { username_taken: 'username', email_taken: 'email' }
-const signUpFieldAtFault = (error: unknown) => (error instanceof ApiError ? (SIGN_UP_FIELD_OF[error.code] ?? null) : null)
-const SIGN_UP_ERROR = 'signup-error'
 
 /**
  * After a successful sign-in: the page's session starts, then the page moves on. Should moving on
@@ -78,42 +76,34 @@ function useSendOnWhenSignedIn(): boolean {
 
 const SendingOn = () => <p aria-live="polite">You are signed in; opening your page…</p>
 
-/** What a form shows for a refusal, and the field it is about (`name`), if one. */
-interface Refusal {
-  text: string
-  field: string | null
-}
-
 /**
  * A form that signs in (login, sign-up): its error shown, then the session starts and the page
- * moves on. `fieldAtFault`: the field a refusal is about (a username taken), which is marked
- * invalid, described by the error and given the focus, off the submit button.
+ * moves on. `fieldOfCode`: refusals about one field (a username taken), which is marked invalid,
+ * described by the error (`errorId`) and given the focus, off the submit button.
  */
 function useSignIn(
   signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>,
   words: (values: Record<string, string>) => FormWords,
-  fieldAtFault: (error: unknown) => string | null = () => null,
+  errorId: string,
+  fieldOfCode: Record<string, string> = {},
 ) {
   const { api } = useSession()
   const startSession = useStartSession()
-  const [error, setError] = useState<Refusal | null>(null)
-  const refocus = useRefocus(error)
+  const { error, refuse, clear, errorOf } = useFieldRefusal(errorId, fieldOfCode)
   const submit = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
-    setError(null)
+    clear()
     const values = formValues(event)
     let signedIn: Awaited<ReturnType<typeof signIn>>
     try {
       signedIn = await signIn(api, values)
     } catch (e) {
-      const field = fieldAtFault(e)
-      if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
-      return setError({ text: messageOf(e, words(values)), field })
+      return refuse(form, e, messageOf(e, words(values)))
     }
     // null: a second step follows (two-factor authentication).
     if (signedIn) startSession(signedIn.user, signedIn.next)
   }
-  return { error, submit }
+  return { error, errorOf, submit }
 }
 
 export function LandingPage() {
@@ -178,7 +168,7 @@ export function LoginPage() {
     const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
     if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
     return { user: answer.user as User, next }
-  }, () => LOGIN_WORDS)
+  }, () => LOGIN_WORDS, 'login-error')
   if (signedInAlready) return <SendingOn />
   if (step) return <SecondStepForm step={step} onSignedIn={signedIn} onCancel={() => setStep(null)} />
   return (
@@ -188,7 +178,7 @@ export function LoginPage() {
       <Form onSubmit={submit}>
         <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} />
         <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
-        <Status error={error?.text ?? stepError} />
+        <Status error={error ?? stepError} errorId="login-error" />
         <SubmitButton busyLabel="Logging in…">Log in</SubmitButton>
       </Form>
       <PasskeySignInButton onSignedIn={signedIn} />
@@ -205,12 +195,11 @@ export function SignupPage() {
   const [invite, setInvite] = useState(linkInvite)
   const mode = api.config.registration
   const signedInAlready = useSendOnWhenSignedIn()
-  const { error, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
+  const { error, errorOf, submit } = useSignIn(async (api, { first_name, last_name, username, email, password, invite_code }) => {
     const code = invite_code?.trim()
     const answer = await api.auth('POST', '/api/v1/auth/register', { first_name, last_name: last_name || null, username, email, password, ...(code ? { invite_code: code } : {}) })
     return { user: answer.user as User, next: '/upload' }
-  }, signUpWords, signUpFieldAtFault)
-  const errorOf = (field: string) => (error?.field === field ? SIGN_UP_ERROR : undefined)
+  }, signUpWords, 'signup-error', SIGN_UP_FIELD_OF)
   if (signedInAlready) return <SendingOn />
   return (
     <section class="narrow">
@@ -230,7 +219,7 @@ export function SignupPage() {
           <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
             onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} />
         ) : null}
-        <Status error={error?.text} errorId={SIGN_UP_ERROR} />
+        <Status error={error} errorId="signup-error" />
         <SubmitButton busyLabel="Creating…">Create account</SubmitButton>
       </Form>
       <OAuthButtons invite={invite.trim() || undefined} />

@@ -1,10 +1,9 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
-import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
-import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { SessionsPanel, TrustedDevicesPanel } from './security-devices.tsx'
 import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
@@ -129,20 +128,14 @@ const FIELD_AT_FAULT: Record<string, string> = { invalid_password: 'password', i
  */
 function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { action: string; label: string; danger?: boolean; passkeys: number; onDone: (answer: any) => void }) {
   const { api, user } = useSession()
-  const [error, setError] = useState<{ text: string; field: string | null } | null>(null)
-  // A wrong password or code is typed again: the focus goes to its field, off the button pressed.
-  const refocus = useRefocus(error)
   const id = action.split('/').pop()
   const errorId = `${id}-error`
-  const refuse = (form: HTMLFormElement, e: unknown, text: string) => {
-    const field = (e instanceof ApiError && FIELD_AT_FAULT[e.code]) || null
-    if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
-    setError({ text, field })
-  }
+  // A wrong password or code is typed again: the focus goes to its field, off the button pressed.
+  const { error, refuse, clear, errorOf } = useFieldRefusal(errorId, FIELD_AT_FAULT)
   const send = async (form: HTMLFormElement, factor: { code: string } | { webauthn: { challenge_token: string; response: unknown } }) => {
     const password = String(new FormData(form).get('password') ?? '')
     onDone(await api.auth('POST', action, { password: password || undefined, ...factor }))
-    setError(null)
+    clear()
     form.reset()
   }
   const submit = async (event: Event) => {
@@ -166,14 +159,13 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
       refuse(form, e, passkeyError(e))
     }
   }
-  const errorOf = (field: string) => (error?.field === field ? errorId : undefined)
   return (
     <Form onSubmit={submit} aria-label={label}>
       {user?.provider === 'form' ? (
         <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} errorId={errorOf('password')} />
       ) : null}
       <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required errorId={errorOf('code')} />
-      <Status error={error?.text} errorId={errorId} />
+      <Status error={error} errorId={errorId} />
       <SubmitButton class={danger ? 'danger' : undefined}>{label}</SubmitButton>
       {passkeys > 0 && typeof PublicKeyCredential !== 'undefined' ? (
         <>
