@@ -68,8 +68,9 @@ export function formatBytesApart(a: number, b: number): [string, string] {
   return [`${a.toLocaleString('en')} bytes`, `${b.toLocaleString('en')} bytes`]
 }
 
-export const formatDate = (value: string | Date | null | undefined) =>
-  value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–'
+/** `toSecond`: where two times on one screen share their minute (two sessions signed in at once). */
+export const formatDate = (value: string | Date | null | undefined, { toSecond = false } = {}) =>
+  value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: toSecond ? 'medium' : 'short' }) : '–'
 
 /** An ISO 8601 instant, as servers write them into messages ("it resets at 2026-12-05T00:00:00.000Z"). */
 const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g

@@ -51,11 +51,8 @@ function useChangingList<T>(path: string, items: (answer: any) => T[]) {
 
 const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
 
-/** `formatDate` to the second: where two rows' minutes read the same. */
-const formatDateToSecond = (value: string) => new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
-
 /** When a row's session or device began (signed in, remembered), as its row shows it. */
-const beganAt = (item: Listed, toSecond: boolean) => (toSecond ? formatDateToSecond(item.created_at) : formatDate(item.created_at))
+const beganAt = (item: Listed, toSecond: boolean) => formatDate(item.created_at, { toSecond })
 
 /** When and where a session signed in; for another one, also when it was last active, and from where if elsewhere. */
 function sessionDetail(session: Session, toSecond: boolean) {
