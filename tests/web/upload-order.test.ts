@@ -25,9 +25,15 @@ describe.skipIf(!hasChromium)('the upload queue’s order and answers, in Chromi
 
   const item = (name: string) => page.getByTestId('upload-item').filter({ hasText: name })
   const imagesNamed = async (name: string) => Number((await servers.app.ctx.sql`select count(*)::int as n from images where user_id = ${owner.id} and original_name = ${name}`)[0]!.n)
-  /** The focused element's accessible label or text, once it is not on `leaving` (or after a moment). */
+  /**
+   * The focused element's accessible label or text, once it has left `leaving` for another element
+   * (or after a moment). The page moves the focus in an effect, a frame after the render that takes
+   * the pressed button away: between the two it is on <body>, which is not yet an answer.
+   */
   const focusOnceOff = async (leaving: string) => {
-    await page.waitForFunction((label) => document.activeElement?.getAttribute('aria-label') !== label, leaving, { timeout: 3_000 }).catch(() => {})
+    await page
+      .waitForFunction((label) => document.activeElement !== document.body && document.activeElement?.getAttribute('aria-label') !== label, leaving, { timeout: 3_000 })
+      .catch(() => {})
     return page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? '')
   }
 
