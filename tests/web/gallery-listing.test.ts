@@ -201,6 +201,10 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       await page.waitForURL(/[?&]q=find/)
       await page.getByRole('checkbox', { name: 'Select find-b.png' }).waitFor()
       await page.getByRole('checkbox', { name: 'Select find-a.png' }).waitFor({ state: 'detached' })
+      // The search's own results, not the list the deletion left behind (which had find-b.png too).
+      await page.getByRole('checkbox', { name: 'Select other.png' }).waitFor({ state: 'detached' })
+      // The page clears its message in an effect a frame after the new address renders: wait for it, within a moment.
+      await page.getByText('Image deleted.').waitFor({ state: 'detached', timeout: 3_000 }).catch(() => {})
       expect(await page.getByText('Image deleted.').count()).toBe(0)
     })
   })
