@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { type AdminCommand, UsageError } from '#core/cli.ts'
 import type { Config } from '#core/config.ts'
@@ -54,9 +55,11 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
     if (command.name === 'admin-reset-2fa') {
       const user = await userWithEmail(ctx.sql, command.options.email!)
       const { hadTwoFactor, removedPasskeys } = await resetTwoFactorByOperator(ctx, user, { ip: '127.0.0.1', userAgent: 'imghost admin reset-2fa' })
+      // Without SMTP the mail is a file in this command's DATA_DIR, which may not be the server's: say where.
+      const mailed = ctx.mailer.transport === 'smtp' ? 'the owner mailed' : `the owner's mail written to ${join(config.dataDir, 'mail')} (no SMTP configured: pass it on)`
       console.log(
         hadTwoFactor
-          ? `two-factor authentication is off for ${user.username} <${user.email}>: authenticator app, recovery codes and ${removedPasskeys} passkey(s) removed, every session ended, the owner mailed`
+          ? `two-factor authentication is off for ${user.username} <${user.email}>: authenticator app, recovery codes and ${removedPasskeys} passkey(s) removed, every session ended, ${mailed}`
           : `${user.username} <${user.email}> has no two-factor authentication: nothing changed`,
       )
       return

@@ -155,6 +155,8 @@ describe('the imghost command line', () => {
     const reset = await imghost(['admin', 'reset-2fa', '--email', 'Bea@example.com'])
     expect(reset.stderr).toBe('')
     expect(reset.stdout).toContain('two-factor authentication is off for bea <bea@example.com>')
+    // No SMTP here: the line says where the mail is, since this command's DATA_DIR may not be the server's.
+    expect(reset.stdout).toContain(`the owner's mail written to ${join(dataDir, 'mail')} (no SMTP configured: pass it on)`)
     expect((await imghost(['admin', 'reset-2fa', '--email', 'bea@example.com'])).stdout).toContain('has no two-factor authentication: nothing changed')
     const unknown = await imghost(['admin', 'reset-2fa', '--email', 'nobody@example.com'])
     expect(unknown.code).toBe(2)
