@@ -14,7 +14,8 @@ import { signUp } from './support.ts'
 /**
  * Real third-party clients, from npm, pinned in package.json, talking HTTP to the upload and
  * view servers on loopback: PicGo-Core with the web-uploader plugin (against POST /upload) and
- * with the lankong plugin (against the Lsky Pro v2 endpoint, upload and sync-delete).
+ * with the lankong plugin (against the Lsky Pro v2 endpoint, upload and sync-delete, and the
+ * Lsky Pro V1 one, POST /api/upload).
  */
 
 // The servers listen before the app exists (its public URLs need their ports); requests wait for it.
@@ -92,6 +93,33 @@ describeEachBackend(
       // already parsed), so the request it would send is sent here: DELETE {server}/api/v1/images/{id}.
       const deleted = await fetch(`${UPLOAD}/api/v1/images/${info!.id}`, { method: 'DELETE', headers: { Accept: 'application/json', Authorization: `Bearer ${user.apiKey}` } })
       expect(await deleted.json()).toEqual({ status: true, message: 'Deleted', data: {} })
+      expect(await imagesOf(user.id)).toBe(0)
+    })
+
+    test('PicGo + lankong (Lsky Pro V1, the token header): the URL it reports serves the image it sent', async () => {
+      const user = await signUp(app())
+      const { path, bytes } = await pngFile()
+      const client = picgo('lankong', { lskyProVersion: 'V1', server: UPLOAD, token: user.apiKey, permission: 1, syncDelete: false, ignoreCertErr: false })
+      const result = await client.upload([path])
+      expect(Array.isArray(result), String(result)).toBe(true)
+      const [info] = result as { imgUrl: string }[]
+      await expectUrlServes(info!.imgUrl, bytes)
+      expect(await imagesOf(user.id)).toBe(1)
+    })
+
+    test('PicGo + lankong V1 with a session token: a failure with the 401 and the reason in the body PicGo hands on; nothing is stored', async () => {
+      const user = await signUp(app())
+      const { path } = await pngFile()
+      const client = picgo('lankong', { lskyProVersion: 'V1', server: UPLOAD, token: user.token, permission: 1, syncDelete: false, ignoreCertErr: false })
+      const failures: { statusCode?: number; response?: { body?: unknown } }[] = []
+      client.on('failed', (error: (typeof failures)[number]) => failures.push(error))
+      const result = await client.upload([path]).catch((error: unknown) => error)
+      // A non-2xx rejects inside PicGo's request before the plugin reads the body (it never gets
+      // to its own notification of body.message); PicGo's failure carries the status and the body.
+      expect(failures).toHaveLength(1)
+      expect(failures[0]!.statusCode).toBe(401)
+      expect(failures[0]!.response?.body).toMatchObject({ code: 401, msg: expect.stringContaining('not a session token'), data: { code: 'api_key_required' } })
+      expect(JSON.stringify(result)).not.toContain('imgUrl')
       expect(await imagesOf(user.id)).toBe(0)
     })
 

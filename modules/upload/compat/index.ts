@@ -5,6 +5,7 @@ import { cheveretoRoutes } from './chevereto.ts'
 import { imgbbRoutes } from './imgbb.ts'
 import { imgurRoutes } from './imgur.ts'
 import { lskyRoutes } from './lsky.ts'
+import { lskyV1Routes } from './lsky-v1.ts'
 
 /**
  * Upload endpoints of foreign APIs, so the clients people already have work unchanged. Each is
@@ -19,3 +20,4 @@ export const compatRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) =>
     .use(imgbbRoutes(ctx, errorDialects))
     .use(imgurRoutes(ctx, errorDialects))
     .use(lskyRoutes(ctx, errorDialects))
+    .use(lskyV1Routes(ctx, errorDialects))

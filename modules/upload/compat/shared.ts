@@ -218,9 +218,20 @@ export function cheveretoVariant(ctx: AppContext, image: ImageRow, name: 'thumb'
 }
 
 export interface KeyedFormUpload {
-  /** The image's field: Chevereto's `source`, ImgBB's `image`. */
+  /** The image's field: Chevereto's `source`, ImgBB's and Lsky V1's `image`. */
   fileField: string
-  /** `key` from the query. */
+  /**
+   * Where the key may come: a header, read before the body, a form field, read after it, and
+   * (`query`) the query, which may carry the image too. Chevereto's and ImgBB's `X-API-Key`, `key`
+   * and the query (the default); Lsky V1's `token` header and field.
+   */
+  keyIn?: { header: string; field: string; query: boolean }
+  /**
+   * The credential in a header the API does not take its key from (Credentials.alongside): by
+   * default a Bearer, beside Chevereto's key.
+   */
+  alongside?: string
+  /** `key` from the query (Chevereto's and ImgBB's only). */
   queryKey: string | undefined
   /** Base64 in the query (a GET upload), in place of an image in the body. */
   queryImage: string | undefined
@@ -233,17 +244,20 @@ export interface KeyedFormUpload {
   prepare: (upload: MultipartUpload) => MultipartUpload | Promise<MultipartUpload>
 }
 
-/** Two keys that differ name two accounts: which one was meant is not ours to guess. */
-const conflictingKeys = () => new BadRequest('Two different API keys were sent (query, X-API-Key header or form field); send one', 'conflicting_field')
+const CHEVERETO_KEY = { header: 'X-API-Key', field: 'key', query: true }
 
 /**
- * A Chevereto or ImgBB upload. The key may come in the query or X-API-Key, then a spent quota or
- * a bad key is answered before the body is read; or in the body itself (`key=` next to the
- * image), then only after it. `md5` is of the bytes sent.
+ * A Chevereto, ImgBB or Lsky V1 upload. The key may come in the query or the header, then a spent
+ * quota or a bad key is answered before the body is read; or in the body itself (`key=` or
+ * `token=` next to the image), then only after it. `md5` and `sha1` are of the bytes sent.
  */
-export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string; withDeleteLink: boolean }> {
-  const { fileField, queryImage, headers, ip } = upload
-  const noImage = `Send the image as "${fileField}": a file, or base64 in a form field or the query`
+export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string; sha1: string; withDeleteLink: boolean }> {
+  const { fileField, queryImage, headers, ip, keyIn = CHEVERETO_KEY } = upload
+  const alongside = upload.alongside ?? bearerBeside(request)
+  // Two keys that differ name two accounts: which one was meant is not ours to guess.
+  const places = `${keyIn.query ? 'query, ' : ''}${keyIn.header} header or form field`
+  const conflictingKeys = () => new BadRequest(`Two different API keys were sent (${places}); send one`, 'conflicting_field')
+  const noImage = `Send the image as "${fileField}": a file, or base64 in a form field${keyIn.query ? ' or the query' : ''}`
   // The image in the query, or in the body; the body's other fields (key, format, title, …) count either way.
   const readImage = async (): Promise<MultipartUpload> => {
     const body = await readImageBody(ctx, request, fileField)
@@ -254,12 +268,13 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
     }
     return { ...(await imageFromText(ctx, queryImage)), fields: body.fields }
   }
-  let md5 = ''
+  let digests = { md5: '', sha1: '' }
   const prepare = async (body: MultipartUpload): Promise<MultipartUpload> => {
     try {
-      if (key && body.fields.key && body.fields.key !== key) throw conflictingKeys()
+      const fieldKey = body.fields[keyIn.field]
+      if (key && fieldKey && fieldKey !== key) throw conflictingKeys()
       const prepared = await upload.prepare(body)
-      md5 = (await legacyDigests(body.file!)).md5
+      digests = await legacyDigests(body.file!)
       return prepared
     } catch (error) {
       await body.discard()
@@ -267,23 +282,23 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
     }
   }
 
-  const headerKey = request.headers.get('x-api-key')
+  const headerKey = request.headers.get(keyIn.header)?.trim() || undefined
   if (upload.queryKey && headerKey && upload.queryKey !== headerKey) throw conflictingKeys()
-  const key = upload.queryKey ?? headerKey ?? undefined
+  const key = upload.queryKey ?? headerKey
   if (key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside })
     const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
-    return { image, md5, withDeleteLink }
+    return { image, ...digests, withDeleteLink }
   }
   // The body is read before anyone is known to be calling: it comes out of the address's
   // anonymous budget, and goes back to it once a good key in the form says whose call it was.
   await limitAnonymous(ctx, ip(), headers)
   const body = await readImage()
   try {
-    const principal = await apiKeyPrincipal(ctx, body.fields.key, headers, { scope: 'upload', ip: ip(), alongside: bearerBeside(request) })
+    const principal = await apiKeyPrincipal(ctx, body.fields[keyIn.field], headers, { scope: 'upload', ip: ip(), alongside })
     await releaseAnonymous(ctx, ip())
     const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
-    return { image, md5, withDeleteLink }
+    return { image, ...digests, withDeleteLink }
   } finally {
     // Already read: removed here too when a quota refuses the upload before the service takes it.
     await body.discard()
