@@ -24,6 +24,28 @@ async function focusedOnceMoved(page: Page) {
   return focused(page)
 }
 
+/**
+ * Once the focus is on the element with id `id` (or after 5 s): a refusal about one field sends
+ * it there, a frame after the refusal renders. Then what has it, whether it is marked invalid,
+ * and the text of what describes it.
+ */
+async function focusedField(page: Page, id: string) {
+  await page.waitForFunction((wanted) => document.activeElement?.id === wanted, id, { timeout: 5_000 }).catch(() => {})
+  return page.evaluate(() => {
+    const element = document.activeElement
+    return {
+      tag: element?.tagName,
+      id: element?.id || null,
+      invalid: element?.getAttribute('aria-invalid') ?? null,
+      describedBy: (element?.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean).map((ref) => document.getElementById(ref)?.textContent ?? `(no #${ref})`),
+    }
+  })
+}
+
+const WRONG_APP_CODE = 'Code from the app: that code is wrong or has expired. Enter the code your app shows now; if it is refused again, check the time on your phone.'
+const WRONG_PASSWORD = 'Password: that is not your password.'
+const WRONG_CODE = 'Code from the app, or a recovery code: that code is wrong, has expired or was already used. Enter the code your app shows now, or a recovery code not used yet.'
+
 /** Keyboard use that must not act unasked, nor leave the focus where one more key press would. */
 describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocation, two-factor set-up', () => {
   let servers: WebServers
@@ -105,7 +127,7 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
     })
   })
 
-  test('setting up 2FA by keyboard: the focus goes to the code field, then the recovery codes, then the status line', async () => {
+  test('setting up 2FA by keyboard: the focus goes to the code field (back to it, marked invalid and named by its label, after a wrong code), then the recovery codes, then the status line', async () => {
     await journal.during(async () => {
       await go('/security')
       // Each button goes away with its step: the focus goes to what comes next, not to <body>.
@@ -113,7 +135,13 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
       await page.keyboard.press('Enter')
       const secret = (await page.getByTestId('totp-secret').textContent())!.trim()
       expect(await focusedOnceMoved(page)).toMatchObject({ tag: 'INPUT', label: null, id: 'f-code-from-the-app' })
-      await page.keyboard.type(totpCode(secret, servers.app.ctx.clock))
+      // A wrong code: its field takes the focus again, marked invalid and described by the refusal, which names it by its label.
+      const wrong = totpCode(secret, servers.app.ctx.clock) === '000000' ? '111111' : '000000'
+      await page.keyboard.type(wrong)
+      await page.getByRole('button', { name: 'Turn on' }).focus()
+      await page.keyboard.press('Enter')
+      expect(await focusedField(page, 'f-code-from-the-app')).toEqual({ tag: 'INPUT', id: 'f-code-from-the-app', invalid: 'true', describedBy: [WRONG_APP_CODE] })
+      await page.getByLabel('Code from the app').fill(totpCode(secret, servers.app.ctx.clock))
       await page.getByRole('button', { name: 'Turn on' }).focus()
       await page.keyboard.press('Enter')
       const codes = page.getByTestId('recovery-codes')
@@ -129,21 +157,22 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
     })
   })
 
-  test('turning 2FA off by keyboard: a wrong password or code takes the focus to its field; done, its panel goes and the focus to the line saying it is off', async () => {
+  test('new recovery codes and turning 2FA off by keyboard: a wrong password or code takes the focus to its field, named by its label; done, its panel goes and the focus to the line saying it is off', async () => {
     await journal.during(async () => {
-      const form = page.getByRole('form', { name: 'Turn off' })
-      const refusedBy = async (password: string, code: string, error: string) => {
+      /** Submits form `name` by keyboard with `password` and `code`; then the field that has the focus once it is on `fieldId`. */
+      const refusedBy = async (name: string, password: string, code: string, fieldId: string) => {
+        const form = page.getByRole('form', { name })
         await form.getByLabel('Password').fill(password)
         await form.getByLabel('Code from the app, or a recovery code').fill(code)
-        await form.getByRole('button', { name: 'Turn off', exact: true }).focus()
+        await form.getByRole('button', { name, exact: true }).focus()
         await page.keyboard.press('Enter')
-        await form.getByRole('alert').filter({ hasText: error }).waitFor()
-        await page.waitForFunction(() => document.activeElement?.tagName === 'INPUT', null, { timeout: 5_000 }).catch(() => {})
-        const field = page.locator(':focus')
-        return { ...(await focused(page)), invalid: await field.getAttribute('aria-invalid'), describedBy: await field.getAttribute('aria-describedby') }
+        return focusedField(page, fieldId)
       }
-      expect(await refusedBy('not my password', recoveryCode, 'Wrong password')).toMatchObject({ tag: 'INPUT', id: 'disable-password', invalid: 'true', describedBy: 'disable-error' })
-      expect(await refusedBy(PASSWORD, '000000', 'That code is not right')).toMatchObject({ tag: 'INPUT', id: 'disable-code', invalid: 'true', describedBy: 'disable-error' })
+      // The API says "Wrong password" and "That code is not right, or was already used": the page names the field as it labels it.
+      expect(await refusedBy('Make new recovery codes', 'not my password', recoveryCode, 'recovery-codes-password')).toEqual({ tag: 'INPUT', id: 'recovery-codes-password', invalid: 'true', describedBy: [WRONG_PASSWORD] })
+      expect(await refusedBy('Turn off', 'not my password', recoveryCode, 'disable-password')).toEqual({ tag: 'INPUT', id: 'disable-password', invalid: 'true', describedBy: [WRONG_PASSWORD] })
+      expect(await refusedBy('Turn off', PASSWORD, '000000', 'disable-code')).toEqual({ tag: 'INPUT', id: 'disable-code', invalid: 'true', describedBy: [WRONG_CODE] })
+      const form = page.getByRole('form', { name: 'Turn off' })
       expect(await form.getByLabel('Password').getAttribute('aria-invalid')).toBeNull()
 
       await form.getByLabel('Password').fill(PASSWORD)

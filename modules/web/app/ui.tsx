@@ -102,6 +102,12 @@ export function authenticatorCode(typed: string): string | null {
 
 export const AUTHENTICATOR_CODE_RULE = 'Enter the 6 digits your authenticator app shows.'
 
+/**
+ * The API's `invalid_password` ("Wrong password") at a form that asks for the account's password
+ * to confirm a change, named as the form labels the field, as the account page names its own.
+ */
+export const wrongPassword = (label: string) => `${label}: that is not your password.`
+
 /** Characters the API refuses in a name (src/users/public.ts): controls and bidirectional overrides, invisible. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/
 

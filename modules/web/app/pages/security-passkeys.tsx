@@ -1,7 +1,7 @@
 import { startRegistration } from '@simplewebauthn/browser'
 import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
-import { Field, PASSWORD_MAX_LENGTH, Status, formatDate, messageOf, useLoad, useSession } from '../ui.tsx'
+import { Field, type FormWords, PASSWORD_MAX_LENGTH, Status, formatDate, messageOf, useLoad, useSession, wrongPassword } from '../ui.tsx'
 
 interface Passkey {
   id: string
@@ -12,14 +12,17 @@ interface Passkey {
   last_used_at: string | null
 }
 
-/** What a browser's WebAuthn error means to a person. */
-export function passkeyError(error: unknown) {
+/** What a browser's WebAuthn error means to a person; a server's answer, in `words` (messageOf). */
+export function passkeyError(error: unknown, words?: FormWords) {
   const name = (error as { name?: string })?.name
   if (name === 'NotAllowedError') return 'The passkey request was cancelled or timed out.'
   if (name === 'InvalidStateError') return 'This passkey is already registered.'
   if (name === 'SecurityError') return 'Passkeys need this site on https (or localhost) under its configured name.'
-  return messageOf(error)
+  return messageOf(error, words)
 }
+
+const REMOVE_PASSWORD_LABEL = 'Your password, to remove it'
+const REMOVE_WORDS: FormWords = { codes: { invalid_password: wrongPassword(REMOVE_PASSWORD_LABEL) } }
 
 function PasskeyRow({ passkey, onChanged }: { passkey: Passkey; onChanged: (message: string) => void }) {
   const { api, user } = useSession()
@@ -33,7 +36,7 @@ function PasskeyRow({ passkey, onChanged }: { passkey: Passkey; onChanged: (mess
       onChanged(mode === 'rename' ? 'Passkey renamed.' : 'Passkey removed.')
       setMode('view')
     } catch (e) {
-      setError(messageOf(e))
+      setError(messageOf(e, mode === 'remove' ? REMOVE_WORDS : {}))
     }
   }
   return (
@@ -53,7 +56,7 @@ function PasskeyRow({ passkey, onChanged }: { passkey: Passkey; onChanged: (mess
           {mode === 'rename' ? (
             <Field label="New name" id={`rename-${passkey.id}`} name="name" defaultValue={passkey.name} required maxLength={100} />
           ) : user?.provider === 'form' ? (
-            <Field label="Your password, to remove it" id={`remove-${passkey.id}`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
+            <Field label={REMOVE_PASSWORD_LABEL} id={`remove-${passkey.id}`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
           ) : null}
           <SubmitButton class={mode === 'remove' ? 'danger small' : 'small'}>{mode === 'rename' ? 'Save' : 'Remove passkey'}</SubmitButton>
           <button type="button" class="secondary small" onClick={() => setMode('view')}>Cancel</button>

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { renderSVG } from 'uqr'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { useRouteContext } from '../router.tsx'
-import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { AUTHENTICATOR_CODE_RULE, CopyButton, Field, type FormWords, PASSWORD_MAX_LENGTH, PageTitle, Status, authenticatorCode, messageOf, useFieldRefusal, useLoad, useRefocus, useSession, wrongPassword } from '../ui.tsx'
 import { SessionsPanel, TrustedDevicesPanel } from './security-devices.tsx'
 import { PasskeysPanel, passkeyError } from './security-passkeys.tsx'
 
@@ -62,11 +62,20 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
   )
 }
 
+const APP_CODE_LABEL = 'Code from the app'
+
+/** The API's `invalid_code` at set-up ("That code is not right; …"), named as the form labels the field. */
+const CONFIRM_WORDS: FormWords = {
+  codes: { invalid_code: `${APP_CODE_LABEL}: that code is wrong or has expired. Enter the code your app shows now; if it is refused again, check the time on your phone.` },
+}
+
 function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStatus; reload: () => void; showCodes: (codes: string[]) => void }) {
   const { api } = useSession()
   const [enrolment, setEnrolment] = useState<{ secret: string; otpauth_uri: string } | null>(null)
   const [state, setState] = useState<{ error?: string; message?: string }>({})
   const stateRegion = useRef<HTMLDivElement>(null)
+  // A wrong code is typed again: the focus goes to its field, marked invalid, off the button pressed.
+  const refusal = useFieldRefusal('totp-confirm-error', { invalid_code: 'code' })
   // Each step takes its own button away: the focus goes to what comes next, the code field, then the codes.
   const refocus = useRefocus(enrolment)
   const start = async () => {
@@ -80,6 +89,8 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
     }
   }
   const confirm = async (event: Event) => {
+    const form = event.currentTarget as HTMLFormElement
+    refusal.clear()
     try {
       const code = authenticatorCode(values(event).code ?? '')
       if (!code) return setState({ error: AUTHENTICATOR_CODE_RULE })
@@ -90,7 +101,8 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
       if (answer.recovery_codes) showCodes(answer.recovery_codes)
       reload()
     } catch (e) {
-      setState({ error: messageOf(e) })
+      setState({})
+      refusal.refuse(form, e, messageOf(e, CONFIRM_WORDS))
     }
   }
   // An SVG image from the bundled encoder: the secret never leaves the page, no remote QR service.
@@ -110,17 +122,28 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
           <p>Scan this code with your app, then type the 6-digit code it shows.</p>
           <img class="qr" src={qr!} alt="QR code for your authenticator app" width={200} height={200} />
           <p class="small">Cannot scan? Enter this key: <code data-testid="totp-secret">{enrolment.secret}</code></p>
-          <Field label="Code from the app" name="code" inputMode="numeric" autocomplete="one-time-code" required />
+          <Field label={APP_CODE_LABEL} name="code" inputMode="numeric" autocomplete="one-time-code" required errorId={refusal.errorOf('code')} />
           <SubmitButton busyLabel="Checking…">Turn on</SubmitButton>
         </Form>
       ) : null}
-      <Status error={state.error} message={state.message} focusRef={stateRegion} />
+      <Status error={refusal.error ?? state.error} message={state.message} focusRef={stateRegion} errorId="totp-confirm-error" />
     </div>
   )
 }
 
 /** Refusals about one field of the form (by its `name`): it takes the focus, marked invalid. */
 const FIELD_AT_FAULT: Record<string, string> = { invalid_password: 'password', invalid_code: 'code' }
+
+const PASSWORD_LABEL = 'Password'
+const CODE_LABEL = 'Code from the app, or a recovery code'
+
+/** Those refusals as the form labels the fields: the API says "Wrong password", "That code is not right, or was already used". */
+const PASSWORD_AND_CODE_WORDS: FormWords = {
+  codes: {
+    invalid_password: wrongPassword(PASSWORD_LABEL),
+    invalid_code: `${CODE_LABEL}: that code is wrong, has expired or was already used. Enter the code your app shows now, or a recovery code not used yet.`,
+  },
+}
 
 /**
  * Turning 2FA off and getting new recovery codes both need the password and a code, or a passkey
@@ -145,7 +168,7 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
       const typed = values(event).code!.trim()
       await send(form, { code: authenticatorCode(typed) ?? typed })
     } catch (e) {
-      refuse(form, e, messageOf(e))
+      refuse(form, e, messageOf(e, PASSWORD_AND_CODE_WORDS))
     }
   }
   const withPasskey = async () => {
@@ -156,15 +179,15 @@ function PasswordAndCodeForm({ action, label, danger, passkeys, onDone }: { acti
       const { challenge_token, options } = await api.auth('POST', '/api/v1/auth/2fa/passkey-options')
       await send(form, { webauthn: { challenge_token, response: await startAuthentication({ optionsJSON: options }) } })
     } catch (e) {
-      refuse(form, e, passkeyError(e))
+      refuse(form, e, passkeyError(e, PASSWORD_AND_CODE_WORDS))
     }
   }
   return (
     <Form onSubmit={submit} aria-label={label}>
       {user?.provider === 'form' ? (
-        <Field label="Password" id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} errorId={errorOf('password')} />
+        <Field label={PASSWORD_LABEL} id={`${id}-password`} name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} errorId={errorOf('password')} />
       ) : null}
-      <Field label="Code from the app, or a recovery code" id={`${id}-code`} name="code" autocomplete="one-time-code" required errorId={errorOf('code')} />
+      <Field label={CODE_LABEL} id={`${id}-code`} name="code" autocomplete="one-time-code" required errorId={errorOf('code')} />
       <Status error={error} errorId={errorId} />
       <SubmitButton class={danger ? 'danger' : undefined}>{label}</SubmitButton>
       {passkeys > 0 && typeof PublicKeyCredential !== 'undefined' ? (
