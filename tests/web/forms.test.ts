@@ -115,6 +115,47 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     })
   })
 
+  test('the account page: a username or address already taken, or a wrong current password, takes the focus to its field, marked invalid and described by the error, as at sign-up', async () => {
+    const other = await registerUser(servers.app.auth)
+    /** Once the focus is on the field named `name` (or after 5 s): what has it, whether it is marked invalid, and the texts describing it. */
+    const focusedField = async (name: string) => {
+      await page.waitForFunction((wanted) => document.activeElement?.getAttribute('name') === wanted, name, { timeout: 5_000 }).catch(() => {})
+      return page.evaluate(() => {
+        const input = document.activeElement
+        return {
+          name: input?.getAttribute('name') ?? input?.textContent?.trim() ?? null,
+          invalid: input?.getAttribute('aria-invalid') ?? null,
+          describedBy: (input?.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean).map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+        }
+      })
+    }
+    const profile = page.getByRole('form', { name: 'Profile' })
+    const invalidOf = (name: string) => profile.locator(`[name="${name}"]`).getAttribute('aria-invalid')
+    await journal.during(async () => {
+      await go('/account')
+      const save = profile.getByRole('button', { name: 'Save profile' })
+      await profile.getByLabel('Username').fill(other.username)
+      await save.click()
+      expect(await focusedField('username')).toEqual({ name: 'username', invalid: 'true', describedBy: ['That username is taken.', '3 to 32 letters, digits, _ . -'] })
+      expect(await invalidOf('email')).toBeNull()
+
+      await profile.getByLabel('Username').fill(user.username)
+      await profile.getByLabel('Email', { exact: true }).fill(`free.${user.email}`)
+      await profile.getByLabel('Current password').fill('not my password')
+      await save.click()
+      expect(await focusedField('current_password')).toEqual({ name: 'current_password', invalid: 'true', describedBy: ['Current password: that is not your current password.', 'Needed to change your email address.'] })
+      expect(await invalidOf('username')).toBeNull()
+
+      await profile.getByLabel('Email', { exact: true }).fill(other.email)
+      await profile.getByLabel('Current password').fill(user.password)
+      await save.click()
+      expect(await focusedField('email')).toEqual({ name: 'email', invalid: 'true', describedBy: ['An account with that email already exists.'] })
+      expect(await invalidOf('current_password')).toBeNull()
+    })
+    const [, account] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
+    expect(account.user).toMatchObject({ username: user.username, email: user.email })
+  })
+
   test('bad referrer lines are named by the line numbers typed, under the field’s label', async () => {
     await go('/account')
     await page.getByLabel('Sites allowed to embed your images').fill('good.example\nfoo bar\nok.example\nbad_host!')

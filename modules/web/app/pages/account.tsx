@@ -4,7 +4,7 @@ import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, useLoad, useRefocus, useSession,
+  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, useFieldRefusal, useLoad, useRefocus, useSession,
 } from '../ui.tsx'
 
 interface Quota extends BandwidthState {
@@ -61,6 +61,9 @@ const profileWords = (values: Record<string, string>): FormWords => ({
   fields: { first_name: () => firstNameRule(values.first_name), last_name: () => nameRule('Last name', values.last_name), username: () => USERNAME_RULE },
 })
 
+/** Refusals of the profile that are about one field (by its `name`), as at sign-up: the value typed there is taken, or wrong. */
+const PROFILE_FIELD_OF: Record<string, string> = { username_taken: 'username', email_taken: 'email', invalid_current_password: 'current_password' }
+
 /** The account as its own API shows it: a new address waits for its mailed link (PUT /api/v1/account). */
 type OwnAccount = User & { pending_email?: string | null; pending_email_expires_at?: string | null }
 interface PendingEmail {
@@ -101,6 +104,7 @@ export function AccountPage() {
   // A refusal the person must fix takes the focus to the field at fault, off the submit button.
   const refocus = useRefocus(status)
   const refocusOn = (field: () => HTMLElement | null | undefined) => refocus(field, { fromHere: true })
+  const profileRefusal = useFieldRefusal('profile-error', PROFILE_FIELD_OF)
   const [emailDraft, setEmailDraft] = useState<string | undefined>(undefined)
   // The session's user does not say whether an email change waits: the account's own answer does.
   const [pendingEmail, setPendingEmail] = useState<PendingEmail | null>(null)
@@ -119,6 +123,7 @@ export function AccountPage() {
   /**
    * PUT /api/v1/account, then the account saved (null when refused). `refused`: told of a refusal
    * first, to send the focus to the field at fault; the sentence it may return replaces the refusal's own.
+   * `show`: where the refusal is said, if not in the part's own status.
    */
   const save = async (
     part: string,
@@ -126,6 +131,7 @@ export function AccountPage() {
     message: string | ((account: OwnAccount) => string),
     words: FormWords = {},
     refused?: (error: unknown) => Promise<string | undefined> | string | undefined | void,
+    show: (error: unknown, text: string) => void = (_error, text) => say(part, { error: text }),
   ): Promise<OwnAccount | null> => {
     try {
       const answer = await api.auth<{ user: OwnAccount }>('PUT', '/api/v1/account', body)
@@ -133,7 +139,7 @@ export function AccountPage() {
       say(part, { message: typeof message === 'function' ? message(answer.user) : message })
       return answer.user
     } catch (e) {
-      say(part, { error: (await refused?.(e)) ?? messageOf(e, words) })
+      show(e, (await refused?.(e)) ?? messageOf(e, words))
       return null
     }
   }
@@ -149,6 +155,7 @@ export function AccountPage() {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
     const shown = user
+    profileRefusal.clear()
     // Only what the person changed: an unchanged field sent back could undo a change made
     // elsewhere, and an address the account no longer has reads to the server as a new one.
     const changes: Record<string, unknown> = {}
@@ -164,7 +171,6 @@ export function AccountPage() {
     }
     const refused = async (e: unknown) => {
       const code = e instanceof ApiError ? e.code : ''
-      if (code === 'invalid_current_password') refocusOn(() => form.querySelector<HTMLElement>('[name="current_password"]'))
       // Refused about the address: the account may have changed under the page. Shown as it is now, rather than asking for a field the form does not show.
       const now = code === 'current_password_required' || code === 'email_taken' ? await loadAccount() : null
       if (!now || now.email.toLowerCase() === shown.email.toLowerCase()) return undefined
@@ -172,7 +178,12 @@ export function AccountPage() {
       showAddress(form, now)
       return `Nothing was saved. ${changedElsewhere(now)} Check the form and save again.`
     }
-    const account = await save('profile', changes, saved, profileWords(v), refused)
+    // A field at fault (a username taken, a wrong password) takes the focus, marked invalid and described by the refusal.
+    const show = (e: unknown, text: string) => {
+      say('profile', {})
+      profileRefusal.refuse(form, e, text)
+    }
+    const account = await save('profile', changes, saved, profileWords(v), refused, show)
     if (!account) return
     setEmailDraft(undefined)
     const field = form.elements.namedItem('current_password') as HTMLInputElement | null
@@ -260,10 +271,10 @@ export function AccountPage() {
             <Field label="First name" name="first_name" defaultValue={user.first_name} required />
             <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} />
           </div>
-          <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} />
-          <Field label="Email" name="email" type="email" defaultValue={user.email} required onInput={(event) => setEmailDraft((event.currentTarget as HTMLInputElement).value)} />
+          <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} errorId={profileRefusal.errorOf('username')} />
+          <Field label="Email" name="email" type="email" defaultValue={user.email} required errorId={profileRefusal.errorOf('email')} onInput={(event) => setEmailDraft((event.currentTarget as HTMLInputElement).value)} />
           {emailChanging ? (
-            <Field label="Current password" id="f-email-current-password" name="current_password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} hint="Needed to change your email address." />
+            <Field label="Current password" id="f-email-current-password" name="current_password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} hint="Needed to change your email address." errorId={profileRefusal.errorOf('current_password')} />
           ) : null}
           <p class="small muted">
             {user.is_verified ? 'Your address is verified.' : <>Your address is not verified. <ActionButton class="link" onClick={resend}>Send the link again</ActionButton></>}
@@ -283,7 +294,7 @@ export function AccountPage() {
             </div>
           ) : null}
           <Status {...status.pending} />
-          <Status {...status.profile} />
+          <Status error={profileRefusal.error} message={status.profile?.message} errorId="profile-error" />
           <SubmitButton busyLabel="Saving…">Save profile</SubmitButton>
         </Form>
         <Form class="panel" onSubmit={password} aria-labelledby="h-password">
