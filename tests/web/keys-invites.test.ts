@@ -216,8 +216,24 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
       await again.getByLabel('Username').fill('eve')
       await again.getByLabel('Email').fill('bob@example.com')
       await again.getByLabel('Password').fill(PASSWORD)
-      await again.getByRole('button', { name: 'Create account' }).click()
-      await expect(again.getByRole('alert').textContent()).resolves.toContain('already been used')
+      /** Once the focus is on the Invite code field (or after 5 s): what has it, whether it is marked invalid, and the texts describing it. */
+      const refusedAt = async () => {
+        await again.getByRole('button', { name: 'Create account' }).click()
+        await again.waitForFunction(() => document.activeElement?.getAttribute('name') === 'invite_code', null, { timeout: 5_000 }).catch(() => {})
+        return again.evaluate(() => {
+          const input = document.activeElement
+          return {
+            name: input?.getAttribute('name') ?? input?.textContent?.trim() ?? null,
+            invalid: input?.getAttribute('aria-invalid') ?? null,
+            describedBy: (input?.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean).map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+          }
+        })
+      }
+      // The refusal is about the Invite code field: it takes the focus, marked invalid and described by the refusal, as a username taken is.
+      expect(await refusedAt()).toEqual({ name: 'invite_code', invalid: 'true', describedBy: ['This invite has already been used.', 'From your invite link'] })
+      await again.getByLabel('Invite code').fill('not-a-real-invite-code')
+      expect(await refusedAt()).toEqual({ name: 'invite_code', invalid: 'true', describedBy: ['This invite code is not valid; check the link.', 'From your invite link'] })
+      expect(await again.getByLabel('Email').getAttribute('aria-invalid')).toBeNull()
     })
     await Promise.all([guest.close(), stranger.close()])
   })

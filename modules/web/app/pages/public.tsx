@@ -30,8 +30,20 @@ const signUpWords = (values: Record<string, string>): FormWords => ({
   },
 })
 
-/** Refusals of a new account that are about one field (by its `name`): the value typed there is taken. */
-const SIGN_UP_FIELD_OF: Record<string, string> = { username_taken: 'username', email_taken: 'email' }
+/**
+ * Refusals of a new account that are about one field (by its `name`): the value typed there is
+ * taken, or the invite code is wrong, used, expired or missing (src/registration); an invite for
+ * another address is about the address typed.
+ */
+const SIGN_UP_FIELD_OF: Record<string, string> = {
+  username_taken: 'username',
+  email_taken: 'email',
+  invalid_invite: 'invite_code',
+  invite_used: 'invite_code',
+  invite_expired: 'invite_code',
+  invite_required: 'invite_code',
+  invite_email_mismatch: 'email',
+}
 
 /**
  * After a successful sign-in: the page's session starts, then the page moves on. Should moving on
@@ -217,7 +229,7 @@ export function SignupPage() {
         <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} />
         {mode !== 'open' || linkInvite ? (
           <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
-            onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} />
+            onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} errorId={errorOf('invite_code')} />
         ) : null}
         <Status error={error} errorId="signup-error" />
         <SubmitButton busyLabel="Creating…">Create account</SubmitButton>
