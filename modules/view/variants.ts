@@ -59,21 +59,30 @@ export interface VariantChoice {
  * The stored object for a request. `medium` is only made when it is smaller than the original,
  * so a missing medium (or thumb) falls back to the next larger size. An extension asks for that
  * exact format; without one a WebP twin is served when the client accepts WebP and it is smaller.
+ * A twin may be stored without its own-format sibling (an animated GIF's GIF thumb can come out
+ * heavier than the original, its WebP thumb not): it then stands against the larger size that
+ * would be served instead, or the GIF's thumb link would cost the whole original.
  */
 export function chooseVariant(variants: StoredVariant[], imageFormat: StoredFormat, size: VariantName, format: StoredFormat | undefined, webpAccepted: boolean): VariantChoice | null {
   const order = SIZES.slice(0, SIZES.indexOf(size as (typeof SIZES)[number]) + 1).reverse()
   const find = (name: VariantName, f: StoredFormat) => variants.find((v) => v.name === name && v.format === f)
-  for (const name of order) {
+  for (const [index, name] of order.entries()) {
     if (format !== undefined) {
       const exact = find(name, format)
       if (exact) return { variant: exact, negotiated: false }
       continue
     }
-    const base = find(name, imageFormat)
-    if (!base) continue
     const twin = imageFormat === 'webp' ? undefined : find(name, 'webp')
-    if (!twin) return { variant: base, negotiated: false }
-    return { variant: webpAccepted && twin.size < base.size ? twin : base, negotiated: true }
+    const base = find(name, imageFormat)
+    const larger = order[index + 1]
+    // Without its own-format sibling, a twin stands against what the next larger size would serve.
+    const other = base ? { variant: base, negotiated: false } : twin && larger ? chooseVariant(variants, imageFormat, larger, undefined, webpAccepted) : null
+    if (!twin) {
+      if (other) return other
+      continue
+    }
+    if (!other) return { variant: twin, negotiated: false }
+    return { variant: webpAccepted && twin.size < other.variant.size ? twin : other.variant, negotiated: true }
   }
   return null
 }

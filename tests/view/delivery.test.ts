@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import type { StoredVariant } from '#core/images/types.ts'
 import { describeEachBackend } from '../helpers/index.ts'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
+import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, makeHeavyThumbGif, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
 
 const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -99,6 +100,30 @@ describeEachBackend('view delivery', (app) => {
       const [response, body] = await fetchView(app().view, path, { accept: 'image/webp,*/*' })
       expect({ path, status: response.status, type: response.headers.get('content-type') }).toEqual({ path, status: 200, type: 'image/png' })
       expect(body).toEqual(original)
+    }
+  })
+
+  test('a WebP thumb stored without its GIF sibling is served to a WebP browser, with Vary: Accept', async () => {
+    const path = await makeHeavyThumbGif()
+    const gif = await upload(app(), owner, path).finally(() => rmSync(path, { force: true }))
+    const gifVariants = await variantsOf(app(), gif.id)
+    // The GIF thumb came out no lighter than the original and was dropped; the WebP one was kept.
+    expect(gifVariants.map((v) => `${v.name}.${v.format}`).sort()).toEqual(['original.gif', 'thumb.webp'])
+    const twin = variant(gifVariants, 'thumb', 'webp')
+    const original = variant(gifVariants, 'original', 'gif')
+    for (const path of [`/i/${gif.id}?size=thumb`, `/i/${gif.id}_thumb`]) {
+      const [accepted, acceptedBody] = await fetchView(app().view, path, { accept: 'image/webp,*/*' })
+      expect({ path, type: accepted.headers.get('content-type'), vary: accepted.headers.get('vary') }).toEqual({ path, type: 'image/webp', vary: 'Accept' })
+      expect(acceptedBody).toEqual(await storedBytes(app(), twin.key))
+      // A client without WebP gets the original, under the same Vary: a cache must not mix them.
+      const [plain, plainBody] = await fetchView(app().view, path, { accept: 'image/gif,*/*;q=0.5' })
+      expect({ path, type: plain.headers.get('content-type'), vary: plain.headers.get('vary') }).toEqual({ path, type: 'image/gif', vary: 'Accept' })
+      expect(plainBody.byteLength).toBe(original.size)
+    }
+    // A medium falls back to a larger size, never a smaller one; the original has no twin.
+    for (const path of [`/i/${gif.id}?size=medium`, `/i/${gif.id}`]) {
+      const [whole] = await fetchView(app().view, path, { accept: 'image/webp,*/*' })
+      expect({ path, type: whole.headers.get('content-type'), vary: whole.headers.get('vary') }).toEqual({ path, type: 'image/gif', vary: null })
     }
   })
 

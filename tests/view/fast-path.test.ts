@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 import { type RunningServer, startServer } from '../../scripts/lib/process.ts'
 import { createPostgresDatabase } from '../helpers/context.ts'
-import { CORPUS } from './support.ts'
+import { CORPUS, makeHeavyThumbGif } from './support.ts'
 
 /**
  * The image routes' fast path (modules/view/fast-path.ts) runs only in a listening server
@@ -126,6 +126,25 @@ for (const database of DATABASES) {
       }
       // A client's own id is echoed, as the pipeline does.
       expect((await get(`/i/${id}?size=thumb`, { 'x-request-id': 'client-chosen-id-1' })).response.headers.get('x-request-id')).toBe('client-chosen-id-1')
+    })
+
+    test('a WebP thumb without its GIF sibling: the fast path negotiates it as the pipeline does', async () => {
+      const path = await makeHeavyThumbGif()
+      const form = new FormData()
+      form.append('file', Bun.file(path), 'stripes.gif')
+      const id = (await json(`${upload}/upload`, { method: 'POST', headers: { 'x-api-key': apiKey }, body: form }).finally(() => rmSync(path, { force: true }))).image.id
+      for (const accept of ['image/webp,*/*', 'image/gif,*/*;q=0.5']) {
+        const headers = { accept }
+        const thumb = `/i/${id}?size=thumb`
+        await warm(thumb, headers)
+        const fast = await get(thumb, headers)
+        const reference = await get(thumb, { ...headers, ...PIPELINE })
+        expect(fast.response.headers.get('x-request-id'), accept).toBeNull()
+        expect(headersOf(fast.response), accept).toEqual(headersOf(reference.response))
+        expect(fast.body, accept).toEqual(reference.body)
+        const expected = accept.startsWith('image/webp') ? 'image/webp' : 'image/gif'
+        expect({ accept, type: fast.response.headers.get('content-type'), vary: fast.response.headers.get('vary') }).toEqual({ accept, type: expected, vary: 'Accept' })
+      }
     })
 
     test('only the spellings a purge names are immutable, on both paths; any other is cached five minutes', async () => {

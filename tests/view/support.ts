@@ -153,6 +153,31 @@ async function makePhoto(width: number, height: number, grain = 24): Promise<str
   return path
 }
 
+/**
+ * A 1200×900 five-frame GIF of fine diagonal stripes: LZW packs the stripes small, while the
+ * 256 px thumb blurs them into colours the GIF encoder dithers, so its GIF thumb comes out
+ * heavier than the original and is not stored; its WebP thumb (a few hundred bytes) is. The
+ * same bytes on every call.
+ */
+export async function makeHeavyThumbGif(): Promise<string> {
+  const [width, height, frames] = [1200, 900, 5]
+  const pixels = Buffer.alloc(width * height * frames * 3)
+  for (let f = 0; f < frames; f++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = ((f * height + y) * width + x) * 3
+        const k = (x + y * 2 + f) % 5
+        pixels[i] = (k * 255) / 4
+        pixels[i + 1] = (k * 91) & 255
+        pixels[i + 2] = 255 - (k * 255) / 4
+      }
+    }
+  }
+  const path = join(tmpdir(), `imghost-view-heavy-thumb-${randomBytes(6).toString('hex')}.gif`)
+  await sharp(pixels, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toFile(path)
+  return path
+}
+
 /** Uploads a fresh makePhoto() image through the real route, then removes the temp file. */
 export async function uploadPhoto(app: TestApp, owner: Viewer, width: number, height: number): Promise<Uploaded> {
   const path = await makePhoto(width, height)
