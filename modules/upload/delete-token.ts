@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { Elysia, t } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { NotFound } from '#core/errors.ts'
+import { BadRequest, NotFound } from '#core/errors.ts'
 import { WRAP_LONG_WORDS, personFacing } from '#core/http/html.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { isImageId } from '#core/images/ids.ts'
@@ -76,6 +76,14 @@ function page(ctx: AppContext, status: number, title: string, body: string): Res
   )
 }
 
+/** The form's token, else the link's own; two different ones are refused, as a field given twice is. */
+function postedToken(fromBody: string | undefined, fromQuery: string | undefined): string | undefined {
+  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+    throw new BadRequest('"token" was sent twice, in the query and the form, with different values; send one', 'conflicting_field')
+  }
+  return fromBody ?? fromQuery
+}
+
 const unlessNotFound = (error: unknown): undefined => {
   if (error instanceof NotFound) return undefined
   throw error
@@ -119,8 +127,8 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
     )
     .post(
       '/images/:id/delete',
-      async ({ params, body }) => {
-        const ownerId = await unblocked(ctx, verifiedOwner(ctx, params.id, body.token))
+      async ({ params, query, body }) => {
+        const ownerId = await unblocked(ctx, verifiedOwner(ctx, params.id, postedToken(body?.token, query.token)))
         const image = ownerId ? await deleteImageOf(ctx, ownerId, params.id).catch(unlessNotFound) : undefined
         if (!image) return gone(ctx)
         return page(ctx, 200, 'Deleted', '<p>The image and all its sizes are deleted.</p>')
@@ -128,11 +136,16 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
       {
         ...personFacing,
         params: Params,
-        body: t.Object({ token: t.String({ maxLength: 128 }) }),
+        // The deletion_url itself holds the token: a client POSTing the link as given sends no body.
+        query: t.Object({ token: t.Optional(t.String({ maxLength: 128 })) }),
+        body: t.Optional(t.Object({ token: t.Optional(t.String({ maxLength: 128 })) })),
         // The confirmation page's form posts here: the only type this route takes (src/http/body-limit.ts).
         parse: 'urlencoded',
         response: { 200: Html, 404: Html },
         anonymous: true,
-        detail: detail('Delete an image with its delete link token', 'The form on the confirmation page posts here (application/x-www-form-urlencoded).'),
+        detail: detail(
+          'Delete an image with its delete link token',
+          'The form on the confirmation page posts here (application/x-www-form-urlencoded); the deletion_url may also be POSTed as it is, with the token in its query.',
+        ),
       },
     )
