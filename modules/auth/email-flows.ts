@@ -69,9 +69,12 @@ async function mailResetLink(ctx: AppContext, normalised: string, now: Date) {
 /** The answer to a reset link that is not (or no longer) live, the same from the check and from the reset. */
 const invalidResetLink = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
 
-/** For the HTML form behind the mailed link: the form is only offered for a live token. */
-export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolean> {
-  return plausibleMailToken(token) ? repo.mailTokenUsable(ctx.sql, hashMailToken(token), 'reset_password', ctx.clock.now()) : Promise.resolve(false)
+/**
+ * Whether a mailed link would work now, by the rule its use applies (repo.consumeMailToken); it
+ * spends nothing. For the reset's check and form, and a mail scanner's HEAD of either link.
+ */
+export function mailedLinkUsable(ctx: AppContext, token: string, purpose: repo.OwnAddressLink): Promise<boolean> {
+  return plausibleMailToken(token) ? repo.mailTokenUsable(ctx.sql, hashMailToken(token), purpose, ctx.clock.now()) : Promise.resolve(false)
 }
 
 /**
@@ -79,7 +82,7 @@ export function resetTokenUsable(ctx: AppContext, token: string): Promise<boolea
  * after the new password was typed twice. It reads the token and spends nothing.
  */
 export async function checkResetToken(ctx: AppContext, token: string) {
-  if (!(await resetTokenUsable(ctx, token))) throw invalidResetLink()
+  if (!(await mailedLinkUsable(ctx, token, 'reset_password'))) throw invalidResetLink()
 }
 
 /**

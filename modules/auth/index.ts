@@ -168,7 +168,7 @@ export const authModule = (ctx: AppContext) => {
       '/api/v1/auth/reset-password',
       async ({ query }) => {
         const token = query.token ?? ''
-        if (!(await flows.resetTokenUsable(ctx, token))) {
+        if (!(await flows.mailedLinkUsable(ctx, token, 'reset_password'))) {
           return page('Link not valid', `<p>This reset link is invalid, expired or already used.</p>${askForNewResetLink}`, 400)
         }
         return page(

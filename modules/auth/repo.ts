@@ -99,18 +99,33 @@ export async function deleteUserSession(db: Db, userId: string, sessionId: strin
 
 // Mailed links
 
-/** Burns the token if it is unused and unexpired: one statement, so two clicks cannot both win. */
-export async function consumeMailToken(db: Db, hash: string, purpose: TokenPurpose, now: Date) {
-  const [row] = await db<{ user_id: string; email: string }[]>`
-    update auth_tokens set used_at = ${now}
-    where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}
-    returning user_id, email`
+/** The links mailed to the account's own address; an email change's link goes to a new one (the account module's). */
+export type OwnAddressLink = Exclude<TokenPurpose, 'change_email'>
+
+/**
+ * The one rule for a link mailed to the account's address (verification, reset): unused,
+ * unexpired, and only while the account still has the address it was sent to and is not being
+ * deleted. The link's use (consumeMailToken), its check and its page (mailTokenUsable) all read
+ * it here, so a check cannot call a link good that its use then refuses.
+ */
+const liveMailedLink = (db: Db, hash: string, purpose: OwnAddressLink, now: Date) => db`
+  t.token_hash = ${hash} and t.purpose = ${purpose} and t.used_at is null and t.expires_at > ${now}
+  and exists (
+    select 1 from users u
+    where u.id = t.user_id and lower(u.email) = lower(t.email) and u.deletion_started_at is null)`
+
+/** Burns the token if it is live (liveMailedLink): one statement, so two clicks cannot both win. */
+export async function consumeMailToken(db: Db, hash: string, purpose: OwnAddressLink, now: Date) {
+  const [row]: [{ user_id: string; email: string }?] = await db`
+    update auth_tokens t set used_at = ${now}
+    where ${liveMailedLink(db, hash, purpose, now)}
+    returning t.user_id, t.email`
   return row
 }
 
-export async function mailTokenUsable(db: Db, hash: string, purpose: TokenPurpose, now: Date): Promise<boolean> {
-  const rows = await db`
-    select 1 from auth_tokens where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}`
+/** Whether consumeMailToken would take the token now; spends nothing. */
+export async function mailTokenUsable(db: Db, hash: string, purpose: OwnAddressLink, now: Date): Promise<boolean> {
+  const rows = await db`select 1 from auth_tokens t where ${liveMailedLink(db, hash, purpose, now)}`
   return rows.length > 0
 }
 
@@ -119,7 +134,10 @@ export async function burnMailTokens(db: Db, userId: string, purpose: TokenPurpo
   await db`update auth_tokens set used_at = ${now} where user_id = ${userId} and purpose = ${purpose} and used_at is null`
 }
 
-/** Verified only if the account still has the address the link was sent to. */
+/**
+ * Verified only if the account still has the address the link was sent to: liveMailedLink's
+ * address test again, under the row's lock, in case the address changed since the link was taken.
+ */
 export async function markEmailVerified(db: Db, userId: string, email: string): Promise<boolean> {
   const rows = await db`
     update users set is_verified = true, updated_at = now()
@@ -130,7 +148,8 @@ export async function markEmailVerified(db: Db, userId: string, email: string): 
 
 /**
  * A reset link proves the address it was mailed to: it works only while the account still has
- * that address, and it verifies it.
+ * that address, and it verifies it. liveMailedLink's address test again, under the row's lock, in
+ * case the address changed since the link was taken.
  */
 export async function setPasswordByMailedLink(tx: TransactionSql, userId: string, passwordHash: string, mailedTo: string): Promise<boolean> {
   const rows = await tx`

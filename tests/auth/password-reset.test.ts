@@ -113,6 +113,27 @@ describeEachBackend(
       expect(openapi?.paths?.['/api/v1/auth/reset-password/check']?.post).toBeDefined()
     })
 
+    test('a link mailed to an address the account has given up: the check, the form and its HEAD refuse it as the reset does', async () => {
+      const user = await registerUser(app().auth)
+      await requestReset(user.email)
+      const link = resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links)
+      const moved = `${unique('moved')}@example.org`
+      const [asked, askedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: moved, current_password: user.password } })
+      expect(asked.status, JSON.stringify(askedBody)).toBe(200)
+      const confirm = (await smtp.waitFor(mailTo(moved, /Confirm your new address/))).links.find((l) => l.includes('/api/v1/account/confirm-email?token='))!
+      expect((await followLink(app().auth, confirm)).status).toBe(200)
+
+      const [checked, checkedBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password/check', { body: { token: tokenOf(link) } })
+      expect({ status: checked.status, code: checkedBody.error?.code }).toEqual({ status: 400, code: 'invalid_reset_token' })
+      const form = await followLink(app().auth, link)
+      expect(form.status).toBe(400)
+      expect(await form.text()).not.toContain('type="password"')
+      expect((await followLink(app().auth, link, { method: 'HEAD' })).status).toBe(400)
+      const [reset, resetBody] = await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: tokenOf(link), password: 'the old mailbox wins' } })
+      expect({ status: reset.status, code: resetBody.error?.code }).toEqual({ status: 400, code: 'invalid_reset_token' })
+      expect((await call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: moved, password: user.password } }))[0].status).toBe(200)
+    })
+
     test('a link expires after one hour', async () => {
       const user = await registerUser(app().auth)
       await requestReset(user.email)
