@@ -75,6 +75,18 @@ async function mailLink(ctx: AppContext, account: Account, newEmail: string) {
 export type EmailChangeOutcome = { kind: 'invalid' } | { kind: 'taken'; email: string } | { kind: 'changed'; email: string }
 
 /**
+ * What following the link would answer now, for a HEAD (mail scanners send one first): `live`
+ * where it would change the address. It spends nothing and changes nothing.
+ */
+export async function previewEmailChange(ctx: AppContext, token: string): Promise<Exclude<EmailChangeOutcome, { kind: 'changed' }> | { kind: 'live' }> {
+  if (!plausibleMailToken(token)) return { kind: 'invalid' }
+  const link = await repo.findLiveEmailChangeLink(ctx.sql, hashMailToken(token), ctx.clock.now())
+  if (!link) return { kind: 'invalid' }
+  if (await repo.emailUsedByAnother(ctx.sql, link.email, link.user_id)) return { kind: 'taken', email: link.email }
+  return { kind: 'live' }
+}
+
+/**
  * The link in the mail to the new address, spent once. The address becomes the account's and is
  * verified (following the link proved the mailbox), unless another account has taken it since
  * the request: then the change ends and the account keeps its address.

@@ -61,9 +61,11 @@ export const accountModule = (ctx: AppContext) => {
         .get(
           '/account/confirm-email',
           async ({ query, request, server }) => {
-            // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
-            if (request.method === 'HEAD') return page('Confirm your new email address', '<p>Open this link in a browser to confirm your new email address.</p>')
-            const outcome = await emailChange.confirmEmailChange(ctx, query.token ?? '', requestMeta(ctx, request, server))
+            const token = query.token ?? ''
+            // Mail scanners and link checkers send HEAD first: it must not spend the person's link,
+            // and answers the status a GET would.
+            const outcome = request.method === 'HEAD' ? await emailChange.previewEmailChange(ctx, token) : await emailChange.confirmEmailChange(ctx, token, requestMeta(ctx, request, server))
+            if (outcome.kind === 'live') return page('Confirm your new email address', '<p>Open this link in a browser to confirm your new email address.</p>')
             if (outcome.kind === 'invalid') {
               return page('Link not valid', '<p>This confirmation link is invalid, expired, replaced by a newer one or already used. Sign in and ask for the change again.</p>', 400)
             }

@@ -213,12 +213,27 @@ export async function endPendingEmailChanges(db: Db, userId: string, now: Date):
   return rows.filter((row) => row.live).map((row) => row.email)
 }
 
+/**
+ * A change_email link is live while unused and unexpired, and while its account may still
+ * change (not blocked, not being deleted): the rule its use and a look at it share.
+ */
+const liveEmailChangeLink = (db: Db, hash: string, now: Date) => db`
+  t.token_hash = ${hash} and t.purpose = 'change_email' and t.used_at is null and t.expires_at > ${now}
+  and exists (select 1 from users u where u.id = t.user_id and u.deletion_started_at is null and not u.is_blocked)`
+
 /** Spends a change_email link: its account and the address it confirms, or undefined. */
 export async function consumeEmailChangeLink(tx: TransactionSql, hash: string, now: Date) {
   const [row]: [{ user_id: string; email: string }?] = await tx`
-    update auth_tokens set used_at = ${now}
-    where token_hash = ${hash} and purpose = 'change_email' and used_at is null and expires_at > ${now}
-    returning user_id, email`
+    update auth_tokens t set used_at = ${now}
+    where ${liveEmailChangeLink(tx, hash, now)}
+    returning t.user_id, t.email`
+  return row
+}
+
+/** What consumeEmailChangeLink would take now, spending nothing. */
+export async function findLiveEmailChangeLink(db: Db, hash: string, now: Date) {
+  const [row]: [{ user_id: string; email: string }?] = await db`
+    select t.user_id, t.email from auth_tokens t where ${liveEmailChangeLink(db, hash, now)}`
   return row
 }
 

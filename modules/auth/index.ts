@@ -125,17 +125,21 @@ export const authModule = (ctx: AppContext) => {
     .get(
       '/api/v1/auth/verify-email',
       async ({ query, cookie, request, server, redirect, principal }) => {
-        // Mail scanners and link checkers send HEAD first: it must not spend the person's link.
-        if (request.method === 'HEAD') return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
-        const userId = await flows.verifyEmail(ctx, query.token ?? '', requestMeta(ctx, request, server))
+        const token = query.token ?? ''
         // A used link opened again (a second click, another tab) by the account, verified already: nothing is wrong.
-        if (!userId && principal?.user.is_verified) {
-          return page('Email already verified', `<p>Your address is already confirmed.</p><p><a href="${appUrl('/gallery')}">Go to your gallery</a></p>`)
-        }
-        if (!userId) {
+        const alreadyVerified = () => page('Email already verified', `<p>Your address is already confirmed.</p><p><a href="${appUrl('/gallery')}">Go to your gallery</a></p>`)
+        const notValid = () => {
           const signIn = appUrl(`/login?next=${encodeURIComponent('/account')}`)
           return page('Link not valid', `<p>This verification link is invalid, expired or already used. <a href="${signIn}">Sign in</a> and ask for a new one on your account page.</p>`, 400)
         }
+        // Mail scanners and link checkers send HEAD first: it must not spend the person's link, and
+        // answers the status a GET would.
+        if (request.method === 'HEAD') {
+          if (await flows.mailedLinkUsable(ctx, token, 'verify_email')) return page('Confirm your email address', '<p>Open this link in a browser to confirm your email address.</p>')
+          return principal?.user.is_verified ? alreadyVerified() : notValid()
+        }
+        const userId = await flows.verifyEmail(ctx, token, requestMeta(ctx, request, server))
+        if (!userId) return principal?.user.is_verified ? alreadyVerified() : notValid()
         // Verify-first registration starts no session at register: this link does.
         const session = ctx.config.registrationVerifyFirst ? await signInAfterVerification(ctx, userId, requestMeta(ctx, request, server)) : undefined
         // Signed out, the app's gallery sends the person to its sign-in page first.

@@ -109,6 +109,33 @@ describeEachBackend(
       expect((await account(user)).email).toBe(second)
     })
 
+    test('a HEAD answers what the link would (400 dead, 409 taken, 200 live) and spends nothing', async () => {
+      const head = async (link: string) => (await followLink(app().auth, link, { method: 'HEAD' })).status
+      const bogus = `http://localhost:5001/api/v1/account/confirm-email?token=${'A'.repeat(43)}`
+      expect(await head(bogus)).toBe(400)
+      expect(await head('http://localhost:5001/api/v1/account/confirm-email?token=x')).toBe(400)
+
+      const user = await registerUser(app().auth)
+      const [first, second] = [newAddress('first'), newAddress('second')]
+      await askFor(user, first)
+      const replacedLink = await linkMailedTo(first)
+      await askFor(user, second)
+      const link = await linkMailedTo(second)
+      expect(await head(replacedLink)).toBe(400)
+      expect(await head(link)).toBe(200)
+      expect(await account(user)).toMatchObject({ email: user.email, pending_email: second })
+
+      // Another account takes the address: the HEAD says 409 as the GET would, and the change still waits.
+      const other = await registerUser(app().auth, { email: second })
+      expect(await head(link)).toBe(409)
+      expect((await account(user)).pending_email).toBe(second)
+      await call(app().auth, 'PUT', '/api/v1/account', { token: other.token, body: { email: newAddress('elsewhere'), current_password: other.password } })
+      await followLink(app().auth, await linkMailedTo((await account(other)).pending_email))
+      expect(await head(link)).toBe(200)
+      expect((await followLink(app().auth, link)).status).toBe(200)
+      expect(await head(link)).toBe(400)
+    })
+
     test('resend mails the pending address a new link and voids the one before; with nothing pending it is 404', async () => {
       const user = await registerUser(app().auth)
       const [none, noneBody] = await call(app().auth, 'POST', '/api/v1/account/pending-email/resend', { token: user.token })

@@ -36,6 +36,8 @@ describeEachBackend(
       const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
       expect(account.user.is_verified).toBe(true)
 
+      // Spent, a HEAD answers as the GET does.
+      expect((await followLink(app().auth, link, { method: 'HEAD' })).status).toBe(400)
       const again = await followLink(app().auth, link)
       expect(again.status).toBe(400)
       const used = await again.text()
@@ -45,8 +47,10 @@ describeEachBackend(
 
     test('a forged or malformed token is refused without changing anything', async () => {
       for (const token of ['', 'x', 'A'.repeat(43), '<script>', 'a'.repeat(300)]) {
-        const response = await app().auth.handle(new Request(`http://localhost/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`))
-        expect([400, 422]).toContain(response.status)
+        for (const method of ['GET', 'HEAD']) {
+          const response = await app().auth.handle(new Request(`http://localhost/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`, { method }))
+          expect([400, 422]).toContain(response.status)
+        }
       }
     })
 
@@ -90,7 +94,8 @@ describeEachBackend(
       const [, verified] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
       expect(verified.user).toMatchObject({ email: newEmail, is_verified: true, pending_email: null })
       await smtp.waitFor(mailTo(user.email, /Your email address was changed/))
-      // The registration's link was mailed to an address the account no longer has.
+      // The registration's link was mailed to an address the account no longer has, which a HEAD says too.
+      expect((await followLink(app().auth, oldLink, { method: 'HEAD' })).status).toBe(400)
       expect((await followLink(app().auth, oldLink)).status).toBe(400)
     })
 
