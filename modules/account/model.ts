@@ -61,7 +61,7 @@ export const AccountModel = {
           allowed_referrers: t.Optional(t.Array(Hostname, { maxItems: 100 })),
           default_is_public: t.Optional(t.Boolean()),
           public_profile: t.Optional(t.Boolean()),
-        }),
+        }, { minProperties: 1 }),
       ),
     }, { minProperties: 1 }),
     response: { 200: t.Object({ success: t.Literal(true), user: OwnAccount, token: t.Optional(t.String()) }), ...Errors },
