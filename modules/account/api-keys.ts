@@ -66,7 +66,7 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
   const expiresAt = expiry(input.expires_at, now)
   const scopes = input.scopes ? API_KEY_SCOPES.filter((scope) => input.scopes!.includes(scope)) : [...API_KEY_SCOPES]
   const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour
-  if (input.rate_limit_per_hour !== undefined && input.rate_limit_per_hour > planLimit) {
+  if (input.rate_limit_per_hour != null && input.rate_limit_per_hour > planLimit) {
     throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan')
   }
   const generated = generateApiKey()

@@ -62,6 +62,22 @@ describeEachBackend('API keys', (app) => {
     expect(last!.headers.get('ratelimit-remaining')).toBe('0')
   })
 
+  test('rate_limit_per_hour: null is "not given", as allowed_ips and expires_at take null: the plan\'s limit', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', {
+      token: user.token,
+      body: { key_name: 'nulls', rate_limit_per_hour: null, allowed_ips: null, expires_at: null },
+    })
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(body.api_key).toMatchObject({ rate_limit_per_hour: 1000, allowed_ips: null, expires_at: null })
+    const [row] = await app().ctx.sql`select rate_limit_per_hour from api_keys where id = ${body.api_key.id}`
+    expect(row!.rate_limit_per_hour).toBeNull()
+    const [, openapi] = await call(app().auth, 'GET', '/openapi.json')
+    const field = openapi.paths['/api/v1/api-keys'].post.requestBody.content['application/json'].schema.properties.rate_limit_per_hour
+    expect(JSON.stringify(field)).toContain('"null"')
+  })
+
   test('a key above the plan limit is refused', async () => {
     const user = await registerUser(app().auth)
     await markVerified(app().auth, user.token)
