@@ -206,10 +206,10 @@ async function refusalBudget(ctx: AppContext, ip: string) {
 }
 
 /** The `auth: true` guard's answer for a resolved caller. */
-function admitted(ctx: AppContext, principal: Principal | null, headers: HeaderBag): { principal: Principal } {
+function admitted(ctx: AppContext, principal: Principal | null, headers: HeaderBag): Principal {
   if (!principal) throw new Unauthorized()
   enforce(ctx, principal, headers)
-  return { principal }
+  return principal
 }
 
 type SecurityRequirements = Record<string, string[]>[]
@@ -267,6 +267,22 @@ const accessTokenRefused = () =>
   new Forbidden('This needs the session itself (its cookie, or the token signing in gave), not a short-lived access token', 'session_required')
 
 /**
+ * Elysia validates params, query and body before it runs `resolve`: a guard there answered a
+ * caller without credentials 422 for a body it got wrong, telling a stranger the route's shape
+ * before that it may not use it. So the guards that refuse a caller (401, 403, 429) find it in
+ * `transform`, which runs before validation and may add to the context; `resolve` only hands the
+ * principal on, typed, to the handler.
+ *
+ * Each transform is an arrow that names what it reads (`const { request, set, server } = context`)
+ * and never passes `context` to a function: Elysia reads a hook's source to see which parts of
+ * the request it uses (sucrose), and a context passed on makes it prepare every part for every
+ * request. An arrow, since it misreads a method whose parameter is not destructured once the
+ * binary's build has taken out its line breaks (tests/deploy/binary.test.ts).
+ */
+type Found = { principal?: Principal }
+const handOn = (context: object) => ({ principal: (context as Found).principal! })
+
+/**
  * The one auth guard of every module. Routes opt in with a macro:
  * - `auth: true`      any valid credential (API key or session)
  * - `scope: 'upload'` the same, and an API key must have that scope (403 insufficient_scope);
@@ -293,36 +309,48 @@ export const authGuard = (ctx: AppContext) =>
     .macro({
       auth: {
         detail: { security: SECURITY.any },
-        // Not async: with a cached key and reserved budget the caller is known without waiting,
-        // and Elysia's single await of the result is the only one on the way.
-        resolve({ request, set, server }) {
+        // Not async: with a cached key and reserved budget the caller is known without waiting.
+        transform: (context) => {
+          const { request, set, server } = context
+          const found = context as Found
           const headers = set.headers as HeaderBag
           const principal = authenticateRequest(ctx, request, server)
-          // Typed as the promise Elysia awaits it into, so the macro's types see `principal`.
-          return (principal instanceof Promise ? principal.then((found) => admitted(ctx, found, headers)) : admitted(ctx, principal, headers)) as Promise<{ principal: Principal }>
+          if (principal instanceof Promise) return principal.then((caller) => void (found.principal = admitted(ctx, caller, headers)))
+          found.principal = admitted(ctx, principal, headers)
         },
+        resolve: handOn,
       },
       session: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: true, takesAccessToken: false }) }
+        transform: async (context) => {
+          const { request, set, server } = context
+          const found = context as Found
+          found.principal = await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: true, takesAccessToken: false })
         },
+        resolve: handOn,
       },
       endsAccess: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: false }) }
+        transform: async (context) => {
+          const { request, set, server } = context
+          const found = context as Found
+          found.principal = await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: false })
         },
+        resolve: handOn,
       },
       signsOut: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set, server }) {
-          return { principal: await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: true }) }
+        transform: async (context) => {
+          const { request, set, server } = context
+          const found = context as Found
+          found.principal = await sessionPrincipal(ctx, request, server, set.headers as HeaderBag, { budgeted: false, takesAccessToken: true })
         },
+        resolve: handOn,
       },
       admin: {
         detail: { security: SECURITY.session },
-        async resolve({ request, set, server }) {
+        transform: async (context) => {
+          const { request, set, server } = context
           const principal = await authenticateRequest(ctx, request, server)
           if (!principal) throw new Unauthorized()
           enforce(ctx, principal, set.headers as HeaderBag)
@@ -333,17 +361,22 @@ export const authGuard = (ctx: AppContext) =>
           if (ctx.config.requireAdmin2fa && !(await hasSecondFactor(ctx.sql, principal.user.id))) {
             throw new Forbidden('This instance requires administrators to turn on two-factor authentication first', 'two_factor_required')
           }
-          return { principal }
+          const found = context as Found
+          found.principal = principal
         },
+        resolve: handOn,
       },
       optionalAuth: {
         detail: { security: SECURITY.optional },
-        async resolve({ request, set, server }) {
+        transform: async (context) => {
+          const { request, set, server } = context
           const principal = await authenticateRequest(ctx, request, server)
           if (principal) enforce(ctx, principal, set.headers as HeaderBag)
           else await limitAnonymous(ctx, clientIp(request, server, ctx.config.trustedProxies), set.headers as HeaderBag)
-          return { principal: principal ?? undefined }
+          const found = context as Found
+          found.principal = principal ?? undefined
         },
+        resolve: (context) => ({ principal: (context as Found).principal }),
       },
       browserSession: {
         detail: { security: SECURITY.browser },
@@ -373,21 +406,18 @@ export const authGuard = (ctx: AppContext) =>
       scope: (scope: ApiKeyScope) => ({
         auth: true,
         detail: { 'x-required-scope': scope, 'x-required-scope-description': SCOPE_DESCRIPTIONS[scope] } as { description?: string },
-        // `auth` above resolved the caller first; Elysia's types do not carry it across macros.
-        // An arrow, not a method: Elysia reads each hook's source to see what it uses (sucrose), and
-        // misreads a method whose parameter is not destructured once the binary's build has taken
-        // out its line breaks (it logs a warning to stdout on the first request; tests/deploy/binary.test.ts).
-        resolve: (context) => {
-          requireScope((context as unknown as { principal: Principal }).principal, scope)
+        // `auth` above found the caller (its transform runs first); Elysia's types do not carry it across macros.
+        transform: (context) => {
+          requireScope((context as Found).principal!, scope)
         },
       }),
     })
     .macro({
-      // `scope` expands first (Elysia applies a macro's keys in order), so its caller is resolved here.
+      // `scope` expands first (Elysia applies a macro's keys in order), so its caller is found here.
       sessionOrKey: (scope: ApiKeyScope) => ({
         scope,
-        resolve: (context) => {
-          if ((context as unknown as { principal: Principal }).principal.accessToken) throw accessTokenRefused()
+        transform: (context) => {
+          if ((context as Found).principal!.accessToken) throw accessTokenRefused()
         },
       }),
     })
