@@ -36,6 +36,18 @@ export interface FieldProblem {
 export class BadRequest extends AppError {
   constructor(message: string, code = 'bad_request', details?: FieldProblem[]) { super(400, code, message, {}, details) }
 }
+
+/** As much of a refused value as `details` repeats: enough to find the entry, not the whole of whatever was sent. */
+export const REFUSED_VALUE_MAX = 100
+export const shownValue = (value: unknown) => String(value).slice(0, REFUSED_VALUE_MAX)
+
+/**
+ * A 400 for one field refused by a rule the schema cannot state: the message is the field and its
+ * rule ("expires_at must be in the future"), `details` the same with the value refused, so a client
+ * can point at the field without reading the message (README, Errors).
+ */
+export const fieldRefused = (code: string, field: string, rule: string, value: unknown) =>
+  new BadRequest(`${field} ${rule}`, code, [{ field, message: rule, value: shownValue(value) }])
 export class Unauthorized extends AppError {
   constructor(message = 'Authentication required', code = 'unauthorized') { super(401, code, message) }
 }

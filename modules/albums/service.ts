@@ -3,7 +3,7 @@ import { requireScope } from '#core/auth/scopes.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { Config } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { BadRequest, Conflict, type FieldProblem, NotFound, fieldRefused } from '#core/errors.ts'
 import { publishEvent } from '#core/events/index.ts'
 import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
@@ -100,7 +100,7 @@ function parseExpiry(ctx: AppContext, value: string | null): Date | null {
 async function checkCover(ctx: AppContext, userId: string, coverId: string | null): Promise<string | null> {
   if (coverId === null) return null
   if (!isImageId(coverId) || !(await repo.ownImageIds(ctx.sql, userId, [coverId])).has(coverId)) {
-    throw new BadRequest('cover_image_id must be one of your images', 'invalid_cover_image')
+    throw fieldRefused('invalid_cover_image', 'cover_image_id', 'must be one of your images', coverId)
   }
   return coverId
 }
@@ -195,11 +195,36 @@ function decodeCursor(cursor: string): repo.AlbumCursor {
   return { createdAt: at, id }
 }
 
-/** Every id must be one of the caller's images, each named once; anything else is a 400 naming none of them. */
+/** What a refused entry of image_ids is told: the same for another account's image and for no image at all. */
+const NOT_YOURS = 'is not one of your images'
+
+/**
+ * Every id must be one of the caller's images, each named once. A refusal names the entries at
+ * fault in `details` (`image_ids.N` and the id sent there), so a client with a long list can tell
+ * which; but an id is only ever "not one of your images", whether it is another account's or none
+ * at all, so the answer tells no one that someone else's image exists.
+ */
 async function checkImageIds(ctx: AppContext, userId: string, ids: string[]) {
-  if (new Set(ids).size !== ids.length) throw new BadRequest('image_ids names an image more than once', 'duplicate_image')
+  const firstAt = new Map<string, number>()
+  const repeated: FieldProblem[] = []
+  ids.forEach((id, index) => {
+    const first = firstAt.get(id)
+    if (first === undefined) firstAt.set(id, index)
+    else repeated.push({ field: `image_ids.${index}`, message: `names the same image as image_ids.${first}`, value: id })
+  })
+  if (repeated.length > 0) throw new BadRequest(`image_ids names an image more than once: ${quoted(repeated)}`, 'duplicate_image', repeated)
   const own = await repo.ownImageIds(ctx.sql, userId, ids.filter(isImageId))
-  if (ids.some((id) => !own.has(id))) throw new BadRequest('image_ids may only name your own images', 'invalid_image')
+  const refused = ids.flatMap((id, index) => (own.has(id) ? [] : [{ field: `image_ids.${index}`, message: NOT_YOURS, value: id }]))
+  if (refused.length > 0) {
+    const verb = refused.length > 1 ? 'are not among them' : 'is not one of them'
+    throw new BadRequest(`image_ids may only name your own images: ${quoted(refused)} ${verb}`, 'invalid_image', refused)
+  }
+}
+
+/** The values refused, for a message: the first three, and how many more (`details` lists them all). */
+function quoted(problems: FieldProblem[]): string {
+  const values = [...new Set(problems.map((problem) => JSON.stringify(problem.value)))]
+  return values.length > 3 ? `${values.slice(0, 3).join(', ')} and ${values.length - 3} more` : values.join(', ')
 }
 
 type Membership = 'replace' | 'append'

@@ -1,5 +1,5 @@
-import { BadRequest } from '#core/errors.ts'
-import { futureInstant } from '#core/http/future-instant.ts'
+import { BadRequest, fieldRefused } from '#core/errors.ts'
+import { expiresAtRefused, futureInstant } from '#core/http/future-instant.ts'
 import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
 
@@ -40,14 +40,14 @@ export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges 
 /** futureInstant, as albums and keys take it, within an image's longest life. */
 function parseExpiresAt(value: string, now: Date): Date {
   const at = futureInstant(value, now)
-  if (at.getTime() - now.getTime() > MAX_LIFETIME_MS) throw new BadRequest('expires_at may be at most 365 days ahead', 'invalid_expires_at')
+  if (at.getTime() - now.getTime() > MAX_LIFETIME_MS) throw expiresAtRefused('may be at most 365 days ahead', value)
   return at
 }
 
 function parseMaxViews(value: number | string): number {
   const views = typeof value === 'string' ? (/^\s*-?\d{1,12}\s*$/.test(value) ? Number(value) : Number.NaN) : value
   if (!Number.isInteger(views) || views < 1 || views > MAX_VIEWS_LIMIT) {
-    throw new BadRequest(`max_views must be a whole number from 1 to ${MAX_VIEWS_LIMIT}`, 'invalid_max_views')
+    throw fieldRefused('invalid_max_views', 'max_views', `must be a whole number from 1 to ${MAX_VIEWS_LIMIT}`, value)
   }
   return views
 }

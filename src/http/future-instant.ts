@@ -1,4 +1,4 @@
-import { BadRequest } from '../errors.ts'
+import { fieldRefused } from '../errors.ts'
 
 /**
  * The last instant PostgreSQL can take as text from JavaScript: past year 9999 `toISOString()`
@@ -29,12 +29,15 @@ export function dateExists(text: string): boolean {
   return parts[4] === undefined || (Number(parts[4]) <= 23 && Number(parts[5]) <= 59 && Number(parts[6] ?? 0) <= 59)
 }
 
+/** 400 invalid_expires_at naming the field and the value sent (albums, keys and images alike). */
+export const expiresAtRefused = (rule: string, value: string) => fieldRefused('invalid_expires_at', 'expires_at', rule, value)
+
 /** An `expires_at` that must lie ahead of `now`: anything else is the client's mistake, a 400. */
 export function futureInstant(value: string, now: Date): Date {
   const text = value.trim()
   const at = new Date(ISO_INSTANT.test(text) && dateExists(text) ? text : Number.NaN)
-  if (Number.isNaN(at.getTime())) throw new BadRequest(`expires_at must be ${INSTANT_FORMAT}`, 'invalid_expires_at')
-  if (at.getTime() <= now.getTime()) throw new BadRequest('expires_at must be in the future', 'invalid_expires_at')
-  if (at.getTime() > LATEST) throw new BadRequest('expires_at must be before the year 10000; leave it out (or null) for never', 'invalid_expires_at')
+  if (Number.isNaN(at.getTime())) throw expiresAtRefused(`must be ${INSTANT_FORMAT}`, value)
+  if (at.getTime() <= now.getTime()) throw expiresAtRefused('must be in the future', value)
+  if (at.getTime() > LATEST) throw expiresAtRefused('must be before the year 10000; leave it out (or null) for never', value)
   return at
 }

@@ -1,4 +1,4 @@
-import { BadRequest } from '#core/errors.ts'
+import { fieldRefused } from '#core/errors.ts'
 
 /**
  * An image's `expires_in` (`30m`, `1h`, `7d`, `2w`): read by the upload routes and PATCH
@@ -25,11 +25,12 @@ export function normalDuration(value: string): string {
 
 function readDuration(value: string): { amount: number; unit: string; ms: number } {
   // "1M" reads as a month to many: there are no months here, and it is not taken as a minute.
-  if (/M\s*$/.test(value)) throw new BadRequest('expires_in takes m for minutes (there are no months): 30m, 1h, 7d, 2w', 'invalid_expires_in')
+  const refused = (rule: string) => fieldRefused('invalid_expires_in', 'expires_in', rule, value)
+  if (/M\s*$/.test(value)) throw refused('takes m for minutes (there are no months): 30m, 1h, 7d, 2w')
   const match = DURATION.exec(value.trim().toLowerCase())
-  if (!match) throw new BadRequest('expires_in must be a number and a unit: 30m, 1h, 7d, 2w', 'invalid_expires_in')
+  if (!match) throw refused('must be a number and a unit: 30m, 1h, 7d, 2w')
   const [amount, unit] = [Number(match[1]), match[2]!]
   const ms = amount * UNIT_MS[unit]!
-  if (ms < MIN_LIFETIME_MS || ms > MAX_LIFETIME_MS) throw new BadRequest('expires_in must be from 1 minute to 365 days', 'invalid_expires_in')
+  if (ms < MIN_LIFETIME_MS || ms > MAX_LIFETIME_MS) throw refused('must be from 1 minute to 365 days')
   return { amount, unit, ms }
 }

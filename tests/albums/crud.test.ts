@@ -166,6 +166,33 @@ describeEachBackend('albums API', (app) => {
     expect(strangerAdd.status).toBe(400)
   })
 
+  test('a refused image id is named in details (field and id), and another account\'s image is told exactly as no image at all', async () => {
+    const album = await createAlbum(app(), owner, { title: 'Named refusals' })
+    const put = async (imageIds: string[]) => (await call(app().upload, 'PUT', `/api/v1/albums/${album.id}/images`, { apiKey: owner.apiKey, body: { image_ids: imageIds } }))[1].error
+    // In a long list, which entries were refused, and nothing more about them.
+    const missing = 'AAAAAAAAAAAAAAAAAAAAAA'
+    const long = [...images.map((image) => image.id), strangersImage.id, missing, '../../etc']
+    const refused = await put(long)
+    expect(refused.code).toBe('invalid_image')
+    expect(refused.details).toEqual([4, 5, 6].map((index) => ({ field: `image_ids.${index}`, message: 'is not one of your images', value: long[index] })))
+    expect(refused.message).toStartWith('image_ids may only name your own images')
+    const [foreign, none] = [await put([strangersImage.id]), await put([missing])]
+    expect(foreign).toEqual({ ...none, message: none.message.replace(missing, strangersImage.id), details: [{ ...none.details[0], value: strangersImage.id }] })
+    // An id given twice: the repeat, and where it was first.
+    const twice = await put([images[0]!.id, images[1]!.id, images[0]!.id])
+    expect(twice).toMatchObject({ code: 'duplicate_image', details: [{ field: 'image_ids.2', message: 'names the same image as image_ids.0', value: images[0]!.id }] })
+    // The cover and the end, on create and PATCH alike.
+    for (const [method, path] of [['POST', '/api/v1/albums'], ['PATCH', `/api/v1/albums/${album.id}`]] as const) {
+      for (const [field, value, code] of [['cover_image_id', 'zzz', 'invalid_cover_image'], ['cover_image_id', strangersImage.id, 'invalid_cover_image'], ['expires_at', 'tomorrow', 'invalid_expires_at']] as const) {
+        const [response, result] = await call(app().upload, method, path, { apiKey: owner.apiKey, body: { title: 'x', [field]: value } })
+        expect(response.status, JSON.stringify(result)).toBe(400)
+        const { code: refusedCode, message, details } = result.error
+        expect({ code: refusedCode, details }).toEqual({ code, details: [{ field, message: expect.any(String), value }] })
+        expect(message).toBe(`${field} ${details[0].message}`)
+      }
+    }
+  })
+
   test('taking out an image that is not in the album is a 404 image_not_in_album, and changes nothing', async () => {
     const album = await createAlbum(app(), owner, { title: 'One in it' })
     await setImages(app(), owner, album.id, [images[0]!.id])

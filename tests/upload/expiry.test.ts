@@ -12,6 +12,14 @@ import { listenForEvents } from '../helpers/events.ts'
 const HOUR = 3_600_000
 const clock = manualClock()
 
+/** A 400 for the one field sent: `details` names it and the value, its message is the rule the error's message states. */
+function expectFieldRefused(answer: { error: { message: string; details?: unknown } }, sent: Record<string, unknown>) {
+  const [field, value] = Object.entries(sent)[0]!
+  expect(answer.error.details, JSON.stringify(answer)).toEqual([{ field, message: expect.any(String), value: String(value) }])
+  const [detail] = answer.error.details as { message: string }[]
+  expect(answer.error.message).toBe(`${field} ${detail!.message}`)
+}
+
 describeEachBackend('image expiry and edits (issue 14)', (app) => {
   describe('with a second view process', () => {
     const world = useOwnerAdminAndSecondView(app)
@@ -93,11 +101,37 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         const [response, answer] = await patch(image.id, body)
         expect(response.status, JSON.stringify([body, answer])).toBe(400)
         expect(answer.error.code).toBe(code)
+        // A rule the schema cannot state names its field and the value refused (README, Errors).
+        if (code !== 'expiry_conflict') expectFieldRefused(answer, body as Record<string, unknown>)
       }
       const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ expires_at: null, max_views: null })
       // The short forms that are allowed.
       for (const expires_in of ['30m', '1h', '7d', '2w', '365d']) expect((await patch(image.id, { expires_in }))[0].status).toBe(200)
+    })
+
+    test('the upload refuses the same values with the same 400s, each naming its field and the value in details, form field or query', async () => {
+      const now = clock.now().getTime()
+      const cases: Record<string, string>[] = [
+        { expires_at: new Date(now - 1000).toISOString() },
+        { expires_at: new Date(now + 400 * 24 * HOUR).toISOString() },
+        { expires_at: 'next tuesday' },
+        { expires_in: '1M' },
+        { expires_in: '1 fortnight' },
+        { max_views: '0' },
+        { max_views: 'lots' },
+      ]
+      for (const fields of cases) {
+        const [field, value] = Object.entries(fields)[0]!
+        for (const [response, answer] of [
+          await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, fields),
+          await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, {}, `?${field}=${encodeURIComponent(value)}`),
+        ]) {
+          expect(response.status, JSON.stringify([fields, answer])).toBe(400)
+          expect(answer.error.code).toBe(`invalid_${field}`)
+          expectFieldRefused(answer, fields)
+        }
+      }
     })
 
     test('PATCH refuses a title or description too long as the upload does (400, same code and words); its length counts after trimming', async () => {
