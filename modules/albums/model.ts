@@ -38,6 +38,12 @@ export const Album = t.Object({
   hidden_by_moderation: t.Boolean({ description: 'Hidden after abuse reports until an administrator reviews it: its share page and ZIP are a 404 to everyone' }),
   expires_at: t.Nullable(t.String()),
   cover_image_id: t.Nullable(t.String()),
+  shown_cover_image_id: t.Nullable(
+    t.String({
+      description:
+        'The cover visitors see (og:image): the chosen cover while it is in the album and shown, else the first image shown (not self-destructing, not ended); null when none is',
+    }),
+  ),
   image_count: t.Number(),
   views: t.Number({ description: 'Human views of the share page (bots are not counted)' }),
   share_url: t.String(),
@@ -70,12 +76,6 @@ export const AlbumImage = t.Union([VisibleAlbumImage, WithheldAlbumImage])
 const AlbumWithImages = t.Composite([
   Album,
   t.Object({
-    shown_cover_image_id: t.Nullable(
-      t.String({
-        description:
-          'The cover visitors see (og:image): the chosen cover while it is in the album and shown, else the first image shown (not self-destructing, not ended); null when none is',
-      }),
-    ),
     images: t.Array(AlbumImage),
   }),
 ])

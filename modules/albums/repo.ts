@@ -79,11 +79,14 @@ export interface AlbumCursor {
   id: string
 }
 
-/** Newest first, keyset paged like the image list. */
-export async function listOwnAlbums(db: Db, userId: string, limit: number, after?: AlbumCursor): Promise<AlbumRow[]> {
+/** An album as its owner's list gives it: with the cover visitors get (shownCoverId). */
+export type ListedAlbum = AlbumRow & { shown_cover_image_id: string | null }
+
+/** Newest first, keyset paged like the image list; each with its shown cover, in the same statement. */
+export async function listOwnAlbums(db: Db, userId: string, now: Date, limit: number, after?: AlbumCursor): Promise<ListedAlbum[]> {
   const where = after ? db`and (a.created_at, a.id) < (${after.createdAt}, ${after.id})` : db``
-  return db<AlbumRow[]>`
-    select ${ALBUM_FIELDS(db, OWNER)} from albums a where a.user_id = ${userId} ${where}
+  return db<ListedAlbum[]>`
+    select ${ALBUM_FIELDS(db, OWNER)}, ${shownCoverId(db, now)} as shown_cover_image_id from albums a where a.user_id = ${userId} ${where}
     order by a.created_at desc, a.id desc limit ${limit}`
 }
 
@@ -172,14 +175,6 @@ export async function albumImages(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'
     order by m.position limit ${limit}`
 }
 
-/** One of the album's images, if the page's viewers may get it. */
-async function findShownMember(db: Db, album: Pick<AlbumRow, 'id' | 'user_id'>, imageId: string, now: Date): Promise<AlbumImageRow | undefined> {
-  const [row]: [AlbumImageRow?] = await db`
-    select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
-    where m.album_id = ${album.id} and m.image_id = ${imageId} and i.user_id = ${album.user_id} ${shownTo(db, { kind: 'viewer', now })}`
-  return row
-}
-
 /** `public_profile`: whether the owner's /u/{username} page is on, so the album page may link to it. */
 /** `bandwidth_limited_until`: the owner's monthly bandwidth is used up until then (src/users/bandwidth.ts). */
 export type SharedAlbum = AlbumRow & { username: string; public_profile: boolean; bandwidth_limited_until: Date | null }
@@ -257,17 +252,28 @@ export async function publicAlbums(db: Db, userId: string, now: Date, limit: num
 }
 
 /**
- * The cover viewers see: the chosen one while it is in the album and has not ended, else the
- * first image that has not. Only a member: a cover chosen among the owner's other images (or
- * taken out of the album since) would publish a private image through its signed link.
+ * The id of the cover viewers see, of the album `a` in the statement around it: the chosen one
+ * while it is in the album and shown, else the first image shown. Only a member: a cover chosen
+ * among the owner's other images (or taken out of the album since) would publish a private image
+ * through its signed link. The one rule for the share page, the profile and the owner's answers,
+ * one album or a list of them.
  */
-export async function coverOf(db: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'cover_image_id'>, now: Date): Promise<AlbumImageRow | undefined> {
-  if (album.cover_image_id) {
-    const chosen = await findShownMember(db, album, album.cover_image_id, now)
-    if (chosen) return chosen
-  }
-  const [first] = await albumImages(db, album, { kind: 'viewer', now }, 1)
-  return first
+function shownCoverId(db: Db, now: Date) {
+  const shown = shownTo(db, { kind: 'viewer', now })
+  return db`coalesce(
+    (select m.image_id from album_images m join images i on i.id = m.image_id
+      where m.album_id = a.id and m.image_id = a.cover_image_id and i.user_id = a.user_id ${shown}),
+    (select m.image_id from album_images m join images i on i.id = m.image_id
+      where m.album_id = a.id and i.user_id = a.user_id ${shown} order by m.position limit 1))`
+}
+
+/** The cover viewers see (shownCoverId), as an image of the album. */
+export async function coverOf(db: Db, album: Pick<AlbumRow, 'id'>, now: Date): Promise<AlbumImageRow | undefined> {
+  // The inner select stands alone (it names its own `a`), so it is run once, not for each member.
+  const [row]: [AlbumImageRow?] = await db`
+    select ${IMAGE_FIELDS(db)} from album_images m join images i on i.id = m.image_id
+    where m.album_id = ${album.id} and m.image_id = (select ${shownCoverId(db, now)} from albums a where a.id = ${album.id})`
+  return row
 }
 
 export type ExpiredAlbum = Pick<AlbumRow, 'id' | 'user_id' | 'title' | 'expires_at'>

@@ -35,7 +35,8 @@ const iso = (value: Date | string | null) => (value === null ? null : new Date(v
 
 export const shareUrl = (config: Config, id: string) => `${config.publicUrls.view}/a/${id}`
 
-export function presentAlbum(config: Config, album: repo.AlbumRow) {
+/** `shownCoverId`: the cover visitors get, by the share page's own rule (repo.coverOf, repo.listOwnAlbums). */
+export function presentAlbum(config: Config, album: repo.AlbumRow, shownCoverId: string | null) {
   return {
     id: album.id,
     title: album.title,
@@ -46,6 +47,8 @@ export function presentAlbum(config: Config, album: repo.AlbumRow) {
     hidden_by_moderation: album.hidden_at !== null,
     expires_at: iso(album.expires_at),
     cover_image_id: album.cover_image_id,
+    // The owner's pages mark the cover visitors get: a chosen one may be left off the share page.
+    shown_cover_image_id: shownCoverId,
     image_count: album.image_count,
     views: Number(album.views),
     share_url: shareUrl(config, album.id),
@@ -83,9 +86,7 @@ async function ownAlbumWithImages(ctx: AppContext, principal: Principal, id: str
   if (!album) throw albumNotFound()
   const [images, shownCover] = await Promise.all([repo.albumImages(ctx.sql, album, repo.OWNER), repo.coverOf(ctx.sql, album, ctx.clock.now())])
   return {
-    ...presentAlbum(ctx.config, album),
-    // The owner's page marks the cover visitors get, by the share page's own rule (repo.coverOf).
-    shown_cover_image_id: shownCover?.id ?? null,
+    ...presentAlbum(ctx.config, album, shownCover?.id ?? null),
     images: images.map((image) => presentImage(ctx.config, image, principal)),
   }
 }
@@ -181,11 +182,11 @@ export async function deleteAlbum(ctx: AppContext, principal: Principal, id: str
 export async function listAlbums(ctx: AppContext, principal: Principal, query: { limit?: number; cursor?: string }) {
   const limit = query.limit ?? 20
   const after = query.cursor ? decodeCursor(query.cursor) : undefined
-  const rows = await repo.listOwnAlbums(ctx.sql, principal.user.id, limit + 1, after)
+  const rows = await repo.listOwnAlbums(ctx.sql, principal.user.id, ctx.clock.now(), limit + 1, after)
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   return {
-    albums: page.map((album) => presentAlbum(ctx.config, album)),
+    albums: page.map((album) => presentAlbum(ctx.config, album, album.shown_cover_image_id)),
     nextCursor: rows.length > limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
   }
 }

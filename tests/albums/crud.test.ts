@@ -329,6 +329,31 @@ describeEachBackend('albums API', (app) => {
     expect(await page.text()).toContain(`/i/${shared.shown_cover_image_id}?size=medium`)
   })
 
+  test('the list gives each album as GET gives it, shown_cover_image_id too (chosen, first shown, or none)', async () => {
+    const lister = await signUp(app())
+    const [first, second] = [await uploadImage(app(), lister), await uploadImage(app(), lister)]
+    const empty = await createAlbum(app(), lister, { title: 'Empty' })
+    const firstShown = await createAlbum(app(), lister, { title: 'First shown' })
+    await setImages(app(), lister, firstShown.id, [first.id, second.id])
+    const chosen = await createAlbum(app(), lister, { title: 'Chosen', cover_image_id: second.id })
+    await setImages(app(), lister, chosen.id, [first.id, second.id])
+    // A self-destructing image is not shown to visitors: the album with only that one has no shown cover.
+    const limited = await uploadImage(app(), lister)
+    expect((await call(app().upload, 'PATCH', `/images/${limited.id}`, { apiKey: lister.apiKey, body: { max_views: 3 } }))[0].status).toBe(200)
+    const unshown = await createAlbum(app(), lister, { title: 'Unshown', cover_image_id: limited.id })
+    await setImages(app(), lister, unshown.id, [limited.id])
+
+    const [response, listed] = await call(app().upload, 'GET', '/api/v1/albums', { apiKey: lister.apiKey })
+    expect(response.status, JSON.stringify(listed)).toBe(200)
+    const covers = Object.fromEntries(listed.albums.map((a: { title: string; shown_cover_image_id: string | null }) => [a.title, a.shown_cover_image_id]))
+    expect(covers).toEqual({ Empty: null, 'First shown': first.id, Chosen: second.id, Unshown: null })
+    for (const album of [empty, firstShown, chosen, unshown]) {
+      const [, one] = await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: lister.apiKey })
+      const { images: _images, ...fields } = one.album
+      expect(listed.albums.find((a: { id: string }) => a.id === album.id)).toEqual(fields)
+    }
+  })
+
   test('the list is paged newest first with an opaque cursor, like GET /images', async () => {
     const pager = await signUp(app())
     const made: string[] = []
