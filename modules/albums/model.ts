@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import { ErrorResponse, OembedQuery } from '#core/http/schemas.ts'
+import { WithheldImage } from '#core/images/withheld.ts'
 
 export const VISIBILITIES = ['private', 'unlisted', 'public'] as const
 export type Visibility = (typeof VISIBILITIES)[number]
@@ -66,12 +67,7 @@ const VisibleAlbumImage = t.Object({
   view_url: t.String(),
 })
 /** A private image, to a key without `images:read`: which image, not what it is. */
-const WithheldAlbumImage = t.Object({
-  id: t.String(),
-  is_public: t.Literal(false),
-  details_withheld: t.Literal(true, { description: 'A private image, to an API key without the images:read scope: its id only, so the album can still be reordered' }),
-})
-export const AlbumImage = t.Union([VisibleAlbumImage, WithheldAlbumImage])
+export const AlbumImage = t.Union([VisibleAlbumImage, WithheldImage('its id only, so the album can still be reordered')])
 
 const AlbumWithImages = t.Composite([
   Album,

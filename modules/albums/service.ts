@@ -9,6 +9,7 @@ import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isImageId, newImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { detailsWithheld, mayReadPrivateImages, withheldImage } from '#core/images/withheld.ts'
 import { type CreateAlbumInput, MAX_ALBUM_IMAGES, type UpdateAlbumInput } from './model.ts'
 import * as repo from './repo.ts'
 import { previewLink } from './share.ts'
@@ -19,12 +20,10 @@ const albumNotFound = () => new NotFound('No album with that id in your account'
  * An album shows every image in it, private ones too (by signed links), to whoever may open it.
  * So a key that may not read its owner's private images (no `images:read`: README, Scoped API
  * keys) may not put one there, nor open a preview of, or widen who sees, an album holding one.
- */
-const mayShowPrivateImages = (principal: Principal) => principal.scopes.includes('images:read')
-/**
- * Opening it up; a password set or taken away (whoever sets a password knows it, and can open the
- * album); or its end taken away or put later, which keeps its page open longer or opens an
- * expired one again. An earlier end, or one given to an album without, only closes it sooner.
+ * Widening: opening it up; a password set or taken away (whoever sets a password knows it, and
+ * can open the album); or its end taken away or put later, which keeps its page open longer or
+ * opens an expired one again. An earlier end, or one given to an album without, only closes it
+ * sooner.
  */
 function widensAudience(ctx: AppContext, album: repo.AlbumRow, input: UpdateAlbumInput): boolean {
   if ((input.visibility !== undefined && input.visibility !== 'private') || input.password !== undefined) return true
@@ -59,13 +58,12 @@ export function presentAlbum(config: Config, album: repo.AlbumRow, shownCoverId:
 }
 
 /**
- * An image of the album as its owner's caller may see it. To a key without `images:read` a
- * private image is its id and visibility only: its name, title and links are what that scope
- * guards (README, Scoped API keys). Its id stays, in its place, so such a key can still reorder
- * the album with PUT without dropping the images it may not read.
+ * An image of the album as its owner's caller may see it: withheld (src/images/withheld.ts) to a
+ * key without `images:read`. Its id stays, in its place, so such a key can still reorder the
+ * album with PUT without dropping the images it may not read.
  */
 function presentImage(config: Config, image: repo.AlbumImageRow, principal: Principal) {
-  if (!image.is_public && !mayShowPrivateImages(principal)) return { id: image.id, is_public: false as const, details_withheld: true as const }
+  if (detailsWithheld(principal, image)) return withheldImage(image)
   return {
     id: image.id,
     title: image.title,
@@ -151,7 +149,7 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
   const userId = principal.user.id
   const album = await repo.findOwnAlbum(ctx.sql, userId, id)
   if (!album) throw albumNotFound()
-  if (!mayShowPrivateImages(principal) && widensAudience(ctx, album, input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
+  if (!mayReadPrivateImages(principal) && widensAudience(ctx, album, input) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   await repo.updateOwnAlbum(ctx.sql, userId, id, await changesFrom(ctx, userId, input))
   return ownAlbumWithImages(ctx, principal, id)
 }
@@ -164,7 +162,7 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
 export async function previewAlbum(ctx: AppContext, principal: Principal, id: string) {
   const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
   if (!album) throw albumNotFound()
-  if (!mayShowPrivateImages(principal) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
+  if (!mayReadPrivateImages(principal) && (await repo.holdsPrivateImage(ctx.sql, id))) requireScope(principal, 'images:read')
   if (album.hidden_at !== null) throw new Conflict('This album is hidden while moderators review a report: its page is a 404 for everyone', 'hidden_by_moderation')
   if (album.expires_at !== null && new Date(album.expires_at).getTime() <= ctx.clock.now().getTime()) {
     throw new Conflict('This album has expired: give it a new expires_at to share it again', 'album_expired')
@@ -235,7 +233,7 @@ export async function changeImages(ctx: AppContext, principal: Principal, id: st
   const userId = principal.user.id
   if (!(await repo.findOwnAlbum(ctx.sql, userId, id))) throw albumNotFound()
   await checkImageIds(ctx, userId, imageIds)
-  if (!mayShowPrivateImages(principal) && (await repo.privateNewcomers(ctx.sql, id, imageIds)).length > 0) requireScope(principal, 'images:read')
+  if (!mayReadPrivateImages(principal) && (await repo.privateNewcomers(ctx.sql, id, imageIds)).length > 0) requireScope(principal, 'images:read')
   await ctx.sql.begin(async (tx) => {
     if (!(await repo.lockOwnAlbum(tx, userId, id))) throw albumNotFound()
     if (how === 'replace') await repo.replaceMembers(tx, id, imageIds)

@@ -13,7 +13,7 @@ import { createImageListCache } from './list-cache.ts'
 import { createListFastPath } from './list-fast-path.ts'
 import * as manage from './manage.ts'
 import { UploadModel } from './model.ts'
-import { ownImage, uploadedImage } from './present.ts'
+import { ownImage, ownImageFor, uploadedImage } from './present.ts'
 import { uploadImage, uploadTmpDir } from './service.ts'
 
 /**
@@ -93,7 +93,7 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
     )
     .patch(
       '/images/:id',
-      async ({ principal, params, body }) => ({ success: true as const, image: ownImage(ctx.config, await editImage(ctx, principal, params.id, body)) }),
+      async ({ principal, params, body }) => ({ success: true as const, image: ownImageFor(ctx.config, await editImage(ctx, principal, params.id, body), principal) }),
       {
         ...UploadModel.edit,
         auth: true,
@@ -101,7 +101,9 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
         detail: {
           tags: ['images'],
           summary: 'Change the title, description, visibility, expiry or view limit of one of your images (takes effect at once)',
-          description: 'Making a private image public also takes images:read (403 insufficient_scope naming it): it lets anyone see the image.',
+          description:
+            'Making a private image public also takes images:read (403 insufficient_scope naming it): it lets anyone see the image. ' +
+            'To a key without images:read, a private image is answered as {id, is_public: false, details_withheld: true}: its title, names and links are what that scope guards.',
         },
       },
     )

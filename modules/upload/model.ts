@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
+import { WithheldImage } from '#core/images/withheld.ts'
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from './image-text.ts'
 import { MAX_VIEWS_LIMIT } from './lifetime.ts'
 
@@ -104,7 +105,10 @@ export const UploadModel = {
       },
       { minProperties: 1 },
     ),
-    response: { 200: t.Object({ success: t.Literal(true), image: OwnImage }), ...Errors },
+    response: {
+      200: t.Object({ success: t.Literal(true), image: t.Union([OwnImage, WithheldImage('its id only; its title, names and links need that scope')]) }),
+      ...Errors,
+    },
   },
   delete: {
     params: ImageParams,

@@ -1,6 +1,8 @@
+import type { ApiKeyScope } from '#core/auth/scopes.ts'
 import type { Config } from '#core/config.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { detailsWithheld, withheldImage } from '#core/images/withheld.ts'
 import { lifetimeOf } from './lifetime.ts'
 
 type Shown = Pick<ImageRow, 'id' | 'filename' | 'format' | 'source_format' | 'width' | 'height' | 'file_size' | 'pages' | 'expires_at' | 'max_views' | 'views_served'>
@@ -48,4 +50,13 @@ export function ownImage(config: Config, image: ImageRow) {
     metadata: imageMetadata(image),
     ...lifetimeOf(image),
   }
+}
+
+/**
+ * ownImage, or for a private image to a key without `images:read` (PATCH /images/{id} takes only
+ * `images:write`) its id alone, as the albums API gives it: a key that may change an image need
+ * not be one that may read it (src/images/withheld.ts).
+ */
+export function ownImageFor(config: Config, image: ImageRow, caller: { scopes: readonly ApiKeyScope[] }) {
+  return detailsWithheld(caller, image) ? withheldImage(image) : ownImage(config, image)
 }

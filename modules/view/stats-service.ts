@@ -3,6 +3,7 @@ import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import type { StoredFormat } from '#core/media/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { detailsWithheld, withheldImage } from '#core/images/withheld.ts'
 import { ImageNotFound } from './errors.ts'
 import { accountsRolledUpThrough } from './rollup.ts'
 import { type AccountPeriod, accountBreakdowns, accountDays, topImages } from './stats-account-repo.ts'
@@ -106,10 +107,10 @@ export async function accountStats(ctx: AppContext, principal: Principal, days: 
     daily: series(byDay, today, days),
     top: topLists(counts),
     top_images: images.map((image) =>
-      // As the albums API answers: a key without images:read learns a private image's id and
-      // views, not its title or file name.
-      !image.is_public && !principal.scopes.includes('images:read')
-        ? { id: image.id, is_public: false as const, details_withheld: true as const, views: image.views }
+      // As the albums API answers (src/images/withheld.ts), with its views: a key without
+      // images:read learns a private image's id and views, not its title or file name.
+      detailsWithheld(principal, image)
+        ? { ...withheldImage(image), views: image.views }
         : {
             id: image.id,
             title: image.title,

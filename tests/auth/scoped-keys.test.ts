@@ -139,7 +139,7 @@ describeEachBackend(
       expect(await anonymousStatus()).toBe(404)
       const [edited, editedBody] = await call(app().upload, 'PATCH', path, { apiKey: writer, body: { title: 'renamed', is_public: false, max_views: 5 } })
       expect(edited.status, JSON.stringify(editedBody)).toBe(200)
-      expect(editedBody.image).toMatchObject({ is_public: false, title: 'renamed', max_views: 5 })
+      expect(await seenByOwner()).toMatchObject({ is_public: false, title: 'renamed', max_views: 5 })
 
       // A key that may also read images, or the session, publishes it; then images:write may make it private again.
       const both = await keyWith({ scopes: ['images:write', 'images:read'] })
@@ -150,6 +150,36 @@ describeEachBackend(
       expect(await anonymousStatus()).toBe(404)
       expect((await call(app().upload, 'PATCH', path, { token: owner.token, body: { is_public: true } }))[0].status).toBe(200)
       expect(await seenByOwner()).toMatchObject({ is_public: true, title: 'still public' })
+    })
+
+    test("PATCH's answer withholds a private image's title, names and links from a key without images:read, as the albums API does", async () => {
+      const writer = await keyWith({ scopes: ['images:write', 'upload'] })
+      const [, made] = await call(app().upload, 'POST', '/upload', { apiKey: writer, body: form({ file: png(await distinctPng()), is_public: 'false', title: 'secret plans' }) })
+      const path = `/images/${made.image.id}`
+      const [edited, answer] = await call(app().upload, 'PATCH', path, { apiKey: writer, body: { title: 'still secret', max_views: 5 } })
+      expect(edited.status, JSON.stringify(answer)).toBe(200)
+      expect(answer).toEqual({ success: true, image: { id: made.image.id, is_public: false, details_withheld: true } })
+      expect(JSON.stringify(answer)).not.toContain('secret')
+      // The edit itself was made.
+      const [, owned] = await call(app().upload, 'GET', path, { token: owner.token })
+      expect(owned.image).toMatchObject({ title: 'still secret', max_views: 5 })
+      // Made private by this key: withheld from then on, as the albums API would give it.
+      const [, published] = await call(app().upload, 'POST', '/upload', { apiKey: writer, body: form({ file: png(await distinctPng()), is_public: 'true', title: 'open' }) })
+      const [, stillPublic] = await call(app().upload, 'PATCH', `/images/${published.image.id}`, { apiKey: writer, body: { title: 'open still' } })
+      expect(stillPublic.image).toMatchObject({ id: published.image.id, is_public: true, title: 'open still', url: expect.any(String) })
+      const [, madePrivate] = await call(app().upload, 'PATCH', `/images/${published.image.id}`, { apiKey: writer, body: { is_public: false } })
+      expect(madePrivate.image).toEqual({ id: published.image.id, is_public: false, details_withheld: true })
+      // A key that may read images, and the session, get the whole image.
+      const both = await keyWith({ scopes: ['images:write', 'images:read'] })
+      for (const credentials of [{ apiKey: both }, { token: owner.token }]) {
+        const [, whole] = await call(app().upload, 'PATCH', path, { ...credentials, body: { title: 'seen' } })
+        expect(whole.image).toMatchObject({ id: made.image.id, is_public: false, title: 'seen', original_name: expect.any(String), url: expect.any(String) })
+        expect(whole.image.details_withheld).toBeUndefined()
+      }
+      // The route's schema says so: its 200 is the image, or the withheld one.
+      const openapi = await (await app().upload.handle(new Request('http://localhost/openapi.json'))).json()
+      const answered = JSON.stringify(openapi.paths['/images/{id}'].patch.responses['200'])
+      expect(answered).toContain('details_withheld')
     })
 
     test('an expired key is a 401 api_key_expired, is not counted, and is marked expired in the list', async () => {
