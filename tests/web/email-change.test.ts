@@ -81,6 +81,33 @@ describe.skipIf(!hasChromium)('a pending email change on the account page, in Ch
     })
   })
 
+  test('asking for, resending and cancelling a change each leave one status, and the focus on it', async () => {
+    const typo = `${unique('focus')}@example.org`
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? null)
+    const focusLandsOn = (text: string) => page.waitForFunction((expected) => document.activeElement?.textContent === expected, text)
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/account`)
+      await profile().getByLabel('Email').fill(typo)
+      await profile().getByLabel('Current password').fill(user.password)
+      // Enter in the Current password field, which the saved change takes away.
+      await profile().getByLabel('Current password').press('Enter')
+      const asked = `Profile saved. We sent a link to ${typo}: your address changes when you open it.`
+      await focusLandsOn(asked)
+
+      await pending().getByRole('button', { name: 'Resend the link' }).focus()
+      await page.keyboard.press('Enter')
+      await profile().getByText(`A new confirmation link was sent to ${typo}.`).waitFor()
+      await expect(profile().getByText(asked).count()).resolves.toBe(0)
+      expect(await focused()).toBe('Resend the link')
+
+      await pending().getByRole('button', { name: 'Cancel the change' }).focus()
+      await page.keyboard.press('Enter')
+      await focusLandsOn('The change was cancelled: your address stays as it is.')
+      await expect(profile().getByText(`A new confirmation link was sent to ${typo}.`).count()).resolves.toBe(0)
+      await expect(profile().getByText(asked).count()).resolves.toBe(0)
+    })
+  })
+
   test('following the link makes the new address the account’s: the page then shows it, verified, with nothing waiting', async () => {
     const next = `${unique('next')}@example.org`
     await journal.during(async () => {

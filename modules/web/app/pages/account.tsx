@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
@@ -105,6 +105,9 @@ export function AccountPage() {
   const refocus = useRefocus(status)
   const refocusOn = (field: () => HTMLElement | null | undefined) => refocus(field, { fromHere: true })
   const profileRefusal = useFieldRefusal('profile-error', PROFILE_FIELD_OF)
+  // Where the focus goes when an action about the address takes away what had it (the Current password field, Cancel the change).
+  const profileStatus = useRef<HTMLDivElement>(null)
+  const pendingStatus = useRef<HTMLDivElement>(null)
   const [emailDraft, setEmailDraft] = useState<string | undefined>(undefined)
   // The session's user does not say whether an email change waits: the account's own answer does.
   const [pendingEmail, setPendingEmail] = useState<PendingEmail | null>(null)
@@ -156,6 +159,7 @@ export function AccountPage() {
     const v = values(event)
     const shown = user
     profileRefusal.clear()
+    say('pending', {})
     // Only what the person changed: an unchanged field sent back could undo a change made
     // elsewhere, and an address the account no longer has reads to the server as a new one.
     const changes: Record<string, unknown> = {}
@@ -167,6 +171,8 @@ export function AccountPage() {
     // A new address is only asked for: the server mails it a link, and the account keeps its address until it is opened.
     const saved = (account: OwnAccount) => {
       if (account.email.toLowerCase() !== shown.email.toLowerCase() && !emailChanging) return `Profile saved. ${changedElsewhere(account)}`
+      // The Current password field goes with the change asked for: the focus goes to the sentence saying where the link went.
+      if (emailChanging) refocus(() => profileStatus.current, { fromHere: true })
       return emailChanging && account.pending_email ? `Profile saved. We sent a link to ${account.pending_email}: your address changes when you open it.` : 'Profile saved.'
     }
     const refused = async (e: unknown) => {
@@ -197,17 +203,22 @@ export function AccountPage() {
       () => null,
     )
   const pendingAction = async (method: 'POST' | 'DELETE', path: string, done: string) => {
+    // One current status: the answer replaces the profile's ("We sent a link to …") rather than sitting beside it.
+    const sayPending = (value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, profile: {}, pending: value }))
+    profileRefusal.clear()
+    // Cancelled (or settled elsewhere), the panel goes with the button pressed: the focus goes to the answer.
+    refocus(() => pendingStatus.current)
     try {
       const answer = await api.auth<{ user: OwnAccount; message?: string }>(method, path)
       showAccount(answer.user)
-      say('pending', { message: answer.message ?? done })
+      sayPending({ message: answer.message ?? done })
     } catch (e) {
       // Expired, cancelled or confirmed meanwhile (another tab): the page shows what holds now, the Email box too.
       const now = await loadAccount()
       const form = document.querySelector<HTMLFormElement>('form[aria-labelledby="h-profile"]')
       if (now && form && emailDraft === undefined) showAddress(form, now)
       const changed = now !== null && now.email.toLowerCase() !== user.email.toLowerCase()
-      say('pending', { error: changed ? `${messageOf(e)} ${changedElsewhere(now)}` : messageOf(e) })
+      sayPending({ error: changed ? `${messageOf(e)} ${changedElsewhere(now)}` : messageOf(e) })
     }
   }
   const resendChange = () => pendingAction('POST', '/api/v1/account/pending-email/resend', 'A new link was sent.')
@@ -293,8 +304,8 @@ export function AccountPage() {
               </p>
             </div>
           ) : null}
-          <Status {...status.pending} />
-          <Status error={profileRefusal.error} message={status.profile?.message} errorId="profile-error" />
+          <Status {...status.pending} focusRef={pendingStatus} />
+          <Status error={profileRefusal.error} message={status.profile?.message} errorId="profile-error" focusRef={profileStatus} />
           <SubmitButton busyLabel="Saving…">Save profile</SubmitButton>
         </Form>
         <Form class="panel" onSubmit={password} aria-labelledby="h-password">
