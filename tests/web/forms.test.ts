@@ -83,6 +83,32 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     expect(text).not.toContain('current_password')
   })
 
+  test('a password of only spaces is refused as such, at sign-up and at Account → Password, where the focus goes to New password', async () => {
+    const spaces = ' '.repeat(12)
+    const anonymous = await browser.newContext()
+    const visitor = await anonymous.newPage()
+    await go('/signup', visitor)
+    await visitor.getByLabel('First name').fill('Spacey')
+    await visitor.getByLabel('Username').fill(`spaces_${Date.now()}`)
+    await visitor.getByLabel('Email').fill(`spaces-${Date.now()}@example.org`)
+    await visitor.getByLabel('Password').fill(spaces)
+    await visitor.getByLabel('Password').press('Enter')
+    const signUpAlert = visitor.getByRole('alert')
+    await signUpAlert.waitFor()
+    expect(await signUpAlert.textContent()).toBe('Password: must not be only spaces.')
+    await anonymous.close()
+
+    await journal.during(async () => {
+      await go('/account')
+      await page.getByLabel('Current password').fill(user.password)
+      await page.getByLabel('New password', { exact: true }).fill(spaces)
+      await page.getByLabel('Repeat the new password').fill(spaces)
+      await page.getByLabel('Repeat the new password').press('Enter')
+      await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'password' && document.activeElement.closest('form')?.getAttribute('aria-labelledby') === 'h-password')
+      expect(await alertOf('Password').textContent()).toBe('New password: must not be only spaces.')
+    })
+  })
+
   test('the account page’s Username takes what sign-up takes, with the same hint; the server’s refusal is named by the label', async () => {
     /** The Username field of the page `target` shows, with "a d" typed: its pattern, whether it refuses that, and its hint. */
     const usernameField = async (target: Page) => {

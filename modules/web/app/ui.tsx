@@ -86,9 +86,16 @@ export const withLocalTimes = (text: string) => text.replace(ISO_INSTANT, (insta
 export const PASSWORD_MIN_LENGTH = 8
 export const PASSWORD_MAX_LENGTH = 1024
 
-/** What a password field's length failure means, in one sentence: too long or too short, as the value typed is. */
-export const passwordLengthRule = (label: string, value = '') =>
-  value.length > PASSWORD_MAX_LENGTH ? `${label}: at most ${PASSWORD_MAX_LENGTH} characters.` : `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
+/**
+ * What a password field's refusal means, in one sentence, as the value typed broke the rule: too
+ * long, too short, or only spaces (src/users/public.ts `NewPassword`: "not only spaces"), which
+ * counted as long enough here and read as "at least 8 characters" of a value that had them.
+ */
+export function passwordLengthRule(label: string, value = '') {
+  if (value.length > PASSWORD_MAX_LENGTH) return `${label}: at most ${PASSWORD_MAX_LENGTH} characters.`
+  if (value.length >= PASSWORD_MIN_LENGTH && !value.trim()) return `${label}: must not be only spaces.`
+  return `${label}: at least ${PASSWORD_MIN_LENGTH} characters.`
+}
 
 /**
  * A code from an authenticator app as typed or pasted (" 123 456 ", "123456\n"): its six digits,

@@ -4,7 +4,7 @@ import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { BandwidthLimitNotice, type BandwidthState } from '../bandwidth-notice.tsx'
 import { resendVerificationLink } from '../verify-notice.tsx'
 import {
-  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, Status, type User, formatBytes, formatDate, messageOf, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, useFieldRefusal, useLoad, useRefocus, useSession,
+  Field, firstNameRule, type FormWords, Meter, nameRule, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PageTitle, passwordLengthRule, Status, type User, formatBytes, formatDate, messageOf, USERNAME_HINT, USERNAME_PATTERN, USERNAME_RULE, useFieldRefusal, useLoad, useRefocus, useSession,
 } from '../ui.tsx'
 
 interface Quota extends BandwidthState {
@@ -41,16 +41,17 @@ function referrerProblem(entries: { host: string; line: number }[]): string | nu
   return `${REFERRERS_LABEL}: ${list}. Write one host per line, with letters, digits, dots and hyphens only, like example.com or bücher.de.`
 }
 
-const PASSWORD_WORDS: FormWords = {
+/** What the API may refuse in the password form; `typed`: the new password, whose refusal says what is wrong with it. */
+const passwordWords = (typed: string): FormWords => ({
   codes: {
     invalid_current_password: 'Current password: that is not your current password.',
     current_password_required: 'Current password: enter it to choose a new one.',
   },
   fields: {
-    password: () => `New password: use ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters.`,
+    password: () => passwordLengthRule('New password', typed),
     current_password: () => `Current password: at most ${PASSWORD_MAX_LENGTH} characters.`,
   },
-}
+})
 
 /** What the API may refuse in the profile form, as the form labels it; `values`: what was typed. */
 const profileWords = (values: Record<string, string>): FormWords => ({
@@ -232,9 +233,12 @@ export function AccountPage() {
     }
     // The server revokes every other session and sets a fresh cookie for this one.
     const refused = (e: unknown) => {
-      if (e instanceof ApiError && e.code === 'invalid_current_password') refocusOn(() => form.querySelector<HTMLElement>('[name="current_password"]'))
+      if (!(e instanceof ApiError)) return
+      // The field the refusal is about, not the one Enter was pressed in ("Repeat the new password").
+      const field = e.code === 'invalid_current_password' ? 'current_password' : e.details.find((problem) => problem.field === 'password' || problem.field === 'current_password')?.field
+      if (field) refocusOn(() => form.querySelector<HTMLElement>(`[name="${field}"]`))
     }
-    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', PASSWORD_WORDS, refused)) {
+    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', passwordWords(v.password ?? ''), refused)) {
       api.reset()
       form.reset()
     }
