@@ -57,6 +57,13 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
   test('creates an album from the albums page', async () => {
     await page.goto(`${servers.urls.auth}/albums`)
     await page.getByRole('link', { name: 'Albums' }).waitFor()
+    // A title of spaces passes the field's own check (required); the server's refusal is named by the label, on the field.
+    await page.getByLabel('New album title').fill('   ')
+    await page.getByLabel('New album title').press('Enter')
+    await page.waitForFunction(() => document.activeElement?.id === 'f-new-album-title')
+    expect(await page.getByRole('alert').textContent()).toBe('New album title: must not be blank.')
+    expect(await page.getByLabel('New album title').getAttribute('aria-invalid')).toBe('true')
+    expect(await page.getByLabel('New album title').getAttribute('aria-describedby')).toBe('new-album-error')
     await page.getByLabel('New album title').fill('Road trip')
     await page.getByLabel('Who can see it').selectOption('unlisted')
     await page.getByRole('button', { name: 'Create album' }).click()

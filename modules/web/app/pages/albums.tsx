@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { Form, SubmitButton } from '../forms.tsx'
 import { Pager, listingError } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useNavigationNotice, useRouteContext, withCursors } from '../router.tsx'
-import { counted, Field, formatDate, messageOf, ModerationBadge, PageTitle, Status, useLoad, useSession } from '../ui.tsx'
+import { counted, Field, formatDate, labelled, messageOf, ModerationBadge, PageTitle, Status, useFieldRefusal, useLoad, useSession } from '../ui.tsx'
 
 export type Visibility = 'private' | 'unlisted' | 'public'
 
@@ -58,6 +58,8 @@ export function AlbumsPage() {
   const { api } = useSession()
   const cursors = cursorsOf(useRouteContext().query)
   const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  // A title refused (only spaces) is named by the field's label, which takes the focus.
+  const refusal = useFieldRefusal('new-album-error', { invalid_title: 'title' })
   const cursor = cursors.at(-1)
   const list = useLoad(async () => {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
@@ -70,7 +72,10 @@ export function AlbumsPage() {
   useNavigationNotice(withCursors('/albums', cursors), (notice) => setStatus(notice ? { message: notice } : {}))
 
   const create = async (event: Event) => {
-    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const element = event.currentTarget as HTMLFormElement
+    const form = new FormData(element)
+    refusal.clear()
+    setStatus({})
     try {
       const { data } = await api.remote<{ album: Album }>('upload', 'POST', '/api/v1/albums', {
         title: String(form.get('title') ?? ''),
@@ -78,7 +83,7 @@ export function AlbumsPage() {
       })
       navigate(`/albums/${data.album.id}`)
     } catch (error) {
-      setStatus({ error: messageOf(error) })
+      refusal.refuse(element, error, messageOf(error, { codes: { invalid_title: labelled('New album title', 'title') } }))
     }
   }
 
@@ -91,7 +96,7 @@ export function AlbumsPage() {
       <PageTitle>Albums</PageTitle>
       <Form class="panel inline" draft="new-album" onSubmit={create} aria-labelledby="h-new-album">
         <h2 id="h-new-album" class="visually-hidden">New album</h2>
-        <Field label="New album title" name="title" required maxLength={200} />
+        <Field label="New album title" name="title" required maxLength={200} errorId={refusal.errorOf('title')} />
         <div class="field">
           <label for="f-new-visibility">Who can see it</label>
           <select id="f-new-visibility" name="visibility">
@@ -100,7 +105,7 @@ export function AlbumsPage() {
         </div>
         <SubmitButton busyLabel="Creating…">Create album</SubmitButton>
       </Form>
-      <Status error={status.error ?? listingError(list, 'your albums', '/albums')} message={status.message} />
+      <Status error={refusal.error ?? status.error ?? listingError(list, 'your albums', '/albums')} message={status.message} errorId={refusal.error ? 'new-album-error' : undefined} />
       {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
       {list.data && !albums.length ? <p>No albums yet.</p> : null}
       <ul class="album-list" aria-label="Your albums" data-testid="album-list">
