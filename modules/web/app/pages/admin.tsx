@@ -224,10 +224,13 @@ function Users() {
                           <span class="visually-hidden"> {user.username}</span>
                         </ActionButton>
                       )}
-                      <ActionButton class="secondary small" onClick={() => (user.is_admin || confirmPromotion(user) ? change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`, index) : undefined)}>
-                        {user.is_admin ? 'Demote' : 'Promote'}
-                        <span class="visually-hidden"> {user.username}</span>
-                      </ActionButton>
+                      {/* A blocked account is promoted only once unblocked (409 unblock_first); a blocked admin can still be demoted. */}
+                      {user.is_blocked && !user.is_admin ? null : (
+                        <ActionButton class="secondary small" onClick={() => (user.is_admin || confirmPromotion(user) ? change(user, { is_admin: !user.is_admin }, `${user.username} ${user.is_admin ? 'is no longer' : 'is now'} an admin.`, index) : undefined)}>
+                          {user.is_admin ? 'Demote' : 'Promote'}
+                          <span class="visually-hidden"> {user.username}</span>
+                        </ActionButton>
+                      )}
                       {user.is_admin ? null : (
                         <ActionButton class="danger small" onClick={() => remove(user, index)}>
                           Delete<span class="visually-hidden"> {user.username}</span>
