@@ -237,6 +237,27 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
     })
   })
 
+  test('a long name on a card ends in an ellipsis inside the card, at 1280 and at 390 px', async () => {
+    const long = `${'holiday-snapshot-from-the-beach-'.repeat(4)}end.png`
+    const owner = await ownerWith([long])
+    const { page, journal } = await signedInTab(owner)
+    /** The card's name: whether it is cut (its text wider than its box), how, and how far it reaches past the card's inner edge. */
+    const nameBox = () =>
+      cards(page).first().locator('.card-name').evaluate((name: HTMLElement) => {
+        const body = name.closest('.card-body')!
+        const inner = body.getBoundingClientRect().right - parseFloat(getComputedStyle(body).paddingRight)
+        return { cut: name.scrollWidth > name.clientWidth, textOverflow: getComputedStyle(name).textOverflow, pastCard: Math.max(0, Math.round(name.getBoundingClientRect().right - inner)) }
+      })
+    await journal.during(async () => {
+      await page.goto(`${servers.urls.auth}/gallery`)
+      await page.getByRole('checkbox', { name: `Select ${long}` }).waitFor()
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 })
+        expect({ width, ...(await nameBox()) }).toEqual({ width, cut: true, textOverflow: 'ellipsis', pastCard: 0 })
+      }
+    })
+  })
+
   test('an empty gallery shows its message alone: no disabled Delete selected, no "Previous · Page 1 · Next"', async () => {
     const { page, journal } = await signedInTab(await ownerWith(['last-one.png']))
     const pager = page.getByRole('navigation', { name: 'Pages' })
