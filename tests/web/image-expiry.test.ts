@@ -173,6 +173,23 @@ describe.skipIf(!hasChromium)('image expiry and self-destruct in Chromium', () =
     await page.getByRole('button', { name: 'Save expiry and view limit' }).click()
     await expect(page.getByRole('alert').first().textContent()).resolves.toBe('Expiry date and time: must be in the future.')
 
+    // Past the server's bound (365 days): the browser's own max refuses first; without it, the
+    // server's refusal is tied to the field, which takes the focus off Save.
+    const field = page.getByLabel('Expiry date and time')
+    const farOff = new Date(Date.now() + 400 * DAY)
+    expect(await field.evaluate((input: HTMLInputElement, value) => ((input.value = value), input.validity.rangeOverflow), local(farOff))).toBe(true)
+    await field.evaluate((input: HTMLInputElement) => input.removeAttribute('max'))
+    await field.fill(local(farOff))
+    await page.getByRole('button', { name: 'Save expiry and view limit' }).click()
+    await page.waitForFunction(() => document.activeElement?.id === 'image-expires-at')
+    const refusal = 'Expiry date and time: may be at most 365 days ahead.'
+    await expect(page.getByRole('alert').first().textContent()).resolves.toBe(refusal)
+    expect([await field.getAttribute('aria-invalid'), await field.getAttribute('aria-describedby')]).toEqual(['true', 'lifetime-error'])
+    // Another choice of expiry: what was said of the date goes with it.
+    await page.getByLabel('Expires', { exact: true }).selectOption('never')
+    await page.getByText(refusal).waitFor({ state: 'detached' })
+    await page.getByLabel('Expires', { exact: true }).selectOption('custom')
+
     const target = new Date(Date.now() + 3 * DAY)
     target.setSeconds(0, 0)
     await page.getByLabel('Expiry date and time').fill(local(target))

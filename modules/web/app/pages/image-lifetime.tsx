@@ -41,9 +41,18 @@ interface EditProps {
   image: ImageWithLifetime
   /** PATCH /images/{id} with these changes; resolves once the page shows the answer. */
   save(changes: Record<string, unknown>, message: string): Promise<void>
-  /** Says why nothing was sent, where the page shows this form's messages (one at a time). */
-  refuse(error: string): void
+  /** Says why nothing was sent, where the page shows this form's messages (one at a time); `field`: the id of the field at fault. */
+  refuse(error: string, field?: string): void
+  /** The id of the element saying what is wrong with the expiry date field, while something is. */
+  expiryErrorId?: string
+  /** The expiry chosen changed: what was said of the choice before no longer holds. */
+  onExpiryChange?(): void
 }
+
+/** The expiry date field's id, which a refusal of it names (the page ties the refusal to it). */
+export const EXPIRES_AT_FIELD = 'image-expires-at'
+/** How far ahead an expiry may be (src/images/lifetime-duration.ts MAX_LIFETIME_MS, 365 days). */
+const MAX_LIFETIME_MS = 365 * 86_400_000
 
 /** Title and description, saved together. */
 export function DetailsForm({ image, save }: EditProps) {
@@ -70,7 +79,7 @@ export function DetailsForm({ image, save }: EditProps) {
 const localInputValue = (date: Date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
 
 /** Expiry (never, a duration, or a date) and the view limit, with what is left of them. */
-export function LifetimeForm({ image, save, refuse }: EditProps) {
+export function LifetimeForm({ image, save, refuse, expiryErrorId, onExpiryChange }: EditProps) {
   const [expiry, setExpiry] = useState<string>(image.expires_at ? 'keep' : 'never')
   const summary = lifetimeSummary(image)
 
@@ -80,7 +89,7 @@ export function LifetimeForm({ image, save, refuse }: EditProps) {
     if (expiry === 'never' && image.expires_at) changes.expires_at = null
     else if (expiry === 'custom') {
       const at = new Date(String(form.get('expires_at') ?? ''))
-      if (Number.isNaN(at.getTime())) return refuse('Choose the date and time it should expire.')
+      if (Number.isNaN(at.getTime())) return refuse('Choose the date and time it should expire.', EXPIRES_AT_FIELD)
       changes.expires_at = at.toISOString()
     } else if (expiry !== 'keep' && expiry !== 'never') changes.expires_in = expiry
     const views = String(form.get('max_views') ?? '').trim()
@@ -98,7 +107,10 @@ export function LifetimeForm({ image, save, refuse }: EditProps) {
       </p>
       <div class="field">
         <label for="image-expiry">Expires</label>
-        <select id="image-expiry" name="expiry" value={expiry} onChange={(e) => setExpiry((e.currentTarget as HTMLSelectElement).value)}>
+        <select id="image-expiry" name="expiry" value={expiry} onChange={(e) => {
+          setExpiry((e.currentTarget as HTMLSelectElement).value)
+          onExpiryChange?.()
+        }}>
           {image.expires_at ? <option value="keep">Keep: {formatDate(image.expires_at)}</option> : null}
           <option value="never">Never</option>
           {EXPIRY_CHOICES.map(([value, label]) => (
@@ -110,7 +122,8 @@ export function LifetimeForm({ image, save, refuse }: EditProps) {
       {expiry === 'custom' ? (
         <div class="field">
           <label for="image-expires-at">Expiry date and time</label>
-          <input id="image-expires-at" name="expires_at" type="datetime-local" min={localInputValue(new Date())} required />
+          {/* `max`: the browser refuses a date past the server's bound before anything is sent. */}
+          <input id={EXPIRES_AT_FIELD} name="expires_at" type="datetime-local" min={localInputValue(new Date())} max={localInputValue(new Date(Date.now() + MAX_LIFETIME_MS))} required aria-invalid={expiryErrorId ? true : undefined} aria-describedby={expiryErrorId} />
         </div>
       ) : null}
       <div class="field">

@@ -7,7 +7,7 @@ import { type ViewStats, ViewsReport } from '../stats-report.tsx'
 import { Thumb } from '../thumb.tsx'
 import { atInstant } from '../timers.ts'
 import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
-import { DetailsForm, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
+import { DetailsForm, EXPIRES_AT_FIELD, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 const EXPIRIES = [
   [3600, '1 hour'],
@@ -31,7 +31,10 @@ const LIFETIME_WORDS: FormWords = { codes: { invalid_expires_at: labelled('Expir
 
 export function ImagePage({ id }: { id: string }) {
   const { api } = useSession()
-  const [status, setStatus] = useState<{ part: Part; error?: string; message?: string }>({ part: 'page' })
+  // `field`: the id of the field a refusal is about, which it marks invalid and describes.
+  const [status, setStatus] = useState<{ part: Part; error?: string; message?: string; field?: string }>({ part: 'page' })
+  // A refusal about a field takes the focus there, off the Save button.
+  const refocusRefused = useRefocus(status)
   const statusOf = (part: Part) => (status.part === part ? status : {})
   const [signed, setSigned] = useState<{ url: string; expires_at: string } | null>(null)
   const loaded = useLoad(async () => (await api.remote<{ image: ImageWithLifetime }>('upload', 'GET', `/images/${encodeURIComponent(id)}`)).data.image, [id])
@@ -71,8 +74,12 @@ export function ImagePage({ id }: { id: string }) {
       setStatus({ part, message: message ?? (answer.data.image.is_public ? 'The image is public.' : 'The image is private: only you and signed links can see it.') })
     } catch (e) {
       if (e instanceof ApiError && e.code === 'image_expired') setEnded(messageOf(e))
-      else setStatus({ part, error: messageOf(e, part === 'lifetime' ? LIFETIME_WORDS : undefined) })
+      else refuseIn(part)(messageOf(e, part === 'lifetime' ? LIFETIME_WORDS : undefined), e instanceof ApiError && e.code === 'invalid_expires_at' ? EXPIRES_AT_FIELD : undefined)
     }
+  }
+  const refuseIn = (part: Part) => (error: string, field?: string) => {
+    if (field) refocusRefused(() => document.getElementById(field), { fromHere: true })
+    setStatus({ part, error, field })
   }
   const edit = (changes: { is_public: boolean }) => save(changes)
   const ends = lifetimeSummary(shown)
@@ -159,8 +166,10 @@ export function ImagePage({ id }: { id: string }) {
           <DetailsForm key={`${shown.title}|${shown.description}`} image={shown} save={(changes, message) => save(changes, message, 'details')} refuse={(error) => setStatus({ part: 'details', error })} />
           <Status {...statusOf('details')} />
           <h2>Expiry</h2>
-          <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={(changes, message) => save(changes, message, 'lifetime')} refuse={(error) => setStatus({ part: 'lifetime', error })} />
-          <Status {...statusOf('lifetime')} />
+          <LifetimeForm key={`${shown.expires_at}|${shown.max_views}|${shown.views_left}`} image={shown} save={(changes, message) => save(changes, message, 'lifetime')} refuse={refuseIn('lifetime')}
+            expiryErrorId={status.part === 'lifetime' && status.error && status.field === EXPIRES_AT_FIELD ? 'lifetime-error' : undefined}
+            onExpiryChange={() => status.part === 'lifetime' && status.error && setStatus({ part: 'lifetime' })} />
+          <Status {...statusOf('lifetime')} errorId="lifetime-error" />
           <h2>Signed link</h2>
           {hidden ? (
             <p class="muted">Signed links are not served either while the image is hidden.</p>
