@@ -1,6 +1,7 @@
 import type { RefObject } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
+import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { usePassed } from '../timers.ts'
@@ -298,9 +299,14 @@ function Picker({ albumId, inAlbum, added, onAdd }: { albumId: string; inAlbum: 
       </ul>
       <div class="toolbar">
         <ActionButton disabled={!selected.length} onClick={add}>Add selected{selected.length ? ` (${selected.length})` : ''}</ActionButton>
-        <button type="button" class="secondary" disabled={!cursors.length} onClick={() => pageAt(cursors.slice(0, -1))}>Previous</button>
-        <button type="button" class="secondary" disabled={!page.data?.next_cursor} onClick={() => pageAt([...cursors, page.data!.next_cursor!])}>Next</button>
       </div>
+      {/* The shared pager keeps the keyboard focus on Previous or Next while the page asked for loads (Next is disabled on the last). */}
+      <Pager
+        position={`Page ${cursors.length + 1}`}
+        toPrevious={cursors.length ? () => pageAt(cursors.slice(0, -1)) : null}
+        toNext={page.data?.next_cursor ? () => pageAt([...cursors, page.data!.next_cursor!]) : null}
+        shown={page.data}
+      />
     </section>
   )
 }
