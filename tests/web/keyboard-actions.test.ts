@@ -170,6 +170,13 @@ describe.skipIf(!hasChromium)('keyboard actions in Chromium: plans, key revocati
       }
       // The API says "Wrong password" and "That code is not right, or was already used": the page names the field as it labels it.
       expect(await refusedBy('Make new recovery codes', 'not my password', recoveryCode, 'recovery-codes-password')).toEqual({ tag: 'INPUT', id: 'recovery-codes-password', invalid: 'true', describedBy: [WRONG_PASSWORD] })
+      // Made by Enter in the code field, which is then emptied: the new codes take the focus, read out as turning the app on reads them.
+      const renew = page.getByRole('form', { name: 'Make new recovery codes' })
+      await renew.getByLabel('Password').fill(PASSWORD)
+      await renew.getByLabel('Code from the app, or a recovery code').fill(recoveryCode)
+      await renew.getByLabel('Code from the app, or a recovery code').press('Enter')
+      await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'recovery-codes')
+      recoveryCode = (await page.getByTestId('recovery-codes').locator('code').first().textContent())!.trim()
       expect(await refusedBy('Turn off', 'not my password', recoveryCode, 'disable-password')).toEqual({ tag: 'INPUT', id: 'disable-password', invalid: 'true', describedBy: [WRONG_PASSWORD] })
       expect(await refusedBy('Turn off', PASSWORD, '000000', 'disable-code')).toEqual({ tag: 'INPUT', id: 'disable-code', invalid: 'true', describedBy: [WRONG_CODE] })
       const form = page.getByRole('form', { name: 'Turn off' })

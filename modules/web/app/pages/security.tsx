@@ -247,6 +247,8 @@ export function SecurityPage() {
                   label="Make new recovery codes"
                   passkeys={data.passkeys}
                   onDone={(answer) => {
+                    // As turning the app on does: the new codes take the focus, off the field just emptied.
+                    refocus(() => document.querySelector<HTMLElement>('[data-testid="recovery-codes"]'), { fromHere: true })
                     setCodes(answer.recovery_codes)
                     // The count above was of the old codes.
                     status.reload()
