@@ -106,6 +106,20 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
       const alert = page.getByRole('alert')
       await alert.waitFor()
       expect(await alert.textContent()).toBe('Allowed IP ranges: each must be an IPv4 or IPv6 address or CIDR range, such as 203.0.113.0/24 or 2001:db8::/32. “10.0.0.300” is not one.')
+      // Tied to its field: which takes the focus, marked invalid and described by the refusal (and its hint).
+      await page.waitForFunction(() => document.activeElement?.id === 'f-key-ips')
+      const ranges = page.getByLabel('Allowed IP ranges (optional)')
+      expect([await ranges.getAttribute('aria-invalid'), await ranges.getAttribute('aria-describedby')]).toEqual(['true', 'key-error f-key-ips-hint'])
+      expect(await page.locator('#key-error').textContent()).toContain('“10.0.0.300” is not one.')
+
+      // No scope ticked: the group of scopes takes the focus (not Name, where Enter was pressed), named by its legend.
+      await ranges.fill('')
+      for (const box of await page.locator('fieldset.scopes input[type=checkbox]').all()) await box.uncheck()
+      await page.getByLabel('Name').press('Enter')
+      await page.waitForFunction(() => document.activeElement?.matches('fieldset.scopes') ?? false)
+      expect(await alert.textContent()).toBe('What the key may do: choose at least one.')
+      const scopes = page.locator('fieldset.scopes')
+      expect([await scopes.getAttribute('aria-invalid'), await scopes.getAttribute('aria-describedby'), await ranges.getAttribute('aria-invalid')]).toEqual(['true', 'key-error', null])
     })
     expect(await page.getByTestId('key-row').filter({ hasText: 'Office' }).count()).toBe(0)
   })

@@ -58,12 +58,17 @@ const KEY_WORDS: FormWords = {
   },
 }
 
-/** The form's field an API refusal names (a selector), so the focus can go there. */
+/** Each field of the form a refusal can be about (by the API's name), as a selector, so the focus can go there. */
+const FIELDS: Record<string, string> = { key_name: '[name="key_name"]', rate_limit_per_hour: '#f-key-limit', scopes: 'fieldset.scopes', expires_at: '#f-key-expiry', allowed_ips: '#f-key-ips' }
+
+/** The form's field an API refusal names (the API's name for it), or null. */
 function fieldAtFault(error: ApiError): string | null {
   const field = error.code === 'invalid_cidr' ? 'allowed_ips' : error.details[0]?.field.split('.')[0]
-  const fields: Record<string, string> = { key_name: '[name="key_name"]', rate_limit_per_hour: '#f-key-limit', expires_at: '#f-key-expiry', allowed_ips: '#f-key-ips' }
-  return (field && fields[field]) || null
+  return field && FIELDS[field] ? field : null
 }
+
+/** The id of the form's refusal, which describes the field it is about. */
+const KEY_ERROR = 'key-error'
 
 /**
  * Only a hash of each key is kept, so the .sxcu is made from the key the page still holds, right
@@ -117,7 +122,9 @@ export function KeysPage() {
   const { api } = useSession()
   const keys = useLoad(async () => (await api.auth<{ api_keys: ApiKey[] }>('GET', '/api/v1/api-keys')).api_keys)
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null)
-  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  // `field`: the field a refusal is about (the API's name), marked invalid and described by it.
+  const [status, setStatus] = useState<{ error?: string; message?: string; field?: string }>({})
+  const errorOf = (field: string) => (status.error && status.field === field ? KEY_ERROR : undefined)
   const listHeading = useRef<HTMLHeadingElement>(null)
   const newKey = useRef<HTMLDivElement>(null)
   // The answer to Create is what the person acts on next: the key shown once, or the field at fault.
@@ -131,11 +138,13 @@ export function KeysPage() {
     const scopes = values.getAll('scopes').map(String)
     const days = Number(values.get('expires_in_days'))
     const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
-    if (!scopes.length) return setStatus({ error: 'Choose at least one thing the key may do.' })
-    if (ranges.length > MAX_IP_RANGES) {
-      refocus(() => form.querySelector<HTMLElement>('#f-key-ips'), { fromHere: true })
-      return setStatus({ error: `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).` })
+    // A refusal about a field takes the focus there, off the button pressed (or the field Enter was pressed in).
+    const refuse = (error: string, field: string | null) => {
+      if (field) refocus(() => form.querySelector<HTMLElement>(FIELDS[field]!), { fromHere: true })
+      setStatus({ error, ...(field ? { field } : {}) })
     }
+    if (!scopes.length) return refuse('What the key may do: choose at least one.', 'scopes')
+    if (ranges.length > MAX_IP_RANGES) return refuse(`Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).`, 'allowed_ips')
     try {
       const answer = await api.auth('POST', '/api/v1/api-keys', {
         key_name: String(values.get('key_name')),
@@ -150,9 +159,7 @@ export function KeysPage() {
       form.reset()
       keys.reload()
     } catch (e) {
-      const field = e instanceof ApiError ? fieldAtFault(e) : null
-      if (field) refocus(() => form.querySelector<HTMLElement>(field), { fromHere: true })
-      setStatus({ error: messageOf(e, KEY_WORDS) })
+      refuse(messageOf(e, KEY_WORDS), e instanceof ApiError ? fieldAtFault(e) : null)
     }
   }
   const revoke = async (key: ApiKey) => {
@@ -179,7 +186,7 @@ export function KeysPage() {
       <Form class="card-form" draft="new-key" onSubmit={create} onInvalidCapture={() => setStatus({})}>
         <h2>New key</h2>
         <div class="row">
-          <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" />
+          <Field label="Name" name="key_name" required maxLength={100} placeholder="e.g. ShareX on my laptop" errorId={errorOf('key_name')} />
           <Field
             label="Requests per hour (optional)"
             id="f-key-limit"
@@ -189,9 +196,10 @@ export function KeysPage() {
             max={MAX_REQUESTS_PER_HOUR}
             step={1}
             hint={`1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}. Empty: your plan's limit`}
+            errorId={errorOf('rate_limit_per_hour')}
           />
         </div>
-        <fieldset class="scopes">
+        <fieldset class="scopes" tabIndex={-1} aria-invalid={errorOf('scopes') ? true : undefined} aria-describedby={errorOf('scopes')}>
           <legend>What the key may do</legend>
           {SCOPES.map(([scope, description]) => (
             <label class="check">
@@ -202,19 +210,19 @@ export function KeysPage() {
         <div class="row">
           <div class="field">
             <label for="f-key-expiry">Expires</label>
-            <select id="f-key-expiry" name="expires_in_days">
+            <select id="f-key-expiry" name="expires_in_days" aria-invalid={errorOf('expires_at') ? true : undefined} aria-describedby={errorOf('expires_at')}>
               {EXPIRY_DAYS.map(([value, label]) => <option value={value}>{label}</option>)}
             </select>
           </div>
           <div class="field">
             <label for="f-key-ips">Allowed IP ranges (optional)</label>
-            <textarea id="f-key-ips" name="allowed_ips" rows={2} placeholder="203.0.113.0/24, 2001:db8::/32" aria-describedby="f-key-ips-hint" />
+            <textarea id="f-key-ips" name="allowed_ips" rows={2} placeholder="203.0.113.0/24, 2001:db8::/32" aria-invalid={errorOf('allowed_ips') ? true : undefined} aria-describedby={[errorOf('allowed_ips'), 'f-key-ips-hint'].filter(Boolean).join(' ')} />
             <small id="f-key-ips-hint">One per line or comma-separated, IPv4 or IPv6. Empty: any address.</small>
           </div>
         </div>
         <SubmitButton busyLabel="Creating…">Create key</SubmitButton>
       </Form>
-      <Status error={status.error} message={status.message} />
+      <Status error={status.error} message={status.message} errorId={KEY_ERROR} />
       {created ? (
         <div class="new-key" role="region" aria-label="Your new key" tabIndex={-1} ref={newKey} data-testid="new-key-region">
           <p class="warning"><strong>Copy this key now.</strong> It is shown only once; only a hash of it is kept.</p>
