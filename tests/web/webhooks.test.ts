@@ -99,6 +99,19 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     await page.getByRole('button', { name: 'Create webhook' }).click()
     // The browser's own url check passes ftp:, the server refuses it; the message names the field as the form does.
     await expect(page.getByRole('alert').textContent()).resolves.toBe('Endpoint URL: must start with http:// or https://.')
+    // Tied to its field: which takes the focus off Create, marked invalid and described by the refusal.
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'url')
+    const url = page.getByLabel('Endpoint URL')
+    expect([await url.getAttribute('aria-invalid'), await url.getAttribute('aria-describedby')]).toEqual(['true', 'webhook-error'])
+    await expect(page.locator('#webhook-error').textContent()).resolves.toBe('Endpoint URL: must start with http:// or https://.')
+
+    // No event ticked: the group of events takes the focus, named by its legend; the URL is no longer at fault.
+    await url.fill('https://example.com/hook')
+    for (const box of await page.locator('fieldset.events input[type=checkbox]').all()) await box.uncheck()
+    await url.press('Enter')
+    await page.waitForFunction(() => document.activeElement?.matches('fieldset.events') ?? false)
+    await expect(page.getByRole('alert').textContent()).resolves.toBe('Events: choose at least one.')
+    expect([await page.locator('fieldset.events').getAttribute('aria-invalid'), await url.getAttribute('aria-invalid')]).toEqual(['true', null])
   })
 
   test('usable at 390 px without horizontal scroll, by keyboard', async () => {

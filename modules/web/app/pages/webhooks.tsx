@@ -164,7 +164,9 @@ export function WebhooksPage() {
   const { api } = useSession()
   const hooks = useLoad(async () => (await api.auth<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks')).webhooks)
   const [secret, setSecret] = useState<string | null>(null)
-  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  // `field`: what a refusal of the new webhook is about (its URL, its events), marked invalid and described by it.
+  const [status, setStatus] = useState<{ error?: string; message?: string; field?: 'url' | 'events' }>({})
+  const errorOf = (field: 'url' | 'events') => (status.error && status.field === field ? 'webhook-error' : undefined)
   const rows = useRef<HTMLUListElement>(null)
   const empty = useRef<HTMLParagraphElement>(null)
   // Delete takes its row away: the focus goes to the next row's first action, or to the empty list's message.
@@ -177,7 +179,10 @@ export function WebhooksPage() {
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const events = values.getAll('events').map(String)
-    if (!events.length) return setStatus({ error: 'Choose at least one event.' })
+    if (!events.length) {
+      refocusAfterCreate(() => form.querySelector<HTMLElement>('fieldset.events'), { fromHere: true })
+      return setStatus({ error: 'Events: choose at least one.', field: 'events' })
+    }
     try {
       const answer = await api.auth('POST', '/api/v1/webhooks', { url: String(values.get('url')), events, description: String(values.get('description') ?? '') })
       refocusAfterCreate(() => secretRegion.current, { fromHere: true })
@@ -186,10 +191,9 @@ export function WebhooksPage() {
       form.reset()
       hooks.reload()
     } catch (e) {
-      if (e instanceof ApiError && (e.code === 'invalid_webhook_url' || e.details.some((problem) => problem.field === 'url'))) {
-        refocusAfterCreate(() => form.querySelector<HTMLElement>('[name="url"]'), { fromHere: true })
-      }
-      setStatus({ error: messageOf(e, NEW_WEBHOOK_WORDS) })
+      const aboutUrl = e instanceof ApiError && (e.code === 'invalid_webhook_url' || e.details.some((problem) => problem.field === 'url'))
+      if (aboutUrl) refocusAfterCreate(() => form.querySelector<HTMLElement>('[name="url"]'), { fromHere: true })
+      setStatus({ error: messageOf(e, NEW_WEBHOOK_WORDS), ...(aboutUrl ? { field: 'url' as const } : {}) })
     }
   }
 
@@ -203,10 +207,10 @@ export function WebhooksPage() {
       <Form class="card-form" draft="new-webhook" onSubmit={create}>
         <h2>New webhook</h2>
         <div class="row">
-          <Field label="Endpoint URL" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/imghost" />
+          <Field label="Endpoint URL" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/imghost" errorId={errorOf('url')} />
           <Field label="Description (optional)" name="description" maxLength={200} />
         </div>
-        <fieldset>
+        <fieldset class="events" tabIndex={-1} aria-invalid={errorOf('events') ? true : undefined} aria-describedby={errorOf('events')}>
           <legend>Events</legend>
           {EVENTS.map(([type, label]) => (
             <label class="check">
@@ -216,7 +220,7 @@ export function WebhooksPage() {
         </fieldset>
         <SubmitButton busyLabel="Creating…">Create webhook</SubmitButton>
       </Form>
-      <Status error={status.error} message={status.message} />
+      <Status error={status.error} message={status.message} errorId="webhook-error" />
       {secret ? (
         <div class="new-key" role="region" aria-label="Your webhook secret" tabIndex={-1} ref={secretRegion}>
           <p class="warning"><strong>Copy this signing secret now.</strong> It is shown only once; use it to verify the webhook-signature header.</p>
