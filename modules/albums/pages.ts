@@ -136,17 +136,20 @@ ${preview ? '' : `<p class="muted"><a href="${e(sessionFormLink(config, `/report
   })
 }
 
-/** The password form. Link previews see the title only: the cover is part of what is protected. */
+/**
+ * The password form. Link previews see the title only: the cover is part of what is protected.
+ * `message`: why the last try was refused, which marks the field (autofocused) invalid and describes it.
+ */
 export function renderPasswordPage(config: Config, album: SharedAlbum, message?: string): string {
   return document({
     title: album.title,
     head: `<meta property="og:title" content="${e(album.title)}">\n<meta property="og:url" content="${e(albumPageUrl(config, album.id))}">\n`,
     body: `<h1>${e(album.title)}</h1>
 <p>This album is protected by a password.</p>
-${message ? `<p class="error" role="alert">${e(message)}</p>` : ''}
+${message ? `<p class="error" role="alert" id="password-error">${e(message)}</p>` : ''}
 <form method="post" action="/a/${e(album.id)}">
 <label for="password">Password</label>
-<input id="password" name="password" type="password" required autocomplete="current-password" autofocus>
+<input id="password" name="password" type="password" required autocomplete="current-password" autofocus${message ? ' aria-invalid="true" aria-describedby="password-error"' : ''}>
 <button type="submit">View album</button>
 </form>`,
   })

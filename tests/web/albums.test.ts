@@ -144,6 +144,10 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     await visitor.getByRole('button', { name: 'View album' }).click()
     await visitor.waitForURL(`${servers.urls.view}/a/${albumId}?password=wrong`)
     await visitor.getByText('That password is not right.').waitFor()
+    // Tied to the field, which has the focus: marked invalid and described by the refusal.
+    await visitor.waitForFunction(() => document.activeElement?.id === 'password')
+    const field = visitor.getByLabel('Password')
+    expect([await field.getAttribute('aria-invalid'), await field.evaluate((input) => document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent)]).toEqual(['true', 'That password is not right.'])
     const reloaded = await visitor.reload()
     expect([reloaded!.request().method(), reloaded!.status()]).toEqual(['GET', 403])
     await visitor.getByLabel('Password').fill('sesame street')
