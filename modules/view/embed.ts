@@ -22,6 +22,25 @@ const thumbOf = (image: ViewableImage): StoredVariant | undefined =>
   image.variants.find((v) => v.name === 'thumb' && v.format === image.format)
 
 /**
+ * The main column's width as the page's CSS makes it (main: max-width 960px, padding 16px), so
+ * a phone picks the medium and a wide screen the original only when it needs the pixels.
+ */
+const FIGURE_SIZES = '(max-width: 992px) calc(100vw - 32px), 960px'
+
+/**
+ * The page's own picture: the medium (1024 px) when the image has one, not the original (a
+ * 4000 px, 8 MB photo on a 390 px phone), with the original offered by width for screens that
+ * want more. An image whose medium was skipped (small enough, or the medium no lighter) is
+ * shown as its original. The URL is the one album pages and oEmbed give (cachedPaths).
+ */
+function figureImage(config: Config, image: ViewableImage, originalUrl: string) {
+  const medium = image.variants.find((v) => v.name === 'medium' && v.format === image.format)
+  if (!medium) return { src: originalUrl, width: image.width, height: image.height }
+  const mediumUrl = `${config.cdnBaseUrl ?? config.publicUrls.view}/i/${image.id}?size=medium`
+  return { src: mediumUrl, width: medium.width, height: medium.height, srcset: `${mediumUrl} ${medium.width}w, ${originalUrl} ${image.width}w` }
+}
+
+/**
  * The embed page: the image, OpenGraph/Twitter cards for link previews, oEmbed discovery, and
  * snippets to copy. User text (title, file name) only ever reaches the page through
  * escapeHtml; the snippets are escaped for their own syntax first, then for HTML.
@@ -39,6 +58,8 @@ export function renderEmbedPage(config: Config, image: ViewableImage): string {
     ['BBCode', `[url=${pageUrl}][img]${imageUrl}[/img][/url]`],
   ]
   const e = escapeHtml
+  const shown = figureImage(config, image, imageUrl)
+  const responsive = shown.srcset ? ` srcset="${e(shown.srcset)}" sizes="${FIGURE_SIZES}"` : ''
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -73,7 +94,7 @@ ${WRAP_LONG_WORDS}
 <body>
 <main>
 <h1>${e(title)}</h1>
-<figure><a href="${e(imageUrl)}"><img src="${e(imageUrl)}" alt="${e(alt)}" width="${image.width}" height="${image.height}"></a></figure>
+<figure><a href="${e(imageUrl)}"><img src="${e(shown.src)}"${responsive} alt="${e(alt)}" width="${shown.width}" height="${shown.height}"></a></figure>
 ${snippets.map(([label, text], i) => `<label for="s${i}">${label}</label>\n<textarea id="s${i}" rows="2" readonly>${e(text)}</textarea>`).join('\n')}
 <a class="report" href="${e(sessionFormLink(config, `/report/${image.id}`))}" rel="nofollow">Report this image</a>
 </main>

@@ -112,6 +112,35 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
     expect((await fetchView(app().view, new URL(body.url).pathname + new URL(body.url).search))[0].status).toBe(200)
   })
 
+  test("the embed page shows the medium, not the original, with the original offered by width; a small image keeps its original", async () => {
+    const big = await uploadPhoto(app(), owner, 1800, 1200)
+    const [response, body] = await fetchView(app().view, `/embed/${big.id}`)
+    expect(response.status).toBe(200)
+    const bigPage = text(body)
+    const medium = variant(await variantsOf(app(), big.id), 'medium', 'jpeg')
+    const mediumUrl = `${app().config.publicUrls.view}/i/${big.id}?size=medium`
+    expect(figureImage(bigPage)).toEqual({
+      src: mediumUrl,
+      srcset: `${mediumUrl} ${medium.width}w, ${big.url} 1800w`,
+      sizes: '(max-width: 992px) calc(100vw - 32px), 960px',
+      width: String(medium.width),
+      height: String(medium.height),
+    })
+    expect(medium.width).toBe(1024)
+    // The medium is served at that URL, at the size the attributes give.
+    const [served] = await fetchView(app().view, new URL(mediumUrl).pathname + new URL(mediumUrl).search)
+    expect(served.status).toBe(200)
+    expect(served.headers.get('content-type')).toBe('image/jpeg')
+    // What the README promises of the page stays on the original: the link around the picture, og:image and its size, the snippets.
+    expect(bigPage).toContain(`<a href="${big.url}"><img `)
+    expect(bigPage).toContain(`<meta property="og:image" content="${big.url}">`)
+    expect(bigPage).toContain('<meta property="og:image:width" content="1800">')
+    expect(bigPage).toContain(`width=&quot;1800&quot; height=&quot;1200&quot;&gt;</textarea>`)
+
+    // 600 px wide: no medium was made, so the original is the picture, alone.
+    expect(figureImage(page)).toEqual({ src: photo.url, width: '600', height: '450' })
+  })
+
   test('oEmbed: 404 for what is not ours, unknown or private; 501 for formats other than JSON', async () => {
     const hidden = await upload(app(), owner, join(CORPUS, 'orientation/landscape_3.jpg'), { is_public: 'false' })
     const cases: [string, number][] = [
@@ -146,6 +175,15 @@ describeEachBackend('view info, embeds and oEmbed', (app) => {
     expect(medium.status).toBe(200)
   })
 })
+
+/** The attributes of the page's own picture (the <img> in its <figure>), entities decoded. */
+function figureImage(page: string): Record<string, string> {
+  const tag = /<figure><a [^>]*><img ([^>]*)><\/a><\/figure>/.exec(page)?.[1]
+  expect(tag).toBeDefined()
+  const attributes = Object.fromEntries([...tag!.matchAll(/([a-z]+)="([^"]*)"/g)].map((m) => [m[1]!, decodeEntities(m[2]!)]))
+  delete attributes.alt
+  return attributes
+}
 
 function decodeEntities(value: string): string {
   return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!)
