@@ -10,8 +10,8 @@ import { AlbumsModel, SharePagesModel, profilePageNumber } from './model.ts'
 import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderBadProfilePage, renderProfilePage } from './pages.ts'
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
-import { albumForPage, openAlbum, unlockAlbum } from './share.ts'
-import { albumZip, refuseZipOverBandwidth, zipFilename } from './zip.ts'
+import { albumForPage, bandwidthRefusal, openAlbum, unlockAlbum } from './share.ts'
+import { albumZip, zipFilename } from './zip.ts'
 
 const tags = ['albums']
 
@@ -113,17 +113,22 @@ export const albumPages = (ctx: AppContext) => {
         if (access.kind === 'gone') return html(404, renderNotFoundPage())
         if (zip) {
           if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
-          await refuseZipOverBandwidth(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
+          const refused = await bandwidthRefusal(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
+          if (refused) throw refused
           return new Response(albumZip(ctx, access.album, { counted: request.method === 'GET' }), {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
           })
         }
         if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
         const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
+        const ip = clientIp(request, server, ctx.config.trustedProxies)
+        // Every picture would be a 429 (and the ZIP): the page says why instead, as the image routes would, and is no view of the album.
+        const refused = await bandwidthRefusal(ctx, access.album, request.headers, ip)
+        if (refused) return html(refused.status, renderAlbumPage(ctx.config, access.album, [], undefined, { preview, refused }), { ...refused.headers, 'cache-control': 'no-store' })
         // A HEAD is no view, and the owner's look is not a visitor's.
-        const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip: clientIp(request, server, ctx.config.trustedProxies), salts } : undefined
+        const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip, salts } : undefined
         const { images, cover } = await albumForPage(ctx, access.album, { visit, previewUntil: preview?.until })
-        return html(200, renderAlbumPage(ctx.config, access.album, images, cover, preview))
+        return html(200, renderAlbumPage(ctx.config, access.album, images, cover, { preview }))
       },
       { ...SharePagesModel.page, ...personFacing, detail: detail('An album page (HTML), or /a/{id}.zip for its originals as a streamed ZIP') },
     )

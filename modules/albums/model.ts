@@ -165,7 +165,9 @@ export const SharePagesModel = {
       403: Html,
       404: Html,
       422: Html,
-      429: t.String({ description: "/a/{id}.zip: the owner's monthly bandwidth is used up (bandwidth_limit_exceeded), until Retry-After" }),
+      429: t.String({
+        description: "The owner's monthly bandwidth is used up (bandwidth_limit_exceeded), until Retry-After, for anyone but the owner: the album page saying so in place of its pictures and ZIP link, or /a/{id}.zip refused",
+      }),
     },
   },
   unlock: {

@@ -1,5 +1,6 @@
 import type { Config } from '#core/config.ts'
-import { SITE_NAME, WRAP_LONG_WORDS, escapeHtml as e, pageTitle } from '#core/http/html.ts'
+import type { AppError } from '#core/errors.ts'
+import { SITE_NAME, WRAP_LONG_WORDS, errorNoticeHtml, errorTitle, escapeHtml as e, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
 import type { SharedAlbum } from './repo.ts'
 import type { ShownImage } from './share.ts'
@@ -17,6 +18,7 @@ input{background:#222;color:#eee}button{background:#237a4a;color:#fff;border-col
 label{display:block;margin-bottom:4px}.error{color:#f88}
 nav.pager{display:flex;gap:16px;margin:16px 0}
 p.preview{background:#332b00;border:1px solid #a80;border-radius:4px;padding:8px 12px}
+section.refused{margin:16px 0;padding:4px 16px;background:#222;border:1px solid #555;border-radius:4px}section.refused h2{margin:.5em 0 0}
 ${WRAP_LONG_WORDS}
 `
 
@@ -117,21 +119,33 @@ function previewNotice(album: SharedAlbum, until: Date): string {
 }
 
 /**
- * The share page. `preview`: the owner's look (a private or locked album too): a notice, the
- * preview token on the ZIP link, and nothing for search engines or link unfurlers.
+ * What stands in for the grid and the ZIP link when the pictures are refused (the owner's
+ * monthly bandwidth used up): the notice the image routes give a browser, in the same words.
  */
-export function renderAlbumPage(config: Config, album: SharedAlbum, images: ShownImage[], cover: ShownImage | undefined, preview?: { token: string; until: Date }): string {
+const refusedNotice = (refused: AppError) =>
+  `<section class="refused" role="status"><h2>${e(errorTitle(refused.status, refused.code))}</h2>${errorNoticeHtml({ code: refused.code, message: refused.message })}</section>`
+
+export interface AlbumPageOptions {
+  /** The owner's look (a private or locked album too): a notice, the preview token on the ZIP link, and nothing for search engines or link unfurlers. */
+  preview?: { token: string; until: Date }
+  /** Why the pictures and the ZIP are not offered: said in their place, with no cards of a cover that would be refused too. */
+  refused?: AppError
+}
+
+/** The share page. */
+export function renderAlbumPage(config: Config, album: SharedAlbum, images: ShownImage[], cover: ShownImage | undefined, { preview, refused }: AlbumPageOptions = {}): string {
   const count = `${images.length} image${images.length === 1 ? '' : 's'}`
   const profile = `${config.publicUrls.view}/u/${encodeURIComponent(album.username)}`
   const zip = `${albumPageUrl(config, album.id)}.zip${preview ? `?preview=${encodeURIComponent(preview.token)}` : ''}`
+  const owner = album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)
   return document({
     title: album.title,
-    index: album.visibility === 'public' && !preview,
-    head: preview ? '' : cards(config, album, cover),
+    index: album.visibility === 'public' && !preview && !refused,
+    head: preview || refused ? '' : cards(config, album, cover),
     body: `${preview ? previewNotice(album, preview.until) : ''}<h1>${e(album.title)}</h1>
-<p class="muted">${count} · by ${album.visibility === 'public' && album.public_profile ? `<a href="${e(profile)}">${e(album.username)}</a>` : e(album.username)} · <a href="${e(zip)}" download>Download all (ZIP)</a></p>
+<p class="muted">${refused ? `by ${owner}` : `${count} · by ${owner} · <a href="${e(zip)}" download>Download all (ZIP)</a>`}</p>
 ${album.description ? `<p>${e(album.description)}</p>` : ''}
-${images.length ? grid(images, album.title) : '<p>This album is empty.</p>'}
+${refused ? refusedNotice(refused) : images.length ? grid(images, album.title) : '<p>This album is empty.</p>'}
 ${preview ? '' : `<p class="muted"><a href="${e(sessionFormLink(config, `/report/album/${album.id}`))}" rel="nofollow">Report this album</a></p>`}`,
   })
 }

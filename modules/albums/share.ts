@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { isBotUserAgent } from '#core/analytics/bots.ts'
+import { ownerCalling } from '#core/auth/callers.ts'
 import { type DailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
@@ -7,6 +8,7 @@ import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/i
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
+import { BandwidthLimitExceeded, bandwidthLimited } from '#core/users/bandwidth.ts'
 import { albumPageUrl } from './pages.ts'
 import * as repo from './repo.ts'
 
@@ -76,6 +78,19 @@ export async function openAlbum(ctx: AppContext, id: string, cookies: string | n
   if (previewUntil !== undefined) return { kind: 'preview', album, token: preview!, until: new Date(previewUntil * 1000) }
   if (album.password_hash && !hasAccessCookie(ctx, album, cookies)) return { kind: 'locked', album }
   return { kind: 'open', album }
+}
+
+/**
+ * The owner's monthly bandwidth used up: their images are refused (modules/view) to everyone
+ * but the owner (any valid credential of theirs), until the month turns, and so are the album's
+ * ZIP (thrown) and its page's pictures (the page says so instead of showing a grid of 429s).
+ * Credentials are read only for such an owner.
+ */
+export async function bandwidthRefusal(ctx: AppContext, album: repo.SharedAlbum, headers: Headers, ip: string): Promise<BandwidthLimitExceeded | undefined> {
+  const now = ctx.clock.now()
+  if (!bandwidthLimited(album.bandwidth_limited_until, now)) return undefined
+  if ((await ownerCalling(ctx, headers, album.user_id, ip)) !== null) return undefined
+  return new BandwidthLimitExceeded(album.bandwidth_limited_until!, now, 'album')
 }
 
 export type Unlock =

@@ -1,9 +1,7 @@
-import { ownerCalling } from '#core/auth/callers.ts'
 import type { AppContext } from '#core/context.ts'
 import { metered } from '#core/http/pull-stream.ts'
 import { zipStream } from '#core/http/zip-stream.ts'
 import { EXTENSION, originalKey } from '#core/images/keys.ts'
-import { BandwidthLimitExceeded, bandwidthLimited } from '#core/users/bandwidth.ts'
 import { decideBandwidthLimitsAndMail } from '#core/users/bandwidth-mail.ts'
 import { addBandwidthUsed } from '#core/users/repo.ts'
 import * as repo from './repo.ts'
@@ -28,17 +26,6 @@ function entryName(image: repo.AlbumImageRow, index: number): string {
 }
 
 export const zipFilename = (album: repo.SharedAlbum) => `${album.title.replace(/[^\w.-]+/g, '_').slice(0, 80) || album.id}.zip`
-
-/**
- * The owner's monthly bandwidth used up: the ZIP is refused as their images are (modules/view),
- * to everyone but the owner (any valid credential of theirs), until the month turns.
- */
-export async function refuseZipOverBandwidth(ctx: AppContext, album: repo.SharedAlbum, headers: Headers, ip: string): Promise<void> {
-  const now = ctx.clock.now()
-  if (!bandwidthLimited(album.bandwidth_limited_until, now)) return
-  if ((await ownerCalling(ctx, headers, album.user_id, ip)) !== null) return
-  throw new BandwidthLimitExceeded(album.bandwidth_limited_until!, now, 'album')
-}
 
 /**
  * The album's originals as a ZIP, in the album's order, streamed (zipStream). Only images that

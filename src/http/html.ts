@@ -133,16 +133,24 @@ export interface HtmlErrorOptions {
   errorId?: string
 }
 
-/** The API's error, as a page: the same status, code and message. */
-export function htmlErrorPage({ status, code, message, details = [], errorId }: HtmlErrorOptions): Response {
-  const title = CODE_TITLES.get(code) ?? ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
+/** The title a page gives an error: the code's own where the status's would mislead. */
+export const errorTitle = (status: number, code: string) =>
+  CODE_TITLES.get(code) ?? ERROR_TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Something is not right')
+
+/**
+ * What a page says of an error under its title: the message as a sentence (or the reasons of a
+ * validation failure), the reference of an unexpected one, and the code. Also what a page that
+ * carries on without the refused part says in its place (an album share page over its owner's bandwidth).
+ */
+export function errorNoticeHtml({ code, message, details = [], errorId }: Omit<HtmlErrorOptions, 'status'>): string {
   const reasons = details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d.field)}: ${escapeHtml(d.message)}</li>`).join('')}</ul>` : ''
   // A validation failure's message already holds the reasons, one after another: a page lists them instead.
   const lead = details.length ? 'Invalid input:' : message.replace(/\.?$/, '.')
   const reference = errorId ? `<p>Reference: <code>${escapeHtml(errorId)}</code></p>` : ''
-  return htmlPage({
-    title,
-    status,
-    bodyHtml: `<p>${escapeHtml(lead)}</p>${reasons}${reference}<p><small>Error code: <code>${escapeHtml(code)}</code></small></p>`,
-  })
+  return `<p>${escapeHtml(lead)}</p>${reasons}${reference}<p><small>Error code: <code>${escapeHtml(code)}</code></small></p>`
+}
+
+/** The API's error, as a page: the same status, code and message. */
+export function htmlErrorPage({ status, ...error }: HtmlErrorOptions): Response {
+  return htmlPage({ title: errorTitle(status, error.code), status, bodyHtml: errorNoticeHtml(error) })
 }

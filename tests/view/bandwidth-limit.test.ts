@@ -147,7 +147,7 @@ describeEachBackend(
       expectRefused(signed.response, signed.body, 'signed link')
     })
 
-    test("an album's ZIP and its share page's images are refused too, the owner's ZIP is not", async () => {
+    test("an album's ZIP and its share page's images are refused too, the page says so in their place; the owner's are not", async () => {
       const owner = await signUp(app())
       const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_7.jpg'))
       const album = await createAlbum(app(), owner, { title: 'Trip', visibility: 'unlisted' })
@@ -159,12 +159,36 @@ describeEachBackend(
       const own = await send(`/a/${album.id}.zip`, { 'x-api-key': owner.apiKey })
       expect(own.response.status).toBe(200)
       expect(own.response.headers.get('content-type')).toBe('application/zip')
-      // The page itself is a page; the images on it are the owner's bytes.
+      // Each picture of the share page would be a 429 too: the page says why instead, in the words the image routes give a browser.
       const sharePage = await send(`/a/${album.id}`, { accept: 'text/html' })
-      expect(sharePage.response.status).toBe(200)
-      const sources = imageSources(sharePage.body)
+      expectRefused(sharePage.response, sharePage.body, 'share page')
+      expect(sharePage.response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      expect(sharePage.body).toContain('<h1>Trip</h1>')
+      expect(sharePage.body).toContain('<h2>Bandwidth used up</h2>')
+      expect(sharePage.body).toContain(`<p>The owner of this album has used up their monthly bandwidth; it resets at ${RESET} (the first of the month, UTC).</p>`)
+      expect(sharePage.body).toContain('<code>bandwidth_limit_exceeded</code>')
+      expect(imageSources(sharePage.body)).toEqual([])
+      expect(sharePage.body).not.toContain('.zip')
+      expect(sharePage.body).not.toContain('og:image')
+      expect(sharePage.body).toContain(`/report/album/${album.id}`)
+      // The owner's preview link shows what visitors get.
+      const [minted, link] = await call(app().upload, 'POST', `/api/v1/albums/${album.id}/preview`, { apiKey: owner.apiKey })
+      expect(minted.status, JSON.stringify(link)).toBe(200)
+      const previewed = await send(pathOf(link.preview_url))
+      expectRefused(previewed.response, previewed.body, 'preview')
+      expect(previewed.body).toContain('<strong>Preview.</strong>')
+      expect(previewed.body).toContain('<h2>Bandwidth used up</h2>')
+
+      // The owner signed in (the session cookie) is still served the pictures, so sees the album as ever.
+      const ownCookie = { cookie: `token=${owner.token}` }
+      const ownPage = await send(`/a/${album.id}`, { accept: 'text/html', ...ownCookie })
+      expect(ownPage.response.status).toBe(200)
+      expect(ownPage.body).toContain(`/a/${album.id}.zip`)
+      expect(ownPage.body).not.toContain('Bandwidth used up')
+      const sources = imageSources(ownPage.body)
       expect(sources.length).toBeGreaterThan(0)
       for (const source of sources) {
+        expect((await send(pathOf(source), ownCookie)).response.status, source).toBe(200)
         const shown = await send(pathOf(source))
         expectRefused(shown.response, shown.body, source)
       }
