@@ -219,7 +219,13 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
       // The server's sentence, with the period the page's own sentences have.
       await field.fill('000000')
       await page.getByRole('button', { name: 'Verify' }).click()
-      await expect(page.getByRole('alert').innerText()).resolves.toBe('That code is not right, or was already used.')
+      // Worded by the field's label, and tied to the field: it takes the focus, marked invalid and described by the refusal.
+      const wrongCode = 'Code from your authenticator app: that code is wrong, has expired or was already used. Enter the code your app shows now.'
+      await expect(page.getByRole('alert').innerText()).resolves.toBe(wrongCode)
+      await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'code', null, { timeout: 5_000 })
+      expect(await field.getAttribute('aria-invalid')).toBe('true')
+      const describedBy = (await field.getAttribute('aria-describedby')) ?? ''
+      expect(await page.locator(`[id="${describedBy.split(' ')[0]}"]`).innerText()).toBe(wrongCode)
       // Not a code at all: the page's own words, not the browser's "Please match the requested format".
       await field.fill('12345')
       await page.getByRole('button', { name: 'Verify' }).click()

@@ -1,7 +1,7 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ActionButton, SubmitButton, useOneAtATime } from '../forms.tsx'
-import { AUTHENTICATOR_CODE_RULE, Field, PageTitle, Status, type User, authenticatorCode, useSession } from '../ui.tsx'
+import { AUTHENTICATOR_CODE_RULE, Field, type FormWords, PageTitle, Status, type User, authenticatorCode, useFieldRefusal, useSession } from '../ui.tsx'
 import { passkeyError } from './security-passkeys.tsx'
 
 /** The answer of a right password for an account with 2FA (POST /api/v1/auth/login). */
@@ -20,23 +20,37 @@ export function secondStepTokenFromHash(): string | null {
   return token
 }
 
+const APP_CODE_LABEL = 'Code from your authenticator app'
+const RECOVERY_CODE_LABEL = 'Recovery code'
+
+/** The API's `invalid_code` ("That code is not right, or was already used"), named as the form labels the field. */
+const CODE_WORDS: Record<'app' | 'recovery', FormWords> = {
+  app: { codes: { invalid_code: `${APP_CODE_LABEL}: that code is wrong, has expired or was already used. Enter the code your app shows now.` } },
+  recovery: { codes: { invalid_code: `${RECOVERY_CODE_LABEL}: that code is wrong or was already used. Enter one of your saved codes not used yet.` } },
+}
+
 /** The sign-in's second step: a code from the app, a recovery code, or a passkey. */
 export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondStep; onSignedIn: (user: User) => void; onCancel: () => void }) {
   const { api } = useSession()
   const [useRecovery, setUseRecovery] = useState(!step.methods.includes('totp'))
   const [remember, setRemember] = useState(false)
   const [error, setError] = useState<string | null>(null)
+  // A wrong code is typed again: its field takes the focus, marked invalid and described by the refusal.
+  const refusal = useFieldRefusal('second-step-error', { invalid_code: 'code' })
+  const codeForm = useRef<HTMLFormElement>(null)
   // One attempt at a time, whether by code or by passkey: a recovery code works only once.
   const attempt = useOneAtATime(async (proof: () => Promise<Record<string, unknown>>) => {
     setError(null)
+    refusal.clear()
     let user: User
     try {
       // remember_device leaves an HttpOnly cookie with which the password alone signs in here for 30 days.
       const rememberDevice = remember ? { remember_device: true } : {}
       user = (await api.auth('POST', '/api/v1/auth/login/2fa', { challenge_token: step.challenge_token, ...(await proof()), ...rememberDevice })).user
     } catch (e) {
-      // passkeyError words the browser's WebAuthn refusals, and the server's answers as they come.
-      return setError(passkeyError(e))
+      // passkeyError words the browser's WebAuthn refusals, and the server's answers in the field's words.
+      const text = passkeyError(e, CODE_WORDS[useRecovery ? 'recovery' : 'app'])
+      return codeForm.current ? refusal.refuse(codeForm.current, e, text) : setError(text)
     }
     // Outside the try: the sign-in succeeded, whatever happens next is not this form's error.
     onSignedIn(user)
@@ -46,12 +60,14 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
     const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '').trim()
     if (useRecovery) return void attempt.run(async () => ({ recovery_code: value }))
     const code = authenticatorCode(value)
-    if (!code) return setError(AUTHENTICATOR_CODE_RULE)
+    if (!code) {
+      refusal.clear()
+      return setError(AUTHENTICATOR_CODE_RULE)
+    }
     void attempt.run(async () => ({ code }))
   }
   const withPasskey = () => attempt.run(async () => ({ webauthn: await startAuthentication({ optionsJSON: step.webauthn }) }))
   // The code is all this step asks for: its field takes the focus on arrival and when the kind of code changes.
-  const codeForm = useRef<HTMLFormElement>(null)
   useEffect(() => codeForm.current?.querySelector('input')?.focus(), [useRecovery])
   const withCode = step.methods.includes('totp') || step.methods.includes('recovery_code')
   // Ticked before the step is answered, by a code (between its field and Verify) or by a passkey.
@@ -72,19 +88,20 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
       {withCode ? (
         <form onSubmit={submit} key={useRecovery ? 'recovery' : 'totp'} ref={codeForm}>
           {useRecovery ? (
-            <Field label="Recovery code" name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" />
+            <Field label={RECOVERY_CODE_LABEL} name="code" autocomplete="off" required hint="One of the codes you saved, like abcde-23456" errorId={refusal.errorOf('code')} />
           ) : (
-            <Field label="Code from your authenticator app" name="code" inputMode="numeric" autocomplete="one-time-code" required />
+            <Field label={APP_CODE_LABEL} name="code" inputMode="numeric" autocomplete="one-time-code" required errorId={refusal.errorOf('code')} />
           )}
           {rememberBox}
           <SubmitButton busy={attempt.busy} busyLabel="Checking…">Verify</SubmitButton>
         </form>
       ) : null}
-      <Status error={error} />
+      <Status error={refusal.error ?? error} errorId="second-step-error" />
       <p>
         {step.methods.includes('totp') && step.methods.includes('recovery_code') ? (
           <button type="button" class="link" onClick={() => {
             setError(null)
+            refusal.clear()
             setUseRecovery(!useRecovery)
           }}>
             {useRecovery ? 'Use a code from your app instead' : 'Use a recovery code instead'}
