@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, NotFound } from '#core/errors.ts'
-import { WRAP_LONG_WORDS, personFacing } from '#core/http/html.ts'
+import { WRAP_LONG_WORDS, asksForJson, personFacing } from '#core/http/html.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
@@ -127,9 +127,14 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
     )
     .post(
       '/images/:id/delete',
-      async ({ params, query, body }) => {
+      async ({ params, query, body, request }) => {
         const ownerId = await unblocked(ctx, verifiedOwner(ctx, params.id, postedToken(body?.token, query.token)))
         const image = ownerId ? await deleteImageOf(ctx, ownerId, params.id).catch(unlessNotFound) : undefined
+        // A script POSTing the link it was handed reads JSON, as it reads the API's errors (readByPerson).
+        if (asksForJson(request)) {
+          if (!image) throw new NotFound('This delete link is not valid, or the image is already gone', 'image_not_found')
+          return { success: true as const } as never
+        }
         if (!image) return gone(ctx)
         return page(ctx, 200, 'Deleted', '<p>The image and all its sizes are deleted.</p>')
       },
@@ -141,11 +146,12 @@ export const deleteLinkRoutes = (ctx: AppContext) =>
         body: t.Optional(t.Object({ token: t.Optional(t.String({ maxLength: 128 })) })),
         // The confirmation page's form posts here: the only type this route takes (src/http/body-limit.ts).
         parse: 'urlencoded',
-        response: { 200: Html, 404: Html },
+        response: { 200: t.Union([Html, t.Object({ success: t.Literal(true) }, { description: 'To a client whose Accept names application/json and not text/html' })]), 404: Html },
         anonymous: true,
         detail: detail(
           'Delete an image with its delete link token',
-          'The form on the confirmation page posts here (application/x-www-form-urlencoded); the deletion_url may also be POSTed as it is, with the token in its query.',
+          'The form on the confirmation page posts here (application/x-www-form-urlencoded); the deletion_url may also be POSTed as it is, with the token in its query. ' +
+            'A client whose Accept names application/json and not text/html gets `{success: true}` and the API\'s JSON errors (404 `image_not_found`) in place of the pages.',
         ),
       },
     )

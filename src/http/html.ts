@@ -101,11 +101,19 @@ export function pageRoutesOf(routes: readonly RouteWithHooks[]): IsPageRequest {
 
 /**
  * Whether a person reads this failure: a page route's, or a browser navigating to a path outside
- * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks.
+ * the API (a missing image's link, a mistyped album URL). The API answers JSON whatever asks, and
+ * a page route answers JSON to a client that asks for JSON and not HTML: a script POSTing a
+ * delete link it was handed reads the error's code, not a page.
  */
 export function readByPerson(context: { request: Request; path: string }, isPageRequest: IsPageRequest = () => false): boolean {
-  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true || isPageRequest(context.request.method, context.path)) return true
+  if ((context as Record<string, unknown>)[ANSWERS_WITH_PAGES] === true || isPageRequest(context.request.method, context.path)) return !asksForJson(context.request)
   return !context.path.startsWith('/api/') && (context.request.headers.get('accept') ?? '').includes('text/html')
+}
+
+/** A client that names JSON and not HTML in `Accept`: a script, which reads a code, not a page (a browser and curl's `*\/*` get pages). */
+export function asksForJson(request: Request): boolean {
+  const accept = request.headers.get('accept') ?? ''
+  return accept.includes('application/json') && !accept.includes('text/html')
 }
 
 const ERROR_TITLES: Record<number, string> = {

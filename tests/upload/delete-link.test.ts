@@ -50,4 +50,33 @@ describeEachBackend('delete links', (app) => {
     }
     expect(await exists(image.id)).toBe(true)
   })
+
+  test('a client that asks for JSON, not HTML, gets JSON answers and the API errors; a browser and curl still get pages', async () => {
+    const image = await uploaded()
+    const json = { accept: 'application/json' }
+    const [wrongType, wrongTypeBody] = await call(app().upload, 'POST', image.path, { body: { token: image.token }, headers: json })
+    expect(wrongType.status).toBe(415)
+    expect(wrongType.headers.get('content-type')).toContain('application/json')
+    expect(wrongTypeBody).toMatchObject({ success: false, error: { code: 'unsupported_media_type' } })
+    const [conflict, conflictBody] = await call(app().upload, 'POST', `${image.path}?token=x${image.token}`, { body: `token=${image.token}`, headers: { ...URLENCODED, ...json } })
+    expect(conflict.status).toBe(400)
+    expect(conflictBody).toMatchObject({ success: false, error: { code: 'conflicting_field' } })
+    const [wrongToken, wrongTokenBody] = await call(app().upload, 'POST', `${image.path}?token=${image.token.slice(0, -2)}AA`, { headers: json })
+    expect(wrongToken.status).toBe(404)
+    expect(wrongTokenBody).toMatchObject({ success: false, error: { code: 'image_not_found' } })
+    for (const accept of ['text/html,application/xhtml+xml,application/json;q=0.9', '*/*']) {
+      const [page, pageBody] = await call(app().upload, 'POST', image.path, { body: { token: image.token }, headers: { accept } })
+      expect(page.status).toBe(415)
+      expect(page.headers.get('content-type'), accept).toContain('text/html')
+      expect(String(pageBody)).toContain('Type not accepted')
+    }
+    expect(await exists(image.id)).toBe(true)
+    const [deleted, deletedBody] = await call(app().upload, 'POST', `${image.path}?token=${image.token}`, { headers: json })
+    expect(deleted.status).toBe(200)
+    expect(deletedBody).toEqual({ success: true })
+    expect(await exists(image.id)).toBe(false)
+    const [again, againBody] = await call(app().upload, 'POST', `${image.path}?token=${image.token}`, { headers: json })
+    expect(again.status).toBe(404)
+    expect(againBody).toMatchObject({ success: false, error: { code: 'image_not_found' } })
+  })
 })
