@@ -111,7 +111,7 @@ async function changesFrom(ctx: AppContext, userId: string, input: UpdateAlbumIn
   const changes: repo.AlbumChanges = {}
   if (input.title !== undefined) {
     changes.title = input.title.trim()
-    if (!changes.title) throw new BadRequest('title must not be blank', 'invalid_title')
+    if (!changes.title) throw fieldRefused('invalid_title', 'title', 'must not be blank', input.title)
   }
   if (input.description !== undefined) changes.description = input.description?.trim() || null
   if (input.visibility !== undefined) changes.visibility = input.visibility

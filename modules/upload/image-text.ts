@@ -1,4 +1,4 @@
-import { BadRequest } from '#core/errors.ts'
+import { fieldRefused } from '#core/errors.ts'
 
 /**
  * An image's title and description as POST /upload (form fields) and PATCH /images/{id} (JSON)
@@ -23,6 +23,6 @@ export function imageText(field: keyof typeof LIMITS, value: string | null | und
   if (typeof value !== 'string') return value
   const text = value.trim()
   const { max, code } = LIMITS[field]
-  if (text.length > max) throw new BadRequest(`${field} is longer than ${max} characters`, code)
+  if (text.length > max) throw fieldRefused(code, field, `is longer than ${max} characters`, text)
   return text || null
 }

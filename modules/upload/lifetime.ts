@@ -1,4 +1,4 @@
-import { BadRequest, fieldRefused } from '#core/errors.ts'
+import { BadRequest, fieldRefused, shownValue } from '#core/errors.ts'
 import { expiresAtRefused, futureInstant } from '#core/http/future-instant.ts'
 import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -28,7 +28,8 @@ export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges 
   // Both null say the same thing, "no expiry": only two ends at once are a conflict.
   const bothSent = input.expires_at !== undefined && input.expires_in !== undefined
   if (bothSent && !(input.expires_at === null && input.expires_in === null)) {
-    throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict')
+    const sent = (field: 'expires_at' | 'expires_in') => ({ field, message: 'is one of two ends sent: send expires_at or expires_in', value: shownValue(input[field]) })
+    throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict', [sent('expires_at'), sent('expires_in')])
   }
   const changes: LifetimeChanges = {}
   if (input.expires_at !== undefined) changes.expiresAt = input.expires_at === null ? null : parseExpiresAt(input.expires_at, now)

@@ -75,6 +75,7 @@ describeEachBackend('albums API', (app) => {
       const [response, result] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body })
       expect(response.status, JSON.stringify([body, result])).toBe(status)
       if (code) expect(result.error.code).toBe(code)
+      if (code === 'invalid_title') expect(result.error.details).toEqual([{ field: 'title', message: 'must not be blank', value: '   ' }])
       // A date that is not one is told the format, as the image routes tell it.
       if (code === 'invalid_expires_at' && !String(body.expires_at).startsWith('2001')) expect(result.error.message).toContain('with a zone (2030-01-31T12:00:00Z)')
     }

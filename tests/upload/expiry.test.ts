@@ -103,6 +103,8 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         expect(answer.error.code).toBe(code)
         // A rule the schema cannot state names its field and the value refused (README, Errors).
         if (code !== 'expiry_conflict') expectFieldRefused(answer, body as Record<string, unknown>)
+        // Two ends: both fields named, each with the value sent.
+        else expect(answer.error.details.map((problem: { field: string; value: string }) => [problem.field, problem.value])).toEqual([['expires_at', String(body.expires_at)], ['expires_in', String(body.expires_in)]])
       }
       const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ expires_at: null, max_views: null })
@@ -139,7 +141,9 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       for (const [field, max, code] of [['title', 200, 'invalid_title'], ['description', 2000, 'invalid_description']] as const) {
         const [byUpload, uploadAnswer] = await uploadFresh(app().upload, { apiKey: world.owner.apiKey }, { [field]: 'x'.repeat(max + 1) })
         const [byPatch, patchAnswer] = await patch(image.id, { [field]: 'x'.repeat(max + 1) })
-        expect([byUpload.status, uploadAnswer.error]).toEqual([400, { code, message: `${field} is longer than ${max} characters` }])
+        // The field and (the first 100 characters of) the text refused, in details.
+        const details = [{ field, message: `is longer than ${max} characters`, value: 'x'.repeat(100) }]
+        expect([byUpload.status, uploadAnswer.error]).toEqual([400, { code, message: `${field} is longer than ${max} characters`, details }])
         expect([byPatch.status, patchAnswer.error]).toEqual([byUpload.status, uploadAnswer.error])
         // At the limit, spaces around it not counted: taken, and stored trimmed.
         const [atLimit, stored] = await patch(image.id, { [field]: ` ${'x'.repeat(max)} ` })
