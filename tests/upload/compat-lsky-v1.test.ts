@@ -77,6 +77,10 @@ describeEachBackend(
         const bytes = await distinctPng()
         let [response, body] = await post({}, form({ image: png(bytes) }))
         expectLskyV1Error(response, body, 401, 'api_key_required')
+        // A key where other APIs take it (X-API-Key) is not seen: the refusal says where this one takes it.
+        ;[response, body] = await post({ 'x-api-key': user.apiKey }, form({ image: png(bytes) }))
+        expectLskyV1Error(response, body, 401, 'api_key_required')
+        expect(body.msg).toBe('An imghost API key (ih_…) is required: send it in the token header or the token form field')
         ;[response, body] = await post(token('ih_bad'), form({ image: png(bytes) }))
         expectLskyV1Error(response, body, 401, 'invalid_api_key')
         ;[response, body] = await post({}, form({ token: 'ih_bad', image: png(bytes) }))

@@ -104,7 +104,7 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
         // A rule the schema cannot state names its field and the value refused (README, Errors).
         if (code !== 'expiry_conflict') expectFieldRefused(answer, body as Record<string, unknown>)
         // Two ends: both fields named, each with the value sent.
-        else expect(answer.error.details.map((problem: { field: string; value: string }) => [problem.field, problem.value])).toEqual([['expires_at', String(body.expires_at)], ['expires_in', String(body.expires_in)]])
+        else expect(answer.error.details.map((problem: { field: string; value: string }) => [problem.field, problem.value])).toEqual([['expires_at', String((body as Record<string, unknown>).expires_at)], ['expires_in', String((body as Record<string, unknown>).expires_in)]])
       }
       const [, shown] = await call(app().upload, 'GET', `/images/${image.id}`, { apiKey: world.owner.apiKey })
       expect(shown.image).toMatchObject({ expires_at: null, max_views: null })

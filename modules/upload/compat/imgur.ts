@@ -51,6 +51,7 @@ export const ImgurError = t.Object({
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
 const XML_PATHS = ['/3/upload.xml', '/3/image.xml']
+const IMGUR_KEY_PLACE = 'the Authorization header, as Client-ID ih_… or Bearer ih_…'
 const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
@@ -121,7 +122,7 @@ const jsonDialect = (error: AppError, request: Request) => dialectJson(error, er
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request), sendIn: IMGUR_KEY_PLACE })
   const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
     // A raw body has no fields: ksnip sends title and description in the query (as Chevereto clients may).
@@ -144,7 +145,7 @@ async function remove(ctx: AppContext, request: Request, server: Parameters<type
   const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
   const key = keyFromAuthorization(request.headers.get('authorization'))
   if (isImageId(hash) && key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request) })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request), sendIn: IMGUR_KEY_PLACE })
     await deleteImageOf(ctx, principal.user.id, hash)
     return
   }

@@ -47,6 +47,7 @@ const LskyImage = t.Object({
 export const LskyError = t.Object({ status: t.Literal(false), message: t.String(), data: t.Object({ code: t.String() }) })
 
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Bearer ih_…' })) })
+const LSKY_KEY_PLACE = 'the Authorization header, as Bearer ih_…'
 const errors = Object.fromEntries([400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503].map((status) => [status, LskyError]))
 
 const errorBody = (error: AppError) => ({ status: false as const, message: error.message, data: { code: error.code } })
@@ -87,7 +88,7 @@ function visibility(permission: string | undefined): boolean | undefined {
 }
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request) })
+  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request), sendIn: LSKY_KEY_PLACE })
   let digests = { md5: '', sha1: '' }
   const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
@@ -138,7 +139,7 @@ export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       async ({ request, params, set, server }) => {
         try {
           const key = keyFromAuthorization(request.headers.get('authorization'))
-          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request) })
+          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request), sendIn: LSKY_KEY_PLACE })
           await deleteImageOf(ctx, principal.user.id, params.key)
           return { status: true as const, message: 'Deleted', data: {} }
         } catch (error) {

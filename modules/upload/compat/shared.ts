@@ -50,9 +50,10 @@ export async function apiKeyPrincipal(
   ctx: AppContext,
   key: string | undefined,
   headers: HeaderBag,
-  need: { scope: ApiKeyScope; ip: string; alongside: string | undefined },
+  need: { scope: ApiKeyScope; ip: string; alongside: string | undefined; sendIn: string },
 ): Promise<Principal> {
-  if (!key) throw new Unauthorized('An imghost API key (ih_…) is required', 'api_key_required')
+  // Where this API takes it: a key sent elsewhere (X-API-Key to an API that reads `token`) is not seen at all.
+  if (!key) throw new Unauthorized(`An imghost API key (ih_…) is required: send it in ${need.sendIn}`, 'api_key_required')
   // The web app's token, copied from a browser: as missing a key as no credential at all, and
   // "invalid or revoked" would send its owner looking for what is wrong with their login.
   if (!looksLikeApiKey(key) && JWT_SHAPE.test(key)) {
@@ -257,6 +258,7 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   // Two keys that differ name two accounts: which one was meant is not ours to guess.
   const places = `${keyIn.query ? 'query, ' : ''}${keyIn.header} header or form field`
   const conflictingKeys = () => new BadRequest(`Two different API keys were sent (${places}); send one`, 'conflicting_field')
+  const sendIn = `${keyIn.query ? `the ${keyIn.field} query parameter, ` : ''}the ${keyIn.header} header or the ${keyIn.field} form field`
   const noImage = `Send the image as "${fileField}": a file, or base64 in a form field${keyIn.query ? ' or the query' : ''}`
   // The image in the query, or in the body; the body's other fields (key, format, title, …) count either way.
   const readImage = async (): Promise<MultipartUpload> => {
@@ -286,7 +288,7 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   if (upload.queryKey && headerKey && upload.queryKey !== headerKey) throw conflictingKeys()
   const key = upload.queryKey ?? headerKey
   if (key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside, sendIn })
     const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
     return { image, ...digests, withDeleteLink }
   }
@@ -295,7 +297,7 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   await limitAnonymous(ctx, ip(), headers)
   const body = await readImage()
   try {
-    const principal = await apiKeyPrincipal(ctx, body.fields[keyIn.field], headers, { scope: 'upload', ip: ip(), alongside })
+    const principal = await apiKeyPrincipal(ctx, body.fields[keyIn.field], headers, { scope: 'upload', ip: ip(), alongside, sendIn })
     await releaseAnonymous(ctx, ip())
     const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
     return { image, ...digests, withDeleteLink }
