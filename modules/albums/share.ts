@@ -6,7 +6,7 @@ import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
-import { imageUrls } from '#core/images/urls.ts'
+import { imageUrls, mediumUrl } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
 import { BandwidthLimitExceeded, bandwidthLimited } from '#core/users/bandwidth.ts'
 import { albumPageUrl } from './pages.ts'
@@ -139,7 +139,6 @@ function sizeOf(image: repo.AlbumImageRow, name: 'medium' | 'thumb') {
  * only). `linksUntil` (unix seconds): an earlier end for those links than an album page's.
  */
 export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: LinkingAlbum | null, size: 'medium' | 'thumb' = 'medium', linksUntil?: number): ShownImage {
-  const base = ctx.config.cdnBaseUrl ?? ctx.config.publicUrls.view
   if (!image.is_public && album === null) throw new Error(`private image ${image.id} shown outside an album`)
   const expiresAt = linksUntil ?? albumLinkExpiry(ctx.clock.now())
   const signed = (variant: 'original' | 'medium' | 'thumb') => signedAlbumImageUrl(ctx, image, album!, variant, expiresAt)
@@ -147,7 +146,7 @@ export function shownImage(ctx: AppContext, image: repo.AlbumImageRow, album: Li
   return {
     id: image.id,
     title: titleOf(image),
-    src: public_ ? (size === 'thumb' ? imageUrls(ctx.config, image).thumbnail : `${base}/i/${image.id}?size=medium`) : signed(size),
+    src: public_ ? (size === 'thumb' ? imageUrls(ctx.config, image).thumbnail : mediumUrl(ctx.config, image)) : signed(size),
     href: public_ ? `${ctx.config.publicUrls.view}/embed/${image.id}` : signed('original'),
     ...sizeOf(image, size),
   }

@@ -1,7 +1,7 @@
 import type { Config } from '#core/config.ts'
 import { SITE_NAME, WRAP_LONG_WORDS, pageTitle } from '#core/http/html.ts'
 import { sessionFormLink } from '#core/http/session-form-link.ts'
-import { imageUrls } from '#core/images/urls.ts'
+import { imageUrls, mediumUrl } from '#core/images/urls.ts'
 import type { StoredVariant } from '#core/images/types.ts'
 import type { StoredFormat, VariantName } from '#core/media/types.ts'
 import type { ViewableImage } from './repo.ts'
@@ -36,8 +36,8 @@ const FIGURE_SIZES = '(max-width: 992px) calc(100vw - 32px), 960px'
 function figureImage(config: Config, image: ViewableImage, originalUrl: string) {
   const medium = image.variants.find((v) => v.name === 'medium' && v.format === image.format)
   if (!medium) return { src: originalUrl, width: image.width, height: image.height }
-  const mediumUrl = `${config.cdnBaseUrl ?? config.publicUrls.view}/i/${image.id}?size=medium`
-  return { src: mediumUrl, width: medium.width, height: medium.height, srcset: `${mediumUrl} ${medium.width}w, ${originalUrl} ${image.width}w` }
+  const src = mediumUrl(config, image)
+  return { src, width: medium.width, height: medium.height, srcset: `${src} ${medium.width}w, ${originalUrl} ${image.width}w` }
 }
 
 /**
@@ -150,9 +150,8 @@ export function oembedFor(config: Config, image: ViewableImage, maxWidth?: numbe
   const fits = (v: { width: number; height: number }) => (!maxWidth || v.width <= maxWidth) && (!maxHeight || v.height <= maxHeight)
   const sameFormat = image.variants.filter((v) => v.format === image.format).sort((a, b) => b.width - a.width)
   const photo = sameFormat.find(fits) ?? sameFormat.at(-1)
-  const base = config.cdnBaseUrl ?? config.publicUrls.view
   const { url, thumbnail } = imageUrls(config, image)
-  const photoUrl = !photo || photo.name === 'original' ? url : photo.name === 'thumb' ? thumbnail : `${base}/i/${image.id}?size=${photo.name}`
+  const photoUrl = !photo || photo.name === 'original' ? url : photo.name === 'thumb' ? thumbnail : mediumUrl(config, image)
   const thumb = thumbOf(image)
   return {
     version: '1.0' as const,

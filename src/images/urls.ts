@@ -18,6 +18,13 @@ export function imageUrls(config: Config, image: Pick<ImageRow, 'id' | 'format'>
 }
 
 /**
+ * The medium by size, `/i/{id}?size=medium` (one of cachedPaths, so a purge names it): the
+ * picture of album pages, oEmbed and the embed page. The view server serves the original where no
+ * medium was kept.
+ */
+export const mediumUrl = (config: Config, image: Pick<ImageRow, 'id'>) => `${config.cdnBaseUrl ?? config.publicUrls.view}/i/${image.id}?size=medium`
+
+/**
  * The spellings of an image's URLs that caches may keep for a year (`immutable`): the ones the
  * platform hands out (`url`, `thumbnail`, `view_url`, album pages' and oEmbed's `?size=medium`,
  * the Chevereto API's `medium_url`), exactly as written here, query string included. The view

@@ -255,10 +255,10 @@ const CHEVERETO_KEY = { header: 'X-API-Key', field: 'key', query: true }
 export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string; sha1: string; withDeleteLink: boolean }> {
   const { fileField, queryImage, headers, ip, keyIn = CHEVERETO_KEY } = upload
   const alongside = upload.alongside ?? bearerBeside(request)
-  // Two keys that differ name two accounts: which one was meant is not ours to guess.
-  const places = `${keyIn.query ? 'query, ' : ''}${keyIn.header} header or form field`
-  const conflictingKeys = () => new BadRequest(`Two different API keys were sent (${places}); send one`, 'conflicting_field')
+  // Where this API reads its key: named when none is found there, and when two differ.
   const sendIn = `${keyIn.query ? `the ${keyIn.field} query parameter, ` : ''}the ${keyIn.header} header or the ${keyIn.field} form field`
+  // Two keys that differ name two accounts: which one was meant is not ours to guess.
+  const conflictingKeys = () => new BadRequest(`Two different API keys were sent (in ${sendIn}); send one`, 'conflicting_field')
   const noImage = `Send the image as "${fileField}": a file, or base64 in a form field${keyIn.query ? ' or the query' : ''}`
   // The image in the query, or in the body; the body's other fields (key, format, title, …) count either way.
   const readImage = async (): Promise<MultipartUpload> => {
