@@ -372,23 +372,29 @@ export function useRefocus(shown: unknown) {
 }
 
 /**
- * A form's refusal, tied to the field it is about where its code names one (`fieldOfCode`: an API
- * error code → that field's `name`): the field takes the focus off the button pressed, and
- * `errorOf(field)` gives its `Field` the `errorId` that marks it invalid and described by the error
- * (the form's `Status` carries that `errorId`).
+ * A page's one status line: a message, or an error tied to the field of a form it is about. Refused
+ * with a `field` (a name `selectorOf` turns into a selector in that form), the field takes the focus
+ * off the button pressed, and `errorOf(field)` gives it the `errorId` that marks it invalid and
+ * described by the error (the page's `Status` carries that `errorId`). `refocus` waits on the same
+ * status, for an answer that is not a refusal (a key or a secret shown once).
  */
-export function useFieldRefusal(errorId: string, fieldOfCode: Record<string, string>) {
-  const [refusal, setRefusal] = useState<{ text: string; field: string | null } | null>(null)
-  const refocus = useRefocus(refusal)
-  const refuse = (form: HTMLFormElement, error: unknown, text: string) => {
-    const field = (error instanceof ApiError && fieldOfCode[error.code]) || null
-    if (field) refocus(() => form.querySelector<HTMLElement>(`[name="${field}"]`), { fromHere: true })
-    setRefusal({ text, field })
+export function useFieldStatus(errorId: string, selectorOf: (field: string) => string = (field) => `[name="${field}"]`) {
+  const [status, setStatus] = useState<{ error?: string; message?: string; field?: string }>({})
+  const refocus = useRefocus(status)
+  const refuse = (form: HTMLFormElement, text: string, field?: string | null) => {
+    if (field) refocus(() => form.querySelector<HTMLElement>(selectorOf(field)), { fromHere: true })
+    setStatus({ error: text, ...(field ? { field } : {}) })
   }
+  return { status, setStatus, refocus, refuse, errorOf: (field: string) => (status.error && status.field === field ? errorId : undefined) }
+}
+
+/** `useFieldStatus` for a form whose refusals say nothing else: the field is the one its API error code names (`fieldOfCode`). */
+export function useFieldRefusal(errorId: string, fieldOfCode: Record<string, string>) {
+  const { status, setStatus, refuse, errorOf } = useFieldStatus(errorId)
   return {
-    error: refusal?.text ?? null,
-    refuse,
-    clear: () => setRefusal(null),
-    errorOf: (field: string) => (refusal?.field === field ? errorId : undefined),
+    error: status.error ?? null,
+    refuse: (form: HTMLFormElement, error: unknown, text: string) => refuse(form, text, (error instanceof ApiError && fieldOfCode[error.code]) || null),
+    clear: () => setStatus({}),
+    errorOf,
   }
 }

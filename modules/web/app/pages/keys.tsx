@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks'
 import { type Api, ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, messageOf, useFieldStatus, useLoad, useSession } from '../ui.tsx'
 
 interface ApiKey {
   id: string
@@ -122,13 +122,10 @@ export function KeysPage() {
   const { api } = useSession()
   const keys = useLoad(async () => (await api.auth<{ api_keys: ApiKey[] }>('GET', '/api/v1/api-keys')).api_keys)
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null)
-  // `field`: the field a refusal is about (the API's name), marked invalid and described by it.
-  const [status, setStatus] = useState<{ error?: string; message?: string; field?: string }>({})
-  const errorOf = (field: string) => (status.error && status.field === field ? KEY_ERROR : undefined)
+  // The answer to Create is what the person acts on next: the key shown once, or the field at fault.
+  const { status, setStatus, refocus, refuse, errorOf } = useFieldStatus(KEY_ERROR, (field) => FIELDS[field]!)
   const listHeading = useRef<HTMLHeadingElement>(null)
   const newKey = useRef<HTMLDivElement>(null)
-  // The answer to Create is what the person acts on next: the key shown once, or the field at fault.
-  const refocus = useRefocus(status)
 
   const create = async (event: Event) => {
     setStatus({})
@@ -138,13 +135,8 @@ export function KeysPage() {
     const scopes = values.getAll('scopes').map(String)
     const days = Number(values.get('expires_in_days'))
     const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
-    // A refusal about a field takes the focus there, off the button pressed (or the field Enter was pressed in).
-    const refuse = (error: string, field: string | null) => {
-      if (field) refocus(() => form.querySelector<HTMLElement>(FIELDS[field]!), { fromHere: true })
-      setStatus({ error, ...(field ? { field } : {}) })
-    }
-    if (!scopes.length) return refuse('What the key may do: choose at least one.', 'scopes')
-    if (ranges.length > MAX_IP_RANGES) return refuse(`Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).`, 'allowed_ips')
+    if (!scopes.length) return refuse(form, 'What the key may do: choose at least one.', 'scopes')
+    if (ranges.length > MAX_IP_RANGES) return refuse(form, `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).`, 'allowed_ips')
     try {
       const answer = await api.auth('POST', '/api/v1/api-keys', {
         key_name: String(values.get('key_name')),
@@ -159,7 +151,7 @@ export function KeysPage() {
       form.reset()
       keys.reload()
     } catch (e) {
-      refuse(messageOf(e, KEY_WORDS), e instanceof ApiError ? fieldAtFault(e) : null)
+      refuse(form, messageOf(e, KEY_WORDS), e instanceof ApiError ? fieldAtFault(e) : null)
     }
   }
   const revoke = async (key: ApiKey) => {

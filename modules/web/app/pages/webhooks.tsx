@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from '../api.ts'
 import { ActionButton, Form, SubmitButton } from '../forms.tsx'
-import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
+import { CopyButton, Field, type FormWords, PageTitle, Status, formatDate, labelled, messageOf, useFieldStatus, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 /** Kept in step with DOMAIN_EVENT_TYPES in src/events/index.ts (the API refuses anything else). */
 const EVENTS: [string, string][] = [
@@ -164,25 +164,19 @@ export function WebhooksPage() {
   const { api } = useSession()
   const hooks = useLoad(async () => (await api.auth<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks')).webhooks)
   const [secret, setSecret] = useState<string | null>(null)
-  // `field`: what a refusal of the new webhook is about (its URL, its events), marked invalid and described by it.
-  const [status, setStatus] = useState<{ error?: string; message?: string; field?: 'url' | 'events' }>({})
-  const errorOf = (field: 'url' | 'events') => (status.error && status.field === field ? 'webhook-error' : undefined)
+  // The answer to Create is what the person acts on next: the secret shown once, or the URL or events refused.
+  const { status, setStatus, refocus: refocusAfterCreate, refuse, errorOf } = useFieldStatus('webhook-error', (field) => (field === 'events' ? 'fieldset.events' : `[name="${field}"]`))
   const rows = useRef<HTMLUListElement>(null)
   const empty = useRef<HTMLParagraphElement>(null)
   // Delete takes its row away: the focus goes to the next row's first action, or to the empty list's message.
   const refocus = useRowFocus(rows, empty, hooks.data)
   const secretRegion = useRef<HTMLDivElement>(null)
-  // The answer to Create is what the person acts on next: the secret shown once, or the URL refused.
-  const refocusAfterCreate = useRefocus(status)
 
   const create = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const values = new FormData(form)
     const events = values.getAll('events').map(String)
-    if (!events.length) {
-      refocusAfterCreate(() => form.querySelector<HTMLElement>('fieldset.events'), { fromHere: true })
-      return setStatus({ error: 'Events: choose at least one.', field: 'events' })
-    }
+    if (!events.length) return refuse(form, 'Events: choose at least one.', 'events')
     try {
       const answer = await api.auth('POST', '/api/v1/webhooks', { url: String(values.get('url')), events, description: String(values.get('description') ?? '') })
       refocusAfterCreate(() => secretRegion.current, { fromHere: true })
@@ -192,8 +186,7 @@ export function WebhooksPage() {
       hooks.reload()
     } catch (e) {
       const aboutUrl = e instanceof ApiError && (e.code === 'invalid_webhook_url' || e.details.some((problem) => problem.field === 'url'))
-      if (aboutUrl) refocusAfterCreate(() => form.querySelector<HTMLElement>('[name="url"]'), { fromHere: true })
-      setStatus({ error: messageOf(e, NEW_WEBHOOK_WORDS), ...(aboutUrl ? { field: 'url' as const } : {}) })
+      refuse(form, messageOf(e, NEW_WEBHOOK_WORDS), aboutUrl ? 'url' : null)
     }
   }
 
