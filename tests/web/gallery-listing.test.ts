@@ -119,10 +119,19 @@ describe.skipIf(!hasChromium)('gallery pages and search in Chromium', () => {
       expect(await cards(page).count()).toBe(60)
       expect(new URL(page.url()).searchParams.get('q')).toBe('shot')
 
-      // Each page is an entry of the history: Back returns to page 2.
+      // Each page is an entry of the history: Back returns to page 2, and the focus, which was on
+      // Previous, goes to the page's heading, as when a page opens, not to the page itself.
       await page.goBack()
       await page.getByText('Page 2').waitFor()
       await page.getByRole('checkbox', { name: 'Select shot-01.png' }).waitFor()
+      expect(await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 40))).toBe('<h1 tabindex="-1">Gallery</h1>')
+      // Forward too.
+      await page.goForward()
+      await page.getByText('Page 1').waitFor()
+      await page.getByRole('checkbox', { name: 'Select shot-62.png' }).waitFor()
+      expect(await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 40))).toBe('<h1 tabindex="-1">Gallery</h1>')
+      await page.goBack()
+      await page.getByText('Page 2').waitFor()
 
       // A search nothing matches says so, and never that the account has no images.
       await page.getByLabel('Search by title, file name or description').fill('nothing-like-this')

@@ -200,7 +200,15 @@ export function PageTitle({ children, focus = true, headingRef, title }: { child
   const ownRef = useRef<HTMLHeadingElement>(null)
   const ref = headingRef ?? ownRef
   useEffect(() => {
-    if (focus) ref.current?.focus()
+    if (!focus) return
+    ref.current?.focus()
+    // Back or Forward between two states of one page (another page of a list, an earlier search)
+    // keeps this heading, so the focus above does not run again, and the focused control may be
+    // re-rendered away once the data comes: the browser's own history move (a trusted popstate;
+    // navigate()'s is not) takes the focus here at once, as opening a page does.
+    const onHistoryMove = (event: PopStateEvent) => event.isTrusted && ref.current?.focus()
+    addEventListener('popstate', onHistoryMove)
+    return () => removeEventListener('popstate', onHistoryMove)
   }, [])
   useEffect(() => {
     const shown = `${title ?? ref.current?.textContent ?? ''} · imghost`
