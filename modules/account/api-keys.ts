@@ -1,19 +1,17 @@
-import { recordAudit } from '#core/audit/index.ts'
+import { type ApiKeyRow, auditKeyCreated, auditKeyRevoked, mintApiKey, revokeApiKey } from '#core/auth/api-keys.ts'
 import { type Principal, effectiveRequestsPerHour } from '#core/auth/principal.ts'
 import { API_KEY_SCOPES, parseCidr } from '#core/auth/scopes.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import { assertMayCreateApiKey } from '#core/auth/unverified-policy.ts'
-import { generateApiKey } from '#core/auth/tokens.ts'
 import { PLAN_LIMITS } from '#core/config.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, BadRequest, Conflict, NotFound, validationMessage } from '#core/errors.ts'
-import { lockUser } from '#core/users/repo.ts'
+import { AppError, BadRequest, NotFound, validationMessage } from '#core/errors.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isUuid } from '#core/http/schemas.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
 
-export function publicApiKey(key: repo.ApiKeyRow, principal: Principal, now: Date) {
+export function publicApiKey(key: ApiKeyRow, principal: Principal, now: Date) {
   return {
     id: key.id,
     key_name: key.key_name,
@@ -29,9 +27,6 @@ export function publicApiKey(key: repo.ApiKeyRow, principal: Principal, now: Dat
     allowed_ips: key.allowed_ips,
   }
 }
-
-/** A user may keep at most this many keys; more is almost always a leak in a script. */
-const MAX_KEYS_PER_USER = 50
 
 type CreateKeyInput = typeof AccountModel.createKey.body.static
 
@@ -69,35 +64,17 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
   if (input.rate_limit_per_hour != null && input.rate_limit_per_hour > planLimit) {
     throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan')
   }
-  const generated = generateApiKey()
-  const row = await ctx.sql.begin(async (tx) => {
-    await lockUser(tx, principal.user.id)
-    const existing = await repo.listApiKeys(tx, principal.user.id)
-    if (existing.length >= MAX_KEYS_PER_USER) throw new Conflict(`At most ${MAX_KEYS_PER_USER} API keys per account`, 'too_many_api_keys')
-    return repo.insertApiKey(tx, {
-      userId: principal.user.id,
-      name: input.key_name.trim(),
-      prefix: generated.prefix,
-      hash: generated.hash,
-      rateLimitPerHour: input.rate_limit_per_hour ?? null,
-      scopes,
-      expiresAt,
-      allowedIps,
-    })
-  })
-  await recordAudit(ctx.sql, {
-    action: 'key.created',
-    userId: principal.user.id,
-    ...meta,
-    detail: { key_id: row.id, prefix: row.key_prefix, scopes, expires_at: expiresAt, allowed_ips: row.allowed_ips },
-  }, auditFailed(ctx))
-  return { ...publicApiKey(row, principal, now), key: generated.key }
+  const minted = await ctx.sql.begin((tx) =>
+    mintApiKey(tx, { userId: principal.user.id, name: input.key_name.trim(), rateLimitPerHour: input.rate_limit_per_hour ?? null, scopes, expiresAt, allowedIps }),
+  )
+  await auditKeyCreated(ctx, principal.user.id, minted.row, meta)
+  return { ...publicApiKey(minted.row, principal, now), key: minted.key }
 }
 
 export async function deleteApiKey(ctx: AppContext, principal: Principal, keyId: string, meta: RequestMeta) {
-  const removed = isUuid(keyId) ? await repo.deleteApiKey(ctx.sql, principal.user.id, keyId) : undefined
+  const removed = isUuid(keyId) ? await revokeApiKey(ctx.sql, principal.user.id, keyId) : undefined
   if (!removed) throw new NotFound('No API key of yours has this id: it may have been revoked', 'api_key_not_found')
-  await recordAudit(ctx.sql, { action: 'key.revoked', userId: principal.user.id, ...meta, detail: { key_id: removed.id, prefix: removed.key_prefix } }, auditFailed(ctx))
+  await auditKeyRevoked(ctx, principal.user.id, removed, meta)
 }
 
 export async function listApiKeys(ctx: AppContext, principal: Principal) {
@@ -107,5 +84,3 @@ export async function listApiKeys(ctx: AppContext, principal: Principal) {
   const now = ctx.clock.now()
   return keys.map((key) => publicApiKey(key, principal, now))
 }
-
-const auditFailed = (ctx: AppContext) => (error: unknown) => ctx.log.warn({ msg: 'audit write failed', error: String(error) })

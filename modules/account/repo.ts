@@ -1,55 +1,15 @@
 import { type UserRow } from '#core/auth/principal.ts'
 import type { Sql, TransactionSql } from '#core/db/index.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { type ApiKeyRow, apiKeyFields } from '#core/auth/api-keys.ts'
 import { USER_FIELDS } from '#core/users/repo.ts'
 
 type Db = Sql | TransactionSql
 
-// API keys
-
-export interface ApiKeyRow {
-  id: string
-  key_name: string
-  key_prefix: string
-  is_active: boolean
-  rate_limit_per_hour: number | null
-  requests_count: number
-  last_used_at: Date | null
-  created_at: Date
-  scopes: string[]
-  expires_at: Date | null
-  allowed_ips: string[] | null
-}
-
-// cidr[] as text: postgres.js does not parse arrays of cidr.
-const apiKeyFields = (db: Db) =>
-  db`id, key_name, key_prefix, is_active, rate_limit_per_hour, requests_count, last_used_at, created_at, scopes, expires_at, allowed_ips::text[] as allowed_ips`
+// API keys (the row and its creation are the core's: #core/auth/api-keys.ts)
 
 export async function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
   return db<ApiKeyRow[]>`select ${apiKeyFields(db)} from api_keys where user_id = ${userId} order by created_at, id`
-}
-
-export async function insertApiKey(
-  db: Db,
-  input: {
-    userId: string; name: string; prefix: string; hash: string; rateLimitPerHour: number | null
-    scopes: string[]; expiresAt: Date | null; allowedIps: string[] | null
-  },
-): Promise<ApiKeyRow> {
-  // network() keeps a range's prefix and drops host bits (10.1.2.3/8 is stored as 10.0.0.0/8).
-  const ranges = input.allowedIps === null ? db`null` : db`array(select network(r::inet) from unnest(${input.allowedIps}::text[]) r)::cidr[]`
-  const [row] = await db<ApiKeyRow[]>`
-    insert into api_keys (user_id, key_name, key_prefix, key_hash, rate_limit_per_hour, scopes, expires_at, allowed_ips)
-    values (${input.userId}, ${input.name}, ${input.prefix}, ${input.hash}, ${input.rateLimitPerHour},
-            ${input.scopes}::text[], ${input.expiresAt}, ${ranges})
-    returning ${apiKeyFields(db)}`
-  return row!
-}
-
-export async function deleteApiKey(db: Db, userId: string, keyId: string) {
-  const [row] = await db<{ id: string; key_name: string; key_prefix: string }[]>`
-    delete from api_keys where id = ${keyId} and user_id = ${userId} returning id, key_name, key_prefix`
-  return row
 }
 
 /**
