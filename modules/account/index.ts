@@ -3,6 +3,7 @@ import { SESSION_COOKIE, authGuard } from '#core/auth/guard.ts'
 import { requestMeta, sessionCookieOptions } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { escapeHtml, htmlPage, personFacing, webAppUrl } from '#core/http/html.ts'
+import { issuePin } from '#core/auth/app-grants.ts'
 import * as keys from './api-keys.ts'
 import * as emailChange from './email-change.ts'
 import { exportAccount } from './export.ts'
@@ -121,6 +122,22 @@ export const accountModule = (ctx: AppContext) => {
             return { success: true as const, api_key }
           },
           { ...AccountModel.createKey, session: true, detail: { tags: ['api-keys'], summary: 'Create a key (scopes, expiry, IP ranges); the full key is shown only here' } },
+        )
+        .post(
+          '/app-pins',
+          async ({ principal, body, set }) => {
+            const { pin, expiresAt } = await issuePin(ctx, principal.user, body.client_id)
+            set.status = 201
+            return { success: true as const, pin, client_id: body.client_id, expires_at: expiresAt }
+          },
+          {
+            ...AccountModel.issueAppPin,
+            session: true,
+            detail: {
+              tags: ['api-keys'],
+              summary: 'Allow an app (Imgur OAuth PIN flow, e.g. ksnip) to upload: a PIN it trades at the upload server\'s /oauth2/token for an upload-only API key',
+            },
+          },
         )
         .delete(
           '/api-keys/:id',

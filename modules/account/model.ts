@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { CLIENT_ID_PATTERN } from '#core/auth/app-grants.ts'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
 import { FirstName, LastName, NewPassword, User } from '#core/users/public.ts'
@@ -89,6 +90,20 @@ export const AccountModel = {
     }),
     response: {
       201: t.Object({ success: t.Literal(true), api_key: t.Composite([ApiKey, t.Object({ key: t.String() })]) }),
+      ...Errors,
+    },
+  },
+  issueAppPin: {
+    body: t.Object({
+      client_id: t.String({ pattern: CLIENT_ID_PATTERN, description: 'The app\'s client id, as it will send it to /oauth2/token (printable ASCII, 1 to 80 characters)' }),
+    }),
+    response: {
+      201: t.Object({
+        success: t.Literal(true),
+        pin: t.String({ description: '10 characters of Crockford base32; works once, for 10 minutes, for this client id' }),
+        client_id: t.String(),
+        expires_at: Timestamp,
+      }),
       ...Errors,
     },
   },

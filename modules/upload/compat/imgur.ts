@@ -52,7 +52,7 @@ export const ImgurError = t.Object({
 const Headers = t.Object({ authorization: t.Optional(t.String({ description: 'Client-ID ih_… or Bearer ih_…' })) })
 const XML_PATHS = ['/3/upload.xml', '/3/image.xml']
 const IMGUR_KEY_PLACE = 'the Authorization header, as Client-ID ih_… or Bearer ih_…'
-const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
+export const errorStatuses = [400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 503]
 
 const deletehashOf = (ctx: AppContext, image: ImageRow) => `${image.id}${deleteToken(ctx, image.user_id, image.id)}`
 
@@ -84,13 +84,13 @@ function present(ctx: AppContext, image: ImageRow, withDeleteLink: boolean) {
  * surrogate and not U+FFFE/U+FFFF, not even escaped as `&#1;`: such a character (a client's
  * title or description may hold one) becomes U+FFFD, so the answer stays well-formed for ksnip.
  */
-const escapeXml = (text: string) =>
+export const escapeXml = (text: string) =>
   text
     .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
     .replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
 
 /** Imgur's XML: `<data success="1" status="200">` with one element per field, or `1` for a plain `true` (a delete). */
-function xml(status: number, success: boolean, fields: Record<string, unknown> | true, headers: Record<string, string> = {}): Response {
+export function xml(status: number, success: boolean, fields: Record<string, unknown> | true, headers: Record<string, string> = {}): Response {
   const [type, inner] =
     fields === true
       ? ['boolean', '1']
@@ -106,18 +106,18 @@ function xml(status: number, success: boolean, fields: Record<string, unknown> |
   })
 }
 
-const errorData = (error: AppError, request: Request) => ({
+export const errorData = (error: AppError, request: Request) => ({
   error: error.message,
   code: error.code,
   request: new URL(request.url).pathname,
   method: request.method,
 })
-const errorJson = (error: AppError, request: Request) => ({ data: errorData(error, request), success: false as const, status: error.status })
+export const errorJson = (error: AppError, request: Request) => ({ data: errorData(error, request), success: false as const, status: error.status })
 
 /** An error raised before a handler runs, as the handlers word the ones they catch. */
-const xmlDialect = (error: AppError, request: Request) =>
+export const xmlDialect = (error: AppError, request: Request) =>
   xml(error.status, false, errorData(error, request), { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...error.headers })
-const jsonDialect = (error: AppError, request: Request) => dialectJson(error, errorJson(error, request))
+export const jsonDialect = (error: AppError, request: Request) => dialectJson(error, errorJson(error, request))
 
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 

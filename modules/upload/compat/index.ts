@@ -4,6 +4,7 @@ import type { ErrorDialects } from '#core/http/error-dialects.ts'
 import { cheveretoRoutes } from './chevereto.ts'
 import { imgbbRoutes } from './imgbb.ts'
 import { imgurRoutes } from './imgur.ts'
+import { imgurOAuthRoutes } from './imgur-oauth.ts'
 import { lskyRoutes } from './lsky.ts'
 import { lskyV1Routes } from './lsky-v1.ts'
 
@@ -19,5 +20,6 @@ export const compatRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) =>
     .use(cheveretoRoutes(ctx, errorDialects))
     .use(imgbbRoutes(ctx, errorDialects))
     .use(imgurRoutes(ctx, errorDialects))
+    .use(imgurOAuthRoutes(ctx, errorDialects))
     .use(lskyRoutes(ctx, errorDialects))
     .use(lskyV1Routes(ctx, errorDialects))
