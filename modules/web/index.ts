@@ -16,7 +16,7 @@ import { appHeaders } from './headers.ts'
 export const APP_ROUTES = [
   '/', '/login', '/signup', '/forgot-password', '/reset-password', '/verify-email', '/upload', '/gallery', '/gallery/:id', '/albums', '/albums/:id', '/statistics',
   '/keys', '/webhooks', '/account', '/security', '/admin', '/admin/users', '/admin/stats', '/admin/jobs', '/admin/invites',
-  '/activity', '/admin/reports', '/admin/audit',
+  '/activity', '/admin/reports', '/admin/audit', '/authorize-app',
 ] as const
 
 const WebConfig = t.Object({

@@ -51,7 +51,7 @@ const expectJsonError = (response: Response, text: string, status: number, code:
 /** ksnip's signed-in upload: the raw PNG labelled urlencoded, `Authorization: Bearer <access_token>`, title in the query. */
 async function ksnipUpload(app: TestApp, accessToken: string, bytes: Uint8Array) {
   const response = await app.upload.handle(
-    new Request('http://localhost/3/upload.xml?title=shot&description=', { method: 'POST', headers: { ...KSNIP_FORM, authorization: `Bearer ${accessToken}` }, body: bytes }),
+    new Request('http://localhost/3/upload.xml?title=shot&description=', { method: 'POST', headers: { ...KSNIP_FORM, authorization: `Bearer ${accessToken}` }, body: bytes as unknown as BodyInit }),
   )
   return [response, await response.text()] as const
 }

@@ -6,6 +6,7 @@ import { type Api, type WebConfig, createApi } from './api.ts'
 import { ActionButton } from './forms.tsx'
 import { AccountPage } from './pages/account.tsx'
 import { ActivityPage } from './pages/activity.tsx'
+import { AuthorizeAppPage } from './pages/authorize-app.tsx'
 import { AdminPage } from './pages/admin.tsx'
 import { AlbumPage } from './pages/album.tsx'
 import { AlbumsPage } from './pages/albums.tsx'
@@ -44,6 +45,7 @@ const PRIVATE: [string, (props: any) => preact.JSX.Element | null][] = [
   ['/account', AccountPage],
   ['/activity', ActivityPage],
   ['/security', SecurityPage],
+  ['/authorize-app', AuthorizeAppPage],
   ['/admin', AdminPage],
   ['/admin/:tab', AdminPage],
 ]
