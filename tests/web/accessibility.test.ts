@@ -266,6 +266,17 @@ describe.skipIf(!hasChromium)('every page passes axe (WCAG 2.1 A/AA) at 1280 and
         },
       },
       { name: '/activity', who: 'admin', url: auth('/activity') },
+      { name: '/authorize-app (an app asks to upload)', who: 'admin', url: auth('/authorize-app?client_id=ksnip-desktop&response_type=pin') },
+      {
+        name: '/authorize-app, the PIN shown',
+        who: 'admin',
+        url: auth('/authorize-app?client_id=ksnip-desktop&response_type=pin'),
+        act: async (page) => {
+          await page.getByRole('button', { name: 'Allow' }).click()
+          await page.getByTestId('pin').waitFor()
+        },
+      },
+      { name: '/authorize-app, a link that cannot be used', who: 'admin', url: auth('/authorize-app?client_id=ksnip-desktop&response_type=code') },
       { name: '/admin (users)', who: 'admin', url: auth('/admin') },
       { name: '/admin/stats', who: 'admin', url: auth('/admin/stats') },
       { name: '/admin/jobs', who: 'admin', url: auth('/admin/jobs') },
@@ -343,6 +354,7 @@ describe.skipIf(!hasChromium)('every page passes axe (WCAG 2.1 A/AA) at 1280 and
       { name: 'missing album /a/…', who: 'anonymous', url: view('/a/AAAAAAAAAAAAAAAAAAAAAA') },
       { name: 'missing image page /embed/…', who: 'anonymous', url: view('/embed/nosuchimage') },
       { name: 'delete link /images/:id/delete', who: 'anonymous', url: () => deletionUrl(servers.app.ctx, ada.id, ids.sunset) },
+      { name: 'app authorize link, unusable /oauth2/authorize (400)', who: 'anonymous', url: () => `${servers.urls.upload}/oauth2/authorize?client_id=ksnip&response_type=code` },
       { name: 'reset link (server page)', who: 'anonymous', url: () => `${servers.urls.auth}/api/v1/auth/reset-password?token=${ids.resetToken}` },
       { name: 'dead verification link (server page)', who: 'anonymous', url: auth('/api/v1/auth/verify-email?token=not-a-real-token') },
       { name: 'dead email-change link (server page)', who: 'anonymous', url: auth('/api/v1/account/confirm-email?token=not-a-real-token') },
