@@ -4,7 +4,7 @@ import type { TransactionSql } from '../db/index.ts'
 import { BadRequest } from '../errors.ts'
 import { type ApiKeyRow, auditKeyCreated, auditKeyRevoked, mintApiKey } from './api-keys.ts'
 import type { RequestMeta } from './sessions.ts'
-import { randomBase62, sha256Hex } from './tokens.ts'
+import { API_KEY_PREFIX, randomBase62, sha256Hex } from './tokens.ts'
 import { assertMayCreateApiKey } from './unverified-policy.ts'
 
 /**
@@ -35,6 +35,18 @@ export const ACCESS_TOKEN_LIFETIME_SECONDS = 315_360_000
 
 const APP_SCOPES = ['upload']
 
+/**
+ * Why this client id is refused, or null. ksnip's anonymous mode is set up with an API key as its
+ * client id; carried over to the signed-in mode, that key would be shown on the consent page, kept
+ * in the browser's history and written into the new key's name. Any other name will do.
+ */
+export function clientIdRefusal(clientId: string): string | null {
+  if (clientId.toLowerCase().startsWith(API_KEY_PREFIX)) {
+    return 'This client id is an API key: in signed-in mode give the app any other name as its client id (e.g. ksnip), and keep the key secret'
+  }
+  return null
+}
+
 const invalidGrant = (message: string) => new BadRequest(message, 'invalid_grant')
 
 function newPin(): string {
@@ -52,6 +64,8 @@ export const keyNameFor = (clientId: string) => `Imgur app “${clientId}”`
 export async function issuePin(ctx: AppContext, user: { id: string; is_verified: boolean }, clientId: string) {
   // The PIN becomes an API key: the same rule as a key made by hand.
   assertMayCreateApiKey(user)
+  const refusal = clientIdRefusal(clientId)
+  if (refusal) throw new BadRequest(refusal, 'invalid_client_id')
   const pin = newPin()
   const now = ctx.clock.now()
   const expiresAt = new Date(now.getTime() + PIN_LIFETIME_MS)

@@ -215,6 +215,11 @@ describeEachBackend(
         expect(response.headers.get('content-type')).toContain('text/html')
         expect(text).toContain(query.includes('client_id=ksnip') ? 'unsupported_response_type' : 'invalid_request')
       }
+      // An API key as the client id (ksnip's anonymous setting carried over) is refused before it is shown anywhere.
+      const [key, keyPage] = await call(app().upload, 'GET', '/oauth2/authorize?client_id=ih_abcdefghijklmnopqrstuvwxyz0123456789ABCD&response_type=pin', { headers: { accept: 'text/html' } })
+      expect(key.status).toBe(400)
+      expect(key.headers.get('location')).toBeNull()
+      expect(keyPage).toContain('invalid_client_id')
     })
 
     test('a PIN needs a session (not an API key) and a verified address', async () => {
@@ -227,6 +232,9 @@ describeEachBackend(
       expect(body.error.code).toBe('email_not_verified')
       const [badId, badIdBody] = await call(app().auth, 'POST', '/api/v1/app-pins', { token: user.token, body: { client_id: 'x'.repeat(81) } })
       expect(badId.status, JSON.stringify(badIdBody)).toBe(422)
+      const [keyAsId, keyAsIdBody] = await call(app().auth, 'POST', '/api/v1/app-pins', { token: user.token, body: { client_id: user.apiKey } })
+      expect(keyAsId.status, JSON.stringify(keyAsIdBody)).toBe(400)
+      expect(keyAsIdBody.error.code).toBe('invalid_client_id')
     })
   },
   { env: COMPAT_ENV, clock },

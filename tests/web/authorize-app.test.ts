@@ -79,6 +79,12 @@ describe.skipIf(!hasChromium)('the app consent page (Imgur OAuth PIN, ksnip), in
       await page.getByTestId('cancelled').waitFor()
       expect(await page.getByTestId('cancelled').innerText()).toContain('Nothing was allowed')
       expect(await page.getByRole('button', { name: 'Allow' }).count()).toBe(0)
+      // The page reached without the upload server's checks: a link it cannot serve offers no Allow.
+      for (const query of ['client_id=ksnip&response_type=code', 'response_type=pin', 'client_id=ih_abcdefghijklmnop&response_type=pin']) {
+        await page.goto(`${servers.urls.auth}/authorize-app?${query}`)
+        await page.getByRole('heading', { name: 'This link cannot be used' }).waitFor()
+        expect(await page.getByRole('button', { name: 'Allow' }).count(), query).toBe(0)
+      }
     })
     const after = await servers.app.ctx.sql<{ n: number }[]>`select count(*)::int as n from app_pins where user_id = ${user.id}`
     expect(after[0]!.n).toBe(before[0]!.n)

@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import { type HeaderBag, limitAnonymous } from '#core/auth/guard.ts'
-import { ACCESS_TOKEN_LIFETIME_SECONDS, type AppGrant, CLIENT_ID_PATTERN, redeemPin, refreshGrant } from '#core/auth/app-grants.ts'
+import { ACCESS_TOKEN_LIFETIME_SECONDS, type AppGrant, CLIENT_ID_PATTERN, clientIdRefusal, redeemPin, refreshGrant } from '#core/auth/app-grants.ts'
 import { requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest } from '#core/errors.ts'
@@ -76,6 +76,8 @@ const responseXml = (answer: typeof TokenAnswer.static) =>
 function authorizeRefusal(query: { client_id?: string; response_type?: string }) {
   if (!query.client_id) return { code: 'invalid_request', message: 'The link names no client_id: the app that sent you here should give one' }
   if (!clientIdPattern.test(query.client_id)) return { code: 'invalid_request', message: 'The client_id is not one this server takes (1 to 80 printable characters, no spaces)' }
+  const refusal = clientIdRefusal(query.client_id)
+  if (refusal) return { code: 'invalid_client_id', message: refusal }
   if (query.response_type !== 'pin') {
     return { code: 'unsupported_response_type', message: 'Only response_type=pin is served: the app gets a PIN you paste into it' }
   }
@@ -119,6 +121,11 @@ export const imgurOAuthRoutes = (ctx: AppContext, errorDialects?: ErrorDialects)
         'and a new key and refresh token are answered; a refresh token used twice revokes the newest key too. `client_secret` is not checked. ' +
         'Refusals: 400 `invalid_grant` (PIN unknown, used, expired or another client id\'s; a bad or used refresh token), 400 `invalid_request` (a missing field), ' +
         '400 `unsupported_grant_type`, in Imgur\'s error shape.',
+      requestBody: {
+        required: true,
+        // The form ksnip posts: TokenBody's fields (Elysia would otherwise document a JSON body).
+        content: { 'application/x-www-form-urlencoded': { schema: TokenBody as never } },
+      },
     },
   })
   return new Elysia({ name: 'upload-compat-imgur-oauth', seed: ctx.id })

@@ -28,6 +28,15 @@ export function AuthorizeAppPage() {
     queueMicrotask(() => result.current?.focus())
   }
 
+  // The server refuses such a client id (clientIdRefusal in src/auth/app-grants.ts): said before Allow.
+  if (clientId.toLowerCase().startsWith('ih_')) {
+    return (
+      <>
+        <PageTitle>This link cannot be used</PageTitle>
+        <p>The app's client id is one of your API keys. In the app's settings, give it any other name as its client id (for example <code>ksnip</code>), keep the key secret, and ask for a new link.</p>
+      </>
+    )
+  }
   if (!CLIENT_ID.test(clientId) || query.get('response_type') !== 'pin') {
     return (
       <>
