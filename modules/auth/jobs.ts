@@ -1,3 +1,4 @@
+import { pruneAppGrants } from '#core/auth/app-grants.ts'
 import type { JobDefinitions } from '#core/jobs/registry.ts'
 import * as repo from './repo.ts'
 import { pruneChallenges, pruneTrustedDevices } from './two-factor-repo.ts'
@@ -10,7 +11,7 @@ const MAIL_TOKEN_KEEP_MS = DAY_MS
 export const authJobs = {
   housekeeping: {
     schedule: '45 * * * *',
-    description: 'Removes expired sessions, used or expired mailed links, abandoned sign-ins through Google, GitHub or single sign-on, unanswered two-factor checks, expired or forgotten remembered devices, sign-out notices too old to be used again.',
+    description: 'Removes expired sessions, used or expired mailed links, abandoned sign-ins through Google, GitHub or single sign-on, unanswered two-factor checks, expired or forgotten remembered devices, sign-out notices too old to be used again, PINs for apps past their time and their refresh tokens spent long ago.',
     async run(ctx, run) {
       const now = ctx.clock.now()
       run.counts.expired_sessions = await repo.pruneExpiredSessions(ctx.sql, now)
@@ -19,6 +20,9 @@ export const authJobs = {
       run.counts.auth_challenges = await pruneChallenges(ctx.sql, now)
       run.counts.trusted_devices = await pruneTrustedDevices(ctx.sql, now)
       run.counts.oidc_logout_tokens = await repo.pruneLogoutTokens(ctx.sql, now)
+      const appGrants = await pruneAppGrants(ctx.sql, now)
+      run.counts.app_pins = appGrants.pins
+      run.counts.app_refresh_tokens = appGrants.refreshTokens
     },
   },
 } satisfies JobDefinitions

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AppContext } from '../context.ts'
-import type { TransactionSql } from '../db/index.ts'
+import type { Sql, TransactionSql } from '../db/index.ts'
 import { BadRequest } from '../errors.ts'
 import { type ApiKeyRow, auditKeyCreated, auditKeyRevoked, mintApiKey } from './api-keys.ts'
 import type { RequestMeta } from './sessions.ts'
@@ -162,4 +162,17 @@ export async function refreshGrant(ctx: AppContext, input: { refreshToken: strin
   if (!result.ok) throw invalidGrant(result.message)
   await auditKeyCreated(ctx, result.user.id, result.minted.row, meta, { client_id: input.clientId, via: 'oauth_refresh' })
   return answer(result.minted, result.refreshToken, result.user)
+}
+
+/** How long a spent refresh token is kept: presented again within it, it ends its chain as stolen. */
+const SPENT_REFRESH_KEEP_MS = 90 * 86_400_000
+
+/**
+ * Housekeeping: PINs past their time, and refresh tokens spent more than SPENT_REFRESH_KEEP_MS
+ * ago (one presented after that is only unknown, still `invalid_grant`).
+ */
+export async function pruneAppGrants(db: Sql, now: Date) {
+  const pins = (await db`delete from app_pins where expires_at <= ${now}`).count
+  const refreshTokens = (await db`delete from app_refresh_tokens where used_at < ${new Date(now.getTime() - SPENT_REFRESH_KEEP_MS)}`).count
+  return { pins, refreshTokens }
 }

@@ -3,6 +3,7 @@ import { manualClock } from '#core/clock.ts'
 import { type TestApp, call, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { COMPAT_ENV, distinctPng, expectServes } from './compat-support.ts'
 import { signUp } from './support.ts'
+import { CRON_TOKEN, runJobNow } from '../helpers/flows.ts'
 
 /**
  * Imgur's OAuth 2 PIN flow as ksnip's signed-in mode drives it (ksnip's src/backend/uploader/imgur/
@@ -181,6 +182,32 @@ describeEachBackend(
       expect(ok.status, okXml).toBe(200)
     })
 
+    test('housekeeping drops PINs past their time and refresh tokens spent 90 days ago, keeping a chain\'s current one', async () => {
+      const user = await signUp(app())
+      const [first, firstXml] = await postForm(app(), '/oauth2/token.xml', pinForm(await issuePin(app(), user.token)))
+      expect(first.status, firstXml).toBe(200)
+      const [refreshed, refreshedText] = await postForm(app(), '/oauth2/token', refreshForm(elements(firstXml).refresh_token!))
+      expect(refreshed.status, refreshedText).toBe(200)
+      await issuePin(app(), user.token)
+      const rows = async () => (await app().ctx.sql<{ pins: number; tokens: number }[]>`
+        select (select count(*)::int from app_pins where user_id = ${user.id}) as pins,
+               (select count(*)::int from app_refresh_tokens where user_id = ${user.id}) as tokens`)[0]!
+      expect(await rows()).toEqual({ pins: 1, tokens: 2 })
+
+      clock.advance(11 * 60_000)
+      const [afterPin, afterPinBody] = await runJobNow(app(), 'housekeeping')
+      expect(afterPin.status, JSON.stringify(afterPinBody)).toBe(200)
+      expect(afterPinBody.run.counts.app_pins).toBeGreaterThanOrEqual(1)
+      expect(await rows()).toEqual({ pins: 0, tokens: 2 })
+
+      clock.advance(91 * 86_400_000)
+      await runJobNow(app(), 'housekeeping')
+      // The spent token goes; the chain's current one stays, and still refreshes.
+      expect(await rows()).toEqual({ pins: 0, tokens: 1 })
+      const [again, againText] = await postForm(app(), '/oauth2/token', refreshForm(JSON.parse(refreshedText).refresh_token))
+      expect(again.status, againText).toBe(200)
+    })
+
     test('every refusal in both shapes: missing fields, unknown grant_type, unknown PIN and refresh token, a JSON body, a field too long', async () => {
       const cases: [string, number, string][] = [
         ['client_id=a&pin=ABCDEFGHJK', 400, 'invalid_request'],
@@ -237,7 +264,7 @@ describeEachBackend(
       expect(keyAsIdBody.error.code).toBe('invalid_client_id')
     })
   },
-  { env: COMPAT_ENV, clock },
+  { env: { ...COMPAT_ENV, CRON_SECRET_TOKEN: CRON_TOKEN }, clock },
 )
 
 describeEachBackend(
