@@ -1,6 +1,7 @@
 import type { Clock } from './clock.ts'
 import type { Sql } from './db/index.ts'
 import { TooManyRequests } from './errors.ts'
+import { type GuessBudgets, createGuessBudgets } from './guess-budget.ts'
 
 export interface RateLimitState {
   allowed: boolean
@@ -10,7 +11,11 @@ export interface RateLimitState {
   resetAt: Date
 }
 
-export interface RateLimiter {
+/**
+ * Per-hour budgets in clock-aligned windows (hit, take), and guess budgets that hold over any
+ * window (GuessBudgets: spend, giveBack, forget). A bucket is used by one kind only.
+ */
+export interface RateLimiter extends GuessBudgets {
   /** Counts one request in `bucket` and says whether it is within `limit` per window. */
   hit(bucket: string, limit: number, windowSeconds: number): Promise<RateLimitState>
   /** Reads the current count without counting. */
@@ -130,6 +135,7 @@ export function createRateLimiter(sqlOf: () => Sql, clock: Clock): RateLimiter {
   }
 
   return {
+    ...createGuessBudgets(sqlOf, clock),
     take,
     atHand(bucket, limit, windowSeconds, now = clock.now()) {
       const entry = reservations.get(bucket)

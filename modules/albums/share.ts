@@ -107,10 +107,10 @@ export async function unlockAlbum(ctx: AppContext, id: string, password: string,
   const album = isImageId(id) ? await repo.findSharedAlbum(ctx.sql, id, ctx.clock.now()) : undefined
   if (!album) return { kind: 'gone' }
   const bucket = `album-password:${album.id}:${ip}`
-  const state = await ctx.limiter.hit(bucket, PASSWORD_GUESSES, PASSWORD_WINDOW_SECONDS)
+  const state = await ctx.limiter.spend(bucket, PASSWORD_GUESSES, PASSWORD_WINDOW_SECONDS)
   if (!state.allowed) return { kind: 'throttled', album, state }
   if (album.password_hash && !(await Bun.password.verify(password, album.password_hash))) return { kind: 'wrong', album }
-  await ctx.limiter.release(bucket, PASSWORD_WINDOW_SECONDS)
+  await ctx.limiter.giveBack(bucket, PASSWORD_WINDOW_SECONDS)
   const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + UNLOCK_SECONDS
   return { kind: 'unlocked', album, cookie: { name: cookieName(album.id), value: `${expiresAt}.${accessSignature(ctx, album, expiresAt)}`, maxAge: UNLOCK_SECONDS } }
 }

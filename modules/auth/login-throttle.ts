@@ -19,14 +19,16 @@ export async function countLoginAttempt(ctx: AppContext, account: { userId?: str
   const accountBucket = account.userId ? passwordGuessBucket(account.userId) : `login:account:${account.identifier.trim().toLowerCase()}`
   const ipBucket = `login:ip:${ip}`
   const states = await Promise.all([
-    ctx.limiter.hit(accountBucket, loginMaxFailures, window),
-    ctx.limiter.hit(ipBucket, loginMaxFailures * 5, window),
+    ctx.limiter.spend(accountBucket, loginMaxFailures, window),
+    ctx.limiter.spend(ipBucket, loginMaxFailures * 5, window),
   ])
   const now = ctx.clock.now()
   for (const [index, state] of states.entries()) {
     if (state.allowed) continue
-    // The first refusal of a window is audited; the rest of a burst would only flood the log.
-    if (state.count === state.limit + 1) {
+    // Refused attempts are not counted, so the first of a lock is told by a one-off mark per
+    // window of its own: one audit row per window, the rest of a burst would only flood the log.
+    const bucket = index === 0 ? accountBucket : ipBucket
+    if ((await ctx.limiter.hit(`${bucket}:throttled`, 1, window)).allowed) {
       const budget = index === 0 ? 'account' : 'address'
       await audit(ctx, { action: 'auth.login_throttled', userId: account.userId ?? null, detail: { budget, limit: state.limit, window_seconds: window } }, meta)
     }
@@ -35,7 +37,7 @@ export async function countLoginAttempt(ctx: AppContext, account: { userId?: str
   return {
     /** The password was right: the account starts afresh, and the address gets its attempt back. */
     async succeeded() {
-      await Promise.all([ctx.limiter.reset(accountBucket, window), ctx.limiter.release(ipBucket, window)])
+      await Promise.all([ctx.limiter.forget(accountBucket), ctx.limiter.giveBack(ipBucket, window)])
     },
   }
 }

@@ -8,7 +8,7 @@ import { SealedUnreadable } from '#core/sealed.ts'
 import { matchTotpStep, openTotpSecret, recoveryCodeHashes } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
 
-/** Wrong codes an account may send in a window, across every sign-in and settings change: 5 per 15 minutes. */
+/** Wrong codes an account may send, across every sign-in and settings change: 5 in any 15 minutes. */
 export const CODE_MAX_FAILURES = 5
 export const CODE_FAILURE_WINDOW_SECONDS = 15 * 60
 
@@ -18,9 +18,9 @@ export const CODE_FAILURE_WINDOW_SECONDS = 15 * 60
  */
 export async function countCodeGuess(ctx: AppContext, userId: string) {
   const bucket = `2fa:user:${userId}`
-  const state = await ctx.limiter.hit(bucket, CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
+  const state = await ctx.limiter.spend(bucket, CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
   if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), 'Too many wrong codes', 'too_many_2fa_attempts')
-  return { succeeded: () => ctx.limiter.release(bucket, CODE_FAILURE_WINDOW_SECONDS) }
+  return { succeeded: () => ctx.limiter.giveBack(bucket, CODE_FAILURE_WINDOW_SECONDS) }
 }
 
 export type CodeKind = 'totp' | 'recovery_code'

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.ts'
 import { tooManyAttempts } from '../rate-limit.ts'
 
 /**
- * One budget of password guesses per account (LOGIN_MAX_FAILURES per LOGIN_FAILURE_WINDOW),
+ * One budget of password guesses per account (LOGIN_MAX_FAILURES in any LOGIN_FAILURE_WINDOW),
  * shared by sign-in and by every form that asks for the current password: a stolen session
  * must not become a way to guess the password without limit (and then change the address).
  */
@@ -16,9 +16,9 @@ export const passwordGuessBucket = (userId: string) => `login:user:${userId}`
 export async function passwordMatches(ctx: AppContext, userId: string, given: string | undefined, hash: string): Promise<boolean> {
   const { loginMaxFailures, loginFailureWindowSeconds: window } = ctx.config
   const bucket = passwordGuessBucket(userId)
-  const state = await ctx.limiter.hit(bucket, loginMaxFailures, window)
+  const state = await ctx.limiter.spend(bucket, loginMaxFailures, window)
   if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), 'Too many wrong passwords', 'too_many_password_attempts')
   if (!given || !(await Bun.password.verify(given, hash))) return false
-  await ctx.limiter.release(bucket, window)
+  await ctx.limiter.giveBack(bucket, window)
   return true
 }
