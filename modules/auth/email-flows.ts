@@ -5,10 +5,10 @@ import { hashMailToken, insertMailToken, newMailToken, plausibleMailToken, sendV
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import { revokeKeysOfUnverifiedAccount } from '#core/auth/unverified-policy.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden } from '#core/errors.ts'
 import { tooManyAttempts } from '#core/rate-limit.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
-import { passwordResetMail } from './mail.ts'
+import { blockedResetMail, passwordResetMail } from './mail.ts'
 import * as repo from './repo.ts'
 
 const RESET_TTL_MS = 3_600_000
@@ -54,6 +54,8 @@ export async function requestPasswordReset(ctx: AppContext, email: string, ip: s
 async function mailResetLink(ctx: AppContext, normalised: string, now: Date) {
   const user = await repo.findUserByEmail(ctx.sql, normalised)
   if (!user || user.deletion_started_at) return
+  // Mailed, not answered: the answer must be the same for every address.
+  if (user.is_blocked) return ctx.mailer.send(blockedResetMail(user))
   const token = newMailToken()
   await insertMailToken(ctx.sql, {
     hash: hashMailToken(token),
@@ -68,6 +70,12 @@ async function mailResetLink(ctx: AppContext, normalised: string, now: Date) {
 
 /** The answer to a reset link that is not (or no longer) live, the same from the check and from the reset. */
 const invalidResetLink = () => new BadRequest('This reset link is invalid, expired or already used', 'invalid_reset_token')
+/**
+ * A link mailed before the account was blocked: a new password could not be used to sign in, so
+ * none is set (the link stays usable should the account be unblocked). Only the link's owner sees it.
+ */
+const blockedAccountReset = () =>
+  new Forbidden('This account is blocked, so its password cannot be reset. If you think this is a mistake, contact the administrator', 'account_blocked')
 
 /**
  * Whether a mailed link would work now, by the rule its use applies (repo.consumeMailToken); it
@@ -82,7 +90,11 @@ export function mailedLinkUsable(ctx: AppContext, token: string, purpose: repo.O
  * after the new password was typed twice. It reads the token and spends nothing.
  */
 export async function checkResetToken(ctx: AppContext, token: string) {
-  if (!(await mailedLinkUsable(ctx, token, 'reset_password'))) throw invalidResetLink()
+  const blocked = plausibleMailToken(token)
+    ? await repo.mailedLinkAccountBlocked(ctx.sql, hashMailToken(token), 'reset_password', ctx.clock.now())
+    : undefined
+  if (blocked === undefined) throw invalidResetLink()
+  if (blocked) throw blockedAccountReset()
 }
 
 /**
@@ -98,6 +110,8 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
   const userId = await ctx.sql.begin(async (tx) => {
     const used = await repo.consumeMailToken(tx, hashMailToken(token), 'reset_password', now)
     if (!used) return undefined
+    // Thrown inside the transaction, so the link is not used up.
+    if (used.is_blocked) throw blockedAccountReset()
     await revokeKeysOfUnverifiedAccount(tx, used.user_id, used.email)
     if (!(await repo.setPasswordByMailedLink(tx, used.user_id, passwordHash, used.email))) return undefined
     await repo.burnMailTokens(tx, used.user_id, 'reset_password', now)

@@ -172,7 +172,11 @@ export const authModule = (ctx: AppContext) => {
       '/api/v1/auth/reset-password',
       async ({ query }) => {
         const token = query.token ?? ''
-        if (!(await flows.mailedLinkUsable(ctx, token, 'reset_password'))) {
+        try {
+          await flows.checkResetToken(ctx, token)
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error
+          if (error.code === 'account_blocked') return page('Account blocked', `<p>${escapeHtml(error.message)}.</p>`, error.status)
           return page('Link not valid', `<p>This reset link is invalid, expired or already used.</p>${askForNewResetLink}`, 400)
         }
         return page(

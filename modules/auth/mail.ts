@@ -13,6 +13,19 @@ export const passwordResetMail = (user: Recipient, url: string) =>
     footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
   })
 
+/** Sent instead of a reset link: a blocked account's password cannot be used, so a new one would change nothing. */
+export const blockedResetMail = (user: Recipient) =>
+  renderMail({
+    to: user.email,
+    name: user.first_name,
+    subject: 'Your account is blocked',
+    paragraphs: [
+      'Someone (hopefully you) asked to reset the password of your imghost account, but the account is blocked, so no reset link was sent: no password can be used to sign in to it while it is blocked.',
+      'If you think this is a mistake, contact the administrator of this imghost instance.',
+    ],
+    footer: 'If you did not ask for this, ignore this mail: your password stays as it is.',
+  })
+
 /** Sent instead of a 403 at login, so only the mailbox owner learns the password was right. */
 export const blockedSignInMail = (user: Recipient) =>
   renderMail({

@@ -12,7 +12,7 @@ const MailToken = t.String({ maxLength: 200 })
 
 const Ok = t.Object({ success: t.Literal(true) })
 /** The pages' failures are pages too (src/http/html.ts personFacing). */
-const PageAnswers = { 200: Html, 400: Html, 422: Html, 429: Html }
+const PageAnswers = { 200: Html, 400: Html, 403: Html, 422: Html, 429: Html }
 const Errors = {
   400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse,
   422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse,

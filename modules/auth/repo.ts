@@ -116,11 +116,22 @@ const liveMailedLink = (db: Db, hash: string, purpose: OwnAddressLink, now: Date
 
 /** Burns the token if it is live (liveMailedLink): one statement, so two clicks cannot both win. */
 export async function consumeMailToken(db: Db, hash: string, purpose: OwnAddressLink, now: Date) {
-  const [row]: [{ user_id: string; email: string }?] = await db`
+  const [row]: [{ user_id: string; email: string; is_blocked: boolean }?] = await db`
     update auth_tokens t set used_at = ${now}
     where ${liveMailedLink(db, hash, purpose, now)}
-    returning t.user_id, t.email`
+    returning t.user_id, t.email, (select is_blocked from users where id = t.user_id) as is_blocked`
   return row
+}
+
+/**
+ * Whether the account of a live mailed link is blocked (undefined: the link is not live).
+ * Only the mailbox owner holds the link, so saying so tells nobody else anything.
+ */
+export async function mailedLinkAccountBlocked(db: Db, hash: string, purpose: OwnAddressLink, now: Date): Promise<boolean | undefined> {
+  const [row]: [{ is_blocked: boolean }?] = await db`
+    select (select is_blocked from users where id = t.user_id) as is_blocked
+    from auth_tokens t where ${liveMailedLink(db, hash, purpose, now)}`
+  return row?.is_blocked
 }
 
 /** Whether consumeMailToken would take the token now; spends nothing. */

@@ -275,13 +275,13 @@ export function ResetPage() {
   const token = route.query.get('token') ?? ''
   const [state, setState] = useState<{ error?: preact.ComponentChildren; done?: boolean }>({})
   // The link is checked first (the check spends nothing): a dead one is told before a password is typed twice.
-  const [link, setLink] = useState<'checking' | 'live' | 'dead'>(token ? 'checking' : 'dead')
+  const [link, setLink] = useState<'checking' | 'live' | 'dead' | 'blocked'>(token ? 'checking' : 'dead')
   useEffect(() => {
     if (!token) return
     api.auth('POST', '/api/v1/auth/reset-password/check', { token }).then(
       () => setLink('live'),
       // Only the link's own refusal is final; a server that cannot answer now still gets the form, and the reset says.
-      (e) => setLink(e instanceof ApiError && e.code === 'invalid_reset_token' ? 'dead' : 'live'),
+      (e) => setLink(e instanceof ApiError && e.code === 'invalid_reset_token' ? 'dead' : e instanceof ApiError && e.code === 'account_blocked' ? 'blocked' : 'live'),
     )
   }, [token])
   const submit = async (event: Event) => {
@@ -311,6 +311,14 @@ export function ResetPage() {
       <section class="narrow">
         <PageTitle key="dead">Link not valid</PageTitle>
         <p role="alert">{token ? <DeadResetLink /> : <>This page needs the link from the reset mail. <Link href="/forgot-password">Ask for a reset mail</Link>.</>}</p>
+      </section>
+    )
+  }
+  if (link === 'blocked') {
+    return (
+      <section class="narrow">
+        <PageTitle key="blocked">Account blocked</PageTitle>
+        <p role="alert">This account is blocked, so its password cannot be reset. If you think this is a mistake, contact the administrator.</p>
       </section>
     )
   }
