@@ -48,7 +48,7 @@ export async function requestEmailChange(ctx: AppContext, account: Account, newE
 export async function resendEmailChange(ctx: AppContext, account: Account) {
   const pending = await pendingEmailOf(ctx, account.id)
   if (!pending) throw noPendingChange()
-  await throttleVerificationMails(ctx, account.id, 'Too many confirmation mails')
+  await throttleVerificationMails(ctx, account.id, 'address_change')
   await mailLink(ctx, account, pending.email)
 }
 

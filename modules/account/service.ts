@@ -54,7 +54,7 @@ export async function updateAccount(ctx: AppContext, principal: Principal, input
     if (newEmail) {
       // The address is where password resets go: changing it is as strong as knowing the password.
       await confirmCurrentPassword(ctx, current, input.current_password, 'the email address')
-      await throttleVerificationMails(ctx, current.id, 'Too many email changes (each mails a confirmation link)')
+      await throttleVerificationMails(ctx, current.id, 'address_change')
     }
   }
   const referrers = input.settings?.allowed_referrers ?? input.allowed_referrers

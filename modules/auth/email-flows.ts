@@ -28,7 +28,7 @@ export async function verifyEmail(ctx: AppContext, token: string, meta: RequestM
 
 export async function resendVerification(ctx: AppContext, principal: Principal) {
   if (principal.user.is_verified) throw new Conflict('This email address is already verified', 'already_verified')
-  await throttleVerificationMails(ctx, principal.user.id, 'Too many verification mails')
+  await throttleVerificationMails(ctx, principal.user.id, 'verification')
   await sendVerificationMail(ctx, principal.user)
 }
 

@@ -16,14 +16,24 @@ export type TokenPurpose = 'verify_email' | 'reset_password' | 'change_email'
 /** How long a link proving a mailbox works: the verification link's, and a pending email change's. */
 export const VERIFY_LINK_TTL_HOURS = 48
 /**
- * Verification mails one account may cause per hour, by a resend or by an email change alike, so
- * neither can send mail (greeting with a name of the caller's choosing) to a stream of addresses.
+ * Mailed links one account may cause per hour, in each of two budgets: verification links to its
+ * own address (resend), and confirmation links to a new address (an email change and its resend),
+ * so no one can send mail (greeting with a name of the caller's choosing) to a stream of
+ * addresses. Two budgets, since pressing "Send the link again" a few times, perhaps because the
+ * address was mistyped, must not keep the person from correcting the address; and each refusal
+ * names the mails that were counted.
  */
-const VERIFICATION_MAILS_PER_HOUR = 5
+const MAILED_LINKS_PER_HOUR = 5
+const MAIL_BUDGETS = {
+  verification: { bucket: 'mail:verify', what: 'Too many verification mails' },
+  address_change: { bucket: 'mail:address-change', what: 'Too many confirmation mails for a new address' },
+} as const
+export type MailBudget = keyof typeof MAIL_BUDGETS
 
-/** Counts one verification mail for the account; past the budget, a 429 saying `what` and nothing sent. */
-export async function throttleVerificationMails(ctx: AppContext, userId: string, what: string) {
-  const state = await ctx.limiter.hit(`mail:verify:${userId}`, VERIFICATION_MAILS_PER_HOUR, 3600)
+/** Counts one mailed link for the account; past the budget, a 429 naming the mails and nothing sent. */
+export async function throttleVerificationMails(ctx: AppContext, userId: string, budget: MailBudget) {
+  const { bucket, what } = MAIL_BUDGETS[budget]
+  const state = await ctx.limiter.hit(`${bucket}:${userId}`, MAILED_LINKS_PER_HOUR, 3600)
   if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), what, 'too_many_requests')
 }
 

@@ -37,19 +37,21 @@ describeEachBackend(
       expect(logged).not.toContain('token=')
     })
 
-    test('email change floods mail: at most 5 confirmation mails an hour per account, shared with resend, then 429', async () => {
+    test('email change floods mail: at most 5 confirmation mails an hour per account, shared with their resend, then 429', async () => {
       const user = await registerUser(app().auth)
       const change = (n: number) => call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: `${user.username}.${n}@example.net`, current_password: user.password } })
       for (let n = 1; n <= 5; n++) expect((await change(n))[0].status).toBe(200)
       const [refused, body] = await change(6)
       expect(refused.status).toBe(429)
-      expect(body.error.code).toBe('too_many_requests')
+      expect(body.error).toEqual({ code: 'too_many_requests', message: expect.stringMatching(/^Too many confirmation mails for a new address; try again in \d+ minutes?$/) })
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
       const [, account] = await call(app().auth, 'GET', '/api/v1/account', { token: user.token })
       expect(account.user).toMatchObject({ email: user.email, pending_email: `${user.username}.5@example.net` })
-      // Both resends draw on the same hourly budget.
-      expect((await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token }))[0].status).toBe(429)
-      expect((await call(app().auth, 'POST', '/api/v1/account/pending-email/resend', { token: user.token }))[0].status).toBe(429)
+      // The change's resend draws on the same hourly budget; the current address's verification link has its own.
+      const [resend, resendBody] = await call(app().auth, 'POST', '/api/v1/account/pending-email/resend', { token: user.token })
+      expect(resend.status).toBe(429)
+      expect(resendBody.error.message).toStartWith('Too many confirmation mails for a new address; ')
+      expect((await call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token }))[0].status).toBe(200)
       // Other changes are not throttled.
       expect((await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { first_name: 'Still' } }))[0].status).toBe(200)
 
@@ -58,6 +60,19 @@ describeEachBackend(
       const mails = await Promise.all(readdirSync(dir).map(async (name) => PostalMime.parse(readFileSync(join(dir, name)))))
       const sentToNew = mails.filter((mail) => mail.subject === 'Confirm your new address for imghost' && mail.to?.[0]?.address?.startsWith(`${user.username}.`))
       expect(sentToNew).toHaveLength(5)
+    })
+
+    test('"send the link again" spends its own budget: the 429 names verification mails, and the address can still be corrected', async () => {
+      const user = await registerUser(app().auth)
+      const resend = () => call(app().auth, 'POST', '/api/v1/auth/verify-email/resend', { token: user.token })
+      for (let n = 1; n <= 5; n++) expect((await resend())[0].status).toBe(200)
+      const [refused, body] = await resend()
+      expect(refused.status).toBe(429)
+      expect(body.error).toEqual({ code: 'too_many_requests', message: expect.stringMatching(/^Too many verification mails; try again in \d+ minutes?$/) })
+      const corrected = `${user.username}.corrected@example.net`
+      const [changed, changedBody] = await call(app().auth, 'PUT', '/api/v1/account', { token: user.token, body: { email: corrected, current_password: user.password } })
+      expect(changed.status, JSON.stringify(changedBody)).toBe(200)
+      expect(changedBody.user).toMatchObject({ email: user.email, pending_email: corrected })
     })
   },
   { log },
