@@ -21,7 +21,7 @@ export const auditModule = (ctx: AppContext) =>
       '/api/v1/admin/audit',
       async ({ query }) => ({
         success: true as const,
-        ...(await auditPage(ctx, { userId: query.user_id, userName: query.user, actionPrefix: query.action, limit: query.limit, cursor: query.cursor })),
+        ...(await auditPage(ctx, { userId: query.user_id, userName: query.user?.trim() || undefined, actionPrefix: query.action, limit: query.limit, cursor: query.cursor })),
       }),
       { ...AuditModel.all, admin: true, detail: { tags: ['admin'], summary: 'Every audit event, newest first; filter by account (id, or username or email) and action prefix' } },
     )

@@ -16,7 +16,8 @@ async function readPasswordFromStdin(): Promise<string> {
 }
 
 /** The account with this address (any case); a usage error names it otherwise. */
-async function userWithEmail(sql: Parameters<typeof repo.findUserByIdentifier>[0], email: string) {
+async function userWithEmail(sql: Parameters<typeof repo.findUserByIdentifier>[0], typed: string) {
+  const email = typed.trim()
   const user = await repo.findUserByIdentifier(sql, email)
   if (!user || user.email.toLowerCase() !== email.toLowerCase()) throw new UsageError(`no account with email ${email}`)
   return user

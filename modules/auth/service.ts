@@ -77,8 +77,11 @@ const TIMING_DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$+1JuvGklzmsHnI2o6PIkrn
 
 /** `trustedDeviceToken`: the body's, else the cookie's (a remembered device skips the second step). */
 export async function login(ctx: AppContext, input: typeof AuthModel.login.body.static, meta: RequestMeta, trustedDeviceToken: string | undefined) {
-  const user = await repo.findUserByIdentifier(ctx.sql, input.identifier)
-  const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier: input.identifier }, meta)
+  // No email or username holds a space (registration refuses them), and phone keyboards add one
+  // after a suggested address: a right password must not be called wrong, nor spend a guess, for it.
+  const identifier = input.identifier.trim()
+  const user = await repo.findUserByIdentifier(ctx.sql, identifier)
+  const attempt = await countLoginAttempt(ctx, { userId: user?.id, identifier }, meta)
   const valid = user?.password
     ? await Bun.password.verify(input.password, user.password)
     : (await Bun.password.verify(input.password, TIMING_DUMMY_HASH), false)

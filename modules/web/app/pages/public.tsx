@@ -177,7 +177,8 @@ export function LoginPage() {
     if (token && !signedInAlready) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
   }, [])
   const { error, submit } = useSignIn(async (api, { identifier, password }) => {
-    const answer = await api.auth('POST', '/api/v1/auth/login', { identifier, password })
+    // A phone keyboard adds a space after a suggested address; no email or username holds one.
+    const answer = await api.auth('POST', '/api/v1/auth/login', { identifier: identifier?.trim(), password })
     if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
     return { user: answer.user as User, next }
   }, () => LOGIN_WORDS, 'login-error')
