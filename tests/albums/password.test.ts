@@ -4,8 +4,8 @@ import { call, describeEachBackend } from '../helpers/index.ts'
 import { type Owner, type Uploaded, createAlbum, imageSources, metaContent, page, pathOf, readZip, setImages, signUp, uploadImage } from './support.ts'
 
 const PASSWORD = 'correct horse'
-// A clock that stands still inside one 15-minute window: guesses are counted per fixed window, so
-// a run that crossed a window's end would start counting again part way through a test.
+// A clock that stands still: guesses count for 15 minutes after they are made, so a slow run must
+// not see the first ones age out part way through a test.
 const clock = manualClock(new Date(Math.floor(Date.now() / 900_000) * 900_000 + 450_000))
 
 describeEachBackend(

@@ -2,8 +2,8 @@ import { expect, test } from 'bun:test'
 import { manualClock } from '#core/clock.ts'
 import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
 
-// Failures are counted in fixed 15-minute windows: a clock that stands still in the middle of one
-// keeps a run that crosses a window's end from starting the count afresh half-way through a test.
+// The first refusal is marked once per fixed 15-minute window: a clock that stands still in the
+// middle of one keeps a run that crosses a window's end from auditing a second one.
 const clock = manualClock(new Date(Math.floor(Date.now() / 900_000) * 900_000 + 450_000))
 
 const login = (app: Parameters<typeof call>[0], identifier: string, password: string, ip: string) =>

@@ -3,8 +3,8 @@ import { manualClock } from '#core/clock.ts'
 import { call, describeEachBackend, registerUser } from '../helpers/index.ts'
 import { enableTotp, totpCode } from '../helpers/two-factor.ts'
 
-// Guesses are counted in fixed 15-minute windows: a clock standing in the middle of one keeps
-// the count from starting afresh half-way through a test.
+// Guesses count for 15 minutes after they are made: a clock standing still keeps the first ones
+// from ageing out half-way through a test.
 const clock = manualClock(new Date(Math.floor(Date.now() / 900_000) * 900_000 + 450_000))
 const MINUTE = 60_000
 
