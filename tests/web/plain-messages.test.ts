@@ -7,7 +7,7 @@ import { effectiveRequestsPerHour } from '../../src/auth/principal.ts'
 import { windowOf } from '../../src/rate-limit.ts'
 import { distinctPng, type Owner, signUp } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { call, registerUser } from '../helpers/http.ts'
+import { call, makeAdmin, registerUser } from '../helpers/http.ts'
 import { mailTo, type SmtpSink, startSmtpSink } from '../helpers/smtp.ts'
 import { hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
 
@@ -281,6 +281,23 @@ describe.skipIf(!hasChromium)('plain messages in Chromium', () => {
       await expectHeadingAnnounced(page, 'Password changed')
       expect(new URL(page.url()).search).toBe('')
     })
+    await page.close()
+  })
+
+  test('a reset link of an account blocked since it was mailed says so before a password is typed', async () => {
+    const [admin, user] = [await registerUser(servers.app.auth), await registerUser(servers.app.auth)]
+    await makeAdmin(servers.app.ctx.sql, admin.id)
+    await call(servers.app.auth, 'POST', '/api/v1/auth/forgot-password', { body: { email: user.email } })
+    const mail = await smtp.waitFor(mailTo(user.email, /Reset your password/))
+    const token = new URL(mail.links.find((candidate) => candidate.includes('reset-password?token='))!).searchParams.get('token')!
+    const [blocked] = await call(servers.app.auth, 'PATCH', `/api/v1/admin/users/${user.id}`, { token: admin.token, body: { is_blocked: true } })
+    expect(blocked.status).toBe(200)
+    const page = await context.newPage()
+    await page.context().clearCookies()
+    await go(page, `/reset-password?token=${encodeURIComponent(token)}`)
+    await page.getByRole('alert').getByText('This account is blocked, so its password cannot be reset.').waitFor()
+    await expectHeadingAnnounced(page, 'Account blocked')
+    expect(await page.getByLabel('New password').count()).toBe(0)
     await page.close()
   })
 
