@@ -20,7 +20,17 @@ export async function issueChallenge(ctx: AppContext, purpose: repo.ChallengePur
   return { token, expiresAt }
 }
 
-const expired = () => new Unauthorized('This sign-in step has expired or was already used; start again', 'invalid_challenge')
+/**
+ * Worded for where the person is: signing in, or confirming a change with a passkey on the
+ * security page (a sign-in's challenge sent there is refused as this purpose's).
+ */
+const expired = (purpose: repo.ChallengePurpose = 'login_2fa') =>
+  new Unauthorized(
+    purpose === 'passkey_confirm' || purpose === 'passkey_register'
+      ? 'This passkey step has expired or was already used; start again'
+      : 'This sign-in step has expired or was already used; start again',
+    'invalid_challenge',
+  )
 
 /**
  * A live challenge, with this attempt counted. Past CHALLENGE_MAX_ATTEMPTS the token is burned:
@@ -28,7 +38,7 @@ const expired = () => new Unauthorized('This sign-in step has expired or was alr
  */
 export async function attemptChallenge(ctx: AppContext, token: string, purpose: repo.ChallengePurpose) {
   const row = await repo.countChallengeAttempt(ctx.sql, sha256Hex(token), purpose, ctx.clock.now())
-  if (!row) throw expired()
+  if (!row) throw expired(purpose)
   if (row.attempts > CHALLENGE_MAX_ATTEMPTS) {
     await repo.deleteChallenge(ctx.sql, row.id)
     throw new TooManyRequests('Too many wrong codes for this sign-in; start again', CHALLENGE_TTL_SECONDS, 'too_many_attempts')
@@ -39,7 +49,7 @@ export async function attemptChallenge(ctx: AppContext, token: string, purpose: 
 /** A live challenge without counting an attempt (to show the options of a sign-in in progress). */
 export async function peekChallenge(ctx: AppContext, token: string, purpose: repo.ChallengePurpose) {
   const row = await repo.findChallenge(ctx.sql, sha256Hex(token), purpose, ctx.clock.now())
-  if (!row) throw expired()
+  if (!row) throw expired(purpose)
   return row
 }
 

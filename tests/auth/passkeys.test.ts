@@ -203,6 +203,8 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     const [asSignIn, asSignInBody] = await confirm('recovery-codes', { password: user.password, webauthn: signInAnswer })
     expect(asSignIn.status).toBe(403)
     expect(asSignInBody.error.code).toBe('invalid_challenge')
+    // Worded for the security page the person is on, not for a sign-in.
+    expect(asSignInBody.error.message).toBe('This passkey step has expired or was already used; start again')
     // Another account cannot use this one's confirmation.
     const other = await registerUser(app().auth)
     await addPasskey(other.token, softAuthenticator({ origin: origin() }))
