@@ -2,11 +2,11 @@ import { Elysia } from 'elysia'
 import { createDailySalts } from '#core/analytics/visitors.ts'
 import { authGuard } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError, RouteNotFound } from '#core/errors.ts'
+import { AppError, Forbidden, NotFound, RouteNotFound, TooManyRequests } from '#core/errors.ts'
 import { PATHS_REFUSED } from '#core/http/allowed-methods.ts'
 import { clientIp, isHttps } from '#core/http/client-ip.ts'
-import { personFacing } from '#core/http/html.ts'
-import { AlbumsModel, SharePagesModel, profilePageNumber } from './model.ts'
+import { personFacing, refusedWithPage } from '#core/http/html.ts'
+import { AlbumsModel, PROFILE_MAX_PAGE, SharePagesModel, profilePageNumber } from './model.ts'
 import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderBadProfilePage, renderProfilePage } from './pages.ts'
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
@@ -83,6 +83,17 @@ export const albumsApi = (ctx: AppContext) =>
 const WRONG_PASSWORD = 'That password is not right.'
 
 /**
+ * What the share pages refuse with: the API's error to a script (refusedWithPage), in place of
+ * the page a person reads. An album that is not shared is told exactly as one that does not exist.
+ */
+const albumGone = () => new NotFound('There is no such album, or it is no longer shared', 'album_not_found')
+const albumLocked = () => new Forbidden('This album is protected by a password: POST it to the album page first', 'album_locked')
+const wrongPassword = () => new Forbidden('That password is not right', 'wrong_password')
+const profileGone = () => new NotFound('There is no such profile', 'profile_not_found')
+const badProfilePage = () =>
+  new AppError(422, 'validation_failed', `Invalid input: page must be a whole number from 1 to ${PROFILE_MAX_PAGE}`, {}, [{ field: 'page', message: `must be a whole number from 1 to ${PROFILE_MAX_PAGE}` }])
+
+/**
  * A browser following a form (every current one sends Sec-Fetch-Mode), not a script posting it:
  * a script keeps the plain 403 it can read, an older browser the page answered in place.
  */
@@ -110,21 +121,27 @@ export const albumPages = (ctx: AppContext) => {
         const file = params.file ?? ''
         const zip = ZIP_FILE.test(file)
         const access = await openAlbum(ctx, zip ? file.slice(0, -4) : file, request.headers.get('cookie'), query.preview)
-        if (access.kind === 'gone') return html(404, renderNotFoundPage())
+        if (access.kind === 'gone') return refusedWithPage(request, albumGone(), () => html(404, renderNotFoundPage()))
         if (zip) {
-          if (access.kind === 'locked') return html(403, renderLockedZipPage(ctx.config, access.album))
+          if (access.kind === 'locked') return refusedWithPage(request, albumLocked(), () => html(403, renderLockedZipPage(ctx.config, access.album)))
           const refused = await bandwidthRefusal(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
           if (refused) throw refused
           return new Response(albumZip(ctx, access.album, { counted: request.method === 'GET' }), {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
           })
         }
-        if (access.kind === 'locked') return html(403, renderPasswordPage(ctx.config, access.album, query.password === 'wrong' ? WRONG_PASSWORD : undefined))
+        if (access.kind === 'locked') {
+          const album = access.album
+          return refusedWithPage(request, albumLocked(), () => html(403, renderPasswordPage(ctx.config, album, query.password === 'wrong' ? WRONG_PASSWORD : undefined)))
+        }
         const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
         const ip = clientIp(request, server, ctx.config.trustedProxies)
         // Every picture would be a 429 (and the ZIP): the page says why instead, as the image routes would, and is no view of the album.
         const refused = await bandwidthRefusal(ctx, access.album, request.headers, ip)
-        if (refused) return html(refused.status, renderAlbumPage(ctx.config, access.album, [], undefined, { preview, refused }), { ...refused.headers, 'cache-control': 'no-store' })
+        if (refused) {
+          const album = access.album
+          return refusedWithPage(request, refused, () => html(refused.status, renderAlbumPage(ctx.config, album, [], undefined, { preview, refused }), { 'cache-control': 'no-store' }))
+        }
         // A HEAD is no view, and the owner's look is not a visitor's.
         const visit = request.method === 'GET' && !preview ? { userAgent: request.headers.get('user-agent'), ip, salts } : undefined
         const { images, cover } = await albumForPage(ctx, access.album, { visit, previewUntil: preview?.until })
@@ -138,16 +155,17 @@ export const albumPages = (ctx: AppContext) => {
         const result = await unlockAlbum(ctx, params.file ?? '', body.password, clientIp(request, server, ctx.config.trustedProxies))
         switch (result.kind) {
           case 'gone':
-            return html(404, renderNotFoundPage())
+            return refusedWithPage(request, albumGone(), () => html(404, renderNotFoundPage()))
           case 'throttled': {
             const seconds = Math.max(1, Math.ceil((result.state.resetAt.getTime() - ctx.clock.now().getTime()) / 1000))
             const message = `Too many wrong passwords. Try again in ${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}.`
-            return html(429, renderPasswordPage(ctx.config, result.album, message), { 'retry-after': String(seconds) })
+            const refusal = new TooManyRequests(message, seconds, 'too_many_password_attempts')
+            return refusedWithPage(request, refusal, () => html(429, renderPasswordPage(ctx.config, result.album, message)))
           }
           case 'wrong':
             // A browser is sent back to the page (post/redirect/get), so Back and reload do not offer to send the password again.
             if (isNavigation(request)) return new Response(null, { status: 303, headers: { location: `/a/${result.album.id}?password=wrong`, 'cache-control': 'no-store' } })
-            return html(403, renderPasswordPage(ctx.config, result.album, WRONG_PASSWORD))
+            return refusedWithPage(request, wrongPassword(), () => html(403, renderPasswordPage(ctx.config, result.album, WRONG_PASSWORD)))
           case 'unlocked': {
             const { name, value, maxAge } = result.cookie
             const secure = isHttps(request, ctx.config.trustedProxies) ? '; Secure' : ''
@@ -173,11 +191,11 @@ export const albumPages = (ctx: AppContext) => {
     )
     .get(
       '/u/:username',
-      async ({ params, query }) => {
+      async ({ params, query, request }) => {
         const page = profilePageNumber(query.page)
-        if (page === null) return html(422, renderBadProfilePage(ctx.config, params.username ?? ''))
+        if (page === null) return refusedWithPage(request, badProfilePage(), () => html(422, renderBadProfilePage(ctx.config, params.username ?? '')))
         const view = await profileView(ctx, params.username ?? '', page)
-        return view ? html(200, renderProfilePage(ctx.config, view)) : html(404, renderNotFoundPage('profile'))
+        return view ? html(200, renderProfilePage(ctx.config, view)) : refusedWithPage(request, profileGone(), () => html(404, renderNotFoundPage('profile')))
       },
       { ...SharePagesModel.profile, ...personFacing, detail: detail('A public profile: the public images and albums of an account that turned it on') },
     )

@@ -3,8 +3,8 @@ import { authGuard } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type RequestMeta, requestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { AppError } from '#core/errors.ts'
-import { personFacing } from '#core/http/html.ts'
+import { AppError, NotFound, fieldRefused } from '#core/errors.ts'
+import { personFacing, refusedWithPage } from '#core/http/html.ts'
 import { NOTE_MAX_LENGTH, ModerationModel, REPORT_REASONS, type ReportReason } from './model.ts'
 import { reportQueue, reportThumbnail } from './queue.ts'
 import { type FormTarget, reportErrorPage, reportFormPage, reportSentPage } from './report-page.ts'
@@ -41,13 +41,13 @@ export const moderationReportsModule = (ctx: AppContext) =>
 export const moderationReportFormsModule = (ctx: AppContext) =>
   new Elysia({ name: 'moderation-report-forms', seed: ctx.id })
     .use(authGuard(ctx))
-    .get('/report/:id', ({ params, principal }) => reportForm(ctx, { type: 'image', id: params.id ?? '' }, principal), {
+    .get('/report/:id', ({ params, request, principal }) => reportForm(ctx, request, { type: 'image', id: params.id ?? '' }, principal), {
       ...ModerationModel.reportForm,
       ...personFacing,
       browserSession: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an image' },
     })
-    .post('/report/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
+    .post('/report/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, request, { type: 'image', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
       ...ModerationModel.reportFormPost,
       ...personFacing,
       browserSession: true,
@@ -55,13 +55,13 @@ export const moderationReportFormsModule = (ctx: AppContext) =>
       parse: 'urlencoded',
       detail: { tags: ['moderation'], summary: 'The image report form, posted; a browser signed in on this host (session cookie) is named to admins' },
     })
-    .get('/report/album/:id', ({ params, principal }) => reportForm(ctx, { type: 'album', id: params.id ?? '' }, principal), {
+    .get('/report/album/:id', ({ params, request, principal }) => reportForm(ctx, request, { type: 'album', id: params.id ?? '' }, principal), {
       ...ModerationModel.reportForm,
       ...personFacing,
       browserSession: true,
       detail: { tags: ['moderation'], summary: 'The HTML report form for an album (linked from its share page)' },
     })
-    .post('/report/album/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
+    .post('/report/album/:id', ({ params, body, request, server, principal }) => postReportForm(ctx, request, { type: 'album', id: params.id ?? '' }, body, requestMeta(ctx, request, server), principal), {
       ...ModerationModel.reportFormPost,
       ...personFacing,
       browserSession: true,
@@ -69,25 +69,33 @@ export const moderationReportFormsModule = (ctx: AppContext) =>
       detail: { tags: ['moderation'], summary: 'The album report form, posted; a browser signed in on this host (session cookie) is named to admins' },
     })
 
-async function reportForm(ctx: AppContext, target: FormTarget, account: Principal | undefined) {
+async function reportForm(ctx: AppContext, request: Request, target: FormTarget, account: Principal | undefined) {
   if (!(await service.isReportable(ctx, target))) {
-    return reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404)
+    // The code POST /api/v1/reports gives the same target (service.fileReport), for a script (refusedWithPage).
+    const refusal = new NotFound('Nothing to report with that id', 'target_not_found')
+    return refusedWithPage(request, refusal, () => reportErrorPage(`${target.type === 'album' ? 'Album' : 'Image'} not found`, `There is no ${target.type} with this address.`, 404))
   }
   return reportFormPage(ctx.config.publicUrls.view, target, { reporter: account?.user.username })
 }
 
-async function postReportForm(ctx: AppContext, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta, account: Principal | undefined) {
+async function postReportForm(ctx: AppContext, request: Request, target: FormTarget, body: { reason?: string; note?: string }, meta: RequestMeta, account: Principal | undefined) {
   const reporter = account?.user.username
   const viewUrl = ctx.config.publicUrls.view
   const reason = REPORT_REASONS.includes(body.reason as ReportReason) ? (body.reason as ReportReason) : undefined
   const note = body.note ?? ''
-  if (!reason) return reportFormPage(viewUrl, target, { error: 'Choose a reason.', status: 400, note, reporter })
-  if (note.length > NOTE_MAX_LENGTH) return reportFormPage(viewUrl, target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter })
+  if (!reason) {
+    const refusal = fieldRefused('invalid_reason', 'reason', `must be one of ${REPORT_REASONS.join(', ')}`, body.reason)
+    return refusedWithPage(request, refusal, () => reportFormPage(viewUrl, target, { error: 'Choose a reason.', status: 400, note, reporter }))
+  }
+  if (note.length > NOTE_MAX_LENGTH) {
+    const refusal = fieldRefused('invalid_note', 'note', `must be at most ${NOTE_MAX_LENGTH} characters`, note)
+    return refusedWithPage(request, refusal, () => reportFormPage(viewUrl, target, { error: `Details are limited to ${NOTE_MAX_LENGTH} characters.`, status: 400, reason, note, reporter }))
+  }
   try {
     const outcome = await service.fileReport(ctx, { target, reason, note }, meta, account)
     return reportSentPage(viewUrl, target, outcome.duplicate, reporter)
   } catch (error) {
-    if (error instanceof AppError) return reportErrorPage('Report not sent', error.message, error.status)
+    if (error instanceof AppError) return refusedWithPage(request, error, () => reportErrorPage('Report not sent', error.message, error.status))
     throw error
   }
 }

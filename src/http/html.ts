@@ -116,6 +116,27 @@ export function asksForJson(request: Request): boolean {
   return accept.includes('application/json') && !accept.includes('text/html')
 }
 
+/** What a page route refuses with: an AppError (src/errors.ts, which imports this file, hence the shape here). */
+interface Refusal extends Error {
+  readonly status: number
+  readonly code: string
+  readonly headers: Record<string, string>
+}
+
+/**
+ * A refusal a page route answers with its own page (the album's password form, a profile's way
+ * back to its first page) rather than throwing: to a script (asksForJson) the error is thrown
+ * all the same, for the errors plugin to write as JSON, as readByPerson has it for a thrown one.
+ * Either way the answer has the error's status and headers (Retry-After).
+ */
+export function refusedWithPage(request: Request, error: Refusal, page: () => Response): Response {
+  if (asksForJson(request)) throw error
+  const shown = page()
+  const headers = new Headers(shown.headers)
+  for (const [name, value] of Object.entries(error.headers)) headers.set(name, value)
+  return new Response(shown.body, { status: error.status, headers })
+}
+
 const ERROR_TITLES: Record<number, string> = {
   401: 'Sign-in needed',
   403: 'Not allowed',
