@@ -10,7 +10,7 @@ import { AlbumsModel, PROFILE_MAX_PAGE, SharePagesModel, profilePageNumber } fro
 import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, renderPasswordPage, renderBadProfilePage, renderProfilePage } from './pages.ts'
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
-import { albumForPage, bandwidthRefusal, openAlbum, unlockAlbum } from './share.ts'
+import { albumBandwidthRefusal, albumForPage, openAlbum, unlockAlbum } from './share.ts'
 import { albumZip, zipFilename } from './zip.ts'
 
 const tags = ['albums']
@@ -124,7 +124,7 @@ export const albumPages = (ctx: AppContext) => {
         if (access.kind === 'gone') return refusedWithPage(request, albumGone(), () => html(404, renderNotFoundPage()))
         if (zip) {
           if (access.kind === 'locked') return refusedWithPage(request, albumLocked(), () => html(403, renderLockedZipPage(ctx.config, access.album)))
-          const refused = await bandwidthRefusal(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
+          const refused = await albumBandwidthRefusal(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
           if (refused) throw refused
           return new Response(albumZip(ctx, access.album, { counted: request.method === 'GET' }), {
             headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
@@ -137,7 +137,7 @@ export const albumPages = (ctx: AppContext) => {
         const preview = access.kind === 'preview' ? { token: access.token, until: access.until } : undefined
         const ip = clientIp(request, server, ctx.config.trustedProxies)
         // Every picture would be a 429 (and the ZIP): the page says why instead, as the image routes would, and is no view of the album.
-        const refused = await bandwidthRefusal(ctx, access.album, request.headers, ip)
+        const refused = await albumBandwidthRefusal(ctx, access.album, request.headers, ip)
         if (refused) {
           const album = access.album
           return refusedWithPage(request, refused, () => html(refused.status, renderAlbumPage(ctx.config, album, [], undefined, { preview, refused }), { 'cache-control': 'no-store' }))
@@ -201,9 +201,9 @@ export const albumPages = (ctx: AppContext) => {
     )
     .get(
       '/oembed/album',
-      async ({ query }) => {
+      async ({ query, request, server }) => {
         if (query.format !== undefined && query.format !== 'json') throw new AppError(501, 'format_not_implemented', 'Only format=json is implemented')
-        return albumOembed(ctx, query.url, query.maxwidth, query.maxheight)
+        return albumOembed(ctx, query.url, { headers: request.headers, ip: clientIp(request, server, ctx.config.trustedProxies) }, query.maxwidth, query.maxheight)
       },
       { ...SharePagesModel.oembed, detail: detail('oEmbed 1.0 (JSON) for an album page URL') },
     )

@@ -205,6 +205,7 @@ export const SharePagesModel = {
       }),
       404: ErrorResponse,
       422: ErrorResponse,
+      429: ErrorResponse,
       501: ErrorResponse,
     },
   },

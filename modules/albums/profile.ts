@@ -5,7 +5,7 @@ import { SITE_NAME } from '#core/http/html.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { type ProfileView, albumPageUrl } from './pages.ts'
 import * as repo from './repo.ts'
-import { openAlbum, shownImage } from './share.ts'
+import { albumBandwidthRefusal, openAlbum, shownImage } from './share.ts'
 
 const IMAGES_PER_PAGE = 30
 const MAX_ALBUMS = 100
@@ -56,11 +56,14 @@ const OEMBED_CACHE_SECONDS = 3600
  * maxwidth/maxheight when the medium size does not fit, or a `link` when there is nothing to
  * show (empty, or protected by a password).
  */
-export async function albumOembed(ctx: AppContext, url: string, maxWidth?: number, maxHeight?: number) {
+export async function albumOembed(ctx: AppContext, url: string, caller: { headers: Headers; ip: string }, maxWidth?: number, maxHeight?: number) {
   const id = albumIdFromUrl(ctx.config, url)
   const access = id ? await openAlbum(ctx, id, null) : { kind: 'gone' as const }
   if (access.kind === 'gone') throw new NotFound('No such album', 'album_not_found')
   const album = access.album
+  // As the page: an open album's pictures are 429s past the owner's bandwidth, so no card shows them (a locked one shows none anyway).
+  const refused = access.kind === 'open' ? await albumBandwidthRefusal(ctx, album, caller.headers, caller.ip) : undefined
+  if (refused) throw refused
   const now = ctx.clock.now()
   const cover = access.kind === 'open' ? await repo.coverOf(ctx.sql, album, now) : undefined
   // A consumer may keep the answer this long, but not past the album's end nor its cover's.

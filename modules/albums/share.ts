@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { isBotUserAgent } from '#core/analytics/bots.ts'
-import { ownerCalling } from '#core/auth/callers.ts'
 import { type DailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
@@ -8,7 +7,7 @@ import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/i
 import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { imageUrls, mediumUrl } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
-import { BandwidthLimitExceeded, bandwidthLimited } from '#core/users/bandwidth.ts'
+import { bandwidthRefusal } from '#core/users/bandwidth.ts'
 import { albumPageUrl } from './pages.ts'
 import * as repo from './repo.ts'
 
@@ -82,16 +81,10 @@ export async function openAlbum(ctx: AppContext, id: string, cookies: string | n
 
 /**
  * The owner's monthly bandwidth used up: their images are refused (modules/view) to everyone
- * but the owner (any valid credential of theirs), until the month turns, and so are the album's
- * ZIP (thrown) and its page's pictures (the page says so instead of showing a grid of 429s).
- * Credentials are read only for such an owner.
+ * but the owner until the month turns, and so are the album's ZIP (thrown), its oEmbed and its
+ * page's pictures (the page says so instead of showing a grid of 429s).
  */
-export async function bandwidthRefusal(ctx: AppContext, album: repo.SharedAlbum, headers: Headers, ip: string): Promise<BandwidthLimitExceeded | undefined> {
-  const now = ctx.clock.now()
-  if (!bandwidthLimited(album.bandwidth_limited_until, now)) return undefined
-  if ((await ownerCalling(ctx, headers, album.user_id, ip)) !== null) return undefined
-  return new BandwidthLimitExceeded(album.bandwidth_limited_until!, now, 'album')
-}
+export const albumBandwidthRefusal = (ctx: AppContext, album: repo.SharedAlbum, headers: Headers, ip: string) => bandwidthRefusal(ctx, album, headers, ip, 'album')
 
 export type Unlock =
   | { kind: 'gone' }

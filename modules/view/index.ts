@@ -86,21 +86,21 @@ export const viewModule = (ctx: AppContext, preRoutes?: PreRoutes) => {
     )
     .get(
       '/embed/:id',
-      async ({ params }) => {
-        const page = await service.embedPage(ctx, images, params.id ?? '')
+      async ({ params, request, server }) => {
+        const page = await service.embedPage(ctx, images, params.id ?? '', { headers: request.headers, ip: clientIp(request, server, ctx.config.trustedProxies) })
         return new Response(page.html, { headers: { ...EMBED_PAGE_HEADERS, 'Cache-Control': page.cacheControl, 'Content-Security-Policy': embedCsp } })
       },
       { ...ViewModel.embed, ...personFacing, detail: { tags: ['view'], summary: 'An HTML page for the image with link-preview cards and embed snippets' } },
     )
     .get(
       '/oembed',
-      async ({ query, request, redirect }) => {
+      async ({ query, request, server, redirect }) => {
         // An album page's URL is answered by the album module's endpoint, with the same query.
         if (isAlbumPageUrl(query.url)) return redirect(`/oembed/album${new URL(request.url).search}`, 307)
         if (query.format !== undefined && query.format !== 'json') {
           throw new AppError(501, 'format_not_implemented', 'Only format=json is implemented')
         }
-        return service.oembed(ctx, images, query.url, query.maxwidth, query.maxheight)
+        return service.oembed(ctx, images, query.url, { headers: request.headers, ip: clientIp(request, server, ctx.config.trustedProxies) }, query.maxwidth, query.maxheight)
       },
       { ...ViewModel.oembed, detail: { tags: ['view'], summary: 'oEmbed 1.0 (JSON) for an image or embed page URL' } },
     )

@@ -133,7 +133,7 @@ export const ViewModel = {
   },
   embed: {
     params: IdParams,
-    response: { 200: t.String({ description: 'An HTML page' }), 404: ErrorResponse },
+    response: { 200: t.String({ description: 'An HTML page' }), 404: ErrorResponse, 429: ErrorResponse },
   },
   oembed: {
     query: OembedQuery,
@@ -155,6 +155,7 @@ export const ViewModel = {
       307: t.Any({ description: 'An album page URL: sent on to /oembed/album with the same query' }),
       404: ErrorResponse,
       422: ErrorResponse,
+      429: ErrorResponse,
       501: ErrorResponse,
     },
   },

@@ -1,6 +1,7 @@
 import type { Principal } from '#core/auth/principal.ts'
 import type { AppContext } from '#core/context.ts'
 import { imageEnded } from '#core/images/errors.ts'
+import { bandwidthLimited, bandwidthRefusal } from '#core/users/bandwidth.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { signLink } from './access.ts'
 import { imageLinkFromUrl, linkServes, oembedFor, renderEmbedPage } from './embed.ts'
@@ -56,16 +57,35 @@ async function publicImage(images: ImageServer, id: string | null) {
   return image
 }
 
-export async function embedPage(ctx: AppContext, images: ImageServer, id: string): Promise<{ html: string; cacheControl: string }> {
-  const image = await publicImage(images, id)
-  const seconds = pageCacheSeconds(ctx, image)
-  return { html: renderEmbedPage(ctx.config, image), cacheControl: seconds > 0 ? `public, max-age=${seconds}` : 'no-store' }
+/** Who asks for an embed page or oEmbed: the owner is still served their own once the month's bandwidth is used up. */
+export interface Caller {
+  headers: Headers
+  ip: string
 }
 
-export async function oembed(ctx: AppContext, images: ImageServer, url: string, maxWidth?: number, maxHeight?: number) {
+/**
+ * The image behind an embed page or oEmbed, refused as its file is (429, Retry-After) while its
+ * owner's monthly bandwidth is used up: a page or a link-preview card of it would only point at
+ * that 429. The owner's own look is served, never to be kept by a shared cache.
+ */
+async function embeddableImage(ctx: AppContext, images: ImageServer, id: string | null, caller: Caller) {
+  const image = await publicImage(images, id)
+  const refused = await bandwidthRefusal(ctx, image, caller.headers, caller.ip, 'image')
+  if (refused) throw refused
+  return { image, ownerOnly: bandwidthLimited(image.bandwidth_limited_until, ctx.clock.now()) }
+}
+
+export async function embedPage(ctx: AppContext, images: ImageServer, id: string, caller: Caller): Promise<{ html: string; cacheControl: string }> {
+  const { image, ownerOnly } = await embeddableImage(ctx, images, id, caller)
+  const seconds = ownerOnly ? 0 : pageCacheSeconds(ctx, image)
+  return { html: renderEmbedPage(ctx.config, image), cacheControl: ownerOnly ? 'private, no-store' : seconds > 0 ? `public, max-age=${seconds}` : 'no-store' }
+}
+
+export async function oembed(ctx: AppContext, images: ImageServer, url: string, caller: Caller, maxWidth?: number, maxHeight?: number) {
   const link = imageLinkFromUrl(ctx.config, url)
-  const image = await publicImage(images, link?.id ?? null)
+  const { image, ownerOnly } = await embeddableImage(ctx, images, link?.id ?? null, caller)
   if (!linkServes(link!, image)) throw new ImageNotFound()
+  if (ownerOnly) return { ...oembedFor(ctx.config, image, maxWidth, maxHeight), cache_age: 0 }
   const answer = oembedFor(ctx.config, image, maxWidth, maxHeight)
   return image.expires_at === null && image.max_views === null ? answer : { ...answer, cache_age: pageCacheSeconds(ctx, image) }
 }

@@ -1,4 +1,6 @@
+import { ownerCalling } from '../auth/callers.ts'
 import { PLANS, PLAN_LIMITS } from '../config.ts'
+import type { AppContext } from '../context.ts'
 import { TooManyRequests } from '../errors.ts'
 
 /**
@@ -41,4 +43,23 @@ export class BandwidthLimitExceeded extends TooManyRequests {
       'bandwidth_limit_exceeded',
     )
   }
+}
+
+/**
+ * Whatever shows an owner's images once the month's bandwidth is used up (the files, an image's
+ * embed page and oEmbed, an album's page, ZIP and oEmbed): refused to anyone but the owner (any
+ * valid credential of theirs), so no page or link-preview card points at pictures that are 429s.
+ * Undefined when it is served. Credentials are read only for such an owner.
+ */
+export async function bandwidthRefusal(
+  ctx: AppContext,
+  owned: { user_id: string; bandwidth_limited_until: Date | null },
+  headers: Headers,
+  ip: string,
+  what: 'image' | 'album',
+): Promise<BandwidthLimitExceeded | undefined> {
+  const now = ctx.clock.now()
+  if (!bandwidthLimited(owned.bandwidth_limited_until, now)) return undefined
+  if ((await ownerCalling(ctx, headers, owned.user_id, ip)) !== null) return undefined
+  return new BandwidthLimitExceeded(owned.bandwidth_limited_until!, now, what)
 }

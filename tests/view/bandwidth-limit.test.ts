@@ -194,6 +194,43 @@ describeEachBackend(
       }
     })
 
+    test("the image's embed page and oEmbed, and the album's oEmbed, are refused too (no cards of 429s); the owner's are not", async () => {
+      const owner = await signUp(app())
+      const image = await upload(app(), owner, join(CORPUS, 'orientation/portrait_6.jpg'))
+      const album = await createAlbum(app(), owner, { title: 'Cards', visibility: 'unlisted' })
+      await setImages(app(), owner, album.id, [image.id])
+      const oembed = (url: string) => `/oembed?url=${encodeURIComponent(url)}`
+      const albumOembed = `/oembed/album?url=${encodeURIComponent(album.share_url)}`
+      // Before: cards, and an oEmbed a consumer keeps for an hour.
+      expect((await send(`/embed/${image.id}`)).response.status).toBe(200)
+      await useUpBandwidth(owner, image)
+
+      const embed = await send(`/embed/${image.id}`, { accept: 'text/html' })
+      expectRefused(embed.response, embed.body, 'embed page')
+      expect(embed.response.headers.get('content-type')).toContain('text/html')
+      expect(embed.body).toContain('Bandwidth used up')
+      expect(embed.body).toContain('The owner of this image has used up their monthly bandwidth')
+      expect(embed.body).not.toContain('og:image')
+      expect(imageSources(embed.body)).toEqual([])
+      for (const path of [oembed(image.view_url), oembed(`${image.view_url.replace(`/i/${image.id}`, `/embed/${image.id}`)}`), albumOembed]) {
+        const refused = await send(path)
+        expectRefused(refused.response, refused.body, path)
+        expect(JSON.parse(refused.body).error.code, path).toBe('bandwidth_limit_exceeded')
+      }
+
+      // The owner still gets their own, never for a shared cache or an hour's keeping.
+      const own = { 'x-api-key': owner.apiKey }
+      const ownEmbed = await send(`/embed/${image.id}`, own)
+      expect(ownEmbed.response.status, ownEmbed.body).toBe(200)
+      expect(ownEmbed.response.headers.get('cache-control')).toBe('private, no-store')
+      const ownOembed = await send(oembed(image.view_url), own)
+      expect(ownOembed.response.status, ownOembed.body).toBe(200)
+      expect(JSON.parse(ownOembed.body).cache_age).toBe(0)
+      const ownAlbum = await send(albumOembed, own)
+      expect(ownAlbum.response.status, ownAlbum.body).toBe(200)
+      expect(JSON.parse(ownAlbum.body).type).toBe('photo')
+    })
+
     test('GET /upload/quota says when the limit is reached and when it resets', async () => {
       const owner = await signUp(app())
       const image = await upload(app(), owner, join(CORPUS, 'orientation/landscape_8.jpg'))
