@@ -11,7 +11,7 @@ import { pageHeaders, renderAlbumPage, renderLockedZipPage, renderNotFoundPage, 
 import { albumOembed, profileView } from './profile.ts'
 import * as service from './service.ts'
 import { albumBandwidthRefusal, albumForPage, openAlbum, unlockAlbum } from './share.ts'
-import { albumZip, zipFilename } from './zip.ts'
+import { albumZip, zipDisposition } from './zip.ts'
 
 const tags = ['albums']
 
@@ -127,7 +127,7 @@ export const albumPages = (ctx: AppContext) => {
           const refused = await albumBandwidthRefusal(ctx, access.album, request.headers, clientIp(request, server, ctx.config.trustedProxies))
           if (refused) throw refused
           return new Response(albumZip(ctx, access.album, { counted: request.method === 'GET' }), {
-            headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${zipFilename(access.album)}"`, 'cache-control': 'private, no-store' },
+            headers: { 'content-type': 'application/zip', 'content-disposition': zipDisposition(access.album), 'cache-control': 'private, no-store' },
           })
         }
         if (access.kind === 'locked') {

@@ -1,4 +1,5 @@
 import type { AppContext } from '#core/context.ts'
+import { contentDisposition } from '#core/http/content-disposition.ts'
 import { metered } from '#core/http/pull-stream.ts'
 import { zipStream } from '#core/http/zip-stream.ts'
 import { EXTENSION, originalKey } from '#core/images/keys.ts'
@@ -25,7 +26,14 @@ function entryName(image: repo.AlbumImageRow, index: number): string {
   return `${String(index).padStart(4, '0')}-${safe}.${EXTENSION[image.format]}`
 }
 
-export const zipFilename = (album: repo.SharedAlbum) => `${album.title.replace(/[^\w.-]+/g, '_').slice(0, 80) || album.id}.zip`
+/**
+ * The ZIP's name: the album's title, letters of every script kept (the header gives it in full
+ * as UTF-8 and an ASCII fallback, contentDisposition), every run of anything else one `_`.
+ */
+const zipFilename = (album: repo.SharedAlbum) => `${Array.from(album.title.replace(/[^\p{L}\p{M}\p{N}_.-]+/gu, '_')).slice(0, 80).join('') || album.id}.zip`
+
+/** The header that names the download, per RFC 6266. */
+export const zipDisposition = (album: repo.SharedAlbum) => contentDisposition('attachment', zipFilename(album))
 
 /**
  * The album's originals as a ZIP, in the album's order, streamed (zipStream). Only images that

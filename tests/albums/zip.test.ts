@@ -31,6 +31,18 @@ describeEachBackend('album ZIP', (app) => {
     expect((await readZip(Buffer.from(await emptyZip.arrayBuffer()))).size).toBe(0)
   })
 
+  test('the file name keeps the title in every script: in full in filename*, with an ASCII fallback (RFC 6266)', async () => {
+    const owner = await signUp(app())
+    const album = await createAlbum(app(), owner, { title: 'Ünïcødé 相册 "q";x', visibility: 'unlisted' })
+    const response = await app().view.handle(new Request(`http://localhost/a/${album.id}.zip`, { method: 'HEAD' }))
+    expect(response.status).toBe(200)
+    const header = response.headers.get('content-disposition')!
+    expect(header).toBe(`attachment; filename="Unic_de____q_x.zip"; filename*=UTF-8''${encodeURIComponent('Ünïcødé_相册_q_x.zip')}`)
+    const greek = await createAlbum(app(), owner, { title: 'Ταξίδι', visibility: 'unlisted' })
+    const greekHeader = (await app().view.handle(new Request(`http://localhost/a/${greek.id}.zip`, { method: 'HEAD' }))).headers.get('content-disposition')!
+    expect(decodeURIComponent(greekHeader.split("filename*=UTF-8''")[1]!)).toBe('Ταξίδι.zip')
+  })
+
   test(`${OBJECTS} × ${OBJECT_BYTES / 2 ** 20} MB of originals stream out with memory well below the album size`, async () => {
     const owner = await signUp(app())
     const ids: string[] = []
