@@ -187,9 +187,12 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
   const original = storeOriginal()
   // A size exists to be lighter to fetch: one that comes out as heavy as the original (a tiny
   // PNG's thumb, an animated GIF's medium) is dropped, and a request for it gets the original
-  // (chooseVariant in modules/view falls back to the next larger size). Not a blank GIF's: its
-  // original declares a size its bytes do not show, and a viewer would lay that out.
-  const worthStoring = async (encoded: { size: number }) => examined.source.kind === 'blank' || encoded.size < (await original).size
+  // (chooseVariant in modules/view falls back to the next larger size). A blank GIF's size drawn
+  // smaller than the screen it declares is kept whatever it weighs: served in its place, the
+  // 14-byte original would have a viewer lay out that whole screen. One drawn as large is not.
+  const drawnSmaller = (encoded: { width: number; height: number }) => encoded.width < examined.width || encoded.height < examined.height
+  const worthStoring = async (encoded: { size: number; width: number; height: number }) =>
+    (examined.source.kind === 'blank' && drawnSmaller(encoded)) || encoded.size < (await original).size
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
     await decodeToIntermediate(source, medium, maxPixels, MEDIUM_BOX).catch((error) => {

@@ -103,6 +103,20 @@ describeEachBackend('view delivery', (app) => {
     }
   })
 
+  test('a 14-byte frameless 1×1 GIF keeps no thumb heavier than itself: its thumb URLs serve the original', async () => {
+    // No image block, only a 1×1 screen: a thumb drawn at that same size weighs 43 bytes as GIF, 72 as WebP.
+    const blank = await upload(app(), owner, join(CORPUS, 'small/gif.gif'))
+    const blankVariants = await variantsOf(app(), blank.id)
+    expect(blankVariants.map((v) => `${v.name}.${v.format}`)).toEqual(['original.gif'])
+    const original = await storedBytes(app(), blankVariants[0]!.key)
+    expect(original.byteLength).toBe(14)
+    for (const path of [new URL(blank.thumbnail).pathname, `/i/${blank.id}?size=thumb`, `/${blank.id}_thumb.gif`]) {
+      const [response, body] = await fetchView(app().view, path, { accept: 'image/webp,*/*' })
+      expect({ path, status: response.status, type: response.headers.get('content-type') }).toEqual({ path, status: 200, type: 'image/gif' })
+      expect(body).toEqual(original)
+    }
+  })
+
   test('a WebP thumb stored without its GIF sibling is served to a WebP browser, with Vary: Accept', async () => {
     const path = await makeHeavyThumbGif()
     const gif = await upload(app(), owner, path).finally(() => rmSync(path, { force: true }))
