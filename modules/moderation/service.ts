@@ -3,7 +3,7 @@ import { audit } from '#core/audit/record.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
-import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
+import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { tooManyAttempts } from '#core/rate-limit.ts'
@@ -48,6 +48,9 @@ export async function fileReport(ctx: AppContext, input: ReportInput, meta: Requ
   const found = await visibleTarget(ctx, input.target)
   if (!found) throw targetNotFound()
   const { ownerId } = found
+  // Their own content's owner can take it down or make it private: a report of theirs would only
+  // count as a stranger's towards hiding it, and send an administrator to review it for nothing.
+  if (account?.user.id === ownerId) throw new Forbidden(`This ${input.target.type} is yours: delete it or make it private instead of reporting it`, 'own_content')
   const key = reporterKey(ctx, meta.ip, account)
   const note = input.note?.trim() || null
   const id = await repo.insertReport(ctx.sql, {

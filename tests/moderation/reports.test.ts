@@ -297,6 +297,19 @@ describeEachBackend('abuse reports: auto-hide after N distinct reporters', (app)
     expect(row!.n).toBe(1)
   })
 
+  test("the owner's own report is refused (403 own_content) and files nothing: with two others it hides nothing", async () => {
+    const { image, owner } = await uploadedImage(app())
+    const target = { type: 'image', id: image.id }
+    await report(app(), '198.51.100.31', { target, reason: 'spam' })
+    await report(app(), '198.51.100.32', { target, reason: 'spam' })
+    const [own, ownBody] = await call(app().view, 'POST', '/api/v1/reports', { body: { target, reason: 'spam' }, token: owner.token, headers: { 'x-forwarded-for': '198.51.100.33' } })
+    expect(own.status, JSON.stringify(ownBody)).toBe(403)
+    expect(ownBody.error.code).toBe('own_content')
+    expect(await viewStatus(app(), `/i/${image.id}`)).toBe(200)
+    const [row] = await app().ctx.sql`select count(*)::int as n from abuse_reports where target_id = ${image.id}`
+    expect(row!.n).toBe(2)
+  })
+
   test('the third distinct address hides the image everywhere; dismiss shows it again', async () => {
     const { image, owner } = await uploadedImage(app())
     const target = { type: 'image', id: image.id }
