@@ -60,9 +60,10 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
   const allowedIps = allowedRanges(input.allowed_ips)
   const expiresAt = expiry(input.expires_at, now)
   const scopes = input.scopes ? API_KEY_SCOPES.filter((scope) => input.scopes!.includes(scope)) : [...API_KEY_SCOPES]
-  const planLimit = PLAN_LIMITS[principal.user.plan_type].requestsPerHour
+  const planLimit = planRequestsPerHour(principal)
   if (input.rate_limit_per_hour != null && input.rate_limit_per_hour > planLimit) {
-    throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan')
+    const details = [{ field: 'rate_limit_per_hour', message: `Must be at most ${planLimit}, your plan's limit`, value: String(input.rate_limit_per_hour) }]
+    throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan', details)
   }
   const minted = await ctx.sql.begin((tx) =>
     mintApiKey(tx, { userId: principal.user.id, name: input.key_name.trim(), rateLimitPerHour: input.rate_limit_per_hour ?? null, scopes, expiresAt, allowedIps }),
@@ -84,3 +85,7 @@ export async function listApiKeys(ctx: AppContext, principal: Principal) {
   const now = ctx.clock.now()
   return keys.map((key) => publicApiKey(key, principal, now))
 }
+
+/** The most a new key's rate_limit_per_hour may be: the plan's, which the key form offers as its bound. */
+export const planRequestsPerHour = (principal: Principal) => PLAN_LIMITS[principal.user.plan_type].requestsPerHour
+

@@ -111,7 +111,7 @@ export const accountModule = (ctx: AppContext) => {
         )
         .get(
           '/api-keys',
-          async ({ principal }) => ({ success: true as const, api_keys: await keys.listApiKeys(ctx, principal) }),
+          async ({ principal }) => ({ success: true as const, api_keys: await keys.listApiKeys(ctx, principal), plan_rate_limit_per_hour: keys.planRequestsPerHour(principal) }),
           { ...AccountModel.listKeys, session: true, detail: { tags: ['api-keys'], summary: 'Your API keys (never the keys themselves)' } },
         )
         .post(

@@ -77,7 +77,16 @@ export const AccountModel = {
   deleteRequest: {
     response: { 200: t.Object({ success: t.Literal(true), delete_scheduled_for: t.Nullable(Timestamp) }), ...Errors },
   },
-  listKeys: { response: { 200: t.Object({ success: t.Literal(true), api_keys: t.Array(ApiKey) }), ...Errors } },
+  listKeys: {
+    response: {
+      200: t.Object({
+        success: t.Literal(true),
+        api_keys: t.Array(ApiKey),
+        plan_rate_limit_per_hour: t.Integer({ description: 'Requests per hour the account\'s plan allows: the most a new key\'s `rate_limit_per_hour` may be' }),
+      }),
+      ...Errors,
+    },
+  },
   createKey: {
     body: t.Object({
       key_name: t.String({ minLength: 1, maxLength: 100 }),

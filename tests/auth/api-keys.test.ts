@@ -84,6 +84,10 @@ describeEachBackend('API keys', (app) => {
     const [response, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'x', rate_limit_per_hour: 999999 } })
     expect(response.status).toBe(400)
     expect(body.error.code).toBe('rate_limit_above_plan')
+    // The field and the plan's figure, for a form to point at it; the list tells the figure beforehand.
+    expect(body.error.details).toEqual([{ field: 'rate_limit_per_hour', message: "Must be at most 1000, your plan's limit", value: '999999' }])
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.plan_rate_limit_per_hour).toBe(1000)
   })
 
   test('a deleted key fails at once; others cannot see or delete your keys', async () => {

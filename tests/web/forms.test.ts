@@ -218,27 +218,35 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     await call(servers.app.auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers: [] } } })
   })
 
-  test('a key’s hourly limit beyond the allowed range is refused in the form, naming the range', async () => {
+  test('a key’s hourly limit above the plan’s is refused in the form, naming the plan’s limit, at the field, which takes the focus', async () => {
     await go('/keys')
-    await page.getByLabel('Name').fill('too fast')
     const limit = page.getByLabel(/^Requests per hour/)
-    await limit.fill('99999999999')
+    // The field's own bound and hint are the plan's (free: 1,000 an hour), not the API's 1,000,000.
+    await page.getByText('1 to 1,000 on your plan. Empty: your plan').waitFor()
+    expect(await limit.getAttribute('max')).toBe('1000')
+    await page.getByLabel('Name').fill('too fast')
+    await limit.fill('5000')
     await page.getByRole('button', { name: 'Create key' }).click()
-    // The form's own check: the browser stops the submission and names the limit.
     expect(await limit.evaluate((input: HTMLInputElement) => input.validity.rangeOverflow)).toBe(true)
-    expect(await limit.evaluate((input: HTMLInputElement) => input.validationMessage)).toContain('1000000')
-    await page.getByText('1 to 1,000,000. Empty: your plan').waitFor()
-    // Should that check be bypassed, the server's refusal is worded the same way.
+    // Should that check be bypassed, the server's refusal is worded by the label, at the field.
     await limit.evaluate((input: HTMLInputElement) => input.removeAttribute('max'))
-    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByLabel('Name').press('Enter')
     const alert = page.getByRole('alert')
     await alert.waitFor()
-    const text = (await alert.textContent()) ?? ''
-    expect(text).toContain('Requests per hour')
-    expect(text).toContain('1,000,000')
-    expect(text).not.toContain('rate_limit_per_hour')
+    expect(await alert.textContent()).toBe('Requests per hour: at most 1,000 on your plan.')
+    await page.waitForFunction(() => document.activeElement?.id === 'f-key-limit', null, { timeout: 5_000 }).catch(() => {})
+    expect(await page.evaluate(() => {
+      const input = document.activeElement!
+      return { id: input.id, invalid: input.getAttribute('aria-invalid'), describedBy: (input.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent) }
+    })).toEqual({ id: 'f-key-limit', invalid: 'true', describedBy: ['Requests per hour: at most 1,000 on your plan.', '1 to 1,000 on your plan. Empty: your plan\'s limit'] })
+    // Beyond what any plan allows, the schema's refusal names the plan's range too.
+    await limit.fill('99999999999')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Requests per hour: a whole number from 1 to 1,000, or empty' }).waitFor()
+    await expect(page.getByText('rate_limit_per_hour').count()).resolves.toBe(0)
     const [, keys] = await call(servers.app.auth, 'GET', '/api/v1/api-keys', { token: user.token })
     expect(keys.api_keys).toEqual([])
+    expect(keys.plan_rate_limit_per_hour).toBe(1000)
   })
 
   test('ShareX: no button for a key without the upload scope; the server’s own reason when the download fails', async () => {

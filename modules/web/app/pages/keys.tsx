@@ -31,7 +31,7 @@ const EXPIRY_DAYS: [string, string][] = [['', 'Never'], ['1', '1 day'], ['7', '7
 /** How long the images a ShareX file uploads live: the upload's own `expires_in` values. */
 const UPLOAD_EXPIRY: [string, string][] = [['', 'Never'], ['1h', '1 hour'], ['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days']]
 
-/** The API's limits for a new key (modules/account/model.ts, `createKey`). */
+/** The API's limits for a new key (modules/account/model.ts, `createKey`); the plan's requests per hour is lower, and the list says it. */
 const MAX_REQUESTS_PER_HOUR = 1_000_000
 const MAX_IP_RANGES = 50
 
@@ -43,12 +43,21 @@ const refusedRangeOf = (error: ApiError) => {
   return entry === undefined ? '' : ` “${entry}” is not one.`
 }
 
-/** What the API may refuse in the new-key form, as the form labels it. */
-const KEY_WORDS: FormWords = {
-  codes: { invalid_cidr: (_message, error) => `${IP_RANGE_RULE}${refusedRangeOf(error)}` },
+/** `limit`, as the form shows figures: "1,000". */
+const figure = (limit: number) => limit.toLocaleString('en')
+
+/**
+ * What the API may refuse in the new-key form, as the form labels it. `planLimit`: the plan's
+ * requests per hour (the list's `plan_rate_limit_per_hour`), unknown while the list has not come.
+ */
+const keyWords = (planLimit: number | undefined): FormWords => ({
+  codes: {
+    invalid_cidr: (_message, error) => `${IP_RANGE_RULE}${refusedRangeOf(error)}`,
+    rate_limit_above_plan: planLimit ? `Requests per hour: at most ${figure(planLimit)} on your plan.` : 'Requests per hour: more than your plan allows.',
+  },
   fields: {
     key_name: () => 'Name: use 1 to 100 characters.',
-    rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}, or empty for your plan's limit.`,
+    rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${figure(planLimit ?? MAX_REQUESTS_PER_HOUR)}, or empty for your plan's limit.`,
     scopes: () => 'What the key may do: choose at least one.',
     expires_at: () => 'Expires: choose one of the offered times.',
     allowed_ips: ([index]) =>
@@ -56,7 +65,7 @@ const KEY_WORDS: FormWords = {
         ? `Allowed IP ranges: at most ${MAX_IP_RANGES}.`
         : `Allowed IP ranges: range ${Number(index) + 1} is too long (at most 64 characters).`,
   },
-}
+})
 
 /** Each field of the form a refusal can be about (by the API's name), as a selector, so the focus can go there. */
 const FIELDS: Record<string, string> = { key_name: '[name="key_name"]', rate_limit_per_hour: '#f-key-limit', scopes: 'fieldset.scopes', expires_at: '#f-key-expiry', allowed_ips: '#f-key-ips' }
@@ -120,7 +129,10 @@ curl -s -H "X-API-Key: ${apiKey}" -F "file=@/tmp/shot.png" ${uploadUrl}/upload \
 
 export function KeysPage() {
   const { api } = useSession()
-  const keys = useLoad(async () => (await api.auth<{ api_keys: ApiKey[] }>('GET', '/api/v1/api-keys')).api_keys)
+  const list = useLoad(() => api.auth<{ api_keys: ApiKey[]; plan_rate_limit_per_hour: number }>('GET', '/api/v1/api-keys'))
+  const keys = { ...list, data: list.data?.api_keys }
+  // A key may ask for fewer requests than the plan allows, not more (400 rate_limit_above_plan).
+  const planLimit = list.data?.plan_rate_limit_per_hour
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null)
   // The answer to Create is what the person acts on next: the key shown once, or the field at fault.
   const { status, setStatus, refocus, refuse, errorOf } = useFieldStatus(KEY_ERROR, (field) => FIELDS[field]!)
@@ -151,7 +163,7 @@ export function KeysPage() {
       form.reset()
       keys.reload()
     } catch (e) {
-      refuse(form, messageOf(e, KEY_WORDS), e instanceof ApiError ? fieldAtFault(e) : null)
+      refuse(form, messageOf(e, keyWords(planLimit)), e instanceof ApiError ? fieldAtFault(e) : null)
     }
   }
   const revoke = async (key: ApiKey) => {
@@ -185,9 +197,9 @@ export function KeysPage() {
             name="rate_limit_per_hour"
             type="number"
             min={1}
-            max={MAX_REQUESTS_PER_HOUR}
+            max={planLimit ?? MAX_REQUESTS_PER_HOUR}
             step={1}
-            hint={`1 to ${MAX_REQUESTS_PER_HOUR.toLocaleString('en')}. Empty: your plan's limit`}
+            hint={planLimit ? `1 to ${figure(planLimit)} on your plan. Empty: your plan's limit` : `Empty: your plan's limit`}
             errorId={errorOf('rate_limit_per_hour')}
           />
         </div>
