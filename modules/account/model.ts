@@ -89,7 +89,8 @@ export const AccountModel = {
   },
   createKey: {
     body: t.Object({
-      key_name: t.String({ minLength: 1, maxLength: 100 }),
+      // Stored trimmed: a name of spaces alone would list a key nobody can tell from another.
+      key_name: t.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: 'text of 1 to 100 characters, not only spaces' }),
       rate_limit_per_hour: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 1_000_000 }), { description: 'Requests per hour, at most the plan\'s (400 rate_limit_above_plan). Default (or null): the plan\'s' })),
       scopes: t.Optional(t.Array(Scope, { minItems: 1, maxItems: API_KEY_SCOPES.length, description: `Default: all (${API_KEY_SCOPES.join(', ')})` })),
       expires_at: t.Optional(t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601 date, or date and time with a zone; the key stops working then (400 invalid_expires_at otherwise). Default: never' }))),

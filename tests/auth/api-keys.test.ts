@@ -78,6 +78,19 @@ describeEachBackend('API keys', (app) => {
     expect(JSON.stringify(field)).toContain('"null"')
   })
 
+  test('a key name is stored trimmed; one of spaces alone is refused, naming the field', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const [blank, blankBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: '    ' } })
+    expect([blank.status, blankBody.error.code]).toEqual([422, 'validation_failed'])
+    expect(blankBody.error.details).toEqual([{ field: 'key_name', message: 'Must be text of 1 to 100 characters, not only spaces' }])
+    const [padded, paddedBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: '  laptop  ' } })
+    expect(padded.status, JSON.stringify(paddedBody)).toBe(201)
+    expect(paddedBody.api_key.key_name).toBe('laptop')
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.api_keys.map((key: { key_name: string }) => key.key_name)).toEqual(['laptop'])
+  })
+
   test('a key above the plan limit is refused', async () => {
     const user = await registerUser(app().auth)
     await markVerified(app().auth, user.token)

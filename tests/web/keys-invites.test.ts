@@ -97,6 +97,27 @@ describe.skipIf(!hasChromium)('web app: scoped API keys and invites (REGISTRATIO
     expect(await page.getByTestId('key-row').filter({ hasText: 'Stale error' }).count()).toBe(0)
   })
 
+  test('a name of spaces alone is refused at Name, which takes the focus; each Revoke names its key and its prefix', async () => {
+    await journal.during(async () => {
+      await go('/keys')
+      await page.getByTestId('key-row').first().waitFor()
+      const before = await page.getByTestId('key-row').count()
+      await page.getByLabel('Name').fill('    ')
+      await page.getByLabel('Name').press('Enter')
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toBe('Name: must not be only spaces.')
+      expect(await page.evaluate(() => {
+        const input = document.activeElement!
+        return { name: input.getAttribute('name'), invalid: input.getAttribute('aria-invalid'), describedBy: document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent }
+      })).toEqual({ name: 'key_name', invalid: 'true', describedBy: 'Name: must not be only spaces.' })
+      expect(await page.getByTestId('key-row').count()).toBe(before)
+      // Every row's action says which key it acts on, by its name and its prefix (two keys may share a name).
+      const rows = await page.getByTestId('key-row').evaluateAll((all) => all.map((row) => ({ name: row.querySelector('td')!.textContent, prefix: row.querySelector('code')!.textContent, actions: [...row.querySelectorAll('button')].map((button) => button.getAttribute('aria-label')) })))
+      for (const row of rows) expect(row.actions).toEqual([`Revoke ${row.name} (${row.prefix})`])
+    })
+  })
+
   test('a refused list of IP ranges names the entry that is wrong', async () => {
     await go('/keys')
     await journal.during(async () => {

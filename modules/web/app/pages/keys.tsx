@@ -56,7 +56,7 @@ const keyWords = (planLimit: number | undefined): FormWords => ({
     rate_limit_above_plan: planLimit ? `Requests per hour: at most ${figure(planLimit)} on your plan.` : 'Requests per hour: more than your plan allows.',
   },
   fields: {
-    key_name: () => 'Name: use 1 to 100 characters.',
+    key_name: () => 'Name: use 1 to 100 characters, not only spaces.',
     rate_limit_per_hour: () => `Requests per hour: a whole number from 1 to ${figure(planLimit ?? MAX_REQUESTS_PER_HOUR)}, or empty for your plan's limit.`,
     scopes: () => 'What the key may do: choose at least one.',
     expires_at: () => 'Expires: choose one of the offered times.',
@@ -147,6 +147,8 @@ export function KeysPage() {
     const scopes = values.getAll('scopes').map(String)
     const days = Number(values.get('expires_in_days'))
     const ranges = String(values.get('allowed_ips') ?? '').split(/[\s,]+/).filter(Boolean)
+    // The API stores the name trimmed and refuses spaces alone: the list could not tell that key from another.
+    if (!String(values.get('key_name') ?? '').trim()) return refuse(form, 'Name: must not be only spaces.', 'key_name')
     if (!scopes.length) return refuse(form, 'What the key may do: choose at least one.', 'scopes')
     if (ranges.length > MAX_IP_RANGES) return refuse(form, `Allowed IP ranges: at most ${MAX_IP_RANGES} (there are ${ranges.length}).`, 'allowed_ips')
     try {
@@ -270,7 +272,7 @@ export function KeysPage() {
                     {key.allowed_ips ? <><br /><small>from {key.allowed_ips.join(', ')}</small></> : null}
                   </td>
                   <td>{key.is_expired ? <span class="badge expired">expired</span> : key.expires_at ? formatDate(key.expires_at) : 'never'}</td>
-                  <td><ActionButton class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name}`}>Revoke</ActionButton></td>
+                  <td><ActionButton class="danger small" onClick={() => revoke(key)} aria-label={`Revoke ${key.key_name} (${key.prefix}…)`}>Revoke</ActionButton></td>
                 </tr>
               ))}
             </tbody>
