@@ -114,6 +114,38 @@ describe.skipIf(!hasChromium)('webhooks page in Chromium', () => {
     expect([await page.locator('fieldset.events').getAttribute('aria-invalid'), await url.getAttribute('aria-invalid')]).toEqual(['true', null])
   })
 
+  test('the server’s refusals of where the URL leads (a host that does not resolve, a private address) are at the URL field too, which takes the focus', async () => {
+    await go('/webhooks')
+    const url = page.getByLabel('Endpoint URL')
+    const description = page.getByLabel('Description (optional)')
+    /** After Enter in Description: the alert, and the focused field with its marks. */
+    const refusedFrom = async (typed: string) => {
+      await url.fill(typed)
+      await description.press('Enter')
+      await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'url', null, { timeout: 10_000 }).catch(() => {})
+      return page.evaluate(() => {
+        const input = document.activeElement!
+        return { name: input.getAttribute('name'), invalid: input.getAttribute('aria-invalid'), describedBy: document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent ?? null }
+      })
+    }
+    await page.getByRole('checkbox', { name: /An image is uploaded/ }).check()
+    const unresolvable = await refusedFrom('http://no-such-host.invalid/x')
+    expect(unresolvable).toEqual({ name: 'url', invalid: 'true', describedBy: expect.stringMatching(/^Endpoint URL: no-such-host\.invalid could not be looked up: .*\.$/) })
+    // This server lets webhooks reach private addresses (the receiver is on loopback): its refusal of one, as a stricter server answers.
+    await page.route('**/api/v1/webhooks', (route: Route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ success: false, error: { code: 'webhook_url_not_allowed', message: '127.0.0.1 resolves to 127.0.0.1, a loopback address, which webhooks may not reach (private, loopback and link-local targets are refused)' } }) })
+        : route.continue(),
+    )
+    await description.focus()
+    expect(await refusedFrom('http://127.0.0.1:6199/hook')).toEqual({
+      name: 'url',
+      invalid: 'true',
+      describedBy: 'Endpoint URL: 127.0.0.1 resolves to 127.0.0.1, a loopback address, which webhooks may not reach (private, loopback and link-local targets are refused).',
+    })
+    await page.unroute('**/api/v1/webhooks')
+  })
+
   test('usable at 390 px without horizontal scroll, by keyboard', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await go('/webhooks')

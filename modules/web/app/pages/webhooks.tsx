@@ -13,9 +13,15 @@ const EVENTS: [string, string][] = [
   ['quota.warning', 'Storage passes 80% or 100%'],
 ]
 
+/**
+ * The API's refusals of the Endpoint URL (modules/webhooks/service.ts `checkTargetUrl`): its form,
+ * and where it leads (a private or loopback address, a host that does not resolve).
+ */
+const URL_REFUSALS = ['invalid_webhook_url', 'webhook_url_not_allowed', 'webhook_url_unresolvable']
+
 /** The API's refusals of a new webhook, as the form labels its fields. */
 const NEW_WEBHOOK_WORDS: FormWords = {
-  codes: { invalid_webhook_url: labelled('Endpoint URL', 'url') },
+  codes: Object.fromEntries(URL_REFUSALS.map((code) => [code, labelled('Endpoint URL', 'url')])),
 }
 
 interface Webhook {
@@ -185,7 +191,7 @@ export function WebhooksPage() {
       form.reset()
       hooks.reload()
     } catch (e) {
-      const aboutUrl = e instanceof ApiError && (e.code === 'invalid_webhook_url' || e.details.some((problem) => problem.field === 'url'))
+      const aboutUrl = e instanceof ApiError && (URL_REFUSALS.includes(e.code) || e.details.some((problem) => problem.field === 'url'))
       refuse(form, messageOf(e, NEW_WEBHOOK_WORDS), aboutUrl ? 'url' : null)
     }
   }
