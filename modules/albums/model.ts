@@ -24,7 +24,10 @@ export function profilePageNumber(raw: string | undefined): number | null {
 
 const Title = t.String({ minLength: 1, maxLength: 200 })
 const Description = t.Nullable(t.String({ maxLength: 5000 }))
-const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, description: 'Viewers must enter it; null removes it. Never returned.' }))
+// Spaces alone are no password (as for accounts, src/users/public.ts `NewPassword`): visitors would be asked for blanks.
+const Password = t.Nullable(t.String({ minLength: 4, maxLength: 1024, pattern: '\\S', description: 'text of 4 to 1024 characters, not only spaces' }), {
+  description: 'Viewers must enter it; null removes it. Never returned.',
+})
 // Checked by the service, which names the format (400 invalid_expires_at), as the image routes do.
 const ExpiresAt = t.Nullable(t.String({ maxLength: 64, description: 'ISO 8601 date, or date and time with a zone; after this instant the share page and ZIP are gone (404); null: never' }))
 const ImageId = t.String({ maxLength: 64 })

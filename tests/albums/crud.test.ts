@@ -81,7 +81,19 @@ describeEachBackend('albums API', (app) => {
     }
     // The message says the rule, as the details do, not only "Invalid input: password".
     const [short, refusal] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body: { title: 'x', password: 'a' } })
-    expect({ status: short.status, message: refusal.error?.message }).toEqual({ status: 422, message: 'Invalid input: password must be text of 4 to 1024 characters or null' })
+    expect({ status: short.status, message: refusal.error?.message }).toEqual({ status: 422, message: 'Invalid input: password must be text of 4 to 1024 characters, not only spaces, or null' })
+    // Spaces alone are no password, when creating or changing one: visitors would be asked for blanks.
+    const rule = { field: 'password', message: 'Must be text of 4 to 1024 characters, not only spaces, or null' }
+    const [spaces, spacesRefusal] = await call(app().upload, 'POST', '/api/v1/albums', { apiKey: owner.apiKey, body: { title: 'x', password: '     ' } })
+    expect([spaces.status, spacesRefusal.error?.code, spacesRefusal.error?.details]).toEqual([422, 'validation_failed', [rule]])
+    const album = await createAlbum(app(), owner, { title: 'Spaces' })
+    const [changed, changedRefusal] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { password: '     ' } })
+    expect([changed.status, changedRefusal.error?.details]).toEqual([422, [rule]])
+    const [, kept] = await call(app().upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+    expect(kept.album.has_password).toBe(false)
+    // Spaces within a password are welcome.
+    const [spaced] = await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { password: ' a b ' } })
+    expect(spaced.status).toBe(200)
     const [anonymous] = await call(app().upload, 'POST', '/api/v1/albums', { body: { title: 'x' } })
     expect(anonymous.status).toBe(401)
   })

@@ -164,6 +164,23 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     expect(cspViolations).toEqual([])
   })
 
+  test('a password of spaces alone is refused at the field, which takes the focus, and the album stays open to visitors', async () => {
+    const album = await createAlbum(servers.app, owner, { title: 'Spaces', visibility: 'unlisted' })
+    await page.goto(`${servers.urls.auth}/albums/${album.id}`)
+    await page.getByLabel('Password', { exact: true }).fill('     ')
+    await page.getByRole('button', { name: 'Save settings' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('alert').filter({ hasText: 'Password: must not be only spaces.' }).waitFor()
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'password', null, { timeout: 5_000 }).catch(() => {})
+    expect(await page.evaluate(() => {
+      const input = document.activeElement!
+      return { name: input.getAttribute('name'), invalid: input.getAttribute('aria-invalid'), describedBy: (input.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent) }
+    })).toEqual({ name: 'password', invalid: 'true', describedBy: ['Password: must not be only spaces.', 'Optional: viewers must enter it.'] })
+    const [, saved] = await call(servers.app.upload, 'GET', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey })
+    expect(saved.album.has_password).toBe(false)
+    expect((await fetch(`${servers.urls.view}/a/${album.id}`)).status).toBe(200)
+  })
+
   test('Preview opens the page of a locked, then a private album in a new tab, every image loaded', async () => {
     const openPreview = async () => {
       const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Preview the album page' }).click()])

@@ -396,12 +396,28 @@ export function useFieldStatus(errorId: string, selectorOf: (field: string) => s
   return { status, setStatus, refocus, refuse, errorOf: (field: string) => (status.error && status.field === field ? errorId : undefined) }
 }
 
-/** `useFieldStatus` for a form whose refusals say nothing else: the field is the one its API error code names (`fieldOfCode`). */
-export function useFieldRefusal(errorId: string, fieldOfCode: Record<string, string>) {
+/**
+ * The field of `form` an API refusal is about (by its `name`): the one its code names
+ * (`fieldOfCode`), else the one its `details` name first, where the form has a field of that name
+ * (a password of spaces alone, 422 `password`).
+ */
+function fieldOfRefusal(form: HTMLFormElement, error: unknown, fieldOfCode: Record<string, string>): string | null {
+  if (!(error instanceof ApiError)) return null
+  const named = fieldOfCode[error.code] ?? error.details[0]?.field.split('.')[0]
+  return named && form.querySelector(`[name="${named}"]`) ? named : null
+}
+
+/**
+ * `useFieldStatus` for a form whose refusals say nothing else: the field is the one its API error
+ * code names (`fieldOfCode`) or its details name. `refuseAt`: a refusal the page makes itself,
+ * before asking the API, about the field named `field`.
+ */
+export function useFieldRefusal(errorId: string, fieldOfCode: Record<string, string> = {}) {
   const { status, setStatus, refuse, errorOf } = useFieldStatus(errorId)
   return {
     error: status.error ?? null,
-    refuse: (form: HTMLFormElement, error: unknown, text: string) => refuse(form, text, (error instanceof ApiError && fieldOfCode[error.code]) || null),
+    refuse: (form: HTMLFormElement, error: unknown, text: string) => refuse(form, text, fieldOfRefusal(form, error, fieldOfCode)),
+    refuseAt: (form: HTMLFormElement, text: string, field: string) => refuse(form, text, field),
     clear: () => setStatus({}),
     errorOf,
   }

@@ -5,7 +5,7 @@ import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { usePassed } from '../timers.ts'
-import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { type Album, AlbumStateBadges, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -24,13 +24,21 @@ interface AlbumImage {
 type FullAlbum = Album & { images: AlbumImage[]; shown_cover_image_id: string | null }
 type Message = { error?: string; message?: string }
 
-/** What happens once a change is saved: the message, where the focus goes if its button went away, how refusals are worded. */
-type Done = { message?: string; focus?: () => HTMLElement | null | undefined; words?: FormWords }
+/**
+ * What happens once a change is saved: the message, where the focus goes if its button went away,
+ * how refusals are worded, and who says a refusal, if not the part's own status line.
+ */
+type Done = { message?: string; focus?: () => HTMLElement | null | undefined; words?: FormWords; refused?: (error: unknown, text: string) => void }
 
-/** The API's refusals of the settings, as the form labels its fields. */
-const SETTINGS_WORDS: FormWords = {
+/** The API's album password rule (modules/albums/model.ts `Password`), as the settings form labels the field. */
+const ALBUM_PASSWORD_MIN_LENGTH = 4
+const passwordRule = (label: string) => `${label}: ${ALBUM_PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not only spaces.`
+
+/** The API's refusals of the settings, as the form labels its fields; `passwordLabel`: "Password", or "New password" once it has one. */
+const settingsWords = (passwordLabel: string): FormWords => ({
   codes: { invalid_title: labelled('Title', 'title'), invalid_expires_at: labelled('Expires', 'expires_at') },
-}
+  fields: { password: () => passwordRule(passwordLabel) },
+})
 
 const nameOf = (image: { title: string | null; original_name: string | null; filename: string }) => image.title || image.original_name || image.filename
 
@@ -49,8 +57,13 @@ export function AlbumPage({ id }: { id: string }) {
   const [album, setAlbum] = useState<FullAlbum | null>(null)
   const [status, setStatus] = useState<Record<string, Message>>({})
   const [focus, setFocus] = useState<{ id: string; action: string } | null>(null)
+  // A refusal of the settings about one field (a password of spaces alone) marks it, is described by it, and takes the focus.
+  const settingsRefusal = useFieldRefusal('album-settings-error')
   // One message at a time: a later one replaces an older one elsewhere on the page ("… removed." then "Album saved.").
-  const say = (part: string, value: Message) => setStatus({ [part]: value })
+  const say = (part: string, value: Message) => {
+    settingsRefusal.clear()
+    setStatus({ [part]: value })
+  }
   const imagesStatus = useRef<HTMLDivElement>(null)
   const imagesHeading = useRef<HTMLHeadingElement>(null)
   // Saving re-creates the settings form, removing an image takes its row: the focus goes where `Done.focus` says.
@@ -78,12 +91,15 @@ export function AlbumPage({ id }: { id: string }) {
       say(part, { message: done.message })
       return true
     } catch (error) {
-      say(part, { error: messageOf(error, done.words) })
+      const text = messageOf(error, done.words)
+      if (done.refused) done.refused(error, text)
+      else say(part, { error: text })
       return false
     }
   }
   const setOrder = (ids: string[], message: string) => call('images', 'PUT', `/api/v1/albums/${id}/images`, { image_ids: ids }, { message })
   const ids = album.images.map((image) => image.id)
+  const passwordLabel = album.has_password ? 'New password' : 'Password'
   // The preview would be refused (409), as the page is to everyone.
   const unreachable = album.hidden_by_moderation || ended
 
@@ -99,7 +115,8 @@ export function AlbumPage({ id }: { id: string }) {
   }
 
   const save = async (event: Event) => {
-    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const settingsForm = event.currentTarget as HTMLFormElement
+    const form = new FormData(settingsForm)
     const expires = String(form.get('expires_at') ?? '')
     const body: Record<string, unknown> = {
       title: String(form.get('title') ?? ''),
@@ -108,13 +125,23 @@ export function AlbumPage({ id }: { id: string }) {
       expires_at: expires ? new Date(expires).toISOString() : null,
     }
     const password = String(form.get('password') ?? '')
+    const refused = (error: unknown, text: string) => {
+      say('settings', {})
+      settingsRefusal.refuse(settingsForm, error, text)
+    }
+    // As the API refuses it: visitors would be asked for blanks.
+    if (password && !password.trim()) {
+      say('settings', {})
+      return settingsRefusal.refuseAt(settingsForm, `${passwordLabel}: must not be only spaces.`, 'password')
+    }
     if (password) body.password = password
     else if (form.get('remove_password')) body.password = null
     // The form is keyed by updated_at: a saved album renders a fresh one (the password field empty).
     await call('settings', 'PATCH', `/api/v1/albums/${id}`, body, {
       message: 'Album saved.',
       focus: () => document.querySelector<HTMLElement>('form[aria-labelledby="h-album-settings"] button[type="submit"]'),
-      words: SETTINGS_WORDS,
+      words: settingsWords(passwordLabel),
+      refused,
     })
   }
 
@@ -174,7 +201,7 @@ export function AlbumPage({ id }: { id: string }) {
       <div class="panels">
         <Form class="panel" draft="settings" onSubmit={save} aria-labelledby="h-album-settings" key={album.updated_at}>
           <h2 id="h-album-settings">Settings</h2>
-          <Field label="Title" name="title" defaultValue={album.title} required maxLength={200} />
+          <Field label="Title" name="title" defaultValue={album.title} required maxLength={200} errorId={settingsRefusal.errorOf('title')} />
           <div class="field">
             <label for="f-description">Description</label>
             <textarea id="f-description" name="description" rows={3} maxLength={5000}>{album.description ?? ''}</textarea>
@@ -185,10 +212,10 @@ export function AlbumPage({ id }: { id: string }) {
               {(Object.keys(VISIBILITY_LABELS) as Visibility[]).map((v) => <option value={v} selected={v === album.visibility}>{VISIBILITY_LABELS[v]}</option>)}
             </select>
           </div>
-          <Field label={album.has_password ? 'New password' : 'Password'} name="password" type="password" autocomplete="new-password" minLength={4} maxLength={PASSWORD_MAX_LENGTH} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} />
+          <Field label={passwordLabel} name="password" type="password" autocomplete="new-password" minLength={ALBUM_PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={album.has_password ? 'Leave empty to keep the current one.' : 'Optional: viewers must enter it.'} errorId={settingsRefusal.errorOf('password')} />
           {album.has_password ? <label class="check"><input type="checkbox" name="remove_password" /> Remove the password</label> : null}
-          <Field label="Expires" name="expires_at" type="datetime-local" min={toLocalInput(new Date().toISOString())} defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." />
-          <Status {...status.settings} />
+          <Field label="Expires" name="expires_at" type="datetime-local" min={toLocalInput(new Date().toISOString())} defaultValue={toLocalInput(album.expires_at)} hint="Optional: after this the link stops working." errorId={settingsRefusal.errorOf('expires_at')} />
+          <Status error={settingsRefusal.error ?? status.settings?.error} message={status.settings?.message} errorId="album-settings-error" />
           <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
         </Form>
         <div class="panel">
