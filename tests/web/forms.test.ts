@@ -27,6 +27,18 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     await target.getByRole('button', { name: 'Log in' }).click()
   }
   const alertOf = (form: string) => page.getByRole('form', { name: form }).getByRole('alert')
+  /** Once the focus is on the field named `name` (or after 5 s): its name, whether it is marked invalid, and the texts describing it. */
+  const fieldWithFocus = async (name: string, target: Page = page) => {
+    await target.waitForFunction((wanted) => document.activeElement?.getAttribute('name') === wanted, name, { timeout: 5_000 }).catch(() => {})
+    return target.evaluate(() => {
+      const input = document.activeElement
+      return {
+        name: input?.getAttribute('name') ?? null,
+        invalid: input?.getAttribute('aria-invalid') ?? null,
+        describedBy: (input?.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean).map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+      }
+    })
+  }
 
   beforeAll(async () => {
     servers = await startWebServers()
@@ -81,6 +93,15 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     const text = (await alert.textContent()) ?? ''
     expect(text).toContain('Current password')
     expect(text).not.toContain('current_password')
+    // Tied to its field, which takes the focus: marked invalid and described by the refusal.
+    expect(await fieldWithFocus('current_password')).toEqual({ name: 'current_password', invalid: 'true', describedBy: ['Current password: that is not your current password.'] })
+
+    // Two new passwords that differ: the repeat is at fault, and the current password no longer.
+    await current.fill(user.password)
+    await page.getByLabel('Repeat the new password').fill('another new password')
+    await page.getByLabel('New password', { exact: true }).press('Enter')
+    expect(await fieldWithFocus('confirm')).toEqual({ name: 'confirm', invalid: 'true', describedBy: ['Repeat the new password: the two new passwords differ.'] })
+    expect(await current.getAttribute('aria-invalid')).toBeNull()
   })
 
   test('a password of only spaces is refused as such, at sign-up and at Account → Password, where the focus goes to New password', async () => {
@@ -96,6 +117,7 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     const signUpAlert = visitor.getByRole('alert')
     await signUpAlert.waitFor()
     expect(await signUpAlert.textContent()).toBe('Password: must not be only spaces.')
+    expect(await fieldWithFocus('password', visitor)).toEqual({ name: 'password', invalid: 'true', describedBy: ['Password: must not be only spaces.', 'At least 8 characters'] })
     await anonymous.close()
 
     await journal.during(async () => {

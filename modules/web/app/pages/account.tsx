@@ -102,10 +102,11 @@ function Usage() {
 export function AccountPage() {
   const { api, user, setUser } = useSession()
   const [status, setStatus] = useState<Record<string, { error?: string; message?: string }>>({})
-  // A refusal the person must fix takes the focus to the field at fault, off the submit button.
+  // Where the focus goes once an answer takes away what had it (an address change asked for, then its status).
   const refocus = useRefocus(status)
-  const refocusOn = (field: () => HTMLElement | null | undefined) => refocus(field, { fromHere: true })
   const profileRefusal = useFieldRefusal('profile-error', PROFILE_FIELD_OF)
+  // The password form's refusals are each about one field: the current password, the new one, or the repeat that differs.
+  const passwordRefusal = useFieldRefusal('password-error', { invalid_current_password: 'current_password', current_password_required: 'current_password' })
   // Where the focus goes when an action about the address takes away what had it (the Current password field, Cancel the change).
   const profileStatus = useRef<HTMLDivElement>(null)
   const pendingStatus = useRef<HTMLDivElement>(null)
@@ -227,18 +228,13 @@ export function AccountPage() {
   const password = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
-    if (v.password !== v.confirm) {
-      refocusOn(() => form.querySelector<HTMLElement>('[name="confirm"]'))
-      return say('password', { error: 'The two new passwords differ.' })
-    }
+    passwordRefusal.clear()
+    say('password', {})
+    if (v.password !== v.confirm) return passwordRefusal.refuseAt(form, 'Repeat the new password: the two new passwords differ.', 'confirm')
+    // The field the refusal is about, not the one Enter was pressed in ("Repeat the new password"), marked and described by it.
+    const show = (e: unknown, text: string) => passwordRefusal.refuse(form, e, text)
     // The server revokes every other session and sets a fresh cookie for this one.
-    const refused = (e: unknown) => {
-      if (!(e instanceof ApiError)) return
-      // The field the refusal is about, not the one Enter was pressed in ("Repeat the new password").
-      const field = e.code === 'invalid_current_password' ? 'current_password' : e.details.find((problem) => problem.field === 'password' || problem.field === 'current_password')?.field
-      if (field) refocusOn(() => form.querySelector<HTMLElement>(`[name="${field}"]`))
-    }
-    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', passwordWords(v.password ?? ''), refused)) {
+    if (await save('password', { current_password: v.current_password, password: v.password }, 'Password changed. Every other session was signed out.', passwordWords(v.password ?? ''), undefined, show)) {
       api.reset()
       form.reset()
     }
@@ -283,8 +279,8 @@ export function AccountPage() {
         <Form class="panel" draft="profile" onSubmit={profile} aria-labelledby="h-profile">
           <h2 id="h-profile">Profile</h2>
           <div class="row">
-            <Field label="First name" name="first_name" defaultValue={user.first_name} required />
-            <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} />
+            <Field label="First name" name="first_name" defaultValue={user.first_name} required errorId={profileRefusal.errorOf('first_name')} />
+            <Field label="Last name" name="last_name" defaultValue={user.last_name ?? ''} errorId={profileRefusal.errorOf('last_name')} />
           </div>
           <Field label="Username" name="username" defaultValue={user.username} required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} errorId={profileRefusal.errorOf('username')} />
           <Field label="Email" name="email" type="email" defaultValue={user.email} required errorId={profileRefusal.errorOf('email')} onInput={(event) => setEmailDraft((event.currentTarget as HTMLInputElement).value)} />
@@ -314,10 +310,10 @@ export function AccountPage() {
         </Form>
         <Form class="panel" onSubmit={password} aria-labelledby="h-password">
           <h2 id="h-password">Password</h2>
-          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'form'} maxLength={PASSWORD_MAX_LENGTH} />
-          <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
-          <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} />
-          <Status {...status.password} />
+          <Field label="Current password" name="current_password" type="password" autocomplete="current-password" required={user.provider === 'form'} maxLength={PASSWORD_MAX_LENGTH} errorId={passwordRefusal.errorOf('current_password')} />
+          <Field label="New password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} errorId={passwordRefusal.errorOf('password')} />
+          <Field label="Repeat the new password" name="confirm" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} errorId={passwordRefusal.errorOf('confirm')} />
+          <Status error={passwordRefusal.error} message={status.password?.message} errorId="password-error" />
           <SubmitButton busyLabel="Changing…">Change password</SubmitButton>
         </Form>
         <Form class="panel" draft="settings" onSubmit={settings} aria-labelledby="h-settings">

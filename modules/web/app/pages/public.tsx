@@ -90,8 +90,9 @@ const SendingOn = () => <p aria-live="polite">You are signed in; opening your pa
 
 /**
  * A form that signs in (login, sign-up): its error shown, then the session starts and the page
- * moves on. `fieldOfCode`: refusals about one field (a username taken), which is marked invalid,
- * described by the error (`errorId`) and given the focus, off the submit button.
+ * moves on. A refusal about one field (a username taken, by `fieldOfCode`; a password of spaces
+ * alone, by its details) marks it invalid, is described by the error (`errorId`) and gives it the
+ * focus, off the submit button.
  */
 function useSignIn(
   signIn: (api: Api, values: Record<string, string>) => Promise<{ user: User; next: string } | null>,
@@ -176,7 +177,7 @@ export function LoginPage() {
     const token = secondStepTokenFromHash()
     if (token && !signedInAlready) api.auth('POST', '/api/v1/auth/login/2fa/options', { challenge_token: token }).then(setStep, (e) => setStepError(messageOf(e)))
   }, [])
-  const { error, submit } = useSignIn(async (api, { identifier, password }) => {
+  const { error, errorOf, submit } = useSignIn(async (api, { identifier, password }) => {
     // A phone keyboard adds a space after a suggested address; no email or username holds one.
     const answer = await api.auth('POST', '/api/v1/auth/login', { identifier: identifier?.trim(), password })
     if (answer.two_factor_required) return (setStep(answer as SecondStep), null)
@@ -189,8 +190,8 @@ export function LoginPage() {
       <PageTitle>Log in</PageTitle>
       {notice ? <p class="warning" role="status">{notice}</p> : null}
       <Form onSubmit={submit}>
-        <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} />
-        <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} />
+        <Field label="Email or username" name="identifier" autocomplete="username" required maxLength={254} errorId={errorOf('identifier')} />
+        <Field label="Password" name="password" type="password" autocomplete="current-password" required maxLength={PASSWORD_MAX_LENGTH} errorId={errorOf('password')} />
         <Status error={error ?? stepError} errorId="login-error" />
         <SubmitButton busyLabel="Logging in…">Log in</SubmitButton>
       </Form>
@@ -222,12 +223,12 @@ export function SignupPage() {
       {linkInvite ? <p>You were invited: the code is filled in below.</p> : null}
       <Form onSubmit={submit}>
         <div class="row">
-          <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} />
-          <Field label="Last name (optional)" id="f-last-name" name="last_name" autocomplete="family-name" maxLength={100} />
+          <Field label="First name" name="first_name" autocomplete="given-name" required maxLength={100} errorId={errorOf('first_name')} />
+          <Field label="Last name (optional)" id="f-last-name" name="last_name" autocomplete="family-name" maxLength={100} errorId={errorOf('last_name')} />
         </div>
         <Field label="Username" name="username" autocomplete="username" required minLength={3} maxLength={32} pattern={USERNAME_PATTERN} hint={USERNAME_HINT} errorId={errorOf('username')} />
         <Field label="Email" name="email" type="email" autocomplete="email" required maxLength={254} errorId={errorOf('email')} />
-        <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} />
+        <Field label="Password" name="password" type="password" autocomplete="new-password" required minLength={PASSWORD_MIN_LENGTH} maxLength={PASSWORD_MAX_LENGTH} hint={`At least ${PASSWORD_MIN_LENGTH} characters`} errorId={errorOf('password')} />
         {mode !== 'open' || linkInvite ? (
           <Field label="Invite code" name="invite_code" autocomplete="off" maxLength={100} value={invite}
             onInput={(event) => setInvite((event.currentTarget as HTMLInputElement).value)} hint={mode === 'invite' ? 'From your invite link' : 'Optional'} errorId={errorOf('invite_code')} />
