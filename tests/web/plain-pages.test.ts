@@ -230,6 +230,8 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
       await field.fill('12345')
       await page.getByRole('button', { name: 'Verify' }).click()
       await page.getByRole('alert').filter({ hasText: 'Enter the 6 digits your authenticator app shows.' }).waitFor()
+      // Tied to the field as a wrong code is.
+      expect([await field.getAttribute('aria-invalid'), await page.locator(`[id="${((await field.getAttribute('aria-describedby')) ?? '').split(' ')[0]}"]`).innerText()]).toEqual(['true', 'Enter the 6 digits your authenticator app shows.'])
       // Wait for a fresh period: the enrolment used this one's code.
       await Bun.sleep(30_000 - (Date.now() % 30_000) + 200)
       const code = totpCode(secret, realClock)

@@ -119,6 +119,15 @@ describe.skipIf(!hasChromium)('two-factor authentication in Chromium (TOTP, reco
     const uri = new TOTP({ issuer: 'imghost', label: 'grace@example.com', secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).toString()
     expect(decodeURIComponent((await qr.getAttribute('src'))!.replace('data:image/svg+xml;utf8,', ''))).toBe(renderSVG(uri, { border: 2 }))
     await shot('enrol')
+    // Not a code at all: refused at its field, as a wrong code is, which takes the focus.
+    await page.getByLabel('Code from the app').fill('12ab')
+    await page.getByLabel('Code from the app').press('Enter')
+    await page.getByRole('alert').filter({ hasText: 'Enter the 6 digits your authenticator app shows.' }).waitFor()
+    expect(await page.getByLabel('Code from the app').evaluate((input) => ({
+      focused: document.activeElement === input,
+      invalid: input.getAttribute('aria-invalid'),
+      describedBy: document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent,
+    }))).toEqual({ focused: true, invalid: 'true', describedBy: 'Enter the 6 digits your authenticator app shows.' })
     await page.getByLabel('Code from the app').fill('000000')
     await page.getByRole('button', { name: 'Turn on' }).click()
     await page.getByRole('alert').filter({ hasText: 'Code from the app: that code is wrong or has expired.' }).waitFor()

@@ -57,12 +57,14 @@ export function SecondStepForm({ step, onSignedIn, onCancel }: { step: SecondSte
   })
   const submit = (event: Event) => {
     event.preventDefault()
-    const value = String(new FormData(event.currentTarget as HTMLFormElement).get('code') ?? '').trim()
+    const form = event.currentTarget as HTMLFormElement
+    const value = String(new FormData(form).get('code') ?? '').trim()
     if (useRecovery) return void attempt.run(async () => ({ recovery_code: value }))
     const code = authenticatorCode(value)
+    // Tied to its field as a wrong code is: the person types it again there.
     if (!code) {
-      refusal.clear()
-      return setError(AUTHENTICATOR_CODE_RULE)
+      setError(null)
+      return refusal.refuseAt(form, AUTHENTICATOR_CODE_RULE, 'code')
     }
     void attempt.run(async () => ({ code }))
   }

@@ -93,7 +93,8 @@ function AuthenticatorApp({ status, reload, showCodes }: { status: TwoFactorStat
     refusal.clear()
     try {
       const code = authenticatorCode(values(event).code ?? '')
-      if (!code) return setState({ error: AUTHENTICATOR_CODE_RULE })
+      // Tied to its field as a wrong code is: the person types it again there.
+      if (!code) return (setState({}), refusal.refuseAt(form, AUTHENTICATOR_CODE_RULE, 'code'))
       const answer = await api.auth('POST', '/api/v1/auth/2fa/totp/confirm', { code })
       refocus(() => document.querySelector<HTMLElement>('[data-testid="recovery-codes"]') ?? stateRegion.current)
       setEnrolment(null)
