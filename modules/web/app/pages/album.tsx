@@ -65,8 +65,9 @@ export function AlbumPage({ id }: { id: string }) {
     setStatus({ [part]: value })
   }
   const imagesStatus = useRef<HTMLDivElement>(null)
-  const imagesHeading = useRef<HTMLHeadingElement>(null)
   // Saving re-creates the settings form, removing an image takes its row: the focus goes where `Done.focus` says.
+  // After Remove that is the status line saying what was removed, as after the gallery's Delete: not
+  // the next image's Remove, where one more Enter (or a key repeat) would take that one out too.
   const refocus = useRefocus(album)
   useEffect(() => void (loaded.data && setAlbum(loaded.data)), [loaded.data])
   // Its end can pass while the page is open, however far off it was then: the Share panel then says so.
@@ -188,11 +189,6 @@ export function AlbumPage({ id }: { id: string }) {
   }
   const allowDrop = (event: DragEvent) => event.preventDefault()
 
-  /** After a row is removed: the Remove button of the row now at `index` (the next one), else of the last, else the heading. */
-  const afterRemoving = (index: number) => () => {
-    const buttons = document.querySelectorAll<HTMLElement>('[data-testid="album-images"] [data-action="remove"]')
-    return buttons[index] ?? buttons[buttons.length - 1] ?? imagesHeading.current
-  }
 
   return (
     <section class="album-editor">
@@ -245,7 +241,7 @@ export function AlbumPage({ id }: { id: string }) {
         </div>
       </div>
 
-      <h2 id="h-album-images" tabIndex={-1} ref={imagesHeading}>Images ({album.images.length})</h2>
+      <h2 id="h-album-images">Images ({album.images.length})</h2>
       <p class="muted small">Drag to reorder, or use the arrow buttons. Drag images from your gallery below onto the list to add them.</p>
       <Status {...status.images} focusRef={imagesStatus} />
       <ol class="album-images" aria-labelledby="h-album-images" data-testid="album-images" onDragOver={allowDrop} onDrop={(event) => drop(event, ids.length)}>
@@ -268,7 +264,7 @@ export function AlbumPage({ id }: { id: string }) {
                 <button type="button" class="small secondary" data-action="up" disabled={index === 0} onClick={() => move(index, index - 1, 'up')} aria-label={`Move ${name} up`}>↑</button>
                 <button type="button" class="small secondary" data-action="down" disabled={index === ids.length - 1} onClick={() => move(index, index + 1, 'down')} aria-label={`Move ${name} down`}>↓</button>
                 <ActionButton class="small secondary" aria-pressed={album.cover_image_id === image.id} onClick={() => call('images', 'PATCH', `/api/v1/albums/${id}`, { cover_image_id: image.id }, { message: `${name} is the cover.` })} aria-label={`Use ${name} as cover`}>Cover</ActionButton>
-                <ActionButton class="small danger" data-action="remove" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, { message: `${name} removed.`, focus: afterRemoving(index) })} aria-label={`Remove ${name} from the album`}>Remove</ActionButton>
+                <ActionButton class="small danger" data-action="remove" onClick={() => call('images', 'DELETE', `/api/v1/albums/${id}/images/${image.id}`, undefined, { message: `${name} removed.`, focus: () => imagesStatus.current })} aria-label={`Remove ${name} from the album`}>Remove</ActionButton>
               </span>
             </li>
           )
