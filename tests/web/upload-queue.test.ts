@@ -156,6 +156,8 @@ describe.skipIf(!hasChromium)('the upload queue in Chromium', () => {
     const cases: [string, (route: Route) => Promise<void>, RegExp][] = [
       ['unreachable.png', (route) => route.abort('internetdisconnected'), /^The upload server could not be reached\. Check your connection, then retry\.$/],
       ['busy.png', refusal(503, 'unavailable'), /^The upload server is unavailable for a moment \(503\)\. Retry in a minute\.$/],
+      // A short wait is said as the server gave it: a time of day to the minute would read as "now".
+      ['briefly.png', refusal(503, 'unavailable', { 'retry-after': '5' }), /^The upload server is unavailable for a moment \(503\)\. Retry in 5 seconds\.$/],
       ['hurried.png', refusal(429, 'rate_limited', { 'retry-after': '600' }), /^Too many requests just now\. Retry from \w+ \d+, \d{4}, \d+:\d\d\b.*\.$/],
     ]
     await journal.during(async () => {
@@ -170,9 +172,13 @@ describe.skipIf(!hasChromium)('the upload queue in Chromium', () => {
         // The upload went nowhere, and leaving now loses nothing that is running.
         expect(await imagesNamed(name)).toBe(0)
         expect(await asksBeforeLeaving()).toBe(false)
-        await row.getByRole('button', { name: `Retry the upload of ${name}` }).click()
+        // By keyboard: once the retried upload is done, the focus is on its link, not lost to <body>.
+        await row.getByRole('button', { name: `Retry the upload of ${name}` }).focus()
+        await page.keyboard.press('Enter')
         await row.getByRole('link', { name: `Open ${name}` }).waitFor({ timeout: 60_000 })
         expect(await row.getByRole('alert').count()).toBe(0)
+        await page.waitForFunction(() => document.activeElement?.tagName === 'INPUT', null, { timeout: 5_000 }).catch(() => {})
+        expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName)).toBe(`Link to ${name}`)
       }
       // A refusal no retry can cure (the same file, another format) offers none.
       next = refusal(415, 'unsupported_format')

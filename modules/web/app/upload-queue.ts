@@ -20,8 +20,9 @@ export interface UploadItem {
   isPublic?: boolean
   /** Why it failed (an ApiError, as a rule); the page words it. */
   failure?: unknown
-  /** A 429 or 503's Retry-After: when trying again may work. */
+  /** A 429 or 503's Retry-After: when trying again may work, and the wait it gave, in seconds. */
   retryAt?: Date
+  retryAfterSeconds?: number
   /** `metadata.size` is the stored original's size: the file less the metadata removed from it. */
   image?: { id: string; url: string; thumbnail: string; metadata: { size: number }; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
   /** Done, but nothing new was stored: the same bytes with the same settings were uploaded before (a 200, not a 201). */
@@ -82,10 +83,22 @@ export function lifetimeFields(choices: UploadChoices): Record<string, string> {
   return fields
 }
 
-/** A Retry-After in seconds (RFC 9110 §10.2.3), as the instant it names; null if none is given. */
-export function retryAfterOf(error: ApiError): Date | null {
+/** A Retry-After in seconds (RFC 9110 §10.2.3); null if none is given. */
+const retryAfterSecondsOf = (error: ApiError): number | null => {
   const seconds = Number(error.headers?.get('retry-after'))
-  return Number.isFinite(seconds) && seconds > 0 ? new Date(Date.now() + seconds * 1000) : null
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : null
+}
+
+/** A Retry-After as the instant it names; null if none is given. */
+export function retryAfterOf(error: ApiError): Date | null {
+  const seconds = retryAfterSecondsOf(error)
+  return seconds === null ? null : new Date(Date.now() + seconds * 1000)
+}
+
+/** What a failed item keeps of a Retry-After: the instant, and the wait as the server gave it. */
+const retryOf = (error: unknown): Pick<UploadItem, 'retryAt' | 'retryAfterSeconds'> => {
+  const seconds = error instanceof ApiError ? retryAfterSecondsOf(error) : null
+  return seconds === null ? { retryAt: undefined, retryAfterSeconds: undefined } : { retryAt: new Date(Date.now() + seconds * 1000), retryAfterSeconds: seconds }
 }
 
 /**
@@ -141,7 +154,7 @@ export function createUploadQueue(api: Api): UploadQueue {
   function start(item: UploadItem, choices: UploadChoices) {
     const controller = new AbortController()
     inFlight.set(item.key, controller)
-    update(item.key, { status: 'uploading', isPublic: choices.isPublic, loaded: 0, failure: undefined, retryAt: undefined })
+    update(item.key, { status: 'uploading', isPublic: choices.isPublic, loaded: 0, failure: undefined, retryAt: undefined, retryAfterSeconds: undefined })
     // An answer to an upload since cancelled, retried or forgotten (reset) changes nothing.
     const current = () => inFlight.get(item.key) === controller
     uploadFile(api, item.file, {
@@ -165,7 +178,7 @@ export function createUploadQueue(api: Api): UploadQueue {
           // At once, so the next waiting file is held, not started.
           set({ items: withItem(item.key, { status: 'not-sent' }), quotaReached: { resetsAt: retryAfterOf(error) } })
         } else {
-          update(item.key, { status: 'error', failure: error, retryAt: (error instanceof ApiError && retryAfterOf(error)) || undefined })
+          update(item.key, { status: 'error', failure: error, ...retryOf(error) })
         }
       },
     )
@@ -215,7 +228,7 @@ export function createUploadQueue(api: Api): UploadQueue {
     },
     retry(key) {
       const item = itemOf(key)
-      if (item && mayRetry(item)) update(key, { status: 'waiting', loaded: 0, failure: undefined, retryAt: undefined })
+      if (item && mayRetry(item)) update(key, { status: 'waiting', loaded: 0, failure: undefined, retryAt: undefined, retryAfterSeconds: undefined })
     },
     reset() {
       for (const controller of inFlight.values()) controller.abort()

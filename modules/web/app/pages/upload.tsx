@@ -3,7 +3,7 @@ import { ApiError } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
-import { CopyButton, PageTitle, formatBytes, formatBytesApart, formatDate, useRefocus, useSession, withLocalTimes } from '../ui.tsx'
+import { CopyButton, PageTitle, counted, formatBytes, formatBytesApart, formatDate, useSession, withLocalTimes } from '../ui.tsx'
 import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
 
@@ -51,14 +51,25 @@ function quotaSentence(notSent: number, resetsAt: Date | null): string {
   return `Daily upload limit reached: ${files} not sent. ${again}`
 }
 
+/**
+ * When to retry, as the server's Retry-After says it: a wait of under 2 minutes in seconds ("Retry
+ * in 5 seconds"), where a time of day to the minute would read as "now"; a longer one as the time
+ * it ends, which stays true while the page is left open. `otherwise`: the sentence without one.
+ */
+function retryWhen(item: UploadItem, otherwise: string): string {
+  const seconds = item.retryAfterSeconds
+  if (!item.retryAt || seconds === undefined) return otherwise
+  return seconds < 120 ? `Retry in ${counted(Math.ceil(seconds), 'second')}.` : `Retry from ${formatDate(item.retryAt)}.`
+}
+
 /** What a failed item says: why, and for one Retry may cure, when to try (a Retry-After) or that it may. */
 function failureOf(item: UploadItem, maxBytes: number): string {
   const error = item.failure
   if (!(error instanceof ApiError)) return describeError(error, item.file, maxBytes)
   if (error.code === 'network_error') return 'The upload server could not be reached. Check your connection, then retry.'
-  if (error.status === 429) return `Too many requests just now. ${item.retryAt ? `Retry from ${formatDate(item.retryAt)}.` : 'Retry in a few minutes.'}`
+  if (error.status === 429) return `Too many requests just now. ${retryWhen(item, 'Retry in a few minutes.')}`
   if (error.status === 502 || error.status === 503 || error.status === 504) {
-    return `The upload server is unavailable for a moment (${error.status}). ${item.retryAt ? `Retry from ${formatDate(item.retryAt)}.` : 'Retry in a minute.'}`
+    return `The upload server is unavailable for a moment (${error.status}). ${retryWhen(item, 'Retry in a minute.')}`
   }
   return describeError(error, item.file, maxBytes)
 }
@@ -79,20 +90,30 @@ export function UploadPage() {
   const input = useRef<HTMLInputElement>(null)
   const add = (files: Iterable<File>) => queue.add(files)
   const maxBytes = api.config.max_upload_bytes
-  // Cancel and Retry take their own button away: the focus goes to what the row offers next
-  // (Retry after Cancel, Cancel after Retry), else to what the row now says.
-  const refocus = useRefocus(items)
+  // Cancel and Retry take their own button away, and a retried row changes again as it goes
+  // (waiting, sending, processing, then done or failed), each time taking what had the focus. Until
+  // the row settles, a focus fallen to <body> goes to what the row offers now, in this order:
+  // Cancel, Retry, the link of the image uploaded, else what the row says.
+  const followed = useRef<number | null>(null)
   const list = useRef<HTMLUListElement>(null)
-  const inRow = (key: number, ...selectors: string[]) => () => {
+  useEffect(() => {
+    const key = followed.current
+    if (key === null) return
+    const item = items.find((candidate) => candidate.key === key)
     const row = list.current?.querySelector(`[data-key="${key}"]`)
-    return selectors.map((selector) => row?.querySelector<HTMLElement>(selector)).find((found) => found) ?? null
-  }
+    const active = document.activeElement
+    if (row && (!active || active === document.body)) {
+      const target = ['[data-action="cancel"]', '[data-action="retry"]', '.upload-done input', '[data-row-status]'].map((selector) => row.querySelector<HTMLElement>(selector)).find((found) => found)
+      target?.focus()
+    }
+    if (!item || !['waiting', 'uploading', 'processing'].includes(item.status)) followed.current = null
+  }, [items])
   const cancel = (key: number) => {
-    refocus(inRow(key, '[data-action="retry"]', '[data-row-status]'))
+    followed.current = key
     queue.cancel(key)
   }
   const retry = (key: number) => {
-    refocus(inRow(key, '[data-action="cancel"]', '[data-row-status]', 'a'))
+    followed.current = key
     queue.retry(key)
   }
 
