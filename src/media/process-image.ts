@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeBmpOffThread } from './bmp-off-thread'
 import { framelessGifSize, looksLikeDamagedPng, SNIFF_BYTES, sniffFormat } from './detect'
-import { asDecodeFailure, imageTooLarge, invalidImage, tooManyFrames, unsupportedFormat } from './refusals'
+import { asDecodeFailure, imageTooLarge, invalidImage, metadataNotRemovable, tooManyFrames, unsupportedFormat } from './refusals'
 import { decodeToIntermediate, encodeOriginal, encodeVariant, fittedInside, INTERMEDIATE_EXTENSION, probe, type DecodeSource } from './sharp-pipeline'
 import { isStrippable, stripMetadata } from './strip/index'
 import type { AcceptedFormat, MediaLimits, ProcessedImage, ProcessedVariant, StoredFormat, VariantName } from './types'
@@ -62,7 +62,7 @@ class TempFiles {
 /** What the headers say, before a pixel is decoded: enough to refuse, budget and plan. */
 interface Examined {
   /** How the pixels are decoded: from the upload's bytes, once read; a BMP by us, once its turn comes. */
-  source: { kind: 'upload'; animated: boolean; keepIcc: boolean } | Extract<DecodeSource, { kind: 'blank' }> | { kind: 'bmp' }
+  source: { kind: 'upload'; animated: boolean; keepIcc: boolean; exifOrXmp: boolean } | Extract<DecodeSource, { kind: 'blank' }> | { kind: 'bmp' }
   format: StoredFormat
   /** Upright size of one frame. */
   width: number
@@ -88,7 +88,7 @@ export async function processImage(input: string | Buffer, options: ProcessOptio
   const release = await options.memory?.reserve(examined.decodedBytes + inputSize)
   const scratch = new TempFiles(options.tmpDir)
   try {
-    const variants = await render(input, examined, options, scratch)
+    const variants = await render(input, inputSize, examined, options, scratch)
     return {
       sourceFormat,
       format: examined.format,
@@ -138,7 +138,7 @@ async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, hea
   if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
   const turned = !animated && header.orientation >= 5
   return {
-    source: { kind: 'upload', animated, keepIcc: header.rgbProfile },
+    source: { kind: 'upload', animated, keepIcc: header.rgbProfile, exifOrXmp: header.exifOrXmp },
     format: sourceFormat,
     width: turned ? header.height : header.width,
     height: turned ? header.width : header.height,
@@ -149,26 +149,31 @@ async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, hea
 }
 
 /**
- * The original as uploaded minus its metadata (or, for BMP and AVIF, encoded once at full
- * size), and the medium and thumb cut from one shrink-on-load decode, encoded side by side.
- * An upload held in memory is stripped first, in place, and decoded from the stripped bytes:
- * the same pixels, orientation and profile. One on disk is read whole for the strip and let go
- * at once while libvips reads the file itself to decode (from the page cache): decoding a big
- * upload from the strip's buffer kept every job's upload in memory through its whole decode
- * and encodes, about 100 MiB more at peak with 16 x 20 MB uploads at once (scripts/bench-upload.ts, part rss).
+ * The original as uploaded minus its metadata (or, for BMP and an AVIF carrying Exif or XMP,
+ * encoded once at full size), and the medium and thumb cut from one shrink-on-load decode,
+ * encoded side by side. An upload held in memory is stripped first, in place, and decoded from
+ * the stripped bytes: the same pixels, orientation and profile. One on disk is read whole for
+ * the strip and let go at once while libvips reads the file itself to decode (from the page
+ * cache): decoding a big upload from the strip's buffer kept every job's upload in memory
+ * through its whole decode and encodes, about 100 MiB more at peak with 16 x 20 MB uploads at
+ * once (scripts/bench-upload.ts, part rss). An AVIF is the exception: its items are found by
+ * file offsets, so it is decoded from the bytes kept, and a file whose data lay past its last
+ * box is refused rather than stored broken.
  */
-async function render(input: string | Buffer, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
+async function render(input: string | Buffer, inputSize: number, examined: Examined, options: ProcessOptions, scratch: TempFiles): Promise<ProcessedVariant[]> {
   const { maxPixels } = options.limits
   const { format } = examined
-  const strippable = examined.source.kind !== 'bmp' && isStrippable(format) ? format : undefined
+  const avifWithMetadata = format === 'avif' && examined.source.kind === 'upload' && examined.source.exifOrXmp
+  const strippable = examined.source.kind !== 'bmp' && isStrippable(format) && !avifWithMetadata ? format : undefined
   // Its canvas is read for a GIF only, which has no orientation: upright is as drawn.
   const decodedAs = { orientation: examined.orientation, width: examined.width, height: examined.height }
-  const strippedInMemory = strippable && typeof input !== 'string' ? stripMetadata(input, strippable, decodedAs) : undefined
+  const stripFirst = strippable && (typeof input !== 'string' || strippable === 'avif') ? strippable : undefined
+  const strippedFirst = stripFirst ? stripMetadata(typeof input === 'string' ? await readFile(input) : input, stripFirst, decodedAs) : undefined
   const source: DecodeSource =
     examined.source.kind === 'bmp'
       ? await decodeBmpSource(await onDisk(input, scratch), scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
       : examined.source.kind === 'upload'
-        ? { kind: 'file', input: strippedInMemory ?? input, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
+        ? { kind: 'file', input: strippedFirst ?? input, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
         : examined.source
   const animated = source.kind === 'file' && source.animated
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -178,9 +183,10 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
   const storeOriginal = async (): Promise<ProcessedVariant> => {
     const upright = { width: examined.width, height: examined.height }
     if (strippable) {
-      const stripped = typeof input === 'string' ? stripMetadata(await readFile(input), strippable, decodedAs) : strippedInMemory!
+      const stripped = strippedFirst ?? stripMetadata(await readFile(input as string), strippable, decodedAs)
       return ready(variantOf('original', format, { ...upright, size: stripped.length, bytes: stripped }))
     }
+    if (format === 'avif') return ready(variantOf('original', format, await reencodeAvif(source, inputSize, maxPixels)))
     return ready(variantOf('original', format, await encodeOriginal(source, format, maxPixels)))
   }
   // Awaited by each smaller size before it is stored, and handled by the allSettled below.
@@ -215,6 +221,27 @@ async function render(input: string | Buffer, examined: Examined, options: Proce
   }
 
   return settledValues(await Promise.allSettled([original.then((variant) => [variant]), encodeSmaller()])).flat()
+}
+
+/**
+ * The qualities an AVIF carrying Exif or XMP is encoded at, one after the other, until the
+ * result is no bigger than the upload: the usual one, then one for an upload compressed harder.
+ */
+const AVIF_REENCODE_QUALITIES = [50, 25]
+
+/**
+ * An AVIF whose Exif or XMP cannot be cut at the byte level, encoded again without them, and
+ * never stored bigger than the upload. When even the lower quality comes out bigger (a file
+ * compressed harder than that, plus its metadata), it is refused: storing it bigger breaks the
+ * promise on the original, and storing it as sent keeps the metadata (GPS, serials) we promise
+ * to remove. Both are worse than asking for the file without its metadata.
+ */
+async function reencodeAvif(source: DecodeSource, inputSize: number, maxPixels: number) {
+  for (const quality of AVIF_REENCODE_QUALITIES) {
+    const encoded = await encodeOriginal(source, 'avif', maxPixels, quality)
+    if (encoded.size <= inputSize) return encoded
+  }
+  throw metadataNotRemovable()
 }
 
 function settledValues<T>(settled: PromiseSettledResult<T>[]): T[] {

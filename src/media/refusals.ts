@@ -16,6 +16,12 @@ export const tooManyFrames = (frames: number, maxFrames: number) =>
 export const invalidImage = (detail = 'The file is corrupt or truncated and could not be decoded') =>
   new Unprocessable(detail, 'invalid_image')
 
+export const metadataNotRemovable = () =>
+  new Unprocessable(
+    'The AVIF carries Exif or XMP metadata that cannot be removed without storing a file bigger than the upload; remove the metadata and upload it again',
+    'metadata_not_removable',
+  )
+
 const formatMegapixels = (pixels: number) => {
   const mp = pixels / 1e6
   return mp >= 10 ? mp.toFixed(0) : mp.toPrecision(2)

@@ -31,6 +31,8 @@ export interface Probe {
   rgbProfile: boolean
   /** EXIF orientation, 1 to 8 (1 when absent). */
   orientation: number
+  /** Exif or XMP is present (for AVIF, items the byte-level strip does not cut). */
+  exifOrXmp: boolean
   /** Decoded bytes per pixel: bands times bytes per sample. */
   bytesPerPixel: number
 }
@@ -47,6 +49,7 @@ export async function probe(input: string | Buffer, maxPixels: number): Promise<
     pages: m.pages ?? 1,
     rgbProfile: !!m.icc && m.icc.length >= 20 && m.icc.toString('latin1', 16, 20) === 'RGB ',
     orientation: m.orientation ?? 1,
+    exifOrXmp: !!m.exif || !!m.xmp,
     bytesPerPixel: (m.channels ?? 4) * (m.depth === 'uchar' || m.depth === 'char' ? 1 : m.depth === 'ushort' || m.depth === 'short' ? 2 : 4),
   }
 }
@@ -104,11 +107,13 @@ function openSource(sharp: SharpConstructor, source: DecodeSource, maxPixels: nu
 }
 
 /**
- * A full-size original for the formats that cannot be kept byte for byte: BMP (stored as PNG,
- * from the `.v` its worker decoded it to) and AVIF (whose metadata lives in ISO-BMFF items, re-encoded rather than edited).
+ * A full-size original for the files that cannot be kept byte for byte: BMP (stored as PNG,
+ * from the `.v` its worker decoded it to) and an AVIF carrying Exif or XMP (items inside its
+ * `meta` box, re-encoded rather than edited). `avifQuality` overrides the usual AVIF quality.
  */
-export async function encodeOriginal(source: DecodeSource, format: StoredFormat, maxPixels: number): Promise<Encoded> {
-  const { data, info } = await encoder(openSource(await loadSharp(), source, maxPixels), format).timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
+export async function encodeOriginal(source: DecodeSource, format: StoredFormat, maxPixels: number, avifQuality?: number): Promise<Encoded> {
+  const image = encoder(openSource(await loadSharp(), source, maxPixels), format, avifQuality)
+  const { data, info } = await image.timeout(TIMEOUT).toBuffer({ resolveWithObject: true })
   return { width: info.width, height: info.height, size: data.length, bytes: data }
 }
 
@@ -136,7 +141,7 @@ export async function encodeVariant(fromPath: string, format: StoredFormat, box:
  * couple of percent in size, mozjpeg's trellis search is skipped, zlib-ng at level 6 is as fast
  * as lower levels here.
  */
-function encoder(image: Sharp, format: StoredFormat): Sharp {
+function encoder(image: Sharp, format: StoredFormat, avifQuality = 50): Sharp {
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality: 85, mozjpeg: false })
@@ -147,7 +152,7 @@ function encoder(image: Sharp, format: StoredFormat): Sharp {
     case 'gif':
       return image.gif({ effort: 4 })
     case 'avif':
-      return image.avif({ quality: 50, effort: 2 })
+      return image.avif({ quality: avifQuality, effort: 2 })
   }
 }
 

@@ -30,7 +30,7 @@ export interface ProcessedImage {
   inputSize: number
   /**
    * Every file to store: the original (the upload's own bytes minus metadata; PNG for a BMP,
-   * re-encoded for AVIF), then medium (when smaller in pixels) and thumb, each in `format` and in
+   * re-encoded for an AVIF carrying Exif or XMP), then medium (when smaller in pixels) and thumb, each in `format` and in
    * webp, each only when lighter than the original.
    */
   variants: ProcessedVariant[]

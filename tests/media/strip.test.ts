@@ -256,3 +256,52 @@ describe('joining the kept parts in the upload\'s own memory', () => {
     }
   })
 })
+
+describe('AVIF', () => {
+  const source = corpus('gps/DSCN0010.jpg')
+  const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+  /** Top-level ISO-BMFF box types, in order. */
+  const boxes = (bytes: Buffer) => {
+    const types: string[] = []
+    for (let at = 0; at + 8 <= bytes.length; at += bytes.readUInt32BE(at)) types.push(bytes.toString('latin1', at + 4, at + 8))
+    return types
+  }
+
+  test.each([
+    ['quality 1, effort 9', { quality: 1, effort: 9 }],
+    ['quality 30', { quality: 30 }],
+  ])('without Exif or XMP (%s): stored as uploaded, byte for byte, from a file and from memory', async (_, options) => {
+    // Re-encoded at the usual quality, the first came out 4 times its size.
+    const bytes = await sharp(source).resize(320).avif(options).toBuffer()
+    const path = await h().fixture('plain.avif', bytes)
+    for (const input of [path, Buffer.from(bytes)]) {
+      const image = await h().media.process(input)
+      const original = variant(image, 'original', 'avif')
+      expect({ size: original.size, same: original.bytes.equals(bytes) }).toEqual({ size: bytes.length, same: true })
+    }
+  })
+
+  test('bytes after the last top-level box are cut, and a PHP tag inside a box is refused', async () => {
+    const bytes = await sharp(source).resize(200).avif({ quality: 40 }).toBuffer()
+    const path = await h().fixture('trailer.avif', withTrailer(bytes))
+    await withProcessed(h().media, path, (image) => {
+      const stored = variant(image, 'original', 'avif').bytes
+      expect({ same: stored.equals(bytes), types: boxes(stored) }).toEqual({ same: true, types: ['ftyp', 'meta', 'mdat'] })
+    })
+    // A well-formed `free` box is part of the file, so the polyglot check sees it.
+    const free = Buffer.concat([Buffer.from([0, 0, 0, 8 + PAYLOAD.length]), Buffer.from('free'), PAYLOAD])
+    expectRefusal(await refusal(h().media, await h().fixture('free.avif', Buffer.concat([bytes, free]))), 422, 'invalid_image')
+  })
+
+  test('with Exif (GPS) and XMP: re-encoded without them, never bigger than the upload', async () => {
+    const bytes = await sharp(source).resize(320).avif({ quality: 30 }).withMetadata().withXmp(xmp).toBuffer()
+    const uploaded = await sharp(bytes).metadata()
+    expect({ exif: !!uploaded.exif, xmp: !!uploaded.xmp }).toEqual({ exif: true, xmp: true })
+    await withProcessed(h().media, await h().fixture('meta.avif', bytes), async (image) => {
+      const stored = variant(image, 'original', 'avif').bytes
+      const meta = await sharp(stored).metadata()
+      expect({ exif: meta.exif, xmp: meta.xmp, gps: stored.includes('GPS') }).toEqual({ exif: undefined, xmp: undefined, gps: false })
+      expect(stored.length).toBeLessThanOrEqual(bytes.length)
+    })
+  })
+})

@@ -5,14 +5,16 @@
  */
 import { Unprocessable } from '../../errors'
 import type { StoredFormat } from '../types'
+import { stripAvif } from './avif'
 import { stripGif } from './gif'
 import { stripJpeg } from './jpeg'
 import { stripPng } from './png'
 import { stripWebp } from './webp'
 
-export type StrippableFormat = Extract<StoredFormat, 'jpeg' | 'png' | 'gif' | 'webp'>
+export type StrippableFormat = StoredFormat
 
-export const isStrippable = (format: string): format is StrippableFormat => ['jpeg', 'png', 'gif', 'webp'].includes(format)
+/** AVIF only when it carries no Exif or XMP: those are items inside its `meta` box, which is not edited (see ./avif.ts). */
+export const isStrippable = (format: string): format is StrippableFormat => ['jpeg', 'png', 'gif', 'webp', 'avif'].includes(format)
 
 /**
  * The bytes to store for an upload of `format`. `decoded` is what libvips read: its EXIF
@@ -29,10 +31,25 @@ export const isStrippable = (format: string): format is StrippableFormat => ['jp
  */
 export function stripMetadata(bytes: Uint8Array, format: StrippableFormat, decoded: { orientation: number; width: number; height: number }): Buffer {
   const { orientation } = decoded
-  const parts = format === 'jpeg' ? stripJpeg(bytes, orientation) : format === 'png' ? stripPng(bytes, orientation) : format === 'webp' ? stripWebp(bytes, orientation) : stripGif(bytes, decoded)
+  const parts = stripParts(bytes, format, decoded)
   const out = joinInPlace(bytes, parts)
   if (containsPhpTag(out)) throw new Unprocessable('The image data carries an embedded PHP script and is not stored', 'invalid_image')
   return out
+}
+
+function stripParts(bytes: Uint8Array, format: StrippableFormat, decoded: { orientation: number; width: number; height: number }): Uint8Array[] {
+  switch (format) {
+    case 'jpeg':
+      return stripJpeg(bytes, decoded.orientation)
+    case 'png':
+      return stripPng(bytes, decoded.orientation)
+    case 'webp':
+      return stripWebp(bytes, decoded.orientation)
+    case 'gif':
+      return stripGif(bytes, decoded)
+    case 'avif':
+      return stripAvif(bytes)
+  }
 }
 
 /**
