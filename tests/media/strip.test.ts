@@ -98,18 +98,41 @@ describe('JPEG', () => {
       expect(stored.includes('JFIF')).toBe(base.includes('JFIF'))
     })
   })
+
+  test('the JFIF APP0 is cut to its 16 bytes: no thumbnail, nothing after its fields', async () => {
+    const base = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#37a' } }).jpeg().toBuffer()
+    // libjpeg as sharp drives it writes no APP0: ours goes right after SOI.
+    expect([...base.subarray(2, 4)]).not.toEqual([0xff, 0xe0])
+    const after = base.subarray(2)
+    // Version 1.1, no units, 1:1, a 4×1 thumbnail (12 bytes of pixels), then a short tag.
+    const body = Buffer.concat([Buffer.from('JFIF\0\x01\x01\x00\x00\x01\x00\x01\x04\x01', 'latin1'), Buffer.from('SECRETTHUMBD'), Buffer.from('<?=`$_GET[c]`?>')])
+    const bytes = Buffer.concat([base.subarray(0, 2), Buffer.from([0xff, 0xe0, 0, body.length + 2]), body, after])
+    const path = await h().fixture('jfif.jpg', bytes)
+    await withProcessed(h().media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      expect([...stored.subarray(0, 20)]).toEqual([0xff, 0xd8, 0xff, 0xe0, 0, 16, ...Buffer.from('JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00', 'latin1')])
+      expect(stored.subarray(20).equals(after)).toBe(true)
+    })
+  })
+
+  test.each(['<script language=php>', '<SCRIPT Language = "PHP" >', "<script\tlanguage='php'>"])('%s in a kept segment is refused', async (tag) => {
+    const base = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#37a' } }).jpeg().toBuffer()
+    const icc = Buffer.concat([Buffer.from('ICC_PROFILE\0\x01\x01'), Buffer.from(`${tag}system($_GET[c]);</script>`)])
+    const bytes = Buffer.concat([base.subarray(0, 2), Buffer.from([0xff, 0xe2, 0, icc.length + 2]), icc, base.subarray(2)])
+    expectRefusal(await refusal(h().media, await h().fixture('script.jpg', bytes)), 422, 'invalid_image')
+  })
 })
 
 describe('PNG', () => {
   const valid = filesIn('pngsuite/png', /^[^x].*\.png$/)
-  const DROPPED = ['tEXt', 'zTXt', 'iTXt', 'eXIf', 'tIME']
+  const DROPPED = ['tEXt', 'zTXt', 'iTXt', 'eXIf', 'tIME', 'sPLT']
 
-  test('the suite really has text, time and EXIF chunks to drop', () => {
+  test('the suite really has text, time, EXIF and suggested-palette chunks to drop', () => {
     const found = new Set(valid.flatMap((f) => pngChunks(readFileSync(corpus('pngsuite/png', f)))))
     for (const type of DROPPED) expect(found.has(type)).toBe(true)
   })
 
-  test.each(valid)('%s: same pixels, not bigger, no text/time/EXIF chunk, colour chunks kept', async (name) => {
+  test.each(valid)('%s: same pixels, not bigger, no text/time/EXIF/sPLT chunk, colour chunks kept', async (name) => {
     const path = corpus('pngsuite/png', name)
     const before = pngChunks(readFileSync(path))
     await withProcessed(h().media, path, async (image) => {
@@ -132,6 +155,36 @@ describe('PNG', () => {
       expect(stored.includes('<?php')).toBe(false)
       expect(pngChunks(stored).at(-1)).toBe('IEND')
       expect(stored.length).toBeLessThan(base.length)
+    })
+  })
+
+  test('the iCCP profile name becomes a fixed keyword, its CRC recomputed and its profile kept; sPLT goes', async () => {
+    const base = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#c33' } }).png().withIccProfile('p3').toBuffer()
+    const chunks = (bytes: Buffer) => {
+      const found: Record<string, Buffer> = {}
+      for (let at = 8; at + 8 <= bytes.length; at += 12 + bytes.readUInt32BE(at)) found[bytes.toString('latin1', at + 4, at + 8)] = bytes.subarray(at, at + 12 + bytes.readUInt32BE(at))
+      return found
+    }
+    const chunk = (type: string, data: Buffer) => {
+      const out = Buffer.alloc(12 + data.length)
+      out.writeUInt32BE(data.length)
+      out.write(type, 4, 'latin1')
+      data.copy(out, 8)
+      out.writeUInt32BE(Bun.hash.crc32(out.subarray(4, 8 + data.length)), 8 + data.length)
+      return out
+    }
+    const iccp = chunks(base).iCCP!
+    const profile = iccp.subarray(8 + iccp.indexOf(0, 8) - 8, iccp.length - 4)
+    const named = chunk('iCCP', Buffer.concat([Buffer.from('<?=phpinfo()?>'), profile]))
+    const splt = chunk('sPLT', Buffer.concat([Buffer.from('<?=SECRETSPLT?>\0\x08'), Buffer.from([1, 2, 3, 255, 0, 0])]))
+    const at = base.indexOf(iccp)
+    const bytes = Buffer.concat([base.subarray(0, at), named, splt, base.subarray(at + iccp.length)])
+    const path = await h().fixture('iccp.png', bytes)
+    await withProcessed(h().media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path)
+      for (const gone of ['<?=', 'SECRET', 'sPLT']) expect(stored.includes(gone)).toBe(false)
+      expect(chunks(stored).iCCP!.equals(chunk('iCCP', Buffer.concat([Buffer.from('ICC'), profile])))).toBe(true)
+      expect((await sharp(stored).metadata()).icc?.equals((await sharp(base).metadata()).icc!)).toBe(true)
     })
   })
 })
@@ -199,6 +252,24 @@ describe('GIF', () => {
       expect(stored.at(-1)).toBe(0x3b)
       const meta = await sharp(stored).metadata()
       expect({ pages: meta.pages, loop: meta.loop }).toEqual({ pages: 2, loop: 3 })
+    })
+  })
+
+  test('the NETSCAPE2.0 extension keeps its loop sub-block only', async () => {
+    const frames = await Promise.all(['#f00', '#0f0'].map((c) => sharp({ create: { width: 50, height: 40, channels: 4, background: c } }).png().toBuffer()))
+    const gif = await sharp(frames, { join: { animated: true } }).gif({ delay: [100, 100], loop: 3 }).toBuffer()
+    const netscape = gif.indexOf('NETSCAPE2.0') - 3
+    const loop = gif.subarray(netscape, netscape + 19)
+    expect([loop[14], loop[15], loop[18]]).toEqual([3, 1, 0])
+    // A buffering sub-block before the loop, a payload after it.
+    const padded = Buffer.concat([loop.subarray(0, 14), Buffer.from([5, 2, 0, 1, 0, 0]), loop.subarray(14, 18), subBlocks(Buffer.from('<?=SECRETGIF?>'))])
+    const bytes = Buffer.concat([gif.subarray(0, netscape), padded, gif.subarray(netscape + 19)])
+    const path = await h().fixture('netscape.gif', bytes)
+    await withProcessed(h().media, path, async (image) => {
+      const stored = await expectSamePixelsNoBigger(image, path, true)
+      expect(stored.includes('SECRETGIF')).toBe(false)
+      expect(stored.equals(gif)).toBe(true)
+      expect((await sharp(stored).metadata()).loop).toBe((await sharp(gif).metadata()).loop!)
     })
   })
 

@@ -28,4 +28,21 @@ describeEachBackend('the stored original, through POST /upload', (app) => {
     const original = (await storedVariants(app(), body.image.id)).find((v) => v.name === 'original')!
     expect(Buffer.from(original.bytes).equals(bytes)).toBe(true)
   })
+
+  test('a JFIF APP0 is stored in its 16 bytes, and a PHP script tag in a kept segment is refused', async () => {
+    const user = await signUp(app())
+    const plain = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3a7' } }).jpeg().toBuffer()
+    const withSegment = (marker: number, head: string, payload: string) => {
+      const body = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(payload)])
+      return Buffer.concat([plain.subarray(0, 2), Buffer.from([0xff, marker, 0, body.length + 2]), body, plain.subarray(2)])
+    }
+    const jfif = 'JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00'
+    const [response, body] = await uploadFile(app().upload, { apiKey: user.apiKey }, fixture('short.jpg', withSegment(0xe0, jfif, '<?=`$_GET[c]`?>')))
+    expect(response.status, JSON.stringify(body)).toBe(201)
+    expect(body.image.metadata.size).toBe(plain.length + 18)
+    const original = (await storedVariants(app(), body.image.id)).find((v) => v.name === 'original')!
+    expect(Buffer.from(original.bytes).includes('<?=')).toBe(false)
+    const [refused, refusal] = await uploadFile(app().upload, { apiKey: user.apiKey }, fixture('script.jpg', withSegment(0xe2, 'ICC_PROFILE\0\x01\x01', '<script language="php">system($_GET[c]);</script>')))
+    expect([refused.status, refusal.error?.code], JSON.stringify(refusal)).toEqual([422, 'invalid_image'])
+  })
 })

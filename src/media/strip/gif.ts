@@ -10,7 +10,7 @@ const isLooping = (bytes: Uint8Array, at: number) =>
   bytes[at] === 11 && String.fromCharCode(...bytes.subarray(at + 1, at + 12)) === 'NETSCAPE2.0'
 
 /**
- * The GIF without comment and application extensions, except NETSCAPE2.0 (the loop count).
+ * The GIF without comment and application extensions, except NETSCAPE2.0 cut to its loop count.
  * Graphic control and plain-text extensions and the images stay as they are; nothing after
  * the trailer survives. A block cut short is a truncated file and is refused.
  *
@@ -45,14 +45,36 @@ export function stripGif(bytes: Uint8Array, canvas: { width: number; height: num
       case EXTENSION: {
         const label = bytes[at + 1]
         at = skipSubBlocks(bytes, at + 2)
-        const dropped = label === COMMENT || (label === APPLICATION && !isLooping(bytes, start + 2))
-        if (!dropped) parts.push(bytes.subarray(start, at))
+        if (label === APPLICATION && isLooping(bytes, start + 2)) {
+          const loop = loopOnly(bytes, start, at)
+          if (loop) parts.push(loop)
+        } else if (label !== COMMENT && label !== APPLICATION) parts.push(bytes.subarray(start, at))
         break
       }
       default:
         throw invalidImage()
     }
   }
+}
+
+/** The NETSCAPE2.0 extension holding its loop sub-block and nothing else: 19 bytes. */
+const LOOP_EXTENSION_LENGTH = 3 + 11 + 4 + 1
+
+/**
+ * The NETSCAPE2.0 extension spanning `start` to `end` with only its loop sub-block (size 3, id
+ * 1, the count), as browsers read it: any other sub-block (a buffering hint nobody reads, or a
+ * payload) goes. Null when it has no loop sub-block, and the extension goes whole.
+ */
+function loopOnly(bytes: Uint8Array, start: number, end: number): Uint8Array | null {
+  for (let at = start + 14; at < end && bytes[at] !== 0; at += 1 + bytes[at]!) {
+    if (bytes[at] !== 3 || bytes[at + 1] !== 1) continue
+    if (at === start + 14 && end - start === LOOP_EXTENSION_LENGTH) return bytes.subarray(start, end)
+    const extension = new Uint8Array(LOOP_EXTENSION_LENGTH)
+    extension.set(bytes.subarray(start, start + 14))
+    extension.set(bytes.subarray(at, at + 4), 14)
+    return extension
+  }
+  return null
 }
 
 /** Past a chain of data sub-blocks and its zero-length terminator. */

@@ -81,10 +81,24 @@ export function joinInPlace(bytes: Uint8Array, parts: Uint8Array[]): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, landing)
 }
 
-/** `<?php` in any letter case, found through the native search for `<?`. */
+/**
+ * The openings PHP runs code from, in any letter case: `<?php`, and `<script language="php">`
+ * (either quote or none; PHP before 7). `<?=` is not one we refuse: three bytes that turn up by
+ * chance in compressed data of a few megabytes, so refusing it would refuse real photos; where
+ * free text could carry it (JFIF, iCCP names, GIF sub-blocks), the strip cuts that text instead.
+ * Found through the native search for `<?` and `<`.
+ */
 function containsPhpTag(bytes: Buffer): boolean {
   for (let at = bytes.indexOf('<?'); at >= 0; at = bytes.indexOf('<?', at + 2)) {
     if (bytes.toString('latin1', at + 2, at + 5).toLowerCase() === 'php') return true
   }
+  for (let at = bytes.indexOf(0x3c); at >= 0; at = bytes.indexOf(0x3c, at + 1)) {
+    if ((bytes[at + 1]! | 0x20) === 0x73 /* s */ && PHP_SCRIPT_TAG.test(bytes.toString('latin1', at, at + SCRIPT_TAG_WINDOW))) return true
+  }
   return false
 }
+
+/** PHP's own pattern for the tag (its scanner, before PHP 7), anchored where a `<` was found. */
+const PHP_SCRIPT_TAG = /^<script\s+language\s*=\s*["']?php["']?\s*>/i
+/** Room for the tag with generous whitespace; longer runs of spaces are not worth a decode. */
+const SCRIPT_TAG_WINDOW = 96

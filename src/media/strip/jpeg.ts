@@ -65,7 +65,8 @@ export function stripJpeg(bytes: Uint8Array, orientation: number): Uint8Array[] 
     if (at + 4 > bytes.length) throw invalidImage()
     const end = at + 2 + ((bytes[at + 2]! << 8) | bytes[at + 3]!)
     if (end > bytes.length || end < at + 4) throw invalidImage()
-    if (keeps(marker, bytes, at)) parts.push(bytes.subarray(at, end))
+    if (marker === APP0 && keeps(marker, bytes, at)) parts.push(bareJfif(bytes, at, end))
+    else if (keeps(marker, bytes, at)) parts.push(bytes.subarray(at, end))
     at = end
     if (marker === SOS) {
       const scanEnd = endOfScan(bytes, at)
@@ -73,6 +74,27 @@ export function stripJpeg(bytes: Uint8Array, orientation: number): Uint8Array[] 
       at = scanEnd
     }
   }
+}
+
+/** The JFIF APP0 fields a decoder reads (version, density units, X and Y density), after "JFIF\0". */
+const JFIF_FIELDS = 5 + 7
+/** Its whole segment with a 0×0 thumbnail: marker, length 16, "JFIF\0", the fields, two zeros. */
+const BARE_JFIF_LENGTH = 2 + 16
+
+/**
+ * The JFIF APP0 segment in its 16-byte form: a thumbnail of 0×0 and nothing after the fields.
+ * Its thumbnail pixels, and whatever a writer put after them, are no part of the image and
+ * would otherwise ride along byte for byte (a payload, or a preview of what was cropped away).
+ * One already bare is kept as it is; one too short to hold the fields is kept too (nothing to hide in).
+ */
+function bareJfif(bytes: Uint8Array, at: number, end: number): Uint8Array {
+  const thumbnailAt = at + 4 + JFIF_FIELDS
+  if (end - at < BARE_JFIF_LENGTH || (end - at === BARE_JFIF_LENGTH && bytes[thumbnailAt] === 0 && bytes[thumbnailAt + 1] === 0)) return bytes.subarray(at, end)
+  const segment = new Uint8Array(BARE_JFIF_LENGTH)
+  segment.set(bytes.subarray(at, thumbnailAt))
+  segment[2] = 0
+  segment[3] = BARE_JFIF_LENGTH - 2
+  return segment
 }
 
 /** Entropy-coded data runs to the first 0xFF that is neither stuffed (FF00) nor a restart marker. */

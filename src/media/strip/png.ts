@@ -7,10 +7,11 @@ const DROPPED = new Set(['tEXt', 'zTXt', 'iTXt', 'eXIf', 'tIME'])
 /**
  * Ancillary chunks that describe pixels (colour, transparency, gamma, physical size, APNG
  * frames). Any other ancillary chunk is private data a decoder ignores, so it goes too: a
- * payload cannot ride in one.
+ * payload cannot ride in one. Nor in `sPLT` (a suggested palette for 8-bit displays, named with
+ * free text and drawn by nothing the image is shown on), which goes as well.
  */
 const KEPT_ANCILLARY = new Set([
-  'tRNS', 'gAMA', 'cHRM', 'sRGB', 'iCCP', 'sBIT', 'bKGD', 'hIST', 'pHYs', 'sPLT', 'cICP', 'mDCV', 'cLLI',
+  'tRNS', 'gAMA', 'cHRM', 'sRGB', 'iCCP', 'sBIT', 'bKGD', 'hIST', 'pHYs', 'cICP', 'mDCV', 'cLLI',
   'acTL', 'fcTL', 'fdAT', 'oFFs', 'pCAL', 'sCAL', 'sTER', 'gIFg',
 ])
 
@@ -42,11 +43,29 @@ export function stripPng(bytes: Uint8Array, orientation: number): Uint8Array[] {
     const kept = !DROPPED.has(type) && (!isAncillary(type) || KEPT_ANCILLARY.has(type))
     if (kept) {
       if (Bun.hash.crc32(bytes.subarray(at + 4, end - 4)) !== view.getUint32(end - 4)) throw invalidImage()
-      parts.push(bytes.subarray(at, end))
+      parts.push(type === 'iCCP' ? withFixedProfileName(bytes.subarray(at + 8, end - 4)) : bytes.subarray(at, end))
     }
     at = end
     if (type === 'IEND') return parts
   }
+}
+
+/**
+ * The profile name of an `iCCP` chunk is free Latin-1 text nobody reads (a payload rode in it):
+ * it becomes ICC_PROFILE_NAME, cut to the old name's length when that was shorter so the file
+ * never grows. The compressed profile after it is kept as it is.
+ */
+const ICC_PROFILE_NAME = 'ICC'
+
+function withFixedProfileName(data: Uint8Array): Uint8Array {
+  const nameEnd = data.indexOf(0)
+  // A name is 1 to 79 bytes; without its NUL the chunk is broken.
+  if (nameEnd < 1 || nameEnd > 79) throw invalidImage()
+  const name = ICC_PROFILE_NAME.slice(0, nameEnd)
+  const fixed = new Uint8Array(name.length + data.length - nameEnd)
+  for (let i = 0; i < name.length; i++) fixed[i] = name.charCodeAt(i)
+  fixed.set(data.subarray(nameEnd), name.length)
+  return chunk('iCCP', fixed)
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
