@@ -10,6 +10,7 @@ import { futureInstant } from '#core/http/future-instant.ts'
 import { isImageId, newImageId } from '#core/images/ids.ts'
 import { imageUrls } from '#core/images/urls.ts'
 import { detailsWithheld, mayReadPrivateImages, withheldImage } from '#core/images/withheld.ts'
+import { withoutHiddenControls } from '#core/text/user-text.ts'
 import { type CreateAlbumInput, MAX_ALBUM_IMAGES, type UpdateAlbumInput } from './model.ts'
 import * as repo from './repo.ts'
 import { previewLink } from './share.ts'
@@ -110,10 +111,11 @@ const hashPassword = (password: string | null) => (password === null ? null : Bu
 async function changesFrom(ctx: AppContext, userId: string, input: UpdateAlbumInput): Promise<repo.AlbumChanges> {
   const changes: repo.AlbumChanges = {}
   if (input.title !== undefined) {
-    changes.title = input.title.trim()
+    // Hidden controls removed, as from an image's title (src/text/user-text.ts).
+    changes.title = withoutHiddenControls(input.title).trim()
     if (!changes.title) throw fieldRefused('invalid_title', 'title', 'must not be blank', input.title)
   }
-  if (input.description !== undefined) changes.description = input.description?.trim() || null
+  if (input.description !== undefined) changes.description = (input.description && withoutHiddenControls(input.description, { carriageReturn: true }).trim()) || null
   if (input.visibility !== undefined) changes.visibility = input.visibility
   if (input.expires_at !== undefined) changes.expires_at = parseExpiry(ctx, input.expires_at)
   if (input.cover_image_id !== undefined) changes.cover_image_id = await checkCover(ctx, userId, input.cover_image_id)

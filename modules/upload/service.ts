@@ -11,6 +11,7 @@ import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
+import { BIDI_CONTROLS, DEL_AND_C1 } from '#core/text/user-text.ts'
 import { ImageObjects } from './objects.ts'
 import { ownImage } from './present.ts'
 import { notifyStorageThresholds } from './quota-mail.ts'
@@ -305,12 +306,15 @@ const EXTENSION_MAX_LENGTH = 16
  * CR in a multipart file name as %22, %0A and %0D (HTML's form encoding): `"` is given back,
  * the line breaks go with the other control characters.
  */
+/** Every control a title loses (DEL and C1 too), tab and line breaks, and the bidi marks (ALM, LRM, RLM), which only disguise a name. */
+const FILE_NAME_HIDDEN = new RegExp(`[\\u0000-\\u001f${DEL_AND_C1}\\u061c\\u200e\\u200f${BIDI_CONTROLS}]`, 'g')
+
 function displayName(name: string): string | null {
   const base = name
     .replace(/%22/gi, '"')
     .replace(/%0[ad]/gi, '')
     .replace(/^.*[\\/]/, '')
-    .replace(/[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(FILE_NAME_HIDDEN, '')
   if (base.length <= NAME_MAX_LENGTH) return base || null
   const dot = base.lastIndexOf('.')
   const extension = dot > 0 && base.length - dot <= EXTENSION_MAX_LENGTH ? base.slice(dot) : ''

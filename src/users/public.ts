@@ -1,6 +1,7 @@
 import { t } from 'elysia'
 import type { UserRow } from '../auth/principal.ts'
 import { PLAN_LIMITS } from '../config.ts'
+import { BIDI_CONTROLS } from '../text/user-text.ts'
 
 const Timestamp = t.Union([t.Date(), t.String()])
 
@@ -15,7 +16,7 @@ export const Settings = t.Object({
  * use for: invisible, they make it read otherwise than it is stored (U+202E turns the rest of a
  * line around wherever the name is shown: the admin's lists, a mail's greeting).
  */
-const INVISIBLE_CONTROLS = '\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069'
+const INVISIBLE_CONTROLS = `\\u0000-\\u001f\\u007f${BIDI_CONTROLS}`
 const WITHOUT_CONTROLS = `[^${INVISIBLE_CONTROLS}]*`
 const INVISIBLE_CONTROL = new RegExp(`[${INVISIBLE_CONTROLS}]+`, 'g')
 const LINE_BREAKS_AND_TABS = /[\t\n\v\f\r]+/g

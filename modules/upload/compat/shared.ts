@@ -9,6 +9,7 @@ import type { MultipartUpload } from '#core/http/multipart.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { withoutHiddenControls } from '#core/text/user-text.ts'
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../image-text.ts'
 import { uploadReceived, withinLength } from '../service.ts'
 import { imageFromText, imageSentTwice, legacyDigests, readImageBody } from './body.ts'
@@ -128,14 +129,15 @@ export const EndingFields = {
 
 /**
  * Foreign clients' text fields, reduced to what POST /upload reads: a title and a description
- * (each trimmed and cut to what imghost keeps rather than refused: these clients cannot show
+ * (each without hidden controls, trimmed and cut to what imghost keeps rather than refused: these clients cannot show
  * our error) and, where the API has one, visibility. Anything else is ignored.
  */
 export function nativeFields(text: { title?: string; description?: string }, isPublic?: boolean): Record<string, string> {
   const fields: Record<string, string> = {}
-  const title = text.title?.trim()
+  // Cleaned before the cut, so the characters kept are ones that show (imageText cleans again).
+  const title = text.title && withoutHiddenControls(text.title).trim()
   if (title) fields.title = withinLength(title, TITLE_MAX_LENGTH)
-  const description = text.description?.trim()
+  const description = text.description && withoutHiddenControls(text.description, { carriageReturn: true }).trim()
   if (description) fields.description = withinLength(description, DESCRIPTION_MAX_LENGTH)
   if (isPublic !== undefined) fields.is_public = String(isPublic)
   return fields
