@@ -1,3 +1,5 @@
+// First: whatever the imports below create is private to this user (see the module).
+import './private-files.ts'
 import { type Command, UsageError, isAdminCommand, loadConfig, parseCommand, runCommand } from './cli.ts'
 import { compilePgliteWasm } from './db/pglite-wasm.ts'
 import { useStartJitPolicy } from './start-jit-policy.ts'

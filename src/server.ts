@@ -2,11 +2,13 @@ import { bytecodeOrderStats } from 'bun:jsc'
 import { JOBS, createApp, serviceName, startWorkers } from './app.ts'
 import type { Config } from './config.ts'
 import { type AppContext, startContext } from './context.ts'
+import { dataDirLogEntry, prepareDataDir } from './data-dir.ts'
 import { installConnectionCrashGuard } from './db/crash-guard.ts'
 import { START_MARK } from './db/pglite-wasm.ts'
 import { startGcPacer } from './gc-pacer.ts'
 import { createRequestGate } from './http/gate.ts'
 import { IDLE_TIMEOUT_SECONDS, SERVER_BODY_LIMIT } from './http/body-limit.ts'
+import { createLogger } from './logger.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
@@ -29,13 +31,17 @@ export interface ServeOptions {
 
 export async function serve(config: Config, options: ServeOptions) {
   assertPortsFree(config.host, listenerPlan(config))
+  const log = createLogger(config.logLevel)
+  // Before any module, the database or the session secret writes there.
+  const dataDir = dataDirLogEntry(config.dataDir, prepareDataDir(config.dataDir))
+  if (dataDir) log[dataDir.level](dataDir.entry)
   const failedStart = (error: unknown) => {
     // A full disk makes PGlite fail with a message that does not say so ("failed to initialize properly").
     const disk = diskSpaceReason(config.dataDir, Math.max(config.minFreeDiskBytes, WAL_SEGMENT_BYTES))
     const cause = describeFailure(error).split('\n')[0]
     throw disk ? new InsufficientDiskSpace(`${disk}: ${cause}`, error) : error
   }
-  const { ctx, ready, close, cutRequests } = await startContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm }).catch(failedStart)
+  const { ctx, ready, close, cutRequests } = await startContext(config, { jobs: JOBS, embeddedWasm: options.embeddedWasm, log }).catch(failedStart)
 
   // Built while the database opens (on the embedded one, while its WebAssembly still compiles on
   // another thread and this one would wait): once it is ready, only listening is left.

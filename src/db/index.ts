@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { DEFAULT_CHANGE_PROPAGATION_MS } from '../config.ts'
+import { closeTreeToOthers } from '../data-dir.ts'
 import { OperatorError } from '../operator-error.ts'
 import { START_MARK, embeddedPgliteOptions } from './pglite-wasm.ts'
 import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
@@ -179,6 +180,8 @@ async function openEmbedded(
     startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${sharedBuffersMb}MB`, '-c', 'max_connections=10'],
   })
   performance.mark(START_MARK.embeddedStarted)
+  // A database made just now (initdb, or a snapshot's recorded modes) is its owner's alone.
+  if (dir && origin !== 'existing') closeTreeToOthers(dir)
   // A private 0700 directory for the socket: no TCP port, nothing another local user can reach.
   const socketDir = mkdtempSync(join(tmpdir(), 'imghost-pg-'))
   const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 4 })

@@ -54,6 +54,7 @@ describe('deploy/ artefacts', () => {
       expect(text).toContain('ExecStart=/usr/local/bin/imghost\n')
       expect(text).toContain('EnvironmentFile=/etc/imghost/imghost.env')
       expect(text).toContain('KillSignal=SIGTERM')
+      expect(text).toContain('\nUMask=0077\n')
       const config = parseConfig({ ...filledIn, ...unitEnvironment(text, '5042') })
       expect(config.modules).toEqual([module as 'auth' | 'upload' | 'view'])
       expect(config.ports[module as 'auth']).toBe(5042)
