@@ -59,6 +59,17 @@ describe('a start that cannot work stops with one line', () => {
     mkdirSync(join(dir, 'jwt-secret'))
     await expectOneLine({ DATA_DIR: dir }, /DATA_DIR=/)
   })
+
+  test('DATA_DIR that cannot be made, with JWT_SECRET set (the session secret is not the first thing written): one line, in every mode', async () => {
+    const JWT_SECRET = '9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddccbbaa99887766'
+    const file = join(freshDir(), 'a-file')
+    writeFileSync(file, 'x')
+    for (const dataDir of ['/proc/imghost-no-such-dir', join(file, 'sub')]) {
+      await expectOneLine({ DATA_DIR: dataDir, JWT_SECRET }, new RegExp(`DATA_DIR=${dataDir.replaceAll('/', '\\/')} cannot be used`))
+      await expectOneLine({ DATA_DIR: dataDir, JWT_SECRET, SERVER_MODE: 'view' }, /DATA_DIR=.* cannot be used/)
+      await expectOneLine({ DATA_DIR: dataDir, JWT_SECRET, SERVER_MODE: 'upload' }, /DATA_DIR=.* cannot be used/)
+    }
+  })
 })
 
 describe('the embedded database lock', () => {
