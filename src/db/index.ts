@@ -113,10 +113,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       onclose: () => health.suspect(),
     }) as unknown as Sql
     try {
-      await sql`select 1`
+      await firstAnswer(sql, connectTimeoutMs + FIRST_QUERY_SLACK_MS)
     } catch (error) {
       health.stop()
-      await sql.end({ timeout: 0 }).catch(() => {})
+      // Not awaited past a moment: a socket still waiting on a silent host must not hold the exit.
+      await Promise.race([sql.end({ timeout: 0 }).catch(() => {}), Bun.sleep(100)])
       throw new OperatorError(`DATABASE_URL: cannot use the database ${target.name}: ${target.withoutPassword((error as Error).message)}`)
     }
     const listen: Database['listen'] = async (channel, onNotify, onListen) => {
@@ -364,6 +365,29 @@ function mayBeImghost(pid: number): boolean {
  * password included, and a URL of another scheme fails later as a DNS error. `name` is what a
  * message may show (no user or password); `withoutPassword` masks it in a driver's message.
  */
+/** What the first query may take beyond DATABASE_CONNECT_TIMEOUT_MS (the query itself, once connected). */
+const FIRST_QUERY_SLACK_MS = 1000
+
+/**
+ * The start's first query, bounded. A host that never answers (packets dropped, or something in
+ * between that accepts and hangs up, as a firewall's or proxy's port does) makes postgres.js retry
+ * with the query still queued, forever: without this bound the start hung without a word.
+ */
+async function firstAnswer(sql: Sql, limitMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${limitMs} ms (a host that drops packets, or a firewall; DATABASE_CONNECT_TIMEOUT_MS)`)), limitMs)
+  })
+  const query = sql`select 1`.execute()
+  // Given up on, it may still fail later (the client is ended): that is not an unhandled rejection.
+  query.catch(() => {})
+  try {
+    await Promise.race([query, silent])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function databaseTarget(url: string): { name: string; withoutPassword: (text: string) => string } {
   let parsed: URL
   try {

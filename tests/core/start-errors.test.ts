@@ -40,6 +40,22 @@ describe('a start that cannot work stops with one line', () => {
     }
   })
 
+  test('DATABASE_URL whose host never answers: one line within about DATABASE_CONNECT_TIMEOUT_MS, not a silent hang', async () => {
+    // Accepts, then hangs up without a word, as a firewall's or proxy's port in front of nothing
+    // does: postgres.js reconnected forever with the start's query queued.
+    const hangsUp = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {}, open: (socket) => void setTimeout(() => socket.end(), 100) } })
+    try {
+      const started = performance.now()
+      await expectOneLine(
+        { DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:${hangsUp.port}/x`, DATABASE_CONNECT_TIMEOUT_MS: '1000' },
+        new RegExp(`DATABASE_URL: cannot use the database 127\\.0\\.0\\.1:${hangsUp.port}/x: no answer within 2000 ms`),
+      )
+      expect(performance.now() - started).toBeLessThan(15_000)
+    } finally {
+      hangsUp.stop(true)
+    }
+  })
+
   test('HOST that is not an address of this machine', async () => {
     await expectOneLine({ HOST: '10.255.255.1' }, /HOST is not an address of this machine/)
   })
