@@ -416,6 +416,8 @@ function parseStorage(read: ReturnType<typeof reader>, dataDir: string): Storage
     accessKeyId,
     secretAccessKey,
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
+    // Named in the start's check of the bucket (src/storage/s3.ts), as the operator spelled them.
+    variables: { bucket: named.bucket, endpoint: named.endpoint, region: 'S3_REGION', accessKeyId: named.accessKeyId, secretAccessKey: named.secretAccessKey },
   }
 }
 

@@ -9,6 +9,8 @@ import { startGcPacer } from './gc-pacer.ts'
 import { createRequestGate } from './http/gate.ts'
 import { IDLE_TIMEOUT_SECONDS, SERVER_BODY_LIMIT } from './http/body-limit.ts'
 import { createLogger } from './logger.ts'
+import { OperatorError } from './operator-error.ts'
+import { describeStorage } from './storage/index.ts'
 import { metricsListener } from './observability/http.ts'
 import { assertPortsFree, listenExclusive, listenerPlan } from './http/listen.ts'
 import { startJobs } from './jobs/index.ts'
@@ -51,8 +53,20 @@ export async function serve(config: Config, options: ServeOptions) {
   const metrics = config.metricsPort === undefined ? undefined : { port: config.metricsPort, app: metricsListener(ctx) }
   const appsBuiltMs = performance.now()
 
+  ctx.log.info(describeStorage(config.storage))
+  // Asked while the database opens. A wrong bucket or refused keys stop the start; a store that
+  // does not answer only holds /ready at 503 until it does, so hosts that start before it are not
+  // stuck in a restart loop, and view servers still serve what they have cached.
+  const storeChecked = ctx.storage.check?.()
+
   // Also waits for the LISTENs the apps asked for: no request is served before changes are heard.
   await ready.catch(failedStart)
+  const store = await storeChecked
+  if (store?.status === 'misconfigured') {
+    await close()
+    throw new OperatorError(store.message)
+  }
+  if (store?.status === 'unreachable') ctx.log.warn({ msg: 'storage unreachable at start; /ready answers 503 until it answers', reason: store.message })
   const databaseReadyMs = performance.now()
   installConnectionCrashGuard((entry) => ctx.log.error(entry))
   await sweepCrashLeftovers(ctx)

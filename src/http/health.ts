@@ -32,6 +32,9 @@ export const ReadyResponse = t.Object({ status: t.Literal('ready'), service: t.S
 function checks(ctx: AppContext) {
   const database = ctx.db.health.state()
   const storage = ctx.storage.availability?.() ?? { status: 'up' as const }
+  // A store found down is asked again (at most once per STORE_CHECK_TTL_MS), so /health alone
+  // sees it come back; one that answers is not asked at all.
+  if (storage.status === 'down') void ctx.storage.check?.()
   let disk: { status: 'ok' | 'low' | 'unknown'; free_bytes?: number; min_free_bytes: number }
   try {
     const space = diskSpace(ctx.config.dataDir, ctx.config.minFreeDiskBytes)
@@ -68,7 +71,14 @@ export const healthRoutes = (ctx: AppContext, service: string, modules?: { modul
           set.headers['retry-after'] = '2'
           return { success: false as const, error: { code: 'database_unavailable', message: 'The database is unreachable' } }
         }
+        // Asked only while it is down (cached: see STORE_CHECK_TTL_MS), never per probe of a working store.
+        const storage = ctx.storage.availability?.()
+        if (storage?.status === 'down' && (await ctx.storage.check?.())?.status !== 'up') {
+          set.status = 503
+          set.headers['retry-after'] = '5'
+          return { success: false as const, error: { code: 'storage_unavailable', message: 'The image store is unreachable or refuses this server' } }
+        }
         return { status: 'ready' as const, service }
       },
-      { response: { 200: ReadyResponse, 503: ErrorResponse }, detail: { tags: ['health'], summary: 'Readiness for load balancers: 503 while the database is unreachable' } },
+      { response: { 200: ReadyResponse, 503: ErrorResponse }, detail: { tags: ['health'], summary: 'Readiness for load balancers: 503 while the database or the image store is unreachable' } },
     )

@@ -9,7 +9,7 @@ export { contentTypeForKey } from './keys'
 export { createLocalStorage } from './local'
 export { createS3Storage, type S3StorageConfig } from './s3'
 export { StorageUnavailableError } from './errors'
-export { isStoreUnreachable, withResilience } from './resilient'
+export { STORE_CHECK_TTL_MS, isStoreUnreachable, withResilience } from './resilient'
 
 export type StorageConfig =
   | { driver: 'local'; rootDir: string }
@@ -30,5 +30,17 @@ export function createStorage(config: StorageConfig, limits?: StorageLimits): Ob
       const { driver: _driver, ...s3 } = config
       return createS3Storage({ ...s3, ...limits })
     }
+  }
+}
+
+/** The start's log line about where images go; never a secret. */
+export function describeStorage(config: StorageConfig): { msg: string; [field: string]: unknown } {
+  if (config.driver === 'local') return { msg: 'storage: local disk', dir: config.rootDir }
+  return {
+    msg: 'storage: S3 bucket',
+    bucket: config.bucket,
+    endpoint: config.endpoint ?? `AWS (${config.region})`,
+    region: config.region,
+    credentials: config.accessKeyId ? (config.variables?.accessKeyId ?? 'S3_ACCESS_KEY_ID') : 'the AWS default chain',
   }
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { StorageUnavailableError } from './errors'
-import type { ObjectStorage, PutSource, StoredObjectInfo } from './types'
+import type { ObjectStorage, PutSource, StoreCheck, StoredObjectInfo } from './types'
 
 export interface ResilienceOptions {
   /** One attempt's limit; the whole call may use `maxAttempts` of them. */
@@ -29,6 +29,9 @@ export function isStoreUnreachable(error: unknown): boolean {
   const status = $metadata?.httpStatusCode
   return typeof status === 'number' && status >= 500
 }
+
+/** How long a check()'s answer is reused: health probes every second cost the store one request per this. */
+export const STORE_CHECK_TTL_MS = 5000
 
 /** Bytes per second a put may be expected to move at least; sets the deadline of large puts. */
 const MIN_PUT_BYTES_PER_SECOND = 1024 * 1024
@@ -92,6 +95,21 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
     return deadlineMs + Math.ceil((size / MIN_PUT_BYTES_PER_SECOND) * 1000)
   }
 
+  /** The last check's answer and when it was asked; one check in flight is shared by every caller. */
+  let checked: { at: number; result: Promise<StoreCheck> } | undefined
+  const check = (innerCheck: () => Promise<StoreCheck>) => (): Promise<StoreCheck> => {
+    if (checked && Date.now() - checked.at < STORE_CHECK_TTL_MS) return checked.result
+    const result = innerCheck()
+      .catch((error: unknown): StoreCheck => ({ status: 'unreachable', message: error instanceof Error ? error.message : String(error) }))
+      .then((answer) => {
+        if (answer.status === 'up') mark('up')
+        else mark('down', answer.message)
+        return answer
+      })
+    checked = { at: Date.now(), result }
+    return result
+  }
+
   const storage: ObjectStorage = {
     kind: inner.kind,
     put: (key, source, contentType) =>
@@ -113,6 +131,7 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
     availability: () => availability,
     close: () => inner.close(),
   }
+  if (inner.check) storage.check = check(inner.check.bind(inner))
   if (inner.localPath) {
     const localPath = inner.localPath.bind(inner)
     storage.localPath = (key) => localPath(key)

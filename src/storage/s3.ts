@@ -6,7 +6,7 @@ import { ObjectExistsError } from './errors'
 import { assertValidKey, assertValidPrefix, contentTypeForKey } from './keys'
 import { assertValidRange, parseContentRange, satisfiableRange, unsatisfiableRange } from './range'
 import { exactLength, sliceWebStream, toNodeReadable } from './streams'
-import type { ByteRange, ObjectStorage, PutSource, StoredObject, StoredObjectInfo } from './types'
+import type { ByteRange, ObjectStorage, PutSource, StoreCheck, StoredObject, StoredObjectInfo } from './types'
 
 export interface S3StorageConfig {
   bucket: string
@@ -23,7 +23,23 @@ export interface S3StorageConfig {
   timeoutMs?: number
   /** Attempts per call, the first included; the SDK retries transport failures with backoff. */
   maxAttempts?: number
+  /** The environment variables these settings came from (S3_* or B2_*), for check()'s messages. */
+  variables?: S3Variables
 }
+
+export interface S3Variables {
+  bucket: string
+  endpoint?: string
+  region: string
+  /** Unset: credentials come from the SDK's default chain. */
+  accessKeyId?: string
+  secretAccessKey?: string
+}
+
+/** How long check()'s HeadBucket may take, whatever STORAGE_TIMEOUT_MS says: probes wait for it. */
+const CHECK_TIMEOUT_MS = 3000
+/** Error names S3 and its look-alikes give refused credentials. */
+const REFUSED_CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken', 'ExpiredToken', 'Unauthorized'])
 
 interface AwsError {
   name?: string
@@ -120,6 +136,38 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
     } catch (error) {
       if (isMissingKey(error)) return null
       throw error
+    }
+  }
+
+  /** HeadBucket: the one request that tells a missing bucket and refused keys from a store that is down. */
+  async function check(): Promise<StoreCheck> {
+    const names: S3Variables = cfg.variables ?? { bucket: 'S3_BUCKET', endpoint: 'S3_ENDPOINT', region: 'S3_REGION', accessKeyId: 'S3_ACCESS_KEY_ID', secretAccessKey: 'S3_SECRET_ACCESS_KEY' }
+    const where = cfg.endpoint ? `at ${cfg.endpoint}` : `on AWS (${cfg.region})`
+    const keys = names.accessKeyId ? `${names.accessKeyId}/${names.secretAccessKey}` : 'S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY (unset: the AWS default chain)'
+    try {
+      const { sdk, client } = await loaded
+      await client.send(new sdk.HeadBucketCommand({ Bucket }), { abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS) })
+      return { status: 'up' }
+    } catch (error) {
+      const { name = 'Error' } = awsError(error)
+      const status = httpStatus(error)
+      if (status === 404 || name === 'NoSuchBucket' || name === 'NotFound') {
+        return { status: 'misconfigured', message: `${names.bucket}: no bucket named "${Bucket}" ${where}` }
+      }
+      if (status === 401 || status === 403 || REFUSED_CREDENTIALS.has(name)) {
+        return { status: 'misconfigured', message: `${keys}: the store ${where} refused these credentials for bucket "${Bucket}" (${status ?? name})` }
+      }
+      if (name === 'CredentialsProviderError') {
+        return { status: 'misconfigured', message: `${keys}: no credentials found for bucket "${Bucket}" ${where}` }
+      }
+      if (status === 301 || name === 'PermanentRedirect') {
+        return { status: 'misconfigured', message: `${names.region}: bucket "${Bucket}" is in another region than ${cfg.region}` }
+      }
+      if (status !== undefined && status >= 400 && status < 500) {
+        return { status: 'misconfigured', message: `${names.endpoint ?? names.bucket}: the store ${where} refused HeadBucket for "${Bucket}" (${status} ${name})` }
+      }
+      const reason = error instanceof Error ? error.message : String(error)
+      return { status: 'unreachable', message: `${names.endpoint ?? names.bucket}: the store ${where} did not answer (${reason})` }
     }
   }
 
@@ -234,6 +282,8 @@ export function createS3Storage(cfg: S3StorageConfig): ObjectStorage {
     },
 
     head,
+
+    check,
 
     async delete(key: string): Promise<void> {
       assertValidKey(key)

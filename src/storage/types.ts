@@ -24,6 +24,16 @@ export type PutSource =
   | { stream: Readable | ReadableStream<Uint8Array>; size: number }
   | { bytes: Uint8Array }
 
+/**
+ * What asking the store about its bucket found: `misconfigured` is a setting to fix (no such
+ * bucket, credentials refused), `unreachable` a store that may yet come up. `message` names the
+ * variable at fault and never a secret.
+ */
+export type StoreCheck =
+  | { status: 'up' }
+  | { status: 'misconfigured'; message: string }
+  | { status: 'unreachable'; message: string }
+
 export interface ObjectStorage {
   readonly kind: 'local' | 's3'
   /** Streams the source in. Keys are server-made; an existing key is never overwritten (throws). */
@@ -38,6 +48,11 @@ export interface ObjectStorage {
   localPath?(key: string): string
   /** Whether the store answered lately (set by the timeout/retry wrapper); /health reports it. */
   availability?(): { status: 'up' | 'down'; since?: string; reason?: string }
+  /**
+   * Asks the store whether its bucket is there and the credentials work (S3: HeadBucket, bounded).
+   * Behind withResilience the answer is cached for a few seconds and updates availability().
+   */
+  check?(): Promise<StoreCheck>
   /** Releases clients, sockets. */
   close(): Promise<void>
 }

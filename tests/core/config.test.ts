@@ -86,6 +86,7 @@ describe('config', () => {
       accessKeyId: 'kid',
       secretAccessKey: 'secret',
       forcePathStyle: true,
+      variables: { bucket: 'B2_BUCKET_NAME', endpoint: 'B2_S3_ENDPOINT', region: 'S3_REGION', accessKeyId: 'B2_APPLICATION_KEY_ID', secretAccessKey: 'B2_APPLICATION_KEY' },
     })
     const s3 = parseConfig({ S3_BUCKET: 'b', S3_REGION: 'eu-central-1', S3_FORCE_PATH_STYLE: 'false' })
     expect(s3.storage).toMatchObject({ driver: 's3', bucket: 'b', region: 'eu-central-1', forcePathStyle: false })
