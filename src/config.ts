@@ -471,7 +471,9 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
   const given = read.raw('WEBAUTHN_RP_ID')
   const rpId = (given ?? new URL(authUrl).hostname).toLowerCase()
   if (given !== undefined && !/^[a-z0-9.-]+$/.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name such as example.com', rpId)
-  const origins = (read.raw('WEBAUTHN_ORIGIN') ?? new URL(authUrl).origin).split(',').map((value) => value.trim()).filter(Boolean)
+  if (given !== undefined && isIP(rpId) !== 0) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name, not an IP address (browsers refuse passkeys for an IP)', rpId)
+  const givenOrigins = read.raw('WEBAUTHN_ORIGIN')
+  const origins = (givenOrigins ?? new URL(authUrl).origin).split(',').map((value) => value.trim()).filter(Boolean)
   for (const origin of origins) {
     let url: URL
     try {
@@ -481,6 +483,10 @@ function parseWebAuthn(read: ReturnType<typeof reader>, authUrl: string): Config
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('WEBAUTHN_ORIGIN', 'must be a comma list of http(s) origins', origin)
     if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) {
+      // The origin came from AUTH_SERVER_URL: the setting the operator made is the RP ID.
+      if (givenOrigins === undefined) {
+        throw new ConfigError('WEBAUTHN_RP_ID', `must be AUTH_SERVER_URL's host (${url.hostname}) or a domain above it, or set WEBAUTHN_ORIGIN to the origins under it`, rpId)
+      }
       throw new ConfigError('WEBAUTHN_ORIGIN', `each origin must be on WEBAUTHN_RP_ID (${rpId}) or a subdomain of it`, origin)
     }
   }

@@ -29,7 +29,15 @@ test('WebAuthn relying party: defaults from AUTH_SERVER_URL, overridable, checke
   // An origin that is not on the RP ID could never use its passkeys.
   expect(refused({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGIN: 'https://evil.test' })).toBe('WEBAUTHN_ORIGIN')
   expect(refused({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGIN: 'https://notexample.com' })).toBe('WEBAUTHN_ORIGIN')
-  expect(refused({ WEBAUTHN_RP_ID: 'example.com' })).toBe('WEBAUTHN_ORIGIN')
+  // The origin then comes from AUTH_SERVER_URL: the setting to fix is the one the operator made.
+  expect(refused({ WEBAUTHN_RP_ID: 'example.com' })).toBe('WEBAUTHN_RP_ID')
+  expect(() => parseConfig({ WEBAUTHN_RP_ID: 'example.com' })).toThrow(`WEBAUTHN_RP_ID="example.com": must be AUTH_SERVER_URL's host (localhost)`)
+  // Browsers refuse passkeys for an IP address, so the RP ID must be a name (README, Configuration).
+  for (const ip of ['127.0.0.1', '192.168.1.10', '10.0.0.1']) {
+    expect(refused({ WEBAUTHN_RP_ID: ip, AUTH_SERVER_URL: `http://${ip}:6126` })).toBe('WEBAUTHN_RP_ID')
+    expect(refused({ WEBAUTHN_RP_ID: ip })).toBe('WEBAUTHN_RP_ID')
+  }
+  expect(() => parseConfig({ WEBAUTHN_RP_ID: '127.0.0.1', AUTH_SERVER_URL: 'http://127.0.0.1:6126' })).toThrow('not an IP address')
   expect(refused({ WEBAUTHN_RP_ID: 'https://example.com' })).toBe('WEBAUTHN_RP_ID')
   expect(refused({ WEBAUTHN_ORIGIN: 'ftp://localhost' })).toBe('WEBAUTHN_ORIGIN')
 })
