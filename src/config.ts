@@ -578,6 +578,10 @@ export function parseConfig(env: Env): Config {
   }
   const smtpHost = read.raw('SMTP_HOST')
   const smtpPort = read.integer('SMTP_PORT', 587, 1, 65535)
+  // Checked even while their feature is off: a typo made while preparing a change is found now,
+  // not on the day the feature is turned on.
+  const smtpSecure = read.boolean('SMTP_SECURE', smtpPort === 465)
+  const cloudflareApiBaseUrl = read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')!
   const pair = (idName: string, secretName: string) => {
     const clientId = read.raw(idName)
     const clientSecret = read.raw(secretName)
@@ -656,7 +660,7 @@ export function parseConfig(env: Env): Config {
     registration: read.oneOf('REGISTRATION', REGISTRATION_MODES, 'open'),
     cloudflare:
       zoneId && apiToken
-        ? { zoneId, apiToken, apiBaseUrl: read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')! }
+        ? { zoneId, apiToken, apiBaseUrl: cloudflareApiBaseUrl }
         : undefined,
     smtp: smtpHost
       ? {
@@ -664,7 +668,7 @@ export function parseConfig(env: Env): Config {
           port: smtpPort,
           user: read.raw('SMTP_USER'),
           pass: read.raw('SMTP_PASS'),
-          secure: read.boolean('SMTP_SECURE', smtpPort === 465),
+          secure: smtpSecure,
         }
       : undefined,
     mailFrom: parseMailFrom(read.raw('SMTP_FROM')),

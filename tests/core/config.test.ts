@@ -309,6 +309,14 @@ describe('config: values that started and failed later', () => {
     expect(parseConfig({ METRICS_PORT: '5001', PORT: '8080' }).metricsPort).toBe(5001)
     expect(parseConfig({ METRICS_PORT: '0', AUTH_PORT: '0', UPLOAD_PORT: '0', VIEW_PORT: '0' }).metricsPort).toBe(0)
   })
+  test('settings of a feature that is off are checked all the same (a typo is found before the feature is turned on)', () => {
+    expectConfigError({ SMTP_SECURE: 'maybe' }, 'SMTP_SECURE')
+    expectConfigError({ CLOUDFLARE_API_BASE_URL: 'ftp://x' }, 'CLOUDFLARE_API_BASE_URL')
+    expectConfigError({ CLOUDFLARE_API_BASE_URL: 'not a url' }, 'CLOUDFLARE_API_BASE_URL')
+    expect(parseConfig({ SMTP_SECURE: 'true', CLOUDFLARE_API_BASE_URL: 'https://cf.example/v4' }).smtp).toBeUndefined()
+    expect(parseConfig({ SMTP_HOST: 'mail.example', SMTP_SECURE: 'true' }).smtp?.secure).toBe(true)
+  })
+
   test('CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN come together: one alone left purging off without a word', () => {
     expectConfigError({ CLOUDFLARE_ZONE_ID: 'zone' }, 'CLOUDFLARE_API_TOKEN')
     expectConfigError({ CLOUDFLARE_API_TOKEN: 'token' }, 'CLOUDFLARE_ZONE_ID')
