@@ -393,7 +393,7 @@ function databaseTarget(url: string): { name: string; withoutPassword: (text: st
   try {
     parsed = new URL(url)
   } catch {
-    throw new OperatorError('DATABASE_URL is not a valid URL: postgres://user:password@host:5432/database')
+    throw new OperatorError('DATABASE_URL is not a valid URL (expected the form postgres://user:password@host:5432/database; the value is not shown, it may hold a password)')
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new OperatorError(`DATABASE_URL must be a postgres:// or postgresql:// URL, not ${parsed.protocol}//`)

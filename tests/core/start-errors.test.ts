@@ -28,7 +28,9 @@ async function expectOneLine(env: Record<string, string>, mentions: string | Reg
 describe('a start that cannot work stops with one line', () => {
   test('DATABASE_URL: not a URL, another scheme, a port nobody listens on, a database that does not exist; the password never shown', async () => {
     const serverUrl = process.env.TEST_DATABASE_URL
-    await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@[bad/db` }, /DATABASE_URL is not a valid URL/)
+    const garbage = await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@[bad/db` }, /DATABASE_URL is not a valid URL/)
+    // The example is not read as the value given: it is named as the expected form.
+    expect(garbage).toBe('imghost: DATABASE_URL is not a valid URL (expected the form postgres://user:password@host:5432/database; the value is not shown, it may hold a password)')
     await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@[bad/db` }, /DATABASE_URL is not a valid URL/, ['migrate'])
     await expectOneLine({ DATABASE_URL: `mysql://root:${PASSWORD}@127.0.0.1/db` }, /DATABASE_URL must be a postgres/)
     await expectOneLine({ DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/db`, DATABASE_CONNECT_TIMEOUT_MS: '1000' }, /DATABASE_URL: cannot use the database 127\.0\.0\.1:1\/db/)
