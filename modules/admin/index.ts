@@ -88,10 +88,12 @@ export const adminModule = (ctx: AppContext) =>
         const names = Object.keys(ctx.jobs)
         if (query.job !== undefined && !names.includes(query.job)) throw new UnknownJob(query.job, names)
         const runs = await recentRuns(ctx.sql, query.limit ?? 50, query.job)
-        const lastRuns = await Promise.all(names.map(async (name) => (await recentRuns(ctx.sql, 1, name))[0] ?? null))
+        // Only the jobs this configuration schedules: the CDN's, without a CDN, would show a next run that never comes.
+        const listed = names.filter((name) => ctx.jobs[name]!.scheduledWhen?.(ctx) ?? true)
+        const lastRuns = await Promise.all(listed.map(async (name) => (await recentRuns(ctx.sql, 1, name))[0] ?? null))
         return {
           success: true as const,
-          jobs: names.map((name, i) => ({
+          jobs: listed.map((name, i) => ({
             name,
             description: ctx.jobs[name]!.description,
             schedule: ctx.jobs[name]!.schedule,

@@ -201,7 +201,8 @@ describeEachBackend(
       expect((await call(app().auth, 'GET', '/api/v1/admin/jobs', { token: user.token }))[0].status).toBe(403)
       const [response, body] = await call(app().auth, 'GET', '/api/v1/admin/jobs', { token: admin.token })
       expect(response.status).toBe(200)
-      expect(body.jobs.map((j: any) => j.name)).toEqual(Object.keys(JOBS))
+      // No CDN here: its job is never scheduled, so it is not listed with a next run that never comes.
+      expect(body.jobs.map((j: any) => j.name)).toEqual(Object.keys(JOBS).filter((job) => job !== 'cdn-purges'))
       for (const job of body.jobs) {
         expect(new Date(job.next_run_at).getTime()).toBeGreaterThan(clock.now().getTime())
         expect(job.timezone).toBe('UTC')

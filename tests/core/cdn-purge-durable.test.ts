@@ -71,6 +71,9 @@ describeEachBackend(
       const { scheduled, stop } = startJobs(app().ctx)
       await stop()
       expect(scheduled.map((s) => s.job)).toContain('cdn-purges')
+      // And the admin's list shows it, with its next run.
+      const [, body] = await call(app().auth, 'GET', '/api/v1/admin/jobs', { token: admin.token })
+      expect(body.jobs.find((j: any) => j.name === 'cdn-purges')?.next_run_at).toEqual(expect.any(String))
     })
 
     test('a purge Cloudflare refuses is kept, retried with a growing delay, and forgotten once accepted', async () => {
