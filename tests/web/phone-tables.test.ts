@@ -98,6 +98,33 @@ describe.skipIf(!hasChromium)('tables at phone width in Chromium', () => {
     })
   })
 
+  test('/admin/jobs: each job\'s name and its Run now button are in view together, schedules read in words with the cron expression beside them', async () => {
+    await journal.during(async () => {
+      await go('/admin/jobs')
+      await page.getByTestId('job').first().waitFor()
+      await shot('phone-admin-jobs')
+      const rows = page.getByTestId('job')
+      expect(await rows.count()).toBeGreaterThan(3)
+      for (const row of await rows.all()) {
+        const name = (await row.getAttribute('data-job'))!
+        const button = row.getByRole('button', { name: `Run now ${name}` })
+        await button.focus()
+        // Focused (as a keyboard user reaches it), the button and the job's name are both on screen.
+        for (const box of [await button.boundingBox(), await row.locator('td.job-name strong').boundingBox()]) {
+          expect(box, name).not.toBeNull()
+          expect(box!.x, name).toBeGreaterThanOrEqual(0)
+          expect(box!.x + box!.width, name).toBeLessThanOrEqual(390)
+        }
+        expect(await row.locator('td.job-name strong').isVisible()).toBe(true)
+      }
+      const schedules = await page.locator('table.jobs td[data-label="Schedule"]').allTextContents()
+      expect(schedules).toContain('daily at 03:00 UTC (0 3 * * *)')
+      expect(schedules.some((text) => /^hourly at 45 minutes past \(45 \* \* \* \*\)$/.test(text))).toBe(true)
+      expect(await page.locator('.table-wrap').first().evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(false)
+      expect(await horizontalOverflow()).toBe(0)
+    })
+  })
+
   /** How far the document runs past the bottom of what it shows (the hidden table left out). */
   const blankTail = () =>
     page.evaluate(() => {

@@ -9,6 +9,7 @@ import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
 import { TableWrap } from '../table-wrap.tsx'
 import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
+import { cronInWords } from '../cron-words.ts'
 
 const PLANS = ['free', 'pro', 'enterprise']
 /** The most the API takes (modules/admin/model.ts; modules may not import each other). */
@@ -297,25 +298,27 @@ function Jobs() {
   return (
     <>
       <Status error={status.error ?? jobs.error} message={status.message} />
+      {/* At phone width each row is a card (styles.css, table.jobs): the name with its Run now
+          button on top, then when it runs, so neither scrolls away from the other. */}
       <TableWrap label="Jobs">
-        <table>
+        <table class="jobs">
           <thead>
             <tr>
               <th scope="col">Job</th>
-              <th scope="col">Schedule (UTC)</th>
+              <th scope="col"><span class="visually-hidden">Actions</span></th>
+              <th scope="col">Schedule</th>
               <th scope="col">Last run</th>
               <th scope="col">Next run</th>
-              <th scope="col"><span class="visually-hidden">Actions</span></th>
             </tr>
           </thead>
           <tbody>
             {(jobs.data?.jobs ?? []).map((job: any) => (
-              <tr>
-                <td><strong>{job.name}</strong><br /><span class="small muted">{job.description}</span></td>
-                <td><code>{job.schedule}</code></td>
-                <td>{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
-                <td>{formatDate(job.next_run_at)}</td>
-                <td><ActionButton class="secondary small" onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></ActionButton></td>
+              <tr data-testid="job" data-job={job.name}>
+                <td class="job-name"><strong>{job.name}</strong><br /><span class="small muted">{job.description}</span></td>
+                <td class="job-action"><ActionButton class="secondary small" onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></ActionButton></td>
+                <td data-label="Schedule">{cronInWords(job.schedule, job.timezone)} <span class="small muted">(<code title="cron expression">{job.schedule}</code>)</span></td>
+                <td data-label="Last run">{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
+                <td data-label="Next run">{formatDate(job.next_run_at)}</td>
               </tr>
             ))}
           </tbody>
