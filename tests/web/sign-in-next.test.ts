@@ -148,4 +148,21 @@ describe.skipIf(!hasChromium)('where a sign-in lands, in Chromium', () => {
     expect(status.recovery_codes_left).toBe(recoveryCodes.length - 1)
     await context.close()
   })
+
+  test('an address typed with a space after it signs in, and the form sends it without the space', async () => {
+    const context = await desktopContext(browser)
+    const page = await context.newPage()
+    const sent: string[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/api/v1/auth/login')) sent.push(JSON.parse(request.postData() ?? '{}').identifier)
+    })
+    await page.goto(`${servers.urls.auth}/login`)
+    // As a phone keyboard leaves it after a suggested address.
+    await page.getByLabel('Email or username').fill(`${user.email} `)
+    await page.getByLabel('Password').fill(user.password)
+    await page.getByLabel('Password').press('Enter')
+    await page.getByRole('button', { name: 'Log out' }).waitFor()
+    expect(sent).toEqual([user.email])
+    await context.close()
+  })
 })
