@@ -7,7 +7,7 @@ import { IMAGE_CHANGED_CHANNEL, USER_CHANGED_CHANNEL, notifyImageChanged } from 
 import { verifyAlbumImageLink } from '#core/images/album-links.ts'
 import { cachedPaths } from '#core/images/urls.ts'
 import { contentDisposition } from '#core/http/content-disposition.ts'
-import { BandwidthLimitExceeded } from '#core/users/bandwidth.ts'
+import { bandwidthRefusal } from '#core/users/bandwidth.ts'
 import { credentialedCaller, ownerCalling } from '#core/auth/callers.ts'
 import { hostAndPort, mayViewPrivately, refererAllowed, referrerHost, verifySignedLink } from './access.ts'
 import { createBytesCache } from './bytes-cache.ts'
@@ -285,10 +285,11 @@ export function createImageServer(ctx: AppContext, recorder: ViewRecorder) {
    * Only for such an owner are credentials read at all.
    */
   async function refuseOverBandwidth(image: CachedImage, req: ImageRequest): Promise<void> {
-    const now = ctx.clock.now()
-    if (now.getTime() >= image.bandwidthLimitedUntil) return
-    if ((await ownerCalling(ctx, req.request.headers, image.user_id, req.clientIp())) !== null) return
-    throw new BandwidthLimitExceeded(new Date(image.bandwidthLimitedUntil), now)
+    // The cached number first: nothing is built for the owners (nearly all) under their limit.
+    if (ctx.clock.now().getTime() >= image.bandwidthLimitedUntil) return
+    const owned = { user_id: image.user_id, bandwidth_limited_until: new Date(image.bandwidthLimitedUntil) }
+    const refused = await bandwidthRefusal(ctx, owned, req.request.headers, req.clientIp(), 'image')
+    if (refused) throw refused
   }
 
   /**

@@ -60,7 +60,7 @@ export const normalisePin = (typed: string) =>
 
 export const keyNameFor = (clientId: string) => `Imgur app “${clientId}”`
 
-/** A PIN for `clientId`, for the signed-in `user`; the account's PINs past their time are cleared on the way. */
+/** A PIN for `clientId`, for the signed-in `user` (PINs past their time go with the hourly housekeeping, pruneAppGrants). */
 export async function issuePin(ctx: AppContext, user: { id: string; is_verified: boolean }, clientId: string) {
   // The PIN becomes an API key: the same rule as a key made by hand.
   assertMayCreateApiKey(user)
@@ -69,10 +69,7 @@ export async function issuePin(ctx: AppContext, user: { id: string; is_verified:
   const pin = newPin()
   const now = ctx.clock.now()
   const expiresAt = new Date(now.getTime() + PIN_LIFETIME_MS)
-  await ctx.sql.begin(async (tx) => {
-    await tx`delete from app_pins where user_id = ${user.id} and expires_at <= ${now}`
-    await tx`insert into app_pins (pin_hash, user_id, client_id, expires_at) values (${sha256Hex(normalisePin(pin))}, ${user.id}, ${clientId}, ${expiresAt})`
-  })
+  await ctx.sql`insert into app_pins (pin_hash, user_id, client_id, expires_at) values (${sha256Hex(normalisePin(pin))}, ${user.id}, ${clientId}, ${expiresAt})`
   return { pin, expiresAt }
 }
 
