@@ -19,6 +19,22 @@ async function usageOf(app: TestApp, userId: string) {
   return row!
 }
 
+/**
+ * Rows merged by everything but their counts: the recorder stores one visitor's identical views
+ * of one minute as one row, but a flush tick (every second) or a turn of the minute between two
+ * of them stores them as two, each still counted. On a loaded host a tick can fall anywhere.
+ */
+function mergedVisits(rows: AnalyticsRow[]) {
+  const merged = new Map<string, Pick<AnalyticsRow, 'views' | 'referrer' | 'device_type' | 'browser' | 'os' | 'country' | 'bytes_sent'>>()
+  for (const { views, referrer, device_type, browser, os, country, bytes_sent, visitor_key } of rows) {
+    const key = JSON.stringify([referrer, device_type, browser, os, country, visitor_key])
+    const seen = merged.get(key)
+    if (seen) Object.assign(seen, { views: seen.views + views, bytes_sent: seen.bytes_sent + bytes_sent })
+    else merged.set(key, { views, referrer, device_type, browser, os, country, bytes_sent })
+  }
+  return [...merged.values()]
+}
+
 const human = (ip: string, extra: Record<string, string> = {}) => ({ 'user-agent': UA.windowsChrome, 'x-forwarded-for': ip, ...extra })
 
 describeEachBackend('view analytics', (app) => {
@@ -124,8 +140,9 @@ describeEachBackend('view analytics', (app) => {
     await flushViews(app())
     const rows = await rowsOf(app(), image.id)
     const size = variant(await variantsOf(app(), image.id), 'original', 'jpeg').size
-    // The same visitor's two identical views of the same minute are one row counting two.
-    expect(rows.map(({ views, referrer, device_type, browser, os, country, bytes_sent }) => ({ views, referrer, device_type, browser, os, country, bytes_sent }))).toEqual([
+    // The same visitor's two identical views of the same minute are one row counting two (or two rows, split by a flush tick).
+    expect(rows.length).toBeLessThanOrEqual(4)
+    expect(mergedVisits(rows)).toEqual([
       { views: 1, referrer: 'forum.example.net', device_type: 'mobile', browser: 'Mobile Safari', os: 'iOS', country: 'DE', bytes_sent: size },
       { views: 1, referrer: null, device_type: 'tablet', browser: 'Mobile Safari', os: 'iOS', country: null, bytes_sent: size },
       { views: 2, referrer: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', country: null, bytes_sent: 2 * size },
@@ -158,10 +175,12 @@ describeEachBackend('view analytics', (app) => {
     for (let i = 0; i < 10; i++) await fetchView(app().view, `/i/${image.id}?size=thumb`, human('10.8.0.1', { referer: 'https://c.example/' }))
     await flushViews(app())
     const rows = await rowsOf(app(), image.id)
-    // One row per referrer host (unless the minute turned in between, which makes one more).
-    expect(rows.length).toBeGreaterThanOrEqual(2)
-    expect(rows.length).toBeLessThanOrEqual(4)
-    expect(rows.reduce((sum, r) => sum + r.views, 0)).toBe(50)
+    // One row per referrer host, counting its views, unless a flush tick or the minute's turn fell between two of them.
+    expect(mergedVisits(rows).map(({ referrer, views }) => ({ referrer, views }))).toEqual([
+      { referrer: null, views: 40 },
+      { referrer: 'c.example', views: 10 },
+    ])
+    expect(rows.length).toBeLessThan(20)
     expect(await imageViews(app(), image.id)).toBe(50)
     const size = variant(await variantsOf(app(), image.id), 'thumb', 'jpeg').size
     const after = await usageOf(app(), owner.id)
