@@ -168,12 +168,15 @@ export function describeEachBackend(name: string, body: (app: () => TestApp) => 
       beforeAll(async () => {
         app = await createTestApp(backend, options)
       })
-      afterAll(async () => {
-        await app?.close()
-      })
       body(() => {
         if (!app) throw new Error('test app not started')
         return app
+      })
+      // Declared after the body's hooks because Bun runs afterAll hooks in the order they are
+      // declared: a second process the body closes in its own afterAll must go first. Closed after
+      // the app, it wrote its buffered views into a dropped database, and waited for good.
+      afterAll(async () => {
+        await app?.close()
       })
     })
   }
