@@ -257,6 +257,11 @@ export async function receiveMultipart(request: Request, options: MultipartOptio
   }
 
   parser.on('file', (name, stream, info) => {
+    // Every part, kept or dropped: when the read stops while a part is still arriving (a refusal,
+    // a stall, the client gone), destroying the parser fails that part's stream, and a stream
+    // error nobody listens to is uncaught, which ends the process. The request's own failure
+    // (set first) is what the client is told; this one only names a cut-short body.
+    stream.on('error', fail)
     if (name === fileField && sink) fail(new BadRequest(`Send one file per upload: the field "${fileField}" holds more than one`, 'too_many_files'))
     if (name !== fileField || sink) {
       stream.resume()
