@@ -119,30 +119,57 @@ export async function redeemPin(ctx: AppContext, input: { pin: string; clientId:
   return answer(minted, refreshToken, user)
 }
 
-interface RefreshRow { chain_id: string; user_id: string; client_id: string; api_key_id: string | null; used_at: Date | null }
+interface RefreshRow {
+  chain_id: string
+  user_id: string
+  client_id: string
+  api_key_id: string | null
+  used_at: Date | null
+  revoked_because: ChainEnd | null
+}
 
 type Refreshed =
   | { ok: true; user: Account; revoked: { id: string; key_prefix: string }[]; minted: { row: ApiKeyRow; key: string }; refreshToken: string }
   | { ok: false; userId?: string; revoked: { id: string; key_prefix: string }[]; message: string }
 
-/** Revokes every key of the chain and spends its tokens: what a stolen refresh token calls for. */
-async function endChain(tx: TransactionSql, chainId: string, now: Date) {
+/** Why a chain was ended, as its tokens record it (revoked_because). */
+type ChainEnd = 'token_reused' | 'key_revoked'
+
+/**
+ * What a token of an ended chain is answered. Its current token was never used: the app that
+ * holds it is the rightful one (or the thief), and "already used" would send it looking for a
+ * bug of its own instead of at the stolen token.
+ */
+const CHAIN_ENDED: Record<ChainEnd, string> = {
+  token_reused: 'This app\'s authorization was ended because an older refresh token of it was used again (it may have been stolen): authorize the app again',
+  key_revoked: 'This app\'s key was revoked: authorize it again',
+}
+
+/**
+ * Revokes every key of the chain and marks its tokens revoked (not used: the current one never
+ * was): what a stolen refresh token, or a key revoked by its owner, calls for.
+ */
+async function endChain(tx: TransactionSql, chainId: string, now: Date, because: ChainEnd) {
   const revoked = await tx<{ id: string; key_prefix: string }[]>`
     delete from api_keys where id in (select api_key_id from app_refresh_tokens where chain_id = ${chainId} and api_key_id is not null)
     returning id, key_prefix`
-  await tx`update app_refresh_tokens set used_at = coalesce(used_at, ${now}) where chain_id = ${chainId}`
+  await tx`
+    update app_refresh_tokens set revoked_at = coalesce(revoked_at, ${now}), revoked_because = coalesce(revoked_because, ${because})
+    where chain_id = ${chainId}`
   return revoked
 }
 
 async function rotate(tx: TransactionSql, tokenHash: string, clientId: string, now: Date): Promise<Refreshed> {
   const [row]: [RefreshRow?] = await tx`
-    select chain_id, user_id, client_id, api_key_id, used_at from app_refresh_tokens where token_hash = ${tokenHash} for update`
+    select chain_id, user_id, client_id, api_key_id, used_at, revoked_because from app_refresh_tokens where token_hash = ${tokenHash} for update`
   if (!row || row.client_id !== clientId) return { ok: false, revoked: [], message: 'Unknown refresh token' }
   if (row.used_at) {
-    return { ok: false, userId: row.user_id, revoked: await endChain(tx, row.chain_id, now), message: 'This refresh token was already used: the app must be authorized again' }
+    return { ok: false, userId: row.user_id, revoked: await endChain(tx, row.chain_id, now, 'token_reused'), message: 'This refresh token was already used: the app must be authorized again' }
   }
+  // Ended already, with its keys: only the reason is left to tell.
+  if (row.revoked_because) return { ok: false, userId: row.user_id, revoked: [], message: CHAIN_ENDED[row.revoked_because] }
   // Its key was revoked on the keys page: the app was cut off on purpose, and stays so.
-  if (!row.api_key_id) return { ok: false, userId: row.user_id, revoked: await endChain(tx, row.chain_id, now), message: 'This app\'s key was revoked: authorize it again' }
+  if (!row.api_key_id) return { ok: false, userId: row.user_id, revoked: await endChain(tx, row.chain_id, now, 'key_revoked'), message: CHAIN_ENDED.key_revoked }
   await tx`update app_refresh_tokens set used_at = ${now} where token_hash = ${tokenHash}`
   const revoked = await tx<{ id: string; key_prefix: string }[]>`delete from api_keys where id = ${row.api_key_id} returning id, key_prefix`
   const user = await account(tx, row.user_id)
@@ -161,15 +188,19 @@ export async function refreshGrant(ctx: AppContext, input: { refreshToken: strin
   return answer(result.minted, result.refreshToken, result.user)
 }
 
-/** How long a spent refresh token is kept: presented again within it, it ends its chain as stolen. */
+/**
+ * How long a spent or revoked refresh token is kept: presented again within it, a spent one ends
+ * its chain as stolen, and a revoked one is told why its chain ended.
+ */
 const SPENT_REFRESH_KEEP_MS = 90 * 86_400_000
 
 /**
- * Housekeeping: PINs past their time, and refresh tokens spent more than SPENT_REFRESH_KEEP_MS
- * ago (one presented after that is only unknown, still `invalid_grant`).
+ * Housekeeping: PINs past their time, and refresh tokens spent or revoked more than
+ * SPENT_REFRESH_KEEP_MS ago (one presented after that is only unknown, still `invalid_grant`).
  */
 export async function pruneAppGrants(db: Sql, now: Date) {
   const pins = (await db`delete from app_pins where expires_at <= ${now}`).count
-  const refreshTokens = (await db`delete from app_refresh_tokens where used_at < ${new Date(now.getTime() - SPENT_REFRESH_KEEP_MS)}`).count
+  const keptSince = new Date(now.getTime() - SPENT_REFRESH_KEEP_MS)
+  const refreshTokens = (await db`delete from app_refresh_tokens where used_at < ${keptSince} or revoked_at < ${keptSince}`).count
   return { pins, refreshTokens }
 }

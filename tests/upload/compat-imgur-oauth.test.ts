@@ -107,11 +107,18 @@ describeEachBackend(
       // The first refresh token again: it was stolen. Refused, and the chain's newest key goes too.
       const [reused, reusedXml] = await postForm(app(), '/oauth2/token.xml', refreshForm(granted.refresh_token!))
       expectXmlError(reused, reusedXml, 400, 'invalid_grant')
+      expect(elements(reusedXml).error).toBe('This refresh token was already used: the app must be authorized again')
       const [afterReuse, afterReuseXml] = await ksnipUpload(app(), next.access_token!, await distinctPng())
       expect(afterReuse.status, afterReuseXml).toBe(401)
-      // And the chain's latest refresh token is dead with it.
+      // And the chain's latest refresh token is dead with it. It was never used, and is not told it was:
+      // the app holding it learns that an older token was replayed (outside test h19 "clients" #3).
+      const endedByReplay = 'This app\'s authorization was ended because an older refresh token of it was used again (it may have been stolen): authorize the app again'
       const [latest, latestXml] = await postForm(app(), '/oauth2/token.xml', refreshForm(next.refresh_token!))
       expectXmlError(latest, latestXml, 400, 'invalid_grant')
+      expect(elements(latestXml).error).toBe(endedByReplay.replace("'", '&apos;'))
+      const [latestJson, latestText] = await postForm(app(), '/oauth2/token', refreshForm(next.refresh_token!))
+      expectJsonError(latestJson, latestText, 400, 'invalid_grant')
+      expect(JSON.parse(latestText).data.error).toBe(endedByReplay)
 
       // Audited as keys made and revoked by hand are, naming the app.
       const audit = await app().ctx.sql<{ action: string; detail: any }[]>`
@@ -156,6 +163,12 @@ describeEachBackend(
       // A key revoked by its owner stays revoked: refreshing does not bring the app back.
       const [refresh, refreshText] = await postForm(app(), '/oauth2/token', refreshForm(body.refresh_token))
       expectJsonError(refresh, refreshText, 400, 'invalid_grant')
+      // Asked again, it is still the key's revocation, not a token "already used".
+      for (let i = 0; i < 2; i++) {
+        const [again, againText] = await postForm(app(), '/oauth2/token', refreshForm(body.refresh_token))
+        expectJsonError(again, againText, 400, 'invalid_grant')
+        expect(JSON.parse(againText).data.error).toBe('This app\'s key was revoked: authorize it again')
+      }
     })
 
     test('a PIN works once, for its client id only, for 10 minutes', async () => {
@@ -200,9 +213,19 @@ describeEachBackend(
       expect(afterPinBody.run.counts.app_pins).toBeGreaterThanOrEqual(1)
       expect(await rows()).toEqual({ pins: 0, tokens: 2 })
 
+      // A second chain, ended by a replay: its current token, revoked but never used, is kept as long.
+      const [other, otherXml] = await postForm(app(), '/oauth2/token.xml', pinForm(await issuePin(app(), user.token)))
+      expect(other.status, otherXml).toBe(200)
+      const [otherNext, otherNextXml] = await postForm(app(), '/oauth2/token.xml', refreshForm(elements(otherXml).refresh_token!))
+      expect(otherNext.status, otherNextXml).toBe(200)
+      const [replayed] = await postForm(app(), '/oauth2/token.xml', refreshForm(elements(otherXml).refresh_token!))
+      expect(replayed.status).toBe(400)
+      await runJobNow(app(), 'housekeeping')
+      expect(await rows()).toEqual({ pins: 0, tokens: 4 })
+
       clock.advance(91 * 86_400_000)
       await runJobNow(app(), 'housekeeping')
-      // The spent token goes; the chain's current one stays, and still refreshes.
+      // The spent tokens and the ended chain go; the first chain's current one stays, and still refreshes.
       expect(await rows()).toEqual({ pins: 0, tokens: 1 })
       const [again, againText] = await postForm(app(), '/oauth2/token', refreshForm(JSON.parse(refreshedText).refresh_token))
       expect(again.status, againText).toBe(200)
