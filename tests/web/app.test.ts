@@ -232,14 +232,27 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.getByLabel('Search users by email or username').fill('bob')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=admin-user-row]').length === 1)
-    // A limit out of range is refused in one sentence naming the field as labelled, not the API's name.
-    await page.getByLabel('Daily upload limit of bob').fill('99999999')
+    // The field takes what the API takes (modules/admin/model.ts: 0 to 10000000), so the browser says so before sending.
+    const limitField = page.getByLabel('Daily upload limit of bob')
+    expect(await limitField.evaluate((input: HTMLInputElement) => [input.min, input.max])).toEqual(['0', '10000000'])
+    // Past the field's own check (a script, an old page): the server's refusal is told at the field, naming
+    // whose it is, in one sentence naming the field as labelled, not the API's name.
+    await limitField.evaluate((input: HTMLInputElement) => input.removeAttribute('max'))
+    await limitField.fill('99999999')
     // Each row's Set names what it sets and whose, as the plan's does.
     await page.getByRole('button', { name: 'Set daily upload limit of bob', exact: true }).click()
     const refusal = page.getByRole('alert')
     await refusal.waitFor()
     expect(await page.locator('main').innerText()).not.toContain('upload_limit_per_day')
-    expect(await refusal.allInnerTexts()).toEqual(['Daily upload limit: a whole number from 0 to 10000000, or empty for the plan’s own.'])
+    expect(await refusal.allInnerTexts()).toEqual(['Daily upload limit of bob: a whole number from 0 to 10000000, or empty for the plan’s own.'])
+    const described = await limitField.evaluate((input: HTMLInputElement) => ({
+      invalid: input.getAttribute('aria-invalid'),
+      describedBy: input.getAttribute('aria-describedby') && document.getElementById(input.getAttribute('aria-describedby')!)?.textContent,
+      focused: document.activeElement === input,
+    }))
+    expect(described).toEqual({ invalid: 'true', describedBy: 'Daily upload limit of bob: a whole number from 0 to 10000000, or empty for the plan’s own.', focused: true })
+    // Beside its field, in the row: at phone width the list scrolls, and a line above it would be out of sight.
+    expect(await page.getByTestId('admin-user-row').filter({ hasText: 'bob' }).getByRole('alert').count()).toBe(1)
     // An admin is blocked only once demoted (the server's 409 demote_first): the row offers no Block meanwhile.
     // Promoting hands over the server: asked first; declined, nothing changes.
     let asked = ''

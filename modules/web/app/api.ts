@@ -62,6 +62,22 @@ export interface Api {
   onUnauthorized(listener: () => void): () => void
 }
 
+/** A proxy's or the server's "not now" (RFC 9110 §15.6: 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout), which may pass. */
+export const isUnavailable = (status: number) => status === 502 || status === 503 || status === 504
+
+/**
+ * Such an answer in plain words ("The upload server is unavailable for a moment (502)."), for the
+ * upload page and every page's loads alike; `server`: the one that answered, where the page knows it.
+ */
+export const unavailableSentence = (status: number, server = 'The server') => `${server} is unavailable for a moment (${status}).`
+
+/** What a failed answer says when its body says nothing (a proxy's HTML page, an empty body). */
+function fallbackMessage(status: number): string {
+  if (status === 413) return 'The file is too large for this server.'
+  if (isUnavailable(status)) return `${unavailableSentence(status)} Try again in a minute.`
+  return `The server answered ${status}.`
+}
+
 async function parse(response: Response) {
   const text = await response.text()
   let body: any = null
@@ -71,8 +87,7 @@ async function parse(response: Response) {
     body = null
   }
   if (!response.ok) {
-    const fallback = response.status === 413 ? 'The file is too large for this server.' : `The server answered ${response.status}.`
-    throw new ApiError(response.status, body?.error?.code ?? `http_${response.status}`, body?.error?.message ?? fallback, response.headers, fieldProblems(body?.error?.details))
+    throw new ApiError(response.status, body?.error?.code ?? `http_${response.status}`, body?.error?.message ?? fallbackMessage(response.status), response.headers, fieldProblems(body?.error?.details))
   }
   return body
 }

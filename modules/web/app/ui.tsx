@@ -224,13 +224,43 @@ export function PageTitle({ children, focus = true, headingRef, title }: { child
 /**
  * A message region that screen readers read out when it changes. With `focusRef`, it can take the
  * focus: where an action took its own button away, the focus goes to what the action did.
+ *
+ * The error's alert stands beside the polite region, not inside it: nested, a refusal was one
+ * change to both, and some screen readers read it twice.
  */
 export function Status({ error, message, focusRef, errorId }: { error?: ComponentChildren; message?: string | null; focusRef?: RefObject<HTMLDivElement | null>; errorId?: string }) {
   return (
-    <div class="status" aria-live="polite" role="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
+    <div class="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
       {error ? <p class="error" role="alert" id={errorId}>{error}</p> : null}
-      {message ? <p class="ok">{message}</p> : null}
+      <div role="status">{message ? <p class="ok">{message}</p> : null}</div>
     </div>
+  )
+}
+
+/**
+ * Asks a failed load (`useLoad`) again, without reloading the page. Shown while `load` has failed
+ * and has nothing to show; mounted with the page's data, so that once the data comes and the
+ * button goes, the focus it had goes to the page's heading, not to <body>.
+ */
+export function TryAgain({ load }: { load: { data?: unknown; error?: string; loading: boolean; reload(): void } }) {
+  const refocus = useRefocus(load.data)
+  if (!load.error || load.data !== undefined) return null
+  return (
+    <p>
+      {/* aria-disabled, not disabled, while it asks: a disabled button drops the focus. */}
+      <button
+        type="button"
+        class="secondary small"
+        aria-disabled={load.loading || undefined}
+        onClick={() => {
+          if (load.loading) return
+          refocus(() => document.querySelector<HTMLElement>('main h1'))
+          load.reload()
+        }}
+      >
+        {load.loading ? 'Trying again…' : 'Try again'}
+      </button>
+    </p>
   )
 }
 

@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { counted, formatDate, messageOf, Status, useLoad, useRowFocus, useSession } from '../ui.tsx'
+import { counted, formatDate, messageOf, Status, TryAgain, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const REASONS: Record<string, string> = {
   illegal: 'Illegal',
@@ -84,8 +84,9 @@ export function AdminReports() {
         </label>
       </div>
       <Status error={status.error ?? queue.error} message={status.message} />
-      {/* Focusable: where the focus goes once the last entry is dealt with. */}
-      {entries.length === 0 && !queue.loading ? <p tabIndex={-1} ref={empty}>No {showResolved ? '' : 'open '}reports.</p> : null}
+      <TryAgain load={queue} />
+      {/* Focusable: where the focus goes once the last entry is dealt with. Only of a queue read: a failed read is no empty queue. */}
+      {queue.data && entries.length === 0 && !queue.loading ? <p tabIndex={-1} ref={empty}>No {showResolved ? '' : 'open '}reports.</p> : null}
       <ul class="report-list" ref={list}>
         {entries.map((entry, index) => {
           const label = entry.image?.title ?? entry.album?.title ?? entry.target.id

@@ -8,13 +8,19 @@ import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
+import { PageTitle, Status, TryAgain, type User, counted, formatBytes, formatDate, messageOf, useFieldStatus, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
+import { ApiError } from '../api.ts'
 import { cronInWords } from '../cron-words.ts'
 
 const PLANS = ['free', 'pro', 'enterprise']
 /** The most the API takes (modules/admin/model.ts; modules may not import each other). */
 const MAX_UPLOAD_LIMIT = 10_000_000
-const USER_FIELD_WORDS = { fields: { upload_limit_per_day: () => `Daily upload limit: a whole number from 0 to ${MAX_UPLOAD_LIMIT}, or empty for the plan’s own.` } }
+/** The rule of a user's daily upload limit, naming whose: the refusal is read where the field is, beside other users' fields. */
+const uploadLimitRule = (user: User) => `Daily upload limit of ${user.username}: a whole number from 0 to ${MAX_UPLOAD_LIMIT}, or empty for the plan’s own.`
+/** The message saying what is wrong with the daily upload limit refused, shown under its field. */
+const UPLOAD_LIMIT_ERROR_ID = 'upload-limit-error'
+/** The field of one user's daily upload limit, as `useFieldStatus` names it: one such field in each row. */
+const uploadLimitField = (user: User) => `upload_limit_per_day:${user.id}`
 const PAGE_SIZE = 20
 
 /**
@@ -114,7 +120,8 @@ function Users() {
   const route = useRouteContext()
   const { query, page } = userListingOf(route.query)
   const showListing = (listing: UserListing) => navigate(userListingHref(route.path, listing))
-  const [status, setStatus] = useState<{ error?: string; message?: string }>({})
+  // A refused daily upload limit is about the field of one row: it marks that field, says so under it, and keeps the focus there.
+  const { status, setStatus, refuse, errorOf } = useFieldStatus(UPLOAD_LIMIT_ERROR_ID, (field) => `[name="${field.split(':')[0]}"]`)
   const list = useLoad(
     async () => api.auth<{ users: AdminUser[]; total: number }>('GET', `/api/v1/admin/users?${new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE), q: query })}`),
     [page, query],
@@ -127,14 +134,16 @@ function Users() {
   const refocusAfterSearch = useRefocus(query)
   // What was said of a row ("bob unblocked.") belongs to the listing it was said on, not to the next search or page.
   useEffect(() => setStatus({}), [query, page])
-  const change = async (user: User, body: Record<string, unknown>, message: string, index: number) => {
+  const change = async (user: User, body: Record<string, unknown>, message: string, index: number, form?: HTMLFormElement) => {
     try {
       await api.auth('PATCH', `/api/v1/admin/users/${user.id}`, body)
       setStatus({ message })
       refocus(index)
       list.reload()
     } catch (e) {
-      setStatus({ error: messageOf(e, USER_FIELD_WORDS) })
+      const limitRefused = form && e instanceof ApiError && e.details.some((problem) => problem.field === 'upload_limit_per_day')
+      if (limitRefused) refuse(form, uploadLimitRule(user), uploadLimitField(user))
+      else setStatus({ error: messageOf(e) })
     }
   }
   const remove = async (user: User, index: number) => {
@@ -166,64 +175,79 @@ function Users() {
         <input key={query} ref={searchBox} id="user-search" name="q" type="search" placeholder="Email or username" defaultValue={query} />
         <button type="submit" class="secondary">Search</button>
       </form>
-      <Status error={status.error ?? list.error} message={status.message} />
-      <TableWrap label="Users">
-        <table class="users">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Plan</th>
-              <th scope="col">Uploads / day</th>
-              <th scope="col">Usage</th>
-              <th scope="col">Status</th>
-              <th scope="col"><span class="visually-hidden">Actions</span></th>
-            </tr>
-          </thead>
-          <tbody ref={rows}>
-            {(list.data?.users ?? []).map((user, index) => (
-              <tr key={user.id} data-testid="admin-user-row">
-                <td>
-                  <strong>{user.username}</strong>
-                  <br />
-                  <span class="small muted">{user.email}</span>
-                  {/* In the first column: at 390 px the table scrolls, and the usage column is off the screen. */}
-                  {user.bandwidth_limited_until ? (
-                    <>
-                      <br />
-                      <span class="badge private" data-testid="bandwidth-limited">Bandwidth used up</span>
-                    </>
-                  ) : null}
-                </td>
-                <td>
-                  <PlanChoice user={user} apply={(plan) => change(user, { plan_type: plan }, `${user.username} is now on ${plan}.`, index)} />
-                </td>
-                <td>
-                  <Form
-                    class="inline"
-                    onSubmit={(event) => {
-                      const raw = String(new FormData(event.currentTarget as HTMLFormElement).get('limit') ?? '')
-                      return change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`, index)
-                    }}
-                  >
-                    <input name="limit" type="number" min={0} class="narrow-input" defaultValue={String(user.upload_limit_per_day)} aria-label={`Daily upload limit of ${user.username}`} />
-                    <SubmitButton class="secondary small">Set<span class="visually-hidden"> daily upload limit of {user.username}</span></SubmitButton>
-                  </Form>
-                </td>
-                <td class="usage">
-                  <Usage user={user} />
-                </td>
-                <td>
-                  <UserState user={user} /> {user.is_admin ? <span class="badge">Admin</span> : null}
-                </td>
-                <td class="actions">
-                  {user.id !== me?.id ? (
-                    <>
-                      {/* Another admin is blocked or deleted only once demoted (409 demote_first). */}
-                      {user.is_admin && !user.is_blocked ? null : (
-                        <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`, index)}>
-                          {user.is_blocked ? 'Unblock' : 'Block'}
-                          <span class="visually-hidden"> {user.username}</span>
-                        </ActionButton>
+      {/* A refused field's message is under the field instead. */}
+      <Status error={status.field ? undefined : (status.error ?? list.error)} message={status.message} />
+      <TryAgain load={list} />
+      {list.error ? null : (
+        <TableWrap label="Users">
+          <table class="users">
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Plan</th>
+                <th scope="col">Uploads / day</th>
+                <th scope="col">Usage</th>
+                <th scope="col">Status</th>
+                <th scope="col"><span class="visually-hidden">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody ref={rows}>
+              {(list.data?.users ?? []).map((user, index) => (
+                <tr key={user.id} data-testid="admin-user-row">
+                  <td>
+                    <strong>{user.username}</strong>
+                    <br />
+                    <span class="small muted">{user.email}</span>
+                    {/* In the first column: at 390 px the table scrolls, and the usage column is off the screen. */}
+                    {user.bandwidth_limited_until ? (
+                      <>
+                        <br />
+                        <span class="badge private" data-testid="bandwidth-limited">Bandwidth used up</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td>
+                    <PlanChoice user={user} apply={(plan) => change(user, { plan_type: plan }, `${user.username} is now on ${plan}.`, index)} />
+                  </td>
+                  <td>
+                    <Form
+                      class="inline"
+                      onSubmit={(event) => {
+                        const form = event.currentTarget as HTMLFormElement
+                        const raw = String(new FormData(form).get('upload_limit_per_day') ?? '')
+                        return change(user, { upload_limit_per_day: raw ? Number(raw) : null }, `Upload limit of ${user.username} saved.`, index, form)
+                      }}
+                    >
+                      <input
+                        name="upload_limit_per_day"
+                        type="number"
+                        min={0}
+                        max={MAX_UPLOAD_LIMIT}
+                        class="narrow-input"
+                        defaultValue={String(user.upload_limit_per_day)}
+                        aria-label={`Daily upload limit of ${user.username}`}
+                        aria-invalid={errorOf(uploadLimitField(user)) ? true : undefined}
+                        aria-describedby={errorOf(uploadLimitField(user))}
+                      />
+                      <SubmitButton class="secondary small">Set<span class="visually-hidden"> daily upload limit of {user.username}</span></SubmitButton>
+                    </Form>
+                    {errorOf(uploadLimitField(user)) ? <Status error={status.error} errorId={UPLOAD_LIMIT_ERROR_ID} /> : null}
+                  </td>
+                  <td class="usage">
+                    <Usage user={user} />
+                  </td>
+                  <td>
+                    <UserState user={user} /> {user.is_admin ? <span class="badge">Admin</span> : null}
+                  </td>
+                  <td class="actions">
+                    {user.id !== me?.id ? (
+                      <>
+                        {/* Another admin is blocked or deleted only once demoted (409 demote_first). */}
+                        {user.is_admin && !user.is_blocked ? null : (
+                          <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`, index)}>
+                            {user.is_blocked ? 'Unblock' : 'Block'}
+                            <span class="visually-hidden"> {user.username}</span>
+                          </ActionButton>
                       )}
                       {/* A blocked account is promoted only once unblocked (409 unblock_first); a blocked admin can still be demoted. */}
                       {user.is_blocked && !user.is_admin ? null : (
@@ -245,14 +269,18 @@ function Users() {
           </tbody>
         </table>
       </TableWrap>
+      )}
       {/* Focusable: where the focus goes once the last row on view is gone. */}
       {list.data?.users.length === 0 ? <p tabIndex={-1} ref={empty}>No users match.</p> : null}
-      <Pager
-        position={`Page ${page} of ${pages} (${counted(list.data?.total ?? 0, 'user')})`}
-        toPrevious={page > 1 ? () => showListing({ query, page: Math.min(page, pages) - 1 }) : null}
-        toNext={page < pages ? () => showListing({ query, page: page + 1 }) : null}
-        shown={list.data}
-      />
+      {/* Counted only once read: a failed read is no list of 0 users. */}
+      {list.data ? (
+        <Pager
+          position={`Page ${page} of ${pages} (${counted(list.data.total, 'user')})`}
+          toPrevious={page > 1 ? () => showListing({ query, page: Math.min(page, pages) - 1 }) : null}
+          toNext={page < pages ? () => showListing({ query, page: page + 1 }) : null}
+          shown={list.data}
+        />
+      ) : null}
     </>
   )
 }

@@ -5,7 +5,7 @@ import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { usePassed } from '../timers.ts'
-import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, TryAgain, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { type Album, AlbumStateBadges, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -53,7 +53,9 @@ const toLocalInput = (iso: string | null) => {
 export function AlbumPage({ id }: { id: string }) {
   const { api } = useSession()
   const loaded = useLoad(async () => (await api.remote<{ album: FullAlbum }>('upload', 'GET', `/api/v1/albums/${id}`)).data.album, [id])
-  const stats = useLoad(async () => (await api.remote<{ visitors: number }>('upload', 'GET', `/api/v1/albums/${id}/stats`)).data, [id])
+  // Asked for once the album is found: of an album that is not there, they would only be a second 404.
+  const found = loaded.data !== undefined
+  const stats = useLoad(async () => (found ? (await api.remote<{ visitors: number }>('upload', 'GET', `/api/v1/albums/${id}/stats`)).data : null), [id, found])
   const [album, setAlbum] = useState<FullAlbum | null>(null)
   const [status, setStatus] = useState<Record<string, Message>>({})
   const [focus, setFocus] = useState<{ id: string; action: string } | null>(null)
@@ -81,7 +83,18 @@ export function AlbumPage({ id }: { id: string }) {
     setFocus(null)
   }, [album])
 
-  if (loaded.error) return <section><PageTitle>Album</PageTitle><Status error={loaded.error} /><Link href="/albums">All albums</Link></section>
+  if (loaded.error) {
+    const missing = loaded.errorCode === 'album_not_found'
+    // Keyed: once asked again and loaded, the album's page is a new one, whose heading takes the focus.
+    return (
+      <section key="failed">
+        <PageTitle>{missing ? 'Album not found' : 'Album could not be loaded'}</PageTitle>
+        <Status error={loaded.error} />
+        {missing ? null : <TryAgain load={loaded} />}
+        <Link href="/albums">All albums</Link>
+      </section>
+    )
+  }
   if (!album) return <p aria-live="polite">Loading…</p>
 
   const call = async (part: string, method: string, path: string, body: unknown, done: Done = {}) => {

@@ -6,7 +6,7 @@ import { Link, navigate } from '../router.tsx'
 import { type ViewStats, ViewsReport } from '../stats-report.tsx'
 import { Thumb } from '../thumb.tsx'
 import { atInstant } from '../timers.ts'
-import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, TryAgain, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, EXPIRES_AT_FIELD, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 const EXPIRIES = [
@@ -54,11 +54,15 @@ export function ImagePage({ id }: { id: string }) {
   }, [expiresAt])
 
   if (loaded.error || ended) {
+    // Only the server's word that there is no such image says so: a 500, a 429 or a proxy's 502
+    // must not make an image look deleted, and one that failed to load can be asked for again.
+    const gone = ended || loaded.errorCode === 'image_expired' ? 'Image ended' : loaded.errorCode === 'image_not_found' ? 'Image not found' : null
     // Keyed: shown in place of an open page, its heading is new and takes the focus, as on a reload.
     return (
       <section key="ended">
-        <PageTitle>{ended || loaded.errorCode === 'image_expired' ? 'Image ended' : 'Image not found'}</PageTitle>
+        <PageTitle>{gone ?? 'Image could not be loaded'}</PageTitle>
         <Status error={ended ?? loaded.error} />
+        {gone ? null : <TryAgain load={loaded} />}
         <Link href="/gallery">All images</Link>
       </section>
     )
