@@ -149,10 +149,13 @@ describe.skipIf(!hasChromium)('the upload queue in Chromium', () => {
     })
   })
 
-  test('a failure that may pass (the server out of reach, 503, 429) offers Retry, saying when for a Retry-After; nothing is picked again', async () => {
+  /** The upload answered `status` with the error `code`, and `headers` (a Retry-After), as the upload server would. */
+  const refusal = (status: number, code: string, headers: Record<string, string> = {}) => (route: Route) => {
     const corsHeaders = { 'access-control-allow-origin': servers.urls.auth, 'access-control-expose-headers': 'retry-after', 'content-type': 'application/json' }
-    const refusal = (status: number, code: string, headers: Record<string, string> = {}) => (route: Route) =>
-      route.fulfill({ status, headers: { ...corsHeaders, ...headers }, body: JSON.stringify({ success: false, error: { code, message: 'Not now' } }) })
+    return route.fulfill({ status, headers: { ...corsHeaders, ...headers }, body: JSON.stringify({ success: false, error: { code, message: 'Not now' } }) })
+  }
+
+  test('a failure that may pass (the server out of reach, 503, 429) offers Retry, saying when for a Retry-After; nothing is picked again', async () => {
     const cases: [string, (route: Route) => Promise<void>, RegExp][] = [
       ['unreachable.png', (route) => route.abort('internetdisconnected'), /^The upload server could not be reached\. Check your connection, then retry\.$/],
       ['busy.png', refusal(503, 'unavailable'), /^The upload server is unavailable for a moment \(503\)\. Retry in a minute\.$/],
@@ -185,6 +188,27 @@ describe.skipIf(!hasChromium)('the upload queue in Chromium', () => {
       await page.setInputFiles('#file-input', { name: 'refused.png', mimeType: 'image/png', buffer: await distinctPng(120, 90) })
       await item('refused.png').getByRole('alert').waitFor()
       expect(await item('refused.png').getByRole('button', { name: /Retry/ }).count()).toBe(0)
+    })
+  })
+
+  test('a short Retry-After counts down in the row, where no live region reads each second, then says one can retry now', async () => {
+    await journal.during(async () => {
+      await go('/upload')
+      next = refusal(429, 'rate_limited', { 'retry-after': '3' })
+      await page.setInputFiles('#file-input', { name: 'counted.png', mimeType: 'image/png', buffer: await distinctPng(120, 90) })
+      const alert = item('counted.png').getByRole('alert')
+      await alert.waitFor()
+      expect(await alert.textContent()).toMatch(/^Too many requests just now\. Retry in [23] seconds\.$/)
+      // The wait counts down, in text that no live region around it reads out again each second:
+      // the alert read it once when it came.
+      await alert.filter({ hasText: 'Retry in 1 second.' }).waitFor({ timeout: 5_000 })
+      const liveAround = await item('counted.png').getByTestId('retry-wait').evaluate((wait) => wait.closest('[aria-live], [role=alert], [role=status], [role=log]')?.getAttribute('aria-live'))
+      expect(liveAround).toBe('off')
+      // Once it has passed, the alert says so, once.
+      await alert.filter({ hasText: 'You can retry now.' }).waitFor({ timeout: 5_000 })
+      expect(await alert.textContent()).toBe('Too many requests just now. You can retry now.')
+      await item('counted.png').getByRole('button', { name: 'Retry the upload of counted.png' }).click()
+      await item('counted.png').getByRole('link', { name: 'Open counted.png' }).waitFor({ timeout: 60_000 })
     })
   })
 

@@ -31,3 +31,22 @@ export function usePassed(at: number | null): boolean {
   useEffect(() => (at === null ? undefined : atInstant(at, () => rerender((n) => n + 1))), [at])
   return at !== null && Date.now() >= at
 }
+
+/**
+ * The whole seconds left until the instant `at` (milliseconds since the epoch; 0 once it has
+ * passed, null for none), read from the clock at each render. While at most `countedBelow` seconds
+ * are left, the component renders again as each second passes, so a wait shown in seconds counts
+ * down; before then, only once it gets there.
+ */
+export function useSecondsLeft(at: number | null, countedBelow: number): number | null {
+  const [tick, rerender] = useState(0)
+  useEffect(() => {
+    if (at === null) return
+    const left = at - Date.now()
+    if (left <= 0) return
+    // The next instant the figure shown changes: where counting starts, else the next whole second down.
+    const next = left > countedBelow * 1000 ? at - countedBelow * 1000 : at - (Math.ceil(left / 1000) - 1) * 1000
+    return atInstant(next, () => rerender((n) => n + 1))
+  }, [at, tick])
+  return at === null ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000))
+}

@@ -1,6 +1,6 @@
 import { createContext } from 'preact'
 import { useContext, useEffect, useState } from 'preact/hooks'
-import { type Api, ApiError, uploadFile } from './api.ts'
+import { type Api, ApiError, isUnavailable, uploadFile } from './api.ts'
 
 /**
  * The Upload page's queue, owned by the app's root (main.tsx) rather than by the page: uploads go
@@ -20,9 +20,8 @@ export interface UploadItem {
   isPublic?: boolean
   /** Why it failed (an ApiError, as a rule); the page words it. */
   failure?: unknown
-  /** A 429 or 503's Retry-After: when trying again may work, and the wait it gave, in seconds. */
+  /** A 429 or 503's Retry-After: when trying again may work. */
   retryAt?: Date
-  retryAfterSeconds?: number
   /** `metadata.size` is the stored original's size: the file less the metadata removed from it. */
   image?: { id: string; url: string; thumbnail: string; metadata: { size: number }; expires_at?: string | null; max_views?: number | null; views_left?: number | null }
   /** Done, but nothing new was stored: the same bytes with the same settings were uploaded before (a 200, not a 201). */
@@ -95,11 +94,8 @@ export function retryAfterOf(error: ApiError): Date | null {
   return seconds === null ? null : new Date(Date.now() + seconds * 1000)
 }
 
-/** What a failed item keeps of a Retry-After: the instant, and the wait as the server gave it. */
-const retryOf = (error: unknown): Pick<UploadItem, 'retryAt' | 'retryAfterSeconds'> => {
-  const seconds = error instanceof ApiError ? retryAfterSecondsOf(error) : null
-  return seconds === null ? { retryAt: undefined, retryAfterSeconds: undefined } : { retryAt: new Date(Date.now() + seconds * 1000), retryAfterSeconds: seconds }
-}
+/** What a failed item keeps of a Retry-After: the instant it names. */
+const retryOf = (error: unknown): Pick<UploadItem, 'retryAt'> => ({ retryAt: (error instanceof ApiError && retryAfterOf(error)) || undefined })
 
 /**
  * Failures that sending the same file again may cure: the server out of reach, a proxy's or the
@@ -110,7 +106,7 @@ export function mayRetry(item: UploadItem): boolean {
   if (item.status === 'cancelled') return true
   if (item.status !== 'error' || !(item.failure instanceof ApiError)) return false
   const { status, code } = item.failure
-  return code === 'network_error' || status === 429 || status === 502 || status === 503 || status === 504
+  return code === 'network_error' || status === 429 || isUnavailable(status)
 }
 
 export const isRunning = (item: UploadItem) => item.status === 'waiting' || item.status === 'uploading' || item.status === 'processing'
@@ -154,7 +150,7 @@ export function createUploadQueue(api: Api): UploadQueue {
   function start(item: UploadItem, choices: UploadChoices) {
     const controller = new AbortController()
     inFlight.set(item.key, controller)
-    update(item.key, { status: 'uploading', isPublic: choices.isPublic, loaded: 0, failure: undefined, retryAt: undefined, retryAfterSeconds: undefined })
+    update(item.key, { status: 'uploading', isPublic: choices.isPublic, loaded: 0, failure: undefined, retryAt: undefined })
     // An answer to an upload since cancelled, retried or forgotten (reset) changes nothing.
     const current = () => inFlight.get(item.key) === controller
     uploadFile(api, item.file, {
@@ -228,7 +224,7 @@ export function createUploadQueue(api: Api): UploadQueue {
     },
     retry(key) {
       const item = itemOf(key)
-      if (item && mayRetry(item)) update(key, { status: 'waiting', loaded: 0, failure: undefined, retryAt: undefined, retryAfterSeconds: undefined })
+      if (item && mayRetry(item)) update(key, { status: 'waiting', loaded: 0, failure: undefined, retryAt: undefined })
     },
     reset() {
       for (const controller of inFlight.values()) controller.abort()

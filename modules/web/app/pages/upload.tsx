@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError } from '../api.ts'
+import { ApiError, isUnavailable, unavailableSentence } from '../api.ts'
 import { BandwidthLimitNotice, useBandwidthLimit } from '../bandwidth-notice.tsx'
 import { Link } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
+import { useSecondsLeft } from '../timers.ts'
 import { CopyButton, PageTitle, counted, formatBytes, formatBytesApart, formatDate, useSession, withLocalTimes } from '../ui.tsx'
 import { type UploadChoices, type UploadItem, mayRetry, nameOf, useUploadQueue } from '../upload-queue.ts'
 import { MAX_VIEWS_RULE, UploadLifetimeChoices, lifetimeSummary } from './image-lifetime.tsx'
@@ -51,27 +52,33 @@ function quotaSentence(notSent: number, resetsAt: Date | null): string {
   return `Daily upload limit reached: ${files} not sent. ${again}`
 }
 
+/** A wait shorter than this is counted down in seconds, where a time of day to the minute would read as "now". */
+const RETRY_COUNTED_BELOW_SECONDS = 120
+
 /**
- * When to retry, as the server's Retry-After says it: a wait of under 2 minutes in seconds ("Retry
- * in 5 seconds"), where a time of day to the minute would read as "now"; a longer one as the time
- * it ends, which stays true while the page is left open. `otherwise`: the sentence without one.
+ * When to retry, as the server's Retry-After says it: a wait of under 2 minutes counted down in
+ * seconds ("Retry in 5 seconds", then 4…); a longer one as the time it ends. Once it has passed,
+ * that one can. `otherwise`: the sentence without a Retry-After.
+ *
+ * It stands inside the row's alert, which reads the wait once when the refusal comes: the count is
+ * kept out of that live region (aria-live="off"), or it would be read out again every second. "You
+ * can retry now." is the alert's own text again, read once when the wait is over.
  */
-function retryWhen(item: UploadItem, otherwise: string): string {
-  const seconds = item.retryAfterSeconds
-  if (!item.retryAt || seconds === undefined) return otherwise
-  return seconds < 120 ? `Retry in ${counted(Math.ceil(seconds), 'second')}.` : `Retry from ${formatDate(item.retryAt)}.`
+function RetryWhen({ at, otherwise }: { at?: Date; otherwise: string }) {
+  const left = useSecondsLeft(at ? at.getTime() : null, RETRY_COUNTED_BELOW_SECONDS)
+  if (!at || left === null) return <>{otherwise}</>
+  if (left === 0) return <>You can retry now.</>
+  return <span aria-live="off" data-testid="retry-wait">{left < RETRY_COUNTED_BELOW_SECONDS ? `Retry in ${counted(left, 'second')}.` : `Retry from ${formatDate(at)}.`}</span>
 }
 
 /** What a failed item says: why, and for one Retry may cure, when to try (a Retry-After) or that it may. */
-function failureOf(item: UploadItem, maxBytes: number): string {
+function Failure({ item, maxBytes }: { item: UploadItem; maxBytes: number }) {
   const error = item.failure
-  if (!(error instanceof ApiError)) return describeError(error, item.file, maxBytes)
-  if (error.code === 'network_error') return 'The upload server could not be reached. Check your connection, then retry.'
-  if (error.status === 429) return `Too many requests just now. ${retryWhen(item, 'Retry in a few minutes.')}`
-  if (error.status === 502 || error.status === 503 || error.status === 504) {
-    return `The upload server is unavailable for a moment (${error.status}). ${retryWhen(item, 'Retry in a minute.')}`
-  }
-  return describeError(error, item.file, maxBytes)
+  if (!(error instanceof ApiError)) return <>{describeError(error, item.file, maxBytes)}</>
+  if (error.code === 'network_error') return <>The upload server could not be reached. Check your connection, then retry.</>
+  if (error.status === 429) return <>Too many requests just now. <RetryWhen at={item.retryAt} otherwise="Retry in a few minutes." /></>
+  if (isUnavailable(error.status)) return <>{unavailableSentence(error.status, 'The upload server')} <RetryWhen at={item.retryAt} otherwise="Retry in a minute." /></>
+  return <>{describeError(error, item.file, maxBytes)}</>
 }
 
 /** Before the page first shows: public as the account's setting says, no end. */
@@ -206,7 +213,7 @@ export function UploadPage() {
             ) : null}
             {item.status === 'error' ? (
               <p class="error" role="alert">
-                {failureOf(item, maxBytes)}
+                <Failure item={item} maxBytes={maxBytes} />
                 {item.failure instanceof ApiError && existingImageOf(item.failure) ? <> <Link href={`/gallery/${existingImageOf(item.failure)}`}>Open that image</Link> to change them.</> : null}
               </p>
             ) : null}
