@@ -33,8 +33,8 @@ export const cors = (ctx: AppContext) => {
       if (!origin || !origins.has(origin)) return
       set.headers['access-control-allow-origin'] = origin
       // Caches must not hand this origin's answer to another (RFC 9110 §12.5.5). Only answers
-      // with CORS headers say so: public images (no Origin from an <img>) keep their own Vary,
-      // and the page's cross-origin calls hit private, uncacheable answers (API, private images).
+      // with CORS headers say so (a public image's answer without an Origin keeps its own Vary,
+      // README "Left as they are"); a Vary of the handler's own is merged with it below.
       set.headers['vary'] = 'Origin'
       set.headers['access-control-expose-headers'] = EXPOSED_HEADERS
       if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
@@ -45,5 +45,19 @@ export const cors = (ctx: AppContext) => {
         return ''
       }
     })
+    .mapResponse(({ responseValue, set }) => {
+      if (set.headers['access-control-allow-origin'] === undefined) return
+      // Elysia lets a Response's own headers win over set.headers: a public image's `Vary: Accept`
+      // (a year in a shared cache) replaced `Origin`, so the CORS copy was handed to every origin.
+      if (responseValue instanceof Response) responseValue.headers.set('vary', withVaryName(responseValue.headers.get('vary'), 'Origin'))
+      else set.headers['vary'] = withVaryName(set.headers['vary'], 'Origin')
+    })
     .as('global')
+}
+
+/** A Vary value that lists `name` once among the values it already had (names are case-insensitive). */
+export function withVaryName(vary: string | null | undefined, name: string): string {
+  const names = (vary ?? '').split(',').map((value) => value.trim()).filter(Boolean)
+  if (names.some((value) => value === '*' || value.toLowerCase() === name.toLowerCase())) return names.join(', ')
+  return [...names, name].join(', ')
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import type { StoredVariant } from '#core/images/types.ts'
-import { describeEachBackend } from '../helpers/index.ts'
+import { call, describeEachBackend } from '../helpers/index.ts'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { CORPUS, LANDSCAPE, PNG_WITH_ALPHA, makeHeavyThumbGif, uploadPhoto, type Uploaded, type Viewer, fetchView, signUp, storedBytes, text, upload, uploadNamed, variant, variantsOf } from './support.ts'
@@ -174,6 +174,32 @@ describeEachBackend('view delivery', (app) => {
     expect(originalBody).toEqual(await storedBytes(app(), variant(wideVariants, 'original', 'jpeg').key))
     const [download] = await fetchView(app().view, `${medium}&download=true`, { accept: 'image/webp' })
     expect(download.headers.get('content-type')).toBe('image/jpeg')
+  })
+
+  test("a trusted Origin's answer lists Origin beside the image's own Vary (Accept, Referer), on 200, 304 and HEAD", async () => {
+    const origin = app().config.publicUrls.auth
+    const wide = await uploadPhoto(app(), owner, 1600, 1000)
+    const medium = `/i/${wide.id}?size=medium`
+    const negotiated = { accept: 'image/avif,image/webp,*/*' }
+    const [cors] = await fetchView(app().view, medium, { ...negotiated, origin })
+    expect(cors.headers.get('access-control-allow-origin')).toBe(origin)
+    expect(cors.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(cors.headers.get('vary')).toBe('Accept, Origin')
+    const [notModified] = await fetchView(app().view, medium, { ...negotiated, origin, 'if-none-match': cors.headers.get('etag')! })
+    expect(notModified.status).toBe(304)
+    expect(notModified.headers.get('vary')).toBe('Accept, Origin')
+    const [head] = await fetchView(app().view, medium, { ...negotiated, origin }, 'HEAD')
+    expect(head.headers.get('vary')).toBe('Accept, Origin')
+    // Nothing to negotiate: Origin alone. Without an Origin, the image's own Vary alone.
+    expect((await fetchView(app().view, `/i/${wide.id}`, { origin }))[0].headers.get('vary')).toBe('Origin')
+    expect((await fetchView(app().view, medium, negotiated))[0].headers.get('vary')).toBe('Accept')
+    // A hotlink-protected image: both of its own, and Origin once.
+    const picky = await signUp(app())
+    await call(app().auth, 'PUT', '/api/v1/account', { token: picky.token, body: { allowed_referrers: ['example.com'] } })
+    const guarded = await uploadPhoto(app(), picky, 1600, 1000)
+    const [protectedAnswer] = await fetchView(app().view, `/i/${guarded.id}?size=medium`, { ...negotiated, origin, referer: 'https://example.com/post' })
+    expect(protectedAnswer.status).toBe(200)
+    expect(protectedAnswer.headers.get('vary')).toBe('Accept, Referer, Origin')
   })
 
   test('a WebP twin that is larger than the original is not served', async () => {

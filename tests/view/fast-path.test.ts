@@ -228,6 +228,27 @@ for (const database of DATABASES) {
       expect((await get(path, { 'if-match': etag })).response.status).toBe(200)
     })
 
+    test("a trusted Origin's answer is the pipeline's, with Origin listed beside the image's own Vary, on 200 and 304", async () => {
+      const id = await uploadPhoto()
+      const path = `/i/${id}?size=thumb`
+      const negotiated = { accept: 'image/avif,image/webp,*/*' }
+      await warm(path, negotiated)
+      const plain = await get(path, negotiated)
+      expect(plain.response.headers.get('access-control-allow-origin')).toBeNull()
+      expect(plain.response.headers.get('vary')).toBe('Accept')
+      // The platform's own origin, as the web app is told it (the auth server's public URL).
+      const origin = new URL((await json(`${server.urls.auth}/api/v1/web/config`)).auth_url).origin
+      const cors = await get(path, { ...negotiated, origin })
+      expect(cors.response.headers.get('x-request-id')).not.toBeNull()
+      expect(cors.response.headers.get('access-control-allow-origin')).toBe(origin)
+      expect(cors.response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      expect(cors.response.headers.get('vary')).toBe('Accept, Origin')
+      const notModified = await get(path, { ...negotiated, origin, 'if-none-match': cors.response.headers.get('etag')! })
+      expect(notModified.response.status).toBe(304)
+      expect(notModified.response.headers.get('access-control-allow-origin')).toBe(origin)
+      expect(notModified.response.headers.get('vary')).toBe('Accept, Origin')
+    })
+
     test('every fast answer is a recorded view and a counted request', async () => {
       const id = await uploadPhoto()
       const path = `/i/${id}?size=thumb`
