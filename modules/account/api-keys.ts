@@ -8,6 +8,7 @@ import type { AppContext } from '#core/context.ts'
 import { AppError, BadRequest, NotFound, validationMessage } from '#core/errors.ts'
 import { futureInstant } from '#core/http/future-instant.ts'
 import { isUuid } from '#core/http/schemas.ts'
+import { requiredLabel } from '#core/text/user-text.ts'
 import type { AccountModel } from './model.ts'
 import * as repo from './repo.ts'
 
@@ -65,8 +66,10 @@ export async function createApiKey(ctx: AppContext, principal: Principal, input:
     const details = [{ field: 'rate_limit_per_hour', message: `Must be at most ${planLimit}, your plan's limit`, value: String(input.rate_limit_per_hour) }]
     throw new BadRequest(`rate_limit_per_hour cannot exceed your plan's ${planLimit}`, 'rate_limit_above_plan', details)
   }
+  // Shown in the keys page, exports and logs: one line, without controls that make it read otherwise.
+  const name = requiredLabel(input.key_name, 'key_name', 'invalid_key_name')
   const minted = await ctx.sql.begin((tx) =>
-    mintApiKey(tx, { userId: principal.user.id, name: input.key_name.trim(), rateLimitPerHour: input.rate_limit_per_hour ?? null, scopes, expiresAt, allowedIps }),
+    mintApiKey(tx, { userId: principal.user.id, name, rateLimitPerHour: input.rate_limit_per_hour ?? null, scopes, expiresAt, allowedIps }),
   )
   await auditKeyCreated(ctx, principal.user.id, minted.row, meta)
   return { ...publicApiKey(minted.row, principal, now), key: minted.key }

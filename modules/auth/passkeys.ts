@@ -6,6 +6,7 @@ import { passwordMatches } from '#core/auth/password-guesses.ts'
 import type { AppContext } from '#core/context.ts'
 import { isUniqueViolation } from '#core/db/errors.ts'
 import { BadRequest, Conflict, Forbidden, NotFound, Unauthorized } from '#core/errors.ts'
+import { oneLineText, requiredLabel } from '#core/text/user-text.ts'
 import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge } from './challenges.ts'
 import { issueRecoveryCodes, tellSecurityChange } from './factor-changes.ts'
@@ -93,7 +94,7 @@ export async function registerPasskey(
         publicKey: info.credential.publicKey,
         counter: info.credential.counter,
         transports: info.credential.transports ?? [],
-        name: input.name?.trim() || `Passkey ${before.passkeys + 1}`,
+        name: oneLineText(input.name ?? '').trim() || `Passkey ${before.passkeys + 1}`,
         deviceType: info.credentialDeviceType,
         backedUp: info.credentialBackedUp,
       })
@@ -116,7 +117,7 @@ export async function listPasskeys(ctx: AppContext, user: UserRow) {
 }
 
 export async function renamePasskey(ctx: AppContext, user: UserRow, id: string, name: string) {
-  const row = await repo.renamePasskey(ctx.sql, user.id, id, name.trim())
+  const row = await repo.renamePasskey(ctx.sql, user.id, id, requiredLabel(name, 'name', 'invalid_passkey_name'))
   if (!row) throw new NotFound('No such passkey', 'passkey_not_found')
   return presentPasskey(row)
 }

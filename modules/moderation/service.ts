@@ -7,6 +7,7 @@ import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
 import { tooManyAttempts } from '#core/rate-limit.ts'
+import { withoutHiddenControls } from '#core/text/user-text.ts'
 import * as users from '#core/users/repo.ts'
 import type { ReportInput } from './model.ts'
 import * as repo from './repo.ts'
@@ -52,7 +53,8 @@ export async function fileReport(ctx: AppContext, input: ReportInput, meta: Requ
   // count as a stranger's towards hiding it, and send an administrator to review it for nothing.
   if (account?.user.id === ownerId) throw new Forbidden(`This ${input.target.type} is yours: delete it or make it private instead of reporting it`, 'own_content')
   const key = reporterKey(ctx, meta.ip, account)
-  const note = input.note?.trim() || null
+  // Read by an administrator deciding on a takedown: no override may turn its words around.
+  const note = (input.note && withoutHiddenControls(input.note, { carriageReturn: true }).trim()) || null
   const id = await repo.insertReport(ctx.sql, {
     targetType: input.target.type,
     targetId: input.target.id,

@@ -4,6 +4,7 @@ import { BadRequest, Conflict, NotFound } from '#core/errors.ts'
 import { lockUser } from '#core/users/repo.ts'
 import { decodeTimeCursor, encodeTimeCursor } from '#core/http/cursor.ts'
 import { isUuid } from '#core/http/schemas.ts'
+import { oneLineText } from '#core/text/user-text.ts'
 import { AddressRefused, Unresolvable, addressPolicy, resolveChecked } from './address-policy.ts'
 import type { WebhookModel } from './model.ts'
 import * as repo from './repo.ts'
@@ -44,6 +45,8 @@ export async function checkTargetUrl(ctx: AppContext, raw: string): Promise<stri
 }
 
 const uniqueEvents = (events: string[]) => [...new Set(events)]
+/** A webhook's label in the list: one line, without controls that make it read otherwise (src/text/user-text.ts). */
+const describedAs = (description: string | undefined) => (description === undefined ? undefined : oneLineText(description).trim())
 
 export async function createWebhook(ctx: AppContext, principal: Principal, body: typeof WebhookModel.create.body.static) {
   const url = await checkTargetUrl(ctx, body.url)
@@ -56,7 +59,7 @@ export async function createWebhook(ctx: AppContext, principal: Principal, body:
     return repo.insertWebhook(tx, {
       userId: principal.user.id,
       url,
-      description: body.description ?? '',
+      description: describedAs(body.description) ?? '',
       events: uniqueEvents(body.events),
       secret: sealWebhookSecret(ctx, secret),
       now: ctx.clock.now(),
@@ -79,7 +82,7 @@ export async function updateWebhook(ctx: AppContext, principal: Principal, id: s
   await getWebhook(ctx, principal, id)
   const url = body.url === undefined ? undefined : await checkTargetUrl(ctx, body.url)
   const events = body.events === undefined ? undefined : uniqueEvents(body.events)
-  const updated = await repo.updateWebhook(ctx.sql, principal.user.id, id, { url, events, description: body.description, enabled: body.enabled }, ctx.clock.now())
+  const updated = await repo.updateWebhook(ctx.sql, principal.user.id, id, { url, events, description: describedAs(body.description), enabled: body.enabled }, ctx.clock.now())
   if (!updated) throw webhookNotFound()
   return presentWebhook(updated)
 }

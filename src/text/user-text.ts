@@ -1,6 +1,9 @@
+import { fieldRefused } from '../errors.ts'
+
 /**
  * Characters free text from a user has no use for, shared by every place that cleans or
- * refuses them (titles and descriptions, file names, account names).
+ * refuses them (titles and descriptions, file names, account names, the labels of keys,
+ * passkeys and webhooks, report notes).
  *
  * The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) are
  * invisible and make text read otherwise than it is stored: U+202E turns "abc\u202Egnp.exe"
@@ -27,4 +30,25 @@ const HIDDEN_IN_LINES = new RegExp(`[${C0_BUT_TAB_LF_CR}${DEL_AND_C1}${BIDI_CONT
  */
 export function withoutHiddenControls(text: string, options: { carriageReturn?: boolean } = {}): string {
   return text.replace(options.carriageReturn ? HIDDEN_IN_LINES : HIDDEN_IN_LINE, '')
+}
+
+const LINE_BREAKS_AND_TABS = /[\t\n\v\f\r]+/g
+
+/**
+ * A label of one line (an API key's or a passkey's name, a webhook's description, a name an
+ * OAuth provider gives): its tabs and line breaks become one space, and the other controls go
+ * as from a title. A CR or LF in a name shown in a list, a mail or a log line only breaks it.
+ */
+export function oneLineText(text: string): string {
+  return withoutHiddenControls(text.replace(LINE_BREAKS_AND_TABS, ' '))
+}
+
+/**
+ * A label a thing must have (an API key's name, a passkey's new name): oneLineText, trimmed, and
+ * a 400 `code` naming `field` when nothing is left, as from a name of controls or spaces alone.
+ */
+export function requiredLabel(value: string, field: string, code: string): string {
+  const label = oneLineText(value).trim()
+  if (!label) throw fieldRefused(code, field, 'must not be blank', value)
+  return label
 }

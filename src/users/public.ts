@@ -1,7 +1,7 @@
 import { t } from 'elysia'
 import type { UserRow } from '../auth/principal.ts'
 import { PLAN_LIMITS } from '../config.ts'
-import { BIDI_CONTROLS } from '../text/user-text.ts'
+import { BIDI_CONTROLS, DEL_AND_C1, oneLineText } from '../text/user-text.ts'
 
 const Timestamp = t.Union([t.Date(), t.String()])
 
@@ -12,14 +12,11 @@ export const Settings = t.Object({
 })
 
 /**
- * Control characters and bidirectional overrides, embeddings and isolates, which a name has no
- * use for: invisible, they make it read otherwise than it is stored (U+202E turns the rest of a
- * line around wherever the name is shown: the admin's lists, a mail's greeting).
+ * Control characters (C0, DEL and C1) and bidirectional overrides, embeddings and isolates, which
+ * a name has no use for: invisible, they make it read otherwise than it is stored (U+202E turns
+ * the rest of a line around wherever the name is shown: the admin's lists, a mail's greeting).
  */
-const INVISIBLE_CONTROLS = `\\u0000-\\u001f\\u007f${BIDI_CONTROLS}`
-const WITHOUT_CONTROLS = `[^${INVISIBLE_CONTROLS}]*`
-const INVISIBLE_CONTROL = new RegExp(`[${INVISIBLE_CONTROLS}]+`, 'g')
-const LINE_BREAKS_AND_TABS = /[\t\n\v\f\r]+/g
+const WITHOUT_CONTROLS = `[^\\u0000-\\u001f${DEL_AND_C1}${BIDI_CONTROLS}]*`
 const HIGH_SURROGATE = /[\ud800-\udbff]/
 const NAME_MAX_LENGTH = 100
 
@@ -41,7 +38,7 @@ export const LastName = t.String({ maxLength: NAME_MAX_LENGTH, pattern: `^${WITH
  * Null when nothing is left, so the caller falls back to another name.
  */
 export function nameFromProvider(given: string | null | undefined): string | null {
-  const name = (given ?? '').replace(LINE_BREAKS_AND_TABS, ' ').replace(INVISIBLE_CONTROL, '').trim()
+  const name = oneLineText(given ?? '').trim()
   if (!name) return null
   if (name.length <= NAME_MAX_LENGTH) return name
   const cutsPair = HIGH_SURROGATE.test(name[NAME_MAX_LENGTH - 1]!)

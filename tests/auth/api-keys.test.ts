@@ -91,6 +91,19 @@ describeEachBackend('API keys', (app) => {
     expect(list.api_keys.map((key: { key_name: string }) => key.key_name)).toEqual(['laptop'])
   })
 
+  test('a key name loses its hidden controls (bidi overrides, CR, LF, BEL, C1): line breaks and tabs become a space', async () => {
+    const user = await registerUser(app().auth)
+    await markVerified(app().auth, user.token)
+    const [created, body] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: 'Imgur app “ksnip”\u202e\r\n\u0007x\u0085y\tz\u2066' } })
+    expect(created.status, JSON.stringify(body)).toBe(201)
+    expect(body.api_key.key_name).toBe('Imgur app “ksnip” xy z')
+    const [, list] = await call(app().auth, 'GET', '/api/v1/api-keys', { token: user.token })
+    expect(list.api_keys.map((key: { key_name: string }) => key.key_name)).toEqual(['Imgur app “ksnip” xy z'])
+    // Nothing left but controls and spaces: no name, refused naming the field.
+    const [hidden, hiddenBody] = await call(app().auth, 'POST', '/api/v1/api-keys', { token: user.token, body: { key_name: '\u202e\u0007 \r\n' } })
+    expect([hidden.status, hiddenBody.error.code, hiddenBody.error.message]).toEqual([400, 'invalid_key_name', 'key_name must not be blank'])
+  })
+
   test('a key above the plan limit is refused', async () => {
     const user = await registerUser(app().auth)
     await markVerified(app().auth, user.token)

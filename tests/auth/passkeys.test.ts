@@ -74,7 +74,16 @@ describeEachBackend('passkeys (WebAuthn)', (app) => {
     expect(JSON.stringify(list)).not.toContain('public_key')
     const [otherRename] = await call(app().auth, 'PATCH', `/api/v1/auth/passkeys/${second.passkey.id}`, { token: other.token, body: { name: 'Mine' } })
     expect(otherRename.status).toBe(404)
-    expect(await auditActions(app().ctx.sql, user.id)).toEqual(['auth.passkey_added', 'auth.2fa_enabled', 'auth.passkey_added'])
+    // A name is one line without hidden controls (src/text/user-text.ts); nothing left is no name.
+    const [hiddenRename, hiddenBody] = await call(app().auth, 'PATCH', `/api/v1/auth/passkeys/${second.passkey.id}`, { token: user.token, body: { name: 'Ph\u202eone\r\nkey\u0007' } })
+    expect([hiddenRename.status, hiddenBody.passkey?.name]).toEqual([200, 'Phone key'])
+    const [blankRename, blankBody] = await call(app().auth, 'PATCH', `/api/v1/auth/passkeys/${second.passkey.id}`, { token: user.token, body: { name: '\u202e \u0007' } })
+    expect([blankRename.status, blankBody.error.code]).toEqual([400, 'invalid_passkey_name'])
+    const third = await addPasskey(user.token, authenticator, '\u2066Desk\ttop\u0085')
+    expect(third.passkey.name).toBe('Desk top')
+    const fourth = await addPasskey(user.token, authenticator, '\u202e\n')
+    expect(fourth.passkey.name).toBe('Passkey 4')
+    expect(await auditActions(app().ctx.sql, user.id)).toEqual(['auth.passkey_added', 'auth.2fa_enabled', 'auth.passkey_added', 'auth.passkey_added', 'auth.passkey_added'])
   })
 
   test('a passkey is the second step of a password sign-in', async () => {

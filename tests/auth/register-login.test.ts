@@ -77,7 +77,7 @@ describeEachBackend('register and login', (app) => {
   test('a name holding a control character or a bidirectional override (U+202E) is refused; names in any script are welcome', async () => {
     const register = (names: Record<string, string>) =>
       call(app().auth, 'POST', '/api/v1/auth/register', { body: { first_name: 'Ann', ...names, username: unique(), email: `${unique()}@example.com`, password: 'long enough pw' } })
-    for (const [field, value] of [['first_name', '\u202eevil'], ['first_name', 'Ann\nBob'], ['last_name', 'Smith\u2066'], ['last_name', '\u0007']] as const) {
+    for (const [field, value] of [['first_name', '\u202eevil'], ['first_name', 'Ann\nBob'], ['last_name', 'Smith\u2066'], ['last_name', '\u0007'], ['first_name', 'Ann\u0085'], ['last_name', 'Smith\u009b']] as const) {
       const [response, body] = await register({ [field]: value })
       expect({ field, status: response.status, fields: body.error?.details?.map((d: { field: string }) => d.field) }).toEqual({ field, status: 422, fields: [field] })
     }

@@ -18,6 +18,11 @@ describeEachBackend('abuse reports', (app) => {
     const [created, body] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'spam', note: 'selling pills' })
     expect(created.status, JSON.stringify(body)).toBe(201)
     expect(body).toMatchObject({ success: true, duplicate: false, report: { status: 'open' } })
+    // An administrator reads the note: hidden controls go (src/text/user-text.ts), its lines stay.
+    const [noted] = await report(app(), '198.51.100.9', { target: { type: 'image', id: image.id }, reason: 'spam', note: ' pills\u202e\u0007\r\nsold here\u0085 ' })
+    expect(noted.status).toBe(201)
+    const notes = await app().ctx.sql<{ note: string }[]>`select note from abuse_reports where target_id = ${image.id} order by id`
+    expect(notes.map((row) => row.note)).toEqual(['selling pills', 'pills\r\nsold here'])
 
     const [unknownReason, unknownReasonBody] = await report(app(), '198.51.100.1', { target: { type: 'image', id: image.id }, reason: 'ugly' })
     expect(unknownReason.status).toBe(422)

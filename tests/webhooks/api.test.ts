@@ -54,6 +54,18 @@ describeEachBackend(
       expect([after.status, missing.error.code]).toEqual([404, 'webhook_not_found'])
     })
 
+    test('a description loses its hidden controls on create and update: line breaks and tabs become a space', async () => {
+      const user = await signUpWithKey(app().auth)
+      const [created, body] = await call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: TARGET, events: ['image.uploaded'], description: ' CI\u202e\u0007\u009b ' } })
+      expect(created.status, JSON.stringify(body)).toBe(201)
+      expect(body.webhook.description).toBe('CI')
+      const [updated, updatedBody] = await call(app().auth, 'PATCH', `/api/v1/webhooks/${body.webhook.id}`, { apiKey: user.apiKey, body: { description: 'a\u202egnp.exe\r\nb\u0007c' } })
+      expect(updated.status, JSON.stringify(updatedBody)).toBe(200)
+      expect(updatedBody.webhook.description).toBe('agnp.exe bc')
+      const [, one] = await call(app().auth, 'GET', `/api/v1/webhooks/${body.webhook.id}`, { apiKey: user.apiKey })
+      expect(one.webhook.description).toBe('agnp.exe bc')
+    })
+
     test('bad input is a clear 4xx', async () => {
       const user = await signUpWithKey(app().auth)
       const attempts: [string, string, unknown][] = [

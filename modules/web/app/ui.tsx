@@ -115,8 +115,8 @@ export const AUTHENTICATOR_CODE_RULE = 'Enter the 6 digits your authenticator ap
  */
 export const wrongPassword = (label: string) => `${label}: that is not your password.`
 
-/** Characters the API refuses in a name (src/users/public.ts): controls and bidirectional overrides, invisible. */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/
+/** Characters the API refuses in a name (src/users/public.ts): controls (C0, DEL, C1) and bidirectional overrides, invisible. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
 
 /** The API's name rules (src/users/public.ts `FirstName`, `LastName`), as the value typed broke them. */
 export function nameRule(label: string, value = '', required = false): string {
