@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { CLIENT_ID_PATTERN } from '#core/auth/app-grants.ts'
+import { CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN } from '#core/auth/app-grants.ts'
 import { API_KEY_SCOPES } from '#core/auth/scopes.ts'
 import { CheckedText, ErrorResponse } from '#core/http/schemas.ts'
 import { FirstName, LastName, NewPassword, User } from '#core/users/public.ts'
@@ -105,7 +105,11 @@ export const AccountModel = {
   },
   issueAppPin: {
     body: t.Object({
-      client_id: t.String({ pattern: CLIENT_ID_PATTERN, description: 'The app\'s client id, as it will send it to /oauth2/token (printable ASCII, 1 to 80 characters)' }),
+      // The description is the 422's rule too ("client_id must be …"): it says the real one, spaces refused.
+      client_id: t.String({
+        pattern: CLIENT_ID_PATTERN,
+        description: `the app's client id as it will send it to /oauth2/token: 1 to ${CLIENT_ID_MAX_LENGTH} printable ASCII characters, no spaces`,
+      }),
     }),
     response: {
       201: t.Object({

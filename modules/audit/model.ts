@@ -37,7 +37,7 @@ export const AuditModel = {
           description: 'the username or email address of the account the events are about (either, case-insensitive); one no account has matches nothing',
         }),
       ),
-      action: t.Optional(t.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'an action name or its start, e.g. `auth.` or `admin.user_blocked`' })),
+      action: t.Optional(t.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'an action name or its start (1 to 64 lower-case letters, digits, _ or .), e.g. `auth.` or `admin.user_blocked`' })),
     }),
     response: { 200: Page, ...Errors },
   },

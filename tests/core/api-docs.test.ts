@@ -82,4 +82,18 @@ describe('/docs offline', () => {
     expect(view.paths['/stats/{id}'].get.security).toEqual(scopedSecurity('stats'))
     expect(auth.paths['/api/v1/auth/whoami'].get.security).toEqual(SECURITY.any)
   })
+
+  test("a field with a pattern describes the rule its 422 states as \"field must be …\" (src/errors.ts)", async () => {
+    const patterned: [string, unknown][] = []
+    const walk = (where: string, node: unknown): void => {
+      if (node === null || typeof node !== 'object') return
+      const schema = node as { type?: unknown; pattern?: unknown; description?: unknown }
+      if (schema.type === 'string' && typeof schema.pattern === 'string') patterned.push([where, schema.description])
+      for (const [key, child] of Object.entries(node)) walk(`${where}.${key}`, child)
+    }
+    for (const module of MODULES) walk(module, (await call(app[module], 'GET', '/openapi.json'))[1].paths)
+    expect(patterned.length).toBeGreaterThan(5)
+    // A description that starts as a sentence ("The app's client id, …") read "client_id must be The app's client id".
+    for (const [where, description] of patterned) expect({ where, description }).toEqual({ where, description: expect.stringMatching(/^[a-z0-9]/) })
+  })
 })

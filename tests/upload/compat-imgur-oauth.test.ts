@@ -282,6 +282,12 @@ describeEachBackend(
       expect(body.error.code).toBe('email_not_verified')
       const [badId, badIdBody] = await call(app().auth, 'POST', '/api/v1/app-pins', { token: user.token, body: { client_id: 'x'.repeat(81) } })
       expect(badId.status, JSON.stringify(badIdBody)).toBe(422)
+      // The refusal is a sentence stating the real rule: a space is printable ASCII, yet refused.
+      const [spaced, spacedBody] = await call(app().auth, 'POST', '/api/v1/app-pins', { token: user.token, body: { client_id: 'a b' } })
+      expect([spaced.status, spacedBody.error.message]).toEqual([
+        422,
+        "Invalid input: client_id must be the app's client id as it will send it to /oauth2/token: 1 to 80 printable ASCII characters, no spaces",
+      ])
       const [keyAsId, keyAsIdBody] = await call(app().auth, 'POST', '/api/v1/app-pins', { token: user.token, body: { client_id: user.apiKey } })
       expect(keyAsId.status, JSON.stringify(keyAsIdBody)).toBe(400)
       expect(keyAsIdBody.error.code).toBe('invalid_client_id')
