@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PicGo } from 'picgo'
@@ -44,6 +44,23 @@ async function pngFile(): Promise<{ path: string; bytes: Buffer }> {
   return { path, bytes }
 }
 
+/**
+ * The PicGo configurations README.md gives users, as written there (each the first JSON block
+ * after the paragraph naming it), so a configuration the README shows is one these tests ran.
+ */
+const README = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8')
+function readmeConfig(paragraph: string, uploader: 'lankong' | 'web-uploader'): Record<string, unknown> {
+  const after = README.slice(README.indexOf(paragraph))
+  const block = /```json\n([\s\S]*?)\n```/.exec(after)
+  if (!README.includes(paragraph) || !block) throw new Error(`README.md has no configuration after "${paragraph}"`)
+  const config = JSON.parse(block[1]!) as Record<string, Record<string, unknown>>
+  expect(config.uploader).toBe(uploader)
+  return config[uploader]!
+}
+const README_LANKONG_V2 = 'PicGo, [lankong](https://www.npmjs.com/package/picgo-plugin-lankong) plugin (Lsky Pro V2'
+const README_LANKONG_V1 = 'PicGo, lankong plugin in Lsky Pro V1 mode'
+const README_WEB_UPLOADER = 'PicGo, [web-uploader](https://www.npmjs.com/package/picgo-plugin-web-uploader) plugin'
+
 function picgo(uploader: 'lankong' | 'web-uploader', config: Record<string, unknown>) {
   const client = new PicGo(join(dir, `picgo-${files++}.json`))
   // Its declarations type the CommonJS export as a module object; at run time it is the plugin function.
@@ -74,7 +91,9 @@ describeEachBackend(
     test('PicGo + web-uploader against POST /upload: the URL it reports serves the image it sent', async () => {
       const user = await signUp(app())
       const { path, bytes } = await pngFile()
-      const client = picgo('web-uploader', { url: `${UPLOAD}/upload`, paramName: 'file', jsonPath: 'image.url', customHeader: JSON.stringify({ 'X-API-Key': user.apiKey }) })
+      const readme = readmeConfig(README_WEB_UPLOADER, 'web-uploader')
+      expect(readme.url).toBe('https://up.example.com/upload')
+      const client = picgo('web-uploader', { ...readme, url: `${UPLOAD}/upload`, customHeader: String(readme.customHeader).replace('ih_…', user.apiKey) })
       const result = await client.upload([path])
       expect(Array.isArray(result), String(result)).toBe(true)
       const [info] = result as { imgUrl: string }[]
@@ -84,7 +103,8 @@ describeEachBackend(
     test('PicGo + lankong (Lsky Pro V2): the URL it reports serves the image it sent; the key it keeps deletes it', async () => {
       const user = await signUp(app())
       const { path, bytes } = await pngFile()
-      const client = picgo('lankong', { lskyProVersion: 'V2', server: UPLOAD, token: `Bearer ${user.apiKey}`, permission: 1, syncDelete: false, ignoreCertErr: false })
+      const readme = readmeConfig(README_LANKONG_V2, 'lankong')
+      const client = picgo('lankong', { ...readme, server: UPLOAD, token: String(readme.token).replace('ih_…', user.apiKey) })
       const result = await client.upload([path])
       expect(Array.isArray(result), String(result)).toBe(true)
       const [info] = result as { imgUrl: string; id: string }[]
@@ -99,7 +119,8 @@ describeEachBackend(
     test('PicGo + lankong (Lsky Pro V1, the token header): the URL it reports serves the image it sent', async () => {
       const user = await signUp(app())
       const { path, bytes } = await pngFile()
-      const client = picgo('lankong', { lskyProVersion: 'V1', server: UPLOAD, token: user.apiKey, permission: 1, syncDelete: false, ignoreCertErr: false })
+      const readme = readmeConfig(README_LANKONG_V1, 'lankong')
+      const client = picgo('lankong', { ...readme, server: UPLOAD, token: String(readme.token).replace('ih_…', user.apiKey) })
       const result = await client.upload([path])
       expect(Array.isArray(result), String(result)).toBe(true)
       const [info] = result as { imgUrl: string }[]
