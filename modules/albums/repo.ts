@@ -59,7 +59,8 @@ const ALBUM_FIELDS = (db: Db, audience: Audience) => db`
 const IMAGE_FIELDS = (db: Db) => db`
   i.id, i.user_id, i.title, i.original_name, i.filename, i.is_public, i.format, i.width, i.height, i.variants, i.b2_file_name, i.uploaded_at, i.expires_at, i.max_views, m.position`
 
-export async function insertAlbum(tx: Db, album: { id: string; user_id: string } & Required<AlbumChanges>): Promise<void> {
+/** created_at comes from the app's clock, at a Date's precision: the list's cursor carries no more (src/http/cursor.ts). */
+export async function insertAlbum(tx: Db, album: Pick<AlbumRow, 'id' | 'user_id' | 'created_at' | 'updated_at'> & Required<AlbumChanges>): Promise<void> {
   await tx`insert into albums ${tx(album)}`
 }
 

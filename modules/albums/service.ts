@@ -127,10 +127,13 @@ export async function createAlbum(ctx: AppContext, principal: Principal, input: 
   const userId = principal.user.id
   const changes = await changesFrom(ctx, userId, input)
   const id = newImageId()
+  const now = ctx.clock.now()
   await ctx.sql.begin(async (tx) => {
     await repo.insertAlbum(tx, {
       id,
       user_id: userId,
+      created_at: now,
+      updated_at: now,
       title: changes.title!,
       description: changes.description ?? null,
       visibility: changes.visibility ?? 'private',

@@ -4,6 +4,10 @@ import { BadRequest } from '../errors.ts'
  * Keyset paging: a cursor names the last row shown by the columns the listing is ordered by
  * (a time and an id, or an id alone where ids only grow). Every listing refuses a cursor it did
  * not give out in the same words, 400 `invalid_cursor`, never as a schema failure.
+ *
+ * A time cursor holds milliseconds, a Date's precision. The column it pages by must hold no more
+ * (written from ctx.clock, or declared timestamptz(3)): a row sharing the page's last millisecond
+ * with a smaller microsecond part would sort after the cursor's time and never be listed.
  */
 export interface TimeCursor {
   at: Date

@@ -366,24 +366,4 @@ describeEachBackend('albums API', (app) => {
       expect(listed.albums.find((a: { id: string }) => a.id === album.id)).toEqual(fields)
     }
   })
-
-  test('the list is paged newest first with an opaque cursor, like GET /images', async () => {
-    const pager = await signUp(app())
-    const made: string[] = []
-    for (let i = 0; i < 5; i++) made.push((await createAlbum(app(), pager, { title: `Album ${i}` })).id)
-    const seen: string[] = []
-    let cursor: string | null = null
-    do {
-      const query: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2'
-      const [response, body] = await call(app().upload, 'GET', `/api/v1/albums${query}`, { apiKey: pager.apiKey })
-      expect(response.status).toBe(200)
-      expect(body.albums.length).toBeLessThanOrEqual(2)
-      seen.push(...body.albums.map((a: { id: string }) => a.id))
-      cursor = body.next_cursor
-    } while (cursor)
-    expect(seen).toEqual([...made].reverse())
-    const [bad, badBody] = await call(app().upload, 'GET', '/api/v1/albums?cursor=garbage', { apiKey: pager.apiKey })
-    expect(bad.status).toBe(400)
-    expect(badBody.error.code).toBe('invalid_cursor')
-  })
 }, { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } })
