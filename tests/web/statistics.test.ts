@@ -5,7 +5,7 @@ import { type Owner, type Uploaded, signUp, uploadImage } from '../albums/suppor
 import { call } from '../helpers/http.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { UA } from '../view/support.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, SCREENSHOTS, signInOnPage, startWebServers, watchCsp, type WebServers } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/statistics: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -164,6 +164,28 @@ describe.skipIf(!hasChromium)('statistics page in Chromium', () => {
       expect(await referrers.getByText(sent.lookalike, { exact: true }).count()).toBe(1)
       expect(await referrers.getByText(/apple|аррӏе|аpple/).count()).toBe(0)
     })
+  })
+
+  test('west of UTC the chart names each day as the API does (a UTC day), not the evening before', async () => {
+    const losAngeles = await desktopContext(browser, undefined, { timezoneId: 'America/Los_Angeles' })
+    const west = await losAngeles.newPage()
+    watchCsp(west, cspViolations)
+    await go('/login', west)
+    await signInOnPage(west, owner)
+    await go('/statistics?days=7', west)
+    const chart = west.locator('.chart').first()
+    const lastDay = (await chart.locator('.visually-hidden tbody tr th').last().textContent())!
+    expect(lastDay).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+    // Over the right end of the plot, the legend tells the last point's day.
+    const plot = chart.locator('.u-over')
+    const box = (await plot.boundingBox())!
+    await west.mouse.move(box.x + box.width - 1, box.y + box.height / 2)
+    const dayRow = chart.locator('.u-legend .u-series').first()
+    await dayRow.locator('.u-value').filter({ hasText: /\d/ }).waitFor()
+    expect(await dayRow.textContent()).toBe(`Date (UTC)${lastDay}`)
+    await shot('statistics-los-angeles', west)
+    await losAngeles.close()
+    expect(cspViolations).toEqual([])
   })
 
   test('at 390 px nothing is wider than the screen', async () => {

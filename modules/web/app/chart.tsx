@@ -5,6 +5,8 @@ export interface Series {
   values: number[]
 }
 
+const DAY_STEPS = [1, 2, 7, 14, 28].map((days) => days * 86_400)
+
 /**
  * A small line chart by uPlot, loaded on demand (its own chunk: the first page never pays for it).
  * The numbers are also in a visually hidden table, for screen readers.
@@ -24,8 +26,12 @@ export function Chart({ title, dates, series }: { title: string; dates: string[]
         {
           width: box.current.clientWidth || 320,
           height: 220,
-          series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2 }))],
-          axes: [axis, axis],
+          // The API's buckets are UTC days: uPlot would draw and name each day's UTC midnight in the
+          // browser's zone, the day before west of UTC. Read in UTC, it is that day everywhere.
+          tzDate: (seconds) => UPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
+          series: [{ label: 'Date (UTC)', value: '{YYYY}-{MM}-{DD}' }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2 }))],
+          // Whole days between ticks: a bucket has no hours to mark.
+          axes: [{ ...axis, incrs: DAY_STEPS }, axis],
           scales: { x: { time: true } },
         },
         [dates.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), ...series.map((s) => s.values)],
