@@ -130,7 +130,7 @@ export const AlbumsModel = {
       200: t.Object({
         success: t.Literal(true),
         preview_url: t.String({ description: 'The share page as visitors will see it, also while the album is private or locked by its password; not counted as a view' }),
-        expires_at: t.String({ description: 'When the link stops working (an hour after it was made)' }),
+        expires_at: t.String({ description: "When the link stops working: an hour after it was made, or at the album's expires_at if that is sooner" }),
       }),
       409: ErrorResponse,
       ...Errors,

@@ -172,7 +172,7 @@ export async function previewAlbum(ctx: AppContext, principal: Principal, id: st
   if (album.expires_at !== null && new Date(album.expires_at).getTime() <= ctx.clock.now().getTime()) {
     throw new Conflict('This album has expired: give it a new expires_at to share it again', 'album_expired')
   }
-  const { url, expiresAt } = previewLink(ctx, album.id)
+  const { url, expiresAt } = previewLink(ctx, album)
   return { preview_url: url, expires_at: expiresAt.toISOString() }
 }
 

@@ -4,7 +4,7 @@ import { type DailySalts, visitorKeyOf } from '#core/analytics/visitors.ts'
 import type { AppContext } from '#core/context.ts'
 import { isImageId } from '#core/images/ids.ts'
 import { albumLinkExpiry, type LinkingAlbum, signedAlbumImageUrl } from '#core/images/album-links.ts'
-import { signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
+import { linkExpiry, signImageLink, verifyImageLink } from '#core/images/signed-links.ts'
 import { imageUrls, mediumUrl } from '#core/images/urls.ts'
 import { type RateLimitState } from '#core/rate-limit.ts'
 import { bandwidthRefusal } from '#core/users/bandwidth.ts'
@@ -51,12 +51,13 @@ function hasAccessCookie(ctx: AppContext, album: repo.SharedAlbum, cookies: stri
 /**
  * The owner's preview of the share page: `?preview={expiry}.{signature}`, signed over the album
  * and the expiry as an expiring image link is (a purpose of its own). It opens the page of a
- * private or password-protected album for an hour, to whoever holds it (as an owner's signed
- * image link does); never one that has expired, that moderation hid, or whose owner is blocked.
+ * private or password-protected album for an hour, or until the album's own end if that comes
+ * first, to whoever holds it (as an owner's signed image link does); never one that has expired,
+ * that moderation hid, or whose owner is blocked.
  */
-export function previewLink(ctx: AppContext, albumId: string): { url: string; expiresAt: Date } {
-  const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + PREVIEW_SECONDS
-  return { url: `${albumPageUrl(ctx.config, albumId)}?preview=${expiresAt}.${signImageLink(ctx, PREVIEW_PURPOSE, albumId, expiresAt)}`, expiresAt: new Date(expiresAt * 1000) }
+export function previewLink(ctx: AppContext, album: { id: string; expires_at: Date | null }): { url: string; expiresAt: Date } {
+  const expiresAt = linkExpiry(ctx.clock.now(), PREVIEW_SECONDS, album.expires_at)
+  return { url: `${albumPageUrl(ctx.config, album.id)}?preview=${expiresAt}.${signImageLink(ctx, PREVIEW_PURPOSE, album.id, expiresAt)}`, expiresAt: new Date(expiresAt * 1000) }
 }
 
 /** The expiry (unix seconds) of a valid preview token for this album, or undefined. */

@@ -165,7 +165,7 @@ export const ViewModel = {
       expires_in: t.Optional(t.Integer({ minimum: 60, maximum: 30 * 24 * 3600, default: 3600, description: 'seconds the link works (60 s to 30 days)' })),
     }),
     response: {
-      201: t.Object({ success: t.Literal(true), url: t.String(), expires_at: t.String() }),
+      201: t.Object({ success: t.Literal(true), url: t.String(), expires_at: t.String({ description: "When the link stops working: after expires_in, or at the image's expires_at if that is sooner" }) }),
       400: ErrorResponse,
       401: ErrorResponse,
       403: ErrorResponse,

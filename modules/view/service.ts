@@ -3,6 +3,7 @@ import type { AppContext } from '#core/context.ts'
 import { imageEnded } from '#core/images/errors.ts'
 import { bandwidthLimited, bandwidthRefusal } from '#core/users/bandwidth.ts'
 import { isImageId } from '#core/images/ids.ts'
+import { linkExpiry } from '#core/images/signed-links.ts'
 import { signLink } from './access.ts'
 import { imageLinkFromUrl, linkServes, oembedFor, renderEmbedPage } from './embed.ts'
 import { ImageNotFound } from './errors.ts'
@@ -96,7 +97,7 @@ export async function mintSignedUrl(ctx: AppContext, principal: Principal, id: s
   if (!image) throw new ImageNotFound()
   // A link to an ended image could only answer 404: the owner is told, as GET /images/{id} tells them.
   if (hasExpired(ctx, image) || (image.max_views !== null && image.views_served >= image.max_views)) throw imageEnded()
-  const expiresAt = Math.floor(ctx.clock.now().getTime() / 1000) + expiresIn
+  const expiresAt = linkExpiry(ctx.clock.now(), expiresIn, image.expires_at)
   const sig = signLink(ctx, image.id, expiresAt)
   return {
     url: `${ctx.config.publicUrls.view}/i/${image.id}.${extensionOf(image.format)}?expires=${expiresAt}&sig=${sig}`,

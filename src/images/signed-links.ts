@@ -10,6 +10,16 @@ export function signImageLink(ctx: Pick<AppContext, 'hmacKey'>, purpose: string,
   return createHmac('sha256', ctx.hmacKey(purpose)).update(`${imageId}:${expiresAt}`).digest('base64url')
 }
 
+/**
+ * When a link made now to last `seconds` stops: never after `endsAt`, the end of what it opens
+ * (an image's or album's expires_at). It would be a 404 from then on anyway, and its expiry is
+ * what the owner is told it lasts.
+ */
+export function linkExpiry(now: Date, seconds: number, endsAt: Date | null): number {
+  const wanted = Math.floor(now.getTime() / 1000) + seconds
+  return endsAt === null ? wanted : Math.min(wanted, Math.floor(new Date(endsAt).getTime() / 1000))
+}
+
 export function verifyImageLink(
   ctx: Pick<AppContext, 'hmacKey' | 'clock'>,
   purpose: string,

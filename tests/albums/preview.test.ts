@@ -87,6 +87,21 @@ describeEachBackend(
       expect(await status(pathOf(privateSrc!))).toBe(404)
     })
 
+    test("an album that ends within the hour: the preview says the album's end, on the page too, and stops there", async () => {
+      const albumEnd = new Date(Math.floor(clock.now().getTime() / 1000) * 1000 + 10 * 60_000)
+      const album = await createAlbum(app(), owner, { title: 'Soon gone', visibility: 'private', expires_at: albumEnd.toISOString() })
+      const preview = await previewOf(album.id)
+      expect(preview.expires_at).toBe(albumEnd.toISOString())
+      const [response, html] = await page(app().view, pathOf(preview.preview_url))
+      expect(response.status).toBe(200)
+      expect(html).toContain(`This preview link works until ${albumEnd.toISOString().replace('T', ' ').slice(0, 16)} UTC`)
+      // The album given a longer life afterwards: the link still ends when it said it would.
+      expect((await call(app().upload, 'PATCH', `/api/v1/albums/${album.id}`, { apiKey: owner.apiKey, body: { expires_at: null } }))[0].status).toBe(200)
+      clock.set(albumEnd)
+      expect(await status(pathOf(preview.preview_url))).toBe(404)
+      expect(await status(pathOf((await previewOf(album.id)).preview_url))).toBe(200)
+    })
+
     test('a password-protected album: the preview shows the page without the form, and the password still guards the link', async () => {
       const album = await createAlbum(app(), owner, { title: 'Locked', visibility: 'unlisted', password: 'hunter22' })
       await setImages(app(), owner, album.id, [privateImage.id])

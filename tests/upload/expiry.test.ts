@@ -8,6 +8,7 @@ import { freshPng, objectKeysOf, runExpiryJob, uploadFresh } from '../helpers/en
 import { call } from '../helpers/http.ts'
 import { UA, type Viewer, eventually, fetchView, signUp, useOwnerAdminAndSecondView } from '../view/support.ts'
 import { listenForEvents } from '../helpers/events.ts'
+import { pathOf } from '../albums/support.ts'
 
 const HOUR = 3_600_000
 const clock = manualClock()
@@ -400,6 +401,23 @@ describeEachBackend('image expiry and edits (issue 14)', (app) => {
       // No signed link is minted for it (it could only answer 404), and the owner is told why, as above.
       const [signed, signedBody] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
       expect({ status: signed.status, code: signedBody.error?.code }).toEqual({ status: 410, code: 'image_expired' })
+    })
+
+    test("a signed link to an image that ends sooner says so: its expires_at is the image's end, and it stops there", async () => {
+      const image = await uploaded({ expires_in: '1h', is_public: 'false' })
+      const [minted, link] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: { expires_in: 86_400 } })
+      expect(minted.status, JSON.stringify(link)).toBe(201)
+      const imageEnd = Math.floor(Date.parse(image.expires_at!) / 1000) * 1000
+      expect(link.expires_at).toBe(new Date(imageEnd).toISOString())
+      expect(new URL(link.url).searchParams.get('expires')).toBe(String(imageEnd / 1000))
+      // The image given a longer life afterwards: the link still ends when it said it would.
+      expect((await patch(image.id, { expires_in: '7d' }))[0].status).toBe(200)
+      const linkPath = pathOf(link.url)
+      expect(await status(app().view, linkPath)).toBe(200)
+      clock.set(new Date(imageEnd))
+      expect(await status(app().view, linkPath)).toBe(404)
+      const [, fresh] = await call(app().view, 'POST', `/api/v1/images/${image.id}/signed-url`, { apiKey: world.owner.apiKey, body: {} })
+      expect(await status(app().view, pathOf(fresh.url))).toBe(200)
     })
 
     test('an expiry set by PATCH reaches the other view process within a second, through its notification', async () => {
