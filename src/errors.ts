@@ -30,7 +30,7 @@ export class AppError extends Error {
 export interface FieldProblem {
   field: string
   message: string
-  value?: string
+  value?: string | null
 }
 
 export class BadRequest extends AppError {
@@ -39,7 +39,11 @@ export class BadRequest extends AppError {
 
 /** As much of a refused value as `details` repeats: enough to find the entry, not the whole of whatever was sent. */
 export const REFUSED_VALUE_MAX = 100
-export const shownValue = (value: unknown) => String(value).slice(0, REFUSED_VALUE_MAX)
+/**
+ * A JSON null stays null, and a field not sent shows no value, rather than the texts "null" and
+ * "undefined", which a client could have sent.
+ */
+const shownValue = (value: unknown): string | null | undefined => (value == null ? value : String(value).slice(0, REFUSED_VALUE_MAX))
 
 /**
  * A 400 for one field refused by a rule the schema cannot state: the message is the field and its
@@ -47,7 +51,14 @@ export const shownValue = (value: unknown) => String(value).slice(0, REFUSED_VAL
  * can point at the field without reading the message (README, Errors).
  */
 export const fieldRefused = (code: string, field: string, rule: string, value: unknown) =>
-  new BadRequest(`${field} ${rule}`, code, [{ field, message: rule, value: shownValue(value) }])
+  new BadRequest(`${field} ${rule}`, code, [problemWithValue(field, rule, value)])
+
+/** One refused field of `details`, with the value sent (none when it was not sent). */
+export function problemWithValue(field: string, message: string, value: unknown): FieldProblem {
+  const shown = shownValue(value)
+  return shown === undefined ? { field, message } : { field, message, value: shown }
+}
+
 export class Unauthorized extends AppError {
   constructor(message = 'Authentication required', code = 'unauthorized') { super(401, code, message) }
 }

@@ -1,4 +1,4 @@
-import { BadRequest, fieldRefused, shownValue } from '#core/errors.ts'
+import { BadRequest, fieldRefused, problemWithValue } from '#core/errors.ts'
 import { expiresAtRefused, futureInstant } from '#core/http/future-instant.ts'
 import { MAX_LIFETIME_MS, parseDuration } from '#core/images/lifetime-duration.ts'
 import type { ImageRow } from '#core/images/types.ts'
@@ -25,17 +25,27 @@ export interface LifetimeChanges {
 }
 
 export function parseLifetime(input: LifetimeInput, now: Date): LifetimeChanges {
-  // Both null say the same thing, "no expiry": only two ends at once are a conflict.
-  const bothSent = input.expires_at !== undefined && input.expires_in !== undefined
-  if (bothSent && !(input.expires_at === null && input.expires_in === null)) {
-    const sent = (field: 'expires_at' | 'expires_in') => ({ field, message: 'is one of two ends sent: send expires_at or expires_in', value: shownValue(input[field]) })
-    throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict', [sent('expires_at'), sent('expires_in')])
-  }
   const changes: LifetimeChanges = {}
-  if (input.expires_at !== undefined) changes.expiresAt = input.expires_at === null ? null : parseExpiresAt(input.expires_at, now)
-  if (input.expires_in !== undefined) changes.expiresAt = input.expires_in === null ? null : new Date(now.getTime() + parseDuration(input.expires_in))
+  const expiresAt = endFrom(input, now)
+  if (expiresAt !== undefined) changes.expiresAt = expiresAt
   if (input.max_views !== undefined) changes.maxViews = input.max_views === null ? null : parseMaxViews(input.max_views)
   return changes
+}
+
+/**
+ * The end the two fields give (README, Expiring and self-destructing images): the one with a
+ * value sets it, whatever null the other carries (a form that always sends both keys); null
+ * alone or both null clear it; both with a value are a conflict; neither sent leaves it.
+ */
+function endFrom(input: Pick<LifetimeInput, 'expires_at' | 'expires_in'>, now: Date): Date | null | undefined {
+  const { expires_at: at, expires_in: within } = input
+  if (at != null && within != null) {
+    const sent = (field: 'expires_at' | 'expires_in') => problemWithValue(field, 'is one of two ends sent: send expires_at or expires_in', input[field])
+    throw new BadRequest('Send expires_at or expires_in, not both', 'expiry_conflict', [sent('expires_at'), sent('expires_in')])
+  }
+  if (at != null) return parseExpiresAt(at, now)
+  if (within != null) return new Date(now.getTime() + parseDuration(within))
+  return at === null || within === null ? null : undefined
 }
 
 /** futureInstant, as albums and keys take it, within an image's longest life. */

@@ -51,6 +51,9 @@ describeEachBackend(
       await expectJsonError(await page(app().view, `/report/album/${UNKNOWN}`, SCRIPT), 404, 'target_not_found')
       const form = { 'content-type': 'application/x-www-form-urlencoded', ...SCRIPT }
       await expectJsonError(await page(app().view, `/report/${image.id}`, form, { method: 'POST', body: 'reason=nonsense' }), 400, 'invalid_reason')
+      // A reason not sent at all is named without a value, not as the text "undefined".
+      const [, noReason] = await page(app().view, `/report/${image.id}`, form, { method: 'POST', body: 'note=spam' })
+      expect(JSON.parse(noReason).error.details).toEqual([{ field: 'reason', message: expect.any(String) }])
       await expectJsonError(await page(app().view, `/a/${UNKNOWN}`, form, { method: 'POST', body: 'password=x' }), 404, 'album_not_found')
     })
 
