@@ -230,11 +230,15 @@ const PLACEHOLDER_SECRET = /change[-_ ]?me/i
 /** Every duration's least: 0 would cut each request body at once (BODY_TIMEOUT), end each session as it starts (JWT_EXPIRES_IN), delete at once (DELETION_GRACE_PERIOD). */
 const MIN_DURATION_SECONDS = 1
 
-/** "7d", "12h", "30m", "45s" or a bare number of seconds; undefined for anything else, or less than MIN_DURATION_SECONDS. */
+/**
+ * "7d", "12h", "30m", "45s"; undefined for anything else, or less than MIN_DURATION_SECONDS.
+ * The unit is required: a bare number was taken as seconds, so DELETION_GRACE_PERIOD=7 (meant
+ * as days) deleted accounts at the next cleanup and JWT_EXPIRES_IN=30 ended sessions in 30 s.
+ */
 export function parseDurationSeconds(value: string): number | undefined {
-  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim())
+  const match = /^(\d+)\s*([smhd])$/.exec(value.trim())
   if (!match) return undefined
-  const seconds = Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1)
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2]!]!
   return seconds >= MIN_DURATION_SECONDS ? seconds : undefined
 }
 

@@ -133,6 +133,17 @@ describe('PROCESSING_MEMORY_BUDGET_BYTES', () => {
   })
 })
 
+/** Every duration variable and the range its refusal states. */
+const DURATION_RANGES = {
+  SHUTDOWN_TIMEOUT: '1s to 1h',
+  BODY_TIMEOUT: '1s to 1h',
+  JWT_EXPIRES_IN: '1s to 90d',
+  DELETION_GRACE_PERIOD: '1s to 365d',
+  LOGIN_FAILURE_WINDOW: '1s to 1d',
+  WEBHOOK_TIMEOUT: '1s to 10m',
+  WEBHOOK_RETRY_WINDOW: '1s to 30d',
+}
+
 // An outside test (2026-12-04) found each of these accepted at start, then failing later or
 // publishing what it should not.
 describe('config: values that started and failed later', () => {
@@ -157,20 +168,23 @@ describe('config: values that started and failed later', () => {
   })
 
   test('a refused duration states its range: 0s is written like one, and was refused as if it were not', () => {
-    const ranges = {
-      SHUTDOWN_TIMEOUT: '1s to 1h',
-      BODY_TIMEOUT: '1s to 1h',
-      JWT_EXPIRES_IN: '1s to 90d',
-      DELETION_GRACE_PERIOD: '1s to 365d',
-      LOGIN_FAILURE_WINDOW: '1s to 1d',
-      WEBHOOK_TIMEOUT: '1s to 10m',
-      WEBHOOK_RETRY_WINDOW: '1s to 30d',
-    }
     const rule = '(a whole number followed by s, m, h or d)'
-    for (const [variable, range] of Object.entries(ranges)) {
+    for (const [variable, range] of Object.entries(DURATION_RANGES)) {
       for (const value of ['0s', '0', '0d', 'soon']) expect(refusal({ [variable]: value })).toBe(`${variable}=${JSON.stringify(value)}: must be a duration from ${range} ${rule}`)
     }
     expect(parseConfig({ DELETION_GRACE_PERIOD: '1s' }).deletionGracePeriodSeconds).toBe(1)
+  })
+
+  // An outside test (2026-12-07) set DELETION_GRACE_PERIOD=7 and got 7 seconds, not 7 days:
+  // accounts went at the next cleanup, with no grace period, and not a word at start.
+  test('a duration without its unit is refused, not taken as seconds', () => {
+    for (const [variable, range] of Object.entries(DURATION_RANGES)) {
+      for (const bare of ['7', '30', ' 14 ']) {
+        expect(refusal({ [variable]: bare })).toBe(`${variable}=${JSON.stringify(bare.trim())}: must be a duration from ${range} (a whole number followed by s, m, h or d)`)
+      }
+    }
+    expect(parseDurationSeconds('45')).toBeUndefined()
+    expect(parseDurationSeconds('45 s')).toBe(45)
   })
 
   test('URL variables refuse a query, a fragment or user:password, and do not echo a password', () => {

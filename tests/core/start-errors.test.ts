@@ -58,6 +58,11 @@ describe('a start that cannot work stops with one line', () => {
     }
   })
 
+  test('a duration without its unit (DELETION_GRACE_PERIOD=7 was 7 seconds), each variable', async () => {
+    const durations = ['SHUTDOWN_TIMEOUT', 'BODY_TIMEOUT', 'JWT_EXPIRES_IN', 'DELETION_GRACE_PERIOD', 'LOGIN_FAILURE_WINDOW', 'WEBHOOK_TIMEOUT', 'WEBHOOK_RETRY_WINDOW']
+    await Promise.all(durations.map((variable) => expectOneLine({ [variable]: '7' }, new RegExp(`^imghost: invalid configuration: ${variable}="7": must be a duration`))))
+  })
+
   test('HOST that is not an address of this machine', async () => {
     await expectOneLine({ HOST: '10.255.255.1' }, /HOST is not an address of this machine/)
   })
