@@ -11,6 +11,20 @@ export interface Logger {
   error(entry: LogEntry): void
 }
 
+/**
+ * The same logger with `fields` on each of its lines, after `msg`: the request's id on the lines an
+ * upload's storage writes, so that they can be tied to the request's own line.
+ */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  const add = ({ msg, ...rest }: LogEntry): LogEntry => ({ msg, ...fields, ...rest })
+  return {
+    debug: (entry) => log.debug(add(entry)),
+    info: (entry) => log.info(add(entry)),
+    warn: (entry) => log.warn(add(entry)),
+    error: (entry) => log.error(add(entry)),
+  }
+}
+
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
 /** Buffered stdout lines are written at the latest FLUSH_MS after the first, or once they reach FLUSH_BYTES. */

@@ -5,6 +5,7 @@ import type { AppContext } from '#core/context.ts'
 import { sweepStaleTempFiles } from '#core/http/multipart.ts'
 import type { ErrorDialects } from '#core/http/error-dialects.ts'
 import type { PreRoutes } from '#core/http/pre-routes.ts'
+import { requestIdOf } from '#core/observability/http.ts'
 import { compatRoutes } from './compat/index.ts'
 import { deleteLinkRoutes, deletionUrl } from './delete-token.ts'
 import { editImage } from './edit.ts'
@@ -34,7 +35,7 @@ export const uploadModule = (ctx: AppContext, preRoutes?: PreRoutes, errorDialec
     .post(
       '/upload',
       async ({ principal, request, set }) => {
-        const { created, image, withDeleteLink } = await uploadImage(ctx, principal, request)
+        const { created, image, withDeleteLink } = await uploadImage(ctx, principal, request, requestIdOf(set.headers))
         set.status = created ? 201 : 200
         const deletion = withDeleteLink ? { deletion_url: deletionUrl(ctx, principal.user.id, image.id) } : {}
         return { success: true as const, image: { ...uploadedImage(ctx.config, image), ...deletion } }

@@ -10,6 +10,7 @@ import { unlessCut } from '#core/http/body-limit.ts'
 import { type MultipartUpload, type ReceivedFile, receiveMultipart } from '#core/http/multipart.ts'
 import { newImageId } from '#core/images/ids.ts'
 import { EXTENSION } from '#core/images/keys.ts'
+import { type Logger, withFields } from '#core/logger.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { BIDI_CONTROLS, DEL_AND_C1 } from '#core/text/user-text.ts'
 import { ImageObjects } from './objects.ts'
@@ -44,7 +45,7 @@ export interface UploadResult {
 }
 
 /** POST /upload: the multipart body's field "file". */
-export const uploadImage = (ctx: AppContext, principal: Principal, request: Request): Promise<UploadResult> =>
+export const uploadImage = (ctx: AppContext, principal: Principal, request: Request, requestId: string | undefined): Promise<UploadResult> =>
   uploadReceived(ctx, principal, async () => {
     const upload = await receiveMultipart(request, {
       tmpDir: uploadTmpDir(ctx),
@@ -63,7 +64,7 @@ export const uploadImage = (ctx: AppContext, principal: Principal, request: Requ
     }
     // For clients that cannot send fields (a ShareX URL, curl --data-binary scripts): ?is_public=false, ?expires_in=1d.
     return { ...upload, fields: { ...queryFields(request.url, [...LIFETIME_FIELDS, ...IMAGE_FIELDS]), ...upload.fields } }
-  }, Number(request.headers.get('content-length')) || undefined)
+  }, { requestId, declaredBytes: Number(request.headers.get('content-length')) || undefined })
 
 const LIFETIME_FIELDS = ['expires_in', 'expires_at', 'max_views']
 /** POST /upload's own fields; the compatible APIs name theirs differently. */
@@ -88,17 +89,19 @@ export const lifetimeFields = (url: string, form: Record<string, string>) => ({
  * Every upload, native or through a compatible API (modules/upload/compat), counted in the
  * metrics: stored uploads by bytes and time, refusals by error code. `receive` reads the body to
  * a temp file; it runs after the early quota check, so a spent quota costs no body read.
- * `declaredBytes` (the request's Content-Length, when known) sizes the free-disk check.
+ * `declaredBytes` (the request's Content-Length, when known) sizes the free-disk check;
+ * `requestId` (requestIdOf) goes on the lines the upload's storage writes.
  */
 export async function uploadReceived(
   ctx: AppContext,
   principal: Principal,
   receive: () => Promise<MultipartUpload>,
-  declaredBytes = ctx.config.maxUploadBytes,
+  { requestId, declaredBytes = ctx.config.maxUploadBytes }: { requestId: string | undefined; declaredBytes?: number },
 ): Promise<UploadResult> {
   const started = performance.now()
+  const log = requestId ? withFields(ctx.log, { request_id: requestId }) : ctx.log
   try {
-    const result = await receiveAndStore(ctx, principal, receive, declaredBytes)
+    const result = await receiveAndStore(ctx, log, principal, receive, declaredBytes)
     if (result.created) ctx.metrics.uploadProcessed(result.receivedBytes, (performance.now() - started) / 1000)
     return result
   } catch (error) {
@@ -118,7 +121,7 @@ export async function uploadReceived(
  * Whatever fails, the objects written so far and every temp file are removed, and usage is
  * unchanged: the quota counters only move in the transaction that records the image.
  */
-async function receiveAndStore(ctx: AppContext, principal: Principal, receive: () => Promise<MultipartUpload>, declaredBytes: number): Promise<UploadResult> {
+async function receiveAndStore(ctx: AppContext, log: Logger, principal: Principal, receive: () => Promise<MultipartUpload>, declaredBytes: number): Promise<UploadResult> {
   const user = principal.user
   // 507 before a byte is read when the upload could leave DATA_DIR too full for the database.
   // Nothing past MAX_UPLOAD_BYTES is kept, whatever the length declared: a larger one is the
@@ -139,7 +142,7 @@ async function receiveAndStore(ctx: AppContext, principal: Principal, receive: (
     const existing = await sameBytesUploaded(ctx, principal, file.sha256, form)
     if (existing) return { created: false, image: existing, withDeleteLink: mayDelete, receivedBytes: file.size }
 
-    const objects = new ImageObjects(ctx, newImageId())
+    const objects = new ImageObjects(ctx, newImageId(), log)
     bytesSettled = false
     const processed = await processAndStore(ctx, file, objects)
     const stored = await storeAndRecord(ctx, principal, file, form, processed, objects)

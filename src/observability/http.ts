@@ -27,6 +27,12 @@ export function requestIdFrom(headers: Headers): string {
   return incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID()
 }
 
+/** The id requestObservability gave this request, from the answer's headers (a handler's `set.headers`). */
+export function requestIdOf(responseHeaders: Record<string, unknown>): string | undefined {
+  const id = responseHeaders['x-request-id']
+  return typeof id === 'string' ? id : undefined
+}
+
 /**
  * The status that went out. Elysia's after-response hook sees the handler's value: a Response
  * (what the error handler returns), a `status()` result, or a plain value with `set.status`.
@@ -91,7 +97,10 @@ export const requestObservability = (ctx: AppContext, service: string) => {
       const method = KNOWN_METHODS.has(request.method) ? request.method : 'OTHER'
       const status = sentStatus((context as { response?: unknown }).response, context.set.status, (context as { code?: unknown }).code)
       observerOf(method, route, status)(seconds)
-      const routine = status < 400 && seconds < SLOW_SECONDS && QUIET_ROUTES.has(route)
+      // /ready's 503 is its answer, not a failure: the database's or store's state is logged once
+      // when it changes, not once per probe of every load balancer.
+      const answered = status < 400 || (route === '/ready' && status === 503)
+      const routine = answered && seconds < SLOW_SECONDS && QUIET_ROUTES.has(route)
       // Not even built when it would not be written.
       if (routine && ctx.config.logLevel !== 'debug') return
       const entry = {
@@ -105,7 +114,6 @@ export const requestObservability = (ctx: AppContext, service: string) => {
         status,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
       }
-      // /ready's 503 is its answer, not a failure: the database's state is logged once when it changes.
       // A 501 is what oEmbed answers a format it does not implement: the client's choice, not ours.
       if (status >= 500 && status !== 501 && !(route === '/ready' && status === 503)) ctx.log.error(entry)
       else if (routine) ctx.log.debug(entry)

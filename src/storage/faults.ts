@@ -6,9 +6,11 @@ export interface StorageFaults {
    * they start, so puts running side by side are told apart by the order they were called in.
    */
   failPutAfter?: number
+  /** Every delete() throws, as a store that refuses deletes (a key without that permission) does. */
+  failDeletes?: boolean
 }
 
-/** What a faulted put() throws, so tests can tell it from a real failure. */
+/** What a faulted put() or delete() throws, so tests can tell it from a real failure. */
 export class InjectedStorageFault extends Error {
   constructor(operation: string) {
     super(`Injected storage fault: ${operation}`)
@@ -42,7 +44,10 @@ export function withFaults(inner: ObjectStorage, initial: StorageFaults = {}): F
     },
     get: (key, range) => inner.get(key, range),
     head: (key) => inner.head(key),
-    delete: (key) => inner.delete(key),
+    async delete(key) {
+      if (faults.failDeletes) throw new InjectedStorageFault(`delete ${key}`)
+      await inner.delete(key)
+    },
     list: (prefix) => inner.list(prefix),
     close: () => inner.close(),
   }

@@ -5,6 +5,7 @@ import { type AppError, BadRequest, NotFound } from '#core/errors.ts'
 import { clientIp } from '#core/http/client-ip.ts'
 import { type ErrorDialects, dialectJson } from '#core/http/error-dialects.ts'
 import { isImageId } from '#core/images/ids.ts'
+import { requestIdOf } from '#core/observability/http.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { deleteToken, verifiedOwner } from '../delete-token.ts'
@@ -136,7 +137,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
     // Imgur's `name` is the file's name; a multipart file's own name is the fallback.
     const file = { ...body.file!, filename: name || body.file!.filename }
     return { ...body, file, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({ title, description }) } }
-  })
+  }, { requestId: requestIdOf(headers) })
   return present(ctx, image, withDeleteLink)
 }
 

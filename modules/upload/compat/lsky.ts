@@ -7,6 +7,7 @@ import { type AppError, BadRequest } from '#core/errors.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { requestIdOf } from '#core/observability/http.ts'
 import { deletionUrl } from '../delete-token.ts'
 import { deleteImageOf } from '../manage.ts'
 import { endingOf } from '../present.ts'
@@ -101,7 +102,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
       throw error
     }
     return { ...body, fields: { ...lifetimeFields(request.url, body.fields), ...nativeFields({}, isPublic) } }
-  })
+  }, { requestId: requestIdOf(headers) })
   return present(ctx, image, digests, withDeleteLink)
 }
 

@@ -9,6 +9,7 @@ import type { MultipartUpload } from '#core/http/multipart.ts'
 import { EXTENSION } from '#core/images/keys.ts'
 import type { ImageRow } from '#core/images/types.ts'
 import { imageUrls } from '#core/images/urls.ts'
+import { requestIdOf } from '#core/observability/http.ts'
 import { withoutHiddenControls } from '#core/text/user-text.ts'
 import { DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../image-text.ts'
 import { uploadReceived, withinLength } from '../service.ts'
@@ -291,7 +292,7 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   const key = upload.queryKey ?? headerKey
   if (key) {
     const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip: ip(), alongside, sendIn })
-    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)))
+    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(await readImage(), noImage)), { requestId: requestIdOf(headers) })
     return { image, ...digests, withDeleteLink }
   }
   // The body is read before anyone is known to be calling: it comes out of the address's
@@ -301,7 +302,7 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
   try {
     const principal = await apiKeyPrincipal(ctx, body.fields[keyIn.field], headers, { scope: 'upload', ip: ip(), alongside, sendIn })
     await releaseAnonymous(ctx, ip())
-    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)))
+    const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => prepare(await requireFile(body, noImage)), { requestId: requestIdOf(headers) })
     return { image, ...digests, withDeleteLink }
   } finally {
     // Already read: removed here too when a quota refuses the upload before the service takes it.
