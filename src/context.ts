@@ -184,7 +184,7 @@ export async function startContext(config: Config, options: ContextOptions = {})
     clock,
     log,
     imageChanges: createImageChanges(),
-    metrics: createMetrics(),
+    metrics: createMetrics(config.modules),
     jobs: options.jobs ?? {},
     cdn: createCdn(config, { sql: () => db.sql, clock, log }),
     onClose: (hook) => void closeHooks.push(hook),

@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ModuleName } from '../config.ts'
 
 /**
  * The platform's Prometheus metrics. One registry per context, never prom-client's global one,
@@ -39,32 +40,67 @@ const PREFIX = 'imghost_'
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const PROCESSING_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]
 
-export function createMetrics(): Metrics {
+/**
+ * prom-client's default metrics that say nothing true under Bun, left out of the registry (with
+ * PREFIX). process_heap_bytes is /proc's VmData, which JavaScriptCore's reserved address space
+ * makes 6.5 GB on an 80 MB process. Bun's heapTotal leaves out large objects, so the heap's
+ * total came out far below its used size, and the per-space figures are V8's spaces, all 0 but
+ * one. Bun lists no active handles, requests or resources and reports no GC to perf_hooks, so
+ * those were 0 or empty for good. The heap's used size and external memory are set by the same
+ * collector as its total, so they go too, and heapMetrics() puts them back.
+ */
+const MEANINGLESS_UNDER_BUN = [
+  'process_heap_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_heap_size_used_bytes',
+  'nodejs_external_memory_bytes',
+  'nodejs_heap_space_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
+  'nodejs_heap_space_size_available_bytes',
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+  'nodejs_gc_duration_seconds',
+]
+
+/**
+ * `modules`: the modules this process runs. A module's own series are exported only there: a
+ * view server's `imghost_upload_*` would be zeros forever, read on a dashboard as "no uploads".
+ */
+export function createMetrics(modules: readonly ModuleName[]): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: PREFIX })
+  for (const name of MEANINGLESS_UNDER_BUN) registry.removeSingleMetric(`${PREFIX}${name}`)
   const registers = [registry]
+  heapMetrics(registers)
+  const registersOf = (module: ModuleName) => (modules.includes(module) ? registers : [])
 
   const http = httpRequestMetrics(registry)
-  const uploadBytes = new Counter({ name: `${PREFIX}upload_bytes_total`, help: 'Bytes of uploads stored', registers })
+  const uploadRegisters = registersOf('upload')
+  const uploadBytes = new Counter({ name: `${PREFIX}upload_bytes_total`, help: 'Bytes of uploads stored', registers: uploadRegisters })
   const uploadSeconds = new Histogram({
     name: `${PREFIX}upload_processing_seconds`,
     help: 'Time to validate, process and store one upload',
     buckets: PROCESSING_BUCKETS,
-    registers,
+    registers: uploadRegisters,
   })
   const uploadRejections = new Counter({
     name: `${PREFIX}upload_rejections_total`,
     help: 'Uploads refused or failed, by error code',
     labelNames: ['code'] as const,
-    registers,
+    registers: uploadRegisters,
   })
-  const viewsBuffered = new Counter({ name: `${PREFIX}views_buffered_total`, help: 'Views counted in memory before a flush', registers })
-  const viewsFlushed = new Counter({ name: `${PREFIX}views_flushed_total`, help: 'Buffered views written to the database', registers })
+  const viewRegisters = registersOf('view')
+  const viewsBuffered = new Counter({ name: `${PREFIX}views_buffered_total`, help: 'Views counted in memory before a flush', registers: viewRegisters })
+  const viewsFlushed = new Counter({ name: `${PREFIX}views_flushed_total`, help: 'Buffered views written to the database', registers: viewRegisters })
   const viewsDropped = new Counter({
     name: `${PREFIX}views_dropped_total`,
     help: 'Views never written, by reason',
     labelNames: ['reason'] as const,
-    registers,
+    registers: viewRegisters,
   })
   const rateLimited = new Counter({
     name: `${PREFIX}rate_limit_rejections_total`,
@@ -106,6 +142,32 @@ export function createMetrics(): Metrics {
     render: async () => (await registry.metrics()).replace(/ Nan$/gm, ' NaN'),
     contentType: registry.contentType,
   }
+}
+
+/**
+ * JavaScriptCore's heap, under prom-client's names and with Node's meaning, so that the usual
+ * dashboards read it right. Bun's heapUsed (bun:jsc heapSize()) includes the external memory,
+ * which counts WebAssembly memory and buffers that may never be touched (the embedded
+ * database's alone made it larger than the resident memory): used is the objects alone, as in
+ * Node. The heap's capacity is left out: only bun:jsc heapStats() has it whole, and that walks
+ * the entire heap (most of a second at 2 million objects, holding every request).
+ */
+function heapMetrics(registers: Registry[]) {
+  const external = new Gauge({
+    name: `${PREFIX}nodejs_external_memory_bytes`,
+    help: 'Memory JavaScript objects own outside the heap (string contents, ArrayBuffers, WebAssembly memory), in bytes',
+    registers,
+  })
+  new Gauge({
+    name: `${PREFIX}nodejs_heap_size_used_bytes`,
+    help: 'JavaScript heap in use, in bytes: the objects live at the last collection, without their external memory',
+    registers,
+    collect() {
+      const usage = process.memoryUsage()
+      this.set(Math.max(0, usage.heapUsed - usage.external))
+      external.set(usage.external)
+    },
+  })
 }
 
 interface HttpSeries {

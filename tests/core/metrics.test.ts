@@ -126,6 +126,32 @@ describeEachBackend(
   { env: { METRICS_TOKEN: 'scrape-secret-0123', ANONYMOUS_REQUESTS_PER_HOUR: '2', TRUST_PROXY: 'true' } },
 )
 
+// An outside test (2026-12-07) read a 6.5 GB imghost_process_heap_bytes on an 80 MB view process,
+// heap "used" above heap "total", and upload series, always 0, on a process that takes no uploads.
+describeEachBackend(
+  'GET /metrics of a view-only process',
+  (app) => {
+    test('no upload series; the heap figure is below the resident memory; no figure Bun cannot give', async () => {
+      const metrics = await scrape(app().view)
+      const names = Object.keys(metrics)
+      expect(names.filter((name) => name.startsWith('imghost_upload_'))).toEqual([])
+      // The view module's own are there, and what every process does.
+      for (const name of ['imghost_views_buffered_total', 'imghost_views_flushed_total', 'imghost_rate_limit_rejections_total', 'imghost_job_runs_total']) {
+        expect(names, name).toContain(name)
+      }
+      const gauge = (name: string) => (metrics[name]?.data as { value: number }[] | undefined)?.[0]?.value
+      const resident = gauge('imghost_process_resident_memory_bytes')!
+      const heapUsed = gauge('imghost_nodejs_heap_size_used_bytes')!
+      expect(resident).toBeGreaterThan(0)
+      expect(heapUsed).toBeGreaterThan(0)
+      expect(heapUsed).toBeLessThan(resident)
+      const meaningless = names.filter((name) => /^imghost_(process_heap_bytes|nodejs_heap_size_total_bytes|nodejs_heap_space_|nodejs_active_|nodejs_gc_duration)/.test(name))
+      expect(meaningless).toEqual([])
+    })
+  },
+  { env: { METRICS_TOKEN: TEST_METRICS_TOKEN, SERVER_MODE: 'view' } },
+)
+
 describeEachBackend('X-Request-Id', (app) => {
   test('a sane incoming id is echoed; a missing or unsafe one is replaced by a fresh UUID', async () => {
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
