@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun'
 import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+import { type TestApp, type TestAppOptions, createTestApp } from './context.ts'
 
 export interface S3rverProcess {
   env: Record<string, string>
@@ -42,4 +43,13 @@ export async function startS3rverProcess(): Promise<S3rverProcess> {
       await child.exited
     },
   }
+}
+
+/** A test app whose store is this s3rver process, on PostgreSQL when TEST_DATABASE_URL is set. */
+export function createTestAppOn(s3: S3rverProcess, options: TestAppOptions = {}): Promise<TestApp> {
+  return createTestApp(
+    // The store comes from the env; `storage` only says whether createTestApp starts one of its own.
+    { name: 's3rver-process', database: process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded', storage: 'local' },
+    { ...options, env: { ...s3.env, ...options.env } },
+  )
 }

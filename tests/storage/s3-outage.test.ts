@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
-import { type TestApp, createTestApp, useSlowTestTimeout } from '../helpers/context.ts'
+import { type TestApp, useSlowTestTimeout } from '../helpers/context.ts'
 import { uploadFile } from '../helpers/images.ts'
-import { type S3rverProcess, startS3rverProcess } from '../helpers/s3rver-process.ts'
+import { type S3rverProcess, createTestAppOn, startS3rverProcess } from '../helpers/s3rver-process.ts'
 import { LANDSCAPE, PNG_WITH_ALPHA, type Uploaded, type Viewer, signUp, upload } from '../view/support.ts'
 
 // Issue 10, item 22: a killed or frozen store answers 503 storage_unavailable quickly; caches keep serving.
@@ -52,11 +52,7 @@ describe('S3 frozen, then killed', () => {
 
   beforeAll(async () => {
     s3 = await startS3rverProcess()
-    app = await createTestApp(
-      // The store comes from the env below; `storage` only says whether createTestApp starts one of its own.
-      { name: 's3rver-process', database: process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded', storage: 'local' },
-      { env: { ...s3.env, STORAGE_TIMEOUT_MS: String(TIMEOUT_MS), STORAGE_MAX_ATTEMPTS: String(ATTEMPTS) } },
-    )
+    app = await createTestAppOn(s3, { env: { STORAGE_TIMEOUT_MS: String(TIMEOUT_MS), STORAGE_MAX_ATTEMPTS: String(ATTEMPTS) } })
     expect(app.ctx.storage.kind).toBe('s3')
     owner = await signUp(app)
     cached = await upload(app, owner, LANDSCAPE)

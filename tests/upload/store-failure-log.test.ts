@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { LogEntry } from '#core/logger.ts'
 import { type FaultyStorage, withFaults } from '#core/storage/faults.ts'
 import type { ObjectStorage } from '#core/storage/types.ts'
-import { type TestApp, createTestApp, describeEachBackend, useSlowTestTimeout } from '../helpers/context.ts'
+import { type TestApp, describeEachBackend, useSlowTestTimeout } from '../helpers/context.ts'
 import { recordingLogger } from '../helpers/flows.ts'
 import { call } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { type S3rverProcess, startS3rverProcess } from '../helpers/s3rver-process.ts'
+import { type S3rverProcess, createTestAppOn, startS3rverProcess } from '../helpers/s3rver-process.ts'
 import { distinctPng, form, png } from './compat-support.ts'
 import { signUp } from './support.ts'
 
@@ -89,12 +89,8 @@ describe('an upload while the store is down (s3rver killed): its log lines', () 
 
   beforeAll(async () => {
     s3 = await startS3rverProcess()
-    app = await createTestApp(
-      // The store comes from the env below; `storage` only says whether createTestApp starts one of its own.
-      { name: 's3rver-process', database: process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded', storage: 'local' },
-      // debug: the request lines of /ready are built at all only then.
-      { env: { ...s3.env, STORAGE_TIMEOUT_MS: '1000', STORAGE_MAX_ATTEMPTS: '2', LOG_LEVEL: 'debug' }, log: outageLog },
-    )
+    // debug: the request lines of /ready are built at all only then.
+    app = await createTestAppOn(s3, { env: { STORAGE_TIMEOUT_MS: '1000', STORAGE_MAX_ATTEMPTS: '2', LOG_LEVEL: 'debug' }, log: outageLog })
     expect(app.ctx.storage.kind).toBe('s3')
   }, 180_000)
   afterAll(async () => {
