@@ -53,9 +53,9 @@ function readmeConfig(paragraph: string, uploader: 'lankong' | 'web-uploader'): 
   const after = README.slice(README.indexOf(paragraph))
   const block = /```json\n([\s\S]*?)\n```/.exec(after)
   if (!README.includes(paragraph) || !block) throw new Error(`README.md has no configuration after "${paragraph}"`)
-  const config = JSON.parse(block[1]!) as Record<string, Record<string, unknown>>
+  const config = JSON.parse(block[1]!) as Record<string, unknown>
   expect(config.uploader).toBe(uploader)
-  return config[uploader]!
+  return config[uploader] as Record<string, unknown>
 }
 const README_LANKONG_V2 = 'PicGo, [lankong](https://www.npmjs.com/package/picgo-plugin-lankong) plugin (Lsky Pro V2'
 const README_LANKONG_V1 = 'PicGo, lankong plugin in Lsky Pro V1 mode'
