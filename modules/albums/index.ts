@@ -70,7 +70,7 @@ export const albumsApi = (ctx: AppContext) =>
       .post(
         '/:id/preview',
         async ({ principal, params }) => ({ success: true as const, ...(await service.previewAlbum(ctx, principal, params.id)) }),
-        { ...AlbumsModel.preview, auth: true, scope: 'albums', detail: { tags, summary: 'A link to the share page as visitors see it, for an hour, also while the album is private or has a password' } },
+        { ...AlbumsModel.preview, auth: true, scope: 'albums', detail: { tags, summary: 'A link to the share page as visitors see it, for an hour (or until the album ends, if sooner), also while the album is private or has a password' } },
       )
       .get('/:id/stats', async ({ principal, params }) => ({ success: true as const, ...(await service.albumStats(ctx, principal, params.id)) }), {
         ...AlbumsModel.stats,

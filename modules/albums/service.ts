@@ -160,9 +160,10 @@ export async function updateAlbum(ctx: AppContext, principal: Principal, id: str
 }
 
 /**
- * A link to the album's share page as visitors see it, for its owner: it works for an hour, also
- * while the album is private or has a password (modules/albums/share.ts previewLink). An album
- * the page would not show anyway gets a 409 saying why, rather than a link to a 404.
+ * A link to the album's share page as visitors see it, for its owner: it works for an hour (or
+ * until the album ends, if sooner), also while the album is private or has a password
+ * (modules/albums/share.ts previewLink). An album the page would not show anyway gets a 409
+ * saying why, rather than a link to a 404.
  */
 export async function previewAlbum(ctx: AppContext, principal: Principal, id: string) {
   const album = await repo.findOwnAlbum(ctx.sql, principal.user.id, id)
