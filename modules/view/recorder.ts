@@ -253,8 +253,9 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
     async close() {
       clearInterval(timer)
       await running
-      // Shutdown: give a failing batch its remaining attempts rather than the next tick.
-      for (let i = 0; i < MAX_ATTEMPTS && (retry || buffer.length > 0); i++) await flush()
+      // Shutdown: give a failing batch its remaining attempts rather than the next tick, while
+      // the database answers (in an outage each attempt only waits for its connect timeout).
+      for (let i = 0; i < MAX_ATTEMPTS && (retry || buffer.length > 0) && ctx.db.health.isUp; i++) await flush()
       if (retry || buffer.length > 0) ctx.log.error({ msg: 'views lost at shutdown', views: viewsIn(buffer) + viewsIn(retry?.rows ?? []) })
     },
     get pending() {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/index.ts'
+import { isDatabaseUnreachable } from '../db/health.ts'
 import type { Logger } from '../logger.ts'
 import { type ApiKeyRecord, type SessionRecord, findApiKey, findSession } from './principal.ts'
 
@@ -164,7 +165,9 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
       await write(batch.map(([id]) => id), batch.map(([, use]) => use))
     } catch (error) {
       for (const [id, use] of batch) if (usage.size < USAGE_MAX_KEYS) merge(usage, id, use.count, use.at, use.ip)
-      log.warn({ msg: `${what} usage: write failed, will retry`, rows: batch.length, error: String(error) })
+      // An outage is the health check's to report (once); a line per flush only repeated it.
+      const level = isDatabaseUnreachable(error) ? 'debug' : 'warn'
+      log[level]({ msg: `${what} usage: write failed, will retry`, rows: batch.length, error: String(error) })
     }
   }
   const flushUsage = async () => {
@@ -221,7 +224,8 @@ export function createPrincipalCache(db: Database, log: Logger): PrincipalCache 
       trusted = false
       if (timer) clearInterval(timer)
       timer = null
-      await listening
+      // Not `await listening`: a LISTEN begun in an outage answers only once the database is
+      // back, and shutdown waited for it. One still pending ends with the connection (sql.end).
       await unlisten?.()
       await flushUsage()
     },

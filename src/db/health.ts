@@ -1,11 +1,14 @@
+import { withDeadline } from './deadline.ts'
 import type { Sql } from './index.ts'
 
 /**
  * Errors that mean "the database cannot be reached right now", not "this query is wrong":
- * postgres.js's own connection codes, socket errors, and the SQLSTATEs a server sends while it
- * shuts down, starts up or refuses connections (class 08, 57P01–57P03, 53300).
+ * postgres.js's own connection codes, socket errors, the SQLSTATEs a server sends while it
+ * shuts down, starts up or refuses connections (class 08, 57P01–57P03, 53300), and
+ * DATABASE_DOWN (databaseDown below).
  */
 const CONNECTION_CODES = new Set([
+  'DATABASE_DOWN',
   'CONNECTION_CLOSED',
   'CONNECTION_DESTROYED',
   'CONNECTION_ENDED',
@@ -26,11 +29,35 @@ const CONNECTION_CODES = new Set([
   '53300',
 ])
 
+/**
+ * A FATAL (or PANIC) error ends the session, or refused it before it began: the server turning
+ * connections away at start-up (55000 ALTER DATABASE … ALLOW_CONNECTIONS false, 3D000 the database
+ * dropped or renamed, 28000/28P01 pg_hba.conf or a rotated password, 53300/53400 connection
+ * limits) and terminating one (57P01). The severity tells them from the same SQLSTATEs raised by
+ * a query within a session, which are the query's fault (55000 is also `currval` not yet defined).
+ */
+const SESSION_ENDING = new Set(['FATAL', 'PANIC'])
+
 export function isDatabaseUnreachable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
-  const code = (error as { code?: unknown }).code
+  const { code, severity } = error as { code?: unknown; severity?: unknown }
   if (typeof code !== 'string') return false
-  return CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)
+  return CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || (typeof severity === 'string' && SESSION_ENDING.has(severity))
+}
+
+/** What a caller meets instead of waiting on a database this process already knows to be unreachable. */
+export function databaseDown(reason = 'unreachable'): Error {
+  return Object.assign(new Error(`the database is down (${reason})`), { code: 'DATABASE_DOWN' })
+}
+
+/**
+ * Why a probe failed: the code for /health (which anyone may read), and for the log also a
+ * PostgreSQL refusal's own words (they name the database or the role).
+ */
+function reasonOf(error: unknown): { reason: string; detail?: string } {
+  const { code, severity, message } = (error ?? {}) as { code?: string; severity?: string; message?: string }
+  if (code === undefined) return { reason: String(message ?? error) }
+  return severity !== undefined && message ? { reason: code, detail: message } : { reason: code }
 }
 
 export interface DatabaseHealthState {
@@ -74,27 +101,21 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let stopped = false
 
-  const set = (status: DatabaseHealthState['status'], reason?: string) => {
+  const set = (status: DatabaseHealthState['status'], reason?: string, detail?: string) => {
     if (state.status !== status) {
-      options.log?.({ level: status === 'up' ? 'info' : 'warn', msg: status === 'up' ? 'database reachable again' : 'database unreachable', reason })
+      options.log?.({ level: status === 'up' ? 'info' : 'warn', msg: status === 'up' ? 'database reachable again' : 'database unreachable', reason, ...(detail ? { detail } : {}) })
       state = { status, since: new Date().toISOString(), ...(reason ? { reason } : {}) }
       options.onStatus?.(status)
     } else if (reason) state = { ...state, reason }
   }
 
   const probe = async (): Promise<DatabaseHealthState> => {
-    let timer: ReturnType<typeof setTimeout> | undefined
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error('probe timed out'), { code: 'CONNECT_TIMEOUT' })), options.probeTimeoutMs)
-      })
-      await Promise.race([getSql()`select 1`.execute(), timeout])
+      await withDeadline(getSql()`select 1`.execute(), options.probeTimeoutMs, () => Object.assign(new Error('probe timed out'), { code: 'CONNECT_TIMEOUT' }))
       set('up')
     } catch (error) {
-      const code = (error as { code?: string }).code
-      set('down', code ?? String((error as Error).message ?? error))
-    } finally {
-      clearTimeout(timer)
+      const { reason, detail } = reasonOf(error)
+      set('down', reason, detail)
     }
     if (state.status === 'down' && !stopped) {
       retryTimer = setTimeout(() => void run(), options.retryMs)
@@ -121,7 +142,11 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
     state: () => state,
     suspect(error) {
       if (error !== undefined && !isDatabaseUnreachable(error)) return
-      void run()
+      // Not from within the caller: postgres.js calls this from its `onclose`, and a query sent
+      // there took the closed connection just before the driver handed it the next queued query,
+      // which then replaced it: that query was never answered nor failed (a request hung until
+      // shutdown, with the database refusing connections and several queries waiting).
+      queueMicrotask(() => void run())
     },
     // While down, asking is itself a reason to look again: a load balancer polling /ready sees recovery at once.
     // A probe already under way may have begun before the server came back (and failed waiting for a

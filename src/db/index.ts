@@ -6,7 +6,8 @@ import { DEFAULT_CHANGE_PROPAGATION_MS } from '../config.ts'
 import { closeTreeToOthers } from '../data-dir.ts'
 import { OperatorError } from '../operator-error.ts'
 import { START_MARK, embeddedPgliteOptions } from './pglite-wasm.ts'
-import { type DatabaseHealth, createDatabaseHealth } from './health.ts'
+import { withDeadline } from './deadline.ts'
+import { type DatabaseHealth, createDatabaseHealth, databaseDown } from './health.ts'
 
 export type Sql = postgres.Sql<{ bigint: number }>
 export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
@@ -95,9 +96,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
     const connectTimeoutMs = options.connectTimeoutMs ?? 1500
     /** Every listener's onListen: an unreachable database delivers no notifications. */
     const mayHaveMissed = new Set<() => void>()
+    const healthRetryMs = 500
     const health = createDatabaseHealth(() => sql, {
       probeTimeoutMs: connectTimeoutMs + 500,
-      retryMs: 500,
+      retryMs: healthRetryMs,
       log: options.log,
       onStatus: (status) => {
         if (status === 'down') for (const missed of mayHaveMissed) missed()
@@ -122,7 +124,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
     }
     const listen: Database['listen'] = async (channel, onNotify, onListen) => {
       // postgres.js keeps one connection for every LISTEN of this client, and listens again after a reconnect.
-      const { unlisten } = await sql.listen(channel, onNotify, onListen)
+      const { unlisten: unlistenNow } = await sql.listen(channel, onNotify, onListen)
+      /**
+       * postgres.js drops the callback at once and then sends UNLISTEN, which in an outage waits
+       * in its queue until the database is back: shutdown (every caller unlistens at close) waited
+       * with it. A LISTEN ends with its connection anyway, so the UNLISTEN is given the connect timeout.
+       */
+      const unlisten = () => withDeadline(unlistenNow(), connectTimeoutMs, () => new Error('UNLISTEN not answered')).then(() => {}, () => {})
       if (!onListen) return unlisten
       // Its own entry: one callback may serve several channels, each unlistened on its own.
       const missed = () => onListen()
@@ -133,7 +141,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       }
     }
     const changePropagationMs = options.changePropagationMs ?? DEFAULT_CHANGE_PROPAGATION_MS
-    const barrier = listenerBarrier(sql, changePropagationMs)
+    const barrier = listenerBarrier(sql, changePropagationMs, { health, deadlineMs: connectTimeoutMs, retryMs: healthRetryMs })
     return {
       sql,
       kind: 'postgres',
@@ -144,8 +152,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database &
       notificationsDelivered: barrier.delivered,
       changesPropagated: () => (changePropagationMs === 0 ? RESOLVED : Bun.sleep(changePropagationMs)),
       close: async () => {
+        const reachable = health.isUp
         health.stop()
-        await sql.end({ timeout: 5 })
+        // Queries still running get 5 s to finish; with the database down there is none that can,
+        // and ending waited those 5 s for connection attempts in their backoff.
+        await sql.end({ timeout: reachable ? 5 : 0 })
       },
     }
   }
@@ -272,8 +283,23 @@ const RESOLVED = Promise.resolve()
  * through the API before its request answers (Database.changesPropagated). Calls that find the
  * vouching too old wait for a ping sent at most lagMs before them, shared by all that arrive
  * meanwhile. With lagMs 0, every call waits for a ping sent after it began.
+ *
+ * In an outage nothing waits. postgres.js queues a query for its listening client (one
+ * connection) until that connection is open again, and each failed attempt to open it re-queues a
+ * LISTEN per channel, more than the attempt takes off the queue: a ping sent then was answered
+ * seconds later, then tens of seconds, then only once the database was back, and every view
+ * request waited on it. So no call waits while the health check has found the database down,
+ * none waits longer than `deadlineMs` (the connect timeout: on a live connection a ping takes
+ * milliseconds), and a failed ping is every call's answer for `retryMs` after it, so a request the
+ * fast path leaves to the pipeline does not wait a second time. Each rejection is databaseDown's
+ * or the driver's error, both unreachable errors (a 503 database_unavailable).
  */
-function listenerBarrier(sql: Sql, lagMs: number): { current(): boolean; delivered(): Promise<void> } {
+function listenerBarrier(
+  sql: Sql,
+  lagMs: number,
+  outage: { health: DatabaseHealth; deadlineMs: number; retryMs: number },
+): { current(): boolean; delivered(): Promise<void> } {
+  const { health, deadlineMs, retryMs } = outage
   // postgres.js keeps its listening client on the listen function (one connection, max 1).
   const listening = () => (sql.listen as unknown as { sql?: Sql }).sql
   let inFlight: Promise<void> | null = null
@@ -282,26 +308,37 @@ function listenerBarrier(sql: Sql, lagMs: number): { current(): boolean; deliver
   let queued: Promise<void> | null = null
   /** When the newest answered ping was sent. */
   let vouchedAt = Number.NEGATIVE_INFINITY
+  /** The last ping's failure while no ping has been answered since, and when it failed. */
+  let failure: { error: unknown; at: number } | null = null
   const send = (): Promise<void> => {
     queued = null
     const client = listening()
     if (!client) return RESOLVED
     const sentAt = performance.now()
-    const done = client`select 1`.simple().then(() => {
+    const answered = client`select 1`.simple().then(() => {
       if (sentAt > vouchedAt) vouchedAt = sentAt
+      failure = null
+    })
+    const done = withDeadline(answered, deadlineMs, () => {
+      // Nothing closed (a silent host, or a ping lost in the driver's queue): the health check looks now.
+      health.suspect()
+      return Object.assign(new Error(`the listening connection did not answer within ${deadlineMs} ms`), { code: 'CONNECT_TIMEOUT' })
     })
     inFlight = done
     inFlightSentAt = sentAt
     const settle = () => {
       if (inFlight === done) inFlight = null
     }
-    done.then(settle, settle)
+    done.then(settle, (error) => {
+      failure = { error, at: performance.now() }
+      settle()
+    })
     return done
   }
   const current = () => {
     const now = performance.now()
     const age = now - vouchedAt
-    if (age >= lagMs) return false
+    if (age >= lagMs || !health.isUp) return false
     // While calls keep coming, a ping goes out every lagMs / 4, even with one still in flight
     // (answers come back in order): the vouching lapses only when a round trip takes longer than
     // three quarters of lagMs. Waiting for each answer before the next ping let it lapse whenever
@@ -312,11 +349,18 @@ function listenerBarrier(sql: Sql, lagMs: number): { current(): boolean; deliver
   }
   const delivered = (): Promise<void> => {
     if (current()) return RESOLVED
+    if (!health.isUp) return Promise.reject(databaseDown(health.state().reason))
+    if (failure && performance.now() - failure.at < retryMs) return Promise.reject(failure.error)
     if (queued) return queued
     if (!inFlight) return send()
     if (performance.now() - inFlightSentAt < lagMs) return inFlight
-    // The ping in flight was sent too early for this call: wait for the one after it.
-    return (queued = inFlight.catch(() => {}).then(send))
+    // The ping in flight was sent too early for this call: wait for the one after it, unless that
+    // one failed: then the database did not answer a moment ago, and this call is told so.
+    const next: Promise<void> = inFlight.then(send, (error) => {
+      if (queued === next) queued = null
+      throw error
+    })
+    return (queued = next)
   }
   return { current, delivered }
 }
@@ -374,18 +418,12 @@ const FIRST_QUERY_SLACK_MS = 1000
  * with the query still queued, forever: without this bound the start hung without a word.
  */
 async function firstAnswer(sql: Sql, limitMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const silent = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${limitMs} ms (a host that drops packets, or a firewall; DATABASE_CONNECT_TIMEOUT_MS)`)), limitMs)
-  })
-  const query = sql`select 1`.execute()
-  // Given up on, it may still fail later (the client is ended): that is not an unhandled rejection.
-  query.catch(() => {})
-  try {
-    await Promise.race([query, silent])
-  } finally {
-    clearTimeout(timer)
-  }
+  // Given up on, it may still fail later (the client is ended): withDeadline keeps that from being an unhandled rejection.
+  await withDeadline(
+    sql`select 1`.execute(),
+    limitMs,
+    () => new Error(`no answer within ${limitMs} ms (a host that drops packets, or a firewall; DATABASE_CONNECT_TIMEOUT_MS)`),
+  )
 }
 
 function databaseTarget(url: string): { name: string; withoutPassword: (text: string) => string } {

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { openDatabase } from '../../src/db/index.ts'
 import { type PgCluster, createPgCluster, pgClusterUnavailable } from '../helpers/pg-cluster.ts'
+import { CORPUS } from '../helpers/images.ts'
+import { verifyFromMailDir } from '../../scripts/lib/mailed-verification.ts'
 import { PROJECT_ROOT, type RunningServer, startServer } from '../../scripts/lib/process.ts'
 
 // Issue 10, item 20: a PostgreSQL restart must neither kill the process nor hang requests.
@@ -39,8 +41,8 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
   beforeAll(async () => {
     cluster = await createPgCluster()
     server = await startServer(
-      { DATA_DIR: dataDir, DATABASE_URL: cluster.url, SERVER_MODE: 'auth', JWT_SECRET: 'restart-secret-restart-secret-0123456789', DATABASE_POOL_MAX: '4' },
-      ['auth'],
+      { DATA_DIR: dataDir, DATABASE_URL: cluster.url, JWT_SECRET: 'restart-secret-restart-secret-0123456789', DATABASE_POOL_MAX: '4' },
+      ['auth', 'upload', 'view'],
     )
   })
   afterAll(async () => {
@@ -51,6 +53,7 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
 
   test('requests fail fast with 503 database_unavailable, the process lives, and it recovers by itself', async () => {
     const base = server.urls.auth!
+    const viewBase = server.urls.view!
     const registered = await fetch(`${base}/api/v1/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -65,12 +68,32 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
     const account = () => timed(`${base}/api/v1/account`, { headers: { authorization: `Bearer ${token}` } })
     expect((await account()).status).toBe(200)
 
-    // Traffic in the background the whole time: four clients in a loop.
+    // An image, served from memory (the fast path) before the outage: the view server held every
+    // request then on the listening connection's ping, answering in 5 s, 22 s, then never.
+    await verifyFromMailDir(dataDir, 'restart@example.com', base)
+    const form = new FormData()
+    form.append('file', Bun.file(join(CORPUS, 'gps/DSCN0010.jpg')), 'photo.jpg')
+    const uploaded = await fetch(`${server.urls.upload}/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+    expect(uploaded.status).toBe(201)
+    const { image } = (await uploaded.json()) as { image: { id: string; view_url: string } }
+    const viewPaths = [`/${image.id}.jpg`, `/i/${image.id}`, `/oembed?url=${encodeURIComponent(image.view_url)}`]
+    for (const path of viewPaths) {
+      for (let i = 0; i < 3; i++) expect({ path, ...(await timed(`${viewBase}${path}`)) }).toMatchObject({ path, status: 200 })
+    }
+    const views = () => viewPaths.map((path) => timed(`${viewBase}${path}`))
+
+    // Traffic in the background the whole time: four clients in a loop, and two of the view server.
     const samples: (Sample & { at: number })[] = []
+    const viewSamples: (Sample & { at: number })[] = []
     let running = true
-    const clients = Array.from({ length: 4 }, async () => {
-      while (running) samples.push({ ...(await account()), at: performance.now() })
-    })
+    const clients = [
+      ...Array.from({ length: 4 }, async () => {
+        while (running) samples.push({ ...(await account()), at: performance.now() })
+      }),
+      ...Array.from({ length: 2 }, async () => {
+        while (running) for (const sample of await Promise.all(views())) viewSamples.push({ ...sample, at: performance.now() })
+      }),
+    ]
     await Bun.sleep(300)
 
     // Stop: fast mode, as an operator restarting PostgreSQL would.
@@ -85,7 +108,14 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
     await Bun.sleep(1500)
 
     // While it is down: quick 503s with Retry-After, never a 500, /health and /ready say so.
-    const during = await Promise.all(Array.from({ length: 8 }, account))
+    const unknownImage = 'AAAAAAAAAAAAAAAAAAAAAA'
+    const during = await Promise.all([
+      ...Array.from({ length: 8 }, account),
+      ...views(),
+      timed(`${viewBase}/i/${unknownImage}`),
+      timed(`${viewBase}/${unknownImage}.jpg`),
+      timed(`${viewBase}/${image.id}.jpg`, { method: 'HEAD' }).then((sample) => ({ ...sample, code: 'database_unavailable' })),
+    ])
     for (const sample of during) {
       expect(sample).toMatchObject({ status: 503, code: 'database_unavailable' })
       expect(Number(sample.retryAfter)).toBeGreaterThan(0)
@@ -107,23 +137,30 @@ describe.skipIf(Boolean(unavailable))('PostgreSQL stopped and started under traf
     running = false
     await Promise.all(clients)
     expect(recoveryMs).toBeGreaterThanOrEqual(0)
+    for (const sample of await Promise.all(views())) expect(sample.status).toBe(200)
+    expect((await timed(`${viewBase}/i/${unknownImage}`)).status).toBe(404)
     expect((await fetch(`${base}/ready`)).status).toBe(200)
     const healthAfter = (await (await fetch(`${base}/health`)).json()) as { status: string }
     expect(healthAfter.status).toBe('ok')
     expect(server.process.exitCode).toBeNull()
 
     const outage = samples.filter((s) => s.at > stoppedAt && s.at < startedAt)
+    const viewOutage = viewSamples.filter((s) => s.at > stoppedAt && s.at < startedAt)
     const statuses = new Set(samples.map((s) => s.status))
     console.info(
       `postgres restart: pg_ctl stop ${stopMs.toFixed(0)} ms; first 503 after ${first503Ms.toFixed(0)} ms; ` +
         `slowest answer during outage ${Math.max(...outage.map((s) => s.ms)).toFixed(0)} ms over ${outage.length} requests; ` +
-        `recovered ${recoveryMs.toFixed(0)} ms after start; statuses seen ${[...statuses].join(',')}`,
+        `recovered ${recoveryMs.toFixed(0)} ms after start; statuses seen ${[...statuses].join(',')}; ` +
+        `view: slowest answer during outage ${Math.max(...viewOutage.map((s) => s.ms)).toFixed(0)} ms over ${viewOutage.length} requests`,
     )
     expect(stopMs).toBeLessThan(10_000)
     expect(first503Ms).toBeLessThan(2500)
     // No 500 and no hung request at any moment of the outage.
     expect(samples.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([])
     expect(Math.max(...outage.map((s) => s.ms))).toBeLessThan(2500)
+    expect(viewSamples.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([])
+    expect(viewOutage.filter((s) => s.status === 503).length).toBeGreaterThan(0)
+    expect(Math.max(...viewOutage.map((s) => s.ms))).toBeLessThan(2500)
   })
 
   test('a LISTEN is told notifications may be missed as soon as the database goes down, before any reconnect', async () => {
