@@ -1,4 +1,5 @@
 import type { AppContext } from '#core/context.ts'
+import { isDatabaseUnreachable } from '#core/db/health.ts'
 import { SealedUnreadable } from '#core/sealed.ts'
 import { addressPolicy } from './address-policy.ts'
 import * as repo from './repo.ts'
@@ -82,10 +83,20 @@ export function startWebhookWorker(ctx: AppContext, options: { autoPoll?: boolea
     }
   }
 
+  /**
+   * While the database is down there is nothing to claim: rounds are skipped, and one that meets
+   * the outage first says nothing either. The health check logs the outage once and its end
+   * once; a warning per round (every WEBHOOK_POLL_INTERVAL_MS) only repeated it.
+   */
   function poll(): Promise<void> {
+    if (!ctx.db.health.isUp) return Promise.resolve()
     // One round at a time per process; a call during a round waits for it.
     running ??= round()
-      .catch((error) => ctx.log.warn({ msg: 'webhook worker round failed', error: String(error) }))
+      .catch((error) => {
+        if (!isDatabaseUnreachable(error)) return ctx.log.warn({ msg: 'webhook worker round failed', error: String(error) })
+        ctx.db.health.suspect(error)
+        ctx.log.debug({ msg: 'webhook worker round skipped: the database is unreachable', error: String(error) })
+      })
       .finally(() => {
         running = undefined
       })

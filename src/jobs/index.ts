@@ -1,6 +1,7 @@
 import { cron } from '@elysiajs/cron'
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context.ts'
+import { isDatabaseUnreachable } from '../db/health.ts'
 import { runJob } from './runner.ts'
 
 export { mergeJobs, type JobDefinition, type JobDefinitions, type JobRun } from './registry.ts'
@@ -30,6 +31,7 @@ export function startJobs(ctx: AppContext): { scheduled: { job: string; nextRunA
   // The plugin's store type grows with each job; the handles are read back untyped below.
   let scheduler: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'jobs', seed: ctx.id })
   const names = Object.keys(ctx.jobs).filter((name) => ctx.jobs[name]!.scheduledWhen?.(ctx) ?? true)
+  const outage = jobsOutageLog(ctx)
   for (const name of names) {
     scheduler = scheduler.use(
       cron({
@@ -41,8 +43,13 @@ export function startJobs(ctx: AppContext): { scheduled: { job: string; nextRunA
         run: (store: unknown) => {
           const handle = (store as { cron: Record<string, CronHandle> }).cron[name]
           const slot = slotOf(handle?.currentRun() ?? new Date())
+          if (!ctx.db.health.isUp) return outage.skipped(name, slot)
+          outage.over()
           const task = runJob(ctx, name, { trigger: 'schedule', slot, signal: shutdown.signal })
-            .catch((error) => ctx.log.error({ msg: 'scheduled job crashed', job: name, error: String(error) }))
+            .catch((error) => {
+              if (isDatabaseUnreachable(error)) outage.skipped(name, slot, error)
+              else ctx.log.error({ msg: 'scheduled job crashed', job: name, error: String(error) })
+            })
             .finally(() => inProgress.delete(task))
           inProgress.add(task)
           return task
@@ -59,6 +66,29 @@ export function startJobs(ctx: AppContext): { scheduled: { job: string; nextRunA
       for (const handle of Object.values(handles)) handle.stop()
       shutdown.abort()
       await Promise.allSettled([...inProgress])
+    },
+  }
+}
+
+/**
+ * Slots missed because the database is unreachable. Every process schedules every job, so an
+ * outage made an error per job, slot and process; the health check already logs the outage, and
+ * this adds one warning per outage (the first slot skipped), the others at debug, until a slot
+ * finds the database up again. A slot missed is not run later: the next one does the same work.
+ */
+function jobsOutageLog(ctx: AppContext) {
+  let warned = false
+  return {
+    skipped(job: string, slot: Date, error?: unknown) {
+      if (error !== undefined) ctx.db.health.suspect(error)
+      const entry = { job, slot: slot.toISOString(), ...(error !== undefined ? { error: String(error) } : {}) }
+      if (warned) return ctx.log.debug({ msg: 'scheduled job skipped: the database is unreachable', ...entry })
+      warned = true
+      ctx.log.warn({ msg: 'scheduled jobs skipped while the database is unreachable; each runs again at its next slot', ...entry })
+    },
+    /** A slot found the database up: the next outage is a new one. */
+    over() {
+      warned = false
     },
   }
 }
