@@ -145,28 +145,28 @@ export function createMetrics(modules: readonly ModuleName[]): Metrics {
 }
 
 /**
- * JavaScriptCore's heap, under prom-client's names and with Node's meaning, so that the usual
- * dashboards read it right. Bun's heapUsed (bun:jsc heapSize()) includes the external memory,
- * which counts WebAssembly memory and buffers that may never be touched (the embedded
- * database's alone made it larger than the resident memory): used is the objects alone, as in
- * Node. The heap's capacity is left out: only bun:jsc heapStats() has it whole, and that walks
- * the entire heap (most of a second at 2 million objects, holding every request).
+ * The heap figures prom-client's one collector set with its total, under the same names so the
+ * usual dashboards read them. Bun's heapUsed is JavaScriptCore's heap size (bun:jsc heapSize()):
+ * the objects live at the last collection and the memory they own outside the heap. Its
+ * capacity is not among them: only bun:jsc heapStats() has it whole, and that walks the entire
+ * heap (most of a second at 2 million objects, holding every request), too dear for a scrape.
  */
 function heapMetrics(registers: Registry[]) {
-  const external = new Gauge({
-    name: `${PREFIX}nodejs_external_memory_bytes`,
-    help: 'Memory JavaScript objects own outside the heap (string contents, ArrayBuffers, WebAssembly memory), in bytes',
-    registers,
-  })
+  // Registered first: the registry collects in order, and this one collect sets both.
   new Gauge({
     name: `${PREFIX}nodejs_heap_size_used_bytes`,
-    help: 'JavaScript heap in use, in bytes: the objects live at the last collection, without their external memory',
+    help: 'JavaScriptCore heap size in bytes: objects live at the last collection and the memory they own outside the heap',
     registers,
     collect() {
       const usage = process.memoryUsage()
-      this.set(Math.max(0, usage.heapUsed - usage.external))
+      this.set(usage.heapUsed)
       external.set(usage.external)
     },
+  })
+  const external = new Gauge({
+    name: `${PREFIX}nodejs_external_memory_bytes`,
+    help: 'Memory JavaScript objects own outside the heap (string contents, ArrayBuffers, WebAssembly memory), in bytes; part of the heap size',
+    registers,
   })
 }
 
