@@ -78,16 +78,18 @@ async function embeddableImage(ctx: AppContext, images: ImageServer, id: string 
 
 export async function embedPage(ctx: AppContext, images: ImageServer, id: string, caller: Caller): Promise<{ html: string; cacheControl: string }> {
   const { image, ownerOnly } = await embeddableImage(ctx, images, id, caller)
-  const seconds = ownerOnly ? 0 : pageCacheSeconds(ctx, image)
-  return { html: renderEmbedPage(ctx.config, image), cacheControl: ownerOnly ? 'private, no-store' : seconds > 0 ? `public, max-age=${seconds}` : 'no-store' }
+  const html = renderEmbedPage(ctx.config, image)
+  if (ownerOnly) return { html, cacheControl: 'private, no-store' }
+  const seconds = pageCacheSeconds(ctx, image)
+  return { html, cacheControl: seconds > 0 ? `public, max-age=${seconds}` : 'no-store' }
 }
 
 export async function oembed(ctx: AppContext, images: ImageServer, url: string, caller: Caller, maxWidth?: number, maxHeight?: number) {
   const link = imageLinkFromUrl(ctx.config, url)
   const { image, ownerOnly } = await embeddableImage(ctx, images, link?.id ?? null, caller)
   if (!linkServes(link!, image)) throw new ImageNotFound()
-  if (ownerOnly) return { ...oembedFor(ctx.config, image, maxWidth, maxHeight), cache_age: 0 }
   const answer = oembedFor(ctx.config, image, maxWidth, maxHeight)
+  if (ownerOnly) return { ...answer, cache_age: 0 }
   return image.expires_at === null && image.max_views === null ? answer : { ...answer, cache_age: pageCacheSeconds(ctx, image) }
 }
 

@@ -82,16 +82,10 @@ export function lifetimeFields(choices: UploadChoices): Record<string, string> {
   return fields
 }
 
-/** A Retry-After in seconds (RFC 9110 §10.2.3); null if none is given. */
-const retryAfterSecondsOf = (error: ApiError): number | null => {
-  const seconds = Number(error.headers?.get('retry-after'))
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : null
-}
-
-/** A Retry-After as the instant it names; null if none is given. */
+/** A Retry-After in seconds (RFC 9110 §10.2.3) as the instant it names; null if none is given. */
 export function retryAfterOf(error: ApiError): Date | null {
-  const seconds = retryAfterSecondsOf(error)
-  return seconds === null ? null : new Date(Date.now() + seconds * 1000)
+  const seconds = Number(error.headers?.get('retry-after'))
+  return Number.isFinite(seconds) && seconds > 0 ? new Date(Date.now() + seconds * 1000) : null
 }
 
 /** What a failed item keeps of a Retry-After: the instant it names. */
