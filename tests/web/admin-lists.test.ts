@@ -185,6 +185,7 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
     await journal.during(async () => {
       await go(`/admin/users?q=${blockable.username}`)
       const row = page.getByTestId('admin-user-row').filter({ hasText: blockable.username })
+      page.once('dialog', (dialog) => void dialog.accept())
       await row.getByRole('button', { name: `Block ${blockable.username}` }).click()
       await row.getByRole('button', { name: `Unblock ${blockable.username}` }).click()
       await page.getByRole('status').filter({ hasText: `${blockable.username} unblocked.` }).waitFor()

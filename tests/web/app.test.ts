@@ -274,6 +274,18 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     expect(await page.getByRole('button', { name: 'Block bob' }).count()).toBe(0)
     await page.getByRole('button', { name: 'Demote bob' }).click()
     await page.getByText('bob is no longer an admin.').waitFor()
+    // Blocking takes the account offline: asked first too; declined, nothing changes.
+    asked = ''
+    page.once('dialog', (dialog) => {
+      asked = dialog.message()
+      void dialog.dismiss()
+    })
+    await page.getByRole('button', { name: 'Block bob' }).click()
+    for (let waited = 0; !asked && waited < 50; waited++) await Bun.sleep(100)
+    expect(asked).toBe('Block bob? They are signed out everywhere, their API keys stop working, and their images, albums and links answer “not found” until you unblock them.')
+    const [notBlocked] = await servers.app.ctx.sql<{ is_blocked: boolean }[]>`select is_blocked from users where username = 'bob'`
+    expect(notBlocked!.is_blocked).toBe(false)
+    page.once('dialog', (dialog) => void dialog.accept())
     await page.getByRole('button', { name: 'Block bob' }).click()
     await page.getByText('bob blocked.').waitFor()
     // A blocked account is promoted only once unblocked (the server's 409 unblock_first): the row offers no Promote meanwhile.

@@ -181,6 +181,32 @@ describe.skipIf(!hasChromium)('image page and gallery selection in Chromium', ()
     })
   })
 
+  test("the signed link's choices stop at the image's own end, and the last says when that is", async () => {
+    const [, got] = await call(servers.app.upload, 'GET', `/images/${privateId}`, { apiKey: owner.apiKey })
+    const endsAt = Date.parse(got.image.expires_at)
+    await journal.during(async () => {
+      await go(`/gallery/${privateId}`)
+      const choices = page.locator('#expires-in option')
+      await choices.first().waitFor({ state: 'attached' })
+      // The image ends in a day: "1 day", "7 days" and "30 days" would all stop with it.
+      const labels = await choices.allTextContents()
+      expect(labels).toHaveLength(2)
+      expect(labels[0]).toBe('1 hour')
+      expect(labels[1]).toStartWith('Until the image ends (')
+      await page.getByLabel('Works for').selectOption({ index: 1 })
+      await page.getByRole('button', { name: 'Create signed link' }).click()
+      const link = page.getByRole('textbox', { name: 'Signed link' })
+      await link.waitFor()
+      const expires = Number(new URL(await link.inputValue()).searchParams.get('expires'))
+      expect(Math.abs(expires * 1000 - endsAt)).toBeLessThan(2_000)
+    })
+    // An image without an end offers every choice.
+    const open = await uploadImage(servers.app, owner, { name: 'no-end.png', isPublic: false })
+    await go(`/gallery/${open.id}`)
+    await page.locator('#expires-in option').first().waitFor({ state: 'attached' })
+    expect(await page.locator('#expires-in option').allTextContents()).toEqual(['1 hour', '1 day', '7 days', '30 days'])
+  })
+
   test('a self-destructing image viewed by bots: the line under it names them beside the people, and the hint says bots spend views', async () => {
     const budgeted = await uploadImage(servers.app, owner, { name: 'budgeted.png', isPublic: true })
     const [patched] = await call(servers.app.upload, 'PATCH', `/images/${budgeted.id}`, { apiKey: owner.apiKey, body: { max_views: 5 } })

@@ -85,6 +85,13 @@ const plural = (count: number, noun: string) => (count === 1 ? noun : `${noun}s`
 const confirmPromotion = (user: User) =>
   confirm(`Make ${user.username} an administrator? They will be able to manage every account, image and setting on this server.`)
 
+/**
+ * Blocking signs the person out and takes every image, album and link of theirs offline at once:
+ * asked first, as promoting and deleting are. Unblocking gives it all back, so it is not.
+ */
+const confirmBlock = (user: User) =>
+  confirm(`Block ${user.username}? They are signed out everywhere, their API keys stop working, and their images, albums and links answer “not found” until you unblock them.`)
+
 /** Where an account stands: blocked, on its way out (its owner asked for its deletion), or active. */
 function UserState({ user }: { user: User }) {
   if (user.is_blocked) return <span class="badge private">Blocked</span>
@@ -244,7 +251,7 @@ function Users() {
                       <>
                         {/* Another admin is blocked or deleted only once demoted (409 demote_first). */}
                         {user.is_admin && !user.is_blocked ? null : (
-                          <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`, index)}>
+                          <ActionButton class={user.is_blocked ? 'secondary small' : 'danger small'} onClick={() => (user.is_blocked || confirmBlock(user) ? change(user, { is_blocked: !user.is_blocked }, `${user.username} ${user.is_blocked ? 'unblocked' : 'blocked'}.`, index) : undefined)}>
                             {user.is_blocked ? 'Unblock' : 'Block'}
                             <span class="visually-hidden"> {user.username}</span>
                           </ActionButton>

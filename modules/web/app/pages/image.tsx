@@ -16,6 +16,21 @@ const EXPIRIES = [
   [30 * 86400, '30 days'],
 ] as const
 
+/** The API's shortest signed link (modules/view/model.ts): one asked for longer still ends with the image. */
+const SHORTEST_LINK_S = 60
+
+/**
+ * The signed link's choices: a link never outlives its image, so for one that ends sooner than
+ * a choice, that choice is replaced by one that says when the link will in fact stop working.
+ */
+function linkChoices(expiresAt: number | null, now: number): [number, string][] {
+  const secondsLeft = expiresAt === null ? Number.POSITIVE_INFINITY : Math.floor((expiresAt - now) / 1000)
+  const sooner = EXPIRIES.filter(([seconds]) => seconds < secondsLeft)
+  if (sooner.length === EXPIRIES.length) return [...EXPIRIES]
+  const untilEnd = Math.min(Math.max(secondsLeft, SHORTEST_LINK_S), EXPIRIES[EXPIRIES.length - 1][0])
+  return [...sooner, [untilEnd, `Until the image ends (${formatDate(new Date(expiresAt!))})`]]
+}
+
 /**
  * The image's views, as the line under it says them. Its count is of people only (bots are kept
  * apart in the statistics), but a bot spends a view of a self-destructing image as anyone else
@@ -182,7 +197,7 @@ export function ImagePage({ id }: { id: string }) {
               <Form class="inline" onSubmit={sign}>
                 <label for="expires-in">Works for</label>
                 <select id="expires-in" name="expires_in">
-                  {EXPIRIES.map(([seconds, label]) => <option value={seconds}>{label}</option>)}
+                  {linkChoices(expiresAt, Date.now()).map(([seconds, label]) => <option value={seconds}>{label}</option>)}
                 </select>
                 <SubmitButton class="secondary">Create signed link</SubmitButton>
               </Form>
