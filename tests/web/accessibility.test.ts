@@ -11,7 +11,7 @@ import { type UserWithKey, call, createApiKey, registerUser } from '../helpers/h
 import { CORPUS, uploadFile } from '../helpers/images.ts'
 import { mailTo, type SmtpSink, startSmtpSink } from '../helpers/smtp.ts'
 import { startReceiver } from '../webhooks/support.ts'
-import { hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/accessibility: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -111,7 +111,7 @@ describe.skipIf(!hasChromium)('every page passes axe (WCAG 2.1 A/AA) at 1280 and
       // bypassCSP: the pages' CSP refuses inline scripts, and axe is put in as one.
       context = await browser.newContext({ viewport: width.viewport, bypassCSP: true, colorScheme: 'light' })
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: servers.urls.auth })
-      if (who === 'admin') await context.addCookies([{ name: 'token', value: ada.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+      if (who === 'admin') await signInWithToken(context, servers.urls.auth, ada.token)
       contexts.set(key, context)
     }
     return context.newPage()

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { PLAN_LIMITS } from '#core/config.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type TestUser, call, registerUser } from '../helpers/http.ts'
-import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, narrowestTableCellInEm, pageJournal, SCREENSHOTS, startWebServers, watchCsp, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/admin-bandwidth: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -47,7 +47,7 @@ describe.skipIf(!hasChromium)("the admin's users list and the monthly bandwidth,
 
   const open = async (width: number): Promise<{ context: BrowserContext; page: Page }> => {
     const context = await desktopContext(browser, undefined, { viewport: { width, height: 844 } })
-    await context.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, admin.token)
     const page = await context.newPage()
     watchCsp(page, cspViolations)
     return { context, page }

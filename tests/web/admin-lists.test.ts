@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { type TestUser, call, registerUser } from '../helpers/http.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/admin-lists: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -42,7 +42,7 @@ describe.skipIf(!hasChromium)('admin users and audit lists, in Chromium', () => 
       select ${subject.id}, 'auth.login_failed', jsonb_build_object('reason', 'wrong_password', 'n', n) from generate_series(1, ${EVENTS}) n`
     browser = await launchBrowser()
     context = await desktopContext(browser)
-    await context.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, admin.token)
     page = await context.newPage()
     journal = pageJournal(page)
   }, 240_000)

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call } from '../helpers/http.ts'
 import { createAlbum, type Owner, type Uploaded, page as sharePage, setImages, signUp, uploadImage } from '../albums/support.ts'
-import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/albums: SKIPPED, /usr/bin/chromium is missing')
@@ -45,7 +45,7 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     ]
     browser = await launchBrowser()
     context = await desktopContext(browser, servers.urls.auth)
-    await context.addCookies([{ name: 'token', value: owner.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, owner.token)
     page = await context.newPage()
     watchCsp(page, cspViolations)
   }, 240_000)
@@ -430,7 +430,7 @@ describe.skipIf(!hasChromium)('albums in the web app (Chromium, three origins)',
     const newcomer = await signUp(servers.app)
     const fresh = await desktopContext(browser, servers.urls.auth)
     try {
-      await fresh.addCookies([{ name: 'token', value: newcomer.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+      await signInWithToken(fresh, servers.urls.auth, newcomer.token)
       const tab = await fresh.newPage()
       await tab.goto(`${servers.urls.auth}/albums`)
       await tab.getByText('No albums yet.').waitFor()

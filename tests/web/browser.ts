@@ -62,6 +62,14 @@ export async function signInOnPage(page: Page, who: { username: string; password
 }
 
 /** Fills in and sends the sign-up form the tab shows, and waits for the upload page the app opens after it. */
+/**
+ * Signs `context` in as the holder of a session token (an API sign-in's), without the login
+ * form: the web app's own cookie, as the auth server sets it (HttpOnly, host-only, Lax).
+ */
+export async function signInWithToken(context: BrowserContext, authUrl: string, token: string) {
+  await context.addCookies([{ name: 'token', value: token, url: authUrl, httpOnly: true, sameSite: 'Lax' }])
+}
+
 export async function signUpOnPage(page: Page, who: { firstName: string; username: string; email: string; password: string }) {
   await page.getByLabel('First name').fill(who.firstName)
   await page.getByLabel('Username').fill(who.username)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, Page, Route } from 'playwright-core'
 import { type Owner, signUp, uploadImage } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/failed-loads: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -59,7 +59,7 @@ describe.skipIf(!hasChromium)('pages whose data failed to load, in Chromium', ()
     imageId = (await uploadImage(servers.app, admin, { name: 'still-here.png' })).id
     browser = await launchBrowser()
     const context = await desktopContext(browser)
-    await context.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, admin.token)
     page = await context.newPage()
     journal = pageJournal(page)
   }, 240_000)

@@ -5,7 +5,7 @@ import { useSlowTestTimeout } from '../helpers/context.ts'
 import { uploadFresh } from '../helpers/ending-images.ts'
 import { type TestUser, type UserWithKey, createApiKey, registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, SCREENSHOTS, startWebServers, watchCsp, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/moderation: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     expect(uploaded.status, JSON.stringify(body)).toBe(201)
     imageId = body.image.id
     adminContext = await desktopContext(browser)
-    await adminContext.addCookies([{ name: 'token', value: admin.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(adminContext, servers.urls.auth, admin.token)
     adminPage = await adminContext.newPage()
     watch(adminPage)
   }, 240_000)
@@ -67,7 +67,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     const reporter = await registerUser(servers.app.auth)
     const member = await desktopContext(browser)
     // The web app's session cookie: host-only, so it reaches the view server on the same host.
-    await member.addCookies([{ name: 'token', value: reporter.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(member, servers.urls.auth, reporter.token)
     const page = await member.newPage()
     watch(page)
     await page.goto(`${servers.urls.view}/embed/${imageId}`)
@@ -116,7 +116,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
     await expect(row.textContent()).resolves.toContain(admin.username)
     await shot(adminPage, 'moderation-admin-audit')
     const owner = await desktopContext(browser)
-    await owner.addCookies([{ name: 'token', value: uploader.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(owner, servers.urls.auth, uploader.token)
     const page = await owner.newPage()
     watch(page)
     await page.goto(`${servers.urls.auth}/upload`)
@@ -175,7 +175,7 @@ describe.skipIf(!hasChromium)('moderation in Chromium: a visitor reports, the ad
 
   test('at 360 px the audit tables scroll inside their wrapper, and no word breaks across lines', async () => {
     const owner = await browser.newContext({ viewport: { width: 360, height: 740 } })
-    await owner.addCookies([{ name: 'token', value: uploader.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(owner, servers.urls.auth, uploader.token)
     const phones: [Page, string][] = [[await owner.newPage(), '/activity'], [await adminContext.newPage(), '/admin/audit']]
     for (const [phone, path] of phones) {
       await phone.setViewportSize({ width: 360, height: 740 })

@@ -4,7 +4,7 @@ import { createAlbum, type Owner, setImages, signUp } from '../albums/support.ts
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { uploadFresh } from '../helpers/ending-images.ts'
 import { call } from '../helpers/http.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/own-views: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -53,7 +53,7 @@ describe.skipIf(!hasChromium)("the owner's pages and self-destructing images, vi
     ordinary = await upload({ is_public: 'true' })
     browser = await launchBrowser()
     const context = await desktopContext(browser, undefined, { userAgent: CHROME })
-    await context.addCookies([{ name: 'token', value: owner.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, owner.token)
     page = await context.newPage()
     page.on('request', (request: Request) => {
       if (request.url().startsWith(servers.urls.view) && request.url().includes(budgeted.id) && !request.headers().authorization) anonymous.push(request.url())

@@ -9,7 +9,7 @@ import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call, registerUser, type TestUser } from '../helpers/http.ts'
 import { mailTo, type SmtpSink, startSmtpSink } from '../helpers/smtp.ts'
 import { enableTotp, totpCode } from '../helpers/two-factor.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/plain-pages: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -56,7 +56,7 @@ describe.skipIf(!hasChromium)('pages in plain words, in Chromium', () => {
   async function tabOf(who: TestUser | null): Promise<Page> {
     const context = await desktopContext(browser, servers.urls.auth)
     contexts.push(context)
-    if (who) await context.addCookies([{ name: 'token', value: who.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    if (who) await signInWithToken(context, servers.urls.auth, who.token)
     return context.newPage()
   }
   const localDate = (page: Page, iso: string) => page.evaluate((value) => new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }), iso)

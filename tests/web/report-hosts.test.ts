@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { registerUser, signUpWithKey } from '../helpers/http.ts'
 import { CORPUS, uploadFile } from '../helpers/images.ts'
-import { desktopContext, hasChromium, launchBrowser, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, startWebServers, watchCsp, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/report-hosts: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -33,7 +33,7 @@ describe.skipIf(!hasChromium)('reporting in Chromium when the images are on a ho
   test("a visitor signed in to the web app follows the image page's Report link to the web app's host, is named, and gets back to the image", async () => {
     const reporter = await registerUser(servers.app.auth)
     const member = await desktopContext(browser)
-    await member.addCookies([{ name: 'token', value: reporter.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(member, servers.urls.auth, reporter.token)
     const page = await member.newPage()
     watchCsp(page, cspViolations)
     await page.goto(`${servers.urls.view}/embed/${imageId}`)

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call, registerUser, type TestUser } from '../helpers/http.ts'
 import { enableTotp } from '../helpers/two-factor.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, watchCsp, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, watchCsp, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/security-lists: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)('sessions and remembered devices told apart, in Ch
     }
     browser = await launchBrowser()
     const context = await desktopContext(browser)
-    await context.addCookies([{ name: 'token', value: user.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, user.token)
     page = await context.newPage()
     watchCsp(page, cspViolations)
     journal = pageJournal(page)

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core'
 import { useSlowTestTimeout } from '../helpers/context.ts'
 import { call, registerUser, type TestUser } from '../helpers/http.ts'
 import { enableTotp } from '../helpers/two-factor.ts'
-import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers } from './browser.ts'
+import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
 if (!hasChromium) console.warn('tests/web/sign-in-next: SKIPPED, /usr/bin/chromium is missing (apt-get install -y chromium)')
@@ -81,7 +81,7 @@ describe.skipIf(!hasChromium)('where a sign-in lands, in Chromium', () => {
 
   test('someone signed in already who opens /login or /signup is sent on, in place of the page: to a `next` on this site, else the gallery', async () => {
     const context = await desktopContext(browser)
-    await context.addCookies([{ name: 'token', value: user.token, url: servers.urls.auth, httpOnly: true, sameSite: 'Lax' }])
+    await signInWithToken(context, servers.urls.auth, user.token)
     const page = await context.newPage()
     const journal = pageJournal(page)
     const cases: [string, string][] = [

@@ -16,19 +16,21 @@ const EXPIRIES = [
   [30 * 86400, '30 days'],
 ] as const
 
-/** The API's shortest signed link (modules/view/model.ts): one asked for longer still ends with the image. */
+/** The API's shortest and longest signed links (modules/view/model.ts); one asked for longer than the image lasts ends with it. */
 const SHORTEST_LINK_S = 60
+const LONGEST_LINK_S = 30 * 86400
 
 /**
  * The signed link's choices: a link never outlives its image, so for one that ends sooner than
  * a choice, that choice is replaced by one that says when the link will in fact stop working.
  */
-function linkChoices(expiresAt: number | null, now: number): [number, string][] {
-  const secondsLeft = expiresAt === null ? Number.POSITIVE_INFINITY : Math.floor((expiresAt - now) / 1000)
+function linkChoices(expiresAt: number | null, now: number): (readonly [number, string])[] {
+  if (expiresAt === null) return [...EXPIRIES]
+  const secondsLeft = Math.floor((expiresAt - now) / 1000)
   const sooner = EXPIRIES.filter(([seconds]) => seconds < secondsLeft)
   if (sooner.length === EXPIRIES.length) return [...EXPIRIES]
-  const untilEnd = Math.min(Math.max(secondsLeft, SHORTEST_LINK_S), EXPIRIES[EXPIRIES.length - 1][0])
-  return [...sooner, [untilEnd, `Until the image ends (${formatDate(new Date(expiresAt!))})`]]
+  const untilEnd = Math.min(Math.max(secondsLeft, SHORTEST_LINK_S), LONGEST_LINK_S)
+  return [...sooner, [untilEnd, `Until the image ends (${formatDate(new Date(expiresAt))})`]]
 }
 
 /**
