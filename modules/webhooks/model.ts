@@ -61,7 +61,10 @@ export const WebhookModel = {
   get: { params: Id, response: { 200: t.Object({ success: t.Literal(true), webhook: Webhook }), ...Errors } },
   update: {
     params: Id,
-    body: t.Object({ url: t.Optional(Url), events: t.Optional(Events), description: t.Optional(Description), enabled: t.Optional(t.Boolean()) }),
+    body: t.Object(
+      { url: t.Optional(Url), events: t.Optional(Events), description: t.Optional(Description), enabled: t.Optional(t.Boolean()) },
+      { minProperties: 1 },
+    ),
     response: { 200: t.Object({ success: t.Literal(true), webhook: Webhook }), ...Errors },
   },
   rotate: { params: Id, response: { 200: t.Object({ success: t.Literal(true), webhook: WithSecret }), ...Errors } },

@@ -54,6 +54,25 @@ describeEachBackend(
       expect([after.status, missing.error.code]).toEqual([404, 'webhook_not_found'])
     })
 
+    test('PATCH with nothing to change ({} or only unknown fields) is a 422 naming the fields, and writes nothing', async () => {
+      const user = await signUpWithKey(app().auth)
+      const hook = await createWebhook(app(), { apiKey: user.apiKey }, { url: TARGET, events: ['image.uploaded'] })
+      const [, before] = await call(app().auth, 'GET', `/api/v1/webhooks/${hook.id}`, { apiKey: user.apiKey })
+      await Bun.sleep(5) // a write would move updated_at past this
+      for (const body of [{}, { title: 1, max_views: 5 }]) {
+        for (const credentials of [{ apiKey: user.apiKey }, { token: user.token }]) {
+          const [response, answer] = await call(app().auth, 'PATCH', `/api/v1/webhooks/${hook.id}`, { ...credentials, body })
+          expect([response.status, answer.error?.code, answer.error?.message], JSON.stringify(body)).toEqual([
+            422,
+            'validation_failed',
+            'Invalid input: body must hold at least one of: url, events, description, enabled',
+          ])
+        }
+      }
+      const [, after] = await call(app().auth, 'GET', `/api/v1/webhooks/${hook.id}`, { apiKey: user.apiKey })
+      expect(after.webhook).toEqual(before.webhook)
+    })
+
     test('a description loses its hidden controls on create and update: line breaks and tabs become a space', async () => {
       const user = await signUpWithKey(app().auth)
       const [created, body] = await call(app().auth, 'POST', '/api/v1/webhooks', { token: user.token, body: { url: TARGET, events: ['image.uploaded'], description: ' CI\u202e\u0007\u009b ' } })
