@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.ts'
 import { AppError } from '../errors.ts'
 import { stateOf, tooManyRequests } from '../rate-limit.ts'
-import { ConflictingCredentials } from './conflicting-credentials.ts'
+import { ConflictingCredentials, TooManyCredentials } from './conflicting-credentials.ts'
 import { authenticate, readCredentials } from './guard.ts'
 import type { Principal } from './principal.ts'
 
@@ -13,8 +13,9 @@ import type { Principal } from './principal.ts'
 /**
  * Who the credentials sent name, or null when none are sent or they are bad: on an image URL a
  * bad credential is no one, never an error that would tell the image exists. Good credentials of
- * two accounts are the 400 they are on every API route: this runs for a missing or ended image
- * too (serve), so that answer is the same for an image that is not there.
+ * two accounts are the 400 they are on every API route, and so is a pile of credentials: this
+ * runs for a missing or ended image too (serve), so that answer is the same for an image that is
+ * not there.
  */
 export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: string): Promise<Principal | null> {
   const credentials = readCredentials(headers)
@@ -22,7 +23,7 @@ export async function credentialedCaller(ctx: AppContext, headers: Headers, ip: 
   try {
     return await authenticate(ctx, { ...credentials, ip })
   } catch (error) {
-    if (error instanceof ConflictingCredentials) throw error
+    if (error instanceof ConflictingCredentials || error instanceof TooManyCredentials) throw error
     if (error instanceof AppError) return null
     throw error
   }

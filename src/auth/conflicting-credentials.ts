@@ -16,19 +16,45 @@ export class ConflictingCredentials extends BadRequest {
   }
 }
 
+/** More than this many credentials besides the one used (4 in all) are refused rather than each looked up. */
+const MAX_OTHER_CREDENTIALS = 3
+
 /**
- * The explicit credential sent with the key that is used, if any: the `Authorization: Bearer`
- * (a session's token or another key) beside an X-API-Key, or `alongside`. The same key twice
- * (ShareX may send it in both headers) is one credential.
+ * A request carrying a pile of credentials: each would cost a lookup (a key not in memory, a
+ * token's signature), for one call. No client sends more than a few, the same one mostly.
+ */
+export class TooManyCredentials extends BadRequest {
+  constructor() {
+    super(`This request carries more than ${MAX_OTHER_CREDENTIALS + 1} different credentials: send one`, 'too_many_credentials')
+  }
+}
+
+/**
+ * The explicit credentials sent with the one that is used (`used`), each once: the
+ * `Authorization: Bearer` (a session's token or another key) beside an X-API-Key, the later lines
+ * of a header sent more than once, and `alongside`. The same key twice (ShareX may send it in
+ * both headers, a proxy may add a header again) is one credential.
  *
  * The session cookie is never one. A browser sends it on its own, with whatever a page or a tool
  * asks for: the docs page's "try it" with a key, a script in a tab signed in to another account,
  * a cookie left from a session long ended. The headers are what the client chose to send; a
  * cookie beside them is ignored, as before, and never verified, so it cannot break a call.
  */
-export function otherCredential(credentials: Credentials, apiKey: string): string | undefined {
-  const other = credentials.alongside ?? (credentials.apiKey === undefined ? undefined : credentials.bearer)
-  return other === apiKey ? undefined : other
+export function otherCredentials(credentials: Credentials, used: string): string[] {
+  const sent = new Set(credentials.alongside)
+  if (credentials.apiKey !== undefined && credentials.bearer !== undefined) sent.add(credentials.bearer)
+  sent.delete(used)
+  if (sent.size > MAX_OTHER_CREDENTIALS) throw new TooManyCredentials()
+  return [...sent]
+}
+
+/**
+ * Refuses the call when one of `others` is good and names an account other than `accountId`
+ * (accountNamedBy); a second credential of the same account, or one no longer good, is let be.
+ */
+export async function refuseOtherAccounts(ctx: AppContext, others: readonly string[], credentials: Credentials, accountId: string, now: Date): Promise<void> {
+  const accounts = await Promise.all(others.map((token) => accountNamedBy(ctx, token, credentials, now)))
+  if (accounts.some((account) => account !== null && account !== accountId)) throw new ConflictingCredentials()
 }
 
 /**

@@ -5,8 +5,9 @@ import { clientIp } from '../http/client-ip.ts'
 import { rejectForeignCookieRequest } from '../http/csrf.ts'
 import { type RateLimitState, rateLimitHeaders, setRateLimitHeaders, stateOf, tooManyRequests } from '../rate-limit.ts'
 import { hasSecondFactor } from './second-factor-repo.ts'
-import { ConflictingCredentials, accountNamedBy, otherCredential } from './conflicting-credentials.ts'
-import { type ApiKeyRecord, type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey } from './principal.ts'
+import { otherCredentials, refuseOtherAccounts } from './conflicting-credentials.ts'
+import { apiKeysIn, bearersIn } from './credential-headers.ts'
+import { type ApiKeyRecord, type Principal, apiKeyRefusal, principalFromSession, principalOfApiKey, sessionUser } from './principal.ts'
 import { type ApiKeyScope, SCOPE_DESCRIPTIONS, normaliseClientIp, requireScope } from './scopes.ts'
 import { hashApiKey, looksLikeApiKey } from './tokens.ts'
 
@@ -17,11 +18,12 @@ export interface Credentials {
   bearer?: string
   cookieToken?: string
   /**
-   * A credential sent beside the key, in the header the route does not take its key from (the
-   * compatible APIs: an X-API-Key beside Imgur's `Authorization`). Only read to refuse a request
-   * whose credentials name two accounts (otherCredential).
+   * The other credentials sent: the later lines of a header sent more than once (two X-API-Keys,
+   * two Bearers: credential-headers.ts), and on the compatible APIs any in the header the route
+   * does not take its key from (an X-API-Key beside Imgur's `Authorization`). Only read to refuse
+   * a request whose credentials name two accounts (otherCredentials).
    */
-  alongside?: string
+  alongside?: readonly string[]
   /** The caller's address, for keys limited to IP ranges; without it such a key is refused. */
   ip?: string
   /** Finds the address when `ip` is not given, only if a key's ranges need it. */
@@ -29,15 +31,16 @@ export interface Credentials {
 }
 
 export function readCredentials(headers: Headers): Credentials {
-  const authorization = headers.get('authorization')
-  const bearer = authorization === null ? undefined : /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim()
+  const [apiKey, ...moreKeys] = apiKeysIn(headers)
+  // A ShareX-style client may also send the key as a bearer token.
+  const [bearer, ...moreBearers] = bearersIn(headers)
   const cookie = headers.get('cookie')
   const cookieToken = cookie === null ? undefined : /(?:^|;\s*)token=([^;]+)/.exec(cookie)?.[1]
   return {
-    apiKey: headers.get('x-api-key')?.trim() || undefined,
-    // A ShareX-style client may also send the key as a bearer token.
+    apiKey,
     bearer,
     cookieToken: cookieToken ? decodeCookieValue(cookieToken) : undefined,
+    ...(moreKeys.length + moreBearers.length > 0 && { alongside: [...moreKeys, ...moreBearers] }),
   }
 }
 
@@ -57,20 +60,20 @@ function decodeCookieValue(value: string): string {
  * Who is calling: an API key (X-API-Key, or a Bearer that looks like one) or a session JWT
  * (Bearer or the `token` cookie). A credential that is present but wrong is a 401, never a
  * silent fall-through to anonymous. A key and another credential of another account are a 400
- * (otherCredential).
+ * (otherCredentials).
  */
 export function authenticate(ctx: AppContext, credentials: Credentials): Principal | null | Promise<Principal | null> {
   const apiKey = credentials.apiKey ?? (credentials.bearer && looksLikeApiKey(credentials.bearer) ? credentials.bearer : undefined)
   if (apiKey) {
     if (!looksLikeApiKey(apiKey)) throw invalidApiKey()
     const keyHash = hashApiKey(apiKey)
-    const other = otherCredential(credentials, apiKey)
+    const others = otherCredentials(credentials, apiKey)
     // The common case, a known key with budget reserved, is answered without a single await.
     const known = ctx.principals.cachedNow(keyHash)
-    if (known) return usableKey(ctx, known, credentials, other)
+    if (known) return usableKey(ctx, known, credentials, others)
     return ctx.principals.lookup(keyHash).then((key) => {
       if (!key) throw invalidApiKey()
-      return usableKey(ctx, key, credentials, other)
+      return usableKey(ctx, key, credentials, others)
     })
   }
   return authenticateSession(ctx, credentials)
@@ -78,7 +81,7 @@ export function authenticate(ctx: AppContext, credentials: Credentials): Princip
 
 const invalidApiKey = () => new Unauthorized('Invalid or revoked API key', 'invalid_api_key')
 
-function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials, other: string | undefined): Principal | Promise<Principal> {
+function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials, others: readonly string[]): Principal | Promise<Principal> {
   const now = ctx.clock.now()
   // A key that may not be used now touches nothing: it is neither counted nor rate-limited.
   const ip = key.allowedIps ? (credentials.ip ?? credentials.ipOf?.()) : undefined
@@ -87,13 +90,10 @@ function usableKey(ctx: AppContext, key: ApiKeyRecord, credentials: Credentials,
   if (refusal === 'address_not_allowed') {
     throw new Forbidden(`This API key may not be used from your address (${ip ?? 'unknown'})`, 'ip_not_allowed')
   }
-  if (other === undefined) return keyUsed(ctx, key, now)
-  // Only when a second credential came: the key's call is counted once that one is found not to
-  // name another account, so a refused call spends no budget.
-  return accountNamedBy(ctx, other, credentials, now).then((otherAccount) => {
-    if (otherAccount !== null && otherAccount !== key.user.id) throw new ConflictingCredentials()
-    return keyUsed(ctx, key, now)
-  })
+  if (others.length === 0) return keyUsed(ctx, key, now)
+  // Only when a second credential came: the key's call is counted once none is found to name
+  // another account, so a refused call spends no budget.
+  return refuseOtherAccounts(ctx, others, credentials, key.user.id, now).then(() => keyUsed(ctx, key, now))
 }
 
 function keyUsed(ctx: AppContext, key: ApiKeyRecord, now: Date): Principal | Promise<Principal> {
@@ -101,12 +101,19 @@ function keyUsed(ctx: AppContext, key: ApiKeyRecord, now: Date): Principal | Pro
   return principalOfApiKey(ctx.limiter, key)
 }
 
-/** A bearer session token, else the cookie: a cookie beside a bearer is ignored (otherCredential says why). */
+/** A bearer session token, else the cookie: a cookie beside a bearer is ignored (otherCredentials says why). */
 async function authenticateSession(ctx: AppContext, credentials: Credentials): Promise<Principal | null> {
   const token = credentials.bearer ?? credentials.cookieToken
   if (!token) return null
+  // Only a header has company (a second Authorization line); the cookie never does.
+  const others = credentials.bearer === undefined ? [] : otherCredentials(credentials, token)
   const claims = await ctx.tokens.verify(token)
   const now = ctx.clock.now()
+  if (claims && others.length > 0) {
+    // Before the call is counted, as for a key (usableKey); a session that has ended is the 401 below.
+    const user = await sessionUser(ctx.principals.session, claims, now)
+    if (user) await refuseOtherAccounts(ctx, others, credentials, user.id, now)
+  }
   const principal = claims ? await principalFromSession(ctx.principals.session, ctx.limiter, claims, now) : null
   if (!principal) throw new Unauthorized('Invalid or expired session', 'invalid_token')
   ctx.principals.recordSessionUse(principal.sessionId!, now, normaliseClientIp(credentials.ip ?? credentials.ipOf?.()))

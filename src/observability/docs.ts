@@ -62,7 +62,7 @@ export const apiDocs = (ctx: AppContext, modules: readonly ModuleName[]) => {
                 type: 'apiKey',
                 in: 'header',
                 name: 'X-API-Key',
-                description: 'ih_… key from POST /api/v1/api-keys. Beside an `Authorization` of another account: 400 `conflicting_credentials` (the session cookie is not read beside it)',
+                description: 'ih_… key from POST /api/v1/api-keys. Beside an `Authorization`, or a second X-API-Key line, of another account: 400 `conflicting_credentials` (the session cookie is not read beside it)',
               },
               bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Session token from login; an API key works here too' },
               cookie: { type: 'apiKey', in: 'cookie', name: 'token', description: 'Session cookie set by login' },

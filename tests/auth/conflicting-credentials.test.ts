@@ -45,6 +45,27 @@ describeEachBackend('credentials of two accounts in one request', (app) => {
     }
   }
 
+  /**
+   * A request whose header lines are given one by one, a name more than once as a client or a
+   * proxy may send it: the app gets such lines joined by ", ", as Bun's server gives them.
+   */
+  const sendLines = async (module: 'auth' | 'upload' | 'view', method: string, path: string, lines: [string, string][], body?: FormData): Promise<[Response, any]> => {
+    const response = await app()[module].handle(new Request(`http://localhost${path}`, { method, headers: new Headers(lines), body }))
+    const text = await response.text()
+    try {
+      return [response, JSON.parse(text)]
+    } catch {
+      return [response, text]
+    }
+  }
+  const keys = (...values: string[]): [string, string][] => values.map((value) => ['x-api-key', value])
+  const bearers = (...values: string[]): [string, string][] => values.map((value) => ['authorization', `Bearer ${value}`])
+  const imageForm = (field: string, name: string) => {
+    const form = new FormData()
+    form.append(field, Bun.file(join(CORPUS, name)), 'shot.jpg')
+    return form
+  }
+
   describe('refused', () => {
     test('an API route: a key of one account and a bearer session of another, whichever way round; neither budget is spent', async () => {
       const [aliceBefore] = await whoami({ 'x-api-key': alice.apiKey })
@@ -123,6 +144,45 @@ describeEachBackend('credentials of two accounts in one request', (app) => {
       expect(lskyBody).toEqual({ status: false, message: CONFLICT.error.message, data: { code: 'conflicting_credentials' } })
       expect([await imagesOf(alice.id), await imagesOf(bob.id)]).toEqual(before)
     })
+    test('a header sent twice with credentials of two accounts: X-API-Key, Authorization, and the compatible APIs\' key headers', async () => {
+      const before = [await imagesOf(alice.id), await imagesOf(bob.id)]
+      for (const lines of [keys(alice.apiKey, bob.apiKey), keys(bob.apiKey, alice.apiKey), bearers(alice.token, bob.token), bearers(alice.token, bob.apiKey), [...keys(alice.apiKey, alice.apiKey), ...bearers(bob.token)]]) {
+        const [response, body] = await sendLines('auth', 'GET', '/api/v1/auth/whoami', lines)
+        expect(response.status, `${JSON.stringify(lines)}: ${JSON.stringify(body)}`).toBe(400)
+        expect(body).toEqual(CONFLICT)
+      }
+      const [listed, list] = await sendLines('upload', 'GET', '/images', keys(alice.apiKey, bob.apiKey))
+      expect([listed.status, list]).toEqual([400, CONFLICT])
+      const [uploaded, upload] = await sendLines('upload', 'POST', '/upload', keys(alice.apiKey, bob.apiKey), imageForm('file', 'orientation/landscape_3.jpg'))
+      expect([uploaded.status, upload]).toEqual([400, CONFLICT])
+      for (const path of [`/i/${privateId}`, '/i/AAAAAAAAAAAAAAAAAAAAAA']) {
+        const [shown, shownBody] = await sendLines('view', 'GET', path, keys(alice.apiKey, bob.apiKey))
+        expect([shown.status, shownBody]).toEqual([400, CONFLICT])
+      }
+      // The compatible APIs read the same lines: Chevereto's X-API-Key, Lsky V1's token, Imgur's and Lsky's Authorization.
+      const [chevereto, cheveretoBody] = await sendLines('upload', 'POST', '/api/1/upload', keys(alice.apiKey, bob.apiKey), imageForm('source', 'orientation/landscape_4.jpg'))
+      expect([chevereto.status, cheveretoBody.error?.context]).toEqual([400, 'conflicting_credentials'])
+      const [lskyV1, lskyV1Body] = await sendLines('upload', 'POST', '/api/upload', [['token', alice.apiKey], ['token', bob.apiKey]], imageForm('image', 'orientation/landscape_4.jpg'))
+      expect([lskyV1.status, lskyV1Body.data?.code]).toEqual([400, 'conflicting_credentials'])
+      const [imgur, imgurBody] = await sendLines('upload', 'POST', '/3/image', [['authorization', `Client-ID ${alice.apiKey}`], ['authorization', `Client-ID ${bob.apiKey}`]], imageForm('image', 'orientation/landscape_4.jpg'))
+      expect([imgur.status, imgurBody.data?.code]).toEqual([400, 'conflicting_credentials'])
+      const [lsky, lskyBody] = await sendLines('upload', 'POST', '/api/v1/upload', bearers(alice.apiKey, bob.apiKey), imageForm('file', 'orientation/landscape_4.jpg'))
+      expect([lsky.status, lskyBody.data?.code]).toEqual([400, 'conflicting_credentials'])
+      expect([await imagesOf(alice.id), await imagesOf(bob.id)]).toEqual(before)
+    })
+
+    test('more than four different credentials in one request are refused before any is looked up', async () => {
+      const made = ['ih_made_up_1', 'ih_made_up_2', 'ih_made_up_3', 'ih_made_up_4']
+      for (const [module, path] of [['auth', '/api/v1/auth/whoami'], ['view', `/i/${privateId}`]] as const) {
+        const [response, body] = await sendLines(module, 'GET', path, keys(alice.apiKey, ...made))
+        expect([response.status, body], path).toEqual([400, { success: false, error: { code: 'too_many_credentials', message: 'This request carries more than 4 different credentials: send one' } }])
+      }
+      // Four in all, or the same one many times, is no pile: the made-up ones are no longer good, and ignored.
+      const [four, fourBody] = await sendLines('auth', 'GET', '/api/v1/auth/whoami', keys(alice.apiKey, ...made.slice(1)))
+      expect([four.status, fourBody.user?.id]).toEqual([200, alice.id])
+      const [same, sameBody] = await sendLines('auth', 'GET', '/api/v1/auth/whoami', keys(...Array(10).fill(alice.apiKey)))
+      expect([same.status, sameBody.user?.id]).toEqual([200, alice.id])
+    })
   })
 
   describe('served as before', () => {
@@ -163,6 +223,40 @@ describeEachBackend('credentials of two accounts in one request', (app) => {
         const [shown] = await view(`/i/${privateId}`, keyAndBearer(alice.apiKey, stale))
         expect(shown.status).toBe(200)
       }
+    })
+
+    test('a header sent twice by one account: the same key, two of its keys, or a key then a revoked one; the first line is the caller', async () => {
+      const second = await createApiKey(app().auth, alice.token, { key_name: 'second key', scopes: ['images:read'] })
+      const revoked = await createApiKey(app().auth, bob.token, { key_name: 'revoked twice' })
+      expect((await call(app().auth, 'DELETE', `/api/v1/api-keys/${revoked.id}`, { token: bob.token }))[0].status).toBe(200)
+      for (const lines of [
+        keys(alice.apiKey, alice.apiKey),
+        keys(alice.apiKey, second.key),
+        keys(alice.apiKey, revoked.key),
+        [...keys(alice.apiKey, second.key), ...bearers(alice.token)],
+      ]) {
+        const [response, body] = await sendLines('auth', 'GET', '/api/v1/auth/whoami', lines)
+        expect(response.status, `${JSON.stringify(lines)}: ${JSON.stringify(body)}`).toBe(200)
+        expect({ via: body.via, id: body.user.id }).toEqual({ via: 'api_key', id: alice.id })
+        const [shown] = await sendLines('view', 'GET', `/i/${privateId}`, lines)
+        expect(shown.status).toBe(200)
+      }
+      // Two Authorization lines of one account: a session twice, a session and its account's key.
+      for (const lines of [bearers(alice.token, alice.token), bearers(alice.token, alice.apiKey), bearers(alice.token, 'not.a.jwt')]) {
+        const [response, body] = await sendLines('auth', 'GET', '/api/v1/auth/whoami', lines)
+        expect(response.status, `${JSON.stringify(lines)}: ${JSON.stringify(body)}`).toBe(200)
+        expect({ via: body.via, id: body.user.id }).toEqual({ via: 'session', id: alice.id })
+      }
+      // The first line is the key used, with its own scopes: the read-only key first may not upload.
+      const [readOnlyFirst, readOnlyBody] = await sendLines('upload', 'POST', '/upload', keys(second.key, alice.apiKey), imageForm('file', 'orientation/landscape_8.jpg'))
+      expect([readOnlyFirst.status, readOnlyBody.error?.code]).toEqual([403, 'insufficient_scope'])
+      const [uploaded, upload] = await sendLines('upload', 'POST', '/upload', keys(alice.apiKey, alice.apiKey), imageForm('file', 'orientation/landscape_8.jpg'))
+      expect(uploaded.status, JSON.stringify(upload)).toBe(201)
+      // The compatible APIs' key headers twice, the same key.
+      const [chevereto, cheveretoBody] = await sendLines('upload', 'POST', '/api/1/upload', keys(alice.apiKey, alice.apiKey), imageForm('source', 'orientation/landscape_8.jpg'))
+      expect(chevereto.status, JSON.stringify(cheveretoBody)).toBe(200)
+      const [imgur, imgurBody] = await sendLines('upload', 'POST', '/3/image', [['authorization', `Client-ID ${alice.apiKey}`], ['authorization', `Client-ID ${alice.apiKey}`]], imageForm('image', 'orientation/landscape_8.jpg'))
+      expect(imgur.status, JSON.stringify(imgurBody)).toBe(200)
     })
 
     test("the session cookie beside a header is not read: a browser signed in to another account may still use a key, or a bearer", async () => {

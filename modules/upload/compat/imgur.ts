@@ -14,7 +14,7 @@ import { endingOf } from '../present.ts'
 import { lifetimeFields, uploadReceived } from '../service.ts'
 import { remoteUrlRefused } from './base64.ts'
 import { readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile, xApiKeyBeside } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyInAuthorization, nativeFields, requireFile } from './shared.ts'
 
 /**
  * Imgur API v3: `POST /3/image`, `/3/upload` (JSON), `/3/upload.xml` (XML), and
@@ -123,7 +123,8 @@ export const jsonDialect = (error: AppError, request: Request) => dialectJson(er
 const NO_IMAGE = 'Send the image as "image": a multipart file, base64 in a form field, or the raw body'
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request), sendIn: IMGUR_KEY_PLACE })
+  const { key, alongside } = keyInAuthorization(request)
+  const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip, alongside, sendIn: IMGUR_KEY_PLACE })
   const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'image'), NO_IMAGE)
     // A raw body has no fields: ksnip sends title and description in the query (as Chevereto clients may).
@@ -144,9 +145,9 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
 /** DELETE /3/image/{deletehash}; an owner's key also deletes by plain image id, as on Imgur. */
 async function remove(ctx: AppContext, request: Request, server: Parameters<typeof clientIp>[1], hash: string, headers: HeaderBag) {
   const gone = () => new NotFound('No image for that deletehash', 'image_not_found')
-  const key = keyFromAuthorization(request.headers.get('authorization'))
+  const { key, alongside } = keyInAuthorization(request)
   if (isImageId(hash) && key) {
-    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request), sendIn: IMGUR_KEY_PLACE })
+    const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside, sendIn: IMGUR_KEY_PLACE })
     await deleteImageOf(ctx, principal.user.id, hash)
     return
   }

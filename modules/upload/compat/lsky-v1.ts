@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia'
-import { type HeaderBag, readCredentials } from '#core/auth/guard.ts'
+import { apiKeysIn, bearersIn } from '#core/auth/credential-headers.ts'
+import type { HeaderBag } from '#core/auth/guard.ts'
 import type { AppContext } from '#core/context.ts'
 import type { AppError } from '#core/errors.ts'
 import { clientIp } from '#core/http/client-ip.ts'
@@ -48,11 +49,8 @@ const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000)
 
 const errorBody = (ctx: AppContext, error: AppError) => ({ code: error.status, msg: error.message, data: { code: error.code }, time: unixSeconds(ctx.clock.now()) })
 
-/** An X-API-Key or a Bearer beside the `token`: only read to refuse two accounts (Credentials.alongside). */
-function credentialBeside(request: Request): string | undefined {
-  const { apiKey, bearer } = readCredentials(request.headers)
-  return apiKey ?? bearer
-}
+/** The X-API-Keys and Bearers beside the `token`: only read to refuse two accounts (Credentials.alongside). */
+const credentialsBeside = (request: Request) => [...apiKeysIn(request.headers), ...bearersIn(request.headers)]
 
 function present(ctx: AppContext, image: ImageRow, digests: { md5: string; sha1: string }, withDeleteLink: boolean) {
   return {
@@ -71,7 +69,7 @@ async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip:
   const { image, md5, sha1, withDeleteLink } = await keyedFormUpload(ctx, request, {
     fileField: 'image',
     keyIn: { header: 'token', field: 'token', query: false },
-    alongside: credentialBeside(request),
+    alongside: credentialsBeside(request),
     queryKey: undefined,
     queryImage: undefined,
     headers,

@@ -13,7 +13,7 @@ import { deleteImageOf } from '../manage.ts'
 import { endingOf } from '../present.ts'
 import { lifetimeFields, uploadReceived } from '../service.ts'
 import { legacyDigests, readImageBody } from './body.ts'
-import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyFromAuthorization, nativeFields, requireFile, xApiKeyBeside } from './shared.ts'
+import { apiKeyPrincipal, applyError, clientError, EndingFields, formBodyDoc, keyInAuthorization, nativeFields, requireFile } from './shared.ts'
 
 /**
  * Lsky Pro v2: `POST /api/v1/upload` (multipart `file`) and `DELETE /api/v1/images/{key}`, with
@@ -89,7 +89,8 @@ function visibility(permission: string | undefined): boolean | undefined {
 }
 
 async function upload(ctx: AppContext, request: Request, headers: HeaderBag, ip: string) {
-  const principal = await apiKeyPrincipal(ctx, keyFromAuthorization(request.headers.get('authorization')), headers, { scope: 'upload', ip, alongside: xApiKeyBeside(request), sendIn: LSKY_KEY_PLACE })
+  const { key, alongside } = keyInAuthorization(request)
+  const principal = await apiKeyPrincipal(ctx, key, headers, { scope: 'upload', ip, alongside, sendIn: LSKY_KEY_PLACE })
   let digests = { md5: '', sha1: '' }
   const { image, withDeleteLink } = await uploadReceived(ctx, principal, async () => {
     const body = await requireFile(await readImageBody(ctx, request, 'file'), 'Send the image in a multipart field named "file"')
@@ -139,8 +140,8 @@ export const lskyRoutes = (ctx: AppContext, errorDialects?: ErrorDialects) => {
       '/api/v1/images/:key',
       async ({ request, params, set, server }) => {
         try {
-          const key = keyFromAuthorization(request.headers.get('authorization'))
-          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside: xApiKeyBeside(request), sendIn: LSKY_KEY_PLACE })
+          const { key, alongside } = keyInAuthorization(request)
+          const principal = await apiKeyPrincipal(ctx, key, set.headers as HeaderBag, { scope: 'images:write', ip: clientIp(request, server, ctx.config.trustedProxies), alongside, sendIn: LSKY_KEY_PLACE })
           await deleteImageOf(ctx, principal.user.id, params.key)
           return { status: true as const, message: 'Deleted', data: {} }
         } catch (error) {

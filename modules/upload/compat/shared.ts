@@ -1,5 +1,6 @@
 import { t } from 'elysia'
-import { authenticate, enforce, type HeaderBag, limitAnonymous, readCredentials, releaseAnonymous } from '#core/auth/guard.ts'
+import { apiKeysIn, bearersIn, credentialsIn } from '#core/auth/credential-headers.ts'
+import { authenticate, enforce, type HeaderBag, limitAnonymous, releaseAnonymous } from '#core/auth/guard.ts'
 import type { Principal } from '#core/auth/principal.ts'
 import { type ApiKeyScope, requireScope } from '#core/auth/scopes.ts'
 import { looksLikeApiKey } from '#core/auth/tokens.ts'
@@ -21,21 +22,18 @@ import { imageFromText, imageSentTwice, legacyDigests, readImageBody } from './b
  * every failure is an AppError whose status and code each adapter dresses in its API's shape.
  */
 
-/** The key from `Authorization: Client-ID ih_…` (Imgur), `Bearer ih_…`, or a bare `ih_…` (some Lsky clients). */
-export function keyFromAuthorization(header: string | null): string | undefined {
-  const value = header?.trim()
-  if (!value) return undefined
-  return /^(?:Client-ID|Bearer)\s+(.+)$/i.exec(value)?.[1]?.trim() ?? value
-}
+/** One `Authorization` line's key: `Client-ID ih_…` (Imgur), `Bearer ih_…`, or a bare `ih_…` (some Lsky clients). */
+const keyOfAuthorization = (line: string) => /^(?:Client-ID|Bearer)\s+(.+)$/i.exec(line)?.[1]?.trim() ?? line
 
 /**
- * The credential in the header these APIs do not take their key from, if one was sent: an
- * X-API-Key beside Imgur's and Lsky's `Authorization`, a Bearer (a session's token or a key)
- * beside Chevereto's key. It is never used, only read to refuse a call whose credentials name two
- * accounts, as every other route does (Credentials.alongside). The cookie is not one.
+ * The key Imgur and Lsky take from `Authorization`, and the credentials beside it
+ * (Credentials.alongside): the later lines of an `Authorization` sent more than once, and any
+ * X-API-Key, which these APIs never take their key from.
  */
-export const xApiKeyBeside = (request: Request) => readCredentials(request.headers).apiKey
-const bearerBeside = (request: Request) => readCredentials(request.headers).bearer
+export function keyInAuthorization(request: Request): { key: string | undefined; alongside: string[] } {
+  const [key, ...more] = credentialsIn(request.headers.get('authorization'), keyOfAuthorization)
+  return { key, alongside: [...more, ...apiKeysIn(request.headers)] }
+}
 
 /**
  * A session JWT's shape: three base64url parts. Only the shape is looked at: whether it is a
@@ -46,13 +44,13 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 /**
  * The key's principal, as the guard's `auth: true, scope` would give it: `ip` is the caller's
- * address (for keys with ranges), `alongside` the credential in the other header (above).
+ * address (for keys with ranges), `alongside` the credentials sent beside the key (Credentials.alongside).
  */
 export async function apiKeyPrincipal(
   ctx: AppContext,
   key: string | undefined,
   headers: HeaderBag,
-  need: { scope: ApiKeyScope; ip: string; alongside: string | undefined; sendIn: string },
+  need: { scope: ApiKeyScope; ip: string; alongside: readonly string[]; sendIn: string },
 ): Promise<Principal> {
   // Where this API takes it: a key sent elsewhere (X-API-Key to an API that reads `token`) is not seen at all.
   if (!key) throw new Unauthorized(`An imghost API key (ih_…) is required: send it in ${need.sendIn}`, 'api_key_required')
@@ -231,10 +229,11 @@ export interface KeyedFormUpload {
    */
   keyIn?: { header: string; field: string; query: boolean }
   /**
-   * The credential in a header the API does not take its key from (Credentials.alongside): by
-   * default a Bearer, beside Chevereto's key.
+   * The credentials in a header the API does not take its key from (Credentials.alongside): by
+   * default the Bearers, beside Chevereto's key. Never used, only read to refuse a call whose
+   * credentials name two accounts, as every other route does. The cookie is not one.
    */
-  alongside?: string
+  alongside?: readonly string[]
   /** `key` from the query (Chevereto's and ImgBB's only). */
   queryKey: string | undefined
   /** Base64 in the query (a GET upload), in place of an image in the body. */
@@ -257,7 +256,7 @@ const CHEVERETO_KEY = { header: 'X-API-Key', field: 'key', query: true }
  */
 export async function keyedFormUpload(ctx: AppContext, request: Request, upload: KeyedFormUpload): Promise<{ image: ImageRow; md5: string; sha1: string; withDeleteLink: boolean }> {
   const { fileField, queryImage, headers, ip, keyIn = CHEVERETO_KEY } = upload
-  const alongside = upload.alongside ?? bearerBeside(request)
+  const beside = upload.alongside ?? bearersIn(request.headers)
   // Where this API reads its key: named when none is found there, and when two differ.
   const sendIn = `${keyIn.query ? `the ${keyIn.field} query parameter, ` : ''}the ${keyIn.header} header or the ${keyIn.field} form field`
   // Two keys that differ name two accounts: which one was meant is not ours to guess.
@@ -287,7 +286,9 @@ export async function keyedFormUpload(ctx: AppContext, request: Request, upload:
     }
   }
 
-  const headerKey = request.headers.get(keyIn.header)?.trim() || undefined
+  // The key header sent more than once: the first line is the key, the others are beside it.
+  const [headerKey, ...moreHeaderKeys] = credentialsIn(request.headers.get(keyIn.header))
+  const alongside = [...moreHeaderKeys, ...beside]
   if (upload.queryKey && headerKey && upload.queryKey !== headerKey) throw conflictingKeys()
   const key = upload.queryKey ?? headerKey
   if (key) {
