@@ -63,18 +63,29 @@ export function decideRange(headers: Headers, size: number, etag: string, lastMo
   const [, first = '', last = ''] = match
   if (first === '' && last === '') return { kind: 'full' }
   if (first === '') {
-    // A suffix range: the last N bytes.
-    const length = Number(last)
-    if (length === 0) return { kind: 'unsatisfiable' }
-    return { kind: 'partial', range: { start: Math.max(0, size - length), end: size - 1 } }
+    // A suffix range: the last N bytes (all of them when N is more).
+    if (/^0+$/.test(last)) return { kind: 'unsatisfiable' }
+    return { kind: 'partial', range: { start: size - atMost(last, size), end: size - 1 } }
   }
-  const start = Number(first)
-  const end = last === '' ? Number.MAX_SAFE_INTEGER : Number(last)
   // last < first is syntactically invalid (§14.1.1): ignore the header, like any other garbage.
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return { kind: 'full' }
-  if (start >= size) return { kind: 'unsatisfiable' }
-  return { kind: 'partial', range: { start, end: Math.min(end, size - 1) } }
+  if (last !== '' && compareDigits(last, first) < 0) return { kind: 'full' }
+  if (compareDigits(first, String(size)) >= 0) return { kind: 'unsatisfiable' }
+  return { kind: 'partial', range: { start: Number(first), end: last === '' ? size - 1 : atMost(last, size - 1) } }
 }
+
+/**
+ * Two byte positions as sent, compared as the numbers they write however many digits they have:
+ * Number() rounds past 2^53 (9007199254740993 reads as …992) and a 20-digit end reads as 1e20,
+ * which made such a range look malformed and the file was sent whole, not the 416 or 206 due.
+ */
+function compareDigits(a: string, b: string): number {
+  const [x, y] = [a.replace(/^0+(?=\d)/, ''), b.replace(/^0+(?=\d)/, '')]
+  if (x.length !== y.length) return x.length - y.length
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/** The position `digits` writes, or `cap` when it is more: an end past the last byte is the last byte (§14.1.2). */
+const atMost = (digits: string, cap: number) => (compareDigits(digits, String(cap)) > 0 ? cap : Number(digits))
 
 /** If-Range needs a strong ETag match or the exact Last-Modified date (RFC 9110 §13.1.5). */
 function ifRangeHolds(ifRange: string, etag: string, lastModified: Date): boolean {

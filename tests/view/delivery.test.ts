@@ -346,6 +346,12 @@ describe('view delivery, every body path', () => {
           [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1],
           ['bytes=0-0', 0, 0],
           [`bytes=-${size * 2}`, 0, size - 1],
+          // Positions past 2^53 compare as the numbers they write: an end past the last byte is
+          // clamped, a suffix longer than the file is all of it (Number() read these as 1e20).
+          ['bytes=0-99999999999999999999', 0, size - 1],
+          [`bytes=10-${'9'.repeat(400)}`, 10, size - 1],
+          ['bytes=-99999999999999999999', 0, size - 1],
+          ['bytes=000000000000000000000010-000000000000000000000019', 10, 19],
         ]
         for (const [range, start, end] of cases) {
           const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, { range })
@@ -355,13 +361,21 @@ describe('view delivery, every body path', () => {
           expect(body, range).toEqual(bytes.subarray(start, end + 1))
           expect(response.headers.get('content-type')).toBe('image/jpeg')
         }
-        for (const range of [`bytes=${size}-`, `bytes=${size + 5}-${size + 10}`, 'bytes=-0']) {
+        const huge = ['bytes=9007199254740993-', 'bytes=9007199254740993-9007199254740994', 'bytes=99999999999999999999-', `bytes=${'9'.repeat(400)}-`, 'bytes=-00']
+        for (const range of [`bytes=${size}-`, `bytes=${size + 5}-${size + 10}`, 'bytes=-0', ...huge]) {
           const [response] = await fetchView(app().view, `/i/${photo.id}.jpg`, { range })
           expect(response.status, range).toBe(416)
           expect(response.headers.get('content-range'), range).toBe(`bytes */${size}`)
         }
         // Several ranges, nonsense, or a failed If-Range: the whole file, as the RFC allows.
-        const ignored: Record<string, string>[] = [{ range: 'bytes=0-1,5-9' }, { range: 'items=0-5' }, { range: 'bytes=9-3' }, { range: 'bytes=0-9', 'if-range': '"stale"' }]
+        const ignored: Record<string, string>[] = [
+          { range: 'bytes=0-1,5-9' },
+          { range: 'items=0-5' },
+          { range: 'bytes=9-3' },
+          // An end before its start, however long: 9007199254740993 and …992 are one Number.
+          { range: 'bytes=9007199254740993-9007199254740992' },
+          { range: 'bytes=0-9', 'if-range': '"stale"' },
+        ]
         for (const headers of ignored) {
           const [response, body] = await fetchView(app().view, `/i/${photo.id}.jpg`, headers)
           expect(response.status, JSON.stringify(headers)).toBe(200)

@@ -220,6 +220,12 @@ for (const database of DATABASES) {
       expect(range.response.status).toBe(206)
       expect(range.response.headers.get('content-range')).toMatch(/^bytes 10-109\/\d+$/)
       expect(range.body).toEqual((await get(path)).body.subarray(10, 110))
+      // Positions past 2^53 as well: a start past the end is 416, an end past it is clamped.
+      const size = (await get(path)).body.byteLength
+      const pastEnd = await get(path, { range: 'bytes=9007199254740993-' })
+      expect([pastEnd.response.status, pastEnd.response.headers.get('content-range')]).toEqual([416, `bytes */${size}`])
+      const clamped = await get(path, { range: 'bytes=0-99999999999999999999' })
+      expect([clamped.response.status, clamped.response.headers.get('content-range'), clamped.body.byteLength]).toEqual([206, `bytes 0-${size - 1}/${size}`, size])
       // If-Match and If-Unmodified-Since are the pipeline's too: a failed one is 412, never the image.
       const preconditions: Record<string, string>[] = [{ 'if-match': '"other"' }, { 'if-unmodified-since': 'Thu, 01 Jan 2015 00:00:00 GMT' }]
       for (const precondition of preconditions) {
