@@ -1,5 +1,5 @@
 import type { Clock } from './clock.ts'
-import type { Sql } from './db/index.ts'
+import type { Sql, TransactionSql } from './db/index.ts'
 import type { RateLimitState } from './rate-limit.ts'
 
 /**
@@ -17,6 +17,11 @@ export const SLOTS = 60
 export interface GuessBudgets {
   /** Counts one guess in `bucket` if fewer than `limit` were counted in the last `windowSeconds`. */
   spend(bucket: string, limit: number, windowSeconds: number): Promise<RateLimitState>
+  /**
+   * Where the budget stands, counting nothing: `allowed` when a guess would be counted now; when
+   * not, the state spend() would refuse with (the same Retry-After).
+   */
+  standing(bucket: string, limit: number, windowSeconds: number): Promise<RateLimitState>
   /** Gives back the newest counted guess (it turned out right). */
   giveBack(bucket: string, windowSeconds: number): Promise<void>
   /** Forgets every guess counted (the account starts afresh). */
@@ -54,6 +59,17 @@ function reopensAt(slots: Slot[], counted: number, limit: number, freedAt: (star
   return freedAt(slots.at(-1)!.start)
 }
 
+/** The guesses of `bucket` that still count, oldest first. */
+const countingSlots = (db: Sql | TransactionSql, bucket: string, oldest: Date) => db<Slot[]>`
+  select window_start as start, count from rate_limits
+  where bucket = ${bucket} and window_start >= ${oldest} and count > 0
+  order by window_start`
+
+/** A full budget, as spend() refuses a guess and standing() reports it: when it takes one again. */
+function refusal(slots: Slot[], counted: number, limit: number, freedAt: (start: Date) => Date): RateLimitState {
+  return { allowed: false, limit, count: counted + 1, remaining: 0, resetAt: reopensAt(slots, counted, limit, freedAt) }
+}
+
 export function createGuessBudgets(sqlOf: () => Sql, clock: Clock): GuessBudgets {
   return {
     async spend(bucket, limit, windowSeconds) {
@@ -62,19 +78,21 @@ export function createGuessBudgets(sqlOf: () => Sql, clock: Clock): GuessBudgets
       return sqlOf().begin(async (tx) => {
         // One guess of a bucket at a time, in every process: what is read below is then exact.
         await tx`select pg_advisory_xact_lock(hashtext(${bucket}))`
-        const slots = await tx<Slot[]>`
-          select window_start as start, count from rate_limits
-          where bucket = ${bucket} and window_start >= ${oldest} and count > 0
-          order by window_start`
+        const slots = await countingSlots(tx, bucket, oldest)
         const counted = slots.reduce((sum, slot) => sum + slot.count, 0)
-        if (counted >= limit) {
-          return { allowed: false, limit, count: counted + 1, remaining: 0, resetAt: reopensAt(slots, counted, limit, freedAt) }
-        }
+        if (counted >= limit) return refusal(slots, counted, limit, freedAt)
         await tx`
           insert into rate_limits (bucket, window_start, count) values (${bucket}, ${current}, 1)
           on conflict (bucket, window_start) do update set count = rate_limits.count + 1`
         return { allowed: true, limit, count: counted + 1, remaining: limit - counted - 1, resetAt: freedAt(slots[0]?.start ?? current) }
       })
+    },
+    async standing(bucket, limit, windowSeconds) {
+      const { current, oldest, freedAt } = slotsOf(clock.now(), windowSeconds)
+      const slots = await countingSlots(sqlOf(), bucket, oldest)
+      const counted = slots.reduce((sum, slot) => sum + slot.count, 0)
+      if (counted >= limit) return refusal(slots, counted, limit, freedAt)
+      return { allowed: true, limit, count: counted, remaining: limit - counted, resetAt: freedAt(slots[0]?.start ?? current) }
     },
     async giveBack(bucket, windowSeconds) {
       const { oldest } = slotsOf(clock.now(), windowSeconds)

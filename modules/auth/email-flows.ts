@@ -8,6 +8,7 @@ import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden } from '#core/errors.ts'
 import { tooManyAttempts } from '#core/rate-limit.ts'
 import { revokeAllSessions } from '#core/users/repo.ts'
+import { liftAccountLockout } from './login-throttle.ts'
 import { blockedResetMail, passwordResetMail } from './mail.ts'
 import * as repo from './repo.ts'
 
@@ -98,8 +99,9 @@ export async function checkResetToken(ctx: AppContext, token: string) {
 }
 
 /**
- * Sets the password, burns this and every other reset link, and revokes every session and
- * token issued before. API keys are left alone (credentials the user made on purpose and can
+ * Sets the password, burns this and every other reset link, revokes every session and
+ * token issued before, and lifts the sign-in lock strangers' wrong guesses put on the account
+ * (liftAccountLockout). API keys are left alone (credentials the user made on purpose and can
  * delete), unless the address was not verified: then they were made before the mailbox owner
  * proved it, possibly by a squatter, and go too. The token is burnt in the same transaction.
  */
@@ -119,6 +121,7 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
     return used.user_id
   })
   if (!userId) throw invalidResetLink()
+  const unlocked = await liftAccountLockout(ctx, userId)
   ctx.log.info({ msg: 'password reset', user_id: userId })
-  await audit(ctx, { action: 'auth.password_reset', userId, detail: { via: 'mailed_link' } }, meta)
+  await audit(ctx, { action: 'auth.password_reset', userId, detail: { via: 'mailed_link', ...(unlocked && { sign_in_unlocked: true }) } }, meta)
 }

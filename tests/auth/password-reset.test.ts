@@ -64,6 +64,32 @@ describeEachBackend(
       expect((await followLink(app().auth, link)).status).toBe(400)
     })
 
+    test('a reset lifts the sign-in lock that strangers\' wrong guesses put on the account; nothing short of one does', async () => {
+      const user = await registerUser(app().auth)
+      const login = (password: string) => call(app().auth, 'POST', '/api/v1/auth/login', { body: { identifier: user.username, password } })
+      const resetEntries = () => app().ctx.sql<{ detail: Record<string, unknown> }[]>`select detail from audit_log where user_id = ${user.id} and action = 'auth.password_reset' order by id`
+      for (let i = 0; i < 10; i++) expect((await login('a stranger guessing'))[0].status).toBe(401)
+      const [locked, lockedBody] = await login(user.password)
+      expect([locked.status, lockedBody.error.code]).toEqual([429, 'too_many_login_attempts'])
+      // Asking for a link, or sending one that is not live, proves nothing: the lock holds.
+      await requestReset(user.email)
+      const token = tokenOf(resetLink((await smtp.waitFor(mailTo(user.email, /Reset your password/))).links))
+      expect((await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token: 'A'.repeat(43), password: 'a guessed link' } }))[0].status).toBe(400)
+      expect((await login(user.password))[0].status).toBe(429)
+
+      // The mailbox's owner resets: the new password signs in at once, not 15 minutes later.
+      expect((await call(app().auth, 'POST', '/api/v1/auth/reset-password', { body: { token, password: 'the owner is back 42' } }))[0].status).toBe(200)
+      const [back, backBody] = await login('the owner is back 42')
+      expect(back.status, JSON.stringify(backBody)).toBe(200)
+      expect((await resetEntries()).map((row) => row.detail)).toEqual([{ via: 'mailed_link', sign_in_unlocked: true }])
+
+      // Guesses at the new password count afresh, and their lock is audited again.
+      for (let i = 0; i < 10; i++) expect((await login('still guessing'))[0].status).toBe(401)
+      expect((await login('the owner is back 42'))[0].status).toBe(429)
+      const [throttles] = await app().ctx.sql<{ count: number }[]>`select count(*)::int as count from audit_log where user_id = ${user.id} and action = 'auth.login_throttled'`
+      expect(throttles?.count).toBe(2)
+    })
+
     test('the HTML form posts urlencoded and gets a page back', async () => {
       const user = await registerUser(app().auth)
       await requestReset(user.email)
