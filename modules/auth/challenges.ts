@@ -6,7 +6,11 @@ import * as repo from './two-factor-repo.ts'
 
 /** Long enough to find the phone, short enough that a leaked token is soon worthless. */
 export const CHALLENGE_TTL_SECONDS = 5 * 60
-/** Guesses one challenge token allows before it is burned (the account has its own budget too). */
+/**
+ * Guesses one challenge token allows before it is burned. The account has its own budget of
+ * codes too (second-factor-check.ts, as many), which a sign-in consults first: this limit binds
+ * only tries that budget does not count, such as a passkey answer to an account without one.
+ */
 export const CHALLENGE_MAX_ATTEMPTS = 5
 
 /**

@@ -7,7 +7,7 @@ import { BadRequest, Unauthorized } from '#core/errors.ts'
 import { findUserById } from '#core/users/repo.ts'
 import { attemptChallenge, completeChallenge, issueChallenge, peekChallenge } from './challenges.ts'
 import { assertionOptions, verifyAssertion } from './passkeys.ts'
-import { checkCode, checkPasskey } from './second-factor-check.ts'
+import { checkCode, checkPasskey, refuseWhileCodesLocked } from './second-factor-check.ts'
 import { deviceIsTrusted, rememberDevice } from './trusted-devices.ts'
 import * as repo from './two-factor-repo.ts'
 
@@ -75,6 +75,13 @@ export interface SecondStepInput {
 export async function finishSecondStep(ctx: AppContext, input: SecondStepInput, meta: RequestMeta) {
   const given = [input.code, input.recovery_code, input.webauthn].filter((value) => value !== undefined).length
   if (given !== 1) throw new BadRequest('Send exactly one of code, recovery_code or webauthn', 'second_factor_required')
+  // The account's budget of codes first. It and the challenge's own limit both allow 5, and each
+  // code checked counts in both: counted first, the challenge answered the sixth wrong code with
+  // its own "start again" and a Retry-After of its lifetime, while the account stayed locked for
+  // 15 minutes. A try the account refuses is told when the next code is checked, as every later
+  // one is, and spends none of the challenge's guesses (so a lock that ends within its five
+  // minutes leaves the sign-in usable).
+  await refuseWhileCodesLocked(ctx, (await peekChallenge(ctx, input.challenge_token, 'login_2fa')).user_id!)
   const challenge = await attemptChallenge(ctx, input.challenge_token, 'login_2fa')
   const found = await findUserById(ctx.sql, challenge.user_id!)
   if (!found || found.is_blocked) throw new Unauthorized('Wrong email/username or password', 'invalid_credentials')

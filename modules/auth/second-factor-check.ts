@@ -3,7 +3,7 @@ import type { UserRow } from '#core/auth/principal.ts'
 import type { RequestMeta } from '#core/auth/sessions.ts'
 import type { AppContext } from '#core/context.ts'
 import { Forbidden, ServiceUnavailable, Unauthorized } from '#core/errors.ts'
-import { tooManyAttempts } from '#core/rate-limit.ts'
+import { type RateLimitState, tooManyAttempts } from '#core/rate-limit.ts'
 import { SealedUnreadable } from '#core/sealed.ts'
 import { matchTotpStep, openTotpSecret, recoveryCodeHashes } from './totp.ts'
 import * as repo from './two-factor-repo.ts'
@@ -12,15 +12,28 @@ import * as repo from './two-factor-repo.ts'
 export const CODE_MAX_FAILURES = 5
 export const CODE_FAILURE_WINDOW_SECONDS = 15 * 60
 
+const codeBucket = (userId: string) => `2fa:user:${userId}`
+/** The answer while the budget is spent: when the next code will be checked. */
+const tooManyCodes = (ctx: AppContext, state: RateLimitState) => tooManyAttempts(state, ctx.clock.now(), 'Too many wrong codes', 'too_many_2fa_attempts')
+
 /**
  * The per-account guess budget. Every guess is counted before it is checked (one atomic upsert,
  * so a burst cannot slip in under the limit), and a right one gives its count back.
  */
 export async function countCodeGuess(ctx: AppContext, userId: string) {
-  const bucket = `2fa:user:${userId}`
+  const bucket = codeBucket(userId)
   const state = await ctx.limiter.spend(bucket, CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
-  if (!state.allowed) throw tooManyAttempts(state, ctx.clock.now(), 'Too many wrong codes', 'too_many_2fa_attempts')
+  if (!state.allowed) throw tooManyCodes(ctx, state)
   return { succeeded: () => ctx.limiter.giveBack(bucket, CODE_FAILURE_WINDOW_SECONDS) }
+}
+
+/**
+ * countCodeGuess's refusal, counting nothing: for a step that spends something of its own before
+ * the code is checked (a sign-in's challenge), so a try the account's budget refuses spends it not.
+ */
+export async function refuseWhileCodesLocked(ctx: AppContext, userId: string) {
+  const state = await ctx.limiter.standing(codeBucket(userId), CODE_MAX_FAILURES, CODE_FAILURE_WINDOW_SECONDS)
+  if (!state.allowed) throw tooManyCodes(ctx, state)
 }
 
 export type CodeKind = 'totp' | 'recovery_code'

@@ -150,7 +150,7 @@ describeEachBackend(
       expect(actions.at(-1)).toBe('auth.2fa_failed')
     })
 
-    test('code guesses are throttled per challenge token and per account (5 per 15 minutes → 429)', async () => {
+    test('code guesses are throttled per account (5 per 15 minutes → 429); the sixth is told what every later try is', async () => {
       const user = await registerUser(app().auth)
       clock.advance(MINUTE)
       const { secret } = await enableTotp(app().auth, user.token, clock)
@@ -162,16 +162,20 @@ describeEachBackend(
         statuses.push(response.status)
       }
       expect(statuses).toEqual([401, 401, 401, 401, 401])
-      // The sixth guess on this token burns it, even with the right code.
+      // The sixth try, even with the right code, meets the account's lock and is told when the next
+      // code is checked (it was the challenge's "start again" with Retry-After: 300, its lifetime).
       const [sixth, sixthBody] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: body.challenge_token, code: totpCode(secret, clock) } })
       expect(sixth.status).toBe(429)
-      expect(sixthBody.error.code).toBe('too_many_attempts')
-      // A fresh password step does not buy fresh guesses: the account's budget is spent.
+      expect(sixthBody.error.code).toBe('too_many_2fa_attempts')
+      expect(sixthBody.error.message).toMatch(/^Too many wrong codes; try again in 1[56] minutes$/)
+      const sixthWait = Number(sixth.headers.get('retry-after'))
+      expect(sixthWait).toBeGreaterThanOrEqual(15 * 60 - 2 * 60)
+      // A fresh password step does not buy fresh guesses: the account's budget is spent, and the answer is the same.
       const fresh = await passwordStep(app().auth, user.username, user.password)
       const [blocked, blockedBody] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: fresh.body.challenge_token, code: totpCode(secret, clock) } })
       expect(blocked.status).toBe(429)
-      expect(blockedBody.error.code).toBe('too_many_2fa_attempts')
-      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(blockedBody.error).toEqual(sixthBody.error)
+      expect(Number(blocked.headers.get('retry-after'))).toBe(sixthWait)
       // Settings changes share the budget.
       const [disable] = await call(app().auth, 'POST', '/api/v1/auth/2fa/disable', { token: user.token, body: { password: user.password, code: totpCode(secret, clock) } })
       expect(disable.status).toBe(429)
@@ -182,6 +186,37 @@ describeEachBackend(
       const [ok] = await call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token: later.body.challenge_token, code: totpCode(secret, clock) } })
       expect(ok.status).toBe(200)
       expect((await auditActions(app().ctx.sql, user.id)).filter((a) => a === 'auth.2fa_failed')).toHaveLength(5)
+    })
+
+    test('a try the account\'s lock refuses spends none of the sign-in\'s five; its own limit binds the tries the account does not count', async () => {
+      const user = await registerUser(app().auth)
+      clock.advance(MINUTE)
+      const { secret } = await enableTotp(app().auth, user.token, clock)
+      clock.advance(MINUTE)
+      const secondStep = (challenge_token: string, proof: Record<string, unknown>) => call(app().auth, 'POST', '/api/v1/auth/login/2fa', { body: { challenge_token, ...proof } })
+      const first = await passwordStep(app().auth, user.username, user.password)
+      for (let i = 0; i < 5; i++) expect((await secondStep(first.body.challenge_token, { code: '000000' }))[0].status).toBe(401)
+      // A sign-in started as the wrong codes are about to age out: six tries meet the lock, told how long it lasts.
+      clock.advance(14 * MINUTE)
+      const second = await passwordStep(app().auth, user.username, user.password)
+      let wait = 0
+      for (let i = 0; i < 6; i++) {
+        const [refused, body] = await secondStep(second.body.challenge_token, { code: totpCode(secret, clock) })
+        expect([refused.status, body.error.code]).toEqual([429, 'too_many_2fa_attempts'])
+        wait = Number(refused.headers.get('retry-after'))
+      }
+      expect(wait).toBeLessThanOrEqual(MINUTE / 1000 + 15)
+      // The lock ends within the sign-in's five minutes, and its guesses are all there: the code signs in.
+      clock.advance(wait * 1000)
+      const [signedIn, signedInBody] = await secondStep(second.body.challenge_token, { code: totpCode(secret, clock) })
+      expect(signedIn.status, JSON.stringify(signedInBody)).toBe(200)
+      // Tries the account's budget does not count (a passkey answer to an account without one)
+      // still end a sign-in after five.
+      const third = await passwordStep(app().auth, user.username, user.password)
+      const passkeyAnswer = { id: 'x', rawId: 'x', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'x', authenticatorData: 'x', signature: 'x' } }
+      for (let i = 0; i < 5; i++) expect((await secondStep(third.body.challenge_token, { webauthn: passkeyAnswer }))[1].error.code).toBe('invalid_passkey')
+      const [ended, endedBody] = await secondStep(third.body.challenge_token, { code: totpCode(secret, clock) })
+      expect([ended.status, endedBody.error.code]).toEqual([429, 'too_many_attempts'])
     })
 
     test('turning 2FA off needs the password and a current code; then login is one step again', async () => {
