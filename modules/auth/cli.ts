@@ -1,8 +1,9 @@
 import { join } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { type AdminCommand, UsageError } from '#core/cli.ts'
+import { audit } from '#core/audit/record.ts'
 import type { Config } from '#core/config.ts'
-import { createContext } from '#core/context.ts'
+import { type AppContext, createContext } from '#core/context.ts'
 import { validationDetails } from '#core/errors.ts'
 import { updateUser } from '#core/users/repo.ts'
 import { AuthModel } from './model.ts'
@@ -39,6 +40,16 @@ async function adminAccountInput(options: Record<string, string>) {
   return input
 }
 
+/**
+ * Administrator rights given by the operator, audited as an admin's promotion through the API is
+ * (`admin.user_promoted`), in the shape of the operator's other entries: no actor (nobody signed
+ * in acted) and `by: "operator"`, as account.created by `admin create` and reset-2fa's entry.
+ */
+async function makeAdministrator(ctx: AppContext, userId: string) {
+  await updateUser(ctx.sql, userId, { is_admin: true })
+  await audit(ctx, { action: 'admin.user_promoted', userId, actorId: null, detail: { by: 'operator' } })
+}
+
 /** `imghost admin create|promote|reset-2fa`: through the same registration service (hashing, checks) as the API. */
 export async function runAdminCommand(command: AdminCommand, config: Config): Promise<void> {
   // Checked before the database is opened (and migrated): a mistyped option should change nothing.
@@ -49,7 +60,7 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
     if (input) {
       // The operator vouches for the address: verified at once, no link mailed, no session opened.
       const user = await createFormAccount(ctx, input, { verified: true })
-      await updateUser(ctx.sql, user.id, { is_admin: true })
+      await makeAdministrator(ctx, user.id)
       console.log(`created administrator ${user.username} <${user.email}> (${user.id})`)
       return
     }
@@ -71,7 +82,7 @@ export async function runAdminCommand(command: AdminCommand, config: Config): Pr
       console.log(`${user.username} <${user.email}> is already an administrator: nothing changed`)
       return
     }
-    await updateUser(ctx.sql, user.id, { is_admin: true })
+    await makeAdministrator(ctx, user.id)
     console.log(`${user.username} <${user.email}> is now an administrator`)
   } finally {
     await close()

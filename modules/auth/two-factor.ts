@@ -119,7 +119,8 @@ export async function resetTwoFactorByOperator(ctx: AppContext, user: UserRow, m
     await revokeAllSessions(tx, user.id)
     return removed
   })
-  await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, detail: { removed_passkeys: removedPasskeys, by: 'operator' } }, meta)
+  // No actor: the account did not do it, and the operator is no account (as `admin create`'s entry).
+  await audit(ctx, { action: 'auth.2fa_disabled', userId: user.id, actorId: null, detail: { removed_passkeys: removedPasskeys, by: 'operator' } }, meta)
   tellSecurityChange(ctx, user, 'The operator of this server turned two-factor authentication off for your account (authenticator app, recovery codes and passkeys) and ended every session')
   return { hadTwoFactor: true, removedPasskeys }
 }

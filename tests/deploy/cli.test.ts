@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PROJECT_ROOT } from '../../scripts/lib/process.ts'
+import { PROJECT_ROOT, scratchDatabase } from '../../scripts/lib/process.ts'
 import { systemClock } from '#core/clock.ts'
 import { totpCode } from '../helpers/two-factor.ts'
 import { launch, run } from './launch.ts'
@@ -175,6 +175,60 @@ describe('the imghost command line', () => {
       expect(stale.status).toBe(401)
     } finally {
       await after.stop()
+    }
+  }, 300_000)
+})
+
+/**
+ * What the operator changes is audited as the operator's: no actor (nobody signed in acted) and
+ * `by: "operator"`, on each database the command line can be pointed at.
+ */
+const operatorBackends = [{ name: 'embedded' }, ...(process.env.TEST_DATABASE_URL ? [{ name: 'postgres' }] : [])]
+if (!process.env.TEST_DATABASE_URL) console.warn('tests/deploy/cli: the operator audit runs on the embedded database only (TEST_DATABASE_URL is not set)')
+
+describe.each(operatorBackends)('the operator\'s changes in the audit log ($name)', ({ name }) => {
+  test('admin create, promote and reset-2fa each leave an entry with no actor, by the operator', async () => {
+    const ownDir = mkdtempSync(join(tmpdir(), 'imghost-cli-audit-'))
+    const scratch = name === 'postgres' ? await scratchDatabase(process.env.TEST_DATABASE_URL!, 'imghost_cli') : undefined
+    const env = { ...baseEnv, DATA_DIR: ownDir, ...(scratch && { DATABASE_URL: scratch.url }) }
+    const server = async () => launch(['bun', 'src/main.ts'], { cwd: PROJECT_ROOT, env: { ...env, SERVER_MODE: 'auth' }, expect: ['auth'] })
+    try {
+      const created = await imghost(['admin', 'create', '--email', 'op@example.com', '--username', 'operator', '--password', 'operator password 1'], { env })
+      expect([created.code, created.stderr]).toEqual([0, ''])
+      const before = await server()
+      try {
+        const [registered] = await postJson(`${before.urls.auth}/api/v1/auth/register`, { first_name: 'Cy', username: 'cyd', email: 'cy@example.com', password: 'cy long password' })
+        expect(registered.status).toBe(201)
+        const [, signedIn] = await postJson(`${before.urls.auth}/api/v1/auth/login`, { identifier: 'cyd', password: 'cy long password' })
+        const bearer = { authorization: `Bearer ${signedIn.token}` }
+        const [, enrol] = await postJson(`${before.urls.auth}/api/v1/auth/2fa/totp`, {}, bearer)
+        expect((await postJson(`${before.urls.auth}/api/v1/auth/2fa/totp/confirm`, { code: totpCode(enrol.secret, systemClock) }, bearer))[0].status).toBe(200)
+      } finally {
+        expect(await before.stop()).toBe(0)
+      }
+      for (const args of [['promote'], ['reset-2fa']]) {
+        const done = await imghost(['admin', ...args, '--email', 'cy@example.com'], { env })
+        expect([done.code, done.stderr]).toEqual([0, ''])
+      }
+      // Promoting an administrator again changes, and audits, nothing.
+      expect((await imghost(['admin', 'promote', '--email', 'cy@example.com'], { env })).stdout).toContain('already an administrator')
+
+      const after = await server()
+      try {
+        const activityOf = async (identifier: string, password: string) => {
+          const [, signedIn] = await postJson(`${after.urls.auth}/api/v1/auth/login`, { identifier, password })
+          const activity = await (await fetch(`${after.urls.auth}/api/v1/account/audit`, { headers: { authorization: `Bearer ${signedIn.token}` } })).json()
+          return (activity.events as { action: string; actor: unknown; detail: Record<string, unknown> }[]).filter((event) => event.action !== 'auth.login' && event.action !== 'auth.2fa_enabled')
+        }
+        const byOperator = (action: string, detail: Record<string, unknown> = {}) => expect.objectContaining({ action, actor: null, detail: { ...detail, by: 'operator' } })
+        expect(await activityOf('operator', 'operator password 1')).toEqual([byOperator('admin.user_promoted'), byOperator('account.created', { method: 'password' })])
+        expect((await activityOf('cyd', 'cy long password')).slice(0, 2)).toEqual([byOperator('auth.2fa_disabled', { removed_passkeys: 0 }), byOperator('admin.user_promoted')])
+      } finally {
+        await after.stop()
+      }
+    } finally {
+      await scratch?.drop()
+      rmSync(ownDir, { recursive: true, force: true })
     }
   }, 300_000)
 })
