@@ -1,5 +1,6 @@
 import { type Recipient, renderMail } from '#core/mail/templates.ts'
 
+/** `accountUrl`: the web app's account page, where its "Cancel the deletion" button is. */
 export const deletionScheduledMail = (user: Recipient, deleteAt: Date, accountUrl: string) =>
   renderMail({
     to: user.email,
@@ -7,7 +8,7 @@ export const deletionScheduledMail = (user: Recipient, deleteAt: Date, accountUr
     subject: 'Your account is scheduled for deletion',
     paragraphs: [
       `Your imghost account and every image in it will be deleted for good on ${deleteAt.toUTCString()}.`,
-      'Changed your mind? Sign in before then and cancel the deletion (DELETE /api/v1/account/delete-request).',
+      'Changed your mind? Before then, sign in, open your account page and choose “Cancel the deletion”.',
     ],
     action: { label: 'Your account', url: accountUrl },
   })

@@ -6,6 +6,7 @@ import { type RequestMeta, startSession } from '#core/auth/sessions.ts'
 import { PASSWORD_HASH_OPTIONS } from '#core/auth/tokens.ts'
 import type { AppContext } from '#core/context.ts'
 import { BadRequest, Conflict, Forbidden, NotFound } from '#core/errors.ts'
+import { webAppUrl } from '#core/http/html.ts'
 import { assertIdentityFree, conflictOnUniqueViolation } from '#core/users/identity.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
 import { continuePurgingInBackground, recordPurgeOfImagesOfUser } from '#core/images/purge.ts'
@@ -113,7 +114,7 @@ export async function requestDeletion(ctx: AppContext, principal: Principal, met
     return updateUser(tx, principal.user.id, { delete_scheduled_for: at })
   })
   if (!user) throw new NotFound('Account not found')
-  ctx.mailer.send(deletionScheduledMail(user, at, `${ctx.config.publicUrls.auth}/api/v1/account`))
+  ctx.mailer.send(deletionScheduledMail(user, at, webAppUrl(ctx.config, '/account')))
   await audit(ctx, { action: 'account.deletion_scheduled', userId: user.id, detail: { delete_scheduled_for: at.toISOString() } }, meta)
   return user
 }

@@ -75,10 +75,14 @@ describeEachBackend(
       const at = await scheduleDeletion(user)
       const scheduled = await smtp.waitFor(mailTo(user.email, /scheduled for deletion/))
       expect(scheduled.text).toContain(at.toUTCString())
-      // Its link leads to the account, which shows the pending deletion.
-      const account = await followLink(app().auth, scheduled.links[0]!, { headers: { authorization: `Bearer ${user.token}` } })
-      expect(account.status).toBe(200)
-      expect((await account.json()).user.delete_scheduled_for).not.toBeNull()
+      // Its link is the web app's account page, where a person cancels (it was the JSON API's
+      // /api/v1/account, a 401 in a browser, and the mail said to send an HTTP DELETE).
+      expect(scheduled.links).toEqual([`${app().ctx.config.publicUrls.auth}/account`])
+      expect(scheduled.text).toContain('open your account page and choose “Cancel the deletion”')
+      expect(scheduled.text).not.toContain('/api/')
+      const page = await followLink(app().auth, scheduled.links[0]!)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toContain('text/html')
 
       const [cancelled, cancelBody] = await call(app().auth, 'DELETE', '/api/v1/account/delete-request', { token: user.token })
       expect(cancelled.status).toBe(200)
