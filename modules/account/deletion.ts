@@ -1,3 +1,4 @@
+import { audit } from '#core/audit/record.ts'
 import type { AppContext } from '#core/context.ts'
 import { deleteImages } from '#core/images/delete.ts'
 import { notifyUserChanged } from '#core/images/invalidate.ts'
@@ -20,7 +21,7 @@ export interface DeletionCounts {
  *      the same path as a user's delete), then the rows (their analytics cascade with them); a
  *      crash here leaves rows whose objects are listed and deleted again next time, and
  *      deleting a missing object succeeds;
- *   3. the user row, which cascades usage, tokens and OAuth links.
+ *   3. the user row, which cascades usage, tokens and OAuth links; audited account.deleted.
  * Returns undefined when the account is not due (e.g. the deletion was cancelled in time).
  */
 export async function deleteAccountNow(ctx: AppContext, userId: string, run?: JobRun): Promise<DeletionCounts | undefined> {
@@ -43,7 +44,11 @@ export async function deleteAccountNow(ctx: AppContext, userId: string, run?: Jo
     counts.images += deleted
     if (run) run.counts.images_deleted = (run.counts.images_deleted ?? 0) + deleted
   }
-  await repo.deleteUserRow(ctx.sql, userId)
+  if (await repo.deleteUserRow(ctx.sql, userId)) {
+    // The log keeps who the account was, as admin.user_deleted does: its other entries lose the
+    // username with the row, and this one says when it went.
+    await audit(ctx, { action: 'account.deleted', userId, actorId: null, detail: { email: marked.email, username: marked.username, by: 'schedule' } })
+  }
   ctx.log.info({ msg: 'account deleted', user_id: userId, ...counts })
   return counts
 }

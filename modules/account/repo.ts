@@ -114,11 +114,11 @@ export async function dailyViewsOf(db: Db, imageIds: string[]): Promise<{ image_
  * the cleanup job will finish it even after a crash. Only a due (or already deleting) account.
  */
 export async function markAccountDeleting(tx: TransactionSql, userId: string, now: Date) {
-  const [row] = await tx<{ id: string; email: string }[]>`
+  const [row] = await tx<{ id: string; email: string; username: string }[]>`
     update users set deletion_started_at = coalesce(deletion_started_at, ${now}), is_blocked = true,
       token_version = token_version + 1, updated_at = now()
     where id = ${userId} and (deletion_started_at is not null or delete_scheduled_for <= ${now})
-    returning id, email`
+    returning id, email, username`
   if (!row) return undefined
   await tx`delete from sessions where user_id = ${userId}`
   await tx`delete from api_keys where user_id = ${userId}`

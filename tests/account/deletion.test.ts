@@ -158,6 +158,11 @@ describeEachBackend(
       expect(left).toEqual({ users: 0, images: 0, analytics: 0, keys: 0, sessions: 0, usage: 0 })
       const [kept] = await app().ctx.sql<{ reporter_user_id: string | null }[]>`select reporter_user_id from abuse_reports where id = ${report.id}`
       expect(kept).toEqual({ reporter_user_id: null })
+      // The log says the account went, and who it was: its other entries lose the username with the row.
+      const [, deletedEntries] = await call(app().auth, 'GET', `/api/v1/admin/audit?user_id=${user.id}&action=account.deleted`, { token: admin.token })
+      expect(deletedEntries.events).toEqual([
+        expect.objectContaining({ action: 'account.deleted', user: { id: user.id, username: null }, actor: null, detail: { email: user.email, username: user.username, by: 'schedule' } }),
+      ])
       const [, queue] = await call(app().auth, 'GET', '/api/v1/admin/reports?status=open&limit=100', { token: admin.token })
       expect(queue.targets.find((t: any) => t.target.id === other.imageIds[0]).reports.map((r: any) => r.reporter)).toEqual([null])
       // The address is free again.
@@ -198,6 +203,9 @@ describeEachBackend(
       expect(body.run.counts).toMatchObject({ accounts_deleted: 1, images_deleted: 2 })
       expect(await objectsUnder(app(), imageIds)).toEqual([])
       expect((await app().ctx.sql`select 1 from users where id = ${user.id}`).length).toBe(0)
+      // Audited once, by the run that removed the row, with what the first run had marked.
+      const deleted = await app().ctx.sql`select detail from audit_log where user_id = ${user.id} and action = 'account.deleted'`
+      expect(deleted.map((row) => row.detail)).toEqual([{ email: user.email, username: user.username, by: 'schedule' }])
     })
   },
   { env: { ...smtp.env, CRON_SECRET_TOKEN: CRON_TOKEN, DELETION_GRACE_PERIOD: '1h' }, clock },

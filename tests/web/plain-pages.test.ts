@@ -41,6 +41,9 @@ test('every audit action the servers record has words of its own; an unknown one
   expect(recorded.filter((action) => !knownActions().includes(action))).toEqual([])
   expect(actionLabel('account.export_made')).toBe('Account: export made')
   expect(detailText('auth.login', { method: 'password+totp' })).toBe('method: password and authenticator code')
+  expect(detailText('account.deleted', { email: 'dave@example.com', username: 'dave', by: 'schedule' })).toBe('email: dave@example.com · username: dave · by: the scheduled clean-up')
+  expect(detailText('auth.password_reset', { via: 'mailed_link', sign_in_unlocked: true })).toBe('through: a mailed link · sign-in lock lifted: yes')
+  expect(detailText('admin.user_promoted', { by: 'operator' })).toBe('by: the server’s operator')
   expect(detailText('key.created', { key_id: 'x', prefix: 'ih_ab', scopes: ['upload'], expires_at: null, allowed_ips: null })).toBe('starts with: ih_ab · allowed to: upload · expires: never · allowed addresses: any')
 })
 

@@ -31,6 +31,7 @@ const ACTIONS: Record<string, string> = {
   'email.verified': 'Email address verified',
   'account.deletion_scheduled': 'Account deletion scheduled',
   'account.deletion_cancelled': 'Account deletion cancelled',
+  'account.deleted': 'Account and its images deleted, as scheduled',
   'key.created': 'API key created',
   'key.revoked': 'API key revoked',
   'admin.user_blocked': 'Account blocked by an administrator',
@@ -116,6 +117,9 @@ const VIA: Record<string, string> = {
   report: 'a report',
 }
 
+/** Who acted where no account did: the server's operator (imghost admin …), or the scheduled clean-up. */
+const BY: Record<string, string> = { operator: 'the server’s operator', schedule: 'the scheduled clean-up' }
+
 const JOB_STATUS: Record<string, string> = { succeeded: 'done', failed: 'failed', running: 'running', skipped: 'skipped' }
 const CHANNELS: Record<string, string> = { back: 'the provider’s server', front: 'the provider’s page in the browser' }
 const BUDGETS: Record<string, string> = { account: 'this account', address: 'this network address' }
@@ -158,7 +162,8 @@ const DETAILS: Record<string, { label: string | ((action: string) => string); va
   channel: { label: 'told by', value: wordsFrom(CHANNELS) },
   sessions: { label: 'sessions ended' },
   removed_passkeys: { label: 'passkeys removed' },
-  by: { label: 'by', value: (value) => (value === 'operator' ? 'the server’s operator' : valueWords(value)) },
+  by: { label: 'by', value: wordsFrom(BY) },
+  sign_in_unlocked: { label: 'sign-in lock lifted' },
   left: { label: 'recovery codes left' },
   current: { label: 'session', value: (value) => (value ? 'the one in use' : 'another one') },
   count: { label: (action) => (action === 'auth.trusted_devices_forgotten' ? 'devices' : 'sessions') },
