@@ -28,7 +28,8 @@ const hashState = (state: string) => createHash('sha256').update(state).digest('
  * "/\evil.example" and "javascript:" all end up with a foreign origin and are refused.
  */
 export function safeRedirect(config: Config, value: string | undefined): string {
-  const fallback = config.frontendUrl ?? `${config.publicUrls.auth}/api/v1/account`
+  // Without ?redirect=: the web app's gallery, a page for the person the browser now holds a session for.
+  const fallback = config.frontendUrl ?? `${config.publicUrls.auth}/gallery`
   if (value === undefined || value.trim() === '') return fallback
   let target: URL
   try {

@@ -1,5 +1,6 @@
 import type { AppContext } from '#core/context.ts'
 import { publishEvent } from '#core/events/index.ts'
+import { webAppUrl } from '#core/http/html.ts'
 import { formatBytes } from '#core/http/multipart.ts'
 import { type Recipient, renderMail } from '#core/mail/templates.ts'
 import * as repo from './repo.ts'
@@ -15,7 +16,8 @@ export function storageLevel(used: number, limit: number): number {
   return reached
 }
 
-const storageWarningMail = (user: Recipient, percent: number, used: number, limit: number, accountUrl: string) =>
+/** `galleryUrl`: the web app's gallery, where images are deleted (the account page shows the same meter). */
+const storageWarningMail = (user: Recipient, percent: number, used: number, limit: number, galleryUrl: string) =>
   renderMail({
     to: user.email,
     name: user.first_name,
@@ -26,7 +28,7 @@ const storageWarningMail = (user: Recipient, percent: number, used: number, limi
         ? 'New uploads are refused until you delete images or move to a bigger plan.'
         : 'When it is full, new uploads are refused. Delete images you no longer need, or move to a bigger plan.',
     ],
-    action: { label: 'Your account', url: accountUrl },
+    action: { label: 'Your images', url: galleryUrl },
   })
 
 /**
@@ -49,7 +51,7 @@ export async function notifyStorageThresholds(ctx: AppContext, userId: string, b
     }
     const user = await repo.claimStorageWarning(ctx.sql, userId, level)
     if (!user) return
-    ctx.mailer.send(storageWarningMail(user, level, after, limit, `${ctx.config.publicUrls.auth}/api/v1/account`))
+    ctx.mailer.send(storageWarningMail(user, level, after, limit, webAppUrl(ctx.config, '/gallery')))
     await publishEvent(ctx.sql, { type: 'quota.warning', userId, data: { resource: 'storage', level_percent: level, used_bytes: after, limit_bytes: limit } })
   } catch (error) {
     ctx.log.warn({ msg: 'storage warning check failed', user_id: userId, before, after, error: String(error) })

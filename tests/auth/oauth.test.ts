@@ -50,7 +50,8 @@ describeEachBackend(
 
       const [done] = await callback(back, stateCookie)
       expect(done.status).toBe(302)
-      expect(done.headers.get('location')).toBe('http://localhost:5001/api/v1/account')
+      // No ?redirect=: a page of the web app, not a JSON route.
+      expect(done.headers.get('location')).toBe('http://localhost:5001/gallery')
       // The state cookie is cleared on the path it was set on.
       const cleared = done.headers.getSetCookie().find((c) => c.startsWith('oauth_state='))!
       expect(cleared).toStartWith('oauth_state=;')

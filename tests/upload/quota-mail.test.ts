@@ -53,7 +53,9 @@ describeEachBackend(
       const [response] = await uploadFile(app().upload, { apiKey: key }, join(CORPUS, 'orientation/landscape_2.jpg'))
       expect(response.status).toBe(201)
       const mail = await smtp.waitFor(mailTo(user.email, /used 80% of your storage/))
-      expect(mail.html).toContain('<a href="http://localhost:5001/api/v1/account">')
+      // A link a person can follow: the web app's gallery, where images are deleted, not a JSON route.
+      expect(mail.html).toContain('<a href="http://localhost:5001/gallery">')
+      expect(mail.text).not.toContain('/api/')
     })
   },
   { env: smtp.env },
