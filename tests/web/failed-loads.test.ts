@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Browser, Page, Route } from 'playwright-core'
+import type { Browser, Locator, Page, Route } from 'playwright-core'
 import { type Owner, signUp, uploadImage } from '../albums/support.ts'
 import { useSlowTestTimeout } from '../helpers/context.ts'
+import { registerUser } from '../helpers/http.ts'
+import { enableTotp } from '../helpers/two-factor.ts'
 import { desktopContext, hasChromium, launchBrowser, pageJournal, startWebServers, type WebServers, signInWithToken } from './browser.ts'
 
 useSlowTestTimeout()
@@ -149,5 +151,99 @@ describe.skipIf(!hasChromium)('pages whose data failed to load, in Chromium', ()
       expect(statsAsked).toBe(0)
     })
     await page.unroute(isStats)
+  })
+
+  /** Where the focus is, as "TAG text" (once it settles on the page's heading `heading`, or after 5 s). */
+  const focusOnHeading = async (target: Page, heading: string) => {
+    await target.waitForFunction((text) => document.activeElement?.tagName === 'H1' && document.activeElement.textContent === text, heading, { timeout: 5_000 }).catch(() => {})
+    return target.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.textContent}`)
+  }
+
+  test('every page whose data failed to load offers Try again, which shows the data once the server answers, the focus on the heading', async () => {
+    const FAILURES = ['unreachable', '500', '429', '502'] as const
+    /** A page, the call its data comes from (`server`, `api`: its pathname), and what it shows once loaded. */
+    const pages: { path: string; server: keyof WebServers['urls']; api: string; heading: string; loaded: () => Locator }[] = [
+      { path: '/gallery', server: 'upload', api: '/images', heading: 'Gallery', loaded: () => page.getByTestId('gallery-card') },
+      { path: '/albums', server: 'upload', api: '/api/v1/albums', heading: 'Albums', loaded: () => page.getByText('No albums yet.') },
+      { path: '/statistics', server: 'view', api: '/stats', heading: 'Statistics', loaded: () => page.getByTestId('statistics-empty').or(page.getByTestId('views-summary')) },
+      { path: '/keys', server: 'auth', api: '/api/v1/api-keys', heading: 'API keys', loaded: () => page.getByTestId('key-row') },
+      { path: '/webhooks', server: 'auth', api: '/api/v1/webhooks', heading: 'Webhooks', loaded: () => page.getByText('No webhooks yet.') },
+      { path: '/security', server: 'auth', api: '/api/v1/auth/2fa', heading: 'Security', loaded: () => page.getByTestId('two-factor-state') },
+      { path: '/activity', server: 'auth', api: '/api/v1/account/audit', heading: 'Activity', loaded: () => page.getByTestId('audit-row').first() },
+      { path: '/account', server: 'upload', api: '/upload/quota', heading: 'Account', loaded: () => page.getByText('Uploads today') },
+      { path: '/admin/stats', server: 'auth', api: '/api/v1/admin/stats', heading: 'Admin', loaded: () => page.locator('ul.figures') },
+      { path: '/admin/jobs', server: 'auth', api: '/api/v1/admin/jobs', heading: 'Admin', loaded: () => page.getByTestId('job').first() },
+      { path: '/admin/invites', server: 'auth', api: '/api/v1/admin/invites', heading: 'Admin', loaded: () => page.getByText('No invites yet.') },
+      { path: '/admin/audit', server: 'auth', api: '/api/v1/admin/audit', heading: 'Admin', loaded: () => page.getByTestId('audit-row').first() },
+      // A part of a page loaded apart: the image's views.
+      { path: `/gallery/${imageId}`, server: 'view', api: `/stats/${imageId}`, heading: 'still-here.png', loaded: () => page.getByTestId('views-summary') },
+    ]
+    for (const [index, { path, server, api, heading, loaded }] of pages.entries()) {
+      const failure = FAILURES[index % FAILURES.length]!
+      const isData = (url: URL) => url.origin === servers.urls[server] && url.pathname === api
+      let asked = 0
+      await page.route(isData, (route) => {
+        if (route.request().method() !== 'OPTIONS') asked++
+        return failing(failure)(route)
+      })
+      // Unrouted however the steps end: a page left failing would fail the tests after this one too.
+      await journal.during(async () => {
+        await go(path)
+        await page.getByRole('alert').filter({ hasText: ALERTS[failure] }).waitFor()
+        const tryAgain = page.getByRole('main').getByRole('button', { name: /^Try again/ })
+        expect(await tryAgain.count(), `${path} (${failure})`).toBe(1)
+        // Asked again while the server still fails ("Trying again…" meanwhile): it says so again, and offers to ask once more.
+        const before = asked
+        await tryAgain.click()
+        for (const deadline = Date.now() + 5_000; asked === before && Date.now() < deadline; ) await Bun.sleep(20)
+        expect(asked, path).toBe(before + 1)
+        await tryAgain.waitFor()
+        expect(await page.getByRole('alert').textContent(), path).toBe(ALERTS[failure])
+        // The server answers again: by keyboard, the data shows, the button goes and the focus is on the heading.
+        await page.unroute(isData)
+        await tryAgain.press('Enter')
+        await loaded().waitFor()
+        expect(await page.getByRole('button', { name: /Try again/ }).count(), path).toBe(0)
+        expect(await page.getByRole('alert').count(), path).toBe(0)
+        expect(await focusOnHeading(page, heading), path).toBe(`H1 ${heading}`)
+      }).finally(() => page.unroute(isData))
+    }
+  })
+
+  test('a listing address the server refused (a page cursor it never gave out) offers no Try again: it would be refused again', async () => {
+    await journal.during(async () => {
+      await go('/gallery?cursors=bogus')
+      await page.getByRole('alert').filter({ hasText: 'This page of the gallery does not exist' }).waitFor()
+      await Bun.sleep(300)
+      expect(await page.getByRole('button', { name: /Try again/ }).count()).toBe(0)
+    })
+  })
+
+  test('the security page: each of its lists that failed offers its own Try again, named by what it loads', async () => {
+    // Remembered devices are listed while two-factor authentication is on: an account of its own.
+    const user = await registerUser(servers.app.auth)
+    await enableTotp(servers.app.auth, user.token, servers.app.ctx.clock)
+    const context = await desktopContext(browser)
+    await signInWithToken(context, servers.urls.auth, user.token)
+    const tab = await context.newPage()
+    const lists = ['/api/v1/auth/sessions', '/api/v1/auth/trusted-devices', '/api/v1/auth/passkeys']
+    const isList = (url: URL) => url.origin === servers.urls.auth && lists.includes(url.pathname)
+    const tabJournal = pageJournal(tab)
+    await tabJournal.during(async () => {
+      await tab.route(isList, failing('unreachable'))
+      await tab.goto(`${servers.urls.auth}/security`)
+      await tab.getByTestId('two-factor-state').waitFor()
+      const names = ['Try again to load where you are signed in', 'Try again to load your remembered devices', 'Try again to load your passkeys']
+      for (const name of names) await tab.getByRole('button', { name, exact: true }).waitFor()
+      expect(await tab.getByRole('button', { name: /Try again/ }).count()).toBe(3)
+      await tab.unroute(isList)
+      for (const name of names) await tab.getByRole('button', { name, exact: true }).click()
+      await tab.getByTestId('sessions').getByRole('listitem').first().waitFor()
+      await tab.getByText('No remembered devices.').waitFor()
+      await tab.getByText('No passkeys yet.').waitFor()
+      expect(await tab.getByRole('button', { name: /Try again/ }).count()).toBe(0)
+      expect(await tab.getByRole('alert').count()).toBe(0)
+    })
+    await context.close()
   })
 })

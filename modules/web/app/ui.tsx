@@ -227,24 +227,48 @@ export function PageTitle({ children, focus = true, headingRef, title }: { child
  *
  * The error's alert stands beside the polite region, not inside it: nested, a refusal was one
  * change to both, and some screen readers read it twice.
+ *
+ * `retry`: the page's data (`useLoad`) this line tells the failure of: while it has failed, the
+ * line offers **Try again** (`retryWhat`: what it loads, in its name, where a page has several
+ * lists that can fail apart: "Try again to load your passkeys"). Given, the line must stay on the
+ * page once the data comes (no `{load.error ? <Status …/> : null}`), so that the button's focus
+ * can go to the page's heading then.
  */
-export function Status({ error, message, focusRef, errorId }: { error?: ComponentChildren; message?: string | null; focusRef?: RefObject<HTMLDivElement | null>; errorId?: string }) {
+export function Status({ error, message, focusRef, errorId, retry, retryWhat }: {
+  error?: ComponentChildren
+  message?: string | null
+  focusRef?: RefObject<HTMLDivElement | null>
+  errorId?: string
+  retry?: Retryable
+  retryWhat?: string
+}) {
   return (
     <div class="status" ref={focusRef} tabIndex={focusRef ? -1 : undefined}>
       {error ? <p class="error" role="alert" id={errorId}>{error}</p> : null}
       <div role="status">{message ? <p class="ok">{message}</p> : null}</div>
+      {retry ? <TryAgain load={retry} what={retryWhat} /> : null}
     </div>
   )
 }
 
+/** Data a page loads, as `useLoad` gives it, that Try again can ask for again. */
+export interface Retryable {
+  data?: unknown
+  error?: string
+  /** False where asking again would get the same refusal (a 404, an address the page did not give out). */
+  retryable?: boolean
+  loading: boolean
+  reload(): void
+}
+
 /**
- * Asks a failed load (`useLoad`) again, without reloading the page. Shown while `load` has failed
- * and has nothing to show; mounted with the page's data, so that once the data comes and the
- * button goes, the focus it had goes to the page's heading, not to <body>.
+ * Asks a failed load again, without reloading the page. Shown while `load` has failed in a way that
+ * may pass and has nothing to show; mounted with the page's data, so that once the data comes and
+ * the button goes, the focus it had goes to the page's heading, not to <body>.
  */
-export function TryAgain({ load }: { load: { data?: unknown; error?: string; loading: boolean; reload(): void } }) {
+function TryAgain({ load, what }: { load: Retryable; what?: string }) {
   const refocus = useRefocus(load.data)
-  if (!load.error || load.data !== undefined) return null
+  if (!load.error || load.data !== undefined || load.retryable === false) return null
   return (
     <p>
       {/* aria-disabled, not disabled, while it asks: a disabled button drops the focus. */}
@@ -259,6 +283,7 @@ export function TryAgain({ load }: { load: { data?: unknown; error?: string; loa
         }}
       >
         {load.loading ? 'Trying again…' : 'Try again'}
+        {what ? <span class="visually-hidden"> to load {what}</span> : null}
       </button>
     </p>
   )
@@ -329,17 +354,26 @@ export function Meter({ label, used, limit, format = String }: { label: string; 
   )
 }
 
+/**
+ * Whether asking again may get another answer: no answer at all, a timeout, a rate limit, a
+ * server's or proxy's error, or the page's own exception. Not the server's refusal (a 404, a 403,
+ * a `?cursors=` it did not give out), which would come again.
+ */
+const mayPass = (error: unknown) => !(error instanceof ApiError) || error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500
+
+/** A load's failure as a page keeps it: the sentence, the API's code (for a page that words one failure its own way), and whether Try again may help. */
+export const failedLoad = (error: unknown) => ({ error: messageOf(error), ...(error instanceof ApiError ? { errorCode: error.code } : {}), retryable: mayPass(error) })
+
 /** Runs `load` on mount and whenever `deps` change; gives data, error and a reload. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
-  // errorCode: the API's code for the failure, for a page that words one failure its own way.
-  const [state, setState] = useState<{ data?: T; error?: string; errorCode?: string; loading: boolean }>({ loading: true })
+  const [state, setState] = useState<{ data?: T; error?: string; errorCode?: string; retryable?: boolean; loading: boolean }>({ loading: true })
   const [tick, setTick] = useState(0)
   useEffect(() => {
     let live = true
     setState((s) => ({ ...s, loading: true }))
     load().then(
       (data) => live && setState({ data, loading: false }),
-      (error) => live && setState({ error: messageOf(error), ...(error instanceof ApiError ? { errorCode: error.code } : {}), loading: false }),
+      (error) => live && setState({ ...failedLoad(error), loading: false }),
     )
     return () => {
       live = false

@@ -84,9 +84,16 @@ function Usage() {
     const remaining = Number(headers.get('ratelimit-remaining') ?? 0)
     return { quota: data, requests: { limit, used: Math.max(0, limit - remaining) } }
   })
-  if (usage.error) return <Status error={usage.error} />
-  if (!usage.data) return <p>Loading usage…</p>
-  const { quota, requests } = usage.data
+  // The status line stays on the page once the figures come, so Try again's focus can go to the page's heading.
+  return (
+    <>
+      <Status error={usage.error} retry={usage} retryWhat="your usage" />
+      {usage.data ? <UsageMeters {...usage.data} /> : usage.error ? null : <p>Loading usage…</p>}
+    </>
+  )
+}
+
+function UsageMeters({ quota, requests }: { quota: Quota; requests: { limit: number; used: number } }) {
   return (
     <div class="meters">
       <p>Plan: <strong>{quota.plan}</strong>. The daily count starts over {formatDate(quota.resets_at)}.</p>

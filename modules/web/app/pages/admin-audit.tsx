@@ -92,7 +92,7 @@ export function AdminAudit() {
         </datalist>
         <button type="submit" class="secondary">Filter</button>
       </form>
-      <Status error={invalid ?? listingError(page, 'the audit log', hrefOf({ ...listing, cursors: [] }))} />
+      <Status error={invalid ?? listingError(page, 'the audit log', hrefOf({ ...listing, cursors: [] }))} retry={page} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {page.data?.listing === shown && !events.length ? <p>{listing.user ? `No events match for “${listing.user}”: check the username or email address.` : 'No events match.'}</p> : null}
       {events.length ? <AuditTable events={events} showUser /> : null}

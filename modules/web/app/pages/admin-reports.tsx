@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks'
 import { ActionButton } from '../forms.tsx'
-import { counted, formatDate, messageOf, Status, TryAgain, useLoad, useRowFocus, useSession } from '../ui.tsx'
+import { counted, formatDate, messageOf, Status, useLoad, useRowFocus, useSession } from '../ui.tsx'
 
 const REASONS: Record<string, string> = {
   illegal: 'Illegal',
@@ -83,8 +83,7 @@ export function AdminReports() {
           <input type="checkbox" checked={showResolved} onChange={(e) => setShowResolved((e.currentTarget as HTMLInputElement).checked)} /> Show resolved reports too
         </label>
       </div>
-      <Status error={status.error ?? queue.error} message={status.message} />
-      <TryAgain load={queue} />
+      <Status error={status.error ?? queue.error} message={status.message} retry={queue} />
       {/* Focusable: where the focus goes once the last entry is dealt with. Only of a queue read: a failed read is no empty queue. */}
       {queue.data && entries.length === 0 && !queue.loading ? <p tabIndex={-1} ref={empty}>No {showResolved ? '' : 'open '}reports.</p> : null}
       <ul class="report-list" ref={list}>

@@ -8,7 +8,7 @@ import { AdminReports } from './admin-reports.tsx'
 import { InvitesPanel } from './invites.tsx'
 import { NotFoundPage } from './public.tsx'
 import { TableWrap } from '../table-wrap.tsx'
-import { PageTitle, Status, TryAgain, type User, counted, formatBytes, formatDate, messageOf, useFieldStatus, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
+import { PageTitle, Status, type User, counted, formatBytes, formatDate, messageOf, useFieldStatus, useLoad, useRefocus, useRowFocus, useSession } from '../ui.tsx'
 import { ApiError } from '../api.ts'
 import { cronInWords } from '../cron-words.ts'
 
@@ -183,8 +183,7 @@ function Users() {
         <button type="submit" class="secondary">Search</button>
       </form>
       {/* A refused field's message is under the field instead. */}
-      <Status error={status.field ? undefined : (status.error ?? list.error)} message={status.message} />
-      <TryAgain load={list} />
+      <Status error={status.field ? undefined : (status.error ?? list.error)} message={status.message} retry={list} />
       {list.error ? null : (
         <TableWrap label="Users">
           <table class="users">
@@ -295,9 +294,17 @@ function Users() {
 function Stats() {
   const { api } = useSession()
   const stats = useLoad(() => api.auth('GET', '/api/v1/admin/stats'))
-  if (stats.error) return <Status error={stats.error} />
   const s = stats.data
-  if (!s) return <p>Loading…</p>
+  // The status line stays on the page once the figures come, so Try again's focus can go to the heading.
+  return (
+    <>
+      <Status error={stats.error} retry={stats} />
+      {s ? <StatsFigures s={s} /> : stats.error ? null : <p>Loading…</p>}
+    </>
+  )
+}
+
+function StatsFigures({ s }: { s: any }) {
   return (
     <>
       <ul class="figures">
@@ -332,33 +339,36 @@ function Jobs() {
   }
   return (
     <>
-      <Status error={status.error ?? jobs.error} message={status.message} />
-      {/* At phone width each row is a card (styles.css, table.jobs): the name with its Run now
-          button on top, then when it runs, so neither scrolls away from the other. */}
-      <TableWrap label="Jobs">
-        <table class="jobs">
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col"><span class="visually-hidden">Actions</span></th>
-              <th scope="col">Schedule</th>
-              <th scope="col">Last run</th>
-              <th scope="col">Next run</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(jobs.data?.jobs ?? []).map((job: any) => (
-              <tr data-testid="job" data-job={job.name}>
-                <td class="job-name"><strong>{job.name}</strong><br /><span class="small muted">{job.description}</span></td>
-                <td class="job-action"><ActionButton class="secondary small" onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></ActionButton></td>
-                <td data-label="Schedule">{cronInWords(job.schedule, job.timezone)} <span class="small muted">(<code title="cron expression">{job.schedule}</code>)</span></td>
-                <td data-label="Last run">{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
-                <td data-label="Next run">{formatDate(job.next_run_at)}</td>
+      <Status error={status.error ?? jobs.error} message={status.message} retry={jobs} />
+      {/* No empty table for a list that could not be read. At phone width each row is a card
+          (styles.css, table.jobs): the name with its Run now button on top, then when it runs, so
+          neither scrolls away from the other. */}
+      {jobs.data ? (
+        <TableWrap label="Jobs">
+          <table class="jobs">
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col"><span class="visually-hidden">Actions</span></th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Last run</th>
+                <th scope="col">Next run</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+            </thead>
+            <tbody>
+              {jobs.data.jobs.map((job: any) => (
+                <tr data-testid="job" data-job={job.name}>
+                  <td class="job-name"><strong>{job.name}</strong><br /><span class="small muted">{job.description}</span></td>
+                  <td class="job-action"><ActionButton class="secondary small" onClick={() => run(job.name)}>{running === job.name ? 'Running…' : 'Run now'}<span class="visually-hidden"> {job.name}</span></ActionButton></td>
+                  <td data-label="Schedule">{cronInWords(job.schedule, job.timezone)} <span class="small muted">(<code title="cron expression">{job.schedule}</code>)</span></td>
+                  <td data-label="Last run">{job.last_run ? <>{formatDate(job.last_run.started_at)} · {job.last_run.status}{job.last_run.error ? ` (${job.last_run.error})` : ''}</> : 'never'}</td>
+                  <td data-label="Next run">{formatDate(job.next_run_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      ) : null}
     </>
   )
 }

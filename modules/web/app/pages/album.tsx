@@ -5,7 +5,7 @@ import { Pager } from '../pager.tsx'
 import { cursorsOf, Link, navigate, useRouteContext, withCursors } from '../router.tsx'
 import { Thumb } from '../thumb.tsx'
 import { usePassed } from '../timers.ts'
-import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, TryAgain, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, Field, formatDate, type FormWords, labelled, messageOf, PageTitle, PASSWORD_MAX_LENGTH, Status, useFieldRefusal, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { type Album, AlbumStateBadges, VISIBILITY_LABELS, type Visibility } from './albums.tsx'
 import type { OwnImage } from './gallery.tsx'
 
@@ -89,8 +89,8 @@ export function AlbumPage({ id }: { id: string }) {
     return (
       <section key="failed">
         <PageTitle>{missing ? 'Album not found' : 'Album could not be loaded'}</PageTitle>
-        <Status error={loaded.error} />
-        {missing ? null : <TryAgain load={loaded} />}
+        {/* No Try again for the server's 404: it would answer the same. */}
+        <Status error={loaded.error} retry={loaded} />
         <Link href="/albums">All albums</Link>
       </section>
     )
@@ -315,7 +315,7 @@ function Picker({ albumId, inAlbum, added, onAdd }: { albumId: string; inAlbum: 
   return (
     <section class="picker" aria-labelledby="h-picker">
       <h2 id="h-picker">Add from your gallery</h2>
-      <Status error={page.error} />
+      <Status error={page.error} retry={page} />
       <ul class="grid" aria-label="Your images" data-testid="picker">
         {(page.data?.images ?? []).map((image) => {
           const name = image.title || image.original_name || image.filename

@@ -105,7 +105,7 @@ export function AlbumsPage() {
         </div>
         <SubmitButton busyLabel="Creating…">Create album</SubmitButton>
       </Form>
-      <Status error={refusal.error ?? status.error ?? listingError(list, 'your albums', '/albums')} message={status.message} errorId={refusal.error ? 'new-album-error' : undefined} />
+      <Status error={refusal.error ?? status.error ?? listingError(list, 'your albums', '/albums')} message={status.message} errorId={refusal.error ? 'new-album-error' : undefined} retry={list} />
       {list.loading && !list.data ? <p aria-live="polite">Loading…</p> : null}
       {list.data && !albums.length ? <p>No albums yet.</p> : null}
       <ul class="album-list" aria-label="Your albums" data-testid="album-list">

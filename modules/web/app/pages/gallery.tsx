@@ -178,7 +178,7 @@ export function GalleryPage() {
           </ActionButton>
         ) : null}
       </form>
-      <Status error={status.error ?? loadError} message={status.message} focusRef={statusRegion} />
+      <Status error={status.error ?? loadError} message={status.message} focusRef={statusRegion} retry={page} />
       {page.loading && !page.data ? <p aria-live="polite">Loading…</p> : null}
       {emptyHere && !cursors.length ? (
         <p>{query ? `No image matches “${query}”.` : <>No images yet. <Link href="/upload">Upload some</Link>.</>}</p>

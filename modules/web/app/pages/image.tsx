@@ -6,7 +6,7 @@ import { Link, navigate } from '../router.tsx'
 import { type ViewStats, ViewsReport } from '../stats-report.tsx'
 import { Thumb } from '../thumb.tsx'
 import { atInstant } from '../timers.ts'
-import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, TryAgain, useLoad, useRefocus, useSession } from '../ui.tsx'
+import { CopyButton, counted, formatBytes, formatDate, type FormWords, labelled, messageOf, ModerationBadge, PageTitle, Status, useLoad, useRefocus, useSession } from '../ui.tsx'
 import { DetailsForm, EXPIRES_AT_FIELD, type ImageWithLifetime, LifetimeForm, lifetimeSummary } from './image-lifetime.tsx'
 
 const EXPIRIES = [
@@ -78,8 +78,8 @@ export function ImagePage({ id }: { id: string }) {
     return (
       <section key="ended">
         <PageTitle>{gone ?? 'Image could not be loaded'}</PageTitle>
-        <Status error={ended ?? loaded.error} />
-        {gone ? null : <TryAgain load={loaded} />}
+        {/* No Try again for the server's 404 or 410, nor once the image has ended here. */}
+        <Status error={ended ?? loaded.error} retry={ended ? undefined : loaded} />
         <Link href="/gallery">All images</Link>
       </section>
     )
@@ -217,7 +217,7 @@ export function ImagePage({ id }: { id: string }) {
         </div>
       </div>
       <h2>Views</h2>
-      {stats.error ? <Status error={stats.error} /> : null}
+      <Status error={stats.error} retry={stats} />
       {stats.data ? <ViewsReport stats={stats.data} chartTitle="Views per day, last 30 days" /> : null}
     </section>
   )

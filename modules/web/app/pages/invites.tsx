@@ -86,7 +86,7 @@ export function InvitesPanel() {
         </div>
         <SubmitButton busyLabel="Creating…">Create invite</SubmitButton>
       </Form>
-      <Status error={status.error ?? list.error} message={status.message} />
+      <Status error={status.error ?? list.error} message={status.message} retry={list} />
       {created ? (
         <div class="new-key" role="region" aria-label="The new invite link" tabIndex={-1} ref={linkRegion}>
           <div class="snippet">

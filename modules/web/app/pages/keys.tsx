@@ -242,7 +242,7 @@ export function KeysPage() {
         </div>
       ) : null}
       <h2 tabIndex={-1} ref={listHeading}>Your keys</h2>
-      {keys.error ? <Status error={keys.error} /> : null}
+      <Status error={keys.error} retry={keys} />
       {keys.data && !keys.data.length ? <p>No keys yet.</p> : null}
       {keys.data?.length ? (
         <TableWrap label="Your keys">

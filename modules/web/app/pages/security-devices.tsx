@@ -26,7 +26,8 @@ interface TrustedDevice extends Listed {
 /**
  * A list from `path`, and DELETE calls that change it, each followed by a reload and a message
  * (or the error in words). A button that takes its row away hands the focus to the next row's
- * action, or to `empty` (useRowFocus).
+ * action, or to `empty` (useRowFocus). `status`: the panel's `Status`, which offers Try again while
+ * the list has failed to load.
  */
 function useChangingList<T>(path: string, items: (answer: any) => T[]) {
   const { api } = useSession()
@@ -46,7 +47,7 @@ function useChangingList<T>(path: string, items: (answer: any) => T[]) {
       setState({ error: messageOf(e) })
     }
   }
-  return { items: list.data ? items(list.data) : [], loaded: list.data !== undefined, status: { error: state.error ?? list.error, message: state.message }, change, rows, empty }
+  return { items: list.data ? items(list.data) : [], loaded: list.data !== undefined, status: { error: state.error ?? list.error, message: state.message, retry: list }, change, rows, empty }
 }
 
 const from = (item: Listed) => (item.ip ? ` from ${item.ip}` : '')
@@ -135,7 +136,7 @@ export function SessionsPanel() {
       {others > 1 ? (
         <ActionButton class="secondary" busyLabel="Signing out…" onClick={() => change('/api/v1/auth/sessions', 'Every other session is signed out.')}>Sign out all other sessions</ActionButton>
       ) : null}
-      <Status {...status} />
+      <Status {...status} retryWhat="where you are signed in" />
     </div>
   )
 }
@@ -170,7 +171,7 @@ export function TrustedDevicesPanel() {
       {devices.length > 1 ? (
         <ActionButton class="secondary" busyLabel="Forgetting…" onClick={() => change('/api/v1/auth/trusted-devices', 'Every remembered device is forgotten.')}>Forget all</ActionButton>
       ) : null}
-      <Status {...status} />
+      <Status {...status} retryWhat="your remembered devices" />
     </div>
   )
 }

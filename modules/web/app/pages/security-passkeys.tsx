@@ -101,7 +101,7 @@ export function PasskeysPanel({ reload, showCodes }: { reload: () => void; showC
         <Field label="Name for the new passkey (optional)" name="name" maxLength={100} placeholder="e.g. Laptop" />
         <SubmitButton busyLabel="Waiting for the passkey…">Add a passkey</SubmitButton>
       </Form>
-      <Status error={state.error ?? list.error} message={state.message} />
+      <Status error={state.error ?? list.error} message={state.message} retry={list} retryWhat="your passkeys" />
     </div>
   )
 }

@@ -226,7 +226,7 @@ export function SecurityPage() {
       ) : route.query.get('required') && !data?.enabled ? (
         <p class="warning">Two-factor authentication is needed for the admin pages.</p>
       ) : null}
-      <Status error={status.error} message={message} />
+      <Status error={status.error} message={message} retry={status} />
       {data ? (
         <>
           <p data-testid="two-factor-state" tabIndex={-1} ref={stateLine}>

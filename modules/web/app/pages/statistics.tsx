@@ -80,7 +80,7 @@ export function StatisticsPage() {
       <PageTitle>Statistics</PageTitle>
       <p class="muted">How often your images were seen, by whom and from where: all your images together. Each image’s own figures are on its page.</p>
       <PeriodChoice days={days} />
-      {stats.error ? <Status error={stats.error} /> : null}
+      <Status error={stats.error} retry={stats} />
       {stats.loading ? <p aria-live="polite">Loading…</p> : null}
       {shown ? (
         empty ? (

@@ -230,7 +230,7 @@ export function WebhooksPage() {
         </div>
       ) : null}
       <h2>Your webhooks</h2>
-      {hooks.error ? <Status error={hooks.error} /> : null}
+      <Status error={hooks.error} retry={hooks} />
       {hooks.data && !hooks.data.length ? <p tabIndex={-1} ref={empty}>No webhooks yet.</p> : null}
       <ul class="webhooks" ref={rows}>
         {hooks.data?.map((webhook, index) => <WebhookItem key={webhook.id} webhook={webhook} reload={hooks.reload} onStatus={setStatus} onRemoved={() => refocus(index)} />)}
