@@ -217,6 +217,8 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     expect(text).toMatch(/line 4\b/)
     expect(text).not.toMatch(/line [13]\b/)
     expect(text).not.toContain('settings.')
+    // Tied to the field, which takes the focus off Save settings, as the other forms' refusals do.
+    expect(await fieldWithFocus('allowed_referrers')).toEqual({ name: 'allowed_referrers', invalid: 'true', describedBy: [text, 'One host per line (example.com also allows its subdomains). Empty: any site.'] })
     const [, account] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
     expect(account.user.settings.allowed_referrers).toEqual([])
   })
@@ -235,8 +237,50 @@ describe.skipIf(!hasChromium)('form messages and the session check in Chromium',
     const alert = alertOf('Sharing')
     await alert.waitFor()
     expect(await alert.textContent()).toBe('Sites allowed to embed your images: line 3 (“a..b”) is not a host name. Write one like example.com or *.example.com.')
+    expect(await fieldWithFocus('allowed_referrers')).toEqual({
+      name: 'allowed_referrers',
+      invalid: 'true',
+      describedBy: ['Sites allowed to embed your images: line 3 (“a..b”) is not a host name. Write one like example.com or *.example.com.', 'One host per line (example.com also allows its subdomains). Empty: any site.'],
+    })
     const [, kept] = await call(servers.app.auth, 'GET', '/api/v1/account', { token: user.token })
     expect(kept.user.settings.allowed_referrers).toEqual(['xn--bcher-kva.de', 'example.com'])
+    await call(servers.app.auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers: [] } } })
+  })
+
+  test('the account page: a refusal stays on its field only until another form there is sent', async () => {
+    const passwordForm = page.getByRole('form', { name: 'Password' })
+    const sharing = page.getByRole('form', { name: 'Sharing' })
+    /** Whether the field `selector` is marked invalid, and the texts describing it. */
+    const marks = (selector: string) =>
+      page.locator(selector).evaluate((input) => ({
+        invalid: input.getAttribute('aria-invalid'),
+        describedBy: (input.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean).map((id) => document.getElementById(id)?.textContent ?? `(no #${id})`),
+      }))
+    await journal.during(async () => {
+      await go('/account')
+      await passwordForm.getByLabel('Current password').fill('not my password')
+      await passwordForm.getByLabel('New password', { exact: true }).fill('a new password 1')
+      await passwordForm.getByLabel('Repeat the new password').fill('a new password 1')
+      await passwordForm.getByRole('button', { name: 'Change password' }).click()
+      expect(await fieldWithFocus('current_password')).toEqual({ name: 'current_password', invalid: 'true', describedBy: ['Current password: that is not your current password.'] })
+
+      // Another form saved: its answer is the page's one status, and the password field is no longer marked.
+      await sharing.getByLabel('Sites allowed to embed your images').fill('ok.example')
+      await sharing.getByRole('button', { name: 'Save settings' }).click()
+      await page.getByText('Settings saved.').waitFor()
+      expect(await marks('#f-current-password')).toEqual({ invalid: null, describedBy: [] })
+      expect(await page.getByRole('alert').count()).toBe(0)
+
+      // And the other way: the referrer list refused, then the profile saved.
+      await sharing.getByLabel('Sites allowed to embed your images').fill('exa mple.com')
+      await sharing.getByRole('button', { name: 'Save settings' }).click()
+      expect(await fieldWithFocus('allowed_referrers')).toMatchObject({ name: 'allowed_referrers', invalid: 'true' })
+      await page.getByRole('form', { name: 'Profile' }).getByLabel('First name').fill('Renamed')
+      await page.getByRole('button', { name: 'Save profile' }).click()
+      await page.getByText('Profile saved.').waitFor()
+      expect(await marks('#f-referrers')).toEqual({ invalid: null, describedBy: ['One host per line (example.com also allows its subdomains). Empty: any site.'] })
+      expect(await page.getByRole('alert').count()).toBe(0)
+    })
     await call(servers.app.auth, 'PUT', '/api/v1/account', { token: user.token, body: { settings: { allowed_referrers: [] } } })
   })
 

@@ -463,12 +463,14 @@ export function useFieldStatus(errorId: string, selectorOf: (field: string) => s
 /**
  * The field of `form` an API refusal is about (by its `name`): the one its code names
  * (`fieldOfCode`), else the one its `details` name first, where the form has a field of that name
- * (a password of spaces alone, 422 `password`).
+ * (a password of spaces alone, 422 `password`; the referrer list's `settings.allowed_referrers.3`).
  */
 function fieldOfRefusal(form: HTMLFormElement, error: unknown, fieldOfCode: Record<string, string>): string | null {
   if (!(error instanceof ApiError)) return null
-  const named = fieldOfCode[error.code] ?? error.details[0]?.field.split('.')[0]
-  return named && form.querySelector(`[name="${named}"]`) ? named : null
+  const has = (name: string | undefined) => !!name && !!form.querySelector(`[name="${name}"]`)
+  if (Object.hasOwn(fieldOfCode, error.code)) return has(fieldOfCode[error.code]) ? fieldOfCode[error.code]! : null
+  // The deepest part of the path the form has a field for: `settings.allowed_referrers.3` → `allowed_referrers`.
+  return error.details[0]?.field.split('.').reverse().find(has) ?? null
 }
 
 /**

@@ -114,6 +114,9 @@ export function AccountPage() {
   const profileRefusal = useFieldRefusal('profile-error', PROFILE_FIELD_OF)
   // The password form's refusals are each about one field: the current password, the new one, or the repeat that differs.
   const passwordRefusal = useFieldRefusal('password-error', { invalid_current_password: 'current_password', current_password_required: 'current_password' })
+  // A referrer list refused (a line that is no host) is about its one field, as the other forms' refusals are.
+  const settingsRefusal = useFieldRefusal('settings-error', { invalid_referrer: 'allowed_referrers' })
+  const clearRefusals = () => [profileRefusal, passwordRefusal, settingsRefusal].forEach((refusal) => refusal.clear())
   // Where the focus goes when an action about the address takes away what had it (the Current password field, Cancel the change).
   const profileStatus = useRef<HTMLDivElement>(null)
   const pendingStatus = useRef<HTMLDivElement>(null)
@@ -131,7 +134,15 @@ export function AccountPage() {
   if (!user) return null
   // The address is where password resets go: the server asks for the password to change it.
   const emailChanging = user.provider === 'form' && emailDraft !== undefined && emailDraft.trim().toLowerCase() !== user.email.toLowerCase()
-  const say = (part: string, value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, [part]: value }))
+  /**
+   * One status at a time, as on the album page: a form's answer replaces what another form said,
+   * and an earlier refusal's marks go from its field (a wrong current password stayed invalid and
+   * described beside "Settings saved.").
+   */
+  const say = (part: string, value: { error?: string; message?: string }) => {
+    clearRefusals()
+    setStatus({ [part]: value })
+  }
   /**
    * PUT /api/v1/account, then the account saved (null when refused). `refused`: told of a refusal
    * first, to send the focus to the field at fault; the sentence it may return replaces the refusal's own.
@@ -167,8 +178,7 @@ export function AccountPage() {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
     const shown = user
-    profileRefusal.clear()
-    say('pending', {})
+    say('profile', {})
     // Only what the person changed: an unchanged field sent back could undo a change made
     // elsewhere, and an address the account no longer has reads to the server as a new one.
     const changes: Record<string, unknown> = {}
@@ -213,8 +223,9 @@ export function AccountPage() {
     )
   const pendingAction = async (method: 'POST' | 'DELETE', path: string, done: string) => {
     // One current status: the answer replaces the profile's ("We sent a link to …") rather than sitting beside it.
-    const sayPending = (value: { error?: string; message?: string }) => setStatus((all) => ({ ...all, profile: {}, pending: value }))
-    profileRefusal.clear()
+    const sayPending = (value: { error?: string; message?: string }) => say('pending', value)
+    // Not the status itself yet: its change is what the focus below waits for.
+    clearRefusals()
     // Cancelled (or settled elsewhere), the panel goes with the button pressed: the focus goes to the answer.
     refocus(() => pendingStatus.current)
     try {
@@ -235,7 +246,6 @@ export function AccountPage() {
   const password = async (event: Event) => {
     const form = event.currentTarget as HTMLFormElement
     const v = values(event)
-    passwordRefusal.clear()
     say('password', {})
     if (v.password !== v.confirm) return passwordRefusal.refuseAt(form, 'Repeat the new password: the two new passwords differ.', 'confirm')
     // The field the refusal is about, not the one Enter was pressed in ("Repeat the new password"), marked and described by it.
@@ -250,7 +260,9 @@ export function AccountPage() {
     const form = event.currentTarget as HTMLFormElement
     const entries = referrersOf(String(new FormData(form).get('allowed_referrers') ?? ''))
     const problem = referrerProblem(entries)
-    if (problem) return say('settings', { error: problem })
+    say('settings', {})
+    // The list's field takes the focus, marked invalid and described by the refusal, as the keys' IP ranges do.
+    if (problem) return settingsRefusal.refuseAt(form, problem, 'allowed_referrers')
     const isPublic = (form.elements.namedItem('default_is_public') as HTMLInputElement).checked
     const publicProfile = (form.elements.namedItem('public_profile') as HTMLInputElement).checked
     // The server's rule is stricter than the one above (`a..b` passes it): its answer names each
@@ -265,7 +277,7 @@ export function AccountPage() {
       },
     }
     const body = { settings: { allowed_referrers: entries.map((entry) => entry.host), default_is_public: isPublic, public_profile: publicProfile } }
-    return save('settings', body, 'Settings saved.', words)
+    return save('settings', body, 'Settings saved.', words, undefined, (e, text) => settingsRefusal.refuse(form, e, text))
   }
   const deletion = async (cancel: boolean) => {
     if (!cancel && !confirm('Schedule the deletion of your account and every image?')) return
@@ -327,7 +339,15 @@ export function AccountPage() {
           <h2 id="h-settings">Sharing</h2>
           <div class="field">
             <label for="f-referrers">Sites allowed to embed your images</label>
-            <textarea id="f-referrers" name="allowed_referrers" rows={3} aria-describedby="f-referrers-hint">{user.settings.allowed_referrers.join('\n')}</textarea>
+            <textarea
+              id="f-referrers"
+              name="allowed_referrers"
+              rows={3}
+              aria-invalid={settingsRefusal.errorOf('allowed_referrers') ? true : undefined}
+              aria-describedby={[settingsRefusal.errorOf('allowed_referrers'), 'f-referrers-hint'].filter(Boolean).join(' ')}
+            >
+              {user.settings.allowed_referrers.join('\n')}
+            </textarea>
             <small id="f-referrers-hint">One host per line (example.com also allows its subdomains). Empty: any site.</small>
           </div>
           <label class="check">
@@ -342,7 +362,7 @@ export function AccountPage() {
               <a href={`${api.config.view_url}/u/${encodeURIComponent(user.username)}`}>{`${api.config.view_url}/u/${user.username}`}</a>.
             </small>
           </div>
-          <Status {...status.settings} />
+          <Status error={settingsRefusal.error} message={status.settings?.message} errorId="settings-error" />
           <SubmitButton busyLabel="Saving…">Save settings</SubmitButton>
         </Form>
         <div class="panel">
