@@ -120,6 +120,7 @@ export function createApp(ctx: AppContext, modules: readonly ModuleName[], optio
         allowedMethods: (path) => allowedMethods(path),
         isPageRequest: (method, path) => isPageRequest(method, path),
         dialectOf: errorDialects.dialectOf,
+        isDatabaseOutage: (error) => ctx.db.health.isOutage(error),
         // An upload client pointed at the host of the links it got (the view server) or at the web
         // app's: its POST meets a GET-only path there, and "not allowed" alone does not say why.
         wrongMethodHint: modules.includes('upload')

@@ -146,6 +146,9 @@ export async function startContext(config: Config, options: ContextOptions = {})
       // Before anything else writes to it: the next first start copies this instead of repeating initdb.
       if (opened?.origin === 'initdb' && opened.dump) await snapshots.save(opened.dump)
     }
+    // From now on the health check also tells a database without these tables (re-created empty,
+    // restored from an older dump) from the one migrated: /ready 503, requests 503, not 500s.
+    db.health.expectSchema(Math.max(0, ...migrations.map((migration) => migration.version)))
     await listening
   })()
   // The caller awaits it once its apps are built; a failure before then is not unhandled.

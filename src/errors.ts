@@ -1,6 +1,6 @@
 import { ValueErrorType } from '@sinclair/typebox/errors'
 import { Elysia } from 'elysia'
-import { isDatabaseUnreachable } from './db/health.ts'
+import { isDatabaseUnreachable, isSchemaMissing } from './db/health.ts'
 import type { ErrorDialect } from './http/error-dialects.ts'
 import { type IsPageRequest, htmlErrorPage, readByPerson } from './http/html.ts'
 import { TAKES_KEYWORD } from './http/schemas.ts'
@@ -365,7 +365,15 @@ export interface ErrorHandlerOptions {
   dialectOf?: (path: string) => ErrorDialect | undefined
   /** A sentence added to a 405 for this method, e.g. where uploads go on a server that takes none. */
   wrongMethodHint?: (method: string) => string | undefined
+  /**
+   * Whether a query's error naming a missing table or schema is an outage's (DatabaseHealth.isOutage):
+   * then a 503 database_unavailable like an unreachable database, else a bug's 500.
+   */
+  isDatabaseOutage?: (error: unknown) => boolean | Promise<boolean>
 }
+
+/** What a request meets while the database lacks this server's tables (re-created empty, an older dump). */
+const schemaOutage = () => new DatabaseUnavailable('The database is not available; try again shortly')
 
 /** The one place errors become responses: `{success:false, error:{code,message}}`, or the route's dialect. */
 export const errorHandler = (options: ErrorHandlerOptions) =>
@@ -383,6 +391,19 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) error = (error as { cause: AppError }).cause
       const known = error instanceof AppError && !(error instanceof RouteNotFound) ? error : dependencyFailure(error)
       if (known) return reply(known, known.details ? { details: known.details } : {})
+      const unexpected = () => {
+        const errorId = crypto.randomUUID()
+        options.log({ level: 'error', msg: 'unhandled error', error_id: errorId, error: String(error), stack: (error as Error)?.stack })
+        // A foreign API's body has no place for the id: its message carries it.
+        const message = dialect ? `Something went wrong on our side (error id ${errorId})` : 'Something went wrong on our side'
+        return reply(new AppError(500, 'internal_error', message), { error_id: errorId, ...(options.exposeStack ? { details: (error as Error)?.stack } : {}) })
+      }
+      if (options.isDatabaseOutage && isSchemaMissing(error)) {
+        const outage = options.isDatabaseOutage(error)
+        if (outage === true) return reply(schemaOutage())
+        if (outage === false) return unexpected()
+        return outage.then((down) => (down ? reply(schemaOutage()) : unexpected()))
+      }
       // A response that breaks its own schema is our bug, not the client's input.
       const badResponse = code === 'VALIDATION' && (error as { type?: string }).type === 'response'
       switch (badResponse ? 'BAD_RESPONSE' : error instanceof RouteNotFound ? 'NOT_FOUND' : code) {
@@ -408,9 +429,5 @@ export const errorHandler = (options: ErrorHandlerOptions) =>
       if (!badResponse && typeof status === 'number' && status >= 400 && status < 500) {
         return reply(new AppError(status, 'bad_request', 'The request could not be processed'))
       }
-      const errorId = crypto.randomUUID()
-      options.log({ level: 'error', msg: 'unhandled error', error_id: errorId, error: String(error), stack: (error as Error)?.stack })
-      // A foreign API's body has no place for the id: its message carries it.
-      const message = dialect ? `Something went wrong on our side (error id ${errorId})` : 'Something went wrong on our side'
-      return reply(new AppError(500, 'internal_error', message), { error_id: errorId, ...(options.exposeStack ? { details: (error as Error)?.stack } : {}) })
+      return unexpected()
     })

@@ -51,13 +51,62 @@ export function databaseDown(reason = 'unreachable'): Error {
 }
 
 /**
- * Why a probe failed: the code for /health (which anyone may read), and for the log also a
- * PostgreSQL refusal's own words (they name the database or the role).
+ * SQLSTATEs of a query naming what the database lacks: a table (42P01), column (42703), function
+ * (42883), type or other object (42704), or schema (3F000). Met by every request when the
+ * database was re-created empty or restored from an older dump under a running process; met by a
+ * bug otherwise. Unlike an unreachable error, the error alone cannot tell which: the health
+ * check's look at the schema does (DatabaseHealth.isOutage).
+ */
+const SCHEMA_LACKS = new Set(['42P01', '42703', '42883', '42704', '3F000'])
+
+export function isSchemaMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && SCHEMA_LACKS.has(code)
+}
+
+/** What the health check may report, in words: /health shows them to anyone, so they name no database, role or host. */
+const REASON_WORDS: Record<string, string> = {
+  '3D000': 'database does not exist (dropped or renamed?)',
+  '28P01': 'password authentication failed',
+  '28000': 'the server refuses this role or client (pg_hba.conf)',
+  '55000': 'the database does not accept connections (ALLOW_CONNECTIONS false?)',
+  '57P01': 'the server ended the session (shutting down, or an administrator ended it)',
+  '57P02': 'the server ended the session (crash shutdown)',
+  '57P03': 'the server is starting up or shutting down',
+  '53300': 'too many connections',
+  '53400': 'a connection limit was reached',
+  CONNECT_TIMEOUT: 'no answer within the connect timeout',
+  CONNECTION_CLOSED: 'the connection was closed',
+  CONNECTION_DESTROYED: 'the connection was closed',
+  CONNECTION_ENDED: 'the connection was closed',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed',
+  ConnectionClosed: 'the connection was closed',
+  ECONNREFUSED: 'connection refused (nothing listening at that host and port)',
+  ConnectionRefused: 'connection refused (nothing listening at that host and port)',
+  ETIMEDOUT: 'connecting timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed (try again)',
+}
+
+const MISSING_SCHEMA = "this server's tables are missing (the database re-created or restored without them?)"
+
+function wordsFor(code: string): string {
+  const sqlState = /^[0-9A-Z]{5}$/.test(code)
+  const words = REASON_WORDS[code] ?? (SCHEMA_LACKS.has(code) ? MISSING_SCHEMA : sqlState && !code.startsWith('08') ? 'PostgreSQL refused' : 'the connection failed')
+  return `${words} (${code})`
+}
+
+/**
+ * Why a probe failed: words and the code for /health (which anyone may read), and for the log
+ * also the driver's or PostgreSQL's own words (they name the database, the role or the host).
  */
 function reasonOf(error: unknown): { reason: string; detail?: string } {
-  const { code, severity, message } = (error ?? {}) as { code?: string; severity?: string; message?: string }
+  const { code, message } = (error ?? {}) as { code?: string; message?: string }
   if (code === undefined) return { reason: String(message ?? error) }
-  return severity !== undefined && message ? { reason: code, detail: message } : { reason: code }
+  return message ? { reason: wordsFor(code), detail: message } : { reason: wordsFor(code) }
 }
 
 export interface DatabaseHealthState {
@@ -75,6 +124,23 @@ export interface DatabaseHealth {
   suspect(error?: unknown): void
   /** The state after the check under way, or after a fresh one while down (for /ready). */
   check(): Promise<DatabaseHealthState>
+  /**
+   * From now on a probe also reads the newest version in schema_migrations, which must be at
+   * least `version` (the newest migration this process applied; src/context.ts, once migrated).
+   * A database dropped and re-created empty under the same name, or restored from an older dump,
+   * answers `select 1` like the one this process migrated: the process reconnected, /ready said
+   * ready, and every request was a 500 (relation "users" does not exist). Nothing is migrated
+   * here: a restart does that, or `imghost migrate`.
+   */
+  expectSchema(version: number): void
+  /**
+   * Whether a query's error is an outage's: unreachable (isDatabaseUnreachable), or naming what
+   * the schema lacks (isSchemaMissing) while the check finds the schema is not this process's.
+   * For such an error met while the database counts as up, the check looks at once: so the first
+   * request after the schema vanished under live connections is a 503 too, and a bug naming a
+   * table that does not exist stays a 500 with its stack.
+   */
+  isOutage(error: unknown): boolean | Promise<boolean>
   stop(): void
 }
 
@@ -90,9 +156,10 @@ export interface DatabaseHealthOptions {
 
 /**
  * The database's health as seen by this process. It is not polled while all is well: postgres.js
- * tells us when a connection closes (its `onclose` option), requests report unreachable errors,
- * and only then does a `select 1` probe run, repeated every `retryMs` until it answers. Nothing
- * here gates queries: with a short connect_timeout and capped backoff they fail fast by themselves,
+ * tells us when a connection closes (its `onclose` option), jobs and workers report unreachable
+ * errors, requests report a missing table (isOutage), and only then does a probe run (`select 1`,
+ * or once the schema is expected, its newest migration), repeated every `retryMs` until it
+ * answers. Nothing here gates queries: with a short connect_timeout and capped backoff they fail fast by themselves,
  * and the pool reconnects on its own once the server is back.
  */
 export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthOptions): DatabaseHealth {
@@ -100,22 +167,45 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
   let probing: Promise<DatabaseHealthState> | null = null
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let stopped = false
+  /** The newest migration this process applied, once it has (expectSchema). */
+  let expectedVersion: number | undefined
 
-  const set = (status: DatabaseHealthState['status'], reason?: string, detail?: string) => {
+  const set = (status: DatabaseHealthState['status'], reason?: string, detail?: string, schema = false) => {
     if (state.status !== status) {
-      options.log?.({ level: status === 'up' ? 'info' : 'warn', msg: status === 'up' ? 'database reachable again' : 'database unreachable', reason, ...(detail ? { detail } : {}) })
+      const msg = status === 'up' ? 'database reachable again' : schema ? 'database without this server\'s schema' : 'database unreachable'
+      options.log?.({ level: status === 'up' ? 'info' : 'warn', msg, reason, ...(detail ? { detail } : {}) })
       state = { status, since: new Date().toISOString(), ...(reason ? { reason } : {}) }
       options.onStatus?.(status)
-    } else if (reason) state = { ...state, reason }
+    } else if (reason) {
+      // Back from an outage, but not to this process's schema: the operator is told once.
+      if (schema && state.reason !== reason) options.log?.({ level: 'warn', msg: 'database reachable again, but without this server\'s schema', reason, ...(detail ? { detail } : {}) })
+      state = { ...state, reason }
+    }
+  }
+
+  /**
+   * The probe's queries: `select 1`, or once a schema is expected, the newest migration recorded
+   * (null without any). The table is looked up first: a probe every `retryMs` naming a table that
+   * is not there would put an ERROR in PostgreSQL's own log each time.
+   */
+  const ask = async (): Promise<number | null | undefined> => {
+    const sql = getSql()
+    if (expectedVersion === undefined) return void (await sql`select 1`.execute())
+    const [table] = await sql<{ present: boolean }[]>`select to_regclass('schema_migrations') is not null as present`.execute()
+    if (!table?.present) return null
+    const [row] = await sql<{ latest: number | null }[]>`select max(version) as latest from schema_migrations`.execute()
+    return row?.latest ?? null
   }
 
   const probe = async (): Promise<DatabaseHealthState> => {
     try {
-      await withDeadline(getSql()`select 1`.execute(), options.probeTimeoutMs, () => Object.assign(new Error('probe timed out'), { code: 'CONNECT_TIMEOUT' }))
-      set('up')
+      const latest = await withDeadline(ask(), options.probeTimeoutMs, () => Object.assign(new Error('probe timed out'), { code: 'CONNECT_TIMEOUT' }))
+      if (expectedVersion !== undefined && (latest === null || latest === undefined || latest < expectedVersion)) {
+        set('down', latest == null ? `${MISSING_SCHEMA} (no migration recorded)` : `the database's schema is at migration ${latest}, older than this server's ${expectedVersion} (restored from an older backup?)`, undefined, true)
+      } else set('up')
     } catch (error) {
       const { reason, detail } = reasonOf(error)
-      set('down', reason, detail)
+      set('down', reason, detail, isSchemaMissing(error))
     }
     if (state.status === 'down' && !stopped) {
       retryTimer = setTimeout(() => void run(), options.retryMs)
@@ -154,6 +244,16 @@ export function createDatabaseHealth(getSql: () => Sql, options: DatabaseHealthO
     check: () => {
       if (probing) return probing.then((settled) => (settled.status === 'down' ? run() : settled))
       return state.status === 'down' ? run() : Promise.resolve(state)
+    },
+    expectSchema(version) {
+      expectedVersion = version
+    },
+    isOutage(error) {
+      if (isDatabaseUnreachable(error)) return true
+      if (!isSchemaMissing(error) || expectedVersion === undefined || stopped) return false
+      if (state.status === 'down') return true
+      // Not from within the caller, as for suspect.
+      return Promise.resolve().then(run).then((settled) => settled.status === 'down')
     },
     stop() {
       stopped = true

@@ -48,8 +48,9 @@ function checks(ctx: AppContext) {
 /**
  * /health is liveness: always 200 while the process can answer, with what is wrong in `checks`,
  * so an orchestrator does not restart a process that would only come back to the same outage.
- * /ready is for load balancers: 503 while the database is unreachable, so traffic goes elsewhere
- * until this process can serve it again.
+ * /ready is for load balancers: 503 while the database is unreachable or lacks this server's
+ * schema (re-created empty, restored from an older dump), so traffic goes elsewhere until this
+ * process can serve it again.
  */
 export const healthRoutes = (ctx: AppContext, service: string, modules?: { module: string; service: string }[]) =>
   new Elysia({ name: 'health', seed: `${ctx.id}:${service}` })
@@ -69,7 +70,8 @@ export const healthRoutes = (ctx: AppContext, service: string, modules?: { modul
         if (database.status === 'down') {
           set.status = 503
           set.headers['retry-after'] = '2'
-          return { success: false as const, error: { code: 'database_unavailable', message: 'The database is unreachable' } }
+          // The reason /health shows too, in words: unreachable, refusing, or without this server's tables.
+          return { success: false as const, error: { code: 'database_unavailable', message: `The database is unavailable: ${database.reason ?? 'unreachable'}` } }
         }
         // Asked only while it is down (cached: see STORE_CHECK_TTL_MS), never per probe of a working store.
         const storage = ctx.storage.availability?.()

@@ -100,6 +100,12 @@ describe.skipIf(!TEST_DATABASE_URL)('a database refusing connections at the prot
 
       await refuse(false)
       await until(() => !app.ctx.db.health.isUp, 'the health check finds the database refusing')
+      // Said in words on /health and /ready (until 2026-12-08 the bare SQLSTATE, "55000"). The first
+      // probe may meet its connection closed by the termination instead; the next ones the refusal.
+      const refusal = 'the database does not accept connections (ALLOW_CONNECTIONS false?) (55000)'
+      await until(() => app.ctx.db.health.state().reason === refusal, "/health's reason says the database refuses connections")
+      const [ready, readyBody] = await call(app.auth, 'GET', '/ready')
+      expect({ status: ready.status, message: readyBody?.error?.message }).toEqual({ status: 503, message: 'The database is unavailable: the database does not accept connections (ALLOW_CONNECTIONS false?) (55000)' })
       const requests: [TestApp['auth'], string, CallOptions][] = [
         [app.auth, '/api/v1/account', { token: user.token }],
         [app.upload, '/images', { apiKey: user.apiKey }],
