@@ -457,6 +457,43 @@ function parseViewCache(read: ReturnType<typeof reader>): Config['viewCache'] {
   return { maxObjectBytes, totalBytes, diskBytes: read.integer('VIEW_DISK_CACHE_BYTES', 1024 ** 3, 0, 1024 ** 4) }
 }
 
+/**
+ * The settings that only mean something with SMTP_HOST. SMTP_FROM is not one of them: without
+ * SMTP the mail written to DATA_DIR/mail carries it too.
+ */
+const SMTP_SETTINGS = ['SMTP_PORT', 'SMTP_SECURE', 'SMTP_USER', 'SMTP_PASS'] as const
+
+/**
+ * A host name (labels of letters, digits and hyphens, and underscores, which container
+ * networks' service names may hold) or an IP address: not a URL, nor a host with its port.
+ */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i
+
+/**
+ * As for S3 without a bucket: any SMTP setting without SMTP_HOST is refused, since an operator
+ * who forgot or misspelled it (SMTP_SERVER) got a server that quietly wrote every verification
+ * and reset mail to DATA_DIR/mail instead of sending it. Values are checked first, so a bad one
+ * is named as such.
+ */
+function parseSmtp(read: ReturnType<typeof reader>): Config['smtp'] {
+  const host = read.raw('SMTP_HOST')
+  const port = read.integer('SMTP_PORT', 587, 1, 65535)
+  const secure = read.boolean('SMTP_SECURE', port === 465)
+  const user = read.raw('SMTP_USER')
+  const pass = read.raw('SMTP_PASS')
+  if (host === undefined) {
+    const stray = SMTP_SETTINGS.find((name) => read.raw(name) !== undefined)
+    if (stray) throw new ConfigError('SMTP_HOST', `must be set when ${stray} is (without it, mail is not sent but written to DATA_DIR/mail)`)
+    return undefined
+  }
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) {
+    throw new ConfigError('SMTP_HOST', 'must be a host name or an IP address, such as smtp.example.com (no scheme, and no port: SMTP_PORT sets that)', host)
+  }
+  // The password alone was dropped without a word: mail then went out unauthenticated, or not at all.
+  if (pass !== undefined && user === undefined) throw new ConfigError('SMTP_USER', 'must be set when SMTP_PASS is (a password is sent with its user name)')
+  return { host, port, user, pass, secure }
+}
+
 /** An address, or `Name <address>` (RFC 5322's mailbox, loosely): what mail servers accept in From. */
 const MAILBOX = /^(?:[^\s@<>]+@[^\s@<>]+|[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>)$/
 
@@ -580,11 +617,9 @@ export function parseConfig(env: Env): Config {
   if ((zoneId === undefined) !== (apiToken === undefined)) {
     throw new ConfigError(zoneId === undefined ? 'CLOUDFLARE_ZONE_ID' : 'CLOUDFLARE_API_TOKEN', 'CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN must be set together')
   }
-  const smtpHost = read.raw('SMTP_HOST')
-  const smtpPort = read.integer('SMTP_PORT', 587, 1, 65535)
-  // Checked even while their feature is off: a typo made while preparing a change is found now,
+  const smtp = parseSmtp(read)
+  // Checked even while its feature is off: a typo made while preparing a change is found now,
   // not on the day the feature is turned on.
-  const smtpSecure = read.boolean('SMTP_SECURE', smtpPort === 465)
   const cloudflareApiBaseUrl = read.url('CLOUDFLARE_API_BASE_URL', 'https://api.cloudflare.com/client/v4')!
   const pair = (idName: string, secretName: string) => {
     const clientId = read.raw(idName)
@@ -666,15 +701,7 @@ export function parseConfig(env: Env): Config {
       zoneId && apiToken
         ? { zoneId, apiToken, apiBaseUrl: cloudflareApiBaseUrl }
         : undefined,
-    smtp: smtpHost
-      ? {
-          host: smtpHost,
-          port: smtpPort,
-          user: read.raw('SMTP_USER'),
-          pass: read.raw('SMTP_PASS'),
-          secure: smtpSecure,
-        }
-      : undefined,
+    smtp,
     mailFrom: parseMailFrom(read.raw('SMTP_FROM')),
     webhooks: {
       allowPrivate: read.boolean('WEBHOOK_ALLOW_PRIVATE', false),

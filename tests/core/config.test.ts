@@ -327,8 +327,36 @@ describe('config: values that started and failed later', () => {
     expectConfigError({ SMTP_SECURE: 'maybe' }, 'SMTP_SECURE')
     expectConfigError({ CLOUDFLARE_API_BASE_URL: 'ftp://x' }, 'CLOUDFLARE_API_BASE_URL')
     expectConfigError({ CLOUDFLARE_API_BASE_URL: 'not a url' }, 'CLOUDFLARE_API_BASE_URL')
-    expect(parseConfig({ SMTP_SECURE: 'true', CLOUDFLARE_API_BASE_URL: 'https://cf.example/v4' }).smtp).toBeUndefined()
+    expectConfigError({ SMTP_PORT: 'abc' }, 'SMTP_PORT')
+    expect(parseConfig({ CLOUDFLARE_API_BASE_URL: 'https://cf.example/v4' }).cloudflare).toBeUndefined()
     expect(parseConfig({ SMTP_HOST: 'mail.example', SMTP_SECURE: 'true' }).smtp?.secure).toBe(true)
+  })
+
+  test('SMTP settings without SMTP_HOST are refused, naming it, as S3 settings without a bucket are: mail would be written to files, not sent', () => {
+    for (const variable of ['SMTP_USER', 'SMTP_PASS', 'SMTP_PORT', 'SMTP_SECURE']) {
+      const value = variable === 'SMTP_PORT' ? '465' : variable === 'SMTP_SECURE' ? 'true' : 'x'
+      expectConfigError({ [variable]: value }, 'SMTP_HOST')
+      expect(() => parseConfig({ [variable]: value })).toThrow(`SMTP_HOST: must be set when ${variable} is (without it, mail is not sent but written to DATA_DIR/mail)`)
+    }
+    // A misspelt SMTP_HOST leaves the others without it.
+    expect(() => parseConfig({ SMTP_SERVER: 'smtp.example.com', SMTP_USER: 'imghost', SMTP_PASS: 'secret-pass' })).toThrow('SMTP_HOST: must be set when SMTP_USER is')
+    // The secret is not repeated.
+    expect(() => parseConfig({ SMTP_PASS: 'secret-pass' })).not.toThrow('secret-pass')
+    // SMTP_FROM is not an SMTP-only setting: the .eml files written without SMTP carry it too.
+    expect(parseConfig({ SMTP_FROM: 'imghost <no-reply@example.com>' })).toMatchObject({ smtp: undefined, mailFrom: 'imghost <no-reply@example.com>' })
+    // A password without its user was dropped without a word.
+    expectConfigError({ SMTP_HOST: 'smtp.example.com', SMTP_PASS: 'secret-pass' }, 'SMTP_USER')
+    expect(parseConfig({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'imghost', SMTP_PASS: 'secret-pass' }).smtp).toEqual({ host: 'smtp.example.com', port: 587, user: 'imghost', pass: 'secret-pass', secure: false })
+  })
+
+  test('SMTP_HOST must be a host name or an IP address', () => {
+    for (const host of ['bad host', 'smtp://smtp.example.com', 'smtp.example.com:587', 'smtp..example.com', '-smtp.example.com', 'smtp.example.com/x', 'a'.repeat(64) + '.example.com']) {
+      expectConfigError({ SMTP_HOST: host }, 'SMTP_HOST')
+    }
+    expect(() => parseConfig({ SMTP_HOST: 'bad host' })).toThrow('SMTP_HOST="bad host": must be a host name or an IP address')
+    for (const host of ['smtp.example.com', 'localhost', 'mail', 'mail_relay', 'SMTP.Example.COM.', '127.0.0.1', '::1', 'fd00::25', 'xn--bcher-kva.example']) {
+      expect(parseConfig({ SMTP_HOST: host }).smtp?.host).toBe(host)
+    }
   })
 
   test('CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN come together: one alone left purging off without a word', () => {

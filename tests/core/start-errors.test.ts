@@ -63,6 +63,12 @@ describe('a start that cannot work stops with one line', () => {
     await Promise.all(durations.map((variable) => expectOneLine({ [variable]: '7' }, new RegExp(`^imghost: invalid configuration: ${variable}="7": must be a duration`))))
   })
 
+  test('SMTP settings without SMTP_HOST, or an SMTP_HOST that is no host name (mail was quietly written to files instead)', async () => {
+    const line = await expectOneLine({ SMTP_USER: 'imghost', SMTP_PASS: PASSWORD }, /SMTP_HOST/)
+    expect(line).toBe('imghost: invalid configuration: SMTP_HOST: must be set when SMTP_USER is (without it, mail is not sent but written to DATA_DIR/mail)')
+    await expectOneLine({ SMTP_HOST: 'bad host' }, /^imghost: invalid configuration: SMTP_HOST="bad host": must be a host name or an IP address/)
+  })
+
   test('HOST that is not an address of this machine', async () => {
     await expectOneLine({ HOST: '10.255.255.1' }, /HOST is not an address of this machine/)
   })
