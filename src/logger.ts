@@ -38,7 +38,7 @@ const FLUSH_BYTES = 64 * 1024
  * requests under load) still about 1-2 µs of each call. Errors are written at once, after
  * whatever was gathered, and the rest goes out when the process exits.
  */
-export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger {
+export function createLogger(level: LogLevel, fields: Record<string, unknown> = {}): Logger & { flush(): void } {
   // With no fixed fields (the server's logger) a line is the entry's own JSON after time and
   // level: the same keys in the same order as the spread below, without copying the entry.
   const fastPath = Object.keys(fields).length === 0
@@ -101,5 +101,10 @@ export function createLogger(level: LogLevel, fields: Record<string, unknown> = 
     info: (entry) => write('info', entry),
     warn: (entry) => write('warn', entry),
     error: (entry) => write('error', entry),
+    /**
+     * Writes what is gathered now, synchronously: before a failed start's fatal line on stderr
+     * (src/server.ts), which the exit hook's write used to follow.
+     */
+    flush: flushSync,
   }
 }

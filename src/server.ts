@@ -8,7 +8,7 @@ import { START_MARK } from './db/pglite-wasm.ts'
 import { startGcPacer } from './gc-pacer.ts'
 import { createRequestGate } from './http/gate.ts'
 import { IDLE_TIMEOUT_SECONDS, SERVER_BODY_LIMIT } from './http/body-limit.ts'
-import { createLogger } from './logger.ts'
+import { type Logger, createLogger } from './logger.ts'
 import { OperatorError } from './operator-error.ts'
 import { describeStorage } from './storage/index.ts'
 import { metricsListener } from './observability/http.ts'
@@ -34,6 +34,18 @@ export interface ServeOptions {
 export async function serve(config: Config, options: ServeOptions) {
   assertPortsFree(config.host, listenerPlan(config))
   const log = createLogger(config.logLevel)
+  try {
+    await start(config, options, log)
+  } catch (error) {
+    // The caller writes the one fatal line (src/main.ts): the lines gathered for stdout go first,
+    // or the exit hook wrote them after it, and the last line an operator saw was not the error.
+    log.flush()
+    throw error
+  }
+}
+
+/** The start proper: on success the modules listen and SIGTERM is handled; a failure is serve's to report. */
+async function start(config: Config, options: ServeOptions, log: Logger) {
   // Before any module, the database or the session secret writes there.
   const dataDir = dataDirLogEntry(config.dataDir, prepareDataDir(config.dataDir))
   if (dataDir) log[dataDir.level](dataDir.entry)
@@ -53,7 +65,6 @@ export async function serve(config: Config, options: ServeOptions) {
   const metrics = config.metricsPort === undefined ? undefined : { port: config.metricsPort, app: metricsListener(ctx) }
   const appsBuiltMs = performance.now()
 
-  ctx.log.info(describeStorage(config.storage))
   // Asked while the database opens. A wrong bucket or refused keys stop the start; a store that
   // does not answer only holds /ready at 503 until it does, so hosts that start before it are not
   // stuck in a restart loop, and view servers still serve what they have cached.
@@ -66,6 +77,8 @@ export async function serve(config: Config, options: ServeOptions) {
     await close()
     throw new OperatorError(store.message)
   }
+  // Said once the start is sure to go on: before, a failed start wrote it beside its fatal line.
+  ctx.log.info(describeStorage(config.storage))
   if (store?.status === 'unreachable') ctx.log.warn({ msg: 'storage unreachable at start; /ready answers 503 until it answers', reason: store.message })
   const databaseReadyMs = performance.now()
   installConnectionCrashGuard((entry) => ctx.log.error(entry))

@@ -58,9 +58,9 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
   const coolOffMs = Math.min(options.timeoutMs, 1000)
   let failFastUntil = 0
 
-  const mark = (status: StorageAvailability['status'], reason?: string) => {
+  const mark = (status: StorageAvailability['status'], reason?: string, quiet = false) => {
     if (availability.status === status) return
-    options.log?.({ msg: status === 'up' ? 'storage reachable again' : 'storage unreachable', reason })
+    if (!quiet) options.log?.({ msg: status === 'up' ? 'storage reachable again' : 'storage unreachable', reason })
     availability = { status, since: new Date().toISOString(), ...(reason ? { reason } : {}) }
   }
 
@@ -102,8 +102,11 @@ export function withResilience(inner: ObjectStorage, options: ResilienceOptions)
     const result = innerCheck()
       .catch((error: unknown): StoreCheck => ({ status: 'unreachable', message: error instanceof Error ? error.message : String(error) }))
       .then((answer) => {
+        // A failed check is its caller's to tell: the start stops or warns (src/server.ts), and
+        // /ready and /health ask only while the store is down already. Logged here too, the
+        // start's own reason came twice, the second time as a warning before the fatal line.
         if (answer.status === 'up') mark('up')
-        else mark('down', answer.message)
+        else mark('down', answer.message, true)
         return answer
       })
     checked = { at: Date.now(), result }

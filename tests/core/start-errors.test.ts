@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freshDirs, runToExit } from '../helpers/run-to-exit.ts'
+import { freshDirs, runToExit, runToExitInterleaved } from '../helpers/run-to-exit.ts'
 
 setDefaultTimeout(120_000)
 
@@ -39,6 +39,22 @@ describe('a start that cannot work stops with one line', () => {
       missing.password = PASSWORD
       missing.pathname = '/imghost_no_such_database'
       await expectOneLine({ DATABASE_URL: missing.toString() }, /imghost_no_such_database/)
+    }
+  })
+
+  test('DATABASE_URL refused: the fatal line is the only line, and the last one written, at LOG_LEVEL=info too', async () => {
+    // stdout and stderr on one file, as the journal has them: the "storage: local disk" line came
+    // beside the fatal one, and, gathered for stdout, was written after it.
+    const urls = [`mysql://root:${PASSWORD}@127.0.0.1/db`, 'notaurl', `postgres://postgres:${PASSWORD}@127.0.0.1:1/db`]
+    const serverUrl = process.env.TEST_DATABASE_URL
+    if (serverUrl) {
+      const missing = new URL(serverUrl)
+      missing.pathname = '/imghost_no_such_database'
+      urls.push(missing.toString())
+    }
+    for (const url of urls) {
+      const { code, lines } = await runToExitInterleaved({ DATA_DIR: freshDir(), DATABASE_URL: url, DATABASE_CONNECT_TIMEOUT_MS: '1000' })
+      expect({ code, lines }).toEqual({ code: 1, lines: [expect.stringMatching(/^imghost: DATABASE_URL/)] })
     }
   })
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { startServer } from '../../scripts/lib/process.ts'
-import { freshDirs, runToExit } from '../helpers/run-to-exit.ts'
+import { freshDirs, runToExit, runToExitInterleaved } from '../helpers/run-to-exit.ts'
 import { type S3rverProcess, startS3rverProcess } from '../helpers/s3rver-process.ts'
 
 setDefaultTimeout(120_000)
@@ -75,12 +75,28 @@ describe('the S3 store at start', () => {
     await expectRefusedStart({ S3_ACCESS_KEY_ID: 'WRONGKEY', S3_SECRET_ACCESS_KEY: 'not-the-secret-0123' }, /^imghost: S3_ACCESS_KEY_ID\/S3_SECRET_ACCESS_KEY: the store at http:\/\/127\.0\.0\.1:\d+ refused these credentials/)
   })
 
+  test('a refused start ends with its fatal line, with no storage line before it and no warning repeating its reason', async () => {
+    // The journal's view (stdout and stderr on one file, LOG_LEVEL=info): "storage: S3 bucket",
+    // then a warning "storage unreachable" with the fatal line's own reason, and the fatal line.
+    const refusals: Record<string, string>[] = [{ S3_BUCKET: 'imghost-no-such-bucket' }, { S3_ACCESS_KEY_ID: 'WRONGKEY', S3_SECRET_ACCESS_KEY: 'not-the-secret-0123' }]
+    for (const env of refusals) {
+      const { code, lines } = await runToExitInterleaved({ DATA_DIR: freshDir(), SERVER_MODE: 'view', ...s3.env, ...env })
+      expect(code, lines.join('\n')).toBe(1)
+      const fatal = lines.at(-1)!
+      expect(fatal).toMatch(/^imghost: S3_(BUCKET|ACCESS_KEY_ID)/)
+      const reason = fatal.slice(fatal.indexOf(': ') + 2)
+      const before = lines.slice(0, -1)
+      expect({ before: before.filter((line) => line.includes('storage') || line.includes(reason) || line.includes('"level":"warn"')) }).toEqual({ before: [] })
+    }
+  })
+
   test('a store that does not answer: the start goes on with a warning, /ready 503 and /health down until it answers', async () => {
     s3.freeze()
     let server: Awaited<ReturnType<typeof viewServer>> | undefined
     try {
       server = await viewServer({})
-      expect(server.output.some((l) => l.includes('storage unreachable at start')), server.output.join('\n')).toBe(true)
+      // One warning, not a second "storage unreachable" with the same reason.
+      expect(server.output.filter((l) => l.includes('storage unreachable')), server.output.join('\n')).toEqual([expect.stringContaining('storage unreachable at start')])
       const ready = await fetch(`${server.urls.view}/ready`)
       expect(ready.status).toBe(503)
       expect(((await ready.json()) as { error: { code: string } }).error.code).toBe('storage_unavailable')
