@@ -190,7 +190,9 @@ export function createViewRecorder(ctx: AppContext): ViewRecorder {
       await limitOwners(batch.rows)
     } catch (error) {
       batch.attempts++
-      if (isBadBatch(error) && batch.attempts >= MAX_ATTEMPTS) {
+      // A batch meeting a database that lost this server's tables (re-created empty, an older
+      // dump) is an outage's, kept like any other until the schema is back, not a bad batch.
+      if (isBadBatch(error) && batch.attempts >= MAX_ATTEMPTS && !(await ctx.db.health.isOutage(error))) {
         retry = undefined
         ctx.metrics.viewsDropped(viewsIn(batch.rows), 'bad_batch')
         ctx.log.error({ msg: 'view batch dropped after repeated failures', views: viewsIn(batch.rows), error: String(error) })

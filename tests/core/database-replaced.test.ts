@@ -94,6 +94,19 @@ for (const backend of BACKENDS) {
       await expectRecovery(app, app.ctx.sql)
     })
 
+    test('views buffered when the tables vanish are kept for the outage, not given up as a bad batch after five attempts', async () => {
+      const { app, imageId } = await startWithImage(backend)
+      const recorder = (app.view as unknown as { decorator: { viewRecorder: { flush(): Promise<void>; pending: number } } }).decorator.viewRecorder
+      const [viewed] = await call(app.view, 'GET', `/i/${imageId}`)
+      expect(viewed.status).toBe(200)
+      expect(recorder.pending).toBe(1)
+      await app.ctx.sql`drop schema public cascade; create schema public`.simple()
+      // Each flush meets 42P01 (a class-42 refusal, which alone reads as the batch's own fault).
+      for (let attempt = 0; attempt < 7; attempt++) await recorder.flush()
+      expect(recorder.pending).toBe(1)
+      expect(app.ctx.db.health.isUp).toBe(false)
+    })
+
     test('a query naming a table that does not exist while the schema is in place is no outage: the check finds the schema in place (a bug keeps its 500 and stack)', async () => {
       const { app } = await startWithImage(backend)
       const error = await app.ctx.sql`select * from no_such_table`.catch((e) => e)
