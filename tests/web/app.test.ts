@@ -255,14 +255,18 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     expect(await page.getByTestId('admin-user-row').filter({ hasText: 'bob' }).getByRole('alert').count()).toBe(1)
     // An admin is blocked only once demoted (the server's 409 demote_first): the row offers no Block meanwhile.
     // Promoting hands over the server: asked first; declined, nothing changes.
-    let asked = ''
-    page.once('dialog', (dialog) => {
-      asked = dialog.message()
-      void dialog.dismiss()
-    })
-    await page.getByRole('button', { name: 'Promote bob' }).click()
-    for (let waited = 0; !asked && waited < 50; waited++) await Bun.sleep(100)
-    expect(asked).toBe('Make bob an administrator? They will be able to manage every account, image and setting on this server.')
+    /** Clicks `button`, declines the confirmation it asks, and gives its question. */
+    const questionDeclined = async (button: string) => {
+      let asked = ''
+      page.once('dialog', (dialog) => {
+        asked = dialog.message()
+        void dialog.dismiss()
+      })
+      await page.getByRole('button', { name: button }).click()
+      for (let waited = 0; !asked && waited < 50; waited++) await Bun.sleep(100)
+      return asked
+    }
+    expect(await questionDeclined('Promote bob')).toBe('Make bob an administrator? They will be able to manage every account, image and setting on this server.')
     const [promoted] = await servers.app.ctx.sql<{ is_admin: boolean }[]>`select is_admin from users where username = 'bob'`
     expect(promoted!.is_admin).toBe(false)
     expect(await page.locator('main').innerText()).toContain('Page 1 of 1 (1 user)')
@@ -275,14 +279,7 @@ describe.skipIf(!hasChromium)('web app in Chromium (three origins)', () => {
     await page.getByRole('button', { name: 'Demote bob' }).click()
     await page.getByText('bob is no longer an admin.').waitFor()
     // Blocking takes the account offline: asked first too; declined, nothing changes.
-    asked = ''
-    page.once('dialog', (dialog) => {
-      asked = dialog.message()
-      void dialog.dismiss()
-    })
-    await page.getByRole('button', { name: 'Block bob' }).click()
-    for (let waited = 0; !asked && waited < 50; waited++) await Bun.sleep(100)
-    expect(asked).toBe('Block bob? They are signed out everywhere, their API keys stop working, and their images, albums and links answer “not found” until you unblock them.')
+    expect(await questionDeclined('Block bob')).toBe('Block bob? They are signed out everywhere, their API keys stop working, and their images, albums and links answer “not found” until you unblock them.')
     const [notBlocked] = await servers.app.ctx.sql<{ is_blocked: boolean }[]>`select is_blocked from users where username = 'bob'`
     expect(notBlocked!.is_blocked).toBe(false)
     page.once('dialog', (dialog) => void dialog.accept())
