@@ -173,7 +173,7 @@ async function render(input: string | Buffer, inputSize: number, examined: Exami
     examined.source.kind === 'bmp'
       ? await decodeBmpSource(await onDisk(input, scratch), scratch.next(INTERMEDIATE_EXTENSION), maxPixels)
       : examined.source.kind === 'upload'
-        ? { kind: 'file', input: strippedFirst ?? input, animated: examined.source.animated, keepIcc: examined.source.keepIcc }
+        ? { kind: 'file', input: strippedFirst ?? input, animated: examined.source.animated, keepIcc: examined.source.keepIcc, jpeg: format === 'jpeg' }
         : examined.source
   const animated = source.kind === 'file' && source.animated
   const medium = scratch.next(INTERMEDIATE_EXTENSION)
@@ -274,7 +274,7 @@ async function onDisk(input: string | Buffer, scratch: TempFiles): Promise<strin
  */
 async function decodeBmpSource(path: string, decodedPath: string, maxPixels: number): Promise<DecodeSource> {
   await decodeBmpOffThread(path, decodedPath, maxPixels)
-  return { kind: 'file', input: decodedPath, animated: false, keepIcc: false }
+  return { kind: 'file', input: decodedPath, animated: false, keepIcc: false, jpeg: false }
 }
 
 /** Width and height from a BMP header (OS/2 core or Windows), before the file is read whole. */

@@ -3,7 +3,7 @@
  * or bytes in memory (for a BMP, the `.v` its worker wrote); the decoded intermediate (libvips'
  * own `.v` format) is a file; the encoded variants come back as buffers, ready for the store.
  */
-import type { OutputInfo, Sharp, SharpConstructor } from 'sharp'
+import type { FailOnOptions, OutputInfo, Sharp, SharpConstructor } from 'sharp'
 import type { StoredFormat } from './types'
 
 /**
@@ -55,8 +55,11 @@ export async function probe(input: string | Buffer, maxPixels: number): Promise<
 }
 
 export type DecodeSource =
-  /** A file libvips reads itself: the upload, or a BMP's decoded `.v` (a buffer works too). */
-  | { kind: 'file'; input: Buffer | string; animated: boolean; keepIcc: boolean }
+  /**
+   * A file libvips reads itself: the upload, or a BMP's decoded `.v` (a buffer works too). A
+   * `jpeg` has its scan data checked for ending before the image does (decodeToIntermediate).
+   */
+  | { kind: 'file'; input: Buffer | string; animated: boolean; keepIcc: boolean; jpeg: boolean }
   | { kind: 'blank'; width: number; height: number }
 
 export interface Frame {
@@ -73,15 +76,35 @@ export interface Frame {
  * access, stream the rows through instead of holding the full-size image. For a file this is
  * where a corrupt or truncated body shows up (`failOn: 'error'`: truncation and decoder errors,
  * not mere warnings).
+ *
+ * A JPEG is decoded with `failOn: 'warning'` first. libjpeg only warns when the scan data ends
+ * (at the EOI marker) before the image does, and paints the rest grey: a 267-byte file whose
+ * header claims 10000×10000 over 16×16 of scan data was stored, a 100-megapixel original for a
+ * handful of bytes. That is a truncated file with its EOI put back, refused as one (422). Any
+ * other warning (a progressive file sending a scan twice, stray bytes before a marker) fails that
+ * attempt too, and the file is then decoded as before, at `'error'`: those files keep their
+ * verdict. So a second decode happens only for a JPEG the first one refused for another reason.
  */
 export async function decodeToIntermediate(source: DecodeSource, outPath: string, maxPixels: number, box: number): Promise<Frame> {
-  let animated = false
-  // A frameless GIF has no pixels to shrink: its transparent canvas is drawn at the fitted size.
-  const image = openSource(await loadSharp(), source.kind === 'blank' ? { ...source, ...fittedInside(source, box) } : source, maxPixels)
-  if (source.kind === 'file') animated = source.animated
-  const fitted = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
-  return frameOf(await fitted.timeout(TIMEOUT).toFile(outPath), animated)
+  const sharp = await loadSharp()
+  const decode = async (failOn: FailOnOptions) => {
+    // A frameless GIF has no pixels to shrink: its transparent canvas is drawn at the fitted size.
+    const image = openSource(sharp, source.kind === 'blank' ? { ...source, ...fittedInside(source, box) } : source, maxPixels, failOn)
+    const fitted = image.resize(box, box, { fit: 'inside', withoutEnlargement: true })
+    return frameOf(await fitted.timeout(TIMEOUT).toFile(outPath), source.kind === 'file' && source.animated)
+  }
+  if (source.kind === 'file' && source.jpeg) {
+    try {
+      return await decode('warning')
+    } catch (error) {
+      if (SCAN_DATA_ENDED_EARLY.test(error instanceof Error ? error.message : String(error))) throw error
+    }
+  }
+  return decode('error')
 }
+
+/** libjpeg's JWRN_HIT_MARKER: a marker (the EOI, mostly) met before the last block was decoded. */
+const SCAN_DATA_ENDED_EARLY = /premature end of data segment/i
 
 /** `size` fitted inside a `box`-sided square, never enlarged, as resize's `fit: 'inside'` does. */
 export function fittedInside(size: { width: number; height: number }, box: number): { width: number; height: number } {
@@ -89,11 +112,11 @@ export function fittedInside(size: { width: number; height: number }, box: numbe
   return { width: Math.max(1, Math.round(size.width * scale)), height: Math.max(1, Math.round(size.height * scale)) }
 }
 
-function openSource(sharp: SharpConstructor, source: DecodeSource, maxPixels: number): Sharp {
+function openSource(sharp: SharpConstructor, source: DecodeSource, maxPixels: number, failOn: FailOnOptions = 'error'): Sharp {
   switch (source.kind) {
     case 'file': {
       const animated = source.animated
-      let image = sharp(source.input, { failOn: 'error', limitInputPixels: maxPixels, animated, sequentialRead: true })
+      let image = sharp(source.input, { failOn, limitInputPixels: maxPixels, animated, sequentialRead: true })
       // EXIF orientation belongs to stills; frames of an animation are stored upright.
       if (!animated) image = image.autoOrient()
       // Kept as is, an RGB profile spares sharp's conversion to sRGB, which is slow and clips wide
