@@ -59,9 +59,10 @@ export interface VariantChoice {
  * The stored object for a request. `medium` is only made when it is smaller than the original,
  * so a missing medium (or thumb) falls back to the next larger size. An extension asks for that
  * exact format; without one a WebP twin is served when the client accepts WebP and it is smaller.
- * A twin may be stored without its own-format sibling (an animated GIF's GIF thumb can come out
- * heavier than the original, its WebP thumb not): it then stands against the larger size that
- * would be served instead, or the GIF's thumb link would cost the whole original.
+ * A twin may be stored without its own-format sibling (a small animated GIF's GIF thumb can come
+ * out heavier than the original, its WebP thumb not; a size is dropped for weight only when the
+ * original fits its bound): it then stands against the larger size that would be served
+ * instead, or the GIF's thumb link would cost the whole original.
  */
 export function chooseVariant(variants: StoredVariant[], imageFormat: StoredFormat, size: VariantName, format: StoredFormat | undefined, webpAccepted: boolean): VariantChoice | null {
   const order = SIZES.slice(0, SIZES.indexOf(size as (typeof SIZES)[number]) + 1).reverse()

@@ -191,14 +191,17 @@ async function render(input: string | Buffer, inputSize: number, examined: Exami
   }
   // Awaited by each smaller size before it is stored, and handled by the allSettled below.
   const original = storeOriginal()
-  // A size exists to be lighter to fetch: one that comes out as heavy as the original (a tiny
-  // PNG's thumb, an animated GIF's medium) is dropped, and a request for it gets the original
-  // (chooseVariant in modules/view falls back to the next larger size). A blank GIF's size drawn
-  // smaller than the screen it declares is kept whatever it weighs: served in its place, the
-  // 14-byte original would have a viewer lay out that whole screen. One drawn as large is not.
-  const drawnSmaller = (encoded: { width: number; height: number }) => encoded.width < examined.width || encoded.height < examined.height
-  const worthStoring = async (encoded: { size: number; width: number; height: number }) =>
-    (examined.source.kind === 'blank' && drawnSmaller(encoded)) || encoded.size < (await original).size
+  // A size exists to be lighter to fetch, and never to be larger than its bound. An original that
+  // fits the bound already (a tiny PNG, a 200 px animated GIF) is a fine stand-in: a size of it
+  // that comes out as heavy is dropped, and a request for it gets the original (chooseVariant in
+  // modules/view falls back to the next larger size). An original beyond the bound is not, however
+  // light: a 726-byte PNG of fine stripes is 1200×900, a 268-byte JPEG declared 10000×10000, and
+  // an animation's frames multiply what a viewer decodes. So that size is kept whatever it weighs,
+  // and a thumb or medium URL never serves more than its bound. The same goes for a blank GIF's
+  // size drawn smaller than the screen it declares: served in its place, the 14-byte original
+  // would have a viewer lay out that whole screen.
+  const beyond = (box: number) => examined.width > box || examined.height > box
+  const worthStoring = async (box: number, encoded: { size: number }) => beyond(box) || encoded.size < (await original).size
 
   const encodeSmaller = async (): Promise<ProcessedVariant[]> => {
     await decodeToIntermediate(source, medium, maxPixels, MEDIUM_BOX).catch((error) => {
@@ -206,15 +209,16 @@ async function render(input: string | Buffer, inputSize: number, examined: Exami
     })
     // A medium only when it is smaller than the original; a WebP twin of each size for browsers
     // that take it, unless the image is WebP already.
-    const wantsMedium = examined.width > MEDIUM_BOX || examined.height > MEDIUM_BOX
+    const wantsMedium = beyond(MEDIUM_BOX)
     const formats: StoredFormat[] = format === 'webp' ? [format] : [format, 'webp']
     const plan = (wantsMedium ? (['medium', 'thumb'] as const) : (['thumb'] as const)).flatMap((name) => formats.map((f) => ({ name, format: f })))
     // allSettled, not all: on a failure the sibling encodes must finish before the intermediate
     // they read is removed.
     const settled = await Promise.allSettled(
       plan.map(async ({ name, format: variantFormat }) => {
+        // The intermediate is the medium already: only a thumb is fitted again.
         const encoded = await encode(medium, variantFormat, name === 'thumb' ? THUMB_BOX : null, animated)
-        return (await worthStoring(encoded)) ? [ready(variantOf(name, variantFormat, encoded))] : []
+        return (await worthStoring(name === 'thumb' ? THUMB_BOX : MEDIUM_BOX, encoded)) ? [ready(variantOf(name, variantFormat, encoded))] : []
       }),
     )
     return settledValues(settled).flat()

@@ -46,3 +46,34 @@ export async function jpegWithRepeatedScan(width: number, height: number): Promi
   const [repeatFrom, repeatTo] = scans[3]!
   return Buffer.concat([bytes.subarray(0, scans[4]![0]), bytes.subarray(repeatFrom, repeatTo), bytes.subarray(scans[4]![0])])
 }
+
+/**
+ * A 1-bit PNG of fine diagonal stripes, period 3: each row is the last one shifted, so deflate
+ * packs 1200×900 into well under a kilobyte, while every size cut from it (grey, anti-aliased,
+ * 8-bit) weighs more than that, in PNG and in WebP alike.
+ */
+export function stripedPng(width: number, height: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height)
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels[y * width + x] = (x + y) % 3 === 0 ? 255 : 0
+  return sharp(pixels, { raw: { width, height, channels: 1 } }).png({ palette: true, colours: 2, compressionLevel: 9 }).toBuffer()
+}
+
+/**
+ * An animated GIF of fine diagonal stripes: LZW packs them small, while a size cut from it blurs
+ * them into colours the GIF encoder dithers, so its GIF sizes come out heavier than the original.
+ */
+export function stripedGif(width: number, height: number, frames: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * frames * 3)
+  for (let f = 0; f < frames; f++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = ((f * height + y) * width + x) * 3
+        const k = (x + y * 2 + f) % 5
+        pixels[i] = (k * 255) / 4
+        pixels[i + 1] = (k * 91) & 255
+        pixels[i + 2] = 255 - (k * 255) / 4
+      }
+    }
+  }
+  return sharp(pixels, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toBuffer()
+}

@@ -1,11 +1,12 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import sharp from 'sharp'
-import { jpegClaiming, jpegWithRepeatedScan } from '../helpers/crafted-images.ts'
-import { expectRefusal, refusal, useHarness, withProcessed } from './helpers.ts'
+import { MEDIUM_BOX, THUMB_BOX } from '#core/media/process-image.ts'
+import { jpegClaiming, jpegWithRepeatedScan, stripedGif, stripedPng } from '../helpers/crafted-images.ts'
+import { expectRefusal, refusal, useHarness, variant, withProcessed } from './helpers.ts'
 
 /**
- * What an image declares against what it holds (reports/media.md, finding 1): a JPEG whose scan
- * data stops short of its header refused.
+ * What an image declares against what it holds (reports/media.md, finding 1): a size never
+ * larger than its bound, and a JPEG whose scan data stops short of its header refused.
  */
 
 // Real encodes on a machine that may be busy with other work.
@@ -15,6 +16,44 @@ const h = useHarness()
 
 const summary = (image: { variants: { name: string; format: string; width: number; height: number }[] }) =>
   image.variants.map((v) => `${v.name}/${v.format} ${v.width}x${v.height}`)
+
+describe('a size is never larger than its bound', () => {
+  test('an original beyond the bounds keeps its medium and thumb even when they weigh more than it does', async () => {
+    const png = await stripedPng(1200, 900)
+    const path = await h().fixture('stripes.png', png)
+    await withProcessed(h().media, path, async (image) => {
+      expect(summary(image)).toEqual(['original/png 1200x900', 'medium/png 1024x768', 'medium/webp 1024x768', 'thumb/png 256x192', 'thumb/webp 256x192'])
+      const original = variant(image, 'original', 'png')
+      // The case itself: every size is heavier than the original it was cut from.
+      for (const v of image.variants.filter((v) => v.name !== 'original')) expect(v.size, `${v.name}/${v.format}`).toBeGreaterThan(original.size)
+      for (const v of image.variants) {
+        const meta = await sharp(v.bytes).metadata()
+        expect({ size: `${v.name}/${v.format}`, width: meta.width, height: meta.height }).toEqual({ size: `${v.name}/${v.format}`, width: v.width, height: v.height })
+      }
+    })
+  })
+
+  test('an animation beyond the thumb bound keeps its GIF thumb, heavier than the original', async () => {
+    const path = await h().fixture('stripes.gif', await stripedGif(600, 450, 3))
+    await withProcessed(h().media, path, async (image) => {
+      expect(summary(image)).toEqual(['original/gif 600x450', 'thumb/gif 256x192', 'thumb/webp 256x192'])
+      expect(variant(image, 'thumb', 'gif').size).toBeGreaterThan(variant(image, 'original', 'gif').size)
+      expect((await sharp(variant(image, 'thumb', 'gif').bytes).metadata()).pages).toBe(3)
+    })
+  })
+
+  test('every size fits its box', async () => {
+    for (const [name, bytes] of [['wide.png', await stripedPng(1500, 300)], ['tall.gif', await stripedGif(200, 700, 2)]] as const) {
+      await withProcessed(h().media, await h().fixture(name, bytes), (image) => {
+        for (const v of image.variants.filter((v) => v.name !== 'original')) {
+          const box = v.name === 'thumb' ? THUMB_BOX : MEDIUM_BOX
+          expect({ name, size: v.name, fits: v.width <= box && v.height <= box }).toEqual({ name, size: v.name, fits: true })
+        }
+        expect(image.variants.some((v) => v.name === 'thumb' && v.format !== 'webp'), `${name}: ${summary(image)}`).toBe(true)
+      })
+    }
+  })
+})
 
 describe('a JPEG whose scan data ends before its header says the image does', () => {
   test('16×16 of scan data under a 10000×10000 header is refused as invalid, baseline or progressive', async () => {

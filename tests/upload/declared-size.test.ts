@@ -1,12 +1,13 @@
 import { expect, test } from 'bun:test'
+import sharp from 'sharp'
 import { call, describeEachBackend, type TestApp } from '../helpers/index.ts'
-import { jpegClaiming } from '../helpers/crafted-images.ts'
+import { jpegClaiming, stripedPng } from '../helpers/crafted-images.ts'
 import { expectNothingLeftBehind, signUp, type Uploader } from './support.ts'
 
 /**
  * What an upload declares against what it holds, through the real routes (reports/media.md,
- * finding 1): a JPEG whose scan data stops short of its header is a 422 like any truncated file,
- * in every upload API.
+ * finding 1): the thumb and medium URLs never serve more than their bounds, and a JPEG whose
+ * scan data stops short of its header is a 422 like any truncated file, in every upload API.
  */
 
 /**
@@ -33,9 +34,41 @@ function sendThrough(app: TestApp, api: (typeof APIS)[number], user: Uploader, b
   return call(app.upload, 'POST', path, { headers, body })
 }
 
+/** A view server path, with the Accept a browser (or a client without WebP) sends; the image's decoded size. */
+async function served(app: TestApp, path: string, accept: string) {
+  const response = await app.view.handle(new Request(`http://localhost${path}`, { headers: { accept } }))
+  const bytes = Buffer.from(await response.arrayBuffer())
+  expect(response.status, `${path}: ${bytes.toString('utf8', 0, 200)}`).toBe(200)
+  const meta = await sharp(bytes).metadata()
+  return { width: meta.width, height: meta.height, bytes: bytes.length }
+}
+
 describeEachBackend(
   'what an upload declares against what it holds',
   (app) => {
+    test('an original lighter than its sizes: the thumb and medium URLs serve images within 256 and 1024 px, never the original', async () => {
+      const user = await signUp(app())
+      const png = await stripedPng(1200, 900)
+      const [response, body] = await sendThrough(app(), APIS[0], user, png, 'stripes.png')
+      expect(response.status, JSON.stringify(body)).toBe(201)
+      const { id, thumbnail } = body.image
+      const bound = { thumb: 256, medium: 1024 }
+      for (const accept of ['image/webp,*/*', 'image/png,image/*;q=0.8']) {
+        for (const [size, path] of [
+          ['thumb', new URL(thumbnail).pathname],
+          ['thumb', `/${id}_thumb.png`],
+          ['thumb', `/i/${id}?size=thumb`],
+          ['medium', `/i/${id}?size=medium`],
+          ['medium', `/i/${id}.png?size=medium`],
+        ] as const) {
+          const image = await served(app(), path, accept)
+          expect({ path, accept, fits: image.width! <= bound[size] && image.height! <= bound[size] }).toEqual({ path, accept, fits: true })
+          // Heavier than the original, and rightly so: the original is 1200×900.
+          expect(image.bytes, path).toBeGreaterThan(png.length)
+        }
+      }
+    })
+
     test('a JPEG whose header claims 1400×1400 over 16×16 of scan data: 422 invalid_image in every API, nothing kept', async () => {
       const user = await signUp(app())
       const jpeg = await jpegClaiming(1400, 1400)

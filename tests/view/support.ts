@@ -154,22 +154,21 @@ async function makePhoto(width: number, height: number, grain = 24): Promise<str
 }
 
 /**
- * A 1200×900 five-frame GIF of fine diagonal stripes: LZW packs the stripes small, while the
- * 256 px thumb blurs them into colours the GIF encoder dithers, so its GIF thumb comes out
- * heavier than the original and is not stored; its WebP thumb (a few hundred bytes) is. The
- * same bytes on every call.
+ * A 160×120 three-frame GIF of smooth gradients. It fits the 256 px thumb box, so its thumb is
+ * its own pixels encoded again: as GIF, heavier than the original and not stored; as WebP (a few
+ * KB) lighter, and stored. An original beyond the box would keep both whatever they weigh
+ * (src/media/process-image.ts). The same bytes on every call.
  */
 export async function makeHeavyThumbGif(): Promise<string> {
-  const [width, height, frames] = [1200, 900, 5]
+  const [width, height, frames] = [160, 120, 3]
   const pixels = Buffer.alloc(width * height * frames * 3)
   for (let f = 0; f < frames; f++) {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const i = ((f * height + y) * width + x) * 3
-        const k = (x + y * 2 + f) % 5
-        pixels[i] = (k * 255) / 4
-        pixels[i + 1] = (k * 91) & 255
-        pixels[i + 2] = 255 - (k * 255) / 4
+        pixels[i] = x
+        pixels[i + 1] = y
+        pixels[i + 2] = (x + y + f * 20) & 255
       }
     }
   }
