@@ -135,7 +135,7 @@ async function examine(input: string | Buffer, sourceFormat: AcceptedFormat, hea
   if (animated && header.pages > maxFrames) throw tooManyFrames(header.pages, maxFrames)
   const pages = animated ? header.pages : 1
   const pixels = header.width * header.height * pages
-  if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels)
+  if (pixels > maxPixels) throw imageTooLarge(pixels, maxPixels, animated ? { width: header.width, height: header.height, frames: pages } : undefined)
   const turned = !animated && header.orientation >= 5
   return {
     source: { kind: 'upload', animated, keepIcc: header.rgbProfile, exifOrXmp: header.exifOrXmp },

@@ -4,9 +4,15 @@ export const SUPPORTED_FORMATS_MESSAGE = 'Supported formats: JPEG, PNG, GIF, Web
 
 export const unsupportedFormat = () => new UnsupportedMediaType(SUPPORTED_FORMATS_MESSAGE, 'unsupported_format')
 
-export const imageTooLarge = (pixels: number, maxPixels: number) =>
+/**
+ * Over MAX_IMAGE_PIXELS. An animation's frames are all decoded and held, so they all count, and
+ * the message says so: "The image has 108 megapixels" read as a bug to someone sending 600×600.
+ */
+export const imageTooLarge = (pixels: number, maxPixels: number, animation?: { width: number; height: number; frames: number }) =>
   new Unprocessable(
-    `The image has ${formatMegapixels(pixels)} megapixels; the limit is ${formatMegapixels(maxPixels)}`,
+    animation
+      ? `The animation is ${animation.width}×${animation.height} × ${animation.frames} frames: ${formatMegapixels(pixels)} megapixels; the limit is ${formatMegapixels(maxPixels)} megapixels across all frames`
+      : `The image has ${formatMegapixels(pixels)} megapixels; the limit is ${formatMegapixels(maxPixels)}`,
     'image_too_large',
   )
 

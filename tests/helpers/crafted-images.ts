@@ -77,3 +77,10 @@ export function stripedGif(width: number, height: number, frames: number): Promi
   }
   return sharp(pixels, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toBuffer()
 }
+
+/** An animated GIF of `frames` flat frames, `width`×`height` each: small whatever its size. */
+export async function flatAnimatedGif(width: number, height: number, frames: number): Promise<Buffer> {
+  const colours = Array.from({ length: frames }, (_, i) => ({ r: (i * 53) % 256, g: (i * 101) % 256, b: 90 }))
+  const stills = await Promise.all(colours.map((background) => sharp({ create: { width, height, channels: 3, background } }).png().toBuffer()))
+  return sharp(stills, { join: { animated: true } }).gif().toBuffer()
+}

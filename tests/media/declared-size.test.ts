@@ -1,12 +1,13 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import sharp from 'sharp'
 import { MEDIUM_BOX, THUMB_BOX } from '#core/media/process-image.ts'
-import { jpegClaiming, jpegWithRepeatedScan, stripedGif, stripedPng } from '../helpers/crafted-images.ts'
+import { flatAnimatedGif, jpegClaiming, jpegWithRepeatedScan, stripedGif, stripedPng } from '../helpers/crafted-images.ts'
 import { expectRefusal, refusal, useHarness, variant, withProcessed } from './helpers.ts'
 
 /**
- * What an image declares against what it holds (reports/media.md, finding 1): a size never
- * larger than its bound, and a JPEG whose scan data stops short of its header refused.
+ * What an image declares against what it holds (reports/media.md, findings 1 and 2): a size
+ * never larger than its bound, a JPEG whose scan data stops short of its header refused, and a
+ * pixel limit over all of an animation's frames that says so.
  */
 
 // Real encodes on a machine that may be busy with other work.
@@ -76,5 +77,22 @@ describe('a JPEG whose scan data ends before its header says the image does', ()
     await withProcessed(h().media, path, (image) => {
       expect(summary(image)).toEqual(['original/jpeg 400x300', 'thumb/jpeg 256x192', 'thumb/webp 256x192'])
     })
+  })
+})
+
+describe('the pixel limit counts every frame of an animation', () => {
+  test('and its refusal says so, with the frame size and the number of frames', async () => {
+    const path = await h().fixture('frames.gif', await flatAnimatedGif(600, 600, 3))
+    const error = await refusal(h().withOptions({ limits: { maxPixels: 1_000_000 } }), path)
+    expectRefusal(error, 422, 'image_too_large')
+    expect(error.message).toBe('The animation is 600×600 × 3 frames: 1.1 megapixels; the limit is 1.0 megapixels across all frames')
+  })
+
+  test('a still speaks of megapixels, not of frames', async () => {
+    const path = await h().fixture('still.png', await sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#000' } }).png().toBuffer())
+    const error = await refusal(h().withOptions({ limits: { maxPixels: 1_000_000 } }), path)
+    expectRefusal(error, 422, 'image_too_large')
+    expect(error.message).toMatch(/^The image has .*megapixels/)
+    expect(error.message).not.toContain('frame')
   })
 })

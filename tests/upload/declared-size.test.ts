@@ -1,13 +1,14 @@
 import { expect, test } from 'bun:test'
 import sharp from 'sharp'
 import { call, describeEachBackend, type TestApp } from '../helpers/index.ts'
-import { jpegClaiming, stripedPng } from '../helpers/crafted-images.ts'
+import { flatAnimatedGif, jpegClaiming, stripedPng } from '../helpers/crafted-images.ts'
 import { expectNothingLeftBehind, signUp, type Uploader } from './support.ts'
 
 /**
  * What an upload declares against what it holds, through the real routes (reports/media.md,
- * finding 1): the thumb and medium URLs never serve more than their bounds, and a JPEG whose
- * scan data stops short of its header is a 422 like any truncated file, in every upload API.
+ * findings 1 and 2): the thumb and medium URLs never serve more than their bounds, a JPEG whose
+ * scan data stops short of its header is a 422 like any truncated file, and the pixel limit
+ * over an animation's frames says that it counts them, in every upload API.
  */
 
 /**
@@ -77,6 +78,22 @@ describeEachBackend(
         const [code, message] = api.error(body)
         expect({ api: api.name, status: response.status, code }, JSON.stringify(body)).toEqual({ api: api.name, status: 422, code: 'invalid_image' })
         expect(message, api.name).toMatch(/corrupt or truncated/)
+      }
+    })
+
+    test('an animation over the pixel limit only by its frames is told so, with the same message in every API', async () => {
+      const user = await signUp(app())
+      // 600×600 is 0.36 megapixels; six frames of it are 2.16.
+      const gif = await flatAnimatedGif(600, 600, 6)
+      for (const api of APIS) {
+        const [response, body] = await expectNothingLeftBehind(app(), user.id, () => sendThrough(app(), api, user, gif, 'frames.gif'))
+        const [code, message] = api.error(body)
+        expect({ api: api.name, status: response.status, code, message }, JSON.stringify(body)).toEqual({
+          api: api.name,
+          status: 422,
+          code: 'image_too_large',
+          message: 'The animation is 600×600 × 6 frames: 2.2 megapixels; the limit is 2.0 megapixels across all frames',
+        })
       }
     })
   },
